@@ -1,0 +1,250 @@
+/*
+ * shoal — low-latency messaging over shared memory and UDP.
+ *
+ * This header is the whole public ABI of libshoal. It compiles as C99
+ * (-std=c99 -pedantic) and as C++.
+ *
+ * Conventions
+ *  - Every function returns 0 (or a non-negative value) on success and -1 on
+ *    error. shoal_errcode() and shoal_errmsg() then describe the error; both
+ *    are thread-local, so they describe the last failure on the calling thread.
+ *  - The offer family returns a new stream position (> 0) or one of the
+ *    SHOAL_NOT_CONNECTED .. SHOAL_ERROR codes below; it never blocks.
+ *  - All handles are opaque. The only structs whose layout is part of the ABI
+ *    are the POD views shoal_header_t, shoal_fragment_t, shoal_claim_t and
+ *    shoal_iovec_t; they only grow at the end, guarded by the SONAME.
+ *
+ * Threading (who may call what from which thread)
+ *  - A context is configured by one thread, then only read.
+ *  - shoal_client_t: add_* and close calls are thread-safe.
+ *  - Concurrent publications: offer/offerv/try_claim from any number of threads.
+ *    Exclusive publications: one thread at a time (faster: no atomic add).
+ *  - Subscriptions: poll/controlled_poll/poll_batch from one thread at a time.
+ *  - close functions must not race with other calls on the same handle.
+ */
+#ifndef SHOAL_H
+#define SHOAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SHOAL_API __attribute__((visibility("default")))
+#else
+#define SHOAL_API
+#endif
+
+#define SHOAL_VERSION_MAJOR 0
+#define SHOAL_VERSION_MINOR 1
+#define SHOAL_VERSION_PATCH 0
+
+/* ---- Result codes of the offer family (also returned by try_claim) ---- */
+#define SHOAL_NOT_CONNECTED (-1)          /* no subscriber is connected */
+#define SHOAL_BACK_PRESSURED (-2)         /* the slowest subscriber is too far behind: retry */
+#define SHOAL_ADMIN_ACTION (-3)           /* the log rotated to a new term: retry at once */
+#define SHOAL_CLOSED (-4)                 /* the publication (or its client) is closed */
+#define SHOAL_MAX_POSITION_EXCEEDED (-5)  /* the stream reached its maximum position */
+#define SHOAL_ERROR (-6)                  /* bad argument or fault: see shoal_errmsg() */
+
+/* ---- Error codes returned by shoal_errcode() ---- */
+typedef enum shoal_errcode_en
+{
+    SHOAL_OK = 0,
+    SHOAL_EINVAL = 1,      /* invalid argument (NULL, range, type) */
+    SHOAL_EURI = 2,        /* malformed channel URI, unknown key or bad value */
+    SHOAL_ENOMEM = 3,      /* allocation failed */
+    SHOAL_EIO = 4,         /* file or mapping failure in the driver directory */
+    SHOAL_ETIMEDOUT = 5,   /* the driver did not answer within the driver timeout */
+    SHOAL_EDRIVER = 6,     /* the driver rejected the request (message names why) */
+    SHOAL_ECLOSED = 7,     /* the handle or its client is closed */
+    SHOAL_ECLASH = 8,      /* stream/session clash with an existing publication */
+    SHOAL_EMSGSIZE = 9,    /* message longer than the maximum message length */
+    SHOAL_EACTIVE = 10,    /* another driver is active on this directory */
+    SHOAL_ENODRIVER = 11,  /* no driver is running on this directory */
+    SHOAL_ESTATE = 12      /* call not valid in the current state */
+} shoal_errcode_t;
+
+SHOAL_API int shoal_errcode(void);
+SHOAL_API const char *shoal_errmsg(void);
+
+/* Library version as "major.minor.patch"; also as an integer (major<<16|minor<<8|patch). */
+SHOAL_API const char *shoal_version(void);
+SHOAL_API int shoal_version_number(void);
+
+/* ---- Opaque handles ---- */
+typedef struct shoal_context_stct shoal_context_t;
+typedef struct shoal_driver_stct shoal_driver_t;
+typedef struct shoal_client_stct shoal_client_t;
+typedef struct shoal_publication_stct shoal_publication_t;
+typedef struct shoal_subscription_stct shoal_subscription_t;
+typedef struct shoal_image_stct shoal_image_t;
+
+/* ---- POD views ---- */
+
+/* Frame flags seen in shoal_header_t.flags. A whole message has BEGIN|END. */
+#define SHOAL_FLAG_BEGIN 0x80
+#define SHOAL_FLAG_END 0x40
+#define SHOAL_FLAG_EOS 0x20
+
+/* Describes one delivered message. For a message that was fragmented on the
+ * wire, term_offset is that of its first fragment and position is the stream
+ * position just after its last fragment. */
+typedef struct shoal_header_stct
+{
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t term_id;
+    int32_t term_offset;
+    int32_t frame_length;    /* length of the (first) frame including its 32-byte header */
+    uint8_t flags;           /* SHOAL_FLAG_* */
+    uint8_t reserved_pad[3];
+    int64_t reserved_value;  /* user value set by the publisher (0 by default) */
+    int64_t position;        /* stream position after this message */
+} shoal_header_t;
+
+/* One message handed out by shoal_subscription_poll_batch(). data points into
+ * the log buffer (or the subscription's reassembly buffer for a fragmented
+ * message) and stays valid until the next poll on the same subscription. */
+typedef struct shoal_fragment_stct
+{
+    const uint8_t *data;
+    size_t length;
+    shoal_header_t header;
+} shoal_fragment_t;
+
+/* A zero-copy claim: fill data[0..length) then commit or abort. */
+typedef struct shoal_claim_stct
+{
+    uint8_t *data;
+    size_t length;
+    void *frame_;            /* internal: the claimed frame header */
+} shoal_claim_t;
+
+typedef struct shoal_iovec_stct
+{
+    const uint8_t *base;
+    size_t length;
+} shoal_iovec_t;
+
+/* ---- Context: settings shared by a driver and/or a client ----
+ * Defaults come from SHOAL_* environment variables when set, else built-ins:
+ *  SHOAL_DIR                          driver directory        (/dev/shm/shoal-$USER)
+ *  SHOAL_DRIVER_TIMEOUT_MS            client's driver timeout (10000)
+ *  SHOAL_CLIENT_LIVENESS_TIMEOUT_MS   driver's client timeout (10000)
+ *  SHOAL_PUBLICATION_UNBLOCK_TIMEOUT_MS  stuck claim unblock  (15000)
+ *  SHOAL_IPC_TERM_LENGTH              default IPC term length (64 MiB)
+ *  SHOAL_TERM_LENGTH                  default UDP term length (16 MiB)
+ *  SHOAL_MTU                          default mtu            (1408)
+ *  SHOAL_TO_DRIVER_BUFFER_LENGTH      command ring bytes     (1 MiB)
+ *  SHOAL_TO_CLIENTS_BUFFER_LENGTH     broadcast bytes        (1 MiB)
+ *  SHOAL_COUNTERS_BUFFER_LENGTH       counter values bytes   (1 MiB)
+ *  SHOAL_ERROR_BUFFER_LENGTH          error log bytes        (1 MiB)
+ *  SHOAL_IDLE_STRATEGY                busy-spin|yield|sleep|backoff (backoff)
+ *  SHOAL_DIR_DELETE_ON_START          1: wipe a stale directory (1)
+ *  SHOAL_DIR_DELETE_ON_SHUTDOWN       1: remove directory on clean close (0)
+ */
+typedef enum shoal_idle_strategy_en
+{
+    SHOAL_IDLE_BACKOFF = 0,   /* spin, then yield, then park with growing sleeps */
+    SHOAL_IDLE_BUSY_SPIN = 1, /* never gives the core away: lowest latency */
+    SHOAL_IDLE_YIELD = 2,
+    SHOAL_IDLE_SLEEP = 3      /* 1 ms sleeps: lowest CPU */
+} shoal_idle_strategy_t;
+
+SHOAL_API int shoal_context_init(shoal_context_t **ctx);
+SHOAL_API int shoal_context_close(shoal_context_t *ctx);
+SHOAL_API int shoal_context_set_dir(shoal_context_t *ctx, const char *dir);
+SHOAL_API const char *shoal_context_get_dir(const shoal_context_t *ctx);
+SHOAL_API int shoal_context_set_driver_timeout_ms(shoal_context_t *ctx, uint64_t ms);
+SHOAL_API int shoal_context_set_client_liveness_timeout_ms(shoal_context_t *ctx, uint64_t ms);
+SHOAL_API int shoal_context_set_publication_unblock_timeout_ms(shoal_context_t *ctx, uint64_t ms);
+SHOAL_API int shoal_context_set_ipc_term_length(shoal_context_t *ctx, uint32_t length);
+SHOAL_API int shoal_context_set_idle_strategy(shoal_context_t *ctx, shoal_idle_strategy_t idle);
+/* Set any setting by its environment-variable name without the SHOAL_ prefix,
+ * e.g. ("IPC_TERM_LENGTH", "65536"): used by shoald for --set and by bindings. */
+SHOAL_API int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value);
+
+/* Error callback for asynchronous errors seen by a client's conductor thread
+ * (driver timeout, publication or image lost). Called on that thread. */
+typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
+SHOAL_API int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
+
+/* ---- Media driver (embedded: runs on its own thread) ---- */
+/* Fails with SHOAL_EACTIVE if another live driver owns the directory; a stale
+ * directory left by a dead driver is cleaned. */
+SHOAL_API int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
+SHOAL_API int shoal_driver_close(shoal_driver_t *driver);
+/* Run the driver on the calling thread until shoal_driver_stop() (used by shoald). */
+SHOAL_API int shoal_driver_run(shoal_context_t *ctx, volatile int *stop_flag);
+/* Whether a live driver owns dir (heartbeat within the driver timeout). */
+SHOAL_API bool shoal_driver_is_active(const char *dir, uint64_t timeout_ms);
+
+/* ---- Client ---- */
+/* Connects to the driver of ctx's directory. Fails with SHOAL_ENODRIVER if no
+ * live driver runs there. The context must outlive the client. */
+SHOAL_API int shoal_client_connect(shoal_client_t **client, shoal_context_t *ctx);
+SHOAL_API int shoal_client_close(shoal_client_t *client);
+/* Driver-assigned client id. */
+SHOAL_API int64_t shoal_client_id(const shoal_client_t *client);
+/* True once the client lost its driver (timeout) or was closed. */
+SHOAL_API bool shoal_client_is_closed(const shoal_client_t *client);
+
+/* Channel URIs: "aeron:ipc[?key=value|...]" with keys term-length, mtu,
+ * session-id, linger, sparse, reliable (others belong to UDP). Unknown keys
+ * and bad values are errors naming the key. */
+SHOAL_API int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
+SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
+SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
+
+/* ---- Publication ---- */
+SHOAL_API int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len);
+SHOAL_API int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt);
+/* Claims len bytes (len <= max payload length, i.e. unfragmented) in the log.
+ * Returns the position the message will end at, or a negative code. */
+SHOAL_API int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim);
+SHOAL_API int shoal_claim_commit(shoal_claim_t *claim);
+SHOAL_API int shoal_claim_abort(shoal_claim_t *claim);
+SHOAL_API bool shoal_publication_is_connected(const shoal_publication_t *p);
+SHOAL_API bool shoal_publication_is_closed(const shoal_publication_t *p);
+SHOAL_API int64_t shoal_publication_position(const shoal_publication_t *p);
+SHOAL_API int64_t shoal_publication_position_limit(const shoal_publication_t *p);
+SHOAL_API int32_t shoal_publication_session_id(const shoal_publication_t *p);
+SHOAL_API int32_t shoal_publication_stream_id(const shoal_publication_t *p);
+SHOAL_API size_t shoal_publication_max_message_length(const shoal_publication_t *p);
+SHOAL_API size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
+SHOAL_API int shoal_publication_close(shoal_publication_t *p);
+
+/* ---- Subscription ---- */
+typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
+
+typedef enum shoal_controlled_action_en
+{
+    SHOAL_ACTION_ABORT = 1,     /* do not consume this message; stop the poll */
+    SHOAL_ACTION_BREAK = 2,     /* consume it and stop the poll */
+    SHOAL_ACTION_COMMIT = 3,    /* consume it and commit the position now */
+    SHOAL_ACTION_CONTINUE = 4   /* consume it and go on */
+} shoal_controlled_action_t;
+
+typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
+    void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
+
+/* Each returns the number of messages delivered (>= 0) or -1. limit/max bound
+ * the messages delivered in one call. */
+SHOAL_API int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit);
+SHOAL_API int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd, size_t limit);
+SHOAL_API int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
+SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
+SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);
+SHOAL_API int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
+SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHOAL_H */
