@@ -179,7 +179,8 @@ SHOAL_API int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_
  * directory left by a dead driver is cleaned. */
 SHOAL_API int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
 SHOAL_API int shoal_driver_close(shoal_driver_t *driver);
-/* Run the driver on the calling thread until shoal_driver_stop() (used by shoald). */
+/* Runs the driver on the calling thread until *stop_flag becomes non-zero
+ * (set it from a signal handler); used by shoald. */
 SHOAL_API int shoal_driver_run(shoal_context_t *ctx, volatile int *stop_flag);
 /* Whether a live driver owns dir (heartbeat within the driver timeout). */
 SHOAL_API bool shoal_driver_is_active(const char *dir, uint64_t timeout_ms);

@@ -1,0 +1,254 @@
+/* Client connection, request/response with the driver, registries. */
+#include "client/shoal_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+int shoal_client_check_open(shoal_client_t *c)
+{
+    if (shoal_load_acquire(&c->closed))
+    {
+        return shoal_set_err(SHOAL_ECLOSED, "client closed: %s", c->close_reason);
+    }
+    return 0;
+}
+
+int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item)
+{
+    if (*count == *capacity)
+    {
+        int32_t cap = *capacity ? *capacity * 2 : 8;
+        void **grown = realloc(*array, (size_t)cap * sizeof(void *));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "client: out of memory");
+        }
+        *array = grown;
+        *capacity = cap;
+    }
+    (*array)[(*count)++] = item;
+    return 0;
+}
+
+void shoal_client_unregister(void **array, int32_t *count, const void *item)
+{
+    for (int32_t i = 0; i < *count; i++)
+    {
+        if (array[i] == item)
+        {
+            array[i] = array[--(*count)];
+            return;
+        }
+    }
+}
+
+void shoal_client_linger(shoal_client_t *c, void *memory, shoal_image_t *image)
+{
+    if (c->lingering_count == c->lingering_capacity)
+    {
+        int32_t cap = c->lingering_capacity ? c->lingering_capacity * 2 : 16;
+        shoal_lingering_t *grown = realloc(c->lingering, (size_t)cap * sizeof(*grown));
+        if (NULL == grown)
+        {
+            /* Better to leak than to free under a poller's feet. */
+            return;
+        }
+        c->lingering = grown;
+        c->lingering_capacity = cap;
+    }
+    shoal_lingering_t *l = &c->lingering[c->lingering_count++];
+    l->memory = memory;
+    l->image = image;
+    l->deadline_ms = shoal_epoch_ms() + (int64_t)c->ctx->publication_linger_ms;
+}
+
+int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_t length, int64_t correlation_id)
+{
+    pthread_mutex_lock(&c->lock);
+    c->pending_correlation_id = correlation_id;
+    c->pending_state = 0;
+    pthread_mutex_unlock(&c->lock);
+
+    if (shoal_mpsc_rb_write(&c->to_driver, type, msg, length) < 0)
+    {
+        /* The ring may be full only briefly; retry until the driver timeout. */
+        int64_t deadline = shoal_epoch_ms() + (int64_t)c->ctx->driver_timeout_ms;
+        struct timespec pause = { 0, 1000000 };
+        int rc;
+        while ((rc = shoal_mpsc_rb_write(&c->to_driver, type, msg, length)) < 0 && shoal_epoch_ms() < deadline &&
+            !shoal_load_acquire(&c->closed))
+        {
+            nanosleep(&pause, NULL);
+        }
+        if (rc < 0)
+        {
+            return shoal_set_err(SHOAL_ETIMEDOUT, "could not send command to the driver in %s: %s", c->ctx->dir,
+                shoal_errmsg());
+        }
+    }
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)(c->ctx->driver_timeout_ms / 1000);
+    deadline.tv_nsec += (long)(c->ctx->driver_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L)
+    {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->lock);
+    while (0 == c->pending_state && !shoal_load_acquire(&c->closed))
+    {
+        if (ETIMEDOUT == pthread_cond_timedwait(&c->cond, &c->lock, &deadline))
+        {
+            break;
+        }
+    }
+    int state = c->pending_state;
+    c->pending_correlation_id = 0;
+    pthread_mutex_unlock(&c->lock);
+
+    if (1 == state)
+    {
+        return 0;
+    }
+    if (-1 == state)
+    {
+        return shoal_set_err(c->pending_error_code, "%.*s", (int)c->pending_length, (const char *)c->pending_response);
+    }
+    if (shoal_load_acquire(&c->closed))
+    {
+        return shoal_set_err(SHOAL_ECLOSED, "client closed: %s", c->close_reason);
+    }
+    return shoal_set_err(SHOAL_ETIMEDOUT, "driver in %s did not answer within %llu ms", c->ctx->dir,
+        (unsigned long long)c->ctx->driver_timeout_ms);
+}
+
+int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
+{
+    if (NULL == clientp || NULL == ctx)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_client_connect: client and ctx must not be NULL");
+    }
+    shoal_client_t *c = calloc(1, sizeof(*c));
+    if (NULL == c)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "shoal_client_connect: out of memory");
+    }
+    c->ctx = ctx;
+    /* A driver started a moment ago may still be laying out its CnC file. */
+    if (shoal_cnc_map(ctx->dir, true, 2000, &c->cnc) < 0)
+    {
+        free(c);
+        return -1;
+    }
+    if (shoal_mpsc_rb_init(&c->to_driver, c->cnc.to_driver, (size_t)c->cnc.meta->to_driver_buffer_length) < 0)
+    {
+        shoal_cnc_unmap(&c->cnc);
+        free(c);
+        return -1;
+    }
+    int64_t age = shoal_epoch_ms() - shoal_mpsc_rb_consumer_heartbeat_time_value(&c->to_driver);
+    if (age > (int64_t)ctx->driver_timeout_ms)
+    {
+        shoal_cnc_unmap(&c->cnc);
+        free(c);
+        return shoal_set_err(SHOAL_ENODRIVER, "no live driver in %s (last heartbeat %lld ms ago)", ctx->dir,
+            (long long)age);
+    }
+    if (shoal_broadcast_receiver_init(&c->to_clients, c->cnc.to_clients,
+        (size_t)c->cnc.meta->to_clients_buffer_length) < 0)
+    {
+        shoal_cnc_unmap(&c->cnc);
+        free(c);
+        return -1;
+    }
+    c->client_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->api_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_destroy(&attr);
+
+    /* The first keepalive makes the driver know us. */
+    shoal_correlated_command_t keepalive = { c->client_id, 0 };
+    if (shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive)) < 0)
+    {
+        shoal_broadcast_receiver_close(&c->to_clients);
+        shoal_cnc_unmap(&c->cnc);
+        free(c);
+        return shoal_set_err(SHOAL_ETIMEDOUT, "driver in %s is not taking commands (ring full)", ctx->dir);
+    }
+    c->last_keepalive_ms = shoal_epoch_ms();
+    int rc = pthread_create(&c->conductor, NULL, shoal_client_conductor_run, c);
+    if (0 != rc)
+    {
+        shoal_broadcast_receiver_close(&c->to_clients);
+        shoal_cnc_unmap(&c->cnc);
+        free(c);
+        return shoal_set_err_errno(SHOAL_ENOMEM, rc, "shoal_client_connect: cannot start conductor thread");
+    }
+    *clientp = c;
+    return 0;
+}
+
+int64_t shoal_client_id(const shoal_client_t *c)
+{
+    if (NULL == c)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_client_id: client must not be NULL");
+    }
+    return c->client_id;
+}
+
+bool shoal_client_is_closed(const shoal_client_t *c)
+{
+    return NULL == c || 0 != shoal_load_acquire(&c->closed);
+}
+
+int shoal_client_close(shoal_client_t *c)
+{
+    if (NULL == c)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_client_close: client must not be NULL");
+    }
+    if (!shoal_load_acquire(&c->closed))
+    {
+        shoal_correlated_command_t cmd = { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) };
+        shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_CLOSE, &cmd, sizeof(cmd));
+        snprintf(c->close_reason, sizeof(c->close_reason), "closed by the application");
+        shoal_store_release(&c->closed, 1);
+    }
+    shoal_store_release(&c->stop, 1);
+    pthread_join(c->conductor, NULL);
+
+    /* The driver releases everything of a closing client; free our side. */
+    while (c->publications_count > 0)
+    {
+        shoal_publication_free(c->publications[--c->publications_count]);
+    }
+    while (c->subscriptions_count > 0)
+    {
+        shoal_subscription_free(c->subscriptions[--c->subscriptions_count]);
+    }
+    shoal_client_free_lingering(c, true);
+    free(c->publications);
+    free(c->subscriptions);
+    free(c->lingering);
+    shoal_broadcast_receiver_close(&c->to_clients);
+    shoal_cnc_unmap(&c->cnc);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->api_lock);
+    free(c);
+    return 0;
+}

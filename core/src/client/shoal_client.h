@@ -1,0 +1,165 @@
+/*
+ * Client internals. A client has one conductor thread that reads the
+ * driver's broadcasts (responses, image events), sends keepalives, watches
+ * the driver heartbeat and frees resources after their linger time. API
+ * threads send commands and wait for the matching response under
+ * client->lock; the hot paths (offer, poll) never take that lock.
+ *
+ * Images reach a subscription through a copy-on-write list: the conductor
+ * publishes a new list with a release store and retires the old list (and
+ * removed images) to the linger queue, so a poller that loaded the old list
+ * can finish with it safely.
+ */
+#ifndef SHOAL_CLIENT_INTERNAL_H
+#define SHOAL_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/shoal_context.h"
+#include "concurrent/shoal_broadcast_receiver.h"
+#include "concurrent/shoal_mpsc_rb.h"
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_term_reader.h"
+#include "protocol/shoal_cnc_descriptor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "shoal/shoal.h"
+#include "util/shoal_counters.h"
+
+#define SHOAL_CLIENT_RESPONSE_MAX 2048
+
+struct shoal_image_stct
+{
+    /* hot: read by the polling thread */
+    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    int32_t term_length;
+    size_t position_bits_to_shift;
+    int64_t position;                 /* ours alone: the poller is the only writer */
+    int64_t *subscriber_position;     /* counter the driver reads for flow control */
+    shoal_assembly_buffer_t assembly;
+    int32_t session_id;
+    int32_t stream_id;
+    /* cold */
+    int64_t correlation_id;
+    int64_t subscription_registration_id;
+    uint8_t *mapped;
+    size_t mapped_length;
+};
+
+typedef struct shoal_image_list_stct
+{
+    int32_t count;
+    shoal_image_t *images[];
+} shoal_image_list_t;
+
+struct shoal_subscription_stct
+{
+    shoal_image_list_t *images;       /* load_acquire by the poller, swapped by the conductor */
+    uint32_t round_robin;
+    const int *client_closed;
+    int32_t stream_id;
+    int64_t registration_id;
+    shoal_client_t *client;
+};
+
+struct shoal_publication_stct
+{
+    /* hot, read-mostly */
+    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    shoal_logbuffer_metadata_t *meta;
+    const shoal_data_header_t *default_header;
+    int64_t *position_limit;
+    int closed;
+    bool exclusive;
+    int32_t term_length;
+    size_t position_bits_to_shift;
+    int32_t initial_term_id;
+    size_t max_payload_length;
+    size_t max_message_length;
+    int64_t max_possible_position;
+    /* exclusive publications only: the single writer's own tail */
+    int32_t term_offset;
+    int32_t term_id;
+    int32_t term_count;
+    int64_t term_begin_position;
+    /* cold */
+    int32_t session_id;
+    int32_t stream_id;
+    int64_t registration_id;
+    shoal_client_t *client;
+    uint8_t *mapped;
+    size_t mapped_length;
+};
+
+typedef struct shoal_lingering_stct
+{
+    void *memory;          /* free() it ... */
+    shoal_image_t *image;  /* ... or unmap and free this image */
+    int64_t deadline_ms;
+} shoal_lingering_t;
+
+struct shoal_client_stct
+{
+    shoal_context_t *ctx;
+    shoal_cnc_view_t cnc;
+    shoal_mpsc_rb_t to_driver;
+    shoal_broadcast_receiver_t to_clients;
+    int64_t client_id;
+    int closed;                       /* 1 once closed or the driver is lost */
+    char close_reason[512];
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_mutex_t api_lock;         /* one request in flight at a time */
+    pthread_t conductor;
+    int stop;
+
+    /* the request in flight (guarded by lock) */
+    int64_t pending_correlation_id;
+    int pending_state;                /* 0 waiting, 1 answered, -1 error */
+    int32_t pending_type;
+    int32_t pending_error_code;
+    uint8_t pending_response[SHOAL_CLIENT_RESPONSE_MAX];
+    size_t pending_length;
+
+    /* registries (guarded by lock) */
+    shoal_subscription_t **subscriptions;
+    int32_t subscriptions_count, subscriptions_capacity;
+    shoal_publication_t **publications;
+    int32_t publications_count, publications_capacity;
+    shoal_lingering_t *lingering;
+    int32_t lingering_count, lingering_capacity;
+
+    int64_t last_keepalive_ms;
+};
+
+/* shoal_client.c */
+int shoal_client_check_open(shoal_client_t *c);
+/* Sends a command and waits for its response (SHOAL_ETIMEDOUT after the
+ * driver timeout). On success the response is in c->pending_response. */
+int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_t length, int64_t correlation_id);
+int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item);
+void shoal_client_unregister(void **array, int32_t *count, const void *item);
+void shoal_client_linger(shoal_client_t *c, void *memory, shoal_image_t *image);
+
+/* shoal_client_conductor.c */
+void *shoal_client_conductor_run(void *arg);
+void shoal_client_free_lingering(shoal_client_t *c, bool all);
+
+/* shoal_image.c */
+int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t correlation_id,
+    int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position);
+void shoal_image_delete(shoal_image_t *image);
+
+/* shoal_log_mapping.c: maps an existing log buffer file read-write. */
+int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
+    int32_t *term_length);
+
+/* shoal_publication.c / shoal_subscription.c */
+int shoal_publication_create(shoal_publication_t **pub, shoal_client_t *c, const shoal_publication_ready_t *ready,
+    const char *log_file, bool exclusive);
+void shoal_publication_free(shoal_publication_t *p);
+void shoal_subscription_free(shoal_subscription_t *s);
+
+#endif

@@ -1,0 +1,255 @@
+/* The client conductor thread: driver broadcasts, keepalives, driver
+ * liveness, image list swaps and lingering frees. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/shoal_client.h"
+#include "concurrent/shoal_atomic.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+#define SHOAL_CLIENT_IDLE_NS 1000000L
+
+static shoal_subscription_t *find_subscription(shoal_client_t *c, int64_t registration_id)
+{
+    for (int32_t i = 0; i < c->subscriptions_count; i++)
+    {
+        if (c->subscriptions[i]->registration_id == registration_id)
+        {
+            return c->subscriptions[i];
+        }
+    }
+    return NULL;
+}
+
+static void answer(shoal_client_t *c, int state, int32_t type, int32_t code, const uint8_t *data, size_t length)
+{
+    if (length > sizeof(c->pending_response))
+    {
+        length = sizeof(c->pending_response);
+    }
+    memcpy(c->pending_response, data, length);
+    c->pending_length = length;
+    c->pending_type = type;
+    c->pending_error_code = code;
+    c->pending_state = state;
+    pthread_cond_broadcast(&c->cond);
+}
+
+static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t length)
+{
+    shoal_image_ready_t r;
+    if (length < sizeof(r))
+    {
+        return;
+    }
+    memcpy(&r, buffer, sizeof(r));
+    shoal_subscription_t *s = find_subscription(c, r.subscription_registration_id);
+    if (NULL == s || r.log_file_length <= 0 || r.log_file_length >= SHOAL_MAX_PATH_LENGTH ||
+        sizeof(r) + (size_t)r.log_file_length > length)
+    {
+        return;
+    }
+    char log_file[SHOAL_MAX_PATH_LENGTH];
+    memcpy(log_file, buffer + sizeof(r), (size_t)r.log_file_length);
+    log_file[r.log_file_length] = '\0';
+
+    int64_t *position = shoal_counter_addr(c->cnc.counters_values, r.subscriber_position_id);
+    shoal_image_t *image = NULL;
+    if (shoal_image_create(&image, log_file, r.correlation_id, r.subscription_registration_id, r.session_id,
+        r.stream_id, position) < 0)
+    {
+        if (NULL != c->ctx->error_handler)
+        {
+            c->ctx->error_handler(c->ctx->error_handler_clientd, shoal_errcode(), shoal_errmsg());
+        }
+        return;
+    }
+    shoal_image_list_t *old = s->images;
+    int32_t count = NULL == old ? 0 : old->count;
+    shoal_image_list_t *list = malloc(sizeof(*list) + (size_t)(count + 1) * sizeof(shoal_image_t *));
+    if (NULL == list)
+    {
+        shoal_image_delete(image);
+        return;
+    }
+    list->count = count + 1;
+    for (int32_t i = 0; i < count; i++)
+    {
+        list->images[i] = old->images[i];
+    }
+    list->images[count] = image;
+    shoal_store_release(&s->images, list);
+    shoal_client_linger(c, old, NULL);
+}
+
+static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_t length)
+{
+    shoal_image_unavailable_t r;
+    if (length < sizeof(r))
+    {
+        return;
+    }
+    memcpy(&r, buffer, sizeof(r));
+    shoal_subscription_t *s = find_subscription(c, r.subscription_registration_id);
+    if (NULL == s || NULL == s->images)
+    {
+        return;
+    }
+    shoal_image_list_t *old = s->images;
+    shoal_image_t *gone = NULL;
+    shoal_image_list_t *list = malloc(sizeof(*list) + (size_t)old->count * sizeof(shoal_image_t *));
+    if (NULL == list)
+    {
+        return;
+    }
+    list->count = 0;
+    for (int32_t i = 0; i < old->count; i++)
+    {
+        if (old->images[i]->correlation_id == r.correlation_id)
+        {
+            gone = old->images[i];
+        }
+        else
+        {
+            list->images[list->count++] = old->images[i];
+        }
+    }
+    if (NULL == gone)
+    {
+        free(list);
+        return;
+    }
+    shoal_store_release(&s->images, list);
+    shoal_client_linger(c, old, NULL);
+    shoal_client_linger(c, NULL, gone);
+}
+
+static void lose_driver(shoal_client_t *c, const char *reason)
+{
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    shoal_store_release(&c->closed, 1);
+    for (int32_t i = 0; i < c->publications_count; i++)
+    {
+        shoal_store_release(&c->publications[i]->closed, 1);
+    }
+    pthread_cond_broadcast(&c->cond);
+    if (NULL != c->ctx->error_handler)
+    {
+        c->ctx->error_handler(c->ctx->error_handler_clientd, SHOAL_ETIMEDOUT, reason);
+    }
+}
+
+static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
+{
+    shoal_client_t *c = clientd;
+    int64_t correlation_id;
+    if (length < sizeof(correlation_id))
+    {
+        return;
+    }
+    memcpy(&correlation_id, buffer, sizeof(correlation_id));
+    switch (type)
+    {
+        case SHOAL_RSP_ON_ERROR:
+            if (0 != c->pending_correlation_id && correlation_id == c->pending_correlation_id &&
+                length >= sizeof(shoal_error_response_t))
+            {
+                shoal_error_response_t r;
+                memcpy(&r, buffer, sizeof(r));
+                size_t text = (size_t)(r.error_message_length < 0 ? 0 : r.error_message_length);
+                if (sizeof(r) + text > length)
+                {
+                    text = length - sizeof(r);
+                }
+                answer(c, -1, type, r.error_code, buffer + sizeof(r), text);
+            }
+            break;
+        case SHOAL_RSP_ON_PUBLICATION_READY:
+        case SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY:
+        case SHOAL_RSP_ON_SUBSCRIPTION_READY:
+        case SHOAL_RSP_ON_OPERATION_SUCCESS:
+            if (0 != c->pending_correlation_id && correlation_id == c->pending_correlation_id)
+            {
+                answer(c, 1, type, 0, buffer, length);
+            }
+            break;
+        case SHOAL_RSP_ON_AVAILABLE_IMAGE:
+            on_image_available(c, buffer, length);
+            break;
+        case SHOAL_RSP_ON_UNAVAILABLE_IMAGE:
+            on_image_unavailable(c, buffer, length);
+            break;
+        case SHOAL_RSP_ON_CLIENT_TIMEOUT:
+            if (correlation_id == c->client_id)
+            {
+                lose_driver(c, "the driver timed this client out (no keepalive within the client liveness timeout)");
+            }
+            break;
+        default:
+            break;
+    }
+}
+
+void shoal_client_free_lingering(shoal_client_t *c, bool all)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    for (int32_t i = c->lingering_count - 1; i >= 0; i--)
+    {
+        shoal_lingering_t *l = &c->lingering[i];
+        if (all || now_ms >= l->deadline_ms)
+        {
+            free(l->memory);
+            if (NULL != l->image)
+            {
+                shoal_image_delete(l->image);
+            }
+            c->lingering[i] = c->lingering[--c->lingering_count];
+        }
+    }
+}
+
+static void check_driver(shoal_client_t *c, int64_t now_ms)
+{
+    int64_t heartbeat = shoal_mpsc_rb_consumer_heartbeat_time_value(&c->to_driver);
+    if (now_ms - heartbeat > (int64_t)c->ctx->driver_timeout_ms)
+    {
+        char reason[512];
+        snprintf(reason, sizeof(reason), "driver in %s is not responding (no heartbeat for %lld ms, timeout %llu ms)",
+            c->ctx->dir, (long long)(now_ms - heartbeat), (unsigned long long)c->ctx->driver_timeout_ms);
+        lose_driver(c, reason);
+        return;
+    }
+    if (now_ms >= c->last_keepalive_ms + (int64_t)c->ctx->keepalive_interval_ms)
+    {
+        shoal_correlated_command_t keepalive = { c->client_id, 0 };
+        shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive));
+        c->last_keepalive_ms = now_ms;
+    }
+}
+
+void *shoal_client_conductor_run(void *arg)
+{
+    shoal_client_t *c = arg;
+    struct timespec idle = { 0, SHOAL_CLIENT_IDLE_NS };
+    while (!shoal_load_acquire(&c->stop))
+    {
+        pthread_mutex_lock(&c->lock);
+        int work = shoal_broadcast_receiver_receive(&c->to_clients, on_broadcast, c);
+        int64_t now_ms = shoal_epoch_ms();
+        if (!shoal_load_acquire(&c->closed))
+        {
+            check_driver(c, now_ms);
+        }
+        shoal_client_free_lingering(c, false);
+        pthread_mutex_unlock(&c->lock);
+        if (work <= 0)
+        {
+            nanosleep(&idle, NULL);
+        }
+    }
+    return NULL;
+}

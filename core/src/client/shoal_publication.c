@@ -1,0 +1,426 @@
+/*
+ * Publications. offer/offerv/try_claim are the hot path: a handful of
+ * acquire loads (limit, term count, tail), one atomic add (concurrent) or
+ * plain store (exclusive), a memcpy and a release store. No lock, no
+ * allocation, no system call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "client/shoal_client.h"
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_term_appender.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_error.h"
+#include "util/shoal_uri.h"
+
+int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, const shoal_publication_ready_t *ready,
+    const char *log_file, bool exclusive)
+{
+    shoal_publication_t *p = aligned_alloc(64, SHOAL_ALIGN(sizeof(shoal_publication_t), 64));
+    if (NULL == p)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "publication: out of memory");
+    }
+    memset(p, 0, sizeof(*p));
+    if (shoal_log_map(log_file, &p->mapped, &p->mapped_length, &p->meta, &p->term_length) < 0)
+    {
+        free(p);
+        return -1;
+    }
+    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
+    {
+        p->terms[i] = shoal_logbuffer_term(p->mapped, p->term_length, i);
+    }
+    p->default_header = shoal_logbuffer_default_header(p->meta);
+    p->position_limit = shoal_counter_addr(c->cnc.counters_values, ready->position_limit_counter_id);
+    p->exclusive = exclusive;
+    p->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
+    p->initial_term_id = p->meta->initial_term_id;
+    p->max_payload_length = shoal_logbuffer_max_payload_length(p->meta->mtu_length);
+    p->max_message_length = shoal_logbuffer_max_message_length(p->term_length);
+    /* Positions are int64 but term ids wrap at 2^31 terms. */
+    p->max_possible_position = (int64_t)p->term_length * ((int64_t)1 << 31);
+    p->session_id = ready->session_id;
+    p->stream_id = ready->stream_id;
+    p->registration_id = ready->registration_id;
+    p->client = c;
+    if (exclusive)
+    {
+        p->term_count = shoal_load_acquire(&p->meta->active_term_count);
+        int64_t raw = shoal_load_acquire(&p->meta->term_tail_counters[shoal_logbuffer_index_by_term_count(p->term_count)]);
+        p->term_id = shoal_logbuffer_term_id(raw);
+        p->term_offset = shoal_logbuffer_term_offset(raw, p->term_length);
+        p->term_begin_position = shoal_logbuffer_compute_term_begin_position(p->term_id, p->position_bits_to_shift,
+            p->initial_term_id);
+    }
+    *pubp = p;
+    return 0;
+}
+
+void shoal_publication_free(shoal_publication_t *p)
+{
+    munmap(p->mapped, p->mapped_length);
+    free(p);
+}
+
+static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub,
+    bool exclusive)
+{
+    const char *fn = exclusive ? "shoal_add_exclusive_publication" : "shoal_add_publication";
+    if (NULL == c || NULL == uri || NULL == pub)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "%s: client, uri and pub must not be NULL", fn);
+    }
+    shoal_uri_t parsed;
+    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0)
+    {
+        return -1;
+    }
+    size_t uri_length = strlen(uri);
+    uint8_t buffer[sizeof(shoal_channel_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_channel_command_t cmd;
+    cmd.correlated.client_id = c->client_id;
+    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    cmd.stream_id = stream_id;
+    cmd.channel_length = (int32_t)uri_length;
+    memcpy(buffer, &cmd, sizeof(cmd));
+    memcpy(buffer + sizeof(cmd), uri, uri_length);
+
+    pthread_mutex_lock(&c->api_lock);
+    int rc = shoal_client_request(c, exclusive ? SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION : SHOAL_CMD_ADD_PUBLICATION,
+        buffer, sizeof(cmd) + uri_length, cmd.correlated.correlation_id);
+    if (0 == rc)
+    {
+        shoal_publication_ready_t ready;
+        char log_file[SHOAL_MAX_PATH_LENGTH];
+        memcpy(&ready, c->pending_response, sizeof(ready));
+        if (ready.log_file_length <= 0 || ready.log_file_length >= SHOAL_MAX_PATH_LENGTH ||
+            sizeof(ready) + (size_t)ready.log_file_length > c->pending_length)
+        {
+            rc = shoal_set_err(SHOAL_EDRIVER, "%s: malformed response from the driver", fn);
+        }
+        else
+        {
+            memcpy(log_file, c->pending_response + sizeof(ready), (size_t)ready.log_file_length);
+            log_file[ready.log_file_length] = '\0';
+            rc = shoal_publication_create(pub, c, &ready, log_file, exclusive);
+            if (0 == rc)
+            {
+                pthread_mutex_lock(&c->lock);
+                rc = shoal_client_register((void ***)&c->publications, &c->publications_count,
+                    &c->publications_capacity, *pub);
+                pthread_mutex_unlock(&c->lock);
+                if (rc < 0)
+                {
+                    shoal_publication_free(*pub);
+                    *pub = NULL;
+                }
+            }
+        }
+        if (rc < 0)
+        {
+            /* Tell the driver to drop what it made for us. */
+            shoal_remove_command_t remove = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
+                ready.registration_id };
+            shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_REMOVE_PUBLICATION, &remove, sizeof(remove));
+        }
+    }
+    pthread_mutex_unlock(&c->api_lock);
+    return rc;
+}
+
+int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub)
+{
+    return add_publication(c, uri, stream_id, pub, false);
+}
+
+int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub)
+{
+    return add_publication(c, uri, stream_id, pub, true);
+}
+
+int shoal_publication_close(shoal_publication_t *p)
+{
+    if (NULL == p)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_publication_close: pub must not be NULL");
+    }
+    shoal_client_t *c = p->client;
+    int rc = 0;
+    pthread_mutex_lock(&c->api_lock);
+    if (!shoal_load_acquire(&c->closed))
+    {
+        shoal_remove_command_t cmd = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
+            p->registration_id };
+        rc = shoal_client_request(c, SHOAL_CMD_REMOVE_PUBLICATION, &cmd, sizeof(cmd), cmd.correlated.correlation_id);
+    }
+    pthread_mutex_lock(&c->lock);
+    shoal_client_unregister((void **)c->publications, &c->publications_count, p);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->api_lock);
+    shoal_publication_free(p);
+    return rc;
+}
+
+/* ---- hot path ---- */
+
+static inline int64_t back_pressure_status(const shoal_publication_t *p, int64_t position, size_t length)
+{
+    if (position + (int64_t)length >= p->max_possible_position)
+    {
+        return SHOAL_MAX_POSITION_EXCEEDED;
+    }
+    if (shoal_load_acquire(&p->meta->is_connected))
+    {
+        return SHOAL_BACK_PRESSURED;
+    }
+    return SHOAL_NOT_CONNECTED;
+}
+
+static int64_t oversize(const shoal_publication_t *p, size_t length)
+{
+    shoal_set_err(SHOAL_EMSGSIZE, "message length %zu exceeds the maximum message length %zu (term length %d / 8)",
+        length, p->max_message_length, p->term_length);
+    return SHOAL_ERROR;
+}
+
+static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    shoal_claim_t *claim)
+{
+    int64_t limit = shoal_load_acquire(p->position_limit);
+    int32_t term_count = shoal_load_acquire(&p->meta->active_term_count);
+    size_t index = shoal_logbuffer_index_by_term_count(term_count);
+    int64_t *tail_counter = &p->meta->term_tail_counters[index];
+    int64_t raw_tail = shoal_load_acquire(tail_counter);
+    int32_t term_id = shoal_logbuffer_term_id(raw_tail);
+    int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
+    if (SHOAL_UNLIKELY(term_count != shoal_logbuffer_compute_term_count(term_id, p->initial_term_id)))
+    {
+        return SHOAL_ADMIN_ACTION;   /* rotation in progress */
+    }
+    int64_t term_begin = shoal_logbuffer_compute_term_begin_position(term_id, p->position_bits_to_shift,
+        p->initial_term_id);
+    int64_t position = term_begin + term_offset;
+    if (SHOAL_UNLIKELY(position >= limit))
+    {
+        return back_pressure_status(p, position, length);
+    }
+    int32_t result;
+    if (NULL != claim)
+    {
+        result = shoal_term_appender_claim(p->terms[index], tail_counter, p->term_length, p->default_header, length,
+            claim, term_id);
+    }
+    else if (length <= p->max_payload_length)
+    {
+        result = shoal_term_appender_append_unfragmented(p->terms[index], tail_counter, p->term_length,
+            p->default_header, iov, iovcnt, length, 0, term_id);
+    }
+    else
+    {
+        result = shoal_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length,
+            p->default_header, iov, iovcnt, length, p->max_payload_length, 0, term_id);
+    }
+    if (SHOAL_LIKELY(result > 0))
+    {
+        return term_begin + result;
+    }
+    if (SHOAL_TERM_APPENDER_TRIPPED == result)
+    {
+        shoal_logbuffer_rotate_log(p->meta, term_count, term_id);
+        return SHOAL_ADMIN_ACTION;
+    }
+    return SHOAL_ERROR;
+}
+
+static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    shoal_claim_t *claim)
+{
+    int64_t limit = shoal_load_acquire(p->position_limit);
+    int64_t position = p->term_begin_position + p->term_offset;
+    if (SHOAL_UNLIKELY(position >= limit))
+    {
+        return back_pressure_status(p, position, length);
+    }
+    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
+    int64_t *tail_counter = &p->meta->term_tail_counters[index];
+    int32_t result;
+    if (NULL != claim)
+    {
+        result = shoal_exclusive_term_appender_claim(p->terms[index], tail_counter, p->term_length,
+            p->default_header, p->term_id, p->term_offset, length, claim);
+    }
+    else if (length <= p->max_payload_length)
+    {
+        result = shoal_exclusive_term_appender_append_unfragmented(p->terms[index], tail_counter, p->term_length,
+            p->default_header, p->term_id, p->term_offset, iov, iovcnt, length, 0);
+    }
+    else
+    {
+        result = shoal_exclusive_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length,
+            p->default_header, p->term_id, p->term_offset, iov, iovcnt, length, p->max_payload_length, 0);
+    }
+    if (SHOAL_LIKELY(result > 0))
+    {
+        p->term_offset = result;
+        return p->term_begin_position + result;
+    }
+    if (SHOAL_TERM_APPENDER_TRIPPED == result)
+    {
+        shoal_logbuffer_rotate_log(p->meta, p->term_count, p->term_id);
+        p->term_count++;
+        p->term_id++;
+        p->term_offset = 0;
+        p->term_begin_position += p->term_length;
+        return SHOAL_ADMIN_ACTION;
+    }
+    return SHOAL_ERROR;
+}
+
+static inline int64_t offer_iov(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length)
+{
+    if (SHOAL_UNLIKELY(shoal_load_relaxed(&p->closed)))
+    {
+        return SHOAL_CLOSED;
+    }
+    if (SHOAL_UNLIKELY(length > p->max_message_length))
+    {
+        return oversize(p, length);
+    }
+    return p->exclusive ? offer_exclusive(p, iov, iovcnt, length, NULL) : offer_concurrent(p, iov, iovcnt, length, NULL);
+}
+
+int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len)
+{
+    if (SHOAL_UNLIKELY(NULL == p || (NULL == buf && len > 0)))
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_offer: pub must not be NULL, nor buf when len > 0");
+        return SHOAL_ERROR;
+    }
+    shoal_iovec_t iov = { buf, len };
+    return offer_iov(p, &iov, 1, len);
+}
+
+#define SHOAL_MAX_IOVCNT 1024
+
+int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt)
+{
+    if (SHOAL_UNLIKELY(NULL == p || (NULL == iov && iovcnt > 0) || iovcnt > SHOAL_MAX_IOVCNT))
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_offerv: pub and iov must not be NULL, iovcnt <= %d",
+            SHOAL_MAX_IOVCNT);
+        return SHOAL_ERROR;
+    }
+    size_t length = 0;
+    for (size_t i = 0; i < iovcnt; i++)
+    {
+        if (SHOAL_UNLIKELY(NULL == iov[i].base && iov[i].length > 0))
+        {
+            shoal_set_err(SHOAL_EINVAL, "shoal_publication_offerv: iov[%zu].base is NULL with length %zu", i,
+                iov[i].length);
+            return SHOAL_ERROR;
+        }
+        length += iov[i].length;
+        if (SHOAL_UNLIKELY(length < iov[i].length))
+        {
+            return oversize(p, SIZE_MAX);
+        }
+    }
+    return offer_iov(p, iov, iovcnt, length);
+}
+
+int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim)
+{
+    if (SHOAL_UNLIKELY(NULL == p || NULL == claim))
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_try_claim: pub and claim must not be NULL");
+        return SHOAL_ERROR;
+    }
+    if (SHOAL_UNLIKELY(shoal_load_relaxed(&p->closed)))
+    {
+        return SHOAL_CLOSED;
+    }
+    if (SHOAL_UNLIKELY(len > p->max_payload_length))
+    {
+        shoal_set_err(SHOAL_EMSGSIZE, "try_claim length %zu exceeds the maximum payload length %zu (mtu - 32); "
+            "use offer for larger messages", len, p->max_payload_length);
+        return SHOAL_ERROR;
+    }
+    return p->exclusive ? offer_exclusive(p, NULL, 0, len, claim) : offer_concurrent(p, NULL, 0, len, claim);
+}
+
+int shoal_claim_commit(shoal_claim_t *claim)
+{
+    return shoal_term_claim_commit(claim);
+}
+
+int shoal_claim_abort(shoal_claim_t *claim)
+{
+    return shoal_term_claim_abort(claim);
+}
+
+/* ---- getters ---- */
+
+bool shoal_publication_is_connected(const shoal_publication_t *p)
+{
+    return NULL != p && !shoal_load_relaxed(&p->closed) && 0 != shoal_load_acquire(&p->meta->is_connected);
+}
+
+bool shoal_publication_is_closed(const shoal_publication_t *p)
+{
+    return NULL == p || 0 != shoal_load_acquire(&p->closed);
+}
+
+int64_t shoal_publication_position(const shoal_publication_t *p)
+{
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_position: pub must not be NULL");
+        return SHOAL_ERROR;
+    }
+    if (shoal_load_relaxed(&p->closed))
+    {
+        return SHOAL_CLOSED;
+    }
+    if (p->exclusive)
+    {
+        return p->term_begin_position + p->term_offset;
+    }
+    int64_t raw_tail = shoal_logbuffer_active_raw_tail(p->meta);
+    int32_t term_id = shoal_logbuffer_term_id(raw_tail);
+    return shoal_logbuffer_compute_term_begin_position(term_id, p->position_bits_to_shift, p->initial_term_id) +
+        shoal_logbuffer_term_offset(raw_tail, p->term_length);
+}
+
+int64_t shoal_publication_position_limit(const shoal_publication_t *p)
+{
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_position_limit: pub must not be NULL");
+        return SHOAL_ERROR;
+    }
+    return shoal_load_acquire(p->position_limit);
+}
+
+int32_t shoal_publication_session_id(const shoal_publication_t *p)
+{
+    return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_session_id: pub must not be NULL") : p->session_id;
+}
+
+int32_t shoal_publication_stream_id(const shoal_publication_t *p)
+{
+    return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_stream_id: pub must not be NULL") : p->stream_id;
+}
+
+size_t shoal_publication_max_message_length(const shoal_publication_t *p)
+{
+    return NULL == p ? 0 : p->max_message_length;
+}
+
+size_t shoal_publication_max_payload_length(const shoal_publication_t *p)
+{
+    return NULL == p ? 0 : p->max_payload_length;
+}

@@ -1,0 +1,255 @@
+/*
+ * Subscriptions. Polling walks the current image list (starting at a
+ * rotating index so no image starves), reads whole messages from each
+ * image's current term and publishes the new position with a release store
+ * the driver reads for flow control. poll_batch hands out views instead of
+ * calling back: they point into the log (or an image's reassembly buffer)
+ * and stay valid until the next poll: the driver cleans a term only once
+ * every subscriber is a whole term past it, which needs another poll.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/shoal_client.h"
+#include "concurrent/shoal_atomic.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_error.h"
+#include "util/shoal_uri.h"
+
+void shoal_subscription_free(shoal_subscription_t *s)
+{
+    if (NULL != s->images)
+    {
+        for (int32_t i = 0; i < s->images->count; i++)
+        {
+            shoal_image_delete(s->images->images[i]);
+        }
+        free(s->images);
+    }
+    free(s);
+}
+
+int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub)
+{
+    if (NULL == c || NULL == uri || NULL == sub)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_add_subscription: client, uri and sub must not be NULL");
+    }
+    shoal_uri_t parsed;
+    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0)
+    {
+        return -1;
+    }
+    shoal_subscription_t *s = calloc(1, sizeof(*s));
+    if (NULL == s)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "shoal_add_subscription: out of memory");
+    }
+    size_t uri_length = strlen(uri);
+    uint8_t buffer[sizeof(shoal_channel_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_channel_command_t cmd;
+    cmd.correlated.client_id = c->client_id;
+    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    cmd.stream_id = stream_id;
+    cmd.channel_length = (int32_t)uri_length;
+    memcpy(buffer, &cmd, sizeof(cmd));
+    memcpy(buffer + sizeof(cmd), uri, uri_length);
+    s->stream_id = stream_id;
+    s->registration_id = cmd.correlated.correlation_id;
+    s->client = c;
+    s->client_closed = &c->closed;
+
+    pthread_mutex_lock(&c->api_lock);
+    /* Registered before the command: the driver announces images right after
+     * its answer, and the conductor must find the subscription for them. */
+    pthread_mutex_lock(&c->lock);
+    int rc = shoal_client_register((void ***)&c->subscriptions, &c->subscriptions_count, &c->subscriptions_capacity, s);
+    pthread_mutex_unlock(&c->lock);
+    if (0 == rc)
+    {
+        rc = shoal_client_request(c, SHOAL_CMD_ADD_SUBSCRIPTION, buffer, sizeof(cmd) + uri_length,
+            cmd.correlated.correlation_id);
+        if (rc < 0)
+        {
+            pthread_mutex_lock(&c->lock);
+            shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+            pthread_mutex_unlock(&c->lock);
+        }
+    }
+    pthread_mutex_unlock(&c->api_lock);
+    if (rc < 0)
+    {
+        shoal_subscription_free(s);
+        return -1;
+    }
+    *sub = s;
+    return 0;
+}
+
+int shoal_subscription_close(shoal_subscription_t *s)
+{
+    if (NULL == s)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_close: sub must not be NULL");
+    }
+    shoal_client_t *c = s->client;
+    int rc = 0;
+    pthread_mutex_lock(&c->api_lock);
+    if (!shoal_load_acquire(&c->closed))
+    {
+        shoal_remove_command_t cmd = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
+            s->registration_id };
+        rc = shoal_client_request(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, &cmd, sizeof(cmd), cmd.correlated.correlation_id);
+    }
+    pthread_mutex_lock(&c->lock);
+    shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->api_lock);
+    shoal_subscription_free(s);
+    return rc;
+}
+
+/* ---- hot path ---- */
+
+typedef struct poll_context_stct
+{
+    shoal_fragment_handler_t handler;
+    shoal_controlled_handler_t controlled;
+    void *clientd;
+    shoal_image_t *image;
+    shoal_fragment_t *out;
+    size_t out_count;
+} poll_context_t;
+
+static shoal_controlled_action_t on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    poll_context_t *ctx = clientd;
+    ctx->handler(ctx->clientd, buf, len, hdr);
+    return SHOAL_ACTION_CONTINUE;
+}
+
+static shoal_controlled_action_t on_controlled_message(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
+{
+    poll_context_t *ctx = clientd;
+    shoal_controlled_action_t action = ctx->controlled(ctx->clientd, buf, len, hdr);
+    if (SHOAL_ACTION_COMMIT == action)
+    {
+        ctx->image->position = hdr->position;
+        shoal_store_release(ctx->image->subscriber_position, hdr->position);
+    }
+    return action;
+}
+
+static shoal_controlled_action_t on_batch_message(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
+{
+    poll_context_t *ctx = clientd;
+    shoal_fragment_t *f = &ctx->out[ctx->out_count++];
+    f->data = buf;
+    f->length = len;
+    f->header = *hdr;
+    /* A reassembled message lives in the image's one assembly buffer, which
+     * the next fragmented message would overwrite: end this image's batch. */
+    if (buf == ctx->image->assembly.data)
+    {
+        return SHOAL_ACTION_BREAK;
+    }
+    return SHOAL_ACTION_CONTINUE;
+}
+
+static inline int poll_images(shoal_subscription_t *s, shoal_term_message_handler_t handler, poll_context_t *ctx,
+    size_t limit)
+{
+    if (SHOAL_UNLIKELY(shoal_load_relaxed(s->client_closed)))
+    {
+        return shoal_set_err(SHOAL_ECLOSED, "subscription's client is closed: %s", s->client->close_reason);
+    }
+    shoal_image_list_t *list = shoal_load_acquire(&s->images);
+    if (NULL == list || 0 == list->count)
+    {
+        return 0;
+    }
+    int32_t count = list->count;
+    int32_t start = (int32_t)(s->round_robin++ % (uint32_t)count);
+    size_t delivered = 0;
+    for (int32_t n = 0; n < count && delivered < limit; n++)
+    {
+        int32_t i = start + n;
+        shoal_image_t *image = list->images[i >= count ? i - count : i];
+        ctx->image = image;
+        int64_t position = image->position;
+        int32_t term_offset = (int32_t)(position & (image->term_length - 1));
+        size_t index = shoal_logbuffer_index_by_position(position, image->position_bits_to_shift);
+        int64_t term_base = position - term_offset;
+        shoal_term_read_result_t r = shoal_term_read_messages(image->terms[index], term_offset, image->term_length,
+            term_base, limit - delivered, handler, ctx, &image->assembly);
+        delivered += (size_t)r.messages;
+        int64_t new_position = term_base + r.offset;
+        if (new_position > image->position)
+        {
+            image->position = new_position;
+            shoal_store_release(image->subscriber_position, new_position);
+        }
+    }
+    return (int)delivered;
+}
+
+#define SHOAL_MAX_POLL_LIMIT (1 << 30)
+
+int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit)
+{
+    if (SHOAL_UNLIKELY(NULL == s || NULL == h))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_poll: sub and handler must not be NULL");
+    }
+    poll_context_t ctx = { .handler = h, .clientd = clientd };
+    return poll_images(s, on_message, &ctx, limit > SHOAL_MAX_POLL_LIMIT ? SHOAL_MAX_POLL_LIMIT : limit);
+}
+
+int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd,
+    size_t limit)
+{
+    if (SHOAL_UNLIKELY(NULL == s || NULL == h))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_controlled_poll: sub and handler must not be NULL");
+    }
+    poll_context_t ctx = { .controlled = h, .clientd = clientd };
+    return poll_images(s, on_controlled_message, &ctx, limit > SHOAL_MAX_POLL_LIMIT ? SHOAL_MAX_POLL_LIMIT : limit);
+}
+
+int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max)
+{
+    if (SHOAL_UNLIKELY(NULL == s || (NULL == out && max > 0)))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_poll_batch: sub and out must not be NULL");
+    }
+    poll_context_t ctx = { .out = out };
+    return poll_images(s, on_batch_message, &ctx, max > SHOAL_MAX_POLL_LIMIT ? SHOAL_MAX_POLL_LIMIT : max);
+}
+
+bool shoal_subscription_is_connected(const shoal_subscription_t *s)
+{
+    if (NULL == s)
+    {
+        return false;
+    }
+    const shoal_image_list_t *list = shoal_load_acquire(&s->images);
+    return NULL != list && list->count > 0;
+}
+
+int shoal_subscription_image_count(const shoal_subscription_t *s)
+{
+    if (NULL == s)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_image_count: sub must not be NULL");
+    }
+    const shoal_image_list_t *list = shoal_load_acquire(&s->images);
+    return NULL == list ? 0 : list->count;
+}
+
+int32_t shoal_subscription_stream_id(const shoal_subscription_t *s)
+{
+    return NULL == s ? shoal_set_err(SHOAL_EINVAL, "shoal_subscription_stream_id: sub must not be NULL") : s->stream_id;
+}

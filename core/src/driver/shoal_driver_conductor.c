@@ -1,0 +1,306 @@
+#include "driver/shoal_driver_conductor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+#define SHOAL_TIMER_INTERVAL_MS 1
+#define SHOAL_COMMANDS_PER_CYCLE 16
+
+int64_t shoal_driver_now_ms(void)
+{
+    return shoal_epoch_ms();
+}
+
+int shoal_driver_array_ensure(void **array, int32_t count, int32_t *capacity, size_t element_size)
+{
+    if (count < *capacity)
+    {
+        return 0;
+    }
+    int32_t cap = *capacity ? *capacity * 2 : 8;
+    void *grown = realloc(*array, (size_t)cap * element_size);
+    if (NULL == grown)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "driver: out of memory");
+    }
+    *array = grown;
+    *capacity = cap;
+    return 0;
+}
+
+void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message)
+{
+    shoal_error_log_record(&c->error_log, shoal_epoch_ms(), code, message);
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_ERRORS])++;
+}
+
+static void transmit(shoal_driver_conductor_t *c, int32_t type, const void *msg, size_t length)
+{
+    if (shoal_broadcast_transmitter_transmit(&c->to_clients, type, msg, length) < 0)
+    {
+        shoal_driver_record_error(c, SHOAL_EDRIVER, shoal_errmsg());
+    }
+}
+
+static size_t put_string(uint8_t *at, const char *s)
+{
+    int32_t len = (int32_t)strlen(s);
+    memcpy(at, &len, sizeof(len));
+    memcpy(at + sizeof(len), s, (size_t)len);
+    return sizeof(len) + (size_t)len;
+}
+
+void shoal_driver_send_error(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t code, const char *message)
+{
+    shoal_error_response_t *r = (shoal_error_response_t *)c->scratch;
+    size_t len = strlen(message);
+    if (len > SHOAL_MAX_ERROR_TEXT)
+    {
+        len = SHOAL_MAX_ERROR_TEXT;
+    }
+    r->offending_command_correlation_id = correlation_id;
+    r->error_code = code;
+    r->error_message_length = (int32_t)len;
+    memcpy(c->scratch + sizeof(*r), message, len);
+    transmit(c, SHOAL_RSP_ON_ERROR, c->scratch, sizeof(*r) + len);
+    shoal_driver_record_error(c, code, message);
+}
+
+void shoal_driver_send_operation_success(shoal_driver_conductor_t *c, int64_t correlation_id)
+{
+    shoal_operation_succeeded_t r = { correlation_id };
+    transmit(c, SHOAL_RSP_ON_OPERATION_SUCCESS, &r, sizeof(r));
+}
+
+void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
+    int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id)
+{
+    shoal_image_ready_t *r = (shoal_image_ready_t *)c->scratch;
+    r->correlation_id = image_id;
+    r->subscription_registration_id = subscription_registration_id;
+    r->session_id = pub->session_id;
+    r->stream_id = pub->stream_id;
+    r->subscriber_position_id = position_counter_id;
+    r->log_file_length = (int32_t)strlen(pub->log_file);
+    size_t len = sizeof(*r);
+    memcpy(c->scratch + len, pub->log_file, (size_t)r->log_file_length);
+    len += (size_t)r->log_file_length;
+    len += put_string(c->scratch + len, "aeron:ipc");
+    transmit(c, SHOAL_RSP_ON_AVAILABLE_IMAGE, c->scratch, len);
+}
+
+void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
+    int64_t subscription_registration_id, int32_t stream_id)
+{
+    shoal_image_unavailable_t r = { image_id, subscription_registration_id, stream_id };
+    transmit(c, SHOAL_RSP_ON_UNAVAILABLE_IMAGE, &r, sizeof(r));
+}
+
+int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context_t *ctx, shoal_cnc_view_t *cnc)
+{
+    memset(c, 0, offsetof(shoal_driver_conductor_t, scratch));
+    c->ctx = ctx;
+    c->cnc = *cnc;
+    if (shoal_mpsc_rb_init(&c->to_driver, cnc->to_driver, (size_t)cnc->meta->to_driver_buffer_length) < 0 ||
+        shoal_broadcast_transmitter_init(&c->to_clients, cnc->to_clients, (size_t)cnc->meta->to_clients_buffer_length) < 0 ||
+        shoal_counters_manager_init(&c->counters, cnc->counters_metadata, (size_t)cnc->meta->counters_metadata_buffer_length,
+            cnc->counters_values, (size_t)cnc->meta->counters_values_buffer_length, 2 * (int64_t)ctx->publication_linger_ms) < 0)
+    {
+        return -1;
+    }
+    if (shoal_error_log_init(&c->error_log, cnc->error_log, (size_t)cnc->meta->error_log_buffer_length) < 0)
+    {
+        shoal_counters_manager_close(&c->counters);
+        return -1;
+    }
+    int64_t now_ms = shoal_epoch_ms();
+    for (int i = 0; i < SHOAL_SYSTEM_COUNTER_COUNT; i++)
+    {
+        int32_t id = shoal_counters_manager_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SYSTEM,
+            (const uint8_t *)&i, sizeof(i), shoal_system_counter_label(i), 0, 0);
+        if (id < 0)
+        {
+            shoal_driver_conductor_close(c);
+            return -1;
+        }
+        c->system_counters[i] = shoal_counter_addr(c->counters.values, id);
+    }
+    c->next_session_id = (int32_t)(((uint32_t)rand() << 4) ^ (uint32_t)now_ms);
+    c->last_timer_ms = now_ms;
+    c->time_of_last_to_driver_position_change_ms = now_ms;
+    shoal_mpsc_rb_consumer_heartbeat_time(&c->to_driver, now_ms);
+    shoal_store_release(c->system_counters[SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT], now_ms);
+    return 0;
+}
+
+void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    for (int32_t i = 0; i < c->ipc_publications_count; i++)
+    {
+        shoal_ipc_publication_delete(c->ipc_publications[i], &c->counters, now_ms);
+    }
+    free(c->ipc_publications);
+    free(c->publication_links);
+    free(c->subscription_links);
+    free(c->clients);
+    c->ipc_publications = NULL;
+    c->publication_links = NULL;
+    c->subscription_links = NULL;
+    c->clients = NULL;
+    shoal_error_log_close(&c->error_log);
+    shoal_counters_manager_close(&c->counters);
+}
+
+/* Copies a length-prefixed channel out of a command, checking every length
+ * against the record: the ring is shared memory any local process can write. */
+static bool read_channel(const shoal_channel_command_t *cmd, size_t length, char *out)
+{
+    if (cmd->channel_length <= 0 || cmd->channel_length >= SHOAL_MAX_CHANNEL_LENGTH ||
+        sizeof(*cmd) + (size_t)cmd->channel_length > length)
+    {
+        return false;
+    }
+    memcpy(out, (const uint8_t *)cmd + sizeof(*cmd), (size_t)cmd->channel_length);
+    out[cmd->channel_length] = '\0';
+    return strlen(out) == (size_t)cmd->channel_length;
+}
+
+static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t length)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "dropped malformed command type %d length %zu", type, length);
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_COMMANDS])++;
+    shoal_driver_record_error(c, SHOAL_EINVAL, msg);
+}
+
+static void on_command(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
+{
+    shoal_driver_conductor_t *c = clientd;
+    int64_t now_ms = shoal_epoch_ms();
+    if (length < sizeof(shoal_correlated_command_t))
+    {
+        invalid_command(c, type, length);
+        return;
+    }
+    shoal_correlated_command_t correlated;
+    memcpy(&correlated, buffer, sizeof(correlated));
+
+    switch (type)
+    {
+        case SHOAL_CMD_ADD_PUBLICATION:
+        case SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION:
+        case SHOAL_CMD_ADD_SUBSCRIPTION:
+        {
+            char channel[SHOAL_MAX_CHANNEL_LENGTH];
+            shoal_channel_command_t cmd;
+            if (length < sizeof(cmd))
+            {
+                invalid_command(c, type, length);
+                return;
+            }
+            memcpy(&cmd, buffer, sizeof(cmd));
+            if (!read_channel((const shoal_channel_command_t *)buffer, length, channel))
+            {
+                invalid_command(c, type, length);
+                shoal_driver_send_error(c, correlated.correlation_id, SHOAL_EINVAL, "malformed channel in command");
+                return;
+            }
+            if (NULL == shoal_driver_client_touch(c, correlated.client_id, now_ms))
+            {
+                shoal_driver_send_error(c, correlated.correlation_id, shoal_errcode(), shoal_errmsg());
+                return;
+            }
+            if (SHOAL_CMD_ADD_SUBSCRIPTION == type)
+            {
+                shoal_driver_on_add_subscription(c, correlated.client_id, correlated.correlation_id, cmd.stream_id,
+                    channel, now_ms);
+            }
+            else
+            {
+                shoal_driver_on_add_publication(c, correlated.client_id, correlated.correlation_id, cmd.stream_id,
+                    channel, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type, now_ms);
+            }
+            break;
+        }
+        case SHOAL_CMD_REMOVE_PUBLICATION:
+        case SHOAL_CMD_REMOVE_SUBSCRIPTION:
+        {
+            shoal_remove_command_t cmd;
+            if (length < sizeof(cmd))
+            {
+                invalid_command(c, type, length);
+                return;
+            }
+            memcpy(&cmd, buffer, sizeof(cmd));
+            shoal_driver_client_touch(c, correlated.client_id, now_ms);
+            if (SHOAL_CMD_REMOVE_PUBLICATION == type)
+            {
+                shoal_driver_on_remove_publication(c, correlated.client_id, correlated.correlation_id,
+                    cmd.registration_id, now_ms);
+            }
+            else
+            {
+                shoal_driver_on_remove_subscription(c, correlated.client_id, correlated.correlation_id,
+                    cmd.registration_id, now_ms);
+            }
+            break;
+        }
+        case SHOAL_CMD_CLIENT_KEEPALIVE:
+            shoal_driver_client_touch(c, correlated.client_id, now_ms);
+            break;
+        case SHOAL_CMD_CLIENT_CLOSE:
+            shoal_driver_on_client_close(c, correlated.client_id, now_ms);
+            break;
+        default:
+            invalid_command(c, type, length);
+            break;
+    }
+}
+
+/* A client that died between claiming ring space and committing it would
+ * block every command behind it; after the client timeout we pad over it. */
+static int check_to_driver_ring(shoal_driver_conductor_t *c, int64_t now_ms)
+{
+    int64_t consumer = shoal_mpsc_rb_consumer_position(&c->to_driver);
+    if (consumer != c->last_to_driver_consumer_position ||
+        shoal_mpsc_rb_producer_position(&c->to_driver) == consumer)
+    {
+        c->last_to_driver_consumer_position = consumer;
+        c->time_of_last_to_driver_position_change_ms = now_ms;
+        return 0;
+    }
+    if (now_ms > c->time_of_last_to_driver_position_change_ms + (int64_t)c->ctx->client_liveness_timeout_ms)
+    {
+        c->time_of_last_to_driver_position_change_ms = now_ms;
+        if (shoal_mpsc_rb_unblock(&c->to_driver))
+        {
+            (*c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_COMMANDS])++;
+            shoal_driver_record_error(c, SHOAL_EDRIVER, "unblocked the to-driver ring after a client died mid-command");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
+{
+    int work = (int)shoal_mpsc_rb_read(&c->to_driver, on_command, c, SHOAL_COMMANDS_PER_CYCLE);
+    int64_t now_ms = shoal_epoch_ms();
+    if (now_ms >= c->last_timer_ms + SHOAL_TIMER_INTERVAL_MS)
+    {
+        c->last_timer_ms = now_ms;
+        shoal_mpsc_rb_consumer_heartbeat_time(&c->to_driver, now_ms);
+        shoal_store_release(c->system_counters[SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT], now_ms);
+        work += shoal_driver_check_client_liveness(c, now_ms);
+        work += check_to_driver_ring(c, now_ms);
+    }
+    work += shoal_driver_tick_publications(c, now_ms);
+    return work;
+}

@@ -1,0 +1,124 @@
+/*
+ * The driver conductor: the one thread (in shared threading mode) that owns
+ * every driver resource. It reads client commands from the to-driver ring,
+ * answers on the broadcast buffer, and on each tick moves publisher limits,
+ * times out dead clients and retires drained streams. Split by duty:
+ *   shoal_driver_conductor.c     duty cycle, command dispatch, responses
+ *   shoal_driver_clients.c       client liveness
+ *   shoal_driver_publications.c  add/remove publications, IPC stream ticks
+ *   shoal_driver_subscriptions.c add/remove subscriptions, image linking
+ * Nothing here is on a publisher's or subscriber's hot path.
+ */
+#ifndef SHOAL_DRIVER_CONDUCTOR_H
+#define SHOAL_DRIVER_CONDUCTOR_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "common/shoal_context.h"
+#include "concurrent/shoal_broadcast_transmitter.h"
+#include "concurrent/shoal_mpsc_rb.h"
+#include "protocol/shoal_cnc_descriptor.h"
+#include "transport/ipc/shoal_ipc_publication.h"
+#include "util/shoal_counters.h"
+#include "util/shoal_error_log.h"
+#include "util/shoal_uri.h"
+
+typedef struct shoal_driver_client_stct
+{
+    int64_t client_id;
+    int64_t last_keepalive_ms;
+    int32_t heartbeat_counter_id;
+} shoal_driver_client_t;
+
+/* One add_publication call of one client. Concurrent publications of the
+ * same stream share one shoal_ipc_publication_t through several links. */
+typedef struct shoal_publication_link_stct
+{
+    int64_t registration_id;
+    int64_t client_id;
+    shoal_ipc_publication_t *publication;
+} shoal_publication_link_t;
+
+typedef struct shoal_subscription_link_stct
+{
+    int64_t registration_id;
+    int64_t client_id;
+    int32_t stream_id;
+    bool has_session_id;
+    int32_t session_id;
+} shoal_subscription_link_t;
+
+#define SHOAL_DRIVER_ARRAY(type, name) \
+    type *name;                        \
+    int32_t name##_count;              \
+    int32_t name##_capacity
+
+typedef struct shoal_driver_conductor_stct
+{
+    const shoal_context_t *ctx;
+    shoal_cnc_view_t cnc;
+    shoal_mpsc_rb_t to_driver;
+    shoal_broadcast_transmitter_t to_clients;
+    shoal_counters_manager_t counters;
+    shoal_error_log_t error_log;
+    int64_t *system_counters[SHOAL_SYSTEM_COUNTER_COUNT];
+
+    SHOAL_DRIVER_ARRAY(shoal_driver_client_t, clients);
+    SHOAL_DRIVER_ARRAY(shoal_publication_link_t, publication_links);
+    SHOAL_DRIVER_ARRAY(shoal_ipc_publication_t *, ipc_publications);
+    SHOAL_DRIVER_ARRAY(shoal_subscription_link_t, subscription_links);
+
+    int32_t next_session_id;
+    int64_t last_timer_ms;
+    int64_t last_to_driver_consumer_position;
+    int64_t time_of_last_to_driver_position_change_ms;
+    uint8_t scratch[8192] __attribute__((aligned(8)));
+} shoal_driver_conductor_t;
+
+/* Takes the mapped CnC view (already laid out) and builds the structures on it. */
+int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context_t *ctx, shoal_cnc_view_t *cnc);
+void shoal_driver_conductor_close(shoal_driver_conductor_t *c);
+/* One duty cycle; returns the work count for the idle strategy. */
+int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c);
+
+/* Grows a SHOAL_DRIVER_ARRAY by one slot; -1 on allocation failure. */
+int shoal_driver_array_ensure(void **array, int32_t count, int32_t *capacity, size_t element_size);
+#define SHOAL_DRIVER_ARRAY_ENSURE(c, name) \
+    shoal_driver_array_ensure((void **)&(c)->name, (c)->name##_count, &(c)->name##_capacity, sizeof(*(c)->name))
+
+/* Responses (shoal_driver_conductor.c) */
+void shoal_driver_send_error(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t code, const char *message);
+void shoal_driver_send_operation_success(shoal_driver_conductor_t *c, int64_t correlation_id);
+void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
+    int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id);
+void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
+    int64_t subscription_registration_id, int32_t stream_id);
+void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message);
+int64_t shoal_driver_now_ms(void);
+
+/* Clients (shoal_driver_clients.c) */
+shoal_driver_client_t *shoal_driver_client_touch(shoal_driver_conductor_t *c, int64_t client_id, int64_t now_ms);
+void shoal_driver_on_client_close(shoal_driver_conductor_t *c, int64_t client_id, int64_t now_ms);
+int shoal_driver_check_client_liveness(shoal_driver_conductor_t *c, int64_t now_ms);
+
+/* Publications (shoal_driver_publications.c) */
+void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, bool exclusive, int64_t now_ms);
+void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, int64_t now_ms);
+void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
+int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms);
+
+/* Subscriptions (shoal_driver_subscriptions.c) */
+void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, int64_t now_ms);
+void shoal_driver_on_remove_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, int64_t now_ms);
+void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
+/* Links every matching subscription to a new publication (image per subscription). */
+void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
+/* Tells linked subscribers the stream is gone and frees their positions. */
+void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
+
+#endif

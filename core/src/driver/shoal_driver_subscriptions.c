@@ -1,0 +1,139 @@
+/* Subscriptions: a link per add_subscription call; every ACTIVE IPC stream
+ * with the same stream id (and session id, if the URI names one) gives the
+ * subscription an image with its own position counter. */
+#include <stdio.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "driver/shoal_driver_conductor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_error.h"
+
+static bool matches(const shoal_subscription_link_t *link, const shoal_ipc_publication_t *pub)
+{
+    return link->stream_id == pub->stream_id && (!link->has_session_id || link->session_id == pub->session_id);
+}
+
+static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link, shoal_ipc_publication_t *pub,
+    int64_t now_ms)
+{
+    int64_t image_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    char label[160];
+    uint8_t key[16];
+    memcpy(key, &link->registration_id, 8);
+    memcpy(key + 8, &pub->session_id, 4);
+    memcpy(key + 12, &pub->stream_id, 4);
+    snprintf(label, sizeof(label), "sub-pos: %lld %d %d aeron:ipc", (long long)link->registration_id, pub->session_id,
+        pub->stream_id);
+    int32_t counter_id = shoal_counters_manager_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
+        key, sizeof(key), label, link->registration_id, link->client_id);
+    if (counter_id < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (shoal_ipc_publication_add_subscriber(pub, link->registration_id, image_id, counter_id,
+        shoal_counter_addr(c->counters.values, counter_id)) < 0)
+    {
+        shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_driver_send_image_available(c, pub, link->registration_id, image_id, counter_id);
+}
+
+void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms)
+{
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        if (matches(&c->subscription_links[i], pub))
+        {
+            link_one(c, &c->subscription_links[i], pub, now_ms);
+        }
+    }
+}
+
+void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms)
+{
+    while (pub->subscriber_count > 0)
+    {
+        shoal_subscriber_position_t s = pub->subscribers[pub->subscriber_count - 1];
+        shoal_ipc_publication_remove_subscriber(pub, s.subscription_registration_id);
+        shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->stream_id);
+        shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
+    }
+}
+
+void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, int64_t now_ms)
+{
+    shoal_uri_t uri;
+    if (shoal_uri_parse(channel, &uri) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (SHOAL_MEDIA_IPC != uri.media)
+    {
+        char msg[SHOAL_MAX_CHANNEL_LENGTH + 64];
+        snprintf(msg, sizeof(msg), "channel '%s': only aeron:ipc is supported by this driver", channel);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->stream_id = stream_id;
+    link->has_session_id = uri.has_session_id;
+    link->session_id = uri.session_id;
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
+
+    shoal_subscription_ready_t r = { correlation_id, -1 };
+    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
+    for (int32_t i = 0; i < c->ipc_publications_count; i++)
+    {
+        shoal_ipc_publication_t *pub = c->ipc_publications[i];
+        if (SHOAL_IPC_PUB_ACTIVE == pub->state && matches(link, pub))
+        {
+            link_one(c, link, pub, now_ms);
+        }
+    }
+}
+
+void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms)
+{
+    int64_t registration_id = c->subscription_links[index].registration_id;
+    for (int32_t i = 0; i < c->ipc_publications_count; i++)
+    {
+        int32_t counter_id = shoal_ipc_publication_remove_subscriber(c->ipc_publications[i], registration_id);
+        if (counter_id >= 0)
+        {
+            shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+        }
+    }
+    c->subscription_links[index] = c->subscription_links[--c->subscription_links_count];
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])--;
+}
+
+void shoal_driver_on_remove_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, int64_t now_ms)
+{
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        if (c->subscription_links[i].registration_id == registration_id &&
+            c->subscription_links[i].client_id == client_id)
+        {
+            shoal_driver_remove_subscription_link(c, i, now_ms);
+            shoal_driver_send_operation_success(c, correlation_id);
+            return;
+        }
+    }
+    char msg[128];
+    snprintf(msg, sizeof(msg), "unknown subscription registration %lld", (long long)registration_id);
+    shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
+}

@@ -1,0 +1,98 @@
+/*
+ * Appends frames into one term of a log buffer.
+ *
+ * Frame commit protocol (readers in other processes depend on it):
+ *   1. frame_length = -frame_length, store-release (claimed, not committed)
+ *   2. the rest of the header, then the payload, with plain stores
+ *   3. frame_length = +frame_length, store-release (committed)
+ * A reader load-acquires frame_length and reads the frame only when > 0.
+ * Padding frames (type PAD, flags of the default header, length = bytes to
+ * the end of the term) follow the same protocol.
+ *
+ * Concurrent appenders (any number of threads) claim space with one
+ * shoal_get_and_add on the partition's raw tail; a fragmented message claims
+ * all its fragments at once, so they are contiguous. Exclusive appenders
+ * (one writer) keep term_id/term_offset locally and store-release the tail.
+ *
+ * Results (int32_t):
+ *   >= 0                          the term offset after the appended frame(s)
+ *   SHOAL_TERM_APPENDER_TRIPPED   the message does not fit in this term; a
+ *                                 PAD frame was written to the end of the
+ *                                 term if this writer was the one to cross
+ *                                 it. The caller must rotate the log
+ *                                 (shoal_logbuffer_rotate_log) and return
+ *                                 SHOAL_ADMIN_ACTION. (Also returned, after
+ *                                 padding the claimed range, if the tail
+ *                                 already belongs to a newer term than
+ *                                 active_term_id: the log rotated under a
+ *                                 descheduled caller; rotating is then a
+ *                                 harmless no-op.)
+ *   SHOAL_TERM_APPENDER_FAILED    bad argument (length can never fit a term,
+ *                                 iov shorter than length); error set,
+ *                                 nothing written, the tail untouched.
+ *
+ * No allocation and no system call on any path.
+ */
+#ifndef SHOAL_TERM_APPENDER_H
+#define SHOAL_TERM_APPENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal/shoal.h"
+#include "protocol/shoal_frames.h"
+
+#define SHOAL_TERM_APPENDER_TRIPPED (-1)
+#define SHOAL_TERM_APPENDER_FAILED (-2)
+
+/* ---- concurrent (tail_counter shared by all writers of the partition) ---- */
+
+/* Claims a frame for length payload bytes (length <= max payload length);
+ * fills claim (data, length, frame_) for shoal_term_claim_commit/abort. */
+int32_t shoal_term_appender_claim(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    size_t length, shoal_claim_t *claim, int32_t active_term_id);
+
+/* One frame (BEGIN|END) holding the bytes of iov[0..iovcnt) (length in total). */
+int32_t shoal_term_appender_append_unfragmented(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    const shoal_iovec_t *iov, size_t iovcnt, size_t length, int64_t reserved_value, int32_t active_term_id);
+
+/* ceil(length / max_payload_length) frames: BEGIN on the first, END on the
+ * last (both on a single frame). reserved_value goes in every fragment. */
+int32_t shoal_term_appender_append_fragmented(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    const shoal_iovec_t *iov, size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value,
+    int32_t active_term_id);
+
+/* ---- exclusive (single writer; term_offset is the writer's local tail) ---- */
+
+int32_t shoal_exclusive_term_appender_claim(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    int32_t term_id, int32_t term_offset, size_t length, shoal_claim_t *claim);
+
+int32_t shoal_exclusive_term_appender_append_unfragmented(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value);
+
+int32_t shoal_exclusive_term_appender_append_fragmented(
+    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
+    int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    size_t max_payload_length, int64_t reserved_value);
+
+/* Aligned bytes a message of length takes in a term (all its fragments). */
+int64_t shoal_term_appender_required_length(size_t length, size_t max_payload_length);
+
+/* ---- claims (shoal_claim.c) ---- */
+
+/* Commits a claimed frame: store-release of the positive frame length.
+ * 0, or -1 (SHOAL_EINVAL/SHOAL_ESTATE) if claim is NULL or already done.
+ * Clears the claim. */
+int shoal_term_claim_commit(shoal_claim_t *claim);
+
+/* Turns the claimed frame into padding readers skip (type PAD, then
+ * positive length with release). Same results as commit. */
+int shoal_term_claim_abort(shoal_claim_t *claim);
+
+#endif /* SHOAL_TERM_APPENDER_H */

@@ -1,0 +1,133 @@
+/*
+ * Term unblocker (driver side) and term cleaning. See shoal_term_unblocker.h.
+ */
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_term_unblocker.h"
+
+/* Writes a PAD frame of frame_length at term_offset with the commit protocol. */
+static void unblocker_reset_header(shoal_logbuffer_metadata_t *meta, uint8_t *term, int32_t term_offset,
+    int32_t term_id, int32_t frame_length)
+{
+    shoal_data_header_t *hdr = (shoal_data_header_t *)(term + term_offset);
+
+    shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
+    memcpy((uint8_t *)hdr + sizeof(int32_t), meta->default_frame_header + sizeof(int32_t),
+        SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
+    hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
+    hdr->term_offset = term_offset;
+    hdr->term_id = term_id;
+    shoal_store_release(&hdr->frame_header.frame_length, frame_length);
+}
+
+/* True if every frame_length word in [blocked_offset, current_offset) is 0,
+ * scanning backwards (a writer that claimed late would show up there). */
+static bool scan_back_to_confirm_zeroed(const uint8_t *term, int32_t current_offset, int32_t blocked_offset)
+{
+    for (int32_t i = current_offset - SHOAL_FRAME_ALIGNMENT; i >= blocked_offset; i -= SHOAL_FRAME_ALIGNMENT)
+    {
+        if (0 != shoal_load_acquire((const int32_t *)(term + i)))
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
+    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id)
+{
+    shoal_unblock_status_t status = SHOAL_UNBLOCK_NO_ACTION;
+
+    if (blocked_offset < 0 || blocked_offset >= term_length)
+    {
+        return SHOAL_UNBLOCK_NO_ACTION;
+    }
+    if (tail_offset > term_length)
+    {
+        tail_offset = term_length;
+    }
+
+    int32_t frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
+    if (frame_length < 0)
+    {
+        unblocker_reset_header(meta, term, blocked_offset, term_id, -frame_length);
+        status = SHOAL_UNBLOCK_UNBLOCKED;
+    }
+    else if (0 == frame_length)
+    {
+        int32_t current_offset = blocked_offset + SHOAL_FRAME_ALIGNMENT;
+
+        while (current_offset < tail_offset)
+        {
+            frame_length = shoal_load_acquire((int32_t *)(term + current_offset));
+            if (0 != frame_length)
+            {
+                if (scan_back_to_confirm_zeroed(term, current_offset, blocked_offset))
+                {
+                    unblocker_reset_header(meta, term, blocked_offset, term_id, current_offset - blocked_offset);
+                    status = SHOAL_UNBLOCK_UNBLOCKED;
+                }
+                break;
+            }
+            current_offset += SHOAL_FRAME_ALIGNMENT;
+        }
+
+        if (current_offset == term_length)
+        {
+            if (0 == shoal_load_acquire((int32_t *)(term + blocked_offset)) &&
+                scan_back_to_confirm_zeroed(term, current_offset, blocked_offset))
+            {
+                unblocker_reset_header(meta, term, blocked_offset, term_id, current_offset - blocked_offset);
+                status = SHOAL_UNBLOCK_UNBLOCKED_TO_END;
+            }
+        }
+
+        if (SHOAL_UNBLOCK_UNBLOCKED_TO_END == status)
+        {
+            /* The writer that tripped died before rotating: do it for it
+             * (a no-op if the log already moved on). */
+            const int32_t term_count = shoal_logbuffer_compute_term_count(term_id, meta->initial_term_id);
+            shoal_logbuffer_rotate_log(meta, term_count, term_id);
+        }
+    }
+
+    return status;
+}
+
+void shoal_term_clean(uint8_t *term, int32_t from, int32_t to)
+{
+    if (to <= from)
+    {
+        return;
+    }
+    const size_t length = (size_t)(to - from);
+    if (length >= sizeof(int64_t))
+    {
+        /* The release store orders the memset before it for any thread that
+         * acquires the first word (no standalone fence: TSan cannot model
+         * one, and the store is enough). */
+        memset(term + from + sizeof(int64_t), 0, length - sizeof(int64_t));
+        shoal_store_release((int64_t *)(term + from), (int64_t)0);
+    }
+    else
+    {
+        memset(term + from, 0, length);
+    }
+}
+
+int32_t shoal_term_scan_for_gap(const uint8_t *term, int32_t from, int32_t limit)
+{
+    int32_t offset = from;
+    while (offset < limit)
+    {
+        const int32_t frame_length = shoal_load_acquire((const int32_t *)(term + offset));
+        if (frame_length <= 0)
+        {
+            break;
+        }
+        offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+    }
+    return offset < limit ? offset : limit;
+}

@@ -1,0 +1,60 @@
+/*
+ * Unblocks a log whose consumers are stuck behind a frame a publisher
+ * claimed but never committed (it died or stalled between claim and commit).
+ *
+ * The driver calls it when the consumer position has stayed at
+ * blocked_offset (in term term_id) for the unblock timeout while the
+ * producer tail (tail_offset in the same term, clamped to term_length) is
+ * ahead:
+ *  - frame_length < 0 at blocked_offset (claimed, not committed): the frame
+ *    becomes a PAD frame of abs(frame_length) bytes             -> UNBLOCKED
+ *  - frame_length == 0: scans forward in 32-byte steps to the next non-zero
+ *    frame before tail_offset; if everything in between is still zero the
+ *    range becomes one PAD frame                               -> UNBLOCKED
+ *    if nothing is found up to the end of the term (tail tripped and the
+ *    tripping writer never wrote its padding), pads to the end of the term
+ *    and rotates the log (term count from metadata->initial_term_id)
+ *                                                       -> UNBLOCKED_TO_END
+ *  - otherwise (a committed frame: consumers are just slow) -> NO_ACTION
+ * PAD frames are written with the commit protocol (negative, header, then
+ * positive length with release), from metadata's default header.
+ */
+#ifndef SHOAL_TERM_UNBLOCKER_H
+#define SHOAL_TERM_UNBLOCKER_H
+
+#include <stdint.h>
+
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+
+typedef enum shoal_unblock_status_en
+{
+    SHOAL_UNBLOCK_NO_ACTION,
+    SHOAL_UNBLOCK_UNBLOCKED,
+    SHOAL_UNBLOCK_UNBLOCKED_TO_END
+} shoal_unblock_status_t;
+
+shoal_unblock_status_t shoal_term_unblocker_unblock(
+    shoal_logbuffer_metadata_t *meta,
+    uint8_t *term,
+    int32_t term_length,
+    int32_t blocked_offset,
+    int32_t tail_offset,
+    int32_t term_id);
+
+/*
+ * Zeroes term[from..to) so the partition can be reused for term id + 3:
+ * everything but the first 8 bytes, then the first 8 bytes (a
+ * frame_length word) with a release store, so whoever acquires that word
+ * also sees the rest zeroed. from must be 8-aligned. Callers publish the
+ * cleaning to writers through their own release (e.g. a consumer position).
+ */
+void shoal_term_clean(uint8_t *term, int32_t from, int32_t to);
+
+/*
+ * Scans term[from..limit) for the first gap: returns the offset of the
+ * first frame whose frame_length is <= 0 (not committed), or limit if all
+ * frames are committed. Used by the receiver to find holes to NAK.
+ */
+int32_t shoal_term_scan_for_gap(const uint8_t *term, int32_t from, int32_t limit);
+
+#endif /* SHOAL_TERM_UNBLOCKER_H */

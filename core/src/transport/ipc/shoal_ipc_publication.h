@@ -1,0 +1,113 @@
+/*
+ * Driver side of an IPC stream: owns the log buffer file, the publisher
+ * limit and position counters, and the positions of the subscribers reading
+ * it. Publishers and subscribers touch only shared memory; this object runs
+ * on the driver conductor and keeps three invariants:
+ *  - publisher limit = slowest subscriber position + term window, so the
+ *    publisher never laps a reader (back pressure, never loss);
+ *  - a term is zeroed before the publisher may enter it again (cleaning runs
+ *    one term behind the slowest subscriber, before the limit moves);
+ *  - a claim left uncommitted (dead publisher) is padded over after the
+ *    unblock timeout, so subscribers do not stall forever.
+ *
+ * Lifecycle: ACTIVE while a publisher holds it; DRAINING once the last
+ * publisher went, until subscribers consume what was written; LINGER while
+ * clients let go of their mappings; then DONE (file removed).
+ */
+#ifndef SHOAL_IPC_PUBLICATION_H
+#define SHOAL_IPC_PUBLICATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "util/shoal_counters.h"
+
+typedef enum shoal_ipc_publication_state_en
+{
+    SHOAL_IPC_PUB_ACTIVE,
+    SHOAL_IPC_PUB_DRAINING,
+    SHOAL_IPC_PUB_LINGER,
+    SHOAL_IPC_PUB_DONE
+} shoal_ipc_publication_state_t;
+
+typedef struct shoal_subscriber_position_stct
+{
+    int64_t subscription_registration_id;
+    int64_t image_id;
+    int32_t counter_id;
+    int64_t *value;
+} shoal_subscriber_position_t;
+
+typedef struct shoal_ipc_publication_stct
+{
+    int64_t registration_id;
+    int32_t session_id;
+    int32_t stream_id;
+    bool exclusive;
+    bool session_id_explicit;
+    shoal_ipc_publication_state_t state;
+    int32_t ref_count;
+
+    char log_file[512];
+    uint8_t *mapped;
+    size_t mapped_length;
+    shoal_logbuffer_metadata_t *meta;
+    uint8_t *terms[3];
+    int32_t term_length;
+    int32_t mtu;
+    int32_t initial_term_id;
+    size_t position_bits_to_shift;
+    int64_t term_window_length;
+
+    int32_t pub_limit_counter_id;
+    int64_t *pub_limit;
+    int32_t pub_pos_counter_id;
+    int64_t *pub_pos;
+
+    shoal_subscriber_position_t *subscribers;
+    int32_t subscriber_count;
+    int32_t subscriber_capacity;
+
+    int64_t clean_position;
+    int64_t last_consumer_position;
+    int64_t time_of_last_consumer_change_ms;
+    int64_t linger_deadline_ms;
+    int64_t unblocked_count;
+} shoal_ipc_publication_t;
+
+typedef struct shoal_ipc_publication_params_stct
+{
+    int64_t registration_id;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t term_length;
+    int32_t mtu;
+    bool exclusive;
+    bool session_id_explicit;
+    bool sparse;
+} shoal_ipc_publication_params_t;
+
+/* Creates the log file <dir>/publications/<registration_id>.logbuffer (0600)
+ * and the publisher counters. */
+int shoal_ipc_publication_create(shoal_ipc_publication_t **pub, const char *dir,
+    const shoal_ipc_publication_params_t *params, shoal_counters_manager_t *counters, int64_t now_ms);
+void shoal_ipc_publication_delete(shoal_ipc_publication_t *pub, shoal_counters_manager_t *counters, int64_t now_ms);
+
+int64_t shoal_ipc_publication_producer_position(const shoal_ipc_publication_t *pub);
+
+/* A new subscriber joins at the current producer position. Returns the index. */
+int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,
+    int64_t image_id, int32_t counter_id, int64_t *value);
+/* Removes and returns the subscriber's counter id, or -1 if not linked. */
+int32_t shoal_ipc_publication_remove_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id);
+
+/* One conductor tick: positions, limit, cleaning, unblocking, state changes.
+ * Returns work done (> 0 if anything moved). */
+int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, int64_t unblock_timeout_ms,
+    int64_t linger_ms, int64_t *unblocked_counter);
+
+/* Called when the last publisher registration is gone. */
+void shoal_ipc_publication_on_publishers_gone(shoal_ipc_publication_t *pub, int64_t now_ms);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * File helpers for the driver directory (cnc.dat, log buffers). Every error
+ * sets SHOAL_EIO (SHOAL_EINVAL for bad arguments) with a message naming the
+ * path and strerror. Files and directories are private to the user: 0600 and
+ * 0700 regardless of umask.
+ */
+#ifndef SHOAL_FS_H
+#define SHOAL_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shoal/shoal.h"
+
+/* mkdir -p with mode 0700. An existing final directory must be a directory
+ * owned by the current user, else error naming the path. */
+int shoal_fs_mkdir_private(const char *path);
+
+/* Creates path (O_EXCL, 0600 via fchmod so umask does not matter), sizes it to
+ * length and maps it shared read-write at *addr. pre_touch writes one byte per
+ * page so page faults happen now, not on the hot path. On failure no file is
+ * left behind. */
+int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **addr);
+
+/* Maps an existing file whole, shared, read-only or read-write; *length gets
+ * its size. An empty file is an error. */
+int shoal_fs_map_existing(const char *path, bool writable, void **addr, size_t *length);
+
+int shoal_fs_unmap(void *addr, size_t length);
+
+/* Removes everything inside directory path (recursively), keeping path itself.
+ * Does not follow symlinks (they are unlinked). */
+int shoal_fs_delete_dir_contents(const char *path);
+
+/* Removes path and everything inside it. */
+int shoal_fs_delete_dir(const char *path);
+
+bool shoal_fs_exists(const char *path);
+
+/* Size of a regular file, or -1 with SHOAL_EIO. */
+long long shoal_fs_file_length(const char *path);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Idle strategies for duty cycles (driver conductor, client conductor, pollers).
+ * Call shoal_idle(i, work_count) once per cycle with the amount of work done;
+ * any work resets the backoff. Each shoal_idle_t belongs to one thread.
+ *
+ *   busy-spin  shoal_cpu_pause only: lowest latency, burns a core
+ *   yield      sched_yield every idle cycle
+ *   sleep      1 ms nanosleep every idle cycle: lowest CPU
+ *   backoff    ~100 spins, ~10 yields, then sleeps doubling from 1 us to 1 ms
+ */
+#ifndef SHOAL_IDLE_H
+#define SHOAL_IDLE_H
+
+#include <stdint.h>
+
+#include "shoal/shoal.h"
+
+#define SHOAL_IDLE_BACKOFF_MAX_SPINS 100
+#define SHOAL_IDLE_BACKOFF_MAX_YIELDS 10
+#define SHOAL_IDLE_BACKOFF_MIN_PARK_NS 1000LL
+#define SHOAL_IDLE_BACKOFF_MAX_PARK_NS 1000000LL
+#define SHOAL_IDLE_SLEEP_NS 1000000LL
+
+typedef struct shoal_idle_stct
+{
+    shoal_idle_strategy_t kind;
+    int64_t spins;   /* idle cycles spent spinning since the last work */
+    int64_t yields;  /* idle cycles spent yielding since the last work */
+    int64_t park_ns; /* next sleep length; 0 until parking starts */
+} shoal_idle_t;
+
+void shoal_idle_init(shoal_idle_t *i, shoal_idle_strategy_t kind);
+/* work_count > 0 resets the backoff and returns at once. */
+void shoal_idle(shoal_idle_t *i, int work_count);
+/* Forget accumulated backoff (e.g. after a burst is expected). */
+void shoal_idle_reset(shoal_idle_t *i);
+/* "busy-spin" | "yield" | "sleep" | "backoff" -> 0; else -1 with SHOAL_EINVAL naming it. */
+int shoal_idle_parse(const char *name, shoal_idle_strategy_t *out);
+/* Inverse of parse; "unknown" for a bad value. */
+const char *shoal_idle_name(shoal_idle_strategy_t kind);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * shoald: the media driver as a daemon. Runs in the foreground until SIGINT
+ * or SIGTERM, then shuts down cleanly (files removed, clients see the
+ * driver go). Settings come from SHOAL_* environment variables, then flags.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shoal/shoal.h"
+
+static volatile int stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: shoald [options]\n"
+        "Runs the shoal media driver in the foreground until SIGINT/SIGTERM.\n\n"
+        "  -d, --dir DIR          driver directory (SHOAL_DIR, default /dev/shm/shoal-$USER)\n"
+        "  -s, --set KEY=VALUE    any setting by its SHOAL_ name without prefix, e.g.\n"
+        "                         --set IPC_TERM_LENGTH=1m --set CLIENT_LIVENESS_TIMEOUT_MS=5000\n"
+        "  -i, --idle STRATEGY    busy-spin | yield | sleep | backoff (SHOAL_IDLE_STRATEGY)\n"
+        "  -q, --quiet            do not print the start and stop lines\n"
+        "  -V, --version          print the version and exit\n"
+        "  -h, --help             this help\n\n"
+        "Settings (environment SHOAL_<KEY> or --set KEY=VALUE):\n"
+        "  DIR DRIVER_TIMEOUT_MS CLIENT_LIVENESS_TIMEOUT_MS PUBLICATION_UNBLOCK_TIMEOUT_MS\n"
+        "  PUBLICATION_LINGER_MS IPC_TERM_LENGTH TERM_LENGTH MTU TO_DRIVER_BUFFER_LENGTH\n"
+        "  TO_CLIENTS_BUFFER_LENGTH COUNTERS_BUFFER_LENGTH ERROR_BUFFER_LENGTH IDLE_STRATEGY\n"
+        "  DIR_DELETE_ON_START DIR_DELETE_ON_SHUTDOWN\n");
+}
+
+int main(int argc, char **argv)
+{
+    shoal_context_t *ctx = NULL;
+    if (shoal_context_init(&ctx) < 0)
+    {
+        fprintf(stderr, "shoald: %s\n", shoal_errmsg());
+        return 2;
+    }
+    static const struct option options[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "set", required_argument, NULL, 's' },
+        { "idle", required_argument, NULL, 'i' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int quiet = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "d:s:i:qVh", options, NULL)) != -1)
+    {
+        int rc = 0;
+        switch (opt)
+        {
+            case 'd':
+                rc = shoal_context_set_dir(ctx, optarg);
+                break;
+            case 'i':
+                rc = shoal_context_set(ctx, "IDLE_STRATEGY", optarg);
+                break;
+            case 's':
+            {
+                char *eq = strchr(optarg, '=');
+                if (NULL == eq)
+                {
+                    fprintf(stderr, "shoald: --set expects KEY=VALUE, got '%s'\n", optarg);
+                    shoal_context_close(ctx);
+                    return 2;
+                }
+                *eq = '\0';
+                rc = shoal_context_set(ctx, optarg, eq + 1);
+                break;
+            }
+            case 'q':
+                quiet = 1;
+                break;
+            case 'V':
+                printf("shoald %s\n", shoal_version());
+                shoal_context_close(ctx);
+                return 0;
+            case 'h':
+                usage(stdout);
+                shoal_context_close(ctx);
+                return 0;
+            default:
+                usage(stderr);
+                shoal_context_close(ctx);
+                return 2;
+        }
+        if (rc < 0)
+        {
+            fprintf(stderr, "shoald: %s\n", shoal_errmsg());
+            shoal_context_close(ctx);
+            return 2;
+        }
+    }
+    if (optind < argc)
+    {
+        fprintf(stderr, "shoald: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        shoal_context_close(ctx);
+        return 2;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    shoal_driver_t *driver = NULL;
+    if (shoal_driver_start(&driver, ctx) < 0)
+    {
+        fprintf(stderr, "shoald: %s\n", shoal_errmsg());
+        int code = shoal_errcode() == SHOAL_EACTIVE ? 3 : 1;
+        shoal_context_close(ctx);
+        return code;
+    }
+    if (!quiet)
+    {
+        printf("shoald %s: driver running in %s (pid %ld)\n", shoal_version(), shoal_context_get_dir(ctx),
+            (long)getpid());
+        fflush(stdout);
+    }
+    /* The driver works on its own thread; this one only waits for a signal. */
+    while (!stop_flag)
+    {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    shoal_driver_close(driver);
+    if (!quiet)
+    {
+        printf("shoald: stopped cleanly\n");
+    }
+    shoal_context_close(ctx);
+    return 0;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: the C unit and system tests (ctest),
+# the same under ASan+UBSan, the concurrency tests under TSan, and the public
+# header compiled as C99 -pedantic and as C++. Exits non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/deps.sh"
+jobs="$(nproc)"
+step() { printf '\n=== %s\n' "$*"; }
+start=$SECONDS
+
+step "public header: C99 -pedantic and C++"
+printf '#include <shoal/shoal.h>\nint main(void){ return shoal_version_number() < 0; }\n' > /tmp/shoal_hdr_check.c
+cc -std=c99 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal_hdr_check.c -o /tmp/shoal_hdr_c.o
+c++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal_hdr_check.c -o /tmp/shoal_hdr_cpp.o
+echo "ok"
+
+step "build + tests (RelWithDebInfo)"
+cmake -S "$root" -B "$root/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$root/build/test" -j"$jobs"
+(cd "$root/build/test" && ctest --output-on-failure -j"$jobs")
+
+step "exported symbols are exactly the shoal_* API"
+bad=$(nm -D --defined-only "$root/build/test/libshoal.so.0" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^shoal_' || true)
+if [ -n "$bad" ]; then echo "unexpected exports: $bad"; exit 1; fi
+echo "ok: $(nm -D --defined-only "$root/build/test/libshoal.so.0" | grep -c ' T shoal_') functions"
+
+step "ASan + UBSan build + tests"
+cmake -S "$root" -B "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=address >/dev/null
+cmake --build "$root/build/asan" -j"$jobs"
+(cd "$root/build/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j"$jobs")
+
+step "TSan build + concurrency tests"
+cmake -S "$root" -B "$root/build/tsan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=thread >/dev/null
+cmake --build "$root/build/tsan" -j"$jobs"
+(cd "$root/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --output-on-failure -L concurrency)
+
+step "all tests passed in $((SECONDS - start)) s"

@@ -1,0 +1,324 @@
+/* Driver lifecycle and faults with real processes: one driver per
+ * directory, stale directories cleaned, dead clients and dead drivers
+ * detected, stuck claims unblocked, private file modes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../shoal_test_support.h"
+
+static void make_dir_name(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
+}
+
+static shoal_context_t *context_for(const char *dir)
+{
+    shoal_context_t *ctx;
+    assert_int_equal(0, shoal_context_init(&ctx));
+    assert_int_equal(0, shoal_context_set_dir(ctx, dir));
+    assert_int_equal(0, shoal_context_set_driver_timeout_ms(ctx, 500));
+    assert_int_equal(0, shoal_context_set_client_liveness_timeout_ms(ctx, 300));
+    assert_int_equal(0, shoal_context_set_publication_unblock_timeout_ms(ctx, 300));
+    assert_int_equal(0, shoal_context_set(ctx, "PUBLICATION_LINGER_MS", "100"));
+    assert_int_equal(0, shoal_context_set_ipc_term_length(ctx, 64 * 1024));
+    return ctx;
+}
+
+/* Child process: run a driver until killed. Nothing shared with the parent. */
+static pid_t spawn_driver(const char *dir)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (0 == pid)
+    {
+        shoal_context_t *ctx = context_for(dir);
+        shoal_driver_t *driver;
+        if (shoal_driver_start(&driver, ctx) < 0)
+        {
+            _exit(3);
+        }
+        for (;;)
+        {
+            pause();
+        }
+    }
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (!shoal_driver_is_active(dir, 1000) && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(5);
+    }
+    assert_true(shoal_driver_is_active(dir, 1000));
+    return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+static int counting;
+static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    (void)buf;
+    (void)len;
+    (void)hdr;
+    (*(int *)clientd)++;
+}
+
+static void test_second_driver_refused_then_stale_dir_cleaned(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "second");
+    pid_t child = spawn_driver(dir);
+
+    shoal_context_t *ctx = context_for(dir);
+    shoal_driver_t *driver;
+    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
+    assert_int_equal(SHOAL_EACTIVE, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "another driver is active"));
+
+    /* The first dies hard; its files stay behind; a new driver cleans them. */
+    kill_and_reap(child);
+    char cnc[192];
+    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+    assert_int_equal(0, access(cnc, F_OK));
+    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    assert_true(shoal_driver_is_active(dir, 1000));
+    assert_int_equal(0, shoal_driver_close(driver));
+    assert_false(shoal_driver_is_active(dir, 1000));
+    shoal_context_close(ctx);
+}
+
+static void test_client_without_driver_gets_clear_error(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "nodriver");
+    shoal_context_t *ctx = context_for(dir);
+    shoal_client_t *client;
+    assert_int_equal(-1, shoal_client_connect(&client, ctx));
+    assert_int_equal(SHOAL_ENODRIVER, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), dir));
+    shoal_context_close(ctx);
+}
+
+static void test_client_detects_dead_driver(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "deaddriver");
+    pid_t child = spawn_driver(dir);
+    shoal_context_t *ctx = context_for(dir);
+    shoal_client_t *client;
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+    assert_int_equal(0, shoal_client_connect(&client, ctx));
+    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 1, &pub));
+    assert_int_equal(0, shoal_add_subscription(client, "aeron:ipc", 1, &sub));
+
+    kill_and_reap(child);
+    int64_t start = shoal_test_now_ms();
+    while (!shoal_client_is_closed(client) && shoal_test_now_ms() - start < 5000)
+    {
+        shoal_test_sleep_ms(10);
+    }
+    assert_true(shoal_client_is_closed(client));
+    /* Within the driver timeout (500 ms) plus a little slack, not a hang. */
+    assert_true(shoal_test_now_ms() - start < 3000);
+    assert_int_equal(SHOAL_CLOSED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
+    assert_int_equal(-1, shoal_subscription_poll(sub, count_message, &counting, 1));
+    assert_int_equal(SHOAL_ECLOSED, shoal_errcode());
+    shoal_publication_t *pub2;
+    assert_int_equal(-1, shoal_add_publication(client, "aeron:ipc", 2, &pub2));
+    assert_int_equal(SHOAL_ECLOSED, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "not responding"));
+    assert_int_equal(0, shoal_client_close(client));
+    shoal_context_close(ctx);
+}
+
+/* A child publishes on a shared stream, claims, and is killed before it
+ * commits: the driver unblocks the log and the parent's messages get through;
+ * and the stream lives on. */
+static void test_dead_publisher_mid_claim_is_unblocked(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "deadclaim");
+    shoal_context_t *ctx = context_for(dir);
+    shoal_driver_t *driver;
+    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+
+    int pipefd[2];
+    assert_int_equal(0, pipe(pipefd));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (0 == child)
+    {
+        shoal_context_t *cctx = context_for(dir);
+        shoal_client_t *client;
+        shoal_publication_t *pub;
+        shoal_claim_t claim;
+        if (shoal_client_connect(&client, cctx) < 0 || shoal_add_publication(client, "aeron:ipc", 5, &pub) < 0)
+        {
+            _exit(3);
+        }
+        while (!shoal_publication_is_connected(pub))
+        {
+            shoal_test_sleep_ms(1);
+        }
+        while (shoal_publication_try_claim(pub, 100, &claim) < 0)
+        {
+        }
+        if (write(pipefd[1], "c", 1) != 1)
+        {
+            _exit(4);
+        }
+        for (;;)
+        {
+            pause();
+        }
+    }
+    shoal_client_t *client;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_client_connect(&client, ctx));
+    assert_int_equal(0, shoal_add_subscription(client, "aeron:ipc", 5, &sub));
+    char c;
+    assert_int_equal(1, read(pipefd[0], &c, 1));
+    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 5, &pub));
+    assert_true(shoal_test_offer(pub, (const uint8_t *)"after the claim", 15) > 0);
+    kill_and_reap(child);
+
+    counting = 0;
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (counting < 1 && shoal_test_now_ms() < deadline)
+    {
+        shoal_subscription_poll(sub, count_message, &counting, 10);
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(1, counting);
+
+    /* The stream stays alive: our publication still holds it. */
+    assert_true(shoal_test_offer(pub, (const uint8_t *)"more", 4) > 0);
+    deadline = shoal_test_now_ms() + 5000;
+    while (counting < 2 && shoal_test_now_ms() < deadline)
+    {
+        shoal_subscription_poll(sub, count_message, &counting, 10);
+    }
+    assert_int_equal(2, counting);
+    shoal_publication_close(pub);
+    shoal_subscription_close(sub);
+    shoal_client_close(client);
+    shoal_driver_close(driver);
+    shoal_context_close(ctx);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+/* A subscriber that dies stops holding the publisher back after the client
+ * liveness timeout. */
+static void test_dead_subscriber_released(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "deadsub");
+    shoal_context_t *ctx = context_for(dir);
+    shoal_driver_t *driver;
+    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (0 == child)
+    {
+        shoal_context_t *cctx = context_for(dir);
+        shoal_client_t *client;
+        shoal_subscription_t *sub;
+        if (shoal_client_connect(&client, cctx) < 0 || shoal_add_subscription(client, "aeron:ipc", 6, &sub) < 0)
+        {
+            _exit(3);
+        }
+        for (;;)
+        {
+            pause();
+        }
+    }
+    shoal_client_t *client;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_client_connect(&client, ctx));
+    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 6, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    uint8_t msg[256] = { 0 };
+    int64_t r;
+    while ((r = shoal_publication_offer(pub, msg, sizeof(msg))) > 0 || SHOAL_ADMIN_ACTION == r)
+    {
+    }
+    assert_int_equal(SHOAL_BACK_PRESSURED, r);
+    kill_and_reap(child);
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (shoal_publication_is_connected(pub) && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(10);
+    }
+    assert_false(shoal_publication_is_connected(pub));
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, msg, sizeof(msg)));
+    shoal_publication_close(pub);
+    shoal_client_close(client);
+    shoal_driver_close(driver);
+    shoal_context_close(ctx);
+}
+
+static void test_files_are_private(void **state)
+{
+    (void)state;
+    char dir[128];
+    make_dir_name(dir, sizeof(dir), "modes");
+    mode_t old = umask(0);
+    shoal_context_t *ctx = context_for(dir);
+    shoal_driver_t *driver;
+    shoal_client_t *client;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    assert_int_equal(0, shoal_client_connect(&client, ctx));
+    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 7, &pub));
+    umask(old);
+    struct stat st;
+    assert_int_equal(0, stat(dir, &st));
+    assert_int_equal(0700, st.st_mode & 0777);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/cnc.dat", dir);
+    assert_int_equal(0, stat(path, &st));
+    assert_int_equal(0600, st.st_mode & 0777);
+    snprintf(path, sizeof(path), "%s/publications", dir);
+    assert_int_equal(0, stat(path, &st));
+    assert_int_equal(0700, st.st_mode & 0777);
+    snprintf(path, sizeof(path), "%s/driver.lock", dir);
+    assert_int_equal(0, stat(path, &st));
+    assert_int_equal(0600, st.st_mode & 0777);
+    shoal_publication_close(pub);
+    shoal_client_close(client);
+    shoal_driver_close(driver);
+    shoal_context_close(ctx);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_second_driver_refused_then_stale_dir_cleaned),
+        cmocka_unit_test(test_client_without_driver_gets_clear_error),
+        cmocka_unit_test(test_client_detects_dead_driver),
+        cmocka_unit_test(test_dead_publisher_mid_claim_is_unblocked),
+        cmocka_unit_test(test_dead_subscriber_released),
+        cmocka_unit_test(test_files_are_private),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,207 @@
+/*
+ * Term unblocker: a claimed-but-never-committed frame, a zeroed gap left by
+ * a writer that died between its tail add and its header write, and the
+ * end-of-term case (the tripping writer died before padding and rotating).
+ */
+#include "logbuffer_test_util.h"
+
+typedef struct fixture_stct
+{
+    test_log_t log;
+    uint8_t *term;
+    int64_t *tail;
+    const shoal_data_header_t *dh;
+    test_sink_t sink;
+    shoal_assembly_buffer_t assembly;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    test_log_init(&f->log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
+    f->term = test_log_term(&f->log, 0);
+    f->tail = &f->log.meta->term_tail_counters[0];
+    f->dh = shoal_logbuffer_default_header(f->log.meta);
+    test_sink_init(&f->sink);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    test_sink_close(&f->sink);
+    shoal_assembly_buffer_close(&f->assembly);
+    test_log_close(&f->log);
+    free(f);
+    return 0;
+}
+
+static shoal_term_read_result_t read_all(fixture_t *f, int32_t from)
+{
+    return shoal_term_read_messages(
+        f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink, &f->assembly);
+}
+
+static int32_t append(fixture_t *f, size_t len)
+{
+    uint8_t msg[4096];
+    test_fill(msg, len, (uint32_t)len);
+    return test_append(f->term, f->tail, TEST_TERM_LENGTH, f->dh, msg, len, TEST_INITIAL_TERM_ID);
+}
+
+static int32_t tail_offset(fixture_t *f)
+{
+    return shoal_logbuffer_term_offset(*f->tail, TEST_TERM_LENGTH);
+}
+
+static void test_negative_length_becomes_padding(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    shoal_claim_t claim; /* never committed: the publisher died */
+    int32_t e1 = shoal_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, 500, &claim,
+        TEST_INITIAL_TERM_ID);
+    int32_t e2 = append(f, 200);
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e0, res.offset);
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    const shoal_data_header_t *h = test_frame(f->term, e0);
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, h->frame_header.type);
+    assert_int_equal(e1 - e0, SHOAL_ALIGN(h->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
+    assert_int_equal(e0, h->term_offset);
+    assert_int_equal(TEST_INITIAL_TERM_ID, h->term_id);
+
+    res = read_all(f, res.offset);
+    assert_int_equal(1, res.messages);
+    assert_true(res.padding_or_gap_skipped);
+    assert_int_equal(e2, res.offset);
+    assert_int_equal(200, f->sink.lengths[1]);
+
+    /* the late commit of the dead claim is refused */
+    assert_int_equal(-1, shoal_term_claim_commit(&claim));
+}
+
+static void test_zero_gap_padded_up_to_next_frame(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    /* a writer added to the tail and died before writing its header */
+    shoal_get_and_add(f->tail, (int64_t)256);
+    int32_t e2 = append(f, 300);
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(e0, res.offset);
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
+
+    res = read_all(f, res.offset);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e2, res.offset);
+}
+
+static void test_zero_gap_up_to_tail_is_left_alone(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    shoal_get_and_add(f->tail, (int64_t)256); /* claimed, nothing after it yet */
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
+}
+
+static void test_committed_frame_is_no_action(void **state)
+{
+    fixture_t *f = *state;
+    append(f, 100);
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(132, test_frame(f->term, 0)->frame_header.frame_length);
+}
+
+static void test_end_of_term_pads_and_rotates(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e = 0;
+    while (tail_offset(f) < TEST_TERM_LENGTH - 4096)
+    {
+        e = append(f, 1000);
+    }
+    /* the tripping writer added past the end and died before padding */
+    shoal_get_and_add(f->tail, (int64_t)8192);
+    assert_int_equal(TEST_TERM_LENGTH, tail_offset(f));
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(e, res.offset);
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e)->frame_header.type);
+    assert_int_equal(TEST_TERM_LENGTH - e, test_frame(f->term, e)->frame_header.frame_length);
+
+    /* the log moved to the next term */
+    assert_int_equal(1, shoal_logbuffer_active_term_count(f->log.meta));
+    assert_int_equal(shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID + 1, 0),
+        shoal_logbuffer_active_raw_tail(f->log.meta));
+
+    res = read_all(f, res.offset);
+    assert_int_equal(TEST_TERM_LENGTH, res.offset);
+    assert_true(res.padding_or_gap_skipped);
+}
+
+static void test_end_of_term_after_rotation_is_harmless(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e = append(f, 100);
+    shoal_get_and_add(f->tail, (int64_t)TEST_TERM_LENGTH); /* trip */
+    assert_true(shoal_logbuffer_rotate_log(f->log.meta, 0, TEST_INITIAL_TERM_ID)); /* rotated, no padding */
+    assert_true(shoal_logbuffer_rotate_log(f->log.meta, 1, TEST_INITIAL_TERM_ID + 1)); /* and once more */
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(2, shoal_logbuffer_active_term_count(f->log.meta)); /* not rotated again */
+}
+
+static void test_clean_and_scan_for_gap(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    int32_t e1 = append(f, 200);
+    shoal_get_and_add(f->tail, (int64_t)64);
+    append(f, 10);
+    assert_int_equal(e1, shoal_term_scan_for_gap(f->term, 0, tail_offset(f)));
+    assert_int_equal(e0, shoal_term_scan_for_gap(f->term, 0, e0));
+
+    shoal_term_clean(f->term, 0, TEST_TERM_LENGTH);
+    for (int32_t i = 0; i < TEST_TERM_LENGTH; i++)
+    {
+        if (f->term[i] != 0)
+        {
+            fail_msg("byte %d not cleaned", i);
+        }
+    }
+    assert_int_equal(0, shoal_term_scan_for_gap(f->term, 0, TEST_TERM_LENGTH));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_negative_length_becomes_padding),
+        T(test_zero_gap_padded_up_to_next_frame),
+        T(test_zero_gap_up_to_tail_is_left_alone),
+        T(test_committed_frame_is_no_action),
+        T(test_end_of_term_pads_and_rotates),
+        T(test_end_of_term_after_rotation_is_harmless),
+        T(test_clean_and_scan_for_gap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,101 @@
+/* Shared helpers for tests that run a real embedded driver. */
+#ifndef SHOAL_TEST_SUPPORT_H
+#define SHOAL_TEST_SUPPORT_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shoal/shoal.h"
+
+typedef struct
+{
+    char dir[128];
+    shoal_context_t *ctx;
+    shoal_driver_t *driver;
+    shoal_client_t *client;
+} shoal_test_env_t;
+
+static inline void shoal_test_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static inline int64_t shoal_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts a driver on a fresh directory and connects a client. Timeouts are
+ * short so fault tests finish quickly; terms small to exercise rotation. */
+static inline int shoal_test_env_start(shoal_test_env_t *env, const char *name)
+{
+    memset(env, 0, sizeof(*env));
+    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
+    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
+        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
+        shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "200") < 0 ||
+        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0)
+    {
+        fprintf(stderr, "env: %s\n", shoal_errmsg());
+        return -1;
+    }
+    if (shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
+    {
+        fprintf(stderr, "env: %s\n", shoal_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static inline void shoal_test_env_stop(shoal_test_env_t *env)
+{
+    if (env->client)
+    {
+        shoal_client_close(env->client);
+    }
+    if (env->driver)
+    {
+        shoal_driver_close(env->driver);
+    }
+    if (env->ctx)
+    {
+        shoal_context_close(env->ctx);
+    }
+}
+
+/* Waits until pub has a subscriber, up to 5 s. */
+static inline int shoal_test_wait_connected(shoal_publication_t *pub)
+{
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (!shoal_publication_is_connected(pub))
+    {
+        if (shoal_test_now_ms() > deadline)
+        {
+            return -1;
+        }
+        shoal_test_sleep_ms(1);
+    }
+    return 0;
+}
+
+static inline int64_t shoal_test_offer(shoal_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    int64_t r;
+    while ((r = shoal_publication_offer(pub, buf, len)) < 0)
+    {
+        if (SHOAL_ERROR == r || SHOAL_CLOSED == r || shoal_test_now_ms() > deadline)
+        {
+            return r;
+        }
+    }
+    return r;
+}
+
+#endif
