@@ -70,12 +70,12 @@ typedef struct shoal_logbuffer_metadata_stct
     uint8_t default_frame_header[SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH];
 } shoal_logbuffer_metadata_t;
 
-SHOAL_STATIC_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");
-SHOAL_STATIC_ASSERT(offsetof(shoal_logbuffer_metadata_t, end_of_stream_position) == 128, "eos at 128");
-SHOAL_STATIC_ASSERT(offsetof(shoal_logbuffer_metadata_t, correlation_id) == 256, "correlation_id at 256");
-SHOAL_STATIC_ASSERT(offsetof(shoal_logbuffer_metadata_t, page_size) == 280, "page_size at 280");
-SHOAL_STATIC_ASSERT(offsetof(shoal_logbuffer_metadata_t, default_frame_header) == 320, "default header at 320");
-SHOAL_STATIC_ASSERT(sizeof(shoal_logbuffer_metadata_t) <= SHOAL_LOG_META_DATA_LENGTH, "metadata fits its page");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, end_of_stream_position) == 128, "eos at 128");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, correlation_id) == 256, "correlation_id at 256");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, page_size) == 280, "page_size at 280");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, default_frame_header) == 320, "default header at 320");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_logbuffer_metadata_t) <= SHOAL_LOG_META_DATA_LENGTH, "metadata fits its page");
 
 /* ---- validation (0, or -1 with SHOAL_EINVAL naming the value) ---- */
 

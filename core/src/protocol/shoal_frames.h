@@ -25,11 +25,11 @@
 
 /* Compile-time check that is clean even under -std=c99 -pedantic: a
  * negative array size fails the build; msg documents the failure. */
-#ifndef SHOAL_STATIC_ASSERT
-#define SHOAL_STATIC_ASSERT_CAT2(a, b) a##b
-#define SHOAL_STATIC_ASSERT_CAT(a, b) SHOAL_STATIC_ASSERT_CAT2(a, b)
-#define SHOAL_STATIC_ASSERT(cond, msg) \
-    typedef char SHOAL_STATIC_ASSERT_CAT(shoal_static_assert_, __COUNTER__)[(cond) ? 1 : -1]
+#ifndef SHOAL_LAYOUT_ASSERT
+#define SHOAL_LAYOUT_ASSERT_CAT2(a, b) a##b
+#define SHOAL_LAYOUT_ASSERT_CAT(a, b) SHOAL_LAYOUT_ASSERT_CAT2(a, b)
+#define SHOAL_LAYOUT_ASSERT(cond, msg) \
+    typedef char SHOAL_LAYOUT_ASSERT_CAT(shoal_layout_assert_, __COUNTER__)[(cond) ? 1 : -1]
 #endif
 
 /* ---- frame types ---- */
@@ -158,18 +158,18 @@ typedef struct shoal_rttm_header_stct
 
 #pragma pack(pop)
 
-SHOAL_STATIC_ASSERT(sizeof(shoal_frame_header_t) == SHOAL_FRAME_HEADER_LENGTH, "frame header is 8 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_data_header_t) == SHOAL_DATA_HEADER_LENGTH, "data header is 32 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_nak_header_t) == SHOAL_NAK_HEADER_LENGTH, "nak header is 28 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_status_message_header_t) == SHOAL_SM_HEADER_LENGTH, "sm header is 36 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_error_header_t) == SHOAL_ERROR_HEADER_LENGTH, "error header is 40 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_setup_header_t) == SHOAL_SETUP_HEADER_LENGTH, "setup header is 40 bytes");
-SHOAL_STATIC_ASSERT(sizeof(shoal_rttm_header_t) == SHOAL_RTTM_HEADER_LENGTH, "rttm header is 40 bytes");
-SHOAL_STATIC_ASSERT(offsetof(shoal_data_header_t, term_offset) == SHOAL_DATA_TERM_OFFSET_OFFSET, "term_offset at 8");
-SHOAL_STATIC_ASSERT(offsetof(shoal_data_header_t, term_id) == SHOAL_DATA_TERM_ID_OFFSET, "term_id at 20");
-SHOAL_STATIC_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET, "reserved at 24");
-SHOAL_STATIC_ASSERT(offsetof(shoal_status_message_header_t, receiver_id) == 28, "sm receiver_id at 28");
-SHOAL_STATIC_ASSERT(offsetof(shoal_setup_header_t, ttl) == 36, "setup ttl at 36");
-SHOAL_STATIC_ASSERT(offsetof(shoal_rttm_header_t, receiver_id) == 32, "rttm receiver_id at 32");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_frame_header_t) == SHOAL_FRAME_HEADER_LENGTH, "frame header is 8 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_data_header_t) == SHOAL_DATA_HEADER_LENGTH, "data header is 32 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_nak_header_t) == SHOAL_NAK_HEADER_LENGTH, "nak header is 28 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_status_message_header_t) == SHOAL_SM_HEADER_LENGTH, "sm header is 36 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_error_header_t) == SHOAL_ERROR_HEADER_LENGTH, "error header is 40 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_setup_header_t) == SHOAL_SETUP_HEADER_LENGTH, "setup header is 40 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_rttm_header_t) == SHOAL_RTTM_HEADER_LENGTH, "rttm header is 40 bytes");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_offset) == SHOAL_DATA_TERM_OFFSET_OFFSET, "term_offset at 8");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_id) == SHOAL_DATA_TERM_ID_OFFSET, "term_id at 20");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET, "reserved at 24");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_status_message_header_t, receiver_id) == 28, "sm receiver_id at 28");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_setup_header_t, ttl) == 36, "setup ttl at 36");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_rttm_header_t, receiver_id) == 32, "rttm receiver_id at 32");
 
 #endif /* SHOAL_FRAMES_H */

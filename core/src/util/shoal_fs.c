@@ -1,0 +1,352 @@
+/*
+ * File helpers for the driver directory. Everything the driver creates is
+ * private to the user (0700 directories, 0600 files, set explicitly so the
+ * umask cannot widen or narrow it), and every failure names the path.
+ */
+#include "util/shoal_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "util/shoal_error.h"
+
+static int fs_check_private_dir(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat directory '%s'", path);
+    }
+    if (!S_ISDIR(st.st_mode))
+    {
+        return shoal_set_err(SHOAL_EIO, "'%s' exists and is not a directory", path);
+    }
+    if (st.st_uid != geteuid())
+    {
+        return shoal_set_err(
+            SHOAL_EIO, "directory '%s' is owned by uid %u, not by the current user (uid %u)",
+            path, (unsigned)st.st_uid, (unsigned)geteuid());
+    }
+    return 0;
+}
+
+static int fs_mkdir_one(const char *path, bool is_final)
+{
+    if (mkdir(path, 0700) == 0)
+    {
+        if (chmod(path, 0700) != 0)
+        {
+            return shoal_set_err_errno(SHOAL_EIO, errno, "cannot chmod 0700 directory '%s'", path);
+        }
+        return 0;
+    }
+    int err = errno;
+    if (err != EEXIST)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, err, "cannot create directory '%s'", path);
+    }
+    if (is_final)
+    {
+        return fs_check_private_dir(path);
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    {
+        return shoal_set_err(SHOAL_EIO, "'%s' exists and is not a directory", path);
+    }
+    return 0;
+}
+
+int shoal_fs_mkdir_private(const char *path)
+{
+    if (path == NULL || path[0] == '\0')
+    {
+        return shoal_set_err(SHOAL_EINVAL, "directory path is NULL or empty");
+    }
+    size_t length = strlen(path);
+    if (length >= PATH_MAX)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "directory path longer than %d: '%.100s...'", PATH_MAX - 1, path);
+    }
+    char buf[PATH_MAX];
+    memcpy(buf, path, length + 1);
+    while (length > 1 && buf[length - 1] == '/')
+    {
+        buf[--length] = '\0';
+    }
+    for (size_t i = 1; i < length; i++)
+    {
+        if (buf[i] == '/' && buf[i - 1] != '/')
+        {
+            buf[i] = '\0';
+            int rc = fs_mkdir_one(buf, false);
+            buf[i] = '/';
+            if (rc < 0)
+            {
+                return -1;
+            }
+        }
+    }
+    return fs_mkdir_one(buf, true);
+}
+
+static void fs_pre_touch(uint8_t *addr, size_t length)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t step = page > 0 ? (size_t)page : 4096;
+    for (size_t offset = 0; offset < length; offset += step)
+    {
+        ((volatile uint8_t *)addr)[offset] = 0;
+    }
+}
+
+int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **addr)
+{
+    if (path == NULL || addr == NULL)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_fs_map_new: NULL argument");
+    }
+    if (length == 0 || length > (size_t)INT64_MAX)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "cannot map '%s' with length %zu", path, length);
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot create '%s'", path);
+    }
+    int err;
+    const char *what;
+    if (fchmod(fd, 0600) != 0)
+    {
+        err = errno;
+        what = "chmod 0600";
+        goto fail;
+    }
+    if (ftruncate(fd, (off_t)length) != 0)
+    {
+        err = errno;
+        what = "set length of";
+        goto fail;
+    }
+    if (pre_touch)
+    {
+        /* On tmpfs a page that cannot be backed faults with SIGBUS when touched:
+         * reserve the space now so a full /dev/shm is an error, not a crash. */
+        err = posix_fallocate(fd, 0, (off_t)length);
+        if (err != 0 && err != EOPNOTSUPP && err != EINVAL)
+        {
+            what = "allocate space for";
+            goto fail;
+        }
+    }
+    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+    {
+        err = errno;
+        what = "map";
+        goto fail;
+    }
+    close(fd);
+    if (pre_touch)
+    {
+        fs_pre_touch(p, length);
+    }
+    *addr = p;
+    return 0;
+
+fail:
+    close(fd);
+    unlink(path);
+    return shoal_set_err_errno(SHOAL_EIO, err, "cannot %s '%s' (%zu bytes)", what, path, length);
+}
+
+int shoal_fs_map_existing(const char *path, bool writable, void **addr, size_t *length)
+{
+    if (path == NULL || addr == NULL || length == NULL)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_fs_map_existing: NULL argument");
+    }
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open '%s'", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+    {
+        int err = errno;
+        close(fd);
+        return shoal_set_err_errno(SHOAL_EIO, err, "cannot stat '%s'", path);
+    }
+    if (!S_ISREG(st.st_mode))
+    {
+        close(fd);
+        return shoal_set_err(SHOAL_EIO, "'%s' is not a regular file", path);
+    }
+    if (st.st_size <= 0)
+    {
+        close(fd);
+        return shoal_set_err(SHOAL_EIO, "'%s' is empty", path);
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX)
+    {
+        close(fd);
+        return shoal_set_err(SHOAL_EIO, "'%s' is too large to map", path);
+    }
+    size_t size = (size_t)st.st_size;
+    void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, err, "cannot map '%s' (%zu bytes)", path, size);
+    }
+    *addr = p;
+    *length = size;
+    return 0;
+}
+
+int shoal_fs_unmap(void *addr, size_t length)
+{
+    if (addr == NULL || length == 0)
+    {
+        return 0;
+    }
+    if (munmap(addr, length) != 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot unmap %zu bytes at %p", length, addr);
+    }
+    return 0;
+}
+
+/* Deletes everything inside the directory open as dirfd (consumed). path is for messages. */
+static int fs_delete_contents_fd(int dirfd, const char *path, int depth)
+{
+    if (depth > 64)
+    {
+        close(dirfd);
+        return shoal_set_err(SHOAL_EIO, "directory tree under '%s' nested too deep to delete", path);
+    }
+    DIR *dir = fdopendir(dirfd);
+    if (dir == NULL)
+    {
+        int err = errno;
+        close(dirfd);
+        return shoal_set_err_errno(SHOAL_EIO, err, "cannot read directory '%s'", path);
+    }
+    int result = 0;
+    struct dirent *entry;
+    for (;;)
+    {
+        errno = 0;
+        entry = readdir(dir);
+        if (entry == NULL)
+        {
+            if (errno != 0)
+            {
+                result = shoal_set_err_errno(SHOAL_EIO, errno, "cannot read directory '%s'", path);
+            }
+            break;
+        }
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        {
+            continue;
+        }
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+            if (errno == ENOENT)
+            {
+                continue;
+            }
+            result = shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat '%s/%s'", path, name);
+            break;
+        }
+        if (S_ISDIR(st.st_mode))
+        {
+            char child[PATH_MAX];
+            snprintf(child, sizeof(child), "%s/%s", path, name);
+            int child_fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child_fd < 0)
+            {
+                result = shoal_set_err_errno(SHOAL_EIO, errno, "cannot open directory '%s'", child);
+                break;
+            }
+            if (fs_delete_contents_fd(child_fd, child, depth + 1) < 0)
+            {
+                result = -1;
+                break;
+            }
+            if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+            {
+                result = shoal_set_err_errno(SHOAL_EIO, errno, "cannot remove directory '%s'", child);
+                break;
+            }
+        }
+        else if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+        {
+            result = shoal_set_err_errno(SHOAL_EIO, errno, "cannot delete '%s/%s'", path, name);
+            break;
+        }
+    }
+    closedir(dir);
+    return result;
+}
+
+int shoal_fs_delete_dir_contents(const char *path)
+{
+    if (path == NULL || path[0] == '\0')
+    {
+        return shoal_set_err(SHOAL_EINVAL, "directory path is NULL or empty");
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open directory '%s'", path);
+    }
+    return fs_delete_contents_fd(fd, path, 0);
+}
+
+int shoal_fs_delete_dir(const char *path)
+{
+    if (shoal_fs_delete_dir_contents(path) < 0)
+    {
+        return -1;
+    }
+    if (rmdir(path) != 0 && errno != ENOENT)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot remove directory '%s'", path);
+    }
+    return 0;
+}
+
+bool shoal_fs_exists(const char *path)
+{
+    struct stat st;
+    return path != NULL && stat(path, &st) == 0;
+}
+
+long long shoal_fs_file_length(const char *path)
+{
+    struct stat st;
+    if (path == NULL)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "file path is NULL");
+    }
+    if (stat(path, &st) != 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat '%s'", path);
+    }
+    return (long long)st.st_size;
+}

@@ -1,0 +1,126 @@
+/*
+ * Idle strategies. Backoff moves through three phases while a duty cycle finds
+ * no work: spin (stay hot, react in nanoseconds), yield (let a sibling thread
+ * run), then park with sleeps doubling from 1 us to 1 ms (give the core away,
+ * bound the wake-up latency). Any work resets it to spinning.
+ */
+#include "util/shoal_idle.h"
+
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "util/shoal_error.h"
+
+static void idle_sleep_ns(int64_t ns)
+{
+    struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000LL), .tv_nsec = (long)(ns % 1000000000LL) };
+    /* An interrupted sleep just ends the idle period early; the caller polls again. */
+    nanosleep(&ts, NULL);
+}
+
+void shoal_idle_reset(shoal_idle_t *i)
+{
+    i->spins = 0;
+    i->yields = 0;
+    i->park_ns = 0;
+}
+
+void shoal_idle_init(shoal_idle_t *i, shoal_idle_strategy_t kind)
+{
+    i->kind = kind;
+    shoal_idle_reset(i);
+}
+
+static void idle_backoff(shoal_idle_t *i)
+{
+    if (i->spins < SHOAL_IDLE_BACKOFF_MAX_SPINS)
+    {
+        i->spins++;
+        shoal_cpu_pause();
+    }
+    else if (i->yields < SHOAL_IDLE_BACKOFF_MAX_YIELDS)
+    {
+        i->yields++;
+        sched_yield();
+    }
+    else
+    {
+        if (i->park_ns <= 0)
+        {
+            i->park_ns = SHOAL_IDLE_BACKOFF_MIN_PARK_NS;
+        }
+        idle_sleep_ns(i->park_ns);
+        i->park_ns = i->park_ns * 2 > SHOAL_IDLE_BACKOFF_MAX_PARK_NS ? SHOAL_IDLE_BACKOFF_MAX_PARK_NS : i->park_ns * 2;
+    }
+}
+
+void shoal_idle(shoal_idle_t *i, int work_count)
+{
+    if (work_count > 0)
+    {
+        if (i->spins != 0 || i->yields != 0 || i->park_ns != 0)
+        {
+            shoal_idle_reset(i);
+        }
+        return;
+    }
+    switch (i->kind)
+    {
+        case SHOAL_IDLE_BUSY_SPIN:
+            shoal_cpu_pause();
+            break;
+        case SHOAL_IDLE_YIELD:
+            sched_yield();
+            break;
+        case SHOAL_IDLE_SLEEP:
+            idle_sleep_ns(SHOAL_IDLE_SLEEP_NS);
+            break;
+        case SHOAL_IDLE_BACKOFF:
+        default:
+            idle_backoff(i);
+            break;
+    }
+}
+
+static const struct
+{
+    const char *name;
+    shoal_idle_strategy_t kind;
+} IDLE_NAMES[] = {
+    { "busy-spin", SHOAL_IDLE_BUSY_SPIN },
+    { "yield", SHOAL_IDLE_YIELD },
+    { "sleep", SHOAL_IDLE_SLEEP },
+    { "backoff", SHOAL_IDLE_BACKOFF },
+};
+
+int shoal_idle_parse(const char *name, shoal_idle_strategy_t *out)
+{
+    if (name == NULL || out == NULL)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "idle strategy: NULL argument");
+    }
+    for (size_t k = 0; k < sizeof(IDLE_NAMES) / sizeof(IDLE_NAMES[0]); k++)
+    {
+        if (strcmp(name, IDLE_NAMES[k].name) == 0)
+        {
+            *out = IDLE_NAMES[k].kind;
+            return 0;
+        }
+    }
+    return shoal_set_err(
+        SHOAL_EINVAL, "unknown idle strategy '%.100s' (expected busy-spin, yield, sleep or backoff)", name);
+}
+
+const char *shoal_idle_name(shoal_idle_strategy_t kind)
+{
+    for (size_t k = 0; k < sizeof(IDLE_NAMES) / sizeof(IDLE_NAMES[0]); k++)
+    {
+        if (IDLE_NAMES[k].kind == kind)
+        {
+            return IDLE_NAMES[k].name;
+        }
+    }
+    return "unknown";
+}

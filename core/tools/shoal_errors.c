@@ -1,0 +1,123 @@
+/*
+ * shoal-errors: prints a driver's distinct errors (count, first and last
+ * time, code, text) from the CnC error log, mapped read-only.
+ *   shoal-errors [-d dir] [--json]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "protocol/shoal_cnc_descriptor.h"
+#include "shoal/shoal.h"
+#include "util/shoal_error_log.h"
+
+typedef struct
+{
+    int json;
+    int count;
+} out_t;
+
+static void format_time(int64_t ms, char *buf, size_t len)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03d", (int)(ms % 1000));
+}
+
+static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
+    const char *text, size_t text_length, void *clientd)
+{
+    out_t *o = clientd;
+    char first[40], last[40];
+    format_time(first_ms, first, sizeof(first));
+    format_time(last_ms, last, sizeof(last));
+    if (o->json)
+    {
+        printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": \"", o->count ? "," : "",
+            observation_count, first, last, error_code);
+        for (size_t i = 0; i < text_length; i++)
+        {
+            unsigned char ch = (unsigned char)text[i];
+            if ('"' == ch || '\\' == ch)
+            {
+                printf("\\%c", ch);
+            }
+            else if (ch < 0x20)
+            {
+                printf("\\u%04x", ch);
+            }
+            else
+            {
+                putchar(ch);
+            }
+        }
+        printf("\"}");
+    }
+    else
+    {
+        printf("%d observations from %s to %s, code %d:\n    %.*s\n", observation_count, first, last, error_code,
+            (int)text_length, text);
+    }
+    o->count++;
+}
+
+int main(int argc, char **argv)
+{
+    shoal_context_t *ctx;
+    if (shoal_context_init(&ctx) < 0)
+    {
+        fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
+        return 2;
+    }
+    static const struct option options[] = {
+        { "dir", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+    };
+    out_t out = { 0, 0 };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "d:jh", options, NULL)) != -1)
+    {
+        switch (opt)
+        {
+            case 'd':
+                if (shoal_context_set_dir(ctx, optarg) < 0)
+                {
+                    fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
+                    return 2;
+                }
+                break;
+            case 'j': out.json = 1; break;
+            case 'h':
+                printf("usage: shoal-errors [-d dir] [--json]\nPrints the driver's distinct errors with counts.\n");
+                return 0;
+            default:
+                fprintf(stderr, "usage: shoal-errors [-d dir] [--json]\n");
+                return 2;
+        }
+    }
+    shoal_cnc_view_t cnc;
+    if (shoal_cnc_map(shoal_context_get_dir(ctx), false, 0, &cnc) < 0)
+    {
+        fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
+        return 1;
+    }
+    if (out.json)
+    {
+        printf("{\"errors\": [");
+    }
+    shoal_error_log_read(cnc.error_log, (size_t)cnc.meta->error_log_buffer_length, on_error, &out, 0);
+    if (out.json)
+    {
+        printf("\n]}\n");
+    }
+    else
+    {
+        printf("%d distinct errors\n", out.count);
+    }
+    shoal_cnc_unmap(&cnc);
+    shoal_context_close(ctx);
+    return 0;
+}
