@@ -172,6 +172,17 @@ int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
         return -1;
     }
     c->client_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    /* Keepalives must come well inside the liveness timeout of this driver,
+     * whatever our own context says. */
+    c->keepalive_interval_ms = (int64_t)ctx->keepalive_interval_ms;
+    if (c->cnc.meta->client_liveness_timeout_ms / 4 < c->keepalive_interval_ms)
+    {
+        c->keepalive_interval_ms = c->cnc.meta->client_liveness_timeout_ms / 4;
+    }
+    if (c->keepalive_interval_ms < 1)
+    {
+        c->keepalive_interval_ms = 1;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->api_lock, NULL);
     pthread_condattr_t attr;

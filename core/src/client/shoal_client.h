@@ -132,6 +132,7 @@ struct shoal_client_stct
     int32_t lingering_count, lingering_capacity;
 
     int64_t last_keepalive_ms;
+    int64_t keepalive_interval_ms;
 };
 
 /* shoal_client.c */

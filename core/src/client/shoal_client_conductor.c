@@ -223,7 +223,7 @@ static void check_driver(shoal_client_t *c, int64_t now_ms)
         lose_driver(c, reason);
         return;
     }
-    if (now_ms >= c->last_keepalive_ms + (int64_t)c->ctx->keepalive_interval_ms)
+    if (now_ms >= c->last_keepalive_ms + c->keepalive_interval_ms)
     {
         shoal_correlated_command_t keepalive = { c->client_id, 0 };
         shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive));

@@ -1,0 +1,296 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/shoal_error.h"
+#include "util/shoal_error_log.h"
+
+#define CAPACITY 1024
+
+typedef struct fixture_stct
+{
+    uint64_t storage[CAPACITY / 8];
+    uint8_t *buffer;
+    shoal_error_log_t log;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->buffer = (uint8_t *)f->storage;
+    assert_int_equal(shoal_error_log_init(&f->log, f->buffer, CAPACITY), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    shoal_error_log_close(&f->log);
+    free(f);
+    return 0;
+}
+
+typedef struct entry_stct
+{
+    int32_t count;
+    int64_t first_ms;
+    int64_t last_ms;
+    int32_t code;
+    char text[256];
+} entry_t;
+
+typedef struct entries_stct
+{
+    size_t n;
+    entry_t e[32];
+} entries_t;
+
+static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
+    const char *text, size_t text_length, void *clientd)
+{
+    entries_t *es = clientd;
+    entry_t *e = &es->e[es->n++];
+    e->count = observation_count;
+    e->first_ms = first_ms;
+    e->last_ms = last_ms;
+    e->code = error_code;
+    assert_true(text_length < sizeof(e->text));
+    memcpy(e->text, text, text_length);
+    e->text[text_length] = '\0';
+}
+
+static void test_layout(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 100, 7, "abc"), 0);
+    int32_t length, count, code;
+    int64_t last, first;
+    memcpy(&length, f->buffer + 0, 4);
+    memcpy(&count, f->buffer + 4, 4);
+    memcpy(&last, f->buffer + 8, 8);
+    memcpy(&first, f->buffer + 16, 8);
+    memcpy(&code, f->buffer + 24, 4);
+    assert_int_equal(length, 28 + 3);
+    assert_int_equal(count, 1);
+    assert_int_equal(last, 100);
+    assert_int_equal(first, 100);
+    assert_int_equal(code, 7);
+    assert_memory_equal(f->buffer + 28, "abc", 3);
+    assert_int_equal(f->log.next_offset, 32); /* 31 aligned to 8 */
+}
+
+static void test_distinct_records_and_counts(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 10, 1, "client timed out"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 20, 2, "bad command"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 30, 1, "client timed out"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 40, 1, "client timed out"), 0);
+    /* same text, other code: distinct */
+    assert_int_equal(shoal_error_log_record(&f->log, 50, 3, "bad command"), 0);
+    /* prefix of an existing text: distinct */
+    assert_int_equal(shoal_error_log_record(&f->log, 60, 1, "client timed"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 70, 4, NULL), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 80, 4, ""), 0);
+
+    entries_t es;
+    memset(&es, 0, sizeof(es));
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), 5);
+    assert_int_equal(es.n, 5);
+    assert_string_equal(es.e[0].text, "client timed out");
+    assert_int_equal(es.e[0].count, 3);
+    assert_int_equal(es.e[0].first_ms, 10);
+    assert_int_equal(es.e[0].last_ms, 40);
+    assert_int_equal(es.e[0].code, 1);
+    assert_string_equal(es.e[1].text, "bad command");
+    assert_int_equal(es.e[1].code, 2);
+    assert_int_equal(es.e[1].count, 1);
+    assert_string_equal(es.e[2].text, "bad command");
+    assert_int_equal(es.e[2].code, 3);
+    assert_string_equal(es.e[3].text, "client timed");
+    assert_string_equal(es.e[4].text, "");
+    assert_int_equal(es.e[4].count, 2);
+    assert_int_equal(es.e[4].first_ms, 70);
+    assert_int_equal(es.e[4].last_ms, 80);
+}
+
+static void test_read_since(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 10, 1, "old"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 20, 1, "middle"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 30, 1, "new"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 35, 1, "old"), 0);
+
+    entries_t es;
+    memset(&es, 0, sizeof(es));
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 25), 2);
+    assert_string_equal(es.e[0].text, "old");
+    assert_int_equal(es.e[0].last_ms, 35);
+    assert_int_equal(es.e[0].first_ms, 10);
+    assert_string_equal(es.e[1].text, "new");
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 36), 0);
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 3);
+}
+
+static void test_full_buffer(void **state)
+{
+    fixture_t *f = *state;
+    char text[100];
+    int recorded = 0;
+    int rc = 0;
+    for (int i = 0; i < 100; i++)
+    {
+        snprintf(text, sizeof(text), "error number %03d with some padding to make it longer...", i);
+        shoal_err_clear();
+        rc = shoal_error_log_record(&f->log, i, 1, text);
+        if (rc < 0)
+        {
+            break;
+        }
+        recorded++;
+    }
+    assert_int_equal(rc, -1);
+    assert_int_equal(shoal_errcode(), SHOAL_ENOMEM);
+    assert_non_null(strstr(shoal_errmsg(), "error log full"));
+    assert_true(recorded > 5);
+    assert_true(f->log.next_offset <= CAPACITY);
+
+    /* an existing text still counts when full */
+    snprintf(text, sizeof(text), "error number %03d with some padding to make it longer...", 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 1000, 1, text), 0);
+
+    entries_t es;
+    memset(&es, 0, sizeof(es));
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), (size_t)recorded);
+    assert_int_equal(es.e[0].count, 2);
+    assert_int_equal(es.e[0].last_ms, 1000);
+
+    /* a text larger than the whole buffer is refused cleanly */
+    char *huge = malloc(4096);
+    memset(huge, 'x', 4095);
+    huge[4095] = '\0';
+    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, huge), -1);
+    free(huge);
+}
+
+static void test_exact_fit_to_end(void **state)
+{
+    (void)state;
+    uint64_t storage[8]; /* 64 bytes */
+    shoal_error_log_t log;
+    memset(storage, 0, sizeof(storage));
+    assert_int_equal(shoal_error_log_init(&log, (uint8_t *)storage, sizeof(storage)), 0);
+    assert_int_equal(shoal_error_log_record(&log, 1, 1, "0123"), 0);   /* 32 bytes */
+    assert_int_equal(shoal_error_log_record(&log, 1, 2, "4567"), 0);   /* 32 bytes, exactly full */
+    assert_int_equal(shoal_error_log_record(&log, 1, 3, "x"), -1);
+    assert_int_equal(shoal_error_log_read((uint8_t *)storage, sizeof(storage), NULL, NULL, 0), 2);
+    shoal_error_log_close(&log);
+}
+
+static void test_reinit_keeps_records(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 2, 1, "second"), 0);
+    size_t offset = f->log.next_offset;
+    shoal_error_log_close(&f->log);
+    assert_int_equal(shoal_error_log_init(&f->log, f->buffer, CAPACITY), 0);
+    assert_int_equal(f->log.next_offset, offset);
+    assert_int_equal(shoal_error_log_record(&f->log, 3, 1, "first"), 0);
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 2);
+}
+
+static void test_reader_tolerates_corruption(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "ok"), 0);
+    /* a length that runs past the end must stop the reader, not overrun */
+    int32_t bad = 1 << 30;
+    memcpy(f->buffer + f->log.next_offset, &bad, 4);
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 1);
+    /* a capacity smaller than a header reads nothing */
+    assert_int_equal(shoal_error_log_read(f->buffer, 10, NULL, NULL, 0), 0);
+    assert_int_equal(shoal_error_log_read(NULL, 10, NULL, NULL, 0), 0);
+}
+
+typedef struct thread_arg_stct
+{
+    shoal_error_log_t *log;
+    int id;
+} thread_arg_t;
+
+static void *record_many(void *arg)
+{
+    thread_arg_t *a = arg;
+    char text[32];
+    for (int i = 0; i < 2000; i++)
+    {
+        snprintf(text, sizeof(text), "err %d", i % 4 + (a->id % 2) * 10);
+        shoal_error_log_record(a->log, i, 1, text);
+    }
+    return NULL;
+}
+
+static void count_total(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
+    const char *text, size_t text_length, void *clientd)
+{
+    (void)first_ms; (void)last_ms; (void)error_code; (void)text; (void)text_length;
+    *(int64_t *)clientd += observation_count;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    fixture_t *f = *state;
+    pthread_t threads[4];
+    thread_arg_t args[4];
+    for (int t = 0; t < 4; t++)
+    {
+        args[t].log = &f->log;
+        args[t].id = t;
+        assert_int_equal(pthread_create(&threads[t], NULL, record_many, &args[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+    {
+        pthread_join(threads[t], NULL);
+    }
+    int64_t total = 0;
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, count_total, &total, 0), 8);
+    assert_int_equal(total, 4 * 2000);
+}
+
+static void test_init_errors(void **state)
+{
+    (void)state;
+    shoal_error_log_t log;
+    uint64_t storage[8];
+    shoal_err_clear();
+    assert_int_equal(shoal_error_log_init(&log, NULL, 64), -1);
+    assert_int_equal(shoal_errcode(), SHOAL_EINVAL);
+    assert_int_equal(shoal_error_log_init(&log, (uint8_t *)storage + 4, 32), -1);
+    assert_int_equal(shoal_error_log_init(&log, (uint8_t *)storage, 8), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_records_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_since, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_buffer, setup, teardown),
+        cmocka_unit_test(test_exact_fit_to_end),
+        cmocka_unit_test_setup_teardown(test_reinit_keeps_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_tolerates_corruption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test(test_init_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
