@@ -189,6 +189,8 @@ SHOAL_API bool shoal_driver_is_active(const char *dir, uint64_t timeout_ms);
 /* Connects to the driver of ctx's directory. Fails with SHOAL_ENODRIVER if no
  * live driver runs there. The context must outlive the client. */
 SHOAL_API int shoal_client_connect(shoal_client_t **client, shoal_context_t *ctx);
+/* Closes the client and every publication and subscription it created: their
+ * handles become invalid. Close them first if other threads still use them. */
 SHOAL_API int shoal_client_close(shoal_client_t *client);
 /* Driver-assigned client id. */
 SHOAL_API int64_t shoal_client_id(const shoal_client_t *client);

@@ -276,7 +276,12 @@ static int fs_delete_contents_fd(int dirfd, const char *path, int depth)
         if (S_ISDIR(st.st_mode))
         {
             char child[PATH_MAX];
-            snprintf(child, sizeof(child), "%s/%s", path, name);
+            int n = snprintf(child, sizeof(child), "%s/%s", path, name);
+            if (n < 0 || (size_t)n >= sizeof(child))
+            {
+                result = shoal_set_err(SHOAL_EIO, "path under '%s' longer than %d to delete", path, PATH_MAX - 1);
+                break;
+            }
             int child_fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child_fd < 0)
             {

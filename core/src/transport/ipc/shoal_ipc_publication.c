@@ -56,23 +56,12 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
         pub->terms[i] = pub->mapped + (size_t)i * (size_t)params->term_length;
     }
     pub->meta = (shoal_logbuffer_metadata_t *)(pub->mapped + 3 * (size_t)params->term_length);
-    shoal_logbuffer_metadata_t *m = pub->meta;
-    m->correlation_id = params->registration_id;
-    m->initial_term_id = pub->initial_term_id;
-    m->mtu_length = params->mtu;
-    m->term_length = params->term_length;
-    m->page_size = (int32_t)sysconf(_SC_PAGESIZE);
-    m->default_frame_header_length = SHOAL_DATA_HEADER_LENGTH;
-    shoal_logbuffer_fill_default_header(m, params->session_id, params->stream_id, pub->initial_term_id);
-    shoal_logbuffer_initialise_tail_with_term_id(m, 0, pub->initial_term_id);
-    for (int i = 1; i < 3; i++)
+    if (shoal_logbuffer_metadata_init(pub->meta, params->term_length, params->mtu, (int32_t)sysconf(_SC_PAGESIZE),
+        pub->initial_term_id, params->session_id, params->stream_id, params->registration_id) < 0)
     {
-        /* Terms not yet entered carry the id they would have had one rotation
-         * ago, so rotate_log's CAS from (expected id - 3) succeeds. */
-        shoal_logbuffer_initialise_tail_with_term_id(m, i, pub->initial_term_id + i - 3);
+        shoal_ipc_publication_delete(pub, counters, now_ms);
+        return -1;
     }
-    shoal_store_release(&m->active_term_count, 0);
-    shoal_store_release(&m->is_connected, 0);
 
     char label[160];
     uint8_t key[16];
