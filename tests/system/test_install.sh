@@ -13,11 +13,17 @@ for f in include/shoal/shoal.h lib/libshoal.so.0 lib/libshoal.a lib/pkgconfig/sh
 done
 pass "install puts header, shared and static libraries, shoal.pc and tools in the prefix"
 
+# A sanitizer build's libraries need the same runtime in the programs linking them.
+SAN=""
+case "$(grep '^SHOAL_SANITIZE' "$BUILD/CMakeCache.txt" | cut -d= -f2)" in
+  address) SAN="-fsanitize=address,undefined" ;;
+  thread) SAN="-fsanitize=thread" ;;
+esac
 pcdir=$(dirname "$(find "$PREFIX" -name shoal.pc | head -1)")
 export PKG_CONFIG_PATH="$pcdir"
 [ "$(pkg-config --modversion shoal)" = "$("$PREFIX/bin/shoald" --version | awk '{print $2}')" ] || fail "pkg-config version"
-cc -std=c99 -Wall -Werror -D_GNU_SOURCE "$SRC/examples/c/basic_publisher.c" -o "$PREFIX/pub_shared" $(pkg-config --cflags --libs shoal)
-cc -std=c99 -Wall -Werror -D_GNU_SOURCE "$SRC/examples/c/basic_subscriber.c" -o "$PREFIX/sub_static" \
+cc $SAN -std=c99 -Wall -Werror -D_GNU_SOURCE "$SRC/examples/c/basic_publisher.c" -o "$PREFIX/pub_shared" $(pkg-config --cflags --libs shoal)
+cc $SAN -std=c99 -Wall -Werror -D_GNU_SOURCE "$SRC/examples/c/basic_subscriber.c" -o "$PREFIX/sub_static" \
   $(pkg-config --cflags shoal) "$(dirname "$(find "$PREFIX" -name libshoal.a | head -1)")/libshoal.a" -lpthread -lrt
 pass "user programs build with pkg-config (shared) and against libshoal.a (static)"
 
