@@ -246,11 +246,12 @@ int main(int argc, char **argv)
     }
     printf("shoal %s demo: embedded driver in %s, %ld x %d-byte messages over aeron:ipc\n", shoal_version(), dir,
         count, MSG_LENGTH);
-    long lost = 0;
-    double excl = throughput(client, true, 1001, count, &lost);
-    printf("  exclusive publication : %6.2f M msgs/s  (%ld out of order)\n", excl / 1e6, lost);
-    double conc = throughput(client, false, 1002, count, &lost);
-    printf("  concurrent publication: %6.2f M msgs/s  (%ld out of order)\n", conc / 1e6, lost);
+    long lost_exclusive = 0, lost_concurrent = 0;
+    double excl = throughput(client, true, 1001, count, &lost_exclusive);
+    printf("  exclusive publication : %6.2f M msgs/s  (%ld out of order)\n", excl / 1e6, lost_exclusive);
+    double conc = throughput(client, false, 1002, count, &lost_concurrent);
+    printf("  concurrent publication: %6.2f M msgs/s  (%ld out of order)\n", conc / 1e6, lost_concurrent);
+    long lost = lost_exclusive + lost_concurrent;
     latency(client, round_trips);
 
     shoal_client_close(client);
