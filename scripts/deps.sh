@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages shoal needs, only those missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-packages=(build-essential cmake pkg-config libcmocka-dev libzmq3-dev clang libclang-rt-14-dev "$@")
+packages=(build-essential cmake pkg-config python3 libcmocka-dev libzmq3-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@
 #include "protocol/shoal_cnc_descriptor.h"
 #include "shoal/shoal.h"
 #include "util/shoal_error_log.h"
+#include "tool_json.h"
 
 typedef struct
 {
@@ -36,25 +37,10 @@ static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_m
     format_time(last_ms, last, sizeof(last));
     if (o->json)
     {
-        printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": \"", o->count ? "," : "",
+        printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": ", o->count ? "," : "",
             observation_count, first, last, error_code);
-        for (size_t i = 0; i < text_length; i++)
-        {
-            unsigned char ch = (unsigned char)text[i];
-            if ('"' == ch || '\\' == ch)
-            {
-                printf("\\%c", ch);
-            }
-            else if (ch < 0x20)
-            {
-                printf("\\u%04x", ch);
-            }
-            else
-            {
-                putchar(ch);
-            }
-        }
-        printf("\"}");
+        tool_json_string(text, text_length);
+        putchar('}');
     }
     else
     {

@@ -15,6 +15,7 @@
 #include "shoal/shoal.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_counters.h"
+#include "tool_json.h"
 
 #define MAX_TRACKED 65536
 
@@ -25,28 +26,6 @@ typedef struct
     int64_t *previous;
     double seconds;
 } view_t;
-
-static void json_string(const char *s, size_t len)
-{
-    putchar('"');
-    for (size_t i = 0; i < len; i++)
-    {
-        unsigned char ch = (unsigned char)s[i];
-        if ('"' == ch || '\\' == ch)
-        {
-            printf("\\%c", ch);
-        }
-        else if (ch < 0x20)
-        {
-            printf("\\u%04x", ch);
-        }
-        else
-        {
-            putchar(ch);
-        }
-    }
-    putchar('"');
-}
 
 static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
     size_t label_length, int64_t value, void *clientd)
@@ -67,7 +46,7 @@ static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_
     {
         printf("%s\n    {\"id\": %d, \"type\": %d, \"value\": %lld, \"rate_per_s\": %.1f, \"label\": ", v->first ? "" : ",",
             id, type_id, (long long)value, rate);
-        json_string(label, label_length);
+        tool_json_string(label, label_length);
         putchar('}');
     }
     else
@@ -148,7 +127,7 @@ int main(int argc, char **argv)
         if (json)
         {
             printf("{\"dir\": ");
-            json_string(dir, strlen(dir));
+            tool_json_string(dir, strlen(dir));
             printf(", \"pid\": %lld, \"heartbeat_age_ms\": %lld, \"alive\": %s, \"counters\": [",
                 (long long)cnc.meta->pid, (long long)heartbeat_age,
                 heartbeat_age <= cnc.meta->driver_timeout_ms ? "true" : "false");
