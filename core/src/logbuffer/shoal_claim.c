@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_logbuffer_tsan.h"
 #include "logbuffer/shoal_term_appender.h"
 #include "protocol/shoal_frames.h"
 #include "util/shoal_error.h"
@@ -54,7 +55,7 @@ int shoal_term_claim_commit(shoal_claim_t *claim)
         claim_clear(claim);
         return shoal_set_err(SHOAL_ESTATE, "claimed frame is no longer pending (unblocked by the driver?)");
     }
-    shoal_store_release(&hdr->frame_header.frame_length, frame_length);
+    shoal_logbuffer_frame_commit(hdr, frame_length);
     claim_clear(claim);
     return 0;
 }
@@ -73,7 +74,7 @@ int shoal_term_claim_abort(shoal_claim_t *claim)
         return shoal_set_err(SHOAL_ESTATE, "claimed frame is no longer pending (unblocked by the driver?)");
     }
     hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
-    shoal_store_release(&hdr->frame_header.frame_length, frame_length);
+    shoal_logbuffer_frame_commit(hdr, frame_length);
     claim_clear(claim);
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_logbuffer_tsan.h"
 #include "logbuffer/shoal_term_appender.h"
 #include "util/shoal_error.h"
 
@@ -18,6 +19,7 @@ static inline shoal_data_header_t *term_appender_header_write(
 {
     shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
 
+    shoal_logbuffer_tsan_before_write(term, term_id);
     shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
     memcpy((uint8_t *)hdr + sizeof(int32_t), (const uint8_t *)default_header + sizeof(int32_t),
         SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
@@ -28,7 +30,7 @@ static inline shoal_data_header_t *term_appender_header_write(
 
 static inline void term_appender_frame_commit(shoal_data_header_t *hdr, int32_t frame_length)
 {
-    shoal_store_release(&hdr->frame_header.frame_length, frame_length);
+    shoal_logbuffer_frame_commit(hdr, frame_length);
 }
 
 /* Pads term[term_offset..term_length) if this writer crossed the end. */
