@@ -1,0 +1,996 @@
+/*
+ * shoal-bench: the source of every performance figure quoted for shoal.
+ *
+ * One process, an embedded driver on a private directory, publisher and
+ * subscriber threads; each scenario runs one warm-up (not recorded) and then
+ * --runs timed runs, and reports median, min and max across the runs side by
+ * side with ZeroMQ peers run in the same invocation on the same machine.
+ * Timed loops neither allocate nor format: buffers and sample arrays are made
+ * before, errors are recorded as codes and formatted after the loop ends.
+ *
+ *   shoal-bench [--scenario NAME]... [--runs N] [--messages N] [--samples N]
+ *               [--size BYTES[,BYTES...]]... [--json | --csv] [--no-zmq] [--pin]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "shoal/shoal.h"
+#include "tool_json.h"
+
+#define MAX_RUNS 100
+#define MAX_SIZES 16
+#define MIN_SIZE 8 /* the sequence number lives in the first 8 bytes */
+#define MAX_SIZE (16 * 1024 * 1024)
+#define BATCH 256              /* poll_batch / poll limit of throughput subscribers */
+#define STALL_NS 10000000000LL /* no progress for 10 s: the run is declared stalled */
+#define ZMQ_HWM 1000000
+#define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define SEQ_SHIFT 48        /* 2pub: publisher index in the top bits of the sequence */
+
+enum { K_TPUT, K_RTT };
+enum { M_EXCL_BATCH, M_EXCL_POLL, M_CONC, M_CONC2, M_CLAIM, Z_INPROC, Z_IPC, Z_TCP };
+
+typedef struct {
+    const char *name;
+    int kind, zmq, mode;
+    const char *what;
+} scenario_t;
+
+static const scenario_t SCENARIOS[] = {
+    { "ipc-throughput-exclusive", K_TPUT, 0, M_EXCL_BATCH, "exclusive publication, offer; poll_batch" },
+    { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, "exclusive publication, offer; poll + callback" },
+    { "ipc-throughput-concurrent", K_TPUT, 0, M_CONC, "concurrent publication, offer; poll_batch" },
+    { "ipc-throughput-concurrent-2pub", K_TPUT, 0, M_CONC2, "2 threads offer on one concurrent publication" },
+    { "ipc-throughput-claim", K_TPUT, 0, M_CLAIM, "exclusive publication, try_claim + commit; poll_batch" },
+    { "ipc-rtt", K_RTT, 0, M_EXCL_BATCH, "ping-pong over 2 streams, exclusive publications" },
+    { "zmq-inproc-throughput", K_TPUT, 1, Z_INPROC, "PUSH/PULL inproc://" },
+    { "zmq-ipc-throughput", K_TPUT, 1, Z_IPC, "PUSH/PULL ipc:// under /tmp (+1 zmq I/O thread)" },
+    { "zmq-inproc-rtt", K_RTT, 1, Z_INPROC, "PAIR ping-pong inproc://" },
+    { "zmq-tcp-rtt", K_RTT, 1, Z_TCP, "PAIR ping-pong tcp://127.0.0.1 (+1 zmq I/O thread)" },
+};
+#define N_SCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
+
+/* ---- options and global state ---- */
+static struct {
+    int selected[N_SCENARIOS], any_selected;
+    long runs, messages, samples, term_mib;
+    size_t sizes[MAX_SIZES];
+    int nsizes, json, csv, no_zmq, pin;
+} opt = { .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 4 };
+
+static int cpu_a = 0, cpu_b = 1;       /* pin targets: publisher/pinger, subscriber/ponger */
+static int pin_attempts, pin_failures; /* updated atomically by the benchmark threads */
+static shoal_client_t *client;
+static int32_t next_stream = 7001;
+static char channel[64];
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void pin_self(int cpu)
+{
+    if (!opt.pin)
+        return;
+    __atomic_add_fetch(&pin_attempts, 1, __ATOMIC_RELAXED);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        __atomic_add_fetch(&pin_failures, 1, __ATOMIC_RELAXED);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void wait_flag(const int *flag)
+{
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+        sched_yield();
+}
+
+/* ---- throughput: one or two publisher threads, one subscriber thread ---- */
+typedef struct {
+    size_t size;
+    int mode, npub, ready, go, abort;
+    long count, received, bad; /* bad: out of order or wrong length */
+    uint64_t expected[2];      /* next sequence number per publisher */
+    int64_t t_start[2], t_end; /* first offer per publisher, last message received */
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+    void *zpush, *zpull;
+    uint8_t *zbuf;
+    char err[256];
+} tput_t;
+
+typedef struct {
+    tput_t *t;
+    int index;
+    long count;
+    uint8_t *buf;
+} pub_arg_t;
+
+static void tput_fail(tput_t *t, const char *what, long long code, const char *detail)
+{
+    if (!__atomic_exchange_n(&t->abort, 1, __ATOMIC_ACQ_REL))
+        snprintf(t->err, sizeof(t->err), "%s (%lld): %s", what, code, detail);
+}
+
+static void *tput_publisher(void *arg)
+{
+    pub_arg_t *a = arg;
+    tput_t *t = a->t;
+    uint8_t *buf = a->buf;
+    const size_t size = t->size;
+    const uint64_t tag = (uint64_t)a->index << SEQ_SHIFT;
+    pin_self(cpu_a);
+    __atomic_add_fetch(&t->ready, 1, __ATOMIC_RELEASE);
+    wait_flag(&t->go);
+    t->t_start[a->index] = now_ns();
+    for (long i = 0; i < a->count; i++) {
+        uint64_t seq = tag | (uint64_t)i;
+        memcpy(buf, &seq, sizeof(seq));
+        if (t->zpush) {
+            while (zmq_send(t->zpush, buf, size, 0) < 0) {
+                if ((errno != EAGAIN && errno != EINTR) || __atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+                    tput_fail(t, "zmq_send", errno, zmq_strerror(errno));
+                    return NULL;
+                }
+            }
+            continue;
+        }
+        int64_t r;
+        for (;;) {
+            if (M_CLAIM == t->mode) {
+                shoal_claim_t claim;
+                r = shoal_publication_try_claim(t->pub, size, &claim);
+                if (r > 0) {
+                    memcpy(claim.data, buf, size);
+                    if (shoal_claim_commit(&claim) < 0)
+                        r = SHOAL_ERROR;
+                }
+            } else {
+                r = shoal_publication_offer(t->pub, buf, size);
+            }
+            if (r > 0)
+                break;
+            if (SHOAL_ERROR == r || SHOAL_CLOSED == r || SHOAL_MAX_POSITION_EXCEEDED == r ||
+                __atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+                tput_fail(t, M_CLAIM == t->mode ? "try_claim/commit" : "offer", (long long)r, shoal_errmsg());
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Checks length and per-publisher order of one message; counts it. */
+static inline void tput_check(tput_t *t, const uint8_t *data, size_t length)
+{
+    uint64_t seq;
+    memcpy(&seq, data, sizeof(seq));
+    unsigned idx = (unsigned)(seq >> SEQ_SHIFT);
+    if (length != t->size || idx >= (unsigned)t->npub || (seq & ((1ULL << SEQ_SHIFT) - 1)) != t->expected[idx]) {
+        t->bad++;
+        if (idx < (unsigned)t->npub)
+            t->expected[idx] = (seq & ((1ULL << SEQ_SHIFT) - 1)) + 1;
+    } else {
+        t->expected[idx]++;
+    }
+    t->received++;
+}
+
+static void on_fragment(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    (void)hdr;
+    tput_check(clientd, buf, len);
+}
+
+static void *tput_subscriber(void *arg)
+{
+    tput_t *t = arg;
+    shoal_fragment_t frags[BATCH];
+    uint8_t *zbuf = t->zbuf;
+    long idle = 0, mark = -1, timeouts = 0;
+    int64_t mark_ns = 0;
+    pin_self(cpu_b);
+    __atomic_add_fetch(&t->ready, 1, __ATOMIC_RELEASE);
+    while (t->received < t->count && !__atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+        int n;
+        if (t->zpull) {
+            n = zmq_recv(t->zpull, zbuf, t->size + 1, 0);
+            if (n >= 0) {
+                tput_check(t, zbuf, (size_t)n);
+                timeouts = 0;
+            } else if (errno != EINTR && (errno != EAGAIN || ++timeouts * 1000000000LL >= STALL_NS)) {
+                tput_fail(
+                    t, "zmq_recv", errno, EAGAIN == errno ? "no message for 10 s (stalled)" : zmq_strerror(errno));
+            }
+            continue;
+        }
+        if (M_EXCL_POLL == t->mode) {
+            n = shoal_subscription_poll(t->sub, on_fragment, t, BATCH);
+        } else {
+            n = shoal_subscription_poll_batch(t->sub, frags, BATCH);
+            for (int i = 0; i < n; i++)
+                tput_check(t, frags[i].data, frags[i].length);
+        }
+        if (n < 0) {
+            tput_fail(t, "poll", n, shoal_errmsg());
+        } else if (0 == n && 0 == (++idle & 0xffff)) {
+            int64_t now = now_ns();
+            if (t->received != mark) {
+                mark = t->received;
+                mark_ns = now;
+            } else if (now - mark_ns > STALL_NS) {
+                tput_fail(t, "subscriber stalled", t->received, "no message for 10 s");
+            }
+        }
+    }
+    t->t_end = now_ns();
+    return NULL;
+}
+
+/* One throughput run; returns msgs/s or -1 with t->err set. */
+static double tput_run(tput_t *t, long count)
+{
+    pthread_t pubs[2], sub;
+    pub_arg_t args[2];
+    t->ready = t->go = t->abort = 0;
+    t->count = count, t->received = t->bad = 0, t->expected[0] = t->expected[1] = 0;
+    t->zbuf = malloc(t->size + 1);
+    for (int i = 0; i < t->npub; i++) {
+        args[i] = (pub_arg_t){ t, i, count / t->npub + (0 == i ? count % t->npub : 0), calloc(1, t->size) };
+        t->t_start[i] = INT64_MAX;
+    }
+    pthread_create(&sub, NULL, tput_subscriber, t);
+    for (int i = 0; i < t->npub; i++)
+        pthread_create(&pubs[i], NULL, tput_publisher, &args[i]);
+    while (__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE) < t->npub + 1)
+        sched_yield();
+    __atomic_store_n(&t->go, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < t->npub; i++) {
+        pthread_join(pubs[i], NULL);
+        free(args[i].buf);
+    }
+    pthread_join(sub, NULL);
+    free(t->zbuf);
+    if (t->abort)
+        return -1;
+    if (t->bad || t->received != count) {
+        snprintf(t->err, sizeof(t->err),
+            "verification failed: %ld of %ld messages received, %ld out of order or wrong length", t->received, count,
+            t->bad);
+        return -1;
+    }
+    int64_t start = t->t_start[0] < t->t_start[t->npub - 1] ? t->t_start[0] : t->t_start[t->npub - 1];
+    return (double)count * 1e9 / (double)(t->t_end - start);
+}
+
+/* ---- round trip: pinger and ponger threads ---- */
+typedef struct {
+    size_t size;
+    long n;
+    double *samples; /* ns */
+    shoal_publication_t *ping_pub, *pong_pub;
+    shoal_subscription_t *ping_sub, *pong_sub;
+    void *zping, *zpong;
+    int ready, stop;
+    char err[256];
+} rtt_t;
+
+static const uint64_t STOP = STOP_SEQ;
+
+/* Echoes pings until a STOP ping arrives (or, after a pinger failure, the stop flag). */
+static void *rtt_ponger(void *arg)
+{
+    rtt_t *r = arg;
+    shoal_fragment_t frags[16];
+    uint8_t *buf = malloc(r->size + 1);
+    pin_self(cpu_b);
+    __atomic_store_n(&r->ready, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        if (r->zpong) {
+            int n = zmq_recv(r->zpong, buf, r->size + 1, 0);
+            if (n < 0)
+                continue; /* 1 s receive timeout: look at the stop flag */
+            if (n >= (int)sizeof(STOP) && 0 == memcmp(buf, &STOP, sizeof(STOP)))
+                break;
+            while (zmq_send(r->zpong, buf, (size_t)n, 0) < 0 && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+            continue;
+        }
+        int n = shoal_subscription_poll_batch(r->ping_sub, frags, 16);
+        for (int i = 0; i < n; i++) {
+            if (0 == memcmp(frags[i].data, &STOP, sizeof(STOP))) {
+                free(buf);
+                return NULL;
+            }
+            while (shoal_publication_offer(r->pong_pub, frags[i].data, frags[i].length) < 0 &&
+                   !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *rtt_pinger(void *arg)
+{
+    rtt_t *r = arg;
+    shoal_fragment_t frag;
+    uint8_t *buf = calloc(1, r->size), *rbuf = malloc(r->size + 1);
+    pin_self(cpu_a);
+    wait_flag(&r->ready);
+    for (long i = 0; i < r->n; i++) {
+        uint64_t seq = (uint64_t)i, got = STOP_SEQ;
+        memcpy(buf, &seq, sizeof(seq));
+        int64_t t0 = now_ns(), spins = 0;
+        if (r->zping) {
+            int n = -1;
+            if (zmq_send(r->zping, buf, r->size, 0) >= 0) {
+                while ((n = zmq_recv(r->zping, rbuf, r->size + 1, 0)) < 0 && EINTR == errno) {}
+            }
+            if (n != (int)r->size) {
+                const char *why = EAGAIN == errno ? "no answer within 1 s" : zmq_strerror(errno);
+                snprintf(r->err, sizeof(r->err), "zmq round trip %ld: %s", i, n >= 0 ? "wrong length" : why);
+                break;
+            }
+            memcpy(&got, rbuf, sizeof(got));
+        } else {
+            int64_t rc;
+            while ((rc = shoal_publication_offer(r->ping_pub, buf, r->size)) < 0) {
+                if (SHOAL_ERROR == rc || SHOAL_CLOSED == rc || (0 == (++spins & 0xffff) && now_ns() - t0 > STALL_NS)) {
+                    snprintf(r->err, sizeof(r->err), "ping %ld: offer returned %lld: %s", i, (long long)rc,
+                        SHOAL_ERROR == rc || SHOAL_CLOSED == rc ? shoal_errmsg() : "still failing after 10 s");
+                    goto done;
+                }
+            }
+            int n;
+            while ((n = shoal_subscription_poll_batch(r->pong_sub, &frag, 1)) == 0) {
+                if (0 == (++spins & 0xffff) && now_ns() - t0 > STALL_NS) {
+                    snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
+                    goto done;
+                }
+            }
+            if (n < 0 || frag.length != r->size) {
+                snprintf(r->err, sizeof(r->err), "pong %ld: %s", i, n < 0 ? shoal_errmsg() : "wrong length");
+                break;
+            }
+            memcpy(&got, frag.data, sizeof(got));
+        }
+        r->samples[i] = (double)(now_ns() - t0);
+        if (got != seq) {
+            snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %" PRIu64, i, got);
+            break;
+        }
+    }
+done:
+    memcpy(buf, &STOP, sizeof(STOP));
+    int sent = 0;
+    for (int k = 0; k < 1000000 && !sent; k++) {
+        sent = r->zping ? zmq_send(r->zping, buf, r->size, 0) >= 0
+                        : shoal_publication_offer(r->ping_pub, buf, r->size) > 0;
+    }
+    if (!sent && !r->err[0])
+        snprintf(r->err, sizeof(r->err), "could not send the stop message to the ponger");
+    free(buf);
+    free(rbuf);
+    return NULL;
+}
+
+/* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set. */
+static int rtt_run(rtt_t *r, long n, double pct[5])
+{
+    pthread_t ping, pong;
+    r->n = n;
+    r->ready = r->stop = 0;
+    r->err[0] = '\0';
+    pthread_create(&pong, NULL, rtt_ponger, r);
+    pthread_create(&ping, NULL, rtt_pinger, r);
+    pthread_join(ping, NULL);
+    if (r->err[0])
+        __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE); /* else the ponger leaves on the STOP ping */
+    pthread_join(pong, NULL);
+    if (r->err[0])
+        return -1;
+    qsort(r->samples, (size_t)n, sizeof(double), cmp_dbl);
+    static const double q[4] = { 0.50, 0.90, 0.99, 0.999 };
+    for (int i = 0; i < 4; i++) {
+        long idx = (long)(q[i] * (double)n + 0.999999) - 1; /* nearest rank */
+        pct[i] = r->samples[idx < 0 ? 0 : idx] / 1e3;
+    }
+    pct[4] = r->samples[n - 1] / 1e3;
+    return 0;
+}
+
+/* ---- scenario set-up ---- */
+typedef struct {
+    const scenario_t *sc;
+    size_t size;
+    int nruns;
+    double tput[MAX_RUNS];   /* msgs/s per run */
+    double pct[MAX_RUNS][5]; /* us per run */
+    char uri[256];
+    char error[320];
+    int skipped; /* not a failure: the scenario cannot run at this size */
+} result_t;
+
+static int add_pub(result_t *res, int exclusive, int32_t stream, shoal_publication_t **pub)
+{
+    int rc = exclusive ? shoal_add_exclusive_publication(client, channel, stream, pub)
+                       : shoal_add_publication(client, channel, stream, pub);
+    if (rc < 0) {
+        snprintf(res->error, sizeof(res->error), "add publication %s stream %d: %s", channel, stream, shoal_errmsg());
+        return -1;
+    }
+    size_t max = M_CLAIM == res->sc->mode ? shoal_publication_max_payload_length(*pub)
+                                          : shoal_publication_max_message_length(*pub);
+    if (res->size > max) {
+        snprintf(res->error, sizeof(res->error), "skipped: size %zu exceeds the publication's max %s length %zu",
+            res->size, M_CLAIM == res->sc->mode ? "payload (try_claim does not fragment)" : "message", max);
+        res->skipped = 1;
+        return -1;
+    }
+    for (int64_t deadline = now_ns() + 5000000000LL; !shoal_publication_is_connected(*pub); usleep(1000)) {
+        if (now_ns() > deadline) {
+            snprintf(res->error, sizeof(res->error), "publication on stream %d not connected after 5 s", stream);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_sub(result_t *res, int32_t stream, shoal_subscription_t **sub)
+{
+    if (shoal_add_subscription(client, channel, stream, sub) < 0) {
+        snprintf(res->error, sizeof(res->error), "add subscription %s stream %d: %s", channel, stream, shoal_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static void *zsock(void *zctx, int type, int bind, const char *endpoint, char *bound, size_t bound_len)
+{
+    void *s = zmq_socket(zctx, type);
+    int hwm = ZMQ_HWM, linger = 0, timeo = 1000;
+    if (!s || zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) || zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) ||
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) ||
+        zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeo, sizeof(timeo)) ||
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeo, sizeof(timeo)) ||
+        (bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint))) {
+        if (s)
+            zmq_close(s);
+        return NULL;
+    }
+    if (bound)
+        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &bound_len);
+    return s;
+}
+
+static void run_scenario(result_t *res)
+{
+    const scenario_t *sc = res->sc;
+    shoal_publication_t *pubs[2] = { NULL, NULL };
+    shoal_subscription_t *subs[2] = { NULL, NULL };
+    void *zctx = NULL, *zs[2] = { NULL, NULL };
+    char endpoint[256] = "", bound[256] = "";
+    uint32_t term = (uint32_t)opt.term_mib << 20; /* grown so that a message fits in term / 8 */
+    while (term / 8 < res->size && term < (1u << 30))
+        term <<= 1;
+    snprintf(channel, sizeof(channel), "aeron:ipc?term-length=%um", term >> 20);
+    snprintf(res->uri, sizeof(res->uri), "%s", sc->zmq ? "" : channel);
+    int32_t s0 = next_stream++, s1 = next_stream++;
+    if (sc->zmq) {
+        static int zn = 0;
+        zn++;
+        if (Z_INPROC == sc->mode)
+            snprintf(endpoint, sizeof(endpoint), "inproc://shoal-bench-%d", zn);
+        else if (Z_IPC == sc->mode)
+            snprintf(endpoint, sizeof(endpoint), "ipc:///tmp/shoal-bench-%ld-%d.ipc", (long)getpid(), zn);
+        else
+            snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:*");
+        int kt = K_TPUT == sc->kind;
+        zctx = zmq_ctx_new();
+        if (!zctx || !(zs[1] = zsock(zctx, kt ? ZMQ_PULL : ZMQ_PAIR, 1, endpoint, bound, sizeof(bound))) ||
+            !(zs[0] = zsock(zctx, kt ? ZMQ_PUSH : ZMQ_PAIR, 0, bound, NULL, 0))) {
+            snprintf(res->error, sizeof(res->error), "zmq set-up on %s: %s", endpoint, zmq_strerror(errno));
+            goto cleanup;
+        }
+        snprintf(res->uri, sizeof(res->uri), "%s", bound);
+    } else if (K_TPUT == sc->kind) {
+        if (add_sub(res, s0, &subs[0]) < 0 ||
+            add_pub(res, M_EXCL_BATCH == sc->mode || M_EXCL_POLL == sc->mode || M_CLAIM == sc->mode, s0, &pubs[0]) < 0)
+            goto cleanup;
+    } else if (add_sub(res, s0, &subs[0]) < 0 || add_sub(res, s1, &subs[1]) < 0 || add_pub(res, 1, s0, &pubs[0]) < 0 ||
+               add_pub(res, 1, s1, &pubs[1]) < 0) {
+        goto cleanup;
+    }
+
+    if (K_TPUT == sc->kind) {
+        tput_t t = { .size = res->size, .mode = sc->mode, .npub = M_CONC2 == sc->mode ? 2 : 1 };
+        t.pub = pubs[0], t.sub = subs[0], t.zpush = zs[0], t.zpull = zs[1];
+        for (int run = -1; run < opt.runs; run++) {
+            double v = tput_run(&t, opt.messages);
+            if (v < 0) {
+                snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t.err);
+                break;
+            }
+            if (run >= 0)
+                res->tput[res->nruns++] = v;
+        }
+    } else {
+        long warm = opt.samples / 5 < 1000 ? 1000 : opt.samples / 5;
+        rtt_t r = { .size = res->size, .zping = zs[0], .zpong = zs[1] };
+        r.ping_pub = pubs[0], r.ping_sub = subs[0], r.pong_pub = pubs[1], r.pong_sub = subs[1];
+        r.samples = malloc(sizeof(double) * (size_t)(warm > opt.samples ? warm : opt.samples));
+        for (int run = -1; run < opt.runs && r.samples; run++) {
+            if (rtt_run(&r, run < 0 ? warm : opt.samples, res->pct[run < 0 ? 0 : run]) < 0) {
+                snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", r.err);
+                break;
+            }
+            if (run >= 0)
+                res->nruns++;
+        }
+        free(r.samples);
+    }
+
+cleanup:
+    for (int i = 0; i < 2; i++) {
+        if (pubs[i])
+            shoal_publication_close(pubs[i]);
+        if (subs[i])
+            shoal_subscription_close(subs[i]);
+        if (zs[i])
+            zmq_close(zs[i]);
+    }
+    if (zctx)
+        zmq_ctx_term(zctx);
+    if (Z_IPC == sc->mode && strlen(endpoint) > 6)
+        unlink(endpoint + 6);
+}
+
+/* ---- statistics ---- */
+typedef struct {
+    double med, min, max;
+} stat_t;
+
+/* Median, min and max of n values taken every stride doubles from v. */
+static stat_t stats(const double *v, int n, int stride)
+{
+    double tmp[MAX_RUNS];
+    stat_t s = { 0, 0, 0 };
+    if (n <= 0)
+        return s;
+    for (int i = 0; i < n; i++)
+        tmp[i] = v[i * stride];
+    qsort(tmp, (size_t)n, sizeof(double), cmp_dbl);
+    s.med = n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+    s.min = tmp[0];
+    s.max = tmp[n - 1];
+    return s;
+}
+
+static result_t *results;
+static int nresults;
+
+static int ok(const result_t *r)
+{
+    return r && !r->error[0] && r->nruns > 0;
+}
+
+/* Median msgs/s (throughput) or median p50 in us (rtt) of the result for name at size; 0 if none. */
+static double headline(const char *name, size_t size)
+{
+    for (int i = 0; i < nresults; i++) {
+        const result_t *r = &results[i];
+        if (ok(r) && r->size == size && 0 == strcmp(r->sc->name, name))
+            return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][0], r->nruns, 5).med;
+    }
+    return 0;
+}
+
+/* Derived figures of a result, in the order of the keys of its kind; 0 = not available. */
+static const char *TPUT_KEYS[] = { "median_mmsgs_per_s", "min_mmsgs_per_s", "max_mmsgs_per_s", "median_mb_per_s",
+    "ratio_vs_zmq_inproc" };
+static const char *RTT_KEYS[] = { "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "p50_min_us", "p50_max_us",
+    "p99_min_us", "p99_max_us", "ratio_zmq_inproc_p50_over_shoal", "ratio_zmq_tcp_p50_over_shoal" };
+static const char *PEERS[3] = { "zmq-inproc-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt" };
+#define N_TPUT_KEYS 5
+#define N_RTT_KEYS 11
+
+static int metrics(const result_t *r, double *v)
+{
+    int tput = K_TPUT == r->sc->kind, n = tput ? N_TPUT_KEYS : N_RTT_KEYS;
+    memset(v, 0, sizeof(double) * (size_t)n);
+    if (!ok(r))
+        return n;
+    double self = headline(r->sc->name, r->size);
+    if (tput) {
+        stat_t s = stats(r->tput, r->nruns, 1);
+        double zmq = r->sc->zmq ? 0 : headline(PEERS[0], r->size);
+        v[0] = s.med / 1e6, v[1] = s.min / 1e6, v[2] = s.max / 1e6, v[3] = s.med * (double)r->size / 1e6;
+        v[4] = zmq > 0 ? self / zmq : 0;
+        return n;
+    }
+    for (int p = 0; p < 5; p++)
+        v[p] = stats(&r->pct[0][p], r->nruns, 5).med;
+    stat_t p50 = stats(&r->pct[0][0], r->nruns, 5), p99 = stats(&r->pct[0][2], r->nruns, 5);
+    v[5] = p50.min, v[6] = p50.max, v[7] = p99.min, v[8] = p99.max;
+    if (!r->sc->zmq) {
+        v[9] = headline(PEERS[1], r->size) / self;
+        v[10] = headline(PEERS[2], r->size) / self;
+    }
+    return n;
+}
+
+/* ---- machine description ---- */
+static struct {
+    char cpu[128], kernel[256], date[32], pinned[192], note[256];
+    long nproc;
+    int zmaj, zmin, zpat;
+} machine;
+
+static void read_machine(void)
+{
+    char line[512];
+    machine.nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(machine.cpu, sizeof(machine.cpu), "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (0 == strncmp(line, "model name", 10) && colon) {
+            colon += 1 + strspn(colon + 1, " \t");
+            colon[strcspn(colon, "\n")] = '\0';
+            snprintf(machine.cpu, sizeof(machine.cpu), "%s", colon);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    struct utsname u;
+    if (0 == uname(&u))
+        snprintf(machine.kernel, sizeof(machine.kernel), "%s %s %s", u.sysname, u.release, u.machine);
+    time_t now = time(NULL);
+    strftime(machine.date, sizeof(machine.date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    zmq_version(&machine.zmaj, &machine.zmin, &machine.zpat);
+    snprintf(machine.note, sizeof(machine.note),
+        "%ld cores: the publisher(s), subscriber, embedded driver and client conductor threads share them "
+        "(zmq ipc/tcp add a zmq I/O thread)",
+        machine.nproc);
+    /* Pin targets: the first two CPUs this process may run on. */
+    cpu_set_t set;
+    int found = 0;
+    if (0 == sched_getaffinity(0, sizeof(set), &set)) {
+        for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+            if (CPU_ISSET(c, &set))
+                *(0 == found++ ? &cpu_a : &cpu_b) = c;
+    }
+    if (found < 2)
+        cpu_b = cpu_a;
+}
+
+static void describe_pinning(void)
+{
+    if (!opt.pin)
+        snprintf(machine.pinned, sizeof(machine.pinned), "no (--pin not given)");
+    else if (0 == pin_attempts || pin_failures == pin_attempts)
+        snprintf(machine.pinned, sizeof(machine.pinned), "no: pthread_setaffinity_np failed (%d of %d calls)",
+            pin_failures, pin_attempts);
+    else
+        snprintf(machine.pinned, sizeof(machine.pinned),
+            "%s: publisher(s)/pinger on cpu %d, subscriber/ponger on cpu %d (%d of %d calls failed); driver not pinned",
+            pin_failures ? "partly" : "yes", cpu_a, cpu_b, pin_failures, pin_attempts);
+}
+
+static const char *ZMQ_NOTE = "zmq: SNDHWM/RCVHWM 1000000; zmq batches messages internally (its pipes and I/O "
+                              "thread coalesce many messages per wake-up), so its throughput is a batched figure";
+
+/* ---- output ---- */
+static void print_table(void)
+{
+    double v[N_RTT_KEYS];
+    printf("shoal-bench: shoal %s, libzmq %d.%d.%d, %s\n", shoal_version(), machine.zmaj, machine.zmin, machine.zpat,
+        machine.date);
+    printf("machine : %ld cores (nproc), %s, %s\n", machine.nproc, machine.cpu, machine.kernel);
+    printf("pinned  : %s\nnote    : %s\n", machine.pinned, machine.note);
+    printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run, %ld round trips per rtt run\n",
+        opt.runs, opt.messages, opt.samples);
+    printf("          shoal: embedded driver (default settings), aeron:ipc?term-length=%ldm (publisher window = "
+           "term / 2), busy-polling threads\n          %s\n",
+        opt.term_mib, ZMQ_NOTE);
+    for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0) {
+        for (int i = 0; i < nresults; i++) {
+            const result_t *r = &results[i];
+            if (kind != r->sc->kind)
+                continue;
+            if (!header++ && K_TPUT == kind)
+                printf("\nThroughput, M msgs/s across runs (MB/s = 10^6 payload bytes/s at the median)\n"
+                       "%-32s %7s %8s %8s %8s %9s\n",
+                    "scenario", "size", "median", "min", "max", "MB/s");
+            else if (1 == header)
+                printf("\nRound trip, us (each percentile: median across runs; ranges: min..max across runs)\n"
+                       "%-16s %7s %8s %8s %8s %8s %9s %17s %17s\n",
+                    "scenario", "size", "p50", "p90", "p99", "p99.9", "max", "p50 range", "p99 range");
+            metrics(r, v);
+            if (!ok(r))
+                printf("%-*s %7zu   %s (see below)\n", K_TPUT == kind ? 32 : 16, r->sc->name, r->size,
+                    r->skipped ? "skipped" : "ERROR");
+            else if (K_TPUT == kind)
+                printf("%-32s %7zu %8.2f %8.2f %8.2f %9.1f\n", r->sc->name, r->size, v[0], v[1], v[2], v[3]);
+            else
+                printf("%-16s %7zu %8.2f %8.2f %8.2f %8.2f %9.2f %8.2f..%-7.2f %8.2f..%-7.2f\n", r->sc->name, r->size,
+                    v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+        }
+    }
+    int header = 0;
+    for (int i = 0; i < nresults; i++) {
+        const result_t *r = &results[i];
+        int tput = K_TPUT == r->sc->kind;
+        metrics(r, v);
+        for (int k = 0; k < (tput ? 1 : 2); k++) {
+            double q = tput ? v[4] : v[9 + k];
+            if (q <= 0)
+                continue;
+            if (!header++)
+                printf("\nshoal vs zmq, same size (throughput: shoal / zmq; latency: zmq p50 / shoal p50; "
+                       "> 1 means shoal is better)\n");
+            printf("  %-32s vs %-22s %7zu B: %8.2fx\n", r->sc->name, PEERS[tput ? 0 : 1 + k], r->size, q);
+        }
+    }
+    header = 0;
+    for (int i = 0; i < nresults; i++) {
+        if (results[i].error[0])
+            printf("%s  %s (%zu B): %s\n", header++ ? "" : "\nErrors and skipped scenarios\n", results[i].sc->name,
+                results[i].size, results[i].error);
+    }
+}
+
+static void jstr(const char *s)
+{
+    tool_json_string(s, strlen(s));
+}
+
+/* Prints `, "key": "value"` (lead replaces the comma). */
+static void jkv(const char *lead, const char *key, const char *value)
+{
+    printf("%s\"%s\": ", lead ? lead : ", ", key);
+    jstr(value);
+}
+
+static void print_json(void)
+{
+    double v[N_RTT_KEYS];
+    printf("{\"tool\": \"shoal-bench\", \"shoal_version\": \"%s\", \"zmq_version\": \"%d.%d.%d\", \"date\": \"%s\",\n",
+        shoal_version(), machine.zmaj, machine.zmin, machine.zpat, machine.date);
+    printf(" \"machine\": {\"nproc\": %ld", machine.nproc);
+    jkv(NULL, "cpu", machine.cpu);
+    jkv(NULL, "kernel", machine.kernel);
+    jkv(NULL, "note", machine.note);
+    printf("},\n \"pin_requested\": %s, \"pinned\": %s", opt.pin ? "true" : "false",
+        opt.pin && pin_attempts > 0 && 0 == pin_failures ? "true" : "false");
+    jkv(NULL, "pinning", machine.pinned);
+    printf(",\n \"params\": {\"runs\": %ld, \"warmup_runs\": 1, \"messages\": %ld, \"samples\": %ld, \"term_mib\": "
+           "%ld, \"zmq_hwm\": %d},\n",
+        opt.runs, opt.messages, opt.samples, opt.term_mib, ZMQ_HWM);
+    jkv(" ", "zmq_note", ZMQ_NOTE);
+    printf(",\n \"results\": [");
+    for (int i = 0; i < nresults; i++) {
+        const result_t *r = &results[i];
+        int tput = K_TPUT == r->sc->kind;
+        printf("%s\n  {\"scenario\": \"%s\", \"kind\": \"%s\", \"transport\": \"%s\", \"size\": %zu", i ? "," : "",
+            r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size);
+        jkv(NULL, "endpoint", r->uri);
+        jkv(NULL, "description", r->sc->what);
+        printf(", \"skipped\": %s, \"error\": ", r->skipped ? "true" : "false");
+        r->error[0] ? jstr(r->error) : (void)printf("null");
+        printf(",\n   \"runs\": [");
+        for (int k = 0; k < r->nruns; k++) {
+            if (tput)
+                printf("%s%.1f", k ? ", " : "", r->tput[k]);
+            else
+                printf("%s{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f}", k ? ", " : "",
+                    r->pct[k][0], r->pct[k][1], r->pct[k][2], r->pct[k][3], r->pct[k][4]);
+        }
+        printf("]");
+        int n = metrics(r, v);
+        for (int k = 0; k < n; k++) {
+            printf(",%s\"%s\": ", k % 4 ? " " : "\n   ", tput ? TPUT_KEYS[k] : RTT_KEYS[k]);
+            v[k] > 0 ? printf("%.4f", v[k]) : printf("null");
+        }
+        printf("}");
+    }
+    printf("\n ]\n}\n");
+}
+
+static void print_csv(void)
+{
+    double v[N_RTT_KEYS];
+    printf("# shoal-bench shoal %s libzmq %d.%d.%d %s\n# machine: %ld cores, %s, %s\n# pinned: %s\n# note: %s\n",
+        shoal_version(), machine.zmaj, machine.zmin, machine.zpat, machine.date, machine.nproc, machine.cpu,
+        machine.kernel, machine.pinned, machine.note);
+    printf("# runs %ld (+1 warm-up), messages %ld, samples %ld, term %ld MiB\nscenario,kind,transport,size,runs",
+        opt.runs, opt.messages, opt.samples, opt.term_mib);
+    for (int k = 0; k < N_TPUT_KEYS + N_RTT_KEYS; k++)
+        printf(",%s", k < N_TPUT_KEYS ? TPUT_KEYS[k] : RTT_KEYS[k - N_TPUT_KEYS]);
+    printf(",error\n");
+    for (int i = 0; i < nresults; i++) {
+        const result_t *r = &results[i];
+        int tput = K_TPUT == r->sc->kind, n = metrics(r, v);
+        printf("%s,%s,%s,%zu,%d", r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size,
+            r->nruns);
+        for (int k = 0; k < (tput ? 0 : N_TPUT_KEYS); k++)
+            printf(",");
+        for (int k = 0; k < n; k++)
+            v[k] > 0 ? printf(",%.4f", v[k]) : printf(",");
+        for (int k = 0; k < (tput ? N_RTT_KEYS : 0); k++)
+            printf(",");
+        printf(",\"");
+        for (const char *c = r->error; *c; c++)
+            fputs('"' == *c ? "\"\"" : (char[2]){ *c, 0 }, stdout);
+        printf("\"\n");
+    }
+}
+
+/* ---- command line ---- */
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: shoal-bench [options]\n"
+        "  --scenario NAME   run NAME (repeatable or comma list; default: all below)\n"
+        "  --runs N          timed runs per scenario after one warm-up (default 5, max %d)\n"
+        "  --messages N      messages per throughput run (default 5000000)\n"
+        "  --samples N       round trips per latency run (default 100000)\n"
+        "  --term-length MIB shoal IPC term length in MiB, a power of two (default 4; window = term / 2)\n"
+        "  --size BYTES      message size, >= %d (default 32; repeatable or comma list)\n"
+        "  --json | --csv    machine-readable output instead of the table\n"
+        "  --no-zmq          skip the ZeroMQ peer scenarios\n"
+        "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
+        "  --help            this text\n"
+        "scenarios:\n",
+        MAX_RUNS, MIN_SIZE);
+    for (size_t i = 0; i < N_SCENARIOS; i++)
+        fprintf(out, "  %-32s %s\n", SCENARIOS[i].name, SCENARIOS[i].what);
+}
+
+static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "shoal-bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see shoal-bench --help)\n");
+    va_end(ap);
+    exit(2);
+}
+
+static long parse_long(const char *name, const char *s, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        bad("%s: '%s' is not an integer in %ld..%ld", name, s, min, max);
+    return v;
+}
+
+static void parse_list(const char *arg, int is_size)
+{
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", arg);
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (is_size) {
+            if (opt.nsizes == MAX_SIZES)
+                bad("--size: at most %d sizes", MAX_SIZES);
+            opt.sizes[opt.nsizes++] = (size_t)parse_long("--size", tok, MIN_SIZE, MAX_SIZE);
+            continue;
+        }
+        size_t i = 0;
+        while (i < N_SCENARIOS && strcmp(SCENARIOS[i].name, tok))
+            i++;
+        if (i == N_SCENARIOS)
+            bad("--scenario: unknown scenario '%s'; --help lists them", tok);
+        opt.selected[i] = opt.any_selected = 1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = { { "scenario", required_argument, NULL, 's' },
+        { "runs", required_argument, NULL, 'r' }, { "messages", required_argument, NULL, 'm' },
+        { "samples", required_argument, NULL, 'n' }, { "term-length", required_argument, NULL, 't' },
+        { "size", required_argument, NULL, 'z' }, { "json", no_argument, NULL, 'j' }, { "csv", no_argument, NULL, 'c' },
+        { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 } };
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (o) {
+            case 's': parse_list(optarg, 0); break;
+            case 'r': opt.runs = parse_long("--runs", optarg, 1, MAX_RUNS); break;
+            case 'm': opt.messages = parse_long("--messages", optarg, 1, 1L << 40); break;
+            case 'n': opt.samples = parse_long("--samples", optarg, 1, 100000000); break;
+            case 't':
+                opt.term_mib = parse_long("--term-length", optarg, 1, 1024);
+                if (opt.term_mib & (opt.term_mib - 1))
+                    bad("--term-length: %ld is not a power of two", opt.term_mib);
+                break;
+            case 'z': parse_list(optarg, 1); break;
+            case 'j': opt.json = 1; break;
+            case 'c': opt.csv = 1; break;
+            case 'Z': opt.no_zmq = 1; break;
+            case 'p': opt.pin = 1; break;
+            case 'h': usage(stdout); return 0;
+            default:
+                if (optopt)
+                    bad("option '%s' %s", argv[optind - 1],
+                        strchr(argv[optind - 1], '=') ? "takes no value" : "needs a value");
+                bad("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        bad("unexpected argument '%s'", argv[optind]);
+    if (opt.json && opt.csv)
+        bad("--json and --csv exclude each other");
+    if (0 == opt.nsizes)
+        opt.sizes[opt.nsizes++] = 32;
+    for (size_t i = 0; i < N_SCENARIOS; i++) {
+        if (opt.no_zmq && SCENARIOS[i].zmq && opt.selected[i])
+            bad("--no-zmq contradicts --scenario %s", SCENARIOS[i].name);
+        opt.selected[i] = opt.any_selected ? opt.selected[i] : !(opt.no_zmq && SCENARIOS[i].zmq);
+    }
+    read_machine();
+
+    char dir[128];
+    snprintf(dir, sizeof(dir), "/dev/shm/shoal-bench-%ld", (long)getpid());
+    shoal_context_t *ctx;
+    shoal_driver_t *driver;
+    if (shoal_context_init(&ctx) < 0 || shoal_context_set_dir(ctx, dir) < 0 ||
+        shoal_context_set(ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 || shoal_driver_start(&driver, ctx) < 0 ||
+        shoal_client_connect(&client, ctx) < 0) {
+        fprintf(stderr, "shoal-bench: cannot start the embedded driver in %s: %s\n", dir, shoal_errmsg());
+        return 1;
+    }
+
+    results = calloc(N_SCENARIOS * MAX_SIZES, sizeof(result_t));
+    int failed = 0, progress = isatty(2);
+    for (int z = 0; z < opt.nsizes; z++) {
+        for (size_t i = 0; i < N_SCENARIOS; i++) {
+            if (!opt.selected[i])
+                continue;
+            result_t *r = &results[nresults++];
+            r->sc = &SCENARIOS[i];
+            r->size = opt.sizes[z];
+            if (progress)
+                fprintf(stderr, "shoal-bench: %s, %zu B ...\n", r->sc->name, r->size);
+            run_scenario(r);
+            failed |= !ok(r) && !r->skipped;
+        }
+    }
+    describe_pinning();
+    opt.json ? print_json() : opt.csv ? print_csv() : print_table();
+    fflush(stdout);
+
+    shoal_client_close(client);
+    shoal_driver_close(driver);
+    shoal_context_close(ctx);
+    free(results);
+    return failed ? 1 : 0;
+}
