@@ -147,6 +147,17 @@ typedef struct shoal_iovec_stct
  *  SHOAL_IDLE_STRATEGY                busy-spin|yield|sleep|backoff (backoff)
  *  SHOAL_DIR_DELETE_ON_START          1: wipe a stale directory (1)
  *  SHOAL_DIR_DELETE_ON_SHUTDOWN       1: remove directory on clean close (0)
+ * UDP (driver side):
+ *  SHOAL_RCV_WINDOW                   receiver window bytes  (128 KiB; raised to hold a max message)
+ *  SHOAL_IMAGE_LIVENESS_TIMEOUT_MS    image gone without frames (10000)
+ *  SHOAL_PUBLICATION_CONNECTION_TIMEOUT_MS  not connected without SMs (5000)
+ *  SHOAL_FLOW_CONTROL_RECEIVER_TIMEOUT_MS   multicast/MDC receiver dropped (5000)
+ *  SHOAL_NAK_RETRY_DELAY_US           NAK retry floor (1000; else 2 x RTT)
+ *  SHOAL_RETRANSMIT_LINGER_US         repeat NAKs ignored for (500)
+ *  SHOAL_SOCKET_RCVBUF, SHOAL_SOCKET_SNDBUF  socket buffers asked for (2 MiB)
+ *  SHOAL_RCV_LOSS_RATE, SHOAL_SEND_LOSS_RATE  test loss 0..1 of datagrams in/out (0)
+ *  SHOAL_LOSS_SEED                    loss generator seed (0: from the clock)
+ *  SHOAL_THREADING_MODE               shared (dedicated: not yet)
  */
 typedef enum shoal_idle_strategy_en
 {

@@ -66,6 +66,20 @@ static int parse_bool(const char *key, const char *value, bool *out)
     return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a boolean (1/0/true/false)", key, value ? value : "(null)");
 }
 
+/* A fraction in [0, 1], e.g. "0.1". */
+static int parse_rate(const char *key, const char *value, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = (NULL == value) ? -1 : strtod(value, &end);
+    if (NULL == value || errno != 0 || end == value || '\0' != *end || !(v >= 0.0 && v <= 1.0))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a rate between 0 and 1", key, value ? value : "(null)");
+    }
+    *out = v;
+    return 0;
+}
+
 static int check_buffer_length(const char *key, uint64_t v, uint32_t *out)
 {
     if (!SHOAL_IS_POWER_OF_TWO(v) || v < 4096 || v > (1U << 30))
@@ -119,6 +133,28 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
     {
         return parse_bool(key, value, &ctx->dir_delete_on_shutdown);
     }
+    if (0 == strcmp(key, "RCV_LOSS_RATE"))
+    {
+        return parse_rate(key, value, &ctx->rcv_loss_rate);
+    }
+    if (0 == strcmp(key, "SEND_LOSS_RATE"))
+    {
+        return parse_rate(key, value, &ctx->send_loss_rate);
+    }
+    if (0 == strcmp(key, "THREADING_MODE"))
+    {
+        if (NULL != value && 0 == strcasecmp(value, "shared"))
+        {
+            ctx->threading_mode = SHOAL_THREADING_SHARED;
+            return 0;
+        }
+        if (NULL != value && 0 == strcasecmp(value, "dedicated"))
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: dedicated is not available yet (use shared)");
+        }
+        return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: '%s' is not shared or dedicated",
+            value ? value : "(null)");
+    }
 
     uint64_t v = 0;
     if (parse_u64(key, value, &v) < 0)
@@ -168,6 +204,53 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
         ctx->mtu = (uint32_t)v;
         return 0;
     }
+    if (0 == strcmp(key, "LOSS_SEED"))
+    {
+        ctx->loss_seed = v;
+        return 0;
+    }
+    if (0 == strcmp(key, "IMAGE_LIVENESS_TIMEOUT_MS"))
+    {
+        return check_timeout(key, v, &ctx->image_liveness_timeout_ms);
+    }
+    if (0 == strcmp(key, "PUBLICATION_CONNECTION_TIMEOUT_MS"))
+    {
+        return check_timeout(key, v, &ctx->publication_connection_timeout_ms);
+    }
+    if (0 == strcmp(key, "FLOW_CONTROL_RECEIVER_TIMEOUT_MS"))
+    {
+        return check_timeout(key, v, &ctx->flow_control_receiver_timeout_ms);
+    }
+    if (0 == strcmp(key, "NAK_RETRY_DELAY_US") || 0 == strcmp(key, "RETRANSMIT_LINGER_US"))
+    {
+        if (v < 1 || v > 10ULL * 1000 * 1000)
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu us must be between 1 us and 10 s", key,
+                (unsigned long long)v);
+        }
+        *('N' == key[0] ? &ctx->nak_retry_delay_us : &ctx->retransmit_linger_us) = v;
+        return 0;
+    }
+    if (0 == strcmp(key, "RCV_WINDOW"))
+    {
+        if (v < 4096 || v > (1U << 30))
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting RCV_WINDOW: %llu must be between 4096 and 1073741824",
+                (unsigned long long)v);
+        }
+        ctx->rcv_window = (uint32_t)v;
+        return 0;
+    }
+    if (0 == strcmp(key, "SOCKET_RCVBUF") || 0 == strcmp(key, "SOCKET_SNDBUF"))
+    {
+        if (v > (1U << 30))
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be at most 1073741824", key,
+                (unsigned long long)v);
+        }
+        *('R' == key[7] ? &ctx->socket_rcvbuf : &ctx->socket_sndbuf) = (uint32_t)v;
+        return 0;
+    }
     if (0 == strcmp(key, "TO_DRIVER_BUFFER_LENGTH"))
     {
         return check_buffer_length(key, v, &ctx->to_driver_buffer_length);
@@ -192,7 +275,9 @@ static const char *const ENV_SETTINGS[] = {
     "DIR", "DRIVER_TIMEOUT_MS", "CLIENT_LIVENESS_TIMEOUT_MS", "PUBLICATION_UNBLOCK_TIMEOUT_MS",
     "PUBLICATION_LINGER_MS", "IPC_TERM_LENGTH", "TERM_LENGTH", "MTU", "TO_DRIVER_BUFFER_LENGTH",
     "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH", "IDLE_STRATEGY",
-    "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", NULL
+    "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE", "RCV_LOSS_RATE", "SEND_LOSS_RATE",
+    "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS", "FLOW_CONTROL_RECEIVER_TIMEOUT_MS",
+    "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF", "SOCKET_SNDBUF", NULL
 };
 
 static void default_dir(char *dir, size_t len)
@@ -234,6 +319,18 @@ int shoal_context_init(shoal_context_t **ctxp)
     ctx->idle_strategy = SHOAL_IDLE_BACKOFF;
     ctx->dir_delete_on_start = true;
     ctx->dir_delete_on_shutdown = false;
+    ctx->threading_mode = SHOAL_THREADING_SHARED;
+    ctx->rcv_loss_rate = 0.0;
+    ctx->send_loss_rate = 0.0;
+    ctx->loss_seed = 0;
+    ctx->image_liveness_timeout_ms = 10000;
+    ctx->publication_connection_timeout_ms = 5000;
+    ctx->flow_control_receiver_timeout_ms = 5000;
+    ctx->nak_retry_delay_us = 1000;
+    ctx->retransmit_linger_us = 500;
+    ctx->rcv_window = 128 * 1024;
+    ctx->socket_rcvbuf = 2 * 1024 * 1024;
+    ctx->socket_sndbuf = 2 * 1024 * 1024;
 
     for (int i = 0; NULL != ENV_SETTINGS[i]; i++)
     {

@@ -78,21 +78,29 @@ void shoal_driver_send_operation_success(shoal_driver_conductor_t *c, int64_t co
     transmit(c, SHOAL_RSP_ON_OPERATION_SUCCESS, &r, sizeof(r));
 }
 
-void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
-    int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id)
+void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t session_id, int32_t stream_id,
+    const char *log_file, const char *source, int64_t subscription_registration_id, int64_t image_id,
+    int32_t position_counter_id)
 {
     shoal_image_ready_t *r = (shoal_image_ready_t *)c->scratch;
     r->correlation_id = image_id;
     r->subscription_registration_id = subscription_registration_id;
-    r->session_id = pub->session_id;
-    r->stream_id = pub->stream_id;
+    r->session_id = session_id;
+    r->stream_id = stream_id;
     r->subscriber_position_id = position_counter_id;
-    r->log_file_length = (int32_t)strlen(pub->log_file);
+    r->log_file_length = (int32_t)strlen(log_file);
     size_t len = sizeof(*r);
-    memcpy(c->scratch + len, pub->log_file, (size_t)r->log_file_length);
+    memcpy(c->scratch + len, log_file, (size_t)r->log_file_length);
     len += (size_t)r->log_file_length;
-    len += put_string(c->scratch + len, "aeron:ipc");
+    len += put_string(c->scratch + len, source);
     transmit(c, SHOAL_RSP_ON_AVAILABLE_IMAGE, c->scratch, len);
+}
+
+void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
+    int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id)
+{
+    shoal_driver_send_image_available_for(c, pub->session_id, pub->stream_id, pub->log_file, "aeron:ipc",
+        subscription_registration_id, image_id, position_counter_id);
 }
 
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
@@ -134,6 +142,11 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
     c->next_session_id = (int32_t)(((uint32_t)rand() << 4) ^ (uint32_t)now_ms);
     c->last_timer_ms = now_ms;
     c->time_of_last_to_driver_position_change_ms = now_ms;
+    if (shoal_driver_network_init(c) < 0)
+    {
+        shoal_driver_conductor_close(c);
+        return -1;
+    }
     shoal_mpsc_rb_consumer_heartbeat_time(&c->to_driver, now_ms);
     shoal_store_release(c->system_counters[SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT], now_ms);
     return 0;
@@ -142,6 +155,7 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
 void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
 {
     int64_t now_ms = shoal_epoch_ms();
+    shoal_driver_network_close(c);
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         shoal_ipc_publication_delete(c->ipc_publications[i], &c->counters, now_ms);
@@ -302,5 +316,10 @@ int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
         work += check_to_driver_ring(c, now_ms);
     }
     work += shoal_driver_tick_publications(c, now_ms);
+    work += shoal_driver_tick_network(c, now_ms);
+    if (SHOAL_THREADING_SHARED == c->ctx->threading_mode)
+    {
+        work += shoal_driver_network_do_work(c);
+    }
     return work;
 }

@@ -7,6 +7,9 @@
  *   shoal_driver_clients.c       client liveness
  *   shoal_driver_publications.c  add/remove publications, IPC stream ticks
  *   shoal_driver_subscriptions.c add/remove subscriptions, image linking
+ *   shoal_driver_network.c       UDP: network publications, receive
+ *                                endpoints, images from SETUP frames, and
+ *                                the sender/receiver duties (shared mode)
  * Nothing here is on a publisher's or subscriber's hot path.
  */
 #ifndef SHOAL_DRIVER_CONDUCTOR_H
@@ -20,6 +23,7 @@
 #include "concurrent/shoal_mpsc_rb.h"
 #include "protocol/shoal_cnc_descriptor.h"
 #include "transport/ipc/shoal_ipc_publication.h"
+#include "transport/udp/shoal_udp_agents.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
 #include "util/shoal_uri.h"
@@ -32,12 +36,14 @@ typedef struct shoal_driver_client_stct
 } shoal_driver_client_t;
 
 /* One add_publication call of one client. Concurrent publications of the
- * same stream share one shoal_ipc_publication_t through several links. */
+ * same stream share one shoal_ipc_publication_t (or, for UDP, one
+ * shoal_network_publication_t) through several links. */
 typedef struct shoal_publication_link_stct
 {
     int64_t registration_id;
     int64_t client_id;
-    shoal_ipc_publication_t *publication;
+    shoal_ipc_publication_t *publication;      /* NULL for UDP */
+    shoal_network_publication_t *network;      /* NULL for IPC */
 } shoal_publication_link_t;
 
 typedef struct shoal_subscription_link_stct
@@ -47,6 +53,12 @@ typedef struct shoal_subscription_link_stct
     int32_t stream_id;
     bool has_session_id;
     int32_t session_id;
+    shoal_media_t media;
+    /* UDP only */
+    shoal_receive_channel_endpoint_t *endpoint;
+    bool reliable;
+    int32_t rcv_window;
+    char channel[SHOAL_UDP_CANONICAL_MAX];
 } shoal_subscription_link_t;
 
 #define SHOAL_DRIVER_ARRAY(type, name) \
@@ -68,6 +80,16 @@ typedef struct shoal_driver_conductor_stct
     SHOAL_DRIVER_ARRAY(shoal_publication_link_t, publication_links);
     SHOAL_DRIVER_ARRAY(shoal_ipc_publication_t *, ipc_publications);
     SHOAL_DRIVER_ARRAY(shoal_subscription_link_t, subscription_links);
+
+    /* UDP (shoal_driver_network.c) */
+    SHOAL_DRIVER_ARRAY(shoal_network_publication_t *, network_publications);
+    SHOAL_DRIVER_ARRAY(shoal_send_channel_endpoint_t *, send_endpoints);
+    SHOAL_DRIVER_ARRAY(shoal_receive_channel_endpoint_t *, receive_endpoints);
+    SHOAL_DRIVER_ARRAY(shoal_publication_image_t *, images);
+    shoal_udp_sender_t *sender;
+    shoal_udp_receiver_t *receiver;
+    int64_t receiver_id;
+    uint64_t next_loss_seed;
 
     int32_t next_session_id;
     int64_t last_timer_ms;
@@ -92,6 +114,10 @@ void shoal_driver_send_error(shoal_driver_conductor_t *c, int64_t correlation_id
 void shoal_driver_send_operation_success(shoal_driver_conductor_t *c, int64_t correlation_id);
 void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
     int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id);
+/* Same for any stream: UDP images give their log and source address. */
+void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t session_id, int32_t stream_id,
+    const char *log_file, const char *source, int64_t subscription_registration_id, int64_t image_id,
+    int32_t position_counter_id);
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
     int64_t subscription_registration_id, int32_t stream_id);
 void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message);
@@ -120,5 +146,23 @@ void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t 
 void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
 /* Tells linked subscribers the stream is gone and frees their positions. */
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
+
+/* UDP (shoal_driver_network.c) */
+int shoal_driver_network_init(shoal_driver_conductor_t *c);
+void shoal_driver_network_close(shoal_driver_conductor_t *c);
+void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
+void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
+void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
+    int64_t now_ms);
+void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
+    int64_t now_ms);
+/* Lifecycle of UDP publications and images; every conductor cycle. */
+int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms);
+/* Sender and receiver duties when they share the conductor's thread. */
+int shoal_driver_network_do_work(shoal_driver_conductor_t *c);
+/* Whether stream_id/session_id is taken by any IPC or UDP publication. */
+bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
 
 #endif

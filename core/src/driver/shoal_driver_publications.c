@@ -11,15 +11,7 @@
 
 static bool session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id)
 {
-    for (int32_t i = 0; i < c->ipc_publications_count; i++)
-    {
-        const shoal_ipc_publication_t *p = c->ipc_publications[i];
-        if (p->stream_id == stream_id && p->session_id == session_id && SHOAL_IPC_PUB_DONE != p->state)
-        {
-            return true;
-        }
-    }
-    return false;
+    return shoal_driver_session_in_use(c, stream_id, session_id);
 }
 
 static int32_t next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
@@ -74,10 +66,10 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    if (SHOAL_MEDIA_IPC != uri.media)
+    if (SHOAL_MEDIA_UDP == uri.media)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': only aeron:ipc is supported by this driver", channel);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_on_add_network_publication(c, client_id, correlation_id, stream_id, channel, &uri, exclusive,
+            now_ms);
         return;
     }
     int32_t term_length = uri.has_term_length ? uri.term_length : (int32_t)c->ctx->ipc_term_length;
@@ -144,6 +136,7 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
     link->registration_id = correlation_id;
     link->client_id = client_id;
     link->publication = pub;
+    link->network = NULL;
     send_publication_ready(c, correlation_id, correlation_id, pub);
     if (1 == pub->ref_count)
     {
@@ -154,7 +147,13 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
 void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms)
 {
     shoal_ipc_publication_t *pub = c->publication_links[index].publication;
+    shoal_network_publication_t *network = c->publication_links[index].network;
     c->publication_links[index] = c->publication_links[--c->publication_links_count];
+    if (NULL != network)
+    {
+        shoal_driver_remove_network_publication_link(c, network, now_ms);
+        return;
+    }
     if (--pub->ref_count <= 0)
     {
         shoal_ipc_publication_on_publishers_gone(pub, now_ms);

@@ -11,7 +11,7 @@
 
 static bool matches(const shoal_subscription_link_t *link, const shoal_ipc_publication_t *pub)
 {
-    return link->stream_id == pub->stream_id && (!link->has_session_id || link->session_id == pub->session_id);
+    return SHOAL_MEDIA_IPC == link->media && link->stream_id == pub->stream_id && (!link->has_session_id || link->session_id == pub->session_id);
 }
 
 static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link, shoal_ipc_publication_t *pub,
@@ -73,11 +73,9 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    if (SHOAL_MEDIA_IPC != uri.media)
+    if (SHOAL_MEDIA_UDP == uri.media)
     {
-        char msg[SHOAL_MAX_CHANNEL_LENGTH + 64];
-        snprintf(msg, sizeof(msg), "channel '%s': only aeron:ipc is supported by this driver", channel);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_on_add_network_subscription(c, client_id, correlation_id, stream_id, channel, &uri, now_ms);
         return;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
@@ -91,6 +89,8 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
     link->stream_id = stream_id;
     link->has_session_id = uri.has_session_id;
     link->session_id = uri.session_id;
+    link->media = SHOAL_MEDIA_IPC;
+    link->endpoint = NULL;
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
 
     shoal_subscription_ready_t r = { correlation_id, -1 };
@@ -108,6 +108,10 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
 void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms)
 {
     int64_t registration_id = c->subscription_links[index].registration_id;
+    if (SHOAL_MEDIA_UDP == c->subscription_links[index].media)
+    {
+        shoal_driver_remove_network_subscription_link(c, &c->subscription_links[index], now_ms);
+    }
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         int32_t counter_id = shoal_ipc_publication_remove_subscriber(c->ipc_publications[i], registration_id);

@@ -1,0 +1,758 @@
+/* UDP streams, conductor side. Publications on aeron:udp channels become
+ * network publications on a send channel endpoint (shared by channel);
+ * subscriptions add their stream to a receive channel endpoint (shared by
+ * channel); a SETUP frame heard on a receive endpoint for a wanted stream
+ * becomes an image, linked to every matching subscription. The sender and
+ * receiver duties do the per-packet work (transport/udp); this file creates,
+ * links, times out and frees. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "driver/shoal_driver_conductor.h"
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+/* Counter type ids of the per-endpoint blocks (as Aeron's channel status ids). */
+#define SHOAL_COUNTER_TYPE_SEND_CHANNEL 6
+#define SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL 7
+
+/* An image that ended is not rebuilt from the same session for this long. */
+#define SHOAL_IMAGE_COOLDOWN_NS (1000 * 1000 * 1000LL)
+
+static const int SYSTEM_COUNTER_OF[SHOAL_UDP_COUNTER_COUNT] = {
+    [SHOAL_UDP_COUNTER_BYTES_SENT] = SHOAL_SYSTEM_COUNTER_BYTES_SENT,
+    [SHOAL_UDP_COUNTER_BYTES_RECEIVED] = SHOAL_SYSTEM_COUNTER_BYTES_RECEIVED,
+    [SHOAL_UDP_COUNTER_FRAMES_SENT] = -1,
+    [SHOAL_UDP_COUNTER_FRAMES_RECEIVED] = -1,
+    [SHOAL_UDP_COUNTER_NAKS_SENT] = SHOAL_SYSTEM_COUNTER_NAKS_SENT,
+    [SHOAL_UDP_COUNTER_NAKS_RECEIVED] = SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED,
+    [SHOAL_UDP_COUNTER_RETRANSMITS_SENT] = SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT,
+    [SHOAL_UDP_COUNTER_SMS_SENT] = SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT,
+    [SHOAL_UDP_COUNTER_SMS_RECEIVED] = SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED,
+    [SHOAL_UDP_COUNTER_SHORT_SENDS] = SHOAL_SYSTEM_COUNTER_SHORT_SENDS,
+    [SHOAL_UDP_COUNTER_INVALID_FRAMES] = SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
+    [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = SHOAL_SYSTEM_COUNTER_HEARTBEATS_SENT,
+};
+
+static int64_t now_ns_from(int64_t now_ms)
+{
+    (void)now_ms;
+    return shoal_nano_time();
+}
+
+int shoal_driver_network_init(shoal_driver_conductor_t *c)
+{
+    c->sender = calloc(1, sizeof(*c->sender));
+    c->receiver = calloc(1, sizeof(*c->receiver));
+    if (NULL == c->sender || NULL == c->receiver)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "driver: out of memory");
+    }
+    if (shoal_udp_sender_init(c->sender) < 0 || shoal_udp_receiver_init(c->receiver) < 0)
+    {
+        return -1;
+    }
+    /* Identifies this driver's receivers in status messages (flow control
+     * tells receivers apart by it). */
+    c->receiver_id = ((int64_t)rand() << 32) ^ (int64_t)rand() ^ shoal_nano_time();
+    c->next_loss_seed = c->ctx->loss_seed ? c->ctx->loss_seed : (uint64_t)shoal_nano_time();
+    return 0;
+}
+
+static void free_endpoint_counters(shoal_driver_conductor_t *c, int32_t *ids, int64_t now_ms)
+{
+    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
+    {
+        if (ids[i] >= 0)
+        {
+            shoal_counters_manager_free(&c->counters, now_ms, ids[i]);
+            ids[i] = -1;
+        }
+    }
+}
+
+void shoal_driver_network_close(shoal_driver_conductor_t *c)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    for (int32_t i = 0; i < c->network_publications_count; i++)
+    {
+        shoal_network_publication_delete(c->network_publications[i], &c->counters, now_ms);
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_delete(c->images[i], &c->counters, now_ms);
+    }
+    for (int32_t i = 0; i < c->send_endpoints_count; i++)
+    {
+        free_endpoint_counters(c, c->send_endpoints[i]->counter_ids, now_ms);
+        shoal_send_channel_endpoint_delete(c->send_endpoints[i]);
+    }
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        free_endpoint_counters(c, c->receive_endpoints[i]->counter_ids, now_ms);
+        shoal_receive_channel_endpoint_delete(c->receive_endpoints[i]);
+    }
+    free(c->network_publications);
+    free(c->images);
+    free(c->send_endpoints);
+    free(c->receive_endpoints);
+    c->network_publications = NULL;
+    c->images = NULL;
+    c->send_endpoints = NULL;
+    c->receive_endpoints = NULL;
+    c->network_publications_count = c->images_count = c->send_endpoints_count = c->receive_endpoints_count = 0;
+    if (NULL != c->sender)
+    {
+        shoal_udp_sender_close(c->sender);
+        free(c->sender);
+        c->sender = NULL;
+    }
+    if (NULL != c->receiver)
+    {
+        shoal_udp_receiver_close(c->receiver);
+        free(c->receiver);
+        c->receiver = NULL;
+    }
+}
+
+bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id)
+{
+    for (int32_t i = 0; i < c->ipc_publications_count; i++)
+    {
+        const shoal_ipc_publication_t *p = c->ipc_publications[i];
+        if (p->stream_id == stream_id && p->session_id == session_id && SHOAL_IPC_PUB_DONE != p->state)
+        {
+            return true;
+        }
+    }
+    for (int32_t i = 0; i < c->network_publications_count; i++)
+    {
+        const shoal_network_publication_t *p = c->network_publications[i];
+        if (p->stream_id == stream_id && p->session_id == session_id && SHOAL_NET_PUB_DONE != p->state)
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void allocate_endpoint_counters(shoal_driver_conductor_t *c, const char *kind, int32_t type_id,
+    const shoal_udp_channel_t *ch, shoal_udp_counters_t *counters, int32_t *ids, int64_t now_ms)
+{
+    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
+    char uri[SHOAL_URI_PRINT_MAX_LENGTH];
+    if (shoal_uri_print(&ch->uri, uri, sizeof(uri)) < 0)
+    {
+        snprintf(uri, sizeof(uri), "%s", ch->canonical);
+    }
+    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
+    {
+        snprintf(label, sizeof(label), "%s %s: %.300s", kind, shoal_udp_counter_name(i), uri);
+        uint8_t key[8];
+        int32_t which = i;
+        memcpy(key, &which, 4);
+        memcpy(key + 4, &type_id, 4);
+        ids[i] = shoal_counters_manager_allocate(&c->counters, now_ms, type_id, key, sizeof(key), label, 0, 0);
+        counters->endpoint[i] = ids[i] >= 0 ? shoal_counter_addr(c->counters.values, ids[i]) : NULL;
+        counters->system[i] = SYSTEM_COUNTER_OF[i] >= 0 ? c->system_counters[SYSTEM_COUNTER_OF[i]] : NULL;
+    }
+    shoal_err_clear();
+}
+
+/* ------------------------------------------------------------ publications */
+
+static shoal_send_channel_endpoint_t *find_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch)
+{
+    for (int32_t i = 0; i < c->send_endpoints_count; i++)
+    {
+        if (0 == strcmp(c->send_endpoints[i]->channel.canonical, ch->canonical))
+        {
+            return c->send_endpoints[i];
+        }
+    }
+    return NULL;
+}
+
+static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch,
+    int64_t now_ms)
+{
+    shoal_send_channel_endpoint_t *ep = find_send_endpoint(c, ch);
+    if (NULL != ep)
+    {
+        return ep;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, send_endpoints) < 0)
+    {
+        return NULL;
+    }
+    shoal_send_channel_endpoint_params_t p = {
+        .channel = ch,
+        .rcvbuf = c->ctx->socket_rcvbuf,
+        .sndbuf = c->ctx->socket_sndbuf,
+        .send_loss_rate = c->ctx->send_loss_rate,
+        .recv_loss_rate = c->ctx->rcv_loss_rate,
+        .loss_seed = c->next_loss_seed++,
+        .destination_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
+    };
+    if (shoal_send_channel_endpoint_create(&ep, &p) < 0)
+    {
+        return NULL;
+    }
+    if (shoal_udp_sender_add_endpoint(c->sender, ep) < 0)
+    {
+        shoal_send_channel_endpoint_delete(ep);
+        return NULL;
+    }
+    allocate_endpoint_counters(c, "snd-channel", SHOAL_COUNTER_TYPE_SEND_CHANNEL, ch, &ep->counters, ep->counter_ids,
+        now_ms);
+    c->send_endpoints[c->send_endpoints_count++] = ep;
+    return ep;
+}
+
+static void release_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep, int64_t now_ms)
+{
+    if (--ep->ref_count > 0)
+    {
+        return;
+    }
+    shoal_udp_sender_remove_endpoint(c->sender, ep);
+    for (int32_t i = 0; i < c->send_endpoints_count; i++)
+    {
+        if (c->send_endpoints[i] == ep)
+        {
+            c->send_endpoints[i] = c->send_endpoints[--c->send_endpoints_count];
+            break;
+        }
+    }
+    free_endpoint_counters(c, ep->counter_ids, now_ms);
+    shoal_send_channel_endpoint_delete(ep);
+}
+
+static void send_publication_ready(shoal_driver_conductor_t *c, int64_t correlation_id,
+    const shoal_network_publication_t *pub)
+{
+    shoal_publication_ready_t *r = (shoal_publication_ready_t *)c->scratch;
+    r->correlation_id = correlation_id;
+    r->registration_id = correlation_id;
+    r->session_id = pub->session_id;
+    r->stream_id = pub->stream_id;
+    r->position_limit_counter_id = pub->pub_limit_counter_id;
+    r->publisher_position_counter_id = pub->pub_pos_counter_id;
+    r->log_file_length = (int32_t)strlen(pub->log_file);
+    memcpy(c->scratch + sizeof(*r), pub->log_file, (size_t)r->log_file_length);
+    shoal_broadcast_transmitter_transmit(&c->to_clients,
+        pub->exclusive ? SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY : SHOAL_RSP_ON_PUBLICATION_READY,
+        c->scratch, sizeof(*r) + (size_t)r->log_file_length);
+}
+
+static int32_t next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
+{
+    int32_t id;
+    do
+    {
+        id = c->next_session_id++;
+    }
+    while (shoal_driver_session_in_use(c, stream_id, id));
+    return id;
+}
+
+void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
+{
+    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_udp_channel_t ch;
+    if (shoal_udp_channel_init(&ch, uri) < 0)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (!ch.has_endpoint && SHOAL_CONTROL_MODE_NONE == uri->control_mode)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': a publication needs 'endpoint' (or control-mode for MDC)", channel);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    int32_t term_length = uri->has_term_length ? uri->term_length : (int32_t)c->ctx->term_length;
+    int32_t mtu = uri->has_mtu ? uri->mtu : (int32_t)c->ctx->mtu;
+    if (mtu > term_length / 8 + (int32_t)SHOAL_DATA_HEADER_LENGTH || mtu > SHOAL_UDP_MAX_DATAGRAM - 32)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': mtu %d too large for term-length %d", channel, mtu, term_length);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+
+    shoal_send_channel_endpoint_t *ep = get_send_endpoint(c, &ch, now_ms);
+    if (NULL == ep)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        return;
+    }
+
+    shoal_network_publication_t *pub = NULL;
+    if (!exclusive)
+    {
+        for (int32_t i = 0; i < c->network_publications_count; i++)
+        {
+            shoal_network_publication_t *p = c->network_publications[i];
+            if (!p->exclusive && p->endpoint == ep && SHOAL_NET_PUB_ACTIVE == p->state && p->stream_id == stream_id &&
+                (!uri->has_session_id || uri->session_id == p->session_id))
+            {
+                pub = p;
+                break;
+            }
+        }
+    }
+    if (NULL != pub)
+    {
+        if ((uri->has_term_length && uri->term_length != pub->term_length) || (uri->has_mtu && uri->mtu != pub->mtu))
+        {
+            snprintf(msg, sizeof(msg),
+                "stream %d clash: existing publication session %d has term-length %d mtu %d, requested %d/%d",
+                stream_id, pub->session_id, pub->term_length, pub->mtu, term_length, mtu);
+            shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
+            return;
+        }
+        pub->ref_count++;
+    }
+    else
+    {
+        if (uri->has_session_id && shoal_driver_session_in_use(c, stream_id, uri->session_id))
+        {
+            snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id, uri->session_id);
+            shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
+            if (0 == ep->ref_count)
+            {
+                ep->ref_count = 1;
+                release_send_endpoint(c, ep, now_ms);
+            }
+            return;
+        }
+        if (SHOAL_DRIVER_ARRAY_ENSURE(c, network_publications) < 0)
+        {
+            shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+            return;
+        }
+        char canonical[SHOAL_URI_PRINT_MAX_LENGTH];
+        if (shoal_uri_print(uri, canonical, sizeof(canonical)) < 0)
+        {
+            snprintf(canonical, sizeof(canonical), "%s", channel);
+        }
+        int64_t now_ns = shoal_nano_time();
+        shoal_network_publication_params_t params = {
+            .registration_id = correlation_id,
+            .session_id = uri->has_session_id ? uri->session_id : next_session_id(c, stream_id),
+            .stream_id = stream_id,
+            .term_length = term_length,
+            .mtu = mtu,
+            .ttl = ch.ttl,
+            .exclusive = exclusive,
+            .sparse = uri->has_sparse ? uri->sparse : true,
+            .channel = canonical,
+            .fc_default = ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
+            .fc_spec = uri->fc,
+            .connection_timeout_ns = (int64_t)c->ctx->publication_connection_timeout_ms * 1000000LL,
+            .fc_receiver_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
+            .retransmit_linger_ns = (int64_t)c->ctx->retransmit_linger_us * 1000LL,
+            .tail_probe_interval_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
+            .unblock_timeout_ns = (int64_t)c->ctx->publication_unblock_timeout_ms * 1000000LL,
+            .linger_ns = uri->has_linger ? uri->linger_ns : (int64_t)c->ctx->publication_linger_ms * 1000000LL,
+        };
+        if (shoal_network_publication_create(&pub, c->ctx->dir, &params, ep, &c->counters, now_ns) < 0)
+        {
+            snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+            shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+            if (0 == ep->ref_count)
+            {
+                ep->ref_count = 1;
+                release_send_endpoint(c, ep, now_ms);
+            }
+            return;
+        }
+        if (shoal_send_channel_endpoint_add_publication(ep, pub) < 0 || shoal_udp_sender_add_publication(c->sender, pub) < 0)
+        {
+            shoal_send_channel_endpoint_remove_publication(ep, pub);
+            shoal_network_publication_delete(pub, &c->counters, now_ms);
+            shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+            return;
+        }
+        ep->ref_count++;
+        c->network_publications[c->network_publications_count++] = pub;
+        (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
+    }
+
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, publication_links) < 0)
+    {
+        pub->ref_count--;
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_publication_link_t *link = &c->publication_links[c->publication_links_count++];
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->publication = NULL;
+    link->network = pub;
+    send_publication_ready(c, correlation_id, pub);
+}
+
+void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
+    int64_t now_ms)
+{
+    (void)c;
+    if (--pub->ref_count <= 0)
+    {
+        shoal_network_publication_on_publishers_gone(pub, now_ns_from(now_ms));
+    }
+}
+
+/* ----------------------------------------------------------- subscriptions */
+
+static shoal_receive_channel_endpoint_t *find_receive_endpoint(shoal_driver_conductor_t *c,
+    const shoal_udp_channel_t *ch)
+{
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        if (0 == strcmp(c->receive_endpoints[i]->channel.canonical, ch->canonical))
+        {
+            return c->receive_endpoints[i];
+        }
+    }
+    return NULL;
+}
+
+static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
+    const struct sockaddr_storage *from, int64_t now_ns);
+
+static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_conductor_t *c,
+    const shoal_udp_channel_t *ch, int64_t now_ms)
+{
+    shoal_receive_channel_endpoint_t *ep = find_receive_endpoint(c, ch);
+    if (NULL != ep)
+    {
+        return ep;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, receive_endpoints) < 0)
+    {
+        return NULL;
+    }
+    shoal_receive_channel_endpoint_params_t p = {
+        .channel = ch,
+        .rcvbuf = c->ctx->socket_rcvbuf,
+        .sndbuf = c->ctx->socket_sndbuf,
+        .send_loss_rate = c->ctx->send_loss_rate,
+        .recv_loss_rate = c->ctx->rcv_loss_rate,
+        .loss_seed = c->next_loss_seed++,
+        .receiver_id = c->receiver_id,
+        .on_setup = on_setup,
+        .on_setup_clientd = c,
+    };
+    if (shoal_receive_channel_endpoint_create(&ep, &p) < 0)
+    {
+        return NULL;
+    }
+    if (shoal_udp_receiver_add_endpoint(c->receiver, ep) < 0)
+    {
+        shoal_receive_channel_endpoint_delete(ep);
+        return NULL;
+    }
+    allocate_endpoint_counters(c, "rcv-channel", SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL, ch, &ep->counters,
+        ep->counter_ids, now_ms);
+    c->receive_endpoints[c->receive_endpoints_count++] = ep;
+    return ep;
+}
+
+static bool link_matches_image(const shoal_subscription_link_t *link, const shoal_publication_image_t *image)
+{
+    return SHOAL_MEDIA_UDP == link->media && link->endpoint == image->endpoint && link->stream_id == image->stream_id &&
+        (!link->has_session_id || link->session_id == image->session_id);
+}
+
+static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
+    shoal_publication_image_t *image, int64_t now_ms)
+{
+    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
+    uint8_t key[16];
+    memcpy(key, &link->registration_id, 8);
+    memcpy(key + 8, &image->session_id, 4);
+    memcpy(key + 12, &image->stream_id, 4);
+    snprintf(label, sizeof(label), "sub-pos: %lld %d %d %s @%s", (long long)link->registration_id, image->session_id,
+        image->stream_id, link->channel, image->source);
+    int32_t counter_id = shoal_counters_manager_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
+        key, sizeof(key), label, link->registration_id, link->client_id);
+    if (counter_id < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (shoal_publication_image_add_subscriber(image, link->registration_id, counter_id,
+        shoal_counter_addr(c->counters.values, counter_id)) < 0)
+    {
+        shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_driver_send_image_available_for(c, image->session_id, image->stream_id, image->log_file, image->source,
+        link->registration_id, image->correlation_id, counter_id);
+}
+
+static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    shoal_driver_conductor_t *c = clientd;
+    int64_t now_ms = shoal_epoch_ms();
+    const shoal_subscription_link_t *first = NULL;
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        const shoal_subscription_link_t *l = &c->subscription_links[i];
+        if (SHOAL_MEDIA_UDP == l->media && l->endpoint == ep && l->stream_id == setup->stream_id &&
+            (!l->has_session_id || l->session_id == setup->session_id))
+        {
+            first = l;
+            break;
+        }
+    }
+    if (NULL == first || SHOAL_DRIVER_ARRAY_ENSURE(c, images) < 0)
+    {
+        shoal_err_clear();
+        return;
+    }
+    char source[SHOAL_UDP_ADDR_TEXT_MAX];
+    shoal_udp_addr_format(from, source, sizeof(source));
+    shoal_publication_image_params_t p = {
+        .correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver),
+        .session_id = setup->session_id,
+        .stream_id = setup->stream_id,
+        .initial_term_id = setup->initial_term_id,
+        .active_term_id = setup->active_term_id,
+        .term_offset = setup->term_offset,
+        .term_length = setup->term_length,
+        .mtu = setup->mtu,
+        .rcv_window = first->rcv_window > 0 ? first->rcv_window : (int32_t)c->ctx->rcv_window,
+        .reliable = first->reliable,
+        .sparse = true,
+        .receiver_id = c->receiver_id,
+        .nak_retry_delay_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
+        .control_address = from,
+        .source = source,
+        .channel = first->channel,
+    };
+    shoal_publication_image_t *image = NULL;
+    if (shoal_publication_image_create(&image, c->ctx->dir, &p, ep, &c->counters, now_ns) < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    image->gap_fills_system = c->system_counters[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS];
+    if (shoal_receive_channel_endpoint_add_image(ep, image) < 0 || shoal_udp_receiver_add_image(c->receiver, image) < 0)
+    {
+        shoal_receive_channel_endpoint_remove_image(ep, image, now_ns, 0);
+        shoal_publication_image_delete(image, &c->counters, now_ms);
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    c->images[c->images_count++] = image;
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        if (link_matches_image(&c->subscription_links[i], image))
+        {
+            link_image(c, &c->subscription_links[i], image, now_ms);
+        }
+    }
+}
+
+void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms)
+{
+    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_udp_channel_t ch;
+    if (shoal_udp_channel_init(&ch, uri) < 0)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (!ch.has_endpoint)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': a subscription needs 'endpoint' to receive on", channel);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_receive_channel_endpoint_t *ep = get_receive_endpoint(c, &ch, now_ms);
+    if (NULL == ep || shoal_receive_channel_endpoint_add_stream(ep, stream_id) < 0)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        if (NULL != ep && 0 == ep->ref_count)
+        {
+            shoal_subscription_link_t tmp;
+            memset(&tmp, 0, sizeof(tmp));
+            tmp.endpoint = ep;
+            tmp.stream_id = stream_id;
+            ep->ref_count = 1;
+            shoal_driver_remove_network_subscription_link(c, &tmp, now_ms);
+        }
+        return;
+    }
+    ep->ref_count++;
+    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
+    memset(link, 0, sizeof(*link));
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->stream_id = stream_id;
+    link->has_session_id = uri->has_session_id;
+    link->session_id = uri->session_id;
+    link->media = SHOAL_MEDIA_UDP;
+    link->endpoint = ep;
+    link->reliable = uri->has_reliable ? uri->reliable : true;
+    link->rcv_window = uri->has_rcv_window ? uri->rcv_window : 0;
+    if (shoal_uri_print(uri, link->channel, sizeof(link->channel)) < 0)
+    {
+        snprintf(link->channel, sizeof(link->channel), "%s", channel);
+        shoal_err_clear();
+    }
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
+
+    shoal_subscription_ready_t r = { correlation_id, -1 };
+    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (SHOAL_IMAGE_ACTIVE == image->state && link_matches_image(link, image))
+        {
+            link_image(c, link, image, now_ms);
+        }
+    }
+}
+
+/* Takes an image out of service: no more frames, subscribers told, then it
+ * lingers so clients can let go of the log. */
+static void deactivate_image(shoal_driver_conductor_t *c, shoal_publication_image_t *image, int64_t now_ns,
+    int64_t now_ms, int64_t cooldown_ns)
+{
+    shoal_udp_receiver_remove_image(c->receiver, image);
+    shoal_receive_channel_endpoint_remove_image(image->endpoint, image, now_ns, cooldown_ns);
+    while (image->subscriber_count > 0)
+    {
+        shoal_image_subscriber_t s = image->subscribers[image->subscriber_count - 1];
+        shoal_publication_image_remove_subscriber(image, s.subscription_registration_id);
+        shoal_driver_send_image_unavailable(c, image->correlation_id, s.subscription_registration_id, image->stream_id);
+        shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
+    }
+    shoal_store_release(&image->state, SHOAL_IMAGE_LINGER);
+    image->linger_deadline_ns = now_ns + (int64_t)c->ctx->publication_linger_ms * 1000000LL;
+}
+
+void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
+    int64_t now_ms)
+{
+    shoal_receive_channel_endpoint_t *ep = link->endpoint;
+    int64_t now_ns = now_ns_from(now_ms);
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (image->endpoint == ep)
+        {
+            int32_t counter_id = shoal_publication_image_remove_subscriber(image, link->registration_id);
+            if (counter_id >= 0)
+            {
+                shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+            }
+        }
+    }
+    shoal_receive_channel_endpoint_remove_stream(ep, link->stream_id);
+    if (--ep->ref_count > 0)
+    {
+        return;
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (c->images[i]->endpoint == ep && SHOAL_IMAGE_ACTIVE == c->images[i]->state)
+        {
+            deactivate_image(c, c->images[i], now_ns, now_ms, 0);
+        }
+    }
+    shoal_udp_receiver_remove_endpoint(c->receiver, ep);
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        if (c->receive_endpoints[i] == ep)
+        {
+            c->receive_endpoints[i] = c->receive_endpoints[--c->receive_endpoints_count];
+            break;
+        }
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (c->images[i]->endpoint == ep)
+        {
+            c->images[i]->endpoint = NULL;
+        }
+    }
+    free_endpoint_counters(c, ep->counter_ids, now_ms);
+    shoal_receive_channel_endpoint_delete(ep);
+}
+
+/* -------------------------------------------------------------------- ticks */
+
+int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms)
+{
+    if (0 == c->network_publications_count && 0 == c->images_count)
+    {
+        return 0;
+    }
+    int work = 0;
+    int64_t now_ns = shoal_nano_time();
+    for (int32_t i = c->network_publications_count - 1; i >= 0; i--)
+    {
+        shoal_network_publication_t *pub = c->network_publications[i];
+        work += shoal_network_publication_on_tick(pub, now_ns,
+            c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
+        if (SHOAL_NET_PUB_DONE == pub->state)
+        {
+            shoal_send_channel_endpoint_t *ep = pub->endpoint;
+            shoal_udp_sender_remove_publication(c->sender, pub);
+            shoal_send_channel_endpoint_remove_publication(ep, pub);
+            release_send_endpoint(c, ep, now_ms);
+            shoal_network_publication_delete(pub, &c->counters, now_ms);
+            c->network_publications[i] = c->network_publications[--c->network_publications_count];
+            (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])--;
+            work++;
+        }
+    }
+    int64_t liveness_ns = (int64_t)c->ctx->image_liveness_timeout_ms * 1000000LL;
+    for (int32_t i = c->images_count - 1; i >= 0; i--)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (SHOAL_IMAGE_ACTIVE == image->state && shoal_publication_image_is_finished(image, now_ns, liveness_ns))
+        {
+            deactivate_image(c, image, now_ns, now_ms, image->subscriber_count > 0 ? SHOAL_IMAGE_COOLDOWN_NS : 0);
+            work++;
+        }
+        else if (SHOAL_IMAGE_LINGER == image->state && now_ns >= image->linger_deadline_ns)
+        {
+            shoal_publication_image_delete(image, &c->counters, now_ms);
+            c->images[i] = c->images[--c->images_count];
+            work++;
+        }
+    }
+    return work;
+}
+
+int shoal_driver_network_do_work(shoal_driver_conductor_t *c)
+{
+    if (0 == c->sender->endpoints_count && 0 == c->receiver->endpoints_count)
+    {
+        return 0;
+    }
+    int64_t now_ns = shoal_nano_time();
+    return shoal_udp_sender_do_work(c->sender, now_ns) + shoal_udp_receiver_do_work(c->receiver, now_ns);
+}

@@ -1,0 +1,568 @@
+#include "transport/udp/shoal_network_publication.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_term_unblocker.h"
+#include "transport/udp/shoal_send_channel_endpoint.h"
+#include "transport/udp/shoal_term_scanner.h"
+#include "util/shoal_error.h"
+#include "util/shoal_fs.h"
+
+static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
+    const shoal_network_publication_params_t *p)
+{
+    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
+    uint8_t key[16];
+    memcpy(key, &p->registration_id, 8);
+    memcpy(key + 8, &p->session_id, 4);
+    memcpy(key + 12, &p->stream_id, 4);
+    snprintf(label, sizeof(label), "%s: %lld %d %d %s", name, (long long)p->registration_id, p->session_id,
+        p->stream_id, p->channel);
+    return shoal_counters_manager_allocate(counters, now_ms, type, key, sizeof(key), label, p->registration_id, 0);
+}
+
+int shoal_network_publication_create(shoal_network_publication_t **pubp, const char *dir,
+    const shoal_network_publication_params_t *p, shoal_send_channel_endpoint_t *endpoint,
+    shoal_counters_manager_t *counters, int64_t now_ns)
+{
+    int64_t now_ms = now_ns / 1000000;
+    shoal_network_publication_t *pub = aligned_alloc(64, SHOAL_ALIGN(sizeof(*pub), 64));
+    if (NULL == pub)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "network publication: out of memory");
+    }
+    memset(pub, 0, sizeof(*pub));
+    pub->registration_id = p->registration_id;
+    pub->session_id = p->session_id;
+    pub->stream_id = p->stream_id;
+    pub->exclusive = p->exclusive;
+    pub->term_length = p->term_length;
+    pub->mtu = p->mtu;
+    pub->ttl = p->ttl;
+    pub->endpoint = endpoint;
+    pub->ref_count = 1;
+    pub->state = SHOAL_NET_PUB_ACTIVE;
+    pub->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
+    pub->term_window_length = p->term_length / 2;
+    pub->connection_timeout_ns = p->connection_timeout_ns;
+    pub->tail_probe_interval_ns = p->tail_probe_interval_ns;
+    pub->tail_probe_backoff_ns = p->tail_probe_interval_ns;
+    pub->unblock_timeout_ns = p->unblock_timeout_ns;
+    pub->linger_ns = p->linger_ns;
+    pub->pub_limit_counter_id = pub->pub_pos_counter_id = pub->snd_pos_counter_id = -1;
+    pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
+    snprintf(pub->channel, sizeof(pub->channel), "%s", p->channel);
+    pub->initial_term_id = (int32_t)(((uint32_t)rand() << 8) ^ (uint32_t)now_ns);
+    shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
+    if (shoal_flow_control_init(&pub->flow_control, p->fc_spec, p->fc_default, p->fc_receiver_timeout_ns) < 0)
+    {
+        free(pub);
+        return -1;
+    }
+
+    char sub_dir[448];
+    snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);
+    if (shoal_fs_mkdir_private(sub_dir) < 0)
+    {
+        free(pub);
+        return -1;
+    }
+    snprintf(pub->log_file, sizeof(pub->log_file), "%s/%lld.logbuffer", sub_dir, (long long)p->registration_id);
+    pub->mapped_length = (size_t)shoal_logbuffer_compute_log_length(p->term_length);
+    void *addr = NULL;
+    if (shoal_fs_map_new(pub->log_file, pub->mapped_length, !p->sparse, &addr) < 0)
+    {
+        free(pub);
+        return -1;
+    }
+    pub->mapped = addr;
+    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
+    {
+        pub->terms[i] = shoal_logbuffer_term(pub->mapped, p->term_length, i);
+    }
+    pub->meta = shoal_logbuffer_metadata(pub->mapped, p->term_length);
+    if (shoal_logbuffer_metadata_init(pub->meta, p->term_length, p->mtu, (int32_t)sysconf(_SC_PAGESIZE),
+        pub->initial_term_id, p->session_id, p->stream_id, p->registration_id) < 0)
+    {
+        shoal_network_publication_delete(pub, counters, now_ms);
+        return -1;
+    }
+
+    pub->pub_limit_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, "pub-lmt", p);
+    pub->pub_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_PUBLISHER_POSITION, "pub-pos", p);
+    pub->snd_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_POSITION, "snd-pos", p);
+    pub->snd_lmt_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_LIMIT, "snd-lmt", p);
+    pub->snd_bpe_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_BPE, "snd-bpe", p);
+    if (pub->pub_limit_counter_id < 0 || pub->pub_pos_counter_id < 0 || pub->snd_pos_counter_id < 0 ||
+        pub->snd_lmt_counter_id < 0 || pub->snd_bpe_counter_id < 0)
+    {
+        shoal_network_publication_delete(pub, counters, now_ms);
+        return -1;
+    }
+    pub->pub_limit = shoal_counter_addr(counters->values, pub->pub_limit_counter_id);
+    pub->pub_pos = shoal_counter_addr(counters->values, pub->pub_pos_counter_id);
+    pub->snd_pos = shoal_counter_addr(counters->values, pub->snd_pos_counter_id);
+    pub->snd_lmt = shoal_counter_addr(counters->values, pub->snd_lmt_counter_id);
+    pub->snd_bpe = shoal_counter_addr(counters->values, pub->snd_bpe_counter_id);
+
+    int64_t start = shoal_network_publication_producer_position(pub);
+    shoal_store_release(pub->pub_pos, start);
+    shoal_store_release(pub->pub_limit, start);
+    shoal_store_release(pub->snd_pos, start);
+    shoal_store_release(pub->snd_lmt, start);
+    pub->sender_position = start;
+    pub->sender_limit = start;
+    pub->clean_position = start;
+    pub->acked_position = start;
+    pub->last_snd_pos_seen = start;
+    pub->time_of_last_snd_pos_change_ns = now_ns;
+    pub->should_send_setup = true;
+    pub->time_of_last_setup_ns = now_ns - SHOAL_NET_PUB_SETUP_INTERVAL_NS;
+    pub->time_of_last_data_or_heartbeat_ns = now_ns;
+    pub->time_of_last_sm_ns = now_ns - p->connection_timeout_ns - 1;
+    *pubp = pub;
+    return 0;
+}
+
+void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_counters_manager_t *counters,
+    int64_t now_ms)
+{
+    if (NULL == pub)
+    {
+        return;
+    }
+    int32_t ids[] = { pub->pub_limit_counter_id, pub->pub_pos_counter_id, pub->snd_pos_counter_id,
+        pub->snd_lmt_counter_id, pub->snd_bpe_counter_id };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+    {
+        if (ids[i] >= 0)
+        {
+            shoal_counters_manager_free(counters, now_ms, ids[i]);
+        }
+    }
+    if (NULL != pub->mapped)
+    {
+        shoal_fs_unmap(pub->mapped, pub->mapped_length);
+        unlink(pub->log_file);
+    }
+    free(pub);
+}
+
+int64_t shoal_network_publication_producer_position(const shoal_network_publication_t *pub)
+{
+    int64_t raw_tail = shoal_logbuffer_active_raw_tail(pub->meta);
+    return shoal_logbuffer_compute_position(shoal_logbuffer_term_id(raw_tail),
+        shoal_logbuffer_term_offset(raw_tail, pub->term_length), pub->position_bits_to_shift, pub->initial_term_id);
+}
+
+/* ------------------------------------------------------------------ sender */
+
+static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    shoal_setup_header_t s;
+    int32_t term_offset = (int32_t)(pub->sender_position & (pub->term_length - 1));
+    s.frame_header.frame_length = SHOAL_SETUP_HEADER_LENGTH;
+    s.frame_header.version = SHOAL_FRAME_VERSION;
+    s.frame_header.flags = 0;
+    s.frame_header.type = SHOAL_HDR_TYPE_SETUP;
+    s.term_offset = term_offset;
+    s.session_id = pub->session_id;
+    s.stream_id = pub->stream_id;
+    s.initial_term_id = pub->initial_term_id;
+    s.active_term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->position_bits_to_shift,
+        pub->initial_term_id);
+    s.term_length = pub->term_length;
+    s.mtu = pub->mtu;
+    s.ttl = pub->ttl;
+    if (shoal_send_channel_endpoint_send_all(pub->endpoint, &s, sizeof(s)))
+    {
+        pub->time_of_last_setup_ns = now_ns;
+    }
+}
+
+static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    shoal_data_header_t h;
+    h.frame_header.frame_length = 0;
+    h.frame_header.version = SHOAL_FRAME_VERSION;
+    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
+    if (shoal_load_acquire(&pub->end_of_stream))
+    {
+        h.frame_header.flags |= SHOAL_FRAME_FLAG_EOS;
+    }
+    h.frame_header.type = SHOAL_HDR_TYPE_DATA;
+    h.term_offset = (int32_t)(pub->sender_position & (pub->term_length - 1));
+    h.session_id = pub->session_id;
+    h.stream_id = pub->stream_id;
+    h.term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->position_bits_to_shift,
+        pub->initial_term_id);
+    h.reserved_value = 0;
+    if (shoal_send_channel_endpoint_send_all(pub->endpoint, &h, sizeof(h)))
+    {
+        pub->time_of_last_data_or_heartbeat_ns = now_ns;
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_HEARTBEATS_SENT, 1);
+    }
+}
+
+static int send_data(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    int64_t position = pub->sender_position;
+    int64_t window = pub->sender_limit - position;
+    if (window <= 0)
+    {
+        return 0;
+    }
+    struct iovec iov[SHOAL_UDP_BATCH];
+    int64_t position_after[SHOAL_UDP_BATCH];
+    int count = 0;
+    while (count < SHOAL_UDP_BATCH && window > 0)
+    {
+        int32_t term_offset = (int32_t)(position & (pub->term_length - 1));
+        size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
+        int32_t max_length = window < pub->mtu ? (int32_t)window : pub->mtu;
+        int32_t padding = 0;
+        int32_t available = shoal_term_scan_for_availability(pub->terms[index], term_offset, max_length,
+            pub->term_length, &padding);
+        if (available <= 0)
+        {
+            break;
+        }
+        iov[count].iov_base = pub->terms[index] + term_offset;
+        iov[count].iov_len = (size_t)available;
+        position += available + padding;
+        window -= available + padding;
+        position_after[count++] = position;
+    }
+    if (0 == count)
+    {
+        return 0;
+    }
+    int sent = shoal_send_channel_endpoint_send(pub->endpoint, iov, count);
+    if (sent > 0)
+    {
+        pub->sender_position = position_after[sent - 1];
+        shoal_store_release(pub->snd_pos, pub->sender_position);
+        pub->time_of_last_data_or_heartbeat_ns = now_ns;
+        pub->time_of_last_data_ns = now_ns;
+    }
+    return sent;
+}
+
+int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    int work = 0;
+    if (pub->should_send_setup && now_ns - pub->time_of_last_setup_ns >= SHOAL_NET_PUB_SETUP_INTERVAL_NS)
+    {
+        send_setup(pub, now_ns);
+        work++;
+    }
+    int sent = send_data(pub, now_ns);
+    work += sent;
+    if (0 == sent)
+    {
+        int64_t idle = now_ns - pub->time_of_last_data_or_heartbeat_ns;
+        if (idle >= SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS ||
+            (idle >= pub->tail_probe_backoff_ns && pub->sender_position > shoal_load_relaxed(&pub->acked_position) &&
+             shoal_load_relaxed(&pub->has_receivers)))
+        {
+            /* Also a tail-loss probe: if the last datagrams were lost, the
+             * receiver learns from the heartbeat's position that they exist.
+             * Probes back off (x2) until data flows or an SM catches up. */
+            send_heartbeat(pub, now_ns);
+            if (pub->tail_probe_backoff_ns < SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS)
+            {
+                pub->tail_probe_backoff_ns *= 2;
+            }
+            work++;
+        }
+        if (!pub->back_pressured && pub->sender_limit - pub->sender_position < pub->mtu &&
+            shoal_network_publication_producer_position(pub) > pub->sender_position)
+        {
+            pub->back_pressured = true;
+            shoal_store_release(pub->snd_bpe, shoal_load_relaxed(pub->snd_bpe) + 1);
+        }
+    }
+    else
+    {
+        pub->back_pressured = false;
+        pub->tail_probe_backoff_ns = pub->tail_probe_interval_ns;
+    }
+
+    if (shoal_load_relaxed(&pub->has_receivers) && now_ns - pub->time_of_last_sm_ns > pub->connection_timeout_ns)
+    {
+        shoal_store_release(&pub->has_receivers, 0);
+        shoal_store_release(&pub->meta->is_connected, 0);
+        pub->should_send_setup = SHOAL_NET_PUB_ACTIVE == shoal_load_relaxed(&pub->state);
+    }
+    int64_t limit = shoal_flow_control_on_idle(&pub->flow_control, now_ns, pub->sender_limit, pub->sender_position);
+    if (limit != pub->sender_limit)
+    {
+        pub->sender_limit = limit;
+        shoal_store_release(pub->snd_lmt, limit);
+    }
+    if (pub->retransmit.count > 0)
+    {
+        shoal_retransmit_handler_process_timeouts(&pub->retransmit, now_ns);
+    }
+    return work;
+}
+
+void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
+    size_t length, int64_t now_ns)
+{
+    shoal_status_message_header_t sm;
+    memcpy(&sm, frame, sizeof(sm));
+    (void)length;
+    shoal_network_publication_state_t state = shoal_load_relaxed(&pub->state);
+    if (sm.frame_header.flags & SHOAL_SM_FLAG_SETUP)
+    {
+        /* A receiver wants to (re)build an image: only a live stream obliges. */
+        if (SHOAL_NET_PUB_ACTIVE == state || SHOAL_NET_PUB_DRAINING == state)
+        {
+            pub->should_send_setup = true;
+            pub->time_of_last_setup_ns = now_ns - SHOAL_NET_PUB_SETUP_INTERVAL_NS;
+        }
+        return;
+    }
+    if (sm.consumption_term_offset < 0 || sm.consumption_term_offset > pub->term_length || sm.receiver_window < 0)
+    {
+        return;
+    }
+    int64_t position = shoal_logbuffer_compute_position(sm.consumption_term_id, sm.consumption_term_offset,
+        pub->position_bits_to_shift, pub->initial_term_id);
+    if (position < 0 || position > pub->sender_position)
+    {
+        /* Not a position this stream has sent: another incarnation, or forged. */
+        return;
+    }
+    int64_t limit = shoal_flow_control_on_status_message(&pub->flow_control, sm.receiver_id, position,
+        sm.receiver_window, pub->sender_limit, now_ns);
+    if (limit != pub->sender_limit)
+    {
+        pub->sender_limit = limit;
+        shoal_store_release(pub->snd_lmt, limit);
+    }
+    /* What every known receiver has consumed: the drain waits for it. */
+    int64_t acked = shoal_flow_control_min_position(&pub->flow_control, position);
+    if (acked != shoal_load_relaxed(&pub->acked_position))
+    {
+        shoal_store_release(&pub->acked_position, acked);
+    }
+    shoal_store_release(&pub->time_of_last_sm_ns, now_ns);
+    pub->should_send_setup = false;
+    if (!shoal_load_relaxed(&pub->has_receivers) && shoal_flow_control_has_required_receivers(&pub->flow_control))
+    {
+        shoal_store_release(&pub->has_receivers, 1);
+        if (SHOAL_NET_PUB_ACTIVE == state)
+        {
+            shoal_store_release(&pub->meta->is_connected, 1);
+        }
+    }
+}
+
+void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame, int64_t now_ns)
+{
+    shoal_nak_header_t nak;
+    memcpy(&nak, frame, sizeof(nak));
+    if (nak.term_offset < 0 || nak.term_offset >= pub->term_length || (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) ||
+        nak.length <= 0)
+    {
+        return;
+    }
+    int64_t position = shoal_logbuffer_compute_position(nak.term_id, nak.term_offset, pub->position_bits_to_shift,
+        pub->initial_term_id);
+    /* The log is intact a whole term behind the sender (cleaning stays a term
+     * back, the publisher a term window ahead). Receivers can be more than a
+     * window behind: the sender steps over padding beyond its limit. */
+    int64_t bottom = pub->sender_position - pub->term_length;
+    if (position < 0 || position < bottom || position >= pub->sender_position)
+    {
+        return;
+    }
+    if (!shoal_retransmit_handler_on_nak(&pub->retransmit, nak.term_id, nak.term_offset, now_ns))
+    {
+        return;
+    }
+    int64_t remaining = nak.length;
+    if (remaining > pub->sender_position - position)
+    {
+        remaining = pub->sender_position - position;
+    }
+    size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
+    uint8_t *term = pub->terms[index];
+    int32_t offset = nak.term_offset;
+    while (remaining > 0)
+    {
+        struct iovec iov[SHOAL_UDP_BATCH];
+        int count = 0;
+        while (count < SHOAL_UDP_BATCH && remaining > 0 && offset < pub->term_length)
+        {
+            int32_t padding = 0;
+            int32_t max_length = remaining < pub->mtu ? (int32_t)remaining : pub->mtu;
+            int32_t available = shoal_term_scan_for_availability(term, offset, max_length, pub->term_length, &padding);
+            if (available <= 0)
+            {
+                remaining = 0;
+                break;
+            }
+            iov[count].iov_base = term + offset;
+            iov[count].iov_len = (size_t)available;
+            count++;
+            offset += available + padding;
+            remaining -= available + padding;
+        }
+        if (0 == count)
+        {
+            break;
+        }
+        int sent = shoal_send_channel_endpoint_send(pub->endpoint, iov, count);
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_RETRANSMITS_SENT, sent);
+        pub->retransmits_sent += sent;
+        if (sent < count)
+        {
+            break;
+        }
+    }
+}
+
+void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const uint8_t *frame,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    shoal_rttm_header_t r;
+    memcpy(&r, frame, sizeof(r));
+    (void)now_ns;
+    if (r.frame_header.flags & SHOAL_RTTM_FLAG_REPLY)
+    {
+        return;
+    }
+    r.frame_header.frame_length = SHOAL_RTTM_HEADER_LENGTH;
+    r.frame_header.flags = SHOAL_RTTM_FLAG_REPLY;
+    r.reception_delta = 0;
+    shoal_send_channel_endpoint_send_to(pub->endpoint, &r, sizeof(r), from);
+}
+
+/* --------------------------------------------------------------- conductor */
+
+static void clean_buffer(shoal_network_publication_t *pub, int64_t position)
+{
+    while (position > pub->clean_position)
+    {
+        int64_t clean_position = pub->clean_position;
+        size_t index = shoal_logbuffer_index_by_position(clean_position, pub->position_bits_to_shift);
+        int32_t term_offset = (int32_t)(clean_position & (pub->term_length - 1));
+        int64_t left_in_term = pub->term_length - term_offset;
+        int64_t length = position - clean_position < left_in_term ? position - clean_position : left_in_term;
+        shoal_term_clean(pub->terms[index], term_offset, term_offset + (int32_t)length);
+        pub->clean_position = clean_position + length;
+    }
+}
+
+static bool unblock(shoal_network_publication_t *pub, int64_t blocked_position)
+{
+    shoal_logbuffer_metadata_t *m = pub->meta;
+    int32_t blocked_term_count = (int32_t)(blocked_position >> pub->position_bits_to_shift);
+    int32_t blocked_offset = (int32_t)(blocked_position & (pub->term_length - 1));
+    int32_t active_term_count = shoal_load_acquire(&m->active_term_count);
+    if (active_term_count == blocked_term_count - 1 && 0 == blocked_offset)
+    {
+        int64_t raw = shoal_load_acquire(&m->term_tail_counters[shoal_logbuffer_index_by_term_count(active_term_count)]);
+        return shoal_logbuffer_rotate_log(m, active_term_count, shoal_logbuffer_term_id(raw));
+    }
+    size_t index = shoal_logbuffer_index_by_term_count(blocked_term_count);
+    int64_t raw_tail = shoal_load_acquire(&m->term_tail_counters[index]);
+    shoal_unblock_status_t s = shoal_term_unblocker_unblock(m, pub->terms[index], pub->term_length, blocked_offset,
+        shoal_logbuffer_term_offset(raw_tail, pub->term_length), shoal_logbuffer_term_id(raw_tail));
+    return SHOAL_UNBLOCK_NO_ACTION != s;
+}
+
+int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter)
+{
+    int work = 0;
+    int64_t producer = shoal_network_publication_producer_position(pub);
+    int64_t snd_pos = shoal_load_acquire(pub->snd_pos);
+    shoal_store_release(pub->pub_pos, producer);
+    bool connected = 0 != shoal_load_acquire(&pub->has_receivers);
+
+    switch (pub->state)
+    {
+        case SHOAL_NET_PUB_ACTIVE:
+            /* Clean a whole term behind the sender BEFORE the limit moves:
+             * the publisher must only ever enter zeroed terms (retransmits
+             * read at most a term window behind the sender). */
+            clean_buffer(pub, snd_pos - pub->term_length);
+            if (connected)
+            {
+                int64_t limit = snd_pos + pub->term_window_length;
+                if (limit > shoal_load_relaxed(pub->pub_limit))
+                {
+                    shoal_store_release(pub->pub_limit, limit);
+                    work++;
+                }
+            }
+            break;
+        case SHOAL_NET_PUB_DRAINING:
+            if (snd_pos >= producer)
+            {
+                if (!shoal_load_relaxed(&pub->end_of_stream))
+                {
+                    shoal_store_release(&pub->end_of_stream, 1);
+                }
+                if (!connected || shoal_load_acquire(&pub->acked_position) >= producer || now_ns >= pub->drain_deadline_ns)
+                {
+                    pub->state = SHOAL_NET_PUB_LINGER;
+                    pub->linger_deadline_ns = now_ns + pub->linger_ns;
+                    work++;
+                }
+            }
+            else if (!connected && now_ns >= pub->drain_deadline_ns)
+            {
+                pub->state = SHOAL_NET_PUB_LINGER;
+                pub->linger_deadline_ns = now_ns + pub->linger_ns;
+                work++;
+            }
+            break;
+        case SHOAL_NET_PUB_LINGER:
+            if (now_ns >= pub->linger_deadline_ns)
+            {
+                pub->state = SHOAL_NET_PUB_DONE;
+                work++;
+            }
+            return work;
+        case SHOAL_NET_PUB_DONE:
+            return work;
+    }
+
+    if (snd_pos != pub->last_snd_pos_seen || producer <= snd_pos)
+    {
+        pub->last_snd_pos_seen = snd_pos;
+        pub->time_of_last_snd_pos_change_ns = now_ns;
+    }
+    else if (snd_pos < shoal_load_acquire(pub->snd_lmt) &&
+        now_ns - pub->time_of_last_snd_pos_change_ns > pub->unblock_timeout_ns)
+    {
+        /* The sender is allowed on but the frame at its position never got
+         * committed: a publisher died holding a claim. */
+        if (unblock(pub, snd_pos))
+        {
+            (*unblocked_counter)++;
+            work++;
+        }
+        pub->time_of_last_snd_pos_change_ns = now_ns;
+    }
+    return work;
+}
+
+void shoal_network_publication_on_publishers_gone(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    if (SHOAL_NET_PUB_ACTIVE == pub->state)
+    {
+        shoal_store_release(pub->pub_limit, shoal_network_publication_producer_position(pub));
+        shoal_store_release(&pub->meta->is_connected, 0);
+        pub->state = SHOAL_NET_PUB_DRAINING;
+        pub->drain_deadline_ns = now_ns + pub->linger_ns + pub->connection_timeout_ns;
+    }
+}

@@ -1,0 +1,159 @@
+/*
+ * Driver side of a UDP publication: the log the clients write, and the
+ * sender that puts it on the wire.
+ *
+ * Sender (sender duty, one thread):
+ *  - DATA: committed frames from the sender position, batched up to an mtu
+ *    per datagram and SHOAL_UDP_BATCH datagrams per sendmmsg, zero copy
+ *    from the term; never past the sender limit.
+ *  - SETUP every 100 ms until a status message (SM) arrives, and again when
+ *    a receiver asks for it (SM with the SETUP flag).
+ *  - Heartbeat (0-length DATA at the sender position, EOS flag once the
+ *    stream ended) after 100 ms without data, or every NAK retry delay
+ *    while data is sent but not yet acknowledged (tail-loss probe).
+ *  - SMs move the sender limit through flow control; NAKs resend ranges
+ *    from the term (retransmit handler: one resend per range per linger);
+ *    RTT measurement requests are answered at once.
+ *  - Connected while SMs keep coming (publication connection timeout).
+ *
+ * Conductor (conductor duty): publisher limit = sender position + term
+ * window while connected (back pressure otherwise), cleaning a term behind
+ * the sender, unblocking a claim of a dead publisher, and the lifecycle:
+ * ACTIVE -> DRAINING (publishers gone: send what was written, wait for the
+ * receivers to acknowledge it, EOS) -> LINGER (keep answering NAKs) -> DONE.
+ *
+ * Memory model between the two duties (also in dedicated threading mode):
+ * sender_position / sender_limit / connection are published through
+ * counters and atomics written by the sender only; state and end_of_stream
+ * are written by the conductor only.
+ */
+#ifndef SHOAL_NETWORK_PUBLICATION_H
+#define SHOAL_NETWORK_PUBLICATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "transport/udp/shoal_flow_control.h"
+#include "transport/udp/shoal_retransmit_handler.h"
+#include "transport/udp/shoal_udp_transport.h"
+#include "util/shoal_counters.h"
+
+typedef struct shoal_send_channel_endpoint_stct shoal_send_channel_endpoint_t;
+
+typedef enum shoal_network_publication_state_en
+{
+    SHOAL_NET_PUB_ACTIVE,
+    SHOAL_NET_PUB_DRAINING,
+    SHOAL_NET_PUB_LINGER,
+    SHOAL_NET_PUB_DONE
+} shoal_network_publication_state_t;
+
+#define SHOAL_NET_PUB_SETUP_INTERVAL_NS (100 * 1000 * 1000LL)
+#define SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS (100 * 1000 * 1000LL)
+
+typedef struct shoal_network_publication_params_stct
+{
+    int64_t registration_id;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t term_length;
+    int32_t mtu;
+    int32_t ttl;
+    bool exclusive;
+    bool sparse;
+    const char *channel;               /* for counter labels */
+    shoal_flow_control_kind_t fc_default;
+    const char *fc_spec;
+    int64_t connection_timeout_ns;
+    int64_t fc_receiver_timeout_ns;
+    int64_t retransmit_linger_ns;
+    int64_t tail_probe_interval_ns;
+    int64_t unblock_timeout_ns;
+    int64_t linger_ns;
+} shoal_network_publication_params_t;
+
+typedef struct shoal_network_publication_stct
+{
+    /* ---- identity and log (set at creation) ---- */
+    int64_t registration_id;
+    int32_t session_id;
+    int32_t stream_id;
+    bool exclusive;
+    char log_file[512];
+    char channel[256];
+    uint8_t *mapped;
+    size_t mapped_length;
+    shoal_logbuffer_metadata_t *meta;
+    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    int32_t term_length;
+    int32_t mtu;
+    int32_t ttl;
+    int32_t initial_term_id;
+    size_t position_bits_to_shift;
+    int64_t term_window_length;
+    shoal_send_channel_endpoint_t *endpoint;
+
+    int32_t pub_limit_counter_id, pub_pos_counter_id, snd_pos_counter_id, snd_lmt_counter_id, snd_bpe_counter_id;
+    int64_t *pub_limit, *pub_pos, *snd_pos, *snd_lmt, *snd_bpe;
+
+    int64_t connection_timeout_ns;
+    int64_t tail_probe_interval_ns;
+    int64_t unblock_timeout_ns;
+    int64_t linger_ns;
+
+    /* ---- conductor only ---- */
+    int32_t ref_count;
+    int64_t clean_position;
+    int64_t last_snd_pos_seen;
+    int64_t time_of_last_snd_pos_change_ns;
+    int64_t drain_deadline_ns;
+    int64_t linger_deadline_ns;
+
+    /* ---- written by the conductor, read by the sender ---- */
+    shoal_network_publication_state_t state;
+    int32_t end_of_stream;
+
+    /* ---- written by the sender, read by the conductor ---- */
+    int64_t acked_position;            /* slowest known receiver's consumption */
+    int64_t time_of_last_sm_ns;
+    int32_t has_receivers;
+
+    /* ---- sender only ---- */
+    int64_t sender_position;
+    int64_t sender_limit;
+    int64_t time_of_last_data_or_heartbeat_ns;
+    int64_t time_of_last_setup_ns;
+    int64_t time_of_last_data_ns;
+    int64_t tail_probe_backoff_ns;
+    bool should_send_setup;
+    bool back_pressured;
+    shoal_flow_control_t flow_control;
+    shoal_retransmit_handler_t retransmit;
+    int64_t retransmits_sent;
+} shoal_network_publication_t;
+
+int shoal_network_publication_create(shoal_network_publication_t **pub, const char *dir,
+    const shoal_network_publication_params_t *params, shoal_send_channel_endpoint_t *endpoint,
+    shoal_counters_manager_t *counters, int64_t now_ns);
+void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_counters_manager_t *counters,
+    int64_t now_ms);
+
+int64_t shoal_network_publication_producer_position(const shoal_network_publication_t *pub);
+
+/* ---- sender duty ---- */
+/* Sends data / setup / heartbeat as due; returns work done. msgs is the
+ * sender's scratch of SHOAL_UDP_BATCH * destinations mmsghdrs. */
+int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now_ns);
+void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
+    size_t length, int64_t now_ns);
+void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame, int64_t now_ns);
+void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const uint8_t *frame,
+    const struct sockaddr_storage *from, int64_t now_ns);
+
+/* ---- conductor duty ---- */
+int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter);
+void shoal_network_publication_on_publishers_gone(shoal_network_publication_t *pub, int64_t now_ns);
+
+#endif

@@ -1,0 +1,583 @@
+#include "transport/udp/shoal_publication_image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_term_unblocker.h"
+#include "transport/udp/shoal_receive_channel_endpoint.h"
+#include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_error.h"
+#include "util/shoal_fs.h"
+
+static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
+    const shoal_publication_image_params_t *p)
+{
+    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
+    uint8_t key[16];
+    memcpy(key, &p->correlation_id, 8);
+    memcpy(key + 8, &p->session_id, 4);
+    memcpy(key + 12, &p->stream_id, 4);
+    snprintf(label, sizeof(label), "%s: %lld %d %d %s @%s", name, (long long)p->correlation_id, p->session_id,
+        p->stream_id, p->channel, p->source);
+    return shoal_counters_manager_allocate(counters, now_ms, type, key, sizeof(key), label, p->correlation_id, 0);
+}
+
+int shoal_publication_image_create(shoal_publication_image_t **imagep, const char *dir,
+    const shoal_publication_image_params_t *p, shoal_receive_channel_endpoint_t *endpoint,
+    shoal_counters_manager_t *counters, int64_t now_ns)
+{
+    int64_t now_ms = now_ns / 1000000;
+    shoal_publication_image_t *image = aligned_alloc(64, SHOAL_ALIGN(sizeof(*image), 64));
+    if (NULL == image)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "image: out of memory");
+    }
+    memset(image, 0, sizeof(*image));
+    image->correlation_id = p->correlation_id;
+    image->session_id = p->session_id;
+    image->stream_id = p->stream_id;
+    image->initial_term_id = p->initial_term_id;
+    image->term_length = p->term_length;
+    image->mtu = p->mtu;
+    image->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
+    image->endpoint = endpoint;
+    image->control_address = *p->control_address;
+    image->receiver_id = p->receiver_id;
+    /* Subscribers consume a fragmented message only once all of it is in,
+     * so the window must hold the largest message a publication accepts
+     * (with a header per fragment), else the stream would stall on it. */
+    int64_t max_message = (int64_t)shoal_logbuffer_max_message_length(p->term_length);
+    int64_t payload = p->mtu - SHOAL_DATA_HEADER_LENGTH;
+    int64_t floor = ((max_message + payload - 1) / payload) * p->mtu;
+    int64_t window = p->rcv_window > floor ? p->rcv_window : floor;
+    image->rcv_window = (int32_t)(window < p->term_length / 2 ? window : p->term_length / 2);
+    image->reliable = p->reliable;
+    image->nak_retry_delay_ns = p->nak_retry_delay_ns;
+    image->rcv_hwm_counter_id = image->rcv_pos_counter_id = -1;
+    image->state = SHOAL_IMAGE_ACTIVE;
+    image->end_of_stream_position = INT64_MAX;
+    snprintf(image->source, sizeof(image->source), "%s", p->source);
+
+    char sub_dir[448];
+    snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);
+    if (shoal_fs_mkdir_private(sub_dir) < 0)
+    {
+        free(image);
+        return -1;
+    }
+    snprintf(image->log_file, sizeof(image->log_file), "%s/%lld.logbuffer", sub_dir, (long long)p->correlation_id);
+    image->mapped_length = (size_t)shoal_logbuffer_compute_log_length(p->term_length);
+    void *addr = NULL;
+    if (shoal_fs_map_new(image->log_file, image->mapped_length, !p->sparse, &addr) < 0)
+    {
+        free(image);
+        return -1;
+    }
+    image->mapped = addr;
+    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
+    {
+        image->terms[i] = shoal_logbuffer_term(image->mapped, p->term_length, i);
+    }
+    image->meta = shoal_logbuffer_metadata(image->mapped, p->term_length);
+    if (shoal_logbuffer_metadata_init(image->meta, p->term_length, p->mtu, (int32_t)sysconf(_SC_PAGESIZE),
+        p->initial_term_id, p->session_id, p->stream_id, p->correlation_id) < 0)
+    {
+        shoal_publication_image_delete(image, counters, now_ms);
+        return -1;
+    }
+    image->rcv_hwm_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_RECEIVER_HWM, "rcv-hwm", p);
+    image->rcv_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_RECEIVER_POSITION, "rcv-pos", p);
+    if (image->rcv_hwm_counter_id < 0 || image->rcv_pos_counter_id < 0)
+    {
+        shoal_publication_image_delete(image, counters, now_ms);
+        return -1;
+    }
+    image->rcv_hwm = shoal_counter_addr(counters->values, image->rcv_hwm_counter_id);
+    image->rcv_pos = shoal_counter_addr(counters->values, image->rcv_pos_counter_id);
+
+    int64_t join = shoal_logbuffer_compute_position(p->active_term_id, p->term_offset, image->position_bits_to_shift,
+        p->initial_term_id);
+    image->join_position = join;
+    image->rebuild_position = join;
+    image->hwm_position = join;
+    image->consumption_position = join;
+    image->last_sm_position = join;
+    image->clean_position = join;
+    shoal_store_release(image->rcv_hwm, join);
+    shoal_store_release(image->rcv_pos, join);
+    image->sm_pending = true;
+    image->time_of_last_packet_ns = now_ns;
+    image->time_of_last_sm_ns = now_ns;
+    image->time_of_last_rttm_ns = now_ns - SHOAL_IMAGE_RTTM_INTERVAL_NS;
+    shoal_store_release(&image->meta->is_connected, 1);
+    *imagep = image;
+    return 0;
+}
+
+void shoal_publication_image_delete(shoal_publication_image_t *image, shoal_counters_manager_t *counters,
+    int64_t now_ms)
+{
+    if (NULL == image)
+    {
+        return;
+    }
+    if (image->rcv_hwm_counter_id >= 0)
+    {
+        shoal_counters_manager_free(counters, now_ms, image->rcv_hwm_counter_id);
+    }
+    if (image->rcv_pos_counter_id >= 0)
+    {
+        shoal_counters_manager_free(counters, now_ms, image->rcv_pos_counter_id);
+    }
+    for (int32_t i = 0; i < image->subscriber_count; i++)
+    {
+        shoal_counters_manager_free(counters, now_ms, image->subscribers[i].counter_id);
+    }
+    if (NULL != image->mapped)
+    {
+        shoal_fs_unmap(image->mapped, image->mapped_length);
+        unlink(image->log_file);
+    }
+    free(image->subscribers);
+    free(image);
+}
+
+/* ---------------------------------------------------------------- receiver */
+
+void shoal_publication_image_insert(shoal_publication_image_t *image, const uint8_t *buf, size_t length,
+    int32_t term_span, int64_t now_ns)
+{
+    shoal_data_header_t first;
+    memcpy(&first, buf, sizeof(first));
+    int32_t term_count = shoal_logbuffer_compute_term_count(first.term_id, image->initial_term_id);
+    if (term_count < 0)
+    {
+        return;
+    }
+    int64_t position = ((int64_t)term_count << image->position_bits_to_shift) + first.term_offset;
+    int64_t proposed = position + term_span;
+    /* A PAD travels as a header: only the bytes on the wire need window (the
+     * sender may step over padding beyond its limit). */
+    int64_t wire_end = position + ((int64_t)length < (int64_t)term_span ? (int64_t)length : (int64_t)term_span);
+    /* Any well-formed frame of the session proves the publication alive. */
+    shoal_store_relaxed(&image->time_of_last_packet_ns, now_ns);
+    if (position < image->last_sm_position || wire_end > image->last_sm_position + image->rcv_window)
+    {
+        /* Behind what we consumed (a late duplicate) or beyond the window we
+         * advertised: the term there may still be read, or not yet clean. */
+        return;
+    }
+
+    if (0 == term_span)
+    {
+        if (position > image->hwm_position)
+        {
+            image->hwm_position = position;
+            shoal_store_release(image->rcv_hwm, position);
+        }
+        else if (position <= image->rebuild_position)
+        {
+            /* We hold everything the sender has: its heartbeat (a tail probe
+             * while it waits for an SM) gets one now, in case ours was lost. */
+            image->sm_pending = true;
+        }
+        if ((first.frame_header.flags & SHOAL_FRAME_FLAG_EOS) && INT64_MAX == image->end_of_stream_position)
+        {
+            shoal_store_release(&image->end_of_stream_position, position);
+            shoal_store_release(&image->meta->end_of_stream_position, position);
+            image->sm_pending = true;
+        }
+        return;
+    }
+
+    uint8_t *term = image->terms[shoal_logbuffer_index_by_term_count(term_count)];
+    size_t offset = 0;
+    while (offset < length)
+    {
+        const uint8_t *src = buf + offset;
+        int32_t frame_length;
+        memcpy(&frame_length, src, sizeof(frame_length));
+        uint8_t *dest = term + first.term_offset + offset;
+        bool is_pad = SHOAL_HDR_TYPE_PAD == *(const uint16_t *)(src + SHOAL_FRAME_TYPE_OFFSET);
+        if (0 == shoal_load_relaxed((int32_t *)dest))
+        {
+            /* Copy all but the length word, then commit with the length. */
+            size_t copy = is_pad ? SHOAL_DATA_HEADER_LENGTH : (size_t)frame_length;
+            memcpy(dest + sizeof(int32_t), src + sizeof(int32_t), copy - sizeof(int32_t));
+            shoal_store_release((int32_t *)dest, frame_length);
+        }
+        if (is_pad)
+        {
+            break;
+        }
+        offset += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
+    }
+    image->inserted_since_scan = true;
+    if (proposed > image->hwm_position)
+    {
+        image->hwm_position = proposed;
+        shoal_store_release(image->rcv_hwm, proposed);
+    }
+}
+
+void shoal_publication_image_on_rttm(shoal_publication_image_t *image, const uint8_t *frame, int64_t now_ns)
+{
+    shoal_rttm_header_t r;
+    memcpy(&r, frame, sizeof(r));
+    if (!(r.frame_header.flags & SHOAL_RTTM_FLAG_REPLY) || r.receiver_id != image->receiver_id)
+    {
+        return;
+    }
+    int64_t rtt = now_ns - r.echo_timestamp - r.reception_delta;
+    if (rtt > 0 && rtt < 10LL * 1000 * 1000 * 1000)
+    {
+        /* The minimum of the last samples: queueing in busy (or parked)
+         * drivers inflates single samples, and a NAK retry timer built on an
+         * inflated RTT stalls recovery. */
+        image->rtt_samples[image->rtt_sample_count++ % SHOAL_IMAGE_RTT_SAMPLES] = rtt;
+        int32_t n = image->rtt_sample_count < SHOAL_IMAGE_RTT_SAMPLES ? image->rtt_sample_count : SHOAL_IMAGE_RTT_SAMPLES;
+        int64_t min = INT64_MAX;
+        for (int32_t i = 0; i < n; i++)
+        {
+            min = image->rtt_samples[i] < min ? image->rtt_samples[i] : min;
+        }
+        image->rtt_ns = min;
+    }
+}
+
+static void send_rttm(shoal_publication_image_t *image, int64_t now_ns)
+{
+    shoal_rttm_header_t r;
+    r.frame_header.frame_length = SHOAL_RTTM_HEADER_LENGTH;
+    r.frame_header.version = SHOAL_FRAME_VERSION;
+    r.frame_header.flags = 0;
+    r.frame_header.type = SHOAL_HDR_TYPE_RTTM;
+    r.session_id = image->session_id;
+    r.stream_id = image->stream_id;
+    r.echo_timestamp = now_ns;
+    r.reception_delta = 0;
+    r.receiver_id = image->receiver_id;
+    shoal_receive_channel_endpoint_send_to(image->endpoint, &r, sizeof(r), &image->control_address);
+    image->time_of_last_rttm_ns = now_ns;
+}
+
+static void send_nak(shoal_publication_image_t *image, int32_t term_id, int32_t term_offset, int32_t length)
+{
+    shoal_nak_header_t n;
+    n.frame_header.frame_length = SHOAL_NAK_HEADER_LENGTH;
+    n.frame_header.version = SHOAL_FRAME_VERSION;
+    n.frame_header.flags = 0;
+    n.frame_header.type = SHOAL_HDR_TYPE_NAK;
+    n.session_id = image->session_id;
+    n.stream_id = image->stream_id;
+    n.term_id = term_id;
+    n.term_offset = term_offset;
+    n.length = length;
+    if (shoal_receive_channel_endpoint_send_to(image->endpoint, &n, sizeof(n), &image->control_address) > 0)
+    {
+        image->naks_sent++;
+        shoal_udp_counters_add(&image->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_SENT, 1);
+    }
+}
+
+/* Rebuild position: end of the contiguous committed frames, up to the hwm. */
+static bool track_rebuild(shoal_publication_image_t *image)
+{
+    int64_t position = image->rebuild_position;
+    int64_t hwm = image->hwm_position;
+    while (position < hwm)
+    {
+        int32_t offset = (int32_t)(position & (image->term_length - 1));
+        int64_t limit = (int64_t)offset + (hwm - position);
+        int32_t term_limit = limit < image->term_length ? (int32_t)limit : image->term_length;
+        uint8_t *term = image->terms[shoal_logbuffer_index_by_position(position, image->position_bits_to_shift)];
+        int32_t end = shoal_term_scan_for_gap(term, offset, term_limit);
+        position += end - offset;
+        if (end < term_limit || end < image->term_length)
+        {
+            break;
+        }
+    }
+    if (position != image->rebuild_position)
+    {
+        shoal_store_release(&image->rebuild_position, position);
+        shoal_store_release(image->rcv_pos, position);
+        return true;
+    }
+    return false;
+}
+
+static void clean_to(shoal_publication_image_t *image, int64_t position)
+{
+    while (position > image->clean_position)
+    {
+        int64_t clean = image->clean_position;
+        int32_t offset = (int32_t)(clean & (image->term_length - 1));
+        int64_t left = image->term_length - offset;
+        int64_t length = position - clean < left ? position - clean : left;
+        shoal_term_clean(image->terms[shoal_logbuffer_index_by_position(clean, image->position_bits_to_shift)], offset,
+            offset + (int32_t)length);
+        image->clean_position = clean + length;
+    }
+}
+
+static shoal_image_gap_t *find_gap(shoal_publication_image_t *image, int32_t term_id, int32_t term_offset)
+{
+    for (int32_t i = 0; i < image->gap_count; i++)
+    {
+        if (image->gaps[i].term_id == term_id && image->gaps[i].term_offset == term_offset)
+        {
+            return &image->gaps[i];
+        }
+    }
+    return NULL;
+}
+
+static int64_t retry_delay(const shoal_publication_image_t *image)
+{
+    int64_t d = 2 * image->rtt_ns;
+    return d > image->nak_retry_delay_ns ? d : image->nak_retry_delay_ns;
+}
+
+/* A PAD frame over a gap nobody will fill (reliable=false). */
+static void fill_gap(shoal_publication_image_t *image, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
+{
+    shoal_data_header_t h;
+    memset(&h, 0, sizeof(h));
+    h.frame_header.version = SHOAL_FRAME_VERSION;
+    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
+    h.frame_header.type = SHOAL_HDR_TYPE_PAD;
+    h.term_offset = offset;
+    h.session_id = image->session_id;
+    h.stream_id = image->stream_id;
+    h.term_id = term_id;
+    memcpy(term + offset + sizeof(int32_t), (const uint8_t *)&h + sizeof(int32_t), sizeof(h) - sizeof(int32_t));
+    shoal_store_release((int32_t *)(term + offset), length);
+    image->gap_fills++;
+    if (NULL != image->gap_fills_system)
+    {
+        shoal_get_and_add(image->gap_fills_system, 1);
+    }
+}
+
+/*
+ * Walks [rebuild, hwm) for gaps (runs of zero length words at frame
+ * boundaries). A gap seen for the first time is NAKed at once; a known one
+ * again when its retry time comes. Gaps no longer seen leave the table.
+ */
+static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
+{
+    int work = 0;
+    for (int32_t i = 0; i < image->gap_count; i++)
+    {
+        image->gaps[i].seen = false;
+    }
+    int64_t position = image->rebuild_position;
+    int64_t hwm = image->hwm_position;
+    int64_t delay = retry_delay(image);
+    int64_t next_retry = INT64_MAX;
+    while (position < hwm)
+    {
+        int32_t offset = (int32_t)(position & (image->term_length - 1));
+        int64_t limit = (int64_t)offset + (hwm - position);
+        int32_t term_limit = limit < image->term_length ? (int32_t)limit : image->term_length;
+        uint8_t *term = image->terms[shoal_logbuffer_index_by_position(position, image->position_bits_to_shift)];
+        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->position_bits_to_shift,
+            image->initial_term_id);
+        int32_t gap_start = shoal_term_scan_for_gap(term, offset, term_limit);
+        if (gap_start >= term_limit)
+        {
+            position += term_limit - offset;
+            continue;
+        }
+        int32_t gap_end = gap_start + SHOAL_FRAME_ALIGNMENT;
+        while (gap_end < term_limit && 0 == shoal_load_relaxed((int32_t *)(term + gap_end)))
+        {
+            gap_end += SHOAL_FRAME_ALIGNMENT;
+        }
+        int32_t gap_length = gap_end - gap_start;
+        shoal_image_gap_t *gap = find_gap(image, term_id, gap_start);
+        if (NULL == gap && image->gap_count < SHOAL_IMAGE_MAX_GAPS)
+        {
+            gap = &image->gaps[image->gap_count++];
+            gap->term_id = term_id;
+            gap->term_offset = gap_start;
+            gap->first_seen_ns = now_ns;
+            gap->retry_at_ns = now_ns;
+        }
+        if (NULL != gap)
+        {
+            gap->seen = true;
+            if (image->reliable)
+            {
+                if (now_ns >= gap->retry_at_ns)
+                {
+                    send_nak(image, term_id, gap_start, gap_length);
+                    gap->retry_at_ns = now_ns + delay;
+                    work++;
+                }
+            }
+            else if (now_ns - gap->first_seen_ns >= delay)
+            {
+                fill_gap(image, term, term_id, gap_start, gap_length);
+                gap->seen = false;
+                work++;
+            }
+            if (gap->seen && gap->retry_at_ns < next_retry)
+            {
+                next_retry = gap->retry_at_ns;
+            }
+            if (!image->reliable && gap->seen && gap->first_seen_ns + delay < next_retry)
+            {
+                next_retry = gap->first_seen_ns + delay;
+            }
+        }
+        position += gap_end - offset;
+    }
+    for (int32_t i = image->gap_count - 1; i >= 0; i--)
+    {
+        if (!image->gaps[i].seen)
+        {
+            image->gaps[i] = image->gaps[--image->gap_count];
+        }
+    }
+    image->next_retry_ns = next_retry;
+    image->inserted_since_scan = false;
+    image->time_of_last_scan_ns = now_ns;
+    return work;
+}
+
+int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t now_ns)
+{
+    int work = 0;
+    if (SHOAL_IMAGE_ACTIVE != shoal_load_acquire(&image->state))
+    {
+        return 0;
+    }
+    if (track_rebuild(image))
+    {
+        work++;
+    }
+
+    int64_t consumption = INT64_MAX;
+    for (int32_t i = 0; i < image->subscriber_count; i++)
+    {
+        int64_t p = shoal_load_acquire(image->subscribers[i].position);
+        consumption = p < consumption ? p : consumption;
+    }
+    if (INT64_MAX == consumption)
+    {
+        consumption = image->rebuild_position;
+    }
+    if (consumption > image->consumption_position)
+    {
+        image->consumption_position = consumption;
+    }
+
+    /* Zero a term behind the slowest reader before the window moves past it. */
+    clean_to(image, image->consumption_position - image->term_length);
+
+    int64_t threshold = image->rcv_window / 4;
+    if (image->sm_pending || image->consumption_position >= image->last_sm_position + threshold ||
+        now_ns - image->time_of_last_sm_ns >= SHOAL_IMAGE_SM_INTERVAL_NS)
+    {
+        int64_t position = image->consumption_position;
+        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->position_bits_to_shift,
+            image->initial_term_id);
+        int32_t term_offset = (int32_t)(position & (image->term_length - 1));
+        shoal_receive_channel_endpoint_send_sm(image->endpoint, &image->control_address, image->session_id,
+            image->stream_id, term_id, term_offset, image->rcv_window, 0);
+        image->last_sm_position = position;
+        image->time_of_last_sm_ns = now_ns;
+        image->sm_pending = false;
+        work++;
+    }
+
+    if (image->hwm_position > image->rebuild_position &&
+        ((image->inserted_since_scan && now_ns - image->time_of_last_scan_ns >= SHOAL_IMAGE_LOSS_SCAN_INTERVAL_NS) ||
+         now_ns >= image->next_retry_ns || 0 == image->gap_count))
+    {
+        work += scan_for_loss(image, now_ns);
+    }
+    else if (image->hwm_position <= image->rebuild_position)
+    {
+        image->gap_count = 0;
+    }
+
+    if (now_ns - image->time_of_last_rttm_ns >= SHOAL_IMAGE_RTTM_INTERVAL_NS)
+    {
+        send_rttm(image, now_ns);
+    }
+    return work;
+}
+
+/* --------------------------------------------------------------- conductor */
+
+int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int64_t subscription_registration_id,
+    int32_t counter_id, int64_t *position)
+{
+    if (image->subscriber_count == image->subscriber_capacity)
+    {
+        int32_t cap = image->subscriber_capacity ? image->subscriber_capacity * 2 : 4;
+        shoal_image_subscriber_t *grown = realloc(image->subscribers, (size_t)cap * sizeof(*grown));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "image: out of memory adding a subscriber");
+        }
+        image->subscribers = grown;
+        image->subscriber_capacity = cap;
+    }
+    /* The first subscriber starts at the join position; later ones at the
+     * rebuild position, a message boundary from which all is contiguous. */
+    int64_t start = 0 == image->subscriber_count ? image->join_position : shoal_load_acquire(&image->rebuild_position);
+    shoal_store_release(position, start);
+    shoal_image_subscriber_t *s = &image->subscribers[image->subscriber_count++];
+    s->subscription_registration_id = subscription_registration_id;
+    s->counter_id = counter_id;
+    s->position = position;
+    return 0;
+}
+
+int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *image,
+    int64_t subscription_registration_id)
+{
+    for (int32_t i = 0; i < image->subscriber_count; i++)
+    {
+        if (image->subscribers[i].subscription_registration_id == subscription_registration_id)
+        {
+            int32_t id = image->subscribers[i].counter_id;
+            image->subscribers[i] = image->subscribers[--image->subscriber_count];
+            return id;
+        }
+    }
+    return -1;
+}
+
+bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,
+    int64_t liveness_timeout_ns)
+{
+    if (0 == image->subscriber_count)
+    {
+        return true;
+    }
+    if (now_ns - shoal_load_relaxed(&image->time_of_last_packet_ns) > liveness_timeout_ns)
+    {
+        return true;
+    }
+    int64_t eos = shoal_load_acquire(&image->end_of_stream_position);
+    if (INT64_MAX != eos && shoal_load_acquire(&image->rebuild_position) >= eos)
+    {
+        for (int32_t i = 0; i < image->subscriber_count; i++)
+        {
+            if (shoal_load_acquire(image->subscribers[i].position) < eos)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,181 @@
+/*
+ * Receiver side of one remote publication (one session of one stream on one
+ * receive channel): a log buffer rebuilt from DATA frames by term offset,
+ * which local subscriptions read exactly as they read an IPC log.
+ *
+ * Positions (all stream positions, like a publication's):
+ *   join        where the image started (the SETUP's active term/offset)
+ *   rebuild     end of the contiguous frames from the join (rcv-pos)
+ *   hwm         highest position seen in a frame or heartbeat (rcv-hwm)
+ *   consumption slowest subscriber (sub-pos counters, written by clients)
+ * Invariant: consumption <= rebuild <= hwm <= consumption + window, with the
+ * window (receiver window, at most half a term) advertised in status
+ * messages. Frames outside [last SM position, last SM position + window]
+ * are dropped: the sender never sends them legitimately and accepting them
+ * could overwrite a term a subscriber still reads.
+ *
+ * Receiver duty (one thread): insert frames (each frame copied whole, its
+ * length word stored last with release: the commit protocol subscribers
+ * read), advance rebuild, clean a term behind the slowest subscriber before
+ * the window moves, status messages (on creation, every window/4 consumed,
+ * else every 200 ms), loss: every gap between rebuild and hwm is NAKed at
+ * once and again after the retry delay (max of NAK_RETRY_DELAY and 2 RTT)
+ * until filled; with reliable=false a gap older than the retry delay is
+ * padded over instead. RTT measurement every second (the RTT used is the
+ * minimum of recent samples). A heartbeat at a position we already hold is
+ * answered with an SM at once: the sender probes like that when it waits
+ * for an acknowledgement that may have been lost.
+ *
+ * Conductor duty: subscribers join/leave, liveness (no frame for the image
+ * liveness timeout), end of stream (EOS heartbeat and every subscriber past
+ * it), lifecycle ACTIVE -> INACTIVE (images unavailable) -> LINGER -> DONE.
+ */
+#ifndef SHOAL_PUBLICATION_IMAGE_H
+#define SHOAL_PUBLICATION_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "util/shoal_counters.h"
+
+typedef struct shoal_receive_channel_endpoint_stct shoal_receive_channel_endpoint_t;
+
+typedef enum shoal_image_state_en
+{
+    SHOAL_IMAGE_ACTIVE,
+    SHOAL_IMAGE_INACTIVE,
+    SHOAL_IMAGE_LINGER,
+    SHOAL_IMAGE_DONE
+} shoal_image_state_t;
+
+#define SHOAL_IMAGE_MAX_GAPS 64
+#define SHOAL_IMAGE_SM_INTERVAL_NS (200 * 1000 * 1000LL)
+#define SHOAL_IMAGE_RTTM_INTERVAL_NS (1000 * 1000 * 1000LL)
+#define SHOAL_IMAGE_LOSS_SCAN_INTERVAL_NS (50 * 1000LL)
+#define SHOAL_IMAGE_RTT_SAMPLES 8
+
+typedef struct shoal_image_subscriber_stct
+{
+    int64_t subscription_registration_id;
+    int32_t counter_id;
+    int64_t *position;
+} shoal_image_subscriber_t;
+
+typedef struct shoal_image_gap_stct
+{
+    int32_t term_id;
+    int32_t term_offset;
+    int64_t first_seen_ns;
+    int64_t retry_at_ns;
+    bool seen;                 /* still a gap in the latest scan */
+} shoal_image_gap_t;
+
+typedef struct shoal_publication_image_params_stct
+{
+    int64_t correlation_id;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t initial_term_id;
+    int32_t active_term_id;
+    int32_t term_offset;
+    int32_t term_length;
+    int32_t mtu;
+    int32_t rcv_window;
+    bool reliable;
+    bool sparse;
+    int64_t receiver_id;
+    int64_t nak_retry_delay_ns;
+    const struct sockaddr_storage *control_address;  /* where SMs and NAKs go */
+    const char *source;                              /* text for labels / clients */
+    const char *channel;
+} shoal_publication_image_params_t;
+
+typedef struct shoal_publication_image_stct
+{
+    /* ---- identity and log ---- */
+    int64_t correlation_id;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t initial_term_id;
+    int32_t term_length;
+    int32_t mtu;
+    size_t position_bits_to_shift;
+    char log_file[512];
+    char source[64];
+    uint8_t *mapped;
+    size_t mapped_length;
+    shoal_logbuffer_metadata_t *meta;
+    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    shoal_receive_channel_endpoint_t *endpoint;
+    struct sockaddr_storage control_address;
+    int64_t receiver_id;
+    int32_t rcv_window;
+    bool reliable;
+    int64_t nak_retry_delay_ns;
+    int64_t join_position;
+    int32_t rcv_hwm_counter_id, rcv_pos_counter_id;
+    int64_t *rcv_hwm, *rcv_pos;
+
+    /* ---- conductor only ---- */
+    shoal_image_subscriber_t *subscribers;
+    int32_t subscriber_count;
+    int32_t subscriber_capacity;
+    int64_t linger_deadline_ns;
+
+    /* ---- conductor writes, receiver reads ---- */
+    shoal_image_state_t state;
+
+    /* ---- receiver writes, conductor reads ---- */
+    int64_t time_of_last_packet_ns;
+    int64_t rebuild_position;
+    int64_t end_of_stream_position;   /* INT64_MAX until an EOS heartbeat */
+
+    /* ---- receiver only ---- */
+    int64_t hwm_position;
+    int64_t consumption_position;
+    int64_t last_sm_position;
+    int64_t time_of_last_sm_ns;
+    bool sm_pending;
+    int64_t clean_position;
+    bool inserted_since_scan;
+    int64_t time_of_last_scan_ns;
+    int64_t next_retry_ns;
+    int32_t gap_count;
+    shoal_image_gap_t gaps[SHOAL_IMAGE_MAX_GAPS];
+    int64_t time_of_last_rttm_ns;
+    int64_t rtt_ns;                    /* min of the last SHOAL_IMAGE_RTT_SAMPLES */
+    int64_t rtt_samples[SHOAL_IMAGE_RTT_SAMPLES];
+    int32_t rtt_sample_count;
+    int64_t naks_sent;
+    int64_t gap_fills;
+    int64_t *gap_fills_system;
+} shoal_publication_image_t;
+
+int shoal_publication_image_create(shoal_publication_image_t **image, const char *dir,
+    const shoal_publication_image_params_t *params, shoal_receive_channel_endpoint_t *endpoint,
+    shoal_counters_manager_t *counters, int64_t now_ns);
+void shoal_publication_image_delete(shoal_publication_image_t *image, shoal_counters_manager_t *counters,
+    int64_t now_ms);
+
+/* ---- receiver duty ---- */
+/* A validated DATA/PAD datagram of term_span bytes (0: heartbeat). */
+void shoal_publication_image_insert(shoal_publication_image_t *image, const uint8_t *buf, size_t length,
+    int32_t term_span, int64_t now_ns);
+void shoal_publication_image_on_rttm(shoal_publication_image_t *image, const uint8_t *frame, int64_t now_ns);
+/* Rebuild, cleaning, status messages, NAKs, RTT measurement. */
+int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t now_ns);
+
+/* ---- conductor duty ---- */
+/* Adds a subscriber at the rebuild position (a message boundary). */
+int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int64_t subscription_registration_id,
+    int32_t counter_id, int64_t *position);
+/* Returns the subscriber's counter id or -1. */
+int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *image,
+    int64_t subscription_registration_id);
+/* Whether the image should become INACTIVE now (liveness, end of stream, no subscriber). */
+bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,
+    int64_t liveness_timeout_ns);
+
+#endif

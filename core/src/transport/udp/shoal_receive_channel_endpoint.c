@@ -1,0 +1,404 @@
+#include "transport/udp/shoal_receive_channel_endpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_error.h"
+
+int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp,
+    const shoal_receive_channel_endpoint_params_t *p)
+{
+    if (!p->channel->has_endpoint)
+    {
+        return shoal_set_err(SHOAL_EURI, "subscription channel '%s' needs an endpoint to receive on",
+            p->channel->uri.control);
+    }
+    shoal_receive_channel_endpoint_t *ep = calloc(1, sizeof(*ep));
+    if (NULL == ep)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
+    }
+    ep->channel = *p->channel;
+    ep->receiver_id = p->receiver_id;
+    ep->on_setup = p->on_setup;
+    ep->on_setup_clientd = p->on_setup_clientd;
+    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
+    {
+        ep->counter_ids[i] = -1;
+    }
+    const shoal_udp_channel_t *ch = &ep->channel;
+    shoal_udp_transport_params_t tp = {
+        .channel = ch,
+        .bind_address = &ch->endpoint,
+        .join_group = ch->is_multicast ? &ch->endpoint : NULL,
+        .reuse_address = ch->is_multicast,
+        .rcvbuf = p->rcvbuf,
+        .sndbuf = p->sndbuf,
+        .send_loss_rate = p->send_loss_rate,
+        .recv_loss_rate = p->recv_loss_rate,
+        .loss_seed = p->loss_seed,
+    };
+    if (shoal_udp_transport_open(&ep->transport, &tp, &ep->counters) < 0)
+    {
+        free(ep);
+        return -1;
+    }
+    *epp = ep;
+    return 0;
+}
+
+void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep)
+{
+    if (NULL == ep)
+    {
+        return;
+    }
+    shoal_udp_transport_close(&ep->transport);
+    free(ep->streams);
+    free(ep->images);
+    free(ep);
+}
+
+static int32_t find_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+{
+    for (int32_t i = 0; i < ep->stream_count; i++)
+    {
+        if (ep->streams[i].stream_id == stream_id)
+        {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+{
+    int32_t i = find_stream(ep, stream_id);
+    if (i >= 0)
+    {
+        ep->streams[i].ref_count++;
+        return 0;
+    }
+    if (ep->stream_count == ep->stream_capacity)
+    {
+        int32_t cap = ep->stream_capacity ? ep->stream_capacity * 2 : 4;
+        shoal_rcv_stream_interest_t *grown = realloc(ep->streams, (size_t)cap * sizeof(*grown));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
+        }
+        ep->streams = grown;
+        ep->stream_capacity = cap;
+    }
+    ep->streams[ep->stream_count].stream_id = stream_id;
+    ep->streams[ep->stream_count].ref_count = 1;
+    ep->stream_count++;
+    /* Announce ourselves at once to an MDC control address. */
+    ep->time_of_last_control_elicit_ns = 0;
+    return 0;
+}
+
+void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+{
+    int32_t i = find_stream(ep, stream_id);
+    if (i >= 0 && --ep->streams[i].ref_count <= 0)
+    {
+        ep->streams[i] = ep->streams[--ep->stream_count];
+    }
+}
+
+bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+{
+    return find_stream(ep, stream_id) >= 0;
+}
+
+int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image)
+{
+    if (ep->image_count == ep->image_capacity)
+    {
+        int32_t cap = ep->image_capacity ? ep->image_capacity * 2 : 4;
+        shoal_publication_image_t **grown = realloc(ep->images, (size_t)cap * sizeof(*grown));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
+        }
+        ep->images = grown;
+        ep->image_capacity = cap;
+    }
+    ep->images[ep->image_count++] = image;
+    return 0;
+}
+
+static void add_pending(shoal_receive_channel_endpoint_t *ep, int32_t session_id, int32_t stream_id,
+    int64_t expiry_ns)
+{
+    for (int32_t i = 0; i < ep->pending_count; i++)
+    {
+        if (ep->pending[i].session_id == session_id && ep->pending[i].stream_id == stream_id)
+        {
+            if (expiry_ns > ep->pending[i].expiry_ns)
+            {
+                ep->pending[i].expiry_ns = expiry_ns;
+            }
+            return;
+        }
+    }
+    int32_t slot = ep->pending_count;
+    if (slot == SHOAL_RCV_MAX_PENDING_SESSIONS)
+    {
+        /* Full: replace the entry expiring first. */
+        slot = 0;
+        for (int32_t i = 1; i < ep->pending_count; i++)
+        {
+            if (ep->pending[i].expiry_ns < ep->pending[slot].expiry_ns)
+            {
+                slot = i;
+            }
+        }
+    }
+    else
+    {
+        ep->pending_count++;
+    }
+    ep->pending[slot].session_id = session_id;
+    ep->pending[slot].stream_id = stream_id;
+    ep->pending[slot].expiry_ns = expiry_ns;
+}
+
+static bool is_pending(const shoal_receive_channel_endpoint_t *ep, int32_t session_id, int32_t stream_id,
+    int64_t now_ns)
+{
+    for (int32_t i = 0; i < ep->pending_count; i++)
+    {
+        if (ep->pending[i].session_id == session_id && ep->pending[i].stream_id == stream_id)
+        {
+            return now_ns < ep->pending[i].expiry_ns;
+        }
+    }
+    return false;
+}
+
+void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep,
+    shoal_publication_image_t *image, int64_t now_ns, int64_t cooldown_ns)
+{
+    for (int32_t i = 0; i < ep->image_count; i++)
+    {
+        if (ep->images[i] == image)
+        {
+            ep->images[i] = ep->images[--ep->image_count];
+            break;
+        }
+    }
+    add_pending(ep, image->session_id, image->stream_id, now_ns + cooldown_ns);
+}
+
+shoal_publication_image_t *shoal_receive_channel_endpoint_find_image(shoal_receive_channel_endpoint_t *ep,
+    int32_t session_id, int32_t stream_id)
+{
+    for (int32_t i = 0; i < ep->image_count; i++)
+    {
+        shoal_publication_image_t *image = ep->images[i];
+        if (image->session_id == session_id && image->stream_id == stream_id)
+        {
+            return image;
+        }
+    }
+    return NULL;
+}
+
+ssize_t shoal_receive_channel_endpoint_send_to(shoal_receive_channel_endpoint_t *ep, const void *buf, size_t length,
+    const struct sockaddr_storage *to)
+{
+    return shoal_udp_transport_sendto(&ep->transport, buf, length, to);
+}
+
+void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep,
+    const struct sockaddr_storage *to, int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset,
+    int32_t window, uint8_t flags)
+{
+    shoal_status_message_header_t sm;
+    sm.frame_header.frame_length = SHOAL_SM_HEADER_LENGTH;
+    sm.frame_header.version = SHOAL_FRAME_VERSION;
+    sm.frame_header.flags = flags;
+    sm.frame_header.type = SHOAL_HDR_TYPE_SM;
+    sm.session_id = session_id;
+    sm.stream_id = stream_id;
+    sm.consumption_term_id = term_id;
+    sm.consumption_term_offset = term_offset;
+    sm.receiver_window = window;
+    sm.receiver_id = ep->receiver_id;
+    if (shoal_udp_transport_sendto(&ep->transport, &sm, sizeof(sm), to) > 0)
+    {
+        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SMS_SENT, 1);
+    }
+}
+
+/* Where this endpoint's control frames go for a source seen at `from`. */
+static const struct sockaddr_storage *control_address_for(const shoal_receive_channel_endpoint_t *ep,
+    const struct sockaddr_storage *from)
+{
+    return ep->channel.is_multicast ? &ep->channel.multicast_control : from;
+}
+
+static void invalid(shoal_receive_channel_endpoint_t *ep)
+{
+    shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
+}
+
+static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    int32_t session_id, stream_id;
+    memcpy(&session_id, buf + SHOAL_DATA_SESSION_ID_OFFSET, 4);
+    memcpy(&stream_id, buf + SHOAL_DATA_STREAM_ID_OFFSET, 4);
+    shoal_publication_image_t *image = shoal_receive_channel_endpoint_find_image(ep, session_id, stream_id);
+    if (NULL != image)
+    {
+        int32_t span = shoal_udp_data_datagram_check(buf, length, image->term_length);
+        if (span < 0)
+        {
+            invalid(ep);
+            return;
+        }
+        shoal_publication_image_insert(image, buf, length, span, now_ns);
+        return;
+    }
+    if (!shoal_receive_channel_endpoint_has_stream(ep, stream_id) || is_pending(ep, session_id, stream_id, now_ns))
+    {
+        return;
+    }
+    /* A publication we have no image for: ask it for a SETUP. */
+    add_pending(ep, session_id, stream_id, now_ns + SHOAL_RCV_ELICIT_INTERVAL_NS);
+    shoal_receive_channel_endpoint_send_sm(ep, control_address_for(ep, from), session_id, stream_id, 0, 0, 0,
+        SHOAL_SM_FLAG_SETUP);
+}
+
+static bool valid_setup(const shoal_setup_header_t *s)
+{
+    return 0 == shoal_logbuffer_check_term_length(s->term_length) && 0 == shoal_logbuffer_check_mtu(s->mtu, s->term_length) &&
+        s->term_offset >= 0 && s->term_offset < s->term_length && 0 == (s->term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) &&
+        shoal_logbuffer_compute_term_count(s->active_term_id, s->initial_term_id) >= 0;
+}
+
+static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, const struct sockaddr_storage *from,
+    int64_t now_ns)
+{
+    shoal_setup_header_t s;
+    memcpy(&s, buf, sizeof(s));
+    if (!valid_setup(&s))
+    {
+        shoal_err_clear();
+        invalid(ep);
+        return;
+    }
+    shoal_publication_image_t *image = shoal_receive_channel_endpoint_find_image(ep, s.session_id, s.stream_id);
+    if (NULL != image)
+    {
+        /* The sender has not heard our status messages yet. */
+        image->sm_pending = true;
+        return;
+    }
+    if (!shoal_receive_channel_endpoint_has_stream(ep, s.stream_id))
+    {
+        return;
+    }
+    for (int32_t i = 0; i < ep->pending_count; i++)
+    {
+        /* A session in cooldown (its image just ended) stays ended. */
+        if (ep->pending[i].session_id == s.session_id && ep->pending[i].stream_id == s.stream_id &&
+            now_ns < ep->pending[i].expiry_ns && ep->pending[i].expiry_ns - now_ns > SHOAL_RCV_ELICIT_INTERVAL_NS)
+        {
+            return;
+        }
+    }
+    if (NULL != ep->on_setup)
+    {
+        ep->on_setup(ep->on_setup_clientd, ep, &s, control_address_for(ep, from), now_ns);
+    }
+}
+
+static void dispatch(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    int type = shoal_udp_datagram_type(buf, length);
+    switch (type)
+    {
+        case SHOAL_HDR_TYPE_DATA:
+        case SHOAL_HDR_TYPE_PAD:
+            on_data(ep, buf, length, from, now_ns);
+            break;
+        case SHOAL_HDR_TYPE_SETUP:
+            on_setup(ep, buf, from, now_ns);
+            break;
+        case SHOAL_HDR_TYPE_RTTM:
+        {
+            int32_t session_id, stream_id;
+            memcpy(&session_id, buf + 8, 4);
+            memcpy(&stream_id, buf + 12, 4);
+            shoal_publication_image_t *image = shoal_receive_channel_endpoint_find_image(ep, session_id, stream_id);
+            if (NULL != image)
+            {
+                shoal_publication_image_on_rttm(image, buf, now_ns);
+            }
+            break;
+        }
+        case SHOAL_HDR_TYPE_SM:
+        case SHOAL_HDR_TYPE_NAK:
+        case SHOAL_HDR_TYPE_ERR:
+            /* Control frames are for senders; harmless here (e.g. looped back). */
+            break;
+        default:
+            invalid(ep);
+            break;
+    }
+}
+
+int shoal_receive_channel_endpoint_poll(shoal_receive_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
+    int64_t now_ns)
+{
+    int n = shoal_udp_transport_recv(&ep->transport, batch);
+    for (int i = 0; i < n; i++)
+    {
+        if (batch->msgs[i].msg_len > 0)
+        {
+            dispatch(ep, batch->iov[i].iov_base, batch->msgs[i].msg_len, &batch->addrs[i], now_ns);
+        }
+    }
+    return n;
+}
+
+int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep, int64_t now_ns)
+{
+    int work = 0;
+    for (int32_t i = ep->pending_count - 1; i >= 0; i--)
+    {
+        if (now_ns >= ep->pending[i].expiry_ns)
+        {
+            ep->pending[i] = ep->pending[--ep->pending_count];
+        }
+    }
+    if (ep->channel.has_control && now_ns - ep->time_of_last_control_elicit_ns >= SHOAL_RCV_ELICIT_INTERVAL_NS)
+    {
+        /* MDC: tell the publication's control address we are here, for every
+         * stream we want (session 0: any session of it). */
+        for (int32_t i = 0; i < ep->stream_count; i++)
+        {
+            bool has_image = false;
+            for (int32_t k = 0; k < ep->image_count && !has_image; k++)
+            {
+                has_image = ep->images[k]->stream_id == ep->streams[i].stream_id;
+            }
+            if (!has_image)
+            {
+                shoal_receive_channel_endpoint_send_sm(ep, &ep->channel.control, 0, ep->streams[i].stream_id, 0, 0,
+                    0, SHOAL_SM_FLAG_SETUP);
+                work++;
+            }
+        }
+        ep->time_of_last_control_elicit_ns = now_ns;
+    }
+    return work;
+}

@@ -1,0 +1,114 @@
+/*
+ * Receive side of a UDP channel: the socket bound to the channel's endpoint
+ * (joined to the group for multicast), the streams local subscriptions want
+ * on it, and the images of the publications heard on it. Datagrams are
+ * validated (shoal_udp_frames.h) and dispatched by session and stream:
+ *
+ *   DATA/PAD  -> the image's insert; for a wanted stream without an image,
+ *                a status message with the SETUP flag asks the sender for a
+ *                SETUP (rate limited per session);
+ *   SETUP     -> a new image (through the on_setup callback: the conductor
+ *                allocates logs and counters) or, for a known image, a
+ *                prompt status message (the sender has not heard us yet);
+ *   RTTM      -> the image (replies to our measurement requests).
+ * Anything malformed is dropped and counted in INVALID_FRAMES.
+ *
+ * A subscription with control=host:port (MDC dynamic) makes the endpoint
+ * announce itself: an SM with the SETUP flag to the control address every
+ * 100 ms for each wanted stream, so the publication adds it as a destination.
+ *
+ * Thread ownership: the receiver duty polls it; the conductor creates and
+ * deletes it and changes streams and images (shared threading mode).
+ */
+#ifndef SHOAL_RECEIVE_CHANNEL_ENDPOINT_H
+#define SHOAL_RECEIVE_CHANNEL_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "protocol/shoal_frames.h"
+#include "transport/udp/shoal_publication_image.h"
+#include "transport/udp/shoal_udp_channel.h"
+#include "transport/udp/shoal_udp_transport.h"
+
+#define SHOAL_RCV_MAX_PENDING_SESSIONS 32
+#define SHOAL_RCV_ELICIT_INTERVAL_NS (100 * 1000 * 1000LL)
+
+typedef void (*shoal_on_setup_fn)(void *clientd, shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, int64_t now_ns);
+
+typedef struct shoal_rcv_stream_interest_stct
+{
+    int32_t stream_id;
+    int32_t ref_count;
+} shoal_rcv_stream_interest_t;
+
+typedef struct shoal_rcv_pending_session_stct
+{
+    int32_t session_id;
+    int32_t stream_id;
+    int64_t expiry_ns;
+} shoal_rcv_pending_session_t;
+
+struct shoal_receive_channel_endpoint_stct
+{
+    shoal_udp_channel_t channel;
+    shoal_udp_transport_t transport;
+    shoal_udp_counters_t counters;
+    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
+    int32_t ref_count;                     /* subscription links (conductor) */
+    int64_t receiver_id;
+    shoal_rcv_stream_interest_t *streams;
+    int32_t stream_count;
+    int32_t stream_capacity;
+    shoal_publication_image_t **images;
+    int32_t image_count;
+    int32_t image_capacity;
+    int32_t pending_count;
+    shoal_rcv_pending_session_t pending[SHOAL_RCV_MAX_PENDING_SESSIONS];
+    int64_t time_of_last_control_elicit_ns;
+    shoal_on_setup_fn on_setup;
+    void *on_setup_clientd;
+};
+
+typedef struct shoal_receive_channel_endpoint_params_stct
+{
+    const shoal_udp_channel_t *channel;
+    uint32_t rcvbuf;
+    uint32_t sndbuf;
+    double send_loss_rate;
+    double recv_loss_rate;
+    uint64_t loss_seed;
+    int64_t receiver_id;
+    shoal_on_setup_fn on_setup;
+    void *on_setup_clientd;
+} shoal_receive_channel_endpoint_params_t;
+
+int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **ep,
+    const shoal_receive_channel_endpoint_params_t *params);
+void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep);
+
+int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
+void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
+bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
+
+int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image);
+/* Removes the image from dispatch; its session is ignored for cooldown_ns. */
+void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep,
+    shoal_publication_image_t *image, int64_t now_ns, int64_t cooldown_ns);
+shoal_publication_image_t *shoal_receive_channel_endpoint_find_image(shoal_receive_channel_endpoint_t *ep,
+    int32_t session_id, int32_t stream_id);
+
+int shoal_receive_channel_endpoint_poll(shoal_receive_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
+    int64_t now_ns);
+int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep, int64_t now_ns);
+
+/* Control frames (SM, NAK, RTTM) go out of the send socket. */
+ssize_t shoal_receive_channel_endpoint_send_to(shoal_receive_channel_endpoint_t *ep, const void *buf, size_t length,
+    const struct sockaddr_storage *to);
+void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep,
+    const struct sockaddr_storage *to, int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset,
+    int32_t window, uint8_t flags);
+
+#endif

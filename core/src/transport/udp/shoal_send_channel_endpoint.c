@@ -1,0 +1,319 @@
+#include "transport/udp/shoal_send_channel_endpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_error.h"
+
+int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
+    const shoal_send_channel_endpoint_params_t *p)
+{
+    shoal_send_channel_endpoint_t *ep = calloc(1, sizeof(*ep));
+    if (NULL == ep)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
+    }
+    ep->channel = *p->channel;
+    ep->control_mode = p->channel->uri.control_mode;
+    ep->destination_timeout_ns = p->destination_timeout_ns;
+    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
+    {
+        ep->counter_ids[i] = -1;
+    }
+    ep->msgs = calloc((size_t)SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS, sizeof(struct mmsghdr));
+    if (NULL == ep->msgs)
+    {
+        free(ep);
+        return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
+    }
+
+    const shoal_udp_channel_t *ch = &ep->channel;
+    shoal_udp_transport_params_t tp = {
+        .channel = ch,
+        .rcvbuf = p->rcvbuf,
+        .sndbuf = p->sndbuf,
+        .send_loss_rate = p->send_loss_rate,
+        .recv_loss_rate = p->recv_loss_rate,
+        .loss_seed = p->loss_seed,
+    };
+    if (ch->is_multicast)
+    {
+        /* Control frames come back on group + 1. */
+        tp.bind_address = &ch->multicast_control;
+        tp.join_group = &ch->multicast_control;
+        tp.reuse_address = true;
+    }
+    else if (ch->has_control && SHOAL_CONTROL_MODE_MANUAL != ch->uri.control_mode)
+    {
+        /* MDC dynamic: receivers send their status messages to our control address. */
+        tp.bind_address = &ch->control;
+    }
+    if (shoal_udp_transport_open(&ep->transport, &tp, &ep->counters) < 0)
+    {
+        free(ep->msgs);
+        free(ep);
+        return -1;
+    }
+    if (ch->has_endpoint && SHOAL_CONTROL_MODE_NONE == ch->uri.control_mode)
+    {
+        ep->destinations[0].address = ch->endpoint;
+        ep->destination_count = 1;
+    }
+    *epp = ep;
+    return 0;
+}
+
+void shoal_send_channel_endpoint_delete(shoal_send_channel_endpoint_t *ep)
+{
+    if (NULL == ep)
+    {
+        return;
+    }
+    shoal_udp_transport_close(&ep->transport);
+    free(ep->publications);
+    free(ep->msgs);
+    free(ep);
+}
+
+int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *ep, shoal_network_publication_t *pub)
+{
+    if (ep->publication_count == ep->publication_capacity)
+    {
+        int32_t cap = ep->publication_capacity ? ep->publication_capacity * 2 : 4;
+        shoal_network_publication_t **grown = realloc(ep->publications, (size_t)cap * sizeof(*grown));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
+        }
+        ep->publications = grown;
+        ep->publication_capacity = cap;
+    }
+    ep->publications[ep->publication_count++] = pub;
+    return 0;
+}
+
+void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_t *ep,
+    shoal_network_publication_t *pub)
+{
+    for (int32_t i = 0; i < ep->publication_count; i++)
+    {
+        if (ep->publications[i] == pub)
+        {
+            ep->publications[i] = ep->publications[--ep->publication_count];
+            return;
+        }
+    }
+}
+
+static shoal_udp_destination_t *find_destination(shoal_send_channel_endpoint_t *ep,
+    const struct sockaddr_storage *address)
+{
+    for (int32_t i = 0; i < ep->destination_count; i++)
+    {
+        if (shoal_udp_addr_equal(&ep->destinations[i].address, address))
+        {
+            return &ep->destinations[i];
+        }
+    }
+    return NULL;
+}
+
+int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *ep,
+    const struct sockaddr_storage *address, int64_t registration_id, int64_t now_ns)
+{
+    shoal_udp_destination_t *d = find_destination(ep, address);
+    if (NULL == d)
+    {
+        if (ep->destination_count == SHOAL_MDC_MAX_DESTINATIONS)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "send endpoint: destination table full (%d)",
+                SHOAL_MDC_MAX_DESTINATIONS);
+        }
+        d = &ep->destinations[ep->destination_count++];
+        memset(d, 0, sizeof(*d));
+        d->address = *address;
+    }
+    d->manual = true;
+    d->registration_id = registration_id;
+    d->time_of_last_activity_ns = now_ns;
+    return 0;
+}
+
+int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t *ep,
+    const struct sockaddr_storage *address)
+{
+    for (int32_t i = 0; i < ep->destination_count; i++)
+    {
+        if (shoal_udp_addr_equal(&ep->destinations[i].address, address))
+        {
+            ep->destinations[i] = ep->destinations[--ep->destination_count];
+            return 0;
+        }
+    }
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    shoal_udp_addr_format(address, text, sizeof(text));
+    return shoal_set_err(SHOAL_EINVAL, "destination %s is not on this publication", text);
+}
+
+int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count)
+{
+    int32_t destinations = ep->destination_count;
+    if (0 == destinations)
+    {
+        /* Nobody to send to (MDC without receivers yet): as if sent. */
+        return count;
+    }
+    struct mmsghdr *msgs = ep->msgs;
+    int n = 0;
+    for (int i = 0; i < count; i++)
+    {
+        for (int32_t d = 0; d < destinations; d++)
+        {
+            struct msghdr *h = &msgs[n].msg_hdr;
+            h->msg_name = &ep->destinations[d].address;
+            h->msg_namelen = shoal_udp_addr_length(&ep->destinations[d].address);
+            h->msg_iov = (struct iovec *)&datagrams[i];
+            h->msg_iovlen = 1;
+            h->msg_control = NULL;
+            h->msg_controllen = 0;
+            h->msg_flags = 0;
+            msgs[n].msg_len = 0;
+            n++;
+        }
+    }
+    int sent = shoal_udp_transport_sendmmsg(&ep->transport, msgs, n);
+    return sent / destinations;
+}
+
+bool shoal_send_channel_endpoint_send_all(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length)
+{
+    struct iovec iov = { (void *)buf, length };
+    return 1 == shoal_send_channel_endpoint_send(ep, &iov, 1);
+}
+
+ssize_t shoal_send_channel_endpoint_send_to(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length,
+    const struct sockaddr_storage *to)
+{
+    return shoal_udp_transport_sendto(&ep->transport, buf, length, to);
+}
+
+static void invalid(shoal_send_channel_endpoint_t *ep)
+{
+    shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
+}
+
+/* MDC dynamic: a receiver that sends status messages to our control address
+ * is a destination until it goes quiet. */
+static void on_dynamic_receiver(shoal_send_channel_endpoint_t *ep, const struct sockaddr_storage *from,
+    int64_t receiver_id, int64_t now_ns)
+{
+    shoal_udp_destination_t *d = find_destination(ep, from);
+    if (NULL == d)
+    {
+        if (ep->destination_count == SHOAL_MDC_MAX_DESTINATIONS)
+        {
+            return;
+        }
+        d = &ep->destinations[ep->destination_count++];
+        memset(d, 0, sizeof(*d));
+        d->address = *from;
+    }
+    d->receiver_id = receiver_id;
+    d->time_of_last_activity_ns = now_ns;
+}
+
+static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    int type = shoal_udp_datagram_type(buf, length);
+    if (SHOAL_HDR_TYPE_SM != type && SHOAL_HDR_TYPE_NAK != type && SHOAL_HDR_TYPE_RTTM != type &&
+        SHOAL_HDR_TYPE_ERR != type)
+    {
+        invalid(ep);
+        return;
+    }
+    /* session id and stream id sit at the same offsets in SM, NAK, ERR and RTTM. */
+    int32_t session_id, stream_id;
+    memcpy(&session_id, buf + 8, 4);
+    memcpy(&stream_id, buf + 12, 4);
+    if (SHOAL_HDR_TYPE_ERR == type)
+    {
+        return;
+    }
+    bool is_setup_elicit = SHOAL_HDR_TYPE_SM == type && (buf[SHOAL_FRAME_FLAGS_OFFSET] & SHOAL_SM_FLAG_SETUP);
+    if (SHOAL_HDR_TYPE_SM == type)
+    {
+        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SMS_RECEIVED, 1);
+        if (SHOAL_CONTROL_MODE_DYNAMIC == ep->control_mode)
+        {
+            int64_t receiver_id;
+            memcpy(&receiver_id, buf + offsetof(shoal_status_message_header_t, receiver_id), 8);
+            on_dynamic_receiver(ep, from, receiver_id, now_ns);
+        }
+    }
+    else if (SHOAL_HDR_TYPE_NAK == type)
+    {
+        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_NAKS_RECEIVED, 1);
+    }
+    bool matched = false;
+    for (int32_t i = 0; i < ep->publication_count; i++)
+    {
+        shoal_network_publication_t *pub = ep->publications[i];
+        if (pub->stream_id != stream_id || (pub->session_id != session_id && !(is_setup_elicit && 0 == session_id)))
+        {
+            continue;
+        }
+        matched = true;
+        switch (type)
+        {
+            case SHOAL_HDR_TYPE_SM:
+                shoal_network_publication_on_status_message(pub, buf, length, now_ns);
+                break;
+            case SHOAL_HDR_TYPE_NAK:
+                shoal_network_publication_on_nak(pub, buf, now_ns);
+                break;
+            default:
+                shoal_network_publication_on_rttm(pub, buf, from, now_ns);
+                break;
+        }
+    }
+    if (!matched && !is_setup_elicit && !ep->channel.is_multicast)
+    {
+        /* On a multicast control group other publishers' frames are normal. */
+        invalid(ep);
+    }
+}
+
+int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
+    int64_t now_ns)
+{
+    int n = shoal_udp_transport_recv(&ep->transport, batch);
+    for (int i = 0; i < n; i++)
+    {
+        if (batch->msgs[i].msg_len > 0)
+        {
+            dispatch(ep, batch->iov[i].iov_base, batch->msgs[i].msg_len, &batch->addrs[i], now_ns);
+        }
+    }
+    return n;
+}
+
+int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64_t now_ns)
+{
+    int work = 0;
+    if (SHOAL_CONTROL_MODE_DYNAMIC != ep->control_mode)
+    {
+        return 0;
+    }
+    for (int32_t i = ep->destination_count - 1; i >= 0; i--)
+    {
+        if (!ep->destinations[i].manual && now_ns - ep->destinations[i].time_of_last_activity_ns > ep->destination_timeout_ns)
+        {
+            ep->destinations[i] = ep->destinations[--ep->destination_count];
+            work++;
+        }
+    }
+    return work;
+}

@@ -1,0 +1,98 @@
+/*
+ * Send side of a UDP channel: the socket publications send from, the
+ * destinations they send to, and the dispatch of control frames (status
+ * messages, NAKs, RTT measurements) that come back, by session and stream.
+ * Publications on the same channel (same canonical endpoint/control/
+ * interface) share one endpoint.
+ *
+ * Destinations:
+ *  - unicast: the endpoint address;
+ *  - multicast: the group; control frames arrive on group + 1;
+ *  - MDC dynamic (control=host:port|control-mode=dynamic): the socket binds
+ *    the control address; every receiver that sends an SM there becomes a
+ *    destination, and is dropped after the receiver timeout without SMs;
+ *  - MDC manual (control-mode=manual): destinations added and removed by
+ *    the application (shoal_publication_add_destination).
+ *
+ * Thread ownership: the sender duty uses it (send, poll); the conductor
+ * creates/deletes it and edits manual destinations in shared mode.
+ */
+#ifndef SHOAL_SEND_CHANNEL_ENDPOINT_H
+#define SHOAL_SEND_CHANNEL_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "transport/udp/shoal_network_publication.h"
+#include "transport/udp/shoal_udp_channel.h"
+#include "transport/udp/shoal_udp_transport.h"
+
+#define SHOAL_MDC_MAX_DESTINATIONS 64
+
+typedef struct shoal_udp_destination_stct
+{
+    struct sockaddr_storage address;
+    int64_t receiver_id;
+    int64_t registration_id;          /* manual destinations: the add_destination correlation id */
+    int64_t time_of_last_activity_ns;
+    bool manual;
+} shoal_udp_destination_t;
+
+struct shoal_send_channel_endpoint_stct
+{
+    shoal_udp_channel_t channel;
+    shoal_udp_transport_t transport;
+    shoal_udp_counters_t counters;
+    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
+    int32_t ref_count;                  /* publications using it (conductor) */
+    shoal_control_mode_t control_mode;
+    int64_t destination_timeout_ns;
+    int32_t destination_count;
+    shoal_udp_destination_t destinations[SHOAL_MDC_MAX_DESTINATIONS];
+    shoal_network_publication_t **publications;
+    int32_t publication_count;
+    int32_t publication_capacity;
+    struct mmsghdr *msgs;               /* SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS */
+};
+
+typedef struct shoal_send_channel_endpoint_params_stct
+{
+    const shoal_udp_channel_t *channel;
+    uint32_t rcvbuf;
+    uint32_t sndbuf;
+    double send_loss_rate;
+    double recv_loss_rate;
+    uint64_t loss_seed;
+    int64_t destination_timeout_ns;
+} shoal_send_channel_endpoint_params_t;
+
+int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **ep,
+    const shoal_send_channel_endpoint_params_t *params);
+void shoal_send_channel_endpoint_delete(shoal_send_channel_endpoint_t *ep);
+
+int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *ep, shoal_network_publication_t *pub);
+void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_t *ep,
+    shoal_network_publication_t *pub);
+
+/* Manual MDC destinations. -1 (SHOAL_EINVAL / SHOAL_ENOMEM) when full or unknown. */
+int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *ep,
+    const struct sockaddr_storage *address, int64_t registration_id, int64_t now_ns);
+int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t *ep,
+    const struct sockaddr_storage *address);
+
+/* Sends each datagram to every destination. Returns how many datagrams went
+ * out to all of them (the rest are for the next attempt). */
+int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count);
+/* One datagram to every destination (setup, heartbeat); true if sent. */
+bool shoal_send_channel_endpoint_send_all(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length);
+ssize_t shoal_send_channel_endpoint_send_to(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length,
+    const struct sockaddr_storage *to);
+
+/* Reads control frames and dispatches them; returns datagrams handled. */
+int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
+    int64_t now_ns);
+/* Drops dynamic destinations silent for the destination timeout. */
+int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64_t now_ns);
+
+#endif

@@ -1,0 +1,465 @@
+/* The Aeron UDP protocol as seen from the wire: the test plays the remote
+ * peer with a raw socket, against a publishing driver (the test is the
+ * receiver) and a subscribing driver (the test is the sender). Also feeds
+ * both malformed and hostile datagrams, which must be dropped and counted
+ * in INVALID_FRAMES without disturbing the stream. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <poll.h>
+
+#include "udp_test_util.h"
+#include "protocol/shoal_frames.h"
+
+typedef struct
+{
+    shoal_test_env_t env;
+    int fd;
+    struct sockaddr_in local;
+    int port;
+} fixture_t;
+
+static int open_peer(fixture_t *f)
+{
+    f->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&f->local, 0, sizeof(f->local));
+    f->local.sin_family = AF_INET;
+    f->local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(f->local);
+    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&f->local, sizeof(f->local)) < 0 ||
+        getsockname(f->fd, (struct sockaddr *)&f->local, &len) < 0)
+    {
+        return -1;
+    }
+    f->port = ntohs(f->local.sin_port);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    static int n = 0;
+    fixture_t *f = calloc(1, sizeof(*f));
+    char name[32];
+    snprintf(name, sizeof(name), "udp-proto%d", n++);
+    static const char *const settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "2000", NULL };
+    if (udp_test_env_start(&f->env, name, settings) < 0 || open_peer(f) < 0)
+    {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    close(f->fd);
+    shoal_test_env_stop(&f->env);
+    free(f);
+    return 0;
+}
+
+/* Receives a datagram of the given type (others are skipped), up to timeout. */
+static ssize_t recv_type(fixture_t *f, int type, uint8_t *buf, size_t cap, struct sockaddr_in *from, int timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    for (;;)
+    {
+        int64_t left = deadline - shoal_test_now_ms();
+        if (left <= 0)
+        {
+            return -1;
+        }
+        struct pollfd p = { f->fd, POLLIN, 0 };
+        if (poll(&p, 1, (int)left) <= 0)
+        {
+            return -1;
+        }
+        socklen_t len = sizeof(*from);
+        ssize_t n = recvfrom(f->fd, buf, cap, 0, (struct sockaddr *)from, &len);
+        if (n >= 8 && (type < 0 || ((const shoal_frame_header_t *)buf)->type == type))
+        {
+            return n;
+        }
+    }
+}
+
+/* The next DATA frame with a payload (heartbeats skipped). */
+static ssize_t recv_data(fixture_t *f, uint8_t *buf, size_t cap, struct sockaddr_in *from, int timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (shoal_test_now_ms() < deadline)
+    {
+        ssize_t n = recv_type(f, SHOAL_HDR_TYPE_DATA, buf, cap, from, (int)(deadline - shoal_test_now_ms()));
+        if (n > 0 && ((shoal_data_header_t *)buf)->frame_header.frame_length > 0)
+        {
+            return n;
+        }
+    }
+    return -1;
+}
+
+static void send_to(fixture_t *f, const void *buf, size_t len, const struct sockaddr_in *to)
+{
+    assert_int_equal((ssize_t)len, sendto(f->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to)));
+}
+
+static void drain(fixture_t *f)
+{
+    uint8_t buf[2048];
+    while (recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+    {
+    }
+}
+
+/* ---- the test as a receiver of a driver's publication ---- */
+
+static void test_publication_speaks_aeron(void **state)
+{
+    fixture_t *f = *state;
+    char uri[128];
+    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, 42, &pub));
+    int32_t session_id = shoal_publication_session_id(pub);
+
+    uint8_t buf[2048];
+    struct sockaddr_in sender;
+    /* SETUP until a status message comes. */
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 2000));
+    shoal_setup_header_t setup;
+    memcpy(&setup, buf, sizeof(setup));
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, setup.frame_header.frame_length);
+    assert_int_equal(0, setup.frame_header.version);
+    assert_int_equal(session_id, setup.session_id);
+    assert_int_equal(42, setup.stream_id);
+    assert_int_equal(1024 * 1024, setup.term_length);
+    assert_int_equal(1408, setup.mtu);
+    assert_int_equal(setup.initial_term_id, setup.active_term_id);
+    assert_int_equal(0, setup.term_offset);
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 500));
+    assert_false(shoal_publication_is_connected(pub));
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
+
+    shoal_status_message_header_t sm = {
+        { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 42, setup.active_term_id, 0, 64 * 1024, 4242
+    };
+    send_to(f, &sm, sizeof(sm), &sender);
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+
+    assert_true(shoal_test_offer(pub, (const uint8_t *)"abc", 3) > 0);
+    ssize_t n = recv_data(f, buf, sizeof(buf), &sender, 2000);
+    assert_true(n >= 35);
+    shoal_data_header_t data;
+    memcpy(&data, buf, sizeof(data));
+    assert_int_equal(35, data.frame_header.frame_length);
+    assert_int_equal(SHOAL_FRAME_FLAG_UNFRAGMENTED, data.frame_header.flags);
+    assert_int_equal(0, data.term_offset);
+    assert_int_equal(session_id, data.session_id);
+    assert_int_equal(42, data.stream_id);
+    assert_int_equal(setup.initial_term_id, data.term_id);
+    assert_memory_equal("abc", buf + 32, 3);
+
+    /* NAK: the frame comes again, identical. */
+    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, session_id, 42,
+        setup.initial_term_id, 0, 64 };
+    send_to(f, &nak, sizeof(nak), &sender);
+    uint8_t again[2048];
+    assert_int_equal(n, recv_data(f, again, sizeof(again), &sender, 2000));
+    assert_memory_equal(buf, again, (size_t)n);
+    assert_true(udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT, 1, 1000) >= 1);
+    assert_true(udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED, 1, 1000) >= 1);
+
+    /* RTT measurement: answered with the reply flag and our timestamp. */
+    shoal_rttm_header_t rttm = { { SHOAL_RTTM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_RTTM }, session_id, 42,
+        123456789, 0, 4242 };
+    send_to(f, &rttm, sizeof(rttm), &sender);
+    assert_int_equal(SHOAL_RTTM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_RTTM, buf, sizeof(buf), &sender, 2000));
+    shoal_rttm_header_t reply;
+    memcpy(&reply, buf, sizeof(reply));
+    assert_int_equal(SHOAL_RTTM_FLAG_REPLY, reply.frame_header.flags);
+    assert_int_equal(123456789, reply.echo_timestamp);
+    assert_int_equal(4242, reply.receiver_id);
+
+    /* Idle: heartbeats at the sender position (after the 64-byte aligned frame). */
+    sm.consumption_term_offset = 64;
+    send_to(f, &sm, sizeof(sm), &sender);
+    drain(f);
+    int64_t before = shoal_test_now_ms();
+    assert_int_equal(SHOAL_DATA_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 1000));
+    assert_true(shoal_test_now_ms() - before <= 300);
+    memcpy(&data, buf, sizeof(data));
+    assert_int_equal(0, data.frame_header.frame_length);
+    assert_int_equal(64, data.term_offset);
+    assert_int_equal(0, data.frame_header.flags & SHOAL_FRAME_FLAG_EOS);
+
+    /* Hostile control frames: dropped and counted, the stream goes on. */
+    int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
+    send_to(f, &sm, 20, &sender);                                 /* truncated SM */
+    shoal_status_message_header_t bad = sm;
+    bad.frame_header.type = 0x77;                                 /* unknown type */
+    send_to(f, &bad, sizeof(bad), &sender);
+    bad = sm;
+    bad.frame_header.version = 1;                                 /* unknown version */
+    send_to(f, &bad, sizeof(bad), &sender);
+    bad = sm;
+    bad.frame_header.frame_length = 4000;                         /* longer than the datagram */
+    send_to(f, &bad, sizeof(bad), &sender);
+    shoal_nak_header_t wrong = nak;
+    wrong.session_id = session_id + 1;                            /* nobody's session */
+    send_to(f, &wrong, sizeof(wrong), &sender);
+    nak.term_offset = 1 << 30;                                    /* huge offset: ignored (not a frame error) */
+    send_to(f, &nak, sizeof(nak), &sender);
+    nak.term_offset = -64;
+    send_to(f, &nak, sizeof(nak), &sender);
+    sm.consumption_term_offset = 1 << 20;                         /* a position never sent: ignored */
+    sm.receiver_window = 1 << 30;
+    send_to(f, &sm, sizeof(sm), &sender);
+    int64_t deadline = shoal_test_now_ms() + 2000;
+    while (udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES) < invalid + 5 &&
+        shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(5);
+    }
+    assert_int_equal(invalid + 5, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+    assert_true(udp_test_counter_by_label(f->env.dir, "snd-channel invalid frames") >= 5);
+    drain(f);
+    assert_true(shoal_test_offer(pub, (const uint8_t *)"defg", 4) > 0);
+    n = recv_data(f, buf, sizeof(buf), &sender, 2000);
+    assert_true(n >= 36);
+    memcpy(&data, buf, sizeof(data));
+    assert_int_equal(64, data.term_offset);
+    assert_memory_equal("defg", buf + 32, 4);
+
+    /* Acknowledge everything, close: heartbeats carry EOS. */
+    sm.consumption_term_offset = 128;
+    sm.receiver_window = 64 * 1024;
+    send_to(f, &sm, sizeof(sm), &sender);
+    shoal_publication_close(pub);
+    bool eos = false;
+    deadline = shoal_test_now_ms() + 2000;
+    while (!eos && shoal_test_now_ms() < deadline)
+    {
+        if (recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 500) == SHOAL_DATA_HEADER_LENGTH)
+        {
+            memcpy(&data, buf, sizeof(data));
+            eos = (data.frame_header.flags & SHOAL_FRAME_FLAG_EOS) && 128 == data.term_offset;
+        }
+    }
+    assert_true(eos);
+}
+
+/* ---- the test as a sender into a driver's subscription ---- */
+
+typedef struct
+{
+    int count;
+    char last[256];
+    size_t last_len;
+    char all[1024];
+} collected_t;
+
+static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    (void)hdr;
+    collected_t *c = clientd;
+    c->count++;
+    c->last_len = len < sizeof(c->last) ? len : sizeof(c->last);
+    memcpy(c->last, buf, c->last_len);
+    strncat(c->all, (const char *)buf, len < 64 ? len : 64);
+}
+
+#define TERM_LENGTH (64 * 1024)
+#define INITIAL_TERM 100
+#define SESSION 1234
+#define STREAM 5
+
+static size_t data_frame(uint8_t *out, int32_t term_offset, const char *payload)
+{
+    size_t len = strlen(payload);
+    shoal_data_header_t h = { { (int32_t)(32 + len), 0, SHOAL_FRAME_FLAG_UNFRAGMENTED, SHOAL_HDR_TYPE_DATA },
+        term_offset, SESSION, STREAM, INITIAL_TERM, 0 };
+    memcpy(out, &h, sizeof(h));
+    memcpy(out + 32, payload, len);
+    return 32 + len;
+}
+
+static int poll_for(shoal_subscription_t *sub, collected_t *c, int expected, int timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (c->count < expected && shoal_test_now_ms() < deadline)
+    {
+        shoal_subscription_poll(sub, collect, c, 10);
+    }
+    return c->count;
+}
+
+static void test_subscription_speaks_aeron(void **state)
+{
+    fixture_t *f = *state;
+    int port = udp_test_free_port();
+    char uri[128];
+    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", port);
+    shoal_subscription_t *sub;
+    assert_int_equal(0, shoal_add_subscription(f->env.client, uri, STREAM, &sub));
+    struct sockaddr_in endpoint;
+    memset(&endpoint, 0, sizeof(endpoint));
+    endpoint.sin_family = AF_INET;
+    endpoint.sin_port = htons((uint16_t)port);
+    endpoint.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    shoal_test_sleep_ms(20);
+
+    uint8_t buf[2048], in[2048];
+    struct sockaddr_in from;
+    /* DATA before any SETUP: the receiver asks for one (SM with the SETUP flag). */
+    size_t n = data_frame(buf, 0, "early");
+    send_to(f, buf, n, &endpoint);
+    assert_int_equal(SHOAL_SM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SM, in, sizeof(in), &from, 2000));
+    shoal_status_message_header_t sm;
+    memcpy(&sm, in, sizeof(sm));
+    assert_int_equal(SHOAL_SM_FLAG_SETUP, sm.frame_header.flags);
+    assert_int_equal(SESSION, sm.session_id);
+    assert_int_equal(STREAM, sm.stream_id);
+    assert_int_equal(0, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+
+    shoal_setup_header_t setup = { { SHOAL_SETUP_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SETUP }, 0, SESSION, STREAM,
+        INITIAL_TERM, INITIAL_TERM, TERM_LENGTH, 1408, 0 };
+    send_to(f, &setup, sizeof(setup), &endpoint);
+    assert_int_equal(0, udp_test_wait_images(sub, 1, 2000));
+    /* The image answers with a status message: position 0, a window. */
+    do
+    {
+        assert_int_equal(SHOAL_SM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SM, in, sizeof(in), &from, 2000));
+        memcpy(&sm, in, sizeof(sm));
+    } while (sm.frame_header.flags & SHOAL_SM_FLAG_SETUP);
+    assert_int_equal(INITIAL_TERM, sm.consumption_term_id);
+    assert_int_equal(0, sm.consumption_term_offset);
+    assert_true(sm.receiver_window >= 32 * 1024);
+    int64_t receiver_id = sm.receiver_id;
+
+    collected_t *c = calloc(1, sizeof(*c));
+    n = data_frame(buf, 0, "one");
+    send_to(f, buf, n, &endpoint);
+    assert_int_equal(1, poll_for(sub, c, 1, 2000));
+    assert_memory_equal("one", c->last, 3);
+
+    /* Frame at 64 lost, frame at 128 arrives: a NAK for [64, 128). */
+    drain(f);
+    n = data_frame(buf, 128, "three");
+    send_to(f, buf, n, &endpoint);
+    shoal_nak_header_t nak;
+    assert_int_equal(SHOAL_NAK_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_NAK, in, sizeof(in), &from, 2000));
+    memcpy(&nak, in, sizeof(nak));
+    assert_int_equal(SESSION, nak.session_id);
+    assert_int_equal(STREAM, nak.stream_id);
+    assert_int_equal(INITIAL_TERM, nak.term_id);
+    assert_int_equal(64, nak.term_offset);
+    assert_int_equal(64, nak.length);
+    assert_int_equal(1, poll_for(sub, c, 2, 50));
+    /* Not filled: NAKed again after the retry delay. */
+    assert_int_equal(SHOAL_NAK_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_NAK, in, sizeof(in), &from, 2000));
+    n = data_frame(buf, 64, "two");
+    send_to(f, buf, n, &endpoint);
+    assert_int_equal(3, poll_for(sub, c, 3, 2000));
+    assert_string_equal("onetwothree", c->all);
+
+    /* Hostile DATA: dropped and counted, the image unharmed. */
+    int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
+    int expected_invalid = 0;
+    n = data_frame(buf, 192, "four");
+    send_to(f, buf, 20, &endpoint); expected_invalid++;                        /* truncated header */
+    shoal_data_header_t *h = (shoal_data_header_t *)buf;
+    h->frame_header.frame_length = 500;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* longer than datagram */
+    h->frame_header.frame_length = 20;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* shorter than a header */
+    h->frame_header.frame_length = (int32_t)n;
+    h->term_offset = 1 << 30;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* beyond the term */
+    h->term_offset = -32;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* negative */
+    h->term_offset = 200;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* not 32-aligned */
+    h->term_offset = TERM_LENGTH - 32;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* crosses the term end */
+    h->term_offset = 192;
+    h->frame_header.type = 0x42;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* unknown type */
+    h->frame_header.type = SHOAL_HDR_TYPE_DATA;
+    h->frame_header.version = 9;
+    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* unknown version */
+    h->frame_header.version = 0;
+    {
+        /* two frames in one datagram, the second of another session */
+        uint8_t two[128];
+        memset(two, 0, sizeof(two));
+        data_frame(two, 192, "four");
+        data_frame(two + 64, 256, "five");
+        ((shoal_data_header_t *)(two + 64))->session_id = SESSION + 1;
+        send_to(f, two, 64 + 37, &endpoint); expected_invalid++;
+        /* second frame at the wrong offset */
+        ((shoal_data_header_t *)(two + 64))->session_id = SESSION;
+        ((shoal_data_header_t *)(two + 64))->term_offset = 320;
+        send_to(f, two, 64 + 37, &endpoint); expected_invalid++;
+        /* a PAD that does not end the term */
+        shoal_data_header_t pad = { { 64, 0, 0, SHOAL_HDR_TYPE_PAD }, 192, SESSION, STREAM, INITIAL_TERM, 0 };
+        send_to(f, &pad, sizeof(pad), &endpoint); expected_invalid++;
+    }
+    shoal_setup_header_t bad_setup = setup;
+    bad_setup.session_id = SESSION + 7;
+    bad_setup.term_length = 1000;
+    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint); expected_invalid++;  /* term length not a power of 2 */
+    bad_setup.term_length = TERM_LENGTH;
+    bad_setup.mtu = 13;
+    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint); expected_invalid++;  /* mtu */
+    send_to(f, "\x01\x02\x03", 3, &endpoint); expected_invalid++;              /* junk */
+    /* DATA for a session with no image: not an error (asks for SETUP). */
+    h->session_id = SESSION + 99;
+    send_to(f, buf, n, &endpoint);
+    h->session_id = SESSION;
+    /* A frame far ahead of the window: dropped (flow control), not an error. */
+    h->term_offset = 60 * 1024;
+    send_to(f, buf, n, &endpoint);
+    h->term_offset = 192;
+
+    int64_t deadline = shoal_test_now_ms() + 2000;
+    while (udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES) < invalid + expected_invalid &&
+        shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(5);
+    }
+    assert_int_equal(invalid + expected_invalid, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+    assert_int_equal(3, poll_for(sub, c, 4, 100));
+    assert_int_equal(1, shoal_subscription_image_count(sub));
+
+    send_to(f, buf, n, &endpoint);
+    assert_int_equal(4, poll_for(sub, c, 4, 2000));
+    assert_string_equal("onetwothreefour", c->all);
+
+    /* RTT measurement requests go to the source (our socket). */
+    drain(f);
+    assert_int_equal(SHOAL_RTTM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_RTTM, in, sizeof(in), &from, 2500));
+    shoal_rttm_header_t rttm;
+    memcpy(&rttm, in, sizeof(rttm));
+    assert_int_equal(0, rttm.frame_header.flags);
+    assert_int_equal(receiver_id, rttm.receiver_id);
+
+    /* End of stream: an EOS heartbeat at the end; the image goes once read. */
+    shoal_data_header_t hb = { { 0, 0, SHOAL_FRAME_FLAG_UNFRAGMENTED | SHOAL_FRAME_FLAG_EOS, SHOAL_HDR_TYPE_DATA },
+        256, SESSION, STREAM, INITIAL_TERM, 0 };
+    send_to(f, &hb, sizeof(hb), &endpoint);
+    assert_int_equal(0, udp_test_wait_images(sub, 0, 2000));
+    free(c);
+    shoal_subscription_close(sub);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_publication_speaks_aeron, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_speaks_aeron, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,390 @@
+/* UDP unicast end to end: a publisher driver and a subscriber driver (two
+ * embedded drivers, two directories) over loopback. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "udp_test_util.h"
+
+typedef struct
+{
+    shoal_test_env_t pub_env;
+    shoal_test_env_t sub_env;
+    int port;
+    char uri[256];
+} fixture_t;
+
+typedef struct
+{
+    int count;
+    size_t total_bytes;
+    uint8_t last[1 << 18];
+    size_t last_len;
+    shoal_header_t last_hdr;
+    uint64_t next_seq;
+    int errors;
+} collector_t;
+
+static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    collector_t *c = clientd;
+    c->count++;
+    c->total_bytes += len;
+    if (len <= sizeof(c->last))
+    {
+        memcpy(c->last, buf, len);
+    }
+    c->last_len = len;
+    c->last_hdr = *hdr;
+}
+
+static void collect_seq(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    collector_t *c = clientd;
+    (void)hdr;
+    uint64_t seq = 0;
+    memcpy(&seq, buf, len < 8 ? len : 8);
+    if (len < 8 || seq != c->next_seq)
+    {
+        c->errors++;
+    }
+    c->next_seq = seq + 1;
+    c->count++;
+}
+
+static int poll_until(shoal_subscription_t *sub, shoal_fragment_handler_t h, collector_t *c, int expected,
+    int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (c->count < expected && shoal_test_now_ms() < deadline)
+    {
+        if (shoal_subscription_poll(sub, h, c, 100) < 0)
+        {
+            return -1;
+        }
+    }
+    return c->count;
+}
+
+static int setup_with(void **state, const char *const *pub_settings, const char *const *sub_settings)
+{
+    static int n = 0;
+    fixture_t *f = calloc(1, sizeof(*f));
+    char name[32];
+    snprintf(name, sizeof(name), "udp-pub%d", n);
+    if (udp_test_env_start(&f->pub_env, name, pub_settings) < 0)
+    {
+        return -1;
+    }
+    snprintf(name, sizeof(name), "udp-sub%d", n++);
+    if (udp_test_env_start(&f->sub_env, name, sub_settings) < 0)
+    {
+        return -1;
+    }
+    f->port = udp_test_free_port();
+    udp_test_uri(f->uri, sizeof(f->uri), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    static const char *const sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "1000", NULL };
+    return setup_with(state, NULL, sub_settings);
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    shoal_test_env_stop(&f->pub_env);
+    shoal_test_env_stop(&f->sub_env);
+    free(f);
+    return 0;
+}
+
+static void test_round_trip(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 10, &sub));
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 10, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+
+    const uint8_t msg[] = "hello over udp";
+    int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
+    assert_true(pos > 0);
+    collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(1, poll_until(sub, collect, c, 1, 5000));
+    assert_int_equal(sizeof(msg), c->last_len);
+    assert_memory_equal(msg, c->last, sizeof(msg));
+    assert_int_equal(10, c->last_hdr.stream_id);
+    assert_int_equal(shoal_publication_session_id(pub), c->last_hdr.session_id);
+    assert_int_equal(pos, c->last_hdr.position);
+
+    /* many small messages in order, polled as they come */
+    uint8_t buf[64];
+    collector_t *s = calloc(1, sizeof(*s));
+    int64_t deadline = shoal_test_now_ms() + 10000;
+    for (int i = 0; i < 10000 && shoal_test_now_ms() < deadline;)
+    {
+        uint64_t seq = (uint64_t)i;
+        memcpy(buf, &seq, 8);
+        int64_t r = shoal_publication_offer(pub, buf, 8 + (size_t)(i % 50));
+        assert_true(r > 0 || SHOAL_BACK_PRESSURED == r || SHOAL_ADMIN_ACTION == r);
+        i += r > 0;
+        shoal_subscription_poll(sub, collect_seq, s, 100);
+    }
+    assert_int_equal(10000, poll_until(sub, collect_seq, s, 10000, 10000));
+    assert_int_equal(0, s->errors);
+    free(s);
+    free(c);
+    assert_int_equal(0, shoal_publication_close(pub));
+    assert_int_equal(0, shoal_subscription_close(sub));
+}
+
+static void test_fragmented_messages_arrive_whole(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 11, &sub));
+    assert_int_equal(0, shoal_add_exclusive_publication(f->pub_env.client, f->uri, 11, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    size_t max = shoal_publication_max_message_length(pub);
+    assert_int_equal(128 * 1024, max);
+    uint8_t *buf = malloc(max);
+    collector_t *c = calloc(1, sizeof(*c));
+    size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max, 3, max - 1 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    {
+        for (size_t k = 0; k < sizes[i]; k++)
+        {
+            buf[k] = (uint8_t)(k * 7 + i);
+        }
+        assert_true(shoal_test_offer(pub, buf, sizes[i]) > 0);
+        assert_int_equal((int)i + 1, poll_until(sub, collect, c, (int)i + 1, 5000));
+        assert_int_equal(sizes[i], c->last_len);
+        assert_memory_equal(buf, c->last, sizes[i]);
+    }
+    free(buf);
+    free(c);
+    shoal_publication_close(pub);
+    shoal_subscription_close(sub);
+}
+
+static void test_not_connected_without_subscriber(void **state)
+{
+    fixture_t *f = *state;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 12, &pub));
+    shoal_test_sleep_ms(150);
+    assert_false(shoal_publication_is_connected(pub));
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
+    shoal_publication_close(pub);
+}
+
+static void test_back_pressure_then_everything_arrives(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 13, &sub));
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 13, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    /* Nobody polls: the receiver window plus the publication window fill up. */
+    uint8_t buf[256];
+    int64_t offered = 0;
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    int64_t r = 0;
+    while (shoal_test_now_ms() < deadline)
+    {
+        memcpy(buf, &offered, 8);
+        r = shoal_publication_offer(pub, buf, sizeof(buf));
+        if (r > 0)
+        {
+            offered++;
+            deadline = shoal_test_now_ms() + 500;   /* until it stays blocked for 500 ms */
+        }
+        else
+        {
+            assert_true(SHOAL_BACK_PRESSURED == r || SHOAL_ADMIN_ACTION == r);
+        }
+    }
+    assert_int_equal(SHOAL_BACK_PRESSURED, shoal_publication_offer(pub, buf, sizeof(buf)));
+    /* Bounded by the windows: far less than the log. */
+    assert_true(offered * 288 < 1024 * 1024);
+    assert_true(offered * 288 >= 128 * 1024);
+    assert_true(udp_test_counter_by_label(f->pub_env.dir, "snd-bpe") >= 1);
+
+    collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(offered, poll_until(sub, collect_seq, c, (int)offered, 10000));
+    assert_int_equal(0, c->errors);
+    /* and the stream moves again */
+    memcpy(buf, &offered, 8);
+    assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
+    assert_int_equal(offered + 1, poll_until(sub, collect_seq, c, (int)offered + 1, 5000));
+    free(c);
+    shoal_publication_close(pub);
+    shoal_subscription_close(sub);
+}
+
+static void test_image_goes_when_publication_closes(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 14, &sub));
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 14, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    uint8_t msg[100] = { 0 };
+    for (int i = 0; i < 100; i++)
+    {
+        assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    }
+    shoal_publication_close(pub);
+    /* The data sent before the close is delivered, then the image ends (EOS). */
+    collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(100, poll_until(sub, collect, c, 100, 5000));
+    int64_t deadline = shoal_test_now_ms() + 3000;
+    while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)
+    {
+        shoal_subscription_poll(sub, collect, c, 10);
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(0, shoal_subscription_image_count(sub));
+    free(c);
+    shoal_subscription_close(sub);
+}
+
+static void test_image_times_out_when_publisher_driver_dies(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 15, &sub));
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 15, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    /* The publishing driver vanishes without a goodbye. */
+    shoal_publication_close(pub);
+    shoal_client_close(f->pub_env.client);
+    f->pub_env.client = NULL;
+    shoal_driver_close(f->pub_env.driver);
+    f->pub_env.driver = NULL;
+    int64_t start = shoal_test_now_ms();
+    assert_int_equal(0, udp_test_wait_images(sub, 0, 5000));
+    /* EOS may have made it; otherwise the liveness timeout (1 s) did it. */
+    assert_true(shoal_test_now_ms() - start < 3000);
+    shoal_subscription_close(sub);
+}
+
+static void test_late_subscriber_and_two_subscriptions(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub1, *sub2;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 16, &pub));
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub1));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    uint8_t buf[32] = { 0 };
+    for (uint64_t i = 0; i < 50; i++)
+    {
+        memcpy(buf, &i, 8);
+        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
+    }
+    collector_t *c1 = calloc(1, sizeof(*c1));
+    assert_int_equal(50, poll_until(sub1, collect_seq, c1, 50, 5000));
+    /* A second subscription on the same channel joins the same image. */
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub2));
+    assert_int_equal(0, udp_test_wait_images(sub2, 1, 5000));
+    for (uint64_t i = 50; i < 150; i++)
+    {
+        memcpy(buf, &i, 8);
+        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
+    }
+    collector_t *c2 = calloc(1, sizeof(*c2));
+    c2->next_seq = 50;
+    assert_int_equal(150, poll_until(sub1, collect_seq, c1, 150, 5000));
+    assert_int_equal(100, poll_until(sub2, collect_seq, c2, 100, 5000));
+    assert_int_equal(0, c1->errors);
+    assert_int_equal(0, c2->errors);
+    free(c1);
+    free(c2);
+    shoal_subscription_close(sub2);
+    shoal_subscription_close(sub1);
+    shoal_publication_close(pub);
+}
+
+static void test_channel_errors_name_the_problem(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(-1, shoal_add_subscription(f->sub_env.client, "aeron:udp?control=127.0.0.1:1|control-mode=dynamic",
+        17, &sub));
+    assert_non_null(strstr(shoal_errmsg(), "endpoint"));
+    assert_int_equal(-1, shoal_add_publication(f->pub_env.client, "aeron:udp?endpoint=no.such.host.invalid:4000", 17, &pub));
+    assert_non_null(strstr(shoal_errmsg(), "no.such.host.invalid"));
+    /* Binding a port another subscription channel holds differently fails clearly. */
+    char uri[256];
+    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, uri, 17, &sub));
+    shoal_subscription_t *other;
+    assert_int_equal(-1, shoal_add_subscription(f->pub_env.client, uri, 17, &other));
+    assert_non_null(strstr(shoal_errmsg(), "bind"));
+    shoal_subscription_close(sub);
+}
+
+static void test_counters_per_endpoint(void **state)
+{
+    fixture_t *f = *state;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 18, &sub));
+    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 18, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    uint8_t buf[1000] = { 0 };
+    for (int i = 0; i < 100; i++)
+    {
+        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
+    }
+    collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(100, poll_until(sub, collect, c, 100, 5000));
+    free(c);
+    assert_true(udp_test_wait_label(f->pub_env.dir, "snd-channel bytes sent", 100 * 1032, 2000) >= 100 * 1032);
+    assert_true(udp_test_wait_label(f->sub_env.dir, "rcv-channel bytes received", 100 * 1032, 2000) >= 100 * 1032);
+    assert_true(udp_test_wait_label(f->sub_env.dir, "rcv-channel status messages sent", 1, 2000) >= 1);
+    assert_true(udp_test_wait_label(f->pub_env.dir, "snd-channel status messages received", 1, 2000) >= 1);
+    assert_true(udp_test_wait_counter(f->pub_env.dir, SHOAL_SYSTEM_COUNTER_BYTES_SENT, 100 * 1032, 2000) >= 100 * 1032);
+    assert_true(udp_test_wait_counter(f->sub_env.dir, SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT, 1, 2000) >= 1);
+    assert_int_equal(0, udp_test_counter(f->sub_env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+    assert_int_equal(0, udp_test_counter(f->pub_env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+    /* stream positions are published: everything sent was received */
+    int64_t snd_pos = udp_test_wait_label(f->pub_env.dir, "snd-pos", 100 * 1056, 2000);
+    assert_true(snd_pos >= 100 * 1056);
+    assert_int_equal(snd_pos, udp_test_wait_label(f->sub_env.dir, "rcv-pos", snd_pos, 2000));
+    assert_int_equal(snd_pos, udp_test_counter_by_label(f->sub_env.dir, "rcv-hwm"));
+    shoal_publication_close(pub);
+    shoal_subscription_close(sub);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fragmented_messages_arrive_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_connected_without_subscriber, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_back_pressure_then_everything_arrives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_goes_when_publication_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_times_out_when_publisher_driver_dies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_subscriber_and_two_subscriptions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channel_errors_name_the_problem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_per_endpoint, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

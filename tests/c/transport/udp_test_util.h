@@ -1,0 +1,170 @@
+/* Helpers for UDP tests: two (or more) embedded drivers in one process, each
+ * with its own directory, talking over loopback. */
+#ifndef SHOAL_UDP_TEST_UTIL_H
+#define SHOAL_UDP_TEST_UTIL_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../shoal_test_support.h"
+#include "protocol/shoal_cnc_descriptor.h"
+#include "util/shoal_counters.h"
+
+/* A free UDP port on 127.0.0.1 (bound once and released: good enough). */
+static inline int udp_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+    {
+        if (fd >= 0)
+        {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts a driver and client on /dev/shm/shoal-test-<pid>-<name>; settings
+ * is a NULL-terminated list of "KEY", "VALUE" pairs applied to the context. */
+static inline int udp_test_env_start(shoal_test_env_t *env, const char *name, const char *const *settings)
+{
+    memset(env, 0, sizeof(*env));
+    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
+    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
+        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
+        shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "200") < 0 ||
+        shoal_context_set(env->ctx, "TERM_LENGTH", "1m") < 0)
+    {
+        fprintf(stderr, "env: %s\n", shoal_errmsg());
+        return -1;
+    }
+    for (int i = 0; NULL != settings && NULL != settings[i]; i += 2)
+    {
+        if (shoal_context_set(env->ctx, settings[i], settings[i + 1]) < 0)
+        {
+            fprintf(stderr, "env %s=%s: %s\n", settings[i], settings[i + 1], shoal_errmsg());
+            return -1;
+        }
+    }
+    if (shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
+    {
+        fprintf(stderr, "env: %s\n", shoal_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+/* Value of a counter of the driver in dir (system counters: id = enum value). */
+static inline int64_t udp_test_counter(const char *dir, int32_t id)
+{
+    shoal_cnc_view_t view;
+    if (shoal_cnc_map(dir, false, 1000, &view) < 0)
+    {
+        return -1;
+    }
+    int64_t v = shoal_load_acquire(shoal_counter_addr(view.counters_values, id));
+    shoal_cnc_unmap(&view);
+    return v;
+}
+
+/* Waits until a system counter reaches at least min; returns its value. */
+static inline int64_t udp_test_wait_counter(const char *dir, int32_t id, int64_t min, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    int64_t v;
+    while ((v = udp_test_counter(dir, id)) < min && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(2);
+    }
+    return v;
+}
+
+typedef struct
+{
+    const char *label_prefix;
+    int64_t total;
+    int found;
+} udp_counter_sum_t;
+
+static inline void udp_sum_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length,
+    const char *label, size_t label_length, int64_t value, void *clientd)
+{
+    (void)id; (void)type_id; (void)key; (void)key_length;
+    udp_counter_sum_t *s = clientd;
+    size_t n = strlen(s->label_prefix);
+    if (label_length >= n && 0 == memcmp(label, s->label_prefix, n))
+    {
+        s->total += value;
+        s->found++;
+    }
+}
+
+/* Sum of the counters whose label starts with prefix; -1 if none. */
+static inline int64_t udp_test_counter_by_label(const char *dir, const char *prefix)
+{
+    shoal_cnc_view_t view;
+    if (shoal_cnc_map(dir, false, 1000, &view) < 0)
+    {
+        return -1;
+    }
+    shoal_counters_reader_t reader;
+    udp_counter_sum_t sum = { prefix, 0, 0 };
+    if (0 == shoal_counters_reader_init(&reader, view.counters_metadata,
+        (size_t)view.meta->counters_metadata_buffer_length, view.counters_values,
+        (size_t)view.meta->counters_values_buffer_length))
+    {
+        shoal_counters_reader_foreach(&reader, udp_sum_counter, &sum);
+    }
+    shoal_cnc_unmap(&view);
+    return sum.found ? sum.total : -1;
+}
+
+/* Waits until the labelled counters sum to at least min; returns the sum. */
+static inline int64_t udp_test_wait_label(const char *dir, const char *prefix, int64_t min, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    int64_t v;
+    while ((v = udp_test_counter_by_label(dir, prefix)) < min && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(2);
+    }
+    return v;
+}
+
+static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Waits until the subscription has n images (up to timeout_ms). */
+static inline int udp_test_wait_images(shoal_subscription_t *sub, int n, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (shoal_subscription_image_count(sub) != n)
+    {
+        if (shoal_test_now_ms() > deadline)
+        {
+            return -1;
+        }
+        shoal_test_sleep_ms(1);
+    }
+    return 0;
+}
+
+#endif
