@@ -2,7 +2,13 @@
 # Installs the Debian 12 packages shoal needs, only those missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-packages=(build-essential cmake pkg-config python3 libcmocka-dev libzmq3-dev "$@")
+packages=(
+  build-essential cmake pkg-config libcmocka-dev libzmq3-dev          # C core, tests, bench peer
+  python3 python3-dev python3-venv python3-pip python3-setuptools     # Python binding
+  python3-wheel python3-pytest python3-numpy python3-zmq swig
+  luajit libluajit-5.1-dev lua5.1                                     # Lua binding
+  tshark                                                              # UDP wire-format test
+  "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,3 +22,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
