@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Python-side benchmark of shoal, side by side with pyzmq, for 32-byte messages.
+
+    .venv/bin/python bindings/python/bench.py [-n MESSAGES] [-r RUNS]
+
+Every figure is measured in this run, `-r` times (default 5), reporting the median and
+the spread (min..max and (max - min) / median). shoal and pyzmq runs are interleaved so
+both see the same machine state.
+
+shoal (embedded driver, aeron:ipc, exclusive publication, one Python thread unless said;
+the single-thread rows time the operation on 4096-message chunks and untimed the other side):
+  offer          pub.offer_nowait(msg)
+  poll callback  sub.poll(handler, 256) until N messages were handed to handler(view, header)
+  poll_batch     sub.poll_batch(256) until N (view, header) pairs were returned
+  numpy batch    sub.poll_records(dtype, 4096) until N records were copied into numpy arrays
+  end-to-end     a publisher thread offers N messages while the main thread poll_batch()es them
+
+pyzmq (Debian python3-zmq), PUSH -> PULL over inproc://, HWM unlimited, same shapes:
+  offer          push.send(msg)
+  poll callback  handler(pull.recv(), None) N times
+  poll_batch     pull.recv(NOBLOCK) into a list, 256 at a time
+  numpy batch    pull.recv() then copied into a preallocated numpy array, 4096 at a time
+  end-to-end     a sender thread and the main thread receiving
+"""
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+import numpy as np
+
+# This file sits next to the source package bindings/python/shoal, which has no
+# compiled extension: import the installed one instead.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+import shoal  # noqa: E402
+
+try:
+    import zmq
+except ImportError:  # pragma: no cover - the table then has no pyzmq column
+    zmq = None
+
+MSG_LENGTH = 32
+CHANNEL = "aeron:ipc?term-length=2m"  # 6 MiB of log (paged in by the warm-up), window 1 MiB
+DTYPE = np.dtype([("seq", "<u8"), ("a", "<f8"), ("b", "<f8"), ("c", "<u8")])
+assert DTYPE.itemsize == MSG_LENGTH
+
+
+CHUNK = 4096  # messages filled then drained at a time: 256 KiB of log, inside the window
+
+
+class ShoalBench:
+    def __init__(self, n):
+        self.n = n
+        self.dir = "/dev/shm/shoal-pybench-%d" % os.getpid()
+        self.ctx = shoal.Context(dir=self.dir, dir_delete_on_shutdown=True)
+        self.driver = shoal.Driver(self.ctx)
+        self.client = shoal.Client(self.ctx)
+        self.sub = self.client.add_subscription(CHANNEL, 1)
+        self.pub = self.client.add_exclusive_publication(CHANNEL, 1)
+        if not self.pub.wait_connected(timeout=5):
+            raise SystemExit("bench: publication did not connect")
+        self.msg = bytes(MSG_LENGTH)
+
+    def close(self):
+        self.pub.close()
+        self.sub.close()
+        self.client.close()
+        self.driver.close()
+        self.ctx.close()
+
+    def _room(self, k):
+        """Waits until k messages fit in the window (the driver moves the limit each duty cycle)."""
+        deadline = time.monotonic() + 5
+        while self.pub.position_limit - self.pub.position < k * 64:
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: publisher limit did not move")
+            time.sleep(0.0001)
+
+    def _fill(self, k):
+        self._room(k)
+        offer = self.pub.offer_nowait
+        msg = self.msg
+        for _ in range(k):
+            while offer(msg) < 0:
+                pass
+
+    def _drain(self, k):
+        got = 0
+        while got < k:
+            got += len(self.sub.poll_records(DTYPE, 4096))
+
+    def _chunks(self):
+        left = self.n
+        while left > 0:
+            k = min(CHUNK, left)
+            left -= k
+            yield k
+
+    def offer(self):
+        offer = self.pub.offer_nowait
+        msg = self.msg
+        elapsed = 0.0
+        for k in self._chunks():
+            self._room(k)
+            t = time.perf_counter()
+            for _ in range(k):
+                while offer(msg) < 0:
+                    pass
+            elapsed += time.perf_counter() - t
+            self._drain(k)
+        return elapsed
+
+    def poll_callback(self):
+        count = [0]
+
+        def handler(view, header):
+            count[0] += 1
+
+        poll = self.sub.poll
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            count[0] = 0
+            t = time.perf_counter()
+            while count[0] < k:
+                poll(handler, 256)
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def poll_batch(self):
+        poll_batch = self.sub.poll_batch
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            got = 0
+            t = time.perf_counter()
+            while got < k:
+                got += len(poll_batch(256))
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def numpy_batch(self):
+        poll_records = self.sub.poll_records
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            got = 0
+            t = time.perf_counter()
+            while got < k:
+                got += len(poll_records(DTYPE, 4096))
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def end_to_end(self):
+        pub, n, msg = self.pub, self.n, self.msg
+
+        def publish():
+            offer = pub.offer_nowait
+            for _ in range(n):
+                while offer(msg) < 0:
+                    pass
+
+        t = time.perf_counter()
+        th = threading.Thread(target=publish)
+        th.start()
+        got = 0
+        while got < n:
+            got += len(self.sub.poll_batch(256))
+        th.join()
+        return time.perf_counter() - t
+
+
+class ZmqBench:
+    def __init__(self, n):
+        self.n = n
+        self.zctx = zmq.Context()
+        self.push = self.zctx.socket(zmq.PUSH)
+        self.pull = self.zctx.socket(zmq.PULL)
+        for s in (self.push, self.pull):
+            s.setsockopt(zmq.SNDHWM, 0)
+            s.setsockopt(zmq.RCVHWM, 0)
+            s.setsockopt(zmq.LINGER, 0)
+        self.pull.bind("inproc://bench")
+        self.push.connect("inproc://bench")
+        self.msg = bytes(MSG_LENGTH)
+
+    def close(self):
+        self.push.close()
+        self.pull.close()
+        self.zctx.term()
+
+    _chunks = ShoalBench._chunks
+
+    def _fill(self, k):
+        send = self.push.send
+        msg = self.msg
+        for _ in range(k):
+            send(msg)
+
+    def _drain(self, k):
+        recv = self.pull.recv
+        for _ in range(k):
+            recv()
+
+    def offer(self):
+        send = self.push.send
+        msg = self.msg
+        elapsed = 0.0
+        for k in self._chunks():
+            t = time.perf_counter()
+            for _ in range(k):
+                send(msg)
+            elapsed += time.perf_counter() - t
+            self._drain(k)
+        return elapsed
+
+    def poll_callback(self):
+        count = [0]
+
+        def handler(data, header):
+            count[0] += 1
+
+        recv = self.pull.recv
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            t = time.perf_counter()
+            for _ in range(k):
+                handler(recv(), None)
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def poll_batch(self):
+        recv = self.pull.recv
+        again = zmq.Again
+        noblock = zmq.NOBLOCK
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            got = 0
+            t = time.perf_counter()
+            while got < k:
+                batch = []
+                try:
+                    for _ in range(256):
+                        batch.append(recv(noblock))
+                except again:
+                    pass
+                got += len(batch)
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def numpy_batch(self):
+        recv = self.pull.recv
+        frombuffer = np.frombuffer
+        elapsed = 0.0
+        for k in self._chunks():
+            self._fill(k)
+            t = time.perf_counter()
+            out = np.empty(k, dtype=DTYPE)
+            raw = out.view(np.uint8).reshape(k, MSG_LENGTH)
+            for i in range(k):
+                raw[i] = frombuffer(recv(), dtype=np.uint8)
+            elapsed += time.perf_counter() - t
+        return elapsed
+
+    def end_to_end(self):
+        push, n, msg = self.push, self.n, self.msg
+
+        def send_all():
+            send = push.send
+            for _ in range(n):
+                send(msg)
+
+        t = time.perf_counter()
+        th = threading.Thread(target=send_all)
+        th.start()
+        recv = self.pull.recv
+        for _ in range(n):
+            recv()
+        th.join()
+        return time.perf_counter() - t
+
+
+OPERATIONS = [
+    ("offer", "offer_nowait", "send"),
+    ("poll callback", "poll(handler)", "recv + handler"),
+    ("poll_batch", "poll_batch(256)", "recv(NOBLOCK) x256"),
+    ("numpy batch", "poll_records(4096)", "recv -> numpy row"),
+    ("end-to-end", "2 threads, poll_batch", "2 threads, recv"),
+]
+
+
+def fmt_rate(x):
+    if x >= 999.5e3:
+        return "%.2fM" % (x / 1e6)
+    return "%.0fk" % (x / 1e3)
+
+
+def summary(rates):
+    med = statistics.median(rates)
+    spread = (max(rates) - min(rates)) / med * 100 if med else 0.0
+    return "%7s/s (%s..%s, %4.1f%%)" % (fmt_rate(med), fmt_rate(min(rates)), fmt_rate(max(rates)), spread), med
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--messages", type=int, default=100_000, help="messages per run (default 100000)")
+    parser.add_argument("-r", "--runs", type=int, default=5, help="runs per cell (default 5)")
+    parser.add_argument("--no-zmq", action="store_true", help="skip pyzmq")
+    args = parser.parse_args(argv)
+
+    benches = {"shoal": ShoalBench(args.messages)}
+    if zmq is not None and not args.no_zmq:
+        benches["pyzmq"] = ZmqBench(args.messages)
+    results = {name: {op: [] for op, _, _ in OPERATIONS} for name in benches}
+    try:
+        for name, bench in benches.items():  # warm-up: pages the whole log in, warms the caches
+            for op, _, _ in OPERATIONS:
+                getattr(bench, op.replace(" ", "_").replace("-", "_"))()
+        for _ in range(args.runs):
+            for op, _, _ in OPERATIONS:
+                method = op.replace(" ", "_").replace("-", "_")
+                for name, bench in benches.items():
+                    elapsed = getattr(bench, method)()
+                    results[name][op].append(args.messages / elapsed)
+    finally:
+        for bench in benches.values():
+            bench.close()
+
+    print("shoal %s Python bench: %d-byte messages, %d per run, %d runs; median msgs/s (min..max, spread)"
+          % (shoal.version(), MSG_LENGTH, args.messages, args.runs))
+    print("Python %s, %d CPUs%s" % (sys.version.split()[0], os.cpu_count() or 0,
+                                    ", pyzmq %s / libzmq %s" % (zmq.__version__, zmq.zmq_version())
+                                    if "pyzmq" in benches else ""))
+    header = "%-14s | %-22s %-28s" % ("operation", "shoal call", "shoal (aeron:ipc)")
+    if "pyzmq" in benches:
+        header += " | %-19s %-28s | %s" % ("pyzmq call", "pyzmq (PUSH/PULL inproc)", "shoal/pyzmq")
+    print(header)
+    print("-" * len(header))
+    for op, shoal_call, zmq_call in OPERATIONS:
+        s_text, s_med = summary(results["shoal"][op])
+        line = "%-14s | %-22s %-28s" % (op, shoal_call, s_text)
+        if "pyzmq" in benches:
+            z_text, z_med = summary(results["pyzmq"][op])
+            line += " | %-19s %-28s | %5.1fx" % (zmq_call, z_text, s_med / z_med)
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
