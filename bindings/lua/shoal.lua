@@ -1,0 +1,999 @@
+--[[
+shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
+
+    local shoal = require "shoal"
+    local ctx    = shoal.context{ dir = "/dev/shm/my-app", ipc_term_length = "64k" }
+    local driver = shoal.driver(ctx)              -- embedded driver (or run shoald)
+    local client = shoal.client(ctx)
+    local sub = client:add_subscription("aeron:ipc", 1001)
+    local pub = client:add_publication("aeron:ipc", 1001, true)   -- true: exclusive
+
+    local pos, err = pub:offer("hello")           -- string, or (cdata pointer, length)
+    local claim = pub:try_claim(32)               -- zero copy: claim.data is a uint8_t*
+    if claim then ffi.copy(claim.data, "...", 3); claim:commit() end
+
+    for i, f in sub:poll_batch(64) do             -- no C->Lua callback
+        handle(f.data, tonumber(f.length), f.header)
+    end
+    sub:poll(function(buf, len, hdr) ... end, 10) -- callback form (slower)
+
+Finding the module and the library:
+  LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua + shoal_cdef.lua; shoal-lua sets it)
+  LUA_CPATH="$REPO/build/lua-core/lua/?.so;;"   (only for the SWIG module shoal.swig)
+libshoal.so.0 is the first of these that loads (shoal.libpath tells which):
+  1. $SHOAL_LIB (a path to libshoal.so.0): an error if it does not load;
+  2. the build tree next to this file: ../../build/{release,lua-core,test,
+     debug,<any other>}/libshoal.so.0 (sanitizer builds are skipped);
+  3. an install prefix: <prefix>/share/lua/5.1/shoal.lua -> <prefix>/lib/...;
+  4. the system loader: libshoal.so.0 on the default search path.
+
+Errors: two kinds, always the same way.
+  * Expected failures, which a correct program meets at run time and
+    handles, RETURN `nil, message, code`:
+      - offer / try_claim results: "not connected" (shoal.NOT_CONNECTED),
+        "back pressured" (BACK_PRESSURED), "admin action" (ADMIN_ACTION),
+        "closed" (CLOSED: the publication or its client was closed under it,
+        e.g. the driver died), "max position exceeded" (MAX_POSITION_EXCEEDED);
+      - the environment: no driver (shoal.driver / shoal.client / add_*:
+        ENODRIVER, ETIMEDOUT, EACTIVE, EDRIVER, ECLASH, EIO, ECLOSED when the
+        client lost its driver), poll on a client that lost its driver,
+        commit/abort of a claim the driver already unblocked (ESTATE).
+    `code` is the negative offer result or the shoal_errcode_t value
+    (shoal.ENODRIVER, ...). `message` is shoal_errmsg() or the fixed names above.
+  * Misuse (a bug in the caller) RAISES error(): wrong argument types or
+    ranges, a bad channel URI or setting (EURI, EINVAL), a message longer than
+    the maximum (EMSGSIZE), any call on a handle closed with :close() (or
+    whose client was closed with :close()), committing a claim twice, closing
+    a context that a live client still uses. An error raised inside a
+    sub:poll handler is re-raised by sub:poll (that message counts as
+    consumed, the rest stay for the next poll).
+  * The one exception: sub:poll_batch() is an iterator, which cannot return
+    `nil, message`; if the client lost its driver it raises. Use
+    sub:poll_batch_n(max), which returns `n, frags` or `nil, message, code`,
+    when you want to handle that case without pcall.
+
+Handles: contexts, drivers, clients, publications and subscriptions are
+closed by :close() (idempotent; a second call does nothing) or, when
+unreachable, by the garbage collector (ffi.gc), always in a safe order: a
+client keeps its context alive, a publication or subscription keeps its
+client alive, and closing a client (explicitly or by the GC) closes all its
+publications and subscriptions. An embedded driver runs until driver:close(),
+ctx:close(), or until its context is collected (holding the context is
+enough to keep the driver running). ctx:close() raises while a client still
+uses the context.
+
+Views: fragment data (f.data, the `buf` of poll callbacks) and header
+pointers point into shared memory and are valid until the next poll on that
+subscription; copy with ffi.string(f.data, f.length) to keep them. A claim's
+data is valid until commit/abort; each publication has one claim object,
+reused by its next try_claim (one pending claim per publication).
+]]
+
+local ffi = require "ffi"
+
+local shoal = {}
+
+-- ---------------------------------------------------------------- cdef ----
+
+local function module_dir()
+    local src = debug.getinfo(1, "S").source
+    if src:sub(1, 1) == "@" then
+        return src:sub(2):match("^(.*)/[^/]*$") or "."
+    end
+    return "."
+end
+local MODDIR = module_dir()
+
+local cdefs
+do
+    local chunk = loadfile(MODDIR .. "/shoal_cdef.lua")
+    if chunk then
+        cdefs = chunk()
+    else
+        cdefs = require "shoal_cdef"
+    end
+end
+-- Declare once per process even if another copy of this module (or a user)
+-- already declared the same types.
+if not pcall(ffi.typeof, "shoal_fragment_t") then
+    ffi.cdef(cdefs.cdef)
+end
+shoal.defines = cdefs.defines
+
+-- Private names for the few libc calls the module uses (asm() aliases, so a
+-- user's own cdef of clock_gettime etc. cannot clash with ours).
+if not pcall(ffi.typeof, "shoal_lua_timespec_t") then
+    ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } shoal_lua_timespec_t;
+int shoal_lua_clock_gettime(int clk, shoal_lua_timespec_t *ts) asm("clock_gettime");
+int shoal_lua_nanosleep(const shoal_lua_timespec_t *req, shoal_lua_timespec_t *rem) asm("nanosleep");
+int shoal_lua_getpid(void) asm("getpid");
+]]
+end
+
+-- ------------------------------------------------------------- library ----
+
+-- "a/b/../../c" -> "c" (cosmetic: shoal.libpath reads better)
+local function normalize(path)
+    local abs = path:sub(1, 1) == "/"
+    local parts = {}
+    for part in path:gmatch("[^/]+") do
+        if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
+            parts[#parts] = nil
+        elseif part ~= "." then
+            parts[#parts + 1] = part
+        end
+    end
+    return (abs and "/" or "") .. table.concat(parts, "/")
+end
+
+local function try_load(path)
+    local ok, lib = pcall(ffi.load, path)
+    if ok then
+        return lib
+    end
+    return nil, lib
+end
+
+local function file_exists(path)
+    local f = io.open(path, "rb")
+    if f then
+        f:close()
+        return true
+    end
+    return false
+end
+
+local function build_tree_candidates()
+    local root = MODDIR .. "/../../build"
+    local list, seen = {}, {}
+    local function add(dir)
+        if not seen[dir] and not dir:match("san") then
+            seen[dir] = true
+            list[#list + 1] = normalize(root .. "/" .. dir .. "/libshoal.so.0")
+        end
+    end
+    for _, d in ipairs({ "release", "lua-core", "test", "debug", "." }) do
+        add(d)
+    end
+    -- any other build directory, found with ls (run once, at load)
+    local p = io.popen('ls -1 "' .. root .. '" 2>/dev/null')
+    if p then
+        for name in p:lines() do
+            add(name)
+        end
+        p:close()
+    end
+    return list
+end
+
+local function load_library()
+    local env = os.getenv("SHOAL_LIB")
+    if env and env ~= "" then
+        local lib, err = try_load(env)
+        if not lib then
+            error("shoal: SHOAL_LIB=" .. env .. " does not load: " .. tostring(err), 0)
+        end
+        return lib, env
+    end
+    local tried = {}
+    for _, path in ipairs(build_tree_candidates()) do
+        if file_exists(path) then
+            local lib, err = try_load(path)
+            if lib then
+                return lib, path
+            end
+            tried[#tried + 1] = path .. ": " .. tostring(err)
+        end
+    end
+    for _, rel in ipairs({ "/../../../lib/libshoal.so.0", "/../../../lib/x86_64-linux-gnu/libshoal.so.0",
+        "/../../../lib64/libshoal.so.0" }) do
+        local path = normalize(MODDIR .. rel)
+        if file_exists(path) then
+            local lib = try_load(path)
+            if lib then
+                return lib, path
+            end
+        end
+    end
+    for _, name in ipairs({ "libshoal.so.0", "shoal" }) do
+        local lib, err = try_load(name)
+        if lib then
+            return lib, name
+        end
+        tried[#tried + 1] = name .. ": " .. tostring(err)
+    end
+    error("shoal: cannot find libshoal.so.0 (set SHOAL_LIB, build into build/, or install it):\n  "
+        .. table.concat(tried, "\n  "), 0)
+end
+
+local C, libpath = load_library()
+local C_libc = ffi.C
+shoal.C = C
+shoal.libpath = libpath
+
+-- ----------------------------------------------------------- constants ----
+
+for k, v in pairs(cdefs.defines) do
+    shoal[k:gsub("^SHOAL_", "")] = v
+end
+local ERRCODES = { "OK", "EINVAL", "EURI", "ENOMEM", "EIO", "ETIMEDOUT", "EDRIVER", "ECLOSED", "ECLASH",
+    "EMSGSIZE", "EACTIVE", "ENODRIVER", "ESTATE" }
+for _, name in ipairs(ERRCODES) do
+    shoal[name] = tonumber(C["SHOAL_" .. name])
+end
+local EINVAL, EURI, EMSGSIZE, ECLOSED = shoal.EINVAL, shoal.EURI, shoal.EMSGSIZE, shoal.ECLOSED
+
+local NOT_CONNECTED, BACK_PRESSURED, ADMIN_ACTION, CLOSED, MAX_POSITION_EXCEEDED, ERROR =
+    shoal.NOT_CONNECTED, shoal.BACK_PRESSURED, shoal.ADMIN_ACTION, shoal.CLOSED, shoal.MAX_POSITION_EXCEEDED,
+    shoal.ERROR
+local RESULT_NAMES = {
+    [NOT_CONNECTED] = "not connected",
+    [BACK_PRESSURED] = "back pressured",
+    [ADMIN_ACTION] = "admin action",
+    [CLOSED] = "closed",
+    [MAX_POSITION_EXCEEDED] = "max position exceeded",
+}
+shoal.result_names = RESULT_NAMES
+
+local ACTION_BREAK, ACTION_CONTINUE = tonumber(C.SHOAL_ACTION_BREAK), tonumber(C.SHOAL_ACTION_CONTINUE)
+
+function shoal.errcode()
+    return tonumber(C.shoal_errcode())
+end
+
+function shoal.errmsg()
+    local m = C.shoal_errmsg()
+    return m ~= nil and ffi.string(m) or ""
+end
+
+function shoal.version()
+    return ffi.string(C.shoal_version())
+end
+
+function shoal.version_number()
+    return tonumber(C.shoal_version_number())
+end
+
+function shoal.driver_is_active(dir, timeout_ms)
+    if type(dir) ~= "string" then
+        error("shoal.driver_is_active: dir must be a string", 2)
+    end
+    return C.shoal_driver_is_active(dir, timeout_ms or 10000)
+end
+
+-- ------------------------------------------------------------- helpers ----
+
+local errmsg, errcode = shoal.errmsg, shoal.errcode
+
+-- Misuse codes raise; everything else is an expected failure returned as nil, msg, code.
+local MISUSE = { [EINVAL] = true, [EURI] = true, [EMSGSIZE] = true }
+
+local function fail(level)
+    local code = errcode()
+    local msg = errmsg()
+    if MISUSE[code] then
+        error("shoal: " .. msg, level + 1)
+    end
+    return nil, msg, code
+end
+
+local function check_int(v, what, lo, hi, level)
+    if type(v) ~= "number" or v ~= v or v % 1 ~= 0 or v < lo or v > hi then
+        error(("shoal: %s must be an integer in [%d, %d], got %s"):format(what, lo, hi, tostring(v)), level + 1)
+    end
+end
+
+local function closed_error(what, level)
+    error("shoal: " .. what .. " is closed", level + 1)
+end
+
+local cast = ffi.cast
+local u8p = ffi.typeof("const uint8_t *")
+local INT32_MIN, INT32_MAX = -2147483648, 2147483647
+local SIZE_MAX_LUA = 2 ^ 53
+
+-- ------------------------------------------------------------- context ----
+
+local Context = {}
+Context.__index = Context
+Context.__name = "shoal.context"
+
+local function is_context(v)
+    return getmetatable(v) == Context
+end
+
+-- shoal.context{ dir = ..., KEY = value, ... }: KEY is any shoal_context_set
+-- name (case-insensitive, e.g. ipc_term_length = "64k", driver_timeout_ms = 500,
+-- dir_delete_on_shutdown = true). SHOAL_* environment variables apply first.
+function shoal.context(opts)
+    if opts == nil then
+        opts = {}
+    elseif type(opts) ~= "table" then
+        error("shoal.context: expected a table of settings, got " .. type(opts), 2)
+    end
+    local pp = ffi.new("shoal_context_t *[1]")
+    if C.shoal_context_init(pp) < 0 then
+        error("shoal.context: " .. errmsg(), 2)
+    end
+    -- Drivers started on this context live as long as it does: its finalizer
+    -- stops them before freeing the context (they read it). The closure holds
+    -- only driver handles, never the context itself, so it can be collected.
+    local drivers = {}
+    local h = ffi.gc(pp[0], function(p)
+        for d in pairs(drivers) do
+            drivers[d] = nil
+            C.shoal_driver_close(d)
+        end
+        C.shoal_context_close(p)
+    end)
+    local self = setmetatable({ h = h, users = 0, drivers = drivers }, Context)
+    -- apply in a stable order so errors are deterministic
+    local keys = {}
+    for k in pairs(opts) do
+        if type(k) ~= "string" then
+            self:close()
+            error("shoal.context: setting names must be strings, got " .. type(k), 2)
+        end
+        keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+        local v = opts[k]
+        local tv = type(v)
+        if tv == "boolean" then
+            v = v and "1" or "0"
+        elseif tv == "number" then
+            v = (v % 1 == 0 and v >= 0 and v < 2 ^ 63) and ("%d"):format(v) or tostring(v)
+        elseif tv ~= "string" then
+            self:close()
+            error(("shoal.context: setting %s must be a string, number or boolean, got %s"):format(k, tv), 2)
+        end
+        if C.shoal_context_set(h, k:upper(), v) < 0 then
+            local msg = errmsg()
+            self:close()
+            error("shoal.context: " .. msg, 2)
+        end
+    end
+    return self
+end
+
+function Context:set(key, value)
+    local h = self.h
+    if h == nil then
+        closed_error("context", 2)
+    end
+    if type(key) ~= "string" then
+        error("shoal: context:set: key must be a string", 2)
+    end
+    if type(value) == "boolean" then
+        value = value and "1" or "0"
+    end
+    if C.shoal_context_set(h, key:upper(), tostring(value)) < 0 then
+        error("shoal: " .. errmsg(), 2)
+    end
+    return self
+end
+
+function Context:dir()
+    local h = self.h
+    if h == nil then
+        closed_error("context", 2)
+    end
+    return ffi.string(C.shoal_context_get_dir(h))
+end
+
+function Context:is_closed()
+    return self.h == nil
+end
+
+function Context:close()
+    local h = self.h
+    if h == nil then
+        return true
+    end
+    if self.users > 0 then
+        error(("shoal: context is still used by %d client(s): close them first"):format(self.users), 2)
+    end
+    self.h = nil
+    ffi.gc(h, nil)
+    for d in pairs(self.drivers) do
+        self.drivers[d] = nil
+        C.shoal_driver_close(d)
+    end
+    C.shoal_context_close(h)
+    return true
+end
+
+local function context_arg(ctx, fname, level)
+    if ctx == nil then
+        return shoal.context(), true
+    end
+    if type(ctx) == "table" and not is_context(ctx) then
+        return shoal.context(ctx), true
+    end
+    if not is_context(ctx) then
+        error(("shoal.%s: expected a shoal.context or a table of settings, got %s"):format(fname, type(ctx)), level + 1)
+    end
+    if ctx.h == nil then
+        closed_error("context", level + 1)
+    end
+    return ctx, false
+end
+
+-- -------------------------------------------------------------- driver ----
+
+local Driver = {}
+Driver.__index = Driver
+Driver.__name = "shoal.driver"
+
+-- shoal.driver(ctx or settings): starts an embedded media driver thread.
+-- Returns the driver, or nil, message, code (e.g. EACTIVE: another driver
+-- owns the directory). The driver runs until driver:close(), ctx:close(), or
+-- until its context is garbage (the driver object keeps its context alive).
+function shoal.driver(ctx)
+    local own
+    ctx, own = context_arg(ctx, "driver", 2)
+    local pp = ffi.new("shoal_driver_t *[1]")
+    if C.shoal_driver_start(pp, ctx.h) < 0 then
+        local a, b, c = fail(2)
+        if own then
+            ctx:close()
+        end
+        return a, b, c
+    end
+    local h = pp[0]
+    ctx.drivers[h] = true
+    return setmetatable({ h = h, ctx = ctx, own_ctx = own }, Driver)
+end
+
+function Driver:close()
+    local h = self.h
+    if h == nil then
+        return true
+    end
+    self.h = nil
+    local drivers = self.ctx.drivers
+    if drivers[h] then     -- else ctx:close() already stopped it
+        drivers[h] = nil
+        C.shoal_driver_close(h)
+    end
+    if self.own_ctx and self.ctx.users == 0 then
+        self.ctx:close()
+    end
+    return true
+end
+
+function Driver:is_closed()
+    return self.h == nil
+end
+
+function Driver:dir()
+    return self.ctx:dir()
+end
+
+-- -------------------------------------------------------------- client ----
+
+local Client = {}
+Client.__index = Client
+Client.__name = "shoal.client"
+
+local Publication = {}
+Publication.__index = Publication
+Publication.__name = "shoal.publication"
+
+local Subscription = {}
+Subscription.__index = Subscription
+Subscription.__name = "shoal.subscription"
+
+local Claim = {}
+Claim.__index = Claim
+Claim.__name = "shoal.claim"
+
+-- shoal.client(ctx or settings): connects to the driver of ctx's directory.
+-- Returns the client, or nil, message, code (ENODRIVER: no driver there).
+function shoal.client(ctx)
+    local own
+    ctx, own = context_arg(ctx, "client", 2)
+    local pp = ffi.new("shoal_client_t *[1]")
+    if C.shoal_client_connect(pp, ctx.h) < 0 then
+        local a, b, c = fail(2)
+        if own then
+            ctx:close()
+        end
+        return a, b, c
+    end
+    ctx.users = ctx.users + 1
+    -- state shared with the children's finalizers: they skip their C close
+    -- once the client is closed (the C client freed them already)
+    local state = { open = true }
+    local h = ffi.gc(pp[0], function(c)
+        state.open = false
+        C.shoal_client_close(c)
+        ctx.users = ctx.users - 1
+    end)
+    return setmetatable({ h = h, ctx = ctx, own_ctx = own, state = state,
+        children = setmetatable({}, { __mode = "k" }) }, Client)
+end
+
+local function client_handle(self, level)
+    local h = self.h
+    if h == nil then
+        closed_error("client", level + 1)
+    end
+    return h
+end
+
+function Client:id()
+    return tonumber(C.shoal_client_id(client_handle(self, 2)))
+end
+
+-- true once the client lost its driver or was closed
+function Client:is_closed()
+    local h = self.h
+    return h == nil or C.shoal_client_is_closed(h)
+end
+
+function Client:close()
+    local h = self.h
+    if h == nil then
+        return true
+    end
+    for child in pairs(self.children) do
+        child:_invalidate()
+    end
+    self.h = nil
+    self.state.open = false
+    ffi.gc(h, nil)
+    C.shoal_client_close(h)
+    self.ctx.users = self.ctx.users - 1
+    if self.own_ctx then
+        self.ctx:close()
+    end
+    return true
+end
+
+local function check_uri_stream(uri, stream, fname)
+    if type(uri) ~= "string" then
+        error(("shoal: %s: uri must be a string, got %s"):format(fname, type(uri)), 3)
+    end
+    check_int(stream, fname .. ": stream id", INT32_MIN, INT32_MAX, 3)
+end
+
+local function make_child(self, class, h, close_fn, fields)
+    local state = self.state
+    local obj = fields
+    obj.h = ffi.gc(h, function(p)
+        if state.open then
+            close_fn(p)
+        end
+    end)
+    obj.client = self
+    obj.close_fn = close_fn
+    setmetatable(obj, class)
+    self.children[obj] = true
+    return obj
+end
+
+-- client:add_publication(uri, stream_id [, exclusive]) -> publication | nil, msg, code
+function Client:add_publication(uri, stream, exclusive)
+    local h = client_handle(self, 2)
+    check_uri_stream(uri, stream, "add_publication")
+    local pp = ffi.new("shoal_publication_t *[1]")
+    local rc
+    if exclusive then
+        rc = C.shoal_add_exclusive_publication(h, uri, stream, pp)
+    else
+        rc = C.shoal_add_publication(h, uri, stream, pp)
+    end
+    if rc < 0 then
+        return fail(2)
+    end
+    local claim = setmetatable({ c = ffi.new("shoal_claim_t"), pending = false, data = nil, length = 0 }, Claim)
+    local pub = make_child(self, Publication, pp[0], C.shoal_publication_close,
+        { claim = claim, exclusive = exclusive and true or false, uri = uri, stream = stream })
+    claim.pub = pub
+    return pub
+end
+
+function Client:add_exclusive_publication(uri, stream)
+    return self:add_publication(uri, stream, true)
+end
+
+local DEFAULT_BATCH = 256
+
+-- client:add_subscription(uri, stream_id) -> subscription | nil, msg, code
+function Client:add_subscription(uri, stream)
+    local h = client_handle(self, 2)
+    check_uri_stream(uri, stream, "add_subscription")
+    local pp = ffi.new("shoal_subscription_t *[1]")
+    if C.shoal_add_subscription(h, uri, stream, pp) < 0 then
+        return fail(2)
+    end
+    return make_child(self, Subscription, pp[0], C.shoal_subscription_close,
+        { frags = ffi.new("shoal_fragment_t[?]", DEFAULT_BATCH), cap = DEFAULT_BATCH, n = 0, uri = uri, stream = stream })
+end
+
+-- --------------------------------------------------------- publication ----
+
+local function pub_handle(self, level)
+    local h = self.h
+    if h == nil then
+        closed_error("publication", level + 1)
+    end
+    return h
+end
+
+-- Called when the owning client closes: the C side frees the handle.
+function Publication:_invalidate()
+    local h = self.h
+    if h ~= nil then
+        self.h = nil
+        ffi.gc(h, nil)
+        local cl = self.claim
+        cl.pending, cl.data, cl.length = false, nil, 0
+    end
+end
+
+function Publication:close()
+    local h = self.h
+    if h == nil then
+        return true
+    end
+    local cl = self.claim
+    if cl.pending then
+        -- do not leave subscribers waiting for the unblock timeout
+        C.shoal_claim_abort(cl.c)
+        cl.pending, cl.data, cl.length = false, nil, 0
+    end
+    self.h = nil
+    ffi.gc(h, nil)
+    self.client.children[self] = nil
+    C.shoal_publication_close(h)
+    return true
+end
+
+local function result(r)
+    if r == ERROR then
+        error("shoal: " .. errmsg(), 3)
+    end
+    return nil, RESULT_NAMES[r], r
+end
+
+-- pub:offer(string [, len]) or pub:offer(cdata_pointer, len)
+-- -> new stream position | nil, "back pressured"|..., code
+function Publication:offer(buf, len)
+    local h = self.h
+    if h == nil then
+        closed_error("publication", 2)
+    end
+    local tb = type(buf)
+    if tb == "string" then
+        local n = #buf
+        if len == nil then
+            len = n
+        elseif type(len) ~= "number" or len < 0 or len > n or len % 1 ~= 0 then
+            error(("shoal: offer: len must be an integer in [0, %d] for this string, got %s"):format(n, tostring(len)), 2)
+        end
+    elseif tb == "cdata" then
+        if type(len) ~= "number" or len < 0 or len % 1 ~= 0 or len >= SIZE_MAX_LUA then
+            error("shoal: offer: a cdata buffer needs a non-negative integer len, got " .. tostring(len), 2)
+        end
+    else
+        error("shoal: offer: buffer must be a string or a cdata pointer, got " .. tb, 2)
+    end
+    local r = C.shoal_publication_offer(h, cast(u8p, buf), len)
+    if r > 0 then
+        return tonumber(r)
+    end
+    return result(tonumber(r))
+end
+
+-- pub:offerv{ s1, s2, ... }: gathers strings into one message.
+function Publication:offerv(parts)
+    local h = pub_handle(self, 2)
+    if type(parts) ~= "table" then
+        error("shoal: offerv: expected a table of strings", 2)
+    end
+    local n = #parts
+    local iov = ffi.new("shoal_iovec_t[?]", n > 0 and n or 1)
+    for i = 1, n do
+        local s = parts[i]
+        if type(s) ~= "string" then
+            error(("shoal: offerv: part %d must be a string, got %s"):format(i, type(s)), 2)
+        end
+        iov[i - 1].base = cast(u8p, s)
+        iov[i - 1].length = #s
+    end
+    local r = C.shoal_publication_offerv(h, iov, n)
+    -- keep the strings alive across the call
+    local _ = parts
+    if r > 0 then
+        return tonumber(r)
+    end
+    return result(tonumber(r))
+end
+
+-- pub:try_claim(n) -> claim, position | nil, msg, code
+-- claim.data is a writable uint8_t* of claim.length bytes; then claim:commit()
+-- or claim:abort(). The claim object is the publication's own, reused.
+function Publication:try_claim(n)
+    local h = self.h
+    if h == nil then
+        closed_error("publication", 2)
+    end
+    if type(n) ~= "number" or n < 0 or n % 1 ~= 0 or n >= SIZE_MAX_LUA then
+        error("shoal: try_claim: length must be a non-negative integer, got " .. tostring(n), 2)
+    end
+    local cl = self.claim
+    if cl.pending then
+        error("shoal: try_claim: the previous claim on this publication is still pending: commit or abort it", 2)
+    end
+    local c = cl.c
+    local r = C.shoal_publication_try_claim(h, n, c)
+    if r > 0 then
+        cl.pending = true
+        cl.data = c.data
+        cl.length = n
+        return cl, tonumber(r)
+    end
+    return result(tonumber(r))
+end
+
+local function claim_finish(self, fn, what)
+    if not self.pending then
+        error("shoal: claim:" .. what .. ": no pending claim (already committed or aborted?)", 3)
+    end
+    if self.pub.h == nil then
+        closed_error("publication", 3)
+    end
+    self.pending, self.data, self.length = false, nil, 0
+    if fn(self.c) < 0 then
+        return fail(3)
+    end
+    return true
+end
+
+function Claim:commit()
+    return claim_finish(self, C.shoal_claim_commit, "commit")
+end
+
+function Claim:abort()
+    return claim_finish(self, C.shoal_claim_abort, "abort")
+end
+
+function Claim:is_pending()
+    return self.pending
+end
+
+function Publication:is_connected()
+    return C.shoal_publication_is_connected(pub_handle(self, 2))
+end
+
+function Publication:is_closed()
+    local h = self.h
+    return h == nil or C.shoal_publication_is_closed(h)
+end
+
+function Publication:position()
+    return tonumber(C.shoal_publication_position(pub_handle(self, 2)))
+end
+
+function Publication:position_limit()
+    return tonumber(C.shoal_publication_position_limit(pub_handle(self, 2)))
+end
+
+function Publication:session_id()
+    return tonumber(C.shoal_publication_session_id(pub_handle(self, 2)))
+end
+
+function Publication:stream_id()
+    return tonumber(C.shoal_publication_stream_id(pub_handle(self, 2)))
+end
+
+function Publication:max_message_length()
+    return tonumber(C.shoal_publication_max_message_length(pub_handle(self, 2)))
+end
+
+function Publication:max_payload_length()
+    return tonumber(C.shoal_publication_max_payload_length(pub_handle(self, 2)))
+end
+
+-- -------------------------------------------------------- subscription ----
+
+local function sub_handle(self, level)
+    local h = self.h
+    if h == nil then
+        closed_error("subscription", level + 1)
+    end
+    return h
+end
+
+function Subscription:_invalidate()
+    local h = self.h
+    if h ~= nil then
+        self.h = nil
+        self.n = 0
+        ffi.gc(h, nil)
+    end
+end
+
+function Subscription:close()
+    local h = self.h
+    if h == nil then
+        return true
+    end
+    self.h = nil
+    self.n = 0
+    ffi.gc(h, nil)
+    self.client.children[self] = nil
+    C.shoal_subscription_close(h)
+    return true
+end
+
+local function grow(self, max)
+    local cap = self.cap
+    while cap < max do
+        cap = cap * 2
+    end
+    self.frags = ffi.new("shoal_fragment_t[?]", cap)
+    self.cap = cap
+end
+
+-- sub:poll_batch_n([max]) -> n, frags | nil, msg, code
+-- frags is the subscription's preallocated shoal_fragment_t array (0-based):
+-- frags[0 .. n-1].data / .length / .header, valid until the next poll.
+function Subscription:poll_batch_n(max)
+    local h = self.h
+    if h == nil then
+        closed_error("subscription", 2)
+    end
+    if max == nil then
+        max = DEFAULT_BATCH
+    elseif type(max) ~= "number" or max < 1 or max % 1 ~= 0 or max > 1048576 then
+        error("shoal: poll_batch: max must be an integer in [1, 1048576], got " .. tostring(max), 2)
+    end
+    if max > self.cap then
+        grow(self, max)
+    end
+    local n = C.shoal_subscription_poll_batch(h, self.frags, max)
+    if n < 0 then
+        self.n = 0
+        return fail(2)
+    end
+    self.n = n
+    return n, self.frags
+end
+
+local function batch_iter(self, i)
+    if i < self.n then
+        return i + 1, self.frags[i]
+    end
+end
+
+-- for i, f in sub:poll_batch([max]) do ... f.data, f.length, f.header ... end
+-- Raises if the client lost its driver (see the top of this file).
+function Subscription:poll_batch(max)
+    local h = self.h
+    if h == nil then
+        closed_error("subscription", 2)
+    end
+    if max == nil then
+        max = DEFAULT_BATCH
+    elseif type(max) ~= "number" or max < 1 or max % 1 ~= 0 or max > 1048576 then
+        error("shoal: poll_batch: max must be an integer in [1, 1048576], got " .. tostring(max), 2)
+    end
+    if max > self.cap then
+        grow(self, max)
+    end
+    local n = C.shoal_subscription_poll_batch(h, self.frags, max)
+    if n < 0 then
+        self.n = 0
+        error("shoal: " .. errmsg(), 2)
+    end
+    self.n = n
+    return batch_iter, self, 0
+end
+
+-- One C callback for every subscription (callbacks are a scarce resource);
+-- the handler of the poll in progress lives in these upvalues, saved and
+-- restored around each poll so nested polls work. Errors raised by the
+-- handler are caught here (they must not unwind through C), the message is
+-- consumed and the poll stops, then the error is re-raised from sub:poll.
+local cur_fn, cur_err = nil, nil
+local poll_cb = ffi.cast("shoal_controlled_handler_t", function(_, buf, len, hdr)
+    local ok, err = pcall(cur_fn, buf, tonumber(len), hdr)
+    if ok then
+        return ACTION_CONTINUE
+    end
+    cur_err = err
+    return ACTION_BREAK
+end)
+shoal._poll_cb = poll_cb   -- keep it alive for the process
+
+-- sub:poll(fn, [limit]) -> count | nil, msg, code
+-- fn(buf, len, header) for each message: buf is a const uint8_t*, header a
+-- const shoal_header_t* (both valid during the call only).
+function Subscription:poll(fn, limit)
+    local h = self.h
+    if h == nil then
+        closed_error("subscription", 2)
+    end
+    if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+        error("shoal: poll: handler must be a function, got " .. type(fn), 2)
+    end
+    if limit == nil then
+        limit = 10
+    else
+        check_int(limit, "poll: limit", 0, 1073741824, 2)
+    end
+    local saved_fn, saved_err = cur_fn, cur_err
+    cur_fn, cur_err = fn, nil
+    local n = C.shoal_subscription_controlled_poll(h, poll_cb, nil, limit)
+    local err = cur_err
+    cur_fn, cur_err = saved_fn, saved_err
+    if err ~= nil then
+        error(err, 0)
+    end
+    if n < 0 then
+        return fail(2)
+    end
+    return n
+end
+
+-- The C poll calls back into Lua, which must never happen from a JIT-compiled
+-- trace (LuaJIT aborts with "bad callback" if a trace recorded while no
+-- message arrived later meets one). Keeping this function interpreted keeps
+-- the C call out of every trace; poll_batch is the JIT-friendly way.
+if jit then
+    jit.off(Subscription.poll)
+end
+
+function Subscription:is_connected()
+    return C.shoal_subscription_is_connected(sub_handle(self, 2))
+end
+
+function Subscription:image_count()
+    return tonumber(C.shoal_subscription_image_count(sub_handle(self, 2)))
+end
+
+function Subscription:stream_id()
+    return tonumber(C.shoal_subscription_stream_id(sub_handle(self, 2)))
+end
+
+function Subscription:is_closed()
+    return self.h == nil or self.client.h == nil or C.shoal_client_is_closed(self.client.h)
+end
+
+-- ------------------------------------------------------------ extras ----
+
+local CLOCK_MONOTONIC = 1
+local ts = ffi.new("shoal_lua_timespec_t")
+
+-- Monotonic clock in nanoseconds (a Lua number).
+function shoal.now_ns()
+    C_libc.shoal_lua_clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1e9 + tonumber(ts.tv_nsec)
+end
+
+-- Sleeps for `seconds` (fractions allowed).
+function shoal.sleep(seconds)
+    local req = ffi.new("shoal_lua_timespec_t")
+    local whole = math.floor(seconds)
+    req.tv_sec = whole
+    req.tv_nsec = math.floor((seconds - whole) * 1e9)
+    C_libc.shoal_lua_nanosleep(req, nil)
+end
+
+function shoal.getpid()
+    return tonumber(C_libc.shoal_lua_getpid())
+end
+
+shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
+shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim
+
+function shoal.is_context(v)
+    return is_context(v)
+end
+
+return shoal

@@ -1,0 +1,134 @@
+-- Handles dropped without :close() are released by the garbage collector,
+-- in a safe order, without leaking mappings or file descriptors.
+local H = require "helper"
+local shoal = H.shoal
+local T = H.suite()
+
+local function full_gc()
+    -- finalizers resurrect their objects for one more cycle
+    for _ = 1, 4 do
+        collectgarbage("collect")
+    end
+end
+
+local function count_maps(substr)
+    local n = 0
+    for line in io.lines("/proc/self/maps") do
+        if line:find(substr, 1, true) then
+            n = n + 1
+        end
+    end
+    return n
+end
+
+local function count_fds()
+    local p = io.popen("ls /proc/" .. shoal.getpid() .. "/fd | wc -l")
+    local n = tonumber(p:read("*l"))
+    p:close()
+    return n
+end
+
+T:test("a dropped publication is closed by the GC: its image goes away", function()
+    local e = H.env()
+    local sub = assert(e.client:add_subscription(H.URI, 6001))
+    do
+        local pub = assert(e.client:add_publication(H.URI, 6001, true))
+        H.wait_until(function() return pub:is_connected() end)
+        assert(pub:offer("last words"))
+    end
+    H.eq(H.drain(sub, 1)[1], "last words", "delivered")
+    full_gc()
+    H.wait_until(function()
+        sub:poll_batch(8)
+        return sub:image_count() == 0
+    end, 10, "the image of the collected publication to go")
+end)
+
+T:test("dropped clients with children: no leaked mappings, fds or driver resources", function()
+    local e = H.env({ publication_linger_ms = 50 })
+    local fds0 = count_fds()
+    local maps0 = count_maps(e.dir)
+    for round = 1, 30 do
+        local c = assert(shoal.client(e.ctx))
+        local sub = assert(c:add_subscription(H.URI, 6002))
+        local pub = assert(c:add_publication(H.URI, 6002, round % 2 == 0))
+        H.wait_until(function() return pub:is_connected() end)
+        assert(pub:offer("r" .. round))
+        H.eq(H.drain(sub, 1)[1], "r" .. round, "round " .. round)
+        if round % 3 == 0 then
+            -- drop the client but keep a child reachable for a while
+            c = nil
+            full_gc()
+            H.ok(pub:position() > 0, "a child keeps its client alive")
+        end
+        c, sub, pub = nil, nil, nil
+        if round % 5 == 0 then
+            full_gc()
+        end
+    end
+    full_gc()
+    -- the driver unmaps a released log after its linger time
+    H.wait_until(function() return count_maps(e.dir) == maps0 end, 10,
+        "mappings of the driver directory back to " .. maps0)
+    H.eq(count_fds(), fds0, "file descriptors")
+    -- the driver still serves new clients
+    local pub, sub = e:pubsub(6003, true)
+    assert(pub:offer("still fine"))
+    H.eq(H.drain(sub, 1)[1], "still fine", "after the churn")
+end)
+
+T:test("a context dropped by the user lives as long as its client", function()
+    local dir = H.new_dir()
+    local driver = assert(shoal.driver({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" }))
+    local client = assert(shoal.client({ dir = dir }))   -- the client owns this context
+    full_gc()
+    local sub = assert(client:add_subscription(H.URI, 6004))
+    local pub = assert(client:add_publication(H.URI, 6004, true))
+    H.wait_until(function() return pub:is_connected() end)
+    assert(pub:offer("ok"))
+    H.eq(H.drain(sub, 1)[1], "ok", "works after GC")
+    client, sub, pub = nil, nil, nil
+    full_gc()
+    driver:close()
+    H.ok(not shoal.driver_is_active(dir, 1000), "driver stopped")
+    H.rm_rf(dir)
+end)
+
+T:test("a dropped driver stops and removes its directory", function()
+    local dir = H.new_dir()
+    do
+        local d = assert(shoal.driver({ dir = dir, dir_delete_on_shutdown = true }))
+        H.ok(shoal.driver_is_active(dir, 5000), "driver active")
+        H.ok(d, "driver")
+    end
+    full_gc()
+    H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver to stop")
+    H.ok(not io.open(dir .. "/cnc.dat"), "directory removed on shutdown")
+    H.rm_rf(dir)
+end)
+
+T:test("everything dropped at once, many times, in any order", function()
+    local dir = H.new_dir()
+    for round = 1, 10 do
+        local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
+        local d = assert(shoal.driver(ctx))
+        local c = assert(shoal.client(ctx))
+        local subs, pubs = {}, {}
+        for k = 1, 3 do
+            subs[k] = assert(c:add_subscription(H.URI, 6100 + k))
+            pubs[k] = assert(c:add_publication(H.URI, 6100 + k, k == 2))
+        end
+        assert(pubs[1]:offer("x"))
+        local claim = pubs[1]:try_claim(8)   -- pending at collection time
+        H.ok(claim or true, "claim")
+        if round % 2 == 0 then
+            c:close()   -- some rounds close the client explicitly first
+        end
+        ctx, d, c, subs, pubs, claim = nil, nil, nil, nil, nil, nil
+        full_gc()
+        H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver of round " .. round)
+    end
+    H.rm_rf(dir)
+end)
+
+return T
