@@ -1,10 +1,36 @@
 #!/usr/bin/env bash
-# Builds shoal (Release) and runs the demo: embedded driver, IPC throughput
-# and round-trip latency, real figures from this machine.
+# The main demo, real figures from this machine:
+#  1. C: shoal_demo, an embedded driver, IPC throughput (exclusive and
+#     concurrent publication) and round-trip latency between two threads;
+#  2. Python: python -m shoal.demo, poll_batch / poll / numpy consumers;
+#  3. LuaJIT: bindings/lua/bench.lua, the same loops from Lua and from C;
+#  4. all three together around one driver embedded in Python:
+#     C feed -> Lua strategy -> orders -> Python analytics
+#     (examples/python/analytics.py).
+# Installs the Debian packages it needs; builds into build/release and .venv.
+#   scripts/demo.sh [--quick]     (--quick: smaller runs)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
 build="$root/build/release"
+n_c=5000000 n_py=1000000 n_quotes=200000
+if [ "${1:-}" = "--quick" ]; then n_c=500000 n_py=100000 n_quotes=20000; fi
+step() { printf '\n=== %s\n' "$*"; }
+
+step "building (Release) into ${build#$root/} and .venv"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target shoal_demo >/dev/null
-"$build/shoal_demo" "$@"
+cmake --build "$build" -j"$(nproc)" --target shoal shoal_demo basic_publisher >/dev/null
+"$root/scripts/python_venv.sh" "$root/.venv"
+py="$root/.venv/bin/python"
+
+step "C: embedded driver, aeron:ipc, 32-byte messages"
+"$build/shoal_demo" "$n_c"
+
+step "Python: python -m shoal.demo"
+"$py" -P -m shoal.demo -n "$n_py"
+
+step "LuaJIT: bindings/lua/bench.lua (FFI) next to the same loop in C"
+SHOAL_LIB="$build/libshoal.so.0" SHOAL_BUILD_DIR="$build" luajit "$root/bindings/lua/bench.lua" --runs 3
+
+step "C feed -> Lua strategy -> Python analytics (one driver, embedded in Python)"
+"$py" -P "$root/examples/python/analytics.py" --build "$build" -n "$n_quotes"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the C unit and system tests (ctest),
 # the same under ASan+UBSan, the concurrency tests under TSan, and the public
-# header compiled as C99 -pedantic and as C++. Exits non-zero on any failure.
+# header compiled as C99 -pedantic and as C++, then the Python (pytest) and
+# LuaJIT test suites. Exits non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
@@ -36,5 +37,11 @@ cmake -S "$root" -B "$root/build/tsan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE
 cmake --build "$root/build/tsan" -j"$jobs"
 (cd "$root/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --output-on-failure -L concurrency)
+
+step "Python binding: pip install + pytest"
+"$root/scripts/test_python.sh"
+
+step "Lua binding: LuaJIT FFI + SWIG module"
+bash "$root/scripts/test_lua.sh"
 
 step "all tests passed in $((SECONDS - start)) s"
