@@ -26,6 +26,9 @@ bad=$(nm -D --defined-only "$root/build/test/libshoal.so.0" | awk '$2 ~ /[TDBR]/
 if [ -n "$bad" ]; then echo "unexpected exports: $bad"; exit 1; fi
 echo "ok: $(nm -D --defined-only "$root/build/test/libshoal.so.0" | grep -c ' T shoal_') functions"
 
+step "ABI against the stored baseline (abi/libshoal.so.0.abi, abidiff)"
+"$root/scripts/abi_check.sh" "$root/build/test"
+
 step "ASan + UBSan build + tests"
 cmake -S "$root" -B "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=address >/dev/null
 cmake --build "$root/build/asan" -j"$jobs"
