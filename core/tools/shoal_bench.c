@@ -1,25 +1,34 @@
 /*
  * shoal-bench: the source of every performance figure quoted for shoal.
  *
- * One process, an embedded driver on a private directory, publisher and
+ * One process, an embedded driver on a private directory (it serves both
+ * ends of the IPC and of the UDP loopback scenarios), publisher and
  * subscriber threads; each scenario runs one warm-up (not recorded) and then
  * --runs timed runs, and reports median, min and max across the runs side by
  * side with ZeroMQ peers run in the same invocation on the same machine.
- * Timed loops neither allocate nor format: buffers and sample arrays are made
+ * Timed loops neither allocate nor format: buffers and histograms are made
  * before, errors are recorded as codes and formatted after the loop ends.
+ * Round trips go into a log-linear histogram (tool_histogram.h); with --rate
+ * each ping has an intended send time and its latency is measured from that
+ * time, so a stall delays every ping behind it and shows in the percentiles
+ * (no coordinated omission).
  *
- *   shoal-bench [--scenario NAME]... [--runs N] [--messages N] [--samples N]
- *               [--size BYTES[,BYTES...]]... [--json | --csv] [--no-zmq] [--pin]
+ *   shoal-bench [--scenario NAME]... [NAME...] [--runs N] [--messages N] [--samples N]
+ *               [--size BYTES[,BYTES...]]... [--publishers N] [--rate MSGS_PER_S]
+ *               [--json | --csv] [--no-zmq] [--pin] [--note TEXT]
  */
 #include <errno.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,54 +36,70 @@
 #include <zmq.h>
 
 #include "shoal/shoal.h"
+#include "tool_histogram.h"
 #include "tool_json.h"
 
 #define MAX_RUNS 100
 #define MAX_SIZES 16
 #define MIN_SIZE 8 /* the sequence number lives in the first 8 bytes */
 #define MAX_SIZE (16 * 1024 * 1024)
+#define MAX_PUB 16 /* --publishers */
 #define BATCH 256              /* poll_batch / poll limit of throughput subscribers */
 #define STALL_NS 10000000000LL /* no progress for 10 s: the run is declared stalled */
-#define ZMQ_HWM 1000000
+#define ZMQ_HWM 1000000          /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
+#define ZMQ_HWM_BYTES (256 << 20)
 #define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
-#define SEQ_SHIFT 48        /* 2pub: publisher index in the top bits of the sequence */
+#define SEQ_SHIFT 48        /* several publishers: publisher index in the top bits of the sequence */
 
 enum { K_TPUT, K_RTT };
 enum { M_EXCL_BATCH, M_EXCL_POLL, M_CONC, M_CONC2, M_CLAIM, Z_INPROC, Z_IPC, Z_TCP };
 
 typedef struct {
     const char *name;
-    int kind, zmq, mode;
+    int kind, zmq, mode, udp;
+    const char *peer; /* the ZeroMQ scenario a shoal scenario is compared with */
     const char *what;
 } scenario_t;
 
+#define ZIT "zmq-inproc-throughput"
+#define ZTT "zmq-tcp-throughput"
+#define ZIR "zmq-inproc-rtt"
+#define ZTR "zmq-tcp-rtt"
 static const scenario_t SCENARIOS[] = {
-    { "ipc-throughput-exclusive", K_TPUT, 0, M_EXCL_BATCH, "exclusive publication, offer; poll_batch" },
-    { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, "exclusive publication, offer; poll + callback" },
-    { "ipc-throughput-concurrent", K_TPUT, 0, M_CONC, "concurrent publication, offer; poll_batch" },
-    { "ipc-throughput-concurrent-2pub", K_TPUT, 0, M_CONC2, "2 threads offer on one concurrent publication" },
-    { "ipc-throughput-claim", K_TPUT, 0, M_CLAIM, "exclusive publication, try_claim + commit; poll_batch" },
-    { "ipc-rtt", K_RTT, 0, M_EXCL_BATCH, "ping-pong over 2 streams, exclusive publications" },
-    { "zmq-inproc-throughput", K_TPUT, 1, Z_INPROC, "PUSH/PULL inproc://" },
-    { "zmq-ipc-throughput", K_TPUT, 1, Z_IPC, "PUSH/PULL ipc:// under /tmp (+1 zmq I/O thread)" },
-    { "zmq-inproc-rtt", K_RTT, 1, Z_INPROC, "PAIR ping-pong inproc://" },
-    { "zmq-tcp-rtt", K_RTT, 1, Z_TCP, "PAIR ping-pong tcp://127.0.0.1 (+1 zmq I/O thread)" },
+    { "ipc-throughput-exclusive", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT, "exclusive publication, offer; poll_batch" },
+    { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, 0, ZIT, "exclusive publication, offer; poll + callback" },
+    { "ipc-throughput-concurrent", K_TPUT, 0, M_CONC, 0, ZIT,
+        "concurrent publication, --publishers threads offer (default 1); poll_batch" },
+    { "ipc-throughput-concurrent-2pub", K_TPUT, 0, M_CONC2, 0, ZIT, "2 threads offer on one concurrent publication" },
+    { "ipc-throughput-claim", K_TPUT, 0, M_CLAIM, 0, ZIT, "exclusive publication, try_claim + commit; poll_batch" },
+    { "ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "ping-pong over 2 streams, exclusive publications" },
+    { "udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
+        "aeron:udp 127.0.0.1 unicast, exclusive publication, offer; poll_batch (driver sends and receives)" },
+    { "udp-rtt", K_RTT, 0, M_EXCL_BATCH, 1, ZTR, "ping-pong over 2 streams on aeron:udp 127.0.0.1 unicast" },
+    { "zmq-inproc-throughput", K_TPUT, 1, Z_INPROC, 0, NULL, "PUSH/PULL inproc://" },
+    { "zmq-ipc-throughput", K_TPUT, 1, Z_IPC, 0, NULL, "PUSH/PULL ipc:// under /tmp (+1 zmq I/O thread)" },
+    { "zmq-tcp-throughput", K_TPUT, 1, Z_TCP, 0, NULL, "PUSH/PULL tcp://127.0.0.1 (+1 zmq I/O thread)" },
+    { "zmq-inproc-rtt", K_RTT, 1, Z_INPROC, 0, NULL, "PAIR ping-pong inproc://" },
+    { "zmq-tcp-rtt", K_RTT, 1, Z_TCP, 0, NULL, "PAIR ping-pong tcp://127.0.0.1 (+1 zmq I/O thread)" },
 };
 #define N_SCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
 
 /* ---- options and global state ---- */
 static struct {
     int selected[N_SCENARIOS], any_selected;
-    long runs, messages, samples, term_mib;
+    long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
     int nsizes, json, csv, no_zmq, pin;
-} opt = { .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 4 };
+    const char *note;
+    const char *settings[32]; /* --set KEY=VALUE for the embedded driver */
+    int nsettings;
+} opt = { .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 4, .max_mib = 256, .publishers = 1 };
 
 static int cpu_a = 0, cpu_b = 1;       /* pin targets: publisher/pinger, subscriber/ponger */
 static int pin_attempts, pin_failures; /* updated atomically by the benchmark threads */
 static shoal_client_t *client;
 static int32_t next_stream = 7001;
-static char channel[64];
+static char channel[128];
 
 static int64_t now_ns(void)
 {
@@ -107,13 +132,13 @@ static void wait_flag(const int *flag)
         sched_yield();
 }
 
-/* ---- throughput: one or two publisher threads, one subscriber thread ---- */
+/* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
 typedef struct {
     size_t size;
     int mode, npub, ready, go, abort;
-    long count, received, bad; /* bad: out of order or wrong length */
-    uint64_t expected[2];      /* next sequence number per publisher */
-    int64_t t_start[2], t_end; /* first offer per publisher, last message received */
+    long count, received, bad;       /* bad: out of order or wrong length */
+    uint64_t expected[MAX_PUB];      /* next sequence number per publisher */
+    int64_t t_start[MAX_PUB], t_end; /* first offer per publisher, last message received */
     shoal_publication_t *pub;
     shoal_subscription_t *sub;
     void *zpush, *zpull;
@@ -252,10 +277,11 @@ static void *tput_subscriber(void *arg)
 /* One throughput run; returns msgs/s or -1 with t->err set. */
 static double tput_run(tput_t *t, long count)
 {
-    pthread_t pubs[2], sub;
-    pub_arg_t args[2];
+    pthread_t pubs[MAX_PUB], sub;
+    pub_arg_t args[MAX_PUB];
     t->ready = t->go = t->abort = 0;
-    t->count = count, t->received = t->bad = 0, t->expected[0] = t->expected[1] = 0;
+    t->count = count, t->received = t->bad = 0;
+    memset(t->expected, 0, sizeof(t->expected));
     t->zbuf = malloc(t->size + 1);
     for (int i = 0; i < t->npub; i++) {
         args[i] = (pub_arg_t){ t, i, count / t->npub + (0 == i ? count % t->npub : 0), calloc(1, t->size) };
@@ -281,7 +307,9 @@ static double tput_run(tput_t *t, long count)
             t->bad);
         return -1;
     }
-    int64_t start = t->t_start[0] < t->t_start[t->npub - 1] ? t->t_start[0] : t->t_start[t->npub - 1];
+    int64_t start = t->t_start[0];
+    for (int i = 1; i < t->npub; i++)
+        start = t->t_start[i] < start ? t->t_start[i] : start;
     return (double)count * 1e9 / (double)(t->t_end - start);
 }
 
@@ -289,7 +317,8 @@ static double tput_run(tput_t *t, long count)
 typedef struct {
     size_t size;
     long n;
-    double *samples; /* ns */
+    double interval_ns; /* --rate: intended gap between pings; 0 = each ping right after the last pong */
+    tool_hist_t hist;   /* round trips of the current run, ns */
     shoal_publication_t *ping_pub, *pong_pub;
     shoal_subscription_t *ping_sub, *pong_sub;
     void *zping, *zpong;
@@ -338,10 +367,24 @@ static void *rtt_pinger(void *arg)
     uint8_t *buf = calloc(1, r->size), *rbuf = malloc(r->size + 1);
     pin_self(cpu_a);
     wait_flag(&r->ready);
+    const int64_t start = now_ns();
     for (long i = 0; i < r->n; i++) {
         uint64_t seq = (uint64_t)i, got = STOP_SEQ;
         memcpy(buf, &seq, sizeof(seq));
         int64_t t0 = now_ns(), spins = 0;
+        if (r->interval_ns > 0) {
+            /* Wait for the intended send time (sleep while far, then spin); if late, send at once. The
+             * latency counts from the intended time: time lost to a stall is not left out. */
+            const int64_t intended = start + (int64_t)((double)i * r->interval_ns);
+            for (int64_t ahead; (ahead = intended - t0) > 0; t0 = now_ns()) {
+                if (ahead > 200000) {
+                    struct timespec ts = { 0, ahead - 100000 };
+                    nanosleep(&ts, NULL);
+                }
+            }
+            t0 = intended;
+        }
+        const int64_t sent = now_ns(); /* stall deadlines count from here */
         if (r->zping) {
             int n = -1;
             if (zmq_send(r->zping, buf, r->size, 0) >= 0) {
@@ -356,7 +399,7 @@ static void *rtt_pinger(void *arg)
         } else {
             int64_t rc;
             while ((rc = shoal_publication_offer(r->ping_pub, buf, r->size)) < 0) {
-                if (SHOAL_ERROR == rc || SHOAL_CLOSED == rc || (0 == (++spins & 0xffff) && now_ns() - t0 > STALL_NS)) {
+                if (SHOAL_ERROR == rc || SHOAL_CLOSED == rc || (0 == (++spins & 0xffff) && now_ns() - sent > STALL_NS)) {
                     snprintf(r->err, sizeof(r->err), "ping %ld: offer returned %lld: %s", i, (long long)rc,
                         SHOAL_ERROR == rc || SHOAL_CLOSED == rc ? shoal_errmsg() : "still failing after 10 s");
                     goto done;
@@ -364,7 +407,7 @@ static void *rtt_pinger(void *arg)
             }
             int n;
             while ((n = shoal_subscription_poll_batch(r->pong_sub, &frag, 1)) == 0) {
-                if (0 == (++spins & 0xffff) && now_ns() - t0 > STALL_NS) {
+                if (0 == (++spins & 0xffff) && now_ns() - sent > STALL_NS) {
                     snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
                     goto done;
                 }
@@ -375,7 +418,7 @@ static void *rtt_pinger(void *arg)
             }
             memcpy(&got, frag.data, sizeof(got));
         }
-        r->samples[i] = (double)(now_ns() - t0);
+        tool_hist_record(&r->hist, (uint64_t)(now_ns() - t0));
         if (got != seq) {
             snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %" PRIu64, i, got);
             break;
@@ -395,13 +438,15 @@ done:
     return NULL;
 }
 
-/* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set. */
+/* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set.
+ * r->hist holds the run's round trips afterwards. */
 static int rtt_run(rtt_t *r, long n, double pct[5])
 {
     pthread_t ping, pong;
     r->n = n;
     r->ready = r->stop = 0;
     r->err[0] = '\0';
+    tool_hist_reset(&r->hist);
     pthread_create(&pong, NULL, rtt_ponger, r);
     pthread_create(&ping, NULL, rtt_pinger, r);
     pthread_join(ping, NULL);
@@ -410,23 +455,26 @@ static int rtt_run(rtt_t *r, long n, double pct[5])
     pthread_join(pong, NULL);
     if (r->err[0])
         return -1;
-    qsort(r->samples, (size_t)n, sizeof(double), cmp_dbl);
-    static const double q[4] = { 0.50, 0.90, 0.99, 0.999 };
-    for (int i = 0; i < 4; i++) {
-        long idx = (long)(q[i] * (double)n + 0.999999) - 1; /* nearest rank */
-        pct[i] = r->samples[idx < 0 ? 0 : idx] / 1e3;
-    }
-    pct[4] = r->samples[n - 1] / 1e3;
+    static const double q[5] = { 50, 90, 99, 99.9, 100 };
+    for (int i = 0; i < 5; i++)
+        pct[i] = (double)tool_hist_percentile(&r->hist, q[i]) / 1e3;
     return 0;
 }
 
 /* ---- scenario set-up ---- */
+/* Percentiles of the latency distribution (all timed runs merged) in --json. */
+static const double DIST_Q[] = { 0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100 };
+#define N_DIST (sizeof(DIST_Q) / sizeof(DIST_Q[0]))
+
 typedef struct {
     const scenario_t *sc;
     size_t size;
-    int nruns;
+    int nruns, npub;
+    long messages;           /* per throughput run */
     double tput[MAX_RUNS];   /* msgs/s per run */
     double pct[MAX_RUNS][5]; /* us per run */
+    double dist[N_DIST];     /* us, every timed round trip of every run */
+    uint64_t recorded;       /* round trips in dist */
     char uri[256];
     char error[320];
     int skipped; /* not a failure: the scenario cannot run at this size */
@@ -466,10 +514,10 @@ static int add_sub(result_t *res, int32_t stream, shoal_subscription_t **sub)
     return 0;
 }
 
-static void *zsock(void *zctx, int type, int bind, const char *endpoint, char *bound, size_t bound_len)
+static void *zsock(void *zctx, int type, int bind, const char *endpoint, char *bound, size_t bound_len, size_t size)
 {
     void *s = zmq_socket(zctx, type);
-    int hwm = ZMQ_HWM, linger = 0, timeo = 1000;
+    int hwm = (int)(ZMQ_HWM_BYTES / size < ZMQ_HWM ? ZMQ_HWM_BYTES / size : ZMQ_HWM), linger = 0, timeo = 1000;
     if (!s || zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) || zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeo, sizeof(timeo)) ||
@@ -484,6 +532,19 @@ static void *zsock(void *zctx, int type, int bind, const char *endpoint, char *b
     return s;
 }
 
+/* A UDP port on 127.0.0.1 that was free a moment ago (the kernel's choice), or -1. */
+static int free_udp_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
+    if (fd >= 0 && 0 == bind(fd, (struct sockaddr *)&a, sizeof(a)) && 0 == getsockname(fd, (struct sockaddr *)&a, &len))
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static void run_scenario(result_t *res)
 {
     const scenario_t *sc = res->sc;
@@ -494,7 +555,16 @@ static void run_scenario(result_t *res)
     uint32_t term = (uint32_t)opt.term_mib << 20; /* grown so that a message fits in term / 8 */
     while (term / 8 < res->size && term < (1u << 30))
         term <<= 1;
-    snprintf(channel, sizeof(channel), "aeron:ipc?term-length=%um", term >> 20);
+    if (sc->udp) {
+        int port = free_udp_port();
+        if (port < 0) {
+            snprintf(res->error, sizeof(res->error), "no free UDP port on 127.0.0.1: %s", strerror(errno));
+            return;
+        }
+        snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d|term-length=%um", port, term >> 20);
+    } else {
+        snprintf(channel, sizeof(channel), "aeron:ipc?term-length=%um", term >> 20);
+    }
     snprintf(res->uri, sizeof(res->uri), "%s", sc->zmq ? "" : channel);
     int32_t s0 = next_stream++, s1 = next_stream++;
     if (sc->zmq) {
@@ -508,8 +578,8 @@ static void run_scenario(result_t *res)
             snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:*");
         int kt = K_TPUT == sc->kind;
         zctx = zmq_ctx_new();
-        if (!zctx || !(zs[1] = zsock(zctx, kt ? ZMQ_PULL : ZMQ_PAIR, 1, endpoint, bound, sizeof(bound))) ||
-            !(zs[0] = zsock(zctx, kt ? ZMQ_PUSH : ZMQ_PAIR, 0, bound, NULL, 0))) {
+        if (!zctx || !(zs[1] = zsock(zctx, kt ? ZMQ_PULL : ZMQ_PAIR, 1, endpoint, bound, sizeof(bound), res->size)) ||
+            !(zs[0] = zsock(zctx, kt ? ZMQ_PUSH : ZMQ_PAIR, 0, bound, NULL, 0, res->size))) {
             snprintf(res->error, sizeof(res->error), "zmq set-up on %s: %s", endpoint, zmq_strerror(errno));
             goto cleanup;
         }
@@ -524,10 +594,14 @@ static void run_scenario(result_t *res)
     }
 
     if (K_TPUT == sc->kind) {
-        tput_t t = { .size = res->size, .mode = sc->mode, .npub = M_CONC2 == sc->mode ? 2 : 1 };
+        tput_t t = { .size = res->size, .mode = sc->mode };
+        t.npub = res->npub = M_CONC2 == sc->mode ? 2 : M_CONC == sc->mode ? (int)opt.publishers : 1;
         t.pub = pubs[0], t.sub = subs[0], t.zpush = zs[0], t.zpull = zs[1];
+        /* Large messages: at most --max-mib per run, so a size sweep takes seconds, not hours. */
+        long cap = (long)(((uint64_t)opt.max_mib << 20) / res->size);
+        res->messages = opt.messages < cap ? opt.messages : cap < 1000 ? 1000 : cap;
         for (int run = -1; run < opt.runs; run++) {
-            double v = tput_run(&t, opt.messages);
+            double v = tput_run(&t, res->messages);
             if (v < 0) {
                 snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t.err);
                 break;
@@ -539,16 +613,25 @@ static void run_scenario(result_t *res)
         long warm = opt.samples / 5 < 1000 ? 1000 : opt.samples / 5;
         rtt_t r = { .size = res->size, .zping = zs[0], .zpong = zs[1] };
         r.ping_pub = pubs[0], r.ping_sub = subs[0], r.pong_pub = pubs[1], r.pong_sub = subs[1];
-        r.samples = malloc(sizeof(double) * (size_t)(warm > opt.samples ? warm : opt.samples));
-        for (int run = -1; run < opt.runs && r.samples; run++) {
+        r.interval_ns = opt.rate > 0 ? 1e9 / (double)opt.rate : 0;
+        tool_hist_t all = { NULL, 0, 0, 0 };
+        if (tool_hist_init(&r.hist) < 0 || tool_hist_init(&all) < 0)
+            snprintf(res->error, sizeof(res->error), "out of memory for the histograms");
+        for (int run = -1; run < opt.runs && !res->error[0]; run++) {
             if (rtt_run(&r, run < 0 ? warm : opt.samples, res->pct[run < 0 ? 0 : run]) < 0) {
                 snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", r.err);
                 break;
             }
-            if (run >= 0)
+            if (run >= 0) {
                 res->nruns++;
+                tool_hist_merge(&all, &r.hist);
+            }
         }
-        free(r.samples);
+        for (size_t k = 0; k < N_DIST && all.counts; k++)
+            res->dist[k] = (double)tool_hist_percentile(&all, DIST_Q[k]) / 1e3;
+        res->recorded = all.counts ? all.total : 0;
+        tool_hist_free(&r.hist);
+        tool_hist_free(&all);
     }
 
 cleanup:
@@ -595,23 +678,23 @@ static int ok(const result_t *r)
     return r && !r->error[0] && r->nruns > 0;
 }
 
-/* Median msgs/s (throughput) or median p50 in us (rtt) of the result for name at size; 0 if none. */
-static double headline(const char *name, size_t size)
+/* Median msgs/s (throughput) or the median across runs of percentile column p (0 = p50, 2 = p99) in us (rtt)
+ * of the result for name at size; 0 if none. */
+static double headline(const char *name, size_t size, int p)
 {
-    for (int i = 0; i < nresults; i++) {
+    for (int i = 0; name && i < nresults; i++) {
         const result_t *r = &results[i];
         if (ok(r) && r->size == size && 0 == strcmp(r->sc->name, name))
-            return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][0], r->nruns, 5).med;
+            return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][p], r->nruns, 5).med;
     }
     return 0;
 }
 
 /* Derived figures of a result, in the order of the keys of its kind; 0 = not available. */
 static const char *TPUT_KEYS[] = { "median_mmsgs_per_s", "min_mmsgs_per_s", "max_mmsgs_per_s", "median_mb_per_s",
-    "ratio_vs_zmq_inproc" };
+    "ratio_vs_zmq" };
 static const char *RTT_KEYS[] = { "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "p50_min_us", "p50_max_us",
-    "p99_min_us", "p99_max_us", "ratio_zmq_inproc_p50_over_shoal", "ratio_zmq_tcp_p50_over_shoal" };
-static const char *PEERS[3] = { "zmq-inproc-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt" };
+    "p99_min_us", "p99_max_us", "ratio_zmq_p50_over_shoal", "ratio_zmq_p99_over_shoal" };
 #define N_TPUT_KEYS 5
 #define N_RTT_KEYS 11
 
@@ -621,10 +704,10 @@ static int metrics(const result_t *r, double *v)
     memset(v, 0, sizeof(double) * (size_t)n);
     if (!ok(r))
         return n;
-    double self = headline(r->sc->name, r->size);
+    double self = headline(r->sc->name, r->size, 0);
     if (tput) {
         stat_t s = stats(r->tput, r->nruns, 1);
-        double zmq = r->sc->zmq ? 0 : headline(PEERS[0], r->size);
+        double zmq = headline(r->sc->peer, r->size, 0);
         v[0] = s.med / 1e6, v[1] = s.min / 1e6, v[2] = s.max / 1e6, v[3] = s.med * (double)r->size / 1e6;
         v[4] = zmq > 0 ? self / zmq : 0;
         return n;
@@ -633,16 +716,16 @@ static int metrics(const result_t *r, double *v)
         v[p] = stats(&r->pct[0][p], r->nruns, 5).med;
     stat_t p50 = stats(&r->pct[0][0], r->nruns, 5), p99 = stats(&r->pct[0][2], r->nruns, 5);
     v[5] = p50.min, v[6] = p50.max, v[7] = p99.min, v[8] = p99.max;
-    if (!r->sc->zmq) {
-        v[9] = headline(PEERS[1], r->size) / self;
-        v[10] = headline(PEERS[2], r->size) / self;
+    if (r->sc->peer) {
+        v[9] = headline(r->sc->peer, r->size, 0) / self;
+        v[10] = v[2] > 0 ? headline(r->sc->peer, r->size, 2) / v[2] : 0;
     }
     return n;
 }
 
 /* ---- machine description ---- */
 static struct {
-    char cpu[128], kernel[256], date[32], pinned[192], note[256];
+    char cpu[128], kernel[256], date[32], pinned[192], note[256], loadavg[64];
     long nproc;
     int zmaj, zmin, zpat;
 } machine;
@@ -661,6 +744,13 @@ static void read_machine(void)
             snprintf(machine.cpu, sizeof(machine.cpu), "%s", colon);
             break;
         }
+    }
+    if (f)
+        fclose(f);
+    snprintf(machine.loadavg, sizeof(machine.loadavg), "unknown");
+    if ((f = fopen("/proc/loadavg", "r")) && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(machine.loadavg, sizeof(machine.loadavg), "%.63s", line);
     }
     if (f)
         fclose(f);
@@ -699,8 +789,23 @@ static void describe_pinning(void)
             pin_failures ? "partly" : "yes", cpu_a, cpu_b, pin_failures, pin_attempts);
 }
 
-static const char *ZMQ_NOTE = "zmq: SNDHWM/RCVHWM 1000000; zmq batches messages internally (its pipes and I/O "
-                              "thread coalesce many messages per wake-up), so its throughput is a batched figure";
+static const char *ZMQ_NOTE = "zmq: SNDHWM/RCVHWM 1000000 messages (fewer above 256 B: at most 256 MiB queued); zmq "
+                              "batches messages internally (its pipes and I/O thread coalesce many messages per "
+                              "wake-up), so its throughput is a batched figure";
+static const char *HIST_NOTE = "latency: every round trip recorded in a log-linear histogram (buckets <= 0.2% wide, "
+                               "percentiles rounded up to the bucket top, max exact)";
+
+/* "default settings" or the --set list. */
+static const char *driver_settings(void)
+{
+    static char text[512];
+    if (0 == opt.nsettings)
+        return "default settings";
+    size_t n = (size_t)snprintf(text, sizeof(text), "settings");
+    for (int i = 0; i < opt.nsettings && n < sizeof(text); i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, " %s", opt.settings[i]);
+    return text;
+}
 
 /* ---- output ---- */
 static void print_table(void)
@@ -708,13 +813,21 @@ static void print_table(void)
     double v[N_RTT_KEYS];
     printf("shoal-bench: shoal %s, libzmq %d.%d.%d, %s\n", shoal_version(), machine.zmaj, machine.zmin, machine.zpat,
         machine.date);
-    printf("machine : %ld cores (nproc), %s, %s\n", machine.nproc, machine.cpu, machine.kernel);
+    printf("machine : %ld cores (nproc), %s, kernel %s, load average at start %s\n", machine.nproc, machine.cpu,
+        machine.kernel, machine.loadavg);
     printf("pinned  : %s\nnote    : %s\n", machine.pinned, machine.note);
-    printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run, %ld round trips per rtt run\n",
-        opt.runs, opt.messages, opt.samples);
-    printf("          shoal: embedded driver (default settings), aeron:ipc?term-length=%ldm (publisher window = "
-           "term / 2), busy-polling threads\n          %s\n",
-        opt.term_mib, ZMQ_NOTE);
+    if (opt.note)
+        printf("          %s\n", opt.note);
+    printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run (at most %ld MiB), %ld round "
+           "trips per rtt run, %s\n",
+        opt.runs, opt.messages, opt.max_mib, opt.samples, opt.rate > 0 ? "paced (--rate)" : "back to back");
+    if (opt.rate > 0)
+        printf("          --rate %ld: one ping every %.2f us, latency from the intended send time\n", opt.rate,
+            1e6 / (double)opt.rate);
+    printf("          shoal: embedded driver (%s), aeron:ipc?term-length=%ldm and "
+           "aeron:udp?endpoint=127.0.0.1:PORT|term-length=%ldm\n          (publisher window = term / 2; term grown "
+           "for messages > term / 8), busy-polling threads\n          %s\n          %s\n",
+        driver_settings(), opt.term_mib, opt.term_mib, ZMQ_NOTE, HIST_NOTE);
     for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0) {
         for (int i = 0; i < nresults; i++) {
             const result_t *r = &results[i];
@@ -722,8 +835,8 @@ static void print_table(void)
                 continue;
             if (!header++ && K_TPUT == kind)
                 printf("\nThroughput, M msgs/s across runs (MB/s = 10^6 payload bytes/s at the median)\n"
-                       "%-32s %7s %8s %8s %8s %9s\n",
-                    "scenario", "size", "median", "min", "max", "MB/s");
+                       "%-32s %7s %4s %8s %8s %8s %9s\n",
+                    "scenario", "size", "pubs", "median", "min", "max", "MB/s");
             else if (1 == header)
                 printf("\nRound trip, us (each percentile: median across runs; ranges: min..max across runs)\n"
                        "%-16s %7s %8s %8s %8s %8s %9s %17s %17s\n",
@@ -733,7 +846,8 @@ static void print_table(void)
                 printf("%-*s %7zu   %s (see below)\n", K_TPUT == kind ? 32 : 16, r->sc->name, r->size,
                     r->skipped ? "skipped" : "ERROR");
             else if (K_TPUT == kind)
-                printf("%-32s %7zu %8.2f %8.2f %8.2f %9.1f\n", r->sc->name, r->size, v[0], v[1], v[2], v[3]);
+                printf("%-32s %7zu %4d %8.3f %8.3f %8.3f %9.1f\n", r->sc->name, r->size, r->npub, v[0], v[1], v[2],
+                    v[3]);
             else
                 printf("%-16s %7zu %8.2f %8.2f %8.2f %8.2f %9.2f %8.2f..%-7.2f %8.2f..%-7.2f\n", r->sc->name, r->size,
                     v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
@@ -749,9 +863,10 @@ static void print_table(void)
             if (q <= 0)
                 continue;
             if (!header++)
-                printf("\nshoal vs zmq, same size (throughput: shoal / zmq; latency: zmq p50 / shoal p50; "
+                printf("\nshoal vs zmq, same size (throughput: shoal / zmq; latency: zmq / shoal at p50 and p99; "
                        "> 1 means shoal is better)\n");
-            printf("  %-32s vs %-22s %7zu B: %8.2fx\n", r->sc->name, PEERS[tput ? 0 : 1 + k], r->size, q);
+            printf("  %-32s vs %-22s %7zu B: %8.2fx%s\n", r->sc->name, r->sc->peer, r->size, q,
+                tput ? "" : k ? " (p99)" : " (p50)");
         }
     }
     header = 0;
@@ -782,14 +897,21 @@ static void print_json(void)
     printf(" \"machine\": {\"nproc\": %ld", machine.nproc);
     jkv(NULL, "cpu", machine.cpu);
     jkv(NULL, "kernel", machine.kernel);
+    jkv(NULL, "loadavg", machine.loadavg);
     jkv(NULL, "note", machine.note);
+    printf(", \"user_note\": ");
+    opt.note ? jstr(opt.note) : (void)printf("null");
     printf("},\n \"pin_requested\": %s, \"pinned\": %s", opt.pin ? "true" : "false",
         opt.pin && pin_attempts > 0 && 0 == pin_failures ? "true" : "false");
     jkv(NULL, "pinning", machine.pinned);
-    printf(",\n \"params\": {\"runs\": %ld, \"warmup_runs\": 1, \"messages\": %ld, \"samples\": %ld, \"term_mib\": "
-           "%ld, \"zmq_hwm\": %d},\n",
-        opt.runs, opt.messages, opt.samples, opt.term_mib, ZMQ_HWM);
+    printf(",\n \"params\": {\"runs\": %ld, \"warmup_runs\": 1, \"messages\": %ld, \"max_mib_per_run\": %ld, "
+           "\"samples\": %ld, \"term_mib\": %ld, \"zmq_hwm\": %d, \"publishers\": %ld, \"rate_per_s\": ",
+        opt.runs, opt.messages, opt.max_mib, opt.samples, opt.term_mib, ZMQ_HWM, opt.publishers);
+    opt.rate > 0 ? printf("%ld", opt.rate) : printf("null");
+    printf("},\n");
     jkv(" ", "zmq_note", ZMQ_NOTE);
+    jkv(NULL, "latency_note", HIST_NOTE);
+    jkv(NULL, "driver", driver_settings());
     printf(",\n \"results\": [");
     for (int i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
@@ -798,6 +920,12 @@ static void print_json(void)
             r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size);
         jkv(NULL, "endpoint", r->uri);
         jkv(NULL, "description", r->sc->what);
+        printf(", \"zmq_peer\": ");
+        r->sc->peer ? jstr(r->sc->peer) : (void)printf("null");
+        if (tput)
+            printf(", \"publishers\": %d, \"messages\": %ld", r->npub, r->messages);
+        else
+            opt.rate > 0 ? printf(", \"rate_per_s\": %ld", opt.rate) : printf(", \"rate_per_s\": null");
         printf(", \"skipped\": %s, \"error\": ", r->skipped ? "true" : "false");
         r->error[0] ? jstr(r->error) : (void)printf("null");
         printf(",\n   \"runs\": [");
@@ -814,6 +942,12 @@ static void print_json(void)
             printf(",%s\"%s\": ", k % 4 ? " " : "\n   ", tput ? TPUT_KEYS[k] : RTT_KEYS[k]);
             v[k] > 0 ? printf("%.4f", v[k]) : printf("null");
         }
+        if (!tput && ok(r)) {
+            printf(",\n   \"round_trips\": %" PRIu64 ", \"distribution_us\": [", r->recorded);
+            for (size_t k = 0; k < N_DIST; k++)
+                printf("%s[%g, %.3f]", k ? ", " : "", DIST_Q[k], r->dist[k]);
+            printf("]");
+        }
         printf("}");
     }
     printf("\n ]\n}\n");
@@ -825,16 +959,19 @@ static void print_csv(void)
     printf("# shoal-bench shoal %s libzmq %d.%d.%d %s\n# machine: %ld cores, %s, %s\n# pinned: %s\n# note: %s\n",
         shoal_version(), machine.zmaj, machine.zmin, machine.zpat, machine.date, machine.nproc, machine.cpu,
         machine.kernel, machine.pinned, machine.note);
-    printf("# runs %ld (+1 warm-up), messages %ld, samples %ld, term %ld MiB\nscenario,kind,transport,size,runs",
-        opt.runs, opt.messages, opt.samples, opt.term_mib);
+    if (opt.note)
+        printf("# %s\n", opt.note);
+    printf("# runs %ld (+1 warm-up), messages %ld (at most %ld MiB), samples %ld, term %ld MiB, rate %ld/s (0: back "
+           "to back)\nscenario,kind,transport,size,runs,publishers",
+        opt.runs, opt.messages, opt.max_mib, opt.samples, opt.term_mib, opt.rate);
     for (int k = 0; k < N_TPUT_KEYS + N_RTT_KEYS; k++)
         printf(",%s", k < N_TPUT_KEYS ? TPUT_KEYS[k] : RTT_KEYS[k - N_TPUT_KEYS]);
     printf(",error\n");
     for (int i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         int tput = K_TPUT == r->sc->kind, n = metrics(r, v);
-        printf("%s,%s,%s,%zu,%d", r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size,
-            r->nruns);
+        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size,
+            r->nruns, tput ? r->npub : 1);
         for (int k = 0; k < (tput ? 0 : N_TPUT_KEYS); k++)
             printf(",");
         for (int k = 0; k < n; k++)
@@ -858,13 +995,19 @@ static void usage(FILE *out)
         "  --messages N      messages per throughput run (default 5000000)\n"
         "  --samples N       round trips per latency run (default 100000)\n"
         "  --term-length MIB shoal IPC term length in MiB, a power of two (default 4; window = term / 2)\n"
-        "  --size BYTES      message size, >= %d (default 32; repeatable or comma list)\n"
+        "  --size BYTES      message size, %d..%d (default 32; repeatable or comma list, at most %d sizes)\n"
+        "  --max-mib N       cap a throughput run at N MiB of payload: fewer messages for large sizes (default 256)\n"
+        "  --publishers N    publisher threads of ipc-throughput-concurrent, 1..%d (default 1)\n"
+        "  --rate N          rtt scenarios: N pings per second on a fixed schedule, latency from the intended\n"
+        "                    send time (coordinated omission counted); default: back to back\n"
+        "  --set KEY=VALUE   embedded driver setting, as shoald --set (e.g. IDLE_STRATEGY=busy-spin); repeatable\n"
+        "  --note TEXT       a line about the conditions (e.g. a shared machine), printed in the header\n"
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
         "  --help            this text\n"
-        "scenarios:\n",
-        MAX_RUNS, MIN_SIZE);
+        "scenarios (also accepted as plain arguments):\n",
+        MAX_RUNS, MIN_SIZE, MAX_SIZE, MAX_SIZES, MAX_PUB);
     for (size_t i = 0; i < N_SCENARIOS; i++)
         fprintf(out, "  %-32s %s\n", SCENARIOS[i].name, SCENARIOS[i].what);
 }
@@ -918,7 +1061,9 @@ int main(int argc, char **argv)
         { "samples", required_argument, NULL, 'n' }, { "term-length", required_argument, NULL, 't' },
         { "size", required_argument, NULL, 'z' }, { "json", no_argument, NULL, 'j' }, { "csv", no_argument, NULL, 'c' },
         { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 } };
+        { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
+        { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
+        { "set", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 } };
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -937,6 +1082,17 @@ int main(int argc, char **argv)
             case 'c': opt.csv = 1; break;
             case 'Z': opt.no_zmq = 1; break;
             case 'p': opt.pin = 1; break;
+            case 'M': opt.max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
+            case 'P': opt.publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
+            case 'R': opt.rate = parse_long("--rate", optarg, 1, 1000000000L); break;
+            case 'N': opt.note = optarg; break;
+            case 'S':
+                if (opt.nsettings == (int)(sizeof(opt.settings) / sizeof(opt.settings[0])))
+                    bad("--set: at most %d settings", opt.nsettings);
+                if (!strchr(optarg, '='))
+                    bad("--set: '%s' is not KEY=VALUE", optarg);
+                opt.settings[opt.nsettings++] = optarg;
+                break;
             case 'h': usage(stdout); return 0;
             default:
                 if (optopt)
@@ -945,8 +1101,8 @@ int main(int argc, char **argv)
                 bad("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        bad("unexpected argument '%s'", argv[optind]);
+    for (; optind < argc; optind++)
+        parse_list(argv[optind], 0);
     if (opt.json && opt.csv)
         bad("--json and --csv exclude each other");
     if (0 == opt.nsizes)
@@ -963,8 +1119,17 @@ int main(int argc, char **argv)
     shoal_context_t *ctx;
     shoal_driver_t *driver;
     if (shoal_context_init(&ctx) < 0 || shoal_context_set_dir(ctx, dir) < 0 ||
-        shoal_context_set(ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 || shoal_driver_start(&driver, ctx) < 0 ||
-        shoal_client_connect(&client, ctx) < 0) {
+        shoal_context_set(ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0) {
+        fprintf(stderr, "shoal-bench: %s\n", shoal_errmsg());
+        return 1;
+    }
+    for (int i = 0; i < opt.nsettings; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)(strchr(opt.settings[i], '=') - opt.settings[i]), opt.settings[i]);
+        if (shoal_context_set(ctx, key, strchr(opt.settings[i], '=') + 1) < 0)
+            bad("--set %s: %s", opt.settings[i], shoal_errmsg());
+    }
+    if (shoal_driver_start(&driver, ctx) < 0 || shoal_client_connect(&client, ctx) < 0) {
         fprintf(stderr, "shoal-bench: cannot start the embedded driver in %s: %s\n", dir, shoal_errmsg());
         return 1;
     }
