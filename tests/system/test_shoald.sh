@@ -4,6 +4,11 @@
 source "$(dirname "$0")/lib.sh"
 
 "$BUILD/shoald" --help | grep -q -- "--dir" || fail "help lacks --dir"
+# every setting the context reads from SHOAL_* (its ENV_SETTINGS table) is listed
+src="$(dirname "$0")/../../core/src/common/shoal_context.c"
+keys=$(sed -n '/ENV_SETTINGS\[\] = {/,/};/p' "$src" | grep -o '"[A-Z_]*"' | tr -d '"')
+[ "$(echo "$keys" | wc -w)" -gt 20 ] || fail "could not read the settings table from $src"
+for k in $keys; do "$BUILD/shoald" --help | grep -qw "$k" || fail "shoald --help lacks setting $k"; done
 pass "shoald --help"
 if "$BUILD/shoald" --set NOPE=1 2>/tmp/shoald_err_$$; then fail "bad setting accepted"; fi
 grep -q "NOPE" /tmp/shoald_err_$$ || fail "bad setting error does not name the key"
