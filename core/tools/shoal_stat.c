@@ -123,6 +123,13 @@ typedef struct
     int is_image;
 } stream_row_t;
 
+/* hwm - pos or pub - snd: the counters are read one after the other, so the later one may have passed the
+ * earlier; a negative difference means "caught up". */
+static long long ahead(int64_t a, int64_t b)
+{
+    return a > b ? (long long)(a - b) : 0;
+}
+
 typedef struct
 {
     endpoint_row_t endpoints[MAX_GROUPS];
@@ -331,7 +338,7 @@ static void print_loss_json(const loss_report_t *r)
         printf(", \"source\": ");
         tool_json_string(s->source, strlen(s->source));
         printf(", \"rcv_hwm\": %lld, \"rcv_pos\": %lld, \"gap_bytes\": %lld, \"slowest_sub_pos\": %lld}",
-            (long long)s->hwm, (long long)s->pos, (long long)(s->hwm - s->pos), (long long)s->slowest_sub);
+            (long long)s->hwm, (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub);
     }
     printf("],\n   \"publications\": [");
     for (int i = 0, n = 0; i < r->nstreams; i++)
@@ -346,7 +353,7 @@ static void print_loss_json(const loss_report_t *r)
         tool_json_string(s->channel, strlen(s->channel));
         printf(", \"pub_pos\": %lld, \"snd_pos\": %lld, \"unsent_bytes\": %lld, \"snd_lmt\": %lld, "
                "\"back_pressure_events\": %lld}",
-            (long long)s->pub_pos, (long long)s->snd_pos, (long long)(s->pub_pos - s->snd_pos), (long long)s->snd_lmt,
+            (long long)s->pub_pos, (long long)s->snd_pos, ahead(s->pub_pos, s->snd_pos), (long long)s->snd_lmt,
             (long long)s->bpe);
     }
     printf("]}");
@@ -396,7 +403,7 @@ static void print_loss_text(const loss_report_t *r)
                 "source  channel");
         }
         printf("  %11lld %11d %7d %15lld %15lld %13lld %16lld  %s  %s\n", s->id, s->session, s->stream,
-            (long long)s->hwm, (long long)s->pos, (long long)(s->hwm - s->pos), (long long)s->slowest_sub, s->source,
+            (long long)s->hwm, (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub, s->source,
             s->channel);
     }
     header = 0;
@@ -415,7 +422,7 @@ static void print_loss_text(const loss_report_t *r)
                 "back-pressure", "channel");
         }
         printf("  %11lld %11d %7d %15lld %15lld %16lld %15lld %13lld  %s\n", s->id, s->session, s->stream,
-            (long long)s->pub_pos, (long long)s->snd_pos, (long long)(s->pub_pos - s->snd_pos), (long long)s->snd_lmt,
+            (long long)s->pub_pos, (long long)s->snd_pos, ahead(s->pub_pos, s->snd_pos), (long long)s->snd_lmt,
             (long long)s->bpe, s->channel);
     }
 }
