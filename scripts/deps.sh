@@ -8,6 +8,7 @@ packages=(
   python3-wheel python3-pytest python3-numpy python3-zmq swig
   luajit libluajit-5.1-dev lua5.1                                     # Lua binding
   tshark                                                              # UDP wire-format test
+  clang libclang-rt-14-dev                                            # libFuzzer targets (scripts/fuzz.sh)
   "$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -41,6 +41,9 @@ cmake --build "$root/build/tsan" -j"$jobs"
 (cd "$root/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --output-on-failure -L concurrency)
 
+step "libFuzzer targets (clang, ASan+UBSan), 15 s each"
+"$root/scripts/fuzz.sh" 15
+
 step "Python binding: pip install + pytest"
 "$root/scripts/test_python.sh"
 

@@ -48,8 +48,12 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     }
     memcpy(&r, buffer, sizeof(r));
     shoal_subscription_t *s = find_subscription(c, r.subscription_registration_id);
+    /* The broadcast buffer is shared memory: the counter id must name a
+     * counter of this CnC before we read the join position through it. */
     if (NULL == s || r.log_file_length <= 0 || r.log_file_length >= SHOAL_MAX_PATH_LENGTH ||
-        sizeof(r) + (size_t)r.log_file_length > length)
+        sizeof(r) + (size_t)r.log_file_length > length || r.subscriber_position_id < 0 ||
+        (size_t)r.subscriber_position_id >=
+            (size_t)c->cnc.meta->counters_values_buffer_length / SHOAL_COUNTER_VALUE_LENGTH)
     {
         return;
     }

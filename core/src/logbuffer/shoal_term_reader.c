@@ -24,9 +24,9 @@ void shoal_assembly_buffer_close(shoal_assembly_buffer_t *b)
 
 int shoal_assembly_buffer_ensure(shoal_assembly_buffer_t *b, size_t length)
 {
-    if (length <= b->capacity)
+    if (length <= b->capacity && NULL != b->data)
     {
-        return 0;
+        return 0; /* (a first, empty, reassembled message still gets a real buffer) */
     }
     size_t capacity = b->capacity < 4096 ? 4096 : b->capacity;
     while (capacity < length)

@@ -52,7 +52,11 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
     int32_t frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
     if (frame_length < 0)
     {
-        unblocker_reset_header(meta, term, blocked_offset, term_id, -frame_length);
+        /* The claimed length comes from shared memory: a corrupt one (even
+         * INT32_MIN) must not make a PAD reaching past the term end. */
+        const int64_t claimed = -(int64_t)frame_length;
+        const int32_t to_end = term_length - blocked_offset;
+        unblocker_reset_header(meta, term, blocked_offset, term_id, claimed > to_end ? to_end : (int32_t)claimed);
         status = SHOAL_UNBLOCK_UNBLOCKED;
     }
     else if (0 == frame_length)
@@ -126,6 +130,10 @@ int32_t shoal_term_scan_for_gap(const uint8_t *term, int32_t from, int32_t limit
         if (frame_length <= 0)
         {
             break;
+        }
+        if (frame_length > limit - offset)
+        {
+            return limit; /* reaches the limit (also keeps a corrupt length from overflowing) */
         }
         offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
     }

@@ -8,7 +8,8 @@
  * travels (the receiver pads the rest of the term) and *padding gets the
  * bytes it covers beyond the header, so the sender position advances by
  * available + padding. Returns 0 when the first frame is not committed or
- * does not fit.
+ * does not fit. A frame whose length runs past the term end is treated as
+ * not committed, so offset + available + padding never leaves the term.
  */
 #ifndef SHOAL_TERM_SCANNER_H
 #define SHOAL_TERM_SCANNER_H
@@ -32,8 +33,11 @@ static inline int32_t shoal_term_scan_for_availability(const uint8_t *term, int3
     {
         const uint8_t *frame = term + offset + available;
         int32_t frame_length = shoal_load_acquire((const int32_t *)frame);
-        if (frame_length <= 0)
+        if (frame_length <= 0 || frame_length > term_length - offset - available)
         {
+            /* Not committed yet, or a corrupt length (the log is shared
+             * memory) that would carry the position past the term end:
+             * nothing from here on is sent. */
             break;
         }
         int32_t aligned = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);

@@ -1,0 +1,191 @@
+/*
+ * Client -> driver commands, decoded by the driver conductor
+ * (driver/shoal_driver_conductor.c and the duty files behind it). The
+ * to-driver ring is shared memory any local process of the driver's user can
+ * write, so every length in a command is checked against its record, and a
+ * malformed command is dropped and counted (INVALID_COMMANDS), never trusted.
+ *
+ * Each input gets a fresh conductor on a CnC laid out in memory (small
+ * buffers, 64 KiB terms, a private directory under /dev/shm); the commands go
+ * through the real MPSC ring and the conductor duty cycle runs until the
+ * ring is drained, then the conductor closes (which must release everything:
+ * LeakSanitizer checks).
+ *
+ * UDP channels are limited to 127.0.0.1 with port 0 and terms to 1 MiB, so
+ * the fuzzer neither touches other processes' ports nor fills /dev/shm;
+ * everything else about a channel (parse errors, unknown keys, IPC params,
+ * ids, lengths) is fuzzed.
+ *
+ * Input: records of <u8 type selector><u16 length><payload>.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/shoal_context.h"
+#include "driver/shoal_driver_conductor.h"
+#include "protocol/shoal_cnc_descriptor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "util/shoal_fs.h"
+#include "util/shoal_uri.h"
+
+#include "fuzz_support.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define BUFFER_LENGTH (64 * 1024)
+
+static const int32_t TYPES[] = {
+    SHOAL_CMD_ADD_PUBLICATION, SHOAL_CMD_REMOVE_PUBLICATION, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION,
+    SHOAL_CMD_ADD_SUBSCRIPTION, SHOAL_CMD_REMOVE_SUBSCRIPTION, SHOAL_CMD_CLIENT_KEEPALIVE, SHOAL_CMD_CLIENT_CLOSE,
+};
+
+static shoal_context_t *ctx;
+static uint8_t *cnc_memory;
+static size_t cnc_length;
+static shoal_driver_conductor_t *conductor;
+
+static void cleanup(void)
+{
+    shoal_fs_delete_dir(ctx->dir);
+}
+
+static void set_up(void)
+{
+    if (shoal_context_init(&ctx) < 0)
+    {
+        abort();
+    }
+    fuzz_scratch_dir(ctx->dir, sizeof(ctx->dir), "driver");
+    mkdir(ctx->dir, 0700);
+    atexit(cleanup);
+    ctx->to_driver_buffer_length = BUFFER_LENGTH;
+    ctx->to_clients_buffer_length = BUFFER_LENGTH;
+    ctx->counters_buffer_length = BUFFER_LENGTH;
+    ctx->error_buffer_length = BUFFER_LENGTH;
+    ctx->ipc_term_length = 64 * 1024;
+    ctx->term_length = 64 * 1024;
+    ctx->publication_linger_ms = 0;
+    ctx->threading_mode = SHOAL_THREADING_SHARED;
+    ctx->loss_seed = 1;
+
+    shoal_cnc_metadata_t m;
+    memset(&m, 0, sizeof(m));
+    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
+    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
+    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
+    m.counters_metadata_buffer_length =
+        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
+    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
+    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
+    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
+    m.cnc_version = SHOAL_CNC_VERSION;
+    cnc_length = shoal_cnc_computed_length(&m);
+    cnc_memory = aligned_alloc(4096, SHOAL_ALIGN(cnc_length, 4096));
+    memset(cnc_memory, 0, cnc_length);
+    memcpy(cnc_memory, &m, sizeof(m));
+    conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
+}
+
+/* Channels the harness lets through: see the top of the file. */
+static int channel_allowed(const uint8_t *payload, size_t length)
+{
+    shoal_channel_command_t cmd;
+    if (length < sizeof(cmd))
+    {
+        return 1;
+    }
+    memcpy(&cmd, payload, sizeof(cmd));
+    if (cmd.channel_length <= 0 || cmd.channel_length >= SHOAL_MAX_CHANNEL_LENGTH ||
+        sizeof(cmd) + (size_t)cmd.channel_length > length)
+    {
+        return 1;
+    }
+    char channel[SHOAL_MAX_CHANNEL_LENGTH];
+    memcpy(channel, payload + sizeof(cmd), (size_t)cmd.channel_length);
+    channel[cmd.channel_length] = '\0';
+    shoal_uri_t uri;
+    if (shoal_uri_parse(channel, &uri) < 0)
+    {
+        return 1;
+    }
+    if (uri.has_term_length && uri.term_length > 1024 * 1024)
+    {
+        return 0;
+    }
+    if (SHOAL_MEDIA_UDP == uri.media)
+    {
+        return ('\0' == uri.endpoint[0] || 0 == strcmp(uri.endpoint, "127.0.0.1:0")) &&
+            ('\0' == uri.control[0] || 0 == strcmp(uri.control, "127.0.0.1:0")) &&
+            ('\0' == uri.interface_name[0] || 0 == strcmp(uri.interface_name, "127.0.0.1"));
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (NULL == ctx)
+    {
+        set_up();
+    }
+    /* Check the whole input first: nothing runs for a refused one. */
+    for (size_t at = 0; at + 3 <= size;)
+    {
+        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
+        int32_t type = TYPES[data[at] % (sizeof(TYPES) / sizeof(TYPES[0]))];
+        at += 3;
+        if (length > size - at)
+        {
+            length = size - at;
+        }
+        if (data[at - 3] < 0xF0 && SHOAL_CMD_REMOVE_PUBLICATION != type && SHOAL_CMD_REMOVE_SUBSCRIPTION != type &&
+            SHOAL_CMD_CLIENT_KEEPALIVE != type && SHOAL_CMD_CLIENT_CLOSE != type && !channel_allowed(data + at, length))
+        {
+            return -1;
+        }
+        at += length;
+    }
+
+    memset(cnc_memory + SHOAL_CNC_HEADER_LENGTH, 0, cnc_length - SHOAL_CNC_HEADER_LENGTH);
+    shoal_cnc_view_t view;
+    if (shoal_cnc_view_init(&view, cnc_memory, cnc_length) < 0 ||
+        shoal_driver_conductor_init(conductor, ctx, &view) < 0)
+    {
+        abort();
+    }
+    shoal_mpsc_rb_t to_driver;
+    if (shoal_mpsc_rb_init(&to_driver, view.to_driver, (size_t)view.meta->to_driver_buffer_length) < 0)
+    {
+        abort();
+    }
+
+    for (size_t at = 0; at + 3 <= size;)
+    {
+        uint8_t selector = data[at];
+        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
+        at += 3;
+        if (length > size - at)
+        {
+            length = size - at;
+        }
+        /* >= 0xF0: a raw (mostly unknown) type id, including 0 and negatives. */
+        int32_t type = selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] :
+            (int32_t)(selector - 0xF8);
+        if (shoal_mpsc_rb_write(&to_driver, type, data + at, length) < 0)
+        {
+            (void)shoal_driver_conductor_do_work(conductor);
+            (void)shoal_mpsc_rb_write(&to_driver, type, data + at, length);
+        }
+        at += length;
+    }
+    for (int i = 0; i < 64 && shoal_mpsc_rb_consumer_position(&to_driver) != shoal_mpsc_rb_producer_position(&to_driver); i++)
+    {
+        (void)shoal_driver_conductor_do_work(conductor);
+    }
+    (void)shoal_driver_conductor_do_work(conductor);
+    shoal_driver_conductor_close(conductor);
+    return 0;
+}

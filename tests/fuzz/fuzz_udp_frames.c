@@ -1,0 +1,282 @@
+/*
+ * UDP frames off the wire: anyone who can reach a driver's port decides
+ * them. Two layers:
+ *   - the pure validators every datagram meets first
+ *     (shoal_udp_datagram_type, shoal_udp_data_datagram_check);
+ *   - the real receive path: datagrams sent over loopback to a live
+ *     conductor (shared threading mode) that has a UDP subscription with an
+ *     image (receive endpoint: DATA/PAD insert, SETUP, RTTM, gap/NAK logic)
+ *     and the UDP publication feeding it (send endpoint: SM, NAK, RTTM, ERR,
+ *     retransmits, flow control).
+ * The conductor lives for the whole run (one handshake, not one per input),
+ * so state carries over between inputs as it does on a real network.
+ *
+ * Term ids in the input are relative to the publication's initial term id
+ * (the harness adds it to the term id fields of DATA/PAD, SETUP, SM and
+ * NAK), so seeds stay meaningful although the driver picks it at random.
+ *
+ * Input: records of <u8 flags><u16 length><datagram>; flags bit 0: to the
+ * publication's control address instead of the subscription's endpoint;
+ * bit 1: leave term ids as they are.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/shoal_context.h"
+#include "driver/shoal_driver_conductor.h"
+#include "protocol/shoal_cnc_descriptor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "protocol/shoal_frames.h"
+#include "transport/udp/shoal_network_publication.h"
+#include "transport/udp/shoal_receive_channel_endpoint.h"
+#include "transport/udp/shoal_send_channel_endpoint.h"
+#include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_fs.h"
+
+#include "fuzz_support.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define BUFFER_LENGTH (64 * 1024)
+#define STREAM_ID 1001
+#define SESSION_ID 7
+#define MAX_DATAGRAM 65536
+
+static shoal_context_t *ctx;
+static uint8_t *cnc_memory;
+static shoal_driver_conductor_t *conductor;
+static shoal_mpsc_rb_t to_driver;
+static int fd = -1;
+static struct sockaddr_in receiver_address;
+static struct sockaddr_in sender_address;
+static int32_t initial_term_id;
+static uint8_t datagram[MAX_DATAGRAM];
+
+static void cleanup(void)
+{
+    if (NULL != conductor)
+    {
+        shoal_driver_conductor_close(conductor);
+    }
+    shoal_fs_delete_dir(ctx->dir);
+}
+
+static void send_command(int32_t type, int64_t correlation_id, const char *channel)
+{
+    uint8_t buf[256];
+    shoal_channel_command_t cmd = { { 1, correlation_id }, STREAM_ID, (int32_t)strlen(channel) };
+    memcpy(buf, &cmd, sizeof(cmd));
+    memcpy(buf + sizeof(cmd), channel, strlen(channel));
+    if (shoal_mpsc_rb_write(&to_driver, type, buf, sizeof(cmd) + strlen(channel)) < 0)
+    {
+        abort();
+    }
+    for (int i = 0; i < 10; i++)
+    {
+        (void)shoal_driver_conductor_do_work(conductor);
+    }
+}
+
+static void loopback_address(struct sockaddr_in *out, const struct sockaddr_storage *bound)
+{
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    out->sin_port = ((const struct sockaddr_in *)bound)->sin_port;
+    out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static void set_up(void)
+{
+    if (shoal_context_init(&ctx) < 0)
+    {
+        abort();
+    }
+    fuzz_scratch_dir(ctx->dir, sizeof(ctx->dir), "udp");
+    mkdir(ctx->dir, 0700);
+    atexit(cleanup);
+    ctx->to_driver_buffer_length = BUFFER_LENGTH;
+    ctx->to_clients_buffer_length = BUFFER_LENGTH;
+    ctx->counters_buffer_length = BUFFER_LENGTH;
+    ctx->error_buffer_length = BUFFER_LENGTH;
+    ctx->term_length = 64 * 1024;
+    ctx->publication_linger_ms = 0;
+    ctx->threading_mode = SHOAL_THREADING_SHARED;
+    ctx->loss_seed = 1;
+
+    shoal_cnc_metadata_t m;
+    memset(&m, 0, sizeof(m));
+    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
+    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
+    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
+    m.counters_metadata_buffer_length =
+        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
+    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
+    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
+    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
+    m.cnc_version = SHOAL_CNC_VERSION;
+    size_t cnc_length = shoal_cnc_computed_length(&m);
+    cnc_memory = aligned_alloc(4096, SHOAL_ALIGN(cnc_length, 4096));
+    memset(cnc_memory, 0, cnc_length);
+    memcpy(cnc_memory, &m, sizeof(m));
+    shoal_cnc_view_t view;
+    conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
+    if (shoal_cnc_view_init(&view, cnc_memory, cnc_length) < 0 || shoal_driver_conductor_init(conductor, ctx, &view) < 0 ||
+        shoal_mpsc_rb_init(&to_driver, view.to_driver, (size_t)m.to_driver_buffer_length) < 0)
+    {
+        abort();
+    }
+
+    send_command(SHOAL_CMD_ADD_SUBSCRIPTION, 2, "aeron:udp?endpoint=127.0.0.1:0");
+    if (1 != conductor->receive_endpoints_count)
+    {
+        fprintf(stderr, "fuzz_udp_frames: no receive endpoint: %s\n", shoal_errmsg());
+        abort();
+    }
+    loopback_address(&receiver_address, &conductor->receive_endpoints[0]->transport.recv_local);
+    char channel[128];
+    snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%u|session-id=%d",
+        (unsigned)ntohs(receiver_address.sin_port), SESSION_ID);
+    send_command(SHOAL_CMD_ADD_PUBLICATION, 3, channel);
+    if (1 != conductor->send_endpoints_count || 1 != conductor->network_publications_count)
+    {
+        fprintf(stderr, "fuzz_udp_frames: no publication: %s\n", shoal_errmsg());
+        abort();
+    }
+    loopback_address(&sender_address, &conductor->send_endpoints[0]->transport.local);
+    initial_term_id = conductor->network_publications[0]->initial_term_id;
+    /* SETUP -> image -> status message: wait until the stream is connected. */
+    int64_t deadline = shoal_epoch_ms() + 5000;
+    while (0 == conductor->images_count && shoal_epoch_ms() < deadline)
+    {
+        (void)shoal_driver_conductor_do_work(conductor);
+    }
+    if (0 == conductor->images_count)
+    {
+        fprintf(stderr, "fuzz_udp_frames: no image after 5 s\n");
+        abort();
+    }
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+    {
+        abort();
+    }
+}
+
+static void add_initial_term_id(uint8_t *buf, size_t length, size_t offset)
+{
+    if (offset + 4 <= length)
+    {
+        uint32_t v;
+        memcpy(&v, buf + offset, 4);
+        v += (uint32_t)initial_term_id;
+        memcpy(buf + offset, &v, 4);
+    }
+}
+
+/* Term ids in the input are relative to the stream's initial term id. */
+static void relocate_term_ids(uint8_t *buf, size_t length)
+{
+    if (length < SHOAL_FRAME_HEADER_LENGTH)
+    {
+        return;
+    }
+    uint16_t type;
+    memcpy(&type, buf + SHOAL_FRAME_TYPE_OFFSET, 2);
+    switch (type)
+    {
+        case SHOAL_HDR_TYPE_DATA:
+        case SHOAL_HDR_TYPE_PAD:
+            /* every frame of the datagram, at the offsets the validator walks */
+            for (size_t at = 0; at + SHOAL_DATA_HEADER_LENGTH <= length;)
+            {
+                add_initial_term_id(buf, length, at + SHOAL_DATA_TERM_ID_OFFSET);
+                int32_t frame_length;
+                memcpy(&frame_length, buf + at, 4);
+                if (frame_length < SHOAL_DATA_HEADER_LENGTH)
+                {
+                    break;
+                }
+                at += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
+            }
+            break;
+        case SHOAL_HDR_TYPE_SETUP:
+            add_initial_term_id(buf, length, 20);
+            add_initial_term_id(buf, length, 24);
+            break;
+        case SHOAL_HDR_TYPE_SM:
+        case SHOAL_HDR_TYPE_NAK:
+            add_initial_term_id(buf, length, 16);
+            break;
+        default:
+            break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (NULL == ctx)
+    {
+        set_up();
+    }
+    /* The harness is the client of both streams: stay alive. */
+    shoal_correlated_command_t keepalive = { 1, 0 };
+    (void)shoal_mpsc_rb_write(&to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive));
+    int sent = 0;
+    for (size_t at = 0; at + 3 <= size;)
+    {
+        uint8_t flags = data[at];
+        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
+        at += 3;
+        if (length > size - at)
+        {
+            length = size - at;
+        }
+        memcpy(datagram, data + at, length);
+        at += length;
+        if (0 == (flags & 2))
+        {
+            relocate_term_ids(datagram, length);
+        }
+
+        /* Layer 1: the validators, on exactly length bytes. */
+        uint8_t *copy = malloc(length + 1);
+        if (NULL != copy)
+        {
+            memcpy(copy, datagram, length);
+            int type = shoal_udp_datagram_type(copy, length);
+            if ((SHOAL_HDR_TYPE_DATA == type || SHOAL_HDR_TYPE_PAD == type))
+            {
+                int32_t span = shoal_udp_data_datagram_check(copy, length, 64 * 1024);
+                if (span > 64 * 1024)
+                {
+                    abort();
+                }
+            }
+            free(copy);
+        }
+
+        /* Layer 2: over loopback into the driver. */
+        const struct sockaddr_in *to = (flags & 1) ? &sender_address : &receiver_address;
+        if (sendto(fd, datagram, length, 0, (const struct sockaddr *)to, sizeof(*to)) >= 0)
+        {
+            sent++;
+        }
+        if (sent % 8 == 0)
+        {
+            (void)shoal_driver_conductor_do_work(conductor);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+    {
+        (void)shoal_driver_conductor_do_work(conductor);
+    }
+    return 0;
+}
