@@ -7,8 +7,13 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
 jobs="$(nproc)"
-step() { printf '\n=== %s\n' "$*"; }
-start=$SECONDS
+start=$SECONDS last=$SECONDS current="" timings=()
+# Each step's duration is kept for the summary at the end (the CI matrix timings).
+step() {
+  if [ -n "$current" ]; then timings+=("$(printf '%5d s  %s' $((SECONDS - last)) "$current")"); fi
+  current="$*" last=$SECONDS
+  printf '\n=== %s\n' "$*"
+}
 
 step "public header: C99 -pedantic and C++"
 printf '#include <shoal/shoal.h>\nint main(void){ return shoal_version_number() < 0; }\n' > /tmp/shoal_hdr_check.c
@@ -51,3 +56,4 @@ step "Lua binding: LuaJIT FFI + SWIG module"
 bash "$root/scripts/test_lua.sh"
 
 step "all tests passed in $((SECONDS - start)) s"
+printf '%s\n' "${timings[@]}"
