@@ -122,6 +122,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t total = 0;
+    /* Every region holds 4- and 8-byte atomics: a CnC that validates must
+     * give 8-aligned regions (and the lengths must not run past the file). */
+    const uint8_t *regions[] = { view.to_driver, view.to_clients, view.counters_metadata, view.counters_values,
+        view.error_log };
+    for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++)
+    {
+        if (0 != ((uintptr_t)regions[i] & 7))
+        {
+            abort();
+        }
+    }
+    if (view.error_log + view.meta->error_log_buffer_length > view.base + view.length)
+    {
+        abort();
+    }
 
     /* client connect */
     shoal_mpsc_rb_t to_driver;

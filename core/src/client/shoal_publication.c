@@ -97,8 +97,12 @@ static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id
         shoal_publication_ready_t ready;
         char log_file[SHOAL_MAX_PATH_LENGTH];
         memcpy(&ready, c->pending_response, sizeof(ready));
+        /* The response came through shared memory: the counter id must name
+         * a counter of this CnC before offers read the limit through it. */
         if (ready.log_file_length <= 0 || ready.log_file_length >= SHOAL_MAX_PATH_LENGTH ||
-            sizeof(ready) + (size_t)ready.log_file_length > c->pending_length)
+            sizeof(ready) + (size_t)ready.log_file_length > c->pending_length ||
+            ready.position_limit_counter_id < 0 || (size_t)ready.position_limit_counter_id >=
+                (size_t)c->cnc.meta->counters_values_buffer_length / SHOAL_COUNTER_VALUE_LENGTH)
         {
             rc = shoal_set_err(SHOAL_EDRIVER, "%s: malformed response from the driver", fn);
         }

@@ -32,6 +32,12 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
     {
         return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: regions exceed the file length %zu", length);
     }
+    /* Rings, counters and the error log hold 4- and 8-byte atomics. */
+    if (0 != ((m->to_driver_buffer_length | m->to_clients_buffer_length | m->counters_metadata_buffer_length |
+        m->counters_values_buffer_length | m->error_log_buffer_length) & 7))
+    {
+        return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: region lengths are not multiples of 8");
+    }
     view->base = base;
     view->length = length;
     view->meta = m;
