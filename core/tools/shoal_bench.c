@@ -956,9 +956,10 @@ static void print_json(void)
 static void print_csv(void)
 {
     double v[N_RTT_KEYS];
-    printf("# shoal-bench shoal %s libzmq %d.%d.%d %s\n# machine: %ld cores, %s, %s\n# pinned: %s\n# note: %s\n",
+    printf("# shoal-bench shoal %s libzmq %d.%d.%d %s\n# machine: %ld cores, %s, %s, load average at start %s\n"
+           "# pinned: %s\n# note: %s\n# driver: %s\n",
         shoal_version(), machine.zmaj, machine.zmin, machine.zpat, machine.date, machine.nproc, machine.cpu,
-        machine.kernel, machine.pinned, machine.note);
+        machine.kernel, machine.loadavg, machine.pinned, machine.note, driver_settings());
     if (opt.note)
         printf("# %s\n", opt.note);
     printf("# runs %ld (+1 warm-up), messages %ld (at most %ld MiB), samples %ld, term %ld MiB, rate %ld/s (0: back "
