@@ -766,6 +766,31 @@ function Claim:is_pending()
     return self.pending
 end
 
+-- Manual MDC (channel with control-mode=manual): pub:add_destination(
+-- "aeron:udp?endpoint=host:port") / pub:remove_destination(uri) -> true.
+-- Misuse (not a manual MDC publication, bad URI, destination already there
+-- or not there) raises; a closed client or a driver timeout returns nil,
+-- msg, code.
+local function destination(self, uri, add, name)
+    local h = pub_handle(self, 3)
+    if type(uri) ~= "string" then
+        error("shoal: " .. name .. ": endpoint_uri must be a string such as 'aeron:udp?endpoint=host:port'", 3)
+    end
+    local rc = add and C.shoal_publication_add_destination(h, uri) or C.shoal_publication_remove_destination(h, uri)
+    if rc < 0 then
+        return fail(3)
+    end
+    return true
+end
+
+function Publication:add_destination(uri)
+    return destination(self, uri, true, "add_destination")
+end
+
+function Publication:remove_destination(uri)
+    return destination(self, uri, false, "remove_destination")
+end
+
 function Publication:is_connected()
     return C.shoal_publication_is_connected(pub_handle(self, 2))
 end

@@ -123,6 +123,9 @@ size_t shoal_publication_max_message_length(const shoal_publication_t *p);
 size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
 int shoal_publication_close(shoal_publication_t *p);
 
+int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri);
+int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri);
+
 typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 typedef enum shoal_controlled_action_en

@@ -2248,6 +2248,44 @@ static PyObject *Publication_wait_connected(PublicationObject *self, PyObject *a
         return raise_closed("publication");    \
     }
 
+/* Manual MDC destinations: a driver round trip, so the GIL is released
+ * (the str stays alive: the caller holds it). */
+static PyObject *publication_destination(PublicationObject *self, PyObject *arg, int add)
+{
+    PUB_CHECK(self);
+    if (!PyUnicode_Check(arg))
+    {
+        return raise_invalid("endpoint_uri must be a str such as 'aeron:udp?endpoint=host:port'");
+    }
+    const char *uri = PyUnicode_AsUTF8(arg);
+    if (NULL == uri)
+    {
+        return NULL;
+    }
+    shoal_publication_t *pub = self->pub;
+    int rc;
+    child_op_begin(&self->base);
+    Py_BEGIN_ALLOW_THREADS
+    rc = add ? shoal_publication_add_destination(pub, uri) : shoal_publication_remove_destination(pub, uri);
+    Py_END_ALLOW_THREADS
+    child_op_end(&self->base);
+    if (rc < 0)
+    {
+        return raise_last_error(add ? "add_destination" : "remove_destination");
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Publication_add_destination(PublicationObject *self, PyObject *arg)
+{
+    return publication_destination(self, arg, 1);
+}
+
+static PyObject *Publication_remove_destination(PublicationObject *self, PyObject *arg)
+{
+    return publication_destination(self, arg, 0);
+}
+
 static PyObject *Publication_get_position(PublicationObject *self, void *c)
 {
     (void)c;
@@ -2385,6 +2423,15 @@ static PyMethodDef Publication_methods[] = {
     { "wait_connected", (PyCFunction)(void (*)(void))Publication_wait_connected, METH_VARARGS | METH_KEYWORDS,
       "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a subscriber is connected; returns False "
       "on timeout." },
+    { "add_destination", (PyCFunction)Publication_add_destination, METH_O,
+      "add_destination($self, endpoint_uri, /)\n--\n\n"
+      "Manual MDC (channel with control-mode=manual): also send to endpoint_uri, 'aeron:udp?endpoint=host:port'. "
+      "Waits for the driver (GIL released). Raises InvalidArgument (not manual MDC, already added), UriError, "
+      "ClosedError." },
+    { "remove_destination", (PyCFunction)Publication_remove_destination, METH_O,
+      "remove_destination($self, endpoint_uri, /)\n--\n\n"
+      "Manual MDC: stop sending to endpoint_uri (it also leaves flow control at once). Raises InvalidArgument "
+      "when it is not a destination; otherwise as add_destination()." },
     { "close", (PyCFunction)Child_close, METH_NOARGS,
       "close($self, /)\n--\n\nCloses the publication (idempotent). Later calls raise ClosedError." },
     { "__enter__", (PyCFunction)return_self, METH_NOARGS, NULL },

@@ -232,6 +232,19 @@ SHOAL_API int32_t shoal_publication_stream_id(const shoal_publication_t *p);
 SHOAL_API size_t shoal_publication_max_message_length(const shoal_publication_t *p);
 SHOAL_API size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
 SHOAL_API int shoal_publication_close(shoal_publication_t *p);
+/* Multi-destination-cast with control-mode=manual (channel
+ * "aeron:udp?control-mode=manual[|control=host:port]"): the publication sends
+ * to every destination added here; endpoint_uri is
+ * "aeron:udp?endpoint=host:port" (a subscriber's endpoint). Destinations
+ * belong to the channel: publications of one driver on the same channel
+ * share them. Waits for the driver's answer; -1 with SHOAL_EINVAL (NULL
+ * argument, not a manual MDC publication, destination already added /
+ * not there on remove, SHOAL_ENOMEM: 64 destinations at most), SHOAL_EURI
+ * (bad URI or unresolvable host), SHOAL_ECLOSED (publication or client
+ * closed) or SHOAL_ETIMEDOUT. A removed destination stops counting for
+ * flow control at once. */
+SHOAL_API int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri);
+SHOAL_API int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri);
 
 /* ---- Subscription ---- */
 typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);

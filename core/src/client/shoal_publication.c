@@ -169,6 +169,69 @@ int shoal_publication_close(shoal_publication_t *p)
     return rc;
 }
 
+/* Manual MDC destinations: checked here as far as the client can (handle,
+ * URI syntax), then by the driver, which owns the publication's channel. */
+static int destination_request(shoal_publication_t *p, const char *endpoint_uri, bool add)
+{
+    const char *fn = add ? "shoal_publication_add_destination" : "shoal_publication_remove_destination";
+    if (NULL == p || NULL == endpoint_uri)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "%s: pub and endpoint_uri must not be NULL", fn);
+    }
+    if (shoal_load_acquire(&p->closed))
+    {
+        return shoal_set_err(SHOAL_ECLOSED, "%s: publication is closed", fn);
+    }
+    shoal_client_t *c = p->client;
+    if (shoal_client_check_open(c) < 0)
+    {
+        return -1;
+    }
+    shoal_uri_t parsed;
+    if (shoal_uri_parse(endpoint_uri, &parsed) < 0)
+    {
+        /* The message lives in the buffer shoal_set_err writes: copy it first. */
+        char why[SHOAL_ERRMSG_MAX];
+        snprintf(why, sizeof(why), "%s", shoal_errmsg());
+        return shoal_set_err(SHOAL_EURI, "%s: %s", fn, why);
+    }
+    if (SHOAL_MEDIA_UDP != parsed.media || '\0' == parsed.endpoint[0] || '\0' != parsed.control[0] ||
+        SHOAL_CONTROL_MODE_NONE != parsed.control_mode)
+    {
+        return shoal_set_err(SHOAL_EURI, "%s: destination '%s' must be aeron:udp?endpoint=host:port (no control)",
+            fn, endpoint_uri);
+    }
+    size_t uri_length = strlen(endpoint_uri);
+    uint8_t buffer[sizeof(shoal_destination_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
+    if (uri_length >= SHOAL_MAX_CHANNEL_LENGTH)
+    {
+        return shoal_set_err(SHOAL_EURI, "%s: destination URI longer than %d bytes", fn, SHOAL_MAX_CHANNEL_LENGTH - 1);
+    }
+    shoal_destination_command_t cmd;
+    cmd.correlated.client_id = c->client_id;
+    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    cmd.registration_id = p->registration_id;
+    cmd.channel_length = (int32_t)uri_length;
+    memcpy(buffer, &cmd, sizeof(cmd));
+    memcpy(buffer + sizeof(cmd), endpoint_uri, uri_length);
+
+    pthread_mutex_lock(&c->api_lock);
+    int rc = shoal_client_request(c, add ? SHOAL_CMD_ADD_DESTINATION : SHOAL_CMD_REMOVE_DESTINATION, buffer,
+        sizeof(cmd) + uri_length, cmd.correlated.correlation_id);
+    pthread_mutex_unlock(&c->api_lock);
+    return rc;
+}
+
+int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri)
+{
+    return destination_request(p, endpoint_uri, true);
+}
+
+int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri)
+{
+    return destination_request(p, endpoint_uri, false);
+}
+
 /* ---- hot path ---- */
 
 static inline int64_t back_pressure_status(const shoal_publication_t *p, int64_t position, size_t length)

@@ -172,18 +172,23 @@ void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
     shoal_counters_manager_close(&c->counters);
 }
 
-/* Copies a length-prefixed channel out of a command, checking every length
- * against the record: the ring is shared memory any local process can write. */
-static bool read_channel(const shoal_channel_command_t *cmd, size_t length, char *out)
+/* Copies the channel text that follows a command's fixed part (header bytes),
+ * checking every length against the record: the ring is shared memory any
+ * local process can write. */
+static bool read_text(const uint8_t *buffer, size_t length, size_t header, int32_t text_length, char *out)
 {
-    if (cmd->channel_length <= 0 || cmd->channel_length >= SHOAL_MAX_CHANNEL_LENGTH ||
-        sizeof(*cmd) + (size_t)cmd->channel_length > length)
+    if (text_length <= 0 || text_length >= SHOAL_MAX_CHANNEL_LENGTH || header + (size_t)text_length > length)
     {
         return false;
     }
-    memcpy(out, (const uint8_t *)cmd + sizeof(*cmd), (size_t)cmd->channel_length);
-    out[cmd->channel_length] = '\0';
-    return strlen(out) == (size_t)cmd->channel_length;
+    memcpy(out, buffer + header, (size_t)text_length);
+    out[text_length] = '\0';
+    return strlen(out) == (size_t)text_length;
+}
+
+static bool read_channel(const shoal_channel_command_t *cmd, size_t length, char *out)
+{
+    return read_text((const uint8_t *)cmd, length, sizeof(*cmd), cmd->channel_length, out);
 }
 
 static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t length)
@@ -264,6 +269,28 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
                 shoal_driver_on_remove_subscription(c, correlated.client_id, correlated.correlation_id,
                     cmd.registration_id, now_ms);
             }
+            break;
+        }
+        case SHOAL_CMD_ADD_DESTINATION:
+        case SHOAL_CMD_REMOVE_DESTINATION:
+        {
+            char channel[SHOAL_MAX_CHANNEL_LENGTH];
+            shoal_destination_command_t cmd;
+            if (length < sizeof(cmd))
+            {
+                invalid_command(c, type, length);
+                return;
+            }
+            memcpy(&cmd, buffer, sizeof(cmd));
+            if (!read_text(buffer, length, sizeof(cmd), cmd.channel_length, channel))
+            {
+                invalid_command(c, type, length);
+                shoal_driver_send_error(c, correlated.correlation_id, SHOAL_EINVAL, "malformed destination in command");
+                return;
+            }
+            shoal_driver_client_touch(c, correlated.client_id, now_ms);
+            shoal_driver_on_destination(c, correlated.client_id, correlated.correlation_id, cmd.registration_id,
+                channel, SHOAL_CMD_ADD_DESTINATION == type, now_ms);
             break;
         }
         case SHOAL_CMD_CLIENT_KEEPALIVE:

@@ -410,6 +410,83 @@ void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, s
     }
 }
 
+/* MDC manual: the application adds and removes destinations. The command
+ * names the publication by the client's registration id; the destinations
+ * live on the publication's send endpoint (the sender uses them without a
+ * lock: this runs on the sender's thread in shared threading mode). */
+void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, const char *destination, bool add, int64_t now_ms)
+{
+    const char *fn = add ? "add_destination" : "remove_destination";
+    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_network_publication_t *pub = NULL;
+    bool found = false;
+    for (int32_t i = 0; i < c->publication_links_count && !found; i++)
+    {
+        const shoal_publication_link_t *link = &c->publication_links[i];
+        if (link->registration_id == registration_id && link->client_id == client_id)
+        {
+            found = true;
+            pub = link->network;
+        }
+    }
+    if (!found)
+    {
+        snprintf(msg, sizeof(msg), "%s: unknown publication registration %lld (closed?)", fn,
+            (long long)registration_id);
+        shoal_driver_send_error(c, correlation_id, SHOAL_ECLOSED, msg);
+        return;
+    }
+    if (NULL == pub || SHOAL_CONTROL_MODE_MANUAL != pub->endpoint->control_mode)
+    {
+        snprintf(msg, sizeof(msg), "%s: publication '%s' is not a manual MDC publication (needs aeron:udp with "
+            "control-mode=manual)", fn, NULL == pub ? "aeron:ipc" : pub->channel);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
+        return;
+    }
+    shoal_uri_t uri;
+    if (shoal_uri_parse(destination, &uri) < 0)
+    {
+        snprintf(msg, sizeof(msg), "%s: %s", fn, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (SHOAL_MEDIA_UDP != uri.media || '\0' == uri.endpoint[0] || '\0' != uri.control[0] ||
+        SHOAL_CONTROL_MODE_NONE != uri.control_mode)
+    {
+        snprintf(msg, sizeof(msg), "%s: destination '%s' must be aeron:udp?endpoint=host:port (no control)", fn,
+            destination);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    struct sockaddr_storage address;
+    socklen_t address_length;
+    if (shoal_udp_resolve(uri.endpoint, &address, &address_length) < 0)
+    {
+        snprintf(msg, sizeof(msg), "%s: destination '%s': %s", fn, destination, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    shoal_send_channel_endpoint_t *ep = pub->endpoint;
+    if (address.ss_family != ep->transport.local.ss_family)
+    {
+        snprintf(msg, sizeof(msg), "%s: destination '%s' is not of the publication socket's address family", fn,
+            destination);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    int64_t now_ns = now_ns_from(now_ms);
+    int rc = add ? shoal_send_channel_endpoint_add_destination(ep, &address, correlation_id, now_ns)
+                 : shoal_send_channel_endpoint_remove_destination(ep, &address, now_ns);
+    if (rc < 0)
+    {
+        snprintf(msg, sizeof(msg), "%s: %s", fn, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        return;
+    }
+    shoal_driver_send_operation_success(c, correlation_id);
+}
+
 /* ----------------------------------------------------------- subscriptions */
 
 static shoal_receive_channel_endpoint_t *find_receive_endpoint(shoal_driver_conductor_t *c,

@@ -22,6 +22,8 @@
 #define SHOAL_CMD_REMOVE_SUBSCRIPTION 0x05
 #define SHOAL_CMD_CLIENT_KEEPALIVE 0x06
 #define SHOAL_CMD_CLIENT_CLOSE 0x07
+#define SHOAL_CMD_ADD_DESTINATION 0x08
+#define SHOAL_CMD_REMOVE_DESTINATION 0x09
 
 /* driver -> clients */
 #define SHOAL_RSP_ON_ERROR 0x0F01
@@ -59,6 +61,17 @@ typedef struct shoal_remove_command_stct
     shoal_correlated_command_t correlated;
     int64_t registration_id;
 } shoal_remove_command_t;
+
+/* ADD_DESTINATION, REMOVE_DESTINATION: a manual MDC publication (by its
+ * registration id) gains or loses a destination; answered by
+ * OPERATION_SUCCESS or ERROR. */
+typedef struct shoal_destination_command_stct
+{
+    shoal_correlated_command_t correlated;
+    int64_t registration_id;
+    int32_t channel_length;
+    /* char channel[channel_length]: "aeron:udp?endpoint=host:port" */
+} shoal_destination_command_t;
 
 typedef struct shoal_error_response_stct
 {

@@ -62,7 +62,7 @@ typedef struct
     uint8_t expected[8192];
 } loss_checker_t;
 
-static void loss_check(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static inline void loss_check(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
     (void)hdr;
     loss_checker_t *c = clientd;

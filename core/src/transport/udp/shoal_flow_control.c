@@ -209,3 +209,14 @@ int64_t shoal_flow_control_min_position(const shoal_flow_control_t *fc, int64_t 
     }
     return m;
 }
+
+void shoal_flow_control_remove_receiver(shoal_flow_control_t *fc, int64_t receiver_id)
+{
+    for (int32_t i = fc->receiver_count - 1; i >= 0; i--)
+    {
+        if (fc->receivers[i].receiver_id == receiver_id)
+        {
+            fc->receivers[i] = fc->receivers[--fc->receiver_count];
+        }
+    }
+}

@@ -64,6 +64,10 @@ int64_t shoal_flow_control_on_status_message(shoal_flow_control_t *fc, int64_t r
 int64_t shoal_flow_control_on_idle(shoal_flow_control_t *fc, int64_t now_ns, int64_t sender_limit,
     int64_t sender_position);
 
+/* Forgets a receiver at once (its destination was removed); the limit
+ * follows at the next on_idle. */
+void shoal_flow_control_remove_receiver(shoal_flow_control_t *fc, int64_t receiver_id);
+
 /* Lowest consumption position among known receivers (fallback if none). */
 int64_t shoal_flow_control_min_position(const shoal_flow_control_t *fc, int64_t fallback);
 

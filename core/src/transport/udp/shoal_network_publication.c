@@ -442,6 +442,14 @@ void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const u
     r.frame_header.frame_length = SHOAL_RTTM_HEADER_LENGTH;
     r.frame_header.flags = SHOAL_RTTM_FLAG_REPLY;
     r.reception_delta = 0;
+    if (pub->endpoint->channel.is_multicast)
+    {
+        /* A multicast receiver sends from a socket that does not read (its
+         * data socket is bound to the group): answer on the group, where
+         * each image takes only replies with its own receiver id (as Aeron). */
+        shoal_send_channel_endpoint_send_all(pub->endpoint, &r, sizeof(r));
+        return;
+    }
     shoal_send_channel_endpoint_send_to(pub->endpoint, &r, sizeof(r), from);
 }
 

@@ -45,9 +45,10 @@ int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
         tp.join_group = &ch->multicast_control;
         tp.reuse_address = true;
     }
-    else if (ch->has_control && SHOAL_CONTROL_MODE_MANUAL != ch->uri.control_mode)
+    else if (ch->has_control)
     {
-        /* MDC dynamic: receivers send their status messages to our control address. */
+        /* MDC: receivers send their status messages to our control address
+         * (manual mode too when one is given, as Aeron). */
         tp.bind_address = &ch->control;
     }
     if (shoal_udp_transport_open(&ep->transport, &tp, &ep->counters) < 0)
@@ -120,21 +121,35 @@ static shoal_udp_destination_t *find_destination(shoal_send_channel_endpoint_t *
     return NULL;
 }
 
+static void forget_removed(shoal_send_channel_endpoint_t *ep, const struct sockaddr_storage *address)
+{
+    for (int32_t i = ep->removed_count - 1; i >= 0; i--)
+    {
+        if (shoal_udp_addr_equal(&ep->removed[i].address, address))
+        {
+            ep->removed[i] = ep->removed[--ep->removed_count];
+        }
+    }
+}
+
 int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *ep,
     const struct sockaddr_storage *address, int64_t registration_id, int64_t now_ns)
 {
-    shoal_udp_destination_t *d = find_destination(ep, address);
-    if (NULL == d)
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    if (NULL != find_destination(ep, address))
     {
-        if (ep->destination_count == SHOAL_MDC_MAX_DESTINATIONS)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "send endpoint: destination table full (%d)",
-                SHOAL_MDC_MAX_DESTINATIONS);
-        }
-        d = &ep->destinations[ep->destination_count++];
-        memset(d, 0, sizeof(*d));
-        d->address = *address;
+        shoal_udp_addr_format(address, text, sizeof(text));
+        return shoal_set_err(SHOAL_EINVAL, "destination %s is already on this publication", text);
     }
+    if (ep->destination_count == SHOAL_MDC_MAX_DESTINATIONS)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "destination table full (%d destinations)", SHOAL_MDC_MAX_DESTINATIONS);
+    }
+    /* Welcome back: its status messages count again. */
+    forget_removed(ep, address);
+    shoal_udp_destination_t *d = &ep->destinations[ep->destination_count++];
+    memset(d, 0, sizeof(*d));
+    d->address = *address;
     d->manual = true;
     d->registration_id = registration_id;
     d->time_of_last_activity_ns = now_ns;
@@ -142,19 +157,48 @@ int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *e
 }
 
 int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t *ep,
-    const struct sockaddr_storage *address)
+    const struct sockaddr_storage *address, int64_t now_ns)
 {
     for (int32_t i = 0; i < ep->destination_count; i++)
     {
-        if (shoal_udp_addr_equal(&ep->destinations[i].address, address))
+        shoal_udp_destination_t d = ep->destinations[i];
+        if (!shoal_udp_addr_equal(&d.address, address))
         {
-            ep->destinations[i] = ep->destinations[--ep->destination_count];
-            return 0;
+            continue;
         }
+        ep->destinations[i] = ep->destinations[--ep->destination_count];
+        if (0 != d.receiver_id)
+        {
+            for (int32_t k = 0; k < ep->publication_count; k++)
+            {
+                shoal_flow_control_remove_receiver(&ep->publications[k]->flow_control, d.receiver_id);
+            }
+        }
+        /* Full: the oldest tombstone makes room (worst case its receiver
+         * counts again until its image times out). */
+        int32_t slot = ep->removed_count < SHOAL_MDC_MAX_DESTINATIONS ? ep->removed_count++ : 0;
+        ep->removed[slot] = d;
+        ep->removed[slot].time_of_last_activity_ns = now_ns;
+        return 0;
     }
     char text[SHOAL_UDP_ADDR_TEXT_MAX];
     shoal_udp_addr_format(address, text, sizeof(text));
     return shoal_set_err(SHOAL_EINVAL, "destination %s is not on this publication", text);
+}
+
+/* Whether an SM from `from` comes from a removed destination (and so is
+ * ignored); refreshes the tombstone. Usually no tombstones: one compare. */
+static bool is_removed(shoal_send_channel_endpoint_t *ep, const struct sockaddr_storage *from, int64_t now_ns)
+{
+    for (int32_t i = 0; i < ep->removed_count; i++)
+    {
+        if (shoal_udp_addr_equal(&ep->removed[i].address, from))
+        {
+            ep->removed[i].time_of_last_activity_ns = now_ns;
+            return true;
+        }
+    }
+    return false;
 }
 
 int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count)
@@ -246,11 +290,26 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
     if (SHOAL_HDR_TYPE_SM == type)
     {
         shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SMS_RECEIVED, 1);
+        int64_t receiver_id;
+        memcpy(&receiver_id, buf + offsetof(shoal_status_message_header_t, receiver_id), 8);
         if (SHOAL_CONTROL_MODE_DYNAMIC == ep->control_mode)
         {
-            int64_t receiver_id;
-            memcpy(&receiver_id, buf + offsetof(shoal_status_message_header_t, receiver_id), 8);
             on_dynamic_receiver(ep, from, receiver_id, now_ns);
+        }
+        else if (SHOAL_CONTROL_MODE_MANUAL == ep->control_mode)
+        {
+            if (ep->removed_count > 0 && is_removed(ep, from, now_ns))
+            {
+                return;
+            }
+            /* Remember who answers for a destination: removing it takes that
+             * receiver out of flow control. */
+            shoal_udp_destination_t *d = find_destination(ep, from);
+            if (NULL != d)
+            {
+                d->receiver_id = receiver_id;
+                d->time_of_last_activity_ns = now_ns;
+            }
         }
     }
     else if (SHOAL_HDR_TYPE_NAK == type)
@@ -303,9 +362,17 @@ int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_ud
 int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64_t now_ns)
 {
     int work = 0;
+    for (int32_t i = ep->removed_count - 1; i >= 0; i--)
+    {
+        if (now_ns - ep->removed[i].time_of_last_activity_ns > ep->destination_timeout_ns)
+        {
+            ep->removed[i] = ep->removed[--ep->removed_count];
+            work++;
+        }
+    }
     if (SHOAL_CONTROL_MODE_DYNAMIC != ep->control_mode)
     {
-        return 0;
+        return work;
     }
     for (int32_t i = ep->destination_count - 1; i >= 0; i--)
     {

@@ -12,7 +12,12 @@
  *    the control address; every receiver that sends an SM there becomes a
  *    destination, and is dropped after the receiver timeout without SMs;
  *  - MDC manual (control-mode=manual): destinations added and removed by
- *    the application (shoal_publication_add_destination).
+ *    the application (shoal_publication_add_destination). Destinations
+ *    belong to the endpoint, so publications sharing the channel share
+ *    them. A removed destination's receiver leaves flow control at once,
+ *    and its status messages (its image keeps sending them until its
+ *    liveness timeout) are ignored while they keep coming: with fc=min it
+ *    would otherwise hold every other receiver back.
  *
  * Thread ownership: the sender duty uses it (send, poll); the conductor
  * creates/deletes it and edits manual destinations in shared mode.
@@ -33,7 +38,7 @@
 typedef struct shoal_udp_destination_stct
 {
     struct sockaddr_storage address;
-    int64_t receiver_id;
+    int64_t receiver_id;              /* from its status messages; 0 until one came */
     int64_t registration_id;          /* manual destinations: the add_destination correlation id */
     int64_t time_of_last_activity_ns;
     bool manual;
@@ -50,6 +55,10 @@ struct shoal_send_channel_endpoint_stct
     int64_t destination_timeout_ns;
     int32_t destination_count;
     shoal_udp_destination_t destinations[SHOAL_MDC_MAX_DESTINATIONS];
+    /* Removed manual destinations whose SMs are still ignored (see above);
+     * an entry expires after destination_timeout_ns without an SM. */
+    int32_t removed_count;
+    shoal_udp_destination_t removed[SHOAL_MDC_MAX_DESTINATIONS];
     shoal_network_publication_t **publications;
     int32_t publication_count;
     int32_t publication_capacity;
@@ -75,11 +84,14 @@ int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *e
 void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_t *ep,
     shoal_network_publication_t *pub);
 
-/* Manual MDC destinations. -1 (SHOAL_EINVAL / SHOAL_ENOMEM) when full or unknown. */
+/* Manual MDC destinations: -1 with SHOAL_EINVAL naming the address when it
+ * is already there (add) or not there (remove), SHOAL_ENOMEM when full.
+ * Conductor only, and only in shared threading mode: the sender reads the
+ * table without synchronisation. */
 int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *ep,
     const struct sockaddr_storage *address, int64_t registration_id, int64_t now_ns);
 int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t *ep,
-    const struct sockaddr_storage *address);
+    const struct sockaddr_storage *address, int64_t now_ns);
 
 /* Sends each datagram to every destination. Returns how many datagrams went
  * out to all of them (the rest are for the next attempt). */

@@ -1,0 +1,272 @@
+/* UDP multicast end to end over loopback: one publisher driver, three
+ * subscriber drivers (separate directories, as if separate hosts) on one
+ * group, with interface=127.0.0.1. Data goes to the group G:port, status
+ * messages and NAKs to G+1:port. Flow control: max (the default: the
+ * fastest receiver sets the pace) against min (the slowest does). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "udp_multi_test.h"
+
+#define SUBS 3
+
+typedef struct
+{
+    multi_envs_t envs;
+    char uri[256];
+} fixture_t;
+
+static int group_counter = 0;
+
+/* A group of our own (pid-derived), last octet odd so G+1 stays in the /24. */
+static void multicast_uri(char *buf, size_t len, const char *extra)
+{
+    int port = udp_test_free_port();
+    udp_test_uri(buf, len, "aeron:udp?endpoint=239.255.%d.%d:%d|interface=127.0.0.1%s", (int)(getpid() % 250),
+        1 + 2 * (group_counter++ % 100), port, extra);
+}
+
+static int setup(void **state)
+{
+    char why[256];
+    if (udp_test_ensure_loopback_multicast(why, sizeof(why)) < 0)
+    {
+        fprintf(stderr, "multicast test cannot run: %s\n", why);
+        return -1;
+    }
+    static int n = 0;
+    char name[32];
+    snprintf(name, sizeof(name), "mcast%d", n++);
+    fixture_t *f = calloc(1, sizeof(*f));
+    static const char *const sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "2000", NULL };
+    static const char *const pub_settings[] = { "FLOW_CONTROL_RECEIVER_TIMEOUT_MS", "1000", NULL };
+    if (multi_envs_start(&f->envs, name, SUBS, pub_settings, sub_settings) < 0)
+    {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    multi_envs_stop(&f->envs);
+    free(f);
+    return 0;
+}
+
+static void subscribe_all(fixture_t *f, const char *uri, int32_t stream_id, shoal_subscription_t **subs, int n)
+{
+    for (int i = 0; i < n; i++)
+    {
+        if (shoal_add_subscription(f->envs.sub_env[i].client, uri, stream_id, &subs[i]) < 0)
+        {
+            fail_msg("subscription %d on %s: %s", i, uri, shoal_errmsg());
+        }
+    }
+}
+
+static void three_subscribers_receive_everything(void **state, const char *extra)
+{
+    fixture_t *f = *state;
+    multicast_uri(f->uri, sizeof(f->uri), extra);
+    shoal_subscription_t *subs[SUBS];
+    shoal_publication_t *pub;
+    subscribe_all(f, f->uri, 20, subs, SUBS);
+    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 20, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    for (int i = 0; i < SUBS; i++)
+    {
+        assert_int_equal(0, udp_test_wait_images(subs[i], 1, 5000));
+    }
+
+    const uint64_t messages = 20000;
+    seq_checker_t *checkers = calloc(SUBS, sizeof(*checkers));
+    uint8_t buf[8192];
+    uint64_t sent = 0;
+    int64_t start = shoal_test_now_ms();
+    int64_t deadline = start + 30000;
+    bool done = false;
+    while (!done && shoal_test_now_ms() < deadline)
+    {
+        for (int k = 0; k < 32 && sent < messages && seq_offer(pub, sent, buf); k++)
+        {
+            sent++;
+        }
+        done = sent == messages;
+        for (int i = 0; i < SUBS; i++)
+        {
+            shoal_subscription_poll(subs[i], seq_check, &checkers[i], 256);
+            done = done && checkers[i].received == messages;
+        }
+    }
+    printf("multicast %s: %llu messages to %d subscribers in %lld ms (naks sent %lld, retransmits %lld)\n",
+        f->uri, (unsigned long long)messages, SUBS, (long long)(shoal_test_now_ms() - start),
+        (long long)(udp_test_counter(f->envs.sub_env[0].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT) +
+                    udp_test_counter(f->envs.sub_env[1].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT) +
+                    udp_test_counter(f->envs.sub_env[2].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT)),
+        (long long)udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
+    for (int i = 0; i < SUBS; i++)
+    {
+        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt %lld\n", i,
+            (unsigned long long)checkers[i].received,
+            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-pos"),
+            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-hwm"),
+            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "sub-pos"),
+            (long long)udp_test_counter(f->envs.sub_env[i].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT),
+            (long long)udp_test_counter_by_label(f->envs.pub_env.dir, "snd-pos"),
+            (long long)udp_test_counter_by_label(f->envs.pub_env.dir, "snd-lmt"));
+    }
+    for (int i = 0; i < SUBS; i++)
+    {
+        assert_int_equal(0, checkers[i].errors);
+        assert_int_equal(0, checkers[i].first_seq);
+        assert_int_equal(messages, checkers[i].received);
+    }
+    /* Status messages went to the control group and reached the publisher. */
+    assert_true(udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED) > 0);
+    free(checkers);
+    shoal_publication_close(pub);
+    for (int i = 0; i < SUBS; i++)
+    {
+        shoal_subscription_close(subs[i]);
+    }
+}
+
+/* fc=min: the publisher never outruns any receiver. */
+static void test_three_subscribers_fc_min(void **state)
+{
+    three_subscribers_receive_everything(state, "|fc=min");
+}
+
+/* The default (max): the fastest receiver sets the pace, the others catch
+ * up by NAK (beyond their window they drop frames but NAK up to it) while
+ * the data is still in the sender's term: 16 MiB here, plenty. */
+static void test_three_subscribers_fc_max(void **state)
+{
+    three_subscribers_receive_everything(state, "|term-length=16m");
+}
+
+/* Subscriber 0 polls, subscriber 1 does not. Offers for `ms` while 0 polls;
+ * returns how many messages went out. */
+static uint64_t offer_while_one_sleeps(shoal_publication_t *pub, shoal_subscription_t *awake, seq_checker_t *c,
+    uint64_t limit, int64_t ms)
+{
+    uint8_t buf[8192];
+    uint64_t sent = 0;
+    int64_t deadline = shoal_test_now_ms() + ms;
+    while (shoal_test_now_ms() < deadline && sent < limit)
+    {
+        for (int k = 0; k < 16 && sent < limit && seq_offer(pub, sent, buf); k++)
+        {
+            sent++;
+        }
+        shoal_subscription_poll(awake, seq_check, c, 256);
+    }
+    return sent;
+}
+
+/* fc=min: the receiver that does not read holds the publisher back to its
+ * window (plus the publication's term window); once it reads, all flows and
+ * both get everything. */
+static void test_fc_min_waits_for_the_slowest(void **state)
+{
+    fixture_t *f = *state;
+    multicast_uri(f->uri, sizeof(f->uri), "|term-length=64k|fc=min");
+    shoal_subscription_t *subs[2];
+    shoal_publication_t *pub;
+    subscribe_all(f, f->uri, 21, subs, 2);
+    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 21, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, udp_test_wait_images(subs[0], 1, 5000));
+    assert_int_equal(0, udp_test_wait_images(subs[1], 1, 5000));
+    /* Both receivers must be known to flow control before the race starts. */
+    shoal_test_sleep_ms(300);
+
+    seq_checker_t *c = calloc(2, sizeof(*c));
+    const uint64_t total = 5000;   /* ~1.5 MB: many times window + term */
+    uint64_t sent = offer_while_one_sleeps(pub, subs[0], &c[0], total, 1500);
+    int64_t position = shoal_publication_position(pub);
+    printf("fc=min: %llu of %llu messages offered while one receiver slept (position %lld)\n",
+        (unsigned long long)sent, (unsigned long long)total, (long long)position);
+    /* Receiver window (32 KiB for 64 KiB terms) + term window (32 KiB) +
+     * a little for SMs in flight. */
+    assert_true(position <= 96 * 1024);
+    assert_true(sent < total);
+    assert_true(c[0].received <= sent);
+
+    /* The sleeper wakes: everything flows to both. */
+    uint8_t buf[8192];
+    int64_t deadline = shoal_test_now_ms() + 20000;
+    while ((c[0].received < total || c[1].received < total) && shoal_test_now_ms() < deadline)
+    {
+        for (int k = 0; k < 16 && sent < total && seq_offer(pub, sent, buf); k++)
+        {
+            sent++;
+        }
+        shoal_subscription_poll(subs[0], seq_check, &c[0], 256);
+        shoal_subscription_poll(subs[1], seq_check, &c[1], 256);
+    }
+    for (int i = 0; i < 2; i++)
+    {
+        assert_int_equal(0, c[i].errors);
+        assert_int_equal(total, c[i].received);
+    }
+    free(c);
+    shoal_publication_close(pub);
+    shoal_subscription_close(subs[0]);
+    shoal_subscription_close(subs[1]);
+}
+
+/* fc=max (the multicast default, named here): the receiver that reads sets
+ * the pace; the one that does not holds nobody back. */
+static void test_fc_max_follows_the_fastest(void **state)
+{
+    fixture_t *f = *state;
+    multicast_uri(f->uri, sizeof(f->uri), "|term-length=64k|fc=max");
+    shoal_subscription_t *subs[2];
+    shoal_publication_t *pub;
+    subscribe_all(f, f->uri, 22, subs, 2);
+    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 22, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, udp_test_wait_images(subs[0], 1, 5000));
+    assert_int_equal(0, udp_test_wait_images(subs[1], 1, 5000));
+    shoal_test_sleep_ms(300);
+
+    seq_checker_t *c = calloc(2, sizeof(*c));
+    const uint64_t total = 5000;
+    uint64_t sent = offer_while_one_sleeps(pub, subs[0], &c[0], total, 15000);
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (c[0].received < total && shoal_test_now_ms() < deadline)
+    {
+        shoal_subscription_poll(subs[0], seq_check, &c[0], 256);
+    }
+    printf("fc=max: %llu of %llu messages offered while one receiver slept (position %lld), fast receiver got %llu\n",
+        (unsigned long long)sent, (unsigned long long)total, (long long)shoal_publication_position(pub),
+        (unsigned long long)c[0].received);
+    assert_int_equal(total, sent);
+    assert_int_equal(0, c[0].errors);
+    assert_int_equal(total, c[0].received);
+    /* What the sleeper holds is intact (it may have lost the rest: max does not wait). */
+    shoal_subscription_poll(subs[1], seq_check, &c[1], 256);
+    assert_int_equal(0, c[1].errors);
+    free(c);
+    shoal_publication_close(pub);
+    shoal_subscription_close(subs[0]);
+    shoal_subscription_close(subs[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_three_subscribers_fc_min, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_three_subscribers_fc_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fc_min_waits_for_the_slowest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fc_max_follows_the_fastest, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
