@@ -16,7 +16,9 @@
  * everything else about a channel (parse errors, unknown keys, IPC params,
  * ids, lengths) is fuzzed.
  *
- * Input: records of <u8 type selector><u16 length><payload>.
+ * Input: records of <u8 type selector><u16 length><payload>; selector 0xEF
+ * puts the payload into the ring raw (record header included) at the tail,
+ * as a buggy or hostile client could.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -141,6 +143,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {
             length = size - at;
         }
+        if (0xEF == data[at - 3] &&
+            (NULL != memmem(data + at, length, "udp", 3) || NULL != memmem(data + at, length, "term-length", 11)))
+        {
+            return -1; /* raw records: no channel the harness cannot vet */
+        }
         if (data[at - 3] < 0xF0 && SHOAL_CMD_REMOVE_PUBLICATION != type && SHOAL_CMD_REMOVE_SUBSCRIPTION != type &&
             SHOAL_CMD_CLIENT_KEEPALIVE != type && SHOAL_CMD_CLIENT_CLOSE != type && !channel_allowed(data + at, length))
         {
@@ -170,6 +177,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (length > size - at)
         {
             length = size - at;
+        }
+        if (0xEF == selector)
+        {
+            /* A misbehaving producer: raw bytes (record headers included) at
+             * the tail, which then moves past them as if they were a record. */
+            shoal_rb_descriptor_t *d = to_driver.descriptor;
+            int64_t tail = d->tail_position;
+            size_t index = (size_t)tail & (to_driver.capacity - 1);
+            size_t n = length < to_driver.capacity - index ? length : to_driver.capacity - index;
+            memcpy(to_driver.buffer + index, data + at, n);
+            d->tail_position = tail + (int64_t)SHOAL_ALIGN(n, SHOAL_RB_RECORD_ALIGNMENT);
+            at += length;
+            continue;
         }
         /* >= 0xF0: a raw (mostly unknown) type id, including 0 and negatives. */
         int32_t type = selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] :

@@ -206,3 +206,8 @@ write("udp_frames", "seed-control",
       rec(TO_SENDER, nak_frame(7, 1001, 0, 0, 1024)) +
       rec(TO_SENDER, rttm_frame(7, 1001, 5, 0, 1)) +
       rec(TO_SENDER, err_frame(7, 1001, 1, 0, 3, "nope")))
+# selector 0xEF: raw bytes at the ring's tail (record header <i32 length><i32 type> included)
+write("driver_commands", "seed-raw-ring",
+      rec(5, corr_cmd(1, 0)) + rec(0xEF, struct.pack("<ii", 8 + 16, 6) + corr_cmd(1, 0)) +
+      rec(0xEF, struct.pack("<ii", 8 + 24 + 9, 4) + channel_cmd(1, 9, 5, "aeron:ipc")) +
+      rec(0xEF, struct.pack("<ii", 4000, 1) + b"\0" * 24))

@@ -82,6 +82,7 @@ int shoal_mpsc_rb_init(shoal_mpsc_rb_t *rb, void *buffer, size_t length)
     rb->descriptor = (shoal_rb_descriptor_t *)(rb->buffer + capacity);
     rb->capacity = capacity;
     rb->max_message_length = SHOAL_RB_MAX_MESSAGE_LENGTH(capacity);
+    rb->corrupt_skips = 0;
     return 0;
 }
 
@@ -203,6 +204,27 @@ static size_t shoal_mpsc_rb_read_block(
         {
             break;
         }
+        if ((size_t)record_length < SHOAL_RB_RECORD_HEADER_LENGTH ||
+            SHOAL_ALIGN((size_t)record_length, (size_t)SHOAL_RB_RECORD_ALIGNMENT) > block_length - bytes_read)
+        {
+            /* Not a header any producer writes: nothing up to the tail can be
+             * trusted. Skip to it (never past this block or the tail, so head
+             * stays <= tail), zeroing as usual, and let the caller count it. */
+            const int64_t tail = shoal_load_acquire(&d->tail_position);
+            const int64_t claimed = tail - (head + (int64_t)bytes_read);
+            size_t skip = 0;
+            if (claimed > 0)
+            {
+                skip = (uint64_t)claimed < block_length - bytes_read ? (size_t)claimed : block_length - bytes_read;
+                skip &= ~((size_t)SHOAL_RB_RECORD_ALIGNMENT - 1);
+            }
+            if (skip > 0)
+            {
+                bytes_read += skip;
+                rb->corrupt_skips++;
+            }
+            break;
+        }
 
         bytes_read += SHOAL_ALIGN((size_t)record_length, (size_t)SHOAL_RB_RECORD_ALIGNMENT);
         const int32_t msg_type_id = record->msg_type_id;
@@ -302,8 +324,18 @@ bool shoal_mpsc_rb_unblock(shoal_mpsc_rb_t *rb)
 
     if (length < 0)
     {
-        /* Header written, commit never came: its length says how much to skip. */
-        shoal_mpsc_rb_pad(rb, consumer_index, (size_t)-(int64_t)length);
+        /* Header written, commit never came: its length says how much to skip
+         * (a corrupt one no further than the tail or the end of the data region). */
+        size_t skip = (size_t)-(int64_t)length;
+        if (skip > capacity - consumer_index)
+        {
+            skip = capacity - consumer_index;
+        }
+        if (tail > head && (uint64_t)(tail - head) < skip)
+        {
+            skip = (size_t)(tail - head);
+        }
+        shoal_mpsc_rb_pad(rb, consumer_index, skip);
         return true;
     }
     if (length > 0)

@@ -29,6 +29,9 @@ typedef struct shoal_mpsc_rb_stct
     struct shoal_rb_descriptor_stct *descriptor;
     size_t capacity;
     size_t max_message_length;
+    /* Consumer side: times a corrupt record header made the reader skip to the
+     * producer's tail (the ring is shared memory any local process can write). */
+    uint64_t corrupt_skips;
 } shoal_mpsc_rb_t;
 
 /* length = capacity + SHOAL_RB_TRAILER_LENGTH; -1 (SHOAL_EINVAL) unless capacity is

@@ -332,7 +332,13 @@ static int check_to_driver_ring(shoal_driver_conductor_t *c, int64_t now_ms)
 
 int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
 {
+    const uint64_t corrupt_skips = c->to_driver.corrupt_skips;
     int work = (int)shoal_mpsc_rb_read(&c->to_driver, on_command, c, SHOAL_COMMANDS_PER_CYCLE);
+    if (c->to_driver.corrupt_skips != corrupt_skips)
+    {
+        (*c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_COMMANDS])++;
+        shoal_driver_record_error(c, SHOAL_EINVAL, "to-driver ring: skipped records after a corrupt record header");
+    }
     int64_t now_ms = shoal_epoch_ms();
     if (now_ms >= c->last_timer_ms + SHOAL_TIMER_INTERVAL_MS)
     {

@@ -1,0 +1,106 @@
+/*
+ * The to-driver ring is shared memory any local process can write: corrupt
+ * record headers must never make the consumer read or zero outside the data
+ * region, nor move head past tail (regression input
+ * tests/fuzz/corpus/driver_commands/regress-ring-record-past-end).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_mpsc_rb.h"
+
+#define CAPACITY 1024
+
+typedef struct ring_stct
+{
+    uint8_t *memory;
+    shoal_mpsc_rb_t rb;
+    int messages;
+} ring_t;
+
+static void ring_init(ring_t *r)
+{
+    r->memory = aligned_alloc(64, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
+    memset(r->memory, 0, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
+    assert_int_equal(0, shoal_mpsc_rb_init(&r->rb, r->memory, CAPACITY + SHOAL_RB_TRAILER_LENGTH));
+    r->messages = 0;
+}
+
+static void on_message(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
+{
+    ring_t *r = clientd;
+    assert_int_equal(7, type);
+    assert_true(length <= 64);
+    (void)buffer;
+    r->messages++;
+}
+
+/* A producer that claims 64 bytes and writes a header of its own choosing. */
+static void poke(ring_t *r, int32_t length, int32_t type)
+{
+    int64_t tail = r->rb.descriptor->tail_position;
+    int32_t *header = (int32_t *)(r->rb.buffer + ((size_t)tail & (CAPACITY - 1)));
+    header[1] = type;
+    header[0] = length;
+    r->rb.descriptor->tail_position = tail + 64;
+}
+
+static void oversized_record_is_skipped_to_the_tail(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    uint8_t msg[16] = { 0 };
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    poke(&r, 100000, 7);
+    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_int_equal(1, r.messages);
+    assert_int_equal(1, (int)r.rb.corrupt_skips);
+    assert_int_equal(shoal_mpsc_rb_producer_position(&r.rb), shoal_mpsc_rb_consumer_position(&r.rb));
+    /* the ring works on afterwards */
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    free(r.memory);
+}
+
+static void short_record_is_skipped(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    poke(&r, 3, 7);
+    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_int_equal(1, (int)r.rb.corrupt_skips);
+    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r.rb));
+    free(r.memory);
+}
+
+static void unblock_of_a_huge_claim_stops_at_the_tail(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    poke(&r, INT32_MIN, 7);
+    assert_true(shoal_mpsc_rb_unblock(&r.rb));
+    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_int_equal(0, (int)r.rb.corrupt_skips);
+    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r.rb));
+    assert_int_equal(64, shoal_mpsc_rb_producer_position(&r.rb));
+    free(r.memory);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
+        cmocka_unit_test(short_record_is_skipped),
+        cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
