@@ -20,6 +20,7 @@
  * puts the payload into the ring raw (record header included) at the tail,
  * as a buggy or hostile client could.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int32_t TYPES[] = {
     SHOAL_CMD_ADD_PUBLICATION, SHOAL_CMD_REMOVE_PUBLICATION, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION,
     SHOAL_CMD_ADD_SUBSCRIPTION, SHOAL_CMD_REMOVE_SUBSCRIPTION, SHOAL_CMD_CLIENT_KEEPALIVE, SHOAL_CMD_CLIENT_CLOSE,
+    SHOAL_CMD_ADD_DESTINATION, SHOAL_CMD_REMOVE_DESTINATION,
 };
 
 static shoal_context_t *ctx;
@@ -92,23 +94,23 @@ static void set_up(void)
     conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
 }
 
-/* Channels the harness lets through: see the top of the file. */
-static int channel_allowed(const uint8_t *payload, size_t length)
+/* Channels the harness lets through: see the top of the file. header is the
+ * size of the command's fixed part, which ends with the int32 channel length. */
+static int channel_allowed(const uint8_t *payload, size_t length, size_t header)
 {
-    shoal_channel_command_t cmd;
-    if (length < sizeof(cmd))
+    int32_t channel_length;
+    if (length < header)
     {
         return 1;
     }
-    memcpy(&cmd, payload, sizeof(cmd));
-    if (cmd.channel_length <= 0 || cmd.channel_length >= SHOAL_MAX_CHANNEL_LENGTH ||
-        sizeof(cmd) + (size_t)cmd.channel_length > length)
+    memcpy(&channel_length, payload + header - sizeof(channel_length), sizeof(channel_length));
+    if (channel_length <= 0 || channel_length >= SHOAL_MAX_CHANNEL_LENGTH || header + (size_t)channel_length > length)
     {
         return 1;
     }
     char channel[SHOAL_MAX_CHANNEL_LENGTH];
-    memcpy(channel, payload + sizeof(cmd), (size_t)cmd.channel_length);
-    channel[cmd.channel_length] = '\0';
+    memcpy(channel, payload + header, (size_t)channel_length);
+    channel[channel_length] = '\0';
     shoal_uri_t uri;
     if (shoal_uri_parse(channel, &uri) < 0)
     {
@@ -148,10 +150,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {
             return -1; /* raw records: no channel the harness cannot vet */
         }
-        if (data[at - 3] < 0xF0 && SHOAL_CMD_REMOVE_PUBLICATION != type && SHOAL_CMD_REMOVE_SUBSCRIPTION != type &&
-            SHOAL_CMD_CLIENT_KEEPALIVE != type && SHOAL_CMD_CLIENT_CLOSE != type && !channel_allowed(data + at, length))
+        if (data[at - 3] < 0xF0 && data[at - 3] != 0xEF)
         {
-            return -1;
+            size_t header = SHOAL_CMD_ADD_DESTINATION == type || SHOAL_CMD_REMOVE_DESTINATION == type ?
+                sizeof(shoal_destination_command_t) : sizeof(shoal_channel_command_t);
+            bool has_channel = SHOAL_CMD_ADD_PUBLICATION == type || SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type ||
+                SHOAL_CMD_ADD_SUBSCRIPTION == type || SHOAL_CMD_ADD_DESTINATION == type ||
+                SHOAL_CMD_REMOVE_DESTINATION == type;
+            if (has_channel && !channel_allowed(data + at, length, header))
+            {
+                return -1;
+            }
         }
         at += length;
     }

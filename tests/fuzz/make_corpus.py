@@ -153,7 +153,7 @@ write("client_broadcast", "seed-error", rec(0, struct.pack("<qii", 7, 3, 11) + b
 write("client_broadcast", "seed-timeout", rec(7, struct.pack("<q", 0)) + rec(0xF3, b"\0" * 16))
 
 # ---- driver_commands: records of <u8 selector><u16 length><payload> ----
-# selector mod 7: 0 ADD_PUBLICATION, 1 REMOVE_PUBLICATION, 2 ADD_EXCLUSIVE_PUBLICATION, 3 ADD_SUBSCRIPTION,
+# selector mod 9: 0 ADD_PUBLICATION, 1 REMOVE_PUBLICATION, 2 ADD_EXCLUSIVE_PUBLICATION, 3 ADD_SUBSCRIPTION,
 # 4 REMOVE_SUBSCRIPTION, 5 CLIENT_KEEPALIVE, 6 CLIENT_CLOSE; >= 0xF0: raw type id (selector - 0xF8).
 def channel_cmd(client, corr, stream, channel):
     c = channel.encode()
@@ -211,3 +211,14 @@ write("driver_commands", "seed-raw-ring",
       rec(5, corr_cmd(1, 0)) + rec(0xEF, struct.pack("<ii", 8 + 16, 6) + corr_cmd(1, 0)) +
       rec(0xEF, struct.pack("<ii", 8 + 24 + 9, 4) + channel_cmd(1, 9, 5, "aeron:ipc")) +
       rec(0xEF, struct.pack("<ii", 4000, 1) + b"\0" * 24))
+# selector 7 ADD_DESTINATION, 8 REMOVE_DESTINATION (manual MDC publications)
+def destination_cmd(client, corr, reg, channel):
+    c = channel.encode()
+    return struct.pack("<qqqi", client, corr, reg, len(c)) + c
+
+
+write("driver_commands", "seed-mdc-manual",
+      rec(2, channel_cmd(1, 4, 1003, "aeron:udp?control-mode=manual")) +
+      rec(7, destination_cmd(1, 5, 4, "aeron:udp?endpoint=127.0.0.1:0")) +
+      rec(8, destination_cmd(1, 6, 4, "aeron:udp?endpoint=127.0.0.1:0")) +
+      rec(7, destination_cmd(1, 7, 99, "aeron:udp?endpoint=127.0.0.1:0")) + rec(6, corr_cmd(1, 8)))
