@@ -113,7 +113,9 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
     list->count = 0;
     for (int32_t i = 0; i < old->count; i++)
     {
-        if (old->images[i]->correlation_id == r.correlation_id)
+        /* One image per event: a duplicate id (the broadcast buffer is shared
+         * memory) must not drop a second image from the list unlingered. */
+        if (NULL == gone && old->images[i]->correlation_id == r.correlation_id)
         {
             gone = old->images[i];
         }
