@@ -176,6 +176,9 @@ unset multiplot
 set output "$out/latency_percentiles.png"
 set terminal pngcairo size 900,560 font "sans,10"
 set title "Round trip, 32 B: percentile distribution (all timed runs merged)"
+unset logscale
+set xrange [1.5:200000]
+set autoscale y
 set logscale x 10
 set logscale y 10
 set xlabel "percentile"
