@@ -60,7 +60,14 @@ static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_
     }
     else
     {
-        printf("%4d: %20lld %12.0f/s  %.*s\n", id, (long long)value, rate, (int)label_length, label);
+        if (v->seconds > 0)
+        {
+            printf("%4d: %20lld %12.0f/s  %.*s\n", id, (long long)value, rate, (int)label_length, label);
+        }
+        else /* first sample (always with --once): no rate yet */
+        {
+            printf("%4d: %20lld %14s  %.*s\n", id, (long long)value, "-", (int)label_length, label);
+        }
     }
     v->first = 0;
 }

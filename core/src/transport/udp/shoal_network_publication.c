@@ -364,7 +364,8 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
     }
 }
 
-void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame, int64_t now_ns)
+void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
+    const struct sockaddr_storage *from, int64_t now_ns)
 {
     shoal_nak_header_t nak;
     memcpy(&nak, frame, sizeof(nak));
@@ -419,7 +420,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         {
             break;
         }
-        int sent = shoal_send_channel_endpoint_send(pub->endpoint, iov, count);
+        int sent = shoal_send_channel_endpoint_resend(pub->endpoint, iov, count, from);
         shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_RETRANSMITS_SENT, sent);
         pub->retransmits_sent += sent;
         if (sent < count)

@@ -148,7 +148,8 @@ int64_t shoal_network_publication_producer_position(const shoal_network_publicat
 int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now_ns);
 void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
     size_t length, int64_t now_ns);
-void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame, int64_t now_ns);
+void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
+    const struct sockaddr_storage *from, int64_t now_ns);
 void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const uint8_t *frame,
     const struct sockaddr_storage *from, int64_t now_ns);
 

@@ -96,6 +96,11 @@ int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t
 /* Sends each datagram to every destination. Returns how many datagrams went
  * out to all of them (the rest are for the next attempt). */
 int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count);
+/* Resends for a NAK from requester: MDC sends them to the requester only
+ * (the other receivers have the data or ask themselves), multicast and
+ * unicast as shoal_send_channel_endpoint_send. Returns datagrams sent. */
+int shoal_send_channel_endpoint_resend(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count,
+    const struct sockaddr_storage *requester);
 /* One datagram to every destination (setup, heartbeat); true if sent. */
 bool shoal_send_channel_endpoint_send_all(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length);
 ssize_t shoal_send_channel_endpoint_send_to(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length,
