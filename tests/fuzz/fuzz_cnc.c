@@ -58,7 +58,7 @@ static void on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t k
     size_t label_length, int64_t value, void *clientd)
 {
     size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)(id + type_id + value);
+    volatile uint8_t sum = (uint8_t)((uint64_t)id + (uint64_t)type_id + (uint64_t)value);
     for (size_t i = 0; i < key_length; i++)
     {
         sum = (uint8_t)(sum + key[i]);
@@ -75,7 +75,7 @@ static void on_error(int32_t count, int64_t first_ms, int64_t last_ms, int32_t c
     size_t text_length, void *clientd)
 {
     size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)(count + first_ms + last_ms + code);
+    volatile uint8_t sum = (uint8_t)((uint64_t)count + (uint64_t)first_ms + (uint64_t)last_ms + (uint64_t)code);
     for (size_t i = 0; i < text_length; i++)
     {
         sum = (uint8_t)(sum + (uint8_t)text[i]);

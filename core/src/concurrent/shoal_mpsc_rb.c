@@ -263,7 +263,8 @@ size_t shoal_mpsc_rb_read(shoal_mpsc_rb_t *rb, shoal_rb_handler_t handler, void 
 
 int64_t shoal_mpsc_rb_next_correlation_id(shoal_mpsc_rb_t *rb)
 {
-    return shoal_get_and_add(&rb->descriptor->correlation_counter, 1) + 1;
+    /* Unsigned: the counter lives in shared memory and may hold anything. */
+    return (int64_t)((uint64_t)shoal_get_and_add(&rb->descriptor->correlation_counter, 1) + 1u);
 }
 
 void shoal_mpsc_rb_consumer_heartbeat_time(shoal_mpsc_rb_t *rb, int64_t now_ms)

@@ -95,12 +95,24 @@ static void unblock_of_a_huge_claim_stops_at_the_tail(void **state)
     free(r.memory);
 }
 
+/* The correlation counter is in shared memory too: any value, no overflow. */
+static void correlation_counter_wraps(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    r.rb.descriptor->correlation_counter = INT64_MAX;
+    assert_true(INT64_MIN == shoal_mpsc_rb_next_correlation_id(&r.rb));
+    free(r.memory);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
         cmocka_unit_test(short_record_is_skipped),
         cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
+        cmocka_unit_test(correlation_counter_wraps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
