@@ -17,7 +17,8 @@
  *
  * Input: records of <u8 flags><u16 length><datagram>; flags bit 0: to the
  * publication's control address instead of the subscription's endpoint;
- * bit 1: leave term ids as they are.
+ * bit 1: leave term ids as they are. Inputs with a SETUP naming terms over
+ * 1 MiB are refused (each image would take three of them in /dev/shm).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -225,6 +226,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (NULL == ctx)
     {
         set_up();
+    }
+    /* A SETUP makes the receiver allocate (and pre-touch) three terms of the
+     * length it names: up to 1 MiB here, so the fuzzer cannot fill /dev/shm. */
+    for (size_t at = 0; at + 3 <= size;)
+    {
+        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
+        at += 3;
+        if (length > size - at)
+        {
+            length = size - at;
+        }
+        uint16_t type;
+        int32_t term_length;
+        if (length >= 32 && (memcpy(&type, data + at + SHOAL_FRAME_TYPE_OFFSET, 2), SHOAL_HDR_TYPE_SETUP == type) &&
+            (memcpy(&term_length, data + at + 28, 4), term_length > 1024 * 1024))
+        {
+            return -1;
+        }
+        at += length;
     }
     /* The harness is the client of both streams: stay alive. */
     shoal_correlated_command_t keepalive = { 1, 0 };
