@@ -599,7 +599,8 @@ static void run_scenario(result_t *res)
         t.pub = pubs[0], t.sub = subs[0], t.zpush = zs[0], t.zpull = zs[1];
         /* Large messages: at most --max-mib per run, so a size sweep takes seconds, not hours. */
         long cap = (long)(((uint64_t)opt.max_mib << 20) / res->size);
-        res->messages = opt.messages < cap ? opt.messages : cap < 1000 ? 1000 : cap;
+        cap = cap < 16 ? 16 : cap;
+        res->messages = opt.messages < cap ? opt.messages : cap;
         for (int run = -1; run < opt.runs; run++) {
             double v = tput_run(&t, res->messages);
             if (v < 0) {
@@ -997,7 +998,8 @@ static void usage(FILE *out)
         "  --samples N       round trips per latency run (default 100000)\n"
         "  --term-length MIB shoal IPC term length in MiB, a power of two (default 4; window = term / 2)\n"
         "  --size BYTES      message size, %d..%d (default 32; repeatable or comma list, at most %d sizes)\n"
-        "  --max-mib N       cap a throughput run at N MiB of payload: fewer messages for large sizes (default 256)\n"
+        "  --max-mib N       cap a throughput run at N MiB of payload (and >= 16 messages): fewer messages\n"
+        "                    for large sizes (default 256)\n"
         "  --publishers N    publisher threads of ipc-throughput-concurrent, 1..%d (default 1)\n"
         "  --rate N          rtt scenarios: N pings per second on a fixed schedule, latency from the intended\n"
         "                    send time (coordinated omission counted); default: back to back\n"
