@@ -107,6 +107,12 @@ int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id,
 int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
 
+typedef void (*shoal_image_handler_t)(void *clientd, shoal_subscription_t *sub, shoal_image_t *image);
+
+int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd,
+    shoal_subscription_t **sub);
+
 int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len);
 int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt);
 
@@ -146,6 +152,19 @@ bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 int shoal_subscription_image_count(const shoal_subscription_t *s);
 int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
 int shoal_subscription_close(shoal_subscription_t *s);
+
+int32_t shoal_image_session_id(const shoal_image_t *image);
+int32_t shoal_image_stream_id(const shoal_image_t *image);
+
+int64_t shoal_image_correlation_id(const shoal_image_t *image);
+
+const char *shoal_image_source_identity(const shoal_image_t *image);
+
+int64_t shoal_image_join_position(const shoal_image_t *image);
+
+int64_t shoal_image_position(const shoal_image_t *image);
+
+bool shoal_image_is_closed(const shoal_image_t *image);
 ]==],
 defines = {
     SHOAL_VERSION_MAJOR = 0,

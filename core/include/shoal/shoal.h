@@ -215,6 +215,23 @@ SHOAL_API int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t 
 SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
 
+/* Image events of a subscription: a publication (one session) became
+ * visible to it, or went away (closed and drained, end of stream, or, for
+ * UDP, silent for the image liveness timeout). Called on the client's
+ * conductor thread, one event at a time, possibly before
+ * shoal_add_subscription_with_handlers returns (hence the sub argument).
+ * Every on_available is matched by exactly one on_unavailable: for images
+ * still present when the subscription (or its client) is closed it is
+ * called by the closing thread, before close returns. The image handle is
+ * valid from on_available until on_unavailable returns. A handler must be
+ * short and must not add or close publications, subscriptions or the
+ * client (the conductor would wait for itself); polling is fine. */
+typedef void (*shoal_image_handler_t)(void *clientd, shoal_subscription_t *sub, shoal_image_t *image);
+/* As shoal_add_subscription, with image handlers (either may be NULL). */
+SHOAL_API int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd,
+    shoal_subscription_t **sub);
+
 /* ---- Publication ---- */
 SHOAL_API int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len);
 SHOAL_API int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt);
@@ -269,6 +286,22 @@ SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);
 SHOAL_API int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);
+
+/* ---- Image (one publication session as seen by one subscription) ----
+ * Handed to the image handlers above; read-only, any thread, while valid. */
+SHOAL_API int32_t shoal_image_session_id(const shoal_image_t *image);
+SHOAL_API int32_t shoal_image_stream_id(const shoal_image_t *image);
+/* Driver-assigned id of the image (unique in that driver). */
+SHOAL_API int64_t shoal_image_correlation_id(const shoal_image_t *image);
+/* Where the stream comes from: "aeron:ipc", or the sender's "ip:port" for
+ * UDP (e.g. "127.0.0.1:40123"). Stays valid as long as the image. */
+SHOAL_API const char *shoal_image_source_identity(const shoal_image_t *image);
+/* Stream position at which this subscription joined the stream. */
+SHOAL_API int64_t shoal_image_join_position(const shoal_image_t *image);
+/* Position of this subscription in the stream (consumed so far). */
+SHOAL_API int64_t shoal_image_position(const shoal_image_t *image);
+/* True once the image went unavailable (set before on_unavailable runs). */
+SHOAL_API bool shoal_image_is_closed(const shoal_image_t *image);
 
 #ifdef __cplusplus
 }

@@ -249,7 +249,10 @@ int shoal_client_close(shoal_client_t *c)
     }
     while (c->subscriptions_count > 0)
     {
-        shoal_subscription_free(c->subscriptions[--c->subscriptions_count]);
+        /* The conductor has stopped: no lock needed to pair the image events. */
+        shoal_subscription_t *s = c->subscriptions[--c->subscriptions_count];
+        shoal_subscription_release_images(s);
+        shoal_subscription_free(s);
     }
     shoal_client_free_lingering(c, true);
     free(c->publications);

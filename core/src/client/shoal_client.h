@@ -28,6 +28,8 @@
 #include "util/shoal_counters.h"
 
 #define SHOAL_CLIENT_RESPONSE_MAX 2048
+/* "aeron:ipc" or an "[v6 address]:port": the driver sends at most 64 bytes. */
+#define SHOAL_IMAGE_SOURCE_MAX 72
 
 struct shoal_image_stct
 {
@@ -43,8 +45,11 @@ struct shoal_image_stct
     /* cold */
     int64_t correlation_id;
     int64_t subscription_registration_id;
+    int64_t join_position;
+    int closed;                       /* set (release) before on_unavailable */
     uint8_t *mapped;
     size_t mapped_length;
+    char source_identity[SHOAL_IMAGE_SOURCE_MAX];
 };
 
 typedef struct shoal_image_list_stct
@@ -61,6 +66,10 @@ struct shoal_subscription_stct
     int32_t stream_id;
     int64_t registration_id;
     shoal_client_t *client;
+    /* image events (conductor thread, or the closing thread) */
+    shoal_image_handler_t on_available;
+    shoal_image_handler_t on_unavailable;
+    void *handlers_clientd;
 };
 
 struct shoal_publication_stct
@@ -150,7 +159,8 @@ void shoal_client_free_lingering(shoal_client_t *c, bool all);
 
 /* shoal_image.c */
 int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t correlation_id,
-    int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position);
+    int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position,
+    const char *source_identity);
 void shoal_image_delete(shoal_image_t *image);
 
 /* shoal_log_mapping.c: maps an existing log buffer file read-write. */
@@ -162,5 +172,8 @@ int shoal_publication_create(shoal_publication_t **pub, shoal_client_t *c, const
     const char *log_file, bool exclusive);
 void shoal_publication_free(shoal_publication_t *p);
 void shoal_subscription_free(shoal_subscription_t *s);
+/* Marks every image of s closed and calls on_unavailable for it; with
+ * client->lock held, so it never interleaves with the conductor's events. */
+void shoal_subscription_release_images(shoal_subscription_t *s);
 
 #endif

@@ -60,11 +60,26 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     char log_file[SHOAL_MAX_PATH_LENGTH];
     memcpy(log_file, buffer + sizeof(r), (size_t)r.log_file_length);
     log_file[r.log_file_length] = '\0';
+    /* The source identity follows as <int32 length><bytes>; tolerate its
+     * absence (an older driver) with an empty string. */
+    char source[SHOAL_IMAGE_SOURCE_MAX] = "";
+    size_t at = sizeof(r) + (size_t)r.log_file_length;
+    int32_t source_length = 0;
+    if (at + sizeof(source_length) <= length)
+    {
+        memcpy(&source_length, buffer + at, sizeof(source_length));
+        if (source_length > 0 && (size_t)source_length < sizeof(source) &&
+            at + sizeof(source_length) + (size_t)source_length <= length)
+        {
+            memcpy(source, buffer + at + sizeof(source_length), (size_t)source_length);
+            source[source_length] = '\0';
+        }
+    }
 
     int64_t *position = shoal_counter_addr(c->cnc.counters_values, r.subscriber_position_id);
     shoal_image_t *image = NULL;
     if (shoal_image_create(&image, log_file, r.correlation_id, r.subscription_registration_id, r.session_id,
-        r.stream_id, position) < 0)
+        r.stream_id, position, source) < 0)
     {
         if (NULL != c->ctx->error_handler)
         {
@@ -88,6 +103,10 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     list->images[count] = image;
     shoal_store_release(&s->images, list);
     shoal_client_linger(c, old, NULL);
+    if (NULL != s->on_available)
+    {
+        s->on_available(s->handlers_clientd, s, image);
+    }
 }
 
 static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_t length)
@@ -131,6 +150,13 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
     }
     shoal_store_release(&s->images, list);
     shoal_client_linger(c, old, NULL);
+    /* Told after the swap: a handler that polls no longer sees the image,
+     * which lingers (still mapped) until the linger time has passed. */
+    shoal_store_release(&gone->closed, 1);
+    if (NULL != s->on_unavailable)
+    {
+        s->on_unavailable(s->handlers_clientd, s, gone);
+    }
     shoal_client_linger(c, NULL, gone);
 }
 

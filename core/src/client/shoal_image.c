@@ -1,4 +1,5 @@
 /* An image: one publication's log as seen by one subscription. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -8,7 +9,8 @@
 #include "util/shoal_error.h"
 
 int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t correlation_id,
-    int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position)
+    int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position,
+    const char *source_identity)
 {
     shoal_image_t *image = aligned_alloc(64, SHOAL_ALIGN(sizeof(shoal_image_t), 64));
     if (NULL == image)
@@ -30,6 +32,8 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
     image->subscriber_position = subscriber_position;
     /* The driver set our join position before announcing the image. */
     image->position = shoal_load_acquire(subscriber_position);
+    image->join_position = image->position;
+    snprintf(image->source_identity, sizeof(image->source_identity), "%s", source_identity);
     image->correlation_id = correlation_id;
     image->subscription_registration_id = subscription_registration_id;
     image->session_id = session_id;
@@ -46,4 +50,56 @@ void shoal_image_delete(shoal_image_t *image)
         munmap(image->mapped, image->mapped_length);
         free(image);
     }
+}
+
+/* ---- public accessors: cold, read-only, callable from any thread ---- */
+
+int32_t shoal_image_session_id(const shoal_image_t *image)
+{
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_session_id: image must not be NULL") :
+        image->session_id;
+}
+
+int32_t shoal_image_stream_id(const shoal_image_t *image)
+{
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_stream_id: image must not be NULL") :
+        image->stream_id;
+}
+
+int64_t shoal_image_correlation_id(const shoal_image_t *image)
+{
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_correlation_id: image must not be NULL") :
+        image->correlation_id;
+}
+
+const char *shoal_image_source_identity(const shoal_image_t *image)
+{
+    if (NULL == image)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_image_source_identity: image must not be NULL");
+        return NULL;
+    }
+    return image->source_identity;
+}
+
+int64_t shoal_image_join_position(const shoal_image_t *image)
+{
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_join_position: image must not be NULL") :
+        image->join_position;
+}
+
+int64_t shoal_image_position(const shoal_image_t *image)
+{
+    if (NULL == image)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_image_position: image must not be NULL");
+    }
+    /* image->position belongs to the polling thread; the counter it
+     * publishes with release is the value other threads may read. */
+    return shoal_load_acquire(image->subscriber_position);
+}
+
+bool shoal_image_is_closed(const shoal_image_t *image)
+{
+    return NULL == image || 0 != shoal_load_acquire(&image->closed);
 }

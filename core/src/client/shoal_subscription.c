@@ -30,7 +30,31 @@ void shoal_subscription_free(shoal_subscription_t *s)
     free(s);
 }
 
+void shoal_subscription_release_images(shoal_subscription_t *s)
+{
+    if (NULL == s->images)
+    {
+        return;
+    }
+    for (int32_t i = 0; i < s->images->count; i++)
+    {
+        shoal_image_t *image = s->images->images[i];
+        shoal_store_release(&image->closed, 1);
+        if (NULL != s->on_unavailable)
+        {
+            s->on_unavailable(s->handlers_clientd, s, image);
+        }
+    }
+}
+
 int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub)
+{
+    return shoal_add_subscription_with_handlers(c, uri, stream_id, NULL, NULL, NULL, sub);
+}
+
+int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd,
+    shoal_subscription_t **sub)
 {
     if (NULL == c || NULL == uri || NULL == sub)
     {
@@ -59,6 +83,9 @@ int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id
     s->registration_id = cmd.correlated.correlation_id;
     s->client = c;
     s->client_closed = &c->closed;
+    s->on_available = on_available;
+    s->on_unavailable = on_unavailable;
+    s->handlers_clientd = clientd;
 
     pthread_mutex_lock(&c->api_lock);
     /* Registered before the command: the driver announces images right after
@@ -74,6 +101,9 @@ int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id
         {
             pthread_mutex_lock(&c->lock);
             shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+            /* Only a late answer (after our timeout) could have brought
+             * images; still pair any on_available that fired. */
+            shoal_subscription_release_images(s);
             pthread_mutex_unlock(&c->lock);
         }
     }
@@ -104,6 +134,9 @@ int shoal_subscription_close(shoal_subscription_t *s)
     }
     pthread_mutex_lock(&c->lock);
     shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+    /* Under the lock: the conductor cannot be in an image event of s now,
+     * and once unregistered it never will be again. */
+    shoal_subscription_release_images(s);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->api_lock);
     shoal_subscription_free(s);
