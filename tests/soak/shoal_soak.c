@@ -451,7 +451,7 @@ int main(int argc, char **argv)
         {
             if (subs[i].error[0])
             {
-                snprintf(error, sizeof(error), "%s", subs[i].error);
+                snprintf(error, sizeof(error), "%.255s", subs[i].error);
             }
         }
         if (0 == live && now >= end)
@@ -481,7 +481,7 @@ int main(int argc, char **argv)
     {
         if (subs[i].error[0])
         {
-            snprintf(error, sizeof(error), "%s", subs[i].error);
+            snprintf(error, sizeof(error), "%.255s", subs[i].error);
         }
     }
     /* every publisher that finished was received whole by A */
