@@ -353,6 +353,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             .ttl = ch.ttl,
             .exclusive = exclusive,
             .sparse = uri->has_sparse ? uri->sparse : true,
+            .reliable = uri->has_reliable ? uri->reliable : true,
             .channel = canonical,
             .fc_default = ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
             .fc_spec = uri->fc,

@@ -403,8 +403,9 @@ static void test_subscription_speaks_aeron(void **state)
         ((shoal_data_header_t *)(two + 64))->session_id = SESSION;
         ((shoal_data_header_t *)(two + 64))->term_offset = 320;
         send_to(f, two, 64 + 37, &endpoint); expected_invalid++;
-        /* a PAD that does not end the term */
-        shoal_data_header_t pad = { { 64, 0, 0, SHOAL_HDR_TYPE_PAD }, 192, SESSION, STREAM, INITIAL_TERM, 0 };
+        /* a PAD that runs past the term end (one inside the term is valid:
+         * an unblocked claim or an unreliable publication's gap) */
+        shoal_data_header_t pad = { { TERM_LENGTH, 0, 0, SHOAL_HDR_TYPE_PAD }, 192, SESSION, STREAM, INITIAL_TERM, 0 };
         send_to(f, &pad, sizeof(pad), &endpoint); expected_invalid++;
     }
     shoal_setup_header_t bad_setup = setup;

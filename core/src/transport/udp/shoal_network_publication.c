@@ -40,6 +40,7 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     pub->session_id = p->session_id;
     pub->stream_id = p->stream_id;
     pub->exclusive = p->exclusive;
+    pub->reliable = p->reliable;
     pub->term_length = p->term_length;
     pub->mtu = p->mtu;
     pub->ttl = p->ttl;
@@ -364,6 +365,37 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
     }
 }
 
+/* reliable=false: the data is not sent again, but a receiver that NAKs (a
+ * reliable subscription) is told to step over the range: one PAD header
+ * covering it, as the receiver's own gap fill would write, so it moves on
+ * instead of stalling on a gap that nobody will fill. The NAKed range runs
+ * from a frame start to a frame start (or the sender position). It goes
+ * where a resend would (MDC: the requester only). */
+static void send_gap_padding(shoal_network_publication_t *pub, const shoal_nak_header_t *nak, int64_t length,
+    const struct sockaddr_storage *from)
+{
+    if (length > pub->term_length - nak->term_offset)
+    {
+        length = pub->term_length - nak->term_offset;
+    }
+    if (length < SHOAL_DATA_HEADER_LENGTH || (length & (SHOAL_FRAME_ALIGNMENT - 1)))
+    {
+        return;
+    }
+    shoal_data_header_t h;
+    memset(&h, 0, sizeof(h));
+    h.frame_header.frame_length = (int32_t)length;
+    h.frame_header.version = SHOAL_FRAME_VERSION;
+    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
+    h.frame_header.type = SHOAL_HDR_TYPE_PAD;
+    h.term_offset = nak->term_offset;
+    h.session_id = pub->session_id;
+    h.stream_id = pub->stream_id;
+    h.term_id = nak->term_id;
+    struct iovec iov = { &h, sizeof(h) };
+    shoal_send_channel_endpoint_resend(pub->endpoint, &iov, 1, from);
+}
+
 void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
     const struct sockaddr_storage *from, int64_t now_ns)
 {
@@ -392,6 +424,11 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     if (remaining > pub->sender_position - position)
     {
         remaining = pub->sender_position - position;
+    }
+    if (!pub->reliable)
+    {
+        send_gap_padding(pub, &nak, remaining, from);
+        return;
     }
     size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
     uint8_t *term = pub->terms[index];

@@ -63,6 +63,7 @@ typedef struct shoal_network_publication_params_stct
     int32_t ttl;
     bool exclusive;
     bool sparse;
+    bool reliable;                     /* false: NAKs are answered with padding, never data */
     const char *channel;               /* for counter labels */
     shoal_flow_control_kind_t fc_default;
     const char *fc_spec;
@@ -81,6 +82,7 @@ typedef struct shoal_network_publication_stct
     int32_t session_id;
     int32_t stream_id;
     bool exclusive;
+    bool reliable;
     char log_file[512];
     char channel[256];
     uint8_t *mapped;

@@ -7,8 +7,10 @@
  * Rules (drop, and count in INVALID_FRAMES, anything else):
  *  - at least the 8-byte frame header, version 0, a known type;
  *  - frame_length at least the type's header length and no more than the
- *    datagram (except PAD, whose length covers the rest of the term while
- *    only its header travels);
+ *    datagram (except PAD, whose length covers the bytes it pads, at most
+ *    to the term end, while only its header travels: term-end padding, a
+ *    claim a dead publisher left and the unblocker padded over, or a gap
+ *    an unreliable publication will not resend);
  *  - DATA / PAD datagrams may carry several frames back to back at 32-byte
  *    aligned offsets (see shoal_udp_data_datagram_check); a heartbeat is one
  *    DATA header with frame_length 0.
@@ -128,7 +130,7 @@ static inline int32_t shoal_udp_data_datagram_check(const uint8_t *buf, size_t l
         int64_t term_end = (int64_t)h.term_offset + h.frame_header.frame_length;
         if (SHOAL_HDR_TYPE_PAD == h.frame_header.type)
         {
-            if (remaining != SHOAL_DATA_HEADER_LENGTH || term_end != term_length)
+            if (remaining != SHOAL_DATA_HEADER_LENGTH || term_end > term_length)
             {
                 return -1;
             }
