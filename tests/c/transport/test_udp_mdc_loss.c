@@ -1,4 +1,4 @@
-/* MDC (dynamic) under 10 % injected loss each way: one publisher, three
+/* MDC (dynamic), and multicast, under 10 % injected loss each way: one publisher, three
  * subscriber drivers, random message sizes 1 B .. ~4 MTUs (see
  * udp_loss_test.h); every subscriber gets every message in order, exactly
  * once, byte-identical. fc=min, so no receiver is outrun (with max a
@@ -21,7 +21,7 @@
 #define SUBS 3
 
 static int run_mdc_loss_test(const char *name, const char *rate, const char *term_length, long messages,
-    int64_t timeout_ms)
+    int64_t timeout_ms, bool multicast)
 {
     const char *pub_settings[] = { "RCV_LOSS_RATE", rate, "LOSS_SEED", "7", NULL };
     multi_envs_t m;
@@ -45,14 +45,29 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
     }
     int control_port = udp_test_free_port();
     char pub_uri[256];
-    udp_test_uri(pub_uri, sizeof(pub_uri), "aeron:udp?control=127.0.0.1:%d|control-mode=dynamic|fc=min|term-length=%s",
-        control_port, term_length);
+    char group_uri[256];
+    /* Multicast: one group of our own (last octet odd: control is G+1). */
+    udp_test_uri(group_uri, sizeof(group_uri), "aeron:udp?endpoint=239.255.%d.201:%d|interface=127.0.0.1",
+        (int)(getpid() % 250), control_port);
+    if (multicast)
+    {
+        udp_test_uri(pub_uri, sizeof(pub_uri), "%s|fc=min|term-length=%s", group_uri, term_length);
+    }
+    else
+    {
+        udp_test_uri(pub_uri, sizeof(pub_uri),
+            "aeron:udp?control=127.0.0.1:%d|control-mode=dynamic|fc=min|term-length=%s", control_port, term_length);
+    }
     shoal_subscription_t *subs[SUBS];
     for (int i = 0; i < SUBS; i++)
     {
         char sub_uri[256];
         udp_test_uri(sub_uri, sizeof(sub_uri), "aeron:udp?endpoint=127.0.0.1:%d|control=127.0.0.1:%d",
             udp_test_free_port(), control_port);
+        if (multicast)
+        {
+            snprintf(sub_uri, sizeof(sub_uri), "%s", group_uri);
+        }
         if (shoal_add_subscription(m.sub_env[i].client, sub_uri, 78, &subs[i]) < 0)
         {
             fprintf(stderr, "subscription %s: %s\n", sub_uri, shoal_errmsg());
@@ -147,8 +162,8 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
     }
     int64_t retransmits = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
     int64_t naks_received = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED);
-    printf("MDC loss test %s: %d subscribers, term %s, loss rate %s each way, %ld messages (%.1f MB payload) in "
-        "%.2f s (%.0f msg/s); per subscriber received/errors:", name, SUBS, term_length, rate, messages,
+    printf("%s loss test %s: %d subscribers, term %s, loss rate %s each way, %ld messages (%.1f MB payload) in "
+        "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length, rate, messages,
         (double)bytes / 1e6, (double)elapsed / 1000.0,
         (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
     int rc = 0;
@@ -176,14 +191,26 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
 static void test_mdc_three_subscribers_under_10_percent_loss(void **state)
 {
     (void)state;
-    assert_int_equal(0, run_mdc_loss_test("mdcloss10", "0.1", "16m", loss_test_messages(100000), 120000));
+    assert_int_equal(0, run_mdc_loss_test("mdcloss10", "0.1", "16m", loss_test_messages(100000), 120000, false));
 }
 
 /* Small terms: padding at every term end and rotation under loss. */
 static void test_mdc_small_terms_under_10_percent_loss(void **state)
 {
     (void)state;
-    assert_int_equal(0, run_mdc_loss_test("mdcloss10s", "0.1", "64k", loss_test_messages(100000) / 10, 60000));
+    assert_int_equal(0, run_mdc_loss_test("mdcloss10s", "0.1", "64k", loss_test_messages(100000) / 10, 60000, false));
+}
+
+/* The same over multicast: NAKs to the control group, resends to the group. */
+static void test_multicast_three_subscribers_under_10_percent_loss(void **state)
+{
+    (void)state;
+    char why[256];
+    if (udp_test_ensure_loopback_multicast(why, sizeof(why)) < 0)
+    {
+        fail_msg("multicast test cannot run: %s", why);
+    }
+    assert_int_equal(0, run_mdc_loss_test("mcastloss10", "0.1", "16m", loss_test_messages(100000) / 2, 120000, true));
 }
 
 int main(void)
@@ -191,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mdc_three_subscribers_under_10_percent_loss),
         cmocka_unit_test(test_mdc_small_terms_under_10_percent_loss),
+        cmocka_unit_test(test_multicast_three_subscribers_under_10_percent_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
