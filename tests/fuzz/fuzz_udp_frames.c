@@ -17,7 +17,8 @@
  *
  * Input: records of <u8 flags><u16 length><datagram>; flags bit 0: to the
  * publication's control address instead of the subscription's endpoint;
- * bit 1: leave term ids as they are. Inputs with a SETUP naming terms over
+ * bit 1: leave term ids as they are; bit 2: the second pair, stream 1002 with
+ * a reliable=false subscription (receivers pad over gaps instead of NAKing). Inputs with a SETUP naming terms over
  * 1 MiB are refused (each image would take three of them in /dev/shm).
  */
 #include <arpa/inet.h>
@@ -56,9 +57,10 @@ static uint8_t *cnc_memory;
 static shoal_driver_conductor_t *conductor;
 static shoal_mpsc_rb_t to_driver;
 static int fd = -1;
-static struct sockaddr_in receiver_address;
-static struct sockaddr_in sender_address;
-static int32_t initial_term_id;
+/* [0]: stream 1001, reliable; [1]: stream 1002, reliable=false (gaps padded over). */
+static struct sockaddr_in receiver_address[2];
+static struct sockaddr_in sender_address[2];
+static int32_t initial_term_id[2];
 static uint8_t datagram[MAX_DATAGRAM];
 
 static void cleanup(void)
@@ -70,10 +72,10 @@ static void cleanup(void)
     shoal_fs_delete_dir(ctx->dir);
 }
 
-static void send_command(int32_t type, int64_t correlation_id, const char *channel)
+static void send_command(int32_t type, int64_t correlation_id, int32_t stream_id, const char *channel)
 {
     uint8_t buf[256];
-    shoal_channel_command_t cmd = { { 1, correlation_id }, STREAM_ID, (int32_t)strlen(channel) };
+    shoal_channel_command_t cmd = { { 1, correlation_id }, stream_id, (int32_t)strlen(channel) };
     memcpy(buf, &cmd, sizeof(cmd));
     memcpy(buf + sizeof(cmd), channel, strlen(channel));
     if (shoal_mpsc_rb_write(&to_driver, type, buf, sizeof(cmd) + strlen(channel)) < 0)
@@ -91,7 +93,11 @@ static void loopback_address(struct sockaddr_in *out, const struct sockaddr_stor
     memset(out, 0, sizeof(*out));
     out->sin_family = AF_INET;
     out->sin_port = ((const struct sockaddr_in *)bound)->sin_port;
-    out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    out->sin_addr = ((const struct sockaddr_in *)bound)->sin_addr;
+    if (htonl(INADDR_ANY) == out->sin_addr.s_addr)
+    {
+        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
 }
 
 static void set_up(void)
@@ -135,34 +141,39 @@ static void set_up(void)
         abort();
     }
 
-    send_command(SHOAL_CMD_ADD_SUBSCRIPTION, 2, "aeron:udp?endpoint=127.0.0.1:0");
-    if (1 != conductor->receive_endpoints_count)
+    static const char *const SUBSCRIPTIONS[2] = {
+        "aeron:udp?endpoint=127.0.0.1:0", "aeron:udp?endpoint=127.0.0.2:0|reliable=false" };
+    for (int k = 0; k < 2; k++)
     {
-        fprintf(stderr, "fuzz_udp_frames: no receive endpoint: %s\n", shoal_errmsg());
-        abort();
-    }
-    loopback_address(&receiver_address, &conductor->receive_endpoints[0]->transport.recv_local);
-    char channel[128];
-    snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%u|session-id=%d",
-        (unsigned)ntohs(receiver_address.sin_port), SESSION_ID);
-    send_command(SHOAL_CMD_ADD_PUBLICATION, 3, channel);
-    if (1 != conductor->send_endpoints_count || 1 != conductor->network_publications_count)
-    {
-        fprintf(stderr, "fuzz_udp_frames: no publication: %s\n", shoal_errmsg());
-        abort();
-    }
-    loopback_address(&sender_address, &conductor->send_endpoints[0]->transport.local);
-    initial_term_id = conductor->network_publications[0]->initial_term_id;
-    /* SETUP -> image -> status message: wait until the stream is connected. */
-    int64_t deadline = shoal_epoch_ms() + 5000;
-    while (0 == conductor->images_count && shoal_epoch_ms() < deadline)
-    {
-        (void)shoal_driver_conductor_do_work(conductor);
-    }
-    if (0 == conductor->images_count)
-    {
-        fprintf(stderr, "fuzz_udp_frames: no image after 5 s\n");
-        abort();
+        send_command(SHOAL_CMD_ADD_SUBSCRIPTION, 2 + 2 * k, STREAM_ID + k, SUBSCRIPTIONS[k]);
+        if (k + 1 != conductor->receive_endpoints_count)
+        {
+            fprintf(stderr, "fuzz_udp_frames: no receive endpoint: %s\n", shoal_errmsg());
+            abort();
+        }
+        loopback_address(&receiver_address[k], &conductor->receive_endpoints[k]->transport.recv_local);
+        char channel[128];
+        snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.%d:%u|session-id=%d", 1 + k,
+            (unsigned)ntohs(receiver_address[k].sin_port), SESSION_ID);
+        send_command(SHOAL_CMD_ADD_PUBLICATION, 3 + 2 * k, STREAM_ID + k, channel);
+        if (k + 1 != conductor->send_endpoints_count || k + 1 != conductor->network_publications_count)
+        {
+            fprintf(stderr, "fuzz_udp_frames: no publication: %s\n", shoal_errmsg());
+            abort();
+        }
+        loopback_address(&sender_address[k], &conductor->send_endpoints[k]->transport.local);
+        initial_term_id[k] = conductor->network_publications[k]->initial_term_id;
+        /* SETUP -> image -> status message: wait until the stream is connected. */
+        int64_t deadline = shoal_epoch_ms() + 5000;
+        while (conductor->images_count < k + 1 && shoal_epoch_ms() < deadline)
+        {
+            (void)shoal_driver_conductor_do_work(conductor);
+        }
+        if (conductor->images_count < k + 1)
+        {
+            fprintf(stderr, "fuzz_udp_frames: no image after 5 s\n");
+            abort();
+        }
     }
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0)
@@ -171,19 +182,19 @@ static void set_up(void)
     }
 }
 
-static void add_initial_term_id(uint8_t *buf, size_t length, size_t offset)
+static void add_initial_term_id(uint8_t *buf, size_t length, size_t offset, int32_t initial)
 {
     if (offset + 4 <= length)
     {
         uint32_t v;
         memcpy(&v, buf + offset, 4);
-        v += (uint32_t)initial_term_id;
+        v += (uint32_t)initial;
         memcpy(buf + offset, &v, 4);
     }
 }
 
 /* Term ids in the input are relative to the stream's initial term id. */
-static void relocate_term_ids(uint8_t *buf, size_t length)
+static void relocate_term_ids(uint8_t *buf, size_t length, int32_t initial)
 {
     if (length < SHOAL_FRAME_HEADER_LENGTH)
     {
@@ -198,7 +209,7 @@ static void relocate_term_ids(uint8_t *buf, size_t length)
             /* every frame of the datagram, at the offsets the validator walks */
             for (size_t at = 0; at + SHOAL_DATA_HEADER_LENGTH <= length;)
             {
-                add_initial_term_id(buf, length, at + SHOAL_DATA_TERM_ID_OFFSET);
+                add_initial_term_id(buf, length, at + SHOAL_DATA_TERM_ID_OFFSET, initial);
                 int32_t frame_length;
                 memcpy(&frame_length, buf + at, 4);
                 if (frame_length < SHOAL_DATA_HEADER_LENGTH)
@@ -209,12 +220,12 @@ static void relocate_term_ids(uint8_t *buf, size_t length)
             }
             break;
         case SHOAL_HDR_TYPE_SETUP:
-            add_initial_term_id(buf, length, 20);
-            add_initial_term_id(buf, length, 24);
+            add_initial_term_id(buf, length, 20, initial);
+            add_initial_term_id(buf, length, 24, initial);
             break;
         case SHOAL_HDR_TYPE_SM:
         case SHOAL_HDR_TYPE_NAK:
-            add_initial_term_id(buf, length, 16);
+            add_initial_term_id(buf, length, 16, initial);
             break;
         default:
             break;
@@ -263,7 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += length;
         if (0 == (flags & 2))
         {
-            relocate_term_ids(datagram, length);
+            relocate_term_ids(datagram, length, initial_term_id[(flags >> 2) & 1]);
         }
 
         /* Layer 1: the validators, on exactly length bytes. */
@@ -284,7 +295,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         /* Layer 2: over loopback into the driver. */
-        const struct sockaddr_in *to = (flags & 1) ? &sender_address : &receiver_address;
+        const int k = (flags >> 2) & 1;
+        const struct sockaddr_in *to = (flags & 1) ? &sender_address[k] : &receiver_address[k];
         if (sendto(fd, datagram, length, 0, (const struct sockaddr *)to, sizeof(*to)) >= 0)
         {
             sent++;

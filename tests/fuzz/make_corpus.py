@@ -222,3 +222,10 @@ write("driver_commands", "seed-mdc-manual",
       rec(7, destination_cmd(1, 5, 4, "aeron:udp?endpoint=127.0.0.1:0")) +
       rec(8, destination_cmd(1, 6, 4, "aeron:udp?endpoint=127.0.0.1:0")) +
       rec(7, destination_cmd(1, 7, 99, "aeron:udp?endpoint=127.0.0.1:0")) + rec(6, corr_cmd(1, 8)))
+# flags bit 2: stream 1002, whose subscription is reliable=false
+UNRELIABLE = 4
+write("udp_frames", "seed-unreliable",
+      rec(TO_RECEIVER | UNRELIABLE, aligned(data_frame(0, 7, 1002, 0, b"first"))) +
+      rec(TO_RECEIVER | UNRELIABLE, aligned(data_frame(8192, 7, 1002, 0, b"after a gap"))) +
+      rec(TO_SENDER | UNRELIABLE, nak_frame(7, 1002, 0, 64, 1024)) +
+      rec(TO_SENDER | UNRELIABLE, sm_frame(7, 1002, 0, 0, 128 * 1024, 3)))
