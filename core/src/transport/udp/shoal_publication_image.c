@@ -427,7 +427,6 @@ static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
             gap->term_offset = gap_start;
             gap->first_seen_ns = now_ns;
             gap->retry_at_ns = now_ns;
-            gap->naks = 0;
         }
         if (NULL != gap)
         {
@@ -436,18 +435,8 @@ static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
             {
                 if (now_ns >= gap->retry_at_ns)
                 {
-                    /* Repeats beyond the second back off (x2 each, up to
-                     * x8): that many repeats usually means the resend is
-                     * queued behind a backlog (a busy receiver or sender)
-                     * and NAKing it every delay only resends it again,
-                     * feeding the backlog. The first repeats stay prompt:
-                     * at 30 % loss half the resends are really lost.
-                     * (3 MDC receivers at 10 % loss on a loaded machine:
-                     * NAKs went from ~1M to ~100k for 200k messages.) */
                     send_nak(image, term_id, gap_start, gap_length);
-                    int32_t shift = gap->naks < 2 ? 0 : (gap->naks - 1 < 3 ? gap->naks - 1 : 3);
-                    gap->retry_at_ns = now_ns + (delay << shift);
-                    gap->naks++;
+                    gap->retry_at_ns = now_ns + delay;
                     work++;
                 }
             }

@@ -19,9 +19,9 @@
  * read), advance rebuild, clean a term behind the slowest subscriber before
  * the window moves, status messages (on creation, every window/4 consumed,
  * else every 200 ms), loss: every gap between rebuild and hwm is NAKed at
- * once and again after the retry delay (max of NAK_RETRY_DELAY and 2 RTT,
- * backing off after two repeats) until filled; with reliable=false a gap
- * older than the retry delay is padded over instead. RTT measurement every second (the RTT used is the
+ * once and again after the retry delay (max of NAK_RETRY_DELAY and 2 RTT)
+ * until filled; with reliable=false a gap older than the retry delay is
+ * padded over instead. RTT measurement every second (the RTT used is the
  * minimum of recent samples). A heartbeat at a position we already hold is
  * answered with an SM at once: the sender probes like that when it waits
  * for an acknowledgement that may have been lost.
@@ -69,7 +69,6 @@ typedef struct shoal_image_gap_stct
     int32_t term_offset;
     int64_t first_seen_ns;
     int64_t retry_at_ns;
-    int32_t naks;              /* NAKs sent for it: later repeats back off */
     bool seen;                 /* still a gap in the latest scan */
 } shoal_image_gap_t;
 
