@@ -309,7 +309,10 @@ int shoal_udp_channel_init(shoal_udp_channel_t *ch, const shoal_uri_t *uri)
     {
         if (shoal_udp_resolve(uri->endpoint, &ch->endpoint, &ch->endpoint_length) < 0)
         {
-            return shoal_set_err(SHOAL_EURI, "endpoint '%s': %s", uri->endpoint, shoal_errmsg());
+            /* The reason lives in the buffer shoal_set_err writes: copy it first. */
+            char why[SHOAL_ERRMSG_MAX];
+            snprintf(why, sizeof(why), "%s", shoal_errmsg());
+            return shoal_set_err(SHOAL_EURI, "endpoint '%s': %s", uri->endpoint, why);
         }
         ch->has_endpoint = true;
         ch->is_multicast = shoal_udp_addr_is_multicast(&ch->endpoint);
@@ -318,7 +321,9 @@ int shoal_udp_channel_init(shoal_udp_channel_t *ch, const shoal_uri_t *uri)
     {
         if (shoal_udp_resolve(uri->control, &ch->control, &ch->control_length) < 0)
         {
-            return shoal_set_err(SHOAL_EURI, "control '%s': %s", uri->control, shoal_errmsg());
+            char why[SHOAL_ERRMSG_MAX];
+            snprintf(why, sizeof(why), "%s", shoal_errmsg());
+            return shoal_set_err(SHOAL_EURI, "control '%s': %s", uri->control, why);
         }
         ch->has_control = true;
     }
