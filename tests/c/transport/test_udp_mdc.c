@@ -57,7 +57,9 @@ static int setup(void **state)
     return setup_with(state, timeout);
 }
 
-/* The default receiver timeout (5 s): removal must not wait for it. */
+/* The default receiver timeout (5 s): removal must not wait for it, and a
+ * receiver driver starved for half a second on a loaded machine is not
+ * dropped from flow control (fc=min would then let the sender outrun it). */
 static int setup_long_timeout(void **state)
 {
     return setup_with(state, "5000");
@@ -528,9 +530,9 @@ static void test_destination_on_closed_publication(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_min, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dynamic_late_joiner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_min, setup_long_timeout, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_max, setup_long_timeout, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_late_joiner, setup_long_timeout, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_leaver_subscription_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_leaver_driver_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manual_add_remove_destination, setup_long_timeout, teardown),
