@@ -33,6 +33,8 @@ start_shoald
 sub=$!; PIDS+=("$sub")
 LD_LIBRARY_PATH="$libdir" "$PREFIX/pub_shared" -d "$DIR" -n 100 >/dev/null
 wait $sub || fail "installed programs did not exchange messages"
-LD_LIBRARY_PATH="$libdir" ldd "$PREFIX/pub_shared" | grep -q "$libdir/libshoal.so.0" || fail "not linked to the installed libshoal.so.0"
+# captured first: grep -q stopping early would SIGPIPE ldd and trip pipefail
+linked="$(LD_LIBRARY_PATH="$libdir" ldd "$PREFIX/pub_shared")"
+grep -q "$libdir/libshoal.so.0" <<<"$linked" || fail "not linked to the installed libshoal.so.0: $linked"
 pass "installed shared and static builds exchange messages through shoald"
 echo "$PASSED passed, 0 failed"

@@ -3,12 +3,12 @@
 # one driver per directory, clean shutdown, tools against a live driver.
 source "$(dirname "$0")/lib.sh"
 
-"$BUILD/shoald" --help | grep -q -- "--dir" || fail "help lacks --dir"
+grep -q -- "--dir" <<<"$("$BUILD/shoald" --help)" || fail "help lacks --dir"
 # every setting the context reads from SHOAL_* (its ENV_SETTINGS table) is listed
 src="$(dirname "$0")/../../core/src/common/shoal_context.c"
 keys=$(sed -n '/ENV_SETTINGS\[\] = {/,/};/p' "$src" | grep -o '"[A-Z_]*"' | tr -d '"')
 [ "$(echo "$keys" | wc -w)" -gt 20 ] || fail "could not read the settings table from $src"
-for k in $keys; do "$BUILD/shoald" --help | grep -qw "$k" || fail "shoald --help lacks setting $k"; done
+for k in $keys; do grep -qw "$k" <<<"$("$BUILD/shoald" --help)" || fail "shoald --help lacks setting $k"; done
 pass "shoald --help"
 if "$BUILD/shoald" --set NOPE=1 2>/tmp/shoald_err_$$; then fail "bad setting accepted"; fi
 grep -q "NOPE" /tmp/shoald_err_$$ || fail "bad setting error does not name the key"
@@ -71,11 +71,11 @@ rm -f /tmp/sub_$$ /tmp/pub_$$
 pass "claim of a SIGKILLed publisher is unblocked; later messages arrive"
 
 # Tools read the live driver.
-"$BUILD/shoal-stat" -d "$DIR" --once | grep -q "Driver heartbeat" || fail "shoal-stat output"
+grep -q "Driver heartbeat" <<<"$("$BUILD/shoal-stat" -d "$DIR" --once)" || fail "shoal-stat output"
 "$BUILD/shoal-stat" -d "$DIR" --once --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["alive"] and len(d["counters"]) > 5' \
   || fail "shoal-stat json"
 # The SIGKILLed publisher above was timed out: the error log says so, with a count.
-"$BUILD/shoal-errors" -d "$DIR" | grep -q "timed out" || fail "shoal-errors lacks the client timeout"
+grep -q "timed out" <<<"$("$BUILD/shoal-errors" -d "$DIR")" || fail "shoal-errors lacks the client timeout"
 "$BUILD/shoal-errors" -d "$DIR" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any("timed out" in e["message"] and e["count"] >= 1 for e in d["errors"])' \
   || fail "shoal-errors json"
 pass "shoal-stat and shoal-errors read the live driver"

@@ -132,7 +132,7 @@ assert e["count"] == 1 and isinstance(e["code"], int) and e["code"] != 0
 stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$"
 assert re.match(stamp, e["first"]) and re.match(stamp, e["last"]) and e["first"] <= e["last"]
 EOF
-"$BUILD/shoal-errors" -d "$DIR" | grep -q "1 distinct errors" || fail "shoal-errors text count"
+grep -q "1 distinct errors" <<<"$("$BUILD/shoal-errors" -d "$DIR")" || fail "shoal-errors text count"
 pass "shoal-errors --json: the bind failure with count, code, first/last time"
 
 # ---- shoal-bench --json: every scenario, by name ----
