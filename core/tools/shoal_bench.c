@@ -15,7 +15,7 @@
  *
  *   shoal-bench [--scenario NAME]... [NAME...] [--runs N] [--messages N] [--samples N]
  *               [--size BYTES[,BYTES...]]... [--publishers N] [--rate MSGS_PER_S]
- *               [--json | --csv] [--no-zmq] [--pin] [--note TEXT]
+ *               [--json | --csv] [--no-zmq] [--pin] [--yield] [--note TEXT]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -89,7 +89,7 @@ static struct {
     int selected[N_SCENARIOS], any_selected;
     long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
-    int nsizes, json, csv, no_zmq, pin;
+    int nsizes, json, csv, no_zmq, pin, yield;
     const char *note;
     const char *settings[32]; /* --set KEY=VALUE for the embedded driver */
     int nsettings;
@@ -347,6 +347,8 @@ static void *rtt_ponger(void *arg)
             continue;
         }
         int n = shoal_subscription_poll_batch(r->ping_sub, frags, 16);
+        if (0 == n && opt.yield)
+            sched_yield();
         for (int i = 0; i < n; i++) {
             if (0 == memcmp(frags[i].data, &STOP, sizeof(STOP))) {
                 free(buf);
@@ -407,6 +409,8 @@ static void *rtt_pinger(void *arg)
             }
             int n;
             while ((n = shoal_subscription_poll_batch(r->pong_sub, &frag, 1)) == 0) {
+                if (opt.yield)
+                    sched_yield();
                 if (0 == (++spins & 0xffff) && now_ns() - sent > STALL_NS) {
                     snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
                     goto done;
@@ -817,6 +821,9 @@ static void print_table(void)
     printf("machine : %ld cores (nproc), %s, kernel %s, load average at start %s\n", machine.nproc, machine.cpu,
         machine.kernel, machine.loadavg);
     printf("pinned  : %s\nnote    : %s\n", machine.pinned, machine.note);
+    printf("polling : %s\n", opt.yield ? "rtt pinger/ponger sched_yield() when a poll is empty (--yield)"
+                                        : "busy (threads never yield; on fewer cores than busy threads the driver "
+                                          "thread waits for a time slice: see --yield)");
     if (opt.note)
         printf("          %s\n", opt.note);
     printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run (at most %ld MiB), %ld round "
@@ -902,7 +909,8 @@ static void print_json(void)
     jkv(NULL, "note", machine.note);
     printf(", \"user_note\": ");
     opt.note ? jstr(opt.note) : (void)printf("null");
-    printf("},\n \"pin_requested\": %s, \"pinned\": %s", opt.pin ? "true" : "false",
+    printf("},\n \"client_yield\": %s", opt.yield ? "true" : "false");
+    printf(",\n \"pin_requested\": %s, \"pinned\": %s", opt.pin ? "true" : "false",
         opt.pin && pin_attempts > 0 && 0 == pin_failures ? "true" : "false");
     jkv(NULL, "pinning", machine.pinned);
     printf(",\n \"params\": {\"runs\": %ld, \"warmup_runs\": 1, \"messages\": %ld, \"max_mib_per_run\": %ld, "
@@ -1008,6 +1016,8 @@ static void usage(FILE *out)
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
+        "  --yield           rtt: shoal pinger/ponger sched_yield() when a poll finds nothing, so a driver\n"
+        "                    thread is not starved when there are fewer cores than busy threads (UDP on 2 cores)\n"
         "  --help            this text\n"
         "scenarios (also accepted as plain arguments):\n",
         MAX_RUNS, MIN_SIZE, MAX_SIZE, MAX_SIZES, MAX_PUB);
@@ -1066,7 +1076,7 @@ int main(int argc, char **argv)
         { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
         { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
-        { "set", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 } };
+        { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -1085,6 +1095,7 @@ int main(int argc, char **argv)
             case 'c': opt.csv = 1; break;
             case 'Z': opt.no_zmq = 1; break;
             case 'p': opt.pin = 1; break;
+            case 'Y': opt.yield = 1; break;
             case 'M': opt.max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
             case 'P': opt.publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
             case 'R': opt.rate = parse_long("--rate", optarg, 1, 1000000000L); break;
