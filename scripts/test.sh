@@ -55,5 +55,9 @@ step "Python binding: pip install + pytest"
 step "Lua binding: LuaJIT FFI + SWIG module"
 bash "$root/scripts/test_lua.sh"
 
+step "the demo's flow: C feed -> Lua strategy -> Python analytics (examples/python/analytics.py)"
+"$root/.venv-test/bin/python" -P "$root/examples/python/analytics.py" --build "$root/build/lua-core" -n 200000 \
+  | grep -v '^\[lua strategy\] ORDER'
+
 step "all tests passed in $((SECONDS - start)) s"
 printf '%s\n' "${timings[@]}"

@@ -20,6 +20,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -37,7 +38,20 @@ assert ORDER.itemsize == 48
 def child(name: str, cmd: list, env: dict) -> subprocess.Popen:
     print("  starting %-13s %s" % (name + ":", " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
                                                          for c in cmd)))
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Output goes to a file, not a pipe: this process reads it only at the end,
+    # and a child blocked on a full pipe would stall the whole flow.
+    out = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.output_file = out  # type: ignore[attr-defined]
+    return proc
+
+
+def output_of(proc: subprocess.Popen) -> str:
+    f = proc.output_file  # type: ignore[attr-defined]
+    f.seek(0)
+    text = f.read()
+    f.close()
+    return text
 
 
 def main(argv=None) -> int:
@@ -87,7 +101,7 @@ def main(argv=None) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        feed_out, strat_out = feed.stdout.read(), strategy.stdout.read()
+        feed_out, strat_out = output_of(feed), output_of(strategy)
 
     print("\n[c feed]       " + "\n[c feed]       ".join(l for l in feed_out.splitlines() if l.strip()))
     order_lines = [l for l in strat_out.splitlines() if l.startswith("ORDER ")]
