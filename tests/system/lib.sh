@@ -7,7 +7,7 @@ PASSED=0
 
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$DIR"
+  rm -rf "$DIR" "$DIR".* "$DIR"-*   # and the side files tests name after it
 }
 trap cleanup EXIT
 
