@@ -133,6 +133,11 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
     int32_t stream_id, const char *channel, bool exclusive, int64_t now_ms);
 void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, int64_t now_ms);
+/* Records that client_id holds the IPC or network publication (exactly one of
+ * them non-NULL) under correlation_id. On failure the error is already sent to
+ * the client and the caller drops its reference. */
+int shoal_driver_add_publication_link(shoal_driver_conductor_t *c, int64_t correlation_id, int64_t client_id,
+    shoal_ipc_publication_t *ipc, shoal_network_publication_t *network);
 void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
 int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms);
 

@@ -387,17 +387,11 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
 
-    if (SHOAL_DRIVER_ARRAY_ENSURE(c, publication_links) < 0)
+    if (shoal_driver_add_publication_link(c, correlation_id, client_id, NULL, pub) < 0)
     {
         pub->ref_count--;
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    shoal_publication_link_t *link = &c->publication_links[c->publication_links_count++];
-    link->registration_id = correlation_id;
-    link->client_id = client_id;
-    link->publication = NULL;
-    link->network = pub;
     send_publication_ready(c, correlation_id, pub);
 }
 

@@ -126,22 +126,32 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
 
-    if (SHOAL_DRIVER_ARRAY_ENSURE(c, publication_links) < 0)
+    if (shoal_driver_add_publication_link(c, correlation_id, client_id, pub, NULL) < 0)
     {
         pub->ref_count--;
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    shoal_publication_link_t *link = &c->publication_links[c->publication_links_count++];
-    link->registration_id = correlation_id;
-    link->client_id = client_id;
-    link->publication = pub;
-    link->network = NULL;
     send_publication_ready(c, correlation_id, correlation_id, pub);
     if (1 == pub->ref_count)
     {
         shoal_driver_link_subscriptions_to(c, pub, now_ms);
     }
+}
+
+int shoal_driver_add_publication_link(shoal_driver_conductor_t *c, int64_t correlation_id, int64_t client_id,
+    shoal_ipc_publication_t *ipc, shoal_network_publication_t *network)
+{
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, publication_links) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return -1;
+    }
+    shoal_publication_link_t *link = &c->publication_links[c->publication_links_count++];
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->publication = ipc;
+    link->network = network;
+    return 0;
 }
 
 void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms)
