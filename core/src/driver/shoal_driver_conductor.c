@@ -333,7 +333,8 @@ static int check_to_driver_ring(shoal_driver_conductor_t *c, int64_t now_ms)
 int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
 {
     const uint64_t corrupt_skips = c->to_driver.corrupt_skips;
-    int work = (int)shoal_mpsc_rb_read(&c->to_driver, on_command, c, SHOAL_COMMANDS_PER_CYCLE);
+    int work = shoal_driver_network_do_agent_messages(c);
+    work += (int)shoal_mpsc_rb_read(&c->to_driver, on_command, c, SHOAL_COMMANDS_PER_CYCLE);
     if (c->to_driver.corrupt_skips != corrupt_skips)
     {
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_COMMANDS])++;

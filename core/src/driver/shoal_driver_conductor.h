@@ -1,6 +1,7 @@
 /*
- * The driver conductor: the one thread (in shared threading mode) that owns
- * every driver resource. It reads client commands from the to-driver ring,
+ * The driver conductor: the thread that owns every driver resource (with the
+ * sender and receiver duties on it in shared threading mode, on their own
+ * threads in dedicated mode). It reads client commands from the to-driver ring,
  * answers on the broadcast buffer, and on each tick moves publisher limits,
  * times out dead clients and retires drained streams. Split by duty:
  *   shoal_driver_conductor.c     duty cycle, command dispatch, responses
@@ -86,6 +87,7 @@ typedef struct shoal_driver_conductor_stct
     SHOAL_DRIVER_ARRAY(shoal_send_channel_endpoint_t *, send_endpoints);
     SHOAL_DRIVER_ARRAY(shoal_receive_channel_endpoint_t *, receive_endpoints);
     SHOAL_DRIVER_ARRAY(shoal_publication_image_t *, images);
+    shoal_udp_command_queue_t to_conductor;   /* RELEASED, SETUP, RESULT from the duties */
     shoal_udp_sender_t *sender;
     shoal_udp_receiver_t *receiver;
     int64_t receiver_id;
@@ -171,6 +173,10 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
 int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms);
 /* Sender and receiver duties when they share the conductor's thread. */
 int shoal_driver_network_do_work(shoal_driver_conductor_t *c);
+/* What the sender and receiver told the conductor; every conductor cycle. */
+int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c);
+/* Where waiting for room in a full command queue gives up (dedicated mode). */
+void shoal_driver_network_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop);
 /* Whether stream_id/session_id is taken by any IPC or UDP publication. */
 bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
 

@@ -4,7 +4,12 @@
  * channel); a SETUP frame heard on a receive endpoint for a wanted stream
  * becomes an image, linked to every matching subscription. The sender and
  * receiver duties do the per-packet work (transport/udp); this file creates,
- * links, times out and frees. */
+ * links, times out and frees. It never touches what those duties iterate:
+ * it asks them through their command queues (shoal_udp_commands.h) and
+ * frees an object only when the duty says RELEASED, in either threading
+ * mode. */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,61 @@ static int64_t now_ns_from(int64_t now_ms)
     return shoal_nano_time();
 }
 
+static void drain_agent_messages_in_place(void *clientd)
+{
+    shoal_driver_network_do_agent_messages(clientd);
+}
+
+static void drain_sender_commands_in_place(void *clientd)
+{
+    shoal_udp_sender_do_commands(clientd);
+}
+
+static void drain_receiver_commands_in_place(void *clientd)
+{
+    shoal_udp_receiver_do_commands(clientd);
+}
+
+void shoal_driver_network_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop)
+{
+    c->to_conductor.stop = stop;
+    c->sender->commands.stop = stop;
+    c->receiver->commands.stop = stop;
+}
+
+/* Asks the sender or receiver duty; a command that cannot be queued (only
+ * when the driver stops, or the queue is full in a nested drain) is noted
+ * in the error log. */
+static void ask(shoal_driver_conductor_t *c, shoal_udp_command_queue_t *q, int32_t type, shoal_udp_command_t *cmd)
+{
+    if (shoal_udp_command_queue_post(q, type, cmd) < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        shoal_err_clear();
+    }
+}
+
+static void ask_sender(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint)
+{
+    shoal_udp_command_t cmd;
+    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
+    cmd.object = object;
+    cmd.endpoint = endpoint;
+    ask(c, &c->sender->commands, type, &cmd);
+}
+
+static void ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint, int32_t stream_id,
+    int64_t cooldown_ns)
+{
+    shoal_udp_command_t cmd;
+    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
+    cmd.object = object;
+    cmd.endpoint = endpoint;
+    cmd.stream_id = stream_id;
+    cmd.cooldown_ns = cooldown_ns;
+    ask(c, &c->receiver->commands, type, &cmd);
+}
+
 int shoal_driver_network_init(shoal_driver_conductor_t *c)
 {
     c->sender = calloc(1, sizeof(*c->sender));
@@ -52,10 +112,22 @@ int shoal_driver_network_init(shoal_driver_conductor_t *c)
     {
         return shoal_set_err(SHOAL_ENOMEM, "driver: out of memory");
     }
-    if (shoal_udp_sender_init(c->sender) < 0 || shoal_udp_receiver_init(c->receiver) < 0)
+    if (shoal_udp_command_queue_init(&c->to_conductor, SHOAL_UDP_CONDUCTOR_QUEUE_CAPACITY) < 0 ||
+        shoal_udp_sender_init(c->sender, &c->to_conductor) < 0 ||
+        shoal_udp_receiver_init(c->receiver, &c->to_conductor) < 0)
     {
         return -1;
     }
+    bool shared = SHOAL_THREADING_SHARED == c->ctx->threading_mode;
+    c->to_conductor.shared = shared;
+    c->to_conductor.drain_in_place = drain_agent_messages_in_place;
+    c->to_conductor.drain_clientd = c;
+    c->sender->commands.shared = shared;
+    c->sender->commands.drain_in_place = drain_sender_commands_in_place;
+    c->sender->commands.drain_clientd = c->sender;
+    c->receiver->commands.shared = shared;
+    c->receiver->commands.drain_in_place = drain_receiver_commands_in_place;
+    c->receiver->commands.drain_clientd = c->receiver;
     /* Identifies this driver's receivers in status messages (flow control
      * tells receivers apart by it). */
     c->receiver_id = ((int64_t)rand() << 32) ^ (int64_t)rand() ^ shoal_nano_time();
@@ -117,6 +189,7 @@ void shoal_driver_network_close(shoal_driver_conductor_t *c)
         free(c->receiver);
         c->receiver = NULL;
     }
+    shoal_udp_command_queue_close(&c->to_conductor);
 }
 
 bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id)
@@ -177,12 +250,25 @@ static shoal_send_channel_endpoint_t *find_send_endpoint(shoal_driver_conductor_
     return NULL;
 }
 
+/* An endpoint whose removal is still on its way to the sender is taken
+ * back (its socket still holds the port): the queue is FIFO, so the sender
+ * drops it and adds it again. */
+static void revive_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
+{
+    if (ep->closing)
+    {
+        ep->closing = false;
+        ask_sender(c, SHOAL_UDP_CMD_ADD_SEND_ENDPOINT, ep, ep);
+    }
+}
+
 static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch,
     int64_t now_ms)
 {
     shoal_send_channel_endpoint_t *ep = find_send_endpoint(c, ch);
     if (NULL != ep)
     {
+        revive_send_endpoint(c, ep);
         return ep;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, send_endpoints) < 0)
@@ -202,24 +288,30 @@ static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t
     {
         return NULL;
     }
-    if (shoal_udp_sender_add_endpoint(c->sender, ep) < 0)
-    {
-        shoal_send_channel_endpoint_delete(ep);
-        return NULL;
-    }
     allocate_endpoint_counters(c, "snd-channel", SHOAL_COUNTER_TYPE_SEND_CHANNEL, ch, &ep->counters, ep->counter_ids,
         now_ms);
     c->send_endpoints[c->send_endpoints_count++] = ep;
+    ask_sender(c, SHOAL_UDP_CMD_ADD_SEND_ENDPOINT, ep, ep);
     return ep;
 }
 
-static void release_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep, int64_t now_ms)
+static void release_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
 {
     if (--ep->ref_count > 0)
     {
         return;
     }
-    shoal_udp_sender_remove_endpoint(c->sender, ep);
+    ep->closing = true;
+    ep->pending_releases++;
+    ask_sender(c, SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT, ep, ep);
+}
+
+static void on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep, int64_t now_ms)
+{
+    if (--ep->pending_releases > 0 || !ep->closing)
+    {
+        return;
+    }
     for (int32_t i = 0; i < c->send_endpoints_count; i++)
     {
         if (c->send_endpoints[i] == ep)
@@ -329,7 +421,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             if (0 == ep->ref_count)
             {
                 ep->ref_count = 1;
-                release_send_endpoint(c, ep, now_ms);
+                release_send_endpoint(c, ep);
             }
             return;
         }
@@ -371,19 +463,13 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             if (0 == ep->ref_count)
             {
                 ep->ref_count = 1;
-                release_send_endpoint(c, ep, now_ms);
+                release_send_endpoint(c, ep);
             }
-            return;
-        }
-        if (shoal_send_channel_endpoint_add_publication(ep, pub) < 0 || shoal_udp_sender_add_publication(c->sender, pub) < 0)
-        {
-            shoal_send_channel_endpoint_remove_publication(ep, pub);
-            shoal_network_publication_delete(pub, &c->counters, now_ms);
-            shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
             return;
         }
         ep->ref_count++;
         c->network_publications[c->network_publications_count++] = pub;
+        ask_sender(c, SHOAL_UDP_CMD_ADD_PUBLICATION, pub, ep);
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
 
@@ -407,8 +493,8 @@ void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, s
 
 /* MDC manual: the application adds and removes destinations. The command
  * names the publication by the client's registration id; the destinations
- * live on the publication's send endpoint (the sender uses them without a
- * lock: this runs on the sender's thread in shared threading mode). */
+ * live on the publication's send endpoint, which only the sender edits: it
+ * answers with a RESULT, which becomes the client's response. */
 void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, const char *destination, bool add, int64_t now_ms)
 {
@@ -470,16 +556,19 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
         shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
         return;
     }
-    int64_t now_ns = now_ns_from(now_ms);
-    int rc = add ? shoal_send_channel_endpoint_add_destination(ep, &address, correlation_id, now_ns)
-                 : shoal_send_channel_endpoint_remove_destination(ep, &address, now_ns);
-    if (rc < 0)
+    (void)now_ms;
+    shoal_udp_command_t cmd;
+    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
+    cmd.endpoint = ep;
+    cmd.correlation_id = correlation_id;
+    cmd.registration_id = correlation_id;
+    cmd.address = address;
+    if (shoal_udp_command_queue_post(&c->sender->commands,
+        add ? SHOAL_UDP_CMD_ADD_DESTINATION : SHOAL_UDP_CMD_REMOVE_DESTINATION, &cmd) < 0)
     {
         snprintf(msg, sizeof(msg), "%s: %s", fn, shoal_errmsg());
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
-        return;
     }
-    shoal_driver_send_operation_success(c, correlation_id);
 }
 
 /* ----------------------------------------------------------- subscriptions */
@@ -497,15 +586,18 @@ static shoal_receive_channel_endpoint_t *find_receive_endpoint(shoal_driver_cond
     return NULL;
 }
 
-static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
-    const struct sockaddr_storage *from, int64_t now_ns);
-
 static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_conductor_t *c,
     const shoal_udp_channel_t *ch, int64_t now_ms)
 {
     shoal_receive_channel_endpoint_t *ep = find_receive_endpoint(c, ch);
     if (NULL != ep)
     {
+        if (ep->closing)
+        {
+            /* Taken back before the receiver dropped it (see revive_send_endpoint). */
+            ep->closing = false;
+            ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
+        }
         return ep;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, receive_endpoints) < 0)
@@ -520,21 +612,17 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
         .recv_loss_rate = c->ctx->rcv_loss_rate,
         .loss_seed = c->next_loss_seed++,
         .receiver_id = c->receiver_id,
-        .on_setup = on_setup,
-        .on_setup_clientd = c,
+        .on_setup = shoal_udp_receiver_on_setup,
+        .on_setup_clientd = c->receiver,
     };
     if (shoal_receive_channel_endpoint_create(&ep, &p) < 0)
     {
         return NULL;
     }
-    if (shoal_udp_receiver_add_endpoint(c->receiver, ep) < 0)
-    {
-        shoal_receive_channel_endpoint_delete(ep);
-        return NULL;
-    }
     allocate_endpoint_counters(c, "rcv-channel", SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL, ch, &ep->counters,
         ep->counter_ids, now_ms);
     c->receive_endpoints[c->receive_endpoints_count++] = ep;
+    ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
     return ep;
 }
 
@@ -572,11 +660,42 @@ static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_lin
         link->registration_id, image->correlation_id, counter_id);
 }
 
-static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
-    const struct sockaddr_storage *from, int64_t now_ns)
+/* Whether a SETUP for this session is news: no image of it is running,
+ * cooling down after its end, or about to be (several SETUPs may be queued
+ * before the receiver hears of the image). */
+static bool setup_is_new(const shoal_driver_conductor_t *c, const shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, int64_t now_ns)
 {
-    shoal_driver_conductor_t *c = clientd;
+    bool endpoint_live = false;
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        endpoint_live |= c->receive_endpoints[i] == ep && !ep->closing;
+    }
+    if (!endpoint_live)
+    {
+        return false;
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        const shoal_publication_image_t *image = c->images[i];
+        if (image->endpoint == ep && image->session_id == setup->session_id && image->stream_id == setup->stream_id &&
+            (SHOAL_IMAGE_ACTIVE == image->state || now_ns < image->cooldown_deadline_ns))
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from)
+{
     int64_t now_ms = shoal_epoch_ms();
+    int64_t now_ns = shoal_nano_time();
+    if (!setup_is_new(c, ep, setup, now_ns))
+    {
+        return;
+    }
     const shoal_subscription_link_t *first = NULL;
     for (int32_t i = 0; i < c->subscription_links_count; i++)
     {
@@ -620,13 +739,6 @@ static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const 
         return;
     }
     image->gap_fills_system = c->system_counters[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS];
-    if (shoal_receive_channel_endpoint_add_image(ep, image) < 0 || shoal_udp_receiver_add_image(c->receiver, image) < 0)
-    {
-        shoal_receive_channel_endpoint_remove_image(ep, image, now_ns, 0);
-        shoal_publication_image_delete(image, &c->counters, now_ms);
-        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
-        return;
-    }
     c->images[c->images_count++] = image;
     for (int32_t i = 0; i < c->subscription_links_count; i++)
     {
@@ -635,6 +747,7 @@ static void on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const 
             link_image(c, &c->subscription_links[i], image, now_ms);
         }
     }
+    ask_receiver(c, SHOAL_UDP_CMD_ADD_IMAGE, image, ep, 0, 0);
 }
 
 void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
@@ -660,21 +773,13 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
         return;
     }
     shoal_receive_channel_endpoint_t *ep = get_receive_endpoint(c, &ch, now_ms);
-    if (NULL == ep || shoal_receive_channel_endpoint_add_stream(ep, stream_id) < 0)
+    if (NULL == ep)
     {
         snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
-        if (NULL != ep && 0 == ep->ref_count)
-        {
-            shoal_subscription_link_t tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.endpoint = ep;
-            tmp.stream_id = stream_id;
-            ep->ref_count = 1;
-            shoal_driver_remove_network_subscription_link(c, &tmp, now_ms);
-        }
         return;
     }
+    ask_receiver(c, SHOAL_UDP_CMD_ADD_STREAM, NULL, ep, stream_id, 0);
     ep->ref_count++;
     shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
     memset(link, 0, sizeof(*link));
@@ -711,8 +816,9 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
 static void deactivate_image(shoal_driver_conductor_t *c, shoal_publication_image_t *image, int64_t now_ns,
     int64_t now_ms, int64_t cooldown_ns)
 {
-    shoal_udp_receiver_remove_image(c->receiver, image);
-    shoal_receive_channel_endpoint_remove_image(image->endpoint, image, now_ns, cooldown_ns);
+    image->released = false;
+    image->cooldown_deadline_ns = now_ns + cooldown_ns;
+    ask_receiver(c, SHOAL_UDP_CMD_REMOVE_IMAGE, image, image->endpoint, 0, cooldown_ns);
     while (image->subscriber_count > 0)
     {
         shoal_image_subscriber_t s = image->subscribers[image->subscriber_count - 1];
@@ -741,7 +847,7 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
             }
         }
     }
-    shoal_receive_channel_endpoint_remove_stream(ep, link->stream_id);
+    ask_receiver(c, SHOAL_UDP_CMD_REMOVE_STREAM, NULL, ep, link->stream_id, 0);
     if (--ep->ref_count > 0)
     {
         return;
@@ -753,7 +859,18 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
             deactivate_image(c, c->images[i], now_ns, now_ms, 0);
         }
     }
-    shoal_udp_receiver_remove_endpoint(c->receiver, ep);
+    ep->closing = true;
+    ep->pending_releases++;
+    ask_receiver(c, SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT, ep, ep, 0, 0);
+}
+
+static void on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    int64_t now_ms)
+{
+    if (--ep->pending_releases > 0 || !ep->closing)
+    {
+        return;
+    }
     for (int32_t i = 0; i < c->receive_endpoints_count; i++)
     {
         if (c->receive_endpoints[i] == ep)
@@ -788,14 +905,11 @@ int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms)
         shoal_network_publication_t *pub = c->network_publications[i];
         work += shoal_network_publication_on_tick(pub, now_ns,
             c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
-        if (SHOAL_NET_PUB_DONE == pub->state)
+        if (SHOAL_NET_PUB_DONE == pub->state && !pub->retiring)
         {
-            shoal_send_channel_endpoint_t *ep = pub->endpoint;
-            shoal_udp_sender_remove_publication(c->sender, pub);
-            shoal_send_channel_endpoint_remove_publication(ep, pub);
-            release_send_endpoint(c, ep, now_ms);
-            shoal_network_publication_delete(pub, &c->counters, now_ms);
-            c->network_publications[i] = c->network_publications[--c->network_publications_count];
+            /* Freed when the sender releases it (on_publication_released). */
+            pub->retiring = true;
+            ask_sender(c, SHOAL_UDP_CMD_REMOVE_PUBLICATION, pub, pub->endpoint);
             (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])--;
             work++;
         }
@@ -809,7 +923,11 @@ int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms)
             deactivate_image(c, image, now_ns, now_ms, image->subscriber_count > 0 ? SHOAL_IMAGE_COOLDOWN_NS : 0);
             work++;
         }
-        else if (SHOAL_IMAGE_LINGER == image->state && now_ns >= image->linger_deadline_ns)
+        else if (SHOAL_IMAGE_ACTIVE == image->state)
+        {
+            shoal_publication_image_track_subscribers(image);
+        }
+        else if (SHOAL_IMAGE_LINGER == image->state && image->released && now_ns >= image->linger_deadline_ns)
         {
             shoal_publication_image_delete(image, &c->counters, now_ms);
             c->images[i] = c->images[--c->images_count];
@@ -819,12 +937,73 @@ int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms)
     return work;
 }
 
+static void on_publication_released(shoal_driver_conductor_t *c, shoal_network_publication_t *pub, int64_t now_ms)
+{
+    for (int32_t i = 0; i < c->network_publications_count; i++)
+    {
+        if (c->network_publications[i] == pub)
+        {
+            c->network_publications[i] = c->network_publications[--c->network_publications_count];
+            break;
+        }
+    }
+    release_send_endpoint(c, pub->endpoint);
+    shoal_network_publication_delete(pub, &c->counters, now_ms);
+}
+
+static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void *clientd)
+{
+    shoal_driver_conductor_t *c = clientd;
+    int64_t now_ms = shoal_epoch_ms();
+    switch (type)
+    {
+        case SHOAL_UDP_MSG_RELEASED:
+            switch (msg->command)
+            {
+                case SHOAL_UDP_CMD_REMOVE_PUBLICATION:
+                    on_publication_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT:
+                    on_send_endpoint_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT:
+                    on_receive_endpoint_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_IMAGE:
+                    ((shoal_publication_image_t *)msg->object)->released = true;
+                    break;
+                default:
+                    break;
+            }
+            break;
+        case SHOAL_UDP_MSG_SETUP:
+            on_setup(c, msg->endpoint, &msg->setup, &msg->address);
+            break;
+        case SHOAL_UDP_MSG_RESULT:
+            if (0 == msg->code)
+            {
+                shoal_driver_send_operation_success(c, msg->correlation_id);
+            }
+            else
+            {
+                shoal_driver_send_error(c, msg->correlation_id, msg->code, msg->message);
+            }
+            break;
+        case SHOAL_UDP_MSG_ERROR:
+            shoal_driver_record_error(c, msg->code, msg->message);
+            break;
+        default:
+            break;
+    }
+}
+
+int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c)
+{
+    return shoal_udp_command_queue_drain(&c->to_conductor, on_agent_message, c, SIZE_MAX);
+}
+
 int shoal_driver_network_do_work(shoal_driver_conductor_t *c)
 {
-    if (0 == c->sender->endpoints_count && 0 == c->receiver->endpoints_count)
-    {
-        return 0;
-    }
     int64_t now_ns = shoal_nano_time();
     return shoal_udp_sender_do_work(c->sender, now_ns) + shoal_udp_receiver_do_work(c->receiver, now_ns);
 }

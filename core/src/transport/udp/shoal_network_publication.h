@@ -107,6 +107,7 @@ typedef struct shoal_network_publication_stct
 
     /* ---- conductor only ---- */
     int32_t ref_count;
+    bool retiring;                     /* conductor: DONE, removal asked of the sender */
     int64_t clean_position;
     int64_t last_snd_pos_seen;
     int64_t time_of_last_snd_pos_change_ns;

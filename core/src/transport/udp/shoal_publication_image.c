@@ -103,6 +103,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->join_position = join;
     image->rebuild_position = join;
     image->hwm_position = join;
+    image->subscriber_position = INT64_MAX;
     image->consumption_position = join;
     image->last_sm_position = join;
     image->clean_position = join;
@@ -482,12 +483,7 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
         work++;
     }
 
-    int64_t consumption = INT64_MAX;
-    for (int32_t i = 0; i < image->subscriber_count; i++)
-    {
-        int64_t p = shoal_load_acquire(image->subscribers[i].position);
-        consumption = p < consumption ? p : consumption;
-    }
+    int64_t consumption = shoal_load_acquire(&image->subscriber_position);
     if (INT64_MAX == consumption)
     {
         consumption = image->rebuild_position;
@@ -558,6 +554,7 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
     s->subscription_registration_id = subscription_registration_id;
     s->counter_id = counter_id;
     s->position = position;
+    shoal_publication_image_track_subscribers(image);
     return 0;
 }
 
@@ -570,10 +567,25 @@ int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *ima
         {
             int32_t id = image->subscribers[i].counter_id;
             image->subscribers[i] = image->subscribers[--image->subscriber_count];
+            shoal_publication_image_track_subscribers(image);
             return id;
         }
     }
     return -1;
+}
+
+void shoal_publication_image_track_subscribers(shoal_publication_image_t *image)
+{
+    int64_t slowest = INT64_MAX;
+    for (int32_t i = 0; i < image->subscriber_count; i++)
+    {
+        int64_t p = shoal_load_acquire(image->subscribers[i].position);
+        slowest = p < slowest ? p : slowest;
+    }
+    if (slowest != shoal_load_relaxed(&image->subscriber_position))
+    {
+        shoal_store_release(&image->subscriber_position, slowest);
+    }
 }
 
 bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,

@@ -26,7 +26,8 @@
  * answered with an SM at once: the sender probes like that when it waits
  * for an acknowledgement that may have been lost.
  *
- * Conductor duty: subscribers join/leave, liveness (no frame for the image
+ * Conductor duty: subscribers join/leave (the slowest subscriber's position
+ * is published to the receiver in subscriber_position), liveness (no frame for the image
  * liveness timeout), end of stream (EOS heartbeat and every subscriber past
  * it), lifecycle ACTIVE -> INACTIVE (images unavailable) -> LINGER -> DONE.
  */
@@ -123,9 +124,12 @@ typedef struct shoal_publication_image_stct
     int32_t subscriber_count;
     int32_t subscriber_capacity;
     int64_t linger_deadline_ns;
+    int64_t cooldown_deadline_ns;      /* no new image of this session before */
+    bool released;                     /* the receiver no longer touches it */
 
     /* ---- conductor writes, receiver reads ---- */
     shoal_image_state_t state;
+    int64_t subscriber_position;       /* slowest subscriber; INT64_MAX: none */
 
     /* ---- receiver writes, conductor reads ---- */
     int64_t time_of_last_packet_ns;
@@ -174,6 +178,8 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
 /* Returns the subscriber's counter id or -1. */
 int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *image,
     int64_t subscription_registration_id);
+/* Publishes the slowest subscriber's position to the receiver. */
+void shoal_publication_image_track_subscribers(shoal_publication_image_t *image);
 /* Whether the image should become INACTIVE now (liveness, end of stream, no subscriber). */
 bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,
     int64_t liveness_timeout_ns);

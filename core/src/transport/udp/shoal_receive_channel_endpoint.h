@@ -17,8 +17,9 @@
  * announce itself: an SM with the SETUP flag to the control address every
  * 100 ms for each wanted stream, so the publication adds it as a destination.
  *
- * Thread ownership: the receiver duty polls it; the conductor creates and
- * deletes it and changes streams and images (shared threading mode).
+ * Thread ownership: the receiver duty polls it and changes its streams and
+ * images (asked by the conductor through its command queue); the conductor
+ * creates it and deletes it once the receiver released it.
  */
 #ifndef SHOAL_RECEIVE_CHANNEL_ENDPOINT_H
 #define SHOAL_RECEIVE_CHANNEL_ENDPOINT_H
@@ -58,6 +59,8 @@ struct shoal_receive_channel_endpoint_stct
     shoal_udp_counters_t counters;
     int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
     int32_t ref_count;                     /* subscription links (conductor) */
+    bool closing;                          /* conductor: removal asked of the receiver */
+    int32_t pending_releases;              /* conductor: removals not yet released */
     int64_t receiver_id;
     shoal_rcv_stream_interest_t *streams;
     int32_t stream_count;

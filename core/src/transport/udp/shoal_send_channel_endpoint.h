@@ -19,8 +19,9 @@
  *    liveness timeout) are ignored while they keep coming: with fc=min it
  *    would otherwise hold every other receiver back.
  *
- * Thread ownership: the sender duty uses it (send, poll); the conductor
- * creates/deletes it and edits manual destinations in shared mode.
+ * Thread ownership: the sender duty uses it (send, poll, destinations,
+ * publications: the conductor asks through the sender's command queue); the
+ * conductor creates it and deletes it once the sender released it.
  */
 #ifndef SHOAL_SEND_CHANNEL_ENDPOINT_H
 #define SHOAL_SEND_CHANNEL_ENDPOINT_H
@@ -51,6 +52,8 @@ struct shoal_send_channel_endpoint_stct
     shoal_udp_counters_t counters;
     int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
     int32_t ref_count;                  /* publications using it (conductor) */
+    bool closing;                       /* conductor: removal asked of the sender */
+    int32_t pending_releases;           /* conductor: removals not yet released */
     shoal_control_mode_t control_mode;
     int64_t destination_timeout_ns;
     int32_t destination_count;
@@ -86,8 +89,7 @@ void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_
 
 /* Manual MDC destinations: -1 with SHOAL_EINVAL naming the address when it
  * is already there (add) or not there (remove), SHOAL_ENOMEM when full.
- * Conductor only, and only in shared threading mode: the sender reads the
- * table without synchronisation. */
+ * Sender duty only (SHOAL_UDP_CMD_ADD/REMOVE_DESTINATION). */
 int shoal_send_channel_endpoint_add_destination(shoal_send_channel_endpoint_t *ep,
     const struct sockaddr_storage *address, int64_t registration_id, int64_t now_ns);
 int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t *ep,

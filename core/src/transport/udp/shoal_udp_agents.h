@@ -4,6 +4,10 @@
  * In shared threading mode the conductor calls both after its own work on
  * the same thread; in dedicated mode each runs on its own thread.
  *
+ * The lists are theirs alone: the conductor changes them only through the
+ * command queues (shoal_udp_commands.h), which each duty drains at the start
+ * of its cycle, and frees an object only after the duty released it.
+ *
  *  sender:   control frames from every send endpoint first (status messages
  *            open windows, NAKs ask for resends), then each publication
  *            sends, round robin so none starves; every millisecond the
@@ -21,6 +25,7 @@
 #include "transport/udp/shoal_publication_image.h"
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
+#include "transport/udp/shoal_udp_commands.h"
 #include "transport/udp/shoal_udp_transport.h"
 
 #define SHOAL_UDP_AGENT_LIST(type, name) \
@@ -33,6 +38,8 @@ typedef struct shoal_udp_sender_stct
     SHOAL_UDP_AGENT_LIST(shoal_network_publication_t *, publications);
     SHOAL_UDP_AGENT_LIST(shoal_send_channel_endpoint_t *, endpoints);
     shoal_udp_recv_batch_t control_batch;
+    shoal_udp_command_queue_t commands;
+    shoal_udp_command_queue_t *to_conductor;
     uint32_t round_robin;
     int64_t time_of_last_idle_ns;
 } shoal_udp_sender_t;
@@ -42,23 +49,28 @@ typedef struct shoal_udp_receiver_stct
     SHOAL_UDP_AGENT_LIST(shoal_receive_channel_endpoint_t *, endpoints);
     SHOAL_UDP_AGENT_LIST(shoal_publication_image_t *, images);
     shoal_udp_recv_batch_t data_batch;
+    shoal_udp_command_queue_t commands;
+    shoal_udp_command_queue_t *to_conductor;
     int64_t time_of_last_idle_ns;
 } shoal_udp_receiver_t;
 
-int shoal_udp_sender_init(shoal_udp_sender_t *s);
+/* Command queue sizes: records are under 1 KiB, a busy cycle posts tens. */
+#define SHOAL_UDP_COMMAND_QUEUE_CAPACITY (256 * 1024)
+#define SHOAL_UDP_CONDUCTOR_QUEUE_CAPACITY (1024 * 1024)
+
+int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor);
 void shoal_udp_sender_close(shoal_udp_sender_t *s);
-int shoal_udp_sender_add_publication(shoal_udp_sender_t *s, shoal_network_publication_t *pub);
-void shoal_udp_sender_remove_publication(shoal_udp_sender_t *s, shoal_network_publication_t *pub);
-int shoal_udp_sender_add_endpoint(shoal_udp_sender_t *s, shoal_send_channel_endpoint_t *ep);
-void shoal_udp_sender_remove_endpoint(shoal_udp_sender_t *s, shoal_send_channel_endpoint_t *ep);
+/* Runs queued commands; shoal_udp_sender_do_work does it first. */
+int shoal_udp_sender_do_commands(shoal_udp_sender_t *s);
 int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns);
 
-int shoal_udp_receiver_init(shoal_udp_receiver_t *r);
+int shoal_udp_receiver_init(shoal_udp_receiver_t *r, shoal_udp_command_queue_t *to_conductor);
 void shoal_udp_receiver_close(shoal_udp_receiver_t *r);
-int shoal_udp_receiver_add_endpoint(shoal_udp_receiver_t *r, shoal_receive_channel_endpoint_t *ep);
-void shoal_udp_receiver_remove_endpoint(shoal_udp_receiver_t *r, shoal_receive_channel_endpoint_t *ep);
-int shoal_udp_receiver_add_image(shoal_udp_receiver_t *r, shoal_publication_image_t *image);
-void shoal_udp_receiver_remove_image(shoal_udp_receiver_t *r, shoal_publication_image_t *image);
+int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r);
 int shoal_udp_receiver_do_work(shoal_udp_receiver_t *r, int64_t now_ns);
+/* The receive endpoints' on_setup callback (clientd: the receiver): tells
+ * the conductor, which builds the image. */
+void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, int64_t now_ns);
 
 #endif
