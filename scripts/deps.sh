@@ -7,7 +7,7 @@ packages=(
   python3 python3-dev python3-venv python3-pip python3-setuptools     # Python binding
   python3-wheel python3-pytest python3-numpy python3-zmq swig
   luajit libluajit-5.1-dev lua5.1                                     # Lua binding
-  tshark iproute2                                                     # UDP wire-format test, netns two-host test
+  tshark iproute2 nftables                                            # UDP wire-format test, netns multi-host test (nft: kernel-side loss)
   clang libclang-rt-14-dev                                            # libFuzzer targets (scripts/fuzz.sh)
   "$@")
 missing=()
