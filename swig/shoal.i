@@ -350,3 +350,8 @@ static void shoal_swig_error_trampoline(void *clientd, int errcode, const char *
 #endif
 
 %include "shoal/shoal.h"
+
+#if defined(SWIGLUA)
+/* Lua image handlers through an event queue (see that file). */
+%include "shoal_lua_images.i"
+#endif

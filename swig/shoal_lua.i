@@ -16,6 +16,12 @@
  *       swig.poll_batch(sub [, max])        -> count, { {data=..., header}, ... }
  *       swig.offerv(pub, { "part1", "part2" })                      -> position
  *       swig.claim_put(claim, offset, "bytes") / swig.claim_get(claim, offset, n)
+ *       swig.image_events(queue [, max])    -> count, { {type="available", session_id=...}, ... }
+ *     image handlers: the C client calls them on its conductor thread, where
+ *     Lua must not run, so shoal_add_subscription_with_handlers is replaced
+ *     by shoal_lua_add_subscription(client, uri, stream, queue), whose events
+ *     Lua drains with image_events (swig/shoal_lua_images.i; the module links
+ *     libshoal_lua.so, CMake target shoal_lua).
  *     `header` is a table: session_id, stream_id, term_id, term_offset,
  *     frame_length, flags, reserved_value, position.
  * Results follow the C API exactly: return codes, swig.shoal_errcode() and
@@ -85,6 +91,7 @@ SHOAL_OUT_HANDLE(shoal_subscription_t, sub)
 
 /* C function-pointer parameters cannot take a Lua function: natives below. */
 %ignore shoal_context_set_error_handler;   /* would run Lua on the conductor thread */
+%ignore shoal_add_subscription_with_handlers; /* likewise: shoal_lua_add_subscription + image_events */
 %ignore shoal_subscription_poll;           /* -> poll */
 %ignore shoal_subscription_controlled_poll;/* -> controlled_poll */
 
@@ -305,4 +312,6 @@ static int shoal_lua_claim_get(lua_State *L)
 %immutable;
 %include "shoal/shoal.h"
 %mutable;
+/* image handlers through an event queue (after the header: it uses its types) */
+%include "shoal_lua_images.i"
 #endif

@@ -490,6 +490,9 @@ local Claim = {}
 Claim.__index = Claim
 Claim.__name = "shoal.claim"
 
+local IMG   -- libshoal_lua (image handlers), loaded on the first subscription with handlers
+local free_queues, finish_images, dispatch_images, images_lib   -- image handlers, below
+
 -- shoal.client(ctx or settings): connects to the driver of ctx's directory.
 -- Returns the client, or nil, message, code (ENODRIVER: no driver there).
 function shoal.client(ctx)
@@ -506,10 +509,13 @@ function shoal.client(ctx)
     ctx.users = ctx.users + 1
     -- state shared with the children's finalizers: they skip their C close
     -- once the client is closed (the C client freed them already)
-    local state = { open = true }
+    -- queues: image-event queues of subscriptions with image handlers, freed
+    -- after the C close (which may still queue on_unavailable events)
+    local state = { open = true, queues = {} }
     local h = ffi.gc(pp[0], function(c)
         state.open = false
         C.shoal_client_close(c)
+        free_queues(state)
         ctx.users = ctx.users - 1
     end)
     return setmetatable({ h = h, ctx = ctx, own_ctx = own, state = state,
@@ -539,13 +545,22 @@ function Client:close()
     if h == nil then
         return true
     end
+    local with_images = {}
     for child in pairs(self.children) do
+        if child.iq ~= nil then
+            with_images[#with_images + 1] = child
+        end
         child:_invalidate()
     end
     self.h = nil
     self.state.open = false
     ffi.gc(h, nil)
     C.shoal_client_close(h)
+    -- on_unavailable for the images still there, then free the queues
+    for _, sub in ipairs(with_images) do
+        finish_images(sub)
+    end
+    free_queues(self.state)
     self.ctx.users = self.ctx.users - 1
     if self.own_ctx then
         self.ctx:close()
@@ -602,16 +617,55 @@ end
 
 local DEFAULT_BATCH = 256
 
--- client:add_subscription(uri, stream_id) -> subscription | nil, msg, code
-function Client:add_subscription(uri, stream)
+local function check_handler(fn, what)
+    if fn ~= nil and type(fn) ~= "function" and
+        not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+        error(("shoal: add_subscription: %s must be a function or nil, got %s"):format(what, type(fn)), 3)
+    end
+end
+
+-- client:add_subscription(uri, stream_id [, on_available [, on_unavailable]])
+--   -> subscription | nil, msg, code
+-- Image handlers (functions or nil) get an image table (see "Image handlers"
+-- below); they run on this Lua thread, from sub:poll_images(), any poll of the
+-- subscription, and its close (or its client's).
+function Client:add_subscription(uri, stream, on_available, on_unavailable)
     local h = client_handle(self, 2)
     check_uri_stream(uri, stream, "add_subscription")
+    check_handler(on_available, "on_available")
+    check_handler(on_unavailable, "on_unavailable")
     local pp = ffi.new("shoal_subscription_t *[1]")
-    if C.shoal_add_subscription(h, uri, stream, pp) < 0 then
+    local fields = { frags = ffi.new("shoal_fragment_t[?]", DEFAULT_BATCH), cap = DEFAULT_BATCH, n = 0, uri = uri,
+        stream = stream }
+    if on_available == nil and on_unavailable == nil then
+        if C.shoal_add_subscription(h, uri, stream, pp) < 0 then
+            return fail(2)
+        end
+        return make_child(self, Subscription, pp[0], C.shoal_subscription_close, fields)
+    end
+    local lib = images_lib()
+    local q = lib.shoal_lua_image_queue_new()
+    if q == nil then
+        error("shoal: add_subscription: out of memory", 2)
+    end
+    if lib.shoal_lua_add_subscription(h, uri, stream, q, pp) < 0 then
+        lib.shoal_lua_image_queue_delete(q)   -- the C side is done with it; errcode unchanged
         return fail(2)
     end
-    return make_child(self, Subscription, pp[0], C.shoal_subscription_close,
-        { frags = ffi.new("shoal_fragment_t[?]", DEFAULT_BATCH), cap = DEFAULT_BATCH, n = 0, uri = uri, stream = stream })
+    local state = self.state
+    state.queues[q] = true
+    fields.iq = q
+    fields.on_available = on_available
+    fields.on_unavailable = on_unavailable
+    fields.images = {}       -- correlation id -> image table, the images now available
+    fields.events = ffi.new("shoal_lua_image_event_t[?]", 16)
+    -- collected while its client is open: close it, then drop its queue
+    -- (events still queued are not delivered: nobody can see them)
+    return make_child(self, Subscription, pp[0], function(p)
+        C.shoal_subscription_close(p)
+        state.queues[q] = nil
+        lib.shoal_lua_image_queue_delete(q)
+    end, fields)
 end
 
 -- --------------------------------------------------------- publication ----
@@ -853,6 +907,9 @@ function Subscription:close()
     ffi.gc(h, nil)
     self.client.children[self] = nil
     C.shoal_subscription_close(h)
+    if self.iq ~= nil then
+        finish_images(self)   -- on_unavailable for the images still there
+    end
     return true
 end
 
@@ -869,6 +926,9 @@ end
 -- frags is the subscription's preallocated shoal_fragment_t array (0-based):
 -- frags[0 .. n-1].data / .length / .header, valid until the next poll.
 function Subscription:poll_batch_n(max)
+    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
+        dispatch_images(self)
+    end
     local h = self.h
     if h == nil then
         closed_error("subscription", 2)
@@ -899,6 +959,9 @@ end
 -- for i, f in sub:poll_batch([max]) do ... f.data, f.length, f.header ... end
 -- Raises if the client lost its driver (see the top of this file).
 function Subscription:poll_batch(max)
+    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
+        dispatch_images(self)
+    end
     local h = self.h
     if h == nil then
         closed_error("subscription", 2)
@@ -940,6 +1003,9 @@ shoal._poll_cb = poll_cb   -- keep it alive for the process
 -- fn(buf, len, header) for each message: buf is a const uint8_t*, header a
 -- const shoal_header_t* (both valid during the call only).
 function Subscription:poll(fn, limit)
+    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
+        dispatch_images(self)
+    end
     local h = self.h
     if h == nil then
         closed_error("subscription", 2)
@@ -988,6 +1054,167 @@ end
 
 function Subscription:is_closed()
     return self.h == nil or self.client.h == nil or C.shoal_client_is_closed(self.client.h)
+end
+
+-- ------------------------------------------------------ image handlers ----
+--[[
+Image handlers. The C client calls image handlers on its own conductor thread
+(every client runs one: the binding has no "invoker" mode in which the Lua
+thread would drive the client), or on the thread closing the subscription or
+client. A LuaJIT FFI callback run on another OS thread corrupts the Lua state,
+so the C handlers are in libshoal_lua.so (bindings/lua/shoal_lua_images.c,
+CMake target shoal_lua, loaded from next to libshoal.so.0 or $SHOAL_LUA_LIB):
+they copy each event into a per-subscription queue, and the Lua handlers run
+on the Lua thread when the queue is drained:
+  * sub:poll_images() -> count of events delivered;
+  * at the start of every sub:poll / poll_batch / poll_batch_n (one cheap
+    atomic load when nothing is queued; subscriptions without handlers pay
+    nothing);
+  * by sub:close() and client:close(), which deliver on_unavailable for the
+    images still there before they return.
+The image is a plain table (a snapshot, safe to keep): session_id, stream_id,
+correlation_id, source_identity, join_position, position, is_closed. The same
+table goes to on_available and on_unavailable; at on_unavailable is_closed is
+true and position is the final position. position is the position when the
+event happened (the join position for on_available): the C image may be gone
+by the time Lua sees the event, so it is never read from Lua.
+An error raised by a handler is caught, passed to
+shoal.on_image_handler_error(err, image, sub) (default: a line on stderr) and
+delivery goes on. A handler may poll or close its subscription or client.
+]]
+
+local IMAGE_AVAILABLE = 1
+local EVENT_BATCH = 16
+
+function images_lib()
+    if IMG then
+        return IMG
+    end
+    if not pcall(ffi.typeof, "shoal_lua_image_event_t") then
+        ffi.cdef[[
+typedef struct shoal_lua_image_event_stct {
+    int32_t type; int32_t session_id; int32_t stream_id; int32_t is_closed;
+    int64_t correlation_id; int64_t join_position; int64_t position;
+    char source_identity[128];
+} shoal_lua_image_event_t;
+typedef struct shoal_lua_image_queue_stct shoal_lua_image_queue_t;
+shoal_lua_image_queue_t *shoal_lua_image_queue_new(void);
+void shoal_lua_image_queue_delete(shoal_lua_image_queue_t *q);
+int shoal_lua_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_lua_image_queue_t *q, shoal_subscription_t **sub);
+int32_t shoal_lua_image_queue_pending(const shoal_lua_image_queue_t *q);
+int32_t shoal_lua_image_queue_drain(shoal_lua_image_queue_t *q, shoal_lua_image_event_t *out, int32_t max);
+]]
+    end
+    local candidates = {}
+    local env = os.getenv("SHOAL_LUA_LIB")
+    if env and env ~= "" then
+        candidates[1] = env
+    else
+        local dir = libpath:match("^(.*)/[^/]*$")
+        if dir then
+            candidates[#candidates + 1] = dir .. "/libshoal_lua.so"
+        end
+        candidates[#candidates + 1] = "libshoal_lua.so"
+    end
+    local tried = {}
+    for _, path in ipairs(candidates) do
+        local lib, err = try_load(path)
+        if lib then
+            IMG = lib
+            shoal.images_libpath = path
+            return lib
+        end
+        tried[#tried + 1] = path .. ": " .. tostring(err)
+    end
+    error("shoal: image handlers need libshoal_lua.so (CMake target shoal_lua, built next to libshoal.so.0; "
+        .. "or set SHOAL_LUA_LIB):\n  " .. table.concat(tried, "\n  "), 0)
+end
+
+-- Replace to route image handler errors elsewhere (e.g. a log).
+function shoal.on_image_handler_error(err, image, sub)
+    io.stderr:write(("shoal: image handler error (session %s, stream %s): %s\n"):format(
+        tostring(image and image.session_id), tostring(image and image.stream_id), tostring(err)))
+end
+
+-- Drains the subscription's queue and runs its handlers; returns the count.
+function dispatch_images(self)
+    local q = self.iq
+    local total = 0
+    while q ~= nil and self.iq == q do
+        local ev = self.events
+        local n = IMG.shoal_lua_image_queue_drain(q, ev, EVENT_BATCH)
+        -- Copy the batch out first: a handler may drain again (nested poll).
+        local calls, k = {}, 0   -- fn (may be nil), image, fn, image, ...
+        for i = 0, n - 1 do
+            local e = ev[i]
+            local cid = tonumber(e.correlation_id)
+            local image
+            if e.type == IMAGE_AVAILABLE then
+                image = { session_id = e.session_id, stream_id = e.stream_id, correlation_id = cid,
+                    source_identity = ffi.string(e.source_identity), join_position = tonumber(e.join_position),
+                    position = tonumber(e.position), is_closed = false }
+                self.images[cid] = image
+                calls[k + 1] = self.on_available
+            else
+                image = self.images[cid] or { session_id = e.session_id, stream_id = e.stream_id,
+                    correlation_id = cid, source_identity = ffi.string(e.source_identity),
+                    join_position = tonumber(e.join_position) }
+                self.images[cid] = nil
+                image.position = tonumber(e.position)
+                image.is_closed = true
+                calls[k + 1] = self.on_unavailable
+            end
+            calls[k + 2] = image
+            k = k + 2
+        end
+        for i = 1, k, 2 do
+            local fn = calls[i]
+            if fn ~= nil then
+                local ok, err = pcall(fn, calls[i + 1])
+                if not ok then
+                    pcall(shoal.on_image_handler_error, err, calls[i + 1], self)
+                end
+            end
+        end
+        total = total + n
+        if n < EVENT_BATCH then
+            break
+        end
+    end
+    return total
+end
+
+-- After the C close of the subscription (or its client): last events, then
+-- the queue goes.
+function finish_images(self)
+    local q = self.iq
+    if q == nil then
+        return
+    end
+    dispatch_images(self)
+    self.iq = nil
+    self.client.state.queues[q] = nil
+    IMG.shoal_lua_image_queue_delete(q)
+end
+
+function free_queues(state)
+    for q in pairs(state.queues) do
+        IMG.shoal_lua_image_queue_delete(q)
+    end
+    state.queues = {}
+end
+
+-- sub:poll_images() -> count: runs the image handlers for the events queued
+-- since the last call (polls do it too). 0 for a subscription without handlers.
+function Subscription:poll_images()
+    if self.h == nil and self.iq == nil then
+        closed_error("subscription", 2)
+    end
+    if self.iq == nil then
+        return 0
+    end
+    return dispatch_images(self)
 end
 
 -- ------------------------------------------------------------ extras ----

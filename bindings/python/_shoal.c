@@ -975,6 +975,324 @@ static PyTypeObject DriverType = {
 };
 
 /* ------------------------------------------------------------------ */
+/* Images and image handlers                                           */
+/* ------------------------------------------------------------------ */
+
+/* Set on a thread while it runs a Python image handler: the C client's
+ * conductor thread (or a closing thread) is inside the client then, so an
+ * add_* or close from the handler would wait for itself. */
+static __thread int in_image_handler;
+
+static int check_not_in_image_handler(const char *what)
+{
+    if (in_image_handler)
+    {
+        char text[256];
+        snprintf(text, sizeof(text), "%s cannot be called from an image handler (it would deadlock the client)", what);
+        raise_with_code(InvalidStateError, SHOAL_ESTATE, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* One image as seen from Python. The immutable fields are copied at
+ * on_available; `image` is the C handle, valid (and read) only until
+ * on_unavailable returns: the trampoline clears it under the GIL, and every
+ * read also holds the GIL, so no read can see a freed image. After that
+ * position is the last value (read when on_unavailable ran). */
+typedef struct
+{
+    PyObject_HEAD
+    const shoal_image_t *image;
+    PyObject *source_identity;   /* str */
+    int64_t correlation_id;
+    int64_t join_position;
+    int64_t last_position;
+    int32_t session_id;
+    int32_t stream_id;
+} ImageObject;
+
+static PyTypeObject ImageType;
+
+/* Handlers of one subscription: the clientd of the C trampolines. Owned by
+ * the SubscriptionObject (or by client_add until it made one) and freed after
+ * shoal_subscription_close returned, when the C client calls it no more. */
+typedef struct
+{
+    PyObject *on_available;     /* callable or NULL */
+    PyObject *on_unavailable;   /* callable or NULL */
+    PyObject *images;           /* dict: PyLong(shoal_image_t *) -> ImageObject, the images now available */
+} image_handlers_t;
+
+static ImageObject *image_object_new(const shoal_image_t *image)
+{
+    const char *source = shoal_image_source_identity(image);
+    PyObject *text = PyUnicode_DecodeUTF8(source ? source : "", source ? (Py_ssize_t)strlen(source) : 0, "replace");
+    if (NULL == text)
+    {
+        return NULL;
+    }
+    ImageObject *self = PyObject_New(ImageObject, &ImageType);
+    if (NULL == self)
+    {
+        Py_DECREF(text);
+        return NULL;
+    }
+    self->image = image;
+    self->source_identity = text;
+    self->session_id = shoal_image_session_id(image);
+    self->stream_id = shoal_image_stream_id(image);
+    self->correlation_id = shoal_image_correlation_id(image);
+    self->join_position = shoal_image_join_position(image);
+    self->last_position = shoal_image_position(image);
+    return self;
+}
+
+static void image_object_detach(ImageObject *self)
+{
+    if (NULL != self->image)
+    {
+        self->last_position = shoal_image_position(self->image);
+        self->image = NULL;
+    }
+}
+
+static void image_handler_call(PyObject *handler, ImageObject *image)
+{
+    if (NULL == handler || NULL == image)
+    {
+        return;
+    }
+    Py_INCREF(handler);
+    in_image_handler++;
+    PyObject *r = PyObject_CallFunctionObjArgs(handler, (PyObject *)image, NULL);
+    in_image_handler--;
+    if (NULL == r)
+    {
+        /* Reported like an exception in a __del__ (sys.unraisablehook); the
+         * client goes on and later events are delivered. */
+        PyErr_WriteUnraisable(handler);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(handler);
+}
+
+/* Runs on the client's conductor thread (no Python thread state of ours). */
+static void image_available_trampoline(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
+{
+    (void)sub;
+    if (!Py_IsInitialized() || SHOAL_PY_FINALIZING())
+    {
+        return;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    image_handlers_t *h = clientd;
+    ImageObject *obj = image_object_new(image);
+    PyObject *key = NULL;
+    if (NULL == obj || NULL == (key = PyLong_FromVoidPtr(image)) || PyDict_SetItem(h->images, key, (PyObject *)obj) < 0)
+    {
+        PyErr_WriteUnraisable(NULL != h->on_available ? h->on_available : Py_None);
+    }
+    else
+    {
+        image_handler_call(h->on_available, obj);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(obj);
+    PyGILState_Release(gil);
+}
+
+/* Runs on the conductor thread, or on the thread closing the subscription or
+ * client (which released the GIL around the C close). */
+static void image_unavailable_trampoline(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
+{
+    (void)sub;
+    if (!Py_IsInitialized() || SHOAL_PY_FINALIZING())
+    {
+        return;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    image_handlers_t *h = clientd;
+    ImageObject *obj = NULL;
+    PyObject *key = PyLong_FromVoidPtr(image);
+    if (NULL != key)
+    {
+        obj = (ImageObject *)PyDict_GetItemWithError(h->images, key);
+        if (NULL != obj)
+        {
+            Py_INCREF(obj);
+            if (PyDict_DelItem(h->images, key) < 0)
+            {
+                PyErr_Clear();
+            }
+        }
+        else if (!PyErr_Occurred())
+        {
+            obj = image_object_new(image);   /* its on_available could not be reported */
+        }
+    }
+    if (NULL == obj)
+    {
+        PyErr_WriteUnraisable(NULL != h->on_unavailable ? h->on_unavailable : Py_None);
+    }
+    else
+    {
+        /* Closed from here on: the handler sees the final position. */
+        image_object_detach(obj);
+        image_handler_call(h->on_unavailable, obj);
+        Py_DECREF(obj);
+    }
+    Py_XDECREF(key);
+    PyGILState_Release(gil);
+}
+
+/* NULL with an exception, or handlers (either callable may be None). */
+static image_handlers_t *image_handlers_new(PyObject *on_available, PyObject *on_unavailable)
+{
+    const char *names[2] = { "on_available", "on_unavailable" };
+    PyObject *fns[2] = { on_available, on_unavailable };
+    for (int i = 0; i < 2; i++)
+    {
+        if (Py_None == fns[i])
+        {
+            fns[i] = NULL;
+        }
+        else if (NULL != fns[i] && !PyCallable_Check(fns[i]))
+        {
+            PyErr_Format(PyExc_TypeError, "%s must be callable or None, not %.100s", names[i],
+                Py_TYPE(fns[i])->tp_name);
+            return NULL;
+        }
+    }
+    image_handlers_t *h = PyMem_Malloc(sizeof(*h));
+    if (NULL == h)
+    {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    h->images = PyDict_New();
+    if (NULL == h->images)
+    {
+        PyMem_Free(h);
+        return NULL;
+    }
+    Py_XINCREF(fns[0]);
+    Py_XINCREF(fns[1]);
+    h->on_available = fns[0];
+    h->on_unavailable = fns[1];
+    return h;
+}
+
+/* With the GIL, once the C client no longer calls the handlers. */
+static void image_handlers_free(image_handlers_t *h)
+{
+    if (NULL == h)
+    {
+        return;
+    }
+    /* The C client pairs every on_available with an on_unavailable before
+     * the close returns; detach anything left anyway (e.g. events skipped
+     * during interpreter shutdown) so no Image can reach a freed handle. */
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(h->images, &pos, &key, &value))
+    {
+        ((ImageObject *)value)->image = NULL;
+    }
+    Py_CLEAR(h->images);
+    Py_CLEAR(h->on_available);
+    Py_CLEAR(h->on_unavailable);
+    PyMem_Free(h);
+}
+
+static PyObject *Image_get_session_id(ImageObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->session_id);
+}
+
+static PyObject *Image_get_stream_id(ImageObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->stream_id);
+}
+
+static PyObject *Image_get_correlation_id(ImageObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(self->correlation_id);
+}
+
+static PyObject *Image_get_source_identity(ImageObject *self, void *c)
+{
+    (void)c;
+    Py_INCREF(self->source_identity);
+    return self->source_identity;
+}
+
+static PyObject *Image_get_join_position(ImageObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(self->join_position);
+}
+
+static PyObject *Image_get_position(ImageObject *self, void *c)
+{
+    (void)c;
+    if (NULL != self->image)
+    {
+        self->last_position = shoal_image_position(self->image);
+    }
+    return PyLong_FromLongLong(self->last_position);
+}
+
+static PyObject *Image_get_is_closed(ImageObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(NULL == self->image || shoal_image_is_closed(self->image));
+}
+
+static PyObject *Image_repr(ImageObject *self)
+{
+    return PyUnicode_FromFormat("<shoal.Image session %d stream %d from %U correlation %lld join %lld%s>",
+        (int)self->session_id, (int)self->stream_id, self->source_identity, (long long)self->correlation_id,
+        (long long)self->join_position, NULL == self->image ? " closed" : "");
+}
+
+static void Image_dealloc(ImageObject *self)
+{
+    Py_XDECREF(self->source_identity);
+    PyObject_Free(self);
+}
+
+static PyGetSetDef Image_getset[] = {
+    { "session_id", (getter)Image_get_session_id, NULL, "Session id of the publication.", NULL },
+    { "stream_id", (getter)Image_get_stream_id, NULL, "Stream id.", NULL },
+    { "correlation_id", (getter)Image_get_correlation_id, NULL, "Driver-assigned id of the image (unique in that driver).", NULL },
+    { "source_identity", (getter)Image_get_source_identity, NULL,
+      "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP.", NULL },
+    { "join_position", (getter)Image_get_join_position, NULL, "Stream position at which the subscription joined.", NULL },
+    { "position", (getter)Image_get_position, NULL,
+      "Position of the subscription in this stream (consumed so far); once the image is unavailable, the last "
+      "value (read when on_unavailable ran).", NULL },
+    { "is_closed", (getter)Image_get_is_closed, NULL, "True once the image went unavailable (already in on_unavailable).", NULL },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyTypeObject ImageType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shoal.Image",
+    .tp_basicsize = sizeof(ImageObject),
+    .tp_dealloc = (destructor)Image_dealloc,
+    .tp_repr = (reprfunc)Image_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One publication session seen by a subscription, handed to the on_available / on_unavailable "
+              "handlers of Client.add_subscription (not created by users). Read-only; the same object is passed "
+              "to both handlers and stays usable after on_unavailable (position then keeps its last value).",
+    .tp_getset = Image_getset,
+};
+
+/* ------------------------------------------------------------------ */
 /* Client and its children (publications, subscriptions)               */
 /* ------------------------------------------------------------------ */
 
@@ -1029,6 +1347,7 @@ typedef struct
     size_t frags_capacity;
     PyObject *batch_views;     /* list of memoryviews handed out by the last poll_batch */
     HeaderObject *spare_header;
+    image_handlers_t *handlers;  /* image handlers, or NULL; freed after the C close */
     int polling;
 } SubscriptionObject;
 
@@ -1096,6 +1415,12 @@ static void child_real_close(ChildObject *child)
         return;
     }
     int kind = child->kind;
+    image_handlers_t *handlers = NULL;
+    if (CHILD_SUBSCRIPTION == kind)
+    {
+        handlers = ((SubscriptionObject *)child)->handlers;
+        ((SubscriptionObject *)child)->handlers = NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     if (CHILD_PUBLICATION == kind)
     {
@@ -1106,6 +1431,8 @@ static void child_real_close(ChildObject *child)
         shoal_subscription_close((shoal_subscription_t *)handle);
     }
     Py_END_ALLOW_THREADS
+    /* The C close called on_unavailable for the images left: no more calls. */
+    image_handlers_free(handlers);
     child_unlink(child);
     client_maybe_finish(child->owner);
 }
@@ -1263,8 +1590,13 @@ static void child_init(ChildObject *child, ClientObject *owner, PyObject *channe
 
 enum { ADD_PUB = 0, ADD_EXCLUSIVE = 1, ADD_SUB = 2 };
 
-static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_obj, int what)
+static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_obj, int what,
+    PyObject *on_available, PyObject *on_unavailable)
 {
+    if (check_not_in_image_handler(ADD_SUB == what ? "add_subscription" : "add_publication") < 0)
+    {
+        return NULL;
+    }
     if (!PyUnicode_Check(uri))
     {
         return PyErr_Format(PyExc_TypeError, "channel URI must be str, not %.100s", Py_TYPE(uri)->tp_name);
@@ -1297,6 +1629,15 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
     {
         return NULL;
     }
+    image_handlers_t *handlers = NULL;
+    if (ADD_SUB == what && ((NULL != on_available && Py_None != on_available) ||
+        (NULL != on_unavailable && Py_None != on_unavailable)))
+    {
+        if (NULL == (handlers = image_handlers_new(on_available, on_unavailable)))
+        {
+            return NULL;
+        }
+    }
     /* Allocate the Python object first: nothing can fail after the C add. */
     PyThread_type_lock wlock = NULL;
     if (ADD_EXCLUSIVE == what && NULL == (wlock = PyThread_allocate_lock()))
@@ -1314,6 +1655,7 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
             s->frags_capacity = 0;
             s->batch_views = NULL;
             s->spare_header = NULL;
+            s->handlers = NULL;
             s->polling = 0;
         }
         child = (ChildObject *)s;
@@ -1337,6 +1679,7 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
         {
             PyThread_free_lock(wlock);
         }
+        image_handlers_free(handlers);
         return NULL;
     }
     child->owner = NULL;
@@ -1352,7 +1695,13 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
     self->busy++;
     Py_INCREF(self);
     Py_BEGIN_ALLOW_THREADS
-    if (ADD_SUB == what)
+    if (ADD_SUB == what && NULL != handlers)
+    {
+        /* The handlers may run (conductor thread) before this returns. */
+        rc = shoal_add_subscription_with_handlers(client, curi, stream_id, image_available_trampoline,
+            image_unavailable_trampoline, handlers, (shoal_subscription_t **)&handle);
+    }
+    else if (ADD_SUB == what)
     {
         rc = shoal_add_subscription(client, curi, stream_id, (shoal_subscription_t **)&handle);
     }
@@ -1391,6 +1740,8 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
         if (ADD_SUB == what)
         {
             ((SubscriptionObject *)child)->sub = handle;
+            ((SubscriptionObject *)child)->handlers = handlers;
+            handlers = NULL;
         }
         else
         {
@@ -1402,6 +1753,9 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
     {
         Py_DECREF(child);  /* no handle, no owner: dealloc only frees */
     }
+    /* Not handed over (the add failed, or its subscription was closed at
+     * once): the C side paired its events already and calls them no more. */
+    image_handlers_free(handlers);
     client_maybe_finish(self);
     Py_DECREF(self);
     return result;
@@ -1416,7 +1770,7 @@ static PyObject *Client_add_publication(ClientObject *self, PyObject *args, PyOb
     {
         return NULL;
     }
-    return client_add(self, uri, stream, exclusive ? ADD_EXCLUSIVE : ADD_PUB);
+    return client_add(self, uri, stream, exclusive ? ADD_EXCLUSIVE : ADD_PUB, NULL, NULL);
 }
 
 static PyObject *Client_add_exclusive_publication(ClientObject *self, PyObject *args, PyObject *kwds)
@@ -1427,23 +1781,28 @@ static PyObject *Client_add_exclusive_publication(ClientObject *self, PyObject *
     {
         return NULL;
     }
-    return client_add(self, uri, stream, ADD_EXCLUSIVE);
+    return client_add(self, uri, stream, ADD_EXCLUSIVE, NULL, NULL);
 }
 
 static PyObject *Client_add_subscription(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = { "uri", "stream_id", NULL };
-    PyObject *uri, *stream;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:add_subscription", kwlist, &uri, &stream))
+    static char *kwlist[] = { "uri", "stream_id", "on_available", "on_unavailable", NULL };
+    PyObject *uri, *stream, *on_available = NULL, *on_unavailable = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OO:add_subscription", kwlist, &uri, &stream, &on_available,
+        &on_unavailable))
     {
         return NULL;
     }
-    return client_add(self, uri, stream, ADD_SUB);
+    return client_add(self, uri, stream, ADD_SUB, on_available, on_unavailable);
 }
 
 static PyObject *Client_close(ClientObject *self, PyObject *unused)
 {
     (void)unused;
+    if (check_not_in_image_handler("Client.close") < 0)
+    {
+        return NULL;
+    }
     client_close(self);
     Py_RETURN_NONE;
 }
@@ -1451,6 +1810,10 @@ static PyObject *Client_close(ClientObject *self, PyObject *unused)
 static PyObject *Client_exit(ClientObject *self, PyObject *args)
 {
     (void)args;
+    if (check_not_in_image_handler("Client.close") < 0)
+    {
+        return NULL;
+    }
     client_close(self);
     Py_RETURN_FALSE;
 }
@@ -1509,7 +1872,15 @@ static PyMethodDef Client_methods[] = {
     { "add_exclusive_publication", (PyCFunction)(void (*)(void))Client_add_exclusive_publication,
       METH_VARARGS | METH_KEYWORDS, "add_exclusive_publication($self, /, uri, stream_id)\n--\n\nSame as add_publication(uri, stream_id, exclusive=True)." },
     { "add_subscription", (PyCFunction)(void (*)(void))Client_add_subscription, METH_VARARGS | METH_KEYWORDS,
-      "add_subscription($self, /, uri, stream_id)\n--\n\nAdds a subscription. Releases the GIL during the driver round trip." },
+      "add_subscription($self, /, uri, stream_id, on_available=None, on_unavailable=None)\n--\n\n"
+      "Adds a subscription. Releases the GIL during the driver round trip. on_available(image) / "
+      "on_unavailable(image) (callables or None; TypeError otherwise) are told when a publication session "
+      "becomes visible to the subscription or goes away, with a shoal.Image (the same object for both). They run "
+      "on the client's conductor thread (a non-Python thread; they take the GIL), possibly before "
+      "add_subscription returns, and for images still there at close on the closing thread, before close "
+      "returns. An exception in a handler is reported through sys.unraisablehook and the client goes on. "
+      "Handlers must be short and must not add or close publications, subscriptions or the client "
+      "(InvalidStateError). The handlers are released when the subscription is closed." },
     { "close", (PyCFunction)Client_close, METH_NOARGS,
       "close($self, /)\n--\n\nCloses the client and every publication and subscription it made (idempotent)." },
     { "__enter__", (PyCFunction)return_self, METH_NOARGS, NULL },
@@ -2253,6 +2624,10 @@ static PyObject *Publication_wait_connected(PublicationObject *self, PyObject *a
 static PyObject *publication_destination(PublicationObject *self, PyObject *arg, int add)
 {
     PUB_CHECK(self);
+    if (check_not_in_image_handler(add ? "add_destination" : "remove_destination") < 0)
+    {
+        return NULL;
+    }
     if (!PyUnicode_Check(arg))
     {
         return raise_invalid("endpoint_uri must be a str such as 'aeron:udp?endpoint=host:port'");
@@ -2364,6 +2739,10 @@ static PyObject *child_get_client(ChildObject *self, void *c)
 static PyObject *Child_close(ChildObject *self, PyObject *unused)
 {
     (void)unused;
+    if (check_not_in_image_handler("close") < 0)
+    {
+        return NULL;
+    }
     child_close(self);
     Py_RETURN_NONE;
 }
@@ -2371,6 +2750,10 @@ static PyObject *Child_close(ChildObject *self, PyObject *unused)
 static PyObject *Child_exit(ChildObject *self, PyObject *args)
 {
     (void)args;
+    if (check_not_in_image_handler("close") < 0)
+    {
+        return NULL;
+    }
     child_close(self);
     Py_RETURN_FALSE;
 }
@@ -3259,7 +3642,7 @@ static PyObject *new_exc(PyObject *m, const char *name, PyObject *base, PyObject
 PyMODINIT_FUNC PyInit__shoal(void)
 {
     PyTypeObject *types[] = { &ContextType, &DriverType, &ClientType, &PublicationType, &SubscriptionType,
-        &HeaderType, &ClaimType };
+        &HeaderType, &ClaimType, &ImageType };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {
         if (PyType_Ready(types[i]) < 0)
@@ -3306,7 +3689,8 @@ PyMODINIT_FUNC PyInit__shoal(void)
         "Another driver is active on the directory (SHOAL_EACTIVE).");
     EXC(InvalidStateError, "InvalidStateError", ShoalError, NULL, "Call not valid in the current state (SHOAL_ESTATE).");
 
-    const char *typenames[] = { "Context", "Driver", "Client", "Publication", "Subscription", "Header", "Claim" };
+    const char *typenames[] = { "Context", "Driver", "Client", "Publication", "Subscription", "Header", "Claim",
+        "Image" };
     for (size_t i = 0; i < sizeof(typenames) / sizeof(typenames[0]); i++)
     {
         Py_INCREF(types[i]);

@@ -57,7 +57,8 @@ T:test("the module loads and mirrors the header's constants", function()
     -- every function of the header is wrapped, except the documented replacements
     local replaced = { shoal_context_set_error_handler = true, shoal_driver_run = true,
         shoal_subscription_poll = true, shoal_subscription_controlled_poll = true,
-        shoal_subscription_poll_batch = true, shoal_publication_offerv = true }
+        shoal_subscription_poll_batch = true, shoal_publication_offerv = true,
+        shoal_add_subscription_with_handlers = true }   -- -> shoal_lua_add_subscription + image_events
     local cdefs = dofile(H.LUA_DIR .. "/shoal_cdef.lua")
     for line in cdefs.cdef:gmatch("[^\n]+") do
         local name = not line:match("^typedef") and line:match("[%s%*](shoal_[%w_]+)%s*%(")
@@ -65,7 +66,8 @@ T:test("the module loads and mirrors the header's constants", function()
             H.eq(type(s[name]), "function", "shoal.swig." .. name)
         end
     end
-    for _, native in ipairs({ "poll", "controlled_poll", "poll_batch", "offerv", "claim_put", "claim_get" }) do
+    for _, native in ipairs({ "poll", "controlled_poll", "poll_batch", "offerv", "claim_put", "claim_get",
+        "image_events" }) do
         H.eq(type(s[native]), "function", "native " .. native)
     end
 end)
@@ -170,6 +172,48 @@ T:test("errors: C return codes and errmsg; wrong types raise", function()
     H.eq(s.shoal_publication_offer(p2, "x"), s.SHOAL_NOT_CONNECTED, "not connected code")
     local rc3 = s.shoal_client_connect(nil)
     H.eq(rc3, -1, "connect with a NULL context")
+    e:close()
+end)
+
+T:test("image events: shoal_lua_add_subscription queues, image_events drains on this thread", function()
+    local e = swig_env()
+    local s = e.s
+    local q = s.shoal_lua_image_queue_new()
+    H.ok(q, "queue")
+    local rc, sub = s.shoal_lua_add_subscription(e.client, H.URI, 8006, q)
+    H.eq(rc, 0, "shoal_lua_add_subscription: " .. s.shoal_errmsg())
+    local rc2, pub = s.shoal_add_publication(e.client, H.URI, 8006)
+    H.eq(rc2, 0, "publication")
+    local events = {}
+    local function drain()
+        local n, list = s.image_events(q, 8)
+        H.eq(n, #list, "count")
+        for _, ev in ipairs(list) do
+            events[#events + 1] = ev
+        end
+        return #events
+    end
+    H.wait_until(function() return drain() >= 1 end, 10, "available event")
+    local a = events[1]
+    H.eq(a.type, "available", "type")
+    H.eq(a.session_id, s.shoal_publication_session_id(pub), "session id")
+    H.eq(a.stream_id, 8006, "stream id")
+    H.eq(a.source_identity, "aeron:ipc", "source")
+    H.eq(a.is_closed, false, "open")
+    H.eq(s.shoal_publication_close(pub), 0, "close publication")
+    H.wait_until(function() return drain() >= 2 end, 10, "unavailable event")
+    H.eq(events[2].type, "unavailable", "type")
+    H.eq(events[2].correlation_id, a.correlation_id, "same image")
+    H.eq(events[2].is_closed, true, "closed")
+    H.eq(s.shoal_subscription_close(sub), 0, "close subscription")
+    H.eq(drain(), 2, "nothing more")
+    s.shoal_lua_image_queue_delete(q)
+    H.raises("expected a shoal_lua_image_queue_t", s.image_events, e.client)
+    local q2 = s.shoal_lua_image_queue_new()
+    local rc3 = s.shoal_lua_add_subscription(e.client, "aeron:ipc?bogus=1", 1, q2)
+    H.eq(rc3, -1, "bad URI")
+    H.eq(s.shoal_errcode(), s.SHOAL_EURI, "EURI")
+    s.shoal_lua_image_queue_delete(q2)
     e:close()
 end)
 

@@ -40,6 +40,16 @@ Threads
   take offers from any number of threads; a subscription is polled by one thread at a
   time (a second poller gets :class:`InvalidStateError`).
 
+Image handlers
+  ``client.add_subscription(uri, stream_id, on_available=f, on_unavailable=g)`` calls
+  ``f(image)`` when a publication session becomes visible to the subscription and
+  ``g(image)`` when it goes away (an :class:`Image`: session_id, stream_id,
+  correlation_id, source_identity, join_position, position, is_closed). They run on the
+  client's conductor thread, a non-Python thread (the GIL is taken), or, for images
+  still there at close, on the thread closing the subscription or client. An exception
+  in a handler goes to ``sys.unraisablehook``; the client goes on. Handlers must not add
+  or close anything (``InvalidStateError``).
+
 The complete low-level C API is available as :mod:`shoal._swig` (SWIG-generated).
 """
 from ._shoal import (  # noqa: F401
@@ -81,6 +91,7 @@ from ._shoal import (  # noqa: F401
     DriverActiveError,
     DriverError,
     Header,
+    Image,
     InvalidArgument,
     InvalidStateError,
     MaxPositionExceeded,
@@ -124,7 +135,7 @@ def result_name(result: int) -> str:
 
 
 __all__ = [
-    "Context", "Driver", "Client", "Publication", "Subscription", "Claim", "Header",
+    "Context", "Driver", "Client", "Publication", "Subscription", "Claim", "Header", "Image",
     "ShoalError", "OfferError", "NotConnected", "BackPressured", "AdminAction", "MaxPositionExceeded",
     "ClosedError", "Closed", "InvalidArgument", "UriError", "MessageTooLarge", "OutOfMemory", "ShoalIOError",
     "TimeoutError", "DriverError", "ClashError", "NoDriverError", "DriverActiveError", "InvalidStateError",
