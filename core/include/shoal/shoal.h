@@ -157,7 +157,8 @@ typedef struct shoal_iovec_stct
  *  SHOAL_SOCKET_RCVBUF, SHOAL_SOCKET_SNDBUF  socket buffers asked for (2 MiB)
  *  SHOAL_RCV_LOSS_RATE, SHOAL_SEND_LOSS_RATE  test loss 0..1 of datagrams in/out (0)
  *  SHOAL_LOSS_SEED                    loss generator seed (0: from the clock)
- *  SHOAL_THREADING_MODE               shared (dedicated: not yet)
+ *  SHOAL_THREADING_MODE               shared (one driver thread) or dedicated
+ *                                     (conductor, UDP sender, UDP receiver)
  */
 typedef enum shoal_idle_strategy_en
 {

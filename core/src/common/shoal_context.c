@@ -150,7 +150,8 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
         }
         if (NULL != value && 0 == strcasecmp(value, "dedicated"))
         {
-            return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: dedicated is not available yet (use shared)");
+            ctx->threading_mode = SHOAL_THREADING_DEDICATED;
+            return 0;
         }
         return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: '%s' is not shared or dedicated",
             value ? value : "(null)");

@@ -1,7 +1,9 @@
 /*
  * Driver lifecycle: claim the directory, lay out the CnC file, run the
  * conductor duty cycle on a thread (embedded) or the caller's thread
- * (shoald), and clean up.
+ * (shoald), and clean up. In dedicated threading mode the UDP sender and
+ * receiver duties get a thread each; in shared mode the conductor runs
+ * them after its own work.
  *
  * One driver per directory: an exclusive flock on <dir>/driver.lock, held
  * for the driver's life, decides it. The kernel drops the lock when the
@@ -37,6 +39,9 @@ struct shoal_driver_stct
     pthread_t thread;
     bool thread_started;
     volatile int stop;
+    volatile int *agents_stop;    /* what the sender/receiver threads watch */
+    pthread_t agent_threads[2];
+    int agent_thread_count;
 };
 
 static int lock_dir(const char *dir, int *fd_out)
@@ -240,6 +245,79 @@ static void *driver_thread(void *arg)
     return NULL;
 }
 
+static void agent_loop(shoal_driver_t *d, int (*do_work)(void *agent, int64_t now_ns), void *agent)
+{
+    shoal_idle_t idle;
+    shoal_idle_init(&idle, d->ctx.idle_strategy);
+    while (!shoal_load_acquire(d->agents_stop))
+    {
+        shoal_idle(&idle, do_work(agent, shoal_nano_time()));
+    }
+}
+
+static int sender_do_work(void *agent, int64_t now_ns)
+{
+    return shoal_udp_sender_do_work(agent, now_ns);
+}
+
+static int receiver_do_work(void *agent, int64_t now_ns)
+{
+    return shoal_udp_receiver_do_work(agent, now_ns);
+}
+
+static void *sender_thread(void *arg)
+{
+    shoal_driver_t *d = arg;
+    agent_loop(d, sender_do_work, d->conductor->sender);
+    return NULL;
+}
+
+static void *receiver_thread(void *arg)
+{
+    shoal_driver_t *d = arg;
+    agent_loop(d, receiver_do_work, d->conductor->receiver);
+    return NULL;
+}
+
+static void stop_agents(shoal_driver_t *d)
+{
+    if (0 == d->agent_thread_count)
+    {
+        return;
+    }
+    shoal_store_release(d->agents_stop, 1);
+    for (int i = 0; i < d->agent_thread_count; i++)
+    {
+        pthread_join(d->agent_threads[i], NULL);
+    }
+    d->agent_thread_count = 0;
+}
+
+/* Dedicated mode: the sender and receiver threads, stopped by *stop (the
+ * driver's own flag, or shoald's). */
+static int start_agents(shoal_driver_t *d, volatile int *stop)
+{
+    if (SHOAL_THREADING_DEDICATED != d->ctx.threading_mode)
+    {
+        return 0;
+    }
+    d->agents_stop = stop;
+    shoal_driver_network_set_stop_flag(d->conductor, stop);
+    void *(*fns[2])(void *) = { sender_thread, receiver_thread };
+    for (int i = 0; i < 2; i++)
+    {
+        int rc = pthread_create(&d->agent_threads[i], NULL, fns[i], d);
+        if (0 != rc)
+        {
+            stop_agents(d);
+            return shoal_set_err_errno(SHOAL_ENOMEM, rc, "driver: cannot start the %s thread",
+                0 == i ? "sender" : "receiver");
+        }
+        d->agent_thread_count++;
+    }
+    return 0;
+}
+
 int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx)
 {
     if (NULL == driver || NULL == ctx)
@@ -251,9 +329,15 @@ int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx)
     {
         return -1;
     }
+    if (start_agents(d, &d->stop) < 0)
+    {
+        driver_free(d);
+        return -1;
+    }
     int rc = pthread_create(&d->thread, NULL, driver_thread, d);
     if (0 != rc)
     {
+        stop_agents(d);
         driver_free(d);
         return shoal_set_err_errno(SHOAL_ENOMEM, rc, "driver: cannot start thread");
     }
@@ -268,11 +352,12 @@ int shoal_driver_close(shoal_driver_t *d)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_driver_close: driver must not be NULL");
     }
+    shoal_store_release(&d->stop, 1);
     if (d->thread_started)
     {
-        shoal_store_release(&d->stop, 1);
         pthread_join(d->thread, NULL);
     }
+    stop_agents(d);
     driver_free(d);
     return 0;
 }
@@ -288,7 +373,13 @@ int shoal_driver_run(shoal_context_t *ctx, volatile int *stop_flag)
     {
         return -1;
     }
+    if (start_agents(d, stop_flag) < 0)
+    {
+        driver_free(d);
+        return -1;
+    }
     driver_loop(d, stop_flag);
+    stop_agents(d);
     driver_free(d);
     return 0;
 }

@@ -79,4 +79,28 @@ static inline void shoal_logbuffer_frame_commit(shoal_data_header_t *hdr, int32_
 #endif
 }
 
+/* The same blind spot inside a driver with dedicated threads: the conductor
+ * zeroes a term behind the sender, and the sender reads those bytes again
+ * only after a publisher refilled them, an edge that runs through the
+ * publisher's mapping (limit -> claim -> commit). The cleaner releases a
+ * sync object of the log after cleaning; the reader acquires it before
+ * scanning. Nothing without TSan. */
+static inline void shoal_logbuffer_tsan_cleaned(void *log_key)
+{
+#if defined(SHOAL_TSAN)
+    __tsan_release(log_key);
+#else
+    (void)log_key;
+#endif
+}
+
+static inline void shoal_logbuffer_tsan_before_scan(void *log_key)
+{
+#if defined(SHOAL_TSAN)
+    __tsan_acquire(log_key);
+#else
+    (void)log_key;
+#endif
+}
+
 #endif /* SHOAL_LOGBUFFER_TSAN_H */

@@ -261,7 +261,7 @@ static void *publish_all(void *arg)
 {
     publisher_thread_t *t = arg;
     uint8_t buf[8192];
-    while (t->sent < t->total && !t->stop)
+    while (t->sent < t->total && !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE))
     {
         if (seq_offer(t->pub, t->sent, buf))
         {
@@ -307,7 +307,7 @@ static void test_dynamic_late_joiner(void **state)
             shoal_subscription_poll(s->subs[i], seq_check, &s->checkers[i], 256);
         }
     }
-    t.stop = 1;
+    __atomic_store_n(&t.stop, 1, __ATOMIC_RELEASE);
     pthread_join(thread, NULL);
     const seq_checker_t *late = &s->checkers[2];
     printf("MDC late joiner: first message seq %llu at position %lld, got %llu of %llu\n",

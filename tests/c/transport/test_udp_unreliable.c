@@ -88,7 +88,8 @@ static void check(void *clientd, const uint8_t *buf, size_t len, const shoal_hea
 static void keep_image(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
 {
     (void)sub;
-    *(shoal_image_t **)clientd = image;
+    /* Runs on the client conductor thread; the test thread reads it. */
+    __atomic_store_n((shoal_image_t **)clientd, image, __ATOMIC_RELEASE);
 }
 
 typedef struct
@@ -160,6 +161,7 @@ static void run(const char *name, const scenario_t *s, outcome_t *out)
     /* The tail too: lost last frames are found through heartbeats and padded,
      * so this subscription's position reaches the publisher's. */
     int64_t end = shoal_publication_position(pub);
+    image = __atomic_load_n(&image, __ATOMIC_ACQUIRE);
     assert_non_null(image);
     int64_t settle = shoal_test_now_ms() + 10000;
     while (shoal_image_position(image) < end && shoal_test_now_ms() < settle)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_logbuffer_tsan.h"
 #include "logbuffer/shoal_term_unblocker.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
 #include "transport/udp/shoal_term_scanner.h"
@@ -220,6 +221,7 @@ static int send_data(shoal_network_publication_t *pub, int64_t now_ns)
     struct iovec iov[SHOAL_UDP_BATCH];
     int64_t position_after[SHOAL_UDP_BATCH];
     int count = 0;
+    shoal_logbuffer_tsan_before_scan(pub->meta);
     while (count < SHOAL_UDP_BATCH && window > 0)
     {
         int32_t term_offset = (int32_t)(position & (pub->term_length - 1));
@@ -433,6 +435,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
     uint8_t *term = pub->terms[index];
     int32_t offset = nak.term_offset;
+    shoal_logbuffer_tsan_before_scan(pub->meta);
     while (remaining > 0)
     {
         struct iovec iov[SHOAL_UDP_BATCH];
@@ -504,6 +507,7 @@ static void clean_buffer(shoal_network_publication_t *pub, int64_t position)
         int64_t length = position - clean_position < left_in_term ? position - clean_position : left_in_term;
         shoal_term_clean(pub->terms[index], term_offset, term_offset + (int32_t)length);
         pub->clean_position = clean_position + length;
+        shoal_logbuffer_tsan_cleaned(pub->meta);
     }
 }
 
@@ -559,14 +563,14 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                 }
                 if (!connected || shoal_load_acquire(&pub->acked_position) >= producer || now_ns >= pub->drain_deadline_ns)
                 {
-                    pub->state = SHOAL_NET_PUB_LINGER;
+                    shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
                     pub->linger_deadline_ns = now_ns + pub->linger_ns;
                     work++;
                 }
             }
             else if (!connected && now_ns >= pub->drain_deadline_ns)
             {
-                pub->state = SHOAL_NET_PUB_LINGER;
+                shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
                 pub->linger_deadline_ns = now_ns + pub->linger_ns;
                 work++;
             }
@@ -574,7 +578,7 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
         case SHOAL_NET_PUB_LINGER:
             if (now_ns >= pub->linger_deadline_ns)
             {
-                pub->state = SHOAL_NET_PUB_DONE;
+                shoal_store_release(&pub->state, SHOAL_NET_PUB_DONE);
                 work++;
             }
             return work;
@@ -608,7 +612,7 @@ void shoal_network_publication_on_publishers_gone(shoal_network_publication_t *p
     {
         shoal_store_release(pub->pub_limit, shoal_network_publication_producer_position(pub));
         shoal_store_release(&pub->meta->is_connected, 0);
-        pub->state = SHOAL_NET_PUB_DRAINING;
+        shoal_store_release(&pub->state, SHOAL_NET_PUB_DRAINING);
         pub->drain_deadline_ns = now_ns + pub->linger_ns + pub->connection_timeout_ns;
     }
 }
