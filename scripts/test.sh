@@ -37,8 +37,10 @@ step "ABI against the stored baseline (abi/libshoal.so.0.abi, abidiff)"
 step "ASan + UBSan build + tests"
 cmake -S "$root" -B "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=address >/dev/null
 cmake --build "$root/build/asan" -j"$jobs"
+# The loss tests run their full 1,000,000 messages in the build above; here
+# 200,000 exercise the same paths for memory errors in a third of the time.
 (cd "$root/build/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -j"$jobs")
+  SHOAL_TEST_LOSS_MESSAGES=200000 ctest --output-on-failure -j"$jobs")
 
 step "TSan build + concurrency tests"
 cmake -S "$root" -B "$root/build/tsan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=thread >/dev/null

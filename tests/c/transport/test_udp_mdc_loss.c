@@ -8,197 +8,27 @@
  * drops 10 % of the DATA/SETUP/heartbeat datagrams it receives (each its
  * own seed, so receivers lose different datagrams), the publisher driver
  * 10 % of the SMs/NAKs/RTT requests. SHOAL_TEST_LOSS_MESSAGES overrides
- * the count (default 100,000 and 10,000: well under a minute on two loaded
- * cores; 1,000,000 takes about ten times as long). */
+ * the count (default 1,000,000; 100,000 with small terms, 500,000 over
+ * multicast): about 35 s on two quiet cores. 30 %: test_udp_mdc_loss_30.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "udp_multi_test.h"
-
-#define SUBS 3
-
-static int run_mdc_loss_test(const char *name, const char *rate, const char *term_length, long messages,
-    int64_t timeout_ms, bool multicast)
-{
-    const char *pub_settings[] = { "RCV_LOSS_RATE", rate, "LOSS_SEED", "7", NULL };
-    multi_envs_t m;
-    memset(&m, 0, sizeof(m));
-    char env_name[64];
-    snprintf(env_name, sizeof(env_name), "%s-pub", name);
-    if (udp_test_env_start(&m.pub_env, env_name, pub_settings) < 0)
-    {
-        return -1;
-    }
-    static const char *const seeds[SUBS] = { "11", "13", "17" };
-    for (int i = 0; i < SUBS; i++)
-    {
-        const char *sub_settings[] = { "RCV_LOSS_RATE", rate, "LOSS_SEED", seeds[i], NULL };
-        snprintf(env_name, sizeof(env_name), "%s-sub%d", name, i);
-        if (udp_test_env_start(&m.sub_env[i], env_name, sub_settings) < 0)
-        {
-            return -1;
-        }
-        m.sub_count++;
-    }
-    int control_port = udp_test_free_port();
-    char pub_uri[256];
-    char group_uri[256];
-    /* Multicast: one group of our own (last octet odd: control is G+1). */
-    udp_test_uri(group_uri, sizeof(group_uri), "aeron:udp?endpoint=239.255.%d.201:%d|interface=127.0.0.1",
-        (int)(getpid() % 250), control_port);
-    if (multicast)
-    {
-        udp_test_uri(pub_uri, sizeof(pub_uri), "%s|fc=min|term-length=%s", group_uri, term_length);
-    }
-    else
-    {
-        udp_test_uri(pub_uri, sizeof(pub_uri),
-            "aeron:udp?control=127.0.0.1:%d|control-mode=dynamic|fc=min|term-length=%s", control_port, term_length);
-    }
-    shoal_subscription_t *subs[SUBS];
-    for (int i = 0; i < SUBS; i++)
-    {
-        char sub_uri[256];
-        udp_test_uri(sub_uri, sizeof(sub_uri), "aeron:udp?endpoint=127.0.0.1:%d|control=127.0.0.1:%d",
-            udp_test_free_port(), control_port);
-        if (multicast)
-        {
-            snprintf(sub_uri, sizeof(sub_uri), "%s", group_uri);
-        }
-        if (shoal_add_subscription(m.sub_env[i].client, sub_uri, 78, &subs[i]) < 0)
-        {
-            fprintf(stderr, "subscription %s: %s\n", sub_uri, shoal_errmsg());
-            return -1;
-        }
-    }
-    shoal_publication_t *pub = NULL;
-    if (shoal_add_exclusive_publication(m.pub_env.client, pub_uri, 78, &pub) < 0)
-    {
-        fprintf(stderr, "publication %s: %s\n", pub_uri, shoal_errmsg());
-        return -1;
-    }
-    /* fc=min counts only receivers it has heard: wait for all three images
-     * (their SMs follow at once) before the race starts. */
-    for (int i = 0; i < SUBS; i++)
-    {
-        if (udp_test_wait_images(subs[i], 1, 10000) < 0)
-        {
-            fprintf(stderr, "subscriber %d: no image\n", i);
-            return -1;
-        }
-    }
-    if (shoal_test_wait_connected(pub) < 0)
-    {
-        fprintf(stderr, "publication never connected\n");
-        return -1;
-    }
-    shoal_test_sleep_ms(300);
-
-    loss_checker_t *checkers = calloc(SUBS, sizeof(*checkers));
-    for (int i = 0; i < SUBS; i++)
-    {
-        checkers[i].rng.state = 0x1234567ULL;
-    }
-    loss_rng_t send_rng = { 0x1234567ULL };
-    uint8_t buf[8192];
-    uint64_t sent = 0;
-    size_t pending_len = 0;
-    bool have_pending = false;
-    uint64_t bytes = 0;
-    int64_t start = shoal_test_now_ms();
-    int64_t deadline = start + timeout_ms;
-    bool done = false;
-    while (!done && shoal_test_now_ms() < deadline)
-    {
-        for (int k = 0; k < 64 && sent < (uint64_t)messages; k++)
-        {
-            if (!have_pending)
-            {
-                pending_len = loss_message_length(&send_rng);
-                loss_fill(buf, pending_len, sent);
-                have_pending = true;
-            }
-            int64_t r = shoal_publication_offer(pub, buf, pending_len);
-            if (r > 0)
-            {
-                bytes += pending_len;
-                sent++;
-                have_pending = false;
-            }
-            else if (SHOAL_BACK_PRESSURED == r || SHOAL_NOT_CONNECTED == r)
-            {
-                break;
-            }
-            else if (SHOAL_ADMIN_ACTION != r)
-            {
-                fprintf(stderr, "offer failed: %lld %s\n", (long long)r, shoal_errmsg());
-                return -1;
-            }
-        }
-        done = true;
-        for (int i = 0; i < SUBS; i++)
-        {
-            shoal_subscription_poll(subs[i], loss_check, &checkers[i], 256);
-            done = done && checkers[i].next_seq >= (uint64_t)messages;
-        }
-    }
-    int64_t elapsed = shoal_test_now_ms() - start;
-    /* A little longer: nothing more (no duplicates) may arrive. */
-    int64_t settle = shoal_test_now_ms() + 200;
-    while (shoal_test_now_ms() < settle)
-    {
-        for (int i = 0; i < SUBS; i++)
-        {
-            shoal_subscription_poll(subs[i], loss_check, &checkers[i], 256);
-        }
-    }
-    int64_t naks = 0;
-    for (int i = 0; i < SUBS; i++)
-    {
-        naks += udp_test_counter(m.sub_env[i].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT);
-    }
-    int64_t retransmits = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
-    int64_t naks_received = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED);
-    printf("%s loss test %s: %d subscribers, term %s, loss rate %s each way, %ld messages (%.1f MB payload) in "
-        "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length, rate, messages,
-        (double)bytes / 1e6, (double)elapsed / 1000.0,
-        (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
-    int rc = 0;
-    for (int i = 0; i < SUBS; i++)
-    {
-        printf(" %llu/%llu", (unsigned long long)checkers[i].next_seq, (unsigned long long)checkers[i].errors);
-        if (checkers[i].next_seq != (uint64_t)messages || 0 != checkers[i].errors)
-        {
-            rc = -1;
-        }
-    }
-    printf("; NAKs sent %lld (received %lld after loss), retransmitted datagrams %lld\n", (long long)naks,
-        (long long)naks_received, (long long)retransmits);
-    fflush(stdout);
-    free(checkers);
-    shoal_publication_close(pub);
-    for (int i = 0; i < SUBS; i++)
-    {
-        shoal_subscription_close(subs[i]);
-    }
-    multi_envs_stop(&m);
-    return rc;
-}
+#include "udp_mdc_loss_test.h"
 
 static void test_mdc_three_subscribers_under_10_percent_loss(void **state)
 {
     (void)state;
-    assert_int_equal(0, run_mdc_loss_test("mdcloss10", "0.1", "16m", loss_test_messages(100000), 120000, false));
+    assert_int_equal(0, run_mdc_loss_test("mdcloss10", "0.1", "16m", loss_test_messages(1000000), 240000, false));
 }
 
 /* Small terms: padding at every term end and rotation under loss. */
 static void test_mdc_small_terms_under_10_percent_loss(void **state)
 {
     (void)state;
-    assert_int_equal(0, run_mdc_loss_test("mdcloss10s", "0.1", "64k", loss_test_messages(100000) / 10, 60000, false));
+    assert_int_equal(0, run_mdc_loss_test("mdcloss10s", "0.1", "64k", loss_test_messages(1000000) / 10, 120000, false));
 }
 
 /* The same over multicast: NAKs to the control group, resends to the group. */
@@ -210,7 +40,7 @@ static void test_multicast_three_subscribers_under_10_percent_loss(void **state)
     {
         fail_msg("multicast test cannot run: %s", why);
     }
-    assert_int_equal(0, run_mdc_loss_test("mcastloss10", "0.1", "16m", loss_test_messages(100000) / 2, 120000, true));
+    assert_int_equal(0, run_mdc_loss_test("mcastloss10", "0.1", "16m", loss_test_messages(1000000) / 2, 240000, true));
 }
 
 int main(void)
