@@ -9,10 +9,13 @@
 
 #define SUBS 3
 
-static int run_mdc_loss_test(const char *name, const char *rate, const char *term_length, long messages,
-    int64_t timeout_ms, bool multicast)
+/* upstream: the loss happens once, before the group (the publisher's driver
+ * drops that share of what it sends, so every receiver misses the same
+ * datagrams) instead of at each receiver and on the way back. */
+static int run_mdc_loss_test_with(const char *name, const char *rate, const char *term_length, long messages,
+    int64_t timeout_ms, bool multicast, bool upstream)
 {
-    const char *pub_settings[] = { "RCV_LOSS_RATE", rate, "LOSS_SEED", "7", NULL };
+    const char *pub_settings[] = { upstream ? "SEND_LOSS_RATE" : "RCV_LOSS_RATE", rate, "LOSS_SEED", "7", NULL };
     multi_envs_t m;
     memset(&m, 0, sizeof(m));
     char env_name[64];
@@ -24,7 +27,7 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
     static const char *const seeds[SUBS] = { "11", "13", "17" };
     for (int i = 0; i < SUBS; i++)
     {
-        const char *sub_settings[] = { "RCV_LOSS_RATE", rate, "LOSS_SEED", seeds[i], NULL };
+        const char *sub_settings[] = { "RCV_LOSS_RATE", upstream ? "0" : rate, "LOSS_SEED", seeds[i], NULL };
         snprintf(env_name, sizeof(env_name), "%s-sub%d", name, i);
         if (udp_test_env_start(&m.sub_env[i], env_name, sub_settings) < 0)
         {
@@ -151,8 +154,9 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
     }
     int64_t retransmits = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
     int64_t naks_received = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED);
-    printf("%s loss test %s: %d subscribers, term %s, loss rate %s each way, %ld messages (%.1f MB payload) in "
-        "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length, rate, messages,
+    printf("%s loss test %s: %d subscribers, term %s, loss rate %s %s, %ld messages (%.1f MB payload) in "
+        "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length,
+        rate, upstream ? "upstream (publisher's sends)" : "each way", messages,
         (double)bytes / 1e6, (double)elapsed / 1000.0,
         (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
     int rc = 0;
@@ -175,6 +179,12 @@ static int run_mdc_loss_test(const char *name, const char *rate, const char *ter
     }
     multi_envs_stop(&m);
     return rc;
+}
+
+static int run_mdc_loss_test(const char *name, const char *rate, const char *term_length, long messages,
+    int64_t timeout_ms, bool multicast)
+{
+    return run_mdc_loss_test_with(name, rate, term_length, messages, timeout_ms, multicast, false);
 }
 
 #endif
