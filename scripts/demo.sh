@@ -6,20 +6,22 @@
 #  3. LuaJIT: bindings/lua/bench.lua, the same loops from Lua and from C;
 #  4. all three together around one driver embedded in Python:
 #     C feed -> Lua strategy -> orders -> Python analytics
-#     (examples/python/analytics.py).
+#     (examples/python/analytics.py);
+#  5. C over UDP: shoal-bench on aeron:udp 127.0.0.1 (Aeron's wire
+#     protocol through the driver's sender and receiver).
 # Installs the Debian packages it needs; builds into build/release and .venv.
 #   scripts/demo.sh [--quick]     (--quick: smaller runs)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
 build="$root/build/release"
-n_c=5000000 n_py=1000000 n_quotes=200000
-if [ "${1:-}" = "--quick" ]; then n_c=500000 n_py=100000 n_quotes=20000; fi
+n_c=5000000 n_py=1000000 n_quotes=200000 n_udp=2000000 n_rtt=20000
+if [ "${1:-}" = "--quick" ]; then n_c=500000 n_py=100000 n_quotes=20000 n_udp=200000 n_rtt=5000; fi
 step() { printf '\n=== %s\n' "$*"; }
 
 step "building (Release) into ${build#$root/} and .venv"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target shoal shoal_demo basic_publisher >/dev/null
+cmake --build "$build" -j"$(nproc)" --target shoal shoal_demo basic_publisher shoal-bench >/dev/null
 "$root/scripts/python_venv.sh" "$root/.venv"
 py="$root/.venv/bin/python"
 
@@ -34,3 +36,7 @@ SHOAL_LIB="$build/libshoal.so.0" SHOAL_BUILD_DIR="$build" luajit "$root/bindings
 
 step "C feed -> Lua strategy -> Python analytics (one driver, embedded in Python)"
 "$py" -P "$root/examples/python/analytics.py" --build "$build" -n "$n_quotes"
+
+step "C over UDP: aeron:udp on 127.0.0.1 (embedded driver sends and receives)"
+"$build/shoal-bench" --scenario udp-throughput,udp-rtt --yield --no-zmq --runs 3 --messages "$n_udp" \
+  --samples "$n_rtt" --note "demo: 3 runs; scripts/bench.sh compares with ZeroMQ"
