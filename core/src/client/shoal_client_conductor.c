@@ -271,6 +271,13 @@ void *shoal_client_conductor_run(void *arg)
     {
         pthread_mutex_lock(&c->lock);
         int work = shoal_broadcast_receiver_receive(&c->to_clients, on_broadcast, c);
+        if (work < 0 && NULL != c->ctx->error_handler)
+        {
+            /* The driver writes this buffer; a record it could not have
+             * written means corruption. Responses in the skipped part are
+             * lost: waiting calls time out with an error. */
+            c->ctx->error_handler(c->ctx->error_handler_clientd, shoal_errcode(), shoal_errmsg());
+        }
         int64_t now_ms = shoal_epoch_ms();
         if (!shoal_load_acquire(&c->closed))
         {

@@ -46,6 +46,7 @@ int shoal_broadcast_receiver_init(shoal_broadcast_receiver_t *rx, void *buffer, 
     rx->next_record = rx->cursor;
     rx->record_offset = (int64_t)((size_t)rx->cursor & rx->mask);
     rx->lapped_count = 0;
+    rx->corrupt_count = 0;
     rx->scratch = scratch;
     rx->scratch_length = scratch_length;
     return 0;
@@ -91,9 +92,14 @@ int shoal_broadcast_receiver_receive(shoal_broadcast_receiver_t *rx, shoal_broad
                 (SHOAL_BROADCAST_PADDING_MSG_TYPE_ID != msg_type_id &&
                     (size_t)record_length - SHOAL_BROADCAST_RECORD_HEADER_LENGTH > rx->scratch_length))
             {
+                /* Skip everything there now: staying would read the same
+                 * record forever, and nothing after it can be located. */
+                rx->corrupt_count++;
+                rx->next_record = limit;
                 return shoal_set_err(SHOAL_EIO,
-                    "broadcast receiver: corrupt record at position %lld (offset %zu): length %d, type id %d",
-                    (long long)cursor, offset, record_length, msg_type_id);
+                    "broadcast receiver: corrupt record at position %lld (offset %zu): length %d, type id %d; "
+                    "skipped to position %lld",
+                    (long long)cursor, offset, record_length, msg_type_id, (long long)limit);
             }
 
             const int64_t next_record =

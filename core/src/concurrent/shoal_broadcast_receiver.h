@@ -28,6 +28,7 @@ typedef struct shoal_broadcast_receiver_stct
     size_t mask;
     int64_t cursor, next_record, record_offset; /* last delivered record; where the next starts */
     int64_t lapped_count;                       /* times the transmitter overtook this receiver */
+    int64_t corrupt_count;                      /* impossible records skipped */
     uint8_t *scratch;
     size_t scratch_length;
 } shoal_broadcast_receiver_t;
@@ -41,7 +42,9 @@ int shoal_broadcast_receiver_init(shoal_broadcast_receiver_t *rx, void *buffer, 
 void shoal_broadcast_receiver_close(shoal_broadcast_receiver_t *rx);
 
 /* Delivers every message available when called, in order; returns how many,
- * or -1 with SHOAL_EIO if the buffer holds an impossible record (corruption).
+ * or -1 with SHOAL_EIO if the buffer holds an impossible record (corruption):
+ * then everything up to the tail is skipped (corrupt_count counts it) and the
+ * next call goes on with what is transmitted later.
  * The handler must not call receive on the same receiver. */
 int shoal_broadcast_receiver_receive(shoal_broadcast_receiver_t *rx, shoal_broadcast_handler_t handler, void *clientd);
 
