@@ -188,6 +188,21 @@ assert r["udp-rtt"]["rate_per_s"] == 2000 and r["udp-rtt"]["round_trips"] == 300
 EOF
 pass "shoal-bench: 64 KiB over IPC and UDP, try_claim skipped, --rate and --publishers reported"
 
+# ---- shoal-bench --yield over UDP, driver in dedicated threading mode ----
+"$BUILD/shoal-bench" --runs 1 --messages 20000 --samples 500 --no-zmq --yield --set THREADING_MODE=dedicated --json \
+  udp-throughput udp-rtt > "$OUT/bench3.json" 2> "$OUT/bench.err" \
+  || fail "shoal-bench --yield dedicated: $(tail -5 "$OUT/bench.err")"
+$PY - "$OUT/bench3.json" <<'EOF' || fail "shoal-bench --yield --set THREADING_MODE=dedicated"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["client_yield"] is True, d.get("client_yield")
+assert "THREADING_MODE=dedicated" in d["driver"], d["driver"]
+r = {x["scenario"]: x for x in d["results"]}
+assert r["udp-throughput"]["error"] is None and r["udp-throughput"]["messages"] == 20000, r["udp-throughput"]
+assert r["udp-rtt"]["error"] is None and r["udp-rtt"]["round_trips"] == 500, r["udp-rtt"]
+EOF
+pass "shoal-bench --yield over UDP with the driver's sender and receiver on their own threads"
+
 if "$BUILD/shoal-bench" --size 4 --json > /dev/null 2> "$OUT/bench.err"; then fail "size 4 accepted"; fi
 grep -q -- "--size" "$OUT/bench.err" || fail "bad size error does not name the option"
 if "$BUILD/shoal-bench" no-such-scenario > /dev/null 2> "$OUT/bench.err"; then fail "unknown scenario accepted"; fi
