@@ -925,7 +925,9 @@ int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms)
         }
         else if (SHOAL_IMAGE_ACTIVE == image->state)
         {
-            shoal_publication_image_track_subscribers(image);
+            /* Counted as work: while subscribers move, the conductor stays
+             * awake to pass their progress on (status messages depend on it). */
+            work += shoal_publication_image_track_subscribers(image);
         }
         else if (SHOAL_IMAGE_LINGER == image->state && image->released && now_ns >= image->linger_deadline_ns)
         {

@@ -574,7 +574,7 @@ int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *ima
     return -1;
 }
 
-void shoal_publication_image_track_subscribers(shoal_publication_image_t *image)
+int shoal_publication_image_track_subscribers(shoal_publication_image_t *image)
 {
     int64_t slowest = INT64_MAX;
     for (int32_t i = 0; i < image->subscriber_count; i++)
@@ -585,7 +585,9 @@ void shoal_publication_image_track_subscribers(shoal_publication_image_t *image)
     if (slowest != shoal_load_relaxed(&image->subscriber_position))
     {
         shoal_store_release(&image->subscriber_position, slowest);
+        return 1;
     }
+    return 0;
 }
 
 bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,

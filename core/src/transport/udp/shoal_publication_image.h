@@ -178,8 +178,8 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
 /* Returns the subscriber's counter id or -1. */
 int32_t shoal_publication_image_remove_subscriber(shoal_publication_image_t *image,
     int64_t subscription_registration_id);
-/* Publishes the slowest subscriber's position to the receiver. */
-void shoal_publication_image_track_subscribers(shoal_publication_image_t *image);
+/* Publishes the slowest subscriber's position to the receiver; 1 if it moved. */
+int shoal_publication_image_track_subscribers(shoal_publication_image_t *image);
 /* Whether the image should become INACTIVE now (liveness, end of stream, no subscriber). */
 bool shoal_publication_image_is_finished(const shoal_publication_image_t *image, int64_t now_ns,
     int64_t liveness_timeout_ns);
