@@ -1205,37 +1205,6 @@ static void image_handlers_free(image_handlers_t *h)
     PyMem_Free(h);
 }
 
-static PyObject *Image_get_session_id(ImageObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLong(self->session_id);
-}
-
-static PyObject *Image_get_stream_id(ImageObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLong(self->stream_id);
-}
-
-static PyObject *Image_get_correlation_id(ImageObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLongLong(self->correlation_id);
-}
-
-static PyObject *Image_get_source_identity(ImageObject *self, void *c)
-{
-    (void)c;
-    Py_INCREF(self->source_identity);
-    return self->source_identity;
-}
-
-static PyObject *Image_get_join_position(ImageObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLongLong(self->join_position);
-}
-
 static PyObject *Image_get_position(ImageObject *self, void *c)
 {
     (void)c;
@@ -1265,13 +1234,20 @@ static void Image_dealloc(ImageObject *self)
     PyObject_Free(self);
 }
 
+/* Fixed at on_available: plain members, as Header's. */
+static PyMemberDef Image_members[] = {
+    { "session_id", T_INT, offsetof(ImageObject, session_id), READONLY, "Session id of the publication." },
+    { "stream_id", T_INT, offsetof(ImageObject, stream_id), READONLY, "Stream id." },
+    { "correlation_id", T_LONGLONG, offsetof(ImageObject, correlation_id), READONLY,
+      "Driver-assigned id of the image (unique in that driver)." },
+    { "source_identity", T_OBJECT_EX, offsetof(ImageObject, source_identity), READONLY,
+      "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP." },
+    { "join_position", T_LONGLONG, offsetof(ImageObject, join_position), READONLY,
+      "Stream position at which the subscription joined." },
+    { NULL, 0, 0, 0, NULL }
+};
+
 static PyGetSetDef Image_getset[] = {
-    { "session_id", (getter)Image_get_session_id, NULL, "Session id of the publication.", NULL },
-    { "stream_id", (getter)Image_get_stream_id, NULL, "Stream id.", NULL },
-    { "correlation_id", (getter)Image_get_correlation_id, NULL, "Driver-assigned id of the image (unique in that driver).", NULL },
-    { "source_identity", (getter)Image_get_source_identity, NULL,
-      "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP.", NULL },
-    { "join_position", (getter)Image_get_join_position, NULL, "Stream position at which the subscription joined.", NULL },
     { "position", (getter)Image_get_position, NULL,
       "Position of the subscription in this stream (consumed so far); once the image is unavailable, the last "
       "value (read when on_unavailable ran).", NULL },
@@ -1289,6 +1265,7 @@ static PyTypeObject ImageType = {
     .tp_doc = "One publication session seen by a subscription, handed to the on_available / on_unavailable "
               "handlers of Client.add_subscription (not created by users). Read-only; the same object is passed "
               "to both handlers and stays usable after on_unavailable (position then keeps its last value).",
+    .tp_members = Image_members,
     .tp_getset = Image_getset,
 };
 
