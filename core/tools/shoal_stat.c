@@ -290,6 +290,7 @@ static const struct
     { SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED, "naks_received" },
     { SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT, "retransmits_sent" },
     { SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS, "loss_gap_fills" },
+    { SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED, "naks_unserved" },
     { SHOAL_SYSTEM_COUNTER_INVALID_FRAMES, "invalid_frames" },
     { SHOAL_SYSTEM_COUNTER_SHORT_SENDS, "short_sends" },
     { SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT, "status_messages_sent" },
@@ -368,10 +369,11 @@ static void print_loss_json(const loss_report_t *r)
 
 static void print_loss_text(const loss_report_t *r)
 {
-    printf("UDP totals: NAKs sent %lld, NAKs received %lld, retransmits %lld, loss gap fills %lld, invalid frames "
-           "%lld, short sends %lld\n",
+    printf("UDP totals: NAKs sent %lld, NAKs received %lld, retransmits %lld, NAKs for data no longer held %lld, "
+           "loss gap fills %lld, invalid frames %lld, short sends %lld\n",
         (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_SENT], (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED],
         (long long)r->totals[SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT],
+        (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED],
         (long long)r->totals[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS],
         (long long)r->totals[SHOAL_SYSTEM_COUNTER_INVALID_FRAMES],
         (long long)r->totals[SHOAL_SYSTEM_COUNTER_SHORT_SENDS]);

@@ -43,6 +43,7 @@ static const char *const SYSTEM_COUNTER_LABELS[SHOAL_SYSTEM_COUNTER_COUNT] = {
     [SHOAL_SYSTEM_COUNTER_SHORT_SENDS] = "Short sends",
     [SHOAL_SYSTEM_COUNTER_INVALID_FRAMES] = "Invalid frames",
     [SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS] = "Loss gap fills",
+    [SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED] = "NAKs for data no longer held",
 };
 
 const char *shoal_system_counter_label(int32_t id)

@@ -121,6 +121,7 @@ typedef enum shoal_system_counter_id_en
     SHOAL_SYSTEM_COUNTER_SHORT_SENDS,
     SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
     SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS,
+    SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,    /* asked for data the sender no longer holds */
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 

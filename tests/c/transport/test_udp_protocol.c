@@ -456,11 +456,64 @@ static void test_subscription_speaks_aeron(void **state)
     shoal_subscription_close(sub);
 }
 
+/* A receiver more than a term behind (fc=max lets that happen) asks for data
+ * the sender has overwritten: no resend is possible; the NAK is counted in
+ * "NAKs for data no longer held" so a stuck receiver can be explained. */
+static void test_nak_for_overwritten_data_is_counted(void **state)
+{
+    fixture_t *f = *state;
+    char uri[128];
+    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d|term-length=64k", f->port);
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, 43, &pub));
+    int32_t session_id = shoal_publication_session_id(pub);
+    uint8_t buf[2048];
+    struct sockaddr_in sender;
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 2000));
+    shoal_setup_header_t setup;
+    memcpy(&setup, buf, sizeof(setup));
+
+    /* Acknowledge everything as it comes, until three terms went by. */
+    uint8_t payload[1000];
+    memset(payload, 7, sizeof(payload));
+    int64_t acked = 0;
+    int64_t end = 3 * 64 * 1024;
+    int64_t deadline = shoal_test_now_ms() + 10000;
+    while (acked < end && shoal_test_now_ms() < deadline)
+    {
+        int32_t term_id = setup.initial_term_id + (int32_t)(acked / (64 * 1024));
+        shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 43,
+            term_id, (int32_t)(acked % (64 * 1024)), 32 * 1024, 4343 };
+        send_to(f, &sm, sizeof(sm), &sender);
+        while (shoal_publication_offer(pub, payload, sizeof(payload)) > 0)
+        {
+        }
+        ssize_t n = recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 100);
+        if (n >= SHOAL_DATA_HEADER_LENGTH)
+        {
+            shoal_data_header_t d;
+            memcpy(&d, buf, sizeof(d));
+            int64_t position = (int64_t)(d.term_id - setup.initial_term_id) * 64 * 1024 + d.term_offset + n;
+            acked = position > acked ? position : acked;
+        }
+    }
+    assert_true(acked >= end);
+    int64_t retransmits = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
+
+    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, session_id, 43,
+        setup.initial_term_id, 0, 1024 };
+    send_to(f, &nak, sizeof(nak), &sender);
+    assert_int_equal(1, udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED, 1, 2000));
+    assert_int_equal(retransmits, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
+    shoal_publication_close(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publication_speaks_aeron, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_speaks_aeron, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nak_for_overwritten_data_is_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

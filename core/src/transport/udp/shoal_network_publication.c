@@ -414,7 +414,15 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
      * back, the publisher a term window ahead). Receivers can be more than a
      * window behind: the sender steps over padding beyond its limit. */
     int64_t bottom = pub->sender_position - pub->term_length;
-    if (position < 0 || position < bottom || position >= pub->sender_position)
+    if (position >= 0 && position < bottom)
+    {
+        /* Overwritten: a receiver this far behind (possible with fc=max,
+         * which lets the fastest set the pace) cannot be repaired. Counted
+         * so that a stuck receiver can be explained. */
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_UNSERVED, 1);
+        return;
+    }
+    if (position < 0 || position >= pub->sender_position)
     {
         return;
     }

@@ -25,6 +25,7 @@ static const char *const COUNTER_NAMES[SHOAL_UDP_COUNTER_COUNT] = {
     [SHOAL_UDP_COUNTER_SHORT_SENDS] = "short sends",
     [SHOAL_UDP_COUNTER_INVALID_FRAMES] = "invalid frames",
     [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = "heartbeats sent",
+    [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = "NAKs for data no longer held",
 };
 
 const char *shoal_udp_counter_name(int which)
