@@ -922,31 +922,38 @@ local function grow(self, max)
     self.cap = cap
 end
 
--- sub:poll_batch_n([max]) -> n, frags | nil, msg, code
--- frags is the subscription's preallocated shoal_fragment_t array (0-based):
--- frags[0 .. n-1].data / .length / .header, valid until the next poll.
-function Subscription:poll_batch_n(max)
+-- The poll of poll_batch_n and poll_batch, into the preallocated array:
+-- n >= 0, or < 0 when the C poll failed (shoal_errmsg tells why). Misuse
+-- raises at the caller of the method (level 3).
+local function poll_into_frags(self, max)
     if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
         dispatch_images(self)
     end
     local h = self.h
     if h == nil then
-        closed_error("subscription", 2)
+        closed_error("subscription", 3)
     end
     if max == nil then
         max = DEFAULT_BATCH
     elseif type(max) ~= "number" or max < 1 or max % 1 ~= 0 or max > 1048576 then
-        error("shoal: poll_batch: max must be an integer in [1, 1048576], got " .. tostring(max), 2)
+        error("shoal: poll_batch: max must be an integer in [1, 1048576], got " .. tostring(max), 3)
     end
     if max > self.cap then
         grow(self, max)
     end
     local n = C.shoal_subscription_poll_batch(h, self.frags, max)
+    self.n = n < 0 and 0 or n
+    return n
+end
+
+-- sub:poll_batch_n([max]) -> n, frags | nil, msg, code
+-- frags is the subscription's preallocated shoal_fragment_t array (0-based):
+-- frags[0 .. n-1].data / .length / .header, valid until the next poll.
+function Subscription:poll_batch_n(max)
+    local n = poll_into_frags(self, max)
     if n < 0 then
-        self.n = 0
         return fail(2)
     end
-    self.n = n
     return n, self.frags
 end
 
@@ -959,27 +966,9 @@ end
 -- for i, f in sub:poll_batch([max]) do ... f.data, f.length, f.header ... end
 -- Raises if the client lost its driver (see the top of this file).
 function Subscription:poll_batch(max)
-    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
-        dispatch_images(self)
-    end
-    local h = self.h
-    if h == nil then
-        closed_error("subscription", 2)
-    end
-    if max == nil then
-        max = DEFAULT_BATCH
-    elseif type(max) ~= "number" or max < 1 or max % 1 ~= 0 or max > 1048576 then
-        error("shoal: poll_batch: max must be an integer in [1, 1048576], got " .. tostring(max), 2)
-    end
-    if max > self.cap then
-        grow(self, max)
-    end
-    local n = C.shoal_subscription_poll_batch(h, self.frags, max)
-    if n < 0 then
-        self.n = 0
+    if poll_into_frags(self, max) < 0 then
         error("shoal: " .. errmsg(), 2)
     end
-    self.n = n
     return batch_iter, self, 0
 end
 
