@@ -85,6 +85,49 @@ static inline long loss_test_messages(long fallback)
     return NULL != v ? atol(v) : fallback;
 }
 
+/* The publishing side of a loss run: message i has a random length from rng
+ * and content loss_fill(i); one that meets back pressure is offered again. */
+typedef struct
+{
+    loss_rng_t rng;
+    size_t pending_len;
+    bool have_pending;
+    uint64_t sent;
+    uint64_t bytes;
+    uint8_t buf[8192];
+} loss_sender_t;
+
+/* Offers up to 64 messages, stopping at back pressure; -1 on an offer error. */
+static inline int loss_offer_burst(loss_sender_t *s, shoal_publication_t *pub, uint64_t messages)
+{
+    for (int k = 0; k < 64 && s->sent < messages; k++)
+    {
+        if (!s->have_pending)
+        {
+            s->pending_len = loss_message_length(&s->rng);
+            loss_fill(s->buf, s->pending_len, s->sent);
+            s->have_pending = true;
+        }
+        int64_t r = shoal_publication_offer(pub, s->buf, s->pending_len);
+        if (r > 0)
+        {
+            s->bytes += s->pending_len;
+            s->sent++;
+            s->have_pending = false;
+        }
+        else if (SHOAL_BACK_PRESSURED == r || SHOAL_NOT_CONNECTED == r)
+        {
+            break;
+        }
+        else if (SHOAL_ADMIN_ACTION != r)
+        {
+            fprintf(stderr, "offer failed: %lld %s\n", (long long)r, shoal_errmsg());
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Returns 0 when every message arrived once, in order, intact. */
 static inline int run_loss_test(const char *name, const char *rate, const char *term_length, long messages,
     int64_t timeout_ms)
@@ -110,42 +153,16 @@ static inline int run_loss_test(const char *name, const char *rate, const char *
         fprintf(stderr, "loss test setup: %s\n", shoal_errmsg());
         return -1;
     }
-    loss_rng_t send_rng = { 0x1234567ULL };
     loss_checker_t *checker = calloc(1, sizeof(*checker));
     checker->rng.state = 0x1234567ULL;
-    uint8_t buf[8192];
-    uint64_t sent = 0;
-    size_t pending_len = 0;
-    bool have_pending = false;
-    uint64_t bytes = 0;
+    loss_sender_t sender = { { 0x1234567ULL }, 0, false, 0, 0, { 0 } };
     int64_t start = shoal_test_now_ms();
     int64_t deadline = start + timeout_ms;
     while (checker->next_seq < (uint64_t)messages && shoal_test_now_ms() < deadline)
     {
-        for (int k = 0; k < 64 && sent < (uint64_t)messages; k++)
+        if (loss_offer_burst(&sender, pub, (uint64_t)messages) < 0)
         {
-            if (!have_pending)
-            {
-                pending_len = loss_message_length(&send_rng);
-                loss_fill(buf, pending_len, sent);
-                have_pending = true;
-            }
-            int64_t r = shoal_publication_offer(pub, buf, pending_len);
-            if (r > 0)
-            {
-                bytes += pending_len;
-                sent++;
-                have_pending = false;
-            }
-            else if (SHOAL_BACK_PRESSURED == r || SHOAL_NOT_CONNECTED == r)
-            {
-                break;
-            }
-            else if (SHOAL_ADMIN_ACTION != r)
-            {
-                fprintf(stderr, "offer failed: %lld %s\n", (long long)r, shoal_errmsg());
-                return -1;
-            }
+            return -1;
         }
         shoal_subscription_poll(sub, loss_check, checker, 256);
     }
@@ -161,7 +178,7 @@ static inline int run_loss_test(const char *name, const char *rate, const char *
     int64_t dropped_bytes = udp_test_counter(sub_env.dir, SHOAL_SYSTEM_COUNTER_BYTES_RECEIVED);
     printf("loss test %s: term %s, loss rate %s each way, %llu/%ld messages (%.1f MB payload) in %.2f s (%.0f msg/s), "
         "%llu errors, NAKs sent %lld, retransmits %lld, bytes received incl. dropped %lld\n",
-        name, term_length, rate, (unsigned long long)checker->next_seq, messages, (double)bytes / 1e6, (double)elapsed / 1000.0,
+        name, term_length, rate, (unsigned long long)checker->next_seq, messages, (double)sender.bytes / 1e6, (double)elapsed / 1000.0,
         (double)checker->next_seq * 1000.0 / (double)(elapsed > 0 ? elapsed : 1), (unsigned long long)checker->errors,
         (long long)naks, (long long)retransmits, (long long)dropped_bytes);
     fflush(stdout);

@@ -94,41 +94,15 @@ static int run_mdc_loss_test_with(const char *name, const char *rate, const char
     {
         checkers[i].rng.state = 0x1234567ULL;
     }
-    loss_rng_t send_rng = { 0x1234567ULL };
-    uint8_t buf[8192];
-    uint64_t sent = 0;
-    size_t pending_len = 0;
-    bool have_pending = false;
-    uint64_t bytes = 0;
+    loss_sender_t sender = { { 0x1234567ULL }, 0, false, 0, 0, { 0 } };
     int64_t start = shoal_test_now_ms();
     int64_t deadline = start + timeout_ms;
     bool done = false;
     while (!done && shoal_test_now_ms() < deadline)
     {
-        for (int k = 0; k < 64 && sent < (uint64_t)messages; k++)
+        if (loss_offer_burst(&sender, pub, (uint64_t)messages) < 0)
         {
-            if (!have_pending)
-            {
-                pending_len = loss_message_length(&send_rng);
-                loss_fill(buf, pending_len, sent);
-                have_pending = true;
-            }
-            int64_t r = shoal_publication_offer(pub, buf, pending_len);
-            if (r > 0)
-            {
-                bytes += pending_len;
-                sent++;
-                have_pending = false;
-            }
-            else if (SHOAL_BACK_PRESSURED == r || SHOAL_NOT_CONNECTED == r)
-            {
-                break;
-            }
-            else if (SHOAL_ADMIN_ACTION != r)
-            {
-                fprintf(stderr, "offer failed: %lld %s\n", (long long)r, shoal_errmsg());
-                return -1;
-            }
+            return -1;
         }
         done = true;
         for (int i = 0; i < SUBS; i++)
@@ -157,7 +131,7 @@ static int run_mdc_loss_test_with(const char *name, const char *rate, const char
     printf("%s loss test %s: %d subscribers, term %s, loss rate %s %s, %ld messages (%.1f MB payload) in "
         "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length,
         rate, upstream ? "upstream (publisher's sends)" : "each way", messages,
-        (double)bytes / 1e6, (double)elapsed / 1000.0,
+        (double)sender.bytes / 1e6, (double)elapsed / 1000.0,
         (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
     int rc = 0;
     for (int i = 0; i < SUBS; i++)
