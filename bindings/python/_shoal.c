@@ -810,24 +810,49 @@ typedef struct
     int started;
 } DriverObject;
 
-static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
+/* The start of Driver.__init__ and Client.__init__ (format "O:Type"):
+ * parses ctx, refuses a second __init__, and makes the object a user of
+ * ctx (stored in *slot). NULL with an exception. */
+static ContextObject *init_with_context(PyObject *args, PyObject *kwds, const char *format, const char *type_name,
+    int *started, ContextObject **slot)
 {
     static char *kwlist[] = { "ctx", NULL };
     PyObject *obj;
     ContextObject *ctx;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Driver", kwlist, &obj) || context_arg(obj, &ctx) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &obj) || context_arg(obj, &ctx) < 0)
     {
-        return -1;
+        return NULL;
     }
-    if (self->started)
+    if (*started)
     {
-        raise_with_code(InvalidStateError, SHOAL_ESTATE, "Driver.__init__ called twice");
-        return -1;
+        char text[64];
+        snprintf(text, sizeof(text), "%s.__init__ called twice", type_name);
+        raise_with_code(InvalidStateError, SHOAL_ESTATE, text);
+        return NULL;
     }
-    self->started = 1;
+    *started = 1;
     Py_INCREF(ctx);
-    self->ctx = ctx;
+    *slot = ctx;
     ctx->users++;
+    return ctx;
+}
+
+/* Undoes init_with_context after the C start failed. */
+static void init_with_context_failed(ContextObject **slot)
+{
+    ContextObject *ctx = *slot;
+    context_release_user(ctx);
+    *slot = NULL;
+    Py_DECREF(ctx);
+}
+
+static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
+{
+    ContextObject *ctx = init_with_context(args, kwds, "O:Driver", "Driver", &self->started, &self->ctx);
+    if (NULL == ctx)
+    {
+        return -1;
+    }
     shoal_driver_t *driver = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -836,9 +861,7 @@ static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
     if (rc < 0)
     {
         raise_last_error("Driver");
-        context_release_user(ctx);
-        self->ctx = NULL;
-        Py_DECREF(ctx);
+        init_with_context_failed(&self->ctx);
         return -1;
     }
     self->driver = driver;
@@ -1502,22 +1525,11 @@ static void client_close(ClientObject *self)
 
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = { "ctx", NULL };
-    PyObject *obj;
-    ContextObject *ctx;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Client", kwlist, &obj) || context_arg(obj, &ctx) < 0)
+    ContextObject *ctx = init_with_context(args, kwds, "O:Client", "Client", &self->started, &self->ctx);
+    if (NULL == ctx)
     {
         return -1;
     }
-    if (self->started)
-    {
-        raise_with_code(InvalidStateError, SHOAL_ESTATE, "Client.__init__ called twice");
-        return -1;
-    }
-    self->started = 1;
-    Py_INCREF(ctx);
-    self->ctx = ctx;
-    ctx->users++;
     shoal_client_t *client = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -1526,9 +1538,7 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds)
     if (rc < 0)
     {
         raise_last_error("Client");
-        context_release_user(ctx);
-        self->ctx = NULL;
-        Py_DECREF(ctx);
+        init_with_context_failed(&self->ctx);
         self->closing = 1;
         return -1;
     }
