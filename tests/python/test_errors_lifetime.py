@@ -359,3 +359,12 @@ def test_error_handler_exception_is_unraisable(shoal_dir):
                 assert reported.wait(10)
     finally:
         sys.unraisablehook = old
+
+
+def test_init_twice_is_refused(ctx, driver, client):
+    # __init__ again on a running Driver or Client would leak the first one.
+    with pytest.raises(shoal.InvalidStateError, match=r"Driver.__init__ called twice"):
+        driver.__init__(ctx)
+    with pytest.raises(shoal.InvalidStateError, match=r"Client.__init__ called twice"):
+        client.__init__(ctx)
+    assert client.add_subscription(URI, 9) is not None  # both still work
