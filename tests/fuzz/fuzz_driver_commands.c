@@ -35,11 +35,10 @@
 #include "util/shoal_fs.h"
 #include "util/shoal_uri.h"
 
-#include "fuzz_support.h"
+#include "fuzz_driver_support.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define BUFFER_LENGTH (64 * 1024)
 
 static const int32_t TYPES[] = {
     SHOAL_CMD_ADD_PUBLICATION, SHOAL_CMD_REMOVE_PUBLICATION, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION,
@@ -59,38 +58,9 @@ static void cleanup(void)
 
 static void set_up(void)
 {
-    if (shoal_context_init(&ctx) < 0)
-    {
-        abort();
-    }
-    fuzz_scratch_dir(ctx->dir, sizeof(ctx->dir), "driver");
-    mkdir(ctx->dir, 0700);
+    ctx = fuzz_driver_context("driver");
     atexit(cleanup);
-    ctx->to_driver_buffer_length = BUFFER_LENGTH;
-    ctx->to_clients_buffer_length = BUFFER_LENGTH;
-    ctx->counters_buffer_length = BUFFER_LENGTH;
-    ctx->error_buffer_length = BUFFER_LENGTH;
-    ctx->ipc_term_length = 64 * 1024;
-    ctx->term_length = 64 * 1024;
-    ctx->publication_linger_ms = 0;
-    ctx->threading_mode = SHOAL_THREADING_SHARED;
-    ctx->loss_seed = 1;
-
-    shoal_cnc_metadata_t m;
-    memset(&m, 0, sizeof(m));
-    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
-    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
-    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
-    m.counters_metadata_buffer_length =
-        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
-    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
-    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
-    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
-    m.cnc_version = SHOAL_CNC_VERSION;
-    cnc_length = shoal_cnc_computed_length(&m);
-    cnc_memory = aligned_alloc(4096, SHOAL_ALIGN(cnc_length, 4096));
-    memset(cnc_memory, 0, cnc_length);
-    memcpy(cnc_memory, &m, sizeof(m));
+    cnc_memory = fuzz_cnc_memory(ctx, &cnc_length);
     conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
 }
 

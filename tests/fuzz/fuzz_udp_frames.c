@@ -43,11 +43,10 @@
 #include "util/shoal_clock.h"
 #include "util/shoal_fs.h"
 
-#include "fuzz_support.h"
+#include "fuzz_driver_support.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define BUFFER_LENGTH (64 * 1024)
 #define STREAM_ID 1001
 #define SESSION_ID 7
 #define MAX_DATAGRAM 65536
@@ -102,41 +101,14 @@ static void loopback_address(struct sockaddr_in *out, const struct sockaddr_stor
 
 static void set_up(void)
 {
-    if (shoal_context_init(&ctx) < 0)
-    {
-        abort();
-    }
-    fuzz_scratch_dir(ctx->dir, sizeof(ctx->dir), "udp");
-    mkdir(ctx->dir, 0700);
+    ctx = fuzz_driver_context("udp");
     atexit(cleanup);
-    ctx->to_driver_buffer_length = BUFFER_LENGTH;
-    ctx->to_clients_buffer_length = BUFFER_LENGTH;
-    ctx->counters_buffer_length = BUFFER_LENGTH;
-    ctx->error_buffer_length = BUFFER_LENGTH;
-    ctx->term_length = 64 * 1024;
-    ctx->publication_linger_ms = 0;
-    ctx->threading_mode = SHOAL_THREADING_SHARED;
-    ctx->loss_seed = 1;
-
-    shoal_cnc_metadata_t m;
-    memset(&m, 0, sizeof(m));
-    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
-    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
-    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
-    m.counters_metadata_buffer_length =
-        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
-    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
-    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
-    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
-    m.cnc_version = SHOAL_CNC_VERSION;
-    size_t cnc_length = shoal_cnc_computed_length(&m);
-    cnc_memory = aligned_alloc(4096, SHOAL_ALIGN(cnc_length, 4096));
-    memset(cnc_memory, 0, cnc_length);
-    memcpy(cnc_memory, &m, sizeof(m));
+    size_t cnc_length = 0;
+    cnc_memory = fuzz_cnc_memory(ctx, &cnc_length);
     shoal_cnc_view_t view;
     conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
     if (shoal_cnc_view_init(&view, cnc_memory, cnc_length) < 0 || shoal_driver_conductor_init(conductor, ctx, &view) < 0 ||
-        shoal_mpsc_rb_init(&to_driver, view.to_driver, (size_t)m.to_driver_buffer_length) < 0)
+        shoal_mpsc_rb_init(&to_driver, view.to_driver, (size_t)view.meta->to_driver_buffer_length) < 0)
     {
         abort();
     }
