@@ -98,4 +98,62 @@ static inline int64_t shoal_test_offer(shoal_publication_t *pub, const uint8_t *
     return r;
 }
 
+/* A fragment handler's record of what arrived: the count and bytes, the
+ * last message (if it fits) and header, and for shoal_test_collect_seq the
+ * sequence check of messages that start with a uint64 counter. */
+typedef struct
+{
+    int count;
+    size_t total_bytes;
+    uint8_t last[1 << 18];
+    size_t last_len;
+    shoal_header_t last_hdr;
+    uint64_t next_seq;
+    int errors;
+} shoal_test_collector_t;
+
+static inline void shoal_test_collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    shoal_test_collector_t *c = clientd;
+    c->count++;
+    c->total_bytes += len;
+    if (len <= sizeof(c->last))
+    {
+        memcpy(c->last, buf, len);
+    }
+    c->last_len = len;
+    c->last_hdr = *hdr;
+}
+
+/* Counts a message out of sequence (or shorter than 8 bytes) as an error. */
+static inline void shoal_test_collect_seq(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    shoal_test_collector_t *c = clientd;
+    (void)hdr;
+    uint64_t seq = 0;
+    memcpy(&seq, buf, len < 8 ? len : 8);
+    if (len < 8 || seq != c->next_seq)
+    {
+        c->errors++;
+    }
+    c->next_seq = seq + 1;
+    c->count++;
+}
+
+/* Polls until c->count reaches expected or timeout_ms passes; the count, or
+ * -1 when a poll fails. */
+static inline int shoal_test_poll_until(shoal_subscription_t *sub, shoal_fragment_handler_t h,
+    shoal_test_collector_t *c, int expected, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (c->count < expected && shoal_test_now_ms() < deadline)
+    {
+        if (shoal_subscription_poll(sub, h, c, 100) < 0)
+        {
+            return -1;
+        }
+    }
+    return c->count;
+}
+
 #endif

@@ -7,39 +7,9 @@
 
 #include "../shoal_test_support.h"
 
-typedef struct
+static int poll_until(shoal_subscription_t *sub, shoal_test_collector_t *c, int expected)
 {
-    int count;
-    size_t total_bytes;
-    uint8_t last[1 << 17];
-    size_t last_len;
-    shoal_header_t last_hdr;
-} collector_t;
-
-static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    collector_t *c = clientd;
-    c->count++;
-    c->total_bytes += len;
-    if (len <= sizeof(c->last))
-    {
-        memcpy(c->last, buf, len);
-    }
-    c->last_len = len;
-    c->last_hdr = *hdr;
-}
-
-static int poll_until(shoal_subscription_t *sub, collector_t *c, int expected)
-{
-    int64_t deadline = shoal_test_now_ms() + 5000;
-    while (c->count < expected && shoal_test_now_ms() < deadline)
-    {
-        if (shoal_subscription_poll(sub, collect, c, 100) < 0)
-        {
-            return -1;
-        }
-    }
-    return c->count;
+    return shoal_test_poll_until(sub, shoal_test_collect, c, expected, 5000);
 }
 
 static int setup(void **state)
@@ -79,7 +49,7 @@ static void test_round_trip_with_header(void **state)
     assert_true(pos > 0);
     assert_int_equal(pos, shoal_publication_position(pub));
 
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
     assert_int_equal(sizeof(msg), c->last_len);
     assert_memory_equal(msg, c->last, sizeof(msg));
@@ -103,7 +73,7 @@ static void test_fragmented_messages_arrive_whole(void **state)
     size_t max = shoal_publication_max_message_length(pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
     {
@@ -142,7 +112,7 @@ static void test_offerv_gathers(void **state)
     {
         assert_int_not_equal(SHOAL_ERROR, r);
     }
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
     assert_int_equal(7, c->last_len);
     assert_memory_equal("abcdefg", c->last, 7);
@@ -172,10 +142,10 @@ static void test_try_claim_commit_and_abort(void **state)
     /* A claim is used once. */
     assert_int_equal(-1, shoal_claim_commit(&claim));
 
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
     shoal_test_sleep_ms(20);
-    shoal_subscription_poll(sub, collect, c, 10);
+    shoal_subscription_poll(sub, shoal_test_collect, c, 10);
     assert_int_equal(1, c->count);
     assert_memory_equal("claimed!", c->last, 8);
 
@@ -225,7 +195,7 @@ static void test_back_pressure_never_loses(void **state)
     assert_true(shoal_publication_position(pub) < shoal_publication_position_limit(pub) + 160);
     assert_true(shoal_publication_position(pub) <= 32 * 1024 + 160);
     /* Drain: every message arrives, then the publisher may go on. */
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(sent, poll_until(sub, c, (int)sent));
     shoal_test_sleep_ms(20);
     assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
@@ -247,13 +217,13 @@ static void test_every_subscriber_sees_every_message(void **state)
     {
         shoal_test_sleep_ms(1);
     }
-    collector_t *c1 = calloc(1, sizeof(*c1)), *c2 = calloc(1, sizeof(*c2));
+    shoal_test_collector_t *c1 = calloc(1, sizeof(*c1)), *c2 = calloc(1, sizeof(*c2));
     /* Several terms' worth (64 KiB terms): rotation and cleaning happen. */
     for (int i = 0; i < 20000; i++)
     {
         assert_true(shoal_test_offer(pub, (const uint8_t *)&i, sizeof(i)) > 0 || (poll_until(sub1, c1, 0), 0));
-        shoal_subscription_poll(sub1, collect, c1, 100);
-        shoal_subscription_poll(sub2, collect, c2, 100);
+        shoal_subscription_poll(sub1, shoal_test_collect, c1, 100);
+        shoal_subscription_poll(sub2, shoal_test_collect, c2, 100);
     }
     assert_int_equal(20000, poll_until(sub1, c1, 20000));
     assert_int_equal(20000, poll_until(sub2, c2, 20000));
@@ -396,7 +366,7 @@ static void test_concurrent_publications_share_a_session(void **state)
     /* Closing one of two sharing handles keeps the stream alive. */
     shoal_publication_close(a);
     assert_true(shoal_test_offer(b, (const uint8_t *)"b", 1) > 0);
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
     free(c);
     shoal_publication_close(b);
@@ -415,12 +385,12 @@ static void test_image_goes_away_after_publication_closes(void **state)
     assert_true(shoal_test_offer(pub, (const uint8_t *)"last words", 10) > 0);
     shoal_publication_close(pub);
     /* What was published before close still arrives (drain), then the image goes. */
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(sub, collect, c, 10);
+        shoal_subscription_poll(sub, shoal_test_collect, c, 10);
         shoal_test_sleep_ms(1);
     }
     assert_int_equal(0, shoal_subscription_image_count(sub));

@@ -16,57 +16,6 @@ typedef struct
     char uri[256];
 } fixture_t;
 
-typedef struct
-{
-    int count;
-    size_t total_bytes;
-    uint8_t last[1 << 18];
-    size_t last_len;
-    shoal_header_t last_hdr;
-    uint64_t next_seq;
-    int errors;
-} collector_t;
-
-static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    collector_t *c = clientd;
-    c->count++;
-    c->total_bytes += len;
-    if (len <= sizeof(c->last))
-    {
-        memcpy(c->last, buf, len);
-    }
-    c->last_len = len;
-    c->last_hdr = *hdr;
-}
-
-static void collect_seq(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    collector_t *c = clientd;
-    (void)hdr;
-    uint64_t seq = 0;
-    memcpy(&seq, buf, len < 8 ? len : 8);
-    if (len < 8 || seq != c->next_seq)
-    {
-        c->errors++;
-    }
-    c->next_seq = seq + 1;
-    c->count++;
-}
-
-static int poll_until(shoal_subscription_t *sub, shoal_fragment_handler_t h, collector_t *c, int expected,
-    int64_t timeout_ms)
-{
-    int64_t deadline = shoal_test_now_ms() + timeout_ms;
-    while (c->count < expected && shoal_test_now_ms() < deadline)
-    {
-        if (shoal_subscription_poll(sub, h, c, 100) < 0)
-        {
-            return -1;
-        }
-    }
-    return c->count;
-}
 
 static int setup_with(void **state, const char *const *pub_settings, const char *const *sub_settings)
 {
@@ -117,8 +66,8 @@ static void test_round_trip(void **state)
     const uint8_t msg[] = "hello over udp";
     int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
     assert_true(pos > 0);
-    collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, poll_until(sub, collect, c, 1, 5000));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
     assert_int_equal(sizeof(msg), c->last_len);
     assert_memory_equal(msg, c->last, sizeof(msg));
     assert_int_equal(10, c->last_hdr.stream_id);
@@ -127,7 +76,7 @@ static void test_round_trip(void **state)
 
     /* many small messages in order, polled as they come */
     uint8_t buf[64];
-    collector_t *s = calloc(1, sizeof(*s));
+    shoal_test_collector_t *s = calloc(1, sizeof(*s));
     int64_t deadline = shoal_test_now_ms() + 10000;
     for (int i = 0; i < 10000 && shoal_test_now_ms() < deadline;)
     {
@@ -136,9 +85,9 @@ static void test_round_trip(void **state)
         int64_t r = shoal_publication_offer(pub, buf, 8 + (size_t)(i % 50));
         assert_true(r > 0 || SHOAL_BACK_PRESSURED == r || SHOAL_ADMIN_ACTION == r);
         i += r > 0;
-        shoal_subscription_poll(sub, collect_seq, s, 100);
+        shoal_subscription_poll(sub, shoal_test_collect_seq, s, 100);
     }
-    assert_int_equal(10000, poll_until(sub, collect_seq, s, 10000, 10000));
+    assert_int_equal(10000, shoal_test_poll_until(sub, shoal_test_collect_seq, s, 10000, 10000));
     assert_int_equal(0, s->errors);
     free(s);
     free(c);
@@ -157,7 +106,7 @@ static void test_fragmented_messages_arrive_whole(void **state)
     size_t max = shoal_publication_max_message_length(pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
-    collector_t *c = calloc(1, sizeof(*c));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max, 3, max - 1 };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
     {
@@ -166,7 +115,7 @@ static void test_fragmented_messages_arrive_whole(void **state)
             buf[k] = (uint8_t)(k * 7 + i);
         }
         assert_true(shoal_test_offer(pub, buf, sizes[i]) > 0);
-        assert_int_equal((int)i + 1, poll_until(sub, collect, c, (int)i + 1, 5000));
+        assert_int_equal((int)i + 1, shoal_test_poll_until(sub, shoal_test_collect, c, (int)i + 1, 5000));
         assert_int_equal(sizes[i], c->last_len);
         assert_memory_equal(buf, c->last, sizes[i]);
     }
@@ -220,13 +169,13 @@ static void test_back_pressure_then_everything_arrives(void **state)
     assert_true(offered * 288 >= 128 * 1024);
     assert_true(udp_test_counter_by_label(f->pub_env.dir, "snd-bpe") >= 1);
 
-    collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(offered, poll_until(sub, collect_seq, c, (int)offered, 10000));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(offered, shoal_test_poll_until(sub, shoal_test_collect_seq, c, (int)offered, 10000));
     assert_int_equal(0, c->errors);
     /* and the stream moves again */
     memcpy(buf, &offered, 8);
     assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
-    assert_int_equal(offered + 1, poll_until(sub, collect_seq, c, (int)offered + 1, 5000));
+    assert_int_equal(offered + 1, shoal_test_poll_until(sub, shoal_test_collect_seq, c, (int)offered + 1, 5000));
     free(c);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
@@ -248,12 +197,12 @@ static void test_image_goes_when_publication_closes(void **state)
     }
     shoal_publication_close(pub);
     /* The data sent before the close is delivered, then the image ends (EOS). */
-    collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(100, poll_until(sub, collect, c, 100, 5000));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
     int64_t deadline = shoal_test_now_ms() + 3000;
     while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(sub, collect, c, 10);
+        shoal_subscription_poll(sub, shoal_test_collect, c, 10);
         shoal_test_sleep_ms(1);
     }
     assert_int_equal(0, shoal_subscription_image_count(sub));
@@ -297,8 +246,8 @@ static void test_late_subscriber_and_two_subscriptions(void **state)
         memcpy(buf, &i, 8);
         assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
     }
-    collector_t *c1 = calloc(1, sizeof(*c1));
-    assert_int_equal(50, poll_until(sub1, collect_seq, c1, 50, 5000));
+    shoal_test_collector_t *c1 = calloc(1, sizeof(*c1));
+    assert_int_equal(50, shoal_test_poll_until(sub1, shoal_test_collect_seq, c1, 50, 5000));
     /* A second subscription on the same channel joins the same image. */
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub2));
     assert_int_equal(0, udp_test_wait_images(sub2, 1, 5000));
@@ -307,10 +256,10 @@ static void test_late_subscriber_and_two_subscriptions(void **state)
         memcpy(buf, &i, 8);
         assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
     }
-    collector_t *c2 = calloc(1, sizeof(*c2));
+    shoal_test_collector_t *c2 = calloc(1, sizeof(*c2));
     c2->next_seq = 50;
-    assert_int_equal(150, poll_until(sub1, collect_seq, c1, 150, 5000));
-    assert_int_equal(100, poll_until(sub2, collect_seq, c2, 100, 5000));
+    assert_int_equal(150, shoal_test_poll_until(sub1, shoal_test_collect_seq, c1, 150, 5000));
+    assert_int_equal(100, shoal_test_poll_until(sub2, shoal_test_collect_seq, c2, 100, 5000));
     assert_int_equal(0, c1->errors);
     assert_int_equal(0, c2->errors);
     free(c1);
@@ -353,8 +302,8 @@ static void test_counters_per_endpoint(void **state)
     {
         assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
     }
-    collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(100, poll_until(sub, collect, c, 100, 5000));
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
     free(c);
     assert_true(udp_test_wait_label(f->pub_env.dir, "snd-channel bytes sent", 100 * 1032, 2000) >= 100 * 1032);
     assert_true(udp_test_wait_label(f->sub_env.dir, "rcv-channel bytes received", 100 * 1032, 2000) >= 100 * 1032);
