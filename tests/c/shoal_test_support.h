@@ -98,6 +98,23 @@ static inline int64_t shoal_test_offer(shoal_publication_t *pub, const uint8_t *
     return r;
 }
 
+/* Waits until the subscription sees exactly n images (the client learns of
+ * them from the driver's broadcast, after the publication may already be
+ * connected); -1 after timeout_ms. */
+static inline int shoal_test_wait_images(shoal_subscription_t *sub, int n, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (shoal_subscription_image_count(sub) != n)
+    {
+        if (shoal_test_now_ms() > deadline)
+        {
+            return -1;
+        }
+        shoal_test_sleep_ms(1);
+    }
+    return 0;
+}
+
 /* A fragment handler's record of what arrived: the count and bytes, the
  * last message (if it fits) and header, and for shoal_test_collect_seq the
  * sequence check of messages that start with a uint64 counter. */

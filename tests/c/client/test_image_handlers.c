@@ -235,7 +235,7 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
 
     /* on_unavailable is NULL: the image still goes, silently. */
     shoal_publication_close(pub2);
-    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     assert_int_equal(2, events(r));
     shoal_subscription_close(sub);
     shoal_subscription_close(early);

@@ -202,7 +202,7 @@ static void dynamic_three_subscribers(void **state, const char *extra)
     assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->pub_uri, 30, &s->pub));
     for (int i = 0; i < SUBS; i++)
     {
-        assert_int_equal(0, udp_test_wait_images(s->subs[i], 1, 5000));
+        assert_int_equal(0, shoal_test_wait_images(s->subs[i], 1, 5000));
     }
     assert_int_equal(0, shoal_test_wait_connected(s->pub));
     const uint64_t total = 20000;
@@ -282,8 +282,8 @@ static void test_dynamic_late_joiner(void **state)
         s->polling[i] = true;
     }
     assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->pub_uri, 31, &s->pub));
-    assert_int_equal(0, udp_test_wait_images(s->subs[0], 1, 5000));
-    assert_int_equal(0, udp_test_wait_images(s->subs[1], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s->subs[0], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s->subs[1], 1, 5000));
     assert_int_equal(0, shoal_test_wait_connected(s->pub));
 
     const uint64_t total = 30000;
@@ -341,7 +341,7 @@ static void leaver(void **state, int how)
     assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->pub_uri, 32 + how, &s->pub));
     for (int i = 0; i < SUBS; i++)
     {
-        assert_int_equal(0, udp_test_wait_images(s->subs[i], 1, 5000));
+        assert_int_equal(0, shoal_test_wait_images(s->subs[i], 1, 5000));
     }
     assert_int_equal(0, shoal_test_wait_connected(s->pub));
     int64_t normal_stall = stream_run(s, 5000, 20000);
@@ -416,8 +416,8 @@ static void test_manual_add_remove_destination(void **state)
     assert_int_equal(0, shoal_publication_add_destination(s->pub, f->dest_uri[1]));
     s->polling[0] = s->polling[1] = true;
     assert_int_equal(0, shoal_test_wait_connected(s->pub));
-    assert_int_equal(0, udp_test_wait_images(s->subs[0], 1, 5000));
-    assert_int_equal(0, udp_test_wait_images(s->subs[1], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s->subs[0], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s->subs[1], 1, 5000));
     stream_run(s, 5000, 20000);
     expect_everything(s, 0, 5000);
     expect_everything(s, 1, 5000);

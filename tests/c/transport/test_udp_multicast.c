@@ -82,7 +82,7 @@ static void three_subscribers_receive_everything(void **state, const char *extra
     assert_int_equal(0, shoal_test_wait_connected(pub));
     for (int i = 0; i < SUBS; i++)
     {
-        assert_int_equal(0, udp_test_wait_images(subs[i], 1, 5000));
+        assert_int_equal(0, shoal_test_wait_images(subs[i], 1, 5000));
     }
 
     const uint64_t messages = 20000;
@@ -183,8 +183,8 @@ static void test_fc_min_waits_for_the_slowest(void **state)
     subscribe_all(f, f->uri, 21, subs, 2);
     assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 21, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, udp_test_wait_images(subs[0], 1, 5000));
-    assert_int_equal(0, udp_test_wait_images(subs[1], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(subs[0], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(subs[1], 1, 5000));
     /* Both receivers must be known to flow control before the race starts. */
     shoal_test_sleep_ms(300);
 
@@ -234,8 +234,8 @@ static void test_fc_max_follows_the_fastest(void **state)
     subscribe_all(f, f->uri, 22, subs, 2);
     assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 22, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, udp_test_wait_images(subs[0], 1, 5000));
-    assert_int_equal(0, udp_test_wait_images(subs[1], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(subs[0], 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(subs[1], 1, 5000));
     shoal_test_sleep_ms(300);
 
     seq_checker_t *c = calloc(2, sizeof(*c));

@@ -327,7 +327,7 @@ static void test_subscription_speaks_aeron(void **state)
     shoal_setup_header_t setup = { { SHOAL_SETUP_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SETUP }, 0, SESSION, STREAM,
         INITIAL_TERM, INITIAL_TERM, TERM_LENGTH, 1408, 0 };
     send_to(f, &setup, sizeof(setup), &endpoint);
-    assert_int_equal(0, udp_test_wait_images(sub, 1, 2000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 2000));
     /* The image answers with a status message: position 0, a window. */
     do
     {
@@ -451,7 +451,7 @@ static void test_subscription_speaks_aeron(void **state)
     shoal_data_header_t hb = { { 0, 0, SHOAL_FRAME_FLAG_UNFRAGMENTED | SHOAL_FRAME_FLAG_EOS, SHOAL_HDR_TYPE_DATA },
         256, SESSION, STREAM, INITIAL_TERM, 0 };
     send_to(f, &hb, sizeof(hb), &endpoint);
-    assert_int_equal(0, udp_test_wait_images(sub, 0, 2000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 0, 2000));
     free(c);
     shoal_subscription_close(sub);
 }

@@ -61,7 +61,7 @@ static void test_round_trip(void **state)
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 10, &sub));
     assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 10, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
 
     const uint8_t msg[] = "hello over udp";
     int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
@@ -189,7 +189,7 @@ static void test_image_goes_when_publication_closes(void **state)
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 14, &sub));
     assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 14, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     uint8_t msg[100] = { 0 };
     for (int i = 0; i < 100; i++)
     {
@@ -218,7 +218,7 @@ static void test_image_times_out_when_publisher_driver_dies(void **state)
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 15, &sub));
     assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 15, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, udp_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     /* The publishing driver vanishes without a goodbye. */
     shoal_publication_close(pub);
     shoal_client_close(f->pub_env.client);
@@ -226,7 +226,7 @@ static void test_image_times_out_when_publisher_driver_dies(void **state)
     shoal_driver_close(f->pub_env.driver);
     f->pub_env.driver = NULL;
     int64_t start = shoal_test_now_ms();
-    assert_int_equal(0, udp_test_wait_images(sub, 0, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub, 0, 5000));
     /* EOS may have made it; otherwise the liveness timeout (1 s) did it. */
     assert_true(shoal_test_now_ms() - start < 3000);
     shoal_subscription_close(sub);
@@ -250,7 +250,7 @@ static void test_late_subscriber_and_two_subscriptions(void **state)
     assert_int_equal(50, shoal_test_poll_until(sub1, shoal_test_collect_seq, c1, 50, 5000));
     /* A second subscription on the same channel joins the same image. */
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub2));
-    assert_int_equal(0, udp_test_wait_images(sub2, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(sub2, 1, 5000));
     for (uint64_t i = 50; i < 150; i++)
     {
         memcpy(buf, &i, 8);

@@ -76,7 +76,7 @@ static int run_mdc_loss_test_with(const char *name, const char *rate, const char
      * (their SMs follow at once) before the race starts. */
     for (int i = 0; i < SUBS; i++)
     {
-        if (udp_test_wait_images(subs[i], 1, 10000) < 0)
+        if (shoal_test_wait_images(subs[i], 1, 10000) < 0)
         {
             fprintf(stderr, "subscriber %d: no image\n", i);
             return -1;

@@ -152,19 +152,4 @@ static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Waits until the subscription has n images (up to timeout_ms). */
-static inline int udp_test_wait_images(shoal_subscription_t *sub, int n, int64_t timeout_ms)
-{
-    int64_t deadline = shoal_test_now_ms() + timeout_ms;
-    while (shoal_subscription_image_count(sub) != n)
-    {
-        if (shoal_test_now_ms() > deadline)
-        {
-            return -1;
-        }
-        shoal_test_sleep_ms(1);
-    }
-    return 0;
-}
-
 #endif
