@@ -54,6 +54,16 @@ static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, voi
     *total += length;
 }
 
+static void on_command(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
+{
+    size_t *total = clientd;
+    *total += (size_t)type + length;
+    if (length > 0)
+    {
+        *total += buffer[0] + buffer[length - 1];
+    }
+}
+
 static void on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
     size_t label_length, int64_t value, void *clientd)
 {
@@ -146,6 +156,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         total += (size_t)shoal_mpsc_rb_next_correlation_id(&to_driver);
         shoal_correlated_command_t keepalive = { 1, 0 };
         (void)shoal_mpsc_rb_write(&to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive));
+
+        /* the driver's side of the same ring: a client may have scribbled on it */
+        (void)shoal_mpsc_rb_unblock(&to_driver);
+        total += shoal_mpsc_rb_read(&to_driver, on_command, &total, 16);
+        total += shoal_mpsc_rb_read(&to_driver, on_command, &total, 16);
+        total += (size_t)to_driver.corrupt_skips;
     }
     shoal_broadcast_receiver_t to_clients;
     if (0 == shoal_broadcast_receiver_init(&to_clients, view.to_clients, (size_t)view.meta->to_clients_buffer_length))

@@ -17,6 +17,7 @@
  * (possibly via the head cache, itself release/acquire) -> producer writes.
  * Producer writes -> release length -> consumer acquire length -> reads.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "concurrent/shoal_mpsc_rb.h"
@@ -86,58 +87,81 @@ int shoal_mpsc_rb_init(shoal_mpsc_rb_t *rb, void *buffer, size_t length)
     return 0;
 }
 
+#define SHOAL_RB_CLAIM_FULL (-1)
+#define SHOAL_RB_CLAIM_CORRUPT (-2)
+
 /*
- * Returns the index of the claimed record, or -1 if there is no room.
- * Reads the head cache first: the real head sits on the consumer's hot line,
- * and most claims fit within the (stale but conservative) cached value.
+ * Returns the index of the claimed record, SHOAL_RB_CLAIM_FULL if there is no
+ * room, or SHOAL_RB_CLAIM_CORRUPT if the positions in shared memory are not
+ * ones any producer or consumer writes (a misaligned tail would place the
+ * record at a misaligned address; a head past the tail would overflow).
+ * Positions are compared in unsigned arithmetic so hostile values cannot
+ * overflow. Reads the head cache first: the real head sits on the consumer's
+ * hot line, and most claims fit within the (stale but conservative) cached value.
  */
 static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
 {
     shoal_rb_descriptor_t *d = rb->descriptor;
-    const int64_t capacity = (int64_t)rb->capacity;
-    const int64_t mask = capacity - 1;
-    const int64_t needed = (int64_t)required;
-    int64_t head = shoal_load_acquire(&d->head_cache_position);
+    const uint64_t capacity = (uint64_t)rb->capacity;
+    const uint64_t mask = capacity - 1;
+    const uint64_t needed = (uint64_t)required;
+    uint64_t head = (uint64_t)shoal_load_acquire(&d->head_cache_position);
     int64_t tail;
-    int64_t padding;
+    uint64_t padding;
 
     do
     {
         tail = shoal_load_acquire(&d->tail_position);
-        if (needed > capacity - (tail - head))
+        if (0 != ((uint64_t)tail & (SHOAL_RB_RECORD_ALIGNMENT - 1)))
         {
-            head = shoal_load_acquire(&d->head_position);
-            if (needed > capacity - (tail - head))
+            return SHOAL_RB_CLAIM_CORRUPT;
+        }
+        uint64_t used = (uint64_t)tail - head;
+        if (used > capacity || needed > capacity - used)
+        {
+            /* The cache may lag the head by any amount: only the real head says. */
+            head = (uint64_t)shoal_load_acquire(&d->head_position);
+            used = (uint64_t)tail - head;
+            if (used > capacity)
             {
-                return -1;
+                return SHOAL_RB_CLAIM_CORRUPT;
             }
-            shoal_store_release(&d->head_cache_position, head);
+            if (needed > capacity - used)
+            {
+                return SHOAL_RB_CLAIM_FULL;
+            }
+            shoal_store_release(&d->head_cache_position, (int64_t)head);
         }
 
         padding = 0;
-        const int64_t tail_index = tail & mask;
-        const int64_t to_buffer_end = capacity - tail_index;
+        const uint64_t tail_index = (uint64_t)tail & mask;
+        const uint64_t to_buffer_end = capacity - tail_index;
         if (needed > to_buffer_end)
         {
             /* Wrapping: the record goes at index 0, so [0, required) must be
              * free too, i.e. head must have moved past `required` in this lap. */
-            int64_t head_index = head & mask;
+            uint64_t head_index = head & mask;
             if (needed > head_index)
             {
-                head = shoal_load_acquire(&d->head_position);
+                head = (uint64_t)shoal_load_acquire(&d->head_position);
                 head_index = head & mask;
-                if (needed > head_index || needed + to_buffer_end > capacity - (tail - head))
+                used = (uint64_t)tail - head;
+                if (used > capacity)
                 {
-                    return -1;
+                    return SHOAL_RB_CLAIM_CORRUPT;
                 }
-                shoal_store_release(&d->head_cache_position, head);
+                if (needed > head_index || needed + to_buffer_end > capacity - used)
+                {
+                    return SHOAL_RB_CLAIM_FULL;
+                }
+                shoal_store_release(&d->head_cache_position, (int64_t)head);
             }
             padding = to_buffer_end;
         }
     }
-    while (!shoal_cas(&d->tail_position, &tail, tail + needed + padding));
+    while (!shoal_cas(&d->tail_position, &tail, (int64_t)((uint64_t)tail + needed + padding)));
 
-    const int64_t tail_index = tail & mask;
+    const uint64_t tail_index = (uint64_t)tail & mask;
     if (0 != padding)
     {
         shoal_rb_record_descriptor_t *pad = shoal_rb_record_at(rb, (size_t)tail_index);
@@ -145,7 +169,7 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
         shoal_store_release(&pad->length, (int32_t)padding);
         return 0;
     }
-    return tail_index;
+    return (int64_t)tail_index;
 }
 
 int shoal_mpsc_rb_write(shoal_mpsc_rb_t *rb, int32_t msg_type_id, const void *msg, size_t length)
@@ -167,6 +191,12 @@ int shoal_mpsc_rb_write(shoal_mpsc_rb_t *rb, int32_t msg_type_id, const void *ms
     const size_t record_length = length + SHOAL_RB_RECORD_HEADER_LENGTH;
     const size_t required = SHOAL_ALIGN(record_length, (size_t)SHOAL_RB_RECORD_ALIGNMENT);
     const int64_t index = shoal_mpsc_rb_claim(rb, required);
+    if (SHOAL_RB_CLAIM_CORRUPT == index)
+    {
+        return shoal_set_err(SHOAL_EDRIVER,
+            "to-driver ring corrupt: tail %" PRId64 " / head %" PRId64 " are not positions a producer writes",
+            shoal_load_acquire(&rb->descriptor->tail_position), shoal_load_acquire(&rb->descriptor->head_position));
+    }
     if (index < 0)
     {
         return shoal_set_err(SHOAL_EDRIVER, "to-driver ring full: no room for a %zu byte record (capacity %zu)",
@@ -191,6 +221,16 @@ static size_t shoal_mpsc_rb_read_block(
 {
     shoal_rb_descriptor_t *d = rb->descriptor;
     const int64_t head = shoal_load_relaxed(&d->head_position); /* only this thread writes head */
+    if (0 != ((uint64_t)head & (SHOAL_RB_RECORD_ALIGNMENT - 1)))
+    {
+        /* Only this thread writes head, always aligned: something else wrote
+         * the shared descriptor. Realign so records are read at aligned
+         * addresses; the length checks below vet whatever is found there. */
+        shoal_store_release(&d->head_position, (int64_t)(((uint64_t)head + SHOAL_RB_RECORD_ALIGNMENT - 1) &
+            ~(uint64_t)(SHOAL_RB_RECORD_ALIGNMENT - 1)));
+        rb->corrupt_skips++;
+        return 0;
+    }
     const size_t head_index = (size_t)head & (rb->capacity - 1);
     const size_t block_length = rb->capacity - head_index;
     size_t bytes_read = 0;
@@ -211,7 +251,7 @@ static size_t shoal_mpsc_rb_read_block(
              * trusted. Skip to it (never past this block or the tail, so head
              * stays <= tail), zeroing as usual, and let the caller count it. */
             const int64_t tail = shoal_load_acquire(&d->tail_position);
-            const int64_t claimed = tail - (head + (int64_t)bytes_read);
+            const int64_t claimed = (int64_t)((uint64_t)tail - ((uint64_t)head + bytes_read));
             size_t skip = 0;
             if (claimed > 0)
             {
@@ -241,7 +281,7 @@ static size_t shoal_mpsc_rb_read_block(
     if (bytes_read > 0)
     {
         memset(rb->buffer + head_index, 0, bytes_read);
-        shoal_store_release(&d->head_position, head + (int64_t)bytes_read);
+        shoal_store_release(&d->head_position, (int64_t)((uint64_t)head + bytes_read));
     }
     return bytes_read;
 }
@@ -313,9 +353,9 @@ bool shoal_mpsc_rb_unblock(shoal_mpsc_rb_t *rb)
     const size_t capacity = rb->capacity;
     const int64_t head = shoal_load_acquire(&d->head_position);
     const int64_t tail = shoal_load_acquire(&d->tail_position);
-    if (tail == head)
+    if (tail == head || 0 != ((uint64_t)head & (SHOAL_RB_RECORD_ALIGNMENT - 1)))
     {
-        return false;
+        return false; /* empty, or a corrupt head the next read realigns */
     }
 
     const size_t consumer_index = (size_t)head & (capacity - 1);
@@ -332,9 +372,10 @@ bool shoal_mpsc_rb_unblock(shoal_mpsc_rb_t *rb)
         {
             skip = capacity - consumer_index;
         }
-        if (tail > head && (uint64_t)(tail - head) < skip)
+        const uint64_t claimed = (uint64_t)tail - (uint64_t)head;
+        if (claimed <= capacity && claimed < skip)
         {
-            skip = (size_t)(tail - head);
+            skip = (size_t)claimed;
         }
         shoal_mpsc_rb_pad(rb, consumer_index, skip);
         return true;
@@ -364,7 +405,8 @@ bool shoal_mpsc_rb_unblock(shoal_mpsc_rb_t *rb)
     /* Nothing up to the end, yet the tail is past the end: everything from
      * here to the end belongs to claims (the dead one's own wrap padding
      * included), and all of it is still unwritten. */
-    if (limit == capacity && (uint64_t)(tail - head) > capacity - consumer_index &&
+    const uint64_t claimed = (uint64_t)tail - (uint64_t)head;
+    if (limit == capacity && claimed <= capacity && claimed > capacity - consumer_index &&
         shoal_mpsc_rb_still_zeroed(rb, consumer_index, capacity))
     {
         shoal_mpsc_rb_pad(rb, consumer_index, capacity - consumer_index);

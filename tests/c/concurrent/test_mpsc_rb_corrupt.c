@@ -2,7 +2,9 @@
  * The to-driver ring is shared memory any local process can write: corrupt
  * record headers must never make the consumer read or zero outside the data
  * region, nor move head past tail (regression input
- * tests/fuzz/corpus/driver_commands/regress-ring-record-past-end).
+ * tests/fuzz/corpus/driver_commands/regress-ring-record-past-end); nor may
+ * corrupt positions make a producer write at a misaligned address or
+ * overflow (tests/fuzz/corpus/cnc/regress-*).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "concurrent/shoal_mpsc_rb.h"
+#include "util/shoal_error.h"
 
 #define CAPACITY 1024
 
@@ -106,6 +109,81 @@ static void correlation_counter_wraps(void **state)
     free(r.memory);
 }
 
+static void assert_write_refused_as_corrupt(ring_t *r)
+{
+    uint8_t msg[16] = { 0 };
+    const int64_t tail = r->rb.descriptor->tail_position;
+    assert_int_equal(-1, shoal_mpsc_rb_write(&r->rb, 7, msg, sizeof(msg)));
+    assert_int_equal(SHOAL_EDRIVER, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "to-driver ring corrupt"));
+    assert_true(tail == r->rb.descriptor->tail_position); /* nothing claimed */
+}
+
+static void misaligned_tail_is_refused(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    /* near the end, so the claim would wrap and pad at a misaligned index */
+    r.rb.descriptor->head_position = CAPACITY + 1000;
+    r.rb.descriptor->head_cache_position = CAPACITY + 1000;
+    r.rb.descriptor->tail_position = CAPACITY + 1019;
+    assert_write_refused_as_corrupt(&r);
+    r.rb.descriptor->tail_position = 1003; /* no wrap either */
+    r.rb.descriptor->head_position = 1000;
+    r.rb.descriptor->head_cache_position = 1000;
+    assert_write_refused_as_corrupt(&r);
+    free(r.memory);
+}
+
+static void head_past_tail_is_refused(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    r.rb.descriptor->tail_position = 8;
+    r.rb.descriptor->head_position = INT64_MAX - 7;
+    r.rb.descriptor->head_cache_position = INT64_MAX - 7;
+    assert_write_refused_as_corrupt(&r);
+    /* positions whose difference overflows a signed subtraction are 8 apart
+     * modulo 2^64, which is how positions wrap: accepted, and no UB (UBSan) */
+    r.rb.descriptor->tail_position = INT64_MIN;
+    uint8_t msg[16] = { 0 };
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    assert_true(INT64_MIN + 24 == r.rb.descriptor->tail_position);
+    /* a stale cache alone is not corruption: the real head decides */
+    r.rb.descriptor->tail_position = 4 * CAPACITY;
+    r.rb.descriptor->head_position = 4 * CAPACITY;
+    r.rb.descriptor->head_cache_position = 0;
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    assert_int_equal(4 * CAPACITY, r.rb.descriptor->head_cache_position);
+    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    free(r.memory);
+}
+
+static void misaligned_head_is_realigned_by_the_consumer(void **state)
+{
+    (void)state;
+    ring_t r;
+    ring_init(&r);
+    uint8_t msg[16] = { 0 };
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
+    r.rb.descriptor->head_position = 5;
+    assert_false(shoal_mpsc_rb_unblock(&r.rb));
+    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_int_equal(1, (int)r.rb.corrupt_skips);
+    assert_int_equal(8, shoal_mpsc_rb_consumer_position(&r.rb));
+    /* the aligned head lands inside the first record's zero payload, which
+     * reads as a dead claim: unblock pads up to the second record, read gets it */
+    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_true(shoal_mpsc_rb_unblock(&r.rb));
+    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
+    assert_int_equal(1, r.messages);
+    assert_true(shoal_mpsc_rb_consumer_position(&r.rb) <= shoal_mpsc_rb_producer_position(&r.rb));
+    free(r.memory);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +191,9 @@ int main(void)
         cmocka_unit_test(short_record_is_skipped),
         cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
         cmocka_unit_test(correlation_counter_wraps),
+        cmocka_unit_test(misaligned_tail_is_refused),
+        cmocka_unit_test(head_past_tail_is_refused),
+        cmocka_unit_test(misaligned_head_is_realigned_by_the_consumer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
