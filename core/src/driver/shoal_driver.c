@@ -228,12 +228,8 @@ static void driver_loop(shoal_driver_t *d, volatile int *stop)
     {
         int64_t start = shoal_nano_time();
         int work = shoal_driver_conductor_do_work(d->conductor);
-        int64_t cycle = shoal_nano_time() - start;
-        int64_t *max_cycle = d->conductor->system_counters[SHOAL_SYSTEM_COUNTER_CONDUCTOR_MAX_CYCLE_TIME_NS];
-        if (cycle > *max_cycle)
-        {
-            shoal_store_release(max_cycle, cycle);
-        }
+        shoal_counter_propose_max_ordered(
+            d->conductor->system_counters[SHOAL_SYSTEM_COUNTER_CONDUCTOR_MAX_CYCLE_TIME_NS], shoal_nano_time() - start);
         shoal_idle(&idle, work);
     }
 }
@@ -245,13 +241,17 @@ static void *driver_thread(void *arg)
     return NULL;
 }
 
-static void agent_loop(shoal_driver_t *d, int (*do_work)(void *agent, int64_t now_ns), void *agent)
+static void agent_loop(shoal_driver_t *d, int (*do_work)(void *agent, int64_t now_ns), void *agent,
+    int64_t *max_cycle)
 {
     shoal_idle_t idle;
     shoal_idle_init(&idle, d->ctx.idle_strategy);
     while (!shoal_load_acquire(d->agents_stop))
     {
-        shoal_idle(&idle, do_work(agent, shoal_nano_time()));
+        int64_t start = shoal_nano_time();
+        int work = do_work(agent, start);
+        shoal_counter_propose_max_ordered(max_cycle, shoal_nano_time() - start);
+        shoal_idle(&idle, work);
     }
 }
 
@@ -268,14 +268,16 @@ static int receiver_do_work(void *agent, int64_t now_ns)
 static void *sender_thread(void *arg)
 {
     shoal_driver_t *d = arg;
-    agent_loop(d, sender_do_work, d->conductor->sender);
+    agent_loop(d, sender_do_work, d->conductor->sender,
+        d->conductor->system_counters[SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS]);
     return NULL;
 }
 
 static void *receiver_thread(void *arg)
 {
     shoal_driver_t *d = arg;
-    agent_loop(d, receiver_do_work, d->conductor->receiver);
+    agent_loop(d, receiver_do_work, d->conductor->receiver,
+        d->conductor->system_counters[SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS]);
     return NULL;
 }
 

@@ -1005,8 +1005,17 @@ int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c)
     return shoal_udp_command_queue_drain(&c->to_conductor, on_agent_message, c, SIZE_MAX);
 }
 
+/* Shared mode: the sender's and receiver's duties inside the conductor's
+ * cycle, each timed on its own so both modes fill the same counters. */
 int shoal_driver_network_do_work(shoal_driver_conductor_t *c)
 {
     int64_t now_ns = shoal_nano_time();
-    return shoal_udp_sender_do_work(c->sender, now_ns) + shoal_udp_receiver_do_work(c->receiver, now_ns);
+    int work = shoal_udp_sender_do_work(c->sender, now_ns);
+    int64_t sent_ns = shoal_nano_time();
+    shoal_counter_propose_max_ordered(c->system_counters[SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS],
+        sent_ns - now_ns);
+    work += shoal_udp_receiver_do_work(c->receiver, sent_ns);
+    shoal_counter_propose_max_ordered(c->system_counters[SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS],
+        shoal_nano_time() - sent_ns);
+    return work;
 }

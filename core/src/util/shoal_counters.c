@@ -44,6 +44,8 @@ static const char *const SYSTEM_COUNTER_LABELS[SHOAL_SYSTEM_COUNTER_COUNT] = {
     [SHOAL_SYSTEM_COUNTER_INVALID_FRAMES] = "Invalid frames",
     [SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS] = "Loss gap fills",
     [SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED] = "NAKs for data no longer held",
+    [SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS] = "Sender max cycle time (ns)",
+    [SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS] = "Receiver max cycle time (ns)",
 };
 
 const char *shoal_system_counter_label(int32_t id)

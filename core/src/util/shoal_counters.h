@@ -122,6 +122,8 @@ typedef enum shoal_system_counter_id_en
     SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
     SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS,
     SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,    /* asked for data the sender no longer holds */
+    SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS,
+    SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS,
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 

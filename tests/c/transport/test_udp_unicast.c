@@ -318,6 +318,14 @@ static void test_counters_per_endpoint(void **state)
     assert_true(snd_pos >= 100 * 1056);
     assert_int_equal(snd_pos, udp_test_wait_label(f->sub_env.dir, "rcv-pos", snd_pos, 2000));
     assert_int_equal(snd_pos, udp_test_counter_by_label(f->sub_env.dir, "rcv-hwm"));
+    /* each duty's longest cycle is measured, in either threading mode */
+    const int32_t cycles[] = { SHOAL_SYSTEM_COUNTER_CONDUCTOR_MAX_CYCLE_TIME_NS,
+        SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS, SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS };
+    for (size_t i = 0; i < sizeof(cycles) / sizeof(cycles[0]); i++)
+    {
+        assert_true(udp_test_wait_counter(f->pub_env.dir, cycles[i], 1, 2000) > 0);
+        assert_true(udp_test_wait_counter(f->sub_env.dir, cycles[i], 1, 2000) > 0);
+    }
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
 }
