@@ -19,8 +19,14 @@
  * read), advance rebuild, clean a term behind the slowest subscriber before
  * the window moves, status messages (on creation, every window/4 consumed,
  * else every 200 ms), loss: every gap between rebuild and hwm is NAKed at
- * once and again after the retry delay (max of NAK_RETRY_DELAY and 2 RTT)
- * until filled; with reliable=false a gap older than the retry delay is
+ * once and again after the retry delay until filled. The retry delay is
+ * the largest of NAK_RETRY_DELAY, 2 RTT and the repair timeout (smoothed
+ * NAK-to-repair time + its mean deviation, estimated as TCP's RTO is, and
+ * sampled only from gaps repaired after one NAK, Karn's rule): a busy or
+ * parked sender takes longer to answer than the wire RTT says, and a retry
+ * before its answer could arrive only doubles the traffic. Retries after the
+ * first wait twice the delay. A gap the repair has partly filled keeps its
+ * timer. With reliable=false a gap older than the retry delay is
  * padded over instead. RTT measurement every second (the RTT used is the
  * minimum of recent samples). A heartbeat at a position we already hold is
  * answered with an SM at once: the sender probes like that when it waits
@@ -68,7 +74,10 @@ typedef struct shoal_image_gap_stct
 {
     int32_t term_id;
     int32_t term_offset;
+    int32_t length;
+    int32_t naks;              /* NAKs sent for it */
     int64_t first_seen_ns;
+    int64_t first_nak_ns;
     int64_t retry_at_ns;
     bool seen;                 /* still a gap in the latest scan */
 } shoal_image_gap_t;
@@ -150,6 +159,8 @@ typedef struct shoal_publication_image_stct
     shoal_image_gap_t gaps[SHOAL_IMAGE_MAX_GAPS];
     int64_t time_of_last_rttm_ns;
     int64_t rtt_ns;                    /* min of the last SHOAL_IMAGE_RTT_SAMPLES */
+    int64_t repair_srtt_ns;            /* smoothed NAK-to-repair time; 0: no sample yet */
+    int64_t repair_rttvar_ns;
     int64_t rtt_samples[SHOAL_IMAGE_RTT_SAMPLES];
     int32_t rtt_sample_count;
     int64_t naks_sent;
