@@ -304,11 +304,10 @@ static void send_nak(shoal_publication_image_t *image, int32_t term_id, int32_t 
     }
 }
 
-/* Rebuild position: end of the contiguous committed frames, up to the hwm. */
-static bool track_rebuild(shoal_publication_image_t *image)
+/* End of the contiguous committed frames from position, up to hwm. Frame
+ * lengths are committed with a release store, so any thread may scan. */
+static int64_t contiguous_end(const shoal_publication_image_t *image, int64_t position, int64_t hwm)
 {
-    int64_t position = image->rebuild_position;
-    int64_t hwm = image->hwm_position;
     while (position < hwm)
     {
         int32_t offset = (int32_t)(position & (image->term_length - 1));
@@ -322,6 +321,13 @@ static bool track_rebuild(shoal_publication_image_t *image)
             break;
         }
     }
+    return position;
+}
+
+/* Rebuild position: end of the contiguous committed frames, up to the hwm. */
+static bool track_rebuild(shoal_publication_image_t *image)
+{
+    int64_t position = contiguous_end(image, image->rebuild_position, image->hwm_position);
     if (position != image->rebuild_position)
     {
         shoal_store_release(&image->rebuild_position, position);
@@ -618,9 +624,12 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
         image->subscribers = grown;
         image->subscriber_capacity = cap;
     }
-    /* The first subscriber starts at the join position; later ones at the
-     * rebuild position, a message boundary from which all is contiguous. */
-    int64_t start = 0 == image->subscriber_count ? image->join_position : shoal_load_acquire(&image->rebuild_position);
+    /* The first subscriber starts at the join position; later ones where the
+     * contiguous frames end now. Not at the rebuild position alone: with a
+     * receiver thread of its own it lags what subscribers already read by up
+     * to a duty cycle, and the newcomer would get messages from before it. */
+    int64_t start = 0 == image->subscriber_count ? image->join_position :
+        contiguous_end(image, shoal_load_acquire(&image->rebuild_position), shoal_load_acquire(image->rcv_hwm));
     shoal_store_release(position, start);
     shoal_image_subscriber_t *s = &image->subscribers[image->subscriber_count++];
     s->subscription_registration_id = subscription_registration_id;
