@@ -202,6 +202,8 @@ static void *tput_publisher(void *arg)
                 tput_fail(t, M_CLAIM == t->mode ? "try_claim/commit" : "offer", (long long)r, shoal_errmsg());
                 return NULL;
             }
+            if (opt.yield && SHOAL_BACK_PRESSURED == r)
+                sched_yield(); /* the driver moves the limit: let it run */
         }
     }
     return NULL;
@@ -260,7 +262,10 @@ static void *tput_subscriber(void *arg)
         }
         if (n < 0) {
             tput_fail(t, "poll", n, shoal_errmsg());
-        } else if (0 == n && 0 == (++idle & 0xffff)) {
+        } else if (0 == n && opt.yield) {
+            sched_yield();
+        }
+        if (0 == n && 0 == (++idle & 0xffff)) {
             int64_t now = now_ns();
             if (t->received != mark) {
                 mark = t->received;
@@ -821,7 +826,7 @@ static void print_table(void)
     printf("machine : %ld cores (nproc), %s, kernel %s, load average at start %s\n", machine.nproc, machine.cpu,
         machine.kernel, machine.loadavg);
     printf("pinned  : %s\nnote    : %s\n", machine.pinned, machine.note);
-    printf("polling : %s\n", opt.yield ? "rtt pinger/ponger sched_yield() when a poll is empty (--yield)"
+    printf("polling : %s\n", opt.yield ? "sched_yield() when a poll is empty or an offer back-pressured (--yield)"
                                         : "busy (threads never yield; on fewer cores than busy threads the driver "
                                           "thread waits for a time slice: see --yield)");
     if (opt.note)
@@ -1016,8 +1021,9 @@ static void usage(FILE *out)
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
-        "  --yield           rtt: shoal pinger/ponger sched_yield() when a poll finds nothing, so a driver\n"
-        "                    thread is not starved when there are fewer cores than busy threads (UDP on 2 cores)\n"
+        "  --yield           shoal threads sched_yield() when a poll finds nothing or an offer is back\n"
+        "                    pressured, so a driver thread is not starved when there are fewer cores than\n"
+        "                    busy threads (UDP on 2 cores; IPC whose window the conductor must move)\n"
         "  --help            this text\n"
         "scenarios (also accepted as plain arguments):\n",
         MAX_RUNS, MIN_SIZE, MAX_SIZE, MAX_SIZES, MAX_PUB);
