@@ -8,6 +8,7 @@
  * (seq + index) & 0xFF so a subscriber can check the content.
  */
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,9 @@ int main(int argc, char **argv)
                 return 1;
             }
             back_pressured++;
+            /* Give the core away while waiting: the driver thread that moves
+             * the window may need it (fewer cores than busy threads). */
+            sched_yield();
         }
         if (rate > 0)
         {
