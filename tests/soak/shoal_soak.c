@@ -116,6 +116,7 @@ static int publish_main(const char *dir, uint32_t tag, uint64_t seed, long count
         {
             buf[i] = pattern_byte(tag, (uint64_t)seq, i);
         }
+        time_t retry_since = 0;
         for (;;)
         {
             int64_t r = shoal_publication_offer(pub, buf, len);
@@ -123,13 +124,29 @@ static int publish_main(const char *dir, uint32_t tag, uint64_t seed, long count
             {
                 break;
             }
-            if (SHOAL_CLOSED == r || SHOAL_ERROR == r || SHOAL_MAX_POSITION_EXCEEDED == r)
+            if (SHOAL_CLOSED == r || SHOAL_ERROR == r || SHOAL_MAX_POSITION_EXCEEDED == r ||
+                shoal_client_is_closed(client))
             {
+                /* a client that closed (driver timeout, a failed command) never
+                 * gets connected or unblocked again: report it, do not spin */
                 fprintf(stderr, "soak publisher %u: offer %ld: %" PRId64 " %s\n", tag, seq, r, shoal_errmsg());
                 status = 1;
                 break;
             }
-            sched_yield(); /* not connected yet, back pressured, admin action: retry */
+            /* not connected yet, back pressured, admin action: retry; say so
+             * once if it lasts, so a hung publisher explains itself */
+            time_t now = time(NULL);
+            if (0 == retry_since)
+            {
+                retry_since = now;
+            }
+            else if (now - retry_since >= 10 && retry_since > 0)
+            {
+                fprintf(stderr, "soak publisher %u: offer of message %ld still refused after 10 s: %" PRId64
+                    " (connected %d)\n", tag, seq, r, (int)shoal_publication_is_connected(pub));
+                retry_since = -1;
+            }
+            sched_yield();
         }
     }
     free(buf);

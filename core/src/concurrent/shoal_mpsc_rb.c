@@ -91,13 +91,35 @@ int shoal_mpsc_rb_init(shoal_mpsc_rb_t *rb, void *buffer, size_t length)
 #define SHOAL_RB_CLAIM_CORRUPT (-2)
 
 /*
+ * Reads the real head for a claim at tail (read before it). Returns 1 if
+ * [head, tail] spans at most the capacity; 0 if the consumer has moved past
+ * a tail that other producers advanced meanwhile (stale: claim again); -1 if
+ * the positions are not ones any producer or consumer writes.
+ */
+static int shoal_mpsc_rb_read_head(const shoal_rb_descriptor_t *d, int64_t tail, uint64_t capacity, uint64_t *head)
+{
+    *head = (uint64_t)shoal_load_acquire(&d->head_position);
+    const uint64_t used = (uint64_t)tail - *head;
+    if (used <= capacity)
+    {
+        return 1;
+    }
+    if ((int64_t)used < 0 && shoal_load_acquire(&d->tail_position) != tail)
+    {
+        return 0;
+    }
+    return -1;
+}
+
+/*
  * Returns the index of the claimed record, SHOAL_RB_CLAIM_FULL if there is no
  * room, or SHOAL_RB_CLAIM_CORRUPT if the positions in shared memory are not
  * ones any producer or consumer writes (a misaligned tail would place the
- * record at a misaligned address; a head past the tail would overflow).
- * Positions are compared in unsigned arithmetic so hostile values cannot
- * overflow. Reads the head cache first: the real head sits on the consumer's
- * hot line, and most claims fit within the (stale but conservative) cached value.
+ * record at a misaligned address; a head past a tail nobody moves, or more
+ * than the capacity behind it, would overflow the arithmetic). Positions are
+ * compared in unsigned arithmetic so hostile values cannot overflow. Reads
+ * the head cache first: the real head sits on the consumer's hot line, and
+ * most claims fit within the (stale but conservative) cached value.
  */
 static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
 {
@@ -109,7 +131,7 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
     int64_t tail;
     uint64_t padding;
 
-    do
+    for (;;)
     {
         tail = shoal_load_acquire(&d->tail_position);
         if (0 != ((uint64_t)tail & (SHOAL_RB_RECORD_ALIGNMENT - 1)))
@@ -120,12 +142,16 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
         if (used > capacity || needed > capacity - used)
         {
             /* The cache may lag the head by any amount: only the real head says. */
-            head = (uint64_t)shoal_load_acquire(&d->head_position);
-            used = (uint64_t)tail - head;
-            if (used > capacity)
+            const int state = shoal_mpsc_rb_read_head(d, tail, capacity, &head);
+            if (state <= 0)
             {
+                if (0 == state)
+                {
+                    continue;
+                }
                 return SHOAL_RB_CLAIM_CORRUPT;
             }
+            used = (uint64_t)tail - head;
             if (needed > capacity - used)
             {
                 return SHOAL_RB_CLAIM_FULL;
@@ -143,13 +169,17 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
             uint64_t head_index = head & mask;
             if (needed > head_index)
             {
-                head = (uint64_t)shoal_load_acquire(&d->head_position);
-                head_index = head & mask;
-                used = (uint64_t)tail - head;
-                if (used > capacity)
+                const int state = shoal_mpsc_rb_read_head(d, tail, capacity, &head);
+                if (state <= 0)
                 {
+                    if (0 == state)
+                    {
+                        continue;
+                    }
                     return SHOAL_RB_CLAIM_CORRUPT;
                 }
+                head_index = head & mask;
+                used = (uint64_t)tail - head;
                 if (needed > head_index || needed + to_buffer_end > capacity - used)
                 {
                     return SHOAL_RB_CLAIM_FULL;
@@ -158,8 +188,11 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
             }
             padding = to_buffer_end;
         }
+        if (shoal_cas(&d->tail_position, &tail, (int64_t)((uint64_t)tail + needed + padding)))
+        {
+            break;
+        }
     }
-    while (!shoal_cas(&d->tail_position, &tail, (int64_t)((uint64_t)tail + needed + padding)));
 
     const uint64_t tail_index = (uint64_t)tail & mask;
     if (0 != padding)
