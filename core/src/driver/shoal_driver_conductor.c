@@ -290,7 +290,7 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
             }
             shoal_driver_client_touch(c, correlated.client_id, now_ms);
             shoal_driver_on_destination(c, correlated.client_id, correlated.correlation_id, cmd.registration_id,
-                channel, SHOAL_CMD_ADD_DESTINATION == type, now_ms);
+                channel, SHOAL_CMD_ADD_DESTINATION == type);
             break;
         }
         case SHOAL_CMD_CLIENT_KEEPALIVE:

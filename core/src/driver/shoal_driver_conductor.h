@@ -161,14 +161,13 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
 void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
-void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
-    int64_t now_ms);
+void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub);
 void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
     int64_t now_ms);
 /* add/remove_destination of a manual MDC publication (registration_id of
  * the client's link); answers OPERATION_SUCCESS or ERROR. */
 void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, const char *destination, bool add, int64_t now_ms);
+    int64_t registration_id, const char *destination, bool add);
 /* Lifecycle of UDP publications and images; every conductor cycle. */
 int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms);
 /* Sender and receiver duties when they share the conductor's thread. */

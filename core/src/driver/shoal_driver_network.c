@@ -44,12 +44,6 @@ static const int SYSTEM_COUNTER_OF[SHOAL_UDP_COUNTER_COUNT] = {
     [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,
 };
 
-static int64_t now_ns_from(int64_t now_ms)
-{
-    (void)now_ms;
-    return shoal_nano_time();
-}
-
 static void drain_agent_messages_in_place(void *clientd)
 {
     shoal_driver_network_do_agent_messages(clientd);
@@ -482,13 +476,12 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     send_publication_ready(c, correlation_id, pub);
 }
 
-void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
-    int64_t now_ms)
+void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub)
 {
     (void)c;
     if (--pub->ref_count <= 0)
     {
-        shoal_network_publication_on_publishers_gone(pub, now_ns_from(now_ms));
+        shoal_network_publication_on_publishers_gone(pub, shoal_nano_time());
     }
 }
 
@@ -497,7 +490,7 @@ void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, s
  * live on the publication's send endpoint, which only the sender edits: it
  * answers with a RESULT, which becomes the client's response. */
 void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, const char *destination, bool add, int64_t now_ms)
+    int64_t registration_id, const char *destination, bool add)
 {
     const char *fn = add ? "add_destination" : "remove_destination";
     char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
@@ -557,7 +550,6 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
         shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
         return;
     }
-    (void)now_ms;
     shoal_udp_command_t cmd;
     memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
     cmd.endpoint = ep;
@@ -835,7 +827,7 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
     int64_t now_ms)
 {
     shoal_receive_channel_endpoint_t *ep = link->endpoint;
-    int64_t now_ns = now_ns_from(now_ms);
+    int64_t now_ns = shoal_nano_time();
     for (int32_t i = 0; i < c->images_count; i++)
     {
         shoal_publication_image_t *image = c->images[i];

@@ -161,7 +161,7 @@ void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t i
     c->publication_links[index] = c->publication_links[--c->publication_links_count];
     if (NULL != network)
     {
-        shoal_driver_remove_network_publication_link(c, network, now_ms);
+        shoal_driver_remove_network_publication_link(c, network);
         return;
     }
     if (--pub->ref_count <= 0)
