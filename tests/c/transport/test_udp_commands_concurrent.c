@@ -76,16 +76,22 @@ static void drain_in_place(void *clientd)
     shoal_udp_command_queue_drain(c->queue, on_command, c, SIZE_MAX);
 }
 
+/* A small queue in shared mode: a full post drains it in place into c. */
+static void init_shared_queue(shoal_udp_command_queue_t *q, consumer_t *c)
+{
+    assert_int_equal(0, shoal_udp_command_queue_init(q, SMALL_QUEUE));
+    c->queue = q;
+    q->shared = true;
+    q->drain_in_place = drain_in_place;
+    q->drain_clientd = c;
+}
+
 static void test_shared_mode_full_queue_drains_in_place(void **state)
 {
     (void)state;
     shoal_udp_command_queue_t q;
-    assert_int_equal(0, shoal_udp_command_queue_init(&q, SMALL_QUEUE));
     consumer_t c = { 0 };
-    c.queue = &q;
-    q.shared = true;
-    q.drain_in_place = drain_in_place;
-    q.drain_clientd = &c;
+    init_shared_queue(&q, &c);
     /* Far more than fit: the producer empties the queue itself when full. */
     for (int64_t i = 0; i < 1000; i++)
     {
@@ -119,12 +125,8 @@ static void test_post_inside_a_drain_of_a_full_queue_fails(void **state)
 {
     (void)state;
     shoal_udp_command_queue_t q;
-    assert_int_equal(0, shoal_udp_command_queue_init(&q, SMALL_QUEUE));
     consumer_t c = { 0 };
-    c.queue = &q;
-    q.shared = true;
-    q.drain_in_place = drain_in_place;
-    q.drain_clientd = &c;
+    init_shared_queue(&q, &c);
     int64_t n = 0;
     for (;; n++)
     {

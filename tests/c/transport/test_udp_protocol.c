@@ -129,21 +129,30 @@ static void drain(fixture_t *f)
 
 /* ---- the test as a receiver of a driver's publication ---- */
 
+/* An exclusive publication of the driver to the test's socket (uri_keys
+ * appended to the channel); returns the first SETUP and where it came from. */
+static shoal_publication_t *publish_to_peer(fixture_t *f, const char *uri_keys, int32_t stream_id,
+    shoal_setup_header_t *setup, struct sockaddr_in *sender)
+{
+    char uri[128];
+    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d%s", f->port, uri_keys);
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, stream_id, &pub));
+    uint8_t buf[2048];
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), sender, 2000));
+    memcpy(setup, buf, sizeof(*setup));
+    return pub;
+}
+
 static void test_publication_speaks_aeron(void **state)
 {
     fixture_t *f = *state;
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, 42, &pub));
-    int32_t session_id = shoal_publication_session_id(pub);
-
     uint8_t buf[2048];
     struct sockaddr_in sender;
-    /* SETUP until a status message comes. */
-    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 2000));
     shoal_setup_header_t setup;
-    memcpy(&setup, buf, sizeof(setup));
+    /* SETUP until a status message comes. */
+    shoal_publication_t *pub = publish_to_peer(f, "", 42, &setup, &sender);
+    int32_t session_id = shoal_publication_session_id(pub);
     assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, setup.frame_header.frame_length);
     assert_int_equal(0, setup.frame_header.version);
     assert_int_equal(session_id, setup.session_id);
@@ -586,16 +595,11 @@ static void test_nak_timers(void **state)
 static void test_nak_for_overwritten_data_is_counted(void **state)
 {
     fixture_t *f = *state;
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d|term-length=64k", f->port);
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, 43, &pub));
-    int32_t session_id = shoal_publication_session_id(pub);
     uint8_t buf[2048];
     struct sockaddr_in sender;
-    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 2000));
     shoal_setup_header_t setup;
-    memcpy(&setup, buf, sizeof(setup));
+    shoal_publication_t *pub = publish_to_peer(f, "|term-length=64k", 43, &setup, &sender);
+    int32_t session_id = shoal_publication_session_id(pub);
 
     /* Acknowledge everything as it comes, until three terms went by. */
     uint8_t payload[1000];
