@@ -203,6 +203,20 @@ assert r["udp-rtt"]["error"] is None and r["udp-rtt"]["round_trips"] == 500, r["
 EOF
 pass "shoal-bench --yield over UDP with the driver's sender and receiver on their own threads"
 
+# --yield covers throughput too: 64 KiB messages through a 1 MiB IPC term
+# (512 KiB window) keep the publisher back pressured, where it now yields.
+"$BUILD/shoal-bench" --runs 1 --messages 400 --size 65536 --term-length 1 --no-zmq --yield --json \
+  ipc-throughput-exclusive > "$OUT/bench4.json" 2> "$OUT/bench.err" \
+  || fail "shoal-bench --yield ipc-throughput: $(tail -5 "$OUT/bench.err")"
+$PY - "$OUT/bench4.json" <<'EOF' || fail "shoal-bench --yield ipc-throughput-exclusive"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"][0]
+assert d["client_yield"] is True and r["scenario"] == "ipc-throughput-exclusive", d
+assert r["error"] is None and r["messages"] == 400 and r["size"] == 65536, r
+EOF
+pass "shoal-bench --yield: a back-pressured IPC publisher yields and every message arrives"
+
 if "$BUILD/shoal-bench" --size 4 --json > /dev/null 2> "$OUT/bench.err"; then fail "size 4 accepted"; fi
 grep -q -- "--size" "$OUT/bench.err" || fail "bad size error does not name the option"
 if "$BUILD/shoal-bench" no-such-scenario > /dev/null 2> "$OUT/bench.err"; then fail "unknown scenario accepted"; fi
