@@ -379,9 +379,21 @@ static shoal_image_gap_t *find_gap(shoal_publication_image_t *image, int32_t ter
     return containing;
 }
 
-/* Longest the repair timeout may grow to: beyond it a lost NAK or repair
- * would stall the stream for longer than any sender takes to answer. */
-#define SHOAL_IMAGE_MAX_REPAIR_TIMEOUT_NS (100 * 1000 * 1000LL)
+/*
+ * Longest the repair timeout and the doubled retries may make a retry wait,
+ * in multiples of NAK_RETRY_DELAY: while a gap waits, the rest of the stream
+ * arrives behind it, and with fc=max a receiver that falls a term buffer
+ * behind can never be repaired. A 100 ms cap let that happen under load
+ * (netns test, 5 % loss, fc=max); 4 floors keeps the storms away (measured
+ * repairs on a loaded box: 2-6 ms) with a bounded worst case.
+ */
+#define SHOAL_IMAGE_MAX_RETRY_FLOORS 4
+
+static int64_t retry_cap(const shoal_publication_image_t *image, int64_t delay)
+{
+    const int64_t cap = SHOAL_IMAGE_MAX_RETRY_FLOORS * image->nak_retry_delay_ns;
+    return cap > delay ? cap : delay;
+}
 
 static int64_t retry_delay(const shoal_publication_image_t *image)
 {
@@ -393,10 +405,25 @@ static int64_t retry_delay(const shoal_publication_image_t *image)
          * frame here, while waiting too long stalls a stream whose repair
          * was lost; with four, 30 % loss on a loaded box took twice as long. */
         int64_t rto = image->repair_srtt_ns + image->repair_rttvar_ns;
-        rto = rto < SHOAL_IMAGE_MAX_REPAIR_TIMEOUT_NS ? rto : SHOAL_IMAGE_MAX_REPAIR_TIMEOUT_NS;
+        const int64_t cap = retry_cap(image, d);
+        rto = rto < cap ? rto : cap;
         d = rto > d ? rto : d;
     }
     return d;
+}
+
+/* When a gap NAKed `naks` times (>= 1) is asked for again. Retries after
+ * the first wait twice the delay, within the cap: a sender stalled past the
+ * timeout (descheduled, parked) gets a few NAKs per gap, not a storm.
+ * Doubling further (TCP's backoff) measured slower under 30 % loss. */
+static int64_t retry_interval(const shoal_publication_image_t *image, int64_t delay, int32_t naks)
+{
+    if (naks <= 1)
+    {
+        return delay;
+    }
+    const int64_t cap = retry_cap(image, delay);
+    return 2 * delay < cap ? 2 * delay : cap;
 }
 
 /* RFC 6298's estimator (gains 1/8 and 1/4) on the NAK-to-repair time. */
@@ -506,11 +533,7 @@ static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
                     {
                         gap->first_nak_ns = now_ns;
                     }
-                    /* Retries after the first wait twice the delay: a sender
-                     * stalled past the timeout (descheduled, parked) then gets
-                     * a few NAKs per gap, not a storm. Doubling further
-                     * (TCP's backoff) measured slower under 30 % loss. */
-                    gap->retry_at_ns = now_ns + (gap->naks > 1 ? 2 * delay : delay);
+                    gap->retry_at_ns = now_ns + retry_interval(image, delay, gap->naks);
                     work++;
                 }
             }

@@ -25,7 +25,8 @@
  * sampled only from gaps repaired after one NAK, Karn's rule): a busy or
  * parked sender takes longer to answer than the wire RTT says, and a retry
  * before its answer could arrive only doubles the traffic. Retries after the
- * first wait twice the delay. A gap the repair has partly filled keeps its
+ * first wait twice the delay; neither beyond 4 x NAK_RETRY_DELAY, so a gap
+ * cannot wait long enough for fc=max to leave its receiver behind. A gap the repair has partly filled keeps its
  * timer. With reliable=false a gap older than the retry delay is
  * padded over instead. RTT measurement every second (the RTT used is the
  * minimum of recent samples). A heartbeat at a position we already hold is
