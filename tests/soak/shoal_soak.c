@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -326,6 +327,22 @@ typedef struct
     double kill_at; /* 0: left to finish */
 } child_t;
 
+/* The driver's counters (pub-lmt, pub-pos, sub-pos per stream) when the soak
+ * hangs, from shoal-stat next to the tests directory of this build. */
+static void dump_counters(const char *self, const char *dir)
+{
+    char cmd[2 * PATH_MAX + 64];
+    const char *slash = strrchr(self, '/');
+    int len = NULL == slash ? 0 : (int)(slash - self);
+    snprintf(cmd, sizeof(cmd), "'%.*s/../shoal-stat' -d '%s' --once 2>&1", len, self, dir);
+    printf("soak: counters at the hang (%s):\n", cmd);
+    fflush(stdout);
+    if (0 != system(cmd))
+    {
+        printf("soak: shoal-stat did not run\n");
+    }
+}
+
 static int spawn_publisher(const char *self, const char *dir, child_t *c, uint64_t *rng)
 {
     char tag[16], seed[32], count[32];
@@ -478,6 +495,7 @@ int main(int argc, char **argv)
         if (now > end + 120)
         {
             snprintf(error, sizeof(error), "publishers still running 120 s after the end");
+            dump_counters(self, dir);
             break;
         }
         sleep_ms(10);
