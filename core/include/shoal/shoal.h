@@ -211,7 +211,10 @@ SHOAL_API bool shoal_client_is_closed(const shoal_client_t *client);
 
 /* Channel URIs: "aeron:ipc[?key=value|...]" with keys term-length, mtu,
  * session-id, linger, sparse, reliable (others belong to UDP). Unknown keys
- * and bad values are errors naming the key. */
+ * and bad values are errors naming the key. The log buffer is allocated in
+ * full when created: without room for it in the driver directory, add fails
+ * with SHOAL_EIO naming the directory, file and bytes needed. sparse=true
+ * skips that reservation (a full filesystem then means SIGBUS on write). */
 SHOAL_API int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);

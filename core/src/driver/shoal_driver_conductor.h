@@ -58,6 +58,8 @@ typedef struct shoal_subscription_link_stct
     /* UDP only */
     shoal_receive_channel_endpoint_t *endpoint;
     bool reliable;
+    /* sparse=true on the subscription: its images' log files are not reserved */
+    bool sparse;
     int32_t rcv_window;
     char channel[SHOAL_UDP_CANONICAL_MAX];
 } shoal_subscription_link_t;

@@ -439,7 +439,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             .mtu = mtu,
             .ttl = ch.ttl,
             .exclusive = exclusive,
-            .sparse = uri->has_sparse ? uri->sparse : true,
+            .sparse = uri->has_sparse && uri->sparse,
             .reliable = uri->has_reliable ? uri->reliable : true,
             .channel = canonical,
             .fc_default = ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
@@ -718,7 +718,7 @@ static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint
         .mtu = setup->mtu,
         .rcv_window = first->rcv_window > 0 ? first->rcv_window : (int32_t)c->ctx->rcv_window,
         .reliable = first->reliable,
-        .sparse = true,
+        .sparse = first->sparse,
         .receiver_id = c->receiver_id,
         .nak_retry_delay_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
         .control_address = from,
@@ -784,6 +784,7 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
     link->media = SHOAL_MEDIA_UDP;
     link->endpoint = ep;
     link->reliable = uri->has_reliable ? uri->reliable : true;
+    link->sparse = uri->has_sparse && uri->sparse;
     link->rcv_window = uri->has_rcv_window ? uri->rcv_window : 0;
     if (shoal_uri_print(uri, link->channel, sizeof(link->channel)) < 0)
     {

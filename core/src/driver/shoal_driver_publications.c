@@ -115,7 +115,7 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
             .mtu = mtu,
             .exclusive = exclusive,
             .session_id_explicit = uri.has_session_id,
-            .sparse = uri.has_sparse ? uri.sparse : true,
+            .sparse = uri.has_sparse && uri.sparse,
         };
         if (shoal_ipc_publication_create(&pub, c->ctx->dir, &params, &c->counters, now_ms) < 0)
         {

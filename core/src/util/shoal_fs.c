@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -99,17 +101,43 @@ int shoal_fs_mkdir_private(const char *path)
     return fs_mkdir_one(buf, true);
 }
 
-static void fs_pre_touch(uint8_t *addr, size_t length)
+/* The message a user needs when the driver directory's filesystem is full:
+ * where, what, how much was needed and how much there is, and the ways out. */
+static int fs_no_space(const char *path, int fd, size_t length)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    size_t step = page > 0 ? (size_t)page : 4096;
-    for (size_t offset = 0; offset < length; offset += step)
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *file = path;
+    if (slash != NULL)
     {
-        ((volatile uint8_t *)addr)[offset] = 0;
+        *slash = '\0';
+        file = slash + 1;
     }
+    else
+    {
+        snprintf(dir, sizeof(dir), ".");
+    }
+    struct statvfs vfs;
+    unsigned long long available = 0;
+    bool known = fstatvfs(fd, &vfs) == 0;
+    if (known)
+    {
+        available = (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+    }
+    char free_text[64] = "unknown";
+    if (known)
+    {
+        snprintf(free_text, sizeof(free_text), "%llu bytes", available);
+    }
+    return shoal_set_err(SHOAL_EIO,
+        "no space left in '%s' for '%s': %zu bytes needed, %s available; free space there, enlarge that "
+        "filesystem (Docker: --shm-size), use a smaller term-length, or put the driver directory elsewhere "
+        "(SHOAL_DIR)",
+        dir, file, length, free_text);
 }
 
-int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **addr)
+int shoal_fs_map_new(const char *path, size_t length, bool reserve, void **addr)
 {
     if (path == NULL || addr == NULL)
     {
@@ -119,7 +147,7 @@ int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **add
     {
         return shoal_set_err(SHOAL_EINVAL, "cannot map '%s' with length %zu", path, length);
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
     {
         return shoal_set_err_errno(SHOAL_EIO, errno, "cannot create '%s'", path);
@@ -138,12 +166,21 @@ int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **add
         what = "set length of";
         goto fail;
     }
-    if (pre_touch)
+    if (reserve)
     {
-        /* On tmpfs a page that cannot be backed faults with SIGBUS when touched:
-         * reserve the space now so a full /dev/shm is an error, not a crash. */
+        /* A sparse file on tmpfs is backed page by page as it is first written,
+         * and a page that cannot be backed raises SIGBUS in whoever touches it
+         * (a publisher's offer, the driver's receiver). Reserving every page
+         * now turns a full /dev/shm into this error instead. */
         err = posix_fallocate(fd, 0, (off_t)length);
-        if (err != 0 && err != EOPNOTSUPP && err != EINVAL)
+        if (err == ENOSPC || err == EFBIG)
+        {
+            fs_no_space(path, fd, length);
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        if (err != 0)
         {
             what = "allocate space for";
             goto fail;
@@ -157,10 +194,6 @@ int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **add
         goto fail;
     }
     close(fd);
-    if (pre_touch)
-    {
-        fs_pre_touch(p, length);
-    }
     *addr = p;
     return 0;
 

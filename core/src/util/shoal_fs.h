@@ -17,10 +17,12 @@
 int shoal_fs_mkdir_private(const char *path);
 
 /* Creates path (O_EXCL, 0600 via fchmod so umask does not matter), sizes it to
- * length and maps it shared read-write at *addr. pre_touch writes one byte per
- * page so page faults happen now, not on the hot path. On failure no file is
- * left behind. */
-int shoal_fs_map_new(const char *path, size_t length, bool pre_touch, void **addr);
+ * length and maps it shared read-write at *addr. reserve allocates every block
+ * now (posix_fallocate), so a full filesystem is an error here ("no space left
+ * in DIR for FILE: N bytes needed, M available") rather than SIGBUS when a page
+ * is first written; without it the file is sparse. On failure no file is left
+ * behind. */
+int shoal_fs_map_new(const char *path, size_t length, bool reserve, void **addr);
 
 /* Maps an existing file whole, shared, read-only or read-write; *length gets
  * its size. An empty file is an error. */
