@@ -229,3 +229,65 @@ write("udp_frames", "seed-unreliable",
       rec(TO_RECEIVER | UNRELIABLE, aligned(data_frame(8192, 7, 1002, 0, b"after a gap"))) +
       rec(TO_SENDER | UNRELIABLE, nak_frame(7, 1002, 0, 64, 1024)) +
       rec(TO_SENDER | UNRELIABLE, sm_frame(7, 1002, 0, 0, 128 * 1024, 3)))
+
+
+# ---- counters and error log (util/shoal_counters.h, util/shoal_error_log.h) ----
+# fuzz_counters_errors input: <B counters-1><B flags><H error log length/8 - 1><q since_ms>, then the metadata
+# records, the value records, the error log. flags bits 0-1: metadata records 0 as many as values, 1 one more,
+# 2 one less; bits 2-3: shoal-stat --once with 0 the counter list, 1 --loss, 2 --json; bit 4: shoal-errors --json.
+def counter_metadata(label, type_id, state=1, key=b"", label_length=None):
+    lab = label.encode()
+    if label_length is None:
+        label_length = len(lab)
+    return (struct.pack("<iiq", state, type_id, 0) + key.ljust(112, b"\0") + struct.pack("<i", label_length) +
+            lab.ljust(380, b"\0")[:380])
+
+
+def counter_value(value, registration_id=0, owner_id=0):
+    return struct.pack("<qqq", value, registration_id, owner_id).ljust(128, b"\0")
+
+
+def error_record(count, first_ms, last_ms, code, text):
+    t = text.encode()
+    r = struct.pack("<iiqqi", 28 + len(t), count, last_ms, first_ms, code) + t
+    return r + b"\0" * (-len(r) % 8)
+
+
+def counters_errors(counters, errors, metadata_records=0, log_length=1024, since_ms=0, modes=0):
+    """counters: (label, type_id) or (label, type_id, {metadata field overrides})."""
+    n = len(counters)
+    meta = b"".join(counter_metadata(c[0], c[1], **(c[2] if len(c) > 2 else {})) for c in counters)
+    values = b"".join(counter_value(7 * i, i, 1) for i in range(n))
+    log = b"".join(error_record(*e) for e in errors)
+    head = struct.pack("<BBHq", n - 1, metadata_records | modes, log_length // 8 - 1, since_ms)
+    if metadata_records == 1:
+        meta += b"\0" * 512
+    return head + meta + values + log.ljust(log_length, b"\0")
+
+
+UDP_URI = "aeron:udp?endpoint=127.0.0.1:40123"
+DRIVER_COUNTERS = ([("Bytes sent", 0), ("Bytes received", 0), ("Errors", 0),
+                       ("snd-channel NAKs received: " + UDP_URI, 6), ("rcv-channel NAKs sent: " + UDP_URI, 7),
+                       ("pub-pos: 12 7 1001 " + UDP_URI, 2), ("snd-pos: 12 7 1001 " + UDP_URI, 12),
+                       ("snd-lmt: 12 7 1001 " + UDP_URI, 9), ("snd-bpe: 12 7 1001 " + UDP_URI, 13),
+                       ("rcv-hwm: 14 7 1001 " + UDP_URI + " @127.0.0.1:5555", 3),
+                       ("rcv-pos: 14 7 1001 " + UDP_URI + " @127.0.0.1:5555", 5),
+                       ("sub-pos: 15 7 1001 " + UDP_URI + " @127.0.0.1:5555", 4),
+                       ("pub-lmt: 16 9 1002 aeron:ipc", 1), ("client-heartbeat: 3", 11)],
+                      [(3, 1700000000000, 1700000001000, 4, "bind failed: address in use"),
+                       (1, 1700000000500, 1700000000500, 6, "unknown command \"x\\y\"\n\x01")])
+for name, modes in (("list", 0), ("loss", 4), ("json", 8 | 16)):
+    write("counters_errors", "seed-driver-" + name, counters_errors(*DRIVER_COUNTERS, modes=modes))
+write("counters_errors", "seed-hostile-lengths",
+      counters_errors([("label longer than it says", 0, {"label_length": 400}),
+                       ("negative", 0, {"label_length": -5}), ("reclaimed", 2, {"state": -1}),
+                       ("odd state", 1, {"state": 7, "key": b"\xff" * 112})],
+                      [(1, 0, 0, 0, ""), (2, -1, -(2 ** 62), -3, "x" * 40)], metadata_records=2, log_length=128,
+                      since_ms=-1))
+write("counters_errors", "seed-empty", struct.pack("<BBHq", 0, 1, 0, 0))
+# the largest input the target takes: 32 counters with full labels, an 8 KiB log of records
+write("counters_errors", "seed-full",
+      counters_errors([("rcv-pos: %d 7 1001 %s @127.0.0.1:%d" % (i, UDP_URI + "|x=" + "y" * 300, i), 5)
+                       for i in range(32)],
+                      [(i + 1, i, 2 * i, i, "error %d " % i + "z" * (i * 7)) for i in range(40)], log_length=8192,
+                      modes=4))
