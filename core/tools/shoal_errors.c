@@ -12,6 +12,7 @@
 #include "shoal/shoal.h"
 #include "util/shoal_error_log.h"
 #include "tool_json.h"
+#include "tool_text.h"
 
 typedef struct
 {
@@ -44,8 +45,9 @@ static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_m
     }
     else
     {
-        printf("%d observations from %s to %s, code %d:\n    %.*s\n", observation_count, first, last, error_code,
-            (int)text_length, text);
+        printf("%d observations from %s to %s, code %d:\n    ", observation_count, first, last, error_code);
+        tool_text(text, text_length);
+        putchar('\n');
     }
     o->count++;
 }

@@ -25,6 +25,7 @@
 #include "util/shoal_clock.h"
 #include "util/shoal_counters.h"
 #include "tool_json.h"
+#include "tool_text.h"
 
 #define MAX_TRACKED 65536
 
@@ -62,12 +63,14 @@ static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_
     {
         if (v->seconds > 0)
         {
-            printf("%4d: %20lld %12.0f/s  %.*s\n", id, (long long)value, rate, (int)label_length, label);
+            printf("%4d: %20lld %12.0f/s  ", id, (long long)value, rate);
         }
         else /* first sample (always with --once): no rate yet */
         {
-            printf("%4d: %20lld %14s  %.*s\n", id, (long long)value, "-", (int)label_length, label);
+            printf("%4d: %20lld %14s  ", id, (long long)value, "-");
         }
+        tool_text(label, label_length);
+        putchar('\n');
     }
     v->first = 0;
 }
@@ -388,13 +391,15 @@ static void print_loss_text(const loss_report_t *r)
     for (int i = 0; i < r->nendpoints; i++)
     {
         const endpoint_row_t *e = &r->endpoints[i];
-        printf("  %s %11lld %11lld %7.1f %7.1f %9lld %8lld %8lld %8lld %7lld %6lld %8lld  %s\n", e->dir,
+        printf("  %s %11lld %11lld %7.1f %7.1f %9lld %8lld %8lld %8lld %7lld %6lld %8lld  ", e->dir,
             (long long)e->v[SHOAL_UDP_COUNTER_FRAMES_RECEIVED], (long long)e->v[SHOAL_UDP_COUNTER_FRAMES_SENT],
             (double)e->v[SHOAL_UDP_COUNTER_BYTES_RECEIVED] / 1e6, (double)e->v[SHOAL_UDP_COUNTER_BYTES_SENT] / 1e6,
             (long long)e->v[SHOAL_UDP_COUNTER_NAKS_SENT], (long long)e->v[SHOAL_UDP_COUNTER_NAKS_RECEIVED],
             (long long)e->v[SHOAL_UDP_COUNTER_RETRANSMITS_SENT], (long long)e->v[SHOAL_UDP_COUNTER_SMS_SENT],
             (long long)e->v[SHOAL_UDP_COUNTER_SMS_RECEIVED], (long long)e->v[SHOAL_UDP_COUNTER_SHORT_SENDS],
-            (long long)e->v[SHOAL_UDP_COUNTER_INVALID_FRAMES], e->uri);
+            (long long)e->v[SHOAL_UDP_COUNTER_INVALID_FRAMES]);
+        tool_text(e->uri, strlen(e->uri));
+        putchar('\n');
     }
     int header = 0;
     for (int i = 0; i < r->nstreams; i++)
@@ -411,9 +416,12 @@ static void print_loss_text(const loss_report_t *r)
                 "correlation", "session", "stream", "rcv-hwm", "rcv-pos", "gap (hwm-pos)", "slowest sub-pos",
                 "source  channel");
         }
-        printf("  %11lld %11d %7d %15lld %15lld %13lld %16lld  %s  %s\n", s->id, s->session, s->stream,
-            (long long)s->hwm, (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub, s->source,
-            s->channel);
+        printf("  %11lld %11d %7d %15lld %15lld %13lld %16lld  ", s->id, s->session, s->stream,
+            (long long)s->hwm, (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub);
+        tool_text(s->source, strlen(s->source));
+        printf("  ");
+        tool_text(s->channel, strlen(s->channel));
+        putchar('\n');
     }
     header = 0;
     for (int i = 0; i < r->nstreams; i++)
@@ -430,9 +438,11 @@ static void print_loss_text(const loss_report_t *r)
                 "registration", "session", "stream", "pub-pos", "snd-pos", "unsent (pub-snd)", "snd-lmt",
                 "back-pressure", "channel");
         }
-        printf("  %11lld %11d %7d %15lld %15lld %16lld %15lld %13lld  %s\n", s->id, s->session, s->stream,
+        printf("  %11lld %11d %7d %15lld %15lld %16lld %15lld %13lld  ", s->id, s->session, s->stream,
             (long long)s->pub_pos, (long long)s->snd_pos, ahead(s->pub_pos, s->snd_pos), (long long)s->snd_lmt,
-            (long long)s->bpe, s->channel);
+            (long long)s->bpe);
+        tool_text(s->channel, strlen(s->channel));
+        putchar('\n');
     }
 }
 

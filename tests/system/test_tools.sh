@@ -223,4 +223,32 @@ if "$BUILD/shoal-bench" no-such-scenario > /dev/null 2> "$OUT/bench.err"; then f
 grep -q "no-such-scenario" "$OUT/bench.err" || fail "unknown scenario error does not name it"
 pass "shoal-bench rejects a bad size and an unknown scenario, naming them"
 
+# ---- a CnC file written by someone else: labels and error texts cannot drive the terminal ----
+# Whoever can write cnc.dat chooses the counter labels and error texts the
+# tools print; control bytes (here ESC sequences that clear the screen and
+# retitle the terminal, and a BEL) must come out as \xNN text.
+HOSTILE="$DIR-hostile"
+mkdir -m 700 "$HOSTILE"
+$PY - "$HOSTILE/cnc.dat" <<'EOF'
+import struct, sys
+to_driver, to_clients = 1024 + 5 * 128, 1024 + 3 * 128   # data + ring / broadcast trailers
+evil = b"\x1b[2J\x1b]0;owned\x07"
+label = b"rcv-pos: 1 7 1001 aeron:udp?endpoint=127.0.0.1:9" + evil + b" @127.0.0.1:1" + evil
+meta = struct.pack("<iiq", 1, 5, 0) + b"\0" * 112 + struct.pack("<i", len(label)) + label.ljust(380, b"\0")
+values = struct.pack("<qqq", 42, 1, 0).ljust(128, b"\0")
+text = b"error " + evil
+log = (struct.pack("<iiqqi", 28 + len(text), 1, 1700000000000, 1700000000000, 4) + text).ljust(256, b"\0")
+header = struct.pack("<iiiiiiqqqq", 0x00010000, to_driver, to_clients, len(meta), len(values), len(log),
+                     10000, 10000, 0, 1).ljust(4096, b"\0")
+open(sys.argv[1], "wb").write(header + b"\0" * (to_driver + to_clients) + meta + values + log)
+EOF
+"$BUILD/shoal-stat" -d "$HOSTILE" --once > "$OUT/hostile_stat" || fail "shoal-stat on the hostile CnC"
+"$BUILD/shoal-stat" -d "$HOSTILE" --once --loss > "$OUT/hostile_loss" || fail "shoal-stat --loss on the hostile CnC"
+"$BUILD/shoal-errors" -d "$HOSTILE" > "$OUT/hostile_errors" || fail "shoal-errors on the hostile CnC"
+for f in hostile_stat hostile_loss hostile_errors; do
+  if LC_ALL=C grep -q $'[\x1b\x07]' "$OUT/$f"; then fail "$f passes control bytes: $(od -c "$OUT/$f" | head)"; fi
+  grep -qF '\x1b[2J\x1b]0;owned\x07' "$OUT/$f" || fail "$f does not show them escaped: $(cat "$OUT/$f")"
+done
+pass "shoal-stat (list, --loss) and shoal-errors print control bytes of CnC labels and error texts as \\xNN"
+
 echo "$PASSED passed, 0 failed"
