@@ -279,10 +279,17 @@ static int publish_main(const char *dir, const char *channel, uint32_t tag, uint
             {
                 /* a client that closed never gets connected or unblocked
                  * again: report it, do not spin. Its driver gone is
-                 * expected after a driver kill (the soak decides). */
+                 * expected after a driver kill (the soak decides). The
+                 * conductor marks the client closed before it tells the
+                 * error handler why: give the handler a moment. */
+                for (int i = 0; i < 500 && SHOAL_CLOSED == r && 0 == atomic_load(&errors.driver_losses); i++)
+                {
+                    sleep_ms(10);
+                }
                 int lost = SHOAL_CLOSED == r && atomic_load(&errors.driver_losses) > 0;
                 fprintf(stderr, "soak publisher %u: offer of message %ld: %" PRId64 " %s%s\n", tag, seq, r,
-                    lost ? "(SHOAL_CLOSED), error handler: " : "", lost ? errors.first : shoal_errmsg());
+                    lost || errors.first_other[0] ? "error handler: " : "",
+                    lost ? errors.first : (errors.first_other[0] ? errors.first_other : shoal_errmsg()));
                 status = lost ? EXIT_DRIVER_LOST : 1;
                 break;
             }
