@@ -98,6 +98,45 @@ static inline int64_t shoal_test_offer(shoal_publication_t *pub, const uint8_t *
     return r;
 }
 
+/* Waits until pub reports no subscriber (or receiver), up to timeout_ms. */
+static inline int shoal_test_wait_disconnected(shoal_publication_t *pub, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (shoal_publication_is_connected(pub))
+    {
+        if (shoal_test_now_ms() > deadline)
+        {
+            return -1;
+        }
+        shoal_test_sleep_ms(1);
+    }
+    return 0;
+}
+
+/* Offers 1 KiB messages until one is refused (ADMIN_ACTION is retried) or
+ * max_offers were accepted; returns how many were accepted and leaves the
+ * refusal in *refusal. */
+static inline long shoal_test_offers_accepted(shoal_publication_t *pub, long max_offers, int64_t *refusal)
+{
+    static const uint8_t msg[1024];
+    long accepted = 0;
+    int64_t r = 0;
+    while (accepted < max_offers)
+    {
+        r = shoal_publication_offer(pub, msg, sizeof(msg));
+        if (r > 0)
+        {
+            accepted++;
+        }
+        else if (SHOAL_ADMIN_ACTION != r)
+        {
+            break;
+        }
+    }
+    *refusal = r;
+    return accepted;
+}
+
 /* Waits until the subscription sees exactly n images (the client learns of
  * them from the driver's broadcast, after the publication may already be
  * connected); -1 after timeout_ms. */

@@ -85,6 +85,29 @@ def test_not_connected_then_wait(client):
         holder[0].close()
 
 
+def test_not_connected_once_the_last_subscriber_closes(client):
+    from conftest import URI
+    sub = client.add_subscription(URI, 6)
+    with client.add_publication(URI, 6) as pub:
+        assert pub.wait_connected(timeout=5.0)
+        assert pub.offer(b"before", timeout=5.0) > 0
+        assert drain(sub, 1)[0][0] == b"before"
+        sub.close()
+        deadline = time.monotonic() + 5.0
+        while pub.is_connected and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert not pub.is_connected
+        # Nothing more is written for nobody: the very next offer is refused.
+        assert pub.offer_nowait(b"after") == shoal.NOT_CONNECTED
+        with pytest.raises(shoal.NotConnected):
+            pub.offer(b"after")
+        assert pub.position_limit <= pub.position
+        again = client.add_subscription(URI, 6)
+        assert pub.offer(b"again", timeout=5.0) > 0  # waits until the new subscriber joins
+        assert drain(again, 1)[0][0] == b"again"
+        again.close()
+
+
 def test_raise_for_code_and_names():
     shoal.raise_for_code(64)
     for code, exc in [(shoal.NOT_CONNECTED, shoal.NotConnected), (shoal.BACK_PRESSURED, shoal.BackPressured),

@@ -87,6 +87,7 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     shoal_store_release(pub->pub_pos, start);
     shoal_store_release(pub->pub_limit, start);
     pub->clean_position = start;
+    pub->consumer_position = start;
     pub->last_consumer_position = start;
     pub->time_of_last_consumer_change_ms = now_ms;
     *pubp = pub;
@@ -156,6 +157,10 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
     if (1 == pub->subscriber_count)
     {
         pub->last_consumer_position = join_position;
+    }
+    if (join_position > pub->consumer_position)
+    {
+        pub->consumer_position = join_position;
     }
     return pub->subscriber_count - 1;
 }
@@ -262,11 +267,14 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
     if (pub->subscriber_count > 0)
     {
         int64_t min_sub = INT64_MAX;
+        int64_t max_sub = pub->consumer_position;
         for (int32_t i = 0; i < pub->subscriber_count; i++)
         {
             int64_t p = shoal_load_acquire(pub->subscribers[i].value);
             min_sub = p < min_sub ? p : min_sub;
+            max_sub = p > max_sub ? p : max_sub;
         }
+        pub->consumer_position = max_sub;
         /* Clean one term behind the slowest reader before letting the
          * publisher advance, so it only ever enters zeroed terms. */
         work += clean_buffer(pub, min_sub - pub->term_length);
@@ -309,15 +317,19 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
     }
     else
     {
-        /* Nobody reads: the limit stays at the producer position so offers
-         * report NOT_CONNECTED instead of writing into the void. */
+        /* Nobody reads (none yet, or the last one left): the limit drops to
+         * what was consumed, at or behind the producer, so the next offer
+         * reports NOT_CONNECTED instead of writing into the void (up to a
+         * term window of it). The limit goes first: a publisher that sees
+         * is_connected = 0 sees the lowered limit too. */
+        if (SHOAL_IPC_PUB_ACTIVE == pub->state && shoal_load_relaxed(pub->pub_limit) > pub->consumer_position)
+        {
+            shoal_store_release(pub->pub_limit, pub->consumer_position);
+            work++;
+        }
         if (shoal_load_relaxed(&pub->meta->is_connected))
         {
             shoal_store_release(&pub->meta->is_connected, 0);
-        }
-        if (SHOAL_IPC_PUB_ACTIVE == pub->state && producer_position > shoal_load_relaxed(pub->pub_limit))
-        {
-            shoal_store_release(pub->pub_limit, producer_position);
         }
         /* Everything written so far can never be read: clean behind it. */
         work += clean_buffer(pub, producer_position - pub->term_length);
@@ -337,8 +349,8 @@ void shoal_ipc_publication_on_publishers_gone(shoal_ipc_publication_t *pub, int6
     if (SHOAL_IPC_PUB_ACTIVE == pub->state)
     {
         pub->state = SHOAL_IPC_PUB_DRAINING;
-        /* Stop further writes by any straggling handle. */
-        shoal_store_release(&pub->meta->is_connected, 0);
+        /* Stop further writes by any straggling handle (limit first, as on tick). */
         shoal_store_release(pub->pub_limit, shoal_ipc_publication_producer_position(pub));
+        shoal_store_release(&pub->meta->is_connected, 0);
     }
 }

@@ -4,7 +4,10 @@
  * it. Publishers and subscribers touch only shared memory; this object runs
  * on the driver conductor and keeps three invariants:
  *  - publisher limit = slowest subscriber position + term window, so the
- *    publisher never laps a reader (back pressure, never loss);
+ *    publisher never laps a reader (back pressure, never loss); with no
+ *    subscriber, publisher limit = consumed position (the furthest any
+ *    subscriber read), so offers say NOT_CONNECTED instead of writing what
+ *    nobody will read;
  *  - a term is zeroed before the publisher may enter it again (cleaning runs
  *    one term behind the slowest subscriber, before the limit moves);
  *  - a claim left uncommitted (dead publisher) is padded over after the
@@ -70,7 +73,8 @@ typedef struct shoal_ipc_publication_stct
     int32_t subscriber_capacity;
 
     int64_t clean_position;
-    int64_t last_consumer_position;
+    int64_t consumer_position;         /* furthest position a subscriber was seen at */
+    int64_t last_consumer_position;    /* slowest subscriber, for the unblock timeout */
     int64_t time_of_last_consumer_change_ms;
     int64_t linger_deadline_ms;
     int64_t unblocked_count;

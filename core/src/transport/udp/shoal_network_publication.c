@@ -297,8 +297,8 @@ int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now
 
     if (shoal_load_relaxed(&pub->has_receivers) && now_ns - pub->time_of_last_sm_ns > pub->connection_timeout_ns)
     {
+        /* The conductor lowers the publisher limit, then clears is_connected. */
         shoal_store_release(&pub->has_receivers, 0);
-        shoal_store_release(&pub->meta->is_connected, 0);
         pub->should_send_setup = SHOAL_NET_PUB_ACTIVE == shoal_load_relaxed(&pub->state);
     }
     int64_t limit = shoal_flow_control_on_idle(&pub->flow_control, now_ns, pub->sender_limit, pub->sender_position);
@@ -359,11 +359,8 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
     pub->should_send_setup = false;
     if (!shoal_load_relaxed(&pub->has_receivers) && shoal_flow_control_has_required_receivers(&pub->flow_control))
     {
+        /* The conductor raises the publisher limit, then sets is_connected. */
         shoal_store_release(&pub->has_receivers, 1);
-        if (SHOAL_NET_PUB_ACTIVE == state)
-        {
-            shoal_store_release(&pub->meta->is_connected, 1);
-        }
     }
 }
 
@@ -558,6 +555,29 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                 if (limit > shoal_load_relaxed(pub->pub_limit))
                 {
                     shoal_store_release(pub->pub_limit, limit);
+                    work++;
+                }
+                if (!shoal_load_relaxed(&pub->meta->is_connected))
+                {
+                    shoal_store_release(&pub->meta->is_connected, 1);
+                    work++;
+                }
+            }
+            else
+            {
+                /* No live receiver (none yet, or connection timeout): the
+                 * limit drops to the sender position so the next offer says
+                 * NOT_CONNECTED rather than filling a term window nobody
+                 * will receive. Limit first: a publisher that sees
+                 * is_connected = 0 sees the lowered limit too. */
+                if (shoal_load_relaxed(pub->pub_limit) > snd_pos)
+                {
+                    shoal_store_release(pub->pub_limit, snd_pos);
+                    work++;
+                }
+                if (shoal_load_relaxed(&pub->meta->is_connected))
+                {
+                    shoal_store_release(&pub->meta->is_connected, 0);
                     work++;
                 }
             }

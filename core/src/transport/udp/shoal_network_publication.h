@@ -17,15 +17,18 @@
  *  - Connected while SMs keep coming (publication connection timeout).
  *
  * Conductor (conductor duty): publisher limit = sender position + term
- * window while connected (back pressure otherwise), cleaning a term behind
+ * window while connected, = sender position while no receiver is live (so
+ * offers say NOT_CONNECTED instead of writing what nobody will receive),
+ * the log's is_connected flag after the limit, cleaning a term behind
  * the sender, unblocking a claim of a dead publisher, and the lifecycle:
  * ACTIVE -> DRAINING (publishers gone: send what was written, wait for the
  * receivers to acknowledge it, EOS) -> LINGER (keep answering NAKs) -> DONE.
  *
  * Memory model between the two duties (also in dedicated threading mode):
  * sender_position / sender_limit / connection are published through
- * counters and atomics written by the sender only; state and end_of_stream
- * are written by the conductor only.
+ * counters and atomics written by the sender only (has_receivers is the
+ * sender's view of connection); state, end_of_stream, the publisher limit
+ * and the log's is_connected are written by the conductor only.
  */
 #ifndef SHOAL_NETWORK_PUBLICATION_H
 #define SHOAL_NETWORK_PUBLICATION_H

@@ -1,0 +1,133 @@
+/* An IPC publication whose last subscriber has gone refuses offers at once
+ * with NOT_CONNECTED (issue #12): the driver drops the publisher limit to
+ * what was consumed, so nothing more is written that nobody will read. A
+ * subscriber that joins again makes offers succeed again. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../shoal_test_support.h"
+
+/* The probe of the issue: 1 MiB terms, so a 512 KiB window stood open. */
+#define URI "aeron:ipc?term-length=1m"
+
+static int setup(void **state)
+{
+    shoal_test_env_t *env = malloc(sizeof(*env));
+    static int n = 0;
+    char name[32];
+    snprintf(name, sizeof(name), "lastsub%d", n++);
+    if (shoal_test_env_start(env, name) < 0)
+    {
+        return -1;
+    }
+    *state = env;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    shoal_test_env_stop(*state);
+    free(*state);
+    return 0;
+}
+
+/* Publishes `messages` and reads `read` of them before the subscriber goes;
+ * then no offer nor claim is accepted, and a new subscriber revives it. */
+static void check_refused_after_last_subscriber(shoal_test_env_t *env, bool exclusive, int32_t stream_id,
+    int messages, int read)
+{
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", stream_id, &sub));
+    assert_int_equal(0, exclusive ? shoal_add_exclusive_publication(env->client, URI, stream_id, &pub) :
+        shoal_add_publication(env->client, URI, stream_id, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    const uint8_t msg[64] = { 1 };
+    for (int i = 0; i < messages; i++)
+    {
+        assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    }
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(read, shoal_test_poll_until(sub, shoal_test_collect, c, read, 5000));
+
+    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_wait_disconnected(pub, 5000));
+    int64_t refusal = 0;
+    long accepted = shoal_test_offers_accepted(pub, 100000, &refusal);
+    print_message("%s, %d of %d read: offers accepted after the last subscriber left: %ld\n",
+        exclusive ? "exclusive" : "concurrent", read, messages, accepted);
+    assert_int_equal(0, accepted);
+    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
+    assert_true(shoal_publication_position_limit(pub) <= shoal_publication_position(pub));
+    shoal_claim_t claim;
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
+
+    /* A subscriber that comes back is connected and gets new messages. */
+    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", stream_id, &sub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    int64_t position = shoal_test_offer(pub, msg, sizeof(msg));
+    assert_true(position > 0);
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
+    assert_int_equal(position, c->last_hdr.position);
+    free(c);
+    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
+static void test_exclusive_refused_after_everything_was_read(void **state)
+{
+    check_refused_after_last_subscriber(*state, true, 40, 10, 10);
+}
+
+static void test_concurrent_refused_after_everything_was_read(void **state)
+{
+    check_refused_after_last_subscriber(*state, false, 41, 10, 10);
+}
+
+/* Unread messages at the time the subscriber went: the limit drops to what
+ * was consumed, below the publisher's position. */
+static void test_exclusive_refused_with_unread_messages(void **state)
+{
+    check_refused_after_last_subscriber(*state, true, 42, 10, 0);
+}
+
+static void test_concurrent_refused_with_unread_messages(void **state)
+{
+    check_refused_after_last_subscriber(*state, false, 43, 10, 0);
+}
+
+/* The subscription's client goes without closing it: the driver releases
+ * the subscription when the client closes, with the same effect. */
+static void test_refused_after_subscriber_client_closes(void **state)
+{
+    shoal_test_env_t *env = *state;
+    shoal_client_t *other;
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_client_connect(&other, env->ctx));
+    assert_int_equal(0, shoal_add_subscription(other, "aeron:ipc", 44, &sub));
+    assert_int_equal(0, shoal_add_publication(env->client, URI, 44, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_client_close(other));
+    assert_int_equal(0, shoal_test_wait_disconnected(pub, 5000));
+    int64_t refusal = 0;
+    assert_int_equal(0, shoal_test_offers_accepted(pub, 100000, &refusal));
+    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_everything_was_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_with_unread_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_with_unread_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_after_subscriber_client_closes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

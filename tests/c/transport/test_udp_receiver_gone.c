@@ -1,0 +1,114 @@
+/* A UDP publication whose receivers have gone (no status message for the
+ * publication connection timeout) refuses offers at once with NOT_CONNECTED
+ * (issue #12): the driver drops the publisher limit to the sender position,
+ * so nothing more is written that nobody will receive. A receiver that
+ * comes back makes offers succeed again. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "udp_test_util.h"
+
+typedef struct
+{
+    shoal_test_env_t pub_env;
+    shoal_test_env_t sub_env;
+    char uri[256];
+} fixture_t;
+
+static int setup(void **state)
+{
+    static int n = 0;
+    /* A short connection timeout so the test does not wait the default 5 s. */
+    static const char *const pub_settings[] = { "PUBLICATION_CONNECTION_TIMEOUT_MS", "300", NULL };
+    static const char *const sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "1000", NULL };
+    fixture_t *f = calloc(1, sizeof(*f));
+    char name[32];
+    snprintf(name, sizeof(name), "rcvgone-pub%d", n);
+    if (udp_test_env_start(&f->pub_env, name, pub_settings) < 0)
+    {
+        return -1;
+    }
+    snprintf(name, sizeof(name), "rcvgone-sub%d", n++);
+    if (udp_test_env_start(&f->sub_env, name, sub_settings) < 0)
+    {
+        return -1;
+    }
+    /* The env's 1 MiB terms are the issue's probe: a 512 KiB window. */
+    udp_test_uri(f->uri, sizeof(f->uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    shoal_test_env_stop(&f->pub_env);
+    shoal_test_env_stop(&f->sub_env);
+    free(f);
+    return 0;
+}
+
+static void check_refused_after_receiver_left(fixture_t *f, bool exclusive, int32_t stream_id)
+{
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, stream_id, &sub));
+    assert_int_equal(0, exclusive ? shoal_add_exclusive_publication(f->pub_env.client, f->uri, stream_id, &pub) :
+        shoal_add_publication(f->pub_env.client, f->uri, stream_id, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    const uint8_t msg[64] = { 1 };
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    for (int i = 0; i < 10; i++)
+    {
+        assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    }
+    assert_int_equal(10, shoal_test_poll_until(sub, shoal_test_collect, c, 10, 5000));
+
+    /* The receiver goes: no more status messages. */
+    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_wait_disconnected(pub, 10000));
+    int64_t refusal = 0;
+    long accepted = shoal_test_offers_accepted(pub, 100000, &refusal);
+    print_message("%s: offers accepted after the receiver left: %ld\n", exclusive ? "exclusive" : "concurrent",
+        accepted);
+    assert_int_equal(0, accepted);
+    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
+    assert_true(shoal_publication_position_limit(pub) <= shoal_publication_position(pub));
+    shoal_claim_t claim;
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
+
+    /* A receiver that comes back is connected and gets new messages. */
+    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, stream_id, &sub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    int64_t position = shoal_test_offer(pub, msg, sizeof(msg));
+    assert_true(position > 0);
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
+    assert_int_equal(position, c->last_hdr.position);
+    free(c);
+    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
+static void test_exclusive_refused_after_receiver_left(void **state)
+{
+    check_refused_after_receiver_left(*state, true, 50);
+}
+
+static void test_concurrent_refused_after_receiver_left(void **state)
+{
+    check_refused_after_receiver_left(*state, false, 51);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_receiver_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_receiver_left, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
