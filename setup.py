@@ -28,6 +28,9 @@ os.makedirs(os.path.join("build", "python"), exist_ok=True)
 
 CORE_SOURCES = sorted(glob.glob("core/src/**/*.c", recursive=True))
 CORE_INCLUDES = ["core/include", "core/src"]
+# The extensions link the core's objects: a changed core source must relink
+# them (build_ext only compares an extension with its sources and depends).
+CORE_DEPENDS = CORE_SOURCES + sorted(glob.glob("core/src/**/*.h", recursive=True)) + ["core/include/shoal/shoal.h"]
 
 
 def _version():
@@ -109,7 +112,7 @@ shoal_ext = Extension(
     extra_compile_args=COMMON_CFLAGS + STRICT,
     extra_link_args=COMMON_LDFLAGS,
     libraries=["rt"],
-    depends=["core/include/shoal/shoal.h"],
+    depends=CORE_DEPENDS,
 )
 
 swig_ext = Extension(
@@ -121,7 +124,7 @@ swig_ext = Extension(
     extra_compile_args=COMMON_CFLAGS + ["-Wno-unused-parameter", "-Wno-unused-function"],
     extra_link_args=COMMON_LDFLAGS,
     libraries=["rt"],
-    depends=["swig/shoal.i", "core/include/shoal/shoal.h"],
+    depends=["swig/shoal.i"] + CORE_DEPENDS,
 )
 
 setup(
