@@ -35,6 +35,46 @@ static bool scan_back_to_confirm_zeroed(const uint8_t *term, int32_t current_off
     return true;
 }
 
+/* The consumer waits at a committed frame: it is blocked only if that frame
+ * BEGINs a fragmented message whose chain stops at a fragment never
+ * committed (readers that reassemble in the log stay at BEGIN until the
+ * whole message is there). Returns that fragment's offset, or -1 if the
+ * chain is whole, broken by another frame (readers skip it), or reaches the
+ * tail (its writer may still be claiming). */
+static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_length, int32_t offset,
+    int32_t frame_length, int32_t tail_offset)
+{
+    const shoal_data_header_t *hdr = (const shoal_data_header_t *)(term + offset);
+    if (SHOAL_HDR_TYPE_DATA != hdr->frame_header.type ||
+        SHOAL_FRAME_FLAG_BEGIN != (hdr->frame_header.flags & SHOAL_FRAME_FLAG_UNFRAGMENTED))
+    {
+        return -1;
+    }
+    for (;;)
+    {
+        if (frame_length < (int32_t)SHOAL_DATA_HEADER_LENGTH || frame_length > term_length - offset)
+        {
+            return -1; /* a corrupt length: not ours to repair */
+        }
+        offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+        if (offset >= tail_offset)
+        {
+            return -1;
+        }
+        hdr = (const shoal_data_header_t *)(term + offset);
+        frame_length = shoal_load_acquire(&hdr->frame_header.frame_length);
+        if (frame_length <= 0)
+        {
+            return offset;
+        }
+        if (SHOAL_HDR_TYPE_DATA != hdr->frame_header.type ||
+            (hdr->frame_header.flags & (SHOAL_FRAME_FLAG_BEGIN | SHOAL_FRAME_FLAG_END)))
+        {
+            return -1;
+        }
+    }
+}
+
 shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
     int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id)
 {
@@ -50,6 +90,15 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
     }
 
     int32_t frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
+    if (frame_length > 0)
+    {
+        blocked_offset = find_uncommitted_fragment(term, term_length, blocked_offset, frame_length, tail_offset);
+        if (blocked_offset < 0)
+        {
+            return SHOAL_UNBLOCK_NO_ACTION;
+        }
+        frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
+    }
     if (frame_length < 0)
     {
         /* The claimed length comes from shared memory: a corrupt one (even

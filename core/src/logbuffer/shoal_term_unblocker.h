@@ -15,7 +15,14 @@
  *    tripping writer never wrote its padding), pads to the end of the term
  *    and rotates the log (term count from metadata->initial_term_id)
  *                                                       -> UNBLOCKED_TO_END
- *  - otherwise (a committed frame: consumers are just slow) -> NO_ACTION
+ *  - a committed frame that BEGINs a fragmented message: readers that
+ *    reassemble in the log (IPC images) wait there until every fragment is
+ *    committed, so a writer that died mid-message blocks them at a later
+ *    fragment. The chain is followed to its first uncommitted fragment
+ *    (before tail_offset), which is unblocked as above (same statuses);
+ *    the reader then finds the chain broken and skips the message
+ *  - otherwise (a committed frame, or a whole chain: consumers are just
+ *    slow; a chain broken by another frame: readers skip it) -> NO_ACTION
  * PAD frames are written with the commit protocol (negative, header, then
  * positive length with release), from metadata's default header.
  */

@@ -126,6 +126,104 @@ static void test_committed_frame_is_no_action(void **state)
     assert_int_equal(132, test_frame(f->term, 0)->frame_header.frame_length);
 }
 
+/* A message of three fragments: BEGIN at b, then f2, f3; the chain ends at
+ * the returned offset. A reader that reassembles in the log (IPC images)
+ * waits at b until every fragment is committed. */
+static int32_t append_three_fragments(fixture_t *f, int32_t *f2, int32_t *f3)
+{
+    int32_t b = tail_offset(f);
+    int32_t end = append(f, 2 * TEST_MAX_PAYLOAD + 200);
+    *f2 = b + SHOAL_ALIGN(TEST_MAX_PAYLOAD + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    *f3 = *f2 + SHOAL_ALIGN(TEST_MAX_PAYLOAD + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    assert_int_equal(SHOAL_FRAME_FLAG_BEGIN, test_frame(f->term, b)->frame_header.flags);
+    assert_int_equal(SHOAL_FRAME_FLAG_END, test_frame(f->term, *f3)->frame_header.flags);
+    return end;
+}
+
+/* The writer of a fragmented message died while copying its second
+ * fragment: BEGIN is committed, the second fragment only claimed (negative
+ * length), the third never written. The reader waits at BEGIN, a committed
+ * frame: the unblocker must look along the chain for what blocks it. */
+static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    int32_t f2, f3;
+    int32_t end = append_three_fragments(f, &f2, &f3);
+    shoal_store_release(&((shoal_data_header_t *)(f->term + f2))->frame_header.frame_length,
+        -(int32_t)(TEST_MAX_PAYLOAD + SHOAL_DATA_HEADER_LENGTH));
+    memset(f->term + f3, 0, (size_t)(end - f3));
+    int32_t e2 = append(f, 200);
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e0, res.offset); /* waits at the committed BEGIN */
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, e0)->frame_header.type);
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
+    assert_int_equal(f3 - f2, SHOAL_ALIGN(test_frame(f->term, f2)->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
+
+    /* The broken message is skipped; the reader stops at the unwritten third fragment. */
+    res = read_all(f, res.offset);
+    assert_int_equal(0, res.messages);
+    assert_true(res.padding_or_gap_skipped);
+    assert_int_equal(f3, res.offset);
+
+    /* The next unblock pads that gap up to the next writer's frame. */
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID));
+    res = read_all(f, res.offset);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(200, f->sink.lengths[1]);
+    assert_int_equal(e2, res.offset);
+}
+
+/* The writer died after committing BEGIN, before writing the second
+ * fragment's header: the gap after BEGIN is padded in one go. */
+static void test_fragmented_message_cut_after_begin_is_unblocked(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    int32_t f2, f3;
+    int32_t end = append_three_fragments(f, &f2, &f3);
+    memset(f->term + f2, 0, (size_t)(end - f2));
+    int32_t e2 = append(f, 200);
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(e0, res.offset);
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
+    assert_int_equal(end - f2, test_frame(f->term, f2)->frame_header.frame_length);
+
+    res = read_all(f, res.offset);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(200, f->sink.lengths[1]);
+    assert_int_equal(e2, res.offset);
+}
+
+/* A whole fragmented message (or one whose next fragment is still being
+ * claimed, with nothing after it) is left alone: the consumer is slow, or
+ * the writer may still be writing. */
+static void test_complete_or_open_fragmented_message_is_no_action(void **state)
+{
+    fixture_t *f = *state;
+    int32_t f2, f3;
+    int32_t end = append_three_fragments(f, &f2, &f3);
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+
+    int32_t g2, g3;
+    int32_t open_end = append_three_fragments(f, &g2, &g3);
+    memset(f->term + g2, 0, (size_t)(open_end - g2));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
+        f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(0, test_frame(f->term, g2)->frame_header.frame_length);
+    assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, f2)->frame_header.type);
+}
+
 static void test_end_of_term_pads_and_rotates(void **state)
 {
     fixture_t *f = *state;
@@ -199,6 +297,9 @@ int main(void)
         T(test_zero_gap_padded_up_to_next_frame),
         T(test_zero_gap_up_to_tail_is_left_alone),
         T(test_committed_frame_is_no_action),
+        T(test_fragmented_message_cut_mid_fragment_is_unblocked),
+        T(test_fragmented_message_cut_after_begin_is_unblocked),
+        T(test_complete_or_open_fragmented_message_is_no_action),
         T(test_end_of_term_pads_and_rotates),
         T(test_end_of_term_after_rotation_is_harmless),
         T(test_clean_and_scan_for_gap),
