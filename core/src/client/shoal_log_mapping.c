@@ -10,7 +10,7 @@
 int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
     int32_t *term_length)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
     {
         return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open log buffer %s", path);

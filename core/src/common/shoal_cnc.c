@@ -11,6 +11,7 @@
 #include "protocol/shoal_cnc_descriptor.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
+#include "util/shoal_fs.h"
 
 int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
 {
@@ -55,6 +56,60 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Opens cnc.dat for mapping: 0 with *fd_out, 1 while it does not exist yet,
+ * -1 on error. A writer (a client) maps what steers the driver and itself,
+ * so the directory and the file must be its user's and writable by nobody
+ * else; readers (tools, a liveness probe) may look at another user's driver.
+ * Neither follows a symlinked cnc.dat, nor blocks on a FIFO planted there. */
+static int cnc_open(const char *dir, const char *path, bool writable, int *fd_out)
+{
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+    {
+        return ENOENT == errno ? 1 : shoal_set_err_errno(SHOAL_EIO, errno, "cannot open driver directory %s", dir);
+    }
+    if (writable && shoal_fs_check_private_fd(dir_fd, dir, true) < 0)
+    {
+        close(dir_fd);
+        return -1;
+    }
+    int fd = openat(dir_fd, SHOAL_CNC_FILE, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int e = errno;
+    close(dir_fd);
+    if (fd < 0)
+    {
+        if (ENOENT == e)
+        {
+            return 1;
+        }
+        if (ELOOP == e)
+        {
+            return shoal_set_err(SHOAL_EIO, "%s is a symbolic link: not followed; remove it and restart the driver",
+                path);
+        }
+        return shoal_set_err_errno(SHOAL_EIO, e, "open %s", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+    {
+        e = errno;
+        close(fd);
+        return shoal_set_err_errno(SHOAL_EIO, e, "stat %s", path);
+    }
+    if (!S_ISREG(st.st_mode))
+    {
+        close(fd);
+        return shoal_set_err(SHOAL_EIO, "%s is not a regular file", path);
+    }
+    if (writable && shoal_fs_check_private_fd(fd, path, false) < 0)
+    {
+        close(fd);
+        return -1;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
 int shoal_cnc_map(const char *dir, bool writable, uint64_t timeout_ms, shoal_cnc_view_t *view)
 {
     char path[512];
@@ -63,19 +118,20 @@ int shoal_cnc_map(const char *dir, bool writable, uint64_t timeout_ms, shoal_cnc
 
     for (;;)
     {
-        int fd = open(path, writable ? O_RDWR : O_RDONLY);
-        if (fd < 0)
+        int fd = -1;
+        int rc = cnc_open(dir, path, writable, &fd);
+        if (rc < 0)
         {
-            if (ENOENT == errno)
+            return -1;
+        }
+        if (rc > 0)
+        {
+            if (shoal_epoch_ms() < deadline)
             {
-                if (shoal_epoch_ms() < deadline)
-                {
-                    sleep_ms(10);
-                    continue;
-                }
-                return shoal_set_err(SHOAL_ENODRIVER, "no driver running in %s (no %s)", dir, SHOAL_CNC_FILE);
+                sleep_ms(10);
+                continue;
             }
-            return shoal_set_err_errno(SHOAL_EIO, errno, "open %s", path);
+            return shoal_set_err(SHOAL_ENODRIVER, "no driver running in %s (no %s)", dir, SHOAL_CNC_FILE);
         }
         struct stat st;
         if (fstat(fd, &st) < 0)

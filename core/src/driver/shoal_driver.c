@@ -52,10 +52,21 @@ static int lock_dir(const char *dir, int *fd_out)
     }
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, SHOAL_CNC_LOCK_FILE);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* O_NOFOLLOW: the lock file is truncated and rewritten below, which
+     * through a planted symlink would overwrite any file we can write. */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
     {
+        if (ELOOP == errno)
+        {
+            return shoal_set_err(SHOAL_EIO, "driver: lock file %s is a symbolic link: not followed; remove it", path);
+        }
         return shoal_set_err_errno(SHOAL_EIO, errno, "driver: cannot open lock file %s", path);
+    }
+    if (shoal_fs_check_private_fd(fd, path, false) < 0)
+    {
+        close(fd);
+        return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0)
     {
@@ -87,12 +98,38 @@ static int lock_dir(const char *dir, int *fd_out)
     return 0;
 }
 
+/* Removes <dir>/publications without following it if it is a symlink
+ * (the link alone goes). */
+static int remove_publications_dir(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+    {
+        return ENOENT == errno ? 0 : shoal_set_err_errno(SHOAL_EIO, errno, "driver: cannot stat %s", path);
+    }
+    if (!S_ISDIR(st.st_mode))
+    {
+        if (unlink(path) < 0 && ENOENT != errno)
+        {
+            return shoal_set_err_errno(SHOAL_EIO, errno, "driver: cannot remove %s", path);
+        }
+        return 0;
+    }
+    if (shoal_fs_delete_dir_contents(path) < 0)
+    {
+        return -1;
+    }
+    rmdir(path);
+    return 0;
+}
+
 /* Removes what a previous driver left: the CnC file and the log buffers. */
 static int remove_stale_files(const shoal_context_t *ctx)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", ctx->dir, SHOAL_CNC_FILE);
-    if (shoal_fs_exists(path))
+    struct stat st;
+    if (0 == lstat(path, &st))
     {
         if (!ctx->dir_delete_on_start)
         {
@@ -104,15 +141,7 @@ static int remove_stale_files(const shoal_context_t *ctx)
         }
     }
     snprintf(path, sizeof(path), "%s/publications", ctx->dir);
-    if (shoal_fs_exists(path))
-    {
-        if (shoal_fs_delete_dir_contents(path) < 0)
-        {
-            return -1;
-        }
-        rmdir(path);
-    }
-    return 0;
+    return remove_publications_dir(path);
 }
 
 static int create_cnc(const shoal_context_t *ctx, shoal_cnc_view_t *view)
@@ -156,11 +185,7 @@ static void remove_files_on_close(const shoal_context_t *ctx)
     snprintf(path, sizeof(path), "%s/%s", ctx->dir, SHOAL_CNC_FILE);
     unlink(path);
     snprintf(path, sizeof(path), "%s/publications", ctx->dir);
-    if (shoal_fs_exists(path))
-    {
-        shoal_fs_delete_dir_contents(path);
-        rmdir(path);
-    }
+    remove_publications_dir(path);
     if (ctx->dir_delete_on_shutdown)
     {
         shoal_fs_delete_dir_contents(ctx->dir);

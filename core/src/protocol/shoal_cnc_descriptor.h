@@ -72,7 +72,10 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length);
 
 /* Maps <dir>/cnc.dat (read-only for tools, read-write for clients) and
  * validates its header. Waits up to timeout_ms for a starting driver to
- * publish the version. SHOAL_ENODRIVER if there is no file. */
+ * publish the version. SHOAL_ENODRIVER if there is no file. SHOAL_EIO if
+ * cnc.dat is a symlink or not a regular file and, for a writable mapping,
+ * if dir or cnc.dat is not owned by the effective user or is writable by
+ * group or others. */
 int shoal_cnc_map(const char *dir, bool writable, uint64_t timeout_ms, shoal_cnc_view_t *view);
 void shoal_cnc_unmap(shoal_cnc_view_t *view);
 

@@ -21,24 +21,55 @@
 
 #include "util/shoal_error.h"
 
+/* The driver directory and cnc.dat are a trust boundary: whoever can write
+ * them can steer the driver and every client. Another user may have
+ * pre-created /dev/shm/shoal-$USER, so ownership and write bits are checked,
+ * and the message says how to get out of it. */
+static int fs_check_private_stat(const struct stat *st, const char *path, bool is_dir)
+{
+    const char *what = is_dir ? "driver directory" : "file";
+    if (is_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+    {
+        return shoal_set_err(SHOAL_EIO, "'%s' exists and is not a %s", path, is_dir ? "directory" : "regular file");
+    }
+    if (st->st_uid != geteuid())
+    {
+        return shoal_set_err(SHOAL_EIO, "%s %s is owned by uid %u, not %u: remove it or set SHOAL_DIR to a directory "
+            "of your own", what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+    }
+    if (0 != (st->st_mode & (S_IWGRP | S_IWOTH)))
+    {
+        return shoal_set_err(SHOAL_EIO, "%s %s is writable by group or others (mode %04o): chmod %s it, remove it, "
+            "or set SHOAL_DIR", what, path, (unsigned)(st->st_mode & 07777), is_dir ? "700" : "600");
+    }
+    return 0;
+}
+
+int shoal_fs_check_private_fd(int fd, const char *path, bool is_dir)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat '%s'", path);
+    }
+    return fs_check_private_stat(&st, path, is_dir);
+}
+
+/* lstat, not stat: a symlink in place of the directory would let whoever
+ * made it choose where the driver creates and deletes files. */
 static int fs_check_private_dir(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
+    if (lstat(path, &st) != 0)
     {
         return shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat directory '%s'", path);
     }
-    if (!S_ISDIR(st.st_mode))
+    if (S_ISLNK(st.st_mode))
     {
-        return shoal_set_err(SHOAL_EIO, "'%s' exists and is not a directory", path);
+        return shoal_set_err(SHOAL_EIO, "directory '%s' is a symbolic link: the driver does not follow it; remove "
+            "the link or set SHOAL_DIR to the real directory", path);
     }
-    if (st.st_uid != geteuid())
-    {
-        return shoal_set_err(
-            SHOAL_EIO, "directory '%s' is owned by uid %u, not by the current user (uid %u)",
-            path, (unsigned)st.st_uid, (unsigned)geteuid());
-    }
-    return 0;
+    return fs_check_private_stat(&st, path, true);
 }
 
 static int fs_mkdir_one(const char *path, bool is_final)
@@ -209,9 +240,13 @@ int shoal_fs_map_existing(const char *path, bool writable, void **addr, size_t *
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_fs_map_existing: NULL argument");
     }
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
     {
+        if (ELOOP == errno)
+        {
+            return shoal_set_err(SHOAL_EIO, "'%s' is a symbolic link: not followed", path);
+        }
         return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open '%s'", path);
     }
     struct stat st;
@@ -348,10 +383,16 @@ int shoal_fs_delete_dir_contents(const char *path)
     {
         return shoal_set_err(SHOAL_EINVAL, "directory path is NULL or empty");
     }
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
     {
-        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open directory '%s'", path);
+        int err = errno;
+        struct stat st;
+        if (0 == lstat(path, &st) && S_ISLNK(st.st_mode))
+        {
+            return shoal_set_err(SHOAL_EIO, "'%s' is a symbolic link: not followed", path);
+        }
+        return shoal_set_err_errno(SHOAL_EIO, err, "cannot open directory '%s'", path);
     }
     return fs_delete_contents_fd(fd, path, 0);
 }

@@ -109,7 +109,7 @@ static void test_mkdir_private_errors(void **state)
     if (geteuid() != 0)
     {
         assert_int_equal(shoal_fs_mkdir_private("/"), -1);
-        assert_non_null(strstr(shoal_errmsg(), "not by the current user"));
+        assert_non_null(strstr(shoal_errmsg(), "is owned by uid 0"));
     }
     else
     {
@@ -121,8 +121,34 @@ static void test_mkdir_private_errors(void **state)
         assert_int_equal(shoal_fs_mkdir_private(theirs), -1);
         assert_int_equal(shoal_errcode(), SHOAL_EIO);
         assert_non_null(strstr(shoal_errmsg(), theirs));
-        assert_non_null(strstr(shoal_errmsg(), "not by the current user"));
+        assert_non_null(strstr(shoal_errmsg(), "is owned by uid 65534, not 0"));
     }
+
+    /* an existing directory of ours that others may write into */
+    char open_dir[PATH_MAX];
+    path_join(open_dir, f, "open");
+    assert_int_equal(mkdir(open_dir, 0700), 0);
+    assert_int_equal(chmod(open_dir, 0775), 0);
+    shoal_err_clear();
+    assert_int_equal(shoal_fs_mkdir_private(open_dir), -1);
+    assert_int_equal(shoal_errcode(), SHOAL_EIO);
+    assert_non_null(strstr(shoal_errmsg(), open_dir));
+    assert_non_null(strstr(shoal_errmsg(), "writable by group or others (mode 0775)"));
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    assert_int_equal(shoal_fs_mkdir_private(open_dir), 0);
+
+    /* a symlink in place of the final directory, even to one of ours */
+    char link[PATH_MAX];
+    path_join(link, f, "link");
+    assert_int_equal(symlink(open_dir, link), 0);
+    shoal_err_clear();
+    assert_int_equal(shoal_fs_mkdir_private(link), -1);
+    assert_int_equal(shoal_errcode(), SHOAL_EIO);
+    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
+    /* ... but symlinks above it are the system's business (/var/run -> /run) */
+    char below_link[PATH_MAX];
+    path_join(below_link, f, "link/sub");
+    assert_int_equal(shoal_fs_mkdir_private(below_link), 0);
     assert_int_equal(shoal_fs_mkdir_private(""), -1);
     assert_int_equal(shoal_errcode(), SHOAL_EINVAL);
     assert_int_equal(shoal_fs_mkdir_private(NULL), -1);
@@ -211,6 +237,16 @@ static void test_map_errors(void **state)
 
     assert_int_equal(shoal_fs_map_existing(f->root, false, &addr, &length), -1);
     assert_non_null(strstr(shoal_errmsg(), "not a regular file"));
+
+    char target[PATH_MAX];
+    path_join(target, f, "exists.dat");
+    path_join(path, f, "link.dat");
+    assert_int_equal(symlink(target, path), 0);
+    shoal_err_clear();
+    assert_int_equal(shoal_fs_map_existing(path, true, &addr, &length), -1);
+    assert_int_equal(shoal_errcode(), SHOAL_EIO);
+    assert_non_null(strstr(shoal_errmsg(), path));
+    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
 }
 
 static void touch(const char *path)
@@ -257,6 +293,14 @@ static void test_delete_dir_contents(void **state)
 
     /* empty directory: no-op */
     assert_int_equal(shoal_fs_delete_dir_contents(dir), 0);
+
+    /* the directory itself a symlink: refused, target untouched */
+    join(path, dir, "to-outside");
+    assert_int_equal(symlink(outside, path), 0);
+    shoal_err_clear();
+    assert_int_equal(shoal_fs_delete_dir_contents(path), -1);
+    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
+    assert_true(shoal_fs_exists(outside_file));
 
     assert_int_equal(shoal_fs_delete_dir(dir), 0);
     assert_false(shoal_fs_exists(dir));
