@@ -36,8 +36,20 @@ int shoal_driver_array_ensure(void **array, int32_t count, int32_t *capacity, si
 
 void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message)
 {
+    /* The conductor thread is the only one that records (the sender and
+     * receiver report through it), so the repair count needs no lock here. */
+    const uint64_t repaired_before = c->error_log.repaired_count;
     shoal_error_log_record(&c->error_log, shoal_epoch_ms(), code, message);
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_ERRORS])++;
+    const uint64_t repaired = c->error_log.repaired_count - repaired_before;
+    if (repaired > 0)
+    {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "error log: restored %llu record length(s) that a client overwrote in cnc.dat",
+            (unsigned long long)repaired);
+        shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES], (int64_t)repaired);
+        shoal_error_log_record(&c->error_log, shoal_epoch_ms(), SHOAL_EIO, msg);
+    }
 }
 
 static void transmit(shoal_driver_conductor_t *c, int32_t type, const void *msg, size_t length)

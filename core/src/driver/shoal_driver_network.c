@@ -732,6 +732,7 @@ static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint
         return;
     }
     image->gap_fills_system = c->system_counters[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS];
+    image->invalid_values_system = c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES];
     c->images[c->images_count++] = image;
     for (int32_t i = 0; i < c->subscription_links_count; i++)
     {

@@ -187,6 +187,17 @@ void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t cli
     shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
 }
 
+static void report_invalid_position(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub, int64_t count)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "subscriber position %lld of subscription %lld on IPC stream %d session %d is "
+        "impossible (beyond what was published or a whole term behind it): clamped; a client wrote its position "
+        "counter", (long long)pub->last_invalid_position, (long long)pub->last_invalid_subscription_registration_id,
+        pub->stream_id, pub->session_id);
+    shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES], count);
+    shoal_driver_record_error(c, SHOAL_EINVAL, msg);
+}
+
 int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms)
 {
     int work = 0;
@@ -194,8 +205,13 @@ int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms)
     {
         shoal_ipc_publication_t *pub = c->ipc_publications[i];
         shoal_ipc_publication_state_t before = pub->state;
+        const int64_t invalid_before = pub->invalid_position_count;
         work += shoal_ipc_publication_on_tick(pub, now_ms, (int64_t)c->ctx->publication_unblock_timeout_ms,
             (int64_t)c->ctx->publication_linger_ms, c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
+        if (pub->invalid_position_count != invalid_before)
+        {
+            report_invalid_position(c, pub, pub->invalid_position_count - invalid_before);
+        }
         if (SHOAL_IPC_PUB_LINGER == pub->state && SHOAL_IPC_PUB_LINGER != before)
         {
             /* Drained: subscribers have read everything; their images go away now. */

@@ -191,9 +191,11 @@ static inline int32_t shoal_logbuffer_compute_term_offset_from_position(int64_t 
     return (int32_t)(position & (((int64_t)1 << position_bits_to_shift) - 1));
 }
 
+/* Unsigned modulo: a term count read from a log (memory any client can
+ * write) may be negative, and must still name one of the three terms. */
 static inline size_t shoal_logbuffer_index_by_term_count(int64_t term_count)
 {
-    return (size_t)(term_count % SHOAL_LOGBUFFER_PARTITION_COUNT);
+    return (size_t)((uint64_t)term_count % SHOAL_LOGBUFFER_PARTITION_COUNT);
 }
 
 static inline size_t shoal_logbuffer_index_by_term(int32_t initial_term_id, int32_t active_term_id)
@@ -203,7 +205,7 @@ static inline size_t shoal_logbuffer_index_by_term(int32_t initial_term_id, int3
 
 static inline size_t shoal_logbuffer_index_by_position(int64_t position, size_t position_bits_to_shift)
 {
-    return (size_t)((position >> position_bits_to_shift) % SHOAL_LOGBUFFER_PARTITION_COUNT);
+    return (size_t)((uint64_t)(position >> position_bits_to_shift) % SHOAL_LOGBUFFER_PARTITION_COUNT);
 }
 
 /* Largest message (fragmented) a publication accepts: min(term_length / 8, 16 MiB). */

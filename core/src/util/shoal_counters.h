@@ -124,6 +124,10 @@ typedef enum shoal_system_counter_id_en
     SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,    /* asked for data the sender no longer holds */
     SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS,
     SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS,
+    /* A subscriber position or error log record length (memory every client
+     * can write) that no correct client could have written: clamped or
+     * repaired. Several threads add to it: atomic adds only. */
+    SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES,
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 

@@ -2,12 +2,14 @@
  * Distinct error log. Layout and memory model in shoal_error_log.h.
  *
  * Finding a repeat scans the records under the lock: the log is small (one
- * record per distinct error) and errors are off the hot path, so a scan is
- * simpler than keeping a second index in process memory.
+ * record per distinct error) and errors are off the hot path. The scan steps
+ * by the writer's private copy of the record lengths, never by the shared
+ * ones: any local process can write those.
  */
 #include "util/shoal_error_log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "concurrent/shoal_atomic.h"
@@ -36,6 +38,24 @@ static inline int64_t *log_first_addr(uint8_t *record)
 static inline int32_t *log_code_addr(uint8_t *record)
 {
     return (int32_t *)(record + SHOAL_ERROR_LOG_ERROR_CODE_OFFSET);
+}
+
+static int log_remember_length(shoal_error_log_t *log, int32_t length)
+{
+    if (log->record_count == log->record_capacity)
+    {
+        size_t capacity = 0 == log->record_capacity ? 16 : 2 * log->record_capacity;
+        int32_t *grown = realloc(log->lengths, capacity * sizeof(*grown));
+        if (NULL == grown)
+        {
+            return shoal_set_err(SHOAL_ENOMEM, "error log: out of memory for the index of %zu records",
+                log->record_count + 1);
+        }
+        log->lengths = grown;
+        log->record_capacity = capacity;
+    }
+    log->lengths[log->record_count++] = length;
+    return 0;
 }
 
 /* A record length is sane if it has a header and stays inside the buffer. */
@@ -75,6 +95,13 @@ int shoal_error_log_init(shoal_error_log_t *log, uint8_t *buffer, size_t capacit
         {
             break;
         }
+        if (log_remember_length(log, length) < 0)
+        {
+            free(log->lengths);
+            pthread_mutex_destroy(&log->lock);
+            log->buffer = NULL;
+            return -1;
+        }
         offset += SHOAL_ALIGN((size_t)length, (size_t)SHOAL_ERROR_LOG_RECORD_ALIGNMENT);
     }
     log->next_offset = offset;
@@ -86,6 +113,9 @@ void shoal_error_log_close(shoal_error_log_t *log)
     if (log != NULL && log->buffer != NULL)
     {
         pthread_mutex_destroy(&log->lock);
+        free(log->lengths);
+        log->lengths = NULL;
+        log->record_count = log->record_capacity = 0;
         log->buffer = NULL;
     }
 }
@@ -93,18 +123,26 @@ void shoal_error_log_close(shoal_error_log_t *log)
 static uint8_t *log_find(shoal_error_log_t *log, int32_t error_code, const char *text, size_t text_length)
 {
     size_t offset = 0;
-    while (offset < log->next_offset)
+    uint8_t *found = NULL;
+    for (size_t i = 0; i < log->record_count; i++)
     {
         uint8_t *record = log->buffer + offset;
-        int32_t length = *log_length_addr(record);
-        if ((size_t)length == SHOAL_ERROR_LOG_HEADER_LENGTH + text_length && *log_code_addr(record) == error_code &&
+        const int32_t length = log->lengths[i];
+        if (shoal_load_relaxed(log_length_addr(record)) != length)
+        {
+            /* Readers walk by the shared lengths: put it back for them. */
+            shoal_store_release(log_length_addr(record), length);
+            log->repaired_count++;
+        }
+        if (NULL == found && (size_t)length == SHOAL_ERROR_LOG_HEADER_LENGTH + text_length &&
+            shoal_load_relaxed(log_code_addr(record)) == error_code &&
             memcmp(record + SHOAL_ERROR_LOG_TEXT_OFFSET, text, text_length) == 0)
         {
-            return record;
+            found = record;
         }
         offset += SHOAL_ALIGN((size_t)length, (size_t)SHOAL_ERROR_LOG_RECORD_ALIGNMENT);
     }
-    return NULL;
+    return found;
 }
 
 int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error_code, const char *text)
@@ -136,6 +174,10 @@ int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error
             result = shoal_set_err(
                 SHOAL_ENOMEM, "error log full (%zu of %zu bytes used), dropped: %.200s",
                 log->next_offset, log->capacity, text);
+        }
+        else if (log_remember_length(log, (int32_t)length) < 0)
+        {
+            result = -1;
         }
         else
         {

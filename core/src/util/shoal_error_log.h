@@ -17,6 +17,12 @@
  *
  * Threads: writers are one process (the driver), any of its threads; appends
  * take the mutex. Readers (shoal-errors, clients) need no lock.
+ *
+ * Trust: the buffer sits in cnc.dat, which every client maps read-write. The
+ * writer keeps its own copy of every record length and walks the log by it:
+ * a length a client overwrote (0 would make a walk stand still, a negative or
+ * huge one leave the buffer) is put back and counted in repaired_count.
+ * Readers check every length and stop at the first one that is not sane.
  */
 #ifndef SHOAL_ERROR_LOG_H
 #define SHOAL_ERROR_LOG_H
@@ -41,6 +47,10 @@ typedef struct shoal_error_log_stct
     uint8_t *buffer;
     size_t capacity;
     size_t next_offset; /* where the next new record goes */
+    int32_t *lengths;   /* private: the length of each record, in order */
+    size_t record_count;
+    size_t record_capacity;
+    uint64_t repaired_count; /* shared record lengths found changed and restored */
     pthread_mutex_t lock;
 } shoal_error_log_t;
 
@@ -50,7 +60,8 @@ void shoal_error_log_close(shoal_error_log_t *log);
 
 /* Records an observation of (error_code, text). 0, or -1 with SHOAL_ENOMEM
  * "error log full" if a new record does not fit (a repeat of an existing
- * record still counts and returns 0). */
+ * record still counts and returns 0). Restores any record length changed in
+ * the shared buffer on the way (repaired_count). */
 int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error_code, const char *text);
 
 /* text points into the buffer, text_length bytes, not NUL-terminated. */

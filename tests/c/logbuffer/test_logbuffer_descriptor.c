@@ -76,6 +76,14 @@ static void test_position_math(void **state)
             assert_int_equal((size_t)(count % 3), shoal_logbuffer_index_by_term_count(count));
         }
     }
+    /* A term count or position read from a log (client-writable memory) may
+     * be negative: it must still name one of the three terms. */
+    const int64_t hostile[] = { -1, -2, -3, -4, INT32_MIN, INT64_MIN, -2 * (int64_t)term_length + 64 };
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+    {
+        assert_true(shoal_logbuffer_index_by_term_count(hostile[i]) < 3);
+        assert_true(shoal_logbuffer_index_by_position(hostile[i], bits) < 3);
+    }
 }
 
 static void test_lengths(void **state)

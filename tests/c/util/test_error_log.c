@@ -222,6 +222,60 @@ static void test_reader_tolerates_corruption(void **state)
     assert_int_equal(shoal_error_log_read(NULL, 10, NULL, NULL, 0), 0);
 }
 
+/* Clients can write the log (it is in cnc.dat): a reader stops at the first
+ * length that is not sane instead of standing still or leaving the buffer. */
+static void test_reader_stops_at_impossible_lengths(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 2, 1, "second"), 0);
+    int32_t *second = (int32_t *)(void *)(f->buffer + 40); /* "first": 28 + 5 bytes, 8-aligned */
+    const int32_t bad[] = { 0, -1, -28, 4, 27, INT32_MAX, CAPACITY + 1 };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        int32_t *first = (int32_t *)(void *)f->buffer;
+        int32_t good = *first;
+        *first = bad[i];
+        assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 0);
+        *first = good;
+        good = *second;
+        *second = bad[i];
+        assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 1);
+        *second = good;
+    }
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 2);
+}
+
+/* The writer walks by its own copy of the lengths: an overwritten length
+ * (0 used to make the search for a repeat loop forever) is put back and
+ * counted, and repeats are still found. */
+static void test_writer_repairs_overwritten_lengths(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 2, 2, "second"), 0);
+    assert_int_equal(shoal_error_log_record(&f->log, 3, 3, "third"), 0);
+    const size_t used = f->log.next_offset;
+    int32_t *second = (int32_t *)(void *)(f->buffer + 40);
+    const int32_t good = *second;
+    const int32_t bad[] = { 0, -1, INT32_MAX, 4, good + 8, good - 8 };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        *second = bad[i];
+        assert_int_equal(shoal_error_log_record(&f->log, 10 + (int64_t)i, 3, "third"), 0);
+        assert_int_equal(good, *second);
+        assert_int_equal(i + 1, f->log.repaired_count);
+        assert_int_equal(used, f->log.next_offset);
+    }
+    entries_t es = { 0 };
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), 3);
+    assert_string_equal(es.e[2].text, "third");
+    assert_int_equal(es.e[2].count, 1 + (int32_t)(sizeof(bad) / sizeof(bad[0])));
+    /* A new record still goes after the last one. */
+    assert_int_equal(shoal_error_log_record(&f->log, 20, 4, "fourth"), 0);
+    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 4);
+}
+
 typedef struct thread_arg_stct
 {
     shoal_error_log_t *log;
@@ -289,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_exact_fit_to_end),
         cmocka_unit_test_setup_teardown(test_reinit_keeps_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_tolerates_corruption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_stops_at_impossible_lengths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_repairs_overwritten_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test(test_init_errors),
     };

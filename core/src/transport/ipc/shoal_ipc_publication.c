@@ -154,6 +154,7 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
     s->image_id = image_id;
     s->counter_id = counter_id;
     s->value = value;
+    s->out_of_range = false;
     if (1 == pub->subscriber_count)
     {
         pub->last_consumer_position = join_position;
@@ -200,10 +201,19 @@ static int clean_chunk(shoal_ipc_publication_t *pub, int64_t position)
 /* Zeroes the log up to `position`, a term-bounded chunk at a time. The first
  * word of a chunk (where a frame length may live) is cleared last with
  * release. Loops to the end: the limit moves right after, and the publisher
- * must only ever find zeroed terms ahead of it. */
+ * must only ever find zeroed terms ahead of it.
+ * A correct stream moves the target by less than a term a tick (the
+ * publisher stops at the limit this tick sets). A target more than the whole
+ * log ahead comes from a tail counter a client wrote: everything in between
+ * would be zeroed several times over, so skip to the last log length. */
 static int clean_buffer(shoal_ipc_publication_t *pub, int64_t position)
 {
     int work = 0;
+    const int64_t log_length = (int64_t)SHOAL_LOGBUFFER_PARTITION_COUNT * pub->term_length;
+    if (position - pub->clean_position > log_length)
+    {
+        pub->clean_position = position - log_length;
+    }
     while (position > pub->clean_position)
     {
         work += clean_chunk(pub, position);
@@ -214,6 +224,12 @@ static int clean_buffer(shoal_ipc_publication_t *pub, int64_t position)
 /* Pads over a claim that was never committed at blocked_position. */
 static bool unblock_log(shoal_ipc_publication_t *pub, int64_t blocked_position)
 {
+    if (blocked_position < 0)
+    {
+        /* Only a corrupt tail counter puts the producer, and so the clamped
+         * consumer, below the start of the stream. */
+        return false;
+    }
     shoal_logbuffer_metadata_t *m = pub->meta;
     int32_t blocked_term_count = (int32_t)(blocked_position >> pub->position_bits_to_shift);
     int32_t blocked_offset = (int32_t)(blocked_position & (pub->term_length - 1));
@@ -238,6 +254,28 @@ static bool unblock_log(shoal_ipc_publication_t *pub, int64_t blocked_position)
         default:
             return false;
     }
+}
+
+/* A subscriber reads only what was produced, and the limit keeps the
+ * producer within the term window (plus one message) of the slowest
+ * subscriber: any value outside [producer - term length, producer] was
+ * written by a broken or hostile client. It is clamped (INT64_MAX would make
+ * the cleaning loop run for hours, a negative one index outside the log) and
+ * counted once per excursion. */
+static int64_t subscriber_position(shoal_ipc_publication_t *pub, shoal_subscriber_position_t *s,
+    int64_t producer_position)
+{
+    const int64_t value = shoal_load_acquire(s->value);
+    const int64_t lowest = producer_position - pub->term_length;
+    const int64_t clamped = value > producer_position ? producer_position : value < lowest ? lowest : value;
+    if (clamped != value && !s->out_of_range)
+    {
+        pub->invalid_position_count++;
+        pub->last_invalid_position = value;
+        pub->last_invalid_subscription_registration_id = s->subscription_registration_id;
+    }
+    s->out_of_range = clamped != value;
+    return clamped;
 }
 
 static bool is_possibly_blocked(const shoal_ipc_publication_t *pub, int64_t producer_position, int64_t consumer_position)
@@ -268,11 +306,13 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
     {
         int64_t min_sub = INT64_MAX;
         int64_t max_sub = pub->consumer_position;
+        bool clamped = false;
         for (int32_t i = 0; i < pub->subscriber_count; i++)
         {
-            int64_t p = shoal_load_acquire(pub->subscribers[i].value);
+            int64_t p = subscriber_position(pub, &pub->subscribers[i], producer_position);
             min_sub = p < min_sub ? p : min_sub;
             max_sub = p > max_sub ? p : max_sub;
+            clamped |= pub->subscribers[i].out_of_range;
         }
         pub->consumer_position = max_sub;
         /* Clean one term behind the slowest reader before letting the
@@ -289,7 +329,10 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
             shoal_store_release(&pub->meta->is_connected, 1);
         }
 
-        if (min_sub == pub->last_consumer_position && is_possibly_blocked(pub, producer_position, min_sub))
+        /* A clamped position is no evidence of a stuck claim: padding at a
+         * made-up position could land inside a frame. */
+        if (!clamped && min_sub == pub->last_consumer_position &&
+            is_possibly_blocked(pub, producer_position, min_sub))
         {
             if (now_ms > pub->time_of_last_consumer_change_ms + unblock_timeout_ms)
             {

@@ -12,6 +12,11 @@
  *    one term behind the slowest subscriber, before the limit moves);
  *  - a claim left uncommitted (dead publisher) is padded over after the
  *    unblock timeout, so subscribers do not stall forever.
+ * Subscriber positions and the log's tail counters are memory any client can
+ * write: a subscriber position is only believed inside
+ * [producer position - term length, producer position] (a correct subscriber
+ * is at most the term window behind), and cleaning moves at most one log
+ * length per tick, so no value makes a tick loop or index outside the log.
  *
  * Lifecycle: ACTIVE while a publisher holds it; DRAINING once the last
  * publisher went, until subscribers consume what was written; LINGER while
@@ -40,6 +45,7 @@ typedef struct shoal_subscriber_position_stct
     int64_t image_id;
     int32_t counter_id;
     int64_t *value;
+    bool out_of_range;    /* its last value was clamped */
 } shoal_subscriber_position_t;
 
 typedef struct shoal_ipc_publication_stct
@@ -78,6 +84,11 @@ typedef struct shoal_ipc_publication_stct
     int64_t time_of_last_consumer_change_ms;
     int64_t linger_deadline_ms;
     int64_t unblocked_count;
+    /* Times a subscriber position went out of range, and the last such
+     * value, for the conductor to count and log. */
+    int64_t invalid_position_count;
+    int64_t last_invalid_position;
+    int64_t last_invalid_subscription_registration_id;
 } shoal_ipc_publication_t;
 
 typedef struct shoal_ipc_publication_params_stct

@@ -585,6 +585,26 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
     {
         consumption = image->rebuild_position;
     }
+    else if (consumption > image->hwm_position)
+    {
+        /* Nobody can have read past what was received: a client wrote its
+         * position counter. Believed, it would make the cleaning below run
+         * for hours and the status messages open the window without end. */
+        if (!image->consumption_out_of_range)
+        {
+            image->consumption_out_of_range = true;
+            image->invalid_consumptions++;
+            if (NULL != image->invalid_values_system)
+            {
+                shoal_get_and_add(image->invalid_values_system, 1);
+            }
+        }
+        consumption = image->hwm_position;
+    }
+    else
+    {
+        image->consumption_out_of_range = false;
+    }
     if (consumption > image->consumption_position)
     {
         image->consumption_position = consumption;

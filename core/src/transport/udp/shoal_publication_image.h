@@ -167,6 +167,9 @@ typedef struct shoal_publication_image_stct
     int64_t naks_sent;
     int64_t gap_fills;
     int64_t *gap_fills_system;
+    bool consumption_out_of_range;     /* the slowest subscriber claimed more than was received */
+    int64_t invalid_consumptions;
+    int64_t *invalid_values_system;    /* SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES (atomic adds) */
 } shoal_publication_image_t;
 
 int shoal_publication_image_create(shoal_publication_image_t **image, const char *dir,
