@@ -31,6 +31,7 @@ typedef struct shoal_client_stct shoal_client_t;
 typedef struct shoal_publication_stct shoal_publication_t;
 typedef struct shoal_subscription_stct shoal_subscription_t;
 typedef struct shoal_image_stct shoal_image_t;
+typedef struct shoal_mapping_stct shoal_mapping_t;
 
 typedef struct shoal_header_stct
 {
@@ -152,6 +153,12 @@ bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 int shoal_subscription_image_count(const shoal_subscription_t *s);
 int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
 int shoal_subscription_close(shoal_subscription_t *s);
+
+int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
+    shoal_mapping_t **mapping);
+
+bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_t length);
+int shoal_mapping_release(shoal_mapping_t *m);
 
 int32_t shoal_image_session_id(const shoal_image_t *image);
 int32_t shoal_image_stream_id(const shoal_image_t *image);

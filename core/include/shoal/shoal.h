@@ -20,6 +20,9 @@
  *  - Concurrent publications: offer/offerv/try_claim from any number of threads.
  *    Exclusive publications: one thread at a time (faster: no atomic add).
  *  - Subscriptions: poll/controlled_poll/poll_batch from one thread at a time.
+ *    A handler's buffer is valid until it returns, poll_batch views until the
+ *    next poll on that subscription (or its close): never unmapped before,
+ *    however long that takes (no linger time involved).
  *  - close functions must not race with other calls on the same handle.
  */
 #ifndef SHOAL_H
@@ -83,6 +86,7 @@ typedef struct shoal_client_stct shoal_client_t;
 typedef struct shoal_publication_stct shoal_publication_t;
 typedef struct shoal_subscription_stct shoal_subscription_t;
 typedef struct shoal_image_stct shoal_image_t;
+typedef struct shoal_mapping_stct shoal_mapping_t;
 
 /* ---- POD views ---- */
 
@@ -290,6 +294,23 @@ SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);
 SHOAL_API int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);
+
+/* Keeping a message's memory mapped beyond its poll. Buffers from poll
+ * handlers and poll_batch point into the publication's log, which the client
+ * unmaps once its image has gone and no poll of s can still use it. A binding
+ * that hands such a buffer to code with a lifetime of its own (a Python
+ * memoryview, a numpy array made from it) retains the mapping first: on the
+ * polling thread, inside a handler, or after poll_batch and before the next
+ * poll of s. On success *mapping holds data[0..length) mapped until
+ * shoal_mapping_release (any thread, once per retain); *mapping is NULL when
+ * data is not in a log of s (a reassembled message lives in a buffer the next
+ * fragmented message overwrites: copy it). Mapped is not unchanged: the
+ * publisher reuses a term once every subscriber is past it. */
+SHOAL_API int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
+    shoal_mapping_t **mapping);
+/* True when data[0..length) lies inside the mapping (to reuse one retain). */
+SHOAL_API bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_t length);
+SHOAL_API int shoal_mapping_release(shoal_mapping_t *m);
 
 /* ---- Image (one publication session as seen by one subscription) ----
  * Handed to the image handlers above; read-only, any thread, while valid. */

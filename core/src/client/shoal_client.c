@@ -50,8 +50,13 @@ void shoal_client_unregister(void **array, int32_t *count, const void *item)
     }
 }
 
-void shoal_client_linger(shoal_client_t *c, void *memory, shoal_image_t *image)
+void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t generation, void *memory,
+    shoal_image_t *image)
 {
+    if (NULL == memory && NULL == image)
+    {
+        return;
+    }
     if (c->lingering_count == c->lingering_capacity)
     {
         int32_t cap = c->lingering_capacity ? c->lingering_capacity * 2 : 16;
@@ -67,7 +72,8 @@ void shoal_client_linger(shoal_client_t *c, void *memory, shoal_image_t *image)
     shoal_lingering_t *l = &c->lingering[c->lingering_count++];
     l->memory = memory;
     l->image = image;
-    l->deadline_ms = shoal_epoch_ms() + (int64_t)c->ctx->publication_linger_ms;
+    l->subscription = s;
+    l->generation = generation;
 }
 
 int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_t length, int64_t correlation_id)
@@ -254,7 +260,7 @@ int shoal_client_close(shoal_client_t *c)
         shoal_subscription_release_images(s);
         shoal_subscription_free(s);
     }
-    shoal_client_free_lingering(c, true);
+    shoal_client_free_lingering(c, true, NULL);
     free(c->publications);
     free(c->subscriptions);
     free(c->lingering);

@@ -6,9 +6,19 @@
  * client->lock; the hot paths (offer, poll) never take that lock.
  *
  * Images reach a subscription through a copy-on-write list: the conductor
- * publishes a new list with a release store and retires the old list (and
- * removed images) to the linger queue, so a poller that loaded the old list
- * can finish with it safely.
+ * publishes a new list (one generation newer) and retires the old list and
+ * any removed image, tagged with the old list's generation. Reclamation is
+ * by quiescence, not time: each poll announces the generation of the list it
+ * loaded (poller_generation), and announcing generation G also says "my
+ * earlier polls, and the views they handed out, are over". So whatever was
+ * retired from a list older than G can no longer be reached by the poller
+ * and is freed on the conductor's next duty cycle; a poller stuck in a
+ * handler for any length of time keeps its list and images alive. A
+ * subscription never polled announces SHOAL_POLLER_IDLE (uses nothing). The
+ * one StoreLoad edge, IDLE -> "loading", is seq_cst on both sides; every
+ * later announcement is a plain release store, so a poll costs no fence.
+ * Image logs are reference-counted mappings (shoal_mapping_t) so a binding
+ * can keep memory it exported mapped after the image is freed.
  */
 #ifndef SHOAL_CLIENT_INTERNAL_H
 #define SHOAL_CLIENT_INTERNAL_H
@@ -47,21 +57,25 @@ struct shoal_image_stct
     int64_t subscription_registration_id;
     int64_t join_position;
     int closed;                       /* set (release) before on_unavailable */
-    uint8_t *mapped;
-    size_t mapped_length;
+    shoal_mapping_t *mapping;         /* one reference, released by shoal_image_delete */
     char source_identity[SHOAL_IMAGE_SOURCE_MAX];
 };
 
 typedef struct shoal_image_list_stct
 {
+    int64_t generation;               /* 1, 2, ... per subscription */
     int32_t count;
     shoal_image_t *images[];
 } shoal_image_list_t;
 
 struct shoal_subscription_stct
 {
-    shoal_image_list_t *images;       /* load_acquire by the poller, swapped by the conductor */
+    shoal_image_list_t *images;       /* loaded by the poller, swapped by the conductor (seq_cst) */
     uint32_t round_robin;
+    shoal_image_list_t *polled_list;  /* the poller's own: the list its last poll used */
+    int64_t poller_generation;        /* written by the poller, read by the conductor */
+    int64_t list_generation;          /* conductor: generation of the latest list */
+    int32_t image_count;              /* for other threads: lists are only the poller's to read */
     const int *client_closed;
     int32_t stream_id;
     int64_t registration_id;
@@ -101,12 +115,17 @@ struct shoal_publication_stct
     size_t mapped_length;
 };
 
+/* What a subscription's poller could still be using: freed once the poller
+ * announced a list newer than generation (see the top of this file). */
 typedef struct shoal_lingering_stct
 {
     void *memory;          /* free() it ... */
-    shoal_image_t *image;  /* ... or unmap and free this image */
-    int64_t deadline_ms;
+    shoal_image_t *image;  /* ... or delete this image */
+    shoal_subscription_t *subscription;
+    int64_t generation;
 } shoal_lingering_t;
+
+#define SHOAL_POLLER_IDLE INT64_MAX
 
 struct shoal_client_stct
 {
@@ -151,11 +170,17 @@ int shoal_client_check_open(shoal_client_t *c);
 int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_t length, int64_t correlation_id);
 int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item);
 void shoal_client_unregister(void **array, int32_t *count, const void *item);
-void shoal_client_linger(shoal_client_t *c, void *memory, shoal_image_t *image);
+/* Retires memory or image, last reachable through s's list of generation;
+ * with client->lock held (conductor or closing thread). */
+void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t generation, void *memory,
+    shoal_image_t *image);
 
 /* shoal_client_conductor.c */
 void *shoal_client_conductor_run(void *arg);
-void shoal_client_free_lingering(shoal_client_t *c, bool all);
+/* Frees what no poller can reach any more; everything when all (the client
+ * is closing, nobody polls); only and all of s's when s is not NULL (s is
+ * closing). With client->lock held unless the conductor has stopped. */
+void shoal_client_free_lingering(shoal_client_t *c, bool all, const shoal_subscription_t *s);
 
 /* shoal_image.c */
 int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t correlation_id,
@@ -163,9 +188,14 @@ int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t corr
     const char *source_identity);
 void shoal_image_delete(shoal_image_t *image);
 
-/* shoal_log_mapping.c: maps an existing log buffer file read-write. */
+/* shoal_log_mapping.c: maps an existing log buffer file read-write; or as a
+ * reference-counted shoal_mapping_t (one reference to the caller). */
 int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
     int32_t *term_length);
+int shoal_mapping_open(const char *path, shoal_mapping_t **mapping, shoal_logbuffer_metadata_t **meta,
+    int32_t *term_length);
+uint8_t *shoal_mapping_addr(const shoal_mapping_t *m);
+void shoal_mapping_acquire(shoal_mapping_t *m);
 
 /* shoal_publication.c / shoal_subscription.c */
 int shoal_publication_create(shoal_publication_t **pub, shoal_client_t *c, const shoal_publication_ready_t *ready,

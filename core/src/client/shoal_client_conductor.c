@@ -1,5 +1,5 @@
 /* The client conductor thread: driver broadcasts, keepalives, driver
- * liveness, image list swaps and lingering frees. */
+ * liveness, image list swaps and freeing what pollers left behind. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +37,20 @@ static void answer(shoal_client_t *c, int state, int32_t type, int32_t code, con
     c->pending_error_code = code;
     c->pending_state = state;
     pthread_cond_broadcast(&c->cond);
+}
+
+/* Publishes list as s's image list and retires the one it replaces. seq_cst:
+ * pairs with a first poll's announcement (see shoal_client.h). */
+static void swap_images(shoal_client_t *c, shoal_subscription_t *s, shoal_image_list_t *list)
+{
+    shoal_image_list_t *old = s->images;
+    list->generation = ++s->list_generation;
+    __atomic_store_n(&s->images, list, __ATOMIC_SEQ_CST);
+    shoal_store_release(&s->image_count, list->count);
+    if (NULL != old)
+    {
+        shoal_client_linger(c, s, old->generation, old, NULL);
+    }
 }
 
 static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t length)
@@ -101,8 +115,7 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
         list->images[i] = old->images[i];
     }
     list->images[count] = image;
-    shoal_store_release(&s->images, list);
-    shoal_client_linger(c, old, NULL);
+    swap_images(c, s, list);
     if (NULL != s->on_available)
     {
         s->on_available(s->handlers_clientd, s, image);
@@ -148,16 +161,16 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
         free(list);
         return;
     }
-    shoal_store_release(&s->images, list);
-    shoal_client_linger(c, old, NULL);
+    int64_t last_generation = old->generation;
+    swap_images(c, s, list);
     /* Told after the swap: a handler that polls no longer sees the image,
-     * which lingers (still mapped) until the linger time has passed. */
+     * which stays (mapped) until no poll can reach it. */
     shoal_store_release(&gone->closed, 1);
     if (NULL != s->on_unavailable)
     {
         s->on_unavailable(s->handlers_clientd, s, gone);
     }
-    shoal_client_linger(c, NULL, gone);
+    shoal_client_linger(c, s, last_generation, NULL, gone);
 }
 
 static void lose_driver(shoal_client_t *c, const char *reason)
@@ -226,13 +239,21 @@ static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, voi
     }
 }
 
-void shoal_client_free_lingering(shoal_client_t *c, bool all)
+void shoal_client_free_lingering(shoal_client_t *c, bool all, const shoal_subscription_t *s)
 {
-    int64_t now_ms = shoal_epoch_ms();
     for (int32_t i = c->lingering_count - 1; i >= 0; i--)
     {
         shoal_lingering_t *l = &c->lingering[i];
-        if (all || now_ms >= l->deadline_ms)
+        bool unreachable;
+        if (all || NULL != s)
+        {
+            unreachable = all || l->subscription == s;
+        }
+        else
+        {
+            unreachable = __atomic_load_n(&l->subscription->poller_generation, __ATOMIC_SEQ_CST) > l->generation;
+        }
+        if (unreachable)
         {
             free(l->memory);
             if (NULL != l->image)
@@ -283,7 +304,7 @@ void *shoal_client_conductor_run(void *arg)
         {
             check_driver(c, now_ms);
         }
-        shoal_client_free_lingering(c, false);
+        shoal_client_free_lingering(c, false, NULL);
         pthread_mutex_unlock(&c->lock);
         if (work <= 0)
         {

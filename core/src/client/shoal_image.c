@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
@@ -19,14 +18,14 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
     }
     memset(image, 0, sizeof(*image));
     shoal_logbuffer_metadata_t *meta = NULL;
-    if (shoal_log_map(log_file, &image->mapped, &image->mapped_length, &meta, &image->term_length) < 0)
+    if (shoal_mapping_open(log_file, &image->mapping, &meta, &image->term_length) < 0)
     {
         free(image);
         return -1;
     }
     for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
     {
-        image->terms[i] = shoal_logbuffer_term(image->mapped, image->term_length, i);
+        image->terms[i] = shoal_logbuffer_term(shoal_mapping_addr(image->mapping), image->term_length, i);
     }
     image->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(image->term_length);
     image->subscriber_position = subscriber_position;
@@ -47,7 +46,7 @@ void shoal_image_delete(shoal_image_t *image)
     if (NULL != image)
     {
         shoal_assembly_buffer_close(&image->assembly);
-        munmap(image->mapped, image->mapped_length);
+        shoal_mapping_release(image->mapping);
         free(image);
     }
 }

@@ -1,10 +1,13 @@
+/* Maps log buffer files; the reference-counted mapping images read through. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/shoal_client.h"
+#include "concurrent/shoal_atomic.h"
 #include "util/shoal_error.h"
 
 int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
@@ -47,5 +50,73 @@ int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logb
     *length = len;
     *meta = m;
     *term_length = tl;
+    return 0;
+}
+
+/*
+ * A reference-counted mapping of an image's log. The image holds one
+ * reference; shoal_subscription_retain_mapping hands out more, so memory a
+ * binding exported (a Python memoryview, a numpy array made from it) stays
+ * mapped after the image is gone. The last release unmaps, on whichever
+ * thread drops it.
+ */
+struct shoal_mapping_stct
+{
+    uint8_t *addr;
+    size_t length;
+    int32_t references;
+};
+
+int shoal_mapping_open(const char *path, shoal_mapping_t **mappingp, shoal_logbuffer_metadata_t **meta,
+    int32_t *term_length)
+{
+    shoal_mapping_t *m = malloc(sizeof(*m));
+    if (NULL == m)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "log mapping: out of memory");
+    }
+    if (shoal_log_map(path, &m->addr, &m->length, meta, term_length) < 0)
+    {
+        free(m);
+        return -1;
+    }
+    m->references = 1;
+    *mappingp = m;
+    return 0;
+}
+
+uint8_t *shoal_mapping_addr(const shoal_mapping_t *m)
+{
+    return m->addr;
+}
+
+void shoal_mapping_acquire(shoal_mapping_t *m)
+{
+    shoal_get_and_add(&m->references, 1);
+}
+
+bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_t length)
+{
+    /* Compared as integers: relational operators between pointers into
+     * different objects are undefined. */
+    if (NULL == m || NULL == data)
+    {
+        return false;
+    }
+    uintptr_t begin = (uintptr_t)m->addr, at = (uintptr_t)data;
+    return at >= begin && at - begin <= m->length && length <= m->length - (at - begin);
+}
+
+int shoal_mapping_release(shoal_mapping_t *m)
+{
+    if (NULL == m)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_mapping_release: mapping must not be NULL");
+    }
+    if (1 == shoal_get_and_add(&m->references, -1))
+    {
+        munmap(m->addr, m->length);
+        free(m);
+    }
     return 0;
 }

@@ -5,7 +5,9 @@
  * the driver reads for flow control. poll_batch hands out views instead of
  * calling back: they point into the log (or an image's reassembly buffer)
  * and stay valid until the next poll: the driver cleans a term only once
- * every subscriber is a whole term past it, which needs another poll.
+ * every subscriber is a whole term past it, which needs another poll, and
+ * the client frees an image only once a later poll announced a list without
+ * it (shoal_client.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,7 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     s->registration_id = cmd.correlated.correlation_id;
     s->client = c;
     s->client_closed = &c->closed;
+    s->poller_generation = SHOAL_POLLER_IDLE;
     s->on_available = on_available;
     s->on_unavailable = on_unavailable;
     s->handlers_clientd = clientd;
@@ -104,6 +107,7 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
             /* Only a late answer (after our timeout) could have brought
              * images; still pair any on_available that fired. */
             shoal_subscription_release_images(s);
+            shoal_client_free_lingering(c, false, s);
             pthread_mutex_unlock(&c->lock);
         }
     }
@@ -137,6 +141,8 @@ int shoal_subscription_close(shoal_subscription_t *s)
     /* Under the lock: the conductor cannot be in an image event of s now,
      * and once unregistered it never will be again. */
     shoal_subscription_release_images(s);
+    /* Nobody polls s any more (close must not race with a poll). */
+    shoal_client_free_lingering(c, false, s);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->api_lock);
     shoal_subscription_free(s);
@@ -199,12 +205,29 @@ static inline int poll_images(shoal_subscription_t *s, shoal_term_message_handle
     {
         return shoal_set_err(SHOAL_ECLOSED, "subscription's client is closed: %s", s->client->close_reason);
     }
-    shoal_image_list_t *list = shoal_load_acquire(&s->images);
-    if (NULL == list || 0 == list->count)
+    if (SHOAL_UNLIKELY(SHOAL_POLLER_IDLE == shoal_load_relaxed(&s->poller_generation)))
+    {
+        /* First poll: say "loading" before loading, or the conductor could
+         * still read IDLE and free the list we get (StoreLoad: seq_cst). */
+        __atomic_store_n(&s->poller_generation, 0, __ATOMIC_SEQ_CST);
+    }
+    shoal_image_list_t *list = __atomic_load_n(&s->images, __ATOMIC_SEQ_CST);
+    s->polled_list = list;
+    if (NULL == list)
     {
         return 0;
     }
+    if (list->generation != shoal_load_relaxed(&s->poller_generation))
+    {
+        /* Release: our earlier polls (and their views) happen before the
+         * conductor frees what only they could reach. */
+        shoal_store_release(&s->poller_generation, list->generation);
+    }
     int32_t count = list->count;
+    if (0 == count)
+    {
+        return 0;
+    }
     int32_t start = (int32_t)(s->round_robin++ % (uint32_t)count);
     size_t delivered = 0;
     for (int32_t n = 0; n < count && delivered < limit; n++)
@@ -268,8 +291,7 @@ bool shoal_subscription_is_connected(const shoal_subscription_t *s)
     {
         return false;
     }
-    const shoal_image_list_t *list = shoal_load_acquire(&s->images);
-    return NULL != list && list->count > 0;
+    return shoal_load_acquire(&s->image_count) > 0;
 }
 
 int shoal_subscription_image_count(const shoal_subscription_t *s)
@@ -278,11 +300,33 @@ int shoal_subscription_image_count(const shoal_subscription_t *s)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_image_count: sub must not be NULL");
     }
-    const shoal_image_list_t *list = shoal_load_acquire(&s->images);
-    return NULL == list ? 0 : list->count;
+    return shoal_load_acquire(&s->image_count);
 }
 
 int32_t shoal_subscription_stream_id(const shoal_subscription_t *s)
 {
     return NULL == s ? shoal_set_err(SHOAL_EINVAL, "shoal_subscription_stream_id: sub must not be NULL") : s->stream_id;
+}
+
+int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
+    shoal_mapping_t **mapping)
+{
+    if (NULL == s || NULL == data || NULL == mapping)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_retain_mapping: sub, data and mapping must not be NULL");
+    }
+    *mapping = NULL;
+    /* The list of the last poll: it and its images stay until the next one. */
+    const shoal_image_list_t *list = s->polled_list;
+    for (int32_t i = 0; NULL != list && i < list->count; i++)
+    {
+        shoal_mapping_t *m = list->images[i]->mapping;
+        if (shoal_mapping_contains(m, data, length))
+        {
+            shoal_mapping_acquire(m);
+            *mapping = m;
+            return 0;
+        }
+    }
+    return 0;
 }
