@@ -30,8 +30,13 @@
  *   released (made unusable) when the handler returns, if the handler kept a
  *   reference. poll_batch views stay valid until the next poll on the same
  *   subscription or its close, when the ones still referenced are released.
- *   Slices or numpy arrays made from a view are NOT tracked: copy
- *   (bytes(view), np.array(view)) what must outlive the call.
+ *   Every view is made from a LogExporter that holds a reference on the log's
+ *   mapping (shoal_subscription_retain_mapping): slices and numpy arrays made
+ *   from a view (which make release() fail, or survive it) keep the log
+ *   mapped, so they never read unmapped memory; the last one dropped unmaps.
+ *   Their bytes may be overwritten once the subscriber has moved a term on:
+ *   poll_batch(copy=True) and recv_into() copy instead. A reassembled
+ *   (fragmented) message is copied: its buffer is reused by the next one.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -3015,6 +3020,100 @@ static int subscription_fill(SubscriptionObject *self, size_t max, int64_t wait_
     return a.n;
 }
 
+/* ---- LogExporter: the buffer exporter behind every view ---- */
+
+/* Holds one reference on a log mapping; exports exactly the range armed
+ * just before PyMemoryView_FromObject, and nothing else (a user reaching it
+ * through view.obj gets a BufferError, not the whole log). */
+typedef struct
+{
+    PyObject_HEAD
+    shoal_mapping_t *mapping;
+    const uint8_t *armed_data;
+    Py_ssize_t armed_length;
+} LogExporterObject;
+
+static PyTypeObject LogExporterType;
+
+static int LogExporter_getbuffer(LogExporterObject *self, Py_buffer *view, int flags)
+{
+    if (NULL == self->armed_data)
+    {
+        view->obj = NULL;
+        PyErr_SetString(PyExc_BufferError, "shoal log views are made by poll() and poll_batch() only");
+        return -1;
+    }
+    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->armed_data, self->armed_length, 1, flags);
+}
+
+static PyBufferProcs LogExporter_as_buffer = {
+    (getbufferproc)LogExporter_getbuffer,
+    NULL,
+};
+
+static void LogExporter_dealloc(LogExporterObject *self)
+{
+    if (NULL != self->mapping)
+    {
+        shoal_mapping_release(self->mapping);  /* the last reference unmaps */
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject LogExporterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shoal._LogExporter",
+    .tp_basicsize = sizeof(LogExporterObject),
+    .tp_dealloc = (destructor)LogExporter_dealloc,
+    .tp_as_buffer = &LogExporter_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Keeps a log buffer mapped while views made from it live (internal).",
+};
+
+/* A read-only memoryview of data[0..len) from a poll of self. *exporter is
+ * the caller's cache (one exporter serves every view into the same log);
+ * the caller drops it with Py_XDECREF when the poll is over. */
+static PyObject *log_view(SubscriptionObject *self, LogExporterObject **exporter, const uint8_t *data, size_t len)
+{
+    LogExporterObject *e = *exporter;
+    if (NULL == e || !shoal_mapping_contains(e->mapping, data, len))
+    {
+        shoal_mapping_t *m = NULL;
+        if (shoal_subscription_retain_mapping(self->sub, data, len, &m) < 0)
+        {
+            return raise_last_error("poll");
+        }
+        if (NULL == m)
+        {
+            /* Reassembled: the image's assembly buffer is reused by its next
+             * fragmented message; the view is of a copy. */
+            PyObject *copy = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+            if (NULL == copy)
+            {
+                return NULL;
+            }
+            PyObject *view = PyMemoryView_FromObject(copy);
+            Py_DECREF(copy);
+            return view;
+        }
+        e = PyObject_New(LogExporterObject, &LogExporterType);
+        if (NULL == e)
+        {
+            shoal_mapping_release(m);
+            return NULL;
+        }
+        e->mapping = m;
+        e->armed_data = NULL;
+        e->armed_length = 0;
+        Py_XSETREF(*exporter, e);
+    }
+    e->armed_data = data;
+    e->armed_length = (Py_ssize_t)len;
+    PyObject *view = PyMemoryView_FromObject((PyObject *)e);
+    e->armed_data = NULL;
+    return view;
+}
+
 /* ---- poll(handler) ---- */
 
 typedef struct
@@ -3024,6 +3123,7 @@ typedef struct
     long delivered;
     int failed;
     int controlled;
+    LogExporterObject *exporter;
 } poll_state_t;
 
 static HeaderObject *poll_header(SubscriptionObject *self, const shoal_header_t *hdr)
@@ -3050,7 +3150,7 @@ static shoal_controlled_action_t poll_trampoline(void *clientd, const uint8_t *b
     {
         return SHOAL_ACTION_ABORT;
     }
-    PyObject *view = PyMemoryView_FromMemory((char *)buf, (Py_ssize_t)len, PyBUF_READ);
+    PyObject *view = log_view(st->self, &st->exporter, buf, len);
     if (NULL == view)
     {
         st->failed = 1;
@@ -3145,7 +3245,7 @@ static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *ar
     {
         return NULL;
     }
-    poll_state_t st = { self, handler, 0, 0, controlled };
+    poll_state_t st = { self, handler, 0, 0, controlled, NULL };
     int rc = shoal_subscription_controlled_poll(self->sub, poll_trampoline, &st, limit);
     if (0 == rc && !st.failed && wait_ns > 0 && !self->base.closing)
     {
@@ -3169,6 +3269,7 @@ static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *ar
         raise_last_error("poll");
         st.failed = 1;
     }
+    Py_XDECREF(st.exporter);
     poll_end(self);
     if (st.failed)
     {
@@ -3191,11 +3292,12 @@ static PyObject *Subscription_controlled_poll(SubscriptionObject *self, PyObject
 
 static PyObject *Subscription_poll_batch(SubscriptionObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = { "max", "timeout", NULL };
+    static char *kwlist[] = { "max", "timeout", "copy", NULL };
     PyObject *max_obj = Py_None, *timeout = Py_None;
+    int copy = 0;
     size_t max;
     int64_t wait_ns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:poll_batch", kwlist, &max_obj, &timeout) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOp:poll_batch", kwlist, &max_obj, &timeout, &copy) ||
         parse_max(max_obj, 256, &max, "max") < 0 || parse_timeout(timeout, &wait_ns) < 0)
     {
         return NULL;
@@ -3205,14 +3307,15 @@ static PyObject *Subscription_poll_batch(SubscriptionObject *self, PyObject *arg
         return NULL;
     }
     PyObject *result = NULL, *views = NULL;
+    LogExporterObject *exporter = NULL;
     int n = subscription_fill(self, max, wait_ns);
     if (n < 0)
     {
         goto done;
     }
     result = PyList_New(n);
-    views = PyList_New(n);
-    if (NULL == result || NULL == views)
+    views = copy ? NULL : PyList_New(n);
+    if (NULL == result || (!copy && NULL == views))
     {
         Py_CLEAR(result);
         goto done;
@@ -3220,7 +3323,24 @@ static PyObject *Subscription_poll_batch(SubscriptionObject *self, PyObject *arg
     for (int i = 0; i < n; i++)
     {
         const shoal_fragment_t *f = &self->frags[i];
-        PyObject *view = PyMemoryView_FromMemory((char *)f->data, (Py_ssize_t)f->length, PyBUF_READ);
+        if (copy)
+        {
+            PyObject *bytes = PyBytes_FromStringAndSize((const char *)f->data, (Py_ssize_t)f->length);
+            HeaderObject *h = NULL == bytes ? NULL : header_new(&f->header);
+            PyObject *pair = NULL == h ? NULL : PyTuple_New(2);
+            if (NULL == pair)
+            {
+                Py_XDECREF(bytes);
+                Py_XDECREF(h);
+                Py_CLEAR(result);
+                goto done;
+            }
+            PyTuple_SET_ITEM(pair, 0, bytes);
+            PyTuple_SET_ITEM(pair, 1, (PyObject *)h);
+            PyList_SET_ITEM(result, i, pair);
+            continue;
+        }
+        PyObject *view = log_view(self, &exporter, f->data, f->length);
         HeaderObject *h = NULL == view ? NULL : header_new(&f->header);
         PyObject *pair = NULL == h ? NULL : PyTuple_New(2);
         if (NULL == pair)
@@ -3241,11 +3361,130 @@ static PyObject *Subscription_poll_batch(SubscriptionObject *self, PyObject *arg
 done:
     if (NULL != views)
     {
-        /* Failure half way: release what was made. */
+        /* Failure half way: release what was made (the unfilled slots are NULL). */
+        Py_ssize_t made = 0;
+        while (made < PyList_GET_SIZE(views) && NULL != PyList_GET_ITEM(views, made))
+        {
+            made++;
+        }
+        Py_SET_SIZE(views, made);
         self->batch_views = views;
         subscription_release_batch(self);
     }
+    Py_XDECREF(exporter);
     poll_end(self);
+    return result;
+}
+
+/* ---- recv_into ---- */
+
+typedef struct
+{
+    Py_buffer *dst;
+    Py_ssize_t length;      /* copied bytes, or the length that did not fit */
+    int state;              /* 0 nothing, 1 copied, 2 too small */
+} recv_state_t;
+
+static shoal_controlled_action_t recv_trampoline(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
+{
+    (void)hdr;
+    recv_state_t *st = clientd;
+    st->length = (Py_ssize_t)len;
+    if ((Py_ssize_t)len > st->dst->len)
+    {
+        st->state = 2;
+        return SHOAL_ACTION_ABORT;  /* not consumed: a bigger buffer gets it */
+    }
+    memcpy(st->dst->buf, buf, len);
+    st->state = 1;
+    return SHOAL_ACTION_BREAK;
+}
+
+typedef struct
+{
+    shoal_subscription_t *sub;
+    recv_state_t *st;
+    int rc;
+} recv_attempt_t;
+
+static int recv_attempt(void *arg)
+{
+    recv_attempt_t *a = arg;
+    a->rc = shoal_subscription_controlled_poll(a->sub, recv_trampoline, a->st, 1);
+    return a->rc < 0 || 0 != a->st->state;
+}
+
+static PyObject *Subscription_recv_into(SubscriptionObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = { "buffer", "timeout", NULL };
+    Py_buffer dst;
+    PyObject *timeout = Py_None;
+    int64_t wait_ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "w*|O:recv_into", kwlist, &dst, &timeout))
+    {
+        return NULL;
+    }
+    if (parse_timeout(timeout, &wait_ns) < 0 || poll_begin(self) < 0)
+    {
+        PyBuffer_Release(&dst);
+        return NULL;
+    }
+    recv_state_t st = { &dst, 0, 0 };
+    recv_attempt_t a = { self->sub, &st, 0 };
+    PyObject *result = NULL;
+    /* Later attempts run without the GIL: dst stays exported to us, so the
+     * copy into it needs none. */
+    if (!recv_attempt(&a) && wait_ns > 0)
+    {
+        int w = wait_released(recv_attempt, &a, &self->base.closing, deadline_after(wait_ns));
+        if (WAIT_SIGNAL == w)
+        {
+            goto done;
+        }
+        if (WAIT_CLOSING == w)
+        {
+            raise_closed("subscription");
+            goto done;
+        }
+    }
+    if (a.rc < 0)
+    {
+        raise_last_error("recv_into");
+    }
+    else if (2 == st.state)
+    {
+        char message[160];
+        snprintf(message, sizeof(message),
+            "the next message is %zd bytes, the buffer %zd: it was not consumed (retry with a buffer of >= %zd bytes)",
+            st.length, dst.len, st.length);
+        raise_with_code(MessageTooLarge, SHOAL_EMSGSIZE, message);
+        if (PyErr_ExceptionMatches(MessageTooLarge))
+        {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            PyObject *needed = PyLong_FromSsize_t(st.length);
+            if (NULL == needed || PyObject_SetAttrString(value, "length", needed) < 0)
+            {
+                PyErr_Clear();
+            }
+            Py_XDECREF(needed);
+            PyErr_Restore(type, value, tb);
+        }
+    }
+    else if (1 == st.state)
+    {
+        result = PyLong_FromSsize_t(st.length);
+    }
+    else
+    {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+done:
+    poll_end(self);
+    PyBuffer_Release(&dst);
     return result;
 }
 
@@ -3494,11 +3733,18 @@ static PyMethodDef Subscription_methods[] = {
       "controlled_poll($self, /, handler, limit=10, timeout=None)\n--\n\n"
       "As poll(), but the handler returns ACTION_ABORT (not consumed, stop), ACTION_BREAK, ACTION_COMMIT or "
       "ACTION_CONTINUE (also None)." },
+    { "recv_into", (PyCFunction)(void (*)(void))Subscription_recv_into, METH_VARARGS | METH_KEYWORDS,
+      "recv_into($self, /, buffer, timeout=None)\n--\n\n"
+      "Copies the next message into the writable buffer and returns its length, or None when there is none "
+      "(after waiting up to timeout seconds). A message longer than the buffer is not consumed: "
+      "MessageTooLarge is raised with .length set to the size needed. The copy outlives any later poll." },
     { "poll_batch", (PyCFunction)(void (*)(void))Subscription_poll_batch, METH_VARARGS | METH_KEYWORDS,
-      "poll_batch($self, /, max=256, timeout=None)\n--\n\n"
+      "poll_batch($self, /, max=256, timeout=None, copy=False)\n--\n\n"
       "Returns a list of up to max (view, header) pairs without a per-message callback. The views are "
       "read-only memoryviews into the log, valid until the next poll on this subscription or its close "
-      "(views still referenced then are released). With timeout it waits (GIL released) for at least one." },
+      "(views still referenced then are released). Slices and numpy arrays made from a view keep the log "
+      "mapped (never a crash), but its bytes may be overwritten once the subscriber is a term further: "
+      "copy=True returns bytes copies instead. With timeout it waits (GIL released) for at least one." },
     { "poll_records", (PyCFunction)(void (*)(void))Subscription_poll_records, METH_VARARGS | METH_KEYWORDS,
       "poll_records($self, /, dtype, max=1024, timeout=None, strict=True)\n--\n\n"
       "Copies up to max messages of exactly dtype.itemsize bytes into a new numpy array of that dtype "
@@ -3629,7 +3875,7 @@ static PyObject *new_exc(PyObject *m, const char *name, PyObject *base, PyObject
 PyMODINIT_FUNC PyInit__shoal(void)
 {
     PyTypeObject *types[] = { &ContextType, &DriverType, &ClientType, &PublicationType, &SubscriptionType,
-        &HeaderType, &ClaimType, &ImageType };
+        &HeaderType, &ClaimType, &ImageType, &LogExporterType };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {
         if (PyType_Ready(types[i]) < 0)
@@ -3677,7 +3923,7 @@ PyMODINIT_FUNC PyInit__shoal(void)
     EXC(InvalidStateError, "InvalidStateError", ShoalError, NULL, "Call not valid in the current state (SHOAL_ESTATE).");
 
     const char *typenames[] = { "Context", "Driver", "Client", "Publication", "Subscription", "Header", "Claim",
-        "Image" };
+        "Image", "_LogExporter" };
     for (size_t i = 0; i < sizeof(typenames) / sizeof(typenames[0]); i++)
     {
         Py_INCREF(types[i]);

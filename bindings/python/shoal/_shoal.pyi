@@ -2,7 +2,7 @@
 import builtins
 from types import TracebackType
 import os
-from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, List, Literal, Optional, Tuple, Type, TypeVar, Union, overload
 
 # Anything with the buffer protocol: bytes, bytearray, memoryview, array.array, numpy arrays...
 BufferLike = Any
@@ -225,7 +225,19 @@ class Subscription:
     def poll(self, handler: Handler, limit: int = 10, timeout: Optional[Seconds] = None) -> int: ...
     def controlled_poll(self, handler: ControlledHandler, limit: int = 10,
                         timeout: Optional[Seconds] = None) -> int: ...
-    def poll_batch(self, max: int = 256, timeout: Optional[Seconds] = None) -> List[Tuple[memoryview, Header]]: ...
+    @overload
+    def poll_batch(self, max: int = 256, timeout: Optional[Seconds] = None,
+                   copy: Literal[False] = False) -> List[Tuple[memoryview, Header]]: ...
+    @overload
+    def poll_batch(self, max: int = 256, timeout: Optional[Seconds] = None, *,
+                   copy: Literal[True]) -> List[Tuple[bytes, Header]]: ...
+    def recv_into(self, buffer: BufferLike, timeout: Optional[Seconds] = None) -> Optional[int]:
+        """Copies the next message into buffer; its length, or None when there is none.
+
+        A message longer than the buffer stays unconsumed: MessageTooLarge is raised with
+        .length set to the size it needs.
+        """
+        ...
     def poll_records(self, dtype: Any, max: int = 1024, timeout: Optional[Seconds] = None,
                      strict: bool = True) -> Any: ...  # numpy.ndarray of dtype
     def poll_into(self, buffer: BufferLike, record_size: int, timeout: Optional[Seconds] = None,
