@@ -295,6 +295,22 @@ local SIZE_MAX_LUA = 2 ^ 53
 
 -- ------------------------------------------------------------- context ----
 
+-- Frees a context once it is garbage (or closed) and its last client is
+-- closed, whichever comes last; stops its drivers first. Called from
+-- finalizers too, so it only touches `life`.
+local function release_context(life)
+    if not life.garbage or life.users > 0 or life.ptr == nil then
+        return
+    end
+    local p = life.ptr
+    life.ptr = nil
+    for d in pairs(life.drivers) do
+        life.drivers[d] = nil
+        C.shoal_driver_close(d)
+    end
+    C.shoal_context_close(p)
+end
+
 local Context = {}
 Context.__index = Context
 Context.__name = "shoal.context"
@@ -316,18 +332,19 @@ function shoal.context(opts)
     if C.shoal_context_init(pp) < 0 then
         error("shoal.context: " .. errmsg(), 2)
     end
-    -- Drivers started on this context live as long as it does: its finalizer
-    -- stops them before freeing the context (they read it). The closure holds
-    -- only driver handles, never the context itself, so it can be collected.
-    local drivers = {}
-    local h = ffi.gc(pp[0], function(p)
-        for d in pairs(drivers) do
-            drivers[d] = nil
-            C.shoal_driver_close(d)
-        end
-        C.shoal_context_close(p)
+    -- The C context is freed only once it is garbage AND no client uses it.
+    -- Finalizers run in no particular order (at lua_close, in table order: a
+    -- context's could run before its client's, whose conductor thread still
+    -- reads the context), so the last of the two frees it: see release_context.
+    -- Drivers started on it stop just before, after every client (they read
+    -- it too). `life` holds a plain (uncollected) copy of the pointer, never
+    -- the context object or h, so the context can still be collected.
+    local life = { users = 0, garbage = false, drivers = {}, ptr = ffi.cast("shoal_context_t *", pp[0]) }
+    local h = ffi.gc(pp[0], function()
+        life.garbage = true
+        release_context(life)
     end)
-    local self = setmetatable({ h = h, users = 0, drivers = drivers }, Context)
+    local self = setmetatable({ h = h, life = life, drivers = life.drivers }, Context)
     -- apply in a stable order so errors are deterministic
     local keys = {}
     for k in pairs(opts) do
@@ -356,6 +373,10 @@ function shoal.context(opts)
         end
     end
     return self
+end
+
+function Context:users()
+    return self.life.users
 end
 
 function Context:set(key, value)
@@ -392,16 +413,14 @@ function Context:close()
     if h == nil then
         return true
     end
-    if self.users > 0 then
-        error(("shoal: context is still used by %d client(s): close them first"):format(self.users), 2)
+    local life = self.life
+    if life.users > 0 then
+        error(("shoal: context is still used by %d client(s): close them first"):format(life.users), 2)
     end
     self.h = nil
     ffi.gc(h, nil)
-    for d in pairs(self.drivers) do
-        self.drivers[d] = nil
-        C.shoal_driver_close(d)
-    end
-    C.shoal_context_close(h)
+    life.garbage = true
+    release_context(life)
     return true
 end
 
@@ -458,7 +477,7 @@ function Driver:close()
         drivers[h] = nil
         C.shoal_driver_close(h)
     end
-    if self.own_ctx and self.ctx.users == 0 then
+    if self.own_ctx and self.ctx.life.users == 0 then
         self.ctx:close()
     end
     return true
@@ -506,7 +525,10 @@ function shoal.client(ctx)
         end
         return a, b, c
     end
-    ctx.users = ctx.users + 1
+    -- The finalizer holds `life`, not ctx: at lua_close ctx's finalizer may
+    -- run first; the context then waits for this client (release_context).
+    local life = ctx.life
+    life.users = life.users + 1
     -- state shared with the children's finalizers: they skip their C close
     -- once the client is closed (the C client freed them already)
     -- queues: image-event queues of subscriptions with image handlers, freed
@@ -516,7 +538,8 @@ function shoal.client(ctx)
         state.open = false
         C.shoal_client_close(c)
         free_queues(state)
-        ctx.users = ctx.users - 1
+        life.users = life.users - 1
+        release_context(life)
     end)
     return setmetatable({ h = h, ctx = ctx, own_ctx = own, state = state,
         children = setmetatable({}, { __mode = "k" }) }, Client)
@@ -561,7 +584,9 @@ function Client:close()
         finish_images(sub)
     end
     free_queues(self.state)
-    self.ctx.users = self.ctx.users - 1
+    local life = self.ctx.life
+    life.users = life.users - 1
+    release_context(life)
     if self.own_ctx then
         self.ctx:close()
     end

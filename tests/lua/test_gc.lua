@@ -131,4 +131,72 @@ T:test("everything dropped at once, many times, in any order", function()
     H.rm_rf(dir)
 end)
 
+T:test("context and client dropped in the same cycle, collected many times", function()
+    local dir = H.new_dir()
+    for round = 1, 20 do
+        do
+            local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
+            local d = assert(shoal.driver(ctx))
+            local c = assert(shoal.client(ctx))
+            local sub = assert(c:add_subscription(H.URI, 6200))
+            local pub = assert(c:add_publication(H.URI, 6200, round % 2 == 0))
+            H.wait_until(function() return pub:is_connected() end)
+            assert(pub:offer("r" .. round))
+            H.eq(H.drain(sub, 1)[1], "r" .. round, "round " .. round)
+            H.ok(d and ctx:users() == 1, "one client uses the context")
+        end
+        for _ = 1, 50 do
+            collectgarbage("collect")
+        end
+        H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver of round " .. round)
+    end
+    H.rm_rf(dir)
+end)
+
+T:test("a context outlives its collected client and serves a new one", function()
+    local dir = H.new_dir()
+    local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
+    local d = assert(shoal.driver(ctx))
+    do
+        local c = assert(shoal.client(ctx))
+        H.eq(ctx:users(), 1, "users while the client lives")
+        H.ok(c:id() ~= nil, "client")
+    end
+    full_gc()
+    H.eq(ctx:users(), 0, "users after the client was collected")
+    local c = assert(shoal.client(ctx))
+    local pub = assert(c:add_publication(H.URI, 6201))
+    local sub = assert(c:add_subscription(H.URI, 6201))
+    H.wait_until(function() return pub:is_connected() end)
+    assert(pub:offer("again"))
+    H.eq(H.drain(sub, 1)[1], "again", "a new client on the same context")
+    c:close()
+    d:close()
+    ctx:close()
+    H.rm_rf(dir)
+end)
+
+T:test("finalizers at interpreter exit run in a safe order", function()
+    -- SHOAL_GC_EXIT_PRELOAD=/path/libasan.so (with SHOAL_LIB an ASan build)
+    -- turns a context freed before its client into a reported error.
+    local preload = os.getenv("SHOAL_GC_EXIT_PRELOAD")
+    local env = ("SHOAL_LIB=%s"):format(H.q(shoal.libpath))
+    if preload then
+        env = env .. (" LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0"):format(H.q(preload))
+    else
+        print("    (plain run: set SHOAL_GC_EXIT_PRELOAD to libasan.so with an ASan SHOAL_LIB to catch a use-after-free)")
+    end
+    for run = 1, 3 do
+        local prefix = H.new_dir()
+        local rc, out = H.run(("env %s %s %s %s %s 4"):format(env, H.LUAJIT,
+            H.q(H.ROOT .. "/tests/lua/gc_exit_order.lua"), H.q(H.LUA_DIR), H.q(prefix)))
+        H.eq(rc, 0, "exit status of run " .. run .. ": " .. out)
+        H.ok(out:find("made 4", 1, true), "output: " .. out)
+        H.ok(not out:find("AddressSanitizer", 1, true), "output: " .. out)
+        for i = 1, 4 do
+            H.ok(not io.open(prefix .. "-" .. i .. "/cnc.dat"), "driver " .. i .. " stopped and removed its directory")
+        end
+    end
+end)
+
 return T
