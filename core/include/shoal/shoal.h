@@ -22,7 +22,8 @@
  *  - Subscriptions: poll/controlled_poll/poll_batch from one thread at a time.
  *    A handler's buffer is valid until it returns, poll_batch views until the
  *    next poll on that subscription (or its close): never unmapped before,
- *    however long that takes (no linger time involved).
+ *    however long that takes (no linger time involved). Hence an image that
+ *    went away stays mapped until its subscription polls again or closes.
  *  - close functions must not race with other calls on the same handle.
  */
 #ifndef SHOAL_H
