@@ -52,6 +52,16 @@ void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const 
     }
 }
 
+void shoal_driver_refuse_foreign(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    const char *what, int64_t registration_id)
+{
+    char msg[192];
+    snprintf(msg, sizeof(msg), "%s registration %lld belongs to another client: client %lld may only close or "
+        "change its own", what, (long long)registration_id, (long long)client_id);
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS])++;
+    shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
+}
+
 static void transmit(shoal_driver_conductor_t *c, int32_t type, const void *msg, size_t length)
 {
     if (shoal_broadcast_transmitter_transmit(&c->to_clients, type, msg, length) < 0)

@@ -125,6 +125,14 @@ void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t 
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
     int64_t subscription_registration_id, int32_t stream_id);
 void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message);
+/* Refuses a command of client_id naming registration_id, which another
+ * client holds (what: "publication" or "subscription"): error response,
+ * counted in FOREIGN_COMMANDS. Commands carry the sender's client id and the
+ * driver checks it against the registration's owner; that is what keeps a
+ * confused client off other clients' handles (any process that can write
+ * cnc.dat could also forge the id: the directory's user is the boundary). */
+void shoal_driver_refuse_foreign(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    const char *what, int64_t registration_id);
 int64_t shoal_driver_now_ms(void);
 
 /* Clients (shoal_driver_clients.c) */

@@ -496,6 +496,7 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
     char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
     shoal_network_publication_t *pub = NULL;
     bool found = false;
+    bool foreign = false;
     for (int32_t i = 0; i < c->publication_links_count && !found; i++)
     {
         const shoal_publication_link_t *link = &c->publication_links[i];
@@ -504,6 +505,12 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
             found = true;
             pub = link->network;
         }
+        foreign |= link->registration_id == registration_id && link->client_id != client_id;
+    }
+    if (!found && foreign)
+    {
+        shoal_driver_refuse_foreign(c, client_id, correlation_id, "publication", registration_id);
+        return;
     }
     if (!found)
     {

@@ -173,14 +173,25 @@ void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t i
 void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, int64_t now_ms)
 {
+    bool foreign = false;
     for (int32_t i = 0; i < c->publication_links_count; i++)
     {
-        if (c->publication_links[i].registration_id == registration_id && c->publication_links[i].client_id == client_id)
+        if (c->publication_links[i].registration_id != registration_id)
+        {
+            continue;
+        }
+        if (c->publication_links[i].client_id == client_id)
         {
             shoal_driver_remove_publication_link(c, i, now_ms);
             shoal_driver_send_operation_success(c, correlation_id);
             return;
         }
+        foreign = true;
+    }
+    if (foreign)
+    {
+        shoal_driver_refuse_foreign(c, client_id, correlation_id, "publication", registration_id);
+        return;
     }
     char msg[128];
     snprintf(msg, sizeof(msg), "unknown publication registration %lld", (long long)registration_id);

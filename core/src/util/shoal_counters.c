@@ -47,6 +47,7 @@ static const char *const SYSTEM_COUNTER_LABELS[SHOAL_SYSTEM_COUNTER_COUNT] = {
     [SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS] = "Sender max cycle time (ns)",
     [SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS] = "Receiver max cycle time (ns)",
     [SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES] = "Invalid values in client-writable memory",
+    [SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS] = "Commands naming another client's handle",
 };
 
 const char *shoal_system_counter_label(int32_t id)

@@ -128,6 +128,9 @@ typedef enum shoal_system_counter_id_en
      * can write) that no correct client could have written: clamped or
      * repaired. Several threads add to it: atomic adds only. */
     SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES,
+    /* A remove or destination command naming a registration of another
+     * client: refused. */
+    SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS,
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 
