@@ -42,6 +42,8 @@ static void usage(FILE *out)
         "  RCV_WINDOW IMAGE_LIVENESS_TIMEOUT_MS PUBLICATION_CONNECTION_TIMEOUT_MS\n"
         "  FLOW_CONTROL_RECEIVER_TIMEOUT_MS NAK_RETRY_DELAY_US RETRANSMIT_LINGER_US\n"
         "  SOCKET_RCVBUF SOCKET_SNDBUF\n"
+        "  MAX_IMAGES_PER_ENDPOINT MAX_IMAGES MAX_SETUP_TERM_LENGTH   (limits on SETUPs heard)\n"
+        "  RETRANSMIT_BUDGET RETRANSMIT_BUDGET_INTERVAL_US   (resend bytes per publication per interval)\n"
         "  RCV_LOSS_RATE SEND_LOSS_RATE LOSS_SEED   (injected loss 0..1, for tests)\n"
         "Units, defaults and meanings: the comment above shoal_context_set in <shoal/shoal.h>.\n");
 }

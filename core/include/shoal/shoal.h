@@ -160,6 +160,11 @@ typedef struct shoal_iovec_stct
  *  SHOAL_NAK_RETRY_DELAY_US           NAK retry floor (1000; else 2 x RTT)
  *  SHOAL_RETRANSMIT_LINGER_US         repeat NAKs ignored for (500)
  *  SHOAL_SOCKET_RCVBUF, SHOAL_SOCKET_SNDBUF  socket buffers asked for (2 MiB)
+ *  SHOAL_MAX_IMAGES_PER_ENDPOINT      images one subscription channel builds from SETUPs (256)
+ *  SHOAL_MAX_IMAGES                   images in the whole driver (1024)
+ *  SHOAL_MAX_SETUP_TERM_LENGTH        SETUPs with longer terms are refused (128 MiB)
+ *  SHOAL_RETRANSMIT_BUDGET            bytes one publication resends per interval (2 MiB)
+ *  SHOAL_RETRANSMIT_BUDGET_INTERVAL_US  that interval (10000)
  *  SHOAL_RCV_LOSS_RATE, SHOAL_SEND_LOSS_RATE  test loss 0..1 of datagrams in/out (0)
  *  SHOAL_LOSS_SEED                    loss generator seed (0: from the clock)
  *  SHOAL_THREADING_MODE               shared (one driver thread) or dedicated

@@ -252,6 +252,46 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
         *('R' == key[7] ? &ctx->socket_rcvbuf : &ctx->socket_sndbuf) = (uint32_t)v;
         return 0;
     }
+    if (0 == strcmp(key, "MAX_IMAGES_PER_ENDPOINT") || 0 == strcmp(key, "MAX_IMAGES"))
+    {
+        if (v < 1 || v > 65536)
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be between 1 and 65536", key,
+                (unsigned long long)v);
+        }
+        *(0 == strcmp(key, "MAX_IMAGES") ? &ctx->max_images : &ctx->max_images_per_endpoint) = (uint32_t)v;
+        return 0;
+    }
+    if (0 == strcmp(key, "MAX_SETUP_TERM_LENGTH"))
+    {
+        if (v > INT32_MAX || shoal_logbuffer_check_term_length((int32_t)v) < 0)
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 65536 and 1073741824",
+                key, (unsigned long long)v);
+        }
+        ctx->max_setup_term_length = (uint32_t)v;
+        return 0;
+    }
+    if (0 == strcmp(key, "RETRANSMIT_BUDGET"))
+    {
+        if (v < 65536 || v > (1ULL << 40))
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu bytes must be between 65536 and 1099511627776", key,
+                (unsigned long long)v);
+        }
+        ctx->retransmit_budget = v;
+        return 0;
+    }
+    if (0 == strcmp(key, "RETRANSMIT_BUDGET_INTERVAL_US"))
+    {
+        if (v < 100 || v > 10ULL * 1000 * 1000)
+        {
+            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu us must be between 100 us and 10 s", key,
+                (unsigned long long)v);
+        }
+        ctx->retransmit_budget_interval_us = v;
+        return 0;
+    }
     if (0 == strcmp(key, "TO_DRIVER_BUFFER_LENGTH"))
     {
         return check_buffer_length(key, v, &ctx->to_driver_buffer_length);
@@ -278,7 +318,9 @@ static const char *const ENV_SETTINGS[] = {
     "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH", "IDLE_STRATEGY",
     "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE", "RCV_LOSS_RATE", "SEND_LOSS_RATE",
     "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS", "FLOW_CONTROL_RECEIVER_TIMEOUT_MS",
-    "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF", "SOCKET_SNDBUF", NULL
+    "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF", "SOCKET_SNDBUF",
+    "MAX_IMAGES_PER_ENDPOINT", "MAX_IMAGES", "MAX_SETUP_TERM_LENGTH", "RETRANSMIT_BUDGET",
+    "RETRANSMIT_BUDGET_INTERVAL_US", NULL
 };
 
 static void default_dir(char *dir, size_t len)
@@ -332,6 +374,11 @@ int shoal_context_init(shoal_context_t **ctxp)
     ctx->rcv_window = 128 * 1024;
     ctx->socket_rcvbuf = 2 * 1024 * 1024;
     ctx->socket_sndbuf = 2 * 1024 * 1024;
+    ctx->max_images_per_endpoint = 256;
+    ctx->max_images = 1024;
+    ctx->max_setup_term_length = 128U * 1024 * 1024;
+    ctx->retransmit_budget = 2ULL * 1024 * 1024;
+    ctx->retransmit_budget_interval_us = 10000;
 
     for (int i = 0; NULL != ENV_SETTINGS[i]; i++)
     {

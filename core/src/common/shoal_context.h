@@ -54,6 +54,12 @@ struct shoal_context_stct
     uint32_t rcv_window;                   /* default receiver window (bytes) */
     uint32_t socket_rcvbuf;                /* SO_RCVBUF asked for (0: OS default) */
     uint32_t socket_sndbuf;                /* SO_SNDBUF asked for (0: OS default) */
+    /* Hostile peers: bounds on what unauthenticated datagrams can make the driver do. */
+    uint32_t max_images_per_endpoint;      /* images one receive channel builds from SETUPs */
+    uint32_t max_images;                   /* images in the whole driver */
+    uint32_t max_setup_term_length;        /* SETUPs asking for longer terms are refused */
+    uint64_t retransmit_budget;            /* bytes one publication resends per interval */
+    uint64_t retransmit_budget_interval_us;
 };
 
 #endif

@@ -161,7 +161,6 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
         }
         c->system_counters[i] = shoal_counter_addr(c->counters.values, id);
     }
-    c->next_session_id = (int32_t)(((uint32_t)rand() << 4) ^ (uint32_t)now_ms);
     c->last_timer_ms = now_ms;
     c->time_of_last_to_driver_position_change_ms = now_ms;
     if (shoal_driver_network_init(c) < 0)

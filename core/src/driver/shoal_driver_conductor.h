@@ -93,9 +93,9 @@ typedef struct shoal_driver_conductor_stct
     shoal_udp_sender_t *sender;
     shoal_udp_receiver_t *receiver;
     int64_t receiver_id;
+    bool random_fallback_logged;       /* getrandom failed once: logged */
     uint64_t next_loss_seed;
 
-    int32_t next_session_id;
     int64_t last_timer_ms;
     int64_t last_to_driver_consumer_position;
     int64_t time_of_last_to_driver_position_change_ms;
@@ -188,5 +188,10 @@ int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c);
 void shoal_driver_network_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop);
 /* Whether stream_id/session_id is taken by any IPC or UDP publication. */
 bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
+/* A random session id (getrandom) not in use for the stream, never 0 (0 in
+ * an MDC status message means any session). */
+int32_t shoal_driver_next_session_id(shoal_driver_conductor_t *c, int32_t stream_id);
+/* A random initial term id for a new log. */
+int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c);
 
 #endif

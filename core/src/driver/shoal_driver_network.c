@@ -20,6 +20,7 @@
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
+#include "util/shoal_random.h"
 
 /* Counter type ids of the per-endpoint blocks (as Aeron's channel status ids). */
 #define SHOAL_COUNTER_TYPE_SEND_CHANNEL 6
@@ -42,6 +43,12 @@ static const int SYSTEM_COUNTER_OF[SHOAL_UDP_COUNTER_COUNT] = {
     [SHOAL_UDP_COUNTER_INVALID_FRAMES] = SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
     [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = SHOAL_SYSTEM_COUNTER_HEARTBEATS_SENT,
     [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH,
+    [SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE] = SHOAL_SYSTEM_COUNTER_FRAMES_FROM_WRONG_SOURCE,
+    [SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS,
+    [SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET] = SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET,
+    [SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED] = SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED,
 };
 
 static void drain_agent_messages_in_place(void *clientd)
@@ -99,6 +106,39 @@ static void ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object
     ask(c, &c->receiver->commands, type, &cmd);
 }
 
+/* A fallback from getrandom is logged once per driver: ids still come, but
+ * the operator should know they may be guessable. */
+static void note_random_fallback(shoal_driver_conductor_t *c, int fallback)
+{
+    if (fallback && !c->random_fallback_logged)
+    {
+        c->random_fallback_logged = true;
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+    }
+    shoal_err_clear();
+}
+
+int32_t shoal_driver_next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
+{
+    int32_t id;
+    int fallback = 0;
+    do
+    {
+        id = shoal_random_int32(&fallback);
+        note_random_fallback(c, fallback);
+    }
+    while (0 == id || shoal_driver_session_in_use(c, stream_id, id));
+    return id;
+}
+
+int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c)
+{
+    int fallback = 0;
+    int32_t id = shoal_random_int32(&fallback);
+    note_random_fallback(c, fallback);
+    return id;
+}
+
 int shoal_driver_network_init(shoal_driver_conductor_t *c)
 {
     c->sender = calloc(1, sizeof(*c->sender));
@@ -125,7 +165,7 @@ int shoal_driver_network_init(shoal_driver_conductor_t *c)
     c->receiver->commands.drain_clientd = c->receiver;
     /* Identifies this driver's receivers in status messages (flow control
      * tells receivers apart by it). */
-    c->receiver_id = ((int64_t)rand() << 32) ^ (int64_t)rand() ^ shoal_nano_time();
+    note_random_fallback(c, shoal_random_fill(&c->receiver_id, sizeof(c->receiver_id)) < 0);
     c->next_loss_seed = c->ctx->loss_seed ? c->ctx->loss_seed : (uint64_t)shoal_nano_time();
     return 0;
 }
@@ -336,17 +376,6 @@ static void send_publication_ready(shoal_driver_conductor_t *c, int64_t correlat
         c->scratch, sizeof(*r) + (size_t)r->log_file_length);
 }
 
-static int32_t next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
-{
-    int32_t id;
-    do
-    {
-        id = c->next_session_id++;
-    }
-    while (shoal_driver_session_in_use(c, stream_id, id));
-    return id;
-}
-
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
 {
@@ -433,7 +462,8 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         int64_t now_ns = shoal_nano_time();
         shoal_network_publication_params_t params = {
             .registration_id = correlation_id,
-            .session_id = uri->has_session_id ? uri->session_id : next_session_id(c, stream_id),
+            .session_id = uri->has_session_id ? uri->session_id : shoal_driver_next_session_id(c, stream_id),
+            .initial_term_id = shoal_driver_next_initial_term_id(c),
             .stream_id = stream_id,
             .term_length = term_length,
             .mtu = mtu,
@@ -447,6 +477,8 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             .connection_timeout_ns = (int64_t)c->ctx->publication_connection_timeout_ms * 1000000LL,
             .fc_receiver_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
             .retransmit_linger_ns = (int64_t)c->ctx->retransmit_linger_us * 1000LL,
+            .retransmit_budget = (int64_t)c->ctx->retransmit_budget,
+            .retransmit_budget_interval_ns = (int64_t)c->ctx->retransmit_budget_interval_us * 1000LL,
             .tail_probe_interval_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
             .unblock_timeout_ns = (int64_t)c->ctx->publication_unblock_timeout_ms * 1000000LL,
             .linger_ns = uri->has_linger ? uri->linger_ns : (int64_t)c->ctx->publication_linger_ms * 1000000LL,
@@ -612,6 +644,8 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
         .recv_loss_rate = c->ctx->rcv_loss_rate,
         .loss_seed = c->next_loss_seed++,
         .receiver_id = c->receiver_id,
+        .max_images = (int32_t)c->ctx->max_images_per_endpoint,
+        .max_setup_term_length = (int32_t)c->ctx->max_setup_term_length,
         .on_setup = shoal_udp_receiver_on_setup,
         .on_setup_clientd = c->receiver,
     };
@@ -687,13 +721,37 @@ static bool setup_is_new(const shoal_driver_conductor_t *c, const shoal_receive_
     return true;
 }
 
+/* Whether one more image fits: per endpoint (the receiver checked against
+ * the images it knows, but SETUPs of many sessions can be on their way
+ * before it hears of the images they built) and in the whole driver (every
+ * image holds counters and a mapped log: a flood of SETUPs must not starve
+ * local publications and subscriptions of them). */
+static bool image_fits(const shoal_driver_conductor_t *c, const shoal_receive_channel_endpoint_t *ep)
+{
+    int64_t on_endpoint = 0, total = 0;
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (SHOAL_IMAGE_ACTIVE == c->images[i]->state)
+        {
+            total++;
+            on_endpoint += c->images[i]->endpoint == ep;
+        }
+    }
+    return on_endpoint < (int64_t)c->ctx->max_images_per_endpoint && total < (int64_t)c->ctx->max_images;
+}
+
 static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
-    const shoal_setup_header_t *setup, const struct sockaddr_storage *from)
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, const struct sockaddr_storage *source)
 {
     int64_t now_ms = shoal_epoch_ms();
     int64_t now_ns = shoal_nano_time();
     if (!setup_is_new(c, ep, setup, now_ns))
     {
+        return;
+    }
+    if (!image_fits(c, ep))
+    {
+        shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT], 1);
         return;
     }
     const shoal_subscription_link_t *first = NULL;
@@ -712,8 +770,8 @@ static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint
         shoal_err_clear();
         return;
     }
-    char source[SHOAL_UDP_ADDR_TEXT_MAX];
-    shoal_udp_addr_format(from, source, sizeof(source));
+    char source_text[SHOAL_UDP_ADDR_TEXT_MAX];
+    shoal_udp_addr_format(from, source_text, sizeof(source_text));
     shoal_publication_image_params_t p = {
         .correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver),
         .session_id = setup->session_id,
@@ -729,7 +787,8 @@ static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint
         .receiver_id = c->receiver_id,
         .nak_retry_delay_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
         .control_address = from,
-        .source = source,
+        .source_address = source,
+        .source = source_text,
         .channel = first->channel,
     };
     shoal_publication_image_t *image = NULL;
@@ -981,7 +1040,7 @@ static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void 
             }
             break;
         case SHOAL_UDP_MSG_SETUP:
-            on_setup(c, msg->endpoint, &msg->setup, &msg->address);
+            on_setup(c, msg->endpoint, &msg->setup, &msg->address, &msg->source);
             break;
         case SHOAL_UDP_MSG_RESULT:
             if (0 == msg->code)

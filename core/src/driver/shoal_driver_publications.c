@@ -14,17 +14,6 @@ static bool session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id,
     return shoal_driver_session_in_use(c, stream_id, session_id);
 }
 
-static int32_t next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
-{
-    int32_t id;
-    do
-    {
-        id = c->next_session_id++;
-    }
-    while (session_in_use(c, stream_id, id));
-    return id;
-}
-
 static shoal_ipc_publication_t *find_shared(shoal_driver_conductor_t *c, int32_t stream_id, const shoal_uri_t *uri)
 {
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
@@ -109,7 +98,8 @@ void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client
         }
         shoal_ipc_publication_params_t params = {
             .registration_id = correlation_id,
-            .session_id = uri.has_session_id ? uri.session_id : next_session_id(c, stream_id),
+            .session_id = uri.has_session_id ? uri.session_id : shoal_driver_next_session_id(c, stream_id),
+            .initial_term_id = shoal_driver_next_initial_term_id(c),
             .stream_id = stream_id,
             .term_length = term_length,
             .mtu = mtu,

@@ -48,6 +48,12 @@ static const char *const SYSTEM_COUNTER_LABELS[SHOAL_SYSTEM_COUNTER_COUNT] = {
     [SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS] = "Receiver max cycle time (ns)",
     [SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES] = "Invalid values in client-writable memory",
     [SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS] = "Commands naming another client's handle",
+    [SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = "SETUPs refused: image limit",
+    [SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = "SETUPs refused: term length",
+    [SHOAL_SYSTEM_COUNTER_FRAMES_FROM_WRONG_SOURCE] = "Frames from wrong source",
+    [SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = "NAKs from unknown receivers",
+    [SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET] = "NAKs over retransmit budget",
+    [SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED] = "Status message windows clamped",
 };
 
 const char *shoal_system_counter_label(int32_t id)

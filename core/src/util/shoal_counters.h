@@ -131,6 +131,12 @@ typedef enum shoal_system_counter_id_en
     /* A remove or destination command naming a registration of another
      * client: refused. */
     SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS,
+    SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,  /* SETUP flood: images at MAX_IMAGES(_PER_ENDPOINT) */
+    SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH,  /* SETUP term length above MAX_SETUP_TERM_LENGTH */
+    SHOAL_SYSTEM_COUNTER_FRAMES_FROM_WRONG_SOURCE,    /* DATA/PAD/EOS/SETUP of an image from another address */
+    SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, /* NAK from an address that sent no status message */
+    SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET,            /* NAK dropped: retransmit budget spent */
+    SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED,          /* SM window cut to half a term */
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 

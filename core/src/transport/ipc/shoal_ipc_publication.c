@@ -33,7 +33,7 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     pub->pub_pos_counter_id = -1;
     /* A random initial term id, as Aeron, so positions of different streams
      * never look alike to a confused reader. */
-    pub->initial_term_id = (int32_t)(((uint32_t)rand() << 8) ^ (uint32_t)now_ms);
+    pub->initial_term_id = params->initial_term_id;
 
     char sub_dir[448];
     snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);

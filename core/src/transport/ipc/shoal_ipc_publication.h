@@ -96,6 +96,7 @@ typedef struct shoal_ipc_publication_params_stct
     int64_t registration_id;
     int32_t session_id;
     int32_t stream_id;
+    int32_t initial_term_id;           /* random (the driver draws it) */
     int32_t term_length;
     int32_t mtu;
     bool exclusive;

@@ -58,8 +58,12 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     pub->pub_limit_counter_id = pub->pub_pos_counter_id = pub->snd_pos_counter_id = -1;
     pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
     snprintf(pub->channel, sizeof(pub->channel), "%s", p->channel);
-    pub->initial_term_id = (int32_t)(((uint32_t)rand() << 8) ^ (uint32_t)now_ns);
+    pub->initial_term_id = p->initial_term_id;
     shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
+    pub->retransmit_budget = p->retransmit_budget > 0 ? p->retransmit_budget : INT64_MAX;
+    pub->retransmit_budget_interval_ns = p->retransmit_budget_interval_ns > 0 ? p->retransmit_budget_interval_ns :
+        1000 * 1000 * 1000LL;
+    pub->retransmit_budget_start_ns = now_ns;
     if (shoal_flow_control_init(&pub->flow_control, p->fc_spec, p->fc_default, p->fc_receiver_timeout_ns) < 0)
     {
         free(pub);
@@ -314,8 +318,49 @@ int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now
     return work;
 }
 
+/* Known receivers: an entry per address that sent a valid status message.
+ * Linear scans of at most SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS (usually one or
+ * a few): no allocation on the SM or NAK path. */
+static void remember_receiver(shoal_network_publication_t *pub, const struct sockaddr_storage *from, int32_t window,
+    int64_t now_ns)
+{
+    int32_t stalest = 0;
+    for (int32_t i = 0; i < pub->known_receiver_count; i++)
+    {
+        shoal_known_receiver_t *r = &pub->known_receivers[i];
+        if (shoal_udp_addr_equal(&r->address, from))
+        {
+            r->time_of_last_sm_ns = now_ns;
+            r->window = window;
+            return;
+        }
+        if (r->time_of_last_sm_ns < pub->known_receivers[stalest].time_of_last_sm_ns)
+        {
+            stalest = i;
+        }
+    }
+    int32_t slot = pub->known_receiver_count < SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS ? pub->known_receiver_count++ : stalest;
+    pub->known_receivers[slot].address = *from;
+    pub->known_receivers[slot].time_of_last_sm_ns = now_ns;
+    pub->known_receivers[slot].window = window;
+}
+
+static const shoal_known_receiver_t *find_receiver(const shoal_network_publication_t *pub,
+    const struct sockaddr_storage *from, int64_t now_ns)
+{
+    for (int32_t i = 0; i < pub->known_receiver_count; i++)
+    {
+        const shoal_known_receiver_t *r = &pub->known_receivers[i];
+        if (shoal_udp_addr_equal(&r->address, from))
+        {
+            return now_ns - r->time_of_last_sm_ns <= pub->connection_timeout_ns ? r : NULL;
+        }
+    }
+    return NULL;
+}
+
 void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
-    size_t length, int64_t now_ns)
+    size_t length, const struct sockaddr_storage *from, int64_t now_ns)
 {
     shoal_status_message_header_t sm;
     memcpy(&sm, frame, sizeof(sm));
@@ -342,6 +387,14 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
         /* Not a position this stream has sent: another incarnation, or forged. */
         return;
     }
+    if (sm.receiver_window > pub->term_length / 2)
+    {
+        /* No receiver holds more than half a term ahead of what it consumed:
+         * a bigger window is a forgery that would let the sender overrun. */
+        sm.receiver_window = pub->term_length / 2;
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED, 1);
+    }
+    remember_receiver(pub, from, sm.receiver_window, now_ns);
     int64_t limit = shoal_flow_control_on_status_message(&pub->flow_control, sm.receiver_id, position,
         sm.receiver_window, pub->sender_limit, now_ns);
     if (limit != pub->sender_limit)
@@ -398,6 +451,14 @@ static void send_gap_padding(shoal_network_publication_t *pub, const shoal_nak_h
 void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
     const struct sockaddr_storage *from, int64_t now_ns)
 {
+    const shoal_known_receiver_t *receiver = find_receiver(pub, from, now_ns);
+    if (NULL == receiver)
+    {
+        /* Not from a receiver of ours: a spoofed or stray NAK must not make
+         * us send (NAK amplification). */
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, 1);
+        return;
+    }
     shoal_nak_header_t nak;
     memcpy(&nak, frame, sizeof(nak));
     if (nak.term_offset < 0 || nak.term_offset >= pub->term_length || (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) ||
@@ -423,11 +484,28 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     {
         return;
     }
+    if (now_ns - pub->retransmit_budget_start_ns >= pub->retransmit_budget_interval_ns)
+    {
+        pub->retransmit_budget_start_ns = now_ns;
+        pub->retransmit_budget_used = 0;
+    }
+    int64_t budget_left = pub->retransmit_budget - pub->retransmit_budget_used;
+    if (budget_left < pub->mtu)
+    {
+        /* Spent (less than a frame left would send nothing). */
+        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET, 1);
+        return;
+    }
     if (!shoal_retransmit_handler_on_nak(&pub->retransmit, nak.term_id, nak.term_offset, now_ns))
     {
         return;
     }
+    /* A receiver never misses more than its window: what it cannot hold it
+     * would not have NAKed. Never less than an mtu, so a gap always moves. */
     int64_t remaining = nak.length;
+    int64_t window = receiver->window > pub->mtu ? receiver->window : pub->mtu;
+    remaining = remaining < window ? remaining : window;
+    remaining = remaining < budget_left ? remaining : budget_left;
     if (remaining > pub->sender_position - position)
     {
         remaining = pub->sender_position - position;
@@ -468,6 +546,11 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         int sent = shoal_send_channel_endpoint_resend(pub->endpoint, iov, count, from);
         shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_RETRANSMITS_SENT, sent);
         pub->retransmits_sent += sent;
+        for (int i = 0; i < sent; i++)
+        {
+            pub->retransmit_budget_used += (int64_t)iov[i].iov_len;
+            pub->retransmit_bytes_sent += (int64_t)iov[i].iov_len;
+        }
         if (sent < count)
         {
             break;

@@ -14,6 +14,15 @@
  *  - SMs move the sender limit through flow control; NAKs resend ranges
  *    from the term (retransmit handler: one resend per range per linger);
  *    RTT measurement requests are answered at once.
+ *  - A 28-byte NAK can ask for a whole term, and anyone can send one, so:
+ *    NAKs are served only for addresses that sent this publication a status
+ *    message within the connection timeout (its receivers: the unicast
+ *    peer, each MDC destination, each multicast member heard; a bounded
+ *    table, the stalest entry replaced when full); a NAK's length is cut to
+ *    that receiver's advertised window; and the bytes resent per
+ *    retransmit_budget_interval are capped at retransmit_budget (NAKs past
+ *    it are dropped: the receiver asks again after its retry delay). An SM
+ *    window is cut to half a term, the most a receiver may hold ahead.
  *  - Connected while SMs keep coming (publication connection timeout).
  *
  * Conductor (conductor duty): publisher limit = sender position + term
@@ -55,12 +64,22 @@ typedef enum shoal_network_publication_state_en
 
 #define SHOAL_NET_PUB_SETUP_INTERVAL_NS (100 * 1000 * 1000LL)
 #define SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS (100 * 1000 * 1000LL)
+#define SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS 64
+
+/* An address that sent this publication a status message (sender only). */
+typedef struct shoal_known_receiver_stct
+{
+    struct sockaddr_storage address;
+    int64_t time_of_last_sm_ns;
+    int32_t window;
+} shoal_known_receiver_t;
 
 typedef struct shoal_network_publication_params_stct
 {
     int64_t registration_id;
     int32_t session_id;
     int32_t stream_id;
+    int32_t initial_term_id;           /* random (the driver draws it) */
     int32_t term_length;
     int32_t mtu;
     int32_t ttl;
@@ -73,6 +92,8 @@ typedef struct shoal_network_publication_params_stct
     int64_t connection_timeout_ns;
     int64_t fc_receiver_timeout_ns;
     int64_t retransmit_linger_ns;
+    int64_t retransmit_budget;         /* bytes per interval; 0: unlimited */
+    int64_t retransmit_budget_interval_ns;
     int64_t tail_probe_interval_ns;
     int64_t unblock_timeout_ns;
     int64_t linger_ns;
@@ -138,6 +159,13 @@ typedef struct shoal_network_publication_stct
     shoal_flow_control_t flow_control;
     shoal_retransmit_handler_t retransmit;
     int64_t retransmits_sent;
+    int64_t retransmit_budget;
+    int64_t retransmit_budget_interval_ns;
+    int64_t retransmit_budget_start_ns;
+    int64_t retransmit_budget_used;
+    int64_t retransmit_bytes_sent;
+    int32_t known_receiver_count;
+    shoal_known_receiver_t known_receivers[SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS];
 } shoal_network_publication_t;
 
 int shoal_network_publication_create(shoal_network_publication_t **pub, const char *dir,
@@ -153,7 +181,7 @@ int64_t shoal_network_publication_producer_position(const shoal_network_publicat
  * sender's scratch of SHOAL_UDP_BATCH * destinations mmsghdrs. */
 int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now_ns);
 void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
-    size_t length, int64_t now_ns);
+    size_t length, const struct sockaddr_storage *from, int64_t now_ns);
 void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
     const struct sockaddr_storage *from, int64_t now_ns);
 void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const uint8_t *frame,

@@ -45,6 +45,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
     image->endpoint = endpoint;
     image->control_address = *p->control_address;
+    image->source_address = NULL != p->source_address ? *p->source_address : *p->control_address;
     image->receiver_id = p->receiver_id;
     /* Subscribers consume a fragmented message only once all of it is in,
      * so the window must hold the largest message a publication accepts

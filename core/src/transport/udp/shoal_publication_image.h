@@ -99,6 +99,7 @@ typedef struct shoal_publication_image_params_stct
     int64_t receiver_id;
     int64_t nak_retry_delay_ns;
     const struct sockaddr_storage *control_address;  /* where SMs and NAKs go */
+    const struct sockaddr_storage *source_address;   /* where the SETUP came from */
     const char *source;                              /* text for labels / clients */
     const char *channel;
 } shoal_publication_image_params_t;
@@ -121,6 +122,7 @@ typedef struct shoal_publication_image_stct
     uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
     shoal_receive_channel_endpoint_t *endpoint;
     struct sockaddr_storage control_address;
+    struct sockaddr_storage source_address;  /* the only address whose frames are taken */
     int64_t receiver_id;
     int32_t rcv_window;
     bool reliable;

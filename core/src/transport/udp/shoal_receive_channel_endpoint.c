@@ -1,5 +1,6 @@
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp
     }
     ep->channel = *p->channel;
     ep->receiver_id = p->receiver_id;
+    ep->max_images = p->max_images > 0 ? p->max_images : INT32_MAX;
+    ep->max_setup_term_length = p->max_setup_term_length > 0 ? p->max_setup_term_length : INT32_MAX;
     ep->on_setup = p->on_setup;
     ep->on_setup_clientd = p->on_setup_clientd;
     for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
@@ -257,6 +260,12 @@ static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, si
     shoal_publication_image_t *image = shoal_receive_channel_endpoint_find_image(ep, session_id, stream_id);
     if (NULL != image)
     {
+        if (!shoal_udp_addr_equal(from, &image->source_address))
+        {
+            /* Forged or stray: only the socket that sent the SETUP feeds the image. */
+            shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
+            return;
+        }
         int32_t span = shoal_udp_data_datagram_check(buf, length, image->term_length);
         if (span < 0)
         {
@@ -297,6 +306,11 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
     shoal_publication_image_t *image = shoal_receive_channel_endpoint_find_image(ep, s.session_id, s.stream_id);
     if (NULL != image)
     {
+        if (!shoal_udp_addr_equal(from, &image->source_address))
+        {
+            shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
+            return;
+        }
         /* The sender has not heard our status messages yet. */
         image->sm_pending = true;
         return;
@@ -314,9 +328,20 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
             return;
         }
     }
+    if (s.term_length > ep->max_setup_term_length)
+    {
+        /* A long term costs the receiver a log of 3 terms: not on a stranger's say. */
+        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH, 1);
+        return;
+    }
+    if (ep->image_count >= ep->max_images)
+    {
+        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT, 1);
+        return;
+    }
     if (NULL != ep->on_setup)
     {
-        ep->on_setup(ep->on_setup_clientd, ep, &s, control_address_for(ep, from), now_ns);
+        ep->on_setup(ep->on_setup_clientd, ep, &s, control_address_for(ep, from), from, now_ns);
     }
 }
 

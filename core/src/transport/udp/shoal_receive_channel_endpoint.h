@@ -13,6 +13,15 @@
  *   RTTM      -> the image (replies to our measurement requests).
  * Anything malformed is dropped and counted in INVALID_FRAMES.
  *
+ * Defences against datagrams from anyone who can reach the port: an image
+ * is bound to the address its SETUP came from (the sender's one socket, for
+ * unicast, multicast and MDC alike) and its DATA/PAD/EOS/SETUP from any
+ * other address is dropped (FRAMES_FROM_WRONG_SOURCE); a SETUP asking for a
+ * term longer than max_setup_term_length, or arriving while the endpoint
+ * holds max_images images, builds nothing (SETUPS_REFUSED_*). The conductor
+ * checks the same limits and the driver-wide one again (SETUPs in flight to
+ * it are not in image_count yet).
+ *
  * A subscription with control=host:port (MDC dynamic) makes the endpoint
  * announce itself: an SM with the SETUP flag to the control address every
  * 100 ms for each wanted stream, so the publication adds it as a destination.
@@ -36,8 +45,11 @@
 #define SHOAL_RCV_MAX_PENDING_SESSIONS 32
 #define SHOAL_RCV_ELICIT_INTERVAL_NS (100 * 1000 * 1000LL)
 
+/* control: where the image's SMs and NAKs go; source: where the SETUP came
+ * from (the image accepts frames from there only). */
 typedef void (*shoal_on_setup_fn)(void *clientd, shoal_receive_channel_endpoint_t *ep,
-    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, int64_t now_ns);
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *control, const struct sockaddr_storage *source,
+    int64_t now_ns);
 
 typedef struct shoal_rcv_stream_interest_stct
 {
@@ -71,6 +83,8 @@ struct shoal_receive_channel_endpoint_stct
     int32_t pending_count;
     shoal_rcv_pending_session_t pending[SHOAL_RCV_MAX_PENDING_SESSIONS];
     int64_t time_of_last_control_elicit_ns;
+    int32_t max_images;
+    int32_t max_setup_term_length;
     shoal_on_setup_fn on_setup;
     void *on_setup_clientd;
 };
@@ -84,6 +98,8 @@ typedef struct shoal_receive_channel_endpoint_params_stct
     double recv_loss_rate;
     uint64_t loss_seed;
     int64_t receiver_id;
+    int32_t max_images;                /* 0: unlimited */
+    int32_t max_setup_term_length;     /* 0: any valid term length */
     shoal_on_setup_fn on_setup;
     void *on_setup_clientd;
 } shoal_receive_channel_endpoint_params_t;

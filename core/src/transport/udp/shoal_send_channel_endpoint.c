@@ -356,7 +356,7 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
         switch (type)
         {
             case SHOAL_HDR_TYPE_SM:
-                shoal_network_publication_on_status_message(pub, buf, length, now_ns);
+                shoal_network_publication_on_status_message(pub, buf, length, from, now_ns);
                 break;
             case SHOAL_HDR_TYPE_NAK:
                 shoal_network_publication_on_nak(pub, buf, from, now_ns);

@@ -244,7 +244,8 @@ int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r)
 }
 
 void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep,
-    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, int64_t now_ns)
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *control, const struct sockaddr_storage *source,
+    int64_t now_ns)
 {
     (void)now_ns;
     shoal_udp_receiver_t *r = clientd;
@@ -252,7 +253,8 @@ void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t
     memset(&msg, 0, offsetof(shoal_udp_command_t, message));
     msg.endpoint = ep;
     msg.setup = *setup;
-    msg.address = *from;
+    msg.address = *control;
+    msg.source = *source;
     /* A full queue drops it: the sender repeats SETUP until it hears us. */
     if (!shoal_udp_command_queue_offer(r->to_conductor, SHOAL_UDP_MSG_SETUP, &msg))
     {

@@ -63,6 +63,7 @@ typedef struct shoal_udp_command_stct
     int32_t command;                  /* RELEASED */
     int32_t code;                     /* RESULT, ERROR */
     struct sockaddr_storage address;  /* destination; SETUP: control address */
+    struct sockaddr_storage source;   /* SETUP: where it came from */
     shoal_setup_header_t setup;       /* SETUP */
     char message[SHOAL_ERRMSG_MAX];   /* RESULT, ERROR: only its text is queued */
 } shoal_udp_command_t;

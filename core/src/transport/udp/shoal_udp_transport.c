@@ -26,6 +26,12 @@ static const char *const COUNTER_NAMES[SHOAL_UDP_COUNTER_COUNT] = {
     [SHOAL_UDP_COUNTER_INVALID_FRAMES] = "invalid frames",
     [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = "heartbeats sent",
     [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = "NAKs for data no longer held",
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = "SETUPs refused: image limit",
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = "SETUPs refused: term length",
+    [SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE] = "frames from wrong source",
+    [SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = "NAKs from unknown receivers",
+    [SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET] = "NAKs over retransmit budget",
+    [SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED] = "status message windows clamped",
 };
 
 const char *shoal_udp_counter_name(int which)

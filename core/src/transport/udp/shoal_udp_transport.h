@@ -43,6 +43,14 @@ typedef enum shoal_udp_counter_en
     SHOAL_UDP_COUNTER_INVALID_FRAMES,
     SHOAL_UDP_COUNTER_HEARTBEATS_SENT,
     SHOAL_UDP_COUNTER_NAKS_UNSERVED,
+    /* Hostile or confused peers (receiver side): */
+    SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,   /* images per endpoint or in total at their limit */
+    SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH,   /* term length above MAX_SETUP_TERM_LENGTH */
+    SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE,     /* an image's session from another address */
+    /* (sender side): */
+    SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS,  /* no status message came from that address */
+    SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET,             /* retransmit budget spent for the interval */
+    SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED,           /* window beyond half a term */
     SHOAL_UDP_COUNTER_COUNT
 } shoal_udp_counter_t;
 
