@@ -181,6 +181,10 @@ static inline int run_loss_test(const char *name, const char *rate, const char *
         name, term_length, rate, (unsigned long long)checker->next_seq, messages, (double)sender.bytes / 1e6, (double)elapsed / 1000.0,
         (double)checker->next_seq * 1000.0 / (double)(elapsed > 0 ? elapsed : 1), (unsigned long long)checker->errors,
         (long long)naks, (long long)retransmits, (long long)dropped_bytes);
+    /* The NAK defences must not be what holds loss recovery back. */
+    printf("loss test %s: NAKs over retransmit budget %lld, from unknown receivers %lld\n", name,
+        (long long)udp_test_counter(pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET),
+        (long long)udp_test_counter(pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS));
     fflush(stdout);
     int rc = (checker->next_seq == (uint64_t)messages && 0 == checker->errors) ? 0 : -1;
     free(checker);

@@ -144,6 +144,10 @@ static int run_mdc_loss_test_with(const char *name, const char *rate, const char
     }
     printf("; NAKs sent %lld (received %lld after loss), retransmitted datagrams %lld\n", (long long)naks,
         (long long)naks_received, (long long)retransmits);
+    printf("%s loss test %s: NAKs over retransmit budget %lld, from unknown receivers %lld\n",
+        multicast ? "multicast" : "MDC", name,
+        (long long)udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET),
+        (long long)udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS));
     fflush(stdout);
     free(checkers);
     shoal_publication_close(pub);
