@@ -64,6 +64,12 @@ static int setup(void **state)
     return setup_with(state, settings);
 }
 
+/* Default settings (image liveness 10 s: a loaded machine does not time the real stream out). */
+static int setup_default(void **state)
+{
+    return setup_with(state, NULL);
+}
+
 /* A small budget and a long interval: the cap shows however slow the machine. */
 #define BUDGET (64 * 1024)
 static int setup_budget(void **state)
@@ -228,6 +234,10 @@ static void test_nak_flood_is_held_to_the_budget(void **state)
     struct sockaddr_in sender;
     shoal_publication_t *pub = publish_to_peer(f, 512 * 1024, 512 * 1024, &setup, &sender);
 
+    /* A live receiver keeps sending status messages: it stays known. */
+    shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, setup.session_id, 7,
+        setup.active_term_id, 0, 512 * 1024, 4242 };
+    send_to(f->fd, &sm, sizeof(sm), &sender);
     int64_t start_ms = shoal_test_now_ms();
     int64_t resent = 0;
     for (int i = 0; i < 200; i++)
@@ -243,8 +253,10 @@ static void test_nak_flood_is_held_to_the_budget(void **state)
     fprintf(stderr, "200 NAKs of 512 KiB from the receiver's address in %lld ms: %lld bytes resent "
         "(budget %d per s), %lld NAKs over budget\n", (long long)elapsed_ms, (long long)resent, BUDGET,
         (long long)over);
+    /* Served at all (the driver's count: a loaded machine may drop datagrams
+     * on their way to the test), and never beyond the budget. */
     assert_true(over >= 1);
-    assert_true(resent > 0);
+    assert_true(counter(f, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT) > 0);
     assert_true(resent <= intervals * (BUDGET + 1408));
     shoal_publication_close(pub);
 }
@@ -409,7 +421,10 @@ static void test_setup_flood_is_capped(void **state)
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     uint64_t next = 0;
     int64_t start_ms = shoal_test_now_ms();
-    int64_t heartbeat = counter(f, SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT);
+    shoal_cnc_view_t view;
+    assert_int_equal(0, shoal_cnc_map(f->env.dir, false, 1000, &view));
+    const int64_t *heartbeat_counter = shoal_counter_addr(view.counters_values, SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT);
+    int64_t heartbeat = shoal_load_acquire(heartbeat_counter);
     int64_t heartbeat_changed_ms = start_ms, max_heartbeat_gap_ms = 0;
     int sent_setups = 0;
     while (sent_setups < FLOOD_SETUPS || next < FLOOD_MESSAGES)
@@ -429,7 +444,7 @@ static void test_setup_flood_is_capped(void **state)
             next++;
         }
         shoal_subscription_poll(sub, shoal_test_collect_seq, c, 100);
-        int64_t hb = counter(f, SHOAL_SYSTEM_COUNTER_DRIVER_HEARTBEAT);
+        int64_t hb = shoal_load_acquire(heartbeat_counter);
         int64_t now = shoal_test_now_ms();
         if (hb != heartbeat)
         {
@@ -441,21 +456,24 @@ static void test_setup_flood_is_capped(void **state)
         assert_true(now - start_ms < 60000);
     }
     int64_t flood_ms = shoal_test_now_ms() - start_ms;
+    shoal_cnc_unmap(&view);
 
     /* Local commands while the images the flood built are still there. */
     shoal_publication_t *ipc_pub, *udp_pub;
     shoal_subscription_t *sub2;
+    int images = shoal_subscription_image_count(sub);
     assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 9, &ipc_pub));
     assert_int_equal(0, shoal_add_publication(f->env.client, uri, 11, &udp_pub));
     assert_int_equal(0, shoal_add_subscription(f->env.client, uri, 11, &sub2));
 
-    assert_int_equal(FLOOD_MESSAGES, shoal_test_poll_until(sub, shoal_test_collect_seq, c, FLOOD_MESSAGES, 30000));
-    assert_int_equal(0, c->errors);
+    int received = shoal_test_poll_until(sub, shoal_test_collect_seq, c, FLOOD_MESSAGES, 30000);
     int64_t refused = udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,
         FLOOD_SETUPS - 256, 10000);
-    int images = shoal_subscription_image_count(sub);
-    fprintf(stderr, "%d SETUPs in %lld ms: %d images, %lld refused; %d messages whole; heartbeat gap max %lld ms\n",
-        sent_setups, (long long)flood_ms, images, (long long)refused, c->count, (long long)max_heartbeat_gap_ms);
+    fprintf(stderr, "%d SETUPs in %lld ms: %d images, %lld refused; %d of %d messages, %d errors; heartbeat gap max "
+        "%lld ms\n", sent_setups, (long long)flood_ms, images, (long long)refused, received, FLOOD_MESSAGES, c->errors,
+        (long long)max_heartbeat_gap_ms);
+    assert_int_equal(FLOOD_MESSAGES, received);
+    assert_int_equal(0, c->errors);
     assert_true(images <= 256);
     assert_true(refused >= FLOOD_SETUPS / 2);
     assert_true(max_heartbeat_gap_ms < 10000); /* the clients' driver timeout */
@@ -497,7 +515,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sm_window_is_clamped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_from_another_address_are_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_with_long_term_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setup_flood_is_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setup_flood_is_capped, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_session_ids_are_not_sequential, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
