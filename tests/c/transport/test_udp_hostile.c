@@ -115,19 +115,27 @@ static ssize_t recv_type(int fd, int type, uint8_t *buf, size_t cap, struct sock
     }
 }
 
-/* Bytes of DATA frames with a payload that arrive on fd within quiet_ms of each other. */
+/* Bytes of DATA frames with a payload that arrive on fd until none came for
+ * quiet_ms (heartbeats, which an unacknowledged sender keeps probing with,
+ * do not count as traffic). */
 static int64_t drain_data_bytes(int fd, int quiet_ms)
 {
     uint8_t buf[65536];
     int64_t bytes = 0;
-    struct pollfd p = { fd, POLLIN, 0 };
-    while (poll(&p, 1, quiet_ms) > 0)
+    int64_t quiet_until = shoal_test_now_ms() + quiet_ms;
+    for (int64_t left; (left = quiet_until - shoal_test_now_ms()) > 0;)
     {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, (int)left) <= 0)
+        {
+            continue;
+        }
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n >= 32 && SHOAL_HDR_TYPE_DATA == ((const shoal_frame_header_t *)buf)->type &&
             ((const shoal_frame_header_t *)buf)->frame_length > 0)
         {
             bytes += n;
+            quiet_until = shoal_test_now_ms() + quiet_ms;
         }
     }
     return bytes;
