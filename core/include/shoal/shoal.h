@@ -192,13 +192,21 @@ SHOAL_API int shoal_context_set_idle_strategy(shoal_context_t *ctx, shoal_idle_s
 SHOAL_API int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value);
 
 /* Error callback for asynchronous errors seen by a client's conductor thread
- * (driver timeout, publication or image lost). Called on that thread. */
+ * (driver timeout, publication or image lost). Called on that thread.
+ * A client whose conductor misses driver events (it fell a whole
+ * SHOAL_TO_CLIENTS_BUFFER_LENGTH behind the driver, or the buffer held a
+ * corrupt record) closes itself rather than keep images that may be stale:
+ * the handler gets SHOAL_ECLOSED with a message starting "missed driver
+ * events", and every later call fails as for a lost driver (ECLOSED, offers
+ * SHOAL_CLOSED). Connect a new client to carry on. */
 typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
 SHOAL_API int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
 
 /* ---- Media driver (embedded: runs on its own thread) ---- */
 /* Fails with SHOAL_EACTIVE if another live driver owns the directory; a stale
- * directory left by a dead driver is cleaned. */
+ * directory left by a dead driver is cleaned. Fails with SHOAL_EIO if the
+ * directory or its lock file is a symlink, or the directory is not owned by
+ * the effective user or is writable by group or others. */
 SHOAL_API int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
 SHOAL_API int shoal_driver_close(shoal_driver_t *driver);
 /* Runs the driver on the calling thread until *stop_flag becomes non-zero
@@ -209,14 +217,18 @@ SHOAL_API bool shoal_driver_is_active(const char *dir, uint64_t timeout_ms);
 
 /* ---- Client ---- */
 /* Connects to the driver of ctx's directory. Fails with SHOAL_ENODRIVER if no
- * live driver runs there. The context must outlive the client. */
+ * live driver runs there, and with SHOAL_EIO if the directory or its cnc.dat
+ * is not owned by the effective user or is writable by group or others, or
+ * if cnc.dat is a symlink (another local user could have planted them; the
+ * message names the path and the fix). The context must outlive the client. */
 SHOAL_API int shoal_client_connect(shoal_client_t **client, shoal_context_t *ctx);
 /* Closes the client and every publication and subscription it created: their
  * handles become invalid. Close them first if other threads still use them. */
 SHOAL_API int shoal_client_close(shoal_client_t *client);
 /* Driver-assigned client id. */
 SHOAL_API int64_t shoal_client_id(const shoal_client_t *client);
-/* True once the client lost its driver (timeout) or was closed. */
+/* True once the client lost its driver (timeout), missed driver events (see
+ * shoal_context_set_error_handler) or was closed. */
 SHOAL_API bool shoal_client_is_closed(const shoal_client_t *client);
 
 /* Channel URIs: "aeron:ipc[?key=value|...]" with keys term-length, mtu,

@@ -173,7 +173,7 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
     shoal_client_linger(c, s, last_generation, NULL, gone);
 }
 
-static void lose_driver(shoal_client_t *c, const char *reason)
+static void close_client(shoal_client_t *c, int code, const char *reason)
 {
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
     shoal_store_release(&c->closed, 1);
@@ -184,8 +184,34 @@ static void lose_driver(shoal_client_t *c, const char *reason)
     pthread_cond_broadcast(&c->cond);
     if (NULL != c->ctx->error_handler)
     {
-        c->ctx->error_handler(c->ctx->error_handler_clientd, SHOAL_ETIMEDOUT, reason);
+        c->ctx->error_handler(c->ctx->error_handler_clientd, code, reason);
     }
+}
+
+static void lose_driver(shoal_client_t *c, const char *reason)
+{
+    close_client(c, SHOAL_ETIMEDOUT, reason);
+}
+
+/* The broadcast receiver was lapped (this thread fell a whole buffer behind
+ * the driver) or skipped a corrupt record: image events and responses in
+ * between are gone, and no message says which. Carrying on would keep
+ * images the driver has dropped and miss new ones, silently; re-syncing
+ * would need the driver to repeat its state, which it cannot. So the client
+ * closes with a reason naming what happened, and tells the driver to release
+ * its resources now rather than at the liveness timeout. */
+static void close_on_missed_events(shoal_client_t *c, const char *what)
+{
+    if (shoal_load_acquire(&c->closed))
+    {
+        return;
+    }
+    char reason[512];
+    snprintf(reason, sizeof(reason), "missed driver events (%s): images and responses may be stale, so the client "
+        "is closed; connect a new client (a larger SHOAL_TO_CLIENTS_BUFFER_LENGTH on the driver makes it rarer)", what);
+    shoal_correlated_command_t cmd = { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) };
+    shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_CLOSE, &cmd, sizeof(cmd));
+    close_client(c, SHOAL_ECLOSED, reason);
 }
 
 static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
@@ -291,13 +317,21 @@ void *shoal_client_conductor_run(void *arg)
     while (!shoal_load_acquire(&c->stop))
     {
         pthread_mutex_lock(&c->lock);
+        const int64_t lapped = c->to_clients.lapped_count;
         int work = shoal_broadcast_receiver_receive(&c->to_clients, on_broadcast, c);
-        if (work < 0 && NULL != c->ctx->error_handler)
+        if (work < 0)
         {
-            /* The driver writes this buffer; a record it could not have
-             * written means corruption. Responses in the skipped part are
-             * lost: waiting calls time out with an error. */
-            c->ctx->error_handler(c->ctx->error_handler_clientd, shoal_errcode(), shoal_errmsg());
+            /* A record the driver could not have written: corruption. */
+            char what[256];
+            snprintf(what, sizeof(what), "%s", shoal_errmsg());
+            close_on_missed_events(c, what);
+        }
+        else if (c->to_clients.lapped_count != lapped)
+        {
+            char what[160];
+            snprintf(what, sizeof(what), "this client's conductor fell more than the %zu-byte broadcast buffer behind "
+                "the driver", c->to_clients.capacity);
+            close_on_missed_events(c, what);
         }
         int64_t now_ms = shoal_epoch_ms();
         if (!shoal_load_acquire(&c->closed))
