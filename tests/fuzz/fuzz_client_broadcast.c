@@ -138,7 +138,7 @@ static void tear_down(void)
         free(list);
         subscription->images = NULL;
     }
-    shoal_client_free_lingering(client, true);
+    shoal_client_free_lingering(client, true, NULL);
     client->closed = 0;
     client->pending_state = 0;
     client->pending_length = 0;
