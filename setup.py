@@ -4,7 +4,7 @@
     .venv/bin/pip install --no-index --no-build-isolation .
 
 Two extension modules, both linked against the C core compiled here from
-``core/src/**/*.c`` (once, into one set of objects, hidden visibility):
+the sources listed in ``core/sources.txt`` (the list CMake compiles too; once, into one set of objects, hidden visibility):
 
 * ``shoal._shoal`` -- the hand-written CPython extension (bindings/python/_shoal.c)
   behind the idiomatic ``shoal`` package;
@@ -26,7 +26,15 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 os.chdir(ROOT)
 os.makedirs(os.path.join("build", "python"), exist_ok=True)
 
-CORE_SOURCES = sorted(glob.glob("core/src/**/*.c", recursive=True))
+
+
+def _core_sources():
+    # One list for both builds: CMake reads it too and refuses a core/src/*.c missing from it.
+    with open("core/sources.txt") as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+CORE_SOURCES = _core_sources()
 CORE_INCLUDES = ["core/include", "core/src"]
 # The extensions link the core's objects: a changed core source must relink
 # them (build_ext only compares an extension with its sources and depends).

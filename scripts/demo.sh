@@ -20,7 +20,7 @@ if [ "${1:-}" = "--quick" ]; then n_c=500000 n_py=100000 n_quotes=20000 n_udp=20
 step() { printf '\n=== %s\n' "$*"; }
 
 step "building (Release) into ${build#$root/} and .venv"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target shoal shoal_demo basic_publisher shoal-bench >/dev/null
 "$root/scripts/python_venv.sh" "$root/.venv"
 py="$root/.venv/bin/python"

@@ -16,7 +16,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DSHOAL_FUZZ=ON -DSHOAL_BUILD_TESTS=OFF >/dev/null
+  -DSHOAL_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" --target fuzz -j"$(nproc)" >/dev/null
 
 targets=("$@")

@@ -26,6 +26,9 @@ cmake -S "$root" -B "$root/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/n
 cmake --build "$root/build/test" -j"$jobs"
 (cd "$root/build/test" && ctest --output-on-failure -j"$jobs")
 
+step "plain CMake build + install with cmocka, libzmq, swig, LuaJIT hidden (scripts/test_plain_build.sh)"
+"$root/scripts/test_plain_build.sh" "$root/build/plain"
+
 step "exported symbols are exactly the shoal_* API"
 bad=$(nm -D --defined-only "$root/build/test/libshoal.so.0" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^shoal_' || true)
 if [ -n "$bad" ]; then echo "unexpected exports: $bad"; exit 1; fi

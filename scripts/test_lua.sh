@@ -16,7 +16,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "libshoal (Release) in $build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF >/dev/null
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 fi
 cmake --build "$build" -j"$(nproc)" --target shoal shoal_lua shoald basic_publisher >/dev/null
 ls -l "$build/libshoal.so.0" | awk '{print "ok: " $NF}'
