@@ -38,6 +38,11 @@ sed -i -E 's/^(cmake_minimum_required\(VERSION )3\.2[6-9]/\13.25/; s/^(cmake_pol
   "$out/src/CMakeLists.txt"
 grep -q 'cmake_minimum_required(VERSION 3.25' "$out/src/CMakeLists.txt" \
   || echo "aeron_peer: note: Aeron's CMake minimum was not 3.26; left as it is" >&2
+# Aeron stamps its version with `git log` run in its source directory: the copy is not a checkout
+# (or lies inside shoal's), so the checkout's commit is given instead.
+short=$(git -C "$src" rev-parse --short=10 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ]; then short="$short+modified"; fi
+sed -i -E "s/^add_definitions\(-DAERON_VERSION_GITSHA=/set(AERON_VERSION_GITSHA \"$short\")\n&/" "$out/src/CMakeLists.txt"
 
 cmake -S "$out/src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release \
   -DAERON_TESTS=OFF -DAERON_UNIT_TESTS=OFF -DAERON_SYSTEM_TESTS=OFF -DAERON_SLOW_SYSTEM_TESTS=OFF \
@@ -61,4 +66,4 @@ version=$(head -1 "$out/src/version.txt")
 printf 'aeron %s\ncommit %s\nsource %s\nbuilt %s\n' "$version" "$rev" "$src" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   >"$inst/AERON_VERSION"
 echo "aeron_peer: Aeron C $version ($rev) in $inst"
-echo "aeron_peer: now: cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSHOAL_AERON_DIR=$inst"
+echo "aeron_peer: now: cmake -S . -B build/release-aeron -DCMAKE_BUILD_TYPE=Release -DSHOAL_AERON_DIR=$inst"

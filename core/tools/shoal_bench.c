@@ -15,7 +15,10 @@
  *
  *   shoal-bench [--scenario NAME]... [NAME...] [--runs N] [--messages N] [--samples N]
  *               [--size BYTES[,BYTES...]]... [--publishers N] [--rate MSGS_PER_S]
- *               [--json | --csv] [--no-zmq] [--pin] [--yield] [--note TEXT]
+ *               [--json | --csv] [--no-zmq] [--no-aeron] [--pin] [--yield] [--note TEXT]
+ *
+ * With -DSHOAL_AERON_DIR (scripts/aeron_peer.sh, DEVELOPERS.md) the aeron-*
+ * scenarios run the loops of shoal's against Aeron C (bench/bench_aeron.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +42,43 @@
 #include "tool_histogram.h"
 #include "tool_json.h"
 
+#ifdef SHOAL_BENCH_AERON
+#include "bench/bench_aeron.h"
+#else
+/* Not built in: no aeron-* scenario exists, so these are never called. */
+typedef struct {
+    int yield, poll_limit;
+    int64_t stall_ns;
+    void (*pin)(int role);
+} bench_aeron_config_t;
+static int bench_aeron_open(const bench_aeron_config_t *c, const char *uri, int rtt, size_t size, char *err, size_t n)
+{
+    (void)c, (void)uri, (void)rtt, (void)size;
+    snprintf(err, n, "the Aeron peer is not built in");
+    return -1;
+}
+static double bench_aeron_tput_run(long count, char *err, size_t n)
+{
+    (void)count;
+    snprintf(err, n, "the Aeron peer is not built in");
+    return -1;
+}
+static int bench_aeron_rtt_run(long count, double interval_ns, tool_hist_t *hist, char *err, size_t n)
+{
+    (void)count, (void)interval_ns, (void)hist;
+    snprintf(err, n, "the Aeron peer is not built in");
+    return -1;
+}
+static void bench_aeron_close(void) {}
+static const char *bench_aeron_version(void)
+{
+    return "not built in";
+}
+#endif
+#define AERON_HOWTO                                                                                                   \
+    "scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure with -DSHOAL_AERON_DIR=$PWD/build/aeron/install "   \
+    "(DEVELOPERS.md)"
+
 #define MAX_RUNS 100
 #define MAX_SIZES 16
 #define MIN_SIZE 8 /* the sequence number lives in the first 8 bytes */
@@ -59,6 +99,7 @@ typedef struct {
     int kind, zmq, mode, udp;
     const char *peer; /* the ZeroMQ scenario a shoal scenario is compared with */
     const char *what;
+    const char *mirror; /* aeron-* scenarios: the shoal scenario whose loops they run against Aeron C */
 } scenario_t;
 
 #define ZIT "zmq-inproc-throughput"
@@ -76,6 +117,16 @@ static const scenario_t SCENARIOS[] = {
     { "udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
         "aeron:udp 127.0.0.1 unicast, exclusive publication, offer; poll_batch (driver sends and receives)" },
     { "udp-rtt", K_RTT, 0, M_EXCL_BATCH, 1, ZTR, "ping-pong over 2 streams on aeron:udp 127.0.0.1 unicast" },
+#ifdef SHOAL_BENCH_AERON
+    { "aeron-ipc-throughput", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
+        "Aeron C, loops of ipc-throughput-exclusive: exclusive publication, offer; poll", "ipc-throughput-exclusive" },
+    { "aeron-ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "Aeron C, loops of ipc-rtt: ping-pong over 2 streams", "ipc-rtt" },
+    { "aeron-udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
+        "Aeron C, loops of udp-throughput: aeron:udp 127.0.0.1 unicast (Aeron's driver sends and receives)",
+        "udp-throughput" },
+    { "aeron-udp-rtt", K_RTT, 0, M_EXCL_BATCH, 1, ZTR, "Aeron C, loops of udp-rtt: ping-pong on aeron:udp 127.0.0.1",
+        "udp-rtt" },
+#endif
     { "zmq-inproc-throughput", K_TPUT, 1, Z_INPROC, 0, NULL, "PUSH/PULL inproc://" },
     { "zmq-ipc-throughput", K_TPUT, 1, Z_IPC, 0, NULL, "PUSH/PULL ipc:// under /tmp (+1 zmq I/O thread)" },
     { "zmq-tcp-throughput", K_TPUT, 1, Z_TCP, 0, NULL, "PUSH/PULL tcp://127.0.0.1 (+1 zmq I/O thread)" },
@@ -89,7 +140,7 @@ static struct {
     int selected[N_SCENARIOS], any_selected;
     long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
-    int nsizes, json, csv, no_zmq, pin, yield;
+    int nsizes, json, csv, no_zmq, no_aeron, pin, yield;
     const char *note;
     const char *settings[32]; /* --set KEY=VALUE for the embedded driver */
     int nsettings;
@@ -157,6 +208,12 @@ static void tput_fail(tput_t *t, const char *what, long long code, const char *d
 {
     if (!__atomic_exchange_n(&t->abort, 1, __ATOMIC_ACQ_REL))
         snprintf(t->err, sizeof(t->err), "%s (%lld): %s", what, code, detail);
+}
+
+/* bench_aeron_config_t.pin: role 0 publisher/pinger, 1 subscriber/ponger. */
+static void pin_role(int role)
+{
+    pin_self(role ? cpu_b : cpu_a);
 }
 
 static void *tput_publisher(void *arg)
@@ -447,6 +504,14 @@ done:
     return NULL;
 }
 
+/* p50 p90 p99 p99.9 max of a run, us. */
+static void run_percentiles(const tool_hist_t *hist, double pct[5])
+{
+    static const double q[5] = { 50, 90, 99, 99.9, 100 };
+    for (int i = 0; i < 5; i++)
+        pct[i] = (double)tool_hist_percentile(hist, q[i]) / 1e3;
+}
+
 /* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set.
  * r->hist holds the run's round trips afterwards. */
 static int rtt_run(rtt_t *r, long n, double pct[5])
@@ -464,9 +529,18 @@ static int rtt_run(rtt_t *r, long n, double pct[5])
     pthread_join(pong, NULL);
     if (r->err[0])
         return -1;
-    static const double q[5] = { 50, 90, 99, 99.9, 100 };
-    for (int i = 0; i < 5; i++)
-        pct[i] = (double)tool_hist_percentile(&r->hist, q[i]) / 1e3;
+    run_percentiles(&r->hist, pct);
+    return 0;
+}
+
+/* rtt_run for the Aeron peer: its own threads, the same histogram and percentiles. */
+static int aeron_rtt_run(rtt_t *r, long n, double pct[5])
+{
+    r->err[0] = '\0';
+    tool_hist_reset(&r->hist);
+    if (bench_aeron_rtt_run(n, r->interval_ns, &r->hist, r->err, sizeof(r->err)) < 0)
+        return -1;
+    run_percentiles(&r->hist, pct);
     return 0;
 }
 
@@ -576,7 +650,11 @@ static void run_scenario(result_t *res)
     }
     snprintf(res->uri, sizeof(res->uri), "%s", sc->zmq ? "" : channel);
     int32_t s0 = next_stream++, s1 = next_stream++;
-    if (sc->zmq) {
+    if (sc->mirror) {
+        const bench_aeron_config_t cfg = { opt.yield, BATCH, STALL_NS, pin_role };
+        if (bench_aeron_open(&cfg, channel, K_RTT == sc->kind, res->size, res->error, sizeof(res->error)) < 0)
+            goto cleanup;
+    } else if (sc->zmq) {
         static int zn = 0;
         zn++;
         if (Z_INPROC == sc->mode)
@@ -611,7 +689,8 @@ static void run_scenario(result_t *res)
         cap = cap < 16 ? 16 : cap;
         res->messages = opt.messages < cap ? opt.messages : cap;
         for (int run = -1; run < opt.runs; run++) {
-            double v = tput_run(&t, res->messages);
+            double v = sc->mirror ? bench_aeron_tput_run(res->messages, t.err, sizeof(t.err))
+                                  : tput_run(&t, res->messages);
             if (v < 0) {
                 snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t.err);
                 break;
@@ -628,7 +707,9 @@ static void run_scenario(result_t *res)
         if (tool_hist_init(&r.hist) < 0 || tool_hist_init(&all) < 0)
             snprintf(res->error, sizeof(res->error), "out of memory for the histograms");
         for (int run = -1; run < opt.runs && !res->error[0]; run++) {
-            if (rtt_run(&r, run < 0 ? warm : opt.samples, res->pct[run < 0 ? 0 : run]) < 0) {
+            long n = run < 0 ? warm : opt.samples;
+            if ((sc->mirror ? aeron_rtt_run(&r, n, res->pct[run < 0 ? 0 : run])
+                            : rtt_run(&r, n, res->pct[run < 0 ? 0 : run])) < 0) {
                 snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", r.err);
                 break;
             }
@@ -645,6 +726,8 @@ static void run_scenario(result_t *res)
     }
 
 cleanup:
+    if (sc->mirror)
+        bench_aeron_close();
     for (int i = 0; i < 2; i++) {
         if (pubs[i])
             shoal_publication_close(pubs[i]);
@@ -688,6 +771,19 @@ static int ok(const result_t *r)
     return r && !r->error[0] && r->nruns > 0;
 }
 
+static const char *transport(const scenario_t *sc)
+{
+    return sc->zmq ? "zmq" : sc->mirror ? "aeron" : "shoal";
+}
+
+static int any_aeron(void)
+{
+    for (int i = 0; i < nresults; i++)
+        if (results[i].sc->mirror)
+            return 1;
+    return 0;
+}
+
 /* Median msgs/s (throughput) or the median across runs of percentile column p (0 = p50, 2 = p99) in us (rtt)
  * of the result for name at size; 0 if none. */
 static double headline(const char *name, size_t size, int p)
@@ -698,6 +794,27 @@ static double headline(const char *name, size_t size, int p)
             return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][p], r->nruns, 5).med;
     }
     return 0;
+}
+
+/* An aeron-* result against the shoal scenario whose loops it runs, same size: throughput shoal / aeron
+ * (v[0]); round trip aeron / shoal at p50, p99, p99.9 (v[0..2]). > 1: shoal is better. Returns how many
+ * were filled: 0 when either side has no result at this size. */
+static int aeron_ratios(const result_t *r, double v[3])
+{
+    v[0] = v[1] = v[2] = 0;
+    if (!r->sc->mirror || !ok(r))
+        return 0;
+    if (K_TPUT == r->sc->kind) {
+        double aeron = headline(r->sc->name, r->size, 0);
+        v[0] = aeron > 0 ? headline(r->sc->mirror, r->size, 0) / aeron : 0;
+        return v[0] > 0 ? 1 : 0;
+    }
+    static const int col[3] = { 0, 2, 3 };
+    for (int k = 0; k < 3; k++) {
+        double shoal = headline(r->sc->mirror, r->size, col[k]);
+        v[k] = shoal > 0 ? headline(r->sc->name, r->size, col[k]) / shoal : 0;
+    }
+    return v[0] > 0 ? 3 : 0; /* 0: the shoal scenario did not run at this size */
 }
 
 /* Derived figures of a result, in the order of the keys of its kind; 0 = not available. */
@@ -802,6 +919,12 @@ static void describe_pinning(void)
 static const char *ZMQ_NOTE = "zmq: SNDHWM/RCVHWM 1000000 messages (fewer above 256 B: at most 256 MiB queued); zmq "
                               "batches messages internally (its pipes and I/O thread coalesce many messages per "
                               "wake-up), so its throughput is a batched figure";
+static const char *AERON_NOTE =
+    "aeron-* scenarios: Aeron C with its media driver embedded in this process (SHARED threading, one driver "
+    "thread, otherwise Aeron's default settings; a fresh aeron.dir under /dev/shm per scenario; --set applies to "
+    "shoal's driver only), the same URIs and term length as shoal's scenario (Aeron's publisher window is also "
+    "term / 2), exclusive publications, the same threads, poll limits, idle behaviour and verification; messages "
+    "above the MTU reassembled by Aeron's fragment assembler";
 static const char *HIST_NOTE = "latency: every round trip recorded in a log-linear histogram (buckets <= 0.2% wide, "
                                "percentiles rounded up to the bucket top, max exact)";
 
@@ -841,6 +964,8 @@ static void print_table(void)
            "aeron:udp?endpoint=127.0.0.1:PORT|term-length=%ldm\n          (publisher window = term / 2; term grown "
            "for messages > term / 8), busy-polling threads\n          %s\n          %s\n",
         driver_settings(), opt.term_mib, opt.term_mib, ZMQ_NOTE, HIST_NOTE);
+    if (any_aeron())
+        printf("          aeron: %s\n          %s\n", bench_aeron_version(), AERON_NOTE);
     for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0) {
         for (int i = 0; i < nresults; i++) {
             const result_t *r = &results[i];
@@ -881,6 +1006,19 @@ static void print_table(void)
             printf("  %-32s vs %-22s %7zu B: %8.2fx%s\n", r->sc->name, r->sc->peer, r->size, q,
                 tput ? "" : k ? " (p99)" : " (p50)");
         }
+    }
+    header = 0;
+    for (int i = 0; i < nresults; i++) {
+        const result_t *r = &results[i];
+        int n = aeron_ratios(r, v);
+        if (n > 0 && !header++)
+            printf("\nshoal vs aeron, same loops and size (throughput: shoal / aeron; latency: aeron / shoal at p50, "
+                   "p99, p99.9; > 1 means shoal is better)\n");
+        if (1 == n)
+            printf("  %-32s vs %-22s %7zu B: %8.2fx\n", r->sc->mirror, r->sc->name, r->size, v[0]);
+        else if (3 == n)
+            printf("  %-32s vs %-22s %7zu B: %8.2fx (p50) %6.2fx (p99) %6.2fx (p99.9)\n", r->sc->mirror, r->sc->name,
+                r->size, v[0], v[1], v[2]);
     }
     header = 0;
     for (int i = 0; i < nresults; i++) {
@@ -926,12 +1064,18 @@ static void print_json(void)
     jkv(" ", "zmq_note", ZMQ_NOTE);
     jkv(NULL, "latency_note", HIST_NOTE);
     jkv(NULL, "driver", driver_settings());
+    if (any_aeron()) {
+        printf(",\n \"aeron\": {");
+        jkv("", "version", bench_aeron_version());
+        jkv(NULL, "note", AERON_NOTE);
+        printf("}");
+    }
     printf(",\n \"results\": [");
     for (int i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         int tput = K_TPUT == r->sc->kind;
         printf("%s\n  {\"scenario\": \"%s\", \"kind\": \"%s\", \"transport\": \"%s\", \"size\": %zu", i ? "," : "",
-            r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size);
+            r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size);
         jkv(NULL, "endpoint", r->uri);
         jkv(NULL, "description", r->sc->what);
         printf(", \"zmq_peer\": ");
@@ -956,6 +1100,17 @@ static void print_json(void)
             printf(",%s\"%s\": ", k % 4 ? " " : "\n   ", tput ? TPUT_KEYS[k] : RTT_KEYS[k]);
             v[k] > 0 ? printf("%.4f", v[k]) : printf("null");
         }
+        if (r->sc->mirror) {
+            double a[3];
+            aeron_ratios(r, a);
+            printf(",\n   \"shoal_peer\": \"%s\"", r->sc->mirror);
+            for (int k = 0; k < (tput ? 1 : 3); k++) {
+                static const char *keys[] = { "ratio_aeron_p50_over_shoal", "ratio_aeron_p99_over_shoal",
+                    "ratio_aeron_p99_9_over_shoal" };
+                printf(", \"%s\": ", tput ? "ratio_shoal_over_aeron" : keys[k]);
+                a[k] > 0 ? printf("%.4f", a[k]) : printf("null");
+            }
+        }
         if (!tput && ok(r)) {
             printf(",\n   \"round_trips\": %" PRIu64 ", \"distribution_us\": [", r->recorded);
             for (size_t k = 0; k < N_DIST; k++)
@@ -976,6 +1131,8 @@ static void print_csv(void)
         machine.kernel, machine.loadavg, machine.pinned, machine.note, driver_settings());
     if (opt.note)
         printf("# %s\n", opt.note);
+    if (any_aeron())
+        printf("# aeron: %s\n# %s\n", bench_aeron_version(), AERON_NOTE);
     printf("# runs %ld (+1 warm-up), messages %ld (at most %ld MiB), samples %ld, term %ld MiB, rate %ld/s (0: back "
            "to back)\nscenario,kind,transport,size,runs,publishers",
         opt.runs, opt.messages, opt.max_mib, opt.samples, opt.term_mib, opt.rate);
@@ -985,7 +1142,7 @@ static void print_csv(void)
     for (int i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         int tput = K_TPUT == r->sc->kind, n = metrics(r, v);
-        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", r->sc->zmq ? "zmq" : "shoal", r->size,
+        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size,
             r->nruns, tput ? r->npub : 1);
         for (int k = 0; k < (tput ? 0 : N_TPUT_KEYS); k++)
             printf(",");
@@ -1020,13 +1177,22 @@ static void usage(FILE *out)
         "  --note TEXT       a line about the conditions (e.g. a shared machine), printed in the header\n"
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
+        "  --no-aeron        skip the Aeron peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
         "  --yield           shoal threads sched_yield() when a poll finds nothing or an offer is back\n"
         "                    pressured, so a driver thread is not starved when there are fewer cores than\n"
         "                    busy threads (UDP on 2 cores; IPC whose window the conductor must move)\n"
-        "  --help            this text\n"
-        "scenarios (also accepted as plain arguments):\n",
+        "  --help            this text\n",
         MAX_RUNS, MIN_SIZE, MAX_SIZE, MAX_SIZES, MAX_PUB);
+#ifdef SHOAL_BENCH_AERON
+    fprintf(out, "aeron peer: %s\n", bench_aeron_version());
+#else
+    fprintf(out,
+        "aeron peer: not built in (aeron-ipc-throughput, aeron-ipc-rtt, aeron-udp-throughput, aeron-udp-rtt);\n"
+        "  to get it: %s\n",
+        AERON_HOWTO);
+#endif
+    fprintf(out, "scenarios (also accepted as plain arguments):\n");
     for (size_t i = 0; i < N_SCENARIOS; i++)
         fprintf(out, "  %-32s %s\n", SCENARIOS[i].name, SCENARIOS[i].what);
 }
@@ -1067,6 +1233,8 @@ static void parse_list(const char *arg, int is_size)
         size_t i = 0;
         while (i < N_SCENARIOS && strcmp(SCENARIOS[i].name, tok))
             i++;
+        if (i == N_SCENARIOS && 0 == strncmp(tok, "aeron-", 6))
+            bad("--scenario %s: the Aeron peer is not built into this shoal-bench; to get it: %s", tok, AERON_HOWTO);
         if (i == N_SCENARIOS)
             bad("--scenario: unknown scenario '%s'; --help lists them", tok);
         opt.selected[i] = opt.any_selected = 1;
@@ -1082,7 +1250,8 @@ int main(int argc, char **argv)
         { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
         { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
-        { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
+        { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
+        { "no-aeron", no_argument, NULL, 'A' }, { NULL, 0, NULL, 0 } };
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -1100,6 +1269,7 @@ int main(int argc, char **argv)
             case 'j': opt.json = 1; break;
             case 'c': opt.csv = 1; break;
             case 'Z': opt.no_zmq = 1; break;
+            case 'A': opt.no_aeron = 1; break;
             case 'p': opt.pin = 1; break;
             case 'Y': opt.yield = 1; break;
             case 'M': opt.max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
@@ -1130,7 +1300,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N_SCENARIOS; i++) {
         if (opt.no_zmq && SCENARIOS[i].zmq && opt.selected[i])
             bad("--no-zmq contradicts --scenario %s", SCENARIOS[i].name);
-        opt.selected[i] = opt.any_selected ? opt.selected[i] : !(opt.no_zmq && SCENARIOS[i].zmq);
+        if (opt.no_aeron && SCENARIOS[i].mirror && opt.selected[i])
+            bad("--no-aeron contradicts --scenario %s", SCENARIOS[i].name);
+        opt.selected[i] = opt.any_selected
+                              ? opt.selected[i]
+                              : !(opt.no_zmq && SCENARIOS[i].zmq) && !(opt.no_aeron && SCENARIOS[i].mirror);
     }
     read_machine();
 

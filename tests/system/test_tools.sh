@@ -149,7 +149,10 @@ d, names = json.load(open(sys.argv[1])), sys.argv[2:]
 expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-throughput-concurrent",
             "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-rtt", "udp-throughput", "udp-rtt",
             "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt"}
-assert set(names) == expected, names
+# The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
+aeron = {"aeron-ipc-throughput", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
+assert set(names) in (expected, expected | aeron), names
+expected = set(names)
 got = [r["scenario"] for r in d["results"]]
 assert sorted(got) == sorted(expected), got
 m = d["machine"]
@@ -224,6 +227,20 @@ if "$BUILD/shoal-bench" no-such-scenario > /dev/null 2> "$OUT/bench.err"; then f
 grep -q "no-such-scenario" "$OUT/bench.err" || fail "unknown scenario error does not name it"
 pass "shoal-bench rejects a bad size and an unknown scenario, naming them"
 else echo "skip: shoal-bench tests: shoal-bench was not built (SHOAL_BUILD_BENCH, needs libzmq)"; fi
+
+# Without the Aeron peer, --help and a request for an aeron-* scenario say how to get it.
+if "$BUILD/shoal-bench" --help | grep -q "^aeron peer: not built in"; then
+  "$BUILD/shoal-bench" --help | grep -q "scripts/aeron_peer.sh AERON_SOURCE_DIR.*-DSHOAL_AERON_DIR=" \
+    || fail "shoal-bench --help does not say how to build the Aeron peer"
+  if "$BUILD/shoal-bench" aeron-ipc-throughput > /dev/null 2> "$OUT/bench.err"; then fail "aeron scenario accepted"; fi
+  grep -q "aeron-ipc-throughput: the Aeron peer is not built into this shoal-bench.*scripts/aeron_peer.sh" \
+    "$OUT/bench.err" || fail "aeron scenario without the peer: $(cat "$OUT/bench.err")"
+  pass "shoal-bench without the Aeron peer: --help and --scenario aeron-ipc-throughput say how to build it"
+else
+  if "$BUILD/shoal-bench" --no-aeron aeron-ipc-rtt > /dev/null 2> "$OUT/bench.err"; then fail "--no-aeron ignored"; fi
+  grep -q "no-aeron contradicts" "$OUT/bench.err" || fail "--no-aeron with an aeron scenario: $(cat "$OUT/bench.err")"
+  pass "shoal-bench with the Aeron peer: --no-aeron contradicts --scenario aeron-ipc-rtt"
+fi
 
 # ---- a CnC file written by someone else: labels and error texts cannot drive the terminal ----
 # Whoever can write cnc.dat chooses the counter labels and error texts the

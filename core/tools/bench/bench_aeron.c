@@ -1,0 +1,459 @@
+/*
+ * The Aeron C peer of shoal-bench (see bench_aeron.h). The loops copy the shape
+ * of shoal's in shoal_bench.c line for line, so that a ratio compares the
+ * transports and not the loops: a publisher thread busy-retrying offer on an
+ * exclusive publication (sched_yield() only when back pressured and --yield),
+ * a subscriber thread polling up to the same fragment limit (yielding on an
+ * empty poll only with --yield), the same verification, the same stall
+ * deadline; round trips between a pinger (poll limit 1) and a ponger (poll
+ * limit 16) over two streams, recorded into the same histogram. Messages larger
+ * than one frame are reassembled by Aeron's fragment assembler, as an Aeron
+ * user would; below the MTU the assembler hands fragments straight through.
+ */
+#include "bench_aeron.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <aeronc.h>
+#include <aeronmd.h>
+
+#define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define CONNECT_NS 5000000000LL
+#define PING_STREAM 1001
+#define PONG_STREAM 1002
+
+static struct {
+    bench_aeron_config_t cfg;
+    size_t size;
+    char dir[160];
+    aeron_driver_context_t *dctx;
+    aeron_driver_t *driver;
+    aeron_context_t *ctx;
+    aeron_t *client;
+    aeron_exclusive_publication_t *pub[2];
+    aeron_subscription_t *sub[2];
+    aeron_fragment_assembler_t *assembler[2];
+} peer;
+
+struct tput_s {
+    int ready, go, abort;
+    long count, received, bad; /* bad: out of order or wrong length */
+    uint64_t expected;
+    int64_t t_start, t_end;
+    char err[256];
+};
+
+struct rtt_s {
+    long n;
+    double interval_ns;
+    tool_hist_t *hist;
+    int ready, stop, stopped, got;
+    uint64_t got_seq;
+    size_t got_length;
+    char err[256];
+};
+
+static struct tput_s tput;
+static struct rtt_s rtt;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void wait_flag(const int *flag)
+{
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+        sched_yield();
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+const char *bench_aeron_version(void)
+{
+    return aeron_version_full();
+}
+
+/* ---- set-up ---- */
+static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publication_t **pub, char *err,
+    size_t err_len)
+{
+    aeron_async_add_exclusive_publication_t *async;
+    int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
+    for (int64_t deadline = now_ns() + CONNECT_NS; rc >= 0 && !*pub && now_ns() < deadline;) {
+        if (0 == (rc = aeron_async_add_exclusive_publication_poll(pub, async))) /* 1 added, -1 refused */
+            usleep(1000);
+    }
+    if (rc < 0 || !*pub) {
+        snprintf(err, err_len, "aeron add exclusive publication %s stream %d: %s", uri, stream,
+            rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
+        return -1;
+    }
+    aeron_publication_constants_t constants;
+    if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length) {
+        snprintf(err, err_len, "size %zu exceeds the Aeron publication's max message length %zu", peer.size,
+            constants.max_message_length);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_subscription(const char *uri, int32_t stream, aeron_subscription_t **sub, char *err, size_t err_len)
+{
+    aeron_async_add_subscription_t *async;
+    int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
+    for (int64_t deadline = now_ns() + CONNECT_NS; rc >= 0 && !*sub && now_ns() < deadline;) {
+        if (0 == (rc = aeron_async_add_subscription_poll(sub, async))) /* 1 added, -1 refused */
+            usleep(1000);
+    }
+    if (rc < 0 || !*sub) {
+        snprintf(err, err_len, "aeron add subscription %s stream %d: %s", uri, stream,
+            rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
+        return -1;
+    }
+    return 0;
+}
+
+static int wait_connected(aeron_exclusive_publication_t *pub, int32_t stream, char *err, size_t err_len)
+{
+    for (int64_t deadline = now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000)) {
+        if (now_ns() > deadline) {
+            snprintf(err, err_len, "aeron publication on stream %d not connected after 5 s", stream);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void on_tput_message(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
+static void on_ping(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
+static void on_pong(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
+
+int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is_rtt, size_t size, char *err,
+    size_t err_len)
+{
+    static int n_opened = 0;
+    memset(&peer, 0, sizeof(peer));
+    peer.cfg = *config;
+    peer.size = size;
+    snprintf(peer.dir, sizeof(peer.dir), "/dev/shm/shoal-bench-aeron-%ld-%d", (long)getpid(), ++n_opened);
+    if (aeron_driver_context_init(&peer.dctx) < 0 || aeron_driver_context_set_dir(peer.dctx, peer.dir) < 0 ||
+        aeron_driver_context_set_threading_mode(peer.dctx, AERON_THREADING_MODE_SHARED) < 0 ||
+        aeron_driver_context_set_dir_delete_on_start(peer.dctx, true) < 0 ||
+        aeron_driver_context_set_dir_delete_on_shutdown(peer.dctx, true) < 0 ||
+        aeron_driver_init(&peer.driver, peer.dctx) < 0 || aeron_driver_start(peer.driver, false) < 0) {
+        snprintf(err, err_len, "aeron embedded media driver in %s: %s", peer.dir, aeron_errmsg());
+        return -1;
+    }
+    if (aeron_context_init(&peer.ctx) < 0 || aeron_context_set_dir(peer.ctx, peer.dir) < 0 ||
+        aeron_init(&peer.client, peer.ctx) < 0 || aeron_start(peer.client) < 0) {
+        snprintf(err, err_len, "aeron client on %s: %s", peer.dir, aeron_errmsg());
+        return -1;
+    }
+    if (aeron_fragment_assembler_create(&peer.assembler[0], is_rtt ? on_ping : on_tput_message,
+            is_rtt ? (void *)&rtt : (void *)&tput) < 0 ||
+        (is_rtt && aeron_fragment_assembler_create(&peer.assembler[1], on_pong, &rtt) < 0)) {
+        snprintf(err, err_len, "aeron fragment assembler: %s", aeron_errmsg());
+        return -1;
+    }
+    /* As shoal-bench does: subscriptions first, then publications, then wait until connected. */
+    if (add_subscription(uri, PING_STREAM, &peer.sub[0], err, err_len) < 0 ||
+        (is_rtt && add_subscription(uri, PONG_STREAM, &peer.sub[1], err, err_len) < 0) ||
+        add_publication(uri, PING_STREAM, &peer.pub[0], err, err_len) < 0 ||
+        wait_connected(peer.pub[0], PING_STREAM, err, err_len) < 0 ||
+        (is_rtt && (add_publication(uri, PONG_STREAM, &peer.pub[1], err, err_len) < 0 ||
+                       wait_connected(peer.pub[1], PONG_STREAM, err, err_len) < 0)))
+        return -1;
+    return 0;
+}
+
+void bench_aeron_close(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (peer.pub[i])
+            aeron_exclusive_publication_close(peer.pub[i], NULL, NULL);
+        if (peer.sub[i])
+            aeron_subscription_close(peer.sub[i], NULL, NULL);
+        if (peer.assembler[i])
+            aeron_fragment_assembler_delete(peer.assembler[i]);
+    }
+    if (peer.client)
+        aeron_close(peer.client);
+    if (peer.ctx)
+        aeron_context_close(peer.ctx);
+    if (peer.driver)
+        aeron_driver_close(peer.driver);
+    if (peer.dctx)
+        aeron_driver_context_close(peer.dctx);
+    if (peer.dir[0] && 0 == access(peer.dir, F_OK)) /* the driver deletes it on shutdown; a failed start may not */
+        nftw(peer.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    memset(&peer, 0, sizeof(peer));
+}
+
+/* ---- throughput: one publisher thread, one subscriber thread ---- */
+
+static void tput_fail(const char *what, long long code, const char *detail)
+{
+    if (!__atomic_exchange_n(&tput.abort, 1, __ATOMIC_ACQ_REL))
+        snprintf(tput.err, sizeof(tput.err), "%s (%lld): %s", what, code, detail);
+}
+
+static void *tput_publisher(void *arg)
+{
+    uint8_t *buf = arg;
+    const size_t size = peer.size;
+    aeron_exclusive_publication_t *pub = peer.pub[0];
+    const long count = tput.count;
+    peer.cfg.pin(0);
+    __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
+    wait_flag(&tput.go);
+    tput.t_start = now_ns();
+    for (long i = 0; i < count; i++) {
+        uint64_t seq = (uint64_t)i;
+        memcpy(buf, &seq, sizeof(seq));
+        int64_t r;
+        for (;;) {
+            r = aeron_exclusive_publication_offer(pub, buf, size, NULL, NULL);
+            if (r > 0)
+                break;
+            if (AERON_PUBLICATION_ERROR == r || AERON_PUBLICATION_CLOSED == r ||
+                AERON_PUBLICATION_MAX_POSITION_EXCEEDED == r || __atomic_load_n(&tput.abort, __ATOMIC_RELAXED)) {
+                tput_fail("aeron offer", (long long)r, aeron_errmsg());
+                return NULL;
+            }
+            if (peer.cfg.yield && AERON_PUBLICATION_BACK_PRESSURED == r)
+                sched_yield(); /* the driver moves the limit: let it run */
+        }
+    }
+    return NULL;
+}
+
+static void on_tput_message(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
+{
+    struct tput_s *t = clientd;
+    uint64_t seq;
+    (void)header;
+    memcpy(&seq, buffer, sizeof(seq));
+    if (length != peer.size || seq != t->expected)
+        t->bad++;
+    t->expected = seq + 1;
+    t->received++;
+}
+
+static void *tput_subscriber(void *arg)
+{
+    (void)arg;
+    aeron_subscription_t *sub = peer.sub[0];
+    aeron_fragment_assembler_t *assembler = peer.assembler[0];
+    const size_t limit = (size_t)peer.cfg.poll_limit;
+    long idle = 0, mark = -1;
+    int64_t mark_ns = 0;
+    peer.cfg.pin(1);
+    __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
+    while (tput.received < tput.count && !__atomic_load_n(&tput.abort, __ATOMIC_RELAXED)) {
+        int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, limit);
+        if (n < 0) {
+            tput_fail("aeron poll", n, aeron_errmsg());
+        } else if (0 == n && peer.cfg.yield) {
+            sched_yield();
+        }
+        if (0 == n && 0 == (++idle & 0xffff)) {
+            int64_t now = now_ns();
+            if (tput.received != mark) {
+                mark = tput.received;
+                mark_ns = now;
+            } else if (now - mark_ns > peer.cfg.stall_ns) {
+                tput_fail("aeron subscriber stalled", tput.received, "no message for 10 s");
+            }
+        }
+    }
+    tput.t_end = now_ns();
+    return NULL;
+}
+
+double bench_aeron_tput_run(long count, char *err, size_t err_len)
+{
+    pthread_t pub, sub;
+    uint8_t *buf = calloc(1, peer.size);
+    memset(&tput, 0, sizeof(tput));
+    tput.count = count;
+    if (!buf) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    pthread_create(&sub, NULL, tput_subscriber, NULL);
+    pthread_create(&pub, NULL, tput_publisher, buf);
+    while (__atomic_load_n(&tput.ready, __ATOMIC_ACQUIRE) < 2)
+        sched_yield();
+    __atomic_store_n(&tput.go, 1, __ATOMIC_RELEASE);
+    pthread_join(pub, NULL);
+    pthread_join(sub, NULL);
+    free(buf);
+    if (tput.abort) {
+        snprintf(err, err_len, "%s", tput.err);
+        return -1;
+    }
+    if (tput.bad || tput.received != count) {
+        snprintf(err, err_len,
+            "verification failed: %ld of %ld messages received, %ld out of order or wrong length", tput.received,
+            count, tput.bad);
+        return -1;
+    }
+    return (double)count * 1e9 / (double)(tput.t_end - tput.t_start);
+}
+
+/* ---- round trip: pinger and ponger threads ---- */
+
+static const uint64_t STOP = STOP_SEQ;
+
+static void on_ping(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
+{
+    struct rtt_s *r = clientd;
+    (void)header;
+    if (r->stopped)
+        return;
+    if (0 == memcmp(buffer, &STOP, sizeof(STOP))) {
+        r->stopped = 1;
+        return;
+    }
+    while (aeron_exclusive_publication_offer(peer.pub[1], buffer, length, NULL, NULL) < 0 &&
+           !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+}
+
+static void on_pong(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
+{
+    struct rtt_s *r = clientd;
+    (void)header;
+    memcpy(&r->got_seq, buffer, sizeof(r->got_seq));
+    r->got_length = length;
+    r->got = 1;
+}
+
+/* Echoes pings until a STOP ping arrives (or, after a pinger failure, the stop flag). */
+static void *rtt_ponger(void *arg)
+{
+    (void)arg;
+    aeron_subscription_t *sub = peer.sub[0];
+    aeron_fragment_assembler_t *assembler = peer.assembler[0];
+    peer.cfg.pin(1);
+    __atomic_store_n(&rtt.ready, 1, __ATOMIC_RELEASE);
+    while (!rtt.stopped && !__atomic_load_n(&rtt.stop, __ATOMIC_RELAXED)) {
+        int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, 16);
+        if (0 == n && peer.cfg.yield)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void *rtt_pinger(void *arg)
+{
+    struct rtt_s *r = &rtt;
+    uint8_t *buf = arg;
+    const size_t size = peer.size;
+    aeron_exclusive_publication_t *ping_pub = peer.pub[0];
+    aeron_subscription_t *pong_sub = peer.sub[1];
+    aeron_fragment_assembler_t *assembler = peer.assembler[1];
+    peer.cfg.pin(0);
+    wait_flag(&r->ready);
+    const int64_t start = now_ns();
+    for (long i = 0; i < r->n; i++) {
+        uint64_t seq = (uint64_t)i;
+        memcpy(buf, &seq, sizeof(seq));
+        int64_t t0 = now_ns(), spins = 0;
+        if (r->interval_ns > 0) {
+            /* Wait for the intended send time (sleep while far, then spin); if late, send at once. The
+             * latency counts from the intended time: time lost to a stall is not left out. */
+            const int64_t intended = start + (int64_t)((double)i * r->interval_ns);
+            for (int64_t ahead; (ahead = intended - t0) > 0; t0 = now_ns()) {
+                if (ahead > 200000) {
+                    struct timespec ts = { 0, ahead - 100000 };
+                    nanosleep(&ts, NULL);
+                }
+            }
+            t0 = intended;
+        }
+        const int64_t sent = now_ns(); /* stall deadlines count from here */
+        int64_t rc;
+        while ((rc = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL)) < 0) {
+            if (AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ||
+                (0 == (++spins & 0xffff) && now_ns() - sent > peer.cfg.stall_ns)) {
+                snprintf(r->err, sizeof(r->err), "ping %ld: aeron offer returned %lld: %s", i, (long long)rc,
+                    AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ? aeron_errmsg()
+                                                                                    : "still failing after 10 s");
+                goto done;
+            }
+        }
+        int n = 0;
+        r->got = 0;
+        while (!r->got) {
+            n = aeron_subscription_poll(pong_sub, aeron_fragment_assembler_handler, assembler, 1);
+            if (n < 0)
+                break;
+            if (0 == n) {
+                if (peer.cfg.yield)
+                    sched_yield();
+                if (0 == (++spins & 0xffff) && now_ns() - sent > peer.cfg.stall_ns) {
+                    snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
+                    goto done;
+                }
+            }
+        }
+        if (n < 0 || r->got_length != size) {
+            snprintf(r->err, sizeof(r->err), "pong %ld: %s", i, n < 0 ? aeron_errmsg() : "wrong length");
+            break;
+        }
+        tool_hist_record(r->hist, (uint64_t)(now_ns() - t0));
+        if (r->got_seq != seq) {
+            snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %llu", i,
+                (unsigned long long)r->got_seq);
+            break;
+        }
+    }
+done:
+    memcpy(buf, &STOP, sizeof(STOP));
+    int sent = 0;
+    for (int k = 0; k < 1000000 && !sent; k++)
+        sent = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL) > 0;
+    if (!sent && !r->err[0])
+        snprintf(r->err, sizeof(r->err), "could not send the stop message to the ponger");
+    return NULL;
+}
+
+int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *hist, char *err, size_t err_len)
+{
+    pthread_t ping, pong;
+    uint8_t *buf = calloc(1, peer.size);
+    memset(&rtt, 0, sizeof(rtt));
+    rtt.n = n, rtt.interval_ns = interval_ns, rtt.hist = hist;
+    if (!buf) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    pthread_create(&pong, NULL, rtt_ponger, NULL);
+    pthread_create(&ping, NULL, rtt_pinger, buf);
+    pthread_join(ping, NULL);
+    if (rtt.err[0])
+        __atomic_store_n(&rtt.stop, 1, __ATOMIC_RELEASE); /* else the ponger leaves on the STOP ping */
+    pthread_join(pong, NULL);
+    free(buf);
+    if (rtt.err[0]) {
+        snprintf(err, err_len, "%s", rtt.err);
+        return -1;
+    }
+    return 0;
+}

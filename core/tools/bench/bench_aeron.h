@@ -1,0 +1,46 @@
+/*
+ * shoal-bench's Aeron peer: the loops of shoal's throughput and round-trip
+ * scenarios written against Aeron C (built by scripts/aeron_peer.sh, compiled
+ * in only with -DSHOAL_AERON_DIR), with Aeron's media driver embedded in this
+ * process, so that shoal and Aeron are measured side by side in one run.
+ *
+ * One scenario: bench_aeron_open (driver, client, publications, subscriptions),
+ * then warm-up and timed runs, then bench_aeron_close (everything removed,
+ * aeron.dir included). Each run returns its figure or fills err.
+ */
+#ifndef SHOAL_BENCH_AERON_H
+#define SHOAL_BENCH_AERON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tool_histogram.h"
+
+/* What shoal-bench decides for every transport alike. */
+typedef struct {
+    int yield;             /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
+    int poll_limit;        /* fragments per poll of the throughput subscriber (shoal's BATCH) */
+    int64_t stall_ns;      /* no progress for this long: the run fails */
+    void (*pin)(int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger */
+} bench_aeron_config_t;
+
+/* Sets up one scenario: an embedded media driver (SHARED threading, its own
+ * aeron.dir under /dev/shm), a client, and over uri (aeron:ipc... or
+ * aeron:udp...) one exclusive publication + subscription (throughput) or two
+ * of each (round trip), connected. 0, or -1 with err set. */
+int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int rtt, size_t size, char *err,
+    size_t err_len);
+
+/* One throughput run of count messages of the opened size; msgs/s, or -1 with err set. */
+double bench_aeron_tput_run(long count, char *err, size_t err_len);
+
+/* One round-trip run of n pings into hist (ns; reset by the caller); interval_ns > 0 paces the pings
+ * as shoal-bench --rate does. 0, or -1 with err set. */
+int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *hist, char *err, size_t err_len);
+
+void bench_aeron_close(void);
+
+/* Aeron's version text, e.g. "aeron version=1.48.0-SNAPSHOT commit=...". */
+const char *bench_aeron_version(void);
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# shoal-bench's Aeron peer (DEVELOPERS.md): in a shoal-bench built with
+# -DSHOAL_AERON_DIR, aeron-ipc-throughput runs and prints a figure, and the
+# JSON names Aeron's version, the shoal scenario each aeron-* one mirrors and
+# the ratios; the embedded Aeron driver's aeron.dir is gone afterwards.
+# CI cannot build the peer (no network, no Aeron checkout): there this test is
+# skipped (exit 77, ctest SKIP_RETURN_CODE) and says so. What a build without
+# the peer prints is checked by test_tools.sh.
+source "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+OUT="$(mktemp -d /tmp/shoal-bench-aeron-XXXXXX)"
+trap 'cleanup; rm -rf "$OUT"' EXIT
+
+if [ ! -x "$BUILD/shoal-bench" ]; then
+  echo "SKIP: no $BUILD/shoal-bench (SHOAL_BUILD_BENCH off or libzmq missing), so no Aeron peer either"
+  exit 77
+fi
+if ! "$BUILD/shoal-bench" --help | grep -q '^  aeron-ipc-throughput '; then
+  echo "SKIP: $BUILD/shoal-bench has no Aeron peer (configured without -DSHOAL_AERON_DIR; CI has neither network nor an"
+  echo "      Aeron checkout to build it). To run this test: scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure"
+  echo "      with -DSHOAL_AERON_DIR=\$PWD/build/aeron/install (DEVELOPERS.md)."
+  exit 77
+fi
+
+# ---- the figure, as a user asks for it ----
+"$BUILD/shoal-bench" --scenario aeron-ipc-throughput --runs 1 --messages 100000 > "$OUT/table" 2> "$OUT/err" &
+bench=$!
+wait $bench || fail "shoal-bench aeron-ipc-throughput: $(tail -5 "$OUT/err")"
+line=$(grep -E '^aeron-ipc-throughput +32 +1 ' "$OUT/table") || fail "no aeron-ipc-throughput row: $(cat "$OUT/table")"
+echo "$line"
+$PY -c 'import sys; v = float(sys.argv[1]); assert v > 0, v' "$(awk '{print $4}' <<<"$line")" \
+  || fail "aeron-ipc-throughput median is not a positive figure: $line"
+grep -q "^          aeron: aeron version=" "$OUT/table" || fail "the header does not name Aeron's version"
+ls -d /dev/shm/shoal-bench-aeron-"$bench"-* 2>/dev/null && fail "aeron.dir left behind"
+pass "shoal-bench aeron-ipc-throughput: $(awk '{print $4}' <<<"$line") M msgs/s, Aeron's version in the header, no aeron.dir left"
+
+# ---- side by side in one run: JSON with the mirrored scenario and the ratios ----
+"$BUILD/shoal-bench" --runs 1 --messages 100000 --samples 1000 --no-zmq --json \
+  ipc-throughput-exclusive aeron-ipc-throughput ipc-rtt aeron-ipc-rtt > "$OUT/bench.json" 2> "$OUT/err" \
+  || fail "shoal-bench shoal vs aeron: $(tail -5 "$OUT/err")"
+$PY - "$OUT/bench.json" <<'PYEOF' || fail "shoal-bench --json shoal vs aeron"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["aeron"]["version"].startswith("aeron version="), d["aeron"]
+r = {x["scenario"]: x for x in d["results"]}
+for name in r:
+    assert r[name]["error"] is None, r[name]
+a, b = r["aeron-ipc-throughput"], r["aeron-ipc-rtt"]
+assert a["transport"] == "aeron" and a["shoal_peer"] == "ipc-throughput-exclusive" and a["messages"] == 100000
+assert a["endpoint"] == r["ipc-throughput-exclusive"]["endpoint"] == "aeron:ipc?term-length=4m", a["endpoint"]
+assert a["median_mmsgs_per_s"] > 0 and a["ratio_shoal_over_aeron"] > 0, a
+assert b["transport"] == "aeron" and b["shoal_peer"] == "ipc-rtt" and b["round_trips"] == 1000, b
+assert 0 < b["p50_us"] <= b["p99_us"] <= b["max_us"] and b["ratio_aeron_p50_over_shoal"] > 0, b
+assert r["ipc-rtt"]["transport"] == "shoal" and "shoal_peer" not in r["ipc-rtt"]
+PYEOF
+pass "shoal-bench --json: aeron-* results next to shoal's, same endpoint, with the ratios"
