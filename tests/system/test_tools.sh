@@ -226,7 +226,6 @@ grep -q -- "--size" "$OUT/bench.err" || fail "bad size error does not name the o
 if "$BUILD/shoal-bench" no-such-scenario > /dev/null 2> "$OUT/bench.err"; then fail "unknown scenario accepted"; fi
 grep -q "no-such-scenario" "$OUT/bench.err" || fail "unknown scenario error does not name it"
 pass "shoal-bench rejects a bad size and an unknown scenario, naming them"
-else echo "skip: shoal-bench tests: shoal-bench was not built (SHOAL_BUILD_BENCH, needs libzmq)"; fi
 
 # Without the Aeron peer, --help and a request for an aeron-* scenario say how to get it.
 if "$BUILD/shoal-bench" --help | grep -q "^aeron peer: not built in"; then
@@ -241,6 +240,7 @@ else
   grep -q "no-aeron contradicts" "$OUT/bench.err" || fail "--no-aeron with an aeron scenario: $(cat "$OUT/bench.err")"
   pass "shoal-bench with the Aeron peer: --no-aeron contradicts --scenario aeron-ipc-rtt"
 fi
+else echo "skip: shoal-bench tests: shoal-bench was not built (SHOAL_BUILD_BENCH, needs libzmq)"; fi
 
 # ---- a CnC file written by someone else: labels and error texts cannot drive the terminal ----
 # Whoever can write cnc.dat chooses the counter labels and error texts the
