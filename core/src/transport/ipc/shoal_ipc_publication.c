@@ -29,6 +29,7 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     pub->mtu = params->mtu;
     pub->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(params->term_length);
     pub->term_window_length = params->term_length / 2;
+    pub->trip_gain = pub->term_window_length / 8;
     pub->pub_limit_counter_id = -1;
     pub->pub_pos_counter_id = -1;
     /* A random initial term id, as Aeron, so positions of different streams
@@ -86,6 +87,7 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     int64_t start = shoal_ipc_publication_producer_position(pub);
     shoal_store_release(pub->pub_pos, start);
     shoal_store_release(pub->pub_limit, start);
+    pub->trip_limit = start;
     pub->clean_position = start;
     pub->consumer_position = start;
     pub->last_consumer_position = start;
@@ -315,14 +317,26 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
             clamped |= pub->subscribers[i].out_of_range;
         }
         pub->consumer_position = max_sub;
-        /* Clean one term behind the slowest reader before letting the
-         * publisher advance, so it only ever enters zeroed terms. */
-        work += clean_buffer(pub, min_sub - pub->term_length);
         int64_t new_limit = min_sub + pub->term_window_length;
-        if (SHOAL_IPC_PUB_ACTIVE == pub->state && new_limit > shoal_load_relaxed(pub->pub_limit))
+        if (SHOAL_IPC_PUB_ACTIVE != pub->state)
         {
-            shoal_store_release(pub->pub_limit, new_limit);
-            work++;
+            work += clean_buffer(pub, min_sub - pub->term_length);
+        }
+        else if (new_limit > pub->trip_limit ||
+            (new_limit > shoal_load_relaxed(pub->pub_limit) &&
+                shoal_load_relaxed(pub->pub_limit) - producer_position < pub->term_window_length / 2))
+        {
+            /* (or the publisher is past half its window: then every step
+             * counts, so it is not left waiting for a parked conductor) */
+            /* Clean one term behind the slowest reader before letting the
+             * publisher advance, so it only ever enters zeroed terms. */
+            work += clean_buffer(pub, min_sub - pub->term_length);
+            if (new_limit > shoal_load_relaxed(pub->pub_limit))
+            {
+                shoal_store_release(pub->pub_limit, new_limit);
+                work++;
+            }
+            pub->trip_limit = new_limit + pub->trip_gain;
         }
         if (SHOAL_IPC_PUB_ACTIVE == pub->state && 0 == shoal_load_relaxed(&pub->meta->is_connected))
         {
@@ -368,6 +382,7 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         if (SHOAL_IPC_PUB_ACTIVE == pub->state && shoal_load_relaxed(pub->pub_limit) > pub->consumer_position)
         {
             shoal_store_release(pub->pub_limit, pub->consumer_position);
+            pub->trip_limit = pub->consumer_position;
             work++;
         }
         if (shoal_load_relaxed(&pub->meta->is_connected))

@@ -68,6 +68,12 @@ typedef struct shoal_ipc_publication_stct
     int32_t initial_term_id;
     size_t position_bits_to_shift;
     int64_t term_window_length;
+    /* The limit moves (and the log is cleaned) only once it could move by
+     * trip_gain past the last limit: a conductor that found "work" at every
+     * step a subscriber took would never idle, and on a machine with few
+     * cores it would take the publisher's or the subscriber's core. */
+    int64_t trip_limit;
+    int64_t trip_gain;
 
     int32_t pub_limit_counter_id;
     int64_t *pub_limit;
