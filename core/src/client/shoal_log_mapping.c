@@ -31,7 +31,11 @@ int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logb
         close(fd);
         return shoal_set_err(SHOAL_EIO, "log buffer %s is too short (%zu bytes)", path, len);
     }
-    void *addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* A log whose blocks are all allocated (the default: not sparse=true) is
+     * mapped in whole now, so the publisher's and subscriber's first pass
+     * through each page takes no page fault; a sparse one stays sparse. */
+    const bool allocated = (uint64_t)st.st_blocks * 512U >= (uint64_t)st.st_size;
+    void *addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | (allocated ? MAP_POPULATE : 0), fd, 0);
     int e = errno;
     close(fd);
     if (MAP_FAILED == addr)

@@ -217,7 +217,10 @@ int shoal_fs_map_new(const char *path, size_t length, bool reserve, void **addr)
             goto fail;
         }
     }
-    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* Reserved pages are mapped in now, not one page fault at a time in the
+     * conductor's cleaning and the first pass of the stream (a page fault
+     * costs microseconds in a VM). A sparse file stays sparse. */
+    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | (reserve ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED)
     {
         err = errno;

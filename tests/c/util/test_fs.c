@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,6 +199,48 @@ static void test_map_new_mode_and_contents(void **state)
     assert_int_equal(shoal_fs_unmap(addr, 100), 0);
 }
 
+/* Pages of the mapping that are in memory and mapped, out of all. */
+static size_t resident_pages(void *addr, size_t length)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t pages = (length + page - 1) / page;
+    unsigned char *vec = malloc(pages);
+    assert_non_null(vec);
+    assert_int_equal(mincore(addr, length, vec), 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++)
+    {
+        resident += vec[i] & 1;
+    }
+    free(vec);
+    return resident;
+}
+
+/* A reserved file is mapped in whole at once (no page fault on a first
+ * write in the publisher or the conductor's cleaning); a sparse one is left
+ * sparse: mapping it must not allocate its pages. */
+static void test_map_new_populates_reserved_files_only(void **state)
+{
+    fixture_t *f = *state;
+    const size_t length = 4 * 1024 * 1024;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char path[PATH_MAX];
+    void *addr = NULL;
+
+    join(path, f->root, "reserved");
+    assert_int_equal(shoal_fs_map_new(path, length, true, &addr), 0);
+    assert_int_equal(resident_pages(addr, length), length / page);
+    assert_int_equal(shoal_fs_unmap(addr, length), 0);
+
+    join(path, f->root, "sparse");
+    assert_int_equal(shoal_fs_map_new(path, length, false, &addr), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true((size_t)st.st_blocks * 512 < length / 2);
+    assert_true(resident_pages(addr, length) < length / page / 2);
+    assert_int_equal(shoal_fs_unmap(addr, length), 0);
+}
+
 static void test_map_errors(void **state)
 {
     fixture_t *f = *state;
@@ -319,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mkdir_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mkdir_private_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_new_mode_and_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_new_populates_reserved_files_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_dir_contents, setup, teardown),
     };
