@@ -84,6 +84,8 @@ static const char *bench_aeron_version(void)
 #define MIN_SIZE 8 /* the sequence number lives in the first 8 bytes */
 #define MAX_SIZE (16 * 1024 * 1024)
 #define MAX_PUB 16 /* --publishers */
+#define IPC_TERM_MIB 64        /* the driver's defaults (shoal_context.c) */
+#define UDP_TERM_MIB 16
 #define BATCH 256              /* poll_batch / poll limit of throughput subscribers */
 #define STALL_NS 10000000000LL /* no progress for 10 s: the run is declared stalled */
 #define ZMQ_HWM 1000000          /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
@@ -144,7 +146,7 @@ static struct {
     const char *note;
     const char *settings[32]; /* --set KEY=VALUE for the embedded driver */
     int nsettings;
-} opt = { .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 4, .max_mib = 256, .publishers = 1 };
+} opt = { .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 0, .max_mib = 256, .publishers = 1 };
 
 static int cpu_a = 0, cpu_b = 1;       /* pin targets: publisher/pinger, subscriber/ponger */
 static int pin_attempts, pin_failures; /* updated atomically by the benchmark threads */
@@ -184,17 +186,23 @@ static void wait_flag(const int *flag)
 }
 
 /* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
+/* What the subscriber writes per message sits on cache lines of its own:
+ * sharing one with what a publisher reads per offer would make every message
+ * pay a cache-line transfer between the two cores (a benchmark artefact). */
 typedef struct {
     size_t size;
     int mode, npub, ready, go, abort;
-    long count, received, bad;       /* bad: out of order or wrong length */
-    uint64_t expected[MAX_PUB];      /* next sequence number per publisher */
-    int64_t t_start[MAX_PUB], t_end; /* first offer per publisher, last message received */
+    long count;
     shoal_publication_t *pub;
     shoal_subscription_t *sub;
     void *zpush, *zpull;
     uint8_t *zbuf;
+    int64_t t_start[MAX_PUB]; /* first offer per publisher */
     char err[256];
+    _Alignas(64) long received, bad; /* bad: out of order or wrong length */
+    uint64_t expected[MAX_PUB];      /* next sequence number per publisher */
+    int64_t t_end;                   /* last message received */
+    _Alignas(64) char pad_;
 } tput_t;
 
 typedef struct {
@@ -223,6 +231,8 @@ static void *tput_publisher(void *arg)
     uint8_t *buf = a->buf;
     const size_t size = t->size;
     const uint64_t tag = (uint64_t)a->index << SEQ_SHIFT;
+    const int mode = t->mode;
+    shoal_publication_t *const pub = t->pub;
     pin_self(cpu_a);
     __atomic_add_fetch(&t->ready, 1, __ATOMIC_RELEASE);
     wait_flag(&t->go);
@@ -241,22 +251,22 @@ static void *tput_publisher(void *arg)
         }
         int64_t r;
         for (;;) {
-            if (M_CLAIM == t->mode) {
+            if (M_CLAIM == mode) {
                 shoal_claim_t claim;
-                r = shoal_publication_try_claim(t->pub, size, &claim);
+                r = shoal_publication_try_claim(pub, size, &claim);
                 if (r > 0) {
                     memcpy(claim.data, buf, size);
                     if (shoal_claim_commit(&claim) < 0)
                         r = SHOAL_ERROR;
                 }
             } else {
-                r = shoal_publication_offer(t->pub, buf, size);
+                r = shoal_publication_offer(pub, buf, size);
             }
             if (r > 0)
                 break;
             if (SHOAL_ERROR == r || SHOAL_CLOSED == r || SHOAL_MAX_POSITION_EXCEEDED == r ||
                 __atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
-                tput_fail(t, M_CLAIM == t->mode ? "try_claim/commit" : "offer", (long long)r, shoal_errmsg());
+                tput_fail(t, M_CLAIM == mode ? "try_claim/commit" : "offer", (long long)r, shoal_errmsg());
                 return NULL;
             }
             if (opt.yield && SHOAL_BACK_PRESSURED == r)
@@ -635,7 +645,9 @@ static void run_scenario(result_t *res)
     shoal_subscription_t *subs[2] = { NULL, NULL };
     void *zctx = NULL, *zs[2] = { NULL, NULL };
     char endpoint[256] = "", bound[256] = "";
-    uint32_t term = (uint32_t)opt.term_mib << 20; /* grown so that a message fits in term / 8 */
+    /* --term-length, else the driver's defaults (what users get); grown so
+     * that a message fits in term / 8 */
+    uint32_t term = (uint32_t)(opt.term_mib > 0 ? opt.term_mib : sc->udp ? UDP_TERM_MIB : IPC_TERM_MIB) << 20;
     while (term / 8 < res->size && term < (1u << 30))
         term <<= 1;
     if (sc->udp) {
@@ -961,9 +973,10 @@ static void print_table(void)
         printf("          --rate %ld: one ping every %.2f us, latency from the intended send time\n", opt.rate,
             1e6 / (double)opt.rate);
     printf("          shoal: embedded driver (%s), aeron:ipc?term-length=%ldm and "
-           "aeron:udp?endpoint=127.0.0.1:PORT|term-length=%ldm\n          (publisher window = term / 2; term grown "
-           "for messages > term / 8), busy-polling threads\n          %s\n          %s\n",
-        driver_settings(), opt.term_mib, opt.term_mib, ZMQ_NOTE, HIST_NOTE);
+           "aeron:udp?endpoint=127.0.0.1:PORT|term-length=%ldm\n          (%s; publisher window = term / 2; term "
+           "grown for messages > term / 8), busy-polling threads\n          %s\n          %s\n",
+        driver_settings(), opt.term_mib > 0 ? opt.term_mib : IPC_TERM_MIB, opt.term_mib > 0 ? opt.term_mib : UDP_TERM_MIB,
+        opt.term_mib > 0 ? "--term-length" : "the driver's default term lengths", ZMQ_NOTE, HIST_NOTE);
     if (any_aeron())
         printf("          aeron: %s\n          %s\n", bench_aeron_version(), AERON_NOTE);
     for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0) {
@@ -1166,7 +1179,8 @@ static void usage(FILE *out)
         "  --runs N          timed runs per scenario after one warm-up (default 5, max %d)\n"
         "  --messages N      messages per throughput run (default 5000000)\n"
         "  --samples N       round trips per latency run (default 100000)\n"
-        "  --term-length MIB shoal IPC term length in MiB, a power of two (default 4; window = term / 2)\n"
+        "  --term-length MIB shoal IPC and UDP term length in MiB, a power of two (default: the driver's, IPC 64,\n"
+        "                    UDP 16; window = term / 2)\n"
         "  --size BYTES      message size, %d..%d (default 32; repeatable or comma list, at most %d sizes)\n"
         "  --max-mib N       cap a throughput run at N MiB of payload (and >= 16 messages): fewer messages\n"
         "                    for large sizes (default 256)\n"
