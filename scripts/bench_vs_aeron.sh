@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The standard comparison shoal vs Aeron C vs ZeroMQ, in one shoal-bench
+# invocation (same machine, same moment): IPC and UDP-loopback throughput and
+# round trip at 32 B, 1 KiB and 64 KiB, 5 runs each (median, min..max);
+# 2,000,000 messages per throughput run (at most 256 MiB), 10,000 round trips
+# per latency run. Threads busy-poll; on 2 cores UDP starves the driver
+# threads unless `-- --yield` is given (it then applies to every scenario).
+# Writes bench/results/vs_aeron.json (shoal-bench --json) and
+# bench/results/vs_aeron.md (the table, also printed).
+#
+#   bash scripts/bench_vs_aeron.sh                 # the standard comparison, 10-30 min on 2 cores
+#   bash scripts/bench_vs_aeron.sh --quick         # fewer runs and messages: checks the pipeline
+#   bash scripts/bench_vs_aeron.sh -- --yield      # anything after -- goes to shoal-bench
+#
+# Needs the Aeron peer: scripts/aeron_peer.sh AERON_SOURCE_DIR (DEVELOPERS.md).
+# Environment: AERON_DIR (default build/aeron/install), BENCH_BUILD (default
+# build/release-aeron; a build directory of its own, so build/release keeps its
+# configuration), BENCH_OUT (default bench/results), BENCH_NOTE (a line about
+# the conditions, printed in the header and the table).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+aeron="${AERON_DIR:-$root/build/aeron/install}"
+build="${BENCH_BUILD:-$root/build/release-aeron}"
+out="${BENCH_OUT:-$root/bench/results}"
+args=(--runs 5 --messages 2000000 --samples 10000)   # as scripts/bench.sh's standard set
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) args=(--runs 2 --messages 300000 --samples 5000) ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench_vs_aeron.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ ! -f "$aeron/include/aeron/aeronc.h" ]; then
+  echo "bench_vs_aeron.sh: no Aeron peer in $aeron; build it first: scripts/aeron_peer.sh AERON_SOURCE_DIR" \
+    "(DEVELOPERS.md says where a checkout comes from)" >&2
+  exit 2
+fi
+[ -n "${BENCH_NOTE:-}" ] && extra+=(--note "$BENCH_NOTE")
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_TESTS=OFF -DSHOAL_AERON_DIR="$aeron" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target shoal-bench >/dev/null
+mkdir -p "$out"
+echo "bench_vs_aeron: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$build/shoal-bench" "${args[@]}" --size 32,1024,65536 --json "${extra[@]}" \
+  ipc-throughput-exclusive aeron-ipc-throughput zmq-inproc-throughput \
+  udp-throughput aeron-udp-throughput zmq-tcp-throughput \
+  ipc-rtt aeron-ipc-rtt zmq-inproc-rtt udp-rtt aeron-udp-rtt zmq-tcp-rtt > "$out/vs_aeron.json.tmp"
+mv "$out/vs_aeron.json.tmp" "$out/vs_aeron.json"
+echo "bench_vs_aeron: done $(date -u +%H:%M:%S) UTC"
+
+/usr/bin/python3 - "$out/vs_aeron.json" "$out/vs_aeron.md" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+res = {(r["scenario"], r["size"]): r for r in d["results"]}
+sizes = sorted({r["size"] for r in d["results"]})
+m, p = d["machine"], d["params"]
+L = ["shoal %s vs %s vs libzmq %s, %s" % (d["shoal_version"], d["aeron"]["version"], d["zmq_version"], d["date"]), "",
+     "Machine: %d cores, %s, %s, load average at start %s. %s" % (m["nproc"], m["cpu"], m["kernel"], m["loadavg"],
+                                                                 m["user_note"] or ""),
+     "%d timed runs (+1 warm-up) each, %d messages per throughput run (at most %d MiB), %d round trips per run; "
+     "term length %d MiB for shoal and Aeron; shoal driver: %s; %s." % (p["runs"], p["messages"],
+     p["max_mib_per_run"], p["samples"], p["term_mib"], d["driver"],
+     "threads yield when idle (--yield)" if d["client_yield"] else "busy-polling threads"),
+     "", d["aeron"]["note"] + ".", ""]
+
+def ok(r):
+    return r is not None and not r["error"]
+
+def tput(r):
+    if not ok(r):
+        return "error" if r else "-"
+    return "%.3g (%.3g..%.3g)" % (r["median_mmsgs_per_s"], r["min_mmsgs_per_s"], r["max_mmsgs_per_s"])
+
+L += ["| throughput, M msgs/s median (min..max) | size | shoal | Aeron C | ZeroMQ | shoal / Aeron | shoal / ZeroMQ |",
+      "|---|---:|---:|---:|---:|---:|---:|"]
+for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "zmq-inproc-throughput"),
+                          ("udp-throughput", "aeron-udp-throughput", "zmq-tcp-throughput")):
+    for s in sizes:
+        a, b, c = res.get((shoal, s)), res.get((aeron, s)), res.get((zmq, s))
+        ra = "%.2fx" % (a["median_mmsgs_per_s"] / b["median_mmsgs_per_s"]) if ok(a) and ok(b) else "-"
+        rz = "%.2fx" % (a["median_mmsgs_per_s"] / c["median_mmsgs_per_s"]) if ok(a) and ok(c) else "-"
+        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, tput(a), tput(b), tput(c),
+                                                                   ra, rz))
+L += ["", "| round trip, us: p50 / p99 / p99.9 (p50 min..max) | size | shoal | Aeron C | ZeroMQ | Aeron / shoal p50, p99, p99.9 |",
+      "|---|---:|---:|---:|---:|---|"]
+
+def lat(r):
+    if not ok(r):
+        return "error" if r else "-"
+    return "%.1f / %.1f / %.1f (%.1f..%.1f)" % (r["p50_us"], r["p99_us"], r["p99_9_us"], r["p50_min_us"],
+                                                r["p50_max_us"])
+
+for shoal, aeron, zmq in (("ipc-rtt", "aeron-ipc-rtt", "zmq-inproc-rtt"), ("udp-rtt", "aeron-udp-rtt", "zmq-tcp-rtt")):
+    for s in sizes:
+        a, b, c = res.get((shoal, s)), res.get((aeron, s)), res.get((zmq, s))
+        q = "-"
+        if ok(a) and ok(b):
+            q = ", ".join("%.2fx" % (b[k] / a[k]) for k in ("p50_us", "p99_us", "p99_9_us"))
+        L.append("| %s / %s / %s | %d | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, lat(a), lat(b), lat(c), q))
+errors = [r for r in d["results"] if r["error"]]
+if errors:
+    L += ["", "Errors: " + "; ".join("%s %d B: %s" % (r["scenario"], r["size"], r["error"]) for r in errors)]
+L += ["", "Ratios > 1 mean shoal is better (throughput: shoal / other; latency: other / shoal)."]
+open(sys.argv[2], "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+EOF
+echo "bench_vs_aeron: wrote $out/vs_aeron.json $out/vs_aeron.md"
