@@ -43,22 +43,30 @@ static struct {
     aeron_fragment_assembler_t *assembler[2];
 } peer;
 
+/* What the subscriber (pinger) writes per message sits on cache lines of its
+ * own, as in shoal_bench.c: sharing one with what the other thread reads would
+ * charge every message a cache-line transfer that belongs to the benchmark. */
 struct tput_s {
     int ready, go, abort;
-    long count, received, bad; /* bad: out of order or wrong length */
-    uint64_t expected;
-    int64_t t_start, t_end;
+    long count;
+    int64_t t_start;
     char err[256];
+    _Alignas(64) long received, bad; /* bad: out of order or wrong length */
+    uint64_t expected;
+    int64_t t_end;
+    _Alignas(64) char pad_;
 };
 
 struct rtt_s {
     long n;
     double interval_ns;
     tool_hist_t *hist;
-    int ready, stop, stopped, got;
+    int ready, stop, stopped;
+    char err[256];
+    _Alignas(64) int got; /* pinger's */
     uint64_t got_seq;
     size_t got_length;
-    char err[256];
+    _Alignas(64) char pad_;
 };
 
 static struct tput_s tput;
