@@ -101,6 +101,11 @@ int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_
         }
     }
 
+    /* The conductor sleeps long when idle: have it look for the answer now. */
+    pthread_mutex_lock(&c->lock);
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += (time_t)(c->ctx->driver_timeout_ms / 1000);
@@ -194,6 +199,8 @@ int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &attr);
     pthread_condattr_destroy(&attr);
 
     /* The first keepalive makes the driver know us. */
@@ -245,7 +252,10 @@ int shoal_client_close(shoal_client_t *c)
         snprintf(c->close_reason, sizeof(c->close_reason), "closed by the application");
         shoal_store_release(&c->closed, 1);
     }
+    pthread_mutex_lock(&c->lock);
     shoal_store_release(&c->stop, 1);
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
     pthread_join(c->conductor, NULL);
 
     /* The driver releases everything of a closing client; free our side. */
@@ -267,6 +277,7 @@ int shoal_client_close(shoal_client_t *c)
     shoal_broadcast_receiver_close(&c->to_clients);
     shoal_cnc_unmap(&c->cnc);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->api_lock);
     free(c);

@@ -138,7 +138,8 @@ struct shoal_client_stct
     char close_reason[512];
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;              /* the conductor answered a request */
+    pthread_cond_t wake;              /* CLOCK_MONOTONIC: wakes an idle conductor (a request, a close) */
     pthread_mutex_t api_lock;         /* one request in flight at a time */
     pthread_t conductor;
     int stop;
