@@ -24,7 +24,8 @@ libshoal.so.0 is the first of these that loads (shoal.libpath tells which):
   1. $SHOAL_LIB (a path to libshoal.so.0): an error if it does not load;
   2. the build tree next to this file: ../../build/{release,lua-core,test,
      debug,<any other>}/libshoal.so.0 (sanitizer builds are skipped);
-  3. an install prefix: <prefix>/share/lua/5.1/shoal.lua -> <prefix>/lib/...;
+  3. an install prefix: <prefix>/share/lua/5.1/shoal.lua -> <prefix>/lib/...,
+     or a LuaRocks tree: <tree>/lib/lua/5.1/shoal/libshoal.so.0 (rockspecs/);
   4. the system loader: libshoal.so.0 on the default search path.
 
 Errors: two kinds, always the same way.
@@ -186,8 +187,10 @@ local function load_library()
             tried[#tried + 1] = path .. ": " .. tostring(err)
         end
     end
+    -- an install prefix (cmake --install), or a LuaRocks tree (the rock puts
+    -- the libraries next to shoal/swig.so)
     for _, rel in ipairs({ "/../../../lib/libshoal.so.0", "/../../../lib/x86_64-linux-gnu/libshoal.so.0",
-        "/../../../lib64/libshoal.so.0" }) do
+        "/../../../lib64/libshoal.so.0", "/../../../lib/lua/5.1/shoal/libshoal.so.0" }) do
         local path = normalize(MODDIR .. rel)
         if file_exists(path) then
             local lib = try_load(path)
@@ -1254,6 +1257,91 @@ end
 function shoal.getpid()
     return tonumber(C_libc.shoal_lua_getpid())
 end
+
+-- ---------------------------------------------------------- monitoring ----
+-- A driver's CnC file, read-only (shoal_cnc_* of the C API; what shoal-stat,
+-- shoal-errors and shoal-loss show):
+--   local cnc, err = shoal.cnc(dir)     -- nil, message, code (ENODRIVER...) without a driver
+--   for _, c in ipairs(cnc:counters()) do print(c.id, c.type_id, c.label, c.value) end
+--   cnc:errors()  -> { {count, first_ms, last_ms, code, text}, ... }
+--   cnc:loss()    -> { {observations, bytes_lost, first_ms, last_ms, session_id, stream_id, channel, source}, ... }
+--   cnc:heartbeat_age_ns(), cnc:pid(), cnc:driver_timeout_ns(), cnc:close()
+local Cnc = {}
+Cnc.__index = Cnc
+
+local function cnc_handle(self, level)
+    if self.h == nil then
+        closed_error("cnc", level + 1)
+    end
+    return self.h
+end
+
+function shoal.cnc(dir)
+    if dir ~= nil and type(dir) ~= "string" then
+        error("shoal.cnc: dir must be a string or nil", 2)
+    end
+    local out = ffi.new("shoal_cnc_t *[1]")
+    if C.shoal_cnc_open(out, dir) < 0 then
+        return fail(1)
+    end
+    return setmetatable({ h = ffi.gc(out[0], C.shoal_cnc_close) }, Cnc)
+end
+
+-- Runs a foreach with a temporary callback (freed after: LuaJIT has few callback slots).
+local function foreach(self, fn_type, foreach_fn, make_row)
+    local h = cnc_handle(self, 3)
+    local rows = {}
+    local cb = ffi.cast(fn_type, function(_, ...) rows[#rows + 1] = make_row(...) end)
+    local rc = foreach_fn(h, cb, nil)
+    cb:free()
+    if rc < 0 then
+        return fail(2)
+    end
+    return rows
+end
+
+function Cnc:counters()
+    return foreach(self, "shoal_cnc_counter_fn", C.shoal_cnc_counters_foreach, function(id, type_id, label, n, value)
+        return { id = tonumber(id), type_id = tonumber(type_id), label = ffi.string(label, n), value = tonumber(value) }
+    end)
+end
+
+function Cnc:errors()
+    return foreach(self, "shoal_cnc_error_fn", C.shoal_cnc_errors_foreach, function(count, first, last, code, text, n)
+        return { count = tonumber(count), first_ms = tonumber(first), last_ms = tonumber(last), code = tonumber(code),
+            text = ffi.string(text, n) }
+    end)
+end
+
+function Cnc:loss()
+    return foreach(self, "shoal_cnc_loss_fn", C.shoal_cnc_loss_foreach,
+        function(obs, bytes, first, last, session, stream, channel, channel_n, source, source_n)
+            return { observations = tonumber(obs), bytes_lost = tonumber(bytes), first_ms = tonumber(first),
+                last_ms = tonumber(last), session_id = tonumber(session), stream_id = tonumber(stream),
+                channel = ffi.string(channel, channel_n), source = ffi.string(source, source_n) }
+        end)
+end
+
+function Cnc:heartbeat_age_ns()
+    return tonumber(C.shoal_cnc_driver_heartbeat_age_ns(cnc_handle(self, 2)))
+end
+
+function Cnc:pid()
+    return tonumber(C.shoal_cnc_driver_pid(cnc_handle(self, 2)))
+end
+
+function Cnc:driver_timeout_ns()
+    return tonumber(C.shoal_cnc_driver_timeout_ns(cnc_handle(self, 2)))
+end
+
+function Cnc:close()
+    if self.h ~= nil then
+        C.shoal_cnc_close(ffi.gc(self.h, nil))
+        self.h = nil
+    end
+end
+
+shoal.Cnc = Cnc
 
 shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
 shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim

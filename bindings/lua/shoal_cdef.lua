@@ -172,6 +172,33 @@ int64_t shoal_image_join_position(const shoal_image_t *image);
 int64_t shoal_image_position(const shoal_image_t *image);
 
 bool shoal_image_is_closed(const shoal_image_t *image);
+
+typedef struct shoal_cnc_stct shoal_cnc_t;
+
+int shoal_cnc_open(shoal_cnc_t **cnc, const char *dir);
+
+typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label,
+    size_t label_length, int64_t value);
+
+int shoal_cnc_counters_foreach(shoal_cnc_t *cnc, shoal_cnc_counter_fn fn, void *clientd);
+
+typedef void (*shoal_cnc_error_fn)(void *clientd, int32_t observation_count, int64_t first_observation_ms,
+    int64_t last_observation_ms, int32_t error_code, const char *text, size_t text_length);
+
+int shoal_cnc_errors_foreach(shoal_cnc_t *cnc, shoal_cnc_error_fn fn, void *clientd);
+
+typedef void (*shoal_cnc_loss_fn)(void *clientd, int64_t observation_count, int64_t total_bytes_lost,
+    int64_t first_observation_ms, int64_t last_observation_ms, int32_t session_id, int32_t stream_id,
+    const char *channel, size_t channel_length, const char *source, size_t source_length);
+
+int shoal_cnc_loss_foreach(shoal_cnc_t *cnc, shoal_cnc_loss_fn fn, void *clientd);
+
+int64_t shoal_cnc_driver_heartbeat_age_ns(shoal_cnc_t *cnc);
+
+int64_t shoal_cnc_driver_pid(shoal_cnc_t *cnc);
+int64_t shoal_cnc_driver_timeout_ns(shoal_cnc_t *cnc);
+
+int shoal_cnc_close(shoal_cnc_t *cnc);
 ]==],
 defines = {
     SHOAL_VERSION_MAJOR = 0,
@@ -186,5 +213,17 @@ defines = {
     SHOAL_FLAG_BEGIN = 128,
     SHOAL_FLAG_END = 64,
     SHOAL_FLAG_EOS = 32,
+    SHOAL_COUNTER_TYPE_SYSTEM = 0,
+    SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT = 1,
+    SHOAL_COUNTER_TYPE_PUBLISHER_POSITION = 2,
+    SHOAL_COUNTER_TYPE_RECEIVER_HWM = 3,
+    SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION = 4,
+    SHOAL_COUNTER_TYPE_RECEIVER_POSITION = 5,
+    SHOAL_COUNTER_TYPE_SEND_CHANNEL = 6,
+    SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL = 7,
+    SHOAL_COUNTER_TYPE_SENDER_LIMIT = 9,
+    SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT = 11,
+    SHOAL_COUNTER_TYPE_SENDER_POSITION = 12,
+    SHOAL_COUNTER_TYPE_SENDER_BPE = 13,
 },
 }

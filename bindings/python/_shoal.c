@@ -3819,6 +3819,233 @@ static PyObject *mod_raise_for_code(PyObject *m, PyObject *arg)
     return raise_offer_result(rc, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Monitoring: a driver's CnC file through shoal_cnc_* (shoal.stat)     */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+    PyObject_HEAD
+    shoal_cnc_t *cnc;
+} CncObject;
+
+static int Cnc_init(CncObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = { "dir", NULL };
+    PyObject *dir = Py_None, *bytes = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:Cnc", kwlist, &dir))
+    {
+        return -1;
+    }
+    if (Py_None != dir && !PyUnicode_FSConverter(dir, &bytes))
+    {
+        return -1;
+    }
+    if (NULL != self->cnc)
+    {
+        shoal_cnc_close(self->cnc);
+        self->cnc = NULL;
+    }
+    int rc = shoal_cnc_open(&self->cnc, NULL != bytes ? PyBytes_AS_STRING(bytes) : NULL);
+    Py_XDECREF(bytes);
+    if (rc < 0)
+    {
+        raise_last_error("Cnc");
+        return -1;
+    }
+    return 0;
+}
+
+static void Cnc_dealloc(CncObject *self)
+{
+    shoal_cnc_close(self->cnc);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static shoal_cnc_t *cnc_handle(CncObject *self)
+{
+    if (NULL == self->cnc)
+    {
+        raise_closed("Cnc");
+    }
+    return self->cnc;
+}
+
+/* Rows collected by a foreach callback; the first Python failure stops adding. */
+typedef struct
+{
+    PyObject *rows;
+    int failed;
+} cnc_rows_t;
+
+static void cnc_add_row(cnc_rows_t *r, PyObject *row)
+{
+    if (NULL == row || PyList_Append(r->rows, row) < 0)
+    {
+        r->failed = 1;
+    }
+    Py_XDECREF(row);
+}
+
+static void cnc_on_counter(void *clientd, int32_t id, int32_t type_id, const char *label, size_t label_length,
+    int64_t value)
+{
+    cnc_rows_t *r = clientd;
+    if (!r->failed)
+    {
+        cnc_add_row(r, Py_BuildValue("(iiNL)", id, type_id,
+            PyUnicode_DecodeUTF8(label, (Py_ssize_t)label_length, "replace"), (long long)value));
+    }
+}
+
+static void cnc_on_error(void *clientd, int32_t count, int64_t first_ms, int64_t last_ms, int32_t code,
+    const char *text, size_t text_length)
+{
+    cnc_rows_t *r = clientd;
+    if (!r->failed)
+    {
+        cnc_add_row(r, Py_BuildValue("(iLLiN)", count, (long long)first_ms, (long long)last_ms, code,
+            PyUnicode_DecodeUTF8(text, (Py_ssize_t)text_length, "replace")));
+    }
+}
+
+static void cnc_on_loss(void *clientd, int64_t observations, int64_t bytes, int64_t first_ms, int64_t last_ms,
+    int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length, const char *source,
+    size_t source_length)
+{
+    cnc_rows_t *r = clientd;
+    if (!r->failed)
+    {
+        cnc_add_row(r, Py_BuildValue("(LLLLiiNN)", (long long)observations, (long long)bytes, (long long)first_ms,
+            (long long)last_ms, session_id, stream_id,
+            PyUnicode_DecodeUTF8(channel, (Py_ssize_t)channel_length, "replace"),
+            PyUnicode_DecodeUTF8(source, (Py_ssize_t)source_length, "replace")));
+    }
+}
+
+static PyObject *cnc_rows(CncObject *self, int which)
+{
+    shoal_cnc_t *cnc = cnc_handle(self);
+    if (NULL == cnc)
+    {
+        return NULL;
+    }
+    cnc_rows_t r = { PyList_New(0), 0 };
+    if (NULL == r.rows)
+    {
+        return NULL;
+    }
+    int rc = 0 == which ? shoal_cnc_counters_foreach(cnc, cnc_on_counter, &r)
+        : 1 == which ? shoal_cnc_errors_foreach(cnc, cnc_on_error, &r)
+        : shoal_cnc_loss_foreach(cnc, cnc_on_loss, &r);
+    if (r.failed || rc < 0)
+    {
+        Py_DECREF(r.rows);
+        return r.failed ? NULL : raise_last_error(NULL);
+    }
+    return r.rows;
+}
+
+static PyObject *Cnc_counters(CncObject *self, PyObject *unused)
+{
+    (void)unused;
+    return cnc_rows(self, 0);
+}
+
+static PyObject *Cnc_errors(CncObject *self, PyObject *unused)
+{
+    (void)unused;
+    return cnc_rows(self, 1);
+}
+
+static PyObject *Cnc_loss(CncObject *self, PyObject *unused)
+{
+    (void)unused;
+    return cnc_rows(self, 2);
+}
+
+static PyObject *Cnc_heartbeat_age_ns(CncObject *self, PyObject *unused)
+{
+    (void)unused;
+    shoal_cnc_t *cnc = cnc_handle(self);
+    return NULL == cnc ? NULL : PyLong_FromLongLong(shoal_cnc_driver_heartbeat_age_ns(cnc));
+}
+
+static PyObject *Cnc_close(CncObject *self, PyObject *unused)
+{
+    (void)unused;
+    shoal_cnc_close(self->cnc);
+    self->cnc = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Cnc_exit(CncObject *self, PyObject *args)
+{
+    (void)args;
+    shoal_cnc_close(self->cnc);
+    self->cnc = NULL;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Cnc_get_pid(CncObject *self, void *closure)
+{
+    (void)closure;
+    shoal_cnc_t *cnc = cnc_handle(self);
+    return NULL == cnc ? NULL : PyLong_FromLongLong(shoal_cnc_driver_pid(cnc));
+}
+
+static PyObject *Cnc_get_driver_timeout_ns(CncObject *self, void *closure)
+{
+    (void)closure;
+    shoal_cnc_t *cnc = cnc_handle(self);
+    return NULL == cnc ? NULL : PyLong_FromLongLong(shoal_cnc_driver_timeout_ns(cnc));
+}
+
+static PyObject *Cnc_get_closed(CncObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(NULL == self->cnc);
+}
+
+static PyMethodDef Cnc_methods[] = {
+    { "counters", (PyCFunction)Cnc_counters, METH_NOARGS,
+      "counters($self, /)\n--\n\n[(id, type_id, label, value), ...] of every allocated counter, in id order." },
+    { "errors", (PyCFunction)Cnc_errors, METH_NOARGS,
+      "errors($self, /)\n--\n\n[(count, first_ms, last_ms, code, text), ...]: the driver's distinct errors." },
+    { "loss", (PyCFunction)Cnc_loss, METH_NOARGS,
+      "loss($self, /)\n--\n\n[(observations, bytes_lost, first_ms, last_ms, session_id, stream_id, channel, "
+      "source), ...]: the driver's loss report, one entry per image that saw a gap." },
+    { "heartbeat_age_ns", (PyCFunction)Cnc_heartbeat_age_ns, METH_NOARGS,
+      "heartbeat_age_ns($self, /)\n--\n\nNanoseconds since the driver's last heartbeat." },
+    { "close", (PyCFunction)Cnc_close, METH_NOARGS, "close($self, /)\n--\n\nUnmaps the file (idempotent)." },
+    { "__enter__", (PyCFunction)return_self, METH_NOARGS, NULL },
+    { "__exit__", (PyCFunction)Cnc_exit, METH_VARARGS, NULL },
+    { NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef Cnc_getset[] = {
+    { "pid", (getter)Cnc_get_pid, NULL, "The driver's process id.", NULL },
+    { "driver_timeout_ns", (getter)Cnc_get_driver_timeout_ns, NULL,
+      "Heartbeat age beyond which clients consider the driver dead.", NULL },
+    { "closed", (getter)Cnc_get_closed, NULL, "True once closed.", NULL },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyTypeObject CncType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shoal.Cnc",
+    .tp_basicsize = sizeof(CncObject),
+    .tp_dealloc = (destructor)Cnc_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Cnc(dir=None)\n--\n\n"
+              "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
+              "Raises NoDriverError without a driver. A context manager.",
+    .tp_methods = Cnc_methods,
+    .tp_getset = Cnc_getset,
+    .tp_init = (initproc)Cnc_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef module_methods[] = {
     { "version", mod_version, METH_NOARGS, "version($module, /)\n--\n\nThe C library version, e.g. '0.1.0'." },
     { "last_error", mod_last_error, METH_NOARGS,
@@ -3875,7 +4102,7 @@ static PyObject *new_exc(PyObject *m, const char *name, PyObject *base, PyObject
 PyMODINIT_FUNC PyInit__shoal(void)
 {
     PyTypeObject *types[] = { &ContextType, &DriverType, &ClientType, &PublicationType, &SubscriptionType,
-        &HeaderType, &ClaimType, &ImageType, &LogExporterType };
+        &HeaderType, &ClaimType, &ImageType, &LogExporterType, &CncType };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {
         if (PyType_Ready(types[i]) < 0)
@@ -3923,7 +4150,7 @@ PyMODINIT_FUNC PyInit__shoal(void)
     EXC(InvalidStateError, "InvalidStateError", ShoalError, NULL, "Call not valid in the current state (SHOAL_ESTATE).");
 
     const char *typenames[] = { "Context", "Driver", "Client", "Publication", "Subscription", "Header", "Claim",
-        "Image", "_LogExporter" };
+        "Image", "_LogExporter", "Cnc" };
     for (size_t i = 0; i < sizeof(typenames) / sizeof(typenames[0]); i++)
     {
         Py_INCREF(types[i]);

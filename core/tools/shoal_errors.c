@@ -1,6 +1,7 @@
 /*
  * shoal-errors: prints a driver's distinct errors (count, first and last
- * time, code, text) from the CnC error log, mapped read-only.
+ * time, code, text) from the CnC error log, through the public monitoring
+ * API (shoal_cnc_errors_foreach).
  *   shoal-errors [-d dir] [--json]
  */
 #include <getopt.h>
@@ -8,9 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocol/shoal_cnc_descriptor.h"
 #include "shoal/shoal.h"
-#include "util/shoal_error_log.h"
 #include "tool_json.h"
 #include "tool_text.h"
 
@@ -29,8 +28,8 @@ static void format_time(int64_t ms, char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03d", (int)(ms % 1000));
 }
 
-static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
-    const char *text, size_t text_length, void *clientd)
+static void on_error(void *clientd, int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
+    const char *text, size_t text_length)
 {
     out_t *o = clientd;
     char first[40], last[40];
@@ -54,29 +53,18 @@ static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_m
 
 int main(int argc, char **argv)
 {
-    shoal_context_t *ctx;
-    if (shoal_context_init(&ctx) < 0)
-    {
-        fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
-        return 2;
-    }
     static const struct option options[] = {
         { "dir", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
     out_t out = { 0, 0 };
+    const char *dir = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "d:jh", options, NULL)) != -1)
     {
         switch (opt)
         {
-            case 'd':
-                if (shoal_context_set_dir(ctx, optarg) < 0)
-                {
-                    fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
-                    return 2;
-                }
-                break;
+            case 'd': dir = optarg; break;
             case 'j': out.json = 1; break;
             case 'h':
                 printf("usage: shoal-errors [-d dir] [--json]\nPrints the driver's distinct errors with counts.\n");
@@ -86,8 +74,8 @@ int main(int argc, char **argv)
                 return 2;
         }
     }
-    shoal_cnc_view_t cnc;
-    if (shoal_cnc_map(shoal_context_get_dir(ctx), false, 0, &cnc) < 0)
+    shoal_cnc_t *cnc;
+    if (shoal_cnc_open(&cnc, dir) < 0)
     {
         fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
         return 1;
@@ -96,7 +84,7 @@ int main(int argc, char **argv)
     {
         printf("{\"errors\": [");
     }
-    shoal_error_log_read(cnc.error_log, (size_t)cnc.meta->error_log_buffer_length, on_error, &out, 0);
+    int rc = shoal_cnc_errors_foreach(cnc, on_error, &out);
     if (out.json)
     {
         printf("\n]}\n");
@@ -105,7 +93,10 @@ int main(int argc, char **argv)
     {
         printf("%d distinct errors\n", out.count);
     }
-    shoal_cnc_unmap(&cnc);
-    shoal_context_close(ctx);
-    return 0;
+    if (rc < 0)
+    {
+        fprintf(stderr, "shoal-errors: %s\n", shoal_errmsg());
+    }
+    shoal_cnc_close(cnc);
+    return rc < 0 ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /*
  * shoal-stat: live view of a running driver's counters, read from the CnC
  * file mapped read-only (the driver is never disturbed).
- *   shoal-stat [-d dir] [--once] [--json] [--loss] [-i interval_ms] [-n iterations]
+ *   shoal-stat [-d dir] [--once] [--json] [--loss] [--prometheus] [--listen HOST:PORT]
+ *              [-i interval_ms] [-n iterations]
  *
  * --loss replaces the counter list by a UDP loss report: one row per channel
  * endpoint (datagrams, NAKs, retransmits, status messages), per image
@@ -10,21 +11,27 @@
  * It is built from the counters' labels, so it needs nothing from the driver
  * beyond what any reader of the CnC file sees. --json always carries it as
  * the "udp" object.
+ *
+ * --prometheus prints the counters and the driver's loss report in the
+ * Prometheus text format (tool_prometheus.h); --listen HOST:PORT serves the
+ * same at /metrics (tool_http.h), re-reading the CnC file for each scrape,
+ * so a restarted driver is picked up (shoal_driver_up 0 while there is none).
+ *
+ * Only the public monitoring API (shoal_cnc_* in shoal/shoal.h) is used.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "concurrent/shoal_mpsc_rb.h"
-#include "transport/udp/shoal_udp_transport.h"
-#include "protocol/shoal_cnc_descriptor.h"
 #include "shoal/shoal.h"
-#include "util/shoal_clock.h"
-#include "util/shoal_counters.h"
+#include "tool_counters.h"
+#include "tool_http.h"
 #include "tool_json.h"
+#include "tool_prometheus.h"
 #include "tool_text.h"
 
 #define MAX_TRACKED 65536
@@ -37,12 +44,9 @@ typedef struct
     double seconds;
 } view_t;
 
-static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
-    size_t label_length, int64_t value, void *clientd)
+static void print_counter(view_t *v, int32_t id, int32_t type_id, const char *label, size_t label_length,
+    int64_t value)
 {
-    (void)key;
-    (void)key_length;
-    view_t *v = clientd;
     double rate = 0.0;
     if (id < MAX_TRACKED && v->seconds > 0)
     {
@@ -76,42 +80,70 @@ static void print_counter(int32_t id, int32_t type_id, const uint8_t *key, size_
 }
 
 /* ---- UDP loss report: counters grouped by endpoint, image and publication ---- */
-typedef struct
+/* The endpoint counters' names as the driver labels them, in the order of the rows below. */
+enum
 {
-    int32_t id, type_id;
-    int64_t value;
-    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH + 1];
-} counter_copy_t;
+    UDP_BYTES_SENT,
+    UDP_BYTES_RECEIVED,
+    UDP_FRAMES_SENT,
+    UDP_FRAMES_RECEIVED,
+    UDP_NAKS_SENT,
+    UDP_NAKS_RECEIVED,
+    UDP_RETRANSMITS_SENT,
+    UDP_SMS_SENT,
+    UDP_SMS_RECEIVED,
+    UDP_SHORT_SENDS,
+    UDP_INVALID_FRAMES,
+    UDP_HEARTBEATS_SENT,
+    UDP_NAKS_UNSERVED,
+    UDP_SETUPS_REFUSED_IMAGE_LIMIT,
+    UDP_SETUPS_REFUSED_TERM_LENGTH,
+    UDP_FRAMES_FROM_WRONG_SOURCE,
+    UDP_NAKS_FROM_UNKNOWN_RECEIVERS,
+    UDP_NAKS_OVER_BUDGET,
+    UDP_SM_WINDOWS_CLAMPED,
+    UDP_COUNTER_COUNT
+};
+static const char *const UDP_COUNTER_NAMES[UDP_COUNTER_COUNT] = {
+    "bytes sent", "bytes received", "datagrams sent", "datagrams received", "NAKs sent", "NAKs received",
+    "retransmits sent", "status messages sent", "status messages received", "short sends", "invalid frames",
+    "heartbeats sent", "NAKs for data no longer held", "SETUPs refused: image limit", "SETUPs refused: term length",
+    "frames from wrong source", "NAKs from unknown receivers", "NAKs over retransmit budget",
+    "status message windows clamped",
+};
 
-typedef struct
+/* Driver totals in the report, found by their system counter labels. */
+enum
 {
-    counter_copy_t *items;
-    size_t count, capacity;
-} snapshot_t;
-
-static void collect_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
-    size_t label_length, int64_t value, void *clientd)
+    T_NAKS_SENT,
+    T_NAKS_RECEIVED,
+    T_RETRANSMITS_SENT,
+    T_LOSS_GAP_FILLS,
+    T_NAKS_UNSERVED,
+    T_INVALID_FRAMES,
+    T_SHORT_SENDS,
+    T_STATUS_MESSAGES_SENT,
+    T_STATUS_MESSAGES_RECEIVED,
+    T_HEARTBEATS_SENT,
+    T_BACK_PRESSURE_EVENTS,
+    N_TOTALS
+};
+static const struct
 {
-    (void)key;
-    (void)key_length;
-    snapshot_t *snap = clientd;
-    if (snap->count == snap->capacity)
-    {
-        size_t capacity = snap->capacity ? 2 * snap->capacity : 256;
-        counter_copy_t *items = realloc(snap->items, capacity * sizeof(*items));
-        if (NULL == items)
-        {
-            return;
-        }
-        snap->items = items;
-        snap->capacity = capacity;
-    }
-    counter_copy_t *c = &snap->items[snap->count++];
-    c->id = id;
-    c->type_id = type_id;
-    c->value = value;
-    snprintf(c->label, sizeof(c->label), "%.*s", (int)label_length, label);
-}
+    const char *label, *key;
+} TOTALS[N_TOTALS] = {
+    [T_NAKS_SENT] = { "NAKs sent", "naks_sent" },
+    [T_NAKS_RECEIVED] = { "NAKs received", "naks_received" },
+    [T_RETRANSMITS_SENT] = { "Retransmits sent", "retransmits_sent" },
+    [T_LOSS_GAP_FILLS] = { "Loss gap fills", "loss_gap_fills" },
+    [T_NAKS_UNSERVED] = { "NAKs for data no longer held", "naks_unserved" },
+    [T_INVALID_FRAMES] = { "Invalid frames", "invalid_frames" },
+    [T_SHORT_SENDS] = { "Short sends", "short_sends" },
+    [T_STATUS_MESSAGES_SENT] = { "Status messages sent", "status_messages_sent" },
+    [T_STATUS_MESSAGES_RECEIVED] = { "Status messages received", "status_messages_received" },
+    [T_HEARTBEATS_SENT] = { "Heartbeats sent", "heartbeats_sent" },
+    [T_BACK_PRESSURE_EVENTS] = { "Back pressure events", "back_pressure_events" },
+};
 
 #define MAX_GROUPS 256
 
@@ -119,7 +151,7 @@ typedef struct
 {
     char dir[4]; /* "snd" or "rcv" */
     const char *uri;
-    int64_t v[SHOAL_UDP_COUNTER_COUNT];
+    int64_t v[UDP_COUNTER_COUNT];
 } endpoint_row_t;
 
 /* One image (receiver side) or network publication (sender side): the counters sharing a label tail. */
@@ -127,7 +159,7 @@ typedef struct
 {
     long long id; /* image correlation id or publication registration id */
     int session, stream;
-    char channel[SHOAL_COUNTER_MAX_LABEL_LENGTH + 1], source[SHOAL_COUNTER_MAX_LABEL_LENGTH + 1];
+    char channel[TOOL_LABEL_MAX], source[TOOL_LABEL_MAX];
     int64_t hwm, pos, slowest_sub; /* image: rcv-hwm, rcv-pos, min sub-pos (-1: none) */
     int64_t pub_pos, snd_pos, snd_lmt, bpe;
     int is_image;
@@ -145,26 +177,8 @@ typedef struct
     endpoint_row_t endpoints[MAX_GROUPS];
     stream_row_t streams[MAX_GROUPS];
     int nendpoints, nstreams;
-    int64_t totals[SHOAL_SYSTEM_COUNTER_COUNT];
+    int64_t totals[N_TOTALS];
 } loss_report_t;
-
-/* "NAME: id session stream channel[ @source]": 1 with the parts filled, 0 if the label is not of that form. */
-static int parse_stream_label(const char *label, const char *name, long long *id, int *session, int *stream,
-    char *channel, char *source)
-{
-    size_t n = strlen(name);
-    int used = 0;
-    if (strncmp(label, name, n) || ':' != label[n] || sscanf(label + n + 1, " %lld %d %d %n", id, session, stream,
-        &used) != 3 || 0 == used)
-    {
-        return 0;
-    }
-    const char *rest = label + n + 1 + used, *at = strstr(rest, " @");
-    size_t channel_length = at ? (size_t)(at - rest) : strlen(rest);
-    snprintf(channel, SHOAL_COUNTER_MAX_LABEL_LENGTH + 1, "%.*s", (int)channel_length, rest);
-    snprintf(source, SHOAL_COUNTER_MAX_LABEL_LENGTH + 1, "%s", at ? at + 2 : "");
-    return 1;
-}
 
 static stream_row_t *stream_row(loss_report_t *r, int is_image, long long id, int session, int stream,
     const char *channel, const char *source)
@@ -191,35 +205,41 @@ static stream_row_t *stream_row(loss_report_t *r, int is_image, long long id, in
     return s;
 }
 
-static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
+static void build_loss_report(const tool_snapshot_t *snap, loss_report_t *r)
 {
-    static char channel[SHOAL_COUNTER_MAX_LABEL_LENGTH + 1], source[SHOAL_COUNTER_MAX_LABEL_LENGTH + 1];
+    static char channel[TOOL_LABEL_MAX], source[TOOL_LABEL_MAX];
     memset(r->totals, 0, sizeof(r->totals));
     r->nendpoints = r->nstreams = 0;
     for (size_t i = 0; i < snap->count; i++)
     {
-        const counter_copy_t *c = &snap->items[i];
-        if (SHOAL_COUNTER_TYPE_SYSTEM == c->type_id && c->id >= 0 && c->id < SHOAL_SYSTEM_COUNTER_COUNT)
+        const tool_counter_t *c = &snap->items[i];
+        if (SHOAL_COUNTER_TYPE_SYSTEM == c->type_id)
         {
-            r->totals[c->id] = c->value; /* system counters: id = enum value */
+            for (int t = 0; t < N_TOTALS; t++)
+            {
+                if (0 == strcmp(c->label, TOTALS[t].label))
+                {
+                    r->totals[t] = c->value;
+                }
+            }
             continue;
         }
         /* Endpoint counters: "snd-channel NAME: URI" / "rcv-channel NAME: URI". */
-        if (0 == strncmp(c->label, "snd-channel ", 12) || 0 == strncmp(c->label, "rcv-channel ", 12))
+        char dir[4];
+        const char *name, *uri;
+        size_t name_length;
+        if (tool_parse_endpoint_label(c->label, dir, &name, &name_length, &uri))
         {
-            for (int which = 0; which < SHOAL_UDP_COUNTER_COUNT; which++)
+            for (int which = 0; which < UDP_COUNTER_COUNT; which++)
             {
-                const char *name = shoal_udp_counter_name(which);
-                size_t n = strlen(name);
-                if (strncmp(c->label + 12, name, n) || strncmp(c->label + 12 + n, ": ", 2))
+                if (strlen(UDP_COUNTER_NAMES[which]) != name_length || strncmp(name, UDP_COUNTER_NAMES[which], name_length))
                 {
                     continue;
                 }
-                const char *uri = c->label + 14 + n;
                 endpoint_row_t *e = NULL;
                 for (int k = 0; k < r->nendpoints && !e; k++)
                 {
-                    if (0 == strncmp(r->endpoints[k].dir, c->label, 3) && 0 == strcmp(r->endpoints[k].uri, uri))
+                    if (0 == strcmp(r->endpoints[k].dir, dir) && 0 == strcmp(r->endpoints[k].uri, uri))
                     {
                         e = &r->endpoints[k];
                     }
@@ -228,7 +248,7 @@ static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
                 {
                     e = &r->endpoints[r->nendpoints++];
                     memset(e, 0, sizeof(*e));
-                    memcpy(e->dir, c->label, 3);
+                    memcpy(e->dir, dir, 4);
                     e->uri = uri;
                 }
                 if (e)
@@ -243,8 +263,8 @@ static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
         int session, stream;
         stream_row_t *s;
         static const char *const PUB_NAMES[] = { "pub-pos", "snd-pos", "snd-lmt", "snd-bpe" };
-        if (parse_stream_label(c->label, "rcv-hwm", &id, &session, &stream, channel, source) ||
-            parse_stream_label(c->label, "rcv-pos", &id, &session, &stream, channel, source))
+        if (tool_parse_stream_label(c->label, "rcv-hwm", &id, &session, &stream, channel, source) ||
+            tool_parse_stream_label(c->label, "rcv-pos", &id, &session, &stream, channel, source))
         {
             if ((s = stream_row(r, 1, id, session, stream, channel, source)))
             {
@@ -254,7 +274,7 @@ static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
         }
         for (int k = 0; k < 4; k++)
         {
-            if (parse_stream_label(c->label, PUB_NAMES[k], &id, &session, &stream, channel, source) &&
+            if (tool_parse_stream_label(c->label, PUB_NAMES[k], &id, &session, &stream, channel, source) &&
                 0 == strncmp(channel, "aeron:udp", 9) && (s = stream_row(r, 0, id, session, stream, channel, source)))
             {
                 int64_t *field[4] = { &s->pub_pos, &s->snd_pos, &s->snd_lmt, &s->bpe };
@@ -267,7 +287,7 @@ static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
     {
         long long id;
         int session, stream;
-        if (!parse_stream_label(snap->items[i].label, "sub-pos", &id, &session, &stream, channel, source) ||
+        if (!tool_parse_stream_label(snap->items[i].label, "sub-pos", &id, &session, &stream, channel, source) ||
             '\0' == source[0])
         {
             continue;
@@ -284,30 +304,13 @@ static void build_loss_report(const snapshot_t *snap, loss_report_t *r)
     }
 }
 
-static const struct
-{
-    int system_id;
-    const char *key;
-} TOTALS[] = {
-    { SHOAL_SYSTEM_COUNTER_NAKS_SENT, "naks_sent" },
-    { SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED, "naks_received" },
-    { SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT, "retransmits_sent" },
-    { SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS, "loss_gap_fills" },
-    { SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED, "naks_unserved" },
-    { SHOAL_SYSTEM_COUNTER_INVALID_FRAMES, "invalid_frames" },
-    { SHOAL_SYSTEM_COUNTER_SHORT_SENDS, "short_sends" },
-    { SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT, "status_messages_sent" },
-    { SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED, "status_messages_received" },
-    { SHOAL_SYSTEM_COUNTER_HEARTBEATS_SENT, "heartbeats_sent" },
-    { SHOAL_SYSTEM_COUNTER_BACK_PRESSURE_EVENTS, "back_pressure_events" },
-};
-#define N_TOTALS (sizeof(TOTALS) / sizeof(TOTALS[0]))
+
 
 /* JSON key of a UDP endpoint counter: its name with '_' for ' ' ("naks_sent", "datagrams_received"). */
 static void json_counter_key(int which)
 {
     putchar('"');
-    for (const char *c = shoal_udp_counter_name(which); *c; c++)
+    for (const char *c = UDP_COUNTER_NAMES[which]; *c; c++)
     {
         putchar(' ' == *c ? '_' : ('A' <= *c && *c <= 'Z') ? *c - 'A' + 'a' : *c);
     }
@@ -317,9 +320,9 @@ static void json_counter_key(int which)
 static void print_loss_json(const loss_report_t *r)
 {
     printf(",\n  \"udp\": {\"totals\": {");
-    for (size_t i = 0; i < N_TOTALS; i++)
+    for (int i = 0; i < N_TOTALS; i++)
     {
-        printf("%s\"%s\": %lld", i ? ", " : "", TOTALS[i].key, (long long)r->totals[TOTALS[i].system_id]);
+        printf("%s\"%s\": %lld", i ? ", " : "", TOTALS[i].key, (long long)r->totals[i]);
     }
     printf("},\n   \"endpoints\": [");
     for (int i = 0; i < r->nendpoints; i++)
@@ -327,7 +330,7 @@ static void print_loss_json(const loss_report_t *r)
         const endpoint_row_t *e = &r->endpoints[i];
         printf("%s\n    {\"direction\": \"%s\", \"channel\": ", i ? "," : "", e->dir);
         tool_json_string(e->uri, strlen(e->uri));
-        for (int w = 0; w < SHOAL_UDP_COUNTER_COUNT; w++)
+        for (int w = 0; w < UDP_COUNTER_COUNT; w++)
         {
             printf(", ");
             json_counter_key(w);
@@ -374,12 +377,12 @@ static void print_loss_text(const loss_report_t *r)
 {
     printf("UDP totals: NAKs sent %lld, NAKs received %lld, retransmits %lld, NAKs for data no longer held %lld, "
            "loss gap fills %lld, invalid frames %lld, short sends %lld\n",
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_SENT], (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED],
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT],
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED],
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS],
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_INVALID_FRAMES],
-        (long long)r->totals[SHOAL_SYSTEM_COUNTER_SHORT_SENDS]);
+        (long long)r->totals[T_NAKS_SENT], (long long)r->totals[T_NAKS_RECEIVED],
+        (long long)r->totals[T_RETRANSMITS_SENT],
+        (long long)r->totals[T_NAKS_UNSERVED],
+        (long long)r->totals[T_LOSS_GAP_FILLS],
+        (long long)r->totals[T_INVALID_FRAMES],
+        (long long)r->totals[T_SHORT_SENDS]);
     if (0 == r->nendpoints && 0 == r->nstreams)
     {
         printf("no UDP endpoints\n");
@@ -392,12 +395,12 @@ static void print_loss_text(const loss_report_t *r)
     {
         const endpoint_row_t *e = &r->endpoints[i];
         printf("  %s %11lld %11lld %7.1f %7.1f %9lld %8lld %8lld %8lld %7lld %6lld %8lld  ", e->dir,
-            (long long)e->v[SHOAL_UDP_COUNTER_FRAMES_RECEIVED], (long long)e->v[SHOAL_UDP_COUNTER_FRAMES_SENT],
-            (double)e->v[SHOAL_UDP_COUNTER_BYTES_RECEIVED] / 1e6, (double)e->v[SHOAL_UDP_COUNTER_BYTES_SENT] / 1e6,
-            (long long)e->v[SHOAL_UDP_COUNTER_NAKS_SENT], (long long)e->v[SHOAL_UDP_COUNTER_NAKS_RECEIVED],
-            (long long)e->v[SHOAL_UDP_COUNTER_RETRANSMITS_SENT], (long long)e->v[SHOAL_UDP_COUNTER_SMS_SENT],
-            (long long)e->v[SHOAL_UDP_COUNTER_SMS_RECEIVED], (long long)e->v[SHOAL_UDP_COUNTER_SHORT_SENDS],
-            (long long)e->v[SHOAL_UDP_COUNTER_INVALID_FRAMES]);
+            (long long)e->v[UDP_FRAMES_RECEIVED], (long long)e->v[UDP_FRAMES_SENT],
+            (double)e->v[UDP_BYTES_RECEIVED] / 1e6, (double)e->v[UDP_BYTES_SENT] / 1e6,
+            (long long)e->v[UDP_NAKS_SENT], (long long)e->v[UDP_NAKS_RECEIVED],
+            (long long)e->v[UDP_RETRANSMITS_SENT], (long long)e->v[UDP_SMS_SENT],
+            (long long)e->v[UDP_SMS_RECEIVED], (long long)e->v[UDP_SHORT_SENDS],
+            (long long)e->v[UDP_INVALID_FRAMES]);
         tool_text(e->uri, strlen(e->uri));
         putchar('\n');
     }
@@ -446,93 +449,199 @@ static void print_loss_text(const loss_report_t *r)
     }
 }
 
-int main(int argc, char **argv)
+/* ---- Prometheus ---- */
+typedef struct
 {
-    shoal_context_t *ctx;
-    if (shoal_context_init(&ctx) < 0)
+    const char *dir;
+    tool_snapshot_t *snap;
+    tool_loss_t *loss;
+} scrape_t;
+
+/* One exposition from a fresh look at the CnC file, into a malloc'ed buffer
+ * (NULL: out of memory). */
+static char *scrape(void *clientd, size_t *length)
+{
+    scrape_t *s = clientd;
+    char *text = NULL;
+    FILE *out = open_memstream(&text, length);
+    if (NULL == out)
     {
-        fprintf(stderr, "shoal-stat: %s\n", shoal_errmsg());
+        return NULL;
+    }
+    shoal_cnc_t *cnc = NULL;
+    s->loss->count = 0;
+    if (shoal_cnc_open(&cnc, s->dir) < 0 || tool_snapshot_take(cnc, s->snap) < 0 ||
+        shoal_cnc_loss_foreach(cnc, tool_loss_add, s->loss) < 0)
+    {
+        shoal_cnc_close(cnc);
+        cnc = NULL;
+    }
+    tool_prometheus_write(out, cnc, s->snap, s->loss);
+    shoal_cnc_close(cnc);
+    if (fclose(out) != 0)
+    {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static volatile sig_atomic_t stop_serving;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_serving = 1;
+}
+
+static int serve(const char *spec, scrape_t *s, long requests)
+{
+    char err[256];
+    int fd = tool_http_listen(spec, err, sizeof(err));
+    if (fd < 0)
+    {
+        fprintf(stderr, "shoal-stat: %s\n", err);
         return 2;
     }
+    /* No SA_RESTART: a signal interrupts accept so the loop ends. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "shoal-stat: serving http://%s/metrics for %s\n", spec, s->dir);
+    for (long n = 0; !stop_serving && (requests < 0 || n < requests);)
+    {
+        if (tool_http_serve_one(fd, scrape, s) >= 0)
+        {
+            n++;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static const char USAGE[] =
+    "usage: shoal-stat [-d dir] [--once] [--json] [--loss] [--prometheus] [--listen HOST:PORT]\n"
+    "                  [-i interval_ms] [-n iterations]\n";
+
+int main(int argc, char **argv)
+{
     static const struct option options[] = {
         { "dir", required_argument, NULL, 'd' }, { "once", no_argument, NULL, 'o' },
         { "json", no_argument, NULL, 'j' }, { "interval", required_argument, NULL, 'i' },
         { "iterations", required_argument, NULL, 'n' }, { "loss", no_argument, NULL, 'l' },
+        { "prometheus", no_argument, NULL, 'p' }, { "listen", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
-    int once = 0, json = 0, loss = 0, opt;
+    int once = 0, json = 0, loss = 0, prometheus = 0, opt;
+    const char *dir = NULL, *listen_spec = NULL;
     long interval_ms = 1000, iterations = -1;
     while ((opt = getopt_long(argc, argv, "d:oji:n:lh", options, NULL)) != -1)
     {
         switch (opt)
         {
-            case 'd':
-                if (shoal_context_set_dir(ctx, optarg) < 0)
-                {
-                    fprintf(stderr, "shoal-stat: %s\n", shoal_errmsg());
-                    return 2;
-                }
-                break;
+            case 'd': dir = optarg; break;
             case 'o': once = 1; break;
             case 'j': json = 1; break;
             case 'i': interval_ms = atol(optarg); break;
             case 'n': iterations = atol(optarg); break;
             case 'l': loss = 1; break;
+            case 'p': prometheus = 1; break;
+            case 'L': listen_spec = optarg; break;
             case 'h':
-                printf("usage: shoal-stat [-d dir] [--once] [--json] [--loss] [-i interval_ms] [-n iterations]\n"
+                printf("%s"
                        "Shows a running driver's counters and their rates; refreshes every interval.\n"
                        "--loss: UDP loss report instead (per endpoint: datagrams, NAKs, retransmits, status\n"
                        "messages; per image: receiver gap; per publication: unsent bytes). --json always\n"
-                       "includes it as \"udp\".\n");
+                       "includes it as \"udp\".\n"
+                       "--prometheus: the counters and the loss report once, in the Prometheus text format.\n"
+                       "--listen HOST:PORT: serve that at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464);\n"
+                       "-n N then stops after N requests.\n", USAGE);
                 return 0;
             default:
-                fprintf(stderr, "usage: shoal-stat [-d dir] [--once] [--json] [--loss] [-i interval_ms] [-n iterations]\n");
+                fprintf(stderr, "%s", USAGE);
                 return 2;
         }
+    }
+    if (optind < argc)
+    {
+        fprintf(stderr, "shoal-stat: unexpected argument '%s'\n%s", argv[optind], USAGE);
+        return 2;
     }
     if (interval_ms < 10)
     {
         fprintf(stderr, "shoal-stat: interval must be at least 10 ms\n");
         return 2;
     }
-    const char *dir = shoal_context_get_dir(ctx);
-    shoal_cnc_view_t cnc;
-    if (shoal_cnc_map(dir, false, 0, &cnc) < 0)
+    tool_snapshot_t snap = { NULL, 0, 0, 0 };
+    tool_loss_t loss_entries = { NULL, 0, 0 };
+    if (NULL != listen_spec || prometheus)
+    {
+        shoal_context_t *ctx = NULL;
+        if (NULL == dir && shoal_context_init(&ctx) == 0)
+        {
+            dir = shoal_context_get_dir(ctx);
+        }
+        scrape_t s = { dir, &snap, &loss_entries };
+        int rc = 0;
+        if (NULL != listen_spec)
+        {
+            rc = serve(listen_spec, &s, iterations);
+        }
+        else
+        {
+            size_t length = 0;
+            char *text = scrape(&s, &length);
+            rc = NULL == text ? 1 : (fwrite(text, 1, length, stdout) == length ? 0 : 1);
+            free(text);
+        }
+        free(snap.items);
+        free(loss_entries.items);
+        shoal_context_close(ctx);
+        return rc;
+    }
+    shoal_cnc_t *cnc;
+    if (shoal_cnc_open(&cnc, dir) < 0)
     {
         fprintf(stderr, "shoal-stat: %s\n", shoal_errmsg());
         return 1;
     }
-    shoal_mpsc_rb_t rb;
-    shoal_counters_reader_t reader;
-    if (shoal_mpsc_rb_init(&rb, cnc.to_driver, (size_t)cnc.meta->to_driver_buffer_length) < 0 ||
-        shoal_counters_reader_init(&reader, cnc.counters_metadata, (size_t)cnc.meta->counters_metadata_buffer_length,
-            cnc.counters_values, (size_t)cnc.meta->counters_values_buffer_length) < 0)
+    shoal_context_t *ctx = NULL;
+    if (NULL == dir && shoal_context_init(&ctx) == 0)
     {
-        fprintf(stderr, "shoal-stat: %s\n", shoal_errmsg());
-        return 1;
+        dir = shoal_context_get_dir(ctx);
     }
     view_t v = { json, 1, calloc(MAX_TRACKED, sizeof(int64_t)), 0.0 };
-    snapshot_t snap = { NULL, 0, 0 };
     loss_report_t *report = calloc(1, sizeof(*report));
     if (NULL == v.previous || NULL == report)
     {
         fprintf(stderr, "shoal-stat: out of memory\n");
         return 1;
     }
-    int64_t last_ns = 0;
+    int64_t pid = shoal_cnc_driver_pid(cnc), timeout_ns = shoal_cnc_driver_timeout_ns(cnc);
+    struct timespec last = { 0, 0 };
+    int status = 0;
     for (long n = 0; iterations < 0 || n < iterations; n++)
     {
-        int64_t now_ns = shoal_nano_time();
-        v.seconds = last_ns ? (double)(now_ns - last_ns) / 1e9 : 0.0;
-        last_ns = now_ns;
-        int64_t heartbeat_age = shoal_epoch_ms() - shoal_mpsc_rb_consumer_heartbeat_time_value(&rb);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        v.seconds = last.tv_sec ? (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9 : 0.0;
+        last = now;
+        if (tool_snapshot_take(cnc, &snap) < 0)
+        {
+            fprintf(stderr, "shoal-stat: %s\n", snap.failed ? "out of memory" : shoal_errmsg());
+            status = 1;
+            break;
+        }
+        int64_t age_ns = shoal_cnc_driver_heartbeat_age_ns(cnc);
+        long long heartbeat_age = (long long)(age_ns / 1000000);
         if (json)
         {
             printf("{\"dir\": ");
             tool_json_string(dir, strlen(dir));
-            printf(", \"pid\": %lld, \"heartbeat_age_ms\": %lld, \"alive\": %s, \"counters\": [",
-                (long long)cnc.meta->pid, (long long)heartbeat_age,
-                heartbeat_age <= cnc.meta->driver_timeout_ms ? "true" : "false");
+            printf(", \"pid\": %lld, \"heartbeat_age_ms\": %lld, \"alive\": %s, \"counters\": [", (long long)pid,
+                heartbeat_age, age_ns <= timeout_ns ? "true" : "false");
         }
         else
         {
@@ -543,9 +652,8 @@ int main(int argc, char **argv)
             time_t t = time(NULL);
             char when[32];
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-            printf("shoal-stat %s  %s  driver pid %lld  heartbeat %lld ms ago%s\n", when, dir,
-                (long long)cnc.meta->pid, (long long)heartbeat_age,
-                heartbeat_age > cnc.meta->driver_timeout_ms ? "  (DRIVER NOT RESPONDING)" : "");
+            printf("shoal-stat %s  %s  driver pid %lld  heartbeat %lld ms ago%s\n", when, dir, (long long)pid,
+                heartbeat_age, age_ns > timeout_ns ? "  (DRIVER NOT RESPONDING)" : "");
             if (!loss)
             {
                 printf("%4s  %20s %14s  %s\n", "id", "value", "rate", "label");
@@ -554,12 +662,14 @@ int main(int argc, char **argv)
         v.first = 1;
         if (json || !loss)
         {
-            shoal_counters_reader_foreach(&reader, print_counter, &v);
+            for (size_t i = 0; i < snap.count; i++)
+            {
+                const tool_counter_t *c = &snap.items[i];
+                print_counter(&v, c->id, c->type_id, c->label, c->label_length, c->value);
+            }
         }
         if (json || loss)
         {
-            snap.count = 0;
-            shoal_counters_reader_foreach(&reader, collect_counter, &snap);
             build_loss_report(&snap, report);
         }
         if (json)
@@ -582,8 +692,9 @@ int main(int argc, char **argv)
     }
     free(v.previous);
     free(snap.items);
+    free(loss_entries.items);
     free(report);
-    shoal_cnc_unmap(&cnc);
+    shoal_cnc_close(cnc);
     shoal_context_close(ctx);
-    return 0;
+    return status;
 }

@@ -9,7 +9,7 @@
  *     exact-size heap copies of the regions, so any read past a region is
  *     caught: every counter id around the ends, find, the error log read at
  *     a few since_ms, and a writer reopening the log and recording into it;
- *   - shoal-stat (--once with the counter list, --loss or --json) and
+ *   - shoal-stat (--once with the counter list, --loss, --json or --prometheus) and
  *     shoal-errors (text or --json) run end to end on the file: their sources are compiled
  *     into this target with main renamed (tool_shoal_stat.c,
  *     tool_shoal_errors.c), output to /dev/null;
@@ -232,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         /* one output mode each per input: a run of the tools is most of the
          * time an input takes (shoal-stat zeroes ~1 MiB of tables) */
-        static const char *const STAT_MODES[] = { NULL, "--loss", "--json", "--loss" };
+        static const char *const STAT_MODES[] = { NULL, "--loss", "--json", "--prometheus" };
         total += (size_t)run_tool(shoal_stat_main, "shoal-stat", "--once", STAT_MODES[(data[1] >> 2) & 3]);
         total += (size_t)run_tool(shoal_errors_main, "shoal-errors", (data[1] & 16) ? "--json" : NULL, NULL);
         total += (size_t)shoal_driver_is_active(dir, 1000);

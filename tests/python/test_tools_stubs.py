@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import shoal
 from shoal import _shoal
@@ -116,3 +117,47 @@ def test_docstrings():
     import inspect
     assert str(inspect.signature(shoal.Publication.offer)) == "(self, /, data, timeout=None)"
     assert str(inspect.signature(shoal.Context)) == "(dir=None, **settings)"
+
+
+def test_stat_reader_errors_loss_and_closed(client):
+    with CncReader(client.context.dir) as cnc:
+        assert cnc.errors() == []
+        assert cnc.loss() == []          # IPC only: no receiver, no gaps
+        assert 0 <= cnc.heartbeat_age_ms() <= cnc.driver_timeout_ms
+    with pytest.raises(CncError):
+        cnc.counters()
+    raw = _shoal.Cnc(client.context.dir)
+    raw.close()
+    raw.close()                          # idempotent
+    assert raw.closed
+    with pytest.raises(shoal.ClosedError):
+        raw.counters()
+    with pytest.raises(shoal.NoDriverError):
+        _shoal.Cnc(new_dir())
+
+
+def test_stat_loss_report_after_receive_loss(shoal_dir):
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    uri = "aeron:udp?endpoint=127.0.0.1:%d" % port
+    with shoal.Context(dir=shoal_dir, DIR_DELETE_ON_SHUTDOWN=1, RCV_LOSS_RATE="0.1", LOSS_SEED=3) as ctx, \
+            shoal.Driver(ctx), shoal.Client(ctx) as client:
+        with client.add_subscription(uri, 77) as sub, client.add_publication(uri, 77) as pub:
+            assert pub.wait_connected(10)
+            got = 0
+            for i in range(2000):
+                pub.offer(b"y" * 200, timeout=30)
+                got += len(sub.poll_batch(256, timeout=0))
+            deadline = time.monotonic() + 60
+            while got < 2000 and time.monotonic() < deadline:
+                got += len(sub.poll_batch(256, timeout=0.05))
+            assert got == 2000
+            with CncReader(shoal_dir) as cnc:
+                entries = [e for e in cnc.loss() if e.stream_id == 77]
+                assert len(entries) == 1, cnc.loss()
+                e = entries[0]
+                assert e.observations >= 1 and e.bytes_lost >= 32 and 0 < e.first_ms <= e.last_ms
+                assert e.channel == uri and e.source.startswith("127.0.0.1:") and e.session_id == pub.session_id

@@ -1,8 +1,8 @@
 """``python -m shoal.stat``: a running driver's counters, read from its CnC file.
 
-A pure-Python reader of the documented layout (core/src/protocol/shoal_cnc_descriptor.h,
-core/src/util/shoal_counters.h, core/src/concurrent/shoal_ring_buffer_descriptor.h);
-the file is mapped read-only, so the driver is never disturbed. Same output as the
+Reads through the C library's public monitoring API (``shoal_cnc_*`` in shoal.h,
+exposed as ``shoal._shoal.Cnc``): nothing here knows the file's layout. The file is
+mapped read-only, so the driver is never disturbed. Same output as the
 ``shoal-stat`` tool::
 
     python -m shoal.stat [-d DIR] [--once] [--json] [-i INTERVAL_MS] [-n ITERATIONS]
@@ -13,44 +13,21 @@ Use from code::
     with CncReader("/dev/shm/my-app") as cnc:
         for c in cnc.counters():
             print(c.id, c.label, c.value)
+        for e in cnc.loss():          # the driver's loss report (gaps per stream and source)
+            print(e.stream_id, e.source, e.observations, e.bytes_lost)
 """
 from __future__ import annotations
 
 import argparse
 import json
-import mmap
 import os
-import struct
 import sys
 import time
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
-CNC_FILE = "cnc.dat"
-CNC_VERSION = 0x00010000          # major << 16 | minor << 8 | patch
-CNC_HEADER_LENGTH = 4096
-# int32 cnc_version, to_driver, to_clients, counters_metadata, counters_values, error_log
-# lengths; int64 client_liveness_timeout_ms, driver_timeout_ms, start_timestamp_ms, pid
-_CNC_META = struct.Struct("<6i4q")
+from . import _shoal
 
-COUNTER_METADATA_LENGTH = 512
-COUNTER_VALUE_LENGTH = 128
-COUNTER_STATE_UNUSED = 0
-COUNTER_STATE_ALLOCATED = 1
-COUNTER_STATE_RECLAIMED = -1
-COUNTER_TYPE_ID_OFFSET = 4
-COUNTER_KEY_OFFSET = 16
-COUNTER_MAX_KEY_LENGTH = 112
-COUNTER_LABEL_LENGTH_OFFSET = 128
-COUNTER_LABEL_OFFSET = 132
-COUNTER_MAX_LABEL_LENGTH = 380
-COUNTER_REGISTRATION_ID_OFFSET = 8
-COUNTER_OWNER_ID_OFFSET = 16
-
-CACHE_PAD_LENGTH = 128
-RB_TRAILER_LENGTH = 5 * CACHE_PAD_LENGTH
-RB_CONSUMER_HEARTBEAT_OFFSET = 4 * CACHE_PAD_LENGTH  # in the trailer
-
-#: Counter type ids (shoal_counters.h).
+#: Counter type ids (SHOAL_COUNTER_TYPE_* in shoal.h).
 COUNTER_TYPES = {
     0: "system",
     1: "publisher-limit",
@@ -58,6 +35,8 @@ COUNTER_TYPES = {
     3: "receiver-hwm",
     4: "subscriber-position",
     5: "receiver-position",
+    6: "send-channel",
+    7: "receive-channel",
     9: "sender-limit",
     11: "client-heartbeat",
     12: "sender-position",
@@ -74,52 +53,45 @@ class Counter(NamedTuple):
     type_id: int
     label: str
     value: int
-    registration_id: int
-    owner_id: int
-    key: bytes
+
+
+class DriverErrorRecord(NamedTuple):
+    count: int
+    first_ms: int
+    last_ms: int
+    code: int
+    text: str
+
+
+class LossEntry(NamedTuple):
+    observations: int
+    bytes_lost: int
+    first_ms: int
+    last_ms: int
+    session_id: int
+    stream_id: int
+    channel: str
+    source: str
 
 
 class CncReader:
-    """Maps ``<dir>/cnc.dat`` read-only and reads the driver's counters."""
+    """A driver's CnC file mapped read-only (``shoal_cnc_open``)."""
 
     def __init__(self, directory: Optional[str] = None) -> None:
         self.dir = directory or os.environ.get("SHOAL_DIR") or default_dir()
-        path = os.path.join(self.dir, CNC_FILE)
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise CncError("no driver: %s does not exist" % path) from None
-        try:
-            size = os.fstat(fd).st_size
-            if size < CNC_HEADER_LENGTH:
-                raise CncError("%s is too short (%d bytes): driver starting?" % (path, size))
-            self._map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        (self.cnc_version, self.to_driver_length, self.to_clients_length, self.counters_metadata_length,
-         self.counters_values_length, self.error_log_length, self.client_liveness_timeout_ms,
-         self.driver_timeout_ms, self.start_timestamp_ms, self.pid) = _CNC_META.unpack_from(self._map, 0)
-        if (self.cnc_version >> 16) != (CNC_VERSION >> 16):
-            self.close()
-            raise CncError("%s: CnC version 0x%08x, this reader knows 0x%08x" % (path, self.cnc_version, CNC_VERSION))
-        self.to_driver_offset = CNC_HEADER_LENGTH
-        self.to_clients_offset = self.to_driver_offset + self.to_driver_length
-        self.counters_metadata_offset = self.to_clients_offset + self.to_clients_length
-        self.counters_values_offset = self.counters_metadata_offset + self.counters_metadata_length
-        self.error_log_offset = self.counters_values_offset + self.counters_values_length
-        end = self.error_log_offset + self.error_log_length
-        if end > size:
-            self.close()
-            raise CncError("%s: header describes %d bytes, file has %d" % (path, end, size))
-        self.max_counter_id = min(self.counters_metadata_length // COUNTER_METADATA_LENGTH,
-                                  self.counters_values_length // COUNTER_VALUE_LENGTH)
+            self._cnc: Optional[_shoal.Cnc] = _shoal.Cnc(self.dir)
+        except _shoal.NoDriverError as e:
+            raise CncError("no driver: %s" % e) from None
+        except _shoal.ShoalError as e:
+            raise CncError(str(e)) from None
+        self.pid = self._cnc.pid
+        self.driver_timeout_ms = self._cnc.driver_timeout_ns // 1000000
 
-    # -- context manager -------------------------------------------------
     def close(self) -> None:
-        m = getattr(self, "_map", None)
-        if m is not None:
-            self._map = None
-            m.close()
+        cnc, self._cnc = self._cnc, None
+        if cnc is not None:
+            cnc.close()
 
     def __enter__(self) -> "CncReader":
         return self
@@ -127,45 +99,20 @@ class CncReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- reads -----------------------------------------------------------
-    def _i32(self, offset: int) -> int:
-        return struct.unpack_from("<i", self._map, offset)[0]
-
-    def _i64(self, offset: int) -> int:
-        return struct.unpack_from("<q", self._map, offset)[0]
-
-    def heartbeat_ms(self) -> int:
-        """Epoch ms of the driver conductor's last duty cycle (to-driver ring trailer)."""
-        trailer = self.to_driver_offset + self.to_driver_length - RB_TRAILER_LENGTH
-        return self._i64(trailer + RB_CONSUMER_HEARTBEAT_OFFSET)
+    def _handle(self) -> "_shoal.Cnc":
+        if self._cnc is None:
+            raise CncError("reader is closed")
+        return self._cnc
 
     def heartbeat_age_ms(self) -> int:
-        return int(time.time() * 1000) - self.heartbeat_ms()
+        return self._handle().heartbeat_age_ns() // 1000000
 
     def is_alive(self) -> bool:
         return self.heartbeat_age_ms() <= self.driver_timeout_ms
 
     def counters(self) -> Iterator[Counter]:
-        """Every ALLOCATED counter, in id order (the first UNUSED record ends the scan)."""
-        if self._map is None:
-            raise CncError("reader is closed")
-        meta0 = self.counters_metadata_offset
-        values0 = self.counters_values_offset
-        for cid in range(self.max_counter_id):
-            meta = meta0 + cid * COUNTER_METADATA_LENGTH
-            state = self._i32(meta)
-            if state == COUNTER_STATE_UNUSED:
-                break
-            if state != COUNTER_STATE_ALLOCATED:
-                continue
-            type_id = self._i32(meta + COUNTER_TYPE_ID_OFFSET)
-            label_length = max(0, min(self._i32(meta + COUNTER_LABEL_LENGTH_OFFSET), COUNTER_MAX_LABEL_LENGTH))
-            label = bytes(self._map[meta + COUNTER_LABEL_OFFSET:meta + COUNTER_LABEL_OFFSET + label_length])
-            key = bytes(self._map[meta + COUNTER_KEY_OFFSET:meta + COUNTER_KEY_OFFSET + COUNTER_MAX_KEY_LENGTH])
-            value_at = values0 + cid * COUNTER_VALUE_LENGTH
-            yield Counter(cid, type_id, label.decode("utf-8", "replace"), self._i64(value_at),
-                          self._i64(value_at + COUNTER_REGISTRATION_ID_OFFSET),
-                          self._i64(value_at + COUNTER_OWNER_ID_OFFSET), key)
+        """Every allocated counter, in id order."""
+        return iter([Counter(*c) for c in self._handle().counters()])
 
     def counter_values(self) -> Dict[str, int]:
         """{label: value} of every allocated counter (later duplicates get ' #id')."""
@@ -174,6 +121,14 @@ class CncReader:
             name = c.label if c.label not in out else "%s #%d" % (c.label, c.id)
             out[name] = c.value
         return out
+
+    def errors(self) -> List[DriverErrorRecord]:
+        """The driver's distinct errors (count, first/last time in epoch ms, code, text)."""
+        return [DriverErrorRecord(*e) for e in self._handle().errors()]
+
+    def loss(self) -> List[LossEntry]:
+        """The driver's loss report: one entry per image (session, stream, channel, source) that saw a gap."""
+        return [LossEntry(*e) for e in self._handle().loss()]
 
 
 def default_dir() -> str:

@@ -149,6 +149,7 @@ typedef struct shoal_iovec_stct
  *  SHOAL_TO_CLIENTS_BUFFER_LENGTH     broadcast bytes        (1 MiB)
  *  SHOAL_COUNTERS_BUFFER_LENGTH       counter values bytes   (1 MiB)
  *  SHOAL_ERROR_BUFFER_LENGTH          error log bytes        (1 MiB)
+ *  SHOAL_LOSS_REPORT_BUFFER_LENGTH    loss report bytes      (1 MiB)
  *  SHOAL_IDLE_STRATEGY                busy-spin|yield|sleep|backoff (backoff)
  *  SHOAL_DIR_DELETE_ON_START          1: wipe a stale directory (1)
  *  SHOAL_DIR_DELETE_ON_SHUTDOWN       1: remove directory on clean close (0)
@@ -345,6 +346,67 @@ SHOAL_API int64_t shoal_image_join_position(const shoal_image_t *image);
 SHOAL_API int64_t shoal_image_position(const shoal_image_t *image);
 /* True once the image went unavailable (set before on_unavailable runs). */
 SHOAL_API bool shoal_image_is_closed(const shoal_image_t *image);
+
+/* ---- Monitoring: a driver's CnC file, read-only ----
+ * What shoal-stat, shoal-errors and shoal-loss show, for any program: the
+ * file is mapped read-only, the driver is never disturbed and need not be
+ * of the same user. Strings passed to the callbacks are NUL-terminated
+ * copies valid during the call (length given too). A handle is for one
+ * thread at a time; several handles may watch one driver. */
+typedef struct shoal_cnc_stct shoal_cnc_t;
+
+/* Maps <dir>/cnc.dat (dir NULL: SHOAL_DIR or the default directory). -1 with
+ * SHOAL_EINVAL (cnc NULL), SHOAL_ENODRIVER (no cnc.dat), SHOAL_EIO (not a
+ * regular file, unknown CnC major version, corrupt header), SHOAL_ENOMEM. */
+SHOAL_API int shoal_cnc_open(shoal_cnc_t **cnc, const char *dir);
+/* Counter: id, type id (SHOAL_COUNTER_TYPE_*), label (e.g. "sub-pos: 5 12 1001
+ * aeron:ipc"), value. */
+typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label,
+    size_t label_length, int64_t value);
+/* Calls fn for every allocated counter in id order; returns how many, or -1
+ * with SHOAL_EINVAL (NULL cnc or fn). */
+SHOAL_API int shoal_cnc_counters_foreach(shoal_cnc_t *cnc, shoal_cnc_counter_fn fn, void *clientd);
+/* Distinct error: observations, first and last time (epoch ms), error code
+ * (shoal_errcode_t), text. */
+typedef void (*shoal_cnc_error_fn)(void *clientd, int32_t observation_count, int64_t first_observation_ms,
+    int64_t last_observation_ms, int32_t error_code, const char *text, size_t text_length);
+/* Calls fn for every distinct error of the driver's error log; returns how
+ * many, or -1 with SHOAL_EINVAL (NULL cnc or fn) or SHOAL_ENOMEM. */
+SHOAL_API int shoal_cnc_errors_foreach(shoal_cnc_t *cnc, shoal_cnc_error_fn fn, void *clientd);
+/* Loss report entry (Aeron's LossStat): one per image (session of a stream
+ * from a source on a channel) that saw a gap: gaps observed, bytes they
+ * spanned (a gap refilled by a retransmission still counts), first and last
+ * observation (epoch ms), the subscribed channel, the sender's "ip:port". */
+typedef void (*shoal_cnc_loss_fn)(void *clientd, int64_t observation_count, int64_t total_bytes_lost,
+    int64_t first_observation_ms, int64_t last_observation_ms, int32_t session_id, int32_t stream_id,
+    const char *channel, size_t channel_length, const char *source, size_t source_length);
+/* Calls fn for every loss report entry; returns how many (0 for a driver
+ * older than the loss report), or -1 with SHOAL_EINVAL (NULL cnc or fn). */
+SHOAL_API int shoal_cnc_loss_foreach(shoal_cnc_t *cnc, shoal_cnc_loss_fn fn, void *clientd);
+/* Nanoseconds since the driver last showed it is alive (it does so every
+ * conductor cycle, stored with millisecond resolution); -1 with SHOAL_EINVAL.
+ * A driver whose age exceeds shoal_cnc_driver_timeout_ns is dead to clients. */
+SHOAL_API int64_t shoal_cnc_driver_heartbeat_age_ns(shoal_cnc_t *cnc);
+/* The driver's process id and client-facing driver timeout (ns) as written
+ * in the CnC header; -1 with SHOAL_EINVAL. */
+SHOAL_API int64_t shoal_cnc_driver_pid(shoal_cnc_t *cnc);
+SHOAL_API int64_t shoal_cnc_driver_timeout_ns(shoal_cnc_t *cnc);
+/* Unmaps and frees; NULL is accepted (returns 0). */
+SHOAL_API int shoal_cnc_close(shoal_cnc_t *cnc);
+
+/* Counter type ids passed to shoal_cnc_counter_fn (the values Aeron uses). */
+#define SHOAL_COUNTER_TYPE_SYSTEM 0
+#define SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT 1
+#define SHOAL_COUNTER_TYPE_PUBLISHER_POSITION 2
+#define SHOAL_COUNTER_TYPE_RECEIVER_HWM 3
+#define SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION 4
+#define SHOAL_COUNTER_TYPE_RECEIVER_POSITION 5
+#define SHOAL_COUNTER_TYPE_SEND_CHANNEL 6
+#define SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL 7
+#define SHOAL_COUNTER_TYPE_SENDER_LIMIT 9
+#define SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT 11
+#define SHOAL_COUNTER_TYPE_SENDER_POSITION 12
+#define SHOAL_COUNTER_TYPE_SENDER_BPE 13
 
 #ifdef __cplusplus
 }

@@ -29,13 +29,14 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
     }
     if (m->to_driver_buffer_length <= 0 || m->to_clients_buffer_length <= 0 ||
         m->counters_metadata_buffer_length <= 0 || m->counters_values_buffer_length <= 0 ||
-        m->error_log_buffer_length <= 0 || shoal_cnc_computed_length(m) > length)
+        m->error_log_buffer_length <= 0 || shoal_cnc_computed_length_of(m, version) > length)
     {
         return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: regions exceed the file length %zu", length);
     }
     /* Rings, counters and the error log hold 4- and 8-byte atomics. */
     if (0 != ((m->to_driver_buffer_length | m->to_clients_buffer_length | m->counters_metadata_buffer_length |
-        m->counters_values_buffer_length | m->error_log_buffer_length) & 7))
+        m->counters_values_buffer_length | m->error_log_buffer_length |
+        (int32_t)shoal_cnc_loss_report_length(m, version)) & 7))
     {
         return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: region lengths are not multiples of 8");
     }
@@ -47,6 +48,8 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
     view->counters_metadata = view->to_clients + m->to_clients_buffer_length;
     view->counters_values = view->counters_metadata + m->counters_metadata_buffer_length;
     view->error_log = view->counters_values + m->counters_values_buffer_length;
+    view->loss_report_length = shoal_cnc_loss_report_length(m, version);
+    view->loss_report = view->loss_report_length > 0 ? view->error_log + m->error_log_buffer_length : NULL;
     return 0;
 }
 

@@ -308,6 +308,10 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
     {
         return check_buffer_length(key, v, &ctx->error_buffer_length);
     }
+    if (0 == strcmp(key, "LOSS_REPORT_BUFFER_LENGTH"))
+    {
+        return check_buffer_length(key, v, &ctx->loss_report_buffer_length);
+    }
     return shoal_set_err(SHOAL_EINVAL, "unknown setting '%s'", key);
 }
 
@@ -315,7 +319,8 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
 static const char *const ENV_SETTINGS[] = {
     "DIR", "DRIVER_TIMEOUT_MS", "CLIENT_LIVENESS_TIMEOUT_MS", "PUBLICATION_UNBLOCK_TIMEOUT_MS",
     "PUBLICATION_LINGER_MS", "IPC_TERM_LENGTH", "TERM_LENGTH", "MTU", "TO_DRIVER_BUFFER_LENGTH",
-    "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH", "IDLE_STRATEGY",
+    "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH", "LOSS_REPORT_BUFFER_LENGTH",
+    "IDLE_STRATEGY",
     "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE", "RCV_LOSS_RATE", "SEND_LOSS_RATE",
     "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS", "FLOW_CONTROL_RECEIVER_TIMEOUT_MS",
     "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF", "SOCKET_SNDBUF",
@@ -359,6 +364,7 @@ int shoal_context_init(shoal_context_t **ctxp)
     ctx->to_clients_buffer_length = 1024 * 1024;
     ctx->counters_buffer_length = 1024 * 1024;
     ctx->error_buffer_length = 1024 * 1024;
+    ctx->loss_report_buffer_length = 1024 * 1024;
     ctx->idle_strategy = SHOAL_IDLE_BACKOFF;
     ctx->dir_delete_on_start = true;
     ctx->dir_delete_on_shutdown = false;

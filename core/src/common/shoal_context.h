@@ -35,6 +35,7 @@ struct shoal_context_stct
     uint32_t to_clients_buffer_length;
     uint32_t counters_buffer_length;
     uint32_t error_buffer_length;
+    uint32_t loss_report_buffer_length;
     shoal_idle_strategy_t idle_strategy;
     bool dir_delete_on_start;
     bool dir_delete_on_shutdown;

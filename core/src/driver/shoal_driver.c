@@ -154,6 +154,7 @@ static int create_cnc(const shoal_context_t *ctx, shoal_cnc_view_t *view)
     m.counters_metadata_buffer_length = (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH *
         SHOAL_COUNTER_METADATA_LENGTH);
     m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
+    m.loss_report_buffer_length = (int32_t)ctx->loss_report_buffer_length;
     m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
     m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
     m.start_timestamp_ms = shoal_epoch_ms();
@@ -176,6 +177,8 @@ static int create_cnc(const shoal_context_t *ctx, shoal_cnc_view_t *view)
     view->counters_metadata = view->to_clients + m.to_clients_buffer_length;
     view->counters_values = view->counters_metadata + m.counters_metadata_buffer_length;
     view->error_log = view->counters_values + m.counters_values_buffer_length;
+    view->loss_report = view->error_log + m.error_log_buffer_length;
+    view->loss_report_length = (size_t)m.loss_report_buffer_length;
     return 0;
 }
 

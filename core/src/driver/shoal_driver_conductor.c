@@ -149,6 +149,7 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
         shoal_counters_manager_close(&c->counters);
         return -1;
     }
+    shoal_loss_report_init(&c->loss_report, cnc->loss_report, cnc->loss_report_length);
     int64_t now_ms = shoal_epoch_ms();
     for (int i = 0; i < SHOAL_SYSTEM_COUNTER_COUNT; i++)
     {
@@ -190,6 +191,7 @@ void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
     c->subscription_links = NULL;
     c->clients = NULL;
     shoal_error_log_close(&c->error_log);
+    shoal_loss_report_close(&c->loss_report);
     shoal_counters_manager_close(&c->counters);
 }
 

@@ -27,6 +27,7 @@
 #include "transport/udp/shoal_udp_agents.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
+#include "util/shoal_loss_report.h"
 #include "util/shoal_uri.h"
 
 typedef struct shoal_driver_client_stct
@@ -77,6 +78,7 @@ typedef struct shoal_driver_conductor_stct
     shoal_broadcast_transmitter_t to_clients;
     shoal_counters_manager_t counters;
     shoal_error_log_t error_log;
+    shoal_loss_report_t loss_report;   /* written by the receiver (images), set up and closed here */
     int64_t *system_counters[SHOAL_SYSTEM_COUNTER_COUNT];
 
     SHOAL_DRIVER_ARRAY(shoal_driver_client_t, clients);

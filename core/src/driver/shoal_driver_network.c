@@ -22,9 +22,8 @@
 #include "util/shoal_error.h"
 #include "util/shoal_random.h"
 
-/* Counter type ids of the per-endpoint blocks (as Aeron's channel status ids). */
-#define SHOAL_COUNTER_TYPE_SEND_CHANNEL 6
-#define SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL 7
+/* Counter type ids of the per-endpoint blocks (SHOAL_COUNTER_TYPE_SEND_CHANNEL,
+ * _RECEIVE_CHANNEL, as Aeron's channel status ids) are in shoal/shoal.h. */
 
 /* An image that ended is not rebuilt from the same session for this long. */
 #define SHOAL_IMAGE_COOLDOWN_NS (1000 * 1000 * 1000LL)
@@ -798,6 +797,7 @@ static void on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint
         return;
     }
     image->gap_fills_system = c->system_counters[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS];
+    image->loss_report = &c->loss_report;
     image->invalid_values_system = c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES];
     c->images[c->images_count++] = image;
     for (int32_t i = 0; i < c->subscription_links_count; i++)

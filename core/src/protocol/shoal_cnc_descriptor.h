@@ -15,10 +15,14 @@
  *   +---------------------------+
  *   | distinct error log        |  error_log_buffer_length
  *   +---------------------------+
+ *   | loss report               |  loss_report_buffer_length (from version 1.1)
+ *   +---------------------------+
  *
  * The driver writes every field, then cnc_version last with release: a
  * reader that sees SHOAL_CNC_VERSION may trust the lengths. All lengths are
  * multiples of the page size so each region starts page-aligned.
+ * Minor versions only append: 1.1 added the loss report (a 1.0 file has
+ * none; readers of 1.0 ignore it, as the file only grew at its end).
  */
 #ifndef SHOAL_CNC_DESCRIPTOR_H
 #define SHOAL_CNC_DESCRIPTOR_H
@@ -29,7 +33,7 @@
 
 #define SHOAL_CNC_FILE "cnc.dat"
 #define SHOAL_CNC_LOCK_FILE "driver.lock"
-#define SHOAL_CNC_VERSION 0x00010000 /* major << 16 | minor << 8 | patch */
+#define SHOAL_CNC_VERSION 0x00010100 /* major << 16 | minor << 8 | patch */
 #define SHOAL_CNC_HEADER_LENGTH 4096
 
 typedef struct shoal_cnc_metadata_stct
@@ -44,6 +48,7 @@ typedef struct shoal_cnc_metadata_stct
     int64_t driver_timeout_ms;
     int64_t start_timestamp_ms;
     int64_t pid;
+    int32_t loss_report_buffer_length; /* version 1.1 */
 } shoal_cnc_metadata_t;
 
 /* Pointers into a mapped CnC file. */
@@ -57,13 +62,27 @@ typedef struct shoal_cnc_view_stct
     uint8_t *counters_metadata;
     uint8_t *counters_values;
     uint8_t *error_log;
+    uint8_t *loss_report;        /* NULL in a version 1.0 file */
+    size_t loss_report_length;
 } shoal_cnc_view_t;
 
-static inline size_t shoal_cnc_computed_length(const shoal_cnc_metadata_t *m)
+/* The loss report's length as a reader may use it: 0 before version 1.1. */
+static inline size_t shoal_cnc_loss_report_length(const shoal_cnc_metadata_t *m, int32_t version)
+{
+    return (version & 0xFF00) >= 0x0100 && m->loss_report_buffer_length > 0 ? (size_t)m->loss_report_buffer_length : 0;
+}
+
+static inline size_t shoal_cnc_computed_length_of(const shoal_cnc_metadata_t *m, int32_t version)
 {
     return SHOAL_CNC_HEADER_LENGTH + (size_t)m->to_driver_buffer_length + (size_t)m->to_clients_buffer_length +
         (size_t)m->counters_metadata_buffer_length + (size_t)m->counters_values_buffer_length +
-        (size_t)m->error_log_buffer_length;
+        (size_t)m->error_log_buffer_length + shoal_cnc_loss_report_length(m, version);
+}
+
+/* The length of a file of this library's version. */
+static inline size_t shoal_cnc_computed_length(const shoal_cnc_metadata_t *m)
+{
+    return shoal_cnc_computed_length_of(m, SHOAL_CNC_VERSION);
 }
 
 /* Fills the region pointers from the metadata; -1 (with error) if the

@@ -83,17 +83,7 @@ typedef struct shoal_counter_value_stct
     uint8_t pad[SHOAL_COUNTER_VALUE_LENGTH - 3 * sizeof(int64_t)];
 } shoal_counter_value_t;
 
-/* Counter type ids (shoal_counter_metadata_t.type_id). */
-#define SHOAL_COUNTER_TYPE_SYSTEM 0
-#define SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT 1
-#define SHOAL_COUNTER_TYPE_PUBLISHER_POSITION 2
-#define SHOAL_COUNTER_TYPE_RECEIVER_HWM 3
-#define SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION 4
-#define SHOAL_COUNTER_TYPE_RECEIVER_POSITION 5
-#define SHOAL_COUNTER_TYPE_SENDER_LIMIT 9
-#define SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT 11
-#define SHOAL_COUNTER_TYPE_SENDER_POSITION 12
-#define SHOAL_COUNTER_TYPE_SENDER_BPE 13
+/* Counter type ids (shoal_counter_metadata_t.type_id): SHOAL_COUNTER_TYPE_* in shoal/shoal.h. */
 
 /* System counters: allocated first by the driver, in this order, so their id
  * equals the enum value. Labels via shoal_system_counter_label. */

@@ -9,6 +9,7 @@
 #include "logbuffer/shoal_term_unblocker.h"
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 #include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 #include "util/shoal_fs.h"
 
@@ -61,6 +62,8 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->state = SHOAL_IMAGE_ACTIVE;
     image->end_of_stream_position = INT64_MAX;
     snprintf(image->source, sizeof(image->source), "%s", p->source);
+    snprintf(image->channel, sizeof(image->channel), "%s", NULL != p->channel ? p->channel : "");
+    image->loss_report_offset = -1;
 
     char sub_dir[448];
     snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);
@@ -475,6 +478,29 @@ static void fill_gap(shoal_publication_image_t *image, uint8_t *term, int32_t te
     }
 }
 
+/* A new gap: one observation in the driver's loss report (epoch time read
+ * here, on loss only). */
+static void report_loss(shoal_publication_image_t *image, int32_t gap_length)
+{
+    if (NULL == image->loss_report || -2 == image->loss_report_offset)
+    {
+        return;
+    }
+    int64_t now_ms = shoal_epoch_ms();
+    if (image->loss_report_offset >= 0)
+    {
+        shoal_loss_report_record_observation(image->loss_report, image->loss_report_offset, gap_length, now_ms);
+        return;
+    }
+    image->loss_report_offset = shoal_loss_report_create_entry(image->loss_report, gap_length, now_ms,
+        image->session_id, image->stream_id, image->channel, image->source);
+    if (image->loss_report_offset < 0)
+    {
+        shoal_err_clear();   /* full: the counters still count the NAKs; nothing to tell the receiver */
+        image->loss_report_offset = -2;
+    }
+}
+
 /*
  * Walks [rebuild, hwm) for gaps (runs of zero length words at frame
  * boundaries). A gap seen for the first time is NAKed at once; a known one
@@ -519,6 +545,7 @@ static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
             gap->naks = 0;
             gap->first_seen_ns = now_ns;
             gap->retry_at_ns = now_ns;
+            report_loss(image, gap_length);
         }
         if (NULL != gap)
         {

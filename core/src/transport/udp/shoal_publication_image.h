@@ -47,6 +47,7 @@
 
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "util/shoal_counters.h"
+#include "util/shoal_loss_report.h"
 
 typedef struct shoal_receive_channel_endpoint_stct shoal_receive_channel_endpoint_t;
 
@@ -116,6 +117,7 @@ typedef struct shoal_publication_image_stct
     size_t position_bits_to_shift;
     char log_file[512];
     char source[64];
+    char channel[SHOAL_LOSS_REPORT_MAX_TEXT + 1];  /* for the loss report */
     uint8_t *mapped;
     size_t mapped_length;
     shoal_logbuffer_metadata_t *meta;
@@ -172,6 +174,8 @@ typedef struct shoal_publication_image_stct
     bool consumption_out_of_range;     /* the slowest subscriber claimed more than was received */
     int64_t invalid_consumptions;
     int64_t *invalid_values_system;    /* SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES (atomic adds) */
+    shoal_loss_report_t *loss_report;  /* the driver's (set before the receiver sees the image); NULL: none */
+    int64_t loss_report_offset;        /* this image's entry; -1: none yet, -2: the report was full */
 } shoal_publication_image_t;
 
 int shoal_publication_image_create(shoal_publication_image_t **image, const char *dir,
