@@ -169,7 +169,9 @@ typedef struct
  * earlier; a negative difference means "caught up". */
 static long long ahead(int64_t a, int64_t b)
 {
-    return a > b ? (long long)(a - b) : 0;
+    /* In unsigned arithmetic: counters from a hostile CnC file may be INT64_MIN and INT64_MAX. */
+    uint64_t d = a > b ? (uint64_t)a - (uint64_t)b : 0;
+    return d > (uint64_t)INT64_MAX ? INT64_MAX : (long long)d;
 }
 
 typedef struct
