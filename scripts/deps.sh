@@ -10,6 +10,7 @@ packages=(
   tshark iproute2 nftables                                            # UDP wire-format test, netns multi-host test (nft: kernel-side loss)
   clang libclang-rt-14-dev                                            # libFuzzer targets (scripts/fuzz.sh)
   prometheus                                                          # promtool check metrics (shoal-stat --prometheus)
+  lintian dpkg-dev fakeroot adduser luarocks                          # packages: scripts/test_deb.sh, test_rock.sh
   "$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -60,6 +60,9 @@ step "Python binding: pip install + pytest"
 step "Lua binding: LuaJIT FFI + SWIG module"
 bash "$root/scripts/test_lua.sh"
 
+step "Debian packages: cpack, dpkg -c, lintian, dpkg -i, examples/c/consumer against /usr (scripts/test_deb.sh)"
+"$root/scripts/test_deb.sh" "$root/build/deb"
+
 step "the demo's flow: C feed -> Lua strategy -> Python analytics (examples/python/analytics.py)"
 "$root/.venv-test/bin/python" -P "$root/examples/python/analytics.py" --build "$root/build/lua-core" -n 200000 \
   | grep -v '^\[lua strategy\] ORDER'
