@@ -63,6 +63,12 @@ bash "$root/scripts/test_lua.sh"
 step "Debian packages: cpack, dpkg -c, lintian, dpkg -i, examples/c/consumer against /usr (scripts/test_deb.sh)"
 "$root/scripts/test_deb.sh" "$root/build/deb"
 
+step "Python wheel: pip wheel, fresh venv, used from / (scripts/test_wheel.sh)"
+"$root/scripts/test_wheel.sh" "$root/build/wheel"
+
+step "LuaRocks: luarocks make rockspecs/shoal-scm-1.rockspec, Lua tests against the rock (scripts/test_rock.sh)"
+"$root/scripts/test_rock.sh" "$root/build/rock-tree"
+
 step "the demo's flow: C feed -> Lua strategy -> Python analytics (examples/python/analytics.py)"
 "$root/.venv-test/bin/python" -P "$root/examples/python/analytics.py" --build "$root/build/lua-core" -n 200000 \
   | grep -v '^\[lua strategy\] ORDER'

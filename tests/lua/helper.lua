@@ -26,9 +26,13 @@ end
 H.ROOT = abspath(script_dir() .. "/../..")
 H.BUILD = os.getenv("SHOAL_BUILD_DIR") or (H.ROOT .. "/build/lua-core")
 H.LUA_DIR = H.ROOT .. "/bindings/lua"
-H.SWIG_CPATH = H.BUILD .. "/lua/?.so"
+-- Where `require "shoal"` and `require "shoal.swig"` come from: the source
+-- tree and the build by default; an installed rock's tree when
+-- scripts/test_rock.sh sets SHOAL_LUA_MODULES and SHOAL_SWIG_CPATH.
+H.MODULE_DIR = os.getenv("SHOAL_LUA_MODULES") or H.LUA_DIR
+H.SWIG_CPATH = os.getenv("SHOAL_SWIG_CPATH") or (H.BUILD .. "/lua/?.so")
 H.LUAJIT = os.getenv("LUAJIT") or "luajit"
-package.path = H.LUA_DIR .. "/?.lua;" .. H.ROOT .. "/tests/lua/?.lua;" .. package.path
+package.path = H.MODULE_DIR .. "/?.lua;" .. H.ROOT .. "/tests/lua/?.lua;" .. package.path
 package.cpath = H.SWIG_CPATH .. ";" .. package.cpath
 
 local ffi = require "ffi"

@@ -189,7 +189,7 @@ T:test("finalizers at interpreter exit run in a safe order", function()
     for run = 1, 3 do
         local prefix = H.new_dir()
         local rc, out = H.run(("env %s %s %s %s %s 4"):format(env, H.LUAJIT,
-            H.q(H.ROOT .. "/tests/lua/gc_exit_order.lua"), H.q(H.LUA_DIR), H.q(prefix)))
+            H.q(H.ROOT .. "/tests/lua/gc_exit_order.lua"), H.q(H.MODULE_DIR), H.q(prefix)))
         H.eq(rc, 0, "exit status of run " .. run .. ": " .. out)
         H.ok(out:find("made 4", 1, true), "output: " .. out)
         H.ok(not out:find("AddressSanitizer", 1, true), "output: " .. out)
