@@ -95,15 +95,19 @@ static inline void tool_http_send_all(int fd, const char *data, size_t length)
     }
 }
 
+/* HEAD gets the headers of the GET reply (its Content-Length) without the body. */
 static inline void tool_http_reply(int fd, int status, const char *reason, const char *content_type, const char *body,
-    size_t body_length)
+    size_t body_length, int head_only)
 {
     char head[256];
     int n = snprintf(head, sizeof(head),
         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status, reason,
         content_type, body_length);
     tool_http_send_all(fd, head, (size_t)n);
-    tool_http_send_all(fd, body, body_length);
+    if (!head_only)
+    {
+        tool_http_send_all(fd, body, body_length);
+    }
 }
 
 static inline int64_t tool_http_now_ms(void)
@@ -196,8 +200,8 @@ static inline int tool_http_serve_one(int listen_fd, char *(*body_fn)(void *clie
         }
         else
         {
-            tool_http_reply(fd, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body,
-                0 == strcmp(method, "HEAD") ? 0 : length);
+            tool_http_reply(fd, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, length,
+                0 == strcmp(method, "HEAD"));
             free(body);
         }
     }
@@ -212,7 +216,7 @@ static inline int tool_http_serve_one(int listen_fd, char *(*body_fn)(void *clie
         }
         char body[128];
         int n = snprintf(body, sizeof(body), "%d %s: shoal-stat serves GET /metrics only\n", status, reason);
-        tool_http_reply(fd, status, reason, "text/plain; charset=utf-8", body, (size_t)n);
+        tool_http_reply(fd, status, reason, "text/plain; charset=utf-8", body, (size_t)n, 0);
     }
     free(req);
     /* Lingering close: closing with unread request bytes would reset the

@@ -105,7 +105,9 @@ for raw, expected in cases:
     assert status == expected, (raw[:40], status, head)
 status, _, body = ask(b"GET /metrics HTTP/1.0\r\n\r\n")
 assert status == 200 and b"shoal_driver_up 1" in body
-print("ok: 200, then 405 404 400 400 431 408 408 refused, then 200 again")
+status, head, body = ask(b"HEAD /metrics HTTP/1.1\r\n\r\n")
+assert status == 200 and body == b"" and int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) > 100, head
+print("ok: 200, then 405 404 400 400 431 408 408 refused, then 200 again; HEAD: headers only")
 PYEOF
 if command -v promtool > /dev/null; then
   promtool check metrics < "$OUT/scrape.txt" || fail "promtool rejects the /metrics body"
