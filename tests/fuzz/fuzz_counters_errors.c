@@ -9,6 +9,7 @@
  *     exact-size heap copies of the regions, so any read past a region is
  *     caught: every counter id around the ends, find, the error log read at
  *     a few since_ms, and a writer reopening the log and recording into it;
+ *     the loss report reader on the error log's bytes;
  *   - shoal-stat (--once with the counter list, --loss, --json or --prometheus) and
  *     shoal-errors (text or --json) run end to end on the file: their sources are compiled
  *     into this target with main renamed (tool_shoal_stat.c,
@@ -36,6 +37,7 @@
 #include "shoal/shoal.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
+#include "util/shoal_loss_report.h"
 
 #include "fuzz_support.h"
 
@@ -84,6 +86,24 @@ static void on_error(int32_t count, int64_t first_ms, int64_t last_ms, int32_t c
     }
     (void)sum;
     *total += text_length;
+}
+
+static void on_loss(int64_t observation_count, int64_t total_bytes_lost, int64_t first_ms, int64_t last_ms,
+    int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length, const char *source,
+    size_t source_length, void *clientd)
+{
+    size_t *total = clientd;
+    /* touch every byte handed out: an out-of-bounds text would trip ASan here */
+    for (size_t i = 0; i < channel_length; i++)
+    {
+        *total += (unsigned char)channel[i];
+    }
+    for (size_t i = 0; i < source_length; i++)
+    {
+        *total += (unsigned char)source[i];
+    }
+    *total += (size_t)observation_count + (size_t)total_bytes_lost + (size_t)first_ms + (size_t)last_ms +
+        (size_t)session_id + (size_t)stream_id;
 }
 
 /* Copies up to length bytes of the input into a fresh zeroed region of
@@ -210,6 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     total += shoal_error_log_read(error_log, error_log_length, on_error, &total, INT64_MIN);
     total += shoal_error_log_read(error_log, error_log_length, on_error, &total, since_ms);
     total += shoal_error_log_read(error_log, error_log_length, NULL, NULL, 0);
+    /* the same bytes read as a loss report (its reader checks every length the same way) */
+    total += shoal_loss_report_read(error_log, error_log_length, on_loss, &total);
 
     /* a writer reopening the log: it scans the records to find the end and
      * the distinct ones; record a new text and one that may be there */
