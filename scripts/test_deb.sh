@@ -68,3 +68,27 @@ make -s -C "$work/pc" -f "$root/examples/c/consumer/Makefile" > "$work/log" 2>&1
 ldd "$work/pc/consumer" | grep -q 'lib/x86_64-linux-gnu/libshoal.so.0' || { echo "FAIL: not linked to /usr's libshoal"; exit 1; }
 /usr/bin/shoal-stat -d "$dir" --prometheus | grep -q '^shoal_driver_up 1' || { echo "FAIL: packaged shoal-stat"; exit 1; }
 echo "ok: examples/c/consumer built against /usr (find_package and pkg-config) ran against the packaged shoald"
+
+# The unit as systemd would run it (no systemd here): checked by
+# systemd-analyze, then its ExecStart as its user with its umask and
+# environment file, in a runtime directory like its RuntimeDirectory.
+if command -v systemd-analyze > /dev/null; then
+  verify=$(systemd-analyze verify /lib/systemd/system/shoald.service 2>&1 || true)
+  [ -z "$verify" ] || { echo "FAIL: systemd-analyze verify: $verify"; exit 1; }
+  echo "ok: systemd-analyze verify shoald.service: no findings"
+else
+  echo "SKIP: systemd-analyze not installed: the unit is not verified"
+fi
+kill "$shoald_pid"; wait "$shoald_pid" 2>/dev/null || true
+run_dir="/run/shoal-debtest-$$"
+mkdir -m 0700 "$run_dir" && chown shoal:shoal "$run_dir"
+chmod 755 "$work" "$work/pc"
+runuser -u shoal -- sh -c "umask 0077; set -a; . /etc/default/shoald; SHOAL_DIR=$run_dir/driver; exec /usr/bin/shoald \$SHOALD_OPTS --quiet" &
+shoald_pid=$!
+for _ in $(seq 1 200); do [ -f "$run_dir/driver/cnc.dat" ] && break; sleep 0.05; done
+perms=$(stat -c '%U %a' "$run_dir/driver" "$run_dir/driver/cnc.dat" | tr '\n' ' ')
+[ "$perms" = "shoal 700 shoal 600 " ] || { echo "FAIL: service files: $perms"; exit 1; }
+runuser -u shoal -- "$work/pc/consumer" -d "$run_dir/driver" -n 1000
+echo "ok: shoald as the service runs it (user shoal, UMask 0077, /etc/default/shoald): $perms; consumer as shoal ran"
+kill "$shoald_pid"; wait "$shoald_pid" 2>/dev/null || true
+rm -rf "$run_dir"
