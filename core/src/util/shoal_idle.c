@@ -1,7 +1,8 @@
 /*
  * Idle strategies. Backoff moves through three phases while a duty cycle finds
- * no work: spin (stay hot, react in nanoseconds), yield (let a sibling thread
- * run), then park with sleeps doubling from 1 us to 1 ms (give the core away,
+ * no work: spin (stay hot for a few cycles), yield (let a thread sharing the
+ * core run: on a machine with fewer cores than busy threads, that is who the
+ * driver waits for), then park with sleeps doubling from 1 us to 1 ms (give the core away,
  * bound the wake-up latency). Any work resets it to spinning.
  */
 #include "util/shoal_idle.h"

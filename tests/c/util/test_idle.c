@@ -80,6 +80,41 @@ static void test_backoff_phases(void **state)
     assert_int_equal(idle.park_ns, 0);
 }
 
+/* A driver duty cycle makes syscalls: a spin phase of many cycles keeps the
+ * core for milliseconds. Backoff must start yielding within a few idle cycles
+ * and give every yield before the first sleep. */
+static void test_backoff_yields_within_a_few_idle_cycles(void **state)
+{
+    (void)state;
+    shoal_idle_t idle;
+    shoal_idle_init(&idle, SHOAL_IDLE_BACKOFF);
+    int cycles = 0;
+    while (0 == idle.yields)
+    {
+        shoal_idle(&idle, 0);
+        cycles++;
+        assert_true(cycles <= 16);
+    }
+    assert_int_equal(cycles, SHOAL_IDLE_BACKOFF_MAX_SPINS + 1);
+    while (0 == idle.park_ns)
+    {
+        shoal_idle(&idle, 0);
+        cycles++;
+    }
+    assert_int_equal(idle.yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
+    assert_true(SHOAL_IDLE_BACKOFF_MAX_YIELDS >= SHOAL_IDLE_BACKOFF_MAX_SPINS);
+    /* work in the middle of the yields starts over with spinning */
+    shoal_idle_reset(&idle);
+    for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_SPINS + 2; i++)
+    {
+        shoal_idle(&idle, 0);
+    }
+    assert_int_equal(idle.yields, 2);
+    shoal_idle(&idle, 1);
+    assert_int_equal(idle.yields, 0);
+    assert_int_equal(idle.spins, 0);
+}
+
 static void test_other_strategies_do_not_crash(void **state)
 {
     (void)state;
@@ -116,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_backoff_phases),
+        cmocka_unit_test(test_backoff_yields_within_a_few_idle_cycles),
         cmocka_unit_test(test_other_strategies_do_not_crash),
         cmocka_unit_test(test_clocks),
     };
