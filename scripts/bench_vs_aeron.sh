@@ -57,12 +57,18 @@ d = json.load(open(sys.argv[1]))
 res = {(r["scenario"], r["size"]): r for r in d["results"]}
 sizes = sorted({r["size"] for r in d["results"]})
 m, p = d["machine"], d["params"]
+# --term-length, else each transport's driver default (grown for messages > term / 8): read from the URIs.
+by = {}
+for r in d["results"]:
+    if r["transport"] == "shoal" and "term-length=" in r["endpoint"]:
+        by.setdefault(r["scenario"].split("-")[0], set()).add(r["endpoint"].split("term-length=")[1])
+terms = ", ".join("%s %s" % (k, "/".join(sorted(v))) for k, v in sorted(by.items()))
 L = ["shoal %s vs %s vs libzmq %s, %s" % (d["shoal_version"], d["aeron"]["version"], d["zmq_version"], d["date"]), "",
      "Machine: %d cores, %s, %s, load average at start %s. %s" % (m["nproc"], m["cpu"], m["kernel"], m["loadavg"],
                                                                  m["user_note"] or ""),
      "%d timed runs (+1 warm-up) each, %d messages per throughput run (at most %d MiB), %d round trips per run; "
-     "term length %d MiB for shoal and Aeron; shoal driver: %s; %s." % (p["runs"], p["messages"],
-     p["max_mib_per_run"], p["samples"], p["term_mib"], d["driver"],
+     "term length (the same URI for shoal and Aeron): %s; shoal driver: %s; %s." % (p["runs"], p["messages"],
+     p["max_mib_per_run"], p["samples"], terms, d["driver"],
      "threads yield when idle (--yield)" if d["client_yield"] else "busy-polling threads"),
      "", d["aeron"]["note"] + ".", ""]
 
