@@ -19,6 +19,7 @@ void shoal_assembly_buffer_close(shoal_assembly_buffer_t *b)
         free(b->data);
         b->data = NULL;
         b->capacity = 0;
+        b->scanning = false;
     }
 }
 
@@ -75,20 +76,44 @@ typedef enum chain_status_en
     CHAIN_BROKEN        /* no END: *end_offset is where the broken chain stops */
 } chain_status_t;
 
-/* Looks ahead from the BEGIN frame at begin_offset (already committed, of
- * length begin_length) over the fragments that follow it. */
-static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int32_t begin_offset,
-    int32_t begin_length, int32_t *end_offset, size_t *total, uint8_t *flags_union)
+/* Looks ahead over the fragments that follow the BEGIN frame at
+ * begin_offset (already committed, of length begin_length). A scan that
+ * stopped at a fragment not yet committed is resumed where it stopped (the
+ * fragments before it are committed and stay so until this reader moves past
+ * them), so a large message is not re-read from its start at every poll
+ * while its publisher is still writing it. */
+static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
+    int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset,
+    size_t *total, uint8_t *flags_union)
 {
-    int32_t offset = begin_offset + SHOAL_ALIGN(begin_length, SHOAL_FRAME_ALIGNMENT);
-    size_t bytes = (size_t)(begin_length - SHOAL_DATA_HEADER_LENGTH);
-    uint8_t flags = frame_at(term, begin_offset)->frame_header.flags;
+    int32_t offset;
+    size_t bytes;
+    uint8_t flags;
+    const int64_t begin_position = term_base_position + begin_offset;
+    if (assembly->scanning && assembly->scan_begin_position == begin_position)
+    {
+        offset = assembly->scan_offset;
+        bytes = assembly->scan_bytes;
+        flags = assembly->scan_flags;
+    }
+    else
+    {
+        offset = begin_offset + SHOAL_ALIGN(begin_length, SHOAL_FRAME_ALIGNMENT);
+        bytes = (size_t)(begin_length - SHOAL_DATA_HEADER_LENGTH);
+        flags = frame_at(term, begin_offset)->frame_header.flags;
+    }
+    assembly->scanning = false;
 
     while (offset < term_length)
     {
         const int32_t frame_length = frame_length_volatile(term, offset);
         if (frame_length <= 0)
         {
+            assembly->scanning = true;
+            assembly->scan_begin_position = begin_position;
+            assembly->scan_offset = offset;
+            assembly->scan_bytes = bytes;
+            assembly->scan_flags = flags;
             return CHAIN_INCOMPLETE;
         }
         const shoal_data_header_t *f = frame_at(term, offset);
@@ -113,18 +138,31 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int32
     return CHAIN_BROKEN;
 }
 
-/* Copies the payloads of the complete chain [begin, end) into dst. */
-static void assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *dst)
+/* Copies the payloads of the complete chain [begin, end) into dst, which
+ * holds total bytes. The lengths are read again: a writer that changed a
+ * committed frame since the scan (only a broken or hostile one can) makes
+ * this return false instead of copying out of bounds. */
+static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *dst, size_t total)
 {
     int32_t offset = begin;
+    size_t copied = 0;
     while (offset < end)
     {
-        const int32_t frame_length = frame_at(term, offset)->frame_header.frame_length;
+        const int32_t frame_length = shoal_load_acquire(&frame_at(term, offset)->frame_header.frame_length);
+        if (frame_length < SHOAL_DATA_HEADER_LENGTH || frame_length > end - offset)
+        {
+            return false;
+        }
         const size_t bytes = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
-        memcpy(dst, term + offset + SHOAL_DATA_HEADER_LENGTH, bytes);
-        dst += bytes;
+        if (bytes > total - copied)
+        {
+            return false;
+        }
+        memcpy(dst + copied, term + offset + SHOAL_DATA_HEADER_LENGTH, bytes);
+        copied += bytes;
         offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
     }
+    return copied == total && offset == end;
 }
 
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
@@ -171,8 +209,8 @@ shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t t
         {
             size_t total = 0;
             uint8_t flags_union = 0;
-            chain_status_t status =
-                scan_chain(term, term_length, offset, frame_length, &end_offset, &total, &flags_union);
+            chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length,
+                assembly, &end_offset, &total, &flags_union);
             if (CHAIN_INCOMPLETE == status)
             {
                 break;
@@ -187,7 +225,12 @@ shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t t
             {
                 break;
             }
-            assemble(term, offset, end_offset, assembly->data);
+            if (!assemble(term, offset, end_offset, assembly->data, total))
+            {
+                offset = end_offset;
+                result.padding_or_gap_skipped = true;
+                continue;
+            }
             payload = assembly->data;
             length = total;
             header_fill(&hdr, f,

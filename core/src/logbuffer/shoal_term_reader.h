@@ -15,7 +15,9 @@
  *      all committed up to the END fragment -> payloads are copied into the
  *        assembly buffer and the message is delivered once;
  *      one not yet committed -> the reader stops BEFORE the BEGIN frame
- *        (nothing of it consumed; it is retried on the next call);
+ *        (nothing of it consumed; it is retried on the next call, whose
+ *        look-ahead resumes at that fragment: the assembly buffer remembers
+ *        how far the committed fragments go);
  *      the chain is broken (a PAD, a new BEGIN, or the end of the term before
  *        END, e.g. after the driver unblocked a dead publisher) -> the broken
  *        fragments are skipped silently (padding_or_gap_skipped = true).
@@ -49,6 +51,14 @@ typedef struct shoal_assembly_buffer_stct
 {
     uint8_t *data;
     size_t capacity;
+    /* Where the scan of a fragmented message whose fragments are not all
+     * committed yet stopped: the next read resumes there instead of
+     * re-reading the message from its BEGIN frame. */
+    bool scanning;
+    int64_t scan_begin_position;
+    int32_t scan_offset;
+    size_t scan_bytes;
+    uint8_t scan_flags;
 } shoal_assembly_buffer_t;
 
 void shoal_assembly_buffer_close(shoal_assembly_buffer_t *b);

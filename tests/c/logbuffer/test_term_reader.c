@@ -205,6 +205,78 @@ static void test_uncommitted_fragment_stops_before_begin(void **state)
     assert_memory_equal(msg, f->sink.data[1], sizeof(msg));
 }
 
+/* While a large message is still being written, each read looks only at the
+ * fragments committed since the last one (it used to re-read the message from
+ * its BEGIN frame at every poll: the subscriber spent most of its time there
+ * and took the lines the publisher was writing). */
+static void test_incomplete_chain_scan_resumes_where_it_stopped(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t msg[6 * TEST_MAX_PAYLOAD];
+    test_fill(msg, sizeof(msg), 11);
+    int32_t e0 = append(f, msg, sizeof(msg)); /* 6 frames of mtu */
+    int32_t *frames[6];
+    for (int i = 0; i < 6; i++)
+    {
+        frames[i] = (int32_t *)(f->term + i * TEST_MTU);
+    }
+    /* the publisher has committed BEGIN and the next fragment only */
+    for (int i = 2; i < 6; i++)
+    {
+        *frames[i] = -*frames[i];
+    }
+    shoal_term_read_result_t res = read_n(f, 0, 100);
+    assert_int_equal(0, res.messages);
+    assert_int_equal(0, res.offset);
+    assert_true(f->assembly.scanning);
+    assert_int_equal(2 * TEST_MTU, f->assembly.scan_offset);
+    assert_int_equal(1000000, f->assembly.scan_begin_position);
+
+    *frames[2] = -*frames[2];
+    *frames[3] = -*frames[3];
+    res = read_n(f, 0, 100);
+    assert_int_equal(0, res.messages);
+    assert_int_equal(4 * TEST_MTU, f->assembly.scan_offset);
+
+    *frames[4] = -*frames[4];
+    *frames[5] = -*frames[5];
+    res = read_n(f, 0, 100);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e0, res.offset);
+    assert_false(f->assembly.scanning);
+    assert_int_equal(sizeof(msg), f->sink.lengths[0]);
+    assert_memory_equal(msg, f->sink.data[0], sizeof(msg));
+    assert_int_equal(0, f->sink.headers[0].term_offset);
+}
+
+/* A writer that lengthens a fragment the scan already counted (only a broken
+ * or hostile one can) must not make the copy overrun the assembly buffer. */
+static void test_committed_fragment_changed_after_scan_is_skipped(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t msg[3 * TEST_MAX_PAYLOAD];
+    test_fill(msg, sizeof(msg), 12);
+    append(f, msg, sizeof(msg));
+    int32_t e1 = append(f, msg, 77);
+    int32_t *last = (int32_t *)(f->term + 2 * TEST_MTU);
+    *last = -*last;
+    shoal_term_read_result_t res = read_n(f, 0, 100);
+    assert_int_equal(0, res.messages);
+    assert_true(f->assembly.scanning);
+
+    /* the middle fragment now claims to be far longer than when counted */
+    int32_t *middle = (int32_t *)(f->term + TEST_MTU);
+    *middle = TEST_MTU * 2;
+    *last = -*last;
+    res = read_n(f, 0, 100);
+    assert_true(res.padding_or_gap_skipped);
+    for (int32_t i = 0; i < res.messages; i++)
+    {
+        assert_true(f->sink.lengths[i] <= sizeof(msg));
+    }
+    assert_true(res.offset <= e1);
+}
+
 /* Turns the frame at offset into padding (as the unblocker does). */
 static void make_pad(fixture_t *f, int32_t offset)
 {
@@ -356,6 +428,8 @@ int main(void)
         T(test_break_consumes_and_stops),
         T(test_commit_continues),
         T(test_uncommitted_fragment_stops_before_begin),
+        T(test_incomplete_chain_scan_resumes_where_it_stopped),
+        T(test_committed_fragment_changed_after_scan_is_skipped),
         T(test_broken_chain_pad_is_skipped),
         T(test_broken_chain_new_begin_is_skipped),
         T(test_orphan_fragments_and_heartbeats_skipped),
