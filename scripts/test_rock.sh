@@ -7,6 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tree="${1:-$root/build/rock-tree}"
+[ $# -gt 0 ] && shift   # the rest goes to the Lua test runner
 "$root/scripts/deps.sh" luarocks luajit libluajit-5.1-dev swig
 rm -rf "$tree"
 cd "$root"
