@@ -30,7 +30,7 @@
 #include "common/shoal_context.h"
 #include "concurrent/shoal_broadcast_receiver.h"
 #include "concurrent/shoal_mpsc_rb.h"
-#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_log_buffer.h"
 #include "logbuffer/shoal_term_reader.h"
 #include "protocol/shoal_cnc_descriptor.h"
 #include "protocol/shoal_control_protocol.h"
@@ -111,8 +111,7 @@ struct shoal_publication_stct
     int32_t stream_id;
     int64_t registration_id;
     shoal_client_t *client;
-    uint8_t *mapped;
-    size_t mapped_length;
+    shoal_log_buffer_t log;           /* the mapping; the hot fields above are copied from it for offer */
 };
 
 /* What a subscription's poller could still be using: freed once the poller
@@ -189,13 +188,10 @@ int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t corr
     const char *source_identity);
 void shoal_image_delete(shoal_image_t *image);
 
-/* shoal_log_mapping.c: maps an existing log buffer file read-write; or as a
+/* shoal_log_mapping.c: an existing log buffer file mapped read-write as a
  * reference-counted shoal_mapping_t (one reference to the caller). */
-int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length);
-int shoal_mapping_open(const char *path, shoal_mapping_t **mapping, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length);
-uint8_t *shoal_mapping_addr(const shoal_mapping_t *m);
+int shoal_mapping_open(const char *path, shoal_mapping_t **mapping);
+const shoal_log_buffer_t *shoal_mapping_log(const shoal_mapping_t *m);
 void shoal_mapping_acquire(shoal_mapping_t *m);
 
 /* shoal_publication.c / shoal_subscription.c */

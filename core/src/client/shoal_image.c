@@ -17,17 +17,16 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
         return shoal_set_err(SHOAL_ENOMEM, "image: out of memory");
     }
     memset(image, 0, sizeof(*image));
-    shoal_logbuffer_metadata_t *meta = NULL;
-    if (shoal_mapping_open(log_file, &image->mapping, &meta, &image->term_length) < 0)
+    if (shoal_mapping_open(log_file, &image->mapping) < 0)
     {
         free(image);
         return -1;
     }
-    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
-    {
-        image->terms[i] = shoal_logbuffer_term(shoal_mapping_addr(image->mapping), image->term_length, i);
-    }
-    image->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(image->term_length);
+    /* Copies next to the poller's other hot fields (the mapping is cold). */
+    const shoal_log_buffer_t *log = shoal_mapping_log(image->mapping);
+    memcpy(image->terms, log->terms, sizeof(image->terms));
+    image->term_length = log->term_length;
+    image->position_bits_to_shift = log->position_bits_to_shift;
     image->subscriber_position = subscriber_position;
     /* The driver set our join position before announcing the image. */
     image->position = shoal_load_acquire(subscriber_position);

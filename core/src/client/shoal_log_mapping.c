@@ -1,61 +1,9 @@
-/* Maps log buffer files; the reference-counted mapping images read through. */
-#include <errno.h>
-#include <fcntl.h>
+/* The reference-counted log mapping images read through (the log itself: logbuffer/shoal_log_buffer.h). */
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
 #include "util/shoal_error.h"
-
-int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length)
-{
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-    {
-        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open log buffer %s", path);
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-    {
-        int e = errno;
-        close(fd);
-        return shoal_set_err_errno(SHOAL_EIO, e, "cannot stat log buffer %s", path);
-    }
-    size_t len = (size_t)st.st_size;
-    if (len < SHOAL_LOG_META_DATA_LENGTH + 3 * (size_t)SHOAL_LOGBUFFER_TERM_MIN_LENGTH)
-    {
-        close(fd);
-        return shoal_set_err(SHOAL_EIO, "log buffer %s is too short (%zu bytes)", path, len);
-    }
-    /* A log whose blocks are all allocated (the default: not sparse=true) is
-     * mapped in whole now, so the publisher's and subscriber's first pass
-     * through each page takes no page fault; a sparse one stays sparse. */
-    const bool allocated = (uint64_t)st.st_blocks * 512U >= (uint64_t)st.st_size;
-    void *addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | (allocated ? MAP_POPULATE : 0), fd, 0);
-    int e = errno;
-    close(fd);
-    if (MAP_FAILED == addr)
-    {
-        return shoal_set_err_errno(SHOAL_EIO, e, "cannot map log buffer %s", path);
-    }
-    int32_t tl = (int32_t)((len - SHOAL_LOG_META_DATA_LENGTH) / 3);
-    shoal_logbuffer_metadata_t *m = shoal_logbuffer_metadata(addr, tl);
-    if (m->term_length != tl || shoal_logbuffer_check_term_length(tl) < 0)
-    {
-        munmap(addr, len);
-        return shoal_set_err(SHOAL_EIO, "log buffer %s is corrupt (term length %d, file %zu bytes)", path,
-            m->term_length, len);
-    }
-    *mapped = addr;
-    *length = len;
-    *meta = m;
-    *term_length = tl;
-    return 0;
-}
 
 /*
  * A reference-counted mapping of an image's log. The image holds one
@@ -66,20 +14,18 @@ int shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logb
  */
 struct shoal_mapping_stct
 {
-    uint8_t *addr;
-    size_t length;
+    shoal_log_buffer_t log;
     int32_t references;
 };
 
-int shoal_mapping_open(const char *path, shoal_mapping_t **mappingp, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length)
+int shoal_mapping_open(const char *path, shoal_mapping_t **mappingp)
 {
     shoal_mapping_t *m = malloc(sizeof(*m));
     if (NULL == m)
     {
         return shoal_set_err(SHOAL_ENOMEM, "log mapping: out of memory");
     }
-    if (shoal_log_map(path, &m->addr, &m->length, meta, term_length) < 0)
+    if (shoal_log_buffer_map(&m->log, path) < 0)
     {
         free(m);
         return -1;
@@ -89,9 +35,9 @@ int shoal_mapping_open(const char *path, shoal_mapping_t **mappingp, shoal_logbu
     return 0;
 }
 
-uint8_t *shoal_mapping_addr(const shoal_mapping_t *m)
+const shoal_log_buffer_t *shoal_mapping_log(const shoal_mapping_t *m)
 {
-    return m->addr;
+    return &m->log;
 }
 
 void shoal_mapping_acquire(shoal_mapping_t *m)
@@ -107,8 +53,8 @@ bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_
     {
         return false;
     }
-    uintptr_t begin = (uintptr_t)m->addr, at = (uintptr_t)data;
-    return at >= begin && at - begin <= m->length && length <= m->length - (at - begin);
+    uintptr_t begin = (uintptr_t)m->log.mapped, at = (uintptr_t)data;
+    return at >= begin && at - begin <= m->log.mapped_length && length <= m->log.mapped_length - (at - begin);
 }
 
 int shoal_mapping_release(shoal_mapping_t *m)
@@ -119,7 +65,7 @@ int shoal_mapping_release(shoal_mapping_t *m)
     }
     if (1 == shoal_get_and_add(&m->references, -1))
     {
-        munmap(m->addr, m->length);
+        shoal_log_buffer_unmap(&m->log);
         free(m);
     }
     return 0;

@@ -25,20 +25,19 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
         return shoal_set_err(SHOAL_ENOMEM, "publication: out of memory");
     }
     memset(p, 0, sizeof(*p));
-    if (shoal_log_map(log_file, &p->mapped, &p->mapped_length, &p->meta, &p->term_length) < 0)
+    if (shoal_log_buffer_map(&p->log, log_file) < 0)
     {
         free(p);
         return -1;
     }
-    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
-    {
-        p->terms[i] = shoal_logbuffer_term(p->mapped, p->term_length, i);
-    }
+    memcpy(p->terms, p->log.terms, sizeof(p->terms));
+    p->meta = p->log.meta;
+    p->term_length = p->log.term_length;
     p->default_header = shoal_logbuffer_default_header(p->meta);
     p->position_limit = shoal_counter_addr(c->cnc.counters_values, ready->position_limit_counter_id);
     p->exclusive = exclusive;
-    p->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
-    p->initial_term_id = p->meta->initial_term_id;
+    p->position_bits_to_shift = p->log.position_bits_to_shift;
+    p->initial_term_id = p->log.initial_term_id;
     p->max_payload_length = shoal_logbuffer_max_payload_length(p->meta->mtu_length);
     p->max_message_length = shoal_logbuffer_max_message_length(p->term_length);
     /* Positions are int64 but term ids wrap at 2^31 terms. */
@@ -62,7 +61,7 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
 
 void shoal_publication_free(shoal_publication_t *p)
 {
-    munmap(p->mapped, p->mapped_length);
+    shoal_log_buffer_unmap(&p->log);
     free(p);
 }
 

@@ -121,8 +121,8 @@ void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t 
 void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
     int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id)
 {
-    shoal_driver_send_image_available_for(c, pub->session_id, pub->stream_id, pub->log_file, "aeron:ipc",
-        subscription_registration_id, image_id, position_counter_id);
+    shoal_driver_send_image_available_for(c, pub->resource.session_id, pub->resource.stream_id,
+        pub->resource.log_file, "aeron:ipc", subscription_registration_id, image_id, position_counter_id);
 }
 
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
@@ -214,6 +214,25 @@ static bool read_channel(const shoal_channel_command_t *cmd, size_t length, char
     return read_text((const uint8_t *)cmd, length, sizeof(*cmd), cmd->channel_length, out);
 }
 
+/* An add_publication goes to the medium its channel names. */
+static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, bool exclusive, int64_t now_ms)
+{
+    shoal_uri_t uri;
+    if (shoal_uri_parse(channel, &uri) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (SHOAL_MEDIA_UDP == uri.media)
+    {
+        shoal_driver_on_add_network_publication(c, client_id, correlation_id, stream_id, channel, &uri, exclusive,
+            now_ms);
+        return;
+    }
+    shoal_driver_on_add_ipc_publication(c, client_id, correlation_id, stream_id, channel, &uri, exclusive, now_ms);
+}
+
 static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t length)
 {
     char msg[128];
@@ -266,7 +285,7 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
             }
             else
             {
-                shoal_driver_on_add_publication(c, correlated.client_id, correlated.correlation_id, cmd.stream_id,
+                on_add_publication(c, correlated.client_id, correlated.correlation_id, cmd.stream_id,
                     channel, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type, now_ms);
             }
             break;

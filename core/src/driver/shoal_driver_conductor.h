@@ -38,14 +38,13 @@ typedef struct shoal_driver_client_stct
 } shoal_driver_client_t;
 
 /* One add_publication call of one client. Concurrent publications of the
- * same stream share one shoal_ipc_publication_t (or, for UDP, one
- * shoal_network_publication_t) through several links. */
+ * same stream share one publication (IPC or UDP) through several links,
+ * each holding a reference. */
 typedef struct shoal_publication_link_stct
 {
     int64_t registration_id;
     int64_t client_id;
-    shoal_ipc_publication_t *publication;      /* NULL for UDP */
-    shoal_network_publication_t *network;      /* NULL for IPC */
+    shoal_publication_resource_t *resource;    /* first member of a shoal_ipc_ or shoal_network_publication_t */
 } shoal_publication_link_t;
 
 typedef struct shoal_subscription_link_stct
@@ -142,18 +141,38 @@ shoal_driver_client_t *shoal_driver_client_touch(shoal_driver_conductor_t *c, in
 void shoal_driver_on_client_close(shoal_driver_conductor_t *c, int64_t client_id, int64_t now_ms);
 int shoal_driver_check_client_liveness(shoal_driver_conductor_t *c, int64_t now_ms);
 
-/* Publications (shoal_driver_publications.c) */
-void shoal_driver_on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int32_t stream_id, const char *channel, bool exclusive, int64_t now_ms);
+/* Publications, IPC and UDP (shoal_driver_publications.c) */
+void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
 void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, int64_t now_ms);
-/* Records that client_id holds the IPC or network publication (exactly one of
- * them non-NULL) under correlation_id. On failure the error is already sent to
- * the client and the caller drops its reference. */
-int shoal_driver_add_publication_link(shoal_driver_conductor_t *c, int64_t correlation_id, int64_t client_id,
-    shoal_ipc_publication_t *ipc, shoal_network_publication_t *network);
+/* Whether an existing publication (of existing_term_length) can be shared
+ * with what uri asks; sends ECLASH to the client if not. */
+bool shoal_driver_publication_fits(shoal_driver_conductor_t *c, int64_t correlation_id,
+    const shoal_publication_resource_t *r, int32_t existing_term_length, const shoal_uri_t *uri, int32_t term_length,
+    int32_t mtu);
+/* Whether the session id uri names (if any) is free for stream_id; sends ECLASH if not. */
+bool shoal_driver_session_id_free(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t stream_id,
+    const shoal_uri_t *uri);
+/* The session id of a new publication: uri's, or a fresh random one. */
+int32_t shoal_driver_session_id_for(shoal_driver_conductor_t *c, int32_t stream_id, const shoal_uri_t *uri);
+/* Records that client_id holds r (its reference already counted) under
+ * correlation_id and answers PUBLICATION_READY. On failure the error is sent
+ * and the reference dropped. */
+int shoal_driver_link_publication(shoal_driver_conductor_t *c, int64_t correlation_id, int64_t client_id,
+    shoal_publication_resource_t *r);
+/* Drops a link; the last one tells its publication that its publishers are gone. */
 void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
 int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms);
+/* Whether stream_id/session_id is taken by any IPC or UDP publication. */
+bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
+/* A random session id (getrandom) not in use for the stream, never 0 (0 in
+ * an MDC status message means any session). */
+int32_t shoal_driver_next_session_id(shoal_driver_conductor_t *c, int32_t stream_id);
+/* A random initial term id for a new log. */
+int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c);
+/* Logs, once per driver, that getrandom failed (fallback != 0) and ids may be guessable. */
+void shoal_driver_note_random_fallback(shoal_driver_conductor_t *c, int fallback);
 
 /* Subscriptions (shoal_driver_subscriptions.c) */
 void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
@@ -173,7 +192,6 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
 void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
-void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub);
 void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
     int64_t now_ms);
 /* add/remove_destination of a manual MDC publication (registration_id of
@@ -188,12 +206,5 @@ int shoal_driver_network_do_work(shoal_driver_conductor_t *c);
 int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c);
 /* Where waiting for room in a full command queue gives up (dedicated mode). */
 void shoal_driver_network_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop);
-/* Whether stream_id/session_id is taken by any IPC or UDP publication. */
-bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
-/* A random session id (getrandom) not in use for the stream, never 0 (0 in
- * an MDC status message means any session). */
-int32_t shoal_driver_next_session_id(shoal_driver_conductor_t *c, int32_t stream_id);
-/* A random initial term id for a new log. */
-int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c);
 
 #endif

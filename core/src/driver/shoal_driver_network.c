@@ -105,39 +105,6 @@ static void ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object
     ask(c, &c->receiver->commands, type, &cmd);
 }
 
-/* A fallback from getrandom is logged once per driver: ids still come, but
- * the operator should know they may be guessable. */
-static void note_random_fallback(shoal_driver_conductor_t *c, int fallback)
-{
-    if (fallback && !c->random_fallback_logged)
-    {
-        c->random_fallback_logged = true;
-        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
-    }
-    shoal_err_clear();
-}
-
-int32_t shoal_driver_next_session_id(shoal_driver_conductor_t *c, int32_t stream_id)
-{
-    int32_t id;
-    int fallback = 0;
-    do
-    {
-        id = shoal_random_int32(&fallback);
-        note_random_fallback(c, fallback);
-    }
-    while (0 == id || shoal_driver_session_in_use(c, stream_id, id));
-    return id;
-}
-
-int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c)
-{
-    int fallback = 0;
-    int32_t id = shoal_random_int32(&fallback);
-    note_random_fallback(c, fallback);
-    return id;
-}
-
 int shoal_driver_network_init(shoal_driver_conductor_t *c)
 {
     c->sender = calloc(1, sizeof(*c->sender));
@@ -164,7 +131,7 @@ int shoal_driver_network_init(shoal_driver_conductor_t *c)
     c->receiver->commands.drain_clientd = c->receiver;
     /* Identifies this driver's receivers in status messages (flow control
      * tells receivers apart by it). */
-    note_random_fallback(c, shoal_random_fill(&c->receiver_id, sizeof(c->receiver_id)) < 0);
+    shoal_driver_note_random_fallback(c, shoal_random_fill(&c->receiver_id, sizeof(c->receiver_id)) < 0);
     c->next_loss_seed = c->ctx->loss_seed ? c->ctx->loss_seed : (uint64_t)shoal_nano_time();
     return 0;
 }
@@ -224,27 +191,6 @@ void shoal_driver_network_close(shoal_driver_conductor_t *c)
         c->receiver = NULL;
     }
     shoal_udp_command_queue_close(&c->to_conductor);
-}
-
-bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id)
-{
-    for (int32_t i = 0; i < c->ipc_publications_count; i++)
-    {
-        const shoal_ipc_publication_t *p = c->ipc_publications[i];
-        if (p->stream_id == stream_id && p->session_id == session_id && SHOAL_IPC_PUB_DONE != p->state)
-        {
-            return true;
-        }
-    }
-    for (int32_t i = 0; i < c->network_publications_count; i++)
-    {
-        const shoal_network_publication_t *p = c->network_publications[i];
-        if (p->stream_id == stream_id && p->session_id == session_id && SHOAL_NET_PUB_DONE != p->state)
-        {
-            return true;
-        }
-    }
-    return false;
 }
 
 static void allocate_endpoint_counters(shoal_driver_conductor_t *c, const char *kind, int32_t type_id,
@@ -340,6 +286,16 @@ static void release_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channe
     ask_sender(c, SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT, ep, ep);
 }
 
+/* An endpoint made (or revived) for a publication that then failed: nobody holds it. */
+static void release_unused_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
+{
+    if (0 == ep->ref_count)
+    {
+        ep->ref_count = 1;
+        release_send_endpoint(c, ep);
+    }
+}
+
 static void on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep, int64_t now_ms)
 {
     if (--ep->pending_releases > 0 || !ep->closing)
@@ -356,23 +312,6 @@ static void on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_ch
     }
     free_endpoint_counters(c, ep->counter_ids, now_ms);
     shoal_send_channel_endpoint_delete(ep);
-}
-
-static void send_publication_ready(shoal_driver_conductor_t *c, int64_t correlation_id,
-    const shoal_network_publication_t *pub)
-{
-    shoal_publication_ready_t *r = (shoal_publication_ready_t *)c->scratch;
-    r->correlation_id = correlation_id;
-    r->registration_id = correlation_id;
-    r->session_id = pub->session_id;
-    r->stream_id = pub->stream_id;
-    r->position_limit_counter_id = pub->pub_limit_counter_id;
-    r->publisher_position_counter_id = pub->pub_pos_counter_id;
-    r->log_file_length = (int32_t)strlen(pub->log_file);
-    memcpy(c->scratch + sizeof(*r), pub->log_file, (size_t)r->log_file_length);
-    shoal_broadcast_transmitter_transmit(&c->to_clients,
-        pub->exclusive ? SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY : SHOAL_RSP_ON_PUBLICATION_READY,
-        c->scratch, sizeof(*r) + (size_t)r->log_file_length);
 }
 
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
@@ -415,8 +354,8 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         for (int32_t i = 0; i < c->network_publications_count; i++)
         {
             shoal_network_publication_t *p = c->network_publications[i];
-            if (!p->exclusive && p->endpoint == ep && SHOAL_NET_PUB_ACTIVE == p->state && p->stream_id == stream_id &&
-                (!uri->has_session_id || uri->session_id == p->session_id))
+            if (!p->resource.exclusive && p->endpoint == ep && SHOAL_NET_PUB_ACTIVE == p->state &&
+                p->resource.stream_id == stream_id && (!uri->has_session_id || uri->session_id == p->resource.session_id))
             {
                 pub = p;
                 break;
@@ -425,27 +364,18 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     }
     if (NULL != pub)
     {
-        if ((uri->has_term_length && uri->term_length != pub->term_length) || (uri->has_mtu && uri->mtu != pub->mtu))
+        if (!shoal_driver_publication_fits(c, correlation_id, &pub->resource, pub->log.term_length, uri, term_length,
+            mtu))
         {
-            snprintf(msg, sizeof(msg),
-                "stream %d clash: existing publication session %d has term-length %d mtu %d, requested %d/%d",
-                stream_id, pub->session_id, pub->term_length, pub->mtu, term_length, mtu);
-            shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
             return;
         }
-        pub->ref_count++;
+        pub->resource.ref_count++;
     }
     else
     {
-        if (uri->has_session_id && shoal_driver_session_in_use(c, stream_id, uri->session_id))
+        if (!shoal_driver_session_id_free(c, correlation_id, stream_id, uri))
         {
-            snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id, uri->session_id);
-            shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
-            if (0 == ep->ref_count)
-            {
-                ep->ref_count = 1;
-                release_send_endpoint(c, ep);
-            }
+            release_unused_send_endpoint(c, ep);
             return;
         }
         if (SHOAL_DRIVER_ARRAY_ENSURE(c, network_publications) < 0)
@@ -461,7 +391,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         int64_t now_ns = shoal_nano_time();
         shoal_network_publication_params_t params = {
             .registration_id = correlation_id,
-            .session_id = uri->has_session_id ? uri->session_id : shoal_driver_next_session_id(c, stream_id),
+            .session_id = shoal_driver_session_id_for(c, stream_id, uri),
             .initial_term_id = shoal_driver_next_initial_term_id(c),
             .stream_id = stream_id,
             .term_length = term_length,
@@ -486,11 +416,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         {
             snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
             shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
-            if (0 == ep->ref_count)
-            {
-                ep->ref_count = 1;
-                release_send_endpoint(c, ep);
-            }
+            release_unused_send_endpoint(c, ep);
             return;
         }
         ep->ref_count++;
@@ -498,22 +424,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         ask_sender(c, SHOAL_UDP_CMD_ADD_PUBLICATION, pub, ep);
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
-
-    if (shoal_driver_add_publication_link(c, correlation_id, client_id, NULL, pub) < 0)
-    {
-        pub->ref_count--;
-        return;
-    }
-    send_publication_ready(c, correlation_id, pub);
-}
-
-void shoal_driver_remove_network_publication_link(shoal_driver_conductor_t *c, shoal_network_publication_t *pub)
-{
-    (void)c;
-    if (--pub->ref_count <= 0)
-    {
-        shoal_network_publication_on_publishers_gone(pub, shoal_nano_time());
-    }
+    shoal_driver_link_publication(c, correlation_id, client_id, &pub->resource);
 }
 
 /* MDC manual: the application adds and removes destinations. The command
@@ -534,7 +445,7 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
         if (link->registration_id == registration_id && link->client_id == client_id)
         {
             found = true;
-            pub = link->network;
+            pub = SHOAL_MEDIA_UDP == link->resource->media ? (shoal_network_publication_t *)link->resource : NULL;
         }
         foreign |= link->registration_id == registration_id && link->client_id != client_id;
     }
@@ -668,15 +579,9 @@ static bool link_matches_image(const shoal_subscription_link_t *link, const shoa
 static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
     shoal_publication_image_t *image, int64_t now_ms)
 {
-    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
-    uint8_t key[16];
-    memcpy(key, &link->registration_id, 8);
-    memcpy(key + 8, &image->session_id, 4);
-    memcpy(key + 12, &image->stream_id, 4);
-    snprintf(label, sizeof(label), "sub-pos: %lld %d %d %s @%s", (long long)link->registration_id, image->session_id,
-        image->stream_id, link->channel, image->source);
-    int32_t counter_id = shoal_counters_manager_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
-        key, sizeof(key), label, link->registration_id, link->client_id);
+    int32_t counter_id = shoal_stream_counter_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
+        "sub-pos", link->registration_id, image->session_id, image->stream_id, link->channel, image->source,
+        link->client_id);
     if (counter_id < 0)
     {
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());

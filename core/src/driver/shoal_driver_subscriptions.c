@@ -11,22 +11,17 @@
 
 static bool matches(const shoal_subscription_link_t *link, const shoal_ipc_publication_t *pub)
 {
-    return SHOAL_MEDIA_IPC == link->media && link->stream_id == pub->stream_id && (!link->has_session_id || link->session_id == pub->session_id);
+    return SHOAL_MEDIA_IPC == link->media && link->stream_id == pub->resource.stream_id &&
+        (!link->has_session_id || link->session_id == pub->resource.session_id);
 }
 
 static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link, shoal_ipc_publication_t *pub,
     int64_t now_ms)
 {
     int64_t image_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
-    char label[160];
-    uint8_t key[16];
-    memcpy(key, &link->registration_id, 8);
-    memcpy(key + 8, &pub->session_id, 4);
-    memcpy(key + 12, &pub->stream_id, 4);
-    snprintf(label, sizeof(label), "sub-pos: %lld %d %d aeron:ipc", (long long)link->registration_id, pub->session_id,
-        pub->stream_id);
-    int32_t counter_id = shoal_counters_manager_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
-        key, sizeof(key), label, link->registration_id, link->client_id);
+    int32_t counter_id = shoal_stream_counter_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
+        "sub-pos", link->registration_id, pub->resource.session_id, pub->resource.stream_id, "aeron:ipc", NULL,
+        link->client_id);
     if (counter_id < 0)
     {
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
@@ -59,7 +54,7 @@ void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publ
     {
         shoal_subscriber_position_t s = pub->subscribers[pub->subscriber_count - 1];
         shoal_ipc_publication_remove_subscriber(pub, s.subscription_registration_id);
-        shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->stream_id);
+        shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->resource.stream_id);
         shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
     }
 }

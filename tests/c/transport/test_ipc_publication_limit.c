@@ -87,14 +87,14 @@ static int tick(fixture_t *f)
 
 static int64_t limit(const fixture_t *f)
 {
-    return shoal_load_acquire(f->pub->pub_limit);
+    return shoal_load_acquire(f->pub->resource.pub_limit);
 }
 
 /* Publishes up to position by moving the tail (rotating terms), as an
  * exclusive publisher's offers would. */
 static void produce_to(fixture_t *f, int64_t position)
 {
-    shoal_logbuffer_metadata_t *m = f->pub->meta;
+    shoal_logbuffer_metadata_t *m = f->pub->log.meta;
     int32_t term_count = (int32_t)(position / TERM_LENGTH);
     int32_t active;
     while ((active = shoal_load_acquire(&m->active_term_count)) < term_count)
@@ -110,7 +110,7 @@ static void test_first_tick_opens_the_window(void **state)
     fixture_t *f = *state;
     assert_true(tick(f) > 0);
     assert_int_equal(limit(f), WINDOW);
-    assert_int_equal(shoal_load_acquire(&f->pub->meta->is_connected), 1);
+    assert_int_equal(shoal_load_acquire(&f->pub->log.meta->is_connected), 1);
 }
 
 static void test_small_steps_of_a_keeping_up_subscriber_are_not_work(void **state)

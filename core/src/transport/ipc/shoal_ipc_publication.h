@@ -28,7 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_log_buffer.h"
+#include "transport/shoal_publication_resource.h"
 #include "util/shoal_counters.h"
 
 typedef enum shoal_ipc_publication_state_en
@@ -50,23 +51,10 @@ typedef struct shoal_subscriber_position_stct
 
 typedef struct shoal_ipc_publication_stct
 {
-    int64_t registration_id;
-    int32_t session_id;
-    int32_t stream_id;
-    bool exclusive;
+    shoal_publication_resource_t resource;   /* first: publication links point here */
     bool session_id_explicit;
     shoal_ipc_publication_state_t state;
-    int32_t ref_count;
-
-    char log_file[512];
-    uint8_t *mapped;
-    size_t mapped_length;
-    shoal_logbuffer_metadata_t *meta;
-    uint8_t *terms[3];
-    int32_t term_length;
-    int32_t mtu;
-    int32_t initial_term_id;
-    size_t position_bits_to_shift;
+    shoal_log_buffer_t log;
     int64_t term_window_length;
     /* The limit moves (and the log is cleaned) only once it could move by
      * trip_gain past the last limit: a conductor that found "work" at every
@@ -74,11 +62,6 @@ typedef struct shoal_ipc_publication_stct
      * cores it would take the publisher's or the subscriber's core. */
     int64_t trip_limit;
     int64_t trip_gain;
-
-    int32_t pub_limit_counter_id;
-    int64_t *pub_limit;
-    int32_t pub_pos_counter_id;
-    int64_t *pub_pos;
 
     shoal_subscriber_position_t *subscribers;
     int32_t subscriber_count;
@@ -115,8 +98,6 @@ typedef struct shoal_ipc_publication_params_stct
 int shoal_ipc_publication_create(shoal_ipc_publication_t **pub, const char *dir,
     const shoal_ipc_publication_params_t *params, shoal_counters_manager_t *counters, int64_t now_ms);
 void shoal_ipc_publication_delete(shoal_ipc_publication_t *pub, shoal_counters_manager_t *counters, int64_t now_ms);
-
-int64_t shoal_ipc_publication_producer_position(const shoal_ipc_publication_t *pub);
 
 /* A new subscriber joins at the current producer position. Returns the index. */
 int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,

@@ -7,23 +7,15 @@
 
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
-#include "logbuffer/shoal_term_unblocker.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
 #include "transport/udp/shoal_term_scanner.h"
 #include "util/shoal_error.h"
-#include "util/shoal_fs.h"
 
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_network_publication_params_t *p)
 {
-    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
-    uint8_t key[16];
-    memcpy(key, &p->registration_id, 8);
-    memcpy(key + 8, &p->session_id, 4);
-    memcpy(key + 12, &p->stream_id, 4);
-    snprintf(label, sizeof(label), "%s: %lld %d %d %s", name, (long long)p->registration_id, p->session_id,
-        p->stream_id, p->channel);
-    return shoal_counters_manager_allocate(counters, now_ms, type, key, sizeof(key), label, p->registration_id, 0);
+    return shoal_stream_counter_allocate(counters, now_ms, type, name, p->registration_id, p->session_id,
+        p->stream_id, p->channel, NULL, 0);
 }
 
 int shoal_network_publication_create(shoal_network_publication_t **pubp, const char *dir,
@@ -37,28 +29,18 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
         return shoal_set_err(SHOAL_ENOMEM, "network publication: out of memory");
     }
     memset(pub, 0, sizeof(*pub));
-    pub->registration_id = p->registration_id;
-    pub->session_id = p->session_id;
-    pub->stream_id = p->stream_id;
-    pub->exclusive = p->exclusive;
     pub->reliable = p->reliable;
-    pub->term_length = p->term_length;
-    pub->mtu = p->mtu;
     pub->ttl = p->ttl;
     pub->endpoint = endpoint;
-    pub->ref_count = 1;
     pub->state = SHOAL_NET_PUB_ACTIVE;
-    pub->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
     pub->term_window_length = p->term_length / 2;
     pub->connection_timeout_ns = p->connection_timeout_ns;
     pub->tail_probe_interval_ns = p->tail_probe_interval_ns;
     pub->tail_probe_backoff_ns = p->tail_probe_interval_ns;
     pub->unblock_timeout_ns = p->unblock_timeout_ns;
     pub->linger_ns = p->linger_ns;
-    pub->pub_limit_counter_id = pub->pub_pos_counter_id = pub->snd_pos_counter_id = -1;
-    pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
+    pub->snd_pos_counter_id = pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
     snprintf(pub->channel, sizeof(pub->channel), "%s", p->channel);
-    pub->initial_term_id = p->initial_term_id;
     shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
     pub->retransmit_budget = p->retransmit_budget > 0 ? p->retransmit_budget : INT64_MAX;
     pub->retransmit_budget_interval_ns = p->retransmit_budget_interval_ns > 0 ? p->retransmit_budget_interval_ns :
@@ -69,55 +51,38 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
         free(pub);
         return -1;
     }
-
-    char sub_dir[448];
-    snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);
-    if (shoal_fs_mkdir_private(sub_dir) < 0)
+    const shoal_publication_resource_params_t rp = {
+        .media = SHOAL_MEDIA_UDP,
+        .log = {
+            .registration_id = p->registration_id,
+            .term_length = p->term_length,
+            .mtu = p->mtu,
+            .initial_term_id = p->initial_term_id,
+            .session_id = p->session_id,
+            .stream_id = p->stream_id,
+            .sparse = p->sparse,
+        },
+        .exclusive = p->exclusive,
+        .channel = p->channel,
+    };
+    if (shoal_publication_resource_open(&pub->resource, &pub->log, dir, &rp, counters, now_ms) < 0)
     {
         free(pub);
         return -1;
     }
-    snprintf(pub->log_file, sizeof(pub->log_file), "%s/%lld.logbuffer", sub_dir, (long long)p->registration_id);
-    pub->mapped_length = (size_t)shoal_logbuffer_compute_log_length(p->term_length);
-    void *addr = NULL;
-    if (shoal_fs_map_new(pub->log_file, pub->mapped_length, !p->sparse, &addr) < 0)
-    {
-        free(pub);
-        return -1;
-    }
-    pub->mapped = addr;
-    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
-    {
-        pub->terms[i] = shoal_logbuffer_term(pub->mapped, p->term_length, i);
-    }
-    pub->meta = shoal_logbuffer_metadata(pub->mapped, p->term_length);
-    if (shoal_logbuffer_metadata_init(pub->meta, p->term_length, p->mtu, (int32_t)sysconf(_SC_PAGESIZE),
-        pub->initial_term_id, p->session_id, p->stream_id, p->registration_id) < 0)
-    {
-        shoal_network_publication_delete(pub, counters, now_ms);
-        return -1;
-    }
-
-    pub->pub_limit_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, "pub-lmt", p);
-    pub->pub_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_PUBLISHER_POSITION, "pub-pos", p);
     pub->snd_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_POSITION, "snd-pos", p);
     pub->snd_lmt_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_LIMIT, "snd-lmt", p);
     pub->snd_bpe_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_SENDER_BPE, "snd-bpe", p);
-    if (pub->pub_limit_counter_id < 0 || pub->pub_pos_counter_id < 0 || pub->snd_pos_counter_id < 0 ||
-        pub->snd_lmt_counter_id < 0 || pub->snd_bpe_counter_id < 0)
+    if (pub->snd_pos_counter_id < 0 || pub->snd_lmt_counter_id < 0 || pub->snd_bpe_counter_id < 0)
     {
         shoal_network_publication_delete(pub, counters, now_ms);
         return -1;
     }
-    pub->pub_limit = shoal_counter_addr(counters->values, pub->pub_limit_counter_id);
-    pub->pub_pos = shoal_counter_addr(counters->values, pub->pub_pos_counter_id);
     pub->snd_pos = shoal_counter_addr(counters->values, pub->snd_pos_counter_id);
     pub->snd_lmt = shoal_counter_addr(counters->values, pub->snd_lmt_counter_id);
     pub->snd_bpe = shoal_counter_addr(counters->values, pub->snd_bpe_counter_id);
 
-    int64_t start = shoal_network_publication_producer_position(pub);
-    shoal_store_release(pub->pub_pos, start);
-    shoal_store_release(pub->pub_limit, start);
+    int64_t start = shoal_log_buffer_producer_position(&pub->log);
     shoal_store_release(pub->snd_pos, start);
     shoal_store_release(pub->snd_lmt, start);
     pub->sender_position = start;
@@ -141,28 +106,11 @@ void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_co
     {
         return;
     }
-    int32_t ids[] = { pub->pub_limit_counter_id, pub->pub_pos_counter_id, pub->snd_pos_counter_id,
-        pub->snd_lmt_counter_id, pub->snd_bpe_counter_id };
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-    {
-        if (ids[i] >= 0)
-        {
-            shoal_counters_manager_free(counters, now_ms, ids[i]);
-        }
-    }
-    if (NULL != pub->mapped)
-    {
-        shoal_fs_unmap(pub->mapped, pub->mapped_length);
-        unlink(pub->log_file);
-    }
+    shoal_stream_counter_free(counters, now_ms, &pub->snd_pos_counter_id);
+    shoal_stream_counter_free(counters, now_ms, &pub->snd_lmt_counter_id);
+    shoal_stream_counter_free(counters, now_ms, &pub->snd_bpe_counter_id);
+    shoal_publication_resource_close(&pub->resource, &pub->log, counters, now_ms);
     free(pub);
-}
-
-int64_t shoal_network_publication_producer_position(const shoal_network_publication_t *pub)
-{
-    int64_t raw_tail = shoal_logbuffer_active_raw_tail(pub->meta);
-    return shoal_logbuffer_compute_position(shoal_logbuffer_term_id(raw_tail),
-        shoal_logbuffer_term_offset(raw_tail, pub->term_length), pub->position_bits_to_shift, pub->initial_term_id);
 }
 
 /* ------------------------------------------------------------------ sender */
@@ -170,19 +118,19 @@ int64_t shoal_network_publication_producer_position(const shoal_network_publicat
 static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
 {
     shoal_setup_header_t s;
-    int32_t term_offset = (int32_t)(pub->sender_position & (pub->term_length - 1));
+    int32_t term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
     s.frame_header.frame_length = SHOAL_SETUP_HEADER_LENGTH;
     s.frame_header.version = SHOAL_FRAME_VERSION;
     s.frame_header.flags = 0;
     s.frame_header.type = SHOAL_HDR_TYPE_SETUP;
     s.term_offset = term_offset;
-    s.session_id = pub->session_id;
-    s.stream_id = pub->stream_id;
-    s.initial_term_id = pub->initial_term_id;
-    s.active_term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->position_bits_to_shift,
-        pub->initial_term_id);
-    s.term_length = pub->term_length;
-    s.mtu = pub->mtu;
+    s.session_id = pub->resource.session_id;
+    s.stream_id = pub->resource.stream_id;
+    s.initial_term_id = pub->log.initial_term_id;
+    s.active_term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->log.position_bits_to_shift,
+        pub->log.initial_term_id);
+    s.term_length = pub->log.term_length;
+    s.mtu = pub->resource.mtu;
     s.ttl = pub->ttl;
     if (shoal_send_channel_endpoint_send_all(pub->endpoint, &s, sizeof(s)))
     {
@@ -201,11 +149,11 @@ static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
         h.frame_header.flags |= SHOAL_FRAME_FLAG_EOS;
     }
     h.frame_header.type = SHOAL_HDR_TYPE_DATA;
-    h.term_offset = (int32_t)(pub->sender_position & (pub->term_length - 1));
-    h.session_id = pub->session_id;
-    h.stream_id = pub->stream_id;
-    h.term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->position_bits_to_shift,
-        pub->initial_term_id);
+    h.term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
+    h.session_id = pub->resource.session_id;
+    h.stream_id = pub->resource.stream_id;
+    h.term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->log.position_bits_to_shift,
+        pub->log.initial_term_id);
     h.reserved_value = 0;
     if (shoal_send_channel_endpoint_send_all(pub->endpoint, &h, sizeof(h)))
     {
@@ -225,20 +173,20 @@ static int send_data(shoal_network_publication_t *pub, int64_t now_ns)
     struct iovec iov[SHOAL_UDP_BATCH];
     int64_t position_after[SHOAL_UDP_BATCH];
     int count = 0;
-    shoal_logbuffer_tsan_before_scan(pub->meta);
+    shoal_logbuffer_tsan_before_scan(pub->log.meta);
     while (count < SHOAL_UDP_BATCH && window > 0)
     {
-        int32_t term_offset = (int32_t)(position & (pub->term_length - 1));
-        size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
-        int32_t max_length = window < pub->mtu ? (int32_t)window : pub->mtu;
+        int32_t term_offset = (int32_t)(position & (pub->log.term_length - 1));
+        size_t index = shoal_logbuffer_index_by_position(position, pub->log.position_bits_to_shift);
+        int32_t max_length = window < pub->resource.mtu ? (int32_t)window : pub->resource.mtu;
         int32_t padding = 0;
-        int32_t available = shoal_term_scan_for_availability(pub->terms[index], term_offset, max_length,
-            pub->term_length, &padding);
+        int32_t available = shoal_term_scan_for_availability(pub->log.terms[index], term_offset, max_length,
+            pub->log.term_length, &padding);
         if (available <= 0)
         {
             break;
         }
-        iov[count].iov_base = pub->terms[index] + term_offset;
+        iov[count].iov_base = pub->log.terms[index] + term_offset;
         iov[count].iov_len = (size_t)available;
         position += available + padding;
         window -= available + padding;
@@ -286,8 +234,8 @@ int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now
             }
             work++;
         }
-        if (!pub->back_pressured && pub->sender_limit - pub->sender_position < pub->mtu &&
-            shoal_network_publication_producer_position(pub) > pub->sender_position)
+        if (!pub->back_pressured && pub->sender_limit - pub->sender_position < pub->resource.mtu &&
+            shoal_log_buffer_producer_position(&pub->log) > pub->sender_position)
         {
             pub->back_pressured = true;
             shoal_store_release(pub->snd_bpe, shoal_load_relaxed(pub->snd_bpe) + 1);
@@ -376,22 +324,22 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
         }
         return;
     }
-    if (sm.consumption_term_offset < 0 || sm.consumption_term_offset > pub->term_length || sm.receiver_window < 0)
+    if (sm.consumption_term_offset < 0 || sm.consumption_term_offset > pub->log.term_length || sm.receiver_window < 0)
     {
         return;
     }
     int64_t position = shoal_logbuffer_compute_position(sm.consumption_term_id, sm.consumption_term_offset,
-        pub->position_bits_to_shift, pub->initial_term_id);
+        pub->log.position_bits_to_shift, pub->log.initial_term_id);
     if (position < 0 || position > pub->sender_position)
     {
         /* Not a position this stream has sent: another incarnation, or forged. */
         return;
     }
-    if (sm.receiver_window > pub->term_length / 2)
+    if (sm.receiver_window > pub->log.term_length / 2)
     {
         /* No receiver holds more than half a term ahead of what it consumed:
          * a bigger window is a forgery that would let the sender overrun. */
-        sm.receiver_window = pub->term_length / 2;
+        sm.receiver_window = pub->log.term_length / 2;
         shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED, 1);
     }
     remember_receiver(pub, from, sm.receiver_window, now_ns);
@@ -426,9 +374,9 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
 static void send_gap_padding(shoal_network_publication_t *pub, const shoal_nak_header_t *nak, int64_t length,
     const struct sockaddr_storage *from)
 {
-    if (length > pub->term_length - nak->term_offset)
+    if (length > pub->log.term_length - nak->term_offset)
     {
-        length = pub->term_length - nak->term_offset;
+        length = pub->log.term_length - nak->term_offset;
     }
     if (length < SHOAL_DATA_HEADER_LENGTH || (length & (SHOAL_FRAME_ALIGNMENT - 1)))
     {
@@ -441,8 +389,8 @@ static void send_gap_padding(shoal_network_publication_t *pub, const shoal_nak_h
     h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
     h.frame_header.type = SHOAL_HDR_TYPE_PAD;
     h.term_offset = nak->term_offset;
-    h.session_id = pub->session_id;
-    h.stream_id = pub->stream_id;
+    h.session_id = pub->resource.session_id;
+    h.stream_id = pub->resource.stream_id;
     h.term_id = nak->term_id;
     struct iovec iov = { &h, sizeof(h) };
     shoal_send_channel_endpoint_resend(pub->endpoint, &iov, 1, from);
@@ -461,17 +409,17 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     }
     shoal_nak_header_t nak;
     memcpy(&nak, frame, sizeof(nak));
-    if (nak.term_offset < 0 || nak.term_offset >= pub->term_length || (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) ||
+    if (nak.term_offset < 0 || nak.term_offset >= pub->log.term_length || (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) ||
         nak.length <= 0)
     {
         return;
     }
-    int64_t position = shoal_logbuffer_compute_position(nak.term_id, nak.term_offset, pub->position_bits_to_shift,
-        pub->initial_term_id);
+    int64_t position = shoal_logbuffer_compute_position(nak.term_id, nak.term_offset, pub->log.position_bits_to_shift,
+        pub->log.initial_term_id);
     /* The log is intact a whole term behind the sender (cleaning stays a term
      * back, the publisher a term window ahead). Receivers can be more than a
      * window behind: the sender steps over padding beyond its limit. */
-    int64_t bottom = pub->sender_position - pub->term_length;
+    int64_t bottom = pub->sender_position - pub->log.term_length;
     if (position >= 0 && position < bottom)
     {
         /* Overwritten: a receiver this far behind (possible with fc=max,
@@ -490,7 +438,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         pub->retransmit_budget_used = 0;
     }
     int64_t budget_left = pub->retransmit_budget - pub->retransmit_budget_used;
-    if (budget_left < pub->mtu)
+    if (budget_left < pub->resource.mtu)
     {
         /* Spent (less than a frame left would send nothing). */
         shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET, 1);
@@ -503,7 +451,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     /* A receiver never misses more than its window: what it cannot hold it
      * would not have NAKed. Never less than an mtu, so a gap always moves. */
     int64_t remaining = nak.length;
-    int64_t window = receiver->window > pub->mtu ? receiver->window : pub->mtu;
+    int64_t window = receiver->window > pub->resource.mtu ? receiver->window : pub->resource.mtu;
     remaining = remaining < window ? remaining : window;
     remaining = remaining < budget_left ? remaining : budget_left;
     if (remaining > pub->sender_position - position)
@@ -515,19 +463,19 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         send_gap_padding(pub, &nak, remaining, from);
         return;
     }
-    size_t index = shoal_logbuffer_index_by_position(position, pub->position_bits_to_shift);
-    uint8_t *term = pub->terms[index];
+    size_t index = shoal_logbuffer_index_by_position(position, pub->log.position_bits_to_shift);
+    uint8_t *term = pub->log.terms[index];
     int32_t offset = nak.term_offset;
-    shoal_logbuffer_tsan_before_scan(pub->meta);
+    shoal_logbuffer_tsan_before_scan(pub->log.meta);
     while (remaining > 0)
     {
         struct iovec iov[SHOAL_UDP_BATCH];
         int count = 0;
-        while (count < SHOAL_UDP_BATCH && remaining > 0 && offset < pub->term_length)
+        while (count < SHOAL_UDP_BATCH && remaining > 0 && offset < pub->log.term_length)
         {
             int32_t padding = 0;
-            int32_t max_length = remaining < pub->mtu ? (int32_t)remaining : pub->mtu;
-            int32_t available = shoal_term_scan_for_availability(term, offset, max_length, pub->term_length, &padding);
+            int32_t max_length = remaining < pub->resource.mtu ? (int32_t)remaining : pub->resource.mtu;
+            int32_t available = shoal_term_scan_for_availability(term, offset, max_length, pub->log.term_length, &padding);
             if (available <= 0)
             {
                 remaining = 0;
@@ -584,45 +532,12 @@ void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const u
 
 /* --------------------------------------------------------------- conductor */
 
-static void clean_buffer(shoal_network_publication_t *pub, int64_t position)
-{
-    while (position > pub->clean_position)
-    {
-        int64_t clean_position = pub->clean_position;
-        size_t index = shoal_logbuffer_index_by_position(clean_position, pub->position_bits_to_shift);
-        int32_t term_offset = (int32_t)(clean_position & (pub->term_length - 1));
-        int64_t left_in_term = pub->term_length - term_offset;
-        int64_t length = position - clean_position < left_in_term ? position - clean_position : left_in_term;
-        shoal_term_clean(pub->terms[index], term_offset, term_offset + (int32_t)length);
-        pub->clean_position = clean_position + length;
-        shoal_logbuffer_tsan_cleaned(pub->meta);
-    }
-}
-
-static bool unblock(shoal_network_publication_t *pub, int64_t blocked_position)
-{
-    shoal_logbuffer_metadata_t *m = pub->meta;
-    int32_t blocked_term_count = (int32_t)(blocked_position >> pub->position_bits_to_shift);
-    int32_t blocked_offset = (int32_t)(blocked_position & (pub->term_length - 1));
-    int32_t active_term_count = shoal_load_acquire(&m->active_term_count);
-    if (active_term_count == blocked_term_count - 1 && 0 == blocked_offset)
-    {
-        int64_t raw = shoal_load_acquire(&m->term_tail_counters[shoal_logbuffer_index_by_term_count(active_term_count)]);
-        return shoal_logbuffer_rotate_log(m, active_term_count, shoal_logbuffer_term_id(raw));
-    }
-    size_t index = shoal_logbuffer_index_by_term_count(blocked_term_count);
-    int64_t raw_tail = shoal_load_acquire(&m->term_tail_counters[index]);
-    shoal_unblock_status_t s = shoal_term_unblocker_unblock(m, pub->terms[index], pub->term_length, blocked_offset,
-        shoal_logbuffer_term_offset(raw_tail, pub->term_length), shoal_logbuffer_term_id(raw_tail));
-    return SHOAL_UNBLOCK_NO_ACTION != s;
-}
-
 int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter)
 {
     int work = 0;
-    int64_t producer = shoal_network_publication_producer_position(pub);
+    int64_t producer = shoal_log_buffer_producer_position(&pub->log);
     int64_t snd_pos = shoal_load_acquire(pub->snd_pos);
-    shoal_store_release(pub->pub_pos, producer);
+    shoal_store_release(pub->resource.pub_pos, producer);
     bool connected = 0 != shoal_load_acquire(&pub->has_receivers);
 
     switch (pub->state)
@@ -631,18 +546,18 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
             /* Clean a whole term behind the sender BEFORE the limit moves:
              * the publisher must only ever enter zeroed terms (retransmits
              * read at most a term window behind the sender). */
-            clean_buffer(pub, snd_pos - pub->term_length);
+            shoal_log_buffer_clean(&pub->log, &pub->clean_position, snd_pos - pub->log.term_length);
             if (connected)
             {
                 int64_t limit = snd_pos + pub->term_window_length;
-                if (limit > shoal_load_relaxed(pub->pub_limit))
+                if (limit > shoal_load_relaxed(pub->resource.pub_limit))
                 {
-                    shoal_store_release(pub->pub_limit, limit);
+                    shoal_store_release(pub->resource.pub_limit, limit);
                     work++;
                 }
-                if (!shoal_load_relaxed(&pub->meta->is_connected))
+                if (!shoal_load_relaxed(&pub->log.meta->is_connected))
                 {
-                    shoal_store_release(&pub->meta->is_connected, 1);
+                    shoal_store_release(&pub->log.meta->is_connected, 1);
                     work++;
                 }
             }
@@ -653,14 +568,14 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                  * NOT_CONNECTED rather than filling a term window nobody
                  * will receive. Limit first: a publisher that sees
                  * is_connected = 0 sees the lowered limit too. */
-                if (shoal_load_relaxed(pub->pub_limit) > snd_pos)
+                if (shoal_load_relaxed(pub->resource.pub_limit) > snd_pos)
                 {
-                    shoal_store_release(pub->pub_limit, snd_pos);
+                    shoal_store_release(pub->resource.pub_limit, snd_pos);
                     work++;
                 }
-                if (shoal_load_relaxed(&pub->meta->is_connected))
+                if (shoal_load_relaxed(&pub->log.meta->is_connected))
                 {
-                    shoal_store_release(&pub->meta->is_connected, 0);
+                    shoal_store_release(&pub->log.meta->is_connected, 0);
                     work++;
                 }
             }
@@ -707,7 +622,7 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
     {
         /* The sender is allowed on but the frame at its position never got
          * committed: a publisher died holding a claim. */
-        if (unblock(pub, snd_pos))
+        if (shoal_log_buffer_unblock(&pub->log, snd_pos))
         {
             (*unblocked_counter)++;
             work++;
@@ -721,8 +636,8 @@ void shoal_network_publication_on_publishers_gone(shoal_network_publication_t *p
 {
     if (SHOAL_NET_PUB_ACTIVE == pub->state)
     {
-        shoal_store_release(pub->pub_limit, shoal_network_publication_producer_position(pub));
-        shoal_store_release(&pub->meta->is_connected, 0);
+        shoal_store_release(pub->resource.pub_limit, shoal_log_buffer_producer_position(&pub->log));
+        shoal_store_release(&pub->log.meta->is_connected, 0);
         shoal_store_release(&pub->state, SHOAL_NET_PUB_DRAINING);
         pub->drain_deadline_ns = now_ns + pub->linger_ns + pub->connection_timeout_ns;
     }

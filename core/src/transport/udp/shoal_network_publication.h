@@ -46,7 +46,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_log_buffer.h"
+#include "transport/shoal_publication_resource.h"
 #include "transport/udp/shoal_flow_control.h"
 #include "transport/udp/shoal_retransmit_handler.h"
 #include "transport/udp/shoal_udp_transport.h"
@@ -102,27 +103,16 @@ typedef struct shoal_network_publication_params_stct
 typedef struct shoal_network_publication_stct
 {
     /* ---- identity and log (set at creation) ---- */
-    int64_t registration_id;
-    int32_t session_id;
-    int32_t stream_id;
-    bool exclusive;
+    shoal_publication_resource_t resource;   /* first: publication links point here */
     bool reliable;
-    char log_file[512];
     char channel[256];
-    uint8_t *mapped;
-    size_t mapped_length;
-    shoal_logbuffer_metadata_t *meta;
-    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
-    int32_t term_length;
-    int32_t mtu;
+    shoal_log_buffer_t log;
     int32_t ttl;
-    int32_t initial_term_id;
-    size_t position_bits_to_shift;
     int64_t term_window_length;
     shoal_send_channel_endpoint_t *endpoint;
 
-    int32_t pub_limit_counter_id, pub_pos_counter_id, snd_pos_counter_id, snd_lmt_counter_id, snd_bpe_counter_id;
-    int64_t *pub_limit, *pub_pos, *snd_pos, *snd_lmt, *snd_bpe;
+    int32_t snd_pos_counter_id, snd_lmt_counter_id, snd_bpe_counter_id;
+    int64_t *snd_pos, *snd_lmt, *snd_bpe;
 
     int64_t connection_timeout_ns;
     int64_t tail_probe_interval_ns;
@@ -130,7 +120,6 @@ typedef struct shoal_network_publication_stct
     int64_t linger_ns;
 
     /* ---- conductor only ---- */
-    int32_t ref_count;
     bool retiring;                     /* conductor: DONE, removal asked of the sender */
     int64_t clean_position;
     int64_t last_snd_pos_seen;
@@ -173,8 +162,6 @@ int shoal_network_publication_create(shoal_network_publication_t **pub, const ch
     shoal_counters_manager_t *counters, int64_t now_ns);
 void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_counters_manager_t *counters,
     int64_t now_ms);
-
-int64_t shoal_network_publication_producer_position(const shoal_network_publication_t *pub);
 
 /* ---- sender duty ---- */
 /* Sends data / setup / heartbeat as due; returns work done. msgs is the

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_term_unblocker.h"
@@ -11,19 +10,13 @@
 #include "transport/udp/shoal_udp_frames.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
-#include "util/shoal_fs.h"
+#include "transport/shoal_publication_resource.h"
 
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_publication_image_params_t *p)
 {
-    char label[SHOAL_COUNTER_MAX_LABEL_LENGTH];
-    uint8_t key[16];
-    memcpy(key, &p->correlation_id, 8);
-    memcpy(key + 8, &p->session_id, 4);
-    memcpy(key + 12, &p->stream_id, 4);
-    snprintf(label, sizeof(label), "%s: %lld %d %d %s @%s", name, (long long)p->correlation_id, p->session_id,
-        p->stream_id, p->channel, p->source);
-    return shoal_counters_manager_allocate(counters, now_ms, type, key, sizeof(key), label, p->correlation_id, 0);
+    return shoal_stream_counter_allocate(counters, now_ms, type, name, p->correlation_id, p->session_id,
+        p->stream_id, p->channel, p->source, 0);
 }
 
 int shoal_publication_image_create(shoal_publication_image_t **imagep, const char *dir,
@@ -40,10 +33,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->correlation_id = p->correlation_id;
     image->session_id = p->session_id;
     image->stream_id = p->stream_id;
-    image->initial_term_id = p->initial_term_id;
-    image->term_length = p->term_length;
     image->mtu = p->mtu;
-    image->position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(p->term_length);
     image->endpoint = endpoint;
     image->control_address = *p->control_address;
     image->source_address = NULL != p->source_address ? *p->source_address : *p->control_address;
@@ -65,31 +55,18 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     snprintf(image->channel, sizeof(image->channel), "%s", NULL != p->channel ? p->channel : "");
     image->loss_report_offset = -1;
 
-    char sub_dir[448];
-    snprintf(sub_dir, sizeof(sub_dir), "%s/publications", dir);
-    if (shoal_fs_mkdir_private(sub_dir) < 0)
+    const shoal_log_buffer_params_t lp = {
+        .registration_id = p->correlation_id,
+        .term_length = p->term_length,
+        .mtu = p->mtu,
+        .initial_term_id = p->initial_term_id,
+        .session_id = p->session_id,
+        .stream_id = p->stream_id,
+        .sparse = p->sparse,
+    };
+    if (shoal_log_buffer_create(&image->log, image->log_file, sizeof(image->log_file), dir, &lp) < 0)
     {
         free(image);
-        return -1;
-    }
-    snprintf(image->log_file, sizeof(image->log_file), "%s/%lld.logbuffer", sub_dir, (long long)p->correlation_id);
-    image->mapped_length = (size_t)shoal_logbuffer_compute_log_length(p->term_length);
-    void *addr = NULL;
-    if (shoal_fs_map_new(image->log_file, image->mapped_length, !p->sparse, &addr) < 0)
-    {
-        free(image);
-        return -1;
-    }
-    image->mapped = addr;
-    for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
-    {
-        image->terms[i] = shoal_logbuffer_term(image->mapped, p->term_length, i);
-    }
-    image->meta = shoal_logbuffer_metadata(image->mapped, p->term_length);
-    if (shoal_logbuffer_metadata_init(image->meta, p->term_length, p->mtu, (int32_t)sysconf(_SC_PAGESIZE),
-        p->initial_term_id, p->session_id, p->stream_id, p->correlation_id) < 0)
-    {
-        shoal_publication_image_delete(image, counters, now_ms);
         return -1;
     }
     image->rcv_hwm_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_RECEIVER_HWM, "rcv-hwm", p);
@@ -102,8 +79,8 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->rcv_hwm = shoal_counter_addr(counters->values, image->rcv_hwm_counter_id);
     image->rcv_pos = shoal_counter_addr(counters->values, image->rcv_pos_counter_id);
 
-    int64_t join = shoal_logbuffer_compute_position(p->active_term_id, p->term_offset, image->position_bits_to_shift,
-        p->initial_term_id);
+    int64_t join = shoal_logbuffer_compute_position(p->active_term_id, p->term_offset,
+        image->log.position_bits_to_shift, p->initial_term_id);
     image->join_position = join;
     image->rebuild_position = join;
     image->hwm_position = join;
@@ -117,7 +94,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->time_of_last_packet_ns = now_ns;
     image->time_of_last_sm_ns = now_ns;
     image->time_of_last_rttm_ns = now_ns - SHOAL_IMAGE_RTTM_INTERVAL_NS;
-    shoal_store_release(&image->meta->is_connected, 1);
+    shoal_store_release(&image->log.meta->is_connected, 1);
     *imagep = image;
     return 0;
 }
@@ -129,23 +106,13 @@ void shoal_publication_image_delete(shoal_publication_image_t *image, shoal_coun
     {
         return;
     }
-    if (image->rcv_hwm_counter_id >= 0)
-    {
-        shoal_counters_manager_free(counters, now_ms, image->rcv_hwm_counter_id);
-    }
-    if (image->rcv_pos_counter_id >= 0)
-    {
-        shoal_counters_manager_free(counters, now_ms, image->rcv_pos_counter_id);
-    }
+    shoal_stream_counter_free(counters, now_ms, &image->rcv_hwm_counter_id);
+    shoal_stream_counter_free(counters, now_ms, &image->rcv_pos_counter_id);
     for (int32_t i = 0; i < image->subscriber_count; i++)
     {
         shoal_counters_manager_free(counters, now_ms, image->subscribers[i].counter_id);
     }
-    if (NULL != image->mapped)
-    {
-        shoal_fs_unmap(image->mapped, image->mapped_length);
-        unlink(image->log_file);
-    }
+    shoal_log_buffer_delete(&image->log, image->log_file);
     free(image->subscribers);
     free(image);
 }
@@ -157,12 +124,12 @@ void shoal_publication_image_insert(shoal_publication_image_t *image, const uint
 {
     shoal_data_header_t first;
     memcpy(&first, buf, sizeof(first));
-    int32_t term_count = shoal_logbuffer_compute_term_count(first.term_id, image->initial_term_id);
+    int32_t term_count = shoal_logbuffer_compute_term_count(first.term_id, image->log.initial_term_id);
     if (term_count < 0)
     {
         return;
     }
-    int64_t position = ((int64_t)term_count << image->position_bits_to_shift) + first.term_offset;
+    int64_t position = ((int64_t)term_count << image->log.position_bits_to_shift) + first.term_offset;
     int64_t proposed = position + term_span;
     /* A PAD travels as a header: only the bytes on the wire need window (the
      * sender may step over padding beyond its limit). */
@@ -212,13 +179,13 @@ void shoal_publication_image_insert(shoal_publication_image_t *image, const uint
         if ((first.frame_header.flags & SHOAL_FRAME_FLAG_EOS) && INT64_MAX == image->end_of_stream_position)
         {
             shoal_store_release(&image->end_of_stream_position, position);
-            shoal_store_release(&image->meta->end_of_stream_position, position);
+            shoal_store_release(&image->log.meta->end_of_stream_position, position);
             image->sm_pending = true;
         }
         return;
     }
 
-    uint8_t *term = image->terms[shoal_logbuffer_index_by_term_count(term_count)];
+    uint8_t *term = image->log.terms[shoal_logbuffer_index_by_term_count(term_count)];
     size_t offset = 0;
     while (offset < length)
     {
@@ -314,13 +281,13 @@ static int64_t contiguous_end(const shoal_publication_image_t *image, int64_t po
 {
     while (position < hwm)
     {
-        int32_t offset = (int32_t)(position & (image->term_length - 1));
+        int32_t offset = (int32_t)(position & (image->log.term_length - 1));
         int64_t limit = (int64_t)offset + (hwm - position);
-        int32_t term_limit = limit < image->term_length ? (int32_t)limit : image->term_length;
-        uint8_t *term = image->terms[shoal_logbuffer_index_by_position(position, image->position_bits_to_shift)];
+        int32_t term_limit = limit < image->log.term_length ? (int32_t)limit : image->log.term_length;
+        uint8_t *term = image->log.terms[shoal_logbuffer_index_by_position(position, image->log.position_bits_to_shift)];
         int32_t end = shoal_term_scan_for_gap(term, offset, term_limit);
         position += end - offset;
-        if (end < term_limit || end < image->term_length)
+        if (end < term_limit || end < image->log.term_length)
         {
             break;
         }
@@ -339,20 +306,6 @@ static bool track_rebuild(shoal_publication_image_t *image)
         return true;
     }
     return false;
-}
-
-static void clean_to(shoal_publication_image_t *image, int64_t position)
-{
-    while (position > image->clean_position)
-    {
-        int64_t clean = image->clean_position;
-        int32_t offset = (int32_t)(clean & (image->term_length - 1));
-        int64_t left = image->term_length - offset;
-        int64_t length = position - clean < left ? position - clean : left;
-        shoal_term_clean(image->terms[shoal_logbuffer_index_by_position(clean, image->position_bits_to_shift)], offset,
-            offset + (int32_t)length);
-        image->clean_position = clean + length;
-    }
 }
 
 /*
@@ -519,12 +472,12 @@ static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
     int64_t next_retry = INT64_MAX;
     while (position < hwm)
     {
-        int32_t offset = (int32_t)(position & (image->term_length - 1));
+        int32_t offset = (int32_t)(position & (image->log.term_length - 1));
         int64_t limit = (int64_t)offset + (hwm - position);
-        int32_t term_limit = limit < image->term_length ? (int32_t)limit : image->term_length;
-        uint8_t *term = image->terms[shoal_logbuffer_index_by_position(position, image->position_bits_to_shift)];
-        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->position_bits_to_shift,
-            image->initial_term_id);
+        int32_t term_limit = limit < image->log.term_length ? (int32_t)limit : image->log.term_length;
+        uint8_t *term = image->log.terms[shoal_logbuffer_index_by_position(position, image->log.position_bits_to_shift)];
+        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->log.position_bits_to_shift,
+            image->log.initial_term_id);
         int32_t gap_start = shoal_term_scan_for_gap(term, offset, term_limit);
         if (gap_start >= term_limit)
         {
@@ -639,16 +592,16 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
     }
 
     /* Zero a term behind the slowest reader before the window moves past it. */
-    clean_to(image, image->consumption_position - image->term_length);
+    shoal_log_buffer_clean(&image->log, &image->clean_position, image->consumption_position - image->log.term_length);
 
     int64_t threshold = image->rcv_window / 4;
     if (image->sm_pending || image->consumption_position >= image->last_sm_position + threshold ||
         now_ns - image->time_of_last_sm_ns >= SHOAL_IMAGE_SM_INTERVAL_NS)
     {
         int64_t position = image->consumption_position;
-        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->position_bits_to_shift,
-            image->initial_term_id);
-        int32_t term_offset = (int32_t)(position & (image->term_length - 1));
+        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->log.position_bits_to_shift,
+            image->log.initial_term_id);
+        int32_t term_offset = (int32_t)(position & (image->log.term_length - 1));
         shoal_receive_channel_endpoint_send_sm(image->endpoint, &image->control_address, image->session_id,
             image->stream_id, term_id, term_offset, image->rcv_window, 0);
         image->last_sm_position = position;

@@ -45,7 +45,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "logbuffer/shoal_log_buffer.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_loss_report.h"
 
@@ -111,17 +111,11 @@ typedef struct shoal_publication_image_stct
     int64_t correlation_id;
     int32_t session_id;
     int32_t stream_id;
-    int32_t initial_term_id;
-    int32_t term_length;
     int32_t mtu;
-    size_t position_bits_to_shift;
     char log_file[512];
     char source[64];
     char channel[SHOAL_LOSS_REPORT_MAX_TEXT + 1];  /* for the loss report */
-    uint8_t *mapped;
-    size_t mapped_length;
-    shoal_logbuffer_metadata_t *meta;
-    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    shoal_log_buffer_t log;
     shoal_receive_channel_endpoint_t *endpoint;
     struct sockaddr_storage control_address;
     struct sockaddr_storage source_address;  /* the only address whose frames are taken */

@@ -266,7 +266,7 @@ static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, si
             shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
             return;
         }
-        int32_t span = shoal_udp_data_datagram_check(buf, length, image->term_length);
+        int32_t span = shoal_udp_data_datagram_check(buf, length, image->log.term_length);
         if (span < 0)
         {
             invalid(ep);

@@ -348,7 +348,8 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
     for (int32_t i = 0; i < ep->publication_count; i++)
     {
         shoal_network_publication_t *pub = ep->publications[i];
-        if (pub->stream_id != stream_id || (pub->session_id != session_id && !(is_setup_elicit && 0 == session_id)))
+        if (pub->resource.stream_id != stream_id ||
+            (pub->resource.session_id != session_id && !(is_setup_elicit && 0 == session_id)))
         {
             continue;
         }

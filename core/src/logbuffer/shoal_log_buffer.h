@@ -1,0 +1,82 @@
+/*
+ * A log buffer as a mapped file: three terms and the metadata page (layout
+ * in shoal_logbuffer_descriptor.h). The driver creates one per publication
+ * (IPC or UDP) and per image (<dir>/publications/<id>.logbuffer, 0600); the
+ * client maps the file the driver names. Every owner embeds this one type.
+ *
+ * The driver side also keeps a log usable: cleaning zeroes terms behind the
+ * slowest reader so a writer only ever enters zeroed terms, and unblocking
+ * pads over a claim a dead publisher never committed. Both run on the driver
+ * conductor (cleaning of an image on the receiver), never on a hot path.
+ */
+#ifndef SHOAL_LOG_BUFFER_H
+#define SHOAL_LOG_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logbuffer/shoal_logbuffer_descriptor.h"
+
+typedef struct shoal_log_buffer_stct
+{
+    uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
+    shoal_logbuffer_metadata_t *meta;
+    int32_t term_length;
+    int32_t initial_term_id;
+    size_t position_bits_to_shift;
+    uint8_t *mapped;                   /* NULL: not mapped */
+    size_t mapped_length;
+} shoal_log_buffer_t;
+
+typedef struct shoal_log_buffer_params_stct
+{
+    int64_t registration_id;           /* names the file; the metadata's correlation id */
+    int32_t term_length;
+    int32_t mtu;
+    int32_t initial_term_id;
+    int32_t session_id;
+    int32_t stream_id;
+    bool sparse;                       /* true: blocks are not reserved up front */
+} shoal_log_buffer_params_t;
+
+/* Creates <dir>/publications/<registration_id>.logbuffer (the directory
+ * 0700, the file 0600), maps it and writes its metadata; the file name goes
+ * to path. On failure nothing is left mapped (a file already created is
+ * removed). */
+int shoal_log_buffer_create(shoal_log_buffer_t *log, char *path, size_t path_size, const char *dir,
+    const shoal_log_buffer_params_t *params);
+
+/* Maps an existing log file read-write (the client's side), checking that
+ * its length and metadata agree. */
+int shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path);
+
+/* Unmaps (a log never mapped, or already unmapped, is left alone). */
+void shoal_log_buffer_unmap(shoal_log_buffer_t *log);
+
+/* Unmaps and removes the file: clients that still map it keep their
+ * mapping, the name goes now. */
+void shoal_log_buffer_delete(shoal_log_buffer_t *log, const char *path);
+
+/* Where the active term's tail is, as a stream position. */
+static inline int64_t shoal_log_buffer_producer_position(const shoal_log_buffer_t *log)
+{
+    int64_t raw_tail = shoal_logbuffer_active_raw_tail(log->meta);
+    return shoal_logbuffer_compute_position(shoal_logbuffer_term_id(raw_tail),
+        shoal_logbuffer_term_offset(raw_tail, log->term_length), log->position_bits_to_shift, log->initial_term_id);
+}
+
+/* Zeroes the log from *clean_position up to position, a term-bounded chunk
+ * at a time (shoal_term_clean: the first word of a chunk last, with
+ * release), and moves *clean_position there. A target more than the whole
+ * log ahead can only come from a counter a client wrote: everything in
+ * between would be zeroed several times over, so it starts a log length
+ * behind the target. Returns the chunks zeroed. */
+int shoal_log_buffer_clean(shoal_log_buffer_t *log, int64_t *clean_position, int64_t position);
+
+/* Pads over a claim never committed at blocked_position (readers stuck
+ * there for the unblock timeout), or rotates a log whose tripping writer
+ * died before rotating (shoal_term_unblocker.h). True if it acted. */
+bool shoal_log_buffer_unblock(shoal_log_buffer_t *log, int64_t blocked_position);
+
+#endif
