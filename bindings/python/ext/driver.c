@@ -1,0 +1,128 @@
+/* shoal.Driver: an embedded media driver on its own thread. */
+#include "driver.h"
+
+#include "context.h"
+#include "errors.h"
+
+typedef struct
+{
+    HandleObject h;       /* c_handle: the shoal_driver_t */
+    ContextObject *ctx;   /* strong; the driver is one of its users */
+    int started;
+} DriverObject;
+
+static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
+{
+    ContextObject *ctx = context_user_begin(args, kwds, "O:Driver", "Driver", &self->started, &self->ctx);
+    if (NULL == ctx)
+    {
+        return -1;
+    }
+    shoal_driver_t *driver = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = shoal_driver_start(&driver, ctx->h.c_handle);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+    {
+        raise_last_error("Driver");
+        context_user_failed(&self->ctx);
+        return -1;
+    }
+    handle_open(&self->h, driver);
+    return 0;
+}
+
+static void driver_release(HandleObject *h, void *driver)
+{
+    Py_BEGIN_ALLOW_THREADS
+    shoal_driver_close(driver);
+    Py_END_ALLOW_THREADS
+    context_user_end(((DriverObject *)h)->ctx);
+}
+
+static PyObject *Driver_get_dir(DriverObject *self, void *closure)
+{
+    (void)closure;
+    return context_dir(self->ctx, "driver");
+}
+
+static PyObject *Driver_repr(DriverObject *self)
+{
+    if (NULL == self->h.c_handle)
+    {
+        return PyUnicode_FromString("<shoal.Driver closed>");
+    }
+    return PyUnicode_FromFormat("<shoal.Driver dir=%s>", shoal_context_get_dir(self->ctx->h.c_handle));
+}
+
+static void Driver_dealloc(DriverObject *self)
+{
+    handle_release_now(&self->h);
+    Py_XDECREF(self->ctx);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Driver_is_active(PyObject *cls, PyObject *args, PyObject *kwds)
+{
+    (void)cls;
+    static char *kwlist[] = { "dir", "timeout", NULL };
+    PyObject *dir, *bytes = NULL;
+    double timeout = 10.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|d:is_active", kwlist, &dir, &timeout) ||
+        !PyUnicode_FSConverter(dir, &bytes))
+    {
+        return NULL;
+    }
+    if (!(timeout >= 0))
+    {
+        Py_DECREF(bytes);
+        return raise_invalid("timeout must be >= 0");
+    }
+    bool active;
+    uint64_t ms = (uint64_t)(timeout * 1000.0);
+    Py_BEGIN_ALLOW_THREADS
+    active = shoal_driver_is_active(PyBytes_AS_STRING(bytes), ms);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
+    return PyBool_FromLong(active);
+}
+
+static PyMethodDef Driver_methods[] = {
+    { "is_active", (PyCFunction)(void (*)(void))Driver_is_active, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+      "is_active(dir, timeout=10.0)\n--\n\nWhether a live driver (heartbeat within timeout seconds) owns dir." },
+    HANDLE_METHODS("close($self, /)\n--\n\nStops the driver thread (idempotent; releases the GIL while it joins)."),
+    { NULL, NULL, 0, NULL }
+};
+
+static PyMemberDef Driver_members[] = {
+    { "context", T_OBJECT, offsetof(DriverObject, ctx), READONLY, "The Context the driver runs with." },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static PyGetSetDef Driver_getset[] = {
+    { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
+    { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+HandleType DriverType = {
+    .type = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        .tp_name = "shoal.Driver",
+        .tp_basicsize = sizeof(DriverObject),
+        .tp_dealloc = (destructor)Driver_dealloc,
+        .tp_repr = (reprfunc)Driver_repr,
+        .tp_flags = Py_TPFLAGS_DEFAULT,
+        .tp_doc = "Driver(ctx)\n--\n\n"
+                  "An embedded media driver running on its own thread for ctx's directory. Raises "
+                  "DriverActiveError if another live driver owns the directory. A context manager.",
+        .tp_methods = Driver_methods,
+        .tp_members = Driver_members,
+        .tp_getset = Driver_getset,
+        .tp_init = (initproc)Driver_init,
+        .tp_new = PyType_GenericNew,
+    },
+    .name = "driver",
+    .release = driver_release,
+};

@@ -1,0 +1,124 @@
+/* The shared handle: open/closing state, deferred C close, close()/with/closed. */
+#include "handle.h"
+
+#include "errors.h"
+#include "image.h"
+
+int handle_check(HandleObject *self)
+{
+    if (!handle_is_open(self))
+    {
+        raise_closed(handle_type(self)->name);
+        return -1;
+    }
+    return 0;
+}
+
+void handle_open(HandleObject *self, void *c_handle)
+{
+    self->c_handle = c_handle;
+    self->busy = 0;
+    STORE_REL(&self->closing, 0);
+}
+
+/* The C close, once closing and nothing holds the handle any more. */
+static void handle_maybe_release(HandleObject *self)
+{
+    if (self->closing && 0 == self->busy && NULL != self->c_handle)
+    {
+        void *c_handle = self->c_handle;
+        self->c_handle = NULL;
+        handle_type(self)->release(self, c_handle);
+    }
+}
+
+void handle_op_begin(HandleObject *self)
+{
+    self->busy++;
+    Py_INCREF(self);
+}
+
+void handle_op_end(HandleObject *self)
+{
+    self->busy--;
+    handle_maybe_release(self);
+    Py_DECREF(self);
+}
+
+void handle_hold(HandleObject *self)
+{
+    self->busy++;
+}
+
+void handle_unhold(HandleObject *self)
+{
+    self->busy--;
+    handle_maybe_release(self);
+}
+
+void handle_close(HandleObject *self)
+{
+    if (!self->closing)
+    {
+        STORE_REL(&self->closing, 1);
+        if (NULL != handle_type(self)->on_close)
+        {
+            handle_type(self)->on_close(self);
+        }
+    }
+    handle_maybe_release(self);
+}
+
+void handle_release_now(HandleObject *self)
+{
+    STORE_REL(&self->closing, 1);
+    self->busy = 0;
+    handle_maybe_release(self);
+}
+
+/* close() and __exit__: the same, but for the result. */
+static int handle_close_from_python(PyObject *self)
+{
+    const char *what = handle_type((HandleObject *)self)->close_waits_for_conductor;
+    if (NULL != what && check_not_in_image_handler(what) < 0)
+    {
+        return -1;
+    }
+    handle_close((HandleObject *)self);
+    return 0;
+}
+
+PyObject *Handle_close(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (handle_close_from_python(self) < 0)
+    {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *Handle_enter(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    Py_INCREF(self);
+    return self;
+}
+
+PyObject *Handle_exit(PyObject *self, PyObject *args)
+{
+    (void)args;
+    if (handle_close_from_python(self) < 0)
+    {
+        return NULL;
+    }
+    Py_RETURN_FALSE;
+}
+
+PyObject *Handle_get_closed(PyObject *obj, void *closure)
+{
+    (void)closure;
+    HandleObject *self = (HandleObject *)obj;
+    int (*lost)(HandleObject *) = handle_type(self)->lost;
+    return PyBool_FromLong(!handle_is_open(self) || (NULL != lost && lost(self)));
+}

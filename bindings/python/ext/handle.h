@@ -1,0 +1,97 @@
+/*
+ * The handle every closable object of the module is built on (Context,
+ * Driver, Client, Publication, Subscription, Cnc): its open/closing state,
+ * close()/__enter__/__exit__/closed, the "is closed" check, and the deferred
+ * C close -- written once here, parametrised by a HandleType.
+ *
+ * Lifetimes and "use after close never crashes"
+ *   A handle is "closing" as soon as close() (or its parent's close()) is
+ *   called: every later call raises ClosedError. The C close itself is
+ *   deferred while the handle is busy: `busy` counts what still needs the C
+ *   object -- operations in flight (a poll calling Python code, a wait with
+ *   the GIL released, an open try_claim), children (a client's publications
+ *   and subscriptions) and users (the drivers and clients of a context). The
+ *   one that drops the count to zero performs it. All of this happens with
+ *   the GIL held; loops running without the GIL only read `closing`
+ *   (atomically) and stop.
+ */
+#ifndef SHOAL_PY_HANDLE_H
+#define SHOAL_PY_HANDLE_H
+
+#include "common.h"
+
+typedef struct HandleObject HandleObject;
+
+/* A handle's Python type with what the shared code needs to know about it.
+ * The PyTypeObject comes first, so Py_TYPE(handle) is its HandleType (handle
+ * types are not subclassable: no Py_TPFLAGS_BASETYPE). */
+typedef struct
+{
+    PyTypeObject type;
+    /* The handle's name in messages: "<name> is closed". */
+    const char *name;
+    /* The C close of c_handle, already detached from self; with the GIL, which it may release. */
+    void (*release)(HandleObject *self, void *c_handle);
+    /* Optional: what close() does once `closing` is set (a client closes its children). */
+    void (*on_close)(HandleObject *self);
+    /* Optional: nonzero when the C object closed on its own (a client that lost its driver). */
+    int (*lost)(HandleObject *self);
+    /* Non-NULL: close() waits for the client conductor, so an image handler
+     * (running inside it) may not call it; the name for the message. */
+    const char *close_waits_for_conductor;
+} HandleType;
+
+struct HandleObject
+{
+    PyObject_HEAD
+    void *c_handle;  /* the C object; NULL before it is opened and once released */
+    int busy;        /* what defers the C close: calls in flight, children, users */
+    int closing;     /* close() was called; read without the GIL by wait loops */
+};
+
+static inline const HandleType *handle_type(const HandleObject *self)
+{
+    return (const HandleType *)Py_TYPE(self);
+}
+
+static inline int handle_is_open(const HandleObject *self)
+{
+    return NULL != self->c_handle && !self->closing;
+}
+
+/* 0 when open, else -1 with ClosedError("<name> is closed"). */
+int handle_check(HandleObject *self);
+
+/* Marks the handle as open on c_handle (after the C open succeeded). */
+void handle_open(HandleObject *self, void *c_handle);
+
+/* An operation that may run Python code or release the GIL: keeps the C
+ * object (and a reference to self) until handle_op_end. */
+void handle_op_begin(HandleObject *self);
+void handle_op_end(HandleObject *self);
+
+/* A child or user of self: defers the C close like an operation, without a
+ * reference (the child holds its own). */
+void handle_hold(HandleObject *self);
+void handle_unhold(HandleObject *self);
+
+/* Sets `closing` and runs the type's on_close; the C close follows once
+ * nothing holds the handle. Idempotent. */
+void handle_close(HandleObject *self);
+
+/* For tp_dealloc: the C close now (nothing can hold a handle being freed). */
+void handle_release_now(HandleObject *self);
+
+/* The Python side of every handle. */
+PyObject *Handle_close(PyObject *self, PyObject *unused);
+PyObject *Handle_enter(PyObject *self, PyObject *unused);
+PyObject *Handle_exit(PyObject *self, PyObject *args);
+PyObject *Handle_get_closed(PyObject *self, void *closure);
+
+/* close / __enter__ / __exit__ entries of a handle type's method table. */
+#define HANDLE_METHODS(close_doc)                                          \
+    { "close", (PyCFunction)Handle_close, METH_NOARGS, close_doc },       \
+    { "__enter__", (PyCFunction)Handle_enter, METH_NOARGS, NULL },        \
+    { "__exit__", (PyCFunction)Handle_exit, METH_VARARGS, NULL }
+
+#endif
