@@ -51,7 +51,39 @@ assert DTYPE.itemsize == MSG_LENGTH
 CHUNK = 4096  # messages filled then drained at a time: 256 KiB of log, inside the window
 
 
-class ShoalBench:
+class _Bench:
+    """Times each operation chunk by chunk: before(k) and after(k) prepare and clear
+    a chunk of k messages outside the clock, measure(k) runs inside it."""
+
+    def _chunks(self):
+        left = self.n
+        while left > 0:
+            k = min(CHUNK, left)
+            left -= k
+            yield k
+
+    def _timed(self, measure, before, after=None):
+        elapsed = 0.0
+        for k in self._chunks():
+            before(k)
+            t = time.perf_counter()
+            measure(k)
+            elapsed += time.perf_counter() - t
+            if after is not None:
+                after(k)
+        return elapsed
+
+    def _two_threads(self, send_all, receive_all):
+        """end-to-end: one thread sends n messages while this one receives them."""
+        t = time.perf_counter()
+        th = threading.Thread(target=send_all)
+        th.start()
+        receive_all()
+        th.join()
+        return time.perf_counter() - t
+
+
+class ShoalBench(_Bench):
     def __init__(self, n):
         self.n = n
         self.dir = "/dev/shm/shoal-pybench-%d" % os.getpid()
@@ -79,39 +111,26 @@ class ShoalBench:
                 raise SystemExit("bench: publisher limit did not move")
             time.sleep(0.0001)
 
-    def _fill(self, k):
-        self._room(k)
-        offer = self.pub.offer_nowait
-        msg = self.msg
+    def _offer(self, k, offer=None, msg=None):
+        offer = offer or self.pub.offer_nowait
+        msg = msg or self.msg
         for _ in range(k):
             while offer(msg) < 0:
                 pass
 
-    def _drain(self, k):
+    def _fill(self, k):
+        self._room(k)
+        self._offer(k)
+
+    def _drain(self, k, poll_records=None):
+        poll_records = poll_records or self.sub.poll_records
         got = 0
         while got < k:
-            got += len(self.sub.poll_records(DTYPE, 4096))
-
-    def _chunks(self):
-        left = self.n
-        while left > 0:
-            k = min(CHUNK, left)
-            left -= k
-            yield k
+            got += len(poll_records(DTYPE, 4096))
 
     def offer(self):
-        offer = self.pub.offer_nowait
-        msg = self.msg
-        elapsed = 0.0
-        for k in self._chunks():
-            self._room(k)
-            t = time.perf_counter()
-            for _ in range(k):
-                while offer(msg) < 0:
-                    pass
-            elapsed += time.perf_counter() - t
-            self._drain(k)
-        return elapsed
+        offer, msg = self.pub.offer_nowait, self.msg
+        return self._timed(lambda k: self._offer(k, offer, msg), self._room, self._drain)
 
     def poll_callback(self):
         count = [0]
@@ -119,61 +138,35 @@ class ShoalBench:
         def handler(view, header):
             count[0] += 1
 
-        poll = self.sub.poll
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
+        def measure(k, poll=self.sub.poll):
             count[0] = 0
-            t = time.perf_counter()
             while count[0] < k:
                 poll(handler, 256)
-            elapsed += time.perf_counter() - t
-        return elapsed
+
+        return self._timed(measure, self._fill)
 
     def poll_batch(self):
-        poll_batch = self.sub.poll_batch
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
+        def measure(k, poll_batch=self.sub.poll_batch):
             got = 0
-            t = time.perf_counter()
             while got < k:
                 got += len(poll_batch(256))
-            elapsed += time.perf_counter() - t
-        return elapsed
+
+        return self._timed(measure, self._fill)
 
     def numpy_batch(self):
         poll_records = self.sub.poll_records
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
-            got = 0
-            t = time.perf_counter()
-            while got < k:
-                got += len(poll_records(DTYPE, 4096))
-            elapsed += time.perf_counter() - t
-        return elapsed
+        return self._timed(lambda k: self._drain(k, poll_records), self._fill)
 
     def end_to_end(self):
-        pub, n, msg = self.pub, self.n, self.msg
+        def receive_all(n=self.n, poll_batch=self.sub.poll_batch):
+            got = 0
+            while got < n:
+                got += len(poll_batch(256))
 
-        def publish():
-            offer = pub.offer_nowait
-            for _ in range(n):
-                while offer(msg) < 0:
-                    pass
-
-        t = time.perf_counter()
-        th = threading.Thread(target=publish)
-        th.start()
-        got = 0
-        while got < n:
-            got += len(self.sub.poll_batch(256))
-        th.join()
-        return time.perf_counter() - t
+        return self._two_threads(lambda: self._offer(self.n), receive_all)
 
 
-class ZmqBench:
+class ZmqBench(_Bench):
     def __init__(self, n):
         self.n = n
         self.zctx = zmq.Context()
@@ -192,30 +185,23 @@ class ZmqBench:
         self.pull.close()
         self.zctx.term()
 
-    _chunks = ShoalBench._chunks
-
-    def _fill(self, k):
-        send = self.push.send
-        msg = self.msg
+    def _fill(self, k, send=None, msg=None):
+        send = send or self.push.send
+        msg = msg or self.msg
         for _ in range(k):
             send(msg)
 
-    def _drain(self, k):
-        recv = self.pull.recv
+    def _drain(self, k, recv=None):
+        recv = recv or self.pull.recv
         for _ in range(k):
             recv()
 
+    def _nothing(self, k):
+        pass
+
     def offer(self):
-        send = self.push.send
-        msg = self.msg
-        elapsed = 0.0
-        for k in self._chunks():
-            t = time.perf_counter()
-            for _ in range(k):
-                send(msg)
-            elapsed += time.perf_counter() - t
-            self._drain(k)
-        return elapsed
+        send, msg = self.push.send, self.msg
+        return self._timed(lambda k: self._fill(k, send, msg), self._nothing, self._drain)
 
     def poll_callback(self):
         count = [0]
@@ -223,25 +209,15 @@ class ZmqBench:
         def handler(data, header):
             count[0] += 1
 
-        recv = self.pull.recv
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
-            t = time.perf_counter()
+        def measure(k, recv=self.pull.recv):
             for _ in range(k):
                 handler(recv(), None)
-            elapsed += time.perf_counter() - t
-        return elapsed
+
+        return self._timed(measure, self._fill)
 
     def poll_batch(self):
-        recv = self.pull.recv
-        again = zmq.Again
-        noblock = zmq.NOBLOCK
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
+        def measure(k, recv=self.pull.recv, again=zmq.Again, noblock=zmq.NOBLOCK):
             got = 0
-            t = time.perf_counter()
             while got < k:
                 batch = []
                 try:
@@ -250,39 +226,21 @@ class ZmqBench:
                 except again:
                     pass
                 got += len(batch)
-            elapsed += time.perf_counter() - t
-        return elapsed
+
+        return self._timed(measure, self._fill)
 
     def numpy_batch(self):
-        recv = self.pull.recv
-        frombuffer = np.frombuffer
-        elapsed = 0.0
-        for k in self._chunks():
-            self._fill(k)
-            t = time.perf_counter()
+        def measure(k, recv=self.pull.recv, frombuffer=np.frombuffer):
             out = np.empty(k, dtype=DTYPE)
             raw = out.view(np.uint8).reshape(k, MSG_LENGTH)
             for i in range(k):
                 raw[i] = frombuffer(recv(), dtype=np.uint8)
-            elapsed += time.perf_counter() - t
-        return elapsed
+
+        return self._timed(measure, self._fill)
 
     def end_to_end(self):
-        push, n, msg = self.push, self.n, self.msg
-
-        def send_all():
-            send = push.send
-            for _ in range(n):
-                send(msg)
-
-        t = time.perf_counter()
-        th = threading.Thread(target=send_all)
-        th.start()
         recv = self.pull.recv
-        for _ in range(n):
-            recv()
-        th.join()
-        return time.perf_counter() - t
+        return self._two_threads(lambda: self._fill(self.n), lambda: self._drain(self.n, recv))
 
 
 OPERATIONS = [

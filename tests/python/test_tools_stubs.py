@@ -78,22 +78,31 @@ def test_demo_consumer_of_external_publisher(client, tmp_path):
 
 
 def _stub_classes():
+    """The stub's public names, and each class's members including those it inherits from
+    the stub-only (@type_check_only, underscore) helper classes such as _Handle."""
     path = os.path.join(os.path.dirname(shoal.__file__), "_shoal.pyi")
     with open(path) as f:
         tree = ast.parse(f.read())
     classes = {}
+    bases = {}
     names = set()
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            classes[node.name] = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AnnAssign))
-                                  and not isinstance(n, ast.AnnAssign)} | \
+            classes[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} | \
                                  {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
-            names.add(node.name)
+            bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+            if not node.name.startswith("_"):
+                names.add(node.name)
         elif isinstance(node, ast.FunctionDef):
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign):
             names.add(node.target.id)
-    return names, classes
+
+    def members(name):
+        inherited = set().union(*(members(b) for b in bases[name] if b in classes))
+        return classes[name] | inherited
+
+    return names, {name: members(name) for name in classes}
 
 
 def test_stubs_match_the_extension():

@@ -56,26 +56,15 @@ static int client_lost(HandleObject *h)
     return shoal_client_is_closed(h->c_handle);
 }
 
+static void *client_start(shoal_context_t *ctx)
+{
+    shoal_client_t *client = NULL;
+    return shoal_client_connect(&client, ctx) < 0 ? NULL : client;
+}
+
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    ContextObject *ctx = context_user_begin(args, kwds, "O:Client", "Client", &self->started, &self->ctx);
-    if (NULL == ctx)
-    {
-        return -1;
-    }
-    shoal_client_t *client = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = shoal_client_connect(&client, ctx->h.c_handle);
-    Py_END_ALLOW_THREADS
-    if (rc < 0)
-    {
-        raise_last_error("Client");
-        context_user_failed(&self->ctx);
-        return -1;
-    }
-    handle_open(&self->h, client);
-    return 0;
+    return context_user_open(&self->h, args, kwds, "Client", &self->started, &self->ctx, client_start);
 }
 
 /* The stream id as int32; -1 with an exception. */

@@ -355,10 +355,14 @@ static int context_arg(PyObject *obj, ContextObject **out)
     return 0;
 }
 
-ContextObject *context_user_begin(PyObject *args, PyObject *kwds, const char *format, const char *type_name,
-    int *started, ContextObject **slot)
+/* Parses ctx, refuses a second __init__ (*started), and makes the caller a
+ * user of ctx, stored with a reference in *slot. NULL with an exception. */
+static ContextObject *context_user_begin(PyObject *args, PyObject *kwds, const char *type_name, int *started,
+    ContextObject **slot)
 {
     static char *kwlist[] = { "ctx", NULL };
+    char format[32];
+    snprintf(format, sizeof(format), "O:%s", type_name);
     PyObject *obj;
     ContextObject *ctx;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &obj) || context_arg(obj, &ctx) < 0)
@@ -379,10 +383,33 @@ ContextObject *context_user_begin(PyObject *args, PyObject *kwds, const char *fo
     return ctx;
 }
 
-void context_user_failed(ContextObject **slot)
+/* Undoes context_user_begin after the C start failed. */
+static void context_user_failed(ContextObject **slot)
 {
     ContextObject *ctx = *slot;
     handle_unhold(&ctx->h);
     *slot = NULL;
     Py_DECREF(ctx);
+}
+
+int context_user_open(HandleObject *user, PyObject *args, PyObject *kwds, const char *type_name, int *started,
+    ContextObject **slot, void *(*start)(shoal_context_t *ctx))
+{
+    ContextObject *ctx = context_user_begin(args, kwds, type_name, started, slot);
+    if (NULL == ctx)
+    {
+        return -1;
+    }
+    void *c_handle;
+    Py_BEGIN_ALLOW_THREADS
+    c_handle = start(ctx->h.c_handle);
+    Py_END_ALLOW_THREADS
+    if (NULL == c_handle)
+    {
+        raise_last_error(type_name);
+        context_user_failed(slot);
+        return -1;
+    }
+    handle_open(user, c_handle);
+    return 0;
 }

@@ -14,14 +14,12 @@ typedef struct
 
 extern HandleType ContextType;
 
-/* The start of Driver.__init__ and Client.__init__ (format "O:Type"):
- * parses ctx, refuses a second __init__ (*started), and makes the object a
- * user of ctx, stored with a reference in *slot. NULL with an exception. */
-ContextObject *context_user_begin(PyObject *args, PyObject *kwds, const char *format, const char *type_name,
-    int *started, ContextObject **slot);
-
-/* Undoes context_user_begin after the C start failed. */
-void context_user_failed(ContextObject **slot);
+/* Driver.__init__ and Client.__init__: parses ctx, refuses a second
+ * __init__ (*started), makes user a user of ctx (kept with a reference in
+ * *slot) and opens it on start(ctx), called without the GIL (NULL: failed,
+ * shoal_errmsg says why). -1 with an exception. */
+int context_user_open(HandleObject *user, PyObject *args, PyObject *kwds, const char *type_name, int *started,
+    ContextObject **slot, void *(*start)(shoal_context_t *ctx));
 
 /* A user is done (its C object closed): the context may close now. */
 static inline void context_user_end(ContextObject *ctx)

@@ -11,26 +11,15 @@ typedef struct
     int started;
 } DriverObject;
 
+static void *driver_start(shoal_context_t *ctx)
+{
+    shoal_driver_t *driver = NULL;
+    return shoal_driver_start(&driver, ctx) < 0 ? NULL : driver;
+}
+
 static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
 {
-    ContextObject *ctx = context_user_begin(args, kwds, "O:Driver", "Driver", &self->started, &self->ctx);
-    if (NULL == ctx)
-    {
-        return -1;
-    }
-    shoal_driver_t *driver = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = shoal_driver_start(&driver, ctx->h.c_handle);
-    Py_END_ALLOW_THREADS
-    if (rc < 0)
-    {
-        raise_last_error("Driver");
-        context_user_failed(&self->ctx);
-        return -1;
-    }
-    handle_open(&self->h, driver);
-    return 0;
+    return context_user_open(&self->h, args, kwds, "Driver", &self->started, &self->ctx, driver_start);
 }
 
 static void driver_release(HandleObject *h, void *driver)

@@ -91,11 +91,7 @@ static int handle_close_from_python(PyObject *self)
 PyObject *Handle_close(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    if (handle_close_from_python(self) < 0)
-    {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return handle_close_from_python(self) < 0 ? NULL : (Py_INCREF(Py_None), Py_None);
 }
 
 PyObject *Handle_enter(PyObject *self, PyObject *unused)
@@ -108,11 +104,7 @@ PyObject *Handle_enter(PyObject *self, PyObject *unused)
 PyObject *Handle_exit(PyObject *self, PyObject *args)
 {
     (void)args;
-    if (handle_close_from_python(self) < 0)
-    {
-        return NULL;
-    }
-    Py_RETURN_FALSE;
+    return handle_close_from_python(self) < 0 ? NULL : (Py_INCREF(Py_False), Py_False);
 }
 
 PyObject *Handle_get_closed(PyObject *obj, void *closure)

@@ -9,18 +9,22 @@
 
 static PyObject *numpy_module;  /* imported on first poll_records */
 
-/* Copies up to `max` messages as fixed-size records into dst. Returns the
- * count, or -1 with an exception. mismatched counts messages whose length was
- * not record_size (copied truncated / zero-padded). */
-static Py_ssize_t subscription_copy_records(SubscriptionObject *self, uint8_t *dst, size_t record_size, size_t max,
+/* One poll copying up to `max` messages as fixed-size records into view
+ * (released here, whatever happens). Returns the count, or -1 with an
+ * exception. *mismatched counts messages whose length was not record_size
+ * (copied truncated / zero-padded). */
+static Py_ssize_t records_poll(SubscriptionObject *self, Py_buffer *view, size_t record_size, size_t max,
     int64_t wait_ns, Py_ssize_t *mismatched)
 {
-    int n = subscription_fill(self, max, wait_ns);
-    if (n < 0)
+    *mismatched = 0;
+    if (poll_begin(self) < 0)
     {
+        PyBuffer_Release(view);
         return -1;
     }
+    int n = subscription_fill(self, max, wait_ns);
     Py_ssize_t bad = 0;
+    uint8_t *dst = view->buf;
     for (int i = 0; i < n; i++)
     {
         const shoal_fragment_t *f = &self->frags[i];
@@ -37,17 +41,27 @@ static Py_ssize_t subscription_copy_records(SubscriptionObject *self, uint8_t *d
             bad++;
         }
     }
+    poll_end(self);
+    PyBuffer_Release(view);
     *mismatched = bad;
     return n;
 }
 
-static PyObject *raise_mismatch(Py_ssize_t bad, Py_ssize_t n, size_t record_size, PyObject *records)
+/* records (the result: a count or an array), or, when strict and some
+ * messages were not record_size long, InvalidArgument carrying it in .records. */
+static PyObject *records_result(PyObject *records, Py_ssize_t bad, Py_ssize_t n, size_t record_size, int strict)
 {
+    if (NULL == records || 0 == bad || !strict)
+    {
+        return records;
+    }
     char text[256];
     snprintf(text, sizeof(text),
         "%zd of %zd messages were not %zu bytes long (copied truncated/zero-padded; the records are in "
         "the exception's .records)", bad, n, record_size);
-    return raise_with_attribute(InvalidArgument, SHOAL_EINVAL, text, "records", records);
+    raise_with_attribute(InvalidArgument, SHOAL_EINVAL, text, "records", records);
+    Py_DECREF(records);
+    return NULL;
 }
 
 PyObject *Subscription_poll_into(SubscriptionObject *self, PyObject *args, PyObject *kwds)
@@ -87,27 +101,9 @@ PyObject *Subscription_poll_into(SubscriptionObject *self, PyObject *args, PyObj
         PyBuffer_Release(&view);
         return raise_invalid("buffer is smaller than one record");
     }
-    if (poll_begin(self) < 0)
-    {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    Py_ssize_t bad = 0;
-    Py_ssize_t n = subscription_copy_records(self, view.buf, (size_t)record_size, max, wait_ns, &bad);
-    poll_end(self);
-    PyBuffer_Release(&view);
-    if (n < 0)
-    {
-        return NULL;
-    }
-    PyObject *count = PyLong_FromSsize_t(n);
-    if (bad > 0 && strict && NULL != count)
-    {
-        raise_mismatch(bad, n, (size_t)record_size, count);
-        Py_DECREF(count);
-        return NULL;
-    }
-    return count;
+    Py_ssize_t bad;
+    Py_ssize_t n = records_poll(self, &view, (size_t)record_size, max, wait_ns, &bad);
+    return n < 0 ? NULL : records_result(PyLong_FromSsize_t(n), bad, n, (size_t)record_size, strict);
 }
 
 PyObject *Subscription_poll_records(SubscriptionObject *self, PyObject *args, PyObject *kwds)
@@ -156,29 +152,10 @@ PyObject *Subscription_poll_records(SubscriptionObject *self, PyObject *args, Py
         Py_DECREF(array);
         return NULL;
     }
-    if (poll_begin(self) < 0)
-    {
-        PyBuffer_Release(&view);
-        Py_DECREF(array);
-        return NULL;
-    }
-    Py_ssize_t bad = 0;
-    Py_ssize_t n = subscription_copy_records(self, view.buf, (size_t)itemsize, max, wait_ns, &bad);
-    poll_end(self);
-    PyBuffer_Release(&view);
-    if (n < 0)
-    {
-        Py_DECREF(array);
-        return NULL;
-    }
-    PyObject *result = PySequence_GetSlice(array, 0, n);
+    Py_ssize_t bad;
+    Py_ssize_t n = records_poll(self, &view, (size_t)itemsize, max, wait_ns, &bad);
+    PyObject *result = n < 0 ? NULL : PySequence_GetSlice(array, 0, n);
     Py_DECREF(array);
-    if (NULL != result && bad > 0 && strict)
-    {
-        raise_mismatch(bad, n, (size_t)itemsize, result);
-        Py_DECREF(result);
-        return NULL;
-    }
-    return result;
+    return records_result(result, bad, n, (size_t)itemsize, strict);
 }
 

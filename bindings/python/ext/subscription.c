@@ -227,18 +227,22 @@ static shoal_controlled_action_t probe_trampoline(void *clientd, const uint8_t *
     return SHOAL_ACTION_ABORT;
 }
 
+/* Polls at most one message with handler until *got says it took one, or the
+ * poll fails: the wait of poll(timeout=) and recv_into(timeout=). */
 typedef struct
 {
     shoal_subscription_t *sub;
-    int available;
+    shoal_controlled_handler_t handler;
+    void *clientd;
+    const int *got;
     int rc;
-} probe_attempt_t;
+} one_message_attempt_t;
 
-static int probe_attempt(void *arg)
+static int one_message_attempt(void *arg)
 {
-    probe_attempt_t *a = arg;
-    a->rc = shoal_subscription_controlled_poll(a->sub, probe_trampoline, &a->available, 1);
-    return a->available || a->rc < 0;
+    one_message_attempt_t *a = arg;
+    a->rc = shoal_subscription_controlled_poll(a->sub, a->handler, a->clientd, 1);
+    return a->rc < 0 || 0 != *a->got;
 }
 
 static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *args, PyObject *kwds, int controlled)
@@ -265,8 +269,9 @@ static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *ar
     int rc = shoal_subscription_controlled_poll(subscription_c(self), poll_trampoline, &st, limit);
     if (0 == rc && !st.failed && wait_ns > 0 && !self->child.h.closing)
     {
-        probe_attempt_t a = { subscription_c(self), 0, 0 };
-        int w = wait_released(probe_attempt, &a, &self->child.h.closing, deadline_after(wait_ns));
+        int available = 0;
+        one_message_attempt_t a = { subscription_c(self), probe_trampoline, &available, &available, 0 };
+        int w = wait_released(one_message_attempt, &a, &self->child.h.closing, deadline_after(wait_ns));
         if (WAIT_SIGNAL == w)
         {
             st.failed = 1;
@@ -339,36 +344,23 @@ static PyObject *Subscription_poll_batch(SubscriptionObject *self, PyObject *arg
     for (int i = 0; i < n; i++)
     {
         const shoal_fragment_t *f = &self->frags[i];
-        if (copy)
-        {
-            PyObject *bytes = PyBytes_FromStringAndSize((const char *)f->data, (Py_ssize_t)f->length);
-            HeaderObject *h = NULL == bytes ? NULL : header_new(&f->header);
-            PyObject *pair = NULL == h ? NULL : PyTuple_New(2);
-            if (NULL == pair)
-            {
-                Py_XDECREF(bytes);
-                Py_XDECREF(h);
-                Py_CLEAR(result);
-                goto done;
-            }
-            PyTuple_SET_ITEM(pair, 0, bytes);
-            PyTuple_SET_ITEM(pair, 1, (PyObject *)h);
-            PyList_SET_ITEM(result, i, pair);
-            continue;
-        }
-        PyObject *view = log_view(subscription_c(self), &exporter, f->data, f->length);
-        HeaderObject *h = NULL == view ? NULL : header_new(&f->header);
+        PyObject *data = copy ? PyBytes_FromStringAndSize((const char *)f->data, (Py_ssize_t)f->length)
+                              : log_view(subscription_c(self), &exporter, f->data, f->length);
+        HeaderObject *h = NULL == data ? NULL : header_new(&f->header);
         PyObject *pair = NULL == h ? NULL : PyTuple_New(2);
         if (NULL == pair)
         {
-            Py_XDECREF(view);
+            Py_XDECREF(data);
             Py_XDECREF(h);
             Py_CLEAR(result);
             goto done;
         }
-        Py_INCREF(view);
-        PyList_SET_ITEM(views, i, view);
-        PyTuple_SET_ITEM(pair, 0, view);
+        if (!copy)
+        {
+            Py_INCREF(data);
+            PyList_SET_ITEM(views, i, data);
+        }
+        PyTuple_SET_ITEM(pair, 0, data);
         PyTuple_SET_ITEM(pair, 1, (PyObject *)h);
         PyList_SET_ITEM(result, i, pair);
     }
@@ -417,20 +409,6 @@ static shoal_controlled_action_t recv_trampoline(void *clientd, const uint8_t *b
     return SHOAL_ACTION_BREAK;
 }
 
-typedef struct
-{
-    shoal_subscription_t *sub;
-    recv_state_t *st;
-    int rc;
-} recv_attempt_t;
-
-static int recv_attempt(void *arg)
-{
-    recv_attempt_t *a = arg;
-    a->rc = shoal_subscription_controlled_poll(a->sub, recv_trampoline, a->st, 1);
-    return a->rc < 0 || 0 != a->st->state;
-}
-
 static PyObject *Subscription_recv_into(SubscriptionObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = { "buffer", "timeout", NULL };
@@ -447,13 +425,13 @@ static PyObject *Subscription_recv_into(SubscriptionObject *self, PyObject *args
         return NULL;
     }
     recv_state_t st = { &dst, 0, 0 };
-    recv_attempt_t a = { subscription_c(self), &st, 0 };
+    one_message_attempt_t a = { subscription_c(self), recv_trampoline, &st, &st.state, 0 };
     PyObject *result = NULL;
     /* Later attempts run without the GIL: dst stays exported to us, so the
      * copy into it needs none. */
-    if (!recv_attempt(&a) && wait_ns > 0)
+    if (!one_message_attempt(&a) && wait_ns > 0)
     {
-        if (wait_released_or_raise(recv_attempt, &a, &self->child.h, deadline_after(wait_ns)) < 0)
+        if (wait_released_or_raise(one_message_attempt, &a, &self->child.h, deadline_after(wait_ns)) < 0)
         {
             goto done;
         }
