@@ -282,26 +282,22 @@ static PyMethodDef Claim_methods[] = {
       "commit($self, /)\n--\n\nPublishes the claimed message; returns its position." },
     { "abort", (PyCFunction)Claim_abort, METH_NOARGS,
       "abort($self, /)\n--\n\nTurns the claimed space into padding the subscribers skip." },
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Claim_getset[] = {
     { "position", (getter)Claim_get_position, NULL, "Stream position the message ends at.", NULL },
     { "length", (getter)Claim_get_length, NULL, "Claimed bytes (0 once committed/aborted).", NULL },
     { "state", (getter)Claim_get_state, NULL, "'pending', 'committed' or 'aborted'.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 PyTypeObject ClaimType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "shoal.Claim",
-    .tp_basicsize = sizeof(ClaimObject),
-    .tp_dealloc = (destructor)Claim_dealloc,
+    SHOAL_TYPE_HEAD("Claim", ClaimObject, Claim_dealloc, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+        "A zero-copy claim from Publication.try_claim(n): `with pub.try_claim(n) as buf:` fills buf "
+        "(a writable memoryview into the log), commits on normal exit and aborts on an exception. "
+        "The view is valid only inside the with block."),
     .tp_as_buffer = &Claim_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "A zero-copy claim from Publication.try_claim(n): `with pub.try_claim(n) as buf:` fills buf "
-              "(a writable memoryview into the log), commits on normal exit and aborts on an exception. "
-              "The view is valid only inside the with block.",
     .tp_traverse = (traverseproc)Claim_traverse,
     .tp_clear = (inquiry)Claim_clear,
     .tp_methods = Claim_methods,

@@ -278,12 +278,12 @@ static PyMethodDef Client_methods[] = {
       "(InvalidStateError). The handlers are released when the subscription is closed." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the client and every publication and subscription it made "
                    "(idempotent)."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyMemberDef Client_members[] = {
     { "context", T_OBJECT, offsetof(ClientObject, ctx), READONLY, "The Context the client connected with." },
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Client_getset[] = {
@@ -291,20 +291,16 @@ static PyGetSetDef Client_getset[] = {
     { "is_closed", Handle_get_closed, NULL,
       "True once closed, or once the client lost its driver (driver timeout).", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType ClientType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Client",
-        .tp_basicsize = sizeof(ClientObject),
-        .tp_dealloc = (destructor)Client_dealloc,
+        SHOAL_TYPE_HEAD("Client", ClientObject, Client_dealloc, Py_TPFLAGS_DEFAULT,
+            "Client(ctx)\n--\n\n"
+            "Connects to the driver of ctx's directory (NoDriverError if none runs there). "
+            "A context manager: closing it closes its publications and subscriptions."),
         .tp_repr = (reprfunc)Client_repr,
-        .tp_flags = Py_TPFLAGS_DEFAULT,
-        .tp_doc = "Client(ctx)\n--\n\n"
-                  "Connects to the driver of ctx's directory (NoDriverError if none runs there). "
-                  "A context manager: closing it closes its publications and subscriptions.",
         .tp_methods = Client_methods,
         .tp_members = Client_members,
         .tp_getset = Client_getset,

@@ -174,7 +174,7 @@ static PyMethodDef Cnc_methods[] = {
     { "heartbeat_age_ns", (PyCFunction)Cnc_heartbeat_age_ns, METH_NOARGS,
       "heartbeat_age_ns($self, /)\n--\n\nNanoseconds since the driver's last heartbeat." },
     HANDLE_METHODS("close($self, /)\n--\n\nUnmaps the file (idempotent)."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Cnc_getset[] = {
@@ -182,19 +182,15 @@ static PyGetSetDef Cnc_getset[] = {
     { "driver_timeout_ns", (getter)Cnc_get_number, NULL,
       "Heartbeat age beyond which clients consider the driver dead.", (void *)CNC_DRIVER_TIMEOUT_NS },
     { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType CncType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Cnc",
-        .tp_basicsize = sizeof(CncObject),
-        .tp_dealloc = (destructor)Cnc_dealloc,
-        .tp_flags = Py_TPFLAGS_DEFAULT,
-        .tp_doc = "Cnc(dir=None)\n--\n\n"
-                  "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
-                  "Raises NoDriverError without a driver. A context manager.",
+        SHOAL_TYPE_HEAD("Cnc", CncObject, Cnc_dealloc, Py_TPFLAGS_DEFAULT,
+            "Cnc(dir=None)\n--\n\n"
+            "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
+            "Raises NoDriverError without a driver. A context manager."),
         .tp_methods = Cnc_methods,
         .tp_getset = Cnc_getset,
         .tp_init = (initproc)Cnc_init,

@@ -30,6 +30,16 @@
 #define SHOAL_PY_FINALIZING() _Py_IsFinalizing()
 #endif
 
+/* The fields every type object of the module starts with: its name without
+ * "shoal.", instance struct, tp_dealloc, tp_flags and tp_doc. */
+#define SHOAL_TYPE_HEAD(name, object, dealloc, flags, doc) \
+    PyVarObject_HEAD_INIT(NULL, 0)                          \
+    .tp_name = "shoal." name,                               \
+    .tp_basicsize = sizeof(object),                         \
+    .tp_dealloc = (destructor)(dealloc),                    \
+    .tp_flags = (flags),                                    \
+    .tp_doc = doc
+
 /* Largest poll_batch / poll_records / poll_into batch. */
 #define MAX_BATCH (1 << 20)
 

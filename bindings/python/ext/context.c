@@ -303,31 +303,27 @@ static PyMethodDef Context_methods[] = {
       "Exceptions it raises are reported as unraisable. Only before a driver or client uses the context." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the context (idempotent). Drivers and clients still using it "
                    "keep it alive until they close."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Context_getset[] = {
     { "dir", (getter)Context_get_dir, NULL, "The driver directory.", NULL },
     { "closed", Handle_get_closed, NULL, "True once close() was called.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType ContextType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Context",
-        .tp_basicsize = sizeof(ContextObject),
-        .tp_dealloc = (destructor)Context_dealloc,
+        SHOAL_TYPE_HEAD("Context", ContextObject, Context_dealloc, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+            "Context(dir=None, **settings)\n--\n\n"
+            "Settings shared by a driver and/or clients. dir is the driver directory (default "
+            "$SHOAL_DIR or /dev/shm/shoal-$USER); settings are SHOAL_* names without the prefix in "
+            "any case, e.g. Context(dir=d, ipc_term_length=65536, dir_delete_on_shutdown=True); "
+            "error_handler=callable(errcode, message) receives asynchronous errors (see set_error_handler). "
+            "Bad names or values raise InvalidArgument. A context manager."),
         .tp_repr = (reprfunc)Context_repr,
-        .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
         .tp_traverse = (traverseproc)Context_traverse,
         .tp_clear = (inquiry)Context_clear,
-        .tp_doc = "Context(dir=None, **settings)\n--\n\n"
-                  "Settings shared by a driver and/or clients. dir is the driver directory (default "
-                  "$SHOAL_DIR or /dev/shm/shoal-$USER); settings are SHOAL_* names without the prefix in "
-                  "any case, e.g. Context(dir=d, ipc_term_length=65536, dir_delete_on_shutdown=True); "
-                  "error_handler=callable(errcode, message) receives asynchronous errors (see set_error_handler). "
-                  "Bad names or values raise InvalidArgument. A context manager.",
         .tp_methods = Context_methods,
         .tp_getset = Context_getset,
         .tp_init = (initproc)Context_init,

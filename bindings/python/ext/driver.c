@@ -81,31 +81,27 @@ static PyMethodDef Driver_methods[] = {
     { "is_active", (PyCFunction)(void (*)(void))Driver_is_active, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
       "is_active(dir, timeout=10.0)\n--\n\nWhether a live driver (heartbeat within timeout seconds) owns dir." },
     HANDLE_METHODS("close($self, /)\n--\n\nStops the driver thread (idempotent; releases the GIL while it joins)."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyMemberDef Driver_members[] = {
     { "context", T_OBJECT, offsetof(DriverObject, ctx), READONLY, "The Context the driver runs with." },
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Driver_getset[] = {
     { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
     { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType DriverType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Driver",
-        .tp_basicsize = sizeof(DriverObject),
-        .tp_dealloc = (destructor)Driver_dealloc,
+        SHOAL_TYPE_HEAD("Driver", DriverObject, Driver_dealloc, Py_TPFLAGS_DEFAULT,
+            "Driver(ctx)\n--\n\n"
+            "An embedded media driver running on its own thread for ctx's directory. Raises "
+            "DriverActiveError if another live driver owns the directory. A context manager."),
         .tp_repr = (reprfunc)Driver_repr,
-        .tp_flags = Py_TPFLAGS_DEFAULT,
-        .tp_doc = "Driver(ctx)\n--\n\n"
-                  "An embedded media driver running on its own thread for ctx's directory. Raises "
-                  "DriverActiveError if another live driver owns the directory. A context manager.",
         .tp_methods = Driver_methods,
         .tp_members = Driver_members,
         .tp_getset = Driver_getset,

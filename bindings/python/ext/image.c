@@ -273,7 +273,7 @@ static PyMemberDef Image_members[] = {
       "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP." },
     { "join_position", T_LONGLONG, offsetof(ImageObject, join_position), READONLY,
       "Stream position at which the subscription joined." },
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Image_getset[] = {
@@ -281,19 +281,15 @@ static PyGetSetDef Image_getset[] = {
       "Position of the subscription in this stream (consumed so far); once the image is unavailable, the last "
       "value (read when on_unavailable ran).", NULL },
     { "is_closed", (getter)Image_get_is_closed, NULL, "True once the image went unavailable (already in on_unavailable).", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 PyTypeObject ImageType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "shoal.Image",
-    .tp_basicsize = sizeof(ImageObject),
-    .tp_dealloc = (destructor)Image_dealloc,
+    SHOAL_TYPE_HEAD("Image", ImageObject, Image_dealloc, Py_TPFLAGS_DEFAULT,
+        "One publication session seen by a subscription, handed to the on_available / on_unavailable "
+        "handlers of Client.add_subscription (not created by users). Read-only; the same object is passed "
+        "to both handlers and stays usable after on_unavailable (position then keeps its last value)."),
     .tp_repr = (reprfunc)Image_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One publication session seen by a subscription, handed to the on_available / on_unavailable "
-              "handlers of Client.add_subscription (not created by users). Read-only; the same object is passed "
-              "to both handlers and stays usable after on_unavailable (position then keeps its last value).",
     .tp_members = Image_members,
     .tp_getset = Image_getset,
 };

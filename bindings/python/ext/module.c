@@ -67,7 +67,7 @@ static PyMethodDef module_methods[] = {
     { "raise_for_code", mod_raise_for_code, METH_O,
       "raise_for_code($module, result, /)\n--\n\nRaises the exception for a negative offer_nowait() result; "
       "returns None for a position." },
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static struct PyModuleDef shoal_module = {

@@ -477,12 +477,12 @@ static PyMethodDef Publication_methods[] = {
       "Manual MDC: stop sending to endpoint_uri (it also leaves flow control at once). Raises InvalidArgument "
       "when it is not a destination; otherwise as add_destination()." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the publication (idempotent). Later calls raise ClosedError."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyMemberDef Publication_members[] = {
     CHILD_MEMBERS,
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Publication_getset[] = {
@@ -497,19 +497,15 @@ static PyGetSetDef Publication_getset[] = {
     { "is_closed", Handle_get_closed, NULL, "True once closed (by us, or its client).", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
     { "exclusive", (getter)Publication_get_exclusive, NULL, "True for an exclusive publication.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType PublicationType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Publication",
-        .tp_basicsize = sizeof(PublicationObject),
-        .tp_dealloc = (destructor)Publication_dealloc,
+        SHOAL_TYPE_HEAD("Publication", PublicationObject, Publication_dealloc, Py_TPFLAGS_DEFAULT,
+            "A publication, from Client.add_publication(). A context manager. Thread-safe: a concurrent "
+            "publication may be offered to from many threads."),
         .tp_repr = (reprfunc)Publication_repr,
-        .tp_flags = Py_TPFLAGS_DEFAULT,
-        .tp_doc = "A publication, from Client.add_publication(). A context manager. Thread-safe: a concurrent "
-                  "publication may be offered to from many threads.",
         .tp_methods = Publication_methods,
         .tp_members = Publication_members,
         .tp_getset = Publication_getset,

@@ -572,7 +572,7 @@ static PyMethodDef Subscription_methods[] = {
       "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a publication is seen; False on timeout." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the subscription (idempotent); outstanding poll_batch views "
                    "are released."),
-    { NULL, NULL, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Subscription_getset[] = {
@@ -580,23 +580,19 @@ static PyGetSetDef Subscription_getset[] = {
     { "image_count", (getter)Subscription_get_image_count, NULL, "Number of publications (images) seen.", NULL },
     { "is_closed", Handle_get_closed, NULL, "True once closed.", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL }  /* sentinel */
 };
 
 static PyMemberDef Subscription_members[] = {
     CHILD_MEMBERS,
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 HandleType SubscriptionType = {
     .type = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shoal.Subscription",
-        .tp_basicsize = sizeof(SubscriptionObject),
-        .tp_dealloc = (destructor)Subscription_dealloc,
+        SHOAL_TYPE_HEAD("Subscription", SubscriptionObject, Subscription_dealloc, Py_TPFLAGS_DEFAULT,
+            "A subscription, from Client.add_subscription(). Polled by one thread at a time. A context manager."),
         .tp_repr = (reprfunc)Subscription_repr,
-        .tp_flags = Py_TPFLAGS_DEFAULT,
-        .tp_doc = "A subscription, from Client.add_subscription(). Polled by one thread at a time. A context manager.",
         .tp_methods = Subscription_methods,
         .tp_members = Subscription_members,
         .tp_getset = Subscription_getset,

@@ -67,17 +67,13 @@ static PyMemberDef Header_members[] = {
     { "flags", T_UBYTE, offsetof(HeaderObject, h.flags), READONLY, "FLAG_BEGIN | FLAG_END (| FLAG_EOS)." },
     { "reserved_value", T_LONGLONG, offsetof(HeaderObject, h.reserved_value), READONLY, "Publisher's user value." },
     { "position", T_LONGLONG, offsetof(HeaderObject, h.position), READONLY, "Stream position after the message." },
-    { NULL, 0, 0, 0, NULL }
+    { NULL }  /* sentinel */
 };
 
 PyTypeObject HeaderType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "shoal.Header",
-    .tp_basicsize = sizeof(HeaderObject),
-    .tp_dealloc = (destructor)Header_dealloc,
+    SHOAL_TYPE_HEAD("Header", HeaderObject, Header_dealloc, Py_TPFLAGS_DEFAULT,
+        "Header of a delivered message (a copy: safe to keep)."),
     .tp_repr = (reprfunc)Header_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Header of a delivered message (a copy: safe to keep).",
     .tp_members = Header_members,
 };
 
@@ -118,13 +114,9 @@ static void LogExporter_dealloc(LogExporterObject *self)
 }
 
 PyTypeObject LogExporterType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "shoal._LogExporter",
-    .tp_basicsize = sizeof(LogExporterObject),
-    .tp_dealloc = (destructor)LogExporter_dealloc,
+    SHOAL_TYPE_HEAD("_LogExporter", LogExporterObject, LogExporter_dealloc, Py_TPFLAGS_DEFAULT,
+        "Keeps a log buffer mapped while views made from it live (internal)."),
     .tp_as_buffer = &LogExporter_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Keeps a log buffer mapped while views made from it live (internal).",
 };
 
 PyObject *log_view(shoal_subscription_t *sub, LogExporterObject **exporter, const uint8_t *data, size_t len)
