@@ -16,8 +16,9 @@
 
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "logbuffer/shoal_term_reader.h"
+#include "logbuffer/shoal_term_gap_scanner.h"
 #include "logbuffer/shoal_term_unblocker.h"
-#include "transport/udp/shoal_term_scanner.h"
+#include "logbuffer/shoal_term_scanner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -332,7 +332,7 @@ static int start_agents(shoal_driver_t *d, volatile int *stop)
         return 0;
     }
     d->agents_stop = stop;
-    shoal_driver_network_set_stop_flag(d->conductor, stop);
+    shoal_driver_udp_proxy_set_stop_flag(d->conductor, stop);
     void *(*fns[2])(void *) = { sender_thread, receiver_thread };
     for (int i = 0; i < 2; i++)
     {

@@ -132,6 +132,65 @@ void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t im
     transmit(c, SHOAL_RSP_ON_UNAVAILABLE_IMAGE, &r, sizeof(r));
 }
 
+static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void *clientd)
+{
+    shoal_driver_conductor_t *c = clientd;
+    int64_t now_ms = shoal_epoch_ms();
+    switch (type)
+    {
+        case SHOAL_UDP_MSG_RELEASED:
+            switch (msg->command)
+            {
+                case SHOAL_UDP_CMD_REMOVE_PUBLICATION:
+                    shoal_driver_on_network_publication_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT:
+                    shoal_driver_on_send_endpoint_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT:
+                    shoal_driver_on_receive_endpoint_released(c, msg->object, now_ms);
+                    break;
+                case SHOAL_UDP_CMD_REMOVE_IMAGE:
+                    ((shoal_publication_image_t *)msg->object)->released = true;
+                    break;
+                default:
+                    break;
+            }
+            break;
+        case SHOAL_UDP_MSG_SETUP:
+            shoal_driver_on_setup(c, msg->endpoint, &msg->setup, &msg->address, &msg->source);
+            break;
+        case SHOAL_UDP_MSG_RESULT:
+            if (0 == msg->code)
+            {
+                shoal_driver_send_operation_success(c, msg->correlation_id);
+            }
+            else
+            {
+                shoal_driver_send_error(c, msg->correlation_id, msg->code, msg->message);
+            }
+            break;
+        case SHOAL_UDP_MSG_ERROR:
+            shoal_driver_record_error(c, msg->code, msg->message);
+            break;
+        default:
+            break;
+    }
+}
+
+/* What the sender and receiver told the conductor (RELEASED, SETUP,
+ * RESULT, ERROR); every cycle, and in place when their queue is full in
+ * shared mode. */
+static int do_agent_messages(shoal_driver_conductor_t *c)
+{
+    return shoal_udp_command_queue_drain(&c->to_conductor, on_agent_message, c, SIZE_MAX);
+}
+
+static void drain_agent_messages_in_place(void *clientd)
+{
+    do_agent_messages(clientd);
+}
+
 int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context_t *ctx, shoal_cnc_view_t *cnc)
 {
     memset(c, 0, offsetof(shoal_driver_conductor_t, scratch));
@@ -164,7 +223,7 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
     }
     c->last_timer_ms = now_ms;
     c->time_of_last_to_driver_position_change_ms = now_ms;
-    if (shoal_driver_network_init(c) < 0)
+    if (shoal_driver_udp_proxy_init(c, drain_agent_messages_in_place) < 0)
     {
         shoal_driver_conductor_close(c);
         return -1;
@@ -177,7 +236,9 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
 void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
 {
     int64_t now_ms = shoal_epoch_ms();
-    shoal_driver_network_close(c);
+    shoal_driver_send_endpoints_close(c);
+    shoal_driver_receive_endpoints_close(c);
+    shoal_driver_udp_proxy_close(c);
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         shoal_ipc_publication_delete(c->ipc_publications[i], &c->counters, now_ms);
@@ -375,7 +436,7 @@ static int check_to_driver_ring(shoal_driver_conductor_t *c, int64_t now_ms)
 int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
 {
     const uint64_t corrupt_skips = c->to_driver.corrupt_skips;
-    int work = shoal_driver_network_do_agent_messages(c);
+    int work = do_agent_messages(c);
     work += (int)shoal_mpsc_rb_read(&c->to_driver, on_command, c, SHOAL_COMMANDS_PER_CYCLE);
     if (c->to_driver.corrupt_skips != corrupt_skips)
     {
@@ -392,10 +453,14 @@ int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c)
         work += check_to_driver_ring(c, now_ms);
     }
     work += shoal_driver_tick_publications(c, now_ms);
-    work += shoal_driver_tick_network(c, now_ms);
+    if (c->network_publications_count > 0 || c->images_count > 0)
+    {
+        work += shoal_driver_tick_network_publications(c, now_ms);
+        work += shoal_driver_tick_images(c, now_ms);
+    }
     if (SHOAL_THREADING_SHARED == c->ctx->threading_mode)
     {
-        work += shoal_driver_network_do_work(c);
+        work += shoal_driver_udp_proxy_do_work(c);
     }
     return work;
 }

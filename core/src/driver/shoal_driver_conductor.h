@@ -4,13 +4,17 @@
  * threads in dedicated mode). It reads client commands from the to-driver ring,
  * answers on the broadcast buffer, and on each tick moves publisher limits,
  * times out dead clients and retires drained streams. Split by duty:
- *   shoal_driver_conductor.c     duty cycle, command dispatch, responses
- *   shoal_driver_clients.c       client liveness
- *   shoal_driver_publications.c  add/remove publications, IPC stream ticks
- *   shoal_driver_subscriptions.c add/remove subscriptions, image linking
- *   shoal_driver_network.c       UDP: network publications, receive
- *                                endpoints, images from SETUP frames, and
- *                                the sender/receiver duties (shared mode)
+ *   shoal_driver_conductor.c          duty cycle, command dispatch (clients' and
+ *                                     the UDP duties'), responses
+ *   shoal_driver_clients.c            client liveness
+ *   shoal_driver_publications.c       publication links (IPC and UDP), session ids,
+ *                                     IPC streams
+ *   shoal_driver_subscriptions.c      add/remove subscriptions, IPC image linking
+ *   shoal_driver_send_endpoints.c     UDP publications, send endpoints, MDC destinations
+ *   shoal_driver_receive_endpoints.c  UDP subscriptions, receive endpoints, images
+ *   shoal_driver_udp_proxy.c          the sender/receiver duties: set-up, commands,
+ *                                     their cycles in shared mode
+ *   shoal_driver_endpoint_counters.c  per-endpoint counter blocks
  * Nothing here is on a publisher's or subscriber's hot path.
  */
 #ifndef SHOAL_DRIVER_CONDUCTOR_H
@@ -24,7 +28,8 @@
 #include "concurrent/shoal_mpsc_rb.h"
 #include "protocol/shoal_cnc_descriptor.h"
 #include "transport/ipc/shoal_ipc_publication.h"
-#include "transport/udp/shoal_udp_agents.h"
+#include "transport/udp/shoal_udp_receiver.h"
+#include "transport/udp/shoal_udp_sender.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
 #include "util/shoal_loss_report.h"
@@ -85,7 +90,7 @@ typedef struct shoal_driver_conductor_stct
     SHOAL_DRIVER_ARRAY(shoal_ipc_publication_t *, ipc_publications);
     SHOAL_DRIVER_ARRAY(shoal_subscription_link_t, subscription_links);
 
-    /* UDP (shoal_driver_network.c) */
+    /* UDP (shoal_driver_send_endpoints.c, _receive_endpoints.c, _udp_proxy.c) */
     SHOAL_DRIVER_ARRAY(shoal_network_publication_t *, network_publications);
     SHOAL_DRIVER_ARRAY(shoal_send_channel_endpoint_t *, send_endpoints);
     SHOAL_DRIVER_ARRAY(shoal_receive_channel_endpoint_t *, receive_endpoints);
@@ -185,26 +190,58 @@ void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_p
 /* Tells linked subscribers the stream is gone and frees their positions. */
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
 
-/* UDP (shoal_driver_network.c) */
-int shoal_driver_network_init(shoal_driver_conductor_t *c);
-void shoal_driver_network_close(shoal_driver_conductor_t *c);
+/* UDP publications (shoal_driver_send_endpoints.c) */
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
-void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
-void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
-    int64_t now_ms);
 /* add/remove_destination of a manual MDC publication (registration_id of
  * the client's link); answers OPERATION_SUCCESS or ERROR. */
 void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, const char *destination, bool add);
-/* Lifecycle of UDP publications and images; every conductor cycle. */
-int shoal_driver_tick_network(shoal_driver_conductor_t *c, int64_t now_ms);
+/* Lifecycle of UDP publications; every conductor cycle. */
+int shoal_driver_tick_network_publications(shoal_driver_conductor_t *c, int64_t now_ms);
+/* The sender released a publication / an endpoint: freed now. */
+void shoal_driver_on_network_publication_released(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
+    int64_t now_ms);
+void shoal_driver_on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep,
+    int64_t now_ms);
+/* Frees every UDP publication and send endpoint (driver closing, duties stopped). */
+void shoal_driver_send_endpoints_close(shoal_driver_conductor_t *c);
+
+/* UDP subscriptions and images (shoal_driver_receive_endpoints.c) */
+void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
+void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
+    int64_t now_ms);
+/* A SETUP the receiver heard for a wanted stream: builds the image if it is news and fits. */
+void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, const struct sockaddr_storage *source);
+/* Lifecycle of images; every conductor cycle. */
+int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms);
+/* The receiver released an endpoint: freed now. */
+void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    int64_t now_ms);
+/* Frees every image and receive endpoint (driver closing, duties stopped). */
+void shoal_driver_receive_endpoints_close(shoal_driver_conductor_t *c);
+
+/* Per-endpoint counter blocks (shoal_driver_endpoint_counters.c): kind is
+ * "snd-channel" or "rcv-channel"; ids gets SHOAL_UDP_COUNTER_COUNT ids. */
+void shoal_driver_allocate_endpoint_counters(shoal_driver_conductor_t *c, const char *kind, int32_t type_id,
+    const shoal_udp_channel_t *ch, shoal_udp_counters_t *counters, int32_t *ids, int64_t now_ms);
+void shoal_driver_free_endpoint_counters(shoal_driver_conductor_t *c, int32_t *ids, int64_t now_ms);
+
+/* The sender/receiver proxy (shoal_driver_udp_proxy.c) */
+/* Sets up the duties and their queues; drain_agent_messages drains the
+ * conductor's own queue in place when it fills in shared mode. */
+int shoal_driver_udp_proxy_init(shoal_driver_conductor_t *c, shoal_udp_drain_fn_t drain_agent_messages);
+void shoal_driver_udp_proxy_close(shoal_driver_conductor_t *c);
+/* Asks the sender or receiver duty (a command that cannot be queued is
+ * noted in the error log). */
+void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint);
+void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint,
+    int32_t stream_id, int64_t cooldown_ns);
 /* Sender and receiver duties when they share the conductor's thread. */
-int shoal_driver_network_do_work(shoal_driver_conductor_t *c);
-/* What the sender and receiver told the conductor; every conductor cycle. */
-int shoal_driver_network_do_agent_messages(shoal_driver_conductor_t *c);
+int shoal_driver_udp_proxy_do_work(shoal_driver_conductor_t *c);
 /* Where waiting for room in a full command queue gives up (dedicated mode). */
-void shoal_driver_network_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop);
+void shoal_driver_udp_proxy_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop);
 
 #endif

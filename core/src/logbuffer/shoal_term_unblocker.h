@@ -57,11 +57,4 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(
  */
 void shoal_term_clean(uint8_t *term, int32_t from, int32_t to);
 
-/*
- * Scans term[from..limit) for the first gap: returns the offset of the
- * first frame whose frame_length is <= 0 (not committed), or limit if all
- * frames are committed. Used by the receiver to find holes to NAK.
- */
-int32_t shoal_term_scan_for_gap(const uint8_t *term, int32_t from, int32_t limit);
-
 #endif /* SHOAL_TERM_UNBLOCKER_H */

@@ -16,6 +16,7 @@
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "logbuffer/shoal_term_appender.h"
 #include "logbuffer/shoal_term_reader.h"
+#include "logbuffer/shoal_term_gap_scanner.h"
 #include "logbuffer/shoal_term_unblocker.h"
 #include "protocol/shoal_frames.h"
 

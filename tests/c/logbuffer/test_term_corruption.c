@@ -6,7 +6,7 @@
  */
 #include "logbuffer_test_util.h"
 
-#include "transport/udp/shoal_term_scanner.h"
+#include "logbuffer/shoal_term_scanner.h"
 
 #define TERM 1024
 

@@ -8,7 +8,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
-#include "transport/udp/shoal_term_scanner.h"
+#include "logbuffer/shoal_term_scanner.h"
 #include "util/shoal_error.h"
 
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,

@@ -5,12 +5,18 @@
 #include <string.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_term_gap_scanner.h"
 #include "logbuffer/shoal_term_unblocker.h"
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 #include "transport/udp/shoal_udp_frames.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 #include "transport/shoal_publication_resource.h"
+
+/* What the loss detector asks of its image (receiver duty). */
+static void report_loss(void *clientd, int32_t gap_length);
+static void send_nak(void *clientd, int32_t term_id, int32_t term_offset, int32_t length);
+static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t offset, int32_t length);
 
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_publication_image_params_t *p)
@@ -46,8 +52,8 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     int64_t floor = ((max_message + payload - 1) / payload) * p->mtu;
     int64_t window = p->rcv_window > floor ? p->rcv_window : floor;
     image->rcv_window = (int32_t)(window < p->term_length / 2 ? window : p->term_length / 2);
-    image->reliable = p->reliable;
-    image->nak_retry_delay_ns = p->nak_retry_delay_ns;
+    const shoal_loss_handlers_t handlers = { report_loss, send_nak, fill_gap, image };
+    shoal_loss_detector_init(&image->loss, p->reliable, p->nak_retry_delay_ns, &handlers);
     image->rcv_hwm_counter_id = image->rcv_pos_counter_id = -1;
     image->state = SHOAL_IMAGE_ACTIVE;
     image->end_of_stream_position = INT64_MAX;
@@ -207,7 +213,7 @@ void shoal_publication_image_insert(shoal_publication_image_t *image, const uint
         }
         offset += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
     }
-    image->inserted_since_scan = true;
+    image->loss.inserted_since_scan = true;
     if (proposed > image->hwm_position)
     {
         image->hwm_position = proposed;
@@ -226,17 +232,7 @@ void shoal_publication_image_on_rttm(shoal_publication_image_t *image, const uin
     int64_t rtt = now_ns - r.echo_timestamp - r.reception_delta;
     if (rtt > 0 && rtt < 10LL * 1000 * 1000 * 1000)
     {
-        /* The minimum of the last samples: queueing in busy (or parked)
-         * drivers inflates single samples, and a NAK retry timer built on an
-         * inflated RTT stalls recovery. */
-        image->rtt_samples[image->rtt_sample_count++ % SHOAL_IMAGE_RTT_SAMPLES] = rtt;
-        int32_t n = image->rtt_sample_count < SHOAL_IMAGE_RTT_SAMPLES ? image->rtt_sample_count : SHOAL_IMAGE_RTT_SAMPLES;
-        int64_t min = INT64_MAX;
-        for (int32_t i = 0; i < n; i++)
-        {
-            min = image->rtt_samples[i] < min ? image->rtt_samples[i] : min;
-        }
-        image->rtt_ns = min;
+        shoal_loss_detector_on_rtt_sample(&image->loss, rtt);
     }
 }
 
@@ -256,8 +252,9 @@ static void send_rttm(shoal_publication_image_t *image, int64_t now_ns)
     image->time_of_last_rttm_ns = now_ns;
 }
 
-static void send_nak(shoal_publication_image_t *image, int32_t term_id, int32_t term_offset, int32_t length)
+static void send_nak(void *clientd, int32_t term_id, int32_t term_offset, int32_t length)
 {
+    shoal_publication_image_t *image = clientd;
     shoal_nak_header_t n;
     n.frame_header.frame_length = SHOAL_NAK_HEADER_LENGTH;
     n.frame_header.version = SHOAL_FRAME_VERSION;
@@ -308,111 +305,10 @@ static bool track_rebuild(shoal_publication_image_t *image)
     return false;
 }
 
-/*
- * The known gap at term_offset, or the one not yet seen in this scan whose
- * range holds term_offset: a repair arriving in pieces leaves the rest of
- * the same gap, already asked for, which must not be NAKed again at once.
- */
-static shoal_image_gap_t *find_gap(shoal_publication_image_t *image, int32_t term_id, int32_t term_offset)
-{
-    shoal_image_gap_t *containing = NULL;
-    for (int32_t i = 0; i < image->gap_count; i++)
-    {
-        shoal_image_gap_t *gap = &image->gaps[i];
-        if (gap->term_id != term_id)
-        {
-            continue;
-        }
-        if (gap->term_offset == term_offset)
-        {
-            return gap;
-        }
-        if (!gap->seen && NULL == containing && gap->term_offset < term_offset &&
-            term_offset < gap->term_offset + gap->length)
-        {
-            containing = gap;
-        }
-    }
-    return containing;
-}
-
-/*
- * Longest the repair timeout and the doubled retries may make a retry wait,
- * in multiples of NAK_RETRY_DELAY: while a gap waits, the rest of the stream
- * arrives behind it, and with fc=max a receiver that falls a term buffer
- * behind can never be repaired. A 100 ms cap let that happen under load
- * (netns test, 5 % loss, fc=max); 4 floors keeps the storms away (measured
- * repairs on a loaded box: 2-6 ms) with a bounded worst case.
- */
-#define SHOAL_IMAGE_MAX_RETRY_FLOORS 4
-
-static int64_t retry_cap(const shoal_publication_image_t *image, int64_t delay)
-{
-    const int64_t cap = SHOAL_IMAGE_MAX_RETRY_FLOORS * image->nak_retry_delay_ns;
-    return cap > delay ? cap : delay;
-}
-
-static int64_t retry_delay(const shoal_publication_image_t *image)
-{
-    int64_t d = 2 * image->rtt_ns;
-    d = d > image->nak_retry_delay_ns ? d : image->nak_retry_delay_ns;
-    if (image->repair_srtt_ns > 0)
-    {
-        /* One deviation, not TCP's four: a spurious NAK costs a control
-         * frame here, while waiting too long stalls a stream whose repair
-         * was lost; with four, 30 % loss on a loaded box took twice as long. */
-        int64_t rto = image->repair_srtt_ns + image->repair_rttvar_ns;
-        const int64_t cap = retry_cap(image, d);
-        rto = rto < cap ? rto : cap;
-        d = rto > d ? rto : d;
-    }
-    return d;
-}
-
-/* When a gap NAKed `naks` times (>= 1) is asked for again. Retries after
- * the first wait twice the delay, within the cap: a sender stalled past the
- * timeout (descheduled, parked) gets a few NAKs per gap, not a storm.
- * Doubling further (TCP's backoff) measured slower under 30 % loss. */
-static int64_t retry_interval(const shoal_publication_image_t *image, int64_t delay, int32_t naks)
-{
-    if (naks <= 1)
-    {
-        return delay;
-    }
-    const int64_t cap = retry_cap(image, delay);
-    return 2 * delay < cap ? 2 * delay : cap;
-}
-
-/* RFC 6298's estimator (gains 1/8 and 1/4) on the NAK-to-repair time. */
-static void on_repair_sample(shoal_publication_image_t *image, int64_t sample_ns)
-{
-    if (0 == image->repair_srtt_ns)
-    {
-        image->repair_srtt_ns = sample_ns > 0 ? sample_ns : 1;
-        image->repair_rttvar_ns = sample_ns / 2;
-        return;
-    }
-    int64_t error = sample_ns - image->repair_srtt_ns;
-    image->repair_rttvar_ns += ((error < 0 ? -error : error) - image->repair_rttvar_ns) / 4;
-    image->repair_srtt_ns += error / 8;
-    if (image->repair_srtt_ns <= 0)
-    {
-        image->repair_srtt_ns = 1;
-    }
-}
-
-/* A gap left the table: filled. Only one NAK means the sample is unambiguous. */
-static void on_gap_gone(shoal_publication_image_t *image, const shoal_image_gap_t *gap, int64_t now_ns)
-{
-    if (1 == gap->naks)
-    {
-        on_repair_sample(image, now_ns - gap->first_nak_ns);
-    }
-}
-
 /* A PAD frame over a gap nobody will fill (reliable=false). */
-static void fill_gap(shoal_publication_image_t *image, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
+static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
 {
+    shoal_publication_image_t *image = clientd;
     shoal_data_header_t h;
     memset(&h, 0, sizeof(h));
     h.frame_header.version = SHOAL_FRAME_VERSION;
@@ -433,8 +329,9 @@ static void fill_gap(shoal_publication_image_t *image, uint8_t *term, int32_t te
 
 /* A new gap: one observation in the driver's loss report (epoch time read
  * here, on loss only). */
-static void report_loss(shoal_publication_image_t *image, int32_t gap_length)
+static void report_loss(void *clientd, int32_t gap_length)
 {
+    shoal_publication_image_t *image = clientd;
     if (NULL == image->loss_report || -2 == image->loss_report_offset)
     {
         return;
@@ -452,101 +349,6 @@ static void report_loss(shoal_publication_image_t *image, int32_t gap_length)
         shoal_err_clear();   /* full: the counters still count the NAKs; nothing to tell the receiver */
         image->loss_report_offset = -2;
     }
-}
-
-/*
- * Walks [rebuild, hwm) for gaps (runs of zero length words at frame
- * boundaries). A gap seen for the first time is NAKed at once; a known one
- * again when its retry time comes. Gaps no longer seen leave the table.
- */
-static int scan_for_loss(shoal_publication_image_t *image, int64_t now_ns)
-{
-    int work = 0;
-    for (int32_t i = 0; i < image->gap_count; i++)
-    {
-        image->gaps[i].seen = false;
-    }
-    int64_t position = image->rebuild_position;
-    int64_t hwm = image->hwm_position;
-    int64_t delay = retry_delay(image);
-    int64_t next_retry = INT64_MAX;
-    while (position < hwm)
-    {
-        int32_t offset = (int32_t)(position & (image->log.term_length - 1));
-        int64_t limit = (int64_t)offset + (hwm - position);
-        int32_t term_limit = limit < image->log.term_length ? (int32_t)limit : image->log.term_length;
-        uint8_t *term = image->log.terms[shoal_logbuffer_index_by_position(position, image->log.position_bits_to_shift)];
-        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, image->log.position_bits_to_shift,
-            image->log.initial_term_id);
-        int32_t gap_start = shoal_term_scan_for_gap(term, offset, term_limit);
-        if (gap_start >= term_limit)
-        {
-            position += term_limit - offset;
-            continue;
-        }
-        int32_t gap_end = gap_start + SHOAL_FRAME_ALIGNMENT;
-        while (gap_end < term_limit && 0 == shoal_load_relaxed((int32_t *)(term + gap_end)))
-        {
-            gap_end += SHOAL_FRAME_ALIGNMENT;
-        }
-        int32_t gap_length = gap_end - gap_start;
-        shoal_image_gap_t *gap = find_gap(image, term_id, gap_start);
-        if (NULL == gap && image->gap_count < SHOAL_IMAGE_MAX_GAPS)
-        {
-            gap = &image->gaps[image->gap_count++];
-            gap->term_id = term_id;
-            gap->naks = 0;
-            gap->first_seen_ns = now_ns;
-            gap->retry_at_ns = now_ns;
-            report_loss(image, gap_length);
-        }
-        if (NULL != gap)
-        {
-            gap->term_offset = gap_start;
-            gap->length = gap_length;
-            gap->seen = true;
-            if (image->reliable)
-            {
-                if (now_ns >= gap->retry_at_ns)
-                {
-                    send_nak(image, term_id, gap_start, gap_length);
-                    if (0 == gap->naks++)
-                    {
-                        gap->first_nak_ns = now_ns;
-                    }
-                    gap->retry_at_ns = now_ns + retry_interval(image, delay, gap->naks);
-                    work++;
-                }
-            }
-            else if (now_ns - gap->first_seen_ns >= delay)
-            {
-                fill_gap(image, term, term_id, gap_start, gap_length);
-                gap->seen = false;
-                work++;
-            }
-            if (gap->seen && gap->retry_at_ns < next_retry)
-            {
-                next_retry = gap->retry_at_ns;
-            }
-            if (!image->reliable && gap->seen && gap->first_seen_ns + delay < next_retry)
-            {
-                next_retry = gap->first_seen_ns + delay;
-            }
-        }
-        position += gap_end - offset;
-    }
-    for (int32_t i = image->gap_count - 1; i >= 0; i--)
-    {
-        if (!image->gaps[i].seen)
-        {
-            on_gap_gone(image, &image->gaps[i], now_ns);
-            image->gaps[i] = image->gaps[--image->gap_count];
-        }
-    }
-    image->next_retry_ns = next_retry;
-    image->inserted_since_scan = false;
-    image->time_of_last_scan_ns = now_ns;
-    return work;
 }
 
 int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t now_ns)
@@ -610,20 +412,8 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
         work++;
     }
 
-    if (image->hwm_position > image->rebuild_position &&
-        ((image->inserted_since_scan && now_ns - image->time_of_last_scan_ns >= SHOAL_IMAGE_LOSS_SCAN_INTERVAL_NS) ||
-         now_ns >= image->next_retry_ns || 0 == image->gap_count))
-    {
-        work += scan_for_loss(image, now_ns);
-    }
-    else if (image->hwm_position <= image->rebuild_position && image->gap_count > 0)
-    {
-        for (int32_t i = 0; i < image->gap_count; i++)
-        {
-            on_gap_gone(image, &image->gaps[i], now_ns);
-        }
-        image->gap_count = 0;
-    }
+    work += shoal_loss_detector_do_work(&image->loss, &image->log, image->rebuild_position, image->hwm_position,
+        now_ns);
 
     if (now_ns - image->time_of_last_rttm_ns >= SHOAL_IMAGE_RTTM_INTERVAL_NS)
     {

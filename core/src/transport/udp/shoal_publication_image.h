@@ -19,17 +19,9 @@
  * read), advance rebuild, clean a term behind the slowest subscriber before
  * the window moves, status messages (on creation, every window/4 consumed,
  * else every 200 ms), loss: every gap between rebuild and hwm is NAKed at
- * once and again after the retry delay until filled. The retry delay is
- * the largest of NAK_RETRY_DELAY, 2 RTT and the repair timeout (smoothed
- * NAK-to-repair time + its mean deviation, estimated as TCP's RTO is, and
- * sampled only from gaps repaired after one NAK, Karn's rule): a busy or
- * parked sender takes longer to answer than the wire RTT says, and a retry
- * before its answer could arrive only doubles the traffic. Retries after the
- * first wait twice the delay; neither beyond 4 x NAK_RETRY_DELAY, so a gap
- * cannot wait long enough for fc=max to leave its receiver behind. A gap the repair has partly filled keeps its
- * timer. With reliable=false a gap older than the retry delay is
- * padded over instead. RTT measurement every second (the RTT used is the
- * minimum of recent samples). A heartbeat at a position we already hold is
+ * once and again after the retry delay until filled, or padded over with
+ * reliable=false (shoal_loss_detector.h). RTT measurement every second
+ * (the loss detector's retry delay uses it). A heartbeat at a position we already hold is
  * answered with an SM at once: the sender probes like that when it waits
  * for an acknowledgement that may have been lost.
  *
@@ -46,6 +38,7 @@
 #include <sys/socket.h>
 
 #include "logbuffer/shoal_log_buffer.h"
+#include "transport/udp/shoal_loss_detector.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_loss_report.h"
 
@@ -59,11 +52,8 @@ typedef enum shoal_image_state_en
     SHOAL_IMAGE_DONE
 } shoal_image_state_t;
 
-#define SHOAL_IMAGE_MAX_GAPS 64
 #define SHOAL_IMAGE_SM_INTERVAL_NS (200 * 1000 * 1000LL)
 #define SHOAL_IMAGE_RTTM_INTERVAL_NS (1000 * 1000 * 1000LL)
-#define SHOAL_IMAGE_LOSS_SCAN_INTERVAL_NS (50 * 1000LL)
-#define SHOAL_IMAGE_RTT_SAMPLES 8
 
 typedef struct shoal_image_subscriber_stct
 {
@@ -71,18 +61,6 @@ typedef struct shoal_image_subscriber_stct
     int32_t counter_id;
     int64_t *position;
 } shoal_image_subscriber_t;
-
-typedef struct shoal_image_gap_stct
-{
-    int32_t term_id;
-    int32_t term_offset;
-    int32_t length;
-    int32_t naks;              /* NAKs sent for it */
-    int64_t first_seen_ns;
-    int64_t first_nak_ns;
-    int64_t retry_at_ns;
-    bool seen;                 /* still a gap in the latest scan */
-} shoal_image_gap_t;
 
 typedef struct shoal_publication_image_params_stct
 {
@@ -121,8 +99,6 @@ typedef struct shoal_publication_image_stct
     struct sockaddr_storage source_address;  /* the only address whose frames are taken */
     int64_t receiver_id;
     int32_t rcv_window;
-    bool reliable;
-    int64_t nak_retry_delay_ns;
     int64_t join_position;
     int32_t rcv_hwm_counter_id, rcv_pos_counter_id;
     int64_t *rcv_hwm, *rcv_pos;
@@ -151,17 +127,8 @@ typedef struct shoal_publication_image_stct
     int64_t time_of_last_sm_ns;
     bool sm_pending;
     int64_t clean_position;
-    bool inserted_since_scan;
-    int64_t time_of_last_scan_ns;
-    int64_t next_retry_ns;
-    int32_t gap_count;
-    shoal_image_gap_t gaps[SHOAL_IMAGE_MAX_GAPS];
+    shoal_loss_detector_t loss;
     int64_t time_of_last_rttm_ns;
-    int64_t rtt_ns;                    /* min of the last SHOAL_IMAGE_RTT_SAMPLES */
-    int64_t repair_srtt_ns;            /* smoothed NAK-to-repair time; 0: no sample yet */
-    int64_t repair_rttvar_ns;
-    int64_t rtt_samples[SHOAL_IMAGE_RTT_SAMPLES];
-    int32_t rtt_sample_count;
     int64_t naks_sent;
     int64_t gap_fills;
     int64_t *gap_fills_system;

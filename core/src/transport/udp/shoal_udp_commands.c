@@ -1,6 +1,7 @@
 #include "transport/udp/shoal_udp_commands.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,4 +115,33 @@ int shoal_udp_command_queue_drain(shoal_udp_command_queue_t *q, shoal_udp_comman
     size_t n = shoal_mpsc_rb_read(&q->rb, on_record, &dc, limit);
     q->draining = false;
     return (int)n;
+}
+
+static void post_to_conductor(shoal_udp_command_queue_t *q, int32_t type, shoal_udp_command_t *cmd)
+{
+    if (shoal_udp_command_queue_post(q, type, cmd) < 0)
+    {
+        shoal_err_clear();
+    }
+}
+
+void shoal_udp_command_queue_post_released(shoal_udp_command_queue_t *q, int32_t command, void *object)
+{
+    shoal_udp_command_t msg;
+    memset(&msg, 0, offsetof(shoal_udp_command_t, message));
+    msg.command = command;
+    msg.object = object;
+    post_to_conductor(q, SHOAL_UDP_MSG_RELEASED, &msg);
+}
+
+void shoal_udp_command_queue_post_outcome(shoal_udp_command_queue_t *q, int64_t correlation_id, int rc,
+    const char *what)
+{
+    shoal_udp_command_t msg;
+    memset(&msg, 0, offsetof(shoal_udp_command_t, message));
+    msg.correlation_id = correlation_id;
+    msg.code = rc < 0 ? shoal_errcode() : 0;
+    snprintf(msg.message, sizeof(msg.message), "%s: %s", what, rc < 0 ? shoal_errmsg() : "ok");
+    shoal_err_clear();
+    post_to_conductor(q, correlation_id >= 0 ? SHOAL_UDP_MSG_RESULT : SHOAL_UDP_MSG_ERROR, &msg);
 }

@@ -82,6 +82,14 @@ typedef struct shoal_udp_command_queue_stct
     volatile int *stop;               /* dedicated mode: stop waiting for room */
 } shoal_udp_command_queue_t;
 
+/* Command queue sizes: records are under 1 KiB, a busy cycle posts tens. */
+#define SHOAL_UDP_COMMAND_QUEUE_CAPACITY (256 * 1024)
+#define SHOAL_UDP_CONDUCTOR_QUEUE_CAPACITY (1024 * 1024)
+/* Commands a duty handles per cycle: bounded so a burst cannot delay the data path. */
+#define SHOAL_UDP_COMMANDS_PER_CYCLE 64
+/* How often the duties run their endpoints' housekeeping. */
+#define SHOAL_UDP_IDLE_INTERVAL_NS (1000 * 1000LL)
+
 int shoal_udp_command_queue_init(shoal_udp_command_queue_t *q, size_t capacity);
 void shoal_udp_command_queue_close(shoal_udp_command_queue_t *q);
 /* Queues a record, waiting for room as the threading mode allows; -1 (and
@@ -92,5 +100,14 @@ bool shoal_udp_command_queue_offer(shoal_udp_command_queue_t *q, int32_t type, c
 /* Consumer: handles up to limit records in order; returns how many. */
 int shoal_udp_command_queue_drain(shoal_udp_command_queue_t *q, shoal_udp_command_handler_t handler, void *clientd,
     size_t limit);
+
+/* Answers of the duties to the conductor (a record that cannot be queued
+ * is dropped: only when the driver stops). RELEASED: the duty no longer
+ * touches object, removed by command. */
+void shoal_udp_command_queue_post_released(shoal_udp_command_queue_t *q, int32_t command, void *object);
+/* RESULT of a destination command (correlation_id >= 0) or ERROR (-1): rc
+ * and the current shoal_errmsg, prefixed by what; clears the error. */
+void shoal_udp_command_queue_post_outcome(shoal_udp_command_queue_t *q, int64_t correlation_id, int rc,
+    const char *what);
 
 #endif

@@ -1,0 +1,412 @@
+/* UDP subscriptions, conductor side: subscriptions add their stream to a
+ * receive channel endpoint (shared by channel); a SETUP frame heard on it
+ * for a wanted stream becomes an image, linked to every matching
+ * subscription; images time out, end and linger here. The receiver duty
+ * does the per-packet work and is asked through the proxy
+ * (shoal_driver_udp_proxy.c); an object is freed only once the receiver
+ * released it, in either threading mode. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "concurrent/shoal_atomic.h"
+#include "driver/shoal_driver_conductor.h"
+#include "protocol/shoal_control_protocol.h"
+#include "transport/shoal_publication_resource.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+/* An image that ended is not rebuilt from the same session for this long. */
+#define SHOAL_IMAGE_COOLDOWN_NS (1000 * 1000 * 1000LL)
+
+static shoal_receive_channel_endpoint_t *find_receive_endpoint(shoal_driver_conductor_t *c,
+    const shoal_udp_channel_t *ch)
+{
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        if (0 == strcmp(c->receive_endpoints[i]->channel.canonical, ch->canonical))
+        {
+            return c->receive_endpoints[i];
+        }
+    }
+    return NULL;
+}
+
+static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_conductor_t *c,
+    const shoal_udp_channel_t *ch, int64_t now_ms)
+{
+    shoal_receive_channel_endpoint_t *ep = find_receive_endpoint(c, ch);
+    if (NULL != ep)
+    {
+        if (ep->closing)
+        {
+            /* Taken back before the receiver dropped it (see revive_send_endpoint). */
+            ep->closing = false;
+            shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
+        }
+        return ep;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, receive_endpoints) < 0)
+    {
+        return NULL;
+    }
+    shoal_receive_channel_endpoint_params_t p = {
+        .channel = ch,
+        .rcvbuf = c->ctx->socket_rcvbuf,
+        .sndbuf = c->ctx->socket_sndbuf,
+        .send_loss_rate = c->ctx->send_loss_rate,
+        .recv_loss_rate = c->ctx->rcv_loss_rate,
+        .loss_seed = c->next_loss_seed++,
+        .receiver_id = c->receiver_id,
+        .max_images = (int32_t)c->ctx->max_images_per_endpoint,
+        .max_setup_term_length = (int32_t)c->ctx->max_setup_term_length,
+        .on_setup = shoal_udp_receiver_on_setup,
+        .on_setup_clientd = c->receiver,
+    };
+    if (shoal_receive_channel_endpoint_create(&ep, &p) < 0)
+    {
+        return NULL;
+    }
+    shoal_driver_allocate_endpoint_counters(c, "rcv-channel", SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL, ch, &ep->counters,
+        ep->counter_ids, now_ms);
+    c->receive_endpoints[c->receive_endpoints_count++] = ep;
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
+    return ep;
+}
+
+static bool link_matches_image(const shoal_subscription_link_t *link, const shoal_publication_image_t *image)
+{
+    return SHOAL_MEDIA_UDP == link->media && link->endpoint == image->endpoint && link->stream_id == image->stream_id &&
+        (!link->has_session_id || link->session_id == image->session_id);
+}
+
+static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
+    shoal_publication_image_t *image, int64_t now_ms)
+{
+    int32_t counter_id = shoal_stream_counter_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
+        "sub-pos", link->registration_id, image->session_id, image->stream_id, link->channel, image->source,
+        link->client_id);
+    if (counter_id < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (shoal_publication_image_add_subscriber(image, link->registration_id, counter_id,
+        shoal_counter_addr(c->counters.values, counter_id)) < 0)
+    {
+        shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_driver_send_image_available_for(c, image->session_id, image->stream_id, image->log_file, image->source,
+        link->registration_id, image->correlation_id, counter_id);
+}
+
+/* Whether a SETUP for this session is news: no image of it is running,
+ * cooling down after its end, or about to be (several SETUPs may be queued
+ * before the receiver hears of the image). */
+static bool setup_is_new(const shoal_driver_conductor_t *c, const shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, int64_t now_ns)
+{
+    bool endpoint_live = false;
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        endpoint_live |= c->receive_endpoints[i] == ep && !ep->closing;
+    }
+    if (!endpoint_live)
+    {
+        return false;
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        const shoal_publication_image_t *image = c->images[i];
+        if (image->endpoint == ep && image->session_id == setup->session_id && image->stream_id == setup->stream_id &&
+            (SHOAL_IMAGE_ACTIVE == image->state || now_ns < image->cooldown_deadline_ns))
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether one more image fits: per endpoint (the receiver checked against
+ * the images it knows, but SETUPs of many sessions can be on their way
+ * before it hears of the images they built) and in the whole driver (every
+ * image holds counters and a mapped log: a flood of SETUPs must not starve
+ * local publications and subscriptions of them). */
+static bool image_fits(const shoal_driver_conductor_t *c, const shoal_receive_channel_endpoint_t *ep)
+{
+    int64_t on_endpoint = 0, total = 0;
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (SHOAL_IMAGE_ACTIVE == c->images[i]->state)
+        {
+            total++;
+            on_endpoint += c->images[i]->endpoint == ep;
+        }
+    }
+    return on_endpoint < (int64_t)c->ctx->max_images_per_endpoint && total < (int64_t)c->ctx->max_images;
+}
+
+void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    const shoal_setup_header_t *setup, const struct sockaddr_storage *from, const struct sockaddr_storage *source)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    int64_t now_ns = shoal_nano_time();
+    if (!setup_is_new(c, ep, setup, now_ns))
+    {
+        return;
+    }
+    if (!image_fits(c, ep))
+    {
+        shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT], 1);
+        return;
+    }
+    const shoal_subscription_link_t *first = NULL;
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        const shoal_subscription_link_t *l = &c->subscription_links[i];
+        if (SHOAL_MEDIA_UDP == l->media && l->endpoint == ep && l->stream_id == setup->stream_id &&
+            (!l->has_session_id || l->session_id == setup->session_id))
+        {
+            first = l;
+            break;
+        }
+    }
+    if (NULL == first || SHOAL_DRIVER_ARRAY_ENSURE(c, images) < 0)
+    {
+        shoal_err_clear();
+        return;
+    }
+    char source_text[SHOAL_UDP_ADDR_TEXT_MAX];
+    shoal_udp_addr_format(from, source_text, sizeof(source_text));
+    shoal_publication_image_params_t p = {
+        .correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver),
+        .session_id = setup->session_id,
+        .stream_id = setup->stream_id,
+        .initial_term_id = setup->initial_term_id,
+        .active_term_id = setup->active_term_id,
+        .term_offset = setup->term_offset,
+        .term_length = setup->term_length,
+        .mtu = setup->mtu,
+        .rcv_window = first->rcv_window > 0 ? first->rcv_window : (int32_t)c->ctx->rcv_window,
+        .reliable = first->reliable,
+        .sparse = first->sparse,
+        .receiver_id = c->receiver_id,
+        .nak_retry_delay_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
+        .control_address = from,
+        .source_address = source,
+        .source = source_text,
+        .channel = first->channel,
+    };
+    shoal_publication_image_t *image = NULL;
+    if (shoal_publication_image_create(&image, c->ctx->dir, &p, ep, &c->counters, now_ns) < 0)
+    {
+        shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    image->gap_fills_system = c->system_counters[SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS];
+    image->loss_report = &c->loss_report;
+    image->invalid_values_system = c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES];
+    c->images[c->images_count++] = image;
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        if (link_matches_image(&c->subscription_links[i], image))
+        {
+            link_image(c, &c->subscription_links[i], image, now_ms);
+        }
+    }
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_IMAGE, image, ep, 0, 0);
+}
+
+void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms)
+{
+    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
+    shoal_udp_channel_t ch;
+    if (shoal_udp_channel_init(&ch, uri) < 0)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (!ch.has_endpoint)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': a subscription needs 'endpoint' to receive on", channel);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        return;
+    }
+    if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    shoal_receive_channel_endpoint_t *ep = get_receive_endpoint(c, &ch, now_ms);
+    if (NULL == ep)
+    {
+        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        return;
+    }
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_STREAM, NULL, ep, stream_id, 0);
+    ep->ref_count++;
+    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
+    memset(link, 0, sizeof(*link));
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->stream_id = stream_id;
+    link->has_session_id = uri->has_session_id;
+    link->session_id = uri->session_id;
+    link->media = SHOAL_MEDIA_UDP;
+    link->endpoint = ep;
+    link->reliable = uri->has_reliable ? uri->reliable : true;
+    link->sparse = uri->has_sparse && uri->sparse;
+    link->rcv_window = uri->has_rcv_window ? uri->rcv_window : 0;
+    if (shoal_uri_print(uri, link->channel, sizeof(link->channel)) < 0)
+    {
+        snprintf(link->channel, sizeof(link->channel), "%s", channel);
+        shoal_err_clear();
+    }
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
+
+    shoal_subscription_ready_t r = { correlation_id, -1 };
+    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (SHOAL_IMAGE_ACTIVE == image->state && link_matches_image(link, image))
+        {
+            link_image(c, link, image, now_ms);
+        }
+    }
+}
+
+/* Takes an image out of service: no more frames, subscribers told, then it
+ * lingers so clients can let go of the log. */
+static void deactivate_image(shoal_driver_conductor_t *c, shoal_publication_image_t *image, int64_t now_ns,
+    int64_t now_ms, int64_t cooldown_ns)
+{
+    image->released = false;
+    image->cooldown_deadline_ns = now_ns + cooldown_ns;
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_IMAGE, image, image->endpoint, 0, cooldown_ns);
+    while (image->subscriber_count > 0)
+    {
+        shoal_image_subscriber_t s = image->subscribers[image->subscriber_count - 1];
+        shoal_publication_image_remove_subscriber(image, s.subscription_registration_id);
+        shoal_driver_send_image_unavailable(c, image->correlation_id, s.subscription_registration_id, image->stream_id);
+        shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
+    }
+    shoal_store_release(&image->state, SHOAL_IMAGE_LINGER);
+    image->linger_deadline_ns = now_ns + (int64_t)c->ctx->publication_linger_ms * 1000000LL;
+}
+
+void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, shoal_subscription_link_t *link,
+    int64_t now_ms)
+{
+    shoal_receive_channel_endpoint_t *ep = link->endpoint;
+    int64_t now_ns = shoal_nano_time();
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (image->endpoint == ep)
+        {
+            int32_t counter_id = shoal_publication_image_remove_subscriber(image, link->registration_id);
+            if (counter_id >= 0)
+            {
+                shoal_counters_manager_free(&c->counters, now_ms, counter_id);
+            }
+        }
+    }
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_STREAM, NULL, ep, link->stream_id, 0);
+    if (--ep->ref_count > 0)
+    {
+        return;
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (c->images[i]->endpoint == ep && SHOAL_IMAGE_ACTIVE == c->images[i]->state)
+        {
+            deactivate_image(c, c->images[i], now_ns, now_ms, 0);
+        }
+    }
+    ep->closing = true;
+    ep->pending_releases++;
+    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT, ep, ep, 0, 0);
+}
+
+void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
+    int64_t now_ms)
+{
+    if (--ep->pending_releases > 0 || !ep->closing)
+    {
+        return;
+    }
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        if (c->receive_endpoints[i] == ep)
+        {
+            c->receive_endpoints[i] = c->receive_endpoints[--c->receive_endpoints_count];
+            break;
+        }
+    }
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (c->images[i]->endpoint == ep)
+        {
+            c->images[i]->endpoint = NULL;
+        }
+    }
+    shoal_driver_free_endpoint_counters(c, ep->counter_ids, now_ms);
+    shoal_receive_channel_endpoint_delete(ep);
+}
+
+int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms)
+{
+    int work = 0;
+    int64_t now_ns = shoal_nano_time();
+    int64_t liveness_ns = (int64_t)c->ctx->image_liveness_timeout_ms * 1000000LL;
+    for (int32_t i = c->images_count - 1; i >= 0; i--)
+    {
+        shoal_publication_image_t *image = c->images[i];
+        if (SHOAL_IMAGE_ACTIVE == image->state && shoal_publication_image_is_finished(image, now_ns, liveness_ns))
+        {
+            deactivate_image(c, image, now_ns, now_ms, image->subscriber_count > 0 ? SHOAL_IMAGE_COOLDOWN_NS : 0);
+            work++;
+        }
+        else if (SHOAL_IMAGE_ACTIVE == image->state)
+        {
+            /* Counted as work: while subscribers move, the conductor stays
+             * awake to pass their progress on (status messages depend on it). */
+            work += shoal_publication_image_track_subscribers(image);
+        }
+        else if (SHOAL_IMAGE_LINGER == image->state && image->released && now_ns >= image->linger_deadline_ns)
+        {
+            shoal_publication_image_delete(image, &c->counters, now_ms);
+            c->images[i] = c->images[--c->images_count];
+            work++;
+        }
+    }
+    return work;
+}
+
+void shoal_driver_receive_endpoints_close(shoal_driver_conductor_t *c)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        shoal_publication_image_delete(c->images[i], &c->counters, now_ms);
+    }
+    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
+    {
+        shoal_driver_free_endpoint_counters(c, c->receive_endpoints[i]->counter_ids, now_ms);
+        shoal_receive_channel_endpoint_delete(c->receive_endpoints[i]);
+    }
+    free(c->images);
+    free(c->receive_endpoints);
+    c->images = NULL;
+    c->receive_endpoints = NULL;
+    c->images_count = c->receive_endpoints_count = 0;
+}
+

@@ -1,0 +1,103 @@
+#include "transport/udp/shoal_udp_sender.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+
+#define SHOAL_UDP_CONTROL_SLOT 2048
+
+int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor)
+{
+    memset(s, 0, sizeof(*s));
+    s->to_conductor = to_conductor;
+    if (shoal_udp_command_queue_init(&s->commands, SHOAL_UDP_COMMAND_QUEUE_CAPACITY) < 0)
+    {
+        return -1;
+    }
+    return shoal_udp_recv_batch_init(&s->control_batch, SHOAL_UDP_CONTROL_SLOT);
+}
+
+void shoal_udp_sender_close(shoal_udp_sender_t *s)
+{
+    shoal_udp_recv_batch_close(&s->control_batch);
+    shoal_udp_command_queue_close(&s->commands);
+    free(s->publications);
+    free(s->endpoints);
+    memset(s, 0, sizeof(*s));
+}
+
+static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void *clientd)
+{
+    shoal_udp_sender_t *s = clientd;
+    switch (type)
+    {
+        case SHOAL_UDP_CMD_ADD_SEND_ENDPOINT:
+            if (SHOAL_POINTER_LIST_ADD(s, endpoints, cmd->object) < 0)
+            {
+                shoal_udp_command_queue_post_outcome(s->to_conductor, -1, -1, "sender");
+            }
+            break;
+        case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT:
+            SHOAL_POINTER_LIST_REMOVE(s, endpoints, cmd->object);
+            shoal_udp_command_queue_post_released(s->to_conductor, type, cmd->object);
+            break;
+        case SHOAL_UDP_CMD_ADD_PUBLICATION:
+            if (shoal_send_channel_endpoint_add_publication(cmd->endpoint, cmd->object) < 0 ||
+                SHOAL_POINTER_LIST_ADD(s, publications, cmd->object) < 0)
+            {
+                shoal_send_channel_endpoint_remove_publication(cmd->endpoint, cmd->object);
+                shoal_udp_command_queue_post_outcome(s->to_conductor, -1, -1, "sender");
+            }
+            break;
+        case SHOAL_UDP_CMD_REMOVE_PUBLICATION:
+            SHOAL_POINTER_LIST_REMOVE(s, publications, cmd->object);
+            shoal_send_channel_endpoint_remove_publication(cmd->endpoint, cmd->object);
+            shoal_udp_command_queue_post_released(s->to_conductor, type, cmd->object);
+            break;
+        case SHOAL_UDP_CMD_ADD_DESTINATION:
+            shoal_udp_command_queue_post_outcome(s->to_conductor, cmd->correlation_id, shoal_send_channel_endpoint_add_destination(
+                cmd->endpoint, &cmd->address, cmd->registration_id, shoal_nano_time()), "add_destination");
+            break;
+        case SHOAL_UDP_CMD_REMOVE_DESTINATION:
+            shoal_udp_command_queue_post_outcome(s->to_conductor, cmd->correlation_id, shoal_send_channel_endpoint_remove_destination(
+                cmd->endpoint, &cmd->address, shoal_nano_time()), "remove_destination");
+            break;
+        default:
+            break;
+    }
+}
+
+int shoal_udp_sender_do_commands(shoal_udp_sender_t *s)
+{
+    return shoal_udp_command_queue_drain(&s->commands, on_sender_command, s, SHOAL_UDP_COMMANDS_PER_CYCLE);
+}
+
+int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
+{
+    int work = shoal_udp_sender_do_commands(s);
+    for (int32_t i = 0; i < s->endpoints_count; i++)
+    {
+        work += shoal_send_channel_endpoint_poll(s->endpoints[i], &s->control_batch, now_ns);
+    }
+    int32_t count = s->publications_count;
+    if (count > 0)
+    {
+        uint32_t start = s->round_robin++ % (uint32_t)count;
+        for (int32_t n = 0; n < count; n++)
+        {
+            int32_t i = (int32_t)((start + (uint32_t)n) % (uint32_t)count);
+            work += shoal_network_publication_send(s->publications[i], now_ns);
+        }
+    }
+    if (now_ns - s->time_of_last_idle_ns >= SHOAL_UDP_IDLE_INTERVAL_NS)
+    {
+        s->time_of_last_idle_ns = now_ns;
+        for (int32_t i = 0; i < s->endpoints_count; i++)
+        {
+            work += shoal_send_channel_endpoint_on_idle(s->endpoints[i], now_ns);
+        }
+    }
+    return work;
+}
