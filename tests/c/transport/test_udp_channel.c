@@ -1,0 +1,201 @@
+/* UDP channel parsing and resolution on their own: endpoint, control,
+ * interface (address, subnet, name), multicast control group, ttl, the
+ * canonical text that decides endpoint sharing, and the errors that name
+ * what did not resolve. Loopback addresses only: no network needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "transport/udp/shoal_udp_channel.h"
+#include "util/shoal_error.h"
+
+static int channel(const char *text, shoal_udp_channel_t *ch)
+{
+    shoal_uri_t uri;
+    assert_int_equal(0, shoal_uri_parse(text, &uri));
+    shoal_err_clear();
+    return shoal_udp_channel_init(ch, &uri);
+}
+
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+    return AF_INET == a->ss_family ? ntohs(((const struct sockaddr_in *)a)->sin_port) :
+        ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+static void text_of(const struct sockaddr_storage *a, char *buf, size_t length)
+{
+    shoal_udp_addr_format(a, buf, length);
+}
+
+static void unicast_endpoint(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40123", &ch));
+    assert_true(ch.has_endpoint);
+    assert_false(ch.has_control);
+    assert_false(ch.has_interface);
+    assert_false(ch.is_multicast);
+    assert_int_equal(AF_INET, ch.endpoint.ss_family);
+    assert_int_equal(40123, port_of(&ch.endpoint));
+    assert_int_equal(sizeof(struct sockaddr_in), ch.endpoint_length);
+    text_of(&ch.endpoint, text, sizeof(text));
+    assert_string_equal("127.0.0.1:40123", text);
+    assert_int_equal(0, ch.ttl);
+}
+
+static void ipv6_endpoint(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?endpoint=[::1]:40124", &ch));
+    assert_int_equal(AF_INET6, ch.endpoint.ss_family);
+    assert_int_equal(40124, port_of(&ch.endpoint));
+    text_of(&ch.endpoint, text, sizeof(text));
+    assert_string_equal("[::1]:40124", text);
+    assert_false(shoal_udp_addr_is_multicast(&ch.endpoint));
+}
+
+static void multicast_control_is_the_next_group(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?endpoint=224.0.1.77:40456|interface=127.0.0.1|ttl=4", &ch));
+    assert_true(ch.is_multicast);
+    assert_true(shoal_udp_addr_is_multicast(&ch.endpoint));
+    text_of(&ch.multicast_control, text, sizeof(text));
+    assert_string_equal("224.0.1.78:40456", text);
+    assert_true(ch.has_interface);
+    text_of(&ch.interface_address, text, sizeof(text));
+    assert_string_equal("127.0.0.1:0", text);
+    assert_int_equal(4, ch.ttl);
+
+    assert_int_equal(0, channel("aeron:udp?endpoint=[ff02::1:3]:40457|interface=[::1]", &ch));
+    assert_true(ch.is_multicast);
+    text_of(&ch.multicast_control, text, sizeof(text));
+    assert_string_equal("[ff02::1:4]:40457", text);
+}
+
+static void interface_as_subnet_and_name(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=127.0.0.0/8", &ch));
+    assert_true(ch.has_interface);
+    text_of(&ch.interface_address, text, sizeof(text));
+    assert_string_equal("127.0.0.1:0", text);     /* the loopback interface's own address */
+    assert_true(ch.interface_index > 0);
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=lo", &ch));
+    assert_true(ch.has_interface);
+    assert_true(ch.interface_index > 0);
+}
+
+static void mdc_control(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?control=127.0.0.1:40459|control-mode=dynamic", &ch));
+    assert_false(ch.has_endpoint);
+    assert_true(ch.has_control);
+    text_of(&ch.control, text, sizeof(text));
+    assert_string_equal("127.0.0.1:40459", text);
+    assert_int_equal(SHOAL_CONTROL_MODE_DYNAMIC, ch.uri.control_mode);
+}
+
+static void canonical_text_decides_sharing(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t a, b;
+    /* Parameters that do not change the socket (stream options) share it. */
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460", &a));
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|term-length=65536|mtu=1408", &b));
+    assert_string_equal(a.canonical, b.canonical);
+    assert_int_equal(0, channel("aeron:udp?endpoint=localhost:40460", &b));
+    assert_string_equal(a.canonical, b.canonical);   /* names resolve (IPv4 preferred) */
+    /* Another port, an interface or a control address make another socket. */
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40461", &b));
+    assert_string_not_equal(a.canonical, b.canonical);
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|interface=127.0.0.1", &b));
+    assert_string_not_equal(a.canonical, b.canonical);
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|control=127.0.0.1:40462", &b));
+    assert_string_not_equal(a.canonical, b.canonical);
+}
+
+static void errors_name_what_did_not_resolve(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    assert_int_equal(-1, channel("aeron:udp?endpoint=no-such-host.invalid:40463", &ch));
+    assert_int_equal(SHOAL_EURI, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "endpoint 'no-such-host.invalid:40463'"));
+    assert_int_equal(-1, channel("aeron:udp?control=no-such-host.invalid:40464", &ch));
+    assert_non_null(strstr(shoal_errmsg(), "control 'no-such-host.invalid:40464'"));
+    assert_int_equal(-1, channel("aeron:udp?endpoint=127.0.0.1:40465|interface=10.255.255.0/24", &ch));
+    assert_non_null(strstr(shoal_errmsg(), "interface '10.255.255.0/24' not found"));
+    assert_int_equal(-1, channel("aeron:udp?endpoint=127.0.0.1:40465|interface=nosuchif0", &ch));
+    assert_non_null(strstr(shoal_errmsg(), "interface 'nosuchif0' not found"));
+    assert_int_equal(-1, channel("aeron:udp?endpoint=127.0.0.1:40465|interface=127.0.0.0/40", &ch));
+    assert_non_null(strstr(shoal_errmsg(), "interface '127.0.0.0/40'"));
+}
+
+/* An explicit address this host does not show is left for bind() to judge. */
+static void an_unknown_interface_address_is_kept(void **state)
+{
+    (void)state;
+    shoal_udp_channel_t ch;
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40466|interface=10.255.255.254:7", &ch));
+    assert_true(ch.has_interface);
+    text_of(&ch.interface_address, text, sizeof(text));
+    assert_string_equal("10.255.255.254:7", text);
+}
+
+static void resolve_and_compare_addresses(void **state)
+{
+    (void)state;
+    struct sockaddr_storage a, b;
+    socklen_t la, lb;
+    assert_int_equal(0, shoal_udp_resolve("127.0.0.1:9", &a, &la));
+    assert_int_equal(0, shoal_udp_resolve("127.0.0.1:9", &b, &lb));
+    assert_true(shoal_udp_addr_equal(&a, &b));
+    assert_int_equal(la, shoal_udp_addr_length(&a));
+    assert_int_equal(0, shoal_udp_resolve("127.0.0.1:10", &b, &lb));
+    assert_false(shoal_udp_addr_equal(&a, &b));      /* the port counts */
+    assert_int_equal(0, shoal_udp_resolve("[::1]:9", &b, &lb));
+    assert_false(shoal_udp_addr_equal(&a, &b));      /* so does the family */
+    assert_int_equal(sizeof(struct sockaddr_in6), shoal_udp_addr_length(&b));
+    const char *bad[] = { "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:x", "[::1:9", "[::1]x", ":9" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        shoal_err_clear();
+        assert_int_equal(-1, shoal_udp_resolve(bad[i], &a, &la));
+        assert_int_equal(SHOAL_EURI, shoal_errcode());
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unicast_endpoint),
+        cmocka_unit_test(ipv6_endpoint),
+        cmocka_unit_test(multicast_control_is_the_next_group),
+        cmocka_unit_test(interface_as_subnet_and_name),
+        cmocka_unit_test(mdc_control),
+        cmocka_unit_test(canonical_text_decides_sharing),
+        cmocka_unit_test(errors_name_what_did_not_resolve),
+        cmocka_unit_test(an_unknown_interface_address_is_kept),
+        cmocka_unit_test(resolve_and_compare_addresses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
