@@ -7,7 +7,7 @@
 #   scripts/test_deb.sh [BUILD_DIR]     (default build/deb; needs root for dpkg -i)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build="${1:-$root/build/deb}"
+build="$(realpath -m "${1:-$root/build/deb}")"
 "$root/scripts/deps.sh" lintian dpkg-dev fakeroot adduser
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: scripts/test_deb.sh installs packages with dpkg -i and needs root"

@@ -14,7 +14,7 @@
 #   scripts/test_plain_build.sh [BUILD_DIR]   (default build/plain)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build="${1:-$root/build/plain}"
+build="$(realpath -m "${1:-$root/build/plain}")"
 
 if [ "${SHOAL_PLAIN_HIDDEN:-}" != 1 ]; then
   if [ "$(id -u)" -ne 0 ] || ! unshare -m --propagation private true 2>/dev/null; then

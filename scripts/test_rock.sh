@@ -6,7 +6,7 @@
 #   scripts/test_rock.sh [TREE]     (default build/rock-tree)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-tree="${1:-$root/build/rock-tree}"
+tree="$(realpath -m "${1:-$root/build/rock-tree}")"   # absolute: the script changes directory
 [ $# -gt 0 ] && shift   # the rest goes to the Lua test runner
 "$root/scripts/deps.sh" luarocks luajit libluajit-5.1-dev swig
 rm -rf "$tree"

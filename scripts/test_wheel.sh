@@ -6,7 +6,7 @@
 #   scripts/test_wheel.sh [WORK_DIR]     (default build/wheel)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-work="${1:-$root/build/wheel}"
+work="$(realpath -m "${1:-$root/build/wheel}")"   # absolute: the script changes directory
 py=/usr/bin/python3
 rm -rf "$work"
 mkdir -p "$work"
