@@ -1,5 +1,6 @@
 #include "driver/shoal_driver_conductor.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,23 +16,6 @@
 int64_t shoal_driver_now_ms(void)
 {
     return shoal_epoch_ms();
-}
-
-int shoal_driver_array_ensure(void **array, int32_t count, int32_t *capacity, size_t element_size)
-{
-    if (count < *capacity)
-    {
-        return 0;
-    }
-    int32_t cap = *capacity ? *capacity * 2 : 8;
-    void *grown = realloc(*array, (size_t)cap * element_size);
-    if (NULL == grown)
-    {
-        return shoal_set_err(SHOAL_ENOMEM, "driver: out of memory");
-    }
-    *array = grown;
-    *capacity = cap;
-    return 0;
 }
 
 void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message)
@@ -60,6 +44,71 @@ void shoal_driver_refuse_foreign(shoal_driver_conductor_t *c, int64_t client_id,
         "change its own", what, (long long)registration_id, (long long)client_id);
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS])++;
     shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
+}
+
+void shoal_driver_send_channel_error(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t code,
+    const char *channel, const char *why)
+{
+    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
+    snprintf(msg, sizeof(msg), "channel '%s': %s", channel, NULL != why ? why : shoal_errmsg());
+    shoal_driver_send_error(c, correlation_id, code, msg);
+}
+
+/* Publication and subscription links both start with the registration and
+ * its owner, which is all the lookup below reads. */
+typedef struct shoal_link_owner_stct
+{
+    int64_t registration_id;
+    int64_t client_id;
+} shoal_link_owner_t;
+
+typedef char shoal_publication_link_starts_with_owner[
+    offsetof(shoal_publication_link_t, registration_id) == offsetof(shoal_link_owner_t, registration_id) &&
+    offsetof(shoal_publication_link_t, client_id) == offsetof(shoal_link_owner_t, client_id) ? 1 : -1];
+typedef char shoal_subscription_link_starts_with_owner[
+    offsetof(shoal_subscription_link_t, registration_id) == offsetof(shoal_link_owner_t, registration_id) &&
+    offsetof(shoal_subscription_link_t, client_id) == offsetof(shoal_link_owner_t, client_id) ? 1 : -1];
+
+int32_t shoal_driver_find_own_link(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, const char *what, const void *links, int32_t count, size_t stride)
+{
+    bool foreign = false;
+    for (int32_t i = 0; i < count; i++)
+    {
+        const shoal_link_owner_t *owner = (const shoal_link_owner_t *)((const uint8_t *)links + (size_t)i * stride);
+        if (owner->registration_id != registration_id)
+        {
+            continue;
+        }
+        if (owner->client_id == client_id)
+        {
+            return i;
+        }
+        foreign = true;
+    }
+    if (foreign)
+    {
+        shoal_driver_refuse_foreign(c, client_id, correlation_id, what, registration_id);
+        return -2;
+    }
+    return -1;
+}
+
+shoal_subscription_link_t *shoal_driver_add_subscription_link(shoal_driver_conductor_t *c, int64_t client_id,
+    int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, shoal_media_t media)
+{
+    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
+    memset(link, 0, sizeof(*link));
+    link->registration_id = correlation_id;
+    link->client_id = client_id;
+    link->stream_id = stream_id;
+    link->has_session_id = uri->has_session_id;
+    link->session_id = uri->session_id;
+    link->media = media;
+    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
+    shoal_subscription_ready_t r = { correlation_id, -1 };
+    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
+    return link;
 }
 
 static void transmit(shoal_driver_conductor_t *c, int32_t type, const void *msg, size_t length)
@@ -236,8 +285,7 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
 void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
 {
     int64_t now_ms = shoal_epoch_ms();
-    shoal_driver_send_endpoints_close(c);
-    shoal_driver_receive_endpoints_close(c);
+    shoal_driver_udp_close(c);
     shoal_driver_udp_proxy_close(c);
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
@@ -292,6 +340,36 @@ static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, i
         return;
     }
     shoal_driver_on_add_ipc_publication(c, client_id, correlation_id, stream_id, channel, &uri, exclusive, now_ms);
+}
+
+/* remove_publication / remove_subscription: only the link's own client may. */
+static void on_remove(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, bool publication, int64_t now_ms)
+{
+    const char *what = publication ? "publication" : "subscription";
+    int32_t i = publication ?
+        shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what, c->publication_links,
+            c->publication_links_count, sizeof(c->publication_links[0])) :
+        shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what, c->subscription_links,
+            c->subscription_links_count, sizeof(c->subscription_links[0]));
+    if (i >= 0)
+    {
+        if (publication)
+        {
+            shoal_driver_remove_publication_link(c, i, now_ms);
+        }
+        else
+        {
+            shoal_driver_remove_subscription_link(c, i, now_ms);
+        }
+        shoal_driver_send_operation_success(c, correlation_id);
+    }
+    else if (-1 == i)
+    {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown %s registration %lld", what, (long long)registration_id);
+        shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
+    }
 }
 
 static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t length)
@@ -362,16 +440,8 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
             }
             memcpy(&cmd, buffer, sizeof(cmd));
             shoal_driver_client_touch(c, correlated.client_id, now_ms);
-            if (SHOAL_CMD_REMOVE_PUBLICATION == type)
-            {
-                shoal_driver_on_remove_publication(c, correlated.client_id, correlated.correlation_id,
-                    cmd.registration_id, now_ms);
-            }
-            else
-            {
-                shoal_driver_on_remove_subscription(c, correlated.client_id, correlated.correlation_id,
-                    cmd.registration_id, now_ms);
-            }
+            on_remove(c, correlated.client_id, correlated.correlation_id, cmd.registration_id,
+                SHOAL_CMD_REMOVE_PUBLICATION == type, now_ms);
             break;
         }
         case SHOAL_CMD_ADD_DESTINATION:

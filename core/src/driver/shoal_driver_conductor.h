@@ -14,7 +14,8 @@
  *   shoal_driver_receive_endpoints.c  UDP subscriptions, receive endpoints, images
  *   shoal_driver_udp_proxy.c          the sender/receiver duties: set-up, commands,
  *                                     their cycles in shared mode
- *   shoal_driver_endpoint_counters.c  per-endpoint counter blocks
+ *   shoal_driver_udp_endpoints.c      what send and receive endpoints share: lookup,
+ *                                     references, release hand-shake, counters
  * Nothing here is on a publisher's or subscriber's hot path.
  */
 #ifndef SHOAL_DRIVER_CONDUCTOR_H
@@ -30,6 +31,7 @@
 #include "transport/ipc/shoal_ipc_publication.h"
 #include "transport/udp/shoal_udp_receiver.h"
 #include "transport/udp/shoal_udp_sender.h"
+#include "util/shoal_array.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
 #include "util/shoal_loss_report.h"
@@ -69,10 +71,7 @@ typedef struct shoal_subscription_link_stct
     char channel[SHOAL_UDP_CANONICAL_MAX];
 } shoal_subscription_link_t;
 
-#define SHOAL_DRIVER_ARRAY(type, name) \
-    type *name;                        \
-    int32_t name##_count;              \
-    int32_t name##_capacity
+#define SHOAL_DRIVER_ARRAY(type, name) SHOAL_ARRAY(type, name)
 
 typedef struct shoal_driver_conductor_stct
 {
@@ -115,9 +114,7 @@ void shoal_driver_conductor_close(shoal_driver_conductor_t *c);
 int shoal_driver_conductor_do_work(shoal_driver_conductor_t *c);
 
 /* Grows a SHOAL_DRIVER_ARRAY by one slot; -1 on allocation failure. */
-int shoal_driver_array_ensure(void **array, int32_t count, int32_t *capacity, size_t element_size);
-#define SHOAL_DRIVER_ARRAY_ENSURE(c, name) \
-    shoal_driver_array_ensure((void **)&(c)->name, (c)->name##_count, &(c)->name##_capacity, sizeof(*(c)->name))
+#define SHOAL_DRIVER_ARRAY_ENSURE(c, name) SHOAL_ARRAY_ENSURE(c, name, "driver")
 
 /* Responses (shoal_driver_conductor.c) */
 void shoal_driver_send_error(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t code, const char *message);
@@ -130,6 +127,9 @@ void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t 
     int32_t position_counter_id);
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
     int64_t subscription_registration_id, int32_t stream_id);
+/* ERROR "channel 'channel': why" (why NULL: the current shoal_errmsg). */
+void shoal_driver_send_channel_error(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t code,
+    const char *channel, const char *why);
 void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const char *message);
 /* Refuses a command of client_id naming registration_id, which another
  * client holds (what: "publication" or "subscription"): error response,
@@ -140,6 +140,15 @@ void shoal_driver_record_error(shoal_driver_conductor_t *c, int32_t code, const 
 void shoal_driver_refuse_foreign(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     const char *what, int64_t registration_id);
 int64_t shoal_driver_now_ms(void);
+/* The index of client_id's link registration_id in links (publication or
+ * subscription links: count of them, stride bytes apart); -1 if nobody
+ * holds it (the caller answers), -2 if another client does (refused here). */
+int32_t shoal_driver_find_own_link(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int64_t registration_id, const char *what, const void *links, int32_t count, size_t stride);
+/* A new subscription link (room already ensured) with the fields every
+ * medium has; counted and answered SUBSCRIPTION_READY. */
+shoal_subscription_link_t *shoal_driver_add_subscription_link(shoal_driver_conductor_t *c, int64_t client_id,
+    int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, shoal_media_t media);
 
 /* Clients (shoal_driver_clients.c) */
 shoal_driver_client_t *shoal_driver_client_touch(shoal_driver_conductor_t *c, int64_t client_id, int64_t now_ms);
@@ -149,18 +158,24 @@ int shoal_driver_check_client_liveness(shoal_driver_conductor_t *c, int64_t now_
 /* Publications, IPC and UDP (shoal_driver_publications.c) */
 void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms);
-void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, int64_t now_ms);
-/* Whether an existing publication (of existing_term_length) can be shared
- * with what uri asks; sends ECLASH to the client if not. */
-bool shoal_driver_publication_fits(shoal_driver_conductor_t *c, int64_t correlation_id,
-    const shoal_publication_resource_t *r, int32_t existing_term_length, const shoal_uri_t *uri, int32_t term_length,
+/* The term length and mtu an add_publication asks for (uri's, else
+ * default_term_length and the context's mtu); false with EURI sent when the
+ * mtu does not fit the term (an eighth of it) or max_mtu. */
+bool shoal_driver_publication_sizes(shoal_driver_conductor_t *c, int64_t correlation_id, const char *channel,
+    const shoal_uri_t *uri, int32_t default_term_length, int32_t max_mtu, int32_t *term_length, int32_t *mtu);
+/* An add_publication's check against existing, the shareable publication
+ * of the stream (of existing_term_length) or NULL: with one, takes a
+ * reference if what uri asks fits it; without, checks that the session id
+ * uri names (if any) is free. False with ECLASH sent otherwise. */
+bool shoal_driver_share_or_check(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t stream_id,
+    const shoal_uri_t *uri, shoal_publication_resource_t *existing, int32_t existing_term_length, int32_t term_length,
     int32_t mtu);
-/* Whether the session id uri names (if any) is free for stream_id; sends ECLASH if not. */
-bool shoal_driver_session_id_free(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t stream_id,
-    const shoal_uri_t *uri);
-/* The session id of a new publication: uri's, or a fresh random one. */
-int32_t shoal_driver_session_id_for(shoal_driver_conductor_t *c, int32_t stream_id, const shoal_uri_t *uri);
+/* What a new publication of either medium is made of: its log (uri's
+ * session id or a fresh random one, a random initial term id, sparse) and
+ * identity; channel labels its counters. */
+shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c,
+    shoal_media_t media, int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length,
+    int32_t mtu, bool exclusive, const char *channel);
 /* Records that client_id holds r (its reference already counted) under
  * correlation_id and answers PUBLICATION_READY. On failure the error is sent
  * and the reference dropped. */
@@ -182,8 +197,6 @@ void shoal_driver_note_random_fallback(shoal_driver_conductor_t *c, int fallback
 /* Subscriptions (shoal_driver_subscriptions.c) */
 void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, int64_t now_ms);
-void shoal_driver_on_remove_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, int64_t now_ms);
 void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
 /* Links every matching subscription to a new publication (image per subscription). */
 void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
@@ -204,8 +217,6 @@ void shoal_driver_on_network_publication_released(shoal_driver_conductor_t *c, s
     int64_t now_ms);
 void shoal_driver_on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep,
     int64_t now_ms);
-/* Frees every UDP publication and send endpoint (driver closing, duties stopped). */
-void shoal_driver_send_endpoints_close(shoal_driver_conductor_t *c);
 
 /* UDP subscriptions and images (shoal_driver_receive_endpoints.c) */
 void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
@@ -220,14 +231,28 @@ int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms);
 /* The receiver released an endpoint: freed now. */
 void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
     int64_t now_ms);
-/* Frees every image and receive endpoint (driver closing, duties stopped). */
-void shoal_driver_receive_endpoints_close(shoal_driver_conductor_t *c);
 
-/* Per-endpoint counter blocks (shoal_driver_endpoint_counters.c): kind is
- * "snd-channel" or "rcv-channel"; ids gets SHOAL_UDP_COUNTER_COUNT ids. */
-void shoal_driver_allocate_endpoint_counters(shoal_driver_conductor_t *c, const char *kind, int32_t type_id,
-    const shoal_udp_channel_t *ch, shoal_udp_counters_t *counters, int32_t *ids, int64_t now_ms);
-void shoal_driver_free_endpoint_counters(shoal_driver_conductor_t *c, int32_t *ids, int64_t now_ms);
+/* Send and receive endpoints alike (shoal_driver_udp_endpoints.c), through
+ * the shoal_udp_endpoint_t both start with; arrays are the conductor's
+ * send_endpoints or receive_endpoints. */
+shoal_udp_endpoint_params_t shoal_driver_endpoint_params(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch);
+/* The endpoint of the same channel (canonical text), or NULL. */
+void *shoal_driver_find_endpoint(void *const *endpoints, int32_t count, const shoal_udp_channel_t *ch);
+/* A new endpoint: its counters, and a place in the array (room ensured by the caller). */
+void shoal_driver_adopt_endpoint(shoal_driver_conductor_t *c, void **endpoints, int32_t *count,
+    shoal_udp_endpoint_t *e, bool send_side, int64_t now_ms);
+/* An endpoint whose removal is still on its way to its duty is taken back
+ * (its socket still holds the port): true if the caller must ask its duty
+ * to add it again (the queue is FIFO: the duty drops it, then adds it). */
+bool shoal_driver_revive_endpoint(shoal_udp_endpoint_t *e);
+/* Drops a reference; true if it was the last (the caller asks its duty to remove it). */
+bool shoal_driver_release_endpoint(shoal_udp_endpoint_t *e);
+/* Its duty released it: true if it is to be deleted now (out of the array,
+ * counters freed); false while it was revived or another removal is in flight. */
+bool shoal_driver_endpoint_released(shoal_driver_conductor_t *c, void **endpoints, int32_t *count,
+    shoal_udp_endpoint_t *e, int64_t now_ms);
+/* Frees every UDP publication, image and endpoint (driver closing, duties stopped). */
+void shoal_driver_udp_close(shoal_driver_conductor_t *c);
 
 /* The sender/receiver proxy (shoal_driver_udp_proxy.c) */
 /* Sets up the duties and their queues; drain_agent_messages drains the
@@ -237,6 +262,9 @@ void shoal_driver_udp_proxy_close(shoal_driver_conductor_t *c);
 /* Asks the sender or receiver duty (a command that cannot be queued is
  * noted in the error log). */
 void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint);
+/* add/remove_destination for the sender, answered by its RESULT; -1 if it cannot be queued. */
+int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint,
+    int64_t correlation_id, const struct sockaddr_storage *address);
 void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint,
     int32_t stream_id, int64_t cooldown_ns);
 /* Sender and receiver duties when they share the conductor's thread. */

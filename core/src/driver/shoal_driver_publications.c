@@ -74,38 +74,69 @@ int32_t shoal_driver_next_initial_term_id(shoal_driver_conductor_t *c)
 
 /* ---------------------------------------------------------------- links */
 
-bool shoal_driver_publication_fits(shoal_driver_conductor_t *c, int64_t correlation_id,
-    const shoal_publication_resource_t *r, int32_t existing_term_length, const shoal_uri_t *uri, int32_t term_length,
+bool shoal_driver_publication_sizes(shoal_driver_conductor_t *c, int64_t correlation_id, const char *channel,
+    const shoal_uri_t *uri, int32_t default_term_length, int32_t max_mtu, int32_t *term_length, int32_t *mtu)
+{
+    *term_length = uri->has_term_length ? uri->term_length : default_term_length;
+    *mtu = uri->has_mtu ? uri->mtu : (int32_t)c->ctx->mtu;
+    if (*mtu > *term_length / 8 + (int32_t)SHOAL_DATA_HEADER_LENGTH || *mtu > max_mtu)
+    {
+        char why[96];
+        snprintf(why, sizeof(why), "mtu %d too large for term-length %d", *mtu, *term_length);
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, why);
+        return false;
+    }
+    return true;
+}
+
+bool shoal_driver_share_or_check(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t stream_id,
+    const shoal_uri_t *uri, shoal_publication_resource_t *existing, int32_t existing_term_length, int32_t term_length,
     int32_t mtu)
 {
-    if ((uri->has_term_length && uri->term_length != existing_term_length) || (uri->has_mtu && uri->mtu != r->mtu))
+    char msg[256];
+    if (NULL == existing)
     {
-        char msg[256];
+        if (uri->has_session_id && shoal_driver_session_in_use(c, stream_id, uri->session_id))
+        {
+            snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id,
+                uri->session_id);
+            shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
+            return false;
+        }
+        return true;
+    }
+    if ((uri->has_term_length && uri->term_length != existing_term_length) ||
+        (uri->has_mtu && uri->mtu != existing->mtu))
+    {
         snprintf(msg, sizeof(msg),
             "stream %d clash: existing publication session %d has term-length %d mtu %d, requested %d/%d",
-            r->stream_id, r->session_id, existing_term_length, r->mtu, term_length, mtu);
+            existing->stream_id, existing->session_id, existing_term_length, existing->mtu, term_length, mtu);
         shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
         return false;
     }
+    existing->ref_count++;
     return true;
 }
 
-bool shoal_driver_session_id_free(shoal_driver_conductor_t *c, int64_t correlation_id, int32_t stream_id,
-    const shoal_uri_t *uri)
+shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c,
+    shoal_media_t media, int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length,
+    int32_t mtu, bool exclusive, const char *channel)
 {
-    if (uri->has_session_id && shoal_driver_session_in_use(c, stream_id, uri->session_id))
-    {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id, uri->session_id);
-        shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
-        return false;
-    }
-    return true;
-}
-
-int32_t shoal_driver_session_id_for(shoal_driver_conductor_t *c, int32_t stream_id, const shoal_uri_t *uri)
-{
-    return uri->has_session_id ? uri->session_id : shoal_driver_next_session_id(c, stream_id);
+    shoal_publication_resource_params_t p = {
+        .media = media,
+        .log = {
+            .registration_id = correlation_id,
+            .term_length = term_length,
+            .mtu = mtu,
+            .initial_term_id = shoal_driver_next_initial_term_id(c),
+            .session_id = uri->has_session_id ? uri->session_id : shoal_driver_next_session_id(c, stream_id),
+            .stream_id = stream_id,
+            .sparse = uri->has_sparse && uri->sparse,
+        },
+        .exclusive = exclusive,
+        .channel = channel,
+    };
+    return p;
 }
 
 static void send_publication_ready(shoal_driver_conductor_t *c, int64_t correlation_id,
@@ -161,34 +192,6 @@ void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t i
     }
 }
 
-void shoal_driver_on_remove_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, int64_t now_ms)
-{
-    bool foreign = false;
-    for (int32_t i = 0; i < c->publication_links_count; i++)
-    {
-        if (c->publication_links[i].registration_id != registration_id)
-        {
-            continue;
-        }
-        if (c->publication_links[i].client_id == client_id)
-        {
-            shoal_driver_remove_publication_link(c, i, now_ms);
-            shoal_driver_send_operation_success(c, correlation_id);
-            return;
-        }
-        foreign = true;
-    }
-    if (foreign)
-    {
-        shoal_driver_refuse_foreign(c, client_id, correlation_id, "publication", registration_id);
-        return;
-    }
-    char msg[128];
-    snprintf(msg, sizeof(msg), "unknown publication registration %lld", (long long)registration_id);
-    shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
-}
-
 /* ------------------------------------------------------------------- IPC */
 
 static shoal_ipc_publication_t *find_shared(shoal_driver_conductor_t *c, int32_t stream_id, const shoal_uri_t *uri)
@@ -196,8 +199,7 @@ static shoal_ipc_publication_t *find_shared(shoal_driver_conductor_t *c, int32_t
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         shoal_ipc_publication_t *p = c->ipc_publications[i];
-        if (!p->resource.exclusive && SHOAL_IPC_PUB_ACTIVE == p->state && p->resource.stream_id == stream_id &&
-            (!uri->has_session_id || uri->session_id == p->resource.session_id))
+        if (SHOAL_IPC_PUB_ACTIVE == p->state && shoal_publication_resource_shareable(&p->resource, stream_id, uri))
         {
             return p;
         }
@@ -208,47 +210,29 @@ static shoal_ipc_publication_t *find_shared(shoal_driver_conductor_t *c, int32_t
 void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
 {
-    char msg[SHOAL_ERRMSG_MAX + 64];
-    int32_t term_length = uri->has_term_length ? uri->term_length : (int32_t)c->ctx->ipc_term_length;
-    int32_t mtu = uri->has_mtu ? uri->mtu : (int32_t)c->ctx->mtu;
-    if (mtu > term_length / 8 + (int32_t)SHOAL_DATA_HEADER_LENGTH)
+    int32_t term_length, mtu;
+    if (!shoal_driver_publication_sizes(c, correlation_id, channel, uri, (int32_t)c->ctx->ipc_term_length, INT32_MAX,
+        &term_length, &mtu))
     {
-        snprintf(msg, sizeof(msg), "channel '%s': mtu %d too large for term-length %d", channel, mtu, term_length);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
         return;
     }
-
     shoal_ipc_publication_t *pub = exclusive ? NULL : find_shared(c, stream_id, uri);
-    if (NULL != pub)
+    if (!shoal_driver_share_or_check(c, correlation_id, stream_id, uri, NULL == pub ? NULL : &pub->resource,
+        NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
     {
-        if (!shoal_driver_publication_fits(c, correlation_id, &pub->resource, pub->log.term_length, uri, term_length,
-            mtu))
-        {
-            return;
-        }
-        pub->resource.ref_count++;
+        return;
     }
-    else
+    if (NULL == pub)
     {
-        if (!shoal_driver_session_id_free(c, correlation_id, stream_id, uri))
-        {
-            return;
-        }
         if (SHOAL_DRIVER_ARRAY_ENSURE(c, ipc_publications) < 0)
         {
             shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
             return;
         }
         shoal_ipc_publication_params_t params = {
-            .registration_id = correlation_id,
-            .session_id = shoal_driver_session_id_for(c, stream_id, uri),
-            .initial_term_id = shoal_driver_next_initial_term_id(c),
-            .stream_id = stream_id,
-            .term_length = term_length,
-            .mtu = mtu,
-            .exclusive = exclusive,
+            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_IPC, correlation_id, stream_id, uri,
+                term_length, mtu, exclusive, "aeron:ipc"),
             .session_id_explicit = uri->has_session_id,
-            .sparse = uri->has_sparse && uri->sparse,
         };
         if (shoal_ipc_publication_create(&pub, c->ctx->dir, &params, &c->counters, now_ms) < 0)
         {

@@ -21,29 +21,15 @@
 /* An image that ended is not rebuilt from the same session for this long. */
 #define SHOAL_IMAGE_COOLDOWN_NS (1000 * 1000 * 1000LL)
 
-static shoal_receive_channel_endpoint_t *find_receive_endpoint(shoal_driver_conductor_t *c,
-    const shoal_udp_channel_t *ch)
-{
-    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
-    {
-        if (0 == strcmp(c->receive_endpoints[i]->channel.canonical, ch->canonical))
-        {
-            return c->receive_endpoints[i];
-        }
-    }
-    return NULL;
-}
-
 static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_conductor_t *c,
     const shoal_udp_channel_t *ch, int64_t now_ms)
 {
-    shoal_receive_channel_endpoint_t *ep = find_receive_endpoint(c, ch);
+    shoal_receive_channel_endpoint_t *ep = shoal_driver_find_endpoint((void *const *)c->receive_endpoints,
+        c->receive_endpoints_count, ch);
     if (NULL != ep)
     {
-        if (ep->closing)
+        if (shoal_driver_revive_endpoint(&ep->udp))
         {
-            /* Taken back before the receiver dropped it (see revive_send_endpoint). */
-            ep->closing = false;
             shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
         }
         return ep;
@@ -53,12 +39,7 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
         return NULL;
     }
     shoal_receive_channel_endpoint_params_t p = {
-        .channel = ch,
-        .rcvbuf = c->ctx->socket_rcvbuf,
-        .sndbuf = c->ctx->socket_sndbuf,
-        .send_loss_rate = c->ctx->send_loss_rate,
-        .recv_loss_rate = c->ctx->rcv_loss_rate,
-        .loss_seed = c->next_loss_seed++,
+        .udp = shoal_driver_endpoint_params(c, ch),
         .receiver_id = c->receiver_id,
         .max_images = (int32_t)c->ctx->max_images_per_endpoint,
         .max_setup_term_length = (int32_t)c->ctx->max_setup_term_length,
@@ -69,9 +50,8 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
     {
         return NULL;
     }
-    shoal_driver_allocate_endpoint_counters(c, "rcv-channel", SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL, ch, &ep->counters,
-        ep->counter_ids, now_ms);
-    c->receive_endpoints[c->receive_endpoints_count++] = ep;
+    shoal_driver_adopt_endpoint(c, (void **)c->receive_endpoints, &c->receive_endpoints_count, &ep->udp, false,
+        now_ms);
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
     return ep;
 }
@@ -113,7 +93,7 @@ static bool setup_is_new(const shoal_driver_conductor_t *c, const shoal_receive_
     bool endpoint_live = false;
     for (int32_t i = 0; i < c->receive_endpoints_count; i++)
     {
-        endpoint_live |= c->receive_endpoints[i] == ep && !ep->closing;
+        endpoint_live |= c->receive_endpoints[i] == ep && !ep->udp.closing;
     }
     if (!endpoint_live)
     {
@@ -224,18 +204,16 @@ void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_en
 void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms)
 {
-    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
     shoal_udp_channel_t ch;
     if (shoal_udp_channel_init(&ch, uri) < 0)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
         return;
     }
     if (!ch.has_endpoint)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': a subscription needs 'endpoint' to receive on", channel);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
+            "a subscription needs 'endpoint' to receive on");
         return;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
@@ -246,20 +224,13 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
     shoal_receive_channel_endpoint_t *ep = get_receive_endpoint(c, &ch, now_ms);
     if (NULL == ep)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        shoal_driver_send_channel_error(c, correlation_id, shoal_errcode(), channel, NULL);
         return;
     }
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_STREAM, NULL, ep, stream_id, 0);
-    ep->ref_count++;
-    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
-    memset(link, 0, sizeof(*link));
-    link->registration_id = correlation_id;
-    link->client_id = client_id;
-    link->stream_id = stream_id;
-    link->has_session_id = uri->has_session_id;
-    link->session_id = uri->session_id;
-    link->media = SHOAL_MEDIA_UDP;
+    ep->udp.ref_count++;
+    shoal_subscription_link_t *link = shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id, uri,
+        SHOAL_MEDIA_UDP);
     link->endpoint = ep;
     link->reliable = uri->has_reliable ? uri->reliable : true;
     link->sparse = uri->has_sparse && uri->sparse;
@@ -269,10 +240,6 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
         snprintf(link->channel, sizeof(link->channel), "%s", channel);
         shoal_err_clear();
     }
-    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
-
-    shoal_subscription_ready_t r = { correlation_id, -1 };
-    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
     for (int32_t i = 0; i < c->images_count; i++)
     {
         shoal_publication_image_t *image = c->images[i];
@@ -320,7 +287,7 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
         }
     }
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_STREAM, NULL, ep, link->stream_id, 0);
-    if (--ep->ref_count > 0)
+    if (!shoal_driver_release_endpoint(&ep->udp))
     {
         return;
     }
@@ -331,25 +298,16 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
             deactivate_image(c, c->images[i], now_ns, now_ms, 0);
         }
     }
-    ep->closing = true;
-    ep->pending_releases++;
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT, ep, ep, 0, 0);
 }
 
 void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
     int64_t now_ms)
 {
-    if (--ep->pending_releases > 0 || !ep->closing)
+    if (!shoal_driver_endpoint_released(c, (void **)c->receive_endpoints, &c->receive_endpoints_count, &ep->udp,
+        now_ms))
     {
         return;
-    }
-    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
-    {
-        if (c->receive_endpoints[i] == ep)
-        {
-            c->receive_endpoints[i] = c->receive_endpoints[--c->receive_endpoints_count];
-            break;
-        }
     }
     for (int32_t i = 0; i < c->images_count; i++)
     {
@@ -358,7 +316,6 @@ void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoa
             c->images[i]->endpoint = NULL;
         }
     }
-    shoal_driver_free_endpoint_counters(c, ep->counter_ids, now_ms);
     shoal_receive_channel_endpoint_delete(ep);
 }
 
@@ -390,23 +347,3 @@ int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms)
     }
     return work;
 }
-
-void shoal_driver_receive_endpoints_close(shoal_driver_conductor_t *c)
-{
-    int64_t now_ms = shoal_epoch_ms();
-    for (int32_t i = 0; i < c->images_count; i++)
-    {
-        shoal_publication_image_delete(c->images[i], &c->counters, now_ms);
-    }
-    for (int32_t i = 0; i < c->receive_endpoints_count; i++)
-    {
-        shoal_driver_free_endpoint_counters(c, c->receive_endpoints[i]->counter_ids, now_ms);
-        shoal_receive_channel_endpoint_delete(c->receive_endpoints[i]);
-    }
-    free(c->images);
-    free(c->receive_endpoints);
-    c->images = NULL;
-    c->receive_endpoints = NULL;
-    c->images_count = c->receive_endpoints_count = 0;
-}
-

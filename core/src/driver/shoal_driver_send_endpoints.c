@@ -17,37 +17,17 @@
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
-static shoal_send_channel_endpoint_t *find_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch)
-{
-    for (int32_t i = 0; i < c->send_endpoints_count; i++)
-    {
-        if (0 == strcmp(c->send_endpoints[i]->channel.canonical, ch->canonical))
-        {
-            return c->send_endpoints[i];
-        }
-    }
-    return NULL;
-}
-
-/* An endpoint whose removal is still on its way to the sender is taken
- * back (its socket still holds the port): the queue is FIFO, so the sender
- * drops it and adds it again. */
-static void revive_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
-{
-    if (ep->closing)
-    {
-        ep->closing = false;
-        shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_SEND_ENDPOINT, ep, ep);
-    }
-}
-
 static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch,
     int64_t now_ms)
 {
-    shoal_send_channel_endpoint_t *ep = find_send_endpoint(c, ch);
+    shoal_send_channel_endpoint_t *ep = shoal_driver_find_endpoint((void *const *)c->send_endpoints,
+        c->send_endpoints_count, ch);
     if (NULL != ep)
     {
-        revive_send_endpoint(c, ep);
+        if (shoal_driver_revive_endpoint(&ep->udp))
+        {
+            shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_SEND_ENDPOINT, ep, ep);
+        }
         return ep;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, send_endpoints) < 0)
@@ -55,95 +35,71 @@ static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t
         return NULL;
     }
     shoal_send_channel_endpoint_params_t p = {
-        .channel = ch,
-        .rcvbuf = c->ctx->socket_rcvbuf,
-        .sndbuf = c->ctx->socket_sndbuf,
-        .send_loss_rate = c->ctx->send_loss_rate,
-        .recv_loss_rate = c->ctx->rcv_loss_rate,
-        .loss_seed = c->next_loss_seed++,
+        .udp = shoal_driver_endpoint_params(c, ch),
         .destination_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
     };
     if (shoal_send_channel_endpoint_create(&ep, &p) < 0)
     {
         return NULL;
     }
-    shoal_driver_allocate_endpoint_counters(c, "snd-channel", SHOAL_COUNTER_TYPE_SEND_CHANNEL, ch, &ep->counters, ep->counter_ids,
-        now_ms);
-    c->send_endpoints[c->send_endpoints_count++] = ep;
+    shoal_driver_adopt_endpoint(c, (void **)c->send_endpoints, &c->send_endpoints_count, &ep->udp, true, now_ms);
     shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_SEND_ENDPOINT, ep, ep);
     return ep;
 }
 
 static void release_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
 {
-    if (--ep->ref_count > 0)
+    if (shoal_driver_release_endpoint(&ep->udp))
     {
-        return;
+        shoal_driver_ask_sender(c, SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT, ep, ep);
     }
-    ep->closing = true;
-    ep->pending_releases++;
-    shoal_driver_ask_sender(c, SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT, ep, ep);
 }
 
 /* An endpoint made (or revived) for a publication that then failed: nobody holds it. */
 static void release_unused_send_endpoint(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep)
 {
-    if (0 == ep->ref_count)
+    if (0 == ep->udp.ref_count)
     {
-        ep->ref_count = 1;
+        ep->udp.ref_count = 1;
         release_send_endpoint(c, ep);
     }
 }
 
-void shoal_driver_on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep, int64_t now_ms)
+void shoal_driver_on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_send_channel_endpoint_t *ep,
+    int64_t now_ms)
 {
-    if (--ep->pending_releases > 0 || !ep->closing)
+    if (shoal_driver_endpoint_released(c, (void **)c->send_endpoints, &c->send_endpoints_count, &ep->udp, now_ms))
     {
-        return;
+        shoal_send_channel_endpoint_delete(ep);
     }
-    for (int32_t i = 0; i < c->send_endpoints_count; i++)
-    {
-        if (c->send_endpoints[i] == ep)
-        {
-            c->send_endpoints[i] = c->send_endpoints[--c->send_endpoints_count];
-            break;
-        }
-    }
-    shoal_driver_free_endpoint_counters(c, ep->counter_ids, now_ms);
-    shoal_send_channel_endpoint_delete(ep);
 }
 
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
 {
-    char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
     shoal_udp_channel_t ch;
     if (shoal_udp_channel_init(&ch, uri) < 0)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
         return;
     }
     if (!ch.has_endpoint && SHOAL_CONTROL_MODE_NONE == uri->control_mode)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': a publication needs 'endpoint' (or control-mode for MDC)", channel);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
+            "a publication needs 'endpoint' (or control-mode for MDC)");
         return;
     }
-    int32_t term_length = uri->has_term_length ? uri->term_length : (int32_t)c->ctx->term_length;
-    int32_t mtu = uri->has_mtu ? uri->mtu : (int32_t)c->ctx->mtu;
-    if (mtu > term_length / 8 + (int32_t)SHOAL_DATA_HEADER_LENGTH || mtu > SHOAL_UDP_MAX_DATAGRAM - 32)
+    int32_t term_length, mtu;
+    if (!shoal_driver_publication_sizes(c, correlation_id, channel, uri, (int32_t)c->ctx->term_length,
+        SHOAL_UDP_MAX_DATAGRAM - 32, &term_length, &mtu))
     {
-        snprintf(msg, sizeof(msg), "channel '%s': mtu %d too large for term-length %d", channel, mtu, term_length);
-        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
         return;
     }
 
     shoal_send_channel_endpoint_t *ep = get_send_endpoint(c, &ch, now_ms);
     if (NULL == ep)
     {
-        snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+        shoal_driver_send_channel_error(c, correlation_id, shoal_errcode(), channel, NULL);
         return;
     }
 
@@ -153,30 +109,22 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         for (int32_t i = 0; i < c->network_publications_count; i++)
         {
             shoal_network_publication_t *p = c->network_publications[i];
-            if (!p->resource.exclusive && p->endpoint == ep && SHOAL_NET_PUB_ACTIVE == p->state &&
-                p->resource.stream_id == stream_id && (!uri->has_session_id || uri->session_id == p->resource.session_id))
+            if (p->endpoint == ep && SHOAL_NET_PUB_ACTIVE == p->state &&
+                shoal_publication_resource_shareable(&p->resource, stream_id, uri))
             {
                 pub = p;
                 break;
             }
         }
     }
-    if (NULL != pub)
+    if (!shoal_driver_share_or_check(c, correlation_id, stream_id, uri, NULL == pub ? NULL : &pub->resource,
+        NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
     {
-        if (!shoal_driver_publication_fits(c, correlation_id, &pub->resource, pub->log.term_length, uri, term_length,
-            mtu))
-        {
-            return;
-        }
-        pub->resource.ref_count++;
+        release_unused_send_endpoint(c, ep);
+        return;
     }
-    else
+    if (NULL == pub)
     {
-        if (!shoal_driver_session_id_free(c, correlation_id, stream_id, uri))
-        {
-            release_unused_send_endpoint(c, ep);
-            return;
-        }
         if (SHOAL_DRIVER_ARRAY_ENSURE(c, network_publications) < 0)
         {
             shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
@@ -189,17 +137,10 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         }
         int64_t now_ns = shoal_nano_time();
         shoal_network_publication_params_t params = {
-            .registration_id = correlation_id,
-            .session_id = shoal_driver_session_id_for(c, stream_id, uri),
-            .initial_term_id = shoal_driver_next_initial_term_id(c),
-            .stream_id = stream_id,
-            .term_length = term_length,
-            .mtu = mtu,
+            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_UDP, correlation_id, stream_id, uri,
+                term_length, mtu, exclusive, canonical),
             .ttl = ch.ttl,
-            .exclusive = exclusive,
-            .sparse = uri->has_sparse && uri->sparse,
             .reliable = uri->has_reliable ? uri->reliable : true,
-            .channel = canonical,
             .fc_default = ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
             .fc_spec = uri->fc,
             .connection_timeout_ns = (int64_t)c->ctx->publication_connection_timeout_ms * 1000000LL,
@@ -213,12 +154,11 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         };
         if (shoal_network_publication_create(&pub, c->ctx->dir, &params, ep, &c->counters, now_ns) < 0)
         {
-            snprintf(msg, sizeof(msg), "channel '%s': %s", channel, shoal_errmsg());
-            shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
+            shoal_driver_send_channel_error(c, correlation_id, shoal_errcode(), channel, NULL);
             release_unused_send_endpoint(c, ep);
             return;
         }
-        ep->ref_count++;
+        ep->udp.ref_count++;
         c->network_publications[c->network_publications_count++] = pub;
         shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_PUBLICATION, pub, ep);
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
@@ -235,31 +175,21 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
 {
     const char *fn = add ? "add_destination" : "remove_destination";
     char msg[SHOAL_ERRMSG_MAX + SHOAL_MAX_CHANNEL_LENGTH];
-    shoal_network_publication_t *pub = NULL;
-    bool found = false;
-    bool foreign = false;
-    for (int32_t i = 0; i < c->publication_links_count && !found; i++)
+    int32_t i = shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, "publication",
+        c->publication_links, c->publication_links_count, sizeof(c->publication_links[0]));
+    if (-2 == i)
     {
-        const shoal_publication_link_t *link = &c->publication_links[i];
-        if (link->registration_id == registration_id && link->client_id == client_id)
-        {
-            found = true;
-            pub = SHOAL_MEDIA_UDP == link->resource->media ? (shoal_network_publication_t *)link->resource : NULL;
-        }
-        foreign |= link->registration_id == registration_id && link->client_id != client_id;
-    }
-    if (!found && foreign)
-    {
-        shoal_driver_refuse_foreign(c, client_id, correlation_id, "publication", registration_id);
         return;
     }
-    if (!found)
+    if (-1 == i)
     {
         snprintf(msg, sizeof(msg), "%s: unknown publication registration %lld (closed?)", fn,
             (long long)registration_id);
         shoal_driver_send_error(c, correlation_id, SHOAL_ECLOSED, msg);
         return;
     }
+    shoal_publication_resource_t *r = c->publication_links[i].resource;
+    shoal_network_publication_t *pub = SHOAL_MEDIA_UDP == r->media ? (shoal_network_publication_t *)r : NULL;
     if (NULL == pub || SHOAL_CONTROL_MODE_MANUAL != pub->endpoint->control_mode)
     {
         snprintf(msg, sizeof(msg), "%s: publication '%s' is not a manual MDC publication (needs aeron:udp with "
@@ -291,21 +221,14 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
         return;
     }
     shoal_send_channel_endpoint_t *ep = pub->endpoint;
-    if (address.ss_family != ep->transport.local.ss_family)
+    if (address.ss_family != ep->udp.transport.local.ss_family)
     {
         snprintf(msg, sizeof(msg), "%s: destination '%s' is not of the publication socket's address family", fn,
             destination);
         shoal_driver_send_error(c, correlation_id, SHOAL_EURI, msg);
         return;
     }
-    shoal_udp_command_t cmd;
-    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
-    cmd.endpoint = ep;
-    cmd.correlation_id = correlation_id;
-    cmd.registration_id = correlation_id;
-    cmd.address = address;
-    if (shoal_udp_command_queue_post(&c->sender->commands,
-        add ? SHOAL_UDP_CMD_ADD_DESTINATION : SHOAL_UDP_CMD_REMOVE_DESTINATION, &cmd) < 0)
+    if (shoal_driver_ask_sender_destination(c, add, ep, correlation_id, &address) < 0)
     {
         snprintf(msg, sizeof(msg), "%s: %s", fn, shoal_errmsg());
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), msg);
@@ -334,7 +257,8 @@ int shoal_driver_tick_network_publications(shoal_driver_conductor_t *c, int64_t 
     return work;
 }
 
-void shoal_driver_on_network_publication_released(shoal_driver_conductor_t *c, shoal_network_publication_t *pub, int64_t now_ms)
+void shoal_driver_on_network_publication_released(shoal_driver_conductor_t *c, shoal_network_publication_t *pub,
+    int64_t now_ms)
 {
     for (int32_t i = 0; i < c->network_publications_count; i++)
     {
@@ -347,23 +271,3 @@ void shoal_driver_on_network_publication_released(shoal_driver_conductor_t *c, s
     release_send_endpoint(c, pub->endpoint);
     shoal_network_publication_delete(pub, &c->counters, now_ms);
 }
-
-void shoal_driver_send_endpoints_close(shoal_driver_conductor_t *c)
-{
-    int64_t now_ms = shoal_epoch_ms();
-    for (int32_t i = 0; i < c->network_publications_count; i++)
-    {
-        shoal_network_publication_delete(c->network_publications[i], &c->counters, now_ms);
-    }
-    for (int32_t i = 0; i < c->send_endpoints_count; i++)
-    {
-        shoal_driver_free_endpoint_counters(c, c->send_endpoints[i]->counter_ids, now_ms);
-        shoal_send_channel_endpoint_delete(c->send_endpoints[i]);
-    }
-    free(c->network_publications);
-    free(c->send_endpoints);
-    c->network_publications = NULL;
-    c->send_endpoints = NULL;
-    c->network_publications_count = c->send_endpoints_count = 0;
-}
-

@@ -78,18 +78,8 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    shoal_subscription_link_t *link = &c->subscription_links[c->subscription_links_count++];
-    link->registration_id = correlation_id;
-    link->client_id = client_id;
-    link->stream_id = stream_id;
-    link->has_session_id = uri.has_session_id;
-    link->session_id = uri.session_id;
-    link->media = SHOAL_MEDIA_IPC;
-    link->endpoint = NULL;
-    (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
-
-    shoal_subscription_ready_t r = { correlation_id, -1 };
-    shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
+    shoal_subscription_link_t *link = shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id,
+        &uri, SHOAL_MEDIA_IPC);
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         shoal_ipc_publication_t *pub = c->ipc_publications[i];
@@ -117,32 +107,4 @@ void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t 
     }
     c->subscription_links[index] = c->subscription_links[--c->subscription_links_count];
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])--;
-}
-
-void shoal_driver_on_remove_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, int64_t now_ms)
-{
-    bool foreign = false;
-    for (int32_t i = 0; i < c->subscription_links_count; i++)
-    {
-        if (c->subscription_links[i].registration_id != registration_id)
-        {
-            continue;
-        }
-        if (c->subscription_links[i].client_id == client_id)
-        {
-            shoal_driver_remove_subscription_link(c, i, now_ms);
-            shoal_driver_send_operation_success(c, correlation_id);
-            return;
-        }
-        foreign = true;
-    }
-    if (foreign)
-    {
-        shoal_driver_refuse_foreign(c, client_id, correlation_id, "subscription", registration_id);
-        return;
-    }
-    char msg[128];
-    snprintf(msg, sizeof(msg), "unknown subscription registration %lld", (long long)registration_id);
-    shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
 }

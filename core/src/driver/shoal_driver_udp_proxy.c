@@ -43,22 +43,38 @@ static void ask(shoal_driver_conductor_t *c, shoal_udp_command_queue_t *q, int32
     }
 }
 
+/* A command about object on endpoint (only its text is left unset: not queued). */
+static void command_init(shoal_udp_command_t *cmd, void *object, void *endpoint)
+{
+    memset(cmd, 0, offsetof(shoal_udp_command_t, message));
+    cmd->object = object;
+    cmd->endpoint = endpoint;
+}
+
 void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint)
 {
     shoal_udp_command_t cmd;
-    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
-    cmd.object = object;
-    cmd.endpoint = endpoint;
+    command_init(&cmd, object, endpoint);
     ask(c, &c->sender->commands, type, &cmd);
 }
 
-void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint, int32_t stream_id,
-    int64_t cooldown_ns)
+int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint,
+    int64_t correlation_id, const struct sockaddr_storage *address)
 {
     shoal_udp_command_t cmd;
-    memset(&cmd, 0, offsetof(shoal_udp_command_t, message));
-    cmd.object = object;
-    cmd.endpoint = endpoint;
+    command_init(&cmd, NULL, endpoint);
+    cmd.correlation_id = correlation_id;
+    cmd.registration_id = correlation_id;
+    cmd.address = *address;
+    return shoal_udp_command_queue_post(&c->sender->commands,
+        add ? SHOAL_UDP_CMD_ADD_DESTINATION : SHOAL_UDP_CMD_REMOVE_DESTINATION, &cmd);
+}
+
+void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint,
+    int32_t stream_id, int64_t cooldown_ns)
+{
+    shoal_udp_command_t cmd;
+    command_init(&cmd, object, endpoint);
     cmd.stream_id = stream_id;
     cmd.cooldown_ns = cooldown_ns;
     ask(c, &c->receiver->commands, type, &cmd);

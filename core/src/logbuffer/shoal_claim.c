@@ -5,6 +5,7 @@
  * into a PAD frame so readers skip it. The public shoal_claim_commit/abort
  * wrap these.
  */
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "concurrent/shoal_atomic.h"
@@ -42,7 +43,8 @@ static void claim_clear(shoal_claim_t *claim)
     claim->frame_ = NULL;
 }
 
-int shoal_term_claim_commit(shoal_claim_t *claim)
+/* Commits the claimed frame; as a PAD frame (readers step over it) to abort. */
+static inline int claim_finish(shoal_claim_t *claim, bool as_padding)
 {
     if (claim_check(claim) < 0)
     {
@@ -54,27 +56,22 @@ int shoal_term_claim_commit(shoal_claim_t *claim)
     {
         claim_clear(claim);
         return shoal_set_err(SHOAL_ESTATE, "claimed frame is no longer pending (unblocked by the driver?)");
+    }
+    if (as_padding)
+    {
+        hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
     }
     shoal_logbuffer_frame_commit(hdr, frame_length);
     claim_clear(claim);
     return 0;
 }
 
+int shoal_term_claim_commit(shoal_claim_t *claim)
+{
+    return claim_finish(claim, false);
+}
+
 int shoal_term_claim_abort(shoal_claim_t *claim)
 {
-    if (claim_check(claim) < 0)
-    {
-        return -1;
-    }
-    shoal_data_header_t *hdr = (shoal_data_header_t *)claim->frame_;
-    const int32_t frame_length = claimed_frame_length(hdr);
-    if (0 == frame_length)
-    {
-        claim_clear(claim);
-        return shoal_set_err(SHOAL_ESTATE, "claimed frame is no longer pending (unblocked by the driver?)");
-    }
-    hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
-    shoal_logbuffer_frame_commit(hdr, frame_length);
-    claim_clear(claim);
-    return 0;
+    return claim_finish(claim, true);
 }

@@ -4,15 +4,8 @@
  */
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 
-int shoal_logbuffer_metadata_init(
-    shoal_logbuffer_metadata_t *metadata,
-    int32_t term_length,
-    int32_t mtu,
-    int32_t page_size,
-    int32_t initial_term_id,
-    int32_t session_id,
-    int32_t stream_id,
-    int64_t correlation_id)
+int shoal_logbuffer_metadata_init(shoal_logbuffer_metadata_t *metadata, int32_t term_length, int32_t mtu,
+    int32_t page_size, int32_t initial_term_id, int32_t session_id, int32_t stream_id, int64_t correlation_id)
 {
     if (NULL == metadata)
     {

@@ -310,14 +310,7 @@ static inline const shoal_data_header_t *shoal_logbuffer_default_header(const sh
  * CAS them forward), active_term_count 0, lengths and the default header.
  * Validates term_length, mtu and page_size (-1 with SHOAL_EINVAL).
  */
-int shoal_logbuffer_metadata_init(
-    shoal_logbuffer_metadata_t *metadata,
-    int32_t term_length,
-    int32_t mtu,
-    int32_t page_size,
-    int32_t initial_term_id,
-    int32_t session_id,
-    int32_t stream_id,
-    int64_t correlation_id);
+int shoal_logbuffer_metadata_init(shoal_logbuffer_metadata_t *metadata, int32_t term_length, int32_t mtu,
+    int32_t page_size, int32_t initial_term_id, int32_t session_id, int32_t stream_id, int64_t correlation_id);
 
 #endif /* SHOAL_LOGBUFFER_DESCRIPTOR_H */

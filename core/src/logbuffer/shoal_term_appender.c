@@ -129,6 +129,31 @@ static inline int check_length(int64_t required_length, int32_t term_length, siz
     return 0;
 }
 
+/* The length a message of length bytes claims in the term: fragmented into
+ * max_payload_length pieces or whole; gather: the payload is in iov (else a
+ * claim, filled by the caller later). SHOAL_TERM_APPENDER_FAILED with the
+ * error set when it can never fit. Inline with constant flags at each
+ * caller: the same checks as written out there. */
+static inline int64_t checked_length(int32_t term_length, size_t length, bool fragmented, size_t max_payload_length,
+    bool gather, const shoal_iovec_t *iov, size_t iovcnt)
+{
+    if (fragmented && 0 == max_payload_length)
+    {
+        shoal_set_err(SHOAL_EINVAL, "max payload length is 0");
+        return SHOAL_TERM_APPENDER_FAILED;
+    }
+    if (check_raw_length(length, term_length) < 0)
+    {
+        return SHOAL_TERM_APPENDER_FAILED;
+    }
+    const int64_t required_length = shoal_term_appender_required_length(length, fragmented ? max_payload_length : 0);
+    if (check_length(required_length, term_length, length) < 0 || (gather && check_iov(iov, iovcnt, length) < 0))
+    {
+        return SHOAL_TERM_APPENDER_FAILED;
+    }
+    return required_length;
+}
+
 /* Writes the frames of a message at term_offset (space already claimed). */
 static void write_unfragmented(uint8_t *term, int32_t term_offset, int32_t term_id,
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
@@ -227,12 +252,8 @@ static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int
 int32_t shoal_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
     const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim, int32_t active_term_id)
 {
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t aligned_length = shoal_term_appender_required_length(length, 0);
-    if (check_length(aligned_length, term_length, length) < 0)
+    const int64_t aligned_length = checked_length(term_length, length, false, 0, false, NULL, 0);
+    if (aligned_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
@@ -250,12 +271,8 @@ int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_cou
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     int64_t reserved_value, int32_t active_term_id)
 {
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t aligned_length = shoal_term_appender_required_length(length, 0);
-    if (check_length(aligned_length, term_length, length) < 0 || check_iov(iov, iovcnt, length) < 0)
+    const int64_t aligned_length = checked_length(term_length, length, false, 0, true, iov, iovcnt);
+    if (aligned_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
@@ -274,17 +291,8 @@ int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_count
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     size_t max_payload_length, int64_t reserved_value, int32_t active_term_id)
 {
-    if (0 == max_payload_length)
-    {
-        shoal_set_err(SHOAL_EINVAL, "max payload length is 0");
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t required_length = shoal_term_appender_required_length(length, max_payload_length);
-    if (check_length(required_length, term_length, length) < 0 || check_iov(iov, iovcnt, length) < 0)
+    const int64_t required_length = checked_length(term_length, length, true, max_payload_length, true, iov, iovcnt);
+    if (required_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
@@ -322,12 +330,8 @@ int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, size_t length,
     shoal_claim_t *claim)
 {
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t aligned_length = shoal_term_appender_required_length(length, 0);
-    if (check_length(aligned_length, term_length, length) < 0)
+    const int64_t aligned_length = checked_length(term_length, length, false, 0, false, NULL, 0);
+    if (aligned_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
@@ -345,12 +349,8 @@ int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, int64_t reserved_value)
 {
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t aligned_length = shoal_term_appender_required_length(length, 0);
-    if (check_length(aligned_length, term_length, length) < 0 || check_iov(iov, iovcnt, length) < 0)
+    const int64_t aligned_length = checked_length(term_length, length, false, 0, true, iov, iovcnt);
+    if (aligned_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
@@ -368,17 +368,8 @@ int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value)
 {
-    if (0 == max_payload_length)
-    {
-        shoal_set_err(SHOAL_EINVAL, "max payload length is 0");
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    if (check_raw_length(length, term_length) < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t required_length = shoal_term_appender_required_length(length, max_payload_length);
-    if (check_length(required_length, term_length, length) < 0 || check_iov(iov, iovcnt, length) < 0)
+    const int64_t required_length = checked_length(term_length, length, true, max_payload_length, true, iov, iovcnt);
+    if (required_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }

@@ -172,4 +172,21 @@ SHOAL_LAYOUT_ASSERT(offsetof(shoal_status_message_header_t, receiver_id) == 28, 
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_setup_header_t, ttl) == 36, "setup ttl at 36");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_rttm_header_t, receiver_id) == 32, "rttm receiver_id at 32");
 
+/* The 8 bytes every frame starts with (version 0). */
+static inline shoal_frame_header_t shoal_frame_header(int32_t frame_length, uint8_t flags, uint16_t type)
+{
+    shoal_frame_header_t h = { frame_length, SHOAL_FRAME_VERSION, flags, type };
+    return h;
+}
+
+/* A PAD frame's header over [term_offset, term_offset + frame_length) of
+ * term_id: what a receiver steps over. */
+static inline shoal_data_header_t shoal_pad_header(int32_t frame_length, int32_t term_offset, int32_t session_id,
+    int32_t stream_id, int32_t term_id)
+{
+    shoal_data_header_t h = { shoal_frame_header(frame_length, SHOAL_FRAME_FLAG_UNFRAGMENTED, SHOAL_HDR_TYPE_PAD),
+        term_offset, session_id, stream_id, term_id, 0 };
+    return h;
+}
+
 #endif /* SHOAL_FRAMES_H */

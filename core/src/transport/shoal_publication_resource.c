@@ -16,7 +16,8 @@ int32_t shoal_stream_counter_allocate(shoal_counters_manager_t *counters, int64_
     memcpy(key + 12, &stream_id, 4);
     snprintf(label, sizeof(label), "%s: %lld %d %d %s%s%s", name, (long long)registration_id, session_id, stream_id,
         channel, NULL != source ? " @" : "", NULL != source ? source : "");
-    return shoal_counters_manager_allocate(counters, now_ms, type_id, key, sizeof(key), label, registration_id, client_id);
+    return shoal_counters_manager_allocate(counters, now_ms, type_id, key, sizeof(key), label, registration_id,
+        client_id);
 }
 
 void shoal_stream_counter_free(shoal_counters_manager_t *counters, int64_t now_ms, int32_t *counter_id)

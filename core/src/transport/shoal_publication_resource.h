@@ -50,6 +50,15 @@ typedef struct shoal_publication_resource_params_stct
 int shoal_publication_resource_open(shoal_publication_resource_t *r, shoal_log_buffer_t *log, const char *dir,
     const shoal_publication_resource_params_t *params, shoal_counters_manager_t *counters, int64_t now_ms);
 
+/* Whether an add_publication of stream_id with uri may share r (not
+ * exclusive, same stream, the session uri names if any); the medium adds
+ * its own conditions (active, same endpoint). */
+static inline bool shoal_publication_resource_shareable(const shoal_publication_resource_t *r, int32_t stream_id,
+    const shoal_uri_t *uri)
+{
+    return !r->exclusive && r->stream_id == stream_id && (!uri->has_session_id || uri->session_id == r->session_id);
+}
+
 /* Frees the counters and removes the log (clients keep their mappings). */
 void shoal_publication_resource_close(shoal_publication_resource_t *r, shoal_log_buffer_t *log,
     shoal_counters_manager_t *counters, int64_t now_ms);

@@ -57,8 +57,15 @@ static int setup(void **state)
     f->values = values;
     assert_int_equal(
         shoal_counters_manager_init(&f->counters, f->metadata, metadata_length, f->values, values_length, 0), 0);
-    shoal_ipc_publication_params_t params = { .registration_id = 7, .session_id = 11, .stream_id = 1001,
-        .initial_term_id = 0, .term_length = TERM_LENGTH, .mtu = 1408, .exclusive = true };
+    shoal_ipc_publication_params_t params = {
+        .resource = {
+            .media = SHOAL_MEDIA_IPC,
+            .log = { .registration_id = 7, .session_id = 11, .stream_id = 1001, .initial_term_id = 0,
+                .term_length = TERM_LENGTH, .mtu = 1408 },
+            .exclusive = true,
+            .channel = "aeron:ipc",
+        },
+    };
     assert_int_equal(shoal_ipc_publication_create(&f->pub, f->dir, &params, &f->counters, 0), 0);
     f->sub_counter_id = shoal_counters_manager_allocate(&f->counters, 0, 4, NULL, 0, "sub-pos", 8, 0);
     assert_true(f->sub_counter_id >= 0);

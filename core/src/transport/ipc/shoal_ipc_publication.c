@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "util/shoal_array.h"
 #include "util/shoal_error.h"
 
 int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir,
@@ -16,30 +17,14 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     {
         return shoal_set_err(SHOAL_ENOMEM, "ipc publication: out of memory");
     }
-    /* A random initial term id (the driver draws it), as Aeron, so positions
-     * of different streams never look alike to a confused reader. */
-    const shoal_publication_resource_params_t rp = {
-        .media = SHOAL_MEDIA_IPC,
-        .log = {
-            .registration_id = params->registration_id,
-            .term_length = params->term_length,
-            .mtu = params->mtu,
-            .initial_term_id = params->initial_term_id,
-            .session_id = params->session_id,
-            .stream_id = params->stream_id,
-            .sparse = params->sparse,
-        },
-        .exclusive = params->exclusive,
-        .channel = "aeron:ipc",
-    };
-    if (shoal_publication_resource_open(&pub->resource, &pub->log, dir, &rp, counters, now_ms) < 0)
+    if (shoal_publication_resource_open(&pub->resource, &pub->log, dir, &params->resource, counters, now_ms) < 0)
     {
         free(pub);
         return -1;
     }
     pub->session_id_explicit = params->session_id_explicit;
     pub->state = SHOAL_IPC_PUB_ACTIVE;
-    pub->term_window_length = params->term_length / 2;
+    pub->term_window_length = params->resource.log.term_length / 2;
     pub->trip_gain = pub->term_window_length / 8;
     int64_t start = shoal_log_buffer_producer_position(&pub->log);
     pub->trip_limit = start;
@@ -69,16 +54,10 @@ void shoal_ipc_publication_delete(shoal_ipc_publication_t *pub, shoal_counters_m
 int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,
     int64_t image_id, int32_t counter_id, int64_t *value)
 {
-    if (pub->subscriber_count == pub->subscriber_capacity)
+    if (shoal_array_ensure((void **)&pub->subscribers, pub->subscriber_count, &pub->subscriber_capacity,
+        sizeof(*pub->subscribers), "ipc publication: adding a subscriber") < 0)
     {
-        int32_t cap = pub->subscriber_capacity ? pub->subscriber_capacity * 2 : 4;
-        shoal_subscriber_position_t *grown = realloc(pub->subscribers, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "ipc publication: out of memory adding a subscriber");
-        }
-        pub->subscribers = grown;
-        pub->subscriber_capacity = cap;
+        return -1;
     }
     /* Join at the producer position: a new subscriber sees what is published
      * from now on; the limit cannot move backwards for it. */

@@ -82,15 +82,8 @@ typedef struct shoal_ipc_publication_stct
 
 typedef struct shoal_ipc_publication_params_stct
 {
-    int64_t registration_id;
-    int32_t session_id;
-    int32_t stream_id;
-    int32_t initial_term_id;           /* random (the driver draws it) */
-    int32_t term_length;
-    int32_t mtu;
-    bool exclusive;
+    shoal_publication_resource_params_t resource;   /* media IPC; random initial term id (the driver draws it) */
     bool session_id_explicit;
-    bool sparse;
 } shoal_ipc_publication_params_t;
 
 /* Creates the log file <dir>/publications/<registration_id>.logbuffer (0600)

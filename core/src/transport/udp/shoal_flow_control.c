@@ -120,7 +120,9 @@ static shoal_fc_receiver_t *find_or_add(shoal_flow_control_t *fc, int64_t receiv
     return r;
 }
 
-static int64_t min_of_receivers(const shoal_flow_control_t *fc, int64_t fallback)
+/* The lowest position + window (how far the slowest may take the sender),
+ * or the lowest consumption position, among known receivers. */
+static int64_t lowest(const shoal_flow_control_t *fc, int64_t fallback, bool plus_window)
 {
     if (0 == fc->receiver_count)
     {
@@ -129,7 +131,9 @@ static int64_t min_of_receivers(const shoal_flow_control_t *fc, int64_t fallback
     int64_t m = INT64_MAX;
     for (int32_t i = 0; i < fc->receiver_count; i++)
     {
-        m = fc->receivers[i].last_position_plus_window < m ? fc->receivers[i].last_position_plus_window : m;
+        const shoal_fc_receiver_t *r = &fc->receivers[i];
+        const int64_t p = plus_window ? r->last_position_plus_window : r->last_position;
+        m = p < m ? p : m;
     }
     return m;
 }
@@ -170,7 +174,7 @@ int64_t shoal_flow_control_on_status_message(shoal_flow_control_t *fc, int64_t r
         return sender_limit;
     }
     /* min: may hold the limit back when a slower receiver joins, never below what was sent. */
-    return min_of_receivers(fc, sender_limit);
+    return lowest(fc, sender_limit, true);
 }
 
 int64_t shoal_flow_control_on_idle(shoal_flow_control_t *fc, int64_t now_ns, int64_t sender_limit,
@@ -187,7 +191,7 @@ int64_t shoal_flow_control_on_idle(shoal_flow_control_t *fc, int64_t now_ns, int
     {
         return sender_limit;
     }
-    int64_t limit = min_of_receivers(fc, sender_limit);
+    int64_t limit = lowest(fc, sender_limit, true);
     return limit < sender_position ? sender_position : limit;
 }
 
@@ -198,16 +202,7 @@ bool shoal_flow_control_has_required_receivers(const shoal_flow_control_t *fc)
 
 int64_t shoal_flow_control_min_position(const shoal_flow_control_t *fc, int64_t fallback)
 {
-    if (0 == fc->receiver_count)
-    {
-        return fallback;
-    }
-    int64_t m = INT64_MAX;
-    for (int32_t i = 0; i < fc->receiver_count; i++)
-    {
-        m = fc->receivers[i].last_position < m ? fc->receivers[i].last_position : m;
-    }
-    return m;
+    return lowest(fc, fallback, false);
 }
 
 void shoal_flow_control_remove_receiver(shoal_flow_control_t *fc, int64_t receiver_id)

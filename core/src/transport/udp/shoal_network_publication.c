@@ -14,8 +14,9 @@
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_network_publication_params_t *p)
 {
-    return shoal_stream_counter_allocate(counters, now_ms, type, name, p->registration_id, p->session_id,
-        p->stream_id, p->channel, NULL, 0);
+    const shoal_log_buffer_params_t *log = &p->resource.log;
+    return shoal_stream_counter_allocate(counters, now_ms, type, name, log->registration_id, log->session_id,
+        log->stream_id, p->resource.channel, NULL, 0);
 }
 
 int shoal_network_publication_create(shoal_network_publication_t **pubp, const char *dir,
@@ -33,14 +34,14 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     pub->ttl = p->ttl;
     pub->endpoint = endpoint;
     pub->state = SHOAL_NET_PUB_ACTIVE;
-    pub->term_window_length = p->term_length / 2;
+    pub->term_window_length = p->resource.log.term_length / 2;
     pub->connection_timeout_ns = p->connection_timeout_ns;
     pub->tail_probe_interval_ns = p->tail_probe_interval_ns;
     pub->tail_probe_backoff_ns = p->tail_probe_interval_ns;
     pub->unblock_timeout_ns = p->unblock_timeout_ns;
     pub->linger_ns = p->linger_ns;
     pub->snd_pos_counter_id = pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
-    snprintf(pub->channel, sizeof(pub->channel), "%s", p->channel);
+    snprintf(pub->channel, sizeof(pub->channel), "%s", p->resource.channel);
     shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
     pub->retransmit_budget = p->retransmit_budget > 0 ? p->retransmit_budget : INT64_MAX;
     pub->retransmit_budget_interval_ns = p->retransmit_budget_interval_ns > 0 ? p->retransmit_budget_interval_ns :
@@ -51,21 +52,7 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
         free(pub);
         return -1;
     }
-    const shoal_publication_resource_params_t rp = {
-        .media = SHOAL_MEDIA_UDP,
-        .log = {
-            .registration_id = p->registration_id,
-            .term_length = p->term_length,
-            .mtu = p->mtu,
-            .initial_term_id = p->initial_term_id,
-            .session_id = p->session_id,
-            .stream_id = p->stream_id,
-            .sparse = p->sparse,
-        },
-        .exclusive = p->exclusive,
-        .channel = p->channel,
-    };
-    if (shoal_publication_resource_open(&pub->resource, &pub->log, dir, &rp, counters, now_ms) < 0)
+    if (shoal_publication_resource_open(&pub->resource, &pub->log, dir, &p->resource, counters, now_ms) < 0)
     {
         free(pub);
         return -1;
@@ -119,10 +106,7 @@ static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
 {
     shoal_setup_header_t s;
     int32_t term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
-    s.frame_header.frame_length = SHOAL_SETUP_HEADER_LENGTH;
-    s.frame_header.version = SHOAL_FRAME_VERSION;
-    s.frame_header.flags = 0;
-    s.frame_header.type = SHOAL_HDR_TYPE_SETUP;
+    s.frame_header = shoal_frame_header(SHOAL_SETUP_HEADER_LENGTH, 0, SHOAL_HDR_TYPE_SETUP);
     s.term_offset = term_offset;
     s.session_id = pub->resource.session_id;
     s.stream_id = pub->resource.stream_id;
@@ -141,14 +125,8 @@ static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
 static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
 {
     shoal_data_header_t h;
-    h.frame_header.frame_length = 0;
-    h.frame_header.version = SHOAL_FRAME_VERSION;
-    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    if (shoal_load_acquire(&pub->end_of_stream))
-    {
-        h.frame_header.flags |= SHOAL_FRAME_FLAG_EOS;
-    }
-    h.frame_header.type = SHOAL_HDR_TYPE_DATA;
+    h.frame_header = shoal_frame_header(0, SHOAL_FRAME_FLAG_UNFRAGMENTED |
+        (shoal_load_acquire(&pub->end_of_stream) ? SHOAL_FRAME_FLAG_EOS : 0), SHOAL_HDR_TYPE_DATA);
     h.term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
     h.session_id = pub->resource.session_id;
     h.stream_id = pub->resource.stream_id;
@@ -158,7 +136,7 @@ static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
     if (shoal_send_channel_endpoint_send_all(pub->endpoint, &h, sizeof(h)))
     {
         pub->time_of_last_data_or_heartbeat_ns = now_ns;
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_HEARTBEATS_SENT, 1);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_HEARTBEATS_SENT, 1);
     }
 }
 
@@ -340,7 +318,7 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
         /* No receiver holds more than half a term ahead of what it consumed:
          * a bigger window is a forgery that would let the sender overrun. */
         sm.receiver_window = pub->log.term_length / 2;
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED, 1);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED, 1);
     }
     remember_receiver(pub, from, sm.receiver_window, now_ns);
     int64_t limit = shoal_flow_control_on_status_message(&pub->flow_control, sm.receiver_id, position,
@@ -382,16 +360,8 @@ static void send_gap_padding(shoal_network_publication_t *pub, const shoal_nak_h
     {
         return;
     }
-    shoal_data_header_t h;
-    memset(&h, 0, sizeof(h));
-    h.frame_header.frame_length = (int32_t)length;
-    h.frame_header.version = SHOAL_FRAME_VERSION;
-    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    h.frame_header.type = SHOAL_HDR_TYPE_PAD;
-    h.term_offset = nak->term_offset;
-    h.session_id = pub->resource.session_id;
-    h.stream_id = pub->resource.stream_id;
-    h.term_id = nak->term_id;
+    shoal_data_header_t h = shoal_pad_header((int32_t)length, nak->term_offset, pub->resource.session_id,
+        pub->resource.stream_id, nak->term_id);
     struct iovec iov = { &h, sizeof(h) };
     shoal_send_channel_endpoint_resend(pub->endpoint, &iov, 1, from);
 }
@@ -404,7 +374,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     {
         /* Not from a receiver of ours: a spoofed or stray NAK must not make
          * us send (NAK amplification). */
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, 1);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, 1);
         return;
     }
     shoal_nak_header_t nak;
@@ -425,7 +395,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         /* Overwritten: a receiver this far behind (possible with fc=max,
          * which lets the fastest set the pace) cannot be repaired. Counted
          * so that a stuck receiver can be explained. */
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_UNSERVED, 1);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_NAKS_UNSERVED, 1);
         return;
     }
     if (position < 0 || position >= pub->sender_position)
@@ -441,7 +411,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     if (budget_left < pub->resource.mtu)
     {
         /* Spent (less than a frame left would send nothing). */
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET, 1);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET, 1);
         return;
     }
     if (!shoal_retransmit_handler_on_nak(&pub->retransmit, nak.term_id, nak.term_offset, now_ns))
@@ -492,7 +462,7 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
             break;
         }
         int sent = shoal_send_channel_endpoint_resend(pub->endpoint, iov, count, from);
-        shoal_udp_counters_add(&pub->endpoint->counters, SHOAL_UDP_COUNTER_RETRANSMITS_SENT, sent);
+        shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_RETRANSMITS_SENT, sent);
         pub->retransmits_sent += sent;
         for (int i = 0; i < sent; i++)
         {
@@ -519,7 +489,7 @@ void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const u
     r.frame_header.frame_length = SHOAL_RTTM_HEADER_LENGTH;
     r.frame_header.flags = SHOAL_RTTM_FLAG_REPLY;
     r.reception_delta = 0;
-    if (pub->endpoint->channel.is_multicast)
+    if (pub->endpoint->udp.channel.is_multicast)
     {
         /* A multicast receiver sends from a socket that does not read (its
          * data socket is bound to the group): answer on the group, where

@@ -77,17 +77,9 @@ typedef struct shoal_known_receiver_stct
 
 typedef struct shoal_network_publication_params_stct
 {
-    int64_t registration_id;
-    int32_t session_id;
-    int32_t stream_id;
-    int32_t initial_term_id;           /* random (the driver draws it) */
-    int32_t term_length;
-    int32_t mtu;
+    shoal_publication_resource_params_t resource;   /* media UDP; random initial term id (the driver draws it) */
     int32_t ttl;
-    bool exclusive;
-    bool sparse;
     bool reliable;                     /* false: NAKs are answered with padding, never data */
-    const char *channel;               /* for counter labels */
     shoal_flow_control_kind_t fc_default;
     const char *fc_spec;
     int64_t connection_timeout_ns;

@@ -10,6 +10,7 @@
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 #include "transport/udp/shoal_udp_frames.h"
 #include "util/shoal_clock.h"
+#include "util/shoal_array.h"
 #include "util/shoal_error.h"
 #include "transport/shoal_publication_resource.h"
 
@@ -239,10 +240,7 @@ void shoal_publication_image_on_rttm(shoal_publication_image_t *image, const uin
 static void send_rttm(shoal_publication_image_t *image, int64_t now_ns)
 {
     shoal_rttm_header_t r;
-    r.frame_header.frame_length = SHOAL_RTTM_HEADER_LENGTH;
-    r.frame_header.version = SHOAL_FRAME_VERSION;
-    r.frame_header.flags = 0;
-    r.frame_header.type = SHOAL_HDR_TYPE_RTTM;
+    r.frame_header = shoal_frame_header(SHOAL_RTTM_HEADER_LENGTH, 0, SHOAL_HDR_TYPE_RTTM);
     r.session_id = image->session_id;
     r.stream_id = image->stream_id;
     r.echo_timestamp = now_ns;
@@ -256,10 +254,7 @@ static void send_nak(void *clientd, int32_t term_id, int32_t term_offset, int32_
 {
     shoal_publication_image_t *image = clientd;
     shoal_nak_header_t n;
-    n.frame_header.frame_length = SHOAL_NAK_HEADER_LENGTH;
-    n.frame_header.version = SHOAL_FRAME_VERSION;
-    n.frame_header.flags = 0;
-    n.frame_header.type = SHOAL_HDR_TYPE_NAK;
+    n.frame_header = shoal_frame_header(SHOAL_NAK_HEADER_LENGTH, 0, SHOAL_HDR_TYPE_NAK);
     n.session_id = image->session_id;
     n.stream_id = image->stream_id;
     n.term_id = term_id;
@@ -268,7 +263,7 @@ static void send_nak(void *clientd, int32_t term_id, int32_t term_offset, int32_
     if (shoal_receive_channel_endpoint_send_to(image->endpoint, &n, sizeof(n), &image->control_address) > 0)
     {
         image->naks_sent++;
-        shoal_udp_counters_add(&image->endpoint->counters, SHOAL_UDP_COUNTER_NAKS_SENT, 1);
+        shoal_udp_counters_add(&image->endpoint->udp.counters, SHOAL_UDP_COUNTER_NAKS_SENT, 1);
     }
 }
 
@@ -281,7 +276,8 @@ static int64_t contiguous_end(const shoal_publication_image_t *image, int64_t po
         int32_t offset = (int32_t)(position & (image->log.term_length - 1));
         int64_t limit = (int64_t)offset + (hwm - position);
         int32_t term_limit = limit < image->log.term_length ? (int32_t)limit : image->log.term_length;
-        uint8_t *term = image->log.terms[shoal_logbuffer_index_by_position(position, image->log.position_bits_to_shift)];
+        const size_t index = shoal_logbuffer_index_by_position(position, image->log.position_bits_to_shift);
+        uint8_t *term = image->log.terms[index];
         int32_t end = shoal_term_scan_for_gap(term, offset, term_limit);
         position += end - offset;
         if (end < term_limit || end < image->log.term_length)
@@ -309,15 +305,8 @@ static bool track_rebuild(shoal_publication_image_t *image)
 static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
 {
     shoal_publication_image_t *image = clientd;
-    shoal_data_header_t h;
-    memset(&h, 0, sizeof(h));
-    h.frame_header.version = SHOAL_FRAME_VERSION;
-    h.frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    h.frame_header.type = SHOAL_HDR_TYPE_PAD;
-    h.term_offset = offset;
-    h.session_id = image->session_id;
-    h.stream_id = image->stream_id;
-    h.term_id = term_id;
+    /* Written with the commit protocol: all but the length, then the length. */
+    shoal_data_header_t h = shoal_pad_header(0, offset, image->session_id, image->stream_id, term_id);
     memcpy(term + offset + sizeof(int32_t), (const uint8_t *)&h + sizeof(int32_t), sizeof(h) - sizeof(int32_t));
     shoal_store_release((int32_t *)(term + offset), length);
     image->gap_fills++;
@@ -427,16 +416,10 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
 int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int64_t subscription_registration_id,
     int32_t counter_id, int64_t *position)
 {
-    if (image->subscriber_count == image->subscriber_capacity)
+    if (shoal_array_ensure((void **)&image->subscribers, image->subscriber_count, &image->subscriber_capacity,
+        sizeof(*image->subscribers), "image: adding a subscriber") < 0)
     {
-        int32_t cap = image->subscriber_capacity ? image->subscriber_capacity * 2 : 4;
-        shoal_image_subscriber_t *grown = realloc(image->subscribers, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "image: out of memory adding a subscriber");
-        }
-        image->subscribers = grown;
-        image->subscriber_capacity = cap;
+        return -1;
     }
     /* The first subscriber starts at the join position; later ones where the
      * contiguous frames end now. Not at the rebuild position alone: with a

@@ -7,44 +7,35 @@
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_array.h"
 #include "util/shoal_error.h"
 
 int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp,
     const shoal_receive_channel_endpoint_params_t *p)
 {
-    if (!p->channel->has_endpoint)
+    if (!p->udp.channel->has_endpoint)
     {
         return shoal_set_err(SHOAL_EURI, "subscription channel '%s' needs an endpoint to receive on",
-            p->channel->uri.control);
+            p->udp.channel->uri.control);
     }
     shoal_receive_channel_endpoint_t *ep = calloc(1, sizeof(*ep));
     if (NULL == ep)
     {
         return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
     }
-    ep->channel = *p->channel;
+    shoal_udp_endpoint_init(&ep->udp, p->udp.channel);
     ep->receiver_id = p->receiver_id;
     ep->max_images = p->max_images > 0 ? p->max_images : INT32_MAX;
     ep->max_setup_term_length = p->max_setup_term_length > 0 ? p->max_setup_term_length : INT32_MAX;
     ep->on_setup = p->on_setup;
     ep->on_setup_clientd = p->on_setup_clientd;
-    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
-    {
-        ep->counter_ids[i] = -1;
-    }
-    const shoal_udp_channel_t *ch = &ep->channel;
+    const shoal_udp_channel_t *ch = &ep->udp.channel;
     shoal_udp_transport_params_t tp = {
-        .channel = ch,
         .bind_address = &ch->endpoint,
         .join_group = ch->is_multicast ? &ch->endpoint : NULL,
         .reuse_address = ch->is_multicast,
-        .rcvbuf = p->rcvbuf,
-        .sndbuf = p->sndbuf,
-        .send_loss_rate = p->send_loss_rate,
-        .recv_loss_rate = p->recv_loss_rate,
-        .loss_seed = p->loss_seed,
     };
-    if (shoal_udp_transport_open(&ep->transport, &tp, &ep->counters) < 0)
+    if (shoal_udp_endpoint_open(&ep->udp, &p->udp, &tp) < 0)
     {
         free(ep);
         return -1;
@@ -59,7 +50,7 @@ void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep)
     {
         return;
     }
-    shoal_udp_transport_close(&ep->transport);
+    shoal_udp_endpoint_close(&ep->udp);
     free(ep->streams);
     free(ep->images);
     free(ep);
@@ -85,16 +76,10 @@ int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *
         ep->streams[i].ref_count++;
         return 0;
     }
-    if (ep->stream_count == ep->stream_capacity)
+    if (shoal_array_ensure((void **)&ep->streams, ep->stream_count, &ep->stream_capacity,
+        sizeof(*ep->streams), "receive endpoint") < 0)
     {
-        int32_t cap = ep->stream_capacity ? ep->stream_capacity * 2 : 4;
-        shoal_rcv_stream_interest_t *grown = realloc(ep->streams, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
-        }
-        ep->streams = grown;
-        ep->stream_capacity = cap;
+        return -1;
     }
     ep->streams[ep->stream_count].stream_id = stream_id;
     ep->streams[ep->stream_count].ref_count = 1;
@@ -120,16 +105,10 @@ bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpo
 
 int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image)
 {
-    if (ep->image_count == ep->image_capacity)
+    if (shoal_array_ensure((void **)&ep->images, ep->image_count, &ep->image_capacity,
+        sizeof(*ep->images), "receive endpoint") < 0)
     {
-        int32_t cap = ep->image_capacity ? ep->image_capacity * 2 : 4;
-        shoal_publication_image_t **grown = realloc(ep->images, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "receive endpoint: out of memory");
-        }
-        ep->images = grown;
-        ep->image_capacity = cap;
+        return -1;
     }
     ep->images[ep->image_count++] = image;
     return 0;
@@ -215,7 +194,7 @@ shoal_publication_image_t *shoal_receive_channel_endpoint_find_image(shoal_recei
 ssize_t shoal_receive_channel_endpoint_send_to(shoal_receive_channel_endpoint_t *ep, const void *buf, size_t length,
     const struct sockaddr_storage *to)
 {
-    return shoal_udp_transport_sendto(&ep->transport, buf, length, to);
+    return shoal_udp_transport_sendto(&ep->udp.transport, buf, length, to);
 }
 
 void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep,
@@ -223,19 +202,16 @@ void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep
     int32_t window, uint8_t flags)
 {
     shoal_status_message_header_t sm;
-    sm.frame_header.frame_length = SHOAL_SM_HEADER_LENGTH;
-    sm.frame_header.version = SHOAL_FRAME_VERSION;
-    sm.frame_header.flags = flags;
-    sm.frame_header.type = SHOAL_HDR_TYPE_SM;
+    sm.frame_header = shoal_frame_header(SHOAL_SM_HEADER_LENGTH, flags, SHOAL_HDR_TYPE_SM);
     sm.session_id = session_id;
     sm.stream_id = stream_id;
     sm.consumption_term_id = term_id;
     sm.consumption_term_offset = term_offset;
     sm.receiver_window = window;
     sm.receiver_id = ep->receiver_id;
-    if (shoal_udp_transport_sendto(&ep->transport, &sm, sizeof(sm), to) > 0)
+    if (shoal_udp_transport_sendto(&ep->udp.transport, &sm, sizeof(sm), to) > 0)
     {
-        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SMS_SENT, 1);
+        shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_SMS_SENT, 1);
     }
 }
 
@@ -243,12 +219,12 @@ void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep
 static const struct sockaddr_storage *control_address_for(const shoal_receive_channel_endpoint_t *ep,
     const struct sockaddr_storage *from)
 {
-    return ep->channel.is_multicast ? &ep->channel.multicast_control : from;
+    return ep->udp.channel.is_multicast ? &ep->udp.channel.multicast_control : from;
 }
 
 static void invalid(shoal_receive_channel_endpoint_t *ep)
 {
-    shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
+    shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
 }
 
 static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
@@ -263,7 +239,7 @@ static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, si
         if (!shoal_udp_addr_equal(from, &image->source_address))
         {
             /* Forged or stray: only the socket that sent the SETUP feeds the image. */
-            shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
+            shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
             return;
         }
         int32_t span = shoal_udp_data_datagram_check(buf, length, image->log.term_length);
@@ -308,7 +284,7 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
     {
         if (!shoal_udp_addr_equal(from, &image->source_address))
         {
-            shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
+            shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE, 1);
             return;
         }
         /* The sender has not heard our status messages yet. */
@@ -331,12 +307,12 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
     if (s.term_length > ep->max_setup_term_length)
     {
         /* A long term costs the receiver a log of 3 terms: not on a stranger's say. */
-        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH, 1);
+        shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH, 1);
         return;
     }
     if (ep->image_count >= ep->max_images)
     {
-        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT, 1);
+        shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT, 1);
         return;
     }
     if (NULL != ep->on_setup)
@@ -345,9 +321,10 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
     }
 }
 
-static void dispatch(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
-    const struct sockaddr_storage *from, int64_t now_ns)
+static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const struct sockaddr_storage *from,
+    int64_t now_ns)
 {
+    shoal_receive_channel_endpoint_t *ep = endpoint;
     int type = shoal_udp_datagram_type(buf, length);
     switch (type)
     {
@@ -384,15 +361,7 @@ static void dispatch(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, s
 int shoal_receive_channel_endpoint_poll(shoal_receive_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
     int64_t now_ns)
 {
-    int n = shoal_udp_transport_recv(&ep->transport, batch);
-    for (int i = 0; i < n; i++)
-    {
-        if (batch->msgs[i].msg_len > 0)
-        {
-            dispatch(ep, batch->iov[i].iov_base, batch->msgs[i].msg_len, &batch->addrs[i], now_ns);
-        }
-    }
-    return n;
+    return shoal_udp_endpoint_poll(&ep->udp, ep, batch, dispatch, now_ns);
 }
 
 int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep, int64_t now_ns)
@@ -405,7 +374,7 @@ int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep,
             ep->pending[i] = ep->pending[--ep->pending_count];
         }
     }
-    if (ep->channel.has_control && now_ns - ep->time_of_last_control_elicit_ns >= SHOAL_RCV_ELICIT_INTERVAL_NS)
+    if (ep->udp.channel.has_control && now_ns - ep->time_of_last_control_elicit_ns >= SHOAL_RCV_ELICIT_INTERVAL_NS)
     {
         /* MDC: tell the publication's control address we are here, for every
          * stream we want (session 0: any session of it). */
@@ -418,7 +387,7 @@ int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep,
             }
             if (!has_image)
             {
-                shoal_receive_channel_endpoint_send_sm(ep, &ep->channel.control, 0, ep->streams[i].stream_id, 0, 0,
+                shoal_receive_channel_endpoint_send_sm(ep, &ep->udp.channel.control, 0, ep->streams[i].stream_id, 0, 0,
                     0, SHOAL_SM_FLAG_SETUP);
                 work++;
             }

@@ -39,8 +39,7 @@
 
 #include "protocol/shoal_frames.h"
 #include "transport/udp/shoal_publication_image.h"
-#include "transport/udp/shoal_udp_channel.h"
-#include "transport/udp/shoal_udp_transport.h"
+#include "transport/udp/shoal_udp_endpoint.h"
 
 #define SHOAL_RCV_MAX_PENDING_SESSIONS 32
 #define SHOAL_RCV_ELICIT_INTERVAL_NS (100 * 1000 * 1000LL)
@@ -66,13 +65,7 @@ typedef struct shoal_rcv_pending_session_stct
 
 struct shoal_receive_channel_endpoint_stct
 {
-    shoal_udp_channel_t channel;
-    shoal_udp_transport_t transport;
-    shoal_udp_counters_t counters;
-    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
-    int32_t ref_count;                     /* subscription links (conductor) */
-    bool closing;                          /* conductor: removal asked of the receiver */
-    int32_t pending_releases;              /* conductor: removals not yet released */
+    shoal_udp_endpoint_t udp;              /* first; ref_count: subscription links */
     int64_t receiver_id;
     shoal_rcv_stream_interest_t *streams;
     int32_t stream_count;
@@ -91,12 +84,7 @@ struct shoal_receive_channel_endpoint_stct
 
 typedef struct shoal_receive_channel_endpoint_params_stct
 {
-    const shoal_udp_channel_t *channel;
-    uint32_t rcvbuf;
-    uint32_t sndbuf;
-    double send_loss_rate;
-    double recv_loss_rate;
-    uint64_t loss_seed;
+    shoal_udp_endpoint_params_t udp;
     int64_t receiver_id;
     int32_t max_images;                /* 0: unlimited */
     int32_t max_setup_term_length;     /* 0: any valid term length */

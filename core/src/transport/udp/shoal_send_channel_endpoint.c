@@ -5,6 +5,7 @@
 
 #include "concurrent/shoal_atomic.h"
 #include "transport/udp/shoal_udp_frames.h"
+#include "util/shoal_array.h"
 #include "util/shoal_error.h"
 
 int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
@@ -15,13 +16,9 @@ int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
     {
         return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
     }
-    ep->channel = *p->channel;
-    ep->control_mode = p->channel->uri.control_mode;
+    shoal_udp_endpoint_init(&ep->udp, p->udp.channel);
+    ep->control_mode = p->udp.channel->uri.control_mode;
     ep->destination_timeout_ns = p->destination_timeout_ns;
-    for (int i = 0; i < SHOAL_UDP_COUNTER_COUNT; i++)
-    {
-        ep->counter_ids[i] = -1;
-    }
     ep->msgs = calloc((size_t)SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS, sizeof(struct mmsghdr));
     if (NULL == ep->msgs)
     {
@@ -29,15 +26,8 @@ int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
         return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
     }
 
-    const shoal_udp_channel_t *ch = &ep->channel;
-    shoal_udp_transport_params_t tp = {
-        .channel = ch,
-        .rcvbuf = p->rcvbuf,
-        .sndbuf = p->sndbuf,
-        .send_loss_rate = p->send_loss_rate,
-        .recv_loss_rate = p->recv_loss_rate,
-        .loss_seed = p->loss_seed,
-    };
+    const shoal_udp_channel_t *ch = &ep->udp.channel;
+    shoal_udp_transport_params_t tp = { .bind_address = NULL };
     if (ch->is_multicast)
     {
         /* Control frames come back on group + 1. */
@@ -51,7 +41,7 @@ int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
          * (manual mode too when one is given, as Aeron). */
         tp.bind_address = &ch->control;
     }
-    if (shoal_udp_transport_open(&ep->transport, &tp, &ep->counters) < 0)
+    if (shoal_udp_endpoint_open(&ep->udp, &p->udp, &tp) < 0)
     {
         free(ep->msgs);
         free(ep);
@@ -72,7 +62,7 @@ void shoal_send_channel_endpoint_delete(shoal_send_channel_endpoint_t *ep)
     {
         return;
     }
-    shoal_udp_transport_close(&ep->transport);
+    shoal_udp_endpoint_close(&ep->udp);
     free(ep->publications);
     free(ep->msgs);
     free(ep);
@@ -80,16 +70,10 @@ void shoal_send_channel_endpoint_delete(shoal_send_channel_endpoint_t *ep)
 
 int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *ep, shoal_network_publication_t *pub)
 {
-    if (ep->publication_count == ep->publication_capacity)
+    if (shoal_array_ensure((void **)&ep->publications, ep->publication_count, &ep->publication_capacity,
+        sizeof(*ep->publications), "send endpoint") < 0)
     {
-        int32_t cap = ep->publication_capacity ? ep->publication_capacity * 2 : 4;
-        shoal_network_publication_t **grown = realloc(ep->publications, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "send endpoint: out of memory");
-        }
-        ep->publications = grown;
-        ep->publication_capacity = cap;
+        return -1;
     }
     ep->publications[ep->publication_count++] = pub;
     return 0;
@@ -227,14 +211,14 @@ int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const st
             n++;
         }
     }
-    int sent = shoal_udp_transport_sendmmsg(&ep->transport, msgs, n);
+    int sent = shoal_udp_transport_sendmmsg(&ep->udp.transport, msgs, n);
     return sent / destinations;
 }
 
 int shoal_send_channel_endpoint_resend(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count,
     const struct sockaddr_storage *requester)
 {
-    if (NULL == requester || ep->channel.is_multicast || SHOAL_CONTROL_MODE_NONE == ep->control_mode)
+    if (NULL == requester || ep->udp.channel.is_multicast || SHOAL_CONTROL_MODE_NONE == ep->control_mode)
     {
         return shoal_send_channel_endpoint_send(ep, datagrams, count);
     }
@@ -256,7 +240,7 @@ int shoal_send_channel_endpoint_resend(shoal_send_channel_endpoint_t *ep, const 
         h->msg_flags = 0;
         msgs[i].msg_len = 0;
     }
-    return shoal_udp_transport_sendmmsg(&ep->transport, msgs, count);
+    return shoal_udp_transport_sendmmsg(&ep->udp.transport, msgs, count);
 }
 
 bool shoal_send_channel_endpoint_send_all(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length)
@@ -268,12 +252,12 @@ bool shoal_send_channel_endpoint_send_all(shoal_send_channel_endpoint_t *ep, con
 ssize_t shoal_send_channel_endpoint_send_to(shoal_send_channel_endpoint_t *ep, const void *buf, size_t length,
     const struct sockaddr_storage *to)
 {
-    return shoal_udp_transport_sendto(&ep->transport, buf, length, to);
+    return shoal_udp_transport_sendto(&ep->udp.transport, buf, length, to);
 }
 
 static void invalid(shoal_send_channel_endpoint_t *ep)
 {
-    shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
+    shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_INVALID_FRAMES, 1);
 }
 
 /* MDC dynamic: a receiver that sends status messages to our control address
@@ -296,9 +280,10 @@ static void on_dynamic_receiver(shoal_send_channel_endpoint_t *ep, const struct 
     d->time_of_last_activity_ns = now_ns;
 }
 
-static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size_t length,
-    const struct sockaddr_storage *from, int64_t now_ns)
+static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const struct sockaddr_storage *from,
+    int64_t now_ns)
 {
+    shoal_send_channel_endpoint_t *ep = endpoint;
     int type = shoal_udp_datagram_type(buf, length);
     if (SHOAL_HDR_TYPE_SM != type && SHOAL_HDR_TYPE_NAK != type && SHOAL_HDR_TYPE_RTTM != type &&
         SHOAL_HDR_TYPE_ERR != type)
@@ -317,7 +302,7 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
     bool is_setup_elicit = SHOAL_HDR_TYPE_SM == type && (buf[SHOAL_FRAME_FLAGS_OFFSET] & SHOAL_SM_FLAG_SETUP);
     if (SHOAL_HDR_TYPE_SM == type)
     {
-        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_SMS_RECEIVED, 1);
+        shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_SMS_RECEIVED, 1);
         int64_t receiver_id;
         memcpy(&receiver_id, buf + offsetof(shoal_status_message_header_t, receiver_id), 8);
         if (SHOAL_CONTROL_MODE_DYNAMIC == ep->control_mode)
@@ -342,7 +327,7 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
     }
     else if (SHOAL_HDR_TYPE_NAK == type)
     {
-        shoal_udp_counters_add(&ep->counters, SHOAL_UDP_COUNTER_NAKS_RECEIVED, 1);
+        shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_NAKS_RECEIVED, 1);
     }
     bool matched = false;
     for (int32_t i = 0; i < ep->publication_count; i++)
@@ -367,7 +352,7 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
                 break;
         }
     }
-    if (!matched && !is_setup_elicit && !ep->channel.is_multicast)
+    if (!matched && !is_setup_elicit && !ep->udp.channel.is_multicast)
     {
         /* On a multicast control group other publishers' frames are normal. */
         invalid(ep);
@@ -377,15 +362,7 @@ static void dispatch(shoal_send_channel_endpoint_t *ep, const uint8_t *buf, size
 int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
     int64_t now_ns)
 {
-    int n = shoal_udp_transport_recv(&ep->transport, batch);
-    for (int i = 0; i < n; i++)
-    {
-        if (batch->msgs[i].msg_len > 0)
-        {
-            dispatch(ep, batch->iov[i].iov_base, batch->msgs[i].msg_len, &batch->addrs[i], now_ns);
-        }
-    }
-    return n;
+    return shoal_udp_endpoint_poll(&ep->udp, ep, batch, dispatch, now_ns);
 }
 
 int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64_t now_ns)

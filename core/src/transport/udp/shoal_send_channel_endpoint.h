@@ -31,8 +31,7 @@
 #include <sys/socket.h>
 
 #include "transport/udp/shoal_network_publication.h"
-#include "transport/udp/shoal_udp_channel.h"
-#include "transport/udp/shoal_udp_transport.h"
+#include "transport/udp/shoal_udp_endpoint.h"
 
 #define SHOAL_MDC_MAX_DESTINATIONS 64
 
@@ -47,13 +46,7 @@ typedef struct shoal_udp_destination_stct
 
 struct shoal_send_channel_endpoint_stct
 {
-    shoal_udp_channel_t channel;
-    shoal_udp_transport_t transport;
-    shoal_udp_counters_t counters;
-    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];
-    int32_t ref_count;                  /* publications using it (conductor) */
-    bool closing;                       /* conductor: removal asked of the sender */
-    int32_t pending_releases;           /* conductor: removals not yet released */
+    shoal_udp_endpoint_t udp;           /* first; ref_count: publications using it */
     shoal_control_mode_t control_mode;
     int64_t destination_timeout_ns;
     int32_t destination_count;
@@ -70,12 +63,7 @@ struct shoal_send_channel_endpoint_stct
 
 typedef struct shoal_send_channel_endpoint_params_stct
 {
-    const shoal_udp_channel_t *channel;
-    uint32_t rcvbuf;
-    uint32_t sndbuf;
-    double send_loss_rate;
-    double recv_loss_rate;
-    uint64_t loss_seed;
+    shoal_udp_endpoint_params_t udp;
     int64_t destination_timeout_ns;
 } shoal_send_channel_endpoint_params_t;
 

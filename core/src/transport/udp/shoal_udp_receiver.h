@@ -20,7 +20,7 @@
 #include "transport/udp/shoal_receive_channel_endpoint.h"
 #include "transport/udp/shoal_udp_commands.h"
 #include "transport/udp/shoal_udp_transport.h"
-#include "util/shoal_pointer_list.h"
+#include "util/shoal_array.h"
 
 typedef struct shoal_udp_receiver_stct
 {

@@ -1,6 +1,7 @@
 #include "transport/udp/shoal_udp_sender.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/shoal_clock.h"
