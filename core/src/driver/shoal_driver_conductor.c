@@ -380,6 +380,20 @@ static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t le
     shoal_driver_record_error(c, SHOAL_EINVAL, msg);
 }
 
+/* Copies a command's fixed part out of the record (aligned); false, and
+ * counted as invalid, if the record is shorter. */
+static bool read_fixed_part(shoal_driver_conductor_t *c, int32_t type, const uint8_t *buffer, size_t length,
+    void *cmd, size_t size)
+{
+    if (length < size)
+    {
+        invalid_command(c, type, length);
+        return false;
+    }
+    memcpy(cmd, buffer, size);
+    return true;
+}
+
 static void on_command(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
 {
     shoal_driver_conductor_t *c = clientd;
@@ -400,12 +414,10 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
         {
             char channel[SHOAL_MAX_CHANNEL_LENGTH];
             shoal_channel_command_t cmd;
-            if (length < sizeof(cmd))
+            if (!read_fixed_part(c, type, buffer, length, &cmd, sizeof(cmd)))
             {
-                invalid_command(c, type, length);
                 return;
             }
-            memcpy(&cmd, buffer, sizeof(cmd));
             if (!read_channel((const shoal_channel_command_t *)buffer, length, channel))
             {
                 invalid_command(c, type, length);
@@ -433,12 +445,10 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
         case SHOAL_CMD_REMOVE_SUBSCRIPTION:
         {
             shoal_remove_command_t cmd;
-            if (length < sizeof(cmd))
+            if (!read_fixed_part(c, type, buffer, length, &cmd, sizeof(cmd)))
             {
-                invalid_command(c, type, length);
                 return;
             }
-            memcpy(&cmd, buffer, sizeof(cmd));
             shoal_driver_client_touch(c, correlated.client_id, now_ms);
             on_remove(c, correlated.client_id, correlated.correlation_id, cmd.registration_id,
                 SHOAL_CMD_REMOVE_PUBLICATION == type, now_ms);
@@ -449,12 +459,10 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
         {
             char channel[SHOAL_MAX_CHANNEL_LENGTH];
             shoal_destination_command_t cmd;
-            if (length < sizeof(cmd))
+            if (!read_fixed_part(c, type, buffer, length, &cmd, sizeof(cmd)))
             {
-                invalid_command(c, type, length);
                 return;
             }
-            memcpy(&cmd, buffer, sizeof(cmd));
             if (!read_text(buffer, length, sizeof(cmd), cmd.channel_length, channel))
             {
                 invalid_command(c, type, length);

@@ -27,8 +27,8 @@ static void drain_receiver_commands_in_place(void *clientd)
 void shoal_driver_udp_proxy_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop)
 {
     c->to_conductor.stop = stop;
-    c->sender->commands.stop = stop;
-    c->receiver->commands.stop = stop;
+    c->sender->duty.commands.stop = stop;
+    c->receiver->duty.commands.stop = stop;
 }
 
 /* Asks the sender or receiver duty; a command that cannot be queued (only
@@ -55,7 +55,7 @@ void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *ob
 {
     shoal_udp_command_t cmd;
     command_init(&cmd, object, endpoint);
-    ask(c, &c->sender->commands, type, &cmd);
+    ask(c, &c->sender->duty.commands, type, &cmd);
 }
 
 int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint,
@@ -66,7 +66,7 @@ int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, v
     cmd.correlation_id = correlation_id;
     cmd.registration_id = correlation_id;
     cmd.address = *address;
-    return shoal_udp_command_queue_post(&c->sender->commands,
+    return shoal_udp_command_queue_post(&c->sender->duty.commands,
         add ? SHOAL_UDP_CMD_ADD_DESTINATION : SHOAL_UDP_CMD_REMOVE_DESTINATION, &cmd);
 }
 
@@ -77,7 +77,7 @@ void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *
     command_init(&cmd, object, endpoint);
     cmd.stream_id = stream_id;
     cmd.cooldown_ns = cooldown_ns;
-    ask(c, &c->receiver->commands, type, &cmd);
+    ask(c, &c->receiver->duty.commands, type, &cmd);
 }
 
 int shoal_driver_udp_proxy_init(shoal_driver_conductor_t *c, shoal_udp_drain_fn_t drain_agent_messages)
@@ -98,12 +98,12 @@ int shoal_driver_udp_proxy_init(shoal_driver_conductor_t *c, shoal_udp_drain_fn_
     c->to_conductor.shared = shared;
     c->to_conductor.drain_in_place = drain_agent_messages;
     c->to_conductor.drain_clientd = c;
-    c->sender->commands.shared = shared;
-    c->sender->commands.drain_in_place = drain_sender_commands_in_place;
-    c->sender->commands.drain_clientd = c->sender;
-    c->receiver->commands.shared = shared;
-    c->receiver->commands.drain_in_place = drain_receiver_commands_in_place;
-    c->receiver->commands.drain_clientd = c->receiver;
+    c->sender->duty.commands.shared = shared;
+    c->sender->duty.commands.drain_in_place = drain_sender_commands_in_place;
+    c->sender->duty.commands.drain_clientd = c->sender;
+    c->receiver->duty.commands.shared = shared;
+    c->receiver->duty.commands.drain_in_place = drain_receiver_commands_in_place;
+    c->receiver->duty.commands.drain_clientd = c->receiver;
     /* Identifies this driver's receivers in status messages (flow control
      * tells receivers apart by it). */
     shoal_driver_note_random_fallback(c, shoal_random_fill(&c->receiver_id, sizeof(c->receiver_id)) < 0);

@@ -166,15 +166,8 @@ static int32_t counters_next_id(shoal_counters_manager_t *m, int64_t now_ms)
     return -1;
 }
 
-int32_t shoal_counters_manager_allocate(
-    shoal_counters_manager_t *m,
-    int64_t now_ms,
-    int32_t type_id,
-    const uint8_t *key,
-    size_t key_length,
-    const char *label,
-    int64_t registration_id,
-    int64_t owner_id)
+int32_t shoal_counters_manager_allocate(shoal_counters_manager_t *m, int64_t now_ms, int32_t type_id,
+    const uint8_t *key, size_t key_length, const char *label, int64_t registration_id, int64_t owner_id)
 {
     if (m == NULL || (key == NULL && key_length > 0))
     {

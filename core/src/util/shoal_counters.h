@@ -163,15 +163,8 @@ void shoal_counters_manager_close(shoal_counters_manager_t *m);
  * than SHOAL_COUNTER_MAX_KEY_LENGTH, SHOAL_ENOMEM "counters buffer full (N counters)".
  * key may be NULL when key_length is 0; label may be NULL (empty) and is
  * truncated to SHOAL_COUNTER_MAX_LABEL_LENGTH bytes. */
-int32_t shoal_counters_manager_allocate(
-    shoal_counters_manager_t *m,
-    int64_t now_ms,
-    int32_t type_id,
-    const uint8_t *key,
-    size_t key_length,
-    const char *label,
-    int64_t registration_id,
-    int64_t owner_id);
+int32_t shoal_counters_manager_allocate(shoal_counters_manager_t *m, int64_t now_ms, int32_t type_id,
+    const uint8_t *key, size_t key_length, const char *label, int64_t registration_id, int64_t owner_id);
 
 /* Marks the id RECLAIMED; it is reused after now_ms + reuse_timeout_ms.
  * -1 with SHOAL_EINVAL if the id is out of range or not allocated. */

@@ -13,18 +13,12 @@
 int shoal_udp_receiver_init(shoal_udp_receiver_t *r, shoal_udp_command_queue_t *to_conductor)
 {
     memset(r, 0, sizeof(*r));
-    r->to_conductor = to_conductor;
-    if (shoal_udp_command_queue_init(&r->commands, SHOAL_UDP_COMMAND_QUEUE_CAPACITY) < 0)
-    {
-        return -1;
-    }
-    return shoal_udp_recv_batch_init(&r->data_batch, SHOAL_UDP_MAX_DATAGRAM);
+    return shoal_udp_duty_init(&r->duty, to_conductor, SHOAL_UDP_MAX_DATAGRAM);
 }
 
 void shoal_udp_receiver_close(shoal_udp_receiver_t *r)
 {
-    shoal_udp_recv_batch_close(&r->data_batch);
-    shoal_udp_command_queue_close(&r->commands);
+    shoal_udp_duty_close(&r->duty);
     free(r->endpoints);
     free(r->images);
     memset(r, 0, sizeof(*r));
@@ -38,17 +32,17 @@ static void on_receiver_command(int32_t type, const shoal_udp_command_t *cmd, vo
         case SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT:
             if (SHOAL_POINTER_LIST_ADD(r, endpoints, cmd->object) < 0)
             {
-                shoal_udp_command_queue_post_outcome(r->to_conductor, -1, -1, "receiver");
+                shoal_udp_command_queue_post_outcome(r->duty.to_conductor, -1, -1, "receiver");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT:
             SHOAL_POINTER_LIST_REMOVE(r, endpoints, cmd->object);
-            shoal_udp_command_queue_post_released(r->to_conductor, type, cmd->object);
+            shoal_udp_command_queue_post_released(r->duty.to_conductor, type, cmd->object);
             break;
         case SHOAL_UDP_CMD_ADD_STREAM:
             if (shoal_receive_channel_endpoint_add_stream(cmd->endpoint, cmd->stream_id) < 0)
             {
-                shoal_udp_command_queue_post_outcome(r->to_conductor, -1, -1, "receiver");
+                shoal_udp_command_queue_post_outcome(r->duty.to_conductor, -1, -1, "receiver");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_STREAM:
@@ -59,14 +53,14 @@ static void on_receiver_command(int32_t type, const shoal_udp_command_t *cmd, vo
                 SHOAL_POINTER_LIST_ADD(r, images, cmd->object) < 0)
             {
                 shoal_receive_channel_endpoint_remove_image(cmd->endpoint, cmd->object, shoal_nano_time(), 0);
-                shoal_udp_command_queue_post_outcome(r->to_conductor, -1, -1, "receiver");
+                shoal_udp_command_queue_post_outcome(r->duty.to_conductor, -1, -1, "receiver");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_IMAGE:
             SHOAL_POINTER_LIST_REMOVE(r, images, cmd->object);
             shoal_receive_channel_endpoint_remove_image(cmd->endpoint, cmd->object, shoal_nano_time(),
                 cmd->cooldown_ns);
-            shoal_udp_command_queue_post_released(r->to_conductor, type, cmd->object);
+            shoal_udp_command_queue_post_released(r->duty.to_conductor, type, cmd->object);
             break;
         default:
             break;
@@ -75,7 +69,7 @@ static void on_receiver_command(int32_t type, const shoal_udp_command_t *cmd, vo
 
 int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r)
 {
-    return shoal_udp_command_queue_drain(&r->commands, on_receiver_command, r, SHOAL_UDP_COMMANDS_PER_CYCLE);
+    return shoal_udp_command_queue_drain(&r->duty.commands, on_receiver_command, r, SHOAL_UDP_COMMANDS_PER_CYCLE);
 }
 
 void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep,
@@ -91,7 +85,7 @@ void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t
     msg.address = *control;
     msg.source = *source;
     /* A full queue drops it: the sender repeats SETUP until it hears us. */
-    if (!shoal_udp_command_queue_offer(r->to_conductor, SHOAL_UDP_MSG_SETUP, &msg))
+    if (!shoal_udp_command_queue_offer(r->duty.to_conductor, SHOAL_UDP_MSG_SETUP, &msg))
     {
         shoal_err_clear();
     }
@@ -104,7 +98,7 @@ int shoal_udp_receiver_do_work(shoal_udp_receiver_t *r, int64_t now_ns)
     {
         for (int b = 0; b < SHOAL_UDP_RECEIVE_BATCHES_PER_CYCLE; b++)
         {
-            int n = shoal_receive_channel_endpoint_poll(r->endpoints[i], &r->data_batch, now_ns);
+            int n = shoal_receive_channel_endpoint_poll(r->endpoints[i], &r->duty.batch, now_ns);
             work += n;
             if (n < SHOAL_UDP_BATCH)
             {
@@ -116,9 +110,8 @@ int shoal_udp_receiver_do_work(shoal_udp_receiver_t *r, int64_t now_ns)
     {
         work += shoal_publication_image_do_work(r->images[i], now_ns);
     }
-    if (now_ns - r->time_of_last_idle_ns >= SHOAL_UDP_IDLE_INTERVAL_NS)
+    if (shoal_udp_duty_idle_due(&r->duty, now_ns))
     {
-        r->time_of_last_idle_ns = now_ns;
         for (int32_t i = 0; i < r->endpoints_count; i++)
         {
             work += shoal_receive_channel_endpoint_on_idle(r->endpoints[i], now_ns);

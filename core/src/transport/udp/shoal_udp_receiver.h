@@ -18,18 +18,14 @@
 
 #include "transport/udp/shoal_publication_image.h"
 #include "transport/udp/shoal_receive_channel_endpoint.h"
-#include "transport/udp/shoal_udp_commands.h"
-#include "transport/udp/shoal_udp_transport.h"
+#include "transport/udp/shoal_udp_duty.h"
 #include "util/shoal_array.h"
 
 typedef struct shoal_udp_receiver_stct
 {
     SHOAL_POINTER_LIST(shoal_receive_channel_endpoint_t *, endpoints);
     SHOAL_POINTER_LIST(shoal_publication_image_t *, images);
-    shoal_udp_recv_batch_t data_batch;
-    shoal_udp_command_queue_t commands;
-    shoal_udp_command_queue_t *to_conductor;
-    int64_t time_of_last_idle_ns;
+    shoal_udp_duty_t duty;
 } shoal_udp_receiver_t;
 
 int shoal_udp_receiver_init(shoal_udp_receiver_t *r, shoal_udp_command_queue_t *to_conductor);

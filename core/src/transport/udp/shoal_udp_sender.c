@@ -12,18 +12,12 @@
 int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor)
 {
     memset(s, 0, sizeof(*s));
-    s->to_conductor = to_conductor;
-    if (shoal_udp_command_queue_init(&s->commands, SHOAL_UDP_COMMAND_QUEUE_CAPACITY) < 0)
-    {
-        return -1;
-    }
-    return shoal_udp_recv_batch_init(&s->control_batch, SHOAL_UDP_CONTROL_SLOT);
+    return shoal_udp_duty_init(&s->duty, to_conductor, SHOAL_UDP_CONTROL_SLOT);
 }
 
 void shoal_udp_sender_close(shoal_udp_sender_t *s)
 {
-    shoal_udp_recv_batch_close(&s->control_batch);
-    shoal_udp_command_queue_close(&s->commands);
+    shoal_udp_duty_close(&s->duty);
     free(s->publications);
     free(s->endpoints);
     memset(s, 0, sizeof(*s));
@@ -37,33 +31,35 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
         case SHOAL_UDP_CMD_ADD_SEND_ENDPOINT:
             if (SHOAL_POINTER_LIST_ADD(s, endpoints, cmd->object) < 0)
             {
-                shoal_udp_command_queue_post_outcome(s->to_conductor, -1, -1, "sender");
+                shoal_udp_command_queue_post_outcome(s->duty.to_conductor, -1, -1, "sender");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT:
             SHOAL_POINTER_LIST_REMOVE(s, endpoints, cmd->object);
-            shoal_udp_command_queue_post_released(s->to_conductor, type, cmd->object);
+            shoal_udp_command_queue_post_released(s->duty.to_conductor, type, cmd->object);
             break;
         case SHOAL_UDP_CMD_ADD_PUBLICATION:
             if (shoal_send_channel_endpoint_add_publication(cmd->endpoint, cmd->object) < 0 ||
                 SHOAL_POINTER_LIST_ADD(s, publications, cmd->object) < 0)
             {
                 shoal_send_channel_endpoint_remove_publication(cmd->endpoint, cmd->object);
-                shoal_udp_command_queue_post_outcome(s->to_conductor, -1, -1, "sender");
+                shoal_udp_command_queue_post_outcome(s->duty.to_conductor, -1, -1, "sender");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_PUBLICATION:
             SHOAL_POINTER_LIST_REMOVE(s, publications, cmd->object);
             shoal_send_channel_endpoint_remove_publication(cmd->endpoint, cmd->object);
-            shoal_udp_command_queue_post_released(s->to_conductor, type, cmd->object);
+            shoal_udp_command_queue_post_released(s->duty.to_conductor, type, cmd->object);
             break;
         case SHOAL_UDP_CMD_ADD_DESTINATION:
-            shoal_udp_command_queue_post_outcome(s->to_conductor, cmd->correlation_id, shoal_send_channel_endpoint_add_destination(
-                cmd->endpoint, &cmd->address, cmd->registration_id, shoal_nano_time()), "add_destination");
+            shoal_udp_command_queue_post_outcome(s->duty.to_conductor, cmd->correlation_id,
+                shoal_send_channel_endpoint_add_destination(cmd->endpoint, &cmd->address, cmd->registration_id,
+                    shoal_nano_time()), "add_destination");
             break;
         case SHOAL_UDP_CMD_REMOVE_DESTINATION:
-            shoal_udp_command_queue_post_outcome(s->to_conductor, cmd->correlation_id, shoal_send_channel_endpoint_remove_destination(
-                cmd->endpoint, &cmd->address, shoal_nano_time()), "remove_destination");
+            shoal_udp_command_queue_post_outcome(s->duty.to_conductor, cmd->correlation_id,
+                shoal_send_channel_endpoint_remove_destination(cmd->endpoint, &cmd->address, shoal_nano_time()),
+                "remove_destination");
             break;
         default:
             break;
@@ -72,7 +68,7 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
 
 int shoal_udp_sender_do_commands(shoal_udp_sender_t *s)
 {
-    return shoal_udp_command_queue_drain(&s->commands, on_sender_command, s, SHOAL_UDP_COMMANDS_PER_CYCLE);
+    return shoal_udp_command_queue_drain(&s->duty.commands, on_sender_command, s, SHOAL_UDP_COMMANDS_PER_CYCLE);
 }
 
 int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
@@ -80,7 +76,7 @@ int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
     int work = shoal_udp_sender_do_commands(s);
     for (int32_t i = 0; i < s->endpoints_count; i++)
     {
-        work += shoal_send_channel_endpoint_poll(s->endpoints[i], &s->control_batch, now_ns);
+        work += shoal_send_channel_endpoint_poll(s->endpoints[i], &s->duty.batch, now_ns);
     }
     int32_t count = s->publications_count;
     if (count > 0)
@@ -92,9 +88,8 @@ int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
             work += shoal_network_publication_send(s->publications[i], now_ns);
         }
     }
-    if (now_ns - s->time_of_last_idle_ns >= SHOAL_UDP_IDLE_INTERVAL_NS)
+    if (shoal_udp_duty_idle_due(&s->duty, now_ns))
     {
-        s->time_of_last_idle_ns = now_ns;
         for (int32_t i = 0; i < s->endpoints_count; i++)
         {
             work += shoal_send_channel_endpoint_on_idle(s->endpoints[i], now_ns);

@@ -21,19 +21,15 @@
 
 #include "transport/udp/shoal_network_publication.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
-#include "transport/udp/shoal_udp_commands.h"
-#include "transport/udp/shoal_udp_transport.h"
+#include "transport/udp/shoal_udp_duty.h"
 #include "util/shoal_array.h"
 
 typedef struct shoal_udp_sender_stct
 {
     SHOAL_POINTER_LIST(shoal_network_publication_t *, publications);
     SHOAL_POINTER_LIST(shoal_send_channel_endpoint_t *, endpoints);
-    shoal_udp_recv_batch_t control_batch;
-    shoal_udp_command_queue_t commands;
-    shoal_udp_command_queue_t *to_conductor;
+    shoal_udp_duty_t duty;
     uint32_t round_robin;
-    int64_t time_of_last_idle_ns;
 } shoal_udp_sender_t;
 
 int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor);
