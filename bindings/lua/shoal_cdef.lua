@@ -75,6 +75,7 @@ typedef enum shoal_idle_strategy_en
 } shoal_idle_strategy_t;
 
 int shoal_context_init(shoal_context_t **ctx);
+
 int shoal_context_close(shoal_context_t *ctx);
 int shoal_context_set_dir(shoal_context_t *ctx, const char *dir);
 const char *shoal_context_get_dir(const shoal_context_t *ctx);
@@ -88,6 +89,10 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value);
 
 typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
 int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
+
+int shoal_context_set_use_conductor_invoker(shoal_context_t *ctx, bool use_invoker);
+
+bool shoal_context_get_use_conductor_invoker(const shoal_context_t *ctx);
 
 int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
 int shoal_driver_close(shoal_driver_t *driver);
@@ -103,6 +108,10 @@ int shoal_client_close(shoal_client_t *client);
 int64_t shoal_client_id(const shoal_client_t *client);
 
 bool shoal_client_is_closed(const shoal_client_t *client);
+
+int shoal_client_do_work(shoal_client_t *client);
+
+bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
 
 int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);

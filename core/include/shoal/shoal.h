@@ -180,6 +180,10 @@ typedef enum shoal_idle_strategy_en
 } shoal_idle_strategy_t;
 
 SHOAL_API int shoal_context_init(shoal_context_t **ctx);
+/* Frees the context. -1 with SHOAL_ESTATE (the message says how many) while a
+ * client connected with it is not closed yet: clients read their context
+ * until shoal_client_close. A driver works on its own copy of the context,
+ * so closing the context under a running driver is fine. */
 SHOAL_API int shoal_context_close(shoal_context_t *ctx);
 SHOAL_API int shoal_context_set_dir(shoal_context_t *ctx, const char *dir);
 SHOAL_API const char *shoal_context_get_dir(const shoal_context_t *ctx);
@@ -202,6 +206,20 @@ SHOAL_API int shoal_context_set(shoal_context_t *ctx, const char *key, const cha
  * SHOAL_CLOSED). Connect a new client to carry on. */
 typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
 SHOAL_API int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
+
+/* Conductor-invoker mode, as Aeron's use_conductor_agent_invoker (default
+ * false). A client connected with it starts no conductor thread: its duty
+ * (keepalives, the driver liveness check, image events and the image and
+ * error handlers, freeing what polls left behind) runs on the threads that
+ * call shoal_client_do_work, and inside add_* and close calls while they wait
+ * for the driver. Call do_work often (well within the client liveness
+ * timeout, 10 s by default): a client without it is timed out by the driver
+ * and its handles then fail with SHOAL_ECLOSED / SHOAL_CLOSED. Use it to run
+ * image handlers on a thread of your choosing (a Lua state, an event loop)
+ * or to keep a client's work off other cores. Read at shoal_client_connect. */
+SHOAL_API int shoal_context_set_use_conductor_invoker(shoal_context_t *ctx, bool use_invoker);
+/* The setting above; false (and SHOAL_EINVAL) for a NULL ctx. */
+SHOAL_API bool shoal_context_get_use_conductor_invoker(const shoal_context_t *ctx);
 
 /* ---- Media driver (embedded: runs on its own thread) ---- */
 /* Fails with SHOAL_EACTIVE if another live driver owns the directory; a stale
@@ -231,6 +249,18 @@ SHOAL_API int64_t shoal_client_id(const shoal_client_t *client);
 /* True once the client lost its driver (timeout), missed driver events (see
  * shoal_context_set_error_handler) or was closed. */
 SHOAL_API bool shoal_client_is_closed(const shoal_client_t *client);
+/* Conductor-invoker mode only: runs one duty cycle of the client's conductor
+ * on the calling thread (image handlers included) and returns the work done
+ * (>= 0: driver events handled). -1 with SHOAL_ESTATE on a client that runs
+ * its own conductor thread or when called from one of its image handlers,
+ * SHOAL_ECLOSED once the client is closed (driver lost or timed out: the
+ * message says which), SHOAL_EINVAL for NULL. Never waits for the driver.
+ * Any thread: concurrent calls are serialized, and the handlers run on the
+ * thread that calls it. */
+SHOAL_API int shoal_client_do_work(shoal_client_t *client);
+/* Whether the client was connected in conductor-invoker mode (false and
+ * SHOAL_EINVAL for NULL). */
+SHOAL_API bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
 
 /* Channel URIs: "aeron:ipc[?key=value|...]" with keys term-length, mtu,
  * session-id, linger, sparse, reliable (others belong to UDP). Unknown keys

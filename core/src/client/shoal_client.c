@@ -21,6 +21,26 @@ int shoal_client_check_open(shoal_client_t *c)
     return 0;
 }
 
+/* The client whose image handler the calling thread is running, if any. */
+static __thread const shoal_client_t *in_handler_of;
+
+const shoal_client_t *shoal_client_set_in_handler(const shoal_client_t *c)
+{
+    const shoal_client_t *previous = in_handler_of;
+    in_handler_of = c;
+    return previous;
+}
+
+int shoal_client_check_not_in_handler(const shoal_client_t *c, const char *fn)
+{
+    if (NULL != c && in_handler_of == c)
+    {
+        return shoal_set_err(SHOAL_ESTATE, "%s: not allowed from an image handler of the same client (its conductor "
+            "would wait for itself): do it after the handler returns", fn);
+    }
+    return 0;
+}
+
 int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item)
 {
     if (*count == *capacity)
@@ -101,26 +121,47 @@ int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_
         }
     }
 
-    /* The conductor sleeps long when idle: have it look for the answer now. */
-    pthread_mutex_lock(&c->lock);
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->lock);
-
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(c->ctx->driver_timeout_ms / 1000);
-    deadline.tv_nsec += (long)(c->ctx->driver_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L)
+    if (c->invoker)
     {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&c->lock);
-    while (0 == c->pending_state && !shoal_load_acquire(&c->closed))
-    {
-        if (ETIMEDOUT == pthread_cond_timedwait(&c->cond, &c->lock, &deadline))
+        /* No conductor thread: run its duty here until the answer comes. */
+        const int64_t until_ms = shoal_epoch_ms() + (int64_t)c->ctx->driver_timeout_ms;
+        const struct timespec pause = { 0, 50000 };
+        pthread_mutex_lock(&c->lock);
+        for (;;)
         {
-            break;
+            shoal_client_conductor_duty(c);
+            if (0 != c->pending_state || shoal_load_acquire(&c->closed) || shoal_epoch_ms() >= until_ms)
+            {
+                break;
+            }
+            pthread_mutex_unlock(&c->lock);
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&c->lock);
+        }
+    }
+    else
+    {
+        /* The conductor sleeps long when idle: have it look for the answer now. */
+        pthread_mutex_lock(&c->lock);
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t)(c->ctx->driver_timeout_ms / 1000);
+        deadline.tv_nsec += (long)(c->ctx->driver_timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L)
+        {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&c->lock);
+        while (0 == c->pending_state && !shoal_load_acquire(&c->closed))
+        {
+            if (ETIMEDOUT == pthread_cond_timedwait(&c->cond, &c->lock, &deadline))
+            {
+                break;
+            }
         }
     }
     int state = c->pending_state;
@@ -213,16 +254,56 @@ int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
         return shoal_set_err(SHOAL_ETIMEDOUT, "driver in %s is not taking commands (ring full)", ctx->dir);
     }
     c->last_keepalive_ms = shoal_epoch_ms();
-    int rc = pthread_create(&c->conductor, NULL, shoal_client_conductor_run, c);
-    if (0 != rc)
+    c->invoker = ctx->use_conductor_invoker;
+    if (!c->invoker)
     {
-        shoal_broadcast_receiver_close(&c->to_clients);
-        shoal_cnc_unmap(&c->cnc);
-        free(c);
-        return shoal_set_err_errno(SHOAL_ENOMEM, rc, "shoal_client_connect: cannot start conductor thread");
+        int rc = pthread_create(&c->conductor, NULL, shoal_client_conductor_run, c);
+        if (0 != rc)
+        {
+            shoal_broadcast_receiver_close(&c->to_clients);
+            shoal_cnc_unmap(&c->cnc);
+            free(c);
+            return shoal_set_err_errno(SHOAL_ENOMEM, rc, "shoal_client_connect: cannot start conductor thread");
+        }
     }
+    shoal_context_acquire(ctx);
     *clientp = c;
     return 0;
+}
+
+int shoal_client_do_work(shoal_client_t *c)
+{
+    if (NULL == c)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_client_do_work: client must not be NULL");
+    }
+    if (!c->invoker)
+    {
+        return shoal_set_err(SHOAL_ESTATE, "shoal_client_do_work: this client runs its own conductor thread; "
+            "do_work is for a client connected with shoal_context_set_use_conductor_invoker(ctx, true)");
+    }
+    if (shoal_client_check_not_in_handler(c, "shoal_client_do_work") < 0)
+    {
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    int work = shoal_client_conductor_duty(c);
+    pthread_mutex_unlock(&c->lock);
+    if (shoal_load_acquire(&c->closed))
+    {
+        return shoal_set_err(SHOAL_ECLOSED, "shoal_client_do_work: client closed: %s", c->close_reason);
+    }
+    return work;
+}
+
+bool shoal_client_is_conductor_invoker(const shoal_client_t *c)
+{
+    if (NULL == c)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_client_is_conductor_invoker: client must not be NULL");
+        return false;
+    }
+    return c->invoker;
 }
 
 int64_t shoal_client_id(const shoal_client_t *c)
@@ -245,6 +326,10 @@ int shoal_client_close(shoal_client_t *c)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_client_close: client must not be NULL");
     }
+    if (shoal_client_check_not_in_handler(c, "shoal_client_close") < 0)
+    {
+        return -1;
+    }
     if (!shoal_load_acquire(&c->closed))
     {
         shoal_correlated_command_t cmd = { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) };
@@ -252,11 +337,14 @@ int shoal_client_close(shoal_client_t *c)
         snprintf(c->close_reason, sizeof(c->close_reason), "closed by the application");
         shoal_store_release(&c->closed, 1);
     }
-    pthread_mutex_lock(&c->lock);
-    shoal_store_release(&c->stop, 1);
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->conductor, NULL);
+    if (!c->invoker)
+    {
+        pthread_mutex_lock(&c->lock);
+        shoal_store_release(&c->stop, 1);
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->conductor, NULL);
+    }
 
     /* The driver releases everything of a closing client; free our side. */
     while (c->publications_count > 0)
@@ -280,6 +368,7 @@ int shoal_client_close(shoal_client_t *c)
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->api_lock);
+    shoal_context_release(c->ctx);
     free(c);
     return 0;
 }

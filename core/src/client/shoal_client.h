@@ -1,7 +1,9 @@
 /*
- * Client internals. A client has one conductor thread that reads the
- * driver's broadcasts (responses, image events), sends keepalives, watches
- * the driver heartbeat and frees resources after their linger time. API
+ * Client internals. A client's conductor duty reads the driver's broadcasts
+ * (responses, image events), sends keepalives, watches the driver heartbeat
+ * and frees what pollers left behind. It runs on the client's own conductor
+ * thread, or, in conductor-invoker mode, on whichever thread calls
+ * shoal_client_do_work or waits for a response (no thread is started). API
  * threads send commands and wait for the matching response under
  * client->lock; the hot paths (offer, poll) never take that lock.
  *
@@ -140,7 +142,8 @@ struct shoal_client_stct
     pthread_cond_t cond;              /* the conductor answered a request */
     pthread_cond_t wake;              /* CLOCK_MONOTONIC: wakes an idle conductor (a request, a close) */
     pthread_mutex_t api_lock;         /* one request in flight at a time */
-    pthread_t conductor;
+    pthread_t conductor;              /* not started in conductor-invoker mode */
+    bool invoker;                     /* conductor-invoker mode: the duty runs in callers */
     int stop;
 
     /* the request in flight (guarded by lock) */
@@ -175,8 +178,18 @@ void shoal_client_unregister(void **array, int32_t *count, const void *item);
 void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t generation, void *memory,
     shoal_image_t *image);
 
+/* Fails with SHOAL_ESTATE when the calling thread is inside an image handler
+ * of c (it holds c->lock: adding or closing would wait for itself). */
+int shoal_client_check_not_in_handler(const shoal_client_t *c, const char *fn);
+
 /* shoal_client_conductor.c */
 void *shoal_client_conductor_run(void *arg);
+/* One conductor duty cycle, with c->lock held: returns the work done (>= 0). */
+int shoal_client_conductor_duty(shoal_client_t *c);
+/* Marks the calling thread as inside an image handler of c; returns the
+ * previous mark, to restore after the handler (handlers of one client may
+ * drive another client). */
+const shoal_client_t *shoal_client_set_in_handler(const shoal_client_t *c);
 /* Frees what no poller can reach any more; everything when all (the client
  * is closing, nobody polls); only and all of s's when s is not NULL (s is
  * closing). With client->lock held unless the conductor has stopped. */

@@ -1,5 +1,7 @@
-/* The client conductor thread: driver broadcasts, keepalives, driver
- * liveness, image list swaps and freeing what pollers left behind. */
+/* The client conductor duty: driver broadcasts, keepalives, driver
+ * liveness, image list swaps and freeing what pollers left behind; and the
+ * conductor thread that runs it (unless the client is in conductor-invoker
+ * mode, where shoal_client_do_work runs it on the caller's thread). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,9 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     swap_images(c, s, list);
     if (NULL != s->on_available)
     {
+        const shoal_client_t *outer = shoal_client_set_in_handler(c);
         s->on_available(s->handlers_clientd, s, image);
+        shoal_client_set_in_handler(outer);
     }
 }
 
@@ -174,7 +178,9 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
     shoal_store_release(&gone->closed, 1);
     if (NULL != s->on_unavailable)
     {
+        const shoal_client_t *outer = shoal_client_set_in_handler(c);
         s->on_unavailable(s->handlers_clientd, s, gone);
+        shoal_client_set_in_handler(outer);
     }
     shoal_client_linger(c, s, last_generation, NULL, gone);
 }
@@ -342,37 +348,42 @@ static void idle_wait(shoal_client_t *c, int64_t now_ms)
     }
 }
 
+int shoal_client_conductor_duty(shoal_client_t *c)
+{
+    const int64_t lapped = c->to_clients.lapped_count;
+    int work = shoal_broadcast_receiver_receive(&c->to_clients, on_broadcast, c);
+    if (work < 0)
+    {
+        /* A record the driver could not have written: corruption. */
+        char what[256];
+        snprintf(what, sizeof(what), "%s", shoal_errmsg());
+        close_on_missed_events(c, what);
+        work = 0;
+    }
+    else if (c->to_clients.lapped_count != lapped)
+    {
+        char what[160];
+        snprintf(what, sizeof(what), "this client's conductor fell more than the %zu-byte broadcast buffer behind "
+            "the driver", c->to_clients.capacity);
+        close_on_missed_events(c, what);
+    }
+    if (!shoal_load_acquire(&c->closed))
+    {
+        check_driver(c, shoal_epoch_ms());
+    }
+    shoal_client_free_lingering(c, false, NULL);
+    return work;
+}
+
 void *shoal_client_conductor_run(void *arg)
 {
     shoal_client_t *c = arg;
     while (!shoal_load_acquire(&c->stop))
     {
         pthread_mutex_lock(&c->lock);
-        const int64_t lapped = c->to_clients.lapped_count;
-        int work = shoal_broadcast_receiver_receive(&c->to_clients, on_broadcast, c);
-        if (work < 0)
+        if (shoal_client_conductor_duty(c) <= 0)
         {
-            /* A record the driver could not have written: corruption. */
-            char what[256];
-            snprintf(what, sizeof(what), "%s", shoal_errmsg());
-            close_on_missed_events(c, what);
-        }
-        else if (c->to_clients.lapped_count != lapped)
-        {
-            char what[160];
-            snprintf(what, sizeof(what), "this client's conductor fell more than the %zu-byte broadcast buffer behind "
-                "the driver", c->to_clients.capacity);
-            close_on_missed_events(c, what);
-        }
-        int64_t now_ms = shoal_epoch_ms();
-        if (!shoal_load_acquire(&c->closed))
-        {
-            check_driver(c, now_ms);
-        }
-        shoal_client_free_lingering(c, false, NULL);
-        if (work <= 0)
-        {
-            idle_wait(c, now_ms);
+            idle_wait(c, shoal_epoch_ms());
         }
         pthread_mutex_unlock(&c->lock);
     }

@@ -74,7 +74,8 @@ static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id
         return shoal_set_err(SHOAL_EINVAL, "%s: client, uri and pub must not be NULL", fn);
     }
     shoal_uri_t parsed;
-    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0)
+    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0 ||
+        shoal_client_check_not_in_handler(c, fn) < 0)
     {
         return -1;
     }
@@ -152,6 +153,10 @@ int shoal_publication_close(shoal_publication_t *p)
         return shoal_set_err(SHOAL_EINVAL, "shoal_publication_close: pub must not be NULL");
     }
     shoal_client_t *c = p->client;
+    if (shoal_client_check_not_in_handler(c, "shoal_publication_close") < 0)
+    {
+        return -1;
+    }
     int rc = 0;
     pthread_mutex_lock(&c->api_lock);
     if (!shoal_load_acquire(&c->closed))
@@ -182,7 +187,7 @@ static int destination_request(shoal_publication_t *p, const char *endpoint_uri,
         return shoal_set_err(SHOAL_ECLOSED, "%s: publication is closed", fn);
     }
     shoal_client_t *c = p->client;
-    if (shoal_client_check_open(c) < 0)
+    if (shoal_client_check_open(c) < 0 || shoal_client_check_not_in_handler(c, fn) < 0)
     {
         return -1;
     }

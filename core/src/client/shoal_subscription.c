@@ -44,7 +44,9 @@ void shoal_subscription_release_images(shoal_subscription_t *s)
         shoal_store_release(&image->closed, 1);
         if (NULL != s->on_unavailable)
         {
+            const shoal_client_t *outer = shoal_client_set_in_handler(s->client);
             s->on_unavailable(s->handlers_clientd, s, image);
+            shoal_client_set_in_handler(outer);
         }
     }
 }
@@ -63,7 +65,8 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
         return shoal_set_err(SHOAL_EINVAL, "shoal_add_subscription: client, uri and sub must not be NULL");
     }
     shoal_uri_t parsed;
-    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0)
+    if (shoal_uri_parse(uri, &parsed) < 0 || shoal_client_check_open(c) < 0 ||
+        shoal_client_check_not_in_handler(c, "shoal_add_subscription") < 0)
     {
         return -1;
     }
@@ -128,6 +131,10 @@ int shoal_subscription_close(shoal_subscription_t *s)
         return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_close: sub must not be NULL");
     }
     shoal_client_t *c = s->client;
+    if (shoal_client_check_not_in_handler(c, "shoal_subscription_close") < 0)
+    {
+        return -1;
+    }
     int rc = 0;
     pthread_mutex_lock(&c->api_lock);
     if (!shoal_load_acquire(&c->closed))

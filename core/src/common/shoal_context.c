@@ -404,11 +404,30 @@ int shoal_context_init(shoal_context_t **ctxp)
     return 0;
 }
 
+void shoal_context_acquire(shoal_context_t *ctx)
+{
+    __atomic_add_fetch(&ctx->clients_using, 1, __ATOMIC_ACQ_REL);
+}
+
+void shoal_context_release(shoal_context_t *ctx)
+{
+    __atomic_sub_fetch(&ctx->clients_using, 1, __ATOMIC_ACQ_REL);
+}
+
 int shoal_context_close(shoal_context_t *ctx)
 {
     if (NULL == ctx)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_context_close: ctx must not be NULL");
+    }
+    /* Clients read the context until they are closed (their conductor
+     * threads too): freeing it under them would be a use-after-free. A driver
+     * works on its own copy, so it does not hold the context. */
+    int32_t clients = __atomic_load_n(&ctx->clients_using, __ATOMIC_ACQUIRE);
+    if (clients > 0)
+    {
+        return shoal_set_err(SHOAL_ESTATE, "shoal_context_close: the context is still used by %d client%s: close %s "
+            "first", (int)clients, 1 == clients ? "" : "s", 1 == clients ? "it" : "them");
     }
     free(ctx);
     return 0;
@@ -493,4 +512,24 @@ int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t 
     ctx->error_handler = h;
     ctx->error_handler_clientd = clientd;
     return 0;
+}
+
+int shoal_context_set_use_conductor_invoker(shoal_context_t *ctx, bool use_invoker)
+{
+    if (NULL == ctx)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_context_set_use_conductor_invoker: ctx must not be NULL");
+    }
+    ctx->use_conductor_invoker = use_invoker;
+    return 0;
+}
+
+bool shoal_context_get_use_conductor_invoker(const shoal_context_t *ctx)
+{
+    if (NULL == ctx)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_context_get_use_conductor_invoker: ctx must not be NULL");
+        return false;
+    }
+    return ctx->use_conductor_invoker;
 }

@@ -1,7 +1,10 @@
 /*
  * Settings shared by an embedded driver and its clients. A context is filled
  * once (environment first, then setters) and only read afterwards, so the
- * driver and client threads can read it without locks.
+ * driver and client threads can read it without locks. The one field written
+ * later is the count of clients using it (atomic), so that
+ * shoal_context_close can refuse to free it under them. Drivers are not
+ * counted: a driver works on its own copy of the context.
  */
 #ifndef SHOAL_CONTEXT_H
 #define SHOAL_CONTEXT_H
@@ -41,6 +44,8 @@ struct shoal_context_stct
     bool dir_delete_on_shutdown;
     shoal_error_handler_t error_handler;
     void *error_handler_clientd;
+    bool use_conductor_invoker;            /* clients: no conductor thread, shoal_client_do_work */
+    int32_t clients_using;                 /* atomic: connected clients not yet closed */
 
     /* UDP transport (driver side) */
     shoal_threading_mode_t threading_mode;
@@ -62,5 +67,9 @@ struct shoal_context_stct
     uint64_t retransmit_budget;            /* bytes one publication resends per interval */
     uint64_t retransmit_budget_interval_us;
 };
+
+/* Counts a client that reads ctx from its connect until its close. */
+void shoal_context_acquire(shoal_context_t *ctx);
+void shoal_context_release(shoal_context_t *ctx);
 
 #endif
