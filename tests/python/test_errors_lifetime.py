@@ -173,7 +173,15 @@ def test_closed_context_and_driver(shoal_dir):
     ctx = shoal.Context(dir=shoal_dir, dir_delete_on_shutdown=True)
     drv = shoal.Driver(ctx)
     client = shoal.Client(ctx)
-    ctx.close()  # deferred: the driver and client still use it
+    with pytest.raises(shoal.InvalidStateError):
+        ctx.close()  # the client still uses it: refused, and it stays open
+    assert not ctx.closed
+    with client.add_subscription(URI, 1) as sub, client.add_publication(URI, 1) as pub:
+        assert pub.wait_connected(5)
+        pub.offer(b"still works")
+        assert drain(sub, 1)[0][0] == b"still works"
+    client.close()
+    ctx.close()  # the driver runs on its own copy of the settings
     assert ctx.closed
     with pytest.raises(shoal.ClosedError):
         ctx.dir
@@ -181,11 +189,8 @@ def test_closed_context_and_driver(shoal_dir):
         ctx.set("mtu", 1408)
     with pytest.raises(shoal.ClosedError):
         shoal.Client(ctx)
-    with client.add_subscription(URI, 1) as sub, client.add_publication(URI, 1) as pub:
-        assert pub.wait_connected(5)
-        pub.offer(b"still works")
-        assert drain(sub, 1)[0][0] == b"still works"
-    client.close()
+    with shoal.Context(dir=shoal_dir) as ctx2, shoal.Client(ctx2) as client2:
+        assert client2.client_id > 0  # the driver goes on after its context closed
     drv.close()
     drv.close()
     assert drv.closed and "closed" in repr(drv)

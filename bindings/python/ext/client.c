@@ -43,12 +43,13 @@ static void client_close_children(HandleObject *h)
     PyMem_Free(snapshot);
 }
 
-static void client_release(HandleObject *h, void *client)
+static int client_release(HandleObject *h, void *client)
 {
     Py_BEGIN_ALLOW_THREADS
     shoal_client_close(client);
     Py_END_ALLOW_THREADS
     context_user_end(((ClientObject *)h)->ctx);
+    return 0;
 }
 
 static int client_lost(HandleObject *h)
@@ -56,15 +57,28 @@ static int client_lost(HandleObject *h)
     return shoal_client_is_closed(h->c_handle);
 }
 
-static void *client_start(shoal_context_t *ctx)
+/* arg: the invoker flag; starts on a context are serialised, so setting it here is seen by this connect only. */
+static void *client_start(shoal_context_t *ctx, void *arg)
 {
     shoal_client_t *client = NULL;
-    return shoal_client_connect(&client, ctx) < 0 ? NULL : client;
+    if (shoal_context_set_use_conductor_invoker(ctx, *(const bool *)arg) < 0 || shoal_client_connect(&client, ctx) < 0)
+    {
+        return NULL;
+    }
+    return client;
 }
 
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    return context_user_open(&self->h, args, kwds, "Client", &self->started, &self->ctx, client_start);
+    static char *kwlist[] = { "ctx", "invoker", NULL };
+    PyObject *ctx;
+    int invoker = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:Client", kwlist, &ctx, &invoker))
+    {
+        return -1;
+    }
+    bool use_invoker = invoker;
+    return context_user_open(&self->h, ctx, "Client", &self->started, &self->ctx, client_start, &use_invoker);
 }
 
 /* The stream id as int32; -1 with an exception. */
@@ -231,6 +245,36 @@ static PyObject *Client_add_subscription(ClientObject *self, PyObject *args, PyO
     return client_add(self, uri, stream, ADD_SUB, on_available, on_unavailable);
 }
 
+static PyObject *Client_do_work(ClientObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (handle_check(&self->h) < 0)
+    {
+        return NULL;
+    }
+    shoal_client_t *client = self->h.c_handle;
+    int work;
+    /* Without the GIL: concurrent callers wait for each other inside, and the
+     * image handlers it runs take the GIL themselves. */
+    handle_op_begin(&self->h);
+    Py_BEGIN_ALLOW_THREADS
+    work = shoal_client_do_work(client);
+    Py_END_ALLOW_THREADS
+    PyObject *result = work < 0 ? raise_last_error("do_work") : PyLong_FromLong(work);
+    handle_op_end(&self->h);
+    return result;
+}
+
+static PyObject *Client_get_invoker(ClientObject *self, void *closure)
+{
+    (void)closure;
+    if (handle_check(&self->h) < 0)
+    {
+        return NULL;
+    }
+    return PyBool_FromLong(shoal_client_is_conductor_invoker(self->h.c_handle));
+}
+
 static PyObject *Client_get_client_id(ClientObject *self, void *closure)
 {
     (void)closure;
@@ -272,10 +316,19 @@ static PyMethodDef Client_methods[] = {
       "on_unavailable(image) (callables or None; TypeError otherwise) are told when a publication session "
       "becomes visible to the subscription or goes away, with a shoal.Image (the same object for both). They run "
       "on the client's conductor thread (a non-Python thread; they take the GIL), possibly before "
-      "add_subscription returns, and for images still there at close on the closing thread, before close "
+      "add_subscription returns -- or, for Client(ctx, invoker=True), inside do_work() (and add_*/close calls) "
+      "on the calling thread -- and for images still there at close on the closing thread, before close "
       "returns. An exception in a handler is reported through sys.unraisablehook and the client goes on. "
       "Handlers must be short and must not add or close publications, subscriptions or the client "
       "(InvalidStateError). The handlers are released when the subscription is closed." },
+    { "do_work", (PyCFunction)Client_do_work, METH_NOARGS,
+      "do_work($self, /)\n--\n\n"
+      "Client(ctx, invoker=True) only: runs one duty cycle of the client's conductor on this thread -- driver "
+      "events, image handlers, keepalives, the driver liveness check -- and returns the work done (0: nothing "
+      "to do). Call it often (well within the client liveness timeout, 10 s by default) or the driver times "
+      "the client out. Never waits for the driver; releases the GIL (concurrent calls run one at a time). "
+      "InvalidStateError on a threaded client or from an image handler, ClosedError once the client is closed "
+      "or lost its driver." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the client and every publication and subscription it made "
                    "(idempotent)."),
     { NULL }  /* sentinel */
@@ -288,6 +341,8 @@ static PyMemberDef Client_members[] = {
 
 static PyGetSetDef Client_getset[] = {
     { "client_id", (getter)Client_get_client_id, NULL, "Driver-assigned client id.", NULL },
+    { "invoker", (getter)Client_get_invoker, NULL,
+      "True in conductor-invoker mode (Client(ctx, invoker=True): no conductor thread, see do_work()).", NULL },
     { "is_closed", Handle_get_closed, NULL,
       "True once closed, or once the client lost its driver (driver timeout).", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
@@ -297,9 +352,11 @@ static PyGetSetDef Client_getset[] = {
 HandleType ClientType = {
     .type = {
         SHOAL_TYPE_HEAD("Client", ClientObject, Client_dealloc, Py_TPFLAGS_DEFAULT,
-            "Client(ctx)\n--\n\n"
-            "Connects to the driver of ctx's directory (NoDriverError if none runs there). "
-            "A context manager: closing it closes its publications and subscriptions."),
+            "Client(ctx, invoker=False)\n--\n\n"
+            "Connects to the driver of ctx's directory (NoDriverError if none runs there). invoker=True: "
+            "conductor-invoker mode, no conductor thread -- the client's work (image handlers included) runs "
+            "on the thread calling do_work(). A context manager: closing it closes its publications and "
+            "subscriptions; ctx cannot be closed while the client is open."),
         .tp_repr = (reprfunc)Client_repr,
         .tp_methods = Client_methods,
         .tp_members = Client_members,

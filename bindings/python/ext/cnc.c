@@ -34,10 +34,11 @@ static int Cnc_init(CncObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static void cnc_release(HandleObject *self, void *cnc)
+static int cnc_release(HandleObject *self, void *cnc)
 {
     (void)self;
     shoal_cnc_close(cnc);
+    return 0;
 }
 
 static void Cnc_dealloc(CncObject *self)

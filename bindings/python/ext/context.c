@@ -1,4 +1,4 @@
-/* shoal.Context: settings shared by a driver and its clients; the users' count. */
+/* shoal.Context: settings shared by a driver and its clients, who start through it. */
 #include "context.h"
 
 #include "errors.h"
@@ -130,7 +130,7 @@ static int context_check_settable(ContextObject *self, const char *message)
     {
         return -1;
     }
-    if (self->h.busy > 0)
+    if (self->users > 0)
     {
         raise_state(message);
         return -1;
@@ -148,6 +148,11 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kwds)
     if (NULL != self->h.c_handle)
     {
         raise_state("Context.__init__ called twice");
+        return -1;
+    }
+    if (NULL == self->start_lock && NULL == (self->start_lock = PyThread_allocate_lock()))
+    {
+        PyErr_NoMemory();
         return -1;
     }
     shoal_context_t *ctx = NULL;
@@ -236,10 +241,17 @@ static PyObject *Context_set_error_handler(ContextObject *self, PyObject *handle
 }
 
 
-static void context_release(HandleObject *self, void *c_handle)
+/* The C library refuses while a client connected with the context is open:
+ * InvalidStateError, and the context stays open. */
+static int context_release(HandleObject *self, void *c_handle)
 {
     (void)self;
-    shoal_context_close(c_handle);
+    if (shoal_context_close(c_handle) < 0)
+    {
+        raise_last_error(NULL);
+        return -1;
+    }
+    return 0;
 }
 
 PyObject *context_dir(ContextObject *ctx, const char *owner)
@@ -289,6 +301,10 @@ static void Context_dealloc(ContextObject *self)
     PyObject_GC_UnTrack(self);
     handle_release_now(&self->h);
     Py_CLEAR(self->error_handler);
+    if (NULL != self->start_lock)
+    {
+        PyThread_free_lock(self->start_lock);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -301,14 +317,15 @@ static PyMethodDef Context_methods[] = {
       "handler(errcode, message) is called on a client's conductor thread for asynchronous errors (the driver "
       "timed out or died, an image could not be mapped); None removes it. Also Context(error_handler=...). "
       "Exceptions it raises are reported as unraisable. Only before a driver or client uses the context." },
-    HANDLE_METHODS("close($self, /)\n--\n\nCloses the context (idempotent). Drivers and clients still using it "
-                   "keep it alive until they close."),
+    HANDLE_METHODS("close($self, /)\n--\n\nCloses the context (idempotent). Raises InvalidStateError while a "
+                   "client connected with it is open (close the client first; the context stays open). A running "
+                   "driver works on its own copy of the settings and does not hold it."),
     { NULL }  /* sentinel */
 };
 
 static PyGetSetDef Context_getset[] = {
     { "dir", (getter)Context_get_dir, NULL, "The driver directory.", NULL },
-    { "closed", Handle_get_closed, NULL, "True once close() was called.", NULL },
+    { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
     { NULL }  /* sentinel */
 };
 
@@ -351,61 +368,38 @@ static int context_arg(PyObject *obj, ContextObject **out)
     return 0;
 }
 
-/* Parses ctx, refuses a second __init__ (*started), and makes the caller a
- * user of ctx, stored with a reference in *slot. NULL with an exception. */
-static ContextObject *context_user_begin(PyObject *args, PyObject *kwds, const char *type_name, int *started,
-    ContextObject **slot)
+int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started,
+    ContextObject **slot, void *(*start)(shoal_context_t *ctx, void *arg), void *arg)
 {
-    static char *kwlist[] = { "ctx", NULL };
-    char format[32];
-    snprintf(format, sizeof(format), "O:%s", type_name);
-    PyObject *obj;
     ContextObject *ctx;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &obj) || context_arg(obj, &ctx) < 0)
+    if (context_arg(ctx_obj, &ctx) < 0)
     {
-        return NULL;
+        return -1;
     }
     if (*started)
     {
         char text[64];
         snprintf(text, sizeof(text), "%s.__init__ called twice", type_name);
         raise_state(text);
-        return NULL;
-    }
-    *started = 1;
-    Py_INCREF(ctx);
-    *slot = ctx;
-    handle_hold(&ctx->h);
-    return ctx;
-}
-
-/* Undoes context_user_begin after the C start failed. */
-static void context_user_failed(ContextObject **slot)
-{
-    ContextObject *ctx = *slot;
-    handle_unhold(&ctx->h);
-    *slot = NULL;
-    Py_DECREF(ctx);
-}
-
-int context_user_open(HandleObject *user, PyObject *args, PyObject *kwds, const char *type_name, int *started,
-    ContextObject **slot, void *(*start)(shoal_context_t *ctx))
-{
-    ContextObject *ctx = context_user_begin(args, kwds, type_name, started, slot);
-    if (NULL == ctx)
-    {
         return -1;
     }
+    *started = 1;
     void *c_handle;
+    PyThread_type_lock lock = ctx->start_lock;
+    shoal_context_t *c_ctx = ctx->h.c_handle;
     Py_BEGIN_ALLOW_THREADS
-    c_handle = start(ctx->h.c_handle);
+    PyThread_acquire_lock(lock, WAIT_LOCK);
+    c_handle = start(c_ctx, arg);
+    PyThread_release_lock(lock);
     Py_END_ALLOW_THREADS
     if (NULL == c_handle)
     {
         raise_last_error(type_name);
-        context_user_failed(slot);
         return -1;
     }
+    Py_INCREF(ctx);
+    *slot = ctx;
+    ctx->users++;
     handle_open(user, c_handle);
     return 0;
 }

@@ -4,27 +4,30 @@
 
 #include "handle.h"
 
-/* h.c_handle: the shoal_context_t; h.busy: the drivers and clients using it
- * (its C close waits for the last one). */
+/* h.c_handle: the shoal_context_t (its clients hold it in the C library:
+ * shoal_context_close refuses while one is open). */
 typedef struct
 {
     HandleObject h;
-    PyObject *error_handler;  /* callable(errcode, message) or NULL */
+    PyObject *error_handler;        /* callable(errcode, message) or NULL */
+    PyThread_type_lock start_lock;  /* serialises driver starts and client connects */
+    int users;                      /* live drivers and clients: settings are read-only then */
 } ContextObject;
 
 extern HandleType ContextType;
 
-/* Driver.__init__ and Client.__init__: parses ctx, refuses a second
- * __init__ (*started), makes user a user of ctx (kept with a reference in
- * *slot) and opens it on start(ctx), called without the GIL (NULL: failed,
- * shoal_errmsg says why). -1 with an exception. */
-int context_user_open(HandleObject *user, PyObject *args, PyObject *kwds, const char *type_name, int *started,
-    ContextObject **slot, void *(*start)(shoal_context_t *ctx));
+/* Driver.__init__ and Client.__init__: checks ctx_obj is an open Context,
+ * refuses a second __init__ (*started), opens user on start(ctx, arg) --
+ * called without the GIL, one start at a time per context, so a start may
+ * set what it reads (NULL: failed, shoal_errmsg says why) -- and keeps the
+ * context with a reference in *slot. -1 with an exception. */
+int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started,
+    ContextObject **slot, void *(*start)(shoal_context_t *ctx, void *arg), void *arg);
 
-/* A user is done (its C object closed): the context may close now. */
+/* A user is done (its C object closed): settings may change again. */
 static inline void context_user_end(ContextObject *ctx)
 {
-    handle_unhold(&ctx->h);
+    ctx->users--;
 }
 
 /* ctx's directory as str; ClosedError("<owner> is closed") once ctx is gone. */

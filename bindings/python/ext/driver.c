@@ -8,47 +8,65 @@ typedef struct
 {
     HandleObject h;       /* c_handle: the shoal_driver_t */
     ContextObject *ctx;   /* strong; the driver is one of its users */
+    PyObject *dir;        /* str: the directory it runs in */
     int started;
 } DriverObject;
 
-static void *driver_start(shoal_context_t *ctx)
+static void *driver_start(shoal_context_t *ctx, void *arg)
 {
+    (void)arg;
     shoal_driver_t *driver = NULL;
     return shoal_driver_start(&driver, ctx) < 0 ? NULL : driver;
 }
 
 static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
 {
-    return context_user_open(&self->h, args, kwds, "Driver", &self->started, &self->ctx, driver_start);
+    static char *kwlist[] = { "ctx", NULL };
+    PyObject *ctx;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Driver", kwlist, &ctx) ||
+        context_user_open(&self->h, ctx, "Driver", &self->started, &self->ctx, driver_start, NULL) < 0)
+    {
+        return -1;
+    }
+    /* The driver runs on its own copy of the settings: it outlives a closed context. */
+    self->dir = PyUnicode_DecodeFSDefault(shoal_context_get_dir(self->ctx->h.c_handle));
+    return NULL == self->dir ? -1 : 0;
 }
 
-static void driver_release(HandleObject *h, void *driver)
+static int driver_release(HandleObject *h, void *driver)
 {
     Py_BEGIN_ALLOW_THREADS
     shoal_driver_close(driver);
     Py_END_ALLOW_THREADS
     context_user_end(((DriverObject *)h)->ctx);
+    return 0;
 }
 
 static PyObject *Driver_get_dir(DriverObject *self, void *closure)
 {
     (void)closure;
-    return context_dir(self->ctx, "driver");
+    if (handle_check(&self->h) < 0)
+    {
+        return NULL;
+    }
+    Py_INCREF(self->dir);
+    return self->dir;
 }
 
 static PyObject *Driver_repr(DriverObject *self)
 {
-    if (NULL == self->h.c_handle)
+    if (!handle_is_open(&self->h))
     {
         return PyUnicode_FromString("<shoal.Driver closed>");
     }
-    return PyUnicode_FromFormat("<shoal.Driver dir=%s>", shoal_context_get_dir(self->ctx->h.c_handle));
+    return PyUnicode_FromFormat("<shoal.Driver dir=%U>", self->dir);
 }
 
 static void Driver_dealloc(DriverObject *self)
 {
     handle_release_now(&self->h);
     Py_XDECREF(self->ctx);
+    Py_XDECREF(self->dir);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

@@ -22,14 +22,20 @@ void handle_open(HandleObject *self, void *c_handle)
 }
 
 /* The C close, once closing and nothing holds the handle any more. */
-static void handle_maybe_release(HandleObject *self)
+static int handle_maybe_release(HandleObject *self)
 {
     if (self->closing && 0 == self->busy && NULL != self->c_handle)
     {
         void *c_handle = self->c_handle;
         self->c_handle = NULL;
-        handle_type(self)->release(self, c_handle);
+        if (handle_type(self)->release(self, c_handle) < 0)
+        {
+            self->c_handle = c_handle;
+            STORE_REL(&self->closing, 0);
+            return -1;
+        }
     }
+    return 0;
 }
 
 void handle_op_begin(HandleObject *self)
@@ -41,7 +47,7 @@ void handle_op_begin(HandleObject *self)
 void handle_op_end(HandleObject *self)
 {
     self->busy--;
-    handle_maybe_release(self);
+    (void)handle_maybe_release(self);
     Py_DECREF(self);
 }
 
@@ -53,10 +59,10 @@ void handle_hold(HandleObject *self)
 void handle_unhold(HandleObject *self)
 {
     self->busy--;
-    handle_maybe_release(self);
+    (void)handle_maybe_release(self);
 }
 
-void handle_close(HandleObject *self)
+int handle_close(HandleObject *self)
 {
     if (!self->closing)
     {
@@ -66,14 +72,17 @@ void handle_close(HandleObject *self)
             handle_type(self)->on_close(self);
         }
     }
-    handle_maybe_release(self);
+    return handle_maybe_release(self);
 }
 
 void handle_release_now(HandleObject *self)
 {
     STORE_REL(&self->closing, 1);
     self->busy = 0;
-    handle_maybe_release(self);
+    if (handle_maybe_release(self) < 0)
+    {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
 }
 
 /* close() and __exit__: the same, but for the result. */
@@ -84,8 +93,7 @@ static int handle_close_from_python(PyObject *self)
     {
         return -1;
     }
-    handle_close((HandleObject *)self);
-    return 0;
+    return handle_close((HandleObject *)self);
 }
 
 PyObject *Handle_close(PyObject *self, PyObject *unused)

@@ -9,9 +9,10 @@
  *   called: every later call raises ClosedError. The C close itself is
  *   deferred while the handle is busy: `busy` counts what still needs the C
  *   object -- operations in flight (a poll calling Python code, a wait with
- *   the GIL released, an open try_claim), children (a client's publications
- *   and subscriptions) and users (the drivers and clients of a context). The
- *   one that drops the count to zero performs it. All of this happens with
+ *   the GIL released, an open try_claim) and children (a client's
+ *   publications and subscriptions). The one that drops the count to zero
+ *   performs it. (A context is not held by its clients here: the C library
+ *   refuses to close a context a client still uses, and close() raises.) All of this happens with
  *   the GIL held; loops running without the GIL only read `closing`
  *   (atomically) and stop.
  */
@@ -30,8 +31,10 @@ typedef struct
     PyTypeObject type;
     /* The handle's name in messages: "<name> is closed". */
     const char *name;
-    /* The C close of c_handle, already detached from self; with the GIL, which it may release. */
-    void (*release)(HandleObject *self, void *c_handle);
+    /* The C close of c_handle, already detached from self; with the GIL, which
+     * it may release. -1 with an exception when the C object refuses to close
+     * (a context a client still uses): the handle stays open. */
+    int (*release)(HandleObject *self, void *c_handle);
     /* Optional: what close() does once `closing` is set (a client closes its children). */
     void (*on_close)(HandleObject *self);
     /* Optional: nonzero when the C object closed on its own (a client that lost its driver). */
@@ -76,8 +79,9 @@ void handle_hold(HandleObject *self);
 void handle_unhold(HandleObject *self);
 
 /* Sets `closing` and runs the type's on_close; the C close follows once
- * nothing holds the handle. Idempotent. */
-void handle_close(HandleObject *self);
+ * nothing holds the handle. Idempotent. -1 with an exception when the C
+ * object refused to close now (the handle stays open). */
+int handle_close(HandleObject *self);
 
 /* For tp_dealloc: the C close now (nothing can hold a handle being freed). */
 void handle_release_now(HandleObject *self);

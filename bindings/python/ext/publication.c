@@ -398,12 +398,13 @@ static PyObject *Publication_repr(PublicationObject *self)
         self->exclusive ? " exclusive" : "");
 }
 
-static void publication_release(HandleObject *h, void *pub)
+static int publication_release(HandleObject *h, void *pub)
 {
     Py_BEGIN_ALLOW_THREADS
     shoal_publication_close(pub);
     Py_END_ALLOW_THREADS
     child_detach((ChildObject *)h);
+    return 0;
 }
 
 static int publication_lost(HandleObject *h)

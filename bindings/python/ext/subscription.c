@@ -502,7 +502,7 @@ static PyObject *Subscription_repr(SubscriptionObject *self)
 
 /* The C close (it calls on_unavailable for the images left: the handlers
  * are called no more once it returned). */
-static void subscription_release(HandleObject *h, void *sub)
+static int subscription_release(HandleObject *h, void *sub)
 {
     SubscriptionObject *self = (SubscriptionObject *)h;
     subscription_release_batch(self);
@@ -513,6 +513,7 @@ static void subscription_release(HandleObject *h, void *sub)
     Py_END_ALLOW_THREADS
     image_handlers_free(handlers);
     child_detach(&self->child);
+    return 0;
 }
 
 ChildObject *subscription_alloc(void)

@@ -45,8 +45,9 @@ Image handlers
   ``f(image)`` when a publication session becomes visible to the subscription and
   ``g(image)`` when it goes away (an :class:`Image`: session_id, stream_id,
   correlation_id, source_identity, join_position, position, is_closed). They run on the
-  client's conductor thread, a non-Python thread (the GIL is taken), or, for images
-  still there at close, on the thread closing the subscription or client. An exception
+  client's conductor thread, a non-Python thread (the GIL is taken) -- or, with
+  ``Client(ctx, invoker=True)``, inside ``client.do_work()`` on the calling thread -- or,
+  for images still there at close, on the thread closing the subscription or client. An exception
   in a handler goes to ``sys.unraisablehook``; the client goes on. Handlers must not add
   or close anything (``InvalidStateError``).
 
