@@ -20,6 +20,7 @@ typedef enum shoal_errcode_en
 } shoal_errcode_t;
 
 int shoal_errcode(void);
+
 const char *shoal_errmsg(void);
 
 const char *shoal_version(void);
@@ -77,17 +78,22 @@ typedef enum shoal_idle_strategy_en
 int shoal_context_init(shoal_context_t **ctx);
 
 int shoal_context_close(shoal_context_t *ctx);
+
 int shoal_context_set_dir(shoal_context_t *ctx, const char *dir);
+
 const char *shoal_context_get_dir(const shoal_context_t *ctx);
+
 int shoal_context_set_driver_timeout_ms(shoal_context_t *ctx, uint64_t ms);
 int shoal_context_set_client_liveness_timeout_ms(shoal_context_t *ctx, uint64_t ms);
 int shoal_context_set_publication_unblock_timeout_ms(shoal_context_t *ctx, uint64_t ms);
+
 int shoal_context_set_ipc_term_length(shoal_context_t *ctx, uint32_t length);
 int shoal_context_set_idle_strategy(shoal_context_t *ctx, shoal_idle_strategy_t idle);
 
 int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value);
 
 typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
+
 int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
 
 int shoal_context_set_use_conductor_invoker(shoal_context_t *ctx, bool use_invoker);
@@ -95,6 +101,7 @@ int shoal_context_set_use_conductor_invoker(shoal_context_t *ctx, bool use_invok
 bool shoal_context_get_use_conductor_invoker(const shoal_context_t *ctx);
 
 int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
+
 int shoal_driver_close(shoal_driver_t *driver);
 
 int shoal_driver_run(shoal_context_t *ctx, volatile int *stop_flag);
@@ -124,19 +131,27 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     shoal_subscription_t **sub);
 
 int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len);
+
 int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt);
 
 int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim);
+
 int shoal_claim_commit(shoal_claim_t *claim);
 int shoal_claim_abort(shoal_claim_t *claim);
+
 bool shoal_publication_is_connected(const shoal_publication_t *p);
+
 bool shoal_publication_is_closed(const shoal_publication_t *p);
+
 int64_t shoal_publication_position(const shoal_publication_t *p);
+
 int64_t shoal_publication_position_limit(const shoal_publication_t *p);
 int32_t shoal_publication_session_id(const shoal_publication_t *p);
 int32_t shoal_publication_stream_id(const shoal_publication_t *p);
+
 size_t shoal_publication_max_message_length(const shoal_publication_t *p);
 size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
+
 int shoal_publication_close(shoal_publication_t *p);
 
 int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri);
@@ -158,15 +173,18 @@ typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
 int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit);
 int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd, size_t limit);
 int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
+
 bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 int shoal_subscription_image_count(const shoal_subscription_t *s);
 int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
+
 int shoal_subscription_close(shoal_subscription_t *s);
 
 int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
     shoal_mapping_t **mapping);
 
 bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_t length);
+
 int shoal_mapping_release(shoal_mapping_t *m);
 
 int32_t shoal_image_session_id(const shoal_image_t *image);

@@ -2,28 +2,47 @@
  * shoal — low-latency messaging over shared memory and UDP.
  *
  * This header is the whole public ABI of libshoal. It compiles as C99
- * (-std=c99 -pedantic) and as C++.
+ * (-std=c99 -pedantic) and as C++. Every function below has a one-line
+ * contract: what it returns, what it needs, and which thread may call it.
  *
  * Conventions
- *  - Every function returns 0 (or a non-negative value) on success and -1 on
- *    error. shoal_errcode() and shoal_errmsg() then describe the error; both
- *    are thread-local, so they describe the last failure on the calling thread.
- *  - The offer family returns a new stream position (> 0) or one of the
- *    SHOAL_NOT_CONNECTED .. SHOAL_ERROR codes below; it never blocks.
+ *  - Results: int functions return 0 (or a count >= 0) on success and -1 on
+ *    error; shoal_errcode() and shoal_errmsg() then say why. Both are
+ *    thread-local (the last failure on the calling thread) and a success does
+ *    not clear them. Every function checks its arguments: NULL handles and
+ *    out-parameters fail with SHOAL_EINVAL, never crash.
+ *  - The offer family (offer, offerv, try_claim) returns a new stream position
+ *    (> 0) or one of SHOAL_NOT_CONNECTED .. SHOAL_ERROR below; never blocks.
+ *  - Getters never fail on a valid handle. Given NULL they set SHOAL_EINVAL
+ *    and return what no valid handle gives where there is such a value:
+ *    SHOAL_ERROR for publication positions (the offer family's code), -1 for
+ *    client and correlation ids, counts and image positions, 0 for lengths,
+ *    NULL for strings, false for predicates, true for is_closed (a NULL handle
+ *    is as good as closed). Session and stream ids take every int32 value, so
+ *    shoal_publication_session_id(NULL) returns -1, which is also a valid id:
+ *    a caller that may hold NULL checks it before calling.
+ *  - A handle is valid from the call that made it until its close (or its
+ *    client's close); using it after that is undefined, like free'd memory.
  *  - All handles are opaque. The only structs whose layout is part of the ABI
  *    are the POD views shoal_header_t, shoal_fragment_t, shoal_claim_t and
  *    shoal_iovec_t; they only grow at the end, guarded by the SONAME.
  *
  * Threading (who may call what from which thread)
- *  - A context is configured by one thread, then only read.
- *  - shoal_client_t: add_* and close calls are thread-safe.
+ *  - A context is configured by one thread, then only read; it must outlive
+ *    the clients connected with it (shoal_context_close refuses otherwise).
+ *  - shoal_client_t: add_* and close calls are thread-safe. Its conductor
+ *    (image and error handlers) runs on a thread of its own, or, in
+ *    conductor-invoker mode, in shoal_client_do_work on the caller's thread.
  *  - Concurrent publications: offer/offerv/try_claim from any number of threads.
  *    Exclusive publications: one thread at a time (faster: no atomic add).
  *  - Subscriptions: poll/controlled_poll/poll_batch from one thread at a time.
- *    A handler's buffer is valid until it returns, poll_batch views until the
- *    next poll on that subscription (or its close): never unmapped before,
- *    however long that takes (no linger time involved). Hence an image that
- *    went away stays mapped until its subscription polls again or closes.
+ *    A handler's buf and hdr are valid until the handler returns; poll_batch
+ *    views until the next poll on that subscription (or its close): never
+ *    unmapped before, however long that takes (no linger time involved).
+ *    Hence an image that went away stays mapped until its subscription polls
+ *    again or closes. Valid means mapped: the publisher may overwrite a term
+ *    once every subscriber is past it, so copy what you keep.
+ *  - Getters and predicates: any thread, as long as the handle is valid.
  *  - close functions must not race with other calls on the same handle.
  */
 #ifndef SHOAL_H
@@ -73,10 +92,14 @@ typedef enum shoal_errcode_en
     SHOAL_ESTATE = 12      /* call not valid in the current state */
 } shoal_errcode_t;
 
+/* The code (shoal_errcode_t) of the last failure on the calling thread. Any thread. */
 SHOAL_API int shoal_errcode(void);
+/* Its message, never NULL ("" before any failure); valid until the next failure
+ * on this thread. Any thread. */
 SHOAL_API const char *shoal_errmsg(void);
 
-/* Library version as "major.minor.patch"; also as an integer (major<<16|minor<<8|patch). */
+/* Library version as "major.minor.patch"; also as an integer (major<<16|minor<<8|patch).
+ * Static string; any thread. */
 SHOAL_API const char *shoal_version(void);
 SHOAL_API int shoal_version_number(void);
 
@@ -179,21 +202,32 @@ typedef enum shoal_idle_strategy_en
     SHOAL_IDLE_SLEEP = 3      /* 1 ms sleeps: lowest CPU */
 } shoal_idle_strategy_t;
 
+/* Makes a context with the defaults above, then the SHOAL_* environment
+ * applied; -1 with SHOAL_EINVAL (NULL, or a bad environment value: the message
+ * names the variable) or SHOAL_ENOMEM. Any thread. */
 SHOAL_API int shoal_context_init(shoal_context_t **ctx);
 /* Frees the context. -1 with SHOAL_ESTATE (the message says how many) while a
  * client connected with it is not closed yet: clients read their context
  * until shoal_client_close. A driver works on its own copy of the context,
  * so closing the context under a running driver is fine. */
 SHOAL_API int shoal_context_close(shoal_context_t *ctx);
+/* Setters: 0, or -1 with SHOAL_EINVAL naming the setting and its valid range
+ * (the context is unchanged then). The thread configuring the context, before
+ * a driver or client uses it (they read it at start / connect). */
+/* Driver directory; 1..191 bytes, trailing slashes dropped. */
 SHOAL_API int shoal_context_set_dir(shoal_context_t *ctx, const char *dir);
+/* The directory; valid until the context is closed or its dir set again. */
 SHOAL_API const char *shoal_context_get_dir(const shoal_context_t *ctx);
+/* Timeouts in ms, 1 ms .. 24 h (see the environment table above). */
 SHOAL_API int shoal_context_set_driver_timeout_ms(shoal_context_t *ctx, uint64_t ms);
 SHOAL_API int shoal_context_set_client_liveness_timeout_ms(shoal_context_t *ctx, uint64_t ms);
 SHOAL_API int shoal_context_set_publication_unblock_timeout_ms(shoal_context_t *ctx, uint64_t ms);
+/* A power of two, 64 KiB .. 1 GiB. */
 SHOAL_API int shoal_context_set_ipc_term_length(shoal_context_t *ctx, uint32_t length);
 SHOAL_API int shoal_context_set_idle_strategy(shoal_context_t *ctx, shoal_idle_strategy_t idle);
 /* Set any setting by its environment-variable name without the SHOAL_ prefix,
- * e.g. ("IPC_TERM_LENGTH", "65536"): used by shoald for --set and by bindings. */
+ * e.g. ("IPC_TERM_LENGTH", "65536"): used by shoald for --set and by bindings.
+ * Unknown keys fail with SHOAL_EINVAL naming the key. */
 SHOAL_API int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value);
 
 /* Error callback for asynchronous errors seen by a client's conductor thread
@@ -205,6 +239,7 @@ SHOAL_API int shoal_context_set(shoal_context_t *ctx, const char *key, const cha
  * events", and every later call fails as for a lost driver (ECLOSED, offers
  * SHOAL_CLOSED). Connect a new client to carry on. */
 typedef void (*shoal_error_handler_t)(void *clientd, int errcode, const char *message);
+/* h NULL: no handler. message is valid during the call. */
 SHOAL_API int shoal_context_set_error_handler(shoal_context_t *ctx, shoal_error_handler_t h, void *clientd);
 
 /* Conductor-invoker mode, as Aeron's use_conductor_agent_invoker (default
@@ -227,11 +262,15 @@ SHOAL_API bool shoal_context_get_use_conductor_invoker(const shoal_context_t *ct
  * directory or its lock file is a symlink, or the directory is not owned by
  * the effective user or is writable by group or others. */
 SHOAL_API int shoal_driver_start(shoal_driver_t **driver, shoal_context_t *ctx);
+/* Stops the driver thread(s) and frees the driver (clients of it see the
+ * driver timeout); 0, or -1 with SHOAL_EINVAL. Any thread, once. */
 SHOAL_API int shoal_driver_close(shoal_driver_t *driver);
 /* Runs the driver on the calling thread until *stop_flag becomes non-zero
- * (set it from a signal handler); used by shoald. */
+ * (set it from a signal handler); used by shoald. 0 after a clean stop, -1 as
+ * shoal_driver_start when it cannot start. */
 SHOAL_API int shoal_driver_run(shoal_context_t *ctx, volatile int *stop_flag);
-/* Whether a live driver owns dir (heartbeat within the driver timeout). */
+/* Whether a live driver owns dir (heartbeat within timeout_ms); false with
+ * SHOAL_EINVAL for NULL. Any thread; maps cnc.dat read-only for the check. */
 SHOAL_API bool shoal_driver_is_active(const char *dir, uint64_t timeout_ms);
 
 /* ---- Client ---- */
@@ -244,7 +283,7 @@ SHOAL_API int shoal_client_connect(shoal_client_t **client, shoal_context_t *ctx
 /* Closes the client and every publication and subscription it created: their
  * handles become invalid. Close them first if other threads still use them. */
 SHOAL_API int shoal_client_close(shoal_client_t *client);
-/* Driver-assigned client id. */
+/* Driver-assigned client id (>= 0). */
 SHOAL_API int64_t shoal_client_id(const shoal_client_t *client);
 /* True once the client lost its driver (timeout), missed driver events (see
  * shoal_context_set_error_handler) or was closed. */
@@ -268,6 +307,10 @@ SHOAL_API bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
  * full when created: without room for it in the driver directory, add fails
  * with SHOAL_EIO naming the directory, file and bytes needed. sparse=true
  * skips that reservation (a full filesystem then means SIGBUS on write). */
+/* Each waits for the driver's answer (up to the driver timeout): 0 and *pub,
+ * or -1 with SHOAL_EINVAL, SHOAL_EURI, SHOAL_EIO, SHOAL_ECLASH, SHOAL_EDRIVER,
+ * SHOAL_ECLOSED (client closed), SHOAL_ETIMEDOUT, or SHOAL_ESTATE from an image
+ * handler of the same client. Any thread. */
 SHOAL_API int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
 SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
@@ -284,27 +327,54 @@ SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t
  * short and must not add or close publications, subscriptions or the
  * client (the conductor would wait for itself); polling is fine. */
 typedef void (*shoal_image_handler_t)(void *clientd, shoal_subscription_t *sub, shoal_image_t *image);
-/* As shoal_add_subscription, with image handlers (either may be NULL). */
+/* As shoal_add_subscription, with image handlers (either may be NULL). In
+ * conductor-invoker mode the handlers run in shoal_client_do_work (and in
+ * add_* / close calls of the client) on the calling thread; they can then
+ * also fire before this call returns. */
 SHOAL_API int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int32_t stream_id,
     shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd,
     shoal_subscription_t **sub);
 
 /* ---- Publication ---- */
+/* Copies buf[0..len) into the log as one message (fragmented when longer than
+ * the max payload length): the new stream position, or SHOAL_NOT_CONNECTED,
+ * SHOAL_BACK_PRESSURED, SHOAL_ADMIN_ACTION (retry), SHOAL_CLOSED,
+ * SHOAL_MAX_POSITION_EXCEEDED, SHOAL_ERROR (SHOAL_EINVAL, SHOAL_EMSGSIZE over
+ * the max message length). Never blocks, never allocates. Thread: see above
+ * (concurrent: any; exclusive: one at a time). */
 SHOAL_API int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len);
+/* As offer, gathering iov[0..iovcnt) into one message. */
 SHOAL_API int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt);
 /* Claims len bytes (len <= max payload length, i.e. unfragmented) in the log.
- * Returns the position the message will end at, or a negative code. */
+ * Returns the position the message will end at (claim->data[0..length) is
+ * then writable), or a negative code as offer. The claim blocks readers of
+ * the stream until committed or aborted: do it soon (the driver unblocks a
+ * claim left longer than the publication unblock timeout). */
 SHOAL_API int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim);
+/* Publishes (commit) or drops (abort: readers skip it) a claimed message; 0,
+ * or -1 with SHOAL_EINVAL (NULL) or SHOAL_ESTATE: a second commit or abort of
+ * the same claim, or one after the driver unblocked it, changes nothing in
+ * the log. The thread that claimed it (or any one, handing it over), before
+ * the publication is closed. */
 SHOAL_API int shoal_claim_commit(shoal_claim_t *claim);
 SHOAL_API int shoal_claim_abort(shoal_claim_t *claim);
+/* Whether a subscriber is connected (IPC: one is; UDP: status messages come). */
 SHOAL_API bool shoal_publication_is_connected(const shoal_publication_t *p);
+/* True once the publication or its client is closed (driver lost included). */
 SHOAL_API bool shoal_publication_is_closed(const shoal_publication_t *p);
+/* The stream position the next message starts at; SHOAL_CLOSED once closed. */
 SHOAL_API int64_t shoal_publication_position(const shoal_publication_t *p);
+/* The position offers may reach before they are back-pressured. */
 SHOAL_API int64_t shoal_publication_position_limit(const shoal_publication_t *p);
 SHOAL_API int32_t shoal_publication_session_id(const shoal_publication_t *p);
 SHOAL_API int32_t shoal_publication_stream_id(const shoal_publication_t *p);
+/* Longest message offer takes (term length / 8, at most 16 MiB), and longest
+ * unfragmented payload (mtu - 32: what try_claim takes). */
 SHOAL_API size_t shoal_publication_max_message_length(const shoal_publication_t *p);
 SHOAL_API size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
+/* Tells the driver and frees the handle (finish a pending claim first); 0,
+ * or -1: SHOAL_EINVAL; SHOAL_ETIMEDOUT (freed all the same); SHOAL_ESTATE from
+ * an image handler of its client (nothing done). Any thread. */
 SHOAL_API int shoal_publication_close(shoal_publication_t *p);
 /* Multi-destination-cast with control-mode=manual (channel
  * "aeron:udp?control-mode=manual[|control=host:port]"): the publication sends
@@ -321,6 +391,10 @@ SHOAL_API int shoal_publication_add_destination(shoal_publication_t *p, const ch
 SHOAL_API int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri);
 
 /* ---- Subscription ---- */
+/* A poll handler gets one whole message: buf[0..len) and hdr are valid until
+ * the handler returns (buf points into the log, or into the subscription's
+ * reassembly buffer for a fragmented message). Copy what you keep, or retain
+ * the mapping (shoal_subscription_retain_mapping) inside the handler. */
 typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 typedef enum shoal_controlled_action_en
@@ -334,14 +408,20 @@ typedef enum shoal_controlled_action_en
 typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
     void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
-/* Each returns the number of messages delivered (>= 0) or -1. limit/max bound
- * the messages delivered in one call. */
+/* Each returns the number of messages delivered (>= 0) or -1 (SHOAL_EINVAL,
+ * SHOAL_ECLOSED once the client is closed). limit/max bound the messages
+ * delivered in one call. One polling thread at a time per subscription;
+ * handlers run on it, and may poll other subscriptions. poll_batch fills
+ * out[0..n): views valid until the next poll of s or its close. */
 SHOAL_API int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit);
 SHOAL_API int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd, size_t limit);
 SHOAL_API int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
+/* Whether it has at least one image (a publication it sees). */
 SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);
 SHOAL_API int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
+/* Tells the driver, pairs every on_available with on_unavailable (on this
+ * thread), frees the handle; as shoal_publication_close. Not during a poll of s. */
 SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);
 
 /* Keeping a message's memory mapped beyond its poll. Buffers from poll
@@ -357,8 +437,10 @@ SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);
  * publisher reuses a term once every subscriber is past it. */
 SHOAL_API int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
     shoal_mapping_t **mapping);
-/* True when data[0..length) lies inside the mapping (to reuse one retain). */
+/* True when data[0..length) lies inside the mapping (to reuse one retain);
+ * false (SHOAL_EINVAL) for NULL. */
 SHOAL_API bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_t length);
+/* Drops one reference (the last unmaps); -1 with SHOAL_EINVAL for NULL. Any thread. */
 SHOAL_API int shoal_mapping_release(shoal_mapping_t *m);
 
 /* ---- Image (one publication session as seen by one subscription) ----

@@ -317,7 +317,12 @@ int64_t shoal_client_id(const shoal_client_t *c)
 
 bool shoal_client_is_closed(const shoal_client_t *c)
 {
-    return NULL == c || 0 != shoal_load_acquire(&c->closed);
+    if (NULL == c)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_client_is_closed: client must not be NULL");
+        return true;
+    }
+    return 0 != shoal_load_acquire(&c->closed);
 }
 
 int shoal_client_close(shoal_client_t *c)

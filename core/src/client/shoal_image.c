@@ -99,5 +99,10 @@ int64_t shoal_image_position(const shoal_image_t *image)
 
 bool shoal_image_is_closed(const shoal_image_t *image)
 {
-    return NULL == image || 0 != shoal_load_acquire(&image->closed);
+    if (NULL == image)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_image_is_closed: image must not be NULL");
+        return true;
+    }
+    return 0 != shoal_load_acquire(&image->closed);
 }

@@ -51,6 +51,7 @@ bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_
      * different objects are undefined. */
     if (NULL == m || NULL == data)
     {
+        shoal_set_err(SHOAL_EINVAL, "shoal_mapping_contains: mapping and data must not be NULL");
         return false;
     }
     uintptr_t begin = (uintptr_t)m->log.mapped, at = (uintptr_t)data;

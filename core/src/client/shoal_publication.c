@@ -437,12 +437,22 @@ int shoal_claim_abort(shoal_claim_t *claim)
 
 bool shoal_publication_is_connected(const shoal_publication_t *p)
 {
-    return NULL != p && !shoal_load_relaxed(&p->closed) && 0 != shoal_load_acquire(&p->meta->is_connected);
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_is_connected: pub must not be NULL");
+        return false;
+    }
+    return !shoal_load_relaxed(&p->closed) && 0 != shoal_load_acquire(&p->meta->is_connected);
 }
 
 bool shoal_publication_is_closed(const shoal_publication_t *p)
 {
-    return NULL == p || 0 != shoal_load_acquire(&p->closed);
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_is_closed: pub must not be NULL");
+        return true;
+    }
+    return 0 != shoal_load_acquire(&p->closed);
 }
 
 int64_t shoal_publication_position(const shoal_publication_t *p)
@@ -486,12 +496,23 @@ int32_t shoal_publication_stream_id(const shoal_publication_t *p)
     return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_stream_id: pub must not be NULL") : p->stream_id;
 }
 
+/* 0 is never a valid length: it is the NULL answer. */
 size_t shoal_publication_max_message_length(const shoal_publication_t *p)
 {
-    return NULL == p ? 0 : p->max_message_length;
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_max_message_length: pub must not be NULL");
+        return 0;
+    }
+    return p->max_message_length;
 }
 
 size_t shoal_publication_max_payload_length(const shoal_publication_t *p)
 {
-    return NULL == p ? 0 : p->max_payload_length;
+    if (NULL == p)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_max_payload_length: pub must not be NULL");
+        return 0;
+    }
+    return p->max_payload_length;
 }

@@ -296,6 +296,7 @@ bool shoal_subscription_is_connected(const shoal_subscription_t *s)
 {
     if (NULL == s)
     {
+        shoal_set_err(SHOAL_EINVAL, "shoal_subscription_is_connected: sub must not be NULL");
         return false;
     }
     return shoal_load_acquire(&s->image_count) > 0;
