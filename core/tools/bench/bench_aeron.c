@@ -1,6 +1,6 @@
 /*
  * The Aeron C peer of shoal-bench (see bench_aeron.h). The loops copy the shape
- * of shoal's in shoal_bench.c line for line, so that a ratio compares the
+ * of shoal's in bench_throughput.c and bench_rtt.c line for line, so that a ratio compares the
  * transports and not the loops: a publisher thread busy-retrying offer on an
  * exclusive publication (sched_yield() only when back pressured and --yield),
  * a subscriber thread polling up to the same fragment limit (yielding on an
@@ -11,6 +11,7 @@
  * user would; below the MTU the assembler hands fragments straight through.
  */
 #include "bench_aeron.h"
+#include "bench_clock.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -44,7 +45,7 @@ static struct {
 } peer;
 
 /* What the subscriber (pinger) writes per message sits on cache lines of its
- * own, as in shoal_bench.c: sharing one with what the other thread reads would
+ * own, as in bench.h (tput_t): sharing one with what the other thread reads would
  * charge every message a cache-line transfer that belongs to the benchmark. */
 struct tput_s {
     int ready, go, abort;
@@ -72,19 +73,6 @@ struct rtt_s {
 static struct tput_s tput;
 static struct rtt_s rtt;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void wait_flag(const int *flag)
-{
-    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-        sched_yield();
-}
-
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)type, (void)ftw;
@@ -103,7 +91,7 @@ static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publ
 {
     aeron_async_add_exclusive_publication_t *async;
     int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
-    for (int64_t deadline = now_ns() + CONNECT_NS; rc >= 0 && !*pub && now_ns() < deadline;) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*pub && bench_now_ns() < deadline;) {
         if (0 == (rc = aeron_async_add_exclusive_publication_poll(pub, async))) /* 1 added, -1 refused */
             usleep(1000);
     }
@@ -125,7 +113,7 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
 {
     aeron_async_add_subscription_t *async;
     int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
-    for (int64_t deadline = now_ns() + CONNECT_NS; rc >= 0 && !*sub && now_ns() < deadline;) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*sub && bench_now_ns() < deadline;) {
         if (0 == (rc = aeron_async_add_subscription_poll(sub, async))) /* 1 added, -1 refused */
             usleep(1000);
     }
@@ -139,8 +127,8 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
 
 static int wait_connected(aeron_exclusive_publication_t *pub, int32_t stream, char *err, size_t err_len)
 {
-    for (int64_t deadline = now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000)) {
-        if (now_ns() > deadline) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000)) {
+        if (bench_now_ns() > deadline) {
             snprintf(err, err_len, "aeron publication on stream %d not connected after 5 s", stream);
             return -1;
         }
@@ -227,10 +215,10 @@ static void *tput_publisher(void *arg)
     const size_t size = peer.size;
     aeron_exclusive_publication_t *pub = peer.pub[0];
     const long count = tput.count;
-    peer.cfg.pin(0);
+    peer.cfg.pin(peer.cfg.pin_arg, 0);
     __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
-    wait_flag(&tput.go);
-    tput.t_start = now_ns();
+    bench_wait_flag(&tput.go);
+    tput.t_start = bench_now_ns();
     for (long i = 0; i < count; i++) {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
@@ -271,7 +259,7 @@ static void *tput_subscriber(void *arg)
     const size_t limit = (size_t)peer.cfg.poll_limit;
     long idle = 0, mark = -1;
     int64_t mark_ns = 0;
-    peer.cfg.pin(1);
+    peer.cfg.pin(peer.cfg.pin_arg, 1);
     __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
     while (tput.received < tput.count && !__atomic_load_n(&tput.abort, __ATOMIC_RELAXED)) {
         int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, limit);
@@ -281,7 +269,7 @@ static void *tput_subscriber(void *arg)
             sched_yield();
         }
         if (0 == n && 0 == (++idle & 0xffff)) {
-            int64_t now = now_ns();
+            int64_t now = bench_now_ns();
             if (tput.received != mark) {
                 mark = tput.received;
                 mark_ns = now;
@@ -290,7 +278,7 @@ static void *tput_subscriber(void *arg)
             }
         }
     }
-    tput.t_end = now_ns();
+    tput.t_end = bench_now_ns();
     return NULL;
 }
 
@@ -358,7 +346,7 @@ static void *rtt_ponger(void *arg)
     (void)arg;
     aeron_subscription_t *sub = peer.sub[0];
     aeron_fragment_assembler_t *assembler = peer.assembler[0];
-    peer.cfg.pin(1);
+    peer.cfg.pin(peer.cfg.pin_arg, 1);
     __atomic_store_n(&rtt.ready, 1, __ATOMIC_RELEASE);
     while (!rtt.stopped && !__atomic_load_n(&rtt.stop, __ATOMIC_RELAXED)) {
         int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, 16);
@@ -376,30 +364,20 @@ static void *rtt_pinger(void *arg)
     aeron_exclusive_publication_t *ping_pub = peer.pub[0];
     aeron_subscription_t *pong_sub = peer.sub[1];
     aeron_fragment_assembler_t *assembler = peer.assembler[1];
-    peer.cfg.pin(0);
-    wait_flag(&r->ready);
-    const int64_t start = now_ns();
+    peer.cfg.pin(peer.cfg.pin_arg, 0);
+    bench_wait_flag(&r->ready);
+    const int64_t start = bench_now_ns();
     for (long i = 0; i < r->n; i++) {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
-        int64_t t0 = now_ns(), spins = 0;
-        if (r->interval_ns > 0) {
-            /* Wait for the intended send time (sleep while far, then spin); if late, send at once. The
-             * latency counts from the intended time: time lost to a stall is not left out. */
-            const int64_t intended = start + (int64_t)((double)i * r->interval_ns);
-            for (int64_t ahead; (ahead = intended - t0) > 0; t0 = now_ns()) {
-                if (ahead > 200000) {
-                    struct timespec ts = { 0, ahead - 100000 };
-                    nanosleep(&ts, NULL);
-                }
-            }
-            t0 = intended;
-        }
-        const int64_t sent = now_ns(); /* stall deadlines count from here */
+        int64_t t0 = bench_now_ns(), spins = 0;
+        if (r->interval_ns > 0)
+            t0 = bench_pace(start, i, r->interval_ns, t0);
+        const int64_t sent = bench_now_ns(); /* stall deadlines count from here */
         int64_t rc;
         while ((rc = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL)) < 0) {
             if (AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ||
-                (0 == (++spins & 0xffff) && now_ns() - sent > peer.cfg.stall_ns)) {
+                (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns)) {
                 snprintf(r->err, sizeof(r->err), "ping %ld: aeron offer returned %lld: %s", i, (long long)rc,
                     AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ? aeron_errmsg()
                                                                                     : "still failing after 10 s");
@@ -415,7 +393,7 @@ static void *rtt_pinger(void *arg)
             if (0 == n) {
                 if (peer.cfg.yield)
                     sched_yield();
-                if (0 == (++spins & 0xffff) && now_ns() - sent > peer.cfg.stall_ns) {
+                if (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns) {
                     snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
                     goto done;
                 }
@@ -425,7 +403,7 @@ static void *rtt_pinger(void *arg)
             snprintf(r->err, sizeof(r->err), "pong %ld: %s", i, n < 0 ? aeron_errmsg() : "wrong length");
             break;
         }
-        tool_hist_record(r->hist, (uint64_t)(now_ns() - t0));
+        tool_hist_record(r->hist, (uint64_t)(bench_now_ns() - t0));
         if (r->got_seq != seq) {
             snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %llu", i,
                 (unsigned long long)r->got_seq);

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tool_histogram.h"
 
@@ -21,8 +22,11 @@ typedef struct {
     int yield;             /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
     int poll_limit;        /* fragments per poll of the throughput subscriber (shoal's BATCH) */
     int64_t stall_ns;      /* no progress for this long: the run fails */
-    void (*pin)(int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger */
+    void (*pin)(void *pin_arg, int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger */
+    void *pin_arg;
 } bench_aeron_config_t;
+
+#ifdef SHOAL_BENCH_AERON
 
 /* Sets up one scenario: an embedded media driver (SHARED threading, its own
  * aeron.dir under /dev/shm), a client, and over uri (aeron:ipc... or
@@ -42,5 +46,33 @@ void bench_aeron_close(void);
 
 /* Aeron's version text, e.g. "aeron version=1.48.0-SNAPSHOT commit=...". */
 const char *bench_aeron_version(void);
+
+#else
+/* Not built in: no aeron-* scenario exists, so these are never called. */
+static inline int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int rtt, size_t size,
+    char *err, size_t err_len)
+{
+    (void)config, (void)uri, (void)rtt, (void)size;
+    snprintf(err, err_len, "the Aeron peer is not built in");
+    return -1;
+}
+static inline double bench_aeron_tput_run(long count, char *err, size_t err_len)
+{
+    (void)count;
+    snprintf(err, err_len, "the Aeron peer is not built in");
+    return -1;
+}
+static inline int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *hist, char *err, size_t err_len)
+{
+    (void)n, (void)interval_ns, (void)hist;
+    snprintf(err, err_len, "the Aeron peer is not built in");
+    return -1;
+}
+static inline void bench_aeron_close(void) {}
+static inline const char *bench_aeron_version(void)
+{
+    return "not built in";
+}
+#endif
 
 #endif

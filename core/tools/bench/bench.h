@@ -1,0 +1,209 @@
+/*
+ * shoal-bench: the source of every performance figure quoted for shoal.
+ *
+ * One process, an embedded driver on a private directory (it serves both
+ * ends of the IPC and of the UDP loopback scenarios), publisher and
+ * subscriber threads; each scenario runs one warm-up (not recorded) and then
+ * --runs timed runs, and reports median, min and max across the runs side by
+ * side with ZeroMQ peers run in the same invocation on the same machine.
+ * Timed loops neither allocate nor format: buffers and histograms are made
+ * before, errors are recorded as codes and formatted after the loop ends.
+ * Round trips go into a log-linear histogram (tool_histogram.h); with --rate
+ * each ping has an intended send time and its latency is measured from that
+ * time, so a stall delays every ping behind it and shows in the percentiles
+ * (no coordinated omission).
+ *
+ * The pieces, one file each:
+ *   bench_options.c     command line and the scenario table
+ *   bench_scenario.c    one scenario: channel, publications/subscriptions or peer, warm-up + timed runs
+ *   bench_throughput.c  publisher and subscriber threads of the throughput scenarios
+ *   bench_rtt.c         pinger and ponger threads of the round-trip scenarios
+ *   bench_zmq.c         the ZeroMQ peer's sockets (its send/receive calls sit in the loops above)
+ *   bench_aeron.c       the Aeron C peer (only with -DSHOAL_AERON_DIR; DEVELOPERS.md)
+ *   bench_machine.c     machine description and thread pinning
+ *   bench_report.c      statistics, and the table, JSON and CSV output
+ *   bench_main.c        the embedded driver and the run over sizes and scenarios
+ */
+#ifndef SHOAL_BENCH_H
+#define SHOAL_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shoal/shoal.h"
+#include "tool_histogram.h"
+
+#define MAX_RUNS 100
+#define MAX_SIZES 16
+#define MAX_SCENARIOS 24 /* the table in bench_options.c holds fewer */
+#define MAX_SETTINGS 32  /* --set */
+#define MIN_SIZE 8       /* the sequence number lives in the first 8 bytes */
+#define MAX_SIZE (16 * 1024 * 1024)
+#define MAX_PUB 16             /* --publishers */
+#define IPC_TERM_MIB 64        /* the driver's defaults (shoal_context.c) */
+#define UDP_TERM_MIB 16
+#define BATCH 256              /* poll_batch / poll limit of throughput subscribers */
+#define STALL_NS 10000000000LL /* no progress for 10 s: the run is declared stalled */
+#define ZMQ_HWM 1000000        /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
+#define ZMQ_HWM_BYTES (256 << 20)
+#define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define SEQ_SHIFT 48        /* several publishers: publisher index in the top bits of the sequence */
+
+#define AERON_HOWTO                                                                                                   \
+    "scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure with -DSHOAL_AERON_DIR=$PWD/build/aeron/install "   \
+    "(DEVELOPERS.md)"
+
+enum { K_TPUT, K_RTT };
+enum { M_EXCL_BATCH, M_EXCL_POLL, M_CONC, M_CONC2, M_CLAIM, Z_INPROC, Z_IPC, Z_TCP };
+
+typedef struct {
+    const char *name;
+    int kind, zmq, mode, udp;
+    const char *peer; /* the ZeroMQ scenario a shoal scenario is compared with */
+    const char *what;
+    const char *mirror; /* aeron-* scenarios: the shoal scenario whose loops they run against Aeron C */
+} scenario_t;
+
+extern const scenario_t SCENARIOS[];
+extern const size_t N_SCENARIOS;
+
+/* The command line. */
+typedef struct {
+    int selected[MAX_SCENARIOS], any_selected;
+    long runs, messages, samples, term_mib, max_mib, publishers, rate;
+    size_t sizes[MAX_SIZES];
+    int nsizes, json, csv, no_zmq, no_aeron, pin, yield;
+    const char *note;
+    const char *settings[MAX_SETTINGS]; /* --set KEY=VALUE for the embedded driver */
+    int nsettings;
+} bench_options_t;
+
+/* Fills opt from the command line; on a bad one prints why and exits 2. Returns 1 when --help was
+ * printed (nothing to run), else 0. */
+int bench_parse_options(bench_options_t *opt, int argc, char **argv);
+void bench_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Thread pinning (--pin): the first two CPUs this process may run on. */
+typedef struct {
+    int enabled;
+    int cpu[2];             /* [0] publisher(s)/pinger, [1] subscriber/ponger */
+    int attempts, failures; /* updated atomically by the benchmark threads */
+} bench_pin_t;
+
+/* Pins the calling thread to pin->cpu[role] when pinning is enabled. */
+void bench_pin_self(bench_pin_t *pin, int role);
+
+typedef struct {
+    char cpu[128], kernel[256], date[32], pinned[192], note[256], loadavg[64];
+    long nproc;
+    int zmaj, zmin, zpat;
+} bench_machine_t;
+
+/* Describes the machine and chooses the pin targets. */
+void bench_read_machine(bench_machine_t *machine, bench_pin_t *pin);
+/* After the runs: what pinning achieved, into machine->pinned. */
+void bench_describe_pinning(bench_machine_t *machine, const bench_pin_t *pin);
+
+/* Percentiles of the latency distribution (all timed runs merged) in --json. */
+#define N_DIST 12
+extern const double DIST_Q[N_DIST];
+
+/* One scenario at one size. */
+typedef struct {
+    const scenario_t *sc;
+    size_t size;
+    int nruns, npub;
+    long messages;           /* per throughput run */
+    double tput[MAX_RUNS];   /* msgs/s per run */
+    double pct[MAX_RUNS][5]; /* us per run */
+    double dist[N_DIST];     /* us, every timed round trip of every run */
+    uint64_t recorded;       /* round trips in dist */
+    char uri[256];
+    char error[320];
+    int skipped; /* not a failure: the scenario cannot run at this size */
+} result_t;
+
+/* One invocation: the options, the embedded driver's client, and what the runs found. */
+typedef struct {
+    const bench_options_t *opt;
+    bench_pin_t pin;
+    bench_machine_t machine;
+    shoal_client_t *client;
+    int32_t next_stream; /* each scenario takes two fresh stream ids */
+    int zmq_endpoints;   /* ZeroMQ endpoints made so far (their names are numbered) */
+    result_t *results;
+    int nresults;
+} bench_t;
+
+/* Runs res->sc at res->size: one warm-up and opt->runs timed runs into res. */
+void bench_run_scenario(bench_t *b, result_t *res);
+
+/* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
+/* What the subscriber writes per message sits on cache lines of its own:
+ * sharing one with what a publisher reads per offer would make every message
+ * pay a cache-line transfer between the two cores (a benchmark artefact). */
+typedef struct {
+    size_t size;
+    int mode, npub, ready, go, abort;
+    int yield; /* --yield */
+    long count;
+    bench_pin_t *pin;
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+    void *zpush, *zpull;
+    uint8_t *zbuf;
+    int64_t t_start[MAX_PUB]; /* first offer per publisher */
+    char err[256];
+    _Alignas(64) long received, bad; /* bad: out of order or wrong length */
+    uint64_t expected[MAX_PUB];      /* next sequence number per publisher */
+    int64_t t_end;                   /* last message received */
+    _Alignas(64) char pad_;
+} tput_t;
+
+/* One throughput run of count messages; returns msgs/s or -1 with t->err set. */
+double bench_tput_run(tput_t *t, long count);
+
+/* ---- round trip: pinger and ponger threads ---- */
+typedef struct {
+    size_t size;
+    long n;
+    double interval_ns; /* --rate: intended gap between pings; 0 = each ping right after the last pong */
+    int yield;          /* --yield */
+    bench_pin_t *pin;
+    tool_hist_t hist; /* round trips of the current run, ns */
+    shoal_publication_t *ping_pub, *pong_pub;
+    shoal_subscription_t *ping_sub, *pong_sub;
+    void *zping, *zpong;
+    int ready, stop;
+    char err[256];
+} rtt_t;
+
+/* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set.
+ * r->hist holds the run's round trips afterwards. */
+int bench_rtt_run(rtt_t *r, long n, double pct[5]);
+/* bench_rtt_run for the Aeron peer: its own threads, the same histogram and percentiles. */
+int bench_aeron_rtt_percentiles(rtt_t *r, long n, double pct[5]);
+
+/* ---- the ZeroMQ peer ---- */
+typedef struct {
+    void *ctx, *socket[2]; /* [0] PUSH or pinger's PAIR, [1] PULL or ponger's PAIR */
+    char endpoint[256];    /* as asked for */
+    char bound[256];       /* as bound (tcp: the port the kernel chose) */
+} bench_zmq_t;
+
+/* Sockets for scenario sc (mode Z_INPROC, Z_IPC or Z_TCP) at message size size; endpoint_number makes
+ * the name unique. 0, or -1 with err set (z is then ready for bench_zmq_close). */
+int bench_zmq_open(bench_zmq_t *z, const scenario_t *sc, size_t size, int endpoint_number, char *err, size_t err_len);
+void bench_zmq_close(bench_zmq_t *z, const scenario_t *sc);
+/* "major.minor.patch" of the libzmq linked in. */
+void bench_zmq_version(int *major, int *minor, int *patch);
+
+/* ---- report ---- */
+void bench_print_table(const bench_t *b);
+void bench_print_json(const bench_t *b);
+void bench_print_csv(const bench_t *b);
+/* 1 when the result has figures (no error, at least one run). */
+int bench_result_ok(const result_t *r);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * shoal-bench: the source of every performance figure quoted for shoal (the
+ * method is described in bench.h, the options in bench_options.c and
+ * --help). This file starts the embedded driver on a private directory, runs
+ * the selected scenarios at every size and prints the report.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* The embedded driver on dir with the --set settings, and its client. 0, or -1 after saying why. */
+static int start_driver(bench_t *b, const char *dir, shoal_context_t **ctx, shoal_driver_t **driver)
+{
+    const bench_options_t *opt = b->opt;
+    if (shoal_context_init(ctx) < 0 || shoal_context_set_dir(*ctx, dir) < 0 ||
+        shoal_context_set(*ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0) {
+        fprintf(stderr, "shoal-bench: %s\n", shoal_errmsg());
+        return -1;
+    }
+    for (int i = 0; i < opt->nsettings; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)(strchr(opt->settings[i], '=') - opt->settings[i]), opt->settings[i]);
+        if (shoal_context_set(*ctx, key, strchr(opt->settings[i], '=') + 1) < 0)
+            bench_bad("--set %s: %s", opt->settings[i], shoal_errmsg());
+    }
+    if (shoal_driver_start(driver, *ctx) < 0 || shoal_client_connect(&b->client, *ctx) < 0) {
+        fprintf(stderr, "shoal-bench: cannot start the embedded driver in %s: %s\n", dir, shoal_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench_options_t opt;
+    if (bench_parse_options(&opt, argc, argv))
+        return 0; /* --help */
+    bench_t b = { .opt = &opt, .pin.enabled = opt.pin, .next_stream = 7001 };
+    bench_read_machine(&b.machine, &b.pin);
+
+    char dir[128];
+    snprintf(dir, sizeof(dir), "/dev/shm/shoal-bench-%ld", (long)getpid());
+    shoal_context_t *ctx;
+    shoal_driver_t *driver;
+    if (start_driver(&b, dir, &ctx, &driver) < 0)
+        return 1;
+
+    b.results = calloc(N_SCENARIOS * MAX_SIZES, sizeof(result_t));
+    int failed = 0, progress = isatty(2);
+    for (int z = 0; z < opt.nsizes; z++) {
+        for (size_t i = 0; i < N_SCENARIOS; i++) {
+            if (!opt.selected[i])
+                continue;
+            result_t *r = &b.results[b.nresults++];
+            r->sc = &SCENARIOS[i];
+            r->size = opt.sizes[z];
+            if (progress)
+                fprintf(stderr, "shoal-bench: %s, %zu B ...\n", r->sc->name, r->size);
+            bench_run_scenario(&b, r);
+            failed |= !bench_result_ok(r) && !r->skipped;
+        }
+    }
+    bench_describe_pinning(&b.machine, &b.pin);
+    opt.json ? bench_print_json(&b) : opt.csv ? bench_print_csv(&b) : bench_print_table(&b);
+    fflush(stdout);
+
+    shoal_client_close(b.client);
+    shoal_driver_close(driver);
+    shoal_context_close(ctx);
+    free(b.results);
+    return failed ? 1 : 0;
+}
