@@ -46,6 +46,7 @@ mkdir -p "$out"
 echo "bench_vs_aeron: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/shoal-bench" "${args[@]}" --size 32,1024,65536 --json "${extra[@]}" \
   ipc-throughput-exclusive aeron-ipc-throughput zmq-inproc-throughput \
+  ipc-cold-start aeron-ipc-cold-start \
   udp-throughput aeron-udp-throughput zmq-tcp-throughput \
   ipc-rtt aeron-ipc-rtt zmq-inproc-rtt udp-rtt aeron-udp-rtt zmq-tcp-rtt > "$out/vs_aeron.json.tmp"
 mv "$out/vs_aeron.json.tmp" "$out/vs_aeron.json"
@@ -83,6 +84,7 @@ def tput(r):
 L += ["| throughput, M msgs/s median (min..max) | size | shoal | Aeron C | ZeroMQ | shoal / Aeron | shoal / ZeroMQ |",
       "|---|---:|---:|---:|---:|---:|---:|"]
 for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "zmq-inproc-throughput"),
+                          ("ipc-cold-start", "aeron-ipc-cold-start", "zmq-inproc-throughput"),
                           ("udp-throughput", "aeron-udp-throughput", "zmq-tcp-throughput")):
     for s in sizes:
         a, b, c = res.get((shoal, s)), res.get((aeron, s)), res.get((zmq, s))

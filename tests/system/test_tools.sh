@@ -147,10 +147,10 @@ $PY - "$OUT/bench.json" $names <<'EOF' || fail "shoal-bench --json"
 import json, sys
 d, names = json.load(open(sys.argv[1])), sys.argv[2:]
 expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-throughput-concurrent",
-            "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-rtt", "udp-throughput", "udp-rtt",
+            "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-cold-start", "ipc-rtt", "udp-throughput", "udp-rtt",
             "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt"}
 # The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
-aeron = {"aeron-ipc-throughput", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
+aeron = {"aeron-ipc-throughput", "aeron-ipc-cold-start", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
 assert set(names) in (expected, expected | aeron), names
 expected = set(names)
 got = [r["scenario"] for r in d["results"]]
@@ -173,7 +173,7 @@ for r in d["results"]:
         assert (r["ratio_vs_zmq"] if r["kind"] == "throughput" else r["ratio_zmq_p50_over_shoal"]) > 0
 assert [r["endpoint"] for r in d["results"] if r["scenario"] == "udp-throughput"][0].startswith("aeron:udp?endpoint=127.0.0.1:")
 EOF
-pass "shoal-bench --json: all 13 scenarios with results, machine, ratios, distributions"
+pass "shoal-bench --json: all 14 scenarios with results, machine, ratios, distributions"
 
 # ---- shoal-bench: 64 KiB messages (fragmented; try_claim skipped), --rate, --publishers ----
 "$BUILD/shoal-bench" --runs 1 --messages 200 --samples 300 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \

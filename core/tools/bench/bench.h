@@ -48,6 +48,7 @@
 #define ZMQ_HWM 1000000        /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
 #define ZMQ_HWM_BYTES (256 << 20)
 #define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define COLD_MESSAGES 1000000 /* cold-start runs: the first million messages into a fresh log */
 #define SEQ_SHIFT 48        /* several publishers: publisher index in the top bits of the sequence */
 
 #define AERON_HOWTO                                                                                                   \
@@ -63,6 +64,7 @@ typedef struct {
     const char *peer; /* the ZeroMQ scenario a shoal scenario is compared with */
     const char *what;
     const char *mirror; /* aeron-* scenarios: the shoal scenario whose loops they run against Aeron C */
+    int cold;           /* every run on a fresh log (new publication, or new Aeron driver): first-touch costs count */
 } scenario_t;
 
 extern const scenario_t SCENARIOS[];

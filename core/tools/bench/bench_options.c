@@ -29,6 +29,8 @@ const scenario_t SCENARIOS[] = {
         "concurrent publication, --publishers threads offer (default 1); poll_batch" },
     { "ipc-throughput-concurrent-2pub", K_TPUT, 0, M_CONC2, 0, ZIT, "2 threads offer on one concurrent publication" },
     { "ipc-throughput-claim", K_TPUT, 0, M_CLAIM, 0, ZIT, "exclusive publication, try_claim + commit; poll_batch" },
+    { "ipc-cold-start", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
+        "as ipc-throughput-exclusive, each run the first 1M messages into a fresh log (new publication)", NULL, 1 },
     { "ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "ping-pong over 2 streams, exclusive publications" },
     { "udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
         "aeron:udp 127.0.0.1 unicast, exclusive publication, offer; poll_batch (driver sends and receives)" },
@@ -36,6 +38,8 @@ const scenario_t SCENARIOS[] = {
 #ifdef SHOAL_BENCH_AERON
     { "aeron-ipc-throughput", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
         "Aeron C, loops of ipc-throughput-exclusive: exclusive publication, offer; poll", "ipc-throughput-exclusive" },
+    { "aeron-ipc-cold-start", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
+        "Aeron C, loops of ipc-cold-start: each run a fresh embedded driver and log", "ipc-cold-start", 1 },
     { "aeron-ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "Aeron C, loops of ipc-rtt: ping-pong over 2 streams", "ipc-rtt" },
     { "aeron-udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
         "Aeron C, loops of udp-throughput: aeron:udp 127.0.0.1 unicast (Aeron's driver sends and receives)",

@@ -94,6 +94,48 @@ static void run_throughput(bench_t *b, result_t *res, tput_t *t)
     }
 }
 
+/* Cold start: every run, the warm-up too, writes into a log nobody has
+ * touched yet (a new publication on a new stream; for the Aeron peer a new
+ * embedded driver, hence a new log too), so what fresh term pages cost the
+ * publisher and the subscriber (page faults, first touches) is in the figure.
+ * Only the first COLD_MESSAGES messages are timed: what a user sees when a
+ * stream starts. */
+static void run_cold_start(bench_t *b, result_t *res, const char *channel)
+{
+    const bench_options_t *opt = b->opt;
+    const scenario_t *sc = res->sc;
+    long cap = (long)(((uint64_t)opt->max_mib << 20) / res->size);
+    res->npub = 1;
+    res->messages = opt->messages < COLD_MESSAGES ? opt->messages : COLD_MESSAGES;
+    res->messages = res->messages < cap ? res->messages : cap < 16 ? 16 : cap;
+    for (int run = -1; run < opt->runs && !res->error[0]; run++) {
+        tput_t t = { .size = res->size, .mode = sc->mode, .npub = 1, .yield = opt->yield, .pin = &b->pin };
+        double v = -1;
+        if (sc->mirror) {
+            const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
+            if (0 == bench_aeron_open(&cfg, channel, 0, res->size, res->error, sizeof(res->error)))
+                v = bench_aeron_tput_run(res->messages, t.err, sizeof(t.err));
+            bench_aeron_close();
+        } else {
+            int32_t stream = b->next_stream++;
+            if (0 == add_sub(b, res, channel, stream, &t.sub) && 0 == add_pub(b, res, channel, 1, stream, &t.pub))
+                v = bench_tput_run(&t, res->messages);
+            if (t.pub)
+                shoal_publication_close(t.pub);
+            if (t.sub)
+                shoal_subscription_close(t.sub);
+        }
+        if (res->error[0])
+            break;
+        if (v < 0) {
+            snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t.err);
+            break;
+        }
+        if (run >= 0)
+            res->tput[res->nruns++] = v;
+    }
+}
+
 static void run_round_trips(bench_t *b, result_t *res, rtt_t *r)
 {
     const bench_options_t *opt = b->opt;
@@ -147,6 +189,10 @@ void bench_run_scenario(bench_t *b, result_t *res)
         snprintf(channel, sizeof(channel), "aeron:ipc?term-length=%um", term >> 20);
     }
     snprintf(res->uri, sizeof(res->uri), "%s", sc->zmq ? "" : channel);
+    if (sc->cold) {
+        run_cold_start(b, res, channel);
+        return;
+    }
     int32_t s0 = b->next_stream++, s1 = b->next_stream++;
     if (sc->mirror) {
         const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
