@@ -1,6 +1,7 @@
 -- LuaRocks package of shoal's Lua front-end for LuaJIT: the FFI module
--- `shoal` (shoal.lua + shoal_cdef.lua), the SWIG module `shoal.swig`, and
--- the C libraries they load (libshoal.so.0, libshoal_lua.so), built from
+-- `shoal` (shoal.lua with shoal_cdef.lua, shoal_library.lua and
+-- shoal_images.lua), the SWIG module `shoal.swig`, and the C library they
+-- load (libshoal.so.0), built from
 -- this source tree with CMake. From the repository root:
 --   luarocks --lua-version=5.1 make            (Debian's luarocks; LuaJIT is Lua 5.1)
 -- Needs cmake, a C compiler, swig and libluajit-5.1-dev.
@@ -25,13 +26,14 @@ dependencies = {
 }
 build = {
    type = "command",
-   -- The libraries go next to shoal/swig.so; shoal.lua finds libshoal.so.0
-   -- there (<tree>/lib/lua/5.1/shoal/) and libshoal_lua.so next to it.
+   -- The library goes next to shoal/swig.so; shoal.lua finds libshoal.so.0
+   -- there (<tree>/lib/lua/5.1/shoal/).
    build_command = [[cmake -S . -B build/rock -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF ]] ..
-      [[-DSHOAL_BUILD_BENCH=OFF -DSHOAL_BUILD_SWIG=ON -DSHOAL_BUILD_LUA_HELPER=ON >/dev/null && ]] ..
-      [[cmake --build build/rock -j2 --target shoal shoal_lua shoal_swig_lua]],
+      [[-DSHOAL_BUILD_BENCH=OFF -DSHOAL_BUILD_SWIG=ON >/dev/null && ]] ..
+      [[cmake --build build/rock -j2 --target shoal shoal_swig_lua]],
    install_command = [[mkdir -p "$(LUADIR)" "$(LIBDIR)/shoal" && ]] ..
-      [[cp bindings/lua/shoal.lua bindings/lua/shoal_cdef.lua "$(LUADIR)/" && ]] ..
-      [[cp -L build/rock/libshoal.so.0 build/rock/libshoal_lua.so "$(LIBDIR)/shoal/" && ]] ..
+      [[cp bindings/lua/shoal.lua bindings/lua/shoal_cdef.lua bindings/lua/shoal_library.lua ]] ..
+      [[bindings/lua/shoal_images.lua "$(LUADIR)/" && ]] ..
+      [[cp -L build/rock/libshoal.so.0 "$(LIBDIR)/shoal/" && ]] ..
       [[cp build/rock/lua/shoal/swig.so "$(LIBDIR)/shoal/swig.so"]],
 }

@@ -18,7 +18,7 @@ if dpkg-query -W -f='${Status}' libshoal0 2>/dev/null | grep -q "ok installed"; 
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DSHOAL_INSTALL_SERVICE=ON \
-  -DBUILD_TESTING=OFF -DSHOAL_BUILD_SWIG=OFF -DSHOAL_BUILD_LUA_HELPER=OFF > /dev/null
+  -DBUILD_TESTING=OFF -DSHOAL_BUILD_SWIG=OFF > /dev/null
 cmake --build "$build" -j"$(nproc)" > /dev/null
 rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB > cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }

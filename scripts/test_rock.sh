@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The LuaRocks package: `luarocks --lua-version=5.1 make` of
 # rockspecs/shoal-scm-1.rockspec into a private tree, then the Lua tests run
-# against the installed rock (shoal.lua, shoal_cdef.lua, shoal/swig.so and
+# against the installed rock (shoal.lua and its files, shoal/swig.so and
 # the libraries from the tree; nothing from the source tree's bindings/).
 #   scripts/test_rock.sh [TREE]     (default build/rock-tree)
 set -euo pipefail
@@ -15,8 +15,8 @@ luarocks --lua-version=5.1 --tree="$tree" make rockspecs/shoal-scm-1.rockspec > 
   || { tail -30 "$root/build/rock.log"; exit 1; }
 luarocks --lua-version=5.1 --tree="$tree" list --porcelain
 lua_dir="$tree/share/lua/5.1" lib_dir="$tree/lib/lua/5.1"
-for f in "$lua_dir/shoal.lua" "$lua_dir/shoal_cdef.lua" "$lib_dir/shoal/swig.so" "$lib_dir/shoal/libshoal.so.0" \
-    "$lib_dir/shoal/libshoal_lua.so"; do
+for f in "$lua_dir/shoal.lua" "$lua_dir/shoal_cdef.lua" "$lua_dir/shoal_library.lua" "$lua_dir/shoal_images.lua" \
+    "$lib_dir/shoal/swig.so" "$lib_dir/shoal/libshoal.so.0"; do
   [ -e "$f" ] || { echo "FAIL: the rock did not install $f"; exit 1; }
 done
 # The installed modules only: require "shoal" and "shoal.swig" resolve into

@@ -345,13 +345,8 @@ static void shoal_swig_error_trampoline(void *clientd, int errcode, const char *
  * claim_put/claim_get) come from swig/shoal_lua.i, written for the Lua
  * front-end; it adds only what this file does not already map. */
 #if defined(SWIGLUA)
-#define SHOAL_LUA_EMBEDDED
 %include "shoal_lua.i"
 #endif
 
 %include "shoal/shoal.h"
 
-#if defined(SWIGLUA)
-/* Lua image handlers through an event queue (see that file). */
-%include "shoal_lua_images.i"
-#endif

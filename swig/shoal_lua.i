@@ -1,97 +1,41 @@
 /*
- * shoal_lua.i: SWIG interface of libshoal for Lua, giving the module
- * `shoal.swig` (require "shoal.swig") for plain Lua 5.1 API users (LuaJIT
- * runs it too). It wraps the public header core/include/shoal/shoal.h as is
- * (%include, so it cannot drift), with Lua typemaps for what SWIG cannot map
- * by itself:
- *   - out-parameter handles (T **) become extra return values:
- *       local rc, ctx = swig.shoal_context_init()
- *       local rc, pub = swig.shoal_add_publication(client, "aeron:ipc", 1001)
- *   - (const uint8_t *buf, size_t len) takes a Lua string:
- *       local pos = swig.shoal_publication_offer(pub, "hello")
- *   - callbacks: the C function-pointer calls are replaced by native
- *     functions taking Lua functions (see the bottom of this file):
+ * shoal_lua.i: the Lua part of the SWIG module `shoal.swig` (require
+ * "shoal.swig"), for plain Lua 5.1 API users (LuaJIT runs it too). Included
+ * by swig/shoal.i under SWIGLUA, which wraps the public header as is and maps
+ * the out-parameter handles and Lua strings:
+ *   swig4.0 -lua -nomoduleglobal -module shoal_swig -Iswig -Icore/include swig/shoal.i
+ * This file adds the natives for what SWIG cannot map by itself (callbacks
+ * taking Lua functions, byte access):
  *       swig.poll(sub, function(data, header) ... end [, limit])   -> count
  *       swig.controlled_poll(sub, function(data, header) return swig.SHOAL_ACTION_CONTINUE end [, limit])
  *       swig.poll_batch(sub [, max])        -> count, { {data=..., header}, ... }
  *       swig.offerv(pub, { "part1", "part2" })                      -> position
  *       swig.claim_put(claim, offset, "bytes") / swig.claim_get(claim, offset, n)
- *       swig.image_events(queue [, max])    -> count, { {type="available", session_id=...}, ... }
- *     image handlers: the C client calls them on its conductor thread, where
- *     Lua must not run, so shoal_add_subscription_with_handlers is replaced
- *     by shoal_lua_add_subscription(client, uri, stream, queue), whose events
- *     Lua drains with image_events (swig/shoal_lua_images.i; the module links
- *     libshoal_lua.so, CMake target shoal_lua).
+ *       swig.add_subscription_with_handlers(client, uri, stream, on_available, on_unavailable) -> rc, sub
  *     `header` is a table: session_id, stream_id, term_id, term_offset,
  *     frame_length, flags, reserved_value, position.
+ *     Image handlers get a table: session_id, stream_id, correlation_id,
+ *     source_identity, join_position, position, is_closed. They need a client
+ *     in conductor-invoker mode (swig.shoal_context_set_use_conductor_invoker(ctx,
+ *     true) before swig.shoal_client_connect): they then run on the Lua
+ *     thread, in swig.shoal_client_do_work(client) and in the client's add and
+ *     close calls; a threaded client would call them on its conductor thread,
+ *     where no Lua may run, so it is refused. A handler error goes to stderr.
  * Results follow the C API exactly: return codes, swig.shoal_errcode() and
  * swig.shoal_errmsg(); misuse of a native (wrong argument type) raises a Lua
  * error. Handles are NOT garbage collected: close them with the shoal_*_close
  * functions, as in C.
- *
- * Two ways to build it (scripts/test_lua.sh picks the second once swig/shoal.i
- * includes this file, else the first):
- *   swig4.0 -lua -nomoduleglobal -Icore/include swig/shoal_lua.i
- *   swig4.0 -lua -nomoduleglobal -module shoal_swig -Iswig -Icore/include swig/shoal.i
- * For the second, swig/shoal.i (shared with Python, which already maps the
- * out-parameter handles and Lua strings) has, before %include "shoal/shoal.h":
- *     #if defined(SWIGLUA)
- *     #define SHOAL_LUA_EMBEDDED
- *     %include "shoal_lua.i"
- *     #endif
- * and this file then adds only what Lua still lacks: the callback natives.
  */
-#ifndef SHOAL_LUA_EMBEDDED
-%module shoal_swig
-#endif
-
 %{
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "shoal/shoal.h"
 %}
 
-#ifndef SHOAL_LUA_EMBEDDED
-%include <stdint.i>
-
-/* ---- handles returned through T ** out-parameters ---- */
-%define SHOAL_OUT_HANDLE(TYPE, NAME)
-%typemap(in, numinputs=0) TYPE **NAME (TYPE *tmp = NULL) {
-    $1 = &tmp;
-}
-%typemap(argout) TYPE **NAME {
-    if (tmp$argnum) {
-        SWIG_NewPointerObj(L, tmp$argnum, $*1_descriptor, 0);
-    } else {
-        lua_pushnil(L);
-    }
-    SWIG_arg++;
-}
-%enddef
-SHOAL_OUT_HANDLE(shoal_context_t, ctx)
-SHOAL_OUT_HANDLE(shoal_driver_t, driver)
-SHOAL_OUT_HANDLE(shoal_client_t, client)
-SHOAL_OUT_HANDLE(shoal_publication_t, pub)
-SHOAL_OUT_HANDLE(shoal_subscription_t, sub)
-
-/* ---- byte buffers: a Lua string ---- */
-%typemap(in, checkfn="lua_isstring") (const uint8_t *buf, size_t len) {
-    size_t shoal_len_ = 0;
-    $1 = ($1_ltype)lua_tolstring(L, $input, &shoal_len_);
-    $2 = shoal_len_;
-}
-
-/* ---- what plain Lua cannot use here: replaced by the natives below ---- */
-%ignore shoal_driver_run;                  /* blocks until a C flag flips: use shoald */
-%ignore shoal_subscription_poll_batch;     /* -> poll_batch */
-%ignore shoal_publication_offerv;          /* -> offerv */
-%ignore shoal_fragment_stct;               /* views used by poll_batch only */
-%ignore shoal_iovec_stct;
-#endif
-
 /* C function-pointer parameters cannot take a Lua function: natives below. */
 %ignore shoal_context_set_error_handler;   /* would run Lua on the conductor thread */
-%ignore shoal_add_subscription_with_handlers; /* likewise: shoal_lua_add_subscription + image_events */
+%ignore shoal_add_subscription_with_handlers; /* -> add_subscription_with_handlers (Lua functions) */
 %ignore shoal_subscription_poll;           /* -> poll */
 %ignore shoal_subscription_controlled_poll;/* -> controlled_poll */
 
@@ -299,19 +243,144 @@ static int shoal_lua_claim_get(lua_State *L)
 }
 %}
 
+
+%{
+/* ---- image handlers: Lua functions called from the C handlers, which run
+ * on the Lua thread in conductor-invoker mode (see the top of this file) ---- */
+typedef struct shoal_lua_handlers_stct
+{
+    lua_State *L;
+    int on_available;            /* registry references, LUA_NOREF when absent */
+    int on_unavailable;
+    shoal_client_t *client;
+    shoal_subscription_t *sub;   /* NULL until the add returned */
+    struct shoal_lua_handlers_stct *next;
+} shoal_lua_handlers_t;
+
+static shoal_lua_handlers_t *shoal_lua_all_handlers;   /* the Lua thread's own */
+
+static void shoal_lua_call_handler(shoal_lua_handlers_t *h, int ref, const shoal_image_t *image)
+{
+    lua_State *L = h->L;
+    if (LUA_NOREF == ref) {
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_createtable(L, 0, 7);
+    lua_pushnumber(L, shoal_image_session_id(image)); lua_setfield(L, -2, "session_id");
+    lua_pushnumber(L, shoal_image_stream_id(image)); lua_setfield(L, -2, "stream_id");
+    lua_pushnumber(L, (lua_Number)shoal_image_correlation_id(image)); lua_setfield(L, -2, "correlation_id");
+    lua_pushstring(L, shoal_image_source_identity(image)); lua_setfield(L, -2, "source_identity");
+    lua_pushnumber(L, (lua_Number)shoal_image_join_position(image)); lua_setfield(L, -2, "join_position");
+    lua_pushnumber(L, (lua_Number)shoal_image_position(image)); lua_setfield(L, -2, "position");
+    lua_pushboolean(L, shoal_image_is_closed(image)); lua_setfield(L, -2, "is_closed");
+    if (0 != lua_pcall(L, 1, 0, 0)) {
+        fprintf(stderr, "shoal.swig: image handler error: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+static void shoal_lua_on_available(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
+{
+    shoal_lua_handlers_t *h = (shoal_lua_handlers_t *)clientd;
+    (void)sub;
+    shoal_lua_call_handler(h, h->on_available, image);
+}
+
+static void shoal_lua_on_unavailable(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
+{
+    shoal_lua_handlers_t *h = (shoal_lua_handlers_t *)clientd;
+    (void)sub;
+    shoal_lua_call_handler(h, h->on_unavailable, image);
+}
+
+static void shoal_lua_free_handlers(lua_State *L, shoal_lua_handlers_t *h)
+{
+    luaL_unref(L, LUA_REGISTRYINDEX, h->on_available);
+    luaL_unref(L, LUA_REGISTRYINDEX, h->on_unavailable);
+    free(h);
+}
+
+/* After a close: the handlers of sub, or of every subscription of client. */
+static void shoal_lua_forget_handlers(lua_State *L, const shoal_subscription_t *sub, const shoal_client_t *client)
+{
+    shoal_lua_handlers_t **at = &shoal_lua_all_handlers;
+    while (NULL != *at) {
+        shoal_lua_handlers_t *h = *at;
+        if ((NULL != sub && h->sub == sub) || (NULL != client && h->client == client)) {
+            *at = h->next;
+            shoal_lua_free_handlers(L, h);
+        } else {
+            at = &h->next;
+        }
+    }
+}
+
+static int shoal_lua_handler_ref(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx)) {
+        return LUA_NOREF;
+    }
+    luaL_checktype(L, idx, LUA_TFUNCTION);
+    lua_pushvalue(L, idx);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* add_subscription_with_handlers(client, uri, stream, on_available, on_unavailable) -> rc, sub|nil */
+static int shoal_lua_add_subscription_with_handlers(lua_State *L)
+{
+    shoal_client_t *c = NULL;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&c, SWIGTYPE_p_shoal_client_stct, 0)) || NULL == c) {
+        return luaL_argerror(L, 1, "expected a shoal_client_t handle");
+    }
+    const char *uri = luaL_checkstring(L, 2);
+    lua_Integer stream = luaL_checkinteger(L, 3);
+    if (!shoal_client_is_conductor_invoker(c)) {
+        return luaL_error(L, "add_subscription_with_handlers: the client must be in conductor-invoker mode "
+            "(shoal_context_set_use_conductor_invoker(ctx, true) before connecting): its conductor thread "
+            "cannot run Lua");
+    }
+    shoal_lua_handlers_t *h = (shoal_lua_handlers_t *)calloc(1, sizeof(*h));
+    if (NULL == h) {
+        return luaL_error(L, "add_subscription_with_handlers: out of memory");
+    }
+    h->L = L;
+    h->client = c;
+    h->on_available = shoal_lua_handler_ref(L, 4);
+    h->on_unavailable = shoal_lua_handler_ref(L, 5);
+    shoal_subscription_t *sub = NULL;
+    int rc = shoal_add_subscription_with_handlers(c, uri, (int32_t)stream, shoal_lua_on_available,
+        shoal_lua_on_unavailable, h, &sub);
+    if (rc < 0) {
+        shoal_lua_free_handlers(L, h);
+        lua_pushnumber(L, rc);
+        lua_pushnil(L);
+        return 2;
+    }
+    h->sub = sub;
+    h->next = shoal_lua_all_handlers;
+    shoal_lua_all_handlers = h;
+    lua_pushnumber(L, rc);
+    SWIG_NewPointerObj(L, sub, SWIGTYPE_p_shoal_subscription_stct, 0);
+    return 2;
+}
+%}
+
 %native(poll) int shoal_lua_poll(lua_State *L);
 %native(controlled_poll) int shoal_lua_controlled_poll(lua_State *L);
 %native(poll_batch) int shoal_lua_poll_batch(lua_State *L);
 %native(offerv) int shoal_lua_offerv(lua_State *L);
 %native(claim_put) int shoal_lua_claim_put(lua_State *L);
 %native(claim_get) int shoal_lua_claim_get(lua_State *L);
+%native(add_subscription_with_handlers) int shoal_lua_add_subscription_with_handlers(lua_State *L);
 
-#ifndef SHOAL_LUA_EMBEDDED
-/* The whole header, as is. POD views are read-only from Lua (a claim's
- * pointers must not be edited). */
-%immutable;
-%include "shoal/shoal.h"
-%mutable;
-/* image handlers through an event queue (after the header: it uses its types) */
-%include "shoal_lua_images.i"
-#endif
+/* The handlers' Lua references go with their subscription (or client). */
+%exception shoal_subscription_close {
+    $action
+    shoal_lua_forget_handlers(L, arg1, NULL);
+}
+%exception shoal_client_close {
+    $action
+    shoal_lua_forget_handlers(L, NULL, arg1);
+}
+

@@ -18,9 +18,11 @@ shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
     sub:poll(function(buf, len, hdr) ... end, 10) -- callback form (slower)
 
 Finding the module and the library:
-  LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua + shoal_cdef.lua; shoal-lua sets it)
+  LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua and the files it loads from
+  beside itself: shoal_cdef.lua, shoal_library.lua, shoal_images.lua; shoal-lua sets it)
   LUA_CPATH="$REPO/build/lua-core/lua/?.so;;"   (only for the SWIG module shoal.swig)
-libshoal.so.0 is the first of these that loads (shoal.libpath tells which):
+libshoal.so.0 is the first of these that loads (shoal.libpath tells which;
+shoal_library.lua does the search):
   1. $SHOAL_LIB (a path to libshoal.so.0): an error if it does not load;
   2. the build tree next to this file: ../../build/{release,lua-core,test,
      debug,<any other>}/libshoal.so.0 (sanitizer builds are skipped);
@@ -38,14 +40,16 @@ Errors: two kinds, always the same way.
       - the environment: no driver (shoal.driver / shoal.client / add_*:
         ENODRIVER, ETIMEDOUT, EACTIVE, EDRIVER, ECLASH, EIO, ECLOSED when the
         client lost its driver), poll on a client that lost its driver,
-        commit/abort of a claim the driver already unblocked (ESTATE).
+        commit/abort of a claim the driver already unblocked (ESTATE),
+        add_* from an image handler of the same client (ESTATE).
     `code` is the negative offer result or the shoal_errcode_t value
     (shoal.ENODRIVER, ...). `message` is shoal_errmsg() or the fixed names above.
   * Misuse (a bug in the caller) RAISES error(): wrong argument types or
     ranges, a bad channel URI or setting (EURI, EINVAL), a message longer than
     the maximum (EMSGSIZE), any call on a handle closed with :close() (or
     whose client was closed with :close()), committing a claim twice, closing
-    a context that a live client still uses. An error raised inside a
+    a context that a client still uses (libshoal refuses it: ESTATE, its
+    message raised). An error raised inside a
     sub:poll handler is re-raised by sub:poll (that message counts as
     consumed, the rest stay for the next poll).
   * The one exception: sub:poll_batch() is an iterator, which cannot return
@@ -58,10 +62,20 @@ closed by :close() (idempotent; a second call does nothing) or, when
 unreachable, by the garbage collector (ffi.gc), always in a safe order: a
 client keeps its context alive, a publication or subscription keeps its
 client alive, and closing a client (explicitly or by the GC) closes all its
-publications and subscriptions. An embedded driver runs until driver:close(),
-ctx:close(), or until its context is collected (holding the context is
-enough to keep the driver running). ctx:close() raises while a client still
-uses the context.
+publications and subscriptions. libshoal counts the clients of a context and
+refuses to free it under them: ctx:close() raises then, and a collected
+context is freed when its last client closes. An embedded driver runs until
+driver:close(), ctx:close(), or until its context is collected (holding the
+context is enough to keep the driver running).
+
+Client work on this thread: clients run in libshoal's conductor-invoker mode
+(no client thread). client:do_work() runs the client's duty here: driver
+events, image handlers, keepalives, the driver liveness check. Polls, offers,
+claims and the state getters (is_closed, is_connected, image_count) run it
+too when it is due (every millisecond or so: one coarse clock read
+otherwise), so a loop that polls or offers needs nothing more; a program
+that does neither for longer than the client liveness timeout (10 s by
+default) must call client:do_work(), or the driver times the client out.
 
 Views: fragment data (f.data, the `buf` of poll callbacks) and header
 pointers point into shared memory and are valid until the next poll on that
@@ -85,15 +99,17 @@ local function module_dir()
 end
 local MODDIR = module_dir()
 
-local cdefs
-do
-    local chunk = loadfile(MODDIR .. "/shoal_cdef.lua")
+-- The module's other files, from beside this one (a source tree or an
+-- install), else wherever require finds them.
+local function sibling(name)
+    local chunk = loadfile(MODDIR .. "/" .. name .. ".lua")
     if chunk then
-        cdefs = chunk()
-    else
-        cdefs = require "shoal_cdef"
+        return chunk()
     end
+    return require(name)
 end
+
+local cdefs = sibling("shoal_cdef")
 -- Declare once per process even if another copy of this module (or a user)
 -- already declared the same types.
 if not pcall(ffi.typeof, "shoal_fragment_t") then
@@ -114,104 +130,9 @@ end
 
 -- ------------------------------------------------------------- library ----
 
--- "a/b/../../c" -> "c" (cosmetic: shoal.libpath reads better)
-local function normalize(path)
-    local abs = path:sub(1, 1) == "/"
-    local parts = {}
-    for part in path:gmatch("[^/]+") do
-        if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
-            parts[#parts] = nil
-        elseif part ~= "." then
-            parts[#parts + 1] = part
-        end
-    end
-    return (abs and "/" or "") .. table.concat(parts, "/")
-end
-
-local function try_load(path)
-    local ok, lib = pcall(ffi.load, path)
-    if ok then
-        return lib
-    end
-    return nil, lib
-end
-
-local function file_exists(path)
-    local f = io.open(path, "rb")
-    if f then
-        f:close()
-        return true
-    end
-    return false
-end
-
-local function build_tree_candidates()
-    local root = MODDIR .. "/../../build"
-    local list, seen = {}, {}
-    local function add(dir)
-        if not seen[dir] and not dir:match("san") then
-            seen[dir] = true
-            list[#list + 1] = normalize(root .. "/" .. dir .. "/libshoal.so.0")
-        end
-    end
-    for _, d in ipairs({ "release", "lua-core", "test", "debug", "." }) do
-        add(d)
-    end
-    -- any other build directory, found with ls (run once, at load)
-    local p = io.popen('ls -1 "' .. root .. '" 2>/dev/null')
-    if p then
-        for name in p:lines() do
-            add(name)
-        end
-        p:close()
-    end
-    return list
-end
-
-local function load_library()
-    local env = os.getenv("SHOAL_LIB")
-    if env and env ~= "" then
-        local lib, err = try_load(env)
-        if not lib then
-            error("shoal: SHOAL_LIB=" .. env .. " does not load: " .. tostring(err), 0)
-        end
-        return lib, env
-    end
-    local tried = {}
-    for _, path in ipairs(build_tree_candidates()) do
-        if file_exists(path) then
-            local lib, err = try_load(path)
-            if lib then
-                return lib, path
-            end
-            tried[#tried + 1] = path .. ": " .. tostring(err)
-        end
-    end
-    -- an install prefix (cmake --install), or a LuaRocks tree (the rock puts
-    -- the libraries next to shoal/swig.so)
-    for _, rel in ipairs({ "/../../../lib/libshoal.so.0", "/../../../lib/x86_64-linux-gnu/libshoal.so.0",
-        "/../../../lib64/libshoal.so.0", "/../../../lib/lua/5.1/shoal/libshoal.so.0" }) do
-        local path = normalize(MODDIR .. rel)
-        if file_exists(path) then
-            local lib = try_load(path)
-            if lib then
-                return lib, path
-            end
-        end
-    end
-    for _, name in ipairs({ "libshoal.so.0", "shoal" }) do
-        local lib, err = try_load(name)
-        if lib then
-            return lib, name
-        end
-        tried[#tried + 1] = name .. ": " .. tostring(err)
-    end
-    error("shoal: cannot find libshoal.so.0 (set SHOAL_LIB, build into build/, or install it):\n  "
-        .. table.concat(tried, "\n  "), 0)
-end
-
-local C, libpath = load_library()
+local C, libpath = sibling("shoal_library").load(MODDIR)
 local C_libc = ffi.C
+local clock_gettime_coarse = C_libc.shoal_lua_clock_gettime
 shoal.C = C
 shoal.libpath = libpath
 
@@ -298,20 +219,20 @@ local SIZE_MAX_LUA = 2 ^ 53
 
 -- ------------------------------------------------------------- context ----
 
--- Frees a context once it is garbage (or closed) and its last client is
--- closed, whichever comes last; stops its drivers first. Called from
--- finalizers too, so it only touches `life`.
+-- Frees a context that is garbage (or closed), unless libshoal refuses
+-- because a client still uses it: then the close of its last client calls
+-- this again. Stops the drivers started on it after (they run on copies of
+-- it). Called from finalizers too, so it only touches `life`.
 local function release_context(life)
-    if not life.garbage or life.users > 0 or life.ptr == nil then
-        return
+    if not life.garbage or life.ptr == nil or C.shoal_context_close(life.ptr) < 0 then
+        return false
     end
-    local p = life.ptr
     life.ptr = nil
     for d in pairs(life.drivers) do
         life.drivers[d] = nil
         C.shoal_driver_close(d)
     end
-    C.shoal_context_close(p)
+    return true
 end
 
 local Context = {}
@@ -335,14 +256,13 @@ function shoal.context(opts)
     if C.shoal_context_init(pp) < 0 then
         error("shoal.context: " .. errmsg(), 2)
     end
-    -- The C context is freed only once it is garbage AND no client uses it.
     -- Finalizers run in no particular order (at lua_close, in table order: a
-    -- context's could run before its client's, whose conductor thread still
-    -- reads the context), so the last of the two frees it: see release_context.
-    -- Drivers started on it stop just before, after every client (they read
-    -- it too). `life` holds a plain (uncollected) copy of the pointer, never
-    -- the context object or h, so the context can still be collected.
-    local life = { users = 0, garbage = false, drivers = {}, ptr = ffi.cast("shoal_context_t *", pp[0]) }
+    -- context's could run before its client's), and libshoal refuses to free
+    -- a context its clients still use, so the last of them frees it: see
+    -- release_context. `life` holds a plain (uncollected) copy of the
+    -- pointer, never the context object or h, so the context can still be
+    -- collected.
+    local life = { garbage = false, drivers = {}, ptr = ffi.cast("shoal_context_t *", pp[0]) }
     local h = ffi.gc(pp[0], function()
         life.garbage = true
         release_context(life)
@@ -376,10 +296,6 @@ function shoal.context(opts)
         end
     end
     return self
-end
-
-function Context:users()
-    return self.life.users
 end
 
 function Context:set(key, value)
@@ -417,13 +333,13 @@ function Context:close()
         return true
     end
     local life = self.life
-    if life.users > 0 then
-        error(("shoal: context is still used by %d client(s): close them first"):format(life.users), 2)
+    life.garbage = true
+    if not release_context(life) then
+        life.garbage = false
+        error("shoal: " .. errmsg(), 2)   -- ESTATE: a client still uses it
     end
     self.h = nil
     ffi.gc(h, nil)
-    life.garbage = true
-    release_context(life)
     return true
 end
 
@@ -480,8 +396,8 @@ function Driver:close()
         drivers[h] = nil
         C.shoal_driver_close(h)
     end
-    if self.own_ctx and self.ctx.life.users == 0 then
-        self.ctx:close()
+    if self.own_ctx then
+        pcall(self.ctx.close, self.ctx)   -- not while a client uses it
     end
     return true
 end
@@ -512,15 +428,64 @@ local Claim = {}
 Claim.__index = Claim
 Claim.__name = "shoal.claim"
 
-local IMG   -- libshoal_lua (image handlers), loaded on the first subscription with handlers
-local free_queues, finish_images, dispatch_images, images_lib   -- image handlers, below
+local images = sibling("shoal_images")(shoal, C)
+shoal.images = images
 
--- shoal.client(ctx or settings): connects to the driver of ctx's directory.
+-- The client's duty is due again this many ms after it last ran (when a
+-- poll, offer or state getter comes by; client:do_work() runs it at once).
+local WORK_INTERVAL_MS = 1
+local CLOCK_MONOTONIC_COARSE = 6   -- read from the vDSO without a time source: a few ns
+local coarse = ffi.new("shoal_lua_timespec_t")
+
+-- Runs the deferred C closes asked for from image handlers (which run
+-- inside C calls of this client, where the client cannot close anything).
+local function settle(state)
+    local deferred = state.deferred
+    if #deferred == 0 or state.in_handler > 0 then
+        return
+    end
+    state.deferred = {}
+    for _, fn in ipairs(deferred) do
+        fn()
+    end
+end
+
+-- One duty cycle of the client on this thread: the count of driver events
+-- handled, or nil, msg, code. Interpreted only (jit.off below): the C call
+-- may call back into Lua (image handlers).
+local function invoke(client, level)
+    local state = client.state
+    if state.in_handler > 0 then
+        return 0   -- from an image handler: its own do_work is in progress
+    end
+    clock_gettime_coarse(CLOCK_MONOTONIC_COARSE, coarse)
+    state.next_work_ms = tonumber(coarse.tv_sec) * 1000 + tonumber(coarse.tv_nsec) * 1e-6 + WORK_INTERVAL_MS
+    local n = C.shoal_client_do_work(client.h)
+    settle(state)
+    if n < 0 then
+        return fail(level + 1)
+    end
+    return tonumber(n)
+end
+
+-- The hot paths' check: one coarse clock read, the duty when it is due.
+local function work_if_due(client)
+    local state = client.state
+    clock_gettime_coarse(CLOCK_MONOTONIC_COARSE, coarse)
+    if tonumber(coarse.tv_sec) * 1000 + tonumber(coarse.tv_nsec) * 1e-6 >= state.next_work_ms
+        and client.h ~= nil then
+        invoke(client, 1)
+    end
+end
+
+-- shoal.client(ctx or settings): connects to the driver of ctx's directory,
+-- in conductor-invoker mode (see "Client work on this thread" above).
 -- Returns the client, or nil, message, code (ENODRIVER: no driver there).
 function shoal.client(ctx)
     local own
     ctx, own = context_arg(ctx, "client", 2)
     local pp = ffi.new("shoal_client_t *[1]")
+    C.shoal_context_set_use_conductor_invoker(ctx.h, true)
     if C.shoal_client_connect(pp, ctx.h) < 0 then
         local a, b, c = fail(2)
         if own then
@@ -529,19 +494,21 @@ function shoal.client(ctx)
         return a, b, c
     end
     -- The finalizer holds `life`, not ctx: at lua_close ctx's finalizer may
-    -- run first; the context then waits for this client (release_context).
+    -- run first; the context is then freed here (release_context).
     local life = ctx.life
-    life.users = life.users + 1
     -- state shared with the children's finalizers: they skip their C close
-    -- once the client is closed (the C client freed them already)
-    -- queues: image-event queues of subscriptions with image handlers, freed
-    -- after the C close (which may still queue on_unavailable events)
-    local state = { open = true, queues = {} }
+    -- once the client is closed (the C client freed them already).
+    -- records: image-handler records of its subscriptions (shoal_images.lua)
+    local state = { open = true, records = {}, in_handler = 0, deferred = {}, next_work_ms = 0 }
     local h = ffi.gc(pp[0], function(c)
         state.open = false
+        for id in pairs(state.records) do
+            images.mute(id)   -- no Lua handler runs from a finalizer
+        end
         C.shoal_client_close(c)
-        free_queues(state)
-        life.users = life.users - 1
+        for id in pairs(state.records) do
+            images.forget(id)
+        end
         release_context(life)
     end)
     return setmetatable({ h = h, ctx = ctx, own_ctx = own, state = state,
@@ -560,10 +527,34 @@ function Client:id()
     return tonumber(C.shoal_client_id(client_handle(self, 2)))
 end
 
+-- client:do_work() -> count | nil, msg, code: runs the client's duty on this
+-- thread now (image handlers included); ECLOSED once the client lost its
+-- driver or was timed out.
+function Client:do_work()
+    client_handle(self, 2)
+    return invoke(self, 2)
+end
+
 -- true once the client lost its driver or was closed
 function Client:is_closed()
-    local h = self.h
-    return h == nil or C.shoal_client_is_closed(h)
+    if self.h == nil then
+        return true
+    end
+    work_if_due(self)
+    return self.h == nil or C.shoal_client_is_closed(self.h)
+end
+
+-- The C close of a client whose Lua side is already invalidated.
+local function close_client(self, h)
+    C.shoal_client_close(h)   -- on_unavailable for the images still there
+    for id in pairs(self.state.records) do
+        images.forget(id)
+    end
+    self.state.records = {}
+    release_context(self.ctx.life)
+    if self.own_ctx then
+        pcall(self.ctx.close, self.ctx)
+    end
 end
 
 function Client:close()
@@ -571,28 +562,22 @@ function Client:close()
     if h == nil then
         return true
     end
-    local with_images = {}
     for child in pairs(self.children) do
-        if child.iq ~= nil then
-            with_images[#with_images + 1] = child
-        end
         child:_invalidate()
     end
     self.h = nil
-    self.state.open = false
     ffi.gc(h, nil)
-    C.shoal_client_close(h)
-    -- on_unavailable for the images still there, then free the queues
-    for _, sub in ipairs(with_images) do
-        finish_images(sub)
+    local state = self.state
+    if state.in_handler > 0 then
+        -- from one of its image handlers: once the C call running it returns
+        state.deferred[#state.deferred + 1] = function()
+            state.open = false
+            close_client(self, h)
+        end
+        return true
     end
-    free_queues(self.state)
-    local life = self.ctx.life
-    life.users = life.users - 1
-    release_context(life)
-    if self.own_ctx then
-        self.ctx:close()
-    end
+    state.open = false
+    close_client(self, h)
     return true
 end
 
@@ -629,6 +614,7 @@ function Client:add_publication(uri, stream, exclusive)
     else
         rc = C.shoal_add_publication(h, uri, stream, pp)
     end
+    settle(self.state)
     if rc < 0 then
         return fail(2)
     end
@@ -654,9 +640,11 @@ end
 
 -- client:add_subscription(uri, stream_id [, on_available [, on_unavailable]])
 --   -> subscription | nil, msg, code
--- Image handlers (functions or nil) get an image table (see "Image handlers"
--- below); they run on this Lua thread, from sub:poll_images(), any poll of the
--- subscription, and its close (or its client's).
+-- Image handlers (functions or nil) get an image table (shoal_images.lua);
+-- they run on this Lua thread, inside the client's C calls: client:do_work()
+-- (and polls, offers, state getters when it is due), add_* and close calls.
+-- A handler may poll, and may close its subscription or client (done once
+-- the handler returns); add_* from a handler fails with ESTATE.
 function Client:add_subscription(uri, stream, on_available, on_unavailable)
     local h = client_handle(self, 2)
     check_uri_stream(uri, stream, "add_subscription")
@@ -665,35 +653,37 @@ function Client:add_subscription(uri, stream, on_available, on_unavailable)
     local pp = ffi.new("shoal_subscription_t *[1]")
     local fields = { frags = ffi.new("shoal_fragment_t[?]", DEFAULT_BATCH), cap = DEFAULT_BATCH, n = 0, uri = uri,
         stream = stream }
+    local state = self.state
     if on_available == nil and on_unavailable == nil then
-        if C.shoal_add_subscription(h, uri, stream, pp) < 0 then
+        local rc = C.shoal_add_subscription(h, uri, stream, pp)
+        settle(state)
+        if rc < 0 then
             return fail(2)
         end
         return make_child(self, Subscription, pp[0], C.shoal_subscription_close, fields)
     end
-    local lib = images_lib()
-    local q = lib.shoal_lua_image_queue_new()
-    if q == nil then
-        error("shoal: add_subscription: out of memory", 2)
+    local id, clientd = images.register(state, on_available, on_unavailable)
+    state.records[id] = true
+    local rc = C.shoal_add_subscription_with_handlers(h, uri, stream, images.available, images.unavailable, clientd,
+        pp)
+    if rc < 0 then
+        local a, b, c = fail(2)   -- before settle: it may fail too
+        images.forget(id)
+        state.records[id] = nil
+        settle(state)
+        return a, b, c
     end
-    if lib.shoal_lua_add_subscription(h, uri, stream, q, pp) < 0 then
-        lib.shoal_lua_image_queue_delete(q)   -- the C side is done with it; errcode unchanged
-        return fail(2)
-    end
-    local state = self.state
-    state.queues[q] = true
-    fields.iq = q
-    fields.on_available = on_available
-    fields.on_unavailable = on_unavailable
-    fields.images = {}       -- correlation id -> image table, the images now available
-    fields.events = ffi.new("shoal_lua_image_event_t[?]", 16)
-    -- collected while its client is open: close it, then drop its queue
-    -- (events still queued are not delivered: nobody can see them)
-    return make_child(self, Subscription, pp[0], function(p)
+    fields.image_record = id
+    -- collected while its client is open: closed without calling Lua handlers
+    local sub = make_child(self, Subscription, pp[0], function(p)
+        images.mute(id)
         C.shoal_subscription_close(p)
-        state.queues[q] = nil
-        lib.shoal_lua_image_queue_delete(q)
+        images.forget(id)
+        state.records[id] = nil
     end, fields)
+    images.bind(id, sub)
+    settle(state)
+    return sub
 end
 
 -- --------------------------------------------------------- publication ----
@@ -730,8 +720,15 @@ function Publication:close()
     end
     self.h = nil
     ffi.gc(h, nil)
-    self.client.children[self] = nil
+    local client = self.client
+    client.children[self] = nil
+    local state = client.state
+    if state.in_handler > 0 then
+        state.deferred[#state.deferred + 1] = function() C.shoal_publication_close(h) end
+        return true
+    end
     C.shoal_publication_close(h)
+    settle(state)
     return true
 end
 
@@ -749,6 +746,7 @@ function Publication:offer(buf, len)
     if h == nil then
         closed_error("publication", 2)
     end
+    work_if_due(self.client)
     local tb = type(buf)
     if tb == "string" then
         local n = #buf
@@ -774,6 +772,7 @@ end
 -- pub:offerv{ s1, s2, ... }: gathers strings into one message.
 function Publication:offerv(parts)
     local h = pub_handle(self, 2)
+    work_if_due(self.client)
     if type(parts) ~= "table" then
         error("shoal: offerv: expected a table of strings", 2)
     end
@@ -807,6 +806,7 @@ function Publication:try_claim(n)
     if type(n) ~= "number" or n < 0 or n % 1 ~= 0 or n >= SIZE_MAX_LUA then
         error("shoal: try_claim: length must be a non-negative integer, got " .. tostring(n), 2)
     end
+    work_if_due(self.client)
     local cl = self.claim
     if cl.pending then
         error("shoal: try_claim: the previous claim on this publication is still pending: commit or abort it", 2)
@@ -859,6 +859,7 @@ local function destination(self, uri, add, name)
         error("shoal: " .. name .. ": endpoint_uri must be a string such as 'aeron:udp?endpoint=host:port'", 3)
     end
     local rc = add and C.shoal_publication_add_destination(h, uri) or C.shoal_publication_remove_destination(h, uri)
+    settle(self.client.state)
     if rc < 0 then
         return fail(3)
     end
@@ -874,7 +875,9 @@ function Publication:remove_destination(uri)
 end
 
 function Publication:is_connected()
-    return C.shoal_publication_is_connected(pub_handle(self, 2))
+    local h = pub_handle(self, 2)
+    work_if_due(self.client)
+    return C.shoal_publication_is_connected(h)
 end
 
 function Publication:is_closed()
@@ -933,11 +936,23 @@ function Subscription:close()
     self.h = nil
     self.n = 0
     ffi.gc(h, nil)
-    self.client.children[self] = nil
-    C.shoal_subscription_close(h)
-    if self.iq ~= nil then
-        finish_images(self)   -- on_unavailable for the images still there
+    local client = self.client
+    client.children[self] = nil
+    local state = client.state
+    local id = self.image_record
+    local function close_it()
+        C.shoal_subscription_close(h)   -- on_unavailable for the images still there
+        if id ~= nil then
+            images.forget(id)
+            state.records[id] = nil
+        end
     end
+    if state.in_handler > 0 then
+        state.deferred[#state.deferred + 1] = close_it
+        return true
+    end
+    close_it()
+    settle(state)
     return true
 end
 
@@ -954,9 +969,7 @@ end
 -- n >= 0, or < 0 when the C poll failed (shoal_errmsg tells why). Misuse
 -- raises at the caller of the method (level 3).
 local function poll_into_frags(self, max)
-    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
-        dispatch_images(self)
-    end
+    work_if_due(self.client)
     local h = self.h
     if h == nil then
         closed_error("subscription", 3)
@@ -1020,9 +1033,7 @@ shoal._poll_cb = poll_cb   -- keep it alive for the process
 -- fn(buf, len, header) for each message: buf is a const uint8_t*, header a
 -- const shoal_header_t* (both valid during the call only).
 function Subscription:poll(fn, limit)
-    if self.iq ~= nil and IMG.shoal_lua_image_queue_pending(self.iq) > 0 then
-        dispatch_images(self)
-    end
+    work_if_due(self.client)
     local h = self.h
     if h == nil then
         closed_error("subscription", 2)
@@ -1058,11 +1069,15 @@ if jit then
 end
 
 function Subscription:is_connected()
-    return C.shoal_subscription_is_connected(sub_handle(self, 2))
+    local h = sub_handle(self, 2)
+    work_if_due(self.client)
+    return C.shoal_subscription_is_connected(h)
 end
 
 function Subscription:image_count()
-    return tonumber(C.shoal_subscription_image_count(sub_handle(self, 2)))
+    local h = sub_handle(self, 2)
+    work_if_due(self.client)
+    return tonumber(C.shoal_subscription_image_count(h))
 end
 
 function Subscription:stream_id()
@@ -1074,79 +1089,6 @@ function Subscription:is_closed()
 end
 
 -- ------------------------------------------------------ image handlers ----
---[[
-Image handlers. The C client calls image handlers on its own conductor thread
-(every client runs one: the binding has no "invoker" mode in which the Lua
-thread would drive the client), or on the thread closing the subscription or
-client. A LuaJIT FFI callback run on another OS thread corrupts the Lua state,
-so the C handlers are in libshoal_lua.so (bindings/lua/shoal_lua_images.c,
-CMake target shoal_lua, loaded from next to libshoal.so.0 or $SHOAL_LUA_LIB):
-they copy each event into a per-subscription queue, and the Lua handlers run
-on the Lua thread when the queue is drained:
-  * sub:poll_images() -> count of events delivered;
-  * at the start of every sub:poll / poll_batch / poll_batch_n (one cheap
-    atomic load when nothing is queued; subscriptions without handlers pay
-    nothing);
-  * by sub:close() and client:close(), which deliver on_unavailable for the
-    images still there before they return.
-The image is a plain table (a snapshot, safe to keep): session_id, stream_id,
-correlation_id, source_identity, join_position, position, is_closed. The same
-table goes to on_available and on_unavailable; at on_unavailable is_closed is
-true and position is the final position. position is the position when the
-event happened (the join position for on_available): the C image may be gone
-by the time Lua sees the event, so it is never read from Lua.
-An error raised by a handler is caught, passed to
-shoal.on_image_handler_error(err, image, sub) (default: a line on stderr) and
-delivery goes on. A handler may poll or close its subscription or client.
-]]
-
-local IMAGE_AVAILABLE = 1
-local EVENT_BATCH = 16
-
-function images_lib()
-    if IMG then
-        return IMG
-    end
-    if not pcall(ffi.typeof, "shoal_lua_image_event_t") then
-        ffi.cdef[[
-typedef struct shoal_lua_image_event_stct {
-    int32_t type; int32_t session_id; int32_t stream_id; int32_t is_closed;
-    int64_t correlation_id; int64_t join_position; int64_t position;
-    char source_identity[128];
-} shoal_lua_image_event_t;
-typedef struct shoal_lua_image_queue_stct shoal_lua_image_queue_t;
-shoal_lua_image_queue_t *shoal_lua_image_queue_new(void);
-void shoal_lua_image_queue_delete(shoal_lua_image_queue_t *q);
-int shoal_lua_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id,
-    shoal_lua_image_queue_t *q, shoal_subscription_t **sub);
-int32_t shoal_lua_image_queue_pending(const shoal_lua_image_queue_t *q);
-int32_t shoal_lua_image_queue_drain(shoal_lua_image_queue_t *q, shoal_lua_image_event_t *out, int32_t max);
-]]
-    end
-    local candidates = {}
-    local env = os.getenv("SHOAL_LUA_LIB")
-    if env and env ~= "" then
-        candidates[1] = env
-    else
-        local dir = libpath:match("^(.*)/[^/]*$")
-        if dir then
-            candidates[#candidates + 1] = dir .. "/libshoal_lua.so"
-        end
-        candidates[#candidates + 1] = "libshoal_lua.so"
-    end
-    local tried = {}
-    for _, path in ipairs(candidates) do
-        local lib, err = try_load(path)
-        if lib then
-            IMG = lib
-            shoal.images_libpath = path
-            return lib
-        end
-        tried[#tried + 1] = path .. ": " .. tostring(err)
-    end
-    error("shoal: image handlers need libshoal_lua.so (CMake target shoal_lua, built next to libshoal.so.0; "
-        .. "or set SHOAL_LUA_LIB):\n  " .. table.concat(tried, "\n  "), 0)
-end
 
 -- Replace to route image handler errors elsewhere (e.g. a log).
 function shoal.on_image_handler_error(err, image, sub)
@@ -1154,84 +1096,28 @@ function shoal.on_image_handler_error(err, image, sub)
         tostring(image and image.session_id), tostring(image and image.stream_id), tostring(err)))
 end
 
--- Drains the subscription's queue and runs its handlers; returns the count.
-function dispatch_images(self)
-    local q = self.iq
-    local total = 0
-    while q ~= nil and self.iq == q do
-        local ev = self.events
-        local n = IMG.shoal_lua_image_queue_drain(q, ev, EVENT_BATCH)
-        -- Copy the batch out first: a handler may drain again (nested poll).
-        local calls, k = {}, 0   -- fn (may be nil), image, fn, image, ...
-        for i = 0, n - 1 do
-            local e = ev[i]
-            local cid = tonumber(e.correlation_id)
-            local image
-            if e.type == IMAGE_AVAILABLE then
-                image = { session_id = e.session_id, stream_id = e.stream_id, correlation_id = cid,
-                    source_identity = ffi.string(e.source_identity), join_position = tonumber(e.join_position),
-                    position = tonumber(e.position), is_closed = false }
-                self.images[cid] = image
-                calls[k + 1] = self.on_available
-            else
-                image = self.images[cid] or { session_id = e.session_id, stream_id = e.stream_id,
-                    correlation_id = cid, source_identity = ffi.string(e.source_identity),
-                    join_position = tonumber(e.join_position) }
-                self.images[cid] = nil
-                image.position = tonumber(e.position)
-                image.is_closed = true
-                calls[k + 1] = self.on_unavailable
-            end
-            calls[k + 2] = image
-            k = k + 2
-        end
-        for i = 1, k, 2 do
-            local fn = calls[i]
-            if fn ~= nil then
-                local ok, err = pcall(fn, calls[i + 1])
-                if not ok then
-                    pcall(shoal.on_image_handler_error, err, calls[i + 1], self)
-                end
-            end
-        end
-        total = total + n
-        if n < EVENT_BATCH then
-            break
-        end
-    end
-    return total
-end
-
--- After the C close of the subscription (or its client): last events, then
--- the queue goes.
-function finish_images(self)
-    local q = self.iq
-    if q == nil then
-        return
-    end
-    dispatch_images(self)
-    self.iq = nil
-    self.client.state.queues[q] = nil
-    IMG.shoal_lua_image_queue_delete(q)
-end
-
-function free_queues(state)
-    for q in pairs(state.queues) do
-        IMG.shoal_lua_image_queue_delete(q)
-    end
-    state.queues = {}
-end
-
--- sub:poll_images() -> count: runs the image handlers for the events queued
--- since the last call (polls do it too). 0 for a subscription without handlers.
+-- sub:poll_images() -> count: runs the client's duty now (client:do_work())
+-- and returns how many image events it delivered to this subscription.
 function Subscription:poll_images()
-    if self.h == nil and self.iq == nil then
-        closed_error("subscription", 2)
+    sub_handle(self, 2)
+    local id = self.image_record
+    local before = id and images.delivered(id) or 0
+    local n, msg, code = invoke(self.client, 2)
+    if n == nil then
+        return nil, msg, code
     end
-    if self.iq == nil then
-        return 0
+    return id and images.delivered(id) - before or 0
+end
+
+-- The C calls above that may call back into Lua (image handlers) must not
+-- run from a JIT-compiled trace (LuaJIT aborts with "bad callback"): keep
+-- the functions making them interpreted. The hot paths only call invoke
+-- when the duty is due, which leaves their traces for the interpreter.
+if jit then
+    for _, fn in ipairs({ invoke, settle, close_client, Client.close, Client.add_publication, Client.add_subscription,
+        Publication.close, Subscription.close, destination, Subscription.poll_images }) do
+        jit.off(fn)
     end
-    return dispatch_images(self)
 end
 
 -- ------------------------------------------------------------ extras ----

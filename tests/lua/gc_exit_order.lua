@@ -14,8 +14,10 @@ for i = 1, n do
     local driver = assert(shoal.driver(ctx))
     local client = assert(shoal.client(ctx))
     local sub = assert(client:add_subscription("aeron:ipc", 5))
+    -- with image handlers: its C close at exit calls the muted Lua callback
+    local with_handlers = assert(client:add_subscription("aeron:ipc", 5, function() end, function() end))
     local pub = assert(client:add_publication("aeron:ipc", 5, i % 2 == 0))
-    held[i] = { ctx, driver, client, sub, pub }
+    held[i] = { ctx, driver, client, sub, with_handlers, pub }
 end
 print("made " .. n)
 io.stdout:flush()

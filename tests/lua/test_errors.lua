@@ -103,6 +103,20 @@ T:test("a context in use by a client cannot be closed", function()
     H.rm_rf(e.dir)
 end)
 
+T:test("keepalives come from this thread: a client that does no work is timed out", function()
+    local e = H.env({ client_liveness_timeout_ms = 300 })
+    local idle = assert(shoal.client(e.ctx))
+    local until_ns = shoal.now_ns() + 1.5e9   -- five liveness timeouts
+    while shoal.now_ns() < until_ns do
+        H.ok(e.client:do_work() >= 0, "do_work")
+        shoal.sleep(0.01)
+    end
+    H.eq(e.client:is_closed(), false, "the working client is alive")
+    H.fails(shoal.ECLOSED, "timed this client out", idle:do_work())
+    H.ok(idle:is_closed(), "the idle client is closed")
+    idle:close()
+end)
+
 T:test("a client whose driver is gone: closed results, poll errors, no crash", function()
     local e = H.env({ driver_timeout_ms = 300, client_liveness_timeout_ms = 300 })
     local pub, sub = e:pubsub(5004, true)

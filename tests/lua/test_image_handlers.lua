@@ -1,6 +1,7 @@
 -- Image handlers: client:add_subscription(uri, stream, on_available, on_unavailable).
--- The C client queues the events (libshoal_lua); Lua handlers run on this
--- thread from sub:poll_images(), polls and close.
+-- The module's clients run in conductor-invoker mode: Lua handlers run on
+-- this thread from client:do_work() (sub:poll_images(), polls, offers and
+-- state getters run it when due), add_* and close.
 local H = require "helper"
 local shoal = H.shoal
 local T = H.suite()
@@ -158,18 +159,44 @@ T:test("bad handlers raise (misuse), nothing is added", function()
     plain:close()
 end)
 
-T:test("subscriptions with handlers collected by the GC free their queues", function()
+T:test("subscriptions with handlers collected by the GC free their records", function()
     local e = H.env()
+    local before = shoal.images.count()
     for i = 1, 20 do
         e.client:add_subscription(H.URI, 3100 + i, function() end, function() end)
     end
+    H.eq(shoal.images.count(), before + 20, "records while the subscriptions live")
     collectgarbage()
     collectgarbage()
-    local n = 0
-    for _ in pairs(e.client.state.queues) do
-        n = n + 1
+    H.eq(shoal.images.count(), before, "records left after the subscriptions were collected")
+end)
+
+T:test("conductor-invoker mode: handlers run only inside this thread's client:do_work()", function()
+    local e = H.env()
+    local r = recorder()
+    local sub = assert(e.client:add_subscription(H.URI, 3007, r.available, r.unavailable))
+    -- published by another client: nothing of e.client runs unless we call it
+    local other = assert(shoal.client(e.ctx))
+    local pub = assert(other:add_publication(H.URI, 3007))
+    H.wait_until(function() return pub:is_connected() end, 5, "connection")
+    shoal.sleep(0.2)
+    H.eq(#r.events, 0, "no handler ran while this client did no work")
+    local deadline = shoal.now_ns() + 5e9
+    while #r.events == 0 and shoal.now_ns() < deadline do
+        H.ok(e.client:do_work() >= 0, "do_work")
+        shoal.sleep(0.001)
     end
-    H.eq(n, 0, "queues left after the subscriptions were collected")
+    H.eq(#r.events, 1, "on_available from do_work")
+    pub:close()
+    shoal.sleep(0.2)
+    H.eq(#r.events, 1, "on_unavailable waits for do_work too")
+    while #r.events == 1 and shoal.now_ns() < deadline do
+        e.client:do_work()
+        shoal.sleep(0.001)
+    end
+    H.eq(r.events[2].kind, "unavailable", "on_unavailable from do_work")
+    sub:close()
+    other:close()
 end)
 
 T:test("UDP unicast between two drivers: source identity and end of stream", function()

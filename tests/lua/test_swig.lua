@@ -1,5 +1,5 @@
 -- The SWIG-generated module shoal.swig (built by scripts/test_lua.sh into
--- $SHOAL_BUILD_DIR/lua/shoal/swig.so from swig/shoal_lua.i).
+-- $SHOAL_BUILD_DIR/lua/shoal/swig.so from swig/shoal.i).
 local H = require "helper"
 local shoal = H.shoal
 local T = H.suite()
@@ -58,7 +58,7 @@ T:test("the module loads and mirrors the header's constants", function()
     local replaced = { shoal_context_set_error_handler = true, shoal_driver_run = true,
         shoal_subscription_poll = true, shoal_subscription_controlled_poll = true,
         shoal_subscription_poll_batch = true, shoal_publication_offerv = true,
-        shoal_add_subscription_with_handlers = true }   -- -> shoal_lua_add_subscription + image_events
+        shoal_add_subscription_with_handlers = true }   -- -> add_subscription_with_handlers (Lua functions)
     local cdefs = dofile(H.LUA_DIR .. "/shoal_cdef.lua")
     for line in cdefs.cdef:gmatch("[^\n]+") do
         local name = not line:match("^typedef") and line:match("[%s%*](shoal_[%w_]+)%s*%(")
@@ -67,7 +67,7 @@ T:test("the module loads and mirrors the header's constants", function()
         end
     end
     for _, native in ipairs({ "poll", "controlled_poll", "poll_batch", "offerv", "claim_put", "claim_get",
-        "image_events" }) do
+        "add_subscription_with_handlers" }) do
         H.eq(type(s[native]), "function", "native " .. native)
     end
 end)
@@ -175,45 +175,51 @@ T:test("errors: C return codes and errmsg; wrong types raise", function()
     e:close()
 end)
 
-T:test("image events: shoal_lua_add_subscription queues, image_events drains on this thread", function()
+T:test("image handlers: Lua functions run in shoal_client_do_work on this thread (invoker mode)", function()
     local e = swig_env()
     local s = e.s
-    local q = s.shoal_lua_image_queue_new()
-    H.ok(q, "queue")
-    local rc, sub = s.shoal_lua_add_subscription(e.client, H.URI, 8006, q)
-    H.eq(rc, 0, "shoal_lua_add_subscription: " .. s.shoal_errmsg())
-    local rc2, pub = s.shoal_add_publication(e.client, H.URI, 8006)
-    H.eq(rc2, 0, "publication")
+    -- the env's client runs its own conductor thread: Lua handlers refused
+    H.raises("conductor-invoker mode", s.add_subscription_with_handlers, e.client, H.URI, 8006, function() end)
+    H.eq(s.shoal_context_set_use_conductor_invoker(e.ctx, true), 0, "invoker mode")
+    local rc0, client = s.shoal_client_connect(e.ctx)
+    H.eq(rc0, 0, "invoker client: " .. s.shoal_errmsg())
+    H.eq(s.shoal_client_is_conductor_invoker(client), true, "mode")
     local events = {}
-    local function drain()
-        local n, list = s.image_events(q, 8)
-        H.eq(n, #list, "count")
-        for _, ev in ipairs(list) do
-            events[#events + 1] = ev
-        end
-        return #events
-    end
-    H.wait_until(function() return drain() >= 1 end, 10, "available event")
-    local a = events[1]
-    H.eq(a.type, "available", "type")
+    local rc, sub = s.add_subscription_with_handlers(client, H.URI, 8006,
+        function(image) events[#events + 1] = { kind = "available", image = image } end,
+        function(image) events[#events + 1] = { kind = "unavailable", image = image } end)
+    H.eq(rc, 0, "add_subscription_with_handlers: " .. s.shoal_errmsg())
+    local rc2, pub = s.shoal_add_publication(e.client, H.URI, 8006)   -- the threaded client publishes
+    H.eq(rc2, 0, "publication")
+    H.wait_until(function() return s.shoal_client_do_work(client) >= 0 and #events >= 1 end, 10, "on_available")
+    local a = events[1].image
+    H.eq(events[1].kind, "available", "kind")
     H.eq(a.session_id, s.shoal_publication_session_id(pub), "session id")
     H.eq(a.stream_id, 8006, "stream id")
     H.eq(a.source_identity, "aeron:ipc", "source")
     H.eq(a.is_closed, false, "open")
     H.eq(s.shoal_publication_close(pub), 0, "close publication")
-    H.wait_until(function() return drain() >= 2 end, 10, "unavailable event")
-    H.eq(events[2].type, "unavailable", "type")
-    H.eq(events[2].correlation_id, a.correlation_id, "same image")
-    H.eq(events[2].is_closed, true, "closed")
+    H.wait_until(function() return s.shoal_client_do_work(client) >= 0 and #events >= 2 end, 10, "on_unavailable")
+    H.eq(events[2].kind, "unavailable", "kind")
+    H.eq(events[2].image.correlation_id, a.correlation_id, "same image")
+    H.eq(events[2].image.is_closed, true, "closed")
     H.eq(s.shoal_subscription_close(sub), 0, "close subscription")
-    H.eq(drain(), 2, "nothing more")
-    s.shoal_lua_image_queue_delete(q)
-    H.raises("expected a shoal_lua_image_queue_t", s.image_events, e.client)
-    local q2 = s.shoal_lua_image_queue_new()
-    local rc3 = s.shoal_lua_add_subscription(e.client, "aeron:ipc?bogus=1", 1, q2)
+    H.eq(#events, 2, "nothing more")
+    local rc3, none = s.add_subscription_with_handlers(client, "aeron:ipc?bogus=1", 1, function() end)
     H.eq(rc3, -1, "bad URI")
+    H.eq(none, nil, "no handle")
     H.eq(s.shoal_errcode(), s.SHOAL_EURI, "EURI")
-    s.shoal_lua_image_queue_delete(q2)
+    -- a handler left when the client closes: on_unavailable at the close, then freed
+    local closed_seen = 0
+    local rc4, sub2 = s.add_subscription_with_handlers(client, H.URI, 8007, nil, function() closed_seen = closed_seen + 1 end)
+    H.eq(rc4, 0, "second subscription")
+    local rc5, pub2 = s.shoal_add_publication(e.client, H.URI, 8007)
+    H.eq(rc5, 0, "second publication")
+    H.wait_until(function() s.shoal_client_do_work(client); return s.shoal_subscription_image_count(sub2) == 1 end, 10,
+        "image of the second subscription")
+    H.eq(s.shoal_client_close(client), 0, "close the invoker client")
+    H.eq(closed_seen, 1, "on_unavailable ran in the client's close")
+    s.shoal_publication_close(pub2)
     e:close()
 end)
 
