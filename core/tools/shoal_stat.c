@@ -32,6 +32,7 @@
 #include "tool_http.h"
 #include "tool_json.h"
 #include "tool_prometheus.h"
+#include "tool_signal.h"
 #include "tool_text.h"
 
 #define MAX_TRACKED 65536
@@ -505,12 +506,7 @@ static int serve(const char *spec, scrape_t *s, long requests)
         fprintf(stderr, "shoal-stat: %s\n", err);
         return 2;
     }
-    /* No SA_RESTART: a signal interrupts accept so the loop ends. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tool_on_stop_signals(on_stop_signal); /* a signal interrupts accept so the loop ends */
     fprintf(stderr, "shoal-stat: serving http://%s/metrics for %s\n", spec, s->dir);
     for (long n = 0; !stop_serving && (requests < 0 || n < requests);)
     {

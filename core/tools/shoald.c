@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shoal/shoal.h"
+#include "tool_signal.h"
 
 static volatile int stop_flag = 0;
 
@@ -122,11 +123,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tool_on_stop_signals(on_signal);
     signal(SIGPIPE, SIG_IGN);
 
     shoal_driver_t *driver = NULL;

@@ -33,22 +33,35 @@ typedef struct
     int failed;
 } tool_snapshot_t;
 
+/* Room for one more element in a growing array (items holding count of *capacity, each size bytes):
+ * doubled, from initial, when full. Returns the array (moved or not), or NULL when out of memory (the
+ * old one then stays as it was). */
+static inline void *tool_array_reserve(void *items, size_t *capacity, size_t count, size_t size, size_t initial)
+{
+    if (count < *capacity)
+    {
+        return items;
+    }
+    size_t grown = *capacity ? 2 * *capacity : initial;
+    void *p = realloc(items, grown * size);
+    if (NULL != p)
+    {
+        *capacity = grown;
+    }
+    return p;
+}
+
 static inline void tool_snapshot_add(void *clientd, int32_t id, int32_t type_id, const char *label,
     size_t label_length, int64_t value)
 {
     tool_snapshot_t *snap = clientd;
-    if (snap->count == snap->capacity)
+    tool_counter_t *items = tool_array_reserve(snap->items, &snap->capacity, snap->count, sizeof(*items), 256);
+    if (NULL == items)
     {
-        size_t capacity = snap->capacity ? 2 * snap->capacity : 256;
-        tool_counter_t *items = realloc(snap->items, capacity * sizeof(*items));
-        if (NULL == items)
-        {
-            snap->failed = 1;
-            return;
-        }
-        snap->items = items;
-        snap->capacity = capacity;
+        snap->failed = 1;
+        return;
     }
+    snap->items = items;
     tool_counter_t *c = &snap->items[snap->count++];
     c->id = id;
     c->type_id = type_id;

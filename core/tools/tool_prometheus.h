@@ -123,24 +123,15 @@ static inline void tool_loss_add(void *clientd, int64_t observation_count, int64
     size_t channel_length, const char *source, size_t source_length)
 {
     tool_loss_t *loss = clientd;
-    if (loss->count == loss->capacity)
+    tool_loss_entry_t *items = tool_array_reserve(loss->items, &loss->capacity, loss->count, sizeof(*items), 16);
+    if (NULL == items)
     {
-        size_t capacity = loss->capacity ? 2 * loss->capacity : 16;
-        tool_loss_entry_t *items = realloc(loss->items, capacity * sizeof(*items));
-        if (NULL == items)
-        {
-            return;
-        }
-        loss->items = items;
-        loss->capacity = capacity;
+        return;
     }
+    loss->items = items;
     tool_loss_entry_t *e = &loss->items[loss->count++];
-    e->observations = observation_count;
-    e->bytes = total_bytes_lost;
-    e->first_ms = first_ms;
-    e->last_ms = last_ms;
-    e->session = session_id;
-    e->stream = stream_id;
+    *e = (tool_loss_entry_t){ .observations = observation_count, .bytes = total_bytes_lost, .first_ms = first_ms,
+        .last_ms = last_ms, .session = session_id, .stream = stream_id };
     snprintf(e->channel, sizeof(e->channel), "%.*s", (int)channel_length, channel);
     snprintf(e->source, sizeof(e->source), "%.*s", (int)source_length, source);
 }

@@ -64,36 +64,6 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
     }
 }
 
-static void on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
-    size_t label_length, int64_t value, void *clientd)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)((uint64_t)id + (uint64_t)type_id + (uint64_t)value);
-    for (size_t i = 0; i < key_length; i++)
-    {
-        sum = (uint8_t)(sum + key[i]);
-    }
-    for (size_t i = 0; i < label_length; i++)
-    {
-        sum = (uint8_t)(sum + (uint8_t)label[i]);
-    }
-    (void)sum;
-    *total += label_length;
-}
-
-static void on_error(int32_t count, int64_t first_ms, int64_t last_ms, int32_t code, const char *text,
-    size_t text_length, void *clientd)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)((uint64_t)count + (uint64_t)first_ms + (uint64_t)last_ms + (uint64_t)code);
-    for (size_t i = 0; i < text_length; i++)
-    {
-        sum = (uint8_t)(sum + (uint8_t)text[i]);
-    }
-    (void)sum;
-    *total += text_length;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if ('\0' == dir[0])
@@ -179,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (size_t)view.meta->counters_metadata_buffer_length, view.counters_values,
         (size_t)view.meta->counters_values_buffer_length))
     {
-        shoal_counters_reader_foreach(&counters, on_counter, &total);
+        shoal_counters_reader_foreach(&counters, fuzz_on_counter, &total);
         for (int32_t id = -1; id < 4; id++)
         {
             total += (size_t)shoal_counters_reader_value(&counters, id);
@@ -191,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* shoal-errors */
-    total += shoal_error_log_read(view.error_log, (size_t)view.meta->error_log_buffer_length, on_error, &total, 0);
+    total += shoal_error_log_read(view.error_log, (size_t)view.meta->error_log_buffer_length, fuzz_on_error, &total, 0);
 
     shoal_cnc_unmap(&view);
     return total == 42 ? 0 : 0;

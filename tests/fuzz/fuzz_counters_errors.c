@@ -58,36 +58,6 @@ static void cleanup(void)
     rmdir(dir);
 }
 
-static void on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
-    size_t label_length, int64_t value, void *clientd)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)((uint64_t)id + (uint64_t)type_id + (uint64_t)value);
-    for (size_t i = 0; i < key_length; i++)
-    {
-        sum = (uint8_t)(sum + key[i]);
-    }
-    for (size_t i = 0; i < label_length; i++)
-    {
-        sum = (uint8_t)(sum + (uint8_t)label[i]);
-    }
-    (void)sum;
-    *total += label_length;
-}
-
-static void on_error(int32_t count, int64_t first_ms, int64_t last_ms, int32_t code, const char *text,
-    size_t text_length, void *clientd)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)((uint64_t)count + (uint64_t)first_ms + (uint64_t)last_ms + (uint64_t)code);
-    for (size_t i = 0; i < text_length; i++)
-    {
-        sum = (uint8_t)(sum + (uint8_t)text[i]);
-    }
-    (void)sum;
-    *total += text_length;
-}
-
 static void on_loss(int64_t observation_count, int64_t total_bytes_lost, int64_t first_ms, int64_t last_ms,
     int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length, const char *source,
     size_t source_length, void *clientd)
@@ -212,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (0 == shoal_counters_reader_init(&counters_reader, metadata, (size_t)m.counters_metadata_buffer_length, values,
         (size_t)m.counters_values_buffer_length))
     {
-        shoal_counters_reader_foreach(&counters_reader, on_counter, &total);
+        shoal_counters_reader_foreach(&counters_reader, fuzz_on_counter, &total);
         int32_t ids[] = { INT32_MIN, -1, 0, 1, (int32_t)counters - 1, (int32_t)counters, (int32_t)counters + 1,
             (int32_t)metadata_records, INT32_MAX };
         for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
@@ -227,8 +197,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             total += (size_t)shoal_counters_reader_find(&counters_reader, type, since_ms);
         }
     }
-    total += shoal_error_log_read(error_log, error_log_length, on_error, &total, INT64_MIN);
-    total += shoal_error_log_read(error_log, error_log_length, on_error, &total, since_ms);
+    total += shoal_error_log_read(error_log, error_log_length, fuzz_on_error, &total, INT64_MIN);
+    total += shoal_error_log_read(error_log, error_log_length, fuzz_on_error, &total, since_ms);
     total += shoal_error_log_read(error_log, error_log_length, NULL, NULL, 0);
     /* the same bytes read as a loss report (its reader checks every length the same way) */
     total += shoal_loss_report_read(error_log, error_log_length, on_loss, &total);

@@ -26,10 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "FAIL: network namespaces need root (running as uid $(id -u)); run as root or skip this test"
   exit 1
 fi
-if ! command -v ip >/dev/null 2>&1; then
-  echo "FAIL: 'ip' (iproute2) is not installed; scripts/deps.sh installs it"
-  exit 1
-fi
+require_command ip "'ip' (iproute2) is not installed; scripts/deps.sh installs it"
 
 TAG="$$"
 NS_A="shoal-a-$TAG"
@@ -86,11 +83,7 @@ start_driver_in() {  # namespace dir [--set K=V ...]
   ip netns exec "$ns" "$BUILD/shoald" --dir "$dir" --quiet --set PUBLICATION_LINGER_MS=500 \
     --set IMAGE_LIVENESS_TIMEOUT_MS=3000 "$@" &
   PIDS+=("$!")
-  for _ in $(seq 1 200); do
-    [ -f "$dir/cnc.dat" ] && "$BUILD/shoal-stat" -d "$dir" --once >/dev/null 2>&1 && return 0
-    sleep 0.02
-  done
-  fail "shoald in $ns did not start"
+  wait_driver "$dir" "shoald in $ns"
 }
 # A's driver runs its conductor, sender and receiver on their own threads;
 # B's (and the multicast hosts') share one: the unicast runs cross modes.

@@ -6,10 +6,7 @@
 # and nothing may be malformed.
 source "$(dirname "$0")/lib.sh"
 
-if ! command -v tshark >/dev/null 2>&1; then
-  echo "FAIL: tshark is not installed (Debian package tshark; scripts/deps.sh installs it)"
-  exit 1
-fi
+require_command tshark "tshark is not installed (Debian package tshark; scripts/deps.sh installs it)"
 
 PUB_DIR="$DIR-pub"
 SUB_DIR="$DIR-sub"
@@ -43,11 +40,7 @@ start_driver() {  # dir, extra settings...
   local dir=$1; shift
   "$BUILD/shoald" --dir "$dir" --quiet --set PUBLICATION_LINGER_MS=500 "$@" &
   PIDS+=("$!")
-  for _ in $(seq 1 200); do
-    [ -f "$dir/cnc.dat" ] && "$BUILD/shoal-stat" -d "$dir" --once >/dev/null 2>&1 && return 0
-    sleep 0.02
-  done
-  fail "shoald on $dir did not start"
+  wait_driver "$dir" "shoald on $dir"
 }
 start_driver "$PUB_DIR"
 start_driver "$SUB_DIR" --set RCV_LOSS_RATE=0.05 --set LOSS_SEED=3
