@@ -39,9 +39,13 @@ static inline void shoal_cpu_pause(void)
 #if defined(__GNUC__)
 #define SHOAL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SHOAL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For a hot-path helper written once for several callers that each pass
+ * constants: inlined into every one, the constants fold its branches away. */
+#define SHOAL_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define SHOAL_LIKELY(x) (x)
 #define SHOAL_UNLIKELY(x) (x)
+#define SHOAL_ALWAYS_INLINE inline
 #endif
 
 #endif

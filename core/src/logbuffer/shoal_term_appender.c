@@ -215,7 +215,7 @@ static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id,
     claim->frame_ = hdr;
 }
 
-/* ---- concurrent ---- */
+/* ---- the two kinds of tail ---- */
 
 /* Claims aligned_length on the shared tail. Returns the term offset of the
  * claim, or TRIPPED (after padding if this claim crossed the end). */
@@ -249,66 +249,6 @@ static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int
     return term_offset;
 }
 
-int32_t shoal_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
-    const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim, int32_t active_term_id)
-{
-    const int64_t aligned_length = checked_length(term_length, length, false, 0, false, NULL, 0);
-    if (aligned_length < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t term_offset =
-        concurrent_claim(term, tail_counter, term_length, default_header, aligned_length, active_term_id);
-    if (term_offset < 0)
-    {
-        return (int32_t)term_offset;
-    }
-    write_claim(term, (int32_t)term_offset, active_term_id, default_header, length, claim);
-    return (int32_t)(term_offset + aligned_length);
-}
-
-int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
-    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    int64_t reserved_value, int32_t active_term_id)
-{
-    const int64_t aligned_length = checked_length(term_length, length, false, 0, true, iov, iovcnt);
-    if (aligned_length < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t term_offset =
-        concurrent_claim(term, tail_counter, term_length, default_header, aligned_length, active_term_id);
-    if (term_offset < 0)
-    {
-        return (int32_t)term_offset;
-    }
-    write_unfragmented(
-        term, (int32_t)term_offset, active_term_id, default_header, iov, iovcnt, length, reserved_value);
-    return (int32_t)(term_offset + aligned_length);
-}
-
-int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
-    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    size_t max_payload_length, int64_t reserved_value, int32_t active_term_id)
-{
-    const int64_t required_length = checked_length(term_length, length, true, max_payload_length, true, iov, iovcnt);
-    if (required_length < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t term_offset =
-        concurrent_claim(term, tail_counter, term_length, default_header, required_length, active_term_id);
-    if (term_offset < 0)
-    {
-        return (int32_t)term_offset;
-    }
-    write_fragmented(term, (int32_t)term_offset, active_term_id, default_header, iov, iovcnt, length,
-        max_payload_length, reserved_value);
-    return (int32_t)(term_offset + required_length);
-}
-
-/* ---- exclusive ---- */
-
 /* Moves the local tail by aligned_length (store-release of the raw tail,
  * which may pass term_length like a concurrent trip). Returns the offset of
  * the claim or TRIPPED after padding. */
@@ -326,60 +266,118 @@ static inline int64_t exclusive_claim(uint8_t *term, int64_t *tail_counter, int3
     return term_offset;
 }
 
-int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
-    const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, size_t length,
-    shoal_claim_t *claim)
+/* ---- one append, either kind of tail ---- */
+
+/* What one call appends: a frame left for the caller to fill (CLAIM), or a
+ * message gathered from iov in one frame (WHOLE) or in fragments of
+ * max_payload_length (FRAGMENTS). Built as a constant at each public entry,
+ * so the inlined append keeps only that entry's branch. */
+typedef enum term_appender_kind_en
 {
-    const int64_t aligned_length = checked_length(term_length, length, false, 0, false, NULL, 0);
+    TERM_APPENDER_CLAIM,
+    TERM_APPENDER_WHOLE,
+    TERM_APPENDER_FRAGMENTS
+} term_appender_kind_t;
+
+typedef struct term_appender_message_stct
+{
+    term_appender_kind_t kind;
+    size_t length;
+    const shoal_iovec_t *iov;
+    size_t iovcnt;
+    size_t max_payload_length;
+    int64_t reserved_value;
+    shoal_claim_t *claim;
+} term_appender_message_t;
+
+/* The steps of every append: the length it needs (FAILED if it can never
+ * fit), the claim on the tail (TRIPPED after padding at the term end), the
+ * frames; returns the term offset after them. exclusive: the publisher's
+ * own tail, moved from term_offset by a release store; else the shared tail,
+ * moved by one atomic add. */
+static SHOAL_ALWAYS_INLINE int32_t term_appender_append(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int32_t term_id, bool exclusive, int32_t term_offset,
+    const term_appender_message_t *m)
+{
+    const int64_t aligned_length = checked_length(term_length, m->length, TERM_APPENDER_FRAGMENTS == m->kind,
+        m->max_payload_length, TERM_APPENDER_CLAIM != m->kind, m->iov, m->iovcnt);
     if (aligned_length < 0)
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
-    const int64_t offset =
-        exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, aligned_length);
+    const int64_t offset = exclusive ?
+        exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, aligned_length) :
+        concurrent_claim(term, tail_counter, term_length, default_header, aligned_length, term_id);
     if (offset < 0)
     {
         return (int32_t)offset;
     }
-    write_claim(term, term_offset, term_id, default_header, length, claim);
+    switch (m->kind)
+    {
+        case TERM_APPENDER_CLAIM:
+            write_claim(term, (int32_t)offset, term_id, default_header, m->length, m->claim);
+            break;
+        case TERM_APPENDER_WHOLE:
+            write_unfragmented(term, (int32_t)offset, term_id, default_header, m->iov, m->iovcnt, m->length,
+                m->reserved_value);
+            break;
+        case TERM_APPENDER_FRAGMENTS:
+            write_fragmented(term, (int32_t)offset, term_id, default_header, m->iov, m->iovcnt, m->length,
+                m->max_payload_length, m->reserved_value);
+            break;
+    }
     return (int32_t)(offset + aligned_length);
+}
+
+int32_t shoal_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim, int32_t active_term_id)
+{
+    const term_appender_message_t m = { .kind = TERM_APPENDER_CLAIM, .length = length, .claim = claim };
+    return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
+}
+
+int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value, int32_t active_term_id)
+{
+    const term_appender_message_t m = {
+        .kind = TERM_APPENDER_WHOLE, .length = length, .iov = iov, .iovcnt = iovcnt, .reserved_value = reserved_value
+    };
+    return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
+}
+
+int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    size_t max_payload_length, int64_t reserved_value, int32_t active_term_id)
+{
+    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS, .length = length, .iov = iov,
+        .iovcnt = iovcnt, .max_payload_length = max_payload_length, .reserved_value = reserved_value };
+    return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
+}
+
+int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, size_t length,
+    shoal_claim_t *claim)
+{
+    const term_appender_message_t m = { .kind = TERM_APPENDER_CLAIM, .length = length, .claim = claim };
+    return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
 
 int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, int64_t reserved_value)
 {
-    const int64_t aligned_length = checked_length(term_length, length, false, 0, true, iov, iovcnt);
-    if (aligned_length < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t offset =
-        exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, aligned_length);
-    if (offset < 0)
-    {
-        return (int32_t)offset;
-    }
-    write_unfragmented(term, term_offset, term_id, default_header, iov, iovcnt, length, reserved_value);
-    return (int32_t)(offset + aligned_length);
+    const term_appender_message_t m = {
+        .kind = TERM_APPENDER_WHOLE, .length = length, .iov = iov, .iovcnt = iovcnt, .reserved_value = reserved_value
+    };
+    return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
 
 int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value)
 {
-    const int64_t required_length = checked_length(term_length, length, true, max_payload_length, true, iov, iovcnt);
-    if (required_length < 0)
-    {
-        return SHOAL_TERM_APPENDER_FAILED;
-    }
-    const int64_t offset =
-        exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, required_length);
-    if (offset < 0)
-    {
-        return (int32_t)offset;
-    }
-    write_fragmented(
-        term, term_offset, term_id, default_header, iov, iovcnt, length, max_payload_length, reserved_value);
-    return (int32_t)(offset + required_length);
+    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS, .length = length, .iov = iov,
+        .iovcnt = iovcnt, .max_payload_length = max_payload_length, .reserved_value = reserved_value };
+    return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
