@@ -163,17 +163,19 @@ void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_en
     char source_text[SHOAL_UDP_ADDR_TEXT_MAX];
     shoal_udp_addr_format(from, source_text, sizeof(source_text));
     shoal_publication_image_params_t p = {
-        .correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver),
-        .session_id = setup->session_id,
-        .stream_id = setup->stream_id,
-        .initial_term_id = setup->initial_term_id,
+        .log = {
+            .registration_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver),
+            .term_length = setup->term_length,
+            .mtu = setup->mtu,
+            .initial_term_id = setup->initial_term_id,
+            .session_id = setup->session_id,
+            .stream_id = setup->stream_id,
+            .sparse = first->sparse,
+        },
         .active_term_id = setup->active_term_id,
         .term_offset = setup->term_offset,
-        .term_length = setup->term_length,
-        .mtu = setup->mtu,
         .rcv_window = first->rcv_window > 0 ? first->rcv_window : (int32_t)c->ctx->rcv_window,
         .reliable = first->reliable,
-        .sparse = first->sparse,
         .receiver_id = c->receiver_id,
         .nak_retry_delay_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
         .control_address = from,

@@ -78,13 +78,8 @@ static shoal_counter_value_t *counter_value_record(uint8_t *values, int32_t id)
     return (shoal_counter_value_t *)(values + (size_t)id * SHOAL_COUNTER_VALUE_LENGTH);
 }
 
-int shoal_counters_manager_init(
-    shoal_counters_manager_t *m,
-    uint8_t *metadata,
-    size_t metadata_length,
-    uint8_t *values,
-    size_t values_length,
-    int64_t reuse_timeout_ms)
+int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length,
+    uint8_t *values, size_t values_length, int64_t reuse_timeout_ms)
 {
     if (m == NULL || metadata == NULL || values == NULL)
     {
@@ -105,18 +100,19 @@ int shoal_counters_manager_init(
             SHOAL_EINVAL, "counters buffers too small for one counter (metadata %zu, values %zu bytes)",
             metadata_length, values_length);
     }
-    memset(m, 0, sizeof(*m));
-    m->free_list = calloc((size_t)capacity, sizeof(int32_t));
+    *m = (shoal_counters_manager_t){
+        .metadata = metadata,
+        .metadata_length = metadata_length,
+        .values = values,
+        .values_length = values_length,
+        .max_counter_id = capacity,
+        .reuse_timeout_ms = reuse_timeout_ms,
+        .free_list = calloc((size_t)capacity, sizeof(int32_t)),
+    };
     if (m->free_list == NULL)
     {
         return shoal_set_err(SHOAL_ENOMEM, "counters free list of %d entries", capacity);
     }
-    m->metadata = metadata;
-    m->metadata_length = metadata_length;
-    m->values = values;
-    m->values_length = values_length;
-    m->max_counter_id = capacity;
-    m->reuse_timeout_ms = reuse_timeout_ms;
 
     /* Adopt whatever is already there (a fresh CnC is all UNUSED): reclaimed
      * ids go back on the free list, oldest deadline order does not matter. */

@@ -150,13 +150,8 @@ typedef struct shoal_counters_manager_stct
 
 /* Both regions must be 8-byte aligned (values ideally 128); they are used as
  * found (a fresh CnC is zero). -1 with SHOAL_EINVAL / SHOAL_ENOMEM. */
-int shoal_counters_manager_init(
-    shoal_counters_manager_t *m,
-    uint8_t *metadata,
-    size_t metadata_length,
-    uint8_t *values,
-    size_t values_length,
-    int64_t reuse_timeout_ms);
+int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length,
+    uint8_t *values, size_t values_length, int64_t reuse_timeout_ms);
 void shoal_counters_manager_close(shoal_counters_manager_t *m);
 
 /* Returns the new counter id (value 0), or -1: SHOAL_EINVAL for a key longer

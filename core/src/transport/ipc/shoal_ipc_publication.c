@@ -63,12 +63,12 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
      * from now on; the limit cannot move backwards for it. */
     int64_t join_position = shoal_log_buffer_producer_position(&pub->log);
     shoal_store_release(value, join_position);
-    shoal_subscriber_position_t *s = &pub->subscribers[pub->subscriber_count++];
-    s->subscription_registration_id = subscription_registration_id;
-    s->image_id = image_id;
-    s->counter_id = counter_id;
-    s->value = value;
-    s->out_of_range = false;
+    pub->subscribers[pub->subscriber_count++] = (shoal_subscriber_position_t){
+        .subscription_registration_id = subscription_registration_id,
+        .image_id = image_id,
+        .counter_id = counter_id,
+        .value = value,
+    };
     if (1 == pub->subscriber_count)
     {
         pub->last_consumer_position = join_position;

@@ -72,11 +72,9 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     int64_t start = shoal_log_buffer_producer_position(&pub->log);
     shoal_store_release(pub->snd_pos, start);
     shoal_store_release(pub->snd_lmt, start);
-    pub->sender_position = start;
-    pub->sender_limit = start;
-    pub->clean_position = start;
-    pub->acked_position = start;
-    pub->last_snd_pos_seen = start;
+    /* Sending, flow control and cleaning all start where the producer is. */
+    pub->sender_position = pub->sender_limit = start;
+    pub->clean_position = pub->acked_position = pub->last_snd_pos_seen = start;
     pub->time_of_last_snd_pos_change_ns = now_ns;
     pub->should_send_setup = true;
     pub->time_of_last_setup_ns = now_ns - SHOAL_NET_PUB_SETUP_INTERVAL_NS;

@@ -22,8 +22,8 @@ static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t offs
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_publication_image_params_t *p)
 {
-    return shoal_stream_counter_allocate(counters, now_ms, type, name, p->correlation_id, p->session_id,
-        p->stream_id, p->channel, p->source, 0);
+    return shoal_stream_counter_allocate(counters, now_ms, type, name, p->log.registration_id, p->log.session_id,
+        p->log.stream_id, p->channel, p->source, 0);
 }
 
 int shoal_publication_image_create(shoal_publication_image_t **imagep, const char *dir,
@@ -37,10 +37,10 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
         return shoal_set_err(SHOAL_ENOMEM, "image: out of memory");
     }
     memset(image, 0, sizeof(*image));
-    image->correlation_id = p->correlation_id;
-    image->session_id = p->session_id;
-    image->stream_id = p->stream_id;
-    image->mtu = p->mtu;
+    image->correlation_id = p->log.registration_id;
+    image->session_id = p->log.session_id;
+    image->stream_id = p->log.stream_id;
+    image->mtu = p->log.mtu;
     image->endpoint = endpoint;
     image->control_address = *p->control_address;
     image->source_address = NULL != p->source_address ? *p->source_address : *p->control_address;
@@ -48,11 +48,12 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     /* Subscribers consume a fragmented message only once all of it is in,
      * so the window must hold the largest message a publication accepts
      * (with a header per fragment), else the stream would stall on it. */
-    int64_t max_message = (int64_t)shoal_logbuffer_max_message_length(p->term_length);
-    int64_t payload = p->mtu - SHOAL_DATA_HEADER_LENGTH;
-    int64_t floor = ((max_message + payload - 1) / payload) * p->mtu;
+    const int32_t term_length = p->log.term_length;
+    int64_t max_message = (int64_t)shoal_logbuffer_max_message_length(term_length);
+    int64_t payload = p->log.mtu - SHOAL_DATA_HEADER_LENGTH;
+    int64_t floor = ((max_message + payload - 1) / payload) * p->log.mtu;
     int64_t window = p->rcv_window > floor ? p->rcv_window : floor;
-    image->rcv_window = (int32_t)(window < p->term_length / 2 ? window : p->term_length / 2);
+    image->rcv_window = (int32_t)(window < term_length / 2 ? window : term_length / 2);
     const shoal_loss_handlers_t handlers = { report_loss, send_nak, fill_gap, image };
     shoal_loss_detector_init(&image->loss, p->reliable, p->nak_retry_delay_ns, &handlers);
     image->rcv_hwm_counter_id = image->rcv_pos_counter_id = -1;
@@ -62,16 +63,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     snprintf(image->channel, sizeof(image->channel), "%s", NULL != p->channel ? p->channel : "");
     image->loss_report_offset = -1;
 
-    const shoal_log_buffer_params_t lp = {
-        .registration_id = p->correlation_id,
-        .term_length = p->term_length,
-        .mtu = p->mtu,
-        .initial_term_id = p->initial_term_id,
-        .session_id = p->session_id,
-        .stream_id = p->stream_id,
-        .sparse = p->sparse,
-    };
-    if (shoal_log_buffer_create(&image->log, image->log_file, sizeof(image->log_file), dir, &lp) < 0)
+    if (shoal_log_buffer_create(&image->log, image->log_file, sizeof(image->log_file), dir, &p->log) < 0)
     {
         free(image);
         return -1;
@@ -87,14 +79,11 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->rcv_pos = shoal_counter_addr(counters->values, image->rcv_pos_counter_id);
 
     int64_t join = shoal_logbuffer_compute_position(p->active_term_id, p->term_offset,
-        image->log.position_bits_to_shift, p->initial_term_id);
-    image->join_position = join;
-    image->rebuild_position = join;
-    image->hwm_position = join;
+        image->log.position_bits_to_shift, p->log.initial_term_id);
+    /* Rebuilding, status messages and cleaning all start at the join. */
+    image->join_position = image->rebuild_position = image->hwm_position = join;
+    image->consumption_position = image->last_sm_position = image->clean_position = join;
     image->subscriber_position = INT64_MAX;
-    image->consumption_position = join;
-    image->last_sm_position = join;
-    image->clean_position = join;
     shoal_store_release(image->rcv_hwm, join);
     shoal_store_release(image->rcv_pos, join);
     image->sm_pending = true;

@@ -64,17 +64,11 @@ typedef struct shoal_image_subscriber_stct
 
 typedef struct shoal_publication_image_params_stct
 {
-    int64_t correlation_id;
-    int32_t session_id;
-    int32_t stream_id;
-    int32_t initial_term_id;
-    int32_t active_term_id;
+    shoal_log_buffer_params_t log;     /* registration_id: the image's correlation id */
+    int32_t active_term_id;            /* where the SETUP says the stream is */
     int32_t term_offset;
-    int32_t term_length;
-    int32_t mtu;
     int32_t rcv_window;
     bool reliable;
-    bool sparse;
     int64_t receiver_id;
     int64_t nak_retry_delay_ns;
     const struct sockaddr_storage *control_address;  /* where SMs and NAKs go */

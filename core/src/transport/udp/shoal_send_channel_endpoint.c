@@ -185,6 +185,21 @@ static bool is_removed(shoal_send_channel_endpoint_t *ep, const struct sockaddr_
     return false;
 }
 
+/* Fills msg to send one datagram to address (sendmmsg leaves it as given). */
+static inline void datagram_to(struct mmsghdr *msg, const struct iovec *datagram,
+    const struct sockaddr_storage *address)
+{
+    struct msghdr *h = &msg->msg_hdr;
+    h->msg_name = (void *)address;
+    h->msg_namelen = shoal_udp_addr_length(address);
+    h->msg_iov = (struct iovec *)datagram;
+    h->msg_iovlen = 1;
+    h->msg_control = NULL;
+    h->msg_controllen = 0;
+    h->msg_flags = 0;
+    msg->msg_len = 0;
+}
+
 int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count)
 {
     int32_t destinations = ep->destination_count;
@@ -199,16 +214,7 @@ int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const st
     {
         for (int32_t d = 0; d < destinations; d++)
         {
-            struct msghdr *h = &msgs[n].msg_hdr;
-            h->msg_name = &ep->destinations[d].address;
-            h->msg_namelen = shoal_udp_addr_length(&ep->destinations[d].address);
-            h->msg_iov = (struct iovec *)&datagrams[i];
-            h->msg_iovlen = 1;
-            h->msg_control = NULL;
-            h->msg_controllen = 0;
-            h->msg_flags = 0;
-            msgs[n].msg_len = 0;
-            n++;
+            datagram_to(&msgs[n++], &datagrams[i], &ep->destinations[d].address);
         }
     }
     int sent = shoal_udp_transport_sendmmsg(&ep->udp.transport, msgs, n);
@@ -230,15 +236,7 @@ int shoal_send_channel_endpoint_resend(shoal_send_channel_endpoint_t *ep, const 
     struct mmsghdr *msgs = ep->msgs;
     for (int i = 0; i < count; i++)
     {
-        struct msghdr *h = &msgs[i].msg_hdr;
-        h->msg_name = (void *)requester;
-        h->msg_namelen = shoal_udp_addr_length(requester);
-        h->msg_iov = (struct iovec *)&datagrams[i];
-        h->msg_iovlen = 1;
-        h->msg_control = NULL;
-        h->msg_controllen = 0;
-        h->msg_flags = 0;
-        msgs[i].msg_len = 0;
+        datagram_to(&msgs[i], &datagrams[i], requester);
     }
     return shoal_udp_transport_sendmmsg(&ep->udp.transport, msgs, count);
 }

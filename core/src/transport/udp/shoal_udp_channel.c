@@ -301,29 +301,37 @@ static int resolve_interface(const char *text, shoal_udp_channel_t *ch)
     return 0;
 }
 
+/* Resolves the URI's address text; an error names the parameter (what). */
+static int resolve_named(const char *text, const char *what, struct sockaddr_storage *address, socklen_t *length)
+{
+    if (shoal_udp_resolve(text, address, length) < 0)
+    {
+        /* The reason lives in the buffer shoal_set_err writes: copy it first. */
+        char why[SHOAL_ERRMSG_MAX];
+        snprintf(why, sizeof(why), "%s", shoal_errmsg());
+        return shoal_set_err(SHOAL_EURI, "%s '%s': %s", what, text, why);
+    }
+    return 0;
+}
+
 int shoal_udp_channel_init(shoal_udp_channel_t *ch, const shoal_uri_t *uri)
 {
     memset(ch, 0, sizeof(*ch));
     ch->uri = *uri;
     if ('\0' != uri->endpoint[0])
     {
-        if (shoal_udp_resolve(uri->endpoint, &ch->endpoint, &ch->endpoint_length) < 0)
+        if (resolve_named(uri->endpoint, "endpoint", &ch->endpoint, &ch->endpoint_length) < 0)
         {
-            /* The reason lives in the buffer shoal_set_err writes: copy it first. */
-            char why[SHOAL_ERRMSG_MAX];
-            snprintf(why, sizeof(why), "%s", shoal_errmsg());
-            return shoal_set_err(SHOAL_EURI, "endpoint '%s': %s", uri->endpoint, why);
+            return -1;
         }
         ch->has_endpoint = true;
         ch->is_multicast = shoal_udp_addr_is_multicast(&ch->endpoint);
     }
     if ('\0' != uri->control[0])
     {
-        if (shoal_udp_resolve(uri->control, &ch->control, &ch->control_length) < 0)
+        if (resolve_named(uri->control, "control", &ch->control, &ch->control_length) < 0)
         {
-            char why[SHOAL_ERRMSG_MAX];
-            snprintf(why, sizeof(why), "%s", shoal_errmsg());
-            return shoal_set_err(SHOAL_EURI, "control '%s': %s", uri->control, why);
+            return -1;
         }
         ch->has_control = true;
     }
