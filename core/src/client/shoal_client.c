@@ -184,6 +184,17 @@ int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_
         (unsigned long long)c->ctx->driver_timeout_ms);
 }
 
+int shoal_client_request_remove(shoal_client_t *c, int32_t type, int64_t registration_id)
+{
+    if (shoal_load_acquire(&c->closed))
+    {
+        return 0;
+    }
+    shoal_remove_command_t cmd = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
+        registration_id };
+    return shoal_client_request(c, type, &cmd, sizeof(cmd), cmd.correlated.correlation_id);
+}
+
 int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
 {
     if (NULL == clientp || NULL == ctx)

@@ -157,14 +157,8 @@ int shoal_publication_close(shoal_publication_t *p)
     {
         return -1;
     }
-    int rc = 0;
     pthread_mutex_lock(&c->api_lock);
-    if (!shoal_load_acquire(&c->closed))
-    {
-        shoal_remove_command_t cmd = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
-            p->registration_id };
-        rc = shoal_client_request(c, SHOAL_CMD_REMOVE_PUBLICATION, &cmd, sizeof(cmd), cmd.correlated.correlation_id);
-    }
+    int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_PUBLICATION, p->registration_id);
     pthread_mutex_lock(&c->lock);
     shoal_client_unregister((void **)c->publications, &c->publications_count, p);
     pthread_mutex_unlock(&c->lock);

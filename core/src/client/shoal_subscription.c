@@ -51,6 +51,19 @@ void shoal_subscription_release_images(shoal_subscription_t *s)
     }
 }
 
+/* Takes s out of c's list and lets go of its images and lingering memory.
+ * Under the lock: the conductor cannot be in an image event of s now, and
+ * once unregistered it never will be again. Nobody polls s any more (close
+ * must not race with a poll). */
+static void detach_subscription(shoal_client_t *c, shoal_subscription_t *s)
+{
+    pthread_mutex_lock(&c->lock);
+    shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+    shoal_subscription_release_images(s);
+    shoal_client_free_lingering(c, false, s);
+    pthread_mutex_unlock(&c->lock);
+}
+
 int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub)
 {
     return shoal_add_subscription_with_handlers(c, uri, stream_id, NULL, NULL, NULL, sub);
@@ -105,13 +118,9 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
             cmd.correlated.correlation_id);
         if (rc < 0)
         {
-            pthread_mutex_lock(&c->lock);
-            shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
             /* Only a late answer (after our timeout) could have brought
              * images; still pair any on_available that fired. */
-            shoal_subscription_release_images(s);
-            shoal_client_free_lingering(c, false, s);
-            pthread_mutex_unlock(&c->lock);
+            detach_subscription(c, s);
         }
     }
     pthread_mutex_unlock(&c->api_lock);
@@ -135,22 +144,9 @@ int shoal_subscription_close(shoal_subscription_t *s)
     {
         return -1;
     }
-    int rc = 0;
     pthread_mutex_lock(&c->api_lock);
-    if (!shoal_load_acquire(&c->closed))
-    {
-        shoal_remove_command_t cmd = { { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) },
-            s->registration_id };
-        rc = shoal_client_request(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, &cmd, sizeof(cmd), cmd.correlated.correlation_id);
-    }
-    pthread_mutex_lock(&c->lock);
-    shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
-    /* Under the lock: the conductor cannot be in an image event of s now,
-     * and once unregistered it never will be again. */
-    shoal_subscription_release_images(s);
-    /* Nobody polls s any more (close must not race with a poll). */
-    shoal_client_free_lingering(c, false, s);
-    pthread_mutex_unlock(&c->lock);
+    int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, s->registration_id);
+    detach_subscription(c, s);
     pthread_mutex_unlock(&c->api_lock);
     shoal_subscription_free(s);
     return rc;
