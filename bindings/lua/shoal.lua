@@ -212,6 +212,16 @@ local function closed_error(what, level)
     error("shoal: " .. what .. " is closed", level + 1)
 end
 
+-- self.h, or an ECLOSED error about the closed `what` at `level` above the
+-- caller (as error() counts).
+local function live_handle(self, what, level)
+    local h = self.h
+    if h == nil then
+        closed_error(what, level + 1)
+    end
+    return h
+end
+
 local cast = ffi.cast
 local u8p = ffi.typeof("const uint8_t *")
 local INT32_MIN, INT32_MAX = -2147483648, 2147483647
@@ -299,10 +309,7 @@ function shoal.context(opts)
 end
 
 function Context:set(key, value)
-    local h = self.h
-    if h == nil then
-        closed_error("context", 2)
-    end
+    local h = live_handle(self, "context", 2)
     if type(key) ~= "string" then
         error("shoal: context:set: key must be a string", 2)
     end
@@ -316,10 +323,7 @@ function Context:set(key, value)
 end
 
 function Context:dir()
-    local h = self.h
-    if h == nil then
-        closed_error("context", 2)
-    end
+    local h = live_handle(self, "context", 2)
     return ffi.string(C.shoal_context_get_dir(h))
 end
 
@@ -515,23 +519,15 @@ function shoal.client(ctx)
         children = setmetatable({}, { __mode = "k" }) }, Client)
 end
 
-local function client_handle(self, level)
-    local h = self.h
-    if h == nil then
-        closed_error("client", level + 1)
-    end
-    return h
-end
-
 function Client:id()
-    return tonumber(C.shoal_client_id(client_handle(self, 2)))
+    return tonumber(C.shoal_client_id(live_handle(self, "client", 2)))
 end
 
 -- client:do_work() -> count | nil, msg, code: runs the client's duty on this
 -- thread now (image handlers included); ECLOSED once the client lost its
 -- driver or was timed out.
 function Client:do_work()
-    client_handle(self, 2)
+    live_handle(self, "client", 2)
     return invoke(self, 2)
 end
 
@@ -603,9 +599,25 @@ local function make_child(self, class, h, close_fn, fields)
     return obj
 end
 
+-- Forgets a closed child of its client, then runs close_c now or, inside an
+-- image handler of that client, once the handler returns (the C close would
+-- wait for the handler's own lock).
+local function close_child(self, close_c)
+    local client = self.client
+    client.children[self] = nil
+    local state = client.state
+    if state.in_handler > 0 then
+        state.deferred[#state.deferred + 1] = close_c
+        return true
+    end
+    close_c()
+    settle(state)
+    return true
+end
+
 -- client:add_publication(uri, stream_id [, exclusive]) -> publication | nil, msg, code
 function Client:add_publication(uri, stream, exclusive)
-    local h = client_handle(self, 2)
+    local h = live_handle(self, "client", 2)
     check_uri_stream(uri, stream, "add_publication")
     local pp = ffi.new("shoal_publication_t *[1]")
     local rc
@@ -646,7 +658,7 @@ end
 -- A handler may poll, and may close its subscription or client (done once
 -- the handler returns); add_* from a handler fails with ESTATE.
 function Client:add_subscription(uri, stream, on_available, on_unavailable)
-    local h = client_handle(self, 2)
+    local h = live_handle(self, "client", 2)
     check_uri_stream(uri, stream, "add_subscription")
     check_handler(on_available, "on_available")
     check_handler(on_unavailable, "on_unavailable")
@@ -688,14 +700,6 @@ end
 
 -- --------------------------------------------------------- publication ----
 
-local function pub_handle(self, level)
-    local h = self.h
-    if h == nil then
-        closed_error("publication", level + 1)
-    end
-    return h
-end
-
 -- Called when the owning client closes: the C side frees the handle.
 function Publication:_invalidate()
     local h = self.h
@@ -720,16 +724,7 @@ function Publication:close()
     end
     self.h = nil
     ffi.gc(h, nil)
-    local client = self.client
-    client.children[self] = nil
-    local state = client.state
-    if state.in_handler > 0 then
-        state.deferred[#state.deferred + 1] = function() C.shoal_publication_close(h) end
-        return true
-    end
-    C.shoal_publication_close(h)
-    settle(state)
-    return true
+    return close_child(self, function() C.shoal_publication_close(h) end)
 end
 
 local function result(r)
@@ -771,7 +766,7 @@ end
 
 -- pub:offerv{ s1, s2, ... }: gathers strings into one message.
 function Publication:offerv(parts)
-    local h = pub_handle(self, 2)
+    local h = live_handle(self, "publication", 2)
     work_if_due(self.client)
     if type(parts) ~= "table" then
         error("shoal: offerv: expected a table of strings", 2)
@@ -854,7 +849,7 @@ end
 -- or not there) raises; a closed client or a driver timeout returns nil,
 -- msg, code.
 local function destination(self, uri, add, name)
-    local h = pub_handle(self, 3)
+    local h = live_handle(self, "publication", 3)
     if type(uri) ~= "string" then
         error("shoal: " .. name .. ": endpoint_uri must be a string such as 'aeron:udp?endpoint=host:port'", 3)
     end
@@ -875,7 +870,7 @@ function Publication:remove_destination(uri)
 end
 
 function Publication:is_connected()
-    local h = pub_handle(self, 2)
+    local h = live_handle(self, "publication", 2)
     work_if_due(self.client)
     return C.shoal_publication_is_connected(h)
 end
@@ -886,38 +881,30 @@ function Publication:is_closed()
 end
 
 function Publication:position()
-    return tonumber(C.shoal_publication_position(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_position(live_handle(self, "publication", 2)))
 end
 
 function Publication:position_limit()
-    return tonumber(C.shoal_publication_position_limit(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_position_limit(live_handle(self, "publication", 2)))
 end
 
 function Publication:session_id()
-    return tonumber(C.shoal_publication_session_id(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_session_id(live_handle(self, "publication", 2)))
 end
 
 function Publication:stream_id()
-    return tonumber(C.shoal_publication_stream_id(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_stream_id(live_handle(self, "publication", 2)))
 end
 
 function Publication:max_message_length()
-    return tonumber(C.shoal_publication_max_message_length(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_max_message_length(live_handle(self, "publication", 2)))
 end
 
 function Publication:max_payload_length()
-    return tonumber(C.shoal_publication_max_payload_length(pub_handle(self, 2)))
+    return tonumber(C.shoal_publication_max_payload_length(live_handle(self, "publication", 2)))
 end
 
 -- -------------------------------------------------------- subscription ----
-
-local function sub_handle(self, level)
-    local h = self.h
-    if h == nil then
-        closed_error("subscription", level + 1)
-    end
-    return h
-end
 
 function Subscription:_invalidate()
     local h = self.h
@@ -936,24 +923,15 @@ function Subscription:close()
     self.h = nil
     self.n = 0
     ffi.gc(h, nil)
-    local client = self.client
-    client.children[self] = nil
-    local state = client.state
+    local state = self.client.state
     local id = self.image_record
-    local function close_it()
+    return close_child(self, function()
         C.shoal_subscription_close(h)   -- on_unavailable for the images still there
         if id ~= nil then
             images.forget(id)
             state.records[id] = nil
         end
-    end
-    if state.in_handler > 0 then
-        state.deferred[#state.deferred + 1] = close_it
-        return true
-    end
-    close_it()
-    settle(state)
-    return true
+    end)
 end
 
 local function grow(self, max)
@@ -1069,19 +1047,19 @@ if jit then
 end
 
 function Subscription:is_connected()
-    local h = sub_handle(self, 2)
+    local h = live_handle(self, "subscription", 2)
     work_if_due(self.client)
     return C.shoal_subscription_is_connected(h)
 end
 
 function Subscription:image_count()
-    local h = sub_handle(self, 2)
+    local h = live_handle(self, "subscription", 2)
     work_if_due(self.client)
     return tonumber(C.shoal_subscription_image_count(h))
 end
 
 function Subscription:stream_id()
-    return tonumber(C.shoal_subscription_stream_id(sub_handle(self, 2)))
+    return tonumber(C.shoal_subscription_stream_id(live_handle(self, "subscription", 2)))
 end
 
 function Subscription:is_closed()
@@ -1099,7 +1077,7 @@ end
 -- sub:poll_images() -> count: runs the client's duty now (client:do_work())
 -- and returns how many image events it delivered to this subscription.
 function Subscription:poll_images()
-    sub_handle(self, 2)
+    live_handle(self, "subscription", 2)
     local id = self.image_record
     local before = id and images.delivered(id) or 0
     local n, msg, code = invoke(self.client, 2)
@@ -1155,13 +1133,6 @@ end
 local Cnc = {}
 Cnc.__index = Cnc
 
-local function cnc_handle(self, level)
-    if self.h == nil then
-        closed_error("cnc", level + 1)
-    end
-    return self.h
-end
-
 function shoal.cnc(dir)
     if dir ~= nil and type(dir) ~= "string" then
         error("shoal.cnc: dir must be a string or nil", 2)
@@ -1175,7 +1146,7 @@ end
 
 -- Runs a foreach with a temporary callback (freed after: LuaJIT has few callback slots).
 local function foreach(self, fn_type, foreach_fn, make_row)
-    local h = cnc_handle(self, 3)
+    local h = live_handle(self, "cnc", 3)
     local rows = {}
     local cb = ffi.cast(fn_type, function(_, ...) rows[#rows + 1] = make_row(...) end)
     local rc = foreach_fn(h, cb, nil)
@@ -1209,15 +1180,15 @@ function Cnc:loss()
 end
 
 function Cnc:heartbeat_age_ns()
-    return tonumber(C.shoal_cnc_driver_heartbeat_age_ns(cnc_handle(self, 2)))
+    return tonumber(C.shoal_cnc_driver_heartbeat_age_ns(live_handle(self, "cnc", 2)))
 end
 
 function Cnc:pid()
-    return tonumber(C.shoal_cnc_driver_pid(cnc_handle(self, 2)))
+    return tonumber(C.shoal_cnc_driver_pid(live_handle(self, "cnc", 2)))
 end
 
 function Cnc:driver_timeout_ns()
-    return tonumber(C.shoal_cnc_driver_timeout_ns(cnc_handle(self, 2)))
+    return tonumber(C.shoal_cnc_driver_timeout_ns(live_handle(self, "cnc", 2)))
 end
 
 function Cnc:close()
