@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../shoal_test_support.h"
+#include "../shoal_test_checks.h"
 
 static int poll_until(shoal_subscription_t *sub, shoal_test_collector_t *c, int expected)
 {
@@ -53,12 +53,8 @@ static void test_round_trip_with_header(void **state)
 
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
-    assert_int_equal(sizeof(msg), c->last_len);
-    assert_memory_equal(msg, c->last, sizeof(msg));
-    assert_int_equal(10, c->last_hdr.stream_id);
-    assert_int_equal(shoal_publication_session_id(pub), c->last_hdr.session_id);
+    shoal_test_check_last_message(c, msg, sizeof(msg), 10, pub, pos);
     assert_int_equal(SHOAL_FLAG_BEGIN | SHOAL_FLAG_END, c->last_hdr.flags & (SHOAL_FLAG_BEGIN | SHOAL_FLAG_END));
-    assert_int_equal(pos, c->last_hdr.position);
     free(c);
     assert_int_equal(0, shoal_publication_close(pub));
     assert_int_equal(0, shoal_subscription_close(sub));
@@ -75,19 +71,8 @@ static void test_fragmented_messages_arrive_whole(void **state)
     size_t max = shoal_publication_max_message_length(pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
-    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max };
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-    {
-        for (size_t k = 0; k < sizes[i]; k++)
-        {
-            buf[k] = (uint8_t)(k * 7 + i);
-        }
-        assert_true(shoal_test_offer(pub, buf, sizes[i]) > 0);
-        assert_int_equal((int)i + 1, poll_until(sub, c, (int)i + 1));
-        assert_int_equal(sizes[i], c->last_len);
-        assert_memory_equal(buf, c->last, sizes[i]);
-    }
+    shoal_test_check_sizes_arrive_whole(pub, sub, buf, sizes, sizeof(sizes) / sizeof(sizes[0]));
     /* Too big: a clear error, nothing written. */
     int64_t before = shoal_publication_position(pub);
     assert_int_equal(SHOAL_ERROR, shoal_publication_offer(pub, buf, max + 1));
@@ -95,7 +80,6 @@ static void test_fragmented_messages_arrive_whole(void **state)
     assert_non_null(strstr(shoal_errmsg(), "maximum message length"));
     assert_int_equal(before, shoal_publication_position(pub));
     free(buf);
-    free(c);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
 }
@@ -389,13 +373,7 @@ static void test_image_goes_away_after_publication_closes(void **state)
     /* What was published before close still arrives (drain), then the image goes. */
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, poll_until(sub, c, 1));
-    int64_t deadline = shoal_test_now_ms() + 5000;
-    while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)
-    {
-        shoal_subscription_poll(sub, shoal_test_collect, c, 10);
-        shoal_test_sleep_ms(1);
-    }
-    assert_int_equal(0, shoal_subscription_image_count(sub));
+    shoal_test_check_images_drain(sub, c, 5000);
     free(c);
     shoal_subscription_close(sub);
 }

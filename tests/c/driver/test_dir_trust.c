@@ -44,15 +44,26 @@ static bool can_chown(void)
     return true;
 }
 
-/* Connecting fails with SHOAL_EIO and a message holding every fragment. */
-static void assert_connect_refused(shoal_context_t *ctx, const char *fragment1, const char *fragment2)
+/* The call failed with SHOAL_EIO and a message holding every fragment. */
+static void assert_refused(int result, const char *fragment1, const char *fragment2)
 {
-    shoal_client_t *client = NULL;
-    assert_int_equal(-1, shoal_client_connect(&client, ctx));
+    assert_int_equal(-1, result);
     assert_int_equal(SHOAL_EIO, shoal_errcode());
     print_message("refused: %s\n", shoal_errmsg());
     assert_non_null(strstr(shoal_errmsg(), fragment1));
     assert_non_null(strstr(shoal_errmsg(), fragment2));
+}
+
+static void assert_connect_refused(shoal_context_t *ctx, const char *fragment1, const char *fragment2)
+{
+    shoal_client_t *client = NULL;
+    assert_refused(shoal_client_connect(&client, ctx), fragment1, fragment2);
+}
+
+static void assert_driver_refused(shoal_context_t *ctx, const char *fragment1, const char *fragment2)
+{
+    shoal_driver_t *driver = NULL;
+    assert_refused(shoal_driver_start(&driver, ctx), fragment1, fragment2);
 }
 
 static void assert_connects(shoal_context_t *ctx)
@@ -62,54 +73,68 @@ static void assert_connects(shoal_context_t *ctx)
     assert_int_equal(0, shoal_client_close(client));
 }
 
+/* A driver running on a fresh directory, for the checks clients make. */
+typedef struct
+{
+    char dir[128];
+    char cnc[192];
+    shoal_context_t *ctx;
+    shoal_driver_t *driver;
+} running_driver_t;
+
+static void start_driver(running_driver_t *d, const char *name)
+{
+    make_dir_name(d->dir, sizeof(d->dir), name);
+    snprintf(d->cnc, sizeof(d->cnc), "%s/cnc.dat", d->dir);
+    d->ctx = context_for(d->dir);
+    assert_int_equal(0, shoal_driver_start(&d->driver, d->ctx));
+}
+
+/* Once the directory is put right a client connects again; then all stops. */
+static void stop_driver_after_connecting(running_driver_t *d)
+{
+    assert_connects(d->ctx);
+    assert_int_equal(0, shoal_driver_close(d->driver));
+    shoal_context_close(d->ctx);
+}
+
 static void test_client_refuses_dir_writable_by_others(void **state)
 {
     (void)state;
-    char dir[128];
-    make_dir_name(dir, sizeof(dir), "dirmode");
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
-    assert_connects(ctx);
+    running_driver_t d;
+    start_driver(&d, "dirmode");
+    assert_connects(d.ctx);
 
     const mode_t modes[] = { 0777, 0757, 0770, 0702 };
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
     {
-        assert_int_equal(0, chmod(dir, modes[i]));
+        assert_int_equal(0, chmod(d.dir, modes[i]));
         char mode[16];
         snprintf(mode, sizeof(mode), "mode %04o", (unsigned)modes[i]);
-        assert_connect_refused(ctx, dir, mode);
+        assert_connect_refused(d.ctx, d.dir, mode);
         assert_non_null(strstr(shoal_errmsg(), "writable by"));
         assert_non_null(strstr(shoal_errmsg(), "chmod 700"));
     }
     /* Read access for others is the user's choice, not a way in. */
-    assert_int_equal(0, chmod(dir, 0755));
-    assert_connects(ctx);
-    assert_int_equal(0, chmod(dir, 0700));
-    assert_connects(ctx);
-    assert_int_equal(0, shoal_driver_close(driver));
-    shoal_context_close(ctx);
+    assert_int_equal(0, chmod(d.dir, 0755));
+    assert_connects(d.ctx);
+    assert_int_equal(0, chmod(d.dir, 0700));
+    stop_driver_after_connecting(&d);
 }
 
 static void test_client_refuses_cnc_writable_by_others(void **state)
 {
     (void)state;
-    char dir[128], cnc[192];
-    make_dir_name(dir, sizeof(dir), "cncmode");
-    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    running_driver_t d;
+    start_driver(&d, "cncmode");
 
-    assert_int_equal(0, chmod(cnc, 0666));
-    assert_connect_refused(ctx, cnc, "mode 0666");
+    assert_int_equal(0, chmod(d.cnc, 0666));
+    assert_connect_refused(d.ctx, d.cnc, "mode 0666");
     assert_non_null(strstr(shoal_errmsg(), "chmod 600"));
-    assert_int_equal(0, chmod(cnc, 0620));
-    assert_connect_refused(ctx, cnc, "mode 0620");
-    assert_int_equal(0, chmod(cnc, 0600));
-    assert_connects(ctx);
-    assert_int_equal(0, shoal_driver_close(driver));
-    shoal_context_close(ctx);
+    assert_int_equal(0, chmod(d.cnc, 0620));
+    assert_connect_refused(d.ctx, d.cnc, "mode 0620");
+    assert_int_equal(0, chmod(d.cnc, 0600));
+    stop_driver_after_connecting(&d);
 }
 
 static void test_client_refuses_dir_and_cnc_of_another_user(void **state)
@@ -119,46 +144,36 @@ static void test_client_refuses_dir_and_cnc_of_another_user(void **state)
     {
         skip();
     }
-    char dir[128], cnc[192], expected[64];
-    make_dir_name(dir, sizeof(dir), "owner");
-    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+    char expected[64];
     snprintf(expected, sizeof(expected), "owned by uid %d, not %u", OTHER_UID, (unsigned)geteuid());
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    running_driver_t d;
+    start_driver(&d, "owner");
 
-    assert_int_equal(0, chown(dir, OTHER_UID, (gid_t)-1));
-    assert_connect_refused(ctx, dir, expected);
+    assert_int_equal(0, chown(d.dir, OTHER_UID, (gid_t)-1));
+    assert_connect_refused(d.ctx, d.dir, expected);
     assert_non_null(strstr(shoal_errmsg(), "remove it or set SHOAL_DIR"));
-    assert_int_equal(0, chown(dir, geteuid(), (gid_t)-1));
+    assert_int_equal(0, chown(d.dir, geteuid(), (gid_t)-1));
 
-    assert_int_equal(0, chown(cnc, OTHER_UID, (gid_t)-1));
-    assert_connect_refused(ctx, cnc, expected);
-    assert_int_equal(0, chown(cnc, geteuid(), (gid_t)-1));
-    assert_connects(ctx);
-    assert_int_equal(0, shoal_driver_close(driver));
-    shoal_context_close(ctx);
+    assert_int_equal(0, chown(d.cnc, OTHER_UID, (gid_t)-1));
+    assert_connect_refused(d.ctx, d.cnc, expected);
+    assert_int_equal(0, chown(d.cnc, geteuid(), (gid_t)-1));
+    stop_driver_after_connecting(&d);
 }
 
 static void test_client_refuses_symlinked_cnc(void **state)
 {
     (void)state;
-    char dir[128], cnc[192], real[192];
-    make_dir_name(dir, sizeof(dir), "cnclink");
-    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
-    snprintf(real, sizeof(real), "%s/cnc.real", dir);
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
+    running_driver_t d;
+    start_driver(&d, "cnclink");
+    char real[192];
+    snprintf(real, sizeof(real), "%s/cnc.real", d.dir);
 
-    assert_int_equal(0, rename(cnc, real));
-    assert_int_equal(0, symlink(real, cnc));
-    assert_connect_refused(ctx, cnc, "symbolic link");
-    assert_int_equal(0, unlink(cnc));
-    assert_int_equal(0, rename(real, cnc));
-    assert_connects(ctx);
-    assert_int_equal(0, shoal_driver_close(driver));
-    shoal_context_close(ctx);
+    assert_int_equal(0, rename(d.cnc, real));
+    assert_int_equal(0, symlink(real, d.cnc));
+    assert_connect_refused(d.ctx, d.cnc, "symbolic link");
+    assert_int_equal(0, unlink(d.cnc));
+    assert_int_equal(0, rename(real, d.cnc));
+    stop_driver_after_connecting(&d);
 }
 
 static void test_driver_refuses_symlinked_dir(void **state)
@@ -170,12 +185,7 @@ static void test_driver_refuses_symlinked_dir(void **state)
     assert_int_equal(0, mkdir(real, 0700));
     assert_int_equal(0, symlink(real, link));
     shoal_context_t *ctx = context_for(link);
-    shoal_driver_t *driver = NULL;
-    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
-    assert_int_equal(SHOAL_EIO, shoal_errcode());
-    print_message("refused: %s\n", shoal_errmsg());
-    assert_non_null(strstr(shoal_errmsg(), link));
-    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
+    assert_driver_refused(ctx, link, "symbolic link");
     /* Nothing was created behind the link. */
     char lock[192];
     snprintf(lock, sizeof(lock), "%s/driver.lock", real);
@@ -202,12 +212,7 @@ static void test_driver_refuses_symlinked_lock_file(void **state)
     assert_int_equal(0, symlink(victim, lock));
 
     shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver = NULL;
-    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
-    assert_int_equal(SHOAL_EIO, shoal_errcode());
-    print_message("refused: %s\n", shoal_errmsg());
-    assert_non_null(strstr(shoal_errmsg(), lock));
-    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
+    assert_driver_refused(ctx, lock, "symbolic link");
     char content[16] = { 0 };
     f = fopen(victim, "r");
     assert_non_null(f);
@@ -217,6 +222,7 @@ static void test_driver_refuses_symlinked_lock_file(void **state)
 
     /* Once the link is gone the directory is fine. */
     assert_int_equal(0, unlink(lock));
+    shoal_driver_t *driver = NULL;
     assert_int_equal(0, shoal_driver_start(&driver, ctx));
     assert_int_equal(0, shoal_driver_close(driver));
     assert_int_equal(0, unlink(victim));
@@ -231,14 +237,10 @@ static void test_driver_refuses_dir_writable_by_others(void **state)
     assert_int_equal(0, mkdir(dir, 0700));
     assert_int_equal(0, chmod(dir, 0777));
     shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver = NULL;
-    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
-    assert_int_equal(SHOAL_EIO, shoal_errcode());
-    print_message("refused: %s\n", shoal_errmsg());
-    assert_non_null(strstr(shoal_errmsg(), dir));
-    assert_non_null(strstr(shoal_errmsg(), "mode 0777"));
+    assert_driver_refused(ctx, dir, "mode 0777");
     assert_non_null(strstr(shoal_errmsg(), "chmod 700"));
     assert_int_equal(0, chmod(dir, 0700));
+    shoal_driver_t *driver = NULL;
     assert_int_equal(0, shoal_driver_start(&driver, ctx));
     assert_int_equal(0, shoal_driver_close(driver));
     shoal_context_close(ctx);
@@ -256,12 +258,7 @@ static void test_driver_refuses_dir_of_another_user(void **state)
     assert_int_equal(0, mkdir(dir, 0700));
     assert_int_equal(0, chown(dir, OTHER_UID, (gid_t)-1));
     shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver = NULL;
-    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
-    assert_int_equal(SHOAL_EIO, shoal_errcode());
-    print_message("refused: %s\n", shoal_errmsg());
-    assert_non_null(strstr(shoal_errmsg(), dir));
-    assert_non_null(strstr(shoal_errmsg(), "owned by uid 12345"));
+    assert_driver_refused(ctx, dir, "owned by uid 12345");
     assert_non_null(strstr(shoal_errmsg(), "remove it or set SHOAL_DIR"));
     assert_int_equal(0, rmdir(dir));
     shoal_context_close(ctx);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
 typedef struct
@@ -68,11 +69,7 @@ static void test_round_trip(void **state)
     assert_true(pos > 0);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
-    assert_int_equal(sizeof(msg), c->last_len);
-    assert_memory_equal(msg, c->last, sizeof(msg));
-    assert_int_equal(10, c->last_hdr.stream_id);
-    assert_int_equal(shoal_publication_session_id(pub), c->last_hdr.session_id);
-    assert_int_equal(pos, c->last_hdr.position);
+    shoal_test_check_last_message(c, msg, sizeof(msg), 10, pub, pos);
 
     /* many small messages in order, polled as they come */
     uint8_t buf[64];
@@ -106,21 +103,9 @@ static void test_fragmented_messages_arrive_whole(void **state)
     size_t max = shoal_publication_max_message_length(pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
-    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max, 3, max - 1 };
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-    {
-        for (size_t k = 0; k < sizes[i]; k++)
-        {
-            buf[k] = (uint8_t)(k * 7 + i);
-        }
-        assert_true(shoal_test_offer(pub, buf, sizes[i]) > 0);
-        assert_int_equal((int)i + 1, shoal_test_poll_until(sub, shoal_test_collect, c, (int)i + 1, 5000));
-        assert_int_equal(sizes[i], c->last_len);
-        assert_memory_equal(buf, c->last, sizes[i]);
-    }
+    shoal_test_check_sizes_arrive_whole(pub, sub, buf, sizes, sizeof(sizes) / sizeof(sizes[0]));
     free(buf);
-    free(c);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
 }
@@ -191,21 +176,12 @@ static void test_image_goes_when_publication_closes(void **state)
     assert_int_equal(0, shoal_test_wait_connected(pub));
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     uint8_t msg[100] = { 0 };
-    for (int i = 0; i < 100; i++)
-    {
-        assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
-    }
+    shoal_test_offer_times(pub, msg, sizeof(msg), 100);
     shoal_publication_close(pub);
     /* The data sent before the close is delivered, then the image ends (EOS). */
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
-    int64_t deadline = shoal_test_now_ms() + 3000;
-    while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)
-    {
-        shoal_subscription_poll(sub, shoal_test_collect, c, 10);
-        shoal_test_sleep_ms(1);
-    }
-    assert_int_equal(0, shoal_subscription_image_count(sub));
+    shoal_test_check_images_drain(sub, c, 3000);
     free(c);
     shoal_subscription_close(sub);
 }
@@ -241,21 +217,13 @@ static void test_late_subscriber_and_two_subscriptions(void **state)
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub1));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t buf[32] = { 0 };
-    for (uint64_t i = 0; i < 50; i++)
-    {
-        memcpy(buf, &i, 8);
-        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
-    }
+    shoal_test_offer_seq(pub, buf, sizeof(buf), 0, 50);
     shoal_test_collector_t *c1 = calloc(1, sizeof(*c1));
     assert_int_equal(50, shoal_test_poll_until(sub1, shoal_test_collect_seq, c1, 50, 5000));
     /* A second subscription on the same channel joins the same image. */
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 16, &sub2));
     assert_int_equal(0, shoal_test_wait_images(sub2, 1, 5000));
-    for (uint64_t i = 50; i < 150; i++)
-    {
-        memcpy(buf, &i, 8);
-        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
-    }
+    shoal_test_offer_seq(pub, buf, sizeof(buf), 50, 100);
     shoal_test_collector_t *c2 = calloc(1, sizeof(*c2));
     c2->next_seq = 50;
     assert_int_equal(150, shoal_test_poll_until(sub1, shoal_test_collect_seq, c1, 150, 5000));
@@ -298,10 +266,7 @@ static void test_counters_per_endpoint(void **state)
     assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 18, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t buf[1000] = { 0 };
-    for (int i = 0; i < 100; i++)
-    {
-        assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
-    }
+    shoal_test_offer_times(pub, buf, sizeof(buf), 100);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
     free(c);
