@@ -282,11 +282,14 @@ static int publish_main(const char *dir, const char *channel, uint32_t tag, uint
                  * expected after a driver kill (the soak decides). The
                  * conductor marks the client closed before it tells the
                  * error handler why: give the handler a moment. */
-                for (int i = 0; i < 500 && SHOAL_CLOSED == r && 0 == atomic_load(&errors.driver_losses); i++)
+                /* (an offer that raced the close returns what it saw before it,
+                 * e.g. BACK_PRESSURED: the client being closed is what counts) */
+                bool closed = SHOAL_CLOSED == r || shoal_client_is_closed(client);
+                for (int i = 0; i < 500 && closed && 0 == atomic_load(&errors.driver_losses); i++)
                 {
                     sleep_ms(10);
                 }
-                int lost = SHOAL_CLOSED == r && atomic_load(&errors.driver_losses) > 0;
+                int lost = closed && atomic_load(&errors.driver_losses) > 0;
                 fprintf(stderr, "soak publisher %u: offer of message %ld: %" PRId64 " %s%s\n", tag, seq, r,
                     lost || errors.first_other[0] ? "error handler: " : "",
                     lost ? errors.first : (errors.first_other[0] ? errors.first_other : shoal_errmsg()));
