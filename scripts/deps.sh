@@ -9,6 +9,7 @@ packages=(
   luajit libluajit-5.1-dev lua5.1                                     # Lua binding
   tshark iproute2 nftables                                            # UDP wire-format test, netns multi-host test (nft: kernel-side loss)
   clang libclang-rt-14-dev                                            # libFuzzer targets (scripts/fuzz.sh)
+  clang-format-14                                                     # the house style check (.clang-format)
   prometheus                                                          # promtool check metrics (shoal-stat --prometheus)
   lintian dpkg-dev fakeroot adduser luarocks                          # packages: scripts/test_deb.sh, test_rock.sh
   "$@")

@@ -21,6 +21,10 @@ cc -std=c99 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal
 c++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal_hdr_check.c -o /tmp/shoal_hdr_cpp.o
 echo "ok"
 
+step "house style: clang-format-14 --dry-run -Werror on every tracked C source (.clang-format)"
+(cd "$root" && git ls-files -z '*.c' '*.h' | xargs -0 clang-format-14 --dry-run -Werror)
+echo "ok: $(cd "$root" && git ls-files '*.c' '*.h' | wc -l) files"
+
 step "build + tests (RelWithDebInfo)"
 cmake -S "$root" -B "$root/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build/test" -j"$jobs"

@@ -121,7 +121,8 @@ int shoal_client_do_work(shoal_client_t *client);
 bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
 
 int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
-int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
+int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_publication_t **pub);
 int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
 
 typedef void (*shoal_image_handler_t)(void *clientd, shoal_subscription_t *sub, shoal_image_t *image);
@@ -167,11 +168,12 @@ typedef enum shoal_controlled_action_en
     SHOAL_ACTION_CONTINUE = 4
 } shoal_controlled_action_t;
 
-typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
-    void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
+typedef shoal_controlled_action_t (
+    *shoal_controlled_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit);
-int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd, size_t limit);
+int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd,
+    size_t limit);
 int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
 
 bool shoal_subscription_is_connected(const shoal_subscription_t *s);
@@ -204,8 +206,8 @@ typedef struct shoal_cnc_stct shoal_cnc_t;
 
 int shoal_cnc_open(shoal_cnc_t **cnc, const char *dir);
 
-typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label,
-    size_t label_length, int64_t value);
+typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label, size_t label_length,
+    int64_t value);
 
 int shoal_cnc_counters_foreach(shoal_cnc_t *cnc, shoal_cnc_counter_fn fn, void *clientd);
 

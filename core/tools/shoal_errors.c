@@ -21,8 +21,8 @@ static void on_error(void *clientd, int32_t observation_count, int64_t first_ms,
     tool_format_time(last_ms, last, sizeof(last));
     if (o->json)
     {
-        printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": ", o->count ? "," : "",
-            observation_count, first, last, error_code);
+        printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": ",
+            o->count ? "," : "", observation_count, first, last, error_code);
         tool_json_string(text, text_length);
         putchar('}');
     }
@@ -42,6 +42,6 @@ static int list(shoal_cnc_t *cnc, tool_list_out_t *out)
 
 int main(int argc, char **argv)
 {
-    return tool_list_main(argc, argv, "shoal-errors",
-        "Prints the driver's distinct errors with counts.", "errors", "distinct errors", list);
+    return tool_list_main(argc, argv, "shoal-errors", "Prints the driver's distinct errors with counts.", "errors",
+        "distinct errors", list);
 }

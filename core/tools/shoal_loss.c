@@ -59,5 +59,6 @@ int main(int argc, char **argv)
 {
     return tool_list_main(argc, argv, "shoal-loss",
         "Prints the driver's loss report: per image (session, stream, channel, source) the gaps\n"
-        "its receiver detected, the bytes they spanned, first and last time.", "loss", "loss report entries", list);
+        "its receiver detected, the bytes they spanned, first and last time.",
+        "loss", "loss report entries", list);
 }

@@ -45,8 +45,7 @@ typedef struct
     double seconds;
 } view_t;
 
-static void print_counter(view_t *v, int32_t id, int32_t type_id, const char *label, size_t label_length,
-    int64_t value)
+static void print_counter(view_t *v, int32_t id, int32_t type_id, const char *label, size_t label_length, int64_t value)
 {
     double rate = 0.0;
     if (id < MAX_TRACKED && v->seconds > 0)
@@ -59,8 +58,8 @@ static void print_counter(view_t *v, int32_t id, int32_t type_id, const char *la
     }
     if (v->json)
     {
-        printf("%s\n    {\"id\": %d, \"type\": %d, \"value\": %lld, \"rate_per_s\": %.1f, \"label\": ", v->first ? "" : ",",
-            id, type_id, (long long)value, rate);
+        printf("%s\n    {\"id\": %d, \"type\": %d, \"value\": %lld, \"rate_per_s\": %.1f, \"label\": ",
+            v->first ? "" : ",", id, type_id, (long long)value, rate);
         tool_json_string(label, label_length);
         putchar('}');
     }
@@ -106,10 +105,24 @@ enum
     UDP_COUNTER_COUNT
 };
 static const char *const UDP_COUNTER_NAMES[UDP_COUNTER_COUNT] = {
-    "bytes sent", "bytes received", "datagrams sent", "datagrams received", "NAKs sent", "NAKs received",
-    "retransmits sent", "status messages sent", "status messages received", "short sends", "invalid frames",
-    "heartbeats sent", "NAKs for data no longer held", "SETUPs refused: image limit", "SETUPs refused: term length",
-    "frames from wrong source", "NAKs from unknown receivers", "NAKs over retransmit budget",
+    "bytes sent",
+    "bytes received",
+    "datagrams sent",
+    "datagrams received",
+    "NAKs sent",
+    "NAKs received",
+    "retransmits sent",
+    "status messages sent",
+    "status messages received",
+    "short sends",
+    "invalid frames",
+    "heartbeats sent",
+    "NAKs for data no longer held",
+    "SETUPs refused: image limit",
+    "SETUPs refused: term length",
+    "frames from wrong source",
+    "NAKs from unknown receivers",
+    "NAKs over retransmit budget",
     "status message windows clamped",
 };
 
@@ -235,7 +248,8 @@ static void build_loss_report(const tool_snapshot_t *snap, loss_report_t *r)
         {
             for (int which = 0; which < UDP_COUNTER_COUNT; which++)
             {
-                if (strlen(UDP_COUNTER_NAMES[which]) != name_length || strncmp(name, UDP_COUNTER_NAMES[which], name_length))
+                if (strlen(UDP_COUNTER_NAMES[which]) != name_length ||
+                    strncmp(name, UDP_COUNTER_NAMES[which], name_length))
                 {
                     continue;
                 }
@@ -307,8 +321,6 @@ static void build_loss_report(const tool_snapshot_t *snap, loss_report_t *r)
     }
 }
 
-
-
 /* JSON key of a UDP endpoint counter: its name with '_' for ' ' ("naks_sent", "datagrams_received"). */
 static void json_counter_key(int which)
 {
@@ -349,8 +361,8 @@ static void print_loss_json(const loss_report_t *r)
         {
             continue;
         }
-        printf("%s\n    {\"correlation_id\": %lld, \"session_id\": %d, \"stream_id\": %d, \"channel\": ", n++ ? "," : "",
-            s->id, s->session, s->stream);
+        printf("%s\n    {\"correlation_id\": %lld, \"session_id\": %d, \"stream_id\": %d, \"channel\": ",
+            n++ ? "," : "", s->id, s->session, s->stream);
         tool_json_string(s->channel, strlen(s->channel));
         printf(", \"source\": ");
         tool_json_string(s->source, strlen(s->source));
@@ -381,10 +393,8 @@ static void print_loss_text(const loss_report_t *r)
     printf("UDP totals: NAKs sent %lld, NAKs received %lld, retransmits %lld, NAKs for data no longer held %lld, "
            "loss gap fills %lld, invalid frames %lld, short sends %lld\n",
         (long long)r->totals[T_NAKS_SENT], (long long)r->totals[T_NAKS_RECEIVED],
-        (long long)r->totals[T_RETRANSMITS_SENT],
-        (long long)r->totals[T_NAKS_UNSERVED],
-        (long long)r->totals[T_LOSS_GAP_FILLS],
-        (long long)r->totals[T_INVALID_FRAMES],
+        (long long)r->totals[T_RETRANSMITS_SENT], (long long)r->totals[T_NAKS_UNSERVED],
+        (long long)r->totals[T_LOSS_GAP_FILLS], (long long)r->totals[T_INVALID_FRAMES],
         (long long)r->totals[T_SHORT_SENDS]);
     if (0 == r->nendpoints && 0 == r->nstreams)
     {
@@ -399,11 +409,9 @@ static void print_loss_text(const loss_report_t *r)
         const endpoint_row_t *e = &r->endpoints[i];
         printf("  %s %11lld %11lld %7.1f %7.1f %9lld %8lld %8lld %8lld %7lld %6lld %8lld  ", e->dir,
             (long long)e->v[UDP_FRAMES_RECEIVED], (long long)e->v[UDP_FRAMES_SENT],
-            (double)e->v[UDP_BYTES_RECEIVED] / 1e6, (double)e->v[UDP_BYTES_SENT] / 1e6,
-            (long long)e->v[UDP_NAKS_SENT], (long long)e->v[UDP_NAKS_RECEIVED],
-            (long long)e->v[UDP_RETRANSMITS_SENT], (long long)e->v[UDP_SMS_SENT],
-            (long long)e->v[UDP_SMS_RECEIVED], (long long)e->v[UDP_SHORT_SENDS],
-            (long long)e->v[UDP_INVALID_FRAMES]);
+            (double)e->v[UDP_BYTES_RECEIVED] / 1e6, (double)e->v[UDP_BYTES_SENT] / 1e6, (long long)e->v[UDP_NAKS_SENT],
+            (long long)e->v[UDP_NAKS_RECEIVED], (long long)e->v[UDP_RETRANSMITS_SENT], (long long)e->v[UDP_SMS_SENT],
+            (long long)e->v[UDP_SMS_RECEIVED], (long long)e->v[UDP_SHORT_SENDS], (long long)e->v[UDP_INVALID_FRAMES]);
         tool_text(e->uri, strlen(e->uri));
         putchar('\n');
     }
@@ -422,8 +430,8 @@ static void print_loss_text(const loss_report_t *r)
                 "correlation", "session", "stream", "rcv-hwm", "rcv-pos", "gap (hwm-pos)", "slowest sub-pos",
                 "source  channel");
         }
-        printf("  %11lld %11d %7d %15lld %15lld %13lld %16lld  ", s->id, s->session, s->stream,
-            (long long)s->hwm, (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub);
+        printf("  %11lld %11d %7d %15lld %15lld %13lld %16lld  ", s->id, s->session, s->stream, (long long)s->hwm,
+            (long long)s->pos, ahead(s->hwm, s->pos), (long long)s->slowest_sub);
         tool_text(s->source, strlen(s->source));
         printf("  ");
         tool_text(s->channel, strlen(s->channel));
@@ -525,13 +533,11 @@ static const char USAGE[] =
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "dir", required_argument, NULL, 'd' }, { "once", no_argument, NULL, 'o' },
-        { "json", no_argument, NULL, 'j' }, { "interval", required_argument, NULL, 'i' },
-        { "iterations", required_argument, NULL, 'n' }, { "loss", no_argument, NULL, 'l' },
-        { "prometheus", no_argument, NULL, 'p' }, { "listen", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-    };
+    static const struct option options[] = { { "dir", required_argument, NULL, 'd' },
+        { "once", no_argument, NULL, 'o' }, { "json", no_argument, NULL, 'j' },
+        { "interval", required_argument, NULL, 'i' }, { "iterations", required_argument, NULL, 'n' },
+        { "loss", no_argument, NULL, 'l' }, { "prometheus", no_argument, NULL, 'p' },
+        { "listen", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
     int once = 0, json = 0, loss = 0, prometheus = 0, opt;
     const char *dir = NULL, *listen_spec = NULL;
     long interval_ms = 1000, iterations = -1;
@@ -555,11 +561,10 @@ int main(int argc, char **argv)
                        "includes it as \"udp\".\n"
                        "--prometheus: the counters and the loss report once, in the Prometheus text format.\n"
                        "--listen HOST:PORT: serve that at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464);\n"
-                       "-n N then stops after N requests.\n", USAGE);
+                       "-n N then stops after N requests.\n",
+                    USAGE);
                 return 0;
-            default:
-                fprintf(stderr, "%s", USAGE);
-                return 2;
+            default: fprintf(stderr, "%s", USAGE); return 2;
         }
     }
     if (optind < argc)

@@ -37,7 +37,8 @@ static void usage(FILE *out)
         "Settings (environment SHOAL_<KEY> or --set KEY=VALUE):\n"
         "  DIR DRIVER_TIMEOUT_MS CLIENT_LIVENESS_TIMEOUT_MS PUBLICATION_UNBLOCK_TIMEOUT_MS\n"
         "  PUBLICATION_LINGER_MS IPC_TERM_LENGTH TERM_LENGTH MTU TO_DRIVER_BUFFER_LENGTH\n"
-        "  TO_CLIENTS_BUFFER_LENGTH COUNTERS_BUFFER_LENGTH ERROR_BUFFER_LENGTH LOSS_REPORT_BUFFER_LENGTH IDLE_STRATEGY\n"
+        "  TO_CLIENTS_BUFFER_LENGTH COUNTERS_BUFFER_LENGTH ERROR_BUFFER_LENGTH LOSS_REPORT_BUFFER_LENGTH "
+        "IDLE_STRATEGY\n"
         "  DIR_DELETE_ON_START DIR_DELETE_ON_SHUTDOWN THREADING_MODE\n"
         "UDP:\n"
         "  RCV_WINDOW IMAGE_LIVENESS_TIMEOUT_MS PUBLICATION_CONNECTION_TIMEOUT_MS\n"
@@ -57,15 +58,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "shoald: %s\n", shoal_errmsg());
         return 2;
     }
-    static const struct option options[] = {
-        { "dir", required_argument, NULL, 'd' },
-        { "set", required_argument, NULL, 's' },
-        { "idle", required_argument, NULL, 'i' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options[] = { { "dir", required_argument, NULL, 'd' },
+        { "set", required_argument, NULL, 's' }, { "idle", required_argument, NULL, 'i' },
+        { "quiet", no_argument, NULL, 'q' }, { "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 } };
     int quiet = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "d:s:i:qVh", options, NULL)) != -1)
@@ -73,12 +69,8 @@ int main(int argc, char **argv)
         int rc = 0;
         switch (opt)
         {
-            case 'd':
-                rc = shoal_context_set_dir(ctx, optarg);
-                break;
-            case 'i':
-                rc = shoal_context_set(ctx, "IDLE_STRATEGY", optarg);
-                break;
+            case 'd': rc = shoal_context_set_dir(ctx, optarg); break;
+            case 'i': rc = shoal_context_set(ctx, "IDLE_STRATEGY", optarg); break;
             case 's':
             {
                 char *eq = strchr(optarg, '=');
@@ -92,9 +84,7 @@ int main(int argc, char **argv)
                 rc = shoal_context_set(ctx, optarg, eq + 1);
                 break;
             }
-            case 'q':
-                quiet = 1;
-                break;
+            case 'q': quiet = 1; break;
             case 'V':
                 printf("shoald %s\n", shoal_version());
                 shoal_context_close(ctx);

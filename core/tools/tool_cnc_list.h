@@ -31,13 +31,11 @@ static inline void tool_format_time(int64_t ms, char *buf, size_t len)
 /* The whole of such a tool's main: list(cnc, out) calls the row callback once per entry and returns
  * the foreach's result. json_key names the JSON array; count_what follows the count in text output.
  * Exit status: 0, 1 when the CnC cannot be read, 2 for a bad option. */
-static inline int tool_list_main(int argc, char **argv, const char *tool, const char *description,
-    const char *json_key, const char *count_what, int (*list)(shoal_cnc_t *cnc, tool_list_out_t *out))
+static inline int tool_list_main(int argc, char **argv, const char *tool, const char *description, const char *json_key,
+    const char *count_what, int (*list)(shoal_cnc_t *cnc, tool_list_out_t *out))
 {
-    static const struct option options[] = {
-        { "dir", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-    };
+    static const struct option options[] = { { "dir", required_argument, NULL, 'd' },
+        { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
     tool_list_out_t out = { 0, 0 };
     const char *dir = NULL;
     int opt;

@@ -22,7 +22,7 @@ typedef struct
 {
     int32_t id, type_id;
     int64_t value;
-    size_t label_length;   /* the label may hold any byte, NUL included */
+    size_t label_length; /* the label may hold any byte, NUL included */
     char label[TOOL_LABEL_MAX];
 } tool_counter_t;
 
@@ -51,8 +51,8 @@ static inline void *tool_array_reserve(void *items, size_t *capacity, size_t cou
     return p;
 }
 
-static inline void tool_snapshot_add(void *clientd, int32_t id, int32_t type_id, const char *label,
-    size_t label_length, int64_t value)
+static inline void tool_snapshot_add(void *clientd, int32_t id, int32_t type_id, const char *label, size_t label_length,
+    int64_t value)
 {
     tool_snapshot_t *snap = clientd;
     tool_counter_t *items = tool_array_reserve(snap->items, &snap->capacity, snap->count, sizeof(*items), 256);
@@ -85,8 +85,8 @@ static inline int tool_snapshot_take(shoal_cnc_t *cnc, tool_snapshot_t *snap)
 
 /* "KIND: id session stream channel[ @source]": 1 with the parts filled
  * (channel and source of TOOL_LABEL_MAX bytes), 0 if the label is not of that form. */
-static inline int tool_parse_stream_label(const char *label, const char *kind, long long *id, int *session,
-    int *stream, char *channel, char *source)
+static inline int tool_parse_stream_label(const char *label, const char *kind, long long *id, int *session, int *stream,
+    char *channel, char *source)
 {
     size_t n = strlen(kind);
     int used = 0;

@@ -25,9 +25,9 @@
 #include <string.h>
 
 #define TOOL_HIST_SUB_BITS 10
-#define TOOL_HIST_LINEAR (1u << TOOL_HIST_SUB_BITS)     /* exact buckets: values 0..LINEAR-1 */
-#define TOOL_HIST_HALF (1u << (TOOL_HIST_SUB_BITS - 1)) /* buckets per power of two above */
-#define TOOL_HIST_BUCKETS (TOOL_HIST_LINEAR + (64u - TOOL_HIST_SUB_BITS) * TOOL_HIST_HALF)
+#define TOOL_HIST_LINEAR   (1u << TOOL_HIST_SUB_BITS)       /* exact buckets: values 0..LINEAR-1 */
+#define TOOL_HIST_HALF     (1u << (TOOL_HIST_SUB_BITS - 1)) /* buckets per power of two above */
+#define TOOL_HIST_BUCKETS  (TOOL_HIST_LINEAR + (64u - TOOL_HIST_SUB_BITS) * TOOL_HIST_HALF)
 
 typedef struct
 {

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TOOL_HTTP_MAX_REQUEST 8192
+#define TOOL_HTTP_MAX_REQUEST      8192
 #define TOOL_HTTP_READ_DEADLINE_MS 2000
 
 /* Listens on "HOST:PORT" (IPv4 or a name; "[v6]:PORT" for IPv6). Returns the
@@ -138,7 +138,7 @@ static inline int tool_http_read_head(int fd, char *buf, size_t capacity)
         }
         if (memchr(buf + used, '\0', (size_t)n))
         {
-            return 400;   /* no NUL byte belongs in a request head (a TLS hello, binary noise) */
+            return 400; /* no NUL byte belongs in a request head (a TLS hello, binary noise) */
         }
         used += (size_t)n;
         buf[used] = '\0';

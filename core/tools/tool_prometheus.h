@@ -102,7 +102,8 @@ static const struct
     { "rcv-pos", "shoal_receiver_position_bytes", "gauge", "End of the contiguous data a receiver has rebuilt" },
     { "snd-pos", "shoal_sender_position_bytes", "gauge", "Position a network publication has sent up to" },
     { "snd-lmt", "shoal_sender_limit_bytes", "gauge", "Position a network publication may send up to" },
-    { "snd-bpe", "shoal_sender_back_pressure_events_total", "counter", "Back-pressure events of a network publication" },
+    { "snd-bpe", "shoal_sender_back_pressure_events_total", "counter",
+        "Back-pressure events of a network publication" },
 };
 
 typedef struct
@@ -118,9 +119,9 @@ typedef struct
     size_t count, capacity;
 } tool_loss_t;
 
-static inline void tool_loss_add(void *clientd, int64_t observation_count, int64_t total_bytes_lost,
-    int64_t first_ms, int64_t last_ms, int32_t session_id, int32_t stream_id, const char *channel,
-    size_t channel_length, const char *source, size_t source_length)
+static inline void tool_loss_add(void *clientd, int64_t observation_count, int64_t total_bytes_lost, int64_t first_ms,
+    int64_t last_ms, int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length,
+    const char *source, size_t source_length)
 {
     tool_loss_t *loss = clientd;
     tool_loss_entry_t *items = tool_array_reserve(loss->items, &loss->capacity, loss->count, sizeof(*items), 16);
@@ -130,8 +131,12 @@ static inline void tool_loss_add(void *clientd, int64_t observation_count, int64
     }
     loss->items = items;
     tool_loss_entry_t *e = &loss->items[loss->count++];
-    *e = (tool_loss_entry_t){ .observations = observation_count, .bytes = total_bytes_lost, .first_ms = first_ms,
-        .last_ms = last_ms, .session = session_id, .stream = stream_id };
+    *e = (tool_loss_entry_t){ .observations = observation_count,
+        .bytes = total_bytes_lost,
+        .first_ms = first_ms,
+        .last_ms = last_ms,
+        .session = session_id,
+        .stream = stream_id };
     snprintf(e->channel, sizeof(e->channel), "%.*s", (int)channel_length, channel);
     snprintf(e->source, sizeof(e->source), "%.*s", (int)source_length, source);
 }
@@ -178,12 +183,14 @@ static inline void tool_prometheus_write(FILE *out, shoal_cnc_t *cnc, const tool
         const tool_counter_t *c = &snap->items[i];
         if (SHOAL_COUNTER_TYPE_SYSTEM != c->type_id || strstr(c->label, "(epoch ms)"))
         {
-            continue;   /* the heartbeat is exported as an age above */
+            continue; /* the heartbeat is exported as an age above */
         }
         const char *ns = strstr(c->label, " (ns)");
         int gauge = NULL != ns || strstr(c->label, " active") != NULL;
         tool_prom_name(name, "", c->label, ns ? (size_t)(ns - c->label) : strlen(c->label),
-            ns ? "_seconds" : gauge ? "" : "_total");
+            ns          ? "_seconds"
+                : gauge ? ""
+                        : "_total");
         if (tool_prom_seen(seen, &nseen, 512, name))
         {
             continue;
@@ -208,7 +215,7 @@ static inline void tool_prometheus_write(FILE *out, shoal_cnc_t *cnc, const tool
             long long id;
             int session, stream;
             if (!tool_parse_stream_label(snap->items[i].label, TOOL_PROM_STREAMS[k].kind, &id, &session, &stream,
-                channel, source))
+                    channel, source))
             {
                 continue;
             }

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
             case 'r': rate = atol(optarg); break;
             case 'k': stuck_claim = 1; break;
             default:
-                fprintf(stderr, "usage: basic_publisher [-d dir] [-c channel] [-s stream] [-n count] [-l length] [-x] "
+                fprintf(stderr,
+                    "usage: basic_publisher [-d dir] [-c channel] [-s stream] [-n count] [-l length] [-x] "
                     "[-r rate] [-k]\n");
                 return 2;
         }

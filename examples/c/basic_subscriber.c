@@ -81,7 +81,8 @@ int main(int argc, char **argv)
             case 't': timeout_s = atol(optarg); break;
             case 'b': batch = 1; break;
             default:
-                fprintf(stderr, "usage: basic_subscriber [-d dir] [-c channel] [-s stream] [-n count] [-t timeout] [-b]\n");
+                fprintf(stderr,
+                    "usage: basic_subscriber [-d dir] [-c channel] [-s stream] [-n count] [-t timeout] [-b]\n");
                 return 2;
         }
     }

@@ -18,7 +18,7 @@
 
 #include "shoal/shoal.h"
 
-#define CHANNEL "aeron:ipc?term-length=4m"
+#define CHANNEL    "aeron:ipc?term-length=4m"
 #define MSG_LENGTH 32
 
 static int64_t now_ns(void)
@@ -212,8 +212,7 @@ static void latency(shoal_client_t *client, long round_trips)
     qsort(samples, (size_t)round_trips, sizeof(int64_t), cmp_i64);
     printf("  round trip (2 threads, %ld samples): p50 %.2f us  p90 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.2f us\n",
         round_trips, samples[round_trips / 2] / 1e3, samples[round_trips * 9 / 10] / 1e3,
-        samples[round_trips * 99 / 100] / 1e3, samples[round_trips * 999 / 1000] / 1e3,
-        samples[round_trips - 1] / 1e3);
+        samples[round_trips * 99 / 100] / 1e3, samples[round_trips * 999 / 1000] / 1e3, samples[round_trips - 1] / 1e3);
     free(samples);
     shoal_publication_close(ping_pub);
     shoal_publication_close(pong_pub);
@@ -244,8 +243,8 @@ int main(int argc, char **argv)
     {
         die("client_connect");
     }
-    printf("shoal %s demo: embedded driver in %s, %ld x %d-byte messages over aeron:ipc\n", shoal_version(), dir,
-        count, MSG_LENGTH);
+    printf("shoal %s demo: embedded driver in %s, %ld x %d-byte messages over aeron:ipc\n", shoal_version(), dir, count,
+        MSG_LENGTH);
     long lost_exclusive = 0, lost_concurrent = 0;
     double excl = throughput(client, true, 1001, count, &lost_exclusive);
     printf("  exclusive publication : %6.2f M msgs/s  (%ld out of order)\n", excl / 1e6, lost_exclusive);

@@ -56,7 +56,8 @@ static inline void shoal_test_offer_times(shoal_publication_t *pub, const uint8_
 
 /* Offers count messages of len bytes that start with the sequence numbers
  * first, first + 1, ... (for shoal_test_collect_seq); len >= 8. */
-static inline void shoal_test_offer_seq(shoal_publication_t *pub, uint8_t *buf, size_t len, uint64_t first, uint64_t count)
+static inline void shoal_test_offer_seq(shoal_publication_t *pub, uint8_t *buf, size_t len, uint64_t first,
+    uint64_t count)
 {
     for (uint64_t i = first; i < first + count; i++)
     {
@@ -67,7 +68,8 @@ static inline void shoal_test_offer_seq(shoal_publication_t *pub, uint8_t *buf, 
 
 /* Polls (into c) until sub has no image left, up to timeout_ms, then checks
  * that none is. */
-static inline void shoal_test_check_images_drain(shoal_subscription_t *sub, shoal_test_collector_t *c, int64_t timeout_ms)
+static inline void shoal_test_check_images_drain(shoal_subscription_t *sub, shoal_test_collector_t *c,
+    int64_t timeout_ms)
 {
     int64_t deadline = shoal_test_now_ms() + timeout_ms;
     while (shoal_subscription_image_count(sub) > 0 && shoal_test_now_ms() < deadline)

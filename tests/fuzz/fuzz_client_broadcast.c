@@ -31,14 +31,19 @@ int __real_shoal_log_map(const char *path, uint8_t **mapped, size_t *length, sho
 int __wrap_shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
     int32_t *term_length);
 
-#define TERM_LENGTH (64 * 1024)
+#define TERM_LENGTH        (64 * 1024)
 #define BROADCAST_CAPACITY (64 * 1024)
-#define COUNTERS 8
+#define COUNTERS           8
 
 static const int32_t TYPES[] = {
-    SHOAL_RSP_ON_ERROR, SHOAL_RSP_ON_PUBLICATION_READY, SHOAL_RSP_ON_OPERATION_SUCCESS,
-    SHOAL_RSP_ON_AVAILABLE_IMAGE, SHOAL_RSP_ON_UNAVAILABLE_IMAGE, SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY,
-    SHOAL_RSP_ON_SUBSCRIPTION_READY, SHOAL_RSP_ON_CLIENT_TIMEOUT,
+    SHOAL_RSP_ON_ERROR,
+    SHOAL_RSP_ON_PUBLICATION_READY,
+    SHOAL_RSP_ON_OPERATION_SUCCESS,
+    SHOAL_RSP_ON_AVAILABLE_IMAGE,
+    SHOAL_RSP_ON_UNAVAILABLE_IMAGE,
+    SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY,
+    SHOAL_RSP_ON_SUBSCRIPTION_READY,
+    SHOAL_RSP_ON_CLIENT_TIMEOUT,
 };
 
 static char dir[256];
@@ -118,7 +123,7 @@ static void set_up(void)
     subscription->client = client;
     subscription->client_closed = &client->closed;
     if (shoal_client_register((void ***)&client->subscriptions, &client->subscriptions_count,
-        &client->subscriptions_capacity, subscription) < 0)
+            &client->subscriptions_capacity, subscription) < 0)
     {
         abort();
     }

@@ -145,9 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* shoal-stat */
     shoal_counters_reader_t counters;
-    if (0 == shoal_counters_reader_init(&counters, view.counters_metadata,
-        (size_t)view.meta->counters_metadata_buffer_length, view.counters_values,
-        (size_t)view.meta->counters_values_buffer_length))
+    if (0 ==
+        shoal_counters_reader_init(&counters, view.counters_metadata,
+            (size_t)view.meta->counters_metadata_buffer_length, view.counters_values,
+            (size_t)view.meta->counters_values_buffer_length))
     {
         shoal_counters_reader_foreach(&counters, fuzz_on_counter, &total);
         for (int32_t id = -1; id < 4; id++)

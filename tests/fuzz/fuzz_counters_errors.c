@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int shoal_stat_main(int argc, char **argv);
 int shoal_errors_main(int argc, char **argv);
 
-#define RING_LENGTH (1024 + SHOAL_RB_TRAILER_LENGTH)
+#define RING_LENGTH      (1024 + SHOAL_RB_TRAILER_LENGTH)
 #define BROADCAST_LENGTH (1024 + SHOAL_BROADCAST_TRAILER_LENGTH)
-#define PARAMS 12
+#define PARAMS           12
 
 static char dir[256];
 static char path[300];
@@ -179,8 +179,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the library readers, on regions with nothing around them */
     shoal_counters_reader_t counters_reader;
-    if (0 == shoal_counters_reader_init(&counters_reader, metadata, (size_t)m.counters_metadata_buffer_length, values,
-        (size_t)m.counters_values_buffer_length))
+    if (0 ==
+        shoal_counters_reader_init(&counters_reader, metadata, (size_t)m.counters_metadata_buffer_length, values,
+            (size_t)m.counters_values_buffer_length))
     {
         shoal_counters_reader_foreach(&counters_reader, fuzz_on_counter, &total);
         int32_t ids[] = { INT32_MIN, -1, 0, 1, (int32_t)counters - 1, (int32_t)counters, (int32_t)counters + 1,

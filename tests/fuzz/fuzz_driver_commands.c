@@ -39,11 +39,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 static const int32_t TYPES[] = {
-    SHOAL_CMD_ADD_PUBLICATION, SHOAL_CMD_REMOVE_PUBLICATION, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION,
-    SHOAL_CMD_ADD_SUBSCRIPTION, SHOAL_CMD_REMOVE_SUBSCRIPTION, SHOAL_CMD_CLIENT_KEEPALIVE, SHOAL_CMD_CLIENT_CLOSE,
-    SHOAL_CMD_ADD_DESTINATION, SHOAL_CMD_REMOVE_DESTINATION,
+    SHOAL_CMD_ADD_PUBLICATION,
+    SHOAL_CMD_REMOVE_PUBLICATION,
+    SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION,
+    SHOAL_CMD_ADD_SUBSCRIPTION,
+    SHOAL_CMD_REMOVE_SUBSCRIPTION,
+    SHOAL_CMD_CLIENT_KEEPALIVE,
+    SHOAL_CMD_CLIENT_CLOSE,
+    SHOAL_CMD_ADD_DESTINATION,
+    SHOAL_CMD_REMOVE_DESTINATION,
 };
 
 static shoal_context_t *ctx;
@@ -122,8 +127,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (data[at - 3] < 0xF0 && data[at - 3] != 0xEF)
         {
-            size_t header = SHOAL_CMD_ADD_DESTINATION == type || SHOAL_CMD_REMOVE_DESTINATION == type ?
-                sizeof(shoal_destination_command_t) : sizeof(shoal_channel_command_t);
+            size_t header = SHOAL_CMD_ADD_DESTINATION == type || SHOAL_CMD_REMOVE_DESTINATION == type
+                ? sizeof(shoal_destination_command_t)
+                : sizeof(shoal_channel_command_t);
             bool has_channel = SHOAL_CMD_ADD_PUBLICATION == type || SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type ||
                 SHOAL_CMD_ADD_SUBSCRIPTION == type || SHOAL_CMD_ADD_DESTINATION == type ||
                 SHOAL_CMD_REMOVE_DESTINATION == type;
@@ -171,8 +177,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         /* >= 0xF0: a raw (mostly unknown) type id, including 0 and negatives. */
-        int32_t type = selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] :
-            (int32_t)(selector - 0xF8);
+        int32_t type =
+            selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] : (int32_t)(selector - 0xF8);
         if (shoal_mpsc_rb_write(&to_driver, type, data + at, length) < 0)
         {
             (void)shoal_driver_conductor_do_work(conductor);
@@ -180,7 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         at += length;
     }
-    for (int i = 0; i < 64 && shoal_mpsc_rb_consumer_position(&to_driver) != shoal_mpsc_rb_producer_position(&to_driver); i++)
+    for (int i = 0;
+         i < 64 && shoal_mpsc_rb_consumer_position(&to_driver) != shoal_mpsc_rb_producer_position(&to_driver); i++)
     {
         (void)shoal_driver_conductor_do_work(conductor);
     }

@@ -19,8 +19,8 @@ static inline void fuzz_scratch_dir(char *buf, size_t length, const char *name)
 
 /* Monitoring-API handlers that read every byte they are given (so ASan sees any read past the end of
  * what the parser hands out) and add the lengths into *(size_t *)clientd. */
-static inline void fuzz_on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length, const char *label,
-    size_t label_length, int64_t value, void *clientd)
+static inline void fuzz_on_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length,
+    const char *label, size_t label_length, int64_t value, void *clientd)
 {
     size_t *total = clientd;
     volatile uint8_t sum = (uint8_t)((uint64_t)id + (uint64_t)type_id + (uint64_t)value);

@@ -47,8 +47,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define STREAM_ID 1001
-#define SESSION_ID 7
+#define STREAM_ID    1001
+#define SESSION_ID   7
 #define MAX_DATAGRAM 65536
 
 static shoal_context_t *ctx;
@@ -107,14 +107,15 @@ static void set_up(void)
     cnc_memory = fuzz_cnc_memory(ctx, &cnc_length);
     shoal_cnc_view_t view;
     conductor = aligned_alloc(64, SHOAL_ALIGN(sizeof(*conductor), 64));
-    if (shoal_cnc_view_init(&view, cnc_memory, cnc_length) < 0 || shoal_driver_conductor_init(conductor, ctx, &view) < 0 ||
+    if (shoal_cnc_view_init(&view, cnc_memory, cnc_length) < 0 ||
+        shoal_driver_conductor_init(conductor, ctx, &view) < 0 ||
         shoal_mpsc_rb_init(&to_driver, view.to_driver, (size_t)view.meta->to_driver_buffer_length) < 0)
     {
         abort();
     }
 
-    static const char *const SUBSCRIPTIONS[2] = {
-        "aeron:udp?endpoint=127.0.0.1:0", "aeron:udp?endpoint=127.0.0.2:0|reliable=false" };
+    static const char *const SUBSCRIPTIONS[2] = { "aeron:udp?endpoint=127.0.0.1:0",
+        "aeron:udp?endpoint=127.0.0.2:0|reliable=false" };
     for (int k = 0; k < 2; k++)
     {
         send_command(SHOAL_CMD_ADD_SUBSCRIPTION, 2 + 2 * k, STREAM_ID + k, SUBSCRIPTIONS[k]);
@@ -196,11 +197,8 @@ static void relocate_term_ids(uint8_t *buf, size_t length, int32_t initial)
             add_initial_term_id(buf, length, 24, initial);
             break;
         case SHOAL_HDR_TYPE_SM:
-        case SHOAL_HDR_TYPE_NAK:
-            add_initial_term_id(buf, length, 16, initial);
-            break;
-        default:
-            break;
+        case SHOAL_HDR_TYPE_NAK: add_initial_term_id(buf, length, 16, initial); break;
+        default: break;
     }
 }
 

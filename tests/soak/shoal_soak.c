@@ -74,14 +74,14 @@
 #include "protocol/shoal_cnc_descriptor.h"
 #include "util/shoal_counters.h"
 
-#define STREAM 7001
-#define IPC_CHANNEL "aeron:ipc?term-length=128k"
-#define LOSS_RATE "0.02"
-#define DRIVER_TIMEOUT_MS "5000" /* clients: generous on a loaded machine */
-#define MAX_TAGS 65536
-#define MAX_CHILDREN 8
-#define HEADER_LEN 16 /* tag, length, seq */
-#define EXIT_DRIVER_LOST 3
+#define STREAM               7001
+#define IPC_CHANNEL          "aeron:ipc?term-length=128k"
+#define LOSS_RATE            "0.02"
+#define DRIVER_TIMEOUT_MS    "5000" /* clients: generous on a loaded machine */
+#define MAX_TAGS             65536
+#define MAX_CHILDREN         8
+#define HEADER_LEN           16 /* tag, length, seq */
+#define EXIT_DRIVER_LOST     3
 #define RECONNECT_DEADLINE_S 60.0
 
 enum
@@ -159,8 +159,8 @@ static int driver_main(const char *dir, const char *loss_seed)
         shoal_context_set(ctx, "PUBLICATION_UNBLOCK_TIMEOUT_MS", "1000") < 0 ||
         shoal_context_set(ctx, "PUBLICATION_LINGER_MS", "100") < 0 ||
         shoal_context_set(ctx, "RCV_LOSS_RATE", LOSS_RATE) < 0 ||
-        shoal_context_set(ctx, "SEND_LOSS_RATE", LOSS_RATE) < 0 ||
-        shoal_context_set(ctx, "LOSS_SEED", loss_seed) < 0 || shoal_driver_run(ctx, &driver_stop_flag) < 0)
+        shoal_context_set(ctx, "SEND_LOSS_RATE", LOSS_RATE) < 0 || shoal_context_set(ctx, "LOSS_SEED", loss_seed) < 0 ||
+        shoal_driver_run(ctx, &driver_stop_flag) < 0)
     {
         fprintf(stderr, "soak driver: %s\n", shoal_errmsg());
         shoal_context_close(ctx);
@@ -305,8 +305,9 @@ static int publish_main(const char *dir, const char *channel, uint32_t tag, uint
             }
             else if (now - retry_since >= 10 && retry_since > 0)
             {
-                fprintf(stderr, "soak publisher %u: offer of message %ld still refused after 10 s: %" PRId64
-                    " (connected %d)\n", tag, seq, r, (int)shoal_publication_is_connected(pub));
+                fprintf(stderr,
+                    "soak publisher %u: offer of message %ld still refused after 10 s: %" PRId64 " (connected %d)\n",
+                    tag, seq, r, (int)shoal_publication_is_connected(pub));
                 retry_since = -1;
             }
             sched_yield();
@@ -360,8 +361,8 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoa
     memcpy(&h, buf, sizeof(h));
     if (h.tag == 0 || h.tag >= MAX_TAGS || h.length != len)
     {
-        snprintf(s->error, sizeof(s->error), "%s: bad header tag %u length %u (received %zu)", s->name, h.tag,
-            h.length, len);
+        snprintf(s->error, sizeof(s->error), "%s: bad header tag %u length %u (received %zu)", s->name, h.tag, h.length,
+            len);
         return;
     }
     for (size_t i = HEADER_LEN; i < len; i++)
@@ -562,7 +563,8 @@ static int subscribe_main(const char *dir, const char *channel, const char *coun
     shoal_context_t *ctx = client_context(dir, &errors);
     if (MAP_FAILED == count || NULL == ctx)
     {
-        fprintf(stderr, "soak subscriber process: %s: %s\n", count_path, NULL == ctx ? shoal_errmsg() : strerror(errno));
+        fprintf(stderr, "soak subscriber process: %s: %s\n", count_path,
+            NULL == ctx ? shoal_errmsg() : strerror(errno));
         return 1;
     }
     subscriber_t s;
@@ -646,8 +648,7 @@ static int free_udp_port(void)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(a);
     int port = -1;
-    if (fd >= 0 && 0 == bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-        0 == getsockname(fd, (struct sockaddr *)&a, &len))
+    if (fd >= 0 && 0 == bind(fd, (struct sockaddr *)&a, sizeof(a)) && 0 == getsockname(fd, (struct sockaddr *)&a, &len))
     {
         port = ntohs(a.sin_port);
     }
@@ -677,7 +678,7 @@ typedef struct
 {
     pid_t pid;
     int transport;
-    int gen;        /* driver generation it was started on */
+    int gen; /* driver generation it was started on */
     uint32_t tag;
     long count;
     double kill_at; /* 0: left to finish */
@@ -728,8 +729,8 @@ static int spawn_publisher(const char *self, const char *dir, const char *channe
     return spawn(&c->pid, argv);
 }
 
-static int spawn_subscriber(const char *self, const char *dir, const char *channel, const char *count_path,
-    child_t *c, uint64_t *rng)
+static int spawn_subscriber(const char *self, const char *dir, const char *channel, const char *count_path, child_t *c,
+    uint64_t *rng)
 {
     char seed[32];
     snprintf(seed, sizeof(seed), "%" PRIu64, rng_next(rng));
@@ -782,8 +783,10 @@ int main(int argc, char **argv)
             case 'p': parallel = atoi(optarg); break;
             case 'K': driver_kills_enabled = 0; break;
             default:
-                fprintf(stderr, "usage: shoal_soak [-t seconds] [-s seed] [-p IPC publishers (1..%d)] "
-                    "[-K: no driver kills]\n", MAX_CHILDREN);
+                fprintf(stderr,
+                    "usage: shoal_soak [-t seconds] [-s seed] [-p IPC publishers (1..%d)] "
+                    "[-K: no driver kills]\n",
+                    MAX_CHILDREN);
                 return 2;
         }
     }
@@ -809,8 +812,8 @@ int main(int argc, char **argv)
     int count_fd = open(count_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     volatile uint64_t *subscriber_count = MAP_FAILED;
     if (port < 0 || count_fd < 0 || ftruncate(count_fd, sizeof(uint64_t)) < 0 ||
-        MAP_FAILED == (subscriber_count = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
-            count_fd, 0)))
+        MAP_FAILED ==
+            (subscriber_count = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, count_fd, 0)))
     {
         fprintf(stderr, "shoal_soak: UDP port or %s: %s\n", count_path, strerror(errno));
         return 1;
@@ -832,7 +835,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    enum { A, U, B, SUBSCRIBERS };
+    enum
+    {
+        A,
+        U,
+        B,
+        SUBSCRIBERS
+    };
     subscriber_t subs[SUBSCRIBERS];
     subscriber_init(&subs[A], "A (ipc, reference)", IPC_CHANNEL, ctx, 0, seed * 2 + 1);
     subscriber_init(&subs[U], "U (udp, reference)", udp_channel, ctx, 0, seed * 2 + 3);
@@ -897,7 +906,8 @@ int main(int argc, char **argv)
             rc = spawn_driver(self, dir, &driver_pid, seed, gen);
             if (0 != rc || wait_driver_active(dir, driver_pid) < 0)
             {
-                snprintf(error, sizeof(error), "driver %d did not start: %s", gen, 0 != rc ? strerror(rc) : "not active");
+                snprintf(error, sizeof(error), "driver %d did not start: %s", gen,
+                    0 != rc ? strerror(rc) : "not active");
                 driver_pid = 0;
                 break;
             }
@@ -944,8 +954,8 @@ int main(int argc, char **argv)
                 c->tag = next_tag++;
                 c->transport = i == slots - 1 ? UDP : IPC;
                 c->gen = gen;
-                c->count = UDP == c->transport ? 500 + (long)(rng_next(&rng) % 5000)
-                                               : 1000 + (long)(rng_next(&rng) % 30000);
+                c->count =
+                    UDP == c->transport ? 500 + (long)(rng_next(&rng) % 5000) : 1000 + (long)(rng_next(&rng) % 30000);
                 c->kill_at = 0 == rng_next(&rng) % 5 ? now + 0.05 + (double)(rng_next(&rng) % 500) / 1000.0 : 0;
                 planned[c->tag] = c->count;
                 tag_gen[c->tag] = gen;
@@ -1062,8 +1072,8 @@ int main(int argc, char **argv)
             {
                 if (0 == lost_tail[tr])
                 {
-                    fprintf(stderr, "soak: %s received %" PRIu64 " of publisher %u's %ld messages\n", ref->name,
-                        got, t, expected[t]);
+                    fprintf(stderr, "soak: %s received %" PRIu64 " of publisher %u's %ld messages\n", ref->name, got, t,
+                        expected[t]);
                 }
                 lost_tail[tr] += (uint64_t)expected[t] - got;
             }
@@ -1104,8 +1114,8 @@ int main(int argc, char **argv)
     unlink(count_path);
 
     printf("soak: %.0f s (seed %" PRIu64 "), driver SIGKILLed and restarted %d times, UDP loss %s each way "
-           "(NAKs sent %" PRId64 ", retransmits %" PRId64 ")\n", took, seed, driver_kills, LOSS_RATE, naks_sent,
-        retransmits);
+           "(NAKs sent %" PRId64 ", retransmits %" PRId64 ")\n",
+        took, seed, driver_kills, LOSS_RATE, naks_sent, retransmits);
     for (int tr = 0; tr < TRANSPORTS; tr++)
     {
         const publisher_stats_t *ps = &pub_stats[tr];
@@ -1115,8 +1125,8 @@ int main(int argc, char **argv)
             TRANSPORT_NAMES[tr], ps->spawned, ps->finished, ps->killed, ps->driver_lost, complete[tr]);
         printf("soak: %s: %s delivered %" PRIu64 " messages (%.1f MB), lost %" PRIu64 ", duplicated %" PRIu64
                ", cut by kills %" PRIu64 "; reconnected %" PRIu64 " times after its driver died\n",
-            TRANSPORT_NAMES[tr], ref->name, ref->messages, ref->bytes / 1e6, ref->lost + lost_tail[tr],
-            ref->duplicated, cut[tr], ref->driver_losses);
+            TRANSPORT_NAMES[tr], ref->name, ref->messages, ref->bytes / 1e6, ref->lost + lost_tail[tr], ref->duplicated,
+            cut[tr], ref->driver_losses);
     }
     printf("soak: B delivered %" PRIu64 " messages, lost %" PRIu64 ", duplicated %" PRIu64 ", over %" PRIu64
            " client restarts (%" PRIu64 " after driver kills), %" PRIu64 " deliberate stalls\n",
@@ -1127,8 +1137,8 @@ int main(int argc, char **argv)
     if (driver_kills > 0)
     {
         printf("soak: a client of a killed driver: error handler SHOAL_ETIMEDOUT \"%s\" (%d times in this process), "
-               "then poll -1 SHOAL_ECLOSED \"%s\"\n", errors.first, atomic_load(&errors.driver_losses),
-            subs[A].driver_lost_error);
+               "then poll -1 SHOAL_ECLOSED \"%s\"\n",
+            errors.first, atomic_load(&errors.driver_losses), subs[A].driver_lost_error);
     }
     if (atomic_load(&errors.other) > 0)
     {
@@ -1143,8 +1153,8 @@ int main(int argc, char **argv)
     }
     else
     {
-        printf("soak: fds %d -> %d, heap in use %zu -> %zu bytes, RSS %ld -> %ld KiB\n", fds_start, fds_end,
-            heap_start, heap_end, rss_start, rss_end);
+        printf("soak: fds %d -> %d, heap in use %zu -> %zu bytes, RSS %ld -> %ld KiB\n", fds_start, fds_end, heap_start,
+            heap_end, rss_start, rss_end);
     }
     for (int i = 0; i < SUBSCRIBERS && !error[0]; i++)
     {
@@ -1184,8 +1194,9 @@ int main(int argc, char **argv)
     {
         snprintf(error, sizeof(error), "heap in use grew by %zu bytes", heap_end - heap_start);
     }
-    if (!error[0] && (0 == subs[A].messages || 0 == subs[U].messages || 0 == pub_stats[IPC].finished ||
-        0 == pub_stats[UDP].finished))
+    if (!error[0] &&
+        (0 == subs[A].messages || 0 == subs[U].messages || 0 == pub_stats[IPC].finished ||
+            0 == pub_stats[UDP].finished))
     {
         snprintf(error, sizeof(error), "nothing was exchanged on %s", 0 == subs[A].messages ? "ipc" : "udp");
     }

@@ -61,8 +61,8 @@ static int connected_attempt(void *arg)
     return NULL != a->pub ? shoal_publication_is_connected(a->pub) : shoal_subscription_is_connected(a->sub);
 }
 
-PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub,
-    PyObject *args, PyObject *kwds)
+PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub, PyObject *args,
+    PyObject *kwds)
 {
     static char *kwlist[] = { "timeout", NULL };
     PyObject *timeout = Py_None;

@@ -6,20 +6,23 @@
 #include "views.h"
 #include "wait.h"
 
-enum { CLAIM_PENDING = 0, CLAIM_COMMITTED = 1, CLAIM_ABORTED = 2 };
+enum
+{
+    CLAIM_PENDING = 0,
+    CLAIM_COMMITTED = 1,
+    CLAIM_ABORTED = 2
+};
 
 typedef struct
 {
-    PyObject_HEAD
-    PublicationObject *pub;  /* strong; busy held while `holding` */
+    PyObject_HEAD PublicationObject *pub; /* strong; busy held while `holding` */
     shoal_claim_t claim;
     int64_t position;
     int state;
     int exports;
     int holding;
-    PyObject *view;          /* the memoryview __enter__ returned */
+    PyObject *view; /* the memoryview __enter__ returned */
 } ClaimObject;
-
 
 static void claim_maybe_drop(ClaimObject *self)
 {
@@ -125,7 +128,7 @@ PyObject *Publication_try_claim(PublicationObject *self, PyObject *args, PyObjec
     claim->state = CLAIM_PENDING;
     claim->pub = self;
     Py_INCREF(self);
-    handle_op_begin(&self->child.h);  /* keeps the log mapped while the claim is open */
+    handle_op_begin(&self->child.h); /* keeps the log mapped while the claim is open */
     claim->holding = 1;
     PyObject_GC_Track(claim);
     return (PyObject *)claim;
@@ -190,7 +193,7 @@ static PyObject *Claim_exit(ClaimObject *self, PyObject *args)
     {
         if (Py_None != type)
         {
-            PyErr_Clear();  /* the body's exception is the one to report */
+            PyErr_Clear(); /* the body's exception is the one to report */
         }
         else
         {
@@ -266,7 +269,7 @@ static int Claim_clear(ClaimObject *self)
 static void Claim_dealloc(ClaimObject *self)
 {
     PyObject_GC_UnTrack(self);
-    claim_abort_pending(self);  /* never leave the log blocked */
+    claim_abort_pending(self); /* never leave the log blocked */
     Py_CLEAR(self->view);
     claim_maybe_drop(self);
     Py_XDECREF(self->pub);
@@ -275,21 +278,20 @@ static void Claim_dealloc(ClaimObject *self)
 
 static PyMethodDef Claim_methods[] = {
     { "__enter__", (PyCFunction)Claim_enter, METH_NOARGS,
-      "Returns a writable memoryview of the claimed bytes in the log." },
+        "Returns a writable memoryview of the claimed bytes in the log." },
     { "__exit__", (PyCFunction)Claim_exit, METH_VARARGS,
-      "Commits on normal exit, aborts on an exception; the view is released either way." },
+        "Commits on normal exit, aborts on an exception; the view is released either way." },
     { "commit", (PyCFunction)Claim_commit, METH_NOARGS,
-      "commit($self, /)\n--\n\nPublishes the claimed message; returns its position." },
+        "commit($self, /)\n--\n\nPublishes the claimed message; returns its position." },
     { "abort", (PyCFunction)Claim_abort, METH_NOARGS,
-      "abort($self, /)\n--\n\nTurns the claimed space into padding the subscribers skip." },
-    { NULL }  /* sentinel */
+        "abort($self, /)\n--\n\nTurns the claimed space into padding the subscribers skip." },
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Claim_getset[] = {
     { "position", (getter)Claim_get_position, NULL, "Stream position the message ends at.", NULL },
     { "length", (getter)Claim_get_length, NULL, "Claimed bytes (0 once committed/aborted).", NULL },
-    { "state", (getter)Claim_get_state, NULL, "'pending', 'committed' or 'aborted'.", NULL },
-    { NULL }  /* sentinel */
+    { "state", (getter)Claim_get_state, NULL, "'pending', 'committed' or 'aborted'.", NULL }, { NULL } /* sentinel */
 };
 
 PyTypeObject ClaimType = {
@@ -303,4 +305,3 @@ PyTypeObject ClaimType = {
     .tp_methods = Claim_methods,
     .tp_getset = Claim_getset,
 };
-

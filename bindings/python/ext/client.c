@@ -45,10 +45,8 @@ static void client_close_children(HandleObject *h)
 
 static int client_release(HandleObject *h, void *client)
 {
-    Py_BEGIN_ALLOW_THREADS
-    shoal_client_close(client);
-    Py_END_ALLOW_THREADS
-    context_user_end(((ClientObject *)h)->ctx);
+    Py_BEGIN_ALLOW_THREADS shoal_client_close(client);
+    Py_END_ALLOW_THREADS context_user_end(((ClientObject *)h)->ctx);
     return 0;
 }
 
@@ -122,10 +120,15 @@ static const char *uri_arg(PyObject *uri)
     return curi;
 }
 
-enum { ADD_PUB = 0, ADD_EXCLUSIVE = 1, ADD_SUB = 2 };
+enum
+{
+    ADD_PUB = 0,
+    ADD_EXCLUSIVE = 1,
+    ADD_SUB = 2
+};
 
-static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_obj, int what,
-    PyObject *on_available, PyObject *on_unavailable)
+static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_obj, int what, PyObject *on_available,
+    PyObject *on_unavailable)
 {
     const char *what_name = ADD_SUB == what ? "add_subscription" : "add_publication";
     int32_t stream_id;
@@ -136,8 +139,8 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
         return NULL;
     }
     image_handlers_t *handlers = NULL;
-    if (ADD_SUB == what && ((NULL != on_available && Py_None != on_available) ||
-        (NULL != on_unavailable && Py_None != on_unavailable)))
+    if (ADD_SUB == what &&
+        ((NULL != on_available && Py_None != on_available) || (NULL != on_unavailable && Py_None != on_unavailable)))
     {
         if (NULL == (handlers = image_handlers_new(on_available, on_unavailable)))
         {
@@ -155,8 +158,7 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
     int rc;
     shoal_client_t *client = self->h.c_handle;
     handle_op_begin(&self->h);
-    Py_BEGIN_ALLOW_THREADS
-    if (ADD_SUB == what && NULL != handlers)
+    Py_BEGIN_ALLOW_THREADS if (ADD_SUB == what && NULL != handlers)
     {
         /* The handlers may run (conductor thread) before this returns. */
         rc = shoal_add_subscription_with_handlers(client, curi, stream_id, image_available_trampoline,
@@ -174,8 +176,7 @@ static PyObject *client_add(ClientObject *self, PyObject *uri, PyObject *stream_
     {
         rc = shoal_add_publication(client, curi, stream_id, (shoal_publication_t **)&c_handle);
     }
-    Py_END_ALLOW_THREADS
-    PyObject *result = NULL;
+    Py_END_ALLOW_THREADS PyObject *result = NULL;
     if (rc < 0)
     {
         raise_last_error(what_name);
@@ -238,7 +239,7 @@ static PyObject *Client_add_subscription(ClientObject *self, PyObject *args, PyO
     static char *kwlist[] = { "uri", "stream_id", "on_available", "on_unavailable", NULL };
     PyObject *uri, *stream, *on_available = NULL, *on_unavailable = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OO:add_subscription", kwlist, &uri, &stream, &on_available,
-        &on_unavailable))
+            &on_unavailable))
     {
         return NULL;
     }
@@ -257,10 +258,8 @@ static PyObject *Client_do_work(ClientObject *self, PyObject *unused)
     /* Without the GIL: concurrent callers wait for each other inside, and the
      * image handlers it runs take the GIL themselves. */
     handle_op_begin(&self->h);
-    Py_BEGIN_ALLOW_THREADS
-    work = shoal_client_do_work(client);
-    Py_END_ALLOW_THREADS
-    PyObject *result = work < 0 ? raise_last_error("do_work") : PyLong_FromLong(work);
+    Py_BEGIN_ALLOW_THREADS work = shoal_client_do_work(client);
+    Py_END_ALLOW_THREADS PyObject *result = work < 0 ? raise_last_error("do_work") : PyLong_FromLong(work);
     handle_op_end(&self->h);
     return result;
 }
@@ -305,48 +304,49 @@ static void Client_dealloc(ClientObject *self)
 
 static PyMethodDef Client_methods[] = {
     { "add_publication", (PyCFunction)(void (*)(void))Client_add_publication, METH_VARARGS | METH_KEYWORDS,
-      "add_publication($self, /, uri, stream_id, exclusive=False)\n--\n\n"
-      "Adds a publication (concurrent: any thread may offer; exclusive=True: faster, one thread at a time). "
-      "A bad URI raises UriError naming the key. Releases the GIL during the driver round trip." },
+        "add_publication($self, /, uri, stream_id, exclusive=False)\n--\n\n"
+        "Adds a publication (concurrent: any thread may offer; exclusive=True: faster, one thread at a time). "
+        "A bad URI raises UriError naming the key. Releases the GIL during the driver round trip." },
     { "add_exclusive_publication", (PyCFunction)(void (*)(void))Client_add_exclusive_publication,
-      METH_VARARGS | METH_KEYWORDS, "add_exclusive_publication($self, /, uri, stream_id)\n--\n\nSame as add_publication(uri, stream_id, exclusive=True)." },
+        METH_VARARGS | METH_KEYWORDS,
+        "add_exclusive_publication($self, /, uri, stream_id)\n--\n\nSame as add_publication(uri, stream_id, "
+        "exclusive=True)." },
     { "add_subscription", (PyCFunction)(void (*)(void))Client_add_subscription, METH_VARARGS | METH_KEYWORDS,
-      "add_subscription($self, /, uri, stream_id, on_available=None, on_unavailable=None)\n--\n\n"
-      "Adds a subscription. Releases the GIL during the driver round trip. on_available(image) / "
-      "on_unavailable(image) (callables or None; TypeError otherwise) are told when a publication session "
-      "becomes visible to the subscription or goes away, with a shoal.Image (the same object for both). They run "
-      "on the client's conductor thread (a non-Python thread; they take the GIL), possibly before "
-      "add_subscription returns -- or, for Client(ctx, invoker=True), inside do_work() (and add_*/close calls) "
-      "on the calling thread -- and for images still there at close on the closing thread, before close "
-      "returns. An exception in a handler is reported through sys.unraisablehook and the client goes on. "
-      "Handlers must be short and must not add or close publications, subscriptions or the client "
-      "(InvalidStateError). The handlers are released when the subscription is closed." },
+        "add_subscription($self, /, uri, stream_id, on_available=None, on_unavailable=None)\n--\n\n"
+        "Adds a subscription. Releases the GIL during the driver round trip. on_available(image) / "
+        "on_unavailable(image) (callables or None; TypeError otherwise) are told when a publication session "
+        "becomes visible to the subscription or goes away, with a shoal.Image (the same object for both). They run "
+        "on the client's conductor thread (a non-Python thread; they take the GIL), possibly before "
+        "add_subscription returns -- or, for Client(ctx, invoker=True), inside do_work() (and add_*/close calls) "
+        "on the calling thread -- and for images still there at close on the closing thread, before close "
+        "returns. An exception in a handler is reported through sys.unraisablehook and the client goes on. "
+        "Handlers must be short and must not add or close publications, subscriptions or the client "
+        "(InvalidStateError). The handlers are released when the subscription is closed." },
     { "do_work", (PyCFunction)Client_do_work, METH_NOARGS,
-      "do_work($self, /)\n--\n\n"
-      "Client(ctx, invoker=True) only: runs one duty cycle of the client's conductor on this thread -- driver "
-      "events, image handlers, keepalives, the driver liveness check -- and returns the work done (0: nothing "
-      "to do). Call it often (well within the client liveness timeout, 10 s by default) or the driver times "
-      "the client out. Never waits for the driver; releases the GIL (concurrent calls run one at a time). "
-      "InvalidStateError on a threaded client or from an image handler, ClosedError once the client is closed "
-      "or lost its driver." },
+        "do_work($self, /)\n--\n\n"
+        "Client(ctx, invoker=True) only: runs one duty cycle of the client's conductor on this thread -- driver "
+        "events, image handlers, keepalives, the driver liveness check -- and returns the work done (0: nothing "
+        "to do). Call it often (well within the client liveness timeout, 10 s by default) or the driver times "
+        "the client out. Never waits for the driver; releases the GIL (concurrent calls run one at a time). "
+        "InvalidStateError on a threaded client or from an image handler, ClosedError once the client is closed "
+        "or lost its driver." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the client and every publication and subscription it made "
                    "(idempotent)."),
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyMemberDef Client_members[] = {
     { "context", T_OBJECT, offsetof(ClientObject, ctx), READONLY, "The Context the client connected with." },
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Client_getset[] = {
     { "client_id", (getter)Client_get_client_id, NULL, "Driver-assigned client id.", NULL },
     { "invoker", (getter)Client_get_invoker, NULL,
-      "True in conductor-invoker mode (Client(ctx, invoker=True): no conductor thread, see do_work()).", NULL },
-    { "is_closed", Handle_get_closed, NULL,
-      "True once closed, or once the client lost its driver (driver timeout).", NULL },
-    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
-    { NULL }  /* sentinel */
+        "True in conductor-invoker mode (Client(ctx, invoker=True): no conductor thread, see do_work()).", NULL },
+    { "is_closed", Handle_get_closed, NULL, "True once closed, or once the client lost its driver (driver timeout).",
+        NULL },
+    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL }, { NULL } /* sentinel */
 };
 
 HandleType ClientType = {

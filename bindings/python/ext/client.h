@@ -14,8 +14,8 @@ typedef struct ChildObject ChildObject;
 typedef struct
 {
     HandleObject h;
-    ContextObject *ctx;      /* strong; the client is one of its users */
-    ChildObject *children;   /* live (not yet C-closed) publications and subscriptions */
+    ContextObject *ctx;    /* strong; the client is one of its users */
+    ChildObject *children; /* live (not yet C-closed) publications and subscriptions */
     int started;
 } ClientObject;
 
@@ -24,10 +24,10 @@ typedef struct
 struct ChildObject
 {
     HandleObject h;
-    ChildObject *prev;     /* in owner->children while not C-closed */
+    ChildObject *prev; /* in owner->children while not C-closed */
     ChildObject *next;
-    ClientObject *owner;   /* strong */
-    PyObject *channel;     /* str */
+    ClientObject *owner; /* strong */
+    PyObject *channel;   /* str */
     int32_t stream_id;
 };
 
@@ -43,13 +43,15 @@ void child_detach(ChildObject *child);
 void child_dealloc(ChildObject *child);
 
 /* wait_connected(timeout=None) of either kind (one of pub and sub is NULL). */
-PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub,
-    PyObject *args, PyObject *kwds);
+PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub, PyObject *args,
+    PyObject *kwds);
 
 /* stream_id, channel, client: the read-only attributes every child has. */
-#define CHILD_MEMBERS                                                                                    \
-    { "stream_id", T_INT, offsetof(ChildObject, stream_id), READONLY, "Stream id." },                   \
-    { "channel", T_OBJECT, offsetof(ChildObject, channel), READONLY, "Channel URI." },                   \
-    { "client", T_OBJECT, offsetof(ChildObject, owner), READONLY, "The Client that made it." }
+#define CHILD_MEMBERS                                                                                                  \
+    { "stream_id", T_INT, offsetof(ChildObject, stream_id), READONLY, "Stream id." },                                  \
+        { "channel", T_OBJECT, offsetof(ChildObject, channel), READONLY, "Channel URI." },                             \
+    {                                                                                                                  \
+        "client", T_OBJECT, offsetof(ChildObject, owner), READONLY, "The Client that made it."                         \
+    }
 
 #endif

@@ -6,7 +6,7 @@
 
 typedef struct
 {
-    HandleObject h;  /* c_handle: the shoal_cnc_t */
+    HandleObject h; /* c_handle: the shoal_cnc_t */
 } CncObject;
 
 static int Cnc_init(CncObject *self, PyObject *args, PyObject *kwds)
@@ -21,7 +21,7 @@ static int Cnc_init(CncObject *self, PyObject *args, PyObject *kwds)
     {
         return -1;
     }
-    handle_release_now(&self->h);  /* __init__ again: the old mapping goes */
+    handle_release_now(&self->h); /* __init__ again: the old mapping goes */
     shoal_cnc_t *cnc = NULL;
     int rc = shoal_cnc_open(&cnc, NULL != bytes ? PyBytes_AS_STRING(bytes) : NULL);
     Py_XDECREF(bytes);
@@ -69,8 +69,9 @@ static void cnc_on_counter(void *clientd, int32_t id, int32_t type_id, const cha
     cnc_rows_t *r = clientd;
     if (!r->failed)
     {
-        cnc_add_row(r, Py_BuildValue("(iiNL)", id, type_id,
-            PyUnicode_DecodeUTF8(label, (Py_ssize_t)label_length, "replace"), (long long)value));
+        cnc_add_row(r,
+            Py_BuildValue("(iiNL)", id, type_id, PyUnicode_DecodeUTF8(label, (Py_ssize_t)label_length, "replace"),
+                (long long)value));
     }
 }
 
@@ -80,8 +81,9 @@ static void cnc_on_error(void *clientd, int32_t count, int64_t first_ms, int64_t
     cnc_rows_t *r = clientd;
     if (!r->failed)
     {
-        cnc_add_row(r, Py_BuildValue("(iLLiN)", count, (long long)first_ms, (long long)last_ms, code,
-            PyUnicode_DecodeUTF8(text, (Py_ssize_t)text_length, "replace")));
+        cnc_add_row(r,
+            Py_BuildValue("(iLLiN)", count, (long long)first_ms, (long long)last_ms, code,
+                PyUnicode_DecodeUTF8(text, (Py_ssize_t)text_length, "replace")));
     }
 }
 
@@ -92,10 +94,11 @@ static void cnc_on_loss(void *clientd, int64_t observations, int64_t bytes, int6
     cnc_rows_t *r = clientd;
     if (!r->failed)
     {
-        cnc_add_row(r, Py_BuildValue("(LLLLiiNN)", (long long)observations, (long long)bytes, (long long)first_ms,
-            (long long)last_ms, session_id, stream_id,
-            PyUnicode_DecodeUTF8(channel, (Py_ssize_t)channel_length, "replace"),
-            PyUnicode_DecodeUTF8(source, (Py_ssize_t)source_length, "replace")));
+        cnc_add_row(r,
+            Py_BuildValue("(LLLLiiNN)", (long long)observations, (long long)bytes, (long long)first_ms,
+                (long long)last_ms, session_id, stream_id,
+                PyUnicode_DecodeUTF8(channel, (Py_ssize_t)channel_length, "replace"),
+                PyUnicode_DecodeUTF8(source, (Py_ssize_t)source_length, "replace")));
     }
 }
 
@@ -112,8 +115,8 @@ static PyObject *cnc_rows(CncObject *self, int which)
         return NULL;
     }
     int rc = 0 == which ? shoal_cnc_counters_foreach(cnc, cnc_on_counter, &r)
-        : 1 == which ? shoal_cnc_errors_foreach(cnc, cnc_on_error, &r)
-        : shoal_cnc_loss_foreach(cnc, cnc_on_loss, &r);
+        : 1 == which    ? shoal_cnc_errors_foreach(cnc, cnc_on_error, &r)
+                        : shoal_cnc_loss_foreach(cnc, cnc_on_loss, &r);
     if (r.failed || rc < 0)
     {
         Py_DECREF(r.rows);
@@ -140,7 +143,12 @@ static PyObject *Cnc_loss(CncObject *self, PyObject *unused)
     return cnc_rows(self, 2);
 }
 
-enum { CNC_PID, CNC_DRIVER_TIMEOUT_NS, CNC_HEARTBEAT_AGE_NS };
+enum
+{
+    CNC_PID,
+    CNC_DRIVER_TIMEOUT_NS,
+    CNC_HEARTBEAT_AGE_NS
+};
 
 /* The driver's numbers; closure says which. */
 static PyObject *Cnc_get_number(CncObject *self, void *which)
@@ -166,24 +174,22 @@ static PyObject *Cnc_heartbeat_age_ns(CncObject *self, PyObject *unused)
 
 static PyMethodDef Cnc_methods[] = {
     { "counters", (PyCFunction)Cnc_counters, METH_NOARGS,
-      "counters($self, /)\n--\n\n[(id, type_id, label, value), ...] of every allocated counter, in id order." },
+        "counters($self, /)\n--\n\n[(id, type_id, label, value), ...] of every allocated counter, in id order." },
     { "errors", (PyCFunction)Cnc_errors, METH_NOARGS,
-      "errors($self, /)\n--\n\n[(count, first_ms, last_ms, code, text), ...]: the driver's distinct errors." },
+        "errors($self, /)\n--\n\n[(count, first_ms, last_ms, code, text), ...]: the driver's distinct errors." },
     { "loss", (PyCFunction)Cnc_loss, METH_NOARGS,
-      "loss($self, /)\n--\n\n[(observations, bytes_lost, first_ms, last_ms, session_id, stream_id, channel, "
-      "source), ...]: the driver's loss report, one entry per image that saw a gap." },
+        "loss($self, /)\n--\n\n[(observations, bytes_lost, first_ms, last_ms, session_id, stream_id, channel, "
+        "source), ...]: the driver's loss report, one entry per image that saw a gap." },
     { "heartbeat_age_ns", (PyCFunction)Cnc_heartbeat_age_ns, METH_NOARGS,
-      "heartbeat_age_ns($self, /)\n--\n\nNanoseconds since the driver's last heartbeat." },
-    HANDLE_METHODS("close($self, /)\n--\n\nUnmaps the file (idempotent)."),
-    { NULL }  /* sentinel */
+        "heartbeat_age_ns($self, /)\n--\n\nNanoseconds since the driver's last heartbeat." },
+    HANDLE_METHODS("close($self, /)\n--\n\nUnmaps the file (idempotent)."), { NULL } /* sentinel */
 };
 
 static PyGetSetDef Cnc_getset[] = {
     { "pid", (getter)Cnc_get_number, NULL, "The driver's process id.", (void *)CNC_PID },
-    { "driver_timeout_ns", (getter)Cnc_get_number, NULL,
-      "Heartbeat age beyond which clients consider the driver dead.", (void *)CNC_DRIVER_TIMEOUT_NS },
-    { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { NULL }  /* sentinel */
+    { "driver_timeout_ns", (getter)Cnc_get_number, NULL, "Heartbeat age beyond which clients consider the driver dead.",
+        (void *)CNC_DRIVER_TIMEOUT_NS },
+    { "closed", Handle_get_closed, NULL, "True once closed.", NULL }, { NULL } /* sentinel */
 };
 
 HandleType CncType = {

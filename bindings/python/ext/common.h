@@ -21,7 +21,7 @@
 #endif
 
 /* Flags written with the GIL and read by loops running without it. */
-#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -32,13 +32,9 @@
 
 /* The fields every type object of the module starts with: its name without
  * "shoal.", instance struct, tp_dealloc, tp_flags and tp_doc. */
-#define SHOAL_TYPE_HEAD(name, object, dealloc, flags, doc) \
-    PyVarObject_HEAD_INIT(NULL, 0)                          \
-    .tp_name = "shoal." name,                               \
-    .tp_basicsize = sizeof(object),                         \
-    .tp_dealloc = (destructor)(dealloc),                    \
-    .tp_flags = (flags),                                    \
-    .tp_doc = doc
+#define SHOAL_TYPE_HEAD(name, object, dealloc, flags, doc)                                                             \
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shoal." name, .tp_basicsize = sizeof(object),                            \
+                                .tp_dealloc = (destructor)(dealloc), .tp_flags = (flags), .tp_doc = doc
 
 /* Largest poll_batch / poll_records / poll_into batch. */
 #define MAX_BATCH (1 << 20)

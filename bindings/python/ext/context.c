@@ -215,7 +215,8 @@ static PyObject *Context_set(ContextObject *self, PyObject *args)
 {
     PyObject *key, *value;
     if (!PyArg_ParseTuple(args, "OO:set", &key, &value) ||
-        context_check_settable(self, "context settings are read by a live driver or client: set them before creating one") < 0)
+        context_check_settable(self,
+            "context settings are read by a live driver or client: set them before creating one") < 0)
     {
         return NULL;
     }
@@ -239,7 +240,6 @@ static PyObject *Context_set_error_handler(ContextObject *self, PyObject *handle
     }
     Py_RETURN_NONE;
 }
-
 
 /* The C library refuses while a client connected with the context is open:
  * InvalidStateError, and the context stays open. */
@@ -310,23 +310,22 @@ static void Context_dealloc(ContextObject *self)
 
 static PyMethodDef Context_methods[] = {
     { "set", (PyCFunction)Context_set, METH_VARARGS,
-      "set($self, key, value, /)\n--\n\nSets one setting by its SHOAL_* name without the prefix, any case "
-      "(e.g. set('ipc_term_length', 65536)). Only before a driver or client uses the context." },
+        "set($self, key, value, /)\n--\n\nSets one setting by its SHOAL_* name without the prefix, any case "
+        "(e.g. set('ipc_term_length', 65536)). Only before a driver or client uses the context." },
     { "set_error_handler", (PyCFunction)Context_set_error_handler, METH_O,
-      "set_error_handler($self, handler, /)\n--\n\n"
-      "handler(errcode, message) is called on a client's conductor thread for asynchronous errors (the driver "
-      "timed out or died, an image could not be mapped); None removes it. Also Context(error_handler=...). "
-      "Exceptions it raises are reported as unraisable. Only before a driver or client uses the context." },
+        "set_error_handler($self, handler, /)\n--\n\n"
+        "handler(errcode, message) is called on a client's conductor thread for asynchronous errors (the driver "
+        "timed out or died, an image could not be mapped); None removes it. Also Context(error_handler=...). "
+        "Exceptions it raises are reported as unraisable. Only before a driver or client uses the context." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the context (idempotent). Raises InvalidStateError while a "
                    "client connected with it is open (close the client first; the context stays open). A running "
                    "driver works on its own copy of the settings and does not hold it."),
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Context_getset[] = {
     { "dir", (getter)Context_get_dir, NULL, "The driver directory.", NULL },
-    { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { NULL }  /* sentinel */
+    { "closed", Handle_get_closed, NULL, "True once closed.", NULL }, { NULL } /* sentinel */
 };
 
 HandleType ContextType = {
@@ -368,8 +367,8 @@ static int context_arg(PyObject *obj, ContextObject **out)
     return 0;
 }
 
-int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started,
-    ContextObject **slot, void *(*start)(shoal_context_t *ctx, void *arg), void *arg)
+int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started, ContextObject **slot,
+    void *(*start)(shoal_context_t *ctx, void *arg), void *arg)
 {
     ContextObject *ctx;
     if (context_arg(ctx_obj, &ctx) < 0)
@@ -387,12 +386,10 @@ int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_na
     void *c_handle;
     PyThread_type_lock lock = ctx->start_lock;
     shoal_context_t *c_ctx = ctx->h.c_handle;
-    Py_BEGIN_ALLOW_THREADS
-    PyThread_acquire_lock(lock, WAIT_LOCK);
+    Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(lock, WAIT_LOCK);
     c_handle = start(c_ctx, arg);
     PyThread_release_lock(lock);
-    Py_END_ALLOW_THREADS
-    if (NULL == c_handle)
+    Py_END_ALLOW_THREADS if (NULL == c_handle)
     {
         raise_last_error(type_name);
         return -1;

@@ -9,9 +9,9 @@
 typedef struct
 {
     HandleObject h;
-    PyObject *error_handler;        /* callable(errcode, message) or NULL */
-    PyThread_type_lock start_lock;  /* serialises driver starts and client connects */
-    int users;                      /* live drivers and clients: settings are read-only then */
+    PyObject *error_handler;       /* callable(errcode, message) or NULL */
+    PyThread_type_lock start_lock; /* serialises driver starts and client connects */
+    int users;                     /* live drivers and clients: settings are read-only then */
 } ContextObject;
 
 extern HandleType ContextType;
@@ -21,8 +21,8 @@ extern HandleType ContextType;
  * called without the GIL, one start at a time per context, so a start may
  * set what it reads (NULL: failed, shoal_errmsg says why) -- and keeps the
  * context with a reference in *slot. -1 with an exception. */
-int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started,
-    ContextObject **slot, void *(*start)(shoal_context_t *ctx, void *arg), void *arg);
+int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started, ContextObject **slot,
+    void *(*start)(shoal_context_t *ctx, void *arg), void *arg);
 
 /* A user is done (its C object closed): settings may change again. */
 static inline void context_user_end(ContextObject *ctx)

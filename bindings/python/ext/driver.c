@@ -6,9 +6,9 @@
 
 typedef struct
 {
-    HandleObject h;       /* c_handle: the shoal_driver_t */
-    ContextObject *ctx;   /* strong; the driver is one of its users */
-    PyObject *dir;        /* str: the directory it runs in */
+    HandleObject h;     /* c_handle: the shoal_driver_t */
+    ContextObject *ctx; /* strong; the driver is one of its users */
+    PyObject *dir;      /* str: the directory it runs in */
     int started;
 } DriverObject;
 
@@ -35,10 +35,8 @@ static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
 
 static int driver_release(HandleObject *h, void *driver)
 {
-    Py_BEGIN_ALLOW_THREADS
-    shoal_driver_close(driver);
-    Py_END_ALLOW_THREADS
-    context_user_end(((DriverObject *)h)->ctx);
+    Py_BEGIN_ALLOW_THREADS shoal_driver_close(driver);
+    Py_END_ALLOW_THREADS context_user_end(((DriverObject *)h)->ctx);
     return 0;
 }
 
@@ -88,29 +86,26 @@ static PyObject *Driver_is_active(PyObject *cls, PyObject *args, PyObject *kwds)
     }
     bool active;
     uint64_t ms = (uint64_t)(timeout * 1000.0);
-    Py_BEGIN_ALLOW_THREADS
-    active = shoal_driver_is_active(PyBytes_AS_STRING(bytes), ms);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(bytes);
+    Py_BEGIN_ALLOW_THREADS active = shoal_driver_is_active(PyBytes_AS_STRING(bytes), ms);
+    Py_END_ALLOW_THREADS Py_DECREF(bytes);
     return PyBool_FromLong(active);
 }
 
 static PyMethodDef Driver_methods[] = {
     { "is_active", (PyCFunction)(void (*)(void))Driver_is_active, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
-      "is_active(dir, timeout=10.0)\n--\n\nWhether a live driver (heartbeat within timeout seconds) owns dir." },
+        "is_active(dir, timeout=10.0)\n--\n\nWhether a live driver (heartbeat within timeout seconds) owns dir." },
     HANDLE_METHODS("close($self, /)\n--\n\nStops the driver thread (idempotent; releases the GIL while it joins)."),
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyMemberDef Driver_members[] = {
     { "context", T_OBJECT, offsetof(DriverObject, ctx), READONLY, "The Context the driver runs with." },
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Driver_getset[] = {
     { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL },
-    { NULL }  /* sentinel */
+    { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL }, { NULL } /* sentinel */
 };
 
 HandleType DriverType = {

@@ -11,7 +11,6 @@ PyObject *ClosedError, *InvalidArgument, *UriError, *MessageTooLarge, *OutOfMemo
 PyObject *ShoalTimeoutError, *DriverError, *ClashError, *NoDriverError, *DriverActiveError;
 PyObject *InvalidStateError;
 
-
 /* The URI key a SHOAL_EURI message is about: "... key 'k' ..." or, for a bad
  * value, a parameter key of the URI that the text before " in channel URI"
  * names ("term-length 12345 must be ..."). Returns its length (0: none). */
@@ -199,11 +198,26 @@ PyObject *raise_offer_result(int64_t rc, const char *suffix)
     PyObject *type;
     switch (rc)
     {
-        case SHOAL_NOT_CONNECTED: type = NotConnected; name = "not connected: no subscriber"; break;
-        case SHOAL_BACK_PRESSURED: type = BackPressured; name = "back pressured: the slowest subscriber is a window behind"; break;
-        case SHOAL_ADMIN_ACTION: type = AdminAction; name = "admin action: the log rotated, retry"; break;
-        case SHOAL_CLOSED: type = ClosedError; name = "publication is closed"; break;
-        case SHOAL_MAX_POSITION_EXCEEDED: type = MaxPositionExceeded; name = "max position exceeded"; break;
+        case SHOAL_NOT_CONNECTED:
+            type = NotConnected;
+            name = "not connected: no subscriber";
+            break;
+        case SHOAL_BACK_PRESSURED:
+            type = BackPressured;
+            name = "back pressured: the slowest subscriber is a window behind";
+            break;
+        case SHOAL_ADMIN_ACTION:
+            type = AdminAction;
+            name = "admin action: the log rotated, retry";
+            break;
+        case SHOAL_CLOSED:
+            type = ClosedError;
+            name = "publication is closed";
+            break;
+        case SHOAL_MAX_POSITION_EXCEEDED:
+            type = MaxPositionExceeded;
+            name = "max position exceeded";
+            break;
         default: return raise_last_error(NULL);
     }
     snprintf(text, sizeof(text), "%s%s", name, suffix ? suffix : "");
@@ -248,33 +262,36 @@ int errors_add_to_module(PyObject *m)
     } classes[] = {
         { &ShoalError, "ShoalError", NULL, NULL, "Base class of every shoal error; .code holds the C code." },
         { &OfferError, "OfferError", &ShoalError, NULL,
-          "An offer/try_claim could not publish now (NotConnected, BackPressured, AdminAction, MaxPositionExceeded)." },
+            "An offer/try_claim could not publish now (NotConnected, BackPressured, AdminAction, "
+            "MaxPositionExceeded)." },
         { &NotConnected, "NotConnected", &OfferError, NULL, "No subscriber is connected (SHOAL_NOT_CONNECTED)." },
         { &BackPressured, "BackPressured", &OfferError, NULL,
-          "The slowest subscriber is a window behind: retry later (SHOAL_BACK_PRESSURED)." },
-        { &AdminAction, "AdminAction", &OfferError, NULL, "The log rotated to a new term: retry (SHOAL_ADMIN_ACTION)." },
+            "The slowest subscriber is a window behind: retry later (SHOAL_BACK_PRESSURED)." },
+        { &AdminAction, "AdminAction", &OfferError, NULL,
+            "The log rotated to a new term: retry (SHOAL_ADMIN_ACTION)." },
         { &MaxPositionExceeded, "MaxPositionExceeded", &OfferError, NULL,
-          "The stream reached its maximum position (SHOAL_MAX_POSITION_EXCEEDED)." },
+            "The stream reached its maximum position (SHOAL_MAX_POSITION_EXCEEDED)." },
         { &ClosedError, "ClosedError", &ShoalError, NULL,
-          "The handle, or the client it belongs to, is closed (SHOAL_CLOSED / SHOAL_ECLOSED)." },
+            "The handle, or the client it belongs to, is closed (SHOAL_CLOSED / SHOAL_ECLOSED)." },
         { &InvalidArgument, "InvalidArgument", &ShoalError, PyExc_ValueError, "Invalid argument (SHOAL_EINVAL)." },
         { &UriError, "UriError", &InvalidArgument, NULL,
-          "Malformed channel URI, unknown key or bad value (SHOAL_EURI); .key names the key when there is one." },
+            "Malformed channel URI, unknown key or bad value (SHOAL_EURI); .key names the key when there is one." },
         { &MessageTooLarge, "MessageTooLarge", &InvalidArgument, NULL,
-          "Message longer than the maximum message (or claim) length (SHOAL_EMSGSIZE)." },
+            "Message longer than the maximum message (or claim) length (SHOAL_EMSGSIZE)." },
         { &OutOfMemory, "OutOfMemory", &ShoalError, PyExc_MemoryError, "Allocation failed (SHOAL_ENOMEM)." },
         { &ShoalIOError, "ShoalIOError", &ShoalError, PyExc_OSError,
-          "File or mapping failure in the driver directory (SHOAL_EIO)." },
+            "File or mapping failure in the driver directory (SHOAL_EIO)." },
         { &ShoalTimeoutError, "TimeoutError", &ShoalError, PyExc_TimeoutError,
-          "The driver did not answer within the driver timeout (SHOAL_ETIMEDOUT)." },
+            "The driver did not answer within the driver timeout (SHOAL_ETIMEDOUT)." },
         { &DriverError, "DriverError", &ShoalError, NULL, "The driver rejected the request (SHOAL_EDRIVER)." },
         { &ClashError, "ClashError", &DriverError, NULL,
-          "Stream/session clash with an existing publication (SHOAL_ECLASH)." },
-        { &NoDriverError, "NoDriverError", &DriverError, NULL, "No driver is running on the directory (SHOAL_ENODRIVER)." },
+            "Stream/session clash with an existing publication (SHOAL_ECLASH)." },
+        { &NoDriverError, "NoDriverError", &DriverError, NULL,
+            "No driver is running on the directory (SHOAL_ENODRIVER)." },
         { &DriverActiveError, "DriverActiveError", &DriverError, NULL,
-          "Another driver is active on the directory (SHOAL_EACTIVE)." },
+            "Another driver is active on the directory (SHOAL_EACTIVE)." },
         { &InvalidStateError, "InvalidStateError", &ShoalError, NULL,
-          "Call not valid in the current state (SHOAL_ESTATE)." },
+            "Call not valid in the current state (SHOAL_ESTATE)." },
     };
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
     {

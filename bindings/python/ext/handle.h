@@ -46,10 +46,9 @@ typedef struct
 
 struct HandleObject
 {
-    PyObject_HEAD
-    void *c_handle;  /* the C object; NULL before it is opened and once released */
-    int busy;        /* what defers the C close: calls in flight, children, users */
-    int closing;     /* close() was called; read without the GIL by wait loops */
+    PyObject_HEAD void *c_handle; /* the C object; NULL before it is opened and once released */
+    int busy;                     /* what defers the C close: calls in flight, children, users */
+    int closing;                  /* close() was called; read without the GIL by wait loops */
 };
 
 static inline const HandleType *handle_type(const HandleObject *self)
@@ -93,9 +92,11 @@ PyObject *Handle_exit(PyObject *self, PyObject *args);
 PyObject *Handle_get_closed(PyObject *self, void *closure);
 
 /* close / __enter__ / __exit__ entries of a handle type's method table. */
-#define HANDLE_METHODS(close_doc)                                          \
-    { "close", (PyCFunction)Handle_close, METH_NOARGS, close_doc },       \
-    { "__enter__", (PyCFunction)Handle_enter, METH_NOARGS, NULL },        \
-    { "__exit__", (PyCFunction)Handle_exit, METH_VARARGS, NULL }
+#define HANDLE_METHODS(close_doc)                                                                                      \
+    { "close", (PyCFunction)Handle_close, METH_NOARGS, close_doc },                                                    \
+        { "__enter__", (PyCFunction)Handle_enter, METH_NOARGS, NULL },                                                 \
+    {                                                                                                                  \
+        "__exit__", (PyCFunction)Handle_exit, METH_VARARGS, NULL                                                       \
+    }
 
 #endif

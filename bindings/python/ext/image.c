@@ -27,9 +27,8 @@ int check_not_in_image_handler(const char *what)
  * position is the last value (read when on_unavailable ran). */
 typedef struct
 {
-    PyObject_HEAD
-    const shoal_image_t *image;
-    PyObject *source_identity;   /* str */
+    PyObject_HEAD const shoal_image_t *image;
+    PyObject *source_identity; /* str */
     int64_t correlation_id;
     int64_t join_position;
     int64_t last_position;
@@ -40,9 +39,9 @@ typedef struct
 /* See image_handlers_t in image.h. */
 struct image_handlers
 {
-    PyObject *on_available;     /* callable or NULL */
-    PyObject *on_unavailable;   /* callable or NULL */
-    PyObject *images;           /* dict: PyLong(shoal_image_t *) -> ImageObject, the images now available */
+    PyObject *on_available;   /* callable or NULL */
+    PyObject *on_unavailable; /* callable or NULL */
+    PyObject *images;         /* dict: PyLong(shoal_image_t *) -> ImageObject, the images now available */
 };
 
 static ImageObject *image_object_new(const shoal_image_t *image)
@@ -131,7 +130,7 @@ static void image_on_unavailable(image_handlers_t *h, shoal_image_t *image)
         }
         else if (!PyErr_Occurred())
         {
-            obj = image_object_new(image);   /* its on_available could not be reported */
+            obj = image_object_new(image); /* its on_available could not be reported */
         }
     }
     if (NULL == obj)
@@ -268,20 +267,22 @@ static PyMemberDef Image_members[] = {
     { "session_id", T_INT, offsetof(ImageObject, session_id), READONLY, "Session id of the publication." },
     { "stream_id", T_INT, offsetof(ImageObject, stream_id), READONLY, "Stream id." },
     { "correlation_id", T_LONGLONG, offsetof(ImageObject, correlation_id), READONLY,
-      "Driver-assigned id of the image (unique in that driver)." },
+        "Driver-assigned id of the image (unique in that driver)." },
     { "source_identity", T_OBJECT_EX, offsetof(ImageObject, source_identity), READONLY,
-      "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP." },
+        "Where the stream comes from: 'aeron:ipc', or the sender's 'ip:port' for UDP." },
     { "join_position", T_LONGLONG, offsetof(ImageObject, join_position), READONLY,
-      "Stream position at which the subscription joined." },
-    { NULL }  /* sentinel */
+        "Stream position at which the subscription joined." },
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Image_getset[] = {
     { "position", (getter)Image_get_position, NULL,
-      "Position of the subscription in this stream (consumed so far); once the image is unavailable, the last "
-      "value (read when on_unavailable ran).", NULL },
-    { "is_closed", (getter)Image_get_is_closed, NULL, "True once the image went unavailable (already in on_unavailable).", NULL },
-    { NULL }  /* sentinel */
+        "Position of the subscription in this stream (consumed so far); once the image is unavailable, the last "
+        "value (read when on_unavailable ran).",
+        NULL },
+    { "is_closed", (getter)Image_get_is_closed, NULL,
+        "True once the image went unavailable (already in on_unavailable).", NULL },
+    { NULL } /* sentinel */
 };
 
 PyTypeObject ImageType = {

@@ -63,18 +63,15 @@ static PyObject *mod_raise_for_code(PyObject *m, PyObject *arg)
 static PyMethodDef module_methods[] = {
     { "version", mod_version, METH_NOARGS, "version($module, /)\n--\n\nThe C library version, e.g. '0.1.0'." },
     { "last_error", mod_last_error, METH_NOARGS,
-      "last_error($module, /)\n--\n\n(errcode, message) of the last failure in the C library on this thread." },
+        "last_error($module, /)\n--\n\n(errcode, message) of the last failure in the C library on this thread." },
     { "raise_for_code", mod_raise_for_code, METH_O,
-      "raise_for_code($module, result, /)\n--\n\nRaises the exception for a negative offer_nowait() result; "
-      "returns None for a position." },
-    { NULL }  /* sentinel */
+        "raise_for_code($module, result, /)\n--\n\nRaises the exception for a negative offer_nowait() result; "
+        "returns None for a position." },
+    { NULL } /* sentinel */
 };
 
-static struct PyModuleDef shoal_module = {
-    PyModuleDef_HEAD_INIT, "shoal._shoal",
-    "Hand-written CPython binding of libshoal; use the `shoal` package.", -1, module_methods,
-    NULL, NULL, NULL, NULL
-};
+static struct PyModuleDef shoal_module = { PyModuleDef_HEAD_INIT, "shoal._shoal",
+    "Hand-written CPython binding of libshoal; use the `shoal` package.", -1, module_methods, NULL, NULL, NULL, NULL };
 
 PyMODINIT_FUNC PyInit__shoal(void)
 {
@@ -83,26 +80,48 @@ PyMODINIT_FUNC PyInit__shoal(void)
         const char *name;
         PyTypeObject *type;
     } types[] = {
-        { "Context", &ContextType.type }, { "Driver", &DriverType.type }, { "Client", &ClientType.type },
-        { "Publication", &PublicationType.type }, { "Subscription", &SubscriptionType.type },
-        { "Header", &HeaderType }, { "Claim", &ClaimType }, { "Image", &ImageType },
-        { "_LogExporter", &LogExporterType }, { "Cnc", &CncType.type },
+        { "Context", &ContextType.type },
+        { "Driver", &DriverType.type },
+        { "Client", &ClientType.type },
+        { "Publication", &PublicationType.type },
+        { "Subscription", &SubscriptionType.type },
+        { "Header", &HeaderType },
+        { "Claim", &ClaimType },
+        { "Image", &ImageType },
+        { "_LogExporter", &LogExporterType },
+        { "Cnc", &CncType.type },
     };
     static const struct
     {
         const char *name;
         long value;
     } constants[] = {
-        { "NOT_CONNECTED", SHOAL_NOT_CONNECTED }, { "BACK_PRESSURED", SHOAL_BACK_PRESSURED },
-        { "ADMIN_ACTION", SHOAL_ADMIN_ACTION }, { "CLOSED", SHOAL_CLOSED },
-        { "MAX_POSITION_EXCEEDED", SHOAL_MAX_POSITION_EXCEEDED }, { "ERROR", SHOAL_ERROR }, { "OK", SHOAL_OK },
-        { "EINVAL", SHOAL_EINVAL }, { "EURI", SHOAL_EURI }, { "ENOMEM", SHOAL_ENOMEM }, { "EIO", SHOAL_EIO },
-        { "ETIMEDOUT", SHOAL_ETIMEDOUT }, { "EDRIVER", SHOAL_EDRIVER }, { "ECLOSED", SHOAL_ECLOSED },
-        { "ECLASH", SHOAL_ECLASH }, { "EMSGSIZE", SHOAL_EMSGSIZE }, { "EACTIVE", SHOAL_EACTIVE },
-        { "ENODRIVER", SHOAL_ENODRIVER }, { "ESTATE", SHOAL_ESTATE },
-        { "FLAG_BEGIN", SHOAL_FLAG_BEGIN }, { "FLAG_END", SHOAL_FLAG_END }, { "FLAG_EOS", SHOAL_FLAG_EOS },
-        { "ACTION_ABORT", SHOAL_ACTION_ABORT }, { "ACTION_BREAK", SHOAL_ACTION_BREAK },
-        { "ACTION_COMMIT", SHOAL_ACTION_COMMIT }, { "ACTION_CONTINUE", SHOAL_ACTION_CONTINUE },
+        { "NOT_CONNECTED", SHOAL_NOT_CONNECTED },
+        { "BACK_PRESSURED", SHOAL_BACK_PRESSURED },
+        { "ADMIN_ACTION", SHOAL_ADMIN_ACTION },
+        { "CLOSED", SHOAL_CLOSED },
+        { "MAX_POSITION_EXCEEDED", SHOAL_MAX_POSITION_EXCEEDED },
+        { "ERROR", SHOAL_ERROR },
+        { "OK", SHOAL_OK },
+        { "EINVAL", SHOAL_EINVAL },
+        { "EURI", SHOAL_EURI },
+        { "ENOMEM", SHOAL_ENOMEM },
+        { "EIO", SHOAL_EIO },
+        { "ETIMEDOUT", SHOAL_ETIMEDOUT },
+        { "EDRIVER", SHOAL_EDRIVER },
+        { "ECLOSED", SHOAL_ECLOSED },
+        { "ECLASH", SHOAL_ECLASH },
+        { "EMSGSIZE", SHOAL_EMSGSIZE },
+        { "EACTIVE", SHOAL_EACTIVE },
+        { "ENODRIVER", SHOAL_ENODRIVER },
+        { "ESTATE", SHOAL_ESTATE },
+        { "FLAG_BEGIN", SHOAL_FLAG_BEGIN },
+        { "FLAG_END", SHOAL_FLAG_END },
+        { "FLAG_EOS", SHOAL_FLAG_EOS },
+        { "ACTION_ABORT", SHOAL_ACTION_ABORT },
+        { "ACTION_BREAK", SHOAL_ACTION_BREAK },
+        { "ACTION_COMMIT", SHOAL_ACTION_COMMIT },
+        { "ACTION_CONTINUE", SHOAL_ACTION_CONTINUE },
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {

@@ -54,17 +54,17 @@ static inline int64_t offer_once(shoal_publication_t *pub, const shoal_iovec_t *
     {
         rc = 1 == iovcnt ? shoal_publication_offer(pub, iov[0].base, iov[0].length)
                          : shoal_publication_offerv(pub, iov, iovcnt);
-    } while (SHOAL_ADMIN_ACTION == rc && ++admin < 3);
+    }
+    while (SHOAL_ADMIN_ACTION == rc && ++admin < 3);
     return rc;
 }
-
 
 typedef struct
 {
     shoal_publication_t *pub;
     const shoal_iovec_t *iov;
     size_t iovcnt;
-    shoal_claim_t *claim;      /* try_claim instead of offer when not NULL */
+    shoal_claim_t *claim; /* try_claim instead of offer when not NULL */
     size_t claim_length;
     int64_t rc;
 } offer_attempt_t;
@@ -76,8 +76,8 @@ static int offer_attempt(void *arg)
     return !retryable(a->rc);
 }
 
-int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov, size_t iovcnt,
-    shoal_claim_t *claim, size_t claim_length, int64_t wait_ns)
+int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov, size_t iovcnt, shoal_claim_t *claim,
+    size_t claim_length, int64_t wait_ns)
 {
     int64_t deadline = wait_ns >= 0 ? deadline_after(wait_ns) : 0;
     int64_t rc;
@@ -87,8 +87,7 @@ int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov
         self->writer_busy++;
         if (!PyThread_acquire_lock(self->wlock, NOWAIT_LOCK))
         {
-            Py_BEGIN_ALLOW_THREADS
-            PyThread_acquire_lock(self->wlock, WAIT_LOCK);
+            Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->wlock, WAIT_LOCK);
             Py_END_ALLOW_THREADS
         }
     }
@@ -310,7 +309,8 @@ done:
  * (the str stays alive: the caller holds it). */
 static PyObject *publication_destination(PublicationObject *self, PyObject *arg, int add)
 {
-    if (handle_check(&self->child.h) < 0 || check_not_in_image_handler(add ? "add_destination" : "remove_destination") < 0)
+    if (handle_check(&self->child.h) < 0 ||
+        check_not_in_image_handler(add ? "add_destination" : "remove_destination") < 0)
     {
         return NULL;
     }
@@ -326,10 +326,9 @@ static PyObject *publication_destination(PublicationObject *self, PyObject *arg,
     shoal_publication_t *pub = publication_c(self);
     int rc;
     handle_op_begin(&self->child.h);
-    Py_BEGIN_ALLOW_THREADS
-    rc = add ? shoal_publication_add_destination(pub, uri) : shoal_publication_remove_destination(pub, uri);
-    Py_END_ALLOW_THREADS
-    handle_op_end(&self->child.h);
+    Py_BEGIN_ALLOW_THREADS rc =
+        add ? shoal_publication_add_destination(pub, uri) : shoal_publication_remove_destination(pub, uri);
+    Py_END_ALLOW_THREADS handle_op_end(&self->child.h);
     if (rc < 0)
     {
         return raise_last_error(add ? "add_destination" : "remove_destination");
@@ -347,7 +346,14 @@ static PyObject *Publication_remove_destination(PublicationObject *self, PyObjec
     return publication_destination(self, arg, 0);
 }
 
-enum { PUB_POSITION, PUB_POSITION_LIMIT, PUB_SESSION_ID, PUB_MAX_MESSAGE_LENGTH, PUB_MAX_PAYLOAD_LENGTH };
+enum
+{
+    PUB_POSITION,
+    PUB_POSITION_LIMIT,
+    PUB_SESSION_ID,
+    PUB_MAX_MESSAGE_LENGTH,
+    PUB_MAX_PAYLOAD_LENGTH
+};
 
 /* The numeric attributes; closure says which. */
 static PyObject *Publication_get_number(PublicationObject *self, void *which)
@@ -400,10 +406,8 @@ static PyObject *Publication_repr(PublicationObject *self)
 
 static int publication_release(HandleObject *h, void *pub)
 {
-    Py_BEGIN_ALLOW_THREADS
-    shoal_publication_close(pub);
-    Py_END_ALLOW_THREADS
-    child_detach((ChildObject *)h);
+    Py_BEGIN_ALLOW_THREADS shoal_publication_close(pub);
+    Py_END_ALLOW_THREADS child_detach((ChildObject *)h);
     return 0;
 }
 
@@ -447,43 +451,44 @@ static void Publication_dealloc(PublicationObject *self)
 
 static PyMethodDef Publication_methods[] = {
     { "offer", (PyCFunction)(void (*)(void))Publication_offer, METH_FASTCALL | METH_KEYWORDS,
-      "offer($self, /, data, timeout=None)\n--\n\n"
-      "Publishes data (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array) without copying it "
-      "into Python objects; returns the new stream position. Messages longer than the mtu are fragmented. "
-      "Without timeout it tries once and raises BackPressured / NotConnected / AdminAction / "
-      "MaxPositionExceeded / ClosedError; with timeout (seconds) it retries with the GIL released until the "
-      "deadline. Use offer_nowait() in hot loops." },
+        "offer($self, /, data, timeout=None)\n--\n\n"
+        "Publishes data (any C-contiguous buffer: bytes, bytearray, memoryview, numpy array) without copying it "
+        "into Python objects; returns the new stream position. Messages longer than the mtu are fragmented. "
+        "Without timeout it tries once and raises BackPressured / NotConnected / AdminAction / "
+        "MaxPositionExceeded / ClosedError; with timeout (seconds) it retries with the GIL released until the "
+        "deadline. Use offer_nowait() in hot loops." },
     { "offer_nowait", (PyCFunction)Publication_offer_nowait, METH_O,
-      "offer_nowait($self, data, /)\n--\n\n"
-      "Tries once and returns the C result: the position (> 0) or NOT_CONNECTED, BACK_PRESSURED, ADMIN_ACTION, "
-      "CLOSED, MAX_POSITION_EXCEEDED (negative ints). Never raises for those; raises only for bad input "
-      "(TypeError, MessageTooLarge)." },
+        "offer_nowait($self, data, /)\n--\n\n"
+        "Tries once and returns the C result: the position (> 0) or NOT_CONNECTED, BACK_PRESSURED, ADMIN_ACTION, "
+        "CLOSED, MAX_POSITION_EXCEEDED (negative ints). Never raises for those; raises only for bad input "
+        "(TypeError, MessageTooLarge)." },
     { "offerv", (PyCFunction)(void (*)(void))Publication_offerv, METH_VARARGS | METH_KEYWORDS,
-      "offerv($self, /, buffers, timeout=None)\n--\n\nGathers up to 1024 buffers into one message; otherwise as offer()." },
+        "offerv($self, /, buffers, timeout=None)\n--\n\nGathers up to 1024 buffers into one message; otherwise as "
+        "offer()." },
     { "try_claim", (PyCFunction)(void (*)(void))Publication_try_claim, METH_VARARGS | METH_KEYWORDS,
-      "try_claim($self, /, length, timeout=None)\n--\n\n"
-      "Claims length bytes (<= max_payload_length) in the log for zero-copy filling; returns a Claim to use "
-      "as `with pub.try_claim(n) as buf:`. Raises like offer() when there is no room; with timeout (seconds) "
-      "it retries with the GIL released until the deadline." },
+        "try_claim($self, /, length, timeout=None)\n--\n\n"
+        "Claims length bytes (<= max_payload_length) in the log for zero-copy filling; returns a Claim to use "
+        "as `with pub.try_claim(n) as buf:`. Raises like offer() when there is no room; with timeout (seconds) "
+        "it retries with the GIL released until the deadline." },
     { "wait_connected", (PyCFunction)(void (*)(void))Publication_wait_connected, METH_VARARGS | METH_KEYWORDS,
-      "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a subscriber is connected; returns False "
-      "on timeout." },
+        "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a subscriber is connected; returns "
+        "False "
+        "on timeout." },
     { "add_destination", (PyCFunction)Publication_add_destination, METH_O,
-      "add_destination($self, endpoint_uri, /)\n--\n\n"
-      "Manual MDC (channel with control-mode=manual): also send to endpoint_uri, 'aeron:udp?endpoint=host:port'. "
-      "Waits for the driver (GIL released). Raises InvalidArgument (not manual MDC, already added), UriError, "
-      "ClosedError." },
+        "add_destination($self, endpoint_uri, /)\n--\n\n"
+        "Manual MDC (channel with control-mode=manual): also send to endpoint_uri, 'aeron:udp?endpoint=host:port'. "
+        "Waits for the driver (GIL released). Raises InvalidArgument (not manual MDC, already added), UriError, "
+        "ClosedError." },
     { "remove_destination", (PyCFunction)Publication_remove_destination, METH_O,
-      "remove_destination($self, endpoint_uri, /)\n--\n\n"
-      "Manual MDC: stop sending to endpoint_uri (it also leaves flow control at once). Raises InvalidArgument "
-      "when it is not a destination; otherwise as add_destination()." },
+        "remove_destination($self, endpoint_uri, /)\n--\n\n"
+        "Manual MDC: stop sending to endpoint_uri (it also leaves flow control at once). Raises InvalidArgument "
+        "when it is not a destination; otherwise as add_destination()." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the publication (idempotent). Later calls raise ClosedError."),
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyMemberDef Publication_members[] = {
-    CHILD_MEMBERS,
-    { NULL }  /* sentinel */
+    CHILD_MEMBERS, { NULL } /* sentinel */
 };
 
 static PyGetSetDef Publication_getset[] = {
@@ -491,14 +496,14 @@ static PyGetSetDef Publication_getset[] = {
     { "position_limit", (getter)Publication_get_number, NULL, "Flow-control limit.", (void *)PUB_POSITION_LIMIT },
     { "session_id", (getter)Publication_get_number, NULL, "Session id.", (void *)PUB_SESSION_ID },
     { "max_message_length", (getter)Publication_get_number, NULL, "Longest message offer() takes.",
-      (void *)PUB_MAX_MESSAGE_LENGTH },
+        (void *)PUB_MAX_MESSAGE_LENGTH },
     { "max_payload_length", (getter)Publication_get_number, NULL,
-      "Longest unfragmented message (mtu - 32): the try_claim limit.", (void *)PUB_MAX_PAYLOAD_LENGTH },
+        "Longest unfragmented message (mtu - 32): the try_claim limit.", (void *)PUB_MAX_PAYLOAD_LENGTH },
     { "is_connected", (getter)Publication_get_is_connected, NULL, "True while a subscriber is connected.", NULL },
     { "is_closed", Handle_get_closed, NULL, "True once closed (by us, or its client).", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
     { "exclusive", (getter)Publication_get_exclusive, NULL, "True for an exclusive publication.", NULL },
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 HandleType PublicationType = {

@@ -11,9 +11,9 @@
 typedef struct
 {
     ChildObject child;
-    PyThread_type_lock wlock;  /* exclusive publications: serialises GIL-released offers */
+    PyThread_type_lock wlock; /* exclusive publications: serialises GIL-released offers */
     int exclusive;
-    int writer_busy;           /* threads holding or waiting for wlock */
+    int writer_busy; /* threads holding or waiting for wlock */
 } PublicationObject;
 
 extern HandleType PublicationType;
@@ -42,7 +42,8 @@ static inline int64_t claim_once(shoal_publication_t *pub, size_t length, shoal_
     do
     {
         rc = shoal_publication_try_claim(pub, length, claim);
-    } while (SHOAL_ADMIN_ACTION == rc && ++admin < 3);
+    }
+    while (SHOAL_ADMIN_ACTION == rc && ++admin < 3);
     return rc;
 }
 
@@ -56,8 +57,8 @@ ChildObject *publication_alloc(int exclusive);
  * the exclusive writer lock if needed, tries once (try_claim when claim is not
  * NULL), then (wait_ns > 0) retries with the GIL released until the deadline.
  * Returns the C result, or RESULT_PYERR. */
-int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov, size_t iovcnt,
-    shoal_claim_t *claim, size_t claim_length, int64_t wait_ns);
+int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov, size_t iovcnt, shoal_claim_t *claim,
+    size_t claim_length, int64_t wait_ns);
 
 /* The exception for a negative flow-control result, saying how long it waited. */
 PyObject *raise_flow_result(int64_t rc, int64_t wait_ns);

@@ -7,7 +7,7 @@
 #include "subscription.h"
 #include "wait.h"
 
-static PyObject *numpy_module;  /* imported on first poll_records */
+static PyObject *numpy_module; /* imported on first poll_records */
 
 /* One poll copying up to `max` messages as fixed-size records into view
  * (released here, whatever happens). Returns the count, or -1 with an
@@ -58,7 +58,8 @@ static PyObject *records_result(PyObject *records, Py_ssize_t bad, Py_ssize_t n,
     char text[256];
     snprintf(text, sizeof(text),
         "%zd of %zd messages were not %zu bytes long (copied truncated/zero-padded; the records are in "
-        "the exception's .records)", bad, n, record_size);
+        "the exception's .records)",
+        bad, n, record_size);
     raise_with_attribute(InvalidArgument, SHOAL_EINVAL, text, "records", records);
     Py_DECREF(records);
     return NULL;
@@ -158,4 +159,3 @@ PyObject *Subscription_poll_records(SubscriptionObject *self, PyObject *args, Py
     Py_DECREF(array);
     return records_result(result, bad, n, (size_t)itemsize, strict);
 }
-

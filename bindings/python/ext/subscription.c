@@ -34,7 +34,7 @@ int poll_begin(SubscriptionObject *self)
     if (self->polling)
     {
         raise_state("subscription is already being polled (re-entered from a handler, or from another thread: "
-            "a subscription is polled by one thread at a time)");
+                    "a subscription is polled by one thread at a time)");
         return -1;
     }
     self->polling = 1;
@@ -129,7 +129,6 @@ int subscription_fill(SubscriptionObject *self, size_t max, int64_t wait_ns)
     return a.n;
 }
 
-
 /* ---- poll(handler) ---- */
 
 typedef struct
@@ -147,7 +146,7 @@ static HeaderObject *poll_header(SubscriptionObject *self, const shoal_header_t 
     HeaderObject *h = self->spare_header;
     if (NULL != h && 1 == Py_REFCNT(h))
     {
-        h->h = *hdr;        /* nobody kept the last one: reuse it */
+        h->h = *hdr; /* nobody kept the last one: reuse it */
         Py_INCREF(h);
         return h;
     }
@@ -188,7 +187,7 @@ static shoal_controlled_action_t poll_trampoline(void *clientd, const uint8_t *b
     if (NULL == r)
     {
         st->failed = 1;
-        return SHOAL_ACTION_BREAK;  /* this message is consumed; the rest are delivered by the next poll */
+        return SHOAL_ACTION_BREAK; /* this message is consumed; the rest are delivered by the next poll */
     }
     shoal_controlled_action_t action = SHOAL_ACTION_CONTINUE;
     if (st->controlled && Py_None != r)
@@ -251,8 +250,8 @@ static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *ar
     PyObject *handler, *limit_obj = Py_None, *timeout = Py_None;
     size_t limit;
     int64_t wait_ns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, controlled ? "O|OO:controlled_poll" : "O|OO:poll", kwlist,
-            &handler, &limit_obj, &timeout) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, controlled ? "O|OO:controlled_poll" : "O|OO:poll", kwlist, &handler,
+            &limit_obj, &timeout) ||
         parse_max(limit_obj, 10, &limit, "limit") < 0 || parse_timeout(timeout, &wait_ns) < 0)
     {
         return NULL;
@@ -389,8 +388,8 @@ done:
 typedef struct
 {
     Py_buffer *dst;
-    Py_ssize_t length;      /* copied bytes, or the length that did not fit */
-    int state;              /* 0 nothing, 1 copied, 2 too small */
+    Py_ssize_t length; /* copied bytes, or the length that did not fit */
+    int state;         /* 0 nothing, 1 copied, 2 too small */
 } recv_state_t;
 
 static shoal_controlled_action_t recv_trampoline(void *clientd, const uint8_t *buf, size_t len,
@@ -402,7 +401,7 @@ static shoal_controlled_action_t recv_trampoline(void *clientd, const uint8_t *b
     if ((Py_ssize_t)len > st->dst->len)
     {
         st->state = 2;
-        return SHOAL_ACTION_ABORT;  /* not consumed: a bigger buffer gets it */
+        return SHOAL_ACTION_ABORT; /* not consumed: a bigger buffer gets it */
     }
     memcpy(st->dst->buf, buf, len);
     st->state = 1;
@@ -508,10 +507,8 @@ static int subscription_release(HandleObject *h, void *sub)
     subscription_release_batch(self);
     image_handlers_t *handlers = self->handlers;
     self->handlers = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    shoal_subscription_close(sub);
-    Py_END_ALLOW_THREADS
-    image_handlers_free(handlers);
+    Py_BEGIN_ALLOW_THREADS shoal_subscription_close(sub);
+    Py_END_ALLOW_THREADS image_handlers_free(handlers);
     child_detach(&self->child);
     return 0;
 }
@@ -538,55 +535,54 @@ static void Subscription_dealloc(SubscriptionObject *self)
 
 static PyMethodDef Subscription_methods[] = {
     { "poll", (PyCFunction)(void (*)(void))Subscription_poll, METH_VARARGS | METH_KEYWORDS,
-      "poll($self, /, handler, limit=10, timeout=None)\n--\n\n"
-      "Calls handler(view, header) for up to limit messages; returns how many. view is a read-only memoryview "
-      "into the log, valid only during the call (it is released afterwards: copy with bytes(view) to keep). "
-      "If the handler raises, that message counts as consumed, the poll stops and the exception propagates; "
-      "later messages wait for the next poll. With timeout (seconds) and nothing available it waits with the "
-      "GIL released." },
+        "poll($self, /, handler, limit=10, timeout=None)\n--\n\n"
+        "Calls handler(view, header) for up to limit messages; returns how many. view is a read-only memoryview "
+        "into the log, valid only during the call (it is released afterwards: copy with bytes(view) to keep). "
+        "If the handler raises, that message counts as consumed, the poll stops and the exception propagates; "
+        "later messages wait for the next poll. With timeout (seconds) and nothing available it waits with the "
+        "GIL released." },
     { "controlled_poll", (PyCFunction)(void (*)(void))Subscription_controlled_poll, METH_VARARGS | METH_KEYWORDS,
-      "controlled_poll($self, /, handler, limit=10, timeout=None)\n--\n\n"
-      "As poll(), but the handler returns ACTION_ABORT (not consumed, stop), ACTION_BREAK, ACTION_COMMIT or "
-      "ACTION_CONTINUE (also None)." },
+        "controlled_poll($self, /, handler, limit=10, timeout=None)\n--\n\n"
+        "As poll(), but the handler returns ACTION_ABORT (not consumed, stop), ACTION_BREAK, ACTION_COMMIT or "
+        "ACTION_CONTINUE (also None)." },
     { "recv_into", (PyCFunction)(void (*)(void))Subscription_recv_into, METH_VARARGS | METH_KEYWORDS,
-      "recv_into($self, /, buffer, timeout=None)\n--\n\n"
-      "Copies the next message into the writable buffer and returns its length, or None when there is none "
-      "(after waiting up to timeout seconds). A message longer than the buffer is not consumed: "
-      "MessageTooLarge is raised with .length set to the size needed. The copy outlives any later poll." },
+        "recv_into($self, /, buffer, timeout=None)\n--\n\n"
+        "Copies the next message into the writable buffer and returns its length, or None when there is none "
+        "(after waiting up to timeout seconds). A message longer than the buffer is not consumed: "
+        "MessageTooLarge is raised with .length set to the size needed. The copy outlives any later poll." },
     { "poll_batch", (PyCFunction)(void (*)(void))Subscription_poll_batch, METH_VARARGS | METH_KEYWORDS,
-      "poll_batch($self, /, max=256, timeout=None, copy=False)\n--\n\n"
-      "Returns a list of up to max (view, header) pairs without a per-message callback. The views are "
-      "read-only memoryviews into the log, valid until the next poll on this subscription or its close "
-      "(views still referenced then are released). Slices and numpy arrays made from a view keep the log "
-      "mapped (never a crash), but its bytes may be overwritten once the subscriber is a term further: "
-      "copy=True returns bytes copies instead. With timeout it waits (GIL released) for at least one." },
+        "poll_batch($self, /, max=256, timeout=None, copy=False)\n--\n\n"
+        "Returns a list of up to max (view, header) pairs without a per-message callback. The views are "
+        "read-only memoryviews into the log, valid until the next poll on this subscription or its close "
+        "(views still referenced then are released). Slices and numpy arrays made from a view keep the log "
+        "mapped (never a crash), but its bytes may be overwritten once the subscriber is a term further: "
+        "copy=True returns bytes copies instead. With timeout it waits (GIL released) for at least one." },
     { "poll_records", (PyCFunction)(void (*)(void))Subscription_poll_records, METH_VARARGS | METH_KEYWORDS,
-      "poll_records($self, /, dtype, max=1024, timeout=None, strict=True)\n--\n\n"
-      "Copies up to max messages of exactly dtype.itemsize bytes into a new numpy array of that dtype "
-      "(structured dtypes welcome) in one call; returns the filled slice. A message of another length is "
-      "truncated/zero-padded and, if strict, InvalidArgument is raised after the batch with the array in "
-      ".records." },
+        "poll_records($self, /, dtype, max=1024, timeout=None, strict=True)\n--\n\n"
+        "Copies up to max messages of exactly dtype.itemsize bytes into a new numpy array of that dtype "
+        "(structured dtypes welcome) in one call; returns the filled slice. A message of another length is "
+        "truncated/zero-padded and, if strict, InvalidArgument is raised after the batch with the array in "
+        ".records." },
     { "poll_into", (PyCFunction)(void (*)(void))Subscription_poll_into, METH_VARARGS | METH_KEYWORDS,
-      "poll_into($self, /, buffer, record_size, timeout=None, strict=True)\n--\n\n"
-      "Copies messages as record_size-byte records into a writable buffer (as many as fit); returns the count." },
+        "poll_into($self, /, buffer, record_size, timeout=None, strict=True)\n--\n\n"
+        "Copies messages as record_size-byte records into a writable buffer (as many as fit); returns the count." },
     { "wait_connected", (PyCFunction)(void (*)(void))Subscription_wait_connected, METH_VARARGS | METH_KEYWORDS,
-      "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a publication is seen; False on timeout." },
+        "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a publication is seen; False on "
+        "timeout." },
     HANDLE_METHODS("close($self, /)\n--\n\nCloses the subscription (idempotent); outstanding poll_batch views "
                    "are released."),
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef Subscription_getset[] = {
     { "is_connected", (getter)Subscription_get_is_connected, NULL, "True while at least one image is seen.", NULL },
     { "image_count", (getter)Subscription_get_image_count, NULL, "Number of publications (images) seen.", NULL },
     { "is_closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
-    { NULL }  /* sentinel */
+    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL }, { NULL } /* sentinel */
 };
 
 static PyMemberDef Subscription_members[] = {
-    CHILD_MEMBERS,
-    { NULL }  /* sentinel */
+    CHILD_MEMBERS, { NULL } /* sentinel */
 };
 
 HandleType SubscriptionType = {

@@ -14,11 +14,11 @@
 typedef struct
 {
     ChildObject child;
-    shoal_fragment_t *frags;     /* poll_batch's array, grown to the largest max asked */
+    shoal_fragment_t *frags; /* poll_batch's array, grown to the largest max asked */
     size_t frags_capacity;
-    PyObject *batch_views;       /* list of memoryviews handed out by the last poll_batch */
-    HeaderObject *spare_header;  /* poll()'s header, reused when the handler kept none */
-    image_handlers_t *handlers;  /* image handlers, or NULL; freed after the C close */
+    PyObject *batch_views;      /* list of memoryviews handed out by the last poll_batch */
+    HeaderObject *spare_header; /* poll()'s header, reused when the handler kept none */
+    image_handlers_t *handlers; /* image handlers, or NULL; freed after the C close */
     int polling;
 } SubscriptionObject;
 

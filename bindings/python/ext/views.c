@@ -7,7 +7,7 @@
 
 #include "errors.h"
 
-static PyObject *str_release;   /* interned "release" */
+static PyObject *str_release; /* interned "release" */
 
 int views_init(void)
 {
@@ -44,9 +44,9 @@ HeaderObject *header_new(const shoal_header_t *h)
 
 static PyObject *Header_repr(HeaderObject *self)
 {
-    return PyUnicode_FromFormat(
-        "Header(session_id=%d, stream_id=%d, term_id=%d, term_offset=%d, frame_length=%d, flags=0x%x, "
-        "reserved_value=%lld, position=%lld)",
+    return PyUnicode_FromFormat("Header(session_id=%d, stream_id=%d, term_id=%d, term_offset=%d, frame_length=%d, "
+                                "flags=0x%x, "
+                                "reserved_value=%lld, position=%lld)",
         (int)self->h.session_id, (int)self->h.stream_id, (int)self->h.term_id, (int)self->h.term_offset,
         (int)self->h.frame_length, (unsigned)self->h.flags, (long long)self->h.reserved_value,
         (long long)self->h.position);
@@ -63,11 +63,11 @@ static PyMemberDef Header_members[] = {
     { "term_id", T_INT, offsetof(HeaderObject, h.term_id), READONLY, "Term id of the (first) frame." },
     { "term_offset", T_INT, offsetof(HeaderObject, h.term_offset), READONLY, "Term offset of the (first) frame." },
     { "frame_length", T_INT, offsetof(HeaderObject, h.frame_length), READONLY,
-      "Length of the (first) frame including its 32-byte header." },
+        "Length of the (first) frame including its 32-byte header." },
     { "flags", T_UBYTE, offsetof(HeaderObject, h.flags), READONLY, "FLAG_BEGIN | FLAG_END (| FLAG_EOS)." },
     { "reserved_value", T_LONGLONG, offsetof(HeaderObject, h.reserved_value), READONLY, "Publisher's user value." },
     { "position", T_LONGLONG, offsetof(HeaderObject, h.position), READONLY, "Stream position after the message." },
-    { NULL }  /* sentinel */
+    { NULL } /* sentinel */
 };
 
 PyTypeObject HeaderType = {
@@ -82,8 +82,7 @@ PyTypeObject HeaderType = {
  * through view.obj gets a BufferError, not the whole log). */
 struct LogExporterObject
 {
-    PyObject_HEAD
-    shoal_mapping_t *mapping;
+    PyObject_HEAD shoal_mapping_t *mapping;
     const uint8_t *armed_data;
     Py_ssize_t armed_length;
 };
@@ -108,7 +107,7 @@ static void LogExporter_dealloc(LogExporterObject *self)
 {
     if (NULL != self->mapping)
     {
-        shoal_mapping_release(self->mapping);  /* the last reference unmaps */
+        shoal_mapping_release(self->mapping); /* the last reference unmaps */
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }

@@ -21,8 +21,7 @@
 /* shoal.Header: a copy of a delivered message's header. */
 typedef struct
 {
-    PyObject_HEAD
-    shoal_header_t h;
+    PyObject_HEAD shoal_header_t h;
 } HeaderObject;
 
 extern PyTypeObject HeaderType;

@@ -19,7 +19,13 @@ int64_t deadline_after(int64_t wait_ns);
 
 typedef int (*attempt_fn)(void *arg); /* nonzero: done */
 
-enum { WAIT_TIMEOUT = 0, WAIT_DONE = 1, WAIT_CLOSING = 2, WAIT_SIGNAL = -1 };
+enum
+{
+    WAIT_TIMEOUT = 0,
+    WAIT_DONE = 1,
+    WAIT_CLOSING = 2,
+    WAIT_SIGNAL = -1
+};
 
 /* Calls attempt(arg) with the GIL released until it reports done, *closing
  * becomes non-zero or the deadline passes. Takes the GIL back every 50 ms to

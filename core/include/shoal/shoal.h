@@ -67,29 +67,29 @@ extern "C" {
 #define SHOAL_VERSION_PATCH 0
 
 /* ---- Result codes of the offer family (also returned by try_claim) ---- */
-#define SHOAL_NOT_CONNECTED (-1)          /* no subscriber is connected */
-#define SHOAL_BACK_PRESSURED (-2)         /* the slowest subscriber is too far behind: retry */
-#define SHOAL_ADMIN_ACTION (-3)           /* the log rotated to a new term: retry at once */
-#define SHOAL_CLOSED (-4)                 /* the publication (or its client) is closed */
-#define SHOAL_MAX_POSITION_EXCEEDED (-5)  /* the stream reached its maximum position */
-#define SHOAL_ERROR (-6)                  /* bad argument or fault: see shoal_errmsg() */
+#define SHOAL_NOT_CONNECTED         (-1) /* no subscriber is connected */
+#define SHOAL_BACK_PRESSURED        (-2) /* the slowest subscriber is too far behind: retry */
+#define SHOAL_ADMIN_ACTION          (-3) /* the log rotated to a new term: retry at once */
+#define SHOAL_CLOSED                (-4) /* the publication (or its client) is closed */
+#define SHOAL_MAX_POSITION_EXCEEDED (-5) /* the stream reached its maximum position */
+#define SHOAL_ERROR                 (-6) /* bad argument or fault: see shoal_errmsg() */
 
 /* ---- Error codes returned by shoal_errcode() ---- */
 typedef enum shoal_errcode_en
 {
     SHOAL_OK = 0,
-    SHOAL_EINVAL = 1,      /* invalid argument (NULL, range, type) */
-    SHOAL_EURI = 2,        /* malformed channel URI, unknown key or bad value */
-    SHOAL_ENOMEM = 3,      /* allocation failed */
-    SHOAL_EIO = 4,         /* file or mapping failure in the driver directory */
-    SHOAL_ETIMEDOUT = 5,   /* the driver did not answer within the driver timeout */
-    SHOAL_EDRIVER = 6,     /* the driver rejected the request (message names why) */
-    SHOAL_ECLOSED = 7,     /* the handle or its client is closed */
-    SHOAL_ECLASH = 8,      /* stream/session clash with an existing publication */
-    SHOAL_EMSGSIZE = 9,    /* message longer than the maximum message length */
-    SHOAL_EACTIVE = 10,    /* another driver is active on this directory */
-    SHOAL_ENODRIVER = 11,  /* no driver is running on this directory */
-    SHOAL_ESTATE = 12      /* call not valid in the current state */
+    SHOAL_EINVAL = 1,     /* invalid argument (NULL, range, type) */
+    SHOAL_EURI = 2,       /* malformed channel URI, unknown key or bad value */
+    SHOAL_ENOMEM = 3,     /* allocation failed */
+    SHOAL_EIO = 4,        /* file or mapping failure in the driver directory */
+    SHOAL_ETIMEDOUT = 5,  /* the driver did not answer within the driver timeout */
+    SHOAL_EDRIVER = 6,    /* the driver rejected the request (message names why) */
+    SHOAL_ECLOSED = 7,    /* the handle or its client is closed */
+    SHOAL_ECLASH = 8,     /* stream/session clash with an existing publication */
+    SHOAL_EMSGSIZE = 9,   /* message longer than the maximum message length */
+    SHOAL_EACTIVE = 10,   /* another driver is active on this directory */
+    SHOAL_ENODRIVER = 11, /* no driver is running on this directory */
+    SHOAL_ESTATE = 12     /* call not valid in the current state */
 } shoal_errcode_t;
 
 /* The code (shoal_errcode_t) of the last failure on the calling thread. Any thread. */
@@ -116,8 +116,8 @@ typedef struct shoal_mapping_stct shoal_mapping_t;
 
 /* Frame flags seen in shoal_header_t.flags. A whole message has BEGIN|END. */
 #define SHOAL_FLAG_BEGIN 0x80
-#define SHOAL_FLAG_END 0x40
-#define SHOAL_FLAG_EOS 0x20
+#define SHOAL_FLAG_END   0x40
+#define SHOAL_FLAG_EOS   0x20
 
 /* Describes one delivered message. For a message that was fragmented on the
  * wire, term_offset is that of its first fragment and position is the stream
@@ -128,11 +128,11 @@ typedef struct shoal_header_stct
     int32_t stream_id;
     int32_t term_id;
     int32_t term_offset;
-    int32_t frame_length;    /* length of the (first) frame including its 32-byte header */
-    uint8_t flags;           /* SHOAL_FLAG_* */
+    int32_t frame_length; /* length of the (first) frame including its 32-byte header */
+    uint8_t flags;        /* SHOAL_FLAG_* */
     uint8_t reserved_pad[3];
-    int64_t reserved_value;  /* user value set by the publisher (0 by default) */
-    int64_t position;        /* stream position after this message */
+    int64_t reserved_value; /* user value set by the publisher (0 by default) */
+    int64_t position;       /* stream position after this message */
 } shoal_header_t;
 
 /* One message handed out by shoal_subscription_poll_batch(). data points into
@@ -150,7 +150,7 @@ typedef struct shoal_claim_stct
 {
     uint8_t *data;
     size_t length;
-    void *frame_;            /* internal: the claimed frame header */
+    void *frame_; /* internal: the claimed frame header */
 } shoal_claim_t;
 
 typedef struct shoal_iovec_stct
@@ -199,7 +199,7 @@ typedef enum shoal_idle_strategy_en
     SHOAL_IDLE_BACKOFF = 0,   /* spin, then yield, then park with growing sleeps */
     SHOAL_IDLE_BUSY_SPIN = 1, /* never gives the core away: lowest latency */
     SHOAL_IDLE_YIELD = 2,
-    SHOAL_IDLE_SLEEP = 3      /* 1 ms sleeps: lowest CPU */
+    SHOAL_IDLE_SLEEP = 3 /* 1 ms sleeps: lowest CPU */
 } shoal_idle_strategy_t;
 
 /* Makes a context with the defaults above, then the SHOAL_* environment
@@ -312,7 +312,8 @@ SHOAL_API bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
  * SHOAL_ECLOSED (client closed), SHOAL_ETIMEDOUT, or SHOAL_ESTATE from an image
  * handler of the same client. Any thread. */
 SHOAL_API int shoal_add_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
-SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_publication_t **pub);
+SHOAL_API int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t stream_id,
+    shoal_publication_t **pub);
 SHOAL_API int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id, shoal_subscription_t **sub);
 
 /* Image events of a subscription: a publication (one session) became
@@ -399,14 +400,14 @@ typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size
 
 typedef enum shoal_controlled_action_en
 {
-    SHOAL_ACTION_ABORT = 1,     /* do not consume this message; stop the poll */
-    SHOAL_ACTION_BREAK = 2,     /* consume it and stop the poll */
-    SHOAL_ACTION_COMMIT = 3,    /* consume it and commit the position now */
-    SHOAL_ACTION_CONTINUE = 4   /* consume it and go on */
+    SHOAL_ACTION_ABORT = 1,   /* do not consume this message; stop the poll */
+    SHOAL_ACTION_BREAK = 2,   /* consume it and stop the poll */
+    SHOAL_ACTION_COMMIT = 3,  /* consume it and commit the position now */
+    SHOAL_ACTION_CONTINUE = 4 /* consume it and go on */
 } shoal_controlled_action_t;
 
-typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
-    void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
+typedef shoal_controlled_action_t (
+    *shoal_controlled_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 /* Each returns the number of messages delivered (>= 0) or -1 (SHOAL_EINVAL,
  * SHOAL_ECLOSED once the client is closed). limit/max bound the messages
@@ -414,7 +415,8 @@ typedef shoal_controlled_action_t (*shoal_controlled_handler_t)(
  * handlers run on it, and may poll other subscriptions. poll_batch fills
  * out[0..n): views valid until the next poll of s or its close. */
 SHOAL_API int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h, void *clientd, size_t limit);
-SHOAL_API int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd, size_t limit);
+SHOAL_API int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd,
+    size_t limit);
 SHOAL_API int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
 /* Whether it has at least one image (a publication it sees). */
 SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
@@ -473,8 +475,8 @@ typedef struct shoal_cnc_stct shoal_cnc_t;
 SHOAL_API int shoal_cnc_open(shoal_cnc_t **cnc, const char *dir);
 /* Counter: id, type id (SHOAL_COUNTER_TYPE_*), label (e.g. "sub-pos: 5 12 1001
  * aeron:ipc"), value. */
-typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label,
-    size_t label_length, int64_t value);
+typedef void (*shoal_cnc_counter_fn)(void *clientd, int32_t id, int32_t type_id, const char *label, size_t label_length,
+    int64_t value);
 /* Calls fn for every allocated counter in id order; returns how many, or -1
  * with SHOAL_EINVAL (NULL cnc or fn). */
 SHOAL_API int shoal_cnc_counters_foreach(shoal_cnc_t *cnc, shoal_cnc_counter_fn fn, void *clientd);
@@ -507,18 +509,18 @@ SHOAL_API int64_t shoal_cnc_driver_timeout_ns(shoal_cnc_t *cnc);
 SHOAL_API int shoal_cnc_close(shoal_cnc_t *cnc);
 
 /* Counter type ids passed to shoal_cnc_counter_fn (the values Aeron uses). */
-#define SHOAL_COUNTER_TYPE_SYSTEM 0
-#define SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT 1
-#define SHOAL_COUNTER_TYPE_PUBLISHER_POSITION 2
-#define SHOAL_COUNTER_TYPE_RECEIVER_HWM 3
+#define SHOAL_COUNTER_TYPE_SYSTEM              0
+#define SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT     1
+#define SHOAL_COUNTER_TYPE_PUBLISHER_POSITION  2
+#define SHOAL_COUNTER_TYPE_RECEIVER_HWM        3
 #define SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION 4
-#define SHOAL_COUNTER_TYPE_RECEIVER_POSITION 5
-#define SHOAL_COUNTER_TYPE_SEND_CHANNEL 6
-#define SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL 7
-#define SHOAL_COUNTER_TYPE_SENDER_LIMIT 9
-#define SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT 11
-#define SHOAL_COUNTER_TYPE_SENDER_POSITION 12
-#define SHOAL_COUNTER_TYPE_SENDER_BPE 13
+#define SHOAL_COUNTER_TYPE_RECEIVER_POSITION   5
+#define SHOAL_COUNTER_TYPE_SEND_CHANNEL        6
+#define SHOAL_COUNTER_TYPE_RECEIVE_CHANNEL     7
+#define SHOAL_COUNTER_TYPE_SENDER_LIMIT        9
+#define SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT    11
+#define SHOAL_COUNTER_TYPE_SENDER_POSITION     12
+#define SHOAL_COUNTER_TYPE_SENDER_BPE          13
 
 #ifdef __cplusplus
 }

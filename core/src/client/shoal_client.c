@@ -35,8 +35,10 @@ int shoal_client_check_not_in_handler(const shoal_client_t *c, const char *fn)
 {
     if (NULL != c && in_handler_of == c)
     {
-        return shoal_set_err(SHOAL_ESTATE, "%s: not allowed from an image handler of the same client (its conductor "
-            "would wait for itself): do it after the handler returns", fn);
+        return shoal_set_err(SHOAL_ESTATE,
+            "%s: not allowed from an image handler of the same client (its conductor "
+            "would wait for itself): do it after the handler returns",
+            fn);
     }
     return 0;
 }
@@ -228,7 +230,7 @@ int shoal_client_connect(shoal_client_t **clientp, shoal_context_t *ctx)
             (long long)age);
     }
     if (shoal_broadcast_receiver_init(&c->to_clients, c->cnc.to_clients,
-        (size_t)c->cnc.meta->to_clients_buffer_length) < 0)
+            (size_t)c->cnc.meta->to_clients_buffer_length) < 0)
     {
         shoal_cnc_unmap(&c->cnc);
         free(c);
@@ -290,7 +292,8 @@ int shoal_client_do_work(shoal_client_t *c)
     }
     if (!c->invoker)
     {
-        return shoal_set_err(SHOAL_ESTATE, "shoal_client_do_work: this client runs its own conductor thread; "
+        return shoal_set_err(SHOAL_ESTATE,
+            "shoal_client_do_work: this client runs its own conductor thread; "
             "do_work is for a client connected with shoal_context_set_use_conductor_invoker(ctx, true)");
     }
     if (shoal_client_check_not_in_handler(c, "shoal_client_do_work") < 0)

@@ -49,8 +49,8 @@ struct shoal_image_stct
     uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
     int32_t term_length;
     size_t position_bits_to_shift;
-    int64_t position;                 /* ours alone: the poller is the only writer */
-    int64_t *subscriber_position;     /* counter the driver reads for flow control */
+    int64_t position;             /* ours alone: the poller is the only writer */
+    int64_t *subscriber_position; /* counter the driver reads for flow control */
     shoal_assembly_buffer_t assembly;
     int32_t session_id;
     int32_t stream_id;
@@ -58,26 +58,26 @@ struct shoal_image_stct
     int64_t correlation_id;
     int64_t subscription_registration_id;
     int64_t join_position;
-    int closed;                       /* set (release) before on_unavailable */
-    shoal_mapping_t *mapping;         /* one reference, released by shoal_image_delete */
+    int closed;               /* set (release) before on_unavailable */
+    shoal_mapping_t *mapping; /* one reference, released by shoal_image_delete */
     char source_identity[SHOAL_IMAGE_SOURCE_MAX];
 };
 
 typedef struct shoal_image_list_stct
 {
-    int64_t generation;               /* 1, 2, ... per subscription */
+    int64_t generation; /* 1, 2, ... per subscription */
     int32_t count;
     shoal_image_t *images[];
 } shoal_image_list_t;
 
 struct shoal_subscription_stct
 {
-    shoal_image_list_t *images;       /* loaded by the poller, swapped by the conductor (seq_cst) */
+    shoal_image_list_t *images; /* loaded by the poller, swapped by the conductor (seq_cst) */
     uint32_t round_robin;
-    shoal_image_list_t *polled_list;  /* the poller's own: the list its last poll used */
-    int64_t poller_generation;        /* written by the poller, read by the conductor */
-    int64_t list_generation;          /* conductor: generation of the latest list */
-    int32_t image_count;              /* for other threads: lists are only the poller's to read */
+    shoal_image_list_t *polled_list; /* the poller's own: the list its last poll used */
+    int64_t poller_generation;       /* written by the poller, read by the conductor */
+    int64_t list_generation;         /* conductor: generation of the latest list */
+    int32_t image_count;             /* for other threads: lists are only the poller's to read */
     const int *client_closed;
     int32_t stream_id;
     int64_t registration_id;
@@ -113,15 +113,15 @@ struct shoal_publication_stct
     int32_t stream_id;
     int64_t registration_id;
     shoal_client_t *client;
-    shoal_log_buffer_t log;           /* the mapping; the hot fields above are copied from it for offer */
+    shoal_log_buffer_t log; /* the mapping; the hot fields above are copied from it for offer */
 };
 
 /* What a subscription's poller could still be using: freed once the poller
  * announced a list newer than generation (see the top of this file). */
 typedef struct shoal_lingering_stct
 {
-    void *memory;          /* free() it ... */
-    shoal_image_t *image;  /* ... or delete this image */
+    void *memory;         /* free() it ... */
+    shoal_image_t *image; /* ... or delete this image */
     shoal_subscription_t *subscription;
     int64_t generation;
 } shoal_lingering_t;
@@ -135,20 +135,20 @@ struct shoal_client_stct
     shoal_mpsc_rb_t to_driver;
     shoal_broadcast_receiver_t to_clients;
     int64_t client_id;
-    int closed;                       /* 1 once closed or the driver is lost */
+    int closed; /* 1 once closed or the driver is lost */
     char close_reason[512];
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;              /* the conductor answered a request */
-    pthread_cond_t wake;              /* CLOCK_MONOTONIC: wakes an idle conductor (a request, a close) */
-    pthread_mutex_t api_lock;         /* one request in flight at a time */
-    pthread_t conductor;              /* not started in conductor-invoker mode */
-    bool invoker;                     /* conductor-invoker mode: the duty runs in callers */
+    pthread_cond_t cond;      /* the conductor answered a request */
+    pthread_cond_t wake;      /* CLOCK_MONOTONIC: wakes an idle conductor (a request, a close) */
+    pthread_mutex_t api_lock; /* one request in flight at a time */
+    pthread_t conductor;      /* not started in conductor-invoker mode */
+    bool invoker;             /* conductor-invoker mode: the duty runs in callers */
     int stop;
 
     /* the request in flight (guarded by lock) */
     int64_t pending_correlation_id;
-    int pending_state;                /* 0 waiting, 1 answered, -1 error */
+    int pending_state; /* 0 waiting, 1 answered, -1 error */
     int32_t pending_type;
     int32_t pending_error_code;
     uint8_t pending_response[SHOAL_CLIENT_RESPONSE_MAX];

@@ -18,7 +18,7 @@
  * at 1 ms showed in the latency tail. A request wakes it at once and keeps it
  * looking every SHOAL_CLIENT_REQUEST_IDLE_NS until answered; image events wait
  * at most SHOAL_CLIENT_IDLE_NS, keepalives are never late. */
-#define SHOAL_CLIENT_IDLE_NS 10000000LL
+#define SHOAL_CLIENT_IDLE_NS         10000000LL
 #define SHOAL_CLIENT_REQUEST_IDLE_NS 50000LL
 
 static shoal_subscription_t *find_subscription(shoal_client_t *c, int64_t registration_id)
@@ -101,7 +101,7 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     int64_t *position = shoal_counter_addr(c->cnc.counters_values, r.subscriber_position_id);
     shoal_image_t *image = NULL;
     if (shoal_image_create(&image, log_file, r.correlation_id, r.subscription_registration_id, r.session_id,
-        r.stream_id, position, source) < 0)
+            r.stream_id, position, source) < 0)
     {
         if (NULL != c->ctx->error_handler)
         {
@@ -219,8 +219,10 @@ static void close_on_missed_events(shoal_client_t *c, const char *what)
         return;
     }
     char reason[512];
-    snprintf(reason, sizeof(reason), "missed driver events (%s): images and responses may be stale, so the client "
-        "is closed; connect a new client (a larger SHOAL_TO_CLIENTS_BUFFER_LENGTH on the driver makes it rarer)", what);
+    snprintf(reason, sizeof(reason),
+        "missed driver events (%s): images and responses may be stale, so the client "
+        "is closed; connect a new client (a larger SHOAL_TO_CLIENTS_BUFFER_LENGTH on the driver makes it rarer)",
+        what);
     shoal_correlated_command_t cmd = { c->client_id, shoal_mpsc_rb_next_correlation_id(&c->to_driver) };
     shoal_mpsc_rb_write(&c->to_driver, SHOAL_CMD_CLIENT_CLOSE, &cmd, sizeof(cmd));
     close_client(c, SHOAL_ECLOSED, reason);
@@ -260,20 +262,15 @@ static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, voi
                 answer(c, 1, type, 0, buffer, length);
             }
             break;
-        case SHOAL_RSP_ON_AVAILABLE_IMAGE:
-            on_image_available(c, buffer, length);
-            break;
-        case SHOAL_RSP_ON_UNAVAILABLE_IMAGE:
-            on_image_unavailable(c, buffer, length);
-            break;
+        case SHOAL_RSP_ON_AVAILABLE_IMAGE: on_image_available(c, buffer, length); break;
+        case SHOAL_RSP_ON_UNAVAILABLE_IMAGE: on_image_unavailable(c, buffer, length); break;
         case SHOAL_RSP_ON_CLIENT_TIMEOUT:
             if (correlation_id == c->client_id)
             {
                 lose_driver(c, "the driver timed this client out (no keepalive within the client liveness timeout)");
             }
             break;
-        default:
-            break;
+        default: break;
     }
 }
 
@@ -326,8 +323,8 @@ static void check_driver(shoal_client_t *c, int64_t now_ms)
  * request waits for its answer, never past the next keepalive). */
 static void idle_wait(shoal_client_t *c, int64_t now_ms)
 {
-    int64_t idle_ns = 0 != c->pending_correlation_id && 0 == c->pending_state ? SHOAL_CLIENT_REQUEST_IDLE_NS
-                                                                               : SHOAL_CLIENT_IDLE_NS;
+    int64_t idle_ns =
+        0 != c->pending_correlation_id && 0 == c->pending_state ? SHOAL_CLIENT_REQUEST_IDLE_NS : SHOAL_CLIENT_IDLE_NS;
     const int64_t to_keepalive_ns = (c->last_keepalive_ms + c->keepalive_interval_ms - now_ms) * 1000000LL;
     if (to_keepalive_ns < idle_ns)
     {
@@ -363,8 +360,10 @@ int shoal_client_conductor_duty(shoal_client_t *c)
     else if (c->to_clients.lapped_count != lapped)
     {
         char what[160];
-        snprintf(what, sizeof(what), "this client's conductor fell more than the %zu-byte broadcast buffer behind "
-            "the driver", c->to_clients.capacity);
+        snprintf(what, sizeof(what),
+            "this client's conductor fell more than the %zu-byte broadcast buffer behind "
+            "the driver",
+            c->to_clients.capacity);
         close_on_missed_events(c, what);
     }
     if (!shoal_load_acquire(&c->closed))

@@ -54,20 +54,20 @@ void shoal_image_delete(shoal_image_t *image)
 
 int32_t shoal_image_session_id(const shoal_image_t *image)
 {
-    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_session_id: image must not be NULL") :
-        image->session_id;
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_session_id: image must not be NULL")
+                         : image->session_id;
 }
 
 int32_t shoal_image_stream_id(const shoal_image_t *image)
 {
-    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_stream_id: image must not be NULL") :
-        image->stream_id;
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_stream_id: image must not be NULL")
+                         : image->stream_id;
 }
 
 int64_t shoal_image_correlation_id(const shoal_image_t *image)
 {
-    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_correlation_id: image must not be NULL") :
-        image->correlation_id;
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_correlation_id: image must not be NULL")
+                         : image->correlation_id;
 }
 
 const char *shoal_image_source_identity(const shoal_image_t *image)
@@ -82,8 +82,8 @@ const char *shoal_image_source_identity(const shoal_image_t *image)
 
 int64_t shoal_image_join_position(const shoal_image_t *image)
 {
-    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_join_position: image must not be NULL") :
-        image->join_position;
+    return NULL == image ? shoal_set_err(SHOAL_EINVAL, "shoal_image_join_position: image must not be NULL")
+                         : image->join_position;
 }
 
 int64_t shoal_image_position(const shoal_image_t *image)

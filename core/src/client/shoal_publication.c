@@ -49,11 +49,12 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
     if (exclusive)
     {
         p->term_count = shoal_load_acquire(&p->meta->active_term_count);
-        int64_t raw = shoal_load_acquire(&p->meta->term_tail_counters[shoal_logbuffer_index_by_term_count(p->term_count)]);
+        int64_t raw =
+            shoal_load_acquire(&p->meta->term_tail_counters[shoal_logbuffer_index_by_term_count(p->term_count)]);
         p->term_id = shoal_logbuffer_term_id(raw);
         p->term_offset = shoal_logbuffer_term_offset(raw, p->term_length);
-        p->term_begin_position = shoal_logbuffer_compute_term_begin_position(p->term_id, p->position_bits_to_shift,
-            p->initial_term_id);
+        p->term_begin_position =
+            shoal_logbuffer_compute_term_begin_position(p->term_id, p->position_bits_to_shift, p->initial_term_id);
     }
     *pubp = p;
     return 0;
@@ -100,8 +101,8 @@ static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id
         /* The response came through shared memory: the counter id must name
          * a counter of this CnC before offers read the limit through it. */
         if (ready.log_file_length <= 0 || ready.log_file_length >= SHOAL_MAX_PATH_LENGTH ||
-            sizeof(ready) + (size_t)ready.log_file_length > c->pending_length ||
-            ready.position_limit_counter_id < 0 || (size_t)ready.position_limit_counter_id >=
+            sizeof(ready) + (size_t)ready.log_file_length > c->pending_length || ready.position_limit_counter_id < 0 ||
+            (size_t)ready.position_limit_counter_id >=
                 (size_t)c->cnc.meta->counters_values_buffer_length / SHOAL_COUNTER_VALUE_LENGTH)
         {
             rc = shoal_set_err(SHOAL_EDRIVER, "%s: malformed response from the driver", fn);
@@ -196,8 +197,8 @@ static int destination_request(shoal_publication_t *p, const char *endpoint_uri,
     if (SHOAL_MEDIA_UDP != parsed.media || '\0' == parsed.endpoint[0] || '\0' != parsed.control[0] ||
         SHOAL_CONTROL_MODE_NONE != parsed.control_mode)
     {
-        return shoal_set_err(SHOAL_EURI, "%s: destination '%s' must be aeron:udp?endpoint=host:port (no control)",
-            fn, endpoint_uri);
+        return shoal_set_err(SHOAL_EURI, "%s: destination '%s' must be aeron:udp?endpoint=host:port (no control)", fn,
+            endpoint_uri);
     }
     size_t uri_length = strlen(endpoint_uri);
     uint8_t buffer[sizeof(shoal_destination_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
@@ -264,10 +265,10 @@ static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov
     int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
     if (SHOAL_UNLIKELY(term_count != shoal_logbuffer_compute_term_count(term_id, p->initial_term_id)))
     {
-        return SHOAL_ADMIN_ACTION;   /* rotation in progress */
+        return SHOAL_ADMIN_ACTION; /* rotation in progress */
     }
-    int64_t term_begin = shoal_logbuffer_compute_term_begin_position(term_id, p->position_bits_to_shift,
-        p->initial_term_id);
+    int64_t term_begin =
+        shoal_logbuffer_compute_term_begin_position(term_id, p->position_bits_to_shift, p->initial_term_id);
     int64_t position = term_begin + term_offset;
     if (SHOAL_UNLIKELY(position >= limit))
     {
@@ -286,8 +287,8 @@ static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov
     }
     else
     {
-        result = shoal_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length,
-            p->default_header, iov, iovcnt, length, p->max_payload_length, 0, term_id);
+        result = shoal_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length, p->default_header,
+            iov, iovcnt, length, p->max_payload_length, 0, term_id);
     }
     if (SHOAL_LIKELY(result > 0))
     {
@@ -315,8 +316,8 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
     int32_t result;
     if (NULL != claim)
     {
-        result = shoal_exclusive_term_appender_claim(p->terms[index], tail_counter, p->term_length,
-            p->default_header, p->term_id, p->term_offset, length, claim);
+        result = shoal_exclusive_term_appender_claim(p->terms[index], tail_counter, p->term_length, p->default_header,
+            p->term_id, p->term_offset, length, claim);
     }
     else if (length <= p->max_payload_length)
     {
@@ -355,7 +356,8 @@ static inline int64_t offer_iov(shoal_publication_t *p, const shoal_iovec_t *iov
     {
         return oversize(p, length);
     }
-    return p->exclusive ? offer_exclusive(p, iov, iovcnt, length, NULL) : offer_concurrent(p, iov, iovcnt, length, NULL);
+    return p->exclusive ? offer_exclusive(p, iov, iovcnt, length, NULL)
+                        : offer_concurrent(p, iov, iovcnt, length, NULL);
 }
 
 int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len)
@@ -410,8 +412,10 @@ int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_cl
     }
     if (SHOAL_UNLIKELY(len > p->max_payload_length))
     {
-        shoal_set_err(SHOAL_EMSGSIZE, "try_claim length %zu exceeds the maximum payload length %zu (mtu - 32); "
-            "use offer for larger messages", len, p->max_payload_length);
+        shoal_set_err(SHOAL_EMSGSIZE,
+            "try_claim length %zu exceeds the maximum payload length %zu (mtu - 32); "
+            "use offer for larger messages",
+            len, p->max_payload_length);
         return SHOAL_ERROR;
     }
     return p->exclusive ? offer_exclusive(p, NULL, 0, len, claim) : offer_concurrent(p, NULL, 0, len, claim);
@@ -482,7 +486,8 @@ int64_t shoal_publication_position_limit(const shoal_publication_t *p)
 
 int32_t shoal_publication_session_id(const shoal_publication_t *p)
 {
-    return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_session_id: pub must not be NULL") : p->session_id;
+    return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_session_id: pub must not be NULL")
+                     : p->session_id;
 }
 
 int32_t shoal_publication_stream_id(const shoal_publication_t *p)

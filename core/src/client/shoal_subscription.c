@@ -70,8 +70,7 @@ int shoal_add_subscription(shoal_client_t *c, const char *uri, int32_t stream_id
 }
 
 int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int32_t stream_id,
-    shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd,
-    shoal_subscription_t **sub)
+    shoal_image_handler_t on_available, shoal_image_handler_t on_unavailable, void *clientd, shoal_subscription_t **sub)
 {
     if (NULL == c || NULL == uri || NULL == sub)
     {

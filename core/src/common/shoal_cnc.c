@@ -24,8 +24,8 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
     if ((version >> 16) != (SHOAL_CNC_VERSION >> 16))
     {
         return shoal_set_err(SHOAL_EIO, "cnc file version %d.%d.%d does not match this library's %d.%d.%d",
-            version >> 16, (version >> 8) & 0xFF, version & 0xFF,
-            SHOAL_CNC_VERSION >> 16, (SHOAL_CNC_VERSION >> 8) & 0xFF, SHOAL_CNC_VERSION & 0xFF);
+            version >> 16, (version >> 8) & 0xFF, version & 0xFF, SHOAL_CNC_VERSION >> 16,
+            (SHOAL_CNC_VERSION >> 8) & 0xFF, SHOAL_CNC_VERSION & 0xFF);
     }
     if (m->to_driver_buffer_length <= 0 || m->to_clients_buffer_length <= 0 ||
         m->counters_metadata_buffer_length <= 0 || m->counters_values_buffer_length <= 0 ||
@@ -34,9 +34,11 @@ int shoal_cnc_view_init(shoal_cnc_view_t *view, uint8_t *base, size_t length)
         return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: regions exceed the file length %zu", length);
     }
     /* Rings, counters and the error log hold 4- and 8-byte atomics. */
-    if (0 != ((m->to_driver_buffer_length | m->to_clients_buffer_length | m->counters_metadata_buffer_length |
-        m->counters_values_buffer_length | m->error_log_buffer_length |
-        (int32_t)shoal_cnc_loss_report_length(m, version)) & 7))
+    if (0 !=
+        ((m->to_driver_buffer_length | m->to_clients_buffer_length | m->counters_metadata_buffer_length |
+             m->counters_values_buffer_length | m->error_log_buffer_length |
+             (int32_t)shoal_cnc_loss_report_length(m, version)) &
+            7))
     {
         return shoal_set_err(SHOAL_EIO, "cnc file header is corrupt: region lengths are not multiples of 8");
     }

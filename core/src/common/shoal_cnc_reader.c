@@ -114,8 +114,8 @@ typedef struct
     int failed;
 } errors_call_t;
 
-static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
-    const char *text, size_t text_length, void *clientd)
+static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code, const char *text,
+    size_t text_length, void *clientd)
 {
     errors_call_t *call = clientd;
     char *copy = call->failed ? NULL : malloc(text_length + 1);
@@ -158,7 +158,7 @@ static void on_loss(int64_t observation_count, int64_t total_bytes_lost, int64_t
 {
     loss_call_t *call = clientd;
     char channel_text[SHOAL_LOSS_REPORT_MAX_TEXT + 1], source_text[SHOAL_LOSS_REPORT_MAX_TEXT + 1];
-    memcpy(channel_text, channel, channel_length);   /* lengths checked <= SHOAL_LOSS_REPORT_MAX_TEXT by the reader */
+    memcpy(channel_text, channel, channel_length); /* lengths checked <= SHOAL_LOSS_REPORT_MAX_TEXT by the reader */
     channel_text[channel_length] = '\0';
     memcpy(source_text, source, source_length);
     source_text[source_length] = '\0';
@@ -183,7 +183,7 @@ int64_t shoal_cnc_driver_heartbeat_age_ns(shoal_cnc_t *cnc)
         return shoal_set_err(SHOAL_EINVAL, "shoal_cnc_driver_heartbeat_age_ns: cnc is NULL");
     }
     int64_t age = shoal_epoch_ns() - shoal_mpsc_rb_consumer_heartbeat_time_value(&cnc->to_driver) * 1000000LL;
-    return age < 0 ? 0 : age;   /* a heartbeat stamped within the current millisecond */
+    return age < 0 ? 0 : age; /* a heartbeat stamped within the current millisecond */
 }
 
 int64_t shoal_cnc_driver_pid(shoal_cnc_t *cnc)

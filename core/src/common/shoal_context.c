@@ -32,11 +32,13 @@ static int parse_u64(const char *key, const char *value, uint64_t *out)
     {
         switch (*end)
         {
-            case 'k': case 'K': mult = 1024ULL; break;
-            case 'm': case 'M': mult = 1024ULL * 1024; break;
-            case 'g': case 'G': mult = 1024ULL * 1024 * 1024; break;
-            default:
-                return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' has trailing characters", key, value);
+            case 'k':
+            case 'K': mult = 1024ULL; break;
+            case 'm':
+            case 'M': mult = 1024ULL * 1024; break;
+            case 'g':
+            case 'G': mult = 1024ULL * 1024 * 1024; break;
+            default: return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' has trailing characters", key, value);
         }
         if ('\0' != end[1])
         {
@@ -63,7 +65,8 @@ static int parse_bool(const char *key, const char *value, bool *out)
         *out = false;
         return 0;
     }
-    return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a boolean (1/0/true/false)", key, value ? value : "(null)");
+    return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a boolean (1/0/true/false)", key,
+        value ? value : "(null)");
 }
 
 /* A fraction in [0, 1], e.g. "0.1". */
@@ -74,7 +77,8 @@ static int parse_rate(const char *key, const char *value, double *out)
     double v = (NULL == value) ? -1 : strtod(value, &end);
     if (NULL == value || errno != 0 || end == value || '\0' != *end || !(v >= 0.0 && v <= 1.0))
     {
-        return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a rate between 0 and 1", key, value ? value : "(null)");
+        return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a rate between 0 and 1", key,
+            value ? value : "(null)");
     }
     *out = v;
     return 0;
@@ -84,8 +88,8 @@ static int check_buffer_length(const char *key, uint64_t v, uint32_t *out)
 {
     if (!SHOAL_IS_POWER_OF_TWO(v) || v < 4096 || v > (1U << 30))
     {
-        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 4096 and 1073741824",
-            key, (unsigned long long)v);
+        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 4096 and 1073741824", key,
+            (unsigned long long)v);
     }
     *out = (uint32_t)v;
     return 0;
@@ -95,7 +99,8 @@ static int check_timeout(const char *key, uint64_t v, uint64_t *out)
 {
     if (v < 1 || v > 24ULL * 3600 * 1000)
     {
-        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu ms must be between 1 ms and 24 h", key, (unsigned long long)v);
+        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu ms must be between 1 ms and 24 h", key,
+            (unsigned long long)v);
     }
     *out = v;
     return 0;
@@ -316,17 +321,14 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
 }
 
 /* Every setting a user may give as SHOAL_<NAME> in the environment. */
-static const char *const ENV_SETTINGS[] = {
-    "DIR", "DRIVER_TIMEOUT_MS", "CLIENT_LIVENESS_TIMEOUT_MS", "PUBLICATION_UNBLOCK_TIMEOUT_MS",
-    "PUBLICATION_LINGER_MS", "IPC_TERM_LENGTH", "TERM_LENGTH", "MTU", "TO_DRIVER_BUFFER_LENGTH",
-    "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH", "LOSS_REPORT_BUFFER_LENGTH",
-    "IDLE_STRATEGY",
-    "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE", "RCV_LOSS_RATE", "SEND_LOSS_RATE",
-    "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS", "FLOW_CONTROL_RECEIVER_TIMEOUT_MS",
-    "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF", "SOCKET_SNDBUF",
-    "MAX_IMAGES_PER_ENDPOINT", "MAX_IMAGES", "MAX_SETUP_TERM_LENGTH", "RETRANSMIT_BUDGET",
-    "RETRANSMIT_BUDGET_INTERVAL_US", NULL
-};
+static const char *const ENV_SETTINGS[] = { "DIR", "DRIVER_TIMEOUT_MS", "CLIENT_LIVENESS_TIMEOUT_MS",
+    "PUBLICATION_UNBLOCK_TIMEOUT_MS", "PUBLICATION_LINGER_MS", "IPC_TERM_LENGTH", "TERM_LENGTH", "MTU",
+    "TO_DRIVER_BUFFER_LENGTH", "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH",
+    "LOSS_REPORT_BUFFER_LENGTH", "IDLE_STRATEGY", "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE",
+    "RCV_LOSS_RATE", "SEND_LOSS_RATE", "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS",
+    "FLOW_CONTROL_RECEIVER_TIMEOUT_MS", "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF",
+    "SOCKET_SNDBUF", "MAX_IMAGES_PER_ENDPOINT", "MAX_IMAGES", "MAX_SETUP_TERM_LENGTH", "RETRANSMIT_BUDGET",
+    "RETRANSMIT_BUDGET_INTERVAL_US", NULL };
 
 static void default_dir(char *dir, size_t len)
 {
@@ -426,8 +428,10 @@ int shoal_context_close(shoal_context_t *ctx)
     int32_t clients = __atomic_load_n(&ctx->clients_using, __ATOMIC_ACQUIRE);
     if (clients > 0)
     {
-        return shoal_set_err(SHOAL_ESTATE, "shoal_context_close: the context is still used by %d client%s: close %s "
-            "first", (int)clients, 1 == clients ? "" : "s", 1 == clients ? "it" : "them");
+        return shoal_set_err(SHOAL_ESTATE,
+            "shoal_context_close: the context is still used by %d client%s: close %s "
+            "first",
+            (int)clients, 1 == clients ? "" : "s", 1 == clients ? "it" : "them");
     }
     free(ctx);
     return 0;
@@ -463,14 +467,14 @@ const char *shoal_context_get_dir(const shoal_context_t *ctx)
     return ctx->dir;
 }
 
-#define SETTER_MS(name, field, key)                                                     \
-    int name(shoal_context_t *ctx, uint64_t ms)                                         \
-    {                                                                                   \
-        if (NULL == ctx)                                                                \
-        {                                                                               \
-            return shoal_set_err(SHOAL_EINVAL, #name ": ctx must not be NULL");         \
-        }                                                                               \
-        return check_timeout(key, ms, &ctx->field);                                     \
+#define SETTER_MS(name, field, key)                                                                                    \
+    int name(shoal_context_t *ctx, uint64_t ms)                                                                        \
+    {                                                                                                                  \
+        if (NULL == ctx)                                                                                               \
+        {                                                                                                              \
+            return shoal_set_err(SHOAL_EINVAL, #name ": ctx must not be NULL");                                        \
+        }                                                                                                              \
+        return check_timeout(key, ms, &ctx->field);                                                                    \
     }
 
 SETTER_MS(shoal_context_set_driver_timeout_ms, driver_timeout_ms, "DRIVER_TIMEOUT_MS")

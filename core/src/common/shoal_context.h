@@ -19,8 +19,8 @@
 /* How the driver spreads its duties over threads (SHOAL_THREADING_MODE). */
 typedef enum shoal_threading_mode_en
 {
-    SHOAL_THREADING_SHARED = 0,    /* conductor, sender and receiver on one thread */
-    SHOAL_THREADING_DEDICATED = 1  /* one thread each */
+    SHOAL_THREADING_SHARED = 0,   /* conductor, sender and receiver on one thread */
+    SHOAL_THREADING_DEDICATED = 1 /* one thread each */
 } shoal_threading_mode_t;
 
 struct shoal_context_stct
@@ -44,27 +44,27 @@ struct shoal_context_stct
     bool dir_delete_on_shutdown;
     shoal_error_handler_t error_handler;
     void *error_handler_clientd;
-    bool use_conductor_invoker;            /* clients: no conductor thread, shoal_client_do_work */
-    int32_t clients_using;                 /* atomic: connected clients not yet closed */
+    bool use_conductor_invoker; /* clients: no conductor thread, shoal_client_do_work */
+    int32_t clients_using;      /* atomic: connected clients not yet closed */
 
     /* UDP transport (driver side) */
     shoal_threading_mode_t threading_mode;
-    double rcv_loss_rate;                  /* fraction of received datagrams dropped (tests) */
-    double send_loss_rate;                 /* fraction of datagrams dropped instead of sent (tests) */
-    uint64_t loss_seed;                    /* 0: seeded from the clock */
-    uint64_t image_liveness_timeout_ms;    /* image gone after this long without a frame */
+    double rcv_loss_rate;                       /* fraction of received datagrams dropped (tests) */
+    double send_loss_rate;                      /* fraction of datagrams dropped instead of sent (tests) */
+    uint64_t loss_seed;                         /* 0: seeded from the clock */
+    uint64_t image_liveness_timeout_ms;         /* image gone after this long without a frame */
     uint64_t publication_connection_timeout_ms; /* no status message for this long: not connected */
     uint64_t flow_control_receiver_timeout_ms;  /* a multicast/MDC receiver silent this long is dropped */
-    uint64_t nak_retry_delay_us;           /* floor of the delay before a gap is NAKed again */
-    uint64_t retransmit_linger_us;         /* NAKs for a range just resent are ignored this long */
-    uint32_t rcv_window;                   /* default receiver window (bytes) */
-    uint32_t socket_rcvbuf;                /* SO_RCVBUF asked for (0: OS default) */
-    uint32_t socket_sndbuf;                /* SO_SNDBUF asked for (0: OS default) */
+    uint64_t nak_retry_delay_us;                /* floor of the delay before a gap is NAKed again */
+    uint64_t retransmit_linger_us;              /* NAKs for a range just resent are ignored this long */
+    uint32_t rcv_window;                        /* default receiver window (bytes) */
+    uint32_t socket_rcvbuf;                     /* SO_RCVBUF asked for (0: OS default) */
+    uint32_t socket_sndbuf;                     /* SO_SNDBUF asked for (0: OS default) */
     /* Hostile peers: bounds on what unauthenticated datagrams can make the driver do. */
-    uint32_t max_images_per_endpoint;      /* images one receive channel builds from SETUPs */
-    uint32_t max_images;                   /* images in the whole driver */
-    uint32_t max_setup_term_length;        /* SETUPs asking for longer terms are refused */
-    uint64_t retransmit_budget;            /* bytes one publication resends per interval */
+    uint32_t max_images_per_endpoint; /* images one receive channel builds from SETUPs */
+    uint32_t max_images;              /* images in the whole driver */
+    uint32_t max_setup_term_length;   /* SETUPs asking for longer terms are refused */
+    uint64_t retransmit_budget;       /* bytes one publication resends per interval */
     uint64_t retransmit_budget_interval_us;
 };
 

@@ -1,7 +1,7 @@
 #include "shoal/shoal.h"
 
 #define SHOAL_STR2(x) #x
-#define SHOAL_STR(x) SHOAL_STR2(x)
+#define SHOAL_STR(x)  SHOAL_STR2(x)
 
 const char *shoal_version(void)
 {

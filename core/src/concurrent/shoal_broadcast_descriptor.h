@@ -55,18 +55,18 @@ typedef struct shoal_broadcast_record_descriptor_stct
     int32_t msg_type_id;
 } shoal_broadcast_record_descriptor_t;
 
-#define SHOAL_BROADCAST_TRAILER_LENGTH (3 * SHOAL_CACHE_PAD_LENGTH)
+#define SHOAL_BROADCAST_TRAILER_LENGTH             (3 * SHOAL_CACHE_PAD_LENGTH)
 #define SHOAL_BROADCAST_TAIL_INTENT_COUNTER_OFFSET offsetof(shoal_broadcast_descriptor_t, tail_intent_counter)
-#define SHOAL_BROADCAST_TAIL_COUNTER_OFFSET offsetof(shoal_broadcast_descriptor_t, tail_counter)
-#define SHOAL_BROADCAST_LATEST_COUNTER_OFFSET offsetof(shoal_broadcast_descriptor_t, latest_counter)
+#define SHOAL_BROADCAST_TAIL_COUNTER_OFFSET        offsetof(shoal_broadcast_descriptor_t, tail_counter)
+#define SHOAL_BROADCAST_LATEST_COUNTER_OFFSET      offsetof(shoal_broadcast_descriptor_t, latest_counter)
 
-#define SHOAL_BROADCAST_RECORD_HEADER_LENGTH 8
-#define SHOAL_BROADCAST_RECORD_ALIGNMENT 8
-#define SHOAL_BROADCAST_PADDING_MSG_TYPE_ID (-1)
+#define SHOAL_BROADCAST_RECORD_HEADER_LENGTH          8
+#define SHOAL_BROADCAST_RECORD_ALIGNMENT              8
+#define SHOAL_BROADCAST_PADDING_MSG_TYPE_ID           (-1)
 #define SHOAL_BROADCAST_MESSAGE_OFFSET(record_offset) ((record_offset) + SHOAL_BROADCAST_RECORD_HEADER_LENGTH)
 
-#define SHOAL_BROADCAST_MIN_CAPACITY 64
-#define SHOAL_BROADCAST_MAX_CAPACITY (1u << 30)
+#define SHOAL_BROADCAST_MIN_CAPACITY                 64
+#define SHOAL_BROADCAST_MAX_CAPACITY                 (1u << 30)
 #define SHOAL_BROADCAST_MAX_MESSAGE_LENGTH(capacity) ((capacity) / 8)
 
 /* Shared by transmitter and receiver init so both accept exactly the same
@@ -83,8 +83,8 @@ static inline int shoal_broadcast_buffer_check(const char *who, void *buffer, si
     }
     if (length < SHOAL_BROADCAST_TRAILER_LENGTH)
     {
-        return shoal_set_err(SHOAL_EINVAL, "broadcast %s: length %zu is less than the trailer length %d",
-            who, length, SHOAL_BROADCAST_TRAILER_LENGTH);
+        return shoal_set_err(SHOAL_EINVAL, "broadcast %s: length %zu is less than the trailer length %d", who, length,
+            SHOAL_BROADCAST_TRAILER_LENGTH);
     }
 
     const size_t capacity = length - SHOAL_BROADCAST_TRAILER_LENGTH;
@@ -95,8 +95,8 @@ static inline int shoal_broadcast_buffer_check(const char *who, void *buffer, si
     }
     if (capacity < SHOAL_BROADCAST_MIN_CAPACITY || capacity > SHOAL_BROADCAST_MAX_CAPACITY)
     {
-        return shoal_set_err(SHOAL_EINVAL, "broadcast %s: capacity %zu is outside [%d, %u]",
-            who, capacity, SHOAL_BROADCAST_MIN_CAPACITY, SHOAL_BROADCAST_MAX_CAPACITY);
+        return shoal_set_err(SHOAL_EINVAL, "broadcast %s: capacity %zu is outside [%d, %u]", who, capacity,
+            SHOAL_BROADCAST_MIN_CAPACITY, SHOAL_BROADCAST_MAX_CAPACITY);
     }
     *capacity_out = capacity;
     return 0;

@@ -12,8 +12,9 @@
 #include "concurrent/shoal_shared_copy.h"
 #include "util/shoal_error.h"
 
-typedef char shoal_broadcast_trailer_length_check
-    [(sizeof(shoal_broadcast_descriptor_t) == SHOAL_BROADCAST_TRAILER_LENGTH) ? 1 : -1];
+typedef char
+    shoal_broadcast_trailer_length_check[(sizeof(shoal_broadcast_descriptor_t) == SHOAL_BROADCAST_TRAILER_LENGTH) ? 1
+                                                                                                                  : -1];
 typedef char shoal_broadcast_record_header_check
     [(sizeof(shoal_broadcast_record_descriptor_t) == SHOAL_BROADCAST_RECORD_HEADER_LENGTH) ? 1 : -1];
 
@@ -43,8 +44,8 @@ static inline void shoal_broadcast_write_header(uint8_t *buffer, size_t offset, 
     shoal_store_release(&record->length, length);
 }
 
-int shoal_broadcast_transmitter_transmit(
-    shoal_broadcast_transmitter_t *tx, int32_t msg_type_id, const void *msg, size_t length)
+int shoal_broadcast_transmitter_transmit(shoal_broadcast_transmitter_t *tx, int32_t msg_type_id, const void *msg,
+    size_t length)
 {
     if (msg_type_id < 1)
     {
@@ -52,8 +53,8 @@ int shoal_broadcast_transmitter_transmit(
     }
     if (length > tx->max_message_length)
     {
-        return shoal_set_err(SHOAL_EMSGSIZE,
-            "broadcast transmitter: message length %zu exceeds max message length %zu", length, tx->max_message_length);
+        return shoal_set_err(SHOAL_EMSGSIZE, "broadcast transmitter: message length %zu exceeds max message length %zu",
+            length, tx->max_message_length);
     }
     if (NULL == msg && length > 0)
     {

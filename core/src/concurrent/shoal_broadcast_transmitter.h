@@ -28,7 +28,7 @@ int shoal_broadcast_transmitter_init(shoal_broadcast_transmitter_t *tx, void *bu
 
 /* 0 on success; -1 with SHOAL_EINVAL if msg_type_id < 1 or msg is NULL with
  * length > 0, SHOAL_EMSGSIZE if length > max_message_length. */
-int shoal_broadcast_transmitter_transmit(
-    shoal_broadcast_transmitter_t *tx, int32_t msg_type_id, const void *msg, size_t length);
+int shoal_broadcast_transmitter_transmit(shoal_broadcast_transmitter_t *tx, int32_t msg_type_id, const void *msg,
+    size_t length);
 
 #endif

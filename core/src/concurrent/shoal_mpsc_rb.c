@@ -25,8 +25,8 @@
 
 /* C99 has no _Static_assert: a negative array size fails the build instead. */
 typedef char shoal_rb_trailer_length_check[(sizeof(shoal_rb_descriptor_t) == SHOAL_RB_TRAILER_LENGTH) ? 1 : -1];
-typedef char shoal_rb_record_header_check
-    [(sizeof(shoal_rb_record_descriptor_t) == SHOAL_RB_RECORD_HEADER_LENGTH) ? 1 : -1];
+typedef char
+    shoal_rb_record_header_check[(sizeof(shoal_rb_record_descriptor_t) == SHOAL_RB_RECORD_HEADER_LENGTH) ? 1 : -1];
 
 /*
  * Keeps a record's payload from becoming visible before its negative header,
@@ -62,21 +62,21 @@ int shoal_mpsc_rb_init(shoal_mpsc_rb_t *rb, void *buffer, size_t length)
     }
     if (length < SHOAL_RB_TRAILER_LENGTH)
     {
-        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: length %zu is less than the trailer length %d",
-            length, SHOAL_RB_TRAILER_LENGTH);
+        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: length %zu is less than the trailer length %d", length,
+            SHOAL_RB_TRAILER_LENGTH);
     }
 
     const size_t capacity = length - SHOAL_RB_TRAILER_LENGTH;
     if (!SHOAL_IS_POWER_OF_TWO(capacity))
     {
         return shoal_set_err(SHOAL_EINVAL,
-            "mpsc ring buffer: capacity %zu (length %zu - trailer %d) is not a power of 2",
-            capacity, length, SHOAL_RB_TRAILER_LENGTH);
+            "mpsc ring buffer: capacity %zu (length %zu - trailer %d) is not a power of 2", capacity, length,
+            SHOAL_RB_TRAILER_LENGTH);
     }
     if (capacity < SHOAL_RB_MIN_CAPACITY || capacity > SHOAL_RB_MAX_CAPACITY)
     {
-        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: capacity %zu is outside [%d, %u]",
-            capacity, SHOAL_RB_MIN_CAPACITY, SHOAL_RB_MAX_CAPACITY);
+        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: capacity %zu is outside [%d, %u]", capacity,
+            SHOAL_RB_MIN_CAPACITY, SHOAL_RB_MAX_CAPACITY);
     }
 
     rb->buffer = (uint8_t *)buffer;
@@ -87,7 +87,7 @@ int shoal_mpsc_rb_init(shoal_mpsc_rb_t *rb, void *buffer, size_t length)
     return 0;
 }
 
-#define SHOAL_RB_CLAIM_FULL (-1)
+#define SHOAL_RB_CLAIM_FULL    (-1)
 #define SHOAL_RB_CLAIM_CORRUPT (-2)
 
 /*
@@ -249,8 +249,8 @@ int shoal_mpsc_rb_write(shoal_mpsc_rb_t *rb, int32_t msg_type_id, const void *ms
 }
 
 /* Reads records from head up to the end of the data region at most; returns bytes consumed. */
-static size_t shoal_mpsc_rb_read_block(
-    shoal_mpsc_rb_t *rb, shoal_rb_handler_t handler, void *clientd, size_t limit, size_t *messages_read)
+static size_t shoal_mpsc_rb_read_block(shoal_mpsc_rb_t *rb, shoal_rb_handler_t handler, void *clientd, size_t limit,
+    size_t *messages_read)
 {
     shoal_rb_descriptor_t *d = rb->descriptor;
     const int64_t head = shoal_load_relaxed(&d->head_position); /* only this thread writes head */
@@ -259,8 +259,8 @@ static size_t shoal_mpsc_rb_read_block(
         /* Only this thread writes head, always aligned: something else wrote
          * the shared descriptor. Realign so records are read at aligned
          * addresses; the length checks below vet whatever is found there. */
-        shoal_store_release(&d->head_position, (int64_t)(((uint64_t)head + SHOAL_RB_RECORD_ALIGNMENT - 1) &
-            ~(uint64_t)(SHOAL_RB_RECORD_ALIGNMENT - 1)));
+        shoal_store_release(&d->head_position,
+            (int64_t)(((uint64_t)head + SHOAL_RB_RECORD_ALIGNMENT - 1) & ~(uint64_t)(SHOAL_RB_RECORD_ALIGNMENT - 1)));
         rb->corrupt_skips++;
         return 0;
     }
@@ -400,7 +400,7 @@ bool shoal_mpsc_rb_unblock(shoal_mpsc_rb_t *rb)
     {
         /* Header written, commit never came: its length says how much to skip
          * (a corrupt one no further than the tail or the end of the data region). */
-        size_t skip = (size_t)-(int64_t)length;
+        size_t skip = (size_t) - (int64_t)length;
         if (skip > capacity - consumer_index)
         {
             skip = capacity - consumer_index;

@@ -59,16 +59,16 @@ typedef struct shoal_rb_record_descriptor_stct
     int32_t msg_type_id;
 } shoal_rb_record_descriptor_t;
 
-#define SHOAL_RB_TRAILER_LENGTH (5 * SHOAL_CACHE_PAD_LENGTH)
-#define SHOAL_RB_TAIL_POSITION_OFFSET offsetof(shoal_rb_descriptor_t, tail_position)
+#define SHOAL_RB_TRAILER_LENGTH             (5 * SHOAL_CACHE_PAD_LENGTH)
+#define SHOAL_RB_TAIL_POSITION_OFFSET       offsetof(shoal_rb_descriptor_t, tail_position)
 #define SHOAL_RB_HEAD_CACHE_POSITION_OFFSET offsetof(shoal_rb_descriptor_t, head_cache_position)
-#define SHOAL_RB_HEAD_POSITION_OFFSET offsetof(shoal_rb_descriptor_t, head_position)
+#define SHOAL_RB_HEAD_POSITION_OFFSET       offsetof(shoal_rb_descriptor_t, head_position)
 #define SHOAL_RB_CORRELATION_COUNTER_OFFSET offsetof(shoal_rb_descriptor_t, correlation_counter)
-#define SHOAL_RB_CONSUMER_HEARTBEAT_OFFSET offsetof(shoal_rb_descriptor_t, consumer_heartbeat)
+#define SHOAL_RB_CONSUMER_HEARTBEAT_OFFSET  offsetof(shoal_rb_descriptor_t, consumer_heartbeat)
 
-#define SHOAL_RB_RECORD_HEADER_LENGTH 8
-#define SHOAL_RB_RECORD_ALIGNMENT 8
-#define SHOAL_RB_PADDING_MSG_TYPE_ID (-1)
+#define SHOAL_RB_RECORD_HEADER_LENGTH         8
+#define SHOAL_RB_RECORD_ALIGNMENT             8
+#define SHOAL_RB_PADDING_MSG_TYPE_ID          (-1)
 #define SHOAL_RB_MESSAGE_OFFSET(record_index) ((record_index) + SHOAL_RB_RECORD_HEADER_LENGTH)
 
 /* Bounds: the minimum still fits a record of the maximum message length; the

@@ -32,14 +32,14 @@
 
 struct shoal_driver_stct
 {
-    shoal_context_t ctx;          /* a copy: the caller may close theirs */
+    shoal_context_t ctx; /* a copy: the caller may close theirs */
     int lock_fd;
     shoal_cnc_view_t cnc;
     shoal_driver_conductor_t *conductor;
     pthread_t thread;
     bool thread_started;
     volatile int stop;
-    volatile int *agents_stop;    /* what the sender/receiver threads watch */
+    volatile int *agents_stop; /* what the sender/receiver threads watch */
     pthread_t agent_threads[2];
     int agent_thread_count;
 };
@@ -151,8 +151,8 @@ static int create_cnc(const shoal_context_t *ctx, shoal_cnc_view_t *view)
     m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
     m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
     m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
-    m.counters_metadata_buffer_length = (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH *
-        SHOAL_COUNTER_METADATA_LENGTH);
+    m.counters_metadata_buffer_length =
+        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
     m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
     m.loss_report_buffer_length = (int32_t)ctx->loss_report_buffer_length;
     m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
@@ -256,8 +256,9 @@ static void driver_loop(shoal_driver_t *d, volatile int *stop)
     {
         int64_t start = shoal_nano_time();
         int work = shoal_driver_conductor_do_work(d->conductor);
-        shoal_counter_propose_max_ordered(
-            d->conductor->system_counters[SHOAL_SYSTEM_COUNTER_CONDUCTOR_MAX_CYCLE_TIME_NS], shoal_nano_time() - start);
+        shoal_counter_propose_max_ordered(d->conductor
+                                              ->system_counters[SHOAL_SYSTEM_COUNTER_CONDUCTOR_MAX_CYCLE_TIME_NS],
+            shoal_nano_time() - start);
         shoal_idle(&idle, work);
     }
 }
@@ -269,8 +270,7 @@ static void *driver_thread(void *arg)
     return NULL;
 }
 
-static void agent_loop(shoal_driver_t *d, int (*do_work)(void *agent, int64_t now_ns), void *agent,
-    int64_t *max_cycle)
+static void agent_loop(shoal_driver_t *d, int (*do_work)(void *agent, int64_t now_ns), void *agent, int64_t *max_cycle)
 {
     shoal_idle_t idle;
     shoal_idle_init(&idle, d->ctx.idle_strategy);

@@ -10,7 +10,7 @@
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
-#define SHOAL_TIMER_INTERVAL_MS 1
+#define SHOAL_TIMER_INTERVAL_MS  1
 #define SHOAL_COMMANDS_PER_CYCLE 16
 
 int64_t shoal_driver_now_ms(void)
@@ -40,8 +40,10 @@ void shoal_driver_refuse_foreign(shoal_driver_conductor_t *c, int64_t client_id,
     const char *what, int64_t registration_id)
 {
     char msg[192];
-    snprintf(msg, sizeof(msg), "%s registration %lld belongs to another client: client %lld may only close or "
-        "change its own", what, (long long)registration_id, (long long)client_id);
+    snprintf(msg, sizeof(msg),
+        "%s registration %lld belongs to another client: client %lld may only close or "
+        "change its own",
+        what, (long long)registration_id, (long long)client_id);
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_FOREIGN_COMMANDS])++;
     shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
 }
@@ -62,12 +64,16 @@ typedef struct shoal_link_owner_stct
     int64_t client_id;
 } shoal_link_owner_t;
 
-typedef char shoal_publication_link_starts_with_owner[
-    offsetof(shoal_publication_link_t, registration_id) == offsetof(shoal_link_owner_t, registration_id) &&
-    offsetof(shoal_publication_link_t, client_id) == offsetof(shoal_link_owner_t, client_id) ? 1 : -1];
-typedef char shoal_subscription_link_starts_with_owner[
-    offsetof(shoal_subscription_link_t, registration_id) == offsetof(shoal_link_owner_t, registration_id) &&
-    offsetof(shoal_subscription_link_t, client_id) == offsetof(shoal_link_owner_t, client_id) ? 1 : -1];
+typedef char shoal_publication_link_starts_with_owner[offsetof(shoal_publication_link_t, registration_id) ==
+                offsetof(shoal_link_owner_t, registration_id) &&
+            offsetof(shoal_publication_link_t, client_id) == offsetof(shoal_link_owner_t, client_id)
+        ? 1
+        : -1];
+typedef char shoal_subscription_link_starts_with_owner[offsetof(shoal_subscription_link_t, registration_id) ==
+                offsetof(shoal_link_owner_t, registration_id) &&
+            offsetof(shoal_subscription_link_t, client_id) == offsetof(shoal_link_owner_t, client_id)
+        ? 1
+        : -1];
 
 int32_t shoal_driver_find_own_link(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int64_t registration_id, const char *what, const void *links, int32_t count, size_t stride)
@@ -170,8 +176,8 @@ void shoal_driver_send_image_available_for(shoal_driver_conductor_t *c, int32_t 
 void shoal_driver_send_image_available(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub,
     int64_t subscription_registration_id, int64_t image_id, int32_t position_counter_id)
 {
-    shoal_driver_send_image_available_for(c, pub->resource.session_id, pub->resource.stream_id,
-        pub->resource.log_file, "aeron:ipc", subscription_registration_id, image_id, position_counter_id);
+    shoal_driver_send_image_available_for(c, pub->resource.session_id, pub->resource.stream_id, pub->resource.log_file,
+        "aeron:ipc", subscription_registration_id, image_id, position_counter_id);
 }
 
 void shoal_driver_send_image_unavailable(shoal_driver_conductor_t *c, int64_t image_id,
@@ -199,11 +205,8 @@ static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void 
                 case SHOAL_UDP_CMD_REMOVE_RECEIVE_ENDPOINT:
                     shoal_driver_on_receive_endpoint_released(c, msg->object, now_ms);
                     break;
-                case SHOAL_UDP_CMD_REMOVE_IMAGE:
-                    ((shoal_publication_image_t *)msg->object)->released = true;
-                    break;
-                default:
-                    break;
+                case SHOAL_UDP_CMD_REMOVE_IMAGE: ((shoal_publication_image_t *)msg->object)->released = true; break;
+                default: break;
             }
             break;
         case SHOAL_UDP_MSG_SETUP:
@@ -219,11 +222,8 @@ static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void 
                 shoal_driver_send_error(c, msg->correlation_id, msg->code, msg->message);
             }
             break;
-        case SHOAL_UDP_MSG_ERROR:
-            shoal_driver_record_error(c, msg->code, msg->message);
-            break;
-        default:
-            break;
+        case SHOAL_UDP_MSG_ERROR: shoal_driver_record_error(c, msg->code, msg->message); break;
+        default: break;
     }
 }
 
@@ -246,9 +246,11 @@ int shoal_driver_conductor_init(shoal_driver_conductor_t *c, const shoal_context
     c->ctx = ctx;
     c->cnc = *cnc;
     if (shoal_mpsc_rb_init(&c->to_driver, cnc->to_driver, (size_t)cnc->meta->to_driver_buffer_length) < 0 ||
-        shoal_broadcast_transmitter_init(&c->to_clients, cnc->to_clients, (size_t)cnc->meta->to_clients_buffer_length) < 0 ||
-        shoal_counters_manager_init(&c->counters, cnc->counters_metadata, (size_t)cnc->meta->counters_metadata_buffer_length,
-            cnc->counters_values, (size_t)cnc->meta->counters_values_buffer_length, 2 * (int64_t)ctx->publication_linger_ms) < 0)
+        shoal_broadcast_transmitter_init(&c->to_clients, cnc->to_clients, (size_t)cnc->meta->to_clients_buffer_length) <
+            0 ||
+        shoal_counters_manager_init(&c->counters, cnc->counters_metadata,
+            (size_t)cnc->meta->counters_metadata_buffer_length, cnc->counters_values,
+            (size_t)cnc->meta->counters_values_buffer_length, 2 * (int64_t)ctx->publication_linger_ms) < 0)
     {
         return -1;
     }
@@ -343,15 +345,14 @@ static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, i
 }
 
 /* remove_publication / remove_subscription: only the link's own client may. */
-static void on_remove(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
-    int64_t registration_id, bool publication, int64_t now_ms)
+static void on_remove(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id, int64_t registration_id,
+    bool publication, int64_t now_ms)
 {
     const char *what = publication ? "publication" : "subscription";
-    int32_t i = publication ?
-        shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what, c->publication_links,
-            c->publication_links_count, sizeof(c->publication_links[0])) :
-        shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what, c->subscription_links,
-            c->subscription_links_count, sizeof(c->subscription_links[0]));
+    int32_t i = publication ? shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what,
+                                  c->publication_links, c->publication_links_count, sizeof(c->publication_links[0]))
+                            : shoal_driver_find_own_link(c, client_id, correlation_id, registration_id, what,
+                                  c->subscription_links, c->subscription_links_count, sizeof(c->subscription_links[0]));
     if (i >= 0)
     {
         if (publication)
@@ -382,8 +383,8 @@ static void invalid_command(shoal_driver_conductor_t *c, int32_t type, size_t le
 
 /* Copies a command's fixed part out of the record (aligned); false, and
  * counted as invalid, if the record is shorter. */
-static bool read_fixed_part(shoal_driver_conductor_t *c, int32_t type, const uint8_t *buffer, size_t length,
-    void *cmd, size_t size)
+static bool read_fixed_part(shoal_driver_conductor_t *c, int32_t type, const uint8_t *buffer, size_t length, void *cmd,
+    size_t size)
 {
     if (length < size)
     {
@@ -436,8 +437,8 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
             }
             else
             {
-                on_add_publication(c, correlated.client_id, correlated.correlation_id, cmd.stream_id,
-                    channel, SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type, now_ms);
+                on_add_publication(c, correlated.client_id, correlated.correlation_id, cmd.stream_id, channel,
+                    SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type, now_ms);
             }
             break;
         }
@@ -474,15 +475,9 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
                 channel, SHOAL_CMD_ADD_DESTINATION == type);
             break;
         }
-        case SHOAL_CMD_CLIENT_KEEPALIVE:
-            shoal_driver_client_touch(c, correlated.client_id, now_ms);
-            break;
-        case SHOAL_CMD_CLIENT_CLOSE:
-            shoal_driver_on_client_close(c, correlated.client_id, now_ms);
-            break;
-        default:
-            invalid_command(c, type, length);
-            break;
+        case SHOAL_CMD_CLIENT_KEEPALIVE: shoal_driver_client_touch(c, correlated.client_id, now_ms); break;
+        case SHOAL_CMD_CLIENT_CLOSE: shoal_driver_on_client_close(c, correlated.client_id, now_ms); break;
+        default: invalid_command(c, type, length); break;
     }
 }
 
@@ -491,8 +486,7 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
 static int check_to_driver_ring(shoal_driver_conductor_t *c, int64_t now_ms)
 {
     int64_t consumer = shoal_mpsc_rb_consumer_position(&c->to_driver);
-    if (consumer != c->last_to_driver_consumer_position ||
-        shoal_mpsc_rb_producer_position(&c->to_driver) == consumer)
+    if (consumer != c->last_to_driver_consumer_position || shoal_mpsc_rb_producer_position(&c->to_driver) == consumer)
     {
         c->last_to_driver_consumer_position = consumer;
         c->time_of_last_to_driver_position_change_ms = now_ms;

@@ -51,7 +51,7 @@ typedef struct shoal_publication_link_stct
 {
     int64_t registration_id;
     int64_t client_id;
-    shoal_publication_resource_t *resource;    /* first member of a shoal_ipc_ or shoal_network_publication_t */
+    shoal_publication_resource_t *resource; /* first member of a shoal_ipc_ or shoal_network_publication_t */
 } shoal_publication_link_t;
 
 typedef struct shoal_subscription_link_stct
@@ -81,7 +81,7 @@ typedef struct shoal_driver_conductor_stct
     shoal_broadcast_transmitter_t to_clients;
     shoal_counters_manager_t counters;
     shoal_error_log_t error_log;
-    shoal_loss_report_t loss_report;   /* written by the receiver (images), set up and closed here */
+    shoal_loss_report_t loss_report; /* written by the receiver (images), set up and closed here */
     int64_t *system_counters[SHOAL_SYSTEM_COUNTER_COUNT];
 
     SHOAL_DRIVER_ARRAY(shoal_driver_client_t, clients);
@@ -94,11 +94,11 @@ typedef struct shoal_driver_conductor_stct
     SHOAL_DRIVER_ARRAY(shoal_send_channel_endpoint_t *, send_endpoints);
     SHOAL_DRIVER_ARRAY(shoal_receive_channel_endpoint_t *, receive_endpoints);
     SHOAL_DRIVER_ARRAY(shoal_publication_image_t *, images);
-    shoal_udp_command_queue_t to_conductor;   /* RELEASED, SETUP, RESULT from the duties */
+    shoal_udp_command_queue_t to_conductor; /* RELEASED, SETUP, RESULT from the duties */
     shoal_udp_sender_t *sender;
     shoal_udp_receiver_t *receiver;
     int64_t receiver_id;
-    bool random_fallback_logged;       /* getrandom failed once: logged */
+    bool random_fallback_logged; /* getrandom failed once: logged */
     uint64_t next_loss_seed;
 
     int64_t last_timer_ms;
@@ -173,9 +173,9 @@ bool shoal_driver_share_or_check(shoal_driver_conductor_t *c, int64_t correlatio
 /* What a new publication of either medium is made of: its log (uri's
  * session id or a fresh random one, a random initial term id, sparse) and
  * identity; channel labels its counters. */
-shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c,
-    shoal_media_t media, int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length,
-    int32_t mtu, bool exclusive, const char *channel);
+shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c, shoal_media_t media,
+    int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length, int32_t mtu, bool exclusive,
+    const char *channel);
 /* Records that client_id holds r (its reference already counted) under
  * correlation_id and answers PUBLICATION_READY. On failure the error is sent
  * and the reference dropped. */
@@ -239,8 +239,8 @@ shoal_udp_endpoint_params_t shoal_driver_endpoint_params(shoal_driver_conductor_
 /* The endpoint of the same channel (canonical text), or NULL. */
 void *shoal_driver_find_endpoint(void *const *endpoints, int32_t count, const shoal_udp_channel_t *ch);
 /* A new endpoint: its counters, and a place in the array (room ensured by the caller). */
-void shoal_driver_adopt_endpoint(shoal_driver_conductor_t *c, void **endpoints, int32_t *count,
-    shoal_udp_endpoint_t *e, bool send_side, int64_t now_ms);
+void shoal_driver_adopt_endpoint(shoal_driver_conductor_t *c, void **endpoints, int32_t *count, shoal_udp_endpoint_t *e,
+    bool send_side, int64_t now_ms);
 /* An endpoint whose removal is still on its way to its duty is taken back
  * (its socket still holds the port): true if the caller must ask its duty
  * to add it again (the queue is FIFO: the duty drops it, then adds it). */
@@ -263,8 +263,8 @@ void shoal_driver_udp_proxy_close(shoal_driver_conductor_t *c);
  * noted in the error log). */
 void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint);
 /* add/remove_destination for the sender, answered by its RESULT; -1 if it cannot be queued. */
-int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint,
-    int64_t correlation_id, const struct sockaddr_storage *address);
+int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint, int64_t correlation_id,
+    const struct sockaddr_storage *address);
 void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint,
     int32_t stream_id, int64_t cooldown_ns);
 /* Sender and receiver duties when they share the conductor's thread. */

@@ -98,8 +98,7 @@ bool shoal_driver_share_or_check(shoal_driver_conductor_t *c, int64_t correlatio
     {
         if (uri->has_session_id && shoal_driver_session_in_use(c, stream_id, uri->session_id))
         {
-            snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id,
-                uri->session_id);
+            snprintf(msg, sizeof(msg), "stream %d clash: session-id %d is already in use", stream_id, uri->session_id);
             shoal_driver_send_error(c, correlation_id, SHOAL_ECLASH, msg);
             return false;
         }
@@ -118,9 +117,9 @@ bool shoal_driver_share_or_check(shoal_driver_conductor_t *c, int64_t correlatio
     return true;
 }
 
-shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c,
-    shoal_media_t media, int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length,
-    int32_t mtu, bool exclusive, const char *channel)
+shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver_conductor_t *c, shoal_media_t media,
+    int64_t correlation_id, int32_t stream_id, const shoal_uri_t *uri, int32_t term_length, int32_t mtu, bool exclusive,
+    const char *channel)
 {
     shoal_publication_resource_params_t p = {
         .media = media,
@@ -152,8 +151,8 @@ static void send_publication_ready(shoal_driver_conductor_t *c, int64_t correlat
     ready->log_file_length = (int32_t)strlen(r->log_file);
     memcpy(c->scratch + sizeof(*ready), r->log_file, (size_t)ready->log_file_length);
     shoal_broadcast_transmitter_transmit(&c->to_clients,
-        r->exclusive ? SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY : SHOAL_RSP_ON_PUBLICATION_READY,
-        c->scratch, sizeof(*ready) + (size_t)ready->log_file_length);
+        r->exclusive ? SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY : SHOAL_RSP_ON_PUBLICATION_READY, c->scratch,
+        sizeof(*ready) + (size_t)ready->log_file_length);
 }
 
 int shoal_driver_link_publication(shoal_driver_conductor_t *c, int64_t correlation_id, int64_t client_id,
@@ -212,13 +211,13 @@ void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t cl
 {
     int32_t term_length, mtu;
     if (!shoal_driver_publication_sizes(c, correlation_id, channel, uri, (int32_t)c->ctx->ipc_term_length, INT32_MAX,
-        &term_length, &mtu))
+            &term_length, &mtu))
     {
         return;
     }
     shoal_ipc_publication_t *pub = exclusive ? NULL : find_shared(c, stream_id, uri);
     if (!shoal_driver_share_or_check(c, correlation_id, stream_id, uri, NULL == pub ? NULL : &pub->resource,
-        NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
+            NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
     {
         return;
     }
@@ -230,8 +229,8 @@ void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t cl
             return;
         }
         shoal_ipc_publication_params_t params = {
-            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_IPC, correlation_id, stream_id, uri,
-                term_length, mtu, exclusive, "aeron:ipc"),
+            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_IPC, correlation_id, stream_id, uri, term_length,
+                mtu, exclusive, "aeron:ipc"),
             .session_id_explicit = uri->has_session_id,
         };
         if (shoal_ipc_publication_create(&pub, c->ctx->dir, &params, &c->counters, now_ms) < 0)
@@ -256,9 +255,11 @@ void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t cl
 static void report_invalid_position(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub, int64_t count)
 {
     char msg[256];
-    snprintf(msg, sizeof(msg), "subscriber position %lld of subscription %lld on IPC stream %d session %d is "
+    snprintf(msg, sizeof(msg),
+        "subscriber position %lld of subscription %lld on IPC stream %d session %d is "
         "impossible (beyond what was published or a whole term behind it): clamped; a client wrote its position "
-        "counter", (long long)pub->last_invalid_position, (long long)pub->last_invalid_subscription_registration_id,
+        "counter",
+        (long long)pub->last_invalid_position, (long long)pub->last_invalid_subscription_registration_id,
         pub->resource.stream_id, pub->resource.session_id);
     shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES], count);
     shoal_driver_record_error(c, SHOAL_EINVAL, msg);

@@ -24,8 +24,8 @@
 static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_conductor_t *c,
     const shoal_udp_channel_t *ch, int64_t now_ms)
 {
-    shoal_receive_channel_endpoint_t *ep = shoal_driver_find_endpoint((void *const *)c->receive_endpoints,
-        c->receive_endpoints_count, ch);
+    shoal_receive_channel_endpoint_t *ep =
+        shoal_driver_find_endpoint((void *const *)c->receive_endpoints, c->receive_endpoints_count, ch);
     if (NULL != ep)
     {
         if (shoal_driver_revive_endpoint(&ep->udp))
@@ -50,8 +50,7 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
     {
         return NULL;
     }
-    shoal_driver_adopt_endpoint(c, (void **)c->receive_endpoints, &c->receive_endpoints_count, &ep->udp, false,
-        now_ms);
+    shoal_driver_adopt_endpoint(c, (void **)c->receive_endpoints, &c->receive_endpoints_count, &ep->udp, false, now_ms);
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_RECEIVE_ENDPOINT, ep, ep, 0, 0);
     return ep;
 }
@@ -65,16 +64,16 @@ static bool link_matches_image(const shoal_subscription_link_t *link, const shoa
 static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
     shoal_publication_image_t *image, int64_t now_ms)
 {
-    int32_t counter_id = shoal_stream_counter_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION,
-        "sub-pos", link->registration_id, image->session_id, image->stream_id, link->channel, image->source,
-        link->client_id);
+    int32_t counter_id =
+        shoal_stream_counter_allocate(&c->counters, now_ms, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION, "sub-pos",
+            link->registration_id, image->session_id, image->stream_id, link->channel, image->source, link->client_id);
     if (counter_id < 0)
     {
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
         return;
     }
     if (shoal_publication_image_add_subscriber(image, link->registration_id, counter_id,
-        shoal_counter_addr(c->counters.values, counter_id)) < 0)
+            shoal_counter_addr(c->counters.values, counter_id)) < 0)
     {
         shoal_counters_manager_free(&c->counters, now_ms, counter_id);
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
@@ -231,8 +230,8 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
     }
     shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_STREAM, NULL, ep, stream_id, 0);
     ep->udp.ref_count++;
-    shoal_subscription_link_t *link = shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id, uri,
-        SHOAL_MEDIA_UDP);
+    shoal_subscription_link_t *link =
+        shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id, uri, SHOAL_MEDIA_UDP);
     link->endpoint = ep;
     link->reliable = uri->has_reliable ? uri->reliable : true;
     link->sparse = uri->has_sparse && uri->sparse;
@@ -307,7 +306,7 @@ void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoa
     int64_t now_ms)
 {
     if (!shoal_driver_endpoint_released(c, (void **)c->receive_endpoints, &c->receive_endpoints_count, &ep->udp,
-        now_ms))
+            now_ms))
     {
         return;
     }

@@ -20,8 +20,8 @@
 static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch,
     int64_t now_ms)
 {
-    shoal_send_channel_endpoint_t *ep = shoal_driver_find_endpoint((void *const *)c->send_endpoints,
-        c->send_endpoints_count, ch);
+    shoal_send_channel_endpoint_t *ep =
+        shoal_driver_find_endpoint((void *const *)c->send_endpoints, c->send_endpoints_count, ch);
     if (NULL != ep)
     {
         if (shoal_driver_revive_endpoint(&ep->udp))
@@ -91,7 +91,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     }
     int32_t term_length, mtu;
     if (!shoal_driver_publication_sizes(c, correlation_id, channel, uri, (int32_t)c->ctx->term_length,
-        SHOAL_UDP_MAX_DATAGRAM - 32, &term_length, &mtu))
+            SHOAL_UDP_MAX_DATAGRAM - 32, &term_length, &mtu))
     {
         return;
     }
@@ -118,7 +118,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         }
     }
     if (!shoal_driver_share_or_check(c, correlation_id, stream_id, uri, NULL == pub ? NULL : &pub->resource,
-        NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
+            NULL == pub ? 0 : pub->log.term_length, term_length, mtu))
     {
         release_unused_send_endpoint(c, ep);
         return;
@@ -137,11 +137,12 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         }
         int64_t now_ns = shoal_nano_time();
         shoal_network_publication_params_t params = {
-            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_UDP, correlation_id, stream_id, uri,
-                term_length, mtu, exclusive, canonical),
+            .resource = shoal_driver_publication_params(c, SHOAL_MEDIA_UDP, correlation_id, stream_id, uri, term_length,
+                mtu, exclusive, canonical),
             .ttl = ch.ttl,
             .reliable = uri->has_reliable ? uri->reliable : true,
-            .fc_default = ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
+            .fc_default =
+                ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
             .fc_spec = uri->fc,
             .connection_timeout_ns = (int64_t)c->ctx->publication_connection_timeout_ms * 1000000LL,
             .fc_receiver_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
@@ -192,8 +193,10 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
     shoal_network_publication_t *pub = SHOAL_MEDIA_UDP == r->media ? (shoal_network_publication_t *)r : NULL;
     if (NULL == pub || SHOAL_CONTROL_MODE_MANUAL != pub->endpoint->control_mode)
     {
-        snprintf(msg, sizeof(msg), "%s: publication '%s' is not a manual MDC publication (needs aeron:udp with "
-            "control-mode=manual)", fn, NULL == pub ? "aeron:ipc" : pub->channel);
+        snprintf(msg, sizeof(msg),
+            "%s: publication '%s' is not a manual MDC publication (needs aeron:udp with "
+            "control-mode=manual)",
+            fn, NULL == pub ? "aeron:ipc" : pub->channel);
         shoal_driver_send_error(c, correlation_id, SHOAL_EINVAL, msg);
         return;
     }

@@ -28,7 +28,7 @@ static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_
         return;
     }
     if (shoal_ipc_publication_add_subscriber(pub, link->registration_id, image_id, counter_id,
-        shoal_counter_addr(c->counters.values, counter_id)) < 0)
+            shoal_counter_addr(c->counters.values, counter_id)) < 0)
     {
         shoal_counters_manager_free(&c->counters, now_ms, counter_id);
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
@@ -78,8 +78,8 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
-    shoal_subscription_link_t *link = shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id,
-        &uri, SHOAL_MEDIA_IPC);
+    shoal_subscription_link_t *link =
+        shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id, &uri, SHOAL_MEDIA_IPC);
     for (int32_t i = 0; i < c->ipc_publications_count; i++)
     {
         shoal_ipc_publication_t *pub = c->ipc_publications[i];

@@ -70,7 +70,6 @@ static void free_counters(shoal_driver_conductor_t *c, int32_t *ids, int64_t now
     }
 }
 
-
 shoal_udp_endpoint_params_t shoal_driver_endpoint_params(shoal_driver_conductor_t *c, const shoal_udp_channel_t *ch)
 {
     shoal_udp_endpoint_params_t p = {
@@ -97,8 +96,8 @@ void *shoal_driver_find_endpoint(void *const *endpoints, int32_t count, const sh
     return NULL;
 }
 
-void shoal_driver_adopt_endpoint(shoal_driver_conductor_t *c, void **endpoints, int32_t *count,
-    shoal_udp_endpoint_t *e, bool send_side, int64_t now_ms)
+void shoal_driver_adopt_endpoint(shoal_driver_conductor_t *c, void **endpoints, int32_t *count, shoal_udp_endpoint_t *e,
+    bool send_side, int64_t now_ms)
 {
     if (send_side)
     {

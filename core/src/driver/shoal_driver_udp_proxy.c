@@ -58,8 +58,8 @@ void shoal_driver_ask_sender(shoal_driver_conductor_t *c, int32_t type, void *ob
     ask(c, &c->sender->duty.commands, type, &cmd);
 }
 
-int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint,
-    int64_t correlation_id, const struct sockaddr_storage *address)
+int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, void *endpoint, int64_t correlation_id,
+    const struct sockaddr_storage *address)
 {
     shoal_udp_command_t cmd;
     command_init(&cmd, NULL, endpoint);

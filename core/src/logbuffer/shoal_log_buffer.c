@@ -47,7 +47,7 @@ int shoal_log_buffer_create(shoal_log_buffer_t *log, char *path, size_t path_siz
     lay_out(log, addr, length, p->term_length);
     log->initial_term_id = p->initial_term_id;
     if (shoal_logbuffer_metadata_init(log->meta, p->term_length, p->mtu, (int32_t)sysconf(_SC_PAGESIZE),
-        p->initial_term_id, p->session_id, p->stream_id, p->registration_id) < 0)
+            p->initial_term_id, p->session_id, p->stream_id, p->registration_id) < 0)
     {
         shoal_log_buffer_delete(log, path);
         return -1;
@@ -156,7 +156,8 @@ bool shoal_log_buffer_unblock(shoal_log_buffer_t *log, int64_t blocked_position)
     if (active_term_count == blocked_term_count - 1 && 0 == blocked_offset)
     {
         /* The writer tripped the term end and died before rotating. */
-        int64_t raw = shoal_load_acquire(&m->term_tail_counters[shoal_logbuffer_index_by_term_count(active_term_count)]);
+        int64_t raw =
+            shoal_load_acquire(&m->term_tail_counters[shoal_logbuffer_index_by_term_count(active_term_count)]);
         return shoal_logbuffer_rotate_log(m, active_term_count, shoal_logbuffer_term_id(raw));
     }
     size_t index = shoal_logbuffer_index_by_term_count(blocked_term_count);

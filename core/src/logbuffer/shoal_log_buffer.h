@@ -25,19 +25,19 @@ typedef struct shoal_log_buffer_stct
     int32_t term_length;
     int32_t initial_term_id;
     size_t position_bits_to_shift;
-    uint8_t *mapped;                   /* NULL: not mapped */
+    uint8_t *mapped; /* NULL: not mapped */
     size_t mapped_length;
 } shoal_log_buffer_t;
 
 typedef struct shoal_log_buffer_params_stct
 {
-    int64_t registration_id;           /* names the file; the metadata's correlation id */
+    int64_t registration_id; /* names the file; the metadata's correlation id */
     int32_t term_length;
     int32_t mtu;
     int32_t initial_term_id;
     int32_t session_id;
     int32_t stream_id;
-    bool sparse;                       /* true: blocks are not reserved up front */
+    bool sparse; /* true: blocks are not reserved up front */
 } shoal_log_buffer_params_t;
 
 /* Creates <dir>/publications/<registration_id>.logbuffer (the directory

@@ -37,13 +37,13 @@
 #include "protocol/shoal_frames.h"
 #include "util/shoal_error.h"
 
-#define SHOAL_LOGBUFFER_PARTITION_COUNT 3
-#define SHOAL_LOGBUFFER_TERM_MIN_LENGTH (64 * 1024)
-#define SHOAL_LOGBUFFER_TERM_MAX_LENGTH (1024 * 1024 * 1024)
-#define SHOAL_LOGBUFFER_PAGE_MIN_SIZE (4 * 1024)
-#define SHOAL_LOGBUFFER_PAGE_MAX_SIZE (1024 * 1024 * 1024)
-#define SHOAL_LOG_META_DATA_LENGTH 4096
-#define SHOAL_LOGBUFFER_MAX_MESSAGE_LENGTH (16 * 1024 * 1024)
+#define SHOAL_LOGBUFFER_PARTITION_COUNT                 3
+#define SHOAL_LOGBUFFER_TERM_MIN_LENGTH                 (64 * 1024)
+#define SHOAL_LOGBUFFER_TERM_MAX_LENGTH                 (1024 * 1024 * 1024)
+#define SHOAL_LOGBUFFER_PAGE_MIN_SIZE                   (4 * 1024)
+#define SHOAL_LOGBUFFER_PAGE_MAX_SIZE                   (1024 * 1024 * 1024)
+#define SHOAL_LOG_META_DATA_LENGTH                      4096
+#define SHOAL_LOGBUFFER_MAX_MESSAGE_LENGTH              (16 * 1024 * 1024)
 #define SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH 32
 
 typedef struct shoal_logbuffer_metadata_stct
@@ -83,8 +83,8 @@ static inline int shoal_logbuffer_check_term_length(int64_t term_length)
 {
     if (term_length < SHOAL_LOGBUFFER_TERM_MIN_LENGTH || term_length > SHOAL_LOGBUFFER_TERM_MAX_LENGTH)
     {
-        return shoal_set_err(SHOAL_EINVAL, "term length %lld out of range [%d, %d]",
-            (long long)term_length, SHOAL_LOGBUFFER_TERM_MIN_LENGTH, SHOAL_LOGBUFFER_TERM_MAX_LENGTH);
+        return shoal_set_err(SHOAL_EINVAL, "term length %lld out of range [%d, %d]", (long long)term_length,
+            SHOAL_LOGBUFFER_TERM_MIN_LENGTH, SHOAL_LOGBUFFER_TERM_MAX_LENGTH);
     }
     if (!SHOAL_IS_POWER_OF_TWO(term_length))
     {
@@ -98,8 +98,8 @@ static inline int shoal_logbuffer_check_page_size(int64_t page_size)
     if (page_size < SHOAL_LOGBUFFER_PAGE_MIN_SIZE || page_size > SHOAL_LOGBUFFER_PAGE_MAX_SIZE ||
         !SHOAL_IS_POWER_OF_TWO(page_size))
     {
-        return shoal_set_err(SHOAL_EINVAL, "page size %lld is not a power of 2 in [%d, %d]",
-            (long long)page_size, SHOAL_LOGBUFFER_PAGE_MIN_SIZE, SHOAL_LOGBUFFER_PAGE_MAX_SIZE);
+        return shoal_set_err(SHOAL_EINVAL, "page size %lld is not a power of 2 in [%d, %d]", (long long)page_size,
+            SHOAL_LOGBUFFER_PAGE_MIN_SIZE, SHOAL_LOGBUFFER_PAGE_MAX_SIZE);
     }
     return 0;
 }
@@ -166,22 +166,22 @@ static inline int32_t shoal_logbuffer_compute_term_count(int32_t term_id, int32_
     return (int32_t)((uint32_t)term_id - (uint32_t)initial_term_id);
 }
 
-static inline int64_t shoal_logbuffer_compute_term_begin_position(
-    int32_t active_term_id, size_t position_bits_to_shift, int32_t initial_term_id)
+static inline int64_t shoal_logbuffer_compute_term_begin_position(int32_t active_term_id, size_t position_bits_to_shift,
+    int32_t initial_term_id)
 {
     int64_t term_count = shoal_logbuffer_compute_term_count(active_term_id, initial_term_id);
     return (int64_t)((uint64_t)term_count << position_bits_to_shift);
 }
 
-static inline int64_t shoal_logbuffer_compute_position(
-    int32_t active_term_id, int32_t term_offset, size_t position_bits_to_shift, int32_t initial_term_id)
+static inline int64_t shoal_logbuffer_compute_position(int32_t active_term_id, int32_t term_offset,
+    size_t position_bits_to_shift, int32_t initial_term_id)
 {
     return shoal_logbuffer_compute_term_begin_position(active_term_id, position_bits_to_shift, initial_term_id) +
         term_offset;
 }
 
-static inline int32_t shoal_logbuffer_compute_term_id_from_position(
-    int64_t position, size_t position_bits_to_shift, int32_t initial_term_id)
+static inline int32_t shoal_logbuffer_compute_term_id_from_position(int64_t position, size_t position_bits_to_shift,
+    int32_t initial_term_id)
 {
     return (int32_t)((uint32_t)(position >> position_bits_to_shift) + (uint32_t)initial_term_id);
 }
@@ -240,8 +240,8 @@ static inline int64_t shoal_logbuffer_raw_tail(shoal_logbuffer_metadata_t *metad
     return shoal_load_acquire(&metadata->term_tail_counters[partition_index]);
 }
 
-static inline void shoal_logbuffer_initialise_tail_with_term_id(
-    shoal_logbuffer_metadata_t *metadata, size_t partition_index, int32_t term_id)
+static inline void shoal_logbuffer_initialise_tail_with_term_id(shoal_logbuffer_metadata_t *metadata,
+    size_t partition_index, int32_t term_id)
 {
     shoal_store_release(&metadata->term_tail_counters[partition_index], shoal_logbuffer_pack_tail(term_id, 0));
 }
@@ -253,8 +253,8 @@ static inline void shoal_logbuffer_initialise_tail_with_term_id(
  * any number of threads that saw the same trip; returns true for the one
  * whose CAS of active_term_count succeeded.
  */
-static inline bool shoal_logbuffer_rotate_log(
-    shoal_logbuffer_metadata_t *metadata, int32_t current_term_count, int32_t current_term_id)
+static inline bool shoal_logbuffer_rotate_log(shoal_logbuffer_metadata_t *metadata, int32_t current_term_count,
+    int32_t current_term_id)
 {
     const int32_t next_term_id = (int32_t)((uint32_t)current_term_id + 1);
     const int32_t next_term_count = (int32_t)((uint32_t)current_term_count + 1);
@@ -270,7 +270,8 @@ static inline bool shoal_logbuffer_rotate_log(
         {
             break;
         }
-    } while (!shoal_cas(&metadata->term_tail_counters[next_index], &raw_tail, new_raw_tail));
+    }
+    while (!shoal_cas(&metadata->term_tail_counters[next_index], &raw_tail, new_raw_tail));
 
     int32_t expected_count = current_term_count;
     return shoal_cas(&metadata->active_term_count, &expected_count, next_term_count);
@@ -281,8 +282,8 @@ static inline bool shoal_logbuffer_rotate_log(
  * DATA, session/stream ids, term_id = initial_term_id, reserved 0) and
  * default_frame_header_length.
  */
-static inline void shoal_logbuffer_fill_default_header(
-    shoal_logbuffer_metadata_t *metadata, int32_t session_id, int32_t stream_id, int32_t initial_term_id)
+static inline void shoal_logbuffer_fill_default_header(shoal_logbuffer_metadata_t *metadata, int32_t session_id,
+    int32_t stream_id, int32_t initial_term_id)
 {
     shoal_data_header_t hdr;
     memset(&hdr, 0, sizeof(hdr));

@@ -14,8 +14,8 @@
 
 /* Writes the header of a frame at offset: length first, negated and with
  * release (claimed), then the rest from the default header. */
-static inline shoal_data_header_t *term_appender_header_write(
-    uint8_t *term, int32_t offset, int32_t frame_length, int32_t term_id, const shoal_data_header_t *default_header)
+static inline shoal_data_header_t *term_appender_header_write(uint8_t *term, int32_t offset, int32_t frame_length,
+    int32_t term_id, const shoal_data_header_t *default_header)
 {
     shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
 
@@ -34,8 +34,8 @@ static inline void term_appender_frame_commit(shoal_data_header_t *hdr, int32_t 
 }
 
 /* Pads term[term_offset..term_length) if this writer crossed the end. */
-static int32_t term_appender_handle_end_of_log(
-    uint8_t *term, int32_t term_length, int64_t term_offset, int32_t term_id, const shoal_data_header_t *default_header)
+static int32_t term_appender_handle_end_of_log(uint8_t *term, int32_t term_length, int64_t term_offset, int32_t term_id,
+    const shoal_data_header_t *default_header)
 {
     if (term_offset < term_length)
     {
@@ -113,8 +113,8 @@ static inline int check_raw_length(size_t length, int32_t term_length)
 {
     if (SHOAL_UNLIKELY(length > (size_t)term_length))
     {
-        return shoal_set_err(SHOAL_EMSGSIZE, "message of %zu bytes is longer than the term length %d",
-            length, term_length);
+        return shoal_set_err(SHOAL_EMSGSIZE, "message of %zu bytes is longer than the term length %d", length,
+            term_length);
     }
     return 0;
 }
@@ -199,11 +199,12 @@ static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id
 
         flags = 0;
         offset += aligned_length;
-    } while (remaining > 0);
+    }
+    while (remaining > 0);
 }
 
-static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id,
-    const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim)
+static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id, const shoal_data_header_t *default_header,
+    size_t length, shoal_claim_t *claim)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
     shoal_data_header_t *hdr = term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
@@ -234,8 +235,8 @@ static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int
          * padding so readers are not blocked, and make the caller retry. */
         if (term_offset + aligned_length <= term_length)
         {
-            shoal_data_header_t *hdr = term_appender_header_write(
-                term, (int32_t)term_offset, (int32_t)aligned_length, tail_term_id, default_header);
+            shoal_data_header_t *hdr = term_appender_header_write(term, (int32_t)term_offset, (int32_t)aligned_length,
+                tail_term_id, default_header);
             hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
             term_appender_frame_commit(hdr, (int32_t)aligned_length);
             return SHOAL_TERM_APPENDER_TRIPPED;
@@ -257,8 +258,7 @@ static inline int64_t exclusive_claim(uint8_t *term, int64_t *tail_counter, int3
 {
     const int64_t resulting_offset = (int64_t)term_offset + aligned_length;
 
-    shoal_store_release(tail_counter,
-        (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
+    shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
     if (resulting_offset > term_length)
     {
         return term_appender_handle_end_of_log(term, term_length, term_offset, term_id, default_header);
@@ -305,9 +305,9 @@ static SHOAL_ALWAYS_INLINE int32_t term_appender_append(uint8_t *term, int64_t *
     {
         return SHOAL_TERM_APPENDER_FAILED;
     }
-    const int64_t offset = exclusive ?
-        exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, aligned_length) :
-        concurrent_claim(term, tail_counter, term_length, default_header, aligned_length, term_id);
+    const int64_t offset = exclusive
+        ? exclusive_claim(term, tail_counter, term_length, default_header, term_id, term_offset, aligned_length)
+        : concurrent_claim(term, tail_counter, term_length, default_header, aligned_length, term_id);
     if (offset < 0)
     {
         return (int32_t)offset;
@@ -340,9 +340,11 @@ int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_cou
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     int64_t reserved_value, int32_t active_term_id)
 {
-    const term_appender_message_t m = {
-        .kind = TERM_APPENDER_WHOLE, .length = length, .iov = iov, .iovcnt = iovcnt, .reserved_value = reserved_value
-    };
+    const term_appender_message_t m = { .kind = TERM_APPENDER_WHOLE,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .reserved_value = reserved_value };
     return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
 }
 
@@ -350,8 +352,12 @@ int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_count
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     size_t max_payload_length, int64_t reserved_value, int32_t active_term_id)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS, .length = length, .iov = iov,
-        .iovcnt = iovcnt, .max_payload_length = max_payload_length, .reserved_value = reserved_value };
+    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .max_payload_length = max_payload_length,
+        .reserved_value = reserved_value };
     return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
 }
 
@@ -367,9 +373,11 @@ int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, int64_t reserved_value)
 {
-    const term_appender_message_t m = {
-        .kind = TERM_APPENDER_WHOLE, .length = length, .iov = iov, .iovcnt = iovcnt, .reserved_value = reserved_value
-    };
+    const term_appender_message_t m = { .kind = TERM_APPENDER_WHOLE,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .reserved_value = reserved_value };
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
 
@@ -377,7 +385,11 @@ int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS, .length = length, .iov = iov,
-        .iovcnt = iovcnt, .max_payload_length = max_payload_length, .reserved_value = reserved_value };
+    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .max_payload_length = max_payload_length,
+        .reserved_value = reserved_value };
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }

@@ -43,43 +43,39 @@
 #include "protocol/shoal_frames.h"
 
 #define SHOAL_TERM_APPENDER_TRIPPED (-1)
-#define SHOAL_TERM_APPENDER_FAILED (-2)
+#define SHOAL_TERM_APPENDER_FAILED  (-2)
 
 /* ---- concurrent (tail_counter shared by all writers of the partition) ---- */
 
 /* Claims a frame for length payload bytes (length <= max payload length);
  * fills claim (data, length, frame_) for shoal_term_claim_commit/abort. */
-int32_t shoal_term_appender_claim(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    size_t length, shoal_claim_t *claim, int32_t active_term_id);
+int32_t shoal_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim, int32_t active_term_id);
 
 /* One frame (BEGIN|END) holding the bytes of iov[0..iovcnt) (length in total). */
-int32_t shoal_term_appender_append_unfragmented(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    const shoal_iovec_t *iov, size_t iovcnt, size_t length, int64_t reserved_value, int32_t active_term_id);
+int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value, int32_t active_term_id);
 
 /* ceil(length / max_payload_length) frames: BEGIN on the first, END on the
  * last (both on a single frame). reserved_value goes in every fragment. */
-int32_t shoal_term_appender_append_fragmented(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    const shoal_iovec_t *iov, size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value,
-    int32_t active_term_id);
+int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    size_t max_payload_length, int64_t reserved_value, int32_t active_term_id);
 
 /* ---- exclusive (single writer; term_offset is the writer's local tail) ---- */
 
-int32_t shoal_exclusive_term_appender_claim(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    int32_t term_id, int32_t term_offset, size_t length, shoal_claim_t *claim);
+int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, size_t length,
+    shoal_claim_t *claim);
 
-int32_t shoal_exclusive_term_appender_append_unfragmented(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    int64_t reserved_value);
+int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
+    size_t iovcnt, size_t length, int64_t reserved_value);
 
-int32_t shoal_exclusive_term_appender_append_fragmented(
-    uint8_t *term, int64_t *tail_counter, int32_t term_length, const shoal_data_header_t *default_header,
-    int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    size_t max_payload_length, int64_t reserved_value);
+int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
+    size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value);
 
 /* Aligned bytes a message of length takes in a term (all its fragments). */
 int64_t shoal_term_appender_required_length(size_t length, size_t max_payload_length);

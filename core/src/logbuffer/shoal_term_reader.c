@@ -71,9 +71,9 @@ static inline void header_fill(shoal_header_t *h, const shoal_data_header_t *f, 
 
 typedef enum chain_status_en
 {
-    CHAIN_COMPLETE,     /* END found; *end_offset after it, *total payload bytes */
-    CHAIN_INCOMPLETE,   /* a fragment is not committed yet: retry later */
-    CHAIN_BROKEN        /* no END: *end_offset is where the broken chain stops */
+    CHAIN_COMPLETE,   /* END found; *end_offset after it, *total payload bytes */
+    CHAIN_INCOMPLETE, /* a fragment is not committed yet: retry later */
+    CHAIN_BROKEN      /* no END: *end_offset is where the broken chain stops */
 } chain_status_t;
 
 /* Looks ahead over the fragments that follow the BEGIN frame at
@@ -83,8 +83,8 @@ typedef enum chain_status_en
  * them), so a large message is not re-read from its start at every poll
  * while its publisher is still writing it. */
 static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset,
-    size_t *total, uint8_t *flags_union)
+    int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *total,
+    uint8_t *flags_union)
 {
     int32_t offset;
     size_t bytes;
@@ -209,8 +209,8 @@ shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t t
         {
             size_t total = 0;
             uint8_t flags_union = 0;
-            chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length,
-                assembly, &end_offset, &total, &flags_union);
+            chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
+                &end_offset, &total, &flags_union);
             if (CHAIN_INCOMPLETE == status)
             {
                 break;
@@ -233,8 +233,7 @@ shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t t
             }
             payload = assembly->data;
             length = total;
-            header_fill(&hdr, f,
-                (uint8_t)(SHOAL_FRAME_FLAG_UNFRAGMENTED | (flags_union & SHOAL_FRAME_FLAG_EOS)),
+            header_fill(&hdr, f, (uint8_t)(SHOAL_FRAME_FLAG_UNFRAGMENTED | (flags_union & SHOAL_FRAME_FLAG_EOS)),
                 term_base_position + end_offset);
         }
         else

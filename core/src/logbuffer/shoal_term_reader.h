@@ -66,26 +66,20 @@ void shoal_assembly_buffer_close(shoal_assembly_buffer_t *b);
 /* Makes capacity >= length (realloc). 0, or -1 with SHOAL_ENOMEM. */
 int shoal_assembly_buffer_ensure(shoal_assembly_buffer_t *b, size_t length);
 
-typedef shoal_controlled_action_t (*shoal_term_message_handler_t)(
-    void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
+typedef shoal_controlled_action_t (
+    *shoal_term_message_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 typedef struct shoal_term_read_result_stct
 {
-    int32_t offset;               /* term offset after the last consumed frame */
-    int32_t messages;             /* messages delivered and consumed (ABORTed ones not counted) */
-    bool padding_or_gap_skipped;  /* PAD frames, orphan or broken fragments were consumed */
+    int32_t offset;              /* term offset after the last consumed frame */
+    int32_t messages;            /* messages delivered and consumed (ABORTed ones not counted) */
+    bool padding_or_gap_skipped; /* PAD frames, orphan or broken fragments were consumed */
 } shoal_term_read_result_t;
 
 /* Reads messages from term[term_offset..term_length), at most message_limit
  * of them. term_base_position is the stream position of term offset 0. */
-shoal_term_read_result_t shoal_term_read_messages(
-    const uint8_t *term,
-    int32_t term_offset,
-    int32_t term_length,
-    int64_t term_base_position,
-    size_t message_limit,
-    shoal_term_message_handler_t handler,
-    void *clientd,
+shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
+    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
     shoal_assembly_buffer_t *assembly);
 
 #endif /* SHOAL_TERM_READER_H */

@@ -41,8 +41,8 @@ static bool scan_back_to_confirm_zeroed(const uint8_t *term, int32_t current_off
  * whole message is there). Returns that fragment's offset, or -1 if the
  * chain is whole, broken by another frame (readers skip it), or reaches the
  * tail (its writer may still be claiming). */
-static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_length, int32_t offset,
-    int32_t frame_length, int32_t tail_offset)
+static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_length, int32_t offset, int32_t frame_length,
+    int32_t tail_offset)
 {
     const shoal_data_header_t *hdr = (const shoal_data_header_t *)(term + offset);
     if (SHOAL_HDR_TYPE_DATA != hdr->frame_header.type ||

@@ -40,13 +40,8 @@ typedef enum shoal_unblock_status_en
     SHOAL_UNBLOCK_UNBLOCKED_TO_END
 } shoal_unblock_status_t;
 
-shoal_unblock_status_t shoal_term_unblocker_unblock(
-    shoal_logbuffer_metadata_t *meta,
-    uint8_t *term,
-    int32_t term_length,
-    int32_t blocked_offset,
-    int32_t tail_offset,
-    int32_t term_id);
+shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
+    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id);
 
 /*
  * Zeroes term[from..to) so the partition can be reused for term id + 3:

@@ -31,9 +31,9 @@
 #include <stddef.h>
 #include <stdbool.h>
 
-#define SHOAL_CNC_FILE "cnc.dat"
-#define SHOAL_CNC_LOCK_FILE "driver.lock"
-#define SHOAL_CNC_VERSION 0x00010100 /* major << 16 | minor << 8 | patch */
+#define SHOAL_CNC_FILE          "cnc.dat"
+#define SHOAL_CNC_LOCK_FILE     "driver.lock"
+#define SHOAL_CNC_VERSION       0x00010100 /* major << 16 | minor << 8 | patch */
 #define SHOAL_CNC_HEADER_LENGTH 4096
 
 typedef struct shoal_cnc_metadata_stct
@@ -62,7 +62,7 @@ typedef struct shoal_cnc_view_stct
     uint8_t *counters_metadata;
     uint8_t *counters_values;
     uint8_t *error_log;
-    uint8_t *loss_report;        /* NULL in a version 1.0 file */
+    uint8_t *loss_report; /* NULL in a version 1.0 file */
     size_t loss_report_length;
 } shoal_cnc_view_t;
 

@@ -15,29 +15,29 @@
 #include <stdint.h>
 
 /* client -> driver */
-#define SHOAL_CMD_ADD_PUBLICATION 0x01
-#define SHOAL_CMD_REMOVE_PUBLICATION 0x02
+#define SHOAL_CMD_ADD_PUBLICATION           0x01
+#define SHOAL_CMD_REMOVE_PUBLICATION        0x02
 #define SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION 0x03
-#define SHOAL_CMD_ADD_SUBSCRIPTION 0x04
-#define SHOAL_CMD_REMOVE_SUBSCRIPTION 0x05
-#define SHOAL_CMD_CLIENT_KEEPALIVE 0x06
-#define SHOAL_CMD_CLIENT_CLOSE 0x07
-#define SHOAL_CMD_ADD_DESTINATION 0x08
-#define SHOAL_CMD_REMOVE_DESTINATION 0x09
+#define SHOAL_CMD_ADD_SUBSCRIPTION          0x04
+#define SHOAL_CMD_REMOVE_SUBSCRIPTION       0x05
+#define SHOAL_CMD_CLIENT_KEEPALIVE          0x06
+#define SHOAL_CMD_CLIENT_CLOSE              0x07
+#define SHOAL_CMD_ADD_DESTINATION           0x08
+#define SHOAL_CMD_REMOVE_DESTINATION        0x09
 
 /* driver -> clients */
-#define SHOAL_RSP_ON_ERROR 0x0F01
-#define SHOAL_RSP_ON_PUBLICATION_READY 0x0F02
-#define SHOAL_RSP_ON_OPERATION_SUCCESS 0x0F04
-#define SHOAL_RSP_ON_AVAILABLE_IMAGE 0x0F05
-#define SHOAL_RSP_ON_UNAVAILABLE_IMAGE 0x0F06
+#define SHOAL_RSP_ON_ERROR                       0x0F01
+#define SHOAL_RSP_ON_PUBLICATION_READY           0x0F02
+#define SHOAL_RSP_ON_OPERATION_SUCCESS           0x0F04
+#define SHOAL_RSP_ON_AVAILABLE_IMAGE             0x0F05
+#define SHOAL_RSP_ON_UNAVAILABLE_IMAGE           0x0F06
 #define SHOAL_RSP_ON_EXCLUSIVE_PUBLICATION_READY 0x0F07
-#define SHOAL_RSP_ON_SUBSCRIPTION_READY 0x0F08
-#define SHOAL_RSP_ON_CLIENT_TIMEOUT 0x0F0A
+#define SHOAL_RSP_ON_SUBSCRIPTION_READY          0x0F08
+#define SHOAL_RSP_ON_CLIENT_TIMEOUT              0x0F0A
 
 #define SHOAL_MAX_CHANNEL_LENGTH 1024
-#define SHOAL_MAX_PATH_LENGTH 512
-#define SHOAL_MAX_ERROR_TEXT 400
+#define SHOAL_MAX_PATH_LENGTH    512
+#define SHOAL_MAX_ERROR_TEXT     400
 
 #pragma pack(push, 4)
 typedef struct shoal_correlated_command_stct
@@ -106,7 +106,7 @@ typedef struct shoal_subscription_ready_stct
 
 typedef struct shoal_image_ready_stct
 {
-    int64_t correlation_id;               /* image id */
+    int64_t correlation_id; /* image id */
     int64_t subscription_registration_id;
     int32_t session_id;
     int32_t stream_id;
@@ -117,7 +117,7 @@ typedef struct shoal_image_ready_stct
 
 typedef struct shoal_image_unavailable_stct
 {
-    int64_t correlation_id;               /* image id */
+    int64_t correlation_id; /* image id */
     int64_t subscription_registration_id;
     int32_t stream_id;
 } shoal_image_unavailable_t;

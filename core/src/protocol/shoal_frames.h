@@ -27,26 +27,26 @@
  * negative array size fails the build; msg documents the failure. */
 #ifndef SHOAL_LAYOUT_ASSERT
 #define SHOAL_LAYOUT_ASSERT_CAT2(a, b) a##b
-#define SHOAL_LAYOUT_ASSERT_CAT(a, b) SHOAL_LAYOUT_ASSERT_CAT2(a, b)
-#define SHOAL_LAYOUT_ASSERT(cond, msg) \
+#define SHOAL_LAYOUT_ASSERT_CAT(a, b)  SHOAL_LAYOUT_ASSERT_CAT2(a, b)
+#define SHOAL_LAYOUT_ASSERT(cond, msg)                                                                                 \
     typedef char SHOAL_LAYOUT_ASSERT_CAT(shoal_layout_assert_, __COUNTER__)[(cond) ? 1 : -1]
 #endif
 
 /* ---- frame types ---- */
-#define SHOAL_HDR_TYPE_PAD 0x00
-#define SHOAL_HDR_TYPE_DATA 0x01
-#define SHOAL_HDR_TYPE_NAK 0x02
-#define SHOAL_HDR_TYPE_SM 0x03
-#define SHOAL_HDR_TYPE_ERR 0x04
+#define SHOAL_HDR_TYPE_PAD   0x00
+#define SHOAL_HDR_TYPE_DATA  0x01
+#define SHOAL_HDR_TYPE_NAK   0x02
+#define SHOAL_HDR_TYPE_SM    0x03
+#define SHOAL_HDR_TYPE_ERR   0x04
 #define SHOAL_HDR_TYPE_SETUP 0x05
-#define SHOAL_HDR_TYPE_RTTM 0x06
+#define SHOAL_HDR_TYPE_RTTM  0x06
 
 #define SHOAL_FRAME_VERSION 0
 
 /* ---- DATA frame flags (same values as SHOAL_FLAG_* in shoal.h) ---- */
-#define SHOAL_FRAME_FLAG_BEGIN 0x80
-#define SHOAL_FRAME_FLAG_END 0x40
-#define SHOAL_FRAME_FLAG_EOS 0x20
+#define SHOAL_FRAME_FLAG_BEGIN        0x80
+#define SHOAL_FRAME_FLAG_END          0x40
+#define SHOAL_FRAME_FLAG_EOS          0x20
 #define SHOAL_FRAME_FLAG_UNFRAGMENTED (SHOAL_FRAME_FLAG_BEGIN | SHOAL_FRAME_FLAG_END)
 
 /* SM flag: the receiver asks the sender for a SETUP frame. */
@@ -56,30 +56,30 @@
 
 /* ---- lengths ---- */
 #define SHOAL_FRAME_HEADER_LENGTH 8
-#define SHOAL_DATA_HEADER_LENGTH 32
-#define SHOAL_FRAME_ALIGNMENT 32
-#define SHOAL_NAK_HEADER_LENGTH 28
-#define SHOAL_SM_HEADER_LENGTH 36
+#define SHOAL_DATA_HEADER_LENGTH  32
+#define SHOAL_FRAME_ALIGNMENT     32
+#define SHOAL_NAK_HEADER_LENGTH   28
+#define SHOAL_SM_HEADER_LENGTH    36
 #define SHOAL_ERROR_HEADER_LENGTH 40
 #define SHOAL_SETUP_HEADER_LENGTH 40
-#define SHOAL_RTTM_HEADER_LENGTH 40
+#define SHOAL_RTTM_HEADER_LENGTH  40
 
 /* Byte offsets used by code that touches frames without the structs. */
-#define SHOAL_FRAME_LENGTH_OFFSET 0
-#define SHOAL_FRAME_VERSION_OFFSET 4
-#define SHOAL_FRAME_FLAGS_OFFSET 5
-#define SHOAL_FRAME_TYPE_OFFSET 6
-#define SHOAL_DATA_TERM_OFFSET_OFFSET 8
-#define SHOAL_DATA_SESSION_ID_OFFSET 12
-#define SHOAL_DATA_STREAM_ID_OFFSET 16
-#define SHOAL_DATA_TERM_ID_OFFSET 20
+#define SHOAL_FRAME_LENGTH_OFFSET        0
+#define SHOAL_FRAME_VERSION_OFFSET       4
+#define SHOAL_FRAME_FLAGS_OFFSET         5
+#define SHOAL_FRAME_TYPE_OFFSET          6
+#define SHOAL_DATA_TERM_OFFSET_OFFSET    8
+#define SHOAL_DATA_SESSION_ID_OFFSET     12
+#define SHOAL_DATA_STREAM_ID_OFFSET      16
+#define SHOAL_DATA_TERM_ID_OFFSET        20
 #define SHOAL_DATA_RESERVED_VALUE_OFFSET 24
 
 #pragma pack(push, 4)
 
 typedef struct shoal_frame_header_stct
 {
-    int32_t frame_length;   /* including the header; negative = claimed, not committed (in a log) */
+    int32_t frame_length; /* including the header; negative = claimed, not committed (in a log) */
     uint8_t version;
     uint8_t flags;
     uint16_t type;
@@ -167,7 +167,8 @@ SHOAL_LAYOUT_ASSERT(sizeof(shoal_setup_header_t) == SHOAL_SETUP_HEADER_LENGTH, "
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_rttm_header_t) == SHOAL_RTTM_HEADER_LENGTH, "rttm header is 40 bytes");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_offset) == SHOAL_DATA_TERM_OFFSET_OFFSET, "term_offset at 8");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_id) == SHOAL_DATA_TERM_ID_OFFSET, "term_id at 20");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET, "reserved at 24");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET,
+    "reserved at 24");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_status_message_header_t, receiver_id) == 28, "sm receiver_id at 28");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_setup_header_t, ttl) == 36, "setup ttl at 36");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_rttm_header_t, receiver_id) == 32, "rttm receiver_id at 32");

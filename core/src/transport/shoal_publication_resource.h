@@ -22,13 +22,13 @@
 
 typedef struct shoal_publication_resource_stct
 {
-    shoal_media_t media;               /* IPC: a shoal_ipc_publication_t; UDP: a shoal_network_publication_t */
+    shoal_media_t media; /* IPC: a shoal_ipc_publication_t; UDP: a shoal_network_publication_t */
     int64_t registration_id;
     int32_t session_id;
     int32_t stream_id;
     int32_t mtu;
     bool exclusive;
-    int32_t ref_count;                 /* publication links holding it */
+    int32_t ref_count; /* publication links holding it */
     int32_t pub_limit_counter_id;
     int32_t pub_pos_counter_id;
     int64_t *pub_limit;
@@ -39,9 +39,9 @@ typedef struct shoal_publication_resource_stct
 typedef struct shoal_publication_resource_params_stct
 {
     shoal_media_t media;
-    shoal_log_buffer_params_t log;     /* registration, session, stream, term length, mtu, ... */
+    shoal_log_buffer_params_t log; /* registration, session, stream, term length, mtu, ... */
     bool exclusive;
-    const char *channel;               /* for counter labels */
+    const char *channel; /* for counter labels */
 } shoal_publication_resource_params_t;
 
 /* Creates the log under dir into *log and the publisher limit and position

@@ -15,12 +15,12 @@
 int shoal_array_ensure(void **array, int32_t count, int32_t *capacity, size_t element_size, const char *what);
 
 /* For an array field `name` with `name##_count` and `name##_capacity` beside it. */
-#define SHOAL_ARRAY(type, name) \
-    type *name;                 \
-    int32_t name##_count;       \
+#define SHOAL_ARRAY(type, name)                                                                                        \
+    type *name;                                                                                                        \
+    int32_t name##_count;                                                                                              \
     int32_t name##_capacity
 
-#define SHOAL_ARRAY_ENSURE(o, name, what) \
+#define SHOAL_ARRAY_ENSURE(o, name, what)                                                                              \
     shoal_array_ensure((void **)&(o)->name, (o)->name##_count, &(o)->name##_capacity, sizeof(*(o)->name), (what))
 
 /* Pointer lists: append (growing as needed) and unordered removal. */
@@ -28,9 +28,9 @@ int shoal_pointer_list_add(void **items, int32_t *count, int32_t *capacity, void
 void shoal_pointer_list_remove(void **items, int32_t *count, const void *item);
 
 #define SHOAL_POINTER_LIST(type, name) SHOAL_ARRAY(type, name)
-#define SHOAL_POINTER_LIST_ADD(o, name, item) \
+#define SHOAL_POINTER_LIST_ADD(o, name, item)                                                                          \
     shoal_pointer_list_add((void **)&(o)->name, &(o)->name##_count, &(o)->name##_capacity, (item))
-#define SHOAL_POINTER_LIST_REMOVE(o, name, item) \
+#define SHOAL_POINTER_LIST_REMOVE(o, name, item)                                                                       \
     shoal_pointer_list_remove((void **)(o)->name, &(o)->name##_count, (item))
 
 #endif

@@ -13,8 +13,8 @@ _Static_assert(sizeof(shoal_counter_metadata_t) == SHOAL_COUNTER_METADATA_LENGTH
 _Static_assert(offsetof(shoal_counter_metadata_t, key) == SHOAL_COUNTER_KEY_OFFSET, "key offset");
 _Static_assert(offsetof(shoal_counter_metadata_t, label_length) == SHOAL_COUNTER_LABEL_LENGTH_OFFSET, "label length");
 _Static_assert(offsetof(shoal_counter_metadata_t, label) == SHOAL_COUNTER_LABEL_OFFSET, "label offset");
-_Static_assert(
-    offsetof(shoal_counter_metadata_t, free_for_reuse_deadline_ms) == SHOAL_COUNTER_FREE_FOR_REUSE_DEADLINE_OFFSET,
+_Static_assert(offsetof(shoal_counter_metadata_t, free_for_reuse_deadline_ms) ==
+        SHOAL_COUNTER_FREE_FOR_REUSE_DEADLINE_OFFSET,
     "deadline offset");
 _Static_assert(sizeof(shoal_counter_value_t) == SHOAL_COUNTER_VALUE_LENGTH, "value record size");
 _Static_assert(offsetof(shoal_counter_value_t, registration_id) == SHOAL_COUNTER_REGISTRATION_ID_OFFSET, "reg id");
@@ -78,8 +78,8 @@ static shoal_counter_value_t *counter_value_record(uint8_t *values, int32_t id)
     return (shoal_counter_value_t *)(values + (size_t)id * SHOAL_COUNTER_VALUE_LENGTH);
 }
 
-int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length,
-    uint8_t *values, size_t values_length, int64_t reuse_timeout_ms)
+int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length, uint8_t *values,
+    size_t values_length, int64_t reuse_timeout_ms)
 {
     if (m == NULL || metadata == NULL || values == NULL)
     {
@@ -96,9 +96,9 @@ int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, 
     int32_t capacity = counters_capacity(metadata_length, values_length);
     if (capacity <= 0)
     {
-        return shoal_set_err(
-            SHOAL_EINVAL, "counters buffers too small for one counter (metadata %zu, values %zu bytes)",
-            metadata_length, values_length);
+        return shoal_set_err(SHOAL_EINVAL,
+            "counters buffers too small for one counter (metadata %zu, values %zu bytes)", metadata_length,
+            values_length);
     }
     *m = (shoal_counters_manager_t){
         .metadata = metadata,
@@ -171,8 +171,8 @@ int32_t shoal_counters_manager_allocate(shoal_counters_manager_t *m, int64_t now
     }
     if (key_length > SHOAL_COUNTER_MAX_KEY_LENGTH)
     {
-        return shoal_set_err(
-            SHOAL_EINVAL, "counter key of %zu bytes longer than %d", key_length, SHOAL_COUNTER_MAX_KEY_LENGTH);
+        return shoal_set_err(SHOAL_EINVAL, "counter key of %zu bytes longer than %d", key_length,
+            SHOAL_COUNTER_MAX_KEY_LENGTH);
     }
     int32_t id = counters_next_id(m, now_ms);
     if (id < 0)
@@ -226,12 +226,8 @@ int shoal_counters_manager_free(shoal_counters_manager_t *m, int64_t now_ms, int
 
 /* ---- reader ---- */
 
-int shoal_counters_reader_init(
-    shoal_counters_reader_t *r,
-    const uint8_t *metadata,
-    size_t metadata_length,
-    const uint8_t *values,
-    size_t values_length)
+int shoal_counters_reader_init(shoal_counters_reader_t *r, const uint8_t *metadata, size_t metadata_length,
+    const uint8_t *values, size_t values_length)
 {
     if (r == NULL || metadata == NULL || values == NULL)
     {

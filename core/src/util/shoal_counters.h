@@ -40,29 +40,29 @@
 #include "shoal/shoal.h"
 
 #define SHOAL_COUNTER_METADATA_LENGTH 512
-#define SHOAL_COUNTER_VALUE_LENGTH SHOAL_CACHE_PAD_LENGTH
+#define SHOAL_COUNTER_VALUE_LENGTH    SHOAL_CACHE_PAD_LENGTH
 
-#define SHOAL_COUNTER_STATE_OFFSET 0
-#define SHOAL_COUNTER_TYPE_ID_OFFSET 4
+#define SHOAL_COUNTER_STATE_OFFSET                   0
+#define SHOAL_COUNTER_TYPE_ID_OFFSET                 4
 #define SHOAL_COUNTER_FREE_FOR_REUSE_DEADLINE_OFFSET 8
-#define SHOAL_COUNTER_KEY_OFFSET 16
-#define SHOAL_COUNTER_MAX_KEY_LENGTH 112
-#define SHOAL_COUNTER_LABEL_LENGTH_OFFSET 128
-#define SHOAL_COUNTER_LABEL_OFFSET 132
-#define SHOAL_COUNTER_MAX_LABEL_LENGTH 380
+#define SHOAL_COUNTER_KEY_OFFSET                     16
+#define SHOAL_COUNTER_MAX_KEY_LENGTH                 112
+#define SHOAL_COUNTER_LABEL_LENGTH_OFFSET            128
+#define SHOAL_COUNTER_LABEL_OFFSET                   132
+#define SHOAL_COUNTER_MAX_LABEL_LENGTH               380
 
-#define SHOAL_COUNTER_VALUE_OFFSET 0
+#define SHOAL_COUNTER_VALUE_OFFSET           0
 #define SHOAL_COUNTER_REGISTRATION_ID_OFFSET 8
-#define SHOAL_COUNTER_OWNER_ID_OFFSET 16
+#define SHOAL_COUNTER_OWNER_ID_OFFSET        16
 
-#define SHOAL_COUNTER_STATE_UNUSED 0
+#define SHOAL_COUNTER_STATE_UNUSED    0
 #define SHOAL_COUNTER_STATE_ALLOCATED 1
 #define SHOAL_COUNTER_STATE_RECLAIMED (-1)
 
 #define SHOAL_COUNTER_DEFAULT_REUSE_TIMEOUT_MS 1000
 
 /* Metadata bytes needed for a values region of the given length. */
-#define SHOAL_COUNTERS_METADATA_LENGTH_FOR(values_length) \
+#define SHOAL_COUNTERS_METADATA_LENGTH_FOR(values_length)                                                              \
     (((values_length) / SHOAL_COUNTER_VALUE_LENGTH) * SHOAL_COUNTER_METADATA_LENGTH)
 
 typedef struct shoal_counter_metadata_stct
@@ -111,7 +111,7 @@ typedef enum shoal_system_counter_id_en
     SHOAL_SYSTEM_COUNTER_SHORT_SENDS,
     SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
     SHOAL_SYSTEM_COUNTER_LOSS_GAP_FILLS,
-    SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,    /* asked for data the sender no longer holds */
+    SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED, /* asked for data the sender no longer holds */
     SHOAL_SYSTEM_COUNTER_SENDER_MAX_CYCLE_TIME_NS,
     SHOAL_SYSTEM_COUNTER_RECEIVER_MAX_CYCLE_TIME_NS,
     /* A subscriber position or error log record length (memory every client
@@ -141,17 +141,17 @@ typedef struct shoal_counters_manager_stct
     size_t metadata_length;
     uint8_t *values;
     size_t values_length;
-    int32_t max_counter_id;   /* number of records: min of both regions */
-    int32_t high_water_id;    /* ids below this have been allocated at least once */
-    int32_t *free_list;       /* RECLAIMED ids, oldest first */
+    int32_t max_counter_id; /* number of records: min of both regions */
+    int32_t high_water_id;  /* ids below this have been allocated at least once */
+    int32_t *free_list;     /* RECLAIMED ids, oldest first */
     int32_t free_list_count;
     int64_t reuse_timeout_ms;
 } shoal_counters_manager_t;
 
 /* Both regions must be 8-byte aligned (values ideally 128); they are used as
  * found (a fresh CnC is zero). -1 with SHOAL_EINVAL / SHOAL_ENOMEM. */
-int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length,
-    uint8_t *values, size_t values_length, int64_t reuse_timeout_ms);
+int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, size_t metadata_length, uint8_t *values,
+    size_t values_length, int64_t reuse_timeout_ms);
 void shoal_counters_manager_close(shoal_counters_manager_t *m);
 
 /* Returns the new counter id (value 0), or -1: SHOAL_EINVAL for a key longer
@@ -211,15 +211,8 @@ static inline void shoal_counter_propose_max_ordered(int64_t *addr, int64_t v)
 
 /* key is SHOAL_COUNTER_MAX_KEY_LENGTH bytes (unused bytes zero); label is not
  * NUL-terminated. Pointers are into shared memory, valid during the call. */
-typedef void (*shoal_counters_reader_fn)(
-    int32_t id,
-    int32_t type_id,
-    const uint8_t *key,
-    size_t key_length,
-    const char *label,
-    size_t label_length,
-    int64_t value,
-    void *clientd);
+typedef void (*shoal_counters_reader_fn)(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length,
+    const char *label, size_t label_length, int64_t value, void *clientd);
 
 typedef struct shoal_counters_reader_stct
 {
@@ -230,12 +223,8 @@ typedef struct shoal_counters_reader_stct
     int32_t max_counter_id;
 } shoal_counters_reader_t;
 
-int shoal_counters_reader_init(
-    shoal_counters_reader_t *r,
-    const uint8_t *metadata,
-    size_t metadata_length,
-    const uint8_t *values,
-    size_t values_length);
+int shoal_counters_reader_init(shoal_counters_reader_t *r, const uint8_t *metadata, size_t metadata_length,
+    const uint8_t *values, size_t values_length);
 /* Calls fn for each ALLOCATED record, in id order. */
 void shoal_counters_reader_foreach(const shoal_counters_reader_t *r, shoal_counters_reader_fn fn, void *clientd);
 /* Acquire load of the value; 0 for an id out of range. */

@@ -171,8 +171,7 @@ int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error
         size_t aligned = SHOAL_ALIGN(length, (size_t)SHOAL_ERROR_LOG_RECORD_ALIGNMENT);
         if (length > INT32_MAX || aligned > log->capacity - log->next_offset)
         {
-            result = shoal_set_err(
-                SHOAL_ENOMEM, "error log full (%zu of %zu bytes used), dropped: %.200s",
+            result = shoal_set_err(SHOAL_ENOMEM, "error log full (%zu of %zu bytes used), dropped: %.200s",
                 log->next_offset, log->capacity, text);
         }
         else if (log_remember_length(log, (int32_t)length) < 0)
@@ -195,8 +194,8 @@ int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error
     return result;
 }
 
-size_t shoal_error_log_read(
-    const uint8_t *buffer, size_t capacity, shoal_error_log_reader_fn fn, void *clientd, int64_t since_ms)
+size_t shoal_error_log_read(const uint8_t *buffer, size_t capacity, shoal_error_log_reader_fn fn, void *clientd,
+    int64_t since_ms)
 {
     if (buffer == NULL)
     {
@@ -218,13 +217,9 @@ size_t shoal_error_log_read(
             count++;
             if (fn != NULL)
             {
-                fn(shoal_load_acquire(log_count_addr(record)),
-                    shoal_load_relaxed(log_first_addr(record)),
-                    last_ms,
-                    shoal_load_relaxed(log_code_addr(record)),
-                    (const char *)record + SHOAL_ERROR_LOG_TEXT_OFFSET,
-                    (size_t)length - SHOAL_ERROR_LOG_HEADER_LENGTH,
-                    clientd);
+                fn(shoal_load_acquire(log_count_addr(record)), shoal_load_relaxed(log_first_addr(record)), last_ms,
+                    shoal_load_relaxed(log_code_addr(record)), (const char *)record + SHOAL_ERROR_LOG_TEXT_OFFSET,
+                    (size_t)length - SHOAL_ERROR_LOG_HEADER_LENGTH, clientd);
             }
         }
         offset += SHOAL_ALIGN((size_t)length, (size_t)SHOAL_ERROR_LOG_RECORD_ALIGNMENT);

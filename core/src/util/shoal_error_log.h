@@ -33,14 +33,14 @@
 
 #include "shoal/shoal.h"
 
-#define SHOAL_ERROR_LOG_LENGTH_OFFSET 0
+#define SHOAL_ERROR_LOG_LENGTH_OFFSET            0
 #define SHOAL_ERROR_LOG_OBSERVATION_COUNT_OFFSET 4
-#define SHOAL_ERROR_LOG_LAST_OBSERVATION_OFFSET 8
+#define SHOAL_ERROR_LOG_LAST_OBSERVATION_OFFSET  8
 #define SHOAL_ERROR_LOG_FIRST_OBSERVATION_OFFSET 16
-#define SHOAL_ERROR_LOG_ERROR_CODE_OFFSET 24
-#define SHOAL_ERROR_LOG_TEXT_OFFSET 28
-#define SHOAL_ERROR_LOG_HEADER_LENGTH 28
-#define SHOAL_ERROR_LOG_RECORD_ALIGNMENT 8
+#define SHOAL_ERROR_LOG_ERROR_CODE_OFFSET        24
+#define SHOAL_ERROR_LOG_TEXT_OFFSET              28
+#define SHOAL_ERROR_LOG_HEADER_LENGTH            28
+#define SHOAL_ERROR_LOG_RECORD_ALIGNMENT         8
 
 typedef struct shoal_error_log_stct
 {
@@ -65,18 +65,12 @@ void shoal_error_log_close(shoal_error_log_t *log);
 int shoal_error_log_record(shoal_error_log_t *log, int64_t now_ms, int32_t error_code, const char *text);
 
 /* text points into the buffer, text_length bytes, not NUL-terminated. */
-typedef void (*shoal_error_log_reader_fn)(
-    int32_t observation_count,
-    int64_t first_ms,
-    int64_t last_ms,
-    int32_t error_code,
-    const char *text,
-    size_t text_length,
-    void *clientd);
+typedef void (*shoal_error_log_reader_fn)(int32_t observation_count, int64_t first_ms, int64_t last_ms,
+    int32_t error_code, const char *text, size_t text_length, void *clientd);
 
 /* Calls fn for each record whose last observation is >= since_ms; returns how
  * many it passed to fn. fn may be NULL (count only). */
-size_t shoal_error_log_read(
-    const uint8_t *buffer, size_t capacity, shoal_error_log_reader_fn fn, void *clientd, int64_t since_ms);
+size_t shoal_error_log_read(const uint8_t *buffer, size_t capacity, shoal_error_log_reader_fn fn, void *clientd,
+    int64_t since_ms);
 
 #endif

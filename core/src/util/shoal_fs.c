@@ -34,13 +34,17 @@ static int fs_check_private_stat(const struct stat *st, const char *path, bool i
     }
     if (st->st_uid != geteuid())
     {
-        return shoal_set_err(SHOAL_EIO, "%s %s is owned by uid %u, not %u: remove it or set SHOAL_DIR to a directory "
-            "of your own", what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+        return shoal_set_err(SHOAL_EIO,
+            "%s %s is owned by uid %u, not %u: remove it or set SHOAL_DIR to a directory "
+            "of your own",
+            what, path, (unsigned)st->st_uid, (unsigned)geteuid());
     }
     if (0 != (st->st_mode & (S_IWGRP | S_IWOTH)))
     {
-        return shoal_set_err(SHOAL_EIO, "%s %s is writable by group or others (mode %04o): chmod %s it, remove it, "
-            "or set SHOAL_DIR", what, path, (unsigned)(st->st_mode & 07777), is_dir ? "700" : "600");
+        return shoal_set_err(SHOAL_EIO,
+            "%s %s is writable by group or others (mode %04o): chmod %s it, remove it, "
+            "or set SHOAL_DIR",
+            what, path, (unsigned)(st->st_mode & 07777), is_dir ? "700" : "600");
     }
     return 0;
 }
@@ -66,8 +70,10 @@ static int fs_check_private_dir(const char *path)
     }
     if (S_ISLNK(st.st_mode))
     {
-        return shoal_set_err(SHOAL_EIO, "directory '%s' is a symbolic link: the driver does not follow it; remove "
-            "the link or set SHOAL_DIR to the real directory", path);
+        return shoal_set_err(SHOAL_EIO,
+            "directory '%s' is a symbolic link: the driver does not follow it; remove "
+            "the link or set SHOAL_DIR to the real directory",
+            path);
     }
     return fs_check_private_stat(&st, path, true);
 }

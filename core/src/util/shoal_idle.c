@@ -69,19 +69,11 @@ void shoal_idle(shoal_idle_t *i, int work_count)
     }
     switch (i->kind)
     {
-        case SHOAL_IDLE_BUSY_SPIN:
-            shoal_cpu_pause();
-            break;
-        case SHOAL_IDLE_YIELD:
-            sched_yield();
-            break;
-        case SHOAL_IDLE_SLEEP:
-            idle_sleep_ns(SHOAL_IDLE_SLEEP_NS);
-            break;
+        case SHOAL_IDLE_BUSY_SPIN: shoal_cpu_pause(); break;
+        case SHOAL_IDLE_YIELD: sched_yield(); break;
+        case SHOAL_IDLE_SLEEP: idle_sleep_ns(SHOAL_IDLE_SLEEP_NS); break;
         case SHOAL_IDLE_BACKOFF:
-        default:
-            idle_backoff(i);
-            break;
+        default: idle_backoff(i); break;
     }
 }
 
@@ -110,8 +102,8 @@ int shoal_idle_parse(const char *name, shoal_idle_strategy_t *out)
             return 0;
         }
     }
-    return shoal_set_err(
-        SHOAL_EINVAL, "unknown idle strategy '%.100s' (expected busy-spin, yield, sleep or backoff)", name);
+    return shoal_set_err(SHOAL_EINVAL, "unknown idle strategy '%.100s' (expected busy-spin, yield, sleep or backoff)",
+        name);
 }
 
 const char *shoal_idle_name(shoal_idle_strategy_t kind)

@@ -4,7 +4,7 @@
 #include "util/shoal_error.h"
 #include "util/shoal_loss_report.h"
 
-#define ALIGN_UP(v, a) (((v) + ((a) - 1)) & ~((size_t)(a) - 1))
+#define ALIGN_UP(v, a) (((v) + ((a)-1)) & ~((size_t)(a)-1))
 
 static size_t text_length(const char *text)
 {
@@ -118,8 +118,9 @@ size_t shoal_loss_report_read(const uint8_t *buffer, size_t capacity, shoal_loss
             break;
         }
         int32_t source_length = shoal_load_relaxed(field32(entry, source_length_offset((size_t)channel_length)));
-        size_t length = source_length < 0 || source_length > SHOAL_LOSS_REPORT_MAX_TEXT ? 0 :
-            entry_length((size_t)channel_length, (size_t)source_length);
+        size_t length = source_length < 0 || source_length > SHOAL_LOSS_REPORT_MAX_TEXT
+            ? 0
+            : entry_length((size_t)channel_length, (size_t)source_length);
         if (0 == length || length > capacity - offset)
         {
             break;

@@ -72,14 +72,16 @@ int shoal_random_fill(void *buf, size_t length)
             strerror(getrandom_errno));
     }
     static volatile uint64_t calls;
-    uint64_t state = (uint64_t)shoal_nano_time() ^ ((uint64_t)shoal_epoch_ns() << 17) ^
-        ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)buf ^ __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+    uint64_t state = (uint64_t)shoal_nano_time() ^ ((uint64_t)shoal_epoch_ns() << 17) ^ ((uint64_t)getpid() << 32) ^
+        (uint64_t)(uintptr_t)buf ^ __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
     for (; done < length; done++)
     {
         p[done] = (uint8_t)splitmix64(&state);
     }
-    return shoal_set_err(SHOAL_EIO, "getrandom failed (%s) and /dev/urandom is unreadable: random ids derived "
-        "from the clocks (guessable)", strerror(getrandom_errno));
+    return shoal_set_err(SHOAL_EIO,
+        "getrandom failed (%s) and /dev/urandom is unreadable: random ids derived "
+        "from the clocks (guessable)",
+        strerror(getrandom_errno));
 }
 
 int32_t shoal_random_int32(int *fallback)

@@ -14,7 +14,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "util/shoal_error.h"
 
-#define URI_PREFIX "aeron:"
+#define URI_PREFIX        "aeron:"
 #define URI_PREFIX_LENGTH (sizeof(URI_PREFIX) - 1)
 
 typedef struct uri_param_stct
@@ -23,7 +23,7 @@ typedef struct uri_param_stct
     size_t key_length;
     const char *value; /* not NUL-terminated */
     size_t value_length;
-    const char *uri;   /* whole URI, for messages */
+    const char *uri; /* whole URI, for messages */
 } uri_param_t;
 
 typedef int (*uri_value_parser_fn)(const uri_param_t *p, shoal_uri_t *out);
@@ -37,9 +37,7 @@ typedef struct uri_key_def_stct
 
 static int uri_bad_value(const uri_param_t *p, const char *expected)
 {
-    return shoal_set_err(
-        SHOAL_EURI,
-        "invalid value '%.*s' for key '%.*s' (expected %s) in channel URI '%s'",
+    return shoal_set_err(SHOAL_EURI, "invalid value '%.*s' for key '%.*s' (expected %s) in channel URI '%s'",
         (int)p->value_length, p->value, (int)p->key_length, p->key, expected, p->uri);
 }
 
@@ -109,9 +107,12 @@ static int uri_parse_size(const uri_param_t *p, int64_t *out)
     {
         switch (p->value[n])
         {
-            case 'k': case 'K': shift = 10; break;
-            case 'm': case 'M': shift = 20; break;
-            case 'g': case 'G': shift = 30; break;
+            case 'k':
+            case 'K': shift = 10; break;
+            case 'm':
+            case 'M': shift = 20; break;
+            case 'g':
+            case 'G': shift = 30; break;
             default: return -1;
         }
     }
@@ -131,10 +132,9 @@ static int uri_copy_text(const uri_param_t *p, char *dst, size_t dst_size)
 {
     if (p->value_length >= dst_size)
     {
-        return shoal_set_err(
-            SHOAL_EURI,
-            "value for key '%.*s' is too long (%zu characters, max %zu) in channel URI '%s'",
-            (int)p->key_length, p->key, p->value_length, dst_size - 1, p->uri);
+        return shoal_set_err(SHOAL_EURI,
+            "value for key '%.*s' is too long (%zu characters, max %zu) in channel URI '%s'", (int)p->key_length,
+            p->key, p->value_length, dst_size - 1, p->uri);
     }
     memcpy(dst, p->value, p->value_length);
     dst[p->value_length] = '\0';
@@ -267,10 +267,9 @@ static int uri_parse_term_length(const uri_param_t *p, shoal_uri_t *out)
     if (uri_parse_size(p, &v) < 0 || v < SHOAL_URI_MIN_TERM_LENGTH || v > SHOAL_URI_MAX_TERM_LENGTH ||
         !SHOAL_IS_POWER_OF_TWO(v))
     {
-        return shoal_set_err(
-            SHOAL_EURI,
-            "term-length %.*s must be a power of two between %d and %d in channel URI '%s'",
-            (int)p->value_length, p->value, SHOAL_URI_MIN_TERM_LENGTH, SHOAL_URI_MAX_TERM_LENGTH, p->uri);
+        return shoal_set_err(SHOAL_EURI,
+            "term-length %.*s must be a power of two between %d and %d in channel URI '%s'", (int)p->value_length,
+            p->value, SHOAL_URI_MIN_TERM_LENGTH, SHOAL_URI_MAX_TERM_LENGTH, p->uri);
     }
     out->has_term_length = true;
     out->term_length = (int32_t)v;
@@ -283,9 +282,7 @@ static int uri_parse_mtu(const uri_param_t *p, shoal_uri_t *out)
     if (uri_parse_size(p, &v) < 0 || v < SHOAL_URI_MIN_MTU || v > SHOAL_URI_MAX_MTU ||
         (v % SHOAL_URI_MTU_ALIGNMENT) != 0)
     {
-        return shoal_set_err(
-            SHOAL_EURI,
-            "mtu %.*s must be a multiple of %d between %d and %d in channel URI '%s'",
+        return shoal_set_err(SHOAL_EURI, "mtu %.*s must be a multiple of %d between %d and %d in channel URI '%s'",
             (int)p->value_length, p->value, SHOAL_URI_MTU_ALIGNMENT, SHOAL_URI_MIN_MTU, SHOAL_URI_MAX_MTU, p->uri);
     }
     out->has_mtu = true;
@@ -430,8 +427,7 @@ static int uri_parse_param(const char *param, size_t length, const char *uri, ui
     const char *eq = memchr(param, '=', length);
     if (eq == NULL)
     {
-        return shoal_set_err(
-            SHOAL_EURI, "missing '=' after key '%.*s' in channel URI '%s'", (int)length, param, uri);
+        return shoal_set_err(SHOAL_EURI, "missing '=' after key '%.*s' in channel URI '%s'", (int)length, param, uri);
     }
     uri_param_t p = {
         .key = param,
@@ -442,8 +438,8 @@ static int uri_parse_param(const char *param, size_t length, const char *uri, ui
     };
     if (p.key_length == 0)
     {
-        return shoal_set_err(
-            SHOAL_EURI, "empty key before '=%.*s' in channel URI '%s'", (int)p.value_length, p.value, uri);
+        return shoal_set_err(SHOAL_EURI, "empty key before '=%.*s' in channel URI '%s'", (int)p.value_length, p.value,
+            uri);
     }
 
     for (size_t i = 0; i < URI_KEY_COUNT; i++)
@@ -455,9 +451,8 @@ static int uri_parse_param(const char *param, size_t length, const char *uri, ui
         }
         if (def->udp_only && out->media != SHOAL_MEDIA_UDP)
         {
-            return shoal_set_err(
-                SHOAL_EURI, "key '%s' is not valid for aeron:%s in channel URI '%s'",
-                def->name, shoal_media_name(out->media), uri);
+            return shoal_set_err(SHOAL_EURI, "key '%s' is not valid for aeron:%s in channel URI '%s'", def->name,
+                shoal_media_name(out->media), uri);
         }
         if (*seen & (1u << i))
         {
@@ -470,8 +465,7 @@ static int uri_parse_param(const char *param, size_t length, const char *uri, ui
         }
         return def->parse(&p, out);
     }
-    return shoal_set_err(
-        SHOAL_EURI, "unknown key '%.*s' in channel URI '%s'", (int)p.key_length, p.key, uri);
+    return shoal_set_err(SHOAL_EURI, "unknown key '%.*s' in channel URI '%s'", (int)p.key_length, p.key, uri);
 }
 
 int shoal_uri_parse(const char *uri, shoal_uri_t *out)
@@ -492,16 +486,15 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
     }
     if (length > SHOAL_URI_MAX_LENGTH)
     {
-        return shoal_set_err(
-            SHOAL_EURI, "channel URI longer than %d characters: '%.64s...'", SHOAL_URI_MAX_LENGTH, uri);
+        return shoal_set_err(SHOAL_EURI, "channel URI longer than %d characters: '%.64s...'", SHOAL_URI_MAX_LENGTH,
+            uri);
     }
     for (size_t i = 0; i < length; i++)
     {
         unsigned char c = (unsigned char)uri[i];
         if (c < 0x20 || c == 0x7f)
         {
-            return shoal_set_err(
-                SHOAL_EURI, "control character 0x%02x at offset %zu in channel URI '%s'", c, i, uri);
+            return shoal_set_err(SHOAL_EURI, "control character 0x%02x at offset %zu in channel URI '%s'", c, i, uri);
         }
     }
     if (length < URI_PREFIX_LENGTH || memcmp(uri, URI_PREFIX, URI_PREFIX_LENGTH) != 0)
@@ -526,8 +519,7 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
     }
     else
     {
-        return shoal_set_err(
-            SHOAL_EURI, "unknown media '%.*s' (expected ipc or udp) in channel URI '%s'",
+        return shoal_set_err(SHOAL_EURI, "unknown media '%.*s' (expected ipc or udp) in channel URI '%s'",
             (int)media_length, media, uri);
     }
 
@@ -559,9 +551,8 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
     if (out->media == SHOAL_MEDIA_UDP && out->endpoint[0] == '\0' && out->control[0] == '\0' &&
         out->control_mode != SHOAL_CONTROL_MODE_MANUAL)
     {
-        return shoal_set_err(
-            SHOAL_EURI, "aeron:udp requires key 'endpoint' or 'control' (or control-mode=manual) in channel URI '%s'",
-            uri);
+        return shoal_set_err(SHOAL_EURI,
+            "aeron:udp requires key 'endpoint' or 'control' (or control-mode=manual) in channel URI '%s'", uri);
     }
     return 0;
 }
@@ -576,8 +567,6 @@ typedef struct uri_writer_stct
 } uri_writer_t;
 
 static void uri_write(uri_writer_t *w, const char *fmt, ...) SHOAL_PRINTF(2, 3);
-
-
 
 static void uri_write(uri_writer_t *w, const char *fmt, ...)
 {

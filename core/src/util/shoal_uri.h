@@ -42,27 +42,27 @@ typedef enum shoal_control_mode_en
 
 #define SHOAL_URI_MIN_TERM_LENGTH (64 * 1024)
 #define SHOAL_URI_MAX_TERM_LENGTH (1024 * 1024 * 1024)
-#define SHOAL_URI_MIN_MTU 64
-#define SHOAL_URI_MAX_MTU 65504
-#define SHOAL_URI_MTU_ALIGNMENT 32
+#define SHOAL_URI_MIN_MTU         64
+#define SHOAL_URI_MAX_MTU         65504
+#define SHOAL_URI_MTU_ALIGNMENT   32
 
 /* Key names, shared with the printer and anyone building URIs. */
-#define SHOAL_URI_ENDPOINT_KEY "endpoint"
-#define SHOAL_URI_INTERFACE_KEY "interface"
-#define SHOAL_URI_CONTROL_KEY "control"
+#define SHOAL_URI_ENDPOINT_KEY     "endpoint"
+#define SHOAL_URI_INTERFACE_KEY    "interface"
+#define SHOAL_URI_CONTROL_KEY      "control"
 #define SHOAL_URI_CONTROL_MODE_KEY "control-mode"
-#define SHOAL_URI_FC_KEY "fc"
-#define SHOAL_URI_ALIAS_KEY "alias"
-#define SHOAL_URI_TERM_LENGTH_KEY "term-length"
-#define SHOAL_URI_MTU_KEY "mtu"
-#define SHOAL_URI_SESSION_ID_KEY "session-id"
-#define SHOAL_URI_LINGER_KEY "linger"
-#define SHOAL_URI_TTL_KEY "ttl"
-#define SHOAL_URI_RELIABLE_KEY "reliable"
-#define SHOAL_URI_SPARSE_KEY "sparse"
-#define SHOAL_URI_GROUP_KEY "group"
-#define SHOAL_URI_TETHER_KEY "tether"
-#define SHOAL_URI_RCV_WINDOW_KEY "rcv-window"
+#define SHOAL_URI_FC_KEY           "fc"
+#define SHOAL_URI_ALIAS_KEY        "alias"
+#define SHOAL_URI_TERM_LENGTH_KEY  "term-length"
+#define SHOAL_URI_MTU_KEY          "mtu"
+#define SHOAL_URI_SESSION_ID_KEY   "session-id"
+#define SHOAL_URI_LINGER_KEY       "linger"
+#define SHOAL_URI_TTL_KEY          "ttl"
+#define SHOAL_URI_RELIABLE_KEY     "reliable"
+#define SHOAL_URI_SPARSE_KEY       "sparse"
+#define SHOAL_URI_GROUP_KEY        "group"
+#define SHOAL_URI_TETHER_KEY       "tether"
+#define SHOAL_URI_RCV_WINDOW_KEY   "rcv-window"
 
 typedef struct shoal_uri_stct
 {
@@ -74,17 +74,17 @@ typedef struct shoal_uri_stct
     char fc[64];                       /* "min" | "max" | "tagged", optional ",..." params, kept as text */
     char alias[64];                    /* free text, "" when absent */
     bool has_term_length;
-    int32_t term_length;               /* power of two, 64 KiB .. 1 GiB; k/m/g suffix accepted */
+    int32_t term_length; /* power of two, 64 KiB .. 1 GiB; k/m/g suffix accepted */
     bool has_mtu;
-    int32_t mtu;                       /* multiple of 32, 64 .. 65504; k/m/g suffix accepted */
+    int32_t mtu; /* multiple of 32, 64 .. 65504; k/m/g suffix accepted */
     bool has_session_id;
-    int32_t session_id;                /* any int32, may be negative */
+    int32_t session_id; /* any int32, may be negative */
     bool has_linger;
-    int64_t linger_ns;                 /* "5s", "100ms", "250us", "10ns" or plain ns */
+    int64_t linger_ns; /* "5s", "100ms", "250us", "10ns" or plain ns */
     bool has_ttl;
-    int32_t ttl;                       /* 0..255 */
+    int32_t ttl; /* 0..255 */
     bool has_reliable;
-    bool reliable;                     /* true|false */
+    bool reliable; /* true|false */
     bool has_sparse;
     bool sparse;
     bool has_group;
@@ -92,7 +92,7 @@ typedef struct shoal_uri_stct
     bool has_tether;
     bool tether;
     bool has_rcv_window;
-    int32_t rcv_window;                /* > 0; k/m/g suffix accepted, e.g. 128k */
+    int32_t rcv_window; /* > 0; k/m/g suffix accepted, e.g. 128k */
 } shoal_uri_t;
 
 /* Parses uri into *out (fully overwritten). 0, or -1 with SHOAL_EURI (SHOAL_EINVAL

@@ -34,31 +34,46 @@
 #include "shoal/shoal.h"
 #include "tool_histogram.h"
 
-#define MAX_RUNS 100
-#define MAX_SIZES 16
+#define MAX_RUNS      100
+#define MAX_SIZES     16
 #define MAX_SCENARIOS 24 /* the table in bench_options.c holds fewer */
-#define MAX_SETTINGS 32  /* --set */
-#define MIN_SIZE 8       /* the sequence number lives in the first 8 bytes */
-#define MAX_SIZE (16 * 1024 * 1024)
-#define MAX_PUB 16             /* --publishers */
-#define IPC_TERM_MIB 64        /* the driver's defaults (shoal_context.c) */
-#define UDP_TERM_MIB 16
-#define BATCH 256              /* poll_batch / poll limit of throughput subscribers */
-#define STALL_NS 10000000000LL /* no progress for 10 s: the run is declared stalled */
-#define ZMQ_HWM 1000000        /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
+#define MAX_SETTINGS  32 /* --set */
+#define MIN_SIZE      8  /* the sequence number lives in the first 8 bytes */
+#define MAX_SIZE      (16 * 1024 * 1024)
+#define MAX_PUB       16 /* --publishers */
+#define IPC_TERM_MIB  64 /* the driver's defaults (shoal_context.c) */
+#define UDP_TERM_MIB  16
+#define BATCH         256           /* poll_batch / poll limit of throughput subscribers */
+#define STALL_NS      10000000000LL /* no progress for 10 s: the run is declared stalled */
+#define ZMQ_HWM       1000000       /* messages; lowered for large sizes so a queue stays under ZMQ_HWM_BYTES */
 #define ZMQ_HWM_BYTES (256 << 20)
-#define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
-#define COLD_MESSAGES 1000000 /* cold-start runs: the first million messages into a fresh log */
-#define SEQ_SHIFT 48        /* several publishers: publisher index in the top bits of the sequence */
+#define STOP_SEQ      UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define COLD_MESSAGES 1000000    /* cold-start runs: the first million messages into a fresh log */
+#define SEQ_SHIFT     48         /* several publishers: publisher index in the top bits of the sequence */
 
-#define AERON_HOWTO                                                                                                   \
-    "scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure with -DSHOAL_AERON_DIR=$PWD/build/aeron/install "   \
+#define AERON_HOWTO                                                                                                    \
+    "scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure with -DSHOAL_AERON_DIR=$PWD/build/aeron/install "          \
     "(DEVELOPERS.md)"
 
-enum { K_TPUT, K_RTT };
-enum { M_EXCL_BATCH, M_EXCL_POLL, M_CONC, M_CONC2, M_CLAIM, Z_INPROC, Z_IPC, Z_TCP };
+enum
+{
+    K_TPUT,
+    K_RTT
+};
+enum
+{
+    M_EXCL_BATCH,
+    M_EXCL_POLL,
+    M_CONC,
+    M_CONC2,
+    M_CLAIM,
+    Z_INPROC,
+    Z_IPC,
+    Z_TCP
+};
 
-typedef struct {
+typedef struct
+{
     const char *name;
     int kind, zmq, mode, udp;
     const char *peer; /* the ZeroMQ scenario a shoal scenario is compared with */
@@ -71,7 +86,8 @@ extern const scenario_t SCENARIOS[];
 extern const size_t N_SCENARIOS;
 
 /* The command line. */
-typedef struct {
+typedef struct
+{
     int selected[MAX_SCENARIOS], any_selected;
     long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
@@ -87,7 +103,8 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv);
 void bench_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Thread pinning (--pin): the first two CPUs this process may run on. */
-typedef struct {
+typedef struct
+{
     int enabled;
     int cpu[2];             /* [0] publisher(s)/pinger, [1] subscriber/ponger */
     int attempts, failures; /* updated atomically by the benchmark threads */
@@ -96,7 +113,8 @@ typedef struct {
 /* Pins the calling thread to pin->cpu[role] when pinning is enabled. */
 void bench_pin_self(bench_pin_t *pin, int role);
 
-typedef struct {
+typedef struct
+{
     char cpu[128], kernel[256], date[32], pinned[192], note[256], loadavg[64];
     long nproc;
     int zmaj, zmin, zpat;
@@ -112,7 +130,8 @@ void bench_describe_pinning(bench_machine_t *machine, const bench_pin_t *pin);
 extern const double DIST_Q[N_DIST];
 
 /* One scenario at one size. */
-typedef struct {
+typedef struct
+{
     const scenario_t *sc;
     size_t size;
     int nruns, npub;
@@ -127,7 +146,8 @@ typedef struct {
 } result_t;
 
 /* One invocation: the options, the embedded driver's client, and what the runs found. */
-typedef struct {
+typedef struct
+{
     const bench_options_t *opt;
     bench_pin_t pin;
     bench_machine_t machine;
@@ -145,7 +165,8 @@ void bench_run_scenario(bench_t *b, result_t *res);
 /* What the subscriber writes per message sits on cache lines of its own:
  * sharing one with what a publisher reads per offer would make every message
  * pay a cache-line transfer between the two cores (a benchmark artefact). */
-typedef struct {
+typedef struct
+{
     size_t size;
     int mode, npub, ready, go, abort;
     int yield; /* --yield */
@@ -167,7 +188,8 @@ typedef struct {
 double bench_tput_run(tput_t *t, long count);
 
 /* ---- round trip: pinger and ponger threads ---- */
-typedef struct {
+typedef struct
+{
     size_t size;
     long n;
     double interval_ns; /* --rate: intended gap between pings; 0 = each ping right after the last pong */
@@ -188,7 +210,8 @@ int bench_rtt_run(rtt_t *r, long n, double pct[5]);
 int bench_aeron_rtt_percentiles(rtt_t *r, long n, double pct[5]);
 
 /* ---- the ZeroMQ peer ---- */
-typedef struct {
+typedef struct
+{
     void *ctx, *socket[2]; /* [0] PUSH or pinger's PAIR, [1] PULL or ponger's PAIR */
     char endpoint[256];    /* as asked for */
     char bound[256];       /* as bound (tcp: the port the kernel chose) */

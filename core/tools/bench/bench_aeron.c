@@ -26,12 +26,13 @@
 #include <aeronc.h>
 #include <aeronmd.h>
 
-#define STOP_SEQ UINT64_MAX /* ping carrying this sequence number stops the ponger */
-#define CONNECT_NS 5000000000LL
+#define STOP_SEQ    UINT64_MAX /* ping carrying this sequence number stops the ponger */
+#define CONNECT_NS  5000000000LL
 #define PING_STREAM 1001
 #define PONG_STREAM 1002
 
-static struct {
+static struct
+{
     bench_aeron_config_t cfg;
     size_t size;
     char dir[160];
@@ -47,7 +48,8 @@ static struct {
 /* What the subscriber (pinger) writes per message sits on cache lines of its
  * own, as in bench.h (tput_t): sharing one with what the other thread reads would
  * charge every message a cache-line transfer that belongs to the benchmark. */
-struct tput_s {
+struct tput_s
+{
     int ready, go, abort;
     long count;
     int64_t t_start;
@@ -58,7 +60,8 @@ struct tput_s {
     _Alignas(64) char pad_;
 };
 
-struct rtt_s {
+struct rtt_s
+{
     long n;
     double interval_ns;
     tool_hist_t *hist;
@@ -91,17 +94,20 @@ static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publ
 {
     aeron_async_add_exclusive_publication_t *async;
     int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*pub && bench_now_ns() < deadline;) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*pub && bench_now_ns() < deadline;)
+    {
         if (0 == (rc = aeron_async_add_exclusive_publication_poll(pub, async))) /* 1 added, -1 refused */
             usleep(1000);
     }
-    if (rc < 0 || !*pub) {
+    if (rc < 0 || !*pub)
+    {
         snprintf(err, err_len, "aeron add exclusive publication %s stream %d: %s", uri, stream,
             rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
         return -1;
     }
     aeron_publication_constants_t constants;
-    if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length) {
+    if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length)
+    {
         snprintf(err, err_len, "size %zu exceeds the Aeron publication's max message length %zu", peer.size,
             constants.max_message_length);
         return -1;
@@ -113,11 +119,13 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
 {
     aeron_async_add_subscription_t *async;
     int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*sub && bench_now_ns() < deadline;) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*sub && bench_now_ns() < deadline;)
+    {
         if (0 == (rc = aeron_async_add_subscription_poll(sub, async))) /* 1 added, -1 refused */
             usleep(1000);
     }
-    if (rc < 0 || !*sub) {
+    if (rc < 0 || !*sub)
+    {
         snprintf(err, err_len, "aeron add subscription %s stream %d: %s", uri, stream,
             rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
         return -1;
@@ -127,8 +135,10 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
 
 static int wait_connected(aeron_exclusive_publication_t *pub, int32_t stream, char *err, size_t err_len)
 {
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000)) {
-        if (bench_now_ns() > deadline) {
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000))
+    {
+        if (bench_now_ns() > deadline)
+        {
             snprintf(err, err_len, "aeron publication on stream %d not connected after 5 s", stream);
             return -1;
         }
@@ -152,18 +162,21 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
         aeron_driver_context_set_threading_mode(peer.dctx, AERON_THREADING_MODE_SHARED) < 0 ||
         aeron_driver_context_set_dir_delete_on_start(peer.dctx, true) < 0 ||
         aeron_driver_context_set_dir_delete_on_shutdown(peer.dctx, true) < 0 ||
-        aeron_driver_init(&peer.driver, peer.dctx) < 0 || aeron_driver_start(peer.driver, false) < 0) {
+        aeron_driver_init(&peer.driver, peer.dctx) < 0 || aeron_driver_start(peer.driver, false) < 0)
+    {
         snprintf(err, err_len, "aeron embedded media driver in %s: %s", peer.dir, aeron_errmsg());
         return -1;
     }
     if (aeron_context_init(&peer.ctx) < 0 || aeron_context_set_dir(peer.ctx, peer.dir) < 0 ||
-        aeron_init(&peer.client, peer.ctx) < 0 || aeron_start(peer.client) < 0) {
+        aeron_init(&peer.client, peer.ctx) < 0 || aeron_start(peer.client) < 0)
+    {
         snprintf(err, err_len, "aeron client on %s: %s", peer.dir, aeron_errmsg());
         return -1;
     }
     if (aeron_fragment_assembler_create(&peer.assembler[0], is_rtt ? on_ping : on_tput_message,
             is_rtt ? (void *)&rtt : (void *)&tput) < 0 ||
-        (is_rtt && aeron_fragment_assembler_create(&peer.assembler[1], on_pong, &rtt) < 0)) {
+        (is_rtt && aeron_fragment_assembler_create(&peer.assembler[1], on_pong, &rtt) < 0))
+    {
         snprintf(err, err_len, "aeron fragment assembler: %s", aeron_errmsg());
         return -1;
     }
@@ -172,15 +185,17 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
         (is_rtt && add_subscription(uri, PONG_STREAM, &peer.sub[1], err, err_len) < 0) ||
         add_publication(uri, PING_STREAM, &peer.pub[0], err, err_len) < 0 ||
         wait_connected(peer.pub[0], PING_STREAM, err, err_len) < 0 ||
-        (is_rtt && (add_publication(uri, PONG_STREAM, &peer.pub[1], err, err_len) < 0 ||
-                       wait_connected(peer.pub[1], PONG_STREAM, err, err_len) < 0)))
+        (is_rtt &&
+            (add_publication(uri, PONG_STREAM, &peer.pub[1], err, err_len) < 0 ||
+                wait_connected(peer.pub[1], PONG_STREAM, err, err_len) < 0)))
         return -1;
     return 0;
 }
 
 void bench_aeron_close(void)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
+    {
         if (peer.pub[i])
             aeron_exclusive_publication_close(peer.pub[i], NULL, NULL);
         if (peer.sub[i])
@@ -219,16 +234,19 @@ static void *tput_publisher(void *arg)
     __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
     bench_wait_flag(&tput.go);
     tput.t_start = bench_now_ns();
-    for (long i = 0; i < count; i++) {
+    for (long i = 0; i < count; i++)
+    {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
         int64_t r;
-        for (;;) {
+        for (;;)
+        {
             r = aeron_exclusive_publication_offer(pub, buf, size, NULL, NULL);
             if (r > 0)
                 break;
             if (AERON_PUBLICATION_ERROR == r || AERON_PUBLICATION_CLOSED == r ||
-                AERON_PUBLICATION_MAX_POSITION_EXCEEDED == r || __atomic_load_n(&tput.abort, __ATOMIC_RELAXED)) {
+                AERON_PUBLICATION_MAX_POSITION_EXCEEDED == r || __atomic_load_n(&tput.abort, __ATOMIC_RELAXED))
+            {
                 tput_fail("aeron offer", (long long)r, aeron_errmsg());
                 return NULL;
             }
@@ -261,19 +279,27 @@ static void *tput_subscriber(void *arg)
     int64_t mark_ns = 0;
     peer.cfg.pin(peer.cfg.pin_arg, 1);
     __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
-    while (tput.received < tput.count && !__atomic_load_n(&tput.abort, __ATOMIC_RELAXED)) {
+    while (tput.received < tput.count && !__atomic_load_n(&tput.abort, __ATOMIC_RELAXED))
+    {
         int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, limit);
-        if (n < 0) {
+        if (n < 0)
+        {
             tput_fail("aeron poll", n, aeron_errmsg());
-        } else if (0 == n && peer.cfg.yield) {
+        }
+        else if (0 == n && peer.cfg.yield)
+        {
             sched_yield();
         }
-        if (0 == n && 0 == (++idle & 0xffff)) {
+        if (0 == n && 0 == (++idle & 0xffff))
+        {
             int64_t now = bench_now_ns();
-            if (tput.received != mark) {
+            if (tput.received != mark)
+            {
                 mark = tput.received;
                 mark_ns = now;
-            } else if (now - mark_ns > peer.cfg.stall_ns) {
+            }
+            else if (now - mark_ns > peer.cfg.stall_ns)
+            {
                 tput_fail("aeron subscriber stalled", tput.received, "no message for 10 s");
             }
         }
@@ -288,7 +314,8 @@ double bench_aeron_tput_run(long count, char *err, size_t err_len)
     uint8_t *buf = calloc(1, peer.size);
     memset(&tput, 0, sizeof(tput));
     tput.count = count;
-    if (!buf) {
+    if (!buf)
+    {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
@@ -300,14 +327,15 @@ double bench_aeron_tput_run(long count, char *err, size_t err_len)
     pthread_join(pub, NULL);
     pthread_join(sub, NULL);
     free(buf);
-    if (tput.abort) {
+    if (tput.abort)
+    {
         snprintf(err, err_len, "%s", tput.err);
         return -1;
     }
-    if (tput.bad || tput.received != count) {
-        snprintf(err, err_len,
-            "verification failed: %ld of %ld messages received, %ld out of order or wrong length", tput.received,
-            count, tput.bad);
+    if (tput.bad || tput.received != count)
+    {
+        snprintf(err, err_len, "verification failed: %ld of %ld messages received, %ld out of order or wrong length",
+            tput.received, count, tput.bad);
         return -1;
     }
     return (double)count * 1e9 / (double)(tput.t_end - tput.t_start);
@@ -323,12 +351,15 @@ static void on_ping(void *clientd, const uint8_t *buffer, size_t length, aeron_h
     (void)header;
     if (r->stopped)
         return;
-    if (0 == memcmp(buffer, &STOP, sizeof(STOP))) {
+    if (0 == memcmp(buffer, &STOP, sizeof(STOP)))
+    {
         r->stopped = 1;
         return;
     }
     while (aeron_exclusive_publication_offer(peer.pub[1], buffer, length, NULL, NULL) < 0 &&
-           !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+        !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+    {
+    }
 }
 
 static void on_pong(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
@@ -348,7 +379,8 @@ static void *rtt_ponger(void *arg)
     aeron_fragment_assembler_t *assembler = peer.assembler[0];
     peer.cfg.pin(peer.cfg.pin_arg, 1);
     __atomic_store_n(&rtt.ready, 1, __ATOMIC_RELEASE);
-    while (!rtt.stopped && !__atomic_load_n(&rtt.stop, __ATOMIC_RELAXED)) {
+    while (!rtt.stopped && !__atomic_load_n(&rtt.stop, __ATOMIC_RELAXED))
+    {
         int n = aeron_subscription_poll(sub, aeron_fragment_assembler_handler, assembler, 16);
         if (0 == n && peer.cfg.yield)
             sched_yield();
@@ -367,7 +399,8 @@ static void *rtt_pinger(void *arg)
     peer.cfg.pin(peer.cfg.pin_arg, 0);
     bench_wait_flag(&r->ready);
     const int64_t start = bench_now_ns();
-    for (long i = 0; i < r->n; i++) {
+    for (long i = 0; i < r->n; i++)
+    {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
         int64_t t0 = bench_now_ns(), spins = 0;
@@ -375,9 +408,11 @@ static void *rtt_pinger(void *arg)
             t0 = bench_pace(start, i, r->interval_ns, t0);
         const int64_t sent = bench_now_ns(); /* stall deadlines count from here */
         int64_t rc;
-        while ((rc = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL)) < 0) {
+        while ((rc = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL)) < 0)
+        {
             if (AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ||
-                (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns)) {
+                (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns))
+            {
                 snprintf(r->err, sizeof(r->err), "ping %ld: aeron offer returned %lld: %s", i, (long long)rc,
                     AERON_PUBLICATION_ERROR == rc || AERON_PUBLICATION_CLOSED == rc ? aeron_errmsg()
                                                                                     : "still failing after 10 s");
@@ -386,25 +421,30 @@ static void *rtt_pinger(void *arg)
         }
         int n = 0;
         r->got = 0;
-        while (!r->got) {
+        while (!r->got)
+        {
             n = aeron_subscription_poll(pong_sub, aeron_fragment_assembler_handler, assembler, 1);
             if (n < 0)
                 break;
-            if (0 == n) {
+            if (0 == n)
+            {
                 if (peer.cfg.yield)
                     sched_yield();
-                if (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns) {
+                if (0 == (++spins & 0xffff) && bench_now_ns() - sent > peer.cfg.stall_ns)
+                {
                     snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
                     goto done;
                 }
             }
         }
-        if (n < 0 || r->got_length != size) {
+        if (n < 0 || r->got_length != size)
+        {
             snprintf(r->err, sizeof(r->err), "pong %ld: %s", i, n < 0 ? aeron_errmsg() : "wrong length");
             break;
         }
         tool_hist_record(r->hist, (uint64_t)(bench_now_ns() - t0));
-        if (r->got_seq != seq) {
+        if (r->got_seq != seq)
+        {
             snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %llu", i,
                 (unsigned long long)r->got_seq);
             break;
@@ -426,7 +466,8 @@ int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *hist, char *err
     uint8_t *buf = calloc(1, peer.size);
     memset(&rtt, 0, sizeof(rtt));
     rtt.n = n, rtt.interval_ns = interval_ns, rtt.hist = hist;
-    if (!buf) {
+    if (!buf)
+    {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
@@ -437,7 +478,8 @@ int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *hist, char *err
         __atomic_store_n(&rtt.stop, 1, __ATOMIC_RELEASE); /* else the ponger leaves on the STOP ping */
     pthread_join(pong, NULL);
     free(buf);
-    if (rtt.err[0]) {
+    if (rtt.err[0])
+    {
         snprintf(err, err_len, "%s", rtt.err);
         return -1;
     }

@@ -18,10 +18,11 @@
 #include "tool_histogram.h"
 
 /* What shoal-bench decides for every transport alike. */
-typedef struct {
-    int yield;             /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
-    int poll_limit;        /* fragments per poll of the throughput subscriber (shoal's BATCH) */
-    int64_t stall_ns;      /* no progress for this long: the run fails */
+typedef struct
+{
+    int yield;        /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
+    int poll_limit;   /* fragments per poll of the throughput subscriber (shoal's BATCH) */
+    int64_t stall_ns; /* no progress for this long: the run fails */
     void (*pin)(void *pin_arg, int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger */
     void *pin_arg;
 } bench_aeron_config_t;
@@ -49,8 +50,8 @@ const char *bench_aeron_version(void);
 
 #else
 /* Not built in: no aeron-* scenario exists, so these are never called. */
-static inline int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int rtt, size_t size,
-    char *err, size_t err_len)
+static inline int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int rtt, size_t size, char *err,
+    size_t err_len)
 {
     (void)config, (void)uri, (void)rtt, (void)size;
     snprintf(err, err_len, "the Aeron peer is not built in");
@@ -68,7 +69,9 @@ static inline int bench_aeron_rtt_run(long n, double interval_ns, tool_hist_t *h
     snprintf(err, err_len, "the Aeron peer is not built in");
     return -1;
 }
-static inline void bench_aeron_close(void) {}
+static inline void bench_aeron_close(void)
+{
+}
 static inline const char *bench_aeron_version(void)
 {
     return "not built in";

@@ -29,8 +29,10 @@ static inline void bench_wait_flag(const int *flag)
 static inline int64_t bench_pace(int64_t start, long i, double interval_ns, int64_t t0)
 {
     const int64_t intended = start + (int64_t)((double)i * interval_ns);
-    for (int64_t ahead; (ahead = intended - t0) > 0; t0 = bench_now_ns()) {
-        if (ahead > 200000) {
+    for (int64_t ahead; (ahead = intended - t0) > 0; t0 = bench_now_ns())
+    {
+        if (ahead > 200000)
+        {
             struct timespec ts = { 0, ahead - 100000 };
             nanosleep(&ts, NULL);
         }

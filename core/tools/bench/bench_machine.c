@@ -31,9 +31,11 @@ void bench_read_machine(bench_machine_t *machine, bench_pin_t *pin)
     machine->nproc = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(machine->cpu, sizeof(machine->cpu), "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof(line), f)) {
+    while (f && fgets(line, sizeof(line), f))
+    {
         char *colon = strchr(line, ':');
-        if (0 == strncmp(line, "model name", 10) && colon) {
+        if (0 == strncmp(line, "model name", 10) && colon)
+        {
             colon += 1 + strspn(colon + 1, " \t");
             colon[strcspn(colon, "\n")] = '\0';
             snprintf(machine->cpu, sizeof(machine->cpu), "%s", colon);
@@ -43,7 +45,8 @@ void bench_read_machine(bench_machine_t *machine, bench_pin_t *pin)
     if (f)
         fclose(f);
     snprintf(machine->loadavg, sizeof(machine->loadavg), "unknown");
-    if ((f = fopen("/proc/loadavg", "r")) && fgets(line, sizeof(line), f)) {
+    if ((f = fopen("/proc/loadavg", "r")) && fgets(line, sizeof(line), f))
+    {
         line[strcspn(line, "\n")] = '\0';
         snprintf(machine->loadavg, sizeof(machine->loadavg), "%.63s", line);
     }
@@ -63,7 +66,8 @@ void bench_read_machine(bench_machine_t *machine, bench_pin_t *pin)
     cpu_set_t set;
     int found = 0;
     pin->cpu[0] = 0, pin->cpu[1] = 1;
-    if (0 == sched_getaffinity(0, sizeof(set), &set)) {
+    if (0 == sched_getaffinity(0, sizeof(set), &set))
+    {
         for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
             if (CPU_ISSET(c, &set))
                 pin->cpu[found++] = c;

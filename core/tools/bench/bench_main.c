@@ -16,17 +16,20 @@ static int start_driver(bench_t *b, const char *dir, shoal_context_t **ctx, shoa
 {
     const bench_options_t *opt = b->opt;
     if (shoal_context_init(ctx) < 0 || shoal_context_set_dir(*ctx, dir) < 0 ||
-        shoal_context_set(*ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0) {
+        shoal_context_set(*ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0)
+    {
         fprintf(stderr, "shoal-bench: %s\n", shoal_errmsg());
         return -1;
     }
-    for (int i = 0; i < opt->nsettings; i++) {
+    for (int i = 0; i < opt->nsettings; i++)
+    {
         char key[64];
         snprintf(key, sizeof(key), "%.*s", (int)(strchr(opt->settings[i], '=') - opt->settings[i]), opt->settings[i]);
         if (shoal_context_set(*ctx, key, strchr(opt->settings[i], '=') + 1) < 0)
             bench_bad("--set %s: %s", opt->settings[i], shoal_errmsg());
     }
-    if (shoal_driver_start(driver, *ctx) < 0 || shoal_client_connect(&b->client, *ctx) < 0) {
+    if (shoal_driver_start(driver, *ctx) < 0 || shoal_client_connect(&b->client, *ctx) < 0)
+    {
         fprintf(stderr, "shoal-bench: cannot start the embedded driver in %s: %s\n", dir, shoal_errmsg());
         return -1;
     }
@@ -50,8 +53,10 @@ int main(int argc, char **argv)
 
     b.results = calloc(N_SCENARIOS * MAX_SIZES, sizeof(result_t));
     int failed = 0, progress = isatty(2);
-    for (int z = 0; z < opt.nsizes; z++) {
-        for (size_t i = 0; i < N_SCENARIOS; i++) {
+    for (int z = 0; z < opt.nsizes; z++)
+    {
+        for (size_t i = 0; i < N_SCENARIOS; i++)
+        {
             if (!opt.selected[i])
                 continue;
             result_t *r = &b.results[b.nresults++];

@@ -24,7 +24,8 @@
 #define ZTR "zmq-tcp-rtt"
 const scenario_t SCENARIOS[] = {
     { "ipc-throughput-exclusive", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT, "exclusive publication, offer; poll_batch" },
-    { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, 0, ZIT, "exclusive publication, offer; poll + callback" },
+    { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, 0, ZIT,
+        "exclusive publication, offer; poll + callback" },
     { "ipc-throughput-concurrent", K_TPUT, 0, M_CONC, 0, ZIT,
         "concurrent publication, --publishers threads offer (default 1); poll_batch" },
     { "ipc-throughput-concurrent-2pub", K_TPUT, 0, M_CONC2, 0, ZIT, "2 threads offer on one concurrent publication" },
@@ -40,7 +41,8 @@ const scenario_t SCENARIOS[] = {
         "Aeron C, loops of ipc-throughput-exclusive: exclusive publication, offer; poll", "ipc-throughput-exclusive" },
     { "aeron-ipc-cold-start", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
         "Aeron C, loops of ipc-cold-start: each run a fresh embedded driver and log", "ipc-cold-start", 1 },
-    { "aeron-ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "Aeron C, loops of ipc-rtt: ping-pong over 2 streams", "ipc-rtt" },
+    { "aeron-ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "Aeron C, loops of ipc-rtt: ping-pong over 2 streams",
+        "ipc-rtt" },
     { "aeron-udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
         "Aeron C, loops of udp-throughput: aeron:udp 127.0.0.1 unicast (Aeron's driver sends and receives)",
         "udp-throughput" },
@@ -121,8 +123,10 @@ static void parse_list(bench_options_t *opt, const char *arg, int is_size)
 {
     char copy[512];
     snprintf(copy, sizeof(copy), "%s", arg);
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (is_size) {
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    {
+        if (is_size)
+        {
             if (opt->nsizes == MAX_SIZES)
                 bench_bad("--size: at most %d sizes", MAX_SIZES);
             opt->sizes[opt->nsizes++] = (size_t)parse_long("--size", tok, MIN_SIZE, MAX_SIZE);
@@ -132,8 +136,8 @@ static void parse_list(bench_options_t *opt, const char *arg, int is_size)
         while (i < N_SCENARIOS && strcmp(SCENARIOS[i].name, tok))
             i++;
         if (i == N_SCENARIOS && 0 == strncmp(tok, "aeron-", 6))
-            bench_bad(
-                "--scenario %s: the Aeron peer is not built into this shoal-bench; to get it: %s", tok, AERON_HOWTO);
+            bench_bad("--scenario %s: the Aeron peer is not built into this shoal-bench; to get it: %s", tok,
+                AERON_HOWTO);
         if (i == N_SCENARIOS)
             bench_bad("--scenario: unknown scenario '%s'; --help lists them", tok);
         opt->selected[i] = opt->any_selected = 1;
@@ -151,12 +155,18 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
         { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
         { "no-aeron", no_argument, NULL, 'A' }, { NULL, 0, NULL, 0 } };
-    *opt = (bench_options_t){ .runs = 5, .messages = 5000000, .samples = 100000, .term_mib = 0, .max_mib = 256,
+    *opt = (bench_options_t){ .runs = 5,
+        .messages = 5000000,
+        .samples = 100000,
+        .term_mib = 0,
+        .max_mib = 256,
         .publishers = 1 };
     int o;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (o) {
+    while ((o = getopt_long(argc, argv, "", options, NULL)) != -1)
+    {
+        switch (o)
+        {
             case 's': parse_list(opt, optarg, 0); break;
             case 'r': opt->runs = parse_long("--runs", optarg, 1, MAX_RUNS); break;
             case 'm': opt->messages = parse_long("--messages", optarg, 1, 1L << 40); break;
@@ -198,14 +208,15 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         bench_bad("--json and --csv exclude each other");
     if (0 == opt->nsizes)
         opt->sizes[opt->nsizes++] = 32;
-    for (size_t i = 0; i < N_SCENARIOS; i++) {
+    for (size_t i = 0; i < N_SCENARIOS; i++)
+    {
         if (opt->no_zmq && SCENARIOS[i].zmq && opt->selected[i])
             bench_bad("--no-zmq contradicts --scenario %s", SCENARIOS[i].name);
         if (opt->no_aeron && SCENARIOS[i].mirror && opt->selected[i])
             bench_bad("--no-aeron contradicts --scenario %s", SCENARIOS[i].name);
         opt->selected[i] = opt->any_selected
-                               ? opt->selected[i]
-                               : !(opt->no_zmq && SCENARIOS[i].zmq) && !(opt->no_aeron && SCENARIOS[i].mirror);
+            ? opt->selected[i]
+            : !(opt->no_zmq && SCENARIOS[i].zmq) && !(opt->no_aeron && SCENARIOS[i].mirror);
     }
     return 0;
 }

@@ -19,7 +19,8 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef struct {
+typedef struct
+{
     double med, min, max;
 } stat_t;
 
@@ -61,7 +62,8 @@ static int any_aeron(const bench_t *b)
  * of the result for name at size; 0 if none. */
 static double headline(const bench_t *b, const char *name, size_t size, int p)
 {
-    for (int i = 0; name && i < b->nresults; i++) {
+    for (int i = 0; name && i < b->nresults; i++)
+    {
         const result_t *r = &b->results[i];
         if (bench_result_ok(r) && r->size == size && 0 == strcmp(r->sc->name, name))
             return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][p], r->nruns, 5).med;
@@ -77,13 +79,15 @@ static int aeron_ratios(const bench_t *b, const result_t *r, double v[3])
     v[0] = v[1] = v[2] = 0;
     if (!r->sc->mirror || !bench_result_ok(r))
         return 0;
-    if (K_TPUT == r->sc->kind) {
+    if (K_TPUT == r->sc->kind)
+    {
         double aeron = headline(b, r->sc->name, r->size, 0);
         v[0] = aeron > 0 ? headline(b, r->sc->mirror, r->size, 0) / aeron : 0;
         return v[0] > 0 ? 1 : 0;
     }
     static const int col[3] = { 0, 2, 3 };
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3; k++)
+    {
         double shoal = headline(b, r->sc->mirror, r->size, col[k]);
         v[k] = shoal > 0 ? headline(b, r->sc->name, r->size, col[k]) / shoal : 0;
     }
@@ -96,7 +100,7 @@ static const char *TPUT_KEYS[] = { "median_mmsgs_per_s", "min_mmsgs_per_s", "max
 static const char *RTT_KEYS[] = { "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "p50_min_us", "p50_max_us",
     "p99_min_us", "p99_max_us", "ratio_zmq_p50_over_shoal", "ratio_zmq_p99_over_shoal" };
 #define N_TPUT_KEYS 5
-#define N_RTT_KEYS 11
+#define N_RTT_KEYS  11
 
 static int metrics(const bench_t *b, const result_t *r, double *v)
 {
@@ -105,7 +109,8 @@ static int metrics(const bench_t *b, const result_t *r, double *v)
     if (!bench_result_ok(r))
         return n;
     double self = headline(b, r->sc->name, r->size, 0);
-    if (tput) {
+    if (tput)
+    {
         stat_t s = stats(r->tput, r->nruns, 1);
         double zmq = headline(b, r->sc->peer, r->size, 0);
         v[0] = s.med / 1e6, v[1] = s.min / 1e6, v[2] = s.max / 1e6, v[3] = s.med * (double)r->size / 1e6;
@@ -116,7 +121,8 @@ static int metrics(const bench_t *b, const result_t *r, double *v)
         v[p] = stats(&r->pct[0][p], r->nruns, 5).med;
     stat_t p50 = stats(&r->pct[0][0], r->nruns, 5), p99 = stats(&r->pct[0][2], r->nruns, 5);
     v[5] = p50.min, v[6] = p50.max, v[7] = p99.min, v[8] = p99.max;
-    if (r->sc->peer) {
+    if (r->sc->peer)
+    {
         v[9] = headline(b, r->sc->peer, r->size, 0) / self;
         v[10] = v[2] > 0 ? headline(b, r->sc->peer, r->size, 2) / v[2] : 0;
     }
@@ -157,9 +163,10 @@ void bench_print_table(const bench_t *b)
     printf("machine : %ld cores (nproc), %s, kernel %s, load average at start %s\n", machine->nproc, machine->cpu,
         machine->kernel, machine->loadavg);
     printf("pinned  : %s\nnote    : %s\n", machine->pinned, machine->note);
-    printf("polling : %s\n", opt->yield ? "sched_yield() when a poll is empty or an offer back-pressured (--yield)"
-                                        : "busy (threads never yield; on fewer cores than busy threads the driver "
-                                          "thread waits for a time slice: see --yield)");
+    printf("polling : %s\n",
+        opt->yield ? "sched_yield() when a poll is empty or an offer back-pressured (--yield)"
+                   : "busy (threads never yield; on fewer cores than busy threads the driver "
+                     "thread waits for a time slice: see --yield)");
     if (opt->note)
         printf("          %s\n", opt->note);
     printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run (at most %ld MiB), %ld round "
@@ -171,12 +178,15 @@ void bench_print_table(const bench_t *b)
     printf("          shoal: embedded driver (%s), aeron:ipc?term-length=%ldm and "
            "aeron:udp?endpoint=127.0.0.1:PORT|term-length=%ldm\n          (%s; publisher window = term / 2; term "
            "grown for messages > term / 8), busy-polling threads\n          %s\n          %s\n",
-        driver_settings(opt), opt->term_mib > 0 ? opt->term_mib : IPC_TERM_MIB, opt->term_mib > 0 ? opt->term_mib : UDP_TERM_MIB,
+        driver_settings(opt), opt->term_mib > 0 ? opt->term_mib : IPC_TERM_MIB,
+        opt->term_mib > 0 ? opt->term_mib : UDP_TERM_MIB,
         opt->term_mib > 0 ? "--term-length" : "the driver's default term lengths", ZMQ_NOTE, HIST_NOTE);
     if (any_aeron(b))
         printf("          aeron: %s\n          %s\n", bench_aeron_version(), AERON_NOTE);
-    for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0) {
-        for (int i = 0; i < b->nresults; i++) {
+    for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0)
+    {
+        for (int i = 0; i < b->nresults; i++)
+        {
             const result_t *r = &b->results[i];
             if (kind != r->sc->kind)
                 continue;
@@ -201,11 +211,13 @@ void bench_print_table(const bench_t *b)
         }
     }
     int header = 0;
-    for (int i = 0; i < b->nresults; i++) {
+    for (int i = 0; i < b->nresults; i++)
+    {
         const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind;
         metrics(b, r, v);
-        for (int k = 0; k < (tput ? 1 : 2); k++) {
+        for (int k = 0; k < (tput ? 1 : 2); k++)
+        {
             double q = tput ? v[4] : v[9 + k];
             if (q <= 0)
                 continue;
@@ -213,11 +225,14 @@ void bench_print_table(const bench_t *b)
                 printf("\nshoal vs zmq, same size (throughput: shoal / zmq; latency: zmq / shoal at p50 and p99; "
                        "> 1 means shoal is better)\n");
             printf("  %-32s vs %-22s %7zu B: %8.2fx%s\n", r->sc->name, r->sc->peer, r->size, q,
-                tput ? "" : k ? " (p99)" : " (p50)");
+                tput    ? ""
+                    : k ? " (p99)"
+                        : " (p50)");
         }
     }
     header = 0;
-    for (int i = 0; i < b->nresults; i++) {
+    for (int i = 0; i < b->nresults; i++)
+    {
         const result_t *r = &b->results[i];
         int n = aeron_ratios(b, r, v);
         if (n > 0 && !header++)
@@ -230,7 +245,8 @@ void bench_print_table(const bench_t *b)
                 r->size, v[0], v[1], v[2]);
     }
     header = 0;
-    for (int i = 0; i < b->nresults; i++) {
+    for (int i = 0; i < b->nresults; i++)
+    {
         if (b->results[i].error[0])
             printf("%s  %s (%zu B): %s\n", header++ ? "" : "\nErrors and skipped scenarios\n", b->results[i].sc->name,
                 b->results[i].size, b->results[i].error);
@@ -275,14 +291,16 @@ void bench_print_json(const bench_t *b)
     jkv(" ", "zmq_note", ZMQ_NOTE);
     jkv(NULL, "latency_note", HIST_NOTE);
     jkv(NULL, "driver", driver_settings(opt));
-    if (any_aeron(b)) {
+    if (any_aeron(b))
+    {
         printf(",\n \"aeron\": {");
         jkv("", "version", bench_aeron_version());
         jkv(NULL, "note", AERON_NOTE);
         printf("}");
     }
     printf(",\n \"results\": [");
-    for (int i = 0; i < b->nresults; i++) {
+    for (int i = 0; i < b->nresults; i++)
+    {
         const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind;
         printf("%s\n  {\"scenario\": \"%s\", \"kind\": \"%s\", \"transport\": \"%s\", \"size\": %zu", i ? "," : "",
@@ -298,7 +316,8 @@ void bench_print_json(const bench_t *b)
         printf(", \"skipped\": %s, \"error\": ", r->skipped ? "true" : "false");
         r->error[0] ? jstr(r->error) : (void)printf("null");
         printf(",\n   \"runs\": [");
-        for (int k = 0; k < r->nruns; k++) {
+        for (int k = 0; k < r->nruns; k++)
+        {
             if (tput)
                 printf("%s%.1f", k ? ", " : "", r->tput[k]);
             else
@@ -307,22 +326,26 @@ void bench_print_json(const bench_t *b)
         }
         printf("]");
         int n = metrics(b, r, v);
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n; k++)
+        {
             printf(",%s\"%s\": ", k % 4 ? " " : "\n   ", tput ? TPUT_KEYS[k] : RTT_KEYS[k]);
             v[k] > 0 ? printf("%.4f", v[k]) : printf("null");
         }
-        if (r->sc->mirror) {
+        if (r->sc->mirror)
+        {
             double a[3];
             aeron_ratios(b, r, a);
             printf(",\n   \"shoal_peer\": \"%s\"", r->sc->mirror);
-            for (int k = 0; k < (tput ? 1 : 3); k++) {
+            for (int k = 0; k < (tput ? 1 : 3); k++)
+            {
                 static const char *keys[] = { "ratio_aeron_p50_over_shoal", "ratio_aeron_p99_over_shoal",
                     "ratio_aeron_p99_9_over_shoal" };
                 printf(", \"%s\": ", tput ? "ratio_shoal_over_aeron" : keys[k]);
                 a[k] > 0 ? printf("%.4f", a[k]) : printf("null");
             }
         }
-        if (!tput && bench_result_ok(r)) {
+        if (!tput && bench_result_ok(r))
+        {
             printf(",\n   \"round_trips\": %" PRIu64 ", \"distribution_us\": [", r->recorded);
             for (size_t k = 0; k < N_DIST; k++)
                 printf("%s[%g, %.3f]", k ? ", " : "", DIST_Q[k], r->dist[k]);
@@ -352,11 +375,12 @@ void bench_print_csv(const bench_t *b)
     for (int k = 0; k < N_TPUT_KEYS + N_RTT_KEYS; k++)
         printf(",%s", k < N_TPUT_KEYS ? TPUT_KEYS[k] : RTT_KEYS[k - N_TPUT_KEYS]);
     printf(",error\n");
-    for (int i = 0; i < b->nresults; i++) {
+    for (int i = 0; i < b->nresults; i++)
+    {
         const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind, n = metrics(b, r, v);
-        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size,
-            r->nruns, tput ? r->npub : 1);
+        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size, r->nruns,
+            tput ? r->npub : 1);
         for (int k = 0; k < (tput ? 0 : N_TPUT_KEYS); k++)
             printf(",");
         for (int k = 0; k < n; k++)

@@ -30,26 +30,34 @@ static void *rtt_ponger(void *arg)
     const int yield = r->yield;
     bench_pin_self(r->pin, 1);
     __atomic_store_n(&r->ready, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
-        if (r->zpong) {
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+    {
+        if (r->zpong)
+        {
             int n = zmq_recv(r->zpong, buf, r->size + 1, 0);
             if (n < 0)
                 continue; /* 1 s receive timeout: look at the stop flag */
             if (n >= (int)sizeof(STOP) && 0 == memcmp(buf, &STOP, sizeof(STOP)))
                 break;
-            while (zmq_send(r->zpong, buf, (size_t)n, 0) < 0 && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+            while (zmq_send(r->zpong, buf, (size_t)n, 0) < 0 && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+            {
+            }
             continue;
         }
         int n = shoal_subscription_poll_batch(r->ping_sub, frags, 16);
         if (0 == n && yield)
             sched_yield();
-        for (int i = 0; i < n; i++) {
-            if (0 == memcmp(frags[i].data, &STOP, sizeof(STOP))) {
+        for (int i = 0; i < n; i++)
+        {
+            if (0 == memcmp(frags[i].data, &STOP, sizeof(STOP)))
+            {
                 free(buf);
                 return NULL;
             }
             while (shoal_publication_offer(r->pong_pub, frags[i].data, frags[i].length) < 0 &&
-                   !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {}
+                !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+            {
+            }
         }
     }
     free(buf);
@@ -65,51 +73,65 @@ static void *rtt_pinger(void *arg)
     bench_pin_self(r->pin, 0);
     bench_wait_flag(&r->ready);
     const int64_t start = bench_now_ns();
-    for (long i = 0; i < r->n; i++) {
+    for (long i = 0; i < r->n; i++)
+    {
         uint64_t seq = (uint64_t)i, got = STOP_SEQ;
         memcpy(buf, &seq, sizeof(seq));
         int64_t t0 = bench_now_ns(), spins = 0;
         if (r->interval_ns > 0)
             t0 = bench_pace(start, i, r->interval_ns, t0);
         const int64_t sent = bench_now_ns(); /* stall deadlines count from here */
-        if (r->zping) {
+        if (r->zping)
+        {
             int n = -1;
-            if (zmq_send(r->zping, buf, r->size, 0) >= 0) {
-                while ((n = zmq_recv(r->zping, rbuf, r->size + 1, 0)) < 0 && EINTR == errno) {}
+            if (zmq_send(r->zping, buf, r->size, 0) >= 0)
+            {
+                while ((n = zmq_recv(r->zping, rbuf, r->size + 1, 0)) < 0 && EINTR == errno)
+                {
+                }
             }
-            if (n != (int)r->size) {
+            if (n != (int)r->size)
+            {
                 const char *why = EAGAIN == errno ? "no answer within 1 s" : zmq_strerror(errno);
                 snprintf(r->err, sizeof(r->err), "zmq round trip %ld: %s", i, n >= 0 ? "wrong length" : why);
                 break;
             }
             memcpy(&got, rbuf, sizeof(got));
-        } else {
+        }
+        else
+        {
             int64_t rc;
-            while ((rc = shoal_publication_offer(r->ping_pub, buf, r->size)) < 0) {
+            while ((rc = shoal_publication_offer(r->ping_pub, buf, r->size)) < 0)
+            {
                 if (SHOAL_ERROR == rc || SHOAL_CLOSED == rc ||
-                    (0 == (++spins & 0xffff) && bench_now_ns() - sent > STALL_NS)) {
+                    (0 == (++spins & 0xffff) && bench_now_ns() - sent > STALL_NS))
+                {
                     snprintf(r->err, sizeof(r->err), "ping %ld: offer returned %lld: %s", i, (long long)rc,
                         SHOAL_ERROR == rc || SHOAL_CLOSED == rc ? shoal_errmsg() : "still failing after 10 s");
                     goto done;
                 }
             }
             int n;
-            while ((n = shoal_subscription_poll_batch(r->pong_sub, &frag, 1)) == 0) {
+            while ((n = shoal_subscription_poll_batch(r->pong_sub, &frag, 1)) == 0)
+            {
                 if (yield)
                     sched_yield();
-                if (0 == (++spins & 0xffff) && bench_now_ns() - sent > STALL_NS) {
+                if (0 == (++spins & 0xffff) && bench_now_ns() - sent > STALL_NS)
+                {
                     snprintf(r->err, sizeof(r->err), "no pong for round trip %ld within 10 s (stalled)", i);
                     goto done;
                 }
             }
-            if (n < 0 || frag.length != r->size) {
+            if (n < 0 || frag.length != r->size)
+            {
                 snprintf(r->err, sizeof(r->err), "pong %ld: %s", i, n < 0 ? shoal_errmsg() : "wrong length");
                 break;
             }
             memcpy(&got, frag.data, sizeof(got));
         }
         tool_hist_record(&r->hist, (uint64_t)(bench_now_ns() - t0));
-        if (got != seq) {
+        if (got != seq)
+        {
             snprintf(r->err, sizeof(r->err), "round trip %ld answered with sequence %" PRIu64, i, got);
             break;
         }
@@ -117,7 +139,8 @@ static void *rtt_pinger(void *arg)
 done:
     memcpy(buf, &STOP, sizeof(STOP));
     int sent = 0;
-    for (int k = 0; k < 1000000 && !sent; k++) {
+    for (int k = 0; k < 1000000 && !sent; k++)
+    {
         sent = r->zping ? zmq_send(r->zping, buf, r->size, 0) >= 0
                         : shoal_publication_offer(r->ping_pub, buf, r->size) > 0;
     }

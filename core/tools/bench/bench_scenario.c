@@ -24,20 +24,24 @@ static int add_pub(bench_t *b, result_t *res, const char *channel, int exclusive
 {
     int rc = exclusive ? shoal_add_exclusive_publication(b->client, channel, stream, pub)
                        : shoal_add_publication(b->client, channel, stream, pub);
-    if (rc < 0) {
+    if (rc < 0)
+    {
         snprintf(res->error, sizeof(res->error), "add publication %s stream %d: %s", channel, stream, shoal_errmsg());
         return -1;
     }
     size_t max = M_CLAIM == res->sc->mode ? shoal_publication_max_payload_length(*pub)
                                           : shoal_publication_max_message_length(*pub);
-    if (res->size > max) {
+    if (res->size > max)
+    {
         snprintf(res->error, sizeof(res->error), "skipped: size %zu exceeds the publication's max %s length %zu",
             res->size, M_CLAIM == res->sc->mode ? "payload (try_claim does not fragment)" : "message", max);
         res->skipped = 1;
         return -1;
     }
-    for (int64_t deadline = bench_now_ns() + 5000000000LL; !shoal_publication_is_connected(*pub); usleep(1000)) {
-        if (bench_now_ns() > deadline) {
+    for (int64_t deadline = bench_now_ns() + 5000000000LL; !shoal_publication_is_connected(*pub); usleep(1000))
+    {
+        if (bench_now_ns() > deadline)
+        {
             snprintf(res->error, sizeof(res->error), "publication on stream %d not connected after 5 s", stream);
             return -1;
         }
@@ -47,7 +51,8 @@ static int add_pub(bench_t *b, result_t *res, const char *channel, int exclusive
 
 static int add_sub(bench_t *b, result_t *res, const char *channel, int32_t stream, shoal_subscription_t **sub)
 {
-    if (shoal_add_subscription(b->client, channel, stream, sub) < 0) {
+    if (shoal_add_subscription(b->client, channel, stream, sub) < 0)
+    {
         snprintf(res->error, sizeof(res->error), "add subscription %s stream %d: %s", channel, stream, shoal_errmsg());
         return -1;
     }
@@ -82,10 +87,12 @@ static void run_throughput(bench_t *b, result_t *res, tput_t *t)
     long cap = (long)(((uint64_t)opt->max_mib << 20) / res->size);
     cap = cap < 16 ? 16 : cap;
     res->messages = opt->messages < cap ? opt->messages : cap;
-    for (int run = -1; run < opt->runs; run++) {
-        double v = sc->mirror ? bench_aeron_tput_run(res->messages, t->err, sizeof(t->err))
-                              : bench_tput_run(t, res->messages);
-        if (v < 0) {
+    for (int run = -1; run < opt->runs; run++)
+    {
+        double v =
+            sc->mirror ? bench_aeron_tput_run(res->messages, t->err, sizeof(t->err)) : bench_tput_run(t, res->messages);
+        if (v < 0)
+        {
             snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t->err);
             break;
         }
@@ -108,15 +115,19 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
     res->npub = 1;
     res->messages = opt->messages < COLD_MESSAGES ? opt->messages : COLD_MESSAGES;
     res->messages = res->messages < cap ? res->messages : cap < 16 ? 16 : cap;
-    for (int run = -1; run < opt->runs && !res->error[0]; run++) {
+    for (int run = -1; run < opt->runs && !res->error[0]; run++)
+    {
         tput_t t = { .size = res->size, .mode = sc->mode, .npub = 1, .yield = opt->yield, .pin = &b->pin };
         double v = -1;
-        if (sc->mirror) {
+        if (sc->mirror)
+        {
             const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
             if (0 == bench_aeron_open(&cfg, channel, 0, res->size, res->error, sizeof(res->error)))
                 v = bench_aeron_tput_run(res->messages, t.err, sizeof(t.err));
             bench_aeron_close();
-        } else {
+        }
+        else
+        {
             int32_t stream = b->next_stream++;
             if (0 == add_sub(b, res, channel, stream, &t.sub) && 0 == add_pub(b, res, channel, 1, stream, &t.pub))
                 v = bench_tput_run(&t, res->messages);
@@ -127,7 +138,8 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
         }
         if (res->error[0])
             break;
-        if (v < 0) {
+        if (v < 0)
+        {
             snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", t.err);
             break;
         }
@@ -145,14 +157,17 @@ static void run_round_trips(bench_t *b, result_t *res, rtt_t *r)
     tool_hist_t all = { NULL, 0, 0, 0 };
     if (tool_hist_init(&r->hist) < 0 || tool_hist_init(&all) < 0)
         snprintf(res->error, sizeof(res->error), "out of memory for the histograms");
-    for (int run = -1; run < opt->runs && !res->error[0]; run++) {
+    for (int run = -1; run < opt->runs && !res->error[0]; run++)
+    {
         long n = run < 0 ? warm : opt->samples;
         if ((sc->mirror ? bench_aeron_rtt_percentiles(r, n, res->pct[run < 0 ? 0 : run])
-                        : bench_rtt_run(r, n, res->pct[run < 0 ? 0 : run])) < 0) {
+                        : bench_rtt_run(r, n, res->pct[run < 0 ? 0 : run])) < 0)
+        {
             snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", r->err);
             break;
         }
-        if (run >= 0) {
+        if (run >= 0)
+        {
             res->nruns++;
             tool_hist_merge(&all, &r->hist);
         }
@@ -178,45 +193,63 @@ void bench_run_scenario(bench_t *b, result_t *res)
     uint32_t term = (uint32_t)(opt->term_mib > 0 ? opt->term_mib : sc->udp ? UDP_TERM_MIB : IPC_TERM_MIB) << 20;
     while (term / 8 < res->size && term < (1u << 30))
         term <<= 1;
-    if (sc->udp) {
+    if (sc->udp)
+    {
         int port = free_udp_port();
-        if (port < 0) {
+        if (port < 0)
+        {
             snprintf(res->error, sizeof(res->error), "no free UDP port on 127.0.0.1: %s", strerror(errno));
             return;
         }
         snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d|term-length=%um", port, term >> 20);
-    } else {
+    }
+    else
+    {
         snprintf(channel, sizeof(channel), "aeron:ipc?term-length=%um", term >> 20);
     }
     snprintf(res->uri, sizeof(res->uri), "%s", sc->zmq ? "" : channel);
-    if (sc->cold) {
+    if (sc->cold)
+    {
         run_cold_start(b, res, channel);
         return;
     }
     int32_t s0 = b->next_stream++, s1 = b->next_stream++;
-    if (sc->mirror) {
+    if (sc->mirror)
+    {
         const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
         if (bench_aeron_open(&cfg, channel, K_RTT == sc->kind, res->size, res->error, sizeof(res->error)) < 0)
             goto cleanup;
-    } else if (sc->zmq) {
+    }
+    else if (sc->zmq)
+    {
         if (bench_zmq_open(&z, sc, res->size, ++b->zmq_endpoints, res->error, sizeof(res->error)) < 0)
             goto cleanup;
         snprintf(res->uri, sizeof(res->uri), "%s", z.bound);
-    } else if (K_TPUT == sc->kind) {
+    }
+    else if (K_TPUT == sc->kind)
+    {
         int exclusive = M_EXCL_BATCH == sc->mode || M_EXCL_POLL == sc->mode || M_CLAIM == sc->mode;
         if (add_sub(b, res, channel, s0, &subs[0]) < 0 || add_pub(b, res, channel, exclusive, s0, &pubs[0]) < 0)
             goto cleanup;
-    } else if (add_sub(b, res, channel, s0, &subs[0]) < 0 || add_sub(b, res, channel, s1, &subs[1]) < 0 ||
-               add_pub(b, res, channel, 1, s0, &pubs[0]) < 0 || add_pub(b, res, channel, 1, s1, &pubs[1]) < 0) {
+    }
+    else if (add_sub(b, res, channel, s0, &subs[0]) < 0 || add_sub(b, res, channel, s1, &subs[1]) < 0 ||
+        add_pub(b, res, channel, 1, s0, &pubs[0]) < 0 || add_pub(b, res, channel, 1, s1, &pubs[1]) < 0)
+    {
         goto cleanup;
     }
 
-    if (K_TPUT == sc->kind) {
+    if (K_TPUT == sc->kind)
+    {
         tput_t t = { .size = res->size, .mode = sc->mode, .yield = opt->yield, .pin = &b->pin };
         t.pub = pubs[0], t.sub = subs[0], t.zpush = z.socket[0], t.zpull = z.socket[1];
         run_throughput(b, res, &t);
-    } else {
-        rtt_t r = { .size = res->size, .yield = opt->yield, .pin = &b->pin, .zping = z.socket[0],
+    }
+    else
+    {
+        rtt_t r = { .size = res->size,
+            .yield = opt->yield,
+            .pin = &b->pin,
+            .zping = z.socket[0],
             .zpong = z.socket[1] };
         r.ping_pub = pubs[0], r.ping_sub = subs[0], r.pong_pub = pubs[1], r.pong_sub = subs[1];
         run_round_trips(b, res, &r);
@@ -225,7 +258,8 @@ void bench_run_scenario(bench_t *b, result_t *res)
 cleanup:
     if (sc->mirror)
         bench_aeron_close();
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
+    {
         if (pubs[i])
             shoal_publication_close(pubs[i]);
         if (subs[i])

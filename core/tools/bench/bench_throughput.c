@@ -17,7 +17,8 @@
 #include "bench.h"
 #include "bench_clock.h"
 
-typedef struct {
+typedef struct
+{
     tput_t *t;
     int index;
     long count;
@@ -43,12 +44,16 @@ static void *tput_publisher(void *arg)
     __atomic_add_fetch(&t->ready, 1, __ATOMIC_RELEASE);
     bench_wait_flag(&t->go);
     t->t_start[a->index] = bench_now_ns();
-    for (long i = 0; i < a->count; i++) {
+    for (long i = 0; i < a->count; i++)
+    {
         uint64_t seq = tag | (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
-        if (t->zpush) {
-            while (zmq_send(t->zpush, buf, size, 0) < 0) {
-                if ((errno != EAGAIN && errno != EINTR) || __atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+        if (t->zpush)
+        {
+            while (zmq_send(t->zpush, buf, size, 0) < 0)
+            {
+                if ((errno != EAGAIN && errno != EINTR) || __atomic_load_n(&t->abort, __ATOMIC_RELAXED))
+                {
                     tput_fail(t, "zmq_send", errno, zmq_strerror(errno));
                     return NULL;
                 }
@@ -56,22 +61,28 @@ static void *tput_publisher(void *arg)
             continue;
         }
         int64_t r;
-        for (;;) {
-            if (M_CLAIM == mode) {
+        for (;;)
+        {
+            if (M_CLAIM == mode)
+            {
                 shoal_claim_t claim;
                 r = shoal_publication_try_claim(pub, size, &claim);
-                if (r > 0) {
+                if (r > 0)
+                {
                     memcpy(claim.data, buf, size);
                     if (shoal_claim_commit(&claim) < 0)
                         r = SHOAL_ERROR;
                 }
-            } else {
+            }
+            else
+            {
                 r = shoal_publication_offer(pub, buf, size);
             }
             if (r > 0)
                 break;
             if (SHOAL_ERROR == r || SHOAL_CLOSED == r || SHOAL_MAX_POSITION_EXCEEDED == r ||
-                __atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+                __atomic_load_n(&t->abort, __ATOMIC_RELAXED))
+            {
                 tput_fail(t, M_CLAIM == mode ? "try_claim/commit" : "offer", (long long)r, shoal_errmsg());
                 return NULL;
             }
@@ -88,11 +99,14 @@ static inline void tput_check(tput_t *t, const uint8_t *data, size_t length)
     uint64_t seq;
     memcpy(&seq, data, sizeof(seq));
     unsigned idx = (unsigned)(seq >> SEQ_SHIFT);
-    if (length != t->size || idx >= (unsigned)t->npub || (seq & ((1ULL << SEQ_SHIFT) - 1)) != t->expected[idx]) {
+    if (length != t->size || idx >= (unsigned)t->npub || (seq & ((1ULL << SEQ_SHIFT) - 1)) != t->expected[idx])
+    {
         t->bad++;
         if (idx < (unsigned)t->npub)
             t->expected[idx] = (seq & ((1ULL << SEQ_SHIFT) - 1)) + 1;
-    } else {
+    }
+    else
+    {
         t->expected[idx]++;
     }
     t->received++;
@@ -114,37 +128,52 @@ static void *tput_subscriber(void *arg)
     int64_t mark_ns = 0;
     bench_pin_self(t->pin, 1);
     __atomic_add_fetch(&t->ready, 1, __ATOMIC_RELEASE);
-    while (t->received < t->count && !__atomic_load_n(&t->abort, __ATOMIC_RELAXED)) {
+    while (t->received < t->count && !__atomic_load_n(&t->abort, __ATOMIC_RELAXED))
+    {
         int n;
-        if (t->zpull) {
+        if (t->zpull)
+        {
             n = zmq_recv(t->zpull, zbuf, t->size + 1, 0);
-            if (n >= 0) {
+            if (n >= 0)
+            {
                 tput_check(t, zbuf, (size_t)n);
                 timeouts = 0;
-            } else if (errno != EINTR && (errno != EAGAIN || ++timeouts * 1000000000LL >= STALL_NS)) {
-                tput_fail(
-                    t, "zmq_recv", errno, EAGAIN == errno ? "no message for 10 s (stalled)" : zmq_strerror(errno));
+            }
+            else if (errno != EINTR && (errno != EAGAIN || ++timeouts * 1000000000LL >= STALL_NS))
+            {
+                tput_fail(t, "zmq_recv", errno,
+                    EAGAIN == errno ? "no message for 10 s (stalled)" : zmq_strerror(errno));
             }
             continue;
         }
-        if (M_EXCL_POLL == t->mode) {
+        if (M_EXCL_POLL == t->mode)
+        {
             n = shoal_subscription_poll(t->sub, on_fragment, t, BATCH);
-        } else {
+        }
+        else
+        {
             n = shoal_subscription_poll_batch(t->sub, frags, BATCH);
             for (int i = 0; i < n; i++)
                 tput_check(t, frags[i].data, frags[i].length);
         }
-        if (n < 0) {
+        if (n < 0)
+        {
             tput_fail(t, "poll", n, shoal_errmsg());
-        } else if (0 == n && yield) {
+        }
+        else if (0 == n && yield)
+        {
             sched_yield();
         }
-        if (0 == n && 0 == (++idle & 0xffff)) {
+        if (0 == n && 0 == (++idle & 0xffff))
+        {
             int64_t now = bench_now_ns();
-            if (t->received != mark) {
+            if (t->received != mark)
+            {
                 mark = t->received;
                 mark_ns = now;
-            } else if (now - mark_ns > STALL_NS) {
+            }
+            else if (now - mark_ns > STALL_NS)
+            {
                 tput_fail(t, "subscriber stalled", t->received, "no message for 10 s");
             }
         }
@@ -161,7 +190,8 @@ double bench_tput_run(tput_t *t, long count)
     t->count = count, t->received = t->bad = 0;
     memset(t->expected, 0, sizeof(t->expected));
     t->zbuf = malloc(t->size + 1);
-    for (int i = 0; i < t->npub; i++) {
+    for (int i = 0; i < t->npub; i++)
+    {
         args[i] = (pub_arg_t){ t, i, count / t->npub + (0 == i ? count % t->npub : 0), calloc(1, t->size) };
         t->t_start[i] = INT64_MAX;
     }
@@ -171,7 +201,8 @@ double bench_tput_run(tput_t *t, long count)
     while (__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE) < t->npub + 1)
         sched_yield();
     __atomic_store_n(&t->go, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < t->npub; i++) {
+    for (int i = 0; i < t->npub; i++)
+    {
         pthread_join(pubs[i], NULL);
         free(args[i].buf);
     }
@@ -179,7 +210,8 @@ double bench_tput_run(tput_t *t, long count)
     free(t->zbuf);
     if (t->abort)
         return -1;
-    if (t->bad || t->received != count) {
+    if (t->bad || t->received != count)
+    {
         snprintf(t->err, sizeof(t->err),
             "verification failed: %ld of %ld messages received, %ld out of order or wrong length", t->received, count,
             t->bad);

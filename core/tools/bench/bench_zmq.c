@@ -21,7 +21,8 @@ static void *zsock(void *zctx, int type, int bind, const char *endpoint, char *b
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeo, sizeof(timeo)) ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeo, sizeof(timeo)) ||
-        (bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint))) {
+        (bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)))
+    {
         if (s)
             zmq_close(s);
         return NULL;
@@ -44,9 +45,9 @@ int bench_zmq_open(bench_zmq_t *z, const scenario_t *sc, size_t size, int endpoi
     int kt = K_TPUT == sc->kind;
     z->ctx = zmq_ctx_new();
     if (!z->ctx ||
-        !(z->socket[1] =
-                zsock(z->ctx, kt ? ZMQ_PULL : ZMQ_PAIR, 1, z->endpoint, z->bound, sizeof(z->bound), size)) ||
-        !(z->socket[0] = zsock(z->ctx, kt ? ZMQ_PUSH : ZMQ_PAIR, 0, z->bound, NULL, 0, size))) {
+        !(z->socket[1] = zsock(z->ctx, kt ? ZMQ_PULL : ZMQ_PAIR, 1, z->endpoint, z->bound, sizeof(z->bound), size)) ||
+        !(z->socket[0] = zsock(z->ctx, kt ? ZMQ_PUSH : ZMQ_PAIR, 0, z->bound, NULL, 0, size)))
+    {
         snprintf(err, err_len, "zmq set-up on %s: %s", z->endpoint, zmq_strerror(errno));
         return -1;
     }
@@ -55,7 +56,8 @@ int bench_zmq_open(bench_zmq_t *z, const scenario_t *sc, size_t size, int endpoi
 
 void bench_zmq_close(bench_zmq_t *z, const scenario_t *sc)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
+    {
         if (z->socket[i])
             zmq_close(z->socket[i]);
     }

@@ -21,14 +21,15 @@ static void shoal_set_errcode_marker(void)
     assert_int_equal(0, shoal_context_close(ctx));
 }
 
-#define EXPECT_EINVAL(expr, expected)                  \
-    do                                                 \
-    {                                                  \
-        shoal_set_errcode_marker();                    \
-        assert_true((expected) == (expr));             \
-        assert_int_equal(SHOAL_EINVAL, shoal_errcode()); \
-        assert_non_null(strstr(shoal_errmsg(), "NULL")); \
-    } while (0)
+#define EXPECT_EINVAL(expr, expected)                                                                                  \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        shoal_set_errcode_marker();                                                                                    \
+        assert_true((expected) == (expr));                                                                             \
+        assert_int_equal(SHOAL_EINVAL, shoal_errcode());                                                               \
+        assert_non_null(strstr(shoal_errmsg(), "NULL"));                                                               \
+    }                                                                                                                  \
+    while (0)
 
 static void test_getters_given_null(void **state)
 {

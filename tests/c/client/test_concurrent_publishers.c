@@ -11,7 +11,7 @@
 
 #include "../shoal_test_support.h"
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 50000
 
 typedef struct

@@ -200,8 +200,8 @@ static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **stat
     fixture_t *f = *state;
     recorder_t *r = recorder_new();
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 41, on_available,
-        on_unavailable, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 41, on_available, on_unavailable, r, &sub));
     /* published by the threaded client: the invoker client does no duty but ours */
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 41, &pub));
@@ -234,7 +234,8 @@ static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **stat
 
 static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
-    (void)buf; (void)hdr;
+    (void)buf;
+    (void)hdr;
     assert_int_equal(8, len);
     (*(int *)clientd)++;
 }
@@ -245,8 +246,8 @@ static void test_invoker_client_publishes_and_polls(void **state)
     recorder_t *r = recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 42, on_available,
-        on_unavailable, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 42, on_available, on_unavailable, r, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(f->invoker, "aeron:ipc", 42, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t msg[8] = { 7 };
@@ -282,7 +283,7 @@ static void test_keepalives_only_while_do_work_is_called(void **state)
     /* A second invoker client that nobody drives. */
     shoal_client_t *idle;
     assert_int_equal(0, shoal_client_connect(&idle, f->ictx));
-    int64_t until = shoal_test_now_ms() + 1500;   /* five liveness timeouts */
+    int64_t until = shoal_test_now_ms() + 1500; /* five liveness timeouts */
     while (shoal_test_now_ms() < until)
     {
         assert_true(shoal_client_do_work(f->invoker) >= 0);
@@ -371,8 +372,8 @@ static void test_handler_cannot_reenter_its_client(void **state)
     r->reenter = f->invoker;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 44, on_available_reentering,
-        NULL, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 44, on_available_reentering, NULL, r, &sub));
     assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 44, &pub));
     assert_int_equal(0, do_work_until(f->invoker, r, 1));
     assert_int_equal(-1, r->reenter_rc);
@@ -386,8 +387,8 @@ static void test_handler_cannot_reenter_its_client(void **state)
      * wait for itself here; now the call fails at once */
     recorder_t *t = recorder_new();
     t->reenter = f->env.client;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(f->env.client, "aeron:ipc", 44,
-        on_available_reentering, NULL, t, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(f->env.client, "aeron:ipc", 44, on_available_reentering, NULL, t, &sub));
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (events(t) < 1 && shoal_test_now_ms() < deadline)
     {
@@ -411,8 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mode_and_argument_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers_fire_only_in_do_work_on_the_calling_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invoker_client_publishes_and_polls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keepalives_only_while_do_work_is_called, setup_short_liveness,
-            teardown),
+        cmocka_unit_test_setup_teardown(test_keepalives_only_while_do_work_is_called, setup_short_liveness, teardown),
         cmocka_unit_test_setup_teardown(test_driver_loss_seen_by_do_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_close_while_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_cannot_reenter_its_client, setup, teardown),

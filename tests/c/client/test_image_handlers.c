@@ -89,7 +89,9 @@ static image_event_t event_at(recorder_t *r, int i)
 
 static void ignore_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
-    (void)buf; (void)len; (void)hdr;
+    (void)buf;
+    (void)len;
+    (void)hdr;
     (*(int *)clientd)++;
 }
 
@@ -155,8 +157,8 @@ static void test_ipc_available_then_unavailable(void **state)
     recorder_t *r = recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 31, on_available,
-        on_unavailable, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 31, on_available, on_unavailable, r, &sub));
     assert_int_equal(0, events(r));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 31, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
@@ -216,7 +218,8 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
         assert_true(shoal_test_offer(pub1, msg, sizeof(msg)) > 0);
     }
     int64_t pub1_position = shoal_publication_position(pub1);
-    assert_int_equal(0, shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 32, on_available, NULL, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 32, on_available, NULL, r, &sub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     image_event_t a1 = event_at(r, 0);
     assert_int_equal(shoal_publication_session_id(pub1), a1.session_id);
@@ -250,8 +253,8 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 33, &pub));
-    assert_int_equal(0, shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 33, on_available,
-        on_unavailable, r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 33, on_available, on_unavailable, r, &sub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     assert_int_equal(0, shoal_subscription_close(sub));
     /* Called by the closing thread, before close returned. */
@@ -267,8 +270,8 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     /* Same through shoal_client_close for a subscription left open. */
     recorder_t *r2 = recorder_new();
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 34, &pub));
-    assert_int_equal(0, shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 34, on_available,
-        on_unavailable, r2, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 34, on_available, on_unavailable, r2, &sub));
     assert_int_equal(0, wait_events(r2, NULL, 1, 5000));
     assert_int_equal(0, shoal_client_close(env->client));
     env->client = NULL;
@@ -290,8 +293,8 @@ static void test_image_accessors_reject_null(void **state)
     assert_null(shoal_image_source_identity(NULL));
     assert_true(shoal_image_is_closed(NULL));
     shoal_subscription_t *sub = NULL;
-    assert_int_equal(-1, shoal_add_subscription_with_handlers(NULL, "aeron:ipc", 1, on_available, on_unavailable,
-        NULL, &sub));
+    assert_int_equal(-1,
+        shoal_add_subscription_with_handlers(NULL, "aeron:ipc", 1, on_available, on_unavailable, NULL, &sub));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
 }
 
@@ -319,8 +322,8 @@ static void test_udp_available_and_end_of_stream(void **state)
     recorder_t *r = recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(sub_env.client, uri, 41, on_available, on_unavailable,
-        r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(sub_env.client, uri, 41, on_available, on_unavailable, r, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(pub_env.client, uri, 41, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     image_event_t a = event_at(r, 0);
@@ -399,8 +402,8 @@ static void test_udp_unavailable_after_liveness_timeout(void **state)
     assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-live", sub_settings));
     recorder_t *r = recorder_new();
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(sub_env.client, uri, 42, on_available, on_unavailable,
-        r, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(sub_env.client, uri, 42, on_available, on_unavailable, r, &sub));
     int32_t session = 0;
     assert_int_equal((ssize_t)sizeof(session), read(ready[0], &session, sizeof(session)));
     close(ready[0]);

@@ -24,8 +24,8 @@ static int setup(void **state)
     if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
         shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
         shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "50") < 0 ||
-        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 ||
-        shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
+        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 || shoal_driver_start(&env->driver, env->ctx) < 0 ||
+        shoal_client_connect(&env->client, env->ctx) < 0)
     {
         fprintf(stderr, "setup: %s\n", shoal_errmsg());
         return -1;
@@ -82,7 +82,7 @@ static int wait_image_count(shoal_subscription_t *sub, int n)
 
 typedef struct
 {
-    shoal_publication_t *closing;   /* closed from inside the handler */
+    shoal_publication_t *closing; /* closed from inside the handler */
     shoal_subscription_t *sub;
     int32_t slow_session_id;
     int messages;
@@ -103,7 +103,7 @@ static void slow_handler(void *clientd, const uint8_t *buf, size_t len, const sh
     shoal_publication_close(h->closing);
     h->closing = NULL;
     h->saw_image_gone = 0 == wait_image_count(h->sub, 1);
-    shoal_test_sleep_ms(HANDLER_SLEEP_MS);  /* 20 x the linger: the conductor runs its cycles */
+    shoal_test_sleep_ms(HANDLER_SLEEP_MS); /* 20 x the linger: the conductor runs its cycles */
     h->first_byte = len > 0 ? buf[0] : 0;
 }
 
@@ -221,7 +221,7 @@ static void test_retained_mapping_outlives_subscription(void **state)
     assert_false(shoal_mapping_contains(m, msg, sizeof(msg)));
     shoal_mapping_t *none = (shoal_mapping_t *)1;
     assert_int_equal(0, shoal_subscription_retain_mapping(sub, msg, sizeof(msg), &none));
-    assert_null(none);  /* not in a log of sub */
+    assert_null(none); /* not in a log of sub */
     assert_int_equal(-1, shoal_subscription_retain_mapping(sub, NULL, 1, &none));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
     assert_int_equal(-1, shoal_mapping_release(NULL));

@@ -24,8 +24,8 @@ static int setup(void **state)
     if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
         shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
         shoal_context_set(env->ctx, "PUBLICATION_UNBLOCK_TIMEOUT_MS", "100") < 0 ||
-        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 ||
-        shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
+        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 || shoal_driver_start(&env->driver, env->ctx) < 0 ||
+        shoal_client_connect(&env->client, env->ctx) < 0)
     {
         fprintf(stderr, "setup: %s\n", shoal_errmsg());
         return -1;
@@ -57,7 +57,8 @@ static void write_message_and_die_in_it(shoal_publication_t *dead)
     int32_t end = shoal_term_appender_append_fragmented(dead->terms[index], tail, dead->term_length,
         dead->default_header, &iov, 1, length, dead->max_payload_length, 0, term_id);
     assert_true(end > 0);
-    int32_t full_frame = SHOAL_ALIGN((int32_t)dead->max_payload_length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    int32_t full_frame =
+        SHOAL_ALIGN((int32_t)dead->max_payload_length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
     int32_t last_frame = SHOAL_ALIGN(200 + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
     int32_t second = end - last_frame - full_frame;
     int32_t third = end - last_frame;

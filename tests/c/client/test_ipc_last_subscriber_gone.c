@@ -36,14 +36,15 @@ static int teardown(void **state)
 
 /* Publishes `messages` and reads `read` of them before the subscriber goes;
  * then no offer nor claim is accepted, and a new subscriber revives it. */
-static void check_refused_after_last_subscriber(shoal_test_env_t *env, bool exclusive, int32_t stream_id,
-    int messages, int read)
+static void check_refused_after_last_subscriber(shoal_test_env_t *env, bool exclusive, int32_t stream_id, int messages,
+    int read)
 {
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", stream_id, &sub));
-    assert_int_equal(0, exclusive ? shoal_add_exclusive_publication(env->client, URI, stream_id, &pub) :
-        shoal_add_publication(env->client, URI, stream_id, &pub));
+    assert_int_equal(0,
+        exclusive ? shoal_add_exclusive_publication(env->client, URI, stream_id, &pub)
+                  : shoal_add_publication(env->client, URI, stream_id, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     const uint8_t msg[64] = { 1 };
     for (int i = 0; i < messages; i++)

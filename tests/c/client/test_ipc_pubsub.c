@@ -92,7 +92,8 @@ static void test_offerv_gathers(void **state)
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 12, &sub));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 12, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
-    shoal_iovec_t iov[3] = { { (const uint8_t *)"abc", 3 }, { (const uint8_t *)"", 0 }, { (const uint8_t *)"defg", 4 } };
+    shoal_iovec_t iov[3] = { { (const uint8_t *)"abc", 3 }, { (const uint8_t *)"", 0 },
+        { (const uint8_t *)"defg", 4 } };
     int64_t r;
     while ((r = shoal_publication_offerv(pub, iov, 3)) < 0)
     {
@@ -136,7 +137,8 @@ static void test_try_claim_commit_and_abort(void **state)
     assert_memory_equal("claimed!", c->last, 8);
 
     /* Claims are unfragmented: larger than the max payload is an error. */
-    assert_int_equal(SHOAL_ERROR, shoal_publication_try_claim(pub, shoal_publication_max_payload_length(pub) + 1, &claim));
+    assert_int_equal(SHOAL_ERROR,
+        shoal_publication_try_claim(pub, shoal_publication_max_payload_length(pub) + 1, &claim));
     assert_int_equal(SHOAL_EMSGSIZE, shoal_errcode());
     free(c);
     shoal_publication_close(pub);
@@ -167,7 +169,8 @@ static void test_back_pressure_never_loses(void **state)
     long sent = 0;
     int64_t r;
     int64_t deadline = shoal_test_now_ms() + 2000;
-    while ((r = shoal_publication_offer(pub, msg, sizeof(msg))) != SHOAL_BACK_PRESSURED && shoal_test_now_ms() < deadline)
+    while (
+        (r = shoal_publication_offer(pub, msg, sizeof(msg))) != SHOAL_BACK_PRESSURED && shoal_test_now_ms() < deadline)
     {
         if (r > 0)
         {

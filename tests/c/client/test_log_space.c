@@ -21,7 +21,7 @@
 #include "util/shoal_error_log.h"
 
 #define TMPFS_SIZE "64m"
-#define MIB (1024 * 1024)
+#define MIB        (1024 * 1024)
 
 typedef struct
 {
@@ -65,14 +65,15 @@ static int teardown(void **state)
     return 0;
 }
 
-#define SKIP_WITHOUT_MOUNT(f) \
-    do                        \
-    {                         \
-        if (NULL == (f))      \
-        {                     \
-            skip();           \
-        }                     \
-    } while (0)
+#define SKIP_WITHOUT_MOUNT(f)                                                                                          \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        if (NULL == (f))                                                                                               \
+        {                                                                                                              \
+            skip();                                                                                                    \
+        }                                                                                                              \
+    }                                                                                                                  \
+    while (0)
 
 static int start_env(shoal_test_env_t *env, const char *dir, int32_t ipc_term_length)
 {
@@ -117,15 +118,16 @@ static void assert_child_passed(int status)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-#define CHECK(cond)                                                          \
-    do                                                                       \
-    {                                                                        \
-        if (!(cond))                                                         \
-        {                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, shoal_errmsg()); \
-            return 1;                                                        \
-        }                                                                    \
-    } while (0)
+#define CHECK(cond)                                                                                                    \
+    do                                                                                                                 \
+    {                                                                                                                  \
+        if (!(cond))                                                                                                   \
+        {                                                                                                              \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, shoal_errmsg());  \
+            return 1;                                                                                                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    while (0)
 
 /* The default IPC term (64 MiB, a 192 MiB log) cannot fit: add_publication
  * fails and says where, what and how much. */
@@ -310,7 +312,8 @@ static void test_sparse_opt_in_faults_when_full(void **state)
     SKIP_WITHOUT_MOUNT(f);
     int status = run_in_child(sparse_publisher, f->dir);
     fprintf(stderr, "sparse=true publisher on a full %s tmpfs: %s %d\n", TMPFS_SIZE,
-        WIFSIGNALED(status) ? "killed by signal" : "exited", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        WIFSIGNALED(status) ? "killed by signal" : "exited",
+        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGBUS);
 }

@@ -16,7 +16,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "util/shoal_counters.h"
 
-#define DEADLINE_MS 20000
+#define DEADLINE_MS      20000
 #define BROADCAST_LENGTH 4096
 
 typedef struct

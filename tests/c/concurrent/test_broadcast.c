@@ -385,8 +385,8 @@ static void test_corrupt_record_is_an_error_and_skipped(void **state)
 
 /* ---- one transmitter thread, receiver threads racing it ---- */
 
-#define MT_MESSAGES 200000
-#define MT_CAPACITY 4096
+#define MT_MESSAGES  200000
+#define MT_CAPACITY  4096
 #define MT_RECEIVERS 2
 
 typedef struct

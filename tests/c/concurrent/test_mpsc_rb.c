@@ -364,9 +364,9 @@ static void test_unblock_producer_died_in_wrapping_claim(void **state)
 
 /* ---- many producers, one consumer ---- */
 
-#define PRODUCERS 4
+#define PRODUCERS             4
 #define MESSAGES_PER_PRODUCER 100000
-#define MT_CAPACITY (64 * 1024)
+#define MT_CAPACITY           (64 * 1024)
 
 typedef struct
 {
@@ -382,7 +382,7 @@ typedef struct
     int32_t producer;
     int64_t full_retries;
     int failures;
-    int *failed;          /* shared: any producer gave up, so the reader stops waiting */
+    int *failed; /* shared: any producer gave up, so the reader stops waiting */
 } producer_t;
 
 typedef struct
@@ -435,8 +435,7 @@ static void consume(int32_t msg_type_id, const uint8_t *buffer, size_t length, v
     }
     memcpy(&m, buffer, length);
     if (m.producer < 0 || m.producer >= PRODUCERS || msg_type_id != 1 + m.producer ||
-        length != offsetof(mt_message_t, filler) + (size_t)m.filler_length ||
-        m.sequence != c->expected[m.producer])
+        length != offsetof(mt_message_t, filler) + (size_t)m.filler_length || m.sequence != c->expected[m.producer])
     {
         c->errors++;
         return;

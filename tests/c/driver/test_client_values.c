@@ -18,9 +18,9 @@
 #include "util/shoal_counters.h"
 #include "util/shoal_error_log.h"
 
-#define TERM_LENGTH (64 * 1024)
+#define TERM_LENGTH        (64 * 1024)
 #define UNBLOCK_TIMEOUT_MS 100
-#define DEADLINE_MS 20000
+#define DEADLINE_MS        20000
 
 typedef struct
 {

@@ -20,11 +20,11 @@
 #include "logbuffer/shoal_term_unblocker.h"
 #include "protocol/shoal_frames.h"
 
-#define TEST_TERM_LENGTH (64 * 1024)
-#define TEST_MTU 1408
-#define TEST_MAX_PAYLOAD (TEST_MTU - SHOAL_DATA_HEADER_LENGTH)
-#define TEST_SESSION_ID 0x5e55
-#define TEST_STREAM_ID 1001
+#define TEST_TERM_LENGTH     (64 * 1024)
+#define TEST_MTU             1408
+#define TEST_MAX_PAYLOAD     (TEST_MTU - SHOAL_DATA_HEADER_LENGTH)
+#define TEST_SESSION_ID      0x5e55
+#define TEST_STREAM_ID       1001
 #define TEST_INITIAL_TERM_ID 7
 
 /* A whole log (3 terms + metadata) in zeroed, page-aligned memory. */
@@ -44,8 +44,9 @@ static inline void test_log_init(test_log_t *log, int32_t term_length, int32_t i
     log->base = (uint8_t *)p;
     log->term_length = term_length;
     log->meta = shoal_logbuffer_metadata(log->base, term_length);
-    assert_int_equal(0, shoal_logbuffer_metadata_init(log->meta, term_length, TEST_MTU, 4096, initial_term_id,
-        TEST_SESSION_ID, TEST_STREAM_ID, 42));
+    assert_int_equal(0,
+        shoal_logbuffer_metadata_init(log->meta, term_length, TEST_MTU, 4096, initial_term_id, TEST_SESSION_ID,
+            TEST_STREAM_ID, 42));
 }
 
 static inline void test_log_close(test_log_t *log)
@@ -92,8 +93,8 @@ typedef struct test_sink_stct
     size_t lengths[TEST_MAX_MSGS];
     uint8_t *data[TEST_MAX_MSGS];
     shoal_header_t headers[TEST_MAX_MSGS];
-    shoal_controlled_action_t action;      /* returned for every message ... */
-    int action_at;                         /* ... or only for message index action_at (-1: always) */
+    shoal_controlled_action_t action; /* returned for every message ... */
+    int action_at;                    /* ... or only for message index action_at (-1: always) */
 } test_sink_t;
 
 static inline void test_sink_init(test_sink_t *s)
@@ -112,13 +113,12 @@ static inline void test_sink_close(test_sink_t *s)
     s->count = 0;
 }
 
-static inline shoal_controlled_action_t test_sink_handler(
-    void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static inline shoal_controlled_action_t test_sink_handler(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
 {
     test_sink_t *s = (test_sink_t *)clientd;
     int index = s->count;
-    shoal_controlled_action_t action =
-        (s->action_at < 0 || s->action_at == index) ? s->action : SHOAL_ACTION_CONTINUE;
+    shoal_controlled_action_t action = (s->action_at < 0 || s->action_at == index) ? s->action : SHOAL_ACTION_CONTINUE;
     if (SHOAL_ACTION_ABORT == action)
     {
         return action;
@@ -141,11 +141,11 @@ static inline int32_t test_append(uint8_t *term, int64_t *tail, int32_t term_len
     shoal_iovec_t iov = { buf, len };
     if (len <= TEST_MAX_PAYLOAD)
     {
-        return shoal_term_appender_append_unfragmented(
-            term, tail, term_length, default_header, &iov, 1, len, 0, term_id);
+        return shoal_term_appender_append_unfragmented(term, tail, term_length, default_header, &iov, 1, len, 0,
+            term_id);
     }
-    return shoal_term_appender_append_fragmented(
-        term, tail, term_length, default_header, &iov, 1, len, TEST_MAX_PAYLOAD, 0, term_id);
+    return shoal_term_appender_append_fragmented(term, tail, term_length, default_header, &iov, 1, len,
+        TEST_MAX_PAYLOAD, 0, term_id);
 }
 
 #endif

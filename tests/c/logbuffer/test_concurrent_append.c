@@ -12,11 +12,11 @@
 
 #include "logbuffer_test_util.h"
 
-#define C_TERM_LENGTH (1024 * 1024)
-#define C_WRITERS 4
+#define C_TERM_LENGTH         (1024 * 1024)
+#define C_WRITERS             4
 #define C_MESSAGES_PER_WRITER 20000
-#define C_HEADER 12 /* writer id, seq, length */
-#define C_TIMEOUT_S 120
+#define C_HEADER              12 /* writer id, seq, length */
+#define C_TIMEOUT_S           120
 
 typedef struct shared_stct
 {
@@ -119,7 +119,8 @@ typedef struct reader_state_stct
     int errors;
 } reader_state_t;
 
-static shoal_controlled_action_t verify_handler(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static shoal_controlled_action_t verify_handler(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
 {
     reader_state_t *rs = (reader_state_t *)clientd;
     uint32_t h[3];

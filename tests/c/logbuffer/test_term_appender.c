@@ -38,8 +38,8 @@ static int teardown(void **state)
 
 static shoal_term_read_result_t read_all(fixture_t *f, int32_t from)
 {
-    return shoal_term_read_messages(
-        f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink, &f->assembly);
+    return shoal_term_read_messages(f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink,
+        &f->assembly);
 }
 
 static void test_unfragmented_frame_layout(void **state)
@@ -49,8 +49,8 @@ static void test_unfragmented_frame_layout(void **state)
     test_fill(msg, sizeof(msg), 1);
     shoal_iovec_t iov = { msg, sizeof(msg) };
 
-    int32_t r = shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, sizeof(msg), 0x1122334455667788LL, TEST_INITIAL_TERM_ID);
+    int32_t r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, sizeof(msg),
+        0x1122334455667788LL, TEST_INITIAL_TERM_ID);
     assert_int_equal(160, r); /* align(100 + 32, 32) */
     assert_int_equal(shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 160), *f->tail);
 
@@ -65,8 +65,8 @@ static void test_unfragmented_frame_layout(void **state)
     assert_int_equal(0x1122334455667788LL, h->reserved_value);
     assert_memory_equal(msg, f->term + 32, sizeof(msg));
 
-    r = shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 1, 0, TEST_INITIAL_TERM_ID);
+    r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 1, 0,
+        TEST_INITIAL_TERM_ID);
     assert_int_equal(160 + 64, r);
     assert_int_equal(160, test_frame(f->term, 160)->term_offset);
     assert_int_equal(33, test_frame(f->term, 160)->frame_header.frame_length);
@@ -105,8 +105,8 @@ static void test_unfragmented_append_and_read(void **state)
 static void test_zero_length_message(void **state)
 {
     fixture_t *f = *state;
-    int32_t r = shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, NULL, 0, 0, 0, TEST_INITIAL_TERM_ID);
+    int32_t r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, NULL, 0, 0, 0,
+        TEST_INITIAL_TERM_ID);
     assert_int_equal(32, r);
     assert_int_equal(32, test_frame(f->term, 0)->frame_header.frame_length);
 
@@ -150,8 +150,8 @@ static void test_claim_abort_is_skipped(void **state)
     fixture_t *f = *state;
     shoal_claim_t claim;
     uint8_t msg[10] = { 1, 2, 3 };
-    assert_int_equal(96, shoal_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, 50, &claim,
-        TEST_INITIAL_TERM_ID));
+    assert_int_equal(96,
+        shoal_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, 50, &claim, TEST_INITIAL_TERM_ID));
     int32_t end = test_append(f->term, f->tail, TEST_TERM_LENGTH, f->dh, msg, sizeof(msg), TEST_INITIAL_TERM_ID);
     assert_int_equal(96 + 64, end);
 
@@ -205,8 +205,8 @@ static void test_fragmented_frame_layout(void **state)
     assert_int_equal(SHOAL_FRAME_FLAG_END, test_frame(f->term, r + TEST_MTU)->frame_header.flags);
 
     /* a single fragment is an unfragmented frame */
-    int32_t r3 = shoal_term_appender_append_fragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 10, TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID);
+    int32_t r3 = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 10,
+        TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID);
     assert_int_equal(r2 + 64, r3);
     assert_int_equal(SHOAL_FRAME_FLAG_UNFRAGMENTED, test_frame(f->term, r2)->frame_header.flags);
 
@@ -263,8 +263,8 @@ static void test_trip_at_end_of_term(void **state)
     assert_true(shoal_logbuffer_rotate_log(f->log.meta, 0, TEST_INITIAL_TERM_ID));
     int64_t raw = shoal_logbuffer_active_raw_tail(f->log.meta);
     assert_int_equal(TEST_INITIAL_TERM_ID + 1, shoal_logbuffer_term_id(raw));
-    r = test_append(test_log_term(&f->log, 1), &f->log.meta->term_tail_counters[1], TEST_TERM_LENGTH, f->dh, msg,
-        10, TEST_INITIAL_TERM_ID + 1);
+    r = test_append(test_log_term(&f->log, 1), &f->log.meta->term_tail_counters[1], TEST_TERM_LENGTH, f->dh, msg, 10,
+        TEST_INITIAL_TERM_ID + 1);
     assert_int_equal(64, r);
     assert_int_equal(TEST_INITIAL_TERM_ID + 1, test_frame(test_log_term(&f->log, 1), 0)->term_id);
 }
@@ -294,15 +294,18 @@ static void test_failed_on_bad_arguments(void **state)
     uint8_t msg[16] = { 0 };
     shoal_iovec_t iov = { msg, sizeof(msg) };
     /* longer than the term */
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, shoal_term_appender_append_fragmented(f->term, f->tail,
-        TEST_TERM_LENGTH, f->dh, &iov, 1, TEST_TERM_LENGTH, TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
+        shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, TEST_TERM_LENGTH,
+            TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID));
     assert_int_equal(SHOAL_EMSGSIZE, shoal_errcode());
     /* iov shorter than length */
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 17, 0, TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
+        shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 17, 0,
+            TEST_INITIAL_TERM_ID));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, SIZE_MAX, 0, TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
+        shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, SIZE_MAX, 0,
+            TEST_INITIAL_TERM_ID));
     /* nothing claimed */
     assert_int_equal(shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 0), *f->tail);
 }
@@ -316,10 +319,10 @@ static void test_offerv_gather_equivalence(void **state)
 
     /* one buffer into term 0 */
     shoal_iovec_t one = { msg, len };
-    int32_t r1 = shoal_term_appender_append_fragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, len, TEST_MAX_PAYLOAD, 5, TEST_INITIAL_TERM_ID);
-    int32_t s1 = shoal_term_appender_append_unfragmented(
-        f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, 300, 5, TEST_INITIAL_TERM_ID);
+    int32_t r1 = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, len,
+        TEST_MAX_PAYLOAD, 5, TEST_INITIAL_TERM_ID);
+    int32_t s1 = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, 300, 5,
+        TEST_INITIAL_TERM_ID);
 
     /* the same bytes split in odd pieces (including empty ones) into term 1 */
     shoal_iovec_t many[8];
@@ -331,10 +334,10 @@ static void test_offerv_gather_equivalence(void **state)
     }
     uint8_t *term1 = test_log_term(&f->log, 1);
     int64_t tail1 = shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 0);
-    int32_t r2 = shoal_term_appender_append_fragmented(
-        term1, &tail1, TEST_TERM_LENGTH, f->dh, many, 7, len, TEST_MAX_PAYLOAD, 5, TEST_INITIAL_TERM_ID);
-    int32_t s2 = shoal_term_appender_append_unfragmented(
-        term1, &tail1, TEST_TERM_LENGTH, f->dh, many, 7, 300, 5, TEST_INITIAL_TERM_ID);
+    int32_t r2 = shoal_term_appender_append_fragmented(term1, &tail1, TEST_TERM_LENGTH, f->dh, many, 7, len,
+        TEST_MAX_PAYLOAD, 5, TEST_INITIAL_TERM_ID);
+    int32_t s2 = shoal_term_appender_append_unfragmented(term1, &tail1, TEST_TERM_LENGTH, f->dh, many, 7, 300, 5,
+        TEST_INITIAL_TERM_ID);
 
     assert_int_equal(r1, r2);
     assert_int_equal(s1, s2);
@@ -360,16 +363,16 @@ static void test_exclusive_appender(void **state)
         switch (n % 3)
         {
             case 0:
-                r = shoal_exclusive_term_appender_append_unfragmented(
-                    f->term, f->tail, TEST_TERM_LENGTH, f->dh, term_id, offset, &iov, 1, 500, 9);
+                r = shoal_exclusive_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                    term_id, offset, &iov, 1, 500, 9);
                 break;
             case 1:
-                r = shoal_exclusive_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
-                    term_id, offset, &iov, 1, sizeof(msg), TEST_MAX_PAYLOAD, 9);
+                r = shoal_exclusive_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, term_id,
+                    offset, &iov, 1, sizeof(msg), TEST_MAX_PAYLOAD, 9);
                 break;
             default:
-                r = shoal_exclusive_term_appender_claim(
-                    f->term, f->tail, TEST_TERM_LENGTH, f->dh, term_id, offset, 200, &claim);
+                r = shoal_exclusive_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, term_id, offset, 200,
+                    &claim);
                 if (r > 0)
                 {
                     memcpy(claim.data, msg, 200);

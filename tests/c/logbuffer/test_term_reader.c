@@ -40,8 +40,8 @@ static int teardown(void **state)
 
 static shoal_term_read_result_t read_n(fixture_t *f, int32_t from, size_t limit)
 {
-    return shoal_term_read_messages(
-        f->term, from, BIG_TERM_LENGTH, 1000000, limit, test_sink_handler, &f->sink, &f->assembly);
+    return shoal_term_read_messages(f->term, from, BIG_TERM_LENGTH, 1000000, limit, test_sink_handler, &f->sink,
+        &f->assembly);
 }
 
 static int32_t append(fixture_t *f, const uint8_t *buf, size_t len)
@@ -378,7 +378,8 @@ static void test_assembly_buffer_grows_only_for_larger(void **state)
     assert_memory_equal(msg, f->sink.data[3], sizeof(msg));
 }
 
-static shoal_controlled_action_t pointer_handler(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static shoal_controlled_action_t pointer_handler(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
 {
     (void)len;
     (void)hdr;
@@ -404,8 +405,8 @@ static void test_header_fields(void **state)
     uint8_t msg[64] = { 0 };
     shoal_iovec_t iov = { msg, sizeof(msg) };
     append(f, msg, 10);
-    int32_t e = shoal_term_appender_append_unfragmented(
-        f->term, f->tail, BIG_TERM_LENGTH, f->dh, &iov, 1, 64, -99, TEST_INITIAL_TERM_ID);
+    int32_t e = shoal_term_appender_append_unfragmented(f->term, f->tail, BIG_TERM_LENGTH, f->dh, &iov, 1, 64, -99,
+        TEST_INITIAL_TERM_ID);
     read_n(f, 0, 10);
     shoal_header_t *h = &f->sink.headers[1];
     assert_int_equal(TEST_SESSION_ID, h->session_id);

@@ -30,7 +30,7 @@ static void takes_whole_committed_frames_up_to_the_datagram(void **state)
     (void)state;
     uint8_t *term = new_term();
     int32_t padding = -1;
-    put_frame(term, 0, 100, SHOAL_HDR_TYPE_DATA);   /* 128 aligned */
+    put_frame(term, 0, 100, SHOAL_HDR_TYPE_DATA); /* 128 aligned */
     put_frame(term, 128, 64, SHOAL_HDR_TYPE_DATA);
     put_frame(term, 192, 1000, SHOAL_HDR_TYPE_DATA); /* 1024 aligned */
     assert_int_equal(192, shoal_term_scan_for_availability(term, 0, 1000, TERM, &padding));
@@ -52,7 +52,7 @@ static void padding_travels_as_a_header(void **state)
     uint8_t *term = new_term();
     int32_t padding = -1;
     put_frame(term, 0, 64, SHOAL_HDR_TYPE_DATA);
-    put_frame(term, 64, TERM - 64, SHOAL_HDR_TYPE_PAD);   /* pads to the term end */
+    put_frame(term, 64, TERM - 64, SHOAL_HDR_TYPE_PAD); /* pads to the term end */
     assert_int_equal(64 + SHOAL_DATA_HEADER_LENGTH, shoal_term_scan_for_availability(term, 0, 1408, TERM, &padding));
     assert_int_equal(TERM - 64 - SHOAL_DATA_HEADER_LENGTH, padding);
     /* The position advances by available + padding: exactly to the term end. */

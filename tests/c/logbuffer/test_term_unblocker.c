@@ -39,8 +39,8 @@ static int teardown(void **state)
 
 static shoal_term_read_result_t read_all(fixture_t *f, int32_t from)
 {
-    return shoal_term_read_messages(
-        f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink, &f->assembly);
+    return shoal_term_read_messages(f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink,
+        &f->assembly);
 }
 
 static int32_t append(fixture_t *f, size_t len)
@@ -60,16 +60,16 @@ static void test_negative_length_becomes_padding(void **state)
     fixture_t *f = *state;
     int32_t e0 = append(f, 100);
     shoal_claim_t claim; /* never committed: the publisher died */
-    int32_t e1 = shoal_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, 500, &claim,
-        TEST_INITIAL_TERM_ID);
+    int32_t e1 =
+        shoal_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh, 500, &claim, TEST_INITIAL_TERM_ID);
     int32_t e2 = append(f, 200);
 
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(1, res.messages);
     assert_int_equal(e0, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
     const shoal_data_header_t *h = test_frame(f->term, e0);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, h->frame_header.type);
     assert_int_equal(e1 - e0, SHOAL_ALIGN(h->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -97,8 +97,8 @@ static void test_zero_gap_padded_up_to_next_frame(void **state)
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e0, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
 
@@ -112,8 +112,8 @@ static void test_zero_gap_up_to_tail_is_left_alone(void **state)
     fixture_t *f = *state;
     int32_t e0 = append(f, 100);
     shoal_get_and_add(f->tail, (int64_t)256); /* claimed, nothing after it yet */
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
 }
 
@@ -121,8 +121,8 @@ static void test_committed_frame_is_no_action(void **state)
 {
     fixture_t *f = *state;
     append(f, 100);
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(132, test_frame(f->term, 0)->frame_header.frame_length);
 }
 
@@ -159,8 +159,8 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
     assert_int_equal(1, res.messages);
     assert_int_equal(e0, res.offset); /* waits at the committed BEGIN */
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, e0)->frame_header.type);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(f3 - f2, SHOAL_ALIGN(test_frame(f->term, f2)->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -172,8 +172,8 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
     assert_int_equal(f3, res.offset);
 
     /* The next unblock pads that gap up to the next writer's frame. */
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID));
     res = read_all(f, res.offset);
     assert_int_equal(1, res.messages);
     assert_int_equal(200, f->sink.lengths[1]);
@@ -193,8 +193,8 @@ static void test_fragmented_message_cut_after_begin_is_unblocked(void **state)
 
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e0, res.offset);
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(end - f2, test_frame(f->term, f2)->frame_header.frame_length);
 
@@ -212,14 +212,15 @@ static void test_complete_or_open_fragmented_message_is_no_action(void **state)
     fixture_t *f = *state;
     int32_t f2, f3;
     int32_t end = append_three_fragments(f, &f2, &f3);
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
 
     int32_t g2, g3;
     int32_t open_end = append_three_fragments(f, &g2, &g3);
     memset(f->term + g2, 0, (size_t)(open_end - g2));
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f),
+            TEST_INITIAL_TERM_ID));
     assert_int_equal(0, test_frame(f->term, g2)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, f2)->frame_header.type);
 }
@@ -239,8 +240,8 @@ static void test_end_of_term_pads_and_rotates(void **state)
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e)->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - e, test_frame(f->term, e)->frame_header.frame_length);
 
@@ -258,12 +259,12 @@ static void test_end_of_term_after_rotation_is_harmless(void **state)
 {
     fixture_t *f = *state;
     int32_t e = append(f, 100);
-    shoal_get_and_add(f->tail, (int64_t)TEST_TERM_LENGTH); /* trip */
-    assert_true(shoal_logbuffer_rotate_log(f->log.meta, 0, TEST_INITIAL_TERM_ID)); /* rotated, no padding */
+    shoal_get_and_add(f->tail, (int64_t)TEST_TERM_LENGTH);                             /* trip */
+    assert_true(shoal_logbuffer_rotate_log(f->log.meta, 0, TEST_INITIAL_TERM_ID));     /* rotated, no padding */
     assert_true(shoal_logbuffer_rotate_log(f->log.meta, 1, TEST_INITIAL_TERM_ID + 1)); /* and once more */
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, shoal_term_unblocker_unblock(
-        f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
     assert_int_equal(2, shoal_logbuffer_active_term_count(f->log.meta)); /* not rotated again */
 }
 

@@ -12,7 +12,7 @@
 #include "util/shoal_error.h"
 
 #define TIMEOUT_NS (5LL * 1000 * 1000 * 1000)
-#define WINDOW 4096
+#define WINDOW     4096
 
 static void parses_strategies_and_options(void **state)
 {
@@ -102,11 +102,11 @@ static void min_follows_the_slowest_of_several(void **state)
     limit = shoal_flow_control_on_status_message(&fc, 1, 5000, WINDOW, limit, 10);
     assert_int_equal(5000 + WINDOW, limit);
     limit = shoal_flow_control_on_status_message(&fc, 2, 2000, WINDOW, limit, 11);
-    assert_int_equal(2000 + WINDOW, limit);          /* a slower one joined: the limit waits for it */
+    assert_int_equal(2000 + WINDOW, limit); /* a slower one joined: the limit waits for it */
     limit = shoal_flow_control_on_status_message(&fc, 3, 3000, 2 * WINDOW, limit, 12);
     assert_int_equal(2000 + WINDOW, limit);
     limit = shoal_flow_control_on_status_message(&fc, 2, 6000, WINDOW, limit, 13);
-    assert_int_equal(5000 + WINDOW, limit);          /* receiver 1 is the slowest now */
+    assert_int_equal(5000 + WINDOW, limit); /* receiver 1 is the slowest now */
     /* A reordered, older SM of receiver 1 does not move its view back. */
     limit = shoal_flow_control_on_status_message(&fc, 1, 100, WINDOW, limit, 14);
     assert_int_equal(5000 + WINDOW, limit);
@@ -139,7 +139,7 @@ static void min_with_a_group_waits_for_its_size(void **state)
     shoal_flow_control_t fc;
     assert_int_equal(0, shoal_flow_control_init(&fc, "min,g:/2", SHOAL_FC_MAX, TIMEOUT_NS));
     int64_t limit = shoal_flow_control_on_status_message(&fc, 1, 1000, WINDOW, 0, 1);
-    assert_int_equal(0, limit);                       /* one of two: the limit stays */
+    assert_int_equal(0, limit); /* one of two: the limit stays */
     assert_false(shoal_flow_control_has_required_receivers(&fc));
     assert_int_equal(0, shoal_flow_control_on_idle(&fc, 2, limit, 0));
     limit = shoal_flow_control_on_status_message(&fc, 2, 3000, WINDOW, limit, 3);

@@ -23,9 +23,9 @@
 #include "util/shoal_counters.h"
 #include "util/shoal_fs.h"
 
-#define TERM_LENGTH (64 * 1024)
-#define WINDOW (TERM_LENGTH / 2)
-#define TRIP_GAIN (WINDOW / 8)
+#define TERM_LENGTH  (64 * 1024)
+#define WINDOW       (TERM_LENGTH / 2)
+#define TRIP_GAIN    (WINDOW / 8)
 #define NUM_COUNTERS 8
 
 typedef struct fixture_stct
@@ -55,8 +55,9 @@ static int setup(void **state)
     memset(values, 0, values_length);
     f->metadata = md;
     f->values = values;
-    assert_int_equal(
-        shoal_counters_manager_init(&f->counters, f->metadata, metadata_length, f->values, values_length, 0), 0);
+    assert_int_equal(shoal_counters_manager_init(&f->counters, f->metadata, metadata_length, f->values, values_length,
+                         0),
+        0);
     shoal_ipc_publication_params_t params = {
         .resource = {
             .media = SHOAL_MEDIA_IPC,

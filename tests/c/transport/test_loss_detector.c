@@ -13,8 +13,8 @@
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "transport/udp/shoal_loss_detector.h"
 
-#define TERM 65536
-#define DELAY_NS 1000000LL   /* NAK_RETRY_DELAY */
+#define TERM     65536
+#define DELAY_NS 1000000LL /* NAK_RETRY_DELAY */
 
 typedef struct
 {
@@ -50,7 +50,7 @@ static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t term
 {
     fixture_t *f = clientd;
     f->fills[f->fill_count++] = (call_t){ term_id, term_offset, length };
-    *(int32_t *)(term + term_offset) = length;   /* as the image's PAD would */
+    *(int32_t *)(term + term_offset) = length; /* as the image's PAD would */
 }
 
 static fixture_t *fixture(int32_t initial_term_id, bool reliable)
@@ -104,7 +104,7 @@ static void a_gap_is_naked_at_once_then_after_the_delay_then_doubled(void **stat
     (void)state;
     fixture_t *f = fixture(100, true);
     receive(f, 0, 1024);
-    receive(f, 1536, 4096);            /* 1024..1536 lost */
+    receive(f, 1536, 4096); /* 1024..1536 lost */
     assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, 0));
     assert_int_equal(1, f->nak_count);
     assert_int_equal(100, f->naks[0].term_id);
@@ -163,7 +163,7 @@ static void rtt_is_the_minimum_of_recent_samples(void **state)
     fixture_t *f = fixture(0, true);
     shoal_loss_detector_on_rtt_sample(&f->loss, 3 * DELAY_NS);
     assert_int_equal(3 * DELAY_NS, f->loss.rtt_ns);
-    assert_int_equal(6 * DELAY_NS, shoal_loss_detector_retry_delay(&f->loss));   /* 2 RTT over the floor */
+    assert_int_equal(6 * DELAY_NS, shoal_loss_detector_retry_delay(&f->loss)); /* 2 RTT over the floor */
     shoal_loss_detector_on_rtt_sample(&f->loss, 2 * DELAY_NS);
     shoal_loss_detector_on_rtt_sample(&f->loss, 9 * DELAY_NS);
     assert_int_equal(2 * DELAY_NS, f->loss.rtt_ns);
@@ -191,7 +191,7 @@ static void gaps_at_a_term_end_and_in_the_next_term(void **state)
     assert_int_equal(2, f->nak_count);
     assert_int_equal(100, f->naks[0].term_id);
     assert_int_equal(TERM - 128, f->naks[0].term_offset);
-    assert_int_equal(128, f->naks[0].length);       /* a NAK never crosses the term end */
+    assert_int_equal(128, f->naks[0].length); /* a NAK never crosses the term end */
     assert_int_equal(101, f->naks[1].term_id);
     assert_int_equal(0, f->naks[1].term_offset);
     assert_int_equal(64, f->naks[1].length);

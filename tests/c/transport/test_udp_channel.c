@@ -24,8 +24,8 @@ static int channel(const char *text, shoal_udp_channel_t *ch)
 
 static uint16_t port_of(const struct sockaddr_storage *a)
 {
-    return AF_INET == a->ss_family ? ntohs(((const struct sockaddr_in *)a)->sin_port) :
-        ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+    return AF_INET == a->ss_family ? ntohs(((const struct sockaddr_in *)a)->sin_port)
+                                   : ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
 }
 
 static void text_of(const struct sockaddr_storage *a, char *buf, size_t length)
@@ -93,7 +93,7 @@ static void interface_as_subnet_and_name(void **state)
     assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=127.0.0.0/8", &ch));
     assert_true(ch.has_interface);
     text_of(&ch.interface_address, text, sizeof(text));
-    assert_string_equal("127.0.0.1:0", text);     /* the loopback interface's own address */
+    assert_string_equal("127.0.0.1:0", text); /* the loopback interface's own address */
     assert_true(ch.interface_index > 0);
     assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=lo", &ch));
     assert_true(ch.has_interface);
@@ -122,7 +122,7 @@ static void canonical_text_decides_sharing(void **state)
     assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|term-length=65536|mtu=1408", &b));
     assert_string_equal(a.canonical, b.canonical);
     assert_int_equal(0, channel("aeron:udp?endpoint=localhost:40460", &b));
-    assert_string_equal(a.canonical, b.canonical);   /* names resolve (IPv4 preferred) */
+    assert_string_equal(a.canonical, b.canonical); /* names resolve (IPv4 preferred) */
     /* Another port, an interface or a control address make another socket. */
     assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40461", &b));
     assert_string_not_equal(a.canonical, b.canonical);
@@ -171,9 +171,9 @@ static void resolve_and_compare_addresses(void **state)
     assert_true(shoal_udp_addr_equal(&a, &b));
     assert_int_equal(la, shoal_udp_addr_length(&a));
     assert_int_equal(0, shoal_udp_resolve("127.0.0.1:10", &b, &lb));
-    assert_false(shoal_udp_addr_equal(&a, &b));      /* the port counts */
+    assert_false(shoal_udp_addr_equal(&a, &b)); /* the port counts */
     assert_int_equal(0, shoal_udp_resolve("[::1]:9", &b, &lb));
-    assert_false(shoal_udp_addr_equal(&a, &b));      /* so does the family */
+    assert_false(shoal_udp_addr_equal(&a, &b)); /* so does the family */
     assert_int_equal(sizeof(struct sockaddr_in6), shoal_udp_addr_length(&b));
     const char *bad[] = { "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:x", "[::1:9", "[::1]x", ":9" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

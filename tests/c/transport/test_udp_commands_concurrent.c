@@ -19,11 +19,11 @@
 
 typedef struct
 {
-    int64_t next;          /* correlation id expected next */
+    int64_t next; /* correlation id expected next */
     int count;
     int32_t last_type;
     char last_message[SHOAL_ERRMSG_MAX];
-    shoal_udp_command_queue_t *queue;  /* for the nested-post check */
+    shoal_udp_command_queue_t *queue; /* for the nested-post check */
     int nested_rc;
 } consumer_t;
 
@@ -65,7 +65,7 @@ static void test_records_come_out_in_order_and_whole(void **state)
     assert_string_equal("add_destination: 10.0.0.1:40001 is already a destination", c.last_message);
     assert_int_equal(1, shoal_udp_command_queue_drain(&q, on_command, &c, 10));
     assert_int_equal(SHOAL_UDP_MSG_RELEASED, c.last_type);
-    assert_string_equal("", c.last_message);   /* only RESULT/ERROR carry text */
+    assert_string_equal("", c.last_message); /* only RESULT/ERROR carry text */
     assert_int_equal(0, shoal_udp_command_queue_drain(&q, on_command, &c, 10));
     shoal_udp_command_queue_close(&q);
 }

@@ -17,8 +17,8 @@
 typedef struct
 {
     shoal_test_env_t env;
-    int fd;        /* the peer the driver talks to */
-    int foreign;   /* another port on the same host: the attacker */
+    int fd;      /* the peer the driver talks to */
+    int foreign; /* another port on the same host: the attacker */
     int port;
 } fixture_t;
 
@@ -258,9 +258,10 @@ static void test_nak_flood_is_held_to_the_budget(void **state)
     int64_t elapsed_ms = shoal_test_now_ms() - start_ms;
     int64_t over = udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET, 1, 2000);
     int64_t intervals = elapsed_ms / 1000 + 1;
-    fprintf(stderr, "200 NAKs of 512 KiB from the receiver's address in %lld ms: %lld bytes resent "
-        "(budget %d per s), %lld NAKs over budget\n", (long long)elapsed_ms, (long long)resent, BUDGET,
-        (long long)over);
+    fprintf(stderr,
+        "200 NAKs of 512 KiB from the receiver's address in %lld ms: %lld bytes resent "
+        "(budget %d per s), %lld NAKs over budget\n",
+        (long long)elapsed_ms, (long long)resent, BUDGET, (long long)over);
     /* Served at all (the driver's count: a loaded machine may drop datagrams
      * on their way to the test), and never beyond the budget. */
     assert_true(over >= 1);
@@ -291,10 +292,10 @@ static void test_sm_window_is_clamped(void **state)
 
 /* ---- the test as the sender to a driver's subscription ---- */
 
-#define TERM_LENGTH (64 * 1024)
+#define TERM_LENGTH  (64 * 1024)
 #define INITIAL_TERM 100
-#define SESSION 1234
-#define STREAM 5
+#define SESSION      1234
+#define STREAM       5
 
 static size_t data_frame(uint8_t *out, int32_t term_offset, uint8_t flags, const char *payload)
 {
@@ -405,7 +406,7 @@ static void test_setup_with_long_term_is_refused(void **state)
     shoal_subscription_close(sub);
 }
 
-#define FLOOD_SETUPS 5000
+#define FLOOD_SETUPS   5000
 #define FLOOD_MESSAGES 2000
 
 /* 5,000 SETUPs of distinct sessions in a second at a subscribed endpoint,
@@ -459,8 +460,8 @@ static void test_setup_flood_is_capped(void **state)
             heartbeat = hb;
             heartbeat_changed_ms = now;
         }
-        max_heartbeat_gap_ms = now - heartbeat_changed_ms > max_heartbeat_gap_ms ? now - heartbeat_changed_ms :
-            max_heartbeat_gap_ms;
+        max_heartbeat_gap_ms =
+            now - heartbeat_changed_ms > max_heartbeat_gap_ms ? now - heartbeat_changed_ms : max_heartbeat_gap_ms;
         assert_true(now - start_ms < 60000);
     }
     int64_t flood_ms = shoal_test_now_ms() - start_ms;
@@ -475,10 +476,12 @@ static void test_setup_flood_is_capped(void **state)
     assert_int_equal(0, shoal_add_subscription(f->env.client, uri, 11, &sub2));
 
     int received = shoal_test_poll_until(sub, shoal_test_collect_seq, c, FLOOD_MESSAGES, 30000);
-    int64_t refused = udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,
-        FLOOD_SETUPS - 256, 10000);
-    fprintf(stderr, "%d SETUPs in %lld ms: %d images, %lld refused; %d of %d messages, %d errors; heartbeat gap max "
-        "%lld ms\n", sent_setups, (long long)flood_ms, images, (long long)refused, received, FLOOD_MESSAGES, c->errors,
+    int64_t refused =
+        udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT, FLOOD_SETUPS - 256, 10000);
+    fprintf(stderr,
+        "%d SETUPs in %lld ms: %d images, %lld refused; %d of %d messages, %d errors; heartbeat gap max "
+        "%lld ms\n",
+        sent_setups, (long long)flood_ms, images, (long long)refused, received, FLOOD_MESSAGES, c->errors,
         (long long)max_heartbeat_gap_ms);
     assert_int_equal(FLOOD_MESSAGES, received);
     assert_int_equal(0, c->errors);

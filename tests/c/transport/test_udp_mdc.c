@@ -15,7 +15,7 @@
 
 #include "udp_multi_test.h"
 
-#define SUBS 3
+#define SUBS                3
 #define RECEIVER_TIMEOUT_MS 500
 
 typedef struct
@@ -183,9 +183,8 @@ static void expect_everything(const stream_t *s, int i, uint64_t total)
     const seq_checker_t *c = &s->checkers[i];
     if (0 != c->errors || 0 != c->first_seq || total != c->received)
     {
-        fail_msg("subscriber %d: %llu of %llu messages from seq %llu, %llu errors", i,
-            (unsigned long long)c->received, (unsigned long long)total, (unsigned long long)c->first_seq,
-            (unsigned long long)c->errors);
+        fail_msg("subscriber %d: %llu of %llu messages from seq %llu, %llu errors", i, (unsigned long long)c->received,
+            (unsigned long long)total, (unsigned long long)c->first_seq, (unsigned long long)c->errors);
     }
 }
 
@@ -213,8 +212,9 @@ static void dynamic_three_subscribers(void **state, const char *extra)
         (long long)udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
     for (int i = 0; i < SUBS; i++)
     {
-        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt %lld\n", i,
-            (unsigned long long)s->checkers[i].received,
+        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt "
+               "%lld\n",
+            i, (unsigned long long)s->checkers[i].received,
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-pos"),
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-hwm"),
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "sub-pos"),
@@ -299,8 +299,8 @@ static void test_dynamic_late_joiner(void **state)
     /* Joins while the publisher thread keeps offering. */
     s->subs[2] = subscribe(f, 2, 31);
     s->polling[2] = true;
-    while ((s->checkers[0].received < total || s->checkers[1].received < total ||
-            s->checkers[2].next_seq < total) && shoal_test_now_ms() < deadline)
+    while ((s->checkers[0].received < total || s->checkers[1].received < total || s->checkers[2].next_seq < total) &&
+        shoal_test_now_ms() < deadline)
     {
         for (int i = 0; i < SUBS; i++)
         {
@@ -365,9 +365,9 @@ static void leaver(void **state, int how)
     const uint64_t total = 25000;
     int64_t stall = stream_run(s, total, 30000);
     printf("MDC leaver (%s): stall %lld ms (before it left: %lld ms), %llu more messages in %lld ms; receiver "
-        "timeout %d ms\n", 0 == how ? "subscription closed" : "driver closed", (long long)stall,
-        (long long)normal_stall, (unsigned long long)(total - 5000), (long long)(shoal_test_now_ms() - left),
-        RECEIVER_TIMEOUT_MS);
+           "timeout %d ms\n",
+        0 == how ? "subscription closed" : "driver closed", (long long)stall, (long long)normal_stall,
+        (unsigned long long)(total - 5000), (long long)(shoal_test_now_ms() - left), RECEIVER_TIMEOUT_MS);
     expect_everything(s, 0, total);
     expect_everything(s, 1, total);
     /* The timeout, plus the sender's idle check and a loaded machine. */
@@ -428,8 +428,8 @@ static void test_manual_add_remove_destination(void **state)
     expect_error(shoal_publication_remove_destination(s->pub, "aeron:udp?endpoint=127.0.0.1:9"), SHOAL_EINVAL,
         "unknown destination");
     expect_error(shoal_publication_add_destination(s->pub, "aeron:udp?endpoint=127.0.0.1"), SHOAL_EURI, "no port");
-    expect_error(shoal_publication_add_destination(s->pub, "aeron:udp?endpoint=no-such-host.invalid:40000"),
-        SHOAL_EURI, "unresolvable host");
+    expect_error(shoal_publication_add_destination(s->pub, "aeron:udp?endpoint=no-such-host.invalid:40000"), SHOAL_EURI,
+        "unresolvable host");
     expect_error(shoal_publication_add_destination(s->pub, "aeron:ipc"), SHOAL_EURI, "ipc destination");
     expect_error(shoal_publication_add_destination(s->pub, "aeron:udp?endpoint=127.0.0.1:1|bogus=1"), SHOAL_EURI,
         "unknown key");
@@ -468,8 +468,9 @@ static void test_manual_add_remove_destination(void **state)
         shoal_subscription_poll(s->subs[0], seq_check, &s->checkers[0], 256);
     }
     printf("MDC manual: removal of a non-reading destination: stall %lld ms, 5000 messages in %lld ms; removed one "
-        "had %llu then %llu messages, of %llu\n", (long long)stall, (long long)took, (unsigned long long)had,
-        (unsigned long long)s->checkers[0].received, (unsigned long long)total);
+           "had %llu then %llu messages, of %llu\n",
+        (long long)stall, (long long)took, (unsigned long long)had, (unsigned long long)s->checkers[0].received,
+        (unsigned long long)total);
     assert_true(took < 4000);
     assert_int_equal(total, s->checkers[1].received);
     assert_int_equal(total, s->checkers[2].next_seq);

@@ -54,8 +54,8 @@ static void test_multicast_loss_upstream_of_the_group(void **state)
     {
         fail_msg("multicast test cannot run: %s", why);
     }
-    assert_int_equal(0, run_mdc_loss_test_with("mcastup10", "0.1", "16m", loss_test_messages(1000000) / 5, 240000, true,
-        true));
+    assert_int_equal(0,
+        run_mdc_loss_test_with("mcastup10", "0.1", "16m", loss_test_messages(1000000) / 5, 240000, true, true));
 }
 
 int main(void)

@@ -105,16 +105,17 @@ static void three_subscribers_receive_everything(void **state, const char *extra
             done = done && checkers[i].received == messages;
         }
     }
-    printf("multicast %s: %llu messages to %d subscribers in %lld ms (naks sent %lld, retransmits %lld)\n",
-        f->uri, (unsigned long long)messages, SUBS, (long long)(shoal_test_now_ms() - start),
+    printf("multicast %s: %llu messages to %d subscribers in %lld ms (naks sent %lld, retransmits %lld)\n", f->uri,
+        (unsigned long long)messages, SUBS, (long long)(shoal_test_now_ms() - start),
         (long long)(udp_test_counter(f->envs.sub_env[0].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT) +
-                    udp_test_counter(f->envs.sub_env[1].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT) +
-                    udp_test_counter(f->envs.sub_env[2].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT)),
+            udp_test_counter(f->envs.sub_env[1].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT) +
+            udp_test_counter(f->envs.sub_env[2].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT)),
         (long long)udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
     for (int i = 0; i < SUBS; i++)
     {
-        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt %lld\n", i,
-            (unsigned long long)checkers[i].received,
+        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt "
+               "%lld\n",
+            i, (unsigned long long)checkers[i].received,
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-pos"),
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-hwm"),
             (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "sub-pos"),
@@ -189,11 +190,11 @@ static void test_fc_min_waits_for_the_slowest(void **state)
     shoal_test_sleep_ms(300);
 
     seq_checker_t *c = calloc(2, sizeof(*c));
-    const uint64_t total = 5000;   /* ~1.5 MB: many times window + term */
+    const uint64_t total = 5000; /* ~1.5 MB: many times window + term */
     uint64_t sent = offer_while_one_sleeps(pub, subs[0], &c[0], total, 1500);
     int64_t position = shoal_publication_position(pub);
-    printf("fc=min: %llu of %llu messages offered while one receiver slept (position %lld)\n",
-        (unsigned long long)sent, (unsigned long long)total, (long long)position);
+    printf("fc=min: %llu of %llu messages offered while one receiver slept (position %lld)\n", (unsigned long long)sent,
+        (unsigned long long)total, (long long)position);
     /* Receiver window (32 KiB for 64 KiB terms) + term window (32 KiB) +
      * a little for SMs in flight. */
     assert_true(position <= 96 * 1024);

@@ -165,9 +165,8 @@ static void test_publication_speaks_aeron(void **state)
     assert_false(shoal_publication_is_connected(pub));
     assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
 
-    shoal_status_message_header_t sm = {
-        { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 42, setup.active_term_id, 0, 64 * 1024, 4242
-    };
+    shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 42,
+        setup.active_term_id, 0, 64 * 1024, 4242 };
     send_to(f, &sm, sizeof(sm), &sender);
     assert_int_equal(0, shoal_test_wait_connected(pub));
 
@@ -195,8 +194,8 @@ static void test_publication_speaks_aeron(void **state)
     assert_true(udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED, 1, 1000) >= 1);
 
     /* RTT measurement: answered with the reply flag and our timestamp. */
-    shoal_rttm_header_t rttm = { { SHOAL_RTTM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_RTTM }, session_id, 42,
-        123456789, 0, 4242 };
+    shoal_rttm_header_t rttm = { { SHOAL_RTTM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_RTTM }, session_id, 42, 123456789, 0,
+        4242 };
     send_to(f, &rttm, sizeof(rttm), &sender);
     assert_int_equal(SHOAL_RTTM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_RTTM, buf, sizeof(buf), &sender, 2000));
     shoal_rttm_header_t reply;
@@ -219,24 +218,24 @@ static void test_publication_speaks_aeron(void **state)
 
     /* Hostile control frames: dropped and counted, the stream goes on. */
     int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
-    send_to(f, &sm, 20, &sender);                                 /* truncated SM */
+    send_to(f, &sm, 20, &sender); /* truncated SM */
     shoal_status_message_header_t bad = sm;
-    bad.frame_header.type = 0x77;                                 /* unknown type */
+    bad.frame_header.type = 0x77; /* unknown type */
     send_to(f, &bad, sizeof(bad), &sender);
     bad = sm;
-    bad.frame_header.version = 1;                                 /* unknown version */
+    bad.frame_header.version = 1; /* unknown version */
     send_to(f, &bad, sizeof(bad), &sender);
     bad = sm;
-    bad.frame_header.frame_length = 4000;                         /* longer than the datagram */
+    bad.frame_header.frame_length = 4000; /* longer than the datagram */
     send_to(f, &bad, sizeof(bad), &sender);
     shoal_nak_header_t wrong = nak;
-    wrong.session_id = session_id + 1;                            /* nobody's session */
+    wrong.session_id = session_id + 1; /* nobody's session */
     send_to(f, &wrong, sizeof(wrong), &sender);
-    nak.term_offset = 1 << 30;                                    /* huge offset: ignored (not a frame error) */
+    nak.term_offset = 1 << 30; /* huge offset: ignored (not a frame error) */
     send_to(f, &nak, sizeof(nak), &sender);
     nak.term_offset = -64;
     send_to(f, &nak, sizeof(nak), &sender);
-    sm.consumption_term_offset = 1 << 20;                         /* a position never sent: ignored */
+    sm.consumption_term_offset = 1 << 20; /* a position never sent: ignored */
     sm.receiver_window = 1 << 30;
     send_to(f, &sm, sizeof(sm), &sender);
     int64_t deadline = shoal_test_now_ms() + 2000;
@@ -293,10 +292,10 @@ static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_h
     strncat(c->all, (const char *)buf, len < 64 ? len : 64);
 }
 
-#define TERM_LENGTH (64 * 1024)
+#define TERM_LENGTH  (64 * 1024)
 #define INITIAL_TERM 100
-#define SESSION 1234
-#define STREAM 5
+#define SESSION      1234
+#define STREAM       5
 
 static size_t data_frame(uint8_t *out, int32_t term_offset, const char *payload)
 {
@@ -361,7 +360,8 @@ static void test_subscription_speaks_aeron(void **state)
     {
         assert_int_equal(SHOAL_SM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SM, in, sizeof(in), &from, 2000));
         memcpy(&sm, in, sizeof(sm));
-    } while (sm.frame_header.flags & SHOAL_SM_FLAG_SETUP);
+    }
+    while (sm.frame_header.flags & SHOAL_SM_FLAG_SETUP);
     assert_int_equal(INITIAL_TERM, sm.consumption_term_id);
     assert_int_equal(0, sm.consumption_term_offset);
     assert_true(sm.receiver_window >= 32 * 1024);
@@ -397,27 +397,36 @@ static void test_subscription_speaks_aeron(void **state)
     int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
     int expected_invalid = 0;
     n = data_frame(buf, 192, "four");
-    send_to(f, buf, 20, &endpoint); expected_invalid++;                        /* truncated header */
+    send_to(f, buf, 20, &endpoint);
+    expected_invalid++; /* truncated header */
     shoal_data_header_t *h = (shoal_data_header_t *)buf;
     h->frame_header.frame_length = 500;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* longer than datagram */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* longer than datagram */
     h->frame_header.frame_length = 20;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* shorter than a header */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* shorter than a header */
     h->frame_header.frame_length = (int32_t)n;
     h->term_offset = 1 << 30;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* beyond the term */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* beyond the term */
     h->term_offset = -32;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* negative */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* negative */
     h->term_offset = 200;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* not 32-aligned */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* not 32-aligned */
     h->term_offset = TERM_LENGTH - 32;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* crosses the term end */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* crosses the term end */
     h->term_offset = 192;
     h->frame_header.type = 0x42;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* unknown type */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* unknown type */
     h->frame_header.type = SHOAL_HDR_TYPE_DATA;
     h->frame_header.version = 9;
-    send_to(f, buf, n, &endpoint); expected_invalid++;                         /* unknown version */
+    send_to(f, buf, n, &endpoint);
+    expected_invalid++; /* unknown version */
     h->frame_header.version = 0;
     {
         /* two frames in one datagram, the second of another session */
@@ -426,24 +435,30 @@ static void test_subscription_speaks_aeron(void **state)
         data_frame(two, 192, "four");
         data_frame(two + 64, 256, "five");
         ((shoal_data_header_t *)(two + 64))->session_id = SESSION + 1;
-        send_to(f, two, 64 + 37, &endpoint); expected_invalid++;
+        send_to(f, two, 64 + 37, &endpoint);
+        expected_invalid++;
         /* second frame at the wrong offset */
         ((shoal_data_header_t *)(two + 64))->session_id = SESSION;
         ((shoal_data_header_t *)(two + 64))->term_offset = 320;
-        send_to(f, two, 64 + 37, &endpoint); expected_invalid++;
+        send_to(f, two, 64 + 37, &endpoint);
+        expected_invalid++;
         /* a PAD that runs past the term end (one inside the term is valid:
          * an unblocked claim or an unreliable publication's gap) */
         shoal_data_header_t pad = { { TERM_LENGTH, 0, 0, SHOAL_HDR_TYPE_PAD }, 192, SESSION, STREAM, INITIAL_TERM, 0 };
-        send_to(f, &pad, sizeof(pad), &endpoint); expected_invalid++;
+        send_to(f, &pad, sizeof(pad), &endpoint);
+        expected_invalid++;
     }
     shoal_setup_header_t bad_setup = setup;
     bad_setup.session_id = SESSION + 7;
     bad_setup.term_length = 1000;
-    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint); expected_invalid++;  /* term length not a power of 2 */
+    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint);
+    expected_invalid++; /* term length not a power of 2 */
     bad_setup.term_length = TERM_LENGTH;
     bad_setup.mtu = 13;
-    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint); expected_invalid++;  /* mtu */
-    send_to(f, "\x01\x02\x03", 3, &endpoint); expected_invalid++;              /* junk */
+    send_to(f, &bad_setup, sizeof(bad_setup), &endpoint);
+    expected_invalid++; /* mtu */
+    send_to(f, "\x01\x02\x03", 3, &endpoint);
+    expected_invalid++; /* junk */
     /* DATA for a session with no image: not an error (asks for SETUP). */
     h->session_id = SESSION + 99;
     send_to(f, buf, n, &endpoint);
@@ -476,8 +491,8 @@ static void test_subscription_speaks_aeron(void **state)
     assert_int_equal(receiver_id, rttm.receiver_id);
 
     /* End of stream: an EOS heartbeat at the end; the image goes once read. */
-    shoal_data_header_t hb = { { 0, 0, SHOAL_FRAME_FLAG_UNFRAGMENTED | SHOAL_FRAME_FLAG_EOS, SHOAL_HDR_TYPE_DATA },
-        256, SESSION, STREAM, INITIAL_TERM, 0 };
+    shoal_data_header_t hb = { { 0, 0, SHOAL_FRAME_FLAG_UNFRAGMENTED | SHOAL_FRAME_FLAG_EOS, SHOAL_HDR_TYPE_DATA }, 256,
+        SESSION, STREAM, INITIAL_TERM, 0 };
     send_to(f, &hb, sizeof(hb), &endpoint);
     assert_int_equal(0, shoal_test_wait_images(sub, 0, 2000));
     free(c);

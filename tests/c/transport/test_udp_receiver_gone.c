@@ -56,8 +56,9 @@ static void check_refused_after_receiver_left(fixture_t *f, bool exclusive, int3
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, stream_id, &sub));
-    assert_int_equal(0, exclusive ? shoal_add_exclusive_publication(f->pub_env.client, f->uri, stream_id, &pub) :
-        shoal_add_publication(f->pub_env.client, f->uri, stream_id, &pub));
+    assert_int_equal(0,
+        exclusive ? shoal_add_exclusive_publication(f->pub_env.client, f->uri, stream_id, &pub)
+                  : shoal_add_publication(f->pub_env.client, f->uri, stream_id, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     const uint8_t msg[64] = { 1 };
     shoal_test_collector_t *c = calloc(1, sizeof(*c));

@@ -17,7 +17,6 @@ typedef struct
     char uri[256];
 } fixture_t;
 
-
 static int setup_with(void **state, const char *const *pub_settings, const char *const *sub_settings)
 {
     static int n = 0;
@@ -141,7 +140,7 @@ static void test_back_pressure_then_everything_arrives(void **state)
         if (r > 0)
         {
             offered++;
-            deadline = shoal_test_now_ms() + 500;   /* until it stays blocked for 500 ms */
+            deadline = shoal_test_now_ms() + 500; /* until it stays blocked for 500 ms */
         }
         else
         {
@@ -242,10 +241,11 @@ static void test_channel_errors_name_the_problem(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(-1, shoal_add_subscription(f->sub_env.client, "aeron:udp?control=127.0.0.1:1|control-mode=dynamic",
-        17, &sub));
+    assert_int_equal(-1,
+        shoal_add_subscription(f->sub_env.client, "aeron:udp?control=127.0.0.1:1|control-mode=dynamic", 17, &sub));
     assert_non_null(strstr(shoal_errmsg(), "endpoint"));
-    assert_int_equal(-1, shoal_add_publication(f->pub_env.client, "aeron:udp?endpoint=no.such.host.invalid:4000", 17, &pub));
+    assert_int_equal(-1,
+        shoal_add_publication(f->pub_env.client, "aeron:udp?endpoint=no.such.host.invalid:4000", 17, &pub));
     assert_non_null(strstr(shoal_errmsg(), "no.such.host.invalid"));
     /* Binding a port another subscription channel holds differently fails clearly. */
     char uri[256];

@@ -11,7 +11,7 @@
 
 #include "udp_test_util.h"
 
-#define MESSAGES 20000
+#define MESSAGES    20000
 #define MAX_MESSAGE 6000
 
 /* 85 % small, 10 % up to one mtu, 5 % fragmented (up to ~4 mtus): a lost
@@ -46,8 +46,8 @@ static void message_fill(uint8_t *buf, size_t len, uint64_t seq)
 typedef struct
 {
     int64_t received;
-    int64_t jumps;           /* times the sequence skipped ahead: gaps the application saw */
-    int64_t errors;          /* out of order, duplicate, wrong length or content */
+    int64_t jumps;  /* times the sequence skipped ahead: gaps the application saw */
+    int64_t errors; /* out of order, duplicate, wrong length or content */
     int64_t last_seq;
     int64_t last_delivery_ms;
     uint8_t expected[MAX_MESSAGE];
@@ -94,9 +94,9 @@ static void keep_image(void *clientd, shoal_subscription_t *sub, shoal_image_t *
 
 typedef struct
 {
-    const char *pub_params;     /* appended to the publication URI */
-    const char *sub_params;     /* appended to the subscription URI */
-    const char *loss;           /* subscriber driver's receive loss rate */
+    const char *pub_params; /* appended to the publication URI */
+    const char *sub_params; /* appended to the subscription URI */
+    const char *loss;       /* subscriber driver's receive loss rate */
     bool expect_naks;
 } scenario_t;
 
@@ -122,7 +122,8 @@ static void run(const char *name, const scenario_t *s, outcome_t *out)
     shoal_image_t *image = NULL;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription_with_handlers(sub_env.client, sub_uri, 9, keep_image, NULL, &image, &sub));
+    assert_int_equal(0,
+        shoal_add_subscription_with_handlers(sub_env.client, sub_uri, 9, keep_image, NULL, &image, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(pub_env.client, pub_uri, 9, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
 
@@ -176,9 +177,9 @@ static void run(const char *name, const scenario_t *s, outcome_t *out)
     out->retransmits = udp_test_counter(pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
     out->longest_stall_ms = longest_stall;
     printf("%s: loss %s, %lld/%d messages delivered in order, %lld gaps seen by the application, "
-        "%lld gap fills, NAKs %lld, retransmits %lld, longest wait for a message %lld ms\n", name, s->loss,
-        (long long)c->received, MESSAGES, (long long)c->jumps, (long long)out->gap_fills, (long long)out->naks,
-        (long long)out->retransmits, (long long)longest_stall);
+           "%lld gap fills, NAKs %lld, retransmits %lld, longest wait for a message %lld ms\n",
+        name, s->loss, (long long)c->received, MESSAGES, (long long)c->jumps, (long long)out->gap_fills,
+        (long long)out->naks, (long long)out->retransmits, (long long)longest_stall);
     fflush(stdout);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
@@ -194,12 +195,12 @@ static void test_unreliable_both_sides_under_loss(void **state)
     run("unrel", &s, &o);
     checker_t *c = o.checker;
     assert_int_equal(0, c->errors);
-    assert_true(c->received < MESSAGES);           /* a subset ... */
-    assert_true(c->received > MESSAGES / 2);       /* ... most of it */
+    assert_true(c->received < MESSAGES);     /* a subset ... */
+    assert_true(c->received > MESSAGES / 2); /* ... most of it */
     assert_true(c->jumps > 0);
-    assert_true(o.gap_fills >= c->jumps);          /* every skip is a counted gap fill */
-    assert_int_equal(0, o.naks);                   /* nobody asked ... */
-    assert_int_equal(0, o.retransmits);            /* ... nothing was sent twice */
+    assert_true(o.gap_fills >= c->jumps); /* every skip is a counted gap fill */
+    assert_int_equal(0, o.naks);          /* nobody asked ... */
+    assert_int_equal(0, o.retransmits);   /* ... nothing was sent twice */
     assert_true(o.longest_stall_ms < 2000);
     free(c);
 }
@@ -219,7 +220,7 @@ static void test_reliable_subscriber_of_unreliable_publication(void **state)
     assert_true(c->jumps > 0);
     assert_true(o.naks > 0);
     assert_int_equal(0, o.retransmits);
-    assert_int_equal(0, o.gap_fills);              /* the publication's padding filled them */
+    assert_int_equal(0, o.gap_fills); /* the publication's padding filled them */
     assert_true(o.longest_stall_ms < 2000);
     free(c);
 }
@@ -241,7 +242,8 @@ static void test_unreliable_without_loss_delivers_everything(void **state)
 
 static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
-    (void)buf; (void)hdr;
+    (void)buf;
+    (void)hdr;
     if (5 == len)
     {
         (*(int *)clientd)++;
@@ -268,7 +270,7 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
     assert_int_equal(0, shoal_test_wait_connected(pub));
     assert_true(shoal_test_offer(pub, (const uint8_t *)"first", 5) > 0);
     shoal_claim_t claim;
-    assert_true(shoal_publication_try_claim(pub, 100, &claim) > 0);  /* never committed */
+    assert_true(shoal_publication_try_claim(pub, 100, &claim) > 0); /* never committed */
     assert_true(shoal_test_offer(pub, (const uint8_t *)"after", 5) > 0);
     int got = 0;
     int64_t deadline = shoal_test_now_ms() + 5000;

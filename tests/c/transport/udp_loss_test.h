@@ -138,7 +138,8 @@ static inline int run_loss_test(const char *name, const char *rate, const char *
     char pub_name[64], sub_name[64];
     snprintf(pub_name, sizeof(pub_name), "%s-pub", name);
     snprintf(sub_name, sizeof(sub_name), "%s-sub", name);
-    if (udp_test_env_start(&pub_env, pub_name, pub_settings) < 0 || udp_test_env_start(&sub_env, sub_name, sub_settings) < 0)
+    if (udp_test_env_start(&pub_env, pub_name, pub_settings) < 0 ||
+        udp_test_env_start(&sub_env, sub_name, sub_settings) < 0)
     {
         return -1;
     }
@@ -177,10 +178,10 @@ static inline int run_loss_test(const char *name, const char *rate, const char *
     int64_t retransmits = udp_test_counter(pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
     int64_t dropped_bytes = udp_test_counter(sub_env.dir, SHOAL_SYSTEM_COUNTER_BYTES_RECEIVED);
     printf("loss test %s: term %s, loss rate %s each way, %llu/%ld messages (%.1f MB payload) in %.2f s (%.0f msg/s), "
-        "%llu errors, NAKs sent %lld, retransmits %lld, bytes received incl. dropped %lld\n",
-        name, term_length, rate, (unsigned long long)checker->next_seq, messages, (double)sender.bytes / 1e6, (double)elapsed / 1000.0,
-        (double)checker->next_seq * 1000.0 / (double)(elapsed > 0 ? elapsed : 1), (unsigned long long)checker->errors,
-        (long long)naks, (long long)retransmits, (long long)dropped_bytes);
+           "%llu errors, NAKs sent %lld, retransmits %lld, bytes received incl. dropped %lld\n",
+        name, term_length, rate, (unsigned long long)checker->next_seq, messages, (double)sender.bytes / 1e6,
+        (double)elapsed / 1000.0, (double)checker->next_seq * 1000.0 / (double)(elapsed > 0 ? elapsed : 1),
+        (unsigned long long)checker->errors, (long long)naks, (long long)retransmits, (long long)dropped_bytes);
     /* The NAK defences must not be what holds loss recovery back. */
     printf("loss test %s: NAKs over retransmit budget %lld, from unknown receivers %lld\n", name,
         (long long)udp_test_counter(pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET),

@@ -129,10 +129,10 @@ static int run_mdc_loss_test_with(const char *name, const char *rate, const char
     int64_t retransmits = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
     int64_t naks_received = udp_test_counter(m.pub_env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED);
     printf("%s loss test %s: %d subscribers, term %s, loss rate %s %s, %ld messages (%.1f MB payload) in "
-        "%.2f s (%.0f msg/s); per subscriber received/errors:", multicast ? "multicast" : "MDC", name, SUBS, term_length,
-        rate, upstream ? "upstream (publisher's sends)" : "each way", messages,
-        (double)sender.bytes / 1e6, (double)elapsed / 1000.0,
-        (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
+           "%.2f s (%.0f msg/s); per subscriber received/errors:",
+        multicast ? "multicast" : "MDC", name, SUBS, term_length, rate,
+        upstream ? "upstream (publisher's sends)" : "each way", messages, (double)sender.bytes / 1e6,
+        (double)elapsed / 1000.0, (double)messages * 1000.0 / (double)(elapsed > 0 ? elapsed : 1));
     int rc = 0;
     for (int i = 0; i < SUBS; i++)
     {

@@ -41,7 +41,8 @@ static inline int udp_test_ensure_loopback_multicast(char *why, size_t why_lengt
     }
     if (0 != geteuid())
     {
-        snprintf(why, why_length, "loopback has no MULTICAST flag and we are not root: run "
+        snprintf(why, why_length,
+            "loopback has no MULTICAST flag and we are not root: run "
             "'ip link set lo multicast on' as root, then rerun this test");
         return -1;
     }
@@ -83,11 +84,11 @@ static inline size_t seq_message_fill(uint8_t *buf, uint64_t seq)
 
 typedef struct
 {
-    uint64_t first_seq;        /* of the first message seen */
-    uint64_t next_seq;         /* expected next */
+    uint64_t first_seq; /* of the first message seen */
+    uint64_t next_seq;  /* expected next */
     uint64_t received;
     uint64_t errors;
-    int64_t first_position;    /* stream position after the first message */
+    int64_t first_position; /* stream position after the first message */
     bool any;
     const char *name;
     uint8_t expected[8192];

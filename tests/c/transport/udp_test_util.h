@@ -102,7 +102,10 @@ typedef struct
 static inline void udp_sum_counter(int32_t id, int32_t type_id, const uint8_t *key, size_t key_length,
     const char *label, size_t label_length, int64_t value, void *clientd)
 {
-    (void)id; (void)type_id; (void)key; (void)key_length;
+    (void)id;
+    (void)type_id;
+    (void)key;
+    (void)key_length;
     udp_counter_sum_t *s = clientd;
     size_t n = strlen(s->label_prefix);
     if (label_length >= n && 0 == memcmp(label, s->label_prefix, n))
@@ -122,9 +125,9 @@ static inline int64_t udp_test_counter_by_label(const char *dir, const char *pre
     }
     shoal_counters_reader_t reader;
     udp_counter_sum_t sum = { prefix, 0, 0 };
-    if (0 == shoal_counters_reader_init(&reader, view.counters_metadata,
-        (size_t)view.meta->counters_metadata_buffer_length, view.counters_values,
-        (size_t)view.meta->counters_values_buffer_length))
+    if (0 ==
+        shoal_counters_reader_init(&reader, view.counters_metadata, (size_t)view.meta->counters_metadata_buffer_length,
+            view.counters_values, (size_t)view.meta->counters_values_buffer_length))
     {
         shoal_counters_reader_foreach(&reader, udp_sum_counter, &sum);
     }

@@ -36,10 +36,12 @@ static int setup(void **state)
     f->values = values;
     memset(f->metadata, 0, f->metadata_length);
     memset(f->values, 0, f->values_length);
-    assert_int_equal(shoal_counters_manager_init(
-        &f->manager, f->metadata, f->metadata_length, f->values, f->values_length, 1000), 0);
-    assert_int_equal(shoal_counters_reader_init(
-        &f->reader, f->metadata, f->metadata_length, f->values, f->values_length), 0);
+    assert_int_equal(shoal_counters_manager_init(&f->manager, f->metadata, f->metadata_length, f->values,
+                         f->values_length, 1000),
+        0);
+    assert_int_equal(shoal_counters_reader_init(&f->reader, f->metadata, f->metadata_length, f->values,
+                         f->values_length),
+        0);
     *state = f;
     return 0;
 }
@@ -88,9 +90,10 @@ static void test_allocate_sets_fields(void **state)
 {
     fixture_t *f = *state;
     uint8_t key[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
-    int32_t id0 = shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SYSTEM, NULL, 0, "Bytes sent", 0, 0);
-    int32_t id1 = shoal_counters_manager_allocate(
-        &f->manager, 0, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, key, sizeof(key), "pub-lmt: 7 1001 aeron:ipc", 42, 99);
+    int32_t id0 =
+        shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SYSTEM, NULL, 0, "Bytes sent", 0, 0);
+    int32_t id1 = shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, key, sizeof(key),
+        "pub-lmt: 7 1001 aeron:ipc", 42, 99);
     assert_int_equal(id0, 0);
     assert_int_equal(id1, 1);
 
@@ -233,10 +236,17 @@ static void test_reader_foreach_and_find(void **state)
     shoal_counters_reader_foreach(&f->reader, on_counter, &seen);
     assert_int_equal(seen.count, 0);
 
-    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SYSTEM, NULL, 0, "zero", 0, 0), 0);
-    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, NULL, 0, "one", 11, 0), 1);
-    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION, NULL, 0, "two", 11, 0), 2);
-    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT, NULL, 0, "three", 12, 0), 3);
+    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SYSTEM, NULL, 0, "zero", 0, 0),
+        0);
+    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_PUBLISHER_LIMIT, NULL, 0, "one",
+                         11, 0),
+        1);
+    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_SUBSCRIBER_POSITION, NULL, 0,
+                         "two", 11, 0),
+        2);
+    assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, SHOAL_COUNTER_TYPE_CLIENT_HEARTBEAT, NULL, 0,
+                         "three", 12, 0),
+        3);
     *shoal_counter_addr(f->values, 2) = 222;
     assert_int_equal(shoal_counters_manager_free(&f->manager, 0, 1), 0);
 
@@ -274,8 +284,9 @@ static void test_reinit_adopts_existing(void **state)
     assert_int_equal(shoal_counters_manager_allocate(&f->manager, 0, 1, NULL, 0, "b", 2, 0), 1);
     assert_int_equal(shoal_counters_manager_free(&f->manager, 0, 0), 0);
     shoal_counters_manager_close(&f->manager);
-    assert_int_equal(shoal_counters_manager_init(
-        &f->manager, f->metadata, f->metadata_length, f->values, f->values_length, 1000), 0);
+    assert_int_equal(shoal_counters_manager_init(&f->manager, f->metadata, f->metadata_length, f->values,
+                         f->values_length, 1000),
+        0);
     assert_int_equal(f->manager.high_water_id, 2);
     assert_int_equal(f->manager.free_list_count, 1);
     assert_int_equal(shoal_counters_manager_allocate(&f->manager, 1000, 1, NULL, 0, "c", 3, 0), 0);

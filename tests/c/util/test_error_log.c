@@ -53,8 +53,8 @@ typedef struct entries_stct
     entry_t e[32];
 } entries_t;
 
-static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
-    const char *text, size_t text_length, void *clientd)
+static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code, const char *text,
+    size_t text_length, void *clientd)
 {
     entries_t *es = clientd;
     entry_t *e = &es->e[es->n++];
@@ -189,8 +189,8 @@ static void test_exact_fit_to_end(void **state)
     shoal_error_log_t log;
     memset(storage, 0, sizeof(storage));
     assert_int_equal(shoal_error_log_init(&log, (uint8_t *)storage, sizeof(storage)), 0);
-    assert_int_equal(shoal_error_log_record(&log, 1, 1, "0123"), 0);   /* 32 bytes */
-    assert_int_equal(shoal_error_log_record(&log, 1, 2, "4567"), 0);   /* 32 bytes, exactly full */
+    assert_int_equal(shoal_error_log_record(&log, 1, 1, "0123"), 0); /* 32 bytes */
+    assert_int_equal(shoal_error_log_record(&log, 1, 2, "4567"), 0); /* 32 bytes, exactly full */
     assert_int_equal(shoal_error_log_record(&log, 1, 3, "x"), -1);
     assert_int_equal(shoal_error_log_read((uint8_t *)storage, sizeof(storage), NULL, NULL, 0), 2);
     shoal_error_log_close(&log);
@@ -297,7 +297,11 @@ static void *record_many(void *arg)
 static void count_total(int32_t observation_count, int64_t first_ms, int64_t last_ms, int32_t error_code,
     const char *text, size_t text_length, void *clientd)
 {
-    (void)first_ms; (void)last_ms; (void)error_code; (void)text; (void)text_length;
+    (void)first_ms;
+    (void)last_ms;
+    (void)error_code;
+    (void)text;
+    (void)text_length;
     *(int64_t *)clientd += observation_count;
 }
 

@@ -51,7 +51,7 @@ static void test_entries_and_observations(void **state)
     int64_t a = shoal_loss_report_create_entry(&r, 96, 1000, 7, 1001, "aeron:udp?endpoint=h:1", "10.0.0.1:5");
     int64_t b = shoal_loss_report_create_entry(&r, 32, 1500, 8, 1002, "aeron:udp?endpoint=h:2", "10.0.0.2:6");
     assert_int_equal(a, 0);
-    assert_int_equal(b % 64, 0);   /* entries are cache-line aligned */
+    assert_int_equal(b % 64, 0); /* entries are cache-line aligned */
     assert_true(b > a);
     shoal_loss_report_record_observation(&r, a, 64, 2000);
     shoal_loss_report_record_observation(&r, a, 32, 2500);

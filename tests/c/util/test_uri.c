@@ -17,8 +17,8 @@ static void assert_uri_error(const char *uri, const char *needle)
     int rc = shoal_uri_parse(uri, &parsed);
     if (rc != -1 || shoal_errcode() != SHOAL_EURI || strstr(shoal_errmsg(), needle) == NULL)
     {
-        print_error("uri '%s': rc=%d code=%d msg='%s' (wanted '%s')\n",
-            uri ? uri : "(null)", rc, shoal_errcode(), shoal_errmsg(), needle);
+        print_error("uri '%s': rc=%d code=%d msg='%s' (wanted '%s')\n", uri ? uri : "(null)", rc, shoal_errcode(),
+            shoal_errmsg(), needle);
         fail();
     }
 }
@@ -49,8 +49,8 @@ static void test_ipc_plain(void **state)
 static void test_ipc_params(void **state)
 {
     (void)state;
-    shoal_uri_t u = parse_ok(
-        "aeron:ipc?term-length=64k|mtu=8k|session-id=-7|linger=5s|reliable=false|sparse=true|tether=false|alias=my pub");
+    shoal_uri_t u = parse_ok("aeron:ipc?term-length=64k|mtu=8k|session-id=-7|linger=5s|reliable=false|sparse=true|"
+                             "tether=false|alias=my pub");
     assert_int_equal(u.media, SHOAL_MEDIA_IPC);
     assert_true(u.has_term_length);
     assert_int_equal(u.term_length, 65536);

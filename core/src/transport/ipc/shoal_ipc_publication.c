@@ -55,7 +55,7 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
     int64_t image_id, int32_t counter_id, int64_t *value)
 {
     if (shoal_array_ensure((void **)&pub->subscribers, pub->subscriber_count, &pub->subscriber_capacity,
-        sizeof(*pub->subscribers), "ipc publication: adding a subscriber") < 0)
+            sizeof(*pub->subscribers), "ipc publication: adding a subscriber") < 0)
     {
         return -1;
     }
@@ -116,7 +116,8 @@ static int64_t subscriber_position(shoal_ipc_publication_t *pub, shoal_subscribe
     return clamped;
 }
 
-static bool is_possibly_blocked(const shoal_ipc_publication_t *pub, int64_t producer_position, int64_t consumer_position)
+static bool is_possibly_blocked(const shoal_ipc_publication_t *pub, int64_t producer_position,
+    int64_t consumer_position)
 {
     int32_t producer_term_count = shoal_load_acquire(&pub->log.meta->active_term_count);
     int32_t expected_term_count = (int32_t)(consumer_position >> pub->log.position_bits_to_shift);
@@ -181,8 +182,7 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
 
         /* A clamped position is no evidence of a stuck claim: padding at a
          * made-up position could land inside a frame. */
-        if (!clamped && min_sub == pub->last_consumer_position &&
-            is_possibly_blocked(pub, producer_position, min_sub))
+        if (!clamped && min_sub == pub->last_consumer_position && is_possibly_blocked(pub, producer_position, min_sub))
         {
             if (now_ms > pub->time_of_last_consumer_change_ms + unblock_timeout_ms)
             {

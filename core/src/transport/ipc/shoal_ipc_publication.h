@@ -46,12 +46,12 @@ typedef struct shoal_subscriber_position_stct
     int64_t image_id;
     int32_t counter_id;
     int64_t *value;
-    bool out_of_range;    /* its last value was clamped */
+    bool out_of_range; /* its last value was clamped */
 } shoal_subscriber_position_t;
 
 typedef struct shoal_ipc_publication_stct
 {
-    shoal_publication_resource_t resource;   /* first: publication links point here */
+    shoal_publication_resource_t resource; /* first: publication links point here */
     bool session_id_explicit;
     shoal_ipc_publication_state_t state;
     shoal_log_buffer_t log;
@@ -68,8 +68,8 @@ typedef struct shoal_ipc_publication_stct
     int32_t subscriber_capacity;
 
     int64_t clean_position;
-    int64_t consumer_position;         /* furthest position a subscriber was seen at */
-    int64_t last_consumer_position;    /* slowest subscriber, for the unblock timeout */
+    int64_t consumer_position;      /* furthest position a subscriber was seen at */
+    int64_t last_consumer_position; /* slowest subscriber, for the unblock timeout */
     int64_t time_of_last_consumer_change_ms;
     int64_t linger_deadline_ms;
     int64_t unblocked_count;
@@ -82,7 +82,7 @@ typedef struct shoal_ipc_publication_stct
 
 typedef struct shoal_ipc_publication_params_stct
 {
-    shoal_publication_resource_params_t resource;   /* media IPC; random initial term id (the driver draws it) */
+    shoal_publication_resource_params_t resource; /* media IPC; random initial term id (the driver draws it) */
     bool session_id_explicit;
 } shoal_ipc_publication_params_t;
 

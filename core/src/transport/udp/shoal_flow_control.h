@@ -44,7 +44,7 @@ typedef struct shoal_fc_receiver_stct
 typedef struct shoal_flow_control_stct
 {
     shoal_flow_control_kind_t kind;
-    int32_t group_min_size;        /* receivers needed to count as connected */
+    int32_t group_min_size; /* receivers needed to count as connected */
     int64_t receiver_timeout_ns;
     int32_t receiver_count;
     shoal_fc_receiver_t receivers[SHOAL_FLOW_CONTROL_MAX_RECEIVERS];

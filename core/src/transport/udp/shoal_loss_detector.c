@@ -161,8 +161,8 @@ int shoal_loss_detector_scan(shoal_loss_detector_t *d, const shoal_log_buffer_t 
         int64_t limit = (int64_t)offset + (hwm_position - position);
         int32_t term_limit = limit < log->term_length ? (int32_t)limit : log->term_length;
         uint8_t *term = log->terms[shoal_logbuffer_index_by_position(position, log->position_bits_to_shift)];
-        int32_t term_id = shoal_logbuffer_compute_term_id_from_position(position, log->position_bits_to_shift,
-            log->initial_term_id);
+        int32_t term_id =
+            shoal_logbuffer_compute_term_id_from_position(position, log->position_bits_to_shift, log->initial_term_id);
         int32_t gap_start = shoal_term_scan_for_gap(term, offset, term_limit);
         if (gap_start >= term_limit)
         {
@@ -217,7 +217,7 @@ int shoal_loss_detector_do_work(shoal_loss_detector_t *d, const shoal_log_buffer
 {
     if (hwm_position > rebuild_position &&
         ((d->inserted_since_scan && now_ns - d->time_of_last_scan_ns >= SHOAL_LOSS_SCAN_INTERVAL_NS) ||
-         now_ns >= d->next_retry_ns || 0 == d->gap_count))
+            now_ns >= d->next_retry_ns || 0 == d->gap_count))
     {
         return shoal_loss_detector_scan(d, log, rebuild_position, hwm_position, now_ns);
     }

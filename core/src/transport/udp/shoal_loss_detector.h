@@ -29,7 +29,7 @@
 
 #include "logbuffer/shoal_log_buffer.h"
 
-#define SHOAL_LOSS_MAX_GAPS 64
+#define SHOAL_LOSS_MAX_GAPS    64
 #define SHOAL_LOSS_RTT_SAMPLES 8
 /* Scans after frames arrived are at least this far apart. */
 #define SHOAL_LOSS_SCAN_INTERVAL_NS (50 * 1000LL)
@@ -48,11 +48,11 @@ typedef struct shoal_loss_gap_stct
     int32_t term_id;
     int32_t term_offset;
     int32_t length;
-    int32_t naks;              /* NAKs sent for it */
+    int32_t naks; /* NAKs sent for it */
     int64_t first_seen_ns;
     int64_t first_nak_ns;
     int64_t retry_at_ns;
-    bool seen;                 /* still a gap in the latest scan */
+    bool seen; /* still a gap in the latest scan */
 } shoal_loss_gap_t;
 
 /* What the image does about a gap (all on the receiver duty). */
@@ -69,15 +69,15 @@ typedef struct shoal_loss_detector_stct
     bool reliable;
     int64_t nak_retry_delay_ns;
     shoal_loss_handlers_t handlers;
-    bool inserted_since_scan;          /* set by the image when frames went in */
+    bool inserted_since_scan; /* set by the image when frames went in */
     int64_t time_of_last_scan_ns;
     int64_t next_retry_ns;
     int32_t gap_count;
     shoal_loss_gap_t gaps[SHOAL_LOSS_MAX_GAPS];
-    int64_t rtt_ns;                    /* min of the last SHOAL_LOSS_RTT_SAMPLES */
+    int64_t rtt_ns; /* min of the last SHOAL_LOSS_RTT_SAMPLES */
     int64_t rtt_samples[SHOAL_LOSS_RTT_SAMPLES];
     int32_t rtt_sample_count;
-    int64_t repair_srtt_ns;            /* smoothed NAK-to-repair time; 0: no sample yet */
+    int64_t repair_srtt_ns; /* smoothed NAK-to-repair time; 0: no sample yet */
     int64_t repair_rttvar_ns;
 } shoal_loss_detector_t;
 

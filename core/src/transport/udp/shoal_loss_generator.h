@@ -13,7 +13,7 @@
 typedef struct shoal_loss_generator_stct
 {
     uint64_t state;
-    uint64_t threshold;   /* drop when the next 32 random bits are below it; 0 = never */
+    uint64_t threshold; /* drop when the next 32 random bits are below it; 0 = never */
 } shoal_loss_generator_t;
 
 static inline void shoal_loss_generator_init(shoal_loss_generator_t *g, double rate, uint64_t seed)

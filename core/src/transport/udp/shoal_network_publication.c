@@ -44,8 +44,8 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     snprintf(pub->channel, sizeof(pub->channel), "%s", p->resource.channel);
     shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
     pub->retransmit_budget = p->retransmit_budget > 0 ? p->retransmit_budget : INT64_MAX;
-    pub->retransmit_budget_interval_ns = p->retransmit_budget_interval_ns > 0 ? p->retransmit_budget_interval_ns :
-        1000 * 1000 * 1000LL;
+    pub->retransmit_budget_interval_ns =
+        p->retransmit_budget_interval_ns > 0 ? p->retransmit_budget_interval_ns : 1000 * 1000 * 1000LL;
     pub->retransmit_budget_start_ns = now_ns;
     if (shoal_flow_control_init(&pub->flow_control, p->fc_spec, p->fc_default, p->fc_receiver_timeout_ns) < 0)
     {
@@ -109,8 +109,8 @@ static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
     s.session_id = pub->resource.session_id;
     s.stream_id = pub->resource.stream_id;
     s.initial_term_id = pub->log.initial_term_id;
-    s.active_term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->log.position_bits_to_shift,
-        pub->log.initial_term_id);
+    s.active_term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position,
+        pub->log.position_bits_to_shift, pub->log.initial_term_id);
     s.term_length = pub->log.term_length;
     s.mtu = pub->resource.mtu;
     s.ttl = pub->ttl;
@@ -123,8 +123,9 @@ static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
 static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
 {
     shoal_data_header_t h;
-    h.frame_header = shoal_frame_header(0, SHOAL_FRAME_FLAG_UNFRAGMENTED |
-        (shoal_load_acquire(&pub->end_of_stream) ? SHOAL_FRAME_FLAG_EOS : 0), SHOAL_HDR_TYPE_DATA);
+    h.frame_header = shoal_frame_header(0,
+        SHOAL_FRAME_FLAG_UNFRAGMENTED | (shoal_load_acquire(&pub->end_of_stream) ? SHOAL_FRAME_FLAG_EOS : 0),
+        SHOAL_HDR_TYPE_DATA);
     h.term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
     h.session_id = pub->resource.session_id;
     h.stream_id = pub->resource.stream_id;
@@ -198,7 +199,7 @@ int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now
         int64_t idle = now_ns - pub->time_of_last_data_or_heartbeat_ns;
         if (idle >= SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS ||
             (idle >= pub->tail_probe_backoff_ns && pub->sender_position > shoal_load_relaxed(&pub->acked_position) &&
-             shoal_load_relaxed(&pub->has_receivers)))
+                shoal_load_relaxed(&pub->has_receivers)))
         {
             /* Also a tail-loss probe: if the last datagrams were lost, the
              * receiver learns from the heartbeat's position that they exist.
@@ -263,7 +264,8 @@ static void remember_receiver(shoal_network_publication_t *pub, const struct soc
             stalest = i;
         }
     }
-    int32_t slot = pub->known_receiver_count < SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS ? pub->known_receiver_count++ : stalest;
+    int32_t slot =
+        pub->known_receiver_count < SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS ? pub->known_receiver_count++ : stalest;
     pub->known_receivers[slot].address = *from;
     pub->known_receivers[slot].time_of_last_sm_ns = now_ns;
     pub->known_receivers[slot].window = window;
@@ -283,8 +285,8 @@ static const shoal_known_receiver_t *find_receiver(const shoal_network_publicati
     return NULL;
 }
 
-void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
-    size_t length, const struct sockaddr_storage *from, int64_t now_ns)
+void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame, size_t length,
+    const struct sockaddr_storage *from, int64_t now_ns)
 {
     shoal_status_message_header_t sm;
     memcpy(&sm, frame, sizeof(sm));
@@ -377,8 +379,8 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
     }
     shoal_nak_header_t nak;
     memcpy(&nak, frame, sizeof(nak));
-    if (nak.term_offset < 0 || nak.term_offset >= pub->log.term_length || (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) ||
-        nak.length <= 0)
+    if (nak.term_offset < 0 || nak.term_offset >= pub->log.term_length ||
+        (nak.term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) || nak.length <= 0)
     {
         return;
     }
@@ -443,7 +445,8 @@ void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const ui
         {
             int32_t padding = 0;
             int32_t max_length = remaining < pub->resource.mtu ? (int32_t)remaining : pub->resource.mtu;
-            int32_t available = shoal_term_scan_for_availability(term, offset, max_length, pub->log.term_length, &padding);
+            int32_t available =
+                shoal_term_scan_for_availability(term, offset, max_length, pub->log.term_length, &padding);
             if (available <= 0)
             {
                 remaining = 0;
@@ -555,7 +558,8 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                 {
                     shoal_store_release(&pub->end_of_stream, 1);
                 }
-                if (!connected || shoal_load_acquire(&pub->acked_position) >= producer || now_ns >= pub->drain_deadline_ns)
+                if (!connected || shoal_load_acquire(&pub->acked_position) >= producer ||
+                    now_ns >= pub->drain_deadline_ns)
                 {
                     shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
                     pub->linger_deadline_ns = now_ns + pub->linger_ns;
@@ -576,8 +580,7 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                 work++;
             }
             return work;
-        case SHOAL_NET_PUB_DONE:
-            return work;
+        case SHOAL_NET_PUB_DONE: return work;
     }
 
     if (snd_pos != pub->last_snd_pos_seen || producer <= snd_pos)

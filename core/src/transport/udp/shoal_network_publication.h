@@ -63,9 +63,9 @@ typedef enum shoal_network_publication_state_en
     SHOAL_NET_PUB_DONE
 } shoal_network_publication_state_t;
 
-#define SHOAL_NET_PUB_SETUP_INTERVAL_NS (100 * 1000 * 1000LL)
+#define SHOAL_NET_PUB_SETUP_INTERVAL_NS     (100 * 1000 * 1000LL)
 #define SHOAL_NET_PUB_HEARTBEAT_INTERVAL_NS (100 * 1000 * 1000LL)
-#define SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS 64
+#define SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS   64
 
 /* An address that sent this publication a status message (sender only). */
 typedef struct shoal_known_receiver_stct
@@ -77,15 +77,15 @@ typedef struct shoal_known_receiver_stct
 
 typedef struct shoal_network_publication_params_stct
 {
-    shoal_publication_resource_params_t resource;   /* media UDP; random initial term id (the driver draws it) */
+    shoal_publication_resource_params_t resource; /* media UDP; random initial term id (the driver draws it) */
     int32_t ttl;
-    bool reliable;                     /* false: NAKs are answered with padding, never data */
+    bool reliable; /* false: NAKs are answered with padding, never data */
     shoal_flow_control_kind_t fc_default;
     const char *fc_spec;
     int64_t connection_timeout_ns;
     int64_t fc_receiver_timeout_ns;
     int64_t retransmit_linger_ns;
-    int64_t retransmit_budget;         /* bytes per interval; 0: unlimited */
+    int64_t retransmit_budget; /* bytes per interval; 0: unlimited */
     int64_t retransmit_budget_interval_ns;
     int64_t tail_probe_interval_ns;
     int64_t unblock_timeout_ns;
@@ -95,7 +95,7 @@ typedef struct shoal_network_publication_params_stct
 typedef struct shoal_network_publication_stct
 {
     /* ---- identity and log (set at creation) ---- */
-    shoal_publication_resource_t resource;   /* first: publication links point here */
+    shoal_publication_resource_t resource; /* first: publication links point here */
     bool reliable;
     char channel[256];
     shoal_log_buffer_t log;
@@ -112,7 +112,7 @@ typedef struct shoal_network_publication_stct
     int64_t linger_ns;
 
     /* ---- conductor only ---- */
-    bool retiring;                     /* conductor: DONE, removal asked of the sender */
+    bool retiring; /* conductor: DONE, removal asked of the sender */
     int64_t clean_position;
     int64_t last_snd_pos_seen;
     int64_t time_of_last_snd_pos_change_ns;
@@ -124,7 +124,7 @@ typedef struct shoal_network_publication_stct
     int32_t end_of_stream;
 
     /* ---- written by the sender, read by the conductor ---- */
-    int64_t acked_position;            /* slowest known receiver's consumption */
+    int64_t acked_position; /* slowest known receiver's consumption */
     int64_t time_of_last_sm_ns;
     int32_t has_receivers;
 
@@ -159,8 +159,8 @@ void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_co
 /* Sends data / setup / heartbeat as due; returns work done. msgs is the
  * sender's scratch of SHOAL_UDP_BATCH * destinations mmsghdrs. */
 int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now_ns);
-void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame,
-    size_t length, const struct sockaddr_storage *from, int64_t now_ns);
+void shoal_network_publication_on_status_message(shoal_network_publication_t *pub, const uint8_t *frame, size_t length,
+    const struct sockaddr_storage *from, int64_t now_ns);
 void shoal_network_publication_on_nak(shoal_network_publication_t *pub, const uint8_t *frame,
     const struct sockaddr_storage *from, int64_t now_ns);
 void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const uint8_t *frame,

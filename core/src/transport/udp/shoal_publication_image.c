@@ -324,7 +324,7 @@ static void report_loss(void *clientd, int32_t gap_length)
         image->session_id, image->stream_id, image->channel, image->source);
     if (image->loss_report_offset < 0)
     {
-        shoal_err_clear();   /* full: the counters still count the NAKs; nothing to tell the receiver */
+        shoal_err_clear(); /* full: the counters still count the NAKs; nothing to tell the receiver */
         image->loss_report_offset = -2;
     }
 }
@@ -390,8 +390,8 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
         work++;
     }
 
-    work += shoal_loss_detector_do_work(&image->loss, &image->log, image->rebuild_position, image->hwm_position,
-        now_ns);
+    work +=
+        shoal_loss_detector_do_work(&image->loss, &image->log, image->rebuild_position, image->hwm_position, now_ns);
 
     if (now_ns - image->time_of_last_rttm_ns >= SHOAL_IMAGE_RTTM_INTERVAL_NS)
     {
@@ -406,7 +406,7 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
     int32_t counter_id, int64_t *position)
 {
     if (shoal_array_ensure((void **)&image->subscribers, image->subscriber_count, &image->subscriber_capacity,
-        sizeof(*image->subscribers), "image: adding a subscriber") < 0)
+            sizeof(*image->subscribers), "image: adding a subscriber") < 0)
     {
         return -1;
     }
@@ -414,8 +414,9 @@ int shoal_publication_image_add_subscriber(shoal_publication_image_t *image, int
      * contiguous frames end now. Not at the rebuild position alone: with a
      * receiver thread of its own it lags what subscribers already read by up
      * to a duty cycle, and the newcomer would get messages from before it. */
-    int64_t start = 0 == image->subscriber_count ? image->join_position :
-        contiguous_end(image, shoal_load_acquire(&image->rebuild_position), shoal_load_acquire(image->rcv_hwm));
+    int64_t start = 0 == image->subscriber_count
+        ? image->join_position
+        : contiguous_end(image, shoal_load_acquire(&image->rebuild_position), shoal_load_acquire(image->rcv_hwm));
     shoal_store_release(position, start);
     shoal_image_subscriber_t *s = &image->subscribers[image->subscriber_count++];
     s->subscription_registration_id = subscription_registration_id;

@@ -52,7 +52,7 @@ typedef enum shoal_image_state_en
     SHOAL_IMAGE_DONE
 } shoal_image_state_t;
 
-#define SHOAL_IMAGE_SM_INTERVAL_NS (200 * 1000 * 1000LL)
+#define SHOAL_IMAGE_SM_INTERVAL_NS   (200 * 1000 * 1000LL)
 #define SHOAL_IMAGE_RTTM_INTERVAL_NS (1000 * 1000 * 1000LL)
 
 typedef struct shoal_image_subscriber_stct
@@ -64,16 +64,16 @@ typedef struct shoal_image_subscriber_stct
 
 typedef struct shoal_publication_image_params_stct
 {
-    shoal_log_buffer_params_t log;     /* registration_id: the image's correlation id */
-    int32_t active_term_id;            /* where the SETUP says the stream is */
+    shoal_log_buffer_params_t log; /* registration_id: the image's correlation id */
+    int32_t active_term_id;        /* where the SETUP says the stream is */
     int32_t term_offset;
     int32_t rcv_window;
     bool reliable;
     int64_t receiver_id;
     int64_t nak_retry_delay_ns;
-    const struct sockaddr_storage *control_address;  /* where SMs and NAKs go */
-    const struct sockaddr_storage *source_address;   /* where the SETUP came from */
-    const char *source;                              /* text for labels / clients */
+    const struct sockaddr_storage *control_address; /* where SMs and NAKs go */
+    const struct sockaddr_storage *source_address;  /* where the SETUP came from */
+    const char *source;                             /* text for labels / clients */
     const char *channel;
 } shoal_publication_image_params_t;
 
@@ -86,11 +86,11 @@ typedef struct shoal_publication_image_stct
     int32_t mtu;
     char log_file[512];
     char source[64];
-    char channel[SHOAL_LOSS_REPORT_MAX_TEXT + 1];  /* for the loss report */
+    char channel[SHOAL_LOSS_REPORT_MAX_TEXT + 1]; /* for the loss report */
     shoal_log_buffer_t log;
     shoal_receive_channel_endpoint_t *endpoint;
     struct sockaddr_storage control_address;
-    struct sockaddr_storage source_address;  /* the only address whose frames are taken */
+    struct sockaddr_storage source_address; /* the only address whose frames are taken */
     int64_t receiver_id;
     int32_t rcv_window;
     int64_t join_position;
@@ -102,17 +102,17 @@ typedef struct shoal_publication_image_stct
     int32_t subscriber_count;
     int32_t subscriber_capacity;
     int64_t linger_deadline_ns;
-    int64_t cooldown_deadline_ns;      /* no new image of this session before */
-    bool released;                     /* the receiver no longer touches it */
+    int64_t cooldown_deadline_ns; /* no new image of this session before */
+    bool released;                /* the receiver no longer touches it */
 
     /* ---- conductor writes, receiver reads ---- */
     shoal_image_state_t state;
-    int64_t subscriber_position;       /* slowest subscriber; INT64_MAX: none */
+    int64_t subscriber_position; /* slowest subscriber; INT64_MAX: none */
 
     /* ---- receiver writes, conductor reads ---- */
     int64_t time_of_last_packet_ns;
     int64_t rebuild_position;
-    int64_t end_of_stream_position;   /* INT64_MAX until an EOS heartbeat */
+    int64_t end_of_stream_position; /* INT64_MAX until an EOS heartbeat */
 
     /* ---- receiver only ---- */
     int64_t hwm_position;
@@ -126,11 +126,11 @@ typedef struct shoal_publication_image_stct
     int64_t naks_sent;
     int64_t gap_fills;
     int64_t *gap_fills_system;
-    bool consumption_out_of_range;     /* the slowest subscriber claimed more than was received */
+    bool consumption_out_of_range; /* the slowest subscriber claimed more than was received */
     int64_t invalid_consumptions;
-    int64_t *invalid_values_system;    /* SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES (atomic adds) */
-    shoal_loss_report_t *loss_report;  /* the driver's (set before the receiver sees the image); NULL: none */
-    int64_t loss_report_offset;        /* this image's entry; -1: none yet, -2: the report was full */
+    int64_t *invalid_values_system;   /* SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES (atomic adds) */
+    shoal_loss_report_t *loss_report; /* the driver's (set before the receiver sees the image); NULL: none */
+    int64_t loss_report_offset;       /* this image's entry; -1: none yet, -2: the report was full */
 } shoal_publication_image_t;
 
 int shoal_publication_image_create(shoal_publication_image_t **image, const char *dir,

@@ -76,8 +76,8 @@ int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *
         ep->streams[i].ref_count++;
         return 0;
     }
-    if (shoal_array_ensure((void **)&ep->streams, ep->stream_count, &ep->stream_capacity,
-        sizeof(*ep->streams), "receive endpoint") < 0)
+    if (shoal_array_ensure((void **)&ep->streams, ep->stream_count, &ep->stream_capacity, sizeof(*ep->streams),
+            "receive endpoint") < 0)
     {
         return -1;
     }
@@ -105,8 +105,8 @@ bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpo
 
 int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image)
 {
-    if (shoal_array_ensure((void **)&ep->images, ep->image_count, &ep->image_capacity,
-        sizeof(*ep->images), "receive endpoint") < 0)
+    if (shoal_array_ensure((void **)&ep->images, ep->image_count, &ep->image_capacity, sizeof(*ep->images),
+            "receive endpoint") < 0)
     {
         return -1;
     }
@@ -114,8 +114,7 @@ int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *e
     return 0;
 }
 
-static void add_pending(shoal_receive_channel_endpoint_t *ep, int32_t session_id, int32_t stream_id,
-    int64_t expiry_ns)
+static void add_pending(shoal_receive_channel_endpoint_t *ep, int32_t session_id, int32_t stream_id, int64_t expiry_ns)
 {
     for (int32_t i = 0; i < ep->pending_count; i++)
     {
@@ -163,8 +162,8 @@ static bool is_pending(const shoal_receive_channel_endpoint_t *ep, int32_t sessi
     return false;
 }
 
-void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep,
-    shoal_publication_image_t *image, int64_t now_ns, int64_t cooldown_ns)
+void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image,
+    int64_t now_ns, int64_t cooldown_ns)
 {
     for (int32_t i = 0; i < ep->image_count; i++)
     {
@@ -197,9 +196,8 @@ ssize_t shoal_receive_channel_endpoint_send_to(shoal_receive_channel_endpoint_t 
     return shoal_udp_transport_sendto(&ep->udp.transport, buf, length, to);
 }
 
-void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep,
-    const struct sockaddr_storage *to, int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset,
-    int32_t window, uint8_t flags)
+void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep, const struct sockaddr_storage *to,
+    int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset, int32_t window, uint8_t flags)
 {
     shoal_status_message_header_t sm;
     sm.frame_header = shoal_frame_header(SHOAL_SM_HEADER_LENGTH, flags, SHOAL_HDR_TYPE_SM);
@@ -263,8 +261,9 @@ static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, si
 
 static bool valid_setup(const shoal_setup_header_t *s)
 {
-    return 0 == shoal_logbuffer_check_term_length(s->term_length) && 0 == shoal_logbuffer_check_mtu(s->mtu, s->term_length) &&
-        s->term_offset >= 0 && s->term_offset < s->term_length && 0 == (s->term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) &&
+    return 0 == shoal_logbuffer_check_term_length(s->term_length) &&
+        0 == shoal_logbuffer_check_mtu(s->mtu, s->term_length) && s->term_offset >= 0 &&
+        s->term_offset < s->term_length && 0 == (s->term_offset & (SHOAL_FRAME_ALIGNMENT - 1)) &&
         shoal_logbuffer_compute_term_count(s->active_term_id, s->initial_term_id) >= 0;
 }
 
@@ -329,12 +328,8 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
     switch (type)
     {
         case SHOAL_HDR_TYPE_DATA:
-        case SHOAL_HDR_TYPE_PAD:
-            on_data(ep, buf, length, from, now_ns);
-            break;
-        case SHOAL_HDR_TYPE_SETUP:
-            on_setup(ep, buf, from, now_ns);
-            break;
+        case SHOAL_HDR_TYPE_PAD: on_data(ep, buf, length, from, now_ns); break;
+        case SHOAL_HDR_TYPE_SETUP: on_setup(ep, buf, from, now_ns); break;
         case SHOAL_HDR_TYPE_RTTM:
         {
             int32_t session_id, stream_id;
@@ -352,9 +347,7 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
         case SHOAL_HDR_TYPE_ERR:
             /* Control frames are for senders; harmless here (e.g. looped back). */
             break;
-        default:
-            invalid(ep);
-            break;
+        default: invalid(ep); break;
     }
 }
 

@@ -42,7 +42,7 @@
 #include "transport/udp/shoal_udp_endpoint.h"
 
 #define SHOAL_RCV_MAX_PENDING_SESSIONS 32
-#define SHOAL_RCV_ELICIT_INTERVAL_NS (100 * 1000 * 1000LL)
+#define SHOAL_RCV_ELICIT_INTERVAL_NS   (100 * 1000 * 1000LL)
 
 /* control: where the image's SMs and NAKs go; source: where the SETUP came
  * from (the image accepts frames from there only). */
@@ -65,7 +65,7 @@ typedef struct shoal_rcv_pending_session_stct
 
 struct shoal_receive_channel_endpoint_stct
 {
-    shoal_udp_endpoint_t udp;              /* first; ref_count: subscription links */
+    shoal_udp_endpoint_t udp; /* first; ref_count: subscription links */
     int64_t receiver_id;
     shoal_rcv_stream_interest_t *streams;
     int32_t stream_count;
@@ -86,8 +86,8 @@ typedef struct shoal_receive_channel_endpoint_params_stct
 {
     shoal_udp_endpoint_params_t udp;
     int64_t receiver_id;
-    int32_t max_images;                /* 0: unlimited */
-    int32_t max_setup_term_length;     /* 0: any valid term length */
+    int32_t max_images;            /* 0: unlimited */
+    int32_t max_setup_term_length; /* 0: any valid term length */
     shoal_on_setup_fn on_setup;
     void *on_setup_clientd;
 } shoal_receive_channel_endpoint_params_t;
@@ -102,8 +102,8 @@ bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpo
 
 int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image);
 /* Removes the image from dispatch; its session is ignored for cooldown_ns. */
-void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep,
-    shoal_publication_image_t *image, int64_t now_ns, int64_t cooldown_ns);
+void shoal_receive_channel_endpoint_remove_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image,
+    int64_t now_ns, int64_t cooldown_ns);
 shoal_publication_image_t *shoal_receive_channel_endpoint_find_image(shoal_receive_channel_endpoint_t *ep,
     int32_t session_id, int32_t stream_id);
 
@@ -114,8 +114,7 @@ int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep,
 /* Control frames (SM, NAK, RTTM) go out of the send socket. */
 ssize_t shoal_receive_channel_endpoint_send_to(shoal_receive_channel_endpoint_t *ep, const void *buf, size_t length,
     const struct sockaddr_storage *to);
-void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep,
-    const struct sockaddr_storage *to, int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset,
-    int32_t window, uint8_t flags);
+void shoal_receive_channel_endpoint_send_sm(shoal_receive_channel_endpoint_t *ep, const struct sockaddr_storage *to,
+    int32_t session_id, int32_t stream_id, int32_t term_id, int32_t term_offset, int32_t window, uint8_t flags);
 
 #endif

@@ -71,7 +71,7 @@ void shoal_send_channel_endpoint_delete(shoal_send_channel_endpoint_t *ep)
 int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *ep, shoal_network_publication_t *pub)
 {
     if (shoal_array_ensure((void **)&ep->publications, ep->publication_count, &ep->publication_capacity,
-        sizeof(*ep->publications), "send endpoint") < 0)
+            sizeof(*ep->publications), "send endpoint") < 0)
     {
         return -1;
     }
@@ -79,8 +79,7 @@ int shoal_send_channel_endpoint_add_publication(shoal_send_channel_endpoint_t *e
     return 0;
 }
 
-void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_t *ep,
-    shoal_network_publication_t *pub)
+void shoal_send_channel_endpoint_remove_publication(shoal_send_channel_endpoint_t *ep, shoal_network_publication_t *pub)
 {
     for (int32_t i = 0; i < ep->publication_count; i++)
     {
@@ -339,15 +338,9 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
         matched = true;
         switch (type)
         {
-            case SHOAL_HDR_TYPE_SM:
-                shoal_network_publication_on_status_message(pub, buf, length, from, now_ns);
-                break;
-            case SHOAL_HDR_TYPE_NAK:
-                shoal_network_publication_on_nak(pub, buf, from, now_ns);
-                break;
-            default:
-                shoal_network_publication_on_rttm(pub, buf, from, now_ns);
-                break;
+            case SHOAL_HDR_TYPE_SM: shoal_network_publication_on_status_message(pub, buf, length, from, now_ns); break;
+            case SHOAL_HDR_TYPE_NAK: shoal_network_publication_on_nak(pub, buf, from, now_ns); break;
+            default: shoal_network_publication_on_rttm(pub, buf, from, now_ns); break;
         }
     }
     if (!matched && !is_setup_elicit && !ep->udp.channel.is_multicast)
@@ -357,8 +350,7 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
     }
 }
 
-int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
-    int64_t now_ns)
+int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch, int64_t now_ns)
 {
     return shoal_udp_endpoint_poll(&ep->udp, ep, batch, dispatch, now_ns);
 }
@@ -380,7 +372,8 @@ int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64
     }
     for (int32_t i = ep->destination_count - 1; i >= 0; i--)
     {
-        if (!ep->destinations[i].manual && now_ns - ep->destinations[i].time_of_last_activity_ns > ep->destination_timeout_ns)
+        if (!ep->destinations[i].manual &&
+            now_ns - ep->destinations[i].time_of_last_activity_ns > ep->destination_timeout_ns)
         {
             ep->destinations[i] = ep->destinations[--ep->destination_count];
             work++;

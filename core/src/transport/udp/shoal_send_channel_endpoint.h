@@ -38,15 +38,15 @@
 typedef struct shoal_udp_destination_stct
 {
     struct sockaddr_storage address;
-    int64_t receiver_id;              /* from its status messages; 0 until one came */
-    int64_t registration_id;          /* manual destinations: the add_destination correlation id */
+    int64_t receiver_id;     /* from its status messages; 0 until one came */
+    int64_t registration_id; /* manual destinations: the add_destination correlation id */
     int64_t time_of_last_activity_ns;
     bool manual;
 } shoal_udp_destination_t;
 
 struct shoal_send_channel_endpoint_stct
 {
-    shoal_udp_endpoint_t udp;           /* first; ref_count: publications using it */
+    shoal_udp_endpoint_t udp; /* first; ref_count: publications using it */
     shoal_control_mode_t control_mode;
     int64_t destination_timeout_ns;
     int32_t destination_count;
@@ -58,7 +58,7 @@ struct shoal_send_channel_endpoint_stct
     shoal_network_publication_t **publications;
     int32_t publication_count;
     int32_t publication_capacity;
-    struct mmsghdr *msgs;               /* SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS */
+    struct mmsghdr *msgs; /* SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS */
 };
 
 typedef struct shoal_send_channel_endpoint_params_stct
@@ -97,8 +97,7 @@ ssize_t shoal_send_channel_endpoint_send_to(shoal_send_channel_endpoint_t *ep, c
     const struct sockaddr_storage *to);
 
 /* Reads control frames and dispatches them; returns datagrams handled. */
-int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch,
-    int64_t now_ns);
+int shoal_send_channel_endpoint_poll(shoal_send_channel_endpoint_t *ep, shoal_udp_recv_batch_t *batch, int64_t now_ns);
 /* Drops dynamic destinations silent for the destination timeout. */
 int shoal_send_channel_endpoint_on_idle(shoal_send_channel_endpoint_t *ep, int64_t now_ns);
 

@@ -38,11 +38,11 @@ typedef struct shoal_udp_channel_stct
     struct sockaddr_storage control;
     socklen_t control_length;
     bool has_interface;
-    struct sockaddr_storage interface_address;  /* port 0 unless given */
-    unsigned int interface_index;               /* 0 when unknown */
+    struct sockaddr_storage interface_address; /* port 0 unless given */
+    unsigned int interface_index;              /* 0 when unknown */
     bool is_multicast;
-    struct sockaddr_storage multicast_control;  /* group + 1, same port (multicast only) */
-    int ttl;                                    /* 0: OS default */
+    struct sockaddr_storage multicast_control; /* group + 1, same port (multicast only) */
+    int ttl;                                   /* 0: OS default */
     /* Identity of the socket the channel needs: equal text = shareable endpoint. */
     char canonical[SHOAL_UDP_CANONICAL_MAX];
 } shoal_udp_channel_t;

@@ -46,26 +46,26 @@ typedef enum shoal_udp_command_type_en
     SHOAL_UDP_CMD_ADD_IMAGE,
     SHOAL_UDP_CMD_REMOVE_IMAGE,
     /* sender / receiver -> conductor */
-    SHOAL_UDP_MSG_RELEASED,   /* command: which REMOVE_* released object */
+    SHOAL_UDP_MSG_RELEASED, /* command: which REMOVE_* released object */
     SHOAL_UDP_MSG_SETUP,
-    SHOAL_UDP_MSG_RESULT,     /* correlation_id, code (0: success), message */
-    SHOAL_UDP_MSG_ERROR       /* code, message: for the driver's error log */
+    SHOAL_UDP_MSG_RESULT, /* correlation_id, code (0: success), message */
+    SHOAL_UDP_MSG_ERROR   /* code, message: for the driver's error log */
 } shoal_udp_command_type_t;
 
 typedef struct shoal_udp_command_stct
 {
-    void *object;                     /* endpoint, publication or image */
-    void *endpoint;                   /* the publication's or image's endpoint */
-    int64_t correlation_id;           /* destination commands and RESULT */
-    int64_t registration_id;          /* ADD_DESTINATION */
-    int64_t cooldown_ns;              /* REMOVE_IMAGE */
-    int32_t stream_id;                /* ADD/REMOVE_STREAM */
-    int32_t command;                  /* RELEASED */
-    int32_t code;                     /* RESULT, ERROR */
-    struct sockaddr_storage address;  /* destination; SETUP: control address */
-    struct sockaddr_storage source;   /* SETUP: where it came from */
-    shoal_setup_header_t setup;       /* SETUP */
-    char message[SHOAL_ERRMSG_MAX];   /* RESULT, ERROR: only its text is queued */
+    void *object;                    /* endpoint, publication or image */
+    void *endpoint;                  /* the publication's or image's endpoint */
+    int64_t correlation_id;          /* destination commands and RESULT */
+    int64_t registration_id;         /* ADD_DESTINATION */
+    int64_t cooldown_ns;             /* REMOVE_IMAGE */
+    int32_t stream_id;               /* ADD/REMOVE_STREAM */
+    int32_t command;                 /* RELEASED */
+    int32_t code;                    /* RESULT, ERROR */
+    struct sockaddr_storage address; /* destination; SETUP: control address */
+    struct sockaddr_storage source;  /* SETUP: where it came from */
+    shoal_setup_header_t setup;      /* SETUP */
+    char message[SHOAL_ERRMSG_MAX];  /* RESULT, ERROR: only its text is queued */
 } shoal_udp_command_t;
 
 typedef void (*shoal_udp_command_handler_t)(int32_t type, const shoal_udp_command_t *cmd, void *clientd);
@@ -75,15 +75,15 @@ typedef struct shoal_udp_command_queue_stct
 {
     shoal_mpsc_rb_t rb;
     void *buffer;
-    bool shared;                      /* consumer runs on the producer's thread */
-    bool draining;                    /* consumer is inside drain */
-    shoal_udp_drain_fn_t drain_in_place;  /* shared mode: what drains it */
+    bool shared;                         /* consumer runs on the producer's thread */
+    bool draining;                       /* consumer is inside drain */
+    shoal_udp_drain_fn_t drain_in_place; /* shared mode: what drains it */
     void *drain_clientd;
-    volatile int *stop;               /* dedicated mode: stop waiting for room */
+    volatile int *stop; /* dedicated mode: stop waiting for room */
 } shoal_udp_command_queue_t;
 
 /* Command queue sizes: records are under 1 KiB, a busy cycle posts tens. */
-#define SHOAL_UDP_COMMAND_QUEUE_CAPACITY (256 * 1024)
+#define SHOAL_UDP_COMMAND_QUEUE_CAPACITY   (256 * 1024)
 #define SHOAL_UDP_CONDUCTOR_QUEUE_CAPACITY (1024 * 1024)
 /* Commands a duty handles per cycle: bounded so a burst cannot delay the data path. */
 #define SHOAL_UDP_COMMANDS_PER_CYCLE 64

@@ -16,8 +16,8 @@
 
 typedef struct shoal_udp_duty_stct
 {
-    shoal_udp_command_queue_t commands;        /* from the conductor */
-    shoal_udp_command_queue_t *to_conductor;   /* RELEASED, SETUP, RESULT, ERROR */
+    shoal_udp_command_queue_t commands;      /* from the conductor */
+    shoal_udp_command_queue_t *to_conductor; /* RELEASED, SETUP, RESULT, ERROR */
     shoal_udp_recv_batch_t batch;
     int64_t time_of_last_idle_ns;
 } shoal_udp_duty_t;

@@ -20,10 +20,10 @@ typedef struct shoal_udp_endpoint_stct
     shoal_udp_channel_t channel;
     shoal_udp_transport_t transport;
     shoal_udp_counters_t counters;
-    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT];   /* -1: none */
-    int32_t ref_count;                 /* conductor: links using it */
-    bool closing;                      /* conductor: removal asked of its duty */
-    int32_t pending_releases;          /* conductor: removals not yet released */
+    int32_t counter_ids[SHOAL_UDP_COUNTER_COUNT]; /* -1: none */
+    int32_t ref_count;                            /* conductor: links using it */
+    bool closing;                                 /* conductor: removal asked of its duty */
+    int32_t pending_releases;                     /* conductor: removals not yet released */
 } shoal_udp_endpoint_t;
 
 /* The socket settings every endpoint takes from the driver's context. */

@@ -136,7 +136,8 @@ static inline int32_t shoal_udp_data_datagram_check(const uint8_t *buf, size_t l
             }
             return (int32_t)(term_end - first.term_offset);
         }
-        if (SHOAL_HDR_TYPE_DATA != h.frame_header.type || (size_t)h.frame_header.frame_length > remaining || term_end > term_length)
+        if (SHOAL_HDR_TYPE_DATA != h.frame_header.type || (size_t)h.frame_header.frame_length > remaining ||
+            term_end > term_length)
         {
             return -1;
         }

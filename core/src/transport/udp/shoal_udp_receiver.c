@@ -62,8 +62,7 @@ static void on_receiver_command(int32_t type, const shoal_udp_command_t *cmd, vo
                 cmd->cooldown_ns);
             shoal_udp_command_queue_post_released(r->duty.to_conductor, type, cmd->object);
             break;
-        default:
-            break;
+        default: break;
     }
 }
 
@@ -72,9 +71,8 @@ int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r)
     return shoal_udp_command_queue_drain(&r->duty.commands, on_receiver_command, r, SHOAL_UDP_COMMANDS_PER_CYCLE);
 }
 
-void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep,
-    const shoal_setup_header_t *setup, const struct sockaddr_storage *control, const struct sockaddr_storage *source,
-    int64_t now_ns)
+void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
+    const struct sockaddr_storage *control, const struct sockaddr_storage *source, int64_t now_ns)
 {
     (void)now_ns;
     shoal_udp_receiver_t *r = clientd;

@@ -35,8 +35,7 @@ int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r);
 int shoal_udp_receiver_do_work(shoal_udp_receiver_t *r, int64_t now_ns);
 /* The receive endpoints' on_setup callback (clientd: the receiver): tells
  * the conductor, which builds the image. */
-void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep,
-    const shoal_setup_header_t *setup, const struct sockaddr_storage *control, const struct sockaddr_storage *source,
-    int64_t now_ns);
+void shoal_udp_receiver_on_setup(void *clientd, shoal_receive_channel_endpoint_t *ep, const shoal_setup_header_t *setup,
+    const struct sockaddr_storage *control, const struct sockaddr_storage *source, int64_t now_ns);
 
 #endif

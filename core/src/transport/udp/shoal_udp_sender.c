@@ -54,15 +54,15 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
         case SHOAL_UDP_CMD_ADD_DESTINATION:
             shoal_udp_command_queue_post_outcome(s->duty.to_conductor, cmd->correlation_id,
                 shoal_send_channel_endpoint_add_destination(cmd->endpoint, &cmd->address, cmd->registration_id,
-                    shoal_nano_time()), "add_destination");
+                    shoal_nano_time()),
+                "add_destination");
             break;
         case SHOAL_UDP_CMD_REMOVE_DESTINATION:
             shoal_udp_command_queue_post_outcome(s->duty.to_conductor, cmd->correlation_id,
                 shoal_send_channel_endpoint_remove_destination(cmd->endpoint, &cmd->address, shoal_nano_time()),
                 "remove_destination");
             break;
-        default:
-            break;
+        default: break;
     }
 }
 

@@ -44,13 +44,13 @@ typedef enum shoal_udp_counter_en
     SHOAL_UDP_COUNTER_HEARTBEATS_SENT,
     SHOAL_UDP_COUNTER_NAKS_UNSERVED,
     /* Hostile or confused peers (receiver side): */
-    SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,   /* images per endpoint or in total at their limit */
-    SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH,   /* term length above MAX_SETUP_TERM_LENGTH */
-    SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE,     /* an image's session from another address */
+    SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT, /* images per endpoint or in total at their limit */
+    SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH, /* term length above MAX_SETUP_TERM_LENGTH */
+    SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE,   /* an image's session from another address */
     /* (sender side): */
-    SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS,  /* no status message came from that address */
-    SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET,             /* retransmit budget spent for the interval */
-    SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED,           /* window beyond half a term */
+    SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, /* no status message came from that address */
+    SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET,            /* retransmit budget spent for the interval */
+    SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED,          /* window beyond half a term */
     SHOAL_UDP_COUNTER_COUNT
 } shoal_udp_counter_t;
 
@@ -85,7 +85,7 @@ typedef struct shoal_udp_transport_params_stct
     const struct sockaddr_storage *bind_address;
     /* Multicast group recv_fd joins (NULL: none); makes send_fd separate. */
     const struct sockaddr_storage *join_group;
-    const shoal_udp_channel_t *channel;  /* interface, ttl */
+    const shoal_udp_channel_t *channel; /* interface, ttl */
     bool reuse_address;
     uint32_t rcvbuf;
     uint32_t sndbuf;
@@ -104,7 +104,7 @@ typedef struct shoal_udp_recv_batch_stct
     struct mmsghdr msgs[SHOAL_UDP_BATCH];
     struct iovec iov[SHOAL_UDP_BATCH];
     struct sockaddr_storage addrs[SHOAL_UDP_BATCH];
-    uint8_t *buffers;                   /* SHOAL_UDP_BATCH * slot_length, 64-aligned */
+    uint8_t *buffers; /* SHOAL_UDP_BATCH * slot_length, 64-aligned */
     size_t slot_length;
 } shoal_udp_recv_batch_t;
 
