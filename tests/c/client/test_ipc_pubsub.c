@@ -317,6 +317,10 @@ static void test_controlled_poll_actions(void **state)
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 18, &sub));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 18, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
+    /* The publication is connected once the driver has the subscriber; the
+     * subscription gets its image a moment later, and the exact counts below
+     * need it there from the first poll. */
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     for (int i = 0; i < 6; i++)
     {
         assert_true(shoal_test_offer(pub, (const uint8_t *)&i, sizeof(i)) > 0);
