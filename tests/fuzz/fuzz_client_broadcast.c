@@ -11,7 +11,7 @@
  * transmitter and receiver into a client with one subscription
  * (registration id 100) and a request in flight (correlation id 7).
  * Image log files are looked up by plain file name in the harness's own
- * directory, where fuzz.log is a valid 64 KiB-term log (shoal_log_map is
+ * directory, where fuzz.log is a valid 64 KiB-term log (shoal_log_buffer_map is
  * wrapped to refuse any path with a '/').
  *
  * Input: records of <u8 type selector><u16 length><payload>.
@@ -26,10 +26,8 @@
 #include "fuzz_support.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int __real_shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length);
-int __wrap_shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length);
+int __real_shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path);
+int __wrap_shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path);
 
 #define TERM_LENGTH        (64 * 1024)
 #define BROADCAST_CAPACITY (64 * 1024)
@@ -54,14 +52,13 @@ static shoal_cnc_metadata_t cnc_meta;
 static uint8_t *counters_values;
 static uint8_t *broadcast;
 
-int __wrap_shoal_log_map(const char *path, uint8_t **mapped, size_t *length, shoal_logbuffer_metadata_t **meta,
-    int32_t *term_length)
+int __wrap_shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path)
 {
     if (NULL != strchr(path, '/') || 0 == strcmp(path, ".") || 0 == strcmp(path, ".."))
     {
         return shoal_set_err(SHOAL_EIO, "fuzz: log file outside the harness directory refused");
     }
-    return __real_shoal_log_map(path, mapped, length, meta, term_length);
+    return __real_shoal_log_buffer_map(log, path);
 }
 
 static void cleanup(void)

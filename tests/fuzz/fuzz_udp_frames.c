@@ -124,7 +124,7 @@ static void set_up(void)
             fprintf(stderr, "fuzz_udp_frames: no receive endpoint: %s\n", shoal_errmsg());
             abort();
         }
-        loopback_address(&receiver_address[k], &conductor->receive_endpoints[k]->transport.recv_local);
+        loopback_address(&receiver_address[k], &conductor->receive_endpoints[k]->udp.transport.recv_local);
         char channel[128];
         snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.%d:%u|session-id=%d", 1 + k,
             (unsigned)ntohs(receiver_address[k].sin_port), SESSION_ID);
@@ -134,8 +134,8 @@ static void set_up(void)
             fprintf(stderr, "fuzz_udp_frames: no publication: %s\n", shoal_errmsg());
             abort();
         }
-        loopback_address(&sender_address[k], &conductor->send_endpoints[k]->transport.local);
-        initial_term_id[k] = conductor->network_publications[k]->initial_term_id;
+        loopback_address(&sender_address[k], &conductor->send_endpoints[k]->udp.transport.local);
+        initial_term_id[k] = conductor->network_publications[k]->log.initial_term_id;
         /* SETUP -> image -> status message: wait until the stream is connected. */
         int64_t deadline = shoal_epoch_ms() + 5000;
         while (conductor->images_count < k + 1 && shoal_epoch_ms() < deadline)
