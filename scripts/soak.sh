@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A longer soak than the 30 s one ctest runs (tests/soak/shoal_soak.c): the
+# A longer soak than the 30 s one ctest runs (tests/soak/, shoal_soak.c): the
 # driver in its own process, SIGKILLed every 30-60 s and restarted; IPC and
 # lossy UDP publisher processes and a subscriber process started and SIGKILLed
 # at random; restarting subscriber clients; every message checked; per
