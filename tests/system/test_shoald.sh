@@ -4,9 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 
 grep -q -- "--dir" <<<"$("$BUILD/shoald" --help)" || fail "help lacks --dir"
-# every setting the context reads from SHOAL_* (its ENV_SETTINGS table) is listed
+# every setting the context reads from SHOAL_* (its SETTINGS table) is listed
 src="$(dirname "$0")/../../core/src/common/shoal_context.c"
-keys=$(sed -n '/ENV_SETTINGS\[\] = {/,/};/p' "$src" | grep -o '"[A-Z_]*"' | tr -d '"')
+keys=$(sed -n '/ SETTINGS\[\] = {/,/^};/p' "$src" | grep -o '"[A-Z_]*"' | tr -d '"')
 [ "$(echo "$keys" | wc -w)" -gt 20 ] || fail "could not read the settings table from $src"
 for k in $keys; do grep -qw "$k" <<<"$("$BUILD/shoald" --help)" || fail "shoald --help lacks setting $k"; done
 pass "shoald --help"

@@ -1,6 +1,7 @@
 #include "common/shoal_context.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,26 +85,162 @@ static int parse_rate(const char *key, const char *value, double *out)
     return 0;
 }
 
-static int check_buffer_length(const char *key, uint64_t v, uint32_t *out)
+/* Every setting: its name (also SHOAL_<NAME> in the environment), where it
+ * goes, what it accepts and its default. One table so that the parser, the
+ * environment and the defaults cannot drift apart. Numbers take a k/m/g
+ * suffix; a number outside its rule is refused with the rule in the error. */
+typedef enum
 {
-    if (!SHOAL_IS_POWER_OF_TWO(v) || v < 4096 || v > (1U << 30))
-    {
-        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 4096 and 1073741824", key,
-            (unsigned long long)v);
+    SETTING_DIR,
+    SETTING_IDLE,
+    SETTING_THREADING,
+    SETTING_BOOL,
+    SETTING_RATE,
+    SETTING_U32,
+    SETTING_U64
+} setting_type_t;
+
+typedef struct
+{
+    const char *name;
+    setting_type_t type;
+    size_t offset;
+    uint64_t min, max;
+    uint32_t multiple_of; /* 0: any number in range */
+    bool power_of_two;
+    const char *rule; /* what a refused number breaks, after the number */
+    const char *default_value;
+} setting_t;
+
+#define AT(field) offsetof(shoal_context_t, field)
+#define MS(name, field, dflt)                                                                                          \
+    {                                                                                                                  \
+        name, SETTING_U64, AT(field), 1, 24ULL * 3600 * 1000, 0, false, "ms must be between 1 ms and 24 h", dflt       \
     }
-    *out = (uint32_t)v;
+#define US(name, field, lo, rule, dflt)                                                                                \
+    {                                                                                                                  \
+        name, SETTING_U64, AT(field), lo, 10ULL * 1000 * 1000, 0, false, rule, dflt                                    \
+    }
+#define BUFFER(name, field)                                                                                            \
+    {                                                                                                                  \
+        name, SETTING_U32, AT(field), 4096, 1U << 30, 0, true, "must be a power of two between 4096 and 1073741824",   \
+            "1m"                                                                                                       \
+    }
+#define TERM(name, field, dflt)                                                                                        \
+    {                                                                                                                  \
+        name, SETTING_U32, AT(field), SHOAL_LOGBUFFER_TERM_MIN_LENGTH, SHOAL_LOGBUFFER_TERM_MAX_LENGTH, 0, true,       \
+            "must be a power of two between 65536 and 1073741824", dflt                                                \
+    }
+#define U32(name, field, lo, hi, rule, dflt)                                                                           \
+    {                                                                                                                  \
+        name, SETTING_U32, AT(field), lo, hi, 0, false, rule, dflt                                                     \
+    }
+#define OTHER(name, type, field, dflt)                                                                                 \
+    {                                                                                                                  \
+        name, type, AT(field), 0, 0, 0, false, NULL, dflt                                                              \
+    }
+
+static const setting_t SETTINGS[] = {
+    OTHER("DIR", SETTING_DIR, dir, NULL), /* default: /dev/shm/shoal-$USER */
+    MS("DRIVER_TIMEOUT_MS", driver_timeout_ms, "10000"),
+    MS("CLIENT_LIVENESS_TIMEOUT_MS", client_liveness_timeout_ms, "10000"),
+    MS("PUBLICATION_UNBLOCK_TIMEOUT_MS", publication_unblock_timeout_ms, "15000"),
+    MS("PUBLICATION_LINGER_MS", publication_linger_ms, "5000"),
+    TERM("IPC_TERM_LENGTH", ipc_term_length, "64m"),
+    TERM("TERM_LENGTH", term_length, "16m"),
+    { "MTU", SETTING_U32, AT(mtu), 64, 65504, 32, false, "must be a multiple of 32 between 64 and 65504", "1408" },
+    BUFFER("TO_DRIVER_BUFFER_LENGTH", to_driver_buffer_length),
+    BUFFER("TO_CLIENTS_BUFFER_LENGTH", to_clients_buffer_length),
+    BUFFER("COUNTERS_BUFFER_LENGTH", counters_buffer_length),
+    BUFFER("ERROR_BUFFER_LENGTH", error_buffer_length),
+    BUFFER("LOSS_REPORT_BUFFER_LENGTH", loss_report_buffer_length),
+    OTHER("IDLE_STRATEGY", SETTING_IDLE, idle_strategy, "backoff"),
+    OTHER("DIR_DELETE_ON_START", SETTING_BOOL, dir_delete_on_start, "1"),
+    OTHER("DIR_DELETE_ON_SHUTDOWN", SETTING_BOOL, dir_delete_on_shutdown, "0"),
+    OTHER("THREADING_MODE", SETTING_THREADING, threading_mode, "shared"),
+    OTHER("RCV_LOSS_RATE", SETTING_RATE, rcv_loss_rate, "0"),
+    OTHER("SEND_LOSS_RATE", SETTING_RATE, send_loss_rate, "0"),
+    { "LOSS_SEED", SETTING_U64, AT(loss_seed), 0, UINT64_MAX, 0, false, NULL, "0" }, /* 0: seeded from the clock */
+    MS("IMAGE_LIVENESS_TIMEOUT_MS", image_liveness_timeout_ms, "10000"),
+    MS("PUBLICATION_CONNECTION_TIMEOUT_MS", publication_connection_timeout_ms, "5000"),
+    MS("FLOW_CONTROL_RECEIVER_TIMEOUT_MS", flow_control_receiver_timeout_ms, "5000"),
+    US("NAK_RETRY_DELAY_US", nak_retry_delay_us, 1, "us must be between 1 us and 10 s", "1000"),
+    US("RETRANSMIT_LINGER_US", retransmit_linger_us, 1, "us must be between 1 us and 10 s", "500"),
+    U32("RCV_WINDOW", rcv_window, 4096, 1U << 30, "must be between 4096 and 1073741824", "128k"),
+    U32("SOCKET_RCVBUF", socket_rcvbuf, 0, 1U << 30, "must be at most 1073741824", "2m"),
+    U32("SOCKET_SNDBUF", socket_sndbuf, 0, 1U << 30, "must be at most 1073741824", "2m"),
+    U32("MAX_IMAGES_PER_ENDPOINT", max_images_per_endpoint, 1, 65536, "must be between 1 and 65536", "256"),
+    U32("MAX_IMAGES", max_images, 1, 65536, "must be between 1 and 65536", "1024"),
+    TERM("MAX_SETUP_TERM_LENGTH", max_setup_term_length, "128m"),
+    { "RETRANSMIT_BUDGET", SETTING_U64, AT(retransmit_budget), 65536, 1ULL << 40, 0, false,
+        "bytes must be between 65536 and 1099511627776", "2m" },
+    US("RETRANSMIT_BUDGET_INTERVAL_US", retransmit_budget_interval_us, 100, "us must be between 100 us and 10 s",
+        "10000"),
+};
+#define SETTINGS_COUNT (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
+
+static const setting_t *find_setting(const char *key)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
+    {
+        if (0 == strcmp(key, SETTINGS[i].name))
+        {
+            return &SETTINGS[i];
+        }
+    }
+    return NULL;
+}
+
+/* Checks a number against its setting's rule and stores it. */
+static int store_number(shoal_context_t *ctx, const setting_t *s, uint64_t v)
+{
+    if (v < s->min || v > s->max || (s->power_of_two && !SHOAL_IS_POWER_OF_TWO(v)) ||
+        (0 != s->multiple_of && 0 != v % s->multiple_of))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu %s", s->name, (unsigned long long)v, s->rule);
+    }
+    char *field = (char *)ctx + s->offset;
+    if (SETTING_U32 == s->type)
+    {
+        *(uint32_t *)(void *)field = (uint32_t)v;
+    }
+    else
+    {
+        *(uint64_t *)(void *)field = v;
+    }
     return 0;
 }
 
-static int check_timeout(const char *key, uint64_t v, uint64_t *out)
+static int apply_setting(shoal_context_t *ctx, const setting_t *s, const char *value)
 {
-    if (v < 1 || v > 24ULL * 3600 * 1000)
+    void *field = (char *)ctx + s->offset;
+    switch (s->type)
     {
-        return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu ms must be between 1 ms and 24 h", key,
-            (unsigned long long)v);
+        case SETTING_DIR: return shoal_context_set_dir(ctx, value);
+        case SETTING_IDLE: return shoal_idle_parse(value, (shoal_idle_strategy_t *)field);
+        case SETTING_BOOL: return parse_bool(s->name, value, (bool *)field);
+        case SETTING_RATE: return parse_rate(s->name, value, (double *)field);
+        case SETTING_THREADING:
+            if (NULL != value && 0 == strcasecmp(value, "shared"))
+            {
+                ctx->threading_mode = SHOAL_THREADING_SHARED;
+                return 0;
+            }
+            if (NULL != value && 0 == strcasecmp(value, "dedicated"))
+            {
+                ctx->threading_mode = SHOAL_THREADING_DEDICATED;
+                return 0;
+            }
+            return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: '%s' is not shared or dedicated",
+                value ? value : "(null)");
+        case SETTING_U32:
+        case SETTING_U64:
+        {
+            uint64_t v = 0;
+            return parse_u64(s->name, value, &v) < 0 ? -1 : store_number(ctx, s, v);
+        }
     }
-    *out = v;
-    return 0;
+    return shoal_set_err(SHOAL_EINVAL, "setting %s: unknown type", s->name);
 }
 
 int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
@@ -116,219 +253,13 @@ int shoal_context_set(shoal_context_t *ctx, const char *key, const char *value)
     {
         key += 6;
     }
-    if (0 == strcmp(key, "DIR"))
+    const setting_t *s = find_setting(key);
+    if (NULL == s)
     {
-        return shoal_context_set_dir(ctx, value);
+        return shoal_set_err(SHOAL_EINVAL, "unknown setting '%s'", key);
     }
-    if (0 == strcmp(key, "IDLE_STRATEGY"))
-    {
-        shoal_idle_strategy_t idle;
-        if (shoal_idle_parse(value, &idle) < 0)
-        {
-            return -1;
-        }
-        ctx->idle_strategy = idle;
-        return 0;
-    }
-    if (0 == strcmp(key, "DIR_DELETE_ON_START"))
-    {
-        return parse_bool(key, value, &ctx->dir_delete_on_start);
-    }
-    if (0 == strcmp(key, "DIR_DELETE_ON_SHUTDOWN"))
-    {
-        return parse_bool(key, value, &ctx->dir_delete_on_shutdown);
-    }
-    if (0 == strcmp(key, "RCV_LOSS_RATE"))
-    {
-        return parse_rate(key, value, &ctx->rcv_loss_rate);
-    }
-    if (0 == strcmp(key, "SEND_LOSS_RATE"))
-    {
-        return parse_rate(key, value, &ctx->send_loss_rate);
-    }
-    if (0 == strcmp(key, "THREADING_MODE"))
-    {
-        if (NULL != value && 0 == strcasecmp(value, "shared"))
-        {
-            ctx->threading_mode = SHOAL_THREADING_SHARED;
-            return 0;
-        }
-        if (NULL != value && 0 == strcasecmp(value, "dedicated"))
-        {
-            ctx->threading_mode = SHOAL_THREADING_DEDICATED;
-            return 0;
-        }
-        return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: '%s' is not shared or dedicated",
-            value ? value : "(null)");
-    }
-
-    uint64_t v = 0;
-    if (parse_u64(key, value, &v) < 0)
-    {
-        return -1;
-    }
-    if (0 == strcmp(key, "DRIVER_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->driver_timeout_ms);
-    }
-    if (0 == strcmp(key, "CLIENT_LIVENESS_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->client_liveness_timeout_ms);
-    }
-    if (0 == strcmp(key, "PUBLICATION_UNBLOCK_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->publication_unblock_timeout_ms);
-    }
-    if (0 == strcmp(key, "PUBLICATION_LINGER_MS"))
-    {
-        return check_timeout(key, v, &ctx->publication_linger_ms);
-    }
-    if (0 == strcmp(key, "IPC_TERM_LENGTH") || 0 == strcmp(key, "TERM_LENGTH"))
-    {
-        if (v > INT32_MAX || shoal_logbuffer_check_term_length((int32_t)v) < 0)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 65536 and 1073741824",
-                key, (unsigned long long)v);
-        }
-        if ('I' == key[0])
-        {
-            ctx->ipc_term_length = (uint32_t)v;
-        }
-        else
-        {
-            ctx->term_length = (uint32_t)v;
-        }
-        return 0;
-    }
-    if (0 == strcmp(key, "MTU"))
-    {
-        if (v < 64 || v > 65504 || (v % 32) != 0)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting MTU: %llu must be a multiple of 32 between 64 and 65504",
-                (unsigned long long)v);
-        }
-        ctx->mtu = (uint32_t)v;
-        return 0;
-    }
-    if (0 == strcmp(key, "LOSS_SEED"))
-    {
-        ctx->loss_seed = v;
-        return 0;
-    }
-    if (0 == strcmp(key, "IMAGE_LIVENESS_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->image_liveness_timeout_ms);
-    }
-    if (0 == strcmp(key, "PUBLICATION_CONNECTION_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->publication_connection_timeout_ms);
-    }
-    if (0 == strcmp(key, "FLOW_CONTROL_RECEIVER_TIMEOUT_MS"))
-    {
-        return check_timeout(key, v, &ctx->flow_control_receiver_timeout_ms);
-    }
-    if (0 == strcmp(key, "NAK_RETRY_DELAY_US") || 0 == strcmp(key, "RETRANSMIT_LINGER_US"))
-    {
-        if (v < 1 || v > 10ULL * 1000 * 1000)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu us must be between 1 us and 10 s", key,
-                (unsigned long long)v);
-        }
-        *('N' == key[0] ? &ctx->nak_retry_delay_us : &ctx->retransmit_linger_us) = v;
-        return 0;
-    }
-    if (0 == strcmp(key, "RCV_WINDOW"))
-    {
-        if (v < 4096 || v > (1U << 30))
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting RCV_WINDOW: %llu must be between 4096 and 1073741824",
-                (unsigned long long)v);
-        }
-        ctx->rcv_window = (uint32_t)v;
-        return 0;
-    }
-    if (0 == strcmp(key, "SOCKET_RCVBUF") || 0 == strcmp(key, "SOCKET_SNDBUF"))
-    {
-        if (v > (1U << 30))
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be at most 1073741824", key,
-                (unsigned long long)v);
-        }
-        *('R' == key[7] ? &ctx->socket_rcvbuf : &ctx->socket_sndbuf) = (uint32_t)v;
-        return 0;
-    }
-    if (0 == strcmp(key, "MAX_IMAGES_PER_ENDPOINT") || 0 == strcmp(key, "MAX_IMAGES"))
-    {
-        if (v < 1 || v > 65536)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be between 1 and 65536", key,
-                (unsigned long long)v);
-        }
-        *(0 == strcmp(key, "MAX_IMAGES") ? &ctx->max_images : &ctx->max_images_per_endpoint) = (uint32_t)v;
-        return 0;
-    }
-    if (0 == strcmp(key, "MAX_SETUP_TERM_LENGTH"))
-    {
-        if (v > INT32_MAX || shoal_logbuffer_check_term_length((int32_t)v) < 0)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu must be a power of two between 65536 and 1073741824",
-                key, (unsigned long long)v);
-        }
-        ctx->max_setup_term_length = (uint32_t)v;
-        return 0;
-    }
-    if (0 == strcmp(key, "RETRANSMIT_BUDGET"))
-    {
-        if (v < 65536 || v > (1ULL << 40))
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu bytes must be between 65536 and 1099511627776", key,
-                (unsigned long long)v);
-        }
-        ctx->retransmit_budget = v;
-        return 0;
-    }
-    if (0 == strcmp(key, "RETRANSMIT_BUDGET_INTERVAL_US"))
-    {
-        if (v < 100 || v > 10ULL * 1000 * 1000)
-        {
-            return shoal_set_err(SHOAL_EINVAL, "setting %s: %llu us must be between 100 us and 10 s", key,
-                (unsigned long long)v);
-        }
-        ctx->retransmit_budget_interval_us = v;
-        return 0;
-    }
-    if (0 == strcmp(key, "TO_DRIVER_BUFFER_LENGTH"))
-    {
-        return check_buffer_length(key, v, &ctx->to_driver_buffer_length);
-    }
-    if (0 == strcmp(key, "TO_CLIENTS_BUFFER_LENGTH"))
-    {
-        return check_buffer_length(key, v, &ctx->to_clients_buffer_length);
-    }
-    if (0 == strcmp(key, "COUNTERS_BUFFER_LENGTH"))
-    {
-        return check_buffer_length(key, v, &ctx->counters_buffer_length);
-    }
-    if (0 == strcmp(key, "ERROR_BUFFER_LENGTH"))
-    {
-        return check_buffer_length(key, v, &ctx->error_buffer_length);
-    }
-    if (0 == strcmp(key, "LOSS_REPORT_BUFFER_LENGTH"))
-    {
-        return check_buffer_length(key, v, &ctx->loss_report_buffer_length);
-    }
-    return shoal_set_err(SHOAL_EINVAL, "unknown setting '%s'", key);
+    return apply_setting(ctx, s, value);
 }
-
-/* Every setting a user may give as SHOAL_<NAME> in the environment. */
-static const char *const ENV_SETTINGS[] = { "DIR", "DRIVER_TIMEOUT_MS", "CLIENT_LIVENESS_TIMEOUT_MS",
-    "PUBLICATION_UNBLOCK_TIMEOUT_MS", "PUBLICATION_LINGER_MS", "IPC_TERM_LENGTH", "TERM_LENGTH", "MTU",
-    "TO_DRIVER_BUFFER_LENGTH", "TO_CLIENTS_BUFFER_LENGTH", "COUNTERS_BUFFER_LENGTH", "ERROR_BUFFER_LENGTH",
-    "LOSS_REPORT_BUFFER_LENGTH", "IDLE_STRATEGY", "DIR_DELETE_ON_START", "DIR_DELETE_ON_SHUTDOWN", "THREADING_MODE",
-    "RCV_LOSS_RATE", "SEND_LOSS_RATE", "LOSS_SEED", "IMAGE_LIVENESS_TIMEOUT_MS", "PUBLICATION_CONNECTION_TIMEOUT_MS",
-    "FLOW_CONTROL_RECEIVER_TIMEOUT_MS", "NAK_RETRY_DELAY_US", "RETRANSMIT_LINGER_US", "RCV_WINDOW", "SOCKET_RCVBUF",
-    "SOCKET_SNDBUF", "MAX_IMAGES_PER_ENDPOINT", "MAX_IMAGES", "MAX_SETUP_TERM_LENGTH", "RETRANSMIT_BUDGET",
-    "RETRANSMIT_BUDGET_INTERVAL_US", NULL };
 
 static void default_dir(char *dir, size_t len)
 {
@@ -354,46 +285,23 @@ int shoal_context_init(shoal_context_t **ctxp)
         return shoal_set_err(SHOAL_ENOMEM, "shoal_context_init: out of memory");
     }
     default_dir(ctx->dir, sizeof(ctx->dir));
-    ctx->driver_timeout_ms = 10000;
-    ctx->client_liveness_timeout_ms = 10000;
-    ctx->publication_unblock_timeout_ms = 15000;
-    ctx->publication_linger_ms = 5000;
     ctx->keepalive_interval_ms = 500;
-    ctx->ipc_term_length = 64U * 1024 * 1024;
-    ctx->term_length = 16U * 1024 * 1024;
-    ctx->mtu = 1408;
-    ctx->to_driver_buffer_length = 1024 * 1024;
-    ctx->to_clients_buffer_length = 1024 * 1024;
-    ctx->counters_buffer_length = 1024 * 1024;
-    ctx->error_buffer_length = 1024 * 1024;
-    ctx->loss_report_buffer_length = 1024 * 1024;
-    ctx->idle_strategy = SHOAL_IDLE_BACKOFF;
-    ctx->dir_delete_on_start = true;
-    ctx->dir_delete_on_shutdown = false;
-    ctx->threading_mode = SHOAL_THREADING_SHARED;
-    ctx->rcv_loss_rate = 0.0;
-    ctx->send_loss_rate = 0.0;
-    ctx->loss_seed = 0;
-    ctx->image_liveness_timeout_ms = 10000;
-    ctx->publication_connection_timeout_ms = 5000;
-    ctx->flow_control_receiver_timeout_ms = 5000;
-    ctx->nak_retry_delay_us = 1000;
-    ctx->retransmit_linger_us = 500;
-    ctx->rcv_window = 128 * 1024;
-    ctx->socket_rcvbuf = 2 * 1024 * 1024;
-    ctx->socket_sndbuf = 2 * 1024 * 1024;
-    ctx->max_images_per_endpoint = 256;
-    ctx->max_images = 1024;
-    ctx->max_setup_term_length = 128U * 1024 * 1024;
-    ctx->retransmit_budget = 2ULL * 1024 * 1024;
-    ctx->retransmit_budget_interval_us = 10000;
-
-    for (int i = 0; NULL != ENV_SETTINGS[i]; i++)
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
+    {
+        /* the defaults go through the same parser, so a default that breaks
+         * its own rule fails every context at once instead of hiding */
+        if (NULL != SETTINGS[i].default_value && apply_setting(ctx, &SETTINGS[i], SETTINGS[i].default_value) < 0)
+        {
+            free(ctx);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
     {
         char name[64];
-        snprintf(name, sizeof(name), "SHOAL_%s", ENV_SETTINGS[i]);
+        snprintf(name, sizeof(name), "SHOAL_%s", SETTINGS[i].name);
         const char *value = getenv(name);
-        if (NULL != value && shoal_context_set(ctx, ENV_SETTINGS[i], value) < 0)
+        if (NULL != value && apply_setting(ctx, &SETTINGS[i], value) < 0)
         {
             char msg[SHOAL_ERRMSG_MAX];
             snprintf(msg, sizeof(msg), "%s", shoal_errmsg());
@@ -474,7 +382,7 @@ const char *shoal_context_get_dir(const shoal_context_t *ctx)
         {                                                                                                              \
             return shoal_set_err(SHOAL_EINVAL, #name ": ctx must not be NULL");                                        \
         }                                                                                                              \
-        return check_timeout(key, ms, &ctx->field);                                                                    \
+        return store_number(ctx, find_setting(key), ms);                                                               \
     }
 
 SETTER_MS(shoal_context_set_driver_timeout_ms, driver_timeout_ms, "DRIVER_TIMEOUT_MS")
