@@ -12,6 +12,7 @@
 
 #include "concurrent/shoal_broadcast_receiver.h"
 #include "concurrent/shoal_broadcast_transmitter.h"
+#include "ring_test_util.h"
 #include "shoal/shoal.h"
 
 #define CAPACITY 1024
@@ -19,15 +20,12 @@
 
 static uint8_t *new_region(size_t capacity)
 {
-    uint8_t *region = NULL;
-    assert_int_equal(0, posix_memalign((void **)&region, 128, capacity + SHOAL_BROADCAST_TRAILER_LENGTH));
-    memset(region, 0, capacity + SHOAL_BROADCAST_TRAILER_LENGTH);
-    return region;
+    return ring_test_region(capacity + SHOAL_BROADCAST_TRAILER_LENGTH);
 }
 
 typedef struct
 {
-    uint8_t *region;
+    uint8_t *region; /* first: ring_test_teardown */
     shoal_broadcast_transmitter_t tx;
 } fixture_t;
 
@@ -35,17 +33,8 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->region = new_region(CAPACITY);
-    assert_int_equal(0, shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH));
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    free(f->region);
-    free(f);
-    return 0;
+    return shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH);
 }
 
 static void new_receiver(fixture_t *f, shoal_broadcast_receiver_t *rx)
@@ -495,14 +484,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_regions),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transmit_receive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_receiver_sees_every_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrap_with_padding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lapped_receiver_resyncs_to_latest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overtaken_record_is_dropped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_receiver_sees_only_new_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_record_is_an_error_and_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_transmit_receive, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_every_receiver_sees_every_message, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_with_padding, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_lapped_receiver_resyncs_to_latest, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_overtaken_record_is_dropped, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_late_receiver_sees_only_new_messages, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_record_is_an_error_and_skipped, setup, ring_test_teardown),
         cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,41 +12,29 @@
 #include <string.h>
 
 #include "concurrent/shoal_mpsc_rb.h"
+#include "ring_test_util.h"
 #include "shoal/shoal.h"
 
 #define CAPACITY 1024
 #define MSG_TYPE 7
 
-/* The ring lives in a 128-aligned zeroed region, as it would in the mmap'ed CnC file. */
 typedef struct
 {
-    uint8_t *region;
+    uint8_t *region; /* first: ring_test_teardown */
     shoal_mpsc_rb_t rb;
 } fixture_t;
 
 static uint8_t *new_region(size_t capacity)
 {
-    uint8_t *region = NULL;
-    assert_int_equal(0, posix_memalign((void **)&region, 128, capacity + SHOAL_RB_TRAILER_LENGTH));
-    memset(region, 0, capacity + SHOAL_RB_TRAILER_LENGTH);
-    return region;
+    return ring_test_region(capacity + SHOAL_RB_TRAILER_LENGTH);
 }
 
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->region = new_region(CAPACITY);
-    assert_int_equal(0, shoal_mpsc_rb_init(&f->rb, f->region, CAPACITY + SHOAL_RB_TRAILER_LENGTH));
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    free(f->region);
-    free(f);
-    return 0;
+    return shoal_mpsc_rb_init(&f->rb, f->region, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
 }
 
 /* Collects what the handler saw. */
@@ -521,18 +509,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_regions),
-        cmocka_unit_test_setup_teardown(test_write_read_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrap_inserts_padding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_ring_fails_then_recovers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrap_needs_room_at_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_message_count_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_correlation_ids_increase, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_consumer_heartbeat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unblock_nothing_stuck, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unblock_producer_died_after_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unblock_producer_died_before_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unblock_producer_died_in_wrapping_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_read_round_trip, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_inserts_padding, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_full_ring_fails_then_recovers, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_needs_room_at_start, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_message_count_limit, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_correlation_ids_increase, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_heartbeat, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unblock_nothing_stuck, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unblock_producer_died_after_header, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unblock_producer_died_before_header, setup, ring_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unblock_producer_died_in_wrapping_claim, setup, ring_test_teardown),
         cmocka_unit_test(test_many_producers_keep_per_producer_order),
         cmocka_unit_test(test_many_producers_race_an_eager_consumer),
     };

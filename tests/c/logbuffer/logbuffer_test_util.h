@@ -148,4 +148,58 @@ static inline int32_t test_append(uint8_t *term, int64_t *tail, int32_t term_len
         TEST_MAX_PAYLOAD, 0, term_id);
 }
 
+/* One term to append to and read from, with a sink and an assembly buffer:
+ * the fixture of the term appender, reader and unblocker tests. */
+typedef struct test_term_stct
+{
+    test_log_t log;
+    uint8_t *term;
+    int64_t *tail;
+    const shoal_data_header_t *dh;
+    int32_t term_length;
+    test_sink_t sink;
+    shoal_assembly_buffer_t assembly;
+} test_term_t;
+
+static inline test_term_t *test_term_open(int32_t term_length)
+{
+    test_term_t *f = calloc(1, sizeof(*f));
+    test_log_init(&f->log, term_length, TEST_INITIAL_TERM_ID);
+    f->term = test_log_term(&f->log, 0);
+    f->tail = &f->log.meta->term_tail_counters[0];
+    f->dh = shoal_logbuffer_default_header(f->log.meta);
+    f->term_length = term_length;
+    test_sink_init(&f->sink);
+    return f;
+}
+
+/* cmocka setup and teardown for a TEST_TERM_LENGTH term */
+static inline int test_term_setup(void **state)
+{
+    *state = test_term_open(TEST_TERM_LENGTH);
+    return 0;
+}
+
+static inline int test_term_teardown(void **state)
+{
+    test_term_t *f = *state;
+    test_sink_close(&f->sink);
+    shoal_assembly_buffer_close(&f->assembly);
+    test_log_close(&f->log);
+    free(f);
+    return 0;
+}
+
+/* Reads up to limit messages from offset from into the sink. */
+static inline shoal_term_read_result_t test_term_read(test_term_t *f, int32_t from, int64_t position, size_t limit)
+{
+    return shoal_term_read_messages(f->term, from, f->term_length, position, limit, test_sink_handler, &f->sink,
+        &f->assembly);
+}
+
+static inline int32_t test_term_append(test_term_t *f, const uint8_t *buf, size_t len)
+{
+    return test_append(f->term, f->tail, f->term_length, f->dh, buf, len, TEST_INITIAL_TERM_ID);
+}
+
 #endif

@@ -6,47 +6,17 @@
 
 #define BIG_TERM_LENGTH (1024 * 1024)
 
-typedef struct fixture_stct
-{
-    test_log_t log;
-    uint8_t *term;
-    int64_t *tail;
-    const shoal_data_header_t *dh;
-    test_sink_t sink;
-    shoal_assembly_buffer_t assembly;
-} fixture_t;
+typedef test_term_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof(*f));
-    test_log_init(&f->log, BIG_TERM_LENGTH, TEST_INITIAL_TERM_ID);
-    f->term = test_log_term(&f->log, 0);
-    f->tail = &f->log.meta->term_tail_counters[0];
-    f->dh = shoal_logbuffer_default_header(f->log.meta);
-    test_sink_init(&f->sink);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    test_sink_close(&f->sink);
-    shoal_assembly_buffer_close(&f->assembly);
-    test_log_close(&f->log);
-    free(f);
+    *state = test_term_open(BIG_TERM_LENGTH);
     return 0;
 }
 
 static shoal_term_read_result_t read_n(fixture_t *f, int32_t from, size_t limit)
 {
-    return shoal_term_read_messages(f->term, from, BIG_TERM_LENGTH, 1000000, limit, test_sink_handler, &f->sink,
-        &f->assembly);
-}
-
-static int32_t append(fixture_t *f, const uint8_t *buf, size_t len)
-{
-    return test_append(f->term, f->tail, BIG_TERM_LENGTH, f->dh, buf, len, TEST_INITIAL_TERM_ID);
+    return test_term_read(f, from, 1000000, limit);
 }
 
 static void test_random_fragmented_reassembly(void **state)
@@ -70,7 +40,7 @@ static void test_random_fragmented_reassembly(void **state)
         {
             size_t len = 1 + test_rand(&rnd) % max_len;
             test_fill(msg, len, (uint32_t)(round * 1000 + n));
-            int32_t r = append(f, msg, len);
+            int32_t r = test_term_append(f, msg, len);
             if (r < 0)
             {
                 assert_int_equal(SHOAL_TERM_APPENDER_TRIPPED, r);
@@ -113,7 +83,7 @@ static void test_message_limit(void **state)
     uint8_t msg[3000] = { 0 };
     for (int i = 0; i < 10; i++)
     {
-        append(f, msg, (i % 2) ? 3000 : 100); /* every other message fragmented */
+        test_term_append(f, msg, (i % 2) ? 3000 : 100); /* every other message fragmented */
     }
     shoal_term_read_result_t res = read_n(f, 0, 4);
     assert_int_equal(4, res.messages);
@@ -129,9 +99,9 @@ static void test_abort_does_not_consume(void **state)
 {
     fixture_t *f = *state;
     uint8_t msg[3000] = { 0 };
-    int32_t e0 = append(f, msg, 100);
-    append(f, msg, 3000);
-    int32_t e2 = append(f, msg, 50);
+    int32_t e0 = test_term_append(f, msg, 100);
+    test_term_append(f, msg, 3000);
+    int32_t e2 = test_term_append(f, msg, 50);
 
     f->sink.action = SHOAL_ACTION_ABORT;
     f->sink.action_at = 1; /* abort the fragmented one */
@@ -152,9 +122,9 @@ static void test_break_consumes_and_stops(void **state)
 {
     fixture_t *f = *state;
     uint8_t msg[100] = { 0 };
-    append(f, msg, 10);
-    int32_t e1 = append(f, msg, 20);
-    append(f, msg, 30);
+    test_term_append(f, msg, 10);
+    int32_t e1 = test_term_append(f, msg, 20);
+    test_term_append(f, msg, 30);
 
     f->sink.action = SHOAL_ACTION_BREAK;
     f->sink.action_at = 1;
@@ -168,9 +138,9 @@ static void test_commit_continues(void **state)
 {
     fixture_t *f = *state;
     uint8_t msg[100] = { 0 };
-    append(f, msg, 10);
-    append(f, msg, 20);
-    int32_t e2 = append(f, msg, 30);
+    test_term_append(f, msg, 10);
+    test_term_append(f, msg, 20);
+    int32_t e2 = test_term_append(f, msg, 30);
     f->sink.action = SHOAL_ACTION_COMMIT;
     shoal_term_read_result_t res = read_n(f, 0, 100);
     assert_int_equal(3, res.messages);
@@ -182,8 +152,8 @@ static void test_uncommitted_fragment_stops_before_begin(void **state)
     fixture_t *f = *state;
     uint8_t msg[4 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 5);
-    int32_t e0 = append(f, msg, 10);
-    int32_t e1 = append(f, msg, sizeof(msg)); /* 4 frames of mtu from e0 */
+    int32_t e0 = test_term_append(f, msg, 10);
+    int32_t e1 = test_term_append(f, msg, sizeof(msg)); /* 4 frames of mtu from e0 */
     assert_int_equal(e0 + 4 * TEST_MTU, e1);
 
     /* third fragment claimed but not committed yet */
@@ -214,7 +184,7 @@ static void test_incomplete_chain_scan_resumes_where_it_stopped(void **state)
     fixture_t *f = *state;
     uint8_t msg[6 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 11);
-    int32_t e0 = append(f, msg, sizeof(msg)); /* 6 frames of mtu */
+    int32_t e0 = test_term_append(f, msg, sizeof(msg)); /* 6 frames of mtu */
     int32_t *frames[6];
     for (int i = 0; i < 6; i++)
     {
@@ -256,8 +226,8 @@ static void test_committed_fragment_changed_after_scan_is_skipped(void **state)
     fixture_t *f = *state;
     uint8_t msg[3 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 12);
-    append(f, msg, sizeof(msg));
-    int32_t e1 = append(f, msg, 77);
+    test_term_append(f, msg, sizeof(msg));
+    int32_t e1 = test_term_append(f, msg, 77);
     int32_t *last = (int32_t *)(f->term + 2 * TEST_MTU);
     *last = -*last;
     shoal_term_read_result_t res = read_n(f, 0, 100);
@@ -289,8 +259,8 @@ static void test_broken_chain_pad_is_skipped(void **state)
     fixture_t *f = *state;
     uint8_t msg[4 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 6);
-    int32_t e0 = append(f, msg, sizeof(msg));
-    int32_t e1 = append(f, msg, 99);
+    int32_t e0 = test_term_append(f, msg, sizeof(msg));
+    int32_t e1 = test_term_append(f, msg, 99);
     make_pad(f, 2 * TEST_MTU); /* a middle fragment was never committed and got padded */
 
     shoal_term_read_result_t res = read_n(f, 0, 100);
@@ -307,8 +277,8 @@ static void test_broken_chain_new_begin_is_skipped(void **state)
     fixture_t *f = *state;
     uint8_t msg[3 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 7);
-    append(f, msg, sizeof(msg));
-    int32_t e1 = append(f, msg, sizeof(msg));
+    test_term_append(f, msg, sizeof(msg));
+    int32_t e1 = test_term_append(f, msg, sizeof(msg));
     /* drop END of the first message: its last fragment became a BEGIN-less
      * middle, followed by the BEGIN of the next message */
     shoal_data_header_t *last = (shoal_data_header_t *)(f->term + 2 * TEST_MTU);
@@ -327,7 +297,7 @@ static void test_orphan_fragments_and_heartbeats_skipped(void **state)
     fixture_t *f = *state;
     uint8_t msg[3 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 8);
-    append(f, msg, sizeof(msg));
+    test_term_append(f, msg, sizeof(msg));
     make_pad(f, 0); /* BEGIN padded: middle and END are orphans */
 
     /* a heartbeat: zero-length DATA frame without flags */
@@ -337,7 +307,7 @@ static void test_orphan_fragments_and_heartbeats_skipped(void **state)
     h->frame_header.flags = 0;
     h->frame_header.frame_length = 32;
     *f->tail += 32;
-    int32_t e = append(f, msg, 5);
+    int32_t e = test_term_append(f, msg, 5);
 
     shoal_term_read_result_t res = read_n(f, 0, 100);
     assert_int_equal(1, res.messages);
@@ -351,27 +321,27 @@ static void test_assembly_buffer_grows_only_for_larger(void **state)
     fixture_t *f = *state;
     uint8_t msg[8 * TEST_MAX_PAYLOAD];
     test_fill(msg, sizeof(msg), 9);
-    append(f, msg, 64);
+    test_term_append(f, msg, 64);
 
     /* an unfragmented message needs no assembly buffer */
     shoal_term_read_result_t res = read_n(f, 0, 1);
     assert_int_equal(1, res.messages);
     assert_null(f->assembly.data);
 
-    append(f, msg, 2 * TEST_MAX_PAYLOAD);
+    test_term_append(f, msg, 2 * TEST_MAX_PAYLOAD);
     res = read_n(f, res.offset, 1);
     assert_non_null(f->assembly.data);
     size_t cap = f->assembly.capacity;
     uint8_t *data = f->assembly.data;
     assert_true(cap >= 2 * TEST_MAX_PAYLOAD);
 
-    append(f, msg, 2 * TEST_MAX_PAYLOAD - 7); /* smaller: no realloc */
+    test_term_append(f, msg, 2 * TEST_MAX_PAYLOAD - 7); /* smaller: no realloc */
     res = read_n(f, res.offset, 1);
     assert_int_equal(1, res.messages);
     assert_ptr_equal(data, f->assembly.data);
     assert_int_equal(cap, f->assembly.capacity);
 
-    append(f, msg, sizeof(msg)); /* larger: grows */
+    test_term_append(f, msg, sizeof(msg)); /* larger: grows */
     res = read_n(f, res.offset, 1);
     assert_int_equal(1, res.messages);
     assert_true(f->assembly.capacity >= sizeof(msg));
@@ -391,7 +361,7 @@ static void test_zero_copy_pointer(void **state)
 {
     fixture_t *f = *state;
     uint8_t msg[64] = { 1 };
-    append(f, msg, sizeof(msg));
+    test_term_append(f, msg, sizeof(msg));
     const uint8_t *seen = NULL;
     shoal_term_read_result_t res =
         shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 0, 10, pointer_handler, &seen, &f->assembly);
@@ -404,7 +374,7 @@ static void test_header_fields(void **state)
     fixture_t *f = *state;
     uint8_t msg[64] = { 0 };
     shoal_iovec_t iov = { msg, sizeof(msg) };
-    append(f, msg, 10);
+    test_term_append(f, msg, 10);
     int32_t e = shoal_term_appender_append_unfragmented(f->term, f->tail, BIG_TERM_LENGTH, f->dh, &iov, 1, 64, -99,
         TEST_INITIAL_TERM_ID);
     read_n(f, 0, 10);
@@ -418,7 +388,7 @@ static void test_header_fields(void **state)
     assert_int_equal(1000000 + e, h->position);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, test_term_teardown)
 
 int main(void)
 {

@@ -5,42 +5,11 @@
  */
 #include "logbuffer_test_util.h"
 
-typedef struct fixture_stct
-{
-    test_log_t log;
-    uint8_t *term;
-    int64_t *tail;
-    const shoal_data_header_t *dh;
-    test_sink_t sink;
-    shoal_assembly_buffer_t assembly;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    test_log_init(&f->log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
-    f->term = test_log_term(&f->log, 0);
-    f->tail = &f->log.meta->term_tail_counters[0];
-    f->dh = shoal_logbuffer_default_header(f->log.meta);
-    test_sink_init(&f->sink);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    test_sink_close(&f->sink);
-    shoal_assembly_buffer_close(&f->assembly);
-    test_log_close(&f->log);
-    free(f);
-    return 0;
-}
+typedef test_term_t fixture_t;
 
 static shoal_term_read_result_t read_all(fixture_t *f, int32_t from)
 {
-    return shoal_term_read_messages(f->term, from, TEST_TERM_LENGTH, 0, 1000, test_sink_handler, &f->sink,
-        &f->assembly);
+    return test_term_read(f, from, 0, 1000);
 }
 
 static int32_t append(fixture_t *f, size_t len)
@@ -289,7 +258,7 @@ static void test_clean_and_scan_for_gap(void **state)
     assert_int_equal(0, shoal_term_scan_for_gap(f->term, 0, TEST_TERM_LENGTH));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, test_term_setup, test_term_teardown)
 
 int main(void)
 {
