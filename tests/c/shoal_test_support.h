@@ -31,18 +31,35 @@ static inline int64_t shoal_test_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Starts a driver on a fresh directory and connects a client. Timeouts are
- * short so fault tests finish quickly; terms small to exercise rotation. */
-static inline int shoal_test_env_start(shoal_test_env_t *env, const char *name)
+/* Applies a NULL-terminated list of "KEY", "VALUE" pairs (list may be NULL). */
+static inline int shoal_test_apply_settings(shoal_context_t *ctx, const char *const *settings)
+{
+    for (int i = 0; NULL != settings && NULL != settings[i]; i += 2)
+    {
+        if (shoal_context_set(ctx, settings[i], settings[i + 1]) < 0)
+        {
+            fprintf(stderr, "env %s=%s: %s\n", settings[i], settings[i + 1], shoal_errmsg());
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Starts a driver on /dev/shm/shoal-test-<pid>-<name> and connects a
+ * client: the settings in defaults, then those in settings (both
+ * NULL-terminated "KEY", "VALUE" lists, or NULL). */
+static inline int shoal_test_env_start_settings(shoal_test_env_t *env, const char *name, const char *const *defaults,
+    const char *const *settings)
 {
     memset(env, 0, sizeof(*env));
     snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
-    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
-        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
-        shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "200") < 0 ||
-        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0)
+    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0)
     {
         fprintf(stderr, "env: %s\n", shoal_errmsg());
+        return -1;
+    }
+    if (shoal_test_apply_settings(env->ctx, defaults) < 0 || shoal_test_apply_settings(env->ctx, settings) < 0)
+    {
         return -1;
     }
     if (shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
@@ -51,6 +68,17 @@ static inline int shoal_test_env_start(shoal_test_env_t *env, const char *name)
         return -1;
     }
     return 0;
+}
+
+/* Timeouts are short so fault tests finish quickly; terms small to exercise
+ * rotation. */
+static const char *const SHOAL_TEST_ENV_DEFAULTS[] = { "DIR_DELETE_ON_SHUTDOWN", "1", "PUBLICATION_LINGER_MS", "200",
+    "IPC_TERM_LENGTH", "64k", NULL };
+
+/* Starts a driver on a fresh directory and connects a client. */
+static inline int shoal_test_env_start(shoal_test_env_t *env, const char *name)
+{
+    return shoal_test_env_start_settings(env, name, SHOAL_TEST_ENV_DEFAULTS, NULL);
 }
 
 static inline void shoal_test_env_stop(shoal_test_env_t *env)
@@ -67,6 +95,34 @@ static inline void shoal_test_env_stop(shoal_test_env_t *env)
     {
         shoal_context_close(env->ctx);
     }
+}
+
+/* A cmocka setup: a fresh env per test in state, named prefix and a count,
+ * with settings (a "KEY", "VALUE" list or NULL) over the defaults above. */
+static inline int shoal_test_env_setup(void **state, const char *prefix, const char *const *settings)
+{
+    static int n = 0;
+    char name[64];
+    snprintf(name, sizeof(name), "%s%d", prefix, n++);
+    shoal_test_env_t *env = calloc(1, sizeof(*env));
+    if (NULL == env || shoal_test_env_start_settings(env, name, SHOAL_TEST_ENV_DEFAULTS, settings) < 0)
+    {
+        if (NULL != env)
+        {
+            shoal_test_env_stop(env);
+        }
+        free(env);
+        return -1;
+    }
+    *state = env;
+    return 0;
+}
+
+static inline int shoal_test_env_teardown(void **state)
+{
+    shoal_test_env_stop(*state);
+    free(*state);
+    return 0;
 }
 
 /* Waits until pub has a subscriber, up to 5 s. */

@@ -11,91 +11,18 @@
 
 #include <pthread.h>
 
-#include "../shoal_test_support.h"
-
-#define MAX_EVENTS 16
-
-typedef struct
-{
-    bool available;
-    shoal_image_t *image;
-    int32_t session_id;
-    bool closed;
-    pthread_t thread;
-} image_event_t;
-
-/* Only the test thread writes it in invoker mode; the threaded test reads it
- * after the conductor wrote it, hence the lock. */
-typedef struct
-{
-    pthread_mutex_t lock;
-    int count;
-    image_event_t events[MAX_EVENTS];
-    /* what a handler got when it tried to re-enter its client */
-    shoal_client_t *reenter;
-    int reenter_rc;
-    int reenter_code;
-    int reenter_do_work_rc;
-} recorder_t;
-
-static void record(recorder_t *r, bool available, shoal_image_t *image)
-{
-    pthread_mutex_lock(&r->lock);
-    if (r->count < MAX_EVENTS)
-    {
-        image_event_t *e = &r->events[r->count++];
-        e->available = available;
-        e->image = image;
-        e->session_id = shoal_image_session_id(image);
-        e->closed = shoal_image_is_closed(image);
-        e->thread = pthread_self();
-    }
-    pthread_mutex_unlock(&r->lock);
-}
-
-static void on_available(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    (void)sub;
-    record(clientd, true, image);
-}
-
-static void on_unavailable(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    (void)sub;
-    record(clientd, false, image);
-}
+#include "image_recorder.h"
 
 /* Tries to add a publication on its own client (and do_work, which must
  * refuse the same way): would wait for itself without the guard. */
 static void on_available_reentering(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
 {
-    recorder_t *r = clientd;
+    image_recorder_t *r = clientd;
     shoal_publication_t *pub = NULL;
     r->reenter_rc = shoal_add_publication(r->reenter, "aeron:ipc", 77, &pub);
     r->reenter_code = shoal_errcode();
     r->reenter_do_work_rc = shoal_client_do_work(r->reenter);
-    on_available(clientd, sub, image);
-}
-
-static int events(recorder_t *r)
-{
-    pthread_mutex_lock(&r->lock);
-    int n = r->count;
-    pthread_mutex_unlock(&r->lock);
-    return n;
-}
-
-static recorder_t *recorder_new(void)
-{
-    recorder_t *r = calloc(1, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
-    return r;
-}
-
-static void recorder_free(recorder_t *r)
-{
-    pthread_mutex_destroy(&r->lock);
-    free(r);
+    image_recorder_on_available(clientd, sub, image);
 }
 
 /* A driver with a threaded client (env->client), plus an invoker client on a
@@ -107,25 +34,20 @@ typedef struct
     shoal_client_t *invoker;
 } fixture_t;
 
-static int setup_with(void **state, const char *liveness_ms)
+static int setup_with(void **state, const char *const *settings)
 {
     static int n = 0;
     fixture_t *f = calloc(1, sizeof(*f));
+    *state = f;
     char name[32];
     snprintf(name, sizeof(name), "invk%d", n++);
-    if (NULL != liveness_ms)
-    {
-        setenv("SHOAL_CLIENT_LIVENESS_TIMEOUT_MS", liveness_ms, 1);
-    }
-    int rc = shoal_test_env_start(&f->env, name);
-    unsetenv("SHOAL_CLIENT_LIVENESS_TIMEOUT_MS");
-    if (rc < 0 || shoal_context_init(&f->ictx) < 0 || shoal_context_set_dir(f->ictx, f->env.dir) < 0 ||
+    if (shoal_test_env_start_settings(&f->env, name, SHOAL_TEST_ENV_DEFAULTS, settings) < 0 ||
+        shoal_context_init(&f->ictx) < 0 || shoal_context_set_dir(f->ictx, f->env.dir) < 0 ||
         shoal_context_set_use_conductor_invoker(f->ictx, true) < 0 || shoal_client_connect(&f->invoker, f->ictx) < 0)
     {
         fprintf(stderr, "setup: %s\n", shoal_errmsg());
         return -1;
     }
-    *state = f;
     return 0;
 }
 
@@ -137,7 +59,8 @@ static int setup(void **state)
 /* The driver times a silent client out after 300 ms. */
 static int setup_short_liveness(void **state)
 {
-    return setup_with(state, "300");
+    static const char *const settings[] = { "CLIENT_LIVENESS_TIMEOUT_MS", "300", NULL };
+    return setup_with(state, settings);
 }
 
 static int teardown(void **state)
@@ -157,10 +80,10 @@ static int teardown(void **state)
 }
 
 /* Calls do_work until the recorder holds n events (or 5 s passed). */
-static int do_work_until(shoal_client_t *c, recorder_t *r, int n)
+static int do_work_until(shoal_client_t *c, image_recorder_t *r, int n)
 {
     int64_t deadline = shoal_test_now_ms() + 5000;
-    while (events(r) < n)
+    while (image_recorder_count(r) < n)
     {
         if (shoal_test_now_ms() > deadline || shoal_client_do_work(c) < 0)
         {
@@ -198,21 +121,22 @@ static void test_mode_and_argument_errors(void **state)
 static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **state)
 {
     fixture_t *f = *state;
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 41, on_available, on_unavailable, r, &sub));
+        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 41, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
     /* published by the threaded client: the invoker client does no duty but ours */
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 41, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     shoal_test_sleep_ms(200);
-    assert_int_equal(0, events(r));
+    assert_int_equal(0, image_recorder_count(r));
     assert_int_equal(0, shoal_subscription_image_count(sub));
 
     int work = shoal_client_do_work(f->invoker);
     assert_true(work >= 1);
-    assert_int_equal(1, events(r));
+    assert_int_equal(1, image_recorder_count(r));
     assert_true(r->events[0].available);
     assert_int_equal(shoal_publication_session_id(pub), r->events[0].session_id);
     assert_true(pthread_equal(pthread_self(), r->events[0].thread));
@@ -220,7 +144,7 @@ static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **stat
 
     shoal_publication_close(pub);
     shoal_test_sleep_ms(300);
-    assert_int_equal(1, events(r));
+    assert_int_equal(1, image_recorder_count(r));
     assert_int_equal(0, do_work_until(f->invoker, r, 2));
     assert_false(r->events[1].available);
     assert_true(r->events[1].closed);
@@ -228,8 +152,8 @@ static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **stat
     assert_true(pthread_equal(pthread_self(), r->events[1].thread));
     assert_int_equal(0, shoal_subscription_image_count(sub));
     assert_int_equal(0, shoal_subscription_close(sub));
-    assert_int_equal(2, events(r));
-    recorder_free(r);
+    assert_int_equal(2, image_recorder_count(r));
+    image_recorder_free(r);
 }
 
 static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
@@ -243,11 +167,12 @@ static void count_message(void *clientd, const uint8_t *buf, size_t len, const s
 static void test_invoker_client_publishes_and_polls(void **state)
 {
     fixture_t *f = *state;
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 42, on_available, on_unavailable, r, &sub));
+        shoal_add_subscription_with_handlers(f->invoker, "aeron:ipc", 42, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(f->invoker, "aeron:ipc", 42, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t msg[8] = { 7 };
@@ -270,11 +195,11 @@ static void test_invoker_client_publishes_and_polls(void **state)
     assert_int_equal(0, do_work_until(f->invoker, r, 1));
     /* closing the subscription pairs the image on the closing thread */
     assert_int_equal(0, shoal_subscription_close(sub));
-    assert_int_equal(2, events(r));
+    assert_int_equal(2, image_recorder_count(r));
     assert_false(r->events[1].available);
     assert_true(pthread_equal(pthread_self(), r->events[1].thread));
     assert_int_equal(0, shoal_publication_close(pub));
-    recorder_free(r);
+    image_recorder_free(r);
 }
 
 static void test_keepalives_only_while_do_work_is_called(void **state)
@@ -368,7 +293,7 @@ static void test_handler_cannot_reenter_its_client(void **state)
 {
     fixture_t *f = *state;
     /* invoker mode: the handler runs inside do_work */
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     r->reenter = f->invoker;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
@@ -385,16 +310,16 @@ static void test_handler_cannot_reenter_its_client(void **state)
 
     /* threaded mode: the handler runs on the conductor thread, which used to
      * wait for itself here; now the call fails at once */
-    recorder_t *t = recorder_new();
+    image_recorder_t *t = image_recorder_new();
     t->reenter = f->env.client;
     assert_int_equal(0,
         shoal_add_subscription_with_handlers(f->env.client, "aeron:ipc", 44, on_available_reentering, NULL, t, &sub));
     int64_t deadline = shoal_test_now_ms() + 5000;
-    while (events(t) < 1 && shoal_test_now_ms() < deadline)
+    while (image_recorder_count(t) < 1 && shoal_test_now_ms() < deadline)
     {
         shoal_test_sleep_ms(1);
     }
-    assert_int_equal(1, events(t));
+    assert_int_equal(1, image_recorder_count(t));
     pthread_mutex_lock(&t->lock);
     assert_int_equal(-1, t->reenter_rc);
     assert_int_equal(SHOAL_ESTATE, t->reenter_code);
@@ -402,8 +327,8 @@ static void test_handler_cannot_reenter_its_client(void **state)
     pthread_mutex_unlock(&t->lock);
     assert_int_equal(0, shoal_subscription_close(sub));
     assert_int_equal(0, shoal_publication_close(pub));
-    recorder_free(r);
-    recorder_free(t);
+    image_recorder_free(r);
+    image_recorder_free(t);
 }
 
 int main(void)

@@ -12,80 +12,7 @@
 #include <sys/wait.h>
 
 #include "../transport/udp_test_util.h"
-
-#define MAX_EVENTS 32
-
-typedef struct
-{
-    bool available;
-    shoal_subscription_t *sub;
-    shoal_image_t *image;
-    int32_t session_id;
-    int32_t stream_id;
-    int64_t correlation_id;
-    int64_t join_position;
-    int64_t position;
-    bool closed;
-    char source[80];
-    int64_t at_ms;
-    pthread_t thread;
-} image_event_t;
-
-/* Written by the conductor (or closing) thread, read by the test thread. */
-typedef struct
-{
-    pthread_mutex_t lock;
-    int count;
-    image_event_t events[MAX_EVENTS];
-} recorder_t;
-
-static void record(recorder_t *r, bool available, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    pthread_mutex_lock(&r->lock);
-    if (r->count < MAX_EVENTS)
-    {
-        image_event_t *e = &r->events[r->count++];
-        e->available = available;
-        e->sub = sub;
-        e->image = image;
-        e->session_id = shoal_image_session_id(image);
-        e->stream_id = shoal_image_stream_id(image);
-        e->correlation_id = shoal_image_correlation_id(image);
-        e->join_position = shoal_image_join_position(image);
-        e->position = shoal_image_position(image);
-        e->closed = shoal_image_is_closed(image);
-        snprintf(e->source, sizeof(e->source), "%s", shoal_image_source_identity(image));
-        e->at_ms = shoal_test_now_ms();
-        e->thread = pthread_self();
-    }
-    pthread_mutex_unlock(&r->lock);
-}
-
-static void on_available(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    record(clientd, true, sub, image);
-}
-
-static void on_unavailable(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    record(clientd, false, sub, image);
-}
-
-static int events(recorder_t *r)
-{
-    pthread_mutex_lock(&r->lock);
-    int n = r->count;
-    pthread_mutex_unlock(&r->lock);
-    return n;
-}
-
-static image_event_t event_at(recorder_t *r, int i)
-{
-    pthread_mutex_lock(&r->lock);
-    image_event_t e = r->events[i];
-    pthread_mutex_unlock(&r->lock);
-    return e;
-}
+#include "image_recorder.h"
 
 static void ignore_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
@@ -96,11 +23,11 @@ static void ignore_message(void *clientd, const uint8_t *buf, size_t len, const 
 }
 
 /* Polls sub (when not NULL) until the recorder holds n events. */
-static int wait_events(recorder_t *r, shoal_subscription_t *sub, int n, int64_t timeout_ms)
+static int wait_events(image_recorder_t *r, shoal_subscription_t *sub, int n, int64_t timeout_ms)
 {
     int64_t deadline = shoal_test_now_ms() + timeout_ms;
     int messages = 0;
-    while (events(r) < n)
+    while (image_recorder_count(r) < n)
     {
         if (shoal_test_now_ms() > deadline)
         {
@@ -115,54 +42,26 @@ static int wait_events(recorder_t *r, shoal_subscription_t *sub, int n, int64_t 
     return 0;
 }
 
-static recorder_t *recorder_new(void)
-{
-    recorder_t *r = calloc(1, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
-    return r;
-}
-
-static void recorder_free(recorder_t *r)
-{
-    pthread_mutex_destroy(&r->lock);
-    free(r);
-}
-
 /* ------------------------------------------------------------------- IPC */
 
 static int ipc_setup(void **state)
 {
-    static int n = 0;
-    shoal_test_env_t *env = malloc(sizeof(*env));
-    char name[32];
-    snprintf(name, sizeof(name), "imgh%d", n++);
-    if (shoal_test_env_start(env, name) < 0)
-    {
-        return -1;
-    }
-    *state = env;
-    return 0;
-}
-
-static int ipc_teardown(void **state)
-{
-    shoal_test_env_stop(*state);
-    free(*state);
-    return 0;
+    return shoal_test_env_setup(state, "imgh", NULL);
 }
 
 static void test_ipc_available_then_unavailable(void **state)
 {
     shoal_test_env_t *env = *state;
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 31, on_available, on_unavailable, r, &sub));
-    assert_int_equal(0, events(r));
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 31, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
+    assert_int_equal(0, image_recorder_count(r));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 31, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
-    image_event_t a = event_at(r, 0);
+    image_event_t a = image_recorder_at(r, 0);
     assert_true(a.available);
     assert_ptr_equal(sub, a.sub);
     assert_int_equal(shoal_publication_session_id(pub), a.session_id);
@@ -190,7 +89,7 @@ static void test_ipc_available_then_unavailable(void **state)
 
     shoal_publication_close(pub);
     assert_int_equal(0, wait_events(r, sub, 2, 5000));
-    image_event_t u = event_at(r, 1);
+    image_event_t u = image_recorder_at(r, 1);
     assert_false(u.available);
     assert_ptr_equal(a.image, u.image);
     assert_int_equal(a.correlation_id, u.correlation_id);
@@ -198,14 +97,14 @@ static void test_ipc_available_then_unavailable(void **state)
     assert_true(u.closed);
     assert_int_equal(0, shoal_subscription_image_count(sub));
     shoal_subscription_close(sub);
-    assert_int_equal(2, events(r)); /* nothing more at close: the image had gone */
-    recorder_free(r);
+    assert_int_equal(2, image_recorder_count(r)); /* nothing more at close: the image had gone */
+    image_recorder_free(r);
 }
 
 static void test_ipc_late_join_position_and_two_sessions(void **state)
 {
     shoal_test_env_t *env = *state;
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_publication_t *pub1, *pub2;
     shoal_subscription_t *early, *sub;
     /* A subscription without handlers keeps pub1 connected while it fills. */
@@ -219,16 +118,16 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
     }
     int64_t pub1_position = shoal_publication_position(pub1);
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 32, on_available, NULL, r, &sub));
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 32, image_recorder_on_available, NULL, r, &sub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
-    image_event_t a1 = event_at(r, 0);
+    image_event_t a1 = image_recorder_at(r, 0);
     assert_int_equal(shoal_publication_session_id(pub1), a1.session_id);
     /* A late subscriber joins at the publisher's position, not at 0. */
     assert_int_equal(pub1_position, a1.join_position);
 
     assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 32, &pub2));
     assert_int_equal(0, wait_events(r, NULL, 2, 5000));
-    image_event_t a2 = event_at(r, 1);
+    image_event_t a2 = image_recorder_at(r, 1);
     assert_true(a2.available);
     assert_int_equal(shoal_publication_session_id(pub2), a2.session_id);
     assert_int_not_equal(a1.session_id, a2.session_id);
@@ -236,30 +135,31 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
     assert_int_equal(0, a2.join_position);
     assert_int_equal(2, shoal_subscription_image_count(sub));
 
-    /* on_unavailable is NULL: the image still goes, silently. */
+    /* image_recorder_on_unavailable is NULL: the image still goes, silently. */
     shoal_publication_close(pub2);
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
-    assert_int_equal(2, events(r));
+    assert_int_equal(2, image_recorder_count(r));
     shoal_subscription_close(sub);
     shoal_subscription_close(early);
     shoal_publication_close(pub1);
-    recorder_free(r);
+    image_recorder_free(r);
 }
 
 static void test_ipc_closing_the_subscription_pairs_every_available(void **state)
 {
     shoal_test_env_t *env = *state;
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 33, &pub));
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 33, on_available, on_unavailable, r, &sub));
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 33, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     assert_int_equal(0, shoal_subscription_close(sub));
     /* Called by the closing thread, before close returned. */
-    assert_int_equal(2, events(r));
-    image_event_t a = event_at(r, 0), u = event_at(r, 1);
+    assert_int_equal(2, image_recorder_count(r));
+    image_event_t a = image_recorder_at(r, 0), u = image_recorder_at(r, 1);
     assert_true(a.available);
     assert_false(u.available);
     assert_int_equal(a.correlation_id, u.correlation_id);
@@ -268,17 +168,18 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     shoal_publication_close(pub);
 
     /* Same through shoal_client_close for a subscription left open. */
-    recorder_t *r2 = recorder_new();
+    image_recorder_t *r2 = image_recorder_new();
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 34, &pub));
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 34, on_available, on_unavailable, r2, &sub));
+        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 34, image_recorder_on_available,
+            image_recorder_on_unavailable, r2, &sub));
     assert_int_equal(0, wait_events(r2, NULL, 1, 5000));
     assert_int_equal(0, shoal_client_close(env->client));
     env->client = NULL;
-    assert_int_equal(2, events(r2));
-    assert_false(event_at(r2, 1).available);
-    recorder_free(r);
-    recorder_free(r2);
+    assert_int_equal(2, image_recorder_count(r2));
+    assert_false(image_recorder_at(r2, 1).available);
+    image_recorder_free(r);
+    image_recorder_free(r2);
 }
 
 static void test_image_accessors_reject_null(void **state)
@@ -294,7 +195,8 @@ static void test_image_accessors_reject_null(void **state)
     assert_true(shoal_image_is_closed(NULL));
     shoal_subscription_t *sub = NULL;
     assert_int_equal(-1,
-        shoal_add_subscription_with_handlers(NULL, "aeron:ipc", 1, on_available, on_unavailable, NULL, &sub));
+        shoal_add_subscription_with_handlers(NULL, "aeron:ipc", 1, image_recorder_on_available,
+            image_recorder_on_unavailable, NULL, &sub));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
 }
 
@@ -319,14 +221,15 @@ static void test_udp_available_and_end_of_stream(void **state)
     assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-sub", sub_settings));
     char uri[128];
     udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(sub_env.client, uri, 41, on_available, on_unavailable, r, &sub));
+        shoal_add_subscription_with_handlers(sub_env.client, uri, 41, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(pub_env.client, uri, 41, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
-    image_event_t a = event_at(r, 0);
+    image_event_t a = image_recorder_at(r, 0);
     assert_true(a.available);
     assert_int_equal(shoal_publication_session_id(pub), a.session_id);
     assert_int_equal(41, a.stream_id);
@@ -344,7 +247,7 @@ static void test_udp_available_and_end_of_stream(void **state)
     int64_t closed_at = shoal_test_now_ms();
     shoal_publication_close(pub);
     assert_int_equal(0, wait_events(r, sub, 2, 5000));
-    image_event_t u = event_at(r, 1);
+    image_event_t u = image_recorder_at(r, 1);
     assert_false(u.available);
     assert_int_equal(a.correlation_id, u.correlation_id);
     assert_true(u.closed);
@@ -353,10 +256,10 @@ static void test_udp_available_and_end_of_stream(void **state)
     assert_true(u.at_ms - closed_at < 3000);
     assert_int_equal(0, shoal_subscription_image_count(sub));
     shoal_subscription_close(sub);
-    assert_int_equal(2, events(r));
+    assert_int_equal(2, image_recorder_count(r));
     shoal_test_env_stop(&pub_env);
     shoal_test_env_stop(&sub_env);
-    recorder_free(r);
+    image_recorder_free(r);
 }
 
 /* The publisher's process dies (SIGKILL): no EOS, no goodbye. The image
@@ -400,22 +303,23 @@ static void test_udp_unavailable_after_liveness_timeout(void **state)
     const char *sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "500", NULL };
     shoal_test_env_t sub_env;
     assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-live", sub_settings));
-    recorder_t *r = recorder_new();
+    image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     assert_int_equal(0,
-        shoal_add_subscription_with_handlers(sub_env.client, uri, 42, on_available, on_unavailable, r, &sub));
+        shoal_add_subscription_with_handlers(sub_env.client, uri, 42, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub));
     int32_t session = 0;
     assert_int_equal((ssize_t)sizeof(session), read(ready[0], &session, sizeof(session)));
     close(ready[0]);
     assert_int_equal(0, wait_events(r, sub, 1, 5000));
-    assert_int_equal(session, event_at(r, 0).session_id);
-    assert_loopback_source(event_at(r, 0).source);
+    assert_int_equal(session, image_recorder_at(r, 0).session_id);
+    assert_loopback_source(image_recorder_at(r, 0).source);
 
     int64_t killed_at = shoal_test_now_ms();
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     assert_int_equal(0, wait_events(r, sub, 2, 5000));
-    image_event_t u = event_at(r, 1);
+    image_event_t u = image_recorder_at(r, 1);
     assert_false(u.available);
     assert_true(u.closed);
     int64_t after = u.at_ms - killed_at;
@@ -423,7 +327,7 @@ static void test_udp_unavailable_after_liveness_timeout(void **state)
     assert_true(after >= 400 && after < 2500);
     shoal_subscription_close(sub);
     shoal_test_env_stop(&sub_env);
-    recorder_free(r);
+    image_recorder_free(r);
     /* The killed driver could not clean its directory. */
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "rm -rf /dev/shm/shoal-test-%ld-imgh-udp-victim", (long)child);
@@ -436,10 +340,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_unavailable_after_liveness_timeout),
         cmocka_unit_test(test_image_accessors_reject_null),
-        cmocka_unit_test_setup_teardown(test_ipc_available_then_unavailable, ipc_setup, ipc_teardown),
-        cmocka_unit_test_setup_teardown(test_ipc_late_join_position_and_two_sessions, ipc_setup, ipc_teardown),
+        cmocka_unit_test_setup_teardown(test_ipc_available_then_unavailable, ipc_setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_ipc_late_join_position_and_two_sessions, ipc_setup,
+            shoal_test_env_teardown),
         cmocka_unit_test_setup_teardown(test_ipc_closing_the_subscription_pairs_every_available, ipc_setup,
-            ipc_teardown),
+            shoal_test_env_teardown),
         cmocka_unit_test(test_udp_available_and_end_of_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,27 +18,8 @@
 
 static int setup(void **state)
 {
-    static int n = 0;
-    shoal_test_env_t *env = calloc(1, sizeof(*env));
-    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-reclaim%d", (long)getpid(), n++);
-    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
-        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
-        shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "50") < 0 ||
-        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 || shoal_driver_start(&env->driver, env->ctx) < 0 ||
-        shoal_client_connect(&env->client, env->ctx) < 0)
-    {
-        fprintf(stderr, "setup: %s\n", shoal_errmsg());
-        return -1;
-    }
-    *state = env;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    shoal_test_env_stop(*state);
-    free(*state);
-    return 0;
+    static const char *const settings[] = { "PUBLICATION_LINGER_MS", "50", NULL };
+    return shoal_test_env_setup(state, "reclaim", settings);
 }
 
 static int lingering(shoal_client_t *c)
@@ -239,9 +220,9 @@ static void test_retained_mapping_outlives_subscription(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_handler_outlives_closing_image, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_views_outlive_closing_image, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retained_mapping_outlives_subscription, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_outlives_closing_image, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_views_outlive_closing_image, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_retained_mapping_outlives_subscription, setup, shoal_test_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

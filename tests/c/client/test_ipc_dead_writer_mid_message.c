@@ -19,26 +19,9 @@
 
 static int setup(void **state)
 {
-    shoal_test_env_t *env = calloc(1, sizeof(*env));
-    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-deadwriter", (long)getpid());
-    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
-        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
-        shoal_context_set(env->ctx, "PUBLICATION_UNBLOCK_TIMEOUT_MS", "100") < 0 ||
-        shoal_context_set_ipc_term_length(env->ctx, 64 * 1024) < 0 || shoal_driver_start(&env->driver, env->ctx) < 0 ||
-        shoal_client_connect(&env->client, env->ctx) < 0)
-    {
-        fprintf(stderr, "setup: %s\n", shoal_errmsg());
-        return -1;
-    }
-    *state = env;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    shoal_test_env_stop(*state);
-    free(*state);
-    return 0;
+    static const char *const settings[] = { "PUBLICATION_UNBLOCK_TIMEOUT_MS", "100", "PUBLICATION_LINGER_MS", "5000",
+        NULL };
+    return shoal_test_env_setup(state, "deadwriter", settings);
 }
 
 /* Plays the dead writer through its own handle on the shared log: claims a
@@ -118,7 +101,8 @@ static void test_message_cut_by_a_dead_writer_does_not_stop_the_stream(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_message_cut_by_a_dead_writer_does_not_stop_the_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_cut_by_a_dead_writer_does_not_stop_the_stream, setup,
+            shoal_test_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,23 +15,7 @@
 
 static int setup(void **state)
 {
-    shoal_test_env_t *env = malloc(sizeof(*env));
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "lastsub%d", n++);
-    if (shoal_test_env_start(env, name) < 0)
-    {
-        return -1;
-    }
-    *state = env;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    shoal_test_env_stop(*state);
-    free(*state);
-    return 0;
+    return shoal_test_env_setup(state, "lastsub", NULL);
 }
 
 /* Publishes `messages` and reads `read` of them before the subscriber goes;
@@ -124,11 +108,13 @@ static void test_refused_after_subscriber_client_closes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_everything_was_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_with_unread_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_with_unread_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_after_subscriber_client_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_everything_was_read, setup,
+            shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup,
+            shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_with_unread_messages, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_with_unread_messages, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_after_subscriber_client_closes, setup, shoal_test_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

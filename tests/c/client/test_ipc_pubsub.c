@@ -14,23 +14,7 @@ static int poll_until(shoal_subscription_t *sub, shoal_test_collector_t *c, int 
 
 static int setup(void **state)
 {
-    shoal_test_env_t *env = malloc(sizeof(*env));
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "pubsub%d", n++);
-    if (shoal_test_env_start(env, name) < 0)
-    {
-        return -1;
-    }
-    *state = env;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    shoal_test_env_stop(*state);
-    free(*state);
-    return 0;
+    return shoal_test_env_setup(state, "pubsub", NULL);
 }
 
 static void test_round_trip_with_header(void **state)
@@ -407,18 +391,18 @@ static void test_session_id_clash_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip_with_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fragmented_messages_arrive_whole, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offerv_gathers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_try_claim_commit_and_abort, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_connected_without_subscriber, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_back_pressure_never_loses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_subscriber_sees_every_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_poll_batch_views, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_controlled_poll_actions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_publications_share_a_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_image_goes_away_after_publication_closes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_id_clash_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_with_header, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_fragmented_messages_arrive_whole, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_offerv_gathers, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_try_claim_commit_and_abort, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_not_connected_without_subscriber, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_back_pressure_never_loses, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_every_subscriber_sees_every_message, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_batch_views, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_controlled_poll_actions, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_publications_share_a_session, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_image_goes_away_after_publication_closes, setup, shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_session_id_clash_is_an_error, setup, shoal_test_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

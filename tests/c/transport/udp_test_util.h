@@ -41,30 +41,9 @@ static inline int udp_test_free_port(void)
  * is a NULL-terminated list of "KEY", "VALUE" pairs applied to the context. */
 static inline int udp_test_env_start(shoal_test_env_t *env, const char *name, const char *const *settings)
 {
-    memset(env, 0, sizeof(*env));
-    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
-    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0 ||
-        shoal_context_set(env->ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
-        shoal_context_set(env->ctx, "PUBLICATION_LINGER_MS", "200") < 0 ||
-        shoal_context_set(env->ctx, "TERM_LENGTH", "1m") < 0)
-    {
-        fprintf(stderr, "env: %s\n", shoal_errmsg());
-        return -1;
-    }
-    for (int i = 0; NULL != settings && NULL != settings[i]; i += 2)
-    {
-        if (shoal_context_set(env->ctx, settings[i], settings[i + 1]) < 0)
-        {
-            fprintf(stderr, "env %s=%s: %s\n", settings[i], settings[i + 1], shoal_errmsg());
-            return -1;
-        }
-    }
-    if (shoal_driver_start(&env->driver, env->ctx) < 0 || shoal_client_connect(&env->client, env->ctx) < 0)
-    {
-        fprintf(stderr, "env: %s\n", shoal_errmsg());
-        return -1;
-    }
-    return 0;
+    static const char *const defaults[] = { "DIR_DELETE_ON_SHUTDOWN", "1", "PUBLICATION_LINGER_MS", "200",
+        "TERM_LENGTH", "1m", NULL };
+    return shoal_test_env_start_settings(env, name, defaults, settings);
 }
 
 /* Value of a counter of the driver in dir (system counters: id = enum value). */
