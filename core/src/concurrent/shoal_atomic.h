@@ -12,6 +12,12 @@
 #define SHOAL_CACHE_LINE_LENGTH 64
 /* Two lines: adjacent-line prefetch makes 64 bytes too little on x86. */
 #define SHOAL_CACHE_PAD_LENGTH 128
+/* A counter alone on its pad (a struct member declaration): the rings'
+ * shared-memory trailers keep each counter away from its neighbours so a
+ * producer and a consumer do not share a line. */
+#define SHOAL_CACHE_PADDED_INT64(name)                                                                                 \
+    int64_t name;                                                                                                      \
+    uint8_t name##_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)]
 
 #define shoal_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define shoal_load_relaxed(p)     __atomic_load_n((p), __ATOMIC_RELAXED)

@@ -41,12 +41,9 @@
 
 typedef struct shoal_broadcast_descriptor_stct
 {
-    int64_t tail_intent_counter;
-    uint8_t tail_intent_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t tail_counter;
-    uint8_t tail_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t latest_counter;
-    uint8_t latest_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
+    SHOAL_CACHE_PADDED_INT64(tail_intent_counter);
+    SHOAL_CACHE_PADDED_INT64(tail_counter);
+    SHOAL_CACHE_PADDED_INT64(latest_counter);
 } shoal_broadcast_descriptor_t;
 
 typedef struct shoal_broadcast_record_descriptor_stct

@@ -9,6 +9,7 @@
  *      receiver that acquires tail sees the whole record.
  */
 #include "concurrent/shoal_broadcast_transmitter.h"
+#include "concurrent/shoal_ring_message.h"
 #include "concurrent/shoal_shared_copy.h"
 #include "util/shoal_error.h"
 
@@ -47,18 +48,9 @@ static inline void shoal_broadcast_write_header(uint8_t *buffer, size_t offset, 
 int shoal_broadcast_transmitter_transmit(shoal_broadcast_transmitter_t *tx, int32_t msg_type_id, const void *msg,
     size_t length)
 {
-    if (msg_type_id < 1)
+    if (shoal_ring_message_check("broadcast transmitter", msg_type_id, msg, length, tx->max_message_length) < 0)
     {
-        return shoal_set_err(SHOAL_EINVAL, "broadcast transmitter: message type id %d must be >= 1", msg_type_id);
-    }
-    if (length > tx->max_message_length)
-    {
-        return shoal_set_err(SHOAL_EMSGSIZE, "broadcast transmitter: message length %zu exceeds max message length %zu",
-            length, tx->max_message_length);
-    }
-    if (NULL == msg && length > 0)
-    {
-        return shoal_set_err(SHOAL_EINVAL, "broadcast transmitter: msg is NULL with length %zu", length);
+        return -1;
     }
 
     shoal_broadcast_descriptor_t *d = tx->descriptor;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "concurrent/shoal_mpsc_rb.h"
+#include "concurrent/shoal_ring_message.h"
 #include "util/shoal_error.h"
 
 /* C99 has no _Static_assert: a negative array size fails the build instead. */
@@ -207,18 +208,9 @@ static int64_t shoal_mpsc_rb_claim(shoal_mpsc_rb_t *rb, size_t required)
 
 int shoal_mpsc_rb_write(shoal_mpsc_rb_t *rb, int32_t msg_type_id, const void *msg, size_t length)
 {
-    if (msg_type_id < 1)
+    if (shoal_ring_message_check("mpsc ring buffer", msg_type_id, msg, length, rb->max_message_length) < 0)
     {
-        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: message type id %d must be >= 1", msg_type_id);
-    }
-    if (length > rb->max_message_length)
-    {
-        return shoal_set_err(SHOAL_EMSGSIZE, "mpsc ring buffer: message length %zu exceeds max message length %zu",
-            length, rb->max_message_length);
-    }
-    if (NULL == msg && length > 0)
-    {
-        return shoal_set_err(SHOAL_EINVAL, "mpsc ring buffer: msg is NULL with length %zu", length);
+        return -1;
     }
 
     const size_t record_length = length + SHOAL_RB_RECORD_HEADER_LENGTH;

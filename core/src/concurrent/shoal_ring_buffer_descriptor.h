@@ -41,16 +41,11 @@
 
 typedef struct shoal_rb_descriptor_stct
 {
-    int64_t tail_position;
-    uint8_t tail_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t head_cache_position;
-    uint8_t head_cache_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t head_position;
-    uint8_t head_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t correlation_counter;
-    uint8_t correlation_counter_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int64_t consumer_heartbeat;
-    uint8_t consumer_heartbeat_pad[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
+    SHOAL_CACHE_PADDED_INT64(tail_position);
+    SHOAL_CACHE_PADDED_INT64(head_cache_position);
+    SHOAL_CACHE_PADDED_INT64(head_position);
+    SHOAL_CACHE_PADDED_INT64(correlation_counter);
+    SHOAL_CACHE_PADDED_INT64(consumer_heartbeat);
 } shoal_rb_descriptor_t;
 
 typedef struct shoal_rb_record_descriptor_stct
