@@ -24,6 +24,7 @@
 #include "concurrent/shoal_broadcast_transmitter.h"
 
 #include "fuzz_support.h"
+#include "util/shoal_array.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int __real_shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path);
@@ -119,7 +120,7 @@ static void set_up(void)
     subscription->stream_id = 1001;
     subscription->client = client;
     subscription->client_closed = &client->closed;
-    if (shoal_client_register((void ***)&client->subscriptions, &client->subscriptions_count,
+    if (shoal_pointer_list_add((void **)&client->subscriptions, &client->subscriptions_count,
             &client->subscriptions_capacity, subscription) < 0)
     {
         abort();

@@ -43,35 +43,6 @@ int shoal_client_check_not_in_handler(const shoal_client_t *c, const char *fn)
     return 0;
 }
 
-int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item)
-{
-    if (*count == *capacity)
-    {
-        int32_t cap = *capacity ? *capacity * 2 : 8;
-        void **grown = realloc(*array, (size_t)cap * sizeof(void *));
-        if (NULL == grown)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "client: out of memory");
-        }
-        *array = grown;
-        *capacity = cap;
-    }
-    (*array)[(*count)++] = item;
-    return 0;
-}
-
-void shoal_client_unregister(void **array, int32_t *count, const void *item)
-{
-    for (int32_t i = 0; i < *count; i++)
-    {
-        if (array[i] == item)
-        {
-            array[i] = array[--(*count)];
-            return;
-        }
-    }
-}
-
 void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t generation, void *memory,
     shoal_image_t *image)
 {

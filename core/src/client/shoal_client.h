@@ -174,8 +174,6 @@ int shoal_client_request(shoal_client_t *c, int32_t type, const void *msg, size_
 /* Asks the driver to remove what registration_id names (type says which
  * kind); a closed client asks nothing: the driver drops all of its own. */
 int shoal_client_request_remove(shoal_client_t *c, int32_t type, int64_t registration_id);
-int shoal_client_register(void ***array, int32_t *count, int32_t *capacity, void *item);
-void shoal_client_unregister(void **array, int32_t *count, const void *item);
 /* Retires memory or image, last reachable through s's list of generation;
  * with client->lock held (conductor or closing thread). */
 void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t generation, void *memory,

@@ -15,6 +15,7 @@
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
+#include "util/shoal_array.h"
 
 int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, const shoal_publication_ready_t *ready,
     const char *log_file, bool exclusive)
@@ -115,7 +116,7 @@ static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id
             if (0 == rc)
             {
                 pthread_mutex_lock(&c->lock);
-                rc = shoal_client_register((void ***)&c->publications, &c->publications_count,
+                rc = shoal_pointer_list_add((void **)&c->publications, &c->publications_count,
                     &c->publications_capacity, *pub);
                 pthread_mutex_unlock(&c->lock);
                 if (rc < 0)
@@ -161,7 +162,7 @@ int shoal_publication_close(shoal_publication_t *p)
     pthread_mutex_lock(&c->api_lock);
     int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_PUBLICATION, p->registration_id);
     pthread_mutex_lock(&c->lock);
-    shoal_client_unregister((void **)c->publications, &c->publications_count, p);
+    shoal_pointer_list_remove((void **)c->publications, &c->publications_count, p);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->api_lock);
     shoal_publication_free(p);

@@ -18,6 +18,7 @@
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
+#include "util/shoal_array.h"
 
 void shoal_subscription_free(shoal_subscription_t *s)
 {
@@ -58,7 +59,7 @@ void shoal_subscription_release_images(shoal_subscription_t *s)
 static void detach_subscription(shoal_client_t *c, shoal_subscription_t *s)
 {
     pthread_mutex_lock(&c->lock);
-    shoal_client_unregister((void **)c->subscriptions, &c->subscriptions_count, s);
+    shoal_pointer_list_remove((void **)c->subscriptions, &c->subscriptions_count, s);
     shoal_subscription_release_images(s);
     shoal_client_free_lingering(c, false, s);
     pthread_mutex_unlock(&c->lock);
@@ -109,7 +110,7 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     /* Registered before the command: the driver announces images right after
      * its answer, and the conductor must find the subscription for them. */
     pthread_mutex_lock(&c->lock);
-    int rc = shoal_client_register((void ***)&c->subscriptions, &c->subscriptions_count, &c->subscriptions_capacity, s);
+    int rc = shoal_pointer_list_add((void **)&c->subscriptions, &c->subscriptions_count, &c->subscriptions_capacity, s);
     pthread_mutex_unlock(&c->lock);
     if (0 == rc)
     {

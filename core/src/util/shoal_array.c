@@ -23,7 +23,7 @@ int shoal_array_ensure(void **array, int32_t count, int32_t *capacity, size_t el
 
 int shoal_pointer_list_add(void **items, int32_t *count, int32_t *capacity, void *item)
 {
-    if (shoal_array_ensure(items, *count, capacity, sizeof(void *), "driver") < 0)
+    if (shoal_array_ensure(items, *count, capacity, sizeof(void *), "pointer list") < 0)
     {
         return -1;
     }

@@ -288,40 +288,30 @@ void shoal_counters_reader_foreach(const shoal_counters_reader_t *r, shoal_count
     }
 }
 
+/* Whether id names a counter r can read (the getters answer 0, or UNUSED, otherwise). */
+static bool reader_holds(const shoal_counters_reader_t *r, int32_t id)
+{
+    return r != NULL && id >= 0 && id < r->max_counter_id;
+}
+
 int64_t shoal_counters_reader_value(const shoal_counters_reader_t *r, int32_t id)
 {
-    if (r == NULL || id < 0 || id >= r->max_counter_id)
-    {
-        return 0;
-    }
-    return shoal_load_acquire(&reader_value(r, id)->value);
+    return reader_holds(r, id) ? shoal_load_acquire(&reader_value(r, id)->value) : 0;
 }
 
 int32_t shoal_counters_reader_state(const shoal_counters_reader_t *r, int32_t id)
 {
-    if (r == NULL || id < 0 || id >= r->max_counter_id)
-    {
-        return SHOAL_COUNTER_STATE_UNUSED;
-    }
-    return shoal_load_acquire(&reader_metadata(r, id)->state);
+    return reader_holds(r, id) ? shoal_load_acquire(&reader_metadata(r, id)->state) : SHOAL_COUNTER_STATE_UNUSED;
 }
 
 int64_t shoal_counters_reader_registration_id(const shoal_counters_reader_t *r, int32_t id)
 {
-    if (r == NULL || id < 0 || id >= r->max_counter_id)
-    {
-        return 0;
-    }
-    return shoal_load_acquire(&reader_value(r, id)->registration_id);
+    return reader_holds(r, id) ? shoal_load_acquire(&reader_value(r, id)->registration_id) : 0;
 }
 
 int64_t shoal_counters_reader_owner_id(const shoal_counters_reader_t *r, int32_t id)
 {
-    if (r == NULL || id < 0 || id >= r->max_counter_id)
-    {
-        return 0;
-    }
-    return shoal_load_acquire(&reader_value(r, id)->owner_id);
+    return reader_holds(r, id) ? shoal_load_acquire(&reader_value(r, id)->owner_id) : 0;
 }
 
 int shoal_counters_reader_find(const shoal_counters_reader_t *r, int32_t type_id, int64_t registration_id)
