@@ -34,6 +34,32 @@ static shoal_context_t *context_for(const char *dir)
     return ctx;
 }
 
+/* In a forked child: waits (up to 15 s) for the parent's driver in dir,
+ * then connects a client; exits 3 if it cannot. */
+static shoal_client_t *child_connect(const char *dir)
+{
+    int64_t until = shoal_test_now_ms() + 15000;
+    while (!shoal_driver_is_active(dir, 1000) && shoal_test_now_ms() < until)
+    {
+        shoal_test_sleep_ms(5);
+    }
+    shoal_client_t *client;
+    if (shoal_client_connect(&client, context_for(dir)) < 0)
+    {
+        _exit(3);
+    }
+    return client;
+}
+
+/* In a forked child: stays until the parent kills it. */
+__attribute__((noreturn)) static void child_wait_for_kill(void)
+{
+    for (;;)
+    {
+        pause();
+    }
+}
+
 /* Child process: run a driver until killed. Nothing shared with the parent. */
 static pid_t spawn_driver(const char *dir)
 {
@@ -47,10 +73,7 @@ static pid_t spawn_driver(const char *dir)
         {
             _exit(3);
         }
-        for (;;)
-        {
-            pause();
-        }
+        child_wait_for_kill();
     }
     int64_t deadline = shoal_test_now_ms() + 15000;
     while (!shoal_driver_is_active(dir, 1000) && shoal_test_now_ms() < deadline)
@@ -166,16 +189,10 @@ static void test_dead_publisher_mid_claim_is_unblocked(void **state)
     assert_true(child >= 0);
     if (0 == child)
     {
-        int64_t until = shoal_test_now_ms() + 15000;
-        while (!shoal_driver_is_active(dir, 1000) && shoal_test_now_ms() < until)
-        {
-            shoal_test_sleep_ms(5);
-        }
-        shoal_context_t *cctx = context_for(dir);
-        shoal_client_t *client;
+        shoal_client_t *client = child_connect(dir);
         shoal_publication_t *pub;
         shoal_claim_t claim;
-        if (shoal_client_connect(&client, cctx) < 0 || shoal_add_publication(client, "aeron:ipc", 5, &pub) < 0)
+        if (shoal_add_publication(client, "aeron:ipc", 5, &pub) < 0)
         {
             _exit(3);
         }
@@ -190,10 +207,7 @@ static void test_dead_publisher_mid_claim_is_unblocked(void **state)
         {
             _exit(4);
         }
-        for (;;)
-        {
-            pause();
-        }
+        child_wait_for_kill();
     }
     shoal_context_t *ctx = context_for(dir);
     shoal_driver_t *driver;
@@ -246,22 +260,13 @@ static void test_dead_subscriber_released(void **state)
     assert_true(child >= 0);
     if (0 == child)
     {
-        int64_t until = shoal_test_now_ms() + 15000;
-        while (!shoal_driver_is_active(dir, 1000) && shoal_test_now_ms() < until)
-        {
-            shoal_test_sleep_ms(5);
-        }
-        shoal_context_t *cctx = context_for(dir);
-        shoal_client_t *client;
+        shoal_client_t *client = child_connect(dir);
         shoal_subscription_t *sub;
-        if (shoal_client_connect(&client, cctx) < 0 || shoal_add_subscription(client, "aeron:ipc", 6, &sub) < 0)
+        if (shoal_add_subscription(client, "aeron:ipc", 6, &sub) < 0)
         {
             _exit(3);
         }
-        for (;;)
-        {
-            pause();
-        }
+        child_wait_for_kill();
     }
     shoal_context_t *ctx = context_for(dir);
     shoal_driver_t *driver;

@@ -14,6 +14,35 @@
 #define TIMEOUT_NS (5LL * 1000 * 1000 * 1000)
 #define WINDOW     4096
 
+/* One status message and the sender limit expected after it. */
+typedef struct
+{
+    int64_t receiver_id;
+    int64_t position;
+    int32_t window;
+    int64_t now_ns;
+    int64_t expected_limit;
+} sm_step_t;
+
+/* Feeds the status messages in order, starting from limit, checking the
+ * limit after each; returns the last limit. */
+static int64_t feed(shoal_flow_control_t *fc, const sm_step_t *steps, size_t count, int64_t limit)
+{
+    for (size_t i = 0; i < count; i++)
+    {
+        const sm_step_t *m = &steps[i];
+        limit = shoal_flow_control_on_status_message(fc, m->receiver_id, m->position, m->window, limit, m->now_ns);
+        if (limit != m->expected_limit)
+        {
+            fail_msg("status message %zu (receiver %lld at %lld): limit %lld, expected %lld", i,
+                (long long)m->receiver_id, (long long)m->position, (long long)limit, (long long)m->expected_limit);
+        }
+    }
+    return limit;
+}
+
+#define FEED(fc, limit, steps) feed((fc), (steps), sizeof(steps) / sizeof((steps)[0]), (limit))
+
 static void parses_strategies_and_options(void **state)
 {
     (void)state;
@@ -62,12 +91,14 @@ static void unicast_limit_only_moves_forward(void **state)
     shoal_flow_control_t fc;
     assert_int_equal(0, shoal_flow_control_init(&fc, "", SHOAL_FC_UNICAST, TIMEOUT_NS));
     assert_false(shoal_flow_control_has_required_receivers(&fc));
-    assert_int_equal(1000 + WINDOW, shoal_flow_control_on_status_message(&fc, 7, 1000, WINDOW, 0, 1));
+    static const sm_step_t first[] = { { 7, 1000, WINDOW, 1, 1000 + WINDOW } };
+    int64_t limit = FEED(&fc, 0, first);
     assert_true(shoal_flow_control_has_required_receivers(&fc));
-    /* A late (reordered) SM never takes the limit back. */
-    assert_int_equal(1000 + WINDOW, shoal_flow_control_on_status_message(&fc, 7, 500, WINDOW, 1000 + WINDOW, 2));
-    /* A negative window counts as 0. */
-    assert_int_equal(9000, shoal_flow_control_on_status_message(&fc, 7, 9000, -5, 1000 + WINDOW, 3));
+    static const sm_step_t then[] = {
+        { 7, 500, WINDOW, 2, 1000 + WINDOW }, /* a late (reordered) SM never takes the limit back */
+        { 7, 9000, -5, 3, 9000 },             /* a negative window counts as 0 */
+    };
+    FEED(&fc, limit, then);
     assert_int_equal(9000, shoal_flow_control_min_position(&fc, -1));
 }
 
@@ -76,14 +107,11 @@ static void max_follows_the_fastest_receiver(void **state)
     (void)state;
     shoal_flow_control_t fc;
     assert_int_equal(0, shoal_flow_control_init(&fc, "max", SHOAL_FC_UNICAST, TIMEOUT_NS));
-    int64_t limit = 0;
-    limit = shoal_flow_control_on_status_message(&fc, 1, 1000, WINDOW, limit, 10);
-    assert_int_equal(1000 + WINDOW, limit);
-    limit = shoal_flow_control_on_status_message(&fc, 2, 8000, WINDOW, limit, 11);
-    assert_int_equal(8000 + WINDOW, limit);
-    /* The slow one speaking again does not hold the fast one back. */
-    limit = shoal_flow_control_on_status_message(&fc, 1, 1100, WINDOW, limit, 12);
-    assert_int_equal(8000 + WINDOW, limit);
+    static const sm_step_t steps[] = {
+        { 1, 1000, WINDOW, 10, 1000 + WINDOW }, { 2, 8000, WINDOW, 11, 8000 + WINDOW },
+        { 1, 1100, WINDOW, 12, 8000 + WINDOW }, /* the slow one speaking again does not hold the fast one back */
+    };
+    int64_t limit = FEED(&fc, 0, steps);
     assert_int_equal(2, fc.receiver_count);
     /* The drain still waits for the slowest consumption. */
     assert_int_equal(1100, shoal_flow_control_min_position(&fc, -1));
@@ -98,18 +126,14 @@ static void min_follows_the_slowest_of_several(void **state)
     (void)state;
     shoal_flow_control_t fc;
     assert_int_equal(0, shoal_flow_control_init(&fc, "min", SHOAL_FC_MAX, TIMEOUT_NS));
-    int64_t limit = 0;
-    limit = shoal_flow_control_on_status_message(&fc, 1, 5000, WINDOW, limit, 10);
-    assert_int_equal(5000 + WINDOW, limit);
-    limit = shoal_flow_control_on_status_message(&fc, 2, 2000, WINDOW, limit, 11);
-    assert_int_equal(2000 + WINDOW, limit); /* a slower one joined: the limit waits for it */
-    limit = shoal_flow_control_on_status_message(&fc, 3, 3000, 2 * WINDOW, limit, 12);
-    assert_int_equal(2000 + WINDOW, limit);
-    limit = shoal_flow_control_on_status_message(&fc, 2, 6000, WINDOW, limit, 13);
-    assert_int_equal(5000 + WINDOW, limit); /* receiver 1 is the slowest now */
-    /* A reordered, older SM of receiver 1 does not move its view back. */
-    limit = shoal_flow_control_on_status_message(&fc, 1, 100, WINDOW, limit, 14);
-    assert_int_equal(5000 + WINDOW, limit);
+    static const sm_step_t steps[] = {
+        { 1, 5000, WINDOW, 10, 5000 + WINDOW },
+        { 2, 2000, WINDOW, 11, 2000 + WINDOW }, /* a slower one joined: the limit waits for it */
+        { 3, 3000, 2 * WINDOW, 12, 2000 + WINDOW },
+        { 2, 6000, WINDOW, 13, 5000 + WINDOW }, /* receiver 1 is the slowest now */
+        { 1, 100, WINDOW, 14, 5000 + WINDOW },  /* an older, reordered SM of receiver 1 does not move its view back */
+    };
+    FEED(&fc, 0, steps);
     assert_int_equal(3000, shoal_flow_control_min_position(&fc, -1));
 }
 

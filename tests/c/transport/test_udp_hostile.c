@@ -297,6 +297,24 @@ static void test_sm_window_is_clamped(void **state)
 #define SESSION      1234
 #define STREAM       5
 
+/* A subscription on a fresh unicast endpoint, and that endpoint's address
+ * (where forged frames go); the channel into uri when uri is not NULL. */
+static shoal_subscription_t *subscribe_on_free_port(fixture_t *f, char *uri, size_t uri_length,
+    struct sockaddr_in *endpoint)
+{
+    int port = udp_test_free_port();
+    char channel[128];
+    udp_test_uri(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
+    shoal_subscription_t *sub;
+    assert_int_equal(0, shoal_add_subscription(f->env.client, channel, STREAM, &sub));
+    *endpoint = loopback(port);
+    if (NULL != uri)
+    {
+        snprintf(uri, uri_length, "%s", channel);
+    }
+    return sub;
+}
+
 static size_t data_frame(uint8_t *out, int32_t term_offset, uint8_t flags, const char *payload)
 {
     size_t len = strlen(payload);
@@ -334,12 +352,8 @@ static int poll_text(shoal_subscription_t *sub, shoal_test_collector_t *c, char 
 static void test_frames_from_another_address_are_dropped(void **state)
 {
     fixture_t *f = *state;
-    int port = udp_test_free_port();
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", port);
-    shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription(f->env.client, uri, STREAM, &sub));
-    struct sockaddr_in endpoint = loopback(port);
+    struct sockaddr_in endpoint;
+    shoal_subscription_t *sub = subscribe_on_free_port(f, NULL, 0, &endpoint);
     shoal_test_sleep_ms(20);
 
     shoal_setup_header_t setup;
@@ -387,12 +401,8 @@ static void test_frames_from_another_address_are_dropped(void **state)
 static void test_setup_with_long_term_is_refused(void **state)
 {
     fixture_t *f = *state;
-    int port = udp_test_free_port();
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", port);
-    shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription(f->env.client, uri, STREAM, &sub));
-    struct sockaddr_in endpoint = loopback(port);
+    struct sockaddr_in endpoint;
+    shoal_subscription_t *sub = subscribe_on_free_port(f, NULL, 0, &endpoint);
     shoal_test_sleep_ms(20);
     shoal_setup_header_t setup;
     setup_frame(&setup, SESSION, 256 * 1024 * 1024);
@@ -416,16 +426,13 @@ static void test_setup_with_long_term_is_refused(void **state)
 static void test_setup_flood_is_capped(void **state)
 {
     fixture_t *f = *state;
-    int port = udp_test_free_port();
     char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", port);
-    shoal_subscription_t *sub;
+    struct sockaddr_in endpoint;
+    shoal_subscription_t *sub = subscribe_on_free_port(f, uri, sizeof(uri), &endpoint);
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->env.client, uri, STREAM, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, STREAM, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     int32_t real_session = shoal_publication_session_id(pub);
-    struct sockaddr_in endpoint = loopback(port);
 
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     uint64_t next = 0;

@@ -14,23 +14,10 @@
 #define MESSAGES    20000
 #define MAX_MESSAGE 6000
 
-/* 85 % small, 10 % up to one mtu, 5 % fragmented (up to ~4 mtus): a lost
- * fragment must drop its whole message, never deliver part of it. */
+/* 85 % small, 10 % up to one mtu, 5 % fragmented (up to ~4 mtus). */
 static size_t message_length(uint64_t seq)
 {
-    uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ULL;
-    x ^= x >> 29;
-    uint32_t pick = (uint32_t)(x % 100);
-    uint32_t v = (uint32_t)(x >> 32);
-    if (pick < 85)
-    {
-        return 16 + v % 200;
-    }
-    if (pick < 95)
-    {
-        return 216 + v % 1150;
-    }
-    return 1400 + v % 4200;
+    return udp_test_message_length(udp_test_seq_hash(seq), 85, 16);
 }
 
 /* seq in the first 8 bytes, then bytes derived from seq. */

@@ -24,21 +24,10 @@ static inline uint64_t loss_rng_next(loss_rng_t *r)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* 80 % small (1..200), 15 % up to one mtu, 5 % up to ~4 mtus (fragmented). */
+/* 80 % small, 15 % up to one mtu, 5 % up to ~4 mtus (fragmented). */
 static inline size_t loss_message_length(loss_rng_t *r)
 {
-    uint64_t x = loss_rng_next(r);
-    uint32_t pick = (uint32_t)(x % 100);
-    uint32_t v = (uint32_t)(x >> 32);
-    if (pick < 80)
-    {
-        return 1 + v % 200;
-    }
-    if (pick < 95)
-    {
-        return 200 + v % 1200;
-    }
-    return 1400 + v % 4200;
+    return udp_test_message_length(loss_rng_next(r), 80, 1);
 }
 
 static inline void loss_fill(uint8_t *buf, size_t len, uint64_t seq)

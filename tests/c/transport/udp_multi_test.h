@@ -59,19 +59,7 @@ static inline int udp_test_ensure_loopback_multicast(char *why, size_t why_lengt
 static inline size_t seq_message_length(uint64_t seq)
 {
     /* Mostly small, some up to an mtu, a few fragmented (~4 mtus). */
-    uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ULL;
-    x ^= x >> 29;
-    uint32_t pick = (uint32_t)(x % 100);
-    uint32_t v = (uint32_t)(x >> 32);
-    if (pick < 80)
-    {
-        return 8 + v % 192;
-    }
-    if (pick < 95)
-    {
-        return 200 + v % 1200;
-    }
-    return 1400 + v % 4200;
+    return udp_test_message_length(udp_test_seq_hash(seq), 80, 8);
 }
 
 static inline size_t seq_message_fill(uint8_t *buf, uint64_t seq)

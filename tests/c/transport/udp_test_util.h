@@ -126,6 +126,33 @@ static inline int64_t udp_test_wait_label(const char *dir, const char *prefix, i
     return v;
 }
 
+/* A message length for the UDP stream tests from a random 64-bit x:
+ * pct_small percent small ([small_min, 200)), up to 95 % up to one mtu
+ * ([200, 1400)), the rest fragmented ([1400, 5600): up to ~4 mtus), so a
+ * lost fragment must drop a whole message, never deliver part of it. */
+static inline size_t udp_test_message_length(uint64_t x, uint32_t pct_small, size_t small_min)
+{
+    uint32_t pick = (uint32_t)(x % 100);
+    uint32_t v = (uint32_t)(x >> 32);
+    if (pick < pct_small)
+    {
+        return small_min + v % (200 - small_min);
+    }
+    if (pick < 95)
+    {
+        return 200 + v % 1200;
+    }
+    return 1400 + v % 4200;
+}
+
+/* A random-looking 64-bit value derived from seq alone (the receiver
+ * recomputes a message's length from its sequence number). */
+static inline uint64_t udp_test_seq_hash(uint64_t seq)
+{
+    uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ULL;
+    return x ^ (x >> 29);
+}
+
 static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
