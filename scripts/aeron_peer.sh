@@ -66,4 +66,8 @@ version=$(head -1 "$out/src/version.txt")
 printf 'aeron %s\ncommit %s\nsource %s\nbuilt %s\n' "$version" "$rev" "$src" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   >"$inst/AERON_VERSION"
 echo "aeron_peer: Aeron C $version ($rev) in $inst"
+# Aeron's request/response samples, for tests/system/test_aeron_response_interop.sh.
+if [ -d "$src/aeron-samples/src/main/c/response" ]; then
+  "$root/scripts/aeron_response_samples.sh" "$src" "$inst"
+fi
 echo "aeron_peer: now: cmake -S . -B build/release-aeron -DCMAKE_BUILD_TYPE=Release -DSHOAL_AERON_DIR=$inst"

@@ -150,6 +150,8 @@ int64_t shoal_publication_position_limit(const shoal_publication_t *p);
 int32_t shoal_publication_session_id(const shoal_publication_t *p);
 int32_t shoal_publication_stream_id(const shoal_publication_t *p);
 
+int64_t shoal_publication_registration_id(const shoal_publication_t *p);
+
 size_t shoal_publication_max_message_length(const shoal_publication_t *p);
 size_t shoal_publication_max_payload_length(const shoal_publication_t *p);
 
@@ -179,6 +181,8 @@ int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out
 bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 int shoal_subscription_image_count(const shoal_subscription_t *s);
 int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
+
+int64_t shoal_subscription_registration_id(const shoal_subscription_t *s);
 
 int shoal_subscription_close(shoal_subscription_t *s);
 

@@ -7,7 +7,7 @@
  *     conductor (shared threading mode) that has a UDP subscription with an
  *     image (receive endpoint: DATA/PAD insert, SETUP, RTTM, gap/NAK logic)
  *     and the UDP publication feeding it (send endpoint: SM, NAK, RTTM, ERR,
- *     retransmits, flow control).
+ *     RSP_SETUP, retransmits, flow control).
  * The conductor lives for the whole run (one handshake, not one per input),
  * so state carries over between inputs as it does on a real network.
  *

@@ -24,6 +24,7 @@ def write(target, name, data):
 
 # ---- frames (protocol/shoal_frames.h, little-endian, Aeron layout) ----
 PAD, DATA, NAK, SM, ERR, SETUP, RTTM = 0, 1, 2, 3, 4, 5, 6
+RSP_SETUP = 0x0B
 BEGIN, END, EOS = 0x80, 0x40, 0x20
 
 
@@ -52,6 +53,10 @@ def nak_frame(session, stream, term_id, term_offset, length):
 
 def rttm_frame(session, stream, echo, delta, receiver_id, flags=0):
     return struct.pack("<iBBHiiqqq", 40, 0, flags, RTTM, session, stream, echo, delta, receiver_id)
+
+
+def rsp_setup_frame(session, stream, response_session, length=20):
+    return struct.pack("<iBBHiii", length, 0, 0, RSP_SETUP, session, stream, response_session)
 
 
 def err_frame(session, stream, receiver_id, group_tag, code, message):
@@ -206,6 +211,14 @@ write("udp_frames", "seed-control",
       rec(TO_SENDER, nak_frame(7, 1001, 0, 0, 1024)) +
       rec(TO_SENDER, rttm_frame(7, 1001, 5, 0, 1)) +
       rec(TO_SENDER, err_frame(7, 1001, 1, 0, 3, "nope")))
+# Response setup (docs/response-channels.md): to a publication that asked for no response channel, truncated,
+# with a frame length beyond the datagram, and at a receiver (harmless there).
+write("udp_frames", "seed-response-setup",
+      rec(TO_SENDER, rsp_setup_frame(7, 1001, 12345)) +
+      rec(TO_SENDER, rsp_setup_frame(7, 1001, 12345)[:12]) +
+      rec(TO_SENDER, rsp_setup_frame(7, 1001, 12345, length=64)) +
+      rec(TO_RECEIVER, rsp_setup_frame(7, 1001, 12345)) +
+      rec(TO_SENDER, sm_frame(7, 1001, 0, 0, 128 * 1024, 1)))
 # selector 0xEF: raw bytes at the ring's tail (record header <i32 length><i32 type> included)
 write("driver_commands", "seed-raw-ring",
       rec(5, corr_cmd(1, 0)) + rec(0xEF, struct.pack("<ii", 8 + 16, 6) + corr_cmd(1, 0)) +

@@ -302,7 +302,9 @@ SHOAL_API int shoal_client_do_work(shoal_client_t *client);
 SHOAL_API bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
 
 /* Channel URIs: "aeron:ipc[?key=value|...]" with keys term-length, mtu,
- * session-id, linger, sparse, reliable (others belong to UDP). Unknown keys
+ * session-id, linger, sparse, reliable, control-mode=response and
+ * response-correlation-id (request/response: docs/response-channels.md;
+ * others belong to UDP). Unknown keys
  * and bad values are errors naming the key. The log buffer is allocated in
  * full when created: without room for it in the driver directory, add fails
  * with SHOAL_EIO naming the directory, file and bytes needed. sparse=true
@@ -369,6 +371,9 @@ SHOAL_API int64_t shoal_publication_position(const shoal_publication_t *p);
 SHOAL_API int64_t shoal_publication_position_limit(const shoal_publication_t *p);
 SHOAL_API int32_t shoal_publication_session_id(const shoal_publication_t *p);
 SHOAL_API int32_t shoal_publication_stream_id(const shoal_publication_t *p);
+/* The driver's id of this add_publication (what a response channel's
+ * response-correlation-id names); -1 with SHOAL_EINVAL for NULL. */
+SHOAL_API int64_t shoal_publication_registration_id(const shoal_publication_t *p);
 /* Longest message offer takes (term length / 8, at most 16 MiB), and longest
  * unfragmented payload (mtu - 32: what try_claim takes). */
 SHOAL_API size_t shoal_publication_max_message_length(const shoal_publication_t *p);
@@ -422,6 +427,9 @@ SHOAL_API int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragm
 SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);
 SHOAL_API int32_t shoal_subscription_stream_id(const shoal_subscription_t *s);
+/* The driver's id of this subscription: a requester's request publication
+ * names it in response-correlation-id; -1 with SHOAL_EINVAL for NULL. */
+SHOAL_API int64_t shoal_subscription_registration_id(const shoal_subscription_t *s);
 /* Tells the driver, pairs every on_available with on_unavailable (on this
  * thread), frees the handle; as shoal_publication_close. Not during a poll of s. */
 SHOAL_API int shoal_subscription_close(shoal_subscription_t *s);

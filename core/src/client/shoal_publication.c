@@ -496,6 +496,12 @@ int32_t shoal_publication_stream_id(const shoal_publication_t *p)
     return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_stream_id: pub must not be NULL") : p->stream_id;
 }
 
+int64_t shoal_publication_registration_id(const shoal_publication_t *p)
+{
+    return NULL == p ? shoal_set_err(SHOAL_EINVAL, "shoal_publication_registration_id: pub must not be NULL")
+                     : p->registration_id;
+}
+
 /* 0 is never a valid length: it is the NULL answer. */
 size_t shoal_publication_max_message_length(const shoal_publication_t *p)
 {

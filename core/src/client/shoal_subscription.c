@@ -312,6 +312,12 @@ int32_t shoal_subscription_stream_id(const shoal_subscription_t *s)
     return NULL == s ? shoal_set_err(SHOAL_EINVAL, "shoal_subscription_stream_id: sub must not be NULL") : s->stream_id;
 }
 
+int64_t shoal_subscription_registration_id(const shoal_subscription_t *s)
+{
+    return NULL == s ? shoal_set_err(SHOAL_EINVAL, "shoal_subscription_registration_id: sub must not be NULL")
+                     : s->registration_id;
+}
+
 int shoal_subscription_retain_mapping(shoal_subscription_t *s, const uint8_t *data, size_t length,
     shoal_mapping_t **mapping)
 {

@@ -111,6 +111,8 @@ shoal_subscription_link_t *shoal_driver_add_subscription_link(shoal_driver_condu
     link->has_session_id = uri->has_session_id;
     link->session_id = uri->session_id;
     link->media = media;
+    link->is_response = SHOAL_CONTROL_MODE_RESPONSE == uri->control_mode;
+    link->awaiting_response_session = link->is_response;
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
     shoal_subscription_ready_t r = { correlation_id, -1 };
     shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
@@ -211,6 +213,9 @@ static void on_agent_message(int32_t type, const shoal_udp_command_t *msg, void 
             break;
         case SHOAL_UDP_MSG_SETUP:
             shoal_driver_on_setup(c, msg->endpoint, &msg->setup, &msg->address, &msg->source);
+            break;
+        case SHOAL_UDP_MSG_RESPONSE_SETUP:
+            shoal_driver_on_response_setup(c, msg->correlation_id, msg->session_id);
             break;
         case SHOAL_UDP_MSG_RESULT:
             if (0 == msg->code)

@@ -62,6 +62,11 @@ typedef struct shoal_subscription_link_stct
     bool has_session_id;
     int32_t session_id;
     shoal_media_t media;
+    /* A response subscription (control-mode=response) links no stream until
+     * its responder names the session (RSP_SETUP, or the IPC response
+     * publication); then has_session_id/session_id hold that session. */
+    bool awaiting_response_session;
+    bool is_response;
     /* UDP only */
     shoal_receive_channel_endpoint_t *endpoint;
     bool reliable;
@@ -200,6 +205,10 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
 void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
 /* Links every matching subscription to a new publication (image per subscription). */
 void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
+/* IPC response channels: the response subscription registration_id (still
+ * waiting for its responder) takes pub's session and is linked to it. */
+void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_t registration_id,
+    shoal_ipc_publication_t *pub, int64_t now_ms);
 /* Tells linked subscribers the stream is gone and frees their positions. */
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
 
@@ -226,6 +235,12 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
 /* A SETUP the receiver heard for a wanted stream: builds the image if it is news and fits. */
 void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
     const shoal_setup_header_t *setup, const struct sockaddr_storage *from, const struct sockaddr_storage *source);
+/* A request publication of ours heard its responder's RSP_SETUP: the
+ * response subscription response_correlation_id names takes that session. */
+void shoal_driver_on_response_setup(shoal_driver_conductor_t *c, int64_t response_correlation_id,
+    int32_t response_session_id);
+/* The active image of correlation_id, or NULL. */
+shoal_publication_image_t *shoal_driver_find_image(shoal_driver_conductor_t *c, int64_t correlation_id);
 /* Lifecycle of images; every conductor cycle. */
 int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms);
 /* The receiver released an endpoint: freed now. */
@@ -267,6 +282,10 @@ int shoal_driver_ask_sender_destination(shoal_driver_conductor_t *c, bool add, v
     const struct sockaddr_storage *address);
 void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *object, void *endpoint,
     int32_t stream_id, int64_t cooldown_ns);
+/* A stream interest of a subscription on a receive endpoint (any session,
+ * or one session: response subscriptions), added or dropped. */
+void shoal_driver_ask_receiver_stream(shoal_driver_conductor_t *c, bool add, void *endpoint,
+    const shoal_subscription_link_t *link);
 /* Sender and receiver duties when they share the conductor's thread. */
 int shoal_driver_udp_proxy_do_work(shoal_driver_conductor_t *c);
 /* Where waiting for room in a full command queue gives up (dedicated mode). */

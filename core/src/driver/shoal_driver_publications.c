@@ -133,6 +133,7 @@ shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver
             .sparse = uri->has_sparse && uri->sparse,
         },
         .exclusive = exclusive,
+        .response_correlation_id = uri->has_response_correlation_id ? uri->response_correlation_id : -1,
         .channel = channel,
     };
     return p;
@@ -206,9 +207,82 @@ static shoal_ipc_publication_t *find_shared(shoal_driver_conductor_t *c, int32_t
     return NULL;
 }
 
+/* Response channels on one host (docs/response-channels.md), the UDP rules
+ * without the wire: a request publication (response-correlation-id) names
+ * an IPC response subscription of this driver; a response publication
+ * (control-mode=response) names the image (IPC image id) of a request
+ * publication, whose response subscription will take the new publication's
+ * session. *requester is that subscription's registration id, -1 when
+ * none. False with the error sent. */
+static bool check_ipc_response_channel(shoal_driver_conductor_t *c, int64_t correlation_id, const shoal_uri_t *uri,
+    int64_t *requester)
+{
+    char why[192];
+    *requester = -1;
+    if (SHOAL_CONTROL_MODE_RESPONSE == uri->control_mode)
+    {
+        const shoal_ipc_publication_t *request = NULL;
+        for (int32_t i = 0; i < c->ipc_publications_count && NULL == request; i++)
+        {
+            const shoal_ipc_publication_t *p = c->ipc_publications[i];
+            for (int32_t k = 0; k < p->subscriber_count && uri->has_response_correlation_id; k++)
+            {
+                request = p->subscribers[k].image_id == uri->response_correlation_id ? p : request;
+            }
+        }
+        if (!uri->has_response_correlation_id)
+        {
+            snprintf(why, sizeof(why),
+                "aeron:ipc?control-mode=response needs response-correlation-id (an image's "
+                "correlation id)");
+        }
+        else if (NULL == request)
+        {
+            snprintf(why, sizeof(why), "aeron:ipc response-correlation-id %lld: no such image",
+                (long long)uri->response_correlation_id);
+        }
+        else if (request->resource.response_correlation_id < 0)
+        {
+            snprintf(why, sizeof(why),
+                "aeron:ipc response-correlation-id %lld: that image's publication asked for no response channel",
+                (long long)uri->response_correlation_id);
+        }
+        else
+        {
+            *requester = request->resource.response_correlation_id;
+            return true;
+        }
+        shoal_driver_send_error(c, correlation_id, SHOAL_EURI, why);
+        return false;
+    }
+    if (!uri->has_response_correlation_id)
+    {
+        return true;
+    }
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        const shoal_subscription_link_t *l = &c->subscription_links[i];
+        if (l->registration_id == uri->response_correlation_id && SHOAL_MEDIA_IPC == l->media && l->is_response)
+        {
+            return true;
+        }
+    }
+    snprintf(why, sizeof(why),
+        "aeron:ipc response-correlation-id %lld: no response subscription (aeron:ipc?control-mode=response) with "
+        "that registration id",
+        (long long)uri->response_correlation_id);
+    shoal_driver_send_error(c, correlation_id, SHOAL_EURI, why);
+    return false;
+}
+
 void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
 {
+    int64_t requester;
+    if (!check_ipc_response_channel(c, correlation_id, uri, &requester))
+    {
+        return;
+    }
     int32_t term_length, mtu;
     if (!shoal_driver_publication_sizes(c, correlation_id, channel, uri, (int32_t)c->ctx->ipc_term_length, INT32_MAX,
             &term_length, &mtu))
@@ -249,6 +323,10 @@ void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t cl
     if (1 == pub->resource.ref_count)
     {
         shoal_driver_link_subscriptions_to(c, pub, now_ms);
+        if (requester >= 0)
+        {
+            shoal_driver_link_response_subscription(c, requester, pub, now_ms);
+        }
     }
 }
 

@@ -55,10 +55,17 @@ static shoal_receive_channel_endpoint_t *get_receive_endpoint(shoal_driver_condu
     return ep;
 }
 
+/* Whether link wants session_id of stream_id on ep. */
+static bool link_wants(const shoal_subscription_link_t *link, const shoal_receive_channel_endpoint_t *ep,
+    int32_t session_id, int32_t stream_id)
+{
+    return SHOAL_MEDIA_UDP == link->media && link->endpoint == ep && link->stream_id == stream_id &&
+        !link->awaiting_response_session && (!link->has_session_id || link->session_id == session_id);
+}
+
 static bool link_matches_image(const shoal_subscription_link_t *link, const shoal_publication_image_t *image)
 {
-    return SHOAL_MEDIA_UDP == link->media && link->endpoint == image->endpoint && link->stream_id == image->stream_id &&
-        (!link->has_session_id || link->session_id == image->session_id);
+    return link_wants(link, image->endpoint, image->session_id, image->stream_id);
 }
 
 static void link_image(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
@@ -147,8 +154,7 @@ void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_en
     for (int32_t i = 0; i < c->subscription_links_count; i++)
     {
         const shoal_subscription_link_t *l = &c->subscription_links[i];
-        if (SHOAL_MEDIA_UDP == l->media && l->endpoint == ep && l->stream_id == setup->stream_id &&
-            (!l->has_session_id || l->session_id == setup->session_id))
+        if (link_wants(l, ep, setup->session_id, setup->stream_id))
         {
             first = l;
             break;
@@ -181,6 +187,7 @@ void shoal_driver_on_setup(shoal_driver_conductor_t *c, shoal_receive_channel_en
         .source_address = source,
         .source = source_text,
         .channel = first->channel,
+        .setup_flags = setup->frame_header.flags,
     };
     shoal_publication_image_t *image = NULL;
     if (shoal_publication_image_create(&image, c->ctx->dir, &p, ep, &c->counters, now_ns) < 0)
@@ -211,10 +218,10 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
         shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
         return;
     }
-    if (!ch.has_endpoint)
+    if (!ch.has_endpoint && SHOAL_CONTROL_MODE_RESPONSE != uri->control_mode)
     {
         shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
-            "a subscription needs 'endpoint' to receive on");
+            "a subscription needs 'endpoint' to receive on (or control-mode=response with control)");
         return;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
@@ -228,11 +235,14 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
         shoal_driver_send_channel_error(c, correlation_id, shoal_errcode(), channel, NULL);
         return;
     }
-    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_ADD_STREAM, NULL, ep, stream_id, 0);
     ep->udp.ref_count++;
     shoal_subscription_link_t *link =
         shoal_driver_add_subscription_link(c, client_id, correlation_id, stream_id, uri, SHOAL_MEDIA_UDP);
     link->endpoint = ep;
+    if (!link->awaiting_response_session)
+    {
+        shoal_driver_ask_receiver_stream(c, true, ep, link);
+    }
     link->reliable = uri->has_reliable ? uri->reliable : true;
     link->sparse = uri->has_sparse && uri->sparse;
     link->rcv_window = uri->has_rcv_window ? uri->rcv_window : 0;
@@ -249,6 +259,47 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
             link_image(c, link, image, now_ms);
         }
     }
+}
+
+void shoal_driver_on_response_setup(shoal_driver_conductor_t *c, int64_t response_correlation_id,
+    int32_t response_session_id)
+{
+    int64_t now_ms = shoal_epoch_ms();
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        shoal_subscription_link_t *link = &c->subscription_links[i];
+        if (link->registration_id != response_correlation_id || SHOAL_MEDIA_UDP != link->media ||
+            !link->awaiting_response_session)
+        {
+            /* Already set up (the responder repeats RSP_SETUP until our
+             * status messages reach its response publication), or gone. */
+            continue;
+        }
+        link->awaiting_response_session = false;
+        link->has_session_id = true;
+        link->session_id = response_session_id;
+        shoal_driver_ask_receiver_stream(c, true, link->endpoint, link);
+        for (int32_t k = 0; k < c->images_count; k++)
+        {
+            shoal_publication_image_t *image = c->images[k];
+            if (SHOAL_IMAGE_ACTIVE == image->state && link_matches_image(link, image))
+            {
+                link_image(c, link, image, now_ms);
+            }
+        }
+    }
+}
+
+shoal_publication_image_t *shoal_driver_find_image(shoal_driver_conductor_t *c, int64_t correlation_id)
+{
+    for (int32_t i = 0; i < c->images_count; i++)
+    {
+        if (c->images[i]->correlation_id == correlation_id && SHOAL_IMAGE_ACTIVE == c->images[i]->state)
+        {
+            return c->images[i];
+        }
+    }
+    return NULL;
 }
 
 /* Takes an image out of service: no more frames, subscribers told, then it
@@ -287,7 +338,10 @@ void shoal_driver_remove_network_subscription_link(shoal_driver_conductor_t *c, 
             }
         }
     }
-    shoal_driver_ask_receiver(c, SHOAL_UDP_CMD_REMOVE_STREAM, NULL, ep, link->stream_id, 0);
+    if (!link->awaiting_response_session)
+    {
+        shoal_driver_ask_receiver_stream(c, false, ep, link);
+    }
     if (!shoal_driver_release_endpoint(&ep->udp))
     {
         return;

@@ -37,6 +37,8 @@ static shoal_send_channel_endpoint_t *get_send_endpoint(shoal_driver_conductor_t
     shoal_send_channel_endpoint_params_t p = {
         .udp = shoal_driver_endpoint_params(c, ch),
         .destination_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
+        .on_response_setup = shoal_udp_sender_on_response_setup,
+        .on_response_setup_clientd = c->sender,
     };
     if (shoal_send_channel_endpoint_create(&ep, &p) < 0)
     {
@@ -74,6 +76,62 @@ void shoal_driver_on_send_endpoint_released(shoal_driver_conductor_t *c, shoal_s
     }
 }
 
+/* Response channels: a response publication (control-mode=response) names
+ * the image of its requester's request stream, which must have asked for a
+ * response channel; a request publication names a response subscription
+ * of this driver. Returns the image for the first (NULL for the second), or
+ * sends the error and sets *refused. */
+static shoal_publication_image_t *check_response_channel(shoal_driver_conductor_t *c, int64_t correlation_id,
+    const char *channel, const shoal_uri_t *uri, bool *refused)
+{
+    char why[160];
+    *refused = false;
+    if (SHOAL_CONTROL_MODE_RESPONSE == uri->control_mode)
+    {
+        shoal_publication_image_t *image = NULL;
+        if (!uri->has_response_correlation_id)
+        {
+            snprintf(why, sizeof(why),
+                "control-mode=response needs response-correlation-id (an image's correlation id)");
+        }
+        else if (NULL == (image = shoal_driver_find_image(c, uri->response_correlation_id)))
+        {
+            snprintf(why, sizeof(why), "response-correlation-id %lld: no such image",
+                (long long)uri->response_correlation_id);
+        }
+        else if (!image->send_response_setup)
+        {
+            snprintf(why, sizeof(why),
+                "response-correlation-id %lld: that image's publication asked for no response channel",
+                (long long)uri->response_correlation_id);
+            image = NULL;
+        }
+        if (NULL == image)
+        {
+            *refused = true;
+            shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, why);
+        }
+        return image;
+    }
+    if (uri->has_response_correlation_id)
+    {
+        for (int32_t i = 0; i < c->subscription_links_count; i++)
+        {
+            const shoal_subscription_link_t *l = &c->subscription_links[i];
+            if (l->registration_id == uri->response_correlation_id && SHOAL_MEDIA_UDP == l->media && l->is_response)
+            {
+                return NULL;
+            }
+        }
+        snprintf(why, sizeof(why),
+            "response-correlation-id %lld: no response subscription (control-mode=response) with that registration id",
+            (long long)uri->response_correlation_id);
+        *refused = true;
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, why);
+    }
+    return NULL;
+}
+
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, bool exclusive, int64_t now_ms)
 {
@@ -87,6 +145,12 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
     {
         shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
             "a publication needs 'endpoint' (or control-mode for MDC)");
+        return;
+    }
+    bool refused;
+    shoal_publication_image_t *request_image = check_response_channel(c, correlation_id, channel, uri, &refused);
+    if (refused)
+    {
         return;
     }
     int32_t term_length, mtu;
@@ -141,8 +205,10 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
                 mtu, exclusive, canonical),
             .ttl = ch.ttl,
             .reliable = uri->has_reliable ? uri->reliable : true,
-            .fc_default =
-                ch.is_multicast || SHOAL_CONTROL_MODE_NONE != uri->control_mode ? SHOAL_FC_MAX : SHOAL_FC_UNICAST,
+            .fc_default = ch.is_multicast ||
+                    (SHOAL_CONTROL_MODE_NONE != uri->control_mode && SHOAL_CONTROL_MODE_RESPONSE != uri->control_mode)
+                ? SHOAL_FC_MAX
+                : SHOAL_FC_UNICAST,
             .fc_spec = uri->fc,
             .connection_timeout_ns = (int64_t)c->ctx->publication_connection_timeout_ms * 1000000LL,
             .fc_receiver_timeout_ns = (int64_t)c->ctx->flow_control_receiver_timeout_ms * 1000000LL,
@@ -152,6 +218,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
             .tail_probe_interval_ns = (int64_t)c->ctx->nak_retry_delay_us * 1000LL,
             .unblock_timeout_ns = (int64_t)c->ctx->publication_unblock_timeout_ms * 1000000LL,
             .linger_ns = uri->has_linger ? uri->linger_ns : (int64_t)c->ctx->publication_linger_ms * 1000000LL,
+            .is_response = SHOAL_CONTROL_MODE_RESPONSE == uri->control_mode,
         };
         if (shoal_network_publication_create(&pub, c->ctx->dir, &params, ep, &c->counters, now_ns) < 0)
         {
@@ -161,6 +228,13 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         }
         ep->udp.ref_count++;
         c->network_publications[c->network_publications_count++] = pub;
+        if (NULL != request_image)
+        {
+            /* The image announces the session in RSP_SETUPs until the
+             * requester's status messages reach this publication. */
+            pub->response_image_correlation_id = request_image->correlation_id;
+            shoal_store_release(&request_image->response_session_id, (int64_t)pub->resource.session_id);
+        }
         shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_PUBLICATION, pub, ep);
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
@@ -248,6 +322,16 @@ int shoal_driver_tick_network_publications(shoal_driver_conductor_t *c, int64_t 
         shoal_network_publication_t *pub = c->network_publications[i];
         work += shoal_network_publication_on_tick(pub, now_ns,
             c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
+        if (pub->response_image_correlation_id >= 0 && shoal_load_acquire(&pub->has_receivers))
+        {
+            /* The requester hears its responses: its image stops announcing. */
+            shoal_publication_image_t *image = shoal_driver_find_image(c, pub->response_image_correlation_id);
+            if (NULL != image)
+            {
+                shoal_store_release(&image->response_session_id, SHOAL_IMAGE_NO_RESPONSE_SESSION);
+            }
+            pub->response_image_correlation_id = -1;
+        }
         if (SHOAL_NET_PUB_DONE == pub->state && !pub->retiring)
         {
             /* Freed when the sender releases it (on_publication_released). */

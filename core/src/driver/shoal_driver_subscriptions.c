@@ -12,7 +12,7 @@
 static bool matches(const shoal_subscription_link_t *link, const shoal_ipc_publication_t *pub)
 {
     return SHOAL_MEDIA_IPC == link->media && link->stream_id == pub->resource.stream_id &&
-        (!link->has_session_id || link->session_id == pub->resource.session_id);
+        !link->awaiting_response_session && (!link->has_session_id || link->session_id == pub->resource.session_id);
 }
 
 static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link, shoal_ipc_publication_t *pub,
@@ -44,6 +44,26 @@ void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_p
         if (matches(&c->subscription_links[i], pub))
         {
             link_one(c, &c->subscription_links[i], pub, now_ms);
+        }
+    }
+}
+
+void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_t registration_id,
+    shoal_ipc_publication_t *pub, int64_t now_ms)
+{
+    for (int32_t i = 0; i < c->subscription_links_count; i++)
+    {
+        shoal_subscription_link_t *link = &c->subscription_links[i];
+        if (link->registration_id == registration_id && SHOAL_MEDIA_IPC == link->media &&
+            link->awaiting_response_session)
+        {
+            link->awaiting_response_session = false;
+            link->has_session_id = true;
+            link->session_id = pub->resource.session_id;
+            if (matches(link, pub))
+            {
+                link_one(c, link, pub, now_ms);
+            }
         }
     }
 }

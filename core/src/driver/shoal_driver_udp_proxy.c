@@ -80,6 +80,19 @@ void shoal_driver_ask_receiver(shoal_driver_conductor_t *c, int32_t type, void *
     ask(c, &c->receiver->duty.commands, type, &cmd);
 }
 
+void shoal_driver_ask_receiver_stream(shoal_driver_conductor_t *c, bool add, void *endpoint,
+    const shoal_subscription_link_t *link)
+{
+    shoal_udp_command_t cmd;
+    command_init(&cmd, NULL, endpoint);
+    cmd.stream_id = link->stream_id;
+    /* Only a response subscription's interest is per session: a session-id
+     * in a plain subscription's URI filters images in the conductor. */
+    cmd.has_session_id = link->is_response;
+    cmd.session_id = link->session_id;
+    ask(c, &c->receiver->duty.commands, add ? SHOAL_UDP_CMD_ADD_STREAM : SHOAL_UDP_CMD_REMOVE_STREAM, &cmd);
+}
+
 int shoal_driver_udp_proxy_init(shoal_driver_conductor_t *c, shoal_udp_drain_fn_t drain_agent_messages)
 {
     c->sender = calloc(1, sizeof(*c->sender));

@@ -40,6 +40,9 @@
 #define SHOAL_HDR_TYPE_ERR   0x04
 #define SHOAL_HDR_TYPE_SETUP 0x05
 #define SHOAL_HDR_TYPE_RTTM  0x06
+/* Response setup (Aeron's RSP_SETUP): a responder's image tells the
+ * requester's publication which session carries its responses. */
+#define SHOAL_HDR_TYPE_RSP_SETUP 0x0B
 
 #define SHOAL_FRAME_VERSION 0
 
@@ -51,18 +54,23 @@
 
 /* SM flag: the receiver asks the sender for a SETUP frame. */
 #define SHOAL_SM_FLAG_SETUP 0x80
+/* SETUP flags: the publication wants a response channel (its URI has
+ * response-correlation-id), and Aeron's group semantics. */
+#define SHOAL_SETUP_FLAG_SEND_RESPONSE 0x80
+#define SHOAL_SETUP_FLAG_GROUP         0x40
 /* RTTM flag: this frame is a reply. */
 #define SHOAL_RTTM_FLAG_REPLY 0x80
 
 /* ---- lengths ---- */
-#define SHOAL_FRAME_HEADER_LENGTH 8
-#define SHOAL_DATA_HEADER_LENGTH  32
-#define SHOAL_FRAME_ALIGNMENT     32
-#define SHOAL_NAK_HEADER_LENGTH   28
-#define SHOAL_SM_HEADER_LENGTH    36
-#define SHOAL_ERROR_HEADER_LENGTH 40
-#define SHOAL_SETUP_HEADER_LENGTH 40
-#define SHOAL_RTTM_HEADER_LENGTH  40
+#define SHOAL_FRAME_HEADER_LENGTH     8
+#define SHOAL_DATA_HEADER_LENGTH      32
+#define SHOAL_FRAME_ALIGNMENT         32
+#define SHOAL_NAK_HEADER_LENGTH       28
+#define SHOAL_SM_HEADER_LENGTH        36
+#define SHOAL_ERROR_HEADER_LENGTH     40
+#define SHOAL_SETUP_HEADER_LENGTH     40
+#define SHOAL_RTTM_HEADER_LENGTH      40
+#define SHOAL_RSP_SETUP_HEADER_LENGTH 20
 
 /* Byte offsets used by code that touches frames without the structs. */
 #define SHOAL_FRAME_LENGTH_OFFSET        0
@@ -156,6 +164,17 @@ typedef struct shoal_rttm_header_stct
     int64_t receiver_id;
 } shoal_rttm_header_t;
 
+/* Response setup: sent by the image of a request stream (session_id,
+ * stream_id: the request publication's) to the request publication's
+ * address, naming the session of the response publication made for it. */
+typedef struct shoal_response_setup_header_stct
+{
+    shoal_frame_header_t frame_header;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t response_session_id;
+} shoal_response_setup_header_t;
+
 #pragma pack(pop)
 
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_frame_header_t) == SHOAL_FRAME_HEADER_LENGTH, "frame header is 8 bytes");
@@ -165,6 +184,8 @@ SHOAL_LAYOUT_ASSERT(sizeof(shoal_status_message_header_t) == SHOAL_SM_HEADER_LEN
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_error_header_t) == SHOAL_ERROR_HEADER_LENGTH, "error header is 40 bytes");
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_setup_header_t) == SHOAL_SETUP_HEADER_LENGTH, "setup header is 40 bytes");
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_rttm_header_t) == SHOAL_RTTM_HEADER_LENGTH, "rttm header is 40 bytes");
+SHOAL_LAYOUT_ASSERT(sizeof(shoal_response_setup_header_t) == SHOAL_RSP_SETUP_HEADER_LENGTH,
+    "response setup header is 20 bytes");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_offset) == SHOAL_DATA_TERM_OFFSET_OFFSET, "term_offset at 8");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_id) == SHOAL_DATA_TERM_ID_OFFSET, "term_id at 20");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET,

@@ -29,6 +29,9 @@ typedef struct shoal_publication_resource_stct
     int32_t mtu;
     bool exclusive;
     int32_t ref_count; /* publication links holding it */
+    /* response-correlation-id of its URI (response channels), -1: none.
+     * Set before any duty sees the publication; read-only afterwards. */
+    int64_t response_correlation_id;
     int32_t pub_limit_counter_id;
     int32_t pub_pos_counter_id;
     int64_t *pub_limit;
@@ -41,7 +44,8 @@ typedef struct shoal_publication_resource_params_stct
     shoal_media_t media;
     shoal_log_buffer_params_t log; /* registration, session, stream, term length, mtu, ... */
     bool exclusive;
-    const char *channel; /* for counter labels */
+    int64_t response_correlation_id; /* -1: none */
+    const char *channel;             /* for counter labels */
 } shoal_publication_resource_params_t;
 
 /* Creates the log under dir into *log and the publisher limit and position
@@ -51,12 +55,15 @@ int shoal_publication_resource_open(shoal_publication_resource_t *r, shoal_log_b
     const shoal_publication_resource_params_t *params, shoal_counters_manager_t *counters, int64_t now_ms);
 
 /* Whether an add_publication of stream_id with uri may share r (not
- * exclusive, same stream, the session uri names if any); the medium adds
- * its own conditions (active, same endpoint). */
+ * exclusive, same stream, the session uri names if any, the same
+ * response-correlation-id or none on both); the medium adds its own
+ * conditions (active, same endpoint). */
 static inline bool shoal_publication_resource_shareable(const shoal_publication_resource_t *r, int32_t stream_id,
     const shoal_uri_t *uri)
 {
-    return !r->exclusive && r->stream_id == stream_id && (!uri->has_session_id || uri->session_id == r->session_id);
+    int64_t response_correlation_id = uri->has_response_correlation_id ? uri->response_correlation_id : -1;
+    return !r->exclusive && r->stream_id == stream_id && (!uri->has_session_id || uri->session_id == r->session_id) &&
+        r->response_correlation_id == response_correlation_id;
 }
 
 /* Frees the counters and removes the log (clients keep their mappings). */

@@ -233,9 +233,13 @@ static int uri_parse_control_mode(const uri_param_t *p, shoal_uri_t *out)
     {
         out->control_mode = SHOAL_CONTROL_MODE_MANUAL;
     }
+    else if (p->value_length == 8 && memcmp(p->value, "response", 8) == 0)
+    {
+        out->control_mode = SHOAL_CONTROL_MODE_RESPONSE;
+    }
     else
     {
-        return uri_bad_value(p, "dynamic or manual");
+        return uri_bad_value(p, "dynamic, manual or response");
     }
     return 0;
 }
@@ -386,12 +390,24 @@ static int uri_parse_rcv_window(const uri_param_t *p, shoal_uri_t *out)
     return 0;
 }
 
+static int uri_parse_response_correlation_id(const uri_param_t *p, shoal_uri_t *out)
+{
+    int64_t v;
+    if (uri_parse_plain_int(p, &v) < 0 || v < 0)
+    {
+        return uri_bad_value(p, "a registration or correlation id (integer >= 0)");
+    }
+    out->has_response_correlation_id = true;
+    out->response_correlation_id = v;
+    return 0;
+}
+
 /* Order here is the canonical print order; the index is the duplicate-key bit. */
 static const uri_key_def_t URI_KEYS[] = {
     { SHOAL_URI_ENDPOINT_KEY, true, uri_parse_endpoint },
     { SHOAL_URI_INTERFACE_KEY, true, uri_parse_interface },
     { SHOAL_URI_CONTROL_KEY, true, uri_parse_control },
-    { SHOAL_URI_CONTROL_MODE_KEY, true, uri_parse_control_mode },
+    { SHOAL_URI_CONTROL_MODE_KEY, false, uri_parse_control_mode },
     { SHOAL_URI_FC_KEY, true, uri_parse_fc },
     { SHOAL_URI_ALIAS_KEY, false, uri_parse_alias },
     { SHOAL_URI_TERM_LENGTH_KEY, false, uri_parse_term_length },
@@ -404,6 +420,7 @@ static const uri_key_def_t URI_KEYS[] = {
     { SHOAL_URI_GROUP_KEY, true, uri_parse_group },
     { SHOAL_URI_TETHER_KEY, false, uri_parse_tether },
     { SHOAL_URI_RCV_WINDOW_KEY, true, uri_parse_rcv_window },
+    { SHOAL_URI_RESPONSE_CORRELATION_ID_KEY, false, uri_parse_response_correlation_id },
 };
 
 #define URI_KEY_COUNT (sizeof(URI_KEYS) / sizeof(URI_KEYS[0]))
@@ -548,6 +565,16 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
     {
         return shoal_set_err(SHOAL_EURI, "control-mode=dynamic requires key 'control' in channel URI '%s'", uri);
     }
+    if (out->media == SHOAL_MEDIA_UDP && out->control_mode == SHOAL_CONTROL_MODE_RESPONSE && out->control[0] == '\0')
+    {
+        return shoal_set_err(SHOAL_EURI, "control-mode=response requires key 'control' in channel URI '%s'", uri);
+    }
+    if (out->media == SHOAL_MEDIA_IPC && out->control_mode != SHOAL_CONTROL_MODE_NONE &&
+        out->control_mode != SHOAL_CONTROL_MODE_RESPONSE)
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "key 'control-mode' is not valid for aeron:ipc (but for =response) in channel URI '%s'", uri);
+    }
     if (out->media == SHOAL_MEDIA_UDP && out->endpoint[0] == '\0' && out->control[0] == '\0' &&
         out->control_mode != SHOAL_CONTROL_MODE_MANUAL)
     {
@@ -638,7 +665,10 @@ int shoal_uri_print(const shoal_uri_t *uri, char *buf, size_t len)
     if (uri->control_mode != SHOAL_CONTROL_MODE_NONE)
     {
         uri_write_key(&w, SHOAL_URI_CONTROL_MODE_KEY);
-        uri_write(&w, "%s", uri->control_mode == SHOAL_CONTROL_MODE_DYNAMIC ? "dynamic" : "manual");
+        uri_write(&w, "%s",
+            uri->control_mode == SHOAL_CONTROL_MODE_DYNAMIC      ? "dynamic"
+                : uri->control_mode == SHOAL_CONTROL_MODE_MANUAL ? "manual"
+                                                                 : "response");
     }
     uri_write_text(&w, SHOAL_URI_FC_KEY, uri->fc);
     uri_write_text(&w, SHOAL_URI_ALIAS_KEY, uri->alias);
@@ -652,6 +682,8 @@ int shoal_uri_print(const shoal_uri_t *uri, char *buf, size_t len)
     uri_write_bool(&w, uri->has_group, SHOAL_URI_GROUP_KEY, uri->group);
     uri_write_bool(&w, uri->has_tether, SHOAL_URI_TETHER_KEY, uri->tether);
     uri_write_int(&w, uri->has_rcv_window, SHOAL_URI_RCV_WINDOW_KEY, uri->rcv_window);
+    uri_write_int(&w, uri->has_response_correlation_id, SHOAL_URI_RESPONSE_CORRELATION_ID_KEY,
+        uri->response_correlation_id);
     if (w.overflow)
     {
         buf[len - 1] = '\0';

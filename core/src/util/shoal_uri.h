@@ -4,6 +4,8 @@
  *   aeron:ipc
  *   aeron:udp?endpoint=host:port|interface=eth0|ttl=8
  *   aeron:udp?control=host:port|control-mode=dynamic
+ *   aeron:udp?control=host:port|control-mode=response   (response channels,
+ *       docs/response-channels.md; aeron:ipc takes control-mode=response too)
  *
  * Parsing is strict: an unknown key, a duplicate key, a key that does not
  * apply to the media (e.g. endpoint on aeron:ipc) or a bad value fails with
@@ -35,7 +37,8 @@ typedef enum shoal_control_mode_en
 {
     SHOAL_CONTROL_MODE_NONE = 0,
     SHOAL_CONTROL_MODE_DYNAMIC,
-    SHOAL_CONTROL_MODE_MANUAL
+    SHOAL_CONTROL_MODE_MANUAL,
+    SHOAL_CONTROL_MODE_RESPONSE
 } shoal_control_mode_t;
 
 #define SHOAL_URI_MAX_LENGTH 1024
@@ -47,22 +50,23 @@ typedef enum shoal_control_mode_en
 #define SHOAL_URI_MTU_ALIGNMENT   32
 
 /* Key names, shared with the printer and anyone building URIs. */
-#define SHOAL_URI_ENDPOINT_KEY     "endpoint"
-#define SHOAL_URI_INTERFACE_KEY    "interface"
-#define SHOAL_URI_CONTROL_KEY      "control"
-#define SHOAL_URI_CONTROL_MODE_KEY "control-mode"
-#define SHOAL_URI_FC_KEY           "fc"
-#define SHOAL_URI_ALIAS_KEY        "alias"
-#define SHOAL_URI_TERM_LENGTH_KEY  "term-length"
-#define SHOAL_URI_MTU_KEY          "mtu"
-#define SHOAL_URI_SESSION_ID_KEY   "session-id"
-#define SHOAL_URI_LINGER_KEY       "linger"
-#define SHOAL_URI_TTL_KEY          "ttl"
-#define SHOAL_URI_RELIABLE_KEY     "reliable"
-#define SHOAL_URI_SPARSE_KEY       "sparse"
-#define SHOAL_URI_GROUP_KEY        "group"
-#define SHOAL_URI_TETHER_KEY       "tether"
-#define SHOAL_URI_RCV_WINDOW_KEY   "rcv-window"
+#define SHOAL_URI_ENDPOINT_KEY                "endpoint"
+#define SHOAL_URI_INTERFACE_KEY               "interface"
+#define SHOAL_URI_CONTROL_KEY                 "control"
+#define SHOAL_URI_CONTROL_MODE_KEY            "control-mode"
+#define SHOAL_URI_FC_KEY                      "fc"
+#define SHOAL_URI_ALIAS_KEY                   "alias"
+#define SHOAL_URI_TERM_LENGTH_KEY             "term-length"
+#define SHOAL_URI_MTU_KEY                     "mtu"
+#define SHOAL_URI_SESSION_ID_KEY              "session-id"
+#define SHOAL_URI_LINGER_KEY                  "linger"
+#define SHOAL_URI_TTL_KEY                     "ttl"
+#define SHOAL_URI_RELIABLE_KEY                "reliable"
+#define SHOAL_URI_SPARSE_KEY                  "sparse"
+#define SHOAL_URI_GROUP_KEY                   "group"
+#define SHOAL_URI_TETHER_KEY                  "tether"
+#define SHOAL_URI_RCV_WINDOW_KEY              "rcv-window"
+#define SHOAL_URI_RESPONSE_CORRELATION_ID_KEY "response-correlation-id"
 
 typedef struct shoal_uri_stct
 {
@@ -93,12 +97,15 @@ typedef struct shoal_uri_stct
     bool tether;
     bool has_rcv_window;
     int32_t rcv_window; /* > 0; k/m/g suffix accepted, e.g. 128k */
+    bool has_response_correlation_id;
+    int64_t response_correlation_id; /* >= 0: a subscription's registration id or an image's correlation id */
 } shoal_uri_t;
 
 /* Parses uri into *out (fully overwritten). 0, or -1 with SHOAL_EURI (SHOAL_EINVAL
  * for out == NULL) and a message naming the key/value and the URI.
  * Checks beyond single values: aeron:udp needs endpoint, control or
- * control-mode=manual; control-mode=dynamic needs control. Whether a URI suits
+ * control-mode=manual; control-mode=dynamic and =response need control on
+ * aeron:udp; aeron:ipc takes no control-mode but response. Whether a URI suits
  * a publication or a subscription is left to the driver. */
 int shoal_uri_parse(const char *uri, shoal_uri_t *out);
 

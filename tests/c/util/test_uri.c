@@ -95,6 +95,18 @@ static void test_udp_params(void **state)
     u = parse_ok("aeron:udp?control-mode=manual");
     assert_int_equal(u.control_mode, SHOAL_CONTROL_MODE_MANUAL);
 
+    /* Response channels (Aeron's keys). */
+    u = parse_ok("aeron:udp?control=localhost:20126|control-mode=response|response-correlation-id=42");
+    assert_int_equal(u.control_mode, SHOAL_CONTROL_MODE_RESPONSE);
+    assert_true(u.has_response_correlation_id);
+    assert_int_equal(u.response_correlation_id, 42);
+    u = parse_ok("aeron:udp?endpoint=localhost:20125|response-correlation-id=7");
+    assert_int_equal(u.control_mode, SHOAL_CONTROL_MODE_NONE);
+    assert_int_equal(u.response_correlation_id, 7);
+    u = parse_ok("aeron:ipc?control-mode=response");
+    assert_int_equal(u.control_mode, SHOAL_CONTROL_MODE_RESPONSE);
+    assert_false(u.has_response_correlation_id);
+
     u = parse_ok("aeron:udp?endpoint=[::1]:40123");
     assert_string_equal(u.endpoint, "[::1]:40123");
     u = parse_ok("aeron:udp?endpoint=localhost:0");
@@ -218,7 +230,9 @@ static void test_value_errors(void **state)
     assert_uri_error("aeron:udp?endpoint=h:1|fc=avg", "'fc'");
     assert_uri_error("aeron:udp?endpoint=h:1|fc=minimum", "'fc'");
     assert_uri_error("aeron:udp?endpoint=h:1|fc=min,", "'fc'");
-    assert_uri_error("aeron:udp?endpoint=h:1|control-mode=response", "'control-mode'");
+    assert_uri_error("aeron:udp?endpoint=h:1|control-mode=respond", "'control-mode'");
+    assert_uri_error("aeron:udp?endpoint=h:1|response-correlation-id=-1", "'response-correlation-id'");
+    assert_uri_error("aeron:udp?endpoint=h:1|response-correlation-id=x", "'response-correlation-id'");
     assert_uri_error("aeron:udp?endpoint=localhost", "'endpoint'");
     assert_uri_error("aeron:udp?endpoint=localhost:", "'endpoint'");
     assert_uri_error("aeron:udp?endpoint=:40123", "'endpoint'");
@@ -254,6 +268,7 @@ static void test_semantic_errors(void **state)
     assert_uri_error("aeron:udp?ttl=4", "requires key 'endpoint'");
     assert_uri_error("aeron:udp?control-mode=dynamic", "control-mode=dynamic requires key 'control'");
     assert_uri_error("aeron:udp?endpoint=h:1|control-mode=dynamic", "control-mode=dynamic requires key 'control'");
+    assert_uri_error("aeron:udp?endpoint=h:1|control-mode=response", "control-mode=response requires key 'control'");
 }
 
 static void test_print_canonical(void **state)
@@ -275,7 +290,7 @@ static void test_print_canonical(void **state)
     const char *full =
         "aeron:udp?endpoint=224.0.1.1:40456|interface=eth0|control=10.0.0.1:40457|control-mode=dynamic|fc=min|"
         "alias=x|term-length=131072|mtu=1408|session-id=-3|linger=0|ttl=8|reliable=false|sparse=false|group=true|"
-        "tether=true|rcv-window=131072";
+        "tether=true|rcv-window=131072|response-correlation-id=9";
     u = parse_ok(full);
     int n = shoal_uri_print(&u, a, sizeof(a));
     assert_int_equal(n, (int)strlen(full));

@@ -40,6 +40,8 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     pub->tail_probe_backoff_ns = p->tail_probe_interval_ns;
     pub->unblock_timeout_ns = p->unblock_timeout_ns;
     pub->linger_ns = p->linger_ns;
+    pub->is_response = p->is_response;
+    pub->response_image_correlation_id = -1;
     pub->snd_pos_counter_id = pub->snd_lmt_counter_id = pub->snd_bpe_counter_id = -1;
     snprintf(pub->channel, sizeof(pub->channel), "%s", p->resource.channel);
     shoal_retransmit_handler_init(&pub->retransmit, p->retransmit_linger_ns);
@@ -65,6 +67,8 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
         shoal_network_publication_delete(pub, counters, now_ms);
         return -1;
     }
+    pub->setup_flags =
+        pub->resource.response_correlation_id >= 0 && !pub->is_response ? SHOAL_SETUP_FLAG_SEND_RESPONSE : 0;
     pub->snd_pos = shoal_counter_addr(counters->values, pub->snd_pos_counter_id);
     pub->snd_lmt = shoal_counter_addr(counters->values, pub->snd_lmt_counter_id);
     pub->snd_bpe = shoal_counter_addr(counters->values, pub->snd_bpe_counter_id);
@@ -100,11 +104,31 @@ void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_co
 
 /* ------------------------------------------------------------------ sender */
 
+/* Datagrams to the publication's receivers: the endpoint's destinations,
+ * or a response publication's one requester (none known yet: as if sent,
+ * as MDC without receivers). One predictable branch per batch. */
+static inline int send_datagrams(shoal_network_publication_t *pub, const struct iovec *datagrams, int count)
+{
+    if (pub->is_response)
+    {
+        return pub->has_response_address
+            ? shoal_send_channel_endpoint_send_batch_to(pub->endpoint, datagrams, count, &pub->response_address)
+            : count;
+    }
+    return shoal_send_channel_endpoint_send(pub->endpoint, datagrams, count);
+}
+
+static bool send_one(shoal_network_publication_t *pub, const void *buf, size_t length)
+{
+    struct iovec iov = { (void *)buf, length };
+    return 1 == send_datagrams(pub, &iov, 1);
+}
+
 static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
 {
     shoal_setup_header_t s;
     int32_t term_offset = (int32_t)(pub->sender_position & (pub->log.term_length - 1));
-    s.frame_header = shoal_frame_header(SHOAL_SETUP_HEADER_LENGTH, 0, SHOAL_HDR_TYPE_SETUP);
+    s.frame_header = shoal_frame_header(SHOAL_SETUP_HEADER_LENGTH, pub->setup_flags, SHOAL_HDR_TYPE_SETUP);
     s.term_offset = term_offset;
     s.session_id = pub->resource.session_id;
     s.stream_id = pub->resource.stream_id;
@@ -114,7 +138,7 @@ static void send_setup(shoal_network_publication_t *pub, int64_t now_ns)
     s.term_length = pub->log.term_length;
     s.mtu = pub->resource.mtu;
     s.ttl = pub->ttl;
-    if (shoal_send_channel_endpoint_send_all(pub->endpoint, &s, sizeof(s)))
+    if (send_one(pub, &s, sizeof(s)))
     {
         pub->time_of_last_setup_ns = now_ns;
     }
@@ -132,7 +156,7 @@ static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
     h.term_id = shoal_logbuffer_compute_term_id_from_position(pub->sender_position, pub->log.position_bits_to_shift,
         pub->log.initial_term_id);
     h.reserved_value = 0;
-    if (shoal_send_channel_endpoint_send_all(pub->endpoint, &h, sizeof(h)))
+    if (send_one(pub, &h, sizeof(h)))
     {
         pub->time_of_last_data_or_heartbeat_ns = now_ns;
         shoal_udp_counters_add(&pub->endpoint->udp.counters, SHOAL_UDP_COUNTER_HEARTBEATS_SENT, 1);
@@ -173,7 +197,7 @@ static int send_data(shoal_network_publication_t *pub, int64_t now_ns)
     {
         return 0;
     }
-    int sent = shoal_send_channel_endpoint_send(pub->endpoint, iov, count);
+    int sent = send_datagrams(pub, iov, count);
     if (sent > 0)
     {
         pub->sender_position = position_after[sent - 1];
@@ -299,6 +323,13 @@ void shoal_network_publication_on_status_message(shoal_network_publication_t *pu
         {
             pub->should_send_setup = true;
             pub->time_of_last_setup_ns = now_ns - SHOAL_NET_PUB_SETUP_INTERVAL_NS;
+            if (pub->is_response)
+            {
+                /* The requester's response subscription, from the socket it
+                 * receives on: where this stream goes (as Aeron). */
+                pub->response_address = *from;
+                pub->has_response_address = true;
+            }
         }
         return;
     }

@@ -25,6 +25,12 @@
  *    window is cut to half a term, the most a receiver may hold ahead.
  *  - Connected while SMs keep coming (publication connection timeout).
  *
+ * Response channels (docs/response-channels.md): a request publication
+ * (response-correlation-id in its URI) sets the SEND_RESPONSE flag in its
+ * SETUPs; a response publication (control-mode=response) sends to the
+ * address of the status message with the SETUP flag that named its
+ * session, and nothing before one came.
+ *
  * Conductor (conductor duty): publisher limit = sender position + term
  * window while connected, = sender position while no receiver is live (so
  * offers say NOT_CONNECTED instead of writing what nobody will receive),
@@ -90,6 +96,7 @@ typedef struct shoal_network_publication_params_stct
     int64_t tail_probe_interval_ns;
     int64_t unblock_timeout_ns;
     int64_t linger_ns;
+    bool is_response; /* control-mode=response */
 } shoal_network_publication_params_t;
 
 typedef struct shoal_network_publication_stct
@@ -110,9 +117,14 @@ typedef struct shoal_network_publication_stct
     int64_t tail_probe_interval_ns;
     int64_t unblock_timeout_ns;
     int64_t linger_ns;
+    bool is_response;    /* a response publication (control-mode=response) */
+    uint8_t setup_flags; /* SHOAL_SETUP_FLAG_SEND_RESPONSE for a request publication */
 
     /* ---- conductor only ---- */
     bool retiring; /* conductor: DONE, removal asked of the sender */
+    /* A response publication's image (its requester's request stream) that
+     * sends RSP_SETUPs until a status message comes; -1: none (any more). */
+    int64_t response_image_correlation_id;
     int64_t clean_position;
     int64_t last_snd_pos_seen;
     int64_t time_of_last_snd_pos_change_ns;
@@ -147,6 +159,8 @@ typedef struct shoal_network_publication_stct
     int64_t retransmit_bytes_sent;
     int32_t known_receiver_count;
     shoal_known_receiver_t known_receivers[SHOAL_NET_PUB_MAX_KNOWN_RECEIVERS];
+    bool has_response_address; /* response publications: where the requester is */
+    struct sockaddr_storage response_address;
 } shoal_network_publication_t;
 
 int shoal_network_publication_create(shoal_network_publication_t **pub, const char *dir,

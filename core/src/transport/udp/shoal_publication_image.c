@@ -45,6 +45,8 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->control_address = *p->control_address;
     image->source_address = NULL != p->source_address ? *p->source_address : *p->control_address;
     image->receiver_id = p->receiver_id;
+    image->send_response_setup = 0 != (p->setup_flags & SHOAL_SETUP_FLAG_SEND_RESPONSE);
+    image->response_session_id = SHOAL_IMAGE_NO_RESPONSE_SESSION;
     /* Subscribers consume a fragmented message only once all of it is in,
      * so the window must hold the largest message a publication accepts
      * (with a header per fragment), else the stream would stall on it. */
@@ -239,6 +241,23 @@ static void send_rttm(shoal_publication_image_t *image, int64_t now_ns)
     image->time_of_last_rttm_ns = now_ns;
 }
 
+/* Tells the requester which session its responses come on (to the
+ * request publication's socket, as the status messages). */
+static void send_response_setup(shoal_publication_image_t *image)
+{
+    int64_t session = shoal_load_acquire(&image->response_session_id);
+    if (SHOAL_IMAGE_NO_RESPONSE_SESSION == session)
+    {
+        return;
+    }
+    shoal_response_setup_header_t r;
+    r.frame_header = shoal_frame_header(SHOAL_RSP_SETUP_HEADER_LENGTH, 0, SHOAL_HDR_TYPE_RSP_SETUP);
+    r.session_id = image->session_id;
+    r.stream_id = image->stream_id;
+    r.response_session_id = (int32_t)session;
+    shoal_receive_channel_endpoint_send_to(image->endpoint, &r, sizeof(r), &image->control_address);
+}
+
 static void send_nak(void *clientd, int32_t term_id, int32_t term_offset, int32_t length)
 {
     shoal_publication_image_t *image = clientd;
@@ -384,6 +403,10 @@ int shoal_publication_image_do_work(shoal_publication_image_t *image, int64_t no
         int32_t term_offset = (int32_t)(position & (image->log.term_length - 1));
         shoal_receive_channel_endpoint_send_sm(image->endpoint, &image->control_address, image->session_id,
             image->stream_id, term_id, term_offset, image->rcv_window, 0);
+        if (image->send_response_setup)
+        {
+            send_response_setup(image);
+        }
         image->last_sm_position = position;
         image->time_of_last_sm_ns = now_ns;
         image->sm_pending = false;

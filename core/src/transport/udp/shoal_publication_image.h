@@ -25,6 +25,11 @@
  * answered with an SM at once: the sender probes like that when it waits
  * for an acknowledgement that may have been lost.
  *
+ * Response channels: an image whose SETUP had the SEND_RESPONSE flag may
+ * get a response publication (the conductor stores its session in
+ * response_session_id); until that publication hears its requester, every
+ * status message goes with an RSP_SETUP naming the session.
+ *
  * Conductor duty: subscribers join/leave (the slowest subscriber's position
  * is published to the receiver in subscriber_position), liveness (no frame for the image
  * liveness timeout), end of stream (EOS heartbeat and every subscriber past
@@ -54,6 +59,8 @@ typedef enum shoal_image_state_en
 
 #define SHOAL_IMAGE_SM_INTERVAL_NS   (200 * 1000 * 1000LL)
 #define SHOAL_IMAGE_RTTM_INTERVAL_NS (1000 * 1000 * 1000LL)
+/* response_session_id when there is none to announce. */
+#define SHOAL_IMAGE_NO_RESPONSE_SESSION INT64_MIN
 
 typedef struct shoal_image_subscriber_stct
 {
@@ -75,6 +82,7 @@ typedef struct shoal_publication_image_params_stct
     const struct sockaddr_storage *source_address;  /* where the SETUP came from */
     const char *source;                             /* text for labels / clients */
     const char *channel;
+    uint8_t setup_flags; /* of the SETUP that made it */
 } shoal_publication_image_params_t;
 
 typedef struct shoal_publication_image_stct
@@ -94,6 +102,7 @@ typedef struct shoal_publication_image_stct
     int64_t receiver_id;
     int32_t rcv_window;
     int64_t join_position;
+    bool send_response_setup; /* the publication asked for a response channel */
     int32_t rcv_hwm_counter_id, rcv_pos_counter_id;
     int64_t *rcv_hwm, *rcv_pos;
 
@@ -108,6 +117,7 @@ typedef struct shoal_publication_image_stct
     /* ---- conductor writes, receiver reads ---- */
     shoal_image_state_t state;
     int64_t subscriber_position; /* slowest subscriber; INT64_MAX: none */
+    int64_t response_session_id; /* to announce in RSP_SETUPs; SHOAL_IMAGE_NO_RESPONSE_SESSION: none */
 
     /* ---- receiver writes, conductor reads ---- */
     int64_t time_of_last_packet_ns;

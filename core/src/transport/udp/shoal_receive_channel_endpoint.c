@@ -13,7 +13,8 @@
 int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp,
     const shoal_receive_channel_endpoint_params_t *p)
 {
-    if (!p->udp.channel->has_endpoint)
+    const bool is_response = SHOAL_CONTROL_MODE_RESPONSE == p->udp.channel->uri.control_mode;
+    if (!p->udp.channel->has_endpoint && !(is_response && p->udp.channel->has_control))
     {
         return shoal_set_err(SHOAL_EURI, "subscription channel '%s' needs an endpoint to receive on",
             p->udp.channel->uri.control);
@@ -35,6 +36,18 @@ int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp
         .join_group = ch->is_multicast ? &ch->endpoint : NULL,
         .reuse_address = ch->is_multicast,
     };
+    struct sockaddr_storage wildcard;
+    if (!ch->has_endpoint)
+    {
+        /* A requester's response subscription: any port; the responder
+         * learns it from our status messages. All zeros is the wildcard
+         * address, port 0, of either family. */
+        memset(&wildcard, 0, sizeof(wildcard));
+        wildcard.ss_family = ch->control.ss_family;
+        tp.bind_address = ch->has_interface && ch->interface_address.ss_family == ch->control.ss_family
+            ? &ch->interface_address
+            : &wildcard;
+    }
     if (shoal_udp_endpoint_open(&ep->udp, &p->udp, &tp) < 0)
     {
         free(ep);
@@ -56,11 +69,14 @@ void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep)
     free(ep);
 }
 
-static int32_t find_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+static int32_t find_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id, bool has_session_id,
+    int32_t session_id)
 {
     for (int32_t i = 0; i < ep->stream_count; i++)
     {
-        if (ep->streams[i].stream_id == stream_id)
+        const shoal_rcv_stream_interest_t *s = &ep->streams[i];
+        if (s->stream_id == stream_id && s->has_session_id == has_session_id &&
+            (!has_session_id || s->session_id == session_id))
         {
             return i;
         }
@@ -68,9 +84,10 @@ static int32_t find_stream(const shoal_receive_channel_endpoint_t *ep, int32_t s
     return -1;
 }
 
-int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id,
+    bool has_session_id, int32_t session_id)
 {
-    int32_t i = find_stream(ep, stream_id);
+    int32_t i = find_stream(ep, stream_id, has_session_id, session_id);
     if (i >= 0)
     {
         ep->streams[i].ref_count++;
@@ -81,26 +98,40 @@ int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *
     {
         return -1;
     }
-    ep->streams[ep->stream_count].stream_id = stream_id;
-    ep->streams[ep->stream_count].ref_count = 1;
+    ep->streams[ep->stream_count] = (shoal_rcv_stream_interest_t){
+        .stream_id = stream_id,
+        .has_session_id = has_session_id,
+        .session_id = has_session_id ? session_id : 0,
+        .ref_count = 1,
+    };
     ep->stream_count++;
     /* Announce ourselves at once to an MDC control address. */
     ep->time_of_last_control_elicit_ns = 0;
     return 0;
 }
 
-void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id,
+    bool has_session_id, int32_t session_id)
 {
-    int32_t i = find_stream(ep, stream_id);
+    int32_t i = find_stream(ep, stream_id, has_session_id, session_id);
     if (i >= 0 && --ep->streams[i].ref_count <= 0)
     {
         ep->streams[i] = ep->streams[--ep->stream_count];
     }
 }
 
-bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id)
+bool shoal_receive_channel_endpoint_wants(const shoal_receive_channel_endpoint_t *ep, int32_t session_id,
+    int32_t stream_id)
 {
-    return find_stream(ep, stream_id) >= 0;
+    for (int32_t i = 0; i < ep->stream_count; i++)
+    {
+        const shoal_rcv_stream_interest_t *s = &ep->streams[i];
+        if (s->stream_id == stream_id && (!s->has_session_id || s->session_id == session_id))
+        {
+            return true;
+        }
+    }
+    return false;
 }
 
 int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image)
@@ -249,7 +280,8 @@ static void on_data(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, si
         shoal_publication_image_insert(image, buf, length, span, now_ns);
         return;
     }
-    if (!shoal_receive_channel_endpoint_has_stream(ep, stream_id) || is_pending(ep, session_id, stream_id, now_ns))
+    if (!shoal_receive_channel_endpoint_wants(ep, session_id, stream_id) ||
+        is_pending(ep, session_id, stream_id, now_ns))
     {
         return;
     }
@@ -290,7 +322,7 @@ static void on_setup(shoal_receive_channel_endpoint_t *ep, const uint8_t *buf, c
         image->sm_pending = true;
         return;
     }
-    if (!shoal_receive_channel_endpoint_has_stream(ep, s.stream_id))
+    if (!shoal_receive_channel_endpoint_wants(ep, s.session_id, s.stream_id))
     {
         return;
     }
@@ -345,6 +377,7 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
         case SHOAL_HDR_TYPE_SM:
         case SHOAL_HDR_TYPE_NAK:
         case SHOAL_HDR_TYPE_ERR:
+        case SHOAL_HDR_TYPE_RSP_SETUP:
             /* Control frames are for senders; harmless here (e.g. looped back). */
             break;
         default: invalid(ep); break;
@@ -370,18 +403,21 @@ int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep,
     if (ep->udp.channel.has_control && now_ns - ep->time_of_last_control_elicit_ns >= SHOAL_RCV_ELICIT_INTERVAL_NS)
     {
         /* MDC: tell the publication's control address we are here, for every
-         * stream we want (session 0: any session of it). */
+         * stream we want (session 0: any session of it); response channels:
+         * for the one session the responder named. */
         for (int32_t i = 0; i < ep->stream_count; i++)
         {
+            const shoal_rcv_stream_interest_t *s = &ep->streams[i];
             bool has_image = false;
             for (int32_t k = 0; k < ep->image_count && !has_image; k++)
             {
-                has_image = ep->images[k]->stream_id == ep->streams[i].stream_id;
+                has_image = ep->images[k]->stream_id == s->stream_id &&
+                    (!s->has_session_id || ep->images[k]->session_id == s->session_id);
             }
             if (!has_image)
             {
-                shoal_receive_channel_endpoint_send_sm(ep, &ep->udp.channel.control, 0, ep->streams[i].stream_id, 0, 0,
-                    0, SHOAL_SM_FLAG_SETUP);
+                shoal_receive_channel_endpoint_send_sm(ep, &ep->udp.channel.control,
+                    s->has_session_id ? s->session_id : 0, s->stream_id, 0, 0, 0, SHOAL_SM_FLAG_SETUP);
                 work++;
             }
         }

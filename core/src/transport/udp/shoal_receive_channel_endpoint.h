@@ -26,6 +26,14 @@
  * announce itself: an SM with the SETUP flag to the control address every
  * 100 ms for each wanted stream, so the publication adds it as a destination.
  *
+ * Response channels (control=host:port|control-mode=response, see
+ * docs/response-channels.md): the endpoint binds an ephemeral port (the
+ * interface's, else the wildcard address), and wants a stream only for the
+ * one session the responder named in its RSP_SETUP; it announces itself
+ * with an SM carrying that session id and the SETUP flag to the control
+ * address, every 100 ms until the image is there (the response publication
+ * takes the SM's source as its destination).
+ *
  * Thread ownership: the receiver duty polls it and changes its streams and
  * images (asked by the conductor through its command queue); the conductor
  * creates it and deletes it once the receiver released it.
@@ -50,9 +58,13 @@ typedef void (*shoal_on_setup_fn)(void *clientd, shoal_receive_channel_endpoint_
     const shoal_setup_header_t *setup, const struct sockaddr_storage *control, const struct sockaddr_storage *source,
     int64_t now_ns);
 
+/* A stream wanted on the endpoint: any session of it, or (response
+ * channels) one session. */
 typedef struct shoal_rcv_stream_interest_stct
 {
     int32_t stream_id;
+    bool has_session_id;
+    int32_t session_id;
     int32_t ref_count;
 } shoal_rcv_stream_interest_t;
 
@@ -96,9 +108,15 @@ int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **ep,
     const shoal_receive_channel_endpoint_params_t *params);
 void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep);
 
-int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
-void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
-bool shoal_receive_channel_endpoint_has_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id);
+/* Stream interests, counted: any session of stream_id, or only session_id
+ * when has_session_id. */
+int shoal_receive_channel_endpoint_add_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id,
+    bool has_session_id, int32_t session_id);
+void shoal_receive_channel_endpoint_remove_stream(shoal_receive_channel_endpoint_t *ep, int32_t stream_id,
+    bool has_session_id, int32_t session_id);
+/* Whether a subscription here wants session_id of stream_id. */
+bool shoal_receive_channel_endpoint_wants(const shoal_receive_channel_endpoint_t *ep, int32_t session_id,
+    int32_t stream_id);
 
 int shoal_receive_channel_endpoint_add_image(shoal_receive_channel_endpoint_t *ep, shoal_publication_image_t *image);
 /* Removes the image from dispatch; its session is ignored for cooldown_ns. */

@@ -19,6 +19,8 @@ int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **epp,
     shoal_udp_endpoint_init(&ep->udp, p->udp.channel);
     ep->control_mode = p->udp.channel->uri.control_mode;
     ep->destination_timeout_ns = p->destination_timeout_ns;
+    ep->on_response_setup = p->on_response_setup;
+    ep->on_response_setup_clientd = p->on_response_setup_clientd;
     ep->msgs = calloc((size_t)SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS, sizeof(struct mmsghdr));
     if (NULL == ep->msgs)
     {
@@ -232,10 +234,16 @@ int shoal_send_channel_endpoint_resend(shoal_send_channel_endpoint_t *ep, const 
      * duplicates, fall behind, and NAK more (3 receivers at 10 % loss: NAKs
      * and resends several times the losses). The requester's address is
      * its data socket (receivers send control frames from it). */
+    return shoal_send_channel_endpoint_send_batch_to(ep, datagrams, count, requester);
+}
+
+int shoal_send_channel_endpoint_send_batch_to(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams,
+    int count, const struct sockaddr_storage *to)
+{
     struct mmsghdr *msgs = ep->msgs;
     for (int i = 0; i < count; i++)
     {
-        datagram_to(&msgs[i], &datagrams[i], requester);
+        datagram_to(&msgs[i], &datagrams[i], to);
     }
     return shoal_udp_transport_sendmmsg(&ep->udp.transport, msgs, count);
 }
@@ -277,11 +285,41 @@ static void on_dynamic_receiver(shoal_send_channel_endpoint_t *ep, const struct 
     d->time_of_last_activity_ns = now_ns;
 }
 
+/* RSP_SETUP: a responder's image names the session of the response
+ * publication it made for one of our request publications. Anything else
+ * (no such publication, or one that asked for no response channel) is
+ * counted invalid: nobody sends it legitimately. */
+static void on_response_setup(shoal_send_channel_endpoint_t *ep, const uint8_t *buf)
+{
+    shoal_response_setup_header_t r;
+    memcpy(&r, buf, sizeof(r));
+    for (int32_t i = 0; i < ep->publication_count; i++)
+    {
+        shoal_network_publication_t *pub = ep->publications[i];
+        if (pub->resource.stream_id == r.stream_id && pub->resource.session_id == r.session_id &&
+            pub->resource.response_correlation_id >= 0 && !pub->is_response)
+        {
+            if (NULL != ep->on_response_setup)
+            {
+                ep->on_response_setup(ep->on_response_setup_clientd, pub->resource.response_correlation_id,
+                    r.response_session_id);
+            }
+            return;
+        }
+    }
+    invalid(ep);
+}
+
 static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const struct sockaddr_storage *from,
     int64_t now_ns)
 {
     shoal_send_channel_endpoint_t *ep = endpoint;
     int type = shoal_udp_datagram_type(buf, length);
+    if (SHOAL_HDR_TYPE_RSP_SETUP == type)
+    {
+        on_response_setup(ep, buf);
+        return;
+    }
     if (SHOAL_HDR_TYPE_SM != type && SHOAL_HDR_TYPE_NAK != type && SHOAL_HDR_TYPE_RTTM != type &&
         SHOAL_HDR_TYPE_ERR != type)
     {
@@ -327,11 +365,13 @@ static void dispatch(void *endpoint, const uint8_t *buf, size_t length, const st
         shoal_udp_counters_add(&ep->udp.counters, SHOAL_UDP_COUNTER_NAKS_RECEIVED, 1);
     }
     bool matched = false;
+    /* Session 0 asks every session of the stream for a SETUP (MDC); a
+     * response publication belongs to one requester: exact sessions only. */
+    bool any_session = is_setup_elicit && 0 == session_id && SHOAL_CONTROL_MODE_RESPONSE != ep->control_mode;
     for (int32_t i = 0; i < ep->publication_count; i++)
     {
         shoal_network_publication_t *pub = ep->publications[i];
-        if (pub->resource.stream_id != stream_id ||
-            (pub->resource.session_id != session_id && !(is_setup_elicit && 0 == session_id)))
+        if (pub->resource.stream_id != stream_id || (pub->resource.session_id != session_id && !any_session))
         {
             continue;
         }

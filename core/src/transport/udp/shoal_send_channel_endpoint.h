@@ -18,6 +18,15 @@
  *    and its status messages (its image keeps sending them until its
  *    liveness timeout) are ignored while they keep coming: with fc=min it
  *    would otherwise hold every other receiver back.
+ *  - response (control=host:port|control-mode=response): the socket binds
+ *    the control address, shared by the response publications of every
+ *    requester; each publication sends to the one address whose status
+ *    message with the SETUP flag named its session (its requester's
+ *    response subscription), nowhere before. Status messages must name
+ *    the session exactly (no session-0 wildcard here).
+ *  - RSP_SETUP frames (a responder's image naming the response session)
+ *    are handed, for a publication with response-correlation-id, to
+ *    on_response_setup (the sender passes them to the conductor).
  *
  * Thread ownership: the sender duty uses it (send, poll, destinations,
  * publications: the conductor asks through the sender's command queue); the
@@ -34,6 +43,10 @@
 #include "transport/udp/shoal_udp_endpoint.h"
 
 #define SHOAL_MDC_MAX_DESTINATIONS 64
+
+/* response_correlation_id: the publication's (its requester's response
+ * subscription); response_session_id: what the RSP_SETUP named. */
+typedef void (*shoal_on_response_setup_fn)(void *clientd, int64_t response_correlation_id, int32_t response_session_id);
 
 typedef struct shoal_udp_destination_stct
 {
@@ -59,12 +72,16 @@ struct shoal_send_channel_endpoint_stct
     int32_t publication_count;
     int32_t publication_capacity;
     struct mmsghdr *msgs; /* SHOAL_UDP_BATCH * SHOAL_MDC_MAX_DESTINATIONS */
+    shoal_on_response_setup_fn on_response_setup;
+    void *on_response_setup_clientd;
 };
 
 typedef struct shoal_send_channel_endpoint_params_stct
 {
     shoal_udp_endpoint_params_t udp;
     int64_t destination_timeout_ns;
+    shoal_on_response_setup_fn on_response_setup; /* NULL: RSP_SETUP frames are dropped */
+    void *on_response_setup_clientd;
 } shoal_send_channel_endpoint_params_t;
 
 int shoal_send_channel_endpoint_create(shoal_send_channel_endpoint_t **ep,
@@ -86,6 +103,10 @@ int shoal_send_channel_endpoint_remove_destination(shoal_send_channel_endpoint_t
 /* Sends each datagram to every destination. Returns how many datagrams went
  * out to all of them (the rest are for the next attempt). */
 int shoal_send_channel_endpoint_send(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams, int count);
+/* Sends each datagram to one address (a response publication's
+ * requester); returns datagrams sent. */
+int shoal_send_channel_endpoint_send_batch_to(shoal_send_channel_endpoint_t *ep, const struct iovec *datagrams,
+    int count, const struct sockaddr_storage *to);
 /* Resends for a NAK from requester: MDC sends them to the requester only
  * (the other receivers have the data or ask themselves), multicast and
  * unicast as shoal_send_channel_endpoint_send. Returns datagrams sent. */

@@ -48,8 +48,9 @@ typedef enum shoal_udp_command_type_en
     /* sender / receiver -> conductor */
     SHOAL_UDP_MSG_RELEASED, /* command: which REMOVE_* released object */
     SHOAL_UDP_MSG_SETUP,
-    SHOAL_UDP_MSG_RESULT, /* correlation_id, code (0: success), message */
-    SHOAL_UDP_MSG_ERROR   /* code, message: for the driver's error log */
+    SHOAL_UDP_MSG_RESPONSE_SETUP, /* correlation_id: the request publication's response-correlation-id; session_id */
+    SHOAL_UDP_MSG_RESULT,         /* correlation_id, code (0: success), message */
+    SHOAL_UDP_MSG_ERROR           /* code, message: for the driver's error log */
 } shoal_udp_command_type_t;
 
 typedef struct shoal_udp_command_stct
@@ -60,6 +61,8 @@ typedef struct shoal_udp_command_stct
     int64_t registration_id;         /* ADD_DESTINATION */
     int64_t cooldown_ns;             /* REMOVE_IMAGE */
     int32_t stream_id;               /* ADD/REMOVE_STREAM */
+    bool has_session_id;             /* ADD/REMOVE_STREAM: one session of it only */
+    int32_t session_id;              /* ADD/REMOVE_STREAM; RESPONSE_SETUP: the response session */
     int32_t command;                 /* RELEASED */
     int32_t code;                    /* RESULT, ERROR */
     struct sockaddr_storage address; /* destination; SETUP: control address */

@@ -67,6 +67,7 @@ static inline int shoal_udp_datagram_type(const uint8_t *buf, size_t length)
         case SHOAL_HDR_TYPE_ERR: min = SHOAL_ERROR_HEADER_LENGTH; break;
         case SHOAL_HDR_TYPE_SETUP: min = SHOAL_SETUP_HEADER_LENGTH; break;
         case SHOAL_HDR_TYPE_RTTM: min = SHOAL_RTTM_HEADER_LENGTH; break;
+        case SHOAL_HDR_TYPE_RSP_SETUP: min = SHOAL_RSP_SETUP_HEADER_LENGTH; break;
         default: return -1;
     }
     if (length < min || (size_t)h.frame_length < min || (size_t)h.frame_length > length)

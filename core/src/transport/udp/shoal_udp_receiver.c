@@ -40,13 +40,15 @@ static void on_receiver_command(int32_t type, const shoal_udp_command_t *cmd, vo
             shoal_udp_command_queue_post_released(r->duty.to_conductor, type, cmd->object);
             break;
         case SHOAL_UDP_CMD_ADD_STREAM:
-            if (shoal_receive_channel_endpoint_add_stream(cmd->endpoint, cmd->stream_id) < 0)
+            if (shoal_receive_channel_endpoint_add_stream(cmd->endpoint, cmd->stream_id, cmd->has_session_id,
+                    cmd->session_id) < 0)
             {
                 shoal_udp_command_queue_post_outcome(r->duty.to_conductor, -1, -1, "receiver");
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_STREAM:
-            shoal_receive_channel_endpoint_remove_stream(cmd->endpoint, cmd->stream_id);
+            shoal_receive_channel_endpoint_remove_stream(cmd->endpoint, cmd->stream_id, cmd->has_session_id,
+                cmd->session_id);
             break;
         case SHOAL_UDP_CMD_ADD_IMAGE:
             if (shoal_receive_channel_endpoint_add_image(cmd->endpoint, cmd->object) < 0 ||

@@ -97,3 +97,17 @@ int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
     }
     return work;
 }
+
+void shoal_udp_sender_on_response_setup(void *clientd, int64_t response_correlation_id, int32_t response_session_id)
+{
+    shoal_udp_sender_t *s = clientd;
+    shoal_udp_command_t msg;
+    memset(&msg, 0, offsetof(shoal_udp_command_t, message));
+    msg.correlation_id = response_correlation_id;
+    msg.session_id = response_session_id;
+    /* A full queue drops it: the responder repeats it with every status message. */
+    if (!shoal_udp_command_queue_offer(s->duty.to_conductor, SHOAL_UDP_MSG_RESPONSE_SETUP, &msg))
+    {
+        shoal_err_clear();
+    }
+}

@@ -37,5 +37,8 @@ void shoal_udp_sender_close(shoal_udp_sender_t *s);
 /* Runs queued commands; shoal_udp_sender_do_work does it first. */
 int shoal_udp_sender_do_commands(shoal_udp_sender_t *s);
 int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns);
+/* A send endpoint's on_response_setup (clientd: the sender): passed on to
+ * the conductor as SHOAL_UDP_MSG_RESPONSE_SETUP. */
+void shoal_udp_sender_on_response_setup(void *clientd, int64_t response_correlation_id, int32_t response_session_id);
 
 #endif
