@@ -892,6 +892,11 @@ function Publication:session_id()
     return tonumber(C.shoal_publication_session_id(live_handle(self, "publication", 2)))
 end
 
+-- The driver's id of this add_publication (what response-correlation-id names).
+function Publication:registration_id()
+    return tonumber(C.shoal_publication_registration_id(live_handle(self, "publication", 2)))
+end
+
 function Publication:stream_id()
     return tonumber(C.shoal_publication_stream_id(live_handle(self, "publication", 2)))
 end
@@ -1058,6 +1063,12 @@ function Subscription:image_count()
     return tonumber(C.shoal_subscription_image_count(h))
 end
 
+-- The driver's id of this subscription: a requester's request publication
+-- names it in response-correlation-id.
+function Subscription:registration_id()
+    return tonumber(C.shoal_subscription_registration_id(live_handle(self, "subscription", 2)))
+end
+
 function Subscription:stream_id()
     return tonumber(C.shoal_subscription_stream_id(live_handle(self, "subscription", 2)))
 end
@@ -1099,6 +1110,26 @@ if jit then
 end
 
 -- ------------------------------------------------------------ extras ----
+
+-- Request/response helpers (shoal_response.lua, docs/response-channels.md):
+--   client:requester{ request_channel, request_stream_id, response_channel, response_stream_id }
+--   client:responder{ ..., handler = function(data, header) return answer end }
+-- -> the helper | nil, msg, code
+local response_helpers
+local function response_module()
+    response_helpers = response_helpers or sibling("shoal_response")(shoal)
+    return response_helpers
+end
+
+function Client:requester(opts)
+    live_handle(self, "client", 2)
+    return response_module().requester(self, opts)
+end
+
+function Client:responder(opts)
+    live_handle(self, "client", 2)
+    return response_module().responder(self, opts)
+end
 
 local CLOCK_MONOTONIC = 1
 local ts = ffi.new("shoal_lua_timespec_t")

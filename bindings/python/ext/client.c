@@ -302,6 +302,52 @@ static void Client_dealloc(ClientObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* client.requester(...) / client.responder(...): the helpers are pure
+ * Python (shoal/response.py); these forward to them with the client first. */
+static PyObject *forward_to_response_module(const char *name, PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *module = PyImport_ImportModule("shoal.response");
+    if (NULL == module)
+    {
+        return NULL;
+    }
+    PyObject *fn = PyObject_GetAttrString(module, name);
+    Py_DECREF(module);
+    if (NULL == fn)
+    {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *full = PyTuple_New(n + 1);
+    if (NULL == full)
+    {
+        Py_DECREF(fn);
+        return NULL;
+    }
+    Py_INCREF(self);
+    PyTuple_SET_ITEM(full, 0, self);
+    for (Py_ssize_t i = 0; i < n; i++)
+    {
+        PyObject *item = PyTuple_GET_ITEM(args, i);
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(full, i + 1, item);
+    }
+    PyObject *result = PyObject_Call(fn, full, kwargs);
+    Py_DECREF(full);
+    Py_DECREF(fn);
+    return result;
+}
+
+static PyObject *Client_requester(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    return forward_to_response_module("requester", self, args, kwargs);
+}
+
+static PyObject *Client_responder(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    return forward_to_response_module("responder", self, args, kwargs);
+}
+
 static PyMethodDef Client_methods[] = {
     { "add_publication", (PyCFunction)(void (*)(void))Client_add_publication, METH_VARARGS | METH_KEYWORDS,
         "add_publication($self, /, uri, stream_id, exclusive=False)\n--\n\n"
@@ -322,6 +368,18 @@ static PyMethodDef Client_methods[] = {
         "returns. An exception in a handler is reported through sys.unraisablehook and the client goes on. "
         "Handlers must be short and must not add or close publications, subscriptions or the client "
         "(InvalidStateError). The handlers are released when the subscription is closed." },
+    { "requester", (PyCFunction)(void (*)(void))Client_requester, METH_VARARGS | METH_KEYWORDS,
+        "requester($self, /, request_channel, request_stream_id, response_channel, response_stream_id)\n--\n\n"
+        "A shoal.response.Requester: req.request(data, timeout=1.0) -> bytes sends a request and returns its "
+        "response (thread-safe, several outstanding at once, correlated by an 8-byte id the helper adds). "
+        "response_channel is the responder's control channel (aeron:udp?control=host:port; control-mode=response "
+        "is added) or aeron:ipc. See docs/response-channels.md." },
+    { "responder", (PyCFunction)(void (*)(void))Client_responder, METH_VARARGS | METH_KEYWORDS,
+        "responder($self, /, request_channel, request_stream_id, response_channel, response_stream_id, handler, "
+        "offer_timeout=1.0)\n--\n\n"
+        "A shoal.response.Responder: rsp.poll(limit=10, timeout=None) serves requests, answering each with "
+        "handler(view, header) -> bytes-like on the requester's own response stream. See "
+        "docs/response-channels.md." },
     { "do_work", (PyCFunction)Client_do_work, METH_NOARGS,
         "do_work($self, /)\n--\n\n"
         "Client(ctx, invoker=True) only: runs one duty cycle of the client's conductor on this thread -- driver "

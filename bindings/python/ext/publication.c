@@ -352,7 +352,8 @@ enum
     PUB_POSITION_LIMIT,
     PUB_SESSION_ID,
     PUB_MAX_MESSAGE_LENGTH,
-    PUB_MAX_PAYLOAD_LENGTH
+    PUB_MAX_PAYLOAD_LENGTH,
+    PUB_REGISTRATION_ID
 };
 
 /* The numeric attributes; closure says which. */
@@ -370,6 +371,7 @@ static PyObject *Publication_get_number(PublicationObject *self, void *which)
         case PUB_POSITION_LIMIT: rc = shoal_publication_position_limit(pub); break;
         case PUB_SESSION_ID: return PyLong_FromLong(shoal_publication_session_id(pub));
         case PUB_MAX_MESSAGE_LENGTH: return PyLong_FromSize_t(shoal_publication_max_message_length(pub));
+        case PUB_REGISTRATION_ID: return PyLong_FromLongLong(shoal_publication_registration_id(pub));
         default: return PyLong_FromSize_t(shoal_publication_max_payload_length(pub));
     }
     return rc < 0 ? raise_offer_result(rc, NULL) : PyLong_FromLongLong(rc);
@@ -495,6 +497,9 @@ static PyGetSetDef Publication_getset[] = {
     { "position", (getter)Publication_get_number, NULL, "Current stream position.", (void *)PUB_POSITION },
     { "position_limit", (getter)Publication_get_number, NULL, "Flow-control limit.", (void *)PUB_POSITION_LIMIT },
     { "session_id", (getter)Publication_get_number, NULL, "Session id.", (void *)PUB_SESSION_ID },
+    { "registration_id", (getter)Publication_get_number, NULL,
+        "The driver's id of this add_publication (what a response channel's response-correlation-id names).",
+        (void *)PUB_REGISTRATION_ID },
     { "max_message_length", (getter)Publication_get_number, NULL, "Longest message offer() takes.",
         (void *)PUB_MAX_MESSAGE_LENGTH },
     { "max_payload_length", (getter)Publication_get_number, NULL,

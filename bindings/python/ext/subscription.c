@@ -488,6 +488,16 @@ static PyObject *Subscription_get_image_count(SubscriptionObject *self, void *c)
     return PyLong_FromLong(shoal_subscription_image_count(subscription_c(self)));
 }
 
+static PyObject *Subscription_get_registration_id(SubscriptionObject *self, void *c)
+{
+    (void)c;
+    if (handle_check(&self->child.h) < 0)
+    {
+        return NULL;
+    }
+    return PyLong_FromLongLong(shoal_subscription_registration_id(subscription_c(self)));
+}
+
 static int subscription_lost(HandleObject *h)
 {
     return shoal_client_is_closed(((ChildObject *)h)->owner->h.c_handle);
@@ -577,6 +587,10 @@ static PyMethodDef Subscription_methods[] = {
 static PyGetSetDef Subscription_getset[] = {
     { "is_connected", (getter)Subscription_get_is_connected, NULL, "True while at least one image is seen.", NULL },
     { "image_count", (getter)Subscription_get_image_count, NULL, "Number of publications (images) seen.", NULL },
+    { "registration_id", (getter)Subscription_get_registration_id, NULL,
+        "The driver's id of this subscription: a requester's request publication names it in "
+        "response-correlation-id.",
+        NULL },
     { "is_closed", Handle_get_closed, NULL, "True once closed.", NULL },
     { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL }, { NULL } /* sentinel */
 };
