@@ -160,6 +160,8 @@ int shoal_publication_close(shoal_publication_t *p);
 int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri);
 int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri);
 
+int shoal_publication_wait_available(shoal_publication_t *p, int64_t timeout_ns);
+
 typedef void (*shoal_fragment_handler_t)(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr);
 
 typedef enum shoal_controlled_action_en
@@ -177,6 +179,8 @@ int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_handler_t h,
 int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd,
     size_t limit);
 int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
+
+int shoal_subscription_wait(shoal_subscription_t *s, int64_t timeout_ns);
 
 bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 int shoal_subscription_image_count(const shoal_subscription_t *s);

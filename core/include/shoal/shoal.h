@@ -43,7 +43,10 @@
  *    again or closes. Valid means mapped: the publisher may overwrite a term
  *    once every subscriber is past it, so copy what you keep.
  *  - Getters and predicates: any thread, as long as the handle is valid.
- *  - close functions must not race with other calls on the same handle.
+ *  - close functions must not race with other calls on the same handle,
+ *    except the waits (shoal_subscription_wait, shoal_publication_wait_available):
+ *    a close from another thread ends them (-1, SHOAL_ECLOSED) and returns
+ *    once they have left.
  */
 #ifndef SHOAL_H
 #define SHOAL_H
@@ -395,6 +398,16 @@ SHOAL_API int shoal_publication_close(shoal_publication_t *p);
  * flow control at once. */
 SHOAL_API int shoal_publication_add_destination(shoal_publication_t *p, const char *endpoint_uri);
 SHOAL_API int shoal_publication_remove_destination(shoal_publication_t *p, const char *endpoint_uri);
+/* Waits, without spinning, until an offer of at most the max payload length
+ * could pass the publication limit (its position is below the limit), for a
+ * back-pressured or not yet connected publisher. timeout_ns < 0: no timeout;
+ * 0: just check. Returns 1 (room now; the offer may still race with other
+ * publishers of a concurrent publication), 0 (timed out), or -1 with
+ * SHOAL_ECLOSED (the publication or its client closed, also while waiting:
+ * close returns once the wait has left) or SHOAL_EINVAL. The driver wakes it
+ * as it moves the limit (once a subscriber consumed enough); it also
+ * re-checks every 10 ms. A thread that may offer on p. */
+SHOAL_API int shoal_publication_wait_available(shoal_publication_t *p, int64_t timeout_ns);
 
 /* ---- Subscription ---- */
 /* A poll handler gets one whole message: buf[0..len) and hdr are valid until
@@ -423,6 +436,20 @@ SHOAL_API int shoal_subscription_poll(shoal_subscription_t *s, shoal_fragment_ha
 SHOAL_API int shoal_subscription_controlled_poll(shoal_subscription_t *s, shoal_controlled_handler_t h, void *clientd,
     size_t limit);
 SHOAL_API int shoal_subscription_poll_batch(shoal_subscription_t *s, shoal_fragment_t *out, size_t max);
+/* Waits, without spinning (no CPU while idle), until a poll of s would find
+ * something: a message (or padding a poll steps over: it may then deliver
+ * nothing) at the position of any of its images. timeout_ns < 0: no timeout;
+ * 0: just check. Returns 1 (poll now), 0 (timed out), or -1 with
+ * SHOAL_ECLOSED (s or its client closed, also while waiting) or SHOAL_EINVAL.
+ * A commit wakes it within a futex wake-up (tens of microseconds); so does
+ * a new image, an image going away, and shoal_subscription_close from
+ * another thread (which returns once the wait has left). Each sleep also
+ * ends after 100 ms at most (1 ms where a writer cannot be fenced: see
+ * docs/waiting.md) to look again, unseen by the caller. The polling thread, between
+ * polls; it does not end the views of the last poll_batch. In
+ * conductor-invoker mode it does no conductor duty: bound the timeout and
+ * call shoal_client_do_work between waits. */
+SHOAL_API int shoal_subscription_wait(shoal_subscription_t *s, int64_t timeout_ns);
 /* Whether it has at least one image (a publication it sees). */
 SHOAL_API bool shoal_subscription_is_connected(const shoal_subscription_t *s);
 SHOAL_API int shoal_subscription_image_count(const shoal_subscription_t *s);

@@ -339,12 +339,15 @@ int shoal_client_close(shoal_client_t *c)
     /* The driver releases everything of a closing client; free our side. */
     while (c->publications_count > 0)
     {
-        shoal_publication_free(c->publications[--c->publications_count]);
+        shoal_publication_t *p = c->publications[--c->publications_count];
+        shoal_publication_stop_waiters(p);
+        shoal_publication_free(p);
     }
     while (c->subscriptions_count > 0)
     {
         /* The conductor has stopped: no lock needed to pair the image events. */
         shoal_subscription_t *s = c->subscriptions[--c->subscriptions_count];
+        shoal_subscription_stop_waiters(s);
         shoal_subscription_release_images(s);
         shoal_subscription_free(s);
     }

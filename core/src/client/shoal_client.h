@@ -58,8 +58,9 @@ struct shoal_image_stct
     int64_t correlation_id;
     int64_t subscription_registration_id;
     int64_t join_position;
-    int closed;               /* set (release) before on_unavailable */
-    shoal_mapping_t *mapping; /* one reference, released by shoal_image_delete */
+    int closed;                       /* set (release) before on_unavailable */
+    shoal_mapping_t *mapping;         /* one reference, released by shoal_image_delete */
+    shoal_logbuffer_metadata_t *meta; /* the words shoal_subscription_wait sleeps on */
     char source_identity[SHOAL_IMAGE_SOURCE_MAX];
 };
 
@@ -86,6 +87,11 @@ struct shoal_subscription_stct
     shoal_image_handler_t on_available;
     shoal_image_handler_t on_unavailable;
     void *handlers_clientd;
+    /* waiting (shoal_wait.c): a private futex bumped on image list swaps
+     * and closes; close sets closing and waits for waiting to drop to 0 */
+    int32_t wake_word;
+    int32_t closing;
+    int32_t waiting;
 };
 
 struct shoal_publication_stct
@@ -114,6 +120,7 @@ struct shoal_publication_stct
     int64_t registration_id;
     shoal_client_t *client;
     shoal_log_buffer_t log; /* the mapping; the hot fields above are copied from it for offer */
+    int32_t waiting;        /* threads in shoal_publication_wait_available */
 };
 
 /* What a subscription's poller could still be using: freed once the poller
@@ -207,6 +214,45 @@ void shoal_image_delete(shoal_image_t *image);
 int shoal_mapping_open(const char *path, shoal_mapping_t **mapping);
 const shoal_log_buffer_t *shoal_mapping_log(const shoal_mapping_t *m);
 void shoal_mapping_acquire(shoal_mapping_t *m);
+
+/* shoal_wait.c: wakes the threads waiting on s (its image list changed, or
+ * it or its client closes); any thread. */
+void shoal_subscription_wake_waiters(shoal_subscription_t *s);
+/* Makes waits on s / p return ECLOSED and returns once none is left in
+ * them: the closing thread, before freeing the handle. */
+void shoal_subscription_stop_waiters(shoal_subscription_t *s);
+void shoal_publication_stop_waiters(shoal_publication_t *p);
+/* Wakes the threads waiting on p (its client closed); any thread. */
+void shoal_publication_wake_waiters(shoal_publication_t *p);
+/* Tests only: how long a subscription wait sleeps before it looks again
+ * (100 ms), so that a lost wake-up shows as a hang, not as a late recheck. */
+void shoal_wait_set_recheck_ns(int64_t ns);
+
+/* The poller's view of s's image list, as a poll starts (see the top of
+ * this file). announce: tell the conductor that earlier polls are over
+ * (polls do; a wait does not, or it would end the views of the last poll);
+ * without it the list is kept alive by the generation announced before. */
+static inline shoal_image_list_t *shoal_subscription_load_images(shoal_subscription_t *s, bool announce)
+{
+    if (SHOAL_UNLIKELY(SHOAL_POLLER_IDLE == shoal_load_relaxed(&s->poller_generation)))
+    {
+        /* First poll: say "loading" before loading, or the conductor could
+         * still read IDLE and free the list we get (StoreLoad: seq_cst). */
+        __atomic_store_n(&s->poller_generation, 0, __ATOMIC_SEQ_CST);
+    }
+    shoal_image_list_t *list = __atomic_load_n(&s->images, __ATOMIC_SEQ_CST);
+    if (announce)
+    {
+        s->polled_list = list;
+        if (NULL != list && list->generation != shoal_load_relaxed(&s->poller_generation))
+        {
+            /* Release: our earlier polls (and their views) happen before the
+             * conductor frees what only they could reach. */
+            shoal_store_release(&s->poller_generation, list->generation);
+        }
+    }
+    return list;
+}
 
 /* shoal_publication.c / shoal_subscription.c */
 int shoal_publication_create(shoal_publication_t **pub, shoal_client_t *c, const shoal_publication_ready_t *ready,

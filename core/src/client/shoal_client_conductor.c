@@ -59,6 +59,8 @@ static void swap_images(shoal_client_t *c, shoal_subscription_t *s, shoal_image_
     {
         shoal_client_linger(c, s, old->generation, old, NULL);
     }
+    /* A wait on s sleeps on the images it had: it must look at the new list. */
+    shoal_subscription_wake_waiters(s);
 }
 
 static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t length)
@@ -192,6 +194,11 @@ static void close_client(shoal_client_t *c, int code, const char *reason)
     for (int32_t i = 0; i < c->publications_count; i++)
     {
         shoal_store_release(&c->publications[i]->closed, 1);
+        shoal_publication_wake_waiters(c->publications[i]);
+    }
+    for (int32_t i = 0; i < c->subscriptions_count; i++)
+    {
+        shoal_subscription_wake_waiters(c->subscriptions[i]);
     }
     pthread_cond_broadcast(&c->cond);
     if (NULL != c->ctx->error_handler)

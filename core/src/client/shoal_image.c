@@ -27,6 +27,7 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
     memcpy(image->terms, log->terms, sizeof(image->terms));
     image->term_length = log->term_length;
     image->position_bits_to_shift = log->position_bits_to_shift;
+    image->meta = log->meta;
     image->subscriber_position = subscriber_position;
     /* The driver set our join position before announcing the image. */
     image->position = shoal_load_acquire(subscriber_position);

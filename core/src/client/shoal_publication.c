@@ -11,6 +11,7 @@
 
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_term_appender.h"
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
@@ -47,6 +48,7 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
     p->stream_id = ready->stream_id;
     p->registration_id = ready->registration_id;
     p->client = c;
+    shoal_log_waiters_writer_attach(p->meta);
     if (exclusive)
     {
         p->term_count = shoal_load_acquire(&p->meta->active_term_count);
@@ -159,6 +161,7 @@ int shoal_publication_close(shoal_publication_t *p)
     {
         return -1;
     }
+    shoal_publication_stop_waiters(p);
     pthread_mutex_lock(&c->api_lock);
     int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_PUBLICATION, p->registration_id);
     pthread_mutex_lock(&c->lock);
@@ -293,6 +296,9 @@ static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov
     }
     if (SHOAL_LIKELY(result > 0))
     {
+        /* A claim notifies before its commit: a waiter that finds the frame
+         * still claimed waits for the commit itself (shoal_wait.c). */
+        shoal_log_waiters_notify_subscribers(p->meta);
         return term_begin + result;
     }
     if (SHOAL_TERM_APPENDER_TRIPPED == result)
@@ -333,6 +339,7 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
     if (SHOAL_LIKELY(result > 0))
     {
         p->term_offset = result;
+        shoal_log_waiters_notify_subscribers(p->meta);
         return p->term_begin_position + result;
     }
     if (SHOAL_TERM_APPENDER_TRIPPED == result)

@@ -144,6 +144,7 @@ int shoal_subscription_close(shoal_subscription_t *s)
     {
         return -1;
     }
+    shoal_subscription_stop_waiters(s);
     pthread_mutex_lock(&c->api_lock);
     int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, s->registration_id);
     detach_subscription(c, s);
@@ -208,23 +209,10 @@ static inline int poll_images(shoal_subscription_t *s, shoal_term_message_handle
     {
         return shoal_set_err(SHOAL_ECLOSED, "subscription's client is closed: %s", s->client->close_reason);
     }
-    if (SHOAL_UNLIKELY(SHOAL_POLLER_IDLE == shoal_load_relaxed(&s->poller_generation)))
-    {
-        /* First poll: say "loading" before loading, or the conductor could
-         * still read IDLE and free the list we get (StoreLoad: seq_cst). */
-        __atomic_store_n(&s->poller_generation, 0, __ATOMIC_SEQ_CST);
-    }
-    shoal_image_list_t *list = __atomic_load_n(&s->images, __ATOMIC_SEQ_CST);
-    s->polled_list = list;
+    shoal_image_list_t *list = shoal_subscription_load_images(s, true);
     if (NULL == list)
     {
         return 0;
-    }
-    if (list->generation != shoal_load_relaxed(&s->poller_generation))
-    {
-        /* Release: our earlier polls (and their views) happen before the
-         * conductor frees what only they could reach. */
-        shoal_store_release(&s->poller_generation, list->generation);
     }
     int32_t count = list->count;
     if (0 == count)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
 #include "logbuffer/shoal_term_unblocker.h"
 #include "util/shoal_error.h"
@@ -164,5 +165,10 @@ bool shoal_log_buffer_unblock(shoal_log_buffer_t *log, int64_t blocked_position)
     int64_t raw_tail = shoal_load_acquire(&m->term_tail_counters[index]);
     shoal_unblock_status_t s = shoal_term_unblocker_unblock(m, log->terms[index], log->term_length, blocked_offset,
         shoal_logbuffer_term_offset(raw_tail, log->term_length), shoal_logbuffer_term_id(raw_tail));
-    return SHOAL_UNBLOCK_NO_ACTION != s;
+    if (SHOAL_UNBLOCK_NO_ACTION == s)
+    {
+        return false;
+    }
+    shoal_log_waiters_notify_subscribers_fenced(m);
+    return true;
 }

@@ -68,6 +68,19 @@ typedef struct shoal_logbuffer_metadata_stct
     int32_t page_size;
     uint8_t pad3[SHOAL_CACHE_LINE_LENGTH - sizeof(int64_t) - 5 * sizeof(int32_t)];
     uint8_t default_frame_header[SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH];
+    uint8_t pad4[SHOAL_CACHE_LINE_LENGTH - SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH];
+
+    /* Waiting without spinning (shoal_log_waiters.h). A log made before
+     * these words existed has zeros here, which reads as "nobody waits". */
+    /* set by a sleeping subscriber; read by every commit (one plain load) */
+    int32_t subscriber_waiting;
+    int32_t subscriber_wake_seq; /* the futex subscribers sleep on */
+    int32_t unfenced_writers;    /* 1: a writer cannot be fenced by waiters */
+    uint8_t pad5[SHOAL_CACHE_PAD_LENGTH - 3 * sizeof(int32_t)];
+    /* set by a back-pressured publisher; read where the driver moves the limit */
+    int32_t publisher_waiting;
+    int32_t publisher_wake_seq; /* the futex back-pressured publishers sleep on */
+    uint8_t pad6[SHOAL_CACHE_PAD_LENGTH - 2 * sizeof(int32_t)];
 } shoal_logbuffer_metadata_t;
 
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");
@@ -75,6 +88,8 @@ SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, end_of_stream_position)
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, correlation_id) == 256, "correlation_id at 256");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, page_size) == 280, "page_size at 280");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, default_frame_header) == 320, "default header at 320");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, subscriber_waiting) == 384, "subscriber waiting at 384");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, publisher_waiting) == 512, "publisher waiting at 512");
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_logbuffer_metadata_t) <= SHOAL_LOG_META_DATA_LENGTH, "metadata fits its page");
 
 /* ---- validation (0, or -1 with SHOAL_EINVAL naming the value) ---- */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_log_waiters.h"
 #include "util/shoal_array.h"
 #include "util/shoal_error.h"
 
@@ -171,6 +172,7 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
             if (new_limit > shoal_load_relaxed(pub->resource.pub_limit))
             {
                 shoal_store_release(pub->resource.pub_limit, new_limit);
+                shoal_log_waiters_notify_publishers(pub->log.meta);
                 work++;
             }
             pub->trip_limit = new_limit + pub->trip_gain;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
 #include "transport/udp/shoal_send_channel_endpoint.h"
 #include "logbuffer/shoal_term_scanner.h"
@@ -555,6 +556,7 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                 if (limit > shoal_load_relaxed(pub->resource.pub_limit))
                 {
                     shoal_store_release(pub->resource.pub_limit, limit);
+                    shoal_log_waiters_notify_publishers(pub->log.meta);
                     work++;
                 }
                 if (!shoal_load_relaxed(&pub->log.meta->is_connected))

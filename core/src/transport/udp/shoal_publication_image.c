@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_term_gap_scanner.h"
 #include "logbuffer/shoal_term_unblocker.h"
 #include "transport/udp/shoal_receive_channel_endpoint.h"
@@ -92,6 +93,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     image->time_of_last_packet_ns = now_ns;
     image->time_of_last_sm_ns = now_ns;
     image->time_of_last_rttm_ns = now_ns - SHOAL_IMAGE_RTTM_INTERVAL_NS;
+    shoal_log_waiters_writer_attach(image->log.meta); /* the receiver writes it */
     shoal_store_release(&image->log.meta->is_connected, 1);
     *imagep = image;
     return 0;
@@ -206,6 +208,7 @@ void shoal_publication_image_insert(shoal_publication_image_t *image, const uint
         offset += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
     }
     image->loss.inserted_since_scan = true;
+    shoal_log_waiters_notify_subscribers(image->log.meta);
     if (proposed > image->hwm_position)
     {
         image->hwm_position = proposed;
@@ -317,6 +320,7 @@ static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t offs
     shoal_data_header_t h = shoal_pad_header(0, offset, image->session_id, image->stream_id, term_id);
     memcpy(term + offset + sizeof(int32_t), (const uint8_t *)&h + sizeof(int32_t), sizeof(h) - sizeof(int32_t));
     shoal_store_release((int32_t *)(term + offset), length);
+    shoal_log_waiters_notify_subscribers(image->log.meta);
     image->gap_fills++;
     if (NULL != image->gap_fills_system)
     {
