@@ -69,6 +69,18 @@ typedef struct
     int64_t rc;
 } offer_attempt_t;
 
+/* Between attempts: back pressure and "not connected" end when the driver
+ * moves the limit, which shoal_publication_wait_available sleeps for;
+ * ADMIN_ACTION is retried at once. arg: the attempt (pub first). */
+static void offer_sleep(void *arg, int64_t max_ns)
+{
+    offer_attempt_t *a = arg;
+    if (SHOAL_ADMIN_ACTION != a->rc)
+    {
+        shoal_publication_wait_available(a->pub, max_ns);
+    }
+}
+
 static int offer_attempt(void *arg)
 {
     offer_attempt_t *a = arg;
@@ -100,7 +112,7 @@ int64_t publication_offer_slow(PublicationObject *self, const shoal_iovec_t *iov
         offer_attempt_t a = { publication_c(self), iov, iovcnt, claim, claim_length, 0 };
         if (!offer_attempt(&a) && wait_ns > 0)
         {
-            int w = wait_released(offer_attempt, &a, &self->child.h.closing, deadline);
+            int w = wait_released_sleeping(offer_attempt, offer_sleep, &a, &self->child.h.closing, deadline);
             if (WAIT_CLOSING == w)
             {
                 a.rc = SHOAL_CLOSED;

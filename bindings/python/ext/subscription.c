@@ -92,9 +92,16 @@ int parse_max(PyObject *obj, size_t def, size_t *out, const char *what)
     return 0;
 }
 
+/* Between attempts: shoal_subscription_wait, no CPU until a message comes.
+ * arg is an attempt whose first member is the subscription. */
+static void subscription_sleep(void *arg, int64_t max_ns)
+{
+    shoal_subscription_wait(*(shoal_subscription_t **)arg, max_ns);
+}
+
 typedef struct
 {
-    shoal_subscription_t *sub;
+    shoal_subscription_t *sub; /* first: subscription_sleep */
     shoal_fragment_t *frags;
     size_t max;
     int n;
@@ -107,6 +114,17 @@ static int batch_attempt(void *arg)
     return 0 != a->n;
 }
 
+/* wait_released_or_raise, sleeping in shoal_subscription_wait. */
+static int wait_subscription_or_raise(attempt_fn attempt, void *arg, SubscriptionObject *self, int64_t deadline)
+{
+    int w = wait_released_sleeping(attempt, subscription_sleep, arg, &self->child.h.closing, deadline);
+    if (WAIT_CLOSING == w)
+    {
+        raise_closed(handle_type(&self->child.h)->name);
+    }
+    return WAIT_SIGNAL == w || WAIT_CLOSING == w ? -1 : w;
+}
+
 int subscription_fill(SubscriptionObject *self, size_t max, int64_t wait_ns)
 {
     if (ensure_frags(self, max) < 0)
@@ -116,7 +134,7 @@ int subscription_fill(SubscriptionObject *self, size_t max, int64_t wait_ns)
     batch_attempt_t a = { subscription_c(self), self->frags, max, 0 };
     if (!batch_attempt(&a) && wait_ns > 0)
     {
-        if (wait_released_or_raise(batch_attempt, &a, &self->child.h, deadline_after(wait_ns)) < 0)
+        if (wait_subscription_or_raise(batch_attempt, &a, self, deadline_after(wait_ns)) < 0)
         {
             return -1;
         }
@@ -230,7 +248,7 @@ static shoal_controlled_action_t probe_trampoline(void *clientd, const uint8_t *
  * poll fails: the wait of poll(timeout=) and recv_into(timeout=). */
 typedef struct
 {
-    shoal_subscription_t *sub;
+    shoal_subscription_t *sub; /* first: subscription_sleep */
     shoal_controlled_handler_t handler;
     void *clientd;
     const int *got;
@@ -270,7 +288,8 @@ static PyObject *subscription_poll_common(SubscriptionObject *self, PyObject *ar
     {
         int available = 0;
         one_message_attempt_t a = { subscription_c(self), probe_trampoline, &available, &available, 0 };
-        int w = wait_released(one_message_attempt, &a, &self->child.h.closing, deadline_after(wait_ns));
+        int w = wait_released_sleeping(one_message_attempt, subscription_sleep, &a, &self->child.h.closing,
+            deadline_after(wait_ns));
         if (WAIT_SIGNAL == w)
         {
             st.failed = 1;
@@ -430,7 +449,7 @@ static PyObject *Subscription_recv_into(SubscriptionObject *self, PyObject *args
      * copy into it needs none. */
     if (!one_message_attempt(&a) && wait_ns > 0)
     {
-        if (wait_released_or_raise(one_message_attempt, &a, &self->child.h, deadline_after(wait_ns)) < 0)
+        if (wait_subscription_or_raise(one_message_attempt, &a, self, deadline_after(wait_ns)) < 0)
         {
             goto done;
         }
@@ -464,6 +483,57 @@ static PyObject *Subscription_recv_into(SubscriptionObject *self, PyObject *args
 done:
     poll_end(self);
     PyBuffer_Release(&dst);
+    return result;
+}
+
+/* ---- wait ---- */
+
+typedef struct
+{
+    shoal_subscription_t *sub; /* first: subscription_sleep */
+    int rc;
+} available_attempt_t;
+
+static int available_attempt(void *arg)
+{
+    available_attempt_t *a = arg;
+    a->rc = shoal_subscription_wait(a->sub, 0);
+    return 0 != a->rc;
+}
+
+static PyObject *Subscription_wait(SubscriptionObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = { "timeout", NULL };
+    PyObject *timeout = Py_None;
+    int64_t wait_ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kwlist, &timeout) || parse_timeout(timeout, &wait_ns) < 0)
+    {
+        return NULL;
+    }
+    if (poll_begin(self) < 0)
+    {
+        return NULL;
+    }
+    available_attempt_t a = { subscription_c(self), 0 };
+    PyObject *result = NULL;
+    int w = WAIT_DONE;
+    if (!available_attempt(&a) && 0 != wait_ns)
+    {
+        /* None waits for ever here (a poll's None does not wait at all). */
+        w = wait_subscription_or_raise(available_attempt, &a, self, deadline_after(wait_ns < 0 ? INT64_MAX : wait_ns));
+    }
+    if (w >= 0)
+    {
+        if (a.rc < 0)
+        {
+            raise_last_error("wait");
+        }
+        else
+        {
+            result = PyBool_FromLong(1 == a.rc);
+        }
+    }
+    poll_end(self);
     return result;
 }
 
@@ -576,6 +646,19 @@ static PyMethodDef Subscription_methods[] = {
     { "poll_into", (PyCFunction)(void (*)(void))Subscription_poll_into, METH_VARARGS | METH_KEYWORDS,
         "poll_into($self, /, buffer, record_size, timeout=None, strict=True)\n--\n\n"
         "Copies messages as record_size-byte records into a writable buffer (as many as fit); returns the count." },
+    { "wait", (PyCFunction)(void (*)(void))Subscription_wait, METH_VARARGS | METH_KEYWORDS,
+        "wait($self, /, timeout=None)\n--\n\n"
+        "Waits (GIL released, no CPU while idle) until a poll would find a message: True, or False after "
+        "timeout seconds (None: no timeout; 0: just look). Consumes nothing. Ctrl-C interrupts it." },
+    { "receive", (PyCFunction)(void (*)(void))Subscription_receive, METH_VARARGS | METH_KEYWORDS,
+        "receive($self, /, timeout=None, copy=False)\n--\n\n"
+        "asyncio: `view, header = await sub.receive()`, the next message. The view is valid until the next "
+        "poll of this subscription (copy=True: bytes). None after timeout seconds. The wait runs on a thread "
+        "of shoal's wait pool (see shoal.aio), the event loop stays free." },
+    { "messages", (PyCFunction)(void (*)(void))Subscription_messages, METH_VARARGS | METH_KEYWORDS,
+        "messages($self, /, batch=256, copy=False)\n--\n\n"
+        "asyncio: `async for view, header in sub.messages(): ...`, for ever (until the subscription closes). "
+        "Each view is valid until the loop asks for the one after the last of its batch (copy=True: bytes)." },
     { "wait_connected", (PyCFunction)(void (*)(void))Subscription_wait_connected, METH_VARARGS | METH_KEYWORDS,
         "wait_connected($self, /, timeout=None)\n--\n\nWaits (GIL released) until a publication is seen; False on "
         "timeout." },

@@ -47,6 +47,10 @@ int parse_max(PyObject *obj, size_t def, size_t *out, const char *what);
  * -1 with an exception. */
 int subscription_fill(SubscriptionObject *self, size_t max, int64_t wait_ns);
 
+/* Subscription.receive / messages (aio.c): coroutines of shoal.aio. */
+PyObject *Subscription_receive(SubscriptionObject *self, PyObject *args, PyObject *kwds);
+PyObject *Subscription_messages(SubscriptionObject *self, PyObject *args, PyObject *kwds);
+
 /* Subscription.poll_records / poll_into (records.c). */
 PyObject *Subscription_poll_records(SubscriptionObject *self, PyObject *args, PyObject *kwds);
 PyObject *Subscription_poll_into(SubscriptionObject *self, PyObject *args, PyObject *kwds);

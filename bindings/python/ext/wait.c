@@ -1,4 +1,4 @@
-/* Waiting without the GIL: back-off idling and the signal-aware wait loop. */
+/* Waiting without the GIL: the signal-aware wait loop, sleeping in the library's waits or backing off. */
 #include "wait.h"
 
 #include <math.h>
@@ -84,6 +84,11 @@ static void backoff_idle(backoff_t *b)
 
 int wait_released(attempt_fn attempt, void *arg, const int *closing, int64_t deadline)
 {
+    return wait_released_sleeping(attempt, NULL, arg, closing, deadline);
+}
+
+int wait_released_sleeping(attempt_fn attempt, sleep_fn sleep, void *arg, const int *closing, int64_t deadline)
+{
     backoff_t b = { 0, 1000 };
     int64_t next_check = mono_ns() + SIGNAL_CHECK_NS;
     int result;
@@ -118,7 +123,16 @@ int wait_released(attempt_fn attempt, void *arg, const int *closing, int64_t dea
             }
             next_check = now + SIGNAL_CHECK_NS;
         }
-        backoff_idle(&b);
+        if (NULL == sleep)
+        {
+            backoff_idle(&b);
+        }
+        else
+        {
+            /* Never past the next signal check: Ctrl-C stays prompt. */
+            int64_t until = deadline < next_check ? deadline : next_check;
+            sleep(arg, until - now);
+        }
     }
     PyEval_RestoreThread(ts);
     return result;

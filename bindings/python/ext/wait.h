@@ -1,7 +1,8 @@
 /*
  * Time, timeouts and waiting with the GIL released: the one loop every
  * `timeout=` argument (offer, try_claim, poll*, recv_into, wait_connected)
- * goes through.
+ * goes through. Polls and offers sleep in the library's futex waits between
+ * attempts (no CPU while idle); wait_connected backs off (spin, yield, sleep).
  */
 #ifndef SHOAL_PY_WAIT_H
 #define SHOAL_PY_WAIT_H
@@ -32,6 +33,14 @@ enum
  * run signal handlers (Ctrl-C interrupts the wait: WAIT_SIGNAL, exception
  * set). Called with the GIL. */
 int wait_released(attempt_fn attempt, void *arg, const int *closing, int64_t deadline);
+
+/* Sleeps (GIL released) at most max_ns, or until the attempt may succeed. */
+typedef void (*sleep_fn)(void *arg, int64_t max_ns);
+
+/* As wait_released, sleeping between attempts in sleep(arg, ...) (a
+ * shoal_subscription_wait or shoal_publication_wait_available: no CPU while
+ * idle), each sleep bounded by the next signal check; NULL sleep: backoff. */
+int wait_released_sleeping(attempt_fn attempt, sleep_fn sleep, void *arg, const int *closing, int64_t deadline);
 
 /* wait_released until handle closes: WAIT_DONE or WAIT_TIMEOUT, or -1 with
  * an exception (a signal handler raised, or ClosedError: it closed meanwhile). */

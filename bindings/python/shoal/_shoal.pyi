@@ -2,7 +2,8 @@
 import builtins
 from types import TracebackType
 import os
-from typing import Any, Callable, List, Literal, Optional, Tuple, Type, TypeVar, Union, overload, type_check_only
+from typing import (Any, AsyncIterator, Awaitable, Callable, List, Literal, Optional, Tuple, Type, TypeVar, Union,
+                    overload, type_check_only)
 
 # Anything with the buffer protocol: bytes, bytearray, memoryview, array.array, numpy arrays...
 BufferLike = Any
@@ -260,6 +261,20 @@ class Subscription(_Child):
                      strict: bool = True) -> Any: ...  # numpy.ndarray of dtype
     def poll_into(self, buffer: BufferLike, record_size: int, timeout: Optional[Seconds] = None,
                   strict: bool = True) -> int: ...
+    def wait(self, timeout: Optional[Seconds] = None) -> bool:
+        """Waits without spinning (GIL released) until a poll would find a message.
+
+        True, or False after timeout seconds (None: no timeout; 0: just look).
+        """
+        ...
+    @overload
+    def receive(self, timeout: Optional[Seconds] = None,
+                copy: Literal[False] = False) -> Awaitable[Optional[Tuple[memoryview, Header]]]: ...
+    @overload
+    def receive(self, timeout: Optional[Seconds] = None, *,
+                copy: Literal[True]) -> Awaitable[Optional[Tuple[bytes, Header]]]: ...
+    def messages(self, batch: int = 256,
+                 copy: bool = False) -> AsyncIterator[Tuple[Any, Header]]: ...
     @property
     def is_connected(self) -> bool: ...
     @property
