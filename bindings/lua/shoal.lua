@@ -16,6 +16,7 @@ shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
         handle(f.data, tonumber(f.length), f.header)
     end
     sub:poll(function(buf, len, hdr) ... end, 10) -- callback form (slower)
+    if sub:wait(1.0) then ... end                 -- sleeps (no CPU) until a message comes
 
 Finding the module and the library:
   LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua and the files it loads from
@@ -1051,6 +1052,45 @@ if jit then
     jit.off(Subscription.poll)
 end
 
+-- sub:wait([timeout]) -> true | false | nil, msg, code
+-- Waits without spinning (shoal_subscription_wait: no CPU while idle, woken
+-- by the publisher's commit) until a poll would find a message: true; false
+-- after timeout seconds (nil: no timeout; 0: just look). Consumes nothing.
+-- The client's duty (this module's clients run in conductor-invoker mode)
+-- runs between sleeps of at most WAIT_SLICE_S, so keepalives go on and a
+-- new publication's image is seen within that time.
+local WAIT_SLICE_S = 0.1
+
+function Subscription:wait(timeout)
+    live_handle(self, "subscription", 2)
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+        error("shoal: wait: timeout must be nil or a number of seconds >= 0, got " .. tostring(timeout), 2)
+    end
+    local deadline = timeout and shoal.now_ns() + timeout * 1e9
+    while true do
+        local n, msg, code = invoke(self.client, 2)
+        if n == nil then
+            return nil, msg, code
+        end
+        local h = self.h
+        if h == nil then
+            closed_error("subscription", 2)   -- closed by one of its image handlers
+        end
+        local slice = WAIT_SLICE_S * 1e9
+        if deadline then
+            slice = math.max(0, math.min(slice, deadline - shoal.now_ns()))
+        end
+        local r = C.shoal_subscription_wait(h, slice)
+        if r == 1 then
+            return true
+        elseif r < 0 then
+            return fail(2)
+        elseif deadline and shoal.now_ns() >= deadline then
+            return false
+        end
+    end
+end
+
 function Subscription:is_connected()
     local h = live_handle(self, "subscription", 2)
     work_if_due(self.client)
@@ -1104,7 +1144,7 @@ end
 -- when the duty is due, which leaves their traces for the interpreter.
 if jit then
     for _, fn in ipairs({ invoke, settle, close_client, Client.close, Client.add_publication, Client.add_subscription,
-        Publication.close, Subscription.close, destination, Subscription.poll_images }) do
+        Publication.close, Subscription.close, destination, Subscription.poll_images, Subscription.wait }) do
         jit.off(fn)
     end
 end
