@@ -2,7 +2,7 @@
 # Operator tools against a live shoald, field by field: shoal-stat --json
 # (system counters, per-stream counters, the UDP loss report under injected
 # loss), shoal-stat --loss, shoal-errors --json for a driver-side error, and
-# shoal-bench --json (every scenario name, large sizes, --rate, --publishers).
+# shoal-bench --json (every scenario name, large sizes, --rate, --publishers, wake-up CPU shares).
 # test_shoald.sh already checks that the tools run and see a client time-out;
 # this test checks what they report. No assertion depends on timing.
 source "$(dirname "$0")/lib.sh"
@@ -148,7 +148,8 @@ import json, sys
 d, names = json.load(open(sys.argv[1])), sys.argv[2:]
 expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-throughput-concurrent",
             "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-cold-start", "ipc-rtt", "udp-throughput", "udp-rtt",
-            "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt"}
+            "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt",
+            "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake"}
 # The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
 aeron = {"aeron-ipc-throughput", "aeron-ipc-cold-start", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
 assert set(names) in (expected, expected | aeron), names
@@ -172,8 +173,13 @@ for r in d["results"]:
         assert r["zmq_peer"] in expected
         assert (r["ratio_vs_zmq"] if r["kind"] == "throughput" else r["ratio_zmq_p50_over_shoal"]) > 0
 assert [r["endpoint"] for r in d["results"] if r["scenario"] == "udp-throughput"][0].startswith("aeron:udp?endpoint=127.0.0.1:")
+# Wake-up: the subscriber's CPU share; a subscriber blocked in shoal_subscription_wait is idle
+# (far below its wall time) and below the busy-polling one's.
+cpu = {r["scenario"]: r["subscriber_cpu_pct"]["median"] for r in d["results"] if r["kind"] == "wake"}
+assert set(cpu) == {"ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake"}, cpu
+assert cpu["ipc-wake-wait"] < 50 and cpu["ipc-wake-wait"] < cpu["ipc-wake-spin"], cpu
 EOF
-pass "shoal-bench --json: all 14 scenarios with results, machine, ratios, distributions"
+pass "shoal-bench --json: all 18 scenarios with results, machine, ratios, distributions; wake-up CPU shares"
 
 # ---- shoal-bench: 64 KiB messages (fragmented; try_claim skipped), --rate, --publishers ----
 "$BUILD/shoal-bench" --runs 1 --messages 200 --samples 300 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \

@@ -18,6 +18,7 @@
  *   bench_scenario.c    one scenario: channel, publications/subscriptions or peer, warm-up + timed runs
  *   bench_throughput.c  publisher and subscriber threads of the throughput scenarios
  *   bench_rtt.c         pinger and ponger threads of the round-trip scenarios
+ *   bench_wake.c        publisher and subscriber threads of the wake-up scenarios
  *   bench_zmq.c         the ZeroMQ peer's sockets (its send/receive calls sit in the loops above)
  *   bench_aeron.c       the Aeron C peer (only with -DSHOAL_AERON_DIR; DEVELOPERS.md)
  *   bench_machine.c     machine description and thread pinning
@@ -58,7 +59,8 @@
 enum
 {
     K_TPUT,
-    K_RTT
+    K_RTT,
+    K_WAKE /* reported as round trips are (percentiles), plus the subscriber's CPU % */
 };
 enum
 {
@@ -69,8 +71,11 @@ enum
     M_CLAIM,
     Z_INPROC,
     Z_IPC,
-    Z_TCP
+    Z_TCP,
+    W_WAIT, /* wake-up: shoal_subscription_wait */
+    W_SPIN  /* wake-up: busy poll_batch */
 };
+#define WAKE_MAX_SAMPLES 2000 /* messages per wake-up run (at most --samples): ~1.1 s at 100..1000 us apart */
 
 typedef struct
 {
@@ -136,7 +141,7 @@ typedef struct
     size_t size;
     int nruns, npub;
     long messages;           /* per throughput run */
-    double tput[MAX_RUNS];   /* msgs/s per run */
+    double tput[MAX_RUNS];   /* msgs/s per run; wake-up scenarios: the subscriber's CPU % per run */
     double pct[MAX_RUNS][5]; /* us per run */
     double dist[N_DIST];     /* us, every timed round trip of every run */
     uint64_t recorded;       /* round trips in dist */
@@ -208,6 +213,26 @@ typedef struct
 int bench_rtt_run(rtt_t *r, long n, double pct[5]);
 /* bench_rtt_run for the Aeron peer: its own threads, the same histogram and percentiles. */
 int bench_aeron_rtt_percentiles(rtt_t *r, long n, double pct[5]);
+
+/* ---- wake-up: a publisher pausing 100..1000 us between messages, a subscriber waiting ---- */
+typedef struct
+{
+    size_t size;
+    long n;
+    int mode; /* W_WAIT or W_SPIN (shoal), or a ZeroMQ mode with zpub/zsub */
+    bench_pin_t *pin;
+    tool_hist_t hist; /* publish -> held by the subscriber, ns */
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+    void *zpub, *zsub;
+    int ready, abort;
+    int64_t cpu_ns, wall_ns; /* the subscriber thread's, over the run */
+    char err[256];
+} wake_t;
+
+/* One wake-up run of n messages; fills pct[5] in us (p50 p90 p99 p99.9 max) and the subscriber's CPU % of
+ * wall time; -1 with w->err set. */
+int bench_wake_run(wake_t *w, long n, double pct[5], double *cpu_pct);
 
 /* ---- the ZeroMQ peer ---- */
 typedef struct

@@ -22,6 +22,7 @@
 #define ZTT "zmq-tcp-throughput"
 #define ZIR "zmq-inproc-rtt"
 #define ZTR "zmq-tcp-rtt"
+#define ZIW "zmq-inproc-wake"
 const scenario_t SCENARIOS[] = {
     { "ipc-throughput-exclusive", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT, "exclusive publication, offer; poll_batch" },
     { "ipc-throughput-exclusive-poll", K_TPUT, 0, M_EXCL_POLL, 0, ZIT,
@@ -33,6 +34,9 @@ const scenario_t SCENARIOS[] = {
     { "ipc-cold-start", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
         "as ipc-throughput-exclusive, each run the first 1M messages into a fresh log (new publication)", NULL, 1 },
     { "ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "ping-pong over 2 streams, exclusive publications" },
+    { "ipc-wake-wait", K_WAKE, 0, W_WAIT, 0, ZIW,
+        "wake-up: publisher pauses 100..1000 us; subscriber blocks in shoal_subscription_wait" },
+    { "ipc-wake-spin", K_WAKE, 0, W_SPIN, 0, ZIW, "wake-up: as ipc-wake-wait, the subscriber busy-polls" },
     { "udp-throughput", K_TPUT, 0, M_EXCL_BATCH, 1, ZTT,
         "aeron:udp 127.0.0.1 unicast, exclusive publication, offer; poll_batch (driver sends and receives)" },
     { "udp-rtt", K_RTT, 0, M_EXCL_BATCH, 1, ZTR, "ping-pong over 2 streams on aeron:udp 127.0.0.1 unicast" },
@@ -54,6 +58,9 @@ const scenario_t SCENARIOS[] = {
     { "zmq-tcp-throughput", K_TPUT, 1, Z_TCP, 0, NULL, "PUSH/PULL tcp://127.0.0.1 (+1 zmq I/O thread)" },
     { "zmq-inproc-rtt", K_RTT, 1, Z_INPROC, 0, NULL, "PAIR ping-pong inproc://" },
     { "zmq-tcp-rtt", K_RTT, 1, Z_TCP, 0, NULL, "PAIR ping-pong tcp://127.0.0.1 (+1 zmq I/O thread)" },
+    { "zmq-inproc-wake", K_WAKE, 1, Z_INPROC, 0, NULL, "wake-up: as ipc-wake-wait, PAIR inproc://, blocking zmq_recv" },
+    { "zmq-tcp-wake", K_WAKE, 1, Z_TCP, 0, NULL,
+        "wake-up: as ipc-wake-wait, PAIR tcp://127.0.0.1, blocking zmq_recv (+1 zmq I/O thread)" },
 };
 const size_t N_SCENARIOS = sizeof(SCENARIOS) / sizeof(SCENARIOS[0]);
 _Static_assert(sizeof(SCENARIOS) / sizeof(SCENARIOS[0]) <= MAX_SCENARIOS, "raise MAX_SCENARIOS");

@@ -183,7 +183,7 @@ void bench_print_table(const bench_t *b)
         opt->term_mib > 0 ? "--term-length" : "the driver's default term lengths", ZMQ_NOTE, HIST_NOTE);
     if (any_aeron(b))
         printf("          aeron: %s\n          %s\n", bench_aeron_version(), AERON_NOTE);
-    for (int kind = K_TPUT, header = 0; kind <= K_RTT; kind++, header = 0)
+    for (int kind = K_TPUT, header = 0; kind <= K_WAKE; kind++, header = 0)
     {
         for (int i = 0; i < b->nresults; i++)
         {
@@ -194,6 +194,11 @@ void bench_print_table(const bench_t *b)
                 printf("\nThroughput, M msgs/s across runs (MB/s = 10^6 payload bytes/s at the median)\n"
                        "%-32s %7s %4s %8s %8s %8s %9s\n",
                     "scenario", "size", "pubs", "median", "min", "max", "MB/s");
+            else if (1 == header && K_WAKE == kind)
+                printf("\nWake-up, us from publish to the subscriber holding the message (publisher pauses 100..1000 "
+                       "us; median across runs), and the subscriber thread's CPU %% of wall time\n"
+                       "%-16s %7s %8s %8s %8s %8s %9s %17s %8s\n",
+                    "scenario", "size", "p50", "p90", "p99", "p99.9", "max", "p99 range", "cpu %");
             else if (1 == header)
                 printf("\nRound trip, us (each percentile: median across runs; ranges: min..max across runs)\n"
                        "%-16s %7s %8s %8s %8s %8s %9s %17s %17s\n",
@@ -205,6 +210,9 @@ void bench_print_table(const bench_t *b)
             else if (K_TPUT == kind)
                 printf("%-32s %7zu %4d %8.3f %8.3f %8.3f %9.1f\n", r->sc->name, r->size, r->npub, v[0], v[1], v[2],
                     v[3]);
+            else if (K_WAKE == kind)
+                printf("%-16s %7zu %8.2f %8.2f %8.2f %8.2f %9.2f %8.2f..%-7.2f %8.2f\n", r->sc->name, r->size, v[0],
+                    v[1], v[2], v[3], v[4], v[7], v[8], stats(r->tput, r->nruns, 1).med);
             else
                 printf("%-16s %7zu %8.2f %8.2f %8.2f %8.2f %9.2f %8.2f..%-7.2f %8.2f..%-7.2f\n", r->sc->name, r->size,
                     v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
@@ -304,7 +312,11 @@ void bench_print_json(const bench_t *b)
         const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind;
         printf("%s\n  {\"scenario\": \"%s\", \"kind\": \"%s\", \"transport\": \"%s\", \"size\": %zu", i ? "," : "",
-            r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size);
+            r->sc->name,
+            tput                        ? "throughput"
+                : K_WAKE == r->sc->kind ? "wake"
+                                        : "rtt",
+            transport(r->sc), r->size);
         jkv(NULL, "endpoint", r->uri);
         jkv(NULL, "description", r->sc->what);
         printf(", \"zmq_peer\": ");
@@ -344,6 +356,12 @@ void bench_print_json(const bench_t *b)
                 a[k] > 0 ? printf("%.4f", a[k]) : printf("null");
             }
         }
+        if (K_WAKE == r->sc->kind && bench_result_ok(r))
+        {
+            stat_t cpu = stats(r->tput, r->nruns, 1);
+            printf(",\n   \"subscriber_cpu_pct\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}", cpu.med, cpu.min,
+                cpu.max);
+        }
         if (!tput && bench_result_ok(r))
         {
             printf(",\n   \"round_trips\": %" PRIu64 ", \"distribution_us\": [", r->recorded);
@@ -379,8 +397,11 @@ void bench_print_csv(const bench_t *b)
     {
         const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind, n = metrics(b, r, v);
-        printf("%s,%s,%s,%zu,%d,%d", r->sc->name, tput ? "throughput" : "rtt", transport(r->sc), r->size, r->nruns,
-            tput ? r->npub : 1);
+        printf("%s,%s,%s,%zu,%d,%d", r->sc->name,
+            tput                        ? "throughput"
+                : K_WAKE == r->sc->kind ? "wake"
+                                        : "rtt",
+            transport(r->sc), r->size, r->nruns, tput ? r->npub : 1);
         for (int k = 0; k < (tput ? 0 : N_TPUT_KEYS); k++)
             printf(",");
         for (int k = 0; k < n; k++)

@@ -179,6 +179,35 @@ static void run_round_trips(bench_t *b, result_t *res, rtt_t *r)
     tool_hist_free(&all);
 }
 
+/* Wake-up runs: min(--samples, WAKE_MAX_SAMPLES) messages each; the subscriber's CPU % per run in tput[]. */
+static void run_wakes(bench_t *b, result_t *res, wake_t *w)
+{
+    const bench_options_t *opt = b->opt;
+    long n = opt->samples < WAKE_MAX_SAMPLES ? opt->samples : WAKE_MAX_SAMPLES;
+    tool_hist_t all = { NULL, 0, 0, 0 };
+    if (tool_hist_init(&w->hist) < 0 || tool_hist_init(&all) < 0)
+        snprintf(res->error, sizeof(res->error), "out of memory for the histograms");
+    for (int run = -1; run < opt->runs && !res->error[0]; run++)
+    {
+        double cpu = 0;
+        if (bench_wake_run(w, run < 0 ? n / 4 + 1 : n, res->pct[run < 0 ? 0 : run], &cpu) < 0)
+        {
+            snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", w->err);
+            break;
+        }
+        if (run >= 0)
+        {
+            res->tput[res->nruns++] = cpu;
+            tool_hist_merge(&all, &w->hist);
+        }
+    }
+    for (size_t k = 0; k < N_DIST && all.counts; k++)
+        res->dist[k] = (double)tool_hist_percentile(&all, DIST_Q[k]) / 1e3;
+    res->recorded = all.counts ? all.total : 0;
+    tool_hist_free(&w->hist);
+    tool_hist_free(&all);
+}
+
 void bench_run_scenario(bench_t *b, result_t *res)
 {
     const bench_options_t *opt = b->opt;
@@ -213,6 +242,12 @@ void bench_run_scenario(bench_t *b, result_t *res)
         run_cold_start(b, res, channel);
         return;
     }
+    if (K_WAKE == sc->kind && res->size < 16)
+    {
+        snprintf(res->error, sizeof(res->error), "skipped: wake-up messages carry a sequence and a timestamp (16 B)");
+        res->skipped = 1;
+        return;
+    }
     int32_t s0 = b->next_stream++, s1 = b->next_stream++;
     if (sc->mirror)
     {
@@ -225,6 +260,11 @@ void bench_run_scenario(bench_t *b, result_t *res)
         if (bench_zmq_open(&z, sc, res->size, ++b->zmq_endpoints, res->error, sizeof(res->error)) < 0)
             goto cleanup;
         snprintf(res->uri, sizeof(res->uri), "%s", z.bound);
+    }
+    else if (K_WAKE == sc->kind)
+    {
+        if (add_sub(b, res, channel, s0, &subs[0]) < 0 || add_pub(b, res, channel, 1, s0, &pubs[0]) < 0)
+            goto cleanup;
     }
     else if (K_TPUT == sc->kind)
     {
@@ -243,6 +283,12 @@ void bench_run_scenario(bench_t *b, result_t *res)
         tput_t t = { .size = res->size, .mode = sc->mode, .yield = opt->yield, .pin = &b->pin };
         t.pub = pubs[0], t.sub = subs[0], t.zpush = z.socket[0], t.zpull = z.socket[1];
         run_throughput(b, res, &t);
+    }
+    else if (K_WAKE == sc->kind)
+    {
+        wake_t w = { .size = res->size, .mode = sc->mode, .pin = &b->pin, .zpub = z.socket[0], .zsub = z.socket[1] };
+        w.pub = pubs[0], w.sub = subs[0];
+        run_wakes(b, res, &w);
     }
     else
     {
