@@ -196,6 +196,11 @@ typedef struct shoal_iovec_stct
  *  SHOAL_LOSS_SEED                    loss generator seed (0: from the clock)
  *  SHOAL_THREADING_MODE               shared (one driver thread) or dedicated
  *                                     (conductor, UDP sender, UDP receiver)
+ * Subscribers reading a log in place (IPC subscriptions, aeron-spy: spies):
+ *  SHOAL_TETHER_SUBSCRIPTIONS         default of the tether URI key (1)
+ *  SHOAL_SPIES_SIMULATE_CONNECTION    default of the ssc URI key (0)
+ *  SHOAL_UNTETHERED_WINDOW_LIMIT_TIMEOUT_MS  an untethered one this long behind is dropped (5000)
+ *  SHOAL_UNTETHERED_RESTING_TIMEOUT_MS       ... and rejoins at the live position after (10000)
  */
 typedef enum shoal_idle_strategy_en
 {
@@ -311,7 +316,14 @@ SHOAL_API bool shoal_client_is_conductor_invoker(const shoal_client_t *client);
  * and bad values are errors naming the key. The log buffer is allocated in
  * full when created: without room for it in the driver directory, add fails
  * with SHOAL_EIO naming the directory, file and bytes needed. sparse=true
- * skips that reservation (a full filesystem then means SIGBUS on write). */
+ * skips that reservation (a full filesystem then means SIGBUS on write).
+ * Subscriptions: tether=false lets a subscriber that stays behind be dropped
+ * (image unavailable), rest and rejoin at the live position (image available
+ * again, with its join position); untethered-window-limit-timeout and
+ * untethered-resting-timeout (durations: 5s, 200ms, ...; on the publication
+ * or the subscription) say when. "aeron-spy:aeron:udp?..." subscribes to the
+ * driver's own UDP publication of that channel by reading its log (no
+ * network); ssc=true on that publication makes spies count as connected. */
 /* Each waits for the driver's answer (up to the driver timeout): 0 and *pub,
  * or -1 with SHOAL_EINVAL, SHOAL_EURI, SHOAL_EIO, SHOAL_ECLASH, SHOAL_EDRIVER,
  * SHOAL_ECLOSED (client closed), SHOAL_ETIMEDOUT, or SHOAL_ESTATE from an image

@@ -176,6 +176,10 @@ static const setting_t SETTINGS[] = {
         "bytes must be between 65536 and 1099511627776", "2m" },
     US("RETRANSMIT_BUDGET_INTERVAL_US", retransmit_budget_interval_us, 100, "us must be between 100 us and 10 s",
         "10000"),
+    OTHER("TETHER_SUBSCRIPTIONS", SETTING_BOOL, tether_subscriptions, "1"),
+    OTHER("SPIES_SIMULATE_CONNECTION", SETTING_BOOL, spies_simulate_connection, "0"),
+    MS("UNTETHERED_WINDOW_LIMIT_TIMEOUT_MS", untethered_window_limit_timeout_ms, "5000"),
+    MS("UNTETHERED_RESTING_TIMEOUT_MS", untethered_resting_timeout_ms, "10000"),
 };
 #define SETTINGS_COUNT (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
 

@@ -66,6 +66,12 @@ struct shoal_context_stct
     uint32_t max_setup_term_length;   /* SETUPs asking for longer terms are refused */
     uint64_t retransmit_budget;       /* bytes one publication resends per interval */
     uint64_t retransmit_budget_interval_us;
+
+    /* Subscribers that read a log in place (IPC, spies) */
+    bool tether_subscriptions;                   /* default of a subscription's tether key */
+    bool spies_simulate_connection;              /* default of a UDP publication's ssc key */
+    uint64_t untethered_window_limit_timeout_ms; /* an untethered reader this long behind is let go */
+    uint64_t untethered_resting_timeout_ms;      /* ... and rejoins after resting this long */
 };
 
 /* Counts a client that reads ctx from its connect until its close. */

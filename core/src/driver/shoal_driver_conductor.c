@@ -113,6 +113,10 @@ shoal_subscription_link_t *shoal_driver_add_subscription_link(shoal_driver_condu
     link->media = media;
     link->is_response = SHOAL_CONTROL_MODE_RESPONSE == uri->control_mode;
     link->awaiting_response_session = link->is_response;
+    link->tether = uri->has_tether ? uri->tether : c->ctx->tether_subscriptions;
+    link->untethered_window_limit_timeout_ns =
+        uri->has_untethered_window_limit_timeout ? uri->untethered_window_limit_timeout_ns : 0;
+    link->untethered_resting_timeout_ns = uri->has_untethered_resting_timeout ? uri->untethered_resting_timeout_ns : 0;
     (*c->system_counters[SHOAL_SYSTEM_COUNTER_SUBSCRIPTIONS_ACTIVE])++;
     shoal_subscription_ready_t r = { correlation_id, -1 };
     shoal_broadcast_transmitter_transmit(&c->to_clients, SHOAL_RSP_ON_SUBSCRIPTION_READY, &r, sizeof(r));
@@ -338,6 +342,12 @@ static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, i
     if (shoal_uri_parse(channel, &uri) < 0)
     {
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (uri.spy)
+    {
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
+            "aeron-spy: is for subscriptions (a spy reads a local publication; publish on the aeron:udp channel)");
         return;
     }
     if (SHOAL_MEDIA_UDP == uri.media)

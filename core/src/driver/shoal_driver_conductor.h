@@ -10,6 +10,8 @@
  *   shoal_driver_publications.c       publication links (IPC and UDP), session ids,
  *                                     IPC streams
  *   shoal_driver_subscriptions.c      add/remove subscriptions, IPC image linking
+ *   shoal_driver_spies.c              aeron-spy: subscriptions on local UDP publications
+ *   shoal_driver_tethers.c            untethered subscribers: dropped, resting, rejoining
  *   shoal_driver_send_endpoints.c     UDP publications, send endpoints, MDC destinations
  *   shoal_driver_receive_endpoints.c  UDP subscriptions, receive endpoints, images
  *   shoal_driver_udp_proxy.c          the sender/receiver duties: set-up, commands,
@@ -67,6 +69,14 @@ typedef struct shoal_subscription_link_stct
      * publication); then has_session_id/session_id hold that session. */
     bool awaiting_response_session;
     bool is_response;
+    /* IPC and spies: tether=... (else the driver's default) and the
+     * untethered timeouts the URI named (0: the publication's) */
+    bool tether;
+    int64_t untethered_window_limit_timeout_ns;
+    int64_t untethered_resting_timeout_ns;
+    /* aeron-spy: (media UDP, no endpoint): channel holds the canonical text of
+     * the send channel it spies on */
+    bool spy;
     /* UDP only */
     shoal_receive_channel_endpoint_t *endpoint;
     bool reliable;
@@ -189,6 +199,9 @@ int shoal_driver_link_publication(shoal_driver_conductor_t *c, int64_t correlati
 /* Drops a link; the last one tells its publication that its publishers are gone. */
 void shoal_driver_remove_publication_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms);
 int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms);
+/* Counts and logs count clamped subscriber positions of r's subscribers (set). */
+void shoal_driver_report_invalid_positions(shoal_driver_conductor_t *c, const shoal_subscriber_positions_t *set,
+    const shoal_publication_resource_t *r, int64_t count);
 /* Whether stream_id/session_id is taken by any IPC or UDP publication. */
 bool shoal_driver_session_in_use(const shoal_driver_conductor_t *c, int32_t stream_id, int32_t session_id);
 /* A random session id (getrandom) not in use for the stream, never 0 (0 in
@@ -211,6 +224,31 @@ void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_
     shoal_ipc_publication_t *pub, int64_t now_ms);
 /* Tells linked subscribers the stream is gone and frees their positions. */
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
+
+/* Spies (shoal_driver_spies.c) */
+void shoal_driver_on_add_spy_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
+    int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms);
+void shoal_driver_remove_spy_subscription_link(shoal_driver_conductor_t *c, const shoal_subscription_link_t *link,
+    int64_t now_ms);
+/* A new UDP publication: every matching spy subscription spies on it. */
+void shoal_driver_link_spies_to(shoal_driver_conductor_t *c, shoal_network_publication_t *pub, int64_t now_ms);
+/* The publication stopped (drained): its spies' images go. */
+void shoal_driver_unlink_spies(shoal_driver_conductor_t *c, shoal_network_publication_t *pub, int64_t now_ms);
+
+/* Untethered subscribers (shoal_driver_tethers.c) */
+/* The tether of a subscriber of link on publication r: the link's own
+ * settings, else r's timeouts. */
+shoal_tether_params_t shoal_driver_tether_params(const shoal_subscription_link_t *link,
+    const shoal_publication_resource_t *r);
+/* Runs the untethered state machine of r's subscribers (set) and sends the
+ * image events it calls for; returns the work done. */
+int shoal_driver_check_tethers(shoal_driver_conductor_t *c, shoal_subscriber_positions_t *set,
+    const shoal_publication_resource_t *r, int64_t window_limit_position, int64_t live_position, int64_t now_ns);
+/* Whether the client holds an image for s (it was not dropped, or has rejoined). */
+static inline bool shoal_driver_subscriber_has_image(const shoal_subscriber_position_t *s)
+{
+    return SHOAL_TETHER_ACTIVE == s->state;
+}
 
 /* UDP publications (shoal_driver_send_endpoints.c) */
 void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,

@@ -135,6 +135,12 @@ shoal_publication_resource_params_t shoal_driver_publication_params(shoal_driver
         .exclusive = exclusive,
         .response_correlation_id = uri->has_response_correlation_id ? uri->response_correlation_id : -1,
         .channel = channel,
+        .untethered_window_limit_timeout_ns = uri->has_untethered_window_limit_timeout
+            ? uri->untethered_window_limit_timeout_ns
+            : (int64_t)c->ctx->untethered_window_limit_timeout_ms * 1000000LL,
+        .untethered_resting_timeout_ns = uri->has_untethered_resting_timeout
+            ? uri->untethered_resting_timeout_ns
+            : (int64_t)c->ctx->untethered_resting_timeout_ms * 1000000LL,
     };
     return p;
 }
@@ -225,9 +231,9 @@ static bool check_ipc_response_channel(shoal_driver_conductor_t *c, int64_t corr
         for (int32_t i = 0; i < c->ipc_publications_count && NULL == request; i++)
         {
             const shoal_ipc_publication_t *p = c->ipc_publications[i];
-            for (int32_t k = 0; k < p->subscriber_count && uri->has_response_correlation_id; k++)
+            for (int32_t k = 0; k < p->subscribers.count && uri->has_response_correlation_id; k++)
             {
-                request = p->subscribers[k].image_id == uri->response_correlation_id ? p : request;
+                request = p->subscribers.items[k].image_id == uri->response_correlation_id ? p : request;
             }
         }
         if (!uri->has_response_correlation_id)
@@ -330,15 +336,16 @@ void shoal_driver_on_add_ipc_publication(shoal_driver_conductor_t *c, int64_t cl
     }
 }
 
-static void report_invalid_position(shoal_driver_conductor_t *c, const shoal_ipc_publication_t *pub, int64_t count)
+void shoal_driver_report_invalid_positions(shoal_driver_conductor_t *c, const shoal_subscriber_positions_t *set,
+    const shoal_publication_resource_t *r, int64_t count)
 {
     char msg[256];
     snprintf(msg, sizeof(msg),
-        "subscriber position %lld of subscription %lld on IPC stream %d session %d is "
+        "subscriber position %lld of subscription %lld on %s stream %d session %d is "
         "impossible (beyond what was published or a whole term behind it): clamped; a client wrote its position "
         "counter",
-        (long long)pub->last_invalid_position, (long long)pub->last_invalid_subscription_registration_id,
-        pub->resource.stream_id, pub->resource.session_id);
+        (long long)set->last_invalid_position, (long long)set->last_invalid_subscription_registration_id,
+        SHOAL_MEDIA_UDP == r->media ? "the spied-on UDP" : "IPC", r->stream_id, r->session_id);
     shoal_get_and_add(c->system_counters[SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES], count);
     shoal_driver_record_error(c, SHOAL_EINVAL, msg);
 }
@@ -346,16 +353,23 @@ static void report_invalid_position(shoal_driver_conductor_t *c, const shoal_ipc
 int shoal_driver_tick_publications(shoal_driver_conductor_t *c, int64_t now_ms)
 {
     int work = 0;
+    int64_t now_ns = c->ipc_publications_count > 0 ? shoal_nano_time() : 0;
     for (int32_t i = c->ipc_publications_count - 1; i >= 0; i--)
     {
         shoal_ipc_publication_t *pub = c->ipc_publications[i];
         shoal_ipc_publication_state_t before = pub->state;
-        const int64_t invalid_before = pub->invalid_position_count;
+        const int64_t invalid_before = pub->subscribers.invalid_position_count;
+        if (SHOAL_IPC_PUB_ACTIVE == pub->state || SHOAL_IPC_PUB_DRAINING == pub->state)
+        {
+            work += shoal_driver_check_tethers(c, &pub->subscribers, &pub->resource,
+                shoal_ipc_publication_untethered_window_limit(pub), shoal_ipc_publication_join_position(pub), now_ns);
+        }
         work += shoal_ipc_publication_on_tick(pub, now_ms, (int64_t)c->ctx->publication_unblock_timeout_ms,
             (int64_t)c->ctx->publication_linger_ms, c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
-        if (pub->invalid_position_count != invalid_before)
+        if (pub->subscribers.invalid_position_count != invalid_before)
         {
-            report_invalid_position(c, pub, pub->invalid_position_count - invalid_before);
+            shoal_driver_report_invalid_positions(c, &pub->subscribers, &pub->resource,
+                pub->subscribers.invalid_position_count - invalid_before);
         }
         if (SHOAL_IPC_PUB_LINGER == pub->state && SHOAL_IPC_PUB_LINGER != before)
         {

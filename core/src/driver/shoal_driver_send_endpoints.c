@@ -205,6 +205,7 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
                 mtu, exclusive, canonical),
             .ttl = ch.ttl,
             .reliable = uri->has_reliable ? uri->reliable : true,
+            .spies_simulate_connection = uri->has_ssc ? uri->ssc : c->ctx->spies_simulate_connection,
             .fc_default = ch.is_multicast ||
                     (SHOAL_CONTROL_MODE_NONE != uri->control_mode && SHOAL_CONTROL_MODE_RESPONSE != uri->control_mode)
                 ? SHOAL_FC_MAX
@@ -238,7 +239,14 @@ void shoal_driver_on_add_network_publication(shoal_driver_conductor_t *c, int64_
         shoal_driver_ask_sender(c, SHOAL_UDP_CMD_ADD_PUBLICATION, pub, ep);
         (*c->system_counters[SHOAL_SYSTEM_COUNTER_PUBLICATIONS_ACTIVE])++;
     }
-    shoal_driver_link_publication(c, correlation_id, client_id, &pub->resource);
+    if (shoal_driver_link_publication(c, correlation_id, client_id, &pub->resource) < 0)
+    {
+        return;
+    }
+    if (1 == pub->resource.ref_count)
+    {
+        shoal_driver_link_spies_to(c, pub, now_ms);
+    }
 }
 
 /* MDC manual: the application adds and removes destinations. The command
@@ -314,12 +322,19 @@ void shoal_driver_on_destination(shoal_driver_conductor_t *c, int64_t client_id,
 
 int shoal_driver_tick_network_publications(shoal_driver_conductor_t *c, int64_t now_ms)
 {
-    (void)now_ms;
     int work = 0;
     int64_t now_ns = shoal_nano_time();
     for (int32_t i = c->network_publications_count - 1; i >= 0; i--)
     {
         shoal_network_publication_t *pub = c->network_publications[i];
+        const shoal_network_publication_state_t before = pub->state;
+        const int64_t invalid_before = pub->spies.invalid_position_count;
+        if (pub->spies.count > 0 && (SHOAL_NET_PUB_ACTIVE == before || SHOAL_NET_PUB_DRAINING == before))
+        {
+            work += shoal_driver_check_tethers(c, &pub->spies, &pub->resource,
+                shoal_network_publication_untethered_window_limit(pub), shoal_network_publication_join_position(pub),
+                now_ns);
+        }
         work += shoal_network_publication_on_tick(pub, now_ns,
             c->system_counters[SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS]);
         if (pub->response_image_correlation_id >= 0 && shoal_load_acquire(&pub->has_receivers))
@@ -331,6 +346,16 @@ int shoal_driver_tick_network_publications(shoal_driver_conductor_t *c, int64_t 
                 shoal_store_release(&image->response_session_id, SHOAL_IMAGE_NO_RESPONSE_SESSION);
             }
             pub->response_image_correlation_id = -1;
+        }
+        if (pub->spies.invalid_position_count != invalid_before)
+        {
+            shoal_driver_report_invalid_positions(c, &pub->spies, &pub->resource,
+                pub->spies.invalid_position_count - invalid_before);
+        }
+        if (SHOAL_NET_PUB_LINGER == pub->state && SHOAL_NET_PUB_LINGER != before)
+        {
+            /* Drained: the spies have read everything; their images go now. */
+            shoal_driver_unlink_spies(c, pub, now_ms);
         }
         if (SHOAL_NET_PUB_DONE == pub->state && !pub->retiring)
         {

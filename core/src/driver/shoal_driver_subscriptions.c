@@ -7,6 +7,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "driver/shoal_driver_conductor.h"
 #include "protocol/shoal_control_protocol.h"
+#include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
 static bool matches(const shoal_subscription_link_t *link, const shoal_ipc_publication_t *pub)
@@ -27,8 +28,9 @@ static void link_one(shoal_driver_conductor_t *c, const shoal_subscription_link_
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
         return;
     }
+    shoal_tether_params_t tether = shoal_driver_tether_params(link, &pub->resource);
     if (shoal_ipc_publication_add_subscriber(pub, link->registration_id, image_id, counter_id,
-            shoal_counter_addr(c->counters.values, counter_id)) < 0)
+            shoal_counter_addr(c->counters.values, counter_id), &tether, shoal_nano_time()) < 0)
     {
         shoal_counters_manager_free(&c->counters, now_ms, counter_id);
         shoal_driver_record_error(c, shoal_errcode(), shoal_errmsg());
@@ -70,11 +72,13 @@ void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_
 
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms)
 {
-    while (pub->subscriber_count > 0)
+    while (pub->subscribers.count > 0)
     {
-        shoal_subscriber_position_t s = pub->subscribers[pub->subscriber_count - 1];
-        shoal_ipc_publication_remove_subscriber(pub, s.subscription_registration_id);
-        shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->resource.stream_id);
+        shoal_subscriber_position_t s = pub->subscribers.items[--pub->subscribers.count];
+        if (shoal_driver_subscriber_has_image(&s))
+        {
+            shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->resource.stream_id);
+        }
         shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
     }
 }
@@ -86,6 +90,11 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
     if (shoal_uri_parse(channel, &uri) < 0)
     {
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return;
+    }
+    if (uri.spy)
+    {
+        shoal_driver_on_add_spy_subscription(c, client_id, correlation_id, stream_id, channel, &uri, now_ms);
         return;
     }
     if (SHOAL_MEDIA_UDP == uri.media)
@@ -113,7 +122,11 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
 void shoal_driver_remove_subscription_link(shoal_driver_conductor_t *c, int32_t index, int64_t now_ms)
 {
     int64_t registration_id = c->subscription_links[index].registration_id;
-    if (SHOAL_MEDIA_UDP == c->subscription_links[index].media)
+    if (c->subscription_links[index].spy)
+    {
+        shoal_driver_remove_spy_subscription_link(c, &c->subscription_links[index], now_ms);
+    }
+    else if (SHOAL_MEDIA_UDP == c->subscription_links[index].media)
     {
         shoal_driver_remove_network_subscription_link(c, &c->subscription_links[index], now_ms);
     }

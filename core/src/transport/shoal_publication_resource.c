@@ -40,6 +40,8 @@ int shoal_publication_resource_open(shoal_publication_resource_t *r, shoal_log_b
     r->mtu = p->log.mtu;
     r->exclusive = p->exclusive;
     r->response_correlation_id = p->response_correlation_id;
+    r->untethered_window_limit_timeout_ns = p->untethered_window_limit_timeout_ns;
+    r->untethered_resting_timeout_ns = p->untethered_resting_timeout_ns;
     r->ref_count = 1;
     r->pub_limit_counter_id = r->pub_pos_counter_id = -1;
     if (shoal_log_buffer_create(log, r->log_file, sizeof(r->log_file), dir, &p->log) < 0)

@@ -36,6 +36,10 @@ typedef struct shoal_publication_resource_stct
     int32_t pub_pos_counter_id;
     int64_t *pub_limit;
     int64_t *pub_pos;
+    /* What its untethered subscribers (IPC) or spies (UDP) get unless their
+     * own URI says otherwise (ns; the publication URI's, else the driver's). */
+    int64_t untethered_window_limit_timeout_ns;
+    int64_t untethered_resting_timeout_ns;
     char log_file[512];
 } shoal_publication_resource_t;
 
@@ -46,6 +50,8 @@ typedef struct shoal_publication_resource_params_stct
     bool exclusive;
     int64_t response_correlation_id; /* -1: none */
     const char *channel;             /* for counter labels */
+    int64_t untethered_window_limit_timeout_ns;
+    int64_t untethered_resting_timeout_ns;
 } shoal_publication_resource_params_t;
 
 /* Creates the log under dir into *log and the publisher limit and position

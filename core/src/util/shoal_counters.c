@@ -54,6 +54,8 @@ static const char *const SYSTEM_COUNTER_LABELS[SHOAL_SYSTEM_COUNTER_COUNT] = {
     [SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = "NAKs from unknown receivers",
     [SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET] = "NAKs over retransmit budget",
     [SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED] = "Status message windows clamped",
+    [SHOAL_SYSTEM_COUNTER_UNTETHERED_DROPS] = "Untethered subscribers dropped",
+    [SHOAL_SYSTEM_COUNTER_UNTETHERED_REJOINS] = "Untethered subscribers rejoined",
 };
 
 const char *shoal_system_counter_label(int32_t id)

@@ -127,6 +127,8 @@ typedef enum shoal_system_counter_id_en
     SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS, /* NAK from an address that sent no status message */
     SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET,            /* NAK dropped: retransmit budget spent */
     SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED,          /* SM window cut to half a term */
+    SHOAL_SYSTEM_COUNTER_UNTETHERED_DROPS,            /* untethered subscriber left behind: image dropped */
+    SHOAL_SYSTEM_COUNTER_UNTETHERED_REJOINS,          /* ... and back at the live position after resting */
     SHOAL_SYSTEM_COUNTER_COUNT
 } shoal_system_counter_id_t;
 

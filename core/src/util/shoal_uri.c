@@ -14,8 +14,9 @@
 #include "concurrent/shoal_atomic.h"
 #include "util/shoal_error.h"
 
-#define URI_PREFIX        "aeron:"
-#define URI_PREFIX_LENGTH (sizeof(URI_PREFIX) - 1)
+#define URI_PREFIX            "aeron:"
+#define URI_PREFIX_LENGTH     (sizeof(URI_PREFIX) - 1)
+#define URI_SPY_PREFIX_LENGTH (sizeof(SHOAL_URI_SPY_PREFIX) - 1)
 
 typedef struct uri_param_stct
 {
@@ -306,7 +307,8 @@ static int uri_parse_session_id(const uri_param_t *p, shoal_uri_t *out)
     return 0;
 }
 
-static int uri_parse_linger(const uri_param_t *p, shoal_uri_t *out)
+/* A duration as Aeron writes them: "5s", "100ms", "250us", "10ns" or plain ns. */
+static int uri_parse_duration(const uri_param_t *p, bool *has, int64_t *out_ns)
 {
     int64_t v;
     size_t n = uri_scan_int64(p->value, p->value_length, &v);
@@ -341,9 +343,40 @@ static int uri_parse_linger(const uri_param_t *p, shoal_uri_t *out)
     {
         return uri_bad_value(p, "a duration that fits in 64-bit nanoseconds");
     }
-    out->has_linger = true;
-    out->linger_ns = v * scale;
+    *has = true;
+    *out_ns = v * scale;
     return 0;
+}
+
+static int uri_parse_linger(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_duration(p, &out->has_linger, &out->linger_ns);
+}
+
+/* Untethered timeouts: a zero would drop a reader the moment it falls behind. */
+static int uri_parse_positive_duration(const uri_param_t *p, bool *has, int64_t *out_ns)
+{
+    if (uri_parse_duration(p, has, out_ns) < 0)
+    {
+        return -1;
+    }
+    if (*out_ns <= 0)
+    {
+        *has = false;
+        return uri_bad_value(p, "a duration above zero such as 5s or 200ms");
+    }
+    return 0;
+}
+
+static int uri_parse_untethered_window_limit_timeout(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_positive_duration(p, &out->has_untethered_window_limit_timeout,
+        &out->untethered_window_limit_timeout_ns);
+}
+
+static int uri_parse_untethered_resting_timeout(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_positive_duration(p, &out->has_untethered_resting_timeout, &out->untethered_resting_timeout_ns);
 }
 
 static int uri_parse_ttl(const uri_param_t *p, shoal_uri_t *out)
@@ -376,6 +409,11 @@ static int uri_parse_group(const uri_param_t *p, shoal_uri_t *out)
 static int uri_parse_tether(const uri_param_t *p, shoal_uri_t *out)
 {
     return uri_parse_bool(p, &out->has_tether, &out->tether);
+}
+
+static int uri_parse_ssc(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_bool(p, &out->has_ssc, &out->ssc);
 }
 
 static int uri_parse_rcv_window(const uri_param_t *p, shoal_uri_t *out)
@@ -421,7 +459,12 @@ static const uri_key_def_t URI_KEYS[] = {
     { SHOAL_URI_TETHER_KEY, false, uri_parse_tether },
     { SHOAL_URI_RCV_WINDOW_KEY, true, uri_parse_rcv_window },
     { SHOAL_URI_RESPONSE_CORRELATION_ID_KEY, false, uri_parse_response_correlation_id },
+    { SHOAL_URI_SSC_KEY, true, uri_parse_ssc },
+    { SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY, false, uri_parse_untethered_window_limit_timeout },
+    { SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY, false, uri_parse_untethered_resting_timeout },
 };
+
+_Static_assert(sizeof(URI_KEYS) / sizeof(URI_KEYS[0]) <= 32, "the duplicate-key mask has 32 bits");
 
 #define URI_KEY_COUNT (sizeof(URI_KEYS) / sizeof(URI_KEYS[0]))
 
@@ -514,12 +557,20 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
             return shoal_set_err(SHOAL_EURI, "control character 0x%02x at offset %zu in channel URI '%s'", c, i, uri);
         }
     }
-    if (length < URI_PREFIX_LENGTH || memcmp(uri, URI_PREFIX, URI_PREFIX_LENGTH) != 0)
+    /* "aeron-spy:" wraps a whole channel URI: the rest parses as any other. */
+    size_t skip = 0;
+    if (length >= URI_SPY_PREFIX_LENGTH && memcmp(uri, SHOAL_URI_SPY_PREFIX, URI_SPY_PREFIX_LENGTH) == 0)
     {
-        return shoal_set_err(SHOAL_EURI, "channel URI '%s' must start with '" URI_PREFIX "'", uri);
+        out->spy = true;
+        skip = URI_SPY_PREFIX_LENGTH;
+    }
+    if (length < skip + URI_PREFIX_LENGTH || memcmp(uri + skip, URI_PREFIX, URI_PREFIX_LENGTH) != 0)
+    {
+        return shoal_set_err(SHOAL_EURI, "channel URI '%s' must start with '" URI_PREFIX "'%s", uri,
+            out->spy ? " after '" SHOAL_URI_SPY_PREFIX "'" : "");
     }
 
-    const char *media = uri + URI_PREFIX_LENGTH;
+    const char *media = uri + skip + URI_PREFIX_LENGTH;
     const char *query = strchr(media, '?');
     size_t media_length = query != NULL ? (size_t)(query - media) : strlen(media);
     if (media_length == 3 && memcmp(media, "ipc", 3) == 0)
@@ -561,6 +612,13 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
         }
     }
 
+    if (out->spy && out->media != SHOAL_MEDIA_UDP)
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "a spy needs an aeron:udp channel ('" SHOAL_URI_SPY_PREFIX "aeron:udp?endpoint=...'); aeron:ipc "
+            "subscriptions already read the log itself, in channel URI '%s'",
+            uri);
+    }
     if (out->control_mode == SHOAL_CONTROL_MODE_DYNAMIC && out->control[0] == '\0')
     {
         return shoal_set_err(SHOAL_EURI, "control-mode=dynamic requires key 'control' in channel URI '%s'", uri);
@@ -658,7 +716,7 @@ int shoal_uri_print(const shoal_uri_t *uri, char *buf, size_t len)
         return shoal_set_err(SHOAL_EINVAL, "shoal_uri_print: unknown media %d", (int)uri->media);
     }
     uri_writer_t w = { .buf = buf, .len = len, .pos = 0, .overflow = false, .first_param = true };
-    uri_write(&w, URI_PREFIX "%s", shoal_media_name(uri->media));
+    uri_write(&w, "%s" URI_PREFIX "%s", uri->spy ? SHOAL_URI_SPY_PREFIX : "", shoal_media_name(uri->media));
     uri_write_text(&w, SHOAL_URI_ENDPOINT_KEY, uri->endpoint);
     uri_write_text(&w, SHOAL_URI_INTERFACE_KEY, uri->interface_name);
     uri_write_text(&w, SHOAL_URI_CONTROL_KEY, uri->control);
@@ -684,6 +742,11 @@ int shoal_uri_print(const shoal_uri_t *uri, char *buf, size_t len)
     uri_write_int(&w, uri->has_rcv_window, SHOAL_URI_RCV_WINDOW_KEY, uri->rcv_window);
     uri_write_int(&w, uri->has_response_correlation_id, SHOAL_URI_RESPONSE_CORRELATION_ID_KEY,
         uri->response_correlation_id);
+    uri_write_bool(&w, uri->has_ssc, SHOAL_URI_SSC_KEY, uri->ssc);
+    uri_write_int(&w, uri->has_untethered_window_limit_timeout, SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY,
+        uri->untethered_window_limit_timeout_ns);
+    uri_write_int(&w, uri->has_untethered_resting_timeout, SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY,
+        uri->untethered_resting_timeout_ns);
     if (w.overflow)
     {
         buf[len - 1] = '\0';

@@ -6,6 +6,8 @@
  *   aeron:udp?control=host:port|control-mode=dynamic
  *   aeron:udp?control=host:port|control-mode=response   (response channels,
  *       docs/response-channels.md; aeron:ipc takes control-mode=response too)
+ *   aeron-spy:aeron:udp?endpoint=host:port   (a subscription on the local
+ *                                            publication of that channel)
  *
  * Parsing is strict: an unknown key, a duplicate key, a key that does not
  * apply to the media (e.g. endpoint on aeron:ipc) or a bad value fails with
@@ -50,27 +52,35 @@ typedef enum shoal_control_mode_en
 #define SHOAL_URI_MTU_ALIGNMENT   32
 
 /* Key names, shared with the printer and anyone building URIs. */
-#define SHOAL_URI_ENDPOINT_KEY                "endpoint"
-#define SHOAL_URI_INTERFACE_KEY               "interface"
-#define SHOAL_URI_CONTROL_KEY                 "control"
-#define SHOAL_URI_CONTROL_MODE_KEY            "control-mode"
-#define SHOAL_URI_FC_KEY                      "fc"
-#define SHOAL_URI_ALIAS_KEY                   "alias"
-#define SHOAL_URI_TERM_LENGTH_KEY             "term-length"
-#define SHOAL_URI_MTU_KEY                     "mtu"
-#define SHOAL_URI_SESSION_ID_KEY              "session-id"
-#define SHOAL_URI_LINGER_KEY                  "linger"
-#define SHOAL_URI_TTL_KEY                     "ttl"
-#define SHOAL_URI_RELIABLE_KEY                "reliable"
-#define SHOAL_URI_SPARSE_KEY                  "sparse"
-#define SHOAL_URI_GROUP_KEY                   "group"
-#define SHOAL_URI_TETHER_KEY                  "tether"
-#define SHOAL_URI_RCV_WINDOW_KEY              "rcv-window"
-#define SHOAL_URI_RESPONSE_CORRELATION_ID_KEY "response-correlation-id"
+#define SHOAL_URI_ENDPOINT_KEY                        "endpoint"
+#define SHOAL_URI_INTERFACE_KEY                       "interface"
+#define SHOAL_URI_CONTROL_KEY                         "control"
+#define SHOAL_URI_CONTROL_MODE_KEY                    "control-mode"
+#define SHOAL_URI_FC_KEY                              "fc"
+#define SHOAL_URI_ALIAS_KEY                           "alias"
+#define SHOAL_URI_TERM_LENGTH_KEY                     "term-length"
+#define SHOAL_URI_MTU_KEY                             "mtu"
+#define SHOAL_URI_SESSION_ID_KEY                      "session-id"
+#define SHOAL_URI_LINGER_KEY                          "linger"
+#define SHOAL_URI_TTL_KEY                             "ttl"
+#define SHOAL_URI_RELIABLE_KEY                        "reliable"
+#define SHOAL_URI_SPARSE_KEY                          "sparse"
+#define SHOAL_URI_GROUP_KEY                           "group"
+#define SHOAL_URI_TETHER_KEY                          "tether"
+#define SHOAL_URI_RCV_WINDOW_KEY                      "rcv-window"
+#define SHOAL_URI_SSC_KEY                             "ssc"
+#define SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY "untethered-window-limit-timeout"
+#define SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY      "untethered-resting-timeout"
+#define SHOAL_URI_RESPONSE_CORRELATION_ID_KEY         "response-correlation-id"
+
+/* A subscription channel with this prefix spies on the local network
+ * publication of the aeron:udp channel that follows (Aeron's syntax). */
+#define SHOAL_URI_SPY_PREFIX "aeron-spy:"
 
 typedef struct shoal_uri_stct
 {
     shoal_media_t media;
+    bool spy;                          /* "aeron-spy:" prefix (aeron:udp only) */
     char endpoint[256];                /* "" when absent */
     char interface_name[256];          /* "" when absent */
     char control[256];                 /* "" when absent */
@@ -99,6 +109,12 @@ typedef struct shoal_uri_stct
     int32_t rcv_window; /* > 0; k/m/g suffix accepted, e.g. 128k */
     bool has_response_correlation_id;
     int64_t response_correlation_id; /* >= 0: a subscription's registration id or an image's correlation id */
+    bool has_ssc;
+    bool ssc; /* spies simulate connection (publication, aeron:udp) */
+    bool has_untethered_window_limit_timeout;
+    int64_t untethered_window_limit_timeout_ns; /* a duration as linger */
+    bool has_untethered_resting_timeout;
+    int64_t untethered_resting_timeout_ns; /* a duration as linger */
 } shoal_uri_t;
 
 /* Parses uri into *out (fully overwritten). 0, or -1 with SHOAL_EURI (SHOAL_EINVAL
@@ -113,7 +129,8 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out);
  * buffer of this size always fits the canonical form of any shoal_uri_t. */
 #define SHOAL_URI_PRINT_MAX_LENGTH 2048
 
-/* Writes the canonical form into buf (NUL-terminated): "aeron:<media>" then the
+/* Writes the canonical form into buf (NUL-terminated): "aeron:<media>" (after
+ * "aeron-spy:" for a spy) then the
  * present keys as "?k=v|k=v" in the order of the struct fields, booleans as
  * true/false, sizes and linger as plain decimal (linger in ns). Returns the
  * length written (excluding the NUL), or -1 with SHOAL_EINVAL if buf is too small. */

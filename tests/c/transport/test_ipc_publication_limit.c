@@ -71,7 +71,8 @@ static int setup(void **state)
     f->sub_counter_id = shoal_counters_manager_allocate(&f->counters, 0, 4, NULL, 0, "sub-pos", 8, 0);
     assert_true(f->sub_counter_id >= 0);
     f->sub_position = shoal_counter_addr(f->values, f->sub_counter_id);
-    assert_int_equal(shoal_ipc_publication_add_subscriber(f->pub, 8, 9, f->sub_counter_id, f->sub_position), 0);
+    assert_int_equal(shoal_ipc_publication_add_subscriber(f->pub, 8, 9, f->sub_counter_id, f->sub_position, NULL, 0),
+        0);
     *state = f;
     return 0;
 }

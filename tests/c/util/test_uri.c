@@ -131,6 +131,44 @@ static void test_linger_units(void **state)
     assert_int_equal(parse_ok("aeron:ipc?linger=9223372036s").linger_ns, 9223372036000000000LL);
 }
 
+static void test_spy_and_tethering(void **state)
+{
+    (void)state;
+    shoal_uri_t u = parse_ok("aeron-spy:aeron:udp?endpoint=127.0.0.1:40123|tether=false|"
+                             "untethered-window-limit-timeout=200ms|untethered-resting-timeout=1s");
+    assert_true(u.spy);
+    assert_int_equal(u.media, SHOAL_MEDIA_UDP);
+    assert_string_equal(u.endpoint, "127.0.0.1:40123");
+    assert_true(u.has_tether);
+    assert_false(u.tether);
+    assert_true(u.has_untethered_window_limit_timeout);
+    assert_int_equal(u.untethered_window_limit_timeout_ns, 200000000LL);
+    assert_true(u.has_untethered_resting_timeout);
+    assert_int_equal(u.untethered_resting_timeout_ns, 1000000000LL);
+    assert_false(parse_ok("aeron:udp?endpoint=127.0.0.1:40123").spy);
+    u = parse_ok("aeron:udp?endpoint=127.0.0.1:40123|ssc=true");
+    assert_true(u.has_ssc && u.ssc);
+    u = parse_ok("aeron:ipc?tether=false|untethered-window-limit-timeout=5000000|untethered-resting-timeout=250us");
+    assert_int_equal(u.untethered_window_limit_timeout_ns, 5000000LL);
+    assert_int_equal(u.untethered_resting_timeout_ns, 250000LL);
+
+    char a[SHOAL_URI_PRINT_MAX_LENGTH];
+    u = parse_ok("aeron-spy:aeron:udp?untethered-resting-timeout=2s|endpoint=h:1|ssc=false");
+    assert_true(shoal_uri_print(&u, a, sizeof(a)) > 0);
+    assert_string_equal(a, "aeron-spy:aeron:udp?endpoint=h:1|ssc=false|untethered-resting-timeout=2000000000");
+    shoal_uri_t v = parse_ok(a);
+    assert_memory_equal(&u, &v, sizeof(u));
+
+    assert_uri_error("aeron-spy:aeron:ipc", "a spy needs an aeron:udp channel");
+    assert_uri_error("aeron-spy:", "must start with 'aeron:' after 'aeron-spy:'");
+    assert_uri_error("aeron-spy:aeron-spy:aeron:udp?endpoint=h:1", "must start with 'aeron:' after 'aeron-spy:'");
+    assert_uri_error("aeron:ipc?ssc=true", "key 'ssc' is not valid for aeron:ipc");
+    assert_uri_error("aeron:udp?endpoint=h:1|ssc=yes", "invalid value 'yes' for key 'ssc'");
+    assert_uri_error("aeron:ipc?untethered-resting-timeout=0", "untethered-resting-timeout");
+    assert_uri_error("aeron:ipc?untethered-window-limit-timeout=5m", "untethered-window-limit-timeout");
+    assert_uri_error("aeron:ipc?untethered-window-limit-timeout=-1s", "untethered-window-limit-timeout");
+}
+
 static void test_sizes(void **state)
 {
     (void)state;
@@ -314,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_ipc_params),
         cmocka_unit_test(test_udp_params),
         cmocka_unit_test(test_linger_units),
+        cmocka_unit_test(test_spy_and_tethering),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_structural_errors),
         cmocka_unit_test(test_udp_only_keys_on_ipc),

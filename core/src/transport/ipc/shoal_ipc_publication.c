@@ -43,34 +43,40 @@ void shoal_ipc_publication_delete(shoal_ipc_publication_t *pub, shoal_counters_m
     {
         return;
     }
-    for (int32_t i = 0; i < pub->subscriber_count; i++)
+    for (int32_t i = 0; i < pub->subscribers.count; i++)
     {
-        shoal_counters_manager_free(counters, now_ms, pub->subscribers[i].counter_id);
+        shoal_counters_manager_free(counters, now_ms, pub->subscribers.items[i].counter_id);
     }
     shoal_publication_resource_close(&pub->resource, &pub->log, counters, now_ms);
-    free(pub->subscribers);
+    shoal_subscriber_positions_close(&pub->subscribers);
     free(pub);
 }
 
-int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,
-    int64_t image_id, int32_t counter_id, int64_t *value)
+int64_t shoal_ipc_publication_join_position(const shoal_ipc_publication_t *pub)
 {
-    if (shoal_array_ensure((void **)&pub->subscribers, pub->subscriber_count, &pub->subscriber_capacity,
-            sizeof(*pub->subscribers), "ipc publication: adding a subscriber") < 0)
+    /* A subscriber sees what is published from now on; the limit cannot
+     * move backwards for it. */
+    return shoal_log_buffer_producer_position(&pub->log);
+}
+
+int64_t shoal_ipc_publication_untethered_window_limit(const shoal_ipc_publication_t *pub)
+{
+    return shoal_untethered_window_limit(pub->consumer_position, pub->term_window_length);
+}
+
+int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,
+    int64_t image_id, int32_t counter_id, int64_t *value, const shoal_tether_params_t *tether, int64_t now_ns)
+{
+    static const shoal_tether_params_t tethered = { .tether = true };
+    int64_t join_position = shoal_ipc_publication_join_position(pub);
+    bool first = !shoal_subscriber_positions_any_working(&pub->subscribers);
+    int index = shoal_subscriber_positions_add(&pub->subscribers, subscription_registration_id, image_id, counter_id,
+        value, NULL == tether ? &tethered : tether, join_position, now_ns);
+    if (index < 0)
     {
         return -1;
     }
-    /* Join at the producer position: a new subscriber sees what is published
-     * from now on; the limit cannot move backwards for it. */
-    int64_t join_position = shoal_log_buffer_producer_position(&pub->log);
-    shoal_store_release(value, join_position);
-    pub->subscribers[pub->subscriber_count++] = (shoal_subscriber_position_t){
-        .subscription_registration_id = subscription_registration_id,
-        .image_id = image_id,
-        .counter_id = counter_id,
-        .value = value,
-    };
-    if (1 == pub->subscriber_count)
+    if (first)
     {
         pub->last_consumer_position = join_position;
     }
@@ -78,43 +84,12 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
     {
         pub->consumer_position = join_position;
     }
-    return pub->subscriber_count - 1;
+    return index;
 }
 
 int32_t shoal_ipc_publication_remove_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id)
 {
-    for (int32_t i = 0; i < pub->subscriber_count; i++)
-    {
-        if (pub->subscribers[i].subscription_registration_id == subscription_registration_id)
-        {
-            int32_t counter_id = pub->subscribers[i].counter_id;
-            pub->subscribers[i] = pub->subscribers[--pub->subscriber_count];
-            return counter_id;
-        }
-    }
-    return -1;
-}
-
-/* A subscriber reads only what was produced, and the limit keeps the
- * producer within the term window (plus one message) of the slowest
- * subscriber: any value outside [producer - term length, producer] was
- * written by a broken or hostile client. It is clamped (INT64_MAX would make
- * the cleaning loop run for hours, a negative one index outside the log) and
- * counted once per excursion. */
-static int64_t subscriber_position(shoal_ipc_publication_t *pub, shoal_subscriber_position_t *s,
-    int64_t producer_position)
-{
-    const int64_t value = shoal_load_acquire(s->value);
-    const int64_t lowest = producer_position - pub->log.term_length;
-    const int64_t clamped = value > producer_position ? producer_position : value < lowest ? lowest : value;
-    if (clamped != value && !s->out_of_range)
-    {
-        pub->invalid_position_count++;
-        pub->last_invalid_position = value;
-        pub->last_invalid_subscription_registration_id = s->subscription_registration_id;
-    }
-    s->out_of_range = clamped != value;
-    return clamped;
+    return shoal_subscriber_positions_remove(&pub->subscribers, subscription_registration_id);
 }
 
 static bool is_possibly_blocked(const shoal_ipc_publication_t *pub, int64_t producer_position,
@@ -142,19 +117,13 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
     int64_t producer_position = shoal_log_buffer_producer_position(&pub->log);
     shoal_store_release(pub->resource.pub_pos, producer_position);
 
-    if (pub->subscriber_count > 0)
+    int64_t min_sub = INT64_MAX;
+    int64_t max_sub = INT64_MIN;
+    if (shoal_subscriber_positions_bounds(&pub->subscribers, producer_position, pub->log.term_length, &min_sub,
+            &max_sub))
     {
-        int64_t min_sub = INT64_MAX;
-        int64_t max_sub = pub->consumer_position;
-        bool clamped = false;
-        for (int32_t i = 0; i < pub->subscriber_count; i++)
-        {
-            int64_t p = subscriber_position(pub, &pub->subscribers[i], producer_position);
-            min_sub = p < min_sub ? p : min_sub;
-            max_sub = p > max_sub ? p : max_sub;
-            clamped |= pub->subscribers[i].out_of_range;
-        }
-        pub->consumer_position = max_sub;
+        const bool clamped = shoal_subscriber_positions_any_out_of_range(&pub->subscribers);
+        pub->consumer_position = max_sub > pub->consumer_position ? max_sub : pub->consumer_position;
         int64_t new_limit = min_sub + pub->term_window_length;
         if (SHOAL_IPC_PUB_ACTIVE != pub->state)
         {
@@ -212,7 +181,8 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
     }
     else
     {
-        /* Nobody reads (none yet, or the last one left): the limit drops to
+        /* Nobody reads (none yet, the last one left, or only untethered
+         * subscribers that were let go): the limit drops to
          * what was consumed, at or behind the producer, so the next offer
          * reports NOT_CONNECTED instead of writing into the void (up to a
          * term window of it). The limit goes first: a publisher that sees

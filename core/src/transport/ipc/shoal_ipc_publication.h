@@ -4,7 +4,8 @@
  * it. Publishers and subscribers touch only shared memory; this object runs
  * on the driver conductor and keeps three invariants:
  *  - publisher limit = slowest subscriber position + term window, so the
- *    publisher never laps a reader (back pressure, never loss); with no
+ *    publisher never laps a reader (back pressure, never loss), untethered
+ *    subscribers that were let go aside (shoal_subscriber_positions.h); with no
  *    subscriber, publisher limit = consumed position (the furthest any
  *    subscriber read), so offers say NOT_CONNECTED instead of writing what
  *    nobody will read;
@@ -17,6 +18,8 @@
  * [producer position - term length, producer position] (a correct subscriber
  * is at most the term window behind), and cleaning moves at most one log
  * length per tick, so no value makes a tick loop or index outside the log.
+ * The driver conductor runs the untethered subscribers' state machine on
+ * pub->subscribers between ticks (it sends the image events).
  *
  * Lifecycle: ACTIVE while a publisher holds it; DRAINING once the last
  * publisher went, until subscribers consume what was written; LINGER while
@@ -30,6 +33,7 @@
 
 #include "logbuffer/shoal_log_buffer.h"
 #include "transport/shoal_publication_resource.h"
+#include "transport/shoal_subscriber_positions.h"
 #include "util/shoal_counters.h"
 
 typedef enum shoal_ipc_publication_state_en
@@ -39,15 +43,6 @@ typedef enum shoal_ipc_publication_state_en
     SHOAL_IPC_PUB_LINGER,
     SHOAL_IPC_PUB_DONE
 } shoal_ipc_publication_state_t;
-
-typedef struct shoal_subscriber_position_stct
-{
-    int64_t subscription_registration_id;
-    int64_t image_id;
-    int32_t counter_id;
-    int64_t *value;
-    bool out_of_range; /* its last value was clamped */
-} shoal_subscriber_position_t;
 
 typedef struct shoal_ipc_publication_stct
 {
@@ -63,9 +58,7 @@ typedef struct shoal_ipc_publication_stct
     int64_t trip_limit;
     int64_t trip_gain;
 
-    shoal_subscriber_position_t *subscribers;
-    int32_t subscriber_count;
-    int32_t subscriber_capacity;
+    shoal_subscriber_positions_t subscribers;
 
     int64_t clean_position;
     int64_t consumer_position;      /* furthest position a subscriber was seen at */
@@ -73,11 +66,6 @@ typedef struct shoal_ipc_publication_stct
     int64_t time_of_last_consumer_change_ms;
     int64_t linger_deadline_ms;
     int64_t unblocked_count;
-    /* Times a subscriber position went out of range, and the last such
-     * value, for the conductor to count and log. */
-    int64_t invalid_position_count;
-    int64_t last_invalid_position;
-    int64_t last_invalid_subscription_registration_id;
 } shoal_ipc_publication_t;
 
 typedef struct shoal_ipc_publication_params_stct
@@ -92,9 +80,10 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pub, const char *dir,
     const shoal_ipc_publication_params_t *params, shoal_counters_manager_t *counters, int64_t now_ms);
 void shoal_ipc_publication_delete(shoal_ipc_publication_t *pub, shoal_counters_manager_t *counters, int64_t now_ms);
 
-/* A new subscriber joins at the current producer position. Returns the index. */
+/* A new subscriber joins at the current producer position (tether NULL:
+ * tethered). Returns the index. */
 int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id,
-    int64_t image_id, int32_t counter_id, int64_t *value);
+    int64_t image_id, int32_t counter_id, int64_t *value, const shoal_tether_params_t *tether, int64_t now_ns);
 /* Removes and returns the subscriber's counter id, or -1 if not linked. */
 int32_t shoal_ipc_publication_remove_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id);
 
@@ -102,6 +91,10 @@ int32_t shoal_ipc_publication_remove_subscriber(shoal_ipc_publication_t *pub, in
  * Returns work done (> 0 if anything moved). */
 int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, int64_t unblock_timeout_ms,
     int64_t linger_ms, int64_t *unblocked_counter);
+
+/* Where "behind" starts for untethered subscribers, and where they rejoin. */
+int64_t shoal_ipc_publication_untethered_window_limit(const shoal_ipc_publication_t *pub);
+int64_t shoal_ipc_publication_join_position(const shoal_ipc_publication_t *pub);
 
 /* Called when the last publisher registration is gone. */
 void shoal_ipc_publication_on_publishers_gone(shoal_ipc_publication_t *pub, int64_t now_ms);

@@ -32,6 +32,8 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     }
     memset(pub, 0, sizeof(*pub));
     pub->reliable = p->reliable;
+    pub->spies_simulate_connection = p->spies_simulate_connection;
+    pub->spy_position = INT64_MIN;
     pub->ttl = p->ttl;
     pub->endpoint = endpoint;
     pub->state = SHOAL_NET_PUB_ACTIVE;
@@ -96,6 +98,11 @@ void shoal_network_publication_delete(shoal_network_publication_t *pub, shoal_co
     {
         return;
     }
+    for (int32_t i = 0; i < pub->spies.count; i++)
+    {
+        shoal_counters_manager_free(counters, now_ms, pub->spies.items[i].counter_id);
+    }
+    shoal_subscriber_positions_close(&pub->spies);
     shoal_stream_counter_free(counters, now_ms, &pub->snd_pos_counter_id);
     shoal_stream_counter_free(counters, now_ms, &pub->snd_lmt_counter_id);
     shoal_stream_counter_free(counters, now_ms, &pub->snd_bpe_counter_id);
@@ -164,6 +171,28 @@ static void send_heartbeat(shoal_network_publication_t *pub, int64_t now_ns)
     }
 }
 
+/* ssc=true with no live receiver: the spies are the audience, so the sender
+ * moves along with the furthest of them (sending that range to nobody is
+ * pointless); the publisher limit follows the sender position. */
+static void follow_spies(shoal_network_publication_t *pub)
+{
+    if (!pub->spies_simulate_connection || shoal_load_relaxed(&pub->has_receivers))
+    {
+        return;
+    }
+    const int64_t spy = shoal_load_acquire(&pub->spy_position);
+    if (spy > pub->sender_position)
+    {
+        pub->sender_position = spy;
+        shoal_store_release(pub->snd_pos, spy);
+        if (pub->sender_limit < spy)
+        {
+            pub->sender_limit = spy;
+            shoal_store_release(pub->snd_lmt, spy);
+        }
+    }
+}
+
 static int send_data(shoal_network_publication_t *pub, int64_t now_ns)
 {
     int64_t position = pub->sender_position;
@@ -217,6 +246,7 @@ int shoal_network_publication_send(shoal_network_publication_t *pub, int64_t now
         send_setup(pub, now_ns);
         work++;
     }
+    follow_spies(pub);
     int sent = send_data(pub, now_ns);
     work += sent;
     if (0 == sent)
@@ -535,6 +565,27 @@ void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const u
 
 /* --------------------------------------------------------------- conductor */
 
+bool shoal_network_publication_accepts_spies(const shoal_network_publication_t *pub)
+{
+    return SHOAL_NET_PUB_ACTIVE == pub->state;
+}
+
+int64_t shoal_network_publication_join_position(const shoal_network_publication_t *pub)
+{
+    return shoal_load_acquire(pub->snd_pos);
+}
+
+int64_t shoal_network_publication_untethered_window_limit(const shoal_network_publication_t *pub)
+{
+    return shoal_untethered_window_limit(shoal_load_acquire(pub->snd_pos), pub->term_window_length);
+}
+
+static void enter_linger(shoal_network_publication_t *pub, int64_t now_ns)
+{
+    shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
+    pub->linger_deadline_ns = now_ns + pub->linger_ns;
+}
+
 int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter)
 {
     int work = 0;
@@ -543,16 +594,32 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
     shoal_store_release(pub->resource.pub_pos, producer);
     bool connected = 0 != shoal_load_acquire(&pub->has_receivers);
 
+    /* Spies counted in the limit (tethered, or untethered and not let go). */
+    int64_t spy_min = INT64_MAX;
+    int64_t spy_max = INT64_MIN;
+    const bool spies = SHOAL_NET_PUB_ACTIVE == pub->state || SHOAL_NET_PUB_DRAINING == pub->state
+        ? shoal_subscriber_positions_bounds(&pub->spies, producer, pub->log.term_length, &spy_min, &spy_max)
+        : false;
+    const int64_t spy_position = pub->spies_simulate_connection && spies
+        ? spy_max & ~(int64_t)(SHOAL_FRAME_ALIGNMENT - 1) /* the sender only ever stands on a frame boundary */
+        : INT64_MIN;
+    if (spy_position != shoal_load_relaxed(&pub->spy_position))
+    {
+        shoal_store_release(&pub->spy_position, spy_position);
+    }
+    const int64_t consumer = spy_min < snd_pos ? spy_min : snd_pos;
+
     switch (pub->state)
     {
         case SHOAL_NET_PUB_ACTIVE:
-            /* Clean a whole term behind the sender BEFORE the limit moves:
-             * the publisher must only ever enter zeroed terms (retransmits
-             * read at most a term window behind the sender). */
-            shoal_log_buffer_clean(&pub->log, &pub->clean_position, snd_pos - pub->log.term_length);
-            if (connected)
+            /* Clean a whole term behind the sender (and every counted spy)
+             * BEFORE the limit moves: the publisher must only ever enter
+             * zeroed terms (retransmits read at most a term window behind the
+             * sender). */
+            shoal_log_buffer_clean(&pub->log, &pub->clean_position, consumer - pub->log.term_length);
+            if (connected || (pub->spies_simulate_connection && spies))
             {
-                int64_t limit = snd_pos + pub->term_window_length;
+                int64_t limit = consumer + pub->term_window_length;
                 if (limit > shoal_load_relaxed(pub->resource.pub_limit))
                 {
                     shoal_store_release(pub->resource.pub_limit, limit);
@@ -572,9 +639,9 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
                  * NOT_CONNECTED rather than filling a term window nobody
                  * will receive. Limit first: a publisher that sees
                  * is_connected = 0 sees the lowered limit too. */
-                if (shoal_load_relaxed(pub->resource.pub_limit) > snd_pos)
+                if (shoal_load_relaxed(pub->resource.pub_limit) > consumer)
                 {
-                    shoal_store_release(pub->resource.pub_limit, snd_pos);
+                    shoal_store_release(pub->resource.pub_limit, consumer);
                     work++;
                 }
                 if (shoal_load_relaxed(&pub->log.meta->is_connected))
@@ -585,27 +652,31 @@ int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t 
             }
             break;
         case SHOAL_NET_PUB_DRAINING:
+        {
+            /* Spies read what was written, as IPC subscribers do, before
+             * their images go. */
+            const bool spies_done = !spies || spy_min >= producer;
             if (snd_pos >= producer)
             {
                 if (!shoal_load_relaxed(&pub->end_of_stream))
                 {
                     shoal_store_release(&pub->end_of_stream, 1);
                 }
-                if (!connected || shoal_load_acquire(&pub->acked_position) >= producer ||
-                    now_ns >= pub->drain_deadline_ns)
+                if (spies_done &&
+                    (!connected || shoal_load_acquire(&pub->acked_position) >= producer ||
+                        now_ns >= pub->drain_deadline_ns))
                 {
-                    shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
-                    pub->linger_deadline_ns = now_ns + pub->linger_ns;
+                    enter_linger(pub, now_ns);
                     work++;
                 }
             }
-            else if (!connected && now_ns >= pub->drain_deadline_ns)
+            else if (spies_done && !connected && now_ns >= pub->drain_deadline_ns)
             {
-                shoal_store_release(&pub->state, SHOAL_NET_PUB_LINGER);
-                pub->linger_deadline_ns = now_ns + pub->linger_ns;
+                enter_linger(pub, now_ns);
                 work++;
             }
             break;
+        }
         case SHOAL_NET_PUB_LINGER:
             if (now_ns >= pub->linger_deadline_ns)
             {

@@ -32,18 +32,25 @@
  * session, and nothing before one came.
  *
  * Conductor (conductor duty): publisher limit = sender position + term
- * window while connected, = sender position while no receiver is live (so
- * offers say NOT_CONNECTED instead of writing what nobody will receive),
+ * window while connected (the slowest counted spy's position instead when
+ * that is behind: spies, aeron-spy: subscriptions on this host, read the log
+ * in place and are tethered unless tether=false, see
+ * shoal_subscriber_positions.h), = sender position while no receiver is live
+ * (so offers say NOT_CONNECTED instead of writing what nobody will receive;
+ * with ssc=true a counted spy makes the publication connected too, and the
+ * sender, receiverless, moves its position along with the furthest spy),
  * the log's is_connected flag after the limit, cleaning a term behind
  * the sender, unblocking a claim of a dead publisher, and the lifecycle:
  * ACTIVE -> DRAINING (publishers gone: send what was written, wait for the
- * receivers to acknowledge it, EOS) -> LINGER (keep answering NAKs) -> DONE.
+ * receivers to acknowledge it and the spies to read it, EOS) -> LINGER (keep
+ * answering NAKs; the spies' images are gone) -> DONE.
  *
  * Memory model between the two duties (also in dedicated threading mode):
  * sender_position / sender_limit / connection are published through
  * counters and atomics written by the sender only (has_receivers is the
- * sender's view of connection); state, end_of_stream, the publisher limit
- * and the log's is_connected are written by the conductor only.
+ * sender's view of connection); state, end_of_stream, spy_position, the
+ * publisher limit and the log's is_connected are written by the conductor
+ * only; the spies themselves are the conductor's alone.
  */
 #ifndef SHOAL_NETWORK_PUBLICATION_H
 #define SHOAL_NETWORK_PUBLICATION_H
@@ -54,6 +61,7 @@
 
 #include "logbuffer/shoal_log_buffer.h"
 #include "transport/shoal_publication_resource.h"
+#include "transport/shoal_subscriber_positions.h"
 #include "transport/udp/shoal_flow_control.h"
 #include "transport/udp/shoal_retransmit_handler.h"
 #include "transport/udp/shoal_udp_transport.h"
@@ -85,7 +93,8 @@ typedef struct shoal_network_publication_params_stct
 {
     shoal_publication_resource_params_t resource; /* media UDP; random initial term id (the driver draws it) */
     int32_t ttl;
-    bool reliable; /* false: NAKs are answered with padding, never data */
+    bool reliable;                  /* false: NAKs are answered with padding, never data */
+    bool spies_simulate_connection; /* ssc: a counted spy makes it connected */
     shoal_flow_control_kind_t fc_default;
     const char *fc_spec;
     int64_t connection_timeout_ns;
@@ -104,6 +113,7 @@ typedef struct shoal_network_publication_stct
     /* ---- identity and log (set at creation) ---- */
     shoal_publication_resource_t resource; /* first: publication links point here */
     bool reliable;
+    bool spies_simulate_connection;
     char channel[256];
     shoal_log_buffer_t log;
     int32_t ttl;
@@ -125,6 +135,7 @@ typedef struct shoal_network_publication_stct
     /* A response publication's image (its requester's request stream) that
      * sends RSP_SETUPs until a status message comes; -1: none (any more). */
     int64_t response_image_correlation_id;
+    shoal_subscriber_positions_t spies;
     int64_t clean_position;
     int64_t last_snd_pos_seen;
     int64_t time_of_last_snd_pos_change_ns;
@@ -134,6 +145,9 @@ typedef struct shoal_network_publication_stct
     /* ---- written by the conductor, read by the sender ---- */
     shoal_network_publication_state_t state;
     int32_t end_of_stream;
+    /* With ssc: the furthest counted spy's position, where the sender moves
+     * while no receiver is live; INT64_MIN otherwise. */
+    int64_t spy_position;
 
     /* ---- written by the sender, read by the conductor ---- */
     int64_t acked_position; /* slowest known receiver's consumption */
@@ -182,6 +196,12 @@ void shoal_network_publication_on_rttm(shoal_network_publication_t *pub, const u
 
 /* ---- conductor duty ---- */
 int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter);
+/* Whether a spy may join now: ACTIVE only (as IPC subscribers). */
+bool shoal_network_publication_accepts_spies(const shoal_network_publication_t *pub);
+/* Where a new spy joins, and where an untethered one rejoins: the sender's position. */
+int64_t shoal_network_publication_join_position(const shoal_network_publication_t *pub);
+/* Where "behind" starts for untethered spies. */
+int64_t shoal_network_publication_untethered_window_limit(const shoal_network_publication_t *pub);
 void shoal_network_publication_on_publishers_gone(shoal_network_publication_t *pub, int64_t now_ns);
 
 #endif
