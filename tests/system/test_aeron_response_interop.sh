@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Response channels against Aeron C (docs/response-channels.md), over loopback,
 # each side on its own driver (aeronmd, shoald):
-#   1. Aeron's stock response_client -> shoal's response_server: every request
-#      Aeron sent ("yay!") is answered ("Response to stream"), shoal served as many;
+#   1. two of Aeron's stock response_clients at once -> shoal's response_server (one control
+#      port): every request each sent ("yay!") is answered ("Response to stream"), shoal served
+#      as many as they sent;
 #   2. shoal's response_client -> Aeron's stock response_server: every request answered.
 # Needs an Aeron C install with Aeron's sample programs built into it:
 #   scripts/aeron_peer.sh AERON_SOURCE_DIR   (builds Aeron C and the samples into build/aeron/install)
@@ -40,26 +41,36 @@ for _ in $(seq 1 250); do [ -f "$AERON_DIR_PATH/cnc.dat" ] && break; sleep 0.02;
 [ -f "$AERON_DIR_PATH/cnc.dat" ] || fail "aeronmd did not start: $(cat "$OUT/aeronmd.log")"
 sleep 0.2
 
-# ---- 1. Aeron requester -> shoal responder ----
+# ---- 1. Aeron requesters -> shoal responder (two at once, sharing its one control port) ----
 rp=$(port); cp=$(port)
 "$BUILD/response_server" -d "$DIR" -c "aeron:udp?endpoint=localhost:$rp" -C "aeron:udp?control=localhost:$cp" \
   -t 60 > "$OUT/shoal_server.log" 2>&1 &
 server=$!
 PIDS+=("$server")
 sleep 0.3
-timeout 60 "$AERON/bin/aeron_response_client" -p "$AERON_DIR_PATH" -m "$MESSAGES" \
-  -c "aeron:udp?endpoint=localhost:$rp" -d "aeron:udp?control=localhost:$cp" > "$OUT/aeron_client.log" 2>&1 || true
+for k in 1 2; do
+  timeout 60 "$AERON/bin/aeron_response_client" -p "$AERON_DIR_PATH" -m "$MESSAGES" \
+    -c "aeron:udp?endpoint=localhost:$rp" -d "aeron:udp?control=localhost:$cp" > "$OUT/aeron_client$k.log" 2>&1 &
+  clients[$k]=$!
+done
+wait "${clients[1]}" "${clients[2]}" || true
 kill -INT "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
-sent=$(grep -c 'yay!' "$OUT/aeron_client.log" || true)
-answered=$(grep -c '^Response to stream' "$OUT/aeron_client.log" || true)
 served=$(sed -n 's/^response_server: served \([0-9]*\) requests.*/\1/p' "$OUT/shoal_server.log")
-echo "Aeron response_client -> shoal response_server: $sent of $MESSAGES requests sent, $answered responses received;" \
-  "shoal served ${served:-?}"
-grep -m1 '^Available image' "$OUT/aeron_client.log" || true
-[ "$sent" -ge $((MESSAGES - 1)) ] || fail "Aeron sent only $sent requests: $(cat "$OUT/aeron_client.log")"
-[ "$answered" -eq "$sent" ] || fail "Aeron got $answered responses to $sent requests: $(cat "$OUT/aeron_client.log"; cat "$OUT/shoal_server.log")"
-pass "Aeron requester -> shoal responder: $answered/$sent answered"
+total=0
+for k in 1 2; do
+  sent=$(grep -c 'yay!' "$OUT/aeron_client$k.log" || true)
+  answered=$(grep -c '^Response to stream' "$OUT/aeron_client$k.log" || true)
+  session=$(sed -n 's/^Available image.*sessionId=\(-\?[0-9]*\).* from \(.*\)$/session \1 from \2/p' "$OUT/aeron_client$k.log" | head -1)
+  echo "Aeron response_client $k -> shoal response_server: $sent of $MESSAGES requests sent, $answered responses ($session)"
+  [ "$sent" -ge $((MESSAGES - 1)) ] || fail "Aeron client $k sent only $sent requests: $(cat "$OUT/aeron_client$k.log")"
+  [ "$answered" -eq "$sent" ] || fail "Aeron client $k got $answered responses to $sent requests: $(cat "$OUT/aeron_client$k.log"; cat "$OUT/shoal_server.log")"
+  # each hears only its own answers: as many as it asked, none of the other's
+  total=$((total + sent))
+done
+echo "shoal response_server served ${served:-?} requests"
+[ "${served:-0}" -eq "$total" ] || fail "shoal served ${served:-?} requests, the Aeron clients sent $total"
+pass "2 Aeron requesters -> shoal responder (one control port): $total/$total answered"
 
 # ---- 2. shoal requester -> Aeron responder ----
 rp=$(port); cp=$(port)
