@@ -27,6 +27,9 @@ local ffi = require("ffi")
 return function(shoal)
     local M = {}
     local HEADER_LENGTH = 8
+    -- A requester polls this long for an answer before it sleeps in
+    -- sub:wait (a fast answer costs no wake-up; a slow one no CPU).
+    local SPIN_NS = 50e3
     local id_box = ffi.new("uint64_t[1]")
 
     local function pack_id(id)
@@ -147,19 +150,25 @@ return function(shoal)
     -- still awaited: receive again, or req:forget(id).
     function Requester:receive(id, timeout)
         local deadline = shoal.now_ns() + (timeout or 1) * 1e9
-        local idle = 0
+        local idle_since = nil
         while self.answers[id] == nil do
             local n = self:_poll()
             if n == 0 then
-                if shoal.now_ns() >= deadline then
+                local now = shoal.now_ns()
+                if now >= deadline then
                     return nil, "timed out"
                 end
-                idle = idle + 1
-                if idle > 1000 then
-                    shoal.sleep(0.00005)
+                idle_since = idle_since or now
+                if now - idle_since > SPIN_NS then
+                    -- Then no CPU while the answer is on its way: woken by the
+                    -- responder's commit (shoal_subscription_wait).
+                    local ok, err, code = self.responses:wait(math.min((deadline - now) / 1e9, 0.01))
+                    if ok == nil then
+                        return nil, err, code
+                    end
                 end
             else
-                idle = 0
+                idle_since = nil
             end
         end
         local answer = self.answers[id]
