@@ -4,8 +4,9 @@
  * image's current term and publishes the new position with a release store
  * the driver reads for flow control. poll_batch hands out views instead of
  * calling back: they point into the log (or an image's reassembly buffer)
- * and stay valid until the next poll: the driver cleans a term only once
- * every subscriber is a whole term past it, which needs another poll, and
+ * and stay valid until the next poll: one poll advances an image by at most
+ * a poll span (its first message excepted), the driver cleans only a span
+ * behind every subscriber, so cleaning the views needs another poll, and
  * the client frees an image only once a later poll announced a list without
  * it (shoal_client.h).
  */
@@ -165,14 +166,15 @@ typedef struct poll_context_stct
     size_t out_count;
 } poll_context_t;
 
-static shoal_controlled_action_t on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static inline shoal_controlled_action_t on_message(void *clientd, const uint8_t *buf, size_t len,
+    const shoal_header_t *hdr)
 {
     poll_context_t *ctx = clientd;
     ctx->handler(ctx->clientd, buf, len, hdr);
     return SHOAL_ACTION_CONTINUE;
 }
 
-static shoal_controlled_action_t on_controlled_message(void *clientd, const uint8_t *buf, size_t len,
+static inline shoal_controlled_action_t on_controlled_message(void *clientd, const uint8_t *buf, size_t len,
     const shoal_header_t *hdr)
 {
     poll_context_t *ctx = clientd;
@@ -185,7 +187,7 @@ static shoal_controlled_action_t on_controlled_message(void *clientd, const uint
     return action;
 }
 
-static shoal_controlled_action_t on_batch_message(void *clientd, const uint8_t *buf, size_t len,
+static inline shoal_controlled_action_t on_batch_message(void *clientd, const uint8_t *buf, size_t len,
     const shoal_header_t *hdr)
 {
     poll_context_t *ctx = clientd;
@@ -202,8 +204,10 @@ static shoal_controlled_action_t on_batch_message(void *clientd, const uint8_t *
     return SHOAL_ACTION_CONTINUE;
 }
 
-static inline int poll_images(shoal_subscription_t *s, shoal_term_message_handler_t handler, poll_context_t *ctx,
-    size_t limit)
+/* Always inlined into each poll with its handler, which the compiler then
+ * inlines into the reader's loop. */
+static SHOAL_ALWAYS_INLINE int poll_images(shoal_subscription_t *s, shoal_term_message_handler_t handler,
+    poll_context_t *ctx, size_t limit)
 {
     if (SHOAL_UNLIKELY(shoal_load_relaxed(s->client_closed)))
     {
@@ -230,8 +234,8 @@ static inline int poll_images(shoal_subscription_t *s, shoal_term_message_handle
         int32_t term_offset = (int32_t)(position & (image->term_length - 1));
         size_t index = shoal_logbuffer_index_by_position(position, image->position_bits_to_shift);
         int64_t term_base = position - term_offset;
-        shoal_term_read_result_t r = shoal_term_read_messages(image->terms[index], term_offset, image->term_length,
-            term_base, limit - delivered, handler, ctx, &image->assembly);
+        shoal_term_read_result_t r = shoal_term_read_inline(image->terms[index], term_offset, image->term_length,
+            image->poll_span, term_base, limit - delivered, handler, ctx, &image->assembly);
         delivered += (size_t)r.messages;
         int64_t new_position = term_base + r.offset;
         if (new_position > image->position)

@@ -44,31 +44,6 @@ int shoal_assembly_buffer_ensure(shoal_assembly_buffer_t *b, size_t length)
     return 0;
 }
 
-static inline const shoal_data_header_t *frame_at(const uint8_t *term, int32_t offset)
-{
-    return (const shoal_data_header_t *)(term + offset);
-}
-
-static inline int32_t frame_length_volatile(const uint8_t *term, int32_t offset)
-{
-    return shoal_load_acquire(&frame_at(term, offset)->frame_header.frame_length);
-}
-
-static inline void header_fill(shoal_header_t *h, const shoal_data_header_t *f, uint8_t flags, int64_t position)
-{
-    h->session_id = f->session_id;
-    h->stream_id = f->stream_id;
-    h->term_id = f->term_id;
-    h->term_offset = f->term_offset;
-    h->frame_length = f->frame_header.frame_length;
-    h->flags = flags;
-    h->reserved_pad[0] = 0;
-    h->reserved_pad[1] = 0;
-    h->reserved_pad[2] = 0;
-    h->reserved_value = f->reserved_value;
-    h->position = position;
-}
-
 typedef enum chain_status_en
 {
     CHAIN_COMPLETE,   /* END found; *end_offset after it, *total payload bytes */
@@ -100,13 +75,13 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
     {
         offset = begin_offset + SHOAL_ALIGN(begin_length, SHOAL_FRAME_ALIGNMENT);
         bytes = (size_t)(begin_length - SHOAL_DATA_HEADER_LENGTH);
-        flags = frame_at(term, begin_offset)->frame_header.flags;
+        flags = shoal_term_frame_at(term, begin_offset)->frame_header.flags;
     }
     assembly->scanning = false;
 
     while (offset < term_length)
     {
-        const int32_t frame_length = frame_length_volatile(term, offset);
+        const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
         if (frame_length <= 0)
         {
             assembly->scanning = true;
@@ -116,7 +91,7 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
             assembly->scan_flags = flags;
             return CHAIN_INCOMPLETE;
         }
-        const shoal_data_header_t *f = frame_at(term, offset);
+        const shoal_data_header_t *f = shoal_term_frame_at(term, offset);
         if (f->frame_header.type != SHOAL_HDR_TYPE_DATA || (f->frame_header.flags & SHOAL_FRAME_FLAG_BEGIN) ||
             frame_length < SHOAL_DATA_HEADER_LENGTH || frame_length > term_length - offset)
         {
@@ -148,7 +123,7 @@ static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *d
     size_t copied = 0;
     while (offset < end)
     {
-        const int32_t frame_length = shoal_load_acquire(&frame_at(term, offset)->frame_header.frame_length);
+        const int32_t frame_length = shoal_load_acquire(&shoal_term_frame_at(term, offset)->frame_header.frame_length);
         if (frame_length < SHOAL_DATA_HEADER_LENGTH || frame_length > end - offset)
         {
             return false;
@@ -165,103 +140,41 @@ static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *d
     return copied == total && offset == end;
 }
 
+shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
+    int32_t offset, int32_t frame_length, int32_t span_end, bool first, shoal_assembly_buffer_t *assembly,
+    int32_t *end_offset, size_t *length, shoal_header_t *hdr)
+{
+    size_t total = 0;
+    uint8_t flags_union = 0;
+    chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
+        end_offset, &total, &flags_union);
+    if (CHAIN_INCOMPLETE == status || (*end_offset > span_end && !first))
+    {
+        return SHOAL_CHAIN_READ_STOP;
+    }
+    if (CHAIN_BROKEN == status)
+    {
+        return SHOAL_CHAIN_READ_SKIP;
+    }
+    if (shoal_assembly_buffer_ensure(assembly, total) < 0)
+    {
+        return SHOAL_CHAIN_READ_STOP;
+    }
+    if (!assemble(term, offset, *end_offset, assembly->data, total))
+    {
+        return SHOAL_CHAIN_READ_SKIP;
+    }
+    *length = total;
+    shoal_term_header_fill(hdr, shoal_term_frame_at(term, offset),
+        (uint8_t)(SHOAL_FRAME_FLAG_UNFRAGMENTED | (flags_union & SHOAL_FRAME_FLAG_EOS)),
+        term_base_position + *end_offset);
+    return SHOAL_CHAIN_READ_DELIVER;
+}
+
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
+    int32_t span, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
     shoal_assembly_buffer_t *assembly)
 {
-    shoal_term_read_result_t result = { term_offset, 0, false };
-    int32_t offset = term_offset;
-    size_t messages = 0;
-    shoal_header_t hdr;
-
-    while (messages < message_limit && offset < term_length)
-    {
-        const int32_t frame_length = frame_length_volatile(term, offset);
-        if (frame_length <= 0 || SHOAL_UNLIKELY(frame_length > term_length - offset))
-        {
-            break; /* not committed yet (or a corrupt length: never read past the term) */
-        }
-
-        const shoal_data_header_t *f = frame_at(term, offset);
-        const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
-        const uint8_t flags = f->frame_header.flags;
-
-        if (f->frame_header.type != SHOAL_HDR_TYPE_DATA || frame_length < SHOAL_DATA_HEADER_LENGTH)
-        {
-            /* PAD (or anything that is not data): consume silently. */
-            offset += aligned_length;
-            result.padding_or_gap_skipped = true;
-            continue;
-        }
-
-        const uint8_t *payload;
-        size_t length;
-        int32_t end_offset;
-
-        if ((flags & SHOAL_FRAME_FLAG_UNFRAGMENTED) == SHOAL_FRAME_FLAG_UNFRAGMENTED)
-        {
-            payload = term + offset + SHOAL_DATA_HEADER_LENGTH;
-            length = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
-            end_offset = offset + aligned_length;
-            header_fill(&hdr, f, flags, term_base_position + end_offset);
-        }
-        else if (flags & SHOAL_FRAME_FLAG_BEGIN)
-        {
-            size_t total = 0;
-            uint8_t flags_union = 0;
-            chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
-                &end_offset, &total, &flags_union);
-            if (CHAIN_INCOMPLETE == status)
-            {
-                break;
-            }
-            if (CHAIN_BROKEN == status)
-            {
-                offset = end_offset;
-                result.padding_or_gap_skipped = true;
-                continue;
-            }
-            if (shoal_assembly_buffer_ensure(assembly, total) < 0)
-            {
-                break;
-            }
-            if (!assemble(term, offset, end_offset, assembly->data, total))
-            {
-                offset = end_offset;
-                result.padding_or_gap_skipped = true;
-                continue;
-            }
-            payload = assembly->data;
-            length = total;
-            header_fill(&hdr, f, (uint8_t)(SHOAL_FRAME_FLAG_UNFRAGMENTED | (flags_union & SHOAL_FRAME_FLAG_EOS)),
-                term_base_position + end_offset);
-        }
-        else
-        {
-            /* Heartbeat (no payload) or an orphan middle/END fragment whose
-             * BEGIN was lost to an unblock: consume silently. */
-            offset += aligned_length;
-            if (frame_length > SHOAL_DATA_HEADER_LENGTH)
-            {
-                result.padding_or_gap_skipped = true;
-            }
-            continue;
-        }
-
-        const shoal_controlled_action_t action = handler(clientd, payload, length, &hdr);
-        if (SHOAL_ACTION_ABORT == action)
-        {
-            break;
-        }
-        offset = end_offset;
-        messages++;
-        if (SHOAL_ACTION_BREAK == action)
-        {
-            break;
-        }
-    }
-
-    result.offset = offset;
-    result.messages = (int32_t)messages;
-    return result;
+    return shoal_term_read_inline(term, term_offset, term_length, span, term_base_position, message_limit, handler,
+        clientd, assembly);
 }

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "concurrent/shoal_atomic.h"
+#include "protocol/shoal_frames.h"
 #include "shoal/shoal.h"
 
 /* Reassembly storage for fragmented messages; zero-initialise it. */
@@ -77,9 +79,146 @@ typedef struct shoal_term_read_result_stct
 } shoal_term_read_result_t;
 
 /* Reads messages from term[term_offset..term_length), at most message_limit
- * of them. term_base_position is the stream position of term offset 0. */
+ * of them, consuming no frame that ends past term_offset + span except the
+ * first (shoal_logbuffer_poll_span). term_base_position is the stream
+ * position of term offset 0. The handler is called through a pointer; the
+ * subscription's polls use shoal_term_read_inline instead. */
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
+    int32_t span, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
     shoal_assembly_buffer_t *assembly);
+
+/* ---- the reader's loop, inlined into each poll so that its handler is a
+ * known function the compiler inlines too (no indirect call, no header copy
+ * per message); the rare fragmented branch stays out of line ---- */
+
+typedef enum shoal_chain_read_en
+{
+    SHOAL_CHAIN_READ_STOP,    /* not all committed yet, past the span, or no memory: stop before it */
+    SHOAL_CHAIN_READ_DELIVER, /* reassembled into assembly->data: *length bytes, *hdr filled */
+    SHOAL_CHAIN_READ_SKIP     /* broken chain: consume up to *end_offset silently */
+} shoal_chain_read_t;
+
+/* The fragmented message whose BEGIN frame (committed, frame_length long) is
+ * at offset; it may end past span_end only when first is true. */
+shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
+    int32_t offset, int32_t frame_length, int32_t span_end, bool first, shoal_assembly_buffer_t *assembly,
+    int32_t *end_offset, size_t *length, shoal_header_t *hdr);
+
+static inline const shoal_data_header_t *shoal_term_frame_at(const uint8_t *term, int32_t offset)
+{
+    return (const shoal_data_header_t *)(term + offset);
+}
+
+static inline int32_t shoal_term_frame_length_volatile(const uint8_t *term, int32_t offset)
+{
+    return shoal_load_acquire(&shoal_term_frame_at(term, offset)->frame_header.frame_length);
+}
+
+static inline void shoal_term_header_fill(shoal_header_t *h, const shoal_data_header_t *f, uint8_t flags,
+    int64_t position)
+{
+    h->session_id = f->session_id;
+    h->stream_id = f->stream_id;
+    h->term_id = f->term_id;
+    h->term_offset = f->term_offset;
+    h->frame_length = f->frame_header.frame_length;
+    h->flags = flags;
+    h->reserved_pad[0] = 0;
+    h->reserved_pad[1] = 0;
+    h->reserved_pad[2] = 0;
+    h->reserved_value = f->reserved_value;
+    h->position = position;
+}
+
+static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const uint8_t *term, int32_t term_offset,
+    int32_t term_length, int32_t span, int64_t term_base_position, size_t message_limit,
+    shoal_term_message_handler_t handler, void *clientd, shoal_assembly_buffer_t *assembly)
+{
+    shoal_term_read_result_t result = { term_offset, 0, false };
+    int32_t offset = term_offset;
+    size_t messages = 0;
+    shoal_header_t hdr;
+    /* Past span_end only the first frame is consumed (see above). */
+    const int32_t span_end = span >= term_length - term_offset ? term_length : term_offset + span;
+
+    while (messages < message_limit && offset < term_length)
+    {
+        const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
+        if (frame_length <= 0 || SHOAL_UNLIKELY(frame_length > term_length - offset))
+        {
+            break; /* not committed yet (or a corrupt length: never read past the term) */
+        }
+
+        const shoal_data_header_t *f = shoal_term_frame_at(term, offset);
+        const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+        const uint8_t flags = f->frame_header.flags;
+        if (SHOAL_UNLIKELY(aligned_length > span_end - offset) && offset != term_offset)
+        {
+            break;
+        }
+
+        const uint8_t *payload;
+        size_t length;
+        int32_t end_offset;
+        if (SHOAL_LIKELY(f->frame_header.type == SHOAL_HDR_TYPE_DATA && frame_length >= SHOAL_DATA_HEADER_LENGTH &&
+                (flags & SHOAL_FRAME_FLAG_UNFRAGMENTED) == SHOAL_FRAME_FLAG_UNFRAGMENTED))
+        {
+            payload = term + offset + SHOAL_DATA_HEADER_LENGTH;
+            length = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
+            end_offset = offset + aligned_length;
+            shoal_term_header_fill(&hdr, f, flags, term_base_position + end_offset);
+        }
+        else if (f->frame_header.type != SHOAL_HDR_TYPE_DATA || frame_length < SHOAL_DATA_HEADER_LENGTH)
+        {
+            /* PAD (or anything that is not data): consume silently. */
+            offset += aligned_length;
+            result.padding_or_gap_skipped = true;
+            continue;
+        }
+        else if (flags & SHOAL_FRAME_FLAG_BEGIN)
+        {
+            shoal_chain_read_t chain = shoal_term_read_chain(term, term_length, term_base_position, offset,
+                frame_length, span_end, offset == term_offset, assembly, &end_offset, &length, &hdr);
+            if (SHOAL_CHAIN_READ_STOP == chain)
+            {
+                break;
+            }
+            if (SHOAL_CHAIN_READ_SKIP == chain)
+            {
+                offset = end_offset;
+                result.padding_or_gap_skipped = true;
+                continue;
+            }
+            payload = assembly->data;
+        }
+        else
+        {
+            /* Heartbeat (no payload) or an orphan middle/END fragment whose
+             * BEGIN was lost to an unblock: consume silently. */
+            offset += aligned_length;
+            if (frame_length > SHOAL_DATA_HEADER_LENGTH)
+            {
+                result.padding_or_gap_skipped = true;
+            }
+            continue;
+        }
+
+        const shoal_controlled_action_t action = handler(clientd, payload, length, &hdr);
+        if (SHOAL_ACTION_ABORT == action)
+        {
+            break;
+        }
+        offset = end_offset;
+        messages++;
+        if (SHOAL_ACTION_BREAK == action)
+        {
+            break;
+        }
+    }
+
+    result.offset = offset;
+    result.messages = (int32_t)messages;
+    return result;
+}
 
 #endif /* SHOAL_TERM_READER_H */
