@@ -881,33 +881,15 @@ function Publication:is_closed()
     return h == nil or C.shoal_publication_is_closed(h)
 end
 
-function Publication:position()
-    return tonumber(C.shoal_publication_position(live_handle(self, "publication", 2)))
-end
-
-function Publication:position_limit()
-    return tonumber(C.shoal_publication_position_limit(live_handle(self, "publication", 2)))
-end
-
-function Publication:session_id()
-    return tonumber(C.shoal_publication_session_id(live_handle(self, "publication", 2)))
-end
-
--- The driver's id of this add_publication (what response-correlation-id names).
-function Publication:registration_id()
-    return tonumber(C.shoal_publication_registration_id(live_handle(self, "publication", 2)))
-end
-
-function Publication:stream_id()
-    return tonumber(C.shoal_publication_stream_id(live_handle(self, "publication", 2)))
-end
-
-function Publication:max_message_length()
-    return tonumber(C.shoal_publication_max_message_length(live_handle(self, "publication", 2)))
-end
-
-function Publication:max_payload_length()
-    return tonumber(C.shoal_publication_max_payload_length(live_handle(self, "publication", 2)))
+-- The number getters, each shoal_publication_<name> of the live handle
+-- (registration_id: the driver's id of this add_publication, what
+-- response-correlation-id names).
+for _, name in ipairs({ "position", "position_limit", "session_id", "registration_id", "stream_id",
+        "max_message_length", "max_payload_length" }) do
+    local getter = C["shoal_publication_" .. name]
+    Publication[name] = function(self)
+        return tonumber(getter(live_handle(self, "publication", 2)))
+    end
 end
 
 -- -------------------------------------------------------- subscription ----
@@ -1250,16 +1232,13 @@ function Cnc:loss()
         end)
 end
 
-function Cnc:heartbeat_age_ns()
-    return tonumber(C.shoal_cnc_driver_heartbeat_age_ns(live_handle(self, "cnc", 2)))
-end
-
-function Cnc:pid()
-    return tonumber(C.shoal_cnc_driver_pid(live_handle(self, "cnc", 2)))
-end
-
-function Cnc:driver_timeout_ns()
-    return tonumber(C.shoal_cnc_driver_timeout_ns(live_handle(self, "cnc", 2)))
+-- The number getters: method name, then the C function of the live handle.
+for name, fn in pairs({ heartbeat_age_ns = "shoal_cnc_driver_heartbeat_age_ns", pid = "shoal_cnc_driver_pid",
+        driver_timeout_ns = "shoal_cnc_driver_timeout_ns" }) do
+    local getter = C[fn]
+    Cnc[name] = function(self)
+        return tonumber(getter(live_handle(self, "cnc", 2)))
+    end
 end
 
 function Cnc:close()

@@ -57,19 +57,26 @@ return function(shoal, C)
         return rec, id
     end
 
+    -- What a handler is given of an image: its fixed fields (the handler
+    -- adds position and is_closed).
+    local function snapshot_of(image)
+        local source = C.shoal_image_source_identity(image)
+        return { session_id = tonumber(C.shoal_image_session_id(image)),
+            stream_id = tonumber(C.shoal_image_stream_id(image)),
+            correlation_id = tonumber(C.shoal_image_correlation_id(image)),
+            source_identity = source ~= nil and ffi.string(source) or "",
+            join_position = tonumber(C.shoal_image_join_position(image)) }
+    end
+
     local available = ffi.cast("shoal_image_handler_t", function(clientd, _, image)
         local rec, id = record_of(clientd)
         if rec == nil then
             return
         end
-        local cid = tonumber(C.shoal_image_correlation_id(image))
-        local source = C.shoal_image_source_identity(image)
-        local snapshot = { session_id = tonumber(C.shoal_image_session_id(image)),
-            stream_id = tonumber(C.shoal_image_stream_id(image)), correlation_id = cid,
-            source_identity = source ~= nil and ffi.string(source) or "",
-            join_position = tonumber(C.shoal_image_join_position(image)),
-            position = tonumber(C.shoal_image_position(image)), is_closed = false }
-        rec.images[cid] = snapshot
+        local snapshot = snapshot_of(image)
+        snapshot.position = tonumber(C.shoal_image_position(image))
+        snapshot.is_closed = false
+        rec.images[snapshot.correlation_id] = snapshot
         rec.delivered = rec.delivered + 1
         run(rec, id, rec.on_available, snapshot)
     end)
@@ -83,11 +90,7 @@ return function(shoal, C)
         local snapshot = rec.images[cid]
         rec.images[cid] = nil
         if snapshot == nil then
-            local source = C.shoal_image_source_identity(image)
-            snapshot = { session_id = tonumber(C.shoal_image_session_id(image)),
-                stream_id = tonumber(C.shoal_image_stream_id(image)), correlation_id = cid,
-                source_identity = source ~= nil and ffi.string(source) or "",
-                join_position = tonumber(C.shoal_image_join_position(image)) }
+            snapshot = snapshot_of(image)
         end
         snapshot.position = tonumber(C.shoal_image_position(image))
         snapshot.is_closed = true
