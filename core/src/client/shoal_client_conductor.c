@@ -63,14 +63,25 @@ static void swap_images(shoal_client_t *c, shoal_subscription_t *s, shoal_image_
     shoal_subscription_wake_waiters(s);
 }
 
+/* Copies a broadcast event of size bytes out of the buffer (shared memory:
+ * read once, then only the copy); false when the event is too short. */
+static bool read_event(void *event, size_t size, const uint8_t *buffer, size_t length)
+{
+    if (length < size)
+    {
+        return false;
+    }
+    memcpy(event, buffer, size);
+    return true;
+}
+
 static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t length)
 {
     shoal_image_ready_t r;
-    if (length < sizeof(r))
+    if (!read_event(&r, sizeof(r), buffer, length))
     {
         return;
     }
-    memcpy(&r, buffer, sizeof(r));
     shoal_subscription_t *s = find_subscription(c, r.subscription_registration_id);
     /* The broadcast buffer is shared memory: the counter id must name a
      * counter of this CnC before we read the join position through it. */
@@ -137,11 +148,10 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
 static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_t length)
 {
     shoal_image_unavailable_t r;
-    if (length < sizeof(r))
+    if (!read_event(&r, sizeof(r), buffer, length))
     {
         return;
     }
-    memcpy(&r, buffer, sizeof(r));
     shoal_subscription_t *s = find_subscription(c, r.subscription_registration_id);
     if (NULL == s || NULL == s->images)
     {
@@ -239,11 +249,10 @@ static void on_broadcast(int32_t type, const uint8_t *buffer, size_t length, voi
 {
     shoal_client_t *c = clientd;
     int64_t correlation_id;
-    if (length < sizeof(correlation_id))
+    if (!read_event(&correlation_id, sizeof(correlation_id), buffer, length))
     {
         return;
     }
-    memcpy(&correlation_id, buffer, sizeof(correlation_id));
     switch (type)
     {
         case SHOAL_RSP_ON_ERROR:
