@@ -45,15 +45,7 @@ static inline shoal_context_t *fuzz_driver_context(const char *name)
 static inline uint8_t *fuzz_cnc_memory(const shoal_context_t *ctx, size_t *length)
 {
     shoal_cnc_metadata_t m;
-    memset(&m, 0, sizeof(m));
-    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
-    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
-    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
-    m.counters_metadata_buffer_length =
-        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
-    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
-    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
-    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
+    shoal_context_cnc_metadata(ctx, &m);
     m.cnc_version = SHOAL_CNC_VERSION;
     *length = shoal_cnc_computed_length(&m);
     uint8_t *memory = aligned_alloc(4096, SHOAL_ALIGN(*length, 4096));

@@ -10,7 +10,10 @@
 #include <pwd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "concurrent/shoal_broadcast_descriptor.h"
+#include "concurrent/shoal_ring_buffer_descriptor.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
+#include "util/shoal_counters.h"
 #include "util/shoal_error.h"
 #include "util/shoal_idle.h"
 
@@ -326,6 +329,20 @@ void shoal_context_acquire(shoal_context_t *ctx)
 void shoal_context_release(shoal_context_t *ctx)
 {
     __atomic_sub_fetch(&ctx->clients_using, 1, __ATOMIC_ACQ_REL);
+}
+
+void shoal_context_cnc_metadata(const shoal_context_t *ctx, shoal_cnc_metadata_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
+    m->to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
+    m->counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
+    m->counters_metadata_buffer_length =
+        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
+    m->error_log_buffer_length = (int32_t)ctx->error_buffer_length;
+    m->loss_report_buffer_length = (int32_t)ctx->loss_report_buffer_length;
+    m->client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
+    m->driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
 }
 
 int shoal_context_close(shoal_context_t *ctx)

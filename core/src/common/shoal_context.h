@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "protocol/shoal_cnc_descriptor.h"
 #include "shoal/shoal.h"
 
 #define SHOAL_DIR_MAX 256
@@ -77,5 +78,8 @@ struct shoal_context_stct
 /* Counts a client that reads ctx from its connect until its close. */
 void shoal_context_acquire(shoal_context_t *ctx);
 void shoal_context_release(shoal_context_t *ctx);
+/* The CnC metadata a driver of ctx writes: buffer lengths and timeouts (the
+ * rest zero: version, pid and start time are the driver's to set). */
+void shoal_context_cnc_metadata(const shoal_context_t *ctx, shoal_cnc_metadata_t *m);
 
 #endif

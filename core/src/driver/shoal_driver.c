@@ -147,16 +147,7 @@ static int remove_stale_files(const shoal_context_t *ctx)
 static int create_cnc(const shoal_context_t *ctx, shoal_cnc_view_t *view)
 {
     shoal_cnc_metadata_t m;
-    memset(&m, 0, sizeof(m));
-    m.to_driver_buffer_length = (int32_t)(ctx->to_driver_buffer_length + SHOAL_RB_TRAILER_LENGTH);
-    m.to_clients_buffer_length = (int32_t)(ctx->to_clients_buffer_length + SHOAL_BROADCAST_TRAILER_LENGTH);
-    m.counters_values_buffer_length = (int32_t)ctx->counters_buffer_length;
-    m.counters_metadata_buffer_length =
-        (int32_t)(ctx->counters_buffer_length / SHOAL_COUNTER_VALUE_LENGTH * SHOAL_COUNTER_METADATA_LENGTH);
-    m.error_log_buffer_length = (int32_t)ctx->error_buffer_length;
-    m.loss_report_buffer_length = (int32_t)ctx->loss_report_buffer_length;
-    m.client_liveness_timeout_ms = (int64_t)ctx->client_liveness_timeout_ms;
-    m.driver_timeout_ms = (int64_t)ctx->driver_timeout_ms;
+    shoal_context_cnc_metadata(ctx, &m);
     m.start_timestamp_ms = shoal_epoch_ms();
     m.pid = (int64_t)getpid();
 
