@@ -329,6 +329,31 @@ static SHOAL_ALWAYS_INLINE int32_t term_appender_append(uint8_t *term, int64_t *
     return (int32_t)(offset + aligned_length);
 }
 
+/* The message descriptors of the public entry points (inlined: the
+ * concurrent and exclusive variants compile to straight-line code). */
+static SHOAL_ALWAYS_INLINE term_appender_message_t whole_message(const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value)
+{
+    const term_appender_message_t m = { .kind = TERM_APPENDER_WHOLE,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .reserved_value = reserved_value };
+    return m;
+}
+
+static SHOAL_ALWAYS_INLINE term_appender_message_t fragments_message(const shoal_iovec_t *iov, size_t iovcnt,
+    size_t length, size_t max_payload_length, int64_t reserved_value)
+{
+    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS,
+        .length = length,
+        .iov = iov,
+        .iovcnt = iovcnt,
+        .max_payload_length = max_payload_length,
+        .reserved_value = reserved_value };
+    return m;
+}
+
 int32_t shoal_term_appender_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
     const shoal_data_header_t *default_header, size_t length, shoal_claim_t *claim, int32_t active_term_id)
 {
@@ -340,11 +365,7 @@ int32_t shoal_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_cou
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     int64_t reserved_value, int32_t active_term_id)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_WHOLE,
-        .length = length,
-        .iov = iov,
-        .iovcnt = iovcnt,
-        .reserved_value = reserved_value };
+    const term_appender_message_t m = whole_message(iov, iovcnt, length, reserved_value);
     return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
 }
 
@@ -352,12 +373,7 @@ int32_t shoal_term_appender_append_fragmented(uint8_t *term, int64_t *tail_count
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     size_t max_payload_length, int64_t reserved_value, int32_t active_term_id)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS,
-        .length = length,
-        .iov = iov,
-        .iovcnt = iovcnt,
-        .max_payload_length = max_payload_length,
-        .reserved_value = reserved_value };
+    const term_appender_message_t m = fragments_message(iov, iovcnt, length, max_payload_length, reserved_value);
     return term_appender_append(term, tail_counter, term_length, default_header, active_term_id, false, 0, &m);
 }
 
@@ -373,11 +389,7 @@ int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, int64_t reserved_value)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_WHOLE,
-        .length = length,
-        .iov = iov,
-        .iovcnt = iovcnt,
-        .reserved_value = reserved_value };
+    const term_appender_message_t m = whole_message(iov, iovcnt, length, reserved_value);
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
 
@@ -385,11 +397,6 @@ int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value)
 {
-    const term_appender_message_t m = { .kind = TERM_APPENDER_FRAGMENTS,
-        .length = length,
-        .iov = iov,
-        .iovcnt = iovcnt,
-        .max_payload_length = max_payload_length,
-        .reserved_value = reserved_value };
+    const term_appender_message_t m = fragments_message(iov, iovcnt, length, max_payload_length, reserved_value);
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
 }
