@@ -331,16 +331,19 @@ static void test_handler_cannot_reenter_its_client(void **state)
     image_recorder_free(t);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mode_and_argument_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handlers_fire_only_in_do_work_on_the_calling_thread, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invoker_client_publishes_and_polls, setup, teardown),
+        T(test_mode_and_argument_errors),
+        T(test_handlers_fire_only_in_do_work_on_the_calling_thread),
+        T(test_invoker_client_publishes_and_polls),
         cmocka_unit_test_setup_teardown(test_keepalives_only_while_do_work_is_called, setup_short_liveness, teardown),
-        cmocka_unit_test_setup_teardown(test_driver_loss_seen_by_do_work, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_context_close_while_in_use, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handler_cannot_reenter_its_client, setup, teardown),
+        T(test_driver_loss_seen_by_do_work),
+        T(test_context_close_while_in_use),
+        T(test_handler_cannot_reenter_its_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

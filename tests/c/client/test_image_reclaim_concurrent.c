@@ -217,12 +217,15 @@ static void test_retained_mapping_outlives_subscription(void **state)
     assert_int_equal(0, shoal_mapping_release(m));
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_handler_outlives_closing_image, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_batch_views_outlive_closing_image, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_retained_mapping_outlives_subscription, setup, shoal_test_env_teardown),
+        T(test_handler_outlives_closing_image),
+        T(test_batch_views_outlive_closing_image),
+        T(test_retained_mapping_outlives_subscription),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,9 @@ static void test_refused_after_subscriber_client_closes(void **state)
     assert_int_equal(0, shoal_publication_close(pub));
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,9 +115,9 @@ int main(void)
             shoal_test_env_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup,
             shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_with_unread_messages, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_with_unread_messages, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_refused_after_subscriber_client_closes, setup, shoal_test_env_teardown),
+        T(test_exclusive_refused_with_unread_messages),
+        T(test_concurrent_refused_with_unread_messages),
+        T(test_refused_after_subscriber_client_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

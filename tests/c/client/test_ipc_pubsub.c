@@ -388,21 +388,24 @@ static void test_session_id_clash_is_an_error(void **state)
     shoal_publication_close(c);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip_with_header, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_fragmented_messages_arrive_whole, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_offerv_gathers, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_try_claim_commit_and_abort, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_not_connected_without_subscriber, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_back_pressure_never_loses, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_every_subscriber_sees_every_message, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_poll_batch_views, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_controlled_poll_actions, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_publications_share_a_session, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_image_goes_away_after_publication_closes, setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_session_id_clash_is_an_error, setup, shoal_test_env_teardown),
+        T(test_round_trip_with_header),
+        T(test_fragmented_messages_arrive_whole),
+        T(test_offerv_gathers),
+        T(test_try_claim_commit_and_abort),
+        T(test_not_connected_without_subscriber),
+        T(test_back_pressure_never_loses),
+        T(test_every_subscriber_sees_every_message),
+        T(test_poll_batch_views),
+        T(test_controlled_poll_actions),
+        T(test_concurrent_publications_share_a_session),
+        T(test_image_goes_away_after_publication_closes),
+        T(test_session_id_clash_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -318,13 +318,16 @@ static void test_sparse_opt_in_faults_when_full(void **state)
     assert_int_equal(WTERMSIG(status), SIGBUS);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_term_is_a_clear_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hundred_mib_through_terms_that_fit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_udp_image_without_space_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sparse_opt_in_faults_when_full, setup, teardown),
+        T(test_default_term_is_a_clear_error),
+        T(test_hundred_mib_through_terms_that_fit),
+        T(test_udp_image_without_space_is_refused),
+        T(test_sparse_opt_in_faults_when_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

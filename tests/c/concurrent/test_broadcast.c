@@ -480,18 +480,21 @@ static void test_concurrent_receivers_never_see_torn_messages(void **state)
     free(region);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, ring_test_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_regions),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_transmit_receive, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_every_receiver_sees_every_message, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_wrap_with_padding, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_lapped_receiver_resyncs_to_latest, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_overtaken_record_is_dropped, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_late_receiver_sees_only_new_messages, setup, ring_test_teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_record_is_an_error_and_skipped, setup, ring_test_teardown),
+        T(test_bad_arguments),
+        T(test_transmit_receive),
+        T(test_every_receiver_sees_every_message),
+        T(test_wrap_with_padding),
+        T(test_lapped_receiver_resyncs_to_latest),
+        T(test_overtaken_record_is_dropped),
+        T(test_late_receiver_sees_only_new_messages),
+        T(test_corrupt_record_is_an_error_and_skipped),
         cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,16 +159,19 @@ static void test_merge_and_reset(void **state)
     assert_null(other.counts);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+        T(test_empty),
         cmocka_unit_test(test_buckets_tile_the_range),
-        cmocka_unit_test_setup_teardown(test_small_values_are_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relative_error_bound, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_extremes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_percentile_capped_at_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_merge_and_reset, setup, teardown),
+        T(test_small_values_are_exact),
+        T(test_relative_error_bound),
+        T(test_extremes),
+        T(test_percentile_capped_at_max),
+        T(test_merge_and_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -528,15 +528,18 @@ static void test_destination_on_closed_publication(void **state)
     shoal_test_env_stop(&env);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_long_timeout, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_min, setup_long_timeout, teardown),
-        cmocka_unit_test_setup_teardown(test_dynamic_three_subscribers_fc_max, setup_long_timeout, teardown),
-        cmocka_unit_test_setup_teardown(test_dynamic_late_joiner, setup_long_timeout, teardown),
+        T(test_dynamic_three_subscribers_fc_min),
+        T(test_dynamic_three_subscribers_fc_max),
+        T(test_dynamic_late_joiner),
         cmocka_unit_test_setup_teardown(test_dynamic_leaver_subscription_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_leaver_driver_closed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manual_add_remove_destination, setup_long_timeout, teardown),
+        T(test_manual_add_remove_destination),
         cmocka_unit_test_setup_teardown(test_destination_needs_manual_mdc, setup, teardown),
         cmocka_unit_test(test_destination_on_closed_publication),
     };

@@ -262,13 +262,16 @@ static void test_fc_max_follows_the_fastest(void **state)
     shoal_subscription_close(subs[1]);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_three_subscribers_fc_min, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_three_subscribers_fc_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fc_min_waits_for_the_slowest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fc_max_follows_the_fastest, setup, teardown),
+        T(test_three_subscribers_fc_min),
+        T(test_three_subscribers_fc_max),
+        T(test_fc_min_waits_for_the_slowest),
+        T(test_fc_max_follows_the_fastest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -651,12 +651,15 @@ static void test_nak_for_overwritten_data_is_counted(void **state)
     shoal_publication_close(pub);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_publication_speaks_aeron, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subscription_speaks_aeron, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nak_for_overwritten_data_is_counted, setup, teardown),
+        T(test_publication_speaks_aeron),
+        T(test_subscription_speaks_aeron),
+        T(test_nak_for_overwritten_data_is_counted),
         cmocka_unit_test_setup_teardown(test_nak_timers, setup_slow_retry, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

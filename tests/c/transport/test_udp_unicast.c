@@ -295,18 +295,21 @@ static void test_counters_per_endpoint(void **state)
     shoal_subscription_close(sub);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fragmented_messages_arrive_whole, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_connected_without_subscriber, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_back_pressure_then_everything_arrives, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_image_goes_when_publication_closes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_image_times_out_when_publisher_driver_dies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_subscriber_and_two_subscriptions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_channel_errors_name_the_problem, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters_per_endpoint, setup, teardown),
+        T(test_round_trip),
+        T(test_fragmented_messages_arrive_whole),
+        T(test_not_connected_without_subscriber),
+        T(test_back_pressure_then_everything_arrives),
+        T(test_image_goes_when_publication_closes),
+        T(test_image_times_out_when_publisher_driver_dies),
+        T(test_late_subscriber_and_two_subscriptions),
+        T(test_channel_errors_name_the_problem),
+        T(test_counters_per_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -304,19 +304,22 @@ static void test_init_errors(void **state)
     assert_int_equal(shoal_counters_manager_init(&m, (uint8_t *)buf + 1, 512, (uint8_t *)buf, 128, 0), -1);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_system_labels),
-        cmocka_unit_test_setup_teardown(test_allocate_sets_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_and_label_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_and_reuse_after_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reuse_prefers_expired_then_high_water, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_foreach_and_find, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_rejects_corrupt_label_length, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reinit_adopts_existing, setup, teardown),
+        T(test_allocate_sets_fields),
+        T(test_key_and_label_limits),
+        T(test_full),
+        T(test_free_and_reuse_after_deadline),
+        T(test_reuse_prefers_expired_then_high_water),
+        T(test_reader_foreach_and_find),
+        T(test_reader_rejects_corrupt_label_length),
+        T(test_reinit_adopts_existing),
         cmocka_unit_test(test_init_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

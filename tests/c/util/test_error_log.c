@@ -337,19 +337,22 @@ static void test_init_errors(void **state)
     assert_int_equal(shoal_error_log_init(&log, (uint8_t *)storage, 8), -1);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_distinct_records_and_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_since, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_buffer, setup, teardown),
+        T(test_layout),
+        T(test_distinct_records_and_counts),
+        T(test_read_since),
+        T(test_full_buffer),
         cmocka_unit_test(test_exact_fit_to_end),
-        cmocka_unit_test_setup_teardown(test_reinit_keeps_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_tolerates_corruption, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_stops_at_impossible_lengths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_repairs_overwritten_lengths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        T(test_reinit_keeps_records),
+        T(test_reader_tolerates_corruption),
+        T(test_reader_stops_at_impossible_lengths),
+        T(test_writer_repairs_overwritten_lengths),
+        T(test_concurrent_writers),
         cmocka_unit_test(test_init_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

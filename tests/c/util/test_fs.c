@@ -356,15 +356,18 @@ static void test_delete_dir_contents(void **state)
     assert_int_equal(shoal_fs_file_length(dir), -1);
 }
 
+/* A test with this file's usual setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mkdir_private, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mkdir_private_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_new_mode_and_contents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_new_populates_reserved_files_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_dir_contents, setup, teardown),
+        T(test_mkdir_private),
+        T(test_mkdir_private_errors),
+        T(test_map_new_mode_and_contents),
+        T(test_map_new_populates_reserved_files_only),
+        T(test_map_errors),
+        T(test_delete_dir_contents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
