@@ -402,9 +402,8 @@ static PyGetSetDef Client_getset[] = {
     { "client_id", (getter)Client_get_client_id, NULL, "Driver-assigned client id.", NULL },
     { "invoker", (getter)Client_get_invoker, NULL,
         "True in conductor-invoker mode (Client(ctx, invoker=True): no conductor thread, see do_work()).", NULL },
-    { "is_closed", Handle_get_closed, NULL, "True once closed, or once the client lost its driver (driver timeout).",
-        NULL },
-    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL }, { NULL } /* sentinel */
+    HANDLE_GETSET_IS_CLOSED("True once closed, or once the client lost its driver (driver timeout)."),
+    { NULL } /* sentinel */
 };
 
 HandleType ClientType = {
@@ -416,11 +415,8 @@ HandleType ClientType = {
             "on the thread calling do_work(). A context manager: closing it closes its publications and "
             "subscriptions; ctx cannot be closed while the client is open."),
         .tp_repr = (reprfunc)Client_repr,
-        .tp_methods = Client_methods,
         .tp_members = Client_members,
-        .tp_getset = Client_getset,
-        .tp_init = (initproc)Client_init,
-        .tp_new = PyType_GenericNew,
+        HANDLE_CONSTRUCTED_SLOTS(Client),
     },
     .name = "client",
     .release = client_release,

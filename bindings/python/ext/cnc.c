@@ -189,7 +189,7 @@ static PyGetSetDef Cnc_getset[] = {
     { "pid", (getter)Cnc_get_number, NULL, "The driver's process id.", (void *)CNC_PID },
     { "driver_timeout_ns", (getter)Cnc_get_number, NULL, "Heartbeat age beyond which clients consider the driver dead.",
         (void *)CNC_DRIVER_TIMEOUT_NS },
-    { "closed", Handle_get_closed, NULL, "True once closed.", NULL }, { NULL } /* sentinel */
+    HANDLE_GETSET_CLOSED("True once closed."), { NULL } /* sentinel */
 };
 
 HandleType CncType = {
@@ -198,10 +198,7 @@ HandleType CncType = {
             "Cnc(dir=None)\n--\n\n"
             "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
             "Raises NoDriverError without a driver. A context manager."),
-        .tp_methods = Cnc_methods,
-        .tp_getset = Cnc_getset,
-        .tp_init = (initproc)Cnc_init,
-        .tp_new = PyType_GenericNew,
+        HANDLE_CONSTRUCTED_SLOTS(Cnc),
     },
     .name = "Cnc",
     .release = cnc_release,

@@ -324,8 +324,8 @@ static PyMethodDef Context_methods[] = {
 };
 
 static PyGetSetDef Context_getset[] = {
-    { "dir", (getter)Context_get_dir, NULL, "The driver directory.", NULL },
-    { "closed", Handle_get_closed, NULL, "True once closed.", NULL }, { NULL } /* sentinel */
+    { "dir", (getter)Context_get_dir, NULL, "The driver directory.", NULL }, HANDLE_GETSET_CLOSED("True once closed."),
+    { NULL } /* sentinel */
 };
 
 HandleType ContextType = {
@@ -340,10 +340,7 @@ HandleType ContextType = {
         .tp_repr = (reprfunc)Context_repr,
         .tp_traverse = (traverseproc)Context_traverse,
         .tp_clear = (inquiry)Context_clear,
-        .tp_methods = Context_methods,
-        .tp_getset = Context_getset,
-        .tp_init = (initproc)Context_init,
-        .tp_new = PyType_GenericNew,
+        HANDLE_CONSTRUCTED_SLOTS(Context),
     },
     .name = "context",
     .release = context_release,

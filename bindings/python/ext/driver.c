@@ -104,8 +104,8 @@ static PyMemberDef Driver_members[] = {
 };
 
 static PyGetSetDef Driver_getset[] = {
-    { "closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL }, { NULL } /* sentinel */
+    HANDLE_GETSET_CLOSED("True once closed."), { "dir", (getter)Driver_get_dir, NULL, "The driver directory.", NULL },
+    { NULL } /* sentinel */
 };
 
 HandleType DriverType = {
@@ -115,11 +115,8 @@ HandleType DriverType = {
             "An embedded media driver running on its own thread for ctx's directory. Raises "
             "DriverActiveError if another live driver owns the directory. A context manager."),
         .tp_repr = (reprfunc)Driver_repr,
-        .tp_methods = Driver_methods,
         .tp_members = Driver_members,
-        .tp_getset = Driver_getset,
-        .tp_init = (initproc)Driver_init,
-        .tp_new = PyType_GenericNew,
+        HANDLE_CONSTRUCTED_SLOTS(Driver),
     },
     .name = "driver",
     .release = driver_release,

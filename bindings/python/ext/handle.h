@@ -99,4 +99,19 @@ PyObject *Handle_get_closed(PyObject *self, void *closure);
         "__exit__", (PyCFunction)Handle_exit, METH_VARARGS, NULL                                                       \
     }
 
+/* The close flag of a handle type, as a getset entry; doc says when it turns
+ * true. HANDLE_GETSET_IS_CLOSED: is_closed, and closed as its alias. */
+#define HANDLE_GETSET_CLOSED(doc)                                                                                      \
+    {                                                                                                                  \
+        "closed", Handle_get_closed, NULL, doc, NULL                                                                   \
+    }
+#define HANDLE_GETSET_IS_CLOSED(doc)                                                                                   \
+    { "is_closed", Handle_get_closed, NULL, doc, NULL }, HANDLE_GETSET_CLOSED("Alias of is_closed.")
+
+/* The slots of a handle type users construct (Context, Driver, Client,
+ * Cnc): its prefix_methods, prefix_getset and prefix_init. */
+#define HANDLE_CONSTRUCTED_SLOTS(prefix)                                                                               \
+    .tp_methods = prefix##_methods, .tp_getset = prefix##_getset, .tp_init = (initproc)prefix##_init,                  \
+    .tp_new = PyType_GenericNew
+
 #endif
