@@ -45,6 +45,31 @@ static inline int shoal_test_apply_settings(shoal_context_t *ctx, const char *co
     return 0;
 }
 
+/* A test's driver directory: /dev/shm/shoal-test-<pid>-<name>. */
+static inline void shoal_test_dir_name(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
+}
+
+/* A context on dir with settings (a "KEY", "VALUE" list or NULL); NULL on
+ * error (said on stderr). */
+static inline shoal_context_t *shoal_test_context(const char *dir, const char *const *settings)
+{
+    shoal_context_t *ctx = NULL;
+    if (shoal_context_init(&ctx) < 0 || shoal_context_set_dir(ctx, dir) < 0)
+    {
+        fprintf(stderr, "context: %s\n", shoal_errmsg());
+        shoal_context_close(ctx);
+        return NULL;
+    }
+    if (shoal_test_apply_settings(ctx, settings) < 0)
+    {
+        shoal_context_close(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 /* Starts a driver on /dev/shm/shoal-test-<pid>-<name> and connects a
  * client: the settings in defaults, then those in settings (both
  * NULL-terminated "KEY", "VALUE" lists, or NULL). */
@@ -52,13 +77,9 @@ static inline int shoal_test_env_start_settings(shoal_test_env_t *env, const cha
     const char *const *settings)
 {
     memset(env, 0, sizeof(*env));
-    snprintf(env->dir, sizeof(env->dir), "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
-    if (shoal_context_init(&env->ctx) < 0 || shoal_context_set_dir(env->ctx, env->dir) < 0)
-    {
-        fprintf(stderr, "env: %s\n", shoal_errmsg());
-        return -1;
-    }
-    if (shoal_test_apply_settings(env->ctx, defaults) < 0 || shoal_test_apply_settings(env->ctx, settings) < 0)
+    shoal_test_dir_name(env->dir, sizeof(env->dir), name);
+    env->ctx = shoal_test_context(env->dir, defaults);
+    if (NULL == env->ctx || shoal_test_apply_settings(env->ctx, settings) < 0)
     {
         return -1;
     }

@@ -19,18 +19,11 @@
 
 #define OTHER_UID 12345
 
-static void make_dir_name(char *dir, size_t len, const char *name)
-{
-    snprintf(dir, len, "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
-}
-
 static shoal_context_t *context_for(const char *dir)
 {
-    shoal_context_t *ctx;
-    assert_int_equal(0, shoal_context_init(&ctx));
-    assert_int_equal(0, shoal_context_set_dir(ctx, dir));
-    assert_int_equal(0, shoal_context_set(ctx, "DIR_DELETE_ON_SHUTDOWN", "1"));
-    assert_int_equal(0, shoal_context_set_ipc_term_length(ctx, 64 * 1024));
+    static const char *const settings[] = { "DIR_DELETE_ON_SHUTDOWN", "1", "IPC_TERM_LENGTH", "64k", NULL };
+    shoal_context_t *ctx = shoal_test_context(dir, settings);
+    assert_non_null(ctx);
     return ctx;
 }
 
@@ -84,7 +77,7 @@ typedef struct
 
 static void start_driver(running_driver_t *d, const char *name)
 {
-    make_dir_name(d->dir, sizeof(d->dir), name);
+    shoal_test_dir_name(d->dir, sizeof(d->dir), name);
     snprintf(d->cnc, sizeof(d->cnc), "%s/cnc.dat", d->dir);
     d->ctx = context_for(d->dir);
     assert_int_equal(0, shoal_driver_start(&d->driver, d->ctx));
@@ -180,8 +173,8 @@ static void test_driver_refuses_symlinked_dir(void **state)
 {
     (void)state;
     char real[128], link[128];
-    make_dir_name(real, sizeof(real), "realdir");
-    make_dir_name(link, sizeof(link), "dirlink");
+    shoal_test_dir_name(real, sizeof(real), "realdir");
+    shoal_test_dir_name(link, sizeof(link), "dirlink");
     assert_int_equal(0, mkdir(real, 0700));
     assert_int_equal(0, symlink(real, link));
     shoal_context_t *ctx = context_for(link);
@@ -201,7 +194,7 @@ static void test_driver_refuses_symlinked_lock_file(void **state)
 {
     (void)state;
     char dir[128], lock[192], victim[192];
-    make_dir_name(dir, sizeof(dir), "locklink");
+    shoal_test_dir_name(dir, sizeof(dir), "locklink");
     snprintf(lock, sizeof(lock), "%s/driver.lock", dir);
     snprintf(victim, sizeof(victim), "/dev/shm/shoal-test-%ld-victim", (long)getpid());
     assert_int_equal(0, mkdir(dir, 0700));
@@ -233,7 +226,7 @@ static void test_driver_refuses_dir_writable_by_others(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "drvmode");
+    shoal_test_dir_name(dir, sizeof(dir), "drvmode");
     assert_int_equal(0, mkdir(dir, 0700));
     assert_int_equal(0, chmod(dir, 0777));
     shoal_context_t *ctx = context_for(dir);
@@ -254,7 +247,7 @@ static void test_driver_refuses_dir_of_another_user(void **state)
         skip();
     }
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "drvowner");
+    shoal_test_dir_name(dir, sizeof(dir), "drvowner");
     assert_int_equal(0, mkdir(dir, 0700));
     assert_int_equal(0, chown(dir, OTHER_UID, (gid_t)-1));
     shoal_context_t *ctx = context_for(dir);
@@ -270,8 +263,8 @@ static void test_driver_cleanup_does_not_follow_symlinks(void **state)
 {
     (void)state;
     char dir[128], pubs[192], elsewhere[128], kept[192];
-    make_dir_name(dir, sizeof(dir), "stalelink");
-    make_dir_name(elsewhere, sizeof(elsewhere), "elsewhere");
+    shoal_test_dir_name(dir, sizeof(dir), "stalelink");
+    shoal_test_dir_name(elsewhere, sizeof(elsewhere), "elsewhere");
     snprintf(pubs, sizeof(pubs), "%s/publications", dir);
     snprintf(kept, sizeof(kept), "%s/keep.me", elsewhere);
     assert_int_equal(0, mkdir(dir, 0700));

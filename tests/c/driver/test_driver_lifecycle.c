@@ -13,24 +13,15 @@
 
 #include "../shoal_test_support.h"
 
-static void make_dir_name(char *dir, size_t len, const char *name)
-{
-    snprintf(dir, len, "/dev/shm/shoal-test-%ld-%s", (long)getpid(), name);
-}
-
 /* Timeouts short enough for quick fault tests, long enough that a loaded
  * 2-core machine (sanitizers, parallel ctest) does not starve a live client's
  * keepalives or a live publisher's commit past them. */
 static shoal_context_t *context_for(const char *dir)
 {
-    shoal_context_t *ctx;
-    assert_int_equal(0, shoal_context_init(&ctx));
-    assert_int_equal(0, shoal_context_set_dir(ctx, dir));
-    assert_int_equal(0, shoal_context_set_driver_timeout_ms(ctx, 2000));
-    assert_int_equal(0, shoal_context_set_client_liveness_timeout_ms(ctx, 1500));
-    assert_int_equal(0, shoal_context_set_publication_unblock_timeout_ms(ctx, 1000));
-    assert_int_equal(0, shoal_context_set(ctx, "PUBLICATION_LINGER_MS", "100"));
-    assert_int_equal(0, shoal_context_set_ipc_term_length(ctx, 64 * 1024));
+    static const char *const settings[] = { "DRIVER_TIMEOUT_MS", "2000", "CLIENT_LIVENESS_TIMEOUT_MS", "1500",
+        "PUBLICATION_UNBLOCK_TIMEOUT_MS", "1000", "PUBLICATION_LINGER_MS", "100", "IPC_TERM_LENGTH", "64k", NULL };
+    shoal_context_t *ctx = shoal_test_context(dir, settings);
+    assert_non_null(ctx);
     return ctx;
 }
 
@@ -104,7 +95,7 @@ static void test_second_driver_refused_then_stale_dir_cleaned(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "second");
+    shoal_test_dir_name(dir, sizeof(dir), "second");
     pid_t child = spawn_driver(dir);
 
     shoal_context_t *ctx = context_for(dir);
@@ -129,7 +120,7 @@ static void test_client_without_driver_gets_clear_error(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "nodriver");
+    shoal_test_dir_name(dir, sizeof(dir), "nodriver");
     shoal_context_t *ctx = context_for(dir);
     shoal_client_t *client;
     assert_int_equal(-1, shoal_client_connect(&client, ctx));
@@ -142,7 +133,7 @@ static void test_client_detects_dead_driver(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "deaddriver");
+    shoal_test_dir_name(dir, sizeof(dir), "deaddriver");
     pid_t child = spawn_driver(dir);
     shoal_context_t *ctx = context_for(dir);
     shoal_client_t *client;
@@ -180,7 +171,7 @@ static void test_dead_publisher_mid_claim_is_unblocked(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "deadclaim");
+    shoal_test_dir_name(dir, sizeof(dir), "deadclaim");
     /* Fork before this process has any thread (the driver's): a child forked
      * from a threaded parent may inherit a lock another thread held. */
     int pipefd[2];
@@ -255,7 +246,7 @@ static void test_dead_subscriber_released(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "deadsub");
+    shoal_test_dir_name(dir, sizeof(dir), "deadsub");
     pid_t child = fork(); /* before the driver's thread exists, as above */
     assert_true(child >= 0);
     if (0 == child)
@@ -300,7 +291,7 @@ static void test_files_are_private(void **state)
 {
     (void)state;
     char dir[128];
-    make_dir_name(dir, sizeof(dir), "modes");
+    shoal_test_dir_name(dir, sizeof(dir), "modes");
     mode_t old = umask(0);
     shoal_context_t *ctx = context_for(dir);
     shoal_driver_t *driver;

@@ -11,44 +11,17 @@
 
 #include "udp_test_util.h"
 
-typedef struct
-{
-    shoal_test_env_t pub_env;
-    shoal_test_env_t sub_env;
-    char uri[256];
-} fixture_t;
+typedef udp_test_pair_t fixture_t;
 
 static int setup(void **state)
 {
-    static int n = 0;
     /* A short connection timeout so the test does not wait the default 5 s. */
     static const char *const pub_settings[] = { "PUBLICATION_CONNECTION_TIMEOUT_MS", "300", NULL };
     static const char *const sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "1000", NULL };
-    fixture_t *f = calloc(1, sizeof(*f));
-    char name[32];
-    snprintf(name, sizeof(name), "rcvgone-pub%d", n);
-    if (udp_test_env_start(&f->pub_env, name, pub_settings) < 0)
-    {
-        return -1;
-    }
-    snprintf(name, sizeof(name), "rcvgone-sub%d", n++);
-    if (udp_test_env_start(&f->sub_env, name, sub_settings) < 0)
-    {
-        return -1;
-    }
     /* The env's 1 MiB terms are the probe: a 512 KiB window. */
-    udp_test_uri(f->uri, sizeof(f->uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
+    fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    shoal_test_env_stop(&f->pub_env);
-    shoal_test_env_stop(&f->sub_env);
-    free(f);
-    return 0;
+    return udp_test_pair_start(f, "rcvgone", pub_settings, sub_settings);
 }
 
 static void check_refused_after_receiver_left(fixture_t *f, bool exclusive, int32_t stream_id)
@@ -108,8 +81,8 @@ static void test_concurrent_refused_after_receiver_left(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_receiver_left, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_receiver_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_receiver_left, setup, udp_test_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_receiver_left, setup, udp_test_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

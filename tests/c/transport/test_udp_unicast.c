@@ -9,48 +9,19 @@
 #include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
-typedef struct
-{
-    shoal_test_env_t pub_env;
-    shoal_test_env_t sub_env;
-    int port;
-    char uri[256];
-} fixture_t;
+typedef udp_test_pair_t fixture_t;
 
 static int setup_with(void **state, const char *const *pub_settings, const char *const *sub_settings)
 {
-    static int n = 0;
     fixture_t *f = calloc(1, sizeof(*f));
-    char name[32];
-    snprintf(name, sizeof(name), "udp-pub%d", n);
-    if (udp_test_env_start(&f->pub_env, name, pub_settings) < 0)
-    {
-        return -1;
-    }
-    snprintf(name, sizeof(name), "udp-sub%d", n++);
-    if (udp_test_env_start(&f->sub_env, name, sub_settings) < 0)
-    {
-        return -1;
-    }
-    f->port = udp_test_free_port();
-    udp_test_uri(f->uri, sizeof(f->uri), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
     *state = f;
-    return 0;
+    return udp_test_pair_start(f, "udp", pub_settings, sub_settings);
 }
 
 static int setup(void **state)
 {
     static const char *const sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "1000", NULL };
     return setup_with(state, NULL, sub_settings);
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    shoal_test_env_stop(&f->pub_env);
-    shoal_test_env_stop(&f->sub_env);
-    free(f);
-    return 0;
 }
 
 static void test_round_trip(void **state)
@@ -296,7 +267,7 @@ static void test_counters_per_endpoint(void **state)
 }
 
 /* A test with this file's usual setup and teardown. */
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, udp_test_pair_teardown)
 
 int main(void)
 {

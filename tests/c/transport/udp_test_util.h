@@ -46,6 +46,58 @@ static inline int udp_test_env_start(shoal_test_env_t *env, const char *name, co
     return shoal_test_env_start_settings(env, name, defaults, settings);
 }
 
+static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Two embedded drivers on loopback, the publisher's and the subscriber's,
+ * and a unicast channel on a free port between them. */
+typedef struct
+{
+    shoal_test_env_t pub_env;
+    shoal_test_env_t sub_env;
+    int port;
+    char uri[256];
+} udp_test_pair_t;
+
+static inline void udp_test_pair_stop(udp_test_pair_t *p)
+{
+    shoal_test_env_stop(&p->pub_env);
+    shoal_test_env_stop(&p->sub_env);
+}
+
+/* Starts both drivers (named name-pub<n>, name-sub<n>) with their settings
+ * ("KEY", "VALUE" lists or NULL). */
+static inline int udp_test_pair_start(udp_test_pair_t *p, const char *name, const char *const *pub_settings,
+    const char *const *sub_settings)
+{
+    static int n = 0;
+    char env_name[64];
+    snprintf(env_name, sizeof(env_name), "%s-pub%d", name, n);
+    int rc = udp_test_env_start(&p->pub_env, env_name, pub_settings);
+    snprintf(env_name, sizeof(env_name), "%s-sub%d", name, n++);
+    if (rc < 0 || udp_test_env_start(&p->sub_env, env_name, sub_settings) < 0)
+    {
+        udp_test_pair_stop(p);
+        return -1;
+    }
+    p->port = udp_test_free_port();
+    udp_test_uri(p->uri, sizeof(p->uri), "aeron:udp?endpoint=127.0.0.1:%d", p->port);
+    return 0;
+}
+
+/* A cmocka teardown for a fixture that is a udp_test_pair_t. */
+static inline int udp_test_pair_teardown(void **state)
+{
+    udp_test_pair_stop(*state);
+    free(*state);
+    return 0;
+}
+
 /* Value of a counter of the driver in dir (system counters: id = enum value). */
 static inline int64_t udp_test_counter(const char *dir, int32_t id)
 {
@@ -151,14 +203,6 @@ static inline uint64_t udp_test_seq_hash(uint64_t seq)
 {
     uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ULL;
     return x ^ (x >> 29);
-}
-
-static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
 }
 
 #endif
