@@ -88,6 +88,20 @@ static inline void image_recorder_on_unavailable(void *clientd, shoal_subscripti
     image_recorder_record(clientd, false, sub, image);
 }
 
+/* A subscription of client whose image handlers (both) record into r. */
+static inline shoal_subscription_t *image_recorder_subscribe(image_recorder_t *r, shoal_client_t *client,
+    const char *channel, int32_t stream_id)
+{
+    shoal_subscription_t *sub = NULL;
+    if (shoal_add_subscription_with_handlers(client, channel, stream_id, image_recorder_on_available,
+            image_recorder_on_unavailable, r, &sub) < 0)
+    {
+        fprintf(stderr, "image_recorder_subscribe: %s\n", shoal_errmsg());
+        return NULL;
+    }
+    return sub;
+}
+
 /* How many events so far. */
 static inline int image_recorder_count(image_recorder_t *r)
 {

@@ -55,9 +55,8 @@ static void test_ipc_available_then_unavailable(void **state)
     image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 31, image_recorder_on_available,
-            image_recorder_on_unavailable, r, &sub));
+    sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 31);
+    assert_non_null(sub);
     assert_int_equal(0, image_recorder_count(r));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 31, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
@@ -152,9 +151,8 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 33, &pub));
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 33, image_recorder_on_available,
-            image_recorder_on_unavailable, r, &sub));
+    sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 33);
+    assert_non_null(sub);
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     assert_int_equal(0, shoal_subscription_close(sub));
     /* Called by the closing thread, before close returned. */
@@ -170,9 +168,8 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     /* Same through shoal_client_close for a subscription left open. */
     image_recorder_t *r2 = image_recorder_new();
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 34, &pub));
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env->client, "aeron:ipc", 34, image_recorder_on_available,
-            image_recorder_on_unavailable, r2, &sub));
+    sub = image_recorder_subscribe(r2, env->client, "aeron:ipc", 34);
+    assert_non_null(sub);
     assert_int_equal(0, wait_events(r2, NULL, 1, 5000));
     assert_int_equal(0, shoal_client_close(env->client));
     env->client = NULL;
@@ -224,9 +221,8 @@ static void test_udp_available_and_end_of_stream(void **state)
     image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(sub_env.client, uri, 41, image_recorder_on_available,
-            image_recorder_on_unavailable, r, &sub));
+    sub = image_recorder_subscribe(r, sub_env.client, uri, 41);
+    assert_non_null(sub);
     assert_int_equal(0, shoal_add_exclusive_publication(pub_env.client, uri, 41, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     image_event_t a = image_recorder_at(r, 0);
@@ -305,9 +301,8 @@ static void test_udp_unavailable_after_liveness_timeout(void **state)
     assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-live", sub_settings));
     image_recorder_t *r = image_recorder_new();
     shoal_subscription_t *sub;
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(sub_env.client, uri, 42, image_recorder_on_available,
-            image_recorder_on_unavailable, r, &sub));
+    sub = image_recorder_subscribe(r, sub_env.client, uri, 42);
+    assert_non_null(sub);
     int32_t session = 0;
     assert_int_equal((ssize_t)sizeof(session), read(ready[0], &session, sizeof(session)));
     close(ready[0]);

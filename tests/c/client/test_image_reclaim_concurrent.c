@@ -47,20 +47,6 @@ static int wait_reclaimed(shoal_client_t *c, shoal_subscription_t *sub)
     return 0;
 }
 
-static int wait_image_count(shoal_subscription_t *sub, int n)
-{
-    int64_t deadline = shoal_test_now_ms() + 10000;
-    while (shoal_subscription_image_count(sub) != n)
-    {
-        if (shoal_test_now_ms() > deadline)
-        {
-            return -1;
-        }
-        shoal_test_sleep_ms(1);
-    }
-    return 0;
-}
-
 typedef struct
 {
     shoal_publication_t *closing; /* closed from inside the handler */
@@ -83,7 +69,7 @@ static void slow_handler(void *clientd, const uint8_t *buf, size_t len, const sh
      * the driver drop it at once, while this poll still holds the old list. */
     shoal_publication_close(h->closing);
     h->closing = NULL;
-    h->saw_image_gone = 0 == wait_image_count(h->sub, 1);
+    h->saw_image_gone = 0 == shoal_test_wait_images(h->sub, 1, 10000);
     shoal_test_sleep_ms(HANDLER_SLEEP_MS); /* 20 x the linger: the conductor runs its cycles */
     h->first_byte = len > 0 ? buf[0] : 0;
 }
@@ -98,9 +84,9 @@ static void test_handler_outlives_closing_image(void **state)
     shoal_publication_t *slow, *closing;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 41, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 41, &slow));
-    assert_int_equal(0, wait_image_count(sub, 1));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 10000));
     assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 41, &closing));
-    assert_int_equal(0, wait_image_count(sub, 2));
+    assert_int_equal(0, shoal_test_wait_images(sub, 2, 10000));
     assert_int_equal(0, shoal_test_wait_connected(closing));
 
     uint8_t msg[48];
@@ -144,7 +130,7 @@ static void test_batch_views_outlive_closing_image(void **state)
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 42, &sub));
     assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 42, &pub));
-    assert_int_equal(0, wait_image_count(sub, 1));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 10000));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t msg[100];
     for (int i = 0; i < 8; i++)
@@ -162,7 +148,7 @@ static void test_batch_views_outlive_closing_image(void **state)
     assert_int_equal(8, got);
     /* Everything is consumed: the publication drains at once on close. */
     assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, wait_image_count(sub, 0));
+    assert_int_equal(0, shoal_test_wait_images(sub, 0, 10000));
     shoal_test_sleep_ms(HANDLER_SLEEP_MS);
     for (int i = 0; i < got; i++)
     {

@@ -113,15 +113,7 @@ static void three_subscribers_receive_everything(void **state, const char *extra
         (long long)udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
     for (int i = 0; i < SUBS; i++)
     {
-        printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt "
-               "%lld\n",
-            i, (unsigned long long)checkers[i].received,
-            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-pos"),
-            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "rcv-hwm"),
-            (long long)udp_test_counter_by_label(f->envs.sub_env[i].dir, "sub-pos"),
-            (long long)udp_test_counter(f->envs.sub_env[i].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT),
-            (long long)udp_test_counter_by_label(f->envs.pub_env.dir, "snd-pos"),
-            (long long)udp_test_counter_by_label(f->envs.pub_env.dir, "snd-lmt"));
+        multi_envs_print_subscriber(&f->envs, i, checkers[i].received);
     }
     for (int i = 0; i < SUBS; i++)
     {

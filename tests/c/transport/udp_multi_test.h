@@ -170,4 +170,17 @@ static inline void multi_envs_stop(multi_envs_t *m)
     shoal_test_env_stop(&m->pub_env);
 }
 
+/* One line per subscriber: what it received and where its driver's and the
+ * publisher's position counters stand (to read a stall or a loss from). */
+static inline void multi_envs_print_subscriber(const multi_envs_t *m, int i, uint64_t received)
+{
+    printf("  sub %d: %llu messages, rcv-pos %lld rcv-hwm %lld sub-pos %lld, NAKs %lld; snd-pos %lld snd-lmt %lld\n", i,
+        (unsigned long long)received, (long long)udp_test_counter_by_label(m->sub_env[i].dir, "rcv-pos"),
+        (long long)udp_test_counter_by_label(m->sub_env[i].dir, "rcv-hwm"),
+        (long long)udp_test_counter_by_label(m->sub_env[i].dir, "sub-pos"),
+        (long long)udp_test_counter(m->sub_env[i].dir, SHOAL_SYSTEM_COUNTER_NAKS_SENT),
+        (long long)udp_test_counter_by_label(m->pub_env.dir, "snd-pos"),
+        (long long)udp_test_counter_by_label(m->pub_env.dir, "snd-lmt"));
+}
+
 #endif
