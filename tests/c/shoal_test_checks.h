@@ -80,4 +80,39 @@ static inline void shoal_test_check_images_drain(shoal_subscription_t *sub, shoa
     assert_int_equal(0, shoal_subscription_image_count(sub));
 }
 
+/* After its last subscriber left, pub accepts neither an offer nor a claim
+ * (NOT_CONNECTED) and its limit does not run ahead of its position; what
+ * names the case in the message printed. */
+static inline void shoal_test_check_refused_without_subscribers(shoal_publication_t *pub, const char *what)
+{
+    int64_t refusal = 0;
+    long accepted = shoal_test_offers_accepted(pub, 100000, &refusal);
+    print_message("%s: offers accepted after the last subscriber left: %ld\n", what, accepted);
+    assert_int_equal(0, accepted);
+    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
+    assert_true(shoal_publication_position_limit(pub) <= shoal_publication_position(pub));
+    shoal_claim_t claim;
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
+}
+
+/* A subscriber that comes back (on client, channel, stream_id) connects pub
+ * again and gets the next message; closes both. */
+static inline void shoal_test_check_subscriber_revives(shoal_publication_t *pub, shoal_client_t *client,
+    const char *channel, int32_t stream_id)
+{
+    shoal_subscription_t *sub;
+    assert_int_equal(0, shoal_add_subscription(client, channel, stream_id, &sub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    const uint8_t msg[64] = { 1 };
+    int64_t position = shoal_test_offer(pub, msg, sizeof(msg));
+    assert_true(position > 0);
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
+    assert_int_equal(position, c->last_hdr.position);
+    free(c);
+    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
 #endif

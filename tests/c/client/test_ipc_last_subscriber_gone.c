@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../shoal_test_support.h"
+#include "../shoal_test_checks.h"
 
 /* The probe of the issue: 1 MiB terms, so a 512 KiB window stood open. */
 #define URI "aeron:ipc?term-length=1m"
@@ -40,27 +40,12 @@ static void check_refused_after_last_subscriber(shoal_test_env_t *env, bool excl
 
     assert_int_equal(0, shoal_subscription_close(sub));
     assert_int_equal(0, shoal_test_wait_disconnected(pub, 5000));
-    int64_t refusal = 0;
-    long accepted = shoal_test_offers_accepted(pub, 100000, &refusal);
-    print_message("%s, %d of %d read: offers accepted after the last subscriber left: %ld\n",
-        exclusive ? "exclusive" : "concurrent", read, messages, accepted);
-    assert_int_equal(0, accepted);
-    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
-    assert_true(shoal_publication_position_limit(pub) <= shoal_publication_position(pub));
-    shoal_claim_t claim;
-    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
-
-    /* A subscriber that comes back is connected and gets new messages. */
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", stream_id, &sub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    int64_t position = shoal_test_offer(pub, msg, sizeof(msg));
-    assert_true(position > 0);
-    memset(c, 0, sizeof(*c));
-    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
-    assert_int_equal(position, c->last_hdr.position);
+    char what[64];
+    snprintf(what, sizeof(what), "%s, %d of %d read", exclusive ? "exclusive" : "concurrent", read, messages);
+    shoal_test_check_refused_without_subscribers(pub, what);
     free(c);
-    assert_int_equal(0, shoal_subscription_close(sub));
-    assert_int_equal(0, shoal_publication_close(pub));
+    /* A subscriber that comes back is connected and gets new messages. */
+    shoal_test_check_subscriber_revives(pub, env->client, "aeron:ipc", stream_id);
 }
 
 static void test_exclusive_refused_after_everything_was_read(void **state)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
 typedef udp_test_pair_t fixture_t;
@@ -44,28 +45,10 @@ static void check_refused_after_receiver_left(fixture_t *f, bool exclusive, int3
     /* The receiver goes: no more status messages. */
     assert_int_equal(0, shoal_subscription_close(sub));
     assert_int_equal(0, shoal_test_wait_disconnected(pub, 10000));
-    int64_t refusal = 0;
-    long accepted = shoal_test_offers_accepted(pub, 100000, &refusal);
-    print_message("%s: offers accepted after the receiver left: %ld\n", exclusive ? "exclusive" : "concurrent",
-        accepted);
-    assert_int_equal(0, accepted);
-    assert_int_equal(SHOAL_NOT_CONNECTED, refusal);
-    assert_true(shoal_publication_position_limit(pub) <= shoal_publication_position(pub));
-    shoal_claim_t claim;
-    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
-
-    /* A receiver that comes back is connected and gets new messages. */
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, stream_id, &sub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
-    int64_t position = shoal_test_offer(pub, msg, sizeof(msg));
-    assert_true(position > 0);
-    memset(c, 0, sizeof(*c));
-    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
-    assert_int_equal(position, c->last_hdr.position);
+    shoal_test_check_refused_without_subscribers(pub, exclusive ? "exclusive" : "concurrent");
     free(c);
-    assert_int_equal(0, shoal_subscription_close(sub));
-    assert_int_equal(0, shoal_publication_close(pub));
+    /* A receiver that comes back is connected and gets new messages. */
+    shoal_test_check_subscriber_revives(pub, f->sub_env.client, f->uri, stream_id);
 }
 
 static void test_exclusive_refused_after_receiver_left(void **state)
