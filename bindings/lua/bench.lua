@@ -14,11 +14,8 @@ Time in each phase is summed; rates are messages / phase time. Each of R runs
 sends N messages through Lua, then N through C (alternating order per run).
 Prints the median and the min-max spread over the runs.
 ]]
-local function script_dir()
-    local src = debug.getinfo(1, "S").source
-    return src:sub(2):match("^(.*)/[^/]*$") or "."
-end
-local HERE = script_dir()
+-- this script's directory, first on package.path (before any require)
+local HERE = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
 package.path = HERE .. "/?.lua;" .. package.path
 
 local ffi = require "ffi"

@@ -35,11 +35,8 @@ millisecond, then on_stop runs and everything closes cleanly), or when a hook
 raises (exit status 1, with a traceback). The script's directory is put on
 package.path, so it can require its own modules.
 ]]
-local function script_dir()
-    local src = debug.getinfo(1, "S").source
-    return src:sub(2):match("^(.*)/[^/]*$") or "."
-end
-local HERE = script_dir()
+-- this script's directory, first on package.path (before any require)
+local HERE = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
 package.path = HERE .. "/?.lua;" .. package.path
 
 local ffi = require "ffi"

@@ -11,11 +11,8 @@ test runs in its own pcall, and helper.cleanup() then closes any driver the
 test left open. Environment: SHOAL_LIB (the libshoal.so.0 to test),
 SHOAL_BUILD_DIR (build tree with basic_publisher and lua/shoal/swig.so).
 ]]
-local function script_dir()
-    local src = debug.getinfo(1, "S").source
-    return src:sub(2):match("^(.*)/[^/]*$") or "."
-end
-local dir = script_dir()
+-- this script's directory, first on package.path (before any require)
+local dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
 package.path = dir .. "/?.lua;" .. package.path
 
 local H = require "helper"
