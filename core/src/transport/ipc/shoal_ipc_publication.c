@@ -130,12 +130,8 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         {
             work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->poll_span);
         }
-        else if (new_limit > pub->trip_limit ||
-            (new_limit > shoal_load_relaxed(pub->resource.pub_limit) &&
-                shoal_load_relaxed(pub->resource.pub_limit) - producer_position < pub->term_window_length / 2))
+        else if (new_limit > pub->trip_limit)
         {
-            /* (or the publisher is past half its window: then every step
-             * counts, so it is not left waiting for a parked conductor) */
             /* Clean behind the slowest reader before letting the publisher
              * advance, so it only ever enters zeroed memory; a poll span
              * behind, so the views of its last poll stay intact, and no
@@ -148,6 +144,17 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
                 work++;
             }
             pub->trip_limit = new_limit + pub->trip_gain;
+        }
+        else if (new_limit > shoal_load_relaxed(pub->resource.pub_limit) &&
+            shoal_load_relaxed(pub->resource.pub_limit) - producer_position < pub->term_window_length / 2)
+        {
+            /* A publisher past half its window gets every step the subscriber
+             * takes, at whatever pace the conductor ticks; but that is not
+             * work: a conductor kept from idling by it took a core from the
+             * publisher or the subscriber on 2 cores. The last trip cleaned
+             * far enough for this limit (it is at most a trip gain past it). */
+            shoal_store_release(pub->resource.pub_limit, new_limit);
+            shoal_log_waiters_notify_publishers(pub->log.meta);
         }
         if (SHOAL_IPC_PUB_ACTIVE == pub->state && 0 == shoal_load_relaxed(&pub->log.meta->is_connected))
         {
