@@ -122,6 +122,12 @@ static void test_spy_sees_what_the_network_subscriber_sees(void **state)
     /* The publication goes: the spy reads to the end, then its image goes. */
     assert_int_equal(0, shoal_publication_close(pub));
     shoal_test_check_images_drain(spy, from_spy, 5000);
+    /* The handler runs just after the image leaves the list. */
+    int64_t handler_deadline = shoal_test_now_ms() + 5000;
+    while (0 == shoal_load_acquire(&log.unavailable) && shoal_test_now_ms() < handler_deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
     assert_int_equal(1, shoal_load_acquire(&log.unavailable));
     free(from_net);
     free(from_spy);

@@ -50,6 +50,7 @@ typedef struct run_stct
     shoal_subscription_t *fast;
     shoal_subscription_t *slow;
     int stop;
+    int publisher_done; /* published is final: the fast reader drains to it and stops */
     int64_t published;
     int64_t longest_stall_ms; /* longest run of refused offers */
     int64_t longest_hold_ms;  /* longest time taken to publish one term window of messages */
@@ -176,14 +177,22 @@ static void *publisher(void *arg)
 static void *fast_reader(void *arg)
 {
     run_t *run = arg;
-    while (!shoal_load_acquire(&run->stop))
+    int64_t deadline = INT64_MAX;
+    for (;;)
     {
         if (shoal_subscription_poll(run->fast, on_fast, run, 256) <= 0)
         {
             sched_yield();
         }
+        if (shoal_load_acquire(&run->publisher_done))
+        {
+            deadline = INT64_MAX == deadline ? shoal_test_now_ms() + 5000 : deadline;
+            if (run->fast_next >= run->published || shoal_test_now_ms() > deadline)
+            {
+                return NULL;
+            }
+        }
     }
-    return NULL;
 }
 
 static void wait_images(shoal_subscription_t *sub)
@@ -222,17 +231,9 @@ static void run_scenario(run_t *run, shoal_test_env_t *env, const char *pub_chan
     }
     shoal_store_release(&run->stop, 1);
     pthread_join(pub_thread, NULL);
-    /* The fast reader drains what was published before it stops. */
-    int64_t drain_deadline = shoal_test_now_ms() + 5000;
-    while (run->fast_next < run->published && shoal_test_now_ms() < drain_deadline)
-    {
-        shoal_subscription_poll(run->fast, on_fast, run, 256);
-    }
+    /* The fast reader drains what was published, then stops. */
+    shoal_store_release(&run->publisher_done, 1);
     pthread_join(fast_thread, NULL);
-    while (run->fast_next < run->published && shoal_test_now_ms() < drain_deadline)
-    {
-        shoal_subscription_poll(run->fast, on_fast, run, 256);
-    }
 }
 
 static void close_scenario(run_t *run)
@@ -259,7 +260,9 @@ static void check_untethered(run_t *run, shoal_test_env_t *env, const char *what
     {
         printf("  %s image %d joined at position %lld\n", what, i, (long long)r->join_positions[i]);
     }
-    assert_true(run->published > 10000);
+    /* The publisher ran on past the slow reader: it was not held to its pace
+     * (a tethered one that slow allows a window more than it reads). */
+    assert_true(run->published > r->messages + 4 * WINDOW_MESSAGES);
     assert_int_equal(run->fast_next, run->published);
     assert_int_equal(0, run->fast_out_of_order);
     /* Dropped and back at least once in 2.5 s of 200 ms timeouts. */
