@@ -48,7 +48,6 @@ struct shoal_image_stct
     /* hot: read by the polling thread */
     uint8_t *terms[SHOAL_LOGBUFFER_PARTITION_COUNT];
     int32_t term_length;
-    int32_t poll_span; /* shoal_logbuffer_poll_span(term_length) */
     size_t position_bits_to_shift;
     int64_t position;             /* ours alone: the poller is the only writer */
     int64_t *subscriber_position; /* counter the driver reads for flow control */

@@ -26,7 +26,6 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
     const shoal_log_buffer_t *log = shoal_mapping_log(image->mapping);
     memcpy(image->terms, log->terms, sizeof(image->terms));
     image->term_length = log->term_length;
-    image->poll_span = shoal_logbuffer_poll_span(log->term_length);
     image->position_bits_to_shift = log->position_bits_to_shift;
     image->meta = log->meta;
     image->subscriber_position = subscriber_position;

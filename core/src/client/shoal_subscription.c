@@ -4,9 +4,8 @@
  * image's current term and publishes the new position with a release store
  * the driver reads for flow control. poll_batch hands out views instead of
  * calling back: they point into the log (or an image's reassembly buffer)
- * and stay valid until the next poll: one poll advances an image by at most
- * a poll span (its first message excepted), the driver cleans only a span
- * behind every subscriber, so cleaning the views needs another poll, and
+ * and stay valid until the next poll: the driver cleans a term only once
+ * every subscriber is a whole term past it, which needs another poll, and
  * the client frees an image only once a later poll announced a list without
  * it (shoal_client.h).
  */
@@ -235,7 +234,7 @@ static SHOAL_ALWAYS_INLINE int poll_images(shoal_subscription_t *s, shoal_term_m
         size_t index = shoal_logbuffer_index_by_position(position, image->position_bits_to_shift);
         int64_t term_base = position - term_offset;
         shoal_term_read_result_t r = shoal_term_read_inline(image->terms[index], term_offset, image->term_length,
-            image->poll_span, term_base, limit - delivered, handler, ctx, &image->assembly);
+            term_base, limit - delivered, handler, ctx, &image->assembly);
         delivered += (size_t)r.messages;
         int64_t new_position = term_base + r.offset;
         if (new_position > image->position)

@@ -231,18 +231,6 @@ static inline size_t shoal_logbuffer_max_message_length(int32_t term_length)
 }
 
 /* Largest payload carried unfragmented in one frame. */
-/* How far one poll may advance a subscriber through a term (its first frame
- * excepted), so that the views it handed out (valid until the next poll) lie
- * within this span behind the subscriber's position: the driver cleans up to
- * position - span, close behind the readers, where the memory is still warm,
- * instead of a whole term behind. Client and driver must agree on it. */
-#define SHOAL_LOGBUFFER_POLL_SPAN_MAX (1024 * 1024)
-
-static inline int32_t shoal_logbuffer_poll_span(int32_t term_length)
-{
-    return term_length < SHOAL_LOGBUFFER_POLL_SPAN_MAX ? term_length : SHOAL_LOGBUFFER_POLL_SPAN_MAX;
-}
-
 static inline size_t shoal_logbuffer_max_payload_length(int32_t mtu)
 {
     return (size_t)mtu - SHOAL_DATA_HEADER_LENGTH;

@@ -141,14 +141,14 @@ static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *d
 }
 
 shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t offset, int32_t frame_length, int32_t span_end, bool first, shoal_assembly_buffer_t *assembly,
-    int32_t *end_offset, size_t *length, shoal_header_t *hdr)
+    int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *length,
+    shoal_header_t *hdr)
 {
     size_t total = 0;
     uint8_t flags_union = 0;
     chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
         end_offset, &total, &flags_union);
-    if (CHAIN_INCOMPLETE == status || (*end_offset > span_end && !first))
+    if (CHAIN_INCOMPLETE == status)
     {
         return SHOAL_CHAIN_READ_STOP;
     }
@@ -172,9 +172,9 @@ shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_lengt
 }
 
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int32_t span, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
+    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
     shoal_assembly_buffer_t *assembly)
 {
-    return shoal_term_read_inline(term, term_offset, term_length, span, term_base_position, message_limit, handler,
-        clientd, assembly);
+    return shoal_term_read_inline(term, term_offset, term_length, term_base_position, message_limit, handler, clientd,
+        assembly);
 }

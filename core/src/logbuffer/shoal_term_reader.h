@@ -79,12 +79,10 @@ typedef struct shoal_term_read_result_stct
 } shoal_term_read_result_t;
 
 /* Reads messages from term[term_offset..term_length), at most message_limit
- * of them, consuming no frame that ends past term_offset + span except the
- * first (shoal_logbuffer_poll_span). term_base_position is the stream
- * position of term offset 0. The handler is called through a pointer; the
+ * of them. term_base_position is the stream position of term offset 0. The handler is called through a pointer; the
  * subscription's polls use shoal_term_read_inline instead. */
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int32_t span, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
+    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
     shoal_assembly_buffer_t *assembly);
 
 /* ---- the reader's loop, inlined into each poll so that its handler is a
@@ -93,16 +91,16 @@ shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t t
 
 typedef enum shoal_chain_read_en
 {
-    SHOAL_CHAIN_READ_STOP,    /* not all committed yet, past the span, or no memory: stop before it */
+    SHOAL_CHAIN_READ_STOP,    /* not all committed yet, or no memory: stop before it */
     SHOAL_CHAIN_READ_DELIVER, /* reassembled into assembly->data: *length bytes, *hdr filled */
     SHOAL_CHAIN_READ_SKIP     /* broken chain: consume up to *end_offset silently */
 } shoal_chain_read_t;
 
 /* The fragmented message whose BEGIN frame (committed, frame_length long) is
- * at offset; it may end past span_end only when first is true. */
+ * at offset. */
 shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t offset, int32_t frame_length, int32_t span_end, bool first, shoal_assembly_buffer_t *assembly,
-    int32_t *end_offset, size_t *length, shoal_header_t *hdr);
+    int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *length,
+    shoal_header_t *hdr);
 
 static inline const shoal_data_header_t *shoal_term_frame_at(const uint8_t *term, int32_t offset)
 {
@@ -131,15 +129,13 @@ static inline void shoal_term_header_fill(shoal_header_t *h, const shoal_data_he
 }
 
 static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const uint8_t *term, int32_t term_offset,
-    int32_t term_length, int32_t span, int64_t term_base_position, size_t message_limit,
-    shoal_term_message_handler_t handler, void *clientd, shoal_assembly_buffer_t *assembly)
+    int32_t term_length, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler,
+    void *clientd, shoal_assembly_buffer_t *assembly)
 {
     shoal_term_read_result_t result = { term_offset, 0, false };
     int32_t offset = term_offset;
     size_t messages = 0;
     shoal_header_t hdr;
-    /* Past span_end only the first frame is consumed (see above). */
-    const int32_t span_end = span >= term_length - term_offset ? term_length : term_offset + span;
 
     while (messages < message_limit && offset < term_length)
     {
@@ -152,10 +148,6 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
         const shoal_data_header_t *f = shoal_term_frame_at(term, offset);
         const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
         const uint8_t flags = f->frame_header.flags;
-        if (SHOAL_UNLIKELY(aligned_length > span_end - offset) && offset != term_offset)
-        {
-            break;
-        }
 
         const uint8_t *payload;
         size_t length;
@@ -178,7 +170,7 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
         else if (flags & SHOAL_FRAME_FLAG_BEGIN)
         {
             shoal_chain_read_t chain = shoal_term_read_chain(term, term_length, term_base_position, offset,
-                frame_length, span_end, offset == term_offset, assembly, &end_offset, &length, &hdr);
+                frame_length, assembly, &end_offset, &length, &hdr);
             if (SHOAL_CHAIN_READ_STOP == chain)
             {
                 break;

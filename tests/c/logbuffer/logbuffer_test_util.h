@@ -193,8 +193,8 @@ static inline int test_term_teardown(void **state)
 /* Reads up to limit messages from offset from into the sink. */
 static inline shoal_term_read_result_t test_term_read(test_term_t *f, int32_t from, int64_t position, size_t limit)
 {
-    return shoal_term_read_messages(f->term, from, f->term_length, f->term_length, position, limit, test_sink_handler,
-        &f->sink, &f->assembly);
+    return shoal_term_read_messages(f->term, from, f->term_length, position, limit, test_sink_handler, &f->sink,
+        &f->assembly);
 }
 
 static inline int32_t test_term_append(test_term_t *f, const uint8_t *buf, size_t len)

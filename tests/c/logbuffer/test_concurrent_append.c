@@ -184,8 +184,8 @@ static void test_concurrent_writers_one_reader(void **state)
         size_t index = shoal_logbuffer_index_by_term_count(term_count);
         uint8_t *term = test_log_term(&s->log, index);
         int64_t base = term_count * C_TERM_LENGTH;
-        shoal_term_read_result_t r = shoal_term_read_messages(term, offset, C_TERM_LENGTH, C_TERM_LENGTH, base, 64,
-            verify_handler, &rs, &assembly);
+        shoal_term_read_result_t r =
+            shoal_term_read_messages(term, offset, C_TERM_LENGTH, base, 64, verify_handler, &rs, &assembly);
         offset = r.offset;
         if (offset == C_TERM_LENGTH)
         {

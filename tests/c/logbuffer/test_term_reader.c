@@ -363,8 +363,8 @@ static void test_zero_copy_pointer(void **state)
     uint8_t msg[64] = { 1 };
     test_term_append(f, msg, sizeof(msg));
     const uint8_t *seen = NULL;
-    shoal_term_read_result_t res = shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, BIG_TERM_LENGTH, 0, 10,
-        pointer_handler, &seen, &f->assembly);
+    shoal_term_read_result_t res =
+        shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 0, 10, pointer_handler, &seen, &f->assembly);
     assert_int_equal(1, res.messages);
     assert_ptr_equal(f->term + SHOAL_DATA_HEADER_LENGTH, seen);
 }
@@ -388,54 +388,6 @@ static void test_header_fields(void **state)
     assert_int_equal(1000000 + e, h->position);
 }
 
-/* A poll consumes no frame ending past the span, except its first: the
- * driver cleans a span behind the readers (shoal_logbuffer_poll_span). */
-static void test_span_bounds_what_one_read_consumes(void **state)
-{
-    fixture_t *f = *state;
-    uint8_t msg[64] = { 0 };
-    for (int i = 0; i < 10; i++)
-    {
-        test_term_append(f, msg, sizeof(msg)); /* 96-byte frames */
-    }
-    shoal_term_read_result_t r = shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 3 * 96 + 95, 0, 1000,
-        test_sink_handler, &f->sink, &f->assembly);
-    assert_int_equal(3, r.messages);
-    assert_int_equal(3 * 96, r.offset);
-
-    /* The first frame goes through even when it is longer than the span. */
-    r = shoal_term_read_messages(f->term, r.offset, BIG_TERM_LENGTH, 32, 0, 1000, test_sink_handler, &f->sink,
-        &f->assembly);
-    assert_int_equal(1, r.messages);
-    assert_int_equal(4 * 96, r.offset);
-
-    /* A span reaching past the term end stops at the term end. */
-    r = shoal_term_read_messages(f->term, r.offset, BIG_TERM_LENGTH, INT32_MAX, 0, 1000, test_sink_handler, &f->sink,
-        &f->assembly);
-    assert_int_equal(6, r.messages);
-    assert_int_equal(10 * 96, r.offset);
-}
-
-static void test_span_bounds_padding_and_fragments(void **state)
-{
-    fixture_t *f = *state;
-    uint8_t small[8] = { 0 };
-    uint8_t *big = calloc(1, 3 * TEST_MTU);
-    test_term_append(f, small, sizeof(small)); /* one 64-byte frame */
-    test_term_append(f, big, 3 * TEST_MTU);    /* a chain of 4 fragments */
-    /* The chain ends past the span: not even begun. */
-    shoal_term_read_result_t r = shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 2 * TEST_MTU, 0, 1000,
-        test_sink_handler, &f->sink, &f->assembly);
-    assert_int_equal(1, r.messages);
-    assert_int_equal(64, r.offset);
-    /* First in the next read: reassembled whole, though longer than the span. */
-    r = shoal_term_read_messages(f->term, r.offset, BIG_TERM_LENGTH, 2 * TEST_MTU, 0, 1000, test_sink_handler, &f->sink,
-        &f->assembly);
-    assert_int_equal(1, r.messages);
-    assert_true(r.offset > 64 + 3 * TEST_MTU);
-    free(big);
-}
-
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, test_term_teardown)
 
 int main(void)
@@ -455,8 +407,6 @@ int main(void)
         T(test_assembly_buffer_grows_only_for_larger),
         T(test_zero_copy_pointer),
         T(test_header_fields),
-        T(test_span_bounds_what_one_read_consumes),
-        T(test_span_bounds_padding_and_fragments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

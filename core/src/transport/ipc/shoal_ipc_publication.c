@@ -27,7 +27,6 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     pub->state = SHOAL_IPC_PUB_ACTIVE;
     pub->term_window_length = params->resource.log.term_length / 2;
     pub->trip_gain = pub->term_window_length / 8;
-    pub->poll_span = shoal_logbuffer_poll_span(params->resource.log.term_length);
     int64_t start = shoal_log_buffer_producer_position(&pub->log);
     pub->trip_limit = start;
     pub->clean_position = start;
@@ -128,15 +127,14 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         int64_t new_limit = min_sub + pub->term_window_length;
         if (SHOAL_IPC_PUB_ACTIVE != pub->state)
         {
-            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->poll_span);
+            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->log.term_length);
         }
         else if (new_limit > pub->trip_limit)
         {
-            /* Clean behind the slowest reader before letting the publisher
-             * advance, so it only ever enters zeroed memory; a poll span
-             * behind, so the views of its last poll stay intact, and no
-             * further, so memset finds the memory still in cache. */
-            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->poll_span);
+            /* Clean one term behind the slowest reader before letting the
+             * publisher advance, so it only ever enters zeroed terms (and the
+             * views of a reader's last poll stay intact). */
+            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->log.term_length);
             if (new_limit > shoal_load_relaxed(pub->resource.pub_limit))
             {
                 shoal_store_release(pub->resource.pub_limit, new_limit);

@@ -57,7 +57,6 @@ typedef struct shoal_ipc_publication_stct
      * cores it would take the publisher's or the subscriber's core. */
     int64_t trip_limit;
     int64_t trip_gain;
-    int32_t poll_span; /* cleaning stays this far behind the slowest reader */
 
     shoal_subscriber_positions_t subscribers;
 
