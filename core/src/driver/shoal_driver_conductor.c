@@ -350,6 +350,14 @@ static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, i
             "aeron-spy: is for subscriptions (a spy reads a local publication; publish on the aeron:udp channel)");
         return;
     }
+    if (uri.has_position && !exclusive)
+    {
+        /* A shared publication's position belongs to all its publishers:
+         * only a publication of its own may be placed (as a replay's). */
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
+            "init-term-id, term-id and term-offset are for exclusive publications only");
+        return;
+    }
     if (SHOAL_MEDIA_UDP == uri.media)
     {
         shoal_driver_on_add_network_publication(c, client_id, correlation_id, stream_id, channel, &uri, exclusive,

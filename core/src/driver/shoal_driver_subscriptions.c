@@ -92,6 +92,12 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
         shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
         return;
     }
+    if (uri.has_position)
+    {
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
+            "init-term-id, term-id and term-offset place a publication; a subscription joins where the stream is");
+        return;
+    }
     if (uri.spy)
     {
         shoal_driver_on_add_spy_subscription(c, client_id, correlation_id, stream_id, channel, &uri, now_ms);

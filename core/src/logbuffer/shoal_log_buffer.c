@@ -53,6 +53,10 @@ int shoal_log_buffer_create(shoal_log_buffer_t *log, char *path, size_t path_siz
         shoal_log_buffer_delete(log, path);
         return -1;
     }
+    if (p->has_start)
+    {
+        shoal_logbuffer_metadata_start_at(log->meta, p->start_term_id, p->start_term_offset);
+    }
     return 0;
 }
 

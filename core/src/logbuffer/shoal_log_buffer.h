@@ -38,6 +38,11 @@ typedef struct shoal_log_buffer_params_stct
     int32_t session_id;
     int32_t stream_id;
     bool sparse; /* true: blocks are not reserved up front */
+    /* A publication that starts at (start_term_id, start_term_offset), not
+     * at (initial_term_id, 0): shoal_logbuffer_metadata_start_at. */
+    bool has_start;
+    int32_t start_term_id;
+    int32_t start_term_offset;
 } shoal_log_buffer_params_t;
 
 /* Creates <dir>/publications/<registration_id>.logbuffer (the directory

@@ -36,3 +36,17 @@ int shoal_logbuffer_metadata_init(shoal_logbuffer_metadata_t *metadata, int32_t 
     shoal_store_release(&metadata->active_term_count, 0);
     return 0;
 }
+
+void shoal_logbuffer_metadata_start_at(shoal_logbuffer_metadata_t *metadata, int32_t term_id, int32_t term_offset)
+{
+    const int32_t term_count = shoal_logbuffer_compute_term_count(term_id, metadata->initial_term_id);
+    const size_t active_index = shoal_logbuffer_index_by_term_count(term_count);
+    for (int i = 1; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
+    {
+        int32_t expected_term_id = (int32_t)((uint32_t)term_id + (uint32_t)i - SHOAL_LOGBUFFER_PARTITION_COUNT);
+        shoal_logbuffer_initialise_tail_with_term_id(metadata,
+            (active_index + (size_t)i) % SHOAL_LOGBUFFER_PARTITION_COUNT, expected_term_id);
+    }
+    shoal_store_release(&metadata->term_tail_counters[active_index], shoal_logbuffer_pack_tail(term_id, term_offset));
+    shoal_store_release(&metadata->active_term_count, term_count);
+}

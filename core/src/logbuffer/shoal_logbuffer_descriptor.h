@@ -329,4 +329,14 @@ static inline const shoal_data_header_t *shoal_logbuffer_default_header(const sh
 int shoal_logbuffer_metadata_init(shoal_logbuffer_metadata_t *metadata, int32_t term_length, int32_t mtu,
     int32_t page_size, int32_t initial_term_id, int32_t session_id, int32_t stream_id, int64_t correlation_id);
 
+/*
+ * Moves a freshly initialised log to start at (term_id, term_offset) instead
+ * of (initial_term_id, 0): the active term count becomes term_id's, its
+ * partition's tail that position, the other two the term ids 3 back from
+ * their place after it, as if the log had rotated there. For publications
+ * that continue a stream elsewhere (replays: init-term-id, term-id,
+ * term-offset). term_offset 0..term_length; term_id not before initial.
+ */
+void shoal_logbuffer_metadata_start_at(shoal_logbuffer_metadata_t *metadata, int32_t term_id, int32_t term_offset);
+
 #endif /* SHOAL_LOGBUFFER_DESCRIPTOR_H */

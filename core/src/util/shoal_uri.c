@@ -2,12 +2,11 @@
  * Strict channel URI parser. One pass over "aeron:<media>[?k=v|k=v...]": each
  * parameter is looked up in a table that knows which media it applies to and
  * how to parse its value. Values are checked completely (no trailing garbage,
- * no overflow, range) so the driver never sees a half-understood URI.
+ * no overflow, range) so the driver never sees a half-understood URI. The
+ * canonical print is in shoal_uri_print.c.
  */
 #include "util/shoal_uri.h"
 
-#include <stdarg.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -440,6 +439,34 @@ static int uri_parse_response_correlation_id(const uri_param_t *p, shoal_uri_t *
     return 0;
 }
 
+/* init-term-id, term-id, term-offset: parsed one by one into the struct,
+ * checked as a set once all keys are read (uri_check_position). */
+static int uri_parse_int32(const uri_param_t *p, int32_t *out, int64_t min)
+{
+    int64_t v;
+    if (uri_parse_plain_int(p, &v) < 0 || v < min || v > INT32_MAX)
+    {
+        return uri_bad_value(p, min < 0 ? "a 32-bit integer" : "an integer 0..2147483647");
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int uri_parse_init_term_id(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_int32(p, &out->initial_term_id, INT32_MIN);
+}
+
+static int uri_parse_term_id(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_int32(p, &out->term_id, INT32_MIN);
+}
+
+static int uri_parse_term_offset(const uri_param_t *p, shoal_uri_t *out)
+{
+    return uri_parse_int32(p, &out->term_offset, 0);
+}
+
 /* Order here is the canonical print order; the index is the duplicate-key bit. */
 static const uri_key_def_t URI_KEYS[] = {
     { SHOAL_URI_ENDPOINT_KEY, true, uri_parse_endpoint },
@@ -462,7 +489,12 @@ static const uri_key_def_t URI_KEYS[] = {
     { SHOAL_URI_SSC_KEY, true, uri_parse_ssc },
     { SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY, false, uri_parse_untethered_window_limit_timeout },
     { SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY, false, uri_parse_untethered_resting_timeout },
+    { SHOAL_URI_INIT_TERM_ID_KEY, false, uri_parse_init_term_id },
+    { SHOAL_URI_TERM_ID_KEY, false, uri_parse_term_id },
+    { SHOAL_URI_TERM_OFFSET_KEY, false, uri_parse_term_offset },
 };
+
+#define URI_POSITION_KEYS_MASK (7u << 20) /* the bits of the three keys above */
 
 _Static_assert(sizeof(URI_KEYS) / sizeof(URI_KEYS[0]) <= 32, "the duplicate-key mask has 32 bits");
 
@@ -526,6 +558,42 @@ static int uri_parse_param(const char *param, size_t length, const char *uri, ui
         return def->parse(&p, out);
     }
     return shoal_set_err(SHOAL_EURI, "unknown key '%.*s' in channel URI '%s'", (int)p.key_length, p.key, uri);
+}
+
+/* The three position keys as a set: a start position needs all of them, a
+ * known term length, an offset inside the term on a frame boundary and a
+ * term id not before the initial one (term ids wrap as int32). */
+static int uri_check_position(uint32_t seen, const char *uri, shoal_uri_t *out)
+{
+    uint32_t given = seen & URI_POSITION_KEYS_MASK;
+    if (0 == given)
+    {
+        return 0;
+    }
+    if (given != URI_POSITION_KEYS_MASK)
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "keys 'init-term-id', 'term-id' and 'term-offset' must be given together in channel URI '%s'", uri);
+    }
+    if (!out->has_term_length)
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "a start position (init-term-id, term-id, term-offset) needs key 'term-length' in channel URI '%s'", uri);
+    }
+    if (out->term_offset > out->term_length || 0 != (out->term_offset & (SHOAL_URI_MTU_ALIGNMENT - 1)))
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "term-offset %d must be a multiple of 32 between 0 and term-length %d in channel URI '%s'",
+            out->term_offset, out->term_length, uri);
+    }
+    if ((int32_t)((uint32_t)out->term_id - (uint32_t)out->initial_term_id) < 0)
+    {
+        return shoal_set_err(SHOAL_EURI,
+            "term-id %d is before init-term-id %d (or more than 2^31-1 terms after it) in channel URI '%s'",
+            out->term_id, out->initial_term_id, uri);
+    }
+    out->has_position = true;
+    return 0;
 }
 
 int shoal_uri_parse(const char *uri, shoal_uri_t *out)
@@ -610,6 +678,10 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
             }
             param = bar + 1;
         }
+        if (uri_check_position(seen, uri, out) < 0)
+        {
+            return -1;
+        }
     }
 
     if (out->spy && out->media != SHOAL_MEDIA_UDP)
@@ -640,117 +712,4 @@ int shoal_uri_parse(const char *uri, shoal_uri_t *out)
             "aeron:udp requires key 'endpoint' or 'control' (or control-mode=manual) in channel URI '%s'", uri);
     }
     return 0;
-}
-
-typedef struct uri_writer_stct
-{
-    char *buf;
-    size_t len;
-    size_t pos;
-    bool overflow;
-    bool first_param;
-} uri_writer_t;
-
-static void uri_write(uri_writer_t *w, const char *fmt, ...) SHOAL_PRINTF(2, 3);
-
-static void uri_write(uri_writer_t *w, const char *fmt, ...)
-{
-    if (w->overflow)
-    {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(w->buf + w->pos, w->len - w->pos, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= w->len - w->pos)
-    {
-        w->overflow = true;
-        return;
-    }
-    w->pos += (size_t)n;
-}
-
-static void uri_write_key(uri_writer_t *w, const char *key)
-{
-    uri_write(w, "%s%s=", w->first_param ? "?" : "|", key);
-    w->first_param = false;
-}
-
-static void uri_write_text(uri_writer_t *w, const char *key, const char *value)
-{
-    if (value[0] != '\0')
-    {
-        uri_write_key(w, key);
-        uri_write(w, "%s", value);
-    }
-}
-
-static void uri_write_int(uri_writer_t *w, bool has, const char *key, int64_t value)
-{
-    if (has)
-    {
-        uri_write_key(w, key);
-        uri_write(w, "%" PRId64, value);
-    }
-}
-
-static void uri_write_bool(uri_writer_t *w, bool has, const char *key, bool value)
-{
-    if (has)
-    {
-        uri_write_key(w, key);
-        uri_write(w, "%s", value ? "true" : "false");
-    }
-}
-
-int shoal_uri_print(const shoal_uri_t *uri, char *buf, size_t len)
-{
-    if (uri == NULL || buf == NULL || len == 0)
-    {
-        return shoal_set_err(SHOAL_EINVAL, "shoal_uri_print: NULL argument or zero length");
-    }
-    if (uri->media != SHOAL_MEDIA_IPC && uri->media != SHOAL_MEDIA_UDP)
-    {
-        buf[0] = '\0';
-        return shoal_set_err(SHOAL_EINVAL, "shoal_uri_print: unknown media %d", (int)uri->media);
-    }
-    uri_writer_t w = { .buf = buf, .len = len, .pos = 0, .overflow = false, .first_param = true };
-    uri_write(&w, "%s" URI_PREFIX "%s", uri->spy ? SHOAL_URI_SPY_PREFIX : "", shoal_media_name(uri->media));
-    uri_write_text(&w, SHOAL_URI_ENDPOINT_KEY, uri->endpoint);
-    uri_write_text(&w, SHOAL_URI_INTERFACE_KEY, uri->interface_name);
-    uri_write_text(&w, SHOAL_URI_CONTROL_KEY, uri->control);
-    if (uri->control_mode != SHOAL_CONTROL_MODE_NONE)
-    {
-        uri_write_key(&w, SHOAL_URI_CONTROL_MODE_KEY);
-        uri_write(&w, "%s",
-            uri->control_mode == SHOAL_CONTROL_MODE_DYNAMIC      ? "dynamic"
-                : uri->control_mode == SHOAL_CONTROL_MODE_MANUAL ? "manual"
-                                                                 : "response");
-    }
-    uri_write_text(&w, SHOAL_URI_FC_KEY, uri->fc);
-    uri_write_text(&w, SHOAL_URI_ALIAS_KEY, uri->alias);
-    uri_write_int(&w, uri->has_term_length, SHOAL_URI_TERM_LENGTH_KEY, uri->term_length);
-    uri_write_int(&w, uri->has_mtu, SHOAL_URI_MTU_KEY, uri->mtu);
-    uri_write_int(&w, uri->has_session_id, SHOAL_URI_SESSION_ID_KEY, uri->session_id);
-    uri_write_int(&w, uri->has_linger, SHOAL_URI_LINGER_KEY, uri->linger_ns);
-    uri_write_int(&w, uri->has_ttl, SHOAL_URI_TTL_KEY, uri->ttl);
-    uri_write_bool(&w, uri->has_reliable, SHOAL_URI_RELIABLE_KEY, uri->reliable);
-    uri_write_bool(&w, uri->has_sparse, SHOAL_URI_SPARSE_KEY, uri->sparse);
-    uri_write_bool(&w, uri->has_group, SHOAL_URI_GROUP_KEY, uri->group);
-    uri_write_bool(&w, uri->has_tether, SHOAL_URI_TETHER_KEY, uri->tether);
-    uri_write_int(&w, uri->has_rcv_window, SHOAL_URI_RCV_WINDOW_KEY, uri->rcv_window);
-    uri_write_int(&w, uri->has_response_correlation_id, SHOAL_URI_RESPONSE_CORRELATION_ID_KEY,
-        uri->response_correlation_id);
-    uri_write_bool(&w, uri->has_ssc, SHOAL_URI_SSC_KEY, uri->ssc);
-    uri_write_int(&w, uri->has_untethered_window_limit_timeout, SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY,
-        uri->untethered_window_limit_timeout_ns);
-    uri_write_int(&w, uri->has_untethered_resting_timeout, SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY,
-        uri->untethered_resting_timeout_ns);
-    if (w.overflow)
-    {
-        buf[len - 1] = '\0';
-        return shoal_set_err(SHOAL_EINVAL, "shoal_uri_print: buffer of %zu bytes too small", len);
-    }
-    return (int)w.pos;
 }

@@ -72,6 +72,9 @@ typedef enum shoal_control_mode_en
 #define SHOAL_URI_UNTETHERED_WINDOW_LIMIT_TIMEOUT_KEY "untethered-window-limit-timeout"
 #define SHOAL_URI_UNTETHERED_RESTING_TIMEOUT_KEY      "untethered-resting-timeout"
 #define SHOAL_URI_RESPONSE_CORRELATION_ID_KEY         "response-correlation-id"
+#define SHOAL_URI_INIT_TERM_ID_KEY                    "init-term-id"
+#define SHOAL_URI_TERM_ID_KEY                         "term-id"
+#define SHOAL_URI_TERM_OFFSET_KEY                     "term-offset"
 
 /* A subscription channel with this prefix spies on the local network
  * publication of the aeron:udp channel that follows (Aeron's syntax). */
@@ -115,13 +118,21 @@ typedef struct shoal_uri_stct
     int64_t untethered_window_limit_timeout_ns; /* a duration as linger */
     bool has_untethered_resting_timeout;
     int64_t untethered_resting_timeout_ns; /* a duration as linger */
+    /* Where an exclusive publication starts (Aeron's init-term-id, term-id,
+     * term-offset): all three or none, with term-length; the start position
+     * is (term_id - initial_term_id) * term_length + term_offset. */
+    bool has_position;
+    int32_t initial_term_id;
+    int32_t term_id;
+    int32_t term_offset; /* 0..term_length, a multiple of 32 */
 } shoal_uri_t;
 
 /* Parses uri into *out (fully overwritten). 0, or -1 with SHOAL_EURI (SHOAL_EINVAL
  * for out == NULL) and a message naming the key/value and the URI.
  * Checks beyond single values: aeron:udp needs endpoint, control or
  * control-mode=manual; control-mode=dynamic and =response need control on
- * aeron:udp; aeron:ipc takes no control-mode but response. Whether a URI suits
+ * aeron:udp; aeron:ipc takes no control-mode but response; init-term-id,
+ * term-id and term-offset come together and with term-length. Whether a URI suits
  * a publication or a subscription is left to the driver. */
 int shoal_uri_parse(const char *uri, shoal_uri_t *out);
 

@@ -164,6 +164,33 @@ static void test_rotate_log(void **state)
     test_log_close(&log);
 }
 
+/* A log placed at (term id, offset) looks as if it had rotated there: the
+ * position comes out right and the next rotations CAS the next tails. */
+static void test_metadata_start_at(void **state)
+{
+    (void)state;
+    test_log_t log;
+    test_log_init(&log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
+    shoal_logbuffer_metadata_t *m = log.meta;
+    const int32_t start_term_id = TEST_INITIAL_TERM_ID + 4;
+    shoal_logbuffer_metadata_start_at(m, start_term_id, 96);
+    assert_int_equal(4, shoal_logbuffer_active_term_count(m));
+    assert_int_equal(shoal_logbuffer_pack_tail(start_term_id, 96), shoal_logbuffer_active_raw_tail(m));
+    size_t bits = shoal_logbuffer_position_bits_to_shift(TEST_TERM_LENGTH);
+    int64_t raw = shoal_logbuffer_active_raw_tail(m);
+    assert_int_equal(4LL * TEST_TERM_LENGTH + 96,
+        shoal_logbuffer_compute_position(shoal_logbuffer_term_id(raw),
+            shoal_logbuffer_term_offset(raw, TEST_TERM_LENGTH), bits, TEST_INITIAL_TERM_ID));
+    int32_t term_id = start_term_id;
+    for (int32_t count = 4; count < 10; count++)
+    {
+        assert_true(shoal_logbuffer_rotate_log(m, count, term_id));
+        term_id++;
+        assert_int_equal(shoal_logbuffer_pack_tail(term_id, 0), shoal_logbuffer_active_raw_tail(m));
+    }
+    test_log_close(&log);
+}
+
 static void test_frame_layouts(void **state)
 {
     (void)state;
@@ -188,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_metadata_init_and_default_header),
         cmocka_unit_test(test_rotate_log),
+        cmocka_unit_test(test_metadata_start_at),
         cmocka_unit_test(test_frame_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -309,6 +309,44 @@ static void test_semantic_errors(void **state)
     assert_uri_error("aeron:udp?endpoint=h:1|control-mode=response", "control-mode=response requires key 'control'");
 }
 
+/* init-term-id, term-id, term-offset: a publication's start position. */
+static void test_start_position(void **state)
+{
+    (void)state;
+    shoal_uri_t u = parse_ok("aeron:ipc?term-length=64k|init-term-id=-5|term-id=-3|term-offset=1024");
+    assert_true(u.has_position);
+    assert_int_equal(u.initial_term_id, -5);
+    assert_int_equal(u.term_id, -3);
+    assert_int_equal(u.term_offset, 1024);
+    u = parse_ok(
+        "aeron:udp?endpoint=h:1|term-length=65536|init-term-id=2147483647|term-id=-2147483648|term-offset=65536");
+    assert_true(u.has_position); /* term ids wrap: one term after the initial one */
+    assert_int_equal(u.term_offset, 65536);
+    assert_false(parse_ok("aeron:ipc?term-length=64k").has_position);
+
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=1", "must be given together");
+    assert_uri_error("aeron:ipc?term-length=64k|term-offset=0", "must be given together");
+    assert_uri_error("aeron:ipc?init-term-id=1|term-id=1|term-offset=0", "needs key 'term-length'");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=1|term-offset=33",
+        "term-offset 33 must be a multiple of 32 between 0 and term-length 65536");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=1|term-offset=65568", "term-offset 65568");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=0|term-offset=0",
+        "term-id 0 is before init-term-id 1");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=1|term-offset=-32",
+        "invalid value '-32' for key 'term-offset'");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=x|term-id=1|term-offset=0",
+        "invalid value 'x' for key 'init-term-id'");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=2147483648|term-offset=0",
+        "invalid value '2147483648' for key 'term-id'");
+    assert_uri_error("aeron:ipc?term-length=64k|init-term-id=1|term-id=1|term-id=1|term-offset=0",
+        "duplicate key 'term-id'");
+
+    char a[SHOAL_URI_PRINT_MAX_LENGTH];
+    u = parse_ok("aeron:ipc?term-offset=96|term-id=7|init-term-id=3|term-length=64k");
+    assert_true(shoal_uri_print(&u, a, sizeof(a)) > 0);
+    assert_string_equal(a, "aeron:ipc?term-length=65536|init-term-id=3|term-id=7|term-offset=96");
+}
+
 static void test_print_canonical(void **state)
 {
     (void)state;
@@ -359,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_value_too_long),
         cmocka_unit_test(test_semantic_errors),
+        cmocka_unit_test(test_start_position),
         cmocka_unit_test(test_print_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
