@@ -50,6 +50,9 @@ static void usage(FILE *out)
         "  MAX_IMAGES_PER_ENDPOINT MAX_IMAGES MAX_SETUP_TERM_LENGTH   (limits on SETUPs heard)\n"
         "  RETRANSMIT_BUDGET RETRANSMIT_BUDGET_INTERVAL_US   (resend bytes per publication per interval)\n"
         "  RCV_LOSS_RATE SEND_LOSS_RATE LOSS_SEED   (injected loss 0..1, for tests)\n"
+        "Archive (shoal-archived and its clients; <shoal/shoal_archive.h>):\n"
+        "  ARCHIVE_CONTROL_CHANNEL ARCHIVE_CONTROL_STREAM_ID ARCHIVE_CONTROL_RESPONSE_CHANNEL\n"
+        "  ARCHIVE_CONTROL_RESPONSE_STREAM_ID ARCHIVE_SEGMENT_LENGTH ARCHIVE_FSYNC ARCHIVE_MESSAGE_TIMEOUT_MS\n"
         "Units, defaults and meanings: the comment above shoal_context_set in <shoal/shoal.h>.\n");
 }
 

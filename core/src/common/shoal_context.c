@@ -88,6 +88,22 @@ static int parse_rate(const char *key, const char *value, double *out)
     return 0;
 }
 
+/* The archive's fsync policy: shoal_archive_fsync_policy_t values 0..2. */
+static int parse_fsync(const char *key, const char *value, int32_t *out)
+{
+    static const char *const names[] = { "none", "data", "data-and-catalog" };
+    for (int i = 0; NULL != value && i < 3; i++)
+    {
+        if (0 == strcasecmp(value, names[i]))
+        {
+            *out = i;
+            return 0;
+        }
+    }
+    return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not none, data or data-and-catalog", key,
+        value ? value : "(null)");
+}
+
 /* Every setting: its name (also SHOAL_<NAME> in the environment), where it
  * goes, what it accepts and its default. One table so that the parser, the
  * environment and the defaults cannot drift apart. Numbers take a k/m/g
@@ -100,7 +116,9 @@ typedef enum
     SETTING_BOOL,
     SETTING_RATE,
     SETTING_U32,
-    SETTING_U64
+    SETTING_U64,
+    SETTING_CHANNEL,
+    SETTING_FSYNC
 } setting_type_t;
 
 typedef struct
@@ -183,6 +201,14 @@ static const setting_t SETTINGS[] = {
     OTHER("SPIES_SIMULATE_CONNECTION", SETTING_BOOL, spies_simulate_connection, "0"),
     MS("UNTETHERED_WINDOW_LIMIT_TIMEOUT_MS", untethered_window_limit_timeout_ms, "5000"),
     MS("UNTETHERED_RESTING_TIMEOUT_MS", untethered_resting_timeout_ms, "10000"),
+    OTHER("ARCHIVE_CONTROL_CHANNEL", SETTING_CHANNEL, archive_control_channel, "aeron:ipc"),
+    U32("ARCHIVE_CONTROL_STREAM_ID", archive_control_stream_id, 1, INT32_MAX, "must be between 1 and 2147483647", "10"),
+    OTHER("ARCHIVE_CONTROL_RESPONSE_CHANNEL", SETTING_CHANNEL, archive_control_response_channel, "aeron:ipc"),
+    U32("ARCHIVE_CONTROL_RESPONSE_STREAM_ID", archive_control_response_stream_id, 1, INT32_MAX,
+        "must be between 1 and 2147483647", "20"),
+    TERM("ARCHIVE_SEGMENT_LENGTH", archive_segment_length, "128m"),
+    OTHER("ARCHIVE_FSYNC", SETTING_FSYNC, archive_fsync, "none"),
+    MS("ARCHIVE_MESSAGE_TIMEOUT_MS", archive_message_timeout_ms, "10000"),
 };
 #define SETTINGS_COUNT (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
 
@@ -240,6 +266,15 @@ static int apply_setting(shoal_context_t *ctx, const setting_t *s, const char *v
             }
             return shoal_set_err(SHOAL_EINVAL, "setting THREADING_MODE: '%s' is not shared or dedicated",
                 value ? value : "(null)");
+        case SETTING_CHANNEL:
+            if (NULL == value || 0 != strncmp(value, "aeron:", 6) || strlen(value) >= SHOAL_CONTEXT_CHANNEL_MAX)
+            {
+                return shoal_set_err(SHOAL_EINVAL, "setting %s: '%s' is not a channel URI (aeron:..., under %d bytes)",
+                    s->name, value ? value : "(null)", SHOAL_CONTEXT_CHANNEL_MAX);
+            }
+            memcpy(field, value, strlen(value) + 1);
+            return 0;
+        case SETTING_FSYNC: return parse_fsync(s->name, value, (int32_t *)field);
         case SETTING_U32:
         case SETTING_U64:
         {

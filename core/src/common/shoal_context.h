@@ -16,6 +16,8 @@
 #include "shoal/shoal.h"
 
 #define SHOAL_DIR_MAX 256
+/* Channel settings (the archive's control channels), NUL included. */
+#define SHOAL_CONTEXT_CHANNEL_MAX 512
 
 /* How the driver spreads its duties over threads (SHOAL_THREADING_MODE). */
 typedef enum shoal_threading_mode_en
@@ -73,6 +75,15 @@ struct shoal_context_stct
     bool spies_simulate_connection;              /* default of a UDP publication's ssc key */
     uint64_t untethered_window_limit_timeout_ms; /* an untethered reader this long behind is let go */
     uint64_t untethered_resting_timeout_ms;      /* ... and rejoins after resting this long */
+
+    /* Archive (shoal_archive.h): the server's and its clients' settings */
+    char archive_control_channel[SHOAL_CONTEXT_CHANNEL_MAX];
+    char archive_control_response_channel[SHOAL_CONTEXT_CHANNEL_MAX];
+    uint32_t archive_control_stream_id;
+    uint32_t archive_control_response_stream_id;
+    uint32_t archive_segment_length;     /* bytes of a segment file: a multiple of the term length */
+    int32_t archive_fsync;               /* a shoal_archive_fsync_policy_t */
+    uint64_t archive_message_timeout_ms; /* a client's wait for the server's answer */
 };
 
 /* Counts a client that reads ctx from its connect until its close. */

@@ -50,6 +50,13 @@ static void test_defaults(void **state)
     assert_int_equal(128u << 20, ctx->max_setup_term_length);
     assert_int_equal(2u << 20, ctx->retransmit_budget);
     assert_int_equal(10000, ctx->retransmit_budget_interval_us);
+    assert_string_equal("aeron:ipc", ctx->archive_control_channel);
+    assert_int_equal(10, ctx->archive_control_stream_id);
+    assert_string_equal("aeron:ipc", ctx->archive_control_response_channel);
+    assert_int_equal(20, ctx->archive_control_response_stream_id);
+    assert_int_equal(128u << 20, ctx->archive_segment_length);
+    assert_int_equal(0, ctx->archive_fsync); /* SHOAL_ARCHIVE_FSYNC_NONE */
+    assert_int_equal(10000, ctx->archive_message_timeout_ms);
     assert_int_equal(0, shoal_context_close(ctx));
 }
 
@@ -58,8 +65,14 @@ static void test_environment_overrides_defaults(void **state)
     (void)state;
     setenv("SHOAL_TERM_LENGTH", "128k", 1);
     setenv("SHOAL_THREADING_MODE", "dedicated", 1);
+    setenv("SHOAL_ARCHIVE_CONTROL_CHANNEL", "aeron:udp?endpoint=localhost:8010", 1);
+    setenv("SHOAL_ARCHIVE_FSYNC", "data-and-catalog", 1);
     shoal_context_t *ctx = NULL;
     assert_int_equal(0, shoal_context_init(&ctx));
+    assert_string_equal("aeron:udp?endpoint=localhost:8010", ctx->archive_control_channel);
+    assert_int_equal(2, ctx->archive_fsync); /* SHOAL_ARCHIVE_FSYNC_DATA_AND_CATALOG */
+    unsetenv("SHOAL_ARCHIVE_CONTROL_CHANNEL");
+    unsetenv("SHOAL_ARCHIVE_FSYNC");
     assert_int_equal(128u << 10, ctx->term_length);
     assert_int_equal(SHOAL_THREADING_DEDICATED, ctx->threading_mode);
     assert_int_equal(0, shoal_context_close(ctx));
@@ -106,6 +119,15 @@ static void test_rules(void **state)
     expect_refused(ctx, "DIR_DELETE_ON_START", "maybe", "not a boolean");
     expect_refused(ctx, "THREADING_MODE", "both", "not shared or dedicated");
     expect_refused(ctx, "IDLE_STRATEGY", "nap", "unknown idle strategy 'nap'");
+    expect_refused(ctx, "ARCHIVE_CONTROL_CHANNEL", "ipc",
+        "setting ARCHIVE_CONTROL_CHANNEL: 'ipc' is not a channel URI");
+    expect_refused(ctx, "ARCHIVE_CONTROL_STREAM_ID", "0", "must be between 1 and 2147483647");
+    expect_refused(ctx, "ARCHIVE_SEGMENT_LENGTH", "100k", "must be a power of two");
+    expect_refused(ctx, "ARCHIVE_FSYNC", "always", "not none, data or data-and-catalog");
+    expect_refused(ctx, "ARCHIVE_MESSAGE_TIMEOUT_MS", "0", "ms must be between 1 ms and 24 h");
+    assert_int_equal(0, shoal_context_set(ctx, "ARCHIVE_FSYNC", "data"));
+    assert_int_equal(1, ctx->archive_fsync);
+    assert_string_equal("aeron:ipc", ctx->archive_control_channel);
     /* a refused value leaves the setting as it was */
     assert_int_equal(1408, ctx->mtu);
     assert_int_equal(0, shoal_context_set(ctx, "SHOAL_SOCKET_RCVBUF", "0"));
