@@ -15,8 +15,8 @@ step() {
   printf '\n=== %s\n' "$*"
 }
 
-step "public header: C99 -pedantic and C++"
-printf '#include <shoal/shoal.h>\nint main(void){ return shoal_version_number() < 0; }\n' > /tmp/shoal_hdr_check.c
+step "public headers: C99 -pedantic and C++"
+printf '#include <shoal/shoal.h>\n#include <shoal/shoal_archive.h>\nint main(void){ return shoal_version_number() < 0; }\n' > /tmp/shoal_hdr_check.c
 cc -std=c99 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal_hdr_check.c -o /tmp/shoal_hdr_c.o
 c++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -I"$root/core/include" -c /tmp/shoal_hdr_check.c -o /tmp/shoal_hdr_cpp.o
 echo "ok"

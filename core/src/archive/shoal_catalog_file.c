@@ -1,0 +1,77 @@
+/*
+ * Read-only catalog file access (see shoal_catalog_file.h).
+ */
+#include "archive/shoal_catalog_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive/shoal_segment_file.h"
+#include "util/shoal_error.h"
+
+#define READ_ATTEMPTS 4
+
+int shoal_catalog_file_open_read(const char *dir, char *path, size_t path_len)
+{
+    if (shoal_catalog_file_name(path, path_len, dir) < 0)
+    {
+        return -1;
+    }
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot open the archive catalog %s", path);
+    }
+    shoal_catalog_header_t h;
+    const ssize_t n = shoal_file_pread_full(fd, &h, sizeof(h), 0, path);
+    if (n < 0 || (n < (ssize_t)sizeof(h) && shoal_set_err(SHOAL_EIO, "%s: catalog shorter than its header", path)) ||
+        shoal_catalog_header_check(&h, path) < 0)
+    {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int64_t shoal_catalog_file_slots(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+    {
+        return shoal_set_err_errno(SHOAL_EIO, errno, "cannot stat %s", path);
+    }
+    if (st.st_size < SHOAL_CATALOG_HEADER_LENGTH)
+    {
+        return shoal_set_err(SHOAL_EIO, "%s: catalog shorter than its header", path);
+    }
+    return (st.st_size - SHOAL_CATALOG_HEADER_LENGTH) / SHOAL_CATALOG_RECORD_LENGTH;
+}
+
+int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_catalog_record_t *rec, int32_t *state)
+{
+    const int64_t offset = SHOAL_CATALOG_HEADER_LENGTH + id * SHOAL_CATALOG_RECORD_LENGTH;
+    int rc = -1;
+    for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++)
+    {
+        const ssize_t n = shoal_file_pread_full(fd, rec, sizeof(*rec), offset, path);
+        if (n < 0)
+        {
+            return -1;
+        }
+        if (n < (ssize_t)sizeof(*rec))
+        {
+            return shoal_set_err(SHOAL_EIO, "%s: recording %lld: record cut short", path, (long long)id);
+        }
+        rc = shoal_catalog_record_check(rec, id, path, state);
+        if (rc >= 0)
+        {
+            return rc;
+        }
+        const struct timespec pause = { 0, 1000000 }; /* 1 ms: a writer's pwrite is done by then */
+        nanosleep(&pause, NULL);
+    }
+    return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * Read-only access to a catalog file another process may be writing: what
+ * the offline reader and a reader following a live recording use. A record
+ * whose checksum does not match is read again a few times (it may be caught
+ * mid-write) before it is called corrupt.
+ */
+#ifndef SHOAL_CATALOG_FILE_H
+#define SHOAL_CATALOG_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archive/shoal_archive_format.h"
+
+/* Opens dir's catalog read-only and checks its header: the fd, or -1 (SHOAL_EIO). */
+int shoal_catalog_file_open_read(const char *dir, char *path, size_t path_len);
+
+/* Whole record slots in the file now, or -1. */
+int64_t shoal_catalog_file_slots(int fd, const char *path);
+
+/* Reads slot id into rec: 0 valid, 1 empty or purged (*state), -1 corrupt or I/O. */
+int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_catalog_record_t *rec, int32_t *state);
+
+#endif
