@@ -1,13 +1,17 @@
 #!/usr/bin/env luajit
 --[[
-gen_cdef.lua: generates bindings/lua/shoal_cdef.lua (the LuaJIT FFI cdef of
-libshoal) from the public header core/include/shoal/shoal.h, so the binding
-cannot drift from the C ABI.
+gen_cdef.lua: generates the LuaJIT FFI cdefs of libshoal from its public
+headers, so the binding cannot drift from the C ABI:
+  core/include/shoal/shoal.h          -> bindings/lua/shoal_cdef.lua
+  core/include/shoal/shoal_archive.h  -> bindings/lua/shoal_archive_cdef.lua
+(the archive header includes shoal.h: its macros, SHOAL_API among them, are
+known when the archive header is read; its declarations are not repeated).
 
-  luajit bindings/lua/gen_cdef.lua                 rewrite bindings/lua/shoal_cdef.lua
-  luajit bindings/lua/gen_cdef.lua --check         exit 1 if the file is stale
+  luajit bindings/lua/gen_cdef.lua                 rewrite both files
+  luajit bindings/lua/gen_cdef.lua --check         exit 1 if one is stale
   luajit bindings/lua/gen_cdef.lua --stdout        print the generated text
-  luajit bindings/lua/gen_cdef.lua [--header H] [--out F] ...
+  luajit bindings/lua/gen_cdef.lua [--header H] [--out F] ...   one header (a header
+                                                   other than shoal.h is read after shoal.h)
 
 What it does, strictly (anything it does not understand is an error, so a
 header change that needs a generator change is noticed, not silently dropped):
@@ -58,8 +62,9 @@ local function parse_int(v)
     return neg and -n or n
 end
 
--- Returns cdef text, ordered list of {name, value} integer defines.
-function M.generate(header_text)
+-- Returns cdef text, ordered list of {name, value} integer defines, and the
+-- macros it knows (pass them as `base` to read a header including this one).
+function M.generate(header_text, base)
     -- 1. join continued lines, strip comments (keeping newlines so line numbers stay)
     local text = header_text:gsub("\\\n", " ")
     text = text:gsub("/%*.-%*/", function(c)
@@ -70,6 +75,13 @@ function M.generate(header_text)
     local defined = { __GNUC__ = true }
     local defines, define_order = {}, {}
     local erase = {}                -- attribute-only macros to erase from declarations
+    local inherited = {}            -- integer macros of the base header: substituted, not listed again
+    for k, v in pairs(base and base.defined or {}) do defined[k] = v end
+    for k, v in pairs(base and base.erase or {}) do erase[k] = v end
+    for k, v in pairs(base and base.defines or {}) do
+        defines[k] = v
+        inherited[k] = true
+    end
     local stack = {}                -- conditional stack: {active=bool, taken=bool, parent=bool}
     local active = true
     local out = {}
@@ -117,7 +129,8 @@ function M.generate(header_text)
                     defined[name] = true
                     local n = parse_int(value)
                     if n ~= nil then
-                        if defines[name] == nil then
+                        if defines[name] == nil or inherited[name] then
+                            inherited[name] = nil
                             define_order[#define_order + 1] = name
                         end
                         defines[name] = n
@@ -181,11 +194,11 @@ function M.generate(header_text)
     for _, name in ipairs(define_order) do
         list[#list + 1] = { name, defines[name] }
     end
-    return table.concat(lines, "\n") .. "\n", list
+    return table.concat(lines, "\n") .. "\n", list, { defined = defined, erase = erase, defines = defines }
 end
 
-function M.render(header_text, header_name)
-    local cdef, list = M.generate(header_text)
+function M.render(header_text, header_name, base)
+    local cdef, list = M.generate(header_text, base)
     if cdef:find("]==]", 1, true) then
         fail("declarations contain the long-string terminator")
     end
@@ -217,9 +230,49 @@ M.read = read
 
 M.default_header = script_dir() .. "/../../core/include/shoal/shoal.h"
 M.default_out = script_dir() .. "/shoal_cdef.lua"
+-- What the default run generates: header (as named in the file), output.
+M.targets = {
+    { "core/include/shoal/shoal.h", script_dir() .. "/shoal_cdef.lua" },
+    { "core/include/shoal/shoal_archive.h", script_dir() .. "/shoal_archive_cdef.lua" },
+}
+
+-- The macros of shoal.h, for a header that includes it.
+local function base_of(header_path)
+    local base_path = (header_path:match("^(.*/)") or "") .. "shoal.h"
+    local text = assert(read(base_path))
+    local _, _, known = M.generate(text)
+    return known
+end
+
+-- The generated text of header_path, named `name` in the file.
+function M.text_for(header_path, name)
+    local htext = assert(read(header_path))
+    local base = not header_path:match("/shoal%.h$") and header_path ~= "shoal.h" and base_of(header_path) or nil
+    return M.render(htext, name, base)
+end
+
+local function emit(mode, header, outpath, name)
+    local text = M.text_for(header, name)
+    if mode == "stdout" then
+        io.write(text)
+    elseif mode == "check" then
+        local cur = read(outpath)
+        if cur ~= text then
+            io.stderr:write(("gen_cdef: %s is stale: run luajit bindings/lua/gen_cdef.lua\n"):format(outpath))
+            return 1
+        end
+        print("gen_cdef: " .. outpath .. " is up to date")
+    else
+        local f = assert(io.open(outpath, "wb"))
+        f:write(text)
+        f:close()
+        print("gen_cdef: wrote " .. outpath)
+    end
+    return 0
+end
 
 function M.main(argv)
-    local header, outpath, mode = M.default_header, M.default_out, "write"
+    local header, outpath, mode = nil, nil, "write"
     local i = 1
     while i <= #argv do
         local a = argv[i]
@@ -239,24 +292,17 @@ function M.main(argv)
         end
         i = i + 1
     end
-    local htext = assert(read(header))
-    local text = M.render(htext, "core/include/shoal/shoal.h")
-    if mode == "stdout" then
-        io.write(text)
-    elseif mode == "check" then
-        local cur = read(outpath)
-        if cur ~= text then
-            io.stderr:write(("gen_cdef: %s is stale: run luajit bindings/lua/gen_cdef.lua\n"):format(outpath))
-            return 1
+    if header == nil and outpath == nil then
+        local status = 0
+        for _, t in ipairs(M.targets) do
+            local rc = emit(mode, script_dir() .. "/../../" .. t[1], t[2], t[1])
+            status = rc ~= 0 and rc or status
         end
-        print("gen_cdef: " .. outpath .. " is up to date")
-    else
-        local f = assert(io.open(outpath, "wb"))
-        f:write(text)
-        f:close()
-        print("gen_cdef: wrote " .. outpath)
+        return status
     end
-    return 0
+    header = header or M.default_header
+    local name = header:match("core/include/shoal/[^/]+$") or header
+    return emit(mode, header, outpath or M.default_out, name)
 end
 
 -- Run as a script (luajit gen_cdef.lua ...), or return the module when required.

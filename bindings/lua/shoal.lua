@@ -20,7 +20,8 @@ shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
 
 Finding the module and the library:
   LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua and the files it loads from
-  beside itself: shoal_cdef.lua, shoal_library.lua, shoal_images.lua; shoal-lua sets it)
+  beside itself: shoal_cdef.lua, shoal_archive_cdef.lua, shoal_library.lua, shoal_images.lua;
+  shoal-lua sets it)
   LUA_CPATH="$REPO/build/lua-core/lua/?.so;;"   (only for the SWIG module shoal.swig)
 libshoal.so.0 is the first of these that loads (shoal.libpath tells which;
 shoal_library.lua does the search):
@@ -116,7 +117,17 @@ local cdefs = sibling("shoal_cdef")
 if not pcall(ffi.typeof, "shoal_fragment_t") then
     ffi.cdef(cdefs.cdef)
 end
-shoal.defines = cdefs.defines
+-- shoal_archive.h, generated the same way
+local archive_cdefs = sibling("shoal_archive_cdef")
+if not pcall(ffi.typeof, "shoal_recording_descriptor_t") then
+    ffi.cdef(archive_cdefs.cdef)
+end
+shoal.defines = {}
+for _, defs in ipairs({ cdefs.defines, archive_cdefs.defines }) do
+    for k, v in pairs(defs) do
+        shoal.defines[k] = v
+    end
+end
 
 -- Private names for the few libc calls the module uses (asm() aliases, so a
 -- user's own cdef of clock_gettime etc. cannot clash with ours).
@@ -139,7 +150,7 @@ shoal.libpath = libpath
 
 -- ----------------------------------------------------------- constants ----
 
-for k, v in pairs(cdefs.defines) do
+for k, v in pairs(shoal.defines) do
     shoal[k:gsub("^SHOAL_", "")] = v
 end
 local ERRCODES = { "OK", "EINVAL", "EURI", "ENOMEM", "EIO", "ETIMEDOUT", "EDRIVER", "ECLOSED", "ECLASH",

@@ -1,6 +1,6 @@
--- The FFI cdef cannot drift from core/include/shoal/shoal.h: it is generated
--- from it, and this checks the generated file, the library's exports and the
--- struct layouts the C compiler sees.
+-- The FFI cdefs cannot drift from core/include/shoal/shoal.h and
+-- shoal_archive.h: they are generated from them, and this checks the generated
+-- files, the library's exports and the struct layouts the C compiler sees.
 local H = require "helper"
 local ffi = require "ffi"
 local shoal = H.shoal
@@ -8,14 +8,29 @@ local T = H.suite()
 
 local gen = dofile(H.LUA_DIR .. "/gen_cdef.lua")
 local HEADER = H.ROOT .. "/core/include/shoal/shoal.h"
+local ARCHIVE_HEADER = H.ROOT .. "/core/include/shoal/shoal_archive.h"
+-- Both generated files as one: the archive's declarations follow shoal.h's.
 local cdefs = dofile(H.LUA_DIR .. "/shoal_cdef.lua")
+do
+    local archive = dofile(H.LUA_DIR .. "/shoal_archive_cdef.lua")
+    local defines = {}
+    for k, v in pairs(cdefs.defines) do defines[k] = v end
+    for k, v in pairs(archive.defines) do defines[k] = v end
+    cdefs = { cdef = cdefs.cdef .. archive.cdef, defines = defines }
+end
 
-T:test("shoal_cdef.lua is exactly what the generator makes from the header", function()
-    local fresh = gen.render(assert(gen.read(HEADER)), "core/include/shoal/shoal.h")
-    local current = assert(gen.read(H.LUA_DIR .. "/shoal_cdef.lua"))
-    if fresh ~= current then
-        error("bindings/lua/shoal_cdef.lua is stale: run luajit bindings/lua/gen_cdef.lua", 0)
+T:test("shoal_cdef.lua and shoal_archive_cdef.lua are exactly what the generator makes from the headers", function()
+    for _, t in ipairs({ { HEADER, "core/include/shoal/shoal.h", "shoal_cdef.lua" },
+            { ARCHIVE_HEADER, "core/include/shoal/shoal_archive.h", "shoal_archive_cdef.lua" } }) do
+        local fresh = gen.text_for(t[1], t[2])
+        local current = assert(gen.read(H.LUA_DIR .. "/" .. t[3]))
+        if fresh ~= current then
+            error("bindings/lua/" .. t[3] .. " is stale: run luajit bindings/lua/gen_cdef.lua", 0)
+        end
     end
+    local archive = assert(gen.read(H.LUA_DIR .. "/shoal_archive_cdef.lua"))
+    H.ok(archive:find("shoal_recording_cursor_poll", 1, true), "the archive cdef declares the offline reader")
+    H.ok(not archive:find("shoal_subscription_poll_batch", 1, true), "the archive cdef does not repeat shoal.h")
     local rc, out = H.run(H.LUAJIT .. " " .. H.q(H.LUA_DIR .. "/gen_cdef.lua") .. " --check")
     H.eq(rc, 0, "gen_cdef.lua --check (" .. out .. ")")
 end)
@@ -90,7 +105,8 @@ end
 T:test("struct layouts, enum values and constants match the C compiler's", function()
     local structs = cdef_structs()
     H.ok(#structs >= 4, "found the POD structs")
-    local src = { "#include <stdio.h>", "#include <stddef.h>", '#include "shoal/shoal.h"', "int main(void) {" }
+    local src = { "#include <stdio.h>", "#include <stddef.h>", '#include "shoal/shoal.h"',
+        '#include "shoal/shoal_archive.h"', "int main(void) {" }
     local expect = {}
     local function add(label, cexpr, luaval)
         src[#src + 1] = ('    printf("%%s %%lld\\n", "%s", (long long)(%s));'):format(label, cexpr)
