@@ -16,19 +16,17 @@ static void on_error(void *clientd, int32_t observation_count, int64_t first_ms,
     const char *text, size_t text_length)
 {
     tool_list_out_t *o = clientd;
-    char first[40], last[40];
-    tool_format_time(first_ms, first, sizeof(first));
-    tool_format_time(last_ms, last, sizeof(last));
+    tool_time_span_t span = tool_time_span(first_ms, last_ms);
     if (o->json)
     {
         printf("%s\n  {\"count\": %d, \"first\": \"%s\", \"last\": \"%s\", \"code\": %d, \"message\": ",
-            o->count ? "," : "", observation_count, first, last, error_code);
+            o->count ? "," : "", observation_count, span.first, span.last, error_code);
         tool_json_string(text, text_length);
         putchar('}');
     }
     else
     {
-        printf("%d observations from %s to %s, code %d:\n    ", observation_count, first, last, error_code);
+        printf("%d observations from %s to %s, code %d:\n    ", observation_count, span.first, span.last, error_code);
         tool_text(text, text_length);
         putchar('\n');
     }

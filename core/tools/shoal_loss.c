@@ -16,17 +16,24 @@
 
 static void on_loss(void *clientd, int64_t observation_count, int64_t total_bytes_lost, int64_t first_ms,
     int64_t last_ms, int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length,
+    const char *source, size_t source_length);
+
+static int list(shoal_cnc_t *cnc, tool_list_out_t *out)
+{
+    return shoal_cnc_loss_foreach(cnc, on_loss, out);
+}
+
+static void on_loss(void *clientd, int64_t observation_count, int64_t total_bytes_lost, int64_t first_ms,
+    int64_t last_ms, int32_t session_id, int32_t stream_id, const char *channel, size_t channel_length,
     const char *source, size_t source_length)
 {
     tool_list_out_t *o = clientd;
-    char first[40], last[40];
-    tool_format_time(first_ms, first, sizeof(first));
-    tool_format_time(last_ms, last, sizeof(last));
+    tool_time_span_t span = tool_time_span(first_ms, last_ms);
     if (o->json)
     {
         printf("%s\n  {\"observations\": %lld, \"bytes_lost\": %lld, \"first\": \"%s\", \"last\": \"%s\", "
                "\"first_ms\": %lld, \"last_ms\": %lld, \"session_id\": %d, \"stream_id\": %d, \"channel\": ",
-            o->count ? "," : "", (long long)observation_count, (long long)total_bytes_lost, first, last,
+            o->count ? "," : "", (long long)observation_count, (long long)total_bytes_lost, span.first, span.last,
             (long long)first_ms, (long long)last_ms, session_id, stream_id);
         tool_json_string(channel, channel_length);
         printf(", \"source\": ");
@@ -40,19 +47,14 @@ static void on_loss(void *clientd, int64_t observation_count, int64_t total_byte
             printf("%12s %14s  %-23s  %-23s %11s %9s  %s\n", "OBSERVATIONS", "TOTAL_BYTES", "FIRST_OBSERVATION",
                 "LAST_OBSERVATION", "SESSION", "STREAM", "CHANNEL  SOURCE");
         }
-        printf("%12lld %14lld  %s  %s %11d %9d  ", (long long)observation_count, (long long)total_bytes_lost, first,
-            last, session_id, stream_id);
+        printf("%12lld %14lld  %s  %s %11d %9d  ", (long long)observation_count, (long long)total_bytes_lost,
+            span.first, span.last, session_id, stream_id);
         tool_text(channel, channel_length);
         printf("  ");
         tool_text(source, source_length);
         putchar('\n');
     }
     o->count++;
-}
-
-static int list(shoal_cnc_t *cnc, tool_list_out_t *out)
-{
-    return shoal_cnc_loss_foreach(cnc, on_loss, out);
 }
 
 int main(int argc, char **argv)

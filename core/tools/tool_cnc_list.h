@@ -28,6 +28,21 @@ static inline void tool_format_time(int64_t ms, char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03d", (int)(ms % 1000));
 }
 
+/* First and last time of a table entry, formatted by tool_format_time. */
+typedef struct
+{
+    char first[40];
+    char last[40];
+} tool_time_span_t;
+
+static inline tool_time_span_t tool_time_span(int64_t first_ms, int64_t last_ms)
+{
+    tool_time_span_t span;
+    tool_format_time(first_ms, span.first, sizeof(span.first));
+    tool_format_time(last_ms, span.last, sizeof(span.last));
+    return span;
+}
+
 /* The whole of such a tool's main: list(cnc, out) calls the row callback once per entry and returns
  * the foreach's result. json_key names the JSON array; count_what follows the count in text output.
  * Exit status: 0, 1 when the CnC cannot be read, 2 for a bad option. */

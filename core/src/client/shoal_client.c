@@ -10,6 +10,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_clock.h"
+#include "util/shoal_array.h"
 #include "util/shoal_error.h"
 
 int shoal_client_check_open(shoal_client_t *c)
@@ -19,6 +20,56 @@ int shoal_client_check_open(shoal_client_t *c)
         return shoal_set_err(SHOAL_ECLOSED, "client closed: %s", c->close_reason);
     }
     return 0;
+}
+
+size_t shoal_client_encode_channel_command(shoal_client_t *c, const char *uri, int32_t stream_id, uint8_t *buffer,
+    int64_t *correlation_id)
+{
+    size_t uri_length = strlen(uri);
+    shoal_channel_command_t cmd;
+    cmd.correlated.client_id = c->client_id;
+    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
+    cmd.stream_id = stream_id;
+    cmd.channel_length = (int32_t)uri_length;
+    memcpy(buffer, &cmd, sizeof(cmd));
+    memcpy(buffer + sizeof(cmd), uri, uri_length);
+    *correlation_id = cmd.correlated.correlation_id;
+    return sizeof(cmd) + uri_length;
+}
+
+int shoal_client_close_handle(shoal_client_t *c, void *handle, bool is_publication)
+{
+    shoal_publication_t *p = is_publication ? handle : NULL;
+    shoal_subscription_t *s = is_publication ? NULL : handle;
+    const char *fn = is_publication ? "shoal_publication_close" : "shoal_subscription_close";
+    if (NULL == handle)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "%s: %s must not be NULL", fn, is_publication ? "pub" : "sub");
+    }
+    if (shoal_client_check_not_in_handler(c, fn) < 0)
+    {
+        return -1;
+    }
+    int rc;
+    if (is_publication)
+    {
+        shoal_publication_stop_waiters(p);
+        pthread_mutex_lock(&c->api_lock);
+        rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_PUBLICATION, p->registration_id);
+        pthread_mutex_lock(&c->lock);
+        shoal_pointer_list_remove((void **)c->publications, &c->publications_count, p);
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->api_lock);
+        shoal_publication_free(p);
+        return rc;
+    }
+    shoal_subscription_stop_waiters(s);
+    pthread_mutex_lock(&c->api_lock);
+    rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, s->registration_id);
+    shoal_subscription_detach(c, s);
+    pthread_mutex_unlock(&c->api_lock);
+    shoal_subscription_free(s);
+    return rc;
 }
 
 /* The client whose image handler the calling thread is running, if any. */

@@ -190,6 +190,19 @@ void shoal_client_linger(shoal_client_t *c, shoal_subscription_t *s, int64_t gen
  * of c (it holds c->lock: adding or closing would wait for itself). */
 int shoal_client_check_not_in_handler(const shoal_client_t *c, const char *fn);
 
+/* Encodes an add-publication/subscription command for uri (parsed already,
+ * so it fits) into buffer, of sizeof(shoal_channel_command_t) +
+ * SHOAL_MAX_CHANNEL_LENGTH bytes. Returns the command's length; the new
+ * request's correlation id goes to *correlation_id. */
+size_t shoal_client_encode_channel_command(shoal_client_t *c, const char *uri, int32_t stream_id, uint8_t *buffer,
+    int64_t *correlation_id);
+
+/* Closes a publication (is_publication) or subscription of client c: the
+ * checks (SHOAL_EINVAL for NULL, not from an image handler), its waiters
+ * woken, the driver's removal, out of the client's lists, freed. Returns the
+ * removal's outcome; the handle is freed whatever it was. */
+int shoal_client_close_handle(shoal_client_t *c, void *handle, bool is_publication);
+
 /* shoal_client_conductor.c */
 void *shoal_client_conductor_run(void *arg);
 /* One conductor duty cycle, with c->lock held: returns the work done (>= 0). */
@@ -259,6 +272,8 @@ int shoal_publication_create(shoal_publication_t **pub, shoal_client_t *c, const
     const char *log_file, bool exclusive);
 void shoal_publication_free(shoal_publication_t *p);
 void shoal_subscription_free(shoal_subscription_t *s);
+/* Takes s out of c's lists and lets go of its images and lingering memory. */
+void shoal_subscription_detach(shoal_client_t *c, shoal_subscription_t *s);
 /* Marks every image of s closed and calls on_unavailable for it; with
  * client->lock held, so it never interleaves with the conductor's events. */
 void shoal_subscription_release_images(shoal_subscription_t *s);

@@ -6,17 +6,17 @@
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
 #include "util/shoal_error.h"
+#include "util/shoal_alloc.h"
 
 int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t correlation_id,
     int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position,
     const char *source_identity)
 {
-    shoal_image_t *image = aligned_alloc(64, SHOAL_ALIGN(sizeof(shoal_image_t), 64));
+    shoal_image_t *image = shoal_alloc_cache_aligned(sizeof(shoal_image_t), "image");
     if (NULL == image)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "image: out of memory");
+        return -1;
     }
-    memset(image, 0, sizeof(*image));
     if (shoal_mapping_open(log_file, &image->mapping) < 0)
     {
         free(image);

@@ -17,16 +17,16 @@
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
 #include "util/shoal_array.h"
+#include "util/shoal_alloc.h"
 
 int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, const shoal_publication_ready_t *ready,
     const char *log_file, bool exclusive)
 {
-    shoal_publication_t *p = aligned_alloc(64, SHOAL_ALIGN(sizeof(shoal_publication_t), 64));
+    shoal_publication_t *p = shoal_alloc_cache_aligned(sizeof(shoal_publication_t), "publication");
     if (NULL == p)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "publication: out of memory");
+        return -1;
     }
-    memset(p, 0, sizeof(*p));
     if (shoal_log_buffer_map(&p->log, log_file) < 0)
     {
         free(p);
@@ -83,19 +83,13 @@ static int add_publication(shoal_client_t *c, const char *uri, int32_t stream_id
     {
         return -1;
     }
-    size_t uri_length = strlen(uri);
     uint8_t buffer[sizeof(shoal_channel_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
-    shoal_channel_command_t cmd;
-    cmd.correlated.client_id = c->client_id;
-    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
-    cmd.stream_id = stream_id;
-    cmd.channel_length = (int32_t)uri_length;
-    memcpy(buffer, &cmd, sizeof(cmd));
-    memcpy(buffer + sizeof(cmd), uri, uri_length);
+    int64_t correlation_id;
+    size_t length = shoal_client_encode_channel_command(c, uri, stream_id, buffer, &correlation_id);
 
     pthread_mutex_lock(&c->api_lock);
     int rc = shoal_client_request(c, exclusive ? SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION : SHOAL_CMD_ADD_PUBLICATION,
-        buffer, sizeof(cmd) + uri_length, cmd.correlated.correlation_id);
+        buffer, length, correlation_id);
     if (0 == rc)
     {
         shoal_publication_ready_t ready;
@@ -152,24 +146,7 @@ int shoal_add_exclusive_publication(shoal_client_t *c, const char *uri, int32_t 
 
 int shoal_publication_close(shoal_publication_t *p)
 {
-    if (NULL == p)
-    {
-        return shoal_set_err(SHOAL_EINVAL, "shoal_publication_close: pub must not be NULL");
-    }
-    shoal_client_t *c = p->client;
-    if (shoal_client_check_not_in_handler(c, "shoal_publication_close") < 0)
-    {
-        return -1;
-    }
-    shoal_publication_stop_waiters(p);
-    pthread_mutex_lock(&c->api_lock);
-    int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_PUBLICATION, p->registration_id);
-    pthread_mutex_lock(&c->lock);
-    shoal_pointer_list_remove((void **)c->publications, &c->publications_count, p);
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->api_lock);
-    shoal_publication_free(p);
-    return rc;
+    return shoal_client_close_handle(NULL != p ? p->client : NULL, p, true);
 }
 
 /* Manual MDC destinations: checked here as far as the client can (handle,

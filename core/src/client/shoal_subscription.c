@@ -52,11 +52,10 @@ void shoal_subscription_release_images(shoal_subscription_t *s)
     }
 }
 
-/* Takes s out of c's list and lets go of its images and lingering memory.
- * Under the lock: the conductor cannot be in an image event of s now, and
+/* Under the lock: the conductor cannot be in an image event of s now, and
  * once unregistered it never will be again. Nobody polls s any more (close
  * must not race with a poll). */
-static void detach_subscription(shoal_client_t *c, shoal_subscription_t *s)
+void shoal_subscription_detach(shoal_client_t *c, shoal_subscription_t *s)
 {
     pthread_mutex_lock(&c->lock);
     shoal_pointer_list_remove((void **)c->subscriptions, &c->subscriptions_count, s);
@@ -88,17 +87,11 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     {
         return shoal_set_err(SHOAL_ENOMEM, "shoal_add_subscription: out of memory");
     }
-    size_t uri_length = strlen(uri);
     uint8_t buffer[sizeof(shoal_channel_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
-    shoal_channel_command_t cmd;
-    cmd.correlated.client_id = c->client_id;
-    cmd.correlated.correlation_id = shoal_mpsc_rb_next_correlation_id(&c->to_driver);
-    cmd.stream_id = stream_id;
-    cmd.channel_length = (int32_t)uri_length;
-    memcpy(buffer, &cmd, sizeof(cmd));
-    memcpy(buffer + sizeof(cmd), uri, uri_length);
+    int64_t correlation_id;
+    size_t length = shoal_client_encode_channel_command(c, uri, stream_id, buffer, &correlation_id);
     s->stream_id = stream_id;
-    s->registration_id = cmd.correlated.correlation_id;
+    s->registration_id = correlation_id;
     s->client = c;
     s->client_closed = &c->closed;
     s->poller_generation = SHOAL_POLLER_IDLE;
@@ -114,13 +107,12 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     pthread_mutex_unlock(&c->lock);
     if (0 == rc)
     {
-        rc = shoal_client_request(c, SHOAL_CMD_ADD_SUBSCRIPTION, buffer, sizeof(cmd) + uri_length,
-            cmd.correlated.correlation_id);
+        rc = shoal_client_request(c, SHOAL_CMD_ADD_SUBSCRIPTION, buffer, length, correlation_id);
         if (rc < 0)
         {
             /* Only a late answer (after our timeout) could have brought
              * images; still pair any on_available that fired. */
-            detach_subscription(c, s);
+            shoal_subscription_detach(c, s);
         }
     }
     pthread_mutex_unlock(&c->api_lock);
@@ -135,22 +127,7 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
 
 int shoal_subscription_close(shoal_subscription_t *s)
 {
-    if (NULL == s)
-    {
-        return shoal_set_err(SHOAL_EINVAL, "shoal_subscription_close: sub must not be NULL");
-    }
-    shoal_client_t *c = s->client;
-    if (shoal_client_check_not_in_handler(c, "shoal_subscription_close") < 0)
-    {
-        return -1;
-    }
-    shoal_subscription_stop_waiters(s);
-    pthread_mutex_lock(&c->api_lock);
-    int rc = shoal_client_request_remove(c, SHOAL_CMD_REMOVE_SUBSCRIPTION, s->registration_id);
-    detach_subscription(c, s);
-    pthread_mutex_unlock(&c->api_lock);
-    shoal_subscription_free(s);
-    return rc;
+    return shoal_client_close_handle(NULL != s ? s->client : NULL, s, false);
 }
 
 /* ---- hot path ---- */

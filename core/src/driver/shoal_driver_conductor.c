@@ -303,12 +303,12 @@ void shoal_driver_conductor_close(shoal_driver_conductor_t *c)
         shoal_ipc_publication_delete(c->ipc_publications[i], &c->counters, now_ms);
     }
     free(c->ipc_publications);
-    free(c->publication_links);
-    free(c->subscription_links);
-    free(c->clients);
     c->ipc_publications = NULL;
+    free(c->publication_links);
     c->publication_links = NULL;
+    free(c->subscription_links);
     c->subscription_links = NULL;
+    free(c->clients);
     c->clients = NULL;
     shoal_error_log_close(&c->error_log);
     shoal_loss_report_close(&c->loss_report);
@@ -481,8 +481,8 @@ static void on_command(int32_t type, const uint8_t *buffer, size_t length, void 
         case SHOAL_CMD_ADD_DESTINATION:
         case SHOAL_CMD_REMOVE_DESTINATION:
         {
-            char channel[SHOAL_MAX_CHANNEL_LENGTH];
             shoal_destination_command_t cmd;
+            char channel[SHOAL_MAX_CHANNEL_LENGTH];
             if (!read_fixed_part(c, type, buffer, length, &cmd, sizeof(cmd)))
             {
                 return;

@@ -222,6 +222,9 @@ void shoal_driver_link_subscriptions_to(shoal_driver_conductor_t *c, shoal_ipc_p
  * waiting for its responder) takes pub's session and is linked to it. */
 void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_t registration_id,
     shoal_ipc_publication_t *pub, int64_t now_ms);
+/* Tells each of subscribers its stream is gone and frees its position. */
+void shoal_driver_unlink_subscribers(shoal_driver_conductor_t *c, shoal_subscriber_positions_t *subscribers,
+    int32_t stream_id, int64_t now_ms);
 /* Tells linked subscribers the stream is gone and frees their positions. */
 void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms);
 
@@ -284,6 +287,11 @@ int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms);
 /* The receiver released an endpoint: freed now. */
 void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
     int64_t now_ms);
+
+/* The UDP channel of a request's parsed uri; -1 when it is no valid UDP
+ * channel, the client told why (shoal_driver_udp_endpoints.c). */
+int shoal_driver_udp_channel_of(shoal_driver_conductor_t *c, shoal_udp_channel_t *ch, const shoal_uri_t *uri,
+    int64_t correlation_id, const char *channel);
 
 /* Send and receive endpoints alike (shoal_driver_udp_endpoints.c), through
  * the shoal_udp_endpoint_t both start with; arrays are the conductor's

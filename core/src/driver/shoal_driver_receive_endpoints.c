@@ -213,9 +213,8 @@ void shoal_driver_on_add_network_subscription(shoal_driver_conductor_t *c, int64
     int32_t stream_id, const char *channel, const shoal_uri_t *uri, int64_t now_ms)
 {
     shoal_udp_channel_t ch;
-    if (shoal_udp_channel_init(&ch, uri) < 0)
+    if (shoal_driver_udp_channel_of(c, &ch, uri, correlation_id, channel) < 0)
     {
-        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
         return;
     }
     if (!ch.has_endpoint && SHOAL_CONTROL_MODE_RESPONSE != uri->control_mode)

@@ -51,9 +51,8 @@ void shoal_driver_on_add_spy_subscription(shoal_driver_conductor_t *c, int64_t c
     /* The channel as its publication's send endpoint knows it (resolved
      * addresses), so any spelling of the same channel matches. */
     shoal_udp_channel_t ch;
-    if (shoal_udp_channel_init(&ch, uri) < 0)
+    if (shoal_driver_udp_channel_of(c, &ch, uri, correlation_id, channel) < 0)
     {
-        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
         return;
     }
     if (SHOAL_DRIVER_ARRAY_ENSURE(c, subscription_links) < 0)
@@ -102,13 +101,5 @@ void shoal_driver_remove_spy_subscription_link(shoal_driver_conductor_t *c, cons
 
 void shoal_driver_unlink_spies(shoal_driver_conductor_t *c, shoal_network_publication_t *pub, int64_t now_ms)
 {
-    while (pub->spies.count > 0)
-    {
-        shoal_subscriber_position_t s = pub->spies.items[--pub->spies.count];
-        if (shoal_driver_subscriber_has_image(&s))
-        {
-            shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->resource.stream_id);
-        }
-        shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
-    }
+    shoal_driver_unlink_subscribers(c, &pub->spies, pub->resource.stream_id, now_ms);
 }

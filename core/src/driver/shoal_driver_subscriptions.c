@@ -70,17 +70,23 @@ void shoal_driver_link_response_subscription(shoal_driver_conductor_t *c, int64_
     }
 }
 
-void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms)
+void shoal_driver_unlink_subscribers(shoal_driver_conductor_t *c, shoal_subscriber_positions_t *subscribers,
+    int32_t stream_id, int64_t now_ms)
 {
-    while (pub->subscribers.count > 0)
+    while (subscribers->count > 0)
     {
-        shoal_subscriber_position_t s = pub->subscribers.items[--pub->subscribers.count];
+        shoal_subscriber_position_t s = subscribers->items[--subscribers->count];
         if (shoal_driver_subscriber_has_image(&s))
         {
-            shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, pub->resource.stream_id);
+            shoal_driver_send_image_unavailable(c, s.image_id, s.subscription_registration_id, stream_id);
         }
         shoal_counters_manager_free(&c->counters, now_ms, s.counter_id);
     }
+}
+
+void shoal_driver_unlink_publication(shoal_driver_conductor_t *c, shoal_ipc_publication_t *pub, int64_t now_ms)
+{
+    shoal_driver_unlink_subscribers(c, &pub->subscribers, pub->resource.stream_id, now_ms);
 }
 
 void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,

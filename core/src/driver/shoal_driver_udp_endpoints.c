@@ -13,28 +13,6 @@
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
-static const int SYSTEM_COUNTER_OF[SHOAL_UDP_COUNTER_COUNT] = {
-    [SHOAL_UDP_COUNTER_BYTES_SENT] = SHOAL_SYSTEM_COUNTER_BYTES_SENT,
-    [SHOAL_UDP_COUNTER_BYTES_RECEIVED] = SHOAL_SYSTEM_COUNTER_BYTES_RECEIVED,
-    [SHOAL_UDP_COUNTER_FRAMES_SENT] = -1,
-    [SHOAL_UDP_COUNTER_FRAMES_RECEIVED] = -1,
-    [SHOAL_UDP_COUNTER_NAKS_SENT] = SHOAL_SYSTEM_COUNTER_NAKS_SENT,
-    [SHOAL_UDP_COUNTER_NAKS_RECEIVED] = SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED,
-    [SHOAL_UDP_COUNTER_RETRANSMITS_SENT] = SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT,
-    [SHOAL_UDP_COUNTER_SMS_SENT] = SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT,
-    [SHOAL_UDP_COUNTER_SMS_RECEIVED] = SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED,
-    [SHOAL_UDP_COUNTER_SHORT_SENDS] = SHOAL_SYSTEM_COUNTER_SHORT_SENDS,
-    [SHOAL_UDP_COUNTER_INVALID_FRAMES] = SHOAL_SYSTEM_COUNTER_INVALID_FRAMES,
-    [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = SHOAL_SYSTEM_COUNTER_HEARTBEATS_SENT,
-    [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED,
-    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT,
-    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH,
-    [SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE] = SHOAL_SYSTEM_COUNTER_FRAMES_FROM_WRONG_SOURCE,
-    [SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS,
-    [SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET] = SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET,
-    [SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED] = SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED,
-};
-
 static void allocate_counters(shoal_driver_conductor_t *c, const char *kind, int32_t type_id,
     const shoal_udp_channel_t *ch, shoal_udp_counters_t *counters, int32_t *ids, int64_t now_ms)
 {
@@ -53,7 +31,8 @@ static void allocate_counters(shoal_driver_conductor_t *c, const char *kind, int
         memcpy(key + 4, &type_id, 4);
         ids[i] = shoal_counters_manager_allocate(&c->counters, now_ms, type_id, key, sizeof(key), label, 0, 0);
         counters->endpoint[i] = ids[i] >= 0 ? shoal_counter_addr(c->counters.values, ids[i]) : NULL;
-        counters->system[i] = SYSTEM_COUNTER_OF[i] >= 0 ? c->system_counters[SYSTEM_COUNTER_OF[i]] : NULL;
+        int32_t system_counter = shoal_udp_counter_system_counter(i);
+        counters->system[i] = system_counter >= 0 ? c->system_counters[system_counter] : NULL;
     }
     shoal_err_clear();
 }
@@ -193,4 +172,15 @@ void shoal_driver_udp_close(shoal_driver_conductor_t *c)
     c->network_publications_count = c->images_count = 0;
     free_endpoints(c, (void ***)&c->send_endpoints, &c->send_endpoints_count, delete_send_endpoint, now_ms);
     free_endpoints(c, (void ***)&c->receive_endpoints, &c->receive_endpoints_count, delete_receive_endpoint, now_ms);
+}
+
+int shoal_driver_udp_channel_of(shoal_driver_conductor_t *c, shoal_udp_channel_t *ch, const shoal_uri_t *uri,
+    int64_t correlation_id, const char *channel)
+{
+    if (shoal_udp_channel_init(ch, uri) < 0)
+    {
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, NULL);
+        return -1;
+    }
+    return 0;
 }

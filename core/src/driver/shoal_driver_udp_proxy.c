@@ -14,16 +14,6 @@
 #include "util/shoal_error.h"
 #include "util/shoal_random.h"
 
-static void drain_sender_commands_in_place(void *clientd)
-{
-    shoal_udp_sender_do_commands(clientd);
-}
-
-static void drain_receiver_commands_in_place(void *clientd)
-{
-    shoal_udp_receiver_do_commands(clientd);
-}
-
 void shoal_driver_udp_proxy_set_stop_flag(shoal_driver_conductor_t *c, volatile int *stop)
 {
     c->to_conductor.stop = stop;
@@ -111,12 +101,8 @@ int shoal_driver_udp_proxy_init(shoal_driver_conductor_t *c, shoal_udp_drain_fn_
     c->to_conductor.shared = shared;
     c->to_conductor.drain_in_place = drain_agent_messages;
     c->to_conductor.drain_clientd = c;
-    c->sender->duty.commands.shared = shared;
-    c->sender->duty.commands.drain_in_place = drain_sender_commands_in_place;
-    c->sender->duty.commands.drain_clientd = c->sender;
-    c->receiver->duty.commands.shared = shared;
-    c->receiver->duty.commands.drain_in_place = drain_receiver_commands_in_place;
-    c->receiver->duty.commands.drain_clientd = c->receiver;
+    shoal_udp_duty_set_shared(&c->sender->duty, shared);
+    shoal_udp_duty_set_shared(&c->receiver->duty, shared);
     /* Identifies this driver's receivers in status messages (flow control
      * tells receivers apart by it). */
     shoal_driver_note_random_fallback(c, shoal_random_fill(&c->receiver_id, sizeof(c->receiver_id)) < 0);

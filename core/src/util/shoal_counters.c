@@ -136,12 +136,13 @@ int shoal_counters_manager_init(shoal_counters_manager_t *m, uint8_t *metadata, 
 
 void shoal_counters_manager_close(shoal_counters_manager_t *m)
 {
-    if (m != NULL)
+    if (NULL == m)
     {
-        free(m->free_list);
-        m->free_list = NULL;
-        m->free_list_count = 0;
+        return;
     }
+    free(m->free_list);
+    m->free_list = NULL;
+    m->free_list_count = 0;
 }
 
 static int32_t counters_next_id(shoal_counters_manager_t *m, int64_t now_ms)

@@ -77,11 +77,14 @@ void shoal_idle(shoal_idle_t *i, int work_count)
     }
 }
 
-static const struct
+/* The names settings and environment variables use. */
+typedef struct idle_name_stct
 {
     const char *name;
     shoal_idle_strategy_t kind;
-} IDLE_NAMES[] = {
+} idle_name_t;
+
+static const idle_name_t IDLE_NAMES[] = {
     { "busy-spin", SHOAL_IDLE_BUSY_SPIN },
     { "yield", SHOAL_IDLE_YIELD },
     { "sleep", SHOAL_IDLE_SLEEP },

@@ -211,6 +211,8 @@ typedef struct
 /* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set.
  * r->hist holds the run's round trips afterwards. */
 int bench_rtt_run(rtt_t *r, long n, double pct[5]);
+/* A run's p50, p90, p99, p99.9 and max from its histogram (ns), in us. */
+void bench_run_percentiles(const tool_hist_t *hist, double pct[5]);
 /* bench_rtt_run for the Aeron peer: its own threads, the same histogram and percentiles. */
 int bench_aeron_rtt_percentiles(rtt_t *r, long n, double pct[5]);
 

@@ -89,22 +89,35 @@ const char *bench_aeron_version(void)
 }
 
 /* ---- set-up ---- */
+/* Polls an Aeron async add until it is done or CONNECT_NS passed: 1 added,
+ * 0 still pending, -1 refused. out is the publication's or subscription's. */
+static int await_added(bool subscription, void *async, void **out)
+{
+    int rc = 0;
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; 0 == rc && bench_now_ns() < deadline;)
+    {
+        rc = subscription ? aeron_async_add_subscription_poll((aeron_subscription_t **)out, async)
+                          : aeron_async_add_exclusive_publication_poll((aeron_exclusive_publication_t **)out, async);
+        if (0 == rc)
+            usleep(1000);
+    }
+    return rc;
+}
+
+static int not_added(const char *what, const char *uri, int32_t stream, int rc, char *err, size_t err_len)
+{
+    snprintf(err, err_len, "aeron add %s %s stream %d: %s", what, uri, stream,
+        rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
+    return -1;
+}
+
 static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publication_t **pub, char *err,
     size_t err_len)
 {
     aeron_async_add_exclusive_publication_t *async;
     int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*pub && bench_now_ns() < deadline;)
-    {
-        if (0 == (rc = aeron_async_add_exclusive_publication_poll(pub, async))) /* 1 added, -1 refused */
-            usleep(1000);
-    }
-    if (rc < 0 || !*pub)
-    {
-        snprintf(err, err_len, "aeron add exclusive publication %s stream %d: %s", uri, stream,
-            rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
-        return -1;
-    }
+    if (rc < 0 || (rc = await_added(false, async, (void **)pub)) <= 0 || !*pub)
+        return not_added("exclusive publication", uri, stream, rc, err, err_len);
     aeron_publication_constants_t constants;
     if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length)
     {
@@ -119,17 +132,8 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
 {
     aeron_async_add_subscription_t *async;
     int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; rc >= 0 && !*sub && bench_now_ns() < deadline;)
-    {
-        if (0 == (rc = aeron_async_add_subscription_poll(sub, async))) /* 1 added, -1 refused */
-            usleep(1000);
-    }
-    if (rc < 0 || !*sub)
-    {
-        snprintf(err, err_len, "aeron add subscription %s stream %d: %s", uri, stream,
-            rc < 0 && aeron_errmsg()[0] ? aeron_errmsg() : "not added after 5 s");
-        return -1;
-    }
+    if (rc < 0 || (rc = await_added(true, async, (void **)sub)) <= 0 || !*sub)
+        return not_added("subscription", uri, stream, rc, err, err_len);
     return 0;
 }
 

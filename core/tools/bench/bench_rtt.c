@@ -152,7 +152,7 @@ done:
 }
 
 /* p50 p90 p99 p99.9 max of a run, us. */
-static void run_percentiles(const tool_hist_t *hist, double pct[5])
+void bench_run_percentiles(const tool_hist_t *hist, double pct[5])
 {
     static const double q[5] = { 50, 90, 99, 99.9, 100 };
     for (int i = 0; i < 5; i++)
@@ -174,7 +174,7 @@ int bench_rtt_run(rtt_t *r, long n, double pct[5])
     pthread_join(pong, NULL);
     if (r->err[0])
         return -1;
-    run_percentiles(&r->hist, pct);
+    bench_run_percentiles(&r->hist, pct);
     return 0;
 }
 
@@ -184,6 +184,6 @@ int bench_aeron_rtt_percentiles(rtt_t *r, long n, double pct[5])
     tool_hist_reset(&r->hist);
     if (bench_aeron_rtt_run(n, r->interval_ns, &r->hist, r->err, sizeof(r->err)) < 0)
         return -1;
-    run_percentiles(&r->hist, pct);
+    bench_run_percentiles(&r->hist, pct);
     return 0;
 }

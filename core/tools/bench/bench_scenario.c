@@ -148,6 +148,16 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
     }
 }
 
+/* The percentiles of all timed runs together into res, then the histograms go. */
+static void finish_distribution(result_t *res, tool_hist_t *run_hist, tool_hist_t *all)
+{
+    for (size_t k = 0; k < N_DIST && all->counts; k++)
+        res->dist[k] = (double)tool_hist_percentile(all, DIST_Q[k]) / 1e3;
+    res->recorded = all->counts ? all->total : 0;
+    tool_hist_free(run_hist);
+    tool_hist_free(all);
+}
+
 static void run_round_trips(bench_t *b, result_t *res, rtt_t *r)
 {
     const bench_options_t *opt = b->opt;
@@ -172,11 +182,7 @@ static void run_round_trips(bench_t *b, result_t *res, rtt_t *r)
             tool_hist_merge(&all, &r->hist);
         }
     }
-    for (size_t k = 0; k < N_DIST && all.counts; k++)
-        res->dist[k] = (double)tool_hist_percentile(&all, DIST_Q[k]) / 1e3;
-    res->recorded = all.counts ? all.total : 0;
-    tool_hist_free(&r->hist);
-    tool_hist_free(&all);
+    finish_distribution(res, &r->hist, &all);
 }
 
 /* Wake-up runs: min(--samples, WAKE_MAX_SAMPLES) messages each; the subscriber's CPU % per run in tput[]. */
@@ -201,11 +207,7 @@ static void run_wakes(bench_t *b, result_t *res, wake_t *w)
             tool_hist_merge(&all, &w->hist);
         }
     }
-    for (size_t k = 0; k < N_DIST && all.counts; k++)
-        res->dist[k] = (double)tool_hist_percentile(&all, DIST_Q[k]) / 1e3;
-    res->recorded = all.counts ? all.total : 0;
-    tool_hist_free(&w->hist);
-    tool_hist_free(&all);
+    finish_distribution(res, &w->hist, &all);
 }
 
 void bench_run_scenario(bench_t *b, result_t *res)

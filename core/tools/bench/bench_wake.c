@@ -154,20 +154,18 @@ static void *wake_subscriber(void *arg)
 
 int bench_wake_run(wake_t *w, long n, double pct[5], double *cpu_pct)
 {
-    static const double q[5] = { 50, 90, 99, 99.9, 100 };
     pthread_t pub, sub;
+    tool_hist_reset(&w->hist);
     w->n = n;
     w->ready = w->abort = 0;
     w->err[0] = '\0';
-    tool_hist_reset(&w->hist);
     pthread_create(&sub, NULL, wake_subscriber, w);
     pthread_create(&pub, NULL, wake_publisher, w);
     pthread_join(pub, NULL);
     pthread_join(sub, NULL);
     if (w->err[0])
         return -1;
-    for (int i = 0; i < 5; i++)
-        pct[i] = (double)tool_hist_percentile(&w->hist, q[i]) / 1e3;
+    bench_run_percentiles(&w->hist, pct);
     *cpu_pct = w->wall_ns > 0 ? 100.0 * (double)w->cpu_ns / (double)w->wall_ns : 0;
     return 0;
 }

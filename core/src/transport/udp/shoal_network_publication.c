@@ -11,6 +11,7 @@
 #include "transport/udp/shoal_send_channel_endpoint.h"
 #include "logbuffer/shoal_term_scanner.h"
 #include "util/shoal_error.h"
+#include "util/shoal_alloc.h"
 
 static int32_t allocate_counter(shoal_counters_manager_t *counters, int64_t now_ms, int32_t type, const char *name,
     const shoal_network_publication_params_t *p)
@@ -25,12 +26,11 @@ int shoal_network_publication_create(shoal_network_publication_t **pubp, const c
     shoal_counters_manager_t *counters, int64_t now_ns)
 {
     int64_t now_ms = now_ns / 1000000;
-    shoal_network_publication_t *pub = aligned_alloc(64, SHOAL_ALIGN(sizeof(*pub), 64));
+    shoal_network_publication_t *pub = shoal_alloc_cache_aligned(sizeof(*pub), "network publication");
     if (NULL == pub)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "network publication: out of memory");
+        return -1;
     }
-    memset(pub, 0, sizeof(*pub));
     pub->reliable = p->reliable;
     pub->spies_simulate_connection = p->spies_simulate_connection;
     pub->spy_position = INT64_MIN;

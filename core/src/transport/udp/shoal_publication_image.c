@@ -14,6 +14,7 @@
 #include "util/shoal_array.h"
 #include "util/shoal_error.h"
 #include "transport/shoal_publication_resource.h"
+#include "util/shoal_alloc.h"
 
 /* What the loss detector asks of its image (receiver duty). */
 static void report_loss(void *clientd, int32_t gap_length);
@@ -31,13 +32,11 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
     const shoal_publication_image_params_t *p, shoal_receive_channel_endpoint_t *endpoint,
     shoal_counters_manager_t *counters, int64_t now_ns)
 {
-    int64_t now_ms = now_ns / 1000000;
-    shoal_publication_image_t *image = aligned_alloc(64, SHOAL_ALIGN(sizeof(*image), 64));
+    shoal_publication_image_t *image = shoal_alloc_cache_aligned(sizeof(*image), "image");
     if (NULL == image)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "image: out of memory");
+        return -1;
     }
-    memset(image, 0, sizeof(*image));
     image->correlation_id = p->log.registration_id;
     image->session_id = p->log.session_id;
     image->stream_id = p->log.stream_id;
@@ -71,6 +70,7 @@ int shoal_publication_image_create(shoal_publication_image_t **imagep, const cha
         free(image);
         return -1;
     }
+    int64_t now_ms = now_ns / 1000000;
     image->rcv_hwm_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_RECEIVER_HWM, "rcv-hwm", p);
     image->rcv_pos_counter_id = allocate_counter(counters, now_ms, SHOAL_COUNTER_TYPE_RECEIVER_POSITION, "rcv-pos", p);
     if (image->rcv_hwm_counter_id < 0 || image->rcv_pos_counter_id < 0)

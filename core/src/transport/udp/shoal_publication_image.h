@@ -143,11 +143,14 @@ typedef struct shoal_publication_image_stct
     int64_t loss_report_offset;       /* this image's entry; -1: none yet, -2: the report was full */
 } shoal_publication_image_t;
 
+/* The conductor, once the receiver released it: counters, log, memory. */
+void shoal_publication_image_delete(shoal_publication_image_t *image, shoal_counters_manager_t *counters,
+    int64_t now_ms);
+/* Builds the image for a SETUP (the conductor): its log in dir, its counters;
+ * the receiver gets it by command. -1 with the error set. */
 int shoal_publication_image_create(shoal_publication_image_t **image, const char *dir,
     const shoal_publication_image_params_t *params, shoal_receive_channel_endpoint_t *endpoint,
     shoal_counters_manager_t *counters, int64_t now_ns);
-void shoal_publication_image_delete(shoal_publication_image_t *image, shoal_counters_manager_t *counters,
-    int64_t now_ms);
 
 /* ---- receiver duty ---- */
 /* A validated DATA/PAD datagram of term_span bytes (0: heartbeat). */

@@ -57,18 +57,6 @@ int shoal_receive_channel_endpoint_create(shoal_receive_channel_endpoint_t **epp
     return 0;
 }
 
-void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep)
-{
-    if (NULL == ep)
-    {
-        return;
-    }
-    shoal_udp_endpoint_close(&ep->udp);
-    free(ep->streams);
-    free(ep->images);
-    free(ep);
-}
-
 static int32_t find_stream(const shoal_receive_channel_endpoint_t *ep, int32_t stream_id, bool has_session_id,
     int32_t session_id)
 {
@@ -424,4 +412,15 @@ int shoal_receive_channel_endpoint_on_idle(shoal_receive_channel_endpoint_t *ep,
         ep->time_of_last_control_elicit_ns = now_ns;
     }
     return work;
+}
+
+void shoal_receive_channel_endpoint_delete(shoal_receive_channel_endpoint_t *ep)
+{
+    if (NULL != ep)
+    {
+        shoal_udp_endpoint_close(&ep->udp);
+        free(ep->streams);
+        free(ep->images);
+        free(ep);
+    }
 }

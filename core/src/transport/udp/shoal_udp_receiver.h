@@ -23,15 +23,13 @@
 
 typedef struct shoal_udp_receiver_stct
 {
-    SHOAL_POINTER_LIST(shoal_receive_channel_endpoint_t *, endpoints);
-    SHOAL_POINTER_LIST(shoal_publication_image_t *, images);
     shoal_udp_duty_t duty;
+    SHOAL_POINTER_LIST(shoal_receive_channel_endpoint_t *, endpoints); /* polled in turn, a few batches each */
+    SHOAL_POINTER_LIST(shoal_publication_image_t *, images);
 } shoal_udp_receiver_t;
 
 int shoal_udp_receiver_init(shoal_udp_receiver_t *r, shoal_udp_command_queue_t *to_conductor);
 void shoal_udp_receiver_close(shoal_udp_receiver_t *r);
-/* Runs queued commands; shoal_udp_receiver_do_work does it first. */
-int shoal_udp_receiver_do_commands(shoal_udp_receiver_t *r);
 int shoal_udp_receiver_do_work(shoal_udp_receiver_t *r, int64_t now_ns);
 /* The receive endpoints' on_setup callback (clientd: the receiver): tells
  * the conductor, which builds the image. */

@@ -9,18 +9,12 @@
 
 #define SHOAL_UDP_CONTROL_SLOT 2048
 
+static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void *clientd);
+
 int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor)
 {
     memset(s, 0, sizeof(*s));
-    return shoal_udp_duty_init(&s->duty, to_conductor, SHOAL_UDP_CONTROL_SLOT);
-}
-
-void shoal_udp_sender_close(shoal_udp_sender_t *s)
-{
-    shoal_udp_duty_close(&s->duty);
-    free(s->publications);
-    free(s->endpoints);
-    memset(s, 0, sizeof(*s));
+    return shoal_udp_duty_init(&s->duty, to_conductor, SHOAL_UDP_CONTROL_SLOT, on_sender_command, s);
 }
 
 static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void *clientd)
@@ -28,16 +22,6 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
     shoal_udp_sender_t *s = clientd;
     switch (type)
     {
-        case SHOAL_UDP_CMD_ADD_SEND_ENDPOINT:
-            if (SHOAL_POINTER_LIST_ADD(s, endpoints, cmd->object) < 0)
-            {
-                shoal_udp_command_queue_post_outcome(s->duty.to_conductor, -1, -1, "sender");
-            }
-            break;
-        case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT:
-            SHOAL_POINTER_LIST_REMOVE(s, endpoints, cmd->object);
-            shoal_udp_command_queue_post_released(s->duty.to_conductor, type, cmd->object);
-            break;
         case SHOAL_UDP_CMD_ADD_PUBLICATION:
             if (shoal_send_channel_endpoint_add_publication(cmd->endpoint, cmd->object) < 0 ||
                 SHOAL_POINTER_LIST_ADD(s, publications, cmd->object) < 0)
@@ -47,10 +31,11 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
             }
             break;
         case SHOAL_UDP_CMD_REMOVE_PUBLICATION:
-            SHOAL_POINTER_LIST_REMOVE(s, publications, cmd->object);
             shoal_send_channel_endpoint_remove_publication(cmd->endpoint, cmd->object);
-            shoal_udp_command_queue_post_released(s->duty.to_conductor, type, cmd->object);
+            SHOAL_UDP_DUTY_RELEASE(s, publications, type, cmd->object);
             break;
+        case SHOAL_UDP_CMD_ADD_SEND_ENDPOINT: SHOAL_UDP_DUTY_TRACK(s, endpoints, cmd->object, "sender"); break;
+        case SHOAL_UDP_CMD_REMOVE_SEND_ENDPOINT: SHOAL_UDP_DUTY_RELEASE(s, endpoints, type, cmd->object); break;
         case SHOAL_UDP_CMD_ADD_DESTINATION:
             shoal_udp_command_queue_post_outcome(s->duty.to_conductor, cmd->correlation_id,
                 shoal_send_channel_endpoint_add_destination(cmd->endpoint, &cmd->address, cmd->registration_id,
@@ -66,14 +51,16 @@ static void on_sender_command(int32_t type, const shoal_udp_command_t *cmd, void
     }
 }
 
-int shoal_udp_sender_do_commands(shoal_udp_sender_t *s)
+void shoal_udp_sender_close(shoal_udp_sender_t *s)
 {
-    return shoal_udp_command_queue_drain(&s->duty.commands, on_sender_command, s, SHOAL_UDP_COMMANDS_PER_CYCLE);
+    shoal_udp_duty_close(&s->duty, s->publications, s->endpoints);
+    memset(s, 0, sizeof(*s));
 }
 
 int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns)
 {
-    int work = shoal_udp_sender_do_commands(s);
+    int work = shoal_udp_duty_do_commands(&s->duty);
+    /* Control frames first: status messages open the windows the sends below use. */
     for (int32_t i = 0; i < s->endpoints_count; i++)
     {
         work += shoal_send_channel_endpoint_poll(s->endpoints[i], &s->duty.batch, now_ns);

@@ -34,8 +34,6 @@ typedef struct shoal_udp_sender_stct
 
 int shoal_udp_sender_init(shoal_udp_sender_t *s, shoal_udp_command_queue_t *to_conductor);
 void shoal_udp_sender_close(shoal_udp_sender_t *s);
-/* Runs queued commands; shoal_udp_sender_do_work does it first. */
-int shoal_udp_sender_do_commands(shoal_udp_sender_t *s);
 int shoal_udp_sender_do_work(shoal_udp_sender_t *s, int64_t now_ns);
 /* A send endpoint's on_response_setup (clientd: the sender): passed on to
  * the conductor as SHOAL_UDP_MSG_RESPONSE_SETUP. */

@@ -10,33 +10,50 @@
 #include <unistd.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "util/shoal_counters.h"
 #include "util/shoal_error.h"
 
-static const char *const COUNTER_NAMES[SHOAL_UDP_COUNTER_COUNT] = {
-    [SHOAL_UDP_COUNTER_BYTES_SENT] = "bytes sent",
-    [SHOAL_UDP_COUNTER_BYTES_RECEIVED] = "bytes received",
-    [SHOAL_UDP_COUNTER_FRAMES_SENT] = "datagrams sent",
-    [SHOAL_UDP_COUNTER_FRAMES_RECEIVED] = "datagrams received",
-    [SHOAL_UDP_COUNTER_NAKS_SENT] = "NAKs sent",
-    [SHOAL_UDP_COUNTER_NAKS_RECEIVED] = "NAKs received",
-    [SHOAL_UDP_COUNTER_RETRANSMITS_SENT] = "retransmits sent",
-    [SHOAL_UDP_COUNTER_SMS_SENT] = "status messages sent",
-    [SHOAL_UDP_COUNTER_SMS_RECEIVED] = "status messages received",
-    [SHOAL_UDP_COUNTER_SHORT_SENDS] = "short sends",
-    [SHOAL_UDP_COUNTER_INVALID_FRAMES] = "invalid frames",
-    [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = "heartbeats sent",
-    [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = "NAKs for data no longer held",
-    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = "SETUPs refused: image limit",
-    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = "SETUPs refused: term length",
-    [SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE] = "frames from wrong source",
-    [SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = "NAKs from unknown receivers",
-    [SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET] = "NAKs over retransmit budget",
-    [SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED] = "status message windows clamped",
+/* Each endpoint counter's label, and the system counter (all endpoints
+ * together) it also adds to, -1 for none. */
+static const struct
+{
+    const char *name;
+    int32_t system_counter;
+} COUNTERS[SHOAL_UDP_COUNTER_COUNT] = {
+    [SHOAL_UDP_COUNTER_BYTES_SENT] = { "bytes sent", SHOAL_SYSTEM_COUNTER_BYTES_SENT },
+    [SHOAL_UDP_COUNTER_BYTES_RECEIVED] = { "bytes received", SHOAL_SYSTEM_COUNTER_BYTES_RECEIVED },
+    [SHOAL_UDP_COUNTER_FRAMES_SENT] = { "datagrams sent", -1 },
+    [SHOAL_UDP_COUNTER_FRAMES_RECEIVED] = { "datagrams received", -1 },
+    [SHOAL_UDP_COUNTER_NAKS_SENT] = { "NAKs sent", SHOAL_SYSTEM_COUNTER_NAKS_SENT },
+    [SHOAL_UDP_COUNTER_NAKS_RECEIVED] = { "NAKs received", SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED },
+    [SHOAL_UDP_COUNTER_RETRANSMITS_SENT] = { "retransmits sent", SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT },
+    [SHOAL_UDP_COUNTER_SMS_SENT] = { "status messages sent", SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_SENT },
+    [SHOAL_UDP_COUNTER_SMS_RECEIVED] = { "status messages received", SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED },
+    [SHOAL_UDP_COUNTER_SHORT_SENDS] = { "short sends", SHOAL_SYSTEM_COUNTER_SHORT_SENDS },
+    [SHOAL_UDP_COUNTER_INVALID_FRAMES] = { "invalid frames", SHOAL_SYSTEM_COUNTER_INVALID_FRAMES },
+    [SHOAL_UDP_COUNTER_HEARTBEATS_SENT] = { "heartbeats sent", SHOAL_SYSTEM_COUNTER_HEARTBEATS_SENT },
+    [SHOAL_UDP_COUNTER_NAKS_UNSERVED] = { "NAKs for data no longer held", SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED },
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT] = { "SETUPs refused: image limit",
+        SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_IMAGE_LIMIT },
+    [SHOAL_UDP_COUNTER_SETUPS_REFUSED_TERM_LENGTH] = { "SETUPs refused: term length",
+        SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH },
+    [SHOAL_UDP_COUNTER_FRAMES_FROM_WRONG_SOURCE] = { "frames from wrong source",
+        SHOAL_SYSTEM_COUNTER_FRAMES_FROM_WRONG_SOURCE },
+    [SHOAL_UDP_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS] = { "NAKs from unknown receivers",
+        SHOAL_SYSTEM_COUNTER_NAKS_FROM_UNKNOWN_RECEIVERS },
+    [SHOAL_UDP_COUNTER_NAKS_OVER_BUDGET] = { "NAKs over retransmit budget", SHOAL_SYSTEM_COUNTER_NAKS_OVER_BUDGET },
+    [SHOAL_UDP_COUNTER_SM_WINDOWS_CLAMPED] = { "status message windows clamped",
+        SHOAL_SYSTEM_COUNTER_SM_WINDOWS_CLAMPED },
 };
 
 const char *shoal_udp_counter_name(int which)
 {
-    return which >= 0 && which < SHOAL_UDP_COUNTER_COUNT ? COUNTER_NAMES[which] : "unknown";
+    return which >= 0 && which < SHOAL_UDP_COUNTER_COUNT ? COUNTERS[which].name : "unknown";
+}
+
+int32_t shoal_udp_counter_system_counter(int which)
+{
+    return which >= 0 && which < SHOAL_UDP_COUNTER_COUNT ? COUNTERS[which].system_counter : -1;
 }
 
 void shoal_udp_counters_add(shoal_udp_counters_t *c, int which, int64_t delta)

@@ -55,6 +55,8 @@ typedef enum shoal_udp_counter_en
 } shoal_udp_counter_t;
 
 const char *shoal_udp_counter_name(int which);
+/* The SHOAL_SYSTEM_COUNTER_* an endpoint counter also adds to; -1: none. */
+int32_t shoal_udp_counter_system_counter(int which);
 
 /* Per-endpoint counter addresses plus the matching system counters (either
  * may be NULL). Updated by the one thread that owns the endpoint; system
