@@ -2,6 +2,7 @@
 #ifndef SHOAL_TEST_SUPPORT_H
 #define SHOAL_TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,37 @@ static inline int shoal_test_wait_images(shoal_subscription_t *sub, int n, int64
             return -1;
         }
         shoal_test_sleep_ms(1);
+    }
+    return 0;
+}
+
+/* Adds a subscription (on sub_client), then a publication (on pub_client,
+ * exclusive or not) of uri and stream_id, and waits until the publication
+ * has a subscriber and, with wait_image, the subscription its image.
+ * 0, or -1 with what failed on stderr. */
+static inline int shoal_test_connect(shoal_client_t *sub_client, shoal_client_t *pub_client, const char *uri,
+    int32_t stream_id, bool exclusive, bool wait_image, shoal_subscription_t **sub, shoal_publication_t **pub)
+{
+    const char *failed = NULL;
+    if (shoal_add_subscription(sub_client, uri, stream_id, sub) < 0)
+    {
+        failed = "add subscription";
+    }
+    else if ((exclusive ? shoal_add_exclusive_publication : shoal_add_publication)(pub_client, uri, stream_id, pub) < 0)
+    {
+        failed = "add publication";
+    }
+    else if (shoal_test_wait_connected(*pub) < 0)
+    {
+        return fprintf(stderr, "%s stream %d: no subscriber after 5 s\n", uri, stream_id), -1;
+    }
+    else if (wait_image && shoal_test_wait_images(*sub, 1, 5000) < 0)
+    {
+        return fprintf(stderr, "%s stream %d: no image after 5 s\n", uri, stream_id), -1;
+    }
+    if (NULL != failed)
+    {
+        return fprintf(stderr, "%s %s stream %d: %s\n", failed, uri, stream_id, shoal_errmsg()), -1;
     }
     return 0;
 }

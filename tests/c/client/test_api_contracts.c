@@ -67,9 +67,7 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
     assert_int_equal(0, shoal_test_env_start(&env, "contracts"));
     shoal_publication_t *pub;
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", 51, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env.client, "aeron:ipc", 51, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env.client, env.client, "aeron:ipc", 51, true, false, &sub, &pub));
 
     shoal_claim_t claim;
     assert_true(shoal_publication_try_claim(pub, 4, &claim) > 0);

@@ -107,9 +107,7 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
     shoal_publication_t *pub1, *pub2;
     shoal_subscription_t *early, *sub;
     /* A subscription without handlers keeps pub1 connected while it fills. */
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 32, &early));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 32, &pub1));
-    assert_int_equal(0, shoal_test_wait_connected(pub1));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 32, true, false, &early, &pub1));
     uint8_t msg[100] = { 0 };
     for (int i = 0; i < 20; i++)
     {

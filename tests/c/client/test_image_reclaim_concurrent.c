@@ -167,9 +167,7 @@ static void test_retained_mapping_outlives_subscription(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 43, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 43, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 43, false, false, &sub, &pub));
     uint8_t msg[64];
     memset(msg, 0x77, sizeof(msg));
     assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);

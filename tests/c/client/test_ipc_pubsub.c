@@ -22,9 +22,7 @@ static void test_round_trip_with_header(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 10, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 10, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 10, false, false, &sub, &pub));
     /* The publication can be connected before this client has handled the
      * image broadcast that connects the subscription. */
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
@@ -73,9 +71,7 @@ static void test_offerv_gathers(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 12, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 12, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 12, false, false, &sub, &pub));
     shoal_iovec_t iov[3] = { { (const uint8_t *)"abc", 3 }, { (const uint8_t *)"", 0 },
         { (const uint8_t *)"defg", 4 } };
     int64_t r;
@@ -97,9 +93,7 @@ static void test_try_claim_commit_and_abort(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 13, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 13, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 13, true, false, &sub, &pub));
 
     shoal_claim_t claim;
     assert_true(shoal_publication_try_claim(pub, 5, &claim) > 0);
@@ -145,9 +139,7 @@ static void test_back_pressure_never_loses(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 15, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 15, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 15, true, false, &sub, &pub));
     /* Without polling, the publisher may only run a term window ahead. */
     uint8_t msg[100] = { 0 };
     long sent = 0;
@@ -183,9 +175,7 @@ static void test_every_subscriber_sees_every_message(void **state)
     shoal_subscription_t *sub1, *sub2;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 16, &sub1));
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 16, &sub2));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 16, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 16, false, false, &sub2, &pub));
     while (shoal_subscription_image_count(sub2) < 1)
     {
         shoal_test_sleep_ms(1);
@@ -216,9 +206,7 @@ static void test_poll_batch_views(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 17, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 17, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 17, false, false, &sub, &pub));
     for (int i = 0; i < 10; i++)
     {
         assert_true(shoal_test_offer(pub, (const uint8_t *)&i, sizeof(i)) > 0);
@@ -298,9 +286,7 @@ static void test_controlled_poll_actions(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 18, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 18, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 18, false, false, &sub, &pub));
     /* The publication is connected once the driver has the subscriber; the
      * subscription gets its image a moment later, and the exact counts below
      * need it there from the first poll. */
@@ -356,9 +342,7 @@ static void test_image_goes_away_after_publication_closes(void **state)
     shoal_test_env_t *env = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 20, &sub));
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 20, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 20, false, false, &sub, &pub));
     assert_true(shoal_test_offer(pub, (const uint8_t *)"last words", 10) > 0);
     shoal_publication_close(pub);
     /* What was published before close still arrives (drain), then the image goes. */

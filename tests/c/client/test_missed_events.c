@@ -132,9 +132,7 @@ static void test_lapped_client_closes_instead_of_keeping_stale_images(void **sta
     shoal_subscription_t *fresh_sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_client_connect(&fresh, lagging_ctx));
-    assert_int_equal(0, shoal_add_subscription(fresh, "aeron:ipc", 7, &fresh_sub));
-    assert_int_equal(0, shoal_add_publication(busy, "aeron:ipc", 7, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(fresh, busy, "aeron:ipc", 7, false, false, &fresh_sub, &pub));
     assert_int_equal(0, shoal_test_wait_images(fresh_sub, 1, DEADLINE_MS));
     assert_true(shoal_test_offer(pub, (const uint8_t *)"hello", 5) > 0);
     assert_int_equal(1, shoal_test_poll_until(fresh_sub, shoal_test_collect, got, 1, DEADLINE_MS));

@@ -234,9 +234,7 @@ static void test_udp_subscriber_position_beyond_received_is_clamped(void **state
     snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d|term-length=64k", port);
     shoal_publication_t *pub;
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription(env.client, channel, 2, &sub));
-    assert_int_equal(0, shoal_add_publication(env.client, channel, 2, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(env.client, env.client, channel, 2, false, false, &sub, &pub));
     assert_int_equal(0, shoal_test_wait_images(sub, 1, DEADLINE_MS));
     exchange(pub, sub, &got, 20);
 

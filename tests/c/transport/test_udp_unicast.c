@@ -29,10 +29,7 @@ static void test_round_trip(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 10, &sub));
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 10, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 10, false, true, &sub, &pub));
 
     const uint8_t msg[] = "hello over udp";
     int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
@@ -67,9 +64,7 @@ static void test_fragmented_messages_arrive_whole(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 11, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(f->pub_env.client, f->uri, 11, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 11, true, false, &sub, &pub));
     size_t max = shoal_publication_max_message_length(pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
@@ -96,9 +91,7 @@ static void test_back_pressure_then_everything_arrives(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 13, &sub));
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 13, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 13, false, false, &sub, &pub));
     /* Nobody polls: the receiver window plus the publication window fill up. */
     uint8_t buf[256];
     int64_t offered = 0;
@@ -141,10 +134,7 @@ static void test_image_goes_when_publication_closes(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 14, &sub));
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 14, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 14, false, true, &sub, &pub));
     uint8_t msg[100] = { 0 };
     shoal_test_offer_times(pub, msg, sizeof(msg), 100);
     shoal_publication_close(pub);
@@ -161,10 +151,7 @@ static void test_image_times_out_when_publisher_driver_dies(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 15, &sub));
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 15, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 15, false, true, &sub, &pub));
     /* The publishing driver vanishes without a goodbye. */
     shoal_publication_close(pub);
     shoal_client_close(f->pub_env.client);
@@ -233,9 +220,7 @@ static void test_counters_per_endpoint(void **state)
     fixture_t *f = *state;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(f->sub_env.client, f->uri, 18, &sub));
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 18, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 18, false, false, &sub, &pub));
     uint8_t buf[1000] = { 0 };
     shoal_test_offer_times(pub, buf, sizeof(buf), 100);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));

@@ -252,9 +252,7 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
     udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(sub_env.client, uri, 10, &sub));
-    assert_int_equal(0, shoal_add_publication(pub_env.client, uri, 10, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    assert_int_equal(0, shoal_test_connect(sub_env.client, pub_env.client, uri, 10, false, false, &sub, &pub));
     assert_true(shoal_test_offer(pub, (const uint8_t *)"first", 5) > 0);
     shoal_claim_t claim;
     assert_true(shoal_publication_try_claim(pub, 100, &claim) > 0); /* never committed */
