@@ -33,7 +33,11 @@ int soak_driver_main(const char *dir, const char *loss_seed)
         shoal_context_set(ctx, "DIR_DELETE_ON_START", "1") < 0 ||
         shoal_context_set(ctx, "DIR_DELETE_ON_SHUTDOWN", "1") < 0 ||
         shoal_context_set(ctx, "DRIVER_TIMEOUT_MS", DRIVER_TIMEOUT_MS) < 0 ||
-        shoal_context_set(ctx, "CLIENT_LIVENESS_TIMEOUT_MS", "1000") < 0 ||
+        /* Short enough that SIGKILLed clients are reclaimed within a run; long
+         * enough that a live client whose conductor waits for a core on a
+         * loaded 2-core machine (ASan, 36 processes) is not timed out: 1 s was
+         * not (the reference subscriber's client, twice). */
+        shoal_context_set(ctx, "CLIENT_LIVENESS_TIMEOUT_MS", "3000") < 0 ||
         shoal_context_set(ctx, "PUBLICATION_UNBLOCK_TIMEOUT_MS", "1000") < 0 ||
         shoal_context_set(ctx, "PUBLICATION_LINGER_MS", "100") < 0 ||
         shoal_context_set(ctx, "RCV_LOSS_RATE", LOSS_RATE) < 0 ||
