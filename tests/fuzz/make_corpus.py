@@ -9,6 +9,7 @@ files and never rewritten by this script.
 """
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -304,3 +305,62 @@ write("counters_errors", "seed-full",
                        for i in range(32)],
                       [(i + 1, i, 2 * i, i, "error %d " % i + "z" * (i * 7)) for i in range(40)], log_length=8192,
                       modes=4))
+
+
+# ---- archive (core/src/archive/shoal_archive_format.h) ----
+def catalog_header(major=1, minor=0):
+    return (b"SHOALCAT" + struct.pack("<iiiiq", major, minor, 2048, 2048, 1700000000000000000)).ljust(2048, b"\0")
+
+
+def catalog_record(rid, start=0, stop=-1, state=1, version=1, channel=b"aeron:ipc", source=b"",
+                   term_length=65536, segment_length=131072, mtu=1408, seal=True):
+    body = struct.pack("<iiiqqqqqiiiiiiii", state, version, 0, rid, start, stop, 1700000000000000000,
+                       -1 if stop < 0 else 1700000001000000000, 7, term_length, mtu, segment_length, 5, 1001,
+                       len(channel), len(source))
+    body += channel.ljust(1024, b"\0") + source.ljust(256, b"\0")
+    body = body.ljust(2044, b"\0")
+    crc = zlib.crc32(body) if seal else 0x12345678
+    return struct.pack("<I", crc) + body
+
+
+write("archive_catalog", "seed-empty", b"\0" + catalog_header())
+write("archive_catalog", "seed-two-recordings",
+      b"\0" + catalog_header() + catalog_record(0, stop=4096) + catalog_record(1, start=64, source=b"src"))
+write("archive_catalog", "seed-purged-and-active",
+      b"\2" + catalog_header() + catalog_record(0, state=2, stop=0) + catalog_record(1) + b"\0" * 2048)
+write("archive_catalog", "seed-bad-crc-resealed", b"\1" + catalog_header() +
+      catalog_record(0, stop=33, term_length=1000, seal=False))
+write("archive_catalog", "seed-future-major", b"\0" + catalog_header(major=2) + catalog_record(0))
+
+
+def archive_segment(mode, stop, frames, index=b""):
+    return struct.pack("<BiH", mode, stop, len(index)) + index + frames
+
+
+def recorded_term(messages, term_id=7, start=0, mtu=1408):
+    """Frames as the log holds them from position `start` (session 5, stream 1001)."""
+    out = b""
+    pos = start
+    for seq, length in enumerate(messages):
+        payload = bytes((seq + i) & 0xFF for i in range(length))
+        chunks = [payload[i:i + mtu - 32] for i in range(0, max(len(payload), 1), mtu - 32)] or [b""]
+        for k, chunk in enumerate(chunks):
+            flags = (BEGIN if k == 0 else 0) | (END if k == len(chunks) - 1 else 0)
+            frame = aligned(data_frame(pos % 65536, 5, 1001, term_id + pos // 65536, chunk, flags=flags))
+            out += frame
+            pos += len(frame)
+    return out, pos
+
+
+frames, end = recorded_term([8, 100, 0, 3000, 24] * 4)
+index = struct.pack("<qqqq", end // 2 // 32 * 32, 10, end, 20)
+write("archive_segment", "seed-stopped", archive_segment(0, end, frames, index))
+write("archive_segment", "seed-active-torn", archive_segment(1, 0, frames + b"\0\0\0\0" + frames[4:200], index))
+frames64, end64 = recorded_term([50] * 30, start=64)
+write("archive_segment", "seed-start-64", archive_segment(1 | 4, 0, b"\0" * 64 + frames64))
+# a message that does not fit before the term end: PAD to the end, the next in term 8
+head, pos = recorded_term([1000] * 64)
+pad = data_frame(pos, 5, 1001, 7, flags=BEGIN | END, ftype=PAD, length=65536 - pos)
+tail, _ = recorded_term([200] * 5, start=65536)
+write("archive_segment", "seed-pad-to-term-end",
+      archive_segment(1, 0, head + aligned(pad) + b"\0" * (65536 - pos - 32) + tail))

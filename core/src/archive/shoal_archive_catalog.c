@@ -155,6 +155,7 @@ static int load_records(shoal_archive_catalog_t *cat, int64_t file_length)
             rec = NULL;
         }
         cat->records[id] = rec;
+        cat->count = id + 1; /* what close frees if a later record fails */
     }
     cat->count = slots;
     const off_t whole = (off_t)(SHOAL_CATALOG_HEADER_LENGTH + slots * SHOAL_CATALOG_RECORD_LENGTH);

@@ -72,12 +72,13 @@ int shoal_archive_cut_recording(const char *dir, const shoal_recording_descripto
     return shoal_time_index_cut(dir, d->recording_id, position, d->start_timestamp_ns, sync, stop_time_ns);
 }
 
-/* Where the scan may start: the term base holding the last indexed position,
- * or the start. */
-static int64_t scan_from(const char *dir, const shoal_recording_descriptor_t *d)
+/* Where the scan may start: the term base holding the last indexed position
+ * (*indexed gets that position), or the start. */
+static int64_t scan_from(const char *dir, const shoal_recording_descriptor_t *d, int64_t *indexed)
 {
     shoal_time_index_reader_t index;
     int64_t from = d->start_position;
+    *indexed = d->start_position;
     if (shoal_time_index_reader_open(&index, dir, d->recording_id) == 0 && index.count > 0)
     {
         const int64_t last = index.entries[index.count - 1].position;
@@ -85,6 +86,7 @@ static int64_t scan_from(const char *dir, const shoal_recording_descriptor_t *d)
         if (term_base > from)
         {
             from = term_base;
+            *indexed = last;
         }
     }
     shoal_time_index_reader_close(&index);
@@ -96,17 +98,18 @@ int shoal_archive_recover_recording(const char *dir, shoal_catalog_record_t *rec
     shoal_recording_descriptor_t d;
     shoal_catalog_record_view(rec, &d);
     shoal_recording_scan_t scan;
-    int64_t from = scan_from(dir, &d);
+    int64_t indexed;
+    const int64_t from = scan_from(dir, &d, &indexed);
     if (shoal_recording_scan(dir, &d, from, -1, &scan) < 0)
     {
         return -1;
     }
-    if (from > d.start_position && (scan.invalid || scan.segment_missing) && scan.frames == 0)
+    if (from > d.start_position && scan.frames_end < indexed)
     {
-        /* The index points past what the segments hold (they were damaged):
-         * trust the data only, from the start. */
-        from = d.start_position;
-        if (shoal_recording_scan(dir, &d, from, -1, &scan) < 0)
+        /* The index is ahead of the data (after a machine crash without
+         * fsync the two files need not agree, or a file was damaged): trust
+         * the data only, from the start. */
+        if (shoal_recording_scan(dir, &d, d.start_position, -1, &scan) < 0)
         {
             return -1;
         }

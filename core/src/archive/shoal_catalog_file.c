@@ -6,13 +6,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "archive/shoal_segment_file.h"
 #include "util/shoal_error.h"
 
-#define READ_ATTEMPTS 4
+#define READ_YIELDS 3
+
+static int read_sleeps = 3;
+
+void shoal_catalog_file_set_retry_sleeps(int sleeps)
+{
+    read_sleeps = sleeps < 0 ? 0 : sleeps;
+}
 
 int shoal_catalog_file_open_read(const char *dir, char *path, size_t path_len)
 {
@@ -54,7 +62,7 @@ int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_c
 {
     const int64_t offset = SHOAL_CATALOG_HEADER_LENGTH + id * SHOAL_CATALOG_RECORD_LENGTH;
     int rc = -1;
-    for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++)
+    for (int attempt = 0; attempt <= READ_YIELDS + read_sleeps; attempt++)
     {
         const ssize_t n = shoal_file_pread_full(fd, rec, sizeof(*rec), offset, path);
         if (n < 0)
@@ -66,12 +74,21 @@ int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_c
             return shoal_set_err(SHOAL_EIO, "%s: recording %lld: record cut short", path, (long long)id);
         }
         rc = shoal_catalog_record_check(rec, id, path, state);
-        if (rc >= 0)
+        if (rc >= 0 || attempt == READ_YIELDS + read_sleeps)
         {
             return rc;
         }
-        const struct timespec pause = { 0, 1000000 }; /* 1 ms: a writer's pwrite is done by then */
-        nanosleep(&pause, NULL);
+        /* A writer's pwrite of one record is a page-cache copy, over in
+         * microseconds unless the writer was preempted mid-copy. */
+        if (attempt < READ_YIELDS)
+        {
+            sched_yield();
+        }
+        else
+        {
+            const struct timespec pause = { 0, 1000000 };
+            nanosleep(&pause, NULL);
+        }
     }
     return rc;
 }

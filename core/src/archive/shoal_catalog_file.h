@@ -1,8 +1,9 @@
 /*
  * Read-only access to a catalog file another process may be writing: what
  * the offline reader and a reader following a live recording use. A record
- * whose checksum does not match is read again a few times (it may be caught
- * mid-write) before it is called corrupt.
+ * whose checksum does not match is read again (it may be caught mid-write:
+ * three times after a yield, then three times after 1 ms) before it is called
+ * corrupt.
  */
 #ifndef SHOAL_CATALOG_FILE_H
 #define SHOAL_CATALOG_FILE_H
@@ -20,5 +21,8 @@ int64_t shoal_catalog_file_slots(int fd, const char *path);
 
 /* Reads slot id into rec: 0 valid, 1 empty or purged (*state), -1 corrupt or I/O. */
 int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_catalog_record_t *rec, int32_t *state);
+
+/* How many 1 ms retries a corrupt-looking record gets (3; the fuzz target sets 0). */
+void shoal_catalog_file_set_retry_sleeps(int sleeps);
 
 #endif
