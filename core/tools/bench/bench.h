@@ -28,11 +28,13 @@
 #ifndef SHOAL_BENCH_H
 #define SHOAL_BENCH_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "shoal/shoal.h"
+#include "bench_aeron.h"
 #include "tool_histogram.h"
 
 #define MAX_RUNS      100
@@ -96,7 +98,7 @@ typedef struct
     int selected[MAX_SCENARIOS], any_selected;
     long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
-    int nsizes, json, csv, no_zmq, no_aeron, pin, yield;
+    int nsizes, json, csv, no_zmq, no_aeron, pin, pin_driver, yield; /* pin_driver: a role, -1 none */
     const char *note;
     const char *settings[MAX_SETTINGS]; /* --set KEY=VALUE for the embedded driver */
     int nsettings;
@@ -112,10 +114,14 @@ typedef struct
 {
     int enabled;
     int cpu[2];             /* [0] publisher(s)/pinger, [1] subscriber/ponger */
+    int driver_role;        /* --pin-driver: the role whose CPU the driver threads share; -1: they float */
+    cpu_set_t saved;        /* the starting thread's own mask, between BENCH_PIN_DRIVER_BEGIN and _END */
     int attempts, failures; /* updated atomically by the benchmark threads */
 } bench_pin_t;
 
-/* Pins the calling thread to pin->cpu[role] when pinning is enabled. */
+/* Pins the calling thread to pin->cpu[role] when pinning is enabled; role
+ * BENCH_PIN_DRIVER_BEGIN / _END (bench_aeron.h) bracket the start of an
+ * embedded driver and client (see bench_pin_t.driver_role). */
 void bench_pin_self(bench_pin_t *pin, int role);
 
 typedef struct

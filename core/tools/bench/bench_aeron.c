@@ -154,14 +154,10 @@ static void on_tput_message(void *clientd, const uint8_t *buffer, size_t length,
 static void on_ping(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
 static void on_pong(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
 
-int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is_rtt, size_t size, char *err,
-    size_t err_len)
+/* The embedded media driver (SHARED threading, its own aeron.dir under
+ * /dev/shm) and a client on it. */
+static int start_driver_and_client(char *err, size_t err_len)
 {
-    static int n_opened = 0;
-    memset(&peer, 0, sizeof(peer));
-    peer.cfg = *config;
-    peer.size = size;
-    snprintf(peer.dir, sizeof(peer.dir), "/dev/shm/shoal-bench-aeron-%ld-%d", (long)getpid(), ++n_opened);
     if (aeron_driver_context_init(&peer.dctx) < 0 || aeron_driver_context_set_dir(peer.dctx, peer.dir) < 0 ||
         aeron_driver_context_set_threading_mode(peer.dctx, AERON_THREADING_MODE_SHARED) < 0 ||
         aeron_driver_context_set_dir_delete_on_start(peer.dctx, true) < 0 ||
@@ -177,6 +173,22 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
         snprintf(err, err_len, "aeron client on %s: %s", peer.dir, aeron_errmsg());
         return -1;
     }
+    return 0;
+}
+
+int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is_rtt, size_t size, char *err,
+    size_t err_len)
+{
+    static int n_opened = 0;
+    memset(&peer, 0, sizeof(peer));
+    peer.cfg = *config;
+    peer.size = size;
+    snprintf(peer.dir, sizeof(peer.dir), "/dev/shm/shoal-bench-aeron-%ld-%d", (long)getpid(), ++n_opened);
+    peer.cfg.pin(peer.cfg.pin_arg, BENCH_PIN_DRIVER_BEGIN);
+    int rc = start_driver_and_client(err, err_len);
+    peer.cfg.pin(peer.cfg.pin_arg, BENCH_PIN_DRIVER_END);
+    if (rc < 0)
+        return -1;
     if (aeron_fragment_assembler_create(&peer.assembler[0], is_rtt ? on_ping : on_tput_message,
             is_rtt ? (void *)&rtt : (void *)&tput) < 0 ||
         (is_rtt && aeron_fragment_assembler_create(&peer.assembler[1], on_pong, &rtt) < 0))

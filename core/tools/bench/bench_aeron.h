@@ -17,13 +17,20 @@
 
 #include "tool_histogram.h"
 
+/* Roles of bench_aeron_config_t.pin besides 0 and 1: an embedded driver's and
+ * client's threads inherit the CPU mask of the thread that starts them, so
+ * with --pin-driver that thread takes the driver's CPU from BEGIN to END. */
+#define BENCH_PIN_DRIVER_BEGIN 2
+#define BENCH_PIN_DRIVER_END   3
+
 /* What shoal-bench decides for every transport alike. */
 typedef struct
 {
     int yield;        /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
     int poll_limit;   /* fragments per poll of the throughput subscriber (shoal's BATCH) */
     int64_t stall_ns; /* no progress for this long: the run fails */
-    void (*pin)(void *pin_arg, int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger */
+    void (*pin)(void *pin_arg, int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger,
+                                             or BENCH_PIN_DRIVER_BEGIN / _END around starting driver and client */
     void *pin_arg;
 } bench_aeron_config_t;
 

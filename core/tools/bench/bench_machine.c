@@ -13,10 +13,27 @@
 
 #include "bench.h"
 
+static void pin_driver_start(bench_pin_t *pin, int role)
+{
+    if (role == BENCH_PIN_DRIVER_END)
+    {
+        pthread_setaffinity_np(pthread_self(), sizeof(pin->saved), &pin->saved);
+        return;
+    }
+    if (pthread_getaffinity_np(pthread_self(), sizeof(pin->saved), &pin->saved) != 0)
+        CPU_ZERO(&pin->saved);
+    bench_pin_self(pin, pin->driver_role);
+}
+
 void bench_pin_self(bench_pin_t *pin, int role)
 {
-    if (!pin->enabled)
+    if (!pin->enabled || (role >= BENCH_PIN_DRIVER_BEGIN && pin->driver_role < 0))
         return;
+    if (role >= BENCH_PIN_DRIVER_BEGIN)
+    {
+        pin_driver_start(pin, role);
+        return;
+    }
     __atomic_add_fetch(&pin->attempts, 1, __ATOMIC_RELAXED);
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -85,6 +102,8 @@ void bench_describe_pinning(bench_machine_t *machine, const bench_pin_t *pin)
             pin->failures, pin->attempts);
     else
         snprintf(machine->pinned, sizeof(machine->pinned),
-            "%s: publisher(s)/pinger on cpu %d, subscriber/ponger on cpu %d (%d of %d calls failed); driver not pinned",
-            pin->failures ? "partly" : "yes", pin->cpu[0], pin->cpu[1], pin->failures, pin->attempts);
+            "%s: publisher(s)/pinger on cpu %d, subscriber/ponger on cpu %d (%d of %d calls failed); %s%d",
+            pin->failures ? "partly" : "yes", pin->cpu[0], pin->cpu[1], pin->failures, pin->attempts,
+            pin->driver_role < 0 ? "driver not pinned" : "driver and client threads on cpu ",
+            pin->driver_role < 0 ? -1 : pin->cpu[pin->driver_role]);
 }

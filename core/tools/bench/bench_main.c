@@ -28,7 +28,10 @@ static int start_driver(bench_t *b, const char *dir, shoal_context_t **ctx, shoa
         if (shoal_context_set(*ctx, key, strchr(opt->settings[i], '=') + 1) < 0)
             bench_bad("--set %s: %s", opt->settings[i], shoal_errmsg());
     }
-    if (shoal_driver_start(driver, *ctx) < 0 || shoal_client_connect(&b->client, *ctx) < 0)
+    bench_pin_self(&b->pin, BENCH_PIN_DRIVER_BEGIN);
+    int rc = shoal_driver_start(driver, *ctx) < 0 || shoal_client_connect(&b->client, *ctx) < 0 ? -1 : 0;
+    bench_pin_self(&b->pin, BENCH_PIN_DRIVER_END);
+    if (rc < 0)
     {
         fprintf(stderr, "shoal-bench: cannot start the embedded driver in %s: %s\n", dir, shoal_errmsg());
         return -1;
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
     bench_options_t opt;
     if (bench_parse_options(&opt, argc, argv))
         return 0; /* --help */
-    bench_t b = { .opt = &opt, .pin.enabled = opt.pin, .next_stream = 7001 };
+    bench_t b = { .opt = &opt, .pin.enabled = opt.pin, .pin.driver_role = opt.pin_driver, .next_stream = 7001 };
     bench_read_machine(&b.machine, &b.pin);
 
     char dir[128];

@@ -87,6 +87,8 @@ static void usage(FILE *out)
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --no-aeron        skip the Aeron peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
+        "  --pin-driver pub|sub  also pin the embedded drivers' and clients' threads (shoal's and Aeron's)\n"
+        "                    to the publisher's or the subscriber's CPU (implies --pin)\n"
         "  --yield           shoal threads sched_yield() when a poll finds nothing or an offer is back\n"
         "                    pressured, so a driver thread is not starved when there are fewer cores than\n"
         "                    busy threads (UDP on 2 cores; IPC whose window the conductor must move)\n"
@@ -157,7 +159,8 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         { "runs", required_argument, NULL, 'r' }, { "messages", required_argument, NULL, 'm' },
         { "samples", required_argument, NULL, 'n' }, { "term-length", required_argument, NULL, 't' },
         { "size", required_argument, NULL, 'z' }, { "json", no_argument, NULL, 'j' }, { "csv", no_argument, NULL, 'c' },
-        { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+        { "no-zmq", no_argument, NULL, 'Z' }, { "pin", no_argument, NULL, 'p' },
+        { "pin-driver", required_argument, NULL, 'D' }, { "help", no_argument, NULL, 'h' },
         { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
         { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
@@ -167,7 +170,8 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         .samples = 100000,
         .term_mib = 0,
         .max_mib = 256,
-        .publishers = 1 };
+        .publishers = 1,
+        .pin_driver = -1 };
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", options, NULL)) != -1)
@@ -189,6 +193,12 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
             case 'Z': opt->no_zmq = 1; break;
             case 'A': opt->no_aeron = 1; break;
             case 'p': opt->pin = 1; break;
+            case 'D':
+                if (0 != strcmp(optarg, "pub") && 0 != strcmp(optarg, "sub"))
+                    bench_bad("--pin-driver: '%s' is neither pub nor sub", optarg);
+                opt->pin = 1;
+                opt->pin_driver = 0 == strcmp(optarg, "pub") ? 0 : 1;
+                break;
             case 'Y': opt->yield = 1; break;
             case 'M': opt->max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
             case 'P': opt->publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
