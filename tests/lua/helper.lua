@@ -264,4 +264,9 @@ function H.suite()
     return s
 end
 
+-- A test file's first line: local H, T, shoal = require("helper").start()
+function H.start()
+    return H, H.suite(), H.shoal
+end
+
 return H

@@ -1,8 +1,6 @@
 -- Expected failures come back as nil, message, code; nothing blocks.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 T:test("not connected without a subscriber", function()
     local e = H.env()

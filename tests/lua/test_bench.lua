@@ -1,6 +1,5 @@
 -- bench.lua keeps working (a short run; the real figures come from running it alone).
-local H = require "helper"
-local T = H.suite()
+local H, T = require("helper").start()
 
 T:test("bench.lua: LuaJIT and C loops run on the same stream with no sequence errors", function()
     local rc, out = H.run(("env SHOAL_LIB=%s %s %s --count 200000 --runs 1"):format(H.q(H.shoal.libpath), H.LUAJIT,

@@ -1,10 +1,8 @@
 -- The FFI cdefs cannot drift from core/include/shoal/shoal.h and
 -- shoal_archive.h: they are generated from them, and this checks the generated
 -- files, the library's exports and the struct layouts the C compiler sees.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 local gen = dofile(H.LUA_DIR .. "/gen_cdef.lua")
 local HEADER = H.ROOT .. "/core/include/shoal/shoal.h"

@@ -1,8 +1,6 @@
 -- try_claim: zero-copy writes into the log, then commit or abort.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 T:test("claim, write through the uint8_t* view, commit", function()
     local e = H.env()

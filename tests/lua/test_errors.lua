@@ -1,9 +1,7 @@
 -- Misuse raises error(); expected failures return nil, message, code; a
 -- closed handle never crashes.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 T:test("bad arguments raise with a clear message", function()
     local e = H.env()

@@ -1,8 +1,6 @@
 -- Messages longer than the mtu are fragmented and delivered whole.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 local function pattern(len, seed)
     local b = ffi.new("uint8_t[?]", len)

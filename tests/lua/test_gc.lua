@@ -1,8 +1,6 @@
 -- Handles dropped without :close() are released by the garbage collector,
 -- in a safe order, without leaking mappings or file descriptors.
-local H = require "helper"
-local shoal = H.shoal
-local T = H.suite()
+local H, T, shoal = require("helper").start()
 
 local function full_gc()
     -- finalizers resurrect their objects for one more cycle

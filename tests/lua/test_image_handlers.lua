@@ -2,9 +2,7 @@
 -- The module's clients run in conductor-invoker mode: Lua handlers run on
 -- this thread from client:do_work() (sub:poll_images(), polls, offers and
 -- state getters run it when due), add_* and close.
-local H = require "helper"
-local shoal = H.shoal
-local T = H.suite()
+local H, T, shoal = require("helper").start()
 
 -- Any handler error outside the test that expects them fails the run.
 local unexpected = {}

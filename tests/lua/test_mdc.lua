@@ -1,7 +1,5 @@
 -- Manual MDC destinations from Lua: pub:add_destination / remove_destination.
-local H = require "helper"
-local shoal = H.shoal
-local T = H.suite()
+local H, T, shoal = require("helper").start()
 
 T:test("manual MDC destinations: add, misuse raises, remove", function()
     local e = H.env()

@@ -1,8 +1,6 @@
 -- shoal.cnc: the driver's counters, errors and loss report through the
 -- public monitoring API (shoal_cnc_*), as shoal-stat and shoal-loss read them.
-local H = require "helper"
-local shoal = H.shoal
-local T = H.suite()
+local H, T, shoal = require("helper").start()
 
 T:test("counters, errors and liveness of an embedded driver", function()
     local e = H.env()

@@ -1,8 +1,6 @@
 -- Publication and subscription round trips through an embedded driver.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 T:test("offer a string and a cdata buffer, poll_batch sees both in order", function()
     local e = H.env()

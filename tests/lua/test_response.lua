@@ -1,10 +1,8 @@
 -- Request/response helpers from Lua (shoal_response.lua): client:requester /
 -- client:responder over aeron:ipc and UDP response channels, in one Lua
 -- state (the test interleaves the responder's polls with the requests).
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 -- Ports from the pid keep parallel runs apart (LuaJIT has no sockets to ask the OS).
 local ports_taken = 0

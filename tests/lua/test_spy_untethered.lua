@@ -2,10 +2,8 @@
 -- from LuaJIT: a spy taps a UDP publication (a strategy's orders) in place;
 -- an untethered subscriber that reads slowly is dropped and rejoins while the
 -- publisher and a tethered subscriber carry on.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 -- A destination port only (the publication binds an ephemeral one and
 -- nobody receives there): any unlikely-to-be-used port does.
@@ -26,6 +24,17 @@ local function seq_of(f)
     return tonumber(ffi.cast("const int64_t *", f.data)[0])
 end
 
+-- Polls up to limit messages of sub, counting in tally.seen and those whose
+-- sequence number is not the next one in tally.errors.
+local function drain_in_order(sub, limit, tally)
+    for _, f in sub:poll_batch(limit) do
+        if seq_of(f) ~= tally.seen then
+            tally.errors = tally.errors + 1
+        end
+        tally.seen = tally.seen + 1
+    end
+end
+
 T:test("a spy reads a UDP publication with ssc=true in place, every message in order", function()
     local e = H.env({ term_length = "64k" })
     local port = some_udp_port()
@@ -35,20 +44,15 @@ T:test("a spy reads a UDP publication with ssc=true in place, every message in o
     local orders = assert(e.client:add_publication(("aeron:udp?endpoint=127.0.0.1:%d|ssc=true"):format(port), 3101,
         true))
     H.wait_until(function() return orders:is_connected() end, 5, "ssc connection")
-    local sent, seen, errors = 0, 0, 0
+    local sent, tapped = 0, { seen = 0, errors = 0 }
     H.wait_until(function()
         if sent < 3000 and orders:offer(seq_message(sent)) then
             sent = sent + 1
         end
-        for _, f in tap:poll_batch(64) do
-            if seq_of(f) ~= seen then
-                errors = errors + 1
-            end
-            seen = seen + 1
-        end
-        return seen >= 3000
+        drain_in_order(tap, 64, tapped)
+        return tapped.seen >= 3000
     end, 20, "3000 orders through the spy")
-    H.eq(errors, 0, "orders out of order")
+    H.eq(tapped.errors, 0, "orders out of order")
     H.eq(#sources, 1, "one image")
     H.eq(sources[1], "aeron:ipc", "a spy's source identity")
     e:close()
@@ -73,7 +77,7 @@ T:test("tether=false: a slow subscriber is dropped and rejoins later, the rest c
     local pub = assert(e.client:add_publication(uri, 3103, true))
     H.wait_until(function() return pub:is_connected() and fast:is_connected() and slow:is_connected() end, 5,
         "connection")
-    local published, fast_seen, fast_errors = 0, 0, 0
+    local published, fast_tally = 0, { seen = 0, errors = 0 }
     local slow_seen, jumps, jump_inside_image, last = 0, 0, 0, nil
     local events_at_last = 0
     local next_slow = now()
@@ -85,12 +89,7 @@ T:test("tether=false: a slow subscriber is dropped and rejoins later, the rest c
             end
             published = published + 1
         end
-        for _, f in fast:poll_batch(256) do
-            if seq_of(f) ~= fast_seen then
-                fast_errors = fast_errors + 1
-            end
-            fast_seen = fast_seen + 1
-        end
+        drain_in_order(fast, 256, fast_tally)
         if now() >= next_slow then
             next_slow = now() + 0.02
             for _, f in slow:poll_batch(1) do
@@ -107,18 +106,13 @@ T:test("tether=false: a slow subscriber is dropped and rejoins later, the rest c
         end
     end
     H.wait_until(function()
-        for _, f in fast:poll_batch(256) do
-            if seq_of(f) ~= fast_seen then
-                fast_errors = fast_errors + 1
-            end
-            fast_seen = fast_seen + 1
-        end
-        return fast_seen >= published
+        drain_in_order(fast, 256, fast_tally)
+        return fast_tally.seen >= published
     end, 5, "the fast subscriber drains")
     print(("lua untethered: published %d, fast %d (%d out of order); slow read %d, dropped %d times, %d joins, %d "
-        .. "jumps"):format(published, fast_seen, fast_errors, slow_seen, drops, #joins, jumps))
-    H.eq(fast_seen, published, "the tethered subscriber got everything")
-    H.eq(fast_errors, 0, "in order")
+        .. "jumps"):format(published, fast_tally.seen, fast_tally.errors, slow_seen, drops, #joins, jumps))
+    H.eq(fast_tally.seen, published, "the tethered subscriber got everything")
+    H.eq(fast_tally.errors, 0, "in order")
     H.ok(drops >= 1, "dropped at least once")
     H.ok(#joins >= 2, "rejoined at least once")
     for i = 2, #joins do

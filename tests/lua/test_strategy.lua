@@ -1,10 +1,8 @@
 -- The strategy runner (bindings/lua/shoal-lua) end to end, across processes:
 -- the example strategy fed by the Lua quote feed, the runner fed by the C
 -- basic_publisher, and the runner's stop paths.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 package.path = H.ROOT .. "/examples/lua/?.lua;" .. package.path
 local msg = require "messages"

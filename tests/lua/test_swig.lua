@@ -1,8 +1,6 @@
 -- The SWIG-generated module shoal.swig (built by scripts/test_lua.sh into
 -- $SHOAL_BUILD_DIR/lua/shoal/swig.so from swig/shoal.i).
-local H = require "helper"
-local shoal = H.shoal
-local T = H.suite()
+local H, T, shoal = require("helper").start()
 
 local ok_swig, swig = pcall(require, "shoal.swig")
 

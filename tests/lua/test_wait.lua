@@ -1,8 +1,6 @@
 -- sub:wait(timeout): no spinning; woken by a publisher in another process.
-local H = require "helper"
+local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
-local shoal = H.shoal
-local T = H.suite()
 
 ffi.cdef [[
 typedef struct { long sec; long nsec; } shoal_test_wait_ts;
