@@ -76,6 +76,34 @@ static void on_unavailable(void *clientd, shoal_subscription_t *sub, shoal_image
 
 /* A network subscriber and a spy on one driver: both see every message of a
  * stream longer than the log (terms rotate), in order. */
+/* Offers count messages of length bytes on pub, numbered in their first 8
+ * bytes, polling each of the n subscriptions into its collector meanwhile,
+ * then drains them until each has count messages or 20 s have passed. */
+static void publish_numbered(shoal_publication_t *pub, size_t length, int count, shoal_subscription_t **subs,
+    shoal_test_collector_t **collectors, int n)
+{
+    uint8_t buf[256] = { 0 };
+    int64_t deadline = shoal_test_now_ms() + 20000;
+    for (uint64_t i = 0; shoal_test_now_ms() < deadline;)
+    {
+        memcpy(buf, &i, sizeof(i));
+        if (i < (uint64_t)count && shoal_publication_offer(pub, buf, length) > 0)
+        {
+            i++;
+        }
+        bool all = i == (uint64_t)count;
+        for (int k = 0; k < n; k++)
+        {
+            shoal_subscription_poll(subs[k], shoal_test_collect_seq, collectors[k], 64);
+            all = all && collectors[k]->count >= count;
+        }
+        if (all)
+        {
+            return;
+        }
+    }
+}
+
 static void test_spy_sees_what_the_network_subscriber_sees(void **state)
 {
     fixture_t *f = *state;
@@ -94,24 +122,9 @@ static void test_spy_sees_what_the_network_subscriber_sees(void **state)
 
     shoal_test_collector_t *from_net = calloc(1, sizeof(*from_net));
     shoal_test_collector_t *from_spy = calloc(1, sizeof(*from_spy));
-    uint8_t buf[200] = { 0 };
     const int count = 2000; /* 2000 x 232 framed bytes: seven 64 KiB terms */
-    int64_t deadline = shoal_test_now_ms() + 20000;
-    for (uint64_t i = 0; i < (uint64_t)count && shoal_test_now_ms() < deadline;)
-    {
-        memcpy(buf, &i, sizeof(i));
-        if (shoal_publication_offer(pub, buf, sizeof(buf)) > 0)
-        {
-            i++;
-        }
-        shoal_subscription_poll(net, shoal_test_collect_seq, from_net, 64);
-        shoal_subscription_poll(spy, shoal_test_collect_seq, from_spy, 64);
-    }
-    while ((from_net->count < count || from_spy->count < count) && shoal_test_now_ms() < deadline)
-    {
-        shoal_subscription_poll(net, shoal_test_collect_seq, from_net, 64);
-        shoal_subscription_poll(spy, shoal_test_collect_seq, from_spy, 64);
-    }
+    publish_numbered(pub, 200, count, (shoal_subscription_t *[]){ net, spy },
+        (shoal_test_collector_t *[]){ from_net, from_spy }, 2);
     printf("network subscriber: %d messages, %d out of order; spy: %d messages, %d out of order\n", from_net->count,
         from_net->errors, from_spy->count, from_spy->errors);
     assert_int_equal(count, from_net->count);
@@ -162,22 +175,8 @@ static void test_ssc_makes_a_spy_a_connection(void **state)
     assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, ssc_channel, STREAM_ID, &ssc));
     assert_int_equal(0, shoal_test_wait_connected(ssc));
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    uint8_t buf[100] = { 0 };
     const int count = 5000; /* 5000 x 160 framed bytes: twelve 64 KiB terms */
-    int64_t deadline = shoal_test_now_ms() + 20000;
-    for (uint64_t i = 0; i < (uint64_t)count && shoal_test_now_ms() < deadline;)
-    {
-        memcpy(buf, &i, sizeof(i));
-        if (shoal_publication_offer(ssc, buf, sizeof(buf)) > 0)
-        {
-            i++;
-        }
-        shoal_subscription_poll(spy, shoal_test_collect_seq, c, 64);
-    }
-    while (c->count < count && shoal_test_now_ms() < deadline)
-    {
-        shoal_subscription_poll(spy, shoal_test_collect_seq, c, 64);
-    }
+    publish_numbered(ssc, 100, count, &spy, &c, 1);
     int datagrams = 0, data_frames = 0;
     uint8_t datagram[65536];
     ssize_t n;
