@@ -53,6 +53,46 @@ int64_t shoal_recording_cursor_position(const shoal_recording_cursor_t *c);
 
 int64_t shoal_recording_cursor_timestamp_ns(const shoal_recording_cursor_t *c);
 int shoal_recording_cursor_close(shoal_recording_cursor_t *c);
+
+typedef struct shoal_archive_server_stct shoal_archive_server_t;
+int shoal_archive_server_start(shoal_archive_server_t **srv, shoal_context_t *ctx, const char *archive_dir);
+
+int shoal_archive_server_close(shoal_archive_server_t *srv);
+
+int shoal_archive_server_run(shoal_context_t *ctx, const char *archive_dir, volatile int *stop_flag);
+
+typedef struct shoal_archive_stct shoal_archive_t;
+
+typedef enum shoal_archive_source_location_en
+{
+    SHOAL_ARCHIVE_SOURCE_LOCAL = 0,
+    SHOAL_ARCHIVE_SOURCE_REMOTE = 1
+} shoal_archive_source_location_t;
+
+int shoal_archive_connect(shoal_archive_t **a, shoal_client_t *client);
+
+int64_t shoal_archive_start_recording(shoal_archive_t *a, const char *channel, int32_t stream_id);
+int64_t shoal_archive_start_recording_from(shoal_archive_t *a, const char *channel, int32_t stream_id,
+    shoal_archive_source_location_t source);
+
+int shoal_archive_stop_recording(shoal_archive_t *a, int64_t subscription_id);
+
+int shoal_archive_list_recordings(shoal_archive_t *a, int64_t from_id, int32_t count,
+    shoal_recording_descriptor_handler_t handler, void *clientd);
+
+int64_t shoal_archive_recording_position(shoal_archive_t *a, int64_t recording_id);
+
+int64_t shoal_archive_replay(shoal_archive_t *a, int64_t recording_id, int64_t position, int64_t length,
+    const char *replay_channel, int32_t replay_stream_id);
+int shoal_archive_stop_replay(shoal_archive_t *a, int64_t replay_session_id);
+
+int shoal_archive_truncate(shoal_archive_t *a, int64_t recording_id, int64_t position);
+
+int shoal_archive_purge(shoal_archive_t *a, int64_t recording_id);
+
+int64_t shoal_archive_control_session_id(const shoal_archive_t *a);
+
+int shoal_archive_close(shoal_archive_t *a);
 ]==],
 defines = {
 },

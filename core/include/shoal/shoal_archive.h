@@ -110,6 +110,91 @@ SHOAL_API int64_t shoal_recording_cursor_position(const shoal_recording_cursor_t
 SHOAL_API int64_t shoal_recording_cursor_timestamp_ns(const shoal_recording_cursor_t *c);
 SHOAL_API int shoal_recording_cursor_close(shoal_recording_cursor_t *c);
 
+/* ---- Archive server (embedded: runs on its own thread) ----
+ * Records what clients ask for into archive_dir (created if missing) and
+ * answers their control requests on the control channel and stream of ctx
+ * (settings, environment SHOAL_ARCHIVE_*):
+ *  ARCHIVE_CONTROL_CHANNEL            requests channel            (aeron:ipc)
+ *  ARCHIVE_CONTROL_STREAM_ID          requests stream             (10)
+ *  ARCHIVE_CONTROL_RESPONSE_CHANNEL   clients' responses channel  (aeron:ipc)
+ *  ARCHIVE_CONTROL_RESPONSE_STREAM_ID clients' responses stream   (20)
+ *  ARCHIVE_SEGMENT_LENGTH             segment file bytes: a power of two, a
+ *                                     multiple of the term length (128m)
+ *  ARCHIVE_FSYNC                      none | data | data-and-catalog (none)
+ *  ARCHIVE_MESSAGE_TIMEOUT_MS         a client's wait for an answer (10000)
+ * The server connects its own client with ctx (a driver must run on ctx's
+ * directory); ctx must outlive the server. Opening the archive recovers what
+ * a crash left (docs/archive.md, Files). -1 with SHOAL_EINVAL, SHOAL_EIO
+ * (archive directory), SHOAL_ENODRIVER and the errors of
+ * shoal_client_connect. Any thread. */
+typedef struct shoal_archive_server_stct shoal_archive_server_t;
+SHOAL_API int shoal_archive_server_start(shoal_archive_server_t **srv, shoal_context_t *ctx, const char *archive_dir);
+/* Stops recording (each active recording gets its stop position), ends the
+ * replays and the control sessions, stops the thread and frees the server.
+ * 0, or -1 with SHOAL_EINVAL. Any thread, once. */
+SHOAL_API int shoal_archive_server_close(shoal_archive_server_t *srv);
+/* Runs the server on the calling thread until *stop_flag becomes non-zero
+ * (set it from a signal handler): shoal-archived. 0 after a clean stop, -1
+ * as shoal_archive_server_start. */
+SHOAL_API int shoal_archive_server_run(shoal_context_t *ctx, const char *archive_dir, volatile int *stop_flag);
+
+/* ---- Archive client: controls a server over shoal streams ----
+ * Each call sends one request and waits for its answer (up to the archive
+ * message timeout: SHOAL_ETIMEDOUT). Errors the server reports come back
+ * with the server's code and message (SHOAL_EINVAL for an unknown recording
+ * id, ...). A handle is for one thread at a time. */
+typedef struct shoal_archive_stct shoal_archive_t;
+
+/* Where a UDP stream to record comes from. LOCAL: a publication of this
+ * driver, read through a spy subscription (aeron-spy:), so the recording
+ * adds no network traffic. REMOTE: a subscription that receives the stream
+ * over the network. IPC channels are always read in place. */
+typedef enum shoal_archive_source_location_en
+{
+    SHOAL_ARCHIVE_SOURCE_LOCAL = 0,
+    SHOAL_ARCHIVE_SOURCE_REMOTE = 1
+} shoal_archive_source_location_t;
+
+/* Connects to the archive server on client's driver (the control channel
+ * and streams of the client's context). -1 with SHOAL_EINVAL, SHOAL_ETIMEDOUT
+ * (no server answered) and the errors of shoal_add_publication. */
+SHOAL_API int shoal_archive_connect(shoal_archive_t **a, shoal_client_t *client);
+/* Records every session of (channel, stream_id); a UDP channel is recorded
+ * from a local publication (as SHOAL_ARCHIVE_SOURCE_LOCAL). Returns the id of
+ * the server's recording subscription (>= 0: what stop_recording takes), or
+ * -1 (SHOAL_EURI for a bad channel, SHOAL_ECLASH when it is already recorded).
+ * Each session (image) becomes a recording of its own, listed once the
+ * server saw it. */
+SHOAL_API int64_t shoal_archive_start_recording(shoal_archive_t *a, const char *channel, int32_t stream_id);
+SHOAL_API int64_t shoal_archive_start_recording_from(shoal_archive_t *a, const char *channel, int32_t stream_id,
+    shoal_archive_source_location_t source);
+/* Stops the recordings of that subscription (their stop positions are set);
+ * -1 with SHOAL_EINVAL for an unknown subscription id. */
+SHOAL_API int shoal_archive_stop_recording(shoal_archive_t *a, int64_t subscription_id);
+/* Calls handler for up to count recordings with ids from from_id on, in id
+ * order (the descriptor is valid during the call); returns how many (>= 0). */
+SHOAL_API int shoal_archive_list_recordings(shoal_archive_t *a, int64_t from_id, int32_t count,
+    shoal_recording_descriptor_handler_t handler, void *clientd);
+/* The position an active recording reached on disk, or the stop position of
+ * a stopped one; -1 with SHOAL_EINVAL for an unknown recording id. */
+SHOAL_API int64_t shoal_archive_recording_position(shoal_archive_t *a, int64_t recording_id);
+/* Replays [position, position + length) of a recording (length -1: to its
+ * end, following it while it records) on replay_channel/replay_stream_id,
+ * keeping the recording's positions. Returns the replay session id (its low
+ * 32 bits are the replay image's session id), or -1. */
+SHOAL_API int64_t shoal_archive_replay(shoal_archive_t *a, int64_t recording_id, int64_t position, int64_t length,
+    const char *replay_channel, int32_t replay_stream_id);
+SHOAL_API int shoal_archive_stop_replay(shoal_archive_t *a, int64_t replay_session_id);
+/* Cuts a stopped recording at position (a frame boundary, between its start
+ * and stop); -1 with SHOAL_ESTATE for an active one. */
+SHOAL_API int shoal_archive_truncate(shoal_archive_t *a, int64_t recording_id, int64_t position);
+/* Deletes a stopped recording and its files. */
+SHOAL_API int shoal_archive_purge(shoal_archive_t *a, int64_t recording_id);
+/* The id of the server's control session (>= 0); -1 for NULL. */
+SHOAL_API int64_t shoal_archive_control_session_id(const shoal_archive_t *a);
+/* Ends the control session and frees the handle (NULL: 0). Recordings go on. */
+SHOAL_API int shoal_archive_close(shoal_archive_t *a);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,323 @@
+/*
+ * The archive server: lifecycle (embedded thread or the caller's thread),
+ * the duty cycle and control sessions (shoal_archive_server.h). The requests
+ * themselves are carried out in shoal_archive_commands.c.
+ */
+#include "archive/shoal_archive_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/shoal_context.h"
+#include "util/shoal_clock.h"
+#include "util/shoal_error.h"
+#include "util/shoal_idle.h"
+
+#define CONTROL_FRAGMENT_LIMIT 16
+
+int64_t shoal_archive_server_malformed_count(const shoal_archive_server_t *srv)
+{
+    return __atomic_load_n(&srv->malformed_count, __ATOMIC_RELAXED);
+}
+
+static void count_malformed(shoal_archive_server_t *srv)
+{
+    __atomic_store_n(&srv->malformed_count, srv->malformed_count + 1, __ATOMIC_RELAXED);
+}
+
+static shoal_archive_control_session_t *find_session(shoal_archive_server_t *srv, int64_t id)
+{
+    for (int32_t i = 0; i < srv->session_count; i++)
+    {
+        if (srv->sessions[i].id == id)
+        {
+            return &srv->sessions[i];
+        }
+    }
+    return NULL;
+}
+
+static void close_session(shoal_archive_server_t *srv, shoal_archive_control_session_t *session)
+{
+    shoal_publication_close(session->responses);
+    *session = srv->sessions[--srv->session_count];
+}
+
+int shoal_archive_server_send(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
+    shoal_archive_msg_t *msg)
+{
+    msg->control_session_id = session->id;
+    int length = shoal_archive_encode(msg, srv->buffer, sizeof(srv->buffer));
+    if (length < 0)
+    {
+        srv->error_count++;
+        return -1;
+    }
+    /* The client subscribed to its response stream before it connected, so
+     * the publication is connected unless the client went away; back
+     * pressure from a slow client is waited out up to the message timeout. */
+    const int64_t deadline = shoal_nano_time() + (int64_t)srv->ctx->archive_message_timeout_ms * 1000000LL;
+    for (;;)
+    {
+        int64_t rc = shoal_publication_offer(session->responses, srv->buffer, (size_t)length);
+        if (rc > 0)
+        {
+            return 0;
+        }
+        if (SHOAL_CLOSED == rc || SHOAL_ERROR == rc || SHOAL_MAX_POSITION_EXCEEDED == rc ||
+            shoal_nano_time() > deadline)
+        {
+            srv->error_count++;
+            return -1;
+        }
+        shoal_publication_wait_available(session->responses, 1000000);
+    }
+}
+
+void shoal_archive_server_respond(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
+    int64_t correlation_id, int32_t code, int64_t value, const char *message)
+{
+    shoal_archive_msg_t msg = { .type = SHOAL_ARCHIVE_RESPONSE,
+        .correlation_id = correlation_id,
+        .code = code,
+        .value = value,
+        .text = NULL == message ? "" : message,
+        .text_length = -1 };
+    shoal_archive_server_send(srv, session, &msg);
+}
+
+/* CONNECT: a new session answering on the client's response channel. */
+static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg_t *request)
+{
+    for (int32_t i = 0; i < srv->session_count; i++)
+    {
+        if (srv->sessions[i].connect_correlation_id == request->correlation_id)
+        {
+            /* The client sent its CONNECT again (see shoal_archive_client.c):
+             * the same session, answered again. */
+            shoal_archive_server_send(srv, &srv->sessions[i],
+                &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
+                    .correlation_id = request->correlation_id,
+                    .value = srv->sessions[i].id });
+            return;
+        }
+    }
+    char channel[SHOAL_ARCHIVE_STRING_MAX];
+    snprintf(channel, sizeof(channel), "%.*s", (int)request->text_length, request->text);
+    shoal_archive_control_session_t session = { srv->next_session_id, request->correlation_id, NULL };
+    if (shoal_add_exclusive_publication(srv->client, channel, request->stream_id, &session.responses) < 0)
+    {
+        /* Nowhere to answer: the client times out. */
+        srv->error_count++;
+        fprintf(stderr, "shoal archive: cannot answer on %s stream %d: %s\n", channel, (int)request->stream_id,
+            shoal_errmsg());
+        return;
+    }
+    if (srv->session_count == srv->session_capacity)
+    {
+        int32_t capacity = 0 == srv->session_capacity ? 8 : 2 * srv->session_capacity;
+        void *grown = realloc(srv->sessions, (size_t)capacity * sizeof(*srv->sessions));
+        if (NULL == grown)
+        {
+            shoal_publication_close(session.responses);
+            srv->error_count++;
+            return;
+        }
+        srv->sessions = grown;
+        srv->session_capacity = capacity;
+    }
+    srv->next_session_id++;
+    srv->sessions[srv->session_count++] = session;
+    shoal_archive_control_session_t *s = &srv->sessions[srv->session_count - 1];
+    if (shoal_archive_server_send(srv, s,
+            &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
+                .correlation_id = request->correlation_id,
+                .value = s->id }) < 0)
+    {
+        close_session(srv, s);
+    }
+}
+
+static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    (void)hdr;
+    shoal_archive_server_t *srv = clientd;
+    shoal_archive_msg_t request;
+    if (shoal_archive_decode(buf, len, &request) < 0 || request.type >= SHOAL_ARCHIVE_RESPONSE)
+    {
+        count_malformed(srv);
+        return;
+    }
+    if (SHOAL_ARCHIVE_CONNECT == request.type)
+    {
+        connect_session(srv, &request);
+        return;
+    }
+    shoal_archive_control_session_t *session = find_session(srv, request.control_session_id);
+    if (NULL == session)
+    {
+        count_malformed(srv); /* no session to answer to */
+        return;
+    }
+    if (SHOAL_ARCHIVE_CLOSE_SESSION == request.type)
+    {
+        close_session(srv, session);
+        return;
+    }
+    shoal_archive_server_execute(srv, session, &request);
+}
+
+int shoal_archive_server_do_work(shoal_archive_server_t *srv)
+{
+    int work = shoal_subscription_poll(srv->control, on_request, srv, CONTROL_FRAGMENT_LIMIT);
+    if (work < 0)
+    {
+        return -1;
+    }
+    int recorded = shoal_archive_recorder_do_work(&srv->recorder);
+    return work + (recorded > 0 ? 1 : 0);
+}
+
+int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx, const char *archive_dir)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->ctx = ctx;
+    if (strlen(archive_dir) >= sizeof(srv->archive_dir))
+    {
+        return shoal_set_err(SHOAL_EINVAL, "archive server: archive directory path too long");
+    }
+    snprintf(srv->archive_dir, sizeof(srv->archive_dir), "%s", archive_dir);
+    if (shoal_archive_recorder_init(&srv->recorder, NULL, archive_dir, (int32_t)ctx->archive_segment_length,
+            (shoal_archive_fsync_policy_t)ctx->archive_fsync) < 0)
+    {
+        shoal_archive_recorder_close(&srv->recorder);
+        return -1;
+    }
+    if (shoal_client_connect(&srv->client, ctx) < 0)
+    {
+        shoal_archive_recorder_close(&srv->recorder);
+        return -1;
+    }
+    srv->recorder.client = srv->client;
+    if (shoal_add_subscription(srv->client, ctx->archive_control_channel, (int32_t)ctx->archive_control_stream_id,
+            &srv->control) < 0)
+    {
+        shoal_archive_server_release(srv);
+        return -1;
+    }
+    return 0;
+}
+
+void shoal_archive_server_release(shoal_archive_server_t *srv)
+{
+    shoal_archive_recorder_close(&srv->recorder);
+    while (srv->session_count > 0)
+    {
+        close_session(srv, &srv->sessions[0]);
+    }
+    free(srv->sessions);
+    srv->sessions = NULL;
+    if (NULL != srv->control)
+    {
+        shoal_subscription_close(srv->control);
+        srv->control = NULL;
+    }
+    if (NULL != srv->client)
+    {
+        shoal_client_close(srv->client);
+        srv->client = NULL;
+    }
+}
+
+static int run(shoal_archive_server_t *srv, volatile int *stop_flag)
+{
+    shoal_idle_t idle;
+    shoal_idle_init(&idle, srv->ctx->idle_strategy);
+    while (0 == *stop_flag)
+    {
+        int work = shoal_archive_server_do_work(srv);
+        if (work < 0)
+        {
+            fprintf(stderr, "shoal archive: stopping: %s\n", shoal_errmsg());
+            return -1; /* the client lost its driver */
+        }
+        shoal_idle(&idle, work);
+    }
+    return 0;
+}
+
+static void *server_thread(void *arg)
+{
+    shoal_archive_server_t *srv = arg;
+    run(srv, &srv->stop);
+    return NULL;
+}
+
+int shoal_archive_server_start(shoal_archive_server_t **srvp, shoal_context_t *ctx, const char *archive_dir)
+{
+    if (NULL == srvp || NULL == ctx || NULL == archive_dir)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_archive_server_start: srv, ctx and archive_dir must not be NULL");
+    }
+    shoal_archive_server_t *srv = calloc(1, sizeof(*srv));
+    if (NULL == srv)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "shoal_archive_server_start: out of memory");
+    }
+    if (shoal_archive_server_init(srv, ctx, archive_dir) < 0)
+    {
+        free(srv);
+        return -1;
+    }
+    if (0 != pthread_create(&srv->thread, NULL, server_thread, srv))
+    {
+        shoal_archive_server_release(srv);
+        free(srv);
+        return shoal_set_err(SHOAL_ENOMEM, "shoal_archive_server_start: cannot start the server thread");
+    }
+    srv->threaded = true;
+    *srvp = srv;
+    return 0;
+}
+
+int shoal_archive_server_close(shoal_archive_server_t *srv)
+{
+    if (NULL == srv)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_archive_server_close: srv must not be NULL");
+    }
+    if (srv->threaded)
+    {
+        __atomic_store_n(&srv->stop, 1, __ATOMIC_RELEASE);
+        pthread_join(srv->thread, NULL);
+    }
+    /* What the images committed before the close is recorded too. */
+    shoal_archive_recorder_do_work(&srv->recorder);
+    shoal_archive_server_release(srv);
+    free(srv);
+    return 0;
+}
+
+int shoal_archive_server_run(shoal_context_t *ctx, const char *archive_dir, volatile int *stop_flag)
+{
+    if (NULL == ctx || NULL == archive_dir || NULL == stop_flag)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "shoal_archive_server_run: ctx, archive_dir and stop_flag must not be NULL");
+    }
+    shoal_archive_server_t *srv = calloc(1, sizeof(*srv));
+    if (NULL == srv)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "shoal_archive_server_run: out of memory");
+    }
+    if (shoal_archive_server_init(srv, ctx, archive_dir) < 0)
+    {
+        free(srv);
+        return -1;
+    }
+    int rc = run(srv, stop_flag);
+    shoal_archive_recorder_do_work(&srv->recorder);
+    shoal_archive_server_release(srv);
+    free(srv);
+    return rc;
+}

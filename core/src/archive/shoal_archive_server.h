@@ -1,0 +1,76 @@
+/*
+ * Archive server internals. One thread runs the server's duty cycle: it polls
+ * the control stream, answers requests, moves recorded frames from the
+ * recording subscriptions to the segment files and drives the replays. It
+ * alone touches the server's state, so nothing here is locked; the client it
+ * connected with is its own (add/close calls from this thread only).
+ *
+ * Control sessions: a CONNECT request makes one (id handed back) with an
+ * exclusive publication to the client's response channel and stream. Later
+ * requests name their session; a request of an unknown session, one that does
+ * not decode, or one of unknown type is dropped and counted (malformed_count),
+ * never answered with a crash.
+ */
+#ifndef SHOAL_ARCHIVE_SERVER_H
+#define SHOAL_ARCHIVE_SERVER_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archive/shoal_archive_codec.h"
+#include "archive/shoal_archive_recorder.h"
+#include "shoal/shoal_archive.h"
+
+typedef struct shoal_archive_control_session_stct
+{
+    int64_t id;
+    int64_t connect_correlation_id; /* of the CONNECT that made it: a repeated CONNECT gets the same answer */
+    shoal_publication_t *responses;
+} shoal_archive_control_session_t;
+
+struct shoal_archive_server_stct
+{
+    shoal_context_t *ctx;
+    shoal_client_t *client;
+    shoal_subscription_t *control;
+    char archive_dir[PATH_MAX];
+    shoal_archive_recorder_t recorder;
+
+    shoal_archive_control_session_t *sessions;
+    int32_t session_count, session_capacity;
+    int64_t next_session_id;
+
+    uint8_t buffer[SHOAL_ARCHIVE_MESSAGE_MAX]; /* encoded responses */
+    int64_t malformed_count;                   /* requests dropped: undecodable, unknown type or session */
+    int64_t error_count;                       /* recording errors and responses that could not be sent */
+
+    pthread_t thread;
+    bool threaded;
+    volatile int stop; /* embedded: set by shoal_archive_server_close */
+};
+
+/* The server's state ready to run (the client connected, the control stream
+ * subscribed, the archive opened); shoal_archive_server_release undoes it. */
+int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx, const char *archive_dir);
+void shoal_archive_server_release(shoal_archive_server_t *srv);
+/* One duty cycle: the work done (>= 0). */
+int shoal_archive_server_do_work(shoal_archive_server_t *srv);
+
+/* Sends a RESPONSE to a session: code 0 with value, or code/message. */
+void shoal_archive_server_respond(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
+    int64_t correlation_id, int32_t code, int64_t value, const char *message);
+/* Sends any message to a session (retrying back pressure up to the message
+ * timeout); -1 when it could not be sent (then counted in error_count). */
+int shoal_archive_server_send(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
+    shoal_archive_msg_t *msg);
+
+/* shoal_archive_commands.c: executes a decoded request of an existing session. */
+void shoal_archive_server_execute(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
+    const shoal_archive_msg_t *request);
+
+/* Tests: requests dropped as malformed so far. */
+int64_t shoal_archive_server_malformed_count(const shoal_archive_server_t *srv);
+
+#endif

@@ -1,0 +1,289 @@
+/* The archive service end to end: an embedded archive server recording IPC
+ * and UDP streams, controlled by the C client API; what it wrote is read back
+ * with the offline reader. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "archive/shoal_archive_codec.h"
+#include "archive/shoal_archive_server.h"
+#include "archive_test_env.h"
+
+static int setup(void **state)
+{
+    static int n = 0;
+    char name[32];
+    snprintf(name, sizeof(name), "arcsvc%d", n++);
+    archive_test_env_t *a = calloc(1, sizeof(*a));
+    static const char *const settings[] = { "ARCHIVE_SEGMENT_LENGTH", "128k", NULL };
+    if (NULL == a || archive_test_env_start(a, name, settings) < 0)
+    {
+        if (NULL != a)
+        {
+            archive_test_env_stop(a);
+        }
+        free(a);
+        return -1;
+    }
+    *state = a;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    archive_test_env_stop(*state);
+    free(*state);
+    return 0;
+}
+
+typedef struct
+{
+    int count;
+    int64_t last_position;
+    int64_t next_value;
+    bool in_order;
+} readback_t;
+
+static void on_recorded(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    readback_t *r = clientd;
+    int64_t value;
+    memcpy(&value, buf, sizeof(value));
+    r->in_order = r->in_order && len >= sizeof(value) && value == r->next_value;
+    r->next_value++;
+    r->count++;
+    r->last_position = hdr->position;
+}
+
+/* Publishes count messages of length bytes (a sequence number first). */
+static int64_t publish(shoal_publication_t *pub, int count, size_t length, int64_t first)
+{
+    uint8_t msg[4096] = { 0 };
+    int64_t position = 0;
+    for (int i = 0; i < count; i++)
+    {
+        int64_t value = first + i;
+        memcpy(msg, &value, sizeof(value));
+        position = shoal_test_offer(pub, msg, length);
+        if (position < 0)
+        {
+            return position;
+        }
+    }
+    return position;
+}
+
+static void read_back(const char *dir, int64_t recording_id, readback_t *r)
+{
+    shoal_archive_reader_t *reader = NULL;
+    shoal_recording_cursor_t *cursor = NULL;
+    assert_int_equal(0, shoal_archive_reader_open(&reader, dir));
+    assert_int_equal(0, shoal_recording_cursor_open(&cursor, reader, recording_id, -1, -1));
+    memset(r, 0, sizeof(*r));
+    r->in_order = true;
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (!shoal_recording_cursor_is_end(cursor) && shoal_test_now_ms() < deadline)
+    {
+        assert_true(shoal_recording_cursor_poll(cursor, on_recorded, r, 100) >= 0);
+    }
+    assert_int_equal(0, shoal_recording_cursor_close(cursor));
+    assert_int_equal(0, shoal_archive_reader_close(reader));
+}
+
+static void record_and_check(archive_test_env_t *a, const char *channel, int32_t stream_id, size_t length)
+{
+    shoal_publication_t *pub = NULL;
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, channel, stream_id, &pub));
+    int64_t subscription_id = shoal_archive_start_recording(a->archive, channel, stream_id);
+    assert_true(subscription_id >= 0);
+
+    archive_test_list_t list;
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    assert_int_equal(1, list.count);
+    const shoal_recording_descriptor_t *d = &list.last;
+    assert_int_equal(-1, d->stop_position);
+    assert_int_equal(shoal_publication_session_id(pub), d->session_id);
+    assert_int_equal(stream_id, d->stream_id);
+    assert_string_equal(channel, d->channel);
+    assert_int_equal(0, d->start_position);
+
+    /* Over several terms (64k) and segments (128k). */
+    int64_t end = publish(pub, 2000, length, 0);
+    assert_true(end > 0);
+    assert_int_equal(0, archive_test_wait_position(a->archive, d->recording_id, end));
+    assert_int_equal(end, shoal_archive_recording_position(a->archive, d->recording_id));
+
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    assert_int_equal(end, list.last.stop_position);
+    assert_true(list.last.stop_timestamp_ns >= list.last.start_timestamp_ns);
+    assert_int_equal(end, shoal_archive_recording_position(a->archive, d->recording_id));
+
+    readback_t r;
+    read_back(a->archive_dir, list.last.recording_id, &r);
+    assert_int_equal(2000, r.count);
+    assert_true(r.in_order);
+    assert_int_equal(end, r.last_position);
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
+static void test_records_an_ipc_stream(void **state)
+{
+    record_and_check(*state, "aeron:ipc", 1001, 100);
+}
+
+static void test_records_a_local_udp_stream_through_a_spy(void **state)
+{
+    /* No subscriber receives the UDP stream: the recording reads the
+     * publication's log (spies simulate a connection so offers pass). */
+    record_and_check(*state, "aeron:udp?endpoint=127.0.0.1:24771|ssc=true", 1002, 300);
+}
+
+static void test_errors_are_clear(void **state)
+{
+    archive_test_env_t *a = *state;
+    assert_int_equal(-1, shoal_archive_recording_position(a->archive, 42));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_stop_recording(a->archive, 12345));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_replay(a->archive, 7, 0, -1, "aeron:ipc", 5));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_purge(a->archive, 7));
+    assert_int_equal(-1, shoal_archive_truncate(a->archive, 7, 0));
+    assert_int_equal(-1, shoal_archive_stop_replay(a->archive, 99));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_start_recording(a->archive, "aeron:bogus", 1));
+    assert_int_equal(-1, shoal_archive_start_recording(a->archive, "aeron:ipc?nokey=1", 1));
+    assert_int_equal(SHOAL_EURI, shoal_errcode());
+
+    assert_true(shoal_archive_start_recording(a->archive, "aeron:ipc", 3) >= 0);
+    assert_int_equal(-1, shoal_archive_start_recording(a->archive, "aeron:ipc", 3));
+    assert_int_equal(SHOAL_ECLASH, shoal_errcode());
+
+    assert_int_equal(-1, shoal_archive_start_recording(NULL, "aeron:ipc", 3));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_start_recording(a->archive, NULL, 3));
+    assert_int_equal(-1, shoal_archive_list_recordings(a->archive, 0, 1, NULL, NULL));
+    assert_int_equal(-1, shoal_archive_connect(NULL, a->env.client));
+    assert_int_equal(-1, shoal_archive_server_start(NULL, a->env.ctx, a->archive_dir));
+    assert_int_equal(-1, shoal_archive_server_close(NULL));
+    assert_int_equal(0, shoal_archive_close(NULL));
+}
+
+static void test_active_recordings_refuse_truncate_and_purge(void **state)
+{
+    archive_test_env_t *a = *state;
+    shoal_publication_t *pub = NULL;
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 1003, &pub));
+    int64_t subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", 1003);
+    archive_test_list_t list;
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    int64_t end = publish(pub, 10, 64, 0);
+    assert_int_equal(0, archive_test_wait_position(a->archive, list.last.recording_id, end));
+
+    assert_int_equal(-1, shoal_archive_purge(a->archive, list.last.recording_id));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_truncate(a->archive, list.last.recording_id, 0));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+    /* No replayer in this server yet: a replay fails clearly. */
+    assert_int_equal(-1, shoal_archive_replay(a->archive, list.last.recording_id, 0, -1, "aeron:ipc", 5));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
+    /* Truncated to the start, then purged: gone from the list. */
+    assert_int_equal(0, shoal_archive_truncate(a->archive, list.last.recording_id, 0));
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    assert_int_equal(0, list.last.stop_position);
+    assert_int_equal(0, shoal_archive_purge(a->archive, list.last.recording_id));
+    memset(&list, 0, sizeof(list));
+    assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+    assert_int_equal(0, list.count);
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
+static void test_two_clients_have_their_own_sessions(void **state)
+{
+    archive_test_env_t *a = *state;
+    shoal_archive_t *second = NULL;
+    assert_int_equal(0, shoal_archive_connect(&second, a->env.client));
+    assert_true(shoal_archive_control_session_id(second) != shoal_archive_control_session_id(a->archive));
+    int64_t sub = shoal_archive_start_recording(second, "aeron:ipc", 1004);
+    assert_true(sub >= 0);
+    assert_int_equal(-1, shoal_archive_recording_position(a->archive, 5));
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, sub));
+    assert_int_equal(0, shoal_archive_close(second));
+    /* The first session still works once the second is gone. */
+    archive_test_list_t list;
+    assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+}
+
+/* Garbage on the control stream is dropped and counted; the server goes on. */
+static void test_malformed_requests_are_dropped_and_counted(void **state)
+{
+    archive_test_env_t *a = *state;
+    shoal_publication_t *raw = NULL;
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 10, &raw));
+    assert_int_equal(0, shoal_test_wait_connected(raw));
+    uint8_t buf[SHOAL_ARCHIVE_MESSAGE_MAX];
+    int sent = 0;
+
+    const uint8_t junk[] = "not an archive request at all, just bytes";
+    assert_true(shoal_test_offer(raw, junk, sizeof(junk)) > 0);
+    sent++;
+    assert_true(shoal_test_offer(raw, junk, 3) > 0); /* shorter than a header */
+    sent++;
+    /* Well formed, but of a session that does not exist. */
+    shoal_archive_msg_t msg = { .type = SHOAL_ARCHIVE_PURGE,
+        .control_session_id = 999999,
+        .correlation_id = 1,
+        .id = 0 };
+    int length = shoal_archive_encode(&msg, buf, sizeof(buf));
+    assert_true(shoal_test_offer(raw, buf, (size_t)length) > 0);
+    sent++;
+    /* A response sent as a request. */
+    msg = (shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE, .control_session_id = 0, .correlation_id = 2 };
+    length = shoal_archive_encode(&msg, buf, sizeof(buf));
+    assert_true(shoal_test_offer(raw, buf, (size_t)length) > 0);
+    sent++;
+    /* A request whose string length points past the message. */
+    msg = (shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_START_RECORDING,
+        .control_session_id = shoal_archive_control_session_id(a->archive),
+        .correlation_id = 3,
+        .text = "aeron:ipc",
+        .text_length = -1 };
+    length = shoal_archive_encode(&msg, buf, sizeof(buf));
+    int32_t too_long = 500;
+    memcpy(buf + 32, &too_long, sizeof(too_long));
+    assert_true(shoal_test_offer(raw, buf, (size_t)length) > 0);
+    sent++;
+
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (shoal_archive_server_malformed_count(a->server) < sent && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(sent, shoal_archive_server_malformed_count(a->server));
+    /* Still serving, and nothing was recorded by the broken request. */
+    archive_test_list_t list;
+    memset(&list, 0, sizeof(list));
+    assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+    assert_true(shoal_archive_start_recording(a->archive, "aeron:ipc", 1005) >= 0);
+    assert_int_equal(0, shoal_publication_close(raw));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_records_an_ipc_stream),
+        T(test_records_a_local_udp_stream_through_a_spy),
+        T(test_errors_are_clear),
+        T(test_active_recordings_refuse_truncate_and_purge),
+        T(test_two_clients_have_their_own_sessions),
+        T(test_malformed_requests_are_dropped_and_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
