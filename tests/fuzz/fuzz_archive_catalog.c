@@ -46,18 +46,6 @@ static void on_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
     *total += strlen(d->channel) + strlen(d->source_identity) + (size_t)d->mtu;
 }
 
-static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)hdr->position;
-    for (size_t i = 0; i < len; i++)
-    {
-        sum = (uint8_t)(sum + buf[i]);
-    }
-    (void)sum;
-    *total += len;
-}
-
 static void read_offline(size_t *total)
 {
     shoal_archive_reader_t *r;
@@ -77,7 +65,7 @@ static void read_offline(size_t *total)
         shoal_recording_cursor_t *c;
         if (shoal_recording_cursor_open(&c, r, id, -1, -1) == 0)
         {
-            for (int i = 0; i < 4 && shoal_recording_cursor_poll(c, on_message, total, 10) > 0; i++)
+            for (int i = 0; i < 4 && shoal_recording_cursor_poll(c, fuzz_on_message, total, 10) > 0; i++)
             {
             }
             shoal_recording_cursor_close(c);

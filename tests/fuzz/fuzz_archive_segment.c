@@ -48,18 +48,6 @@ static void cleanup(void)
     shoal_fs_delete_dir(dir);
 }
 
-static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    size_t *total = clientd;
-    volatile uint8_t sum = (uint8_t)hdr->position;
-    for (size_t i = 0; i < len; i++)
-    {
-        sum = (uint8_t)(sum + buf[i]);
-    }
-    (void)sum;
-    *total += len;
-}
-
 static void write_file(const char *path, const uint8_t *bytes, size_t length, size_t file_length)
 {
     const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -113,7 +101,7 @@ static void read_messages(const char *archive_dir, size_t *total)
     shoal_recording_cursor_t *c;
     if (shoal_recording_cursor_open(&c, r, 0, -1, -1) == 0)
     {
-        for (int i = 0; i < 1000 && shoal_recording_cursor_poll(c, on_message, total, 16) > 0; i++)
+        for (int i = 0; i < 1000 && shoal_recording_cursor_poll(c, fuzz_on_message, total, 16) > 0; i++)
         {
         }
         shoal_recording_cursor_close(c);

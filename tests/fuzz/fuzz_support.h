@@ -49,4 +49,20 @@ static inline void fuzz_on_error(int32_t count, int64_t first_ms, int64_t last_m
     *total += text_length;
 }
 
+/* A fragment handler that reads every byte of the message it is given and
+ * adds its length into *(size_t *)clientd. Needs shoal.h. */
+#ifdef SHOAL_H
+static inline void fuzz_on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    size_t *total = clientd;
+    volatile uint8_t sum = (uint8_t)hdr->position;
+    for (size_t i = 0; i < len; i++)
+    {
+        sum = (uint8_t)(sum + buf[i]);
+    }
+    (void)sum;
+    *total += len;
+}
+#endif
+
 #endif

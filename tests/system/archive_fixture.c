@@ -15,23 +15,21 @@
 
 #include "../c/archive/archive_test_util.h"
 
-#define TERM    (64 * 1024)
-#define SEGMENT (128 * 1024)
-#define MTU     1408
+#define TERM    LB_TERM_LENGTH
+#define SEGMENT LB_SEGMENT_LENGTH
+#define MTU     LB_MTU
 
 static int64_t record(shoal_archive_catalog_t *cat, int64_t messages, bool close_it)
 {
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
-    const int64_t id = shoal_archive_catalog_add_recording(cat, &d);
     shoal_recording_writer_t *w;
-    if (id < 0 ||
-        shoal_recording_writer_open(&w, cat, id, 0, d.initial_term_id, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_NONE) < 0)
+    log_builder_t lb;
+    const int64_t id = lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb);
+    if (id < 0)
     {
         fprintf(stderr, "archive_fixture: %s\n", shoal_errmsg());
         exit(1);
     }
-    log_builder_t lb;
-    lb_init(&lb, TERM, MTU, d.initial_term_id, 0, w);
     for (int64_t seq = 0; seq < messages; seq++)
     {
         if (lb_append(&lb, seq, lb_length_of(seq, MTU)) < 0)

@@ -27,42 +27,13 @@ struct shoal_recording_reader_stct
     int64_t limit; /* -1: following, end not known */
     bool to_stop;  /* length was -1: the limit is the stop when it appears */
     int64_t last_refresh_ns;
-    int segment_fd;
-    int64_t segment_base;
+    shoal_segment_view_t segment;
     uint8_t *buffer;
     size_t capacity;
     char channel[SHOAL_CATALOG_CHANNEL_MAX];
     char source_identity[SHOAL_CATALOG_SOURCE_MAX];
     char dir[PATH_MAX];
-    char segment_path[PATH_MAX];
 };
-
-/* Opens the segment holding position: 0, 1 if missing, -1. */
-static int open_segment(shoal_recording_reader_t *rd, int64_t position)
-{
-    const int64_t base = shoal_segment_base(rd->d.start_position, position, rd->d.term_length, rd->d.segment_length);
-    if (rd->segment_fd >= 0 && rd->segment_base == base)
-    {
-        return 0;
-    }
-    if (rd->segment_fd >= 0)
-    {
-        close(rd->segment_fd);
-        rd->segment_fd = -1;
-    }
-    if (shoal_segment_file_name(rd->segment_path, sizeof(rd->segment_path), rd->dir, rd->d.recording_id, base) < 0)
-    {
-        return -1;
-    }
-    bool missing;
-    rd->segment_fd = shoal_segment_open(rd->segment_path, false, &missing);
-    if (rd->segment_fd < 0)
-    {
-        return missing ? 1 : -1;
-    }
-    rd->segment_base = base;
-    return 0;
-}
 
 static int ensure_buffer(shoal_recording_reader_t *rd, size_t length)
 {
@@ -87,7 +58,7 @@ static ssize_t read_at(shoal_recording_reader_t *rd, int64_t position, size_t le
     {
         return -1;
     }
-    return shoal_file_pread_full(rd->segment_fd, rd->buffer, length, position - rd->segment_base, rd->segment_path);
+    return shoal_segment_view_read(&rd->segment, rd->buffer, length, position);
 }
 
 static bool following(const shoal_recording_reader_t *rd)
@@ -140,7 +111,7 @@ static int check_start(shoal_recording_reader_t *rd, int64_t position)
     {
         return 0;
     }
-    const int opened = open_segment(rd, position);
+    const int opened = shoal_segment_view_at(&rd->segment, rd->dir, &rd->d, position);
     if (opened != 0)
     {
         return opened < 0
@@ -206,8 +177,7 @@ int shoal_recording_reader_open(shoal_recording_reader_t **rd_out, const char *d
     rd->position = from;
     rd->to_stop = length == -1;
     rd->limit = length >= 0 ? from + length : end_known;
-    rd->segment_fd = -1;
-    rd->segment_base = -1;
+    shoal_segment_view_init(&rd->segment);
     if (ensure_buffer(rd, MIN_BUFFER) < 0 || check_start(rd, from) < 0)
     {
         shoal_recording_reader_close(rd);
@@ -252,7 +222,7 @@ static int nothing_there(shoal_recording_reader_t *rd, const char *what)
     }
     return shoal_set_err(SHOAL_EIO,
         "recording %" PRId64 ": %s at position %" PRId64 " before its stop %" PRId64 " (%s)", rd->d.recording_id, what,
-        rd->position, rd->d.stop_position, rd->segment_path);
+        rd->position, rd->d.stop_position, rd->segment.path);
 }
 
 int shoal_recording_reader_next_block(shoal_recording_reader_t *rd, const uint8_t **block, size_t *length,
@@ -267,7 +237,7 @@ int shoal_recording_reader_next_block(shoal_recording_reader_t *rd, const uint8_
         return 0;
     }
     const int64_t at = rd->position;
-    const int opened = open_segment(rd, at);
+    const int opened = shoal_segment_view_at(&rd->segment, rd->dir, &rd->d, at);
     if (opened != 0)
     {
         return opened < 0 ? -1 : nothing_there(rd, "segment file missing");
@@ -312,7 +282,7 @@ int shoal_recording_reader_next_block(shoal_recording_reader_t *rd, const uint8_
         if (check == SHOAL_FRAME_INVALID)
         {
             return shoal_set_err(SHOAL_EIO, "recording %" PRId64 ": corrupt frame at position %" PRId64 " in %s: %s",
-                rd->d.recording_id, frame_position, rd->segment_path, why);
+                rd->d.recording_id, frame_position, rd->segment.path, why);
         }
         if (check != SHOAL_FRAME_VALID)
         {
@@ -347,10 +317,7 @@ int shoal_recording_reader_close(shoal_recording_reader_t *rd)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_recording_reader_close: NULL reader");
     }
-    if (rd->segment_fd >= 0)
-    {
-        close(rd->segment_fd);
-    }
+    shoal_segment_view_close(&rd->segment);
     free(rd->buffer);
     free(rd);
     return 0;

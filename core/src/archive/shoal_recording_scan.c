@@ -88,37 +88,8 @@ typedef struct scan_state_stct
     const char *dir;
     const shoal_recording_descriptor_t *d;
     uint8_t *buf;
-    int fd;
-    int64_t fd_base;
-    char path[PATH_MAX];
+    shoal_segment_view_t segment;
 } scan_state_t;
-
-/* Opens the segment holding position: 0, 1 if the file does not exist, -1. */
-static int scan_open_segment(scan_state_t *s, int64_t position)
-{
-    const int64_t base = shoal_segment_base(s->d->start_position, position, s->d->term_length, s->d->segment_length);
-    if (s->fd >= 0 && s->fd_base == base)
-    {
-        return 0;
-    }
-    if (s->fd >= 0)
-    {
-        close(s->fd);
-        s->fd = -1;
-    }
-    if (shoal_segment_file_name(s->path, sizeof(s->path), s->dir, s->d->recording_id, base) < 0)
-    {
-        return -1;
-    }
-    bool missing;
-    s->fd = shoal_segment_open(s->path, false, &missing);
-    if (s->fd < 0)
-    {
-        return missing ? 1 : -1;
-    }
-    s->fd_base = base;
-    return 0;
-}
 
 /* Reads the chunk at position (never past its term end or limit): bytes, or -1. */
 static ssize_t scan_read(scan_state_t *s, int64_t position, int64_t limit)
@@ -133,7 +104,7 @@ static ssize_t scan_read(scan_state_t *s, int64_t position, int64_t limit)
     {
         want = SCAN_CHUNK;
     }
-    return shoal_file_pread_full(s->fd, s->buf, (size_t)want, position - s->fd_base, s->path);
+    return shoal_segment_view_read(&s->segment, s->buf, (size_t)want, position);
 }
 
 int shoal_recording_scan(const char *dir, const shoal_recording_descriptor_t *d, int64_t from, int64_t limit,
@@ -142,7 +113,7 @@ int shoal_recording_scan(const char *dir, const shoal_recording_descriptor_t *d,
     memset(out, 0, sizeof(*out));
     out->frames_end = from;
     out->complete_end = from;
-    scan_state_t s = { dir, d, malloc(SCAN_CHUNK), -1, -1, { 0 } };
+    scan_state_t s = { dir, d, malloc(SCAN_CHUNK), { -1, -1, { 0 } } };
     if (s.buf == NULL)
     {
         return shoal_set_err(SHOAL_ENOMEM, "recording scan buffer");
@@ -152,7 +123,7 @@ int shoal_recording_scan(const char *dir, const shoal_recording_descriptor_t *d,
     bool stop = false;
     while (!stop && (limit < 0 || position < limit))
     {
-        const int opened = scan_open_segment(&s, position);
+        const int opened = shoal_segment_view_at(&s.segment, dir, d, position);
         if (opened != 0)
         {
             rc = opened < 0 ? -1 : 0;
@@ -220,10 +191,7 @@ int shoal_recording_scan(const char *dir, const shoal_recording_descriptor_t *d,
             }
         }
     }
-    if (s.fd >= 0)
-    {
-        close(s.fd);
-    }
+    shoal_segment_view_close(&s.segment);
     free(s.buf);
     return rc;
 }

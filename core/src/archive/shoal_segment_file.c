@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/shoal_archive_format.h"
 #include "util/shoal_error.h"
 
 static int io_error(int errnum, const char *what, const char *path)
@@ -157,4 +158,49 @@ int shoal_file_remove(const char *path)
         return io_error(errno, "remove", path);
     }
     return 0;
+}
+
+void shoal_segment_view_init(shoal_segment_view_t *v)
+{
+    v->fd = -1;
+    v->base = -1;
+    v->path[0] = '\0';
+}
+
+int shoal_segment_view_at(shoal_segment_view_t *v, const char *dir, const shoal_recording_descriptor_t *d,
+    int64_t position)
+{
+    const int64_t base = shoal_segment_base(d->start_position, position, d->term_length, d->segment_length);
+    if (v->fd >= 0 && v->base == base)
+    {
+        return 0;
+    }
+    shoal_segment_view_close(v);
+    if (shoal_segment_file_name(v->path, sizeof(v->path), dir, d->recording_id, base) < 0)
+    {
+        return -1;
+    }
+    bool missing;
+    v->fd = shoal_segment_open(v->path, false, &missing);
+    if (v->fd < 0)
+    {
+        return missing ? 1 : -1;
+    }
+    v->base = base;
+    return 0;
+}
+
+ssize_t shoal_segment_view_read(shoal_segment_view_t *v, void *buf, size_t len, int64_t position)
+{
+    return shoal_file_pread_full(v->fd, buf, len, position - v->base, v->path);
+}
+
+void shoal_segment_view_close(shoal_segment_view_t *v)
+{
+    if (v->fd >= 0)
+    {
+        close(v->fd);
+    }
+    v->fd = -1;
+    v->base = -1;
 }

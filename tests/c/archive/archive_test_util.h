@@ -16,13 +16,18 @@
 
 #include "archive/shoal_archive_catalog.h"
 #include "archive/shoal_recording_writer.h"
+#include "shoal/shoal_archive.h"
 #include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_frames.h"
 #include "util/shoal_fs.h"
 
-#define LB_SESSION_ID 0x5107
-#define LB_STREAM_ID  1001
-#define LB_CHANNEL    "aeron:ipc?term-length=64k"
+#define LB_SESSION_ID      0x5107
+#define LB_STREAM_ID       1001
+#define LB_CHANNEL         "aeron:ipc?term-length=64k"
+#define LB_TERM_LENGTH     (64 * 1024)
+#define LB_SEGMENT_LENGTH  (128 * 1024)
+#define LB_MTU             1408
+#define LB_INITIAL_TERM_ID 7
 
 typedef struct log_builder_stct
 {
@@ -204,6 +209,59 @@ static inline size_t lb_length_of(int64_t seq, int32_t mtu)
     }
 }
 
+/* Adds a recording of d to cat, opens its writer and a builder writing to
+ * it: the recording id, or -1 (the error set). */
+static inline int64_t lb_start_recording(shoal_archive_catalog_t *cat, const shoal_recording_descriptor_t *d,
+    shoal_archive_fsync_policy_t fsync, shoal_recording_writer_t **w, log_builder_t *lb)
+{
+    const int64_t id = shoal_archive_catalog_add_recording(cat, d);
+    if (id < 0 ||
+        shoal_recording_writer_open(w, cat, id, d->start_position, d->initial_term_id, d->term_length,
+            d->segment_length, fsync) < 0)
+    {
+        return -1;
+    }
+    lb_init(lb, d->term_length, d->mtu, d->initial_term_id, d->start_position, *w);
+    return id;
+}
+
+/* Checks messages read back (a fragment handler): in order from next_seq,
+ * each byte its pattern, ids, flags and term id right, positions growing;
+ * with a cursor, its position is the message's and its time never goes back.
+ * Zero-initialise, set next_seq and cursor if needed. */
+typedef struct lb_check_stct
+{
+    int64_t next_seq;
+    int64_t last_position;
+    int64_t last_time;
+    shoal_recording_cursor_t *cursor;
+    int64_t bad;
+} lb_check_t;
+
+static inline void lb_check_on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    lb_check_t *c = clientd;
+    const int64_t seq = hdr->reserved_value;
+    if (seq != c->next_seq || len != lb_length_of(seq, LB_MTU) || !lb_check_message(buf, len, seq) ||
+        hdr->position <= c->last_position || hdr->session_id != LB_SESSION_ID || hdr->stream_id != LB_STREAM_ID ||
+        (hdr->flags & SHOAL_FLAG_BEGIN) == 0 || (hdr->flags & SHOAL_FLAG_END) == 0 ||
+        hdr->term_id != LB_INITIAL_TERM_ID + (int32_t)((hdr->position - 1) / LB_TERM_LENGTH))
+    {
+        c->bad++;
+    }
+    if (c->cursor != NULL)
+    {
+        const int64_t t = shoal_recording_cursor_timestamp_ns(c->cursor);
+        if (t < c->last_time || shoal_recording_cursor_position(c->cursor) != hdr->position)
+        {
+            c->bad++;
+        }
+        c->last_time = t;
+    }
+    c->last_position = hdr->position;
+    c->next_seq = seq + 1;
+}
+
 static inline void archive_test_dir(char *out, size_t len, const char *name)
 {
     const char *tmp = getenv("TMPDIR");
@@ -221,7 +279,7 @@ static inline shoal_recording_descriptor_t archive_test_descriptor(int64_t start
     memset(&d, 0, sizeof(d));
     d.start_position = start_position;
     d.start_timestamp_ns = 1000000000LL;
-    d.initial_term_id = 7;
+    d.initial_term_id = LB_INITIAL_TERM_ID;
     d.term_length = term_length;
     d.mtu = mtu;
     d.segment_length = segment_length;

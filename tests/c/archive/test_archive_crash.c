@@ -28,9 +28,9 @@
 #include "shoal/shoal_archive.h"
 #include "util/shoal_error.h"
 
-#define TERM    (64 * 1024)
-#define SEGMENT (128 * 1024)
-#define MTU     1408
+#define TERM    LB_TERM_LENGTH
+#define SEGMENT LB_SEGMENT_LENGTH
+#define MTU     LB_MTU
 #define ROUNDS  8
 
 typedef struct shared_progress_stct
@@ -55,14 +55,12 @@ static void child_record(const char *dir, shared_progress_t *progress, uint32_t 
         _exit(2);
     }
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
-    const int64_t id = shoal_archive_catalog_add_recording(cat, &d);
     shoal_recording_writer_t *w;
-    if (id != 0 || shoal_recording_writer_open(&w, cat, id, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_NONE) < 0)
+    log_builder_t lb;
+    if (lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb) != 0)
     {
         _exit(3);
     }
-    log_builder_t lb;
-    lb_init(&lb, TERM, MTU, 7, 0, w);
     lb.rng = seed;
     lb.max_block = max_block;
     lb.on_written = on_written;
@@ -74,26 +72,6 @@ static void child_record(const char *dir, shared_progress_t *progress, uint32_t 
             _exit(4);
         }
     }
-}
-
-typedef struct check_stct
-{
-    int64_t next_seq;
-    int64_t last_position;
-    int64_t bad;
-} check_t;
-
-static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    check_t *c = clientd;
-    const int64_t seq = hdr->reserved_value;
-    if (seq != c->next_seq || len != lb_length_of(seq, MTU) || !lb_check_message(buf, len, seq) ||
-        hdr->position <= c->last_position)
-    {
-        c->bad++;
-    }
-    c->last_position = hdr->position;
-    c->next_seq = seq + 1;
 }
 
 /* Bytes of d's segments from position on that are not zero (the torn tail). */
@@ -182,11 +160,12 @@ static void crash_round(int round)
      * whole message (a message whose last fragments were not committed goes). */
     assert_true(before.frames_end >= committed);
     assert_true(stop >= upto_committed.complete_end);
-    check_t c = { 0, 0, 0 };
+    lb_check_t c;
+    memset(&c, 0, sizeof(c));
     shoal_recording_cursor_t *cursor;
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, 0, -1, -1), 0);
     int n;
-    while ((n = shoal_recording_cursor_poll(cursor, on_message, &c, 100)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100)) > 0)
     {
     }
     assert_int_equal(n, 0);
@@ -238,14 +217,12 @@ static void test_torn_tail_by_hand(void **state)
         shoal_archive_catalog_t *cat;
         shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
         shoal_recording_writer_t *w;
+        log_builder_t lb;
         if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_DATA) < 0 ||
-            shoal_archive_catalog_add_recording(cat, &d) != 0 ||
-            shoal_recording_writer_open(&w, cat, 0, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_DATA) < 0)
+            lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb) != 0)
         {
             _exit(2);
         }
-        log_builder_t lb;
-        lb_init(&lb, TERM, MTU, 7, 0, w);
         for (int64_t seq = 0; seq < 45; seq++)
         {
             lb_append(&lb, seq, lb_length_of(seq, MTU));
@@ -300,8 +277,9 @@ static void test_torn_tail_by_hand(void **state)
     assert_int_equal(shoal_archive_reader_open(&r, dir), 0);
     shoal_recording_cursor_t *cursor;
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, 0, -1, -1), 0);
-    check_t c = { 0, 0, 0 };
-    while (shoal_recording_cursor_poll(cursor, on_message, &c, 100) > 0)
+    lb_check_t c;
+    memset(&c, 0, sizeof(c));
+    while (shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100) > 0)
     {
     }
     assert_int_equal(c.next_seq, 45);

@@ -20,9 +20,9 @@
 #include "shoal/shoal_archive.h"
 #include "util/shoal_error.h"
 
-#define TERM    (64 * 1024)
-#define SEGMENT (128 * 1024)
-#define MTU     1408
+#define TERM    LB_TERM_LENGTH
+#define SEGMENT LB_SEGMENT_LENGTH
+#define MTU     LB_MTU
 
 typedef struct fixture_stct
 {
@@ -55,14 +55,10 @@ static int teardown(void **state)
 static int64_t record(fixture_t *f, int64_t start_position, int64_t count, size_t max_block, int64_t *id_out)
 {
     shoal_recording_descriptor_t d = archive_test_descriptor(start_position, TERM, SEGMENT, MTU);
-    const int64_t id = shoal_archive_catalog_add_recording(f->cat, &d);
-    assert_true(id >= 0);
     shoal_recording_writer_t *w;
-    assert_int_equal(shoal_recording_writer_open(&w, f->cat, id, start_position, d.initial_term_id, TERM, SEGMENT,
-                         SHOAL_ARCHIVE_FSYNC_NONE),
-        0);
     log_builder_t lb;
-    lb_init(&lb, TERM, MTU, d.initial_term_id, start_position, w);
+    const int64_t id = lb_start_recording(f->cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb);
+    assert_true(id >= 0);
     lb.max_block = max_block;
     for (int64_t seq = 0; seq < count; seq++)
     {
@@ -81,40 +77,7 @@ static int64_t record(fixture_t *f, int64_t start_position, int64_t count, size_
     return stop;
 }
 
-typedef struct check_stct
-{
-    int64_t next_seq;
-    int64_t last_position;
-    int64_t last_time;
-    shoal_recording_cursor_t *cursor;
-    int bad;
-} check_t;
-
-static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    check_t *c = clientd;
-    const int64_t seq = hdr->reserved_value;
-    if (seq != c->next_seq || len != lb_length_of(seq, MTU) || !lb_check_message(buf, len, seq) ||
-        hdr->position <= c->last_position || hdr->session_id != LB_SESSION_ID || hdr->stream_id != LB_STREAM_ID ||
-        (hdr->flags & SHOAL_FLAG_BEGIN) == 0 || (hdr->flags & SHOAL_FLAG_END) == 0 ||
-        hdr->term_id != 7 + (int32_t)((hdr->position - 1) / TERM))
-    {
-        c->bad++;
-    }
-    if (c->cursor != NULL)
-    {
-        const int64_t t = shoal_recording_cursor_timestamp_ns(c->cursor);
-        if (t < c->last_time || shoal_recording_cursor_position(c->cursor) != hdr->position)
-        {
-            c->bad++;
-        }
-        c->last_time = t;
-    }
-    c->last_position = hdr->position;
-    c->next_seq = seq + 1;
-}
-
-static int64_t read_all(const char *dir, int64_t id, int64_t position, int64_t first_seq, check_t *c)
+static int64_t read_all(const char *dir, int64_t id, int64_t position, int64_t first_seq, lb_check_t *c)
 {
     shoal_archive_reader_t *r;
     assert_int_equal(shoal_archive_reader_open(&r, dir), 0);
@@ -124,7 +87,7 @@ static int64_t read_all(const char *dir, int64_t id, int64_t position, int64_t f
     c->next_seq = first_seq;
     c->cursor = cursor;
     int n;
-    while ((n = shoal_recording_cursor_poll(cursor, on_message, c, 7)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, c, 7)) > 0)
     {
     }
     assert_int_equal(n, 0);
@@ -144,7 +107,7 @@ static void test_record_and_read_back(void **state)
     int64_t id;
     const int64_t stop = record(f, 0, 2000, 4096, &id);
     assert_true(stop > 4 * SEGMENT); /* several segments, padding at term ends */
-    check_t c;
+    lb_check_t c;
     assert_int_equal(read_all(f->dir, id, -1, 0, &c), stop);
     assert_int_equal(c.bad, 0);
     assert_int_equal(c.next_seq, 2000);
@@ -165,7 +128,7 @@ static void test_start_mid_term_and_big_blocks(void **state)
     int64_t id;
     const int64_t start = 5 * TERM + 4096; /* a recording joining a stream late */
     const int64_t stop = record(f, start, 700, TERM, &id);
-    check_t c;
+    lb_check_t c;
     assert_int_equal(read_all(f->dir, id, -1, 0, &c), stop);
     assert_int_equal(c.bad, 0);
     assert_int_equal(c.next_seq, 700);
@@ -253,11 +216,11 @@ static void test_cursor_positions_and_lengths(void **state)
     assert_non_null(strstr(shoal_errmsg(), "past the stop"));
 
     /* Read the first 40 messages, note where the 40th ends, then start there. */
-    check_t c;
+    lb_check_t c;
     memset(&c, 0, sizeof(c));
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
     c.cursor = cursor;
-    assert_int_equal(shoal_recording_cursor_poll(cursor, on_message, &c, 40), 40);
+    assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 40), 40);
     const int64_t mid = shoal_recording_cursor_position(cursor);
     assert_int_equal(mid, c.last_position);
     assert_false(shoal_recording_cursor_is_end(cursor));
@@ -267,7 +230,7 @@ static void test_cursor_positions_and_lengths(void **state)
     memset(&c, 0, sizeof(c));
     c.next_seq = 40;
     int n;
-    while ((n = shoal_recording_cursor_poll(cursor, on_message, &c, 100)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100)) > 0)
     {
     }
     assert_int_equal(c.bad, 0);
@@ -277,7 +240,7 @@ static void test_cursor_positions_and_lengths(void **state)
     /* A length: only the messages inside it. */
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, 0, mid), 0);
     memset(&c, 0, sizeof(c));
-    while ((n = shoal_recording_cursor_poll(cursor, on_message, &c, 100)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100)) > 0)
     {
     }
     assert_int_equal(c.next_seq, 40);
@@ -327,20 +290,19 @@ static void test_follow_live_recording(void **state)
 {
     fixture_t *f = *state;
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
-    const int64_t id = shoal_archive_catalog_add_recording(f->cat, &d);
     shoal_recording_writer_t *w;
-    assert_int_equal(shoal_recording_writer_open(&w, f->cat, id, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_DATA), 0);
     log_builder_t lb;
-    lb_init(&lb, TERM, MTU, 7, 0, w);
+    const int64_t id = lb_start_recording(f->cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb);
+    assert_true(id >= 0);
 
     shoal_archive_reader_t *r;
     assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
     shoal_recording_cursor_t *cursor;
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
-    check_t c;
+    lb_check_t c;
     memset(&c, 0, sizeof(c));
     c.cursor = cursor;
-    assert_int_equal(shoal_recording_cursor_poll(cursor, on_message, &c, 10), 0);
+    assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10), 0);
     assert_false(shoal_recording_cursor_is_end(cursor));
     int64_t seq = 0;
     for (int round = 0; round < 20; round++)
@@ -350,7 +312,7 @@ static void test_follow_live_recording(void **state)
             assert_int_equal(lb_append(&lb, seq, lb_length_of(seq, MTU)), 0);
         }
         assert_int_equal(lb_flush(&lb), 0);
-        while (shoal_recording_cursor_poll(cursor, on_message, &c, 10) > 0)
+        while (shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10) > 0)
         {
         }
         assert_int_equal(c.next_seq, seq);
@@ -361,7 +323,7 @@ static void test_follow_live_recording(void **state)
     /* The reader sees the stop in the catalog (read again at most once a ms). */
     for (int i = 0; i < 1000 && !shoal_recording_cursor_is_end(cursor); i++)
     {
-        assert_true(shoal_recording_cursor_poll(cursor, on_message, &c, 10) >= 0);
+        assert_true(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10) >= 0);
         usleep(1000);
     }
     assert_true(shoal_recording_cursor_is_end(cursor));
@@ -422,9 +384,9 @@ static void test_truncate_and_purge(void **state)
     assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
     shoal_recording_cursor_t *cursor;
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
-    check_t c;
+    lb_check_t c;
     memset(&c, 0, sizeof(c));
-    assert_int_equal(shoal_recording_cursor_poll(cursor, on_message, &c, 500), 500);
+    assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 500), 500);
     const int64_t cut = shoal_recording_cursor_position(cursor);
     assert_int_equal(shoal_recording_cursor_close(cursor), 0);
     assert_true(cut > SEGMENT && cut < stop - SEGMENT);
@@ -462,7 +424,7 @@ static void test_truncate_and_purge(void **state)
     assert_non_null(strstr(shoal_errmsg(), "whole message"));
 
     assert_int_equal(shoal_archive_catalog_truncate(f->cat, id, cut), 0);
-    check_t all;
+    lb_check_t all;
     assert_int_equal(read_all(f->dir, id, -1, 0, &all), cut);
     assert_int_equal(all.next_seq, 500);
     assert_int_equal(all.bad, 0);
@@ -504,10 +466,10 @@ static void test_corrupt_segment_and_catalog(void **state)
     assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
     shoal_recording_cursor_t *cursor;
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
-    check_t c;
+    lb_check_t c;
     memset(&c, 0, sizeof(c));
     int n;
-    while ((n = shoal_recording_cursor_poll(cursor, on_message, &c, 10)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10)) > 0)
     {
     }
     /* ...either hit a frame header (corrupt frame) or a payload (the message check sees it). */
@@ -552,14 +514,12 @@ static int full_disk_child(const char *dir, int64_t *committed_out)
     shoal_archive_catalog_t *cat;
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
+    log_builder_t lb;
     if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_NONE) < 0 ||
-        shoal_archive_catalog_add_recording(cat, &d) != 0 ||
-        shoal_recording_writer_open(&w, cat, 0, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_NONE) < 0)
+        lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb) != 0)
     {
         return 10;
     }
-    log_builder_t lb;
-    lb_init(&lb, TERM, MTU, 7, 0, w);
     int64_t seq = 0;
     while (lb.flushed < 100 * 1024)
     {
@@ -642,7 +602,7 @@ static void test_full_disk(void **state)
     assert_int_equal(shoal_archive_reader_describe(r, 0, &d), 0);
     assert_int_equal(d.stop_position, committed);
     assert_int_equal(shoal_archive_reader_close(r), 0);
-    check_t c;
+    lb_check_t c;
     const int64_t end = read_all(dir, 0, -1, 0, &c);
     assert_int_equal(c.bad, 0);
     assert_true(end <= committed && end > 0);
@@ -689,7 +649,7 @@ static void test_recovery_index_ahead_of_data(void **state)
      * 16 KiB: the stop is there (a frame whose header survived the cut counts:
      * without fsync a lost page inside a frame cannot be told from data). */
     assert_true(d.stop_position > TERM && d.stop_position <= TERM + 16384 + MTU);
-    check_t c;
+    lb_check_t c;
     assert_int_equal(read_all(f->dir, id, -1, 0, &c), d.stop_position);
     assert_int_equal(c.bad, 0);
     assert_true(c.next_seq > 0);
