@@ -334,20 +334,38 @@ static bool read_channel(const shoal_channel_command_t *cmd, size_t length, char
     return read_text((const uint8_t *)cmd, length, sizeof(*cmd), cmd->channel_length, out);
 }
 
+int shoal_driver_parse_request_channel(shoal_driver_conductor_t *c, int64_t correlation_id, const char *channel,
+    shoal_uri_t *uri, bool publication)
+{
+    if (shoal_uri_parse(channel, uri) < 0)
+    {
+        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
+        return -1;
+    }
+    const char *refused = NULL;
+    if (publication && uri->spy)
+    {
+        refused = "aeron-spy: is for subscriptions (a spy reads a local publication; publish on the aeron:udp channel)";
+    }
+    else if (!publication && uri->has_position)
+    {
+        refused = "init-term-id, term-id and term-offset place a publication; a subscription joins where the stream is";
+    }
+    if (NULL != refused)
+    {
+        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel, refused);
+        return -1;
+    }
+    return 0;
+}
+
 /* An add_publication goes to the medium its channel names. */
 static void on_add_publication(shoal_driver_conductor_t *c, int64_t client_id, int64_t correlation_id,
     int32_t stream_id, const char *channel, bool exclusive, int64_t now_ms)
 {
     shoal_uri_t uri;
-    if (shoal_uri_parse(channel, &uri) < 0)
+    if (shoal_driver_parse_request_channel(c, correlation_id, channel, &uri, true) < 0)
     {
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
-        return;
-    }
-    if (uri.spy)
-    {
-        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
-            "aeron-spy: is for subscriptions (a spy reads a local publication; publish on the aeron:udp channel)");
         return;
     }
     if (uri.has_position && !exclusive)

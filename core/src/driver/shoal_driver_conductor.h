@@ -288,6 +288,12 @@ int shoal_driver_tick_images(shoal_driver_conductor_t *c, int64_t now_ms);
 void shoal_driver_on_receive_endpoint_released(shoal_driver_conductor_t *c, shoal_receive_channel_endpoint_t *ep,
     int64_t now_ms);
 
+/* Parses an add request's channel into uri; -1 (the client told why) when it
+ * does not parse or names what this kind of request may not use (a spy for a
+ * publication, a start position for a subscription). */
+int shoal_driver_parse_request_channel(shoal_driver_conductor_t *c, int64_t correlation_id, const char *channel,
+    shoal_uri_t *uri, bool publication);
+
 /* The UDP channel of a request's parsed uri; -1 when it is no valid UDP
  * channel, the client told why (shoal_driver_udp_endpoints.c). */
 int shoal_driver_udp_channel_of(shoal_driver_conductor_t *c, shoal_udp_channel_t *ch, const shoal_uri_t *uri,

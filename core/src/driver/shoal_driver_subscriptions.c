@@ -93,15 +93,8 @@ void shoal_driver_on_add_subscription(shoal_driver_conductor_t *c, int64_t clien
     int32_t stream_id, const char *channel, int64_t now_ms)
 {
     shoal_uri_t uri;
-    if (shoal_uri_parse(channel, &uri) < 0)
+    if (shoal_driver_parse_request_channel(c, correlation_id, channel, &uri, false) < 0)
     {
-        shoal_driver_send_error(c, correlation_id, shoal_errcode(), shoal_errmsg());
-        return;
-    }
-    if (uri.has_position)
-    {
-        shoal_driver_send_channel_error(c, correlation_id, SHOAL_EURI, channel,
-            "init-term-id, term-id and term-offset place a publication; a subscription joins where the stream is");
         return;
     }
     if (uri.spy)
