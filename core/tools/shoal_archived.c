@@ -16,14 +16,6 @@
 #include "shoal/shoal_archive.h"
 #include "tool_signal.h"
 
-static volatile int stop_flag = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -121,7 +113,7 @@ int main(int argc, char **argv)
         return status;
     }
 
-    tool_on_stop_signals(on_signal);
+    tool_stop_on_signals();
     signal(SIGPIPE, SIG_IGN);
     if (!quiet)
     {
@@ -129,8 +121,8 @@ int main(int argc, char **argv)
             shoal_context_get_dir(ctx), (long)getpid());
         fflush(stdout);
     }
-    /* Runs on this thread until a signal sets stop_flag. */
-    int rc = shoal_archive_server_run(ctx, archive_dir, &stop_flag);
+    /* Runs on this thread until a signal sets tool_stop_flag. */
+    int rc = shoal_archive_server_run(ctx, archive_dir, &tool_stop_flag);
     if (rc < 0)
     {
         fprintf(stderr, "shoal-archived: %s\n", shoal_errmsg());

@@ -497,14 +497,6 @@ static char *scrape(void *clientd, size_t *length)
     return text;
 }
 
-static volatile sig_atomic_t stop_serving;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_serving = 1;
-}
-
 static int serve(const char *spec, scrape_t *s, long requests)
 {
     char err[256];
@@ -514,9 +506,9 @@ static int serve(const char *spec, scrape_t *s, long requests)
         fprintf(stderr, "shoal-stat: %s\n", err);
         return 2;
     }
-    tool_on_stop_signals(on_stop_signal); /* a signal interrupts accept so the loop ends */
+    tool_stop_on_signals(); /* a signal interrupts accept so the loop ends */
     fprintf(stderr, "shoal-stat: serving http://%s/metrics for %s\n", spec, s->dir);
-    for (long n = 0; !stop_serving && (requests < 0 || n < requests);)
+    for (long n = 0; !tool_stop_flag && (requests < 0 || n < requests);)
     {
         if (tool_http_serve_one(fd, scrape, s) >= 0)
         {

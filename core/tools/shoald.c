@@ -14,14 +14,6 @@
 #include "shoal/shoal.h"
 #include "tool_signal.h"
 
-static volatile int stop_flag = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -119,7 +111,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    tool_on_stop_signals(on_signal);
+    tool_stop_on_signals();
     signal(SIGPIPE, SIG_IGN);
 
     shoal_driver_t *driver = NULL;
@@ -137,7 +129,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     /* The driver works on its own thread; this one only waits for a signal. */
-    while (!stop_flag)
+    while (!tool_stop_flag)
     {
         struct timespec ts = { 0, 50 * 1000 * 1000 };
         nanosleep(&ts, NULL);

@@ -7,11 +7,21 @@
 #include <signal.h>
 #include <string.h>
 
-static inline void tool_on_stop_signals(void (*handler)(int))
+/* Set by SIGINT/SIGTERM once tool_stop_on_signals ran (a volatile int:
+ * shoal_driver_run and shoal_archive_server_run take its address). */
+static volatile int tool_stop_flag;
+
+static inline void tool_set_stop_flag(int sig)
+{
+    (void)sig;
+    tool_stop_flag = 1;
+}
+
+static inline void tool_stop_on_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
+    sa.sa_handler = tool_set_stop_flag;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
