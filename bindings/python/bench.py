@@ -15,6 +15,17 @@ the single-thread rows time the operation on 4096-message chunks and untimed the
   numpy batch    sub.poll_records(dtype, 4096) until N records were copied into numpy arrays
   end-to-end     a publisher thread offers N messages while the main thread poll_batch()es them
 
+read_records (a second table; --records N, 0 skips it): an embedded archive server records
+N 32-byte messages (64-byte frames) into a temporary archive directory, then, from the
+page cache (each run after a warm-up), per run:
+  read_records         reader.read_records(id, dtype) on an open reader: the records as a
+                       read-only strided view of the mapped segment files (no copy); every
+                       frame header is checked at each call, the mapping is the reader's
+  read_records, new reader   shoal.archive.open(dir) then read_records: maps the files each run
+  read_records + copy  read_records, then numpy.ascontiguousarray (one copy into a new array)
+  numpy.fromfile       the peer: numpy.fromfile of the same segment files' bytes (read(2)
+                       into a new array), records taken as the strided field of the frames
+
 pyzmq (Debian python3-zmq), PUSH -> PULL over inproc://, HWM unlimited, same shapes:
   offer          push.send(msg)
   poll callback  handler(pull.recv(), None) N times
@@ -23,9 +34,12 @@ pyzmq (Debian python3-zmq), PUSH -> PULL over inproc://, HWM unlimited, same sha
   end-to-end     a sender thread and the main thread receiving
 """
 import argparse
+import glob
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -36,6 +50,7 @@ import numpy as np
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 import shoal  # noqa: E402
+import shoal.archive  # noqa: E402
 
 try:
     import zmq
@@ -243,6 +258,116 @@ class ZmqBench(_Bench):
         return self._two_threads(lambda: self._fill(self.n), lambda: self._drain(self.n, recv))
 
 
+class ReadRecordsBench:
+    """read_records of a recording of n 32-byte messages, next to numpy.fromfile of its segment files."""
+
+    def __init__(self, n):
+        self.n = n
+        self.dir = "/dev/shm/shoal-pybench-rec-%d" % os.getpid()
+        self.archive_dir = tempfile.mkdtemp(prefix="shoal-bench-archive-")
+        with shoal.Context(dir=self.dir, dir_delete_on_shutdown=True, ipc_term_length="16m",
+                           archive_segment_length="256m") as ctx, shoal.Driver(ctx), shoal.Client(ctx) as client, \
+                shoal.ArchiveServer(ctx, self.archive_dir), shoal.Archive(client) as arc:
+            sub_id = arc.start_recording("aeron:ipc", 7)
+            with client.add_exclusive_publication("aeron:ipc", 7) as pub:
+                if not pub.wait_connected(timeout=5):
+                    raise SystemExit("bench: the recording did not connect")
+                rec = np.zeros(n, dtype=DTYPE)
+                rec["seq"] = np.arange(n)
+                raw = rec.view(np.uint8).reshape(n, MSG_LENGTH)
+                offer = pub.offer_nowait
+                for i in range(n):
+                    while offer(raw[i]) < 0:
+                        pass
+                deadline = time.monotonic() + 60
+                while True:
+                    recs = arc.recordings()
+                    if recs and arc.recording_position(recs[-1].recording_id) >= pub.position:
+                        break
+                    if time.monotonic() > deadline:
+                        raise SystemExit("bench: the archive did not record everything")
+                    time.sleep(0.01)
+            arc.stop_recording(sub_id)
+        self.reader = shoal.archive.open(self.archive_dir)
+        (self.desc,) = self.reader.recordings()
+        if self.desc.start_position != 0:
+            raise SystemExit("bench: the fromfile peer expects a recording from position 0")
+        self.rid = self.desc.recording_id
+        self.segments = sorted(glob.glob(os.path.join(self.archive_dir, "%d-*.rec" % self.rid)),
+                               key=lambda f: int(f.rsplit("-", 1)[1][:-4]))
+        self.frame = np.dtype([("header", "V32"), ("record", DTYPE)])
+        self.frames = (self.desc.stop_position - self.desc.start_position) // 64
+        first = self.reader.read_records(self.rid, DTYPE)
+        if len(first) != n or not np.array_equal(first["seq"], np.arange(n)):
+            raise SystemExit("bench: read_records did not return the recorded messages")
+
+    def close(self):
+        self.reader.close()
+        shutil.rmtree(self.archive_dir, ignore_errors=True)
+
+    def read_records(self):
+        t = time.perf_counter()
+        r = self.reader.read_records(self.rid, DTYPE)
+        return time.perf_counter() - t, r
+
+    def read_records_new_reader(self):
+        t = time.perf_counter()
+        with shoal.archive.open(self.archive_dir) as reader:
+            r = reader.read_records(self.rid, DTYPE)
+        return time.perf_counter() - t, r
+
+    def read_records_copy(self):
+        t = time.perf_counter()
+        r = np.ascontiguousarray(self.reader.read_records(self.rid, DTYPE))
+        return time.perf_counter() - t, r
+
+    def fromfile(self):
+        t = time.perf_counter()
+        parts = []
+        left = self.frames
+        for seg in self.segments:   # the recording starts at position 0: frames from each file's start
+            count = min(left, os.path.getsize(seg) // 64)
+            parts.append(np.fromfile(seg, dtype=self.frame, count=count)["record"])
+            left -= count
+            if left == 0:
+                break
+        r = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return time.perf_counter() - t, r
+
+
+READ_OPERATIONS = [
+    ("read_records", "read_records", "strided view of the mapped segments (the reader's mapping)"),
+    ("read_records, new reader", "read_records_new_reader", "open the archive, map the segments, view"),
+    ("read_records + copy", "read_records_copy", "numpy.ascontiguousarray of that view"),
+    ("numpy.fromfile", "fromfile", "the same segment bytes read(2) into memory"),
+]
+
+
+def read_records_table(n, runs):
+    bench = ReadRecordsBench(n)
+    try:
+        rates = {op: [] for op, _, _ in READ_OPERATIONS}
+        for _, method, _ in READ_OPERATIONS:   # warm-up: the page cache and the allocator
+            getattr(bench, method)()
+        for _ in range(runs):
+            for op, method, _ in READ_OPERATIONS:
+                elapsed, r = getattr(bench, method)()
+                if len(r) != n:
+                    raise SystemExit("bench: %s returned %d records, not %d" % (op, len(r), n))
+                rates[op].append(n / elapsed)
+        print("\nread_records: %d records of %d bytes (%.0f MB of segments in %s), %d runs; median records/s "
+              "(min..max, spread); goal >= 50M/s" % (n, MSG_LENGTH, bench.desc.stop_position / 1e6,
+                                                     os.path.dirname(bench.archive_dir), runs))
+        header = "%-25s | %-36s | %s" % ("operation", "records/s", "what")
+        print(header)
+        print("-" * (len(header) + 30))
+        for op, _, what in READ_OPERATIONS:
+            text, _ = summary(rates[op])
+            print("%-25s | %-36s | %s" % (op, text, what))
+    finally:
+        bench.close()
+
+
 OPERATIONS = [
     ("offer", "offer_nowait", "send"),
     ("poll callback", "poll(handler)", "recv + handler"),
@@ -269,7 +394,13 @@ def main(argv=None):
     parser.add_argument("-n", "--messages", type=int, default=100_000, help="messages per run (default 100000)")
     parser.add_argument("-r", "--runs", type=int, default=5, help="runs per cell (default 5)")
     parser.add_argument("--no-zmq", action="store_true", help="skip pyzmq")
+    parser.add_argument("--records", type=int, default=2_000_000,
+                        help="records of the read_records table (default 2000000; 0: skip it)")
+    parser.add_argument("--only-records", action="store_true", help="only the read_records table")
     args = parser.parse_args(argv)
+    if args.only_records:
+        read_records_table(args.records, args.runs)
+        return 0
 
     benches = {"shoal": ShoalBench(args.messages)}
     if zmq is not None and not args.no_zmq:
@@ -306,6 +437,8 @@ def main(argv=None):
             z_text, z_med = summary(results["pyzmq"][op])
             line += " | %-19s %-28s | %5.1fx" % (zmq_call, z_text, s_med / z_med)
         print(line)
+    if args.records > 0:
+        read_records_table(args.records, args.runs)
     return 0
 
 

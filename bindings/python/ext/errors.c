@@ -9,7 +9,7 @@
 PyObject *ShoalError, *OfferError, *NotConnected, *BackPressured, *AdminAction, *MaxPositionExceeded;
 PyObject *ClosedError, *InvalidArgument, *UriError, *MessageTooLarge, *OutOfMemory, *ShoalIOError;
 PyObject *ShoalTimeoutError, *DriverError, *ClashError, *NoDriverError, *DriverActiveError;
-PyObject *InvalidStateError;
+PyObject *InvalidStateError, *UnknownRecordingError;
 
 /* The URI key a SHOAL_EURI message is about: "... key 'k' ..." or, for a bad
  * value, a parameter key of the URI that the text before " in channel URI"
@@ -292,6 +292,8 @@ int errors_add_to_module(PyObject *m)
             "Another driver is active on the directory (SHOAL_EACTIVE)." },
         { &InvalidStateError, "InvalidStateError", &ShoalError, NULL,
             "Call not valid in the current state (SHOAL_ESTATE)." },
+        { &UnknownRecordingError, "UnknownRecordingError", &InvalidArgument, PyExc_LookupError,
+            "The archive has no such recording (never made, or purged)." },
     };
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
     {

@@ -10,7 +10,7 @@
 extern PyObject *ShoalError, *OfferError, *NotConnected, *BackPressured, *AdminAction, *MaxPositionExceeded;
 extern PyObject *ClosedError, *InvalidArgument, *UriError, *MessageTooLarge, *OutOfMemory, *ShoalIOError;
 extern PyObject *ShoalTimeoutError, *DriverError, *ClashError, *NoDriverError, *DriverActiveError;
-extern PyObject *InvalidStateError;
+extern PyObject *InvalidStateError, *UnknownRecordingError;
 
 /* Creates the exception classes and adds them to module m. -1 with an exception. */
 int errors_add_to_module(PyObject *m);

@@ -7,7 +7,10 @@
  * One file per type: context.c, driver.c, client.c (+ child.c: what
  * publications and subscriptions share), publication.c, claim.c,
  * subscription.c (+ records.c: poll_records / poll_into), image.c,
- * views.c (log views, Header), cnc.c. Shared: handle.c (open/closing state,
+ * views.c (log views, Header), cnc.c; the archive: archive_reader.c
+ * (ArchiveReader, offline) with recording_cursor.c (messages()),
+ * recording_map.c (read_records) and recording_descriptor.c,
+ * archive_server.c (ArchiveServer), archive_client.c (Archive). Shared: handle.c (open/closing state,
  * deferred close, close()/with/closed -- lifetimes are described there),
  * errors.c (exceptions, result codes), wait.c (waiting without the GIL).
  *
@@ -21,6 +24,9 @@
  *   poll() calls the Python handler from inside the C poll. Neither path
  *   allocates per message beyond the Python objects it hands out.
  */
+#include "archive_client.h"
+#include "archive_reader.h"
+#include "archive_server.h"
 #include "claim.h"
 #include "client.h"
 #include "cnc.h"
@@ -28,6 +34,9 @@
 #include "errors.h"
 #include "image.h"
 #include "publication.h"
+#include "recording_cursor.h"
+#include "recording_descriptor.h"
+#include "recording_map.h"
 #include "subscription.h"
 #include "views.h"
 
@@ -90,6 +99,12 @@ PyMODINIT_FUNC PyInit__shoal(void)
         { "Image", &ImageType },
         { "_LogExporter", &LogExporterType },
         { "Cnc", &CncType.type },
+        { "ArchiveReader", &ArchiveReaderType.type },
+        { "ArchiveServer", &ArchiveServerType.type },
+        { "Archive", &ArchiveType.type },
+        { "RecordingCursor", &RecordingCursorType },
+        { "_RecordingMap", &RecordingMapType },
+        { "RecordingDescriptor", &RecordingDescriptorType },
     };
     static const struct
     {
@@ -123,6 +138,10 @@ PyMODINIT_FUNC PyInit__shoal(void)
         { "ACTION_COMMIT", SHOAL_ACTION_COMMIT },
         { "ACTION_CONTINUE", SHOAL_ACTION_CONTINUE },
     };
+    if (recording_descriptor_init() < 0)
+    {
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {
         if (PyType_Ready(types[i].type) < 0)

@@ -51,6 +51,12 @@ Image handlers
   in a handler goes to ``sys.unraisablehook``; the client goes on. Handlers must not add
   or close anything (``InvalidStateError``).
 
+Archive
+  ``shoal.ArchiveServer(ctx, dir)`` runs an archive server in this process and
+  ``shoal.Archive(client)`` controls one (record, list, replay, truncate, purge); ``shoal.archive.open(dir)`` reads an archive directory offline (no driver): its
+  recordings, their messages, and fixed-size records as numpy arrays
+  (:mod:`shoal.archive`, docs/archive.md).
+
 The complete low-level C API is available as :mod:`shoal._swig` (SWIG-generated).
 """
 from ._shoal import (  # noqa: F401
@@ -82,6 +88,9 @@ from ._shoal import (  # noqa: F401
     OK,
     VERSION_NUMBER,
     AdminAction,
+    Archive,
+    ArchiveReader,
+    ArchiveServer,
     BackPressured,
     Claim,
     ClashError,
@@ -102,10 +111,13 @@ from ._shoal import (  # noqa: F401
     OfferError,
     OutOfMemory,
     Publication,
+    RecordingCursor,
+    RecordingDescriptor,
     ShoalError,
     ShoalIOError,
     Subscription,
     TimeoutError,
+    UnknownRecordingError,
     UriError,
     last_error,
     raise_for_code,
@@ -143,4 +155,7 @@ __all__ = [
     "NOT_CONNECTED", "BACK_PRESSURED", "ADMIN_ACTION", "CLOSED", "MAX_POSITION_EXCEEDED", "ERROR",
     "FLAG_BEGIN", "FLAG_END", "FLAG_EOS", "ACTION_ABORT", "ACTION_BREAK", "ACTION_COMMIT", "ACTION_CONTINUE",
     "version", "last_error", "raise_for_code", "result_name", "RESULT_NAMES", "__version__",
+    "ArchiveReader", "RecordingCursor", "RecordingDescriptor", "UnknownRecordingError", "Archive", "ArchiveServer",
 ]
+
+from . import archive  # noqa: E402,F401  (shoal.archive.open)

@@ -1,0 +1,115 @@
+/*
+ * shoal.ArchiveServer(ctx, archive_dir): shoal_archive_server_start on the
+ * context's driver directory (a driver must run there: shoal.Driver or
+ * shoald). Its settings are the context's (archive_segment_length,
+ * archive_fsync, archive_control_stream_id, ...; SHOAL_ARCHIVE_*). It is one
+ * of the context's users, as a Driver is; close() stops every recording (each
+ * gets its stop position) and the server's thread.
+ */
+#include "archive_server.h"
+
+#include "context.h"
+#include "errors.h"
+
+#include "shoal/shoal_archive.h"
+
+typedef struct
+{
+    HandleObject h;     /* c_handle: the shoal_archive_server_t */
+    ContextObject *ctx; /* strong; the server is one of its users */
+    PyObject *dir;      /* str: the archive directory */
+    int started;
+} ArchiveServerObject;
+
+/* The server's own client runs its conductor on a thread: a context last
+ * used by Client(ctx, invoker=True) must not make it an invoker client,
+ * whose duty nobody would run (starts on a context are serialised, and every
+ * Client start sets the flag it needs). */
+static void *archive_server_start(shoal_context_t *ctx, void *arg)
+{
+    shoal_archive_server_t *srv = NULL;
+    if (shoal_context_set_use_conductor_invoker(ctx, false) < 0)
+    {
+        return NULL;
+    }
+    return shoal_archive_server_start(&srv, ctx, arg) < 0 ? NULL : srv;
+}
+
+static int ArchiveServer_init(ArchiveServerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = { "ctx", "archive_dir", NULL };
+    PyObject *ctx, *bytes = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&:ArchiveServer", kwlist, &ctx, PyUnicode_FSConverter, &bytes))
+    {
+        return -1;
+    }
+    int rc = context_user_open(&self->h, ctx, "ArchiveServer", &self->started, &self->ctx, archive_server_start,
+        PyBytes_AS_STRING(bytes));
+    if (rc == 0)
+    {
+        self->dir = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(bytes));
+    }
+    Py_DECREF(bytes);
+    return rc < 0 || NULL == self->dir ? -1 : 0;
+}
+
+static int archive_server_release(HandleObject *h, void *srv)
+{
+    Py_BEGIN_ALLOW_THREADS shoal_archive_server_close(srv);
+    Py_END_ALLOW_THREADS context_user_end(((ArchiveServerObject *)h)->ctx);
+    return 0;
+}
+
+static PyObject *ArchiveServer_get_dir(ArchiveServerObject *self, void *closure)
+{
+    (void)closure;
+    if (NULL == self->dir)
+    {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(self->dir);
+    return self->dir;
+}
+
+static PyObject *ArchiveServer_repr(ArchiveServerObject *self)
+{
+    if (!handle_is_open(&self->h))
+    {
+        return PyUnicode_FromString("<shoal.ArchiveServer closed>");
+    }
+    return PyUnicode_FromFormat("<shoal.ArchiveServer archive_dir=%R>", self->dir);
+}
+
+static void ArchiveServer_dealloc(ArchiveServerObject *self)
+{
+    handle_release_now(&self->h);
+    Py_XDECREF(self->ctx);
+    Py_XDECREF(self->dir);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef ArchiveServer_methods[] = {
+    HANDLE_METHODS("close($self, /)\n--\n\nStops the recordings (each gets its stop position), the replays and the "
+                   "server's thread (idempotent)."),
+    { NULL } /* sentinel */
+};
+
+static PyGetSetDef ArchiveServer_getset[] = {
+    { "archive_dir", (getter)ArchiveServer_get_dir, NULL, "The archive directory.", NULL },
+    HANDLE_GETSET_CLOSED("True once closed."), { NULL } /* sentinel */
+};
+
+HandleType ArchiveServerType = {
+    .type = {
+        SHOAL_TYPE_HEAD("ArchiveServer", ArchiveServerObject, ArchiveServer_dealloc, Py_TPFLAGS_DEFAULT,
+            "ArchiveServer(ctx, archive_dir)\n--\n\n"
+            "An archive server on its own thread (shoal_archive_server_start): records what shoal.Archive "
+            "clients ask for into archive_dir (created if missing; what a crash left is recovered) and answers "
+            "them on the context's archive control streams. A driver must run on the context's directory. "
+            "A context manager."),
+        .tp_repr = (reprfunc)ArchiveServer_repr,
+        HANDLE_CONSTRUCTED_SLOTS(ArchiveServer),
+    },
+    .name = "ArchiveServer",
+    .release = archive_server_release,
+};

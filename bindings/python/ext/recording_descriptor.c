@@ -1,0 +1,112 @@
+/*
+ * shoal.RecordingDescriptor: a named tuple (PyStructSequence) of the fields of
+ * shoal_recording_descriptor_t, strings copied, so it is safe to keep.
+ */
+#include "recording_descriptor.h"
+
+#include "errors.h"
+
+PyTypeObject RecordingDescriptorType;
+
+static PyStructSequence_Field descriptor_fields[] = {
+    { "recording_id", "The recording's id in its archive." },
+    { "start_position", "Stream position of the first recorded byte." },
+    { "stop_position", "Stream position after the last recorded byte; -1 while recording." },
+    { "start_timestamp_ns", "CLOCK_REALTIME ns when the recording started." },
+    { "stop_timestamp_ns", "CLOCK_REALTIME ns when it stopped; -1 while recording." },
+    { "initial_term_id", "The recorded stream's initial term id." },
+    { "term_length", "The recorded stream's term length." },
+    { "mtu", "The recorded stream's mtu." },
+    { "segment_length", "Bytes a segment file of the recording holds." },
+    { "session_id", "The recorded publication's session id." },
+    { "stream_id", "The recorded stream id." },
+    { "channel", "The recorded channel URI." },
+    { "source_identity", "Where the recorded stream came from (the sender's address, or 'aeron:ipc')." },
+    { NULL, NULL },
+};
+
+static PyStructSequence_Desc descriptor_desc = {
+    "shoal.RecordingDescriptor",
+    "A recording as the archive's catalog describes it (a named tuple; positions are stream positions, "
+    "timestamps CLOCK_REALTIME ns).",
+    descriptor_fields,
+    13,
+};
+
+int recording_descriptor_init(void)
+{
+    if (NULL != RecordingDescriptorType.tp_name)
+    {
+        return 0;
+    }
+    return PyStructSequence_InitType2(&RecordingDescriptorType, &descriptor_desc);
+}
+
+static PyObject *text(const char *s)
+{
+    return PyUnicode_DecodeUTF8(NULL != s ? s : "", NULL != s ? (Py_ssize_t)strlen(s) : 0, "replace");
+}
+
+PyObject *recording_descriptor_new(const shoal_recording_descriptor_t *d)
+{
+    PyObject *t = PyStructSequence_New(&RecordingDescriptorType);
+    if (NULL == t)
+    {
+        return NULL;
+    }
+    PyObject *values[13] = {
+        PyLong_FromLongLong(d->recording_id),
+        PyLong_FromLongLong(d->start_position),
+        PyLong_FromLongLong(d->stop_position),
+        PyLong_FromLongLong(d->start_timestamp_ns),
+        PyLong_FromLongLong(d->stop_timestamp_ns),
+        PyLong_FromLong(d->initial_term_id),
+        PyLong_FromLong(d->term_length),
+        PyLong_FromLong(d->mtu),
+        PyLong_FromLong(d->segment_length),
+        PyLong_FromLong(d->session_id),
+        PyLong_FromLong(d->stream_id),
+        text(d->channel),
+        text(d->source_identity),
+    };
+    int failed = 0;
+    for (int i = 0; i < 13; i++)
+    {
+        if (NULL == values[i])
+        {
+            failed = 1;
+        }
+        PyStructSequence_SET_ITEM(t, i, NULL != values[i] ? values[i] : (Py_INCREF(Py_None), Py_None));
+    }
+    if (failed)
+    {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+void recording_list_add(void *clientd, const shoal_recording_descriptor_t *d)
+{
+    recording_list_t *l = clientd;
+    if (l->failed)
+    {
+        return;
+    }
+    PyObject *row = recording_descriptor_new(d);
+    if (NULL == row || PyList_Append(l->list, row) < 0)
+    {
+        l->failed = 1;
+    }
+    Py_XDECREF(row);
+}
+
+PyObject *recording_list_result(recording_list_t *l, int rc, const char *what)
+{
+    if (l->failed || rc < 0)
+    {
+        Py_CLEAR(l->list);
+        return l->failed ? NULL : raise_last_error(what);
+    }
+    return l->list;
+}

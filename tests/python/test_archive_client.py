@@ -1,0 +1,65 @@
+"""shoal.Archive and shoal.ArchiveServer: recording, listing, replay, truncate, purge."""
+import time
+
+import pytest
+
+import shoal
+import shoal.archive
+from test_archive_offline import STREAM, archive_dir, env, record, wait_recorded  # noqa: F401 (fixtures)
+
+
+def drain(sub, count, timeout=10.0):
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
+        out.extend((bytes(v), h.position) for v, h in sub.poll_batch(256, timeout=0.05))
+    return out
+
+
+def test_record_list_position_stop(env, archive_dir):
+    client, server, arc = env
+    assert server.archive_dir == archive_dir and arc.client is client and arc.control_session_id >= 0
+    rid, positions = record(env, [b"hello %d" % i for i in range(100)], stop=False)
+    (d,) = arc.recordings()
+    assert d.recording_id == rid and d.stop_position == -1, "still recording"
+    assert arc.recording_position(rid) == positions[-1]
+    with pytest.raises(shoal.InvalidArgument):
+        arc.stop_recording(123456789)
+    assert arc.recordings(from_id=rid + 1) == []
+
+
+def test_truncate_and_purge(env, archive_dir):
+    _, _, arc = env
+    rid, positions = record(env, [b"%06d" % i for i in range(500)])
+    arc.truncate(rid, positions[249])
+    with shoal.archive.open(archive_dir) as rd:
+        assert rd.describe(rid).stop_position == positions[249]
+        assert [bytes(v) for v, _ in rd.messages(rid)] == [b"%06d" % i for i in range(250)]
+    arc.purge(rid)
+    assert arc.recordings() == []
+    with shoal.archive.open(archive_dir) as rd:
+        with pytest.raises(shoal.UnknownRecordingError):
+            rd.describe(rid)
+    with pytest.raises(shoal.ShoalError):
+        arc.purge(rid)
+
+
+def test_archive_closes_with_its_client(env):
+    client, _, arc = env
+    other = shoal.Archive(client)
+    assert not other.closed
+    other.close()
+    assert other.closed
+    with pytest.raises(shoal.ClosedError):
+        other.recordings()
+
+
+def test_no_server_is_a_timeout(shoal_dir):
+    with shoal.Context(dir=shoal_dir, DIR_DELETE_ON_SHUTDOWN=1, archive_message_timeout_ms=300) as ctx, \
+            shoal.Driver(ctx), shoal.Client(ctx) as client:
+        t = time.monotonic()
+        with pytest.raises(shoal.TimeoutError):
+            shoal.Archive(client)
+        assert time.monotonic() - t < 5
+
+
