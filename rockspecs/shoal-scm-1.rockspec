@@ -1,6 +1,6 @@
 -- LuaRocks package of shoal's Lua front-end for LuaJIT: the FFI module
--- `shoal` (shoal.lua with shoal_cdef.lua, shoal_archive_cdef.lua, shoal_library.lua and
--- shoal_images.lua, shoal_response.lua), the SWIG module `shoal.swig`, and the C library they
+-- `shoal` (shoal.lua with shoal_cdef.lua, shoal_archive_cdef.lua, shoal_archive.lua,
+-- shoal_library.lua, shoal_images.lua, shoal_response.lua), the SWIG module `shoal.swig`, and the C library they
 -- load (libshoal.so.0), built from
 -- this source tree with CMake. From the repository root:
 --   luarocks --lua-version=5.1 make            (Debian's luarocks; LuaJIT is Lua 5.1)
@@ -33,7 +33,7 @@ build = {
       [[cmake --build build/rock -j2 --target shoal shoal_swig_lua]],
    install_command = [[mkdir -p "$(LUADIR)" "$(LIBDIR)/shoal" && ]] ..
       [[cp bindings/lua/shoal.lua bindings/lua/shoal_cdef.lua bindings/lua/shoal_archive_cdef.lua ]] ..
-      [[bindings/lua/shoal_library.lua ]] ..
+      [[bindings/lua/shoal_archive.lua bindings/lua/shoal_library.lua ]] ..
       [[bindings/lua/shoal_images.lua bindings/lua/shoal_response.lua "$(LUADIR)/" && ]] ..
       [[cp -L build/rock/libshoal.so.0 "$(LIBDIR)/shoal/" && ]] ..
       [[cp build/rock/lua/shoal/swig.so "$(LIBDIR)/shoal/swig.so"]],

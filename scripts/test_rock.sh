@@ -16,7 +16,7 @@ luarocks --lua-version=5.1 --tree="$tree" make rockspecs/shoal-scm-1.rockspec > 
 luarocks --lua-version=5.1 --tree="$tree" list --porcelain
 lua_dir="$tree/share/lua/5.1" lib_dir="$tree/lib/lua/5.1"
 for f in "$lua_dir/shoal.lua" "$lua_dir/shoal_cdef.lua" "$lua_dir/shoal_archive_cdef.lua" "$lua_dir/shoal_library.lua" \
-    "$lua_dir/shoal_images.lua" "$lua_dir/shoal_response.lua" \
+    "$lua_dir/shoal_images.lua" "$lua_dir/shoal_response.lua" "$lua_dir/shoal_archive.lua" \
     "$lib_dir/shoal/swig.so" "$lib_dir/shoal/libshoal.so.0"; do
   [ -e "$f" ] || { echo "FAIL: the rock did not install $f"; exit 1; }
 done

@@ -3,6 +3,7 @@
 shoal-lua: runs a strategy script on shoal under LuaJIT.
 
   shoal-lua [options] script.lua [script arguments...]
+  shoal-lua --replay ARCHIVE_DIR:RECORDING_ID [--rate N] [--capture DIR] script.lua [args...]
   luajit bindings/lua/run.lua [options] script.lua [script arguments...]
 
 Options (each overrides the script's `config`):
@@ -14,6 +15,11 @@ Options (each overrides the script's `config`):
   --duration SECONDS   stop after this long (default: run until stopped)
   --idle busy-spin|backoff|sleep   what the loop does when there is no work (default backoff)
   --quiet              no [shoal-lua] lines on stderr
+  --replay DIR:ID      backtest: run the script over recording ID of the archive in DIR, with no
+                       driver (shoal_backtest.lua tells how: on_timer follows recorded time,
+                       publications are simulated and keep what the script sends)
+  --rate N             with --replay: deliver at N times the recorded speed (default: as fast as it can)
+  --capture DIR        with --replay: write each publication's messages to DIR/<name>.msgs
 
 The script is a Lua chunk that defines hooks, either as globals or in a table
 it returns (the table wins):
@@ -42,6 +48,10 @@ package.path = HERE .. "/?.lua;" .. package.path
 local ffi = require "ffi"
 local shoal = require "shoal"
 
+-- A script's prints are its log: line by line even into a file or a pipe
+-- (whoever reads it, e.g. a supervisor waiting for a start line, sees each line when printed).
+io.stdout:setvbuf("line")
+
 local quiet = false
 local function log(fmt, ...)
     if not quiet then
@@ -55,7 +65,8 @@ local function die(msg, code)
 end
 
 local USAGE = "usage: shoal-lua [--dir DIR] [--embedded-driver] [--set KEY=VALUE]... [--config FILE] "
-    .. "[--timer-ms N] [--duration S] [--idle busy-spin|backoff|sleep] [--quiet] script.lua [args...]"
+    .. "[--timer-ms N] [--duration S] [--idle busy-spin|backoff|sleep] [--quiet] "
+    .. "[--replay ARCHIVE_DIR:RECORDING_ID [--rate N] [--capture DIR]] script.lua [args...]"
 
 -- ------------------------------------------------------------ arguments
 
@@ -91,6 +102,15 @@ while i <= #arg do
         opts.idle = value()
     elseif a == "--quiet" then
         quiet = true
+    elseif a == "--replay" then
+        opts.replay = value()
+    elseif a == "--rate" then
+        opts.rate = tonumber(value())
+        if not opts.rate or opts.rate <= 0 then
+            die("--rate expects a number > 0 (times the recorded speed)")
+        end
+    elseif a == "--capture" then
+        opts.capture = value()
     elseif a == "-h" or a == "--help" then
         print(USAGE)
         os.exit(0)
@@ -102,6 +122,12 @@ while i <= #arg do
     i = i + 1
 end
 local script = arg[i] or die(USAGE)
+if opts.replay and (opts.dir or opts.embedded_driver or next(opts.set)) then
+    die("--replay runs without a driver: --dir, --embedded-driver and --set do not apply")
+end
+if (opts.rate or opts.capture) and not opts.replay then
+    die("--rate and --capture go with --replay")
+end
 local script_args = {}
 for k = i + 1, #arg do
     script_args[#script_args + 1] = arg[k]
@@ -212,70 +238,75 @@ local function signalled()
     end
 end
 
--- ------------------------------------------------------------ shoal set-up
-
-local settings = {}
-for k, v in pairs(config.settings or {}) do
-    settings[k] = v
-end
-for k, v in pairs(opts.set) do
-    settings[k] = v
-end
-if config.dir then
-    settings.dir = config.dir
-end
-local ok_ctx, ctx = pcall(shoal.context, settings)
-if not ok_ctx then
-    die(tostring(ctx))
-end
-local driver
-if config.embedded_driver then
-    local d, derr = shoal.driver(ctx)
-    if not d then
-        die("cannot start the embedded driver: " .. derr, 3)
-    end
-    driver = d
-    log("embedded driver on %s", ctx:dir())
-end
-local client, cerr = shoal.client(ctx)
-if not client then
-    die(("cannot connect to a driver on %s: %s (start shoald, or use --embedded-driver)"):format(ctx:dir(), cerr), 3)
-end
-
-local api = { pub = {}, sub = {}, client = client, shoal = shoal, args = script_args, config = config,
-    now_ns = shoal.now_ns, dir = ctx:dir() }
+local api = { pub = {}, sub = {}, shoal = shoal, args = script_args, config = config, now_ns = shoal.now_ns }
 local running = true
 function api.stop()
     running = false
 end
 
+-- ------------------------------------------------------------ live set-up
+
+local ctx, driver, client
 local subs = {}
-for k, name in ipairs(sub_names) do
-    local ep = config.subscriptions[name]
-    local s, serr = client:add_subscription(ep.channel, ep.stream)
-    if not s then
-        die(("subscription %s (%s stream %d): %s"):format(name, ep.channel, ep.stream, serr), 3)
+
+local function live_open()
+    local settings = {}
+    for k, v in pairs(config.settings or {}) do
+        settings[k] = v
     end
-    api.sub[name] = s
-    subs[k] = s
-    log("subscription %s: %s stream %d", name, ep.channel, ep.stream)
-end
-for _, name in ipairs(pub_names) do
-    local ep = config.publications[name]
-    local p, perr = client:add_publication(ep.channel, ep.stream, ep.exclusive)
-    if not p then
-        die(("publication %s (%s stream %d): %s"):format(name, ep.channel, ep.stream, perr), 3)
+    for k, v in pairs(opts.set) do
+        settings[k] = v
     end
-    api.pub[name] = p
-    log("publication %s: %s stream %d%s", name, ep.channel, ep.stream, ep.exclusive and " (exclusive)" or "")
+    if config.dir then
+        settings.dir = config.dir
+    end
+    local ok_ctx
+    ok_ctx, ctx = pcall(shoal.context, settings)
+    if not ok_ctx then
+        die(tostring(ctx))
+    end
+    if config.embedded_driver then
+        local d, derr = shoal.driver(ctx)
+        if not d then
+            die("cannot start the embedded driver: " .. derr, 3)
+        end
+        driver = d
+        log("embedded driver on %s", ctx:dir())
+    end
+    local cerr
+    client, cerr = shoal.client(ctx)
+    if not client then
+        die(("cannot connect to a driver on %s: %s (start shoald, or use --embedded-driver)"):format(ctx:dir(), cerr),
+            3)
+    end
+    api.client, api.dir = client, ctx:dir()
+    for k, name in ipairs(sub_names) do
+        local ep = config.subscriptions[name]
+        local s, serr = client:add_subscription(ep.channel, ep.stream)
+        if not s then
+            die(("subscription %s (%s stream %d): %s"):format(name, ep.channel, ep.stream, serr), 3)
+        end
+        api.sub[name] = s
+        subs[k] = s
+        log("subscription %s: %s stream %d", name, ep.channel, ep.stream)
+    end
+    for _, name in ipairs(pub_names) do
+        local ep = config.publications[name]
+        local p, perr = client:add_publication(ep.channel, ep.stream, ep.exclusive)
+        if not p then
+            die(("publication %s (%s stream %d): %s"):format(name, ep.channel, ep.stream, perr), 3)
+        end
+        api.pub[name] = p
+        log("publication %s: %s stream %d%s", name, ep.channel, ep.stream, ep.exclusive and " (exclusive)" or "")
+    end
 end
 
--- ------------------------------------------------------------ the loop
+-- ------------------------------------------------------------ the live loop
 
 local now_ns, sleep = shoal.now_ns, shoal.sleep
-local nsubs = #subs
 
-local function loop()
+local function live_loop()
+    local nsubs = #subs
     local start = now_ns()
     local deadline = opts.duration and (start + opts.duration * 1e9) or math.huge
     local next_timer = timer_ns > 0 and (start + timer_ns) or math.huge
@@ -332,6 +363,33 @@ local function loop()
     return messages, (now_ns() - start) / 1e9
 end
 
+-- ------------------------------------------------------------ the replay (backtest)
+
+local backtest, replay
+local recorded_now = 0
+
+local function replay_open()
+    backtest = require "shoal_backtest"
+    replay = backtest.open(shoal, { spec = opts.replay, config = config, sub_names = sub_names,
+        pub_names = pub_names, api = api, log = log, die = die })
+    recorded_now = replay.desc.start_timestamp_ns
+    api.now_ns = function()
+        return recorded_now
+    end
+end
+
+local function replay_loop()
+    local messages, secs, ended = backtest.loop(shoal, { state = replay, on_message = on_message, on_timer = on_timer,
+        timer_ns = timer_ns, batch = batch, rate = opts.rate, duration = opts.duration, signalled = signalled,
+        log = log, running = function() return running end, set_now = function(t) recorded_now = t end })
+    if ended then
+        log("end of recording %d at position %d", replay.desc.recording_id, replay.cursor:position())
+    end
+    return messages, secs
+end
+
+-- ------------------------------------------------------------ run
+
 local status = 0
 local function run_hook(name, ...)
     local fn = hooks[name]
@@ -346,8 +404,13 @@ local function run_hook(name, ...)
     return true
 end
 
+if opts.replay then
+    replay_open()
+else
+    live_open()
+end
 if run_hook("on_start", api) then
-    local lok, messages, secs = xpcall(loop, debug.traceback)
+    local lok, messages, secs = xpcall(opts.replay and replay_loop or live_loop, debug.traceback)
     if lok then
         log("loop ended: %d messages in %.3f s", messages, secs)
     else
@@ -357,10 +420,21 @@ if run_hook("on_start", api) then
     run_hook("on_stop")
 end
 
-client:close()
-if driver then
-    driver:close()
+if replay then
+    if opts.capture then
+        local cok, cerr = backtest.capture(replay, opts.capture, log)
+        if not cok then
+            io.stderr:write("shoal-lua: --capture: " .. tostring(cerr) .. "\n")
+            status = 1
+        end
+    end
+    backtest.close(replay)
+else
+    client:close()
+    if driver then
+        driver:close()
+    end
+    ctx:close()
 end
-ctx:close()
 io.stdout:flush()
 os.exit(status)

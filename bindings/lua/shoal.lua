@@ -20,8 +20,8 @@ shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
 
 Finding the module and the library:
   LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua and the files it loads from
-  beside itself: shoal_cdef.lua, shoal_archive_cdef.lua, shoal_library.lua, shoal_images.lua;
-  shoal-lua sets it)
+  beside itself: shoal_cdef.lua, shoal_archive_cdef.lua, shoal_library.lua, shoal_images.lua,
+  shoal_archive.lua; shoal-lua sets it)
   LUA_CPATH="$REPO/build/lua-core/lua/?.so;;"   (only for the SWIG module shoal.swig)
 libshoal.so.0 is the first of these that loads (shoal.libpath tells which;
 shoal_library.lua does the search):
@@ -117,7 +117,7 @@ local cdefs = sibling("shoal_cdef")
 if not pcall(ffi.typeof, "shoal_fragment_t") then
     ffi.cdef(cdefs.cdef)
 end
--- shoal_archive.h, generated the same way
+-- shoal_archive.h (shoal.archive, shoal_archive.lua), generated the same way
 local archive_cdefs = sibling("shoal_archive_cdef")
 if not pcall(ffi.typeof, "shoal_recording_descriptor_t") then
     ffi.cdef(archive_cdefs.cdef)
@@ -1260,6 +1260,12 @@ function Cnc:close()
 end
 
 shoal.Cnc = Cnc
+
+-- ------------------------------------------------------------- archive ----
+-- shoal.archive.open(dir) (offline reader, no driver), shoal.archive.connect(client)
+-- (an archive server's client), replay merge: shoal_archive.lua.
+shoal.archive = sibling("shoal_archive")(shoal, C, { fail = fail, live_handle = live_handle, check_int = check_int,
+    settle = settle, make_child = make_child, close_child = close_child })
 
 shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
 shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim

@@ -160,6 +160,31 @@ function H.env(opts)
     return e
 end
 
+-- H.env with an archive: an archive server (shoal.archive.server) in a fresh
+-- directory (e.archive_dir, under /tmp) and the client's archive session
+-- (e.arc); e:close() closes them first and removes the directory.
+function H.archive_env(opts)
+    local settings = { archive_segment_length = "256k" }
+    for k, v in pairs(opts or {}) do
+        settings[k] = v
+    end
+    local e = H.env(settings)
+    e.archive_dir = ("/tmp/shoal-luatest-archive-%d-%d"):format(shoal.getpid(), counter)
+    os.execute("rm -rf " .. H.q(e.archive_dir))
+    e.server = assert(shoal.archive.server(e.ctx, e.archive_dir))
+    e.arc = assert(shoal.archive.connect(e.client))
+    local close = e.close
+    function e:close()
+        if not self.closed then
+            self.arc:close()
+            self.server:close()
+            close(self)
+            os.execute("rm -rf " .. H.q(self.archive_dir))
+        end
+    end
+    return e
+end
+
 -- Runs after each test: closes what a failing test left open.
 function H.cleanup()
     for e in pairs(open_envs) do

@@ -1,0 +1,460 @@
+--[==[
+shoal_archive.lua: the archive (core/include/shoal/shoal_archive.h, docs/archive.md)
+for the FFI module shoal.lua, which loads it as shoal.archive.
+
+Offline, with no driver (reads the archive directory's catalog and segments):
+
+    local rd = assert(shoal.archive.open("/var/lib/shoal/archive"))
+    for _, d in ipairs(rd:recordings()) do print(d.recording_id, d.channel, d.stream_id, d.stop_position) end
+    local cur = assert(rd:cursor(id))                -- [, position [, length]]
+    while true do
+        local n = assert(cur:poll(function(buf, len, header, recorded_ns) ... end, 64))
+        if n == 0 then break end                     -- the end of the recording
+    end
+    cur:close(); rd:close()
+
+Through an archive server (shoal.archive.server(ctx, dir) in this process, or shoal-archived):
+
+    local server = assert(shoal.archive.server(ctx, "/var/lib/shoal/archive"))
+    local arc = assert(shoal.archive.connect(client))
+    local sub_id = assert(arc:start_recording("aeron:ipc", 1001))
+    local list = assert(arc:recordings())             -- descriptor tables, as above
+    local sub, replay_id = assert(arc:replay(id, "aeron:ipc", 2001))  -- a subscription to the replay
+    arc:close()
+
+A descriptor is a plain table: recording_id, start_position, stop_position
+(-1: still recording), start_timestamp_ns, stop_timestamp_ns (CLOCK_REALTIME),
+initial_term_id, term_length, mtu, segment_length, session_id, stream_id,
+channel, source_identity. Errors follow shoal.lua: expected failures (an
+unknown recording, a missing directory, a corrupt segment, no archive server)
+return nil, message, code; misuse raises.
+
+cursor:poll calls back into Lua from C, so it stays out of JIT traces
+(jit.off, as sub:poll); the handler runs interpreted or in its own traces.
+]==]
+local ffi = require "ffi"
+
+return function(shoal, C, I)
+    local M = {}
+    local fail, live_handle, check_int = I.fail, I.live_handle, I.check_int
+    local errmsg = shoal.errmsg
+
+    local function descriptor_table(d)
+        return {
+            recording_id = tonumber(d.recording_id),
+            start_position = tonumber(d.start_position),
+            stop_position = tonumber(d.stop_position),
+            start_timestamp_ns = tonumber(d.start_timestamp_ns),
+            stop_timestamp_ns = tonumber(d.stop_timestamp_ns),
+            initial_term_id = tonumber(d.initial_term_id),
+            term_length = tonumber(d.term_length),
+            mtu = tonumber(d.mtu),
+            segment_length = tonumber(d.segment_length),
+            session_id = tonumber(d.session_id),
+            stream_id = tonumber(d.stream_id),
+            channel = d.channel ~= nil and ffi.string(d.channel) or "",
+            source_identity = d.source_identity ~= nil and ffi.string(d.source_identity) or "",
+        }
+    end
+    M.descriptor_table = descriptor_table
+
+    -- Runs list_fn(h, from, count, cb, nil) with a temporary callback (LuaJIT
+    -- has few callback slots) collecting descriptor tables.
+    local function collect(list_fn, h, from, count, level)
+        local rows = {}
+        local cb = ffi.cast("shoal_recording_descriptor_handler_t", function(_, d)
+            rows[#rows + 1] = descriptor_table(d)
+        end)
+        local rc = list_fn(h, from, count, cb, nil)
+        cb:free()
+        if rc < 0 then
+            return fail(level + 1)
+        end
+        return rows
+    end
+    if jit then
+        jit.off(collect)
+    end
+
+    local function check_id(v, what, level)
+        check_int(v, what, -1, 2 ^ 53, level + 1)
+    end
+
+    -- ------------------------------------------------------------ reader ----
+
+    local Reader = {}
+    Reader.__index = Reader
+    Reader.__name = "shoal.archive.reader"
+    local Cursor = {}
+    Cursor.__index = Cursor
+    Cursor.__name = "shoal.archive.cursor"
+
+    local function address(p)
+        return tonumber(ffi.cast("uintptr_t", p))
+    end
+
+    -- shoal.archive.open(dir) -> reader | nil, msg, code
+    -- The reader's finalizer closes its cursors' C objects first (a cursor
+    -- reads through its reader): `life.cursors` maps their addresses to
+    -- plain pointers, so the GC order of the two never matters.
+    function M.open(dir)
+        if type(dir) ~= "string" then
+            error("shoal.archive.open: dir must be a string, got " .. type(dir), 2)
+        end
+        local out = ffi.new("shoal_archive_reader_t *[1]")
+        if C.shoal_archive_reader_open(out, dir) < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        local life = { cursors = {} }
+        local h = ffi.gc(out[0], function(p)
+            for a, cp in pairs(life.cursors) do
+                life.cursors[a] = nil
+                C.shoal_recording_cursor_close(cp)
+            end
+            C.shoal_archive_reader_close(p)
+        end)
+        return setmetatable({ h = h, dir = dir, life = life }, Reader)
+    end
+
+    -- reader:recordings([from_id [, count]]) -> { descriptor, ... } | nil, msg, code
+    function Reader:recordings(from, count)
+        local h = live_handle(self, "archive reader", 2)
+        from = from or 0
+        count = count or 2147483647
+        check_id(from, "recordings: from_id", 2)
+        check_int(count, "recordings: count", 0, 2147483647, 2)
+        return collect(C.shoal_archive_reader_list, h, from, count, 1)
+    end
+
+    -- reader:describe(id) -> descriptor | nil, msg, code (an unknown id is not misuse: nil, msg, code)
+    function Reader:describe(id)
+        local h = live_handle(self, "archive reader", 2)
+        check_id(id, "describe: recording id", 2)
+        local d = ffi.new("shoal_recording_descriptor_t")
+        if C.shoal_archive_reader_describe(h, id, d) < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return descriptor_table(d)
+    end
+
+    -- reader:cursor(id [, position [, length]]) -> cursor | nil, msg, code
+    -- position nil or -1: the recording's start; length nil or -1: to its stop.
+    function Reader:cursor(id, position, length)
+        local h = live_handle(self, "archive reader", 2)
+        check_id(id, "cursor: recording id", 2)
+        position = position or -1
+        length = length or -1
+        check_id(position, "cursor: position", 2)
+        check_id(length, "cursor: length", 2)
+        local out = ffi.new("shoal_recording_cursor_t *[1]")
+        if C.shoal_recording_cursor_open(out, h, id, position, length) < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        local cursors = self.life.cursors
+        local raw = out[0]
+        cursors[address(raw)] = raw
+        local ch = ffi.gc(out[0], function(p)
+            local a = address(p)
+            if cursors[a] ~= nil then
+                cursors[a] = nil
+                C.shoal_recording_cursor_close(p)
+            end
+        end)
+        return setmetatable({ h = ch, reader = self, recording_id = id }, Cursor)
+    end
+
+    function Reader:close()
+        local h = self.h
+        if h == nil then
+            return true
+        end
+        self.h = nil
+        for a, cp in pairs(self.life.cursors) do
+            self.life.cursors[a] = nil
+            C.shoal_recording_cursor_close(cp)
+        end
+        C.shoal_archive_reader_close(ffi.gc(h, nil))
+        return true
+    end
+
+    function Reader:is_closed()
+        return self.h == nil
+    end
+
+    -- The cursor's C object, or an error naming it closed (a cursor closes
+    -- with its reader).
+    local function cursor_handle(self, level)
+        if self.reader.h == nil then
+            error("shoal: recording cursor is closed (its reader was closed)", level + 1)
+        end
+        return live_handle(self, "recording cursor", level + 1)
+    end
+
+    -- One callback for every cursor; the handler of the poll in progress is
+    -- in these upvalues (saved and restored: nested polls work). An error in
+    -- the handler is kept, the rest of that poll's messages are skipped (a
+    -- fragment handler cannot stop the C poll) and the error is re-raised.
+    local cur_fn, cur_err, cur_h = nil, nil, nil
+    local cursor_cb = ffi.cast("shoal_fragment_handler_t", function(_, buf, len, hdr)
+        if cur_err ~= nil then
+            return
+        end
+        local ok, err = pcall(cur_fn, buf, tonumber(len), hdr, tonumber(C.shoal_recording_cursor_timestamp_ns(cur_h)))
+        if not ok then
+            cur_err = err
+        end
+    end)
+    M._cursor_cb = cursor_cb   -- kept for the process
+
+    -- cursor:poll(fn [, limit]) -> count (0: the end) | nil, msg, code (a corrupt segment: EIO)
+    -- fn(buf, len, header, recorded_ns): buf a const uint8_t* and header a
+    -- const shoal_header_t* (header.position kept from the recording), both
+    -- valid during the call; recorded_ns the recorded time of the message.
+    function Cursor:poll(fn, limit)
+        local h = cursor_handle(self, 2)
+        if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+            error("shoal: cursor:poll: handler must be a function, got " .. type(fn), 2)
+        end
+        limit = limit or 64
+        check_int(limit, "cursor:poll: limit", 1, 1073741824, 2)
+        local saved_fn, saved_err, saved_h = cur_fn, cur_err, cur_h
+        cur_fn, cur_err, cur_h = fn, nil, h
+        local n = C.shoal_recording_cursor_poll(h, cursor_cb, nil, limit)
+        local err = cur_err
+        cur_fn, cur_err, cur_h = saved_fn, saved_err, saved_h
+        if err ~= nil then
+            error(err, 0)
+        end
+        if n < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return tonumber(n)
+    end
+    if jit then
+        jit.off(Cursor.poll)
+    end
+
+    function Cursor:position()
+        return tonumber(C.shoal_recording_cursor_position(cursor_handle(self, 2)))
+    end
+
+    function Cursor:close()
+        local h = self.h
+        if h ~= nil then
+            self.h = nil
+            local cursors = self.reader.life.cursors
+            local a = address(h)
+            ffi.gc(h, nil)
+            if cursors[a] ~= nil then
+                cursors[a] = nil
+                C.shoal_recording_cursor_close(h)
+            end
+        end
+        return true
+    end
+
+    function Cursor:is_closed()
+        return self.h == nil or self.reader.h == nil
+    end
+
+    M.Reader, M.Cursor = Reader, Cursor
+
+    -- ------------------------------------------------------------ server ----
+
+    local Server = {}
+    Server.__index = Server
+    Server.__name = "shoal.archive.server"
+
+    -- shoal.archive.server(ctx, archive_dir) -> server | nil, msg, code
+    -- An archive server on its own thread (shoal_archive_server_start) for
+    -- the driver of ctx's directory; settings from ctx (archive_segment_length,
+    -- archive_fsync, ...). Keeps ctx alive; server:close() stops it.
+    function M.server(ctx, dir)
+        if not shoal.is_context(ctx) then
+            error("shoal.archive.server: ctx must be a shoal.context", 2)
+        end
+        if type(dir) ~= "string" then
+            error("shoal.archive.server: archive_dir must be a string", 2)
+        end
+        local out = ffi.new("shoal_archive_server_t *[1]")
+        local ch = live_handle(ctx, "context", 2)
+        -- This module's clients set the context's conductor-invoker flag; the
+        -- server's own client must run its conductor on a thread (no one here
+        -- would run its duty): off for the server's connect, then restored.
+        local invoker = C.shoal_context_get_use_conductor_invoker(ch)
+        C.shoal_context_set_use_conductor_invoker(ch, false)
+        local rc = C.shoal_archive_server_start(out, ch, dir)
+        local a, b = errmsg(), shoal.errcode()
+        C.shoal_context_set_use_conductor_invoker(ch, invoker)
+        if rc < 0 then
+            return nil, a, b
+        end
+        return setmetatable({ h = ffi.gc(out[0], C.shoal_archive_server_close), ctx = ctx, dir = dir }, Server)
+    end
+
+    function Server:close()
+        local h = self.h
+        if h ~= nil then
+            self.h = nil
+            C.shoal_archive_server_close(ffi.gc(h, nil))
+        end
+        return true
+    end
+
+    function Server:is_closed()
+        return self.h == nil
+    end
+
+    -- ------------------------------------------------------------ client ----
+
+    local Archive = {}
+    Archive.__index = Archive
+    Archive.__name = "shoal.archive"
+
+    -- shoal.archive.connect(client) -> archive | nil, msg, code
+    -- A control session with the archive server on the client's driver. It
+    -- is one of the client's children: closed (first) when the client closes.
+    -- Every call waits for the server's answer (running the client's duty).
+    -- Failures the server reports (an unknown recording, ...) return nil, msg, code.
+    function M.connect(client)
+        local ch = live_handle(client, "client", 2)
+        local out = ffi.new("shoal_archive_t *[1]")
+        local rc = C.shoal_archive_connect(out, ch)
+        I.settle(client.state)
+        if rc < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return I.make_child(client, Archive, out[0], C.shoal_archive_close, { replays = {} })
+    end
+
+    -- Called when the client closes: the archive's streams must go before the client.
+    function Archive:_invalidate()
+        local h = self.h
+        if h ~= nil then
+            self.h = nil
+            C.shoal_archive_close(ffi.gc(h, nil))
+        end
+    end
+
+    function Archive:close()
+        local h = self.h
+        if h == nil then
+            return true
+        end
+        self.h = nil
+        ffi.gc(h, nil)
+        return I.close_child(self, function() C.shoal_archive_close(h) end)
+    end
+
+    function Archive:is_closed()
+        return self.h == nil
+    end
+
+    local function result(self, r)
+        I.settle(self.client.state)
+        if r < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return tonumber(r)
+    end
+
+    local SOURCES = { ["local"] = 0, remote = 1 }
+
+    -- arc:start_recording(channel, stream_id [, "local"|"remote"]) -> subscription id
+    function Archive:start_recording(channel, stream, source)
+        local h = live_handle(self, "archive", 2)
+        if type(channel) ~= "string" then
+            error("shoal: start_recording: channel must be a string", 2)
+        end
+        check_int(stream, "start_recording: stream id", -2147483648, 2147483647, 2)
+        local where = SOURCES[source or "local"]
+        if where == nil then
+            error("shoal: start_recording: source must be 'local' or 'remote'", 2)
+        end
+        return result(self, C.shoal_archive_start_recording_from(h, channel, stream, where))
+    end
+
+    function Archive:stop_recording(subscription_id)
+        check_id(subscription_id, "stop_recording: subscription id", 2)
+        local r, msg, code = result(self, C.shoal_archive_stop_recording(live_handle(self, "archive", 2),
+            subscription_id))
+        return r and true, msg, code
+    end
+
+    function Archive:recordings(from, count)
+        local h = live_handle(self, "archive", 2)
+        from = from or 0
+        count = count or 2147483647
+        check_id(from, "recordings: from_id", 2)
+        check_int(count, "recordings: count", 0, 2147483647, 2)
+        local rows, msg, code = collect(C.shoal_archive_list_recordings, h, from, count, 1)
+        I.settle(self.client.state)
+        return rows, msg, code
+    end
+
+    function Archive:recording_position(id)
+        check_id(id, "recording_position: recording id", 2)
+        return result(self, C.shoal_archive_recording_position(live_handle(self, "archive", 2), id))
+    end
+
+    -- arc:replay(recording_id, channel, stream_id [, position [, length]])
+    --   -> subscription, replay_session_id | nil, msg, code
+    -- The subscription is on channel with the replay's session-id (that replay only).
+    function Archive:replay(id, channel, stream, position, length)
+        local h = live_handle(self, "archive", 2)
+        check_id(id, "replay: recording id", 2)
+        if type(channel) ~= "string" then
+            error("shoal: replay: channel must be a string", 2)
+        end
+        check_int(stream, "replay: stream id", -2147483648, 2147483647, 2)
+        position = position or 0
+        length = length or -1
+        check_id(position, "replay: position", 2)
+        check_id(length, "replay: length", 2)
+        local rid, msg, code = result(self, C.shoal_archive_replay(h, id, position, length, channel, stream))
+        if rid == nil then
+            return nil, msg, code
+        end
+        local session = bit.tobit(rid % 4294967296)
+        local uri = channel .. (channel:find("?", 1, true) and "|" or "?") .. "session-id=" .. session
+        local sub, serr, scode = self.client:add_subscription(uri, stream)
+        if not sub then
+            C.shoal_archive_stop_replay(h, rid)
+            return nil, serr, scode
+        end
+        self.replays[sub] = rid
+        return sub, rid
+    end
+
+    -- arc:stop_replay(subscription from replay, or replay session id) -> true | nil, msg, code
+    function Archive:stop_replay(what)
+        local h = live_handle(self, "archive", 2)
+        local rid = self.replays[what] or what
+        check_id(rid, "stop_replay: replay session id", 2)
+        local r, msg, code = result(self, C.shoal_archive_stop_replay(h, rid))
+        if r then
+            self.replays[what] = nil
+        end
+        return r and true, msg, code
+    end
+
+    function Archive:truncate(id, position)
+        check_id(id, "truncate: recording id", 2)
+        check_id(position, "truncate: position", 2)
+        local r, msg, code = result(self, C.shoal_archive_truncate(live_handle(self, "archive", 2), id, position))
+        return r and true, msg, code
+    end
+
+    function Archive:purge(id)
+        check_id(id, "purge: recording id", 2)
+        local r, msg, code = result(self, C.shoal_archive_purge(live_handle(self, "archive", 2), id))
+        return r and true, msg, code
+    end
+
+    function Archive:control_session_id()
+        return tonumber(C.shoal_archive_control_session_id(live_handle(self, "archive", 2)))
+    end
+
+    M.Server, M.Archive = Server, Archive
+    return M
+end
