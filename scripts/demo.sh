@@ -6,7 +6,10 @@
 #  3. LuaJIT: bindings/lua/bench.lua, the same loops from Lua and from C;
 #  4. all three together around one driver embedded in Python:
 #     C feed -> Lua strategy -> orders -> Python analytics
-#     (examples/python/analytics.py);
+#     (examples/python/analytics.py); an archive server embedded there too
+#     records the feed, then the Lua strategy is backtested on the recording
+#     (shoal-lua --replay: its orders must equal the live run's) and the
+#     recording is loaded into numpy (shoal.archive.open(dir).read_records);
 #  5. C over UDP: shoal-bench on aeron:udp 127.0.0.1 (Aeron's wire
 #     protocol through the driver's sender and receiver).
 # Installs the Debian packages it needs; builds into build/release and .venv.
@@ -34,7 +37,7 @@ step "Python: python -m shoal.demo"
 step "LuaJIT: bindings/lua/bench.lua (FFI) next to the same loop in C"
 SHOAL_LIB="$build/libshoal.so.0" SHOAL_BUILD_DIR="$build" luajit "$root/bindings/lua/bench.lua" --runs 3
 
-step "C feed -> Lua strategy -> Python analytics (one driver, embedded in Python)"
+step "C feed -> Lua strategy -> Python analytics (one driver, embedded in Python), recorded; backtest; numpy"
 "$py" -P "$root/examples/python/analytics.py" --build "$build" -n "$n_quotes"
 
 step "C over UDP: aeron:udp on 127.0.0.1 (embedded driver sends and receives)"
