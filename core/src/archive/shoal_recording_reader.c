@@ -213,11 +213,7 @@ static int nothing_there(shoal_recording_reader_t *rd, const char *what)
 {
     if (following(rd))
     {
-        refresh_stop(rd);
-        if (!following(rd) && rd->position < rd->d.stop_position)
-        {
-            return 0; /* stopped meanwhile: its last blocks are there now; read them next call */
-        }
+        refresh_stop(rd); /* if it stopped meanwhile, its last blocks are there now: the next call reads them */
         return 0;
     }
     return shoal_set_err(SHOAL_EIO,

@@ -24,6 +24,7 @@ struct shoal_recording_writer_stct
     int64_t start_position;
     int64_t segment_base; /* of the open segment; -1 before the first */
     int64_t last_time_ns;
+    int32_t initial_term_id;
     int32_t term_length;
     int32_t segment_length;
     shoal_archive_fsync_policy_t fsync_policy;
@@ -74,6 +75,7 @@ int shoal_recording_writer_open(shoal_recording_writer_t **w_out, shoal_archive_
     w->start_position = start_position;
     w->segment_base = -1;
     w->last_time_ns = d.start_timestamp_ns;
+    w->initial_term_id = initial_term_id;
     w->term_length = term_length;
     w->segment_length = segment_length;
     w->fsync_policy = fsync_policy;
@@ -175,15 +177,24 @@ int shoal_recording_writer_write(shoal_recording_writer_t *w, const uint8_t *fra
             position_of_first_byte, position);
     }
     const int64_t term_offset = position & (w->term_length - 1);
-    int32_t first_length;
-    memcpy(&first_length, frames, sizeof(first_length));
     if (length < SHOAL_DATA_HEADER_LENGTH || (length & (SHOAL_FRAME_ALIGNMENT - 1)) != 0 ||
-        term_offset + (int64_t)length > w->term_length || first_length < SHOAL_DATA_HEADER_LENGTH ||
-        (size_t)SHOAL_ALIGN(first_length, SHOAL_FRAME_ALIGNMENT) > length)
+        term_offset + (int64_t)length > w->term_length)
     {
         return shoal_set_err(SHOAL_EINVAL,
-            "recording %" PRId64 ": block of %zu bytes at %" PRId64 " is not whole 32-aligned frames inside one term",
-            w->id, length, position);
+            "recording %" PRId64 ": block of %zu bytes at %" PRId64 " is not 32-aligned inside one term", w->id, length,
+            position);
+    }
+    shoal_data_header_t first;
+    memcpy(&first, frames, sizeof(first));
+    const int32_t term_id = (int32_t)((uint32_t)w->initial_term_id + (uint32_t)(position / w->term_length));
+    if (first.frame_header.frame_length < SHOAL_DATA_HEADER_LENGTH ||
+        (size_t)SHOAL_ALIGN(first.frame_header.frame_length, SHOAL_FRAME_ALIGNMENT) > length ||
+        first.term_offset != (int32_t)term_offset || first.term_id != term_id)
+    {
+        return shoal_set_err(SHOAL_EINVAL,
+            "recording %" PRId64 ": the block at %" PRId64 " (term %d offset %" PRId64
+            ") does not start with a whole frame of that place (length %d, term %d offset %d)",
+            w->id, position, term_id, term_offset, first.frame_header.frame_length, first.term_id, first.term_offset);
     }
     if (position >= w->segment_base + w->segment_length || w->segment_fd < 0)
     {
@@ -196,7 +207,8 @@ int shoal_recording_writer_write(shoal_recording_writer_t *w, const uint8_t *fra
     const int64_t offset = position - w->segment_base;
     if (write_uncommitted(w, frames, length, offset) < 0 ||
         (w->fsync_policy != SHOAL_ARCHIVE_FSYNC_NONE && shoal_file_sync(w->segment_fd, w->segment_path) < 0) ||
-        shoal_file_pwrite_full(w->segment_fd, frames, sizeof(first_length), offset, w->segment_path) < 0)
+        shoal_file_pwrite_full(w->segment_fd, frames, sizeof(first.frame_header.frame_length), offset,
+            w->segment_path) < 0)
     {
         w->failed = true;
         return -1;

@@ -350,6 +350,15 @@ static void test_writer_rejects_bad_blocks(void **state)
     assert_int_equal(shoal_errcode(), SHOAL_EINVAL);
     assert_int_equal(shoal_recording_writer_write(w, lb.term, 100, 0, 1), -1);     /* not aligned */
     assert_int_equal(shoal_recording_writer_write(w, lb.term + 32, 96, 0, 1), -1); /* no frame there */
+    assert_int_equal(shoal_recording_writer_write(w, lb.term, 16, 0, 1), -1);      /* shorter than a header */
+    shoal_data_header_t moved;
+    memcpy(&moved, lb.term, sizeof(moved));
+    moved.term_offset = 4096; /* a frame of another place in the term */
+    memcpy(lb.term, &moved, sizeof(moved));
+    assert_int_equal(shoal_recording_writer_write(w, lb.term, 160, 0, 1), -1);
+    assert_non_null(strstr(shoal_errmsg(), "does not start with a whole frame of that place"));
+    moved.term_offset = 0;
+    memcpy(lb.term, &moved, sizeof(moved));
     assert_int_equal(shoal_recording_writer_write(w, lb.term, 160, 0, 1), 0);
     assert_int_equal(shoal_recording_writer_position(w), 160);
     lb_free(&lb);
