@@ -137,6 +137,8 @@ int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_iovec_t *io
 
 int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim);
 
+int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *buf, size_t len);
+
 int shoal_claim_commit(shoal_claim_t *claim);
 int shoal_claim_abort(shoal_claim_t *claim);
 

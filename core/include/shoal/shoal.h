@@ -369,6 +369,18 @@ SHOAL_API int64_t shoal_publication_offerv(shoal_publication_t *p, const shoal_i
  * the stream until committed or aborted: do it soon (the driver unblocks a
  * claim left longer than the publication unblock timeout). */
 SHOAL_API int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_claim_t *claim);
+/* Exclusive publications only (Aeron's offerBlock; what a replay uses):
+ * appends buf[0..len), whole DATA/PAD frames with their 32-byte
+ * headers as they lie in a log or a recording, in one step. The first frame
+ * must sit at the publication's position (its term id and term offset), each
+ * next one right after it, all in the current term (a block never crosses
+ * a term end; after one that fills the term, the next goes into the next
+ * term). Session and stream ids are rewritten to the publication's; flags,
+ * reserved values and padding are kept. Returns the new position, or a
+ * negative code as offer; SHOAL_ERROR with SHOAL_EINVAL for a concurrent
+ * publication or a malformed block (the message names the frame), nothing
+ * written then. */
+SHOAL_API int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *buf, size_t len);
 /* Publishes (commit) or drops (abort: readers skip it) a claimed message; 0,
  * or -1 with SHOAL_EINVAL (NULL) or SHOAL_ESTATE: a second commit or abort of
  * the same claim, or one after the driver unblocked it, changes nothing in

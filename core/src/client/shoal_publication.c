@@ -13,6 +13,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_term_appender.h"
+#include "logbuffer/shoal_term_block.h"
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
@@ -286,6 +287,17 @@ static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov
     return SHOAL_ERROR;
 }
 
+/* Moves an exclusive publication's own tail to the next term (the log's
+ * rotation is idempotent: a trip by offer may have done it already). */
+static inline void exclusive_next_term(shoal_publication_t *p)
+{
+    shoal_logbuffer_rotate_log(p->meta, p->term_count, p->term_id);
+    p->term_count++;
+    p->term_id++;
+    p->term_offset = 0;
+    p->term_begin_position += p->term_length;
+}
+
 static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     shoal_claim_t *claim)
 {
@@ -321,11 +333,7 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
     }
     if (SHOAL_TERM_APPENDER_TRIPPED == result)
     {
-        shoal_logbuffer_rotate_log(p->meta, p->term_count, p->term_id);
-        p->term_count++;
-        p->term_id++;
-        p->term_offset = 0;
-        p->term_begin_position += p->term_length;
+        exclusive_next_term(p);
         return SHOAL_ADMIN_ACTION;
     }
     return SHOAL_ERROR;
@@ -404,6 +412,44 @@ int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_cl
         return SHOAL_ERROR;
     }
     return p->exclusive ? offer_exclusive(p, NULL, 0, len, claim) : offer_concurrent(p, NULL, 0, len, claim);
+}
+
+int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *frames, size_t length)
+{
+    if (NULL == p || NULL == frames)
+    {
+        shoal_set_err(SHOAL_EINVAL, "shoal_publication_offer_block: pub and frames must not be NULL");
+        return SHOAL_ERROR;
+    }
+    if (!p->exclusive)
+    {
+        shoal_set_err(SHOAL_EINVAL,
+            "shoal_publication_offer_block: an exclusive publication is needed (blocks carry their own positions)");
+        return SHOAL_ERROR;
+    }
+    if (shoal_load_relaxed(&p->closed))
+    {
+        return SHOAL_CLOSED;
+    }
+    if (p->term_offset >= p->term_length)
+    {
+        /* The last block (or message) filled the term to its end. */
+        exclusive_next_term(p);
+    }
+    const int64_t position = p->term_begin_position + p->term_offset;
+    if (position >= shoal_load_acquire(p->position_limit))
+    {
+        return back_pressure_status(p, position, length);
+    }
+    if (shoal_term_block_check(frames, length, p->term_id, p->term_offset, p->term_length) < 0)
+    {
+        return SHOAL_ERROR;
+    }
+    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
+    p->term_offset = shoal_term_block_append(p->terms[index], &p->meta->term_tail_counters[index], p->term_id,
+        p->term_offset, frames, length, p->session_id, p->stream_id);
+    shoal_log_waiters_notify_subscribers(p->meta);
+    return p->term_begin_position + p->term_offset;
 }
 
 int shoal_claim_commit(shoal_claim_t *claim)
