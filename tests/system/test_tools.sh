@@ -149,7 +149,7 @@ d, names = json.load(open(sys.argv[1])), sys.argv[2:]
 expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-throughput-concurrent",
             "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-cold-start", "ipc-rtt", "udp-throughput", "udp-rtt",
             "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt",
-            "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake"}
+            "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake", "archive-record", "write-ceiling"}
 # The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
 aeron = {"aeron-ipc-throughput", "aeron-ipc-cold-start", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
 assert set(names) in (expected, expected | aeron), names
@@ -168,7 +168,8 @@ for r in d["results"]:
         assert 0 < r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["p99_9_us"] <= r["max_us"], r
         dist = [v for _, v in r["distribution_us"]]
         assert dist == sorted(dist) and r["round_trips"] == 1000
-    assert (r["transport"] == "zmq") == (r["zmq_peer"] is None)
+    # peers: zmq for shoal's scenarios; archive-record's is its write(2) ceiling
+    assert (r["transport"] in ("zmq", "write(2)")) == (r["zmq_peer"] is None), r
     if r["zmq_peer"]:
         assert r["zmq_peer"] in expected
         assert (r["ratio_vs_zmq"] if r["kind"] == "throughput" else r["ratio_zmq_p50_over_shoal"]) > 0
@@ -179,7 +180,7 @@ cpu = {r["scenario"]: r["subscriber_cpu_pct"]["median"] for r in d["results"] if
 assert set(cpu) == {"ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake"}, cpu
 assert cpu["ipc-wake-wait"] < 50 and cpu["ipc-wake-wait"] < cpu["ipc-wake-spin"], cpu
 EOF
-pass "shoal-bench --json: all 18 scenarios with results, machine, ratios, distributions; wake-up CPU shares"
+pass "shoal-bench --json: all 20 scenarios with results, machine, ratios, distributions; wake-up CPU shares"
 
 # ---- shoal-bench: 64 KiB messages (fragmented; try_claim skipped), --rate, --publishers ----
 "$BUILD/shoal-bench" --runs 1 --messages 200 --samples 300 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \
@@ -234,8 +235,11 @@ grep -q "no-such-scenario" "$OUT/bench.err" || fail "unknown scenario error does
 pass "shoal-bench rejects a bad size and an unknown scenario, naming them"
 
 # Without the Aeron peer, --help and a request for an aeron-* scenario say how to get it.
-if "$BUILD/shoal-bench" --help | grep -q "^aeron peer: not built in"; then
-  "$BUILD/shoal-bench" --help | grep -q "scripts/aeron_peer.sh AERON_SOURCE_DIR.*-DSHOAL_AERON_DIR=" \
+# (--help read whole first: grep -q stops reading at its match, and under pipefail the
+# SIGPIPE of a help text longer than one stdio buffer would fail the pipeline)
+bench_help="$("$BUILD/shoal-bench" --help)"
+if grep -q "^aeron peer: not built in" <<<"$bench_help"; then
+  grep -q "scripts/aeron_peer.sh AERON_SOURCE_DIR.*-DSHOAL_AERON_DIR=" <<<"$bench_help" \
     || fail "shoal-bench --help does not say how to build the Aeron peer"
   if "$BUILD/shoal-bench" aeron-ipc-throughput > /dev/null 2> "$OUT/bench.err"; then fail "aeron scenario accepted"; fi
   grep -q "aeron-ipc-throughput: the Aeron peer is not built into this shoal-bench.*scripts/aeron_peer.sh" \

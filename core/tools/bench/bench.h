@@ -20,6 +20,7 @@
  *   bench_rtt.c         pinger and ponger threads of the round-trip scenarios
  *   bench_wake.c        publisher and subscriber threads of the wake-up scenarios
  *   bench_zmq.c         the ZeroMQ peer's sockets (its send/receive calls sit in the loops above)
+ *   bench_archive.c     archive-record (an embedded archive server recording) and its write(2) ceiling
  *   bench_aeron.c       the Aeron C peer (only with -DSHOAL_AERON_DIR; DEVELOPERS.md)
  *   bench_machine.c     machine description and thread pinning
  *   bench_report.c      statistics, and the table, JSON and CSV output
@@ -74,8 +75,10 @@ enum
     Z_INPROC,
     Z_IPC,
     Z_TCP,
-    W_WAIT, /* wake-up: shoal_subscription_wait */
-    W_SPIN  /* wake-up: busy poll_batch */
+    W_WAIT,           /* wake-up: shoal_subscription_wait */
+    W_SPIN,           /* wake-up: busy poll_batch */
+    M_ARCHIVE_RECORD, /* an archive server records the stream (bench_archive.c) */
+    M_WRITE_CEILING   /* write(2) of the same bytes: archive-record's peer */
 };
 #define WAKE_MAX_SAMPLES 2000 /* messages per wake-up run (at most --samples): ~1.1 s at 100..1000 us apart */
 
@@ -100,6 +103,7 @@ typedef struct
     size_t sizes[MAX_SIZES];
     int nsizes, json, csv, no_zmq, no_aeron, pin, pin_driver, yield; /* pin_driver: a role, -1 none */
     const char *note;
+    const char *archive_dir; /* --archive-dir: where the archive scenarios write (else a directory of their own) */
     const char *settings[MAX_SETTINGS]; /* --set KEY=VALUE for the embedded driver */
     int nsettings;
 } bench_options_t;
@@ -162,15 +166,22 @@ typedef struct
     const bench_options_t *opt;
     bench_pin_t pin;
     bench_machine_t machine;
+    shoal_context_t *ctx; /* the embedded driver's (the archive server connects with it too) */
     shoal_client_t *client;
     int32_t next_stream; /* each scenario takes two fresh stream ids */
     int zmq_endpoints;   /* ZeroMQ endpoints made so far (their names are numbered) */
     result_t *results;
     int nresults;
+    /* the last archive-record run: the bytes its recording held, for write-ceiling's runs of the same size */
+    int64_t archive_bytes;
+    size_t archive_size;
+    long archive_messages;
 } bench_t;
 
 /* Runs res->sc at res->size: one warm-up and opt->runs timed runs into res. */
 void bench_run_scenario(bench_t *b, result_t *res);
+/* The same for archive-record and write-ceiling (bench_archive.c) on channel. */
+void bench_run_archive(bench_t *b, result_t *res, const char *channel);
 
 /* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
 /* What the subscriber writes per message sits on cache lines of its own:

@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     shoal_driver_t *driver;
     if (start_driver(&b, dir, &ctx, &driver) < 0)
         return 1;
+    b.ctx = ctx;
 
     b.results = calloc(N_SCENARIOS * MAX_SIZES, sizeof(result_t));
     int failed = 0, progress = isatty(2);

@@ -53,6 +53,10 @@ const scenario_t SCENARIOS[] = {
     { "aeron-udp-rtt", K_RTT, 0, M_EXCL_BATCH, 1, ZTR, "Aeron C, loops of udp-rtt: ping-pong on aeron:udp 127.0.0.1",
         "udp-rtt" },
 #endif
+    { "archive-record", K_TPUT, 0, M_ARCHIVE_RECORD, 0, "write-ceiling",
+        "exclusive IPC publication recorded by an embedded archive server into --archive-dir; until recorded" },
+    { "write-ceiling", K_TPUT, 0, M_WRITE_CEILING, 0, NULL,
+        "write(2) of archive-record's bytes into 128 MiB files in --archive-dir (its ceiling; same invocation)" },
     { "zmq-inproc-throughput", K_TPUT, 1, Z_INPROC, 0, NULL, "PUSH/PULL inproc://" },
     { "zmq-ipc-throughput", K_TPUT, 1, Z_IPC, 0, NULL, "PUSH/PULL ipc:// under /tmp (+1 zmq I/O thread)" },
     { "zmq-tcp-throughput", K_TPUT, 1, Z_TCP, 0, NULL, "PUSH/PULL tcp://127.0.0.1 (+1 zmq I/O thread)" },
@@ -82,6 +86,8 @@ static void usage(FILE *out)
         "  --rate N          rtt scenarios: N pings per second on a fixed schedule, latency from the intended\n"
         "                    send time (coordinated omission counted); default: back to back\n"
         "  --set KEY=VALUE   embedded driver setting, as shoald --set (e.g. IDLE_STRATEGY=busy-spin); repeatable\n"
+        "  --archive-dir DIR archive-record and write-ceiling write there (default: a directory of their own\n"
+        "                    under /var/tmp, removed after); ARCHIVE_* settings go with --set\n"
         "  --note TEXT       a line about the conditions (e.g. a shared machine), printed in the header\n"
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
@@ -164,7 +170,7 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
         { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
-        { "no-aeron", no_argument, NULL, 'A' }, { NULL, 0, NULL, 0 } };
+        { "no-aeron", no_argument, NULL, 'A' }, { "archive-dir", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
     *opt = (bench_options_t){ .runs = 5,
         .messages = 5000000,
         .samples = 100000,
@@ -204,6 +210,7 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
             case 'P': opt->publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
             case 'R': opt->rate = parse_long("--rate", optarg, 1, 1000000000L); break;
             case 'N': opt->note = optarg; break;
+            case 'a': opt->archive_dir = optarg; break;
             case 'S':
                 if (opt->nsettings == MAX_SETTINGS)
                     bench_bad("--set: at most %d settings", opt->nsettings);

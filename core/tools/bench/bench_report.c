@@ -47,7 +47,7 @@ int bench_result_ok(const result_t *r)
 
 static const char *transport(const scenario_t *sc)
 {
-    return sc->zmq ? "zmq" : sc->mirror ? "aeron" : "shoal";
+    return sc->zmq ? "zmq" : sc->mirror ? "aeron" : M_WRITE_CEILING == sc->mode ? "write(2)" : "shoal";
 }
 
 static int any_aeron(const bench_t *b)
@@ -230,7 +230,8 @@ void bench_print_table(const bench_t *b)
             if (q <= 0)
                 continue;
             if (!header++)
-                printf("\nshoal vs zmq, same size (throughput: shoal / zmq; latency: zmq / shoal at p50 and p99; "
+                printf("\nshoal vs its peer, same size (zmq; archive-record: the write(2) ceiling; throughput: shoal / "
+                       "peer; latency: peer / shoal at p50 and p99; "
                        "> 1 means shoal is better)\n");
             printf("  %-32s vs %-22s %7zu B: %8.2fx%s\n", r->sc->name, r->sc->peer, r->size, q,
                 tput    ? ""

@@ -244,6 +244,11 @@ void bench_run_scenario(bench_t *b, result_t *res)
         run_cold_start(b, res, channel);
         return;
     }
+    if (M_ARCHIVE_RECORD == sc->mode || M_WRITE_CEILING == sc->mode)
+    {
+        bench_run_archive(b, res, channel);
+        return;
+    }
     if (K_WAKE == sc->kind && res->size < 16)
     {
         snprintf(res->error, sizeof(res->error), "skipped: wake-up messages carry a sequence and a timestamp (16 B)");
