@@ -100,15 +100,8 @@ static int64_t carry_out(shoal_archive_server_t *srv, shoal_archive_control_sess
              * position is what recovery will find. */
             return d.stop_position >= 0 ? d.stop_position : d.start_position;
         }
-        case SHOAL_ARCHIVE_REPLAY:
-            if (shoal_archive_catalog_find(recorder->catalog, request->id, &d) < 0)
-            {
-                return -1;
-            }
-            return shoal_set_err(SHOAL_ESTATE, "replay of recording %lld: this archive server has no replayer yet",
-                (long long)request->id);
-        case SHOAL_ARCHIVE_STOP_REPLAY:
-            return shoal_set_err(SHOAL_EINVAL, "no replay session %lld", (long long)request->id);
+        case SHOAL_ARCHIVE_REPLAY: return shoal_archive_server_replay(srv, request);
+        case SHOAL_ARCHIVE_STOP_REPLAY: return shoal_archive_server_stop_replay(srv, request->id);
         case SHOAL_ARCHIVE_TRUNCATE:
             return shoal_archive_catalog_truncate(recorder->catalog, request->id, request->position);
         case SHOAL_ARCHIVE_PURGE: return shoal_archive_catalog_purge(recorder->catalog, request->id);

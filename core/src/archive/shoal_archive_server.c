@@ -176,7 +176,7 @@ int shoal_archive_server_do_work(shoal_archive_server_t *srv)
         return -1;
     }
     int recorded = shoal_archive_recorder_do_work(&srv->recorder);
-    return work + (recorded > 0 ? 1 : 0);
+    return work + (recorded > 0 ? 1 : 0) + shoal_archive_server_do_replays(srv);
 }
 
 int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx, const char *archive_dir)
@@ -211,6 +211,7 @@ int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx,
 
 void shoal_archive_server_release(shoal_archive_server_t *srv)
 {
+    shoal_archive_server_close_replays(srv);
     shoal_archive_recorder_close(&srv->recorder);
     while (srv->session_count > 0)
     {

@@ -23,6 +23,8 @@
 #include "archive/shoal_archive_recorder.h"
 #include "shoal/shoal_archive.h"
 
+typedef struct shoal_archive_replay_stct shoal_archive_replay_t;
+
 typedef struct shoal_archive_control_session_stct
 {
     int64_t id;
@@ -41,6 +43,10 @@ struct shoal_archive_server_stct
     shoal_archive_control_session_t *sessions;
     int32_t session_count, session_capacity;
     int64_t next_session_id;
+
+    shoal_archive_replay_t *replays; /* shoal_archive_replays.c */
+    int32_t replay_count_live, replay_capacity;
+    int64_t replay_count; /* replays started: the high bits of replay session ids */
 
     uint8_t buffer[SHOAL_ARCHIVE_MESSAGE_MAX]; /* encoded responses */
     int64_t malformed_count;                   /* requests dropped: undecodable, unknown type or session */
@@ -69,6 +75,14 @@ int shoal_archive_server_send(shoal_archive_server_t *srv, shoal_archive_control
 /* shoal_archive_commands.c: executes a decoded request of an existing session. */
 void shoal_archive_server_execute(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
     const shoal_archive_msg_t *request);
+
+/* shoal_archive_replays.c: REPLAY (the replay session id, or -1), STOP_REPLAY
+ * (0, or -1 with SHOAL_EINVAL for an unknown id), the replays' share of the
+ * duty cycle (work done), and ending them all (the server's close). */
+int64_t shoal_archive_server_replay(shoal_archive_server_t *srv, const shoal_archive_msg_t *request);
+int shoal_archive_server_stop_replay(shoal_archive_server_t *srv, int64_t replay_session_id);
+int shoal_archive_server_do_replays(shoal_archive_server_t *srv);
+void shoal_archive_server_close_replays(shoal_archive_server_t *srv);
 
 /* Tests: requests dropped as malformed so far. */
 int64_t shoal_archive_server_malformed_count(const shoal_archive_server_t *srv);
