@@ -93,6 +93,21 @@ int shoal_archive_purge(shoal_archive_t *a, int64_t recording_id);
 int64_t shoal_archive_control_session_id(const shoal_archive_t *a);
 
 int shoal_archive_close(shoal_archive_t *a);
+
+typedef struct shoal_replay_merge_stct shoal_replay_merge_t;
+
+int shoal_replay_merge_start(shoal_replay_merge_t **m, shoal_archive_t *a, int64_t recording_id,
+    int64_t position, const char *replay_channel, int32_t replay_stream_id, const char *live_channel,
+    int32_t live_stream_id);
+
+int shoal_replay_merge_poll(shoal_replay_merge_t *m, shoal_fragment_handler_t h, void *clientd,
+    int fragment_limit);
+
+bool shoal_replay_merge_is_live(const shoal_replay_merge_t *m);
+
+int64_t shoal_replay_merge_position(const shoal_replay_merge_t *m);
+
+int shoal_replay_merge_close(shoal_replay_merge_t *m);
 ]==],
 defines = {
 },

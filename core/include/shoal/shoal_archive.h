@@ -195,6 +195,38 @@ SHOAL_API int64_t shoal_archive_control_session_id(const shoal_archive_t *a);
 /* Ends the control session and frees the handle (NULL: 0). Recordings go on. */
 SHOAL_API int shoal_archive_close(shoal_archive_t *a);
 
+/* ---- Replay merge: a late subscriber joins a live stream ----
+ * Replays a recording of the live stream from position (-1: its start) and
+ * then switches to the live stream itself, with no gap and no duplicate: the
+ * handler gets every message once, in order, header.position growing, as one
+ * subscription from that position on would have (Aeron's ReplayMerge). The
+ * replay is asked of the archive server on replay_channel/replay_stream_id
+ * (following the recording); the live subscription (live_channel,
+ * live_stream_id; the recording's session) is added only once the replay is
+ * within a quarter term of the recorded position, and taken over once the
+ * replay has delivered up to the live image's join position. The live
+ * publisher is held back by the not-yet-polled live subscription for at most
+ * its window while the replay catches up. One thread at a time; the archive
+ * handle must stay open until close. */
+typedef struct shoal_replay_merge_stct shoal_replay_merge_t;
+
+/* Starts the replay (SHOAL_EINVAL: an unknown recording, NULL arguments; the
+ * archive's and the driver's errors for the replay and its subscription). */
+SHOAL_API int shoal_replay_merge_start(shoal_replay_merge_t **m, shoal_archive_t *a, int64_t recording_id,
+    int64_t position, const char *replay_channel, int32_t replay_stream_id, const char *live_channel,
+    int32_t live_stream_id);
+/* Delivers up to fragment_limit messages to h (from the replay, then from
+ * the live stream) and moves the merge along: how many (>= 0), or -1 (the
+ * merge failed: SHOAL_ESTATE afterwards). Not from inside h. */
+SHOAL_API int shoal_replay_merge_poll(shoal_replay_merge_t *m, shoal_fragment_handler_t h, void *clientd,
+    int fragment_limit);
+/* True once reading the live stream (the replay stopped). */
+SHOAL_API bool shoal_replay_merge_is_live(const shoal_replay_merge_t *m);
+/* The stream position after the last message delivered. */
+SHOAL_API int64_t shoal_replay_merge_position(const shoal_replay_merge_t *m);
+/* Stops the replay if still running, closes both subscriptions, frees m (NULL: 0). */
+SHOAL_API int shoal_replay_merge_close(shoal_replay_merge_t *m);
+
 #ifdef __cplusplus
 }
 #endif

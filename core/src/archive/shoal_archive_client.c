@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive/shoal_archive_client.h"
 #include "archive/shoal_archive_codec.h"
 #include "client/shoal_client.h"
 #include "shoal/shoal_archive.h"
@@ -362,4 +363,9 @@ int shoal_archive_purge(shoal_archive_t *a, int64_t recording_id)
 {
     CHECK_ARCHIVE("shoal_archive_purge");
     return call_with_id(a, SHOAL_ARCHIVE_PURGE, recording_id, 0) < 0 ? -1 : 0;
+}
+
+shoal_client_t *shoal_archive_client_of(const shoal_archive_t *a)
+{
+    return NULL == a ? NULL : a->client;
 }
