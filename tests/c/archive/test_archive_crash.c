@@ -47,17 +47,18 @@ static void on_written(void *clientd, int64_t position)
 }
 
 /* The child: records forever (until killed). */
-static void child_record(const char *dir, shared_progress_t *progress, uint32_t seed, size_t max_block)
+static void child_record(const char *dir, shared_progress_t *progress, uint32_t seed, size_t max_block,
+    shoal_archive_fsync_policy_t fsync)
 {
     shoal_archive_catalog_t *cat;
-    if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_NONE) < 0)
+    if (shoal_archive_catalog_open(&cat, dir, fsync) < 0)
     {
         _exit(2);
     }
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
     log_builder_t lb;
-    if (lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb) != 0)
+    if (lb_start_recording(cat, &d, fsync, &w, &lb) != 0)
     {
         _exit(3);
     }
@@ -108,11 +109,14 @@ static void crash_round(int round)
     memset(progress, 0, sizeof(*progress));
 
     const size_t max_block = round % 2 == 0 ? 4096 : 60000;
+    /* The last two rounds sync (a kill between a block, its sync and its commit). */
+    const shoal_archive_fsync_policy_t fsync =
+        round >= ROUNDS - 2 ? SHOAL_ARCHIVE_FSYNC_DATA_AND_CATALOG : SHOAL_ARCHIVE_FSYNC_NONE;
     const pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
     {
-        child_record(dir, progress, 0x9E3779B9u * (uint32_t)(round + 1), max_block);
+        child_record(dir, progress, 0x9E3779B9u * (uint32_t)(round + 1), max_block, fsync);
     }
     /* Let it run past a few segment rollovers, then kill it at a random moment. */
     const int64_t target = (int64_t)(3 + round) * SEGMENT + (int64_t)(rand() % SEGMENT);
@@ -181,11 +185,12 @@ static void crash_round(int round)
     assert_int_equal(dirty_after, 0);
     assert_int_equal(shoal_archive_reader_close(r), 0);
 
-    printf("round %d: SIGKILL after %" PRId64 " blocks (writer committed up to %" PRId64 "); recovered stop %" PRId64
-           " = end of message %" PRId64 ", %" PRId64 " messages read back intact, %" PRId64
+    printf("round %d (fsync %s): SIGKILL after %" PRId64 " blocks (writer committed up to %" PRId64
+           "); recovered stop %" PRId64 " = end of message %" PRId64 ", %" PRId64 " messages read back intact, %" PRId64
            " bytes of committed frames after the last whole message and %" PRId64
            " bytes in all after it cut (now 0)\n",
-        round, blocks, committed, stop, c.next_seq - 1, c.next_seq, before.frames_end - stop, dirty_before);
+        round, fsync == SHOAL_ARCHIVE_FSYNC_NONE ? "none" : "data+catalog", blocks, committed, stop, c.next_seq - 1,
+        c.next_seq, before.frames_end - stop, dirty_before);
     munmap(progress, sizeof(*progress));
     shoal_fs_delete_dir(dir);
 }
