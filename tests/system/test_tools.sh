@@ -149,7 +149,8 @@ d, names = json.load(open(sys.argv[1])), sys.argv[2:]
 expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-throughput-concurrent",
             "ipc-throughput-concurrent-2pub", "ipc-throughput-claim", "ipc-cold-start", "ipc-rtt", "udp-throughput", "udp-rtt",
             "zmq-inproc-throughput", "zmq-ipc-throughput", "zmq-tcp-throughput", "zmq-inproc-rtt", "zmq-tcp-rtt",
-            "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake", "archive-record", "write-ceiling"}
+            "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake", "archive-record", "write-ceiling",
+            "archive-replay", "read-ceiling"}
 # The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
 aeron = {"aeron-ipc-throughput", "aeron-ipc-cold-start", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
 assert set(names) in (expected, expected | aeron), names
@@ -168,8 +169,8 @@ for r in d["results"]:
         assert 0 < r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["p99_9_us"] <= r["max_us"], r
         dist = [v for _, v in r["distribution_us"]]
         assert dist == sorted(dist) and r["round_trips"] == 1000
-    # peers: zmq for shoal's scenarios; archive-record's is its write(2) ceiling
-    assert (r["transport"] in ("zmq", "write(2)")) == (r["zmq_peer"] is None), r
+    # peers: zmq for shoal's scenarios; archive-record's is its write(2) ceiling, archive-replay's its read(2) one
+    assert (r["transport"] in ("zmq", "write(2)", "read(2)")) == (r["zmq_peer"] is None), r
     if r["zmq_peer"]:
         assert r["zmq_peer"] in expected
         assert (r["ratio_vs_zmq"] if r["kind"] == "throughput" else r["ratio_zmq_p50_over_shoal"]) > 0
@@ -180,7 +181,7 @@ cpu = {r["scenario"]: r["subscriber_cpu_pct"]["median"] for r in d["results"] if
 assert set(cpu) == {"ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake"}, cpu
 assert cpu["ipc-wake-wait"] < 50 and cpu["ipc-wake-wait"] < cpu["ipc-wake-spin"], cpu
 EOF
-pass "shoal-bench --json: all 20 scenarios with results, machine, ratios, distributions; wake-up CPU shares"
+pass "shoal-bench --json: all 22 scenarios with results, machine, ratios, distributions; wake-up CPU shares"
 
 # ---- shoal-bench: 64 KiB messages (fragmented; try_claim skipped), --rate, --publishers ----
 "$BUILD/shoal-bench" --runs 1 --messages 200 --samples 300 --size 65536 --rate 2000 --publishers 3 --no-zmq --json \

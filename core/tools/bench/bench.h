@@ -21,6 +21,7 @@
  *   bench_wake.c        publisher and subscriber threads of the wake-up scenarios
  *   bench_zmq.c         the ZeroMQ peer's sockets (its send/receive calls sit in the loops above)
  *   bench_archive.c     archive-record (an embedded archive server recording) and its write(2) ceiling
+ *   bench_archive_replay.c  archive-replay (a recording replayed to a subscriber) and its read(2) ceiling
  *   bench_aeron.c       the Aeron C peer (only with -DSHOAL_AERON_DIR; DEVELOPERS.md)
  *   bench_machine.c     machine description and thread pinning
  *   bench_report.c      statistics, and the table, JSON and CSV output
@@ -40,7 +41,7 @@
 
 #define MAX_RUNS      100
 #define MAX_SIZES     16
-#define MAX_SCENARIOS 24 /* the table in bench_options.c holds fewer */
+#define MAX_SCENARIOS 32 /* the table in bench_options.c holds fewer */
 #define MAX_SETTINGS  32 /* --set */
 #define MIN_SIZE      8  /* the sequence number lives in the first 8 bytes */
 #define MAX_SIZE      (16 * 1024 * 1024)
@@ -78,7 +79,9 @@ enum
     W_WAIT,           /* wake-up: shoal_subscription_wait */
     W_SPIN,           /* wake-up: busy poll_batch */
     M_ARCHIVE_RECORD, /* an archive server records the stream (bench_archive.c) */
-    M_WRITE_CEILING   /* write(2) of the same bytes: archive-record's peer */
+    M_WRITE_CEILING,  /* write(2) of the same bytes: archive-record's peer */
+    M_ARCHIVE_REPLAY, /* an archive server replays a recording to a subscriber (bench_archive_replay.c) */
+    M_READ_CEILING    /* read(2) of the same bytes from files: archive-replay's peer */
 };
 #define WAKE_MAX_SAMPLES 2000 /* messages per wake-up run (at most --samples): ~1.1 s at 100..1000 us apart */
 
@@ -176,12 +179,23 @@ typedef struct
     int64_t archive_bytes;
     size_t archive_size;
     long archive_messages;
+    /* the last archive-replay run's recording: its bytes, for read-ceiling's runs of the same size */
+    int64_t replay_bytes;
+    size_t replay_size;
+    long replay_messages;
 } bench_t;
 
 /* Runs res->sc at res->size: one warm-up and opt->runs timed runs into res. */
 void bench_run_scenario(bench_t *b, result_t *res);
 /* The same for archive-record and write-ceiling (bench_archive.c) on channel. */
 void bench_run_archive(bench_t *b, result_t *res, const char *channel);
+/* archive-replay and read-ceiling (bench_archive_replay.c) on channel. */
+void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel);
+/* bench_archive.c: the archive scenarios' directory (--archive-dir, else one of our own), its removal (our own
+ * only), and the bytes count messages of size take in a log (frames of the default mtu). */
+void bench_archive_dir(const bench_t *b, char *dir, size_t len);
+void bench_archive_remove_dir(const char *dir);
+int64_t bench_framed_bytes(size_t size, long count);
 
 /* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
 /* What the subscriber writes per message sits on cache lines of its own:

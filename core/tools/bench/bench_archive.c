@@ -34,7 +34,7 @@
 #define FRAME_HEADER         32
 #define FRAME_PAYLOAD_AT_MTU (1408 - FRAME_HEADER)
 
-static void archive_dir_of(const bench_t *b, char *dir, size_t len)
+void bench_archive_dir(const bench_t *b, char *dir, size_t len)
 {
     if (b->opt->archive_dir)
         snprintf(dir, len, "%s", b->opt->archive_dir);
@@ -44,7 +44,7 @@ static void archive_dir_of(const bench_t *b, char *dir, size_t len)
 
 /* The default directory is ours: what the archive left in it (its catalog;
  * each run's recording was purged) goes with it. A --archive-dir is left. */
-static void remove_own_dir(const char *dir)
+void bench_archive_remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     char path[600];
@@ -64,7 +64,7 @@ static void remove_own_dir(const char *dir)
 /* The bytes count messages of size bytes take in a log (frames of the
  * default mtu, 32-byte aligned), for a write-ceiling run without an
  * archive-record run of that size before it. */
-static int64_t framed_bytes(size_t size, long count)
+int64_t bench_framed_bytes(size_t size, long count)
 {
     size_t frames = size / FRAME_PAYLOAD_AT_MTU, last = size % FRAME_PAYLOAD_AT_MTU;
     int64_t bytes = (int64_t)frames * (FRAME_PAYLOAD_AT_MTU + FRAME_HEADER);
@@ -210,7 +210,7 @@ void bench_run_archive(bench_t *b, result_t *res, const char *channel)
 {
     const bench_options_t *opt = b->opt;
     char dir[512], err[256] = "";
-    archive_dir_of(b, dir, sizeof(dir));
+    bench_archive_dir(b, dir, sizeof(dir));
     snprintf(res->uri, sizeof(res->uri), "%.100s (%.140s)", channel, dir);
     long cap = (long)(((uint64_t)opt->max_mib << 20) / res->size);
     res->npub = 1;
@@ -248,8 +248,8 @@ void bench_run_archive(bench_t *b, result_t *res, const char *channel)
         else
         {
             int same = b->archive_size == res->size && b->archive_messages == res->messages;
-            v = write_run(dir, same ? b->archive_bytes : framed_bytes(res->size, res->messages), res->messages, err,
-                sizeof(err));
+            v = write_run(dir, same ? b->archive_bytes : bench_framed_bytes(res->size, res->messages), res->messages,
+                err, sizeof(err));
         }
         if (v < 0)
         {
@@ -266,5 +266,5 @@ cleanup:
     if (srv)
         shoal_archive_server_close(srv);
     if (NULL == opt->archive_dir)
-        remove_own_dir(dir);
+        bench_archive_remove_dir(dir);
 }

@@ -47,7 +47,11 @@ int bench_result_ok(const result_t *r)
 
 static const char *transport(const scenario_t *sc)
 {
-    return sc->zmq ? "zmq" : sc->mirror ? "aeron" : M_WRITE_CEILING == sc->mode ? "write(2)" : "shoal";
+    return sc->zmq                    ? "zmq"
+        : sc->mirror                  ? "aeron"
+        : M_WRITE_CEILING == sc->mode ? "write(2)"
+        : M_READ_CEILING == sc->mode  ? "read(2)"
+                                      : "shoal";
 }
 
 static int any_aeron(const bench_t *b)
@@ -230,7 +234,8 @@ void bench_print_table(const bench_t *b)
             if (q <= 0)
                 continue;
             if (!header++)
-                printf("\nshoal vs its peer, same size (zmq; archive-record: the write(2) ceiling; throughput: shoal / "
+                printf("\nshoal vs its peer, same size (zmq; archive-record: the write(2) ceiling; archive-replay: the "
+                       "read(2) ceiling; throughput: shoal / "
                        "peer; latency: peer / shoal at p50 and p99; "
                        "> 1 means shoal is better)\n");
             printf("  %-32s vs %-22s %7zu B: %8.2fx%s\n", r->sc->name, r->sc->peer, r->size, q,

@@ -249,6 +249,11 @@ void bench_run_scenario(bench_t *b, result_t *res)
         bench_run_archive(b, res, channel);
         return;
     }
+    if (M_ARCHIVE_REPLAY == sc->mode || M_READ_CEILING == sc->mode)
+    {
+        bench_run_archive_replay(b, res, channel);
+        return;
+    }
     if (K_WAKE == sc->kind && res->size < 16)
     {
         snprintf(res->error, sizeof(res->error), "skipped: wake-up messages carry a sequence and a timestamp (16 B)");
