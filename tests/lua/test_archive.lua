@@ -101,4 +101,29 @@ T:test("archive: unknown ids, bad positions and a missing directory fail with ni
     e:close()
 end)
 
+T:test("archive: a replay through the server keeps the recording's positions", function()
+    local e = H.archive_env()
+    local msgs = {}
+    for k = 1, 500 do
+        msgs[k] = ("replayed %d"):format(k)
+    end
+    local id, positions = record(e, msgs)
+    local sub, replay_id = e.arc:replay(id, "aeron:ipc", 4002)
+    H.ok(sub, "replay: " .. tostring(replay_id))
+    local got, pos = {}, {}
+    H.wait_until(function()
+        for _, f in sub:poll_batch(64) do
+            got[#got + 1] = ffi.string(f.data, f.length)
+            pos[#pos + 1] = tonumber(f.header.position)
+        end
+        return #got >= #msgs
+    end, 10, "the replay")
+    for k = 1, #msgs do
+        H.eq(got[k], msgs[k], "replayed message " .. k)
+        H.eq(pos[k], positions[k], "replayed position " .. k)
+    end
+    sub:close()
+    e:close()
+end)
+
 return T

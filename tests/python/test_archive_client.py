@@ -28,6 +28,37 @@ def test_record_list_position_stop(env, archive_dir):
     assert arc.recordings(from_id=rid + 1) == []
 
 
+def test_replay_keeps_positions_and_stops(env, archive_dir):
+    _, _, arc = env
+    msgs = [b"replayed %05d" % i for i in range(2000)]
+    rid, positions = record(env, msgs)
+    sub = arc.replay(rid, "aeron:ipc", 3101)
+    assert isinstance(sub, shoal.Subscription) and arc.replay_session_id(sub) >= 0
+    got = drain(sub, len(msgs))
+    assert [m for m, _ in got] == msgs
+    assert [p for _, p in got] == positions, "a replay keeps the recording's positions"
+    sub.close()
+    # from a position, for a length
+    sub = arc.replay(rid, "aeron:ipc", 3102, position=positions[99], length=positions[199] - positions[99])
+    got = drain(sub, 100)
+    assert [m for m, _ in got] == msgs[100:200]
+    sub.close()
+    # stopped early: a replay the subscriber holds back (a window behind) is still running
+    sub = arc.replay(rid, "aeron:ipc", 3105)
+    assert len(drain(sub, 10)) >= 10
+    replay_id = arc.replay_session_id(sub)
+    arc.stop_replay(sub)
+    with pytest.raises(shoal.InvalidArgument, match="no replay session"):
+        arc.stop_replay(replay_id)           # the server has no such session any more
+    with pytest.raises(shoal.InvalidArgument):
+        arc.replay_session_id(sub)           # nor does the Archive
+    sub.close()
+    with pytest.raises(shoal.ShoalError):
+        arc.replay(rid + 9, "aeron:ipc", 3103)
+    with pytest.raises(shoal.ShoalError):
+        arc.replay(rid, "aeron:ipc", 3104, position=positions[0] + 8)   # not a frame boundary
+
+
 def test_truncate_and_purge(env, archive_dir):
     _, _, arc = env
     rid, positions = record(env, [b"%06d" % i for i in range(500)])
