@@ -20,7 +20,9 @@ Through an archive server (shoal.archive.server(ctx, dir) in this process, or sh
     local sub_id = assert(arc:start_recording("aeron:ipc", 1001))
     local list = assert(arc:recordings())             -- descriptor tables, as above
     local sub, replay_id = assert(arc:replay(id, "aeron:ipc", 2001))  -- a subscription to the replay
-    arc:close()
+    local merge = assert(arc:replay_merge(id, 0, "aeron:ipc", 2002, "aeron:ipc", 1001))
+    while assert(merge:poll(function(buf, len, header) ... end, 64)) >= 0 and not merge:is_live() do end
+    arc:close()                                       -- closes its merges first
 
 A descriptor is a plain table: recording_id, start_position, stop_position
 (-1: still recording), start_timestamp_ns, stop_timestamp_ns (CLOCK_REALTIME),
@@ -311,6 +313,14 @@ return function(shoal, C, I)
     Archive.__index = Archive
     Archive.__name = "shoal.archive"
 
+    -- Closes the replay merges of an archive session (before the session itself).
+    local function close_merges(arc)
+        for a, p in pairs(arc.merges) do
+            arc.merges[a] = nil
+            C.shoal_replay_merge_close(p)
+        end
+    end
+
     -- shoal.archive.connect(client) -> archive | nil, msg, code
     -- A control session with the archive server on the client's driver. It
     -- is one of the client's children: closed (first) when the client closes.
@@ -324,7 +334,16 @@ return function(shoal, C, I)
         if rc < 0 then
             return nil, errmsg(), shoal.errcode()
         end
-        return I.make_child(client, Archive, out[0], C.shoal_archive_close, { replays = {} })
+        -- merges: address -> pointer of its open replay merges (closed before it, GC order aside)
+        local merges = {}
+        local function close_all(p)
+            for a, mp in pairs(merges) do
+                merges[a] = nil
+                C.shoal_replay_merge_close(mp)
+            end
+            C.shoal_archive_close(p)
+        end
+        return I.make_child(client, Archive, out[0], close_all, { replays = {}, merges = merges })
     end
 
     -- Called when the client closes: the archive's streams must go before the client.
@@ -332,6 +351,7 @@ return function(shoal, C, I)
         local h = self.h
         if h ~= nil then
             self.h = nil
+            close_merges(self)
             C.shoal_archive_close(ffi.gc(h, nil))
         end
     end
@@ -343,7 +363,10 @@ return function(shoal, C, I)
         end
         self.h = nil
         ffi.gc(h, nil)
-        return I.close_child(self, function() C.shoal_archive_close(h) end)
+        return I.close_child(self, function()
+            close_merges(self)
+            C.shoal_archive_close(h)
+        end)
     end
 
     function Archive:is_closed()
@@ -455,6 +478,119 @@ return function(shoal, C, I)
         return tonumber(C.shoal_archive_control_session_id(live_handle(self, "archive", 2)))
     end
 
-    M.Server, M.Archive = Server, Archive
+    -- ------------------------------------------------------- replay merge ----
+
+    local Merge = {}
+    Merge.__index = Merge
+    Merge.__name = "shoal.archive.replay_merge"
+
+    -- arc:replay_merge(recording_id, position, replay_channel, replay_stream_id,
+    --                  live_channel, live_stream_id) -> merge | nil, msg, code
+    -- A late joiner: the recording from position through a replay, then the
+    -- live stream, with no gap and no duplicate. merge:poll(fn, limit) delivers
+    -- and moves it on; merge:is_live() tells when it switched. It closes with
+    -- its archive session.
+    function Archive:replay_merge(id, position, replay_channel, replay_stream, live_channel, live_stream)
+        local h = live_handle(self, "archive", 2)
+        check_id(id, "replay_merge: recording id", 2)
+        check_id(position, "replay_merge: position", 2)
+        if type(replay_channel) ~= "string" or type(live_channel) ~= "string" then
+            error("shoal: replay_merge: the channels must be strings", 2)
+        end
+        check_int(replay_stream, "replay_merge: replay stream id", -2147483648, 2147483647, 2)
+        check_int(live_stream, "replay_merge: live stream id", -2147483648, 2147483647, 2)
+        local out = ffi.new("shoal_replay_merge_t *[1]")
+        local rc = C.shoal_replay_merge_start(out, h, id, position, replay_channel, replay_stream, live_channel,
+            live_stream)
+        I.settle(self.client.state)
+        if rc < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        local merges = self.merges
+        local raw = out[0]
+        merges[address(raw)] = raw
+        local mh = ffi.gc(out[0], function(p)
+            local a = address(p)
+            if merges[a] ~= nil then
+                merges[a] = nil
+                C.shoal_replay_merge_close(p)
+            end
+        end)
+        return setmetatable({ h = mh, archive = self }, Merge)
+    end
+
+    local function merge_handle(self, level)
+        if self.archive.h == nil then
+            error("shoal: replay merge is closed (its archive session was closed)", level + 1)
+        end
+        return live_handle(self, "replay merge", level + 1)
+    end
+
+    local merge_fn, merge_err = nil, nil
+    local merge_cb = ffi.cast("shoal_fragment_handler_t", function(_, buf, len, hdr)
+        if merge_err ~= nil then
+            return
+        end
+        local ok, err = pcall(merge_fn, buf, tonumber(len), hdr)
+        if not ok then
+            merge_err = err
+        end
+    end)
+    M._merge_cb = merge_cb
+
+    -- merge:poll(fn [, limit]) -> count | nil, msg, code; fn(buf, len, header)
+    function Merge:poll(fn, limit)
+        local h = merge_handle(self, 2)
+        if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+            error("shoal: replay_merge:poll: handler must be a function, got " .. type(fn), 2)
+        end
+        limit = limit or 10
+        check_int(limit, "replay_merge:poll: limit", 1, 1073741824, 2)
+        local saved_fn, saved_err = merge_fn, merge_err
+        merge_fn, merge_err = fn, nil
+        local n = C.shoal_replay_merge_poll(h, merge_cb, nil, limit)
+        local err = merge_err
+        merge_fn, merge_err = saved_fn, saved_err
+        I.settle(self.archive.client.state)
+        if err ~= nil then
+            error(err, 0)
+        end
+        if n < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return tonumber(n)
+    end
+    if jit then
+        jit.off(Merge.poll)
+    end
+
+    function Merge:is_live()
+        return C.shoal_replay_merge_is_live(merge_handle(self, 2))
+    end
+
+    function Merge:position()
+        return tonumber(C.shoal_replay_merge_position(merge_handle(self, 2)))
+    end
+
+    function Merge:close()
+        local h = self.h
+        if h ~= nil then
+            self.h = nil
+            local merges = self.archive.merges
+            local a = address(h)
+            ffi.gc(h, nil)
+            if merges[a] ~= nil then
+                merges[a] = nil
+                C.shoal_replay_merge_close(h)
+            end
+        end
+        return true
+    end
+
+    function Merge:is_closed()
+        return self.h == nil or self.archive.h == nil
+    end
+
+    M.Server, M.Archive, M.Merge = Server, Archive, Merge
     return M
 end

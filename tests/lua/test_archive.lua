@@ -126,4 +126,56 @@ T:test("archive: a replay through the server keeps the recording's positions", f
     e:close()
 end)
 
+T:test("archive: replay merge joins the live stream with no gap and no duplicate while the publisher goes on", function()
+    local e = H.archive_env()
+    local sub_id = assert(e.arc:start_recording("aeron:ipc", STREAM))
+    local pub = assert(e.client:add_publication("aeron:ipc", STREAM, true))
+    H.wait_until(function() return pub:is_connected() end, 5, "recording subscription")
+    local box = ffi.new("int64_t[1]")
+    local next_seq = 0
+    local function publish(k)
+        for _ = 1, k do
+            box[0] = next_seq
+            if pub:offer(box, 8) then
+                next_seq = next_seq + 1
+            end
+        end
+    end
+    while next_seq < 2000 do
+        publish(100)
+    end
+    local id
+    H.wait_until(function()
+        local list = assert(e.arc:recordings())
+        id = list[1] and list[1].recording_id
+        return id and assert(e.arc:recording_position(id)) >= pub:position()
+    end, 10, "recorded")
+    local merge = assert(e.arc:replay_merge(id, 0, "aeron:ipc", 4003, "aeron:ipc", STREAM))
+    local seen, live_at = {}, nil
+    local function on(buf, len)
+        seen[#seen + 1] = tonumber(ffi.cast("const int64_t *", buf)[0])
+    end
+    H.wait_until(function()
+        if next_seq < 6000 then
+            publish(10)   -- the publisher goes on during the merge
+        end
+        assert(merge:poll(on, 64))
+        if merge:is_live() and not live_at then
+            live_at = #seen
+        end
+        return next_seq >= 6000 and #seen >= next_seq
+    end, 30, "the merge to catch up")
+    H.ok(live_at, "the merge went live")
+    H.eq(#seen, next_seq, "messages seen")
+    for k = 1, #seen do
+        if seen[k] ~= k - 1 then
+            error(("message %d is sequence %d (gap or duplicate)"):format(k, seen[k]))
+        end
+    end
+    merge:close()
+    pub:close()
+    assert(e.arc:stop_recording(sub_id))
+    e:close()
+end)
+
 return T

@@ -1,6 +1,8 @@
-"""shoal.Archive and shoal.ArchiveServer: recording, listing, replay, truncate, purge."""
+"""shoal.Archive and shoal.ArchiveServer: recording, listing, replay, truncate, purge, replay merge."""
+import threading
 import time
 
+import numpy as np
 import pytest
 
 import shoal
@@ -94,3 +96,40 @@ def test_no_server_is_a_timeout(shoal_dir):
         assert time.monotonic() - t < 5
 
 
+def test_replay_merge_no_gap_no_duplicate(env, archive_dir):
+    client, _, arc = env
+    sub_id = arc.start_recording("aeron:ipc", STREAM)
+    pub = client.add_exclusive_publication("aeron:ipc", STREAM)
+    assert pub.wait_connected(timeout=5.0)
+    n_before, n_total = 3000, 8000
+    for i in range(n_before):
+        pub.offer(np.int64(i).tobytes(), timeout=5.0)
+    rid = wait_recorded(arc, pub)
+    stop = threading.Event()
+
+    def publish_more():   # the publisher keeps publishing during the merge
+        for i in range(n_before, n_total):
+            pub.offer(np.int64(i).tobytes(), timeout=10.0)
+            if i % 100 == 0:
+                time.sleep(0.001)
+        stop.set()
+
+    th = threading.Thread(target=publish_more)
+    th.start()
+    seen = []
+    went_live_at = None
+    with arc.replay_merge(rid, 0, "aeron:ipc", 3201, "aeron:ipc", STREAM) as merge:
+        deadline = time.monotonic() + 30
+        while len(seen) < n_total and time.monotonic() < deadline:
+            for view, header in merge.poll_batch(256):
+                seen.append(int(np.frombuffer(view, "<i8")[0]))
+            if merge.is_live and went_live_at is None:
+                went_live_at = len(seen)
+            if not seen or len(seen) % 1000 == 0:
+                time.sleep(0.0005)
+        assert merge.position == pub.position or len(seen) < n_total
+    th.join()
+    pub.close()
+    arc.stop_recording(sub_id)
+    assert went_live_at is not None, "the merge switched to the live stream"
+    assert seen == list(range(n_total)), "every sequence number exactly once, in order"

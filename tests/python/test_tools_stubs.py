@@ -111,7 +111,7 @@ def test_stubs_match_the_extension():
     assert public - names == set(), "missing from _shoal.pyi"
     assert {n for n in names if n not in ("BufferLike", "Seconds", "Handler", "ControlledHandler")} - public == set()
     for cls in ("Context", "Driver", "Client", "Publication", "Subscription", "Claim", "Header", "Image",
-                "ArchiveReader", "RecordingCursor", "ArchiveServer", "Archive"):
+                "ArchiveReader", "RecordingCursor", "ArchiveServer", "Archive", "ReplayMerge"):
         runtime = {n for n in dir(getattr(_shoal, cls)) if not n.startswith("_")}
         assert runtime - classes[cls] == set(), cls
         assert classes[cls] - runtime - {"__init__", "__enter__", "__exit__"} == set(), cls

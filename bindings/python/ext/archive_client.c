@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "recording_descriptor.h"
+#include "replay_merge.h"
 
 #include "shoal/shoal_archive.h"
 
@@ -46,6 +47,26 @@ static void archive_end(ArchiveObject *self)
 {
     self->calling = 0;
     handle_op_end(&self->child.h);
+}
+
+shoal_archive_t *archive_call_begin(PyObject *archive)
+{
+    return archive_begin((ArchiveObject *)archive);
+}
+
+void archive_call_end(PyObject *archive)
+{
+    archive_end((ArchiveObject *)archive);
+}
+
+void archive_hold(PyObject *archive)
+{
+    handle_hold(&((ArchiveObject *)archive)->child.h);
+}
+
+void archive_unhold(PyObject *archive)
+{
+    handle_unhold(&((ArchiveObject *)archive)->child.h);
 }
 
 static int Archive_init(ArchiveObject *self, PyObject *args, PyObject *kwds)
@@ -419,6 +440,11 @@ static PyObject *Archive_replay_session_id(ArchiveObject *self, PyObject *sub)
     return id;
 }
 
+static PyObject *Archive_replay_merge(ArchiveObject *self, PyObject *args, PyObject *kwds)
+{
+    return replay_merge_new((PyObject *)self, args, kwds);
+}
+
 static PyObject *Archive_get_control_session_id(ArchiveObject *self, void *closure)
 {
     (void)closure;
@@ -460,6 +486,11 @@ static PyMethodDef Archive_methods[] = {
         "session id." },
     { "replay_session_id", (PyCFunction)Archive_replay_session_id, METH_O,
         "replay_session_id($self, subscription, /)\n--\n\nThe replay session id behind a Subscription from replay()." },
+    { "replay_merge", (PyCFunction)(void (*)(void))Archive_replay_merge, METH_VARARGS | METH_KEYWORDS,
+        "replay_merge($self, /, recording_id, position, replay_channel, replay_stream_id, live_channel, "
+        "live_stream_id)\n--\n\n"
+        "A late joiner: replays the recording from position, then switches to the live stream with no gap and no "
+        "duplicate (ReplayMerge). Poll the returned ReplayMerge; is_live tells when it switched." },
     { "truncate", (PyCFunction)Archive_truncate, METH_VARARGS,
         "truncate($self, recording_id, position, /)\n--\n\nCuts a stopped recording at position (a frame boundary)." },
     { "purge", (PyCFunction)Archive_purge, METH_O,

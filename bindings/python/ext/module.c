@@ -10,7 +10,8 @@
  * views.c (log views, Header), cnc.c; the archive: archive_reader.c
  * (ArchiveReader, offline) with recording_cursor.c (messages()),
  * recording_map.c (read_records) and recording_descriptor.c,
- * archive_server.c (ArchiveServer), archive_client.c (Archive). Shared: handle.c (open/closing state,
+ * archive_server.c (ArchiveServer), archive_client.c (Archive),
+ * replay_merge.c (ReplayMerge). Shared: handle.c (open/closing state,
  * deferred close, close()/with/closed -- lifetimes are described there),
  * errors.c (exceptions, result codes), wait.c (waiting without the GIL).
  *
@@ -37,6 +38,7 @@
 #include "recording_cursor.h"
 #include "recording_descriptor.h"
 #include "recording_map.h"
+#include "replay_merge.h"
 #include "subscription.h"
 #include "views.h"
 
@@ -102,6 +104,7 @@ PyMODINIT_FUNC PyInit__shoal(void)
         { "ArchiveReader", &ArchiveReaderType.type },
         { "ArchiveServer", &ArchiveServerType.type },
         { "Archive", &ArchiveType.type },
+        { "ReplayMerge", &ReplayMergeType },
         { "RecordingCursor", &RecordingCursorType },
         { "_RecordingMap", &RecordingMapType },
         { "RecordingDescriptor", &RecordingDescriptorType },

@@ -53,7 +53,8 @@ Image handlers
 
 Archive
   ``shoal.ArchiveServer(ctx, dir)`` runs an archive server in this process and
-  ``shoal.Archive(client)`` controls one (record, list, replay, truncate, purge); ``shoal.archive.open(dir)`` reads an archive directory offline (no driver): its
+  ``shoal.Archive(client)`` controls one (record, list, replay, replay merge, truncate,
+  purge); ``shoal.archive.open(dir)`` reads an archive directory offline (no driver): its
   recordings, their messages, and fixed-size records as numpy arrays
   (:mod:`shoal.archive`, docs/archive.md).
 
@@ -113,6 +114,7 @@ from ._shoal import (  # noqa: F401
     Publication,
     RecordingCursor,
     RecordingDescriptor,
+    ReplayMerge,
     ShoalError,
     ShoalIOError,
     Subscription,
@@ -156,6 +158,7 @@ __all__ = [
     "FLAG_BEGIN", "FLAG_END", "FLAG_EOS", "ACTION_ABORT", "ACTION_BREAK", "ACTION_COMMIT", "ACTION_CONTINUE",
     "version", "last_error", "raise_for_code", "result_name", "RESULT_NAMES", "__version__",
     "ArchiveReader", "RecordingCursor", "RecordingDescriptor", "UnknownRecordingError", "Archive", "ArchiveServer",
+    "ReplayMerge",
 ]
 
 from . import archive  # noqa: E402,F401  (shoal.archive.open)

@@ -16,7 +16,7 @@ a multiple of the aligned frame, e.g. 32-byte records in 64-byte frames), the ar
 read-only strided view of the mapping, no copy; otherwise the messages are copied once
 into a new array. A recording still being written reads as far as it is written.
 
-Through a running archive server instead (recording, replay):
+Through a running archive server instead (recording, replay, replay merge):
 :class:`shoal.Archive` and :class:`shoal.ArchiveServer`.
 """
 from __future__ import annotations
