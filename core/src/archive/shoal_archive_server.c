@@ -235,7 +235,8 @@ static int run(shoal_archive_server_t *srv, volatile int *stop_flag)
 {
     shoal_idle_t idle;
     shoal_idle_init(&idle, srv->ctx->idle_strategy);
-    while (0 == *stop_flag)
+    /* close sets the flag from another thread (release): load it with acquire. */
+    while (0 == __atomic_load_n(stop_flag, __ATOMIC_ACQUIRE))
     {
         int work = shoal_archive_server_do_work(srv);
         if (work < 0)

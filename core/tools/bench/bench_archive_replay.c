@@ -234,7 +234,7 @@ void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
             (files = write_files(dir, same ? b->replay_bytes : bench_framed_bytes(res->size, res->messages), err,
                  sizeof(err))) < 0)
         {
-            snprintf(res->error, sizeof(res->error), "read-ceiling files in %.140s: %s", dir,
+            snprintf(res->error, sizeof(res->error), "read-ceiling files in %.140s: %.150s", dir,
                 '\0' != err[0] ? err : strerror(errno));
             goto cleanup;
         }
