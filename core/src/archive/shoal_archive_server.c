@@ -41,7 +41,8 @@ static shoal_archive_control_session_t *find_session(shoal_archive_server_t *srv
 static void close_session(shoal_archive_server_t *srv, shoal_archive_control_session_t *session)
 {
     shoal_publication_close(session->responses);
-    *session = srv->sessions[--srv->session_count];
+    *session = srv->sessions[srv->session_count - 1];
+    __atomic_store_n(&srv->session_count, srv->session_count - 1, __ATOMIC_RELAXED);
 }
 
 int shoal_archive_server_send(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
@@ -105,7 +106,7 @@ static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg
     }
     char channel[SHOAL_ARCHIVE_STRING_MAX];
     snprintf(channel, sizeof(channel), "%.*s", (int)request->text_length, request->text);
-    shoal_archive_control_session_t session = { srv->next_session_id, request->correlation_id, NULL };
+    shoal_archive_control_session_t session = { srv->next_session_id, request->correlation_id, NULL, false };
     if (shoal_add_exclusive_publication(srv->client, channel, request->stream_id, &session.responses) < 0)
     {
         /* Nowhere to answer: the client times out. */
@@ -128,7 +129,8 @@ static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg
         srv->session_capacity = capacity;
     }
     srv->next_session_id++;
-    srv->sessions[srv->session_count++] = session;
+    srv->sessions[srv->session_count] = session;
+    __atomic_store_n(&srv->session_count, srv->session_count + 1, __ATOMIC_RELAXED);
     shoal_archive_control_session_t *s = &srv->sessions[srv->session_count - 1];
     if (shoal_archive_server_send(srv, s,
             &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
@@ -168,6 +170,37 @@ static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoa
     shoal_archive_server_execute(srv, session, &request);
 }
 
+int32_t shoal_archive_server_session_count(const shoal_archive_server_t *srv)
+{
+    return __atomic_load_n(&srv->session_count, __ATOMIC_RELAXED);
+}
+
+/* A session whose client went away (closed without CLOSE_SESSION, or dead
+ * and timed out by the driver) has no subscriber on its response stream any
+ * more: it ends, with its publication. */
+static int close_orphaned_sessions(shoal_archive_server_t *srv)
+{
+    int work = 0;
+    for (int32_t i = 0; i < srv->session_count;)
+    {
+        shoal_archive_control_session_t *session = &srv->sessions[i];
+        /* Connected is first set by the driver's next tick after the add:
+         * only a session seen connected can have lost its client. */
+        bool connected = shoal_publication_is_connected(session->responses);
+        session->seen_connected |= connected;
+        if (session->seen_connected && !connected)
+        {
+            close_session(srv, &srv->sessions[i]);
+            work++;
+        }
+        else
+        {
+            i++;
+        }
+    }
+    return work;
+}
+
 int shoal_archive_server_do_work(shoal_archive_server_t *srv)
 {
     int work = shoal_subscription_poll(srv->control, on_request, srv, CONTROL_FRAGMENT_LIMIT);
@@ -176,7 +209,7 @@ int shoal_archive_server_do_work(shoal_archive_server_t *srv)
         return -1;
     }
     int recorded = shoal_archive_recorder_do_work(&srv->recorder);
-    return work + (recorded > 0 ? 1 : 0) + shoal_archive_server_do_replays(srv);
+    return work + (recorded > 0 ? 1 : 0) + shoal_archive_server_do_replays(srv) + close_orphaned_sessions(srv);
 }
 
 int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx, const char *archive_dir)

@@ -6,7 +6,9 @@
  * connected with is its own (add/close calls from this thread only).
  *
  * Control sessions: a CONNECT request makes one (id handed back) with an
- * exclusive publication to the client's response channel and stream. Later
+ * exclusive publication to the client's response channel and stream; it ends
+ * with CLOSE_SESSION, or when that publication has no subscriber any more
+ * (the client went away). Later
  * requests name their session; a request of an unknown session, one that does
  * not decode, or one of unknown type is dropped and counted (malformed_count),
  * never answered with a crash.
@@ -30,6 +32,7 @@ typedef struct shoal_archive_control_session_stct
     int64_t id;
     int64_t connect_correlation_id; /* of the CONNECT that made it: a repeated CONNECT gets the same answer */
     shoal_publication_t *responses;
+    bool seen_connected; /* its response publication was connected once: when no more, the client is gone */
 } shoal_archive_control_session_t;
 
 struct shoal_archive_server_stct
@@ -84,7 +87,8 @@ int shoal_archive_server_stop_replay(shoal_archive_server_t *srv, int64_t replay
 int shoal_archive_server_do_replays(shoal_archive_server_t *srv);
 void shoal_archive_server_close_replays(shoal_archive_server_t *srv);
 
-/* Tests: requests dropped as malformed so far. */
+/* Tests: requests dropped as malformed so far; control sessions open. */
 int64_t shoal_archive_server_malformed_count(const shoal_archive_server_t *srv);
+int32_t shoal_archive_server_session_count(const shoal_archive_server_t *srv);
 
 #endif

@@ -211,7 +211,36 @@ static void test_two_clients_have_their_own_sessions(void **state)
     assert_int_equal(-1, shoal_archive_recording_position(a->archive, 5));
     assert_int_equal(0, shoal_archive_stop_recording(a->archive, sub));
     assert_int_equal(0, shoal_archive_close(second));
-    /* The first session still works once the second is gone. */
+    /* A client that goes away without closing its session (here a CONNECT
+     * sent by hand, answered on stream 77, whose subscriber then leaves):
+     * the server ends the session once its response stream has no subscriber. */
+    shoal_subscription_t *responses = NULL;
+    shoal_publication_t *requests = NULL;
+    assert_int_equal(0, shoal_add_subscription(a->env.client, "aeron:ipc", 77, &responses));
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 10, &requests));
+    assert_int_equal(0, shoal_test_wait_connected(requests));
+    uint8_t buf[SHOAL_ARCHIVE_MESSAGE_MAX];
+    shoal_archive_msg_t msg = { .type = SHOAL_ARCHIVE_CONNECT,
+        .correlation_id = 424242,
+        .stream_id = 77,
+        .text = "aeron:ipc",
+        .text_length = -1 };
+    int length = shoal_archive_encode(&msg, buf, sizeof(buf));
+    assert_true(shoal_test_offer(requests, buf, (size_t)length) > 0);
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (shoal_archive_server_session_count(a->server) < 2 && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(2, shoal_archive_server_session_count(a->server));
+    assert_int_equal(0, shoal_subscription_close(responses));
+    while (shoal_archive_server_session_count(a->server) > 1 && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(1, shoal_archive_server_session_count(a->server));
+    assert_int_equal(0, shoal_publication_close(requests));
+    /* The first session still works once the others are gone. */
     archive_test_list_t list;
     assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
 }
