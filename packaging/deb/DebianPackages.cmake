@@ -2,7 +2,7 @@
 # -DCMAKE_INSTALL_PREFIX=/usr -DSHOAL_INSTALL_SERVICE=ON (scripts/test_deb.sh).
 #   libshoal0     libshoal.so.0 (SONAME libshoal.so.0), shlibs + symbols, ldconfig trigger
 #   libshoal-dev  shoal.h, libshoal.so, libshoal.a, shoal.pc, the CMake package
-#   shoal-tools   shoald, shoal-stat, shoal-errors, shoal-loss, shoal-archive, shoal-bench (when built),
+#   shoal-tools   shoald, shoal-stat, shoal-errors, shoal-loss, shoal-archive, shoal-archived, shoal-bench (when built),
 #                 shoald.service (own user "shoal", RuntimeDirectory, UMask=0077),
 #                 /etc/default/shoald (a conffile)
 # The Lua parts (component lua) are not packaged here: the rock installs them.
@@ -103,7 +103,8 @@ set(CPACK_COMPONENT_TOOLS_DESCRIPTION "shoal media driver and monitoring tools
 shoald (the media driver, with the systemd unit shoald.service),
 shoal-stat (counters; Prometheus text format and /metrics endpoint),
 shoal-errors (the driver's error log), shoal-loss (the loss report),
-shoal-archive (lists, describes, verifies and migrates archives) and
+shoal-archive (lists, describes, verifies and migrates archives),
+shoal-archived (the archive server: records streams, answers archive clients) and
 shoal-bench when built.")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_EXTRA
   "${SHOAL_DEB_STAGE}/tools/postinst;${SHOAL_DEB_STAGE}/tools/postrm;${SHOAL_DEB_STAGE}/tools/conffiles")

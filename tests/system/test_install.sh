@@ -10,7 +10,7 @@ PREFIX="$(mktemp -d /tmp/shoal-prefix-XXXXXX)"
 trap 'cleanup; rm -rf "$PREFIX"' EXIT
 
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
-for f in include/shoal/shoal.h lib/libshoal.so.0 lib/libshoal.a lib/pkgconfig/shoal.pc bin/shoald bin/shoal-stat bin/shoal-errors bin/shoal-archive \
+for f in include/shoal/shoal.h lib/libshoal.so.0 lib/libshoal.a lib/pkgconfig/shoal.pc bin/shoald bin/shoal-stat bin/shoal-errors bin/shoal-archive bin/shoal-archived \
     include/shoal/shoal_archive.h \
     lib/cmake/shoal/shoalConfig.cmake lib/cmake/shoal/shoalConfigVersion.cmake lib/cmake/shoal/shoalTargets.cmake; do
   p=$(ls -d "$PREFIX"/$f "$PREFIX"/${f/lib\//lib/x86_64-linux-gnu/} 2>/dev/null | head -1 || true)
