@@ -280,16 +280,10 @@ return function(shoal, C, I)
         end
         local out = ffi.new("shoal_archive_server_t *[1]")
         local ch = live_handle(ctx, "context", 2)
-        -- This module's clients set the context's conductor-invoker flag; the
-        -- server's own client must run its conductor on a thread (no one here
-        -- would run its duty): off for the server's connect, then restored.
-        local invoker = C.shoal_context_get_use_conductor_invoker(ch)
-        C.shoal_context_set_use_conductor_invoker(ch, false)
-        local rc = C.shoal_archive_server_start(out, ch, dir)
-        local a, b = errmsg(), shoal.errcode()
-        C.shoal_context_set_use_conductor_invoker(ch, invoker)
-        if rc < 0 then
-            return nil, a, b
+        -- The server runs its own client's duty on its thread, invoker
+        -- context or not.
+        if C.shoal_archive_server_start(out, ch, dir) < 0 then
+            return nil, errmsg(), shoal.errcode()
         end
         return setmetatable({ h = ffi.gc(out[0], C.shoal_archive_server_close), ctx = ctx, dir = dir }, Server)
     end

@@ -21,17 +21,11 @@ typedef struct
     int started;
 } ArchiveServerObject;
 
-/* The server's own client runs its conductor on a thread: a context last
- * used by Client(ctx, invoker=True) must not make it an invoker client,
- * whose duty nobody would run (starts on a context are serialised, and every
- * Client start sets the flag it needs). */
+/* The server runs its own client's duty on its thread, whether or not a
+ * Client(ctx, invoker=True) left the context in conductor-invoker mode. */
 static void *archive_server_start(shoal_context_t *ctx, void *arg)
 {
     shoal_archive_server_t *srv = NULL;
-    if (shoal_context_set_use_conductor_invoker(ctx, false) < 0)
-    {
-        return NULL;
-    }
     return shoal_archive_server_start(&srv, ctx, arg) < 0 ? NULL : srv;
 }
 

@@ -203,6 +203,12 @@ static int close_orphaned_sessions(shoal_archive_server_t *srv)
 
 int shoal_archive_server_do_work(shoal_archive_server_t *srv)
 {
+    /* A context in conductor-invoker mode gives the server's own client no
+     * conductor thread: its duty (keepalives, images) runs here. */
+    if (srv->ctx->use_conductor_invoker && shoal_client_do_work(srv->client) < 0)
+    {
+        return -1;
+    }
     int work = shoal_subscription_poll(srv->control, on_request, srv, CONTROL_FRAGMENT_LIMIT);
     if (work < 0)
     {
