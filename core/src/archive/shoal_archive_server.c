@@ -203,9 +203,10 @@ static int close_orphaned_sessions(shoal_archive_server_t *srv)
 
 int shoal_archive_server_do_work(shoal_archive_server_t *srv)
 {
-    /* A context in conductor-invoker mode gives the server's own client no
-     * conductor thread: its duty (keepalives, images) runs here. */
-    if (srv->ctx->use_conductor_invoker && shoal_client_do_work(srv->client) < 0)
+    /* A client connected in conductor-invoker mode has no conductor thread:
+     * its duty (keepalives, images) runs here. The mode is the one it was
+     * connected with: the context may be switched since, for other clients. */
+    if (srv->client_is_invoker && shoal_client_do_work(srv->client) < 0)
     {
         return -1;
     }
@@ -233,6 +234,7 @@ int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx,
         shoal_archive_recorder_close(&srv->recorder);
         return -1;
     }
+    srv->client_is_invoker = ctx->use_conductor_invoker;
     if (shoal_client_connect(&srv->client, ctx) < 0)
     {
         shoal_archive_recorder_close(&srv->recorder);

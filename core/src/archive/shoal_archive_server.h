@@ -39,6 +39,7 @@ struct shoal_archive_server_stct
 {
     shoal_context_t *ctx;
     shoal_client_t *client;
+    bool client_is_invoker; /* the context's mode when the client connected: its duty runs in do_work */
     shoal_subscription_t *control;
     char archive_dir[PATH_MAX];
     shoal_archive_recorder_t recorder;
