@@ -41,6 +41,18 @@ return function(shoal, C, I)
     local fail, live_handle, check_int = I.fail, I.live_handle, I.check_int
     local errmsg = shoal.errmsg
 
+    -- What a poll returns: the handler's error raised again, nil, message,
+    -- code for a failed poll, else the count.
+    local function poll_result(n, err)
+        if err ~= nil then
+            error(err, 0)
+        end
+        if n < 0 then
+            return nil, errmsg(), shoal.errcode()
+        end
+        return tonumber(n)
+    end
+
     local function descriptor_table(d)
         return {
             recording_id = tonumber(d.recording_id),
@@ -224,13 +236,7 @@ return function(shoal, C, I)
         local n = C.shoal_recording_cursor_poll(h, cursor_cb, nil, limit)
         local err = cur_err
         cur_fn, cur_err, cur_h = saved_fn, saved_err, saved_h
-        if err ~= nil then
-            error(err, 0)
-        end
-        if n < 0 then
-            return nil, errmsg(), shoal.errcode()
-        end
-        return tonumber(n)
+        return poll_result(n, err)
     end
     if jit then
         jit.off(Cursor.poll)
@@ -546,13 +552,7 @@ return function(shoal, C, I)
         local err = merge_err
         merge_fn, merge_err = saved_fn, saved_err
         I.settle(self.archive.client.state)
-        if err ~= nil then
-            error(err, 0)
-        end
-        if n < 0 then
-            return nil, errmsg(), shoal.errcode()
-        end
-        return tonumber(n)
+        return poll_result(n, err)
     end
     if jit then
         jit.off(Merge.poll)

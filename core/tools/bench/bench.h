@@ -36,6 +36,7 @@
 #include <stdio.h>
 
 #include "shoal/shoal.h"
+#include "shoal/shoal_archive.h"
 #include "bench_aeron.h"
 #include "tool_histogram.h"
 
@@ -191,6 +192,8 @@ void bench_run_scenario(bench_t *b, result_t *res);
 void bench_run_archive(bench_t *b, result_t *res, const char *channel);
 /* archive-replay and read-ceiling (bench_archive_replay.c) on channel. */
 void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel);
+/* Waits (up to a few seconds) for archive a to list an active recording of stream and session: its id, or -1. */
+int64_t bench_find_recording(shoal_archive_t *a, int32_t stream, int32_t session);
 /* bench_archive.c: the archive scenarios' directory (--archive-dir, else one of our own), its removal (our own
  * only), and the bytes count messages of size take in a log (frames of the default mtu). */
 void bench_archive_dir(const bench_t *b, char *dir, size_t len);

@@ -87,7 +87,7 @@ static void on_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
         f->id = d->recording_id;
 }
 
-static int64_t find_recording(shoal_archive_t *a, int32_t stream, int32_t session)
+int64_t bench_find_recording(shoal_archive_t *a, int32_t stream, int32_t session)
 {
     find_t f = { stream, session, -1 };
     for (int64_t deadline = bench_now_ns() + RECORDING_WAIT_NS; f.id < 0 && bench_now_ns() < deadline;)
@@ -113,7 +113,7 @@ static double record_run(shoal_archive_t *a, shoal_publication_t *pub, size_t si
         return -1;
     }
     double result = -1;
-    int64_t id = find_recording(a, stream, shoal_publication_session_id(pub));
+    int64_t id = bench_find_recording(a, stream, shoal_publication_session_id(pub));
     uint8_t *msg = calloc(1, size);
     if (id < 0 || NULL == msg)
     {

@@ -26,19 +26,6 @@
 #define CEILING_SEGMENT  (128LL << 20)
 #define POSITION_POLL_NS 200000LL
 
-typedef struct
-{
-    int32_t stream, session;
-    int64_t id;
-} replay_find_t;
-
-static void on_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
-{
-    replay_find_t *f = clientd;
-    if (d->stream_id == f->stream && d->session_id == f->session)
-        f->id = d->recording_id;
-}
-
 static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
     (void)buf, (void)len, (void)hdr;
@@ -54,19 +41,17 @@ static int64_t make_recording(bench_t *b, shoal_archive_t *a, const char *channe
     shoal_publication_t *pub = NULL;
     uint8_t *msg = calloc(1, size);
     int64_t subscription = -1, end = 0;
-    replay_find_t f = { stream, 0, -1 };
+    struct
+    {
+        int64_t id;
+    } f = { -1 };
     if (NULL == msg || shoal_add_exclusive_publication(b->client, channel, stream, &pub) < 0 ||
         (subscription = shoal_archive_start_recording(a, "aeron:ipc", stream)) < 0)
     {
         snprintf(err, err_len, "recording setup: %s", shoal_errmsg());
         goto done;
     }
-    f.session = shoal_publication_session_id(pub);
-    for (int64_t deadline = bench_now_ns() + STALL_NS; f.id < 0 && bench_now_ns() < deadline;)
-    {
-        if (shoal_archive_list_recordings(a, 0, INT32_MAX, on_descriptor, &f) < 0)
-            break;
-    }
+    f.id = bench_find_recording(a, stream, shoal_publication_session_id(pub));
     int64_t t0 = bench_now_ns();
     for (long i = 0; i < count && f.id >= 0; i++)
     {
