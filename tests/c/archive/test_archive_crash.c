@@ -57,7 +57,7 @@ static void child_record(const char *dir, shared_progress_t *progress, uint32_t 
     }
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
-    log_builder_t lb;
+    log_builder_t lb = { 0 };
     if (lb_start_recording(cat, &d, fsync, &w, &lb) != 0)
     {
         _exit(3);
@@ -222,7 +222,7 @@ static void test_torn_tail_by_hand(void **state)
         shoal_archive_catalog_t *cat;
         shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
         shoal_recording_writer_t *w;
-        log_builder_t lb;
+        log_builder_t lb = { 0 };
         if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_DATA) < 0 ||
             lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb) != 0)
         {

@@ -56,7 +56,7 @@ static int64_t record(fixture_t *f, int64_t start_position, int64_t count, size_
 {
     shoal_recording_descriptor_t d = archive_test_descriptor(start_position, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
-    log_builder_t lb;
+    log_builder_t lb = { 0 };
     const int64_t id = lb_start_recording(f->cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb);
     assert_true(id >= 0);
     lb.max_block = max_block;
@@ -291,7 +291,7 @@ static void test_follow_live_recording(void **state)
     fixture_t *f = *state;
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
-    log_builder_t lb;
+    log_builder_t lb = { 0 };
     const int64_t id = lb_start_recording(f->cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb);
     assert_true(id >= 0);
 
@@ -343,7 +343,7 @@ static void test_writer_rejects_bad_blocks(void **state)
     assert_int_equal(shoal_recording_writer_open(&w, f->cat, id + 1, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_NONE),
         -1);
     assert_int_equal(shoal_recording_writer_open(&w, f->cat, id, 0, 7, TERM, SEGMENT, SHOAL_ARCHIVE_FSYNC_NONE), 0);
-    log_builder_t lb;
+    log_builder_t lb = { 0 };
     lb_init(&lb, TERM, MTU, 7, 0, NULL);
     assert_int_equal(lb_append(&lb, 1, 100), 0);
     assert_int_equal(shoal_recording_writer_write(w, lb.term, 160, 32, 1), -1); /* not at the writer's position */
@@ -523,7 +523,7 @@ static int full_disk_child(const char *dir, int64_t *committed_out)
     shoal_archive_catalog_t *cat;
     shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
-    log_builder_t lb;
+    log_builder_t lb = { 0 };
     if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_NONE) < 0 ||
         lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb) != 0)
     {
