@@ -11,11 +11,9 @@
 #include "util/shoal_error.h"
 
 /* The most one image hands the writer per cycle: big enough for few large
- * writes, small enough that one busy image does not starve the others and
- * that the staging copy stays in the cache. A first frame longer than the
- * limit goes whole: the staging buffer holds a maximal frame more. */
-#define RECORDER_BLOCK_LIMIT    (1024 * 1024)
-#define RECORDER_STAGING_LENGTH (RECORDER_BLOCK_LIMIT + 64 * 1024)
+ * writes, small enough that one busy image does not starve the others. A
+ * first frame longer than the limit goes whole. */
+#define RECORDER_BLOCK_LIMIT (1024 * 1024)
 
 int shoal_archive_recorder_init(shoal_archive_recorder_t *r, shoal_client_t *client, const char *archive_dir,
     int32_t segment_length, shoal_archive_fsync_policy_t fsync)
@@ -24,11 +22,6 @@ int shoal_archive_recorder_init(shoal_archive_recorder_t *r, shoal_client_t *cli
     r->client = client;
     r->segment_length = segment_length;
     r->fsync = fsync;
-    r->staging = malloc(RECORDER_STAGING_LENGTH);
-    if (NULL == r->staging)
-    {
-        return shoal_set_err(SHOAL_ENOMEM, "archive recorder: out of memory");
-    }
     return shoal_archive_catalog_open(&r->catalog, archive_dir, fsync);
 }
 
@@ -87,8 +80,6 @@ void shoal_archive_recorder_close(shoal_archive_recorder_t *r)
         shoal_archive_catalog_close(r->catalog);
         r->catalog = NULL;
     }
-    free(r->staging);
-    r->staging = NULL;
 }
 
 int64_t shoal_archive_recorder_start(shoal_archive_recorder_t *r, const char *channel, int32_t stream_id,
@@ -190,7 +181,6 @@ static shoal_archive_recording_session_t *start_session(shoal_archive_recorder_t
     memset(s, 0, sizeof(*s));
     s->image_correlation_id = image->correlation_id;
     s->position = d.start_position;
-    s->staging = r->staging;
     s->recording_id = shoal_archive_catalog_add_recording(r->catalog, &d);
     if (s->recording_id < 0 ||
         shoal_recording_writer_open(&s->writer, r->catalog, s->recording_id, d.start_position, d.initial_term_id,
@@ -213,14 +203,8 @@ static void on_block(void *clientd, shoal_image_t *image, const uint8_t *frames,
     {
         return; /* a failed recording: the image is drained, not recorded */
     }
-    /* Copied out of the log first: on the machines measured (docs/performance.md)
-     * the kernel reads a shared log mapping several times slower than a
-     * private buffer, and write(2) from a hot buffer is the ceiling. */
-    if (length <= RECORDER_STAGING_LENGTH)
-    {
-        memcpy(s->staging, frames, length);
-        frames = s->staging;
-    }
+    /* Written from the log as it is: a copy to a private buffer first cost
+     * more than it saved (docs/performance.md, archive recording). */
     if (shoal_recording_writer_write(s->writer, frames, length, position, shoal_epoch_ns()) < 0)
     {
         fprintf(stderr, "shoal archive: recording %lld stops at %lld: %s\n", (long long)s->recording_id,

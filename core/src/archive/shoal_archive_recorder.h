@@ -30,7 +30,6 @@ typedef struct shoal_archive_recording_session_stct
     shoal_recording_writer_t *writer; /* NULL once a write failed: the rest of the image is not recorded */
     int64_t position;                 /* recorded up to here (stream position) */
     bool seen;                        /* in the image list of this cycle */
-    uint8_t *staging;                 /* the recorder's: blocks are copied there before the write */
 } shoal_archive_recording_session_t;
 
 /* One recording subscription (a start_recording). */
@@ -53,7 +52,6 @@ typedef struct shoal_archive_recorder_stct
     shoal_archive_recording_t **recordings;
     int32_t recording_count, recording_capacity;
     int64_t error_count; /* writes that failed (each stops its recording) */
-    uint8_t *staging;    /* a block copied out of the log, then written (shoal_archive_recorder.c says why) */
 } shoal_archive_recorder_t;
 
 /* Opens (creates, or recovers) the catalog of archive_dir. */

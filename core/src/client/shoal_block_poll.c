@@ -11,6 +11,11 @@
 #include "logbuffer/shoal_term_reader.h"
 #include "util/shoal_error.h"
 
+/* How far ahead of the frame being checked the scan asks for the log: each
+ * check is a load that depends on the previous frame's length, so without it
+ * every frame header written on another core is a miss the scan waits for. */
+#define BLOCK_POLL_PREFETCH_AHEAD 4096
+
 int64_t shoal_image_block_poll(shoal_image_t *image, shoal_block_handler_t h, void *clientd, size_t limit)
 {
     const int64_t position = image->position;
@@ -23,6 +28,7 @@ int64_t shoal_image_block_poll(shoal_image_t *image, shoal_block_handler_t h, vo
     int32_t offset = term_offset;
     while (offset < limit_offset)
     {
+        __builtin_prefetch(term + offset + BLOCK_POLL_PREFETCH_AHEAD);
         const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
         if (frame_length <= 0 || frame_length > term_length - offset)
         {

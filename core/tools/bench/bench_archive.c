@@ -12,11 +12,15 @@
  * files of the archive's default length in the same directory: what the
  * filesystem takes from a plain writer. Both leave the page cache to decide
  * (the archive's fsync policy none, unless --set ARCHIVE_FSYNC=...); each
- * run's files are removed after it, outside the timing.
+ * run's files are removed after it, outside the timing. With --pin the
+ * archive server's threads start on the subscriber's CPU and the publisher
+ * (this thread, its own mask restored after) runs on the publisher's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +104,22 @@ int64_t bench_find_recording(shoal_archive_t *a, int32_t stream, int32_t session
     return f.id;
 }
 
+/* After a run, untimed: the filesystem's work on the files it removed (the
+ * journal commit, discards) is done before the next run starts, so one run
+ * does not pay for the last. */
+static void settle(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0)
+    {
+        syncfs(fd);
+        close(fd);
+    }
+}
+
 /* One archive-record run on pub's stream: a new recording of count messages, purged after; msgs/s, or -1
  * with err set; *bytes gets what the recording held. */
-static double record_run(shoal_archive_t *a, shoal_publication_t *pub, size_t size, long count, int yield,
+static double record_run(shoal_archive_t *a, const char *dir, shoal_publication_t *pub, size_t size, long count, int yield,
     int64_t *bytes, char *err, size_t err_len)
 {
     int32_t stream = shoal_publication_stream_id(pub);
@@ -160,6 +177,7 @@ done:
         snprintf(err, err_len, "purge recording %lld: %s", (long long)id, shoal_errmsg());
         result = -1;
     }
+    settle(dir);
     return result;
 }
 
@@ -203,6 +221,7 @@ done:
         snprintf(path, sizeof(path), "%s/write-ceiling-%d.dat", dir, i);
         unlink(path);
     }
+    settle(dir);
     return result;
 }
 
@@ -219,11 +238,16 @@ void bench_run_archive(bench_t *b, result_t *res, const char *channel)
     shoal_archive_server_t *srv = NULL;
     shoal_archive_t *a = NULL;
     shoal_publication_t *pub = NULL;
+    cpu_set_t own;
+    const int restore = b->pin.enabled && 0 == pthread_getaffinity_np(pthread_self(), sizeof(own), &own);
     if (M_ARCHIVE_RECORD == res->sc->mode)
     {
         /* One publication for all runs: its log is warm after the warm-up run
          * (first touches of a fresh log are ipc-cold-start's subject). */
-        if (shoal_archive_server_start(&srv, b->ctx, dir) < 0 || shoal_archive_connect(&a, b->client) < 0 ||
+        bench_pin_self(&b->pin, 1);
+        int started = shoal_archive_server_start(&srv, b->ctx, dir);
+        bench_pin_self(&b->pin, 0);
+        if (started < 0 || shoal_archive_connect(&a, b->client) < 0 ||
             shoal_add_exclusive_publication(b->client, channel, b->next_stream++, &pub) < 0)
         {
             snprintf(res->error, sizeof(res->error), "archive server in %.140s: %.150s", dir, shoal_errmsg());
@@ -241,7 +265,7 @@ void bench_run_archive(bench_t *b, result_t *res, const char *channel)
         if (a)
         {
             int64_t bytes = 0;
-            v = record_run(a, pub, res->size, res->messages, opt->yield, &bytes, err, sizeof(err));
+            v = record_run(a, dir, pub, res->size, res->messages, opt->yield, &bytes, err, sizeof(err));
             if (v >= 0)
                 b->archive_bytes = bytes, b->archive_size = res->size, b->archive_messages = res->messages;
         }
@@ -267,4 +291,6 @@ cleanup:
         shoal_archive_server_close(srv);
     if (NULL == opt->archive_dir)
         bench_archive_remove_dir(dir);
+    if (restore)
+        pthread_setaffinity_np(pthread_self(), sizeof(own), &own);
 }

@@ -97,6 +97,7 @@ static void usage(FILE *out)
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --no-aeron        skip the Aeron peer scenarios\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
+        "                    (archive-record: the archive server's threads on the subscriber's CPU)\n"
         "  --pin-driver pub|sub  also pin the embedded drivers' and clients' threads (shoal's and Aeron's)\n"
         "                    to the publisher's or the subscriber's CPU (implies --pin)\n"
         "  --yield           shoal threads sched_yield() when a poll finds nothing or an offer is back\n"
