@@ -298,6 +298,24 @@ static inline void exclusive_next_term(shoal_publication_t *p)
     p->term_begin_position += p->term_length;
 }
 
+/* What an exclusive append's result means for the publication: its new
+ * position, or the admin action of moving to the next term. */
+static SHOAL_ALWAYS_INLINE int64_t exclusive_appended(shoal_publication_t *p, int32_t result)
+{
+    if (SHOAL_LIKELY(result > 0))
+    {
+        p->term_offset = result;
+        shoal_log_waiters_notify_subscribers(p->meta);
+        return p->term_begin_position + result;
+    }
+    if (SHOAL_TERM_APPENDER_TRIPPED == result)
+    {
+        exclusive_next_term(p);
+        return SHOAL_ADMIN_ACTION;
+    }
+    return SHOAL_ERROR;
+}
+
 static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
     shoal_claim_t *claim)
 {
@@ -325,18 +343,22 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
         result = shoal_exclusive_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length,
             p->default_header, p->term_id, p->term_offset, iov, iovcnt, length, p->max_payload_length, 0);
     }
-    if (SHOAL_LIKELY(result > 0))
+    return exclusive_appended(p, result);
+}
+
+/* The common offer (exclusive, one buffer, one frame) inlined end to end. */
+static SHOAL_ALWAYS_INLINE int64_t offer_exclusive_bytes(shoal_publication_t *p, const uint8_t *buf, size_t length)
+{
+    int64_t limit = shoal_load_acquire(p->position_limit);
+    int64_t position = p->term_begin_position + p->term_offset;
+    if (SHOAL_UNLIKELY(position >= limit))
     {
-        p->term_offset = result;
-        shoal_log_waiters_notify_subscribers(p->meta);
-        return p->term_begin_position + result;
+        return back_pressure_status(p, position, length);
     }
-    if (SHOAL_TERM_APPENDER_TRIPPED == result)
-    {
-        exclusive_next_term(p);
-        return SHOAL_ADMIN_ACTION;
-    }
-    return SHOAL_ERROR;
+    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
+    return exclusive_appended(p,
+        shoal_exclusive_term_appender_append_bytes(p->terms[index], &p->meta->term_tail_counters[index], p->term_length,
+            p->default_header, p->term_id, p->term_offset, buf, length));
 }
 
 static inline int64_t offer_iov(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length)
@@ -359,6 +381,11 @@ int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size
     {
         shoal_set_err(SHOAL_EINVAL, "shoal_publication_offer: pub must not be NULL, nor buf when len > 0");
         return SHOAL_ERROR;
+    }
+    if (SHOAL_LIKELY(p->exclusive && len <= p->max_payload_length && len <= p->max_message_length &&
+            !shoal_load_relaxed(&p->closed)))
+    {
+        return offer_exclusive_bytes(p, buf, len);
     }
     shoal_iovec_t iov = { buf, len };
     return offer_iov(p, &iov, 1, len);

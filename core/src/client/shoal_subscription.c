@@ -170,7 +170,19 @@ static inline shoal_controlled_action_t on_batch_message(void *clientd, const ui
     shoal_fragment_t *f = &ctx->out[ctx->out_count++];
     f->data = buf;
     f->length = len;
-    f->header = *hdr;
+    /* Field by field, not *hdr: the reader has just stored these fields one
+     * by one, and a wide copy of them would wait on store forwarding. */
+    f->header.session_id = hdr->session_id;
+    f->header.stream_id = hdr->stream_id;
+    f->header.term_id = hdr->term_id;
+    f->header.term_offset = hdr->term_offset;
+    f->header.frame_length = hdr->frame_length;
+    f->header.flags = hdr->flags;
+    f->header.reserved_pad[0] = 0;
+    f->header.reserved_pad[1] = 0;
+    f->header.reserved_pad[2] = 0;
+    f->header.reserved_value = hdr->reserved_value;
+    f->header.position = hdr->position;
     /* A reassembled message lives in the image's one assembly buffer, which
      * the next fragmented message would overwrite: end this image's batch. */
     if (buf == ctx->image->assembly.data)

@@ -12,22 +12,6 @@
 #include "logbuffer/shoal_term_appender.h"
 #include "util/shoal_error.h"
 
-/* Writes the header of a frame at offset: length first, negated and with
- * release (claimed), then the rest from the default header. */
-static inline shoal_data_header_t *term_appender_header_write(uint8_t *term, int32_t offset, int32_t frame_length,
-    int32_t term_id, const shoal_data_header_t *default_header)
-{
-    shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
-
-    shoal_logbuffer_tsan_before_write(term, term_id);
-    shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
-    memcpy((uint8_t *)hdr + sizeof(int32_t), (const uint8_t *)default_header + sizeof(int32_t),
-        SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
-    hdr->term_offset = offset;
-    hdr->term_id = term_id;
-    return hdr;
-}
-
 static inline void term_appender_frame_commit(shoal_data_header_t *hdr, int32_t frame_length)
 {
     shoal_logbuffer_frame_commit(hdr, frame_length);
@@ -41,7 +25,7 @@ static int32_t term_appender_handle_end_of_log(uint8_t *term, int32_t term_lengt
     {
         const int32_t padding_length = term_length - (int32_t)term_offset;
         shoal_data_header_t *hdr =
-            term_appender_header_write(term, (int32_t)term_offset, padding_length, term_id, default_header);
+            shoal_term_appender_header_write(term, (int32_t)term_offset, padding_length, term_id, default_header);
         hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
         term_appender_frame_commit(hdr, padding_length);
     }
@@ -160,7 +144,8 @@ static void write_unfragmented(uint8_t *term, int32_t term_offset, int32_t term_
     int64_t reserved_value)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    shoal_data_header_t *hdr = term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
+    shoal_data_header_t *hdr =
+        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
     size_t idx = 0, off = 0;
 
     hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
@@ -184,7 +169,8 @@ static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id
         const size_t bytes = remaining < max_payload_length ? remaining : max_payload_length;
         const int32_t frame_length = (int32_t)bytes + SHOAL_DATA_HEADER_LENGTH;
         const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
-        shoal_data_header_t *hdr = term_appender_header_write(term, offset, frame_length, term_id, default_header);
+        shoal_data_header_t *hdr =
+            shoal_term_appender_header_write(term, offset, frame_length, term_id, default_header);
 
         remaining -= bytes;
         if (0 == remaining)
@@ -207,7 +193,8 @@ static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id, con
     size_t length, shoal_claim_t *claim)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    shoal_data_header_t *hdr = term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
+    shoal_data_header_t *hdr =
+        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
 
     hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
     hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
@@ -235,8 +222,8 @@ static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int
          * padding so readers are not blocked, and make the caller retry. */
         if (term_offset + aligned_length <= term_length)
         {
-            shoal_data_header_t *hdr = term_appender_header_write(term, (int32_t)term_offset, (int32_t)aligned_length,
-                tail_term_id, default_header);
+            shoal_data_header_t *hdr = shoal_term_appender_header_write(term, (int32_t)term_offset,
+                (int32_t)aligned_length, tail_term_id, default_header);
             hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
             term_appender_frame_commit(hdr, (int32_t)aligned_length);
             return SHOAL_TERM_APPENDER_TRIPPED;
@@ -383,6 +370,12 @@ int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter
 {
     const term_appender_message_t m = { .kind = TERM_APPENDER_CLAIM, .length = length, .claim = claim };
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
+}
+
+int32_t shoal_exclusive_term_appender_pad_end(uint8_t *term, int32_t term_length, int32_t term_offset, int32_t term_id,
+    const shoal_data_header_t *default_header)
+{
+    return term_appender_handle_end_of_log(term, term_length, term_offset, term_id, default_header);
 }
 
 int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,

@@ -38,8 +38,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "shoal/shoal.h"
+#include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_logbuffer_tsan.h"
 #include "protocol/shoal_frames.h"
 
 #define SHOAL_TERM_APPENDER_TRIPPED (-1)
@@ -76,6 +79,55 @@ int32_t shoal_exclusive_term_appender_append_unfragmented(uint8_t *term, int64_t
 int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *tail_counter, int32_t term_length,
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value);
+
+/* Writes the header of a frame at offset: length first, negated and with
+ * release (claimed), then the rest from the default header. */
+static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *term, int32_t offset, int32_t frame_length,
+    int32_t term_id, const shoal_data_header_t *default_header)
+{
+    shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
+
+    shoal_logbuffer_tsan_before_write(term, term_id);
+    shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
+    memcpy((uint8_t *)hdr + sizeof(int32_t), (const uint8_t *)default_header + sizeof(int32_t),
+        SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
+    hdr->term_offset = offset;
+    hdr->term_id = term_id;
+    return hdr;
+}
+
+/* Pads the term from term_offset to its end (a PAD frame, when the exclusive
+ * writer's claim crossed it): SHOAL_TERM_APPENDER_TRIPPED. */
+int32_t shoal_exclusive_term_appender_pad_end(uint8_t *term, int32_t term_length, int32_t term_offset, int32_t term_id,
+    const shoal_data_header_t *default_header);
+
+/* One frame holding buf[0..length), length <= the mtu's payload and the
+ * term's message limit (the caller checks both): the common offer, inlined
+ * into it, without the gather copy and the calls of the general entries.
+ * The same protocol and results as shoal_exclusive_term_appender_append_unfragmented. */
+static SHOAL_ALWAYS_INLINE int32_t shoal_exclusive_term_appender_append_bytes(uint8_t *term, int64_t *tail_counter,
+    int32_t term_length, const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset,
+    const uint8_t *buf, size_t length)
+{
+    const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
+    const int64_t resulting_offset = (int64_t)term_offset + SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+    shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
+    if (SHOAL_UNLIKELY(resulting_offset > term_length))
+    {
+        return shoal_exclusive_term_appender_pad_end(term, term_length, term_offset, term_id, default_header);
+    }
+    shoal_data_header_t *hdr =
+        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
+    hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
+    hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
+    hdr->reserved_value = 0;
+    if (length > 0)
+    {
+        memcpy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
+    }
+    shoal_logbuffer_frame_commit(hdr, frame_length);
+    return (int32_t)resulting_offset;
+}
 
 /* Aligned bytes a message of length takes in a term (all its fragments). */
 int64_t shoal_term_appender_required_length(size_t length, size_t max_payload_length);

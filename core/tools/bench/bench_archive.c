@@ -119,8 +119,8 @@ static void settle(const char *dir)
 
 /* One archive-record run on pub's stream: a new recording of count messages, purged after; msgs/s, or -1
  * with err set; *bytes gets what the recording held. */
-static double record_run(shoal_archive_t *a, const char *dir, shoal_publication_t *pub, size_t size, long count, int yield,
-    int64_t *bytes, char *err, size_t err_len)
+static double record_run(shoal_archive_t *a, const char *dir, shoal_publication_t *pub, size_t size, long count,
+    int yield, int64_t *bytes, char *err, size_t err_len)
 {
     int32_t stream = shoal_publication_stream_id(pub);
     int64_t subscription = shoal_archive_start_recording(a, "aeron:ipc", stream);
