@@ -235,8 +235,12 @@ static int64_t oversize(const shoal_publication_t *p, size_t length)
     return SHOAL_ERROR;
 }
 
-static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    shoal_claim_t *claim)
+/* The offers of both kinds of publication take the message as iov (a
+ * gather), as claim (try_claim), or as bytes: one buffer that fits a frame,
+ * the common offer, appended inline. Each caller passes constants for the
+ * others, so each inlined copy keeps one branch. */
+static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt,
+    size_t length, shoal_claim_t *claim, const uint8_t *bytes)
 {
     int64_t limit = shoal_load_acquire(p->position_limit);
     int32_t term_count = shoal_load_acquire(&p->meta->active_term_count);
@@ -257,7 +261,12 @@ static int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov
         return back_pressure_status(p, position, length);
     }
     int32_t result;
-    if (NULL != claim)
+    if (NULL != bytes)
+    {
+        result = shoal_term_appender_append_bytes(p->terms[index], tail_counter, p->term_length, p->default_header,
+            term_id, bytes, length);
+    }
+    else if (NULL != claim)
     {
         result = shoal_term_appender_claim(p->terms[index], tail_counter, p->term_length, p->default_header, length,
             claim, term_id);
@@ -316,8 +325,8 @@ static SHOAL_ALWAYS_INLINE int64_t exclusive_appended(shoal_publication_t *p, in
     return SHOAL_ERROR;
 }
 
-static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    shoal_claim_t *claim)
+static SHOAL_ALWAYS_INLINE int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt,
+    size_t length, shoal_claim_t *claim, const uint8_t *bytes)
 {
     int64_t limit = shoal_load_acquire(p->position_limit);
     int64_t position = p->term_begin_position + p->term_offset;
@@ -328,7 +337,12 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
     size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
     int64_t *tail_counter = &p->meta->term_tail_counters[index];
     int32_t result;
-    if (NULL != claim)
+    if (NULL != bytes)
+    {
+        result = shoal_exclusive_term_appender_append_bytes(p->terms[index], tail_counter, p->term_length,
+            p->default_header, p->term_id, p->term_offset, bytes, length);
+    }
+    else if (NULL != claim)
     {
         result = shoal_exclusive_term_appender_claim(p->terms[index], tail_counter, p->term_length, p->default_header,
             p->term_id, p->term_offset, length, claim);
@@ -346,21 +360,6 @@ static int64_t offer_exclusive(shoal_publication_t *p, const shoal_iovec_t *iov,
     return exclusive_appended(p, result);
 }
 
-/* The common offer (exclusive, one buffer, one frame) inlined end to end. */
-static SHOAL_ALWAYS_INLINE int64_t offer_exclusive_bytes(shoal_publication_t *p, const uint8_t *buf, size_t length)
-{
-    int64_t limit = shoal_load_acquire(p->position_limit);
-    int64_t position = p->term_begin_position + p->term_offset;
-    if (SHOAL_UNLIKELY(position >= limit))
-    {
-        return back_pressure_status(p, position, length);
-    }
-    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
-    return exclusive_appended(p,
-        shoal_exclusive_term_appender_append_bytes(p->terms[index], &p->meta->term_tail_counters[index], p->term_length,
-            p->default_header, p->term_id, p->term_offset, buf, length));
-}
-
 static inline int64_t offer_iov(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt, size_t length)
 {
     if (SHOAL_UNLIKELY(shoal_load_relaxed(&p->closed)))
@@ -371,8 +370,8 @@ static inline int64_t offer_iov(shoal_publication_t *p, const shoal_iovec_t *iov
     {
         return oversize(p, length);
     }
-    return p->exclusive ? offer_exclusive(p, iov, iovcnt, length, NULL)
-                        : offer_concurrent(p, iov, iovcnt, length, NULL);
+    return p->exclusive ? offer_exclusive(p, iov, iovcnt, length, NULL, NULL)
+                        : offer_concurrent(p, iov, iovcnt, length, NULL, NULL);
 }
 
 int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size_t len)
@@ -382,10 +381,11 @@ int64_t shoal_publication_offer(shoal_publication_t *p, const uint8_t *buf, size
         shoal_set_err(SHOAL_EINVAL, "shoal_publication_offer: pub must not be NULL, nor buf when len > 0");
         return SHOAL_ERROR;
     }
-    if (SHOAL_LIKELY(p->exclusive && len <= p->max_payload_length && len <= p->max_message_length &&
+    if (SHOAL_LIKELY(NULL != buf && len <= p->max_payload_length && len <= p->max_message_length &&
             !shoal_load_relaxed(&p->closed)))
     {
-        return offer_exclusive_bytes(p, buf, len);
+        return p->exclusive ? offer_exclusive(p, NULL, 0, len, NULL, buf)
+                            : offer_concurrent(p, NULL, 0, len, NULL, buf);
     }
     shoal_iovec_t iov = { buf, len };
     return offer_iov(p, &iov, 1, len);
@@ -438,7 +438,8 @@ int64_t shoal_publication_try_claim(shoal_publication_t *p, size_t len, shoal_cl
             len, p->max_payload_length);
         return SHOAL_ERROR;
     }
-    return p->exclusive ? offer_exclusive(p, NULL, 0, len, claim) : offer_concurrent(p, NULL, 0, len, claim);
+    return p->exclusive ? offer_exclusive(p, NULL, 0, len, claim, NULL)
+                        : offer_concurrent(p, NULL, 0, len, claim, NULL);
 }
 
 int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *frames, size_t length)

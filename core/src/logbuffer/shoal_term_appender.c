@@ -207,13 +207,12 @@ static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id, con
 
 /* Claims aligned_length on the shared tail. Returns the term offset of the
  * claim, or TRIPPED (after padding if this claim crossed the end). */
-static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
-    const shoal_data_header_t *default_header, int64_t aligned_length, int32_t term_id)
+/* Where a claim on the shared tail landed: its term offset, or TRIPPED
+ * after padding if it crossed the end or landed in a newer term. */
+static inline int64_t concurrent_claim_outcome(uint8_t *term, int32_t term_length,
+    const shoal_data_header_t *default_header, int64_t aligned_length, int32_t term_id, int64_t term_offset,
+    int32_t tail_term_id)
 {
-    const int64_t raw_tail = shoal_get_and_add(tail_counter, aligned_length);
-    const int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
-    const int32_t tail_term_id = shoal_logbuffer_term_id(raw_tail);
-
     if (SHOAL_UNLIKELY(tail_term_id != term_id))
     {
         /* The partition was rotated to a newer term between the caller
@@ -235,6 +234,16 @@ static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int
         return term_appender_handle_end_of_log(term, term_length, term_offset, term_id, default_header);
     }
     return term_offset;
+}
+
+/* Claims aligned_length on the shared tail. Returns the term offset of the
+ * claim, or TRIPPED (after padding if this claim crossed the end). */
+static inline int64_t concurrent_claim(uint8_t *term, int64_t *tail_counter, int32_t term_length,
+    const shoal_data_header_t *default_header, int64_t aligned_length, int32_t term_id)
+{
+    const int64_t raw_tail = shoal_get_and_add(tail_counter, aligned_length);
+    return concurrent_claim_outcome(term, term_length, default_header, aligned_length, term_id, raw_tail & 0xFFFFFFFFLL,
+        shoal_logbuffer_term_id(raw_tail));
 }
 
 /* Moves the local tail by aligned_length (store-release of the raw tail,
@@ -370,6 +379,17 @@ int32_t shoal_exclusive_term_appender_claim(uint8_t *term, int64_t *tail_counter
 {
     const term_appender_message_t m = { .kind = TERM_APPENDER_CLAIM, .length = length, .claim = claim };
     return term_appender_append(term, tail_counter, term_length, default_header, term_id, true, term_offset, &m);
+}
+
+int32_t shoal_term_appender_claim_missed(uint8_t *term, int32_t term_length, const shoal_data_header_t *default_header,
+    int32_t active_term_id, int64_t raw_tail, int64_t aligned_length)
+{
+    /* concurrent_claim's own answer for the same raw tail: a claim in a newer
+     * term is padded, one past the end pads the end. */
+    const int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
+    const int32_t tail_term_id = shoal_logbuffer_term_id(raw_tail);
+    return (int32_t)concurrent_claim_outcome(term, term_length, default_header, aligned_length, active_term_id,
+        term_offset, tail_term_id);
 }
 
 int32_t shoal_exclusive_term_appender_pad_end(uint8_t *term, int32_t term_length, int32_t term_offset, int32_t term_id,

@@ -101,32 +101,60 @@ static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *ter
 int32_t shoal_exclusive_term_appender_pad_end(uint8_t *term, int32_t term_length, int32_t term_offset, int32_t term_id,
     const shoal_data_header_t *default_header);
 
-/* One frame holding buf[0..length), length <= the mtu's payload and the
- * term's message limit (the caller checks both): the common offer, inlined
- * into it, without the gather copy and the calls of the general entries.
- * The same protocol and results as shoal_exclusive_term_appender_append_unfragmented. */
-static SHOAL_ALWAYS_INLINE int32_t shoal_exclusive_term_appender_append_bytes(uint8_t *term, int64_t *tail_counter,
-    int32_t term_length, const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset,
-    const uint8_t *buf, size_t length)
+/* Writes one whole frame of buf[0..length) at term_offset, claimed. */
+static SHOAL_ALWAYS_INLINE void shoal_term_appender_write_bytes(uint8_t *term, int32_t term_offset, int32_t term_id,
+    const shoal_data_header_t *default_header, const uint8_t *buf, size_t length)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    const int64_t resulting_offset = (int64_t)term_offset + SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
-    shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
-    if (SHOAL_UNLIKELY(resulting_offset > term_length))
-    {
-        return shoal_exclusive_term_appender_pad_end(term, term_length, term_offset, term_id, default_header);
-    }
     shoal_data_header_t *hdr =
         shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
     hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
     hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
     hdr->reserved_value = 0;
-    if (length > 0)
-    {
-        memcpy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
-    }
+    memcpy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
     shoal_logbuffer_frame_commit(hdr, frame_length);
+}
+
+/* What a concurrent claim that did not land in active_term_id's term with
+ * room does: pads what it took (SHOAL_TERM_APPENDER_TRIPPED). */
+int32_t shoal_term_appender_claim_missed(uint8_t *term, int32_t term_length, const shoal_data_header_t *default_header,
+    int32_t active_term_id, int64_t raw_tail, int64_t aligned_length);
+
+/* One frame holding buf[0..length) (buf not NULL, length <= the mtu's
+ * payload and the term's message limit: the caller checks): the common
+ * offer, inlined into it, without the gather copy and the calls of the
+ * general entries. Same protocol and results as the _append_unfragmented
+ * entries. The exclusive one moves its own tail; the concurrent one adds to
+ * the shared tail. */
+static SHOAL_ALWAYS_INLINE int32_t shoal_exclusive_term_appender_append_bytes(uint8_t *term, int64_t *tail_counter,
+    int32_t term_length, const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset,
+    const uint8_t *buf, size_t length)
+{
+    const int64_t resulting_offset =
+        (int64_t)term_offset + SHOAL_ALIGN((int32_t)length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
+    if (SHOAL_UNLIKELY(resulting_offset > term_length))
+    {
+        return shoal_exclusive_term_appender_pad_end(term, term_length, term_offset, term_id, default_header);
+    }
+    shoal_term_appender_write_bytes(term, term_offset, term_id, default_header, buf, length);
     return (int32_t)resulting_offset;
+}
+
+static SHOAL_ALWAYS_INLINE int32_t shoal_term_appender_append_bytes(uint8_t *term, int64_t *tail_counter,
+    int32_t term_length, const shoal_data_header_t *default_header, int32_t active_term_id, const uint8_t *buf,
+    size_t length)
+{
+    const int64_t aligned_length = SHOAL_ALIGN((int32_t)length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    const int64_t raw_tail = shoal_get_and_add(tail_counter, aligned_length);
+    const int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
+    if (SHOAL_UNLIKELY((int32_t)(raw_tail >> 32) != active_term_id || term_offset + aligned_length > term_length))
+    {
+        return shoal_term_appender_claim_missed(term, term_length, default_header, active_term_id, raw_tail,
+            aligned_length);
+    }
+    shoal_term_appender_write_bytes(term, (int32_t)term_offset, active_term_id, default_header, buf, length);
+    return (int32_t)(term_offset + aligned_length);
 }
 
 /* Aligned bytes a message of length takes in a term (all its fragments). */
