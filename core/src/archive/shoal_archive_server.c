@@ -297,20 +297,40 @@ static void *server_thread(void *arg)
     return NULL;
 }
 
+/* A server of archive_dir on ctx, for what (the caller's name in errors): NULL on error. */
+static shoal_archive_server_t *server_new(shoal_context_t *ctx, const char *archive_dir, const char *what)
+{
+    shoal_archive_server_t *srv = calloc(1, sizeof(*srv));
+    if (NULL == srv)
+    {
+        shoal_set_err(SHOAL_ENOMEM, "%s: out of memory", what);
+        return NULL;
+    }
+    if (shoal_archive_server_init(srv, ctx, archive_dir) < 0)
+    {
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+/* Records what the images committed before the end, then lets go of all. */
+static void server_free(shoal_archive_server_t *srv)
+{
+    shoal_archive_recorder_do_work(&srv->recorder);
+    shoal_archive_server_release(srv);
+    free(srv);
+}
+
 int shoal_archive_server_start(shoal_archive_server_t **srvp, shoal_context_t *ctx, const char *archive_dir)
 {
     if (NULL == srvp || NULL == ctx || NULL == archive_dir)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_server_start: srv, ctx and archive_dir must not be NULL");
     }
-    shoal_archive_server_t *srv = calloc(1, sizeof(*srv));
+    shoal_archive_server_t *srv = server_new(ctx, archive_dir, "shoal_archive_server_start");
     if (NULL == srv)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "shoal_archive_server_start: out of memory");
-    }
-    if (shoal_archive_server_init(srv, ctx, archive_dir) < 0)
-    {
-        free(srv);
         return -1;
     }
     if (0 != pthread_create(&srv->thread, NULL, server_thread, srv))
@@ -335,10 +355,7 @@ int shoal_archive_server_close(shoal_archive_server_t *srv)
         __atomic_store_n(&srv->stop, 1, __ATOMIC_RELEASE);
         pthread_join(srv->thread, NULL);
     }
-    /* What the images committed before the close is recorded too. */
-    shoal_archive_recorder_do_work(&srv->recorder);
-    shoal_archive_server_release(srv);
-    free(srv);
+    server_free(srv);
     return 0;
 }
 
@@ -348,19 +365,12 @@ int shoal_archive_server_run(shoal_context_t *ctx, const char *archive_dir, vola
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_server_run: ctx, archive_dir and stop_flag must not be NULL");
     }
-    shoal_archive_server_t *srv = calloc(1, sizeof(*srv));
+    shoal_archive_server_t *srv = server_new(ctx, archive_dir, "shoal_archive_server_run");
     if (NULL == srv)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "shoal_archive_server_run: out of memory");
-    }
-    if (shoal_archive_server_init(srv, ctx, archive_dir) < 0)
-    {
-        free(srv);
         return -1;
     }
     int rc = run(srv, stop_flag);
-    shoal_archive_recorder_do_work(&srv->recorder);
-    shoal_archive_server_release(srv);
-    free(srv);
+    server_free(srv);
     return rc;
 }

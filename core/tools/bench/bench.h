@@ -197,6 +197,12 @@ int64_t bench_find_recording(shoal_archive_t *a, int32_t stream, int32_t session
 /* bench_archive.c: the archive scenarios' directory (--archive-dir, else one of our own), its removal (our own
  * only), and the bytes count messages of size take in a log (frames of the default mtu). */
 void bench_archive_dir(const bench_t *b, char *dir, size_t len);
+/* What the archive scenarios share: the directory (bench_archive_dir), the
+ * URI shown, the message count (--messages, capped by --max-mib). */
+void bench_archive_setup(const bench_t *b, result_t *res, const char *channel, char *dir, size_t len);
+/* The warm-up and the timed runs: run returns msgs/s, or -1 with err set (the scenario's error then). */
+typedef double (*bench_archive_run_fn)(void *ctx, char *err, size_t err_len);
+void bench_archive_runs(const bench_options_t *opt, result_t *res, bench_archive_run_fn run, void *ctx);
 void bench_archive_remove_dir(const char *dir);
 int64_t bench_framed_bytes(size_t size, long count);
 

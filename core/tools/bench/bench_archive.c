@@ -225,15 +225,64 @@ done:
     return result;
 }
 
+void bench_archive_setup(const bench_t *b, result_t *res, const char *channel, char *dir, size_t len)
+{
+    bench_archive_dir(b, dir, len);
+    snprintf(res->uri, sizeof(res->uri), "%.100s (%.140s)", channel, dir);
+    long cap = (long)(((uint64_t)b->opt->max_mib << 20) / res->size);
+    res->npub = 1;
+    res->messages = b->opt->messages < cap ? b->opt->messages : cap < 16 ? 16 : cap;
+}
+
+void bench_archive_runs(const bench_options_t *opt, result_t *res, bench_archive_run_fn run, void *ctx)
+{
+    char err[256] = "";
+    for (int i = -1; i < opt->runs; i++)
+    {
+        double v = run(ctx, err, sizeof(err));
+        if (v < 0)
+        {
+            snprintf(res->error, sizeof(res->error), "%s: %s", i < 0 ? "warm-up" : "timed run", err);
+            break;
+        }
+        if (i >= 0)
+            res->tput[res->nruns++] = v;
+    }
+}
+
+typedef struct
+{
+    bench_t *b;
+    result_t *res;
+    const char *dir;
+    shoal_archive_t *a;
+    shoal_publication_t *pub;
+} archive_runs_t;
+
+/* One run of either scenario: a recording when there is an archive, else the ceiling's writes. */
+static double archive_or_ceiling_run(void *ctx, char *err, size_t err_len)
+{
+    archive_runs_t *r = ctx;
+    bench_t *b = r->b;
+    const result_t *res = r->res;
+    if (NULL == r->a)
+    {
+        int same = b->archive_size == res->size && b->archive_messages == res->messages;
+        return write_run(r->dir, same ? b->archive_bytes : bench_framed_bytes(res->size, res->messages), res->messages,
+            err, err_len);
+    }
+    int64_t bytes = 0;
+    double v = record_run(r->a, r->dir, r->pub, res->size, res->messages, b->opt->yield, &bytes, err, err_len);
+    if (v >= 0)
+        b->archive_bytes = bytes, b->archive_size = res->size, b->archive_messages = res->messages;
+    return v;
+}
+
 void bench_run_archive(bench_t *b, result_t *res, const char *channel)
 {
     const bench_options_t *opt = b->opt;
-    char dir[512], err[256] = "";
-    bench_archive_dir(b, dir, sizeof(dir));
-    snprintf(res->uri, sizeof(res->uri), "%.100s (%.140s)", channel, dir);
-    long cap = (long)(((uint64_t)opt->max_mib << 20) / res->size);
-    res->npub = 1;
-    res->messages = opt->messages < cap ? opt->messages : cap < 16 ? 16 : cap;
+    char dir[512];
+    bench_archive_setup(b, res, channel, dir, sizeof(dir));
 
     shoal_archive_server_t *srv = NULL;
     shoal_archive_t *a = NULL;
@@ -259,30 +308,8 @@ void bench_run_archive(bench_t *b, result_t *res, const char *channel)
         snprintf(res->error, sizeof(res->error), "mkdir %.200s: %s", dir, strerror(errno));
         return;
     }
-    for (int run = -1; run < opt->runs; run++)
-    {
-        double v;
-        if (a)
-        {
-            int64_t bytes = 0;
-            v = record_run(a, dir, pub, res->size, res->messages, opt->yield, &bytes, err, sizeof(err));
-            if (v >= 0)
-                b->archive_bytes = bytes, b->archive_size = res->size, b->archive_messages = res->messages;
-        }
-        else
-        {
-            int same = b->archive_size == res->size && b->archive_messages == res->messages;
-            v = write_run(dir, same ? b->archive_bytes : bench_framed_bytes(res->size, res->messages), res->messages,
-                err, sizeof(err));
-        }
-        if (v < 0)
-        {
-            snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", err);
-            break;
-        }
-        if (run >= 0)
-            res->tput[res->nruns++] = v;
-    }
+    archive_runs_t runs = { b, res, dir, a, pub };
+    bench_archive_runs(opt, res, archive_or_ceiling_run, &runs);
 cleanup:
     if (pub)
         shoal_publication_close(pub);

@@ -182,15 +182,29 @@ static double read_run(const char *dir, int files, long count, char *err, size_t
     return (double)count / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
+typedef struct
+{
+    const char *dir;
+    int files;
+    long messages;
+    shoal_archive_t *a;
+    int64_t id;
+    shoal_subscription_t *sub;
+} replay_runs_t;
+
+/* One run of either scenario: a replay when there is an archive, else the ceiling's reads. */
+static double replay_or_ceiling_run(void *ctx, char *err, size_t err_len)
+{
+    replay_runs_t *r = ctx;
+    return r->a ? replay_run(r->a, r->id, r->sub, r->messages, err, err_len)
+                : read_run(r->dir, r->files, r->messages, err, err_len);
+}
+
 void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
 {
     const bench_options_t *opt = b->opt;
     char dir[512], err[256] = "", path[600];
-    bench_archive_dir(b, dir, sizeof(dir));
-    snprintf(res->uri, sizeof(res->uri), "%.100s (%.140s)", channel, dir);
-    long cap = (long)(((uint64_t)opt->max_mib << 20) / res->size);
-    res->npub = 1;
-    res->messages = opt->messages < cap ? opt->messages : cap < 16 ? 16 : cap;
+    bench_archive_setup(b, res, channel, dir, sizeof(dir));
 
     shoal_archive_server_t *srv = NULL;
     shoal_archive_t *a = NULL;
@@ -224,18 +238,8 @@ void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
             goto cleanup;
         }
     }
-    for (int run = -1; run < opt->runs; run++)
-    {
-        double v = a ? replay_run(a, id, sub, res->messages, err, sizeof(err))
-                     : read_run(dir, files, res->messages, err, sizeof(err));
-        if (v < 0)
-        {
-            snprintf(res->error, sizeof(res->error), "%s: %s", run < 0 ? "warm-up" : "timed run", err);
-            break;
-        }
-        if (run >= 0)
-            res->tput[res->nruns++] = v;
-    }
+    replay_runs_t runs = { dir, files, res->messages, a, id, sub };
+    bench_archive_runs(opt, res, replay_or_ceiling_run, &runs);
 cleanup:
     for (int i = 0; i < files; i++)
     {
