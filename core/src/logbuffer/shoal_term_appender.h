@@ -149,7 +149,8 @@ static SHOAL_ALWAYS_INLINE int32_t shoal_term_appender_append_bytes(uint8_t *ter
     const int64_t aligned_length = SHOAL_ALIGN((int32_t)length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
     const int64_t raw_tail = shoal_get_and_add(tail_counter, aligned_length);
     const int64_t term_offset = raw_tail & 0xFFFFFFFFLL;
-    if (SHOAL_UNLIKELY(shoal_logbuffer_term_id(raw_tail) != active_term_id || term_offset + aligned_length > term_length))
+    if (SHOAL_UNLIKELY(
+            shoal_logbuffer_term_id(raw_tail) != active_term_id || term_offset + aligned_length > term_length))
     {
         return shoal_term_appender_claim_missed(term, term_length, default_header, active_term_id, raw_tail,
             aligned_length);
