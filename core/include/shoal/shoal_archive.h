@@ -186,9 +186,10 @@ SHOAL_API int64_t shoal_archive_replay(shoal_archive_t *a, int64_t recording_id,
     const char *replay_channel, int32_t replay_stream_id);
 SHOAL_API int shoal_archive_stop_replay(shoal_archive_t *a, int64_t replay_session_id);
 /* Cuts a stopped recording at position (a frame boundary, between its start
- * and stop); -1 with SHOAL_ESTATE for an active one. */
+ * and stop); -1 with SHOAL_ESTATE for an active one, or one being replayed. */
 SHOAL_API int shoal_archive_truncate(shoal_archive_t *a, int64_t recording_id, int64_t position);
-/* Deletes a stopped recording and its files. */
+/* Deletes a stopped recording and its files; -1 with SHOAL_ESTATE for an
+ * active one, or one being replayed (stop its replays first). */
 SHOAL_API int shoal_archive_purge(shoal_archive_t *a, int64_t recording_id);
 /* The id of the server's control session (>= 0); -1 for NULL. */
 SHOAL_API int64_t shoal_archive_control_session_id(const shoal_archive_t *a);

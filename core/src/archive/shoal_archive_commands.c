@@ -52,6 +52,19 @@ static void send_descriptor(void *clientd, const shoal_recording_descriptor_t *d
 }
 
 /* The value of a request that succeeded, or -1 with the error set. */
+/* A truncate or purge would cut the files under a running replay: refused
+ * until its replays end or are stopped (as Aeron's archive does). */
+static bool replayed(const shoal_archive_server_t *srv, const shoal_archive_msg_t *request)
+{
+    int32_t n = shoal_archive_server_replays_of(srv, request->id);
+    if (n > 0)
+    {
+        shoal_set_err(SHOAL_ESTATE, "recording %lld has %d replay%s running: stop %s first (shoal_archive_stop_replay)",
+            (long long)request->id, (int)n, n > 1 ? "s" : "", n > 1 ? "them" : "it");
+    }
+    return n > 0;
+}
+
 static int64_t carry_out(shoal_archive_server_t *srv, shoal_archive_control_session_t *session,
     const shoal_archive_msg_t *request)
 {
@@ -103,8 +116,11 @@ static int64_t carry_out(shoal_archive_server_t *srv, shoal_archive_control_sess
         case SHOAL_ARCHIVE_REPLAY: return shoal_archive_server_replay(srv, request);
         case SHOAL_ARCHIVE_STOP_REPLAY: return shoal_archive_server_stop_replay(srv, request->id);
         case SHOAL_ARCHIVE_TRUNCATE:
-            return shoal_archive_catalog_truncate(recorder->catalog, request->id, request->position);
-        case SHOAL_ARCHIVE_PURGE: return shoal_archive_catalog_purge(recorder->catalog, request->id);
+            return replayed(srv, request)
+                ? -1
+                : shoal_archive_catalog_truncate(recorder->catalog, request->id, request->position);
+        case SHOAL_ARCHIVE_PURGE:
+            return replayed(srv, request) ? -1 : shoal_archive_catalog_purge(recorder->catalog, request->id);
         default: return shoal_set_err(SHOAL_EINVAL, "request type %d is not carried out", (int)request->type);
     }
 }

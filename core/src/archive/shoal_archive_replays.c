@@ -21,6 +21,7 @@
 struct shoal_archive_replay_stct
 {
     int64_t id;
+    int64_t recording_id;
     shoal_archive_replayer_t *replayer;
 };
 
@@ -59,6 +60,7 @@ int64_t shoal_archive_server_replay(shoal_archive_server_t *srv, const shoal_arc
         return -1;
     }
     replay->id = (int64_t)(((uint64_t)count << 32) | (uint32_t)session_id);
+    replay->recording_id = request->id;
     srv->replay_count_live++;
     return replay->id;
 }
@@ -81,6 +83,16 @@ int shoal_archive_server_stop_replay(shoal_archive_server_t *srv, int64_t replay
     }
     return shoal_set_err(SHOAL_EINVAL, "no replay session %lld (ended, stopped or never started)",
         (long long)replay_session_id);
+}
+
+int32_t shoal_archive_server_replays_of(const shoal_archive_server_t *srv, int64_t recording_id)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < srv->replay_count_live; i++)
+    {
+        n += srv->replays[i].recording_id == recording_id;
+    }
+    return n;
 }
 
 int shoal_archive_server_do_replays(shoal_archive_server_t *srv)

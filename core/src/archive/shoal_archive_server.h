@@ -86,6 +86,8 @@ void shoal_archive_server_execute(shoal_archive_server_t *srv, shoal_archive_con
 int64_t shoal_archive_server_replay(shoal_archive_server_t *srv, const shoal_archive_msg_t *request);
 int shoal_archive_server_stop_replay(shoal_archive_server_t *srv, int64_t replay_session_id);
 int shoal_archive_server_do_replays(shoal_archive_server_t *srv);
+/* How many replays of recording_id are running. */
+int32_t shoal_archive_server_replays_of(const shoal_archive_server_t *srv, int64_t recording_id);
 void shoal_archive_server_close_replays(shoal_archive_server_t *srv);
 
 /* Tests: requests dropped as malformed so far; control sessions open. */

@@ -326,6 +326,35 @@ static void test_replays_keep_the_recordings_positions(void **state)
     assert_int_equal(0, shoal_publication_close(pub));
 }
 
+/* A running replay holds off truncate and purge of its recording. */
+static void test_replayed_recordings_refuse_truncate_and_purge(void **state)
+{
+    archive_test_env_t *a = *state;
+    shoal_publication_t *pub = NULL;
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 1007, &pub));
+    int64_t subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", 1007);
+    archive_test_list_t list;
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    int64_t recording_id = list.last.recording_id;
+    int64_t end = publish(pub, 10, 64, 0);
+    assert_int_equal(0, archive_test_wait_position(a->archive, recording_id, end));
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
+
+    /* Nobody subscribes to stream 5010: the replay waits for a subscriber. */
+    int64_t replay = shoal_archive_replay(a->archive, recording_id, 0, -1, "aeron:ipc", 5010);
+    assert_true(replay >= 0);
+    assert_int_equal(-1, shoal_archive_purge(a->archive, recording_id));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "replay"));
+    assert_int_equal(-1, shoal_archive_truncate(a->archive, recording_id, 0));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+
+    assert_int_equal(0, shoal_archive_stop_replay(a->archive, replay));
+    assert_int_equal(0, shoal_archive_truncate(a->archive, recording_id, 0));
+    assert_int_equal(0, shoal_archive_purge(a->archive, recording_id));
+    assert_int_equal(0, shoal_publication_close(pub));
+}
+
 /* Garbage on the control stream is dropped and counted; the server goes on. */
 static void test_malformed_requests_are_dropped_and_counted(void **state)
 {
@@ -392,6 +421,7 @@ int main(void)
         T(test_two_clients_have_their_own_sessions),
         T(test_malformed_requests_are_dropped_and_counted),
         T(test_replays_keep_the_recordings_positions),
+        T(test_replayed_recordings_refuse_truncate_and_purge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
