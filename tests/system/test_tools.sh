@@ -152,7 +152,8 @@ expected = {"ipc-throughput-exclusive", "ipc-throughput-exclusive-poll", "ipc-th
             "ipc-wake-wait", "ipc-wake-spin", "zmq-inproc-wake", "zmq-tcp-wake", "archive-record", "write-ceiling",
             "archive-replay", "read-ceiling"}
 # The Aeron peer's scenarios exist only in a shoal-bench built with -DSHOAL_AERON_DIR (test_bench_aeron.sh).
-aeron = {"aeron-ipc-throughput", "aeron-ipc-cold-start", "aeron-ipc-rtt", "aeron-udp-throughput", "aeron-udp-rtt"}
+aeron = {"aeron-ipc-throughput", "aeron-ipc-throughput-concurrent", "aeron-ipc-cold-start", "aeron-ipc-rtt",
+         "aeron-udp-throughput", "aeron-udp-rtt"}
 assert set(names) in (expected, expected | aeron), names
 expected = set(names)
 got = [r["scenario"] for r in d["results"]]

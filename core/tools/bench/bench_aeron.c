@@ -41,6 +41,7 @@ static struct
     aeron_context_t *ctx;
     aeron_t *client;
     aeron_exclusive_publication_t *pub[2];
+    aeron_publication_t *cpub; /* the throughput publication when cfg.concurrent */
     aeron_subscription_t *sub[2];
     aeron_fragment_assembler_t *assembler[2];
 } peer;
@@ -91,13 +92,22 @@ const char *bench_aeron_version(void)
 /* ---- set-up ---- */
 /* Polls an Aeron async add until it is done or CONNECT_NS passed: 1 added,
  * 0 still pending, -1 refused. out is the publication's or subscription's. */
-static int await_added(bool subscription, void *async, void **out)
+typedef enum
+{
+    ADD_SUBSCRIPTION,
+    ADD_EXCLUSIVE,
+    ADD_CONCURRENT
+} add_kind_t;
+
+static int await_added(add_kind_t kind, void *async, void **out)
 {
     int rc = 0;
     for (int64_t deadline = bench_now_ns() + CONNECT_NS; 0 == rc && bench_now_ns() < deadline;)
     {
-        rc = subscription ? aeron_async_add_subscription_poll((aeron_subscription_t **)out, async)
-                          : aeron_async_add_exclusive_publication_poll((aeron_exclusive_publication_t **)out, async);
+        rc = ADD_SUBSCRIPTION == kind ? aeron_async_add_subscription_poll((aeron_subscription_t **)out, async)
+            : ADD_EXCLUSIVE == kind
+            ? aeron_async_add_exclusive_publication_poll((aeron_exclusive_publication_t **)out, async)
+            : aeron_async_add_publication_poll((aeron_publication_t **)out, async);
         if (0 == rc)
             usleep(1000);
     }
@@ -116,7 +126,7 @@ static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publ
 {
     aeron_async_add_exclusive_publication_t *async;
     int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
-    if (rc < 0 || (rc = await_added(false, async, (void **)pub)) <= 0 || !*pub)
+    if (rc < 0 || (rc = await_added(ADD_EXCLUSIVE, async, (void **)pub)) <= 0 || !*pub)
         return not_added("exclusive publication", uri, stream, rc, err, err_len);
     aeron_publication_constants_t constants;
     if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length)
@@ -128,11 +138,36 @@ static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publ
     return 0;
 }
 
+/* The concurrent (aeron_publication_t) throughput publication, connected. */
+static int add_concurrent_publication(const char *uri, int32_t stream, char *err, size_t err_len)
+{
+    aeron_async_add_publication_t *async;
+    int rc = aeron_async_add_publication(&async, peer.client, uri, stream);
+    if (rc < 0 || (rc = await_added(ADD_CONCURRENT, async, (void **)&peer.cpub)) <= 0 || !peer.cpub)
+        return not_added("publication", uri, stream, rc, err, err_len);
+    aeron_publication_constants_t constants;
+    if (0 == aeron_publication_constants(peer.cpub, &constants) && peer.size > constants.max_message_length)
+    {
+        snprintf(err, err_len, "size %zu exceeds the Aeron publication's max message length %zu", peer.size,
+            constants.max_message_length);
+        return -1;
+    }
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_publication_is_connected(peer.cpub); usleep(1000))
+    {
+        if (bench_now_ns() > deadline)
+        {
+            snprintf(err, err_len, "aeron publication on stream %d not connected after 5 s", stream);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int add_subscription(const char *uri, int32_t stream, aeron_subscription_t **sub, char *err, size_t err_len)
 {
     aeron_async_add_subscription_t *async;
     int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
-    if (rc < 0 || (rc = await_added(true, async, (void **)sub)) <= 0 || !*sub)
+    if (rc < 0 || (rc = await_added(ADD_SUBSCRIPTION, async, (void **)sub)) <= 0 || !*sub)
         return not_added("subscription", uri, stream, rc, err, err_len);
     return 0;
 }
@@ -198,8 +233,11 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
     }
     /* As shoal-bench does: subscriptions first, then publications, then wait until connected. */
     if (add_subscription(uri, PING_STREAM, &peer.sub[0], err, err_len) < 0 ||
-        (is_rtt && add_subscription(uri, PONG_STREAM, &peer.sub[1], err, err_len) < 0) ||
-        add_publication(uri, PING_STREAM, &peer.pub[0], err, err_len) < 0 ||
+        (is_rtt && add_subscription(uri, PONG_STREAM, &peer.sub[1], err, err_len) < 0))
+        return -1;
+    if (peer.cfg.concurrent && !is_rtt)
+        return add_concurrent_publication(uri, PING_STREAM, err, err_len);
+    if (add_publication(uri, PING_STREAM, &peer.pub[0], err, err_len) < 0 ||
         wait_connected(peer.pub[0], PING_STREAM, err, err_len) < 0 ||
         (is_rtt &&
             (add_publication(uri, PONG_STREAM, &peer.pub[1], err, err_len) < 0 ||
@@ -210,6 +248,8 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
 
 void bench_aeron_close(void)
 {
+    if (peer.cpub)
+        aeron_publication_close(peer.cpub, NULL, NULL);
     for (int i = 0; i < 2; i++)
     {
         if (peer.pub[i])
@@ -245,6 +285,7 @@ static void *tput_publisher(void *arg)
     uint8_t *buf = arg;
     const size_t size = peer.size;
     aeron_exclusive_publication_t *pub = peer.pub[0];
+    aeron_publication_t *cpub = peer.cpub;
     const long count = tput.count;
     peer.cfg.pin(peer.cfg.pin_arg, 0);
     __atomic_add_fetch(&tput.ready, 1, __ATOMIC_RELEASE);
@@ -257,7 +298,8 @@ static void *tput_publisher(void *arg)
         int64_t r;
         for (;;)
         {
-            r = aeron_exclusive_publication_offer(pub, buf, size, NULL, NULL);
+            r = cpub ? aeron_publication_offer(cpub, buf, size, NULL, NULL)
+                     : aeron_exclusive_publication_offer(pub, buf, size, NULL, NULL);
             if (r > 0)
                 break;
             if (AERON_PUBLICATION_ERROR == r || AERON_PUBLICATION_CLOSED == r ||

@@ -28,6 +28,7 @@ typedef struct
 {
     int yield;        /* sched_yield() on an empty poll or a back-pressured offer, as shoal's --yield */
     int poll_limit;   /* fragments per poll of the throughput subscriber (shoal's BATCH) */
+    int concurrent;   /* the throughput publication is a concurrent one (aeron_publication_t), else exclusive */
     int64_t stall_ns; /* no progress for this long: the run fails */
     void (*pin)(void *pin_arg, int role); /* pins the calling thread: 0 publisher/pinger, 1 subscriber/ponger,
                                              or BENCH_PIN_DRIVER_BEGIN / _END around starting driver and client */
@@ -38,8 +39,9 @@ typedef struct
 
 /* Sets up one scenario: an embedded media driver (SHARED threading, its own
  * aeron.dir under /dev/shm), a client, and over uri (aeron:ipc... or
- * aeron:udp...) one exclusive publication + subscription (throughput) or two
- * of each (round trip), connected. 0, or -1 with err set. */
+ * aeron:udp...) one publication (exclusive, or concurrent with
+ * config->concurrent) + subscription (throughput) or two exclusive ones of
+ * each (round trip), connected. 0, or -1 with err set. */
 int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int rtt, size_t size, char *err,
     size_t err_len);
 

@@ -43,6 +43,9 @@ const scenario_t SCENARIOS[] = {
 #ifdef SHOAL_BENCH_AERON
     { "aeron-ipc-throughput", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
         "Aeron C, loops of ipc-throughput-exclusive: exclusive publication, offer; poll", "ipc-throughput-exclusive" },
+    { "aeron-ipc-throughput-concurrent", K_TPUT, 0, M_CONC, 0, ZIT,
+        "Aeron C, loops of ipc-throughput-concurrent: concurrent publication (one publisher thread), offer; poll",
+        "ipc-throughput-concurrent" },
     { "aeron-ipc-cold-start", K_TPUT, 0, M_EXCL_BATCH, 0, ZIT,
         "Aeron C, loops of ipc-cold-start: each run a fresh embedded driver and log", "ipc-cold-start", 1 },
     { "aeron-ipc-rtt", K_RTT, 0, M_EXCL_BATCH, 0, ZIR, "Aeron C, loops of ipc-rtt: ping-pong over 2 streams",
@@ -109,7 +112,8 @@ static void usage(FILE *out)
     fprintf(out, "aeron peer: %s\n", bench_aeron_version());
 #else
     fprintf(out,
-        "aeron peer: not built in (aeron-ipc-throughput, aeron-ipc-rtt, aeron-udp-throughput, aeron-udp-rtt);\n"
+        "aeron peer: not built in (aeron-ipc-throughput, aeron-ipc-throughput-concurrent, aeron-ipc-rtt, "
+        "aeron-udp-throughput, aeron-udp-rtt);\n"
         "  to get it: %s\n",
         AERON_HOWTO);
 #endif

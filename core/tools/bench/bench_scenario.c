@@ -121,7 +121,7 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
         double v = -1;
         if (sc->mirror)
         {
-            const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
+            const bench_aeron_config_t cfg = { opt->yield, BATCH, 0, STALL_NS, pin_role, &b->pin };
             if (0 == bench_aeron_open(&cfg, channel, 0, res->size, res->error, sizeof(res->error)))
                 v = bench_aeron_tput_run(res->messages, t.err, sizeof(t.err));
             bench_aeron_close();
@@ -263,7 +263,15 @@ void bench_run_scenario(bench_t *b, result_t *res)
     int32_t s0 = b->next_stream++, s1 = b->next_stream++;
     if (sc->mirror)
     {
-        const bench_aeron_config_t cfg = { opt->yield, BATCH, STALL_NS, pin_role, &b->pin };
+        if (M_CONC == sc->mode && opt->publishers > 1)
+        {
+            snprintf(res->error, sizeof(res->error),
+                "skipped: the Aeron peer's concurrent loop has one publisher thread (--publishers %ld is shoal's only)",
+                opt->publishers);
+            res->skipped = 1;
+            goto cleanup;
+        }
+        const bench_aeron_config_t cfg = { opt->yield, BATCH, M_CONC == sc->mode, STALL_NS, pin_role, &b->pin };
         if (bench_aeron_open(&cfg, channel, K_RTT == sc->kind, res->size, res->error, sizeof(res->error)) < 0)
             goto cleanup;
     }
