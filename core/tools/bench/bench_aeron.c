@@ -121,38 +121,33 @@ static int not_added(const char *what, const char *uri, int32_t stream, int rc, 
     return -1;
 }
 
-static int add_publication(const char *uri, int32_t stream, aeron_exclusive_publication_t **pub, char *err,
-    size_t err_len)
+/* A publication of stream, connected: exclusive into *pub, or (concurrent) the
+ * concurrent throughput publication peer.cpub. 0, or -1 with err set. */
+static int add_publication(const char *uri, int32_t stream, bool concurrent, aeron_exclusive_publication_t **pub,
+    char *err, size_t err_len)
 {
-    aeron_async_add_exclusive_publication_t *async;
-    int rc = aeron_async_add_exclusive_publication(&async, peer.client, uri, stream);
-    if (rc < 0 || (rc = await_added(ADD_EXCLUSIVE, async, (void **)pub)) <= 0 || !*pub)
-        return not_added("exclusive publication", uri, stream, rc, err, err_len);
+    aeron_async_add_exclusive_publication_t *exclusive_async = NULL;
+    aeron_async_add_publication_t *concurrent_async = NULL;
+    void **out = concurrent ? (void **)&peer.cpub : (void **)pub;
+    int rc = concurrent ? aeron_async_add_publication(&concurrent_async, peer.client, uri, stream)
+                        : aeron_async_add_exclusive_publication(&exclusive_async, peer.client, uri, stream);
+    if (rc < 0 ||
+        (rc = await_added(concurrent ? ADD_CONCURRENT : ADD_EXCLUSIVE,
+             concurrent ? (void *)concurrent_async : (void *)exclusive_async, out)) <= 0 ||
+        !*out)
+        return not_added(concurrent ? "publication" : "exclusive publication", uri, stream, rc, err, err_len);
     aeron_publication_constants_t constants;
-    if (0 == aeron_exclusive_publication_constants(*pub, &constants) && peer.size > constants.max_message_length)
+    rc = concurrent ? aeron_publication_constants(peer.cpub, &constants)
+                    : aeron_exclusive_publication_constants(*pub, &constants);
+    if (0 == rc && peer.size > constants.max_message_length)
     {
         snprintf(err, err_len, "size %zu exceeds the Aeron publication's max message length %zu", peer.size,
             constants.max_message_length);
         return -1;
     }
-    return 0;
-}
-
-/* The concurrent (aeron_publication_t) throughput publication, connected. */
-static int add_concurrent_publication(const char *uri, int32_t stream, char *err, size_t err_len)
-{
-    aeron_async_add_publication_t *async;
-    int rc = aeron_async_add_publication(&async, peer.client, uri, stream);
-    if (rc < 0 || (rc = await_added(ADD_CONCURRENT, async, (void **)&peer.cpub)) <= 0 || !peer.cpub)
-        return not_added("publication", uri, stream, rc, err, err_len);
-    aeron_publication_constants_t constants;
-    if (0 == aeron_publication_constants(peer.cpub, &constants) && peer.size > constants.max_message_length)
-    {
-        snprintf(err, err_len, "size %zu exceeds the Aeron publication's max message length %zu", peer.size,
-            constants.max_message_length);
-        return -1;
-    }
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_publication_is_connected(peer.cpub); usleep(1000))
+    for (int64_t deadline = bench_now_ns() + CONNECT_NS;
+         !(concurrent ? aeron_publication_is_connected(peer.cpub) : aeron_exclusive_publication_is_connected(*pub));
+         usleep(1000))
     {
         if (bench_now_ns() > deadline)
         {
@@ -169,19 +164,6 @@ static int add_subscription(const char *uri, int32_t stream, aeron_subscription_
     int rc = aeron_async_add_subscription(&async, peer.client, uri, stream, NULL, NULL, NULL, NULL);
     if (rc < 0 || (rc = await_added(ADD_SUBSCRIPTION, async, (void **)sub)) <= 0 || !*sub)
         return not_added("subscription", uri, stream, rc, err, err_len);
-    return 0;
-}
-
-static int wait_connected(aeron_exclusive_publication_t *pub, int32_t stream, char *err, size_t err_len)
-{
-    for (int64_t deadline = bench_now_ns() + CONNECT_NS; !aeron_exclusive_publication_is_connected(pub); usleep(1000))
-    {
-        if (bench_now_ns() > deadline)
-        {
-            snprintf(err, err_len, "aeron publication on stream %d not connected after 5 s", stream);
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -235,13 +217,8 @@ int bench_aeron_open(const bench_aeron_config_t *config, const char *uri, int is
     if (add_subscription(uri, PING_STREAM, &peer.sub[0], err, err_len) < 0 ||
         (is_rtt && add_subscription(uri, PONG_STREAM, &peer.sub[1], err, err_len) < 0))
         return -1;
-    if (peer.cfg.concurrent && !is_rtt)
-        return add_concurrent_publication(uri, PING_STREAM, err, err_len);
-    if (add_publication(uri, PING_STREAM, &peer.pub[0], err, err_len) < 0 ||
-        wait_connected(peer.pub[0], PING_STREAM, err, err_len) < 0 ||
-        (is_rtt &&
-            (add_publication(uri, PONG_STREAM, &peer.pub[1], err, err_len) < 0 ||
-                wait_connected(peer.pub[1], PONG_STREAM, err, err_len) < 0)))
+    if (add_publication(uri, PING_STREAM, peer.cfg.concurrent && !is_rtt, &peer.pub[0], err, err_len) < 0 ||
+        (is_rtt && add_publication(uri, PONG_STREAM, false, &peer.pub[1], err, err_len) < 0))
         return -1;
     return 0;
 }
