@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The standard comparison shoal vs Aeron C vs ZeroMQ, in one shoal-bench
-# invocation (same machine, same moment): IPC and UDP-loopback throughput and
-# round trip at 32 B, 1 KiB and 64 KiB, 5 runs each (median, min..max);
+# invocation (same machine, same moment): IPC (exclusive and concurrent
+# publications) and UDP-loopback throughput and round trip at 32 B, 1 KiB and
+# 64 KiB, 5 runs each (median, min..max);
 # 2,000,000 messages per throughput run (at most 256 MiB), 10,000 round trips
 # per latency run. Threads busy-poll; on 2 cores UDP starves the driver
 # threads unless `-- --yield` is given (it then applies to every scenario).
@@ -46,6 +47,7 @@ mkdir -p "$out"
 echo "bench_vs_aeron: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/shoal-bench" "${args[@]}" --size 32,1024,65536 --json "${extra[@]}" \
   ipc-throughput-exclusive aeron-ipc-throughput zmq-inproc-throughput \
+  ipc-throughput-concurrent aeron-ipc-throughput-concurrent \
   ipc-cold-start aeron-ipc-cold-start \
   udp-throughput aeron-udp-throughput zmq-tcp-throughput \
   ipc-rtt aeron-ipc-rtt zmq-inproc-rtt udp-rtt aeron-udp-rtt zmq-tcp-rtt > "$out/vs_aeron.json.tmp"
@@ -84,6 +86,7 @@ def tput(r):
 L += ["| throughput, M msgs/s median (min..max) | size | shoal | Aeron C | ZeroMQ | shoal / Aeron | shoal / ZeroMQ |",
       "|---|---:|---:|---:|---:|---:|---:|"]
 for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "zmq-inproc-throughput"),
+                          ("ipc-throughput-concurrent", "aeron-ipc-throughput-concurrent", "zmq-inproc-throughput"),
                           ("ipc-cold-start", "aeron-ipc-cold-start", "zmq-inproc-throughput"),
                           ("udp-throughput", "aeron-udp-throughput", "zmq-tcp-throughput")):
     for s in sizes:

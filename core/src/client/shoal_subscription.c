@@ -211,11 +211,18 @@ static SHOAL_ALWAYS_INLINE int poll_images(shoal_subscription_t *s, shoal_term_m
     {
         return 0;
     }
-    int32_t start = (int32_t)(s->round_robin++ % (uint32_t)count);
+    /* Compare and reset, not a modulo: a division on every poll is on the
+     * path from the call to the first frame load. */
+    uint32_t start = s->round_robin++;
+    if (start >= (uint32_t)count)
+    {
+        start = 0;
+        s->round_robin = 1;
+    }
     size_t delivered = 0;
     for (int32_t n = 0; n < count && delivered < limit; n++)
     {
-        int32_t i = start + n;
+        int32_t i = (int32_t)start + n;
         shoal_image_t *image = list->images[i >= count ? i - count : i];
         ctx->image = image;
         int64_t position = image->position;
