@@ -128,6 +128,22 @@ static inline void shoal_term_header_fill(shoal_header_t *h, const shoal_data_he
     h->position = position;
 }
 
+/* One message handed to the handler; false when the read stops here (ABORT
+ * leaves the message unconsumed, BREAK consumes it). */
+static SHOAL_ALWAYS_INLINE bool shoal_term_deliver(shoal_term_message_handler_t handler, void *clientd,
+    const uint8_t *payload, size_t length, const shoal_header_t *hdr, int32_t end_offset, int32_t *offset,
+    size_t *messages)
+{
+    const shoal_controlled_action_t action = handler(clientd, payload, length, hdr);
+    if (SHOAL_ACTION_ABORT == action)
+    {
+        return false;
+    }
+    *offset = end_offset;
+    (*messages)++;
+    return SHOAL_ACTION_BREAK != action;
+}
+
 static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const uint8_t *term, int32_t term_offset,
     int32_t term_length, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler,
     void *clientd, shoal_assembly_buffer_t *assembly)
@@ -135,7 +151,6 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
     shoal_term_read_result_t result = { term_offset, 0, false };
     int32_t offset = term_offset;
     size_t messages = 0;
-    shoal_header_t hdr;
 
     while (messages < message_limit && offset < term_length)
     {
@@ -149,26 +164,32 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
         const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
         const uint8_t flags = f->frame_header.flags;
 
-        const uint8_t *payload;
-        size_t length;
-        int32_t end_offset;
         if (SHOAL_LIKELY(f->frame_header.type == SHOAL_HDR_TYPE_DATA && frame_length >= SHOAL_DATA_HEADER_LENGTH &&
                 (flags & SHOAL_FRAME_FLAG_UNFRAGMENTED) == SHOAL_FRAME_FLAG_UNFRAGMENTED))
         {
-            payload = term + offset + SHOAL_DATA_HEADER_LENGTH;
-            length = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
-            end_offset = offset + aligned_length;
+            /* The common case has a header of its own that never escapes to
+             * an out-of-line call, so a handler the compiler inlines (a
+             * batch poll's) costs no stores to it. */
+            const int32_t end_offset = offset + aligned_length;
+            shoal_header_t hdr;
             shoal_term_header_fill(&hdr, f, flags, term_base_position + end_offset);
+            if (!shoal_term_deliver(handler, clientd, term + offset + SHOAL_DATA_HEADER_LENGTH,
+                    (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH), &hdr, end_offset, &offset, &messages))
+            {
+                break;
+            }
         }
         else if (f->frame_header.type != SHOAL_HDR_TYPE_DATA || frame_length < SHOAL_DATA_HEADER_LENGTH)
         {
             /* PAD (or anything that is not data): consume silently. */
             offset += aligned_length;
             result.padding_or_gap_skipped = true;
-            continue;
         }
         else if (flags & SHOAL_FRAME_FLAG_BEGIN)
         {
+            shoal_header_t hdr;
+            size_t length;
+            int32_t end_offset;
             shoal_chain_read_t chain = shoal_term_read_chain(term, term_length, term_base_position, offset,
                 frame_length, assembly, &end_offset, &length, &hdr);
             if (SHOAL_CHAIN_READ_STOP == chain)
@@ -181,7 +202,10 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
                 result.padding_or_gap_skipped = true;
                 continue;
             }
-            payload = assembly->data;
+            if (!shoal_term_deliver(handler, clientd, assembly->data, length, &hdr, end_offset, &offset, &messages))
+            {
+                break;
+            }
         }
         else
         {
@@ -192,19 +216,6 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
             {
                 result.padding_or_gap_skipped = true;
             }
-            continue;
-        }
-
-        const shoal_controlled_action_t action = handler(clientd, payload, length, &hdr);
-        if (SHOAL_ACTION_ABORT == action)
-        {
-            break;
-        }
-        offset = end_offset;
-        messages++;
-        if (SHOAL_ACTION_BREAK == action)
-        {
-            break;
         }
     }
 
