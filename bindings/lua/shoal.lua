@@ -220,6 +220,22 @@ local function check_int(v, what, lo, hi, level)
     end
 end
 
+-- A method table for objects of the named kind (name: what __name says).
+local function class(name)
+    local c = { __name = name }
+    c.__index = c
+    return c
+end
+
+-- A function, or a table callable through its metatable.
+local function is_callable(fn)
+    if type(fn) == "function" then
+        return true
+    end
+    local mt = type(fn) == "table" and getmetatable(fn)
+    return mt and mt.__call ~= nil or false
+end
+
 local function closed_error(what, level)
     error("shoal: " .. what .. " is closed", level + 1)
 end
@@ -232,6 +248,26 @@ local function live_handle(self, what, level)
         closed_error(what, level + 1)
     end
     return h
+end
+
+-- Adds to class a method per entry of getters (method name = C function
+-- name): that function's value on the live handle, as a number.
+local function number_getters(class, what, getters)
+    for name, fn in pairs(getters) do
+        local getter = C[fn]
+        class[name] = function(self)
+            return tonumber(getter(live_handle(self, what, 2)))
+        end
+    end
+end
+
+-- { name = prefix .. name } for each of names.
+local function prefixed(prefix, names)
+    local t = {}
+    for _, name in ipairs(names) do
+        t[name] = prefix .. name
+    end
+    return t
 end
 
 local cast = ffi.cast
@@ -257,9 +293,7 @@ local function release_context(life)
     return true
 end
 
-local Context = {}
-Context.__index = Context
-Context.__name = "shoal.context"
+local Context = class("shoal.context")
 
 local function is_context(v)
     return getmetatable(v) == Context
@@ -377,9 +411,7 @@ end
 
 -- -------------------------------------------------------------- driver ----
 
-local Driver = {}
-Driver.__index = Driver
-Driver.__name = "shoal.driver"
+local Driver = class("shoal.driver")
 
 -- shoal.driver(ctx or settings): starts an embedded media driver thread.
 -- Returns the driver, or nil, message, code (e.g. EACTIVE: another driver
@@ -428,21 +460,10 @@ end
 
 -- -------------------------------------------------------------- client ----
 
-local Client = {}
-Client.__index = Client
-Client.__name = "shoal.client"
-
-local Publication = {}
-Publication.__index = Publication
-Publication.__name = "shoal.publication"
-
-local Subscription = {}
-Subscription.__index = Subscription
-Subscription.__name = "shoal.subscription"
-
-local Claim = {}
-Claim.__index = Claim
-Claim.__name = "shoal.claim"
+local Client = class("shoal.client")
+local Publication = class("shoal.publication")
+local Subscription = class("shoal.subscription")
+local Claim = class("shoal.claim")
 
 local images = sibling("shoal_images")(shoal, C)
 shoal.images = images
@@ -589,6 +610,22 @@ function Client:close()
     return true
 end
 
+-- A state getter of a publication or subscription (is_connected,
+-- image_count): the client's duty first when it is due, so what the driver
+-- told since shows; then c_getter's value on the live handle, through
+-- convert if given.
+local function state_getter(what, c_getter, convert)
+    return function(self)
+        local h = live_handle(self, what, 2)
+        work_if_due(self.client)
+        local v = c_getter(h)
+        if convert then
+            return convert(v)
+        end
+        return v
+    end
+end
+
 local function check_uri_stream(uri, stream, fname)
     if type(uri) ~= "string" then
         error(("shoal: %s: uri must be a string, got %s"):format(fname, type(uri)), 3)
@@ -656,8 +693,7 @@ end
 local DEFAULT_BATCH = 256
 
 local function check_handler(fn, what)
-    if fn ~= nil and type(fn) ~= "function" and
-        not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+    if fn ~= nil and not is_callable(fn) then
         error(("shoal: add_subscription: %s must be a function or nil, got %s"):format(what, type(fn)), 3)
     end
 end
@@ -881,11 +917,7 @@ function Publication:remove_destination(uri)
     return destination(self, uri, false, "remove_destination")
 end
 
-function Publication:is_connected()
-    local h = live_handle(self, "publication", 2)
-    work_if_due(self.client)
-    return C.shoal_publication_is_connected(h)
-end
+Publication.is_connected = state_getter("publication", C.shoal_publication_is_connected)
 
 function Publication:is_closed()
     local h = self.h
@@ -895,13 +927,8 @@ end
 -- The number getters, each shoal_publication_<name> of the live handle
 -- (registration_id: the driver's id of this add_publication, what
 -- response-correlation-id names).
-for _, name in ipairs({ "position", "position_limit", "session_id", "registration_id", "stream_id",
-        "max_message_length", "max_payload_length" }) do
-    local getter = C["shoal_publication_" .. name]
-    Publication[name] = function(self)
-        return tonumber(getter(live_handle(self, "publication", 2)))
-    end
-end
+number_getters(Publication, "publication", prefixed("shoal_publication_", { "position", "position_limit",
+    "session_id", "registration_id", "stream_id", "max_message_length", "max_payload_length" }))
 
 -- -------------------------------------------------------- subscription ----
 
@@ -1015,7 +1042,7 @@ function Subscription:poll(fn, limit)
     if h == nil then
         closed_error("subscription", 2)
     end
-    if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+    if not is_callable(fn) then
         error("shoal: poll: handler must be a function, got " .. type(fn), 2)
     end
     if limit == nil then
@@ -1084,27 +1111,12 @@ function Subscription:wait(timeout)
     end
 end
 
-function Subscription:is_connected()
-    local h = live_handle(self, "subscription", 2)
-    work_if_due(self.client)
-    return C.shoal_subscription_is_connected(h)
-end
+Subscription.is_connected = state_getter("subscription", C.shoal_subscription_is_connected)
+Subscription.image_count = state_getter("subscription", C.shoal_subscription_image_count, tonumber)
 
-function Subscription:image_count()
-    local h = live_handle(self, "subscription", 2)
-    work_if_due(self.client)
-    return tonumber(C.shoal_subscription_image_count(h))
-end
-
--- The driver's id of this subscription: a requester's request publication
--- names it in response-correlation-id.
-function Subscription:registration_id()
-    return tonumber(C.shoal_subscription_registration_id(live_handle(self, "subscription", 2)))
-end
-
-function Subscription:stream_id()
-    return tonumber(C.shoal_subscription_stream_id(live_handle(self, "subscription", 2)))
-end
+-- registration_id: the driver's id of this subscription (a requester's
+-- request publication names it in response-correlation-id).
+number_getters(Subscription, "subscription", prefixed("shoal_subscription_", { "registration_id", "stream_id" }))
 
 function Subscription:is_closed()
     return self.h == nil or self.client.h == nil or C.shoal_client_is_closed(self.client.h)
@@ -1194,8 +1206,7 @@ end
 --   cnc:errors()  -> { {count, first_ms, last_ms, code, text}, ... }
 --   cnc:loss()    -> { {observations, bytes_lost, first_ms, last_ms, session_id, stream_id, channel, source}, ... }
 --   cnc:heartbeat_age_ns(), cnc:pid(), cnc:driver_timeout_ns(), cnc:close()
-local Cnc = {}
-Cnc.__index = Cnc
+local Cnc = class()
 
 function shoal.cnc(dir)
     if dir ~= nil and type(dir) ~= "string" then
@@ -1243,14 +1254,8 @@ function Cnc:loss()
         end)
 end
 
--- The number getters: method name, then the C function of the live handle.
-for name, fn in pairs({ heartbeat_age_ns = "shoal_cnc_driver_heartbeat_age_ns", pid = "shoal_cnc_driver_pid",
-        driver_timeout_ns = "shoal_cnc_driver_timeout_ns" }) do
-    local getter = C[fn]
-    Cnc[name] = function(self)
-        return tonumber(getter(live_handle(self, "cnc", 2)))
-    end
-end
+number_getters(Cnc, "cnc", { heartbeat_age_ns = "shoal_cnc_driver_heartbeat_age_ns", pid = "shoal_cnc_driver_pid",
+    driver_timeout_ns = "shoal_cnc_driver_timeout_ns" })
 
 function Cnc:close()
     if self.h ~= nil then
@@ -1265,7 +1270,7 @@ shoal.Cnc = Cnc
 -- shoal.archive.open(dir) (offline reader, no driver), shoal.archive.connect(client)
 -- (an archive server's client), replay merge: shoal_archive.lua.
 shoal.archive = sibling("shoal_archive")(shoal, C, { fail = fail, live_handle = live_handle, check_int = check_int,
-    settle = settle, make_child = make_child, close_child = close_child })
+    settle = settle, make_child = make_child, close_child = close_child, class = class, is_callable = is_callable })
 
 shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
 shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim

@@ -38,8 +38,14 @@ local ffi = require "ffi"
 
 return function(shoal, C, I)
     local M = {}
-    local fail, live_handle, check_int = I.fail, I.live_handle, I.check_int
+    local fail, live_handle, check_int, class = I.fail, I.live_handle, I.check_int, I.class
     local errmsg = shoal.errmsg
+
+    -- The expected failure of the call that just failed: nil, message, code
+    -- (never raised, whatever the code).
+    local function failure()
+        return nil, errmsg(), shoal.errcode()
+    end
 
     -- What a poll returns: the handler's error raised again, nil, message,
     -- code for a failed poll, else the count.
@@ -48,7 +54,7 @@ return function(shoal, C, I)
             error(err, 0)
         end
         if n < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         return tonumber(n)
     end
@@ -94,18 +100,105 @@ return function(shoal, C, I)
         check_int(v, what, -1, 2 ^ 53, level + 1)
     end
 
-    -- ------------------------------------------------------------ reader ----
+    -- recordings([from_id [, count]]) of a reader and of an archive session:
+    -- the list through list_fn on h, or nil, msg, code.
+    local function recordings(list_fn, h, from, count)
+        from = from or 0
+        count = count or 2147483647
+        check_id(from, "recordings: from_id", 3)
+        check_int(count, "recordings: count", 0, 2147483647, 3)
+        return collect(list_fn, h, from, count, 2)
+    end
 
-    local Reader = {}
-    Reader.__index = Reader
-    Reader.__name = "shoal.archive.reader"
-    local Cursor = {}
-    Cursor.__index = Cursor
-    Cursor.__name = "shoal.archive.cursor"
-
+    -- The open C children of a parent (a reader's cursors, an archive
+    -- session's replay merges), by address: the parent closes those still
+    -- open before itself, whatever order the collector finalizes the two in.
     local function address(p)
         return tonumber(ffi.cast("uintptr_t", p))
     end
+
+    -- Closes p with close_c unless its parent already did.
+    local function close_adopted(set, p, close_c)
+        local a = address(p)
+        if set[a] ~= nil then
+            set[a] = nil
+            close_c(p)
+        end
+    end
+
+    -- The handle of the new child raw, entered in its parent's set.
+    local function adopt(set, raw, close_c)
+        set[address(raw)] = raw
+        return ffi.gc(raw, function(p)
+            close_adopted(set, p, close_c)
+        end)
+    end
+
+    -- The parent's side: closes every child still open.
+    local function close_all_adopted(set, close_c)
+        for a, p in pairs(set) do
+            set[a] = nil
+            close_c(p)
+        end
+    end
+
+    -- child:close() of an adopted child: idempotent, true.
+    local function close_child(self, set, close_c)
+        local h = self.h
+        if h ~= nil then
+            self.h = nil
+            close_adopted(set, ffi.gc(h, nil), close_c)
+        end
+        return true
+    end
+
+    -- A poll that calls back into Lua: one C callback for every poll of its
+    -- kind (LuaJIT has few callback slots), the handler of the poll in
+    -- progress in upvalues (saved and restored: nested polls work). An error
+    -- in the handler is kept, the rest of that poll's messages are skipped (a
+    -- fragment handler cannot stop the C poll) and the error is re-raised by
+    -- poll_result. extra(h), if given, is a fourth argument of the handler.
+    -- Returns poll(h, fn, limit) -> n, err (misuse raises at the caller of
+    -- the method calling it) and the callback (to keep).
+    local function handler_poll(what, default_limit, poll_c, extra)
+        local cur_fn, cur_err, cur_h = nil, nil, nil
+        local cb = ffi.cast("shoal_fragment_handler_t", function(_, buf, len, hdr)
+            if cur_err ~= nil then
+                return
+            end
+            local ok, err
+            if extra then
+                ok, err = pcall(cur_fn, buf, tonumber(len), hdr, extra(cur_h))
+            else
+                ok, err = pcall(cur_fn, buf, tonumber(len), hdr)
+            end
+            if not ok then
+                cur_err = err
+            end
+        end)
+        local function poll(h, fn, limit)
+            if not I.is_callable(fn) then
+                error("shoal: " .. what .. ": handler must be a function, got " .. type(fn), 3)
+            end
+            limit = limit or default_limit
+            check_int(limit, what .. ": limit", 1, 1073741824, 3)
+            local saved_fn, saved_err, saved_h = cur_fn, cur_err, cur_h
+            cur_fn, cur_err, cur_h = fn, nil, h
+            local n = poll_c(h, cb, nil, limit)
+            local err = cur_err
+            cur_fn, cur_err, cur_h = saved_fn, saved_err, saved_h
+            return n, err
+        end
+        if jit then
+            jit.off(poll)
+        end
+        return poll, cb
+    end
+
+    -- ------------------------------------------------------------ reader ----
+
+    local Reader = class("shoal.archive.reader")
+    local Cursor = class("shoal.archive.cursor")
 
     -- shoal.archive.open(dir) -> reader | nil, msg, code
     -- The reader's finalizer closes its cursors' C objects first (a cursor
@@ -117,14 +210,11 @@ return function(shoal, C, I)
         end
         local out = ffi.new("shoal_archive_reader_t *[1]")
         if C.shoal_archive_reader_open(out, dir) < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         local life = { cursors = {} }
         local h = ffi.gc(out[0], function(p)
-            for a, cp in pairs(life.cursors) do
-                life.cursors[a] = nil
-                C.shoal_recording_cursor_close(cp)
-            end
+            close_all_adopted(life.cursors, C.shoal_recording_cursor_close)
             C.shoal_archive_reader_close(p)
         end)
         return setmetatable({ h = h, dir = dir, life = life }, Reader)
@@ -132,12 +222,9 @@ return function(shoal, C, I)
 
     -- reader:recordings([from_id [, count]]) -> { descriptor, ... } | nil, msg, code
     function Reader:recordings(from, count)
-        local h = live_handle(self, "archive reader", 2)
-        from = from or 0
-        count = count or 2147483647
-        check_id(from, "recordings: from_id", 2)
-        check_int(count, "recordings: count", 0, 2147483647, 2)
-        return collect(C.shoal_archive_reader_list, h, from, count, 1)
+        local rows, msg, code = recordings(C.shoal_archive_reader_list, live_handle(self, "archive reader", 2), from,
+            count)
+        return rows, msg, code
     end
 
     -- reader:describe(id) -> descriptor | nil, msg, code (an unknown id is not misuse: nil, msg, code)
@@ -146,7 +233,7 @@ return function(shoal, C, I)
         check_id(id, "describe: recording id", 2)
         local d = ffi.new("shoal_recording_descriptor_t")
         if C.shoal_archive_reader_describe(h, id, d) < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         return descriptor_table(d)
     end
@@ -162,18 +249,9 @@ return function(shoal, C, I)
         check_id(length, "cursor: length", 2)
         local out = ffi.new("shoal_recording_cursor_t *[1]")
         if C.shoal_recording_cursor_open(out, h, id, position, length) < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
-        local cursors = self.life.cursors
-        local raw = out[0]
-        cursors[address(raw)] = raw
-        local ch = ffi.gc(out[0], function(p)
-            local a = address(p)
-            if cursors[a] ~= nil then
-                cursors[a] = nil
-                C.shoal_recording_cursor_close(p)
-            end
-        end)
+        local ch = adopt(self.life.cursors, out[0], C.shoal_recording_cursor_close)
         return setmetatable({ h = ch, reader = self, recording_id = id }, Cursor)
     end
 
@@ -183,10 +261,7 @@ return function(shoal, C, I)
             return true
         end
         self.h = nil
-        for a, cp in pairs(self.life.cursors) do
-            self.life.cursors[a] = nil
-            C.shoal_recording_cursor_close(cp)
-        end
+        close_all_adopted(self.life.cursors, C.shoal_recording_cursor_close)
         C.shoal_archive_reader_close(ffi.gc(h, nil))
         return true
     end
@@ -204,39 +279,17 @@ return function(shoal, C, I)
         return live_handle(self, "recording cursor", level + 1)
     end
 
-    -- One callback for every cursor; the handler of the poll in progress is
-    -- in these upvalues (saved and restored: nested polls work). An error in
-    -- the handler is kept, the rest of that poll's messages are skipped (a
-    -- fragment handler cannot stop the C poll) and the error is re-raised.
-    local cur_fn, cur_err, cur_h = nil, nil, nil
-    local cursor_cb = ffi.cast("shoal_fragment_handler_t", function(_, buf, len, hdr)
-        if cur_err ~= nil then
-            return
-        end
-        local ok, err = pcall(cur_fn, buf, tonumber(len), hdr, tonumber(C.shoal_recording_cursor_timestamp_ns(cur_h)))
-        if not ok then
-            cur_err = err
-        end
-    end)
-    M._cursor_cb = cursor_cb   -- kept for the process
+    local cursor_poll
+    cursor_poll, M._cursor_cb = handler_poll("cursor:poll", 64, C.shoal_recording_cursor_poll, function(h)
+        return tonumber(C.shoal_recording_cursor_timestamp_ns(h))
+    end)   -- the callback kept for the process
 
     -- cursor:poll(fn [, limit]) -> count (0: the end) | nil, msg, code (a corrupt segment: EIO)
     -- fn(buf, len, header, recorded_ns): buf a const uint8_t* and header a
     -- const shoal_header_t* (header.position kept from the recording), both
     -- valid during the call; recorded_ns the recorded time of the message.
     function Cursor:poll(fn, limit)
-        local h = cursor_handle(self, 2)
-        if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
-            error("shoal: cursor:poll: handler must be a function, got " .. type(fn), 2)
-        end
-        limit = limit or 64
-        check_int(limit, "cursor:poll: limit", 1, 1073741824, 2)
-        local saved_fn, saved_err, saved_h = cur_fn, cur_err, cur_h
-        cur_fn, cur_err, cur_h = fn, nil, h
-        local n = C.shoal_recording_cursor_poll(h, cursor_cb, nil, limit)
-        local err = cur_err
-        cur_fn, cur_err, cur_h = saved_fn, saved_err, saved_h
-        return poll_result(n, err)
+        return poll_result(cursor_poll(cursor_handle(self, 2), fn, limit))
     end
     if jit then
         jit.off(Cursor.poll)
@@ -247,18 +300,7 @@ return function(shoal, C, I)
     end
 
     function Cursor:close()
-        local h = self.h
-        if h ~= nil then
-            self.h = nil
-            local cursors = self.reader.life.cursors
-            local a = address(h)
-            ffi.gc(h, nil)
-            if cursors[a] ~= nil then
-                cursors[a] = nil
-                C.shoal_recording_cursor_close(h)
-            end
-        end
-        return true
+        return close_child(self, self.reader.life.cursors, C.shoal_recording_cursor_close)
     end
 
     function Cursor:is_closed()
@@ -269,9 +311,7 @@ return function(shoal, C, I)
 
     -- ------------------------------------------------------------ server ----
 
-    local Server = {}
-    Server.__index = Server
-    Server.__name = "shoal.archive.server"
+    local Server = class("shoal.archive.server")
 
     -- shoal.archive.server(ctx, archive_dir) -> server | nil, msg, code
     -- An archive server on its own thread (shoal_archive_server_start) for
@@ -289,7 +329,7 @@ return function(shoal, C, I)
         -- The server runs its own client's duty on its thread, invoker
         -- context or not.
         if C.shoal_archive_server_start(out, ch, dir) < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         return setmetatable({ h = ffi.gc(out[0], C.shoal_archive_server_close), ctx = ctx, dir = dir }, Server)
     end
@@ -309,16 +349,11 @@ return function(shoal, C, I)
 
     -- ------------------------------------------------------------ client ----
 
-    local Archive = {}
-    Archive.__index = Archive
-    Archive.__name = "shoal.archive"
+    local Archive = class("shoal.archive")
 
     -- Closes the replay merges of an archive session (before the session itself).
     local function close_merges(arc)
-        for a, p in pairs(arc.merges) do
-            arc.merges[a] = nil
-            C.shoal_replay_merge_close(p)
-        end
+        close_all_adopted(arc.merges, C.shoal_replay_merge_close)
     end
 
     -- shoal.archive.connect(client) -> archive | nil, msg, code
@@ -332,15 +367,12 @@ return function(shoal, C, I)
         local rc = C.shoal_archive_connect(out, ch)
         I.settle(client.state)
         if rc < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         -- merges: address -> pointer of its open replay merges (closed before it, GC order aside)
         local merges = {}
         local function close_all(p)
-            for a, mp in pairs(merges) do
-                merges[a] = nil
-                C.shoal_replay_merge_close(mp)
-            end
+            close_all_adopted(merges, C.shoal_replay_merge_close)
             C.shoal_archive_close(p)
         end
         return I.make_child(client, Archive, out[0], close_all, { replays = {}, merges = merges })
@@ -376,7 +408,7 @@ return function(shoal, C, I)
     local function result(self, r)
         I.settle(self.client.state)
         if r < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
         return tonumber(r)
     end
@@ -405,12 +437,8 @@ return function(shoal, C, I)
     end
 
     function Archive:recordings(from, count)
-        local h = live_handle(self, "archive", 2)
-        from = from or 0
-        count = count or 2147483647
-        check_id(from, "recordings: from_id", 2)
-        check_int(count, "recordings: count", 0, 2147483647, 2)
-        local rows, msg, code = collect(C.shoal_archive_list_recordings, h, from, count, 1)
+        local rows, msg, code = recordings(C.shoal_archive_list_recordings, live_handle(self, "archive", 2), from,
+            count)
         I.settle(self.client.state)
         return rows, msg, code
     end
@@ -480,9 +508,7 @@ return function(shoal, C, I)
 
     -- ------------------------------------------------------- replay merge ----
 
-    local Merge = {}
-    Merge.__index = Merge
-    Merge.__name = "shoal.archive.replay_merge"
+    local Merge = class("shoal.archive.replay_merge")
 
     -- arc:replay_merge(recording_id, position, replay_channel, replay_stream_id,
     --                  live_channel, live_stream_id) -> merge | nil, msg, code
@@ -504,18 +530,9 @@ return function(shoal, C, I)
             live_stream)
         I.settle(self.client.state)
         if rc < 0 then
-            return nil, errmsg(), shoal.errcode()
+            return failure()
         end
-        local merges = self.merges
-        local raw = out[0]
-        merges[address(raw)] = raw
-        local mh = ffi.gc(out[0], function(p)
-            local a = address(p)
-            if merges[a] ~= nil then
-                merges[a] = nil
-                C.shoal_replay_merge_close(p)
-            end
-        end)
+        local mh = adopt(self.merges, out[0], C.shoal_replay_merge_close)
         return setmetatable({ h = mh, archive = self }, Merge)
     end
 
@@ -526,31 +543,12 @@ return function(shoal, C, I)
         return live_handle(self, "replay merge", level + 1)
     end
 
-    local merge_fn, merge_err = nil, nil
-    local merge_cb = ffi.cast("shoal_fragment_handler_t", function(_, buf, len, hdr)
-        if merge_err ~= nil then
-            return
-        end
-        local ok, err = pcall(merge_fn, buf, tonumber(len), hdr)
-        if not ok then
-            merge_err = err
-        end
-    end)
-    M._merge_cb = merge_cb
+    local merge_poll
+    merge_poll, M._merge_cb = handler_poll("replay_merge:poll", 10, C.shoal_replay_merge_poll)
 
     -- merge:poll(fn [, limit]) -> count | nil, msg, code; fn(buf, len, header)
     function Merge:poll(fn, limit)
-        local h = merge_handle(self, 2)
-        if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
-            error("shoal: replay_merge:poll: handler must be a function, got " .. type(fn), 2)
-        end
-        limit = limit or 10
-        check_int(limit, "replay_merge:poll: limit", 1, 1073741824, 2)
-        local saved_fn, saved_err = merge_fn, merge_err
-        merge_fn, merge_err = fn, nil
-        local n = C.shoal_replay_merge_poll(h, merge_cb, nil, limit)
-        local err = merge_err
-        merge_fn, merge_err = saved_fn, saved_err
+        local n, err = merge_poll(merge_handle(self, 2), fn, limit)
         I.settle(self.archive.client.state)
         return poll_result(n, err)
     end
@@ -567,18 +565,7 @@ return function(shoal, C, I)
     end
 
     function Merge:close()
-        local h = self.h
-        if h ~= nil then
-            self.h = nil
-            local merges = self.archive.merges
-            local a = address(h)
-            ffi.gc(h, nil)
-            if merges[a] ~= nil then
-                merges[a] = nil
-                C.shoal_replay_merge_close(h)
-            end
-        end
-        return true
+        return close_child(self, self.archive.merges, C.shoal_replay_merge_close)
     end
 
     function Merge:is_closed()

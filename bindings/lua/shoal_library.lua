@@ -78,30 +78,34 @@ local function load(moddir)
         return lib, env
     end
     local tried = {}
-    for _, path in ipairs(build_tree_candidates(moddir)) do
-        if file_exists(path) then
-            local lib, err = try_load(path)
-            if lib then
-                return lib, path
-            end
-            tried[#tried + 1] = path .. ": " .. tostring(err)
-        end
-    end
-    for _, rel in ipairs(INSTALLED) do
-        local path = normalize(moddir .. rel)
-        if file_exists(path) then
-            local lib = try_load(path)
-            if lib then
-                return lib, path
+    -- The first of paths that loads, and its path. only_files: skip paths
+    -- naming no file; record: note each failure for the error below.
+    local function first_loading(paths, only_files, record)
+        for _, path in ipairs(paths) do
+            if not only_files or file_exists(path) then
+                local lib, err = try_load(path)
+                if lib then
+                    return lib, path
+                end
+                if record then
+                    tried[#tried + 1] = path .. ": " .. tostring(err)
+                end
             end
         end
     end
-    for _, name in ipairs({ "libshoal.so.0", "shoal" }) do
-        local lib, err = try_load(name)
-        if lib then
-            return lib, name
-        end
-        tried[#tried + 1] = name .. ": " .. tostring(err)
+    local installed = {}
+    for i, rel in ipairs(INSTALLED) do
+        installed[i] = normalize(moddir .. rel)
+    end
+    local lib, path = first_loading(build_tree_candidates(moddir), true, true)
+    if not lib then
+        lib, path = first_loading(installed, true, false)
+    end
+    if not lib then
+        lib, path = first_loading({ "libshoal.so.0", "shoal" }, false, true)
+    end
+    if lib then
+        return lib, path
     end
     error("shoal: cannot find libshoal.so.0 (set SHOAL_LIB, build into build/, or install it):\n  "
         .. table.concat(tried, "\n  "), 0)
