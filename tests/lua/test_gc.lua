@@ -105,12 +105,18 @@ T:test("a dropped driver stops and removes its directory", function()
     H.rm_rf(dir)
 end)
 
+-- A context on dir (removed when its driver stops), its embedded driver and a
+-- client: held by the caller's locals only, so dropping them leaves all three
+-- to the collector.
+local function context_driver_client(dir)
+    local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
+    return ctx, assert(shoal.driver(ctx)), assert(shoal.client(ctx))
+end
+
 T:test("everything dropped at once, many times, in any order", function()
     local dir = H.new_dir()
     for round = 1, 10 do
-        local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
-        local d = assert(shoal.driver(ctx))
-        local c = assert(shoal.client(ctx))
+        local ctx, d, c = context_driver_client(dir)
         local subs, pubs = {}, {}
         for k = 1, 3 do
             subs[k] = assert(c:add_subscription(H.URI, 6100 + k))
@@ -133,9 +139,7 @@ T:test("context and client dropped in the same cycle, collected many times", fun
     local dir = H.new_dir()
     for round = 1, 20 do
         do
-            local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
-            local d = assert(shoal.driver(ctx))
-            local c = assert(shoal.client(ctx))
+            local ctx, d, c = context_driver_client(dir)
             local sub = assert(c:add_subscription(H.URI, 6200))
             local pub = assert(c:add_publication(H.URI, 6200, round % 2 == 0))
             H.wait_until(function() return pub:is_connected() end)

@@ -40,12 +40,19 @@ T:test("fragment views carry the header fields", function()
     H.eq(sub:image_count(), 1, "image count")
 end)
 
-T:test("poll with a callback, limit respected", function()
+-- An exclusive publication and a subscription on stream in a new env (closed
+-- after the test), "m1" .. "m<count>" offered.
+local function offered_m(stream, count)
     local e = H.env()
-    local pub, sub = e:pubsub(1003, true)
-    for i = 1, 10 do
+    local pub, sub = e:pubsub(stream, true)
+    for i = 1, count do
         assert(pub:offer("m" .. i))
     end
+    return pub, sub
+end
+
+T:test("poll with a callback, limit respected", function()
+    local pub, sub = offered_m(1003, 10)
     local got = {}
     local function on(buf, len, hdr)
         H.eq(hdr.stream_id, 1003, "header stream id")
@@ -63,11 +70,7 @@ T:test("poll with a callback, limit respected", function()
 end)
 
 T:test("a handler error is re-raised, the message consumed, later ones kept", function()
-    local e = H.env()
-    local pub, sub = e:pubsub(1004, true)
-    for i = 1, 3 do
-        assert(pub:offer("m" .. i))
-    end
+    local pub, sub = offered_m(1004, 3)
     local got = {}
     H.raises("boom", sub.poll, sub, function(buf, len)
         local s = ffi.string(buf, len)

@@ -42,6 +42,17 @@ local function swig_env()
     return e
 end
 
+-- A test on a fresh swig_env: fn(s, pub, sub) with an exclusive publication
+-- connected to a subscription on stream; the env is closed after.
+local function pubsub_test(name, stream, fn)
+    T:test(name, function()
+        local e = swig_env()
+        local pub, sub = e:pubsub(stream)
+        fn(e.s, pub, sub)
+        e:close()
+    end)
+end
+
 T:test("the module loads and mirrors the header's constants", function()
     local s = need_swig()
     H.eq(s.shoal_version(), shoal.version(), "version")
@@ -70,10 +81,7 @@ T:test("the module loads and mirrors the header's constants", function()
     end
 end)
 
-T:test("offer strings, poll with a Lua callback, header table", function()
-    local e = swig_env()
-    local s = e.s
-    local pub, sub = e:pubsub(8001)
+pubsub_test("offer strings, poll with a Lua callback, header table", 8001, function(s, pub, sub)
     local pos = s.shoal_publication_offer(pub, "swig\0bytes")
     H.ok(pos > 0, "offer position")
     H.ok(s.shoal_publication_offer(pub, "second") > pos, "second offer")
@@ -89,13 +97,9 @@ T:test("offer strings, poll with a Lua callback, header table", function()
     H.eq(got[1][2].session_id, s.shoal_publication_session_id(pub), "header session id")
     H.eq(got[1][2].position, pos, "header position")
     H.eq(got[2][1], "second", "second message")
-    e:close()
 end)
 
-T:test("try_claim + claim_put/claim_get + commit; abort", function()
-    local e = swig_env()
-    local s = e.s
-    local pub, sub = e:pubsub(8002)
+pubsub_test("try_claim + claim_put/claim_get + commit; abort", 8002, function(s, pub, sub)
     local claim = s.shoal_claim_t()
     H.ok(s.shoal_publication_try_claim(pub, 6, claim) > 0, "try_claim")
     H.eq(claim.length, 6, "claim length")
@@ -121,13 +125,9 @@ T:test("try_claim + claim_put/claim_get + commit; abort", function()
     end
     H.eq(table.concat(all, ","), "abcdef,end", "aborted claim skipped")
     H.eq(msgs[1].header.stream_id, 8002, "poll_batch header")
-    e:close()
 end)
 
-T:test("offerv, controlled_poll ABORT redelivers, handler errors re-raised", function()
-    local e = swig_env()
-    local s = e.s
-    local pub, sub = e:pubsub(8003)
+pubsub_test("offerv, controlled_poll ABORT redelivers, handler errors re-raised", 8003, function(s, pub, sub)
     H.ok(s.offerv(pub, { "a", "b", "c" }) > 0, "offerv")
     H.ok(s.shoal_publication_offer(pub, "next") > 0, "offer")
     local calls = 0
@@ -148,7 +148,6 @@ T:test("offerv, controlled_poll ABORT redelivers, handler errors re-raised", fun
     local n, msgs = s.poll_batch(sub, 4)
     H.eq(n, 1, "the message after the failing one")
     H.eq(msgs[1].data, "next", "content")
-    e:close()
 end)
 
 T:test("errors: C return codes and errmsg; wrong types raise", function()
