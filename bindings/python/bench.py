@@ -88,6 +88,20 @@ class _Bench:
                 after(k)
         return elapsed
 
+    def _timed_callback(self, deliver):
+        """poll callback: times deliver(k, handler, count), which hands k messages to
+        handler(data, header); the handler counts them in count[0], 0 at each chunk."""
+        count = [0]
+
+        def handler(data, header):
+            count[0] += 1
+
+        def measure(k):
+            count[0] = 0
+            deliver(k, handler, count)
+
+        return self._timed(measure, self._fill)
+
     def _two_threads(self, send_all, receive_all):
         """end-to-end: one thread sends n messages while this one receives them."""
         t = time.perf_counter()
@@ -148,17 +162,11 @@ class ShoalBench(_Bench):
         return self._timed(lambda k: self._offer(k, offer, msg), self._room, self._drain)
 
     def poll_callback(self):
-        count = [0]
-
-        def handler(view, header):
-            count[0] += 1
-
-        def measure(k, poll=self.sub.poll):
-            count[0] = 0
+        def deliver(k, handler, count, poll=self.sub.poll):
             while count[0] < k:
                 poll(handler, 256)
 
-        return self._timed(measure, self._fill)
+        return self._timed_callback(deliver)
 
     def poll_batch(self):
         def measure(k, poll_batch=self.sub.poll_batch):
@@ -219,16 +227,11 @@ class ZmqBench(_Bench):
         return self._timed(lambda k: self._fill(k, send, msg), self._nothing, self._drain)
 
     def poll_callback(self):
-        count = [0]
-
-        def handler(data, header):
-            count[0] += 1
-
-        def measure(k, recv=self.pull.recv):
+        def deliver(k, handler, count, recv=self.pull.recv):
             for _ in range(k):
                 handler(recv(), None)
 
-        return self._timed(measure, self._fill)
+        return self._timed_callback(deliver)
 
     def poll_batch(self):
         def measure(k, recv=self.pull.recv, again=zmq.Again, noblock=zmq.NOBLOCK):
