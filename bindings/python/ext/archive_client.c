@@ -12,8 +12,6 @@
  */
 #include "archive_client.h"
 
-#include <stdlib.h>
-
 #include "errors.h"
 #include "recording_descriptor.h"
 #include "replay_merge.h"
@@ -239,100 +237,27 @@ static PyObject *Archive_purge(ArchiveObject *self, PyObject *arg)
     return -1 == id && PyErr_Occurred() ? NULL : archive_call(self, CALL_PURGE, id, 0, "purge");
 }
 
-/* Descriptors copied during the C list (no Python there: the GIL is released). */
-typedef struct
-{
-    shoal_recording_descriptor_t *items;
-    size_t count, capacity;
-    int failed;
-} descriptor_copies_t;
-
-static void copy_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
-{
-    descriptor_copies_t *c = clientd;
-    if (c->failed)
-    {
-        return;
-    }
-    if (c->count == c->capacity)
-    {
-        size_t cap = 0 == c->capacity ? 16 : 2 * c->capacity;
-        shoal_recording_descriptor_t *grown = realloc(c->items, cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            c->failed = 1;
-            return;
-        }
-        c->items = grown;
-        c->capacity = cap;
-    }
-    shoal_recording_descriptor_t *out = &c->items[c->count];
-    *out = *d;
-    out->channel = strdup(NULL != d->channel ? d->channel : "");
-    out->source_identity = strdup(NULL != d->source_identity ? d->source_identity : "");
-    c->count++;
-    if (NULL == out->channel || NULL == out->source_identity)
-    {
-        c->failed = 1;
-    }
-}
-
-static void free_copies(descriptor_copies_t *c)
-{
-    for (size_t i = 0; i < c->count; i++)
-    {
-        free((void *)c->items[i].channel);
-        free((void *)c->items[i].source_identity);
-    }
-    free(c->items);
-}
-
+/* The list waits for the server with the GIL released; the handler, called
+ * on this thread, takes it for each descriptor. */
 static PyObject *Archive_recordings(ArchiveObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = { "from_id", "count", NULL };
-    long long from_id = 0;
-    int count = INT32_MAX;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Li:recordings", kwlist, &from_id, &count))
+    long long from_id;
+    int count;
+    recording_list_t l;
+    if (recording_list_args(args, kwds, &from_id, &count) < 0 || recording_list_init(&l) < 0)
     {
         return NULL;
-    }
-    if (from_id < 0 || count < 0)
-    {
-        return raise_invalid("recordings: from_id and count must be >= 0");
     }
     shoal_archive_t *a = archive_begin(self);
     if (NULL == a)
     {
+        Py_DECREF(l.list);
         return NULL;
     }
-    descriptor_copies_t copies = { NULL, 0, 0, 0 };
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = shoal_archive_list_recordings(a, from_id, count, copy_descriptor, &copies);
+    Py_BEGIN_ALLOW_THREADS rc = shoal_archive_list_recordings(a, from_id, count, recording_list_add_without_gil, &l);
     Py_END_ALLOW_THREADS archive_end(self);
-    PyObject *list = NULL;
-    if (rc < 0)
-    {
-        raise_last_error("recordings");
-    }
-    else if (copies.failed)
-    {
-        PyErr_NoMemory();
-    }
-    else if (NULL != (list = PyList_New((Py_ssize_t)copies.count)))
-    {
-        for (size_t i = 0; i < copies.count; i++)
-        {
-            PyObject *d = recording_descriptor_new(&copies.items[i]);
-            if (NULL == d)
-            {
-                Py_CLEAR(list);
-                break;
-            }
-            PyList_SET_ITEM(list, (Py_ssize_t)i, d);
-        }
-    }
-    free_copies(&copies);
-    return list;
+    return recording_list_result(&l, rc, "recordings");
 }
 
 /* channel with session-id=<id> added (a replay's image only). */

@@ -64,6 +64,10 @@ static void ArchiveReader_dealloc(ArchiveReaderObject *self)
 
 int archive_reader_describe(ArchiveReaderObject *self, long long recording_id, shoal_recording_descriptor_t *out)
 {
+    if (handle_check(&self->h) < 0)
+    {
+        return -1;
+    }
     if (shoal_archive_reader_describe(self->h.c_handle, recording_id, out) < 0)
     {
         if (SHOAL_EINVAL == shoal_errcode())
@@ -81,23 +85,11 @@ int archive_reader_describe(ArchiveReaderObject *self, long long recording_id, s
 
 static PyObject *ArchiveReader_recordings(ArchiveReaderObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = { "from_id", "count", NULL };
-    long long from_id = 0;
-    int count = INT32_MAX;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Li:recordings", kwlist, &from_id, &count))
-    {
-        return NULL;
-    }
-    if (from_id < 0 || count < 0)
-    {
-        return raise_invalid("recordings: from_id and count must be >= 0");
-    }
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
-    recording_list_t l = { PyList_New(0), 0 };
-    if (NULL == l.list)
+    long long from_id;
+    int count;
+    recording_list_t l;
+    if (recording_list_args(args, kwds, &from_id, &count) < 0 || handle_check(&self->h) < 0 ||
+        recording_list_init(&l) < 0)
     {
         return NULL;
     }
@@ -112,16 +104,8 @@ static PyObject *ArchiveReader_describe(ArchiveReaderObject *self, PyObject *arg
     {
         return NULL;
     }
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
     shoal_recording_descriptor_t d;
-    if (archive_reader_describe(self, id, &d) < 0)
-    {
-        return NULL;
-    }
-    return recording_descriptor_new(&d);
+    return archive_reader_describe(self, id, &d) < 0 ? NULL : recording_descriptor_new(&d);
 }
 
 static PyObject *ArchiveReader_read_records(ArchiveReaderObject *self, PyObject *args, PyObject *kwds)
@@ -129,16 +113,9 @@ static PyObject *ArchiveReader_read_records(ArchiveReaderObject *self, PyObject 
     static char *kwlist[] = { "recording_id", "dtype", "start", "stop", NULL };
     long long id;
     PyObject *dtype, *start = Py_None, *stop = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "LO|OO:read_records", kwlist, &id, &dtype, &start, &stop))
-    {
-        return NULL;
-    }
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
     shoal_recording_descriptor_t d;
-    if (archive_reader_describe(self, id, &d) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "LO|OO:read_records", kwlist, &id, &dtype, &start, &stop) ||
+        archive_reader_describe(self, id, &d) < 0)
     {
         return NULL;
     }

@@ -17,8 +17,8 @@ typedef struct
 
 extern HandleType ArchiveReaderType;
 
-/* Describes recording_id into *out: 0, or -1 with UnknownRecordingError /
- * the C error. The reader must be open. */
+/* Describes recording_id into *out: 0, or -1 with ClosedError (the reader is
+ * closed), UnknownRecordingError or the C error. */
 int archive_reader_describe(ArchiveReaderObject *self, long long recording_id, shoal_recording_descriptor_t *out);
 
 #endif

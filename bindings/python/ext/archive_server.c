@@ -13,13 +13,7 @@
 
 #include "shoal/shoal_archive.h"
 
-typedef struct
-{
-    HandleObject h;     /* c_handle: the shoal_archive_server_t */
-    ContextObject *ctx; /* strong; the server is one of its users */
-    PyObject *dir;      /* str: the archive directory */
-    int started;
-} ArchiveServerObject;
+typedef ServiceObject ArchiveServerObject; /* dir: the archive directory */
 
 /* The server runs its own client's duty on its thread, whether or not a
  * Client(ctx, invoker=True) left the context in conductor-invoker mode. */
@@ -67,19 +61,8 @@ static PyObject *ArchiveServer_get_dir(ArchiveServerObject *self, void *closure)
 
 static PyObject *ArchiveServer_repr(ArchiveServerObject *self)
 {
-    if (!handle_is_open(&self->h))
-    {
-        return PyUnicode_FromString("<shoal.ArchiveServer closed>");
-    }
-    return PyUnicode_FromFormat("<shoal.ArchiveServer archive_dir=%R>", self->dir);
-}
-
-static void ArchiveServer_dealloc(ArchiveServerObject *self)
-{
-    handle_release_now(&self->h);
-    Py_XDECREF(self->ctx);
-    Py_XDECREF(self->dir);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return handle_is_open(&self->h) ? PyUnicode_FromFormat("<shoal.ArchiveServer archive_dir=%R>", self->dir)
+                                    : handle_repr_closed(&self->h);
 }
 
 static PyMethodDef ArchiveServer_methods[] = {
@@ -95,7 +78,7 @@ static PyGetSetDef ArchiveServer_getset[] = {
 
 HandleType ArchiveServerType = {
     .type = {
-        SHOAL_TYPE_HEAD("ArchiveServer", ArchiveServerObject, ArchiveServer_dealloc, Py_TPFLAGS_DEFAULT,
+        SHOAL_TYPE_HEAD("ArchiveServer", ArchiveServerObject, service_dealloc, Py_TPFLAGS_DEFAULT,
             "ArchiveServer(ctx, archive_dir)\n--\n\n"
             "An archive server on its own thread (shoal_archive_server_start): records what shoal.Archive "
             "clients ask for into archive_dir (created if missing; what a crash left is recovered) and answers "

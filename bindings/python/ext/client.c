@@ -288,7 +288,7 @@ static PyObject *Client_repr(ClientObject *self)
 {
     if (!handle_is_open(&self->h))
     {
-        return PyUnicode_FromString("<shoal.Client closed>");
+        return handle_repr_closed(&self->h);
     }
     return PyUnicode_FromFormat("<shoal.Client id=%lld dir=%s>", (long long)shoal_client_id(self->h.c_handle),
         shoal_context_get_dir(self->ctx->h.c_handle));

@@ -254,6 +254,14 @@ static int context_release(HandleObject *self, void *c_handle)
     return 0;
 }
 
+void service_dealloc(ServiceObject *self)
+{
+    handle_release_now(&self->h);
+    Py_XDECREF(self->ctx);
+    Py_XDECREF(self->dir);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
 PyObject *context_dir(ContextObject *ctx, const char *owner)
 {
     if (NULL == ctx || NULL == ctx->h.c_handle)
@@ -277,7 +285,7 @@ static PyObject *Context_repr(ContextObject *self)
 {
     if (NULL == self->h.c_handle)
     {
-        return PyUnicode_FromString("<shoal.Context closed>");
+        return handle_repr_closed(&self->h);
     }
     return PyUnicode_FromFormat("<shoal.Context dir=%s%s>", shoal_context_get_dir(self->h.c_handle),
         self->h.closing ? " closing" : "");

@@ -24,6 +24,19 @@ extern HandleType ContextType;
 int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_name, int *started, ContextObject **slot,
     void *(*start)(shoal_context_t *ctx, void *arg), void *arg);
 
+/* A Driver or an ArchiveServer: a service running on its own thread, started
+ * on a context (one of its users until it stops), in a directory. */
+typedef struct
+{
+    HandleObject h;     /* c_handle: the shoal_driver_t / shoal_archive_server_t */
+    ContextObject *ctx; /* strong */
+    PyObject *dir;      /* str: the driver directory / the archive directory */
+    int started;
+} ServiceObject;
+
+/* tp_dealloc of a ServiceObject: its C close now, then its references. */
+void service_dealloc(ServiceObject *self);
+
 /* A user is done (its C object closed): settings may change again. */
 static inline void context_user_end(ContextObject *ctx)
 {

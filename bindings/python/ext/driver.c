@@ -4,13 +4,7 @@
 #include "context.h"
 #include "errors.h"
 
-typedef struct
-{
-    HandleObject h;     /* c_handle: the shoal_driver_t */
-    ContextObject *ctx; /* strong; the driver is one of its users */
-    PyObject *dir;      /* str: the directory it runs in */
-    int started;
-} DriverObject;
+typedef ServiceObject DriverObject; /* dir: the directory it runs in */
 
 static void *driver_start(shoal_context_t *ctx, void *arg)
 {
@@ -53,19 +47,8 @@ static PyObject *Driver_get_dir(DriverObject *self, void *closure)
 
 static PyObject *Driver_repr(DriverObject *self)
 {
-    if (!handle_is_open(&self->h))
-    {
-        return PyUnicode_FromString("<shoal.Driver closed>");
-    }
-    return PyUnicode_FromFormat("<shoal.Driver dir=%U>", self->dir);
-}
-
-static void Driver_dealloc(DriverObject *self)
-{
-    handle_release_now(&self->h);
-    Py_XDECREF(self->ctx);
-    Py_XDECREF(self->dir);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return handle_is_open(&self->h) ? PyUnicode_FromFormat("<shoal.Driver dir=%U>", self->dir)
+                                    : handle_repr_closed(&self->h);
 }
 
 static PyObject *Driver_is_active(PyObject *cls, PyObject *args, PyObject *kwds)
@@ -110,7 +93,7 @@ static PyGetSetDef Driver_getset[] = {
 
 HandleType DriverType = {
     .type = {
-        SHOAL_TYPE_HEAD("Driver", DriverObject, Driver_dealloc, Py_TPFLAGS_DEFAULT,
+        SHOAL_TYPE_HEAD("Driver", DriverObject, service_dealloc, Py_TPFLAGS_DEFAULT,
             "Driver(ctx)\n--\n\n"
             "An embedded media driver running on its own thread for ctx's directory. Raises "
             "DriverActiveError if another live driver owns the directory. A context manager."),

@@ -75,6 +75,11 @@ int handle_close(HandleObject *self)
     return handle_maybe_release(self);
 }
 
+PyObject *handle_repr_closed(HandleObject *self)
+{
+    return PyUnicode_FromFormat("<%s closed>", Py_TYPE(self)->tp_name);
+}
+
 void handle_release_now(HandleObject *self)
 {
     STORE_REL(&self->closing, 1);

@@ -82,6 +82,9 @@ void handle_unhold(HandleObject *self);
  * object refused to close now (the handle stays open). */
 int handle_close(HandleObject *self);
 
+/* "<shoal.Name closed>": the repr of a handle once it is closed. */
+PyObject *handle_repr_closed(HandleObject *self);
+
 /* For tp_dealloc: the C close now (nothing can hold a handle being freed). */
 void handle_release_now(HandleObject *self);
 

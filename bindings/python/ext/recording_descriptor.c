@@ -86,6 +86,30 @@ PyObject *recording_descriptor_new(const shoal_recording_descriptor_t *d)
     return t;
 }
 
+int recording_list_args(PyObject *args, PyObject *kwds, long long *from_id, int *count)
+{
+    static char *kwlist[] = { "from_id", "count", NULL };
+    *from_id = 0;
+    *count = INT32_MAX;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Li:recordings", kwlist, from_id, count))
+    {
+        return -1;
+    }
+    if (*from_id < 0 || *count < 0)
+    {
+        raise_invalid("recordings: from_id and count must be >= 0");
+        return -1;
+    }
+    return 0;
+}
+
+int recording_list_init(recording_list_t *l)
+{
+    l->failed = 0;
+    l->list = PyList_New(0);
+    return NULL == l->list ? -1 : 0;
+}
+
 void recording_list_add(void *clientd, const shoal_recording_descriptor_t *d)
 {
     recording_list_t *l = clientd;
@@ -99,6 +123,13 @@ void recording_list_add(void *clientd, const shoal_recording_descriptor_t *d)
         l->failed = 1;
     }
     Py_XDECREF(row);
+}
+
+void recording_list_add_without_gil(void *clientd, const shoal_recording_descriptor_t *d)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    recording_list_add(clientd, d);
+    PyGILState_Release(gil);
 }
 
 PyObject *recording_list_result(recording_list_t *l, int rc, const char *what)
