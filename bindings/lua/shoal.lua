@@ -240,6 +240,13 @@ local function closed_error(what, level)
     error("shoal: " .. what .. " is closed", level + 1)
 end
 
+-- self.h, now cleared (self is closed from here on): nil if it was already.
+local function take_handle(self)
+    local h = self.h
+    self.h = nil
+    return h
+end
+
 -- self.h, or an ECLOSED error about the closed `what` at `level` above the
 -- caller (as error() counts).
 local function live_handle(self, what, level)
@@ -434,11 +441,10 @@ function shoal.driver(ctx)
 end
 
 function Driver:close()
-    local h = self.h
+    local h = take_handle(self)
     if h == nil then
         return true
     end
-    self.h = nil
     local drivers = self.ctx.drivers
     if drivers[h] then     -- else ctx:close() already stopped it
         drivers[h] = nil
@@ -782,6 +788,14 @@ local function result(r)
     return nil, RESULT_NAMES[r], r
 end
 
+-- What an offer returns: the new position, or result's failure.
+local function offered(r)
+    if r > 0 then
+        return tonumber(r)
+    end
+    return result(tonumber(r))
+end
+
 -- pub:offer(string [, len]) or pub:offer(cdata_pointer, len)
 -- -> new stream position | nil, "back pressured"|..., code
 function Publication:offer(buf, len)
@@ -805,11 +819,7 @@ function Publication:offer(buf, len)
     else
         error("shoal: offer: buffer must be a string or a cdata pointer, got " .. tb, 2)
     end
-    local r = C.shoal_publication_offer(h, cast(u8p, buf), len)
-    if r > 0 then
-        return tonumber(r)
-    end
-    return result(tonumber(r))
+    return offered(C.shoal_publication_offer(h, cast(u8p, buf), len))
 end
 
 -- pub:offerv{ s1, s2, ... }: gathers strings into one message.
@@ -832,10 +842,7 @@ function Publication:offerv(parts)
     local r = C.shoal_publication_offerv(h, iov, n)
     -- keep the strings alive across the call
     local _ = parts
-    if r > 0 then
-        return tonumber(r)
-    end
-    return result(tonumber(r))
+    return offered(r)
 end
 
 -- pub:try_claim(n) -> claim, position | nil, msg, code
@@ -942,11 +949,10 @@ function Subscription:_invalidate()
 end
 
 function Subscription:close()
-    local h = self.h
+    local h = take_handle(self)
     if h == nil then
         return true
     end
-    self.h = nil
     self.n = 0
     ffi.gc(h, nil)
     local state = self.client.state
@@ -1270,7 +1276,8 @@ shoal.Cnc = Cnc
 -- shoal.archive.open(dir) (offline reader, no driver), shoal.archive.connect(client)
 -- (an archive server's client), replay merge: shoal_archive.lua.
 shoal.archive = sibling("shoal_archive")(shoal, C, { fail = fail, live_handle = live_handle, check_int = check_int,
-    settle = settle, make_child = make_child, close_child = close_child, class = class, is_callable = is_callable })
+    settle = settle, make_child = make_child, close_child = close_child, class = class, is_callable = is_callable,
+    take_handle = take_handle })
 
 shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
 shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim

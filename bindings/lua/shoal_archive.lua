@@ -38,7 +38,8 @@ local ffi = require "ffi"
 
 return function(shoal, C, I)
     local M = {}
-    local fail, live_handle, check_int, class = I.fail, I.live_handle, I.check_int, I.class
+    local fail, live_handle, check_int, class, take_handle = I.fail, I.live_handle, I.check_int, I.class,
+        I.take_handle
     local errmsg = shoal.errmsg
 
     -- The expected failure of the call that just failed: nil, message, code
@@ -256,11 +257,10 @@ return function(shoal, C, I)
     end
 
     function Reader:close()
-        local h = self.h
+        local h = take_handle(self)
         if h == nil then
             return true
         end
-        self.h = nil
         close_all_adopted(self.life.cursors, C.shoal_recording_cursor_close)
         C.shoal_archive_reader_close(ffi.gc(h, nil))
         return true
@@ -270,14 +270,18 @@ return function(shoal, C, I)
         return self.h == nil
     end
 
-    -- The cursor's C object, or an error naming it closed (a cursor closes
-    -- with its reader).
-    local function cursor_handle(self, level)
-        if self.reader.h == nil then
-            error("shoal: recording cursor is closed (its reader was closed)", level + 1)
+    -- handle(self, level) of an object that closes with its parent
+    -- self[parent]: its C object, or an error naming it closed.
+    local function parent_bound_handle(parent, what, parent_what)
+        return function(self, level)
+            if self[parent].h == nil then
+                error("shoal: " .. what .. " is closed (its " .. parent_what .. " was closed)", level + 1)
+            end
+            return live_handle(self, what, level + 1)
         end
-        return live_handle(self, "recording cursor", level + 1)
     end
+
+    local cursor_handle = parent_bound_handle("reader", "recording cursor", "reader")
 
     local cursor_poll
     cursor_poll, M._cursor_cb = handler_poll("cursor:poll", 64, C.shoal_recording_cursor_poll, function(h)
@@ -389,11 +393,10 @@ return function(shoal, C, I)
     end
 
     function Archive:close()
-        local h = self.h
+        local h = take_handle(self)
         if h == nil then
             return true
         end
-        self.h = nil
         ffi.gc(h, nil)
         return I.close_child(self, function()
             close_merges(self)
@@ -536,12 +539,7 @@ return function(shoal, C, I)
         return setmetatable({ h = mh, archive = self }, Merge)
     end
 
-    local function merge_handle(self, level)
-        if self.archive.h == nil then
-            error("shoal: replay merge is closed (its archive session was closed)", level + 1)
-        end
-        return live_handle(self, "replay merge", level + 1)
-    end
+    local merge_handle = parent_bound_handle("archive", "replay merge", "archive session")
 
     local merge_poll
     merge_poll, M._merge_cb = handler_poll("replay_merge:poll", 10, C.shoal_replay_merge_poll)

@@ -105,18 +105,26 @@ T:test("a dropped driver stops and removes its directory", function()
     H.rm_rf(dir)
 end)
 
--- A context on dir (removed when its driver stops), its embedded driver and a
--- client: held by the caller's locals only, so dropping them leaves all three
--- to the collector.
-local function context_driver_client(dir)
-    local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
-    return ctx, assert(shoal.driver(ctx)), assert(shoal.client(ctx))
+-- count rounds on one directory, each fn(ctx, driver, client, round) with a
+-- new context (its directory removed when its driver stops), embedded driver
+-- and client that nothing holds once fn returns; then collect(), and the
+-- round's driver must stop.
+local function dropped_rounds(count, collect, fn)
+    local dir = H.new_dir()
+    for round = 1, count do
+        local ctx = shoal.context({ dir = dir, dir_delete_on_shutdown = true, ipc_term_length = "64k" })
+        local d = assert(shoal.driver(ctx))
+        local c = assert(shoal.client(ctx))
+        fn(ctx, d, c, round)
+        ctx, d, c = nil, nil, nil
+        collect()
+        H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver of round " .. round)
+    end
+    H.rm_rf(dir)
 end
 
 T:test("everything dropped at once, many times, in any order", function()
-    local dir = H.new_dir()
-    for round = 1, 10 do
-        local ctx, d, c = context_driver_client(dir)
+    dropped_rounds(10, full_gc, function(ctx, d, c, round)
         local subs, pubs = {}, {}
         for k = 1, 3 do
             subs[k] = assert(c:add_subscription(H.URI, 6100 + k))
@@ -128,32 +136,24 @@ T:test("everything dropped at once, many times, in any order", function()
         if round % 2 == 0 then
             c:close()   -- some rounds close the client explicitly first
         end
-        ctx, d, c, subs, pubs, claim = nil, nil, nil, nil, nil, nil
-        full_gc()
-        H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver of round " .. round)
-    end
-    H.rm_rf(dir)
+    end)
 end)
 
 T:test("context and client dropped in the same cycle, collected many times", function()
-    local dir = H.new_dir()
-    for round = 1, 20 do
-        do
-            local ctx, d, c = context_driver_client(dir)
-            local sub = assert(c:add_subscription(H.URI, 6200))
-            local pub = assert(c:add_publication(H.URI, 6200, round % 2 == 0))
-            H.wait_until(function() return pub:is_connected() end)
-            assert(pub:offer("r" .. round))
-            H.eq(H.drain(sub, 1)[1], "r" .. round, "round " .. round)
-            H.ok(d, "driver")
-            H.raises("still used by 1 client", ctx.close, ctx)   -- libshoal counts the clients
-        end
+    local function collect_50()
         for _ = 1, 50 do
             collectgarbage("collect")
         end
-        H.wait_until(function() return not shoal.driver_is_active(dir, 1000) end, 5, "driver of round " .. round)
     end
-    H.rm_rf(dir)
+    dropped_rounds(20, collect_50, function(ctx, d, c, round)
+        local sub = assert(c:add_subscription(H.URI, 6200))
+        local pub = assert(c:add_publication(H.URI, 6200, round % 2 == 0))
+        H.wait_until(function() return pub:is_connected() end)
+        assert(pub:offer("r" .. round))
+        H.eq(H.drain(sub, 1)[1], "r" .. round, "round " .. round)
+        H.ok(d, "driver")
+        H.raises("still used by 1 client", ctx.close, ctx)   -- libshoal counts the clients
+    end)
 end)
 
 T:test("a context outlives its collected client and serves a new one", function()
