@@ -304,48 +304,14 @@ static void Client_dealloc(ClientObject *self)
 
 /* client.requester(...) / client.responder(...): the helpers are pure
  * Python (shoal/response.py); these forward to them with the client first. */
-static PyObject *forward_to_response_module(const char *name, PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    PyObject *module = PyImport_ImportModule("shoal.response");
-    if (NULL == module)
-    {
-        return NULL;
-    }
-    PyObject *fn = PyObject_GetAttrString(module, name);
-    Py_DECREF(module);
-    if (NULL == fn)
-    {
-        return NULL;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
-    PyObject *full = PyTuple_New(n + 1);
-    if (NULL == full)
-    {
-        Py_DECREF(fn);
-        return NULL;
-    }
-    Py_INCREF(self);
-    PyTuple_SET_ITEM(full, 0, self);
-    for (Py_ssize_t i = 0; i < n; i++)
-    {
-        PyObject *item = PyTuple_GET_ITEM(args, i);
-        Py_INCREF(item);
-        PyTuple_SET_ITEM(full, i + 1, item);
-    }
-    PyObject *result = PyObject_Call(fn, full, kwargs);
-    Py_DECREF(full);
-    Py_DECREF(fn);
-    return result;
-}
-
 static PyObject *Client_requester(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_response_module("requester", self, args, kwargs);
+    return call_python_method("shoal.response", "requester", self, args, kwargs);
 }
 
 static PyObject *Client_responder(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_response_module("responder", self, args, kwargs);
+    return call_python_method("shoal.response", "responder", self, args, kwargs);
 }
 
 static PyMethodDef Client_methods[] = {

@@ -36,6 +36,10 @@
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shoal." name, .tp_basicsize = sizeof(object),                            \
                                 .tp_dealloc = (destructor)(dealloc), .tp_flags = (flags), .tp_doc = doc
 
+/* module.name(self, *args, **kwds): a method written in Python (shoal/aio.py,
+ * shoal/response.py) reached as a method of one of the module's types. */
+PyObject *call_python_method(const char *module, const char *name, PyObject *self, PyObject *args, PyObject *kwds);
+
 /* Largest poll_batch / poll_records / poll_into batch. */
 #define MAX_BATCH (1 << 20)
 

@@ -84,6 +84,40 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef shoal_module = { PyModuleDef_HEAD_INIT, "shoal._shoal",
     "Hand-written CPython binding of libshoal; use the `shoal` package.", -1, module_methods, NULL, NULL, NULL, NULL };
 
+PyObject *call_python_method(const char *module, const char *name, PyObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (NULL == mod)
+    {
+        return NULL;
+    }
+    PyObject *fn = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    if (NULL == fn)
+    {
+        return NULL;
+    }
+    Py_ssize_t n = NULL == args ? 0 : PyTuple_GET_SIZE(args);
+    PyObject *full = PyTuple_New(n + 1);
+    if (NULL == full)
+    {
+        Py_DECREF(fn);
+        return NULL;
+    }
+    Py_INCREF(self);
+    PyTuple_SET_ITEM(full, 0, self);
+    for (Py_ssize_t i = 0; i < n; i++)
+    {
+        PyObject *item = PyTuple_GET_ITEM(args, i);
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(full, i + 1, item);
+    }
+    PyObject *result = PyObject_Call(fn, full, kwds);
+    Py_DECREF(full);
+    Py_DECREF(fn);
+    return result;
+}
+
 PyMODINIT_FUNC PyInit__shoal(void)
 {
     struct

@@ -32,6 +32,7 @@
 
 #include "archive/shoal_archive_format.h"
 #include "errors.h"
+#include "numpy_records.h"
 #include "protocol/shoal_frames.h"
 
 typedef struct
@@ -439,29 +440,14 @@ static RecordingMapObject *recording_map_get(const char *dir, const shoal_record
 PyObject *recording_read_records(const char *archive_dir, const shoal_recording_descriptor_t *d, PyObject *dtype,
     PyObject *start, PyObject *stop, PyObject *cache)
 {
-    PyObject *numpy = PyImport_ImportModule("numpy");
-    if (NULL == numpy)
+    Py_ssize_t itemsize;
+    PyObject *np_dtype = record_dtype(dtype, "read_records", &itemsize);
+    if (NULL == np_dtype)
     {
         return NULL;
     }
-    PyObject *result = NULL, *np_dtype = NULL;
+    PyObject *numpy = numpy_module(), *result = NULL;
     RecordingMapObject *m = NULL;
-    np_dtype = PyObject_CallMethod(numpy, "dtype", "O", dtype);
-    if (NULL == np_dtype)
-    {
-        goto done;
-    }
-    PyObject *itemsize_obj = PyObject_GetAttrString(np_dtype, "itemsize");
-    Py_ssize_t itemsize = NULL == itemsize_obj ? -1 : PyLong_AsSsize_t(itemsize_obj);
-    Py_XDECREF(itemsize_obj);
-    if (itemsize < 1)
-    {
-        if (!PyErr_Occurred())
-        {
-            raise_invalid("read_records needs a dtype with itemsize >= 1");
-        }
-        goto done;
-    }
     if (itemsize > d->term_length)
     {
         raise_invalid("read_records: the dtype is longer than the recording's term length");
@@ -535,15 +521,10 @@ PyObject *recording_read_records(const char *archive_dir, const shoal_recording_
         }
         goto done;
     }
-    result = PyObject_CallMethod(numpy, "empty", "LO", (long long)(last - first), np_dtype);
+    Py_buffer view;
+    result = record_array((Py_ssize_t)(last - first), np_dtype, &view);
     if (NULL == result)
     {
-        goto done;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(result, &view, PyBUF_SIMPLE | PyBUF_WRITABLE) < 0)
-    {
-        Py_CLEAR(result);
         goto done;
     }
     walk_t copied;
@@ -551,7 +532,6 @@ PyObject *recording_read_records(const char *archive_dir, const shoal_recording_
     Py_END_ALLOW_THREADS PyBuffer_Release(&view);
 done:
     Py_XDECREF((PyObject *)m);
-    Py_XDECREF(np_dtype);
-    Py_DECREF(numpy);
+    Py_DECREF(np_dtype);
     return result;
 }

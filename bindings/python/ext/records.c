@@ -4,10 +4,9 @@
  * call, with no Python object per message.
  */
 #include "errors.h"
+#include "numpy_records.h"
 #include "subscription.h"
 #include "wait.h"
-
-static PyObject *numpy_module; /* imported on first poll_records */
 
 /* One poll copying up to `max` messages as fixed-size records into view
  * (released here, whatever happens). Returns the count, or -1 with an
@@ -120,37 +119,17 @@ PyObject *Subscription_poll_records(SubscriptionObject *self, PyObject *args, Py
     {
         return NULL;
     }
-    if (NULL == numpy_module && NULL == (numpy_module = PyImport_ImportModule("numpy")))
-    {
-        return NULL;
-    }
-    PyObject *dtype = PyObject_CallMethod(numpy_module, "dtype", "O", dtype_obj);
+    Py_ssize_t itemsize;
+    PyObject *dtype = record_dtype(dtype_obj, "poll_records", &itemsize);
     if (NULL == dtype)
     {
         return NULL;
     }
-    PyObject *itemsize_obj = PyObject_GetAttrString(dtype, "itemsize");
-    Py_ssize_t itemsize = NULL == itemsize_obj ? -1 : PyLong_AsSsize_t(itemsize_obj);
-    Py_XDECREF(itemsize_obj);
-    if (itemsize < 1)
-    {
-        Py_DECREF(dtype);
-        if (!PyErr_Occurred())
-        {
-            raise_invalid("poll_records needs a dtype with itemsize >= 1");
-        }
-        return NULL;
-    }
-    PyObject *array = PyObject_CallMethod(numpy_module, "empty", "nO", (Py_ssize_t)max, dtype);
+    Py_buffer view;
+    PyObject *array = record_array((Py_ssize_t)max, dtype, &view);
     Py_DECREF(dtype);
     if (NULL == array)
     {
-        return NULL;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(array, &view, PyBUF_SIMPLE | PyBUF_WRITABLE) < 0)
-    {
-        Py_DECREF(array);
         return NULL;
     }
     Py_ssize_t bad;
