@@ -43,16 +43,12 @@ PyObject *replay_merge_new(PyObject *archive, PyObject *args, PyObject *kwds)
     {
         return NULL;
     }
-    ReplayMergeObject *self = PyObject_New(ReplayMergeObject, &ReplayMergeType);
+    /* tp_alloc zeroes the object: no archive, merge, handler or error yet. */
+    ReplayMergeObject *self = (ReplayMergeObject *)ReplayMergeType.tp_alloc(&ReplayMergeType, 0);
     if (NULL == self)
     {
         return NULL;
     }
-    self->archive = NULL;
-    self->m = NULL;
-    self->handler = NULL;
-    self->error = NULL;
-    self->count = 0;
     shoal_archive_t *a = archive_call_begin(archive);
     if (NULL == a)
     {
