@@ -11,6 +11,18 @@
 
 #include "shoal_test_support.h"
 
+/* A stream connected by shoal_test_connect, which must succeed: the
+ * subscription on sub_client, the publication (exclusive or not) on
+ * pub_client, and with wait_image the subscription's image there too. */
+static inline shoal_test_stream_t shoal_test_stream(shoal_client_t *sub_client, shoal_client_t *pub_client,
+    const char *uri, int32_t stream_id, bool exclusive, bool wait_image)
+{
+    shoal_test_stream_t s;
+    assert_int_equal(0,
+        shoal_test_connect(sub_client, pub_client, uri, stream_id, exclusive, wait_image, &s.sub, &s.pub));
+    return s;
+}
+
 /* Offers one message of each size (its bytes a pattern of the size's index)
  * and checks that each arrives whole, one at a time, within 5 s. buf holds
  * the largest size. */

@@ -263,6 +263,22 @@ static inline int shoal_test_connect(shoal_client_t *sub_client, shoal_client_t 
     return 0;
 }
 
+/* A subscription and a publication of one stream (shoal_test_stream in
+ * shoal_test_checks.h connects them). */
+typedef struct
+{
+    shoal_subscription_t *sub;
+    shoal_publication_t *pub;
+} shoal_test_stream_t;
+
+/* Closes the publication, then the subscription: 0 when both closed. */
+static inline int shoal_test_stream_close(shoal_test_stream_t *s)
+{
+    int pub_closed = shoal_publication_close(s->pub);
+    int sub_closed = shoal_subscription_close(s->sub);
+    return pub_closed < 0 || sub_closed < 0 ? -1 : 0;
+}
+
 /* A fragment handler's record of what arrived: the count and bytes, the
  * last message (if it fits) and header, and for shoal_test_collect_seq the
  * sequence check of messages that start with a uint64 counter. */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../shoal_test_support.h"
+#include "../shoal_test_checks.h"
 
 /* Leaves a failure other than SHOAL_EINVAL, so each check sees its own. */
 static void shoal_set_errcode_marker(void)
@@ -65,30 +65,28 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
     (void)state;
     shoal_test_env_t env;
     assert_int_equal(0, shoal_test_env_start(&env, "contracts"));
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_test_connect(env.client, env.client, "aeron:ipc", 51, true, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env.client, env.client, "aeron:ipc", 51, true, false);
 
     shoal_claim_t claim;
-    assert_true(shoal_publication_try_claim(pub, 4, &claim) > 0);
+    assert_true(shoal_publication_try_claim(s.pub, 4, &claim) > 0);
     memcpy(claim.data, "one!", 4);
     assert_int_equal(0, shoal_claim_commit(&claim));
-    int64_t after_first = shoal_publication_position(pub);
+    int64_t after_first = shoal_publication_position(s.pub);
     assert_int_equal(-1, shoal_claim_commit(&claim));
     assert_int_equal(SHOAL_ESTATE, shoal_errcode());
     assert_int_equal(-1, shoal_claim_abort(&claim));
     assert_int_equal(SHOAL_ESTATE, shoal_errcode());
 
-    assert_true(shoal_publication_try_claim(pub, 4, &claim) > 0);
+    assert_true(shoal_publication_try_claim(s.pub, 4, &claim) > 0);
     memcpy(claim.data, "two!", 4);
     assert_int_equal(0, shoal_claim_abort(&claim));
     assert_int_equal(-1, shoal_claim_abort(&claim));
     assert_int_equal(SHOAL_ESTATE, shoal_errcode());
     assert_int_equal(-1, shoal_claim_commit(&claim));
     assert_int_equal(SHOAL_ESTATE, shoal_errcode());
-    assert_true(shoal_publication_position(pub) > after_first); /* the aborted frame is padding */
+    assert_true(shoal_publication_position(s.pub) > after_first); /* the aborted frame is padding */
 
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"tri!", 4) > 0);
+    assert_true(shoal_test_offer(s.pub, (const uint8_t *)"tri!", 4) > 0);
     /* the subscriber sees the committed message and the offered one; the
      * aborted claim and the repeated commit/abort left nothing */
     shoal_fragment_t frags[8];
@@ -97,7 +95,7 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (got < 2 && shoal_test_now_ms() < deadline)
     {
-        int n = shoal_subscription_poll_batch(sub, frags, 8);
+        int n = shoal_subscription_poll_batch(s.sub, frags, 8);
         assert_true(n >= 0);
         for (int i = 0; i < n && got < 8; i++, got++)
         {
@@ -107,7 +105,7 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
         }
     }
     shoal_test_sleep_ms(50);
-    assert_int_equal(0, shoal_subscription_poll_batch(sub, frags, 8));
+    assert_int_equal(0, shoal_subscription_poll_batch(s.sub, frags, 8));
     assert_int_equal(2, got);
     assert_string_equal("one!", seen[0]);
     assert_string_equal("tri!", seen[1]);

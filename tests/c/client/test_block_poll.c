@@ -73,11 +73,7 @@ static void drain(shoal_subscription_t *sub, blocks_t *b, int64_t end)
 static void test_blocks_are_the_log_as_written(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 70, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 70, &pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 70, true, true);
 
     blocks_t b = { .limit = 4096, .contiguous = true, .within_terms = true, .frames_whole = true };
     uint8_t msg[300] = { 1 };
@@ -89,10 +85,10 @@ static void test_blocks_are_the_log_as_written(void **state)
     {
         for (int i = 0; i < 70; i++, sent++)
         {
-            end = shoal_test_offer(pub, msg, sizeof(msg));
+            end = shoal_test_offer(s.pub, msg, sizeof(msg));
             assert_true(end > 0);
         }
-        drain(sub, &b, end);
+        drain(s.sub, &b, end);
     }
     assert_int_equal(end, b.expected_position);
     assert_int_equal(end, b.bytes);
@@ -104,45 +100,39 @@ static void test_blocks_are_the_log_as_written(void **state)
     assert_true(b.largest <= b.limit);
     assert_true(b.blocks > 1);
     /* The publication's subscriber position followed (it could go on). */
-    assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
 
     /* Nothing committed: nothing handed out. */
     blocks_t none = { .limit = 4096 };
-    assert_true(shoal_subscription_block_poll(sub, on_block, &none, 4096) > 0); /* the last offer */
+    assert_true(shoal_subscription_block_poll(s.sub, on_block, &none, 4096) > 0); /* the last offer */
     none.blocks = 0;
-    assert_int_equal(0, shoal_subscription_block_poll(sub, on_block, &none, 4096));
+    assert_int_equal(0, shoal_subscription_block_poll(s.sub, on_block, &none, 4096));
     assert_int_equal(0, none.blocks);
 
     assert_int_equal(-1, shoal_subscription_block_poll(NULL, on_block, &none, 4096));
-    assert_int_equal(-1, shoal_subscription_block_poll(sub, NULL, &none, 4096));
-    assert_int_equal(-1, shoal_subscription_block_poll(sub, on_block, &none, 0));
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(-1, shoal_subscription_block_poll(s.sub, NULL, &none, 4096));
+    assert_int_equal(-1, shoal_subscription_block_poll(s.sub, on_block, &none, 0));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 /* A limit smaller than a frame still moves: the first frame goes whole. */
 static void test_a_frame_longer_than_the_limit_goes_whole(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 71, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 71, &pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 71, true, true);
     uint8_t msg[1000] = { 2 };
     int64_t end = 0;
     for (int i = 0; i < 5; i++)
     {
-        end = shoal_test_offer(pub, msg, sizeof(msg));
+        end = shoal_test_offer(s.pub, msg, sizeof(msg));
     }
     blocks_t b = { .limit = 64, .contiguous = true, .within_terms = true, .frames_whole = true };
-    drain(sub, &b, end);
+    drain(s.sub, &b, end);
     assert_int_equal(5, b.blocks);
     assert_int_equal(5, b.messages);
     assert_int_equal(end, b.bytes);
     assert_true(b.frames_whole);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)

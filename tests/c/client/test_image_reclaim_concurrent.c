@@ -11,7 +11,7 @@
 
 #include <pthread.h>
 
-#include "../shoal_test_support.h"
+#include "../shoal_test_checks.h"
 #include "client/shoal_client.h"
 
 #define HANDLER_SLEEP_MS 1000
@@ -165,35 +165,32 @@ static void test_batch_views_outlive_closing_image(void **state)
 static void test_retained_mapping_outlives_subscription(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 43, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 43, false, false);
     uint8_t msg[64];
     memset(msg, 0x77, sizeof(msg));
-    assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
     shoal_fragment_t f;
     int got = 0;
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (0 == got && shoal_test_now_ms() < deadline)
     {
-        got = shoal_subscription_poll_batch(sub, &f, 1);
+        got = shoal_subscription_poll_batch(s.sub, &f, 1);
     }
     assert_int_equal(1, got);
     shoal_mapping_t *m = NULL;
-    assert_int_equal(0, shoal_subscription_retain_mapping(sub, f.data, f.length, &m));
+    assert_int_equal(0, shoal_subscription_retain_mapping(s.sub, f.data, f.length, &m));
     assert_non_null(m);
     assert_true(shoal_mapping_contains(m, f.data, f.length));
     assert_false(shoal_mapping_contains(m, msg, sizeof(msg)));
     shoal_mapping_t *none = (shoal_mapping_t *)1;
-    assert_int_equal(0, shoal_subscription_retain_mapping(sub, msg, sizeof(msg), &none));
+    assert_int_equal(0, shoal_subscription_retain_mapping(s.sub, msg, sizeof(msg), &none));
     assert_null(none); /* not in a log of sub */
-    assert_int_equal(-1, shoal_subscription_retain_mapping(sub, NULL, 1, &none));
+    assert_int_equal(-1, shoal_subscription_retain_mapping(s.sub, NULL, 1, &none));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
     assert_int_equal(-1, shoal_mapping_release(NULL));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
 
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
     shoal_client_close(env->client);
     env->client = NULL;
     assert_int_equal(0x77, f.data[0]);

@@ -20,26 +20,23 @@ static int setup(void **state)
 static void test_round_trip_with_header(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 10, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 10, false, false);
     /* The publication can be connected before this client has handled the
      * image broadcast that connects the subscription. */
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
-    assert_true(shoal_subscription_is_connected(sub));
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 1, 5000));
+    assert_true(shoal_subscription_is_connected(s.sub));
 
     const uint8_t msg[] = "hello shoal";
-    int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
+    int64_t pos = shoal_test_offer(s.pub, msg, sizeof(msg));
     assert_true(pos > 0);
-    assert_int_equal(pos, shoal_publication_position(pub));
+    assert_int_equal(pos, shoal_publication_position(s.pub));
 
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, poll_until(sub, c, 1));
-    shoal_test_check_last_message(c, msg, sizeof(msg), 10, pub, pos);
+    assert_int_equal(1, poll_until(s.sub, c, 1));
+    shoal_test_check_last_message(c, msg, sizeof(msg), 10, s.pub, pos);
     assert_int_equal(SHOAL_FLAG_BEGIN | SHOAL_FLAG_END, c->last_hdr.flags & (SHOAL_FLAG_BEGIN | SHOAL_FLAG_END));
     free(c);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 static void test_fragmented_messages_arrive_whole(void **state)
@@ -69,58 +66,52 @@ static void test_fragmented_messages_arrive_whole(void **state)
 static void test_offerv_gathers(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 12, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 12, false, false);
     shoal_iovec_t iov[3] = { { (const uint8_t *)"abc", 3 }, { (const uint8_t *)"", 0 },
         { (const uint8_t *)"defg", 4 } };
     int64_t r;
-    while ((r = shoal_publication_offerv(pub, iov, 3)) < 0)
+    while ((r = shoal_publication_offerv(s.pub, iov, 3)) < 0)
     {
         assert_int_not_equal(SHOAL_ERROR, r);
     }
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, poll_until(sub, c, 1));
+    assert_int_equal(1, poll_until(s.sub, c, 1));
     assert_int_equal(7, c->last_len);
     assert_memory_equal("abcdefg", c->last, 7);
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 static void test_try_claim_commit_and_abort(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 13, true, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 13, true, false);
 
     shoal_claim_t claim;
-    assert_true(shoal_publication_try_claim(pub, 5, &claim) > 0);
+    assert_true(shoal_publication_try_claim(s.pub, 5, &claim) > 0);
     assert_int_equal(5, claim.length);
     memcpy(claim.data, "aborted", 5);
     assert_int_equal(0, shoal_claim_abort(&claim));
 
-    assert_true(shoal_publication_try_claim(pub, 8, &claim) > 0);
+    assert_true(shoal_publication_try_claim(s.pub, 8, &claim) > 0);
     memcpy(claim.data, "claimed!", 8);
     assert_int_equal(0, shoal_claim_commit(&claim));
     /* A claim is used once. */
     assert_int_equal(-1, shoal_claim_commit(&claim));
 
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, poll_until(sub, c, 1));
+    assert_int_equal(1, poll_until(s.sub, c, 1));
     shoal_test_sleep_ms(20);
-    shoal_subscription_poll(sub, shoal_test_collect, c, 10);
+    shoal_subscription_poll(s.sub, shoal_test_collect, c, 10);
     assert_int_equal(1, c->count);
     assert_memory_equal("claimed!", c->last, 8);
 
     /* Claims are unfragmented: larger than the max payload is an error. */
     assert_int_equal(SHOAL_ERROR,
-        shoal_publication_try_claim(pub, shoal_publication_max_payload_length(pub) + 1, &claim));
+        shoal_publication_try_claim(s.pub, shoal_publication_max_payload_length(s.pub) + 1, &claim));
     assert_int_equal(SHOAL_EMSGSIZE, shoal_errcode());
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 static void test_not_connected_without_subscriber(void **state)
@@ -137,16 +128,14 @@ static void test_not_connected_without_subscriber(void **state)
 static void test_back_pressure_never_loses(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 15, true, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 15, true, false);
     /* Without polling, the publisher may only run a term window ahead. */
     uint8_t msg[100] = { 0 };
     long sent = 0;
     int64_t r;
     int64_t deadline = shoal_test_now_ms() + 2000;
-    while (
-        (r = shoal_publication_offer(pub, msg, sizeof(msg))) != SHOAL_BACK_PRESSURED && shoal_test_now_ms() < deadline)
+    while ((r = shoal_publication_offer(s.pub, msg, sizeof(msg))) != SHOAL_BACK_PRESSURED &&
+        shoal_test_now_ms() < deadline)
     {
         if (r > 0)
         {
@@ -157,16 +146,15 @@ static void test_back_pressure_never_loses(void **state)
     assert_int_equal(SHOAL_BACK_PRESSURED, r);
     assert_true(sent > 100);
     /* The limit is checked before appending: at most one frame past it. */
-    assert_true(shoal_publication_position(pub) < shoal_publication_position_limit(pub) + 160);
-    assert_true(shoal_publication_position(pub) <= 32 * 1024 + 160);
+    assert_true(shoal_publication_position(s.pub) < shoal_publication_position_limit(s.pub) + 160);
+    assert_true(shoal_publication_position(s.pub) <= 32 * 1024 + 160);
     /* Drain: every message arrives, then the publisher may go on. */
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(sent, poll_until(sub, c, (int)sent));
+    assert_int_equal(sent, poll_until(s.sub, c, (int)sent));
     shoal_test_sleep_ms(20);
-    assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 static void test_every_subscriber_sees_every_message(void **state)
@@ -204,17 +192,15 @@ static int batch_count;
 static void test_poll_batch_views(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 17, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 17, false, false);
     for (int i = 0; i < 10; i++)
     {
-        assert_true(shoal_test_offer(pub, (const uint8_t *)&i, sizeof(i)) > 0);
+        assert_true(shoal_test_offer(s.pub, (const uint8_t *)&i, sizeof(i)) > 0);
     }
     uint8_t big[5000];
     memset(big, 0xAB, sizeof(big));
-    assert_true(shoal_test_offer(pub, big, sizeof(big)) > 0);
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"tail", 4) > 0);
+    assert_true(shoal_test_offer(s.pub, big, sizeof(big)) > 0);
+    assert_true(shoal_test_offer(s.pub, (const uint8_t *)"tail", 4) > 0);
 
     shoal_fragment_t frags[64];
     int got = 0;
@@ -222,7 +208,7 @@ static void test_poll_batch_views(void **state)
     int seen_big = 0, seen_tail = 0;
     while (got < 12 && shoal_test_now_ms() < deadline)
     {
-        int n = shoal_subscription_poll_batch(sub, frags, 4);
+        int n = shoal_subscription_poll_batch(s.sub, frags, 4);
         assert_true(n >= 0 && n <= 4);
         for (int i = 0; i < n; i++, got++)
         {
@@ -249,8 +235,7 @@ static void test_poll_batch_views(void **state)
     batch_count = got;
     assert_int_equal(12, got);
     assert_true(seen_big && seen_tail);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 typedef struct
@@ -284,28 +269,25 @@ static shoal_controlled_action_t controlled(void *clientd, const uint8_t *buf, s
 static void test_controlled_poll_actions(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 18, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 18, false, false);
     /* The publication is connected once the driver has the subscriber; the
      * subscription gets its image a moment later, and the exact counts below
      * need it there from the first poll. */
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 1, 5000));
     for (int i = 0; i < 6; i++)
     {
-        assert_true(shoal_test_offer(pub, (const uint8_t *)&i, sizeof(i)) > 0);
+        assert_true(shoal_test_offer(s.pub, (const uint8_t *)&i, sizeof(i)) > 0);
     }
     controlled_t c = { 0, 1, 3, 0 };
     /* ABORT: nothing consumed, the same message comes again. */
-    assert_int_equal(0, shoal_subscription_controlled_poll(sub, controlled, &c, 10));
+    assert_int_equal(0, shoal_subscription_controlled_poll(s.sub, controlled, &c, 10));
     assert_int_equal(1, c.calls);
     /* BREAK on the third stops after consuming it. */
-    assert_int_equal(3, shoal_subscription_controlled_poll(sub, controlled, &c, 10));
-    assert_int_equal(3, shoal_subscription_controlled_poll(sub, controlled, &c, 10));
+    assert_int_equal(3, shoal_subscription_controlled_poll(s.sub, controlled, &c, 10));
+    assert_int_equal(3, shoal_subscription_controlled_poll(s.sub, controlled, &c, 10));
     assert_int_equal(6, c.delivered);
-    assert_int_equal(0, shoal_subscription_controlled_poll(sub, controlled, &c, 10));
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    assert_int_equal(0, shoal_subscription_controlled_poll(s.sub, controlled, &c, 10));
+    shoal_test_stream_close(&s);
 }
 
 static void test_concurrent_publications_share_a_session(void **state)
@@ -340,17 +322,15 @@ static void test_concurrent_publications_share_a_session(void **state)
 static void test_image_goes_away_after_publication_closes(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(env->client, env->client, "aeron:ipc", 20, false, false, &sub, &pub));
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"last words", 10) > 0);
-    shoal_publication_close(pub);
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 20, false, false);
+    assert_true(shoal_test_offer(s.pub, (const uint8_t *)"last words", 10) > 0);
+    shoal_publication_close(s.pub);
     /* What was published before close still arrives (drain), then the image goes. */
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, poll_until(sub, c, 1));
-    shoal_test_check_images_drain(sub, c, 5000);
+    assert_int_equal(1, poll_until(s.sub, c, 1));
+    shoal_test_check_images_drain(s.sub, c, 5000);
     free(c);
-    shoal_subscription_close(sub);
+    shoal_subscription_close(s.sub);
 }
 
 static void test_session_id_clash_is_an_error(void **state)

@@ -96,15 +96,6 @@ static void start_waiter(waiter_t *w, void *(*fn)(void *))
     }
 }
 
-static void add_pair(shoal_test_env_t *env, const char *uri, int32_t stream, shoal_subscription_t **sub,
-    shoal_publication_t **pub)
-{
-    assert_int_equal(0, shoal_add_subscription(env->client, uri, stream, sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, uri, stream, pub));
-    assert_int_equal(0, shoal_test_wait_connected(*pub));
-    assert_int_equal(0, shoal_test_wait_images(*sub, 1, 5000));
-}
-
 static int drain(shoal_subscription_t *sub, shoal_test_collector_t *c)
 {
     int total = 0, n;
@@ -127,49 +118,43 @@ static void test_arguments(void **state)
 static void test_timeout_and_check_only(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, "aeron:ipc", 30, &sub, &pub);
-    assert_int_equal(0, shoal_subscription_wait(sub, 0));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 30, true, true);
+    assert_int_equal(0, shoal_subscription_wait(s.sub, 0));
     int64_t t0 = mono_ns();
-    assert_int_equal(0, shoal_subscription_wait(sub, 30 * MS));
+    assert_int_equal(0, shoal_subscription_wait(s.sub, 30 * MS));
     assert_true(mono_ns() - t0 >= 30 * MS);
 
     /* Data already there: both return at once, and the wait consumes nothing. */
     const uint8_t msg[] = "ready";
-    assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
-    assert_int_equal(1, shoal_subscription_wait(sub, 0));
-    assert_int_equal(1, shoal_subscription_wait(sub, -1));
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
+    assert_int_equal(1, shoal_subscription_wait(s.sub, 0));
+    assert_int_equal(1, shoal_subscription_wait(s.sub, -1));
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, drain(sub, c));
-    assert_int_equal(0, shoal_subscription_wait(sub, 0));
+    assert_int_equal(1, drain(s.sub, c));
+    assert_int_equal(0, shoal_subscription_wait(s.sub, 0));
     free(c);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 /* A waiter idle for 300 ms then woken by an offer: it returns 1, the
  * message is there, and it used far less CPU than wall time. */
 static void wakes_on_offer(shoal_test_env_t *env, const char *uri, int32_t stream)
 {
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, uri, stream, &sub, &pub);
-    waiter_t w = { .sub = sub, .timeout_ns = 10000 * MS };
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, uri, stream, true, true);
+    waiter_t w = { .sub = s.sub, .timeout_ns = 10000 * MS };
     start_waiter(&w, subscription_waiter);
     shoal_test_sleep_ms(300);
     const uint8_t msg[] = "wake up";
-    assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
     pthread_join(w.thread, NULL);
     assert_int_equal(1, w.rc);
     assert_true(w.wall_ns >= 300 * MS);
     assert_true(w.cpu_ns * 10 < w.wall_ns);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
+    assert_int_equal(1, shoal_test_poll_until(s.sub, shoal_test_collect, c, 1, 5000));
     assert_memory_equal(msg, c->last, sizeof(msg));
     free(c);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 static void test_ipc_offer_wakes_it(void **state)
@@ -187,15 +172,13 @@ static void test_udp_receiver_wakes_it(void **state)
 static void test_claim_commit_wakes_it(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, "aeron:ipc", 33, &sub, &pub);
-    waiter_t w = { .sub = sub, .timeout_ns = 10000 * MS };
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 33, true, true);
+    waiter_t w = { .sub = s.sub, .timeout_ns = 10000 * MS };
     start_waiter(&w, subscription_waiter);
     shoal_test_sleep_ms(50);
     shoal_claim_t claim;
     int64_t r;
-    while ((r = shoal_publication_try_claim(pub, 8, &claim)) < 0)
+    while ((r = shoal_publication_try_claim(s.pub, 8, &claim)) < 0)
     {
         assert_true(SHOAL_ADMIN_ACTION == r || SHOAL_BACK_PRESSURED == r);
     }
@@ -205,11 +188,10 @@ static void test_claim_commit_wakes_it(void **state)
     pthread_join(w.thread, NULL);
     assert_int_equal(1, w.rc);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, drain(sub, c));
+    assert_int_equal(1, drain(s.sub, c));
     assert_memory_equal("claimed", c->last, 8);
     free(c);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 /* Two publications (two images): a message on either ends the wait. */
@@ -267,32 +249,28 @@ static void test_new_image_wakes_it(void **state)
 static void test_close_ends_it(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, "aeron:ipc", 36, &sub, &pub);
-    waiter_t w = { .sub = sub, .timeout_ns = -1 };
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 36, true, true);
+    waiter_t w = { .sub = s.sub, .timeout_ns = -1 };
     start_waiter(&w, subscription_waiter);
     shoal_test_sleep_ms(50);
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_subscription_close(s.sub));
     pthread_join(w.thread, NULL);
     assert_int_equal(-1, w.rc);
     assert_int_equal(SHOAL_ECLOSED, w.errcode);
-    assert_int_equal(0, shoal_publication_close(pub));
+    assert_int_equal(0, shoal_publication_close(s.pub));
 }
 
 static void test_client_close_ends_it(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, "aeron:ipc", 37, &sub, &pub);
-    waiter_t w = { .sub = sub, .timeout_ns = -1 };
-    waiter_t pw = { .pub = pub, .timeout_ns = -1 };
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 37, true, true);
+    waiter_t w = { .sub = s.sub, .timeout_ns = -1 };
+    waiter_t pw = { .pub = s.pub, .timeout_ns = -1 };
     /* Fill the window so the publisher has something to wait for. */
     int64_t refusal;
-    shoal_test_offers_accepted(pub, 1000000, &refusal);
+    shoal_test_offers_accepted(s.pub, 1000000, &refusal);
     assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
-    /* sub has data now (its waits return at once): wait on an empty one. */
+    /* s.sub has data now (its waits return at once): wait on an empty one. */
     shoal_subscription_t *empty;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 38, &empty));
     w.sub = empty;
@@ -312,41 +290,39 @@ static void test_client_close_ends_it(void **state)
 static void test_publication_wait_available(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    add_pair(env, "aeron:ipc", 39, &sub, &pub);
-    assert_int_equal(1, shoal_publication_wait_available(pub, 0));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 39, true, true);
+    assert_int_equal(1, shoal_publication_wait_available(s.pub, 0));
     int64_t refusal;
-    assert_true(shoal_test_offers_accepted(pub, 1000000, &refusal) > 0);
+    assert_true(shoal_test_offers_accepted(s.pub, 1000000, &refusal) > 0);
     assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
-    assert_int_equal(0, shoal_publication_wait_available(pub, 0));
+    assert_int_equal(0, shoal_publication_wait_available(s.pub, 0));
     int64_t t0 = mono_ns();
-    assert_int_equal(0, shoal_publication_wait_available(pub, 30 * MS));
+    assert_int_equal(0, shoal_publication_wait_available(s.pub, 30 * MS));
     assert_true(mono_ns() - t0 >= 30 * MS);
 
     /* The subscriber consumes: the driver moves the limit and wakes it. */
-    waiter_t pw = { .pub = pub, .timeout_ns = 10000 * MS };
+    waiter_t pw = { .pub = s.pub, .timeout_ns = 10000 * MS };
     start_waiter(&pw, publication_waiter);
     shoal_test_sleep_ms(50);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_true(drain(sub, c) > 0);
+    assert_true(drain(s.sub, c) > 0);
     pthread_join(pw.thread, NULL);
     assert_int_equal(1, pw.rc);
-    assert_true(shoal_publication_offer(pub, (const uint8_t *)"more", 4) > 0);
+    assert_true(shoal_publication_offer(s.pub, (const uint8_t *)"more", 4) > 0);
 
     /* Closing the publication from another thread ends its wait. */
-    shoal_test_offers_accepted(pub, 1000000, &refusal);
+    shoal_test_offers_accepted(s.pub, 1000000, &refusal);
     assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
     pw.timeout_ns = -1;
     pw.started = 0;
     start_waiter(&pw, publication_waiter);
     shoal_test_sleep_ms(50);
-    assert_int_equal(0, shoal_publication_close(pub));
+    assert_int_equal(0, shoal_publication_close(s.pub));
     pthread_join(pw.thread, NULL);
     assert_int_equal(-1, pw.rc);
     assert_int_equal(SHOAL_ECLOSED, pw.errcode);
     free(c);
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_subscription_close(s.sub));
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_checks.h"
 #include "../transport/udp_test_util.h"
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
@@ -232,19 +233,17 @@ static void test_udp_subscriber_position_beyond_received_is_clamped(void **state
     int port = udp_test_free_port();
     assert_true(port > 0);
     snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d|term-length=64k", port);
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_test_connect(env.client, env.client, channel, 2, false, false, &sub, &pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, DEADLINE_MS));
-    exchange(pub, sub, &got, 20);
+    shoal_test_stream_t s = shoal_test_stream(env.client, env.client, channel, 2, false, false);
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 1, DEADLINE_MS));
+    exchange(s.pub, s.sub, &got, 20);
 
     const int64_t invalid_before = system_counter(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
-    shoal_store_release(subscriber_position_counter(sub), INT64_MAX - 1);
+    shoal_store_release(subscriber_position_counter(s.sub), INT64_MAX - 1);
     int64_t poked_ms = shoal_epoch_ms();
     assert_counter_reaches(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES, invalid_before + 1);
     assert_driver_cycles_after(&env, poked_ms, 50);
     /* The receiver still takes data: it is not stuck cleaning. */
-    exchange(pub, sub, &got, 200);
+    exchange(s.pub, s.sub, &got, 200);
     stop(&env);
 }
 

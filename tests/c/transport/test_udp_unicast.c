@@ -27,52 +27,46 @@ static int setup(void **state)
 static void test_round_trip(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 10, false, true, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 10, false, true);
 
     const uint8_t msg[] = "hello over udp";
-    int64_t pos = shoal_test_offer(pub, msg, sizeof(msg));
+    int64_t pos = shoal_test_offer(s.pub, msg, sizeof(msg));
     assert_true(pos > 0);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(1, shoal_test_poll_until(sub, shoal_test_collect, c, 1, 5000));
-    shoal_test_check_last_message(c, msg, sizeof(msg), 10, pub, pos);
+    assert_int_equal(1, shoal_test_poll_until(s.sub, shoal_test_collect, c, 1, 5000));
+    shoal_test_check_last_message(c, msg, sizeof(msg), 10, s.pub, pos);
 
     /* many small messages in order, polled as they come */
     uint8_t buf[64];
-    shoal_test_collector_t *s = calloc(1, sizeof(*s));
+    shoal_test_collector_t *ordered = calloc(1, sizeof(*ordered));
     int64_t deadline = shoal_test_now_ms() + 10000;
     for (int i = 0; i < 10000 && shoal_test_now_ms() < deadline;)
     {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, 8);
-        int64_t r = shoal_publication_offer(pub, buf, 8 + (size_t)(i % 50));
+        int64_t r = shoal_publication_offer(s.pub, buf, 8 + (size_t)(i % 50));
         assert_true(r > 0 || SHOAL_BACK_PRESSURED == r || SHOAL_ADMIN_ACTION == r);
         i += r > 0;
-        shoal_subscription_poll(sub, shoal_test_collect_seq, s, 100);
+        shoal_subscription_poll(s.sub, shoal_test_collect_seq, ordered, 100);
     }
-    assert_int_equal(10000, shoal_test_poll_until(sub, shoal_test_collect_seq, s, 10000, 10000));
-    assert_int_equal(0, s->errors);
-    free(s);
+    assert_int_equal(10000, shoal_test_poll_until(s.sub, shoal_test_collect_seq, ordered, 10000, 10000));
+    assert_int_equal(0, ordered->errors);
+    free(ordered);
     free(c);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    assert_int_equal(0, shoal_test_stream_close(&s));
 }
 
 static void test_fragmented_messages_arrive_whole(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 11, true, false, &sub, &pub));
-    size_t max = shoal_publication_max_message_length(pub);
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 11, true, false);
+    size_t max = shoal_publication_max_message_length(s.pub);
     assert_int_equal(128 * 1024, max);
     uint8_t *buf = malloc(max);
     size_t sizes[] = { 1, 1375, 1376, 1377, 5000, 65536, max, 3, max - 1 };
-    shoal_test_check_sizes_arrive_whole(pub, sub, buf, sizes, sizeof(sizes) / sizeof(sizes[0]));
+    shoal_test_check_sizes_arrive_whole(s.pub, s.sub, buf, sizes, sizeof(sizes) / sizeof(sizes[0]));
     free(buf);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 static void test_not_connected_without_subscriber(void **state)
@@ -89,9 +83,7 @@ static void test_not_connected_without_subscriber(void **state)
 static void test_back_pressure_then_everything_arrives(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 13, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 13, false, false);
     /* Nobody polls: the receiver window plus the publication window fill up. */
     uint8_t buf[256];
     int64_t offered = 0;
@@ -100,7 +92,7 @@ static void test_back_pressure_then_everything_arrives(void **state)
     while (shoal_test_now_ms() < deadline)
     {
         memcpy(buf, &offered, 8);
-        r = shoal_publication_offer(pub, buf, sizeof(buf));
+        r = shoal_publication_offer(s.pub, buf, sizeof(buf));
         if (r > 0)
         {
             offered++;
@@ -111,58 +103,53 @@ static void test_back_pressure_then_everything_arrives(void **state)
             assert_true(SHOAL_BACK_PRESSURED == r || SHOAL_ADMIN_ACTION == r);
         }
     }
-    assert_int_equal(SHOAL_BACK_PRESSURED, shoal_publication_offer(pub, buf, sizeof(buf)));
+    assert_int_equal(SHOAL_BACK_PRESSURED, shoal_publication_offer(s.pub, buf, sizeof(buf)));
     /* Bounded by the windows: far less than the log. */
     assert_true(offered * 288 < 1024 * 1024);
     assert_true(offered * 288 >= 128 * 1024);
     assert_true(udp_test_counter_by_label(f->pub_env.dir, "snd-bpe") >= 1);
 
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(offered, shoal_test_poll_until(sub, shoal_test_collect_seq, c, (int)offered, 10000));
+    assert_int_equal(offered, shoal_test_poll_until(s.sub, shoal_test_collect_seq, c, (int)offered, 10000));
     assert_int_equal(0, c->errors);
     /* and the stream moves again */
     memcpy(buf, &offered, 8);
-    assert_true(shoal_test_offer(pub, buf, sizeof(buf)) > 0);
-    assert_int_equal(offered + 1, shoal_test_poll_until(sub, shoal_test_collect_seq, c, (int)offered + 1, 5000));
+    assert_true(shoal_test_offer(s.pub, buf, sizeof(buf)) > 0);
+    assert_int_equal(offered + 1, shoal_test_poll_until(s.sub, shoal_test_collect_seq, c, (int)offered + 1, 5000));
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 static void test_image_goes_when_publication_closes(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 14, false, true, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 14, false, true);
     uint8_t msg[100] = { 0 };
-    shoal_test_offer_times(pub, msg, sizeof(msg), 100);
-    shoal_publication_close(pub);
+    shoal_test_offer_times(s.pub, msg, sizeof(msg), 100);
+    shoal_publication_close(s.pub);
     /* The data sent before the close is delivered, then the image ends (EOS). */
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
-    shoal_test_check_images_drain(sub, c, 3000);
+    assert_int_equal(100, shoal_test_poll_until(s.sub, shoal_test_collect, c, 100, 5000));
+    shoal_test_check_images_drain(s.sub, c, 3000);
     free(c);
-    shoal_subscription_close(sub);
+    shoal_subscription_close(s.sub);
 }
 
 static void test_image_times_out_when_publisher_driver_dies(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 15, false, true, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 15, false, true);
     /* The publishing driver vanishes without a goodbye. */
-    shoal_publication_close(pub);
+    shoal_publication_close(s.pub);
     shoal_client_close(f->pub_env.client);
     f->pub_env.client = NULL;
     shoal_driver_close(f->pub_env.driver);
     f->pub_env.driver = NULL;
     int64_t start = shoal_test_now_ms();
-    assert_int_equal(0, shoal_test_wait_images(sub, 0, 5000));
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 0, 5000));
     /* EOS may have made it; otherwise the liveness timeout (1 s) did it. */
     assert_true(shoal_test_now_ms() - start < 3000);
-    shoal_subscription_close(sub);
+    shoal_subscription_close(s.sub);
 }
 
 static void test_late_subscriber_and_two_subscriptions(void **state)
@@ -218,13 +205,11 @@ static void test_channel_errors_name_the_problem(void **state)
 static void test_counters_per_endpoint(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(f->sub_env.client, f->pub_env.client, f->uri, 18, false, false, &sub, &pub));
+    shoal_test_stream_t s = shoal_test_stream(f->sub_env.client, f->pub_env.client, f->uri, 18, false, false);
     uint8_t buf[1000] = { 0 };
-    shoal_test_offer_times(pub, buf, sizeof(buf), 100);
+    shoal_test_offer_times(s.pub, buf, sizeof(buf), 100);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(100, shoal_test_poll_until(sub, shoal_test_collect, c, 100, 5000));
+    assert_int_equal(100, shoal_test_poll_until(s.sub, shoal_test_collect, c, 100, 5000));
     free(c);
     assert_true(udp_test_wait_label(f->pub_env.dir, "snd-channel bytes sent", 100 * 1032, 2000) >= 100 * 1032);
     assert_true(udp_test_wait_label(f->sub_env.dir, "rcv-channel bytes received", 100 * 1032, 2000) >= 100 * 1032);
@@ -247,8 +232,7 @@ static void test_counters_per_endpoint(void **state)
         assert_true(udp_test_wait_counter(f->pub_env.dir, cycles[i], 1, 2000) > 0);
         assert_true(udp_test_wait_counter(f->sub_env.dir, cycles[i], 1, 2000) > 0);
     }
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 /* A test with this file's usual setup and teardown. */

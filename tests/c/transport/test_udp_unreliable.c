@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
 #define MESSAGES    20000
@@ -250,23 +251,20 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
     assert_int_equal(0, udp_test_env_start(&sub_env, "unblk-sub", NULL));
     char uri[128];
     udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_test_connect(sub_env.client, pub_env.client, uri, 10, false, false, &sub, &pub));
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"first", 5) > 0);
+    shoal_test_stream_t s = shoal_test_stream(sub_env.client, pub_env.client, uri, 10, false, false);
+    assert_true(shoal_test_offer(s.pub, (const uint8_t *)"first", 5) > 0);
     shoal_claim_t claim;
-    assert_true(shoal_publication_try_claim(pub, 100, &claim) > 0); /* never committed */
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"after", 5) > 0);
+    assert_true(shoal_publication_try_claim(s.pub, 100, &claim) > 0); /* never committed */
+    assert_true(shoal_test_offer(s.pub, (const uint8_t *)"after", 5) > 0);
     int got = 0;
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (got < 2 && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(sub, count_message, &got, 10);
+        shoal_subscription_poll(s.sub, count_message, &got, 10);
     }
     assert_int_equal(2, got);
     assert_int_equal(0, udp_test_counter(sub_env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
     shoal_test_env_stop(&pub_env);
     shoal_test_env_stop(&sub_env);
 }
