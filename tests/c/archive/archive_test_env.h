@@ -113,4 +113,43 @@ static inline int archive_test_wait_position(shoal_archive_t *archive, int64_t r
     return 0;
 }
 
+/* Reads recording_id in dir with the offline reader, from its start to its
+ * end, each message to handler; stops early after timeout_ms (-1: never).
+ * The cursor's position at the end (past any padding after the last
+ * message), or -1 when opening, polling or closing failed (said on stderr). */
+static inline int64_t archive_test_read_recording(const char *dir, int64_t recording_id,
+    shoal_fragment_handler_t handler, void *clientd, int64_t timeout_ms)
+{
+    shoal_archive_reader_t *reader = NULL;
+    shoal_recording_cursor_t *cursor = NULL;
+    if (shoal_archive_reader_open(&reader, dir) < 0 ||
+        shoal_recording_cursor_open(&cursor, reader, recording_id, -1, -1) < 0)
+    {
+        fprintf(stderr, "recording %lld in %s: %s\n", (long long)recording_id, dir, shoal_errmsg());
+        shoal_archive_reader_close(reader);
+        return -1;
+    }
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    int64_t end = 0;
+    while (!shoal_recording_cursor_is_end(cursor) && (timeout_ms < 0 || shoal_test_now_ms() < deadline))
+    {
+        if (shoal_recording_cursor_poll(cursor, handler, clientd, 100) < 0)
+        {
+            fprintf(stderr, "reading recording %lld: %s\n", (long long)recording_id, shoal_errmsg());
+            end = -1;
+            break;
+        }
+    }
+    if (end == 0)
+    {
+        end = shoal_recording_cursor_position(cursor);
+    }
+    if (shoal_recording_cursor_close(cursor) < 0 || shoal_archive_reader_close(reader) < 0)
+    {
+        fprintf(stderr, "closing recording %lld: %s\n", (long long)recording_id, shoal_errmsg());
+        return -1;
+    }
+    return end;
+}
+
 #endif

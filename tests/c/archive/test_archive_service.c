@@ -38,15 +38,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* What was read back, by the offline reader or from a replay: messages that
+ * start with the sequence numbers publish() wrote, in order from
+ * next_value. */
 typedef struct
 {
     int count;
-    int64_t last_position;
     int64_t next_value;
+    int64_t last_position;
+    int32_t session_id;
     bool in_order;
 } readback_t;
 
-static void on_recorded(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+static void on_read_back(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
     readback_t *r = clientd;
     int64_t value;
@@ -55,6 +59,7 @@ static void on_recorded(void *clientd, const uint8_t *buf, size_t len, const sho
     r->next_value++;
     r->count++;
     r->last_position = hdr->position;
+    r->session_id = hdr->session_id;
 }
 
 /* Publishes count messages of length bytes (a sequence number first). */
@@ -73,23 +78,6 @@ static int64_t publish(shoal_publication_t *pub, int count, size_t length, int64
         }
     }
     return position;
-}
-
-static void read_back(const char *dir, int64_t recording_id, readback_t *r)
-{
-    shoal_archive_reader_t *reader = NULL;
-    shoal_recording_cursor_t *cursor = NULL;
-    assert_int_equal(0, shoal_archive_reader_open(&reader, dir));
-    assert_int_equal(0, shoal_recording_cursor_open(&cursor, reader, recording_id, -1, -1));
-    memset(r, 0, sizeof(*r));
-    r->in_order = true;
-    int64_t deadline = shoal_test_now_ms() + 5000;
-    while (!shoal_recording_cursor_is_end(cursor) && shoal_test_now_ms() < deadline)
-    {
-        assert_true(shoal_recording_cursor_poll(cursor, on_recorded, r, 100) >= 0);
-    }
-    assert_int_equal(0, shoal_recording_cursor_close(cursor));
-    assert_int_equal(0, shoal_archive_reader_close(reader));
 }
 
 static void record_and_check(archive_test_env_t *a, const char *channel, int32_t stream_id, size_t length)
@@ -121,8 +109,8 @@ static void record_and_check(archive_test_env_t *a, const char *channel, int32_t
     assert_true(list.last.stop_timestamp_ns >= list.last.start_timestamp_ns);
     assert_int_equal(end, shoal_archive_recording_position(a->archive, d->recording_id));
 
-    readback_t r;
-    read_back(a->archive_dir, list.last.recording_id, &r);
+    readback_t r = { .in_order = true };
+    assert_true(archive_test_read_recording(a->archive_dir, list.last.recording_id, on_read_back, &r, 5000) >= 0);
     assert_int_equal(2000, r.count);
     assert_true(r.in_order);
     assert_int_equal(end, r.last_position);
@@ -245,27 +233,6 @@ static void test_two_clients_have_their_own_sessions(void **state)
     assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
 }
 
-typedef struct
-{
-    int count;
-    int64_t next_value;
-    int64_t last_position;
-    int32_t session_id;
-    bool in_order;
-} replayed_t;
-
-static void on_replayed(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    replayed_t *r = clientd;
-    int64_t value;
-    memcpy(&value, buf, sizeof(value));
-    r->in_order = r->in_order && len >= sizeof(value) && value == r->next_value;
-    r->next_value++;
-    r->count++;
-    r->last_position = hdr->position;
-    r->session_id = hdr->session_id;
-}
-
 /* A stopped recording replayed whole, then from a later frame boundary: the
  * messages in order, at the recording's positions, on an image whose session
  * id is the replay session id's low 32 bits. */
@@ -295,11 +262,11 @@ static void test_replays_keep_the_recordings_positions(void **state)
         {
             fail_msg("replay from %lld: %s", (long long)starts[k], shoal_errmsg());
         }
-        replayed_t r = { .next_value = first_values[k], .in_order = true };
+        readback_t r = { .next_value = first_values[k], .in_order = true };
         int64_t deadline = shoal_test_now_ms() + 10000;
         while (r.last_position < end && shoal_test_now_ms() < deadline)
         {
-            assert_true(shoal_subscription_poll(sub, on_replayed, &r, 100) >= 0);
+            assert_true(shoal_subscription_poll(sub, on_read_back, &r, 100) >= 0);
         }
         assert_int_equal(3000 - first_values[k], r.count);
         assert_true(r.in_order);

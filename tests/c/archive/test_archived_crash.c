@@ -170,25 +170,13 @@ static int64_t only_recording(shoal_archive_t *a, archive_test_list_t *list)
     return list->last.recording_id;
 }
 
+/* Reads the whole recording into check (no time limit). */
 static void read_all(const char *dir, int64_t recording_id, check_t *check)
 {
-    shoal_archive_reader_t *reader = NULL;
-    shoal_recording_cursor_t *cursor = NULL;
-    assert_int_equal(0, shoal_archive_reader_open(&reader, dir));
-    assert_int_equal(0, shoal_recording_cursor_open(&cursor, reader, recording_id, -1, -1));
     memset(check, 0, sizeof(*check));
     check->intact = true;
-    while (!shoal_recording_cursor_is_end(cursor))
-    {
-        int n = shoal_recording_cursor_poll(cursor, on_message, check, 1000);
-        if (n < 0)
-        {
-            fail_msg("reading the recovered recording: %s", shoal_errmsg());
-        }
-    }
-    check->end_position = shoal_recording_cursor_position(cursor);
-    shoal_recording_cursor_close(cursor);
-    shoal_archive_reader_close(reader);
+    check->end_position = archive_test_read_recording(dir, recording_id, on_message, check, -1);
+    assert_true(check->end_position >= 0);
 }
 
 static void test_sigkill_while_recording_then_restart_recovers_every_complete_message(void **state)
