@@ -21,47 +21,32 @@
 
 typedef struct
 {
-    shoal_test_env_t env;
-    udp_test_pair_t pair;
-    bool udp;
+    udp_test_media_t media;
     char pub_uri[512];
-    char sub_uri[256];
 } fixture_t;
 
 static int setup_ipc(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "block%d", n++);
+    int rc = udp_test_media_start(&f->media, false, "block");
     snprintf(f->pub_uri, sizeof(f->pub_uri), "aeron:ipc?%s", START_KEYS);
-    snprintf(f->sub_uri, sizeof(f->sub_uri), "aeron:ipc");
-    return shoal_test_env_start(&f->env, name);
+    return rc;
 }
 
 static int setup_udp(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
-    f->udp = true;
-    int rc = udp_test_pair_start(&f->pair, "block", NULL, NULL);
-    snprintf(f->pub_uri, sizeof(f->pub_uri), "%s|%s", f->pair.uri, START_KEYS);
-    snprintf(f->sub_uri, sizeof(f->sub_uri), "%s", f->pair.uri);
+    int rc = udp_test_media_start(&f->media, true, "block");
+    snprintf(f->pub_uri, sizeof(f->pub_uri), "%s|%s", f->media.uri, START_KEYS);
     return rc;
 }
 
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    if (f->udp)
-    {
-        udp_test_pair_stop(&f->pair);
-    }
-    else
-    {
-        shoal_test_env_stop(&f->env);
-    }
+    udp_test_media_stop(&f->media);
     free(f);
     return 0;
 }
@@ -161,9 +146,9 @@ static int64_t offer_block(shoal_publication_t *pub, const block_t *b)
 
 static void open_pair(fixture_t *f, shoal_publication_t **pub, shoal_subscription_t **sub)
 {
-    shoal_client_t *pc = f->udp ? f->pair.pub_env.client : f->env.client;
-    shoal_client_t *sc = f->udp ? f->pair.sub_env.client : f->env.client;
-    assert_int_equal(0, shoal_add_subscription(sc, f->sub_uri, 5, sub));
+    shoal_client_t *pc = udp_test_media_pub_client(&f->media);
+    shoal_client_t *sc = udp_test_media_sub_client(&f->media);
+    assert_int_equal(0, shoal_add_subscription(sc, f->media.uri, 5, sub));
     assert_int_equal(0, shoal_add_exclusive_publication(pc, f->pub_uri, 5, pub));
     assert_int_equal(0, shoal_test_wait_connected(*pub));
     assert_int_equal(0, shoal_test_wait_images(*sub, 1, 5000));
@@ -299,7 +284,7 @@ static void test_concurrent_publication_refused(void **state)
 {
     fixture_t *f = *state;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 6, &pub));
+    assert_int_equal(0, shoal_add_publication(f->media.env.client, "aeron:ipc", 6, &pub));
     block_t *b = malloc(sizeof(*b));
     block_init(b, 0);
     block_message(b, 0, 10);
@@ -313,7 +298,7 @@ static void test_not_connected(void **state)
 {
     fixture_t *f = *state;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, f->pub_uri, 7, &pub));
+    assert_int_equal(0, shoal_add_exclusive_publication(f->media.env.client, f->pub_uri, 7, &pub));
     block_t *b = malloc(sizeof(*b));
     block_init(b, START);
     block_message(b, 0, 10);

@@ -19,61 +19,34 @@
 #define START        ((int64_t)(TERM_ID - INIT_TERM_ID) * TERM_LENGTH + TERM_OFFSET)
 #define START_KEYS   "term-length=64k|init-term-id=1000|term-id=1005|term-offset=40960"
 
-typedef struct
-{
-    shoal_test_env_t env; /* IPC tests */
-    udp_test_pair_t pair; /* UDP tests */
-    bool udp;
-} fixture_t;
+typedef udp_test_media_t fixture_t;
 
 static int setup_ipc(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "startpos%d", n++);
-    return shoal_test_env_start(&f->env, name);
+    return udp_test_media_start(f, false, "startpos");
 }
 
 static int setup_udp(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
-    f->udp = true;
-    return udp_test_pair_start(&f->pair, "startpos", NULL, NULL);
+    return udp_test_media_start(f, true, "startpos");
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    if (f->udp)
-    {
-        udp_test_pair_stop(&f->pair);
-    }
-    else
-    {
-        shoal_test_env_stop(&f->env);
-    }
-    free(f);
+    udp_test_media_stop(*state);
+    free(*state);
     return 0;
-}
-
-static shoal_client_t *pub_client(fixture_t *f)
-{
-    return f->udp ? f->pair.pub_env.client : f->env.client;
-}
-
-static shoal_client_t *sub_client(fixture_t *f)
-{
-    return f->udp ? f->pair.sub_env.client : f->env.client;
 }
 
 static void channel(fixture_t *f, char *buf, size_t len, const char *keys)
 {
     if (f->udp)
     {
-        udp_test_uri(buf, len, "%s|%s", f->pair.uri, keys);
+        udp_test_uri(buf, len, "%s|%s", f->uri, keys);
     }
     else
     {
@@ -145,10 +118,10 @@ static void test_stream_starts_at_position(void **state)
     char uri[512];
     channel(f, uri, sizeof(uri), START_KEYS);
     image_recorder_t *rec = image_recorder_new();
-    shoal_subscription_t *sub = image_recorder_subscribe(rec, sub_client(f), f->udp ? f->pair.uri : "aeron:ipc", 7);
+    shoal_subscription_t *sub = image_recorder_subscribe(rec, udp_test_media_sub_client(f), f->uri, 7);
     assert_non_null(sub);
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(pub_client(f), uri, 7, &pub));
+    assert_int_equal(0, shoal_add_exclusive_publication(udp_test_media_pub_client(f), uri, 7, &pub));
     assert_int_equal(START, shoal_publication_position(pub));
     assert_true(shoal_publication_position_limit(pub) >= START);
     assert_int_equal(0, shoal_test_wait_connected(pub));
@@ -175,9 +148,9 @@ static void test_start_at_term_end(void **state)
     char uri[512];
     channel(f, uri, sizeof(uri), "term-length=64k|init-term-id=-7|term-id=-6|term-offset=65536");
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_add_subscription(sub_client(f), f->udp ? f->pair.uri : "aeron:ipc", 8, &sub));
+    assert_int_equal(0, shoal_add_subscription(udp_test_media_sub_client(f), f->uri, 8, &sub));
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(pub_client(f), uri, 8, &pub));
+    assert_int_equal(0, shoal_add_exclusive_publication(udp_test_media_pub_client(f), uri, 8, &pub));
     assert_int_equal(2 * TERM_LENGTH, shoal_publication_position(pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     const uint8_t msg[8] = { 1 };
@@ -211,18 +184,18 @@ static void test_keys_refused_where_they_do_not_belong(void **state)
     fixture_t *f = *state;
     char uri[512];
     channel(f, uri, sizeof(uri), START_KEYS);
-    assert_refused(pub_client(f), uri, false, "for exclusive publications only");
+    assert_refused(udp_test_media_pub_client(f), uri, false, "for exclusive publications only");
     shoal_subscription_t *sub = NULL;
     shoal_err_clear();
-    assert_int_equal(-1, shoal_add_subscription(sub_client(f), uri, 9, &sub));
+    assert_int_equal(-1, shoal_add_subscription(udp_test_media_sub_client(f), uri, 9, &sub));
     assert_int_equal(SHOAL_EURI, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "a subscription joins where the stream is"));
     channel(f, uri, sizeof(uri), "init-term-id=1|term-id=1|term-offset=0");
-    assert_refused(pub_client(f), uri, true, "needs key 'term-length'");
+    assert_refused(udp_test_media_pub_client(f), uri, true, "needs key 'term-length'");
     channel(f, uri, sizeof(uri), "term-length=64k|init-term-id=1|term-id=1");
-    assert_refused(pub_client(f), uri, true, "must be given together");
+    assert_refused(udp_test_media_pub_client(f), uri, true, "must be given together");
     channel(f, uri, sizeof(uri), "term-length=64k|init-term-id=1|term-id=1|term-offset=100");
-    assert_refused(pub_client(f), uri, true, "term-offset 100 must be a multiple of 32");
+    assert_refused(udp_test_media_pub_client(f), uri, true, "term-offset 100 must be a multiple of 32");
 }
 
 #define T_IPC(fn) cmocka_unit_test_setup_teardown(fn, setup_ipc, teardown)

@@ -90,6 +90,55 @@ static inline int udp_test_pair_start(udp_test_pair_t *p, const char *name, cons
     return 0;
 }
 
+/* The transport a test runs over: IPC through one driver, or UDP between a
+ * pair of drivers; uri is "aeron:ipc" or the pair's channel. */
+typedef struct
+{
+    shoal_test_env_t env; /* IPC */
+    udp_test_pair_t pair; /* UDP */
+    bool udp;
+    const char *uri;
+} udp_test_media_t;
+
+/* Starts the driver (named name<n>) or the pair (see udp_test_pair_start). */
+static inline int udp_test_media_start(udp_test_media_t *m, bool udp, const char *name)
+{
+    static int n = 0;
+    m->udp = udp;
+    if (udp)
+    {
+        int rc = udp_test_pair_start(&m->pair, name, NULL, NULL);
+        m->uri = m->pair.uri;
+        return rc;
+    }
+    char env_name[64];
+    snprintf(env_name, sizeof(env_name), "%s%d", name, n++);
+    m->uri = "aeron:ipc";
+    return shoal_test_env_start(&m->env, env_name);
+}
+
+static inline void udp_test_media_stop(udp_test_media_t *m)
+{
+    if (m->udp)
+    {
+        udp_test_pair_stop(&m->pair);
+    }
+    else
+    {
+        shoal_test_env_stop(&m->env);
+    }
+}
+
+static inline shoal_client_t *udp_test_media_pub_client(const udp_test_media_t *m)
+{
+    return m->udp ? m->pair.pub_env.client : m->env.client;
+}
+
+static inline shoal_client_t *udp_test_media_sub_client(const udp_test_media_t *m)
+{
+    return m->udp ? m->pair.sub_env.client : m->env.client;
+}
+
 /* A cmocka teardown for a fixture that is a udp_test_pair_t. */
 static inline int udp_test_pair_teardown(void **state)
 {
