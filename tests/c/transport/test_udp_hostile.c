@@ -332,6 +332,14 @@ static void setup_frame(shoal_setup_header_t *s, int32_t session_id, int32_t ter
     *s = v;
 }
 
+/* Sends a SETUP of SESSION with term_length from the fixture's sender. */
+static void send_setup(fixture_t *f, int32_t term_length, const struct sockaddr_in *endpoint)
+{
+    shoal_setup_header_t setup;
+    setup_frame(&setup, SESSION, term_length);
+    send_to(f->fd, &setup, sizeof(setup), endpoint);
+}
+
 static int poll_text(shoal_subscription_t *sub, shoal_test_collector_t *c, char *all, size_t cap, int expected,
     int timeout_ms)
 {
@@ -355,10 +363,7 @@ static void test_frames_from_another_address_are_dropped(void **state)
     struct sockaddr_in endpoint;
     shoal_subscription_t *sub = subscribe_on_free_port(f, NULL, 0, &endpoint);
     shoal_test_sleep_ms(20);
-
-    shoal_setup_header_t setup;
-    setup_frame(&setup, SESSION, TERM_LENGTH);
-    send_to(f->fd, &setup, sizeof(setup), &endpoint);
+    send_setup(f, TERM_LENGTH, &endpoint);
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 2000));
     uint8_t buf[2048];
     size_t n = data_frame(buf, 0, SHOAL_FRAME_FLAG_UNFRAGMENTED, "one");
@@ -404,14 +409,11 @@ static void test_setup_with_long_term_is_refused(void **state)
     struct sockaddr_in endpoint;
     shoal_subscription_t *sub = subscribe_on_free_port(f, NULL, 0, &endpoint);
     shoal_test_sleep_ms(20);
-    shoal_setup_header_t setup;
-    setup_frame(&setup, SESSION, 256 * 1024 * 1024);
-    send_to(f->fd, &setup, sizeof(setup), &endpoint);
+    send_setup(f, 256 * 1024 * 1024, &endpoint);
     assert_int_equal(1, udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_SETUPS_REFUSED_TERM_LENGTH, 1, 2000));
     assert_int_equal(0, shoal_subscription_image_count(sub));
     /* The same session with a sane term is welcome. */
-    setup_frame(&setup, SESSION, TERM_LENGTH);
-    send_to(f->fd, &setup, sizeof(setup), &endpoint);
+    send_setup(f, TERM_LENGTH, &endpoint);
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 2000));
     shoal_subscription_close(sub);
 }

@@ -60,30 +60,44 @@ static int teardown(void **state)
     return 0;
 }
 
-static void subscribe_all(fixture_t *f, const char *uri, int32_t stream_id, shoal_subscription_t **subs, int n)
+/* Multicast channel extra, n subscriptions (one per receiving driver) and an
+ * exclusive publication of stream_id, connected, each subscription with its
+ * image. */
+static shoal_publication_t *connect_all(fixture_t *f, const char *extra, int32_t stream_id, shoal_subscription_t **subs,
+    int n)
 {
+    multicast_uri(f->uri, sizeof(f->uri), extra);
     for (int i = 0; i < n; i++)
     {
-        if (shoal_add_subscription(f->envs.sub_env[i].client, uri, stream_id, &subs[i]) < 0)
+        if (shoal_add_subscription(f->envs.sub_env[i].client, f->uri, stream_id, &subs[i]) < 0)
         {
-            fail_msg("subscription %d on %s: %s", i, uri, shoal_errmsg());
+            fail_msg("subscription %d on %s: %s", i, f->uri, shoal_errmsg());
         }
+    }
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, stream_id, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    for (int i = 0; i < n; i++)
+    {
+        assert_int_equal(0, shoal_test_wait_images(subs[i], 1, 5000));
+    }
+    return pub;
+}
+
+static void close_all(shoal_publication_t *pub, shoal_subscription_t **subs, int n)
+{
+    shoal_publication_close(pub);
+    for (int i = 0; i < n; i++)
+    {
+        shoal_subscription_close(subs[i]);
     }
 }
 
 static void three_subscribers_receive_everything(void **state, const char *extra)
 {
     fixture_t *f = *state;
-    multicast_uri(f->uri, sizeof(f->uri), extra);
     shoal_subscription_t *subs[SUBS];
-    shoal_publication_t *pub;
-    subscribe_all(f, f->uri, 20, subs, SUBS);
-    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 20, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    for (int i = 0; i < SUBS; i++)
-    {
-        assert_int_equal(0, shoal_test_wait_images(subs[i], 1, 5000));
-    }
+    shoal_publication_t *pub = connect_all(f, extra, 20, subs, SUBS);
 
     const uint64_t messages = 20000;
     seq_checker_t *checkers = calloc(SUBS, sizeof(*checkers));
@@ -124,11 +138,7 @@ static void three_subscribers_receive_everything(void **state, const char *extra
     /* Status messages went to the control group and reached the publisher. */
     assert_true(udp_test_counter(f->envs.pub_env.dir, SHOAL_SYSTEM_COUNTER_STATUS_MESSAGES_RECEIVED) > 0);
     free(checkers);
-    shoal_publication_close(pub);
-    for (int i = 0; i < SUBS; i++)
-    {
-        shoal_subscription_close(subs[i]);
-    }
+    close_all(pub, subs, SUBS);
 }
 
 /* fc=min: the publisher never outruns any receiver. */
@@ -170,14 +180,8 @@ static uint64_t offer_while_one_sleeps(shoal_publication_t *pub, shoal_subscript
 static void test_fc_min_waits_for_the_slowest(void **state)
 {
     fixture_t *f = *state;
-    multicast_uri(f->uri, sizeof(f->uri), "|term-length=64k|fc=min");
     shoal_subscription_t *subs[2];
-    shoal_publication_t *pub;
-    subscribe_all(f, f->uri, 21, subs, 2);
-    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 21, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(subs[0], 1, 5000));
-    assert_int_equal(0, shoal_test_wait_images(subs[1], 1, 5000));
+    shoal_publication_t *pub = connect_all(f, "|term-length=64k|fc=min", 21, subs, 2);
     /* Both receivers must be known to flow control before the race starts. */
     shoal_test_sleep_ms(300);
 
@@ -211,9 +215,7 @@ static void test_fc_min_waits_for_the_slowest(void **state)
         assert_int_equal(total, c[i].received);
     }
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(subs[0]);
-    shoal_subscription_close(subs[1]);
+    close_all(pub, subs, 2);
 }
 
 /* fc=max (the multicast default, named here): the receiver that reads sets
@@ -221,14 +223,8 @@ static void test_fc_min_waits_for_the_slowest(void **state)
 static void test_fc_max_follows_the_fastest(void **state)
 {
     fixture_t *f = *state;
-    multicast_uri(f->uri, sizeof(f->uri), "|term-length=64k|fc=max");
     shoal_subscription_t *subs[2];
-    shoal_publication_t *pub;
-    subscribe_all(f, f->uri, 22, subs, 2);
-    assert_int_equal(0, shoal_add_exclusive_publication(f->envs.pub_env.client, f->uri, 22, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    assert_int_equal(0, shoal_test_wait_images(subs[0], 1, 5000));
-    assert_int_equal(0, shoal_test_wait_images(subs[1], 1, 5000));
+    shoal_publication_t *pub = connect_all(f, "|term-length=64k|fc=max", 22, subs, 2);
     shoal_test_sleep_ms(300);
 
     seq_checker_t *c = calloc(2, sizeof(*c));
@@ -249,9 +245,7 @@ static void test_fc_max_follows_the_fastest(void **state)
     shoal_subscription_poll(subs[1], seq_check, &c[1], 256);
     assert_int_equal(0, c[1].errors);
     free(c);
-    shoal_publication_close(pub);
-    shoal_subscription_close(subs[0]);
-    shoal_subscription_close(subs[1]);
+    close_all(pub, subs, 2);
 }
 
 /* A test with this file's usual setup and teardown. */
