@@ -163,24 +163,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     client->pending_correlation_id = 7;
 
-    size_t at = 0;
-    while (at + 3 <= size)
+    fuzz_record_t r;
+    for (size_t at = 0; fuzz_next_record(data, size, &at, &r);)
     {
-        uint8_t selector = data[at];
-        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
-        at += 3;
-        if (length > size - at)
-        {
-            length = size - at;
-        }
-        int32_t type = selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] : (int32_t)selector;
-        if (shoal_broadcast_transmitter_transmit(&tx, type, data + at, length) == 0)
+        int32_t type = r.selector < 0xF0 ? TYPES[r.selector % (sizeof(TYPES) / sizeof(TYPES[0]))] : (int32_t)r.selector;
+        if (shoal_broadcast_transmitter_transmit(&tx, type, r.body, r.length) == 0)
         {
             pthread_mutex_lock(&client->lock);
             (void)shoal_broadcast_receiver_receive(rx, on_broadcast, client);
             pthread_mutex_unlock(&client->lock);
         }
-        at += length;
     }
     shoal_broadcast_receiver_close(rx);
     tear_down();

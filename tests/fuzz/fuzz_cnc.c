@@ -68,9 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if ('\0' == dir[0])
     {
-        fuzz_scratch_dir(dir, sizeof(dir), "cnc");
-        snprintf(path, sizeof(path), "%s/%s", dir, SHOAL_CNC_FILE);
-        mkdir(dir, 0700);
+        fuzz_scratch_file(dir, sizeof(dir), path, sizeof(path), "cnc", SHOAL_CNC_FILE);
         atexit(cleanup);
     }
     if (size > META + 256 * 1024)

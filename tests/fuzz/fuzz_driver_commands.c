@@ -111,21 +111,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         set_up();
     }
     /* Check the whole input first: nothing runs for a refused one. */
-    for (size_t at = 0; at + 3 <= size;)
+    fuzz_record_t r;
+    for (size_t at = 0; fuzz_next_record(data, size, &at, &r);)
     {
-        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
-        int32_t type = TYPES[data[at] % (sizeof(TYPES) / sizeof(TYPES[0]))];
-        at += 3;
-        if (length > size - at)
-        {
-            length = size - at;
-        }
-        if (0xEF == data[at - 3] &&
-            (NULL != memmem(data + at, length, "udp", 3) || NULL != memmem(data + at, length, "term-length", 11)))
+        int32_t type = TYPES[r.selector % (sizeof(TYPES) / sizeof(TYPES[0]))];
+        if (0xEF == r.selector &&
+            (NULL != memmem(r.body, r.length, "udp", 3) || NULL != memmem(r.body, r.length, "term-length", 11)))
         {
             return -1; /* raw records: no channel the harness cannot vet */
         }
-        if (data[at - 3] < 0xF0 && data[at - 3] != 0xEF)
+        if (r.selector < 0xF0 && r.selector != 0xEF)
         {
             size_t header = SHOAL_CMD_ADD_DESTINATION == type || SHOAL_CMD_REMOVE_DESTINATION == type
                 ? sizeof(shoal_destination_command_t)
@@ -133,12 +128,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bool has_channel = SHOAL_CMD_ADD_PUBLICATION == type || SHOAL_CMD_ADD_EXCLUSIVE_PUBLICATION == type ||
                 SHOAL_CMD_ADD_SUBSCRIPTION == type || SHOAL_CMD_ADD_DESTINATION == type ||
                 SHOAL_CMD_REMOVE_DESTINATION == type;
-            if (has_channel && !channel_allowed(data + at, length, header))
+            if (has_channel && !channel_allowed(r.body, r.length, header))
             {
                 return -1;
             }
         }
-        at += length;
     }
 
     memset(cnc_memory + SHOAL_CNC_HEADER_LENGTH, 0, cnc_length - SHOAL_CNC_HEADER_LENGTH);
@@ -154,37 +148,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    for (size_t at = 0; at + 3 <= size;)
+    for (size_t at = 0; fuzz_next_record(data, size, &at, &r);)
     {
-        uint8_t selector = data[at];
-        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
-        at += 3;
-        if (length > size - at)
-        {
-            length = size - at;
-        }
-        if (0xEF == selector)
+        if (0xEF == r.selector)
         {
             /* A misbehaving producer: raw bytes (record headers included) at
              * the tail, which then moves past them as if they were a record. */
             shoal_rb_descriptor_t *d = to_driver.descriptor;
             int64_t tail = d->tail_position;
             size_t index = (size_t)tail & (to_driver.capacity - 1);
-            size_t n = length < to_driver.capacity - index ? length : to_driver.capacity - index;
-            memcpy(to_driver.buffer + index, data + at, n);
+            size_t n = r.length < to_driver.capacity - index ? r.length : to_driver.capacity - index;
+            memcpy(to_driver.buffer + index, r.body, n);
             d->tail_position = tail + (int64_t)SHOAL_ALIGN(n, SHOAL_RB_RECORD_ALIGNMENT);
-            at += length;
             continue;
         }
         /* >= 0xF0: a raw (mostly unknown) type id, including 0 and negatives. */
         int32_t type =
-            selector < 0xF0 ? TYPES[selector % (sizeof(TYPES) / sizeof(TYPES[0]))] : (int32_t)(selector - 0xF8);
-        if (shoal_mpsc_rb_write(&to_driver, type, data + at, length) < 0)
+            r.selector < 0xF0 ? TYPES[r.selector % (sizeof(TYPES) / sizeof(TYPES[0]))] : (int32_t)(r.selector - 0xF8);
+        if (shoal_mpsc_rb_write(&to_driver, type, r.body, r.length) < 0)
         {
             (void)shoal_driver_conductor_do_work(conductor);
-            (void)shoal_mpsc_rb_write(&to_driver, type, data + at, length);
+            (void)shoal_mpsc_rb_write(&to_driver, type, r.body, r.length);
         }
-        at += length;
     }
     for (int i = 0;
          i < 64 && shoal_mpsc_rb_consumer_position(&to_driver) != shoal_mpsc_rb_producer_position(&to_driver); i++)

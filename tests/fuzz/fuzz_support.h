@@ -5,9 +5,11 @@
 #ifndef SHOAL_FUZZ_SUPPORT_H
 #define SHOAL_FUZZ_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static inline void fuzz_scratch_dir(char *buf, size_t length, const char *name)
@@ -15,6 +17,45 @@ static inline void fuzz_scratch_dir(char *buf, size_t length, const char *name)
     const char *base = getenv("SHOAL_FUZZ_TMPDIR");
     snprintf(buf, length, "%s/shoal-fuzz-%s-%ld", NULL != base && '\0' != base[0] ? base : "/dev/shm", name,
         (long)getpid());
+}
+
+/* The scratch directory of a target that writes one file there: dir (made)
+ * and the file's path, for the target's own statics. */
+static inline void fuzz_scratch_file(char *dir, size_t dir_length, char *path, size_t path_length, const char *name,
+    const char *file)
+{
+    fuzz_scratch_dir(dir, dir_length, name);
+    snprintf(path, path_length, "%s/%s", dir, file);
+    mkdir(dir, 0700);
+}
+
+/* An input read as records: a selector byte, a little-endian 16-bit length,
+ * then that many bytes (fewer when the input ends first). */
+typedef struct
+{
+    uint8_t selector;
+    const uint8_t *body;
+    size_t length;
+} fuzz_record_t;
+
+/* The record at *at, which moves past it; false when no record header is
+ * left. */
+static inline bool fuzz_next_record(const uint8_t *data, size_t size, size_t *at, fuzz_record_t *r)
+{
+    if (*at + 3 > size)
+    {
+        return false;
+    }
+    r->selector = data[*at];
+    r->length = (size_t)data[*at + 1] | ((size_t)data[*at + 2] << 8);
+    *at += 3;
+    if (r->length > size - *at)
+    {
+        r->length = size - *at;
+    }
+    r->body = data + *at;
+    *at += r->length;
+    return true;
 }
 
 /* Monitoring-API handlers that read every byte they are given (so ASan sees any read past the end of

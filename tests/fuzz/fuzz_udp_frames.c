@@ -210,38 +210,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* A SETUP makes the receiver allocate (and pre-touch) three terms of the
      * length it names: up to 1 MiB here, so the fuzzer cannot fill /dev/shm. */
-    for (size_t at = 0; at + 3 <= size;)
+    fuzz_record_t r;
+    for (size_t at = 0; fuzz_next_record(data, size, &at, &r);)
     {
-        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
-        at += 3;
-        if (length > size - at)
-        {
-            length = size - at;
-        }
         uint16_t type;
         int32_t term_length;
-        if (length >= 32 && (memcpy(&type, data + at + SHOAL_FRAME_TYPE_OFFSET, 2), SHOAL_HDR_TYPE_SETUP == type) &&
-            (memcpy(&term_length, data + at + 28, 4), term_length > 1024 * 1024))
+        if (r.length >= 32 && (memcpy(&type, r.body + SHOAL_FRAME_TYPE_OFFSET, 2), SHOAL_HDR_TYPE_SETUP == type) &&
+            (memcpy(&term_length, r.body + 28, 4), term_length > 1024 * 1024))
         {
             return -1;
         }
-        at += length;
     }
     /* The harness is the client of both streams: stay alive. */
     shoal_correlated_command_t keepalive = { 1, 0 };
     (void)shoal_mpsc_rb_write(&to_driver, SHOAL_CMD_CLIENT_KEEPALIVE, &keepalive, sizeof(keepalive));
     int sent = 0;
-    for (size_t at = 0; at + 3 <= size;)
+    for (size_t at = 0; fuzz_next_record(data, size, &at, &r);)
     {
-        uint8_t flags = data[at];
-        size_t length = (size_t)data[at + 1] | ((size_t)data[at + 2] << 8);
-        at += 3;
-        if (length > size - at)
-        {
-            length = size - at;
-        }
-        memcpy(datagram, data + at, length);
-        at += length;
+        uint8_t flags = r.selector;
+        size_t length = r.length;
+        memcpy(datagram, r.body, length);
         if (0 == (flags & 2))
         {
             relocate_term_ids(datagram, length, initial_term_id[(flags >> 2) & 1]);
