@@ -204,7 +204,7 @@ typedef struct shoal_iovec_stct
  */
 typedef enum shoal_idle_strategy_en
 {
-    SHOAL_IDLE_BACKOFF = 0,   /* spin, then yield, then park with growing sleeps */
+    SHOAL_IDLE_BACKOFF = 0,   /* spin, yield (not for a while after a late one), then park longer */
     SHOAL_IDLE_BUSY_SPIN = 1, /* never gives the core away: lowest latency */
     SHOAL_IDLE_YIELD = 2,
     SHOAL_IDLE_SLEEP = 3 /* 1 ms sleeps: lowest CPU */

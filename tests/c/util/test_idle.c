@@ -47,6 +47,15 @@ static void test_names_round_trip(void **state)
     assert_string_equal(shoal_idle_name((shoal_idle_strategy_t)99), "unknown");
 }
 
+/* One idle cycle of the phase tests. Their yields are real, and on a loaded
+ * machine one can be slow, which turns the yield phase off
+ * (test_slow_yield_turns_yields_off covers that): forget it here. */
+static void idle_cycle(shoal_idle_t *idle)
+{
+    shoal_idle(idle, 0);
+    idle->yield_again_ns = 0;
+}
+
 static void test_backoff_phases(void **state)
 {
     (void)state;
@@ -55,22 +64,22 @@ static void test_backoff_phases(void **state)
     assert_int_equal(idle.spins, 0);
     for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_SPINS; i++)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
     }
     assert_int_equal(idle.spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
     assert_int_equal(idle.yields, 0);
     for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_YIELDS; i++)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
     }
     assert_int_equal(idle.yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
     assert_int_equal(idle.park_ns, 0);
-    shoal_idle(&idle, 0);
+    idle_cycle(&idle);
     assert_int_equal(idle.park_ns, 2 * SHOAL_IDLE_BACKOFF_MIN_PARK_NS);
     /* sleeps double up to the cap (sum of sleeps here ~ a few ms) */
     for (int i = 0; i < 14; i++)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
     }
     assert_int_equal(idle.park_ns, SHOAL_IDLE_BACKOFF_MAX_PARK_NS);
 
@@ -91,14 +100,14 @@ static void test_backoff_yields_within_a_few_idle_cycles(void **state)
     int cycles = 0;
     while (0 == idle.yields)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
         cycles++;
         assert_true(cycles <= 16);
     }
     assert_int_equal(cycles, SHOAL_IDLE_BACKOFF_MAX_SPINS + 1);
     while (0 == idle.park_ns)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
         cycles++;
     }
     assert_int_equal(idle.yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
@@ -107,12 +116,46 @@ static void test_backoff_yields_within_a_few_idle_cycles(void **state)
     shoal_idle_reset(&idle);
     for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_SPINS + 2; i++)
     {
-        shoal_idle(&idle, 0);
+        idle_cycle(&idle);
     }
     assert_int_equal(idle.yields, 2);
     shoal_idle(&idle, 1);
     assert_int_equal(idle.yields, 0);
     assert_int_equal(idle.spins, 0);
+}
+
+/* After a slow yield (the core went to a thread that does not yield back)
+ * backoff spins, then parks from 100 us, without yielding, until
+ * yield_again_ns; then it yields again. */
+static void test_slow_yield_turns_yields_off(void **state)
+{
+    (void)state;
+    shoal_idle_t idle;
+    shoal_idle_init(&idle, SHOAL_IDLE_BACKOFF);
+    assert_int_equal(idle.yield_again_ns, 0);
+    idle.yield_again_ns = shoal_nano_time() + 1000000000LL; /* as a slow yield leaves it */
+    for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_SPINS; i++)
+    {
+        shoal_idle(&idle, 0);
+    }
+    assert_int_equal(idle.spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
+    shoal_idle(&idle, 0); /* no yield: the first park, 100 us */
+    assert_int_equal(idle.yields, 0);
+    assert_int_equal(idle.park_ns, 2 * SHOAL_IDLE_BACKOFF_NO_YIELD_MIN_PARK_NS);
+    /* work resets the episode but not what was learnt about the core */
+    shoal_idle(&idle, 1);
+    assert_int_equal(idle.park_ns, 0);
+    assert_true(idle.yield_again_ns > 0);
+
+    idle.yield_again_ns = shoal_nano_time() - 1; /* the pause is over */
+    for (int i = 0; i <= SHOAL_IDLE_BACKOFF_MAX_SPINS; i++)
+    {
+        shoal_idle(&idle, 0);
+    }
+    assert_int_equal(idle.yields, 1);
+    assert_int_equal(idle.park_ns, 0);
+    /* that yield either was quick (the pause is forgotten) or slow (a new one) */
+    assert_true(0 == idle.yield_again_ns || idle.yield_again_ns > shoal_nano_time() - 1000000000LL);
 }
 
 static void test_other_strategies_do_not_crash(void **state)
@@ -152,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_backoff_phases),
         cmocka_unit_test(test_backoff_yields_within_a_few_idle_cycles),
+        cmocka_unit_test(test_slow_yield_turns_yields_off),
         cmocka_unit_test(test_other_strategies_do_not_crash),
         cmocka_unit_test(test_clocks),
     };
