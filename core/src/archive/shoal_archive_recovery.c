@@ -79,7 +79,10 @@ static int64_t scan_from(const char *dir, const shoal_recording_descriptor_t *d,
     shoal_time_index_reader_t index;
     int64_t from = d->start_position;
     *indexed = d->start_position;
-    if (shoal_time_index_reader_open(&index, dir, d->recording_id) == 0 && index.count > 0)
+    /* An entry at or before the start says nothing (a damaged index can hold
+     * any value, INT64_MIN included): the scan then starts at the start. */
+    if (shoal_time_index_reader_open(&index, dir, d->recording_id) == 0 && index.count > 0 &&
+        index.entries[index.count - 1].position > d->start_position)
     {
         const int64_t last = index.entries[index.count - 1].position;
         const int64_t term_base = (last - 1) - ((last - 1) & (d->term_length - 1));
