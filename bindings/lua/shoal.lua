@@ -494,8 +494,8 @@ local function settle(state)
 end
 
 -- One duty cycle of the client on this thread: the count of driver events
--- handled, or nil, msg, code. Interpreted only (jit.off below): the C call
--- may call back into Lua (image handlers).
+-- handled, or nil, msg, code. Interpreted, as most of this file ("the JIT" at
+-- the end): the C call may call back into Lua (image handlers).
 local function invoke(client, level)
     local state = client.state
     if state.in_handler > 0 then
@@ -1029,14 +1029,15 @@ end
 -- handler are caught here (they must not unwind through C), the message is
 -- consumed and the poll stops, then the error is re-raised from sub:poll.
 local cur_fn, cur_err = nil, nil
-local poll_cb = ffi.cast("shoal_controlled_handler_t", function(_, buf, len, hdr)
+local function on_fragment(_, buf, len, hdr)
     local ok, err = pcall(cur_fn, buf, tonumber(len), hdr)
     if ok then
         return ACTION_CONTINUE
     end
     cur_err = err
     return ACTION_BREAK
-end)
+end
+local poll_cb = ffi.cast("shoal_controlled_handler_t", on_fragment)
 shoal._poll_cb = poll_cb   -- keep it alive for the process
 
 -- sub:poll(fn, [limit]) -> count | nil, msg, code
@@ -1068,14 +1069,6 @@ function Subscription:poll(fn, limit)
         return fail(2)
     end
     return n
-end
-
--- The C poll calls back into Lua, which must never happen from a JIT-compiled
--- trace (LuaJIT aborts with "bad callback" if a trace recorded while no
--- message arrived later meets one). Keeping this function interpreted keeps
--- the C call out of every trace; poll_batch is the JIT-friendly way.
-if jit then
-    jit.off(Subscription.poll)
 end
 
 -- sub:wait([timeout]) -> true | false | nil, msg, code
@@ -1147,17 +1140,6 @@ function Subscription:poll_images()
         return nil, msg, code
     end
     return id and images.delivered(id) - before or 0
-end
-
--- The C calls above that may call back into Lua (image handlers) must not
--- run from a JIT-compiled trace (LuaJIT aborts with "bad callback"): keep
--- the functions making them interpreted. The hot paths only call invoke
--- when the duty is due, which leaves their traces for the interpreter.
-if jit then
-    for _, fn in ipairs({ invoke, settle, close_client, Client.close, Client.add_publication, Client.add_subscription,
-        Publication.close, Subscription.close, destination, Subscription.poll_images, Subscription.wait }) do
-        jit.off(fn)
-    end
 end
 
 -- ------------------------------------------------------------ extras ----
@@ -1284,6 +1266,28 @@ shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, 
 
 function shoal.is_context(v)
     return is_context(v)
+end
+
+-- ------------------------------------------------------------- the JIT ----
+-- A Lua callback (image handler, poll handler, cnc row) entered while
+-- JIT-compiled code runs aborts the process (LuaJIT: "bad callback"). So no
+-- function of this file is compiled, which keeps every C call that may call
+-- back out of every trace, whichever function it sits in and whatever calls
+-- it (a trace that reaches an interpreted function stops there). The hot
+-- paths below are the exception: none of them makes such a call (their
+-- client duty goes through invoke, which is interpreted). A function added to
+-- this list must not call, directly or through a closure, a C function that
+-- runs image handlers (the client's duty: do_work, add_*, closes,
+-- destinations) or takes a Lua handler (polls, cnc rows).
+-- shoal_archive.lua does the same for its functions.
+if jit then
+    jit.off(true, true)
+    for _, fn in ipairs({ live_handle, closed_error, check_int, work_if_due, result, offered, state_getter,
+        number_getters, Publication.offer, Publication.offerv, Publication.try_claim, claim_finish, Claim.commit,
+        Claim.abort, Claim.is_pending, Publication.is_closed, Subscription.is_closed, Client.is_closed, grow,
+        poll_into_frags, Subscription.poll_batch_n, Subscription.poll_batch, batch_iter, on_fragment, shoal.now_ns }) do
+        jit.on(fn, true)   -- with its inner functions (the getters' closures)
+    end
 end
 
 return shoal

@@ -31,10 +31,16 @@ channel, source_identity. Errors follow shoal.lua: expected failures (an
 unknown recording, a missing directory, a corrupt segment, no archive server)
 return nil, message, code; misuse raises.
 
-cursor:poll calls back into Lua from C, so it stays out of JIT traces
-(jit.off, as sub:poll); the handler runs interpreted or in its own traces.
+Many of these C calls call back into Lua (polls, recording lists) or run
+the client's duty (image handlers), which must never happen from JIT-compiled
+code: every function of this file is interpreted (as in shoal.lua, "the
+JIT"); the handlers given to them are the caller's and may be compiled.
 ]==]
 local ffi = require "ffi"
+
+if jit then
+    jit.off(true, true)   -- this chunk and every function in it
+end
 
 return function(shoal, C, I)
     local M = {}
@@ -92,9 +98,6 @@ return function(shoal, C, I)
             return fail(level + 1)
         end
         return rows
-    end
-    if jit then
-        jit.off(collect)
     end
 
     local function check_id(v, what, level)
@@ -189,9 +192,6 @@ return function(shoal, C, I)
             local err = cur_err
             cur_fn, cur_err, cur_h = saved_fn, saved_err, saved_h
             return n, err
-        end
-        if jit then
-            jit.off(poll)
         end
         return poll, cb
     end
@@ -294,9 +294,6 @@ return function(shoal, C, I)
     -- valid during the call; recorded_ns the recorded time of the message.
     function Cursor:poll(fn, limit)
         return poll_result(cursor_poll(cursor_handle(self, 2), fn, limit))
-    end
-    if jit then
-        jit.off(Cursor.poll)
     end
 
     function Cursor:position()
@@ -549,9 +546,6 @@ return function(shoal, C, I)
         local n, err = merge_poll(merge_handle(self, 2), fn, limit)
         I.settle(self.archive.client.state)
         return poll_result(n, err)
-    end
-    if jit then
-        jit.off(Merge.poll)
     end
 
     function Merge:is_live()

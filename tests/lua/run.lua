@@ -9,8 +9,15 @@ Exit status 0 only when nothing failed.
 A test file returns a suite (helper.suite()) whose tests run in order; each
 test runs in its own pcall, and helper.cleanup() then closes any driver the
 test left open. Environment: SHOAL_LIB (the libshoal.so.0 to test),
-SHOAL_BUILD_DIR (build tree with basic_publisher and lua/shoal/swig.so).
+SHOAL_BUILD_DIR (build tree with basic_publisher and lua/shoal/swig.so),
+SHOAL_LUA_HOTLOOP=N (LuaJIT's hotloop: with 1 or 2 nearly every function and
+loop is compiled at once, so a C call that calls back into Lua from compiled
+code, which aborts the process, shows up in every run instead of by chance).
 ]]
+local hotloop = tonumber(os.getenv("SHOAL_LUA_HOTLOOP") or "")
+if hotloop and jit then
+    jit.opt.start("hotloop=" .. hotloop, "hotexit=1")
+end
 -- this script's directory, first on package.path (before any require)
 local dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
 package.path = dir .. "/?.lua;" .. package.path
@@ -37,8 +44,8 @@ if #files == 0 then
     p:close()
 end
 
-print(("shoal Lua tests: %s, libshoal %s (%s)"):format(jit and jit.version or _VERSION, H.shoal.version(),
-    H.shoal.libpath))
+print(("shoal Lua tests: %s, libshoal %s (%s)%s"):format(jit and jit.version or _VERSION, H.shoal.version(),
+    H.shoal.libpath, hotloop and (", hotloop=" .. hotloop) or ""))
 
 local passed, failed, failures = 0, 0, {}
 local t_all = H.shoal.now_ns()
