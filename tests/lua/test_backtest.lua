@@ -47,6 +47,22 @@ local function wait_recorded(e, stream, length)
     return d
 end
 
+-- The descriptor of a stopped recording (stop position and time set): the
+-- one wait_recorded saw may still be active (stop time -1) when the feed's
+-- image had not gone yet.
+local function stopped(e, id)
+    local d
+    H.wait_until(function()
+        for _, r in ipairs(assert(e.arc:recordings())) do
+            if r.recording_id == id and r.stop_position >= 0 then
+                d = r
+            end
+        end
+        return d ~= nil
+    end, 10, "recording " .. id .. " stopped")
+    return d
+end
+
 T:test("backtest: strategy.lua over the recorded C feed sends exactly the live run's orders", function()
     local publisher = H.BUILD .. "/basic_publisher"
     H.ok(io.open(publisher), "basic_publisher built in " .. H.BUILD)
@@ -75,6 +91,7 @@ T:test("backtest: strategy.lua over the recorded C feed sends exactly the live r
     feed:remove()
     local d = wait_recorded(e, msg.QUOTE_STREAM, count * 64)
     assert(e.arc:stop_recording(sub_id))
+    d = stopped(e, d.recording_id)
 
     local capture = "/tmp/shoal-luatest-capture-" .. shoal.getpid()
     os.execute("rm -rf " .. H.q(capture) .. "; mkdir -p " .. H.q(capture))

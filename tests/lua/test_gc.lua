@@ -44,6 +44,7 @@ end)
 
 T:test("dropped clients with children: no leaked mappings, fds or driver resources", function()
     local e = H.env({ publication_linger_ms = 50 })
+    full_gc()   -- what earlier tests dropped goes first: its descriptors are not this test's
     local fds0 = count_fds()
     local maps0 = count_maps(e.dir)
     for round = 1, 30 do
@@ -69,10 +70,13 @@ T:test("dropped clients with children: no leaked mappings, fds or driver resourc
     H.wait_until(function() return count_maps(e.dir) == maps0 end, 10,
         "mappings of the driver directory back to " .. maps0)
     -- file descriptors are released asynchronously too: awaited like the
-    -- mappings, back to the count before the churn (once, in CI, the count
-    -- read right after the mappings went was 8 for 7)
-    H.wait_until(function() return count_fds() == fds0 end, 10, "file descriptors back to " .. fds0)
-    H.eq(count_fds(), fds0, "file descriptors")
+    -- mappings, back to at most the count before the churn (30 rounds that
+    -- leaked would be 30 or more over it; the count may be lower, as a
+    -- descriptor open at the first read, of the driver or of an earlier
+    -- test, can close meanwhile: once 7 for 8)
+    H.wait_until(function() return count_fds() <= fds0 end, 10, "file descriptors back to " .. fds0)
+    local fds = count_fds()
+    H.ok(fds <= fds0, ("file descriptors: %d after the churn, %d before"):format(fds, fds0))
     -- the driver still serves new clients
     local pub, sub = e:pubsub(6003, true)
     assert(pub:offer("still fine"))
