@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +18,62 @@
 #include "protocol/shoal_cnc_descriptor.h"
 #include "util/shoal_counters.h"
 
-/* A free UDP port on 127.0.0.1 (bound once and released: good enough). */
-static inline int udp_test_free_port(void)
+/* Whether a UDP socket can bind 127.0.0.1:port now. */
+static inline bool udp_test_port_is_free(int port)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+    {
+        return false;
+    }
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-    {
-        if (fd >= 0)
-        {
-            close(fd);
-        }
-        return -1;
-    }
+    a.sin_port = htons((uint16_t)port);
+    bool free_now = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(fd);
-    return ntohs(a.sin_port);
+    return free_now;
+}
+
+/* A UDP port on 127.0.0.1 that nothing holds now, below the kernel's
+ * ephemeral range: a port from that range, bound and released, can be handed
+ * to any socket bound to port 0 (another test's driver, under ctest -j)
+ * before the test binds it ("Address already in use"). Each process walks
+ * its own stretch of the ports from 10000 up, starting where its pid says. */
+static inline int udp_test_free_port(void)
+{
+    static int next = -1;
+    int ephemeral_low = 32768, ephemeral_high = 60999;
+    FILE *range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (range != NULL)
+    {
+        if (fscanf(range, "%d %d", &ephemeral_low, &ephemeral_high) != 2)
+        {
+            ephemeral_low = 32768;
+        }
+        fclose(range);
+    }
+    const int first = 10000;
+    const int span = ephemeral_low - first;
+    if (span < 1000)
+    {
+        return -1; /* an unusual range: no room below it */
+    }
+    if (next < 0)
+    {
+        next = (int)(((unsigned)getpid() * 7919u) % (unsigned)span);
+    }
+    for (int tries = 0; tries < span; tries++)
+    {
+        const int port = first + next;
+        next = (next + 1) % span;
+        if (udp_test_port_is_free(port))
+        {
+            return port;
+        }
+    }
+    return -1;
 }
 
 /* Starts a driver and client on /dev/shm/shoal-test-<pid>-<name>; settings
