@@ -204,6 +204,14 @@ void bench_archive_setup(const bench_t *b, result_t *res, const char *channel, c
 typedef double (*bench_archive_run_fn)(void *ctx, char *err, size_t err_len);
 void bench_archive_runs(const bench_options_t *opt, result_t *res, bench_archive_run_fn run, void *ctx);
 void bench_archive_remove_dir(const char *dir);
+/* The ceilings' files: bytes written with write(2) in CEILING_CHUNK calls into
+ * dir/name-<i>.dat of CEILING_SEGMENT bytes each (the archive's default
+ * segment length); *files counts those created (to remove, even after a
+ * failure); -1 with err set. */
+#define CEILING_CHUNK   (1 << 20)
+#define CEILING_SEGMENT (128LL << 20)
+int bench_ceiling_write(const char *dir, const char *name, int64_t bytes, int *files, char *err, size_t err_len);
+void bench_ceiling_remove(const char *dir, const char *name, int files);
 int64_t bench_framed_bytes(size_t size, long count);
 
 /* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */

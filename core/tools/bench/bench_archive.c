@@ -31,8 +31,6 @@
 #include "bench_clock.h"
 #include "shoal/shoal_archive.h"
 
-#define WRITE_CHUNK          (1 << 20)
-#define CEILING_SEGMENT      (128LL << 20) /* the archive's default ARCHIVE_SEGMENT_LENGTH */
 #define POSITION_POLL_NS     200000LL
 #define RECORDING_WAIT_NS    5000000000LL
 #define FRAME_HEADER         32
@@ -181,46 +179,58 @@ done:
     return result;
 }
 
-/* One write-ceiling run: bytes written with write(2) into segment files in dir; msgs/s for count messages. */
-static double write_run(const char *dir, int64_t bytes, long count, char *err, size_t err_len)
+int bench_ceiling_write(const char *dir, const char *name, int64_t bytes, int *files, char *err, size_t err_len)
 {
-    static uint8_t chunk[WRITE_CHUNK];
+    static uint8_t chunk[CEILING_CHUNK];
     memset(chunk, 0x5a, sizeof(chunk));
     char path[600];
-    int segments = 0;
-    double result = -1;
-    int64_t t0 = bench_now_ns();
-    for (int64_t written = 0; written < bytes; segments++)
+    *files = 0;
+    for (int64_t written = 0; written < bytes;)
     {
-        snprintf(path, sizeof(path), "%s/write-ceiling-%d.dat", dir, segments);
+        snprintf(path, sizeof(path), "%s/%s-%d.dat", dir, name, *files);
         int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         if (fd < 0)
         {
             snprintf(err, err_len, "open %.180s: %s", path, strerror(errno));
-            goto done;
+            return -1;
         }
-        for (int64_t in_segment = 0; in_segment < CEILING_SEGMENT && written < bytes;)
+        ++*files;
+        for (int64_t in_file = 0; in_file < CEILING_SEGMENT && written < bytes;)
         {
-            size_t n = bytes - written < WRITE_CHUNK ? (size_t)(bytes - written) : WRITE_CHUNK;
+            size_t n = bytes - written < CEILING_CHUNK ? (size_t)(bytes - written) : CEILING_CHUNK;
             ssize_t w = write(fd, chunk, n);
             if (w <= 0)
             {
                 snprintf(err, err_len, "write %.180s: %s", path, strerror(errno));
                 close(fd);
-                segments++;
-                goto done;
+                return -1;
             }
-            written += w, in_segment += w;
+            written += w, in_file += w;
         }
         close(fd);
     }
-    result = (double)count / ((double)(bench_now_ns() - t0) / 1e9);
-done:
-    for (int i = 0; i < segments; i++)
+    return 0;
+}
+
+void bench_ceiling_remove(const char *dir, const char *name, int files)
+{
+    char path[600];
+    for (int i = 0; i < files; i++)
     {
-        snprintf(path, sizeof(path), "%s/write-ceiling-%d.dat", dir, i);
+        snprintf(path, sizeof(path), "%s/%s-%d.dat", dir, name, i);
         unlink(path);
     }
+}
+
+/* One write-ceiling run: bytes written with write(2) into segment files in dir; msgs/s for count messages. */
+static double write_run(const char *dir, int64_t bytes, long count, char *err, size_t err_len)
+{
+    int files = 0;
+    int64_t t0 = bench_now_ns();
+    double result = bench_ceiling_write(dir, "write-ceiling", bytes, &files, err, err_len) < 0
+        ? -1
+        : (double)count / ((double)(bench_now_ns() - t0) / 1e9);
+    bench_ceiling_remove(dir, "write-ceiling", files);
     settle(dir);
     return result;
 }

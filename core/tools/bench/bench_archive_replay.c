@@ -22,8 +22,6 @@
 #include "bench_clock.h"
 #include "shoal/shoal_archive.h"
 
-#define READ_CHUNK       (1 << 20)
-#define CEILING_SEGMENT  (128LL << 20)
 #define POSITION_POLL_NS 200000LL
 
 static void count_message(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
@@ -118,43 +116,10 @@ static double replay_run(shoal_archive_t *a, int64_t id, shoal_subscription_t *s
     return (double)count / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
-/* read-ceiling: writes bytes into segment files in dir (untimed); -1 with err set, else the file count. */
-static int write_files(const char *dir, int64_t bytes, char *err, size_t err_len)
-{
-    static uint8_t chunk[READ_CHUNK];
-    memset(chunk, 0x5a, sizeof(chunk));
-    char path[600];
-    int files = 0;
-    for (int64_t written = 0; written < bytes; files++)
-    {
-        snprintf(path, sizeof(path), "%s/read-ceiling-%d.dat", dir, files);
-        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-        if (fd < 0)
-        {
-            snprintf(err, err_len, "open %.180s: %s", path, strerror(errno));
-            return -1;
-        }
-        for (int64_t in_file = 0; in_file < CEILING_SEGMENT && written < bytes;)
-        {
-            size_t n = bytes - written < READ_CHUNK ? (size_t)(bytes - written) : READ_CHUNK;
-            ssize_t w = write(fd, chunk, n);
-            if (w <= 0)
-            {
-                snprintf(err, err_len, "write %.180s: %s", path, strerror(errno));
-                close(fd);
-                return -1;
-            }
-            written += w, in_file += w;
-        }
-        close(fd);
-    }
-    return files;
-}
-
 /* One read-ceiling run: read(2) of the files in 1 MiB calls; msgs/s for count messages, or -1. */
 static double read_run(const char *dir, int files, long count, char *err, size_t err_len)
 {
-    static uint8_t chunk[READ_CHUNK];
+    static uint8_t chunk[CEILING_CHUNK];
     char path[600];
     volatile uint8_t sink = 0;
     int64_t t0 = bench_now_ns();
@@ -203,7 +168,7 @@ static double replay_or_ceiling_run(void *ctx, char *err, size_t err_len)
 void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
 {
     const bench_options_t *opt = b->opt;
-    char dir[512], err[256] = "", path[600];
+    char dir[512], err[256] = "";
     bench_archive_setup(b, res, channel, dir, sizeof(dir));
 
     shoal_archive_server_t *srv = NULL;
@@ -230,8 +195,8 @@ void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
     {
         int same = b->replay_size == res->size && b->replay_messages == res->messages;
         if ((0 != mkdir(dir, 0700) && EEXIST != errno) ||
-            (files = write_files(dir, same ? b->replay_bytes : bench_framed_bytes(res->size, res->messages), err,
-                 sizeof(err))) < 0)
+            bench_ceiling_write(dir, "read-ceiling",
+                same ? b->replay_bytes : bench_framed_bytes(res->size, res->messages), &files, err, sizeof(err)) < 0)
         {
             snprintf(res->error, sizeof(res->error), "read-ceiling files in %.140s: %.150s", dir,
                 '\0' != err[0] ? err : strerror(errno));
@@ -241,11 +206,7 @@ void bench_run_archive_replay(bench_t *b, result_t *res, const char *channel)
     replay_runs_t runs = { dir, files, res->messages, a, id, sub };
     bench_archive_runs(opt, res, replay_or_ceiling_run, &runs);
 cleanup:
-    for (int i = 0; i < files; i++)
-    {
-        snprintf(path, sizeof(path), "%s/read-ceiling-%d.dat", dir, i);
-        unlink(path);
-    }
+    bench_ceiling_remove(dir, "read-ceiling", files);
     if (sub)
         shoal_subscription_close(sub);
     if (a && id >= 0)
