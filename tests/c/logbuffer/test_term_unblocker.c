@@ -258,6 +258,34 @@ static void test_clean_and_scan_for_gap(void **state)
     assert_int_equal(0, shoal_term_scan_for_gap(f->term, 0, TEST_TERM_LENGTH));
 }
 
+/* Cleaning zeroes exactly [from, to): small ranges, and large ones (cleaned
+ * with streaming stores where the platform has them) starting and ending
+ * off a cache line, with the bytes around them left alone. */
+static void test_clean_zeroes_exactly_the_range(void **state)
+{
+    (void)state;
+    const int32_t length = 1 << 20;
+    uint8_t *term = malloc((size_t)length);
+    assert_non_null(term);
+    const int32_t ranges[][2] = { { 0, 8 }, { 32, 96 }, { 64, 4096 }, { 0, 64 * 1024 }, { 32, 64 * 1024 + 40 },
+        { 96, length - 32 }, { 4096, length } };
+    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
+    {
+        const int32_t from = ranges[r][0], to = ranges[r][1];
+        memset(term, 0xa5, (size_t)length);
+        shoal_term_clean(term, from, to);
+        for (int32_t i = 0; i < length; i++)
+        {
+            const uint8_t want = i >= from && i < to ? 0 : 0xa5;
+            if (term[i] != want)
+            {
+                fail_msg("clean [%d, %d): byte %d is 0x%02x, expected 0x%02x", from, to, i, term[i], want);
+            }
+        }
+    }
+    free(term);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_term_setup, test_term_teardown)
 
 int main(void)
@@ -273,6 +301,7 @@ int main(void)
         T(test_end_of_term_pads_and_rotates),
         T(test_end_of_term_after_rotation_is_harmless),
         T(test_clean_and_scan_for_gap),
+        cmocka_unit_test(test_clean_zeroes_exactly_the_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
