@@ -424,18 +424,28 @@ local Driver = class("shoal.driver")
 -- Returns the driver, or nil, message, code (e.g. EACTIVE: another driver
 -- owns the directory). The driver runs until driver:close(), ctx:close(), or
 -- until its context is garbage (the driver object keeps its context alive).
-function shoal.driver(ctx)
-    local own
-    ctx, own = context_arg(ctx, "driver", 2)
-    local pp = ffi.new("shoal_driver_t *[1]")
-    if C.shoal_driver_start(pp, ctx.h) < 0 then
-        local a, b, c = fail(2)
+-- The handle start(pp, ctx.h) makes (shoal_driver_start, shoal_client_connect),
+-- or nil, msg, code (misuse raised) for the caller of shoal.driver /
+-- shoal.client; a context made for that call (own) is closed on failure.
+local function start_handle(ctx, own, ctype, start)
+    local pp = ffi.new(ctype)
+    if start(pp, ctx.h) < 0 then
+        local a, b, c = fail(3)
         if own then
             ctx:close()
         end
         return a, b, c
     end
-    local h = pp[0]
+    return pp[0]
+end
+
+function shoal.driver(ctx)
+    local own
+    ctx, own = context_arg(ctx, "driver", 2)
+    local h, msg, code = start_handle(ctx, own, "shoal_driver_t *[1]", C.shoal_driver_start)
+    if h == nil then
+        return nil, msg, code
+    end
     ctx.drivers[h] = true
     return setmetatable({ h = h, ctx = ctx, own_ctx = own }, Driver)
 end
@@ -527,14 +537,10 @@ end
 function shoal.client(ctx)
     local own
     ctx, own = context_arg(ctx, "client", 2)
-    local pp = ffi.new("shoal_client_t *[1]")
     C.shoal_context_set_use_conductor_invoker(ctx.h, true)
-    if C.shoal_client_connect(pp, ctx.h) < 0 then
-        local a, b, c = fail(2)
-        if own then
-            ctx:close()
-        end
-        return a, b, c
+    local client, msg, code = start_handle(ctx, own, "shoal_client_t *[1]", C.shoal_client_connect)
+    if client == nil then
+        return nil, msg, code
     end
     -- The finalizer holds `life`, not ctx: at lua_close ctx's finalizer may
     -- run first; the context is then freed here (release_context).
@@ -543,7 +549,7 @@ function shoal.client(ctx)
     -- once the client is closed (the C client freed them already).
     -- records: image-handler records of its subscriptions (shoal_images.lua)
     local state = { open = true, records = {}, in_handler = 0, deferred = {}, next_work_ms = 0 }
-    local h = ffi.gc(pp[0], function(c)
+    local h = ffi.gc(client, function(c)
         state.open = false
         for id in pairs(state.records) do
             images.mute(id)   -- no Lua handler runs from a finalizer
