@@ -4,11 +4,44 @@
 local H, T, shoal = require("helper").start()
 local ffi = require "ffi"
 
--- Ports from the pid keep parallel runs apart (LuaJIT has no sockets to ask the OS).
-local ports_taken = 0
+-- A UDP port of 127.0.0.1 that nothing holds now (asked with a bind through
+-- the FFI), below the kernel's ephemeral range: one from that range can go
+-- to any socket bound to port 0 (a driver's) before the test binds it. Each
+-- process walks its own stretch from 10000 up, starting where its pid says.
+ffi.cdef [[
+int socket(int domain, int type, int protocol);
+int bind(int fd, const void *addr, unsigned int addrlen);
+int close(int fd);
+]]
+local AF_INET, SOCK_DGRAM = 2, 2
+local sockaddr_in = ffi.typeof("struct { uint16_t family; uint8_t port[2]; uint8_t addr[4]; uint8_t zero[8]; }")
+local function port_is_free(port)
+    local fd = ffi.C.socket(AF_INET, SOCK_DGRAM, 0)
+    if fd < 0 then
+        return false
+    end
+    local a = sockaddr_in({ family = AF_INET, port = { math.floor(port / 256), port % 256 }, addr = { 127, 0, 0, 1 } })
+    local ok = ffi.C.bind(fd, a, ffi.sizeof(a)) == 0
+    ffi.C.close(fd)
+    return ok
+end
+local next_port
 local function free_port()
-    ports_taken = ports_taken + 1
-    return 20000 + (shoal.getpid() * 7 + ports_taken * 13) % 30000
+    local f = io.open("/proc/sys/net/ipv4/ip_local_port_range")
+    local low = f and tonumber(f:read("*l"):match("^(%d+)")) or 32768
+    if f then
+        f:close()
+    end
+    local span = low - 10000
+    next_port = next_port or (shoal.getpid() * 7919) % span
+    for _ = 1, span do
+        local port = 10000 + next_port
+        next_port = (next_port + 1) % span
+        if port_is_free(port) then
+            return port
+        end
+    end
+    error("no free UDP port below the ephemeral range")
 end
 
 local function channels(kind)

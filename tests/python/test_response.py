@@ -1,5 +1,6 @@
 """Request/response helpers (shoal/response.py, docs/response-channels.md):
 client.requester / client.responder over aeron:ipc and over UDP response channels."""
+import os
 import socket
 import struct
 import threading
@@ -11,11 +12,37 @@ import shoal
 from shoal import response
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_next_port = None
+
+
 def free_port() -> int:
-    """A UDP port of 127.0.0.1 that nothing uses now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A UDP port of 127.0.0.1 that nothing holds now, below the kernel's
+    ephemeral range: a port from that range, bound and released, can go to
+    any socket bound to port 0 (a driver's) before the test binds it. Each
+    process walks its own stretch from 10000 up, starting where its pid says."""
+    global _next_port
+    first = 10000
+    span = _ephemeral_low() - first
+    if _next_port is None:
+        _next_port = (os.getpid() * 7919) % span
+    for _ in range(span):
+        port = first + _next_port
+        _next_port = (_next_port + 1) % span
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free UDP port below the ephemeral range")
 
 
 class Serving:

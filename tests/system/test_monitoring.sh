@@ -8,8 +8,28 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 OUT="$(mktemp -d /tmp/shoal-monitoring-XXXXXX)"
 trap 'cleanup; rm -rf "$OUT"' EXIT
+# A port of 127.0.0.1 (SOCK_DGRAM or SOCK_STREAM) that nothing holds now,
+# below the kernel's ephemeral range: one from that range, bound and
+# released, can go to any socket bound to port 0 before the test binds it.
 free_port() {
-  $PY -c 'import socket,sys; s=socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+  $PY - "$1" <<'PYEOF'
+import os, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+kind = getattr(socket, sys.argv[1])
+span = low - 10000
+start = (os.getpid() * 7919) % span
+for i in range(span):
+    port = 10000 + (start + i) % span
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    sys.exit("no free port below the ephemeral range")
+PYEOF
 }
 
 # The monitoring tools use the public header only (no core/src include).
