@@ -160,11 +160,10 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
 #define SHOAL_CLEAN_STREAMING_MIN (64 * 1024)
 static void zero_streaming(uint8_t *p, size_t length)
 {
-    uint8_t *end = p + length;
-    while (p < end && 0 != ((uintptr_t)p & 63))
-    {
-        *p++ = 0;
-    }
+    uint8_t *const end = p + length;
+    uint8_t *const line = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+    memset(p, 0, (size_t)(line - p)); /* up to the first line (length >= 64 KiB: line < end) */
+    p = line;
     const __m128i zero = _mm_setzero_si128();
     for (; p + 64 <= end; p += 64)
     {
