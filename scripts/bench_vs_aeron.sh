@@ -2,7 +2,8 @@
 # The standard comparison shoal vs Aeron C vs ZeroMQ, in one shoal-bench
 # invocation (same machine, same moment): IPC (exclusive and concurrent
 # publications) and UDP-loopback throughput and round trip at 32 B, 1 KiB and
-# 64 KiB, 5 runs each (median, min..max);
+# 64 KiB, 5 runs each (median, min..max), shoal's and Aeron's runs alternating
+# (shoal-bench pairs them; "run by run" is the median of the paired ratios);
 # 2,000,000 messages per throughput run (at most 256 MiB), 10,000 round trips
 # per latency run. Threads busy-poll; on 2 cores UDP starves the driver
 # threads unless `-- --yield` is given (it then applies to every scenario).
@@ -83,8 +84,14 @@ def tput(r):
         return "error" if r else "-"
     return "%.3g (%.3g..%.3g)" % (r["median_mmsgs_per_s"], r["min_mmsgs_per_s"], r["max_mmsgs_per_s"])
 
-L += ["| throughput, M msgs/s median (min..max) | size | shoal | Aeron C | ZeroMQ | shoal / Aeron | shoal / ZeroMQ |",
-      "|---|---:|---:|---:|---:|---:|---:|"]
+def paired(b, key):
+    # run by run (shoal and Aeron runs alternate): median (min..max) of the ratios of paired runs
+    q = b.get(key) if ok(b) else None
+    return "%.2fx (%.2f..%.2f)" % (q["median"], q["min"], q["max"]) if q else "-"
+
+L += ["| throughput, M msgs/s median (min..max) | size | shoal | Aeron C | ZeroMQ | shoal / Aeron | "
+      "run by run, median (min..max) | shoal / ZeroMQ |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|"]
 for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "zmq-inproc-throughput"),
                           ("ipc-throughput-concurrent", "aeron-ipc-throughput-concurrent", "zmq-inproc-throughput"),
                           ("ipc-cold-start", "aeron-ipc-cold-start", "zmq-inproc-throughput"),
@@ -93,15 +100,16 @@ for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "
         a, b, c = res.get((shoal, s)), res.get((aeron, s)), res.get((zmq, s))
         ra = "%.2fx" % (a["median_mmsgs_per_s"] / b["median_mmsgs_per_s"]) if ok(a) and ok(b) else "-"
         rz = "%.2fx" % (a["median_mmsgs_per_s"] / c["median_mmsgs_per_s"]) if ok(a) and ok(c) else "-"
-        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, tput(a), tput(b), tput(c),
-                                                                   ra, rz))
-L += ["", "| round trip, us: p50 / p99 / p99.9 (p50 min..max) | size | shoal | Aeron C | ZeroMQ | Aeron / shoal p50, p99, p99.9 |",
-      "|---|---:|---:|---:|---:|---|"]
+        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, tput(a), tput(b),
+                 tput(c), ra, paired(b, "paired_ratio_shoal_over_aeron"), rz))
+L += ["", "| round trip, us: p50 / p99 / p99.9 (p50 min..max) | size | shoal | Aeron C | ZeroMQ | "
+      "Aeron / shoal p50, p99, p99.9 | run by run p50; p99 |",
+      "|---|---:|---:|---:|---:|---|---|"]
 
 def lat(r):
     if not ok(r):
         return "error" if r else "-"
-    return "%.1f / %.1f / %.1f (%.1f..%.1f)" % (r["p50_us"], r["p99_us"], r["p99_9_us"], r["p50_min_us"],
+    return "%.3g / %.3g / %.3g (%.3g..%.3g)" % (r["p50_us"], r["p99_us"], r["p99_9_us"], r["p50_min_us"],
                                                 r["p50_max_us"])
 
 for shoal, aeron, zmq in (("ipc-rtt", "aeron-ipc-rtt", "zmq-inproc-rtt"), ("udp-rtt", "aeron-udp-rtt", "zmq-tcp-rtt")):
@@ -110,11 +118,16 @@ for shoal, aeron, zmq in (("ipc-rtt", "aeron-ipc-rtt", "zmq-inproc-rtt"), ("udp-
         q = "-"
         if ok(a) and ok(b):
             q = ", ".join("%.2fx" % (b[k] / a[k]) for k in ("p50_us", "p99_us", "p99_9_us"))
-        L.append("| %s / %s / %s | %d | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, lat(a), lat(b), lat(c), q))
+        pq = "%s; %s" % (paired(b, "paired_ratio_aeron_p50_over_shoal"), paired(b, "paired_ratio_aeron_p99_over_shoal"))
+        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, lat(a), lat(b), lat(c), q,
+                                                                     pq))
 errors = [r for r in d["results"] if r["error"]]
 if errors:
     L += ["", "Errors: " + "; ".join("%s %d B: %s" % (r["scenario"], r["size"], r["error"]) for r in errors)]
-L += ["", "Ratios > 1 mean shoal is better (throughput: shoal / other; latency: other / shoal)."]
+L += ["", "Ratios > 1 mean shoal is better (throughput: shoal / other; latency: other / shoal). " +
+      ("Shoal's and Aeron's runs alternate, so \"run by run\" pairs each shoal run with the Aeron run next to it "
+       "(cold start: Aeron's runs after shoal's)." if p.get("aeron_runs") == "alternating"
+       else "Aeron's runs followed shoal's (--sequential).")]
 open(sys.argv[2], "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF

@@ -52,5 +52,28 @@ assert a["median_mmsgs_per_s"] > 0 and a["ratio_shoal_over_aeron"] > 0, a
 assert b["transport"] == "aeron" and b["shoal_peer"] == "ipc-rtt" and b["round_trips"] == 1000, b
 assert 0 < b["p50_us"] <= b["p99_us"] <= b["max_us"] and b["ratio_aeron_p50_over_shoal"] > 0, b
 assert r["ipc-rtt"]["transport"] == "shoal" and "shoal_peer" not in r["ipc-rtt"]
+# the runs alternated: each aeron-* result carries the ratios of its runs to the shoal runs next to them
+assert d["params"]["aeron_runs"] == "alternating", d["params"]
+q = a["paired_ratio_shoal_over_aeron"]
+assert 0 < q["min"] <= q["median"] <= q["max"], q
+runs = r["ipc-throughput-exclusive"]["runs"], a["runs"]
+assert abs(q["median"] - runs[0][0] / runs[1][0]) < 1e-3 * q["median"], (q, runs)  # one run each: that run's ratio
+for k in ("paired_ratio_aeron_p50_over_shoal", "paired_ratio_aeron_p99_over_shoal"):
+    assert 0 < b[k]["min"] <= b[k]["median"] <= b[k]["max"], (k, b)
 PYEOF
-pass "shoal-bench --json: aeron-* results next to shoal's, same endpoint, with the ratios"
+pass "shoal-bench --json: aeron-* results next to shoal's, same endpoint, with the ratios, runs alternating"
+
+# ---- --sequential: the aeron-* scenario after its shoal one, no run-by-run ratio ----
+"$BUILD/shoal-bench" --runs 2 --messages 100000 --no-zmq --json --sequential \
+  ipc-throughput-exclusive aeron-ipc-throughput > "$OUT/seq.json" 2> "$OUT/err" \
+  || fail "shoal-bench --sequential: $(tail -5 "$OUT/err")"
+$PY - "$OUT/seq.json" <<'PYEOF' || fail "shoal-bench --sequential --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["params"]["aeron_runs"] == "sequential", d["params"]
+r = {x["scenario"]: x for x in d["results"]}
+a = r["aeron-ipc-throughput"]
+assert a["error"] is None and len(a["runs"]) == 2 and a["ratio_shoal_over_aeron"] > 0, a
+assert "paired_ratio_shoal_over_aeron" not in a, a
+PYEOF
+pass "shoal-bench --sequential: the runs one scenario after the other, ratio of medians only"

@@ -5,7 +5,9 @@
  * ends of the IPC and of the UDP loopback scenarios), publisher and
  * subscriber threads; each scenario runs one warm-up (not recorded) and then
  * --runs timed runs, and reports median, min and max across the runs side by
- * side with ZeroMQ peers run in the same invocation on the same machine.
+ * side with ZeroMQ peers run in the same invocation on the same machine. A
+ * shoal scenario and its Aeron mirror run alternately, run for run
+ * (bench_run_pair), unless --sequential.
  * Timed loops neither allocate nor format: buffers and histograms are made
  * before, errors are recorded as codes and formatted after the loop ends.
  * Round trips go into a log-linear histogram (tool_histogram.h); with --rate
@@ -106,6 +108,7 @@ typedef struct
     long runs, messages, samples, term_mib, max_mib, publishers, rate;
     size_t sizes[MAX_SIZES];
     int nsizes, json, csv, no_zmq, no_aeron, pin, pin_driver, yield; /* pin_driver: a role, -1 none */
+    int sequential; /* --sequential: an aeron-* scenario runs after its shoal one, not alternating with it */
     const char *note;
     const char *archive_dir; /* --archive-dir: where the archive scenarios write (else a directory of their own) */
     const char *settings[MAX_SETTINGS]; /* --set KEY=VALUE for the embedded driver */
@@ -162,6 +165,7 @@ typedef struct
     char uri[256];
     char error[320];
     int skipped; /* not a failure: the scenario cannot run at this size */
+    int paired;  /* its runs alternated with those of its Aeron pair (bench_run_pair) */
 } result_t;
 
 /* One invocation: the options, the embedded driver's client, and what the runs found. */
@@ -188,6 +192,14 @@ typedef struct
 
 /* Runs res->sc at res->size: one warm-up and opt->runs timed runs into res. */
 void bench_run_scenario(bench_t *b, result_t *res);
+/* 1 when sc's runs can alternate with its Aeron mirror's (throughput and round trip, not cold start). */
+int bench_pairable(const scenario_t *sc);
+/* A shoal scenario and its aeron-* mirror at one size, both set up at once:
+ * the warm-ups, then timed run k of one right after timed run k of the other
+ * (which goes first alternates), so that both meet the same machine: a VM's
+ * slow phase cannot fall on one side's runs only. The ratio of run k to run
+ * k is then a paired measurement (bench_report.c). */
+void bench_run_pair(bench_t *b, result_t *shoal, result_t *aeron);
 /* The same for archive-record and write-ceiling (bench_archive.c) on channel. */
 void bench_run_archive(bench_t *b, result_t *res, const char *channel);
 /* archive-replay and read-ceiling (bench_archive_replay.c) on channel. */

@@ -39,6 +39,15 @@ static int start_driver(bench_t *b, const char *dir, shoal_context_t **ctx, shoa
     return 0;
 }
 
+/* The selected aeron-* scenario that runs shoal scenario i's loops, or N_SCENARIOS. */
+static size_t mirror_of(const bench_options_t *opt, size_t i)
+{
+    for (size_t m = 0; m < N_SCENARIOS; m++)
+        if (opt->selected[m] && SCENARIOS[m].mirror && 0 == strcmp(SCENARIOS[m].mirror, SCENARIOS[i].name))
+            return m;
+    return N_SCENARIOS;
+}
+
 int main(int argc, char **argv)
 {
     bench_options_t opt;
@@ -59,16 +68,31 @@ int main(int argc, char **argv)
     int failed = 0, progress = isatty(2);
     for (int z = 0; z < opt.nsizes; z++)
     {
+        int done[MAX_SCENARIOS] = { 0 }; /* aeron-* scenarios already run with their pair at this size */
         for (size_t i = 0; i < N_SCENARIOS; i++)
         {
-            if (!opt.selected[i])
+            if (!opt.selected[i] || done[i])
                 continue;
             result_t *r = &b.results[b.nresults++];
             r->sc = &SCENARIOS[i];
             r->size = opt.sizes[z];
+            size_t m = opt.sequential || !bench_pairable(r->sc) ? N_SCENARIOS : mirror_of(&opt, i);
             if (progress)
-                fprintf(stderr, "shoal-bench: %s, %zu B ...\n", r->sc->name, r->size);
-            bench_run_scenario(&b, r);
+                fprintf(stderr, "shoal-bench: %s%s%s, %zu B ...\n", r->sc->name, m < N_SCENARIOS ? " with " : "",
+                    m < N_SCENARIOS ? SCENARIOS[m].name : "", r->size);
+            if (m < N_SCENARIOS)
+            {
+                result_t *a = &b.results[b.nresults++];
+                a->sc = &SCENARIOS[m];
+                a->size = r->size;
+                done[m] = 1;
+                bench_run_pair(&b, r, a);
+                failed |= !bench_result_ok(a) && !a->skipped;
+            }
+            else
+            {
+                bench_run_scenario(&b, r);
+            }
             failed |= !bench_result_ok(r) && !r->skipped;
         }
     }

@@ -99,6 +99,8 @@ static void usage(FILE *out)
         "  --json | --csv    machine-readable output instead of the table\n"
         "  --no-zmq          skip the ZeroMQ peer scenarios\n"
         "  --no-aeron        skip the Aeron peer scenarios\n"
+        "  --sequential      run an aeron-* scenario after its shoal scenario; by default the two are set up\n"
+        "                    together and their runs alternate, so a change in machine speed reaches both\n"
         "  --pin             pin publisher/pinger and subscriber/ponger threads to the first two CPUs\n"
         "                    (archive-record: the archive server's threads on the subscriber's CPU)\n"
         "  --pin-driver pub|sub  also pin the embedded drivers' and clients' threads (shoal's and Aeron's)\n"
@@ -179,7 +181,8 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         { "max-mib", required_argument, NULL, 'M' }, { "publishers", required_argument, NULL, 'P' },
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
         { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
-        { "no-aeron", no_argument, NULL, 'A' }, { "archive-dir", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
+        { "no-aeron", no_argument, NULL, 'A' }, { "archive-dir", required_argument, NULL, 'a' },
+        { "sequential", no_argument, NULL, 'Q' }, { NULL, 0, NULL, 0 } };
     *opt = (bench_options_t){ .runs = 5,
         .messages = 5000000,
         .samples = 100000,
@@ -215,6 +218,7 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
                 opt->pin_driver = 0 == strcmp(optarg, "pub") ? 0 : 1;
                 break;
             case 'Y': opt->yield = 1; break;
+            case 'Q': opt->sequential = 1; break;
             case 'M': opt->max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
             case 'P': opt->publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
             case 'R': opt->rate = parse_long("--rate", optarg, 1, 1000000000L); break;

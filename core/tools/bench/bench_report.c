@@ -98,6 +98,36 @@ static int aeron_ratios(const bench_t *b, const result_t *r, double v[3])
     return v[0] > 0 ? 3 : 0; /* 0: the shoal scenario did not run at this size */
 }
 
+/* An aeron-* result whose runs alternated with its shoal scenario's
+ * (bench_run_pair): the ratio of each run to its pair, as aeron_ratios
+ * orients them (throughput shoal / aeron; round trip aeron / shoal at p50
+ * (p = 0) or p99 (p = 2)), and their median, min and max. 0 when not paired. */
+static int paired_ratio(const bench_t *b, const result_t *r, int p, stat_t *out)
+{
+    *out = (stat_t){ 0, 0, 0 };
+    if (!r->paired || !bench_result_ok(r))
+        return 0;
+    for (int i = 0; i < b->nresults; i++)
+    {
+        const result_t *s = &b->results[i];
+        if (!s->paired || !bench_result_ok(s) || s->size != r->size || 0 != strcmp(s->sc->name, r->sc->mirror) ||
+            s->nruns != r->nruns)
+            continue;
+        double ratio[MAX_RUNS];
+        for (int k = 0; k < r->nruns; k++)
+        {
+            double num = K_TPUT == r->sc->kind ? s->tput[k] : r->pct[k][p];
+            double den = K_TPUT == r->sc->kind ? r->tput[k] : s->pct[k][p];
+            if (den <= 0)
+                return 0;
+            ratio[k] = num / den;
+        }
+        *out = stats(ratio, r->nruns, 1);
+        return 1;
+    }
+    return 0;
+}
+
 /* Derived figures of a result, in the order of the keys of its kind; 0 = not available. */
 static const char *TPUT_KEYS[] = { "median_mmsgs_per_s", "min_mmsgs_per_s", "max_mmsgs_per_s", "median_mb_per_s",
     "ratio_vs_zmq" };
@@ -176,6 +206,10 @@ void bench_print_table(const bench_t *b)
     printf("params  : %ld timed runs (+1 warm-up each), %ld messages per throughput run (at most %ld MiB), %ld round "
            "trips per rtt run, %s\n",
         opt->runs, opt->messages, opt->max_mib, opt->samples, opt->rate > 0 ? "paced (--rate)" : "back to back");
+    if (any_aeron(b))
+        printf("          aeron-* runs %s\n",
+            opt->sequential ? "after their shoal scenario's (--sequential)"
+                            : "alternate with their shoal scenario's, run for run (cold start: after)");
     if (opt->rate > 0)
         printf("          --rate %ld: one ping every %.2f us, latency from the intended send time\n", opt->rate,
             1e6 / (double)opt->rate);
@@ -252,11 +286,16 @@ void bench_print_table(const bench_t *b)
         if (n > 0 && !header++)
             printf("\nshoal vs aeron, same loops and size (throughput: shoal / aeron; latency: aeron / shoal at p50, "
                    "p99, p99.9; > 1 means shoal is better)\n");
+        stat_t pr;
         if (1 == n)
-            printf("  %-32s vs %-22s %7zu B: %8.2fx\n", r->sc->mirror, r->sc->name, r->size, v[0]);
+            printf("  %-32s vs %-22s %7zu B: %8.2fx", r->sc->mirror, r->sc->name, r->size, v[0]);
         else if (3 == n)
-            printf("  %-32s vs %-22s %7zu B: %8.2fx (p50) %6.2fx (p99) %6.2fx (p99.9)\n", r->sc->mirror, r->sc->name,
+            printf("  %-32s vs %-22s %7zu B: %8.2fx (p50) %6.2fx (p99) %6.2fx (p99.9)", r->sc->mirror, r->sc->name,
                 r->size, v[0], v[1], v[2]);
+        if (n > 0 && paired_ratio(b, r, 0, &pr))
+            printf("; run by run%s %.2fx (%.2f..%.2f)", 1 == n ? "" : " at p50", pr.med, pr.min, pr.max);
+        if (n > 0)
+            printf("\n");
     }
     header = 0;
     for (int i = 0; i < b->nresults; i++)
@@ -298,8 +337,10 @@ void bench_print_json(const bench_t *b)
         opt->pin && b->pin.attempts > 0 && 0 == b->pin.failures ? "true" : "false");
     jkv(NULL, "pinning", machine->pinned);
     printf(",\n \"params\": {\"runs\": %ld, \"warmup_runs\": 1, \"messages\": %ld, \"max_mib_per_run\": %ld, "
-           "\"samples\": %ld, \"term_mib\": %ld, \"zmq_hwm\": %d, \"publishers\": %ld, \"rate_per_s\": ",
-        opt->runs, opt->messages, opt->max_mib, opt->samples, opt->term_mib, ZMQ_HWM, opt->publishers);
+           "\"samples\": %ld, \"term_mib\": %ld, \"zmq_hwm\": %d, \"publishers\": %ld, \"aeron_runs\": \"%s\", "
+           "\"rate_per_s\": ",
+        opt->runs, opt->messages, opt->max_mib, opt->samples, opt->term_mib, ZMQ_HWM, opt->publishers,
+        opt->sequential ? "sequential" : "alternating");
     opt->rate > 0 ? printf("%ld", opt->rate) : printf("null");
     printf("},\n");
     jkv(" ", "zmq_note", ZMQ_NOTE);
@@ -360,6 +401,16 @@ void bench_print_json(const bench_t *b)
                     "ratio_aeron_p99_9_over_shoal" };
                 printf(", \"%s\": ", tput ? "ratio_shoal_over_aeron" : keys[k]);
                 a[k] > 0 ? printf("%.4f", a[k]) : printf("null");
+            }
+            for (int k = 0; k < (tput ? 1 : 2); k++)
+            {
+                stat_t pr;
+                if (paired_ratio(b, r, 2 * k, &pr))
+                    printf(",\n   \"%s\": {\"median\": %.4f, \"min\": %.4f, \"max\": %.4f}",
+                        tput    ? "paired_ratio_shoal_over_aeron"
+                            : k ? "paired_ratio_aeron_p99_over_shoal"
+                                : "paired_ratio_aeron_p50_over_shoal",
+                        pr.med, pr.min, pr.max);
             }
         }
         if (K_WAKE == r->sc->kind && bench_result_ok(r))
