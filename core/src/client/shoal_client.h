@@ -256,7 +256,10 @@ static inline shoal_image_list_t *shoal_subscription_load_images(shoal_subscript
     shoal_image_list_t *list = __atomic_load_n(&s->images, __ATOMIC_SEQ_CST);
     if (announce)
     {
-        s->polled_list = list;
+        if (s->polled_list != list) /* a store only when it changes: polls leave the line clean */
+        {
+            s->polled_list = list;
+        }
         if (NULL != list && list->generation != shoal_load_relaxed(&s->poller_generation))
         {
             /* Release: our earlier polls (and their views) happen before the

@@ -10,6 +10,7 @@
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_control_protocol.h"
+#include "util/shoal_alloc.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
@@ -45,6 +46,15 @@ static void answer(shoal_client_t *c, int state, int32_t type, int32_t code, con
     c->pending_error_code = code;
     c->pending_state = state;
     pthread_cond_broadcast(&c->cond);
+}
+
+/* An image list for count images: read by the poller on every poll, so on
+ * lines of its own (a neighbour written by another thread would cost the
+ * poll a cache miss). NULL when out of memory. */
+static shoal_image_list_t *new_image_list(int32_t count)
+{
+    return shoal_alloc_cache_aligned(sizeof(shoal_image_list_t) + (size_t)count * sizeof(shoal_image_t *),
+        "image list");
 }
 
 /* Publishes list as s's image list and retires the one it replaces. seq_cst:
@@ -124,7 +134,7 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     }
     shoal_image_list_t *old = s->images;
     int32_t count = NULL == old ? 0 : old->count;
-    shoal_image_list_t *list = malloc(sizeof(*list) + (size_t)(count + 1) * sizeof(shoal_image_t *));
+    shoal_image_list_t *list = new_image_list(count + 1);
     if (NULL == list)
     {
         shoal_image_delete(image);
@@ -159,7 +169,7 @@ static void on_image_unavailable(shoal_client_t *c, const uint8_t *buffer, size_
     }
     shoal_image_list_t *old = s->images;
     shoal_image_t *gone = NULL;
-    shoal_image_list_t *list = malloc(sizeof(*list) + (size_t)old->count * sizeof(shoal_image_t *));
+    shoal_image_list_t *list = new_image_list(old->count);
     if (NULL == list)
     {
         return;

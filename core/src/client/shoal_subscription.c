@@ -18,6 +18,7 @@
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
+#include "util/shoal_alloc.h"
 #include "util/shoal_array.h"
 
 void shoal_subscription_free(shoal_subscription_t *s)
@@ -82,10 +83,13 @@ int shoal_add_subscription_with_handlers(shoal_client_t *c, const char *uri, int
     {
         return -1;
     }
-    shoal_subscription_t *s = calloc(1, sizeof(*s));
+    /* Its poller reads it on every poll: on lines of its own, so that a
+     * neighbour written by another thread (the other stream of a ping-pong)
+     * cannot cost a poll a cache miss. */
+    shoal_subscription_t *s = shoal_alloc_cache_aligned(sizeof(*s), "shoal_add_subscription");
     if (NULL == s)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "shoal_add_subscription: out of memory");
+        return -1;
     }
     uint8_t buffer[sizeof(shoal_channel_command_t) + SHOAL_MAX_CHANNEL_LENGTH];
     int64_t correlation_id;
@@ -212,12 +216,17 @@ static SHOAL_ALWAYS_INLINE int poll_images(shoal_subscription_t *s, shoal_term_m
         return 0;
     }
     /* Compare and reset, not a modulo: a division on every poll is on the
-     * path from the call to the first frame load. */
-    uint32_t start = s->round_robin++;
-    if (start >= (uint32_t)count)
+     * path from the call to the first frame load. One image: nothing to
+     * rotate, and no store to the subscription on the poll's path. */
+    uint32_t start = 0;
+    if (count > 1)
     {
-        start = 0;
-        s->round_robin = 1;
+        start = s->round_robin++;
+        if (start >= (uint32_t)count)
+        {
+            start = 0;
+            s->round_robin = 1;
+        }
     }
     size_t delivered = 0;
     for (int32_t n = 0; n < count && delivered < limit; n++)
