@@ -8,8 +8,8 @@
 
 void *shoal_alloc_cache_aligned(size_t length, const char *what)
 {
-    size_t rounded = SHOAL_ALIGN(length, SHOAL_CACHE_LINE_LENGTH);
-    void *memory = aligned_alloc(SHOAL_CACHE_LINE_LENGTH, rounded);
+    size_t rounded = SHOAL_ALIGN(length, SHOAL_CACHE_PAD_LENGTH);
+    void *memory = aligned_alloc(SHOAL_CACHE_PAD_LENGTH, rounded);
     if (NULL == memory)
     {
         shoal_set_err(SHOAL_ENOMEM, "%s: out of memory", what);

@@ -227,7 +227,8 @@ void bench_ceiling_remove(const char *dir, const char *name, int files);
 int64_t bench_framed_bytes(size_t size, long count);
 
 /* ---- throughput: 1..MAX_PUB publisher threads, one subscriber thread ---- */
-/* What the subscriber writes per message sits on cache lines of its own:
+/* What the subscriber writes per message sits on cache lines of its own
+ * (128-byte pairs: the adjacent-line prefetcher moves lines in pairs):
  * sharing one with what a publisher reads per offer would make every message
  * pay a cache-line transfer between the two cores (a benchmark artefact). */
 typedef struct
@@ -243,18 +244,18 @@ typedef struct
     uint8_t *zbuf;
     int64_t t_start[MAX_PUB]; /* first offer per publisher */
     char err[256];
-    _Alignas(64) long received, bad; /* bad: out of order or wrong length */
-    uint64_t expected[MAX_PUB];      /* next sequence number per publisher */
-    int64_t t_end;                   /* last message received */
-    _Alignas(64) char pad_;
+    _Alignas(128) long received, bad; /* bad: out of order or wrong length */
+    uint64_t expected[MAX_PUB];       /* next sequence number per publisher */
+    int64_t t_end;                    /* last message received */
+    _Alignas(128) char pad_;
 } tput_t;
 
 /* One throughput run of count messages; returns msgs/s or -1 with t->err set. */
 double bench_tput_run(tput_t *t, long count);
 
 /* ---- round trip: pinger and ponger threads ---- */
-/* What one thread writes while the other spins sits on cache lines of its
- * own: the pinger records every round trip into hist, and the ponger reads
+/* What one thread writes while the other spins sits on 128-byte pairs of
+ * cache lines of its own: the pinger records every round trip into hist, and the ponger reads
  * the set-up fields and stop on each poll (sharing a line cost shoal's loop
  * a coherence miss per round trip, which the Aeron loop, with its own
  * struct, did not pay). */
@@ -268,10 +269,10 @@ typedef struct
     shoal_publication_t *ping_pub, *pong_pub;
     shoal_subscription_t *ping_sub, *pong_sub;
     void *zping, *zpong;
-    _Alignas(64) int ready, stop;
-    _Alignas(64) tool_hist_t hist; /* round trips of the current run, ns: the pinger's */
+    _Alignas(128) int ready, stop;
+    _Alignas(128) tool_hist_t hist; /* round trips of the current run, ns: the pinger's */
     char err[256];
-    _Alignas(64) char pad_;
+    _Alignas(128) char pad_;
 } rtt_t;
 
 /* One round-trip run of n samples; fills pct[5] in us (p50 p90 p99 p99.9 max); -1 with r->err set.

@@ -55,10 +55,10 @@ struct tput_s
     long count;
     int64_t t_start;
     char err[256];
-    _Alignas(64) long received, bad; /* bad: out of order or wrong length */
+    _Alignas(128) long received, bad; /* bad: out of order or wrong length */
     uint64_t expected;
     int64_t t_end;
-    _Alignas(64) char pad_;
+    _Alignas(128) char pad_;
 };
 
 struct rtt_s
@@ -68,10 +68,10 @@ struct rtt_s
     tool_hist_t *hist;
     int ready, stop, stopped;
     char err[256];
-    _Alignas(64) int got; /* pinger's */
+    _Alignas(128) int got; /* pinger's */
     uint64_t got_seq;
     size_t got_length;
-    _Alignas(64) char pad_;
+    _Alignas(128) char pad_;
 };
 
 static struct tput_s tput;
