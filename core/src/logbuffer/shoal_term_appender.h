@@ -44,6 +44,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
+#include "logbuffer/shoal_payload_copy.h"
 #include "protocol/shoal_frames.h"
 
 #define SHOAL_TERM_APPENDER_TRIPPED (-1)
@@ -112,7 +113,7 @@ static SHOAL_ALWAYS_INLINE void shoal_term_appender_write_bytes(uint8_t *term, i
     hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
     hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
     hdr->reserved_value = 0;
-    memcpy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
+    shoal_payload_copy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
     shoal_logbuffer_frame_commit(hdr, frame_length);
 }
 

@@ -41,6 +41,68 @@ static void test_unfragmented_frame_layout(void **state)
     assert_int_equal(33, test_frame(f->term, 160)->frame_header.frame_length);
 }
 
+/* The inline copy of small payloads (shoal_payload_copy.h): every length
+ * around its width switches, from and to odd addresses, and not a byte
+ * outside the destination range touched. */
+static void test_payload_copy_every_small_length(void **state)
+{
+    (void)state;
+    uint8_t src[256 + 8], dst[256 + 64];
+    for (size_t i = 0; i < sizeof(src); i++)
+    {
+        src[i] = (uint8_t)(i * 7 + 1);
+    }
+    for (size_t skew = 0; skew < 3; skew++)
+    {
+        for (size_t n = 0; n <= 200; n++)
+        {
+            memset(dst, 0xa5, sizeof(dst));
+            shoal_payload_copy(dst + 16 + skew, src + 1 + skew, n);
+            for (size_t i = 0; i < sizeof(dst); i++)
+            {
+                const bool inside = i >= 16 + skew && i < 16 + skew + n;
+                const uint8_t want = inside ? src[1 + skew + (i - 16 - skew)] : 0xa5;
+                if (dst[i] != want)
+                {
+                    fail_msg("copy of %zu bytes (skew %zu): byte %zu is 0x%02x, expected 0x%02x", n, skew, i, dst[i],
+                        want);
+                }
+            }
+        }
+    }
+}
+
+/* Offers of every length up to 100 bytes through the bytes path (the one
+ * shoal_publication_offer takes): each frame holds exactly its message, and
+ * the reader gets them back in order. */
+static void test_append_bytes_every_small_length(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t msg[128];
+    int32_t offset = 0;
+    for (size_t len = 0; len <= 100; len++)
+    {
+        test_fill(msg, len, (uint32_t)len + 1);
+        int32_t r = shoal_exclusive_term_appender_append_bytes(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+            TEST_INITIAL_TERM_ID, offset, msg, len);
+        assert_int_equal(offset + SHOAL_ALIGN((int32_t)len + 32, 32), r);
+        const shoal_data_header_t *h = test_frame(f->term, offset);
+        assert_int_equal((int32_t)len + 32, h->frame_header.frame_length);
+        if (len > 0)
+        {
+            assert_memory_equal(msg, f->term + offset + 32, len);
+        }
+        for (int32_t i = offset + 32 + (int32_t)len; i < r; i++)
+        {
+            assert_int_equal(0, f->term[i]); /* the frame's alignment padding is left as cleaned */
+        }
+        offset = r;
+    }
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(101, res.messages);
+    assert_int_equal(offset, res.offset);
+}
+
 static void test_unfragmented_append_and_read(void **state)
 {
     fixture_t *f = *state;
@@ -409,6 +471,8 @@ int main(void)
         T(test_offerv_gather_equivalence),
         T(test_exclusive_appender),
         T(test_stale_term_id_pads_and_trips),
+        T(test_append_bytes_every_small_length),
+        cmocka_unit_test(test_payload_copy_every_small_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
