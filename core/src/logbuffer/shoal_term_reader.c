@@ -46,38 +46,17 @@ int shoal_assembly_buffer_ensure(shoal_assembly_buffer_t *b, size_t length)
 
 typedef enum chain_status_en
 {
-    CHAIN_COMPLETE,   /* END found; *end_offset after it, *total payload bytes in assembly->data */
+    CHAIN_COMPLETE,   /* END found; *end_offset after it, *total payload bytes */
     CHAIN_INCOMPLETE, /* a fragment is not committed yet: retry later */
-    CHAIN_BROKEN,     /* no END: *end_offset is where the broken chain stops */
-    CHAIN_NO_MEMORY   /* the assembly buffer could not grow (SHOAL_ENOMEM set): retry later */
+    CHAIN_BROKEN      /* no END: *end_offset is where the broken chain stops */
 } chain_status_t;
 
-/* Appends the payload of the committed frame at offset (frame_length long,
- * checked to lie inside the term) to the assembly buffer, which holds
- * *bytes already. false when the buffer cannot grow. */
-static bool append_fragment(const uint8_t *term, int32_t offset, int32_t frame_length,
-    shoal_assembly_buffer_t *assembly, size_t *bytes)
-{
-    const size_t n = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
-    if (shoal_assembly_buffer_ensure(assembly, *bytes + n) < 0)
-    {
-        return false;
-    }
-    memcpy(assembly->data + *bytes, term + offset + SHOAL_DATA_HEADER_LENGTH, n);
-    *bytes += n;
-    return true;
-}
-
-/* Follows the fragments after the BEGIN frame at begin_offset (committed,
- * of length begin_length, checked by the caller), copying each committed
- * one into the assembly buffer as it is found: a message still being
- * written is copied while its publisher writes the rest, so at its END only
- * the last fragment is left to copy (copying the whole message once END was
- * committed put that copy on a round trip's path, after the publisher's).
- * A scan that stopped at a fragment not yet committed resumes there at the
- * next call: the fragments before it are committed and stay so until this
- * reader moves past them, and their payloads are already in the buffer (only
- * this message can be assembled for this reader until it is consumed). */
+/* Looks ahead over the fragments that follow the BEGIN frame at
+ * begin_offset (already committed, of length begin_length). A scan that
+ * stopped at a fragment not yet committed is resumed where it stopped (the
+ * fragments before it are committed and stay so until this reader moves past
+ * them), so a large message is not re-read from its start at every poll
+ * while its publisher is still writing it. */
 static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
     int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *total,
     uint8_t *flags_union)
@@ -91,19 +70,14 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
         offset = assembly->scan_offset;
         bytes = assembly->scan_bytes;
         flags = assembly->scan_flags;
-        assembly->scanning = false;
     }
     else
     {
-        assembly->scanning = false;
         offset = begin_offset + SHOAL_ALIGN(begin_length, SHOAL_FRAME_ALIGNMENT);
-        bytes = 0;
+        bytes = (size_t)(begin_length - SHOAL_DATA_HEADER_LENGTH);
         flags = shoal_term_frame_at(term, begin_offset)->frame_header.flags;
-        if (!append_fragment(term, begin_offset, begin_length, assembly, &bytes))
-        {
-            return CHAIN_NO_MEMORY;
-        }
     }
+    assembly->scanning = false;
 
     while (offset < term_length)
     {
@@ -124,10 +98,7 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
             *end_offset = offset;
             return CHAIN_BROKEN;
         }
-        if (!append_fragment(term, offset, frame_length, assembly, &bytes))
-        {
-            return CHAIN_NO_MEMORY; /* not resumable: the next call starts again at BEGIN */
-        }
+        bytes += (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
         flags |= f->frame_header.flags;
         offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
         if (f->frame_header.flags & SHOAL_FRAME_FLAG_END)
@@ -142,6 +113,33 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
     return CHAIN_BROKEN;
 }
 
+/* Copies the payloads of the complete chain [begin, end) into dst, which
+ * holds total bytes. The lengths are read again: a writer that changed a
+ * committed frame since the scan (only a broken or hostile one can) makes
+ * this return false instead of copying out of bounds. */
+static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *dst, size_t total)
+{
+    int32_t offset = begin;
+    size_t copied = 0;
+    while (offset < end)
+    {
+        const int32_t frame_length = shoal_load_acquire(&shoal_term_frame_at(term, offset)->frame_header.frame_length);
+        if (frame_length < SHOAL_DATA_HEADER_LENGTH || frame_length > end - offset)
+        {
+            return false;
+        }
+        const size_t bytes = (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
+        if (bytes > total - copied)
+        {
+            return false;
+        }
+        memcpy(dst + copied, term + offset + SHOAL_DATA_HEADER_LENGTH, bytes);
+        copied += bytes;
+        offset += SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+    }
+    return copied == total && offset == end;
+}
+
 shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
     int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *length,
     shoal_header_t *hdr)
@@ -150,11 +148,19 @@ shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_lengt
     uint8_t flags_union = 0;
     chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
         end_offset, &total, &flags_union);
-    if (CHAIN_INCOMPLETE == status || CHAIN_NO_MEMORY == status)
+    if (CHAIN_INCOMPLETE == status)
     {
         return SHOAL_CHAIN_READ_STOP;
     }
     if (CHAIN_BROKEN == status)
+    {
+        return SHOAL_CHAIN_READ_SKIP;
+    }
+    if (shoal_assembly_buffer_ensure(assembly, total) < 0)
+    {
+        return SHOAL_CHAIN_READ_STOP;
+    }
+    if (!assemble(term, offset, *end_offset, assembly->data, total))
     {
         return SHOAL_CHAIN_READ_SKIP;
     }

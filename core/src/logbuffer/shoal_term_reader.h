@@ -11,14 +11,13 @@
  *  - A DATA frame without BEGIN and without payload is a heartbeat:
  *    consumed silently.
  *  - A BEGIN-only frame starts a fragmented message. The reader looks ahead
- *    over the contiguous frames that follow, copying the payload of each
- *    committed one into the assembly buffer as it goes:
- *      all committed up to the END fragment -> the message is delivered
- *        once, from the assembly buffer;
+ *    over the contiguous frames that follow:
+ *      all committed up to the END fragment -> payloads are copied into the
+ *        assembly buffer and the message is delivered once;
  *      one not yet committed -> the reader stops BEFORE the BEGIN frame
  *        (nothing of it consumed; it is retried on the next call, whose
  *        look-ahead resumes at that fragment: the assembly buffer remembers
- *        how far the committed fragments go, and holds their payloads);
+ *        how far the committed fragments go);
  *      the chain is broken (a PAD, a new BEGIN, or the end of the term before
  *        END, e.g. after the driver unblocked a dead publisher) -> the broken
  *        fragments are skipped silently (padding_or_gap_skipped = true).
@@ -56,8 +55,7 @@ typedef struct shoal_assembly_buffer_stct
     size_t capacity;
     /* Where the scan of a fragmented message whose fragments are not all
      * committed yet stopped: the next read resumes there instead of
-     * re-reading the message from its BEGIN frame; data holds the payloads
-     * of the scan_bytes before it. */
+     * re-reading the message from its BEGIN frame. */
     bool scanning;
     int64_t scan_begin_position;
     int32_t scan_offset;
