@@ -77,3 +77,18 @@ assert a["error"] is None and len(a["runs"]) == 2 and a["ratio_shoal_over_aeron"
 assert "paired_ratio_shoal_over_aeron" not in a, a
 PYEOF
 pass "shoal-bench --sequential: the runs one scenario after the other, ratio of medians only"
+
+# ---- a side that cannot run does not take its pair down: the Aeron loop has one publisher thread ----
+"$BUILD/shoal-bench" --runs 2 --messages 100000 --no-zmq --json --publishers 2 \
+  ipc-throughput-concurrent aeron-ipc-throughput-concurrent > "$OUT/skip.json" 2> "$OUT/err" \
+  || fail "shoal-bench --publishers 2 with the Aeron peer: exit status $?: $(tail -5 "$OUT/err")"
+$PY - "$OUT/skip.json" <<'PYEOF' || fail "shoal-bench --publishers 2 --json with the Aeron peer"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = {x["scenario"]: x for x in d["results"]}
+s, a = r["ipc-throughput-concurrent"], r["aeron-ipc-throughput-concurrent"]
+assert s["error"] is None and len(s["runs"]) == 2 and s["median_mmsgs_per_s"] > 0, s
+assert a["error"].startswith("skipped:") and "one publisher thread" in a["error"], a
+assert "paired_ratio_shoal_over_aeron" not in a, a
+PYEOF
+pass "shoal-bench: the Aeron side skipped (--publishers 2), shoal's runs measured alone"

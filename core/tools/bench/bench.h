@@ -198,7 +198,8 @@ int bench_pairable(const scenario_t *sc);
  * the warm-ups, then timed run k of one right after timed run k of the other
  * (which goes first alternates), so that both meet the same machine: a VM's
  * slow phase cannot fall on one side's runs only. The ratio of run k to run
- * k is then a paired measurement (bench_report.c). */
+ * k is then a paired measurement (bench_report.c). A side that fails stops
+ * with its error and the other runs on alone (neither is then "paired"). */
 void bench_run_pair(bench_t *b, result_t *shoal, result_t *aeron);
 /* The same for archive-record and write-ceiling (bench_archive.c) on channel. */
 void bench_run_archive(bench_t *b, result_t *res, const char *channel);

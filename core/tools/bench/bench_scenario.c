@@ -396,7 +396,6 @@ void bench_run_pair(bench_t *b, result_t *shoal, result_t *aeron)
 {
     setup_t *s[2] = { calloc(1, sizeof(setup_t)), calloc(1, sizeof(setup_t)) };
     result_t *res[2] = { shoal, aeron };
-    shoal->paired = aeron->paired = 1;
     if (NULL == s[0] || NULL == s[1])
     {
         snprintf(shoal->error, sizeof(shoal->error), "out of memory");
@@ -405,28 +404,26 @@ void bench_run_pair(bench_t *b, result_t *shoal, result_t *aeron)
         free(s[1]);
         return;
     }
-    /* The same URI for both (a UDP port is taken by one side only, so each has its own). */
-    int ok = 0 == make_channel(b, shoal, s[0]->channel, sizeof(s[0]->channel)) &&
-        0 == make_channel(b, aeron, s[1]->channel, sizeof(s[1]->channel)) && 0 == setup_open(b, shoal, s[0]) &&
-        0 == setup_open(b, aeron, s[1]);
+    /* The same URI for both (UDP: each its own free port). */
+    int live[2];
+    for (int i = 0; i < 2; i++)
+        live[i] =
+            0 == make_channel(b, res[i], s[i]->channel, sizeof(s[i]->channel)) && 0 == setup_open(b, res[i], s[i]);
     /* Warm-ups, then the timed runs alternate, the first of each pair
      * changing from one run to the next (shoal first in even runs), so a
-     * change in the machine's speed during the scenario reaches both. */
-    for (int run = -1; ok && run < b->opt->runs; run++)
+     * change in the machine's speed during the scenario reaches both. A side
+     * that fails stops (its error says why); the other goes on alone. */
+    for (int run = -1; (live[0] || live[1]) && run < b->opt->runs; run++)
     {
-        int first = run < 0 ? 0 : run & 1;
-        ok = 0 == setup_run(b, res[first], s[first], run) && 0 == setup_run(b, res[!first], s[!first], run);
-    }
-    /* One side failing leaves the other without its pair: neither is reported as measured. */
-    for (int i = 0; i < 2 && !ok; i++)
-    {
-        if (!res[i]->error[0])
+        const int first = run < 0 ? 0 : run & 1;
+        for (int k = 0; k < 2; k++)
         {
-            snprintf(res[i]->error, sizeof(res[i]->error), "%s%s did not run: %.200s",
-                res[!i]->skipped ? "skipped: " : "", res[!i]->sc->name, res[!i]->error);
-            res[i]->skipped = res[!i]->skipped;
+            const int i = k ? !first : first;
+            live[i] = live[i] && 0 == setup_run(b, res[i], s[i], run);
         }
     }
+    /* Run-by-run ratios only when both sides ran every run. */
+    shoal->paired = aeron->paired = live[0] && live[1];
     setup_close(aeron, s[1]);
     setup_close(shoal, s[0]);
     free(s[0]);
