@@ -25,7 +25,7 @@
 
 #define TERM_LENGTH  (64 * 1024)
 #define WINDOW       (TERM_LENGTH / 2)
-#define TRIP_GAIN    (WINDOW / 8)
+#define TRIP_GAIN    (WINDOW / SHOAL_IPC_PUB_TRIP_GAIN_DIVISOR)
 #define NUM_COUNTERS 8
 
 typedef struct fixture_stct

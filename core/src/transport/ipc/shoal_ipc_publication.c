@@ -26,7 +26,7 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     pub->session_id_explicit = params->session_id_explicit;
     pub->state = SHOAL_IPC_PUB_ACTIVE;
     pub->term_window_length = params->resource.log.term_length / 2;
-    pub->trip_gain = pub->term_window_length / 8;
+    pub->trip_gain = pub->term_window_length / SHOAL_IPC_PUB_TRIP_GAIN_DIVISOR;
     int64_t start = shoal_log_buffer_producer_position(&pub->log);
     pub->trip_limit = start;
     pub->clean_position = start;
