@@ -161,11 +161,12 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
 static void zero_streaming(uint8_t *p, size_t length)
 {
     uint8_t *const end = p + length;
-    uint8_t *const line = (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+    uint8_t *const line =
+        (uint8_t *)(((uintptr_t)p + SHOAL_CACHE_LINE_LENGTH - 1) & ~(uintptr_t)(SHOAL_CACHE_LINE_LENGTH - 1));
     memset(p, 0, (size_t)(line - p)); /* up to the first line (length >= 64 KiB: line < end) */
     p = line;
     const __m128i zero = _mm_setzero_si128();
-    for (; p + 64 <= end; p += 64)
+    for (; p + SHOAL_CACHE_LINE_LENGTH <= end; p += SHOAL_CACHE_LINE_LENGTH)
     {
         _mm_stream_si128((__m128i *)p, zero);
         _mm_stream_si128((__m128i *)(p + 16), zero);

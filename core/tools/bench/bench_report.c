@@ -62,17 +62,26 @@ static int any_aeron(const bench_t *b)
     return 0;
 }
 
-/* Median msgs/s (throughput) or the median across runs of percentile column p (0 = p50, 2 = p99) in us (rtt)
- * of the result for name at size; 0 if none. */
-static double headline(const bench_t *b, const char *name, size_t size, int p)
+/* The result with figures for scenario name at size, or NULL. */
+static const result_t *find_result(const bench_t *b, const char *name, size_t size)
 {
     for (int i = 0; name && i < b->nresults; i++)
     {
         const result_t *r = &b->results[i];
         if (bench_result_ok(r) && r->size == size && 0 == strcmp(r->sc->name, name))
-            return K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med : stats(&r->pct[0][p], r->nruns, 5).med;
+            return r;
     }
-    return 0;
+    return NULL;
+}
+
+/* Median msgs/s (throughput) or the median across runs of percentile column p (0 = p50, 2 = p99) in us (rtt)
+ * of the result for name at size; 0 if none. */
+static double headline(const bench_t *b, const char *name, size_t size, int p)
+{
+    const result_t *r = find_result(b, name, size);
+    return NULL == r            ? 0
+        : K_TPUT == r->sc->kind ? stats(r->tput, r->nruns, 1).med
+                                : stats(&r->pct[0][p], r->nruns, 5).med;
 }
 
 /* An aeron-* result against the shoal scenario whose loops it runs, same size: throughput shoal / aeron
@@ -105,27 +114,20 @@ static int aeron_ratios(const bench_t *b, const result_t *r, double v[3])
 static int paired_ratio(const bench_t *b, const result_t *r, int p, stat_t *out)
 {
     *out = (stat_t){ 0, 0, 0 };
-    if (!r->paired || !bench_result_ok(r))
+    const result_t *s = r->paired && bench_result_ok(r) ? find_result(b, r->sc->mirror, r->size) : NULL;
+    if (NULL == s || !s->paired || s->nruns != r->nruns)
         return 0;
-    for (int i = 0; i < b->nresults; i++)
+    double ratio[MAX_RUNS];
+    for (int k = 0; k < r->nruns; k++)
     {
-        const result_t *s = &b->results[i];
-        if (!s->paired || !bench_result_ok(s) || s->size != r->size || 0 != strcmp(s->sc->name, r->sc->mirror) ||
-            s->nruns != r->nruns)
-            continue;
-        double ratio[MAX_RUNS];
-        for (int k = 0; k < r->nruns; k++)
-        {
-            double num = K_TPUT == r->sc->kind ? s->tput[k] : r->pct[k][p];
-            double den = K_TPUT == r->sc->kind ? r->tput[k] : s->pct[k][p];
-            if (den <= 0)
-                return 0;
-            ratio[k] = num / den;
-        }
-        *out = stats(ratio, r->nruns, 1);
-        return 1;
+        double num = K_TPUT == r->sc->kind ? s->tput[k] : r->pct[k][p];
+        double den = K_TPUT == r->sc->kind ? r->tput[k] : s->pct[k][p];
+        if (den <= 0)
+            return 0;
+        ratio[k] = num / den;
     }
-    return 0;
+    *out = stats(ratio, r->nruns, 1);
+    return 1;
 }
 
 /* Derived figures of a result, in the order of the keys of its kind; 0 = not available. */
