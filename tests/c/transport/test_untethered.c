@@ -97,6 +97,19 @@ static void on_fast(void *clientd, const uint8_t *buf, size_t len, const shoal_h
     run->fast_next = seq_of(buf) + 1;
 }
 
+/* The count of on_available calls once it passes seen, or seen after 5 s. */
+static int wait_for_available_after(slow_reader_t *r, int seen)
+{
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    int available = shoal_load_acquire(&r->available);
+    while (available == seen && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+        available = shoal_load_acquire(&r->available);
+    }
+    return available;
+}
+
 static void on_slow(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
     (void)hdr;
@@ -110,6 +123,13 @@ static void on_slow(void *clientd, const uint8_t *buf, size_t len, const shoal_h
         if (seq <= r->last_seq)
         {
             r->backward++;
+        }
+        if (available == r->available_seen)
+        {
+            /* The client conductor puts a new image in the subscription's
+             * list before it calls on_available, so this poll may read the
+             * rejoined image just ahead of its handler: wait for it. */
+            available = wait_for_available_after(r, r->available_seen);
         }
         if (available == r->available_seen)
         {
