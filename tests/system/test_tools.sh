@@ -27,7 +27,7 @@ sub=$!; PIDS+=("$sub")
 "$BUILD/basic_publisher" -d "$DIR" -s 21 -n 5000 -l 64 > /dev/null
 wait $sub || fail "ipc subscriber: $(cat "$OUT/sub")"
 "$BUILD/shoal-stat" -d "$DIR" --once --json > "$OUT/stat_ipc.json"
-$PY - "$OUT/stat_ipc.json" "$SHOALD_PID" <<'EOF' || fail "shoal-stat --json after IPC traffic"
+$PY - "$OUT/stat_ipc.json" "$SHOALD_PID" <<'EOF' || fail "shoal-stat --json after IPC traffic; the driver's error log: $("$BUILD/shoal-errors" -d "$DIR" 2>&1)"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["pid"] == int(sys.argv[2]), d["pid"]

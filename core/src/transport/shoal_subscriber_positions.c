@@ -20,6 +20,7 @@ int shoal_subscriber_positions_add(shoal_subscriber_positions_t *set, int64_t su
         .image_id = image_id,
         .counter_id = counter_id,
         .value = value,
+        .sampled = join_position,
         .tether = *tether,
         .state = SHOAL_TETHER_ACTIVE,
         .time_of_last_update_ns = now_ns,
@@ -69,7 +70,7 @@ bool shoal_subscriber_positions_any_working(const shoal_subscriber_positions_t *
 static int64_t clamped_position(shoal_subscriber_positions_t *set, shoal_subscriber_position_t *s,
     int64_t producer_position, int64_t term_length)
 {
-    const int64_t value = shoal_load_acquire(s->value);
+    const int64_t value = s->sampled;
     const int64_t lowest = producer_position - term_length;
     const int64_t clamped = value > producer_position ? producer_position : value < lowest ? lowest : value;
     if (clamped != value && !s->out_of_range)
@@ -80,6 +81,14 @@ static int64_t clamped_position(shoal_subscriber_positions_t *set, shoal_subscri
     }
     s->out_of_range = clamped != value;
     return clamped;
+}
+
+void shoal_subscriber_positions_sample(shoal_subscriber_positions_t *set)
+{
+    for (int32_t i = 0; i < set->count; i++)
+    {
+        set->items[i].sampled = shoal_load_acquire(set->items[i].value);
+    }
 }
 
 bool shoal_subscriber_positions_bounds(shoal_subscriber_positions_t *set, int64_t producer_position,

@@ -54,6 +54,7 @@ typedef struct shoal_subscriber_position_stct
     int64_t image_id;
     int32_t counter_id;
     int64_t *value;
+    int64_t sampled;   /* value at the last shoal_subscriber_positions_sample */
     bool out_of_range; /* its last value was clamped */
     shoal_tether_params_t tether;
     shoal_tether_state_t state;
@@ -84,9 +85,16 @@ void shoal_subscriber_positions_close(shoal_subscriber_positions_t *set);
 
 /* Whether any subscriber counts in the publisher limit (not RESTING). */
 bool shoal_subscriber_positions_any_working(const shoal_subscriber_positions_t *set);
-/* Slowest and furthest position of the subscribers not RESTING, each value
- * clamped to [producer - term_length, producer]; false (min, max untouched)
- * when there are none. */
+/* Reads every subscriber's position. Call it before reading the producer
+ * position that bounds checks them against: a subscriber may read on between
+ * the two reads, and only a position read first is sure to be at or behind
+ * the producer position read after it (a subscriber reads only what was
+ * published). The other order made honest subscribers look "beyond what was
+ * published" and logged errors against them. */
+void shoal_subscriber_positions_sample(shoal_subscriber_positions_t *set);
+/* Slowest and furthest position of the subscribers not RESTING, as sampled,
+ * each clamped to [producer - term_length, producer]; false (min, max
+ * untouched) when there are none. */
 bool shoal_subscriber_positions_bounds(shoal_subscriber_positions_t *set, int64_t producer_position,
     int64_t term_length, int64_t *min, int64_t *max);
 /* Whether any clamped value was read by the last bounds call. */

@@ -1,6 +1,6 @@
 /*
  * The driver's side of an IPC stream moves the publisher limit in steps of
- * an eighth of the window (and cleans the log then), reported as work, which
+ * a quarter of the window (and cleans the log then), reported as work, which
  * keeps the conductor from idling; a publisher past half its window gets
  * every step the subscriber takes, but that is not reported as work. A
  * conductor that reported work at every step a subscriber took never idled,

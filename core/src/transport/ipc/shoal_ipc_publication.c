@@ -114,6 +114,7 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         return work;
     }
 
+    shoal_subscriber_positions_sample(&pub->subscribers);
     int64_t producer_position = shoal_log_buffer_producer_position(&pub->log);
     shoal_store_release(pub->resource.pub_pos, producer_position);
 

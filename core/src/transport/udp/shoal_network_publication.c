@@ -589,6 +589,7 @@ static void enter_linger(shoal_network_publication_t *pub, int64_t now_ns)
 int shoal_network_publication_on_tick(shoal_network_publication_t *pub, int64_t now_ns, int64_t *unblocked_counter)
 {
     int work = 0;
+    shoal_subscriber_positions_sample(&pub->spies);
     int64_t producer = shoal_log_buffer_producer_position(&pub->log);
     int64_t snd_pos = shoal_load_acquire(pub->snd_pos);
     shoal_store_release(pub->resource.pub_pos, producer);
