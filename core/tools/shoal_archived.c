@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "shoal/shoal_archive.h"
+#include "tool_settings.h"
 #include "tool_signal.h"
 
 static void usage(FILE *out)
@@ -37,23 +38,6 @@ static void usage(FILE *out)
         "  ARCHIVE_MESSAGE_TIMEOUT_MS  (10000)\n"
         "Exit status: 0 after a clean stop, 1 when the server cannot start or loses its\n"
         "driver, 2 for bad usage, 3 when another server has the archive directory.\n");
-}
-
-static int set_option(shoal_context_t *ctx, char *key_value)
-{
-    char *eq = strchr(key_value, '=');
-    if (NULL == eq)
-    {
-        fprintf(stderr, "shoal-archived: --set expects KEY=VALUE, got '%s'\n", key_value);
-        return -1;
-    }
-    *eq = '\0';
-    if (shoal_context_set(ctx, key_value, eq + 1) < 0)
-    {
-        fprintf(stderr, "shoal-archived: %s\n", shoal_errmsg());
-        return -1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -84,7 +68,7 @@ int main(int argc, char **argv)
                     status = 2;
                 }
                 break;
-            case 's': status = set_option(ctx, optarg) < 0 ? 2 : -1; break;
+            case 's': status = tool_context_set(ctx, "shoal-archived", optarg) < 0 ? 2 : -1; break;
             case 'q': quiet = 1; break;
             case 'V':
                 printf("shoal-archived %s\n", shoal_version());

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shoal/shoal.h"
+#include "tool_settings.h"
 #include "tool_signal.h"
 
 static void usage(FILE *out)
@@ -70,18 +71,12 @@ int main(int argc, char **argv)
             case 'd': rc = shoal_context_set_dir(ctx, optarg); break;
             case 'i': rc = shoal_context_set(ctx, "IDLE_STRATEGY", optarg); break;
             case 's':
-            {
-                char *eq = strchr(optarg, '=');
-                if (NULL == eq)
+                if (tool_context_set(ctx, "shoald", optarg) < 0)
                 {
-                    fprintf(stderr, "shoald: --set expects KEY=VALUE, got '%s'\n", optarg);
                     shoal_context_close(ctx);
                     return 2;
                 }
-                *eq = '\0';
-                rc = shoal_context_set(ctx, optarg, eq + 1);
                 break;
-            }
             case 'q': quiet = 1; break;
             case 'V':
                 printf("shoald %s\n", shoal_version());
