@@ -11,6 +11,9 @@ set +e
 [ "$rc" = 2 ] || fail "no --archive-dir: exit $rc, not 2"
 "$BUILD/shoal-archived" --archive-dir "$ARCHIVE" --set ARCHIVE_FSYNC=always > /dev/null 2>&1; rc=$?
 [ "$rc" = 2 ] || fail "bad setting: exit $rc, not 2"
+err=$("$BUILD/shoal-archived" --archive-dir "$ARCHIVE" --set ARCHIVE_FSYNC 2>&1 >/dev/null); rc=$?
+[ "$rc" = 2 ] || fail "--set without '=': exit $rc, not 2"
+grep -q "shoal-archived: --set expects KEY=VALUE" <<<"$err" || fail "--set without '=': $err"
 err=$("$BUILD/shoal-archived" --dir "$DIR" --archive-dir "$ARCHIVE" 2>&1 >/dev/null); rc=$?
 set -e
 [ "$rc" = 1 ] || fail "no driver: exit $rc, not 1"

@@ -12,8 +12,10 @@ for k in $keys; do grep -qw "$k" <<<"$("$BUILD/shoald" --help)" || fail "shoald 
 pass "shoald --help"
 if "$BUILD/shoald" --set NOPE=1 2>/tmp/shoald_err_$$; then fail "bad setting accepted"; fi
 grep -q "NOPE" /tmp/shoald_err_$$ || fail "bad setting error does not name the key"
+err=$("$BUILD/shoald" --set NOPE 2>&1 >/dev/null) && fail "--set without '=' accepted"
+grep -q "expects KEY=VALUE, got 'NOPE'" <<<"$err" || fail "--set without '=': $err"
 rm -f /tmp/shoald_err_$$
-pass "shoald rejects an unknown setting, naming it"
+pass "shoald rejects an unknown setting, naming it, and a --set without '='"
 
 start_shoald --set IPC_TERM_LENGTH=256k --set CLIENT_LIVENESS_TIMEOUT_MS=1000
 [ "$(stat -c %a "$DIR")" = 700 ] || fail "dir mode $(stat -c %a "$DIR")"
