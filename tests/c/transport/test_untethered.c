@@ -314,7 +314,9 @@ static void test_untethered_ipc_subscriber_is_dropped_and_rejoins(void **state)
     shoal_test_env_t env;
     const char *const settings[] = { "IPC_TERM_LENGTH", "64k", NULL };
     assert_int_equal(0, udp_test_env_start(&env, "untethered-ipc", settings));
-    run_t run;
+    /* Static: a failed assert leaves this test's client running, and its
+     * image handlers keep a pointer into run (no stack frame reused). */
+    static run_t run;
     run_scenario(&run, &env, "aeron:ipc", "aeron:ipc",
         "aeron:ipc?tether=false|untethered-window-limit-timeout=200ms|untethered-resting-timeout=200ms");
     check_untethered(&run, &env, "ipc");
@@ -338,7 +340,9 @@ static void test_untethered_spy_is_dropped_and_rejoins(void **state)
         port);
     udp_test_uri(fast_channel, sizeof(fast_channel), "aeron-spy:aeron:udp?endpoint=127.0.0.1:%d", port);
     udp_test_uri(slow_channel, sizeof(slow_channel), "aeron-spy:aeron:udp?endpoint=127.0.0.1:%d|tether=false", port);
-    run_t run;
+    /* Static: a failed assert leaves this test's client running, and its
+     * image handlers keep a pointer into run (no stack frame reused). */
+    static run_t run;
     run_scenario(&run, &env, pub_channel, fast_channel, slow_channel);
     check_untethered(&run, &env, "spy");
     close_scenario(&run);
@@ -352,7 +356,9 @@ static void test_tethered_slow_subscriber_holds_the_publisher(void **state)
     const char *const settings[] = { "IPC_TERM_LENGTH", "64k", "UNTETHERED_WINDOW_LIMIT_TIMEOUT_MS", "200",
         "UNTETHERED_RESTING_TIMEOUT_MS", "200", NULL };
     assert_int_equal(0, udp_test_env_start(&env, "tethered-ipc", settings));
-    run_t run;
+    /* Static: a failed assert leaves this test's client running, and its
+     * image handlers keep a pointer into run (no stack frame reused). */
+    static run_t run;
     /* The same reader, tethered (the default): never dropped, so the
      * publisher goes at its pace and waits for it as long as it sleeps. */
     run_scenario(&run, &env, "aeron:ipc", "aeron:ipc", "aeron:ipc");
