@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     meta->term_length = term_length;
     meta->default_frame_header_length = SHOAL_DATA_HEADER_LENGTH;
     memcpy(meta->default_frame_header, content, content_length < SHOAL_DATA_HEADER_LENGTH ? content_length : 0);
-    (void)shoal_term_unblocker_unblock(meta, term, term_length, start, tail, term_id);
+    (void)shoal_term_unblocker_unblock(meta, term, term_length, start, tail, term_id, 0 != (which & 4));
     shoal_assembly_buffer_t again = { NULL, 0 };
     (void)shoal_term_read_messages(term, start, term_length, 0, 1000, on_message, &state, &again);
     shoal_assembly_buffer_close(&again);

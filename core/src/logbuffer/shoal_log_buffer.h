@@ -27,6 +27,13 @@ typedef struct shoal_log_buffer_stct
     size_t position_bits_to_shift;
     uint8_t *mapped; /* NULL: not mapped */
     size_t mapped_length;
+    /* Its one writer zeroes the length word after its tail before moving it
+     * (an exclusive publication: shoal_exclusive_term_appender_zero_next):
+     * cleaning zeroes only each term's first word, and a reader blocked by
+     * a claim never committed is unblocked up to the tail, not by scanning
+     * for zeroes (past the tail is last lap's data). Driver side; set at
+     * creation. */
+    bool writer_zeroes;
 } shoal_log_buffer_t;
 
 typedef struct shoal_log_buffer_params_stct
@@ -73,7 +80,8 @@ static inline int64_t shoal_log_buffer_producer_position(const shoal_log_buffer_
 
 /* Zeroes the log from *clean_position up to position, a term-bounded chunk
  * at a time (shoal_term_clean: the first word of a chunk last, with
- * release), and moves *clean_position there. A target more than the whole
+ * release), and moves *clean_position there; a writer_zeroes log only has
+ * the first word of each term it passes zeroed (release). A target more than the whole
  * log ahead can only come from a counter a client wrote: everything in
  * between would be zeroed several times over, so it starts a log length
  * behind the target. Returns the chunks zeroed. */

@@ -181,6 +181,13 @@ static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id
         hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
         hdr->reserved_value = reserved_value;
         iov_copy(term + offset + SHOAL_DATA_HEADER_LENGTH, bytes, iov, iovcnt, &idx, &off);
+        if (remaining > 0)
+        {
+            /* A reader following the chain reads the next fragment's length
+             * once this one is committed: in a log that is not cleaned
+             * (writer_zeroes) it holds last lap's bytes until then. */
+            shoal_store_relaxed((int32_t *)(term + offset + aligned_length), 0);
+        }
         term_appender_frame_commit(hdr, frame_length);
 
         flags = 0;
@@ -254,6 +261,7 @@ static inline int64_t exclusive_claim(uint8_t *term, int64_t *tail_counter, int3
 {
     const int64_t resulting_offset = (int64_t)term_offset + aligned_length;
 
+    shoal_exclusive_term_appender_zero_next(term, term_length, resulting_offset);
     shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
     if (resulting_offset > term_length)
     {

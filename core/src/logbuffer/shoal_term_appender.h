@@ -98,6 +98,23 @@ static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *ter
     return hdr;
 }
 
+/* An exclusive writer is the only one in its log, so it keeps the frame
+ * after its tail readable as "not yet written" itself: before the tail moves
+ * to next_offset, the length word there is zeroed (the line the writer fills
+ * next anyway). Readers, a subscriber joining at the tail, and the driver's
+ * unblocker then never meet what the log held a lap ago, and an exclusive
+ * IPC log needs no cleaning but the first word of each term (the driver's,
+ * shoal_log_buffer_t.writer_zeroes). A tail at or past the term end leaves
+ * the next term's first word to the driver. */
+static SHOAL_ALWAYS_INLINE void shoal_exclusive_term_appender_zero_next(uint8_t *term, int32_t term_length,
+    int64_t next_offset)
+{
+    if (SHOAL_LIKELY(next_offset < term_length))
+    {
+        shoal_store_relaxed((int32_t *)(term + next_offset), 0);
+    }
+}
+
 /* Pads the term from term_offset to its end (a PAD frame, when the exclusive
  * writer's claim crossed it): SHOAL_TERM_APPENDER_TRIPPED. */
 int32_t shoal_exclusive_term_appender_pad_end(uint8_t *term, int32_t term_length, int32_t term_offset, int32_t term_id,
@@ -134,6 +151,7 @@ static SHOAL_ALWAYS_INLINE int32_t shoal_exclusive_term_appender_append_bytes(ui
 {
     const int64_t resulting_offset =
         (int64_t)term_offset + SHOAL_ALIGN((int32_t)length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
+    shoal_exclusive_term_appender_zero_next(term, term_length, resulting_offset);
     shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
     if (SHOAL_UNLIKELY(resulting_offset > term_length))
     {

@@ -5,6 +5,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
+#include "logbuffer/shoal_term_appender.h"
 #include "protocol/shoal_frames.h"
 #include "util/shoal_error.h"
 
@@ -54,8 +55,8 @@ int shoal_term_block_check(const uint8_t *frames, size_t length, int32_t term_id
     return 0;
 }
 
-int32_t shoal_term_block_append(uint8_t *term, int64_t *tail_counter, int32_t term_id, int32_t term_offset,
-    const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id)
+int32_t shoal_term_block_append(uint8_t *term, int32_t term_length, int64_t *tail_counter, int32_t term_id,
+    int32_t term_offset, const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id)
 {
     uint8_t *dst = term + term_offset;
     shoal_logbuffer_tsan_before_write(term, term_id);
@@ -72,6 +73,7 @@ int32_t shoal_term_block_append(uint8_t *term, int64_t *tail_counter, int32_t te
         at += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
     }
     const int32_t end = term_offset + (int32_t)length;
+    shoal_exclusive_term_appender_zero_next(term, term_length, end);
     shoal_store_release(tail_counter, shoal_logbuffer_pack_tail(term_id, end));
     shoal_logbuffer_frame_commit((shoal_data_header_t *)dst, first_length);
     return end;

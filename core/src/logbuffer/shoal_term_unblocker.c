@@ -77,7 +77,7 @@ static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_lengt
 }
 
 shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
-    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id)
+    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool writer_zeroes)
 {
     shoal_unblock_status_t status = SHOAL_UNBLOCK_NO_ACTION;
 
@@ -109,6 +109,18 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
         unblocker_reset_header(meta, term, blocked_offset, term_id, claimed > to_end ? to_end : (int32_t)claimed);
         status = SHOAL_UNBLOCK_UNBLOCKED;
     }
+    else if (0 == frame_length && writer_zeroes)
+    {
+        /* The one writer moved its tail and has not written the header yet:
+         * nothing after it can be committed, so (as a scan that finds only
+         * zeroes up to the tail) it is left to finish, unless its claim
+         * crossed the end of the term, where it owed the term its padding. */
+        if (tail_offset == term_length && 0 == shoal_load_acquire((int32_t *)(term + blocked_offset)))
+        {
+            unblocker_reset_header(meta, term, blocked_offset, term_id, term_length - blocked_offset);
+            status = SHOAL_UNBLOCK_UNBLOCKED_TO_END;
+        }
+    }
     else if (0 == frame_length)
     {
         int32_t current_offset = blocked_offset + SHOAL_FRAME_ALIGNMENT;
@@ -137,16 +149,15 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
                 status = SHOAL_UNBLOCK_UNBLOCKED_TO_END;
             }
         }
-
-        if (SHOAL_UNBLOCK_UNBLOCKED_TO_END == status)
-        {
-            /* The writer that tripped died before rotating: do it for it
-             * (a no-op if the log already moved on). */
-            const int32_t term_count = shoal_logbuffer_compute_term_count(term_id, meta->initial_term_id);
-            shoal_logbuffer_rotate_log(meta, term_count, term_id);
-        }
     }
 
+    if (SHOAL_UNBLOCK_UNBLOCKED_TO_END == status)
+    {
+        /* The writer that tripped died before rotating: do it for it
+         * (a no-op if the log already moved on). */
+        const int32_t term_count = shoal_logbuffer_compute_term_count(term_id, meta->initial_term_id);
+        shoal_logbuffer_rotate_log(meta, term_count, term_id);
+    }
     return status;
 }
 

@@ -58,7 +58,8 @@ static void unblocker_clamps_corrupt_claim(void **state)
     int32_t claimed = INT32_MIN;
     memcpy(term + 4096, &claimed, sizeof(claimed));
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(log.meta, term, TEST_TERM_LENGTH, 4096, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(log.meta, term, TEST_TERM_LENGTH, 4096, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID,
+            false));
     const shoal_data_header_t *h = (const shoal_data_header_t *)(term + 4096);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, h->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - 4096, h->frame_header.frame_length);

@@ -38,7 +38,8 @@ static void test_negative_length_becomes_padding(void **state)
     assert_int_equal(e0, res.offset);
 
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     const shoal_data_header_t *h = test_frame(f->term, e0);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, h->frame_header.type);
     assert_int_equal(e1 - e0, SHOAL_ALIGN(h->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -67,7 +68,8 @@ static void test_zero_gap_padded_up_to_next_frame(void **state)
     assert_int_equal(e0, res.offset);
 
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
 
@@ -82,7 +84,8 @@ static void test_zero_gap_up_to_tail_is_left_alone(void **state)
     int32_t e0 = append(f, 100);
     shoal_get_and_add(f->tail, (int64_t)256); /* claimed, nothing after it yet */
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
 }
 
@@ -91,7 +94,8 @@ static void test_committed_frame_is_no_action(void **state)
     fixture_t *f = *state;
     append(f, 100);
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(132, test_frame(f->term, 0)->frame_header.frame_length);
 }
 
@@ -129,7 +133,8 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
     assert_int_equal(e0, res.offset); /* waits at the committed BEGIN */
 
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, e0)->frame_header.type);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(f3 - f2, SHOAL_ALIGN(test_frame(f->term, f2)->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -142,7 +147,8 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
 
     /* The next unblock pads that gap up to the next writer's frame. */
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     res = read_all(f, res.offset);
     assert_int_equal(1, res.messages);
     assert_int_equal(200, f->sink.lengths[1]);
@@ -163,7 +169,8 @@ static void test_fragmented_message_cut_after_begin_is_unblocked(void **state)
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e0, res.offset);
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(end - f2, test_frame(f->term, f2)->frame_header.frame_length);
 
@@ -182,14 +189,15 @@ static void test_complete_or_open_fragmented_message_is_no_action(void **state)
     int32_t f2, f3;
     int32_t end = append_three_fragments(f, &f2, &f3);
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
 
     int32_t g2, g3;
     int32_t open_end = append_three_fragments(f, &g2, &g3);
     memset(f->term + g2, 0, (size_t)(open_end - g2));
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f),
-            TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(0, test_frame(f->term, g2)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, f2)->frame_header.type);
 }
@@ -210,7 +218,8 @@ static void test_end_of_term_pads_and_rotates(void **state)
     assert_int_equal(e, res.offset);
 
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e)->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - e, test_frame(f->term, e)->frame_header.frame_length);
 
@@ -233,8 +242,67 @@ static void test_end_of_term_after_rotation_is_harmless(void **state)
     assert_true(shoal_logbuffer_rotate_log(f->log.meta, 1, TEST_INITIAL_TERM_ID + 1)); /* and once more */
 
     assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID));
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID,
+            false));
     assert_int_equal(2, shoal_logbuffer_active_term_count(f->log.meta)); /* not rotated again */
+}
+
+/* An exclusive writer over last lap's bytes (a log that is not cleaned):
+ * each append zeroes the length word after its tail before moving the tail,
+ * each fragment's commit comes after the next fragment's word is zeroed, and
+ * a reader then reads every message and stops at the tail, never at last
+ * lap's frames. */
+static void test_exclusive_writer_zeroes_after_its_tail(void **state)
+{
+    fixture_t *f = *state;
+    memset(f->term, 0x11, TEST_TERM_LENGTH); /* a positive "length" everywhere */
+    uint8_t msg[3000];
+    test_fill(msg, sizeof(msg), 7);
+    int32_t offset = 0;
+    const size_t lengths[] = { 10, 100, 3000, 33, 0 };
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++)
+    {
+        const shoal_iovec_t iov = { msg, lengths[i] };
+        const int32_t end = lengths[i] > TEST_MAX_PAYLOAD
+            ? shoal_exclusive_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                  TEST_INITIAL_TERM_ID, offset, &iov, 1, lengths[i], TEST_MAX_PAYLOAD, 0)
+            : shoal_exclusive_term_appender_append_bytes(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                  TEST_INITIAL_TERM_ID, offset, msg, lengths[i]);
+        assert_true(end > offset);
+        assert_int_equal(0, test_frame(f->term, end)->frame_header.frame_length);
+        assert_int_equal(end, tail_offset(f));
+        offset = end;
+    }
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(5, res.messages);
+    assert_int_equal(offset, res.offset);
+    assert_int_equal(3000, f->sink.lengths[2]);
+    assert_memory_equal(msg, f->sink.data[2], 3000);
+}
+
+/* In a writer_zeroes log the bytes between a header never written and the
+ * tail are last lap's: the unblocker does not scan them for zeroes. Its one
+ * writer is between its tail and its header (NO_ACTION), unless that claim
+ * crossed the term end (the rest of the term is padded, the log rotated). */
+static void test_writer_zeroes_log_is_unblocked_only_at_the_term_end(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    memset(f->term + e0 + 4, 0x22, 4096); /* last lap: what a scan would take for frames */
+    shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, e0 + 1024));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            true));
+    assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
+
+    /* The claim crossed the end of the term: padded to it, and rotated. */
+    shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, TEST_TERM_LENGTH + 64));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
+        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
+            true));
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
+    assert_int_equal(TEST_TERM_LENGTH - e0, test_frame(f->term, e0)->frame_header.frame_length);
+    assert_int_equal(1, shoal_logbuffer_active_term_count(f->log.meta));
 }
 
 static void test_clean_and_scan_for_gap(void **state)
@@ -300,6 +368,8 @@ int main(void)
         T(test_complete_or_open_fragmented_message_is_no_action),
         T(test_end_of_term_pads_and_rotates),
         T(test_end_of_term_after_rotation_is_harmless),
+        T(test_exclusive_writer_zeroes_after_its_tail),
+        T(test_writer_zeroes_log_is_unblocked_only_at_the_term_end),
         T(test_clean_and_scan_for_gap),
         cmocka_unit_test(test_clean_zeroes_exactly_the_range),
     };

@@ -23,6 +23,8 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
         free(pub);
         return -1;
     }
+    /* An exclusive publication is its log's one writer (see writer_zeroes). */
+    pub->log.writer_zeroes = params->resource.exclusive;
     pub->session_id_explicit = params->session_id_explicit;
     pub->state = SHOAL_IPC_PUB_ACTIVE;
     pub->term_window_length = params->resource.log.term_length / 2;

@@ -1,0 +1,236 @@
+/*
+ * An exclusive IPC publication's log is not cleaned by the driver (only
+ * each term's first word): its one writer zeroes the length word after its
+ * tail, and before each fragment's commit the next fragment's, so a reader
+ * never takes last lap's bytes for a frame. Here a publisher thread laps a
+ * 64 KiB-term log hundreds of times with messages of random sizes (one frame
+ * up to several fragments) by offer, offerv and try_claim, while one
+ * subscriber reads from the start and another joins half way: every message
+ * must arrive whole, intact and in order, and the late one must start at a
+ * message boundary and miss nothing after it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include "../shoal_test_support.h"
+#include "concurrent/shoal_atomic.h"
+
+#define STREAM_ID   4501
+#define MESSAGES    40000
+#define MAX_LENGTH  6000 /* up to 5 fragments of a 1408-byte mtu; the term's limit is 8 KiB */
+#define HEADER_SIZE 12   /* u64 seq, u32 length */
+
+typedef struct reader_stct
+{
+    int64_t next_seq; /* -1: nothing read yet (a late joiner starts anywhere) */
+    int64_t messages;
+    int64_t bad;
+    char first_error[160];
+} reader_t;
+
+typedef struct run_stct
+{
+    shoal_publication_t *pub;
+    int64_t published;
+    int failed;
+    int stop; /* the reader gave up: back pressure will not end */
+} run_t;
+
+static uint64_t next_random(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+static uint8_t pattern(uint64_t seq, size_t i)
+{
+    return (uint8_t)(seq * 31 + i * 7 + 1);
+}
+
+static size_t length_of(uint64_t seq)
+{
+    uint64_t s = seq * 0x9E3779B97F4A7C15ULL + 1;
+    return HEADER_SIZE + (size_t)(next_random(&s) % (MAX_LENGTH - HEADER_SIZE));
+}
+
+static void fill(uint8_t *buf, uint64_t seq, size_t length)
+{
+    uint32_t len32 = (uint32_t)length;
+    memcpy(buf, &seq, sizeof(seq));
+    memcpy(buf + 8, &len32, sizeof(len32));
+    for (size_t i = HEADER_SIZE; i < length; i++)
+    {
+        buf[i] = pattern(seq, i);
+    }
+}
+
+/* Retries while back pressured; false on any other refusal. */
+static bool publish(run_t *run, uint64_t seq, uint8_t *buf, uint64_t *rng)
+{
+    shoal_publication_t *pub = run->pub;
+    const size_t length = length_of(seq);
+    fill(buf, seq, length);
+    const int how = (int)(next_random(rng) % 3);
+    for (;;)
+    {
+        int64_t r;
+        if (0 == how || length > shoal_publication_max_payload_length(pub))
+        {
+            r = shoal_publication_offer(pub, buf, length);
+        }
+        else if (1 == how)
+        {
+            shoal_iovec_t iov[2] = { { buf, HEADER_SIZE }, { buf + HEADER_SIZE, length - HEADER_SIZE } };
+            r = shoal_publication_offerv(pub, iov, 2);
+        }
+        else
+        {
+            shoal_claim_t claim;
+            r = shoal_publication_try_claim(pub, length, &claim);
+            if (r > 0)
+            {
+                memcpy(claim.data, buf, length);
+                if (shoal_claim_commit(&claim) < 0)
+                {
+                    return false;
+                }
+            }
+        }
+        if (r > 0)
+        {
+            return true;
+        }
+        if ((SHOAL_BACK_PRESSURED != r && SHOAL_ADMIN_ACTION != r) || shoal_load_acquire(&run->stop))
+        {
+            return false;
+        }
+        sched_yield();
+    }
+}
+
+static void *publisher(void *arg)
+{
+    run_t *run = arg;
+    uint8_t *buf = malloc(MAX_LENGTH);
+    uint64_t rng = 0x5eed;
+    for (uint64_t seq = 0; seq < MESSAGES; seq++)
+    {
+        if (!publish(run, seq, buf, &rng))
+        {
+            shoal_store_release(&run->failed, 1);
+            break;
+        }
+        shoal_store_release(&run->published, (int64_t)seq + 1);
+    }
+    free(buf);
+    return NULL;
+}
+
+static void on_message(void *clientd, const uint8_t *msg, size_t len, const shoal_header_t *hdr)
+{
+    (void)hdr;
+    reader_t *r = clientd;
+    uint64_t seq = UINT64_MAX;
+    uint32_t declared = 0;
+    if (len >= HEADER_SIZE)
+    {
+        memcpy(&seq, msg, sizeof(seq));
+        memcpy(&declared, msg + 8, sizeof(declared));
+    }
+    bool ok = len >= HEADER_SIZE && declared == len && len == length_of(seq) &&
+        (r->next_seq < 0 || (int64_t)seq == r->next_seq);
+    for (size_t i = HEADER_SIZE; ok && i < len; i++)
+    {
+        ok = msg[i] == pattern(seq, i);
+    }
+    if (!ok)
+    {
+        if (0 == r->bad)
+        {
+            snprintf(r->first_error, sizeof(r->first_error),
+                "message %lld: %zu bytes, seq %llu (expected %lld), declared length %u", (long long)r->messages, len,
+                (unsigned long long)seq, (long long)r->next_seq, declared);
+        }
+        r->bad++;
+    }
+    r->next_seq = (int64_t)seq + 1;
+    r->messages++;
+}
+
+static void test_laps_of_an_uncleaned_log_read_intact(void **state)
+{
+    (void)state;
+    shoal_test_env_t env;
+    const char *const settings[] = { "IPC_TERM_LENGTH", "64k", NULL };
+    assert_int_equal(0, shoal_test_env_start_settings(&env, "exclusive-laps", SHOAL_TEST_ENV_DEFAULTS, settings));
+    shoal_subscription_t *first, *late = NULL;
+    run_t run = { 0 };
+    assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", STREAM_ID, &first));
+    assert_int_equal(0, shoal_add_exclusive_publication(env.client, "aeron:ipc", STREAM_ID, &run.pub));
+    assert_int_equal(0, shoal_test_wait_connected(run.pub));
+    assert_int_equal(0, shoal_test_wait_images(first, 1, 5000));
+
+    reader_t from_start = { .next_seq = 0 };
+    reader_t joiner = { .next_seq = -1 };
+    pthread_t thread;
+    assert_int_equal(0, pthread_create(&thread, NULL, publisher, &run));
+    const int64_t deadline = shoal_test_now_ms() + 60000;
+    while (from_start.messages < MESSAGES && !shoal_load_acquire(&run.failed) && shoal_test_now_ms() < deadline)
+    {
+        int n = shoal_subscription_poll(first, on_message, &from_start, 64);
+        if (NULL == late && shoal_load_acquire(&run.published) >= MESSAGES / 2)
+        {
+            assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", STREAM_ID, &late));
+        }
+        if (NULL != late)
+        {
+            n += shoal_subscription_poll(late, on_message, &joiner, 64);
+        }
+        if (0 == n)
+        {
+            sched_yield();
+        }
+    }
+    /* The late subscriber reads on to the end of what was published. */
+    while (NULL != late && joiner.next_seq != MESSAGES && shoal_test_now_ms() < deadline)
+    {
+        if (0 == shoal_subscription_poll(late, on_message, &joiner, 64))
+        {
+            sched_yield();
+        }
+    }
+    shoal_store_release(&run.stop, 1);
+    pthread_join(thread, NULL);
+    printf("exclusive laps: %lld messages read from the start (%lld bad%s%s), %lld by the late subscriber from seq "
+           "%lld (%lld bad%s%s)\n",
+        (long long)from_start.messages, (long long)from_start.bad, from_start.bad ? ": " : "", from_start.first_error,
+        (long long)joiner.messages, (long long)(joiner.next_seq - joiner.messages), (long long)joiner.bad,
+        joiner.bad ? ": " : "", joiner.first_error);
+    assert_false(shoal_load_acquire(&run.failed));
+    assert_int_equal(MESSAGES, from_start.messages);
+    assert_int_equal(0, from_start.bad);
+    assert_non_null(late);
+    assert_true(joiner.messages > 0);
+    assert_int_equal(MESSAGES, joiner.next_seq);
+    assert_int_equal(0, joiner.bad);
+    assert_int_equal(0, shoal_publication_close(run.pub));
+    assert_int_equal(0, shoal_subscription_close(first));
+    assert_int_equal(0, shoal_subscription_close(late));
+    shoal_test_env_stop(&env);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
