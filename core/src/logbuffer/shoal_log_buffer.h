@@ -29,10 +29,9 @@ typedef struct shoal_log_buffer_stct
     size_t mapped_length;
     /* Its one writer zeroes the length word after its tail before moving it
      * (an exclusive publication: shoal_exclusive_term_appender_zero_next):
-     * cleaning zeroes only each term's first word, and a reader blocked by
-     * a claim never committed is unblocked up to the tail, not by scanning
-     * for zeroes (past the tail is last lap's data). Driver side; set at
-     * creation. */
+     * cleaning zeroes only each term's first word, and the unblocker does
+     * not scan it for zeroes (past a frame not yet written is last lap's
+     * data: shoal_term_unblocker.h). Driver side; set at creation. */
     bool writer_zeroes;
 } shoal_log_buffer_t;
 
