@@ -1,7 +1,8 @@
 -- LuaRocks package of shoal's Lua front-end for LuaJIT: the FFI module
--- `shoal` (shoal.lua with shoal_cdef.lua, shoal_archive_cdef.lua, shoal_archive.lua,
--- shoal_library.lua, shoal_images.lua, shoal_response.lua), the SWIG module `shoal.swig`, and the C library they
--- load (libshoal.so.0), built from
+-- `shoal` (shoal.lua with shoal_cdef.lua, shoal_archive.lua, shoal_library.lua,
+-- shoal_images.lua, shoal_response.lua, and shoal/shoal.h, shoal/shoal_archive.h,
+-- which shoal_cdef.lua reads the FFI declarations from), the SWIG module
+-- `shoal.swig`, and the C library they load (libshoal.so.0), built from
 -- this source tree with CMake. From the repository root:
 --   luarocks --lua-version=5.1 make            (Debian's luarocks; LuaJIT is Lua 5.1)
 -- Needs cmake, a C compiler, swig and libluajit-5.1-dev.
@@ -31,10 +32,11 @@ build = {
    build_command = [[cmake -S . -B build/rock -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF ]] ..
       [[-DSHOAL_BUILD_BENCH=OFF -DSHOAL_BUILD_SWIG=ON >/dev/null && ]] ..
       [[cmake --build build/rock -j2 --target shoal shoal_swig_lua]],
-   install_command = [[mkdir -p "$(LUADIR)" "$(LIBDIR)/shoal" && ]] ..
-      [[cp bindings/lua/shoal.lua bindings/lua/shoal_cdef.lua bindings/lua/shoal_archive_cdef.lua ]] ..
+   install_command = [[mkdir -p "$(LUADIR)/shoal" "$(LIBDIR)/shoal" && ]] ..
+      [[cp bindings/lua/shoal.lua bindings/lua/shoal_cdef.lua ]] ..
       [[bindings/lua/shoal_archive.lua bindings/lua/shoal_library.lua ]] ..
       [[bindings/lua/shoal_images.lua bindings/lua/shoal_response.lua "$(LUADIR)/" && ]] ..
+      [[cp core/include/shoal/shoal.h core/include/shoal/shoal_archive.h "$(LUADIR)/shoal/" && ]] ..
       [[cp -L build/rock/libshoal.so.0 "$(LIBDIR)/shoal/" && ]] ..
       [[cp build/rock/lua/shoal/swig.so "$(LIBDIR)/shoal/swig.so"]],
 }

@@ -15,8 +15,9 @@ luarocks --lua-version=5.1 --tree="$tree" make rockspecs/shoal-scm-1.rockspec > 
   || { tail -30 "$root/build/rock.log"; exit 1; }
 luarocks --lua-version=5.1 --tree="$tree" list --porcelain
 lua_dir="$tree/share/lua/5.1" lib_dir="$tree/lib/lua/5.1"
-for f in "$lua_dir/shoal.lua" "$lua_dir/shoal_cdef.lua" "$lua_dir/shoal_archive_cdef.lua" "$lua_dir/shoal_library.lua" \
+for f in "$lua_dir/shoal.lua" "$lua_dir/shoal_cdef.lua" "$lua_dir/shoal_library.lua" \
     "$lua_dir/shoal_images.lua" "$lua_dir/shoal_response.lua" "$lua_dir/shoal_archive.lua" \
+    "$lua_dir/shoal/shoal.h" "$lua_dir/shoal/shoal_archive.h" \
     "$lib_dir/shoal/swig.so" "$lib_dir/shoal/libshoal.so.0"; do
   [ -e "$f" ] || { echo "FAIL: the rock did not install $f"; exit 1; }
 done

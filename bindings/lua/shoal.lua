@@ -20,7 +20,7 @@ shoal: LuaJIT FFI binding of libshoal (core/include/shoal/shoal.h).
 
 Finding the module and the library:
   LUA_PATH="$REPO/bindings/lua/?.lua;;"   (shoal.lua and the files it loads from
-  beside itself: shoal_cdef.lua, shoal_archive_cdef.lua, shoal_library.lua, shoal_images.lua,
+  beside itself: shoal_cdef.lua, shoal_library.lua, shoal_images.lua,
   shoal_archive.lua; shoal-lua sets it)
   LUA_CPATH="$REPO/build/lua-core/lua/?.so;;"   (only for the SWIG module shoal.swig)
 libshoal.so.0 is the first of these that loads (shoal.libpath tells which;
@@ -31,6 +31,9 @@ shoal_library.lua does the search):
   3. an install prefix: <prefix>/share/lua/5.1/shoal.lua -> <prefix>/lib/...,
      or a LuaRocks tree: <tree>/lib/lua/5.1/shoal/libshoal.so.0 (rockspecs/);
   4. the system loader: libshoal.so.0 on the default search path.
+The FFI declarations are read, as the module loads, from shoal.h and
+shoal_archive.h: the source tree's, a rock's copy beside the module, an
+install prefix's or /usr/include's (shoal_cdef.lua).
 
 Errors: two kinds, always the same way.
   * Expected failures, which a correct program meets at run time and
@@ -111,23 +114,17 @@ local function sibling(name)
     return require(name)
 end
 
-local cdefs = sibling("shoal_cdef")
+-- shoal.h and shoal_archive.h (shoal.archive, shoal_archive.lua), read now.
+local cdefs = sibling("shoal_cdef").load(MODDIR)
 -- Declare once per process even if another copy of this module (or a user)
 -- already declared the same types.
 if not pcall(ffi.typeof, "shoal_fragment_t") then
     ffi.cdef(cdefs.cdef)
 end
--- shoal_archive.h (shoal.archive, shoal_archive.lua), generated the same way
-local archive_cdefs = sibling("shoal_archive_cdef")
 if not pcall(ffi.typeof, "shoal_recording_descriptor_t") then
-    ffi.cdef(archive_cdefs.cdef)
+    ffi.cdef(cdefs.archive_cdef)
 end
-shoal.defines = {}
-for _, defs in ipairs({ cdefs.defines, archive_cdefs.defines }) do
-    for k, v in pairs(defs) do
-        shoal.defines[k] = v
-    end
-end
+shoal.defines = cdefs.defines
 
 -- Private names for the few libc calls the module uses (asm() aliases, so a
 -- user's own cdef of clock_gettime etc. cannot clash with ours).

@@ -68,7 +68,7 @@ T:test("the module loads and mirrors the header's constants", function()
         shoal_subscription_poll = true, shoal_subscription_controlled_poll = true,
         shoal_subscription_poll_batch = true, shoal_publication_offerv = true,
         shoal_add_subscription_with_handlers = true }   -- -> add_subscription_with_handlers (Lua functions)
-    local cdefs = dofile(H.LUA_DIR .. "/shoal_cdef.lua")
+    local cdefs = dofile(H.LUA_DIR .. "/shoal_cdef.lua").load(H.LUA_DIR)
     for line in cdefs.cdef:gmatch("[^\n]+") do
         local name = not line:match("^typedef") and line:match("[%s%*](shoal_[%w_]+)%s*%(")
         if name and not replaced[name] then
