@@ -237,11 +237,27 @@ local function closed_error(what, level)
     error("shoal: " .. what .. " is closed", level + 1)
 end
 
--- self.h, now cleared (self is closed from here on): nil if it was already.
+-- self.h, now cleared (self is closed from here on) and its finalizer
+-- disarmed (whoever took it closes it): nil if it was already.
 local function take_handle(self)
     local h = self.h
-    self.h = nil
+    if h ~= nil then
+        self.h = nil
+        ffi.gc(h, nil)
+    end
     return h
+end
+
+-- A close method: close_h(self, h) on the handle taken from self
+-- (take_handle), nothing on a closed one; true either way.
+local function closer(close_h)
+    return function(self)
+        local h = take_handle(self)
+        if h ~= nil then
+            close_h(self, h)
+        end
+        return true
+    end
 end
 
 -- self.h, or an ECLOSED error about the closed `what` at `level` above the
@@ -447,11 +463,7 @@ function shoal.driver(ctx)
     return setmetatable({ h = h, ctx = ctx, own_ctx = own }, Driver)
 end
 
-function Driver:close()
-    local h = take_handle(self)
-    if h == nil then
-        return true
-    end
+Driver.close = closer(function(self, h)
     local drivers = self.ctx.drivers
     if drivers[h] then     -- else ctx:close() already stopped it
         drivers[h] = nil
@@ -460,8 +472,7 @@ function Driver:close()
     if self.own_ctx then
         pcall(self.ctx.close, self.ctx)   -- not while a client uses it
     end
-    return true
-end
+end)
 
 function Driver:is_closed()
     return self.h == nil
@@ -595,16 +606,10 @@ local function close_client(self, h)
     end
 end
 
-function Client:close()
-    local h = self.h
-    if h == nil then
-        return true
-    end
+Client.close = closer(function(self, h)
     for child in pairs(self.children) do
         child:_invalidate()
     end
-    self.h = nil
-    ffi.gc(h, nil)
     local state = self.state
     if state.in_handler > 0 then
         -- from one of its image handlers: once the C call running it returns
@@ -612,12 +617,11 @@ function Client:close()
             state.open = false
             close_client(self, h)
         end
-        return true
+        return
     end
     state.open = false
     close_client(self, h)
-    return true
-end
+end)
 
 -- A state getter of a publication or subscription (is_connected,
 -- image_count): the client's duty first when it is due, so what the driver
@@ -666,11 +670,10 @@ local function close_child(self, close_c)
     local state = client.state
     if state.in_handler > 0 then
         state.deferred[#state.deferred + 1] = close_c
-        return true
+        return
     end
     close_c()
     settle(state)
-    return true
 end
 
 -- client:add_publication(uri, stream_id [, exclusive]) -> publication | nil, msg, code
@@ -759,30 +762,21 @@ end
 
 -- Called when the owning client closes: the C side frees the handle.
 function Publication:_invalidate()
-    local h = self.h
-    if h ~= nil then
-        self.h = nil
-        ffi.gc(h, nil)
+    if take_handle(self) ~= nil then
         local cl = self.claim
         cl.pending, cl.data, cl.length = false, nil, 0
     end
 end
 
-function Publication:close()
-    local h = self.h
-    if h == nil then
-        return true
-    end
+Publication.close = closer(function(self, h)
     local cl = self.claim
     if cl.pending then
         -- do not leave subscribers waiting for the unblock timeout
         C.shoal_claim_abort(cl.c)
         cl.pending, cl.data, cl.length = false, nil, 0
     end
-    self.h = nil
-    ffi.gc(h, nil)
-    return close_child(self, function() C.shoal_publication_close(h) end)
-end
+    close_child(self, function() C.shoal_publication_close(h) end)
+end)
 
 local function result(r)
     if r == ERROR then
@@ -943,31 +937,23 @@ number_getters(Publication, "publication", prefixed("shoal_publication_", { "pos
 -- -------------------------------------------------------- subscription ----
 
 function Subscription:_invalidate()
-    local h = self.h
-    if h ~= nil then
-        self.h = nil
+    if take_handle(self) ~= nil then
         self.n = 0
-        ffi.gc(h, nil)
     end
 end
 
-function Subscription:close()
-    local h = take_handle(self)
-    if h == nil then
-        return true
-    end
+Subscription.close = closer(function(self, h)
     self.n = 0
-    ffi.gc(h, nil)
     local state = self.client.state
     local id = self.image_record
-    return close_child(self, function()
+    close_child(self, function()
         C.shoal_subscription_close(h)   -- on_unavailable for the images still there
         if id ~= nil then
             images.forget(id)
             state.records[id] = nil
         end
     end)
-end
+end)
 
 local function grow(self, max)
     local cap = self.cap
@@ -1248,12 +1234,9 @@ end
 number_getters(Cnc, "cnc", { heartbeat_age_ns = "shoal_cnc_driver_heartbeat_age_ns", pid = "shoal_cnc_driver_pid",
     driver_timeout_ns = "shoal_cnc_driver_timeout_ns" })
 
-function Cnc:close()
-    if self.h ~= nil then
-        C.shoal_cnc_close(ffi.gc(self.h, nil))
-        self.h = nil
-    end
-end
+Cnc.close = closer(function(_, h)
+    C.shoal_cnc_close(h)
+end)
 
 shoal.Cnc = Cnc
 
@@ -1262,7 +1245,7 @@ shoal.Cnc = Cnc
 -- (an archive server's client), replay merge: shoal_archive.lua.
 shoal.archive = sibling("shoal_archive")(shoal, C, { fail = fail, live_handle = live_handle, check_int = check_int,
     settle = settle, make_child = make_child, close_child = close_child, class = class, is_callable = is_callable,
-    take_handle = take_handle })
+    take_handle = take_handle, closer = closer })
 
 shoal.Context, shoal.Driver, shoal.Client = Context, Driver, Client
 shoal.Publication, shoal.Subscription, shoal.Claim = Publication, Subscription, Claim

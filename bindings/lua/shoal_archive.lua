@@ -44,8 +44,8 @@ end
 
 return function(shoal, C, I)
     local M = {}
-    local fail, live_handle, check_int, class, take_handle = I.fail, I.live_handle, I.check_int, I.class,
-        I.take_handle
+    local fail, live_handle, check_int, class, take_handle, closer = I.fail, I.live_handle, I.check_int, I.class,
+        I.take_handle, I.closer
     local errmsg = shoal.errmsg
 
     -- The expected failure of the call that just failed: nil, message, code
@@ -144,16 +144,6 @@ return function(shoal, C, I)
             set[a] = nil
             close_c(p)
         end
-    end
-
-    -- child:close() of an adopted child: idempotent, true.
-    local function close_child(self, set, close_c)
-        local h = self.h
-        if h ~= nil then
-            self.h = nil
-            close_adopted(set, ffi.gc(h, nil), close_c)
-        end
-        return true
     end
 
     -- A poll that calls back into Lua: one C callback for every poll of its
@@ -256,15 +246,10 @@ return function(shoal, C, I)
         return setmetatable({ h = ch, reader = self, recording_id = id }, Cursor)
     end
 
-    function Reader:close()
-        local h = take_handle(self)
-        if h == nil then
-            return true
-        end
+    Reader.close = closer(function(self, h)
         close_all_adopted(self.life.cursors, C.shoal_recording_cursor_close)
-        C.shoal_archive_reader_close(ffi.gc(h, nil))
-        return true
-    end
+        C.shoal_archive_reader_close(h)
+    end)
 
     function Reader:is_closed()
         return self.h == nil
@@ -300,9 +285,9 @@ return function(shoal, C, I)
         return tonumber(C.shoal_recording_cursor_position(cursor_handle(self, 2)))
     end
 
-    function Cursor:close()
-        return close_child(self, self.reader.life.cursors, C.shoal_recording_cursor_close)
-    end
+    Cursor.close = closer(function(self, h)
+        close_adopted(self.reader.life.cursors, h, C.shoal_recording_cursor_close)
+    end)
 
     function Cursor:is_closed()
         return self.h == nil or self.reader.h == nil
@@ -335,14 +320,9 @@ return function(shoal, C, I)
         return setmetatable({ h = ffi.gc(out[0], C.shoal_archive_server_close), ctx = ctx, dir = dir }, Server)
     end
 
-    function Server:close()
-        local h = self.h
-        if h ~= nil then
-            self.h = nil
-            C.shoal_archive_server_close(ffi.gc(h, nil))
-        end
-        return true
-    end
+    Server.close = closer(function(_, h)
+        C.shoal_archive_server_close(h)
+    end)
 
     function Server:is_closed()
         return self.h == nil
@@ -381,25 +361,19 @@ return function(shoal, C, I)
 
     -- Called when the client closes: the archive's streams must go before the client.
     function Archive:_invalidate()
-        local h = self.h
+        local h = take_handle(self)
         if h ~= nil then
-            self.h = nil
             close_merges(self)
-            C.shoal_archive_close(ffi.gc(h, nil))
+            C.shoal_archive_close(h)
         end
     end
 
-    function Archive:close()
-        local h = take_handle(self)
-        if h == nil then
-            return true
-        end
-        ffi.gc(h, nil)
-        return I.close_child(self, function()
+    Archive.close = closer(function(self, h)
+        I.close_child(self, function()
             close_merges(self)
             C.shoal_archive_close(h)
         end)
-    end
+    end)
 
     function Archive:is_closed()
         return self.h == nil
@@ -556,9 +530,9 @@ return function(shoal, C, I)
         return tonumber(C.shoal_replay_merge_position(merge_handle(self, 2)))
     end
 
-    function Merge:close()
-        return close_child(self, self.archive.merges, C.shoal_replay_merge_close)
-    end
+    Merge.close = closer(function(self, h)
+        close_adopted(self.archive.merges, h, C.shoal_replay_merge_close)
+    end)
 
     function Merge:is_closed()
         return self.h == nil or self.archive.h == nil
