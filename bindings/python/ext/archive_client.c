@@ -436,10 +436,7 @@ HandleType ArchiveType = {
             "Archive(client)\n--\n\n"
             "A control session with the archive server on the client's driver (shoal_archive_connect): "
             "TimeoutError when no server answers. Closed with its client. A context manager."),
-        .tp_methods = Archive_methods,
-        .tp_getset = Archive_getset,
-        .tp_init = (initproc)Archive_init,
-        .tp_new = PyType_GenericNew,
+        HANDLE_CONSTRUCTED_SLOTS(Archive),
     },
     .name = "Archive",
     .release = archive_release,

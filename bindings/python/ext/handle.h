@@ -112,7 +112,7 @@ PyObject *Handle_get_closed(PyObject *self, void *closure);
     { "is_closed", Handle_get_closed, NULL, doc, NULL }, HANDLE_GETSET_CLOSED("Alias of is_closed.")
 
 /* The slots of a handle type users construct (Context, Driver, Client,
- * Cnc): its prefix_methods, prefix_getset and prefix_init. */
+ * Cnc and the archive types): its prefix_methods, prefix_getset and prefix_init. */
 #define HANDLE_CONSTRUCTED_SLOTS(prefix)                                                                               \
     .tp_methods = prefix##_methods, .tp_getset = prefix##_getset, .tp_init = (initproc)prefix##_init,                  \
     .tp_new = PyType_GenericNew

@@ -120,28 +120,25 @@ PyObject *call_python_method(const char *module, const char *name, PyObject *sel
 
 PyMODINIT_FUNC PyInit__shoal(void)
 {
-    struct
-    {
-        const char *name;
-        PyTypeObject *type;
-    } types[] = {
-        { "Context", &ContextType.type },
-        { "Driver", &DriverType.type },
-        { "Client", &ClientType.type },
-        { "Publication", &PublicationType.type },
-        { "Subscription", &SubscriptionType.type },
-        { "Header", &HeaderType },
-        { "Claim", &ClaimType },
-        { "Image", &ImageType },
-        { "_LogExporter", &LogExporterType },
-        { "Cnc", &CncType.type },
-        { "ArchiveReader", &ArchiveReaderType.type },
-        { "ArchiveServer", &ArchiveServerType.type },
-        { "Archive", &ArchiveType.type },
-        { "ReplayMerge", &ReplayMergeType },
-        { "RecordingCursor", &RecordingCursorType },
-        { "_RecordingMap", &RecordingMapType },
-        { "RecordingDescriptor", &RecordingDescriptorType },
+    /* PyModule_AddType names each after its tp_name, without "shoal.". */
+    PyTypeObject *types[] = {
+        &ContextType.type,
+        &DriverType.type,
+        &ClientType.type,
+        &PublicationType.type,
+        &SubscriptionType.type,
+        &HeaderType,
+        &ClaimType,
+        &ImageType,
+        &LogExporterType,
+        &CncType.type,
+        &ArchiveReaderType.type,
+        &ArchiveServerType.type,
+        &ArchiveType.type,
+        &ReplayMergeType,
+        &RecordingCursorType,
+        &RecordingMapType,
+        &RecordingDescriptorType,
     };
     static const struct
     {
@@ -179,13 +176,6 @@ PyMODINIT_FUNC PyInit__shoal(void)
     {
         return NULL;
     }
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-    {
-        if (PyType_Ready(types[i].type) < 0)
-        {
-            return NULL;
-        }
-    }
     PyObject *m = PyModule_Create(&shoal_module);
     if (NULL == m)
     {
@@ -197,10 +187,8 @@ PyMODINIT_FUNC PyInit__shoal(void)
     }
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     {
-        Py_INCREF(types[i].type);
-        if (PyModule_AddObject(m, types[i].name, (PyObject *)types[i].type) < 0)
+        if (PyModule_AddType(m, types[i]) < 0)
         {
-            Py_DECREF(types[i].type);
             goto fail;
         }
     }

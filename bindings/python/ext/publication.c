@@ -517,8 +517,7 @@ static PyGetSetDef Publication_getset[] = {
     { "max_payload_length", (getter)Publication_get_number, NULL,
         "Longest unfragmented message (mtu - 32): the try_claim limit.", (void *)PUB_MAX_PAYLOAD_LENGTH },
     { "is_connected", (getter)Publication_get_is_connected, NULL, "True while a subscriber is connected.", NULL },
-    { "is_closed", Handle_get_closed, NULL, "True once closed (by us, or its client).", NULL },
-    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL },
+    HANDLE_GETSET_IS_CLOSED("True once closed (by us, or its client)."),
     { "exclusive", (getter)Publication_get_exclusive, NULL, "True for an exclusive publication.", NULL },
     { NULL } /* sentinel */
 };

@@ -674,8 +674,7 @@ static PyGetSetDef Subscription_getset[] = {
         "The driver's id of this subscription: a requester's request publication names it in "
         "response-correlation-id.",
         NULL },
-    { "is_closed", Handle_get_closed, NULL, "True once closed.", NULL },
-    { "closed", Handle_get_closed, NULL, "Alias of is_closed.", NULL }, { NULL } /* sentinel */
+    HANDLE_GETSET_IS_CLOSED("True once closed."), { NULL } /* sentinel */
 };
 
 static PyMemberDef Subscription_members[] = {
