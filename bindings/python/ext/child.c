@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include "errors.h"
+#include "image.h"
 #include "wait.h"
 
 void child_attach(ChildObject *child, ClientObject *owner, PyObject *channel, int32_t stream_id, void *c_handle)
@@ -47,6 +48,12 @@ void child_dealloc(ChildObject *child)
     handle_release_now(&child->h);
     Py_XDECREF(child->channel);
     Py_XDECREF(child->owner);
+}
+
+int child_check_close(HandleObject *h)
+{
+    (void)h;
+    return check_not_in_image_handler("close");
 }
 
 typedef struct

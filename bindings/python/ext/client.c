@@ -50,6 +50,13 @@ static int client_release(HandleObject *h, void *client)
     return 0;
 }
 
+/* The client's C close waits for its conductor thread. */
+static int client_check_close(HandleObject *h)
+{
+    (void)h;
+    return check_not_in_image_handler("Client.close");
+}
+
 static int client_lost(HandleObject *h)
 {
     return shoal_client_is_closed(h->c_handle);
@@ -388,5 +395,5 @@ HandleType ClientType = {
     .release = client_release,
     .on_close = client_close_children,
     .lost = client_lost,
-    .close_waits_for_conductor = "Client.close",
+    .check_close = client_check_close,
 };

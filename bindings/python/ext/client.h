@@ -42,6 +42,9 @@ void child_detach(ChildObject *child);
 /* The C close now, then the references: the start of a child's tp_dealloc. */
 void child_dealloc(ChildObject *child);
 
+/* check_close of publications and subscriptions: their C close waits for the client conductor. */
+int child_check_close(HandleObject *h);
+
 /* wait_connected(timeout=None) of either kind (one of pub and sub is NULL). */
 PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub, PyObject *args,
     PyObject *kwds);

@@ -2,7 +2,6 @@
 #include "handle.h"
 
 #include "errors.h"
-#include "image.h"
 
 int handle_check(HandleObject *self)
 {
@@ -93,8 +92,8 @@ void handle_release_now(HandleObject *self)
 /* close() and __exit__: the same, but for the result. */
 static int handle_close_from_python(PyObject *self)
 {
-    const char *what = handle_type((HandleObject *)self)->close_waits_for_conductor;
-    if (NULL != what && check_not_in_image_handler(what) < 0)
+    int (*check_close)(HandleObject *) = handle_type((HandleObject *)self)->check_close;
+    if (NULL != check_close && check_close((HandleObject *)self) < 0)
     {
         return -1;
     }

@@ -1,6 +1,6 @@
 /*
  * The handle every closable object of the module is built on (Context,
- * Driver, Client, Publication, Subscription, Cnc): its open/closing state,
+ * Driver, Client, Publication, Subscription, Cnc, the archive types): its open/closing state,
  * close()/__enter__/__exit__/closed, the "is closed" check, and the deferred
  * C close -- written once here, parametrised by a HandleType.
  *
@@ -39,9 +39,10 @@ typedef struct
     void (*on_close)(HandleObject *self);
     /* Optional: nonzero when the C object closed on its own (a client that lost its driver). */
     int (*lost)(HandleObject *self);
-    /* Non-NULL: close() waits for the client conductor, so an image handler
-     * (running inside it) may not call it; the name for the message. */
-    const char *close_waits_for_conductor;
+    /* Optional: 0 when close() may run now, else -1 with an exception -- a
+     * close that would wait for the callback calling it (an image handler
+     * inside the client conductor, a ReplayMerge's poll handler). */
+    int (*check_close)(HandleObject *self);
 } HandleType;
 
 struct HandleObject

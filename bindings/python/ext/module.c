@@ -135,7 +135,7 @@ PyMODINIT_FUNC PyInit__shoal(void)
         &ArchiveReaderType.type,
         &ArchiveServerType.type,
         &ArchiveType.type,
-        &ReplayMergeType,
+        &ReplayMergeType.type,
         &RecordingCursorType,
         &RecordingMapType,
         &RecordingDescriptorType,

@@ -535,5 +535,5 @@ HandleType PublicationType = {
     .name = "publication",
     .release = publication_release,
     .lost = publication_lost,
-    .close_waits_for_conductor = "close",
+    .check_close = child_check_close,
 };

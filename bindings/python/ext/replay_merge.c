@@ -3,7 +3,8 @@
  * late subscriber reads the recording from a position through a replay, then
  * the live stream, with no gap and no duplicate at the switch. It holds its
  * Archive (whose C close waits for it) and, like the Archive, serves one call
- * at a time; polls run with the GIL held (they never wait).
+ * at a time; polls run with the GIL held (they never wait). A handle:
+ * close()/with/closed are the shared ones.
  */
 #include "replay_merge.h"
 
@@ -11,24 +12,32 @@
 #include "errors.h"
 #include "views.h"
 
+/* h.c_handle: the shoal_replay_merge_t. */
 typedef struct
 {
-    PyObject_HEAD PyObject *archive; /* strong, held while m is open */
-    shoal_replay_merge_t *m;         /* NULL once closed */
-    PyObject *handler;               /* the poll in progress: callable, or a list (poll_batch) */
-    PyObject *error;                 /* the handler's exception (type, value, tb) packed, or NULL */
+    HandleObject h;
+    PyObject *archive; /* strong, held while the merge is open */
+    PyObject *handler; /* the poll in progress: callable, or a list (poll_batch) */
+    PyObject *error;   /* the handler's exception (type, value, tb) packed, or NULL */
     int count;
 } ReplayMergeObject;
 
-static void merge_close(ReplayMergeObject *self)
+static int merge_release(HandleObject *h, void *m)
 {
-    if (NULL != self->m)
+    Py_BEGIN_ALLOW_THREADS shoal_replay_merge_close(m);
+    Py_END_ALLOW_THREADS archive_unhold(((ReplayMergeObject *)h)->archive);
+    return 0;
+}
+
+/* The C close would free the merge its own poll is in. */
+static int merge_check_close(HandleObject *h)
+{
+    if (NULL != ((ReplayMergeObject *)h)->handler)
     {
-        shoal_replay_merge_t *m = self->m;
-        self->m = NULL;
-        Py_BEGIN_ALLOW_THREADS shoal_replay_merge_close(m);
-        Py_END_ALLOW_THREADS archive_unhold(self->archive);
+        raise_state("ReplayMerge.close from its own handler");
+        return -1;
     }
+    return 0;
 }
 
 PyObject *replay_merge_new(PyObject *archive, PyObject *args, PyObject *kwds)
@@ -44,7 +53,7 @@ PyObject *replay_merge_new(PyObject *archive, PyObject *args, PyObject *kwds)
         return NULL;
     }
     /* tp_alloc zeroes the object: no archive, merge, handler or error yet. */
-    ReplayMergeObject *self = (ReplayMergeObject *)ReplayMergeType.tp_alloc(&ReplayMergeType, 0);
+    ReplayMergeObject *self = (ReplayMergeObject *)ReplayMergeType.type.tp_alloc(&ReplayMergeType.type, 0);
     if (NULL == self)
     {
         return NULL;
@@ -68,7 +77,7 @@ PyObject *replay_merge_new(PyObject *archive, PyObject *args, PyObject *kwds)
     Py_INCREF(archive);
     self->archive = archive;
     archive_hold(archive);
-    self->m = m;
+    handle_open(&self->h, m);
     return (PyObject *)self;
 }
 
@@ -124,9 +133,8 @@ static void merge_on_message(void *clientd, const uint8_t *buf, size_t len, cons
 
 static int merge_poll(ReplayMergeObject *self, PyObject *handler, int limit)
 {
-    if (NULL == self->m)
+    if (handle_check(&self->h) < 0)
     {
-        raise_closed("ReplayMerge");
         return -1;
     }
     if (NULL != self->handler)
@@ -140,7 +148,7 @@ static int merge_poll(ReplayMergeObject *self, PyObject *handler, int limit)
     }
     self->handler = handler;
     self->count = 0;
-    int n = shoal_replay_merge_poll(self->m, merge_on_message, self, limit);
+    int n = shoal_replay_merge_poll(self->h.c_handle, merge_on_message, self, limit);
     self->handler = NULL;
     archive_call_end(self->archive);
     if (NULL != self->error)
@@ -201,65 +209,29 @@ static PyObject *ReplayMerge_poll_batch(ReplayMergeObject *self, PyObject *args,
     return list;
 }
 
-static PyObject *ReplayMerge_close(ReplayMergeObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (NULL != self->handler)
-    {
-        return raise_state("ReplayMerge.close from its own handler");
-    }
-    merge_close(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *ReplayMerge_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *ReplayMerge_exit(ReplayMergeObject *self, PyObject *args)
-{
-    (void)args;
-    PyObject *r = ReplayMerge_close(self, NULL);
-    if (NULL == r)
-    {
-        return NULL;
-    }
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *ReplayMerge_get_is_live(ReplayMergeObject *self, void *closure)
 {
     (void)closure;
-    if (NULL == self->m)
+    if (handle_check(&self->h) < 0)
     {
-        return raise_closed("ReplayMerge");
+        return NULL;
     }
-    return PyBool_FromLong(shoal_replay_merge_is_live(self->m));
+    return PyBool_FromLong(shoal_replay_merge_is_live(self->h.c_handle));
 }
 
 static PyObject *ReplayMerge_get_position(ReplayMergeObject *self, void *closure)
 {
     (void)closure;
-    if (NULL == self->m)
+    if (handle_check(&self->h) < 0)
     {
-        return raise_closed("ReplayMerge");
+        return NULL;
     }
-    return PyLong_FromLongLong(shoal_replay_merge_position(self->m));
-}
-
-static PyObject *ReplayMerge_get_closed(ReplayMergeObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(NULL == self->m);
+    return PyLong_FromLongLong(shoal_replay_merge_position(self->h.c_handle));
 }
 
 static void ReplayMerge_dealloc(ReplayMergeObject *self)
 {
-    merge_close(self);
+    handle_release_now(&self->h);
     Py_XDECREF(self->archive);
     Py_XDECREF(self->error);
     PyObject_Free(self);
@@ -272,21 +244,24 @@ static PyMethodDef ReplayMerge_methods[] = {
         "then from the live stream; returns how many. Also moves the merge on (call it in a loop)." },
     { "poll_batch", (PyCFunction)(void (*)(void))ReplayMerge_poll_batch, METH_VARARGS | METH_KEYWORDS,
         "poll_batch($self, /, max=256)\n--\n\nUp to max messages as a list of (bytes, header)." },
-    { "close", (PyCFunction)ReplayMerge_close, METH_NOARGS,
-        "close($self, /)\n--\n\nStops the replay and the subscriptions (idempotent)." },
-    { "__enter__", (PyCFunction)ReplayMerge_enter, METH_NOARGS, NULL },
-    { "__exit__", (PyCFunction)ReplayMerge_exit, METH_VARARGS, NULL }, { NULL } /* sentinel */
+    HANDLE_METHODS("close($self, /)\n--\n\nStops the replay and the subscriptions (idempotent)."),
+    { NULL } /* sentinel */
 };
 
 static PyGetSetDef ReplayMerge_getset[] = {
     { "is_live", (getter)ReplayMerge_get_is_live, NULL, "True once it reads the live stream.", NULL },
     { "position", (getter)ReplayMerge_get_position, NULL, "Stream position after the last message delivered.", NULL },
-    { "closed", (getter)ReplayMerge_get_closed, NULL, "True once closed.", NULL }, { NULL } /* sentinel */
+    HANDLE_GETSET_CLOSED("True once closed."), { NULL } /* sentinel */
 };
 
-PyTypeObject ReplayMergeType = {
-    SHOAL_TYPE_HEAD("ReplayMerge", ReplayMergeObject, ReplayMerge_dealloc, Py_TPFLAGS_DEFAULT,
-        "A recording replayed then merged into the live stream (Archive.replay_merge). A context manager."),
-    .tp_methods = ReplayMerge_methods,
-    .tp_getset = ReplayMerge_getset,
+HandleType ReplayMergeType = {
+    .type = {
+        SHOAL_TYPE_HEAD("ReplayMerge", ReplayMergeObject, ReplayMerge_dealloc, Py_TPFLAGS_DEFAULT,
+            "A recording replayed then merged into the live stream (Archive.replay_merge). A context manager."),
+        .tp_methods = ReplayMerge_methods,
+        .tp_getset = ReplayMerge_getset,
+    },
+    .name = "ReplayMerge",
+    .release = merge_release,
+    .check_close = merge_check_close,
 };

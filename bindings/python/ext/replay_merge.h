@@ -2,9 +2,9 @@
 #ifndef SHOAL_PY_REPLAY_MERGE_H
 #define SHOAL_PY_REPLAY_MERGE_H
 
-#include "common.h"
+#include "handle.h"
 
-extern PyTypeObject ReplayMergeType;
+extern HandleType ReplayMergeType;
 
 /* Archive.replay_merge(...): a new ReplayMerge on archive; NULL with an exception. */
 PyObject *replay_merge_new(PyObject *archive, PyObject *args, PyObject *kwds);

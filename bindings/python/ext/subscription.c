@@ -693,5 +693,5 @@ HandleType SubscriptionType = {
     .name = "subscription",
     .release = subscription_release,
     .lost = subscription_lost,
-    .close_waits_for_conductor = "close",
+    .check_close = child_check_close,
 };
