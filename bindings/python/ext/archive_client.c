@@ -373,11 +373,8 @@ static PyObject *Archive_replay_merge(ArchiveObject *self, PyObject *args, PyObj
 static PyObject *Archive_get_control_session_id(ArchiveObject *self, void *closure)
 {
     (void)closure;
-    if (handle_check(&self->child.h) < 0)
-    {
-        return NULL;
-    }
-    return PyLong_FromLongLong(shoal_archive_control_session_id(self->child.h.c_handle));
+    shoal_archive_t *archive = handle_c_checked(&self->child.h);
+    return NULL == archive ? NULL : PyLong_FromLongLong(shoal_archive_control_session_id(archive));
 }
 
 static PyObject *Archive_get_client(ArchiveObject *self, void *closure)

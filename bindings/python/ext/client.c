@@ -274,21 +274,15 @@ static PyObject *Client_do_work(ClientObject *self, PyObject *unused)
 static PyObject *Client_get_invoker(ClientObject *self, void *closure)
 {
     (void)closure;
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
-    return PyBool_FromLong(shoal_client_is_conductor_invoker(self->h.c_handle));
+    shoal_client_t *client = handle_c_checked(&self->h);
+    return NULL == client ? NULL : PyBool_FromLong(shoal_client_is_conductor_invoker(client));
 }
 
 static PyObject *Client_get_client_id(ClientObject *self, void *closure)
 {
     (void)closure;
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
-    return PyLong_FromLongLong(shoal_client_id(self->h.c_handle));
+    shoal_client_t *client = handle_c_checked(&self->h);
+    return NULL == client ? NULL : PyLong_FromLongLong(shoal_client_id(client));
 }
 
 static PyObject *Client_repr(ClientObject *self)

@@ -65,6 +65,12 @@ static inline int handle_is_open(const HandleObject *self)
 /* 0 when open, else -1 with ClosedError("<name> is closed"). */
 int handle_check(HandleObject *self);
 
+/* The C object of an open handle (what a getter reads), else NULL with ClosedError. */
+static inline void *handle_c_checked(HandleObject *self)
+{
+    return handle_check(self) < 0 ? NULL : self->c_handle;
+}
+
 /* Marks the handle as open on c_handle (after the C open succeeded). */
 void handle_open(HandleObject *self, void *c_handle);
 

@@ -212,21 +212,15 @@ static PyObject *ReplayMerge_poll_batch(ReplayMergeObject *self, PyObject *args,
 static PyObject *ReplayMerge_get_is_live(ReplayMergeObject *self, void *closure)
 {
     (void)closure;
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
-    return PyBool_FromLong(shoal_replay_merge_is_live(self->h.c_handle));
+    shoal_replay_merge_t *m = handle_c_checked(&self->h);
+    return NULL == m ? NULL : PyBool_FromLong(shoal_replay_merge_is_live(m));
 }
 
 static PyObject *ReplayMerge_get_position(ReplayMergeObject *self, void *closure)
 {
     (void)closure;
-    if (handle_check(&self->h) < 0)
-    {
-        return NULL;
-    }
-    return PyLong_FromLongLong(shoal_replay_merge_position(self->h.c_handle));
+    shoal_replay_merge_t *m = handle_c_checked(&self->h);
+    return NULL == m ? NULL : PyLong_FromLongLong(shoal_replay_merge_position(m));
 }
 
 static void ReplayMerge_dealloc(ReplayMergeObject *self)

@@ -551,21 +551,15 @@ static PyObject *Subscription_get_is_connected(SubscriptionObject *self, void *c
 static PyObject *Subscription_get_image_count(SubscriptionObject *self, void *c)
 {
     (void)c;
-    if (handle_check(&self->child.h) < 0)
-    {
-        return NULL;
-    }
-    return PyLong_FromLong(shoal_subscription_image_count(subscription_c(self)));
+    shoal_subscription_t *sub = handle_c_checked(&self->child.h);
+    return NULL == sub ? NULL : PyLong_FromLong(shoal_subscription_image_count(sub));
 }
 
 static PyObject *Subscription_get_registration_id(SubscriptionObject *self, void *c)
 {
     (void)c;
-    if (handle_check(&self->child.h) < 0)
-    {
-        return NULL;
-    }
-    return PyLong_FromLongLong(shoal_subscription_registration_id(subscription_c(self)));
+    shoal_subscription_t *sub = handle_c_checked(&self->child.h);
+    return NULL == sub ? NULL : PyLong_FromLongLong(shoal_subscription_registration_id(sub));
 }
 
 static int subscription_lost(HandleObject *h)
