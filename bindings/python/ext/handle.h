@@ -1,6 +1,7 @@
 /*
  * The handle every closable object of the module is built on (Context,
- * Driver, Client, Publication, Subscription, Cnc, the archive types): its open/closing state,
+ * Driver, Client, Publication, Subscription, Cnc, ArchiveReader,
+ * ArchiveServer, Archive, ReplayMerge): its open/closing state,
  * close()/__enter__/__exit__/closed, the "is closed" check, and the deferred
  * C close -- written once here, parametrised by a HandleType.
  *
