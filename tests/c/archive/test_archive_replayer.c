@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../client/image_recorder.h"
 #include "../transport/udp_test_util.h"
 #include "archive/shoal_archive_replayer.h"
@@ -243,14 +244,5 @@ static void test_bad_parameters(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_whole_recording_ipc),
-        T(test_slice_ipc),
-        T(test_slice_udp),
-        T(test_follow_live_recording),
-        T(test_bad_parameters),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(T(test_whole_recording_ipc), T(test_slice_ipc), T(test_slice_udp), T(test_follow_live_recording),
+    T(test_bad_parameters))

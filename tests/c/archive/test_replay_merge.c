@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 
+#include "../shoal_test_main.h"
 #include "../transport/udp_test_util.h"
 #include "archive_test_env.h"
 #include "concurrent/shoal_atomic.h"
@@ -186,12 +187,4 @@ static void test_bad_arguments(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_merge_ipc),
-        T(test_merge_udp),
-        T(test_bad_arguments),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(T(test_merge_ipc), T(test_merge_udp), T(test_bad_arguments))

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 
 /* Leaves a failure other than SHOAL_EINVAL, so each check sees its own. */
@@ -112,11 +113,5 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getters_given_null),
-        cmocka_unit_test(test_second_commit_or_abort_changes_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_getters_given_null),
+    cmocka_unit_test(test_second_commit_or_abort_changes_nothing))

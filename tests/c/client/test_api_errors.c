@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 
 static void test_version(void **state)
@@ -124,13 +125,5 @@ static void test_bad_uris_and_closed_handles(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version),
-        cmocka_unit_test(test_null_arguments),
-        cmocka_unit_test(test_context_settings_validated),
-        cmocka_unit_test(test_bad_uris_and_closed_handles),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_version), cmocka_unit_test(test_null_arguments),
+    cmocka_unit_test(test_context_settings_validated), cmocka_unit_test(test_bad_uris_and_closed_handles))

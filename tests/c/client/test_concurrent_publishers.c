@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 
 #define THREADS    4
@@ -184,11 +185,5 @@ static void test_exclusive_publisher_thread(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_many_threads_one_concurrent_publication),
-        cmocka_unit_test(test_exclusive_publisher_thread),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_many_threads_one_concurrent_publication),
+    cmocka_unit_test(test_exclusive_publisher_thread))

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "client/shoal_client.h"
 
@@ -201,12 +202,5 @@ static void test_retained_mapping_outlives_subscription(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_handler_outlives_closing_image),
-        T(test_batch_views_outlive_closing_image),
-        T(test_retained_mapping_outlives_subscription),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(T(test_handler_outlives_closing_image), T(test_batch_views_outlive_closing_image),
+    T(test_retained_mapping_outlives_subscription))

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "concurrent/shoal_atomic.h"
 
@@ -227,10 +228,4 @@ static void test_laps_of_an_uncleaned_log_read_intact(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact))

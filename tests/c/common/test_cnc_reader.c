@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "shoal/shoal.h"
 #include "../shoal_test_support.h"
 
@@ -123,11 +124,4 @@ static void test_arguments_and_result_codes(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reads_a_live_driver),
-        cmocka_unit_test(test_arguments_and_result_codes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_reads_a_live_driver), cmocka_unit_test(test_arguments_and_result_codes))

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "common/shoal_context.h"
 #include "shoal/shoal.h"
 
@@ -147,12 +148,5 @@ static void test_rules(void **state)
     assert_int_equal(0, shoal_context_close(ctx));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_environment_overrides_defaults),
-        cmocka_unit_test(test_rules),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_defaults), cmocka_unit_test(test_environment_overrides_defaults),
+    cmocka_unit_test(test_rules))

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "../transport/udp_test_util.h"
 #include "client/shoal_client.h"
@@ -286,13 +287,7 @@ static void test_error_log_record_lengths_are_repaired(void **state)
     stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subscriber_position_beyond_the_stream_is_clamped),
-        cmocka_unit_test(test_subscriber_position_behind_the_stream_is_clamped),
-        cmocka_unit_test(test_udp_subscriber_position_beyond_received_is_clamped),
-        cmocka_unit_test(test_error_log_record_lengths_are_repaired),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_subscriber_position_beyond_the_stream_is_clamped),
+    cmocka_unit_test(test_subscriber_position_behind_the_stream_is_clamped),
+    cmocka_unit_test(test_udp_subscriber_position_beyond_received_is_clamped),
+    cmocka_unit_test(test_error_log_record_lengths_are_repaired))

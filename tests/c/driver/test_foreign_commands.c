@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
@@ -116,10 +117,4 @@ static void test_other_clients_handles_cannot_be_removed(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_other_clients_handles_cannot_be_removed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_other_clients_handles_cannot_be_removed))

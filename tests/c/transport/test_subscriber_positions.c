@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "concurrent/shoal_atomic.h"
 #include "transport/shoal_subscriber_positions.h"
 
@@ -110,12 +111,6 @@ static void test_resting_readers_do_not_count(void **state)
     shoal_subscriber_positions_close(&set);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_reader_that_reads_on_after_the_sample_is_not_impossible),
-        cmocka_unit_test(test_out_of_range_values_are_clamped_and_counted_once_per_excursion),
-        cmocka_unit_test(test_resting_readers_do_not_count),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_a_reader_that_reads_on_after_the_sample_is_not_impossible),
+    cmocka_unit_test(test_out_of_range_values_are_clamped_and_counted_once_per_excursion),
+    cmocka_unit_test(test_resting_readers_do_not_count))

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <poll.h>
 
+#include "../shoal_test_main.h"
 #include "udp_test_util.h"
 #include "protocol/shoal_frames.h"
 
@@ -654,13 +655,6 @@ static void test_nak_for_overwritten_data_is_counted(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_publication_speaks_aeron),
-        T(test_subscription_speaks_aeron),
-        T(test_nak_for_overwritten_data_is_counted),
-        cmocka_unit_test_setup_teardown(test_nak_timers, setup_slow_retry, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(T(test_publication_speaks_aeron), T(test_subscription_speaks_aeron),
+    T(test_nak_for_overwritten_data_is_counted),
+    cmocka_unit_test_setup_teardown(test_nak_timers, setup_slow_retry, teardown))

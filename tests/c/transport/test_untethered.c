@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "../shoal_test_main.h"
 #include "udp_test_util.h"
 
 #define STREAM_ID      4401
@@ -379,12 +380,6 @@ static void test_tethered_slow_subscriber_holds_the_publisher(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_untethered_ipc_subscriber_is_dropped_and_rejoins),
-        cmocka_unit_test(test_untethered_spy_is_dropped_and_rejoins),
-        cmocka_unit_test(test_tethered_slow_subscriber_holds_the_publisher),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN(cmocka_unit_test(test_untethered_ipc_subscriber_is_dropped_and_rejoins),
+    cmocka_unit_test(test_untethered_spy_is_dropped_and_rejoins),
+    cmocka_unit_test(test_tethered_slow_subscriber_holds_the_publisher))
