@@ -59,6 +59,35 @@ static inline void archive_test_env_stop(archive_test_env_t *a)
     archive_test_remove_dir(a->archive_dir);
 }
 
+/* A cmocka setup, as shoal_test_env_setup for the archive tests: a fresh
+ * archive env per test in state, named prefix and a count, with settings (a
+ * "KEY", "VALUE" list or NULL) over the driver defaults. */
+static inline int archive_test_env_setup(void **state, const char *prefix, const char *const *settings)
+{
+    static int n = 0;
+    char name[32];
+    snprintf(name, sizeof(name), "%s%d", prefix, n++);
+    archive_test_env_t *a = calloc(1, sizeof(*a));
+    if (NULL == a || archive_test_env_start(a, name, settings) < 0)
+    {
+        if (NULL != a)
+        {
+            archive_test_env_stop(a);
+        }
+        free(a);
+        return -1;
+    }
+    *state = a;
+    return 0;
+}
+
+static inline int archive_test_env_teardown(void **state)
+{
+    archive_test_env_stop(*state);
+    free(*state);
+    return 0;
+}
+
 typedef struct
 {
     int count;

@@ -14,29 +14,8 @@
 
 static int setup(void **state)
 {
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "arcsvc%d", n++);
-    archive_test_env_t *a = calloc(1, sizeof(*a));
     static const char *const settings[] = { "ARCHIVE_SEGMENT_LENGTH", "128k", NULL };
-    if (NULL == a || archive_test_env_start(a, name, settings) < 0)
-    {
-        if (NULL != a)
-        {
-            archive_test_env_stop(a);
-        }
-        free(a);
-        return -1;
-    }
-    *state = a;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    archive_test_env_stop(*state);
-    free(*state);
-    return 0;
+    return archive_test_env_setup(state, "arcsvc", settings);
 }
 
 /* What was read back, by the offline reader or from a replay: messages that
@@ -377,7 +356,7 @@ static void test_malformed_requests_are_dropped_and_counted(void **state)
     assert_int_equal(0, shoal_publication_close(raw));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, archive_test_env_teardown)
 
 SHOAL_TEST_MAIN(T(test_records_an_ipc_stream), T(test_records_a_local_udp_stream_through_a_spy),
     T(test_errors_are_clear), T(test_active_recordings_refuse_truncate_and_purge),

@@ -91,19 +91,7 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoa
 
 static int setup(void **state)
 {
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "merge%d", n++);
-    archive_test_env_t *a = calloc(1, sizeof(*a));
-    *state = a;
-    return archive_test_env_start(a, name, NULL);
-}
-
-static int teardown(void **state)
-{
-    archive_test_env_stop(*state);
-    free(*state);
-    return 0;
+    return archive_test_env_setup(state, "merge", NULL);
 }
 
 static void merge_while_publishing(archive_test_env_t *a, const char *pub_channel, const char *live_channel,
@@ -185,6 +173,6 @@ static void test_bad_arguments(void **state)
     assert_int_equal(0, shoal_replay_merge_close(NULL));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, archive_test_env_teardown)
 
 SHOAL_TEST_MAIN(T(test_merge_ipc), T(test_merge_udp), T(test_bad_arguments))

@@ -18,16 +18,7 @@ void shoal_wait_set_recheck_ns(int64_t ns);
 
 static int setup(void **state)
 {
-    shoal_test_env_t *env = malloc(sizeof(*env));
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "wait%d", n++);
-    if (shoal_test_env_start(env, name) < 0)
-    {
-        return -1;
-    }
-    *state = env;
-    return 0;
+    return shoal_test_env_setup(state, "wait", NULL);
 }
 
 static int teardown(void **state)
