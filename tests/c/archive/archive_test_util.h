@@ -290,4 +290,18 @@ static inline shoal_recording_descriptor_t archive_test_descriptor(int64_t start
     return d;
 }
 
+/* Opens the catalog in dir and starts its first recording from position 0
+ * with the LB_ sizes, as the children that crash or fill the disk do: the
+ * recording id (0 in a fresh catalog), or -1 (the error set). */
+static inline int64_t lb_start_first_recording(const char *dir, shoal_archive_fsync_policy_t fsync,
+    shoal_archive_catalog_t **cat, shoal_recording_writer_t **w, log_builder_t *lb)
+{
+    const shoal_recording_descriptor_t d = archive_test_descriptor(0, LB_TERM_LENGTH, LB_SEGMENT_LENGTH, LB_MTU);
+    if (shoal_archive_catalog_open(cat, dir, fsync) < 0)
+    {
+        return -1;
+    }
+    return lb_start_recording(*cat, &d, fsync, w, lb);
+}
+
 #endif

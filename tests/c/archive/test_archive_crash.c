@@ -220,11 +220,9 @@ static void test_torn_tail_by_hand(void **state)
     if (pid == 0)
     {
         shoal_archive_catalog_t *cat;
-        shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
         shoal_recording_writer_t *w;
         log_builder_t lb = { 0 };
-        if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_DATA) < 0 ||
-            lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb) != 0)
+        if (lb_start_first_recording(dir, SHOAL_ARCHIVE_FSYNC_DATA, &cat, &w, &lb) != 0)
         {
             _exit(2);
         }

@@ -521,11 +521,9 @@ static int full_disk_child(const char *dir, int64_t *committed_out)
 {
     signal(SIGXFSZ, SIG_IGN); /* EFBIG from write instead of the signal */
     shoal_archive_catalog_t *cat;
-    shoal_recording_descriptor_t d = archive_test_descriptor(0, TERM, SEGMENT, MTU);
     shoal_recording_writer_t *w;
     log_builder_t lb = { 0 };
-    if (shoal_archive_catalog_open(&cat, dir, SHOAL_ARCHIVE_FSYNC_NONE) < 0 ||
-        lb_start_recording(cat, &d, SHOAL_ARCHIVE_FSYNC_NONE, &w, &lb) != 0)
+    if (lb_start_first_recording(dir, SHOAL_ARCHIVE_FSYNC_NONE, &cat, &w, &lb) != 0)
     {
         return 10;
     }
