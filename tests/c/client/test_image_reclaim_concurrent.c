@@ -81,45 +81,43 @@ static void slow_handler(void *clientd, const uint8_t *buf, size_t len, const sh
 static void test_handler_outlives_closing_image(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *slow, *closing;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 41, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 41, &slow));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 10000));
+    /* The stream's publication is the slow one (its messages' handler sleeps);
+     * the closing one joins it. */
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 41, true, true);
+    shoal_publication_t *closing;
     assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 41, &closing));
-    assert_int_equal(0, shoal_test_wait_images(sub, 2, 10000));
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 2, 10000));
     assert_int_equal(0, shoal_test_wait_connected(closing));
 
     uint8_t msg[48];
     memset(msg, 0x5a, sizeof(msg));
-    assert_true(shoal_test_offer(slow, msg, sizeof(msg)) > 0);
-    slow_handler_t h = { closing, sub, shoal_publication_session_id(slow), 0, 0, 0 };
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
+    slow_handler_t h = { closing, s.sub, shoal_publication_session_id(s.pub), 0, 0, 0 };
     /* Start at the slow image so the poll still has the closing one to visit
      * after the handler (white box: round_robin belongs to this thread). */
-    shoal_image_list_t *list = shoal_load_acquire(&sub->images);
+    shoal_image_list_t *list = shoal_load_acquire(&s.sub->images);
     uint32_t slow_index = shoal_image_session_id(list->images[0]) == h.slow_session_id ? 0 : 1;
-    sub->round_robin = slow_index;
+    s.sub->round_robin = slow_index;
     int64_t before_ms = shoal_test_now_ms(), deadline_ms;
-    assert_int_equal(1, shoal_subscription_poll(sub, slow_handler, &h, 10));
+    assert_int_equal(1, shoal_subscription_poll(s.sub, slow_handler, &h, 10));
     assert_true(shoal_test_now_ms() - before_ms >= HANDLER_SLEEP_MS);
     assert_int_equal(1, h.messages);
     assert_true(h.saw_image_gone);
     assert_int_equal(0x5a, h.first_byte);
-    assert_int_equal(1, shoal_subscription_image_count(sub));
+    assert_int_equal(1, shoal_subscription_image_count(s.sub));
     /* Retired, not leaked: the next polls let the conductor free it. */
     assert_true(lingering(env->client) > 0);
-    assert_int_equal(0, wait_reclaimed(env->client, sub));
+    assert_int_equal(0, wait_reclaimed(env->client, s.sub));
 
-    assert_true(shoal_test_offer(slow, msg, sizeof(msg)) > 0);
+    assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
     h.messages = 0;
     deadline_ms = shoal_test_now_ms() + 5000;
     while (0 == h.messages && shoal_test_now_ms() < deadline_ms)
     {
-        assert_true(shoal_subscription_poll(sub, slow_handler, &h, 10) >= 0);
+        assert_true(shoal_subscription_poll(s.sub, slow_handler, &h, 10) >= 0);
     }
     assert_int_equal(1, h.messages);
-    shoal_publication_close(slow);
-    shoal_subscription_close(sub);
+    shoal_test_stream_close(&s);
 }
 
 /* poll_batch views stay readable until the next poll even when their image
@@ -127,29 +125,24 @@ static void test_handler_outlives_closing_image(void **state)
 static void test_batch_views_outlive_closing_image(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_subscription_t *sub;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 42, &sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env->client, "aeron:ipc", 42, &pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 1, 10000));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 42, true, true);
     uint8_t msg[100];
     for (int i = 0; i < 8; i++)
     {
         memset(msg, 0x30 + i, sizeof(msg));
-        assert_true(shoal_test_offer(pub, msg, sizeof(msg)) > 0);
+        assert_true(shoal_test_offer(s.pub, msg, sizeof(msg)) > 0);
     }
     shoal_fragment_t views[16];
     int got = 0;
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (0 == got && shoal_test_now_ms() < deadline)
     {
-        got = shoal_subscription_poll_batch(sub, views, 16);
+        got = shoal_subscription_poll_batch(s.sub, views, 16);
     }
     assert_int_equal(8, got);
     /* Everything is consumed: the publication drains at once on close. */
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_test_wait_images(sub, 0, 10000));
+    assert_int_equal(0, shoal_publication_close(s.pub));
+    assert_int_equal(0, shoal_test_wait_images(s.sub, 0, 10000));
     shoal_test_sleep_ms(HANDLER_SLEEP_MS);
     for (int i = 0; i < got; i++)
     {
@@ -158,8 +151,8 @@ static void test_batch_views_outlive_closing_image(void **state)
         assert_int_equal(0x30 + i, views[i].data[99]);
     }
     assert_true(lingering(env->client) > 0);
-    assert_int_equal(0, wait_reclaimed(env->client, sub));
-    shoal_subscription_close(sub);
+    assert_int_equal(0, wait_reclaimed(env->client, s.sub));
+    shoal_subscription_close(s.sub);
 }
 
 /* A retained mapping outlives the image, its subscription and its client. */
