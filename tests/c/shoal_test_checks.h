@@ -107,6 +107,20 @@ static inline void shoal_test_check_refused_without_subscribers(shoal_publicatio
     assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_try_claim(pub, 16, &claim));
 }
 
+/* A publication (on client, of uri and stream_id) that nobody subscribes to
+ * is still not connected after settle_ms and refuses an offer with
+ * NOT_CONNECTED; closes it. IPC and UDP make the same promise. */
+static inline void shoal_test_check_not_connected_without_subscriber(shoal_client_t *client, const char *uri,
+    int32_t stream_id, long settle_ms)
+{
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_publication(client, uri, stream_id, &pub));
+    shoal_test_sleep_ms(settle_ms);
+    assert_false(shoal_publication_is_connected(pub));
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
+    shoal_publication_close(pub);
+}
+
 /* A subscriber that comes back (on client, channel, stream_id) connects pub
  * again and gets the next message; closes both. */
 static inline void shoal_test_check_subscriber_revives(shoal_publication_t *pub, shoal_client_t *client,

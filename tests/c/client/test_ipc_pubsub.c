@@ -117,12 +117,7 @@ static void test_try_claim_commit_and_abort(void **state)
 static void test_not_connected_without_subscriber(void **state)
 {
     shoal_test_env_t *env = *state;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 14, &pub));
-    shoal_test_sleep_ms(20);
-    assert_false(shoal_publication_is_connected(pub));
-    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
-    shoal_publication_close(pub);
+    shoal_test_check_not_connected_without_subscriber(env->client, "aeron:ipc", 14, 20);
 }
 
 static void test_back_pressure_never_loses(void **state)

@@ -72,12 +72,7 @@ static void test_fragmented_messages_arrive_whole(void **state)
 static void test_not_connected_without_subscriber(void **state)
 {
     fixture_t *f = *state;
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_publication(f->pub_env.client, f->uri, 12, &pub));
-    shoal_test_sleep_ms(150);
-    assert_false(shoal_publication_is_connected(pub));
-    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
-    shoal_publication_close(pub);
+    shoal_test_check_not_connected_without_subscriber(f->pub_env.client, f->uri, 12, 150);
 }
 
 static void test_back_pressure_then_everything_arrives(void **state)
