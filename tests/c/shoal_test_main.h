@@ -8,13 +8,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-/* Runs the listed tests (cmocka_unit_test(...) and the like) as one group
- * without group setup or teardown; the exit status is the number that
+/* SHOAL_TEST_MAIN({ cmocka_unit_test(a), ... }) runs the listed tests as one
+ * group without group setup or teardown; the exit status is the number that
  * failed, which is what ctest reads. */
 #define SHOAL_TEST_MAIN(...)                                                                                           \
     int main(void)                                                                                                     \
     {                                                                                                                  \
-        const struct CMUnitTest tests[] = { __VA_ARGS__ };                                                             \
+        const struct CMUnitTest tests[] = __VA_ARGS__;                                                                 \
         return cmocka_run_group_tests(tests, NULL, NULL);                                                              \
     }
 

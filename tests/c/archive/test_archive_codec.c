@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "archive/shoal_archive_codec.h"
 #include "shoal/shoal.h"
 
@@ -193,13 +194,9 @@ static void test_encoder_refuses_what_does_not_fit(void **state)
     assert_string_equal("UNKNOWN", shoal_archive_msg_type_name(0));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_type_round_trips),
-        cmocka_unit_test(test_truncated_and_padded_messages_are_refused),
-        cmocka_unit_test(test_bad_headers_and_strings_are_refused),
-        cmocka_unit_test(test_encoder_refuses_what_does_not_fit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_every_type_round_trips),
+    cmocka_unit_test(test_truncated_and_padded_messages_are_refused),
+    cmocka_unit_test(test_bad_headers_and_strings_are_refused),
+    cmocka_unit_test(test_encoder_refuses_what_does_not_fit),
+})

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shoal_test_main.h"
 #include "archive/shoal_recording_scan.h"
 #include "archive_test_util.h"
 #include "shoal/shoal_archive.h"
@@ -296,11 +297,7 @@ static void test_torn_tail_by_hand(void **state)
     shoal_fs_delete_dir(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigkill_mid_recording),
-        cmocka_unit_test(test_torn_tail_by_hand),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_sigkill_mid_recording),
+    cmocka_unit_test(test_torn_tail_by_hand),
+})

@@ -244,5 +244,10 @@ static void test_bad_parameters(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-SHOAL_TEST_MAIN(T(test_whole_recording_ipc), T(test_slice_ipc), T(test_slice_udp), T(test_follow_live_recording),
-    T(test_bad_parameters))
+SHOAL_TEST_MAIN({
+    T(test_whole_recording_ipc),
+    T(test_slice_ipc),
+    T(test_slice_udp),
+    T(test_follow_live_recording),
+    T(test_bad_parameters),
+})

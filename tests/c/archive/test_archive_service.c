@@ -358,7 +358,13 @@ static void test_malformed_requests_are_dropped_and_counted(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, archive_test_env_teardown)
 
-SHOAL_TEST_MAIN(T(test_records_an_ipc_stream), T(test_records_a_local_udp_stream_through_a_spy),
-    T(test_errors_are_clear), T(test_active_recordings_refuse_truncate_and_purge),
-    T(test_two_clients_have_their_own_sessions), T(test_malformed_requests_are_dropped_and_counted),
-    T(test_replays_keep_the_recordings_positions), T(test_replayed_recordings_refuse_truncate_and_purge))
+SHOAL_TEST_MAIN({
+    T(test_records_an_ipc_stream),
+    T(test_records_a_local_udp_stream_through_a_spy),
+    T(test_errors_are_clear),
+    T(test_active_recordings_refuse_truncate_and_purge),
+    T(test_two_clients_have_their_own_sessions),
+    T(test_malformed_requests_are_dropped_and_counted),
+    T(test_replays_keep_the_recordings_positions),
+    T(test_replayed_recordings_refuse_truncate_and_purge),
+})

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../shoal_test_main.h"
 #include "archive/shoal_recording_reader.h"
 #include "archive_test_util.h"
 #include "shoal/shoal_archive.h"
@@ -664,20 +665,16 @@ static void test_recovery_index_ahead_of_data(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_record_and_read_back),
-        T(test_start_mid_term_and_big_blocks),
-        T(test_catalog_persists_and_lists),
-        T(test_cursor_positions_and_lengths),
-        T(test_raw_blocks),
-        T(test_follow_live_recording),
-        T(test_writer_rejects_bad_blocks),
-        T(test_truncate_and_purge),
-        T(test_corrupt_segment_and_catalog),
-        T(test_full_disk),
-        T(test_recovery_index_ahead_of_data),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_record_and_read_back),
+    T(test_start_mid_term_and_big_blocks),
+    T(test_catalog_persists_and_lists),
+    T(test_cursor_positions_and_lengths),
+    T(test_raw_blocks),
+    T(test_follow_live_recording),
+    T(test_writer_rejects_bad_blocks),
+    T(test_truncate_and_purge),
+    T(test_corrupt_segment_and_catalog),
+    T(test_full_disk),
+    T(test_recovery_index_ahead_of_data),
+})

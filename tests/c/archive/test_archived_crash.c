@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "../shoal_test_main.h"
 #include "archive_test_env.h"
 
 #define STREAM_ID 2001
@@ -260,11 +261,7 @@ static void test_sigkill_while_recording_then_restart_recovers_every_complete_me
     shoal_publication_close(p.pub);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigkill_while_recording_then_restart_recovers_every_complete_message,
-            setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_sigkill_while_recording_then_restart_recovers_every_complete_message, setup,
+        teardown),
+})

@@ -175,4 +175,8 @@ static void test_bad_arguments(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, archive_test_env_teardown)
 
-SHOAL_TEST_MAIN(T(test_merge_ipc), T(test_merge_udp), T(test_bad_arguments))
+SHOAL_TEST_MAIN({
+    T(test_merge_ipc),
+    T(test_merge_udp),
+    T(test_bad_arguments),
+})

@@ -113,5 +113,7 @@ static void test_second_commit_or_abort_changes_nothing(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_getters_given_null),
-    cmocka_unit_test(test_second_commit_or_abort_changes_nothing))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_getters_given_null),
+    cmocka_unit_test(test_second_commit_or_abort_changes_nothing),
+})

@@ -125,5 +125,9 @@ static void test_bad_uris_and_closed_handles(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_version), cmocka_unit_test(test_null_arguments),
-    cmocka_unit_test(test_context_settings_validated), cmocka_unit_test(test_bad_uris_and_closed_handles))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_version),
+    cmocka_unit_test(test_null_arguments),
+    cmocka_unit_test(test_context_settings_validated),
+    cmocka_unit_test(test_bad_uris_and_closed_handles),
+})

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "client/shoal_block_poll.h"
 #include "protocol/shoal_frames.h"
@@ -137,11 +138,7 @@ static void test_a_frame_longer_than_the_limit_goes_whole(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_blocks_are_the_log_as_written),
-        T(test_a_frame_longer_than_the_limit_goes_whole),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_blocks_are_the_log_as_written),
+    T(test_a_frame_longer_than_the_limit_goes_whole),
+})

@@ -185,5 +185,7 @@ static void test_exclusive_publisher_thread(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_many_threads_one_concurrent_publication),
-    cmocka_unit_test(test_exclusive_publisher_thread))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_many_threads_one_concurrent_publication),
+    cmocka_unit_test(test_exclusive_publisher_thread),
+})

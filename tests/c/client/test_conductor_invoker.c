@@ -333,7 +333,12 @@ static void test_handler_cannot_reenter_its_client(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-SHOAL_TEST_MAIN(T(test_mode_and_argument_errors), T(test_handlers_fire_only_in_do_work_on_the_calling_thread),
+SHOAL_TEST_MAIN({
+    T(test_mode_and_argument_errors),
+    T(test_handlers_fire_only_in_do_work_on_the_calling_thread),
     T(test_invoker_client_publishes_and_polls),
     cmocka_unit_test_setup_teardown(test_keepalives_only_while_do_work_is_called, setup_short_liveness, teardown),
-    T(test_driver_loss_seen_by_do_work), T(test_context_close_while_in_use), T(test_handler_cannot_reenter_its_client))
+    T(test_driver_loss_seen_by_do_work),
+    T(test_context_close_while_in_use),
+    T(test_handler_cannot_reenter_its_client),
+})

@@ -195,5 +195,8 @@ static void test_retained_mapping_outlives_subscription(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
 
-SHOAL_TEST_MAIN(T(test_handler_outlives_closing_image), T(test_batch_views_outlive_closing_image),
-    T(test_retained_mapping_outlives_subscription))
+SHOAL_TEST_MAIN({
+    T(test_handler_outlives_closing_image),
+    T(test_batch_views_outlive_closing_image),
+    T(test_retained_mapping_outlives_subscription),
+})

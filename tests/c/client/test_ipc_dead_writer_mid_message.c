@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "client/shoal_client.h"
 #include "logbuffer/shoal_term_appender.h"
@@ -98,11 +99,7 @@ static void test_message_cut_by_a_dead_writer_does_not_stop_the_stream(void **st
     assert_int_equal(0, shoal_subscription_close(sub));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_message_cut_by_a_dead_writer_does_not_stop_the_stream, setup,
-            shoal_test_env_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_message_cut_by_a_dead_writer_does_not_stop_the_stream, setup,
+        shoal_test_env_teardown),
+})

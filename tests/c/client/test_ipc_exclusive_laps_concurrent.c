@@ -228,4 +228,6 @@ static void test_laps_of_an_uncleaned_log_read_intact(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact),
+})

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 
 /* The probe of the issue: 1 MiB terms, so a 512 KiB window stood open. */
@@ -93,16 +94,10 @@ static void test_refused_after_subscriber_client_closes(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_everything_was_read, setup,
-            shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup,
-            shoal_test_env_teardown),
-        T(test_exclusive_refused_with_unread_messages),
-        T(test_concurrent_refused_with_unread_messages),
-        T(test_refused_after_subscriber_client_closes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_exclusive_refused_after_everything_was_read, setup, shoal_test_env_teardown),
+    cmocka_unit_test_setup_teardown(test_concurrent_refused_after_everything_was_read, setup, shoal_test_env_teardown),
+    T(test_exclusive_refused_with_unread_messages),
+    T(test_concurrent_refused_with_unread_messages),
+    T(test_refused_after_subscriber_client_closes),
+})

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 
 static int poll_until(shoal_subscription_t *sub, shoal_test_collector_t *c, int expected)
@@ -350,21 +351,17 @@ static void test_session_id_clash_is_an_error(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, shoal_test_env_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_round_trip_with_header),
-        T(test_fragmented_messages_arrive_whole),
-        T(test_offerv_gathers),
-        T(test_try_claim_commit_and_abort),
-        T(test_not_connected_without_subscriber),
-        T(test_back_pressure_never_loses),
-        T(test_every_subscriber_sees_every_message),
-        T(test_poll_batch_views),
-        T(test_controlled_poll_actions),
-        T(test_concurrent_publications_share_a_session),
-        T(test_image_goes_away_after_publication_closes),
-        T(test_session_id_clash_is_an_error),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_round_trip_with_header),
+    T(test_fragmented_messages_arrive_whole),
+    T(test_offerv_gathers),
+    T(test_try_claim_commit_and_abort),
+    T(test_not_connected_without_subscriber),
+    T(test_back_pressure_never_loses),
+    T(test_every_subscriber_sees_every_message),
+    T(test_poll_batch_views),
+    T(test_controlled_poll_actions),
+    T(test_concurrent_publications_share_a_session),
+    T(test_image_goes_away_after_publication_closes),
+    T(test_session_id_clash_is_an_error),
+})

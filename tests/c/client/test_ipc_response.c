@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "concurrent/shoal_atomic.h"
 
@@ -95,10 +96,6 @@ static void test_each_requester_gets_its_own_response_stream(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_requester_gets_its_own_response_stream),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_each_requester_gets_its_own_response_stream),
+})

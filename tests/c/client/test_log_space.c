@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "../transport/udp_test_util.h"
 #include "protocol/shoal_cnc_descriptor.h"
@@ -321,13 +322,9 @@ static void test_sparse_opt_in_faults_when_full(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_default_term_is_a_clear_error),
-        T(test_hundred_mib_through_terms_that_fit),
-        T(test_udp_image_without_space_is_refused),
-        T(test_sparse_opt_in_faults_when_full),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_default_term_is_a_clear_error),
+    T(test_hundred_mib_through_terms_that_fit),
+    T(test_udp_image_without_space_is_refused),
+    T(test_sparse_opt_in_faults_when_full),
+})

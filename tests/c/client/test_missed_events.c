@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 #include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
@@ -148,10 +149,6 @@ static void test_lapped_client_closes_instead_of_keeping_stale_images(void **sta
     shoal_context_close(driver_ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lapped_client_closes_instead_of_keeping_stale_images),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_lapped_client_closes_instead_of_keeping_stale_images),
+})

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../transport/udp_test_util.h"
 #include "protocol/shoal_frames.h"
 #include "util/shoal_error.h"
@@ -310,14 +311,10 @@ static void test_not_connected(void **state)
 #define T_IPC(fn) cmocka_unit_test_setup_teardown(fn, setup_ipc, teardown)
 #define T_UDP(fn) cmocka_unit_test_setup_teardown(fn, setup_udp, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T_IPC(test_blocks_across_a_term_end),
-        T_IPC(test_malformed_blocks_refused),
-        T_IPC(test_concurrent_publication_refused),
-        T_IPC(test_not_connected),
-        T_UDP(test_blocks_across_a_term_end),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T_IPC(test_blocks_across_a_term_end),
+    T_IPC(test_malformed_blocks_refused),
+    T_IPC(test_concurrent_publication_refused),
+    T_IPC(test_not_connected),
+    T_UDP(test_blocks_across_a_term_end),
+})

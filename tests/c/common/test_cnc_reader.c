@@ -124,4 +124,7 @@ static void test_arguments_and_result_codes(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_reads_a_live_driver), cmocka_unit_test(test_arguments_and_result_codes))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_reads_a_live_driver),
+    cmocka_unit_test(test_arguments_and_result_codes),
+})

@@ -148,5 +148,8 @@ static void test_rules(void **state)
     assert_int_equal(0, shoal_context_close(ctx));
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_defaults), cmocka_unit_test(test_environment_overrides_defaults),
-    cmocka_unit_test(test_rules))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_environment_overrides_defaults),
+    cmocka_unit_test(test_rules),
+})

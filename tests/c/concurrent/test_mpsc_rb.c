@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "concurrent/shoal_mpsc_rb.h"
 #include "ring_test_util.h"
 #include "shoal/shoal.h"
@@ -508,24 +509,20 @@ static void test_many_producers_race_an_eager_consumer(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, ring_test_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init_rejects_bad_regions),
-        T(test_write_read_round_trip),
-        T(test_wrap_inserts_padding),
-        T(test_full_ring_fails_then_recovers),
-        T(test_wrap_needs_room_at_start),
-        T(test_bad_arguments),
-        T(test_message_count_limit),
-        T(test_correlation_ids_increase),
-        T(test_consumer_heartbeat),
-        T(test_unblock_nothing_stuck),
-        T(test_unblock_producer_died_after_header),
-        T(test_unblock_producer_died_before_header),
-        T(test_unblock_producer_died_in_wrapping_claim),
-        cmocka_unit_test(test_many_producers_keep_per_producer_order),
-        cmocka_unit_test(test_many_producers_race_an_eager_consumer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_init_rejects_bad_regions),
+    T(test_write_read_round_trip),
+    T(test_wrap_inserts_padding),
+    T(test_full_ring_fails_then_recovers),
+    T(test_wrap_needs_room_at_start),
+    T(test_bad_arguments),
+    T(test_message_count_limit),
+    T(test_correlation_ids_increase),
+    T(test_consumer_heartbeat),
+    T(test_unblock_nothing_stuck),
+    T(test_unblock_producer_died_after_header),
+    T(test_unblock_producer_died_before_header),
+    T(test_unblock_producer_died_in_wrapping_claim),
+    cmocka_unit_test(test_many_producers_keep_per_producer_order),
+    cmocka_unit_test(test_many_producers_race_an_eager_consumer),
+})

@@ -287,7 +287,9 @@ static void test_error_log_record_lengths_are_repaired(void **state)
     stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_subscriber_position_beyond_the_stream_is_clamped),
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_subscriber_position_beyond_the_stream_is_clamped),
     cmocka_unit_test(test_subscriber_position_behind_the_stream_is_clamped),
     cmocka_unit_test(test_udp_subscriber_position_beyond_received_is_clamped),
-    cmocka_unit_test(test_error_log_record_lengths_are_repaired))
+    cmocka_unit_test(test_error_log_record_lengths_are_repaired),
+})

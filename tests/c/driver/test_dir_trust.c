@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
 
 #define OTHER_UID 12345
@@ -295,18 +296,14 @@ static void test_driver_cleanup_does_not_follow_symlinks(void **state)
     shoal_context_close(ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_client_refuses_dir_writable_by_others),
-        cmocka_unit_test(test_client_refuses_cnc_writable_by_others),
-        cmocka_unit_test(test_client_refuses_dir_and_cnc_of_another_user),
-        cmocka_unit_test(test_client_refuses_symlinked_cnc),
-        cmocka_unit_test(test_driver_refuses_symlinked_dir),
-        cmocka_unit_test(test_driver_refuses_symlinked_lock_file),
-        cmocka_unit_test(test_driver_refuses_dir_writable_by_others),
-        cmocka_unit_test(test_driver_refuses_dir_of_another_user),
-        cmocka_unit_test(test_driver_cleanup_does_not_follow_symlinks),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_client_refuses_dir_writable_by_others),
+    cmocka_unit_test(test_client_refuses_cnc_writable_by_others),
+    cmocka_unit_test(test_client_refuses_dir_and_cnc_of_another_user),
+    cmocka_unit_test(test_client_refuses_symlinked_cnc),
+    cmocka_unit_test(test_driver_refuses_symlinked_dir),
+    cmocka_unit_test(test_driver_refuses_symlinked_lock_file),
+    cmocka_unit_test(test_driver_refuses_dir_writable_by_others),
+    cmocka_unit_test(test_driver_refuses_dir_of_another_user),
+    cmocka_unit_test(test_driver_cleanup_does_not_follow_symlinks),
+})

@@ -117,4 +117,6 @@ static void test_other_clients_handles_cannot_be_removed(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_other_clients_handles_cannot_be_removed))
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_other_clients_handles_cannot_be_removed),
+})

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 #define C_TERM_LENGTH         (1024 * 1024)
@@ -230,10 +231,6 @@ static void test_concurrent_writers_one_reader(void **state)
     free(s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_concurrent_writers_one_reader),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_concurrent_writers_one_reader),
+})

@@ -2,6 +2,7 @@
  * Term appenders: frame layout and commit protocol, claims, trips,
  * fragmentation, gather, exclusive variants.
  */
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 typedef test_term_t fixture_t;
@@ -456,23 +457,19 @@ static void test_stale_term_id_pads_and_trips(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_term_setup, test_term_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_unfragmented_frame_layout),
-        T(test_unfragmented_append_and_read),
-        T(test_zero_length_message),
-        T(test_claim_commit),
-        T(test_claim_abort_is_skipped),
-        T(test_fragmented_frame_layout),
-        T(test_trip_at_end_of_term),
-        T(test_exact_fill_then_trip_without_padding),
-        T(test_failed_on_bad_arguments),
-        T(test_offerv_gather_equivalence),
-        T(test_exclusive_appender),
-        T(test_stale_term_id_pads_and_trips),
-        T(test_append_bytes_every_small_length),
-        cmocka_unit_test(test_payload_copy_every_small_length),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_unfragmented_frame_layout),
+    T(test_unfragmented_append_and_read),
+    T(test_zero_length_message),
+    T(test_claim_commit),
+    T(test_claim_abort_is_skipped),
+    T(test_fragmented_frame_layout),
+    T(test_trip_at_end_of_term),
+    T(test_exact_fill_then_trip_without_padding),
+    T(test_failed_on_bad_arguments),
+    T(test_offerv_gather_equivalence),
+    T(test_exclusive_appender),
+    T(test_stale_term_id_pads_and_trips),
+    T(test_append_bytes_every_small_length),
+    cmocka_unit_test(test_payload_copy_every_small_length),
+})

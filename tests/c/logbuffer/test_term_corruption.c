@@ -4,6 +4,7 @@
  * memory any publisher or subscriber can scribble on; every scan of it must
  * stay inside the term and free of undefined behaviour.
  */
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 #include "logbuffer/shoal_term_scanner.h"
@@ -108,13 +109,9 @@ static void empty_fragmented_message_has_a_buffer(void **state)
     free(term);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(scanner_stops_at_pad_past_term_end),
-        cmocka_unit_test(unblocker_clamps_corrupt_claim),
-        cmocka_unit_test(gap_scan_survives_huge_length),
-        cmocka_unit_test(empty_fragmented_message_has_a_buffer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(scanner_stops_at_pad_past_term_end),
+    cmocka_unit_test(unblocker_clamps_corrupt_claim),
+    cmocka_unit_test(gap_scan_survives_huge_length),
+    cmocka_unit_test(empty_fragmented_message_has_a_buffer),
+})

@@ -2,6 +2,7 @@
  * Term reader: whole-message delivery, reassembly, limits, controlled
  * actions, incomplete and broken fragment chains.
  */
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 #define BIG_TERM_LENGTH (1024 * 1024)
@@ -390,23 +391,19 @@ static void test_header_fields(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, test_term_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_random_fragmented_reassembly),
-        T(test_message_limit),
-        T(test_abort_does_not_consume),
-        T(test_break_consumes_and_stops),
-        T(test_commit_continues),
-        T(test_uncommitted_fragment_stops_before_begin),
-        T(test_incomplete_chain_scan_resumes_where_it_stopped),
-        T(test_committed_fragment_changed_after_scan_is_skipped),
-        T(test_broken_chain_pad_is_skipped),
-        T(test_broken_chain_new_begin_is_skipped),
-        T(test_orphan_fragments_and_heartbeats_skipped),
-        T(test_assembly_buffer_grows_only_for_larger),
-        T(test_zero_copy_pointer),
-        T(test_header_fields),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_random_fragmented_reassembly),
+    T(test_message_limit),
+    T(test_abort_does_not_consume),
+    T(test_break_consumes_and_stops),
+    T(test_commit_continues),
+    T(test_uncommitted_fragment_stops_before_begin),
+    T(test_incomplete_chain_scan_resumes_where_it_stopped),
+    T(test_committed_fragment_changed_after_scan_is_skipped),
+    T(test_broken_chain_pad_is_skipped),
+    T(test_broken_chain_new_begin_is_skipped),
+    T(test_orphan_fragments_and_heartbeats_skipped),
+    T(test_assembly_buffer_grows_only_for_larger),
+    T(test_zero_copy_pointer),
+    T(test_header_fields),
+})

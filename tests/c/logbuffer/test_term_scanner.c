@@ -2,6 +2,7 @@
  * receiver's gap scanner (where the frames rebuilt from datagrams stop), on
  * hand-laid terms: whole frames only, padding, uncommitted frames, corrupt
  * lengths, and the end of the term. */
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 #include "logbuffer/shoal_term_scanner.h"
 
@@ -117,14 +118,10 @@ static void gaps_at_the_term_end(void **state)
     free(term);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(takes_whole_committed_frames_up_to_the_datagram),
-        cmocka_unit_test(padding_travels_as_a_header),
-        cmocka_unit_test(never_leaves_the_term),
-        cmocka_unit_test(gap_scanner_finds_the_first_hole),
-        cmocka_unit_test(gaps_at_the_term_end),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(takes_whole_committed_frames_up_to_the_datagram),
+    cmocka_unit_test(padding_travels_as_a_header),
+    cmocka_unit_test(never_leaves_the_term),
+    cmocka_unit_test(gap_scanner_finds_the_first_hole),
+    cmocka_unit_test(gaps_at_the_term_end),
+})

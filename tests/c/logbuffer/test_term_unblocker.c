@@ -3,6 +3,7 @@
  * a writer that died between its tail add and its header write, and the
  * end-of-term case (the tripping writer died before padding and rotating).
  */
+#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 typedef test_term_t fixture_t;
@@ -356,22 +357,18 @@ static void test_clean_zeroes_exactly_the_range(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_term_setup, test_term_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_negative_length_becomes_padding),
-        T(test_zero_gap_padded_up_to_next_frame),
-        T(test_zero_gap_up_to_tail_is_left_alone),
-        T(test_committed_frame_is_no_action),
-        T(test_fragmented_message_cut_mid_fragment_is_unblocked),
-        T(test_fragmented_message_cut_after_begin_is_unblocked),
-        T(test_complete_or_open_fragmented_message_is_no_action),
-        T(test_end_of_term_pads_and_rotates),
-        T(test_end_of_term_after_rotation_is_harmless),
-        T(test_exclusive_writer_zeroes_after_its_tail),
-        T(test_writer_zeroes_log_is_unblocked_only_at_the_term_end),
-        T(test_clean_and_scan_for_gap),
-        cmocka_unit_test(test_clean_zeroes_exactly_the_range),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_negative_length_becomes_padding),
+    T(test_zero_gap_padded_up_to_next_frame),
+    T(test_zero_gap_up_to_tail_is_left_alone),
+    T(test_committed_frame_is_no_action),
+    T(test_fragmented_message_cut_mid_fragment_is_unblocked),
+    T(test_fragmented_message_cut_after_begin_is_unblocked),
+    T(test_complete_or_open_fragmented_message_is_no_action),
+    T(test_end_of_term_pads_and_rotates),
+    T(test_end_of_term_after_rotation_is_harmless),
+    T(test_exclusive_writer_zeroes_after_its_tail),
+    T(test_writer_zeroes_log_is_unblocked_only_at_the_term_end),
+    T(test_clean_and_scan_for_gap),
+    cmocka_unit_test(test_clean_zeroes_exactly_the_range),
+})

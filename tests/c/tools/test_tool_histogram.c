@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../shoal_test_main.h"
 #include "../../../core/tools/tool_histogram.h"
 
 static int setup(void **state)
@@ -162,16 +163,12 @@ static void test_merge_and_reset(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_empty),
-        cmocka_unit_test(test_buckets_tile_the_range),
-        T(test_small_values_are_exact),
-        T(test_relative_error_bound),
-        T(test_extremes),
-        T(test_percentile_capped_at_max),
-        T(test_merge_and_reset),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_empty),
+    cmocka_unit_test(test_buckets_tile_the_range),
+    T(test_small_values_are_exact),
+    T(test_relative_error_bound),
+    T(test_extremes),
+    T(test_percentile_capped_at_max),
+    T(test_merge_and_reset),
+})

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "transport/udp/shoal_flow_control.h"
 #include "util/shoal_error.h"
 
@@ -192,17 +193,13 @@ static void receiver_table_is_bounded(void **state)
     assert_int_equal(10001 + WINDOW, limit);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parses_strategies_and_options),
-        cmocka_unit_test(refuses_bad_values_naming_them),
-        cmocka_unit_test(unicast_limit_only_moves_forward),
-        cmocka_unit_test(max_follows_the_fastest_receiver),
-        cmocka_unit_test(min_follows_the_slowest_of_several),
-        cmocka_unit_test(min_drops_a_silent_receiver_after_its_timeout),
-        cmocka_unit_test(min_with_a_group_waits_for_its_size),
-        cmocka_unit_test(receiver_table_is_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(parses_strategies_and_options),
+    cmocka_unit_test(refuses_bad_values_naming_them),
+    cmocka_unit_test(unicast_limit_only_moves_forward),
+    cmocka_unit_test(max_follows_the_fastest_receiver),
+    cmocka_unit_test(min_follows_the_slowest_of_several),
+    cmocka_unit_test(min_drops_a_silent_receiver_after_its_timeout),
+    cmocka_unit_test(min_with_a_group_waits_for_its_size),
+    cmocka_unit_test(receiver_table_is_bounded),
+})

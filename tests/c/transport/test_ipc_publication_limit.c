@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../shoal_test_main.h"
 #include "concurrent/shoal_atomic.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "transport/ipc/shoal_ipc_publication.h"
@@ -190,14 +191,10 @@ static void test_the_limit_never_lets_the_publisher_lap_the_subscriber(void **st
     assert_true(sub > 3 * TERM_LENGTH);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_first_tick_opens_the_window, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_small_steps_of_a_keeping_up_subscriber_are_not_work, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_publisher_past_half_its_window_gets_every_step_without_work, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(test_the_limit_never_lets_the_publisher_lap_the_subscriber, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_first_tick_opens_the_window, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_small_steps_of_a_keeping_up_subscriber_are_not_work, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_a_publisher_past_half_its_window_gets_every_step_without_work, setup,
+        teardown),
+    cmocka_unit_test_setup_teardown(test_the_limit_never_lets_the_publisher_lap_the_subscriber, setup, teardown),
+})

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "transport/udp/shoal_loss_detector.h"
 
@@ -319,19 +320,15 @@ static void the_gap_table_is_bounded(void **state)
     release(f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(nothing_missing_nothing_asked),
-        cmocka_unit_test(a_gap_is_naked_at_once_then_after_the_delay_then_doubled),
-        cmocka_unit_test(a_gap_repaired_after_one_nak_times_the_repair),
-        cmocka_unit_test(rtt_is_the_minimum_of_recent_samples),
-        cmocka_unit_test(gaps_at_a_term_end_and_in_the_next_term),
-        cmocka_unit_test(term_ids_wrap),
-        cmocka_unit_test(a_partly_repaired_gap_keeps_its_timer),
-        cmocka_unit_test(unreliable_pads_over_a_gap_after_the_delay),
-        cmocka_unit_test(do_work_scans_only_when_due),
-        cmocka_unit_test(the_gap_table_is_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(nothing_missing_nothing_asked),
+    cmocka_unit_test(a_gap_is_naked_at_once_then_after_the_delay_then_doubled),
+    cmocka_unit_test(a_gap_repaired_after_one_nak_times_the_repair),
+    cmocka_unit_test(rtt_is_the_minimum_of_recent_samples),
+    cmocka_unit_test(gaps_at_a_term_end_and_in_the_next_term),
+    cmocka_unit_test(term_ids_wrap),
+    cmocka_unit_test(a_partly_repaired_gap_keeps_its_timer),
+    cmocka_unit_test(unreliable_pads_over_a_gap_after_the_delay),
+    cmocka_unit_test(do_work_scans_only_when_due),
+    cmocka_unit_test(the_gap_table_is_bounded),
+})

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "udp_test_util.h"
 
 #define MESSAGES 20000
@@ -107,10 +108,6 @@ static void test_report_read_while_the_receiver_writes(void **state)
     shoal_test_env_stop(&env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_report_read_while_the_receiver_writes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_report_read_while_the_receiver_writes),
+})

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../client/image_recorder.h"
 #include "udp_test_util.h"
 #include "util/shoal_error.h"
@@ -201,15 +202,11 @@ static void test_keys_refused_where_they_do_not_belong(void **state)
 #define T_IPC(fn) cmocka_unit_test_setup_teardown(fn, setup_ipc, teardown)
 #define T_UDP(fn) cmocka_unit_test_setup_teardown(fn, setup_udp, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T_IPC(test_stream_starts_at_position),
-        T_IPC(test_start_at_term_end),
-        T_IPC(test_keys_refused_where_they_do_not_belong),
-        T_UDP(test_stream_starts_at_position),
-        T_UDP(test_start_at_term_end),
-        T_UDP(test_keys_refused_where_they_do_not_belong),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T_IPC(test_stream_starts_at_position),
+    T_IPC(test_start_at_term_end),
+    T_IPC(test_keys_refused_where_they_do_not_belong),
+    T_UDP(test_stream_starts_at_position),
+    T_UDP(test_start_at_term_end),
+    T_UDP(test_keys_refused_where_they_do_not_belong),
+})

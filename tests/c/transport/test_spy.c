@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
@@ -248,13 +249,9 @@ static void test_spy_errors(void **state)
     assert_non_null(strstr(shoal_errmsg(), "untethered-resting-timeout"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_spy_sees_what_the_network_subscriber_sees, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ssc_makes_a_spy_a_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spy_is_tethered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spy_errors, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_spy_sees_what_the_network_subscriber_sees, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ssc_makes_a_spy_a_connection, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_spy_is_tethered, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_spy_errors, setup, teardown),
+})

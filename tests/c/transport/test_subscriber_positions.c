@@ -111,6 +111,8 @@ static void test_resting_readers_do_not_count(void **state)
     shoal_subscriber_positions_close(&set);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_a_reader_that_reads_on_after_the_sample_is_not_impossible),
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_a_reader_that_reads_on_after_the_sample_is_not_impossible),
     cmocka_unit_test(test_out_of_range_values_are_clamped_and_counted_once_per_excursion),
-    cmocka_unit_test(test_resting_readers_do_not_count))
+    cmocka_unit_test(test_resting_readers_do_not_count),
+})

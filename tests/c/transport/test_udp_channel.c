@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../shoal_test_main.h"
 #include "transport/udp/shoal_udp_channel.h"
 #include "util/shoal_error.h"
 
@@ -184,18 +185,14 @@ static void resolve_and_compare_addresses(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(unicast_endpoint),
-        cmocka_unit_test(ipv6_endpoint),
-        cmocka_unit_test(multicast_control_is_the_next_group),
-        cmocka_unit_test(interface_as_subnet_and_name),
-        cmocka_unit_test(mdc_control),
-        cmocka_unit_test(canonical_text_decides_sharing),
-        cmocka_unit_test(errors_name_what_did_not_resolve),
-        cmocka_unit_test(an_unknown_interface_address_is_kept),
-        cmocka_unit_test(resolve_and_compare_addresses),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(unicast_endpoint),
+    cmocka_unit_test(ipv6_endpoint),
+    cmocka_unit_test(multicast_control_is_the_next_group),
+    cmocka_unit_test(interface_as_subnet_and_name),
+    cmocka_unit_test(mdc_control),
+    cmocka_unit_test(canonical_text_decides_sharing),
+    cmocka_unit_test(errors_name_what_did_not_resolve),
+    cmocka_unit_test(an_unknown_interface_address_is_kept),
+    cmocka_unit_test(resolve_and_compare_addresses),
+})

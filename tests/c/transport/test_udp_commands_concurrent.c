@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "transport/udp/shoal_udp_commands.h"
 
 #define SMALL_QUEUE 4096
@@ -221,14 +222,10 @@ static void test_producer_and_consumer_threads_keep_fifo_order(void **state)
     shoal_udp_command_queue_close(&q);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_records_come_out_in_order_and_whole),
-        cmocka_unit_test(test_shared_mode_full_queue_drains_in_place),
-        cmocka_unit_test(test_post_inside_a_drain_of_a_full_queue_fails),
-        cmocka_unit_test(test_dedicated_mode_gives_up_when_stopping),
-        cmocka_unit_test(test_producer_and_consumer_threads_keep_fifo_order),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_records_come_out_in_order_and_whole),
+    cmocka_unit_test(test_shared_mode_full_queue_drains_in_place),
+    cmocka_unit_test(test_post_inside_a_drain_of_a_full_queue_fails),
+    cmocka_unit_test(test_dedicated_mode_gives_up_when_stopping),
+    cmocka_unit_test(test_producer_and_consumer_threads_keep_fifo_order),
+})

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <poll.h>
 
+#include "../shoal_test_main.h"
 #include "udp_test_util.h"
 #include "protocol/shoal_frames.h"
 
@@ -530,16 +531,12 @@ static void test_session_ids_are_not_sequential(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_nak_from_unknown_address_resends_nothing),
-        cmocka_unit_test_setup_teardown(test_nak_flood_is_held_to_the_budget, setup_budget, teardown),
-        T(test_sm_window_is_clamped),
-        T(test_frames_from_another_address_are_dropped),
-        T(test_setup_with_long_term_is_refused),
-        cmocka_unit_test_setup_teardown(test_setup_flood_is_capped, setup_default, teardown),
-        T(test_session_ids_are_not_sequential),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_nak_from_unknown_address_resends_nothing),
+    cmocka_unit_test_setup_teardown(test_nak_flood_is_held_to_the_budget, setup_budget, teardown),
+    T(test_sm_window_is_clamped),
+    T(test_frames_from_another_address_are_dropped),
+    T(test_setup_with_long_term_is_refused),
+    cmocka_unit_test_setup_teardown(test_setup_flood_is_capped, setup_default, teardown),
+    T(test_session_ids_are_not_sequential),
+})

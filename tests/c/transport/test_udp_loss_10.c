@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "udp_loss_test.h"
 
 static void test_million_messages_under_10_percent_loss(void **state)
@@ -23,11 +24,7 @@ static void test_small_terms_under_10_percent_loss(void **state)
     assert_int_equal(0, run_loss_test("loss10s", "0.1", "64k", loss_test_messages(1000000) / 10, 120000));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_million_messages_under_10_percent_loss),
-        cmocka_unit_test(test_small_terms_under_10_percent_loss),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_million_messages_under_10_percent_loss),
+    cmocka_unit_test(test_small_terms_under_10_percent_loss),
+})

@@ -524,10 +524,13 @@ static void test_destination_on_closed_publication(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_long_timeout, teardown)
 
-SHOAL_TEST_MAIN(T(test_dynamic_three_subscribers_fc_min), T(test_dynamic_three_subscribers_fc_max),
+SHOAL_TEST_MAIN({
+    T(test_dynamic_three_subscribers_fc_min),
+    T(test_dynamic_three_subscribers_fc_max),
     T(test_dynamic_late_joiner),
     cmocka_unit_test_setup_teardown(test_dynamic_leaver_subscription_closed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_dynamic_leaver_driver_closed, setup, teardown),
     T(test_manual_add_remove_destination),
     cmocka_unit_test_setup_teardown(test_destination_needs_manual_mdc, setup, teardown),
-    cmocka_unit_test(test_destination_on_closed_publication))
+    cmocka_unit_test(test_destination_on_closed_publication),
+})

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "udp_mdc_loss_test.h"
 
 static void test_mdc_three_subscribers_under_10_percent_loss(void **state)
@@ -58,13 +59,9 @@ static void test_multicast_loss_upstream_of_the_group(void **state)
         run_mdc_loss_test_with("mcastup10", "0.1", "16m", loss_test_messages(1000000) / 5, 240000, true, true));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mdc_three_subscribers_under_10_percent_loss),
-        cmocka_unit_test(test_mdc_small_terms_under_10_percent_loss),
-        cmocka_unit_test(test_multicast_three_subscribers_under_10_percent_loss),
-        cmocka_unit_test(test_multicast_loss_upstream_of_the_group),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_mdc_three_subscribers_under_10_percent_loss),
+    cmocka_unit_test(test_mdc_small_terms_under_10_percent_loss),
+    cmocka_unit_test(test_multicast_three_subscribers_under_10_percent_loss),
+    cmocka_unit_test(test_multicast_loss_upstream_of_the_group),
+})

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "udp_mdc_loss_test.h"
 
 static void test_mdc_three_subscribers_under_30_percent_loss(void **state)
@@ -16,10 +17,6 @@ static void test_mdc_three_subscribers_under_30_percent_loss(void **state)
     assert_int_equal(0, run_mdc_loss_test("mdcloss30", "0.3", "16m", loss_test_messages(1000000), 480000, false));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mdc_three_subscribers_under_30_percent_loss),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_mdc_three_subscribers_under_30_percent_loss),
+})

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "udp_multi_test.h"
 
 #define SUBS 3
@@ -251,13 +252,9 @@ static void test_fc_max_follows_the_fastest(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_three_subscribers_fc_min),
-        T(test_three_subscribers_fc_max),
-        T(test_fc_min_waits_for_the_slowest),
-        T(test_fc_max_follows_the_fastest),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_three_subscribers_fc_min),
+    T(test_three_subscribers_fc_max),
+    T(test_fc_min_waits_for_the_slowest),
+    T(test_fc_max_follows_the_fastest),
+})

@@ -655,6 +655,9 @@ static void test_nak_for_overwritten_data_is_counted(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-SHOAL_TEST_MAIN(T(test_publication_speaks_aeron), T(test_subscription_speaks_aeron),
+SHOAL_TEST_MAIN({
+    T(test_publication_speaks_aeron),
+    T(test_subscription_speaks_aeron),
     T(test_nak_for_overwritten_data_is_counted),
-    cmocka_unit_test_setup_teardown(test_nak_timers, setup_slow_retry, teardown))
+    cmocka_unit_test_setup_teardown(test_nak_timers, setup_slow_retry, teardown),
+})

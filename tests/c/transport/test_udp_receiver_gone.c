@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
@@ -61,11 +62,7 @@ static void test_concurrent_refused_after_receiver_left(void **state)
     check_refused_after_receiver_left(*state, false, 51);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exclusive_refused_after_receiver_left, setup, udp_test_pair_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_refused_after_receiver_left, setup, udp_test_pair_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_exclusive_refused_after_receiver_left, setup, udp_test_pair_teardown),
+    cmocka_unit_test_setup_teardown(test_concurrent_refused_after_receiver_left, setup, udp_test_pair_teardown),
+})

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <inttypes.h>
 
+#include "../shoal_test_main.h"
 #include "udp_test_util.h"
 #include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_frames.h"
@@ -358,12 +359,8 @@ static void test_response_correlation_ids_that_name_nothing_are_refused(void **s
     shoal_publication_close(plain);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_requesters_share_one_control_port, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_response_setups_dropped_and_counted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_response_correlation_ids_that_name_nothing_are_refused, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test_setup_teardown(test_requesters_share_one_control_port, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_malformed_response_setups_dropped_and_counted, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_response_correlation_ids_that_name_nothing_are_refused, setup, teardown),
+})

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
@@ -233,18 +234,14 @@ static void test_counters_per_endpoint(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, udp_test_pair_teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_round_trip),
-        T(test_fragmented_messages_arrive_whole),
-        T(test_not_connected_without_subscriber),
-        T(test_back_pressure_then_everything_arrives),
-        T(test_image_goes_when_publication_closes),
-        T(test_image_times_out_when_publisher_driver_dies),
-        T(test_late_subscriber_and_two_subscriptions),
-        T(test_channel_errors_name_the_problem),
-        T(test_counters_per_endpoint),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_round_trip),
+    T(test_fragmented_messages_arrive_whole),
+    T(test_not_connected_without_subscriber),
+    T(test_back_pressure_then_everything_arrives),
+    T(test_image_goes_when_publication_closes),
+    T(test_image_times_out_when_publisher_driver_dies),
+    T(test_late_subscriber_and_two_subscriptions),
+    T(test_channel_errors_name_the_problem),
+    T(test_counters_per_endpoint),
+})

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../shoal_test_main.h"
 #include "../shoal_test_checks.h"
 #include "udp_test_util.h"
 
@@ -269,13 +270,9 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
     shoal_test_env_stop(&sub_env);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unreliable_both_sides_under_loss),
-        cmocka_unit_test(test_reliable_subscriber_of_unreliable_publication),
-        cmocka_unit_test(test_unreliable_without_loss_delivers_everything),
-        cmocka_unit_test(test_unblocked_claim_is_stepped_over_by_the_receiver),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_unreliable_both_sides_under_loss),
+    cmocka_unit_test(test_reliable_subscriber_of_unreliable_publication),
+    cmocka_unit_test(test_unreliable_without_loss_delivers_everything),
+    cmocka_unit_test(test_unblocked_claim_is_stepped_over_by_the_receiver),
+})

@@ -380,6 +380,8 @@ static void test_tethered_slow_subscriber_holds_the_publisher(void **state)
     shoal_test_env_stop(&env);
 }
 
-SHOAL_TEST_MAIN(cmocka_unit_test(test_untethered_ipc_subscriber_is_dropped_and_rejoins),
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_untethered_ipc_subscriber_is_dropped_and_rejoins),
     cmocka_unit_test(test_untethered_spy_is_dropped_and_rejoins),
-    cmocka_unit_test(test_tethered_slow_subscriber_holds_the_publisher))
+    cmocka_unit_test(test_tethered_slow_subscriber_holds_the_publisher),
+})

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "util/shoal_counters.h"
 #include "util/shoal_error.h"
 
@@ -307,20 +308,16 @@ static void test_init_errors(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_system_labels),
-        T(test_allocate_sets_fields),
-        T(test_key_and_label_limits),
-        T(test_full),
-        T(test_free_and_reuse_after_deadline),
-        T(test_reuse_prefers_expired_then_high_water),
-        T(test_reader_foreach_and_find),
-        T(test_reader_rejects_corrupt_label_length),
-        T(test_reinit_adopts_existing),
-        cmocka_unit_test(test_init_errors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_layout),
+    cmocka_unit_test(test_system_labels),
+    T(test_allocate_sets_fields),
+    T(test_key_and_label_limits),
+    T(test_full),
+    T(test_free_and_reuse_after_deadline),
+    T(test_reuse_prefers_expired_then_high_water),
+    T(test_reader_foreach_and_find),
+    T(test_reader_rejects_corrupt_label_length),
+    T(test_reinit_adopts_existing),
+    cmocka_unit_test(test_init_errors),
+})

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "util/shoal_error.h"
 #include "util/shoal_error_log.h"
 
@@ -340,20 +341,16 @@ static void test_init_errors(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_layout),
-        T(test_distinct_records_and_counts),
-        T(test_read_since),
-        T(test_full_buffer),
-        cmocka_unit_test(test_exact_fit_to_end),
-        T(test_reinit_keeps_records),
-        T(test_reader_tolerates_corruption),
-        T(test_reader_stops_at_impossible_lengths),
-        T(test_writer_repairs_overwritten_lengths),
-        T(test_concurrent_writers),
-        cmocka_unit_test(test_init_errors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_layout),
+    T(test_distinct_records_and_counts),
+    T(test_read_since),
+    T(test_full_buffer),
+    cmocka_unit_test(test_exact_fit_to_end),
+    T(test_reinit_keeps_records),
+    T(test_reader_tolerates_corruption),
+    T(test_reader_stops_at_impossible_lengths),
+    T(test_writer_repairs_overwritten_lengths),
+    T(test_concurrent_writers),
+    cmocka_unit_test(test_init_errors),
+})

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../shoal_test_main.h"
 #include "util/shoal_error.h"
 #include "util/shoal_fs.h"
 
@@ -359,15 +360,11 @@ static void test_delete_dir_contents(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        T(test_mkdir_private),
-        T(test_mkdir_private_errors),
-        T(test_map_new_mode_and_contents),
-        T(test_map_new_populates_reserved_files_only),
-        T(test_map_errors),
-        T(test_delete_dir_contents),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    T(test_mkdir_private),
+    T(test_mkdir_private_errors),
+    T(test_map_new_mode_and_contents),
+    T(test_map_new_populates_reserved_files_only),
+    T(test_map_errors),
+    T(test_delete_dir_contents),
+})

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "shoal/shoal.h"
 #include "util/shoal_loss_report.h"
 
@@ -143,13 +144,9 @@ static void test_empty_and_null(void **state)
     shoal_loss_report_close(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_entries_and_observations),
-        cmocka_unit_test(test_full_report_refuses_and_texts_are_cut),
-        cmocka_unit_test(test_reader_stops_at_corrupt_lengths),
-        cmocka_unit_test(test_empty_and_null),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_entries_and_observations),
+    cmocka_unit_test(test_full_report_refuses_and_texts_are_cut),
+    cmocka_unit_test(test_reader_stops_at_corrupt_lengths),
+    cmocka_unit_test(test_empty_and_null),
+})

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../shoal_test_main.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
 
@@ -383,22 +384,18 @@ static void test_print_canonical(void **state)
     assert_int_equal(shoal_uri_print(NULL, a, sizeof(a)), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ipc_plain),
-        cmocka_unit_test(test_ipc_params),
-        cmocka_unit_test(test_udp_params),
-        cmocka_unit_test(test_linger_units),
-        cmocka_unit_test(test_spy_and_tethering),
-        cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_structural_errors),
-        cmocka_unit_test(test_udp_only_keys_on_ipc),
-        cmocka_unit_test(test_value_errors),
-        cmocka_unit_test(test_value_too_long),
-        cmocka_unit_test(test_semantic_errors),
-        cmocka_unit_test(test_start_position),
-        cmocka_unit_test(test_print_canonical),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+SHOAL_TEST_MAIN({
+    cmocka_unit_test(test_ipc_plain),
+    cmocka_unit_test(test_ipc_params),
+    cmocka_unit_test(test_udp_params),
+    cmocka_unit_test(test_linger_units),
+    cmocka_unit_test(test_spy_and_tethering),
+    cmocka_unit_test(test_sizes),
+    cmocka_unit_test(test_structural_errors),
+    cmocka_unit_test(test_udp_only_keys_on_ipc),
+    cmocka_unit_test(test_value_errors),
+    cmocka_unit_test(test_value_too_long),
+    cmocka_unit_test(test_semantic_errors),
+    cmocka_unit_test(test_start_position),
+    cmocka_unit_test(test_print_canonical),
+})
