@@ -30,13 +30,10 @@ static inline void archive_test_remove_dir(const char *dir)
     }
 }
 
-static inline int archive_test_env_start(archive_test_env_t *a, const char *name, const char *const *settings)
+/* Starts the archive server on <env dir>-archive (emptied first) and
+ * connects an archive client, on a's started env. */
+static inline int archive_test_archive_start(archive_test_env_t *a)
 {
-    memset(a, 0, sizeof(*a));
-    if (shoal_test_env_start_settings(&a->env, name, SHOAL_TEST_ENV_DEFAULTS, settings) < 0)
-    {
-        return -1;
-    }
     snprintf(a->archive_dir, sizeof(a->archive_dir), "%s-archive", a->env.dir);
     archive_test_remove_dir(a->archive_dir);
     if (shoal_archive_server_start(&a->server, a->env.ctx, a->archive_dir) < 0 ||
@@ -59,32 +56,26 @@ static inline void archive_test_env_stop(archive_test_env_t *a)
     archive_test_remove_dir(a->archive_dir);
 }
 
-/* A cmocka setup, as shoal_test_env_setup for the archive tests: a fresh
- * archive env per test in state, named prefix and a count, with settings (a
- * "KEY", "VALUE" list or NULL) over the driver defaults. */
-static inline int archive_test_env_setup(void **state, const char *prefix, const char *const *settings)
-{
-    static int n = 0;
-    char name[32];
-    snprintf(name, sizeof(name), "%s%d", prefix, n++);
-    archive_test_env_t *a = calloc(1, sizeof(*a));
-    if (NULL == a || archive_test_env_start(a, name, settings) < 0)
-    {
-        if (NULL != a)
-        {
-            archive_test_env_stop(a);
-        }
-        free(a);
-        return -1;
-    }
-    *state = a;
-    return 0;
-}
-
 static inline int archive_test_env_teardown(void **state)
 {
     archive_test_env_stop(*state);
     free(*state);
+    return 0;
+}
+
+/* A cmocka setup: shoal_test_env_setup's env, with settings, and an archive
+ * server and client on it. */
+static inline int archive_test_env_setup(void **state, const char *prefix, const char *const *settings)
+{
+    if (shoal_test_env_setup_sized(state, sizeof(archive_test_env_t), prefix, settings) < 0)
+    {
+        return -1;
+    }
+    if (archive_test_archive_start(*state) < 0)
+    {
+        archive_test_env_teardown(state);
+        return -1;
+    }
     return 0;
 }
 
