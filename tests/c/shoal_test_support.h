@@ -120,14 +120,16 @@ static inline void shoal_test_env_stop(shoal_test_env_t *env)
 }
 
 /* As shoal_test_env_setup, for a fixture of size bytes that starts with its
- * env (the rest zeroed), so a fixture built on the env shares this setup. */
-static inline int shoal_test_env_setup_sized(void **state, size_t size, const char *prefix, const char *const *settings)
+ * env (the rest zeroed), so a fixture built on the env shares this setup;
+ * the settings go over defaults (both "KEY", "VALUE" lists or NULL). */
+static inline int shoal_test_env_setup_sized(void **state, size_t size, const char *prefix, const char *const *defaults,
+    const char *const *settings)
 {
     static int n = 0;
     char name[64];
     snprintf(name, sizeof(name), "%s%d", prefix, n++);
     shoal_test_env_t *env = calloc(1, size);
-    if (NULL == env || shoal_test_env_start_settings(env, name, SHOAL_TEST_ENV_DEFAULTS, settings) < 0)
+    if (NULL == env || shoal_test_env_start_settings(env, name, defaults, settings) < 0)
     {
         if (NULL != env)
         {
@@ -144,7 +146,7 @@ static inline int shoal_test_env_setup_sized(void **state, size_t size, const ch
  * with settings (a "KEY", "VALUE" list or NULL) over the defaults above. */
 static inline int shoal_test_env_setup(void **state, const char *prefix, const char *const *settings)
 {
-    return shoal_test_env_setup_sized(state, sizeof(shoal_test_env_t), prefix, settings);
+    return shoal_test_env_setup_sized(state, sizeof(shoal_test_env_t), prefix, SHOAL_TEST_ENV_DEFAULTS, settings);
 }
 
 static inline int shoal_test_env_teardown(void **state)

@@ -67,7 +67,7 @@ static inline int archive_test_env_teardown(void **state)
  * server and client on it. */
 static inline int archive_test_env_setup(void **state, const char *prefix, const char *const *settings)
 {
-    if (shoal_test_env_setup_sized(state, sizeof(archive_test_env_t), prefix, settings) < 0)
+    if (shoal_test_env_setup_sized(state, sizeof(archive_test_env_t), prefix, SHOAL_TEST_ENV_DEFAULTS, settings) < 0)
     {
         return -1;
     }

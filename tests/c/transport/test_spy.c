@@ -28,27 +28,15 @@ typedef struct fixture_stct
 
 static int setup(void **state)
 {
-    static int n = 0;
-    fixture_t *f = calloc(1, sizeof(*f));
-    char name[32];
-    snprintf(name, sizeof(name), "spy-%d", n++);
     const char *const settings[] = { "TERM_LENGTH", "64k", NULL };
-    if (NULL == f || udp_test_env_start(&f->env, name, settings) < 0)
+    if (shoal_test_env_setup_sized(state, sizeof(fixture_t), "spy-", UDP_TEST_ENV_DEFAULTS, settings) < 0)
     {
         return -1;
     }
+    fixture_t *f = *state;
     f->port = udp_test_free_port();
     udp_test_uri(f->channel, sizeof(f->channel), "aeron:udp?endpoint=127.0.0.1:%d", f->port);
     udp_test_uri(f->spy, sizeof(f->spy), "aeron-spy:aeron:udp?endpoint=127.0.0.1:%d", f->port);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    shoal_test_env_stop(&f->env);
-    free(f);
     return 0;
 }
 
@@ -250,8 +238,8 @@ static void test_spy_errors(void **state)
 }
 
 SHOAL_TEST_MAIN({
-    cmocka_unit_test_setup_teardown(test_spy_sees_what_the_network_subscriber_sees, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_ssc_makes_a_spy_a_connection, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_spy_is_tethered, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_spy_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_spy_sees_what_the_network_subscriber_sees, setup, shoal_test_env_teardown),
+    cmocka_unit_test_setup_teardown(test_ssc_makes_a_spy_a_connection, setup, shoal_test_env_teardown),
+    cmocka_unit_test_setup_teardown(test_spy_is_tethered, setup, shoal_test_env_teardown),
+    cmocka_unit_test_setup_teardown(test_spy_errors, setup, shoal_test_env_teardown),
 })

@@ -46,17 +46,12 @@ static int open_socket(int *fd, int *port)
 
 static int setup_with(void **state, const char *const *settings)
 {
-    static int n = 0;
-    fixture_t *f = calloc(1, sizeof(*f));
-    char name[32];
-    snprintf(name, sizeof(name), "udp-hostile%d", n++);
-    if (udp_test_env_start(&f->env, name, settings) < 0 || open_socket(&f->fd, &f->port) < 0 ||
-        open_socket(&f->foreign, NULL) < 0)
+    if (shoal_test_env_setup_sized(state, sizeof(fixture_t), "udp-hostile", UDP_TEST_ENV_DEFAULTS, settings) < 0)
     {
         return -1;
     }
-    *state = f;
-    return 0;
+    fixture_t *f = *state;
+    return open_socket(&f->fd, &f->port) < 0 || open_socket(&f->foreign, NULL) < 0 ? -1 : 0;
 }
 
 static int setup(void **state)

@@ -40,16 +40,11 @@ static int open_peer(fixture_t *f)
 
 static int setup_with(void **state, const char *const *settings)
 {
-    static int n = 0;
-    fixture_t *f = calloc(1, sizeof(*f));
-    char name[32];
-    snprintf(name, sizeof(name), "udp-proto%d", n++);
-    if (udp_test_env_start(&f->env, name, settings) < 0 || open_peer(f) < 0)
+    if (shoal_test_env_setup_sized(state, sizeof(fixture_t), "udp-proto", UDP_TEST_ENV_DEFAULTS, settings) < 0)
     {
         return -1;
     }
-    *state = f;
-    return 0;
+    return open_peer(*state);
 }
 
 static int setup(void **state)

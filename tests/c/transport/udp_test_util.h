@@ -76,13 +76,15 @@ static inline int udp_test_free_port(void)
     return -1;
 }
 
+/* The UDP tests' driver defaults: terms of 1 MiB, as a network stream has. */
+static const char *const UDP_TEST_ENV_DEFAULTS[] = { "DIR_DELETE_ON_SHUTDOWN", "1", "PUBLICATION_LINGER_MS", "200",
+    "TERM_LENGTH", "1m", NULL };
+
 /* Starts a driver and client on /dev/shm/shoal-test-<pid>-<name>; settings
  * is a NULL-terminated list of "KEY", "VALUE" pairs applied to the context. */
 static inline int udp_test_env_start(shoal_test_env_t *env, const char *name, const char *const *settings)
 {
-    static const char *const defaults[] = { "DIR_DELETE_ON_SHUTDOWN", "1", "PUBLICATION_LINGER_MS", "200",
-        "TERM_LENGTH", "1m", NULL };
-    return shoal_test_env_start_settings(env, name, defaults, settings);
+    return shoal_test_env_start_settings(env, name, UDP_TEST_ENV_DEFAULTS, settings);
 }
 
 static inline void udp_test_uri(char *buf, size_t len, const char *fmt, ...)
