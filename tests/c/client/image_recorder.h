@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../shoal_test_support.h"
+#include "../shoal_test_checks.h"
 
 #define MAX_IMAGE_EVENTS 32
 
@@ -88,17 +88,20 @@ static inline void image_recorder_on_unavailable(void *clientd, shoal_subscripti
     image_recorder_record(clientd, false, sub, image);
 }
 
-/* A subscription of client whose image handlers (both) record into r. */
+/* A subscription whose image handlers record into r; adding it must succeed
+ * (a cmocka check, so every caller stops at the failure). */
 static inline shoal_subscription_t *image_recorder_subscribe(image_recorder_t *r, shoal_client_t *client,
     const char *channel, int32_t stream_id)
 {
     shoal_subscription_t *sub = NULL;
-    if (shoal_add_subscription_with_handlers(client, channel, stream_id, image_recorder_on_available,
-            image_recorder_on_unavailable, r, &sub) < 0)
+    const int rc = shoal_add_subscription_with_handlers(client, channel, stream_id, image_recorder_on_available,
+        image_recorder_on_unavailable, r, &sub);
+    if (rc < 0)
     {
         fprintf(stderr, "image_recorder_subscribe: %s\n", shoal_errmsg());
-        return NULL;
     }
+    assert_int_equal(0, rc);
+    assert_non_null(sub);
     return sub;
 }
 

@@ -123,9 +123,7 @@ static void test_handlers_fire_only_in_do_work_on_the_calling_thread(void **stat
 {
     fixture_t *f = *state;
     image_recorder_t *r = image_recorder_new();
-    shoal_subscription_t *sub;
-    sub = image_recorder_subscribe(r, f->invoker, "aeron:ipc", 41);
-    assert_non_null(sub);
+    shoal_subscription_t *sub = image_recorder_subscribe(r, f->invoker, "aeron:ipc", 41);
     /* published by the threaded client: the invoker client does no duty but ours */
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(f->env.client, "aeron:ipc", 41, &pub));
@@ -168,10 +166,8 @@ static void test_invoker_client_publishes_and_polls(void **state)
 {
     fixture_t *f = *state;
     image_recorder_t *r = image_recorder_new();
-    shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    sub = image_recorder_subscribe(r, f->invoker, "aeron:ipc", 42);
-    assert_non_null(sub);
+    shoal_subscription_t *sub = image_recorder_subscribe(r, f->invoker, "aeron:ipc", 42);
     assert_int_equal(0, shoal_add_exclusive_publication(f->invoker, "aeron:ipc", 42, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t msg[8] = { 7 };

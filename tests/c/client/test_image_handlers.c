@@ -53,10 +53,8 @@ static void test_ipc_available_then_unavailable(void **state)
 {
     shoal_test_env_t *env = *state;
     image_recorder_t *r = image_recorder_new();
-    shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 31);
-    assert_non_null(sub);
+    shoal_subscription_t *sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 31);
     assert_int_equal(0, image_recorder_count(r));
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 31, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
@@ -150,7 +148,6 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 33, &pub));
     sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 33);
-    assert_non_null(sub);
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     assert_int_equal(0, shoal_subscription_close(sub));
     /* Called by the closing thread, before close returned. */
@@ -167,7 +164,6 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     image_recorder_t *r2 = image_recorder_new();
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 34, &pub));
     sub = image_recorder_subscribe(r2, env->client, "aeron:ipc", 34);
-    assert_non_null(sub);
     assert_int_equal(0, wait_events(r2, NULL, 1, 5000));
     assert_int_equal(0, shoal_client_close(env->client));
     env->client = NULL;
@@ -211,17 +207,12 @@ static void test_udp_available_and_end_of_stream(void **state)
     (void)state;
     /* A long liveness timeout: the quick unavailable must come from EOS. */
     const char *sub_settings[] = { "IMAGE_LIVENESS_TIMEOUT_MS", "10000", NULL };
-    shoal_test_env_t pub_env, sub_env;
-    assert_int_equal(0, udp_test_env_start(&pub_env, "imgh-udp-pub", NULL));
-    assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-sub", sub_settings));
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
+    udp_test_pair_t p;
+    assert_int_equal(0, udp_test_pair_start(&p, "imgh-udp", NULL, sub_settings));
     image_recorder_t *r = image_recorder_new();
-    shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    sub = image_recorder_subscribe(r, sub_env.client, uri, 41);
-    assert_non_null(sub);
-    assert_int_equal(0, shoal_add_exclusive_publication(pub_env.client, uri, 41, &pub));
+    shoal_subscription_t *sub = image_recorder_subscribe(r, p.sub_env.client, p.uri, 41);
+    assert_int_equal(0, shoal_add_exclusive_publication(p.pub_env.client, p.uri, 41, &pub));
     assert_int_equal(0, wait_events(r, NULL, 1, 5000));
     image_event_t a = image_recorder_at(r, 0);
     assert_true(a.available);
@@ -251,8 +242,7 @@ static void test_udp_available_and_end_of_stream(void **state)
     assert_int_equal(0, shoal_subscription_image_count(sub));
     shoal_subscription_close(sub);
     assert_int_equal(2, image_recorder_count(r));
-    shoal_test_env_stop(&pub_env);
-    shoal_test_env_stop(&sub_env);
+    udp_test_pair_stop(&p);
     image_recorder_free(r);
 }
 
@@ -298,9 +288,7 @@ static void test_udp_unavailable_after_liveness_timeout(void **state)
     shoal_test_env_t sub_env;
     assert_int_equal(0, udp_test_env_start(&sub_env, "imgh-udp-live", sub_settings));
     image_recorder_t *r = image_recorder_new();
-    shoal_subscription_t *sub;
-    sub = image_recorder_subscribe(r, sub_env.client, uri, 42);
-    assert_non_null(sub);
+    shoal_subscription_t *sub = image_recorder_subscribe(r, sub_env.client, uri, 42);
     int32_t session = 0;
     assert_int_equal((ssize_t)sizeof(session), read(ready[0], &session, sizeof(session)));
     close(ready[0]);

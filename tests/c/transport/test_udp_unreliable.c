@@ -247,12 +247,9 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
 {
     (void)state;
     const char *pub_settings[] = { "PUBLICATION_UNBLOCK_TIMEOUT_MS", "200", NULL };
-    shoal_test_env_t pub_env, sub_env;
-    assert_int_equal(0, udp_test_env_start(&pub_env, "unblk-pub", pub_settings));
-    assert_int_equal(0, udp_test_env_start(&sub_env, "unblk-sub", NULL));
-    char uri[128];
-    udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", udp_test_free_port());
-    shoal_test_stream_t s = shoal_test_stream(sub_env.client, pub_env.client, uri, 10, false, false);
+    udp_test_pair_t p;
+    assert_int_equal(0, udp_test_pair_start(&p, "unblk", pub_settings, NULL));
+    shoal_test_stream_t s = shoal_test_stream(p.sub_env.client, p.pub_env.client, p.uri, 10, false, false);
     assert_true(shoal_test_offer(s.pub, (const uint8_t *)"first", 5) > 0);
     shoal_claim_t claim;
     assert_true(shoal_publication_try_claim(s.pub, 100, &claim) > 0); /* never committed */
@@ -264,10 +261,9 @@ static void test_unblocked_claim_is_stepped_over_by_the_receiver(void **state)
         shoal_subscription_poll(s.sub, count_message, &got, 10);
     }
     assert_int_equal(2, got);
-    assert_int_equal(0, udp_test_counter(sub_env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
+    assert_int_equal(0, udp_test_counter(p.sub_env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
     shoal_test_stream_close(&s);
-    shoal_test_env_stop(&pub_env);
-    shoal_test_env_stop(&sub_env);
+    udp_test_pair_stop(&p);
 }
 
 SHOAL_TEST_MAIN({
