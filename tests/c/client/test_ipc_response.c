@@ -11,39 +11,18 @@
 #include <stdio.h>
 
 #include "../shoal_test_main.h"
-#include "../shoal_test_support.h"
-#include "concurrent/shoal_atomic.h"
-
-typedef struct
-{
-    int64_t correlation_ids[4];
-    int32_t session_ids[4];
-    int32_t count;
-} seen_t;
-
-static void on_image(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    (void)sub;
-    seen_t *s = clientd;
-    int32_t i = shoal_load_relaxed(&s->count);
-    if (i < 4)
-    {
-        s->correlation_ids[i] = shoal_image_correlation_id(image);
-        s->session_ids[i] = shoal_image_session_id(image);
-        shoal_store_release(&s->count, i + 1);
-    }
-}
+#include "image_recorder.h"
 
 static void test_each_requester_gets_its_own_response_stream(void **state)
 {
     (void)state;
     shoal_test_env_t env;
     assert_int_equal(0, shoal_test_env_start(&env, "ipc-response"));
-    seen_t seen = { { 0 }, { 0 }, 0 };
-    shoal_subscription_t *requests, *plain, *responses[2];
+    /* The responder learns each request stream's correlation id from its image. */
+    image_recorder_t *seen = image_recorder_new();
+    shoal_subscription_t *requests = image_recorder_subscribe(seen, env.client, "aeron:ipc", 1);
+    shoal_subscription_t *plain, *responses[2];
     shoal_publication_t *request_pubs[2], *response_pubs[2];
-    assert_int_equal(0,
-        shoal_add_subscription_with_handlers(env.client, "aeron:ipc", 1, on_image, NULL, &seen, &requests));
     assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", 2, &plain));
     char uri[128];
     for (int k = 0; k < 2; k++)
@@ -55,23 +34,23 @@ static void test_each_requester_gets_its_own_response_stream(void **state)
     }
     assert_int_equal(0, shoal_test_wait_images(requests, 2, 5000));
     int64_t deadline = shoal_test_now_ms() + 5000;
-    while (shoal_load_acquire(&seen.count) < 2 && shoal_test_now_ms() < deadline)
+    while (image_recorder_count(seen) < 2 && shoal_test_now_ms() < deadline)
     {
         shoal_test_sleep_ms(1);
     }
-    assert_int_equal(2, shoal_load_acquire(&seen.count));
+    assert_int_equal(2, image_recorder_count(seen));
     /* Nothing on the response subscriptions before the responder answers. */
     assert_int_equal(0, shoal_subscription_image_count(responses[0]));
     for (int k = 0; k < 2; k++)
     {
         snprintf(uri, sizeof(uri), "aeron:ipc?control-mode=response|response-correlation-id=%" PRId64,
-            seen.correlation_ids[k]);
+            image_recorder_at(seen, k).correlation_id);
         assert_int_equal(0, shoal_add_publication(env.client, uri, 2, &response_pubs[k]));
     }
     for (int k = 0; k < 2; k++)
     {
         /* The response publication made for request session s reaches the requester of s only. */
-        int requester = shoal_publication_session_id(request_pubs[0]) == seen.session_ids[k] ? 0 : 1;
+        int requester = shoal_publication_session_id(request_pubs[0]) == image_recorder_at(seen, k).session_id ? 0 : 1;
         assert_int_equal(0, shoal_test_wait_images(responses[requester], 1, 5000));
         const uint8_t msg[] = "answer";
         assert_true(shoal_test_offer(response_pubs[k], msg, sizeof(msg)) > 0);
@@ -94,6 +73,7 @@ static void test_each_requester_gets_its_own_response_stream(void **state)
     assert_int_equal(-1, shoal_add_publication(env.client, "aeron:ipc?control-mode=response", 2, &pub));
     assert_non_null(strstr(shoal_errmsg(), "response-correlation-id"));
     shoal_test_env_stop(&env);
+    image_recorder_free(seen);
 }
 
 SHOAL_TEST_MAIN({
