@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "shoal/shoal.h"
+
 static inline uint8_t *ring_test_region(size_t length)
 {
     uint8_t *region = NULL;
@@ -31,6 +33,29 @@ static inline int ring_test_teardown(void **state)
     free(f->region);
     free(f);
     return 0;
+}
+
+/* A ring's writer, (ring, msg_type_id, msg, length) -> 0 or -1: the mpsc
+ * ring buffer's write and the broadcast transmitter's transmit. */
+typedef int (*ring_test_write_t)(void *ring, int32_t msg_type_id, const void *msg, size_t length);
+
+/* The argument checks both writers make: longer than max_length is
+ * EMSGSIZE (max_length itself fits), type id 0 and a NULL message are
+ * EINVAL. */
+static inline void ring_test_check_write_arguments(ring_test_write_t write, void *ring, int32_t msg_type,
+    size_t max_length)
+{
+    uint8_t *msg = calloc(1, max_length + 1);
+    assert_non_null(msg);
+    assert_int_equal(-1, write(ring, msg_type, msg, max_length + 1));
+    assert_int_equal(SHOAL_EMSGSIZE, shoal_errcode());
+    assert_non_null(strstr(shoal_errmsg(), "max message length"));
+    assert_int_equal(-1, write(ring, 0, msg, 8));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(-1, write(ring, msg_type, NULL, 8));
+    assert_int_equal(SHOAL_EINVAL, shoal_errcode());
+    assert_int_equal(0, write(ring, msg_type, msg, max_length));
+    free(msg);
 }
 
 #endif
