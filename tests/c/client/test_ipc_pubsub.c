@@ -298,12 +298,7 @@ static void test_concurrent_publications_share_a_session(void **state)
     assert_int_equal(shoal_publication_session_id(a), shoal_publication_session_id(b));
     assert_int_not_equal(shoal_publication_session_id(a), shoal_publication_session_id(x));
     assert_int_equal(0, shoal_test_wait_connected(x));
-    int64_t deadline = shoal_test_now_ms() + 5000;
-    while (shoal_subscription_image_count(sub) < 2 && shoal_test_now_ms() < deadline)
-    {
-        shoal_test_sleep_ms(1);
-    }
-    assert_int_equal(2, shoal_subscription_image_count(sub));
+    assert_int_equal(0, shoal_test_wait_images(sub, 2, 5000));
     /* Closing one of two sharing handles keeps the stream alive. */
     shoal_publication_close(a);
     assert_true(shoal_test_offer(b, (const uint8_t *)"b", 1) > 0);
