@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shoal_test_main.h"
 #include "concurrent/shoal_broadcast_receiver.h"
 #include "concurrent/shoal_broadcast_transmitter.h"
 #include "ring_test_util.h"
@@ -480,15 +479,19 @@ static void test_concurrent_receivers_never_see_torn_messages(void **state)
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, ring_test_teardown)
 
-SHOAL_TEST_MAIN({
-    cmocka_unit_test(test_init_rejects_bad_regions),
-    T(test_bad_arguments),
-    T(test_transmit_receive),
-    T(test_every_receiver_sees_every_message),
-    T(test_wrap_with_padding),
-    T(test_lapped_receiver_resyncs_to_latest),
-    T(test_overtaken_record_is_dropped),
-    T(test_late_receiver_sees_only_new_messages),
-    T(test_corrupt_record_is_an_error_and_skipped),
-    cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
-})
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_rejects_bad_regions),
+        T(test_bad_arguments),
+        T(test_transmit_receive),
+        T(test_every_receiver_sees_every_message),
+        T(test_wrap_with_padding),
+        T(test_lapped_receiver_resyncs_to_latest),
+        T(test_overtaken_record_is_dropped),
+        T(test_late_receiver_sees_only_new_messages),
+        T(test_corrupt_record_is_an_error_and_skipped),
+        cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

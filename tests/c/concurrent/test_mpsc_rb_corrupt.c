@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shoal_test_main.h"
 #include "concurrent/shoal_mpsc_rb.h"
 #include "util/shoal_error.h"
 
@@ -185,12 +184,16 @@ static void misaligned_head_is_realigned_by_the_consumer(void **state)
     free(r.memory);
 }
 
-SHOAL_TEST_MAIN({
-    cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
-    cmocka_unit_test(short_record_is_skipped),
-    cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
-    cmocka_unit_test(correlation_counter_wraps),
-    cmocka_unit_test(misaligned_tail_is_refused),
-    cmocka_unit_test(head_past_tail_is_refused),
-    cmocka_unit_test(misaligned_head_is_realigned_by_the_consumer),
-})
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
+        cmocka_unit_test(short_record_is_skipped),
+        cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
+        cmocka_unit_test(correlation_counter_wraps),
+        cmocka_unit_test(misaligned_tail_is_refused),
+        cmocka_unit_test(head_past_tail_is_refused),
+        cmocka_unit_test(misaligned_head_is_realigned_by_the_consumer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,7 +1,6 @@
 /*
  * Log buffer descriptor: validation, raw tails, position math, rotation.
  */
-#include "../shoal_test_main.h"
 #include "logbuffer_test_util.h"
 
 static void test_check_term_length(void **state)
@@ -206,14 +205,18 @@ static void test_frame_layouts(void **state)
     assert_int_equal(SHOAL_FLAG_EOS, SHOAL_FRAME_FLAG_EOS);
 }
 
-SHOAL_TEST_MAIN({
-    cmocka_unit_test(test_check_term_length),
-    cmocka_unit_test(test_check_mtu_and_page),
-    cmocka_unit_test(test_raw_tail_packing),
-    cmocka_unit_test(test_position_math),
-    cmocka_unit_test(test_lengths),
-    cmocka_unit_test(test_metadata_init_and_default_header),
-    cmocka_unit_test(test_rotate_log),
-    cmocka_unit_test(test_metadata_start_at),
-    cmocka_unit_test(test_frame_layouts),
-})
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_term_length),
+        cmocka_unit_test(test_check_mtu_and_page),
+        cmocka_unit_test(test_raw_tail_packing),
+        cmocka_unit_test(test_position_math),
+        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_metadata_init_and_default_header),
+        cmocka_unit_test(test_rotate_log),
+        cmocka_unit_test(test_metadata_start_at),
+        cmocka_unit_test(test_frame_layouts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../shoal_test_main.h"
 #include "transport/udp/shoal_retransmit_handler.h"
 
 #define LINGER_NS 1000
@@ -77,10 +76,14 @@ static void zero_linger_resends_every_nak(void **state)
     assert_true(shoal_retransmit_handler_on_nak(&h, 1, 64, 10));
 }
 
-SHOAL_TEST_MAIN({
-    cmocka_unit_test(one_resend_per_range_per_linger),
-    cmocka_unit_test(timeouts_end_lingering_ranges),
-    cmocka_unit_test(wrapped_term_ids_are_ranges_like_any),
-    cmocka_unit_test(a_full_table_drops_until_ranges_expire),
-    cmocka_unit_test(zero_linger_resends_every_nak),
-})
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_resend_per_range_per_linger),
+        cmocka_unit_test(timeouts_end_lingering_ranges),
+        cmocka_unit_test(wrapped_term_ids_are_ranges_like_any),
+        cmocka_unit_test(a_full_table_drops_until_ranges_expire),
+        cmocka_unit_test(zero_linger_resends_every_nak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#include "../shoal_test_main.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 #include "util/shoal_idle.h"
@@ -189,12 +188,16 @@ static void test_clocks(void **state)
     assert_true(ns / 1000000LL - ms < 1000);
 }
 
-SHOAL_TEST_MAIN({
-    cmocka_unit_test(test_parse),
-    cmocka_unit_test(test_names_round_trip),
-    cmocka_unit_test(test_backoff_phases),
-    cmocka_unit_test(test_backoff_yields_within_a_few_idle_cycles),
-    cmocka_unit_test(test_slow_yield_turns_yields_off),
-    cmocka_unit_test(test_other_strategies_do_not_crash),
-    cmocka_unit_test(test_clocks),
-})
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_names_round_trip),
+        cmocka_unit_test(test_backoff_phases),
+        cmocka_unit_test(test_backoff_yields_within_a_few_idle_cycles),
+        cmocka_unit_test(test_slow_yield_turns_yields_off),
+        cmocka_unit_test(test_other_strategies_do_not_crash),
+        cmocka_unit_test(test_clocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
