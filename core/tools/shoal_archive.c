@@ -71,42 +71,36 @@ static void print_descriptor_json(const shoal_recording_descriptor_t *d)
     printf("}");
 }
 
-typedef struct list_out_stct
+/* List rows, one per descriptor; clientd counts the rows printed. */
+static void print_json_row(void *clientd, const shoal_recording_descriptor_t *d)
 {
-    bool json;
-    int count;
-} list_out_t;
+    int *rows = clientd;
+    printf("%s\n  ", (*rows)++ > 0 ? "," : "");
+    print_descriptor_json(d);
+}
 
-static void on_list(void *clientd, const shoal_recording_descriptor_t *d)
+static void print_table_row(void *clientd, const shoal_recording_descriptor_t *d)
 {
-    list_out_t *out = clientd;
-    if (out->json)
+    int *rows = clientd;
+    char start[64];
+    format_time(d->start_timestamp_ns, start, sizeof(start));
+    char stop[32];
+    if (d->stop_position < 0)
     {
-        printf("%s\n  ", out->count > 0 ? "," : "");
-        print_descriptor_json(d);
+        snprintf(stop, sizeof(stop), "recording");
     }
     else
     {
-        char start[64];
-        format_time(d->start_timestamp_ns, start, sizeof(start));
-        char stop[32];
-        if (d->stop_position < 0)
-        {
-            snprintf(stop, sizeof(stop), "recording");
-        }
-        else
-        {
-            snprintf(stop, sizeof(stop), "%" PRId64, d->stop_position);
-        }
-        printf("%6" PRId64 " %14" PRId64 " %14s %11d %9d  %s  %s\n", d->recording_id, d->start_position, stop,
-            d->session_id, d->stream_id, start, d->channel);
+        snprintf(stop, sizeof(stop), "%" PRId64, d->stop_position);
     }
-    out->count++;
+    printf("%6" PRId64 " %14" PRId64 " %14s %11d %9d  %s  %s\n", d->recording_id, d->start_position, stop,
+        d->session_id, d->stream_id, start, d->channel);
+    (*rows)++;
 }
 
 static int cmd_list(shoal_archive_reader_t *r, bool json)
 {
-    list_out_t out = { json, 0 };
+    int rows = 0;
     if (json)
     {
         printf("{\"recordings\": [");
@@ -116,14 +110,14 @@ static int cmd_list(shoal_archive_reader_t *r, bool json)
         printf("%6s %14s %14s %11s %9s  %-30s  %s\n", "id", "start", "stop", "session", "stream", "started (UTC)",
             "channel");
     }
-    const int rc = shoal_archive_reader_list(r, 0, INT32_MAX, on_list, &out);
+    const int rc = shoal_archive_reader_list(r, 0, INT32_MAX, json ? print_json_row : print_table_row, &rows);
     if (json)
     {
         printf("\n]}\n");
     }
     else
     {
-        printf("%d recordings\n", out.count);
+        printf("%d recordings\n", rows);
     }
     return rc < 0 ? -1 : 0;
 }

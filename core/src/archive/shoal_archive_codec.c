@@ -7,6 +7,7 @@
 #include "archive/shoal_archive_codec.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "util/shoal_error.h"
@@ -87,63 +88,84 @@ static void header_ids(codec_t *c, shoal_archive_msg_t *m)
     i64(c, &m->correlation_id);
 }
 
-/* Each type's body, in wire order (shoal_archive_codec.h lists them).
- * False for an unknown type. */
+/* Each type's name and body, in wire order (shoal_archive_codec.h lists
+ * them): a STRING is an i32 length then that many bytes. */
+typedef enum field_kind_en
+{
+    FIELD_END,
+    FIELD_I32,
+    FIELD_I64,
+    FIELD_STRING
+} field_kind_t;
+
+typedef struct field_stct
+{
+    field_kind_t kind;
+    size_t offset;        /* of the value in shoal_archive_msg_t */
+    size_t length_offset; /* FIELD_STRING: of its length */
+} field_t;
+
+/* clang-format off */
+#define I32(f)       { FIELD_I32, offsetof(shoal_archive_msg_t, f), 0 }
+#define I64(f)       { FIELD_I64, offsetof(shoal_archive_msg_t, f), 0 }
+#define STRING(s, n) { FIELD_STRING, offsetof(shoal_archive_msg_t, s), offsetof(shoal_archive_msg_t, n) }
+#define END          { FIELD_END, 0, 0 }
+#define BODY(...)    (const field_t[]){ __VA_ARGS__, END }
+/* clang-format on */
+
+typedef struct message_stct
+{
+    const char *name;
+    const field_t *body;
+} message_t;
+
+static const message_t messages[SHOAL_ARCHIVE_TYPE_MAX] = {
+    [SHOAL_ARCHIVE_CONNECT] = { "CONNECT", BODY(I32(stream_id), STRING(text, text_length)) },
+    [SHOAL_ARCHIVE_CLOSE_SESSION] = { "CLOSE_SESSION", (const field_t[]){ END } },
+    [SHOAL_ARCHIVE_START_RECORDING] = { "START_RECORDING",
+        BODY(I32(stream_id), I32(count), STRING(text, text_length)) },
+    [SHOAL_ARCHIVE_STOP_RECORDING] = { "STOP_RECORDING", BODY(I64(id)) },
+    [SHOAL_ARCHIVE_LIST_RECORDINGS] = { "LIST_RECORDINGS", BODY(I64(id), I32(count)) },
+    [SHOAL_ARCHIVE_RECORDING_POSITION] = { "RECORDING_POSITION", BODY(I64(id)) },
+    [SHOAL_ARCHIVE_REPLAY] = { "REPLAY",
+        BODY(I64(id), I64(position), I64(length), I32(stream_id), STRING(text, text_length)) },
+    [SHOAL_ARCHIVE_STOP_REPLAY] = { "STOP_REPLAY", BODY(I64(id)) },
+    [SHOAL_ARCHIVE_TRUNCATE] = { "TRUNCATE", BODY(I64(id), I64(position)) },
+    [SHOAL_ARCHIVE_PURGE] = { "PURGE", BODY(I64(id)) },
+    [SHOAL_ARCHIVE_RESPONSE] = { "RESPONSE", BODY(I32(code), I64(value), STRING(text, text_length)) },
+    [SHOAL_ARCHIVE_DESCRIPTOR] = { "DESCRIPTOR",
+        BODY(I64(id), I64(start_position), I64(stop_position), I64(start_timestamp_ns), I64(stop_timestamp_ns),
+            I32(initial_term_id), I32(term_length), I32(mtu), I32(segment_length), I32(session_id), I32(stream_id),
+            STRING(text, text_length), STRING(source, source_length)) },
+};
+
+static const message_t *message_of(int32_t type)
+{
+    return type > 0 && type < SHOAL_ARCHIVE_TYPE_MAX && NULL != messages[type].name ? &messages[type] : NULL;
+}
+
+/* Walks m's body to write or read it. False for an unknown type. */
 static bool body(codec_t *c, shoal_archive_msg_t *m)
 {
-    switch (m->type)
+    const message_t *message = message_of(m->type);
+    if (NULL == message)
     {
-        case SHOAL_ARCHIVE_CONNECT:
-            i32(c, &m->stream_id);
-            string(c, &m->text, &m->text_length);
-            return true;
-        case SHOAL_ARCHIVE_CLOSE_SESSION: return true;
-        case SHOAL_ARCHIVE_START_RECORDING:
-            i32(c, &m->stream_id);
-            i32(c, &m->count);
-            string(c, &m->text, &m->text_length);
-            return true;
-        case SHOAL_ARCHIVE_STOP_RECORDING:
-        case SHOAL_ARCHIVE_RECORDING_POSITION:
-        case SHOAL_ARCHIVE_STOP_REPLAY:
-        case SHOAL_ARCHIVE_PURGE: i64(c, &m->id); return true;
-        case SHOAL_ARCHIVE_LIST_RECORDINGS:
-            i64(c, &m->id);
-            i32(c, &m->count);
-            return true;
-        case SHOAL_ARCHIVE_REPLAY:
-            i64(c, &m->id);
-            i64(c, &m->position);
-            i64(c, &m->length);
-            i32(c, &m->stream_id);
-            string(c, &m->text, &m->text_length);
-            return true;
-        case SHOAL_ARCHIVE_TRUNCATE:
-            i64(c, &m->id);
-            i64(c, &m->position);
-            return true;
-        case SHOAL_ARCHIVE_RESPONSE:
-            i32(c, &m->code);
-            i64(c, &m->value);
-            string(c, &m->text, &m->text_length);
-            return true;
-        case SHOAL_ARCHIVE_DESCRIPTOR:
-            i64(c, &m->id);
-            i64(c, &m->start_position);
-            i64(c, &m->stop_position);
-            i64(c, &m->start_timestamp_ns);
-            i64(c, &m->stop_timestamp_ns);
-            i32(c, &m->initial_term_id);
-            i32(c, &m->term_length);
-            i32(c, &m->mtu);
-            i32(c, &m->segment_length);
-            i32(c, &m->session_id);
-            i32(c, &m->stream_id);
-            string(c, &m->text, &m->text_length);
-            string(c, &m->source, &m->source_length);
-            return true;
-        default: return false;
+        return false;
     }
+    uint8_t *base = (uint8_t *)m;
+    for (const field_t *f = message->body; FIELD_END != f->kind; f++)
+    {
+        switch (f->kind)
+        {
+            case FIELD_I32: i32(c, (int32_t *)(base + f->offset)); break;
+            case FIELD_I64: i64(c, (int64_t *)(base + f->offset)); break;
+            case FIELD_STRING:
+                string(c, (const char **)(base + f->offset), (int32_t *)(base + f->length_offset));
+                break;
+            case FIELD_END: break;
+        }
+    }
+    return true;
 }
 
 static int32_t string_length(const char *s, int32_t length)
@@ -234,20 +256,6 @@ int shoal_archive_decode(const uint8_t *buf, size_t length, shoal_archive_msg_t 
 
 const char *shoal_archive_msg_type_name(int32_t type)
 {
-    switch (type)
-    {
-        case SHOAL_ARCHIVE_CONNECT: return "CONNECT";
-        case SHOAL_ARCHIVE_CLOSE_SESSION: return "CLOSE_SESSION";
-        case SHOAL_ARCHIVE_START_RECORDING: return "START_RECORDING";
-        case SHOAL_ARCHIVE_STOP_RECORDING: return "STOP_RECORDING";
-        case SHOAL_ARCHIVE_LIST_RECORDINGS: return "LIST_RECORDINGS";
-        case SHOAL_ARCHIVE_RECORDING_POSITION: return "RECORDING_POSITION";
-        case SHOAL_ARCHIVE_REPLAY: return "REPLAY";
-        case SHOAL_ARCHIVE_STOP_REPLAY: return "STOP_REPLAY";
-        case SHOAL_ARCHIVE_TRUNCATE: return "TRUNCATE";
-        case SHOAL_ARCHIVE_PURGE: return "PURGE";
-        case SHOAL_ARCHIVE_RESPONSE: return "RESPONSE";
-        case SHOAL_ARCHIVE_DESCRIPTOR: return "DESCRIPTOR";
-        default: return "UNKNOWN";
-    }
+    const message_t *message = message_of(type);
+    return NULL != message ? message->name : "UNKNOWN";
 }

@@ -63,21 +63,10 @@ struct shoal_replay_merge_stct
     char live_channel_copy[1024];
 };
 
-typedef struct find_recording_stct
+/* Keeps the one descriptor listed (its strings are not kept). */
+static void keep_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
 {
-    int64_t id;
-    bool found;
-    shoal_recording_descriptor_t d;
-} find_recording_t;
-
-static void on_descriptor(void *clientd, const shoal_recording_descriptor_t *d)
-{
-    find_recording_t *f = clientd;
-    if (d->recording_id == f->id)
-    {
-        f->found = true;
-        f->d = *d; /* the strings are not kept */
-    }
+    *(shoal_recording_descriptor_t *)clientd = *d;
 }
 
 static void on_live_image(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
@@ -120,12 +109,14 @@ int shoal_replay_merge_start(shoal_replay_merge_t **mp, shoal_archive_t *a, int6
         return shoal_set_err(SHOAL_EINVAL,
             "shoal_replay_merge_start: m, a, replay_channel and live_channel must not be NULL");
     }
-    find_recording_t find = { .id = recording_id };
-    if (shoal_archive_list_recordings(a, recording_id, 1, on_descriptor, &find) < 0)
+    /* Listing one from recording_id yields the first recording at or after
+     * it: a purged or unknown id shows as another id (or none). */
+    shoal_recording_descriptor_t found = { .recording_id = -1 };
+    if (shoal_archive_list_recordings(a, recording_id, 1, keep_descriptor, &found) < 0)
     {
         return -1;
     }
-    if (!find.found)
+    if (found.recording_id != recording_id)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_replay_merge_start: no recording %lld", (long long)recording_id);
     }
@@ -137,9 +128,9 @@ int shoal_replay_merge_start(shoal_replay_merge_t **mp, shoal_archive_t *a, int6
     m->archive = a;
     m->client = shoal_archive_client_of(a);
     m->recording_id = recording_id;
-    m->session_id = find.d.session_id;
-    m->term_length = find.d.term_length;
-    m->position = position >= 0 ? position : find.d.start_position;
+    m->session_id = found.session_id;
+    m->term_length = found.term_length;
+    m->position = position >= 0 ? position : found.start_position;
     m->live_join_position = -1;
     m->live_stream_id = live_stream_id;
     snprintf(m->live_channel_copy, sizeof(m->live_channel_copy), "%s", live_channel);
