@@ -61,27 +61,7 @@ int main(int argc, char **argv)
         switch (opt)
         {
             case 'a': archive_dir = optarg; break;
-            case 'd':
-                if (shoal_context_set_dir(ctx, optarg) < 0)
-                {
-                    fprintf(stderr, "shoal-archived: %s\n", shoal_errmsg());
-                    status = 2;
-                }
-                break;
-            case 's': status = tool_context_set(ctx, "shoal-archived", optarg) < 0 ? 2 : -1; break;
-            case 'q': quiet = 1; break;
-            case 'V':
-                printf("shoal-archived %s\n", shoal_version());
-                status = 0;
-                break;
-            case 'h':
-                usage(stdout);
-                status = 0;
-                break;
-            default:
-                usage(stderr);
-                status = 2;
-                break;
+            default: status = tool_daemon_option(ctx, "shoal-archived", opt, optarg, &quiet, usage); break;
         }
     }
     if (status < 0 && (optind < argc || NULL == archive_dir))

@@ -62,48 +62,26 @@ int main(int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' }, { "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 } };
     int quiet = 0;
+    int status = -1;
     int opt;
-    while ((opt = getopt_long(argc, argv, "d:s:i:qVh", options, NULL)) != -1)
+    while (status < 0 && (opt = getopt_long(argc, argv, "d:s:i:qVh", options, NULL)) != -1)
     {
-        int rc = 0;
         switch (opt)
         {
-            case 'd': rc = shoal_context_set_dir(ctx, optarg); break;
-            case 'i': rc = shoal_context_set(ctx, "IDLE_STRATEGY", optarg); break;
-            case 's':
-                if (tool_context_set(ctx, "shoald", optarg) < 0)
-                {
-                    shoal_context_close(ctx);
-                    return 2;
-                }
-                break;
-            case 'q': quiet = 1; break;
-            case 'V':
-                printf("shoald %s\n", shoal_version());
-                shoal_context_close(ctx);
-                return 0;
-            case 'h':
-                usage(stdout);
-                shoal_context_close(ctx);
-                return 0;
-            default:
-                usage(stderr);
-                shoal_context_close(ctx);
-                return 2;
-        }
-        if (rc < 0)
-        {
-            fprintf(stderr, "shoald: %s\n", shoal_errmsg());
-            shoal_context_close(ctx);
-            return 2;
+            case 'i': status = tool_setting(ctx, "shoald", "IDLE_STRATEGY", optarg) < 0 ? 2 : -1; break;
+            default: status = tool_daemon_option(ctx, "shoald", opt, optarg, &quiet, usage); break;
         }
     }
-    if (optind < argc)
+    if (status < 0 && optind < argc)
     {
         fprintf(stderr, "shoald: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        status = 2;
+    }
+    if (status >= 0)
+    {
         shoal_context_close(ctx);
-        return 2;
+        return status;
     }
 
     tool_stop_on_signals();

@@ -1,5 +1,6 @@
-/* --set KEY=VALUE, as shoald and shoal-archived take it: one context
- * setting, the same names as the SHOAL_* environment variables. */
+/* The command line shoald and shoal-archived share: --set KEY=VALUE (one
+ * context setting, the same names as the SHOAL_* environment variables),
+ * --dir, --quiet, --version and --help. */
 #ifndef SHOAL_TOOL_SETTINGS_H
 #define SHOAL_TOOL_SETTINGS_H
 
@@ -7,6 +8,18 @@
 #include <string.h>
 
 #include "shoal/shoal.h"
+
+/* Sets key to value in ctx; a value the context refuses is said on stderr
+ * after "prog: " and gives -1. */
+static inline int tool_setting(shoal_context_t *ctx, const char *prog, const char *key, const char *value)
+{
+    if (shoal_context_set(ctx, key, value) < 0)
+    {
+        fprintf(stderr, "%s: %s\n", prog, shoal_errmsg());
+        return -1;
+    }
+    return 0;
+}
 
 /* Applies key_value (split in place at its '=') to ctx; on a missing '=' or
  * a setting the context refuses, says why on stderr after "prog: " and
@@ -20,12 +33,31 @@ static inline int tool_context_set(shoal_context_t *ctx, const char *prog, char 
         return -1;
     }
     *eq = '\0';
-    if (shoal_context_set(ctx, key_value, eq + 1) < 0)
+    return tool_setting(ctx, prog, key_value, eq + 1);
+}
+
+/* One getopt option of those both daemons take: -d DIR, -s KEY=VALUE, -q,
+ * -V, -h; any other is bad usage. -1 to read on, else the exit status: 0
+ * after --version or --help, 2 for bad usage or a setting refused (said on
+ * stderr). */
+static inline int tool_daemon_option(shoal_context_t *ctx, const char *prog, int opt, char *arg, int *quiet,
+    void (*usage)(FILE *out))
+{
+    switch (opt)
     {
-        fprintf(stderr, "%s: %s\n", prog, shoal_errmsg());
-        return -1;
+        case 'd':
+            if (shoal_context_set_dir(ctx, arg) < 0)
+            {
+                fprintf(stderr, "%s: %s\n", prog, shoal_errmsg());
+                return 2;
+            }
+            return -1;
+        case 's': return tool_context_set(ctx, prog, arg) < 0 ? 2 : -1;
+        case 'q': *quiet = 1; return -1;
+        case 'V': printf("%s %s\n", prog, shoal_version()); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
     }
-    return 0;
 }
 
 #endif
