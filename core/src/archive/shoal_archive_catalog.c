@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/shoal_catalog_file.h"
 #include "archive/shoal_recording_scan.h"
 #include "archive/shoal_segment_file.h"
 #include "archive/shoal_time_index.h"
@@ -26,10 +27,10 @@ struct shoal_archive_catalog_stct
 {
     int fd;
     shoal_archive_fsync_policy_t fsync_policy;
-    shoal_catalog_record_t **records; /* by id; NULL for a purged one */
-    bool *writing;
+    shoal_catalog_records_t records; /* NULL for a purged one */
+    bool *writing;                   /* by id, writing_length of them */
+    int64_t writing_length;
     int64_t count;
-    int64_t capacity;
     int64_t recovered;
     char dir[PATH_MAX];
     char path[PATH_MAX];
@@ -52,33 +53,23 @@ static int write_record(shoal_archive_catalog_t *cat, const shoal_catalog_record
 
 static int grow(shoal_archive_catalog_t *cat, int64_t count)
 {
-    if (count <= cat->capacity)
+    if (shoal_catalog_records_reserve(&cat->records, count) < 0)
+    {
+        return -1;
+    }
+    const int64_t length = cat->records.capacity;
+    if (length <= cat->writing_length)
     {
         return 0;
     }
-    int64_t capacity = cat->capacity > 0 ? cat->capacity * 2 : 16;
-    while (capacity < count)
-    {
-        capacity *= 2;
-    }
-    shoal_catalog_record_t **records = realloc(cat->records, (size_t)capacity * sizeof(*records));
-    if (records == NULL)
-    {
-        return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", capacity);
-    }
-    cat->records = records;
-    bool *writing = realloc(cat->writing, (size_t)capacity * sizeof(*writing));
+    bool *writing = realloc(cat->writing, (size_t)length * sizeof(*writing));
     if (writing == NULL)
     {
-        return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", capacity);
+        return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", length);
     }
+    memset(writing + cat->writing_length, 0, (size_t)(length - cat->writing_length) * sizeof(*writing));
     cat->writing = writing;
-    for (int64_t i = cat->capacity; i < capacity; i++)
-    {
-        cat->records[i] = NULL;
-        cat->writing[i] = false;
-    }
-    cat->capacity = capacity;
+    cat->writing_length = length;
     return 0;
 }
 
@@ -154,8 +145,7 @@ static int load_records(shoal_archive_catalog_t *cat, int64_t file_length)
             free(rec);
             rec = NULL;
         }
-        cat->records[id] = rec;
-        cat->count = id + 1; /* what close frees if a later record fails */
+        cat->records.by_id[id] = rec;
     }
     cat->count = slots;
     const off_t whole = (off_t)(SHOAL_CATALOG_HEADER_LENGTH + slots * SHOAL_CATALOG_RECORD_LENGTH);
@@ -170,7 +160,7 @@ static int recover(shoal_archive_catalog_t *cat)
 {
     for (int64_t id = 0; id < cat->count; id++)
     {
-        shoal_catalog_record_t *rec = cat->records[id];
+        shoal_catalog_record_t *rec = cat->records.by_id[id];
         if (rec == NULL || rec->stop_position != -1)
         {
             continue;
@@ -250,11 +240,7 @@ int shoal_archive_catalog_close(shoal_archive_catalog_t *cat)
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_catalog_close: NULL catalog");
     }
-    for (int64_t id = 0; id < cat->count; id++)
-    {
-        free(cat->records[id]);
-    }
-    free(cat->records);
+    shoal_catalog_records_free(&cat->records);
     free(cat->writing);
     if (cat->fd >= 0)
     {
@@ -305,7 +291,7 @@ int64_t shoal_archive_catalog_add_recording(shoal_archive_catalog_t *cat, const 
         free(rec);
         return -1;
     }
-    cat->records[id] = rec;
+    cat->records.by_id[id] = rec;
     cat->count++;
     return id;
 }
@@ -317,12 +303,12 @@ static shoal_catalog_record_t *record_of(shoal_archive_catalog_t *cat, int64_t i
         shoal_set_err(SHOAL_EINVAL, "%s: NULL catalog", what);
         return NULL;
     }
-    if (id < 0 || id >= cat->count || cat->records[id] == NULL)
+    if (id < 0 || id >= cat->count || cat->records.by_id[id] == NULL)
     {
         shoal_set_err(SHOAL_EINVAL, "%s: unknown recording id %" PRId64, what, id);
         return NULL;
     }
-    return cat->records[id];
+    return cat->records.by_id[id];
 }
 
 int shoal_archive_catalog_update_stop(shoal_archive_catalog_t *cat, int64_t id, int64_t stop_position,
@@ -376,10 +362,10 @@ int shoal_archive_catalog_list(shoal_archive_catalog_t *cat, int64_t from_id, in
     int listed = 0;
     for (int64_t id = from_id < 0 ? 0 : from_id; id < cat->count && listed < count; id++)
     {
-        if (cat->records[id] != NULL)
+        if (cat->records.by_id[id] != NULL)
         {
             shoal_recording_descriptor_t d;
-            shoal_catalog_record_view(cat->records[id], &d);
+            shoal_catalog_record_view(cat->records.by_id[id], &d);
             handler(clientd, &d);
             listed++;
         }
@@ -482,6 +468,6 @@ int shoal_archive_catalog_purge(shoal_archive_catalog_t *cat, int64_t id)
         return -1;
     }
     free(rec);
-    cat->records[id] = NULL;
+    cat->records.by_id[id] = NULL;
     return 0;
 }

@@ -13,7 +13,7 @@
 #include "util/shoal_error.h"
 
 /* One cursor for both directions: the body of each message type is
- * described once (body() below) and walked to write it or to read it, so
+ * described once (messages[] below) and walked to write it or to read it, so
  * the encoder and the decoder cannot disagree about a layout. */
 typedef struct codec_stct
 {

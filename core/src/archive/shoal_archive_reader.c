@@ -51,11 +51,7 @@ int shoal_archive_reader_close(shoal_archive_reader_t *r)
     {
         return shoal_set_err(SHOAL_ESTATE, "shoal_archive_reader_close: %d cursors are still open", r->cursors);
     }
-    for (int64_t i = 0; i < r->described_count; i++)
-    {
-        free(r->described[i]);
-    }
-    free(r->described);
+    shoal_catalog_records_free(&r->described);
     close(r->fd);
     free(r);
     return 0;
@@ -105,16 +101,9 @@ int shoal_archive_reader_find(shoal_archive_reader_t *r, int64_t recording_id, s
         return shoal_set_err(SHOAL_EINVAL, "unknown recording id %" PRId64 " (the catalog has %" PRId64 ")",
             recording_id, slots);
     }
-    if (recording_id >= r->described_count)
+    if (shoal_catalog_records_reserve(&r->described, recording_id + 1) < 0)
     {
-        shoal_catalog_record_t **grown = realloc(r->described, (size_t)slots * sizeof(*grown));
-        if (grown == NULL)
-        {
-            return shoal_set_err(SHOAL_ENOMEM, "archive reader");
-        }
-        memset(grown + r->described_count, 0, (size_t)(slots - r->described_count) * sizeof(*grown));
-        r->described = grown;
-        r->described_count = slots;
+        return -1;
     }
     int32_t state;
     const int rc = shoal_catalog_file_read_record(r->fd, r->path, recording_id, &r->scratch, &state);
@@ -124,16 +113,17 @@ int shoal_archive_reader_find(shoal_archive_reader_t *r, int64_t recording_id, s
     }
     /* Kept per id so the strings handed out stay valid until close; a later
      * describe rewrites the same strings (they never change for an id). */
-    if (r->described[recording_id] == NULL)
+    shoal_catalog_record_t **kept = &r->described.by_id[recording_id];
+    if (*kept == NULL)
     {
-        r->described[recording_id] = malloc(sizeof(shoal_catalog_record_t));
-        if (r->described[recording_id] == NULL)
+        *kept = malloc(sizeof(**kept));
+        if (*kept == NULL)
         {
             return shoal_set_err(SHOAL_ENOMEM, "archive reader");
         }
     }
-    memcpy(r->described[recording_id], &r->scratch, sizeof(r->scratch));
-    shoal_catalog_record_view(r->described[recording_id], out);
+    memcpy(*kept, &r->scratch, sizeof(r->scratch));
+    shoal_catalog_record_view(*kept, out);
     return 0;
 }
 

@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 #include "archive/shoal_archive_format.h"
+#include "archive/shoal_catalog_file.h"
 #include "shoal/shoal_archive.h"
 
 struct shoal_archive_reader_stct
 {
     int fd; /* the catalog, read-only */
     int cursors;
-    shoal_catalog_record_t **described; /* by id: the records describe handed out */
-    int64_t described_count;
+    shoal_catalog_records_t described; /* the records describe handed out */
     shoal_catalog_record_t scratch;
     char dir[PATH_MAX];
     char path[PATH_MAX];

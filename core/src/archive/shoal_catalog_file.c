@@ -4,9 +4,12 @@
 #include "archive/shoal_catalog_file.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,4 +94,37 @@ int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_c
         }
     }
     return rc;
+}
+
+int shoal_catalog_records_reserve(shoal_catalog_records_t *records, int64_t count)
+{
+    if (count <= records->capacity)
+    {
+        return 0;
+    }
+    int64_t capacity = records->capacity > 0 ? records->capacity * 2 : 16;
+    while (capacity < count)
+    {
+        capacity *= 2;
+    }
+    shoal_catalog_record_t **by_id = realloc(records->by_id, (size_t)capacity * sizeof(*by_id));
+    if (by_id == NULL)
+    {
+        return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", capacity);
+    }
+    memset(by_id + records->capacity, 0, (size_t)(capacity - records->capacity) * sizeof(*by_id));
+    records->by_id = by_id;
+    records->capacity = capacity;
+    return 0;
+}
+
+void shoal_catalog_records_free(shoal_catalog_records_t *records)
+{
+    for (int64_t id = 0; id < records->capacity; id++)
+    {
+        free(records->by_id[id]);
+    }
+    free(records->by_id);
+    records->by_id = NULL;
+    records->capacity = 0;
 }

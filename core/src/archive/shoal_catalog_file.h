@@ -3,7 +3,8 @@
  * the offline reader and a reader following a live recording use. A record
  * whose checksum does not match is read again (it may be caught mid-write:
  * three times after a yield, then three times after 1 ms) before it is called
- * corrupt.
+ * corrupt. Also the table of records by id that the writable catalog and the
+ * offline reader both keep in memory.
  */
 #ifndef SHOAL_CATALOG_FILE_H
 #define SHOAL_CATALOG_FILE_H
@@ -24,5 +25,20 @@ int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_c
 
 /* How many 1 ms retries a corrupt-looking record gets (3; the fuzz target sets 0). */
 void shoal_catalog_file_set_retry_sleeps(int sleeps);
+
+/* Records by id, each its own allocation so a descriptor viewed from one
+ * stays put while the table grows; NULL where none is held. */
+typedef struct shoal_catalog_records_stct
+{
+    shoal_catalog_record_t **by_id;
+    int64_t capacity;
+} shoal_catalog_records_t;
+
+/* Room for ids [0, count), new slots NULL (the capacity doubles, from 16):
+ * 0, or -1 with SHOAL_ENOMEM. */
+int shoal_catalog_records_reserve(shoal_catalog_records_t *records, int64_t count);
+
+/* Frees the records held and the table. */
+void shoal_catalog_records_free(shoal_catalog_records_t *records);
 
 #endif
