@@ -28,8 +28,6 @@ struct shoal_archive_catalog_stct
     int fd;
     shoal_archive_fsync_policy_t fsync_policy;
     shoal_catalog_records_t records; /* NULL for a purged one */
-    bool *writing;                   /* by id, writing_length of them */
-    int64_t writing_length;
     int64_t count;
     int64_t recovered;
     char dir[PATH_MAX];
@@ -49,28 +47,6 @@ static int write_record(shoal_archive_catalog_t *cat, const shoal_catalog_record
         return -1;
     }
     return sync_catalog(cat) ? shoal_file_sync(cat->fd, cat->path) : 0;
-}
-
-static int grow(shoal_archive_catalog_t *cat, int64_t count)
-{
-    if (shoal_catalog_records_reserve(&cat->records, count) < 0)
-    {
-        return -1;
-    }
-    const int64_t length = cat->records.capacity;
-    if (length <= cat->writing_length)
-    {
-        return 0;
-    }
-    bool *writing = realloc(cat->writing, (size_t)length * sizeof(*writing));
-    if (writing == NULL)
-    {
-        return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", length);
-    }
-    memset(writing + cat->writing_length, 0, (size_t)(length - cat->writing_length) * sizeof(*writing));
-    cat->writing = writing;
-    cat->writing_length = length;
-    return 0;
 }
 
 static int create_or_check_header(shoal_archive_catalog_t *cat, int64_t *file_length)
@@ -109,7 +85,7 @@ static int create_or_check_header(shoal_archive_catalog_t *cat, int64_t *file_le
 static int load_records(shoal_archive_catalog_t *cat, int64_t file_length)
 {
     int64_t slots = (file_length - SHOAL_CATALOG_HEADER_LENGTH) / SHOAL_CATALOG_RECORD_LENGTH;
-    if (grow(cat, slots) < 0)
+    if (shoal_catalog_records_reserve(&cat->records, slots) < 0)
     {
         return -1;
     }
@@ -241,7 +217,6 @@ int shoal_archive_catalog_close(shoal_archive_catalog_t *cat)
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_catalog_close: NULL catalog");
     }
     shoal_catalog_records_free(&cat->records);
-    free(cat->writing);
     if (cat->fd >= 0)
     {
         close(cat->fd); /* drops the lock */
@@ -276,7 +251,7 @@ int64_t shoal_archive_catalog_add_recording(shoal_archive_catalog_t *cat, const 
     {
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_catalog_add_recording: NULL argument");
     }
-    if (grow(cat, cat->count + 1) < 0)
+    if (shoal_catalog_records_reserve(&cat->records, cat->count + 1) < 0)
     {
         return -1;
     }
@@ -379,14 +354,14 @@ int shoal_archive_catalog_set_writing(shoal_archive_catalog_t *cat, int64_t id, 
     {
         return -1;
     }
-    cat->writing[id] = writing;
+    cat->records.writing[id] = writing;
     return 0;
 }
 
 static shoal_catalog_record_t *stopped_record_of(shoal_archive_catalog_t *cat, int64_t id, const char *what)
 {
     shoal_catalog_record_t *rec = record_of(cat, id, what);
-    if (rec != NULL && (rec->stop_position == -1 || cat->writing[id]))
+    if (rec != NULL && (rec->stop_position == -1 || cat->records.writing[id]))
     {
         shoal_set_err(SHOAL_ESTATE, "%s: recording %" PRId64 " is still being recorded", what, id);
         return NULL;

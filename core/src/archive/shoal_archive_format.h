@@ -111,11 +111,11 @@ typedef struct shoal_time_index_entry_stct
 } shoal_time_index_entry_t;
 #pragma pack(pop)
 
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_catalog_header_t) == SHOAL_CATALOG_HEADER_LENGTH, "catalog header is 2048 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_catalog_record_t) == SHOAL_CATALOG_RECORD_LENGTH, "catalog record is 2048 bytes");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_catalog_record_t, channel) == 88, "channel at 88");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_time_index_header_t) == SHOAL_TIME_INDEX_HEADER_LENGTH, "time index header 32");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_time_index_entry_t) == 16, "time index entry is 16 bytes");
+SHOAL_LAYOUT_SIZE(shoal_catalog_header_t, SHOAL_CATALOG_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_catalog_record_t, SHOAL_CATALOG_RECORD_LENGTH);
+SHOAL_LAYOUT_OFFSET(shoal_catalog_record_t, channel, 88);
+SHOAL_LAYOUT_SIZE(shoal_time_index_header_t, SHOAL_TIME_INDEX_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_time_index_entry_t, 16);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of len bytes. */
 uint32_t shoal_archive_crc32(const uint8_t *data, size_t len);

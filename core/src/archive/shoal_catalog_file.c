@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,12 +107,24 @@ int shoal_catalog_records_reserve(shoal_catalog_records_t *records, int64_t coun
         capacity *= 2;
     }
     shoal_catalog_record_t **by_id = realloc(records->by_id, (size_t)capacity * sizeof(*by_id));
-    if (by_id == NULL)
+    if (by_id != NULL)
+    {
+        records->by_id = by_id;
+    }
+    bool *writing = realloc(records->writing, (size_t)capacity * sizeof(*writing));
+    if (writing != NULL)
+    {
+        records->writing = writing;
+    }
+    if (by_id == NULL || writing == NULL)
     {
         return shoal_set_err(SHOAL_ENOMEM, "catalog of %" PRId64 " recordings", capacity);
     }
-    memset(by_id + records->capacity, 0, (size_t)(capacity - records->capacity) * sizeof(*by_id));
-    records->by_id = by_id;
+    for (int64_t id = records->capacity; id < capacity; id++)
+    {
+        by_id[id] = NULL;
+        writing[id] = false;
+    }
     records->capacity = capacity;
     return 0;
 }
@@ -125,6 +136,8 @@ void shoal_catalog_records_free(shoal_catalog_records_t *records)
         free(records->by_id[id]);
     }
     free(records->by_id);
+    free(records->writing);
     records->by_id = NULL;
+    records->writing = NULL;
     records->capacity = 0;
 }

@@ -9,6 +9,7 @@
 #ifndef SHOAL_CATALOG_FILE_H
 #define SHOAL_CATALOG_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,15 +28,18 @@ int shoal_catalog_file_read_record(int fd, const char *path, int64_t id, shoal_c
 void shoal_catalog_file_set_retry_sleeps(int sleeps);
 
 /* Records by id, each its own allocation so a descriptor viewed from one
- * stays put while the table grows; NULL where none is held. */
+ * stays put while the table grows; NULL where none is held. writing marks
+ * the ids a recording writer of this process holds (the writable catalog
+ * sets it; the offline reader never does). */
 typedef struct shoal_catalog_records_stct
 {
     shoal_catalog_record_t **by_id;
+    bool *writing;
     int64_t capacity;
 } shoal_catalog_records_t;
 
-/* Room for ids [0, count), new slots NULL (the capacity doubles, from 16):
- * 0, or -1 with SHOAL_ENOMEM. */
+/* Room for ids [0, count), new slots NULL and not writing (the capacity
+ * doubles, from 16): 0, or -1 with SHOAL_ENOMEM. */
 int shoal_catalog_records_reserve(shoal_catalog_records_t *records, int64_t count);
 
 /* Frees the records held and the table. */

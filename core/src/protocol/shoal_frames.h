@@ -32,6 +32,12 @@
     typedef char SHOAL_LAYOUT_ASSERT_CAT(shoal_layout_assert_, __COUNTER__)[(cond) ? 1 : -1]
 #endif
 
+/* The checks the layouts below take: type is length bytes; field of type
+ * starts at byte offset. */
+#define SHOAL_LAYOUT_SIZE(type, length) SHOAL_LAYOUT_ASSERT(sizeof(type) == (length), #type " is " #length " bytes")
+#define SHOAL_LAYOUT_OFFSET(type, field, offset)                                                                       \
+    SHOAL_LAYOUT_ASSERT(offsetof(type, field) == (offset), #type "." #field " at " #offset)
+
 /* ---- frame types ---- */
 #define SHOAL_HDR_TYPE_PAD   0x00
 #define SHOAL_HDR_TYPE_DATA  0x01
@@ -177,22 +183,20 @@ typedef struct shoal_response_setup_header_stct
 
 #pragma pack(pop)
 
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_frame_header_t) == SHOAL_FRAME_HEADER_LENGTH, "frame header is 8 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_data_header_t) == SHOAL_DATA_HEADER_LENGTH, "data header is 32 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_nak_header_t) == SHOAL_NAK_HEADER_LENGTH, "nak header is 28 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_status_message_header_t) == SHOAL_SM_HEADER_LENGTH, "sm header is 36 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_error_header_t) == SHOAL_ERROR_HEADER_LENGTH, "error header is 40 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_setup_header_t) == SHOAL_SETUP_HEADER_LENGTH, "setup header is 40 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_rttm_header_t) == SHOAL_RTTM_HEADER_LENGTH, "rttm header is 40 bytes");
-SHOAL_LAYOUT_ASSERT(sizeof(shoal_response_setup_header_t) == SHOAL_RSP_SETUP_HEADER_LENGTH,
-    "response setup header is 20 bytes");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_offset) == SHOAL_DATA_TERM_OFFSET_OFFSET, "term_offset at 8");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, term_id) == SHOAL_DATA_TERM_ID_OFFSET, "term_id at 20");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_data_header_t, reserved_value) == SHOAL_DATA_RESERVED_VALUE_OFFSET,
-    "reserved at 24");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_status_message_header_t, receiver_id) == 28, "sm receiver_id at 28");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_setup_header_t, ttl) == 36, "setup ttl at 36");
-SHOAL_LAYOUT_ASSERT(offsetof(shoal_rttm_header_t, receiver_id) == 32, "rttm receiver_id at 32");
+SHOAL_LAYOUT_SIZE(shoal_frame_header_t, SHOAL_FRAME_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_data_header_t, SHOAL_DATA_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_nak_header_t, SHOAL_NAK_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_status_message_header_t, SHOAL_SM_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_error_header_t, SHOAL_ERROR_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_setup_header_t, SHOAL_SETUP_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_rttm_header_t, SHOAL_RTTM_HEADER_LENGTH);
+SHOAL_LAYOUT_SIZE(shoal_response_setup_header_t, SHOAL_RSP_SETUP_HEADER_LENGTH);
+SHOAL_LAYOUT_OFFSET(shoal_data_header_t, term_offset, SHOAL_DATA_TERM_OFFSET_OFFSET);
+SHOAL_LAYOUT_OFFSET(shoal_data_header_t, term_id, SHOAL_DATA_TERM_ID_OFFSET);
+SHOAL_LAYOUT_OFFSET(shoal_data_header_t, reserved_value, SHOAL_DATA_RESERVED_VALUE_OFFSET);
+SHOAL_LAYOUT_OFFSET(shoal_status_message_header_t, receiver_id, 28);
+SHOAL_LAYOUT_OFFSET(shoal_setup_header_t, ttl, 36);
+SHOAL_LAYOUT_OFFSET(shoal_rttm_header_t, receiver_id, 32);
 
 /* The 8 bytes every frame starts with (version 0). */
 static inline shoal_frame_header_t shoal_frame_header(int32_t frame_length, uint8_t flags, uint16_t type)
