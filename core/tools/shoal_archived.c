@@ -40,40 +40,29 @@ static void usage(FILE *out)
         "driver, 2 for bad usage, 3 when another server has the archive directory.\n");
 }
 
+static int set_archive_dir(void *clientd, shoal_context_t *ctx, char *value)
+{
+    (void)ctx;
+    *(const char **)clientd = value;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    shoal_context_t *ctx = NULL;
-    if (shoal_context_init(&ctx) < 0)
-    {
-        fprintf(stderr, "shoal-archived: %s\n", shoal_errmsg());
-        return 2;
-    }
-    static const struct option options[] = { { "archive-dir", required_argument, NULL, 'a' },
-        { "dir", required_argument, NULL, 'd' }, { "set", required_argument, NULL, 's' },
-        { "quiet", no_argument, NULL, 'q' }, { "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 } };
     const char *archive_dir = NULL;
-    int quiet = 0;
-    int opt;
-    int status = -1;
-    while (status < 0 && (opt = getopt_long(argc, argv, "a:d:s:qVh", options, NULL)) != -1)
+    const tool_own_option_t dir = { { "archive-dir", required_argument, NULL, 'a' }, set_archive_dir, &archive_dir };
+    shoal_context_t *ctx;
+    int quiet;
+    int status = tool_daemon_command_line(argc, argv, "shoal-archived", usage, &dir, &ctx, &quiet);
+    if (status < 0 && NULL == archive_dir)
     {
-        switch (opt)
-        {
-            case 'a': archive_dir = optarg; break;
-            default: status = tool_daemon_option(ctx, "shoal-archived", opt, optarg, &quiet, usage); break;
-        }
-    }
-    if (status < 0 && (optind < argc || NULL == archive_dir))
-    {
-        fprintf(stderr, "shoal-archived: %s\n",
-            optind < argc ? "unexpected argument" : "--archive-dir DIR is required");
+        fprintf(stderr, "shoal-archived: --archive-dir DIR is required\n");
         usage(stderr);
+        shoal_context_close(ctx);
         status = 2;
     }
     if (status >= 0)
     {
-        shoal_context_close(ctx);
         return status;
     }
 

@@ -49,38 +49,20 @@ static void usage(FILE *out)
         "Units, defaults and meanings: the comment above shoal_context_set in <shoal/shoal.h>.\n");
 }
 
+static int set_idle_strategy(void *clientd, shoal_context_t *ctx, char *value)
+{
+    (void)clientd;
+    return tool_setting(ctx, "shoald", "IDLE_STRATEGY", value) < 0 ? 2 : -1;
+}
+
 int main(int argc, char **argv)
 {
-    shoal_context_t *ctx = NULL;
-    if (shoal_context_init(&ctx) < 0)
-    {
-        fprintf(stderr, "shoald: %s\n", shoal_errmsg());
-        return 2;
-    }
-    static const struct option options[] = { { "dir", required_argument, NULL, 'd' },
-        { "set", required_argument, NULL, 's' }, { "idle", required_argument, NULL, 'i' },
-        { "quiet", no_argument, NULL, 'q' }, { "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 } };
-    int quiet = 0;
-    int status = -1;
-    int opt;
-    while (status < 0 && (opt = getopt_long(argc, argv, "d:s:i:qVh", options, NULL)) != -1)
-    {
-        switch (opt)
-        {
-            case 'i': status = tool_setting(ctx, "shoald", "IDLE_STRATEGY", optarg) < 0 ? 2 : -1; break;
-            default: status = tool_daemon_option(ctx, "shoald", opt, optarg, &quiet, usage); break;
-        }
-    }
-    if (status < 0 && optind < argc)
-    {
-        fprintf(stderr, "shoald: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        status = 2;
-    }
+    const tool_own_option_t idle = { { "idle", required_argument, NULL, 'i' }, set_idle_strategy, NULL };
+    shoal_context_t *ctx;
+    int quiet;
+    const int status = tool_daemon_command_line(argc, argv, "shoald", usage, &idle, &ctx, &quiet);
     if (status >= 0)
     {
-        shoal_context_close(ctx);
         return status;
     }
 
