@@ -87,32 +87,37 @@ p = std["params"]
 lines.append("Standard set: %d timed runs (+1 warm-up), %d messages per throughput run, %d round trips per latency run; "
              "driver: %s." % (p["runs"], p["messages"], p["samples"], std.get("driver", "default settings")))
 lines.append("")
-lines.append("| throughput, 32 B | M msgs/s median | min..max | MB/s | vs ZeroMQ |")
-lines.append("|---|---:|---:|---:|---|")
-for r in std["results"]:
-    if r["kind"] != "throughput":
-        continue
-    if r["error"]:
-        lines.append("| %s | %s | | | |" % (r["scenario"], "skipped" if r["skipped"] else "error"))
-        continue
+def results_table(header, separator, kind, cells):
+    # The standard set's results of kind, one row each: cells(r) after the
+    # scenario, or why there are none ("error", "skipped") and blank cells.
+    lines.append(header)
+    lines.append(separator)
+    blanks = header.count("|") - 3
+    for r in std["results"]:
+        if r["kind"] != kind:
+            continue
+        if r["error"]:
+            lines.append("| %s | %s |" % (r["scenario"], "skipped" if r.get("skipped") else "error") + " |" * blanks)
+        else:
+            lines.append("| %s | %s |" % (r["scenario"], cells(r)))
+    lines.append("")
+
+def throughput_cells(r):
     ratio = "%.2fx %s" % (r["ratio_vs_zmq"], r["zmq_peer"]) if r.get("ratio_vs_zmq") else ""
-    lines.append("| %s | %.2f | %.2f..%.2f | %.0f | %s |" % (r["scenario"], r["median_mmsgs_per_s"],
-                 r["min_mmsgs_per_s"], r["max_mmsgs_per_s"], r["median_mb_per_s"], ratio))
-lines.append("")
-lines.append("| round trip, 32 B, us | p50 | p90 | p99 | p99.9 | max | p50 min..max | ZeroMQ / shoal p50, p99 |")
-lines.append("|---|---:|---:|---:|---:|---:|---:|---|")
-for r in std["results"]:
-    if r["kind"] != "rtt":
-        continue
-    if r["error"]:
-        lines.append("| %s | error | | | | | | |" % r["scenario"])
-        continue
+    return "%.2f | %.2f..%.2f | %.0f | %s" % (r["median_mmsgs_per_s"], r["min_mmsgs_per_s"], r["max_mmsgs_per_s"],
+                                              r["median_mb_per_s"], ratio)
+
+def rtt_cells(r):
     ratio = ""
     if r.get("ratio_zmq_p50_over_shoal"):
         ratio = "%.2fx, %.2fx (%s)" % (r["ratio_zmq_p50_over_shoal"], r["ratio_zmq_p99_over_shoal"] or 0, r["zmq_peer"])
-    lines.append("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f..%.1f | %s |" % (r["scenario"], r["p50_us"],
-                 r["p90_us"], r["p99_us"], r["p99_9_us"], r["max_us"], r["p50_min_us"], r["p50_max_us"], ratio))
-lines.append("")
+    return "%.1f | %.1f | %.1f | %.1f | %.1f | %.1f..%.1f | %s" % (r["p50_us"], r["p90_us"], r["p99_us"], r["p99_9_us"],
+                                                                  r["max_us"], r["p50_min_us"], r["p50_max_us"], ratio)
+
+results_table("| throughput, 32 B | M msgs/s median | min..max | MB/s | vs ZeroMQ |", "|---|---:|---:|---:|---|",
+              "throughput", throughput_cells)
+results_table("| round trip, 32 B, us | p50 | p90 | p99 | p99.9 | max | p50 min..max | ZeroMQ / shoal p50, p99 |",
+              "|---|---:|---:|---:|---:|---:|---:|---|", "rtt", rtt_cells)
 sizes = sorted({r["size"] for r in swp["results"]})
 names = ["ipc-throughput-exclusive", "udp-throughput", "zmq-inproc-throughput", "zmq-tcp-throughput"]
 val = {(r["scenario"], r["size"]): r for r in swp["results"]}
