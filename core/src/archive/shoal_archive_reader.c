@@ -20,23 +20,27 @@ int shoal_archive_reader_open(shoal_archive_reader_t **r_out, const char *archiv
         return shoal_set_err(SHOAL_EINVAL, "shoal_archive_reader_open: NULL argument or empty directory");
     }
     *r_out = NULL;
+    /* The directory is checked and its catalog opened before the reader is
+     * allocated: a failure leaves nothing to undo. */
+    if (strlen(archive_dir) >= PATH_MAX - 64)
+    {
+        return shoal_set_err(SHOAL_EINVAL, "archive directory path too long");
+    }
+    char path[PATH_MAX];
+    const int fd = shoal_catalog_file_open_read(archive_dir, path, sizeof(path));
+    if (fd < 0)
+    {
+        return -1;
+    }
     shoal_archive_reader_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
     {
+        close(fd);
         return shoal_set_err(SHOAL_ENOMEM, "archive reader");
     }
-    if (strlen(archive_dir) >= sizeof(r->dir) - 64)
-    {
-        free(r);
-        return shoal_set_err(SHOAL_EINVAL, "archive directory path too long");
-    }
+    r->fd = fd;
     strcpy(r->dir, archive_dir);
-    r->fd = shoal_catalog_file_open_read(archive_dir, r->path, sizeof(r->path));
-    if (r->fd < 0)
-    {
-        free(r);
-        return -1;
-    }
+    strcpy(r->path, path);
     *r_out = r;
     return 0;
 }
