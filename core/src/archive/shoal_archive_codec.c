@@ -88,8 +88,8 @@ static void header_ids(codec_t *c, shoal_archive_msg_t *m)
     i64(c, &m->correlation_id);
 }
 
-/* Each type's name and body, in wire order (shoal_archive_codec.h lists
- * them): a STRING is an i32 length then that many bytes. */
+/* A field of a message body: how it goes on the wire (a STRING is an i32
+ * length then that many bytes) and where it is in shoal_archive_msg_t. */
 typedef enum field_kind_en
 {
     FIELD_END,
@@ -119,6 +119,8 @@ typedef struct message_stct
     const field_t *body;
 } message_t;
 
+/* Each type's name and body, in wire order (shoal_archive_codec.h lists
+ * them); a type without a name is unknown. */
 static const message_t messages[SHOAL_ARCHIVE_TYPE_MAX] = {
     [SHOAL_ARCHIVE_CONNECT] = { "CONNECT", BODY(I32(stream_id), STRING(text, text_length)) },
     [SHOAL_ARCHIVE_CLOSE_SESSION] = { "CLOSE_SESSION", (const field_t[]){ END } },
