@@ -60,6 +60,25 @@ static int64_t publish(shoal_publication_t *pub, int count, size_t length, int64
     return position;
 }
 
+/* An exclusive IPC publication whose stream the archive records. */
+typedef struct
+{
+    shoal_publication_t *pub;
+    int64_t subscription_id;
+    int64_t recording_id;
+} recorded_ipc_t;
+
+static recorded_ipc_t start_recorded_ipc(archive_test_env_t *a, int32_t stream_id)
+{
+    recorded_ipc_t rec = { 0 };
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", stream_id, &rec.pub));
+    rec.subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", stream_id);
+    archive_test_list_t list;
+    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
+    rec.recording_id = list.last.recording_id;
+    return rec;
+}
+
 static void record_and_check(archive_test_env_t *a, const char *channel, int32_t stream_id, size_t length)
 {
     shoal_publication_t *pub = NULL;
@@ -143,29 +162,26 @@ static void test_errors_are_clear(void **state)
 static void test_active_recordings_refuse_truncate_and_purge(void **state)
 {
     archive_test_env_t *a = *state;
-    shoal_publication_t *pub = NULL;
-    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 1003, &pub));
-    int64_t subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", 1003);
+    recorded_ipc_t rec = start_recorded_ipc(a, 1003);
+    int64_t end = publish(rec.pub, 10, 64, 0);
+    assert_int_equal(0, archive_test_wait_position(a->archive, rec.recording_id, end));
+
+    assert_int_equal(-1, shoal_archive_purge(a->archive, rec.recording_id));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+    assert_int_equal(-1, shoal_archive_truncate(a->archive, rec.recording_id, 0));
+    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
+
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, rec.subscription_id));
+    /* Truncated to the start, then purged: gone from the list. */
+    assert_int_equal(0, shoal_archive_truncate(a->archive, rec.recording_id, 0));
     archive_test_list_t list;
     assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
-    int64_t end = publish(pub, 10, 64, 0);
-    assert_int_equal(0, archive_test_wait_position(a->archive, list.last.recording_id, end));
-
-    assert_int_equal(-1, shoal_archive_purge(a->archive, list.last.recording_id));
-    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
-    assert_int_equal(-1, shoal_archive_truncate(a->archive, list.last.recording_id, 0));
-    assert_int_equal(SHOAL_ESTATE, shoal_errcode());
-
-    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
-    /* Truncated to the start, then purged: gone from the list. */
-    assert_int_equal(0, shoal_archive_truncate(a->archive, list.last.recording_id, 0));
-    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
     assert_int_equal(0, list.last.stop_position);
-    assert_int_equal(0, shoal_archive_purge(a->archive, list.last.recording_id));
+    assert_int_equal(0, shoal_archive_purge(a->archive, rec.recording_id));
     memset(&list, 0, sizeof(list));
     assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
     assert_int_equal(0, list.count);
-    assert_int_equal(0, shoal_publication_close(pub));
+    assert_int_equal(0, shoal_publication_close(rec.pub));
 }
 
 static void test_two_clients_have_their_own_sessions(void **state)
@@ -219,17 +235,14 @@ static void test_two_clients_have_their_own_sessions(void **state)
 static void test_replays_keep_the_recordings_positions(void **state)
 {
     archive_test_env_t *a = *state;
-    shoal_publication_t *pub = NULL;
-    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 1006, &pub));
-    int64_t subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", 1006);
-    archive_test_list_t list;
-    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
-    int64_t recording_id = list.last.recording_id;
+    recorded_ipc_t rec = start_recorded_ipc(a, 1006);
+    shoal_publication_t *pub = rec.pub;
+    int64_t recording_id = rec.recording_id;
     /* 160-byte frames over several 64k terms (with padding at their ends) */
     int64_t after_1000 = publish(pub, 1000, 100, 0);
     int64_t end = publish(pub, 2000, 100, 1000);
     assert_int_equal(0, archive_test_wait_position(a->archive, recording_id, end));
-    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, rec.subscription_id));
 
     const int64_t starts[2] = { 0, after_1000 };
     const int64_t first_values[2] = { 0, 1000 };
@@ -277,15 +290,11 @@ static void test_replays_keep_the_recordings_positions(void **state)
 static void test_replayed_recordings_refuse_truncate_and_purge(void **state)
 {
     archive_test_env_t *a = *state;
-    shoal_publication_t *pub = NULL;
-    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 1007, &pub));
-    int64_t subscription_id = shoal_archive_start_recording(a->archive, "aeron:ipc", 1007);
-    archive_test_list_t list;
-    assert_int_equal(0, archive_test_wait_recordings(a->archive, 1, &list));
-    int64_t recording_id = list.last.recording_id;
-    int64_t end = publish(pub, 10, 64, 0);
+    recorded_ipc_t rec = start_recorded_ipc(a, 1007);
+    int64_t recording_id = rec.recording_id;
+    int64_t end = publish(rec.pub, 10, 64, 0);
     assert_int_equal(0, archive_test_wait_position(a->archive, recording_id, end));
-    assert_int_equal(0, shoal_archive_stop_recording(a->archive, subscription_id));
+    assert_int_equal(0, shoal_archive_stop_recording(a->archive, rec.subscription_id));
 
     /* Nobody subscribes to stream 5010: the replay waits for a subscriber. */
     int64_t replay = shoal_archive_replay(a->archive, recording_id, 0, -1, "aeron:ipc", 5010);
@@ -299,7 +308,7 @@ static void test_replayed_recordings_refuse_truncate_and_purge(void **state)
     assert_int_equal(0, shoal_archive_stop_replay(a->archive, replay));
     assert_int_equal(0, shoal_archive_truncate(a->archive, recording_id, 0));
     assert_int_equal(0, shoal_archive_purge(a->archive, recording_id));
-    assert_int_equal(0, shoal_publication_close(pub));
+    assert_int_equal(0, shoal_publication_close(rec.pub));
 }
 
 /* Garbage on the control stream is dropped and counted; the server goes on. */

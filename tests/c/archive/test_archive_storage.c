@@ -78,20 +78,52 @@ static int64_t record(fixture_t *f, int64_t start_position, int64_t count, size_
     return stop;
 }
 
-static int64_t read_all(const char *dir, int64_t id, int64_t position, int64_t first_seq, lb_check_t *c)
+static shoal_archive_reader_t *open_reader(const char *dir)
 {
     shoal_archive_reader_t *r;
     assert_int_equal(shoal_archive_reader_open(&r, dir), 0);
+    return r;
+}
+
+/* A cursor over [position, position + length) of recording id, and a fresh
+ * check that follows it (its timestamps and positions are checked too). */
+static shoal_recording_cursor_t *open_checked_cursor(shoal_archive_reader_t *r, int64_t id, int64_t position,
+    int64_t length, lb_check_t *c)
+{
     shoal_recording_cursor_t *cursor;
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, position, -1), 0);
+    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, position, length), 0);
     memset(c, 0, sizeof(*c));
-    c->next_seq = first_seq;
     c->cursor = cursor;
+    return cursor;
+}
+
+/* Polls until the cursor has nothing more to give; returns the last poll's
+ * result (0, or -1 on an error). */
+static int poll_until_idle(shoal_recording_cursor_t *cursor, lb_check_t *c, int fragment_limit)
+{
     int n;
-    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, c, 7)) > 0)
+    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, c, fragment_limit)) > 0)
     {
     }
-    assert_int_equal(n, 0);
+    return n;
+}
+
+/* A raw block reader over the whole of recording id, as the catalog describes it. */
+static shoal_recording_reader_t *open_block_reader(fixture_t *f, int64_t id)
+{
+    shoal_recording_descriptor_t d;
+    assert_int_equal(shoal_archive_catalog_find(f->cat, id, &d), 0);
+    shoal_recording_reader_t *rd;
+    assert_int_equal(shoal_recording_reader_open(&rd, f->dir, &d, -1, -1), 0);
+    return rd;
+}
+
+static int64_t read_all(const char *dir, int64_t id, int64_t position, int64_t first_seq, lb_check_t *c)
+{
+    shoal_archive_reader_t *r = open_reader(dir);
+    shoal_recording_cursor_t *cursor = open_checked_cursor(r, id, position, -1, c);
+    c->next_seq = first_seq;
+    assert_int_equal(poll_until_idle(cursor, c, 7), 0);
     assert_true(shoal_recording_cursor_is_end(cursor));
     const int64_t end = shoal_recording_cursor_position(cursor);
     /* Closing the reader with a cursor open is refused. */
@@ -163,8 +195,7 @@ static void test_catalog_persists_and_lists(void **state)
     assert_int_equal(shoal_archive_catalog_list(f->cat, 1, 10, describe_count, &n), 2);
     assert_int_equal(n, 2);
 
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
+    shoal_archive_reader_t *r = open_reader(f->dir);
     n = 0;
     assert_int_equal(shoal_archive_reader_list(r, 0, 2, describe_count, &n), 2);
     assert_int_equal(n, 2);
@@ -202,8 +233,7 @@ static void test_cursor_positions_and_lengths(void **state)
     fixture_t *f = *state;
     int64_t id;
     const int64_t stop = record(f, 0, 300, 4096, &id);
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
+    shoal_archive_reader_t *r = open_reader(f->dir);
     shoal_recording_cursor_t *cursor;
     /* Not on a frame, not aligned, past the end, length past the end. */
     assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, 64, -1), -1);
@@ -218,32 +248,23 @@ static void test_cursor_positions_and_lengths(void **state)
 
     /* Read the first 40 messages, note where the 40th ends, then start there. */
     lb_check_t c;
-    memset(&c, 0, sizeof(c));
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
-    c.cursor = cursor;
+    cursor = open_checked_cursor(r, id, -1, -1, &c);
     assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 40), 40);
     const int64_t mid = shoal_recording_cursor_position(cursor);
     assert_int_equal(mid, c.last_position);
     assert_false(shoal_recording_cursor_is_end(cursor));
     assert_int_equal(shoal_recording_cursor_close(cursor), 0);
 
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, mid, -1), 0);
-    memset(&c, 0, sizeof(c));
+    cursor = open_checked_cursor(r, id, mid, -1, &c);
     c.next_seq = 40;
-    int n;
-    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100)) > 0)
-    {
-    }
+    assert_int_equal(poll_until_idle(cursor, &c, 100), 0);
     assert_int_equal(c.bad, 0);
     assert_int_equal(c.next_seq, 300);
     assert_int_equal(shoal_recording_cursor_close(cursor), 0);
 
     /* A length: only the messages inside it. */
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, 0, mid), 0);
-    memset(&c, 0, sizeof(c));
-    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 100)) > 0)
-    {
-    }
+    cursor = open_checked_cursor(r, id, 0, mid, &c);
+    assert_int_equal(poll_until_idle(cursor, &c, 100), 0);
     assert_int_equal(c.next_seq, 40);
     assert_true(shoal_recording_cursor_is_end(cursor));
     assert_int_equal(shoal_recording_cursor_close(cursor), 0);
@@ -255,10 +276,7 @@ static void test_raw_blocks(void **state)
     fixture_t *f = *state;
     int64_t id;
     const int64_t stop = record(f, 0, 500, 8192, &id);
-    shoal_recording_descriptor_t d;
-    assert_int_equal(shoal_archive_catalog_find(f->cat, id, &d), 0);
-    shoal_recording_reader_t *rd;
-    assert_int_equal(shoal_recording_reader_open(&rd, f->dir, &d, -1, -1), 0);
+    shoal_recording_reader_t *rd = open_block_reader(f, id);
     const uint8_t *block;
     size_t length;
     int64_t position;
@@ -296,13 +314,9 @@ static void test_follow_live_recording(void **state)
     const int64_t id = lb_start_recording(f->cat, &d, SHOAL_ARCHIVE_FSYNC_DATA, &w, &lb);
     assert_true(id >= 0);
 
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
-    shoal_recording_cursor_t *cursor;
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
+    shoal_archive_reader_t *r = open_reader(f->dir);
     lb_check_t c;
-    memset(&c, 0, sizeof(c));
-    c.cursor = cursor;
+    shoal_recording_cursor_t *cursor = open_checked_cursor(r, id, -1, -1, &c);
     assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10), 0);
     assert_false(shoal_recording_cursor_is_end(cursor));
     int64_t seq = 0;
@@ -313,9 +327,7 @@ static void test_follow_live_recording(void **state)
             assert_int_equal(lb_append(&lb, seq, lb_length_of(seq, MTU)), 0);
         }
         assert_int_equal(lb_flush(&lb), 0);
-        while (shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10) > 0)
-        {
-        }
+        assert_int_equal(poll_until_idle(cursor, &c, 10), 0);
         assert_int_equal(c.next_seq, seq);
         assert_false(shoal_recording_cursor_is_end(cursor));
     }
@@ -390,12 +402,9 @@ static void test_truncate_and_purge(void **state)
     fixture_t *f = *state;
     int64_t id;
     const int64_t stop = record(f, 0, 900, 4096, &id);
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
-    shoal_recording_cursor_t *cursor;
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
+    shoal_archive_reader_t *r = open_reader(f->dir);
     lb_check_t c;
-    memset(&c, 0, sizeof(c));
+    shoal_recording_cursor_t *cursor = open_checked_cursor(r, id, -1, -1, &c);
     assert_int_equal(shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 500), 500);
     const int64_t cut = shoal_recording_cursor_position(cursor);
     assert_int_equal(shoal_recording_cursor_close(cursor), 0);
@@ -406,10 +415,7 @@ static void test_truncate_and_purge(void **state)
     assert_int_equal(shoal_errcode(), SHOAL_EINVAL);
     int64_t inside = -1;
     {
-        shoal_recording_descriptor_t d;
-        assert_int_equal(shoal_archive_catalog_find(f->cat, id, &d), 0);
-        shoal_recording_reader_t *rd;
-        assert_int_equal(shoal_recording_reader_open(&rd, f->dir, &d, -1, -1), 0);
+        shoal_recording_reader_t *rd = open_block_reader(f, id);
         const uint8_t *block;
         size_t length;
         int64_t position;
@@ -472,16 +478,10 @@ static void test_corrupt_segment_and_catalog(void **state)
     const int32_t bad = 12345;
     assert_int_equal(pwrite(fd, &bad, sizeof(bad), 4096 + 8), (ssize_t)sizeof(bad)); /* a term offset... */
     close(fd);
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
-    shoal_recording_cursor_t *cursor;
-    assert_int_equal(shoal_recording_cursor_open(&cursor, r, id, -1, -1), 0);
+    shoal_archive_reader_t *r = open_reader(f->dir);
     lb_check_t c;
-    memset(&c, 0, sizeof(c));
-    int n;
-    while ((n = shoal_recording_cursor_poll(cursor, lb_check_on_message, &c, 10)) > 0)
-    {
-    }
+    shoal_recording_cursor_t *cursor = open_checked_cursor(r, id, -1, -1, &c);
+    const int n = poll_until_idle(cursor, &c, 10);
     /* ...either hit a frame header (corrupt frame) or a payload (the message check sees it). */
     assert_true(
         (n == -1 && shoal_errcode() == SHOAL_EIO && strstr(shoal_errmsg(), "corrupt frame") != NULL) || c.bad > 0);
@@ -498,7 +498,7 @@ static void test_corrupt_segment_and_catalog(void **state)
     const uint8_t x = 0x5A;
     assert_int_equal(pwrite(fd, &x, 1, SHOAL_CATALOG_HEADER_LENGTH + 100), 1);
     close(fd);
-    assert_int_equal(shoal_archive_reader_open(&r, f->dir), 0);
+    r = open_reader(f->dir);
     int listed = 0;
     assert_int_equal(shoal_archive_reader_list(r, 0, 10, describe_count, &listed), -1);
     assert_int_equal(shoal_errcode(), SHOAL_EIO);
@@ -604,8 +604,7 @@ static void test_full_disk(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_true(committed >= 100 * 1024 && committed <= 120 * 1024);
 
-    shoal_archive_reader_t *r;
-    assert_int_equal(shoal_archive_reader_open(&r, dir), 0);
+    shoal_archive_reader_t *r = open_reader(dir);
     shoal_recording_descriptor_t d;
     assert_int_equal(shoal_archive_reader_describe(r, 0, &d), 0);
     assert_int_equal(d.stop_position, committed);
