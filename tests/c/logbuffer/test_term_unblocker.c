@@ -25,6 +25,23 @@ static int32_t tail_offset(fixture_t *f)
     return shoal_logbuffer_term_offset(*f->tail, TEST_TERM_LENGTH);
 }
 
+/* Unblocks the fixture's term at blocked_offset, up to the current tail. */
+static shoal_unblock_status_t unblock(fixture_t *f, int32_t blocked_offset, bool writer_zeroes)
+{
+    return shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, blocked_offset, tail_offset(f),
+        TEST_INITIAL_TERM_ID, writer_zeroes);
+}
+
+/* After an unblock: the reader, from offset, takes the one message of 200
+ * bytes that the second writer appended and stops after it, at e2. */
+static void assert_reads_the_200_byte_message(fixture_t *f, int32_t offset, int32_t e2)
+{
+    shoal_term_read_result_t res = read_all(f, offset);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(200, f->sink.lengths[1]);
+    assert_int_equal(e2, res.offset);
+}
+
 static void test_negative_length_becomes_padding(void **state)
 {
     fixture_t *f = *state;
@@ -38,9 +55,7 @@ static void test_negative_length_becomes_padding(void **state)
     assert_int_equal(1, res.messages);
     assert_int_equal(e0, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, false));
     const shoal_data_header_t *h = test_frame(f->term, e0);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, h->frame_header.type);
     assert_int_equal(e1 - e0, SHOAL_ALIGN(h->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -68,9 +83,7 @@ static void test_zero_gap_padded_up_to_next_frame(void **state)
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e0, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, false));
     assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
 
@@ -84,9 +97,7 @@ static void test_zero_gap_up_to_tail_is_left_alone(void **state)
     fixture_t *f = *state;
     int32_t e0 = append(f, 100);
     shoal_get_and_add(f->tail, (int64_t)256); /* claimed, nothing after it yet */
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, false));
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
 }
 
@@ -94,9 +105,7 @@ static void test_committed_frame_is_no_action(void **state)
 {
     fixture_t *f = *state;
     append(f, 100);
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, 0, false));
     assert_int_equal(132, test_frame(f->term, 0)->frame_header.frame_length);
 }
 
@@ -133,9 +142,7 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
     assert_int_equal(1, res.messages);
     assert_int_equal(e0, res.offset); /* waits at the committed BEGIN */
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, false));
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, e0)->frame_header.type);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(f3 - f2, SHOAL_ALIGN(test_frame(f->term, f2)->frame_header.frame_length, SHOAL_FRAME_ALIGNMENT));
@@ -147,13 +154,8 @@ static void test_fragmented_message_cut_mid_fragment_is_unblocked(void **state)
     assert_int_equal(f3, res.offset);
 
     /* The next unblock pads that gap up to the next writer's frame. */
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, f3, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
-    res = read_all(f, res.offset);
-    assert_int_equal(1, res.messages);
-    assert_int_equal(200, f->sink.lengths[1]);
-    assert_int_equal(e2, res.offset);
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, f3, false));
+    assert_reads_the_200_byte_message(f, res.offset, e2);
 }
 
 /* The writer died after committing BEGIN, before writing the second
@@ -169,16 +171,11 @@ static void test_fragmented_message_cut_after_begin_is_unblocked(void **state)
 
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e0, res.offset);
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, false));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, f2)->frame_header.type);
     assert_int_equal(end - f2, test_frame(f->term, f2)->frame_header.frame_length);
 
-    res = read_all(f, res.offset);
-    assert_int_equal(1, res.messages);
-    assert_int_equal(200, f->sink.lengths[1]);
-    assert_int_equal(e2, res.offset);
+    assert_reads_the_200_byte_message(f, res.offset, e2);
 }
 
 /* A whole fragmented message (or one whose next fragment is still being
@@ -189,16 +186,12 @@ static void test_complete_or_open_fragmented_message_is_no_action(void **state)
     fixture_t *f = *state;
     int32_t f2, f3;
     int32_t end = append_three_fragments(f, &f2, &f3);
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, 0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, 0, false));
 
     int32_t g2, g3;
     int32_t open_end = append_three_fragments(f, &g2, &g3);
     memset(f->term + g2, 0, (size_t)(open_end - g2));
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, end, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, end, false));
     assert_int_equal(0, test_frame(f->term, g2)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_DATA, test_frame(f->term, f2)->frame_header.type);
 }
@@ -218,9 +211,7 @@ static void test_end_of_term_pads_and_rotates(void **state)
     shoal_term_read_result_t res = read_all(f, 0);
     assert_int_equal(e, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, unblock(f, e, false));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e)->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - e, test_frame(f->term, e)->frame_header.frame_length);
 
@@ -242,9 +233,7 @@ static void test_end_of_term_after_rotation_is_harmless(void **state)
     assert_true(shoal_logbuffer_rotate_log(f->log.meta, 0, TEST_INITIAL_TERM_ID));     /* rotated, no padding */
     assert_true(shoal_logbuffer_rotate_log(f->log.meta, 1, TEST_INITIAL_TERM_ID + 1)); /* and once more */
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e, tail_offset(f), TEST_INITIAL_TERM_ID,
-            false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, unblock(f, e, false));
     assert_int_equal(2, shoal_logbuffer_active_term_count(f->log.meta)); /* not rotated again */
 }
 
@@ -291,16 +280,12 @@ static void test_writer_zeroes_log_is_unblocked_only_at_the_term_end(void **stat
     int32_t e0 = append(f, 100);
     memset(f->term + e0 + 4, 0x22, 4096); /* last lap: what a scan would take for frames */
     shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, e0 + 1024));
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            true));
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, true));
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
 
     /* The claim crossed the end of the term: padded to it, and rotated. */
     shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, TEST_TERM_LENGTH + 64));
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END,
-        shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, e0, tail_offset(f), TEST_INITIAL_TERM_ID,
-            true));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED_TO_END, unblock(f, e0, true));
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - e0, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(1, shoal_logbuffer_active_term_count(f->log.meta));
