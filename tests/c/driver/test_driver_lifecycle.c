@@ -75,6 +75,47 @@ static pid_t spawn_driver(const char *dir)
     return pid;
 }
 
+/* A fresh directory, a driver in a child process on it, and a context for it
+ * in this process. */
+typedef struct
+{
+    char dir[128];
+    pid_t child;
+    shoal_context_t *ctx;
+} child_driver_t;
+
+static child_driver_t spawn_driver_in_new_dir(const char *name)
+{
+    child_driver_t d;
+    shoal_test_dir_name(d.dir, sizeof(d.dir), name);
+    d.child = spawn_driver(d.dir);
+    d.ctx = context_for(d.dir);
+    return d;
+}
+
+/* A driver in this process on dir, and a client of it. */
+typedef struct
+{
+    shoal_context_t *ctx;
+    shoal_driver_t *driver;
+    shoal_client_t *client;
+} local_driver_t;
+
+static local_driver_t local_driver_start(const char *dir)
+{
+    local_driver_t local = { .ctx = context_for(dir) };
+    assert_int_equal(0, shoal_driver_start(&local.driver, local.ctx));
+    assert_int_equal(0, shoal_client_connect(&local.client, local.ctx));
+    return local;
+}
+
+static void local_driver_close(local_driver_t *local)
+{
+    shoal_client_close(local->client);
+    shoal_driver_close(local->driver);
+    shoal_context_close(local->ctx);
+}
+
 static void kill_and_reap(pid_t pid)
 {
     kill(pid, SIGKILL);
@@ -94,26 +135,22 @@ static void count_message(void *clientd, const uint8_t *buf, size_t len, const s
 static void test_second_driver_refused_then_stale_dir_cleaned(void **state)
 {
     (void)state;
-    char dir[128];
-    shoal_test_dir_name(dir, sizeof(dir), "second");
-    pid_t child = spawn_driver(dir);
-
-    shoal_context_t *ctx = context_for(dir);
+    child_driver_t d = spawn_driver_in_new_dir("second");
     shoal_driver_t *driver;
-    assert_int_equal(-1, shoal_driver_start(&driver, ctx));
+    assert_int_equal(-1, shoal_driver_start(&driver, d.ctx));
     assert_int_equal(SHOAL_EACTIVE, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "another driver is active"));
 
     /* The first dies hard; its files stay behind; a new driver cleans them. */
-    kill_and_reap(child);
+    kill_and_reap(d.child);
     char cnc[192];
-    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+    snprintf(cnc, sizeof(cnc), "%s/cnc.dat", d.dir);
     assert_int_equal(0, access(cnc, F_OK));
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
-    assert_true(shoal_driver_is_active(dir, 1000));
+    assert_int_equal(0, shoal_driver_start(&driver, d.ctx));
+    assert_true(shoal_driver_is_active(d.dir, 1000));
     assert_int_equal(0, shoal_driver_close(driver));
-    assert_false(shoal_driver_is_active(dir, 1000));
-    shoal_context_close(ctx);
+    assert_false(shoal_driver_is_active(d.dir, 1000));
+    shoal_context_close(d.ctx);
 }
 
 static void test_client_without_driver_gets_clear_error(void **state)
@@ -132,18 +169,15 @@ static void test_client_without_driver_gets_clear_error(void **state)
 static void test_client_detects_dead_driver(void **state)
 {
     (void)state;
-    char dir[128];
-    shoal_test_dir_name(dir, sizeof(dir), "deaddriver");
-    pid_t child = spawn_driver(dir);
-    shoal_context_t *ctx = context_for(dir);
+    child_driver_t d = spawn_driver_in_new_dir("deaddriver");
     shoal_client_t *client;
     shoal_publication_t *pub;
     shoal_subscription_t *sub;
-    assert_int_equal(0, shoal_client_connect(&client, ctx));
+    assert_int_equal(0, shoal_client_connect(&client, d.ctx));
     assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 1, &pub));
     assert_int_equal(0, shoal_add_subscription(client, "aeron:ipc", 1, &sub));
 
-    kill_and_reap(child);
+    kill_and_reap(d.child);
     int64_t start = shoal_test_now_ms();
     while (!shoal_client_is_closed(client) && shoal_test_now_ms() - start < 15000)
     {
@@ -161,7 +195,7 @@ static void test_client_detects_dead_driver(void **state)
     assert_int_equal(SHOAL_ECLOSED, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "not responding"));
     assert_int_equal(0, shoal_client_close(client));
-    shoal_context_close(ctx);
+    shoal_context_close(d.ctx);
 }
 
 /* A child publishes on a shared stream, claims, and is killed before it
@@ -200,17 +234,13 @@ static void test_dead_publisher_mid_claim_is_unblocked(void **state)
         }
         child_wait_for_kill();
     }
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
-    shoal_client_t *client;
+    local_driver_t local = local_driver_start(dir);
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_client_connect(&client, ctx));
-    assert_int_equal(0, shoal_add_subscription(client, "aeron:ipc", 5, &sub));
+    assert_int_equal(0, shoal_add_subscription(local.client, "aeron:ipc", 5, &sub));
     char c;
     assert_int_equal(1, read(pipefd[0], &c, 1));
-    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 5, &pub));
+    assert_int_equal(0, shoal_add_publication(local.client, "aeron:ipc", 5, &pub));
     assert_true(shoal_test_offer(pub, (const uint8_t *)"after the claim", 15) > 0);
     kill_and_reap(child);
 
@@ -233,9 +263,7 @@ static void test_dead_publisher_mid_claim_is_unblocked(void **state)
     assert_int_equal(2, counting);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
-    shoal_client_close(client);
-    shoal_driver_close(driver);
-    shoal_context_close(ctx);
+    local_driver_close(&local);
     close(pipefd[0]);
     close(pipefd[1]);
 }
@@ -259,13 +287,9 @@ static void test_dead_subscriber_released(void **state)
         }
         child_wait_for_kill();
     }
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
-    shoal_client_t *client;
+    local_driver_t local = local_driver_start(dir);
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_client_connect(&client, ctx));
-    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 6, &pub));
+    assert_int_equal(0, shoal_add_publication(local.client, "aeron:ipc", 6, &pub));
     assert_int_equal(0, shoal_test_wait_connected(pub));
     uint8_t msg[256] = { 0 };
     int64_t r;
@@ -282,9 +306,7 @@ static void test_dead_subscriber_released(void **state)
     assert_false(shoal_publication_is_connected(pub));
     assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, msg, sizeof(msg)));
     shoal_publication_close(pub);
-    shoal_client_close(client);
-    shoal_driver_close(driver);
-    shoal_context_close(ctx);
+    local_driver_close(&local);
 }
 
 static void test_files_are_private(void **state)
@@ -293,13 +315,9 @@ static void test_files_are_private(void **state)
     char dir[128];
     shoal_test_dir_name(dir, sizeof(dir), "modes");
     mode_t old = umask(0);
-    shoal_context_t *ctx = context_for(dir);
-    shoal_driver_t *driver;
-    shoal_client_t *client;
+    local_driver_t local = local_driver_start(dir);
     shoal_publication_t *pub;
-    assert_int_equal(0, shoal_driver_start(&driver, ctx));
-    assert_int_equal(0, shoal_client_connect(&client, ctx));
-    assert_int_equal(0, shoal_add_publication(client, "aeron:ipc", 7, &pub));
+    assert_int_equal(0, shoal_add_publication(local.client, "aeron:ipc", 7, &pub));
     umask(old);
     struct stat st;
     assert_int_equal(0, stat(dir, &st));
@@ -315,9 +333,7 @@ static void test_files_are_private(void **state)
     assert_int_equal(0, stat(path, &st));
     assert_int_equal(0600, st.st_mode & 0777);
     shoal_publication_close(pub);
-    shoal_client_close(client);
-    shoal_driver_close(driver);
-    shoal_context_close(ctx);
+    local_driver_close(&local);
 }
 
 int main(void)
