@@ -12,6 +12,30 @@ static shoal_term_read_result_t read_all(fixture_t *f, int32_t from)
     return test_term_read(f, from, 0, 1000);
 }
 
+/* The shared appenders on the fixture's term, its first term id. */
+static int32_t append_unfragmented(fixture_t *f, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value)
+{
+    return shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, iov, iovcnt, length,
+        reserved_value, TEST_INITIAL_TERM_ID);
+}
+
+static int32_t append_fragmented(fixture_t *f, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
+    int64_t reserved_value)
+{
+    return shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, iov, iovcnt, length,
+        TEST_MAX_PAYLOAD, reserved_value, TEST_INITIAL_TERM_ID);
+}
+
+/* A message of len bytes filled from seed (test_fill); the caller frees it. */
+static uint8_t *filled_message(size_t len, uint32_t seed)
+{
+    uint8_t *msg = malloc(len);
+    assert_non_null(msg);
+    test_fill(msg, len, seed);
+    return msg;
+}
+
 static void test_unfragmented_frame_layout(void **state)
 {
     fixture_t *f = *state;
@@ -19,8 +43,7 @@ static void test_unfragmented_frame_layout(void **state)
     test_fill(msg, sizeof(msg), 1);
     shoal_iovec_t iov = { msg, sizeof(msg) };
 
-    int32_t r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, sizeof(msg),
-        0x1122334455667788LL, TEST_INITIAL_TERM_ID);
+    int32_t r = append_unfragmented(f, &iov, 1, sizeof(msg), 0x1122334455667788LL);
     assert_int_equal(160, r); /* align(100 + 32, 32) */
     assert_int_equal(shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 160), *f->tail);
 
@@ -35,8 +58,7 @@ static void test_unfragmented_frame_layout(void **state)
     assert_int_equal(0x1122334455667788LL, h->reserved_value);
     assert_memory_equal(msg, f->term + 32, sizeof(msg));
 
-    r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 1, 0,
-        TEST_INITIAL_TERM_ID);
+    r = append_unfragmented(f, &iov, 1, 1, 0);
     assert_int_equal(160 + 64, r);
     assert_int_equal(160, test_frame(f->term, 160)->term_offset);
     assert_int_equal(33, test_frame(f->term, 160)->frame_header.frame_length);
@@ -137,8 +159,7 @@ static void test_unfragmented_append_and_read(void **state)
 static void test_zero_length_message(void **state)
 {
     fixture_t *f = *state;
-    int32_t r = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, NULL, 0, 0, 0,
-        TEST_INITIAL_TERM_ID);
+    int32_t r = append_unfragmented(f, NULL, 0, 0, 0);
     assert_int_equal(32, r);
     assert_int_equal(32, test_frame(f->term, 0)->frame_header.frame_length);
 
@@ -207,12 +228,10 @@ static void test_fragmented_frame_layout(void **state)
 {
     fixture_t *f = *state;
     const size_t len = 2 * TEST_MAX_PAYLOAD + 100;
-    uint8_t *msg = malloc(len);
-    test_fill(msg, len, 9);
+    uint8_t *msg = filled_message(len, 9);
     shoal_iovec_t iov = { msg, len };
 
-    int32_t r = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, len,
-        TEST_MAX_PAYLOAD, 77, TEST_INITIAL_TERM_ID);
+    int32_t r = append_fragmented(f, &iov, 1, len, 77);
     assert_int_equal(2 * TEST_MTU + 160, r);
     assert_int_equal(r, shoal_term_appender_required_length(len, TEST_MAX_PAYLOAD));
 
@@ -231,14 +250,12 @@ static void test_fragmented_frame_layout(void **state)
     assert_memory_equal(msg + 2 * TEST_MAX_PAYLOAD, f->term + 2 * TEST_MTU + 32, 100);
 
     /* exact multiple of the max payload: last full frame carries END */
-    int32_t r2 = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1,
-        2 * TEST_MAX_PAYLOAD, TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID);
+    int32_t r2 = append_fragmented(f, &iov, 1, 2 * TEST_MAX_PAYLOAD, 0);
     assert_int_equal(r + 2 * TEST_MTU, r2);
     assert_int_equal(SHOAL_FRAME_FLAG_END, test_frame(f->term, r + TEST_MTU)->frame_header.flags);
 
     /* a single fragment is an unfragmented frame */
-    int32_t r3 = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 10,
-        TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID);
+    int32_t r3 = append_fragmented(f, &iov, 1, 10, 0);
     assert_int_equal(r2 + 64, r3);
     assert_int_equal(SHOAL_FRAME_FLAG_UNFRAGMENTED, test_frame(f->term, r2)->frame_header.flags);
 
@@ -326,18 +343,12 @@ static void test_failed_on_bad_arguments(void **state)
     uint8_t msg[16] = { 0 };
     shoal_iovec_t iov = { msg, sizeof(msg) };
     /* longer than the term */
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
-        shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, TEST_TERM_LENGTH,
-            TEST_MAX_PAYLOAD, 0, TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, append_fragmented(f, &iov, 1, TEST_TERM_LENGTH, 0));
     assert_int_equal(SHOAL_EMSGSIZE, shoal_errcode());
     /* iov shorter than length */
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
-        shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, 17, 0,
-            TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, append_unfragmented(f, &iov, 1, 17, 0));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
-    assert_int_equal(SHOAL_TERM_APPENDER_FAILED,
-        shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &iov, 1, SIZE_MAX, 0,
-            TEST_INITIAL_TERM_ID));
+    assert_int_equal(SHOAL_TERM_APPENDER_FAILED, append_unfragmented(f, &iov, 1, SIZE_MAX, 0));
     /* nothing claimed */
     assert_int_equal(shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 0), *f->tail);
 }
@@ -346,15 +357,12 @@ static void test_offerv_gather_equivalence(void **state)
 {
     fixture_t *f = *state;
     const size_t len = 3 * TEST_MAX_PAYLOAD + 77;
-    uint8_t *msg = malloc(len);
-    test_fill(msg, len, 11);
+    uint8_t *msg = filled_message(len, 11);
 
     /* one buffer into term 0 */
     shoal_iovec_t one = { msg, len };
-    int32_t r1 = shoal_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, len,
-        TEST_MAX_PAYLOAD, 5, TEST_INITIAL_TERM_ID);
-    int32_t s1 = shoal_term_appender_append_unfragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh, &one, 1, 300, 5,
-        TEST_INITIAL_TERM_ID);
+    int32_t r1 = append_fragmented(f, &one, 1, len, 5);
+    int32_t s1 = append_unfragmented(f, &one, 1, 300, 5);
 
     /* the same bytes split in odd pieces (including empty ones) into term 1 */
     shoal_iovec_t many[8];
