@@ -20,6 +20,18 @@
 
 static const shoal_tether_params_t TETHERED = { true, 0, 0 };
 
+/* The set has bounds with the producer at producer_position, and they are
+ * [want_min, want_max]. */
+static void assert_bounds(shoal_subscriber_positions_t *set, int64_t producer_position, int64_t want_min,
+    int64_t want_max)
+{
+    int64_t min = 0;
+    int64_t max = 0;
+    assert_true(shoal_subscriber_positions_bounds(set, producer_position, TERM_LENGTH, &min, &max));
+    assert_int_equal(want_min, min);
+    assert_int_equal(want_max, max);
+}
+
 static void test_a_reader_that_reads_on_after_the_sample_is_not_impossible(void **state)
 {
     (void)state;
@@ -32,18 +44,13 @@ static void test_a_reader_that_reads_on_after_the_sample_is_not_impossible(void 
      * reader reads all of it, then the conductor reads the producer: 5000. */
     shoal_subscriber_positions_sample(&set);
     shoal_store_release(&position, 5000);
-    int64_t min = 0;
-    int64_t max = 0;
-    assert_true(shoal_subscriber_positions_bounds(&set, 5000, TERM_LENGTH, &min, &max));
-    assert_int_equal(1000, min);
-    assert_int_equal(1000, max);
+    assert_bounds(&set, 5000, 1000, 1000);
     assert_false(shoal_subscriber_positions_any_out_of_range(&set));
     assert_int_equal(0, set.invalid_position_count);
 
     /* The next tick sees where it got to. */
     shoal_subscriber_positions_sample(&set);
-    assert_true(shoal_subscriber_positions_bounds(&set, 5000, TERM_LENGTH, &min, &max));
-    assert_int_equal(5000, min);
+    assert_bounds(&set, 5000, 5000, 5000);
     assert_int_equal(0, set.invalid_position_count);
     shoal_subscriber_positions_close(&set);
 }
@@ -56,15 +63,11 @@ static void test_out_of_range_values_are_clamped_and_counted_once_per_excursion(
     int64_t hostile = 0;
     assert_int_equal(0, shoal_subscriber_positions_add(&set, 10, 11, 1, &honest, &TETHERED, 4096, 0));
     assert_int_equal(1, shoal_subscriber_positions_add(&set, 20, 21, 2, &hostile, &TETHERED, 4096, 0));
-    int64_t min = 0;
-    int64_t max = 0;
 
     /* Ahead of what was published, sampled before the producer was read. */
     shoal_store_release(&hostile, INT64_MAX);
     shoal_subscriber_positions_sample(&set);
-    assert_true(shoal_subscriber_positions_bounds(&set, 8192, TERM_LENGTH, &min, &max));
-    assert_int_equal(4096, min);
-    assert_int_equal(8192, max);
+    assert_bounds(&set, 8192, 4096, 8192);
     assert_true(shoal_subscriber_positions_any_out_of_range(&set));
     assert_int_equal(1, set.invalid_position_count);
     assert_int_equal(INT64_MAX, set.last_invalid_position);
@@ -72,21 +75,19 @@ static void test_out_of_range_values_are_clamped_and_counted_once_per_excursion(
 
     /* Still out: the same excursion, not counted again. */
     shoal_subscriber_positions_sample(&set);
-    assert_true(shoal_subscriber_positions_bounds(&set, 8192, TERM_LENGTH, &min, &max));
+    assert_bounds(&set, 8192, 4096, 8192);
     assert_int_equal(1, set.invalid_position_count);
 
     /* Back in range, then more than a term behind: a second excursion,
      * clamped to a term behind the producer. */
     shoal_store_release(&hostile, 8192);
     shoal_subscriber_positions_sample(&set);
-    assert_true(shoal_subscriber_positions_bounds(&set, 8192, TERM_LENGTH, &min, &max));
+    assert_bounds(&set, 8192, 4096, 8192);
     assert_false(shoal_subscriber_positions_any_out_of_range(&set));
     shoal_store_release(&honest, 200000);
     shoal_store_release(&hostile, -5);
     shoal_subscriber_positions_sample(&set);
-    assert_true(shoal_subscriber_positions_bounds(&set, 200000, TERM_LENGTH, &min, &max));
-    assert_int_equal(200000 - TERM_LENGTH, min);
-    assert_int_equal(200000, max);
+    assert_bounds(&set, 200000, 200000 - TERM_LENGTH, 200000);
     assert_int_equal(2, set.invalid_position_count);
     assert_int_equal(-5, set.last_invalid_position);
     shoal_subscriber_positions_close(&set);
