@@ -125,75 +125,81 @@ static void drain(fixture_t *f)
 
 /* ---- the test as a receiver of a driver's publication ---- */
 
-/* An exclusive publication of the driver to the test's socket (uri_keys
- * appended to the channel); returns the first SETUP and where it came from. */
-static shoal_publication_t *publish_to_peer(fixture_t *f, const char *uri_keys, int32_t stream_id,
-    shoal_setup_header_t *setup, struct sockaddr_in *sender)
+/* An exclusive publication of the driver to the test's socket, with the
+ * first SETUP the socket got and the address it came from. */
+typedef struct
 {
+    shoal_publication_t *pub;
+    int32_t session_id;
+    shoal_setup_header_t setup;
+    struct sockaddr_in sender;
+} peer_publication_t;
+
+/* uri_keys are appended to the channel. */
+static peer_publication_t publish_to_peer(fixture_t *f, const char *uri_keys, int32_t stream_id)
+{
+    peer_publication_t p;
     char uri[128];
     udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d%s", f->port, uri_keys);
-    shoal_publication_t *pub;
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, stream_id, &pub));
+    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, uri, stream_id, &p.pub));
+    p.session_id = shoal_publication_session_id(p.pub);
     uint8_t buf[2048];
-    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), sender, 2000));
-    memcpy(setup, buf, sizeof(*setup));
-    return pub;
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &p.sender, 2000));
+    memcpy(&p.setup, buf, sizeof(p.setup));
+    return p;
 }
 
 static void test_publication_speaks_aeron(void **state)
 {
     fixture_t *f = *state;
     uint8_t buf[2048];
-    struct sockaddr_in sender;
-    shoal_setup_header_t setup;
     /* SETUP until a status message comes. */
-    shoal_publication_t *pub = publish_to_peer(f, "", 42, &setup, &sender);
-    int32_t session_id = shoal_publication_session_id(pub);
-    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, setup.frame_header.frame_length);
-    assert_int_equal(0, setup.frame_header.version);
-    assert_int_equal(session_id, setup.session_id);
-    assert_int_equal(42, setup.stream_id);
-    assert_int_equal(1024 * 1024, setup.term_length);
-    assert_int_equal(1408, setup.mtu);
-    assert_int_equal(setup.initial_term_id, setup.active_term_id);
-    assert_int_equal(0, setup.term_offset);
-    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &sender, 500));
-    assert_false(shoal_publication_is_connected(pub));
-    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(pub, (const uint8_t *)"x", 1));
+    peer_publication_t p = publish_to_peer(f, "", 42);
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, p.setup.frame_header.frame_length);
+    assert_int_equal(0, p.setup.frame_header.version);
+    assert_int_equal(p.session_id, p.setup.session_id);
+    assert_int_equal(42, p.setup.stream_id);
+    assert_int_equal(1024 * 1024, p.setup.term_length);
+    assert_int_equal(1408, p.setup.mtu);
+    assert_int_equal(p.setup.initial_term_id, p.setup.active_term_id);
+    assert_int_equal(0, p.setup.term_offset);
+    assert_int_equal(SHOAL_SETUP_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SETUP, buf, sizeof(buf), &p.sender, 500));
+    assert_false(shoal_publication_is_connected(p.pub));
+    assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer(p.pub, (const uint8_t *)"x", 1));
 
-    shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 42,
-        setup.active_term_id, 0, 64 * 1024, 4242 };
-    send_to(f, &sm, sizeof(sm), &sender);
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, p.session_id, 42,
+        p.setup.active_term_id, 0, 64 * 1024, 4242 };
+    send_to(f, &sm, sizeof(sm), &p.sender);
+    assert_int_equal(0, shoal_test_wait_connected(p.pub));
 
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"abc", 3) > 0);
-    ssize_t n = recv_data(f, buf, sizeof(buf), &sender, 2000);
+    assert_true(shoal_test_offer(p.pub, (const uint8_t *)"abc", 3) > 0);
+    ssize_t n = recv_data(f, buf, sizeof(buf), &p.sender, 2000);
     assert_true(n >= 35);
     shoal_data_header_t data;
     memcpy(&data, buf, sizeof(data));
     assert_int_equal(35, data.frame_header.frame_length);
     assert_int_equal(SHOAL_FRAME_FLAG_UNFRAGMENTED, data.frame_header.flags);
     assert_int_equal(0, data.term_offset);
-    assert_int_equal(session_id, data.session_id);
+    assert_int_equal(p.session_id, data.session_id);
     assert_int_equal(42, data.stream_id);
-    assert_int_equal(setup.initial_term_id, data.term_id);
+    assert_int_equal(p.setup.initial_term_id, data.term_id);
     assert_memory_equal("abc", buf + 32, 3);
 
     /* NAK: the frame comes again, identical. */
-    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, session_id, 42,
-        setup.initial_term_id, 0, 64 };
-    send_to(f, &nak, sizeof(nak), &sender);
+    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, p.session_id, 42,
+        p.setup.initial_term_id, 0, 64 };
+    send_to(f, &nak, sizeof(nak), &p.sender);
     uint8_t again[2048];
-    assert_int_equal(n, recv_data(f, again, sizeof(again), &sender, 2000));
+    assert_int_equal(n, recv_data(f, again, sizeof(again), &p.sender, 2000));
     assert_memory_equal(buf, again, (size_t)n);
     assert_true(udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT, 1, 1000) >= 1);
     assert_true(udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_RECEIVED, 1, 1000) >= 1);
 
     /* RTT measurement: answered with the reply flag and our timestamp. */
-    shoal_rttm_header_t rttm = { { SHOAL_RTTM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_RTTM }, session_id, 42, 123456789, 0,
-        4242 };
-    send_to(f, &rttm, sizeof(rttm), &sender);
-    assert_int_equal(SHOAL_RTTM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_RTTM, buf, sizeof(buf), &sender, 2000));
+    shoal_rttm_header_t rttm = { { SHOAL_RTTM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_RTTM }, p.session_id, 42, 123456789,
+        0, 4242 };
+    send_to(f, &rttm, sizeof(rttm), &p.sender);
+    assert_int_equal(SHOAL_RTTM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_RTTM, buf, sizeof(buf), &p.sender, 2000));
     shoal_rttm_header_t reply;
     memcpy(&reply, buf, sizeof(reply));
     assert_int_equal(SHOAL_RTTM_FLAG_REPLY, reply.frame_header.flags);
@@ -202,10 +208,10 @@ static void test_publication_speaks_aeron(void **state)
 
     /* Idle: heartbeats at the sender position (after the 64-byte aligned frame). */
     sm.consumption_term_offset = 64;
-    send_to(f, &sm, sizeof(sm), &sender);
+    send_to(f, &sm, sizeof(sm), &p.sender);
     drain(f);
     int64_t before = shoal_test_now_ms();
-    assert_int_equal(SHOAL_DATA_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 1000));
+    assert_int_equal(SHOAL_DATA_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &p.sender, 1000));
     assert_true(shoal_test_now_ms() - before <= 300);
     memcpy(&data, buf, sizeof(data));
     assert_int_equal(0, data.frame_header.frame_length);
@@ -214,26 +220,26 @@ static void test_publication_speaks_aeron(void **state)
 
     /* Hostile control frames: dropped and counted, the stream goes on. */
     int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
-    send_to(f, &sm, 20, &sender); /* truncated SM */
+    send_to(f, &sm, 20, &p.sender); /* truncated SM */
     shoal_status_message_header_t bad = sm;
     bad.frame_header.type = 0x77; /* unknown type */
-    send_to(f, &bad, sizeof(bad), &sender);
+    send_to(f, &bad, sizeof(bad), &p.sender);
     bad = sm;
     bad.frame_header.version = 1; /* unknown version */
-    send_to(f, &bad, sizeof(bad), &sender);
+    send_to(f, &bad, sizeof(bad), &p.sender);
     bad = sm;
     bad.frame_header.frame_length = 4000; /* longer than the datagram */
-    send_to(f, &bad, sizeof(bad), &sender);
+    send_to(f, &bad, sizeof(bad), &p.sender);
     shoal_nak_header_t wrong = nak;
-    wrong.session_id = session_id + 1; /* nobody's session */
-    send_to(f, &wrong, sizeof(wrong), &sender);
+    wrong.session_id = p.session_id + 1; /* nobody's session */
+    send_to(f, &wrong, sizeof(wrong), &p.sender);
     nak.term_offset = 1 << 30; /* huge offset: ignored (not a frame error) */
-    send_to(f, &nak, sizeof(nak), &sender);
+    send_to(f, &nak, sizeof(nak), &p.sender);
     nak.term_offset = -64;
-    send_to(f, &nak, sizeof(nak), &sender);
+    send_to(f, &nak, sizeof(nak), &p.sender);
     sm.consumption_term_offset = 1 << 20; /* a position never sent: ignored */
     sm.receiver_window = 1 << 30;
-    send_to(f, &sm, sizeof(sm), &sender);
+    send_to(f, &sm, sizeof(sm), &p.sender);
     int64_t deadline = shoal_test_now_ms() + 2000;
     while (udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES) < invalid + 5 &&
         shoal_test_now_ms() < deadline)
@@ -243,8 +249,8 @@ static void test_publication_speaks_aeron(void **state)
     assert_int_equal(invalid + 5, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES));
     assert_true(udp_test_counter_by_label(f->env.dir, "snd-channel invalid frames") >= 5);
     drain(f);
-    assert_true(shoal_test_offer(pub, (const uint8_t *)"defg", 4) > 0);
-    n = recv_data(f, buf, sizeof(buf), &sender, 2000);
+    assert_true(shoal_test_offer(p.pub, (const uint8_t *)"defg", 4) > 0);
+    n = recv_data(f, buf, sizeof(buf), &p.sender, 2000);
     assert_true(n >= 36);
     memcpy(&data, buf, sizeof(data));
     assert_int_equal(64, data.term_offset);
@@ -253,13 +259,13 @@ static void test_publication_speaks_aeron(void **state)
     /* Acknowledge everything, close: heartbeats carry EOS. */
     sm.consumption_term_offset = 128;
     sm.receiver_window = 64 * 1024;
-    send_to(f, &sm, sizeof(sm), &sender);
-    shoal_publication_close(pub);
+    send_to(f, &sm, sizeof(sm), &p.sender);
+    shoal_publication_close(p.pub);
     bool eos = false;
     deadline = shoal_test_now_ms() + 2000;
     while (!eos && shoal_test_now_ms() < deadline)
     {
-        if (recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 500) == SHOAL_DATA_HEADER_LENGTH)
+        if (recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &p.sender, 500) == SHOAL_DATA_HEADER_LENGTH)
         {
             memcpy(&data, buf, sizeof(data));
             eos = (data.frame_header.flags & SHOAL_FRAME_FLAG_EOS) && 128 == data.term_offset;
@@ -303,6 +309,14 @@ static size_t data_frame(uint8_t *out, int32_t term_offset, const char *payload)
     return 32 + len;
 }
 
+/* One data frame of the test's stream carrying payload at term_offset. */
+static void send_data(fixture_t *f, const struct sockaddr_in *endpoint, int32_t term_offset, const char *payload)
+{
+    uint8_t buf[256];
+    const size_t n = data_frame(buf, term_offset, payload);
+    send_to(f, buf, n, endpoint);
+}
+
 static int poll_for(shoal_subscription_t *sub, collected_t *c, int expected, int timeout_ms)
 {
     int64_t deadline = shoal_test_now_ms() + timeout_ms;
@@ -337,8 +351,7 @@ static void test_subscription_speaks_aeron(void **state)
     uint8_t buf[2048], in[2048];
     struct sockaddr_in from;
     /* DATA before any SETUP: the receiver asks for one (SM with the SETUP flag). */
-    size_t n = data_frame(buf, 0, "early");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 0, "early");
     assert_int_equal(SHOAL_SM_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_SM, in, sizeof(in), &from, 2000));
     shoal_status_message_header_t sm;
     memcpy(&sm, in, sizeof(sm));
@@ -364,15 +377,13 @@ static void test_subscription_speaks_aeron(void **state)
     int64_t receiver_id = sm.receiver_id;
 
     collected_t *c = calloc(1, sizeof(*c));
-    n = data_frame(buf, 0, "one");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 0, "one");
     assert_int_equal(1, poll_for(sub, c, 1, 2000));
     assert_memory_equal("one", c->last, 3);
 
     /* Frame at 64 lost, frame at 128 arrives: a NAK for [64, 128). */
     drain(f);
-    n = data_frame(buf, 128, "three");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 128, "three");
     shoal_nak_header_t nak;
     assert_int_equal(SHOAL_NAK_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_NAK, in, sizeof(in), &from, 2000));
     memcpy(&nak, in, sizeof(nak));
@@ -384,15 +395,14 @@ static void test_subscription_speaks_aeron(void **state)
     assert_int_equal(1, poll_for(sub, c, 2, 50));
     /* Not filled: NAKed again after the retry delay. */
     assert_int_equal(SHOAL_NAK_HEADER_LENGTH, recv_type(f, SHOAL_HDR_TYPE_NAK, in, sizeof(in), &from, 2000));
-    n = data_frame(buf, 64, "two");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 64, "two");
     assert_int_equal(3, poll_for(sub, c, 3, 2000));
     assert_string_equal("onetwothree", c->all);
 
     /* Hostile DATA: dropped and counted, the image unharmed. */
     int64_t invalid = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
     int expected_invalid = 0;
-    n = data_frame(buf, 192, "four");
+    size_t n = data_frame(buf, 192, "four");
     send_to(f, buf, 20, &endpoint);
     expected_invalid++; /* truncated header */
     shoal_data_header_t *h = (shoal_data_header_t *)buf;
@@ -538,29 +548,24 @@ static void test_nak_timers(void **state)
     send_to(f, &setup, sizeof(setup), &endpoint);
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 2000));
     collected_t *c = calloc(1, sizeof(*c));
-    uint8_t buf[256];
-    size_t n = data_frame(buf, 0, "a");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 0, "a");
     assert_int_equal(1, poll_for(sub, c, 1, 2000));
 
     /* Frames at 64 and 128 lost, 192 arrives: one NAK for [64, 192). */
     drain(f);
     int64_t first_at, rest_at;
-    n = data_frame(buf, 192, "d");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 192, "d");
     shoal_nak_header_t nak = recv_nak(f, &first_at);
     assert_int_equal(64, nak.term_offset);
     assert_int_equal(128, nak.length);
     /* The repair fills 64 only: [128, 192) is NAKed on the gap's retry timer,
      * not at once as a new gap. */
-    n = data_frame(buf, 64, "b");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 64, "b");
     nak = recv_nak(f, &rest_at);
     assert_int_equal(128, nak.term_offset);
     assert_int_equal(64, nak.length);
     assert_true(rest_at - first_at >= SLOW_RETRY_MS - 10);
-    n = data_frame(buf, 128, "c");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, 128, "c");
     assert_int_equal(4, poll_for(sub, c, 4, 2000));
     assert_string_equal("abcd", c->all);
 
@@ -571,16 +576,14 @@ static void test_nak_timers(void **state)
     for (int round = 0; round < 10 && !measured; round++, offset += 128)
     {
         drain(f);
-        n = data_frame(buf, offset + 64, "f");
-        send_to(f, buf, n, &endpoint);
+        send_data(f, &endpoint, offset + 64, "f");
         int64_t nak_at;
         nak = recv_nak(f, &nak_at);
         assert_int_equal(offset, nak.term_offset);
         int64_t wait_ms = SLOW_RETRY_MS * 9 / 10 - (shoal_test_now_ms() - nak_at);
         shoal_test_sleep_ms(wait_ms > 0 ? wait_ms : 0);
         bool retried = nak_pending(f);
-        n = data_frame(buf, offset, "e");
-        send_to(f, buf, n, &endpoint);
+        send_data(f, &endpoint, offset, "e");
         /* a retry NAK before the repair makes the sample ambiguous (Karn): not measured */
         measured = !retried && shoal_test_now_ms() - nak_at < SLOW_RETRY_MS;
         assert_int_equal(6 + 2 * round, poll_for(sub, c, 6 + 2 * round, 2000));
@@ -588,8 +591,7 @@ static void test_nak_timers(void **state)
     assert_true(measured);
     /* A gap left open: its retry comes later than the floor (1.5 x the sample at first). */
     drain(f);
-    n = data_frame(buf, offset + 64, "h");
-    send_to(f, buf, n, &endpoint);
+    send_data(f, &endpoint, offset + 64, "h");
     int64_t retry_at;
     nak = recv_nak(f, &first_at);
     assert_int_equal(offset, nak.term_offset);
@@ -607,10 +609,7 @@ static void test_nak_for_overwritten_data_is_counted(void **state)
 {
     fixture_t *f = *state;
     uint8_t buf[2048];
-    struct sockaddr_in sender;
-    shoal_setup_header_t setup;
-    shoal_publication_t *pub = publish_to_peer(f, "|term-length=64k", 43, &setup, &sender);
-    int32_t session_id = shoal_publication_session_id(pub);
+    peer_publication_t p = publish_to_peer(f, "|term-length=64k", 43);
 
     /* Acknowledge everything as it comes, until three terms went by. */
     uint8_t payload[1000];
@@ -620,31 +619,31 @@ static void test_nak_for_overwritten_data_is_counted(void **state)
     int64_t deadline = shoal_test_now_ms() + 10000;
     while (acked < end && shoal_test_now_ms() < deadline)
     {
-        int32_t term_id = setup.initial_term_id + (int32_t)(acked / (64 * 1024));
-        shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, session_id, 43,
+        int32_t term_id = p.setup.initial_term_id + (int32_t)(acked / (64 * 1024));
+        shoal_status_message_header_t sm = { { SHOAL_SM_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_SM }, p.session_id, 43,
             term_id, (int32_t)(acked % (64 * 1024)), 32 * 1024, 4343 };
-        send_to(f, &sm, sizeof(sm), &sender);
-        while (shoal_publication_offer(pub, payload, sizeof(payload)) > 0)
+        send_to(f, &sm, sizeof(sm), &p.sender);
+        while (shoal_publication_offer(p.pub, payload, sizeof(payload)) > 0)
         {
         }
-        ssize_t n = recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &sender, 100);
+        ssize_t n = recv_type(f, SHOAL_HDR_TYPE_DATA, buf, sizeof(buf), &p.sender, 100);
         if (n >= SHOAL_DATA_HEADER_LENGTH)
         {
             shoal_data_header_t d;
             memcpy(&d, buf, sizeof(d));
-            int64_t position = (int64_t)(d.term_id - setup.initial_term_id) * 64 * 1024 + d.term_offset + n;
+            int64_t position = (int64_t)(d.term_id - p.setup.initial_term_id) * 64 * 1024 + d.term_offset + n;
             acked = position > acked ? position : acked;
         }
     }
     assert_true(acked >= end);
     int64_t retransmits = udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT);
 
-    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, session_id, 43,
-        setup.initial_term_id, 0, 1024 };
-    send_to(f, &nak, sizeof(nak), &sender);
+    shoal_nak_header_t nak = { { SHOAL_NAK_HEADER_LENGTH, 0, 0, SHOAL_HDR_TYPE_NAK }, p.session_id, 43,
+        p.setup.initial_term_id, 0, 1024 };
+    send_to(f, &nak, sizeof(nak), &p.sender);
     assert_int_equal(1, udp_test_wait_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_NAKS_UNSERVED, 1, 2000));
     assert_int_equal(retransmits, udp_test_counter(f->env.dir, SHOAL_SYSTEM_COUNTER_RETRANSMITS_SENT));
-    shoal_publication_close(pub);
+    shoal_publication_close(p.pub);
 }
 
 /* A test with this file's usual setup and teardown. */
