@@ -87,6 +87,24 @@ static void start_waiter(waiter_t *w, void *(*fn)(void *))
     }
 }
 
+/* Joins a waiter whose wait a close ended. */
+static void assert_wait_ended_by_close(waiter_t *w)
+{
+    pthread_join(w->thread, NULL);
+    assert_int_equal(-1, w->rc);
+    assert_int_equal(SHOAL_ECLOSED, w->errcode);
+}
+
+/* Offers until back pressure, so the publisher has something to wait for;
+ * returns how many offers went in. */
+static int64_t fill_window(shoal_publication_t *pub)
+{
+    int64_t refusal;
+    const int64_t accepted = shoal_test_offers_accepted(pub, 1000000, &refusal);
+    assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
+    return accepted;
+}
+
 static int drain(shoal_subscription_t *sub, shoal_test_collector_t *c)
 {
     int total = 0, n;
@@ -245,9 +263,7 @@ static void test_close_ends_it(void **state)
     start_waiter(&w, subscription_waiter);
     shoal_test_sleep_ms(50);
     assert_int_equal(0, shoal_subscription_close(s.sub));
-    pthread_join(w.thread, NULL);
-    assert_int_equal(-1, w.rc);
-    assert_int_equal(SHOAL_ECLOSED, w.errcode);
+    assert_wait_ended_by_close(&w);
     assert_int_equal(0, shoal_publication_close(s.pub));
 }
 
@@ -257,10 +273,7 @@ static void test_client_close_ends_it(void **state)
     shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 37, true, true);
     waiter_t w = { .sub = s.sub, .timeout_ns = -1 };
     waiter_t pw = { .pub = s.pub, .timeout_ns = -1 };
-    /* Fill the window so the publisher has something to wait for. */
-    int64_t refusal;
-    shoal_test_offers_accepted(s.pub, 1000000, &refusal);
-    assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
+    fill_window(s.pub);
     /* s.sub has data now (its waits return at once): wait on an empty one. */
     shoal_subscription_t *empty;
     assert_int_equal(0, shoal_add_subscription(env->client, "aeron:ipc", 38, &empty));
@@ -270,12 +283,8 @@ static void test_client_close_ends_it(void **state)
     shoal_test_sleep_ms(50);
     assert_int_equal(0, shoal_client_close(env->client));
     env->client = NULL;
-    pthread_join(w.thread, NULL);
-    pthread_join(pw.thread, NULL);
-    assert_int_equal(-1, w.rc);
-    assert_int_equal(SHOAL_ECLOSED, w.errcode);
-    assert_int_equal(-1, pw.rc);
-    assert_int_equal(SHOAL_ECLOSED, pw.errcode);
+    assert_wait_ended_by_close(&w);
+    assert_wait_ended_by_close(&pw);
 }
 
 static void test_publication_wait_available(void **state)
@@ -283,9 +292,7 @@ static void test_publication_wait_available(void **state)
     shoal_test_env_t *env = *state;
     shoal_test_stream_t s = shoal_test_stream(env->client, env->client, "aeron:ipc", 39, true, true);
     assert_int_equal(1, shoal_publication_wait_available(s.pub, 0));
-    int64_t refusal;
-    assert_true(shoal_test_offers_accepted(s.pub, 1000000, &refusal) > 0);
-    assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
+    assert_true(fill_window(s.pub) > 0);
     assert_int_equal(0, shoal_publication_wait_available(s.pub, 0));
     int64_t t0 = mono_ns();
     assert_int_equal(0, shoal_publication_wait_available(s.pub, 30 * MS));
@@ -302,16 +309,13 @@ static void test_publication_wait_available(void **state)
     assert_true(shoal_publication_offer(s.pub, (const uint8_t *)"more", 4) > 0);
 
     /* Closing the publication from another thread ends its wait. */
-    shoal_test_offers_accepted(s.pub, 1000000, &refusal);
-    assert_int_equal(SHOAL_BACK_PRESSURED, refusal);
+    fill_window(s.pub);
     pw.timeout_ns = -1;
     pw.started = 0;
     start_waiter(&pw, publication_waiter);
     shoal_test_sleep_ms(50);
     assert_int_equal(0, shoal_publication_close(s.pub));
-    pthread_join(pw.thread, NULL);
-    assert_int_equal(-1, pw.rc);
-    assert_int_equal(SHOAL_ECLOSED, pw.errcode);
+    assert_wait_ended_by_close(&pw);
     free(c);
     assert_int_equal(0, shoal_subscription_close(s.sub));
 }
