@@ -23,23 +23,32 @@ static int channel(const char *text, shoal_udp_channel_t *ch)
     return shoal_udp_channel_init(ch, &uri);
 }
 
+/* text as a channel that must parse and resolve. */
+static shoal_udp_channel_t parsed(const char *text)
+{
+    shoal_udp_channel_t ch;
+    assert_int_equal(0, channel(text, &ch));
+    return ch;
+}
+
 static uint16_t port_of(const struct sockaddr_storage *a)
 {
     return AF_INET == a->ss_family ? ntohs(((const struct sockaddr_in *)a)->sin_port)
                                    : ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
 }
 
-static void text_of(const struct sockaddr_storage *a, char *buf, size_t length)
+/* a, as text (address:port), is expected. */
+static void assert_addr_text(const char *expected, const struct sockaddr_storage *a)
 {
-    shoal_udp_addr_format(a, buf, length);
+    char text[SHOAL_UDP_ADDR_TEXT_MAX];
+    shoal_udp_addr_format(a, text, sizeof(text));
+    assert_string_equal(expected, text);
 }
 
 static void unicast_endpoint(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40123", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?endpoint=127.0.0.1:40123");
     assert_true(ch.has_endpoint);
     assert_false(ch.has_control);
     assert_false(ch.has_interface);
@@ -47,56 +56,44 @@ static void unicast_endpoint(void **state)
     assert_int_equal(AF_INET, ch.endpoint.ss_family);
     assert_int_equal(40123, port_of(&ch.endpoint));
     assert_int_equal(sizeof(struct sockaddr_in), ch.endpoint_length);
-    text_of(&ch.endpoint, text, sizeof(text));
-    assert_string_equal("127.0.0.1:40123", text);
+    assert_addr_text("127.0.0.1:40123", &ch.endpoint);
     assert_int_equal(0, ch.ttl);
 }
 
 static void ipv6_endpoint(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?endpoint=[::1]:40124", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?endpoint=[::1]:40124");
     assert_int_equal(AF_INET6, ch.endpoint.ss_family);
     assert_int_equal(40124, port_of(&ch.endpoint));
-    text_of(&ch.endpoint, text, sizeof(text));
-    assert_string_equal("[::1]:40124", text);
+    assert_addr_text("[::1]:40124", &ch.endpoint);
     assert_false(shoal_udp_addr_is_multicast(&ch.endpoint));
 }
 
 static void multicast_control_is_the_next_group(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?endpoint=224.0.1.77:40456|interface=127.0.0.1|ttl=4", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?endpoint=224.0.1.77:40456|interface=127.0.0.1|ttl=4");
     assert_true(ch.is_multicast);
     assert_true(shoal_udp_addr_is_multicast(&ch.endpoint));
-    text_of(&ch.multicast_control, text, sizeof(text));
-    assert_string_equal("224.0.1.78:40456", text);
+    assert_addr_text("224.0.1.78:40456", &ch.multicast_control);
     assert_true(ch.has_interface);
-    text_of(&ch.interface_address, text, sizeof(text));
-    assert_string_equal("127.0.0.1:0", text);
+    assert_addr_text("127.0.0.1:0", &ch.interface_address);
     assert_int_equal(4, ch.ttl);
 
-    assert_int_equal(0, channel("aeron:udp?endpoint=[ff02::1:3]:40457|interface=[::1]", &ch));
+    ch = parsed("aeron:udp?endpoint=[ff02::1:3]:40457|interface=[::1]");
     assert_true(ch.is_multicast);
-    text_of(&ch.multicast_control, text, sizeof(text));
-    assert_string_equal("[ff02::1:4]:40457", text);
+    assert_addr_text("[ff02::1:4]:40457", &ch.multicast_control);
 }
 
 static void interface_as_subnet_and_name(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=127.0.0.0/8", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?endpoint=127.0.0.1:40458|interface=127.0.0.0/8");
     assert_true(ch.has_interface);
-    text_of(&ch.interface_address, text, sizeof(text));
-    assert_string_equal("127.0.0.1:0", text); /* the loopback interface's own address */
+    assert_addr_text("127.0.0.1:0", &ch.interface_address); /* the loopback interface's own address */
     assert_true(ch.interface_index > 0);
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40458|interface=lo", &ch));
+    ch = parsed("aeron:udp?endpoint=127.0.0.1:40458|interface=lo");
     assert_true(ch.has_interface);
     assert_true(ch.interface_index > 0);
 }
@@ -104,32 +101,28 @@ static void interface_as_subnet_and_name(void **state)
 static void mdc_control(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?control=127.0.0.1:40459|control-mode=dynamic", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?control=127.0.0.1:40459|control-mode=dynamic");
     assert_false(ch.has_endpoint);
     assert_true(ch.has_control);
-    text_of(&ch.control, text, sizeof(text));
-    assert_string_equal("127.0.0.1:40459", text);
+    assert_addr_text("127.0.0.1:40459", &ch.control);
     assert_int_equal(SHOAL_CONTROL_MODE_DYNAMIC, ch.uri.control_mode);
 }
 
 static void canonical_text_decides_sharing(void **state)
 {
     (void)state;
-    shoal_udp_channel_t a, b;
     /* Parameters that do not change the socket (stream options) share it. */
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460", &a));
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|term-length=65536|mtu=1408", &b));
+    shoal_udp_channel_t a = parsed("aeron:udp?endpoint=127.0.0.1:40460");
+    shoal_udp_channel_t b = parsed("aeron:udp?endpoint=127.0.0.1:40460|term-length=65536|mtu=1408");
     assert_string_equal(a.canonical, b.canonical);
-    assert_int_equal(0, channel("aeron:udp?endpoint=localhost:40460", &b));
+    b = parsed("aeron:udp?endpoint=localhost:40460");
     assert_string_equal(a.canonical, b.canonical); /* names resolve (IPv4 preferred) */
     /* Another port, an interface or a control address make another socket. */
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40461", &b));
+    b = parsed("aeron:udp?endpoint=127.0.0.1:40461");
     assert_string_not_equal(a.canonical, b.canonical);
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|interface=127.0.0.1", &b));
+    b = parsed("aeron:udp?endpoint=127.0.0.1:40460|interface=127.0.0.1");
     assert_string_not_equal(a.canonical, b.canonical);
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40460|control=127.0.0.1:40462", &b));
+    b = parsed("aeron:udp?endpoint=127.0.0.1:40460|control=127.0.0.1:40462");
     assert_string_not_equal(a.canonical, b.canonical);
 }
 
@@ -154,12 +147,9 @@ static void errors_name_what_did_not_resolve(void **state)
 static void an_unknown_interface_address_is_kept(void **state)
 {
     (void)state;
-    shoal_udp_channel_t ch;
-    char text[SHOAL_UDP_ADDR_TEXT_MAX];
-    assert_int_equal(0, channel("aeron:udp?endpoint=127.0.0.1:40466|interface=10.255.255.254:7", &ch));
+    shoal_udp_channel_t ch = parsed("aeron:udp?endpoint=127.0.0.1:40466|interface=10.255.255.254:7");
     assert_true(ch.has_interface);
-    text_of(&ch.interface_address, text, sizeof(text));
-    assert_string_equal("10.255.255.254:7", text);
+    assert_addr_text("10.255.255.254:7", &ch.interface_address);
 }
 
 static void resolve_and_compare_addresses(void **state)
