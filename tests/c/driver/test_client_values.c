@@ -151,41 +151,69 @@ static int64_t *subscriber_position_counter(shoal_subscription_t *sub)
     return shoal_load_acquire(&sub->images)->images[0]->subscriber_position;
 }
 
+/* A driver and client with one IPC stream between them, and what the
+ * subscription has received (static in the tests: the collector is large). */
+typedef struct
+{
+    env_t env;
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+    shoal_test_collector_t got;
+} ipc_fixture_t;
+
+/* Starts the fixture (the driver's directory named for name) and exchanges
+ * count messages. */
+static void start_ipc(ipc_fixture_t *f, const char *name, int count)
+{
+    memset(&f->got, 0, sizeof(f->got));
+    start(&f->env, name);
+    ipc_stream(&f->env, &f->pub, &f->sub);
+    exchange(f->pub, f->sub, &f->got, count);
+}
+
+static void assert_logged_once(const env_t *env, const char *needle)
+{
+    assert_int_equal(1, search_error_log(env, needle).found);
+}
+
+/* Writes value where the driver reads sub's position, as a client gone
+ * wrong could: the driver counts one more invalid value and its duty cycle
+ * goes on for cycle_ms after the write. */
+static void poke_subscriber_position(env_t *env, shoal_subscription_t *sub, int64_t value, int64_t cycle_ms)
+{
+    const int64_t invalid_before = system_counter(env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
+    shoal_store_release(subscriber_position_counter(sub), value);
+    const int64_t poked_ms = shoal_epoch_ms();
+    assert_counter_reaches(env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES, invalid_before + 1);
+    assert_driver_cycles_after(env, poked_ms, cycle_ms);
+}
+
 /* INT64_MAX used to make the conductor clean the log up to there, 64 KiB
  * at a time: 2^47 rounds, the driver frozen for good. */
 static void test_subscriber_position_beyond_the_stream_is_clamped(void **state)
 {
     (void)state;
-    static shoal_test_collector_t got;
-    memset(&got, 0, sizeof(got));
-    env_t env;
-    start(&env, "subpos-high");
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    ipc_stream(&env, &pub, &sub);
-    exchange(pub, sub, &got, 10);
+    static ipc_fixture_t f;
+    start_ipc(&f, "subpos-high", 10);
+    env_t *env = &f.env;
 
-    const int64_t invalid_before = system_counter(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
-    const int64_t values[] = { INT64_MAX, shoal_publication_position(pub) + 1 };
+    const int64_t invalid_before = system_counter(env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
+    const int64_t values[] = { INT64_MAX, shoal_publication_position(f.pub) + 1 };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
     {
-        shoal_store_release(subscriber_position_counter(sub), values[i]);
-        int64_t poked_ms = shoal_epoch_ms();
-        assert_counter_reaches(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES, invalid_before + (int64_t)i + 1);
-        assert_driver_cycles_after(&env, poked_ms, 50);
+        poke_subscriber_position(env, f.sub, values[i], 50);
         /* The publisher may run ahead of the position it was given, not of
          * what is possible: the limit stays within a window of the stream. */
-        int64_t limit = shoal_publication_position_limit(pub);
-        assert_true(limit >= shoal_publication_position(pub));
-        assert_true(limit <= shoal_publication_position(pub) + TERM_LENGTH);
+        int64_t limit = shoal_publication_position_limit(f.pub);
+        assert_true(limit >= shoal_publication_position(f.pub));
+        assert_true(limit <= shoal_publication_position(f.pub) + TERM_LENGTH);
         /* Polling writes the true position back; the stream goes on. */
-        exchange(pub, sub, &got, 100);
+        exchange(f.pub, f.sub, &f.got, 100);
     }
     /* Counted once per excursion, logged with the value. */
-    assert_int_equal(invalid_before + 2, system_counter(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES));
-    log_search_t s = search_error_log(&env, "subscriber position 9223372036854775807 of subscription");
-    assert_int_equal(1, s.found);
-    stop(&env);
+    assert_int_equal(invalid_before + 2, system_counter(env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES));
+    assert_logged_once(env, "subscriber position 9223372036854775807 of subscription");
+    stop(env);
 }
 
 /* A position far behind (or before the start of) the stream used to index
@@ -193,32 +221,22 @@ static void test_subscriber_position_beyond_the_stream_is_clamped(void **state)
 static void test_subscriber_position_behind_the_stream_is_clamped(void **state)
 {
     (void)state;
-    static shoal_test_collector_t got;
-    memset(&got, 0, sizeof(got));
-    env_t env;
-    start(&env, "subpos-low");
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    ipc_stream(&env, &pub, &sub);
+    static ipc_fixture_t f;
     /* Two terms and more, so positions a term behind are in the stream. */
-    exchange(pub, sub, &got, 150);
+    start_ipc(&f, "subpos-low", 150);
+    env_t *env = &f.env;
 
-    const int64_t invalid_before = system_counter(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
     const int64_t values[] = { -2 * (int64_t)TERM_LENGTH + 64, INT64_MIN, -1,
-        shoal_publication_position(pub) - TERM_LENGTH - 32 };
+        shoal_publication_position(f.pub) - TERM_LENGTH - 32 };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
     {
-        shoal_store_release(subscriber_position_counter(sub), values[i]);
-        int64_t poked_ms = shoal_epoch_ms();
-        assert_counter_reaches(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES, invalid_before + (int64_t)i + 1);
         /* Long enough for the unblock timeout to pass on the bad value. */
-        assert_driver_cycles_after(&env, poked_ms, 3 * UNBLOCK_TIMEOUT_MS);
-        assert_int_equal(0, system_counter(&env, SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS));
-        exchange(pub, sub, &got, 100);
+        poke_subscriber_position(env, f.sub, values[i], 3 * UNBLOCK_TIMEOUT_MS);
+        assert_int_equal(0, system_counter(env, SHOAL_SYSTEM_COUNTER_UNBLOCKED_PUBLICATIONS));
+        exchange(f.pub, f.sub, &f.got, 100);
     }
-    log_search_t s = search_error_log(&env, "-9223372036854775808 of subscription");
-    assert_int_equal(1, s.found);
-    stop(&env);
+    assert_logged_once(env, "-9223372036854775808 of subscription");
+    stop(env);
 }
 
 /* A UDP image's subscriber position beyond what was received used to make
@@ -238,11 +256,7 @@ static void test_udp_subscriber_position_beyond_received_is_clamped(void **state
     assert_int_equal(0, shoal_test_wait_images(s.sub, 1, DEADLINE_MS));
     exchange(s.pub, s.sub, &got, 20);
 
-    const int64_t invalid_before = system_counter(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES);
-    shoal_store_release(subscriber_position_counter(s.sub), INT64_MAX - 1);
-    int64_t poked_ms = shoal_epoch_ms();
-    assert_counter_reaches(&env, SHOAL_SYSTEM_COUNTER_INVALID_CLIENT_VALUES, invalid_before + 1);
-    assert_driver_cycles_after(&env, poked_ms, 50);
+    poke_subscriber_position(&env, s.sub, INT64_MAX - 1, 50);
     /* The receiver still takes data: it is not stuck cleaning. */
     exchange(s.pub, s.sub, &got, 200);
     stop(&env);
