@@ -136,6 +136,25 @@ static void transmit_sequence(fixture_t *f, int64_t sequence, uint32_t body_leng
     assert_int_equal(0, shoal_broadcast_transmitter_transmit(&f->tx, MSG_TYPE, &m, length));
 }
 
+/* A receiver on the fixture's buffer and what it has seen. */
+typedef struct
+{
+    shoal_broadcast_receiver_t rx;
+    seen_t seen;
+} reader_t;
+
+static void new_reader(fixture_t *f, reader_t *r)
+{
+    memset(&r->seen, 0, sizeof(r->seen));
+    new_receiver(f, &r->rx);
+}
+
+/* Receives what is there; returns how many messages. */
+static int receive(reader_t *r)
+{
+    return shoal_broadcast_receiver_receive(&r->rx, on_message, &r->seen);
+}
+
 static void test_init_rejects_bad_regions(void **state)
 {
     (void)state;
@@ -178,37 +197,34 @@ static void test_bad_arguments(void **state)
 static void test_transmit_receive(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
-    new_receiver(f, &rx);
+    reader_t r;
+    new_reader(f, &r);
 
-    assert_int_equal(0, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+    assert_int_equal(0, receive(&r));
     transmit_sequence(f, 1, 13);
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(1, seen.count);
-    assert_int_equal(MSG_TYPE, seen.last_type);
-    assert_int_equal(1, seen.last_sequence);
-    assert_int_equal(0, seen.torn);
-    assert_int_equal(0, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(1, r.seen.count);
+    assert_int_equal(MSG_TYPE, r.seen.last_type);
+    assert_int_equal(1, r.seen.last_sequence);
+    assert_int_equal(0, r.seen.torn);
+    assert_int_equal(0, receive(&r));
 
     transmit_sequence(f, 2, 0);
     transmit_sequence(f, 3, 96);
-    assert_int_equal(2, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(3, seen.last_sequence);
-    assert_int_equal(0, seen.torn + seen.out_of_order);
-    assert_int_equal(0, rx.lapped_count);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(2, receive(&r));
+    assert_int_equal(3, r.seen.last_sequence);
+    assert_int_equal(0, r.seen.torn + r.seen.out_of_order);
+    assert_int_equal(0, r.rx.lapped_count);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 static void test_every_receiver_sees_every_message(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx[3];
-    seen_t seen[3];
-    memset(seen, 0, sizeof(seen));
+    reader_t readers[3];
     for (int i = 0; i < 3; i++)
     {
-        new_receiver(f, &rx[i]);
+        new_reader(f, &readers[i]);
     }
     for (int64_t s = 0; s < 5; s++)
     {
@@ -216,27 +232,27 @@ static void test_every_receiver_sees_every_message(void **state)
     }
     for (int i = 0; i < 3; i++)
     {
-        assert_int_equal(5, shoal_broadcast_receiver_receive(&rx[i], on_message, &seen[i]));
-        assert_int_equal(0, seen[i].first_sequence);
-        assert_int_equal(4, seen[i].last_sequence);
-        assert_int_equal(0, seen[i].torn + seen[i].out_of_order);
-        shoal_broadcast_receiver_close(&rx[i]);
+        reader_t *r = &readers[i];
+        assert_int_equal(5, receive(r));
+        assert_int_equal(0, r->seen.first_sequence);
+        assert_int_equal(4, r->seen.last_sequence);
+        assert_int_equal(0, r->seen.torn + r->seen.out_of_order);
+        shoal_broadcast_receiver_close(&r->rx);
     }
 }
 
 static void test_wrap_with_padding(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
-    new_receiver(f, &rx);
+    reader_t r;
+    new_reader(f, &r);
 
     /* 16 + 88 = 104 byte payload -> 112-byte records: 9 fit, the 10th wraps. */
     for (int64_t s = 0; s < 9; s++)
     {
         transmit_sequence(f, s, 88);
     }
-    assert_int_equal(9, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+    assert_int_equal(9, receive(&r));
     assert_int_equal(CAPACITY - 16, f->tx.descriptor->tail_counter);
 
     transmit_sequence(f, 9, 88);
@@ -247,28 +263,27 @@ static void test_wrap_with_padding(void **state)
     assert_int_equal(CAPACITY, f->tx.descriptor->latest_counter);
     assert_int_equal(CAPACITY + 112, f->tx.descriptor->tail_counter);
 
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(9, seen.last_sequence);
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(9, r.seen.last_sequence);
 
     /* Several more laps, reading as we go: nothing lost, nothing torn. */
     for (int64_t s = 10; s < 100; s++)
     {
         transmit_sequence(f, s, (uint32_t)(s % 97));
-        assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+        assert_int_equal(1, receive(&r));
     }
-    assert_int_equal(100, seen.count);
-    assert_int_equal(99, seen.last_sequence);
-    assert_int_equal(0, seen.torn + seen.out_of_order);
-    assert_int_equal(0, rx.lapped_count);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(100, r.seen.count);
+    assert_int_equal(99, r.seen.last_sequence);
+    assert_int_equal(0, r.seen.torn + r.seen.out_of_order);
+    assert_int_equal(0, r.rx.lapped_count);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 static void test_lapped_receiver_resyncs_to_latest(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
-    new_receiver(f, &rx);
+    reader_t r;
+    new_reader(f, &r);
 
     transmit_sequence(f, 0, 40);
     /* Three times the capacity without reading. */
@@ -276,17 +291,17 @@ static void test_lapped_receiver_resyncs_to_latest(void **state)
     {
         transmit_sequence(f, s, 40);
     }
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(1, rx.lapped_count);
-    assert_int_equal(59, seen.first_sequence);
-    assert_int_equal(0, seen.torn);
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(1, r.rx.lapped_count);
+    assert_int_equal(59, r.seen.first_sequence);
+    assert_int_equal(0, r.seen.torn);
 
     /* Back in step afterwards. */
     transmit_sequence(f, 60, 40);
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(60, seen.last_sequence);
-    assert_int_equal(1, rx.lapped_count);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(60, r.seen.last_sequence);
+    assert_int_equal(1, r.rx.lapped_count);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 /* The transmitter raises the tail intent before it overwrites: a receiver
@@ -303,9 +318,8 @@ static void overwrite_during_copy(int32_t msg_type_id, const uint8_t *buffer, si
 static void test_overtaken_record_is_dropped(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
-    new_receiver(f, &rx);
+    reader_t r;
+    new_reader(f, &r);
 
     transmit_sequence(f, 0, 40); /* 64-byte records at 0 and 64 */
     transmit_sequence(f, 1, 40);
@@ -314,58 +328,56 @@ static void test_overtaken_record_is_dropped(void **state)
     int64_t *intent = &f->tx.descriptor->tail_intent_counter;
     const int64_t saved_intent = *intent;
     *intent = 64 + CAPACITY + 8;
-    assert_int_equal(0, shoal_broadcast_receiver_receive(&rx, overwrite_during_copy, NULL));
-    assert_int_equal(1, rx.lapped_count);
-    assert_int_equal(64, rx.next_record); /* resynced to latest, which was not intact either */
+    assert_int_equal(0, shoal_broadcast_receiver_receive(&r.rx, overwrite_during_copy, NULL));
+    assert_int_equal(1, r.rx.lapped_count);
+    assert_int_equal(64, r.rx.next_record); /* resynced to latest, which was not intact either */
 
     *intent = saved_intent;
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(1, seen.first_sequence);
-    assert_int_equal(0, seen.torn);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(1, r.seen.first_sequence);
+    assert_int_equal(0, r.seen.torn);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 static void test_late_receiver_sees_only_new_messages(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
+    reader_t r;
 
     for (int64_t s = 0; s < 5; s++)
     {
         transmit_sequence(f, s, 8);
     }
-    new_receiver(f, &rx);
-    assert_int_equal(0, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+    new_reader(f, &r);
+    assert_int_equal(0, receive(&r));
     transmit_sequence(f, 5, 8);
     transmit_sequence(f, 6, 8);
-    assert_int_equal(2, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(5, seen.first_sequence);
-    assert_int_equal(6, seen.last_sequence);
-    assert_int_equal(0, rx.lapped_count);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(2, receive(&r));
+    assert_int_equal(5, r.seen.first_sequence);
+    assert_int_equal(6, r.seen.last_sequence);
+    assert_int_equal(0, r.rx.lapped_count);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 static void test_corrupt_record_is_an_error_and_skipped(void **state)
 {
     fixture_t *f = *state;
-    shoal_broadcast_receiver_t rx;
-    seen_t seen = { 0 };
-    new_receiver(f, &rx);
+    reader_t r;
+    new_reader(f, &r);
 
     transmit_sequence(f, 0, 8);
     ((shoal_broadcast_record_descriptor_t *)f->region)->length = 4; /* shorter than a header */
-    assert_int_equal(-1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
+    assert_int_equal(-1, receive(&r));
     assert_int_equal(SHOAL_EIO, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "corrupt"));
-    assert_int_equal(0, seen.count);
-    assert_int_equal(1, rx.corrupt_count);
+    assert_int_equal(0, r.seen.count);
+    assert_int_equal(1, r.rx.corrupt_count);
     /* Not stuck on it: what comes later is delivered. */
     transmit_sequence(f, 1, 8);
-    assert_int_equal(1, shoal_broadcast_receiver_receive(&rx, on_message, &seen));
-    assert_int_equal(1, seen.last_sequence);
-    assert_int_equal(1, rx.corrupt_count);
-    shoal_broadcast_receiver_close(&rx);
+    assert_int_equal(1, receive(&r));
+    assert_int_equal(1, r.seen.last_sequence);
+    assert_int_equal(1, r.rx.corrupt_count);
+    shoal_broadcast_receiver_close(&r.rx);
 }
 
 /* ---- one transmitter thread, receiver threads racing it ---- */
