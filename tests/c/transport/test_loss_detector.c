@@ -88,12 +88,39 @@ static void receive(fixture_t *f, int64_t from, int64_t to)
     }
 }
 
+/* Commits frames over [0, hwm) but for the lost ones in [lost_from, lost_to). */
+static void receive_with_loss(fixture_t *f, int64_t lost_from, int64_t lost_to, int64_t hwm)
+{
+    receive(f, 0, lost_from);
+    receive(f, lost_to, hwm);
+}
+
+/* The detector's scan and duty cycle over the fixture's log: the rebuild
+ * position, the high-water mark and the time now. */
+static int scan(fixture_t *f, int64_t rebuild_position, int64_t hwm_position, int64_t now_ns)
+{
+    return shoal_loss_detector_scan(&f->loss, &f->log, rebuild_position, hwm_position, now_ns);
+}
+
+static int do_work(fixture_t *f, int64_t rebuild_position, int64_t hwm_position, int64_t now_ns)
+{
+    return shoal_loss_detector_do_work(&f->loss, &f->log, rebuild_position, hwm_position, now_ns);
+}
+
+/* A NAK or fill the detector asked for. */
+static void assert_call(const call_t *c, int32_t term_id, int32_t term_offset, int32_t length)
+{
+    assert_int_equal(term_id, c->term_id);
+    assert_int_equal(term_offset, c->term_offset);
+    assert_int_equal(length, c->length);
+}
+
 static void nothing_missing_nothing_asked(void **state)
 {
     (void)state;
     fixture_t *f = fixture(100, true);
     receive(f, 0, 4096);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 0, 4096, 0));
+    assert_int_equal(0, scan(f, 0, 4096, 0));
     assert_int_equal(0, f->nak_count);
     assert_int_equal(0, f->loss.gap_count);
     assert_int_equal(INT64_MAX, f->loss.next_retry_ns);
@@ -104,30 +131,27 @@ static void a_gap_is_naked_at_once_then_after_the_delay_then_doubled(void **stat
 {
     (void)state;
     fixture_t *f = fixture(100, true);
-    receive(f, 0, 1024);
-    receive(f, 1536, 4096); /* 1024..1536 lost */
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, 0));
+    receive_with_loss(f, 1024, 1536, 4096);
+    assert_int_equal(1, scan(f, 1024, 4096, 0));
     assert_int_equal(1, f->nak_count);
-    assert_int_equal(100, f->naks[0].term_id);
-    assert_int_equal(1024, f->naks[0].term_offset);
-    assert_int_equal(512, f->naks[0].length);
+    assert_call(&f->naks[0], 100, 1024, 512);
     assert_int_equal(1, f->new_gap_count);
     assert_int_equal(512, f->new_gap_lengths[0]);
     assert_int_equal(DELAY_NS, f->loss.next_retry_ns);
     /* Before the retry delay: known, not asked again, not reported again. */
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, DELAY_NS - 1));
+    assert_int_equal(0, scan(f, 1024, 4096, DELAY_NS - 1));
     assert_int_equal(1, f->nak_count);
     assert_int_equal(1, f->new_gap_count);
     /* At the delay: the second NAK; the third waits twice the delay. */
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, DELAY_NS));
+    assert_int_equal(1, scan(f, 1024, 4096, DELAY_NS));
     assert_int_equal(2, f->nak_count);
     assert_int_equal(DELAY_NS + 2 * DELAY_NS, f->loss.next_retry_ns);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, 3 * DELAY_NS - 1));
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, 3 * DELAY_NS));
+    assert_int_equal(0, scan(f, 1024, 4096, 3 * DELAY_NS - 1));
+    assert_int_equal(1, scan(f, 1024, 4096, 3 * DELAY_NS));
     assert_int_equal(3, f->nak_count);
     /* Repaired (after three NAKs: no repair-time sample, Karn's rule). */
     receive(f, 1024, 1536);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 1024, 4096, 4 * DELAY_NS));
+    assert_int_equal(0, scan(f, 1024, 4096, 4 * DELAY_NS));
     assert_int_equal(0, f->loss.gap_count);
     assert_int_equal(0, f->loss.repair_srtt_ns);
     release(f);
@@ -137,12 +161,11 @@ static void a_gap_repaired_after_one_nak_times_the_repair(void **state)
 {
     (void)state;
     fixture_t *f = fixture(7, true);
-    receive(f, 0, 64);
-    receive(f, 128, 256);
-    shoal_loss_detector_scan(&f->loss, &f->log, 64, 256, 1000);
+    receive_with_loss(f, 64, 128, 256);
+    scan(f, 64, 256, 1000);
     receive(f, 64, 128);
     /* The rebuild position moved past the gap and the hwm: do_work forgets it. */
-    assert_int_equal(0, shoal_loss_detector_do_work(&f->loss, &f->log, 256, 256, 1000 + 300000));
+    assert_int_equal(0, do_work(f, 256, 256, 1000 + 300000));
     assert_int_equal(0, f->loss.gap_count);
     assert_int_equal(300000, f->loss.repair_srtt_ns);
     assert_int_equal(150000, f->loss.repair_rttvar_ns);
@@ -186,20 +209,15 @@ static void gaps_at_a_term_end_and_in_the_next_term(void **state)
     (void)state;
     fixture_t *f = fixture(100, true);
     /* The last 128 bytes of term 100 and the first 64 of term 101 are lost. */
-    receive(f, 0, TERM - 128);
-    receive(f, TERM + 64, TERM + 1024);
-    assert_int_equal(2, shoal_loss_detector_scan(&f->loss, &f->log, TERM - 128, TERM + 1024, 0));
+    receive_with_loss(f, TERM - 128, TERM + 64, TERM + 1024);
+    assert_int_equal(2, scan(f, TERM - 128, TERM + 1024, 0));
     assert_int_equal(2, f->nak_count);
-    assert_int_equal(100, f->naks[0].term_id);
-    assert_int_equal(TERM - 128, f->naks[0].term_offset);
-    assert_int_equal(128, f->naks[0].length); /* a NAK never crosses the term end */
-    assert_int_equal(101, f->naks[1].term_id);
-    assert_int_equal(0, f->naks[1].term_offset);
-    assert_int_equal(64, f->naks[1].length);
+    assert_call(&f->naks[0], 100, TERM - 128, 128); /* a NAK never crosses the term end */
+    assert_call(&f->naks[1], 101, 0, 64);
     /* The hwm in the middle of a hole: the gap ends at the hwm. */
     fixture_t *g = fixture(100, true);
     receive(g, 0, 256);
-    assert_int_equal(1, shoal_loss_detector_scan(&g->loss, &g->log, 256, 512, 0));
+    assert_int_equal(1, scan(g, 256, 512, 0));
     assert_int_equal(256, g->naks[0].length);
     release(g);
     release(f);
@@ -212,12 +230,10 @@ static void term_ids_wrap(void **state)
     fixture_t *f = fixture(INT32_MAX, true);
     receive(f, TERM, TERM + 256);
     receive(f, TERM + 512, TERM + 1024);
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, TERM + 256, TERM + 1024, 0));
-    assert_int_equal(INT32_MIN, f->naks[0].term_id);
-    assert_int_equal(256, f->naks[0].term_offset);
-    assert_int_equal(256, f->naks[0].length);
+    assert_int_equal(1, scan(f, TERM + 256, TERM + 1024, 0));
+    assert_call(&f->naks[0], INT32_MIN, 256, 256);
     /* The same gap seen again is the same gap (found by term id and offset). */
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, TERM + 256, TERM + 1024, DELAY_NS));
+    assert_int_equal(1, scan(f, TERM + 256, TERM + 1024, DELAY_NS));
     assert_int_equal(1, f->loss.gap_count);
     assert_int_equal(2, f->loss.gaps[0].naks);
     assert_int_equal(1, f->new_gap_count);
@@ -228,21 +244,19 @@ static void a_partly_repaired_gap_keeps_its_timer(void **state)
 {
     (void)state;
     fixture_t *f = fixture(0, true);
-    receive(f, 0, 64);
-    receive(f, 512, 1024);
-    shoal_loss_detector_scan(&f->loss, &f->log, 64, 1024, 0);
+    receive_with_loss(f, 64, 512, 1024);
+    scan(f, 64, 1024, 0);
     assert_int_equal(1, f->nak_count);
     /* The first half of the repair arrived: what is left is the same gap. */
     receive(f, 64, 256);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 64, 1024, 10));
+    assert_int_equal(0, scan(f, 64, 1024, 10));
     assert_int_equal(1, f->nak_count);
     assert_int_equal(1, f->loss.gap_count);
     assert_int_equal(256, f->loss.gaps[0].term_offset);
     assert_int_equal(256, f->loss.gaps[0].length);
     assert_int_equal(1, f->new_gap_count);
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 64, 1024, DELAY_NS));
-    assert_int_equal(256, f->naks[1].term_offset);
-    assert_int_equal(256, f->naks[1].length);
+    assert_int_equal(1, scan(f, 64, 1024, DELAY_NS));
+    assert_call(&f->naks[1], 0, 256, 256);
     release(f);
 }
 
@@ -250,18 +264,15 @@ static void unreliable_pads_over_a_gap_after_the_delay(void **state)
 {
     (void)state;
     fixture_t *f = fixture(5, false);
-    receive(f, 0, 64);
-    receive(f, 192, 256);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 64, 256, 0));
+    receive_with_loss(f, 64, 192, 256);
+    assert_int_equal(0, scan(f, 64, 256, 0));
     assert_int_equal(0, f->nak_count);
     assert_int_equal(0, f->fill_count);
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 64, 256, DELAY_NS - 1));
-    assert_int_equal(1, shoal_loss_detector_scan(&f->loss, &f->log, 64, 256, DELAY_NS));
+    assert_int_equal(0, scan(f, 64, 256, DELAY_NS - 1));
+    assert_int_equal(1, scan(f, 64, 256, DELAY_NS));
     assert_int_equal(0, f->nak_count);
     assert_int_equal(1, f->fill_count);
-    assert_int_equal(5, f->fills[0].term_id);
-    assert_int_equal(64, f->fills[0].term_offset);
-    assert_int_equal(128, f->fills[0].length);
+    assert_call(&f->fills[0], 5, 64, 128);
     assert_int_equal(0, f->loss.gap_count);
     release(f);
 }
@@ -270,23 +281,22 @@ static void do_work_scans_only_when_due(void **state)
 {
     (void)state;
     fixture_t *f = fixture(0, true);
-    receive(f, 0, 64);
-    receive(f, 128, 192);
+    receive_with_loss(f, 64, 128, 192);
     /* No gap known: scans at once. */
-    assert_int_equal(1, shoal_loss_detector_do_work(&f->loss, &f->log, 64, 192, 0));
+    assert_int_equal(1, do_work(f, 64, 192, 0));
     /* Known gap, nothing inserted, retry not due: no scan. */
-    assert_int_equal(0, shoal_loss_detector_do_work(&f->loss, &f->log, 64, 192, 10));
+    assert_int_equal(0, do_work(f, 64, 192, 10));
     assert_int_equal(0, f->loss.time_of_last_scan_ns);
     /* Frames went in: scans once the scan interval passed. */
     f->loss.inserted_since_scan = true;
-    shoal_loss_detector_do_work(&f->loss, &f->log, 64, 192, SHOAL_LOSS_SCAN_INTERVAL_NS - 1);
+    do_work(f, 64, 192, SHOAL_LOSS_SCAN_INTERVAL_NS - 1);
     assert_int_equal(0, f->loss.time_of_last_scan_ns);
-    shoal_loss_detector_do_work(&f->loss, &f->log, 64, 192, SHOAL_LOSS_SCAN_INTERVAL_NS);
+    do_work(f, 64, 192, SHOAL_LOSS_SCAN_INTERVAL_NS);
     assert_int_equal(SHOAL_LOSS_SCAN_INTERVAL_NS, f->loss.time_of_last_scan_ns);
     assert_false(f->loss.inserted_since_scan);
     assert_int_equal(1, f->nak_count);
     /* Retry due: scans and NAKs. */
-    assert_int_equal(1, shoal_loss_detector_do_work(&f->loss, &f->log, 64, 192, DELAY_NS));
+    assert_int_equal(1, do_work(f, 64, 192, DELAY_NS));
     assert_int_equal(2, f->nak_count);
     release(f);
 }
@@ -303,7 +313,7 @@ static void the_gap_table_is_bounded(void **state)
     }
     receive(f, (int64_t)gaps * 128, (int64_t)gaps * 128 + 64);
     int64_t hwm = (int64_t)gaps * 128 + 64;
-    assert_int_equal(SHOAL_LOSS_MAX_GAPS, shoal_loss_detector_scan(&f->loss, &f->log, 64, hwm, 0));
+    assert_int_equal(SHOAL_LOSS_MAX_GAPS, scan(f, 64, hwm, 0));
     assert_int_equal(SHOAL_LOSS_MAX_GAPS, f->loss.gap_count);
     assert_int_equal(SHOAL_LOSS_MAX_GAPS, f->nak_count);
     /* The first ones repaired leave the table at the end of the scan that
@@ -312,9 +322,9 @@ static void the_gap_table_is_bounded(void **state)
     {
         receive(f, (int64_t)i * 128 + 64, (int64_t)i * 128 + 128);
     }
-    assert_int_equal(0, shoal_loss_detector_scan(&f->loss, &f->log, 10 * 128 + 64, hwm, 1));
+    assert_int_equal(0, scan(f, 10 * 128 + 64, hwm, 1));
     assert_int_equal(SHOAL_LOSS_MAX_GAPS - 10, f->loss.gap_count);
-    assert_int_equal(6, shoal_loss_detector_scan(&f->loss, &f->log, 10 * 128 + 64, hwm, 2));
+    assert_int_equal(6, scan(f, 10 * 128 + 64, hwm, 2));
     assert_int_equal(gaps - 10, f->loss.gap_count);
     assert_int_equal(SHOAL_LOSS_MAX_GAPS + 6, f->nak_count);
     release(f);
