@@ -130,6 +130,37 @@ static void assert_child_passed(int status)
     }                                                                                                                  \
     while (0)
 
+/* Runs body in a child on the case's tmpfs; it must exit 0. */
+static void assert_passes_in_child(void **state, int (*body)(const char *dir))
+{
+    space_fixture_t *f = *state;
+    SKIP_WITHOUT_MOUNT(f);
+    assert_child_passed(run_in_child(body, f->dir));
+}
+
+/* In the child: a subscription on aeron:ipc stream 1001, then a publication
+ * on channel (the same stream), connected. */
+static int ipc_stream(shoal_test_env_t *env, const char *channel, shoal_subscription_t **sub, shoal_publication_t **pub)
+{
+    CHECK(shoal_add_subscription(env->client, "aeron:ipc", 1001, sub) == 0);
+    CHECK(shoal_add_publication(env->client, channel, 1001, pub) == 0);
+    CHECK(shoal_test_wait_connected(*pub) == 0);
+    return 0;
+}
+
+/* In the child: offers msg, polling sub into got while the publication
+ * refuses it; 1 if that goes on past deadline_ms. */
+static int offer_while_polling(shoal_publication_t *pub, const uint8_t *msg, size_t length, shoal_subscription_t *sub,
+    shoal_fragment_handler_t handler, shoal_test_collector_t *got, int64_t deadline_ms)
+{
+    while (shoal_publication_offer(pub, msg, length) < 0)
+    {
+        shoal_subscription_poll(sub, handler, got, 256);
+        CHECK(shoal_test_now_ms() < deadline_ms);
+    }
+    return 0;
+}
+
 /* The default IPC term (64 MiB, a 192 MiB log) cannot fit: add_publication
  * fails and says where, what and how much. */
 static int default_term_refused(const char *dir)
@@ -154,9 +185,7 @@ static int default_term_refused(const char *dir)
 
 static void test_default_term_is_a_clear_error(void **state)
 {
-    space_fixture_t *f = *state;
-    SKIP_WITHOUT_MOUNT(f);
-    assert_child_passed(run_in_child(default_term_refused, f->dir));
+    assert_passes_in_child(state, default_term_refused);
 }
 
 /* 100 MiB through a log that fits (4 MiB terms): the space is reused term
@@ -167,9 +196,7 @@ static int hundred_mib_through_small_terms(const char *dir)
     CHECK(start_env(&env, dir, 4 * MIB) == 0);
     shoal_subscription_t *sub = NULL;
     shoal_publication_t *pub = NULL;
-    CHECK(shoal_add_subscription(env.client, "aeron:ipc", 1001, &sub) == 0);
-    CHECK(shoal_add_publication(env.client, "aeron:ipc", 1001, &pub) == 0);
-    CHECK(shoal_test_wait_connected(pub) == 0);
+    CHECK(ipc_stream(&env, "aeron:ipc", &sub, &pub) == 0);
     uint8_t msg[1024];
     shoal_test_collector_t *got = calloc(1, sizeof(*got));
     CHECK(got != NULL);
@@ -178,11 +205,7 @@ static int hundred_mib_through_small_terms(const char *dir)
     for (uint64_t seq = 0; seq < messages; seq++)
     {
         memcpy(msg, &seq, sizeof(seq));
-        while (shoal_publication_offer(pub, msg, sizeof(msg)) < 0)
-        {
-            shoal_subscription_poll(sub, shoal_test_collect_seq, got, 256);
-            CHECK(shoal_test_now_ms() < deadline);
-        }
+        CHECK(offer_while_polling(pub, msg, sizeof(msg), sub, shoal_test_collect_seq, got, deadline) == 0);
     }
     while ((uint64_t)got->count < messages && shoal_test_now_ms() < deadline)
     {
@@ -201,9 +224,7 @@ static int hundred_mib_through_small_terms(const char *dir)
 
 static void test_hundred_mib_through_terms_that_fit(void **state)
 {
-    space_fixture_t *f = *state;
-    SKIP_WITHOUT_MOUNT(f);
-    assert_child_passed(run_in_child(hundred_mib_through_small_terms, f->dir));
+    assert_passes_in_child(state, hundred_mib_through_small_terms);
 }
 
 typedef struct
@@ -274,9 +295,7 @@ static int udp_image_refused(const char *dir)
 
 static void test_udp_image_without_space_is_refused(void **state)
 {
-    space_fixture_t *f = *state;
-    SKIP_WITHOUT_MOUNT(f);
-    assert_child_passed(run_in_child(udp_image_refused, f->dir));
+    assert_passes_in_child(state, udp_image_refused);
 }
 
 /* sparse=true is the documented opt-in to unreserved files, and shows what
@@ -289,20 +308,14 @@ static int sparse_publisher(const char *dir)
     CHECK(start_env(&env, dir, 0) == 0);
     shoal_subscription_t *sub = NULL;
     shoal_publication_t *pub = NULL;
-    CHECK(shoal_add_subscription(env.client, "aeron:ipc", 1001, &sub) == 0);
-    CHECK(shoal_add_publication(env.client, "aeron:ipc?sparse=true", 1001, &pub) == 0);
-    CHECK(shoal_test_wait_connected(pub) == 0);
+    CHECK(ipc_stream(&env, "aeron:ipc?sparse=true", &sub, &pub) == 0);
     uint8_t msg[1024] = { 0 };
     shoal_test_collector_t *got = calloc(1, sizeof(*got));
     CHECK(got != NULL);
     int64_t deadline = shoal_test_now_ms() + 60000;
     for (uint64_t sent = 0; sent < 100ULL * MIB / sizeof(msg); sent++)
     {
-        while (shoal_publication_offer(pub, msg, sizeof(msg)) < 0)
-        {
-            shoal_subscription_poll(sub, shoal_test_collect, got, 256);
-            CHECK(shoal_test_now_ms() < deadline);
-        }
+        CHECK(offer_while_polling(pub, msg, sizeof(msg), sub, shoal_test_collect, got, deadline) == 0);
     }
     return 0; /* not reached on a 64 MiB filesystem */
 }
