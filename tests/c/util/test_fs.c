@@ -61,6 +61,15 @@ static mode_t mode_of(const char *path)
     return st.st_mode & 07777;
 }
 
+/* rc is a failure with SHOAL_EIO whose message names path and says why. */
+static void assert_io_error(int rc, const char *path, const char *why)
+{
+    assert_int_equal(rc, -1);
+    assert_int_equal(shoal_errcode(), SHOAL_EIO);
+    assert_non_null(strstr(shoal_errmsg(), path));
+    assert_non_null(strstr(shoal_errmsg(), why));
+}
+
 static void test_mkdir_private(void **state)
 {
     fixture_t *f = *state;
@@ -96,10 +105,7 @@ static void test_mkdir_private_errors(void **state)
     assert_int_equal(shoal_fs_unmap(addr, 4096), 0);
 
     shoal_err_clear();
-    assert_int_equal(shoal_fs_mkdir_private(path), -1);
-    assert_int_equal(shoal_errcode(), SHOAL_EIO);
-    assert_non_null(strstr(shoal_errmsg(), path));
-    assert_non_null(strstr(shoal_errmsg(), "not a directory"));
+    assert_io_error(shoal_fs_mkdir_private(path), path, "not a directory");
 
     /* a file in the middle of the path */
     char below[PATH_MAX];
@@ -120,10 +126,7 @@ static void test_mkdir_private_errors(void **state)
         assert_int_equal(mkdir(theirs, 0700), 0);
         assert_int_equal(chown(theirs, 65534, 65534), 0);
         shoal_err_clear();
-        assert_int_equal(shoal_fs_mkdir_private(theirs), -1);
-        assert_int_equal(shoal_errcode(), SHOAL_EIO);
-        assert_non_null(strstr(shoal_errmsg(), theirs));
-        assert_non_null(strstr(shoal_errmsg(), "is owned by uid 65534, not 0"));
+        assert_io_error(shoal_fs_mkdir_private(theirs), theirs, "is owned by uid 65534, not 0");
     }
 
     /* an existing directory of ours that others may write into */
@@ -132,10 +135,7 @@ static void test_mkdir_private_errors(void **state)
     assert_int_equal(mkdir(open_dir, 0700), 0);
     assert_int_equal(chmod(open_dir, 0775), 0);
     shoal_err_clear();
-    assert_int_equal(shoal_fs_mkdir_private(open_dir), -1);
-    assert_int_equal(shoal_errcode(), SHOAL_EIO);
-    assert_non_null(strstr(shoal_errmsg(), open_dir));
-    assert_non_null(strstr(shoal_errmsg(), "writable by group or others (mode 0775)"));
+    assert_io_error(shoal_fs_mkdir_private(open_dir), open_dir, "writable by group or others (mode 0775)");
     assert_int_equal(chmod(open_dir, 0755), 0);
     assert_int_equal(shoal_fs_mkdir_private(open_dir), 0);
 
@@ -253,10 +253,7 @@ static void test_map_errors(void **state)
     assert_int_equal(shoal_fs_unmap(addr, 64), 0);
 
     shoal_err_clear();
-    assert_int_equal(shoal_fs_map_new(path, 64, false, &addr), -1);
-    assert_int_equal(shoal_errcode(), SHOAL_EIO);
-    assert_non_null(strstr(shoal_errmsg(), path));
-    assert_non_null(strstr(shoal_errmsg(), "File exists"));
+    assert_io_error(shoal_fs_map_new(path, 64, false, &addr), path, "File exists");
     assert_true(shoal_fs_exists(path)); /* a failed O_EXCL create never deletes the other file */
 
     assert_int_equal(shoal_fs_map_new(path, 0, false, &addr), -1);
@@ -267,10 +264,7 @@ static void test_map_errors(void **state)
     assert_non_null(strstr(shoal_errmsg(), path));
 
     path_join(path, f, "missing.dat");
-    assert_int_equal(shoal_fs_map_existing(path, false, &addr, &length), -1);
-    assert_int_equal(shoal_errcode(), SHOAL_EIO);
-    assert_non_null(strstr(shoal_errmsg(), path));
-    assert_non_null(strstr(shoal_errmsg(), "No such file"));
+    assert_io_error(shoal_fs_map_existing(path, false, &addr, &length), path, "No such file");
 
     path_join(path, f, "empty.dat");
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
@@ -287,10 +281,7 @@ static void test_map_errors(void **state)
     path_join(path, f, "link.dat");
     assert_int_equal(symlink(target, path), 0);
     shoal_err_clear();
-    assert_int_equal(shoal_fs_map_existing(path, true, &addr, &length), -1);
-    assert_int_equal(shoal_errcode(), SHOAL_EIO);
-    assert_non_null(strstr(shoal_errmsg(), path));
-    assert_non_null(strstr(shoal_errmsg(), "symbolic link"));
+    assert_io_error(shoal_fs_map_existing(path, true, &addr, &length), path, "symbolic link");
 }
 
 static void touch(const char *path)
@@ -301,28 +292,34 @@ static void touch(const char *path)
     close(fd);
 }
 
+/* dir/rel made as a private directory, or as a one-byte file; its path in out. */
+static void make_dir_at(char *out, const char *dir, const char *rel)
+{
+    join(out, dir, rel);
+    assert_int_equal(shoal_fs_mkdir_private(out), 0);
+}
+
+static void touch_at(char *out, const char *dir, const char *rel)
+{
+    join(out, dir, rel);
+    touch(out);
+}
+
 static void test_delete_dir_contents(void **state)
 {
     fixture_t *f = *state;
     char dir[PATH_MAX];
     char path[PATH_MAX];
-    path_join(dir, f, "driver");
-    assert_int_equal(shoal_fs_mkdir_private(dir), 0);
-    join(path, dir, "cnc.dat");
-    touch(path);
-    join(path, dir, "publications/deep/er");
-    assert_int_equal(shoal_fs_mkdir_private(path), 0);
-    join(path, dir, "publications/1.logbuffer");
-    touch(path);
-    join(path, dir, "publications/deep/er/x");
-    touch(path);
+    make_dir_at(dir, f->root, "driver");
+    touch_at(path, dir, "cnc.dat");
+    make_dir_at(path, dir, "publications/deep/er");
+    touch_at(path, dir, "publications/1.logbuffer");
+    touch_at(path, dir, "publications/deep/er/x");
     /* a symlink to a directory outside: unlinked, target untouched */
     char outside[PATH_MAX];
     char outside_file[PATH_MAX];
-    path_join(outside, f, "outside");
-    assert_int_equal(shoal_fs_mkdir_private(outside), 0);
-    join(outside_file, outside, "keep");
-    touch(outside_file);
+    make_dir_at(outside, f->root, "outside");
+    touch_at(outside_file, outside, "keep");
     join(path, dir, "link");
     assert_int_equal(symlink(outside, path), 0);
 
