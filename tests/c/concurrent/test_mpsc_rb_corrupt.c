@@ -27,12 +27,21 @@ typedef struct ring_stct
     int messages;
 } ring_t;
 
-static void ring_init(ring_t *r)
+static int setup(void **state)
 {
+    ring_t *r = calloc(1, sizeof(*r));
     r->memory = aligned_alloc(64, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
     memset(r->memory, 0, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
-    assert_int_equal(0, shoal_mpsc_rb_init(&r->rb, r->memory, CAPACITY + SHOAL_RB_TRAILER_LENGTH));
-    r->messages = 0;
+    *state = r;
+    return shoal_mpsc_rb_init(&r->rb, r->memory, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
+}
+
+static int teardown(void **state)
+{
+    ring_t *r = *state;
+    free(r->memory);
+    free(r);
+    return 0;
 }
 
 static void on_message(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
@@ -54,66 +63,72 @@ static void poke(ring_t *r, int32_t length, int32_t type)
     r->rb.descriptor->tail_position = tail + 64;
 }
 
+/* A well-formed 16-byte message of type 7; the write's result. */
+static int write_message(ring_t *r)
+{
+    const uint8_t msg[16] = { 0 };
+    return shoal_mpsc_rb_write(&r->rb, 7, msg, sizeof(msg));
+}
+
+/* Reads up to 10 messages into r->messages; how many there were. */
+static int read_messages(ring_t *r)
+{
+    return (int)shoal_mpsc_rb_read(&r->rb, on_message, r, 10);
+}
+
+/* The consumer's head as it is and as producers have cached it. */
+static void set_head(ring_t *r, int64_t position)
+{
+    r->rb.descriptor->head_position = position;
+    r->rb.descriptor->head_cache_position = position;
+}
+
 static void oversized_record_is_skipped_to_the_tail(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    uint8_t msg[16] = { 0 };
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    poke(&r, 100000, 7);
-    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_int_equal(1, r.messages);
-    assert_int_equal(1, (int)r.rb.corrupt_skips);
-    assert_int_equal(shoal_mpsc_rb_producer_position(&r.rb), shoal_mpsc_rb_consumer_position(&r.rb));
+    ring_t *r = *state;
+    assert_int_equal(0, write_message(r));
+    poke(r, 100000, 7);
+    assert_int_equal(1, read_messages(r));
+    assert_int_equal(1, r->messages);
+    assert_int_equal(1, (int)r->rb.corrupt_skips);
+    assert_int_equal(shoal_mpsc_rb_producer_position(&r->rb), shoal_mpsc_rb_consumer_position(&r->rb));
     /* the ring works on afterwards */
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    free(r.memory);
+    assert_int_equal(0, write_message(r));
+    assert_int_equal(1, read_messages(r));
 }
 
 static void short_record_is_skipped(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    poke(&r, 3, 7);
-    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_int_equal(1, (int)r.rb.corrupt_skips);
-    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r.rb));
-    free(r.memory);
+    ring_t *r = *state;
+    poke(r, 3, 7);
+    assert_int_equal(0, read_messages(r));
+    assert_int_equal(1, (int)r->rb.corrupt_skips);
+    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r->rb));
 }
 
 static void unblock_of_a_huge_claim_stops_at_the_tail(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    poke(&r, INT32_MIN, 7);
-    assert_true(shoal_mpsc_rb_unblock(&r.rb));
-    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_int_equal(0, (int)r.rb.corrupt_skips);
-    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r.rb));
-    assert_int_equal(64, shoal_mpsc_rb_producer_position(&r.rb));
-    free(r.memory);
+    ring_t *r = *state;
+    poke(r, INT32_MIN, 7);
+    assert_true(shoal_mpsc_rb_unblock(&r->rb));
+    assert_int_equal(0, read_messages(r));
+    assert_int_equal(0, (int)r->rb.corrupt_skips);
+    assert_int_equal(64, shoal_mpsc_rb_consumer_position(&r->rb));
+    assert_int_equal(64, shoal_mpsc_rb_producer_position(&r->rb));
 }
 
 /* The correlation counter is in shared memory too: any value, no overflow. */
 static void correlation_counter_wraps(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    r.rb.descriptor->correlation_counter = INT64_MAX;
-    assert_true(INT64_MIN == shoal_mpsc_rb_next_correlation_id(&r.rb));
-    free(r.memory);
+    ring_t *r = *state;
+    r->rb.descriptor->correlation_counter = INT64_MAX;
+    assert_true(INT64_MIN == shoal_mpsc_rb_next_correlation_id(&r->rb));
 }
 
 static void assert_write_refused_as_corrupt(ring_t *r)
 {
-    uint8_t msg[16] = { 0 };
     const int64_t tail = r->rb.descriptor->tail_position;
-    assert_int_equal(-1, shoal_mpsc_rb_write(&r->rb, 7, msg, sizeof(msg)));
+    assert_int_equal(-1, write_message(r));
     assert_int_equal(SHOAL_EDRIVER, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "to-driver ring corrupt"));
     assert_true(tail == r->rb.descriptor->tail_position); /* nothing claimed */
@@ -121,79 +136,65 @@ static void assert_write_refused_as_corrupt(ring_t *r)
 
 static void misaligned_tail_is_refused(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
+    ring_t *r = *state;
     /* near the end, so the claim would wrap and pad at a misaligned index */
-    r.rb.descriptor->head_position = CAPACITY + 1000;
-    r.rb.descriptor->head_cache_position = CAPACITY + 1000;
-    r.rb.descriptor->tail_position = CAPACITY + 1019;
-    assert_write_refused_as_corrupt(&r);
-    r.rb.descriptor->tail_position = 1003; /* no wrap either */
-    r.rb.descriptor->head_position = 1000;
-    r.rb.descriptor->head_cache_position = 1000;
-    assert_write_refused_as_corrupt(&r);
-    free(r.memory);
+    set_head(r, CAPACITY + 1000);
+    r->rb.descriptor->tail_position = CAPACITY + 1019;
+    assert_write_refused_as_corrupt(r);
+    r->rb.descriptor->tail_position = 1003; /* no wrap either */
+    set_head(r, 1000);
+    assert_write_refused_as_corrupt(r);
 }
 
 static void head_past_tail_is_refused(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    r.rb.descriptor->tail_position = 8;
-    r.rb.descriptor->head_position = INT64_MAX - 7;
-    r.rb.descriptor->head_cache_position = INT64_MAX - 7;
-    assert_write_refused_as_corrupt(&r);
+    ring_t *r = *state;
+    r->rb.descriptor->tail_position = 8;
+    set_head(r, INT64_MAX - 7);
+    assert_write_refused_as_corrupt(r);
     /* positions whose difference overflows a signed subtraction are 8 apart
      * modulo 2^64, which is how positions wrap: accepted, and no UB (UBSan) */
-    r.rb.descriptor->tail_position = INT64_MIN;
-    uint8_t msg[16] = { 0 };
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    assert_true(INT64_MIN + 24 == r.rb.descriptor->tail_position);
+    r->rb.descriptor->tail_position = INT64_MIN;
+    assert_int_equal(0, write_message(r));
+    assert_true(INT64_MIN + 24 == r->rb.descriptor->tail_position);
     /* a stale cache alone is not corruption: the real head decides */
-    r.rb.descriptor->tail_position = 4 * CAPACITY;
-    r.rb.descriptor->head_position = 4 * CAPACITY;
-    r.rb.descriptor->head_cache_position = 0;
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    assert_int_equal(4 * CAPACITY, r.rb.descriptor->head_cache_position);
-    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    free(r.memory);
+    r->rb.descriptor->tail_position = 4 * CAPACITY;
+    r->rb.descriptor->head_position = 4 * CAPACITY;
+    r->rb.descriptor->head_cache_position = 0;
+    assert_int_equal(0, write_message(r));
+    assert_int_equal(4 * CAPACITY, r->rb.descriptor->head_cache_position);
+    assert_int_equal(1, read_messages(r));
 }
 
 static void misaligned_head_is_realigned_by_the_consumer(void **state)
 {
-    (void)state;
-    ring_t r;
-    ring_init(&r);
-    uint8_t msg[16] = { 0 };
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    assert_int_equal(0, shoal_mpsc_rb_write(&r.rb, 7, msg, sizeof(msg)));
-    r.rb.descriptor->head_position = 5;
-    assert_false(shoal_mpsc_rb_unblock(&r.rb));
-    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_int_equal(1, (int)r.rb.corrupt_skips);
-    assert_int_equal(8, shoal_mpsc_rb_consumer_position(&r.rb));
+    ring_t *r = *state;
+    assert_int_equal(0, write_message(r));
+    assert_int_equal(0, write_message(r));
+    r->rb.descriptor->head_position = 5;
+    assert_false(shoal_mpsc_rb_unblock(&r->rb));
+    assert_int_equal(0, read_messages(r));
+    assert_int_equal(1, (int)r->rb.corrupt_skips);
+    assert_int_equal(8, shoal_mpsc_rb_consumer_position(&r->rb));
     /* the aligned head lands inside the first record's zero payload, which
      * reads as a dead claim: unblock pads up to the second record, read gets it */
-    assert_int_equal(0, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_true(shoal_mpsc_rb_unblock(&r.rb));
-    assert_int_equal(1, (int)shoal_mpsc_rb_read(&r.rb, on_message, &r, 10));
-    assert_int_equal(1, r.messages);
-    assert_true(shoal_mpsc_rb_consumer_position(&r.rb) <= shoal_mpsc_rb_producer_position(&r.rb));
-    free(r.memory);
+    assert_int_equal(0, read_messages(r));
+    assert_true(shoal_mpsc_rb_unblock(&r->rb));
+    assert_int_equal(1, read_messages(r));
+    assert_int_equal(1, r->messages);
+    assert_true(shoal_mpsc_rb_consumer_position(&r->rb) <= shoal_mpsc_rb_producer_position(&r->rb));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
-        cmocka_unit_test(short_record_is_skipped),
-        cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
-        cmocka_unit_test(correlation_counter_wraps),
-        cmocka_unit_test(misaligned_tail_is_refused),
-        cmocka_unit_test(head_past_tail_is_refused),
-        cmocka_unit_test(misaligned_head_is_realigned_by_the_consumer),
+        cmocka_unit_test_setup_teardown(oversized_record_is_skipped_to_the_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(short_record_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(unblock_of_a_huge_claim_stops_at_the_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(correlation_counter_wraps, setup, teardown),
+        cmocka_unit_test_setup_teardown(misaligned_tail_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(head_past_tail_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(misaligned_head_is_realigned_by_the_consumer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
