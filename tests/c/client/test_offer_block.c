@@ -101,6 +101,22 @@ static void block_message(block_t *b, uint8_t seq, size_t length)
     block_frame(b, SHOAL_HDR_TYPE_DATA, SHOAL_FRAME_FLAG_UNFRAGMENTED, payload, length, 1000 + seq);
 }
 
+/* b starts again at position with message 0, of length bytes, in it. */
+static void block_of_one_message(block_t *b, int64_t position, size_t length)
+{
+    block_init(b, position);
+    block_message(b, 0, length);
+}
+
+/* A block on the heap (it is a term long); the caller frees it. */
+static block_t *new_block(int64_t position)
+{
+    block_t *b = malloc(sizeof(*b));
+    assert_non_null(b);
+    block_init(b, position);
+    return b;
+}
+
 /* Padding to the end of the term. */
 static void block_pad_to_term_end(block_t *b)
 {
@@ -145,14 +161,29 @@ static int64_t offer_block(shoal_publication_t *pub, const block_t *b)
     return r;
 }
 
-static void open_pair(fixture_t *f, shoal_publication_t **pub, shoal_subscription_t **sub)
+/* An exclusive publication on stream 5 and a subscription that has its image. */
+typedef struct
 {
+    shoal_publication_t *pub;
+    shoal_subscription_t *sub;
+} pair_t;
+
+static pair_t open_pair(fixture_t *f)
+{
+    pair_t p;
     shoal_client_t *pc = udp_test_media_pub_client(&f->media);
     shoal_client_t *sc = udp_test_media_sub_client(&f->media);
-    assert_int_equal(0, shoal_add_subscription(sc, f->media.uri, 5, sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(pc, f->pub_uri, 5, pub));
-    assert_int_equal(0, shoal_test_wait_connected(*pub));
-    assert_int_equal(0, shoal_test_wait_images(*sub, 1, 5000));
+    assert_int_equal(0, shoal_add_subscription(sc, f->media.uri, 5, &p.sub));
+    assert_int_equal(0, shoal_add_exclusive_publication(pc, f->pub_uri, 5, &p.pub));
+    assert_int_equal(0, shoal_test_wait_connected(p.pub));
+    assert_int_equal(0, shoal_test_wait_images(p.sub, 1, 5000));
+    return p;
+}
+
+static void close_pair(pair_t *p)
+{
+    assert_int_equal(0, shoal_publication_close(p->pub));
+    assert_int_equal(0, shoal_subscription_close(p->sub));
 }
 
 /* Messages, a fragmented one, padding to the term end, then the next term's
@@ -161,12 +192,9 @@ static void open_pair(fixture_t *f, shoal_publication_t **pub, shoal_subscriptio
 static void test_blocks_across_a_term_end(void **state)
 {
     fixture_t *f = *state;
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    open_pair(f, &pub, &sub);
+    pair_t p = open_pair(f);
 
-    block_t *b = malloc(sizeof(*b));
-    block_init(b, START);
+    block_t *b = new_block(START);
     block_message(b, 0, 100);
     block_message(b, 1, 0);
     /* message 2, in three fragments of 64 bytes */
@@ -180,26 +208,26 @@ static void test_blocks_across_a_term_end(void **state)
     block_frame(b, SHOAL_HDR_TYPE_DATA, SHOAL_FRAME_FLAG_END, frag + 128, 64, 1002);
     block_message(b, 3, 900);
     block_pad_to_term_end(b);
-    assert_int_equal(2 * TERM_LENGTH, offer_block(pub, b));
-    assert_int_equal(2 * TERM_LENGTH, shoal_publication_position(pub));
+    assert_int_equal(2 * TERM_LENGTH, offer_block(p.pub, b));
+    assert_int_equal(2 * TERM_LENGTH, shoal_publication_position(p.pub));
 
     block_init(b, 2 * TERM_LENGTH);
     block_message(b, 4, 8);
     block_message(b, 5, 500);
     int64_t end = 2 * TERM_LENGTH + (int64_t)b->length;
-    assert_int_equal(end, offer_block(pub, b));
+    assert_int_equal(end, offer_block(p.pub, b));
     uint8_t msg6[10];
     for (size_t i = 0; i < sizeof(msg6); i++)
     {
         msg6[i] = (uint8_t)(6 + i);
     }
-    assert_int_equal(end + 64, shoal_test_offer(pub, msg6, sizeof(msg6)));
+    assert_int_equal(end + 64, shoal_test_offer(p.pub, msg6, sizeof(msg6)));
 
     block_collector_t c = { 0 };
     int64_t deadline = shoal_test_now_ms() + 5000;
     while (c.count < 7 && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(sub, collect, &c, 10);
+        shoal_subscription_poll(p.sub, collect, &c, 10);
     }
     assert_int_equal(7, c.count);
     assert_int_equal(0, c.errors);
@@ -207,7 +235,7 @@ static void test_blocks_across_a_term_end(void **state)
     for (int i = 0; i < 7; i++)
     {
         assert_int_equal(lengths[i], c.lengths[i]);
-        assert_int_equal(shoal_publication_session_id(pub), c.headers[i].session_id);
+        assert_int_equal(shoal_publication_session_id(p.pub), c.headers[i].session_id);
         assert_int_equal(5, c.headers[i].stream_id);
         assert_int_equal(i < 6 ? 1000 + i : 0, c.headers[i].reserved_value);
     }
@@ -217,8 +245,7 @@ static void test_blocks_across_a_term_end(void **state)
     assert_int_equal(0, c.headers[4].term_offset);
     assert_int_equal(end + 64, c.headers[6].position);
     free(b);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    close_pair(&p);
 }
 
 static void assert_block_refused(shoal_publication_t *pub, const uint8_t *frames, size_t length, const char *needle)
@@ -237,48 +264,40 @@ static void assert_block_refused(shoal_publication_t *pub, const uint8_t *frames
 static void test_malformed_blocks_refused(void **state)
 {
     fixture_t *f = *state;
-    shoal_publication_t *pub;
-    shoal_subscription_t *sub;
-    open_pair(f, &pub, &sub);
-    block_t *b = malloc(sizeof(*b));
-
-    block_init(b, START + 32);
+    pair_t p = open_pair(f);
+    block_t *b = new_block(START + 32);
     block_message(b, 0, 10);
-    assert_block_refused(pub, b->bytes, b->length, "term 78 offset 64032, the publication is at term 78 offset 64000");
-    block_init(b, START + TERM_LENGTH);
-    block_message(b, 0, 10);
-    assert_block_refused(pub, b->bytes, b->length, "is for term 79");
-    block_init(b, START);
-    block_message(b, 0, 10);
-    assert_block_refused(pub, b->bytes, b->length - 16, "whole 32-byte aligned frames");
-    assert_block_refused(pub, b->bytes, 0, "not empty");
+    assert_block_refused(p.pub, b->bytes, b->length,
+        "term 78 offset 64032, the publication is at term 78 offset 64000");
+    block_of_one_message(b, START + TERM_LENGTH, 10);
+    assert_block_refused(p.pub, b->bytes, b->length, "is for term 79");
+    block_of_one_message(b, START, 10);
+    assert_block_refused(p.pub, b->bytes, b->length - 16, "whole 32-byte aligned frames");
+    assert_block_refused(p.pub, b->bytes, 0, "not empty");
     block_message(b, 1, 10);
-    assert_block_refused(pub, b->bytes, b->length - 32,
+    assert_block_refused(p.pub, b->bytes, b->length - 32,
         "frame at byte 64 has length 42"); /* the second frame cut off */
     b->bytes[SHOAL_FRAME_TYPE_OFFSET] = SHOAL_HDR_TYPE_SM;
-    assert_block_refused(pub, b->bytes, b->length, "frame at byte 0 has type 3");
-    block_init(b, START);
-    block_message(b, 0, 10);
+    assert_block_refused(p.pub, b->bytes, b->length, "frame at byte 0 has type 3");
+    block_of_one_message(b, START, 10);
     block_message(b, 1, 10);
     int32_t bad_length = 31;
     memcpy(b->bytes + 64, &bad_length, sizeof(bad_length));
-    assert_block_refused(pub, b->bytes, b->length, "frame at byte 64 has length 31");
+    assert_block_refused(p.pub, b->bytes, b->length, "frame at byte 64 has length 31");
     /* 1536 bytes left in the term */
     block_init(b, START);
     for (uint8_t i = 0; i < 3; i++)
     {
         block_message(b, i, 500);
     }
-    assert_block_refused(pub, b->bytes, b->length, "within the 1536 bytes left in the term");
-    assert_block_refused(pub, NULL, 64, "must not be NULL");
+    assert_block_refused(p.pub, b->bytes, b->length, "within the 1536 bytes left in the term");
+    assert_block_refused(p.pub, NULL, 64, "must not be NULL");
 
     /* A good block still goes in after all that. */
-    block_init(b, START);
-    block_message(b, 0, 10);
-    assert_int_equal(START + 64, offer_block(pub, b));
+    block_of_one_message(b, START, 10);
+    assert_int_equal(START + 64, offer_block(p.pub, b));
     free(b);
-    assert_int_equal(0, shoal_publication_close(pub));
-    assert_int_equal(0, shoal_subscription_close(sub));
+    close_pair(&p);
 }
 
 static void test_concurrent_publication_refused(void **state)
@@ -286,8 +305,7 @@ static void test_concurrent_publication_refused(void **state)
     fixture_t *f = *state;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(f->media.env.client, "aeron:ipc", 6, &pub));
-    block_t *b = malloc(sizeof(*b));
-    block_init(b, 0);
+    block_t *b = new_block(0);
     block_message(b, 0, 10);
     assert_block_refused(pub, b->bytes, b->length, "an exclusive publication is needed");
     free(b);
@@ -300,8 +318,7 @@ static void test_not_connected(void **state)
     fixture_t *f = *state;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_exclusive_publication(f->media.env.client, f->pub_uri, 7, &pub));
-    block_t *b = malloc(sizeof(*b));
-    block_init(b, START);
+    block_t *b = new_block(START);
     block_message(b, 0, 10);
     assert_int_equal(SHOAL_NOT_CONNECTED, shoal_publication_offer_block(pub, b->bytes, b->length));
     free(b);
