@@ -95,12 +95,25 @@ static void test_lengths(void **state)
     assert_int_equal(3LL * 65536 + 4096, shoal_logbuffer_compute_log_length(65536));
 }
 
+/* A log of TEST_TERM_LENGTH terms from TEST_INITIAL_TERM_ID. */
+static int log_setup(void **state)
+{
+    test_log_t *log = calloc(1, sizeof(*log));
+    test_log_init(log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
+    *state = log;
+    return 0;
+}
+
+static int log_teardown(void **state)
+{
+    test_log_close(*state);
+    free(*state);
+    return 0;
+}
+
 static void test_metadata_init_and_default_header(void **state)
 {
-    (void)state;
-    test_log_t log;
-    test_log_init(&log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
-    shoal_logbuffer_metadata_t *m = log.meta;
+    shoal_logbuffer_metadata_t *m = ((test_log_t *)*state)->meta;
 
     assert_int_equal(TEST_TERM_LENGTH, m->term_length);
     assert_int_equal(TEST_MTU, m->mtu_length);
@@ -133,15 +146,11 @@ static void test_metadata_init_and_default_header(void **state)
 
     assert_int_equal(-1, shoal_logbuffer_metadata_init(m, 1000, TEST_MTU, 4096, 0, 1, 1, 1));
     assert_int_equal(SHOAL_EINVAL, shoal_errcode());
-    test_log_close(&log);
 }
 
 static void test_rotate_log(void **state)
 {
-    (void)state;
-    test_log_t log;
-    test_log_init(&log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
-    shoal_logbuffer_metadata_t *m = log.meta;
+    shoal_logbuffer_metadata_t *m = ((test_log_t *)*state)->meta;
 
     int32_t term_id = TEST_INITIAL_TERM_ID;
     for (int32_t count = 0; count < 7; count++)
@@ -161,17 +170,13 @@ static void test_rotate_log(void **state)
     shoal_logbuffer_initialise_tail_with_term_id(m, 2, 1000);
     assert_true(shoal_logbuffer_rotate_log(m, 7, term_id)); /* next index = 8 % 3 = 2 */
     assert_int_equal(1000, shoal_logbuffer_term_id(m->term_tail_counters[2]));
-    test_log_close(&log);
 }
 
 /* A log placed at (term id, offset) looks as if it had rotated there: the
  * position comes out right and the next rotations CAS the next tails. */
 static void test_metadata_start_at(void **state)
 {
-    (void)state;
-    test_log_t log;
-    test_log_init(&log, TEST_TERM_LENGTH, TEST_INITIAL_TERM_ID);
-    shoal_logbuffer_metadata_t *m = log.meta;
+    shoal_logbuffer_metadata_t *m = ((test_log_t *)*state)->meta;
     const int32_t start_term_id = TEST_INITIAL_TERM_ID + 4;
     shoal_logbuffer_metadata_start_at(m, start_term_id, 96);
     assert_int_equal(4, shoal_logbuffer_active_term_count(m));
@@ -188,7 +193,6 @@ static void test_metadata_start_at(void **state)
         term_id++;
         assert_int_equal(shoal_logbuffer_pack_tail(term_id, 0), shoal_logbuffer_active_raw_tail(m));
     }
-    test_log_close(&log);
 }
 
 static void test_frame_layouts(void **state)
@@ -213,9 +217,9 @@ int main(void)
         cmocka_unit_test(test_raw_tail_packing),
         cmocka_unit_test(test_position_math),
         cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_metadata_init_and_default_header),
-        cmocka_unit_test(test_rotate_log),
-        cmocka_unit_test(test_metadata_start_at),
+        cmocka_unit_test_setup_teardown(test_metadata_init_and_default_header, log_setup, log_teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_log, log_setup, log_teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_start_at, log_setup, log_teardown),
         cmocka_unit_test(test_frame_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
