@@ -115,6 +115,16 @@ static void produce_to(fixture_t *f, int64_t position)
         shoal_logbuffer_pack_tail(term_count, (int32_t)(position % TERM_LENGTH)));
 }
 
+/* The subscriber moves to position and the conductor ticks; the limit is
+ * then a window ahead of the subscriber. Returns the tick's work count. */
+static int subscriber_moves_to(fixture_t *f, int64_t position)
+{
+    shoal_store_release(f->sub_position, position);
+    const int work = tick(f);
+    assert_int_equal(limit(f), position + WINDOW);
+    return work;
+}
+
 static void test_first_tick_opens_the_window(void **state)
 {
     fixture_t *f = *state;
@@ -138,9 +148,7 @@ static void test_small_steps_of_a_keeping_up_subscriber_are_not_work(void **stat
         assert_int_equal(limit(f), WINDOW);
     }
     produce_to(f, TRIP_GAIN + 64);
-    shoal_store_release(f->sub_position, (int64_t)TRIP_GAIN + 64);
-    assert_true(tick(f) > 0);
-    assert_int_equal(limit(f), TRIP_GAIN + 64 + WINDOW);
+    assert_true(subscriber_moves_to(f, (int64_t)TRIP_GAIN + 64) > 0);
 }
 
 static void test_a_publisher_past_half_its_window_gets_every_step_without_work(void **state)
@@ -150,16 +158,10 @@ static void test_a_publisher_past_half_its_window_gets_every_step_without_work(v
     /* The subscriber fell behind: the publisher is past half its window. */
     produce_to(f, WINDOW - 64);
     assert_int_equal(tick(f), 0); /* the subscriber did not move: nothing to do */
-    shoal_store_release(f->sub_position, (int64_t)64);
-    assert_int_equal(tick(f), 0);
-    assert_int_equal(limit(f), 64 + WINDOW);
-    shoal_store_release(f->sub_position, (int64_t)128);
-    assert_int_equal(tick(f), 0);
-    assert_int_equal(limit(f), 128 + WINDOW);
+    assert_int_equal(subscriber_moves_to(f, 64), 0);
+    assert_int_equal(subscriber_moves_to(f, 128), 0);
     /* A whole trip gain on: a trip, which is work (and cleans). */
-    shoal_store_release(f->sub_position, (int64_t)TRIP_GAIN + 64);
-    assert_true(tick(f) > 0);
-    assert_int_equal(limit(f), TRIP_GAIN + 64 + WINDOW);
+    assert_true(subscriber_moves_to(f, (int64_t)TRIP_GAIN + 64) > 0);
 }
 
 static void test_the_limit_never_lets_the_publisher_lap_the_subscriber(void **state)
