@@ -137,16 +137,33 @@ static void test_spy_sees_what_the_network_subscriber_sees(void **state)
     assert_int_equal(0, shoal_subscription_close(spy));
 }
 
+/* A spy subscription on the fixture's channel and stream. */
+static shoal_subscription_t *add_spy(fixture_t *f)
+{
+    shoal_subscription_t *spy;
+    assert_int_equal(0, shoal_add_subscription(f->env.client, f->spy, STREAM_ID, &spy));
+    return spy;
+}
+
+/* An exclusive publication on the fixture's channel with ssc=true,
+ * connected (by a spy: nothing receives it on the network). */
+static shoal_publication_t *add_ssc_publication(fixture_t *f)
+{
+    char ssc_channel[160];
+    udp_test_uri(ssc_channel, sizeof(ssc_channel), "%s|ssc=true", f->channel);
+    shoal_publication_t *pub;
+    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, ssc_channel, STREAM_ID, &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    return pub;
+}
+
 /* Without ssc a spy alone is no connection; with ssc=true it is, and it
  * gets everything without anything on the network. */
 static void test_ssc_makes_a_spy_a_connection(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *spy;
-    shoal_publication_t *plain, *ssc;
-    char ssc_channel[160];
-    udp_test_uri(ssc_channel, sizeof(ssc_channel), "%s|ssc=true", f->channel);
-    assert_int_equal(0, shoal_add_subscription(f->env.client, f->spy, STREAM_ID, &spy));
+    shoal_subscription_t *spy = add_spy(f);
+    shoal_publication_t *plain;
     assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, f->channel, STREAM_ID, &plain));
     assert_int_equal(0, shoal_test_wait_images(spy, 1, 5000));
     shoal_test_sleep_ms(50);
@@ -161,8 +178,7 @@ static void test_ssc_makes_a_spy_a_connection(void **state)
     at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_true(wire >= 0);
     assert_int_equal(0, bind(wire, (struct sockaddr *)&at, sizeof(at)));
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, ssc_channel, STREAM_ID, &ssc));
-    assert_int_equal(0, shoal_test_wait_connected(ssc));
+    shoal_publication_t *ssc = add_ssc_publication(f);
     shoal_test_collector_t *c = calloc(1, sizeof(*c));
     const int count = 5000; /* 5000 x 160 framed bytes: twelve 64 KiB terms */
     publish_numbered(ssc, 100, count, &spy, &c, 1);
@@ -195,13 +211,8 @@ static void test_ssc_makes_a_spy_a_connection(void **state)
 static void test_spy_is_tethered(void **state)
 {
     fixture_t *f = *state;
-    shoal_subscription_t *spy;
-    shoal_publication_t *pub;
-    char ssc_channel[160];
-    udp_test_uri(ssc_channel, sizeof(ssc_channel), "%s|ssc=true", f->channel);
-    assert_int_equal(0, shoal_add_subscription(f->env.client, f->spy, STREAM_ID, &spy));
-    assert_int_equal(0, shoal_add_exclusive_publication(f->env.client, ssc_channel, STREAM_ID, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
+    shoal_subscription_t *spy = add_spy(f);
+    shoal_publication_t *pub = add_ssc_publication(f);
     int64_t refusal = 0;
     long accepted = shoal_test_offers_accepted(pub, 1000, &refusal);
     /* 1 KiB messages, 1056 bytes framed: a 32 KiB window holds 31 of them. */
