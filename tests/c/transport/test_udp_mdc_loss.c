@@ -19,6 +19,17 @@
 #include "../shoal_test_main.h"
 #include "udp_mdc_loss_test.h"
 
+/* Multicast over loopback, set up if it is not: a failure, not a skip,
+ * when it cannot be. */
+static void require_loopback_multicast(void)
+{
+    char why[256];
+    if (udp_test_ensure_loopback_multicast(why, sizeof(why)) < 0)
+    {
+        fail_msg("multicast test cannot run: %s", why);
+    }
+}
+
 static void test_mdc_three_subscribers_under_10_percent_loss(void **state)
 {
     (void)state;
@@ -36,11 +47,7 @@ static void test_mdc_small_terms_under_10_percent_loss(void **state)
 static void test_multicast_three_subscribers_under_10_percent_loss(void **state)
 {
     (void)state;
-    char why[256];
-    if (udp_test_ensure_loopback_multicast(why, sizeof(why)) < 0)
-    {
-        fail_msg("multicast test cannot run: %s", why);
-    }
+    require_loopback_multicast();
     assert_int_equal(0, run_mdc_loss_test("mcastloss10", "0.1", "16m", loss_test_messages(1000000) / 2, 240000, true));
 }
 
@@ -50,11 +57,7 @@ static void test_multicast_three_subscribers_under_10_percent_loss(void **state)
 static void test_multicast_loss_upstream_of_the_group(void **state)
 {
     (void)state;
-    char why[256];
-    if (udp_test_ensure_loopback_multicast(why, sizeof(why)) < 0)
-    {
-        fail_msg("multicast test cannot run: %s", why);
-    }
+    require_loopback_multicast();
     assert_int_equal(0,
         run_mdc_loss_test_with("mcastup10", "0.1", "16m", loss_test_messages(1000000) / 5, 240000, true, true));
 }
