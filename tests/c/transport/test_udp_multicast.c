@@ -175,78 +175,93 @@ static uint64_t offer_while_one_sleeps(shoal_publication_t *pub, shoal_subscript
     return sent;
 }
 
+/* Two receivers of a publication on channel extra: the first reads while the
+ * second sleeps and the publisher offers up to total messages for ms. */
+typedef struct
+{
+    shoal_subscription_t *subs[2];
+    shoal_publication_t *pub;
+    seq_checker_t *c; /* one per receiver */
+    uint64_t sent;
+} race_t;
+
+static race_t race_with_a_sleeper(fixture_t *f, const char *extra, int32_t stream_id, uint64_t total, int64_t ms)
+{
+    race_t r;
+    r.pub = connect_all(f, extra, stream_id, r.subs, 2);
+    /* Both receivers must be known to flow control before the race starts. */
+    shoal_test_sleep_ms(300);
+    r.c = calloc(2, sizeof(*r.c));
+    assert_non_null(r.c);
+    r.sent = offer_while_one_sleeps(r.pub, r.subs[0], &r.c[0], total, ms);
+    return r;
+}
+
+static void race_close(race_t *r)
+{
+    free(r->c);
+    close_all(r->pub, r->subs, 2);
+}
+
 /* fc=min: the receiver that does not read holds the publisher back to its
  * window (plus the publication's term window); once it reads, all flows and
  * both get everything. */
 static void test_fc_min_waits_for_the_slowest(void **state)
 {
-    fixture_t *f = *state;
-    shoal_subscription_t *subs[2];
-    shoal_publication_t *pub = connect_all(f, "|term-length=64k|fc=min", 21, subs, 2);
-    /* Both receivers must be known to flow control before the race starts. */
-    shoal_test_sleep_ms(300);
-
-    seq_checker_t *c = calloc(2, sizeof(*c));
     const uint64_t total = 5000; /* ~1.5 MB: many times window + term */
-    uint64_t sent = offer_while_one_sleeps(pub, subs[0], &c[0], total, 1500);
-    int64_t position = shoal_publication_position(pub);
+    race_t r = race_with_a_sleeper(*state, "|term-length=64k|fc=min", 21, total, 1500);
+    uint64_t sent = r.sent;
+    int64_t position = shoal_publication_position(r.pub);
     printf("fc=min: %llu of %llu messages offered while one receiver slept (position %lld)\n", (unsigned long long)sent,
         (unsigned long long)total, (long long)position);
     /* Receiver window (32 KiB for 64 KiB terms) + term window (32 KiB) +
      * a little for SMs in flight. */
     assert_true(position <= 96 * 1024);
     assert_true(sent < total);
-    assert_true(c[0].received <= sent);
+    assert_true(r.c[0].received <= sent);
 
     /* The sleeper wakes: everything flows to both. */
     uint8_t buf[8192];
     int64_t deadline = shoal_test_now_ms() + 20000;
-    while ((c[0].received < total || c[1].received < total) && shoal_test_now_ms() < deadline)
+    while ((r.c[0].received < total || r.c[1].received < total) && shoal_test_now_ms() < deadline)
     {
-        for (int k = 0; k < 16 && sent < total && seq_offer(pub, sent, buf); k++)
+        for (int k = 0; k < 16 && sent < total && seq_offer(r.pub, sent, buf); k++)
         {
             sent++;
         }
-        shoal_subscription_poll(subs[0], seq_check, &c[0], 256);
-        shoal_subscription_poll(subs[1], seq_check, &c[1], 256);
+        shoal_subscription_poll(r.subs[0], seq_check, &r.c[0], 256);
+        shoal_subscription_poll(r.subs[1], seq_check, &r.c[1], 256);
     }
     for (int i = 0; i < 2; i++)
     {
-        assert_int_equal(0, c[i].errors);
-        assert_int_equal(total, c[i].received);
+        assert_int_equal(0, r.c[i].errors);
+        assert_int_equal(total, r.c[i].received);
     }
-    free(c);
-    close_all(pub, subs, 2);
+    race_close(&r);
 }
 
 /* fc=max (the multicast default, named here): the receiver that reads sets
  * the pace; the one that does not holds nobody back. */
 static void test_fc_max_follows_the_fastest(void **state)
 {
-    fixture_t *f = *state;
-    shoal_subscription_t *subs[2];
-    shoal_publication_t *pub = connect_all(f, "|term-length=64k|fc=max", 22, subs, 2);
-    shoal_test_sleep_ms(300);
-
-    seq_checker_t *c = calloc(2, sizeof(*c));
     const uint64_t total = 5000;
-    uint64_t sent = offer_while_one_sleeps(pub, subs[0], &c[0], total, 15000);
+    race_t r = race_with_a_sleeper(*state, "|term-length=64k|fc=max", 22, total, 15000);
+    const uint64_t sent = r.sent;
     int64_t deadline = shoal_test_now_ms() + 5000;
-    while (c[0].received < total && shoal_test_now_ms() < deadline)
+    while (r.c[0].received < total && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(subs[0], seq_check, &c[0], 256);
+        shoal_subscription_poll(r.subs[0], seq_check, &r.c[0], 256);
     }
     printf("fc=max: %llu of %llu messages offered while one receiver slept (position %lld), fast receiver got %llu\n",
-        (unsigned long long)sent, (unsigned long long)total, (long long)shoal_publication_position(pub),
-        (unsigned long long)c[0].received);
+        (unsigned long long)sent, (unsigned long long)total, (long long)shoal_publication_position(r.pub),
+        (unsigned long long)r.c[0].received);
     assert_int_equal(total, sent);
-    assert_int_equal(0, c[0].errors);
-    assert_int_equal(total, c[0].received);
+    assert_int_equal(0, r.c[0].errors);
+    assert_int_equal(total, r.c[0].received);
     /* What the sleeper holds is intact (it may have lost the rest: max does not wait). */
-    shoal_subscription_poll(subs[1], seq_check, &c[1], 256);
-    assert_int_equal(0, c[1].errors);
-    free(c);
-    close_all(pub, subs, 2);
+    shoal_subscription_poll(r.subs[1], seq_check, &r.c[1], 256);
+    assert_int_equal(0, r.c[1].errors);
+    race_close(&r);
 }
 
 /* A test with this file's usual setup and teardown. */
