@@ -309,6 +309,16 @@ static void check_untethered(run_t *run, shoal_test_env_t *env, const char *what
     assert_true(run->longest_hold_ms < 10 * TIMEOUT_MS);
 }
 
+/* The scenario with an untethered slow reader (on slow_channel), checked as
+ * such, then closed. */
+static void run_untethered(run_t *run, shoal_test_env_t *env, const char *name, const char *pub_channel,
+    const char *fast_channel, const char *slow_channel)
+{
+    run_scenario(run, env, pub_channel, fast_channel, slow_channel);
+    check_untethered(run, env, name);
+    close_scenario(run);
+}
+
 static void test_untethered_ipc_subscriber_is_dropped_and_rejoins(void **state)
 {
     (void)state;
@@ -318,10 +328,8 @@ static void test_untethered_ipc_subscriber_is_dropped_and_rejoins(void **state)
     /* Static: a failed assert leaves this test's client running, and its
      * image handlers keep a pointer into run (no stack frame reused). */
     static run_t run;
-    run_scenario(&run, &env, "aeron:ipc", "aeron:ipc",
+    run_untethered(&run, &env, "ipc", "aeron:ipc", "aeron:ipc",
         "aeron:ipc?tether=false|untethered-window-limit-timeout=200ms|untethered-resting-timeout=200ms");
-    check_untethered(&run, &env, "ipc");
-    close_scenario(&run);
     shoal_test_env_stop(&env);
 }
 
@@ -344,9 +352,7 @@ static void test_untethered_spy_is_dropped_and_rejoins(void **state)
     /* Static: a failed assert leaves this test's client running, and its
      * image handlers keep a pointer into run (no stack frame reused). */
     static run_t run;
-    run_scenario(&run, &env, pub_channel, fast_channel, slow_channel);
-    check_untethered(&run, &env, "spy");
-    close_scenario(&run);
+    run_untethered(&run, &env, "spy", pub_channel, fast_channel, slow_channel);
     shoal_test_env_stop(&env);
 }
 
