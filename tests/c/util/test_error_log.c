@@ -68,10 +68,23 @@ static void on_error(int32_t observation_count, int64_t first_ms, int64_t last_m
     e->text[text_length] = '\0';
 }
 
+/* Records (code, text) at now_ms; it must go in. */
+static void record(fixture_t *f, int64_t now_ms, int32_t code, const char *text)
+{
+    assert_int_equal(shoal_error_log_record(&f->log, now_ms, code, text), 0);
+}
+
+/* Reads the records seen at or after since_ms into es; how many there were. */
+static size_t read_entries(fixture_t *f, int64_t since_ms, entries_t *es)
+{
+    memset(es, 0, sizeof(*es));
+    return shoal_error_log_read(f->buffer, CAPACITY, on_error, es, since_ms);
+}
+
 static void test_layout(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 100, 7, "abc"), 0);
+    record(f, 100, 7, "abc");
     int32_t length, count, code;
     int64_t last, first;
     memcpy(&length, f->buffer + 0, 4);
@@ -91,20 +104,19 @@ static void test_layout(void **state)
 static void test_distinct_records_and_counts(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 10, 1, "client timed out"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 20, 2, "bad command"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 30, 1, "client timed out"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 40, 1, "client timed out"), 0);
+    record(f, 10, 1, "client timed out");
+    record(f, 20, 2, "bad command");
+    record(f, 30, 1, "client timed out");
+    record(f, 40, 1, "client timed out");
     /* same text, other code: distinct */
-    assert_int_equal(shoal_error_log_record(&f->log, 50, 3, "bad command"), 0);
+    record(f, 50, 3, "bad command");
     /* prefix of an existing text: distinct */
-    assert_int_equal(shoal_error_log_record(&f->log, 60, 1, "client timed"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 70, 4, NULL), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 80, 4, ""), 0);
+    record(f, 60, 1, "client timed");
+    record(f, 70, 4, NULL);
+    record(f, 80, 4, "");
 
     entries_t es;
-    memset(&es, 0, sizeof(es));
-    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), 5);
+    assert_int_equal(read_entries(f, 0, &es), 5);
     assert_int_equal(es.n, 5);
     assert_string_equal(es.e[0].text, "client timed out");
     assert_int_equal(es.e[0].count, 3);
@@ -126,14 +138,13 @@ static void test_distinct_records_and_counts(void **state)
 static void test_read_since(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 10, 1, "old"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 20, 1, "middle"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 30, 1, "new"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 35, 1, "old"), 0);
+    record(f, 10, 1, "old");
+    record(f, 20, 1, "middle");
+    record(f, 30, 1, "new");
+    record(f, 35, 1, "old");
 
     entries_t es;
-    memset(&es, 0, sizeof(es));
-    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 25), 2);
+    assert_int_equal(read_entries(f, 25, &es), 2);
     assert_string_equal(es.e[0].text, "old");
     assert_int_equal(es.e[0].last_ms, 35);
     assert_int_equal(es.e[0].first_ms, 10);
@@ -167,11 +178,10 @@ static void test_full_buffer(void **state)
 
     /* an existing text still counts when full */
     snprintf(text, sizeof(text), "error number %03d with some padding to make it longer...", 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 1000, 1, text), 0);
+    record(f, 1000, 1, text);
 
     entries_t es;
-    memset(&es, 0, sizeof(es));
-    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), (size_t)recorded);
+    assert_int_equal(read_entries(f, 0, &es), (size_t)recorded);
     assert_int_equal(es.e[0].count, 2);
     assert_int_equal(es.e[0].last_ms, 1000);
 
@@ -200,20 +210,20 @@ static void test_exact_fit_to_end(void **state)
 static void test_reinit_keeps_records(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 2, 1, "second"), 0);
+    record(f, 1, 1, "first");
+    record(f, 2, 1, "second");
     size_t offset = f->log.next_offset;
     shoal_error_log_close(&f->log);
     assert_int_equal(shoal_error_log_init(&f->log, f->buffer, CAPACITY), 0);
     assert_int_equal(f->log.next_offset, offset);
-    assert_int_equal(shoal_error_log_record(&f->log, 3, 1, "first"), 0);
+    record(f, 3, 1, "first");
     assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 2);
 }
 
 static void test_reader_tolerates_corruption(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "ok"), 0);
+    record(f, 1, 1, "ok");
     /* a length that runs past the end must stop the reader, not overrun */
     int32_t bad = 1 << 30;
     memcpy(f->buffer + f->log.next_offset, &bad, 4);
@@ -228,8 +238,8 @@ static void test_reader_tolerates_corruption(void **state)
 static void test_reader_stops_at_impossible_lengths(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 2, 1, "second"), 0);
+    record(f, 1, 1, "first");
+    record(f, 2, 1, "second");
     int32_t *second = (int32_t *)(void *)(f->buffer + 40); /* "first": 28 + 5 bytes, 8-aligned */
     const int32_t bad[] = { 0, -1, -28, 4, 27, INT32_MAX, CAPACITY + 1 };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -253,9 +263,9 @@ static void test_reader_stops_at_impossible_lengths(void **state)
 static void test_writer_repairs_overwritten_lengths(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(shoal_error_log_record(&f->log, 1, 1, "first"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 2, 2, "second"), 0);
-    assert_int_equal(shoal_error_log_record(&f->log, 3, 3, "third"), 0);
+    record(f, 1, 1, "first");
+    record(f, 2, 2, "second");
+    record(f, 3, 3, "third");
     const size_t used = f->log.next_offset;
     int32_t *second = (int32_t *)(void *)(f->buffer + 40);
     const int32_t good = *second;
@@ -263,17 +273,17 @@ static void test_writer_repairs_overwritten_lengths(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
         *second = bad[i];
-        assert_int_equal(shoal_error_log_record(&f->log, 10 + (int64_t)i, 3, "third"), 0);
+        record(f, 10 + (int64_t)i, 3, "third");
         assert_int_equal(good, *second);
         assert_int_equal(i + 1, f->log.repaired_count);
         assert_int_equal(used, f->log.next_offset);
     }
-    entries_t es = { 0 };
-    assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, on_error, &es, 0), 3);
+    entries_t es;
+    assert_int_equal(read_entries(f, 0, &es), 3);
     assert_string_equal(es.e[2].text, "third");
     assert_int_equal(es.e[2].count, 1 + (int32_t)(sizeof(bad) / sizeof(bad[0])));
     /* A new record still goes after the last one. */
-    assert_int_equal(shoal_error_log_record(&f->log, 20, 4, "fourth"), 0);
+    record(f, 20, 4, "fourth");
     assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 4);
 }
 
