@@ -92,15 +92,30 @@ static int start_env(shoal_test_env_t *env, const char *dir, int32_t ipc_term_le
     return 0;
 }
 
-/* Runs body in a child; the child's exit code is its verdict (0 = passed).
- * Returns the raw wait status so the caller can tell an exit from a signal. */
-static int run_in_child(int (*body)(const char *dir), const char *dir)
+/* A case's body: runs in the child with a driver and client on dir. */
+typedef int (*child_body_t)(shoal_test_env_t *env, const char *dir);
+
+/* Runs body in a child, with a driver and client on dir (IPC terms of
+ * ipc_term_length, the default for 0); the child's exit code is its verdict
+ * (0 = passed). Returns the raw wait status so the caller can tell an exit
+ * from a signal. */
+static int run_in_child(child_body_t body, const char *dir, int32_t ipc_term_length)
 {
     fflush(NULL);
     pid_t pid = fork();
     if (0 == pid)
     {
-        _exit(body(dir));
+        shoal_test_env_t env;
+        if (start_env(&env, dir, ipc_term_length) < 0)
+        {
+            _exit(1);
+        }
+        const int verdict = body(&env, dir);
+        if (0 == verdict)
+        {
+            shoal_test_env_stop(&env);
+        }
+        _exit(verdict);
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && EINTR == errno)
@@ -131,11 +146,11 @@ static void assert_child_passed(int status)
     while (0)
 
 /* Runs body in a child on the case's tmpfs; it must exit 0. */
-static void assert_passes_in_child(void **state, int (*body)(const char *dir))
+static void assert_passes_in_child(void **state, child_body_t body, int32_t ipc_term_length)
 {
     space_fixture_t *f = *state;
     SKIP_WITHOUT_MOUNT(f);
-    assert_child_passed(run_in_child(body, f->dir));
+    assert_child_passed(run_in_child(body, f->dir, ipc_term_length));
 }
 
 /* In the child: a subscription on aeron:ipc stream 1001, then a publication
@@ -163,12 +178,10 @@ static int offer_while_polling(shoal_publication_t *pub, const uint8_t *msg, siz
 
 /* The default IPC term (64 MiB, a 192 MiB log) cannot fit: add_publication
  * fails and says where, what and how much. */
-static int default_term_refused(const char *dir)
+static int default_term_refused(shoal_test_env_t *env, const char *dir)
 {
-    shoal_test_env_t env;
-    CHECK(start_env(&env, dir, 0) == 0);
     shoal_publication_t *pub = NULL;
-    int rc = shoal_add_publication(env.client, "aeron:ipc", 1001, &pub);
+    int rc = shoal_add_publication(env->client, "aeron:ipc", 1001, &pub);
     fprintf(stderr, "add_publication(aeron:ipc) on a %s tmpfs: %d: %s\n", TMPFS_SIZE, rc, shoal_errmsg());
     CHECK(rc < 0);
     CHECK(shoal_errcode() == SHOAL_EIO);
@@ -177,26 +190,24 @@ static int default_term_refused(const char *dir)
     CHECK(strstr(shoal_errmsg(), ".logbuffer") != NULL);
     CHECK(strstr(shoal_errmsg(), "201330688 bytes needed") != NULL); /* 3 x 64 MiB + the 4 KiB metadata page */
     /* nothing half-made is left behind: a publication that fits still works */
-    CHECK(shoal_add_publication(env.client, "aeron:ipc?term-length=1m", 1001, &pub) == 0);
+    CHECK(shoal_add_publication(env->client, "aeron:ipc?term-length=1m", 1001, &pub) == 0);
     shoal_publication_close(pub);
-    shoal_test_env_stop(&env);
     return 0;
 }
 
 static void test_default_term_is_a_clear_error(void **state)
 {
-    assert_passes_in_child(state, default_term_refused);
+    assert_passes_in_child(state, default_term_refused, 0);
 }
 
 /* 100 MiB through a log that fits (4 MiB terms): the space is reused term
  * after term, every byte arrives. */
-static int hundred_mib_through_small_terms(const char *dir)
+static int hundred_mib_through_small_terms(shoal_test_env_t *env, const char *dir)
 {
-    shoal_test_env_t env;
-    CHECK(start_env(&env, dir, 4 * MIB) == 0);
+    (void)dir;
     shoal_subscription_t *sub = NULL;
     shoal_publication_t *pub = NULL;
-    CHECK(ipc_stream(&env, "aeron:ipc", &sub, &pub) == 0);
+    CHECK(ipc_stream(env, "aeron:ipc", &sub, &pub) == 0);
     uint8_t msg[1024];
     shoal_test_collector_t *got = calloc(1, sizeof(*got));
     CHECK(got != NULL);
@@ -218,13 +229,12 @@ static int hundred_mib_through_small_terms(const char *dir)
     free(got);
     shoal_publication_close(pub);
     shoal_subscription_close(sub);
-    shoal_test_env_stop(&env);
     return 0;
 }
 
 static void test_hundred_mib_through_terms_that_fit(void **state)
 {
-    assert_passes_in_child(state, hundred_mib_through_small_terms);
+    assert_passes_in_child(state, hundred_mib_through_small_terms, 4 * MIB);
 }
 
 typedef struct
@@ -255,18 +265,16 @@ static void on_error_record(int32_t count, int64_t first_ms, int64_t last_ms, in
 /* A UDP publication's 48 MiB log fits; the receiving image's second 48 MiB
  * does not. The driver's receiver must refuse the image with an error in the
  * error log, not fault while writing DATA into it. */
-static int udp_image_refused(const char *dir)
+static int udp_image_refused(shoal_test_env_t *env, const char *dir)
 {
-    shoal_test_env_t env;
-    CHECK(start_env(&env, dir, 0) == 0);
     int port = udp_test_free_port();
     CHECK(port > 0);
     char channel[96];
     snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
     shoal_publication_t *pub = NULL;
     shoal_subscription_t *sub = NULL;
-    CHECK(shoal_add_publication(env.client, channel, 1002, &pub) == 0);
-    CHECK(shoal_add_subscription(env.client, channel, 1002, &sub) == 0);
+    CHECK(shoal_add_publication(env->client, channel, 1002, &pub) == 0);
+    CHECK(shoal_add_subscription(env->client, channel, 1002, &sub) == 0);
 
     shoal_cnc_view_t cnc;
     CHECK(shoal_cnc_map(dir, false, 1000, &cnc) == 0);
@@ -289,26 +297,24 @@ static int udp_image_refused(const char *dir)
     shoal_cnc_unmap(&cnc);
     shoal_subscription_close(sub);
     shoal_publication_close(pub);
-    shoal_test_env_stop(&env);
     return 0;
 }
 
 static void test_udp_image_without_space_is_refused(void **state)
 {
-    assert_passes_in_child(state, udp_image_refused);
+    assert_passes_in_child(state, udp_image_refused, 0);
 }
 
 /* sparse=true is the documented opt-in to unreserved files, and shows what
  * the old default did: the publisher faults once the filesystem is full. */
-static int sparse_publisher(const char *dir)
+static int sparse_publisher(shoal_test_env_t *env, const char *dir)
 {
+    (void)dir;
     /* the default action, so a sanitizer's handler does not turn it into an exit */
     signal(SIGBUS, SIG_DFL);
-    shoal_test_env_t env;
-    CHECK(start_env(&env, dir, 0) == 0);
     shoal_subscription_t *sub = NULL;
     shoal_publication_t *pub = NULL;
-    CHECK(ipc_stream(&env, "aeron:ipc?sparse=true", &sub, &pub) == 0);
+    CHECK(ipc_stream(env, "aeron:ipc?sparse=true", &sub, &pub) == 0);
     uint8_t msg[1024] = { 0 };
     shoal_test_collector_t *got = calloc(1, sizeof(*got));
     CHECK(got != NULL);
@@ -324,7 +330,7 @@ static void test_sparse_opt_in_faults_when_full(void **state)
 {
     space_fixture_t *f = *state;
     SKIP_WITHOUT_MOUNT(f);
-    int status = run_in_child(sparse_publisher, f->dir);
+    int status = run_in_child(sparse_publisher, f->dir, 0);
     fprintf(stderr, "sparse=true publisher on a full %s tmpfs: %s %d\n", TMPFS_SIZE,
         WIFSIGNALED(status) ? "killed by signal" : "exited",
         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
