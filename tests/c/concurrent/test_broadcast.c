@@ -23,25 +23,6 @@ static uint8_t *new_region(size_t capacity)
     return ring_test_region(capacity + SHOAL_BROADCAST_TRAILER_LENGTH);
 }
 
-typedef struct
-{
-    uint8_t *region; /* first: ring_test_teardown */
-    shoal_broadcast_transmitter_t tx;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    f->region = new_region(CAPACITY);
-    *state = f;
-    return shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH);
-}
-
-static void new_receiver(fixture_t *f, shoal_broadcast_receiver_t *rx)
-{
-    assert_int_equal(0, shoal_broadcast_receiver_init(rx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH));
-}
-
 /* Messages carry a sequence number and a body derived from it, so any torn or
  * misplaced copy is detectable from the message alone. */
 typedef struct
@@ -129,13 +110,6 @@ static void on_message(int32_t msg_type_id, const uint8_t *buffer, size_t length
     s->count++;
 }
 
-static void transmit_sequence(fixture_t *f, int64_t sequence, uint32_t body_length)
-{
-    test_message_t m;
-    const size_t length = make_message(&m, sequence, body_length);
-    assert_int_equal(0, shoal_broadcast_transmitter_transmit(&f->tx, MSG_TYPE, &m, length));
-}
-
 /* A receiver on the fixture's buffer and what it has seen. */
 typedef struct
 {
@@ -143,16 +117,70 @@ typedef struct
     seen_t seen;
 } reader_t;
 
+typedef struct
+{
+    uint8_t *region; /* first: ring_test_teardown */
+    shoal_broadcast_transmitter_t tx;
+    reader_t reader; /* with setup_reader: from the start of the buffer */
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->region = new_region(CAPACITY);
+    *state = f;
+    return shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH);
+}
+
+static void new_receiver(fixture_t *f, shoal_broadcast_receiver_t *rx)
+{
+    assert_int_equal(0, shoal_broadcast_receiver_init(rx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH));
+}
+
 static void new_reader(fixture_t *f, reader_t *r)
 {
     memset(&r->seen, 0, sizeof(r->seen));
     new_receiver(f, &r->rx);
 }
 
+/* The fixture with its reader, which the teardown closes. */
+static int setup_reader(void **state)
+{
+    const int rc = setup(state);
+    if (0 == rc)
+    {
+        fixture_t *f = *state;
+        new_reader(f, &f->reader);
+    }
+    return rc;
+}
+
+static int teardown_reader(void **state)
+{
+    fixture_t *f = *state;
+    shoal_broadcast_receiver_close(&f->reader.rx);
+    return ring_test_teardown(state);
+}
+
 /* Receives what is there; returns how many messages. */
 static int receive(reader_t *r)
 {
     return shoal_broadcast_receiver_receive(&r->rx, on_message, &r->seen);
+}
+
+static void transmit_sequence(fixture_t *f, int64_t sequence, uint32_t body_length)
+{
+    test_message_t m;
+    const size_t length = make_message(&m, sequence, body_length);
+    assert_int_equal(0, shoal_broadcast_transmitter_transmit(&f->tx, MSG_TYPE, &m, length));
+}
+
+/* Transmits message sequence (body_length bytes); r receives it, alone. */
+static void transmit_and_receive(fixture_t *f, reader_t *r, int64_t sequence, uint32_t body_length)
+{
+    transmit_sequence(f, sequence, body_length);
+    assert_int_equal(1, receive(r));
+    assert_int_equal(sequence, r->seen.last_sequence);
 }
 
 static void test_init_rejects_bad_regions(void **state)
@@ -197,25 +225,21 @@ static void test_bad_arguments(void **state)
 static void test_transmit_receive(void **state)
 {
     fixture_t *f = *state;
-    reader_t r;
-    new_reader(f, &r);
+    reader_t *r = &f->reader;
 
-    assert_int_equal(0, receive(&r));
-    transmit_sequence(f, 1, 13);
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(1, r.seen.count);
-    assert_int_equal(MSG_TYPE, r.seen.last_type);
-    assert_int_equal(1, r.seen.last_sequence);
-    assert_int_equal(0, r.seen.torn);
-    assert_int_equal(0, receive(&r));
+    assert_int_equal(0, receive(r));
+    transmit_and_receive(f, r, 1, 13);
+    assert_int_equal(1, r->seen.count);
+    assert_int_equal(MSG_TYPE, r->seen.last_type);
+    assert_int_equal(0, r->seen.torn);
+    assert_int_equal(0, receive(r));
 
     transmit_sequence(f, 2, 0);
     transmit_sequence(f, 3, 96);
-    assert_int_equal(2, receive(&r));
-    assert_int_equal(3, r.seen.last_sequence);
-    assert_int_equal(0, r.seen.torn + r.seen.out_of_order);
-    assert_int_equal(0, r.rx.lapped_count);
-    shoal_broadcast_receiver_close(&r.rx);
+    assert_int_equal(2, receive(r));
+    assert_int_equal(3, r->seen.last_sequence);
+    assert_int_equal(0, r->seen.torn + r->seen.out_of_order);
+    assert_int_equal(0, r->rx.lapped_count);
 }
 
 static void test_every_receiver_sees_every_message(void **state)
@@ -244,15 +268,14 @@ static void test_every_receiver_sees_every_message(void **state)
 static void test_wrap_with_padding(void **state)
 {
     fixture_t *f = *state;
-    reader_t r;
-    new_reader(f, &r);
+    reader_t *r = &f->reader;
 
     /* 16 + 88 = 104 byte payload -> 112-byte records: 9 fit, the 10th wraps. */
     for (int64_t s = 0; s < 9; s++)
     {
         transmit_sequence(f, s, 88);
     }
-    assert_int_equal(9, receive(&r));
+    assert_int_equal(9, receive(r));
     assert_int_equal(CAPACITY - 16, f->tx.descriptor->tail_counter);
 
     transmit_sequence(f, 9, 88);
@@ -263,27 +286,24 @@ static void test_wrap_with_padding(void **state)
     assert_int_equal(CAPACITY, f->tx.descriptor->latest_counter);
     assert_int_equal(CAPACITY + 112, f->tx.descriptor->tail_counter);
 
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(9, r.seen.last_sequence);
+    assert_int_equal(1, receive(r));
+    assert_int_equal(9, r->seen.last_sequence);
 
     /* Several more laps, reading as we go: nothing lost, nothing torn. */
     for (int64_t s = 10; s < 100; s++)
     {
-        transmit_sequence(f, s, (uint32_t)(s % 97));
-        assert_int_equal(1, receive(&r));
+        transmit_and_receive(f, r, s, (uint32_t)(s % 97));
     }
-    assert_int_equal(100, r.seen.count);
-    assert_int_equal(99, r.seen.last_sequence);
-    assert_int_equal(0, r.seen.torn + r.seen.out_of_order);
-    assert_int_equal(0, r.rx.lapped_count);
-    shoal_broadcast_receiver_close(&r.rx);
+    assert_int_equal(100, r->seen.count);
+    assert_int_equal(99, r->seen.last_sequence);
+    assert_int_equal(0, r->seen.torn + r->seen.out_of_order);
+    assert_int_equal(0, r->rx.lapped_count);
 }
 
 static void test_lapped_receiver_resyncs_to_latest(void **state)
 {
     fixture_t *f = *state;
-    reader_t r;
-    new_reader(f, &r);
+    reader_t *r = &f->reader;
 
     transmit_sequence(f, 0, 40);
     /* Three times the capacity without reading. */
@@ -291,17 +311,14 @@ static void test_lapped_receiver_resyncs_to_latest(void **state)
     {
         transmit_sequence(f, s, 40);
     }
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(1, r.rx.lapped_count);
-    assert_int_equal(59, r.seen.first_sequence);
-    assert_int_equal(0, r.seen.torn);
+    assert_int_equal(1, receive(r));
+    assert_int_equal(1, r->rx.lapped_count);
+    assert_int_equal(59, r->seen.first_sequence);
+    assert_int_equal(0, r->seen.torn);
 
     /* Back in step afterwards. */
-    transmit_sequence(f, 60, 40);
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(60, r.seen.last_sequence);
-    assert_int_equal(1, r.rx.lapped_count);
-    shoal_broadcast_receiver_close(&r.rx);
+    transmit_and_receive(f, r, 60, 40);
+    assert_int_equal(1, r->rx.lapped_count);
 }
 
 /* The transmitter raises the tail intent before it overwrites: a receiver
@@ -318,8 +335,7 @@ static void overwrite_during_copy(int32_t msg_type_id, const uint8_t *buffer, si
 static void test_overtaken_record_is_dropped(void **state)
 {
     fixture_t *f = *state;
-    reader_t r;
-    new_reader(f, &r);
+    reader_t *r = &f->reader;
 
     transmit_sequence(f, 0, 40); /* 64-byte records at 0 and 64 */
     transmit_sequence(f, 1, 40);
@@ -328,15 +344,14 @@ static void test_overtaken_record_is_dropped(void **state)
     int64_t *intent = &f->tx.descriptor->tail_intent_counter;
     const int64_t saved_intent = *intent;
     *intent = 64 + CAPACITY + 8;
-    assert_int_equal(0, shoal_broadcast_receiver_receive(&r.rx, overwrite_during_copy, NULL));
-    assert_int_equal(1, r.rx.lapped_count);
-    assert_int_equal(64, r.rx.next_record); /* resynced to latest, which was not intact either */
+    assert_int_equal(0, shoal_broadcast_receiver_receive(&r->rx, overwrite_during_copy, NULL));
+    assert_int_equal(1, r->rx.lapped_count);
+    assert_int_equal(64, r->rx.next_record); /* resynced to latest, which was not intact either */
 
     *intent = saved_intent;
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(1, r.seen.first_sequence);
-    assert_int_equal(0, r.seen.torn);
-    shoal_broadcast_receiver_close(&r.rx);
+    assert_int_equal(1, receive(r));
+    assert_int_equal(1, r->seen.first_sequence);
+    assert_int_equal(0, r->seen.torn);
 }
 
 static void test_late_receiver_sees_only_new_messages(void **state)
@@ -362,22 +377,18 @@ static void test_late_receiver_sees_only_new_messages(void **state)
 static void test_corrupt_record_is_an_error_and_skipped(void **state)
 {
     fixture_t *f = *state;
-    reader_t r;
-    new_reader(f, &r);
+    reader_t *r = &f->reader;
 
     transmit_sequence(f, 0, 8);
     ((shoal_broadcast_record_descriptor_t *)f->region)->length = 4; /* shorter than a header */
-    assert_int_equal(-1, receive(&r));
+    assert_int_equal(-1, receive(r));
     assert_int_equal(SHOAL_EIO, shoal_errcode());
     assert_non_null(strstr(shoal_errmsg(), "corrupt"));
-    assert_int_equal(0, r.seen.count);
-    assert_int_equal(1, r.rx.corrupt_count);
+    assert_int_equal(0, r->seen.count);
+    assert_int_equal(1, r->rx.corrupt_count);
     /* Not stuck on it: what comes later is delivered. */
-    transmit_sequence(f, 1, 8);
-    assert_int_equal(1, receive(&r));
-    assert_int_equal(1, r.seen.last_sequence);
-    assert_int_equal(1, r.rx.corrupt_count);
-    shoal_broadcast_receiver_close(&r.rx);
+    transmit_and_receive(f, r, 1, 8);
+    assert_int_equal(1, r->rx.corrupt_count);
 }
 
 /* ---- one transmitter thread, receiver threads racing it ---- */
@@ -490,19 +501,21 @@ static void test_concurrent_receivers_never_see_torn_messages(void **state)
 
 /* A test with this file's usual setup and teardown. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, ring_test_teardown)
+/* The same with the fixture's reader. */
+#define T_READER(fn) cmocka_unit_test_setup_teardown(fn, setup_reader, teardown_reader)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_regions),
         T(test_bad_arguments),
-        T(test_transmit_receive),
+        T_READER(test_transmit_receive),
         T(test_every_receiver_sees_every_message),
-        T(test_wrap_with_padding),
-        T(test_lapped_receiver_resyncs_to_latest),
-        T(test_overtaken_record_is_dropped),
+        T_READER(test_wrap_with_padding),
+        T_READER(test_lapped_receiver_resyncs_to_latest),
+        T_READER(test_overtaken_record_is_dropped),
         T(test_late_receiver_sees_only_new_messages),
-        T(test_corrupt_record_is_an_error_and_skipped),
+        T_READER(test_corrupt_record_is_an_error_and_skipped),
         cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
