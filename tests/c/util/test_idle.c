@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "util/shoal_clock.h"
@@ -57,6 +56,13 @@ static void idle_cycle(shoal_idle_t *idle)
     idle->yield_again_ns = 0;
 }
 
+static shoal_idle_t new_idle(shoal_idle_strategy_t kind)
+{
+    shoal_idle_t idle;
+    shoal_idle_init(&idle, kind);
+    return idle;
+}
+
 /* n idle cycles in a row. */
 static void idle_cycles(shoal_idle_t *idle, int n)
 {
@@ -74,43 +80,25 @@ static void assert_backoff_starts_over(const shoal_idle_t *idle)
     assert_int_equal(idle->park_ns, 0);
 }
 
-/* A backoff idle strategy, fresh. */
-static int setup_backoff(void **state)
-{
-    shoal_idle_t *idle = calloc(1, sizeof(*idle));
-    if (NULL == idle)
-    {
-        return -1;
-    }
-    shoal_idle_init(idle, SHOAL_IDLE_BACKOFF);
-    *state = idle;
-    return 0;
-}
-
-static int teardown_backoff(void **state)
-{
-    free(*state);
-    return 0;
-}
-
 static void test_backoff_phases(void **state)
 {
-    shoal_idle_t *idle = *state;
-    assert_int_equal(idle->spins, 0);
-    idle_cycles(idle, SHOAL_IDLE_BACKOFF_MAX_SPINS);
-    assert_int_equal(idle->spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
-    assert_int_equal(idle->yields, 0);
-    idle_cycles(idle, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
-    assert_int_equal(idle->yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
-    assert_int_equal(idle->park_ns, 0);
-    idle_cycle(idle);
-    assert_int_equal(idle->park_ns, 2 * SHOAL_IDLE_BACKOFF_MIN_PARK_NS);
+    (void)state;
+    shoal_idle_t idle = new_idle(SHOAL_IDLE_BACKOFF);
+    assert_int_equal(idle.spins, 0);
+    idle_cycles(&idle, SHOAL_IDLE_BACKOFF_MAX_SPINS);
+    assert_int_equal(idle.spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
+    assert_int_equal(idle.yields, 0);
+    idle_cycles(&idle, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
+    assert_int_equal(idle.yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
+    assert_int_equal(idle.park_ns, 0);
+    idle_cycle(&idle);
+    assert_int_equal(idle.park_ns, 2 * SHOAL_IDLE_BACKOFF_MIN_PARK_NS);
     /* sleeps double up to the cap (sum of sleeps here ~ a few ms) */
-    idle_cycles(idle, 14);
-    assert_int_equal(idle->park_ns, SHOAL_IDLE_BACKOFF_MAX_PARK_NS);
+    idle_cycles(&idle, 14);
+    assert_int_equal(idle.park_ns, SHOAL_IDLE_BACKOFF_MAX_PARK_NS);
 
-    shoal_idle(idle, 3);
-    assert_backoff_starts_over(idle);
+    shoal_idle(&idle, 3);
+    assert_backoff_starts_over(&idle);
 }
 
 /* A driver duty cycle makes syscalls: a spin phase of many cycles keeps the
@@ -118,28 +106,29 @@ static void test_backoff_phases(void **state)
  * and give every yield before the first sleep. */
 static void test_backoff_yields_within_a_few_idle_cycles(void **state)
 {
-    shoal_idle_t *idle = *state;
+    (void)state;
+    shoal_idle_t idle = new_idle(SHOAL_IDLE_BACKOFF);
     int cycles = 0;
-    while (0 == idle->yields)
+    while (0 == idle.yields)
     {
-        idle_cycle(idle);
+        idle_cycle(&idle);
         cycles++;
         assert_true(cycles <= 16);
     }
     assert_int_equal(cycles, SHOAL_IDLE_BACKOFF_MAX_SPINS + 1);
-    while (0 == idle->park_ns)
+    while (0 == idle.park_ns)
     {
-        idle_cycle(idle);
+        idle_cycle(&idle);
         cycles++;
     }
-    assert_int_equal(idle->yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
+    assert_int_equal(idle.yields, SHOAL_IDLE_BACKOFF_MAX_YIELDS);
     assert_true(SHOAL_IDLE_BACKOFF_MAX_YIELDS >= SHOAL_IDLE_BACKOFF_MAX_SPINS);
     /* work in the middle of the yields starts over with spinning */
-    shoal_idle_reset(idle);
-    idle_cycles(idle, SHOAL_IDLE_BACKOFF_MAX_SPINS + 2);
-    assert_int_equal(idle->yields, 2);
-    shoal_idle(idle, 1);
-    assert_backoff_starts_over(idle);
+    shoal_idle_reset(&idle);
+    idle_cycles(&idle, SHOAL_IDLE_BACKOFF_MAX_SPINS + 2);
+    assert_int_equal(idle.yields, 2);
+    shoal_idle(&idle, 1);
+    assert_backoff_starts_over(&idle);
 }
 
 /* After a slow yield (the core went to a thread that does not yield back)
@@ -147,31 +136,32 @@ static void test_backoff_yields_within_a_few_idle_cycles(void **state)
  * yield_again_ns; then it yields again. */
 static void test_slow_yield_turns_yields_off(void **state)
 {
-    shoal_idle_t *idle = *state;
-    assert_int_equal(idle->yield_again_ns, 0);
-    idle->yield_again_ns = shoal_nano_time() + 1000000000LL; /* as a slow yield leaves it */
+    (void)state;
+    shoal_idle_t idle = new_idle(SHOAL_IDLE_BACKOFF);
+    assert_int_equal(idle.yield_again_ns, 0);
+    idle.yield_again_ns = shoal_nano_time() + 1000000000LL; /* as a slow yield leaves it */
     for (int i = 0; i < SHOAL_IDLE_BACKOFF_MAX_SPINS; i++)
     {
-        shoal_idle(idle, 0);
+        shoal_idle(&idle, 0);
     }
-    assert_int_equal(idle->spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
-    shoal_idle(idle, 0); /* no yield: the first park, 100 us */
-    assert_int_equal(idle->yields, 0);
-    assert_int_equal(idle->park_ns, 2 * SHOAL_IDLE_BACKOFF_NO_YIELD_MIN_PARK_NS);
+    assert_int_equal(idle.spins, SHOAL_IDLE_BACKOFF_MAX_SPINS);
+    shoal_idle(&idle, 0); /* no yield: the first park, 100 us */
+    assert_int_equal(idle.yields, 0);
+    assert_int_equal(idle.park_ns, 2 * SHOAL_IDLE_BACKOFF_NO_YIELD_MIN_PARK_NS);
     /* work resets the episode but not what was learnt about the core */
-    shoal_idle(idle, 1);
-    assert_int_equal(idle->park_ns, 0);
-    assert_true(idle->yield_again_ns > 0);
+    shoal_idle(&idle, 1);
+    assert_int_equal(idle.park_ns, 0);
+    assert_true(idle.yield_again_ns > 0);
 
-    idle->yield_again_ns = shoal_nano_time() - 1; /* the pause is over */
+    idle.yield_again_ns = shoal_nano_time() - 1; /* the pause is over */
     for (int i = 0; i <= SHOAL_IDLE_BACKOFF_MAX_SPINS; i++)
     {
-        shoal_idle(idle, 0);
+        shoal_idle(&idle, 0);
     }
-    assert_int_equal(idle->yields, 1);
-    assert_int_equal(idle->park_ns, 0);
+    assert_int_equal(idle.yields, 1);
+    assert_int_equal(idle.park_ns, 0);
     /* that yield either was quick (the pause is forgotten) or slow (a new one) */
-    assert_true(0 == idle->yield_again_ns || idle->yield_again_ns > shoal_nano_time() - 1000000000LL);
+    assert_true(0 == idle.yield_again_ns || idle.yield_again_ns > shoal_nano_time() - 1000000000LL);
 }
 
 static void test_other_strategies_do_not_crash(void **state)
@@ -180,8 +170,7 @@ static void test_other_strategies_do_not_crash(void **state)
     shoal_idle_strategy_t kinds[] = { SHOAL_IDLE_BUSY_SPIN, SHOAL_IDLE_YIELD, SHOAL_IDLE_SLEEP };
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
     {
-        shoal_idle_t idle;
-        shoal_idle_init(&idle, kinds[k]);
+        shoal_idle_t idle = new_idle(kinds[k]);
         for (int i = 0; i < 3; i++)
         {
             shoal_idle(&idle, 0);
@@ -209,9 +198,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_names_round_trip),
-        cmocka_unit_test_setup_teardown(test_backoff_phases, setup_backoff, teardown_backoff),
-        cmocka_unit_test_setup_teardown(test_backoff_yields_within_a_few_idle_cycles, setup_backoff, teardown_backoff),
-        cmocka_unit_test_setup_teardown(test_slow_yield_turns_yields_off, setup_backoff, teardown_backoff),
+        cmocka_unit_test(test_backoff_phases),
+        cmocka_unit_test(test_backoff_yields_within_a_few_idle_cycles),
+        cmocka_unit_test(test_slow_yield_turns_yields_off),
         cmocka_unit_test(test_other_strategies_do_not_crash),
         cmocka_unit_test(test_clocks),
     };
