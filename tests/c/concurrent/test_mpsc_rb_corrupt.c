@@ -22,26 +22,20 @@
 
 typedef struct ring_stct
 {
-    uint8_t *memory;
     shoal_mpsc_rb_t rb;
     int messages;
 } ring_t;
 
-static int setup(void **state)
+/* The ring a test works on, empty: every test starts a new one over the
+ * same memory. */
+static ring_t *empty_ring(void)
 {
-    ring_t *r = calloc(1, sizeof(*r));
-    r->memory = aligned_alloc(64, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
-    memset(r->memory, 0, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
-    *state = r;
-    return shoal_mpsc_rb_init(&r->rb, r->memory, CAPACITY + SHOAL_RB_TRAILER_LENGTH);
-}
-
-static int teardown(void **state)
-{
-    ring_t *r = *state;
-    free(r->memory);
-    free(r);
-    return 0;
+    static uint8_t memory[CAPACITY + SHOAL_RB_TRAILER_LENGTH] __attribute__((aligned(64)));
+    static ring_t ring;
+    memset(memory, 0, sizeof(memory));
+    memset(&ring, 0, sizeof(ring));
+    assert_int_equal(0, shoal_mpsc_rb_init(&ring.rb, memory, sizeof(memory)));
+    return &ring;
 }
 
 static void on_message(int32_t type, const uint8_t *buffer, size_t length, void *clientd)
@@ -85,7 +79,8 @@ static void set_head(ring_t *r, int64_t position)
 
 static void oversized_record_is_skipped_to_the_tail(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     assert_int_equal(0, write_message(r));
     poke(r, 100000, 7);
     assert_int_equal(1, read_messages(r));
@@ -99,7 +94,8 @@ static void oversized_record_is_skipped_to_the_tail(void **state)
 
 static void short_record_is_skipped(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     poke(r, 3, 7);
     assert_int_equal(0, read_messages(r));
     assert_int_equal(1, (int)r->rb.corrupt_skips);
@@ -108,7 +104,8 @@ static void short_record_is_skipped(void **state)
 
 static void unblock_of_a_huge_claim_stops_at_the_tail(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     poke(r, INT32_MIN, 7);
     assert_true(shoal_mpsc_rb_unblock(&r->rb));
     assert_int_equal(0, read_messages(r));
@@ -120,7 +117,8 @@ static void unblock_of_a_huge_claim_stops_at_the_tail(void **state)
 /* The correlation counter is in shared memory too: any value, no overflow. */
 static void correlation_counter_wraps(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     r->rb.descriptor->correlation_counter = INT64_MAX;
     assert_true(INT64_MIN == shoal_mpsc_rb_next_correlation_id(&r->rb));
 }
@@ -136,7 +134,8 @@ static void assert_write_refused_as_corrupt(ring_t *r)
 
 static void misaligned_tail_is_refused(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     /* near the end, so the claim would wrap and pad at a misaligned index */
     set_head(r, CAPACITY + 1000);
     r->rb.descriptor->tail_position = CAPACITY + 1019;
@@ -148,7 +147,8 @@ static void misaligned_tail_is_refused(void **state)
 
 static void head_past_tail_is_refused(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     r->rb.descriptor->tail_position = 8;
     set_head(r, INT64_MAX - 7);
     assert_write_refused_as_corrupt(r);
@@ -168,7 +168,8 @@ static void head_past_tail_is_refused(void **state)
 
 static void misaligned_head_is_realigned_by_the_consumer(void **state)
 {
-    ring_t *r = *state;
+    (void)state;
+    ring_t *r = empty_ring();
     assert_int_equal(0, write_message(r));
     assert_int_equal(0, write_message(r));
     r->rb.descriptor->head_position = 5;
@@ -188,13 +189,13 @@ static void misaligned_head_is_realigned_by_the_consumer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(oversized_record_is_skipped_to_the_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(short_record_is_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(unblock_of_a_huge_claim_stops_at_the_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(correlation_counter_wraps, setup, teardown),
-        cmocka_unit_test_setup_teardown(misaligned_tail_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(head_past_tail_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(misaligned_head_is_realigned_by_the_consumer, setup, teardown),
+        cmocka_unit_test(oversized_record_is_skipped_to_the_tail),
+        cmocka_unit_test(short_record_is_skipped),
+        cmocka_unit_test(unblock_of_a_huge_claim_stops_at_the_tail),
+        cmocka_unit_test(correlation_counter_wraps),
+        cmocka_unit_test(misaligned_tail_is_refused),
+        cmocka_unit_test(head_past_tail_is_refused),
+        cmocka_unit_test(misaligned_head_is_realigned_by_the_consumer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
