@@ -121,16 +121,8 @@ typedef struct
 {
     uint8_t *region; /* first: ring_test_teardown */
     shoal_broadcast_transmitter_t tx;
-    reader_t reader; /* with setup_reader: from the start of the buffer */
+    reader_t reader; /* there from the start, for the tests that need one */
 } fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    f->region = new_region(CAPACITY);
-    *state = f;
-    return shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH);
-}
 
 static void new_receiver(fixture_t *f, shoal_broadcast_receiver_t *rx)
 {
@@ -143,19 +135,20 @@ static void new_reader(fixture_t *f, reader_t *r)
     new_receiver(f, &r->rx);
 }
 
-/* The fixture with its reader, which the teardown closes. */
-static int setup_reader(void **state)
+static int setup(void **state)
 {
-    const int rc = setup(state);
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->region = new_region(CAPACITY);
+    *state = f;
+    const int rc = shoal_broadcast_transmitter_init(&f->tx, f->region, CAPACITY + SHOAL_BROADCAST_TRAILER_LENGTH);
     if (0 == rc)
     {
-        fixture_t *f = *state;
         new_reader(f, &f->reader);
     }
     return rc;
 }
 
-static int teardown_reader(void **state)
+static int teardown(void **state)
 {
     fixture_t *f = *state;
     shoal_broadcast_receiver_close(&f->reader.rx);
@@ -500,22 +493,20 @@ static void test_concurrent_receivers_never_see_torn_messages(void **state)
 }
 
 /* A test with this file's usual setup and teardown. */
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, ring_test_teardown)
-/* The same with the fixture's reader. */
-#define T_READER(fn) cmocka_unit_test_setup_teardown(fn, setup_reader, teardown_reader)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_regions),
         T(test_bad_arguments),
-        T_READER(test_transmit_receive),
+        T(test_transmit_receive),
         T(test_every_receiver_sees_every_message),
-        T_READER(test_wrap_with_padding),
-        T_READER(test_lapped_receiver_resyncs_to_latest),
-        T_READER(test_overtaken_record_is_dropped),
+        T(test_wrap_with_padding),
+        T(test_lapped_receiver_resyncs_to_latest),
+        T(test_overtaken_record_is_dropped),
         T(test_late_receiver_sees_only_new_messages),
-        T_READER(test_corrupt_record_is_an_error_and_skipped),
+        T(test_corrupt_record_is_an_error_and_skipped),
         cmocka_unit_test(test_concurrent_receivers_never_see_torn_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
