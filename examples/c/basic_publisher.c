@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
 #include "shoal/shoal.h"
 
 static void fill(uint8_t *buf, size_t len, uint64_t seq)
@@ -31,45 +32,32 @@ static void fill(uint8_t *buf, size_t len, uint64_t seq)
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL, *channel = "aeron:ipc";
-    int32_t stream = 1001;
-    long count = 1000, rate = 0;
-    long length = 32;
+    example_options_t o = { .channel = "aeron:ipc", .stream = 1001, .count = 1000 };
+    long length = 32, rate = 0;
     int exclusive = 0, stuck_claim = 0, opt;
-    while ((opt = getopt(argc, argv, "d:c:s:n:l:xr:kh")) != -1)
+    const char *usage = "basic_publisher [-d dir] [-c channel] [-s stream] [-n count] [-l length] [-x] [-r rate] [-k]";
+    while ((opt = example_getopt(argc, argv, "d:c:s:n:l:xr:kh", usage, &o)) != -1)
     {
         switch (opt)
         {
-            case 'd': dir = optarg; break;
-            case 'c': channel = optarg; break;
-            case 's': stream = atoi(optarg); break;
-            case 'n': count = atol(optarg); break;
             case 'l': length = atol(optarg); break;
             case 'x': exclusive = 1; break;
             case 'r': rate = atol(optarg); break;
             case 'k': stuck_claim = 1; break;
-            default:
-                fprintf(stderr,
-                    "usage: basic_publisher [-d dir] [-c channel] [-s stream] [-n count] [-l length] [-x] "
-                    "[-r rate] [-k]\n");
-                return 2;
         }
     }
     shoal_context_t *ctx;
     shoal_client_t *client;
     shoal_publication_t *pub;
-    if (shoal_context_init(&ctx) < 0 || (dir && shoal_context_set_dir(ctx, dir) < 0) ||
-        shoal_client_connect(&client, ctx) < 0)
+    if (example_connect(o.dir, &ctx, &client) < 0)
     {
-        fprintf(stderr, "basic_publisher: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("basic_publisher");
     }
-    int rc = exclusive ? shoal_add_exclusive_publication(client, channel, stream, &pub)
-                       : shoal_add_publication(client, channel, stream, &pub);
+    int rc = exclusive ? shoal_add_exclusive_publication(client, o.channel, o.stream, &pub)
+                       : shoal_add_publication(client, o.channel, o.stream, &pub);
     if (rc < 0)
     {
-        fprintf(stderr, "basic_publisher: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("basic_publisher");
     }
     while (!shoal_publication_is_connected(pub))
     {
@@ -86,7 +74,7 @@ int main(int argc, char **argv)
     srand(42);
     long back_pressured = 0;
     struct timespec gap = { 0, rate > 0 ? 1000000000L / rate : 0 };
-    for (long i = 0; i < count; i++)
+    for (long i = 0; i < o.count; i++)
     {
         size_t len = length > 0 ? (size_t)length : 1 + (size_t)rand() % (4 * mtu_payload);
         if (len > max)
@@ -125,7 +113,7 @@ int main(int argc, char **argv)
             sleep(1);
         }
     }
-    printf("basic_publisher: sent %ld messages (%ld back-pressured retries) session %d\n", count, back_pressured,
+    printf("basic_publisher: sent %ld messages (%ld back-pressured retries) session %d\n", o.count, back_pressured,
         shoal_publication_session_id(pub));
     free(buf);
     shoal_publication_close(pub);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
 #include "shoal/shoal.h"
 
 typedef struct
@@ -66,42 +67,30 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const shoa
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL, *channel = "aeron:ipc";
-    int32_t stream = 1001;
-    long count = 1000, timeout_s = 30;
+    example_options_t o = { .channel = "aeron:ipc", .stream = 1001, .count = 1000, .timeout_s = 30 };
     int batch = 0, opt;
-    while ((opt = getopt(argc, argv, "d:c:s:n:t:bh")) != -1)
+    const char *usage = "basic_subscriber [-d dir] [-c channel] [-s stream] [-n count] [-t timeout] [-b]";
+    while ((opt = example_getopt(argc, argv, "d:c:s:n:t:bh", usage, &o)) != -1)
     {
-        switch (opt)
+        if ('b' == opt)
         {
-            case 'd': dir = optarg; break;
-            case 'c': channel = optarg; break;
-            case 's': stream = atoi(optarg); break;
-            case 'n': count = atol(optarg); break;
-            case 't': timeout_s = atol(optarg); break;
-            case 'b': batch = 1; break;
-            default:
-                fprintf(stderr,
-                    "usage: basic_subscriber [-d dir] [-c channel] [-s stream] [-n count] [-t timeout] [-b]\n");
-                return 2;
+            batch = 1;
         }
     }
     shoal_context_t *ctx;
     shoal_client_t *client;
     shoal_subscription_t *sub;
-    if (shoal_context_init(&ctx) < 0 || (dir && shoal_context_set_dir(ctx, dir) < 0) ||
-        shoal_client_connect(&client, ctx) < 0 || shoal_add_subscription(client, channel, stream, &sub) < 0)
+    if (example_connect(o.dir, &ctx, &client) < 0 || shoal_add_subscription(client, o.channel, o.stream, &sub) < 0)
     {
-        fprintf(stderr, "basic_subscriber: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("basic_subscriber");
     }
     printf("basic_subscriber: ready\n");
     fflush(stdout);
     state_t state;
     memset(&state, 0, sizeof(state));
     shoal_fragment_t frags[64];
-    time_t deadline = time(NULL) + timeout_s;
-    while (state.received < count && time(NULL) < deadline)
+    time_t deadline = time(NULL) + o.timeout_s;
+    while (state.received < o.count && time(NULL) < deadline)
     {
         int n;
         if (batch)
@@ -118,8 +107,7 @@ int main(int argc, char **argv)
         }
         if (n < 0)
         {
-            fprintf(stderr, "basic_subscriber: poll: %s\n", shoal_errmsg());
-            return 1;
+            return example_failed("basic_subscriber: poll");
         }
         if (0 == n)
         {
@@ -130,5 +118,5 @@ int main(int argc, char **argv)
     shoal_subscription_close(sub);
     shoal_client_close(client);
     shoal_context_close(ctx);
-    return (state.received == count && 0 == state.errors) ? 0 : 1;
+    return (state.received == o.count && 0 == state.errors) ? 0 : 1;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
 #include "shoal/shoal.h"
 
 static int64_t now_ms(void)
@@ -40,28 +41,21 @@ static void on_response(void *clientd, const uint8_t *buf, size_t len, const sho
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL;
-    const char *request_channel = "aeron:udp?endpoint=localhost:20125";
+    /* -c and -s: the request channel and stream */
+    example_options_t o = { .channel = "aeron:udp?endpoint=localhost:20125", .stream = 10000, .timeout_s = 10 };
     const char *response_control_channel = "aeron:udp?control=localhost:20126";
-    int32_t request_stream = 10000, response_stream = 10001;
-    long messages = 10, timeout_s = 10;
+    int32_t response_stream = 10001;
+    long messages = 10;
     int opt;
-    while ((opt = getopt(argc, argv, "d:c:C:s:r:m:t:h")) != -1)
+    const char *usage = "response_client [-d dir] [-c request-channel] [-C response-control-channel] "
+                        "[-s request-stream] [-r response-stream] [-m messages] [-t timeout_s]";
+    while ((opt = example_getopt(argc, argv, "d:c:C:s:r:m:t:h", usage, &o)) != -1)
     {
         switch (opt)
         {
-            case 'd': dir = optarg; break;
-            case 'c': request_channel = optarg; break;
             case 'C': response_control_channel = optarg; break;
-            case 's': request_stream = atoi(optarg); break;
             case 'r': response_stream = atoi(optarg); break;
             case 'm': messages = atol(optarg); break;
-            case 't': timeout_s = atol(optarg); break;
-            default:
-                fprintf(stderr,
-                    "usage: response_client [-d dir] [-c request-channel] [-C response-control-channel] "
-                    "[-s request-stream] [-r response-stream] [-m messages] [-t timeout_s]\n");
-                return 2;
         }
     }
     shoal_context_t *ctx;
@@ -70,24 +64,21 @@ int main(int argc, char **argv)
     shoal_publication_t *pub;
     char channel[512];
     snprintf(channel, sizeof(channel), "%s|control-mode=response", response_control_channel);
-    if (shoal_context_init(&ctx) < 0 || (dir && shoal_context_set_dir(ctx, dir) < 0) ||
-        shoal_client_connect(&client, ctx) < 0 || shoal_add_subscription(client, channel, response_stream, &sub) < 0)
+    if (example_connect(o.dir, &ctx, &client) < 0 || shoal_add_subscription(client, channel, response_stream, &sub) < 0)
     {
-        fprintf(stderr, "response_client: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("response_client");
     }
     printf("Subscribing to response channel %s on stream %d\n", channel, response_stream);
-    snprintf(channel, sizeof(channel), "%s|response-correlation-id=%" PRId64, request_channel,
+    snprintf(channel, sizeof(channel), "%s|response-correlation-id=%" PRId64, o.channel,
         shoal_subscription_registration_id(sub));
-    if (shoal_add_publication(client, channel, request_stream, &pub) < 0)
+    if (shoal_add_publication(client, channel, o.stream, &pub) < 0)
     {
-        fprintf(stderr, "response_client: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("response_client");
     }
-    printf("Publishing to channel %s on stream %d\n", channel, request_stream);
+    printf("Publishing to channel %s on stream %d\n", channel, o.stream);
     fflush(stdout);
 
-    int64_t deadline = now_ms() + timeout_s * 1000;
+    int64_t deadline = now_ms() + o.timeout_s * 1000;
     /* Connected both ways: the server heard us and its response stream reached us. */
     while ((!shoal_publication_is_connected(pub) || !shoal_subscription_is_connected(sub)) && now_ms() < deadline)
     {
@@ -103,8 +94,7 @@ int main(int argc, char **argv)
         {
             if (SHOAL_CLOSED == result || SHOAL_ERROR == result)
             {
-                fprintf(stderr, "response_client: offer: %s\n", shoal_errmsg());
-                return 1;
+                return example_failed("response_client: offer");
             }
             usleep(100);
         }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
 #include "shoal/shoal.h"
 
 #define MAX_REQUESTERS 64
@@ -152,51 +153,39 @@ static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoa
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL;
-    const char *request_channel = "aeron:udp?endpoint=localhost:20125";
+    /* -c and -s: the request channel and stream; -n: requests to serve (0: no limit) */
+    example_options_t o = { .channel = "aeron:udp?endpoint=localhost:20125", .stream = 10000, .timeout_s = 60 };
     server_t s;
     memset(&s, 0, sizeof(s));
     s.response_control_channel = "aeron:udp?control=localhost:20126";
     s.response_stream = 10001;
-    int32_t request_stream = 10000;
-    long requests = 0, timeout_s = 60;
     int opt;
-    while ((opt = getopt(argc, argv, "d:c:C:s:r:n:t:h")) != -1)
+    const char *usage = "response_server [-d dir] [-c request-channel] [-C response-control-channel] "
+                        "[-s request-stream] [-r response-stream] [-n requests] [-t timeout_s]";
+    while ((opt = example_getopt(argc, argv, "d:c:C:s:r:n:t:h", usage, &o)) != -1)
     {
         switch (opt)
         {
-            case 'd': dir = optarg; break;
-            case 'c': request_channel = optarg; break;
             case 'C': s.response_control_channel = optarg; break;
-            case 's': request_stream = atoi(optarg); break;
             case 'r': s.response_stream = atoi(optarg); break;
-            case 'n': requests = atol(optarg); break;
-            case 't': timeout_s = atol(optarg); break;
-            default:
-                fprintf(stderr,
-                    "usage: response_server [-d dir] [-c request-channel] [-C response-control-channel] "
-                    "[-s request-stream] [-r response-stream] [-n requests] [-t timeout_s]\n");
-                return 2;
         }
     }
     shoal_context_t *ctx;
     shoal_client_t *client;
     shoal_subscription_t *sub;
-    if (shoal_context_init(&ctx) < 0 || (dir && shoal_context_set_dir(ctx, dir) < 0) ||
-        shoal_context_set_use_conductor_invoker(ctx, true) < 0 || shoal_client_connect(&client, ctx) < 0 ||
-        shoal_add_subscription_with_handlers(client, request_channel, request_stream, on_available, on_unavailable, &s,
-            &sub) < 0)
+    if (example_context(o.dir, &ctx) < 0 || shoal_context_set_use_conductor_invoker(ctx, true) < 0 ||
+        shoal_client_connect(&client, ctx) < 0 ||
+        shoal_add_subscription_with_handlers(client, o.channel, o.stream, on_available, on_unavailable, &s, &sub) < 0)
     {
-        fprintf(stderr, "response_server: %s\n", shoal_errmsg());
-        return 1;
+        return example_failed("response_server");
     }
-    printf("response_server: ready on %s stream %d\n", request_channel, request_stream);
+    printf("response_server: ready on %s stream %d\n", o.channel, o.stream);
     fflush(stdout);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    time_t deadline = time(NULL) + timeout_s;
+    time_t deadline = time(NULL) + o.timeout_s;
     int rc = 0;
-    while (running && (0 == requests || s.served < requests) && time(NULL) < deadline)
+    while (running && (0 == o.count || s.served < o.count) && time(NULL) < deadline)
     {
         if (shoal_client_do_work(client) < 0 || update_requesters(&s, client) < 0)
         {
@@ -206,8 +195,7 @@ int main(int argc, char **argv)
         int n = shoal_subscription_poll(sub, on_request, &s, 16);
         if (n < 0)
         {
-            fprintf(stderr, "response_server: poll: %s\n", shoal_errmsg());
-            rc = 1;
+            rc = example_failed("response_server: poll");
             break;
         }
         if (0 == n)
@@ -226,5 +214,5 @@ int main(int argc, char **argv)
     }
     shoal_client_close(client);
     shoal_context_close(ctx);
-    return 0 == rc && (0 == requests || s.served >= requests) ? 0 : 1;
+    return 0 == rc && (0 == o.count || s.served >= o.count) ? 0 : 1;
 }
