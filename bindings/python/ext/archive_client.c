@@ -428,13 +428,9 @@ static PyGetSetDef Archive_getset[] = {
 };
 
 HandleType ArchiveType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Archive", ArchiveObject, Archive_dealloc, Py_TPFLAGS_DEFAULT,
-            "Archive(client)\n--\n\n"
-            "A control session with the archive server on the client's driver (shoal_archive_connect): "
-            "TimeoutError when no server answers. Closed with its client. A context manager."),
-        HANDLE_CONSTRUCTED_SLOTS(Archive),
-    },
-    .name = "Archive",
-    .release = archive_release,
+    HANDLE_TYPE(Archive, Archive_dealloc, archive_release,
+        "Archive(client)\n--\n\n"
+        "A control session with the archive server on the client's driver (shoal_archive_connect): "
+        "TimeoutError when no server answers. Closed with its client. A context manager."),
+    HANDLE_CONSTRUCTED(Archive),
 };

@@ -195,15 +195,11 @@ static PyGetSetDef ArchiveReader_getset[] = {
 };
 
 HandleType ArchiveReaderType = {
-    .type = {
-        SHOAL_TYPE_HEAD("ArchiveReader", ArchiveReaderObject, ArchiveReader_dealloc, Py_TPFLAGS_DEFAULT,
-            "ArchiveReader(dir)\n--\n\n"
-            "An archive directory opened read-only, with no driver (shoal_archive_reader_open); "
-            "shoal.archive.open(dir) makes one. ShoalIOError if dir holds no readable catalog. "
-            "A context manager."),
-        .tp_repr = (reprfunc)ArchiveReader_repr,
-        HANDLE_CONSTRUCTED_SLOTS(ArchiveReader),
-    },
-    .name = "ArchiveReader",
-    .release = archive_reader_release,
+    HANDLE_TYPE(ArchiveReader, ArchiveReader_dealloc, archive_reader_release,
+        "ArchiveReader(dir)\n--\n\n"
+        "An archive directory opened read-only, with no driver (shoal_archive_reader_open); "
+        "shoal.archive.open(dir) makes one. ShoalIOError if dir holds no readable catalog. "
+        "A context manager."),
+    HANDLE_CONSTRUCTED(ArchiveReader),
+    .type.tp_repr = (reprfunc)ArchiveReader_repr,
 };

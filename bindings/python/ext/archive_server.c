@@ -23,6 +23,11 @@ static void *archive_server_start(shoal_context_t *ctx, void *arg)
     return shoal_archive_server_start(&srv, ctx, arg) < 0 ? NULL : srv;
 }
 
+static int archive_server_stop(void *srv)
+{
+    return shoal_archive_server_close(srv);
+}
+
 static int ArchiveServer_init(ArchiveServerObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = { "ctx", "archive_dir", NULL };
@@ -31,21 +36,14 @@ static int ArchiveServer_init(ArchiveServerObject *self, PyObject *args, PyObjec
     {
         return -1;
     }
-    int rc = context_user_open(&self->h, ctx, "ArchiveServer", &self->started, &self->ctx, archive_server_start,
-        PyBytes_AS_STRING(bytes));
+    int rc =
+        service_open(self, ctx, "ArchiveServer", archive_server_start, PyBytes_AS_STRING(bytes), archive_server_stop);
     if (rc == 0)
     {
         self->dir = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(bytes));
     }
     Py_DECREF(bytes);
     return rc < 0 || NULL == self->dir ? -1 : 0;
-}
-
-static int archive_server_release(HandleObject *h, void *srv)
-{
-    Py_BEGIN_ALLOW_THREADS shoal_archive_server_close(srv);
-    Py_END_ALLOW_THREADS context_user_end(((ArchiveServerObject *)h)->ctx);
-    return 0;
 }
 
 static PyObject *ArchiveServer_get_dir(ArchiveServerObject *self, void *closure)
@@ -77,16 +75,12 @@ static PyGetSetDef ArchiveServer_getset[] = {
 };
 
 HandleType ArchiveServerType = {
-    .type = {
-        SHOAL_TYPE_HEAD("ArchiveServer", ArchiveServerObject, service_dealloc, Py_TPFLAGS_DEFAULT,
-            "ArchiveServer(ctx, archive_dir)\n--\n\n"
-            "An archive server on its own thread (shoal_archive_server_start): records what shoal.Archive "
-            "clients ask for into archive_dir (created if missing; what a crash left is recovered) and answers "
-            "them on the context's archive control streams. A driver must run on the context's directory. "
-            "A context manager."),
-        .tp_repr = (reprfunc)ArchiveServer_repr,
-        HANDLE_CONSTRUCTED_SLOTS(ArchiveServer),
-    },
-    .name = "ArchiveServer",
-    .release = archive_server_release,
+    HANDLE_TYPE(ArchiveServer, service_dealloc, service_release,
+        "ArchiveServer(ctx, archive_dir)\n--\n\n"
+        "An archive server on its own thread (shoal_archive_server_start): records what shoal.Archive "
+        "clients ask for into archive_dir (created if missing; what a crash left is recovered) and answers "
+        "them on the context's archive control streams. A driver must run on the context's directory. "
+        "A context manager."),
+    HANDLE_CONSTRUCTED(ArchiveServer),
+    .type.tp_repr = (reprfunc)ArchiveServer_repr,
 };

@@ -50,6 +50,12 @@ void child_dealloc(ChildObject *child)
     Py_XDECREF(child->owner);
 }
 
+PyMemberDef child_members[] = {
+    { "stream_id", T_INT, offsetof(ChildObject, stream_id), READONLY, "Stream id." },
+    { "channel", T_OBJECT, offsetof(ChildObject, channel), READONLY, "Channel URI." },
+    { "client", T_OBJECT, offsetof(ChildObject, owner), READONLY, "The Client that made it." }, { NULL } /* sentinel */
+};
+
 int child_check_close(HandleObject *h)
 {
     (void)h;

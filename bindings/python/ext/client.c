@@ -374,19 +374,16 @@ static PyGetSetDef Client_getset[] = {
 };
 
 HandleType ClientType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Client", ClientObject, Client_dealloc, Py_TPFLAGS_DEFAULT,
-            "Client(ctx, invoker=False)\n--\n\n"
-            "Connects to the driver of ctx's directory (NoDriverError if none runs there). invoker=True: "
-            "conductor-invoker mode, no conductor thread -- the client's work (image handlers included) runs "
-            "on the thread calling do_work(). A context manager: closing it closes its publications and "
-            "subscriptions; ctx cannot be closed while the client is open."),
-        .tp_repr = (reprfunc)Client_repr,
-        .tp_members = Client_members,
-        HANDLE_CONSTRUCTED_SLOTS(Client),
-    },
+    HANDLE_TYPE(Client, Client_dealloc, client_release,
+        "Client(ctx, invoker=False)\n--\n\n"
+        "Connects to the driver of ctx's directory (NoDriverError if none runs there). invoker=True: "
+        "conductor-invoker mode, no conductor thread -- the client's work (image handlers included) runs "
+        "on the thread calling do_work(). A context manager: closing it closes its publications and "
+        "subscriptions; ctx cannot be closed while the client is open."),
+    HANDLE_CONSTRUCTED(Client),
+    .type.tp_repr = (reprfunc)Client_repr,
+    .type.tp_members = Client_members,
     .name = "client",
-    .release = client_release,
     .on_close = client_close_children,
     .lost = client_lost,
     .check_close = client_check_close,

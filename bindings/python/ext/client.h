@@ -49,12 +49,7 @@ int child_check_close(HandleObject *h);
 PyObject *child_wait_connected(ChildObject *child, shoal_publication_t *pub, shoal_subscription_t *sub, PyObject *args,
     PyObject *kwds);
 
-/* stream_id, channel, client: the read-only attributes every child has. */
-#define CHILD_MEMBERS                                                                                                  \
-    { "stream_id", T_INT, offsetof(ChildObject, stream_id), READONLY, "Stream id." },                                  \
-        { "channel", T_OBJECT, offsetof(ChildObject, channel), READONLY, "Channel URI." },                             \
-    {                                                                                                                  \
-        "client", T_OBJECT, offsetof(ChildObject, owner), READONLY, "The Client that made it."                         \
-    }
+/* The members of publications and subscriptions: stream_id, channel, client (read-only). */
+extern PyMemberDef child_members[];
 
 #endif

@@ -193,13 +193,9 @@ static PyGetSetDef Cnc_getset[] = {
 };
 
 HandleType CncType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Cnc", CncObject, Cnc_dealloc, Py_TPFLAGS_DEFAULT,
-            "Cnc(dir=None)\n--\n\n"
-            "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
-            "Raises NoDriverError without a driver. A context manager."),
-        HANDLE_CONSTRUCTED_SLOTS(Cnc),
-    },
-    .name = "Cnc",
-    .release = cnc_release,
+    HANDLE_TYPE(Cnc, Cnc_dealloc, cnc_release,
+        "Cnc(dir=None)\n--\n\n"
+        "A driver's CnC file mapped read-only (shoal_cnc_open): counters, errors, loss report, heartbeat. "
+        "Raises NoDriverError without a driver. A context manager."),
+    HANDLE_CONSTRUCTED(Cnc),
 };

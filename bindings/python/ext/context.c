@@ -254,6 +254,21 @@ static int context_release(HandleObject *self, void *c_handle)
     return 0;
 }
 
+int service_open(ServiceObject *self, PyObject *ctx_obj, const char *type_name,
+    void *(*start)(shoal_context_t *ctx, void *arg), void *arg, int (*stop)(void *c_handle))
+{
+    self->stop = stop;
+    return context_user_open(&self->h, ctx_obj, type_name, &self->started, &self->ctx, start, arg);
+}
+
+int service_release(HandleObject *h, void *c_handle)
+{
+    ServiceObject *self = (ServiceObject *)h;
+    Py_BEGIN_ALLOW_THREADS self->stop(c_handle);
+    Py_END_ALLOW_THREADS context_user_end(self->ctx);
+    return 0;
+}
+
 void service_dealloc(ServiceObject *self)
 {
     handle_release_now(&self->h);
@@ -337,21 +352,18 @@ static PyGetSetDef Context_getset[] = {
 };
 
 HandleType ContextType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Context", ContextObject, Context_dealloc, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-            "Context(dir=None, **settings)\n--\n\n"
-            "Settings shared by a driver and/or clients. dir is the driver directory (default "
-            "$SHOAL_DIR or /dev/shm/shoal-$USER); settings are SHOAL_* names without the prefix in "
-            "any case, e.g. Context(dir=d, ipc_term_length=65536, dir_delete_on_shutdown=True); "
-            "error_handler=callable(errcode, message) receives asynchronous errors (see set_error_handler). "
-            "Bad names or values raise InvalidArgument. A context manager."),
-        .tp_repr = (reprfunc)Context_repr,
-        .tp_traverse = (traverseproc)Context_traverse,
-        .tp_clear = (inquiry)Context_clear,
-        HANDLE_CONSTRUCTED_SLOTS(Context),
-    },
+    HANDLE_TYPE_FLAGS(Context, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, Context_dealloc, context_release,
+        "Context(dir=None, **settings)\n--\n\n"
+        "Settings shared by a driver and/or clients. dir is the driver directory (default "
+        "$SHOAL_DIR or /dev/shm/shoal-$USER); settings are SHOAL_* names without the prefix in "
+        "any case, e.g. Context(dir=d, ipc_term_length=65536, dir_delete_on_shutdown=True); "
+        "error_handler=callable(errcode, message) receives asynchronous errors (see set_error_handler). "
+        "Bad names or values raise InvalidArgument. A context manager."),
+    HANDLE_CONSTRUCTED(Context),
+    .type.tp_repr = (reprfunc)Context_repr,
+    .type.tp_traverse = (traverseproc)Context_traverse,
+    .type.tp_clear = (inquiry)Context_clear,
     .name = "context",
-    .release = context_release,
 };
 
 /* ---- the drivers and clients using a context ---- */

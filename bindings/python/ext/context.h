@@ -28,11 +28,21 @@ int context_user_open(HandleObject *user, PyObject *ctx_obj, const char *type_na
  * on a context (one of its users until it stops), in a directory. */
 typedef struct
 {
-    HandleObject h;     /* c_handle: the shoal_driver_t / shoal_archive_server_t */
-    ContextObject *ctx; /* strong */
-    PyObject *dir;      /* str: the driver directory / the archive directory */
+    HandleObject h;              /* c_handle: the shoal_driver_t / shoal_archive_server_t */
+    ContextObject *ctx;          /* strong */
+    PyObject *dir;               /* str: the driver directory / the archive directory */
+    int (*stop)(void *c_handle); /* the C close of c_handle: joins the service's thread */
     int started;
 } ServiceObject;
+
+/* Driver.__init__ and ArchiveServer.__init__: context_user_open for a
+ * service that stop will close. */
+int service_open(ServiceObject *self, PyObject *ctx_obj, const char *type_name,
+    void *(*start)(shoal_context_t *ctx, void *arg), void *arg, int (*stop)(void *c_handle));
+
+/* The release of a ServiceObject's type: stop without the GIL (the
+ * service's thread may need it to finish), then ctx has a user less. */
+int service_release(HandleObject *h, void *c_handle);
 
 /* tp_dealloc of a ServiceObject: its C close now, then its references. */
 void service_dealloc(ServiceObject *self);

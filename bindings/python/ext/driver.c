@@ -13,25 +13,23 @@ static void *driver_start(shoal_context_t *ctx, void *arg)
     return shoal_driver_start(&driver, ctx) < 0 ? NULL : driver;
 }
 
+static int driver_stop(void *driver)
+{
+    return shoal_driver_close(driver);
+}
+
 static int Driver_init(DriverObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = { "ctx", NULL };
     PyObject *ctx;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Driver", kwlist, &ctx) ||
-        context_user_open(&self->h, ctx, "Driver", &self->started, &self->ctx, driver_start, NULL) < 0)
+        service_open(self, ctx, "Driver", driver_start, NULL, driver_stop) < 0)
     {
         return -1;
     }
     /* The driver runs on its own copy of the settings: it outlives a closed context. */
     self->dir = PyUnicode_DecodeFSDefault(shoal_context_get_dir(self->ctx->h.c_handle));
     return NULL == self->dir ? -1 : 0;
-}
-
-static int driver_release(HandleObject *h, void *driver)
-{
-    Py_BEGIN_ALLOW_THREADS shoal_driver_close(driver);
-    Py_END_ALLOW_THREADS context_user_end(((DriverObject *)h)->ctx);
-    return 0;
 }
 
 static PyObject *Driver_get_dir(DriverObject *self, void *closure)
@@ -92,15 +90,12 @@ static PyGetSetDef Driver_getset[] = {
 };
 
 HandleType DriverType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Driver", DriverObject, service_dealloc, Py_TPFLAGS_DEFAULT,
-            "Driver(ctx)\n--\n\n"
-            "An embedded media driver running on its own thread for ctx's directory. Raises "
-            "DriverActiveError if another live driver owns the directory. A context manager."),
-        .tp_repr = (reprfunc)Driver_repr,
-        .tp_members = Driver_members,
-        HANDLE_CONSTRUCTED_SLOTS(Driver),
-    },
+    HANDLE_TYPE(Driver, service_dealloc, service_release,
+        "Driver(ctx)\n--\n\n"
+        "An embedded media driver running on its own thread for ctx's directory. Raises "
+        "DriverActiveError if another live driver owns the directory. A context manager."),
+    HANDLE_CONSTRUCTED(Driver),
+    .type.tp_repr = (reprfunc)Driver_repr,
+    .type.tp_members = Driver_members,
     .name = "driver",
-    .release = driver_release,
 };

@@ -7,7 +7,7 @@ int handle_check(HandleObject *self)
 {
     if (!handle_is_open(self))
     {
-        raise_closed(handle_type(self)->name);
+        raise_closed(handle_name(self));
         return -1;
     }
     return 0;

@@ -30,7 +30,8 @@ typedef struct HandleObject HandleObject;
 typedef struct
 {
     PyTypeObject type;
-    /* The handle's name in messages: "<name> is closed". */
+    /* Optional: the handle's name in messages ("<name> is closed") when it is
+     * not the type's own ("client" for shoal.Client). */
     const char *name;
     /* The C close of c_handle, already detached from self; with the GIL, which
      * it may release. -1 with an exception when the C object refuses to close
@@ -56,6 +57,13 @@ struct HandleObject
 static inline const HandleType *handle_type(const HandleObject *self)
 {
     return (const HandleType *)Py_TYPE(self);
+}
+
+/* The handle's name in messages: its type's name without "shoal.", unless the type names it otherwise. */
+static inline const char *handle_name(const HandleObject *self)
+{
+    const char *name = handle_type(self)->name;
+    return NULL != name ? name : Py_TYPE(self)->tp_name + strlen("shoal.");
 }
 
 static inline int handle_is_open(const HandleObject *self)
@@ -119,10 +127,21 @@ PyObject *Handle_get_closed(PyObject *self, void *closure);
 #define HANDLE_GETSET_IS_CLOSED(doc)                                                                                   \
     { "is_closed", Handle_get_closed, NULL, doc, NULL }, HANDLE_GETSET_CLOSED("Alias of is_closed.")
 
-/* The slots of a handle type users construct (Context, Driver, Client,
- * Cnc and the archive types): its prefix_methods, prefix_getset and prefix_init. */
-#define HANDLE_CONSTRUCTED_SLOTS(prefix)                                                                               \
-    .tp_methods = prefix##_methods, .tp_getset = prefix##_getset, .tp_init = (initproc)prefix##_init,                  \
-    .tp_new = PyType_GenericNew
+/* The HandleType of shoal.<Name>, named once: its instances are Name##Object,
+ * its tables Name##_methods and Name##_getset (with the HANDLE_METHODS and
+ * closed entries), release closes the C object. Used as
+ *     HandleType NameType = { HANDLE_TYPE(Name, dealloc, release, doc), <more> };
+ * where <more> gives further slots as .type.tp_<slot> = ... and the optional
+ * hooks (.name, .on_close, .lost, .check_close). */
+#define HANDLE_TYPE(Name, dealloc, release_fn, doc)                                                                    \
+    HANDLE_TYPE_FLAGS(Name, Py_TPFLAGS_DEFAULT, dealloc, release_fn, doc)
+#define HANDLE_TYPE_FLAGS(Name, flags, dealloc, release_fn, doc)                                                       \
+    .type = { SHOAL_TYPE_HEAD(#Name, Name##Object, dealloc, flags, doc), .tp_methods = Name##_methods,                 \
+        .tp_getset = Name##_getset },                                                                                  \
+    .release = release_fn
+
+/* The slots of a handle type users construct (Context, Driver, Client, Cnc
+ * and the archive types): Name##_init on a generic new. */
+#define HANDLE_CONSTRUCTED(Name) .type.tp_init = (initproc)Name##_init, .type.tp_new = PyType_GenericNew
 
 #endif

@@ -501,10 +501,6 @@ static PyMethodDef Publication_methods[] = {
     { NULL } /* sentinel */
 };
 
-static PyMemberDef Publication_members[] = {
-    CHILD_MEMBERS, { NULL } /* sentinel */
-};
-
 static PyGetSetDef Publication_getset[] = {
     { "position", (getter)Publication_get_number, NULL, "Current stream position.", (void *)PUB_POSITION },
     { "position_limit", (getter)Publication_get_number, NULL, "Flow-control limit.", (void *)PUB_POSITION_LIMIT },
@@ -523,17 +519,12 @@ static PyGetSetDef Publication_getset[] = {
 };
 
 HandleType PublicationType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Publication", PublicationObject, Publication_dealloc, Py_TPFLAGS_DEFAULT,
-            "A publication, from Client.add_publication(). A context manager. Thread-safe: a concurrent "
-            "publication may be offered to from many threads."),
-        .tp_repr = (reprfunc)Publication_repr,
-        .tp_methods = Publication_methods,
-        .tp_members = Publication_members,
-        .tp_getset = Publication_getset,
-    },
+    HANDLE_TYPE(Publication, Publication_dealloc, publication_release,
+        "A publication, from Client.add_publication(). A context manager. Thread-safe: a concurrent "
+        "publication may be offered to from many threads."),
+    .type.tp_repr = (reprfunc)Publication_repr,
+    .type.tp_members = child_members,
     .name = "publication",
-    .release = publication_release,
     .lost = publication_lost,
     .check_close = child_check_close,
 };

@@ -249,13 +249,7 @@ static PyGetSetDef ReplayMerge_getset[] = {
 };
 
 HandleType ReplayMergeType = {
-    .type = {
-        SHOAL_TYPE_HEAD("ReplayMerge", ReplayMergeObject, ReplayMerge_dealloc, Py_TPFLAGS_DEFAULT,
-            "A recording replayed then merged into the live stream (Archive.replay_merge). A context manager."),
-        .tp_methods = ReplayMerge_methods,
-        .tp_getset = ReplayMerge_getset,
-    },
-    .name = "ReplayMerge",
-    .release = merge_release,
+    HANDLE_TYPE(ReplayMerge, ReplayMerge_dealloc, merge_release,
+        "A recording replayed then merged into the live stream (Archive.replay_merge). A context manager."),
     .check_close = merge_check_close,
 };

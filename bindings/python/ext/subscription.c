@@ -120,7 +120,7 @@ static int wait_subscription_or_raise(attempt_fn attempt, void *arg, Subscriptio
     int w = wait_released_sleeping(attempt, subscription_sleep, arg, &self->child.h.closing, deadline);
     if (WAIT_CLOSING == w)
     {
-        raise_closed(handle_type(&self->child.h)->name);
+        raise_closed(handle_name(&self->child.h));
     }
     return WAIT_SIGNAL == w || WAIT_CLOSING == w ? -1 : w;
 }
@@ -671,21 +671,12 @@ static PyGetSetDef Subscription_getset[] = {
     HANDLE_GETSET_IS_CLOSED("True once closed."), { NULL } /* sentinel */
 };
 
-static PyMemberDef Subscription_members[] = {
-    CHILD_MEMBERS, { NULL } /* sentinel */
-};
-
 HandleType SubscriptionType = {
-    .type = {
-        SHOAL_TYPE_HEAD("Subscription", SubscriptionObject, Subscription_dealloc, Py_TPFLAGS_DEFAULT,
-            "A subscription, from Client.add_subscription(). Polled by one thread at a time. A context manager."),
-        .tp_repr = (reprfunc)Subscription_repr,
-        .tp_methods = Subscription_methods,
-        .tp_members = Subscription_members,
-        .tp_getset = Subscription_getset,
-    },
+    HANDLE_TYPE(Subscription, Subscription_dealloc, subscription_release,
+        "A subscription, from Client.add_subscription(). Polled by one thread at a time. A context manager."),
+    .type.tp_repr = (reprfunc)Subscription_repr,
+    .type.tp_members = child_members,
     .name = "subscription",
-    .release = subscription_release,
     .lost = subscription_lost,
     .check_close = child_check_close,
 };

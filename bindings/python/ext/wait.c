@@ -143,7 +143,7 @@ int wait_released_or_raise(attempt_fn attempt, void *arg, HandleObject *handle, 
     int w = wait_released(attempt, arg, &handle->closing, deadline);
     if (WAIT_CLOSING == w)
     {
-        raise_closed(handle_type(handle)->name);
+        raise_closed(handle_name(handle));
     }
     return WAIT_SIGNAL == w || WAIT_CLOSING == w ? -1 : w;
 }
