@@ -370,12 +370,7 @@ static PyObject *Archive_replay_merge(ArchiveObject *self, PyObject *args, PyObj
     return replay_merge_new((PyObject *)self, args, kwds);
 }
 
-static PyObject *Archive_get_control_session_id(ArchiveObject *self, void *closure)
-{
-    (void)closure;
-    shoal_archive_t *archive = handle_c_checked(&self->child.h);
-    return NULL == archive ? NULL : PyLong_FromLongLong(shoal_archive_control_session_id(archive));
-}
+HANDLE_GETTER(Archive_get_control_session_id, PyLong_FromLongLong, shoal_archive_control_session_id)
 
 static PyObject *Archive_get_client(ArchiveObject *self, void *closure)
 {

@@ -271,19 +271,9 @@ static PyObject *Client_do_work(ClientObject *self, PyObject *unused)
     return result;
 }
 
-static PyObject *Client_get_invoker(ClientObject *self, void *closure)
-{
-    (void)closure;
-    shoal_client_t *client = handle_c_checked(&self->h);
-    return NULL == client ? NULL : PyBool_FromLong(shoal_client_is_conductor_invoker(client));
-}
+HANDLE_GETTER(Client_get_invoker, PyBool_FromLong, shoal_client_is_conductor_invoker)
 
-static PyObject *Client_get_client_id(ClientObject *self, void *closure)
-{
-    (void)closure;
-    shoal_client_t *client = handle_c_checked(&self->h);
-    return NULL == client ? NULL : PyLong_FromLongLong(shoal_client_id(client));
-}
+HANDLE_GETTER(Client_get_client_id, PyLong_FromLongLong, shoal_client_id)
 
 static PyObject *Client_repr(ClientObject *self)
 {

@@ -80,6 +80,17 @@ static inline void *handle_c_checked(HandleObject *self)
     return handle_check(self) < 0 ? NULL : self->c_handle;
 }
 
+/* Defines the getter fn (a tp_getset entry's, closure unused): to_python(c_get(c))
+ * of the open handle's C object c, else NULL with ClosedError. One function per
+ * value, as each C accessor takes its own object type. */
+#define HANDLE_GETTER(fn, to_python, c_get)                                                                            \
+    static PyObject *fn(PyObject *self, void *closure)                                                                 \
+    {                                                                                                                  \
+        (void)closure;                                                                                                 \
+        void *c = handle_c_checked((HandleObject *)self);                                                              \
+        return NULL == c ? NULL : to_python(c_get(c));                                                                 \
+    }
+
 /* Marks the handle as open on c_handle (after the C open succeeded). */
 void handle_open(HandleObject *self, void *c_handle);
 

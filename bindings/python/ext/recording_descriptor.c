@@ -49,40 +49,13 @@ static PyObject *text(const char *s)
 
 PyObject *recording_descriptor_new(const shoal_recording_descriptor_t *d)
 {
-    PyObject *t = PyStructSequence_New(&RecordingDescriptorType);
-    if (NULL == t)
-    {
-        return NULL;
-    }
-    PyObject *values[13] = {
-        PyLong_FromLongLong(d->recording_id),
-        PyLong_FromLongLong(d->start_position),
-        PyLong_FromLongLong(d->stop_position),
-        PyLong_FromLongLong(d->start_timestamp_ns),
-        PyLong_FromLongLong(d->stop_timestamp_ns),
-        PyLong_FromLong(d->initial_term_id),
-        PyLong_FromLong(d->term_length),
-        PyLong_FromLong(d->mtu),
-        PyLong_FromLong(d->segment_length),
-        PyLong_FromLong(d->session_id),
-        PyLong_FromLong(d->stream_id),
-        text(d->channel),
-        text(d->source_identity),
-    };
-    int failed = 0;
-    for (int i = 0; i < 13; i++)
-    {
-        if (NULL == values[i])
-        {
-            failed = 1;
-        }
-        PyStructSequence_SET_ITEM(t, i, NULL != values[i] ? values[i] : (Py_INCREF(Py_None), Py_None));
-    }
-    if (failed)
-    {
-        Py_DECREF(t);
-        return NULL;
-    }
+    /* N: a NULL text (its exception set) fails the build, which still releases the other one. */
+    PyObject *values = Py_BuildValue("(LLLLLiiiiiiNN)", (long long)d->recording_id, (long long)d->start_position,
+        (long long)d->stop_position, (long long)d->start_timestamp_ns, (long long)d->stop_timestamp_ns,
+        (int)d->initial_term_id, (int)d->term_length, (int)d->mtu, (int)d->segment_length, (int)d->session_id,
+        (int)d->stream_id, text(d->channel), text(d->source_identity));
+    PyObject *t = NULL == values ? NULL : PyObject_CallOneArg((PyObject *)&RecordingDescriptorType, values);
+    Py_XDECREF(values);
     return t;
 }
 

@@ -209,19 +209,9 @@ static PyObject *ReplayMerge_poll_batch(ReplayMergeObject *self, PyObject *args,
     return list;
 }
 
-static PyObject *ReplayMerge_get_is_live(ReplayMergeObject *self, void *closure)
-{
-    (void)closure;
-    shoal_replay_merge_t *m = handle_c_checked(&self->h);
-    return NULL == m ? NULL : PyBool_FromLong(shoal_replay_merge_is_live(m));
-}
+HANDLE_GETTER(ReplayMerge_get_is_live, PyBool_FromLong, shoal_replay_merge_is_live)
 
-static PyObject *ReplayMerge_get_position(ReplayMergeObject *self, void *closure)
-{
-    (void)closure;
-    shoal_replay_merge_t *m = handle_c_checked(&self->h);
-    return NULL == m ? NULL : PyLong_FromLongLong(shoal_replay_merge_position(m));
-}
+HANDLE_GETTER(ReplayMerge_get_position, PyLong_FromLongLong, shoal_replay_merge_position)
 
 static void ReplayMerge_dealloc(ReplayMergeObject *self)
 {

@@ -548,19 +548,9 @@ static PyObject *Subscription_get_is_connected(SubscriptionObject *self, void *c
     return PyBool_FromLong(handle_is_open(&self->child.h) && shoal_subscription_is_connected(subscription_c(self)));
 }
 
-static PyObject *Subscription_get_image_count(SubscriptionObject *self, void *c)
-{
-    (void)c;
-    shoal_subscription_t *sub = handle_c_checked(&self->child.h);
-    return NULL == sub ? NULL : PyLong_FromLong(shoal_subscription_image_count(sub));
-}
+HANDLE_GETTER(Subscription_get_image_count, PyLong_FromLong, shoal_subscription_image_count)
 
-static PyObject *Subscription_get_registration_id(SubscriptionObject *self, void *c)
-{
-    (void)c;
-    shoal_subscription_t *sub = handle_c_checked(&self->child.h);
-    return NULL == sub ? NULL : PyLong_FromLongLong(shoal_subscription_registration_id(sub));
-}
+HANDLE_GETTER(Subscription_get_registration_id, PyLong_FromLongLong, shoal_subscription_registration_id)
 
 static int subscription_lost(HandleObject *h)
 {
