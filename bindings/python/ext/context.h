@@ -40,8 +40,8 @@ typedef struct
 int service_open(ServiceObject *self, PyObject *ctx_obj, const char *type_name,
     void *(*start)(shoal_context_t *ctx, void *arg), void *arg, int (*stop)(void *c_handle));
 
-/* The release of a ServiceObject's type: stop without the GIL (the
- * service's thread may need it to finish), then ctx has a user less. */
+/* The release of a ServiceObject's type: stop without the GIL (it joins the
+ * service's thread, which may need the GIL to finish), then ctx has a user less. */
 int service_release(HandleObject *h, void *c_handle);
 
 /* tp_dealloc of a ServiceObject: its C close now, then its references. */

@@ -142,8 +142,9 @@ PyObject *Handle_get_closed(PyObject *self, void *closure);
  * its tables Name##_methods and Name##_getset (with the HANDLE_METHODS and
  * closed entries), release closes the C object. Used as
  *     HandleType NameType = { HANDLE_TYPE(Name, dealloc, release, doc), <more> };
- * where <more> gives further slots as .type.tp_<slot> = ... and the optional
- * hooks (.name, .on_close, .lost, .check_close). */
+ * where <more> gives further slots as .type.tp_<slot> = ... (a designator
+ * inside .type after .type = {...} keeps the rest of it, C11 6.7.9) and the
+ * optional hooks (.name, .on_close, .lost, .check_close). */
 #define HANDLE_TYPE(Name, dealloc, release_fn, doc)                                                                    \
     HANDLE_TYPE_FLAGS(Name, Py_TPFLAGS_DEFAULT, dealloc, release_fn, doc)
 #define HANDLE_TYPE_FLAGS(Name, flags, dealloc, release_fn, doc)                                                       \
