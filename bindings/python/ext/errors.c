@@ -133,25 +133,66 @@ PyObject *raise_with_attribute(PyObject *type, long code, const char *message, c
     return NULL;
 }
 
+/* Every class: its variable, its name in the module, its bases (NULL:
+ * Exception; a second, builtin one), the shoal_errcode() it stands for (0: none
+ * of its own), its doc; base first. */
+static const struct
+{
+    PyObject **var;
+    const char *name;
+    PyObject **base;
+    PyObject **base2;
+    int errcode;
+    const char *doc;
+} classes[] = {
+    { &ShoalError, "ShoalError", NULL, NULL, 0, "Base class of every shoal error; .code holds the C code." },
+    { &OfferError, "OfferError", &ShoalError, NULL, 0,
+        "An offer/try_claim could not publish now (NotConnected, BackPressured, AdminAction, "
+        "MaxPositionExceeded)." },
+    { &NotConnected, "NotConnected", &OfferError, NULL, 0, "No subscriber is connected (SHOAL_NOT_CONNECTED)." },
+    { &BackPressured, "BackPressured", &OfferError, NULL, 0,
+        "The slowest subscriber is a window behind: retry later (SHOAL_BACK_PRESSURED)." },
+    { &AdminAction, "AdminAction", &OfferError, NULL, 0, "The log rotated to a new term: retry (SHOAL_ADMIN_ACTION)." },
+    { &MaxPositionExceeded, "MaxPositionExceeded", &OfferError, NULL, 0,
+        "The stream reached its maximum position (SHOAL_MAX_POSITION_EXCEEDED)." },
+    { &ClosedError, "ClosedError", &ShoalError, NULL, SHOAL_ECLOSED,
+        "The handle, or the client it belongs to, is closed (SHOAL_CLOSED / SHOAL_ECLOSED)." },
+    { &InvalidArgument, "InvalidArgument", &ShoalError, &PyExc_ValueError, SHOAL_EINVAL,
+        "Invalid argument (SHOAL_EINVAL)." },
+    { &UriError, "UriError", &InvalidArgument, NULL, SHOAL_EURI,
+        "Malformed channel URI, unknown key or bad value (SHOAL_EURI); .key names the key when there is one." },
+    { &MessageTooLarge, "MessageTooLarge", &InvalidArgument, NULL, SHOAL_EMSGSIZE,
+        "Message longer than the maximum message (or claim) length (SHOAL_EMSGSIZE)." },
+    { &OutOfMemory, "OutOfMemory", &ShoalError, &PyExc_MemoryError, SHOAL_ENOMEM, "Allocation failed (SHOAL_ENOMEM)." },
+    { &ShoalIOError, "ShoalIOError", &ShoalError, &PyExc_OSError, SHOAL_EIO,
+        "File or mapping failure in the driver directory (SHOAL_EIO)." },
+    { &ShoalTimeoutError, "TimeoutError", &ShoalError, &PyExc_TimeoutError, SHOAL_ETIMEDOUT,
+        "The driver did not answer within the driver timeout (SHOAL_ETIMEDOUT)." },
+    { &DriverError, "DriverError", &ShoalError, NULL, SHOAL_EDRIVER,
+        "The driver rejected the request (SHOAL_EDRIVER)." },
+    { &ClashError, "ClashError", &DriverError, NULL, SHOAL_ECLASH,
+        "Stream/session clash with an existing publication (SHOAL_ECLASH)." },
+    { &NoDriverError, "NoDriverError", &DriverError, NULL, SHOAL_ENODRIVER,
+        "No driver is running on the directory (SHOAL_ENODRIVER)." },
+    { &DriverActiveError, "DriverActiveError", &DriverError, NULL, SHOAL_EACTIVE,
+        "Another driver is active on the directory (SHOAL_EACTIVE)." },
+    { &InvalidStateError, "InvalidStateError", &ShoalError, NULL, SHOAL_ESTATE,
+        "Call not valid in the current state (SHOAL_ESTATE)." },
+    { &UnknownRecordingError, "UnknownRecordingError", &InvalidArgument, &PyExc_LookupError, 0,
+        "The archive has no such recording (never made, or purged)." },
+};
+
 /* The class for a shoal_errcode() value. */
 static PyObject *type_for_errcode(int code)
 {
-    switch (code)
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
     {
-        case SHOAL_EINVAL: return InvalidArgument;
-        case SHOAL_EURI: return UriError;
-        case SHOAL_ENOMEM: return OutOfMemory;
-        case SHOAL_EIO: return ShoalIOError;
-        case SHOAL_ETIMEDOUT: return ShoalTimeoutError;
-        case SHOAL_EDRIVER: return DriverError;
-        case SHOAL_ECLOSED: return ClosedError;
-        case SHOAL_ECLASH: return ClashError;
-        case SHOAL_EMSGSIZE: return MessageTooLarge;
-        case SHOAL_EACTIVE: return DriverActiveError;
-        case SHOAL_ENODRIVER: return NoDriverError;
-        case SHOAL_ESTATE: return InvalidStateError;
-        default: return ShoalError;
+        if (SHOAL_OK != code && code == classes[i].errcode)
+        {
+            return *classes[i].var;
+        }
     }
+    return ShoalError;
 }
 
 PyObject *raise_last_error(const char *what)
@@ -251,54 +292,11 @@ static PyObject *new_exc(PyObject *m, const char *name, PyObject *base, PyObject
 
 int errors_add_to_module(PyObject *m)
 {
-    /* The class, its name in the module, its bases, its doc; in base-first order. */
-    struct
-    {
-        PyObject **var;
-        const char *name;
-        PyObject **base;
-        PyObject *base2;
-        const char *doc;
-    } classes[] = {
-        { &ShoalError, "ShoalError", NULL, NULL, "Base class of every shoal error; .code holds the C code." },
-        { &OfferError, "OfferError", &ShoalError, NULL,
-            "An offer/try_claim could not publish now (NotConnected, BackPressured, AdminAction, "
-            "MaxPositionExceeded)." },
-        { &NotConnected, "NotConnected", &OfferError, NULL, "No subscriber is connected (SHOAL_NOT_CONNECTED)." },
-        { &BackPressured, "BackPressured", &OfferError, NULL,
-            "The slowest subscriber is a window behind: retry later (SHOAL_BACK_PRESSURED)." },
-        { &AdminAction, "AdminAction", &OfferError, NULL,
-            "The log rotated to a new term: retry (SHOAL_ADMIN_ACTION)." },
-        { &MaxPositionExceeded, "MaxPositionExceeded", &OfferError, NULL,
-            "The stream reached its maximum position (SHOAL_MAX_POSITION_EXCEEDED)." },
-        { &ClosedError, "ClosedError", &ShoalError, NULL,
-            "The handle, or the client it belongs to, is closed (SHOAL_CLOSED / SHOAL_ECLOSED)." },
-        { &InvalidArgument, "InvalidArgument", &ShoalError, PyExc_ValueError, "Invalid argument (SHOAL_EINVAL)." },
-        { &UriError, "UriError", &InvalidArgument, NULL,
-            "Malformed channel URI, unknown key or bad value (SHOAL_EURI); .key names the key when there is one." },
-        { &MessageTooLarge, "MessageTooLarge", &InvalidArgument, NULL,
-            "Message longer than the maximum message (or claim) length (SHOAL_EMSGSIZE)." },
-        { &OutOfMemory, "OutOfMemory", &ShoalError, PyExc_MemoryError, "Allocation failed (SHOAL_ENOMEM)." },
-        { &ShoalIOError, "ShoalIOError", &ShoalError, PyExc_OSError,
-            "File or mapping failure in the driver directory (SHOAL_EIO)." },
-        { &ShoalTimeoutError, "TimeoutError", &ShoalError, PyExc_TimeoutError,
-            "The driver did not answer within the driver timeout (SHOAL_ETIMEDOUT)." },
-        { &DriverError, "DriverError", &ShoalError, NULL, "The driver rejected the request (SHOAL_EDRIVER)." },
-        { &ClashError, "ClashError", &DriverError, NULL,
-            "Stream/session clash with an existing publication (SHOAL_ECLASH)." },
-        { &NoDriverError, "NoDriverError", &DriverError, NULL,
-            "No driver is running on the directory (SHOAL_ENODRIVER)." },
-        { &DriverActiveError, "DriverActiveError", &DriverError, NULL,
-            "Another driver is active on the directory (SHOAL_EACTIVE)." },
-        { &InvalidStateError, "InvalidStateError", &ShoalError, NULL,
-            "Call not valid in the current state (SHOAL_ESTATE)." },
-        { &UnknownRecordingError, "UnknownRecordingError", &InvalidArgument, PyExc_LookupError,
-            "The archive has no such recording (never made, or purged)." },
-    };
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
     {
         PyObject *base = NULL == classes[i].base ? PyExc_Exception : *classes[i].base;
-        *classes[i].var = new_exc(m, classes[i].name, base, classes[i].base2, classes[i].doc);
+        PyObject *base2 = NULL == classes[i].base2 ? NULL : *classes[i].base2;
+        *classes[i].var = new_exc(m, classes[i].name, base, base2, classes[i].doc);
         if (NULL == *classes[i].var)
         {
             return -1;
