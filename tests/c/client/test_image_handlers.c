@@ -44,15 +44,40 @@ static int wait_events(image_recorder_t *r, shoal_subscription_t *sub, int n, in
 
 /* ------------------------------------------------------------------- IPC */
 
+/* A test's env and the recorder its handlers write to. The teardown closes
+ * the client first, so a handler it runs for what the test left open still
+ * finds the recorder; a test closes by hand only what it checks closing. */
+typedef struct
+{
+    shoal_test_env_t env;
+    image_recorder_t *r;
+} ipc_fixture_t;
+
 static int ipc_setup(void **state)
 {
-    return shoal_test_env_setup(state, "imgh", NULL);
+    if (shoal_test_env_setup_sized(state, sizeof(ipc_fixture_t), "imgh", SHOAL_TEST_ENV_DEFAULTS, NULL) < 0)
+    {
+        return -1;
+    }
+    ipc_fixture_t *f = *state;
+    f->r = image_recorder_new();
+    return 0;
+}
+
+static int ipc_teardown(void **state)
+{
+    ipc_fixture_t *f = *state;
+    shoal_test_env_stop(&f->env);
+    image_recorder_free(f->r);
+    free(f);
+    return 0;
 }
 
 static void test_ipc_available_then_unavailable(void **state)
 {
-    shoal_test_env_t *env = *state;
-    image_recorder_t *r = image_recorder_new();
+    ipc_fixture_t *f = *state;
+    shoal_test_env_t *env = &f->env;
+    image_recorder_t *r = f->r;
     shoal_publication_t *pub;
     shoal_subscription_t *sub = image_recorder_subscribe(r, env->client, "aeron:ipc", 31);
     assert_int_equal(0, image_recorder_count(r));
@@ -95,13 +120,13 @@ static void test_ipc_available_then_unavailable(void **state)
     assert_int_equal(0, shoal_subscription_image_count(sub));
     shoal_subscription_close(sub);
     assert_int_equal(2, image_recorder_count(r)); /* nothing more at close: the image had gone */
-    image_recorder_free(r);
 }
 
 static void test_ipc_late_join_position_and_two_sessions(void **state)
 {
-    shoal_test_env_t *env = *state;
-    image_recorder_t *r = image_recorder_new();
+    ipc_fixture_t *f = *state;
+    shoal_test_env_t *env = &f->env;
+    image_recorder_t *r = f->r;
     shoal_publication_t *pub1, *pub2;
     shoal_subscription_t *early, *sub;
     /* A subscription without handlers keeps pub1 connected while it fills. */
@@ -134,16 +159,13 @@ static void test_ipc_late_join_position_and_two_sessions(void **state)
     shoal_publication_close(pub2);
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
     assert_int_equal(2, image_recorder_count(r));
-    shoal_subscription_close(sub);
-    shoal_subscription_close(early);
-    shoal_publication_close(pub1);
-    image_recorder_free(r);
 }
 
 static void test_ipc_closing_the_subscription_pairs_every_available(void **state)
 {
-    shoal_test_env_t *env = *state;
-    image_recorder_t *r = image_recorder_new();
+    ipc_fixture_t *f = *state;
+    shoal_test_env_t *env = &f->env;
+    image_recorder_t *r = f->r;
     shoal_subscription_t *sub;
     shoal_publication_t *pub;
     assert_int_equal(0, shoal_add_publication(env->client, "aeron:ipc", 33, &pub));
@@ -169,7 +191,6 @@ static void test_ipc_closing_the_subscription_pairs_every_available(void **state
     env->client = NULL;
     assert_int_equal(2, image_recorder_count(r2));
     assert_false(image_recorder_at(r2, 1).available);
-    image_recorder_free(r);
     image_recorder_free(r2);
 }
 
@@ -321,11 +342,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_unavailable_after_liveness_timeout),
         cmocka_unit_test(test_image_accessors_reject_null),
-        cmocka_unit_test_setup_teardown(test_ipc_available_then_unavailable, ipc_setup, shoal_test_env_teardown),
-        cmocka_unit_test_setup_teardown(test_ipc_late_join_position_and_two_sessions, ipc_setup,
-            shoal_test_env_teardown),
+        cmocka_unit_test_setup_teardown(test_ipc_available_then_unavailable, ipc_setup, ipc_teardown),
+        cmocka_unit_test_setup_teardown(test_ipc_late_join_position_and_two_sessions, ipc_setup, ipc_teardown),
         cmocka_unit_test_setup_teardown(test_ipc_closing_the_subscription_pairs_every_available, ipc_setup,
-            shoal_test_env_teardown),
+            ipc_teardown),
         cmocka_unit_test(test_udp_available_and_end_of_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

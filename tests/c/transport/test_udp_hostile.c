@@ -75,6 +75,7 @@ static int setup_budget(void **state)
     return setup_with(state, settings);
 }
 
+/* Closing the client releases whatever a test leaves open. */
 static int teardown(void **state)
 {
     fixture_t *f = *state;
@@ -494,11 +495,6 @@ static void test_setup_flood_is_capped(void **state)
     assert_true(refused >= FLOOD_SETUPS / 2);
     assert_true(max_heartbeat_gap_ms < 10000); /* the clients' driver timeout */
     free(c);
-    shoal_subscription_close(sub2);
-    shoal_publication_close(udp_pub);
-    shoal_publication_close(ipc_pub);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub);
 }
 
 /* Session and initial term ids are random, not a sequence. */

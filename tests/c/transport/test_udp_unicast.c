@@ -172,9 +172,6 @@ static void test_late_subscriber_and_two_subscriptions(void **state)
     assert_int_equal(0, c2->errors);
     free(c1);
     free(c2);
-    shoal_subscription_close(sub2);
-    shoal_subscription_close(sub1);
-    shoal_publication_close(pub);
 }
 
 static void test_channel_errors_name_the_problem(void **state)
@@ -231,7 +228,8 @@ static void test_counters_per_endpoint(void **state)
     shoal_test_stream_close(&s);
 }
 
-/* A test with this file's usual setup and teardown. */
+/* A test with this file's usual setup and teardown (whose client closes
+ * release whatever the test leaves open). */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, udp_test_pair_teardown)
 
 SHOAL_TEST_MAIN({
