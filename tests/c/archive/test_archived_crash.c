@@ -12,11 +12,11 @@
 #include <cmocka.h>
 
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "../shoal_test_main.h"
+#include "../shoal_test_threads.h"
 #include "archive_test_env.h"
 
 #define STREAM_ID 2001
@@ -107,7 +107,8 @@ static size_t message_length(int64_t i)
     return 8 + (size_t)((i * 37) % 200) + (0 == i % 50 ? 3000 : 0);
 }
 
-static void fill_message(uint8_t *buf, int64_t i)
+/* Writes message i into buf; returns its length. */
+static size_t fill_message(uint8_t *buf, int64_t i)
 {
     size_t length = message_length(i);
     memcpy(buf, &i, sizeof(i));
@@ -115,35 +116,13 @@ static void fill_message(uint8_t *buf, int64_t i)
     {
         buf[k] = (uint8_t)(i + (int64_t)k);
     }
+    return length;
 }
 
-typedef struct
+static size_t publisher_message(const shoal_test_publisher_t *p, int64_t i, uint8_t *buf)
 {
-    shoal_publication_t *pub;
-    volatile int stop;
-    int64_t published;
-    int64_t position;
-} publisher_t;
-
-static void *publish_until_stopped(void *arg)
-{
-    publisher_t *p = arg;
-    uint8_t buf[4096];
-    while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
-    {
-        fill_message(buf, p->published);
-        int64_t rc = shoal_publication_offer(p->pub, buf, message_length(p->published));
-        if (rc > 0)
-        {
-            p->published++;
-            __atomic_store_n(&p->position, rc, __ATOMIC_RELEASE);
-        }
-        else if (SHOAL_CLOSED == rc || SHOAL_ERROR == rc)
-        {
-            break;
-        }
-    }
-    return NULL;
+    (void)p;
+    return fill_message(buf, i);
 }
 
 typedef struct
@@ -185,15 +164,14 @@ static void test_sigkill_while_recording_then_restart_recovers_every_complete_me
     crash_env_t *c = *state;
     start_daemon(c);
     shoal_archive_t *a = connect_archive(c);
-    publisher_t p = { 0 };
+    shoal_test_publisher_t p = { .message = publisher_message, .count = -1 };
     assert_int_equal(0, shoal_add_exclusive_publication(c->env.client, "aeron:ipc", STREAM_ID, &p.pub));
     assert_true(shoal_archive_start_recording(a, "aeron:ipc", STREAM_ID) >= 0);
     archive_test_list_t list;
     assert_int_equal(0, archive_test_wait_recordings(a, 1, &list));
     int64_t recording_id = list.last.recording_id;
 
-    pthread_t publisher;
-    assert_int_equal(0, pthread_create(&publisher, NULL, publish_until_stopped, &p));
+    shoal_test_publisher_start(&p);
     /* Well into the recording (several 64k terms, 128k segments), then kill
      * it while the stream is busy. */
     int64_t reported = 0;
@@ -206,8 +184,7 @@ static void test_sigkill_while_recording_then_restart_recovers_every_complete_me
     assert_int_equal(c->pid, waitpid(c->pid, &status, 0));
     c->pid = 0;
     assert_true(WIFSIGNALED(status) && SIGKILL == WTERMSIG(status));
-    __atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
-    pthread_join(publisher, NULL);
+    shoal_test_publisher_stop(&p);
     /* Where the stream ends: past the last message, or past the padding an
      * offer wrote at a term's end before the publisher stopped (that offer
      * returned no position of its own). */
@@ -243,8 +220,8 @@ static void test_sigkill_while_recording_then_restart_recovers_every_complete_me
     int64_t end = 0;
     for (int64_t i = 0; i < 1000; i++)
     {
-        fill_message(buf, i);
-        end = shoal_test_offer(pub2, buf, message_length(i));
+        const size_t length = fill_message(buf, i);
+        end = shoal_test_offer(pub2, buf, length);
         assert_true(end > 0);
     }
     assert_int_equal(0, archive_test_wait_position(a, list.last.recording_id, end));

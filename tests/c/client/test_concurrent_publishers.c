@@ -1,56 +1,30 @@
 /* Threads: several publishers on one concurrent publication, one exclusive
  * publisher thread, subscribers on other threads. Every message arrives
  * once, intact, in per-publisher order. Runs under TSan too. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <pthread.h>
-
 #include "../shoal_test_main.h"
-#include "../shoal_test_support.h"
+#include "../shoal_test_threads.h"
 
-#define THREADS    4
-#define PER_THREAD 50000
+#define PUBLISHERS    4
+#define PER_PUBLISHER 50000
 
-typedef struct
+/* Message i of a publisher: its id and sequence number, then bytes derived
+ * from the sequence; 8 to 63 bytes. */
+static size_t make_message(const shoal_test_publisher_t *p, int64_t i, uint8_t *msg)
 {
-    shoal_publication_t *pub;
-    int id;
-    int failed;
-} pub_thread_t;
-
-static void *publish(void *arg)
-{
-    pub_thread_t *t = arg;
-    uint8_t msg[64];
-    for (uint32_t seq = 0; seq < PER_THREAD; seq++)
+    const uint32_t seq = (uint32_t)i;
+    const size_t len = 8 + seq % 56;
+    memcpy(msg, &p->id, 4);
+    memcpy(msg + 4, &seq, 4);
+    for (size_t k = 8; k < len; k++)
     {
-        size_t len = 8 + seq % 56;
-        memcpy(msg, &t->id, 4);
-        memcpy(msg + 4, &seq, 4);
-        for (size_t i = 8; i < len; i++)
-        {
-            msg[i] = (uint8_t)(seq ^ i);
-        }
-        int64_t r;
-        while ((r = shoal_publication_offer(t->pub, msg, len)) < 0)
-        {
-            if (SHOAL_ERROR == r || SHOAL_CLOSED == r)
-            {
-                t->failed = 1;
-                return NULL;
-            }
-        }
+        msg[k] = (uint8_t)(seq ^ k);
     }
-    return NULL;
+    return len;
 }
 
 typedef struct
 {
-    uint32_t next[THREADS];
+    uint32_t next[PUBLISHERS];
     long received;
     long errors;
 } checker_t;
@@ -63,7 +37,7 @@ static void check(void *clientd, const uint8_t *buf, size_t len, const shoal_hea
     uint32_t seq;
     memcpy(&id, buf, 4);
     memcpy(&seq, buf + 4, 4);
-    if (id < 0 || id >= THREADS || seq != c->next[id] || len != 8 + seq % 56)
+    if (id < 0 || id >= PUBLISHERS || seq != c->next[id] || len != 8 + seq % 56)
     {
         c->errors++;
         return;
@@ -80,109 +54,70 @@ static void check(void *clientd, const uint8_t *buf, size_t len, const shoal_hea
     c->received++;
 }
 
-typedef struct
+/* publishers threads offer PER_PUBLISHER messages each on one publication
+ * (exclusive or concurrent) of stream_id while subscribers threads poll it,
+ * every other one by poll_batch: each subscriber gets every message once,
+ * intact, in each publisher's order. */
+static void race(const char *name, int32_t stream_id, bool exclusive, int publishers, int subscribers)
 {
-    shoal_subscription_t *sub;
-    checker_t checker;
-    long expected;
-    int batch;
-} sub_thread_t;
-
-static void *subscribe(void *arg)
-{
-    sub_thread_t *s = arg;
-    shoal_fragment_t frags[32];
-    int64_t deadline = shoal_test_now_ms() + 60000;
-    while (s->checker.received + s->checker.errors < s->expected && shoal_test_now_ms() < deadline)
+    shoal_test_env_t env;
+    assert_int_equal(0, shoal_test_env_start(&env, name));
+    shoal_publication_t *pub;
+    shoal_subscription_t *subs[2];
+    assert_true(subscribers <= 2 && publishers <= PUBLISHERS);
+    for (int i = 0; i < subscribers; i++)
     {
-        if (s->batch)
-        {
-            int n = shoal_subscription_poll_batch(s->sub, frags, 32);
-            for (int i = 0; i < n; i++)
-            {
-                check(&s->checker, frags[i].data, frags[i].length, &frags[i].header);
-            }
-        }
-        else
-        {
-            shoal_subscription_poll(s->sub, check, &s->checker, 32);
-        }
+        assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", stream_id, &subs[i]));
     }
-    return NULL;
+    assert_int_equal(0,
+        (exclusive ? shoal_add_exclusive_publication : shoal_add_publication)(env.client, "aeron:ipc", stream_id,
+            &pub));
+    assert_int_equal(0, shoal_test_wait_connected(pub));
+    const long expected = (long)publishers * PER_PUBLISHER;
+    checker_t checkers[2];
+    shoal_test_poller_t pollers[2];
+    memset(checkers, 0, sizeof(checkers));
+    for (int i = 0; i < subscribers; i++)
+    {
+        assert_int_equal(0, shoal_test_wait_images(subs[i], 1, 5000));
+        pollers[i] = (shoal_test_poller_t){ .sub = subs[i],
+            .handler = check,
+            .clientd = &checkers[i],
+            .batch = 1 == i % 2,
+            .expected = expected,
+            .timeout_ms = 60000 };
+        shoal_test_poller_start(&pollers[i]);
+    }
+    shoal_test_publisher_t pubs[PUBLISHERS];
+    for (int i = 0; i < publishers; i++)
+    {
+        pubs[i] = (shoal_test_publisher_t){ .pub = pub, .message = make_message, .id = i, .count = PER_PUBLISHER };
+        shoal_test_publisher_start(&pubs[i]);
+    }
+    for (int i = 0; i < publishers; i++)
+    {
+        shoal_test_publisher_join(&pubs[i]);
+    }
+    for (int i = 0; i < subscribers; i++)
+    {
+        shoal_test_poller_join(&pollers[i]);
+        assert_int_equal(0, checkers[i].errors);
+        assert_int_equal(expected, checkers[i].received);
+    }
+    /* Closing the client releases the publication and subscriptions. */
+    shoal_test_env_stop(&env);
 }
 
 static void test_many_threads_one_concurrent_publication(void **state)
 {
     (void)state;
-    shoal_test_env_t env;
-    assert_int_equal(0, shoal_test_env_start(&env, "concpub"));
-    shoal_publication_t *pub;
-    sub_thread_t subs[2];
-    memset(subs, 0, sizeof(subs));
-    for (int i = 0; i < 2; i++)
-    {
-        assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", 30, &subs[i].sub));
-        subs[i].expected = (long)THREADS * PER_THREAD;
-        subs[i].batch = i;
-    }
-    assert_int_equal(0, shoal_add_publication(env.client, "aeron:ipc", 30, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    while (shoal_subscription_image_count(subs[1].sub) < 1)
-    {
-        shoal_test_sleep_ms(1);
-    }
-    pthread_t sub_threads[2], pub_threads[THREADS];
-    pub_thread_t pubs[THREADS];
-    for (int i = 0; i < 2; i++)
-    {
-        pthread_create(&sub_threads[i], NULL, subscribe, &subs[i]);
-    }
-    for (int i = 0; i < THREADS; i++)
-    {
-        pubs[i] = (pub_thread_t){ pub, i, 0 };
-        pthread_create(&pub_threads[i], NULL, publish, &pubs[i]);
-    }
-    for (int i = 0; i < THREADS; i++)
-    {
-        pthread_join(pub_threads[i], NULL);
-        assert_int_equal(0, pubs[i].failed);
-    }
-    for (int i = 0; i < 2; i++)
-    {
-        pthread_join(sub_threads[i], NULL);
-        assert_int_equal(0, subs[i].checker.errors);
-        assert_int_equal((long)THREADS * PER_THREAD, subs[i].checker.received);
-    }
-    shoal_publication_close(pub);
-    shoal_subscription_close(subs[0].sub);
-    shoal_subscription_close(subs[1].sub);
-    shoal_test_env_stop(&env);
+    race("concpub", 30, false, PUBLISHERS, 2);
 }
 
 static void test_exclusive_publisher_thread(void **state)
 {
     (void)state;
-    shoal_test_env_t env;
-    assert_int_equal(0, shoal_test_env_start(&env, "exclpub"));
-    shoal_publication_t *pub;
-    sub_thread_t sub;
-    memset(&sub, 0, sizeof(sub));
-    sub.expected = PER_THREAD;
-    assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", 31, &sub.sub));
-    assert_int_equal(0, shoal_add_exclusive_publication(env.client, "aeron:ipc", 31, &pub));
-    assert_int_equal(0, shoal_test_wait_connected(pub));
-    pthread_t st, pt;
-    pub_thread_t p = { pub, 0, 0 };
-    pthread_create(&st, NULL, subscribe, &sub);
-    pthread_create(&pt, NULL, publish, &p);
-    pthread_join(pt, NULL);
-    pthread_join(st, NULL);
-    assert_int_equal(0, p.failed);
-    assert_int_equal(0, sub.checker.errors);
-    assert_int_equal(PER_THREAD, sub.checker.received);
-    shoal_publication_close(pub);
-    shoal_subscription_close(sub.sub);
-    shoal_test_env_stop(&env);
+    race("exclpub", 31, true, 1, 1);
 }
 
 SHOAL_TEST_MAIN({
