@@ -289,14 +289,16 @@ static inline int shoal_test_stream_close(shoal_test_stream_t *s)
 }
 
 /* A fragment handler's record of what arrived: the count and bytes, the
- * last message (if it fits) and header, and for shoal_test_collect_seq the
- * sequence check of messages that start with a uint64 counter. */
+ * last message (if it fits) and header, for shoal_test_collect_seq the
+ * sequence check of messages that start with a uint64 counter, and for
+ * shoal_test_collect_stream the first header too. */
 typedef struct
 {
     int count;
     size_t total_bytes;
     uint8_t last[1 << 18];
     size_t last_len;
+    shoal_header_t first_hdr;
     shoal_header_t last_hdr;
     uint64_t next_seq;
     int errors;
@@ -328,6 +330,24 @@ static inline void shoal_test_collect_seq(void *clientd, const uint8_t *buf, siz
     }
     c->next_seq = seq + 1;
     c->count++;
+}
+
+/* As shoal_test_collect_seq, for the messages of one image: a position that
+ * does not move forward is an error too, and the first and last headers are
+ * kept. */
+static inline void shoal_test_collect_stream(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    shoal_test_collector_t *c = clientd;
+    if (0 == c->count)
+    {
+        c->first_hdr = *hdr;
+    }
+    else if (hdr->position <= c->last_hdr.position)
+    {
+        c->errors++;
+    }
+    c->last_hdr = *hdr;
+    shoal_test_collect_seq(clientd, buf, len, hdr);
 }
 
 /* Polls until c->count reaches expected or timeout_ms passes; the count, or

@@ -18,30 +18,6 @@ static int setup(void **state)
     return archive_test_env_setup(state, "arcsvc", settings);
 }
 
-/* What was read back, by the offline reader or from a replay: messages that
- * start with the sequence numbers publish() wrote, in order from
- * next_value. */
-typedef struct
-{
-    int count;
-    int64_t next_value;
-    int64_t last_position;
-    int32_t session_id;
-    bool in_order;
-} readback_t;
-
-static void on_read_back(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    readback_t *r = clientd;
-    int64_t value;
-    memcpy(&value, buf, sizeof(value));
-    r->in_order = r->in_order && len >= sizeof(value) && value == r->next_value;
-    r->next_value++;
-    r->count++;
-    r->last_position = hdr->position;
-    r->session_id = hdr->session_id;
-}
-
 /* Publishes count messages of length bytes (a sequence number first). */
 static int64_t publish(shoal_publication_t *pub, int count, size_t length, int64_t first)
 {
@@ -108,11 +84,13 @@ static void record_and_check(archive_test_env_t *a, const char *channel, int32_t
     assert_true(list.last.stop_timestamp_ns >= list.last.start_timestamp_ns);
     assert_int_equal(end, shoal_archive_recording_position(a->archive, d->recording_id));
 
-    readback_t r = { .in_order = true };
-    assert_true(archive_test_read_recording(a->archive_dir, list.last.recording_id, on_read_back, &r, 5000) >= 0);
-    assert_int_equal(2000, r.count);
-    assert_true(r.in_order);
-    assert_int_equal(end, r.last_position);
+    shoal_test_collector_t *r = calloc(1, sizeof(*r));
+    assert_true(
+        archive_test_read_recording(a->archive_dir, list.last.recording_id, shoal_test_collect_stream, r, 5000) >= 0);
+    assert_int_equal(2000, r->count);
+    assert_int_equal(0, r->errors);
+    assert_int_equal(end, r->last_hdr.position);
+    free(r);
     assert_int_equal(0, shoal_publication_close(pub));
 }
 
@@ -255,16 +233,18 @@ static void test_replays_keep_the_recordings_positions(void **state)
         {
             fail_msg("replay from %lld: %s", (long long)starts[k], shoal_errmsg());
         }
-        readback_t r = { .next_value = first_values[k], .in_order = true };
+        shoal_test_collector_t *r = calloc(1, sizeof(*r));
+        r->next_seq = (uint64_t)first_values[k];
         int64_t deadline = shoal_test_now_ms() + 10000;
-        while (r.last_position < end && shoal_test_now_ms() < deadline)
+        while (r->last_hdr.position < end && shoal_test_now_ms() < deadline)
         {
-            assert_true(shoal_subscription_poll(sub, on_read_back, &r, 100) >= 0);
+            assert_true(shoal_subscription_poll(sub, shoal_test_collect_stream, r, 100) >= 0);
         }
-        assert_int_equal(3000 - first_values[k], r.count);
-        assert_true(r.in_order);
-        assert_int_equal(end, r.last_position);
-        assert_int_equal((int32_t)(uint32_t)replay, r.session_id);
+        assert_int_equal(3000 - first_values[k], r->count);
+        assert_int_equal(0, r->errors);
+        assert_int_equal(end, r->last_hdr.position);
+        assert_int_equal((int32_t)(uint32_t)replay, r->last_hdr.session_id);
+        free(r);
         assert_int_equal(0, shoal_subscription_close(sub));
     }
 

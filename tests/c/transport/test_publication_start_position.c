@@ -55,37 +55,12 @@ static void channel(fixture_t *f, char *buf, size_t len, const char *keys)
     }
 }
 
-/* A message's header as the subscriber sees it, and the stream's order. */
-typedef struct
-{
-    int count;
-    int errors;
-    uint64_t next_seq;
-    int64_t last_position;
-    shoal_header_t first;
-} start_collector_t;
-
-static void collect(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
-{
-    start_collector_t *c = clientd;
-    uint64_t seq;
-    memcpy(&seq, buf, sizeof(seq));
-    if (0 == c->count)
-    {
-        c->first = *hdr;
-    }
-    c->errors += len < sizeof(seq) || seq != c->next_seq || hdr->position <= c->last_position;
-    c->next_seq = seq + 1;
-    c->last_position = hdr->position;
-    c->count++;
-}
-
 /* Publishes n messages of 1000 bytes (3 terms' worth crosses two term ends)
  * and receives them all; the publisher's positions come back in headers. */
 static void publish_and_receive(shoal_publication_t *pub, shoal_subscription_t *sub, int n, int64_t *last)
 {
     uint8_t msg[1000] = { 0 };
-    start_collector_t c = { .last_position = START };
+    shoal_test_collector_t *c = calloc(1, sizeof(*c));
     int64_t deadline = shoal_test_now_ms() + 20000;
     for (int i = 0; i < n && shoal_test_now_ms() < deadline;)
     {
@@ -98,19 +73,20 @@ static void publish_and_receive(shoal_publication_t *pub, shoal_subscription_t *
             *last = r;
             i++;
         }
-        shoal_subscription_poll(sub, collect, &c, 100);
+        shoal_subscription_poll(sub, shoal_test_collect_stream, c, 100);
     }
-    while (c.count < n && shoal_test_now_ms() < deadline)
+    while (c->count < n && shoal_test_now_ms() < deadline)
     {
-        shoal_subscription_poll(sub, collect, &c, 100);
+        shoal_subscription_poll(sub, shoal_test_collect_stream, c, 100);
     }
-    assert_int_equal(n, c.count);
-    assert_int_equal(0, c.errors);
+    assert_int_equal(n, c->count);
+    assert_int_equal(0, c->errors);
     /* The first message sits where the publication was placed. */
-    assert_int_equal(TERM_ID, c.first.term_id);
-    assert_int_equal(TERM_OFFSET, c.first.term_offset);
-    assert_int_equal(START + 1056, c.first.position); /* 1000 + 32, aligned to 32 */
-    assert_int_equal(*last, c.last_position);
+    assert_int_equal(TERM_ID, c->first_hdr.term_id);
+    assert_int_equal(TERM_OFFSET, c->first_hdr.term_offset);
+    assert_int_equal(START + 1056, c->first_hdr.position); /* 1000 + 32, aligned to 32 */
+    assert_int_equal(*last, c->last_hdr.position);
+    free(c);
 }
 
 static void test_stream_starts_at_position(void **state)
