@@ -12,28 +12,21 @@
 #include <inttypes.h>
 
 #include "../shoal_test_main.h"
+#include "../client/image_recorder.h"
 #include "udp_test_util.h"
-#include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_frames.h"
 
 #define REQUEST_STREAM  10
 #define RESPONSE_STREAM 11
-#define MAX_PEERS       8
 
-typedef struct
-{
-    int64_t image_correlation_id;
-    int32_t session_id;
-    char source[64];
-    shoal_publication_t *response; /* made by the test thread */
-} requester_image_t;
-
-/* The responder: image handlers (client conductor thread) append; the test thread reads. */
+/* The responder: the requests' images its subscription heard of (recorded
+ * by its image handler), and the response publication the test thread made
+ * for each. */
 typedef struct
 {
     shoal_subscription_t *sub;
-    requester_image_t images[MAX_PEERS];
-    int32_t count;
+    image_recorder_t *heard;
+    shoal_publication_t *responses[MAX_IMAGE_EVENTS];
 } responder_t;
 
 typedef struct
@@ -54,34 +47,20 @@ typedef struct
     int n;
 } fixture_t;
 
-static void on_image(void *clientd, shoal_subscription_t *sub, shoal_image_t *image)
-{
-    (void)sub;
-    responder_t *r = clientd;
-    int32_t i = shoal_load_relaxed(&r->count);
-    if (i < MAX_PEERS)
-    {
-        r->images[i].image_correlation_id = shoal_image_correlation_id(image);
-        r->images[i].session_id = shoal_image_session_id(image);
-        snprintf(r->images[i].source, sizeof(r->images[i].source), "%s", shoal_image_source_identity(image));
-        shoal_store_release(&r->count, i + 1);
-    }
-}
-
 /* Adds the response publication of every requester heard so far. */
 static void respond_to_new_requesters(fixture_t *f)
 {
-    int32_t count = shoal_load_acquire(&f->responder.count);
-    for (int32_t i = 0; i < count; i++)
+    const int count = image_recorder_count(f->responder.heard);
+    for (int i = 0; i < count; i++)
     {
-        requester_image_t *img = &f->responder.images[i];
-        if (NULL == img->response)
+        if (NULL == f->responder.responses[i])
         {
             char uri[256];
             udp_test_uri(uri, sizeof(uri),
                 "aeron:udp?control=127.0.0.1:%d|control-mode=response|response-correlation-id=%" PRId64,
-                f->control_port, img->image_correlation_id);
-            assert_int_equal(0, shoal_add_publication(f->server.client, uri, RESPONSE_STREAM, &img->response));
+                f->control_port, image_recorder_at(f->responder.heard, i).correlation_id);
+            assert_int_equal(0,
+                shoal_add_publication(f->server.client, uri, RESPONSE_STREAM, &f->responder.responses[i]));
         }
     }
 }
@@ -125,18 +104,18 @@ static void connect_all(fixture_t *f)
         shoal_test_sleep_ms(1);
     }
     assert_true(all_connected(f));
-    assert_int_equal(f->n, shoal_load_acquire(&f->responder.count));
+    assert_int_equal(f->n, image_recorder_count(f->responder.heard));
 }
 
 static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
 {
     fixture_t *f = clientd;
-    int32_t count = shoal_load_acquire(&f->responder.count);
-    for (int32_t i = 0; i < count; i++)
+    const int count = image_recorder_count(f->responder.heard);
+    for (int i = 0; i < count; i++)
     {
-        if (f->responder.images[i].session_id == hdr->session_id)
+        if (image_recorder_at(f->responder.heard, i).session_id == hdr->session_id)
         {
-            assert_true(shoal_test_offer(f->responder.images[i].response, buf, len) > 0);
+            assert_true(shoal_test_offer(f->responder.responses[i], buf, len) > 0);
             return;
         }
     }
@@ -202,8 +181,9 @@ static int setup(void **state)
     }
     char uri[128];
     udp_test_uri(uri, sizeof(uri), "aeron:udp?endpoint=127.0.0.1:%d", f->request_port);
-    if (shoal_add_subscription_with_handlers(f->server.client, uri, REQUEST_STREAM, on_image, NULL, &f->responder,
-            &f->responder.sub) < 0)
+    f->responder.heard = image_recorder_new();
+    if (shoal_add_subscription_with_handlers(f->server.client, uri, REQUEST_STREAM, image_recorder_on_available, NULL,
+            f->responder.heard, &f->responder.sub) < 0)
     {
         return -1;
     }
@@ -217,6 +197,7 @@ static int teardown(void **state)
     shoal_test_env_stop(&f->c1);
     shoal_test_env_stop(&f->c2);
     shoal_test_env_stop(&f->server);
+    image_recorder_free(f->responder.heard);
     free(f);
     return 0;
 }
@@ -236,9 +217,10 @@ static void test_requesters_share_one_control_port(void **state)
         /* Each response stream is its own session, all from the one control port. */
         for (int32_t k = 0; k < i; k++)
         {
-            assert_true(f->responder.images[i].session_id != f->responder.images[k].session_id);
-            assert_true(shoal_publication_session_id(f->responder.images[i].response) !=
-                shoal_publication_session_id(f->responder.images[k].response));
+            assert_true(image_recorder_at(f->responder.heard, i).session_id !=
+                image_recorder_at(f->responder.heard, k).session_id);
+            assert_true(shoal_publication_session_id(f->responder.responses[i]) !=
+                shoal_publication_session_id(f->responder.responses[k]));
         }
     }
     exchange(f, 200);
@@ -272,11 +254,11 @@ static void test_malformed_response_setups_dropped_and_counted(void **state)
     connect_all(f);
     exchange(f, 10);
     /* The request publication's socket: where the responder sends RSP_SETUP. */
-    const char *source = f->responder.images[0].source;
-    const char *colon = strrchr(source, ':');
+    const image_event_t request = image_recorder_at(f->responder.heard, 0);
+    const char *colon = strrchr(request.source, ':');
     assert_non_null(colon);
     int request_socket_port = atoi(colon + 1);
-    int32_t session = f->responder.images[0].session_id;
+    int32_t session = request.session_id;
 
     int64_t before = udp_test_counter(f->c1.dir, SHOAL_SYSTEM_COUNTER_INVALID_FRAMES);
     int fd = foreign_socket();
@@ -346,14 +328,14 @@ static void test_response_correlation_ids_that_name_nothing_are_refused(void **s
     assert_int_equal(0, shoal_add_publication(f->c1.client, uri, REQUEST_STREAM, &plain));
     assert_int_equal(0, shoal_test_wait_connected(plain));
     int64_t deadline = shoal_test_now_ms() + 10000;
-    while (shoal_load_acquire(&f->responder.count) < 1 && shoal_test_now_ms() < deadline)
+    while (image_recorder_count(f->responder.heard) < 1 && shoal_test_now_ms() < deadline)
     {
         shoal_test_sleep_ms(1);
     }
-    assert_int_equal(1, shoal_load_acquire(&f->responder.count));
+    assert_int_equal(1, image_recorder_count(f->responder.heard));
     udp_test_uri(uri, sizeof(uri),
         "aeron:udp?control=127.0.0.1:%d|control-mode=response|response-correlation-id=%" PRId64, f->control_port,
-        f->responder.images[0].image_correlation_id);
+        image_recorder_at(f->responder.heard, 0).correlation_id);
     assert_int_equal(-1, shoal_add_publication(f->server.client, uri, RESPONSE_STREAM, &pub));
     assert_non_null(strstr(shoal_errmsg(), "no response channel"));
     shoal_publication_close(plain);
