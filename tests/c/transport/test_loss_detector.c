@@ -54,28 +54,42 @@ static void fill_gap(void *clientd, uint8_t *term, int32_t term_id, int32_t term
     *(int32_t *)(term + term_offset) = length; /* as the image's PAD would */
 }
 
-static fixture_t *fixture(int32_t initial_term_id, bool reliable)
+/* The fixture is cmocka's, so a failed check still frees it. */
+static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->memory = calloc(SHOAL_LOGBUFFER_PARTITION_COUNT, TERM);
-    assert_non_null(f->memory);
+    if (NULL == f || NULL == (f->memory = calloc(SHOAL_LOGBUFFER_PARTITION_COUNT, TERM)))
+    {
+        free(f);
+        return -1;
+    }
     for (size_t i = 0; i < SHOAL_LOGBUFFER_PARTITION_COUNT; i++)
     {
         f->log.terms[i] = f->memory + i * TERM;
     }
     f->log.term_length = TERM;
-    f->log.initial_term_id = initial_term_id;
     f->log.position_bits_to_shift = shoal_logbuffer_position_bits_to_shift(TERM);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    free(f->memory);
+    free(f);
+    return 0;
+}
+
+/* The test's fixture: an empty log whose first term is initial_term_id, and
+ * a detector on it, reliable (NAKs) or not (pads over gaps). */
+static fixture_t *fixture(void **state, int32_t initial_term_id, bool reliable)
+{
+    fixture_t *f = *state;
+    f->log.initial_term_id = initial_term_id;
     const shoal_loss_handlers_t handlers = { on_new_gap, send_nak, fill_gap, f };
     shoal_loss_detector_init(&f->loss, reliable, DELAY_NS, &handlers);
     return f;
-}
-
-static void release(fixture_t *f)
-{
-    free(f->memory);
-    free(f);
 }
 
 /* Commits frames covering [from, to) of the stream, 64 bytes each. */
@@ -117,20 +131,17 @@ static void assert_call(const call_t *c, int32_t term_id, int32_t term_offset, i
 
 static void nothing_missing_nothing_asked(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(100, true);
+    fixture_t *f = fixture(state, 100, true);
     receive(f, 0, 4096);
     assert_int_equal(0, scan(f, 0, 4096, 0));
     assert_int_equal(0, f->nak_count);
     assert_int_equal(0, f->loss.gap_count);
     assert_int_equal(INT64_MAX, f->loss.next_retry_ns);
-    release(f);
 }
 
 static void a_gap_is_naked_at_once_then_after_the_delay_then_doubled(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(100, true);
+    fixture_t *f = fixture(state, 100, true);
     receive_with_loss(f, 1024, 1536, 4096);
     assert_int_equal(1, scan(f, 1024, 4096, 0));
     assert_int_equal(1, f->nak_count);
@@ -154,13 +165,11 @@ static void a_gap_is_naked_at_once_then_after_the_delay_then_doubled(void **stat
     assert_int_equal(0, scan(f, 1024, 4096, 4 * DELAY_NS));
     assert_int_equal(0, f->loss.gap_count);
     assert_int_equal(0, f->loss.repair_srtt_ns);
-    release(f);
 }
 
 static void a_gap_repaired_after_one_nak_times_the_repair(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(7, true);
+    fixture_t *f = fixture(state, 7, true);
     receive_with_loss(f, 64, 128, 256);
     scan(f, 64, 256, 1000);
     receive(f, 64, 128);
@@ -178,13 +187,11 @@ static void a_gap_repaired_after_one_nak_times_the_repair(void **state)
     /* ... but never beyond the cap of SHOAL_LOSS_MAX_RETRY_FLOORS delays. */
     f->loss.repair_srtt_ns = 100 * DELAY_NS;
     assert_int_equal(SHOAL_LOSS_MAX_RETRY_FLOORS * DELAY_NS, shoal_loss_detector_retry_delay(&f->loss));
-    release(f);
 }
 
 static void rtt_is_the_minimum_of_recent_samples(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(0, true);
+    fixture_t *f = fixture(state, 0, true);
     shoal_loss_detector_on_rtt_sample(&f->loss, 3 * DELAY_NS);
     assert_int_equal(3 * DELAY_NS, f->loss.rtt_ns);
     assert_int_equal(6 * DELAY_NS, shoal_loss_detector_retry_delay(&f->loss)); /* 2 RTT over the floor */
@@ -201,33 +208,32 @@ static void rtt_is_the_minimum_of_recent_samples(void **state)
     shoal_loss_detector_on_rtt_sample(&f->loss, 100);
     assert_int_equal(100, f->loss.rtt_ns);
     assert_int_equal(DELAY_NS, shoal_loss_detector_retry_delay(&f->loss));
-    release(f);
 }
 
 static void gaps_at_a_term_end_and_in_the_next_term(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(100, true);
+    fixture_t *f = fixture(state, 100, true);
     /* The last 128 bytes of term 100 and the first 64 of term 101 are lost. */
     receive_with_loss(f, TERM - 128, TERM + 64, TERM + 1024);
     assert_int_equal(2, scan(f, TERM - 128, TERM + 1024, 0));
     assert_int_equal(2, f->nak_count);
     assert_call(&f->naks[0], 100, TERM - 128, 128); /* a NAK never crosses the term end */
     assert_call(&f->naks[1], 101, 0, 64);
-    /* The hwm in the middle of a hole: the gap ends at the hwm. */
-    fixture_t *g = fixture(100, true);
-    receive(g, 0, 256);
-    assert_int_equal(1, scan(g, 256, 512, 0));
-    assert_int_equal(256, g->naks[0].length);
-    release(g);
-    release(f);
+}
+
+/* The hwm in the middle of a hole: the gap ends at the hwm. */
+static void a_gap_ends_at_the_hwm(void **state)
+{
+    fixture_t *f = fixture(state, 100, true);
+    receive(f, 0, 256);
+    assert_int_equal(1, scan(f, 256, 512, 0));
+    assert_int_equal(256, f->naks[0].length);
 }
 
 static void term_ids_wrap(void **state)
 {
-    (void)state;
     /* Term count 1 of a stream starting at INT32_MAX is term id INT32_MIN. */
-    fixture_t *f = fixture(INT32_MAX, true);
+    fixture_t *f = fixture(state, INT32_MAX, true);
     receive(f, TERM, TERM + 256);
     receive(f, TERM + 512, TERM + 1024);
     assert_int_equal(1, scan(f, TERM + 256, TERM + 1024, 0));
@@ -237,13 +243,11 @@ static void term_ids_wrap(void **state)
     assert_int_equal(1, f->loss.gap_count);
     assert_int_equal(2, f->loss.gaps[0].naks);
     assert_int_equal(1, f->new_gap_count);
-    release(f);
 }
 
 static void a_partly_repaired_gap_keeps_its_timer(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(0, true);
+    fixture_t *f = fixture(state, 0, true);
     receive_with_loss(f, 64, 512, 1024);
     scan(f, 64, 1024, 0);
     assert_int_equal(1, f->nak_count);
@@ -257,13 +261,11 @@ static void a_partly_repaired_gap_keeps_its_timer(void **state)
     assert_int_equal(1, f->new_gap_count);
     assert_int_equal(1, scan(f, 64, 1024, DELAY_NS));
     assert_call(&f->naks[1], 0, 256, 256);
-    release(f);
 }
 
 static void unreliable_pads_over_a_gap_after_the_delay(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(5, false);
+    fixture_t *f = fixture(state, 5, false);
     receive_with_loss(f, 64, 192, 256);
     assert_int_equal(0, scan(f, 64, 256, 0));
     assert_int_equal(0, f->nak_count);
@@ -274,13 +276,11 @@ static void unreliable_pads_over_a_gap_after_the_delay(void **state)
     assert_int_equal(1, f->fill_count);
     assert_call(&f->fills[0], 5, 64, 128);
     assert_int_equal(0, f->loss.gap_count);
-    release(f);
 }
 
 static void do_work_scans_only_when_due(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(0, true);
+    fixture_t *f = fixture(state, 0, true);
     receive_with_loss(f, 64, 128, 192);
     /* No gap known: scans at once. */
     assert_int_equal(1, do_work(f, 64, 192, 0));
@@ -298,13 +298,11 @@ static void do_work_scans_only_when_due(void **state)
     /* Retry due: scans and NAKs. */
     assert_int_equal(1, do_work(f, 64, 192, DELAY_NS));
     assert_int_equal(2, f->nak_count);
-    release(f);
 }
 
 static void the_gap_table_is_bounded(void **state)
 {
-    (void)state;
-    fixture_t *f = fixture(0, true);
+    fixture_t *f = fixture(state, 0, true);
     /* 70 gaps of 64 bytes, every other frame lost. */
     const int gaps = SHOAL_LOSS_MAX_GAPS + 6;
     for (int i = 0; i < gaps; i++)
@@ -327,18 +325,21 @@ static void the_gap_table_is_bounded(void **state)
     assert_int_equal(6, scan(f, 10 * 128 + 64, hwm, 2));
     assert_int_equal(gaps - 10, f->loss.gap_count);
     assert_int_equal(SHOAL_LOSS_MAX_GAPS + 6, f->nak_count);
-    release(f);
 }
 
+/* A test with this file's setup and teardown. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 SHOAL_TEST_MAIN({
-    cmocka_unit_test(nothing_missing_nothing_asked),
-    cmocka_unit_test(a_gap_is_naked_at_once_then_after_the_delay_then_doubled),
-    cmocka_unit_test(a_gap_repaired_after_one_nak_times_the_repair),
-    cmocka_unit_test(rtt_is_the_minimum_of_recent_samples),
-    cmocka_unit_test(gaps_at_a_term_end_and_in_the_next_term),
-    cmocka_unit_test(term_ids_wrap),
-    cmocka_unit_test(a_partly_repaired_gap_keeps_its_timer),
-    cmocka_unit_test(unreliable_pads_over_a_gap_after_the_delay),
-    cmocka_unit_test(do_work_scans_only_when_due),
-    cmocka_unit_test(the_gap_table_is_bounded),
+    T(nothing_missing_nothing_asked),
+    T(a_gap_is_naked_at_once_then_after_the_delay_then_doubled),
+    T(a_gap_repaired_after_one_nak_times_the_repair),
+    T(rtt_is_the_minimum_of_recent_samples),
+    T(gaps_at_a_term_end_and_in_the_next_term),
+    T(a_gap_ends_at_the_hwm),
+    T(term_ids_wrap),
+    T(a_partly_repaired_gap_keeps_its_timer),
+    T(unreliable_pads_over_a_gap_after_the_delay),
+    T(do_work_scans_only_when_due),
+    T(the_gap_table_is_bounded),
 })
