@@ -74,6 +74,35 @@ static void record(fixture_t *f, int64_t now_ms, int32_t code, const char *text)
     assert_int_equal(shoal_error_log_record(&f->log, now_ms, code, text), 0);
 }
 
+/* A record to make: its time, code and text. */
+typedef struct
+{
+    int64_t ms;
+    int32_t code;
+    const char *text;
+} record_t;
+
+/* Records each of n in turn; each must go in. */
+static void record_all(fixture_t *f, const record_t *records, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+    {
+        record(f, records[i].ms, records[i].code, records[i].text);
+    }
+}
+
+/* An entry read back: its text, code, how many times it was seen, and when
+ * first and last. */
+static void assert_entry(const entry_t *e, const char *text, int32_t code, int32_t count, int64_t first_ms,
+    int64_t last_ms)
+{
+    assert_string_equal(text, e->text);
+    assert_int_equal(code, e->code);
+    assert_int_equal(count, e->count);
+    assert_int_equal(first_ms, e->first_ms);
+    assert_int_equal(last_ms, e->last_ms);
+}
+
 /* Reads the records seen at or after since_ms into es; how many there were. */
 static size_t read_entries(fixture_t *f, int64_t since_ms, entries_t *es)
 {
@@ -104,51 +133,38 @@ static void test_layout(void **state)
 static void test_distinct_records_and_counts(void **state)
 {
     fixture_t *f = *state;
-    record(f, 10, 1, "client timed out");
-    record(f, 20, 2, "bad command");
-    record(f, 30, 1, "client timed out");
-    record(f, 40, 1, "client timed out");
-    /* same text, other code: distinct */
-    record(f, 50, 3, "bad command");
-    /* prefix of an existing text: distinct */
-    record(f, 60, 1, "client timed");
-    record(f, 70, 4, NULL);
-    record(f, 80, 4, "");
+    static const record_t records[] = {
+        { 10, 1, "client timed out" },
+        { 20, 2, "bad command" },
+        { 30, 1, "client timed out" },
+        { 40, 1, "client timed out" },
+        { 50, 3, "bad command" },  /* same text, other code: distinct */
+        { 60, 1, "client timed" }, /* prefix of an existing text: distinct */
+        { 70, 4, NULL },
+        { 80, 4, "" },
+    };
+    record_all(f, records, sizeof(records) / sizeof(records[0]));
 
     entries_t es;
     assert_int_equal(read_entries(f, 0, &es), 5);
     assert_int_equal(es.n, 5);
-    assert_string_equal(es.e[0].text, "client timed out");
-    assert_int_equal(es.e[0].count, 3);
-    assert_int_equal(es.e[0].first_ms, 10);
-    assert_int_equal(es.e[0].last_ms, 40);
-    assert_int_equal(es.e[0].code, 1);
-    assert_string_equal(es.e[1].text, "bad command");
-    assert_int_equal(es.e[1].code, 2);
-    assert_int_equal(es.e[1].count, 1);
-    assert_string_equal(es.e[2].text, "bad command");
-    assert_int_equal(es.e[2].code, 3);
-    assert_string_equal(es.e[3].text, "client timed");
-    assert_string_equal(es.e[4].text, "");
-    assert_int_equal(es.e[4].count, 2);
-    assert_int_equal(es.e[4].first_ms, 70);
-    assert_int_equal(es.e[4].last_ms, 80);
+    assert_entry(&es.e[0], "client timed out", 1, 3, 10, 40);
+    assert_entry(&es.e[1], "bad command", 2, 1, 20, 20);
+    assert_entry(&es.e[2], "bad command", 3, 1, 50, 50);
+    assert_entry(&es.e[3], "client timed", 1, 1, 60, 60);
+    assert_entry(&es.e[4], "", 4, 2, 70, 80);
 }
 
 static void test_read_since(void **state)
 {
     fixture_t *f = *state;
-    record(f, 10, 1, "old");
-    record(f, 20, 1, "middle");
-    record(f, 30, 1, "new");
-    record(f, 35, 1, "old");
+    static const record_t records[] = { { 10, 1, "old" }, { 20, 1, "middle" }, { 30, 1, "new" }, { 35, 1, "old" } };
+    record_all(f, records, sizeof(records) / sizeof(records[0]));
 
     entries_t es;
     assert_int_equal(read_entries(f, 25, &es), 2);
-    assert_string_equal(es.e[0].text, "old");
-    assert_int_equal(es.e[0].last_ms, 35);
-    assert_int_equal(es.e[0].first_ms, 10);
-    assert_string_equal(es.e[1].text, "new");
+    assert_entry(&es.e[0], "old", 1, 2, 10, 35);
+    assert_entry(&es.e[1], "new", 1, 1, 30, 30);
     assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 36), 0);
     assert_int_equal(shoal_error_log_read(f->buffer, CAPACITY, NULL, NULL, 0), 3);
 }
