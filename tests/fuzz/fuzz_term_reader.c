@@ -99,14 +99,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t action = params[14];
     const uint8_t which = params[15];
 
-    /* 1. Subscriber: every message, from the start and from the offset. */
+    /* 1. Subscriber: every message, from the start and from the offset; in
+     * a log cleaned or not (there a frame counts if its header names the
+     * ids of the first frame's, at its own offset). */
+    const shoal_frame_expect_t expect =
+        shoal_frame_expect(0 != (which & 8), read_i32(term + 12), read_i32(term + 16), read_i32(term + 20));
     reader_state_t state = { term_length, 0, 0, action };
     shoal_assembly_buffer_t assembly = { NULL, 0 };
     int32_t offset = 0 != (which & 1) ? start : 0;
     for (int round = 0; round < 64 && offset < term_length; round++)
     {
         shoal_term_read_result_t r = shoal_term_read_messages(term, offset, term_length, (int64_t)term_length * 5,
-            1 + (which >> 4), on_message, &state, &assembly);
+            &expect, 1 + (which >> 4), on_message, &state, &assembly);
         if (r.offset < offset || r.offset > term_length || (r.offset & (SHOAL_FRAME_ALIGNMENT - 1)) != 0)
         {
             abort(); /* the reader moved backwards, out of the term or off the frame grid */
@@ -152,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(meta->default_frame_header, content, content_length < SHOAL_DATA_HEADER_LENGTH ? content_length : 0);
     (void)shoal_term_unblocker_unblock(meta, term, term_length, start, tail, term_id, 0 != (which & 4));
     shoal_assembly_buffer_t again = { NULL, 0 };
-    (void)shoal_term_read_messages(term, start, term_length, 0, 1000, on_message, &state, &again);
+    (void)shoal_term_read_messages(term, start, term_length, 0, &expect, 1000, on_message, &state, &again);
     shoal_assembly_buffer_close(&again);
 
     free(term);

@@ -25,11 +25,13 @@ int64_t shoal_image_block_poll(shoal_image_t *image, shoal_block_handler_t h, vo
     const int32_t limit_offset =
         limit < (size_t)(term_length - term_offset) ? term_offset + (int32_t)limit : term_length;
 
+    const shoal_frame_expect_t expect = shoal_image_frame_expect(image, position);
+
     int32_t offset = term_offset;
     while (offset < limit_offset)
     {
         __builtin_prefetch(term + offset + BLOCK_POLL_PREFETCH_AHEAD);
-        const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
+        const int32_t frame_length = shoal_term_frame_length_checked(term, offset, &expect);
         if (frame_length <= 0 || frame_length > term_length - offset)
         {
             break; /* not committed yet (a corrupt length: never past the term) */

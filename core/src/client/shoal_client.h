@@ -54,6 +54,8 @@ struct shoal_image_stct
     shoal_assembly_buffer_t assembly;
     int32_t session_id;
     int32_t stream_id;
+    int32_t initial_term_id;
+    bool laps_uncleaned; /* the log's meta->laps_uncleaned: check each frame's header */
     /* cold */
     int64_t correlation_id;
     int64_t subscription_registration_id;
@@ -217,6 +219,13 @@ const shoal_client_t *shoal_client_set_in_handler(const shoal_client_t *c);
 void shoal_client_free_lingering(shoal_client_t *c, bool all, const shoal_subscription_t *s);
 
 /* shoal_image.c */
+/* What the frames of the term at position must hold (shoal_frame_check.h). */
+static inline shoal_frame_expect_t shoal_image_frame_expect(const shoal_image_t *image, int64_t position)
+{
+    return shoal_frame_expect(image->laps_uncleaned, image->session_id, image->stream_id,
+        image->initial_term_id + (int32_t)(position >> image->position_bits_to_shift));
+}
+
 int shoal_image_create(shoal_image_t **image, const char *log_file, int64_t correlation_id,
     int64_t subscription_registration_id, int32_t session_id, int32_t stream_id, int64_t *subscriber_position,
     const char *source_identity);

@@ -28,6 +28,8 @@ int shoal_image_create(shoal_image_t **imagep, const char *log_file, int64_t cor
     image->term_length = log->term_length;
     image->position_bits_to_shift = log->position_bits_to_shift;
     image->meta = log->meta;
+    image->initial_term_id = log->initial_term_id;
+    image->laps_uncleaned = 0 != shoal_load_acquire(&log->meta->laps_uncleaned);
     image->subscriber_position = subscriber_position;
     /* The driver set our join position before announcing the image. */
     image->position = shoal_load_acquire(subscriber_position);

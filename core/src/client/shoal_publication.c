@@ -474,8 +474,8 @@ int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *fra
         return SHOAL_ERROR;
     }
     size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
-    p->term_offset = shoal_term_block_append(p->terms[index], p->term_length, &p->meta->term_tail_counters[index],
-        p->term_id, p->term_offset, frames, length, p->session_id, p->stream_id);
+    p->term_offset = shoal_term_block_append(p->terms[index], &p->meta->term_tail_counters[index], p->term_id,
+        p->term_offset, frames, length, p->session_id, p->stream_id);
     shoal_log_waiters_notify_subscribers(p->meta);
     return p->term_begin_position + p->term_offset;
 }

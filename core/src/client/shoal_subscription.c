@@ -238,8 +238,9 @@ static SHOAL_ALWAYS_INLINE int poll_images(shoal_subscription_t *s, shoal_term_m
         int32_t term_offset = (int32_t)(position & (image->term_length - 1));
         size_t index = shoal_logbuffer_index_by_position(position, image->position_bits_to_shift);
         int64_t term_base = position - term_offset;
+        const shoal_frame_expect_t expect = shoal_image_frame_expect(image, position);
         shoal_term_read_result_t r = shoal_term_read_inline(image->terms[index], term_offset, image->term_length,
-            term_base, limit - delivered, handler, ctx, &image->assembly);
+            term_base, &expect, limit - delivered, handler, ctx, &image->assembly);
         delivered += (size_t)r.messages;
         int64_t new_position = term_base + r.offset;
         if (new_position > image->position)

@@ -123,6 +123,12 @@ void shoal_log_buffer_delete(shoal_log_buffer_t *log, const char *path)
     }
 }
 
+void shoal_log_buffer_mark_uncleaned(shoal_log_buffer_t *log)
+{
+    log->uncleaned = true;
+    shoal_store_release(&log->meta->laps_uncleaned, 1);
+}
+
 int shoal_log_buffer_clean(shoal_log_buffer_t *log, int64_t *clean_position, int64_t position)
 {
     int chunks = 0;
@@ -138,13 +144,9 @@ int shoal_log_buffer_clean(shoal_log_buffer_t *log, int64_t *clean_position, int
         int32_t term_offset = (int32_t)(from & (log->term_length - 1));
         int64_t left_in_term = log->term_length - term_offset;
         int64_t length = position - from < left_in_term ? position - from : left_in_term;
-        if (!log->writer_zeroes)
+        if (!log->uncleaned)
         {
             shoal_term_clean(log->terms[index], term_offset, term_offset + (int32_t)length);
-        }
-        else if (0 == term_offset)
-        {
-            shoal_store_release((int64_t *)log->terms[index], (int64_t)0);
         }
         *clean_position = from + length;
         shoal_logbuffer_tsan_cleaned(log->meta);
@@ -175,7 +177,7 @@ bool shoal_log_buffer_unblock(shoal_log_buffer_t *log, int64_t blocked_position)
     size_t index = shoal_logbuffer_index_by_term_count(blocked_term_count);
     int64_t raw_tail = shoal_load_acquire(&m->term_tail_counters[index]);
     shoal_unblock_status_t s = shoal_term_unblocker_unblock(m, log->terms[index], log->term_length, blocked_offset,
-        shoal_logbuffer_term_offset(raw_tail, log->term_length), shoal_logbuffer_term_id(raw_tail), log->writer_zeroes);
+        shoal_logbuffer_term_offset(raw_tail, log->term_length), shoal_logbuffer_term_id(raw_tail), log->uncleaned);
     if (SHOAL_UNBLOCK_NO_ACTION == s)
     {
         return false;

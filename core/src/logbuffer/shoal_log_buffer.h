@@ -27,12 +27,11 @@ typedef struct shoal_log_buffer_stct
     size_t position_bits_to_shift;
     uint8_t *mapped; /* NULL: not mapped */
     size_t mapped_length;
-    /* Its one writer zeroes the length word after its tail before moving it
-     * (an exclusive publication: shoal_exclusive_term_appender_zero_next):
-     * cleaning zeroes only each term's first word, and the unblocker does
-     * not scan it for zeroes (past a frame not yet written is last lap's
-     * data: shoal_term_unblocker.h). Driver side; set at creation. */
-    bool writer_zeroes;
+    /* Not zeroed between laps (shoal_log_buffer_mark_uncleaned): cleaning
+     * leaves it alone, and the unblocker does not scan it for zeroes (past
+     * a frame not yet written is last lap's data: shoal_term_unblocker.h).
+     * Driver side; set at creation. */
+    bool uncleaned;
 } shoal_log_buffer_t;
 
 typedef struct shoal_log_buffer_params_stct
@@ -77,10 +76,16 @@ static inline int64_t shoal_log_buffer_producer_position(const shoal_log_buffer_
         shoal_logbuffer_term_offset(raw_tail, log->term_length), log->position_bits_to_shift, log->initial_term_id);
 }
 
+/* Marks a log that is never zeroed between laps (its meta->laps_uncleaned
+ * tells readers to check headers): an IPC publication's, where
+ * zeroing each line a term behind the readers cost a third pass over memory
+ * per message (docs/performance.md). Before any reader maps it. */
+void shoal_log_buffer_mark_uncleaned(shoal_log_buffer_t *log);
+
 /* Zeroes the log from *clean_position up to position, a term-bounded chunk
  * at a time (shoal_term_clean: the first word of a chunk last, with
- * release), and moves *clean_position there; a writer_zeroes log only has
- * the first word of each term it passes zeroed (release). A target more than the whole
+ * release), and moves *clean_position there; an uncleaned log is left as it
+ * is, and only *clean_position moves. A target more than the whole
  * log ahead can only come from a counter a client wrote: everything in
  * between would be zeroed several times over, so it starts a log length
  * behind the target. Returns the chunks zeroed. */

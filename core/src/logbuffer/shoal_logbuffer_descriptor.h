@@ -66,7 +66,13 @@ typedef struct shoal_logbuffer_metadata_stct
     int32_t mtu_length;
     int32_t term_length;
     int32_t page_size;
-    uint8_t pad3[SHOAL_CACHE_LINE_LENGTH - sizeof(int64_t) - 5 * sizeof(int32_t)];
+    /* 1: the log is not zeroed between laps (an IPC publication's,
+     * shoal_log_buffer_mark_uncleaned), so a positive length word may be last
+     * lap's: a reader takes a frame for this lap's only if its header names
+     * this term and offset (shoal_term_frame_length_checked). 0 (and every
+     * log made before the word existed): zeroed a term behind its readers. */
+    int32_t laps_uncleaned;
+    uint8_t pad3[SHOAL_CACHE_LINE_LENGTH - sizeof(int64_t) - 6 * sizeof(int32_t)];
     uint8_t default_frame_header[SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH];
     uint8_t pad4[SHOAL_CACHE_LINE_LENGTH - SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH];
 
@@ -87,6 +93,7 @@ SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 2
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, end_of_stream_position) == 128, "eos at 128");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, correlation_id) == 256, "correlation_id at 256");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, page_size) == 280, "page_size at 280");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, laps_uncleaned) == 284, "laps_uncleaned at 284");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, default_frame_header) == 320, "default header at 320");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, subscriber_waiting) == 384, "subscriber waiting at 384");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, publisher_waiting) == 512, "publisher waiting at 512");

@@ -155,12 +155,9 @@ static void write_unfragmented(uint8_t *term, int32_t term_offset, int32_t term_
     term_appender_frame_commit(hdr, frame_length);
 }
 
-/* exclusive: the writer keeps the next fragment's length word zero itself,
- * as it does the word after its tail (shoal_exclusive_term_appender_zero_next);
- * a concurrent log is cleaned by the driver a term ahead of its writers. */
 static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id,
     const shoal_data_header_t *default_header, const shoal_iovec_t *iov, size_t iovcnt, size_t length,
-    size_t max_payload_length, int64_t reserved_value, bool exclusive)
+    size_t max_payload_length, int64_t reserved_value)
 {
     uint8_t flags = SHOAL_FRAME_FLAG_BEGIN;
     size_t remaining = length;
@@ -184,13 +181,6 @@ static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id
         hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
         hdr->reserved_value = reserved_value;
         iov_copy(term + offset + SHOAL_DATA_HEADER_LENGTH, bytes, iov, iovcnt, &idx, &off);
-        if (exclusive && remaining > 0)
-        {
-            /* A reader following the chain reads the next fragment's length
-             * once this one is committed: in a log that is not cleaned
-             * (writer_zeroes) it holds last lap's bytes until then. */
-            shoal_store_relaxed((int32_t *)(term + offset + aligned_length), 0);
-        }
         term_appender_frame_commit(hdr, frame_length);
 
         flags = 0;
@@ -264,7 +254,6 @@ static inline int64_t exclusive_claim(uint8_t *term, int64_t *tail_counter, int3
 {
     const int64_t resulting_offset = (int64_t)term_offset + aligned_length;
 
-    shoal_exclusive_term_appender_zero_next(term, term_length, resulting_offset);
     shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
     if (resulting_offset > term_length)
     {
@@ -330,7 +319,7 @@ static SHOAL_ALWAYS_INLINE int32_t term_appender_append(uint8_t *term, int64_t *
             break;
         case TERM_APPENDER_FRAGMENTS:
             write_fragmented(term, (int32_t)offset, term_id, default_header, m->iov, m->iovcnt, m->length,
-                m->max_payload_length, m->reserved_value, exclusive);
+                m->max_payload_length, m->reserved_value);
             break;
     }
     return (int32_t)(offset + aligned_length);

@@ -3,9 +3,13 @@
  *
  * Frame commit protocol (readers in other processes depend on it):
  *   1. frame_length = -frame_length, store-release (claimed, not committed)
- *   2. the rest of the header, then the payload, with plain stores
+ *   2. the term_offset/session_id and stream_id/term_id words, store-release
+ *      (shoal_frame_check.h), then the rest of the header and the payload,
+ *      with plain stores
  *   3. frame_length = +frame_length, store-release (committed)
- * A reader load-acquires frame_length and reads the frame only when > 0.
+ * A reader load-acquires frame_length and reads the frame only when > 0 (in
+ * a log not cleaned between laps, and only when its header words are this
+ * lap's: shoal_term_frame_length_checked). Nothing is written past a frame.
  * Padding frames (type PAD, flags of the default header, length = bytes to
  * the end of the term) follow the same protocol.
  *
@@ -42,6 +46,7 @@
 
 #include "shoal/shoal.h"
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_frame_check.h"
 #include "logbuffer/shoal_logbuffer_descriptor.h"
 #include "logbuffer/shoal_logbuffer_tsan.h"
 #include "logbuffer/shoal_payload_copy.h"
@@ -83,7 +88,8 @@ int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value);
 
 /* Writes the header of a frame at offset: length first, negated and with
- * release (claimed), then the rest from the default header. */
+ * release (claimed), then the words readers of an uncleaned log check
+ * (shoal_frame_check.h), then the rest from the default header. */
 static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *term, int32_t offset, int32_t frame_length,
     int32_t term_id, const shoal_data_header_t *default_header)
 {
@@ -91,28 +97,11 @@ static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *ter
 
     shoal_logbuffer_tsan_before_write(term, term_id);
     shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
-    memcpy((uint8_t *)hdr + sizeof(int32_t), (const uint8_t *)default_header + sizeof(int32_t),
-        SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
-    hdr->term_offset = offset;
-    hdr->term_id = term_id;
+    shoal_frame_words_write(term, offset, default_header->session_id, default_header->stream_id, term_id);
+    memcpy(&hdr->frame_header.version, &default_header->frame_header.version,
+        sizeof(shoal_frame_header_t) - sizeof(int32_t));
+    hdr->reserved_value = default_header->reserved_value;
     return hdr;
-}
-
-/* An exclusive writer is the only one in its log, so it keeps the frame
- * after its tail readable as "not yet written" itself: before the tail moves
- * to next_offset, the length word there is zeroed (the line the writer fills
- * next anyway). Readers, a subscriber joining at the tail, and the driver's
- * unblocker then never meet what the log held a lap ago, and an exclusive
- * IPC log needs no cleaning but the first word of each term (the driver's,
- * shoal_log_buffer_t.writer_zeroes). A tail at or past the term end leaves
- * the next term's first word to the driver. */
-static SHOAL_ALWAYS_INLINE void shoal_exclusive_term_appender_zero_next(uint8_t *term, int32_t term_length,
-    int64_t next_offset)
-{
-    if (SHOAL_LIKELY(next_offset < term_length))
-    {
-        shoal_store_relaxed((int32_t *)(term + next_offset), 0);
-    }
 }
 
 /* Pads the term from term_offset to its end (a PAD frame, when the exclusive
@@ -151,7 +140,6 @@ static SHOAL_ALWAYS_INLINE int32_t shoal_exclusive_term_appender_append_bytes(ui
 {
     const int64_t resulting_offset =
         (int64_t)term_offset + SHOAL_ALIGN((int32_t)length + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT);
-    shoal_exclusive_term_appender_zero_next(term, term_length, resulting_offset);
     shoal_store_release(tail_counter, (int64_t)(((uint64_t)(uint32_t)term_id << 32) + (uint64_t)resulting_offset));
     if (SHOAL_UNLIKELY(resulting_offset > term_length))
     {

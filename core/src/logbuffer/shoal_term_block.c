@@ -1,5 +1,6 @@
 #include "logbuffer/shoal_term_block.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "concurrent/shoal_atomic.h"
@@ -55,26 +56,34 @@ int shoal_term_block_check(const uint8_t *frames, size_t length, int32_t term_id
     return 0;
 }
 
-int32_t shoal_term_block_append(uint8_t *term, int32_t term_length, int64_t *tail_counter, int32_t term_id,
-    int32_t term_offset, const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id)
+int32_t shoal_term_block_append(uint8_t *term, int64_t *tail_counter, int32_t term_id, int32_t term_offset,
+    const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id)
 {
     uint8_t *dst = term + term_offset;
+    shoal_data_header_t *first = (shoal_data_header_t *)dst;
+    int32_t first_length;
+    memcpy(&first_length, frames, sizeof(first_length));
+    /* The first frame is claimed and its checked words written like an
+     * appender's (shoal_frame_check.h); the frames after it are reached only
+     * through its commit. */
     shoal_logbuffer_tsan_before_write(term, term_id);
-    memcpy(dst + sizeof(int32_t), frames + sizeof(int32_t), length - sizeof(int32_t));
-    int32_t first_length = 0;
-    for (size_t at = 0; at < length;)
+    shoal_store_release(&first->frame_header.frame_length, -first_length);
+    shoal_frame_words_write(term, term_offset, session_id, stream_id, term_id);
+    memcpy(&first->frame_header.version, frames + offsetof(shoal_data_header_t, frame_header.version),
+        sizeof(shoal_frame_header_t) - sizeof(int32_t));
+    memcpy(&first->reserved_value, frames + offsetof(shoal_data_header_t, reserved_value),
+        length - offsetof(shoal_data_header_t, reserved_value));
+    for (size_t at = SHOAL_ALIGN((size_t)first_length, SHOAL_FRAME_ALIGNMENT); at < length;)
     {
         shoal_data_header_t *h = (shoal_data_header_t *)(dst + at);
         int32_t frame_length;
         memcpy(&frame_length, frames + at, sizeof(frame_length));
-        first_length = 0 == at ? frame_length : first_length;
         h->session_id = session_id;
         h->stream_id = stream_id;
         at += SHOAL_ALIGN((size_t)frame_length, SHOAL_FRAME_ALIGNMENT);
     }
     const int32_t end = term_offset + (int32_t)length;
-    shoal_exclusive_term_appender_zero_next(term, term_length, end);
     shoal_store_release(tail_counter, shoal_logbuffer_pack_tail(term_id, end));
-    shoal_logbuffer_frame_commit((shoal_data_header_t *)dst, first_length);
+    shoal_logbuffer_frame_commit(first, first_length);
     return end;
 }

@@ -28,12 +28,11 @@
 int shoal_term_block_check(const uint8_t *frames, size_t length, int32_t term_id, int32_t term_offset,
     int32_t term_length);
 
-/* Appends a checked block at term_offset of a term of term_length bytes
- * (tail_counter: the partition's raw tail; the writer is an exclusive
- * publication, so the word after the block is zeroed first, as
- * shoal_exclusive_term_appender_zero_next does); returns the term offset
- * after it. */
-int32_t shoal_term_block_append(uint8_t *term, int32_t term_length, int64_t *tail_counter, int32_t term_id,
-    int32_t term_offset, const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id);
+/* Appends a checked block at term_offset of a term (tail_counter: the
+ * partition's raw tail; the writer is an exclusive publication, and the
+ * block's first frame is claimed and committed as an appender's:
+ * shoal_frame_check.h); returns the term offset after it. */
+int32_t shoal_term_block_append(uint8_t *term, int64_t *tail_counter, int32_t term_id, int32_t term_offset,
+    const uint8_t *frames, size_t length, int32_t session_id, int32_t stream_id);
 
 #endif

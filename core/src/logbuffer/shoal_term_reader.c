@@ -58,8 +58,8 @@ typedef enum chain_status_en
  * them), so a large message is not re-read from its start at every poll
  * while its publisher is still writing it. */
 static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *total,
-    uint8_t *flags_union)
+    const shoal_frame_expect_t *expect, int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly,
+    int32_t *end_offset, size_t *total, uint8_t *flags_union)
 {
     int32_t offset;
     size_t bytes;
@@ -81,7 +81,7 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
 
     while (offset < term_length)
     {
-        const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
+        const int32_t frame_length = shoal_term_frame_length_checked(term, offset, expect);
         if (frame_length <= 0)
         {
             assembly->scanning = true;
@@ -141,12 +141,12 @@ static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *d
 }
 
 shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *length,
-    shoal_header_t *hdr)
+    const shoal_frame_expect_t *expect, int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly,
+    int32_t *end_offset, size_t *length, shoal_header_t *hdr)
 {
     size_t total = 0;
     uint8_t flags_union = 0;
-    chain_status_t status = scan_chain(term, term_length, term_base_position, offset, frame_length, assembly,
+    chain_status_t status = scan_chain(term, term_length, term_base_position, expect, offset, frame_length, assembly,
         end_offset, &total, &flags_union);
     if (CHAIN_INCOMPLETE == status)
     {
@@ -172,9 +172,9 @@ shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_lengt
 }
 
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
-    shoal_assembly_buffer_t *assembly)
+    int64_t term_base_position, const shoal_frame_expect_t *expect, size_t message_limit,
+    shoal_term_message_handler_t handler, void *clientd, shoal_assembly_buffer_t *assembly)
 {
-    return shoal_term_read_inline(term, term_offset, term_length, term_base_position, message_limit, handler, clientd,
-        assembly);
+    return shoal_term_read_inline(term, term_offset, term_length, term_base_position, expect, message_limit, handler,
+        clientd, assembly);
 }

@@ -2,7 +2,9 @@
  * Reads whole messages out of one term for a subscriber.
  *
  * Frames are read per the commit protocol in shoal_term_appender.h:
- * frame_length is load-acquired and a frame is only read once it is > 0.
+ * frame_length is load-acquired and a frame is only read once it is > 0,
+ * and, in a log not cleaned between laps, once its header is this lap's
+ * (expect: shoal_frame_check.h; a cleaned log's expect has a mask of 0).
  *
  *  - PAD frames are consumed silently (padding_or_gap_skipped = true).
  *  - A DATA frame with BEGIN|END is handed to the handler in place (zero
@@ -45,6 +47,7 @@
 #include <stdint.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_frame_check.h"
 #include "protocol/shoal_frames.h"
 #include "shoal/shoal.h"
 
@@ -82,8 +85,8 @@ typedef struct shoal_term_read_result_stct
  * of them. term_base_position is the stream position of term offset 0. The handler is called through a pointer; the
  * subscription's polls use shoal_term_read_inline instead. */
 shoal_term_read_result_t shoal_term_read_messages(const uint8_t *term, int32_t term_offset, int32_t term_length,
-    int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler, void *clientd,
-    shoal_assembly_buffer_t *assembly);
+    int64_t term_base_position, const shoal_frame_expect_t *expect, size_t message_limit,
+    shoal_term_message_handler_t handler, void *clientd, shoal_assembly_buffer_t *assembly);
 
 /* ---- the reader's loop, inlined into each poll so that its handler is a
  * known function the compiler inlines too (no indirect call, no header copy
@@ -99,17 +102,12 @@ typedef enum shoal_chain_read_en
 /* The fragmented message whose BEGIN frame (committed, frame_length long) is
  * at offset. */
 shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
-    int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly, int32_t *end_offset, size_t *length,
-    shoal_header_t *hdr);
+    const shoal_frame_expect_t *expect, int32_t offset, int32_t frame_length, shoal_assembly_buffer_t *assembly,
+    int32_t *end_offset, size_t *length, shoal_header_t *hdr);
 
 static inline const shoal_data_header_t *shoal_term_frame_at(const uint8_t *term, int32_t offset)
 {
     return (const shoal_data_header_t *)(term + offset);
-}
-
-static inline int32_t shoal_term_frame_length_volatile(const uint8_t *term, int32_t offset)
-{
-    return shoal_load_acquire(&shoal_term_frame_at(term, offset)->frame_header.frame_length);
 }
 
 static inline void shoal_term_header_fill(shoal_header_t *h, const shoal_data_header_t *f, uint8_t flags,
@@ -145,8 +143,8 @@ static SHOAL_ALWAYS_INLINE bool shoal_term_deliver(shoal_term_message_handler_t 
 }
 
 static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const uint8_t *term, int32_t term_offset,
-    int32_t term_length, int64_t term_base_position, size_t message_limit, shoal_term_message_handler_t handler,
-    void *clientd, shoal_assembly_buffer_t *assembly)
+    int32_t term_length, int64_t term_base_position, const shoal_frame_expect_t *expect, size_t message_limit,
+    shoal_term_message_handler_t handler, void *clientd, shoal_assembly_buffer_t *assembly)
 {
     shoal_term_read_result_t result = { term_offset, 0, false };
     int32_t offset = term_offset;
@@ -154,7 +152,7 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
 
     while (messages < message_limit && offset < term_length)
     {
-        const int32_t frame_length = shoal_term_frame_length_volatile(term, offset);
+        const int32_t frame_length = shoal_term_frame_length_checked(term, offset, expect);
         if (frame_length <= 0 || SHOAL_UNLIKELY(frame_length > term_length - offset))
         {
             break; /* not committed yet (or a corrupt length: never read past the term) */
@@ -190,7 +188,7 @@ static SHOAL_ALWAYS_INLINE shoal_term_read_result_t shoal_term_read_inline(const
             shoal_header_t hdr;
             size_t length;
             int32_t end_offset;
-            shoal_chain_read_t chain = shoal_term_read_chain(term, term_length, term_base_position, offset,
+            shoal_chain_read_t chain = shoal_term_read_chain(term, term_length, term_base_position, expect, offset,
                 frame_length, assembly, &end_offset, &length, &hdr);
             if (SHOAL_CHAIN_READ_STOP == chain)
             {

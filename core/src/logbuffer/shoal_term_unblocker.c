@@ -5,30 +5,47 @@
 #include <string.h>
 
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_frame_check.h"
 #include "logbuffer/shoal_term_unblocker.h"
 
 /* Writes a PAD frame of frame_length at term_offset with the commit protocol. */
 static void unblocker_reset_header(shoal_logbuffer_metadata_t *meta, uint8_t *term, int32_t term_offset,
     int32_t term_id, int32_t frame_length)
 {
+    const shoal_data_header_t *default_header = (const shoal_data_header_t *)meta->default_frame_header;
     shoal_data_header_t *hdr = (shoal_data_header_t *)(term + term_offset);
 
     shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
-    memcpy((uint8_t *)hdr + sizeof(int32_t), meta->default_frame_header + sizeof(int32_t),
-        SHOAL_DATA_HEADER_LENGTH - sizeof(int32_t));
+    shoal_frame_words_write(term, term_offset, default_header->session_id, default_header->stream_id, term_id);
+    hdr->frame_header.version = default_header->frame_header.version;
+    hdr->frame_header.flags = default_header->frame_header.flags;
     hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
-    hdr->term_offset = term_offset;
-    hdr->term_id = term_id;
+    hdr->reserved_value = default_header->reserved_value;
     shoal_store_release(&hdr->frame_header.frame_length, frame_length);
 }
 
-/* True if every frame_length word in [blocked_offset, current_offset) is 0,
- * scanning backwards (a writer that claimed late would show up there). */
-static bool scan_back_to_confirm_zeroed(const uint8_t *term, int32_t current_offset, int32_t blocked_offset)
+/* The length word at offset as this lap's (shoal_frame_check.h): in an
+ * uncleaned log, last lap's bytes read as 0, a claim (< 0) as well as a
+ * commit. */
+static int32_t frame_length_this_lap(const uint8_t *term, int32_t offset, const shoal_frame_expect_t *expect)
+{
+    const int32_t *length_word = (const int32_t *)(term + offset);
+    if (0 == shoal_load_acquire(length_word) || !shoal_frame_words_match(term, offset, expect))
+    {
+        return 0;
+    }
+    return shoal_load_acquire(length_word);
+}
+
+/* True if no frame of this lap starts in [blocked_offset, current_offset)
+ * (every length word 0, or last lap's), scanning backwards (a writer that
+ * claimed late would show up there). */
+static bool scan_back_to_confirm_unwritten(const uint8_t *term, int32_t current_offset, int32_t blocked_offset,
+    const shoal_frame_expect_t *expect)
 {
     for (int32_t i = current_offset - SHOAL_FRAME_ALIGNMENT; i >= blocked_offset; i -= SHOAL_FRAME_ALIGNMENT)
     {
-        if (0 != shoal_load_acquire((const int32_t *)(term + i)))
+        if (0 != frame_length_this_lap(term, i, expect))
         {
             return false;
         }
@@ -43,7 +60,7 @@ static bool scan_back_to_confirm_zeroed(const uint8_t *term, int32_t current_off
  * chain is whole, broken by another frame (readers skip it), or reaches the
  * tail (its writer may still be claiming). */
 static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_length, int32_t offset, int32_t frame_length,
-    int32_t tail_offset)
+    int32_t tail_offset, const shoal_frame_expect_t *expect)
 {
     const shoal_data_header_t *hdr = (const shoal_data_header_t *)(term + offset);
     if (SHOAL_HDR_TYPE_DATA != hdr->frame_header.type ||
@@ -63,7 +80,7 @@ static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_lengt
             return -1;
         }
         hdr = (const shoal_data_header_t *)(term + offset);
-        frame_length = shoal_load_acquire(&hdr->frame_header.frame_length);
+        frame_length = frame_length_this_lap(term, offset, expect);
         if (frame_length <= 0)
         {
             return offset;
@@ -77,8 +94,11 @@ static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_lengt
 }
 
 shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
-    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool writer_zeroes)
+    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool uncleaned)
 {
+    const shoal_data_header_t *default_header = (const shoal_data_header_t *)meta->default_frame_header;
+    const shoal_frame_expect_t expect =
+        shoal_frame_expect(uncleaned, default_header->session_id, default_header->stream_id, term_id);
     shoal_unblock_status_t status = SHOAL_UNBLOCK_NO_ACTION;
 
     if (blocked_offset < 0 || blocked_offset >= term_length)
@@ -90,15 +110,16 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
         tail_offset = term_length;
     }
 
-    int32_t frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
+    int32_t frame_length = frame_length_this_lap(term, blocked_offset, &expect);
     if (frame_length > 0)
     {
-        blocked_offset = find_uncommitted_fragment(term, term_length, blocked_offset, frame_length, tail_offset);
+        blocked_offset =
+            find_uncommitted_fragment(term, term_length, blocked_offset, frame_length, tail_offset, &expect);
         if (blocked_offset < 0)
         {
             return SHOAL_UNBLOCK_NO_ACTION;
         }
-        frame_length = shoal_load_acquire((int32_t *)(term + blocked_offset));
+        frame_length = frame_length_this_lap(term, blocked_offset, &expect);
     }
     if (frame_length < 0)
     {
@@ -109,28 +130,16 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
         unblocker_reset_header(meta, term, blocked_offset, term_id, claimed > to_end ? to_end : (int32_t)claimed);
         status = SHOAL_UNBLOCK_UNBLOCKED;
     }
-    else if (0 == frame_length && writer_zeroes)
-    {
-        /* The one writer moved its tail and has not written the header yet:
-         * nothing after it can be committed, so (as a scan that finds only
-         * zeroes up to the tail) it is left to finish, unless its claim
-         * crossed the end of the term, where it owed the term its padding. */
-        if (tail_offset == term_length && 0 == shoal_load_acquire((int32_t *)(term + blocked_offset)))
-        {
-            unblocker_reset_header(meta, term, blocked_offset, term_id, term_length - blocked_offset);
-            status = SHOAL_UNBLOCK_UNBLOCKED_TO_END;
-        }
-    }
     else if (0 == frame_length)
     {
         int32_t current_offset = blocked_offset + SHOAL_FRAME_ALIGNMENT;
 
         while (current_offset < tail_offset)
         {
-            frame_length = shoal_load_acquire((int32_t *)(term + current_offset));
+            frame_length = frame_length_this_lap(term, current_offset, &expect);
             if (0 != frame_length)
             {
-                if (scan_back_to_confirm_zeroed(term, current_offset, blocked_offset))
+                if (scan_back_to_confirm_unwritten(term, current_offset, blocked_offset, &expect))
                 {
                     unblocker_reset_header(meta, term, blocked_offset, term_id, current_offset - blocked_offset);
                     status = SHOAL_UNBLOCK_UNBLOCKED;
@@ -142,8 +151,8 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
 
         if (current_offset == term_length)
         {
-            if (0 == shoal_load_acquire((int32_t *)(term + blocked_offset)) &&
-                scan_back_to_confirm_zeroed(term, current_offset, blocked_offset))
+            if (0 == frame_length_this_lap(term, blocked_offset, &expect) &&
+                scan_back_to_confirm_unwritten(term, current_offset, blocked_offset, &expect))
             {
                 unblocker_reset_header(meta, term, blocked_offset, term_id, current_offset - blocked_offset);
                 status = SHOAL_UNBLOCK_UNBLOCKED_TO_END;

@@ -8,21 +8,17 @@
  * ahead:
  *  - frame_length < 0 at blocked_offset (claimed, not committed): the frame
  *    becomes a PAD frame of abs(frame_length) bytes             -> UNBLOCKED
- *  - frame_length == 0 in a log whose one writer zeroes the word after its
- *    tail (writer_zeroes: an exclusive publication's, where the bytes
- *    between the frame and the tail are last lap's, not zeroes): that writer
- *    is between moving its tail and writing the header, and nothing after
- *    can be committed, so it is left alone (NO_ACTION, as a scan finding only
- *    zeroes up to the tail), unless its tail is at or past the term end: then
- *    the rest of the term becomes one PAD frame -> UNBLOCKED_TO_END (and the
- *    rotation below)
- *  - frame_length == 0 otherwise: scans forward in 32-byte steps to the next non-zero
- *    frame before tail_offset; if everything in between is still zero the
+ *  - no frame of this lap at blocked_offset (frame_length == 0, or, in an
+ *    uncleaned log, last lap's bytes: shoal_frame_check.h): scans forward
+ *    in 32-byte steps to the next frame of this lap (claimed or committed)
+ *    before tail_offset; if nothing in between became one meanwhile, the
  *    range becomes one PAD frame                               -> UNBLOCKED
  *    if nothing is found up to the end of the term (tail tripped and the
  *    tripping writer never wrote its padding), pads to the end of the term
  *    and rotates the log (term count from metadata->initial_term_id)
  *                                                       -> UNBLOCKED_TO_END
+ *    (an exclusive writer stuck between its tail and its header has
+ *    nothing after it: NO_ACTION, unless its claim crossed the term end)
  *  - a committed frame that BEGINs a fragmented message: readers that
  *    reassemble in the log (IPC images) wait there until every fragment is
  *    committed, so a writer that died mid-message blocks them at a later
@@ -50,7 +46,7 @@ typedef enum shoal_unblock_status_en
 } shoal_unblock_status_t;
 
 shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *meta, uint8_t *term,
-    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool writer_zeroes);
+    int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool uncleaned);
 
 /*
  * Zeroes term[from..to) so the partition can be reused for term id + 3:

@@ -159,6 +159,7 @@ typedef struct test_term_stct
     int32_t term_length;
     test_sink_t sink;
     shoal_assembly_buffer_t assembly;
+    shoal_frame_expect_t expect; /* the reader's: as in an uncleaned log, the first term */
 } test_term_t;
 
 static inline test_term_t *test_term_open(int32_t term_length)
@@ -169,6 +170,7 @@ static inline test_term_t *test_term_open(int32_t term_length)
     f->tail = &f->log.meta->term_tail_counters[0];
     f->dh = shoal_logbuffer_default_header(f->log.meta);
     f->term_length = term_length;
+    f->expect = shoal_frame_expect(true, TEST_SESSION_ID, TEST_STREAM_ID, TEST_INITIAL_TERM_ID);
     test_sink_init(&f->sink);
     return f;
 }
@@ -193,8 +195,8 @@ static inline int test_term_teardown(void **state)
 /* Reads up to limit messages from offset from into the sink. */
 static inline shoal_term_read_result_t test_term_read(test_term_t *f, int32_t from, int64_t position, size_t limit)
 {
-    return shoal_term_read_messages(f->term, from, f->term_length, position, limit, test_sink_handler, &f->sink,
-        &f->assembly);
+    return shoal_term_read_messages(f->term, from, f->term_length, position, &f->expect, limit, test_sink_handler,
+        &f->sink, &f->assembly);
 }
 
 static inline int32_t test_term_append(test_term_t *f, const uint8_t *buf, size_t len)

@@ -305,6 +305,8 @@ static void test_orphan_fragments_and_heartbeats_skipped(void **state)
     int32_t hb = 3 * TEST_MTU;
     shoal_data_header_t *h = (shoal_data_header_t *)(f->term + hb);
     memcpy(h, f->dh, sizeof(*h));
+    h->term_offset = hb;
+    h->term_id = TEST_INITIAL_TERM_ID;
     h->frame_header.flags = 0;
     h->frame_header.frame_length = 32;
     *f->tail += 32;
@@ -365,7 +367,7 @@ static void test_zero_copy_pointer(void **state)
     test_term_append(f, msg, sizeof(msg));
     const uint8_t *seen = NULL;
     shoal_term_read_result_t res =
-        shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 0, 10, pointer_handler, &seen, &f->assembly);
+        shoal_term_read_messages(f->term, 0, BIG_TERM_LENGTH, 0, &f->expect, 10, pointer_handler, &seen, &f->assembly);
     assert_int_equal(1, res.messages);
     assert_ptr_equal(f->term + SHOAL_DATA_HEADER_LENGTH, seen);
 }

@@ -26,10 +26,10 @@ static int32_t tail_offset(fixture_t *f)
 }
 
 /* Unblocks the fixture's term at blocked_offset, up to the current tail. */
-static shoal_unblock_status_t unblock(fixture_t *f, int32_t blocked_offset, bool writer_zeroes)
+static shoal_unblock_status_t unblock(fixture_t *f, int32_t blocked_offset, bool uncleaned)
 {
     return shoal_term_unblocker_unblock(f->log.meta, f->term, TEST_TERM_LENGTH, blocked_offset, tail_offset(f),
-        TEST_INITIAL_TERM_ID, writer_zeroes);
+        TEST_INITIAL_TERM_ID, uncleaned);
 }
 
 /* After an unblock: the reader, from offset, takes the one message of 200
@@ -99,6 +99,34 @@ static void test_zero_gap_up_to_tail_is_left_alone(void **state)
     shoal_get_and_add(f->tail, (int64_t)256); /* claimed, nothing after it yet */
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, false));
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
+}
+
+/* The same gap over last lap's bytes (an uncleaned log, concurrent
+ * writers): the scan finds the next frame of this lap by its header, and
+ * the gap is padded up to it; with nothing of this lap after the gap up to
+ * the tail, it is left alone. */
+static void test_uncleaned_gap_padded_up_to_next_frame(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    memset(f->term + e0, 0x5a, 4096);         /* last lap: positive "lengths" everywhere */
+    shoal_get_and_add(f->tail, (int64_t)256); /* a writer claimed and died before its header */
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, true));
+    assert_int_equal(0x5a5a5a5a, test_frame(f->term, e0)->frame_header.frame_length);
+    int32_t e2 = append(f, 300);
+
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e0, res.offset);
+
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, true));
+    assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
+
+    res = read_all(f, res.offset);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(300, f->sink.lengths[1]);
+    assert_int_equal(e2, res.offset);
 }
 
 static void test_committed_frame_is_no_action(void **state)
@@ -238,50 +266,95 @@ static void test_end_of_term_after_rotation_is_harmless(void **state)
 }
 
 /* An exclusive writer over last lap's bytes (a log that is not cleaned):
- * each append zeroes the length word after its tail before moving the tail,
- * each fragment's commit comes after the next fragment's word is zeroed, and
- * a reader then reads every message and stops at the tail, never at last
- * lap's frames. */
-static void test_exclusive_writer_zeroes_after_its_tail(void **state)
+ * it writes nothing past its frames, and a reader checking headers reads
+ * every message and stops at the tail, whether last lap left a positive
+ * "length" everywhere or whole frames of the partition's previous term at
+ * the same offsets (term id - 3). */
+static void test_exclusive_writer_over_last_laps_bytes(void **state)
 {
     fixture_t *f = *state;
-    memset(f->term, 0x11, TEST_TERM_LENGTH); /* a positive "length" everywhere */
     uint8_t msg[3000];
     test_fill(msg, sizeof(msg), 7);
-    int32_t offset = 0;
-    const size_t lengths[] = { 10, 100, 3000, 33, 0 };
-    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++)
+    uint8_t *before = malloc(TEST_TERM_LENGTH);
+    assert_non_null(before);
+    const size_t lengths[] = { 10, 100, 3000, 33, 0, 32 };
+    const size_t count = sizeof(lengths) / sizeof(lengths[0]);
+    for (int last_lap = 0; last_lap < 2; last_lap++)
     {
-        const shoal_iovec_t iov = { msg, lengths[i] };
-        const int32_t end = lengths[i] > TEST_MAX_PAYLOAD
-            ? shoal_exclusive_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
-                  TEST_INITIAL_TERM_ID, offset, &iov, 1, lengths[i], TEST_MAX_PAYLOAD, 0)
-            : shoal_exclusive_term_appender_append_bytes(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
-                  TEST_INITIAL_TERM_ID, offset, msg, lengths[i]);
-        assert_true(end > offset);
-        assert_int_equal(0, test_frame(f->term, end)->frame_header.frame_length);
-        assert_int_equal(end, tail_offset(f));
-        offset = end;
+        if (0 == last_lap)
+        {
+            memset(f->term, 0x11, TEST_TERM_LENGTH); /* a positive "length" everywhere */
+        }
+        else
+        {
+            for (int32_t at = 0; at + 64 <= TEST_TERM_LENGTH;) /* 32-byte messages of term id - 3 */
+            {
+                at = shoal_exclusive_term_appender_append_bytes(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                    TEST_INITIAL_TERM_ID - 3, at, msg, 32);
+            }
+        }
+        shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, 0));
+        memcpy(before, f->term, TEST_TERM_LENGTH);
+        int32_t offset = 0;
+        for (size_t i = 0; i < count; i++)
+        {
+            const shoal_iovec_t iov = { msg, lengths[i] };
+            const int32_t end = lengths[i] > TEST_MAX_PAYLOAD
+                ? shoal_exclusive_term_appender_append_fragmented(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                      TEST_INITIAL_TERM_ID, offset, &iov, 1, lengths[i], TEST_MAX_PAYLOAD, 0)
+                : shoal_exclusive_term_appender_append_bytes(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+                      TEST_INITIAL_TERM_ID, offset, msg, lengths[i]);
+            assert_true(end > offset);
+            assert_memory_equal(before + end, f->term + end, TEST_TERM_LENGTH - end); /* nothing past its frames */
+            assert_int_equal(end, tail_offset(f));
+            offset = end;
+
+            /* what is committed so far, and nothing of last lap */
+            test_sink_close(&f->sink);
+            shoal_term_read_result_t res = read_all(f, 0);
+            assert_int_equal(i + 1, res.messages);
+            assert_int_equal(offset, res.offset);
+        }
+        for (size_t i = 0; i < count; i++)
+        {
+            assert_int_equal(lengths[i], f->sink.lengths[i]);
+            assert_memory_equal(msg, f->sink.data[i], lengths[i]);
+        }
     }
-    shoal_term_read_result_t res = read_all(f, 0);
-    assert_int_equal(5, res.messages);
-    assert_int_equal(offset, res.offset);
-    assert_int_equal(3000, f->sink.lengths[2]);
-    assert_memory_equal(msg, f->sink.data[2], 3000);
+    free(before);
 }
 
-/* In a writer_zeroes log the bytes between a header never written and the
- * tail are last lap's: the unblocker does not scan them for zeroes. Its one
- * writer is between its tail and its header (NO_ACTION), unless that claim
- * crossed the term end (the rest of the term is padded, the log rotated). */
-static void test_writer_zeroes_log_is_unblocked_only_at_the_term_end(void **state)
+/* In an uncleaned log the bytes between a header never written and the
+ * tail are last lap's: the unblocker neither scans them for zeroes nor takes
+ * a last-lap word for a frame (committed, to follow, or claimed, to pad).
+ * Its one writer is between its tail and its header (NO_ACTION), unless that
+ * claim crossed the term end (the rest of the term is padded, the log
+ * rotated). */
+static void test_uncleaned_log_is_unblocked_only_at_the_term_end(void **state)
 {
     fixture_t *f = *state;
     int32_t e0 = append(f, 100);
-    memset(f->term + e0 + 4, 0x22, 4096); /* last lap: what a scan would take for frames */
-    shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, e0 + 1024));
+    const uint8_t last_laps[] = { 0x22, 0xf0 }; /* a positive, then a negative "length" */
+    for (size_t i = 0; i < sizeof(last_laps); i++)
+    {
+        memset(f->term + e0, last_laps[i], 4096); /* last lap: what a scan would take for frames */
+        shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, e0 + 1024));
+        assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, true));
+        for (int32_t at = e0; at < e0 + 4096; at++)
+        {
+            assert_int_equal(last_laps[i], f->term[at]);
+        }
+    }
+
+    /* Last lap's frame of the same offset, committed, BEGINning a chain. */
+    shoal_data_header_t *old = (shoal_data_header_t *)(f->term + e0);
+    memcpy(old, f->dh, sizeof(*old));
+    old->term_offset = e0;
+    old->term_id = TEST_INITIAL_TERM_ID - 3;
+    old->frame_header.flags = SHOAL_FRAME_FLAG_BEGIN;
+    old->frame_header.frame_length = 64;
     assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, true));
-    assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
+    assert_int_equal(TEST_INITIAL_TERM_ID - 3, old->term_id);
 
     /* The claim crossed the end of the term: padded to it, and rotated. */
     shoal_store_release(f->tail, shoal_logbuffer_pack_tail(TEST_INITIAL_TERM_ID, TEST_TERM_LENGTH + 64));
@@ -289,6 +362,32 @@ static void test_writer_zeroes_log_is_unblocked_only_at_the_term_end(void **stat
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
     assert_int_equal(TEST_TERM_LENGTH - e0, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(1, shoal_logbuffer_active_term_count(f->log.meta));
+    test_sink_close(&f->sink);
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(TEST_TERM_LENGTH, res.offset);
+}
+
+/* Over last lap's bytes, an exclusive claim never committed (its writer
+ * died) is this lap's, and is padded over like any claim. */
+static void test_uncleaned_log_dead_claim_is_padded(void **state)
+{
+    fixture_t *f = *state;
+    int32_t e0 = append(f, 100);
+    memset(f->term + e0, 0x33, 4096);
+    shoal_claim_t claim;
+    const int32_t end = shoal_exclusive_term_appender_claim(f->term, f->tail, TEST_TERM_LENGTH, f->dh,
+        TEST_INITIAL_TERM_ID, e0, 200, &claim);
+    assert_int_equal(e0 + SHOAL_ALIGN(200 + SHOAL_DATA_HEADER_LENGTH, SHOAL_FRAME_ALIGNMENT), end);
+    test_sink_close(&f->sink);
+    assert_int_equal(e0, read_all(f, 0).offset); /* the claim holds the reader */
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, true));
+    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
+    assert_int_equal(200 + SHOAL_DATA_HEADER_LENGTH, test_frame(f->term, e0)->frame_header.frame_length);
+    test_sink_close(&f->sink);
+    shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(tail_offset(f), res.offset);
 }
 
 static void test_clean_and_scan_for_gap(void **state)
@@ -352,8 +451,10 @@ SHOAL_TEST_MAIN({
     T(test_complete_or_open_fragmented_message_is_no_action),
     T(test_end_of_term_pads_and_rotates),
     T(test_end_of_term_after_rotation_is_harmless),
-    T(test_exclusive_writer_zeroes_after_its_tail),
-    T(test_writer_zeroes_log_is_unblocked_only_at_the_term_end),
+    T(test_exclusive_writer_over_last_laps_bytes),
+    T(test_uncleaned_log_is_unblocked_only_at_the_term_end),
+    T(test_uncleaned_log_dead_claim_is_padded),
+    T(test_uncleaned_gap_padded_up_to_next_frame),
     T(test_clean_and_scan_for_gap),
     cmocka_unit_test(test_clean_zeroes_exactly_the_range),
 })

@@ -23,8 +23,9 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
         free(pub);
         return -1;
     }
-    /* An exclusive publication is its log's one writer (see writer_zeroes). */
-    pub->log.writer_zeroes = params->resource.exclusive;
+    /* Not zeroed between laps: readers tell this lap's frames by their
+     * headers (shoal_term_frame_length_checked). */
+    shoal_log_buffer_mark_uncleaned(&pub->log);
     pub->session_id_explicit = params->session_id_explicit;
     pub->state = SHOAL_IPC_PUB_ACTIVE;
     pub->term_window_length = params->resource.log.term_length / 2;

@@ -1,13 +1,14 @@
 /*
- * An exclusive IPC publication's log is not cleaned by the driver (only
- * each term's first word): its one writer zeroes the length word after its
- * tail, and before each fragment's commit the next fragment's, so a reader
- * never takes last lap's bytes for a frame. Here a publisher thread laps a
- * 64 KiB-term log hundreds of times with messages of random sizes (one frame
- * up to several fragments) by offer, offerv and try_claim, while one
- * subscriber reads from the start and another joins half way: every message
- * must arrive whole, intact and in order, and the late one must start at a
- * message boundary and miss nothing after it.
+ * An IPC publication's log is not cleaned between laps: a reader takes a
+ * frame for this lap's only if its header names this term and offset
+ * (shoal_frame_check.h), so it never takes last lap's bytes for a frame,
+ * before the tail or between fragments. Here an exclusive publication's
+ * one publisher thread, then a concurrent publication's two, lap a 64 KiB-term
+ * log hundreds of times with messages of random sizes (one frame up to
+ * several fragments) by offer, offerv and try_claim, while one subscriber
+ * reads from the start and another joins half way: every message must
+ * arrive whole, intact and in its writer's order, and the late one must
+ * start at a message boundary and miss nothing after it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,9 +28,13 @@
 #define MAX_LENGTH  6000 /* up to 5 fragments of a 1408-byte mtu; the term's limit is 8 KiB */
 #define HEADER_SIZE 12   /* u64 seq, u32 length */
 
+/* Messages carry seq numbers; writer w of WRITERS sends w, w + WRITERS, ...
+ * (one writer: every seq), and each writer's must arrive in its order. */
+#define WRITERS 2
+
 typedef struct reader_stct
 {
-    int64_t next_seq; /* -1: nothing read yet (a late joiner starts anywhere) */
+    int64_t next_seq[WRITERS]; /* per writer; -1: nothing read yet (a late joiner starts anywhere) */
     int64_t messages;
     int64_t bad;
     char first_error[160];
@@ -38,10 +43,17 @@ typedef struct reader_stct
 typedef struct run_stct
 {
     shoal_publication_t *pub;
-    int64_t published;
+    int writers;       /* threads offering on pub: 1 (exclusive) or WRITERS (concurrent) */
+    int64_t published; /* by all writers */
     int failed;
     int stop; /* the reader gave up: back pressure will not end */
 } run_t;
+
+typedef struct writer_stct
+{
+    run_t *run;
+    int id;
+} writer_t;
 
 static uint64_t next_random(uint64_t *state)
 {
@@ -119,17 +131,18 @@ static bool publish(run_t *run, uint64_t seq, uint8_t *buf, uint64_t *rng)
 
 static void *publisher(void *arg)
 {
-    run_t *run = arg;
+    writer_t *w = arg;
+    run_t *run = w->run;
     uint8_t *buf = malloc(MAX_LENGTH);
-    uint64_t rng = 0x5eed;
-    for (uint64_t seq = 0; seq < MESSAGES; seq++)
+    uint64_t rng = 0x5eed + (uint64_t)w->id;
+    for (uint64_t seq = (uint64_t)w->id; seq < MESSAGES; seq += (uint64_t)run->writers)
     {
         if (!publish(run, seq, buf, &rng))
         {
             shoal_store_release(&run->failed, 1);
             break;
         }
-        shoal_store_release(&run->published, (int64_t)seq + 1);
+        shoal_get_and_add(&run->published, 1);
     }
     free(buf);
     return NULL;
@@ -146,8 +159,8 @@ static void on_message(void *clientd, const uint8_t *msg, size_t len, const shoa
         memcpy(&seq, msg, sizeof(seq));
         memcpy(&declared, msg + 8, sizeof(declared));
     }
-    bool ok = len >= HEADER_SIZE && declared == len && len == length_of(seq) &&
-        (r->next_seq < 0 || (int64_t)seq == r->next_seq);
+    int64_t *next = &r->next_seq[seq % WRITERS];
+    bool ok = len >= HEADER_SIZE && declared == len && len == length_of(seq) && (*next < 0 || (int64_t)seq == *next);
     for (size_t i = HEADER_SIZE; ok && i < len; i++)
     {
         ok = msg[i] == pattern(seq, i);
@@ -158,31 +171,50 @@ static void on_message(void *clientd, const uint8_t *msg, size_t len, const shoa
         {
             snprintf(r->first_error, sizeof(r->first_error),
                 "message %lld: %zu bytes, seq %llu (expected %lld), declared length %u", (long long)r->messages, len,
-                (unsigned long long)seq, (long long)r->next_seq, declared);
+                (unsigned long long)seq, (long long)*next, declared);
         }
         r->bad++;
     }
-    r->next_seq = (int64_t)seq + 1;
+    *next = (int64_t)seq + WRITERS;
     r->messages++;
 }
 
-static void test_laps_of_an_uncleaned_log_read_intact(void **state)
+/* Read up to the last message of every writer. */
+static bool read_to_the_end(const reader_t *r)
 {
-    (void)state;
+    for (int w = 0; w < WRITERS; w++)
+    {
+        if (r->next_seq[w] < MESSAGES)
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void laps_of_an_uncleaned_log_read_intact(bool exclusive)
+{
     shoal_test_env_t env;
     const char *const settings[] = { "IPC_TERM_LENGTH", "64k", NULL };
     assert_int_equal(0, shoal_test_env_start_settings(&env, "exclusive-laps", SHOAL_TEST_ENV_DEFAULTS, settings));
     shoal_subscription_t *first, *late = NULL;
-    run_t run = { 0 };
+    run_t run = { .writers = exclusive ? 1 : WRITERS };
     assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", STREAM_ID, &first));
-    assert_int_equal(0, shoal_add_exclusive_publication(env.client, "aeron:ipc", STREAM_ID, &run.pub));
+    assert_int_equal(0,
+        exclusive ? shoal_add_exclusive_publication(env.client, "aeron:ipc", STREAM_ID, &run.pub)
+                  : shoal_add_publication(env.client, "aeron:ipc", STREAM_ID, &run.pub));
     assert_int_equal(0, shoal_test_wait_connected(run.pub));
     assert_int_equal(0, shoal_test_wait_images(first, 1, 5000));
 
-    reader_t from_start = { .next_seq = 0 };
-    reader_t joiner = { .next_seq = -1 };
-    pthread_t thread;
-    assert_int_equal(0, pthread_create(&thread, NULL, publisher, &run));
+    reader_t from_start = { .next_seq = { 0, 1 } };
+    reader_t joiner = { .next_seq = { -1, -1 } };
+    pthread_t threads[WRITERS];
+    writer_t writers[WRITERS];
+    for (int w = 0; w < run.writers; w++)
+    {
+        writers[w] = (writer_t){ &run, w };
+        assert_int_equal(0, pthread_create(&threads[w], NULL, publisher, &writers[w]));
+    }
     const int64_t deadline = shoal_test_now_ms() + 60000;
     while (from_start.messages < MESSAGES && !shoal_load_acquire(&run.failed) && shoal_test_now_ms() < deadline)
     {
@@ -201,7 +233,7 @@ static void test_laps_of_an_uncleaned_log_read_intact(void **state)
         }
     }
     /* The late subscriber reads on to the end of what was published. */
-    while (NULL != late && joiner.next_seq != MESSAGES && shoal_test_now_ms() < deadline)
+    while (NULL != late && !read_to_the_end(&joiner) && shoal_test_now_ms() < deadline)
     {
         if (0 == shoal_subscription_poll(late, on_message, &joiner, 64))
         {
@@ -209,18 +241,21 @@ static void test_laps_of_an_uncleaned_log_read_intact(void **state)
         }
     }
     shoal_store_release(&run.stop, 1);
-    pthread_join(thread, NULL);
-    printf("exclusive laps: %lld messages read from the start (%lld bad%s%s), %lld by the late subscriber from seq "
-           "%lld (%lld bad%s%s)\n",
-        (long long)from_start.messages, (long long)from_start.bad, from_start.bad ? ": " : "", from_start.first_error,
-        (long long)joiner.messages, (long long)(joiner.next_seq - joiner.messages), (long long)joiner.bad,
+    for (int w = 0; w < run.writers; w++)
+    {
+        pthread_join(threads[w], NULL);
+    }
+    printf("%s laps, %d writer(s): %lld messages read from the start (%lld bad%s%s), %lld by the late subscriber "
+           "(%lld bad%s%s)\n",
+        exclusive ? "exclusive" : "concurrent", run.writers, (long long)from_start.messages, (long long)from_start.bad,
+        from_start.bad ? ": " : "", from_start.first_error, (long long)joiner.messages, (long long)joiner.bad,
         joiner.bad ? ": " : "", joiner.first_error);
     assert_false(shoal_load_acquire(&run.failed));
     assert_int_equal(MESSAGES, from_start.messages);
     assert_int_equal(0, from_start.bad);
     assert_non_null(late);
     assert_true(joiner.messages > 0);
-    assert_int_equal(MESSAGES, joiner.next_seq);
+    assert_true(read_to_the_end(&joiner));
     assert_int_equal(0, joiner.bad);
     assert_int_equal(0, shoal_publication_close(run.pub));
     assert_int_equal(0, shoal_subscription_close(first));
@@ -228,6 +263,19 @@ static void test_laps_of_an_uncleaned_log_read_intact(void **state)
     shoal_test_env_stop(&env);
 }
 
+static void test_laps_of_an_uncleaned_exclusive_log_read_intact(void **state)
+{
+    (void)state;
+    laps_of_an_uncleaned_log_read_intact(true);
+}
+
+static void test_laps_of_an_uncleaned_concurrent_log_read_intact(void **state)
+{
+    (void)state;
+    laps_of_an_uncleaned_log_read_intact(false);
+}
+
 SHOAL_TEST_MAIN({
-    cmocka_unit_test(test_laps_of_an_uncleaned_log_read_intact),
+    cmocka_unit_test(test_laps_of_an_uncleaned_exclusive_log_read_intact),
+    cmocka_unit_test(test_laps_of_an_uncleaned_concurrent_log_read_intact),
 })
