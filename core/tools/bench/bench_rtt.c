@@ -21,16 +21,37 @@
 
 static const uint64_t STOP = STOP_SEQ;
 
+typedef struct ponger_stct
+{
+    rtt_t *r;
+    int stopped; /* the STOP ping came */
+} ponger_t;
+
+/* Echoes a ping from inside the poll, as the Aeron peer's ponger does. */
+static void on_ping(void *clientd, const uint8_t *data, size_t length, const shoal_header_t *hdr)
+{
+    ponger_t *p = clientd;
+    (void)hdr;
+    if (p->stopped || (length >= sizeof(STOP) && 0 == memcmp(data, &STOP, sizeof(STOP))))
+    {
+        p->stopped = 1;
+        return;
+    }
+    while (shoal_publication_offer(p->r->pong_pub, data, length) < 0 && !__atomic_load_n(&p->r->stop, __ATOMIC_RELAXED))
+    {
+    }
+}
+
 /* Echoes pings until a STOP ping arrives (or, after a pinger failure, the stop flag). */
 static void *rtt_ponger(void *arg)
 {
     rtt_t *r = arg;
-    shoal_fragment_t frags[16];
+    ponger_t ponger = { r, 0 };
     uint8_t *buf = malloc(r->size + 1);
     const int yield = r->yield;
     bench_pin_self(r->pin, 1);
     __atomic_store_n(&r->ready, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+    while (!ponger.stopped && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
     {
         if (r->zpong)
         {
@@ -44,21 +65,9 @@ static void *rtt_ponger(void *arg)
             }
             continue;
         }
-        int n = shoal_subscription_poll_batch(r->ping_sub, frags, 16);
+        int n = shoal_subscription_poll(r->ping_sub, on_ping, &ponger, 16);
         if (0 == n && yield)
             sched_yield();
-        for (int i = 0; i < n; i++)
-        {
-            if (0 == memcmp(frags[i].data, &STOP, sizeof(STOP)))
-            {
-                free(buf);
-                return NULL;
-            }
-            while (shoal_publication_offer(r->pong_pub, frags[i].data, frags[i].length) < 0 &&
-                !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
-            {
-            }
-        }
     }
     free(buf);
     return NULL;
