@@ -23,6 +23,12 @@
  * multiples of the page size so each region starts page-aligned.
  * Minor versions only append: 1.1 added the loss report (a 1.0 file has
  * none; readers of 1.0 ignore it, as the file only grew at its end).
+ * 2.0 changed what the driver's IPC logs promise: they are no longer zeroed
+ * between laps, and a reader must check each frame's header against its
+ * term (laps_uncleaned, logbuffer/shoal_frame_check.h). A 1.x library would
+ * read last lap's bytes as frames, and a 2.x one would count on headers a
+ * 1.x driver's exclusive publications do not give it, so the major differs
+ * and each refuses the other's driver.
  */
 #ifndef SHOAL_CNC_DESCRIPTOR_H
 #define SHOAL_CNC_DESCRIPTOR_H
@@ -33,7 +39,7 @@
 
 #define SHOAL_CNC_FILE          "cnc.dat"
 #define SHOAL_CNC_LOCK_FILE     "driver.lock"
-#define SHOAL_CNC_VERSION       0x00010100 /* major << 16 | minor << 8 | patch */
+#define SHOAL_CNC_VERSION       0x00020000 /* major << 16 | minor << 8 | patch */
 #define SHOAL_CNC_HEADER_LENGTH 4096
 
 typedef struct shoal_cnc_metadata_stct
@@ -66,10 +72,10 @@ typedef struct shoal_cnc_view_stct
     size_t loss_report_length;
 } shoal_cnc_view_t;
 
-/* The loss report's length as a reader may use it: 0 before version 1.1. */
+/* The loss report's length as a reader may use it: 0 before version 1.1 (every 2.x has one). */
 static inline size_t shoal_cnc_loss_report_length(const shoal_cnc_metadata_t *m, int32_t version)
 {
-    return (version & 0xFF00) >= 0x0100 && m->loss_report_buffer_length > 0 ? (size_t)m->loss_report_buffer_length : 0;
+    return version >= 0x00010100 && m->loss_report_buffer_length > 0 ? (size_t)m->loss_report_buffer_length : 0;
 }
 
 static inline size_t shoal_cnc_computed_length_of(const shoal_cnc_metadata_t *m, int32_t version)

@@ -21,12 +21,14 @@
 
 static char dir[PATH_MAX];
 
+static int32_t version = SHOAL_CNC_VERSION; /* what write_cnc writes */
+
 static void write_cnc(int32_t to_driver, int32_t to_clients, int32_t counters_metadata, int32_t counters_values,
     int32_t error_log, size_t file_length)
 {
     shoal_cnc_metadata_t m;
     memset(&m, 0, sizeof(m));
-    m.cnc_version = SHOAL_CNC_VERSION;
+    m.cnc_version = version;
     m.to_driver_buffer_length = to_driver;
     m.to_clients_buffer_length = to_clients;
     m.counters_metadata_buffer_length = counters_metadata;
@@ -76,6 +78,26 @@ static void regions_past_the_file_are_refused(void **state)
     assert_map_refused();
 }
 
+/* A 1.x driver's IPC logs are zeroed between laps and its exclusive ones
+ * are not checked by header (2.0: shoal_cnc_descriptor.h): refused, naming
+ * both versions. */
+static void another_major_version_is_refused(void **state)
+{
+    (void)state;
+    const int32_t others[] = { 0x00010100, 0x00010000, 0x00030000 };
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+    {
+        version = others[i];
+        write_cnc(704, 448, 1024, 256, 256, 4096 + 704 + 448 + 1024 + 256 + 256);
+        version = SHOAL_CNC_VERSION;
+        assert_map_refused();
+        char expected[96];
+        snprintf(expected, sizeof(expected), "version %d.%d.%d does not match this library's 2.0.0", others[i] >> 16,
+            (others[i] >> 8) & 0xFF, others[i] & 0xFF);
+        assert_non_null(strstr(shoal_errmsg(), expected));
+    }
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -88,6 +110,7 @@ int main(void)
         cmocka_unit_test(valid_layout_maps),
         cmocka_unit_test(misaligned_region_is_refused),
         cmocka_unit_test(regions_past_the_file_are_refused),
+        cmocka_unit_test(another_major_version_is_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char path[PATH_MAX + 16];
