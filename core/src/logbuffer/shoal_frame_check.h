@@ -26,6 +26,7 @@
 #define SHOAL_FRAME_CHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ static inline uint64_t shoal_frame_word(int32_t first, int32_t second)
     return word;
 }
 
+/* The header word at field (8 or 16) of the frame at term + offset: frames
+ * are 32-byte aligned, so the word is 8-byte aligned. */
+static inline uint64_t *shoal_frame_word_at(const uint8_t *term, int32_t offset, size_t field)
+{
+    return (uint64_t *)__builtin_assume_aligned(term + offset + field, sizeof(uint64_t));
+}
+
 static inline shoal_frame_expect_t shoal_frame_expect(bool uncleaned, int32_t session_id, int32_t stream_id,
     int32_t term_id)
 {
@@ -62,9 +70,10 @@ static inline shoal_frame_expect_t shoal_frame_expect(bool uncleaned, int32_t se
 static inline void shoal_frame_words_write(uint8_t *term, int32_t offset, int32_t session_id, int32_t stream_id,
     int32_t term_id)
 {
-    shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
-    shoal_store_release((uint64_t *)&hdr->term_offset, shoal_frame_word(offset, session_id));
-    shoal_store_release((uint64_t *)&hdr->stream_id, shoal_frame_word(stream_id, term_id));
+    shoal_store_release(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, term_offset)),
+        shoal_frame_word(offset, session_id));
+    shoal_store_release(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, stream_id)),
+        shoal_frame_word(stream_id, term_id));
 }
 
 /* Whether the header words of the frame at term + offset are this lap's
@@ -72,9 +81,10 @@ static inline void shoal_frame_words_write(uint8_t *term, int32_t offset, int32_
 static SHOAL_ALWAYS_INLINE bool shoal_frame_words_match(const uint8_t *term, int32_t offset,
     const shoal_frame_expect_t *expect)
 {
-    const shoal_data_header_t *hdr = (const shoal_data_header_t *)(term + offset);
-    const uint64_t session_word = shoal_load_acquire((const uint64_t *)&hdr->term_offset);
-    const uint64_t term_word = shoal_load_acquire((const uint64_t *)&hdr->stream_id);
+    const uint64_t session_word =
+        shoal_load_acquire(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, term_offset)));
+    const uint64_t term_word =
+        shoal_load_acquire(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, stream_id)));
     const uint64_t differs =
         (session_word ^ (expect->session_word | shoal_frame_word(offset, 0))) | (term_word ^ expect->term_word);
     return 0 == (differs & expect->mask);
