@@ -101,9 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 1. Subscriber: every message, from the start and from the offset; in
      * a log cleaned or not (there a frame counts if its header names the
-     * ids of the first frame's, at its own offset). */
-    const shoal_frame_expect_t expect =
-        shoal_frame_expect(0 != (which & 8), read_i32(term + 12), read_i32(term + 16), read_i32(term + 20));
+     * stream and term id of the first frame's). */
+    const shoal_frame_expect_t expect = shoal_frame_expect(0 != (which & 8), read_i32(term + 16), read_i32(term + 20));
     reader_state_t state = { term_length, 0, 0, action };
     shoal_assembly_buffer_t assembly = { NULL, 0 };
     int32_t offset = 0 != (which & 1) ? start : 0;

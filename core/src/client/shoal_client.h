@@ -222,7 +222,7 @@ void shoal_client_free_lingering(shoal_client_t *c, bool all, const shoal_subscr
 /* What the frames of the term at position must hold (shoal_frame_check.h). */
 static inline shoal_frame_expect_t shoal_image_frame_expect(const shoal_image_t *image, int64_t position)
 {
-    return shoal_frame_expect(image->laps_uncleaned, image->session_id, image->stream_id,
+    return shoal_frame_expect(image->laps_uncleaned, image->stream_id,
         image->initial_term_id + (int32_t)(position >> image->position_bits_to_shift));
 }
 

@@ -5,22 +5,27 @@
  * > 0 means a committed frame. A log marked laps_uncleaned (an IPC
  * publication's: shoal_log_buffer_mark_uncleaned) is not: past its tail lie
  * last lap's bytes, and a positive length word there is an old frame's, or
- * payload. There a frame is this lap's only if the two header words after
- * its length name this offset, session, stream and term:
+ * payload. There a frame is this lap's only if its header names this
+ * stream and term (the stream_id|term_id word of its header):
  *
- *   writer: length = -length (claimed), then the words (store-release, so a
- *           reader that sees them sees the claim too), then the rest of the
- *           header and the payload, then length = +length (release)
- *   reader: length > 0 (acquire), the words match (acquire), then the length
- *           again (acquire): it is the claim or the commit of this lap, never
- *           last lap's, and > 0 only once committed
+ *   writer: length = -length (claimed), then the term_offset|session_id and
+ *           stream_id|term_id words (store-release, so a reader that sees
+ *           them sees the claim too), then the rest of the header and the
+ *           payload, then length = +length (release)
+ *   reader: the stream_id|term_id word (acquire), then the length (acquire):
+ *           when the word matches, the length is this lap's claim (< 0) or
+ *           commit (> 0), never last lap's; when it does not, the frame is
+ *           not this lap's
  *
- * The words are read only with atomic loads, so a reader meeting a writer
+ * The word is read only with atomic loads, so a reader meeting a writer
  * mid-header sees one value or the other, never a torn frame. Last lap's
- * bytes pass only if they hold, at this very offset, a header for this
- * offset of the same session, stream and term id three terms on: a payload
- * made to imitate the next lap's header, byte for byte.
- * In a cleaned log the check is a mask of 0 and always passes.
+ * frame at the same offset names a term id three lower; last lap's payload
+ * passes only if it holds, 16 bytes past this very offset, the stream id
+ * and the term id of three terms on (a payload made to imitate the next
+ * lap's header). One word, not the term_offset|session_id one as well: the
+ * reader's loop is the hot path of every poll, and a second word cost 12 %
+ * of poll_batch's rate in bindings/lua/bench.lua's loop (docs/performance.md).
+ * In a cleaned log nothing is compared.
  */
 #ifndef SHOAL_FRAME_CHECK_H
 #define SHOAL_FRAME_CHECK_H
@@ -36,9 +41,8 @@
 /* What a reader expects in the header words of the frames of one term. */
 typedef struct shoal_frame_expect_stct
 {
-    uint64_t session_word; /* the word at 8 with a term_offset of 0 */
-    uint64_t term_word;    /* the word at 16: stream id, term id */
-    uint64_t mask;         /* all ones in an uncleaned log, 0 in a cleaned one */
+    uint64_t term_word; /* the word at 16: stream id, term id */
+    bool uncleaned;     /* the log is not zeroed between laps: check */
 } shoal_frame_expect_t;
 
 /* The 8 bytes of two adjacent int32 header fields, as they lie in memory. */
@@ -57,11 +61,9 @@ static inline uint64_t *shoal_frame_word_at(const uint8_t *term, int32_t offset,
     return (uint64_t *)__builtin_assume_aligned(term + offset + field, sizeof(uint64_t));
 }
 
-static inline shoal_frame_expect_t shoal_frame_expect(bool uncleaned, int32_t session_id, int32_t stream_id,
-    int32_t term_id)
+static inline shoal_frame_expect_t shoal_frame_expect(bool uncleaned, int32_t stream_id, int32_t term_id)
 {
-    const shoal_frame_expect_t e = { shoal_frame_word(0, session_id), shoal_frame_word(stream_id, term_id),
-        uncleaned ? ~(uint64_t)0 : 0 };
+    const shoal_frame_expect_t e = { shoal_frame_word(stream_id, term_id), uncleaned };
     return e;
 }
 
@@ -76,36 +78,23 @@ static inline void shoal_frame_words_write(uint8_t *term, int32_t offset, int32_
         shoal_frame_word(stream_id, term_id));
 }
 
-/* Whether the header words of the frame at term + offset are this lap's
- * (always, in a cleaned log). */
-static SHOAL_ALWAYS_INLINE bool shoal_frame_words_match(const uint8_t *term, int32_t offset,
-    const shoal_frame_expect_t *expect)
-{
-    const uint64_t session_word =
-        shoal_load_acquire(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, term_offset)));
-    const uint64_t term_word =
-        shoal_load_acquire(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, stream_id)));
-    const uint64_t differs =
-        (session_word ^ (expect->session_word | shoal_frame_word(offset, 0))) | (term_word ^ expect->term_word);
-    return 0 == (differs & expect->mask);
-}
-
-/* The length word of the frame at term + offset: > 0 only for a frame of
- * this lap that is committed (0 for last lap's bytes). */
+/* The length word of the frame at term + offset as this lap's: > 0 for a
+ * committed frame, < 0 for a claimed one, 0 for a frame not yet claimed or
+ * last lap's bytes. In an uncleaned log the stream_id|term_id word is read
+ * first, so a match orders the length load after the writer's claim: one
+ * load more than a cleaned log's, from the line the reader reads anyway. */
 static SHOAL_ALWAYS_INLINE int32_t shoal_term_frame_length_checked(const uint8_t *term, int32_t offset,
     const shoal_frame_expect_t *expect)
 {
-    const int32_t *length_word = &((const shoal_data_header_t *)(term + offset))->frame_header.frame_length;
-    const int32_t length = shoal_load_acquire(length_word);
-    if (length <= 0)
+    const int32_t *const length_at = &((const shoal_data_header_t *)(term + offset))->frame_header.frame_length;
+    if (expect->uncleaned)
     {
-        return length;
+        const uint64_t term_word =
+            shoal_load_acquire(shoal_frame_word_at(term, offset, offsetof(shoal_data_header_t, stream_id)));
+        const int32_t length = shoal_load_acquire(length_at);
+        return term_word == expect->term_word ? length : 0;
     }
-    if (SHOAL_UNLIKELY(!shoal_frame_words_match(term, offset, expect)))
-    {
-        return 0;
-    }
-    return shoal_load_acquire(length_word);
+    return shoal_load_acquire(length_at);
 }
 
 #endif /* SHOAL_FRAME_CHECK_H */

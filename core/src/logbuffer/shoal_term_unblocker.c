@@ -24,19 +24,6 @@ static void unblocker_reset_header(shoal_logbuffer_metadata_t *meta, uint8_t *te
     shoal_store_release(&hdr->frame_header.frame_length, frame_length);
 }
 
-/* The length word at offset as this lap's (shoal_frame_check.h): in an
- * uncleaned log, last lap's bytes read as 0, a claim (< 0) as well as a
- * commit. */
-static int32_t frame_length_this_lap(const uint8_t *term, int32_t offset, const shoal_frame_expect_t *expect)
-{
-    const int32_t *length_word = (const int32_t *)(term + offset);
-    if (0 == shoal_load_acquire(length_word) || !shoal_frame_words_match(term, offset, expect))
-    {
-        return 0;
-    }
-    return shoal_load_acquire(length_word);
-}
-
 /* True if no frame of this lap starts in [blocked_offset, current_offset)
  * (every length word 0, or last lap's), scanning backwards (a writer that
  * claimed late would show up there). */
@@ -45,7 +32,7 @@ static bool scan_back_to_confirm_unwritten(const uint8_t *term, int32_t current_
 {
     for (int32_t i = current_offset - SHOAL_FRAME_ALIGNMENT; i >= blocked_offset; i -= SHOAL_FRAME_ALIGNMENT)
     {
-        if (0 != frame_length_this_lap(term, i, expect))
+        if (0 != shoal_term_frame_length_checked(term, i, expect))
         {
             return false;
         }
@@ -80,7 +67,7 @@ static int32_t find_uncommitted_fragment(const uint8_t *term, int32_t term_lengt
             return -1;
         }
         hdr = (const shoal_data_header_t *)(term + offset);
-        frame_length = frame_length_this_lap(term, offset, expect);
+        frame_length = shoal_term_frame_length_checked(term, offset, expect);
         if (frame_length <= 0)
         {
             return offset;
@@ -97,8 +84,7 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
     int32_t term_length, int32_t blocked_offset, int32_t tail_offset, int32_t term_id, bool uncleaned)
 {
     const shoal_data_header_t *default_header = (const shoal_data_header_t *)meta->default_frame_header;
-    const shoal_frame_expect_t expect =
-        shoal_frame_expect(uncleaned, default_header->session_id, default_header->stream_id, term_id);
+    const shoal_frame_expect_t expect = shoal_frame_expect(uncleaned, default_header->stream_id, term_id);
     shoal_unblock_status_t status = SHOAL_UNBLOCK_NO_ACTION;
 
     if (blocked_offset < 0 || blocked_offset >= term_length)
@@ -110,7 +96,7 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
         tail_offset = term_length;
     }
 
-    int32_t frame_length = frame_length_this_lap(term, blocked_offset, &expect);
+    int32_t frame_length = shoal_term_frame_length_checked(term, blocked_offset, &expect);
     if (frame_length > 0)
     {
         blocked_offset =
@@ -119,7 +105,7 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
         {
             return SHOAL_UNBLOCK_NO_ACTION;
         }
-        frame_length = frame_length_this_lap(term, blocked_offset, &expect);
+        frame_length = shoal_term_frame_length_checked(term, blocked_offset, &expect);
     }
     if (frame_length < 0)
     {
@@ -136,7 +122,7 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
 
         while (current_offset < tail_offset)
         {
-            frame_length = frame_length_this_lap(term, current_offset, &expect);
+            frame_length = shoal_term_frame_length_checked(term, current_offset, &expect);
             if (0 != frame_length)
             {
                 if (scan_back_to_confirm_unwritten(term, current_offset, blocked_offset, &expect))
@@ -151,7 +137,7 @@ shoal_unblock_status_t shoal_term_unblocker_unblock(shoal_logbuffer_metadata_t *
 
         if (current_offset == term_length)
         {
-            if (0 == frame_length_this_lap(term, blocked_offset, &expect) &&
+            if (0 == shoal_term_frame_length_checked(term, blocked_offset, &expect) &&
                 scan_back_to_confirm_unwritten(term, current_offset, blocked_offset, &expect))
             {
                 unblocker_reset_header(meta, term, blocked_offset, term_id, current_offset - blocked_offset);

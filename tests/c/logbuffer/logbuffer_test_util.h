@@ -170,7 +170,7 @@ static inline test_term_t *test_term_open(int32_t term_length)
     f->tail = &f->log.meta->term_tail_counters[0];
     f->dh = shoal_logbuffer_default_header(f->log.meta);
     f->term_length = term_length;
-    f->expect = shoal_frame_expect(true, TEST_SESSION_ID, TEST_STREAM_ID, TEST_INITIAL_TERM_ID);
+    f->expect = shoal_frame_expect(true, TEST_STREAM_ID, TEST_INITIAL_TERM_ID);
     test_sink_init(&f->sink);
     return f;
 }

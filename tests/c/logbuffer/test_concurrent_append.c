@@ -185,8 +185,8 @@ static void test_concurrent_writers_one_reader(void **state)
         size_t index = shoal_logbuffer_index_by_term_count(term_count);
         uint8_t *term = test_log_term(&s->log, index);
         int64_t base = term_count * C_TERM_LENGTH;
-        const shoal_frame_expect_t expect = shoal_frame_expect(true, TEST_SESSION_ID, TEST_STREAM_ID,
-            s->log.meta->initial_term_id + (int32_t)term_count);
+        const shoal_frame_expect_t expect =
+            shoal_frame_expect(true, TEST_STREAM_ID, s->log.meta->initial_term_id + (int32_t)term_count);
         shoal_term_read_result_t r =
             shoal_term_read_messages(term, offset, C_TERM_LENGTH, base, &expect, 64, verify_handler, &rs, &assembly);
         offset = r.offset;

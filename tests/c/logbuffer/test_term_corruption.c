@@ -101,7 +101,7 @@ static void empty_fragmented_message_has_a_buffer(void **state)
     put_frame(term, 32, SHOAL_DATA_HEADER_LENGTH, SHOAL_HDR_TYPE_DATA, SHOAL_FRAME_FLAG_END);
     shoal_assembly_buffer_t assembly = { NULL, 0 };
     empty_calls = 0;
-    const shoal_frame_expect_t cleaned = shoal_frame_expect(false, 0, 0, 0);
+    const shoal_frame_expect_t cleaned = shoal_frame_expect(false, 0, 0);
     shoal_term_read_result_t r = shoal_term_read_messages(term, 0, TERM, 0, &cleaned, 10, on_empty, NULL, &assembly);
     assert_int_equal(1, empty_calls);
     assert_int_equal(1, r.messages);
