@@ -144,10 +144,7 @@ int shoal_log_buffer_clean(shoal_log_buffer_t *log, int64_t *clean_position, int
         int32_t term_offset = (int32_t)(from & (log->term_length - 1));
         int64_t left_in_term = log->term_length - term_offset;
         int64_t length = position - from < left_in_term ? position - from : left_in_term;
-        if (!log->uncleaned)
-        {
-            shoal_term_clean(log->terms[index], term_offset, term_offset + (int32_t)length);
-        }
+        shoal_term_clean(log->terms[index], term_offset, term_offset + (int32_t)length);
         *clean_position = from + length;
         shoal_logbuffer_tsan_cleaned(log->meta);
         chunks++;

@@ -27,10 +27,10 @@ typedef struct shoal_log_buffer_stct
     size_t position_bits_to_shift;
     uint8_t *mapped; /* NULL: not mapped */
     size_t mapped_length;
-    /* Not zeroed between laps (shoal_log_buffer_mark_uncleaned): cleaning
-     * leaves it alone, and the unblocker does not scan it for zeroes (past
-     * a frame not yet written is last lap's data: shoal_term_unblocker.h).
-     * Driver side; set at creation. */
+    /* Not zeroed between laps (shoal_log_buffer_mark_uncleaned): its owner
+     * never cleans it, and the unblocker tells this lap's frames by their
+     * headers (past a frame not yet written is last lap's data:
+     * shoal_term_unblocker.h). Driver side; set at creation. */
     bool uncleaned;
 } shoal_log_buffer_t;
 
@@ -84,8 +84,8 @@ void shoal_log_buffer_mark_uncleaned(shoal_log_buffer_t *log);
 
 /* Zeroes the log from *clean_position up to position, a term-bounded chunk
  * at a time (shoal_term_clean: the first word of a chunk last, with
- * release), and moves *clean_position there; an uncleaned log is left as it
- * is, and only *clean_position moves. A target more than the whole
+ * release), and moves *clean_position there (never called on an uncleaned
+ * log: UDP logs are the ones cleaned). A target more than the whole
  * log ahead can only come from a counter a client wrote: everything in
  * between would be zeroed several times over, so it starts a log length
  * behind the target. Returns the chunks zeroed. */

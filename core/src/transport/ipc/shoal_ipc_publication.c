@@ -32,7 +32,6 @@ int shoal_ipc_publication_create(shoal_ipc_publication_t **pubp, const char *dir
     pub->trip_gain = pub->term_window_length / SHOAL_IPC_PUB_TRIP_GAIN_DIVISOR;
     int64_t start = shoal_log_buffer_producer_position(&pub->log);
     pub->trip_limit = start;
-    pub->clean_position = start;
     pub->consumer_position = start;
     pub->last_consumer_position = start;
     pub->time_of_last_consumer_change_ms = now_ms;
@@ -129,16 +128,10 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         const bool clamped = shoal_subscriber_positions_any_out_of_range(&pub->subscribers);
         pub->consumer_position = max_sub > pub->consumer_position ? max_sub : pub->consumer_position;
         int64_t new_limit = min_sub + pub->term_window_length;
-        if (SHOAL_IPC_PUB_ACTIVE != pub->state)
+        /* The log is not cleaned (readers check each frame's header:
+         * shoal_frame_check.h), so a trip only moves the limit. */
+        if (SHOAL_IPC_PUB_ACTIVE == pub->state && new_limit > pub->trip_limit)
         {
-            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->log.term_length);
-        }
-        else if (new_limit > pub->trip_limit)
-        {
-            /* Clean one term behind the slowest reader before letting the
-             * publisher advance, so it only ever enters zeroed terms (and the
-             * views of a reader's last poll stay intact). */
-            work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, min_sub - pub->log.term_length);
             if (new_limit > shoal_load_relaxed(pub->resource.pub_limit))
             {
                 shoal_store_release(pub->resource.pub_limit, new_limit);
@@ -147,14 +140,13 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
             }
             pub->trip_limit = new_limit + pub->trip_gain;
         }
-        else if (new_limit > shoal_load_relaxed(pub->resource.pub_limit) &&
+        else if (SHOAL_IPC_PUB_ACTIVE == pub->state && new_limit > shoal_load_relaxed(pub->resource.pub_limit) &&
             shoal_load_relaxed(pub->resource.pub_limit) - producer_position < pub->term_window_length / 2)
         {
             /* A publisher past half its window gets every step the subscriber
              * takes, at whatever pace the conductor ticks; but that is not
              * work: a conductor kept from idling by it took a core from the
-             * publisher or the subscriber on 2 cores. The last trip cleaned
-             * far enough for this limit (it is at most a trip gain past it). */
+             * publisher or the subscriber on 2 cores. */
             shoal_store_release(pub->resource.pub_limit, new_limit);
             shoal_log_waiters_notify_publishers(pub->log.meta);
         }
@@ -209,8 +201,6 @@ int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, 
         {
             shoal_store_release(&pub->log.meta->is_connected, 0);
         }
-        /* Everything written so far can never be read: clean behind it. */
-        work += shoal_log_buffer_clean(&pub->log, &pub->clean_position, producer_position - pub->log.term_length);
         if (SHOAL_IPC_PUB_DRAINING == pub->state)
         {
             pub->state = SHOAL_IPC_PUB_LINGER;

@@ -9,15 +9,16 @@
  *    subscriber, publisher limit = consumed position (the furthest any
  *    subscriber read), so offers say NOT_CONNECTED instead of writing what
  *    nobody will read;
- *  - a term is zeroed before the publisher may enter it again (cleaning runs
- *    one term behind the slowest subscriber, before the limit moves);
+ *  - the log is never zeroed: readers tell this lap's frames by their
+ *    headers (logbuffer/shoal_frame_check.h), so no term needs cleaning
+ *    before the publisher enters it again;
  *  - a claim left uncommitted (dead publisher) is padded over after the
  *    unblock timeout, so subscribers do not stall forever.
  * Subscriber positions and the log's tail counters are memory any client can
  * write: a subscriber position is only believed inside
  * [producer position - term length, producer position] (a correct subscriber
- * is at most the term window behind), and cleaning moves at most one log
- * length per tick, so no value makes a tick loop or index outside the log.
+ * is at most the term window behind), so no value makes a tick index
+ * outside the log.
  * The driver conductor runs the untethered subscribers' state machine on
  * pub->subscribers between ticks (it sends the image events).
  *
@@ -29,7 +30,7 @@
 #define SHOAL_IPC_PUBLICATION_H
 
 /* The trip gain as a part of the term window: a quarter, not Aeron's eighth.
- * Each trip wakes the driver into work (clean, move the limit) on a core a
+ * Each trip wakes the driver into work (move the limit) on a core a
  * publisher or subscriber may be spinning on; half as many trips took the
  * IPC 64 KiB round trip's p99 from 40-182 us to 37-49 (Aeron's 35-50 in the
  * same invocations) and 1 KiB's p99.9 from 2.2-21.8 to 0.83-0.84 us, with
@@ -61,7 +62,7 @@ typedef struct shoal_ipc_publication_stct
     shoal_ipc_publication_state_t state;
     shoal_log_buffer_t log;
     int64_t term_window_length;
-    /* The limit moves (and the log is cleaned) only once it could move by
+    /* The limit moves only once it could move by
      * trip_gain past the last limit: a conductor that found "work" at every
      * step a subscriber took would never idle, and on a machine with few
      * cores it would take the publisher's or the subscriber's core. */
@@ -70,7 +71,6 @@ typedef struct shoal_ipc_publication_stct
 
     shoal_subscriber_positions_t subscribers;
 
-    int64_t clean_position;
     int64_t consumer_position;      /* furthest position a subscriber was seen at */
     int64_t last_consumer_position; /* slowest subscriber, for the unblock timeout */
     int64_t time_of_last_consumer_change_ms;
@@ -97,7 +97,7 @@ int shoal_ipc_publication_add_subscriber(shoal_ipc_publication_t *pub, int64_t s
 /* Removes and returns the subscriber's counter id, or -1 if not linked. */
 int32_t shoal_ipc_publication_remove_subscriber(shoal_ipc_publication_t *pub, int64_t subscription_registration_id);
 
-/* One conductor tick: positions, limit, cleaning, unblocking, state changes.
+/* One conductor tick: positions, limit, unblocking, state changes.
  * Returns work done (> 0 if anything moved). */
 int shoal_ipc_publication_on_tick(shoal_ipc_publication_t *pub, int64_t now_ms, int64_t unblock_timeout_ms,
     int64_t linger_ms, int64_t *unblocked_counter);
