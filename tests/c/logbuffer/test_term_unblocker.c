@@ -72,24 +72,39 @@ static void test_negative_length_becomes_padding(void **state)
     assert_int_equal(-1, shoal_term_claim_commit(&claim));
 }
 
-static void test_zero_gap_padded_up_to_next_frame(void **state)
+/* A writer added to the tail and died before writing its header: while
+ * nothing of this lap follows the gap it is left alone; once a frame does,
+ * the gap is padded up to it. uncleaned: over last lap's bytes, where the
+ * scan finds that frame by its header, not by a non-zero word. */
+static void gap_padded_up_to_next_frame(fixture_t *f, bool uncleaned)
 {
-    fixture_t *f = *state;
     int32_t e0 = append(f, 100);
-    /* a writer added to the tail and died before writing its header */
+    if (uncleaned)
+    {
+        memset(f->term + e0, 0x5a, 4096); /* last lap: positive "lengths" everywhere */
+    }
     shoal_get_and_add(f->tail, (int64_t)256);
+    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, uncleaned));
+    assert_int_equal(uncleaned ? 0x5a5a5a5a : 0, test_frame(f->term, e0)->frame_header.frame_length);
     int32_t e2 = append(f, 300);
 
     shoal_term_read_result_t res = read_all(f, 0);
+    assert_int_equal(1, res.messages);
     assert_int_equal(e0, res.offset);
 
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, false));
+    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, uncleaned));
     assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
     assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
 
     res = read_all(f, res.offset);
     assert_int_equal(1, res.messages);
+    assert_int_equal(300, f->sink.lengths[1]);
     assert_int_equal(e2, res.offset);
+}
+
+static void test_zero_gap_padded_up_to_next_frame(void **state)
+{
+    gap_padded_up_to_next_frame(*state, false);
 }
 
 static void test_zero_gap_up_to_tail_is_left_alone(void **state)
@@ -101,32 +116,9 @@ static void test_zero_gap_up_to_tail_is_left_alone(void **state)
     assert_int_equal(0, test_frame(f->term, e0)->frame_header.frame_length);
 }
 
-/* The same gap over last lap's bytes (an uncleaned log, concurrent
- * writers): the scan finds the next frame of this lap by its header, and
- * the gap is padded up to it; with nothing of this lap after the gap up to
- * the tail, it is left alone. */
 static void test_uncleaned_gap_padded_up_to_next_frame(void **state)
 {
-    fixture_t *f = *state;
-    int32_t e0 = append(f, 100);
-    memset(f->term + e0, 0x5a, 4096);         /* last lap: positive "lengths" everywhere */
-    shoal_get_and_add(f->tail, (int64_t)256); /* a writer claimed and died before its header */
-    assert_int_equal(SHOAL_UNBLOCK_NO_ACTION, unblock(f, e0, true));
-    assert_int_equal(0x5a5a5a5a, test_frame(f->term, e0)->frame_header.frame_length);
-    int32_t e2 = append(f, 300);
-
-    shoal_term_read_result_t res = read_all(f, 0);
-    assert_int_equal(1, res.messages);
-    assert_int_equal(e0, res.offset);
-
-    assert_int_equal(SHOAL_UNBLOCK_UNBLOCKED, unblock(f, e0, true));
-    assert_int_equal(256, test_frame(f->term, e0)->frame_header.frame_length);
-    assert_int_equal(SHOAL_HDR_TYPE_PAD, test_frame(f->term, e0)->frame_header.type);
-
-    res = read_all(f, res.offset);
-    assert_int_equal(1, res.messages);
-    assert_int_equal(300, f->sink.lengths[1]);
-    assert_int_equal(e2, res.offset);
+    gap_padded_up_to_next_frame(*state, true);
 }
 
 static void test_committed_frame_is_no_action(void **state)
