@@ -108,7 +108,7 @@ write("term_reader", "seed-hole", term_params(start=len(msg), tail=1024) + msg +
 write("term_reader", "seed-heartbeat", term_params(which=0) + data_frame(0, 1, 2, 7, flags=0, length=32))
 
 # ---- cnc: 64 bytes of metadata, then the file after its 4096-byte header page ----
-def cnc_input(to_driver=64 + 640, to_clients=64 + 384, counters=2, error_log=256, version=0x00020000,
+def cnc_input(to_driver=64 + 640, to_clients=64 + 384, counters=2, error_log=256, version=0x00030000,
               counter_label=b"bytes sent", error_text=b"hello"):
     meta = struct.pack("<iiiiiiqqqq", version, to_driver, to_clients, counters * 512, counters * 128, error_log,
                        10000, 10000, 1700000000000, 4242)

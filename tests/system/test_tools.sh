@@ -269,7 +269,7 @@ meta = struct.pack("<iiq", 1, 5, 0) + b"\0" * 112 + struct.pack("<i", len(label)
 values = struct.pack("<qqq", 42, 1, 0).ljust(128, b"\0")
 text = b"error " + evil
 log = (struct.pack("<iiqqi", 28 + len(text), 1, 1700000000000, 1700000000000, 4) + text).ljust(256, b"\0")
-header = struct.pack("<iiiiiiqqqq", 0x00020000, to_driver, to_clients, len(meta), len(values), len(log),
+header = struct.pack("<iiiiiiqqqq", 0x00030000, to_driver, to_clients, len(meta), len(values), len(log),
                      10000, 10000, 0, 1).ljust(4096, b"\0")
 open(sys.argv[1], "wb").write(header + b"\0" * (to_driver + to_clients) + meta + values + log)
 EOF

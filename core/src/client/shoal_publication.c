@@ -14,6 +14,7 @@
 #include "logbuffer/shoal_log_waiters.h"
 #include "logbuffer/shoal_term_appender.h"
 #include "logbuffer/shoal_term_block.h"
+#include "logbuffer/shoal_writer_bias.h"
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_error.h"
 #include "util/shoal_uri.h"
@@ -239,8 +240,8 @@ static int64_t oversize(const shoal_publication_t *p, size_t length)
  * gather), as claim (try_claim), or as bytes: one buffer that fits a frame,
  * the common offer, appended inline. Each caller passes constants for the
  * others, so each inlined copy keeps one branch. */
-static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt,
-    size_t length, shoal_claim_t *claim, const uint8_t *bytes)
+static SHOAL_ALWAYS_INLINE int64_t append_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt,
+    size_t length, shoal_claim_t *claim, const uint8_t *bytes, bool owned)
 {
     int64_t limit = shoal_load_acquire(p->position_limit);
     int32_t term_count = shoal_load_acquire(&p->meta->active_term_count);
@@ -261,7 +262,36 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
         return back_pressure_status(p, position, length);
     }
     int32_t result;
-    if (NULL != bytes)
+    if (owned)
+    {
+        /* The tail is this thread's alone (shoal_writer_bias.h): append as
+         * an exclusive publication does, from the tail just read. */
+        if (SHOAL_UNLIKELY(term_offset >= p->term_length))
+        {
+            result = SHOAL_TERM_APPENDER_TRIPPED; /* a shared writer tripped before the bias was taken */
+        }
+        else if (NULL != bytes)
+        {
+            result = shoal_exclusive_term_appender_append_bytes(p->terms[index], tail_counter, p->term_length,
+                p->default_header, term_id, (int32_t)term_offset, bytes, length);
+        }
+        else if (NULL != claim)
+        {
+            result = shoal_exclusive_term_appender_claim(p->terms[index], tail_counter, p->term_length,
+                p->default_header, term_id, (int32_t)term_offset, length, claim);
+        }
+        else if (length <= p->max_payload_length)
+        {
+            result = shoal_exclusive_term_appender_append_unfragmented(p->terms[index], tail_counter, p->term_length,
+                p->default_header, term_id, (int32_t)term_offset, iov, iovcnt, length, 0);
+        }
+        else
+        {
+            result = shoal_exclusive_term_appender_append_fragmented(p->terms[index], tail_counter, p->term_length,
+                p->default_header, term_id, (int32_t)term_offset, iov, iovcnt, length, p->max_payload_length, 0);
+        }
+    }
+    else if (NULL != bytes)
     {
         result = shoal_term_appender_append_bytes(p->terms[index], tail_counter, p->term_length, p->default_header,
             term_id, bytes, length);
@@ -294,6 +324,31 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
         return SHOAL_ADMIN_ACTION;
     }
     return SHOAL_ERROR;
+}
+
+/* A concurrent publication appends without the atomic add on the tail
+ * while one thread is its log's only writer (shoal_writer_bias.h). */
+static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, const shoal_iovec_t *iov, size_t iovcnt,
+    size_t length, shoal_claim_t *claim, const uint8_t *bytes)
+{
+    shoal_logbuffer_metadata_t *meta = p->meta;
+    const int64_t bias = shoal_load_relaxed(&meta->writer_bias);
+    if (SHOAL_LIKELY(shoal_writer_bias_is_mine(bias)))
+    {
+        if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias)))
+        {
+            return SHOAL_ADMIN_ACTION; /* being revoked: the next offer takes the shared path */
+        }
+        const int64_t result = append_concurrent(p, iov, iovcnt, length, claim, bytes, true);
+        shoal_writer_bias_exit(meta);
+        return result;
+    }
+    if (SHOAL_UNLIKELY(SHOAL_WRITER_BIAS_SHARED != bias) &&
+        SHOAL_WRITER_BIAS_PATH_WAIT == shoal_writer_bias_arbitrate(meta, bias))
+    {
+        return SHOAL_ADMIN_ACTION;
+    }
+    return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
 }
 
 /* Moves an exclusive publication's own tail to the next term (the log's

@@ -118,9 +118,17 @@ void shoal_store_load_fence(void)
 static pthread_once_t register_once = PTHREAD_ONCE_INIT;
 static bool registered;
 
-static void register_process(void)
+static void register_this_process(void)
 {
     registered = 0 == syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
+}
+
+/* A forked child is a process of its own: it registers again, or it would
+ * believe itself fenced by other processes' membarriers when it is not. */
+static void register_process(void)
+{
+    register_this_process();
+    pthread_atfork(NULL, NULL, register_this_process);
 }
 
 bool shoal_membarrier_register(void)

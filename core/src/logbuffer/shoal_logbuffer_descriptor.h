@@ -87,6 +87,13 @@ typedef struct shoal_logbuffer_metadata_stct
     int32_t publisher_waiting;
     int32_t publisher_wake_seq; /* the futex back-pressured publishers sleep on */
     uint8_t pad6[SHOAL_CACHE_PAD_LENGTH - 2 * sizeof(int32_t)];
+
+    /* A concurrent log's single-writer bias (shoal_writer_bias.h): which
+     * thread owns the tail, and whether it is inside an append. */
+    int64_t writer_bias;
+    uint8_t pad7[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
+    int32_t writer_bias_busy; /* written by the owner only */
+    uint8_t pad8[SHOAL_CACHE_PAD_LENGTH - sizeof(int32_t)];
 } shoal_logbuffer_metadata_t;
 
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");
@@ -97,6 +104,8 @@ SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, laps_uncleaned) == 284,
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, default_frame_header) == 320, "default header at 320");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, subscriber_waiting) == 384, "subscriber waiting at 384");
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, publisher_waiting) == 512, "publisher waiting at 512");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, writer_bias) == 640, "writer bias at 640");
+SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, writer_bias_busy) == 768, "writer bias busy at 768");
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_logbuffer_metadata_t) <= SHOAL_LOG_META_DATA_LENGTH, "metadata fits its page");
 
 /* ---- validation (0, or -1 with SHOAL_EINVAL naming the value) ---- */

@@ -39,7 +39,7 @@
 
 #define SHOAL_CNC_FILE          "cnc.dat"
 #define SHOAL_CNC_LOCK_FILE     "driver.lock"
-#define SHOAL_CNC_VERSION       0x00020000 /* major << 16 | minor << 8 | patch */
+#define SHOAL_CNC_VERSION       0x00030000 /* major << 16 | minor << 8 | patch */
 #define SHOAL_CNC_HEADER_LENGTH 4096
 
 typedef struct shoal_cnc_metadata_stct

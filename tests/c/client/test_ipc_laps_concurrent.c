@@ -21,7 +21,9 @@
 
 #include "../shoal_test_main.h"
 #include "../shoal_test_support.h"
+#include "client/shoal_client.h"
 #include "concurrent/shoal_atomic.h"
+#include "logbuffer/shoal_writer_bias.h"
 
 #define STREAM_ID   4501
 #define MESSAGES    40000
@@ -47,6 +49,11 @@ typedef struct run_stct
     int64_t published; /* by all writers */
     int failed;
     int stop; /* the reader gave up: back pressure will not end */
+    /* > 0: writers take turns of this many messages each (a concurrent
+     * log's tail handed from thread to thread, shoal_writer_bias.h);
+     * 0: they all write at once */
+    int turn_length;
+    int64_t turn;
 } run_t;
 
 typedef struct writer_stct
@@ -135,14 +142,25 @@ static void *publisher(void *arg)
     run_t *run = w->run;
     uint8_t *buf = malloc(MAX_LENGTH);
     uint64_t rng = 0x5eed + (uint64_t)w->id;
+    int in_turn = 0;
     for (uint64_t seq = (uint64_t)w->id; seq < MESSAGES; seq += (uint64_t)run->writers)
     {
+        while (run->turn_length > 0 && 0 == in_turn && shoal_load_acquire(&run->turn) % run->writers != w->id &&
+            !shoal_load_acquire(&run->stop))
+        {
+            sched_yield();
+        }
         if (!publish(run, seq, buf, &rng))
         {
             shoal_store_release(&run->failed, 1);
             break;
         }
         shoal_get_and_add(&run->published, 1);
+        if (run->turn_length > 0 && ++in_turn == run->turn_length)
+        {
+            in_turn = 0;
+            shoal_get_and_add(&run->turn, 1);
+        }
     }
     free(buf);
     return NULL;
@@ -192,13 +210,13 @@ static bool read_to_the_end(const reader_t *r)
     return true;
 }
 
-static void laps_of_an_uncleaned_log_read_intact(bool exclusive)
+static void laps_of_an_uncleaned_log_read_intact(bool exclusive, int turn_length)
 {
     shoal_test_env_t env;
     const char *const settings[] = { "IPC_TERM_LENGTH", "64k", NULL };
     assert_int_equal(0, shoal_test_env_start_settings(&env, "exclusive-laps", SHOAL_TEST_ENV_DEFAULTS, settings));
     shoal_subscription_t *first, *late = NULL;
-    run_t run = { .writers = exclusive ? 1 : WRITERS };
+    run_t run = { .writers = exclusive ? 1 : WRITERS, .turn_length = turn_length };
     assert_int_equal(0, shoal_add_subscription(env.client, "aeron:ipc", STREAM_ID, &first));
     assert_int_equal(0,
         exclusive ? shoal_add_exclusive_publication(env.client, "aeron:ipc", STREAM_ID, &run.pub)
@@ -251,6 +269,16 @@ static void laps_of_an_uncleaned_log_read_intact(bool exclusive)
         from_start.bad ? ": " : "", from_start.first_error, (long long)joiner.messages, (long long)joiner.bad,
         joiner.bad ? ": " : "", joiner.first_error);
     assert_false(shoal_load_acquire(&run.failed));
+    const int64_t bias = shoal_load_acquire(&run.pub->meta->writer_bias);
+    if (exclusive)
+    {
+        assert_int_equal(SHOAL_WRITER_BIAS_FREE, bias); /* an exclusive log has no use for it */
+    }
+    else if (turn_length > 0 && shoal_membarrier_register())
+    {
+        /* 40 turns: handed over 15 times, then shared for good. */
+        assert_int_equal(SHOAL_WRITER_BIAS_SHARED, bias);
+    }
     assert_int_equal(MESSAGES, from_start.messages);
     assert_int_equal(0, from_start.bad);
     assert_non_null(late);
@@ -266,16 +294,25 @@ static void laps_of_an_uncleaned_log_read_intact(bool exclusive)
 static void test_laps_of_an_uncleaned_exclusive_log_read_intact(void **state)
 {
     (void)state;
-    laps_of_an_uncleaned_log_read_intact(true);
+    laps_of_an_uncleaned_log_read_intact(true, 0);
 }
 
 static void test_laps_of_an_uncleaned_concurrent_log_read_intact(void **state)
 {
     (void)state;
-    laps_of_an_uncleaned_log_read_intact(false);
+    laps_of_an_uncleaned_log_read_intact(false, 0);
+}
+
+/* Two threads taking turns of 1,000 messages: the tail goes from one to the
+ * other, 40 times, more than the bias hands over before it is shared. */
+static void test_concurrent_log_written_by_turns_read_intact(void **state)
+{
+    (void)state;
+    laps_of_an_uncleaned_log_read_intact(false, 1000);
 }
 
 SHOAL_TEST_MAIN({
     cmocka_unit_test(test_laps_of_an_uncleaned_exclusive_log_read_intact),
     cmocka_unit_test(test_laps_of_an_uncleaned_concurrent_log_read_intact),
+    cmocka_unit_test(test_concurrent_log_written_by_turns_read_intact),
 })
