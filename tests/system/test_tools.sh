@@ -140,8 +140,14 @@ if [ -x "$BUILD/shoal-bench" ]; then   # (not indented: the block is the whole b
 # Under TSan: libzmq is not instrumented, so its lock-free pipes look racy; suppress reports from inside it only.
 printf 'called_from_lib:libzmq.so.5\nrace:libzmq.so.5\n' > "$OUT/tsan.supp"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-} suppressions=$OUT/tsan.supp"
+# A failed scenario's error is in the JSON (stderr has progress only on a tty).
+bench_errors() {  # json file
+  $PY -c 'import json, sys
+for r in json.load(open(sys.argv[1])).get("results", []):
+    if r.get("error"): print(r["scenario"], r["size"], "B:", r["error"])' "$1" 2>/dev/null | head -5
+}
 "$BUILD/shoal-bench" --runs 1 --messages 100000 --samples 1000 --max-mib 8 --json > "$OUT/bench.json" 2> "$OUT/bench.err" \
-  || fail "shoal-bench exit status: $(tail -5 "$OUT/bench.err")"
+  || fail "shoal-bench exit status: $(tail -5 "$OUT/bench.err") $(bench_errors "$OUT/bench.json")"
 names=$("$BUILD/shoal-bench" --help | awk '/^scenarios/ {on=1; next} on {print $1}' | tr '\n' ' ')
 $PY - "$OUT/bench.json" $names <<'EOF' || fail "shoal-bench --json"
 import json, sys

@@ -335,18 +335,24 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
     const int64_t bias = shoal_load_relaxed(&meta->writer_bias);
     if (SHOAL_LIKELY(shoal_writer_bias_is_mine(bias)))
     {
-        if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias)))
+        int32_t *busy = shoal_writer_bias_busy(meta, bias);
+        if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias, busy)))
         {
             return SHOAL_ADMIN_ACTION; /* being revoked: the next offer takes the shared path */
         }
         const int64_t result = append_concurrent(p, iov, iovcnt, length, claim, bytes, true);
-        shoal_writer_bias_exit(meta);
+        shoal_writer_bias_exit(busy);
         return result;
     }
-    if (SHOAL_UNLIKELY(SHOAL_WRITER_BIAS_SHARED != bias) &&
-        SHOAL_WRITER_BIAS_PATH_WAIT == shoal_writer_bias_arbitrate(meta, bias))
+    if (SHOAL_UNLIKELY(SHOAL_WRITER_BIAS_SHARED != bias))
     {
-        return SHOAL_ADMIN_ACTION;
+        const shoal_writer_bias_path_t path = shoal_writer_bias_arbitrate(meta, bias);
+        if (SHOAL_WRITER_BIAS_PATH_SHARED != path)
+        {
+            /* OWNED: the next offer appends as the owner; WAIT: an owner
+             * is inside an append. */
+            return SHOAL_WRITER_BIAS_PATH_ERROR == path ? SHOAL_ERROR : SHOAL_ADMIN_ACTION;
+        }
     }
     return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
 }

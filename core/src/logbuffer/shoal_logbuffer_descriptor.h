@@ -92,8 +92,10 @@ typedef struct shoal_logbuffer_metadata_stct
      * thread owns the tail, and whether it is inside an append. */
     int64_t writer_bias;
     uint8_t pad7[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
-    int32_t writer_bias_busy; /* written by the owner only */
-    uint8_t pad8[SHOAL_CACHE_PAD_LENGTH - sizeof(int32_t)];
+    /* One word per ownership (indexed by the hand-over count), written by
+     * its owner only: a former owner's late store lands in its own word. */
+    int32_t writer_bias_busy[16];
+    uint8_t pad8[SHOAL_CACHE_PAD_LENGTH - 16 * sizeof(int32_t)];
 } shoal_logbuffer_metadata_t;
 
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "logbuffer/shoal_writer_bias.h"
+#include "util/shoal_error.h"
 
 __thread uint64_t shoal_writer_bias_tls __attribute__((tls_model("initial-exec")));
 
@@ -68,7 +70,7 @@ shoal_writer_bias_path_t shoal_writer_bias_arbitrate(shoal_logbuffer_metadata_t 
                 const int64_t next = 0 == bias && shoal_membarrier_register() ? owned_by_me(0) : shared;
                 if (shoal_cas(&meta->writer_bias, &bias, next))
                 {
-                    return SHOAL_WRITER_BIAS_PATH_SHARED; /* the atomic add is always safe */
+                    return shared == next ? SHOAL_WRITER_BIAS_PATH_SHARED : SHOAL_WRITER_BIAS_PATH_OWNED;
                 }
                 break;
             }
@@ -87,7 +89,13 @@ shoal_writer_bias_path_t shoal_writer_bias_arbitrate(shoal_logbuffer_metadata_t 
                  * may have died before it); FENCED saves the others theirs. */
                 if (!shoal_membarrier_global())
                 {
-                    return SHOAL_WRITER_BIAS_PATH_WAIT; /* not expected: the owner's process registered */
+                    /* The owner's process registered, so the kernel has the
+                     * call: this process is not allowed it (a seccomp filter). */
+                    shoal_set_err(SHOAL_ESTATE,
+                        "cannot take over the concurrent publication's tail from the thread writing it: "
+                        "membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) failed: %s",
+                        strerror(errno));
+                    return SHOAL_WRITER_BIAS_PATH_ERROR;
                 }
                 const int64_t next = rest | SHOAL_WRITER_BIAS_FENCED;
                 if (shoal_cas(&meta->writer_bias, &bias, next))
@@ -98,7 +106,7 @@ shoal_writer_bias_path_t shoal_writer_bias_arbitrate(shoal_logbuffer_metadata_t 
             }
             case SHOAL_WRITER_BIAS_FENCED:
             {
-                if (0 != shoal_load_acquire(&meta->writer_bias_busy) && !owner_process_gone(bias))
+                if (0 != shoal_load_acquire(shoal_writer_bias_busy(meta, bias)) && !owner_process_gone(bias))
                 {
                     return SHOAL_WRITER_BIAS_PATH_WAIT;
                 }
@@ -107,7 +115,7 @@ shoal_writer_bias_path_t shoal_writer_bias_arbitrate(shoal_logbuffer_metadata_t 
                     : shared;
                 if (shoal_cas(&meta->writer_bias, &bias, next))
                 {
-                    return SHOAL_WRITER_BIAS_PATH_SHARED;
+                    return shared == next ? SHOAL_WRITER_BIAS_PATH_SHARED : SHOAL_WRITER_BIAS_PATH_OWNED;
                 }
                 break;
             }

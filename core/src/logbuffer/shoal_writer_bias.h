@@ -21,15 +21,20 @@
  * Hand-overs let a publication outlive the thread that first wrote it (a
  * pool, one thread per run) and keep the bias; each costs one membarrier.
  *
- * The owner's append is bracketed by meta->writer_bias_busy, an asymmetric
+ * The owner's append is bracketed by its busy word, an asymmetric
  * Dekker handshake: the owner stores busy = 1 then loads writer_bias with no
  * fence between; a revoker stores REVOKING, then shoal_membarrier_global()
  * makes every running thread of every registered process execute a full
  * fence, then loads busy. Either the owner's load comes after the fence and
  * sees REVOKING (so it takes the shared path), or its busy = 1 is visible to
  * the revoker, which waits for the release store of busy = 0 that ends that
- * append (the owner's tail store comes before it). Only processes
- * registered for the membarrier (shoal_membarrier_register) take the bias.
+ * append (the owner's tail store comes before it). Each ownership has a
+ * busy word of its own (meta->writer_bias_busy[hand-overs]): a former owner
+ * that checked the word just before it changed stores busy = 1, then 0,
+ * into its own word, never over the new owner's. Only processes
+ * registered for the membarrier (shoal_membarrier_register) take the bias;
+ * a process refused the membarrier itself (a seccomp filter) cannot take a
+ * tail over, and its offers fail with SHOAL_ERROR saying so.
  *
  * A thread that forks: the child's copy of the thread gets a new token
  * (pthread_atfork), so parent and child never both own one tail.
@@ -70,36 +75,46 @@ static SHOAL_ALWAYS_INLINE bool shoal_writer_bias_is_mine(int64_t bias)
         (int64_t)((shoal_writer_bias_tls << SHOAL_WRITER_BIAS_TOKEN_SHIFT) | SHOAL_WRITER_BIAS_OWNED);
 }
 
-/* The owner's way in: true when the caller, which saw that bias is its own, may
- * append without the atomic add; it must then call shoal_writer_bias_exit.
- * False: a revocation began, take the slow path. */
-static SHOAL_ALWAYS_INLINE bool shoal_writer_bias_enter(shoal_logbuffer_metadata_t *meta, int64_t bias)
+/* The busy word of the ownership bias names. */
+static SHOAL_ALWAYS_INLINE int32_t *shoal_writer_bias_busy(shoal_logbuffer_metadata_t *meta, int64_t bias)
 {
-    shoal_store_relaxed(&meta->writer_bias_busy, 1);
+    return &meta->writer_bias_busy[(bias >> SHOAL_WRITER_BIAS_HANDOVER_SHIFT) & (SHOAL_WRITER_BIAS_HANDOVERS - 1)];
+}
+
+/* The owner's way in: true when the caller, which saw that bias is its own,
+ * may append without the atomic add; it must then call
+ * shoal_writer_bias_exit(busy). False: a revocation began, take the slow
+ * path. */
+static SHOAL_ALWAYS_INLINE bool shoal_writer_bias_enter(shoal_logbuffer_metadata_t *meta, int64_t bias, int32_t *busy)
+{
+    shoal_store_relaxed(busy, 1);
     /* No StoreLoad fence: the revoker's membarrier stands in for it. */
     shoal_compiler_fence();
     if (SHOAL_LIKELY(shoal_load_relaxed(&meta->writer_bias) == bias))
     {
         return true;
     }
-    shoal_store_release(&meta->writer_bias_busy, 0);
+    shoal_store_release(busy, 0);
     return false;
 }
 
-static SHOAL_ALWAYS_INLINE void shoal_writer_bias_exit(shoal_logbuffer_metadata_t *meta)
+static SHOAL_ALWAYS_INLINE void shoal_writer_bias_exit(int32_t *busy)
 {
-    shoal_store_release(&meta->writer_bias_busy, 0);
+    shoal_store_release(busy, 0);
 }
 
 typedef enum shoal_writer_bias_path_en
 {
     SHOAL_WRITER_BIAS_PATH_SHARED, /* append with the atomic add */
-    SHOAL_WRITER_BIAS_PATH_WAIT    /* a revocation waits for the owner: retry later */
+    SHOAL_WRITER_BIAS_PATH_OWNED,  /* the caller now owns the tail: append as its owner (retry) */
+    SHOAL_WRITER_BIAS_PATH_WAIT,   /* a revocation waits for the owner: retry later */
+    SHOAL_WRITER_BIAS_PATH_ERROR   /* this process cannot fence the owner (membarrier refused): errmsg set */
 } shoal_writer_bias_path_t;
 
 /* For a writer that does not own the tail and found bias there (not
- * SHARED): takes a FREE tail for this thread (then appends once with the
- * atomic add, which is always safe), or moves a revocation on. */
+ * SHARED): takes a FREE tail, or moves a revocation on. A writer that got
+ * the tail appends as its owner only (bracketed by its busy word): an
+ * atomic add outside the bracket could race a later owner's plain store. */
 shoal_writer_bias_path_t shoal_writer_bias_arbitrate(shoal_logbuffer_metadata_t *meta, int64_t bias);
 
 #endif /* SHOAL_WRITER_BIAS_H */

@@ -43,7 +43,17 @@ static int64_t handovers_of(int64_t bias)
 static bool owner_enter(shoal_logbuffer_metadata_t *m)
 {
     const int64_t bias = shoal_load_relaxed(&m->writer_bias);
-    return shoal_writer_bias_is_mine(bias) && shoal_writer_bias_enter(m, bias);
+    return shoal_writer_bias_is_mine(bias) && shoal_writer_bias_enter(m, bias, shoal_writer_bias_busy(m, bias));
+}
+
+static void owner_exit(shoal_logbuffer_metadata_t *m)
+{
+    shoal_writer_bias_exit(shoal_writer_bias_busy(m, bias_of(m)));
+}
+
+static int32_t busy_of(shoal_logbuffer_metadata_t *m)
+{
+    return shoal_load_relaxed(shoal_writer_bias_busy(m, bias_of(m)));
 }
 
 typedef struct
@@ -63,7 +73,7 @@ static void *other_writer(void *arg)
     t->entered_after = owner_enter(t->meta);
     if (t->entered_after)
     {
-        shoal_writer_bias_exit(t->meta);
+        owner_exit(t->meta);
     }
     return NULL;
 }
@@ -86,16 +96,16 @@ static void first_writer_owns_the_tail(void **state)
     }
     shoal_logbuffer_metadata_t *m = meta_new();
     assert_false(shoal_writer_bias_is_mine(bias_of(m)));
-    /* The taking offer itself appends with the atomic add. */
-    assert_int_equal(SHOAL_WRITER_BIAS_PATH_SHARED, shoal_writer_bias_arbitrate(m, bias_of(m)));
+    /* The offer that took it returns ADMIN_ACTION and appends as the owner when retried. */
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, shoal_writer_bias_arbitrate(m, bias_of(m)));
     assert_int_equal(SHOAL_WRITER_BIAS_OWNED, SHOAL_WRITER_BIAS_STATE(bias_of(m)));
     assert_true(shoal_writer_bias_is_mine(bias_of(m)));
     assert_int_equal(0, handovers_of(bias_of(m)));
 
     assert_true(owner_enter(m));
-    assert_int_equal(1, shoal_load_relaxed(&m->writer_bias_busy));
-    shoal_writer_bias_exit(m);
-    assert_int_equal(0, shoal_load_relaxed(&m->writer_bias_busy));
+    assert_int_equal(1, busy_of(m));
+    owner_exit(m);
+    assert_int_equal(0, busy_of(m));
     meta_free(m);
 }
 
@@ -111,14 +121,14 @@ static void another_thread_takes_over_an_idle_owner(void **state)
     assert_true(shoal_writer_bias_is_mine(bias_of(m)));
 
     other_thread_t t = run_other_writer(m);
-    assert_int_equal(SHOAL_WRITER_BIAS_PATH_SHARED, t.path);
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, t.path);
     assert_true(t.owned_after);
     assert_true(t.entered_after);
     assert_int_equal(1, handovers_of(bias_of(m)));
     /* The old owner is no longer: its next offer asks for the tail back. */
     assert_false(shoal_writer_bias_is_mine(bias_of(m)));
     assert_false(owner_enter(m));
-    assert_int_equal(0, shoal_load_relaxed(&m->writer_bias_busy));
+    assert_int_equal(0, busy_of(m));
     meta_free(m);
 }
 
@@ -139,13 +149,46 @@ static void an_owner_inside_an_append_is_waited_for(void **state)
     assert_false(t.entered_after);
     assert_int_equal(SHOAL_WRITER_BIAS_FENCED, SHOAL_WRITER_BIAS_STATE(bias_of(m)));
     /* While revoked, the owner's next offer does not come in either. */
-    shoal_writer_bias_exit(m);
+    shoal_writer_bias_exit(shoal_writer_bias_busy(m, bias_of(m)));
     assert_false(owner_enter(m));
 
     t = run_other_writer(m);
-    assert_int_equal(SHOAL_WRITER_BIAS_PATH_SHARED, t.path);
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, t.path);
     assert_true(t.owned_after);
     assert_int_equal(1, handovers_of(bias_of(m)));
+    meta_free(m);
+}
+
+/* A former owner that read the word just before it was handed over still
+ * stores busy = 1, then 0: into its own ownership's word, so the new owner,
+ * inside an append, is still waited for by the next writer that asks. */
+static void a_former_owners_late_entry_does_not_clear_the_new_owners_busy(void **state)
+{
+    (void)state;
+    if (!shoal_membarrier_register())
+    {
+        skip();
+    }
+    shoal_logbuffer_metadata_t *m = meta_new();
+    shoal_writer_bias_arbitrate(m, bias_of(m));
+    const int64_t former = bias_of(m);
+    assert_true(run_other_writer(m).owned_after);
+    const int64_t current = bias_of(m);
+    assert_true(shoal_writer_bias_busy(m, former) != shoal_writer_bias_busy(m, current));
+
+    /* The new owner is inside an append (entered with its word) ... */
+    assert_true(shoal_writer_bias_enter(m, current, shoal_writer_bias_busy(m, current)));
+    /* ... when the former owner's late entry fails and clears its busy. */
+    assert_false(shoal_writer_bias_enter(m, former, shoal_writer_bias_busy(m, former)));
+    assert_int_equal(1, shoal_load_relaxed(shoal_writer_bias_busy(m, current)));
+
+    other_thread_t t = run_other_writer(m);
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_WAIT, t.path);
+    assert_false(t.owned_after);
+    shoal_writer_bias_exit(shoal_writer_bias_busy(m, current));
+    t = run_other_writer(m);
+    assert_true(t.owned_after);
+    assert_int_equal(2, handovers_of(bias_of(m)));
     meta_free(m);
 }
 
@@ -194,10 +237,10 @@ static void a_dead_owner_process_does_not_hold_the_tail(void **state)
     int status = 0;
     assert_int_equal(child, waitpid(child, &status, 0));
     assert_true(WIFEXITED(status) && 0 == WEXITSTATUS(status));
-    assert_int_equal(1, shoal_load_relaxed(&m->writer_bias_busy));
+    assert_int_equal(1, busy_of(m));
     assert_int_equal(SHOAL_WRITER_BIAS_OWNED, SHOAL_WRITER_BIAS_STATE(bias_of(m)));
 
-    assert_int_equal(SHOAL_WRITER_BIAS_PATH_SHARED, shoal_writer_bias_arbitrate(m, bias_of(m)));
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, shoal_writer_bias_arbitrate(m, bias_of(m)));
     assert_true(shoal_writer_bias_is_mine(bias_of(m)));
     meta_free(m);
 }
@@ -250,6 +293,7 @@ SHOAL_TEST_MAIN({
     cmocka_unit_test(first_writer_owns_the_tail),
     cmocka_unit_test(another_thread_takes_over_an_idle_owner),
     cmocka_unit_test(an_owner_inside_an_append_is_waited_for),
+    cmocka_unit_test(a_former_owners_late_entry_does_not_clear_the_new_owners_busy),
     cmocka_unit_test(threads_taking_turns_end_in_sharing),
     cmocka_unit_test(a_dead_owner_process_does_not_hold_the_tail),
     cmocka_unit_test(a_forked_child_is_not_its_parents_owner),
