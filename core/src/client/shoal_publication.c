@@ -338,7 +338,7 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
         int32_t *busy = shoal_writer_bias_busy(meta, bias);
         if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias, busy)))
         {
-            return SHOAL_ADMIN_ACTION; /* being revoked: the next offer takes the shared path */
+            return SHOAL_ADMIN_ACTION; /* being revoked: the next offer arbitrates */
         }
         const int64_t result = append_concurrent(p, iov, iovcnt, length, claim, bytes, true);
         shoal_writer_bias_exit(busy);
