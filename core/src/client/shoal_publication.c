@@ -332,29 +332,36 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
     size_t length, shoal_claim_t *claim, const uint8_t *bytes)
 {
     shoal_logbuffer_metadata_t *meta = p->meta;
-    const int64_t bias = shoal_load_relaxed(&meta->writer_bias);
-    if (SHOAL_LIKELY(shoal_writer_bias_is_mine(bias)))
+    int64_t bias = shoal_load_relaxed(&meta->writer_bias);
+    if (SHOAL_UNLIKELY(!shoal_writer_bias_is_mine(bias)))
     {
-        int32_t *busy = shoal_writer_bias_busy(meta, bias);
-        if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias, busy)))
+        if (SHOAL_WRITER_BIAS_SHARED == bias)
         {
-            return SHOAL_ADMIN_ACTION; /* being revoked: the next offer arbitrates */
+            return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
         }
-        const int64_t result = append_concurrent(p, iov, iovcnt, length, claim, bytes, true);
-        shoal_writer_bias_exit(busy);
-        return result;
-    }
-    if (SHOAL_UNLIKELY(SHOAL_WRITER_BIAS_SHARED != bias))
-    {
         const shoal_writer_bias_path_t path = shoal_writer_bias_arbitrate(meta, bias);
-        if (SHOAL_WRITER_BIAS_PATH_SHARED != path)
+        if (SHOAL_WRITER_BIAS_PATH_SHARED == path)
         {
-            /* OWNED: the next offer appends as the owner; WAIT: an owner
-             * is inside an append. */
-            return SHOAL_WRITER_BIAS_PATH_ERROR == path ? SHOAL_ERROR : SHOAL_ADMIN_ACTION;
+            return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
+        }
+        if (SHOAL_WRITER_BIAS_PATH_OWNED != path)
+        {
+            return SHOAL_WRITER_BIAS_PATH_ERROR == path ? SHOAL_ERROR : SHOAL_ADMIN_ACTION; /* WAIT: retry */
+        }
+        bias = shoal_load_relaxed(&meta->writer_bias);
+        if (!shoal_writer_bias_is_mine(bias))
+        {
+            return SHOAL_ADMIN_ACTION; /* taken over already */
         }
     }
-    return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
+    int32_t *busy = shoal_writer_bias_busy(meta, bias);
+    if (SHOAL_UNLIKELY(!shoal_writer_bias_enter(meta, bias, busy)))
+    {
+        return SHOAL_ADMIN_ACTION; /* being revoked: the next offer arbitrates */
+    }
+    const int64_t result = append_concurrent(p, iov, iovcnt, length, claim, bytes, true);
+    shoal_writer_bias_exit(busy);
+    return result;
 }
 
 /* Moves an exclusive publication's own tail to the next term (the log's

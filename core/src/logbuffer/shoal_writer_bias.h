@@ -106,7 +106,7 @@ static SHOAL_ALWAYS_INLINE void shoal_writer_bias_exit(int32_t *busy)
 typedef enum shoal_writer_bias_path_en
 {
     SHOAL_WRITER_BIAS_PATH_SHARED, /* append with the atomic add */
-    SHOAL_WRITER_BIAS_PATH_OWNED,  /* the caller now owns the tail: append as its owner (retry) */
+    SHOAL_WRITER_BIAS_PATH_OWNED,  /* the caller now owns the tail: append as its owner */
     SHOAL_WRITER_BIAS_PATH_WAIT,   /* a revocation waits for the owner: retry later */
     SHOAL_WRITER_BIAS_PATH_ERROR   /* this process cannot fence the owner (membarrier refused): errmsg set */
 } shoal_writer_bias_path_t;

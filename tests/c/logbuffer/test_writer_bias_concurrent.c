@@ -96,7 +96,7 @@ static void first_writer_owns_the_tail(void **state)
     }
     shoal_logbuffer_metadata_t *m = meta_new();
     assert_false(shoal_writer_bias_is_mine(bias_of(m)));
-    /* The offer that took it returns ADMIN_ACTION and appends as the owner when retried. */
+    /* The offer that took it appends as the owner (bracketed), not with the atomic add. */
     assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, shoal_writer_bias_arbitrate(m, bias_of(m)));
     assert_int_equal(SHOAL_WRITER_BIAS_OWNED, SHOAL_WRITER_BIAS_STATE(bias_of(m)));
     assert_true(shoal_writer_bias_is_mine(bias_of(m)));
