@@ -65,8 +65,12 @@ cmake --build "$work/cmake" > "$work/log" 2>&1 || { cat "$work/log"; exit 1; }
 mkdir -p "$work/pc"
 make -s -C "$work/pc" -f "$root/examples/c/consumer/Makefile" > "$work/log" 2>&1 || { cat "$work/log"; exit 1; }
 "$work/pc/consumer" -d "$dir" -n 1000
-ldd "$work/pc/consumer" | grep -q 'lib/x86_64-linux-gnu/libshoal.so.0' || { echo "FAIL: not linked to /usr's libshoal"; exit 1; }
-/usr/bin/shoal-stat -d "$dir" --prometheus | grep -q '^shoal_driver_up 1' || { echo "FAIL: packaged shoal-stat"; exit 1; }
+# Outputs captured first: with pipefail, "cmd | grep -q" fails whenever grep
+# exits on its match before cmd has written the rest (SIGPIPE).
+linked=$(ldd "$work/pc/consumer")
+grep -q 'lib/x86_64-linux-gnu/libshoal.so.0' <<< "$linked" || { echo "FAIL: not linked to /usr's libshoal: $linked"; exit 1; }
+metrics=$(/usr/bin/shoal-stat -d "$dir" --prometheus)
+grep -q '^shoal_driver_up 1' <<< "$metrics" || { echo "FAIL: packaged shoal-stat"; exit 1; }
 echo "ok: examples/c/consumer built against /usr (find_package and pkg-config) ran against the packaged shoald"
 
 # The unit as systemd would run it (no systemd here): checked by

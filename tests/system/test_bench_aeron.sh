@@ -15,7 +15,8 @@ if [ ! -x "$BUILD/shoal-bench" ]; then
   echo "SKIP: no $BUILD/shoal-bench (SHOAL_BUILD_BENCH off or libzmq missing), so no Aeron peer either"
   exit 77
 fi
-if ! "$BUILD/shoal-bench" --help | grep -q '^  aeron-ipc-throughput '; then
+bench_help=$("$BUILD/shoal-bench" --help)  # (not piped into grep -q: with pipefail a SIGPIPE reads as "no peer")
+if ! grep -q '^  aeron-ipc-throughput ' <<< "$bench_help"; then
   echo "SKIP: $BUILD/shoal-bench has no Aeron peer (configured without -DSHOAL_AERON_DIR; CI has neither network nor an"
   echo "      Aeron checkout to build it). To run this test: scripts/aeron_peer.sh AERON_SOURCE_DIR, then configure"
   echo "      with -DSHOAL_AERON_DIR=\$PWD/build/aeron/install (DEVELOPERS.md)."
