@@ -335,11 +335,8 @@ static SHOAL_ALWAYS_INLINE int64_t offer_concurrent(shoal_publication_t *p, cons
     int64_t bias = shoal_load_relaxed(&meta->writer_bias);
     if (SHOAL_UNLIKELY(!shoal_writer_bias_is_mine(bias)))
     {
-        if (SHOAL_WRITER_BIAS_SHARED == bias)
-        {
-            return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);
-        }
-        const shoal_writer_bias_path_t path = shoal_writer_bias_arbitrate(meta, bias);
+        const shoal_writer_bias_path_t path =
+            SHOAL_WRITER_BIAS_SHARED == bias ? SHOAL_WRITER_BIAS_PATH_SHARED : shoal_writer_bias_arbitrate(meta, bias);
         if (SHOAL_WRITER_BIAS_PATH_SHARED == path)
         {
             return append_concurrent(p, iov, iovcnt, length, claim, bytes, false);

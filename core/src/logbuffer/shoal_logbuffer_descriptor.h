@@ -45,6 +45,7 @@
 #define SHOAL_LOG_META_DATA_LENGTH                      4096
 #define SHOAL_LOGBUFFER_MAX_MESSAGE_LENGTH              (16 * 1024 * 1024)
 #define SHOAL_LOGBUFFER_DEFAULT_FRAME_HEADER_MAX_LENGTH 32
+#define SHOAL_LOGBUFFER_WRITER_BIAS_OWNERSHIPS          16
 
 typedef struct shoal_logbuffer_metadata_stct
 {
@@ -94,8 +95,8 @@ typedef struct shoal_logbuffer_metadata_stct
     uint8_t pad7[SHOAL_CACHE_PAD_LENGTH - sizeof(int64_t)];
     /* One word per ownership (indexed by the hand-over count), written by
      * its owner only: a former owner's late store lands in its own word. */
-    int32_t writer_bias_busy[16];
-    uint8_t pad8[SHOAL_CACHE_PAD_LENGTH - 16 * sizeof(int32_t)];
+    int32_t writer_bias_busy[SHOAL_LOGBUFFER_WRITER_BIAS_OWNERSHIPS];
+    uint8_t pad8[SHOAL_CACHE_PAD_LENGTH - SHOAL_LOGBUFFER_WRITER_BIAS_OWNERSHIPS * sizeof(int32_t)];
 } shoal_logbuffer_metadata_t;
 
 SHOAL_LAYOUT_ASSERT(offsetof(shoal_logbuffer_metadata_t, active_term_count) == 24, "active_term_count at 24");

@@ -15,8 +15,9 @@
  *   REVOKING  another writer wants the tail; nobody appends until
  *   FENCED    that writer's membarrier has run: once the owner is seen
  *             outside an append (or its process is gone), the tail goes to
- *             the writer that asked, or, after SHOAL_WRITER_BIAS_HANDOVERS
- *             hand-overs (threads that keep taking turns), is
+ *             the writer that asked, or, once it has been handed over
+ *             SHOAL_WRITER_BIAS_HANDOVERS - 1 times (threads that keep
+ *             taking turns), is
  *   SHARED    3 (no token): every writer uses the atomic add, for good.
  * Hand-overs let a publication outlive the thread that first wrote it (a
  * pool, one thread per run) and keep the bias; each costs one membarrier.
@@ -26,7 +27,7 @@
  * fence between; a revoker stores REVOKING, then shoal_membarrier_global()
  * makes every running thread of every registered process execute a full
  * fence, then loads busy. Either the owner's load comes after the fence and
- * sees REVOKING (so it takes the shared path), or its busy = 1 is visible to
+ * sees REVOKING (so it leaves without appending), or its busy = 1 is visible to
  * the revoker, which waits for the release store of busy = 0 that ends that
  * append (the owner's tail store comes before it). Each ownership has a
  * busy word of its own (meta->writer_bias_busy[hand-overs]): a former owner
@@ -55,7 +56,7 @@
 #define SHOAL_WRITER_BIAS_SHARED         3
 #define SHOAL_WRITER_BIAS_FENCED         4
 #define SHOAL_WRITER_BIAS_STATE(w)       ((w)&7)
-#define SHOAL_WRITER_BIAS_HANDOVERS      16
+#define SHOAL_WRITER_BIAS_HANDOVERS      SHOAL_LOGBUFFER_WRITER_BIAS_OWNERSHIPS
 #define SHOAL_WRITER_BIAS_HANDOVER_SHIFT 3
 #define SHOAL_WRITER_BIAS_TOKEN_SHIFT    8
 
