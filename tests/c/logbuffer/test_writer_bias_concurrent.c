@@ -87,13 +87,39 @@ static other_thread_t run_other_writer(shoal_logbuffer_metadata_t *m)
     return t;
 }
 
+/* A forked child's checks: it exits 0 when they held. */
+static void expect_child_passed(pid_t child)
+{
+    int status = 0;
+    assert_int_equal(child, waitpid(child, &status, 0));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(0, WEXITSTATUS(status));
+}
+
+/* Only a process the membarrier reaches takes the bias; a kernel without
+ * it never biases (a_corrupt_word_is_shared still runs there). */
+static void needs_membarrier(void)
+{
+    if (!shoal_membarrier_register())
+    {
+        skip();
+    }
+}
+
+/* A fresh log whose tail the calling thread owns. */
+static shoal_logbuffer_metadata_t *meta_owned_by_me(void)
+{
+    needs_membarrier();
+    shoal_logbuffer_metadata_t *m = meta_new();
+    assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, shoal_writer_bias_arbitrate(m, bias_of(m)));
+    assert_true(shoal_writer_bias_is_mine(bias_of(m)));
+    return m;
+}
+
 static void first_writer_owns_the_tail(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip(); /* a kernel without membarrier never biases: the next test covers it */
-    }
+    needs_membarrier();
     shoal_logbuffer_metadata_t *m = meta_new();
     assert_false(shoal_writer_bias_is_mine(bias_of(m)));
     /* The offer that took it appends as the owner (bracketed), not with the atomic add. */
@@ -112,13 +138,7 @@ static void first_writer_owns_the_tail(void **state)
 static void another_thread_takes_over_an_idle_owner(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
-    shoal_logbuffer_metadata_t *m = meta_new();
-    shoal_writer_bias_arbitrate(m, bias_of(m));
-    assert_true(shoal_writer_bias_is_mine(bias_of(m)));
+    shoal_logbuffer_metadata_t *m = meta_owned_by_me();
 
     other_thread_t t = run_other_writer(m);
     assert_int_equal(SHOAL_WRITER_BIAS_PATH_OWNED, t.path);
@@ -135,12 +155,7 @@ static void another_thread_takes_over_an_idle_owner(void **state)
 static void an_owner_inside_an_append_is_waited_for(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
-    shoal_logbuffer_metadata_t *m = meta_new();
-    shoal_writer_bias_arbitrate(m, bias_of(m));
+    shoal_logbuffer_metadata_t *m = meta_owned_by_me();
     assert_true(owner_enter(m)); /* mid-append */
 
     other_thread_t t = run_other_writer(m);
@@ -165,12 +180,7 @@ static void an_owner_inside_an_append_is_waited_for(void **state)
 static void a_former_owners_late_entry_does_not_clear_the_new_owners_busy(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
-    shoal_logbuffer_metadata_t *m = meta_new();
-    shoal_writer_bias_arbitrate(m, bias_of(m));
+    shoal_logbuffer_metadata_t *m = meta_owned_by_me();
     const int64_t former = bias_of(m);
     assert_true(run_other_writer(m).owned_after);
     const int64_t current = bias_of(m);
@@ -195,12 +205,7 @@ static void a_former_owners_late_entry_does_not_clear_the_new_owners_busy(void *
 static void threads_taking_turns_end_in_sharing(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
-    shoal_logbuffer_metadata_t *m = meta_new();
-    shoal_writer_bias_arbitrate(m, bias_of(m));
+    shoal_logbuffer_metadata_t *m = meta_owned_by_me();
     for (int i = 1; i < SHOAL_WRITER_BIAS_HANDOVERS; i++)
     {
         other_thread_t t = run_other_writer(m);
@@ -221,10 +226,7 @@ static void threads_taking_turns_end_in_sharing(void **state)
 static void a_dead_owner_process_does_not_hold_the_tail(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
+    needs_membarrier();
     shoal_logbuffer_metadata_t *m = meta_new();
     pid_t child = fork();
     assert_true(child >= 0);
@@ -234,9 +236,7 @@ static void a_dead_owner_process_does_not_hold_the_tail(void **state)
         shoal_writer_bias_arbitrate(m, bias_of(m));
         _exit(owner_enter(m) ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(child, waitpid(child, &status, 0));
-    assert_true(WIFEXITED(status) && 0 == WEXITSTATUS(status));
+    expect_child_passed(child);
     assert_int_equal(1, busy_of(m));
     assert_int_equal(SHOAL_WRITER_BIAS_OWNED, SHOAL_WRITER_BIAS_STATE(bias_of(m)));
 
@@ -248,13 +248,7 @@ static void a_dead_owner_process_does_not_hold_the_tail(void **state)
 static void a_forked_child_is_not_its_parents_owner(void **state)
 {
     (void)state;
-    if (!shoal_membarrier_register())
-    {
-        skip();
-    }
-    shoal_logbuffer_metadata_t *m = meta_new();
-    shoal_writer_bias_arbitrate(m, bias_of(m));
-    assert_true(shoal_writer_bias_is_mine(bias_of(m)));
+    shoal_logbuffer_metadata_t *m = meta_owned_by_me();
     pid_t child = fork();
     assert_true(child >= 0);
     if (0 == child)
@@ -266,10 +260,7 @@ static void a_forked_child_is_not_its_parents_owner(void **state)
         shoal_writer_bias_arbitrate(m, bias_of(m));
         _exit(!mine_before && !entered && shoal_writer_bias_is_mine(bias_of(m)) ? 0 : 1);
     }
-    int status = 0;
-    assert_int_equal(child, waitpid(child, &status, 0));
-    assert_true(WIFEXITED(status));
-    assert_int_equal(0, WEXITSTATUS(status));
+    expect_child_passed(child);
     assert_false(shoal_writer_bias_is_mine(bias_of(m)));
     meta_free(m);
 }
