@@ -76,6 +76,8 @@ static SHOAL_ALWAYS_INLINE bool shoal_writer_bias_is_mine(int64_t bias)
         (int64_t)((shoal_writer_bias_tls << SHOAL_WRITER_BIAS_TOKEN_SHIFT) | SHOAL_WRITER_BIAS_OWNED);
 }
 
+SHOAL_LAYOUT_ASSERT(SHOAL_IS_POWER_OF_TWO(SHOAL_WRITER_BIAS_HANDOVERS), "busy words are indexed by a mask");
+
 /* The busy word of the ownership bias names. */
 static SHOAL_ALWAYS_INLINE int32_t *shoal_writer_bias_busy(shoal_logbuffer_metadata_t *meta, int64_t bias)
 {
