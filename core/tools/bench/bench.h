@@ -26,6 +26,7 @@
  *   bench_archive_replay.c  archive-replay (a recording replayed to a subscriber) and its read(2) ceiling
  *   bench_aeron.c       the Aeron C peer (only with -DSHOAL_AERON_DIR; DEVELOPERS.md)
  *   bench_machine.c     machine description and thread pinning
+ *   bench_clock.c       the clock of every timed loop (TSC or CLOCK_MONOTONIC, bench_clock.h)
  *   bench_report.c      statistics, and the table, JSON and CSV output
  *   bench_main.c        the embedded driver and the run over sizes and scenarios
  */
@@ -109,6 +110,7 @@ typedef struct
     size_t sizes[MAX_SIZES];
     int nsizes, json, csv, no_zmq, no_aeron, pin, pin_driver, yield; /* pin_driver: a role, -1 none */
     int sequential; /* --sequential: an aeron-* scenario runs after its shoal one, not alternating with it */
+    int clock_tsc;  /* --clock: 1 tsc (where the kernel keeps time with it), 0 monotonic */
     const char *note;
     const char *archive_dir; /* --archive-dir: where the archive scenarios write (else a directory of their own) */
     const char *settings[MAX_SETTINGS]; /* --set KEY=VALUE for the embedded driver */
@@ -138,6 +140,7 @@ void bench_pin_self(bench_pin_t *pin, int role);
 typedef struct
 {
     char cpu[128], kernel[256], date[32], pinned[192], note[256], loadavg[64];
+    char clock[256]; /* bench_clock_init: which clock times the runs */
     long nproc;
     int zmaj, zmin, zpat;
 } bench_machine_t;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_clock.h"
 
 /* The embedded driver on dir with the --set settings, and its client. 0, or -1 after saying why. */
 static int start_driver(bench_t *b, const char *dir, shoal_context_t **ctx, shoal_driver_t **driver)
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
         return 0; /* --help */
     bench_t b = { .opt = &opt, .pin.enabled = opt.pin, .pin.driver_role = opt.pin_driver, .next_stream = 7001 };
     bench_read_machine(&b.machine, &b.pin);
+    bench_clock_init(opt.clock_tsc, b.machine.clock, sizeof(b.machine.clock));
 
     char dir[128];
     snprintf(dir, sizeof(dir), "/dev/shm/shoal-bench-%ld", (long)getpid());

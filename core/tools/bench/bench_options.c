@@ -4,6 +4,7 @@
  *   shoal-bench [--scenario NAME]... [NAME...] [--runs N] [--messages N] [--samples N]
  *               [--size BYTES[,BYTES...]]... [--publishers N] [--rate MSGS_PER_S]
  *               [--json | --csv] [--no-zmq] [--no-aeron] [--pin] [--yield] [--note TEXT]
+ *               [--clock tsc|monotonic]
  *
  * With -DSHOAL_AERON_DIR (scripts/aeron_peer.sh, DEVELOPERS.md) the aeron-*
  * scenarios run the loops of shoal's against Aeron C (bench_aeron.c).
@@ -108,6 +109,8 @@ static void usage(FILE *out)
         "  --yield           shoal threads sched_yield() when a poll finds nothing or an offer is back\n"
         "                    pressured, so a driver thread is not starved when there are fewer cores than\n"
         "                    busy threads (UDP on 2 cores; IPC whose window the conductor must move)\n"
+        "  --clock tsc|monotonic  what times the runs: the TSC (default, where the kernel's clocksource is\n"
+        "                    tsc; calibrated, ~10 ns a reading) or clock_gettime(CLOCK_MONOTONIC)\n"
         "  --help            this text\n",
         MAX_RUNS, MIN_SIZE, MAX_SIZE, MAX_SIZES, MAX_PUB);
 #ifdef SHOAL_BENCH_AERON
@@ -182,14 +185,15 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
         { "rate", required_argument, NULL, 'R' }, { "note", required_argument, NULL, 'N' },
         { "set", required_argument, NULL, 'S' }, { "yield", no_argument, NULL, 'Y' },
         { "no-aeron", no_argument, NULL, 'A' }, { "archive-dir", required_argument, NULL, 'a' },
-        { "sequential", no_argument, NULL, 'Q' }, { NULL, 0, NULL, 0 } };
+        { "sequential", no_argument, NULL, 'Q' }, { "clock", required_argument, NULL, 'C' }, { NULL, 0, NULL, 0 } };
     *opt = (bench_options_t){ .runs = 5,
         .messages = 5000000,
         .samples = 100000,
         .term_mib = 0,
         .max_mib = 256,
         .publishers = 1,
-        .pin_driver = -1 };
+        .pin_driver = -1,
+        .clock_tsc = 1 };
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", options, NULL)) != -1)
@@ -219,6 +223,11 @@ int bench_parse_options(bench_options_t *opt, int argc, char **argv)
                 break;
             case 'Y': opt->yield = 1; break;
             case 'Q': opt->sequential = 1; break;
+            case 'C':
+                if (0 != strcmp(optarg, "tsc") && 0 != strcmp(optarg, "monotonic"))
+                    bench_bad("--clock: '%s' is neither tsc nor monotonic", optarg);
+                opt->clock_tsc = 0 == strcmp(optarg, "tsc");
+                break;
             case 'M': opt->max_mib = parse_long("--max-mib", optarg, 1, 1L << 20); break;
             case 'P': opt->publishers = parse_long("--publishers", optarg, 1, MAX_PUB); break;
             case 'R': opt->rate = parse_long("--rate", optarg, 1, 1000000000L); break;

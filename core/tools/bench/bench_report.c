@@ -199,6 +199,7 @@ void bench_print_table(const bench_t *b)
     printf("machine : %ld cores (nproc), %s, kernel %s, load average at start %s\n", machine->nproc, machine->cpu,
         machine->kernel, machine->loadavg);
     printf("pinned  : %s\nnote    : %s\n", machine->pinned, machine->note);
+    printf("clock   : %s\n", machine->clock);
     printf("polling : %s\n",
         opt->yield ? "sched_yield() when a poll is empty or an offer back-pressured (--yield)"
                    : "busy (threads never yield; on fewer cores than busy threads the driver "
@@ -332,6 +333,7 @@ void bench_print_json(const bench_t *b)
     jkv(NULL, "kernel", machine->kernel);
     jkv(NULL, "loadavg", machine->loadavg);
     jkv(NULL, "note", machine->note);
+    jkv(NULL, "clock", machine->clock);
     printf(", \"user_note\": ");
     opt->note ? jstr(opt->note) : (void)printf("null");
     printf("},\n \"client_yield\": %s", opt->yield ? "true" : "false");
@@ -439,9 +441,9 @@ void bench_print_csv(const bench_t *b)
     const bench_machine_t *machine = &b->machine;
     double v[N_RTT_KEYS];
     printf("# shoal-bench shoal %s libzmq %d.%d.%d %s\n# machine: %ld cores, %s, %s, load average at start %s\n"
-           "# pinned: %s\n# note: %s\n# driver: %s\n",
+           "# pinned: %s\n# note: %s\n# clock: %s\n# driver: %s\n",
         shoal_version(), machine->zmaj, machine->zmin, machine->zpat, machine->date, machine->nproc, machine->cpu,
-        machine->kernel, machine->loadavg, machine->pinned, machine->note, driver_settings(opt));
+        machine->kernel, machine->loadavg, machine->pinned, machine->note, machine->clock, driver_settings(opt));
     if (opt->note)
         printf("# %s\n", opt->note);
     if (any_aeron(b))
