@@ -57,6 +57,36 @@ typedef enum chain_status_en
  * fragments before it are committed and stay so until this reader moves past
  * them), so a large message is not re-read from its start at every poll
  * while its publisher is still writing it. */
+static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *dst, size_t total);
+
+/* The scan stopped at frontier, a fragment not committed yet: copies the
+ * committed fragments that end SHOAL_ASSEMBLY_COPY_LAG or more before it
+ * (all checked by the scan) into the assembly buffer. */
+static void copy_behind(const uint8_t *term, int32_t frontier, size_t frontier_bytes, shoal_assembly_buffer_t *assembly)
+{
+    int32_t end = assembly->copy_offset;
+    size_t bytes = 0;
+    while (end < frontier)
+    {
+        const int32_t frame_length = shoal_load_acquire(&shoal_term_frame_at(term, end)->frame_header.frame_length);
+        const int32_t next = end + SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
+        if (frame_length < SHOAL_DATA_HEADER_LENGTH || next > frontier - SHOAL_ASSEMBLY_COPY_LAG)
+        {
+            break;
+        }
+        bytes += (size_t)(frame_length - SHOAL_DATA_HEADER_LENGTH);
+        end = next;
+    }
+    if (0 == bytes || assembly->copy_bytes + bytes > frontier_bytes ||
+        shoal_assembly_buffer_ensure(assembly, assembly->copy_bytes + bytes) < 0 ||
+        !assemble(term, assembly->copy_offset, end, assembly->data + assembly->copy_bytes, bytes))
+    {
+        return; /* nothing yet, or no memory: the rest is copied at END */
+    }
+    assembly->copy_offset = end;
+    assembly->copy_bytes += bytes;
+}
+
 static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
     const shoal_frame_expect_t *expect, int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly,
     int32_t *end_offset, size_t *total, uint8_t *flags_union)
@@ -76,6 +106,8 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
         offset = begin_offset + SHOAL_ALIGN(begin_length, SHOAL_FRAME_ALIGNMENT);
         bytes = (size_t)(begin_length - SHOAL_DATA_HEADER_LENGTH);
         flags = shoal_term_frame_at(term, begin_offset)->frame_header.flags;
+        assembly->copy_offset = begin_offset;
+        assembly->copy_bytes = 0;
     }
     assembly->scanning = false;
 
@@ -89,6 +121,10 @@ static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64
             assembly->scan_offset = offset;
             assembly->scan_bytes = bytes;
             assembly->scan_flags = flags;
+            if (offset - assembly->copy_offset > 2 * SHOAL_ASSEMBLY_COPY_LAG)
+            {
+                copy_behind(term, offset, bytes, assembly);
+            }
             return CHAIN_INCOMPLETE;
         }
         const shoal_data_header_t *f = shoal_term_frame_at(term, offset);
@@ -160,7 +196,13 @@ shoal_chain_read_t shoal_term_read_chain(const uint8_t *term, int32_t term_lengt
     {
         return SHOAL_CHAIN_READ_STOP;
     }
-    if (!assemble(term, offset, *end_offset, assembly->data, total))
+    /* A scan that stopped on this message has copied its first fragments. */
+    const bool resumed = assembly->copy_bytes > 0 && assembly->copy_offset > offset &&
+        assembly->scan_begin_position == term_base_position + offset && assembly->copy_bytes <= total;
+    const int32_t from = resumed ? assembly->copy_offset : offset;
+    const size_t done = resumed ? assembly->copy_bytes : 0;
+    assembly->copy_bytes = 0;
+    if (!assemble(term, from, *end_offset, assembly->data + done, total - done))
     {
         return SHOAL_CHAIN_READ_SKIP;
     }

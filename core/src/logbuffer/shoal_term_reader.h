@@ -64,7 +64,20 @@ typedef struct shoal_assembly_buffer_stct
     int32_t scan_offset;
     size_t scan_bytes;
     uint8_t scan_flags;
+    /* How much of that message is already in data: the fragments before
+     * copy_offset, copy_bytes of payload (see SHOAL_ASSEMBLY_COPY_LAG). */
+    int32_t copy_offset;
+    size_t copy_bytes;
 } shoal_assembly_buffer_t;
+
+/* While a fragmented message is still being written, the reader copies the
+ * fragments committed at least this many bytes behind the first one not yet
+ * committed, so that most of the copy overlaps the publisher's writing
+ * instead of following it; the lines right behind the publisher are left
+ * alone, as reading them while it writes the next ones slows it down. */
+#ifndef SHOAL_ASSEMBLY_COPY_LAG
+#define SHOAL_ASSEMBLY_COPY_LAG (4 * 1024)
+#endif
 
 void shoal_assembly_buffer_close(shoal_assembly_buffer_t *b);
 

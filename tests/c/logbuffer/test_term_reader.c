@@ -255,6 +255,80 @@ static void make_pad(fixture_t *f, int32_t offset)
     h->frame_header.type = SHOAL_HDR_TYPE_PAD;
 }
 
+/* While the publisher is still writing a large message, the reader copies
+ * the fragments committed SHOAL_ASSEMBLY_COPY_LAG or more behind the first
+ * uncommitted one, growing the assembly buffer as it goes; at END it copies
+ * only the rest. Committed one fragment per read, the message still arrives
+ * whole, once, and only after its END. */
+#define LAG_FRAGMENTS 40
+static void test_incomplete_chain_copied_behind_the_writer(void **state)
+{
+    fixture_t *f = *state;
+    static uint8_t msg[LAG_FRAGMENTS * TEST_MAX_PAYLOAD];
+    test_fill(msg, sizeof(msg), 13);
+    int32_t e0 = test_term_append(f, msg, sizeof(msg));
+    assert_int_equal(LAG_FRAGMENTS * TEST_MTU, e0);
+    for (int i = 1; i < LAG_FRAGMENTS; i++)
+    {
+        int32_t *length = (int32_t *)(f->term + i * TEST_MTU);
+        *length = -*length;
+    }
+    size_t copied_before_end = 0;
+    for (int i = 1; i < LAG_FRAGMENTS; i++)
+    {
+        shoal_term_read_result_t res = read_n(f, 0, 100);
+        assert_int_equal(0, res.messages);
+        assert_int_equal(0, res.offset);
+        /* never closer than the lag to the fragment not yet committed */
+        assert_true(f->assembly.copy_offset <= i * TEST_MTU - SHOAL_ASSEMBLY_COPY_LAG || 0 == f->assembly.copy_bytes);
+        assert_true(f->assembly.copy_bytes <= f->assembly.capacity);
+        if (f->assembly.copy_bytes > 0)
+        {
+            assert_memory_equal(msg, f->assembly.data, f->assembly.copy_bytes);
+        }
+        copied_before_end = f->assembly.copy_bytes;
+        int32_t *length = (int32_t *)(f->term + i * TEST_MTU);
+        *length = -*length;
+    }
+    assert_true(copied_before_end >= sizeof(msg) - (size_t)(3 * SHOAL_ASSEMBLY_COPY_LAG) - TEST_MAX_PAYLOAD);
+    shoal_term_read_result_t res = read_n(f, 0, 100);
+    assert_int_equal(1, res.messages);
+    assert_int_equal(e0, res.offset);
+    assert_int_equal(sizeof(msg), f->sink.lengths[0]);
+    assert_memory_equal(msg, f->sink.data[0], sizeof(msg));
+    assert_int_equal(0, f->sink.headers[0].term_offset);
+}
+
+/* A message partly copied, then broken (the driver padded its dead
+ * publisher's rest): skipped, and the copy it left does not leak into the
+ * next message. */
+static void test_partly_copied_broken_chain_then_next_message(void **state)
+{
+    fixture_t *f = *state;
+    static uint8_t first[LAG_FRAGMENTS * TEST_MAX_PAYLOAD], second[LAG_FRAGMENTS * TEST_MAX_PAYLOAD];
+    test_fill(first, sizeof(first), 14);
+    test_fill(second, sizeof(second), 15);
+    int32_t e0 = test_term_append(f, first, sizeof(first));
+    int32_t e1 = test_term_append(f, second, sizeof(second));
+    const int cut = LAG_FRAGMENTS - 2;
+    int32_t *length = (int32_t *)(f->term + cut * TEST_MTU);
+    *length = -*length;
+    shoal_term_read_result_t res = read_n(f, 0, 100);
+    assert_int_equal(0, res.messages);
+    assert_true(f->assembly.copy_bytes > 0);
+
+    *length = -*length;
+    make_pad(f, cut * TEST_MTU);
+    res = read_n(f, 0, 100);
+    assert_true(res.padding_or_gap_skipped);
+    res = read_n(f, res.offset, 100);
+    assert_int_equal(e1, res.offset);
+    assert_int_equal(1, f->sink.count);
+    assert_int_equal(sizeof(second), f->sink.lengths[0]);
+    assert_memory_equal(second, f->sink.data[0], sizeof(second));
+    assert_int_equal(e0, f->sink.headers[0].term_offset);
+}
+
 static void test_broken_chain_pad_is_skipped(void **state)
 {
     fixture_t *f = *state;
@@ -401,6 +475,8 @@ SHOAL_TEST_MAIN({
     T(test_commit_continues),
     T(test_uncommitted_fragment_stops_before_begin),
     T(test_incomplete_chain_scan_resumes_where_it_stopped),
+    T(test_incomplete_chain_copied_behind_the_writer),
+    T(test_partly_copied_broken_chain_then_next_message),
     T(test_committed_fragment_changed_after_scan_is_skipped),
     T(test_broken_chain_pad_is_skipped),
     T(test_broken_chain_new_begin_is_skipped),
