@@ -51,11 +51,13 @@ struct shoal_image_stct
     size_t position_bits_to_shift;
     int64_t position;             /* ours alone: the poller is the only writer */
     int64_t *subscriber_position; /* counter the driver reads for flow control */
-    shoal_assembly_buffer_t assembly;
     int32_t session_id;
     int32_t stream_id;
     int32_t initial_term_id;
     bool laps_uncleaned; /* the log's meta->laps_uncleaned: check each frame's header */
+    /* after the fields every poll reads: only its data pointer is read per
+     * message (poll_batch), the rest only for fragmented messages */
+    shoal_assembly_buffer_t assembly;
     /* cold */
     int64_t correlation_id;
     int64_t subscription_registration_id;
