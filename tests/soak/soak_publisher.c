@@ -73,9 +73,12 @@ int soak_publish_main(const char *dir, const char *channel, uint32_t tag, uint64
                     soak_sleep_ms(10);
                 }
                 int lost = closed && atomic_load(&errors.driver_losses) > 0;
+                /* under the lock: the conductor's handler may still be writing them */
+                pthread_mutex_lock(&errors.lock);
                 fprintf(stderr, "soak publisher %u: offer of message %ld: %" PRId64 " %s%s\n", tag, seq, r,
                     lost || errors.first_other[0] ? "error handler: " : "",
                     lost ? errors.first : (errors.first_other[0] ? errors.first_other : shoal_errmsg()));
+                pthread_mutex_unlock(&errors.lock);
                 status = lost ? EXIT_DRIVER_LOST : 1;
                 break;
             }

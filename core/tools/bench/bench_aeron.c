@@ -438,10 +438,15 @@ static void *rtt_pinger(void *arg)
     {
         uint64_t seq = (uint64_t)i;
         memcpy(buf, &seq, sizeof(seq));
-        int64_t t0 = bench_now_ns(), spins = 0;
+        /* Back to back, one clock reading starts both the sample and the
+         * stall deadline: a second one inside the sample would add its cost
+         * (~20 ns here) to every round trip. */
+        int64_t t0 = bench_now_ns(), sent = t0, spins = 0;
         if (r->interval_ns > 0)
+        {
             t0 = bench_pace(start, i, r->interval_ns, t0);
-        const int64_t sent = bench_now_ns(); /* stall deadlines count from here */
+            sent = bench_now_ns(); /* stall deadlines count from the real send */
+        }
         int64_t rc;
         while ((rc = aeron_exclusive_publication_offer(ping_pub, buf, size, NULL, NULL)) < 0)
         {
