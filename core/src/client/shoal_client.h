@@ -117,6 +117,7 @@ struct shoal_publication_stct
     int32_t term_offset;
     int32_t term_id;
     int32_t term_count;
+    int32_t term_index; /* of term_count, kept: no modulo on the offer's path */
     int64_t term_begin_position;
     /* cold */
     int32_t session_id;

@@ -54,8 +54,8 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
     if (exclusive)
     {
         p->term_count = shoal_load_acquire(&p->meta->active_term_count);
-        int64_t raw =
-            shoal_load_acquire(&p->meta->term_tail_counters[shoal_logbuffer_index_by_term_count(p->term_count)]);
+        p->term_index = (int32_t)shoal_logbuffer_index_by_term_count(p->term_count);
+        int64_t raw = shoal_load_acquire(&p->meta->term_tail_counters[p->term_index]);
         p->term_id = shoal_logbuffer_term_id(raw);
         p->term_offset = shoal_logbuffer_term_offset(raw, p->term_length);
         p->term_begin_position =
@@ -367,6 +367,7 @@ static inline void exclusive_next_term(shoal_publication_t *p)
 {
     shoal_logbuffer_rotate_log(p->meta, p->term_count, p->term_id);
     p->term_count++;
+    p->term_index = (int32_t)shoal_logbuffer_index_by_term_count(p->term_count);
     p->term_id++;
     p->term_offset = 0;
     p->term_begin_position += p->term_length;
@@ -399,7 +400,7 @@ static SHOAL_ALWAYS_INLINE int64_t offer_exclusive(shoal_publication_t *p, const
     {
         return back_pressure_status(p, position, length);
     }
-    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
+    size_t index = (size_t)p->term_index;
     int64_t *tail_counter = &p->meta->term_tail_counters[index];
     int32_t result;
     if (NULL != bytes)
@@ -538,7 +539,7 @@ int64_t shoal_publication_offer_block(shoal_publication_t *p, const uint8_t *fra
     {
         return SHOAL_ERROR;
     }
-    size_t index = shoal_logbuffer_index_by_term_count(p->term_count);
+    size_t index = (size_t)p->term_index;
     p->term_offset = shoal_term_block_append(p->terms[index], &p->meta->term_tail_counters[index], p->term_id,
         p->term_offset, frames, length, p->session_id, p->stream_id);
     shoal_log_waiters_notify_subscribers(p->meta);
