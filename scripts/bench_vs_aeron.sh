@@ -103,8 +103,15 @@ for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "
         L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, tput(a), tput(b),
                  tput(c), ra, paired(b, "paired_ratio_shoal_over_aeron"), rz))
 L += ["", "| round trip, us: p50 / p99 / p99.9 (p50 min..max) | size | shoal | Aeron C | ZeroMQ | "
-      "Aeron / shoal p50, p99, p99.9 | run by run p50; p99 |",
-      "|---|---:|---:|---:|---:|---|---|"]
+      "Aeron / shoal p50, p99, p99.9 | run by run p50; p99 | central mean (p10..p90), us: shoal / Aeron; run by run |",
+      "|---|---:|---:|---:|---:|---|---|---|"]
+
+def cmean(a, b):
+    # mean of each run's round trips between its p10 and p90 (not stuck to the clock's steps), median across runs
+    if not ok(a) or not ok(b) or "central_mean_us" not in a or "central_mean_us" not in b:
+        return "-"
+    return "%.4g / %.4g; %s" % (a["central_mean_us"]["median"], b["central_mean_us"]["median"],
+                                paired(b, "paired_ratio_aeron_central_mean_over_shoal"))
 
 def lat(r):
     if not ok(r):
@@ -119,8 +126,8 @@ for shoal, aeron, zmq in (("ipc-rtt", "aeron-ipc-rtt", "zmq-inproc-rtt"), ("udp-
         if ok(a) and ok(b):
             q = ", ".join("%.2fx" % (b[k] / a[k]) for k in ("p50_us", "p99_us", "p99_9_us"))
         pq = "%s; %s" % (paired(b, "paired_ratio_aeron_p50_over_shoal"), paired(b, "paired_ratio_aeron_p99_over_shoal"))
-        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, lat(a), lat(b), lat(c), q,
-                                                                     pq))
+        L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, lat(a), lat(b), lat(c),
+                                                                          q, pq, cmean(a, b)))
 errors = [r for r in d["results"] if r["error"]]
 if errors:
     L += ["", "Errors: " + "; ".join("%s %d B: %s" % (r["scenario"], r["size"], r["error"]) for r in errors)]

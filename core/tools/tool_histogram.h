@@ -145,4 +145,36 @@ static inline uint64_t tool_hist_percentile(const tool_hist_t *h, double q)
     return h->max;
 }
 
+/* Mean of the values ranked between percentiles lo and hi (0 <= lo < hi <=
+ * 100), each bucket counted at its middle (exact below TOOL_HIST_LINEAR);
+ * 0 for an empty histogram. Unlike a percentile it is not stuck to the
+ * clock's steps: values spread over neighbouring steps average between
+ * them. Unlike the plain mean, the tail beyond hi does not move it. */
+static inline double tool_hist_central_mean(const tool_hist_t *h, double lo, double hi)
+{
+    if (0 == h->total || hi <= lo)
+    {
+        return 0;
+    }
+    const double first = lo / 100.0 * (double)h->total, last = hi / 100.0 * (double)h->total;
+    double seen = 0, sum = 0, taken = 0;
+    for (unsigned i = 0; i < TOOL_HIST_BUCKETS && seen < last; i++)
+    {
+        if (0 == h->counts[i])
+        {
+            continue;
+        }
+        const double from = seen, to = seen + (double)h->counts[i];
+        seen = to;
+        const double a = from > first ? from : first, b = to < last ? to : last;
+        if (b > a)
+        {
+            const double middle = ((double)tool_hist_lowest(i) + (double)tool_hist_highest(i)) / 2.0;
+            sum += middle * (b - a);
+            taken += b - a;
+        }
+    }
+    return taken > 0 ? sum / taken : 0;
+}
+
 #endif

@@ -163,6 +163,7 @@ typedef struct
     long messages;           /* per throughput run */
     double tput[MAX_RUNS];   /* msgs/s per run; wake-up scenarios: the subscriber's CPU % per run */
     double pct[MAX_RUNS][5]; /* us per run */
+    double cmean[MAX_RUNS];  /* us per run: mean of the round trips between its p10 and p90 */
     double dist[N_DIST];     /* us, every timed round trip of every run */
     uint64_t recorded;       /* round trips in dist */
     char uri[256];

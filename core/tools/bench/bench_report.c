@@ -110,7 +110,8 @@ static int aeron_ratios(const bench_t *b, const result_t *r, double v[3])
 /* An aeron-* result whose runs alternated with its shoal scenario's
  * (bench_run_pair): the ratio of each run to its pair, as aeron_ratios
  * orients them (throughput shoal / aeron; round trip aeron / shoal at p50
- * (p = 0) or p99 (p = 2)), and their median, min and max. 0 when not paired. */
+ * (p = 0) or p99 (p = 2), or the central mean (p = -1): see cmean), and
+ * their median, min and max. 0 when not paired. */
 static int paired_ratio(const bench_t *b, const result_t *r, int p, stat_t *out)
 {
     *out = (stat_t){ 0, 0, 0 };
@@ -120,8 +121,8 @@ static int paired_ratio(const bench_t *b, const result_t *r, int p, stat_t *out)
     double ratio[MAX_RUNS];
     for (int k = 0; k < r->nruns; k++)
     {
-        double num = K_TPUT == r->sc->kind ? s->tput[k] : r->pct[k][p];
-        double den = K_TPUT == r->sc->kind ? r->tput[k] : s->pct[k][p];
+        double num = K_TPUT == r->sc->kind ? s->tput[k] : p < 0 ? r->cmean[k] : r->pct[k][p];
+        double den = K_TPUT == r->sc->kind ? r->tput[k] : p < 0 ? s->cmean[k] : s->pct[k][p];
         if (den <= 0)
             return 0;
         ratio[k] = num / den;
@@ -297,6 +298,8 @@ void bench_print_table(const bench_t *b)
                 r->size, v[0], v[1], v[2]);
         if (n > 0 && paired_ratio(b, r, 0, &pr))
             printf("; run by run%s %.2fx (%.2f..%.2f)", 1 == n ? "" : " at p50", pr.med, pr.min, pr.max);
+        if (3 == n && paired_ratio(b, r, -1, &pr))
+            printf("; central mean (p10..p90) %.2fx (%.2f..%.2f)", pr.med, pr.min, pr.max);
         if (n > 0)
             printf("\n");
     }
@@ -384,10 +387,17 @@ void bench_print_json(const bench_t *b)
             if (tput)
                 printf("%s%.1f", k ? ", " : "", r->tput[k]);
             else
-                printf("%s{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f}", k ? ", " : "",
-                    r->pct[k][0], r->pct[k][1], r->pct[k][2], r->pct[k][3], r->pct[k][4]);
+                printf("%s{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f, "
+                       "\"central_mean\": %.4f}",
+                    k ? ", " : "", r->pct[k][0], r->pct[k][1], r->pct[k][2], r->pct[k][3], r->pct[k][4], r->cmean[k]);
         }
         printf("]");
+        if (!tput && bench_result_ok(r))
+        {
+            stat_t cm = stats(r->cmean, r->nruns, 1);
+            printf(",\n   \"central_mean_us\": {\"median\": %.4f, \"min\": %.4f, \"max\": %.4f}", cm.med, cm.min,
+                cm.max);
+        }
         int n = metrics(b, r, v);
         for (int k = 0; k < n; k++)
         {
@@ -406,6 +416,11 @@ void bench_print_json(const bench_t *b)
                 printf(", \"%s\": ", tput ? "ratio_shoal_over_aeron" : keys[k]);
                 a[k] > 0 ? printf("%.4f", a[k]) : printf("null");
             }
+            stat_t cm;
+            if (!tput && paired_ratio(b, r, -1, &cm))
+                printf(",\n   \"paired_ratio_aeron_central_mean_over_shoal\": {\"median\": %.4f, \"min\": %.4f, "
+                       "\"max\": %.4f}",
+                    cm.med, cm.min, cm.max);
             for (int k = 0; k < (tput ? 1 : 2); k++)
             {
                 stat_t pr;

@@ -322,6 +322,7 @@ static int setup_run(bench_t *b, result_t *res, setup_t *s, int run)
     }
     if (run >= 0)
     {
+        res->cmean[res->nruns] = tool_hist_central_mean(hist, 10, 90) / 1e3;
         res->tput[res->nruns] = cpu; /* wake-up: the subscriber's CPU %; unused by round trips */
         res->nruns++;
         tool_hist_merge(&s->all, hist);

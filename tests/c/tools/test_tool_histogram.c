@@ -161,6 +161,36 @@ static void test_merge_and_reset(void **state)
 }
 
 /* A test with this file's usual setup and teardown. */
+/* The central mean: exact for small values; the tail beyond hi and the
+ * head below lo leave it alone; a bucket cut by lo or hi counts its part. */
+static void test_central_mean(void **state)
+{
+    tool_hist_t *h = *state;
+    assert_true(0.0 == tool_hist_central_mean(h, 10, 90));
+    /* 100 values: 10 at 1 ns (head), 45 at 120, 35 at 130, 10 at 1 ms (tail) */
+    for (int i = 0; i < 10; i++)
+        tool_hist_record(h, 1);
+    for (int i = 0; i < 45; i++)
+        tool_hist_record(h, 120);
+    for (int i = 0; i < 35; i++)
+        tool_hist_record(h, 130);
+    for (int i = 0; i < 10; i++)
+        tool_hist_record(h, 1000000);
+    /* ranks 10..90 are the 45 at 120 and the 35 at 130 */
+    assert_true(fabs(tool_hist_central_mean(h, 10, 90) - (45.0 * 120 + 35.0 * 130) / 80.0) < 1e-9);
+    /* p50 is stuck at 120; the central mean moves with the share at 130 */
+    assert_int_equal(120, tool_hist_percentile(h, 50));
+    /* a cut bucket: ranks 5..55 take 5 of the ones and all 45 at 120 */
+    assert_true(fabs(tool_hist_central_mean(h, 5, 55) - (5.0 * 1 + 45.0 * 120) / 50.0) < 1e-9);
+    /* lo >= hi: nothing to average */
+    assert_true(0.0 == tool_hist_central_mean(h, 50, 50));
+    /* large values count at their bucket's middle, within the bucket's width */
+    tool_hist_reset(h);
+    tool_hist_record(h, 1234567);
+    const double m = tool_hist_central_mean(h, 0, 100);
+    assert_true(fabs(m - 1234567.0) <= 1234567.0 * 0.002);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 SHOAL_TEST_MAIN({
@@ -171,4 +201,5 @@ SHOAL_TEST_MAIN({
     T(test_extremes),
     T(test_percentile_capped_at_max),
     T(test_merge_and_reset),
+    T(test_central_mean),
 })
