@@ -51,12 +51,6 @@ typedef enum chain_status_en
     CHAIN_BROKEN      /* no END: *end_offset is where the broken chain stops */
 } chain_status_t;
 
-/* Looks ahead over the fragments that follow the BEGIN frame at
- * begin_offset (already committed, of length begin_length). A scan that
- * stopped at a fragment not yet committed is resumed where it stopped (the
- * fragments before it are committed and stay so until this reader moves past
- * them), so a large message is not re-read from its start at every poll
- * while its publisher is still writing it. */
 static bool assemble(const uint8_t *term, int32_t begin, int32_t end, uint8_t *dst, size_t total);
 
 /* The scan stopped at frontier, a fragment not committed yet: copies the
@@ -87,6 +81,13 @@ static void copy_behind(const uint8_t *term, int32_t frontier, size_t frontier_b
     assembly->copy_bytes += bytes;
 }
 
+/* Looks ahead over the fragments that follow the BEGIN frame at
+ * begin_offset (already committed, of length begin_length). A scan that
+ * stopped at a fragment not yet committed is resumed where it stopped (the
+ * fragments before it are committed and stay so until this reader moves past
+ * them), so a large message is not re-read from its start at every poll
+ * while its publisher is still writing it; meanwhile the fragments far enough
+ * behind the one not yet committed are copied (copy_behind). */
 static chain_status_t scan_chain(const uint8_t *term, int32_t term_length, int64_t term_base_position,
     const shoal_frame_expect_t *expect, int32_t begin_offset, int32_t begin_length, shoal_assembly_buffer_t *assembly,
     int32_t *end_offset, size_t *total, uint8_t *flags_union)

@@ -99,10 +99,10 @@ typedef struct shoal_frame_header_stct
     uint16_t type;
 } shoal_frame_header_t;
 
-/* DATA (and PAD) frame: header of every frame in a term. */
 /* The appender claims a frame with one 8-byte store of these four fields. */
 SHOAL_LAYOUT_ASSERT(sizeof(shoal_frame_header_t) == 8, "frame header is 8 bytes");
 
+/* DATA (and PAD) frame: header of every frame in a term. */
 typedef struct shoal_data_header_stct
 {
     shoal_frame_header_t frame_header;
