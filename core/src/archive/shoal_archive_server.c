@@ -88,7 +88,16 @@ void shoal_archive_server_respond(shoal_archive_server_t *srv, shoal_archive_con
     shoal_archive_server_send(srv, session, &msg);
 }
 
-/* CONNECT: a new session answering on the client's response channel. */
+static void answer_connect(shoal_archive_server_t *srv, shoal_archive_control_session_t *session)
+{
+    shoal_archive_server_send(srv, session,
+        &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
+            .correlation_id = session->connect_correlation_id,
+            .value = session->id });
+}
+
+/* CONNECT: a new session answering on the client's response channel, once
+ * that channel is connected (do_sessions). */
 static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg_t *request)
 {
     for (int32_t i = 0; i < srv->session_count; i++)
@@ -96,17 +105,19 @@ static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg
         if (srv->sessions[i].connect_correlation_id == request->correlation_id)
         {
             /* The client sent its CONNECT again (see shoal_archive_client.c):
-             * the same session, answered again. */
-            shoal_archive_server_send(srv, &srv->sessions[i],
-                &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
-                    .correlation_id = request->correlation_id,
-                    .value = srv->sessions[i].id });
+             * the same session, answered again if it was answered already. */
+            if (srv->sessions[i].answered)
+            {
+                answer_connect(srv, &srv->sessions[i]);
+            }
             return;
         }
     }
     char channel[SHOAL_ARCHIVE_STRING_MAX];
     snprintf(channel, sizeof(channel), "%.*s", (int)request->text_length, request->text);
-    shoal_archive_control_session_t session = { srv->next_session_id, request->correlation_id, NULL, false };
+    shoal_archive_control_session_t session = { .id = srv->next_session_id,
+        .connect_correlation_id = request->correlation_id,
+        .answer_deadline_ns = shoal_nano_time() + (int64_t)srv->ctx->archive_message_timeout_ms * 1000000LL };
     if (shoal_add_exclusive_publication(srv->client, channel, request->stream_id, &session.responses) < 0)
     {
         /* Nowhere to answer: the client times out. */
@@ -131,14 +142,6 @@ static void connect_session(shoal_archive_server_t *srv, const shoal_archive_msg
     srv->next_session_id++;
     srv->sessions[srv->session_count] = session;
     __atomic_store_n(&srv->session_count, srv->session_count + 1, __ATOMIC_RELAXED);
-    shoal_archive_control_session_t *s = &srv->sessions[srv->session_count - 1];
-    if (shoal_archive_server_send(srv, s,
-            &(shoal_archive_msg_t){ .type = SHOAL_ARCHIVE_RESPONSE,
-                .correlation_id = request->correlation_id,
-                .value = s->id }) < 0)
-    {
-        close_session(srv, s);
-    }
 }
 
 static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
@@ -157,9 +160,9 @@ static void on_request(void *clientd, const uint8_t *buf, size_t len, const shoa
         return;
     }
     shoal_archive_control_session_t *session = find_session(srv, request.control_session_id);
-    if (NULL == session)
+    if (NULL == session || !session->answered)
     {
-        count_malformed(srv); /* no session to answer to */
+        count_malformed(srv); /* no session to answer to (yet: its id was not sent) */
         return;
     }
     if (SHOAL_ARCHIVE_CLOSE_SESSION == request.type)
@@ -175,22 +178,38 @@ int32_t shoal_archive_server_session_count(const shoal_archive_server_t *srv)
     return __atomic_load_n(&srv->session_count, __ATOMIC_RELAXED);
 }
 
-/* A session whose client went away (closed without CLOSE_SESSION, or dead
- * and timed out by the driver) has no subscriber on its response stream any
- * more: it ends, with its publication. */
-static int close_orphaned_sessions(shoal_archive_server_t *srv)
+/* Answers the CONNECTs whose response publication is now connected, and ends
+ * the sessions whose client went away: one never connected within the
+ * message timeout, or one that was connected and is no more (closed without
+ * CLOSE_SESSION, or dead and timed out by the driver); with their
+ * publications. */
+static int do_sessions(shoal_archive_server_t *srv)
 {
     int work = 0;
+    int64_t now_ns = 0;
     for (int32_t i = 0; i < srv->session_count;)
     {
         shoal_archive_control_session_t *session = &srv->sessions[i];
-        /* Connected is first set by the driver's next tick after the add:
-         * only a session seen connected can have lost its client. */
         bool connected = shoal_publication_is_connected(session->responses);
-        session->seen_connected |= connected;
-        if (session->seen_connected && !connected)
+        bool gone = false;
+        if (session->answered)
         {
-            close_session(srv, &srv->sessions[i]);
+            gone = !connected;
+        }
+        else if (connected)
+        {
+            session->answered = true;
+            answer_connect(srv, session);
+            work++;
+        }
+        else
+        {
+            now_ns = 0 == now_ns ? shoal_nano_time() : now_ns;
+            gone = now_ns > session->answer_deadline_ns;
+        }
+        if (gone)
+        {
+            close_session(srv, session);
             work++;
         }
         else
@@ -216,7 +235,7 @@ int shoal_archive_server_do_work(shoal_archive_server_t *srv)
         return -1;
     }
     int recorded = shoal_archive_recorder_do_work(&srv->recorder);
-    return work + (recorded > 0 ? 1 : 0) + shoal_archive_server_do_replays(srv) + close_orphaned_sessions(srv);
+    return work + (recorded > 0 ? 1 : 0) + shoal_archive_server_do_replays(srv) + do_sessions(srv);
 }
 
 int shoal_archive_server_init(shoal_archive_server_t *srv, shoal_context_t *ctx, const char *archive_dir)

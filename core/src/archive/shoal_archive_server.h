@@ -32,7 +32,12 @@ typedef struct shoal_archive_control_session_stct
     int64_t id;
     int64_t connect_correlation_id; /* of the CONNECT that made it: a repeated CONNECT gets the same answer */
     shoal_publication_t *responses;
-    bool seen_connected; /* its response publication was connected once: when no more, the client is gone */
+    /* CONNECT is answered once the response publication is connected, by the
+     * duty cycle (not waited for inside it: a client that never subscribes
+     * must not hold up the others); until then the session is not answered,
+     * and it ends when the client's own wait (the message timeout) is over. */
+    bool answered;
+    int64_t answer_deadline_ns;
 } shoal_archive_control_session_t;
 
 struct shoal_archive_server_stct

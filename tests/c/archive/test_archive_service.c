@@ -18,6 +18,14 @@ static int setup(void **state)
     return archive_test_env_setup(state, "arcsvc", settings);
 }
 
+/* A short message timeout: the server's wait for a CONNECT's response stream. */
+static int setup_short_timeout(void **state)
+{
+    static const char *const settings[] = { "ARCHIVE_SEGMENT_LENGTH", "128k", "ARCHIVE_MESSAGE_TIMEOUT_MS", "3000",
+        NULL };
+    return archive_test_env_setup(state, "arcsvc", settings);
+}
+
 /* Publishes count messages of length bytes (a sequence number first). */
 static int64_t publish(shoal_publication_t *pub, int count, size_t length, int64_t first)
 {
@@ -162,6 +170,65 @@ static void test_active_recordings_refuse_truncate_and_purge(void **state)
     assert_int_equal(0, shoal_publication_close(rec.pub));
 }
 
+/* A CONNECT sent by hand on the control stream (10), to be answered on
+ * aeron:ipc stream response_stream. */
+static shoal_publication_t *send_connect(archive_test_env_t *a, int64_t correlation_id, int32_t response_stream)
+{
+    shoal_publication_t *requests = NULL;
+    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 10, &requests));
+    assert_int_equal(0, shoal_test_wait_connected(requests));
+    uint8_t buf[SHOAL_ARCHIVE_MESSAGE_MAX];
+    shoal_archive_msg_t msg = { .type = SHOAL_ARCHIVE_CONNECT,
+        .correlation_id = correlation_id,
+        .stream_id = response_stream,
+        .text = "aeron:ipc",
+        .text_length = -1 };
+    int length = shoal_archive_encode(&msg, buf, sizeof(buf));
+    assert_true(shoal_test_offer(requests, buf, (size_t)length) > 0);
+    return requests;
+}
+
+typedef struct
+{
+    int64_t correlation_id;
+    int64_t session_id; /* the answer's value; -1 until answered */
+} connect_answer_t;
+
+static void on_connect_answer(void *clientd, const uint8_t *buf, size_t len, const shoal_header_t *hdr)
+{
+    (void)hdr;
+    connect_answer_t *answer = clientd;
+    shoal_archive_msg_t msg;
+    if (shoal_archive_decode(buf, len, &msg) >= 0 && SHOAL_ARCHIVE_RESPONSE == msg.type &&
+        msg.correlation_id == answer->correlation_id)
+    {
+        answer->session_id = msg.value;
+    }
+}
+
+/* Polls responses for the answer to CONNECT correlation_id (5 s): the
+ * session id, or -1. */
+static int64_t await_connect_answer(shoal_subscription_t *responses, int64_t correlation_id)
+{
+    connect_answer_t answer = { correlation_id, -1 };
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (answer.session_id < 0 && shoal_test_now_ms() < deadline)
+    {
+        assert_true(shoal_subscription_poll(responses, on_connect_answer, &answer, 10) >= 0);
+    }
+    return answer.session_id;
+}
+
+static int32_t await_session_count(archive_test_env_t *a, int32_t count, int64_t timeout_ms)
+{
+    int64_t deadline = shoal_test_now_ms() + timeout_ms;
+    while (shoal_archive_server_session_count(a->server) != count && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
+    return shoal_archive_server_session_count(a->server);
+}
+
 static void test_two_clients_have_their_own_sessions(void **state)
 {
     archive_test_env_t *a = *state;
@@ -177,34 +244,54 @@ static void test_two_clients_have_their_own_sessions(void **state)
      * sent by hand, answered on stream 77, whose subscriber then leaves):
      * the server ends the session once its response stream has no subscriber. */
     shoal_subscription_t *responses = NULL;
-    shoal_publication_t *requests = NULL;
     assert_int_equal(0, shoal_add_subscription(a->env.client, "aeron:ipc", 77, &responses));
-    assert_int_equal(0, shoal_add_exclusive_publication(a->env.client, "aeron:ipc", 10, &requests));
-    assert_int_equal(0, shoal_test_wait_connected(requests));
-    uint8_t buf[SHOAL_ARCHIVE_MESSAGE_MAX];
-    shoal_archive_msg_t msg = { .type = SHOAL_ARCHIVE_CONNECT,
-        .correlation_id = 424242,
-        .stream_id = 77,
-        .text = "aeron:ipc",
-        .text_length = -1 };
-    int length = shoal_archive_encode(&msg, buf, sizeof(buf));
-    assert_true(shoal_test_offer(requests, buf, (size_t)length) > 0);
-    int64_t deadline = shoal_test_now_ms() + 5000;
-    while (shoal_archive_server_session_count(a->server) < 2 && shoal_test_now_ms() < deadline)
-    {
-        shoal_test_sleep_ms(1);
-    }
+    shoal_publication_t *requests = send_connect(a, 424242, 77);
+    int64_t session_id = await_connect_answer(responses, 424242);
+    assert_true(session_id >= 0);
+    assert_true(session_id != shoal_archive_control_session_id(a->archive));
     assert_int_equal(2, shoal_archive_server_session_count(a->server));
     assert_int_equal(0, shoal_subscription_close(responses));
-    while (shoal_archive_server_session_count(a->server) > 1 && shoal_test_now_ms() < deadline)
-    {
-        shoal_test_sleep_ms(1);
-    }
-    assert_int_equal(1, shoal_archive_server_session_count(a->server));
+    assert_int_equal(1, await_session_count(a, 1, 5000));
     assert_int_equal(0, shoal_publication_close(requests));
     /* The first session still works once the others are gone. */
     archive_test_list_t list;
     assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+}
+
+/* A session's CONNECT is answered once its response stream connects, which
+ * the server does not wait for: other sessions are served meanwhile, a
+ * subscriber that comes late gets the answer, and a session whose stream
+ * never connects ends with the message timeout (here 3 s). */
+static void test_unanswerable_connects_hold_up_no_one(void **state)
+{
+    archive_test_env_t *a = *state;
+    /* Nobody subscribes to stream 78. */
+    shoal_publication_t *requests = send_connect(a, 515151, 78);
+    assert_int_equal(2, await_session_count(a, 2, 5000));
+    archive_test_list_t list;
+    assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+    assert_true(shoal_archive_start_recording(a->archive, "aeron:ipc", 1007) >= 0);
+    /* Served while the unanswered session waits for its stream. */
+    assert_int_equal(2, shoal_archive_server_session_count(a->server));
+
+    /* Stream 79's subscriber arrives after the CONNECT (and its repeat, which
+     * changes nothing): answered once. */
+    shoal_publication_t *late_requests = send_connect(a, 616161, 79);
+    assert_int_equal(3, await_session_count(a, 3, 5000));
+    shoal_publication_t *again = send_connect(a, 616161, 79);
+    shoal_subscription_t *responses = NULL;
+    assert_int_equal(0, shoal_add_subscription(a->env.client, "aeron:ipc", 79, &responses));
+    assert_true(await_connect_answer(responses, 616161) >= 0);
+    assert_int_equal(3, shoal_archive_server_session_count(a->server));
+
+    /* Stream 78's session ends when its client's wait is over. */
+    assert_int_equal(2, await_session_count(a, 2, 3000 + 5000));
+    assert_int_equal(0, shoal_subscription_close(responses));
+    assert_int_equal(1, await_session_count(a, 1, 5000));
+    assert_int_equal(0, shoal_archive_list_recordings(a->archive, 0, 10, archive_test_collect, &list));
+    assert_int_equal(0, shoal_publication_close(again));
+    assert_int_equal(0, shoal_publication_close(late_requests));
+    assert_int_equal(0, shoal_publication_close(requests));
 }
 
 /* A stopped recording replayed whole, then from a later frame boundary: the
@@ -353,6 +440,8 @@ SHOAL_TEST_MAIN({
     T(test_errors_are_clear),
     T(test_active_recordings_refuse_truncate_and_purge),
     T(test_two_clients_have_their_own_sessions),
+    cmocka_unit_test_setup_teardown(test_unanswerable_connects_hold_up_no_one, setup_short_timeout,
+        archive_test_env_teardown),
     T(test_malformed_requests_are_dropped_and_counted),
     T(test_replays_keep_the_recordings_positions),
     T(test_replayed_recordings_refuse_truncate_and_purge),
