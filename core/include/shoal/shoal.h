@@ -179,6 +179,10 @@ typedef struct shoal_iovec_stct
  *  SHOAL_IDLE_STRATEGY                busy-spin|yield|sleep|backoff (backoff)
  *  SHOAL_DIR_DELETE_ON_START          1: wipe a stale directory (1)
  *  SHOAL_DIR_DELETE_ON_SHUTDOWN       1: remove directory on clean close (0)
+ *  SHOAL_PRE_TOUCH                    1: a client reads (image) or writes (publication, value
+ *                                     kept) every page of a log when it maps it, so the stream's
+ *                                     first pass through each page takes no fault or hypervisor
+ *                                     trap; costs that much more at add / image time (1)
  * UDP (driver side):
  *  SHOAL_RCV_WINDOW                   receiver window bytes  (128 KiB; raised to hold a max message)
  *  SHOAL_IMAGE_LIVENESS_TIMEOUT_MS    image gone without frames (10000)

@@ -403,6 +403,7 @@ int shoal_client_close(shoal_client_t *c)
         shoal_subscription_free(s);
     }
     shoal_client_free_lingering(c, true, NULL);
+    shoal_client_release_pre_touch(c);
     free(c->publications);
     free(c->subscriptions);
     free(c->lingering);

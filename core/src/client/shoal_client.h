@@ -140,6 +140,14 @@ typedef struct shoal_lingering_stct
 
 #define SHOAL_POLLER_IDLE INT64_MAX
 
+/* A new image's mapping the conductor reads through ahead of its poller,
+ * a slice per duty cycle, with a reference of its own. */
+typedef struct shoal_touching_stct
+{
+    shoal_mapping_t *mapping;
+    size_t offset;
+} shoal_touching_t;
+
 struct shoal_client_stct
 {
     shoal_context_t *ctx;
@@ -173,6 +181,8 @@ struct shoal_client_stct
     int32_t publications_count, publications_capacity;
     shoal_lingering_t *lingering;
     int32_t lingering_count, lingering_capacity;
+    shoal_touching_t *touching;
+    int32_t touching_count, touching_capacity;
 
     int64_t last_keepalive_ms;
     int64_t keepalive_interval_ms;
@@ -212,6 +222,9 @@ int shoal_client_close_handle(shoal_client_t *c, void *handle, bool is_publicati
 void *shoal_client_conductor_run(void *arg);
 /* One conductor duty cycle, with c->lock held: returns the work done (>= 0). */
 int shoal_client_conductor_duty(shoal_client_t *c);
+/* Drops the conductor's references to image mappings it was still reading
+ * through (PRE_TOUCH), at close. */
+void shoal_client_release_pre_touch(shoal_client_t *c);
 /* Marks the calling thread as inside an image handler of c; returns the
  * previous mark, to restore after the handler (handlers of one client may
  * drive another client). */
@@ -237,6 +250,10 @@ void shoal_image_delete(shoal_image_t *image);
 /* shoal_log_mapping.c: an existing log buffer file mapped read-write as a
  * reference-counted shoal_mapping_t (one reference to the caller). */
 int shoal_mapping_open(const char *path, shoal_mapping_t **mapping);
+/* Reads through m's pages from offset, up to max_bytes
+ * (shoal_log_buffer_pre_touch); the next offset. Stops early when the
+ * caller's reference is the last one. Done at the mapping's length. */
+size_t shoal_mapping_pre_touch(shoal_mapping_t *m, size_t offset, size_t max_bytes);
 const shoal_log_buffer_t *shoal_mapping_log(const shoal_mapping_t *m);
 void shoal_mapping_acquire(shoal_mapping_t *m);
 

@@ -58,6 +58,16 @@ bool shoal_mapping_contains(const shoal_mapping_t *m, const uint8_t *data, size_
     return at >= begin && at - begin <= m->log.mapped_length && length <= m->log.mapped_length - (at - begin);
 }
 
+size_t shoal_mapping_pre_touch(shoal_mapping_t *m, size_t offset, size_t max_bytes)
+{
+    /* Ours is the last reference: the image is gone, nobody reads it. */
+    if (1 == shoal_load_acquire(&m->references))
+    {
+        return m->log.mapped_length;
+    }
+    return shoal_log_buffer_pre_touch(&m->log, SHOAL_LOG_TOUCH_READ, offset, max_bytes);
+}
+
 int shoal_mapping_release(shoal_mapping_t *m)
 {
     if (NULL == m)

@@ -34,6 +34,12 @@ int shoal_publication_create(shoal_publication_t **pubp, shoal_client_t *c, cons
         free(p);
         return -1;
     }
+    if (c->ctx->pre_touch)
+    {
+        /* On the caller's thread, now: a writer's pages (the reader's are
+         * gone through by the conductor, shoal_client_conductor.c). */
+        shoal_log_buffer_pre_touch(&p->log, SHOAL_LOG_TOUCH_WRITE, 0, SIZE_MAX);
+    }
     memcpy(p->terms, p->log.terms, sizeof(p->terms));
     p->meta = p->log.meta;
     p->term_length = p->log.term_length;

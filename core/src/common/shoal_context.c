@@ -178,6 +178,7 @@ static const setting_t SETTINGS[] = {
     OTHER("IDLE_STRATEGY", SETTING_IDLE, idle_strategy, "backoff"),
     OTHER("DIR_DELETE_ON_START", SETTING_BOOL, dir_delete_on_start, "1"),
     OTHER("DIR_DELETE_ON_SHUTDOWN", SETTING_BOOL, dir_delete_on_shutdown, "0"),
+    OTHER("PRE_TOUCH", SETTING_BOOL, pre_touch, "1"),
     OTHER("THREADING_MODE", SETTING_THREADING, threading_mode, "shared"),
     OTHER("RCV_LOSS_RATE", SETTING_RATE, rcv_loss_rate, "0"),
     OTHER("SEND_LOSS_RATE", SETTING_RATE, send_loss_rate, "0"),

@@ -48,7 +48,8 @@ struct shoal_context_stct
     shoal_error_handler_t error_handler;
     void *error_handler_clientd;
     bool use_conductor_invoker; /* clients: no conductor thread, shoal_client_do_work */
-    int32_t clients_using;      /* atomic: connected clients not yet closed */
+    bool pre_touch;        /* clients: go through each page of a log when mapping it (shoal_log_buffer_pre_touch) */
+    int32_t clients_using; /* atomic: connected clients not yet closed */
 
     /* UDP transport (driver side) */
     shoal_threading_mode_t threading_mode;

@@ -102,7 +102,35 @@ int shoal_log_buffer_map(shoal_log_buffer_t *log, const char *path)
     }
     lay_out(log, addr, len, tl);
     log->initial_term_id = m->initial_term_id;
+    log->sparse = !allocated;
     return 0;
+}
+
+size_t shoal_log_buffer_pre_touch(const shoal_log_buffer_t *log, shoal_log_touch_t how, size_t offset, size_t max_bytes)
+{
+    if (NULL == log->mapped || log->sparse || offset >= log->mapped_length)
+    {
+        return log->mapped_length;
+    }
+    const long page = sysconf(_SC_PAGESIZE);
+    const size_t step = page > 0 ? (size_t)page : 4096;
+    const size_t end = max_bytes < log->mapped_length - offset ? offset + max_bytes : log->mapped_length;
+    if (SHOAL_LOG_TOUCH_WRITE == how)
+    {
+        for (; offset < end; offset += step)
+        {
+            __atomic_fetch_add((int64_t *)(void *)(log->mapped + offset), 0, __ATOMIC_RELAXED);
+        }
+        return offset < log->mapped_length ? offset : log->mapped_length;
+    }
+    int64_t sum = 0;
+    for (; offset < end; offset += step)
+    {
+        sum += __atomic_load_n((const int64_t *)(const void *)(log->mapped + offset), __ATOMIC_RELAXED);
+    }
+    /* The loads are the point: keep them. */
+    __asm__ volatile("" : : "r"(sum) : "memory");
+    return offset < log->mapped_length ? offset : log->mapped_length;
 }
 
 void shoal_log_buffer_unmap(shoal_log_buffer_t *log)
