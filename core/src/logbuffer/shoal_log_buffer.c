@@ -123,10 +123,10 @@ size_t shoal_log_buffer_pre_touch(const shoal_log_buffer_t *log, shoal_log_touch
         }
         return offset < log->mapped_length ? offset : log->mapped_length;
     }
-    int64_t sum = 0;
+    uint64_t sum = 0;
     for (; offset < end; offset += step)
     {
-        sum += __atomic_load_n((const int64_t *)(const void *)(log->mapped + offset), __ATOMIC_RELAXED);
+        sum += __atomic_load_n((const uint64_t *)(const void *)(log->mapped + offset), __ATOMIC_RELAXED);
     }
     /* The loads are the point: keep them. */
     __asm__ volatile("" : : "r"(sum) : "memory");
