@@ -160,12 +160,14 @@ typedef struct
     const scenario_t *sc;
     size_t size;
     int nruns, npub;
-    long messages;           /* per throughput run */
-    double tput[MAX_RUNS];   /* msgs/s per run; wake-up scenarios: the subscriber's CPU % per run */
-    double pct[MAX_RUNS][5]; /* us per run */
-    double cmean[MAX_RUNS];  /* us per run: mean of the round trips between its p10 and p90 */
-    double dist[N_DIST];     /* us, every timed round trip of every run */
-    uint64_t recorded;       /* round trips in dist */
+    long messages;             /* per throughput run */
+    double tput[MAX_RUNS];     /* msgs/s per run; wake-up scenarios: the subscriber's CPU % per run */
+    double pct[MAX_RUNS][5];   /* us per run */
+    double cmean[MAX_RUNS];    /* us per run: mean of the round trips between its p10 and p90 */
+    double setup_ms[MAX_RUNS]; /* cold start, per run: its stream's set-up (shoal: add_subscription +
+                                  add_publication, pre-touch included; Aeron: driver start + adds) */
+    double dist[N_DIST];       /* us, every timed round trip of every run */
+    uint64_t recorded;         /* round trips in dist */
     char uri[256];
     char error[320];
     int skipped; /* not a failure: the scenario cannot run at this size */

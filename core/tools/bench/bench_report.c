@@ -264,6 +264,19 @@ void bench_print_table(const bench_t *b)
     for (int i = 0; i < b->nresults; i++)
     {
         const result_t *r = &b->results[i];
+        if (!r->sc->cold || !bench_result_ok(r))
+            continue;
+        if (!header++)
+            printf("\nCold start set-up, ms per run, median (min..max): shoal add_subscription + add_publication "
+                   "until connected (PRE_TOUCH's pass over the publication's log included); Aeron: its embedded "
+                   "driver's start + the adds until connected (both outside the timed messages)\n");
+        stat_t st = stats(r->setup_ms, r->nruns, 1);
+        printf("  %-32s %7zu B: %8.1f (%.1f..%.1f)\n", r->sc->name, r->size, st.med, st.min, st.max);
+    }
+    header = 0;
+    for (int i = 0; i < b->nresults; i++)
+    {
+        const result_t *r = &b->results[i];
         int tput = K_TPUT == r->sc->kind;
         metrics(b, r, v);
         for (int k = 0; k < (tput ? 1 : 2); k++)
@@ -392,6 +405,11 @@ void bench_print_json(const bench_t *b)
                     k ? ", " : "", r->pct[k][0], r->pct[k][1], r->pct[k][2], r->pct[k][3], r->pct[k][4], r->cmean[k]);
         }
         printf("]");
+        if (r->sc->cold && bench_result_ok(r))
+        {
+            stat_t st = stats(r->setup_ms, r->nruns, 1);
+            printf(",\n   \"setup_ms\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}", st.med, st.min, st.max);
+        }
         if (!tput && bench_result_ok(r))
         {
             stat_t cm = stats(r->cmean, r->nruns, 1);

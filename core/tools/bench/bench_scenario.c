@@ -97,18 +97,26 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
     {
         tput_t t = { .size = res->size, .mode = sc->mode, .npub = 1, .yield = opt->yield, .pin = &b->pin };
         double v = -1;
+        const int64_t setup_start = bench_now_ns();
+        double setup_ms = -1;
         if (sc->mirror)
         {
             const bench_aeron_config_t cfg = { opt->yield, BATCH, 0, STALL_NS, pin_role, &b->pin };
             if (0 == bench_aeron_open(&cfg, channel, 0, res->size, res->error, sizeof(res->error)))
+            {
+                setup_ms = (double)(bench_now_ns() - setup_start) / 1e6;
                 v = bench_aeron_tput_run(res->messages, t.err, sizeof(t.err));
+            }
             bench_aeron_close();
         }
         else
         {
             int32_t stream = b->next_stream++;
             if (0 == add_sub(b, res, channel, stream, &t.sub) && 0 == add_pub(b, res, channel, 1, stream, &t.pub))
+            {
+                setup_ms = (double)(bench_now_ns() - setup_start) / 1e6;
                 v = bench_tput_run(&t, res->messages);
+            }
             if (t.pub)
                 shoal_publication_close(t.pub);
             if (t.sub)
@@ -122,7 +130,10 @@ static void run_cold_start(bench_t *b, result_t *res, const char *channel)
             break;
         }
         if (run >= 0)
+        {
+            res->setup_ms[res->nruns] = setup_ms;
             res->tput[res->nruns++] = v;
+        }
     }
 }
 
