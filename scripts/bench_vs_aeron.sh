@@ -102,6 +102,15 @@ for shoal, aeron, zmq in (("ipc-throughput-exclusive", "aeron-ipc-throughput", "
         rz = "%.2fx" % (a["median_mmsgs_per_s"] / c["median_mmsgs_per_s"]) if ok(a) and ok(c) else "-"
         L.append("| %s / %s / %s | %d | %s | %s | %s | %s | %s | %s |" % (shoal, aeron, zmq, s, tput(a), tput(b),
                  tput(c), ra, paired(b, "paired_ratio_shoal_over_aeron"), rz))
+setups = []
+for s in sizes:
+    a, b = res.get(("ipc-cold-start", s)), res.get(("aeron-ipc-cold-start", s))
+    if ok(a) and ok(b) and "setup_ms" in a and "setup_ms" in b:
+        setups.append("%d B %.0f / %.0f" % (s, a["setup_ms"]["median"], b["setup_ms"]["median"]))
+if setups:
+    L += ["", "Cold start set-up, ms, median of runs, shoal / Aeron (outside the timed messages; shoal: the adds "
+          "until connected, PRE_TOUCH's pass over the publication's log included; Aeron: its driver's start and "
+          "the adds): " + "; ".join(setups) + "."]
 L += ["", "| round trip, us: p50 / p99 / p99.9 (p50 min..max) | size | shoal | Aeron C | ZeroMQ | "
       "Aeron / shoal p50, p99, p99.9 | run by run p50; p99 | central mean (p10..p90), us: shoal / Aeron; run by run |",
       "|---|---:|---:|---:|---:|---|---|---|"]
