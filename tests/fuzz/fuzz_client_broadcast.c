@@ -142,6 +142,7 @@ static void tear_down(void)
         subscription->images = NULL;
     }
     shoal_client_free_lingering(client, true, NULL);
+    shoal_client_release_pre_touch(client);
     client->closed = 0;
     client->pending_state = 0;
     client->pending_length = 0;
@@ -171,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {
             pthread_mutex_lock(&client->lock);
             (void)shoal_broadcast_receiver_receive(rx, on_broadcast, client);
+            (void)pre_touch_images(client); /* a slice of the new images' logs, as the duty does */
             pthread_mutex_unlock(&client->lock);
         }
     }
