@@ -201,15 +201,15 @@ static void on_image_available(shoal_client_t *c, const uint8_t *buffer, size_t 
     }
     list->images[count] = image;
     swap_images(c, s, list);
-    if (c->ctx->pre_touch)
-    {
-        queue_pre_touch(c, image);
-    }
     if (NULL != s->on_available)
     {
         const shoal_client_t *outer = shoal_client_set_in_handler(c);
         s->on_available(s->handlers_clientd, s, image);
         shoal_client_set_in_handler(outer);
+    }
+    if (c->ctx->pre_touch)
+    {
+        queue_pre_touch(c, image);
     }
 }
 

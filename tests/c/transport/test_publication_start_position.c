@@ -102,6 +102,14 @@ static void test_stream_starts_at_position(void **state)
     assert_true(shoal_publication_position_limit(pub) >= START);
     assert_int_equal(0, shoal_test_wait_connected(pub));
     assert_int_equal(0, shoal_test_wait_images(sub, 1, 5000));
+    /* The image is in the list before its handler has run (on the
+     * subscriber's conductor): wait for the handler's record too. */
+    int64_t deadline = shoal_test_now_ms() + 5000;
+    while (image_recorder_count(rec) < 1 && shoal_test_now_ms() < deadline)
+    {
+        shoal_test_sleep_ms(1);
+    }
+    assert_int_equal(1, image_recorder_count(rec));
     image_event_t joined = image_recorder_at(rec, 0);
     assert_true(joined.available);
     assert_int_equal(START, joined.join_position);
