@@ -11,6 +11,7 @@
 #include "concurrent/shoal_atomic.h"
 #include "protocol/shoal_control_protocol.h"
 #include "util/shoal_alloc.h"
+#include "util/shoal_array.h"
 #include "util/shoal_clock.h"
 #include "util/shoal_error.h"
 
@@ -32,16 +33,9 @@
  * (no memory) only costs the first pass its traps. */
 static void queue_pre_touch(shoal_client_t *c, shoal_image_t *image)
 {
-    if (c->touching_count == c->touching_capacity)
+    if (SHOAL_ARRAY_ENSURE(c, touching, "pre-touch queue") < 0)
     {
-        int32_t cap = c->touching_capacity ? c->touching_capacity * 2 : 8;
-        shoal_touching_t *grown = realloc(c->touching, (size_t)cap * sizeof(*grown));
-        if (NULL == grown)
-        {
-            return;
-        }
-        c->touching = grown;
-        c->touching_capacity = cap;
+        return;
     }
     shoal_mapping_acquire(image->mapping);
     c->touching[c->touching_count++] = (shoal_touching_t){ image->mapping, 0 };
